@@ -1,0 +1,89 @@
+"""Administration: statistics, server bans, forced room deletion, notices.
+
+Only users whose *stored* role is ``admin`` may call these (the token's role claim
+is never trusted for authorization).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lairchat.core.deferreds import deferred
+from lairchat.core.events import Event, EveryoneAudience
+from lairchat.core.hub import Hub
+from lairchat.core.rooms import RoomService
+from lairchat.domain.errors import LairError, validation_failed
+from lairchat.domain.timefmt import ts
+from lairchat.domain.types import Ban, User
+from lairchat.storage.interfaces import IStore
+
+NOTICE_SEVERITIES = ("info", "warning", "critical")
+
+
+class AdminService:
+    def __init__(self, store: IStore, hub: Hub, clock, rooms: RoomService):
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+        self.rooms = rooms
+
+    async def require_admin(self, actor: User) -> None:
+        stored = await self.store.get_user(actor.id)
+        if stored is None or stored.role != "admin":
+            raise LairError("permission_denied")
+
+    @deferred
+    async def stats(self, actor: User) -> dict[str, Any]:
+        await self.require_admin(actor)
+        counts = await self.store.counts()
+        return {
+            "total_users": counts["users"],
+            "total_rooms": counts["rooms"],
+            "online_users": len(self.hub.online_user_ids()),
+            "total_messages": counts["messages"],
+            "connections": self.hub.connection_count(),
+        }
+
+    @deferred
+    async def ban(
+        self, actor: User, user_id: str | None, reason: str | None, duration_hours: float | None
+    ) -> dict[str, Any]:
+        """Ban a user: their sessions are deleted and live connections closed at once."""
+        await self.require_admin(actor)
+        target = await self.store.get_user(user_id) if user_id else None
+        if target is None:
+            raise LairError("user_not_found")
+        if target.id == actor.id:
+            raise LairError("permission_denied", "Permission denied: cannot ban yourself")
+        if duration_hours is not None and duration_hours <= 0:
+            raise validation_failed("duration_hours", "must be positive")
+        now = self.clock.seconds()
+        expires = None if duration_hours is None else now + duration_hours * 3600
+        await self.store.put_ban(Ban(target.id, reason, actor.id, now, expires))
+        await self.store.delete_user_sessions(target.id)
+        self.hub.close_user(target.id, "banned")
+        return {"success": True, "expires_at": None if expires is None else ts(expires)}
+
+    @deferred
+    async def unban(self, actor: User, user_id: str | None) -> None:
+        await self.require_admin(actor)
+        if not user_id or not await self.store.delete_ban(user_id):
+            target = await self.store.get_user(user_id) if user_id else None
+            if target is None:
+                raise LairError("user_not_found")
+
+    @deferred
+    async def delete_room(self, actor: User, room_id: str | None) -> None:
+        await self.require_admin(actor)
+        await self.rooms.delete(actor, room_id, force=True)
+
+    def notice(self, message: str, severity: str = "info") -> int:
+        """Broadcast a ``server_notice`` to every connection (e.g. before shutdown)."""
+        if severity not in NOTICE_SEVERITIES:
+            raise validation_failed("severity", "must be info, warning or critical")
+        return self.hub.publish(
+            Event(
+                {"type": "server_notice", "message": message, "severity": severity},
+                EveryoneAudience(),
+            )
+        )

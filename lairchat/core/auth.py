@@ -1,0 +1,173 @@
+"""Authentication: registration, login with lockout, sessions, tokens, bans.
+
+A token is valid only while its server-side session exists: logout, a ban or expiry
+revoke it at once on every transport (the hub closes live connections).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.internet import defer
+
+from lairchat.core.deferreds import deferred
+from lairchat.core.hub import Hub
+from lairchat.core.passwords import Passwords
+from lairchat.core.tokens import Claims, Tokens
+from lairchat.domain import validation
+from lairchat.domain.errors import LairError
+from lairchat.domain.ids import new_id
+from lairchat.domain.timefmt import ts_plus
+from lairchat.domain.types import Session, User
+from lairchat.storage.interfaces import IStore
+
+SESSION_LIFETIME = 24 * 3600
+#: Failed logins per account (identifier) before a lockout, within the window.
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_WINDOW = 15 * 60
+LOCKOUT_DURATION = 15 * 60
+#: Bound on remembered identifiers; the oldest are forgotten first.
+LOCKOUT_TRACKED_MAX = 50_000
+
+
+@dataclass(slots=True)
+class AuthResult:
+    user: User
+    session: Session
+    token: str
+
+    def to_wire(self) -> dict:
+        return {"user": self.user.to_wire(), "session": self.session.to_wire(), "token": self.token}
+
+
+class Lockout:
+    """Counts failed logins per identifier in memory (a restart forgets them)."""
+
+    def __init__(self, clock):
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+
+    @staticmethod
+    def _key(identifier: str) -> str:
+        return identifier.lower()
+
+    def check(self, identifier: str) -> None:
+        key = self._key(identifier)
+        until = self._locked_until.get(key)
+        if until is not None:
+            if self._clock.seconds() < until:
+                raise LairError("account_locked", "Account locked: too many failed login attempts")
+            del self._locked_until[key]
+
+    def failed(self, identifier: str) -> None:
+        now = self._clock.seconds()
+        key = self._key(identifier)
+        recent = [t for t in self._failures.pop(key, []) if now - t < LOCKOUT_WINDOW]
+        recent.append(now)
+        if len(recent) >= LOCKOUT_THRESHOLD:
+            self._locked_until[key] = now + LOCKOUT_DURATION
+            recent = []
+        else:
+            self._failures[key] = recent
+        while len(self._failures) > LOCKOUT_TRACKED_MAX:
+            self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, identifier: str) -> None:
+        self._failures.pop(self._key(identifier), None)
+
+
+class AuthService:
+    def __init__(self, store: IStore, hub: Hub, clock, passwords: Passwords, tokens: Tokens):
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+        self.passwords = passwords
+        self.tokens = tokens
+        self.lockout = Lockout(clock)
+
+    async def _new_session(self, user: User) -> AuthResult:
+        now = self.clock.seconds()
+        session = Session(new_id(), user.id, now, now + SESSION_LIFETIME)
+        await self.store.create_session(session)
+        return AuthResult(user, session, self.tokens.issue(user, session))
+
+    @deferred
+    async def register(self, username: str, email: str, password: str) -> AuthResult:
+        validation.check_username(username)
+        email = validation.check_email(email)
+        validation.check_password(password)
+        # Cheap uniqueness checks before the expensive hash; the insert checks again.
+        # (A valid username has no "@" and a valid email has one, so neither lookup
+        # can match the other column.)
+        if await self.store.find_user_by_login(username) is not None:
+            raise LairError("username_taken")
+        if await self.store.find_user_by_login(email) is not None:
+            raise LairError("email_taken")
+        now = self.clock.seconds()
+        user = User(new_id(), username, email, "user", now, now)
+        user.password_hash = await self.passwords.hash(password)
+        await self.store.create_user(user)
+        self.hub.set_name(user.id, user.username)
+        return await self._new_session(user)
+
+    @deferred
+    async def login(self, identifier: str, password: str) -> AuthResult:
+        self.lockout.check(identifier)
+        user = await self.store.find_user_by_login(identifier)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None:
+            self.lockout.failed(identifier)
+            raise LairError("invalid_credentials")
+        self.lockout.succeeded(identifier)
+        await self.check_not_banned(user.id)
+        return await self._new_session(user)
+
+    async def check_not_banned(self, user_id: str) -> None:
+        ban = await self.store.get_ban(user_id)
+        if ban is not None and ban.active(self.clock.seconds()):
+            raise LairError("account_banned")
+
+    @deferred
+    async def authenticate(self, token: str) -> tuple[User, Session]:
+        claims = self.tokens.decode(token)
+        return await self.validate(claims)
+
+    @deferred
+    async def validate(self, claims: Claims) -> tuple[User, Session]:
+        session = await self.store.get_session(claims.session_id)
+        if session is None:
+            raise LairError("session_not_found")
+        if self.clock.seconds() > session.expires_at:
+            await self.store.delete_session(session.id)
+            raise LairError("session_expired")
+        user = await self.store.get_user(session.user_id)
+        if user is None:
+            raise LairError("user_not_found")
+        return user, session
+
+    def logout(self, session_id: str) -> defer.Deferred:
+        """Delete the session and close every live connection that used it."""
+
+        def revoked(existed: bool) -> bool:
+            self.hub.close_session(session_id, "logged out")
+            return existed
+
+        return self.store.delete_session(session_id).addCallback(revoked)
+
+    def refresh(self, user: User, session: Session) -> dict:
+        """A new token for the same session and the same expiry (nothing is extended)."""
+        return {
+            "token": self.tokens.issue(user, session),
+            "expires_at": ts_plus(session.expires_at),
+        }
+
+    @deferred
+    async def change_password(self, user: User, current: str, new: str) -> None:
+        stored = await self.store.get_user(user.id)
+        if stored is None or not await self.passwords.verify(stored.password_hash, current):
+            raise LairError("incorrect_password")
+        validation.check_password(new)
+        await self.store.update_password(
+            user.id, await self.passwords.hash(new), self.clock.seconds()
+        )

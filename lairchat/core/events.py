@@ -1,0 +1,66 @@
+"""Events pushed to real-time clients, and who receives them (PROTOCOL.md §9).
+
+An event is built once by a service and published to the hub. Its wire bytes are
+computed once per wire format and cached on the event, so fan-out to N recipients
+costs one encoding, not N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lairchat.domain.types import Target
+from lairchat.realtime.codec import encode
+
+
+@dataclass(frozen=True, slots=True)
+class RoomAudience:
+    """Members of a room; ``also`` adds users who are no longer members (the departed)."""
+
+    room_id: str
+    also: tuple[str, ...] = ()
+    exclude_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserAudience:
+    """Every connection of the listed users (DM: author and recipient; or one user)."""
+
+    user_ids: tuple[str, ...]
+    exclude_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EveryoneAudience:
+    """Every authenticated connection, optionally except one (the one that caused it)."""
+
+    exclude: Any = None
+
+
+Audience = RoomAudience | UserAudience | EveryoneAudience
+
+
+def target_audience(target: Target, author: str, exclude_user: str | None = None) -> Audience:
+    """Room members for a room target; both participants for a DM."""
+    if target.kind == "room":
+        return RoomAudience(target.id, exclude_user=exclude_user)
+    return UserAudience((author, target.id), exclude_user=exclude_user)
+
+
+@dataclass(slots=True)
+class Event:
+    payload: dict[str, Any]
+    audience: Audience
+    #: Per-wire-format encodings, filled on first use (e.g. "json", "tcp", "ws").
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return self.payload["type"]
+
+    def json(self) -> bytes:
+        data = self.cache.get("json")
+        if data is None:
+            data = self.cache["json"] = encode(self.payload)
+        return data

@@ -1,0 +1,179 @@
+"""Messages: send, edit, delete, history with paging, unread counts and read markers.
+
+Sending never reads the database: membership and the user directory are in the hub.
+A message is acknowledged only after the commit that stores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lairchat.core import paging
+from lairchat.core.deferreds import deferred
+from lairchat.core.events import Event, target_audience
+from lairchat.core.hub import Hub
+from lairchat.domain import validation
+from lairchat.domain.errors import LairError, validation_failed
+from lairchat.domain.ids import new_id, parse_uuid
+from lairchat.domain.timefmt import parse_ts
+from lairchat.domain.types import Message, Target, User
+from lairchat.storage.interfaces import IStore
+
+
+@dataclass(slots=True)
+class HistoryPage:
+    messages: list[Message]
+    has_more: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"messages": [m.to_wire() for m in self.messages], "has_more": self.has_more}
+
+
+class MessageService:
+    def __init__(self, store: IStore, hub: Hub, clock):
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+        self.accepted = 0
+
+    def check_target(self, actor: User, target: Target) -> None:
+        """Room: the actor must be a member; DM: the recipient must exist."""
+        if target.kind == "room":
+            if not self.hub.is_member(target.id, actor.id):
+                raise LairError("not_room_member")
+        elif not self.hub.user_exists(target.id):
+            raise LairError("user_not_found")
+
+    @deferred
+    async def send(self, actor: User, target: Target, content: str) -> Message:
+        validation.check_content(content)
+        self.check_target(actor, target)
+        now = self.clock.seconds()
+        message = Message(new_id(), actor.id, target, content, False, now, now)
+        await self.store.insert_message(message)
+        self.accepted += 1
+        self.hub.publish(
+            Event(
+                {
+                    "type": "message_received",
+                    "message": message.to_wire(),
+                    "author_username": actor.username,
+                },
+                target_audience(target, actor.id),
+            )
+        )
+        return message
+
+    async def _own(self, message_id: str | None) -> Message:
+        message = await self.store.get_message(message_id) if message_id else None
+        if message is None:
+            raise LairError("message_not_found")
+        return message
+
+    @deferred
+    async def edit(self, actor: User, message_id: str | None, content: str) -> Message:
+        message = await self._own(message_id)
+        if message.author != actor.id:
+            raise LairError("not_message_author")
+        validation.check_content(content)
+        previous, message.content, message.edited = message.content, content, True
+        message.updated_at = self.clock.seconds()
+        await self.store.update_message_content(message.id, content, message.updated_at)
+        self.hub.publish(
+            Event(
+                {
+                    "type": "message_edited",
+                    "message": message.to_wire(),
+                    "previous_content": previous,
+                },
+                target_audience(message.target, message.author),
+            )
+        )
+        return message
+
+    @deferred
+    async def delete(self, actor: User, message_id: str | None) -> None:
+        message = await self._own(message_id)
+        if message.author != actor.id:
+            allowed = False
+            if message.target.kind == "room":
+                membership = await self.store.get_membership(message.target.id, actor.id)
+                allowed = membership is not None and membership.role in ("owner", "moderator")
+            if not allowed:
+                raise LairError("permission_denied")
+        await self.store.delete_message(message.id)
+        self.hub.publish(
+            Event(
+                {
+                    "type": "message_deleted",
+                    "message_id": message.id,
+                    "target": message.target.to_wire(),
+                    "deleted_by": actor.id,
+                },
+                target_audience(message.target, message.author),
+            )
+        )
+
+    async def _bound(self, value: str | None, name: str) -> tuple[str, float] | None:
+        """``before``/``after``: a message id (exclusive cursor) or an RFC 3339 time."""
+        if value is None or value == "":
+            return None
+        message_id = parse_uuid(value)
+        if message_id is not None:
+            seq = await self.store.seq_of(message_id)
+            if seq is None:
+                raise LairError("message_not_found")
+            return ("seq", seq)
+        moment = parse_ts(value)
+        if moment is None:
+            raise validation_failed(name, "must be a message id or an RFC 3339 timestamp")
+        return ("time", moment)
+
+    @deferred
+    async def history(
+        self,
+        actor: User,
+        target: Target,
+        limit: int | None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> HistoryPage:
+        """Newest first. ``has_more`` is true when older (or, paging with ``after``
+        alone, newer) messages exist beyond this page."""
+        self.check_target(actor, target)
+        size = paging.cap(limit)
+        rows = await self.store.history(
+            target,
+            actor.id,
+            size + 1,
+            await self._bound(before, "before"),
+            await self._bound(after, "after"),
+        )
+        if after is not None and before is None:
+            more, rows = len(rows) > size, rows[-size:] if size else []
+        else:
+            more, rows = len(rows) > size, rows[:size]
+        return HistoryPage(rows, more)
+
+    @deferred
+    async def mark_read(self, actor: User, target: Target, up_to: str | None) -> int:
+        """Move the read marker to ``up_to`` (a message id) or the newest message;
+        return the conversation's remaining unread count."""
+        self.check_target(actor, target)
+        if up_to is not None:
+            message_id = parse_uuid(up_to)
+            seq = await self.store.seq_of(message_id) if message_id else None
+            if seq is None:
+                raise LairError("message_not_found")
+        else:
+            seq = await self.store.latest_seq(target, actor.id)
+        await self.store.mark_read(actor.id, target, seq, self.clock.seconds())
+        return await self.store.unread_count(actor.id, target)
+
+    @deferred
+    async def unread_counts(self, actor: User) -> dict[str, Any]:
+        rooms = self.hub.rooms_of(actor.id)
+        counts = await self.store.unread_counts(actor.id, rooms)
+        total = sum(counts["by_room"].values()) + sum(counts["by_dm"].values())
+        return {"total": total, "by_room": counts["by_room"], "by_dm": counts["by_dm"]}

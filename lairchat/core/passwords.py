@@ -1,0 +1,52 @@
+"""Argon2id hashing with the original's parameters, off the reactor thread.
+
+Hashes are interchangeable with the original's database (PHC strings, m=19456, t=2, p=1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from twisted.internet import defer
+
+HASHER = PasswordHasher(
+    time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
+)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+class Passwords:
+    """Hash and verify through ``run_blocking`` (a thread pool in production).
+
+    ``run_blocking(fn, *args) -> Deferred``; tests pass a synchronous one.
+    """
+
+    def __init__(self, run_blocking: Callable[..., defer.Deferred]):
+        self._run = run_blocking
+        self._dummy: str | None = None
+
+    def hash(self, password: str) -> defer.Deferred:
+        return self._run(HASHER.hash, password)
+
+    def verify(self, stored: str | None, password: str) -> defer.Deferred:
+        """Verify; with ``stored=None`` hash anyway, so an unknown user costs the same time."""
+        if stored is None:
+            if self._dummy is None:
+                self._dummy = HASHER.hash("lairchat-timing-equaliser")
+            stored = self._dummy
+
+            def always_false(*_: Any) -> bool:
+                _verify(stored, password)
+                return False
+
+            return self._run(always_false)
+        return self._run(_verify, stored, password)

@@ -1,0 +1,274 @@
+"""Rooms and memberships: create, update, delete, join, leave, roles, kicks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lairchat.core import paging
+from lairchat.core.deferreds import deferred
+from lairchat.core.events import Event, RoomAudience
+from lairchat.core.hub import Hub
+from lairchat.domain import validation
+from lairchat.domain.errors import LairError
+from lairchat.domain.ids import new_id
+from lairchat.domain.types import ROOM_ROLE_RANK, Member, Membership, Room, User
+from lairchat.storage.interfaces import IStore
+
+
+def parse_room_role(value: str) -> str:
+    """The original's lenient parse: owner; moderator or admin; anything else member."""
+    lowered = value.lower()
+    if lowered == "owner":
+        return "owner"
+    if lowered in ("moderator", "admin"):
+        return "moderator"
+    return "member"
+
+
+@dataclass(slots=True)
+class RoomView:
+    room: Room
+    membership: Membership | None
+    member_count: int
+
+
+@dataclass(slots=True)
+class RoomPage:
+    items: list[tuple[Room, int, bool]]
+    has_more: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        rooms = [
+            {"room": room.to_wire(), "member_count": count, "is_member": member}
+            for room, count, member in self.items
+        ]
+        return {"rooms": rooms, "has_more": self.has_more, "total_count": len(rooms)}
+
+
+class RoomService:
+    def __init__(self, store: IStore, hub: Hub, clock):
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+
+    async def _room(self, room_id: str | None) -> Room:
+        room = await self.store.get_room(room_id) if room_id else None
+        if room is None:
+            raise LairError("room_not_found")
+        return room
+
+    async def _membership(self, room_id: str | None, user_id: str) -> Membership:
+        membership = None
+        if room_id and user_id:
+            membership = await self.store.get_membership(room_id, user_id)
+        if membership is None:
+            raise LairError("not_room_member")
+        return membership
+
+    @deferred
+    async def create(
+        self, actor: User, name: str, description: str | None, settings: dict | None
+    ) -> Room:
+        name = validation.check_room_name(name)
+        validation.check_description(description)
+        is_private, max_members = self._settings(settings)
+        now = self.clock.seconds()
+        room = Room(new_id(), name, actor.id, description, is_private, max_members, now, now)
+        await self.store.create_room(room, Membership(room.id, actor.id, "owner", now))
+        self.hub.add_member(room.id, actor.id)
+        return room
+
+    @staticmethod
+    def _settings(settings: dict | None) -> tuple[bool, int | None]:
+        """Input ``{"public", "max_members"}`` → (is_private, max_members); absent = public."""
+        settings = settings or {}
+        public = settings.get("public")
+        return (public is False), settings.get("max_members")
+
+    @deferred
+    async def get(self, actor: User | None, room_id: str | None) -> RoomView:
+        room = await self._room(room_id)
+        membership = None
+        if actor is not None:
+            membership = await self.store.get_membership(room.id, actor.id)
+        return RoomView(room, membership, await self.store.member_count(room.id))
+
+    @deferred
+    async def update(
+        self,
+        actor: User,
+        room_id: str | None,
+        name: str | None = None,
+        description: str | None = None,
+        settings: dict | None = None,
+        settings_given: bool = False,
+    ) -> Room:
+        room = await self._room(room_id)
+        membership = await self._membership(room.id, actor.id)
+        if membership.role not in ("owner", "moderator"):
+            raise LairError("permission_denied")
+        if name is not None:
+            room.name = validation.check_room_name(name)
+        if description is not None:
+            room.description = validation.check_description(description)
+        if settings_given:
+            room.is_private, room.max_members = self._settings(settings)
+        room.updated_at = self.clock.seconds()
+        await self.store.update_room(room)
+        self.hub.publish(
+            Event(
+                {"type": "room_updated", "room": room.to_wire(), "changed_by": actor.id},
+                RoomAudience(room.id),
+            )
+        )
+        return room
+
+    @deferred
+    async def delete(self, actor: User, room_id: str | None, force: bool = False) -> None:
+        """Owner-only unless ``force`` (the admin path)."""
+        room = await self._room(room_id)
+        if not force and room.owner != actor.id:
+            membership = await self.store.get_membership(room.id, actor.id)
+            if membership is None or membership.role != "owner":
+                raise LairError("permission_denied")
+        await self.store.delete_room(room.id)
+        # Members are still in the hub's index here: they are the recipients.
+        self.hub.publish(
+            Event(
+                {
+                    "type": "room_deleted",
+                    "room_id": room.id,
+                    "room_name": room.name,
+                    "deleted_by": actor.id,
+                },
+                RoomAudience(room.id),
+            )
+        )
+        self.hub.drop_room(room.id)
+
+    @deferred
+    async def join(self, actor: User, room_id: str | None) -> tuple[Room, Membership]:
+        room = await self._room(room_id)
+        now = self.clock.seconds()
+        invitation = await self.store.find_pending_invitation(room.id, actor.id, now)
+        if room.is_private and invitation is None:
+            raise LairError("room_private")
+        membership = await self.add_member(actor, room, invitation is not None)
+        return (await self.store.get_room(room.id)) or room, membership
+
+    async def add_member(self, user: User, room: Room, accepting: bool) -> Membership:
+        """Insert a membership (capacity and duplicate checks are atomic in storage),
+        update the index and announce it. Shared by join and invitation accept."""
+        now = self.clock.seconds()
+        membership = Membership(room.id, user.id, "member", now)
+        await self.store.add_membership(membership, room.max_members, now if accepting else None)
+        self.hub.add_member(room.id, user.id)
+        self.hub.publish(
+            Event(
+                {
+                    "type": "user_joined_room",
+                    "room_id": room.id,
+                    "user": user.to_wire(),
+                    "membership": membership.to_wire(),
+                },
+                RoomAudience(room.id),
+            )
+        )
+        return membership
+
+    async def _remove(self, room_id: str, user_id: str, reason: str) -> None:
+        await self.store.remove_membership(room_id, user_id)
+        self.hub.remove_member(room_id, user_id)
+        self.hub.publish(
+            Event(
+                {
+                    "type": "user_left_room",
+                    "room_id": room_id,
+                    "user_id": user_id,
+                    "reason": reason,
+                },
+                RoomAudience(room_id, also=(user_id,)),
+            )
+        )
+
+    @deferred
+    async def leave(self, actor: User, room_id: str | None) -> None:
+        room = await self._room(room_id)
+        membership = await self._membership(room.id, actor.id)
+        if membership.role == "owner" and await self.store.count_owners(room.id) <= 1:
+            raise LairError("last_owner")
+        await self._remove(room.id, actor.id, "left")
+
+    @deferred
+    async def members(self, actor: User, room_id: str | None) -> list[Member]:
+        room = await self._room(room_id)
+        await self._membership(room.id, actor.id)
+        members = await self.store.list_members(room.id)
+        for member in members:
+            member.is_online = self.hub.is_online(member.user_id)
+        return members
+
+    @deferred
+    async def change_role(
+        self, actor: User, room_id: str | None, user_id: str | None, role: str
+    ) -> Member:
+        new_role = parse_room_role(role)
+        mine = await self._membership(room_id, actor.id)
+        if mine.role != "owner":
+            raise LairError("permission_denied")
+        theirs = await self._membership(room_id, user_id)
+        if (
+            theirs.role == "owner"
+            and new_role != "owner"
+            and await self.store.count_owners(room_id) <= 1
+        ):
+            raise LairError("last_owner")
+        await self.store.set_member_role(room_id, user_id, new_role)
+        username = self.hub.username(user_id) or user_id
+        self.hub.publish(
+            Event(
+                {
+                    "type": "member_role_changed",
+                    "room_id": room_id,
+                    "user_id": user_id,
+                    "username": username,
+                    "old_role": theirs.role,
+                    "new_role": new_role,
+                    "changed_by": actor.id,
+                },
+                RoomAudience(room_id),
+            )
+        )
+        return Member(user_id, username, new_role, theirs.joined_at, self.hub.is_online(user_id))
+
+    @deferred
+    async def kick(self, actor: User, room_id: str | None, user_id: str | None) -> None:
+        if user_id == actor.id:
+            raise LairError("permission_denied")
+        mine = await self._membership(room_id, actor.id)
+        theirs = await self._membership(room_id, user_id)
+        allowed = mine.role == "owner" or (
+            mine.role == "moderator" and ROOM_ROLE_RANK[theirs.role] < ROOM_ROLE_RANK["moderator"]
+        )
+        if not allowed:
+            raise LairError("permission_denied")
+        await self._remove(room_id, user_id, "kicked")
+
+    @deferred
+    async def list_public(
+        self, actor: User | None, limit: int | None, offset: int, search: str | None = None
+    ) -> RoomPage:
+        rows = await self.store.list_public_rooms(paging.cap(limit), offset, search)
+        items = [
+            (room, count, actor is not None and self.hub.is_member(room.id, actor.id))
+            for room, count in rows
+        ]
+        return RoomPage(items, paging.has_more(len(items), limit))
+
+    @deferred
+    async def list_joined(self, actor: User, limit: int | None, offset: int) -> RoomPage:
+        rows = await self.store.list_joined_rooms(actor.id, paging.cap(limit), offset)
+        return RoomPage(
+            [(room, count, True) for room, count in rows], paging.has_more(len(rows), limit)
+        )

@@ -1,0 +1,65 @@
+"""The core: every service over one store, one hub and one clock, built in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.internet import defer
+
+from lairchat.core.admin import AdminService
+from lairchat.core.auth import AuthService
+from lairchat.core.hub import Hub
+from lairchat.core.invitations import InvitationService
+from lairchat.core.messages import MessageService
+from lairchat.core.passwords import Passwords
+from lairchat.core.rooms import RoomService
+from lairchat.core.tokens import Tokens
+from lairchat.core.typing import TypingService
+from lairchat.core.users import UserService
+from lairchat.storage.interfaces import IStore
+
+
+@dataclass
+class Core:
+    store: IStore
+    hub: Hub
+    clock: object
+    auth: AuthService
+    users: UserService
+    rooms: RoomService
+    messages: MessageService
+    invitations: InvitationService
+    typing: TypingService
+    admin: AdminService
+
+    @classmethod
+    def build(
+        cls,
+        store: IStore,
+        clock,
+        jwt_secret: str,
+        run_blocking: Callable[..., defer.Deferred],
+        hub: Hub | None = None,
+    ) -> Core:
+        hub = hub or Hub()
+        rooms = RoomService(store, hub, clock)
+        return cls(
+            store=store,
+            hub=hub,
+            clock=clock,
+            auth=AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock)),
+            users=UserService(store, hub, clock),
+            rooms=rooms,
+            messages=MessageService(store, hub, clock),
+            invitations=InvitationService(store, hub, clock, rooms),
+            typing=TypingService(hub, clock),
+            admin=AdminService(store, hub, clock, rooms),
+        )
+
+    @defer.inlineCallbacks
+    def load(self):
+        """Fill the hub's in-memory indexes from storage (once, at start)."""
+        memberships = yield self.store.all_memberships()
+        names = yield self.store.user_names()
+        self.hub.load(memberships, names)

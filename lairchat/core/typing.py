@@ -1,0 +1,42 @@
+"""Typing indicators, as the original documents them: sent to the other participants,
+at most once per 3 seconds per user and target. Nothing is stored."""
+
+from __future__ import annotations
+
+from lairchat.core.events import Event, target_audience
+from lairchat.core.hub import Hub
+from lairchat.domain.types import Target, User
+
+TYPING_INTERVAL = 3.0
+#: Bound on remembered (user, target) pairs; older entries are pruned.
+TYPING_TRACKED_MAX = 100_000
+
+
+class TypingService:
+    def __init__(self, hub: Hub, clock):
+        self.hub = hub
+        self.clock = clock
+        self._last: dict[tuple[str, Target], float] = {}
+
+    def typing(self, actor: User, target: Target) -> bool:
+        """Announce; return False when dropped (throttled, not a member, no such user)."""
+        if target.kind == "room":
+            if not self.hub.is_member(target.id, actor.id):
+                return False
+        elif not self.hub.user_exists(target.id):
+            return False
+        now = self.clock.seconds()
+        key = (actor.id, target)
+        last = self._last.get(key)
+        if last is not None and now - last < TYPING_INTERVAL:
+            return False
+        self._last[key] = now
+        if len(self._last) > TYPING_TRACKED_MAX:
+            self._last = {k: t for k, t in self._last.items() if now - t < TYPING_INTERVAL}
+        self.hub.publish(
+            Event(
+                {"type": "user_typing", "user_id": actor.id, "target": target.to_wire()},
+                target_audience(target, actor.id, exclude_user=actor.id),
+            )
+        )
+        return True

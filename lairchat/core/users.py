@@ -1,0 +1,59 @@
+"""Users: profiles, listing with presence, roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lairchat.core import paging
+from lairchat.core.deferreds import deferred
+from lairchat.core.hub import Hub
+from lairchat.domain import validation
+from lairchat.domain.errors import LairError
+from lairchat.domain.types import SYSTEM_ROLES, User
+from lairchat.storage.interfaces import IStore
+
+
+class UserService:
+    def __init__(self, store: IStore, hub: Hub, clock):
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+
+    @deferred
+    async def get(self, user_id: str | None) -> User:
+        user = await self.store.get_user(user_id) if user_id else None
+        if user is None:
+            raise LairError("user_not_found")
+        return user
+
+    @deferred
+    async def update_profile(self, actor: User, email: str | None) -> User:
+        if email is not None:
+            email = validation.check_email(email)
+        user = await self.store.update_user_email(actor.id, email, self.clock.seconds())
+        if user is None:
+            raise LairError("user_not_found")
+        return user
+
+    @deferred
+    async def list(
+        self, limit: int | None, offset: int, search: str | None = None
+    ) -> tuple[list[User], bool]:
+        users = await self.store.list_users(paging.cap(limit), offset, search)
+        return users, paging.has_more(len(users), limit)
+
+    def listing_to_wire(self, users: list[User], more: bool) -> dict[str, Any]:
+        items = [{"user": u.to_wire(), "online": self.hub.is_online(u.id)} for u in users]
+        return {"users": items, "has_more": more, "total_count": len(items)}
+
+    @deferred
+    async def set_role(self, user_id: str, role: str) -> User:
+        if role not in SYSTEM_ROLES:
+            raise LairError(
+                "validation_failed",
+                f"Validation failed: role - must be one of {', '.join(SYSTEM_ROLES)}",
+            )
+        user = await self.store.set_role(user_id, role)
+        if user is None:
+            raise LairError("user_not_found")
+        return user

@@ -1,0 +1,95 @@
+"""Field rules of the original server, byte-for-byte (lengths are UTF-8 bytes)."""
+
+from __future__ import annotations
+
+from lairchat.domain.errors import LairError, validation_error
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
+EMAIL_MAX = 254
+PASSWORD_MIN = 8
+ROOM_NAME_MAX = 64
+CONTENT_MAX = 4096
+#: Our own bound (the original has none): descriptions are shown in lists and must stay small.
+DESCRIPTION_MAX = 1024
+
+
+def _too_short(minimum: int, got: int) -> str:
+    return f"value too short: minimum {minimum}, got {got}"
+
+
+def _too_long(maximum: int, got: int) -> str:
+    return f"value too long: maximum {maximum}, got {got}"
+
+
+def check_username(username: str) -> str:
+    size = len(username.encode("utf-8"))
+    if size < USERNAME_MIN:
+        raise validation_error("username_invalid", _too_short(USERNAME_MIN, size))
+    if size > USERNAME_MAX:
+        raise validation_error("username_invalid", _too_long(USERNAME_MAX, size))
+    if username.startswith("_"):
+        raise validation_error("username_invalid", "invalid format: cannot start with underscore")
+    if not all(ch.isalnum() or ch == "_" for ch in username):
+        raise validation_error(
+            "username_invalid",
+            "invalid format: must contain only alphanumeric characters or underscore",
+        )
+    return username
+
+
+def check_email(email: str) -> str:
+    """Validate and return the stored form (fully lowercased)."""
+    size = len(email.encode("utf-8"))
+    if size > EMAIL_MAX:
+        raise validation_error("email_invalid", _too_long(EMAIL_MAX, size))
+    ats = email.count("@")
+    if ats == 0:
+        raise validation_error("email_invalid", "invalid format: missing @ symbol")
+    if ats > 1:
+        raise validation_error("email_invalid", "invalid format: must contain exactly one @ symbol")
+    local, domain = email.split("@")
+    if not local:
+        raise validation_error("email_invalid", "invalid format: local part cannot be empty")
+    if not domain:
+        raise validation_error("email_invalid", "invalid format: domain cannot be empty")
+    if "." not in domain:
+        raise validation_error("email_invalid", "invalid format: domain must contain a dot")
+    return email.lower()
+
+
+def check_password(password: str) -> str:
+    if len(password.encode("utf-8")) < PASSWORD_MIN:
+        raise validation_error("password_too_weak", "password must be at least 8 characters")
+    return password
+
+
+def check_room_name(name: str) -> str:
+    """Trim (Unicode whitespace) and validate; returns the stored form."""
+    name = name.strip()
+    if not name:
+        raise validation_error("room_name_invalid", "value cannot be empty")
+    size = len(name.encode("utf-8"))
+    if size > ROOM_NAME_MAX:
+        raise validation_error("room_name_invalid", _too_long(ROOM_NAME_MAX, size))
+    return name
+
+
+def check_description(description: str | None) -> str | None:
+    if description is not None:
+        size = len(description.encode("utf-8"))
+        if size > DESCRIPTION_MAX:
+            raise LairError(
+                "validation_failed",
+                f"Validation failed: description - {_too_long(DESCRIPTION_MAX, size)}",
+            )
+    return description
+
+
+def check_content(content: str) -> str:
+    """Content is stored exactly as sent; it must hold a non-whitespace character."""
+    if not content.strip():
+        raise validation_error("content_invalid", "value cannot be empty")
+    size = len(content.encode("utf-8"))
+    if size > CONTENT_MAX:
+        raise validation_error("content_invalid", _too_long(CONTENT_MAX, size))
+    return content

@@ -1,0 +1,341 @@
+"""Decode and validate client frames; encode server frames (PROTOCOL.md §0, §1, §7).
+
+The original deserializes every frame into one closed serde enum, so anything that
+does not fit (bad JSON, unknown ``type``, a missing or ill-typed field) is answered
+with a single ``invalid_message`` error frame and the connection stays open. This
+module reproduces that contract with one schema table (:data:`SCHEMAS`) and a handful
+of field-kind validators, and hands the command layer a *normalized* dict: every
+declared field present, defaults filled in, ``null`` optionals as ``None``, message
+targets as :class:`~lairchat.domain.types.Target`, unknown fields dropped.
+
+Invalid UTF-8 is deliberately a different exception (:class:`UndecodableFrame`):
+the original closes the connection for it instead of replying (§1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from lairchat.domain.ids import parse_uuid
+from lairchat.domain.types import Target
+
+__all__ = [
+    "CLIENT_TYPES",
+    "MAX_DEPTH",
+    "SCHEMAS",
+    "InvalidMessage",
+    "UndecodableFrame",
+    "decode",
+    "encode",
+]
+
+#: Deepest JSON nesting accepted (top-level object = 1). Real messages need 3; the
+#: cap keeps hostile frames from costing anything beyond orjson's own parse.
+MAX_DEPTH = 32
+
+U32_MAX = 2**32 - 1
+
+
+class InvalidMessage(Exception):
+    """The frame is not a valid client message; ``message`` is the wire error text."""
+
+    def __init__(self, detail: str) -> None:
+        self.message = f"Invalid JSON: {detail}"
+        super().__init__(self.message)
+
+
+class UndecodableFrame(Exception):
+    """The payload is not UTF-8; the transport must close the connection (§1)."""
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    """Serialize a server frame the way the original does: compact JSON, UTF-8,
+    non-ASCII raw, key order as built by the caller."""
+    return orjson.dumps(obj)
+
+
+# --------------------------------------------------------------------------- helpers
+
+_MISSING: Any = object()
+
+
+def _describe(value: Any) -> str:
+    """Name a JSON value the way serde's ``invalid type`` errors do (no Python repr)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{'true' if value else 'false'}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        return "string " + orjson.dumps(shown).decode()
+    if isinstance(value, list):
+        return "a sequence"
+    return "a map"
+
+
+def _invalid_type(value: Any, expected: str, path: str) -> InvalidMessage:
+    return InvalidMessage(f"invalid type: {_describe(value)}, expected {expected} at `{path}`")
+
+
+def _invalid_value(value: Any, expected: str, path: str) -> InvalidMessage:
+    return InvalidMessage(f"invalid value: {_describe(value)}, expected {expected} at `{path}`")
+
+
+# A checker validates one present, non-null value and returns its normalized form.
+Checker = Callable[[Any, str], Any]
+# A field spec receives the raw value (or _MISSING) and returns the normalized value.
+FieldSpec = Callable[[Any, str], Any]
+
+
+def _string(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise _invalid_type(value, "a string", path)
+    return value
+
+
+def _boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid_type(value, "a boolean", path)
+    return value
+
+
+def _u32(value: Any, path: str) -> int:
+    # bool is an int subclass in Python but never an integer in JSON; floats are
+    # rejected even when integral, exactly like serde's u32 (``5.0`` is a float).
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid_type(value, "u32", path)
+    if not 0 <= value <= U32_MAX:
+        raise _invalid_value(value, "u32", path)
+    return value
+
+
+def _string_list(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list):
+        raise _invalid_type(value, "a sequence of strings", path)
+    return [_string(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+
+def _uuid(value: Any, path: str) -> str:
+    canonical = parse_uuid(_string(value, path))
+    if canonical is None:
+        raise _invalid_value(value, "a UUID", path)
+    return canonical
+
+
+def _target(value: Any, path: str) -> Target:
+    """MessageTarget (§10.5), plus the spellings the original's docs advertise:
+    ``"direct_message"`` for DMs (TCP.md/HTTP.md) and the type-less ``{"room": id}``
+    (WEBSOCKET.md). Ids are typed: a bad UUID rejects the whole frame."""
+    if not isinstance(value, dict):
+        raise _invalid_type(value, "a message target object", path)
+    kind = value.get("type", _MISSING)
+    if kind is _MISSING:
+        if "room" in value:
+            return Target("room", _uuid(value["room"], f"{path}.room"))
+        raise InvalidMessage(f"missing field `type` at `{path}`")
+    if not isinstance(kind, str):
+        raise _invalid_type(kind, "`room` or `dm`", f"{path}.type")
+    if kind == "room":
+        return Target("room", _uuid(_require(value, "room_id", path), f"{path}.room_id"))
+    if kind in ("dm", "direct_message"):
+        return Target("dm", _uuid(_require(value, "recipient", path), f"{path}.recipient"))
+    raise InvalidMessage(f"unknown variant `{kind}`, expected `room` or `dm` at `{path}.type`")
+
+
+def _require(obj: dict[str, Any], name: str, path: str) -> Any:
+    value = obj.get(name, _MISSING)
+    if value is _MISSING:
+        raise InvalidMessage(f"missing field `{name}` at `{path}`")
+    return value
+
+
+# Field specs: how absence and null are treated, wrapped around a checker.
+
+
+def _required(check: Checker) -> FieldSpec:
+    """Must be present and non-null."""
+
+    def spec(value: Any, path: str) -> Any:
+        if value is _MISSING:
+            raise InvalidMessage(f"missing field `{path}`")
+        return check(value, path)
+
+    return spec
+
+
+def _optional(check: Checker, *, absent: Callable[[], Any] | None = None) -> FieldSpec:
+    """May be absent or null (serde ``Option``); both normalize to ``absent()``/None."""
+
+    def spec(value: Any, path: str) -> Any:
+        if value is _MISSING or value is None:
+            return absent() if absent is not None else None
+        return check(value, path)
+
+    return spec
+
+
+def _defaulted(check: Checker, default: Callable[[], Any]) -> FieldSpec:
+    """May be absent (→ ``default()``) but not null (serde ``#[serde(default)]``)."""
+
+    def spec(value: Any, path: str) -> Any:
+        if value is _MISSING:
+            return default()
+        return check(value, path)
+
+    return spec
+
+
+def _record(fields: dict[str, FieldSpec]) -> Checker:
+    """A nested object: known keys validated, other keys ignored."""
+
+    def check(value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _invalid_type(value, "a map", path)
+        return _apply(fields, value, path + ".")
+
+    return check
+
+
+def _apply(fields: dict[str, FieldSpec], obj: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {name: spec(obj.get(name, _MISSING), prefix + name) for name, spec in fields.items()}
+
+
+# --------------------------------------------------------------------------- schema
+
+_ROOM_FILTER = {
+    "search": _optional(_string),
+    "joined_only": _defaulted(_boolean, lambda: False),
+    "public_only": _defaulted(_boolean, lambda: False),
+}
+_USER_FILTER = {
+    "search": _optional(_string),
+    "online_only": _defaulted(_boolean, lambda: False),
+}
+_ROOM_SETTINGS = {
+    "public": _optional(_boolean),
+    "max_members": _optional(_u32),
+}
+
+_STR = _required(_string)
+_OPT_STR = _optional(_string)
+_TARGET = _required(_target)
+_LIMIT = _defaulted(_u32, lambda: 50)
+_OFFSET = _defaulted(_u32, lambda: 0)
+
+#: Client message type → its fields (beyond ``type``/``request_id``), in output order.
+SCHEMAS: dict[str, dict[str, FieldSpec]] = {
+    "client_hello": {
+        "version": _STR,
+        "client_name": _OPT_STR,
+        "features": _defaulted(_string_list, list),
+    },
+    "key_exchange": {"public_key": _STR},
+    "authenticate": {"token": _STR},
+    "login": {"identifier": _STR, "password": _STR},
+    "register": {"username": _STR, "email": _STR, "password": _STR},
+    "logout": {},
+    "send_message": {"target": _TARGET, "content": _STR},
+    "edit_message": {"message_id": _STR, "content": _STR},
+    "delete_message": {"message_id": _STR},
+    # ``after`` is our extension (forward paging); the original has only ``before``.
+    "get_messages": {"target": _TARGET, "limit": _LIMIT, "before": _OPT_STR, "after": _OPT_STR},
+    "create_room": {
+        "name": _STR,
+        "description": _OPT_STR,
+        "settings": _optional(_record(_ROOM_SETTINGS)),
+    },
+    "get_room": {"room_id": _STR},
+    "list_rooms": {
+        "filter": _optional(_record(_ROOM_FILTER), absent=lambda: _apply(_ROOM_FILTER, {}, "")),
+        "limit": _LIMIT,
+        "offset": _OFFSET,
+    },
+    "join_room": {"room_id": _STR},
+    "leave_room": {"room_id": _STR},
+    "invite_to_room": {"room_id": _STR, "user_id": _STR, "message": _OPT_STR},
+    "accept_invitation": {"invitation_id": _STR},
+    "decline_invitation": {"invitation_id": _STR},
+    "list_invitations": {},
+    "get_user": {"user_id": _STR},
+    "list_users": {
+        "filter": _optional(_record(_USER_FILTER), absent=lambda: _apply(_USER_FILTER, {}, "")),
+        "limit": _LIMIT,
+        "offset": _OFFSET,
+    },
+    "get_current_user": {},
+    "typing": {"target": _TARGET},
+    "ping": {},
+    # Our extension: mark a conversation read, optionally up to a given message id.
+    "mark_read": {"target": _TARGET, "up_to": _OPT_STR},
+}
+
+#: Types whose original struct has no ``request_id``: any value sent is ignored.
+_NO_REQUEST_ID = frozenset({"client_hello", "key_exchange", "typing", "ping"})
+_REQUEST_ID = _optional(_string)
+
+#: Every client message type :func:`decode` accepts.
+CLIENT_TYPES: frozenset[str] = frozenset(SCHEMAS)
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def _too_deep(root: dict[str, Any]) -> bool:
+    """Breadth-first, one level per step: no recursion and one comprehension per level."""
+    level: list[Any] = [root]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
+        if not level:
+            return False
+    return True
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """Parse and validate one (already decrypted) frame payload.
+
+    Returns ``{"type": ..., "request_id": str | None, **fields}`` with the fields of
+    :data:`SCHEMAS` normalized. Raises :class:`UndecodableFrame` for invalid UTF-8 and
+    :class:`InvalidMessage` for everything else that is not a valid client message.
+    """
+    payload = bytes(payload)  # accept bytearray/memoryview from the transport
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UndecodableFrame("payload is not valid UTF-8") from None
+    if not payload:
+        raise InvalidMessage("EOF while parsing a value at line 1 column 0")
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"invalid type: {_describe(data)}, expected a JSON object")
+    # Cheap pre-check: fewer opening brackets than the cap cannot nest past it.
+    if payload.count(b"{") + payload.count(b"[") > MAX_DEPTH and _too_deep(data):
+        raise InvalidMessage(f"recursion limit exceeded (nesting deeper than {MAX_DEPTH})")
+
+    kind = data.get("type", _MISSING)
+    if kind is _MISSING:
+        raise InvalidMessage("missing field `type`")
+    if not isinstance(kind, str):
+        raise _invalid_type(kind, "a message type string", "type")
+    fields = SCHEMAS.get(kind)
+    if fields is None:
+        raise InvalidMessage(f"unknown variant `{kind}`")
+
+    request_id = None
+    if kind not in _NO_REQUEST_ID:
+        request_id = _REQUEST_ID(data.get("request_id", _MISSING), "request_id")
+    return {"type": kind, "request_id": request_id, **_apply(fields, data, "")}

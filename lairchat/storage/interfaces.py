@@ -1,0 +1,166 @@
+"""The storage boundary. Services speak only to these interfaces, so another backend
+(PostgreSQL, say) can be added without touching them. Every method returns a Deferred."""
+
+from __future__ import annotations
+
+from zope.interface import Attribute, Interface
+
+
+class IUserStore(Interface):
+    def create_user(user):
+        """Insert a user; fails with ``username_taken`` or ``email_taken``."""
+
+    def get_user(user_id):
+        """The User or None."""
+
+    def find_user_by_login(identifier):
+        """Look ``identifier`` up as a username, then as an email (ASCII case-insensitive)."""
+
+    def update_user_email(user_id, email, now):
+        """Set email (``email_taken`` on conflict) and bump ``updated_at``; return the User."""
+
+    def update_password(user_id, password_hash, now):
+        """Store a new hash and bump ``updated_at``."""
+
+    def set_role(user_id, role):
+        """Set the system role; return the User or None."""
+
+    def list_users(limit, offset, search):
+        """Users ordered by username (case-insensitive); ``search`` is a substring or None."""
+
+    def user_names():
+        """``{user_id: username}`` for every user (the hub's directory)."""
+
+
+class ISessionStore(Interface):
+    def create_session(session):
+        """Insert a session row."""
+
+    def get_session(session_id):
+        """The Session or None."""
+
+    def delete_session(session_id):
+        """Delete a session; True if it existed."""
+
+    def delete_user_sessions(user_id):
+        """Delete every session of a user; return their ids."""
+
+
+class IRoomStore(Interface):
+    def create_room(room, membership):
+        """Insert a room and its owner's membership; ``room_name_taken`` on conflict."""
+
+    def get_room(room_id):
+        """The Room or None."""
+
+    def update_room(room):
+        """Write name, description and settings; ``room_name_taken`` on conflict."""
+
+    def delete_room(room_id):
+        """Delete the room and its invitations (memberships cascade; messages stay)."""
+
+    def list_public_rooms(limit, offset, search):
+        """``[(Room, member_count)]`` of public rooms by name (case-insensitive)."""
+
+    def list_joined_rooms(user_id, limit, offset):
+        """``[(Room, member_count)]`` of the user's rooms by name."""
+
+    def member_count(room_id):
+        """Number of memberships of the room."""
+
+    def get_membership(room_id, user_id):
+        """The Membership or None."""
+
+    def add_membership(membership, max_members, accept_invitation_at):
+        """Insert unless the room is full (``room_full``) or the user a member
+        (``already_member``); mark a pending invitation accepted at the given time."""
+
+    def remove_membership(room_id, user_id):
+        """Delete a membership; True if it existed."""
+
+    def set_member_role(room_id, user_id, role):
+        """Update a membership's role."""
+
+    def count_owners(room_id):
+        """Memberships of the room with role ``owner``."""
+
+    def list_members(room_id):
+        """``[Member]`` ordered by join time."""
+
+    def all_memberships():
+        """``[(room_id, user_id)]``: the hub's in-memory membership index at start."""
+
+
+class IMessageStore(Interface):
+    def insert_message(message):
+        """Durably insert; fires with the message's ``seq`` after the commit."""
+
+    def get_message(message_id):
+        """The Message or None."""
+
+    def update_message_content(message_id, content, now):
+        """Set content, ``is_edited`` and ``updated_at``."""
+
+    def delete_message(message_id):
+        """Hard delete."""
+
+    def history(target, viewer_id, limit, before, after):
+        """Newest first. ``before``/``after`` are ``("seq", n)`` or ``("time", t)`` or None."""
+
+    def latest_seq(target, viewer_id):
+        """The newest message's ``seq`` in a conversation (0 if empty)."""
+
+    def seq_of(message_id):
+        """The ``seq`` of a message, or None."""
+
+    def unread_counts(user_id, room_ids):
+        """``{"by_room": {id: n}, "by_dm": {id: n}}`` above the user's read markers."""
+
+    def mark_read(user_id, target, up_to_seq, now):
+        """Move the read marker forward (never back)."""
+
+    def unread_count(user_id, target):
+        """Unread messages in one room or DM conversation."""
+
+
+class IInvitationStore(Interface):
+    def create_invitation(invitation, now):
+        """Insert unless a pending unexpired one exists (``already_invited``)."""
+
+    def get_invitation(invitation_id):
+        """The enriched Invitation or None."""
+
+    def list_pending_invitations(user_id, now):
+        """Pending unexpired invitations for the user, newest first."""
+
+    def find_pending_invitation(room_id, user_id, now):
+        """A pending unexpired Invitation for (room, user), or None."""
+
+    def set_invitation_status(invitation_id, status, now):
+        """Record a response."""
+
+
+class IAdminStore(Interface):
+    def counts():
+        """``{"users": n, "rooms": n, "messages": n}``."""
+
+    def get_ban(user_id):
+        """The Ban or None."""
+
+    def put_ban(ban):
+        """Insert or replace a ban."""
+
+    def delete_ban(user_id):
+        """Lift a ban; True if one existed."""
+
+    def ping():
+        """Fires when the database answers a trivial query (readiness)."""
+
+
+class IStore(IUserStore, ISessionStore, IRoomStore, IMessageStore, IInvitationStore, IAdminStore):
+    """Everything the services need from storage."""
+
+    path = Attribute("Where the data lives (a file path or ':memory:').")
+
+    def close():
+        """Stop the pools."""

@@ -1,0 +1,70 @@
+"""Versioned schema migrations: numbered ``.sql`` files applied once, in order.
+
+Applied names are kept in ``_migrations`` exactly as the original server keeps them,
+so a database created by either server is understood by the other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from importlib import resources
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer lairchat than this one."""
+
+
+def available() -> list[tuple[str, str]]:
+    """``(name, sql)`` for every shipped migration, in order."""
+    folder = resources.files("lairchat.storage.sqlite") / "migrations"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name[:-4], p.read_text(encoding="utf-8")) for p in files]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in one transaction each; return the names applied."""
+    previous, conn.isolation_level = conn.isolation_level, None
+    try:
+        return _migrate(conn)
+    finally:
+        conn.isolation_level = previous
+
+
+def _migrate(conn: sqlite3.Connection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations ("
+        "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, "
+        "applied_at INTEGER NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    known = [name for name, _ in available()]
+    unknown = sorted(done - set(known))
+    if unknown:
+        raise SchemaTooNew(
+            f"database schema has migrations this lairchat does not know ({', '.join(unknown)}); "
+            "upgrade lairchat or use another database"
+        )
+    applied = []
+    for name, sql in available():
+        if name in done:
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, int(time.time()))
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (our files hold no semicolons inside literals)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,81 @@
+"""SQLite connections through ``twisted.enterprise.adbapi``.
+
+Two pools over one file: a writer pool with exactly one connection, so writes never
+run concurrently against each other, and a reader pool for queries (WAL lets readers
+proceed while the writer commits). An in-memory database has one shared pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from twisted.enterprise import adbapi
+
+#: Seconds a statement waits on a lock held by another process (e.g. `lairchat admin`).
+BUSY_TIMEOUT_MS = 30_000
+
+
+def configure_connection(conn: sqlite3.Connection) -> None:
+    """Per-connection pragmas: WAL, durable commits, foreign keys, a busy timeout."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # FULL: a commit is on disk before we acknowledge it, even across power loss.
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A plain connection with our pragmas, for tools that run outside the reactor."""
+    conn = sqlite3.connect(path, check_same_thread=False)
+    configure_connection(conn)
+    return conn
+
+
+def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
+    """Return ``(writer, reader)`` pools; they are the same pool for ``:memory:``."""
+
+    def pool(size: int) -> adbapi.ConnectionPool:
+        return adbapi.ConnectionPool(
+            "sqlite3",
+            path,
+            check_same_thread=False,
+            cp_min=1,
+            cp_max=size,
+            cp_openfun=configure_connection,
+            cp_reactor=reactor,
+            cp_noisy=False,
+        )
+
+    writer = pool(1)
+    if path == ":memory:":
+        return writer, writer
+    return writer, pool(readers)
+
+
+class ImmediatePool:
+    """An adbapi-shaped pool that runs each interaction at once on the calling thread.
+
+    For code outside the reactor (the ``lairchat`` operator command) and for unit
+    tests that must be deterministic. Same commit/rollback contract as adbapi.
+    """
+
+    def __init__(self, path: str):
+        self.connection = connect(path)
+
+    def runInteraction(self, fn: Any, *args: Any, **kw: Any) -> Any:  # noqa: N802 (adbapi name)
+        from twisted.internet import defer
+
+        cursor = self.connection.cursor()
+        try:
+            result = fn(cursor, *args, **kw)
+        except BaseException:
+            self.connection.rollback()
+            return defer.fail()
+        finally:
+            cursor.close()
+        self.connection.commit()
+        return defer.succeed(result)
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,732 @@
+"""The SQLite implementation of :class:`lairchat.storage.interfaces.IStore`.
+
+Each public method runs one named transaction on a pool. Message inserts are
+group-committed: while one batch is being written, newly arriving messages queue up
+and go to disk together in the next transaction; each sender's Deferred fires only
+after the commit that holds its message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer
+from zope.interface import implementer
+
+from lairchat.domain.errors import LairError
+from lairchat.domain.types import (
+    Ban,
+    Invitation,
+    Member,
+    Membership,
+    Message,
+    Room,
+    Session,
+    Target,
+    User,
+    room_role,
+    system_role,
+)
+from lairchat.storage.interfaces import IStore
+
+USER_COLS = "id, username, email, role, created_at, updated_at, password_hash"
+ROOM_COLS = (
+    "r.id, r.name, r.owner_id, r.description, r.is_private, r.max_members, r.created_at, "
+    "r.updated_at"
+)
+MESSAGE_COLS = (
+    "rowid, id, author_id, target_type, target_id, content, is_edited, created_at, updated_at"
+)
+INVITATION_SELECT = (
+    "SELECT i.id, i.room_id, i.inviter_id, i.invitee_id, i.status, i.created_at, i.expires_at, "
+    "i.responded_at, r.name, a.username, b.username FROM invitations i "
+    "JOIN rooms r ON r.id = i.room_id JOIN users a ON a.id = i.inviter_id "
+    "JOIN users b ON b.id = i.invitee_id "
+)
+
+
+def _user(row: tuple) -> User:
+    return User(row[0], row[1], row[2], system_role(row[3]), row[4], row[5], row[6])
+
+
+def _room(row: tuple) -> Room:
+    return Room(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7])
+
+
+def _message(row: tuple) -> Message:
+    kind = "room" if row[3] == "room" else "dm"
+    return Message(
+        row[1], row[2], Target(kind, row[4]), row[5], bool(row[6]), row[7], row[8], seq=row[0]
+    )
+
+
+def _invitation(row: tuple) -> Invitation:
+    return Invitation(*row[:8], room_name=row[8], inviter_name=row[9], invitee_name=row[10])
+
+
+def _int(t: float) -> int:
+    return int(t)
+
+
+def _like(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@implementer(IStore)
+class SQLiteStore:
+    def __init__(self, writer: Any, reader: Any, path: str = ":memory:"):
+        self._writer = writer
+        self._reader = reader
+        self.path = path
+        self._pending: list[tuple[Message, defer.Deferred]] = []
+        self._flushing = False
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _read(self, fn: Callable, *args: Any) -> defer.Deferred:
+        return self._reader.runInteraction(fn, *args)
+
+    def _write(self, fn: Callable, *args: Any) -> defer.Deferred:
+        return self._writer.runInteraction(fn, *args)
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._reader is not self._writer:
+            self._reader.close()
+
+    # -- users ----------------------------------------------------------------------
+
+    def create_user(self, user: User) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> User:
+            if cur.execute("SELECT 1 FROM users WHERE username = ?", (user.username,)).fetchone():
+                raise LairError("username_taken")
+            if cur.execute("SELECT 1 FROM users WHERE email = ?", (user.email,)).fetchone():
+                raise LairError("email_taken")
+            cur.execute(
+                "INSERT INTO users (id, username, email, password_hash, role, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user.id,
+                    user.username,
+                    user.email,
+                    user.password_hash,
+                    user.role,
+                    _int(user.created_at),
+                    _int(user.updated_at),
+                ),
+            )
+            return user
+
+        return self._write(txn)
+
+    def get_user(self, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> User | None:
+            row = cur.execute(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
+            return _user(row) if row else None
+
+        return self._read(txn)
+
+    def find_user_by_login(self, identifier: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> User | None:
+            for column in ("username", "email"):
+                row = cur.execute(
+                    f"SELECT {USER_COLS} FROM users WHERE {column} = ?", (identifier,)
+                ).fetchone()
+                if row:
+                    return _user(row)
+            return None
+
+        return self._read(txn)
+
+    def update_user_email(self, user_id: str, email: str | None, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> User | None:
+            if email is not None:
+                clash = cur.execute(
+                    "SELECT 1 FROM users WHERE email = ? AND id != ?", (email, user_id)
+                ).fetchone()
+                if clash:
+                    raise LairError("email_taken")
+                cur.execute("UPDATE users SET email = ? WHERE id = ?", (email, user_id))
+            cur.execute("UPDATE users SET updated_at = ? WHERE id = ?", (_int(now), user_id))
+            row = cur.execute(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
+            return _user(row) if row else None
+
+        return self._write(txn)
+
+    def update_password(self, user_id: str, password_hash: str, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+                (password_hash, _int(now), user_id),
+            )
+
+        return self._write(txn)
+
+    def set_role(self, user_id: str, role: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> User | None:
+            cur.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+            row = cur.execute(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
+            return _user(row) if row else None
+
+        return self._write(txn)
+
+    def list_users(self, limit: int, offset: int, search: str | None) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[User]:
+            where, args = "", []
+            if search:
+                where, args = "WHERE username LIKE ? ESCAPE '\\'", [_like(search)]
+            rows = cur.execute(
+                f"SELECT {USER_COLS} FROM users {where} ORDER BY username COLLATE NOCASE, rowid "
+                "LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+            return [_user(r) for r in rows]
+
+        return self._read(txn)
+
+    def user_names(self) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> dict[str, str]:
+            return dict(cur.execute("SELECT id, username FROM users").fetchall())
+
+        return self._read(txn)
+
+    # -- sessions -------------------------------------------------------------------
+
+    def create_session(self, session: Session) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Session:
+            cur.execute(
+                "INSERT INTO sessions (id, user_id, protocol, created_at, expires_at, "
+                "last_active_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session.id,
+                    session.user_id,
+                    session.protocol,
+                    _int(session.created_at),
+                    _int(session.expires_at),
+                    _int(session.created_at),
+                ),
+            )
+            return session
+
+        return self._write(txn)
+
+    def get_session(self, session_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Session | None:
+            row = cur.execute(
+                "SELECT id, user_id, created_at, expires_at, protocol FROM sessions WHERE id = ?",
+                (session_id,),
+            ).fetchone()
+            return Session(*row) if row else None
+
+        return self._read(txn)
+
+    def delete_session(self, session_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
+
+        return self._write(txn)
+
+    def delete_user_sessions(self, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[str]:
+            ids = [
+                r[0] for r in cur.execute("SELECT id FROM sessions WHERE user_id = ?", (user_id,))
+            ]
+            cur.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            return ids
+
+        return self._write(txn)
+
+    # -- rooms and memberships ------------------------------------------------------
+
+    def create_room(self, room: Room, membership: Membership) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Room:
+            if cur.execute("SELECT 1 FROM rooms WHERE name = ?", (room.name,)).fetchone():
+                raise LairError("room_name_taken")
+            cur.execute(
+                "INSERT INTO rooms (id, name, description, owner_id, is_private, max_members, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    room.id,
+                    room.name,
+                    room.description,
+                    room.owner,
+                    int(room.is_private),
+                    room.max_members,
+                    _int(room.created_at),
+                    _int(room.updated_at),
+                ),
+            )
+            cur.execute(
+                "INSERT INTO room_memberships (room_id, user_id, role, joined_at) VALUES (?,?,?,?)",
+                (
+                    membership.room_id,
+                    membership.user_id,
+                    membership.role,
+                    _int(membership.joined_at),
+                ),
+            )
+            return room
+
+        return self._write(txn)
+
+    def get_room(self, room_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Room | None:
+            row = cur.execute(
+                f"SELECT {ROOM_COLS} FROM rooms r WHERE r.id = ?", (room_id,)
+            ).fetchone()
+            return _room(row) if row else None
+
+        return self._read(txn)
+
+    def update_room(self, room: Room) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Room:
+            clash = cur.execute(
+                "SELECT 1 FROM rooms WHERE name = ? AND id != ?", (room.name, room.id)
+            ).fetchone()
+            if clash:
+                raise LairError("room_name_taken")
+            cur.execute(
+                "UPDATE rooms SET name = ?, description = ?, is_private = ?, max_members = ?, "
+                "updated_at = ? WHERE id = ?",
+                (
+                    room.name,
+                    room.description,
+                    int(room.is_private),
+                    room.max_members,
+                    _int(room.updated_at),
+                    room.id,
+                ),
+            )
+            return room
+
+        return self._write(txn)
+
+    def delete_room(self, room_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute("DELETE FROM invitations WHERE room_id = ?", (room_id,))
+            cur.execute(
+                "DELETE FROM read_markers WHERE target_type = 'room' AND target_id = ?", (room_id,)
+            )
+            cur.execute("DELETE FROM rooms WHERE id = ?", (room_id,))
+
+        return self._write(txn)
+
+    def _room_page(self, where: str, args: tuple, limit: int, offset: int) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[tuple[Room, int]]:
+            rows = cur.execute(
+                f"SELECT {ROOM_COLS}, (SELECT COUNT(*) FROM room_memberships m "
+                f"WHERE m.room_id = r.id) FROM rooms r {where} "
+                "ORDER BY r.name COLLATE NOCASE, r.rowid LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+            return [(_room(row), row[8]) for row in rows]
+
+        return self._read(txn)
+
+    def list_public_rooms(self, limit: int, offset: int, search: str | None) -> defer.Deferred:
+        if search:
+            return self._room_page(
+                "WHERE r.is_private = 0 AND r.name LIKE ? ESCAPE '\\'",
+                (_like(search),),
+                limit,
+                offset,
+            )
+        return self._room_page("WHERE r.is_private = 0", (), limit, offset)
+
+    def list_joined_rooms(self, user_id: str, limit: int, offset: int) -> defer.Deferred:
+        return self._room_page(
+            "JOIN room_memberships j ON j.room_id = r.id AND j.user_id = ?",
+            (user_id,),
+            limit,
+            offset,
+        )
+
+    def member_count(self, room_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "SELECT COUNT(*) FROM room_memberships WHERE room_id = ?", (room_id,)
+            ).fetchone()[0]
+
+        return self._read(txn)
+
+    def get_membership(self, room_id: str, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Membership | None:
+            row = cur.execute(
+                "SELECT room_id, user_id, role, joined_at FROM room_memberships "
+                "WHERE room_id = ? AND user_id = ?",
+                (room_id, user_id),
+            ).fetchone()
+            return Membership(row[0], row[1], room_role(row[2]), row[3]) if row else None
+
+        return self._read(txn)
+
+    def add_membership(
+        self, membership: Membership, max_members: int | None, accept_invitation_at: float | None
+    ) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Membership:
+            key = (membership.room_id, membership.user_id)
+            if cur.execute(
+                "SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id = ?", key
+            ).fetchone():
+                raise LairError("already_member")
+            if max_members is not None:
+                count = cur.execute(
+                    "SELECT COUNT(*) FROM room_memberships WHERE room_id = ?", (membership.room_id,)
+                ).fetchone()[0]
+                if count >= max_members:
+                    raise LairError("room_full")
+            cur.execute(
+                "INSERT INTO room_memberships (room_id, user_id, role, joined_at) VALUES (?,?,?,?)",
+                (*key, membership.role, _int(membership.joined_at)),
+            )
+            if accept_invitation_at is not None:
+                cur.execute(
+                    "UPDATE invitations SET status = 'accepted', responded_at = ? "
+                    "WHERE room_id = ? AND invitee_id = ? AND status = 'pending' "
+                    "AND expires_at > ?",
+                    (_int(accept_invitation_at), *key, _int(accept_invitation_at)),
+                )
+            return membership
+
+        return self._write(txn)
+
+    def remove_membership(self, room_id: str, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return (
+                cur.execute(
+                    "DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?",
+                    (room_id, user_id),
+                ).rowcount
+                > 0
+            )
+
+        return self._write(txn)
+
+    def set_member_role(self, room_id: str, user_id: str, role: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "UPDATE room_memberships SET role = ? WHERE room_id = ? AND user_id = ?",
+                (role, room_id, user_id),
+            )
+
+        return self._write(txn)
+
+    def count_owners(self, room_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "SELECT COUNT(*) FROM room_memberships WHERE room_id = ? AND lower(role) = 'owner'",
+                (room_id,),
+            ).fetchone()[0]
+
+        return self._read(txn)
+
+    def list_members(self, room_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[Member]:
+            rows = cur.execute(
+                "SELECT m.user_id, u.username, m.role, m.joined_at FROM room_memberships m "
+                "JOIN users u ON u.id = m.user_id WHERE m.room_id = ? "
+                "ORDER BY m.joined_at, m.rowid",
+                (room_id,),
+            ).fetchall()
+            return [Member(r[0], r[1], room_role(r[2]), r[3]) for r in rows]
+
+        return self._read(txn)
+
+    def all_memberships(self) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[tuple[str, str]]:
+            return cur.execute("SELECT room_id, user_id FROM room_memberships").fetchall()
+
+        return self._read(txn)
+
+    # -- messages -------------------------------------------------------------------
+
+    def insert_message(self, message: Message) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+        self._pending.append((message, d))
+        if not self._flushing:
+            self._flush()
+        return d
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        self._flushing = True
+
+        def txn(cur: sqlite3.Cursor) -> list[int]:
+            seqs = []
+            for message, _ in batch:
+                t = message.target
+                cur.execute(
+                    "INSERT INTO messages (id, author_id, target_type, target_id, content, "
+                    "is_edited, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+                    (
+                        message.id,
+                        message.author,
+                        t.kind,
+                        t.id,
+                        message.content,
+                        _int(message.created_at),
+                        _int(message.updated_at),
+                    ),
+                )
+                seqs.append(cur.lastrowid)
+            return seqs
+
+        def done(result: Any) -> None:
+            self._flushing = False
+            for i, (message, d) in enumerate(batch):
+                if isinstance(result, list):
+                    message.seq = result[i]
+                    d.callback(result[i])
+                else:
+                    d.errback(result)
+            if self._pending:
+                self._flush()
+
+        self._write(txn).addBoth(done)
+
+    def get_message(self, message_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Message | None:
+            row = cur.execute(
+                f"SELECT {MESSAGE_COLS} FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            return _message(row) if row else None
+
+        return self._read(txn)
+
+    def seq_of(self, message_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> int | None:
+            row = cur.execute("SELECT rowid FROM messages WHERE id = ?", (message_id,)).fetchone()
+            return row[0] if row else None
+
+        return self._read(txn)
+
+    def update_message_content(self, message_id: str, content: str, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "UPDATE messages SET content = ?, is_edited = 1, updated_at = ? WHERE id = ?",
+                (content, _int(now), message_id),
+            )
+
+        return self._write(txn)
+
+    def delete_message(self, message_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
+        return self._write(txn)
+
+    @staticmethod
+    def _conversation(target: Target, viewer_id: str) -> tuple[str, list]:
+        """SQL condition and arguments selecting one room or one DM conversation."""
+        if target.kind == "room":
+            return "target_type = 'room' AND target_id = ?", [target.id]
+        return (
+            "target_type = 'dm' AND ((author_id = ? AND target_id = ?) "
+            "OR (author_id = ? AND target_id = ?))",
+            [viewer_id, target.id, target.id, viewer_id],
+        )
+
+    def history(
+        self,
+        target: Target,
+        viewer_id: str,
+        limit: int,
+        before: tuple[str, float] | None,
+        after: tuple[str, float] | None,
+    ) -> defer.Deferred:
+        where, args = self._conversation(target, viewer_id)
+        for bound, op in ((before, "<"), (after, ">")):
+            if bound is not None:
+                column = "rowid" if bound[0] == "seq" else "created_at"
+                value = bound[1] if bound[0] == "seq" else _int(bound[1])
+                where += f" AND {column} {op} ?"
+                args.append(value)
+        # Paging forward from ``after`` reads the oldest first, then returns newest first.
+        order = "ASC" if after is not None and before is None else "DESC"
+
+        def txn(cur: sqlite3.Cursor) -> list[Message]:
+            rows = cur.execute(
+                f"SELECT {MESSAGE_COLS} FROM messages WHERE {where} ORDER BY rowid {order} LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            messages = [_message(r) for r in rows]
+            if order == "ASC":
+                messages.reverse()
+            return messages
+
+        return self._read(txn)
+
+    def unread_counts(self, user_id: str, room_ids: list[str]) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> dict[str, dict[str, int]]:
+            by_room = {}
+            for room_id in room_ids:
+                n = self._unread(cur, user_id, Target("room", room_id))
+                if n:
+                    by_room[room_id] = n
+            by_dm = {}
+            partners = cur.execute(
+                "SELECT DISTINCT author_id FROM messages WHERE target_type = 'dm' "
+                "AND target_id = ? AND author_id != ?",
+                (user_id, user_id),
+            ).fetchall()
+            for (partner,) in partners:
+                n = self._unread(cur, user_id, Target("dm", partner))
+                if n:
+                    by_dm[partner] = n
+            return {"by_room": by_room, "by_dm": by_dm}
+
+        return self._read(txn)
+
+    def _unread(self, cur: sqlite3.Cursor, user_id: str, target: Target) -> int:
+        row = cur.execute(
+            "SELECT last_read_seq FROM read_markers WHERE user_id = ? AND target_type = ? "
+            "AND target_id = ?",
+            (user_id, target.kind, target.id),
+        ).fetchone()
+        where, args = self._conversation(target, user_id)
+        return cur.execute(
+            f"SELECT COUNT(*) FROM messages WHERE {where} AND author_id != ? AND rowid > ?",
+            (*args, user_id, row[0] if row else 0),
+        ).fetchone()[0]
+
+    def unread_count(self, user_id: str, target: Target) -> defer.Deferred:
+        return self._read(self._unread, user_id, target)
+
+    def mark_read(self, user_id: str, target: Target, up_to_seq: int, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "INSERT INTO read_markers (user_id, target_type, target_id, last_read_seq, "
+                "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, target_type, target_id) "
+                "DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq), "
+                "updated_at = excluded.updated_at",
+                (user_id, target.kind, target.id, up_to_seq, _int(now)),
+            )
+
+        return self._write(txn)
+
+    def latest_seq(self, target: Target, viewer_id: str) -> defer.Deferred:
+        where, args = self._conversation(target, viewer_id)
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            row = cur.execute(f"SELECT MAX(rowid) FROM messages WHERE {where}", args).fetchone()
+            return row[0] or 0
+
+        return self._read(txn)
+
+    # -- invitations ----------------------------------------------------------------
+
+    def create_invitation(self, invitation: Invitation, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Invitation:
+            if cur.execute(
+                "SELECT 1 FROM invitations WHERE room_id = ? AND invitee_id = ? "
+                "AND status = 'pending' AND expires_at > ?",
+                (invitation.room_id, invitation.invitee_id, _int(now)),
+            ).fetchone():
+                raise LairError("already_invited")
+            cur.execute(
+                "INSERT INTO invitations (id, room_id, inviter_id, invitee_id, status, message, "
+                "created_at, responded_at, expires_at) VALUES (?, ?, ?, ?, 'pending', NULL, ?, "
+                "NULL, ?)",
+                (
+                    invitation.id,
+                    invitation.room_id,
+                    invitation.inviter_id,
+                    invitation.invitee_id,
+                    _int(invitation.created_at),
+                    _int(invitation.expires_at),
+                ),
+            )
+            return invitation
+
+        return self._write(txn)
+
+    def get_invitation(self, invitation_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Invitation | None:
+            row = cur.execute(INVITATION_SELECT + "WHERE i.id = ?", (invitation_id,)).fetchone()
+            return _invitation(row) if row else None
+
+        return self._read(txn)
+
+    def list_pending_invitations(self, user_id: str, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[Invitation]:
+            rows = cur.execute(
+                INVITATION_SELECT + "WHERE i.invitee_id = ? AND i.status = 'pending' "
+                "AND i.expires_at > ? ORDER BY i.created_at DESC, i.rowid DESC",
+                (user_id, _int(now)),
+            ).fetchall()
+            return [_invitation(r) for r in rows]
+
+        return self._read(txn)
+
+    def find_pending_invitation(self, room_id: str, user_id: str, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Invitation | None:
+            row = cur.execute(
+                INVITATION_SELECT + "WHERE i.room_id = ? AND i.invitee_id = ? "
+                "AND i.status = 'pending' AND i.expires_at > ?",
+                (room_id, user_id, _int(now)),
+            ).fetchone()
+            return _invitation(row) if row else None
+
+        return self._read(txn)
+
+    def set_invitation_status(self, invitation_id: str, status: str, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "UPDATE invitations SET status = ?, responded_at = ? WHERE id = ?",
+                (status, _int(now), invitation_id),
+            )
+
+        return self._write(txn)
+
+    # -- admin ----------------------------------------------------------------------
+
+    def counts(self) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> dict[str, int]:
+            return {
+                name: cur.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
+                for name in ("users", "rooms", "messages")
+            }
+
+        return self._read(txn)
+
+    def get_ban(self, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> Ban | None:
+            row = cur.execute(
+                "SELECT user_id, reason, banned_by, created_at, expires_at FROM bans "
+                "WHERE user_id = ?",
+                (user_id,),
+            ).fetchone()
+            return Ban(*row) if row else None
+
+        return self._read(txn)
+
+    def put_ban(self, ban: Ban) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "INSERT OR REPLACE INTO bans (user_id, reason, banned_by, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    ban.user_id,
+                    ban.reason,
+                    ban.banned_by,
+                    _int(ban.created_at),
+                    None if ban.expires_at is None else _int(ban.expires_at),
+                ),
+            )
+
+        return self._write(txn)
+
+    def delete_ban(self, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,)).rowcount > 0
+
+        return self._write(txn)
+
+    def ping(self) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return cur.execute("SELECT 1").fetchone()[0] == 1
+
+        return self._read(txn)
