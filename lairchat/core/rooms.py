@@ -169,7 +169,7 @@ class RoomService:
                 {
                     "type": "user_joined_room",
                     "room_id": room.id,
-                    "user": user.to_wire(),
+                    "user": user.public_wire(),
                     "membership": membership.to_wire(),
                 },
                 RoomAudience(room.id),

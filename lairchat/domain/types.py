@@ -51,6 +51,17 @@ class User:
             "last_seen_at": None,
         }
 
+    def public_wire(self) -> dict[str, Any]:
+        """The shape other users see: the same fields, the email blanked (privacy fix;
+        the original showed every user's email to everyone)."""
+        wire = self.to_wire()
+        wire["email"] = ""
+        return wire
+
+    def wire_for(self, viewer_id: str | None) -> dict[str, Any]:
+        """Full shape for the user themself, public shape for anyone else."""
+        return self.to_wire() if viewer_id == self.id else self.public_wire()
+
 
 @dataclass(slots=True)
 class Session:

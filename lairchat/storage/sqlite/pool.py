@@ -45,10 +45,11 @@ def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
             cp_openfun=configure_connection,
             cp_reactor=reactor,
             cp_noisy=False,
+            uri=path.startswith("file:"),
         )
 
     writer = pool(1)
-    if path == ":memory:":
+    if path == ":memory:" or "mode=memory" in path:
         return writer, writer
     return writer, pool(readers)
 

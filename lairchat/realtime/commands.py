@@ -1,0 +1,229 @@
+"""One handler per authenticated client message type (PROTOCOL.md §7.2).
+
+A handler parses ids, calls one core service and shapes the ``*_response``; every
+business rule lives in the services. Handlers return a Deferred (or None for
+``typing``, which has no response). ``request_id`` is echoed in every response
+(the original echoed it in three; clients correlate more easily this way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+
+from lairchat.domain.errors import LairError
+from lairchat.domain.ids import parse_uuid
+
+if TYPE_CHECKING:
+    from lairchat.realtime.session import Session
+
+Handler = Callable[["Session", dict[str, Any]], Any]
+HANDLERS: dict[str, tuple[Handler, dict[str, Any] | None]] = {}
+
+#: Commands that work with a revoked or expired session, as in the original.
+SESSIONLESS = frozenset({"get_current_user", "get_user", "list_users", "get_room"})
+
+
+def command(name: str, on_failure: dict[str, Any] | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler; ``on_failure`` lists fields a failed response still carries."""
+
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = (fn, on_failure)
+        return fn
+
+    return register
+
+
+def dispatch(session: Session, message: dict[str, Any]) -> None:
+    kind = message["type"]
+    if kind == "typing":  # no response; silently dropped when not allowed
+        if session.session_error() is None:
+            session.core.typing.typing(session.user, message["target"])
+        return
+    handler, on_failure = HANDLERS[kind]
+    public_listing = kind == "list_rooms" and not message["filter"]["joined_only"]
+    error = None if kind in SESSIONLESS or public_listing else session.session_error()
+    d = defer.fail(error) if error else defer.maybeDeferred(handler, session, message)
+    session.reply(f"{kind}_response", message.get("request_id"), d, on_failure)
+
+
+def _id(value: Any, what: str, code: str = "validation_failed") -> str:
+    """Parse a command's id field; a malformed one is the original's adapter error."""
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise LairError(code, f"Invalid {what} ID")
+    return parsed
+
+
+# -- session --------------------------------------------------------------------------
+
+
+@command("logout")
+def logout(session: Session, message: dict[str, Any]) -> defer.Deferred:
+    """Always succeeds; the response is flushed, then the session's connections close.
+    It replies by itself (fires with None) because the connection is gone afterwards."""
+    sid = session.session_id
+    session.send({"type": "logout_response", "request_id": message["request_id"], "success": True})
+    session.close("logged out")
+    d = session.core.auth.logout(sid)
+    d.addErrback(lambda f: session.log.failure("logout failed", f))
+    return defer.succeed(None)
+
+
+@command("get_current_user")
+def get_current_user(session: Session, message: dict[str, Any]) -> dict[str, Any]:
+    return {"user": session.user.to_wire()}
+
+
+# -- messages -------------------------------------------------------------------------
+
+
+@command("send_message")
+def send_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.messages.send(session.user, m["target"], m["content"])
+    return d.addCallback(lambda message: {"message": message.to_wire()})
+
+
+@command("edit_message")
+def edit_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    message_id = _id(m["message_id"], "message", "invalid_id")
+    d = session.core.messages.edit(session.user, message_id, m["content"])
+    return d.addCallback(lambda message: {"message": message.to_wire()})
+
+
+@command("delete_message")
+def delete_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    message_id = _id(m["message_id"], "message", "invalid_id")
+    return session.core.messages.delete(session.user, message_id).addCallback(lambda _: {})
+
+
+@command("get_messages", on_failure={"has_more": False})
+def get_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.messages.history(
+        session.user, m["target"], m["limit"], m.get("before"), m.get("after")
+    )
+    return d.addCallback(lambda page: page.to_wire())
+
+
+@command("mark_read")
+def mark_read(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.messages.mark_read(session.user, m["target"], m.get("up_to"))
+    return d.addCallback(lambda n: {"unread_count": n})
+
+
+# -- rooms ----------------------------------------------------------------------------
+
+
+@command("create_room")
+def create_room(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.rooms.create(session.user, m["name"], m.get("description"), m.get("settings"))
+    return d.addCallback(lambda room: {"room": room.to_wire()})
+
+
+@command("get_room", on_failure={"member_count": 0})
+def get_room(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    room_id = _id(m["room_id"], "room")
+
+    def shaped(view: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"room": view.room.to_wire()}
+        if view.membership is not None:
+            out["membership"] = view.membership.to_wire()
+        out["member_count"] = view.member_count
+        return out
+
+    def renamed(failure: Any) -> Any:
+        failure.trap(LairError)
+        if failure.value.code == "room_not_found":
+            raise LairError("not_found", "Room not found")
+        return failure
+
+    return session.core.rooms.get(session.user, room_id).addCallbacks(shaped, renamed)
+
+
+@command("list_rooms", on_failure={"has_more": False, "total_count": 0})
+def list_rooms(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    rooms = session.core.rooms
+    if m["filter"]["joined_only"]:
+        # As the original: the first 50 of the caller's rooms, no paging.
+        d = rooms.list_joined(session.user, None, 0)
+        d.addCallback(lambda page: setattr(page, "has_more", False) or page)
+    else:
+        d = rooms.list_public(session.user, m["limit"], m["offset"], m["filter"].get("search"))
+    return d.addCallback(lambda page: page.to_wire())
+
+
+@command("join_room")
+def join_room(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.rooms.join(session.user, _id(m["room_id"], "room"))
+    return d.addCallback(lambda pair: {"room": pair[0].to_wire(), "membership": pair[1].to_wire()})
+
+
+@command("leave_room")
+def leave_room(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    return session.core.rooms.leave(session.user, _id(m["room_id"], "room")).addCallback(
+        lambda _: {}
+    )
+
+
+# -- invitations ----------------------------------------------------------------------
+
+
+@command("invite_to_room")
+def invite_to_room(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    room_id, user_id = _id(m["room_id"], "room"), _id(m["user_id"], "user")
+    d = session.core.invitations.create(session.user, room_id, user_id, moderators_only=False)
+    return d.addCallback(lambda invitation: {"invitation": invitation.to_wire()})
+
+
+@command("accept_invitation")
+def accept_invitation(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.invitations.accept(session.user, _id(m["invitation_id"], "invitation"))
+    return d.addCallback(lambda pair: {"membership": pair[0].to_wire()})
+
+
+@command("decline_invitation")
+def decline_invitation(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.invitations.decline(session.user, _id(m["invitation_id"], "invitation"))
+    return d.addCallback(lambda _: {})
+
+
+@command("list_invitations")
+def list_invitations(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.invitations.pending(session.user)
+    return d.addCallback(lambda items: {"invitations": [i.to_wire() for i in items]})
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+@command("get_user")
+def get_user(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    user_id = _id(m["user_id"], "user")
+
+    def renamed(failure: Any) -> Any:
+        failure.trap(LairError)
+        if failure.value.code == "user_not_found":
+            raise LairError("not_found", "User not found")
+        return failure
+
+    d = session.core.users.get(user_id)
+    return d.addCallbacks(lambda user: {"user": user.wire_for(session.user_id)}, renamed)
+
+
+@command("list_users", on_failure={"has_more": False, "total_count": 0})
+def list_users(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    hub = session.core.hub
+
+    def shaped(listing: Any) -> dict[str, Any]:
+        users, more = listing
+        return {
+            "users": [u.wire_for(session.user_id) for u in users],
+            "online_user_ids": hub.online_user_ids(),
+            "has_more": more,
+            "total_count": len(users),
+        }
+
+    d = session.core.users.list(m["limit"], m["offset"], m["filter"].get("search"))
+    return d.addCallback(shaped)

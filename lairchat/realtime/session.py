@@ -1,0 +1,381 @@
+"""The per-connection state machine shared by every real-time transport.
+
+A transport hands whole frame payloads to :meth:`Session.frame_received` and writes
+whatever the session gives it back; it knows nothing of states, commands or events.
+States: awaiting hello → (TCP: optional key exchange) → awaiting auth → authenticated
+→ closing (PROTOCOL.md §3). Timeouts are per received frame, as in the original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import Attribute, Interface, implementer
+
+from lairchat.core.events import Event
+from lairchat.core.hub import ISubscriber
+from lairchat.core.services import Core
+from lairchat.domain.errors import LairError
+from lairchat.domain.timefmt import ts_plus
+from lairchat.domain.types import Session as AuthSession
+from lairchat.domain.types import User
+from lairchat.realtime import codec
+from lairchat.realtime.commands import dispatch
+from lairchat.realtime.crypto import DecryptError, FrameCipher, KeyExchange
+
+PROTOCOL_VERSION = "1.0"
+SERVER_NAME = "Lair Chat"
+
+
+class State(Enum):
+    AWAITING_HELLO = "awaiting_hello"
+    AWAITING_KEY_EXCHANGE = "awaiting_key_exchange"
+    AWAITING_AUTH = "awaiting_auth"
+    AUTHENTICATED = "authenticated"
+    CLOSING = "closing"
+
+
+class ISessionTransport(Interface):
+    """What a session needs from its transport: write frames, close."""
+
+    peer = Attribute("The client's address, for logs and rate limiting.")
+
+    def write_payload(payload):
+        """Write one frame carrying ``payload`` (bytes, already encrypted if need be)."""
+
+    def write_event(event):
+        """Write one plaintext event frame; may reuse encodings cached on the event."""
+
+    def close():
+        """Flush what is queued, then close."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    kind: str  # "tcp" or "ws"
+    handshake_timeout: float = 30.0
+    auth_timeout: float = 60.0
+    idle_timeout: float = 90.0
+    encryption_required: bool = False
+
+    @property
+    def encryption_offered(self) -> bool:
+        return self.kind == "tcp"
+
+
+def error_frame(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+@implementer(ISubscriber)
+class Session:
+    log = Logger()
+
+    def __init__(self, core: Core, settings: SessionSettings, transport: Any, clock: Any):
+        self.core = core
+        self.settings = settings
+        self.transport = transport
+        self.clock = clock
+        self.state = State.AWAITING_HELLO
+        self.user: User | None = None
+        self.auth_session: AuthSession | None = None
+        self._kx: KeyExchange | None = None
+        self._cipher: FrameCipher | None = None
+        self._timer: Any = None
+
+    # -- ISubscriber ----------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str | None:
+        return self.user.id if self.user else None
+
+    @property
+    def session_id(self) -> str | None:
+        return self.auth_session.id if self.auth_session else None
+
+    @property
+    def encrypted(self) -> bool:
+        return self._cipher is not None
+
+    def send_event(self, event: Event) -> None:
+        if self.state is not State.AUTHENTICATED:
+            return
+        if self._cipher is not None:
+            self.transport.write_payload(self._cipher.encrypt(event.json()))
+        else:
+            self.transport.write_event(event)
+
+    def close(self, reason: str) -> None:
+        """Close from the server side (logout, ban, timeout, shutdown)."""
+        if self.state is State.CLOSING:
+            return
+        self.log.info("closing {peer}: {reason}", peer=self.transport.peer, reason=reason)
+        self._leave()
+        self.state = State.CLOSING
+        self.transport.close()
+
+    # -- transport callbacks --------------------------------------------------------
+
+    def connected(self, token: str | None = None) -> None:
+        """Send ``server_hello``; with ``token`` (WebSocket ``?token=``), authenticate
+        at once and send ``authenticate_response`` (PROTOCOL.md §12.1)."""
+        self.send(
+            {
+                "type": "server_hello",
+                "version": PROTOCOL_VERSION,
+                "server_name": SERVER_NAME,
+                "features": ["encryption"],
+                "encryption_required": self.settings.encryption_required
+                and self.settings.encryption_offered,
+            }
+        )
+        self._arm(self.settings.handshake_timeout)
+        if token is not None:
+            self._authenticate(token, None, preauth=True)
+
+    def frame_received(self, payload: bytes) -> None:
+        if self.state is State.CLOSING:
+            return
+        if self._cipher is not None:
+            try:
+                payload = self._cipher.decrypt(payload)
+            except DecryptError:
+                self.close("frame failed to decrypt")
+                return
+        self._arm(self._timeout())
+        try:
+            message = codec.decode(payload)
+        except codec.UndecodableFrame:
+            self.close("frame is not UTF-8")
+            return
+        except codec.InvalidMessage as e:
+            self.send(error_frame("invalid_message", e.message))
+            return
+        self._dispatch(message)
+
+    def binary_received(self) -> None:
+        """WebSocket binary messages are refused; the connection stays open."""
+        self._arm(self._timeout())
+        self.send(error_frame("unsupported", "Binary messages not supported"))
+
+    def activity(self) -> None:
+        """Transport-level activity (e.g. WebSocket pings) counts for the timeouts."""
+        if self.state is not State.CLOSING:
+            self._arm(self._timeout())
+
+    def connection_lost(self) -> None:
+        self._leave()
+        self.state = State.CLOSING
+
+    # -- output ---------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.state is State.CLOSING:
+            return
+        payload = codec.encode(message)
+        if self._cipher is not None:
+            payload = self._cipher.encrypt(payload)
+        self.transport.write_payload(payload)
+
+    # -- state machine --------------------------------------------------------------
+
+    def _timeout(self) -> float:
+        if self.state in (State.AWAITING_HELLO, State.AWAITING_KEY_EXCHANGE):
+            return self.settings.handshake_timeout
+        if self.state is State.AWAITING_AUTH:
+            return self.settings.auth_timeout
+        return self.settings.idle_timeout
+
+    def _arm(self, seconds: float) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.reset(seconds)
+        else:
+            self._timer = self.clock.callLater(seconds, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        self.send(error_frame("timeout", "Connection timed out"))
+        self.close("timed out")
+
+    def _leave(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self.state is State.AUTHENTICATED:
+            self.core.hub.detach(self)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "ping":
+            self.send({"type": "pong", "server_time": ts_plus(self.clock.seconds())})
+            return
+        refusal = self._refusal(kind)
+        if refusal is not None:
+            self.send(refusal)
+            return
+        if kind == "client_hello":
+            self._hello(message)
+        elif kind == "key_exchange":
+            self._key_exchange(message)
+        elif kind in ("authenticate", "login", "register"):
+            self._authenticate(message.get("token"), message, preauth=False)
+        else:
+            dispatch(self, message)
+
+    def _refusal(self, kind: str) -> dict[str, Any] | None:
+        """The acceptance matrix of PROTOCOL.md §3.1."""
+        state = self.state
+        if state is State.AWAITING_HELLO:
+            if kind != "client_hello":
+                return error_frame("unauthorized", "Must complete handshake first")
+        elif state is State.AWAITING_KEY_EXCHANGE:
+            if kind != "key_exchange":
+                return error_frame("unauthorized", "Must complete key exchange first")
+        elif state is State.AWAITING_AUTH:
+            if kind not in ("authenticate", "login", "register"):
+                return error_frame("unauthorized", "Must authenticate first")
+        elif state is State.AUTHENTICATED:
+            if kind in ("client_hello", "authenticate", "login", "register"):
+                return error_frame("invalid_state", "Already authenticated")
+            if kind == "key_exchange":
+                if self.settings.encryption_offered:
+                    return error_frame("not_implemented", "Operation not yet implemented")
+                return error_frame("not_supported", "Key exchange not needed for WebSocket")
+        return None
+
+    def _hello(self, message: dict[str, Any]) -> None:
+        version = message["version"]
+        if not version.startswith("1."):
+            self.send(
+                error_frame(
+                    "version_mismatch",
+                    f"Unsupported protocol version: {version}. Server supports: {PROTOCOL_VERSION}",
+                )
+            )
+            self.close("version mismatch")
+            return
+        wants_encryption = "encryption" in message["features"]
+        if self.settings.encryption_offered and wants_encryption:
+            self._kx = KeyExchange()
+            self.state = State.AWAITING_KEY_EXCHANGE
+        elif self.settings.encryption_offered and self.settings.encryption_required:
+            self.send(error_frame("encryption_required", "This server requires encryption"))
+            self.close("client refused encryption")
+        else:
+            self.state = State.AWAITING_AUTH
+            self._arm(self.settings.auth_timeout)
+
+    def _key_exchange(self, message: dict[str, Any]) -> None:
+        cipher = self._kx.agree(message["public_key"])
+        if cipher is None:
+            self.send(error_frame("invalid_message", "Invalid public key"))
+            return
+        # Deterministic switch-over: this reply is plaintext, everything after it is not.
+        self.send({"type": "key_exchange_response", "public_key": self._kx.public_key_b64})
+        self._cipher, self._kx = cipher, None
+        self.state = State.AWAITING_AUTH
+        self._arm(self.settings.auth_timeout)
+
+    def _authenticate(self, token: Any, message: dict[str, Any] | None, preauth: bool) -> None:
+        """``authenticate`` (or ``?token=``), and the deprecated ``login``/``register``."""
+        kind = message["type"] if message else "authenticate"
+        request_id = message.get("request_id") if message else None
+        auth = self.core.auth
+        if kind == "login":
+            d = auth.login(message["identifier"], message["password"])
+        elif kind == "register":
+            d = auth.register(message["username"], message["email"], message["password"])
+        else:
+            d = auth.authenticate(token if isinstance(token, str) else "")
+
+        def succeeded(outcome: Any) -> None:
+            if self.state is State.CLOSING:
+                return
+            if kind == "authenticate":
+                user, session = outcome
+                body = {"user": user.to_wire(), "session": session.to_wire()}
+            else:
+                user, session = outcome.user, outcome.session
+                body = outcome.to_wire()
+            self._become_authenticated(user, session)
+            self.send(
+                {"type": f"{kind}_response", "request_id": request_id, "success": True, **body}
+            )
+
+        def failed(failure: Failure) -> None:
+            if self.state is State.CLOSING:
+                return
+            self.send(
+                {
+                    "type": f"{kind}_response",
+                    "request_id": request_id,
+                    "success": False,
+                    "error": error_info(failure, self.log),
+                }
+            )
+
+        d.addCallbacks(succeeded, failed).addErrback(self._unexpected)
+
+    def _become_authenticated(self, user: User, session: AuthSession) -> None:
+        self.user, self.auth_session = user, session
+        # Presence first (so this connection does not get its own user_online), then
+        # the subscription: the hub does both in attach().
+        self.state = State.AUTHENTICATED
+        self.core.hub.attach(self)
+        self._arm(self.settings.idle_timeout)
+
+    def _unexpected(self, failure: Failure) -> None:
+        self.log.failure("unexpected error on {peer}", failure, peer=self.transport.peer)
+
+    # -- helpers for command handlers -----------------------------------------------
+
+    def session_error(self) -> LairError | None:
+        """Commands run against the session held by the connection: a revoked session
+        closes the connection (see the hub), an expired one fails every command."""
+        if self.auth_session is None:
+            return LairError("session_not_found")
+        if self.clock.seconds() > self.auth_session.expires_at:
+            return LairError("session_expired")
+        return None
+
+    def reply(
+        self,
+        response_type: str,
+        request_id: Any,
+        d: defer.Deferred,
+        on_failure: dict[str, Any] | None = None,
+    ) -> defer.Deferred:
+        """Send ``{type, request_id, success, ...}`` when ``d`` fires with a dict of
+        success fields, or the error object (plus ``on_failure`` fields) if it fails."""
+
+        def succeeded(fields: dict[str, Any] | None) -> None:
+            if fields is None:  # the handler already replied
+                return
+            self.send({"type": response_type, "request_id": request_id, "success": True, **fields})
+
+        def failed(failure: Failure) -> None:
+            self.send(
+                {
+                    "type": response_type,
+                    "request_id": request_id,
+                    "success": False,
+                    **(on_failure or {}),
+                    "error": error_info(failure, self.log),
+                }
+            )
+
+        return d.addCallbacks(succeeded, failed).addErrback(self._unexpected)
+
+
+def error_info(failure: Failure, log: Logger) -> dict[str, Any]:
+    """A failure as the ``{"code","message"}`` wire object; unexpected ones are logged
+    and answered with ``internal_error`` (never leaked)."""
+    if failure.check(LairError):
+        return failure.value.to_wire()
+    log.failure("unexpected error in a command", failure)
+    return LairError("internal_error").to_wire()

@@ -1,0 +1,131 @@
+"""The TCP adapter: 4-byte big-endian length-prefixed frames, nothing more.
+
+Everything a frame means is decided by :class:`lairchat.realtime.session.Session`.
+This module frames bytes, caps what a slow reader may have queued, and limits the
+number of open connections.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from twisted.internet import interfaces, protocol
+from twisted.logger import Logger
+from twisted.protocols.basic import Int32StringReceiver
+from zope.interface import implementer
+
+from lairchat.core.events import Event
+from lairchat.core.services import Core
+from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
+
+MAX_FRAME = 1_048_576
+#: Bytes we accept to queue for a connection whose socket buffer is full, before
+#: dropping it as a slow consumer (events would otherwise pile up without bound).
+MAX_BACKLOG = 4 * MAX_FRAME
+_PREFIX = struct.Struct("!I")
+
+
+def tcp_frame(event: Event) -> bytes:
+    """The event's whole TCP frame, built once and shared by every plaintext recipient."""
+    frame = event.cache.get("tcp")
+    if frame is None:
+        payload = event.json()
+        frame = event.cache["tcp"] = _PREFIX.pack(len(payload)) + payload
+    return frame
+
+
+@implementer(ISessionTransport, interfaces.IPushProducer)
+class LairTCPProtocol(Int32StringReceiver):
+    MAX_LENGTH = MAX_FRAME
+    log = Logger()
+
+    def __init__(self, factory: LairTCPFactory):
+        self.factory = factory
+        self.session: Session | None = None
+        self.peer = "?"
+        self._paused = False
+        self._backlog = 0
+
+    # -- Twisted protocol -----------------------------------------------------------
+
+    def connectionMade(self) -> None:  # noqa: N802
+        address = self.transport.getPeer()
+        self.peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)
+        self.transport.registerProducer(self, True)
+        self.log.info("tcp connection opened from {peer}", peer=self.peer)
+        self.session = Session(self.factory.core, self.factory.settings, self, self.factory.clock)
+        self.session.connected()
+
+    def stringReceived(self, payload: bytes) -> None:  # noqa: N802
+        self.session.frame_received(payload)
+
+    def lengthLimitExceeded(self, length: int) -> None:  # noqa: N802
+        self.log.info("tcp {peer}: frame of {length} bytes refused", peer=self.peer, length=length)
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
+        self.factory.connection_closed(self)
+        if self.session is not None:
+            self.session.connection_lost()
+        self.log.info("tcp connection closed from {peer}", peer=self.peer)
+
+    # -- IPushProducer: the transport tells us when its buffer is full --------------
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        self._paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self._paused, self._backlog = False, 0
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self._paused = True
+
+    # -- ISessionTransport ----------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if self._paused:
+            self._backlog += len(data)
+            if self._backlog > MAX_BACKLOG:
+                self.log.warn("tcp {peer}: slow consumer dropped", peer=self.peer)
+                self.transport.abortConnection()
+                return
+        self.transport.write(data)
+
+    def write_payload(self, payload: bytes) -> None:
+        if len(payload) > MAX_FRAME:
+            self.log.error("tcp {peer}: outgoing frame over 1 MiB dropped", peer=self.peer)
+            return
+        self._write(_PREFIX.pack(len(payload)) + payload)
+
+    def write_event(self, event: Event) -> None:
+        self._write(tcp_frame(event))
+
+    def close(self) -> None:
+        self.transport.loseConnection()
+
+
+class LairTCPFactory(protocol.ServerFactory):
+    """Builds one protocol per connection, up to ``max_connections`` (0 = unlimited)."""
+
+    log = Logger()
+
+    def __init__(self, core: Core, settings: SessionSettings, clock: Any, max_connections: int):
+        self.core = core
+        self.settings = settings
+        self.clock = clock
+        self.max_connections = max_connections
+        self.open: set[LairTCPProtocol] = set()
+
+    def buildProtocol(self, addr: Any) -> LairTCPProtocol | None:  # noqa: N802
+        if self.max_connections and len(self.open) >= self.max_connections:
+            self.log.warn("tcp connection from {addr} refused: limit reached", addr=addr)
+            return None
+        proto = LairTCPProtocol(self)
+        self.open.add(proto)
+        return proto
+
+    def connection_closed(self, proto: LairTCPProtocol) -> None:
+        self.open.discard(proto)
