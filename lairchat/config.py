@@ -1,0 +1,505 @@
+"""Server configuration: command line, then environment, then defaults.
+
+`Options` is what `twistd lairchat --help` shows.  `load_config` turns the parsed
+options plus the environment into one validated, frozen `Config`; every mistake
+becomes a `ConfigError` whose text is a single line naming the setting, so that
+`twistd` can print it without a traceback.
+
+The environment variables keep the original server's names (DOMAIN.md §16); the
+ones the original does not have are ours.  Unlike the original, an unparseable
+value is an error, never silently replaced by the default.
+
+This module is imported by the twistd plugin just to list options: keep it to the
+standard library and `twisted.python`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import math
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from twisted.python import usage
+
+__all__ = ["Config", "ConfigError", "Options", "load_config", "load_or_create_jwt_secret"]
+
+MEMORY_DATABASE = ":memory:"
+DEFAULT_DATABASE_URL = "sqlite:lair-chat.db"
+JWT_SECRET_SUFFIX = ".jwt-secret"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs to start, already validated."""
+
+    tcp_port: int = 8080
+    http_port: int = 8082
+    # A Twisted server endpoint description ("tcp:8080:interface=127.0.0.1",
+    # "systemd:domain=INET:index=0", ...).  When set it replaces port + interface.
+    tcp_endpoint: str | None = None
+    http_endpoint: str | None = None
+    interface: str = "0.0.0.0"
+    # A file path, or ":memory:".
+    database_path: str = "lair-chat.db"
+    # Always filled in by load_config; kept out of repr so it never lands in a log.
+    jwt_secret: str = field(default="", repr=False)
+    # One of LOG_LEVELS ("warn" is accepted and stored as "warning").
+    log_level: str = "info"
+    # One of LOG_FORMATS.
+    log_format: str = "text"
+    rate_limits: bool = True
+    handshake_timeout: float = 30.0
+    auth_timeout: float = 60.0
+    idle_timeout: float = 90.0
+    # 0 = unlimited.
+    tcp_max_connections: int = 10000
+    tls_enabled: bool = False
+    tls_cert_path: str | None = None
+    tls_key_path: str | None = None
+    encryption_required: bool = False
+    ws_allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+
+
+class ConfigError(Exception):
+    """A setting is wrong.  str() is one line that starts with the setting's name."""
+
+
+class _Invalid(ValueError):
+    """Raised by a parser: what the value must be.  load_config adds name and value."""
+
+    def __init__(self, expected: str, *, show_value: bool = True) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.show_value = show_value
+
+
+# -- parsers: raw text -> value, or _Invalid ----------------------------------------
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        text = raw.strip()
+        if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
+            raise _Invalid(f"must be an integer from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+_port = _integer(0, 65535)
+_max_connections = _integer(0, 2**32 - 1)
+
+
+def _timeout(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise _Invalid("must be a positive number of seconds")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().lower()
+    if level == "warn":
+        level = "warning"
+    if level not in LOG_LEVELS:
+        raise _Invalid("must be one of debug, info, warn, warning, error, critical")
+    return level
+
+
+def _log_format(raw: str) -> str:
+    fmt = raw.strip().lower()
+    if fmt not in LOG_FORMATS:
+        raise _Invalid("must be one of " + ", ".join(LOG_FORMATS))
+    return fmt
+
+
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
+
+
+def _switch(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid("must be on or off (also true/false, yes/no, 1/0)")
+
+
+def _original_tls_flag(raw: str) -> bool:
+    # The original's rule for LAIR_TLS_ENABLED: "true" in any case, or "1"; anything
+    # else is off.  Kept as is so that existing deployments behave the same.
+    return raw.strip().lower() in ("true", "1")
+
+
+def _text(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise _Invalid("must not be empty")
+    return text
+
+
+def _secret(raw: str) -> str:
+    # The HMAC key is the string's bytes, exactly as given (no stripping).
+    if not raw:
+        raise _Invalid("must not be empty", show_value=False)
+    return raw
+
+
+def _interface(raw: str) -> str:
+    text = raw.strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise _Invalid("must be an IPv4 or IPv6 address such as 0.0.0.0 or ::") from None
+    return text
+
+
+def _endpoint(raw: str) -> str:
+    text = _text(raw)
+    # Imported here: twisted.internet.endpoints is heavier than this module should be
+    # to import.  Parsing builds an endpoint object but neither listens nor touches
+    # the reactor.
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(None, text)
+    except Exception as e:
+        raise _Invalid(
+            f"must be a Twisted server endpoint such as tcp:8080:interface=127.0.0.1 ({e})"
+        ) from None
+    return text
+
+
+def _comma_list(item: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:
+    def parse(raw: str) -> tuple[str, ...]:
+        return tuple(item(part.strip()) for part in raw.split(",") if part.strip())
+
+    return parse
+
+
+def _origin(text: str) -> str:
+    if any(c.isspace() for c in text):
+        raise _Invalid(
+            f"{text!r} is not an origin such as https://chat.example.com", show_value=False
+        )
+    return text
+
+
+def _proxy(text: str) -> str:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise _Invalid(
+            f"{text!r} is not an IP address or network such as 10.0.0.0/8", show_value=False
+        ) from None
+    return text
+
+
+# Accepted for compatibility with the original's URLs; they change nothing here.
+_IGNORED_URL_PARAMETERS = {
+    ("mode", "rwc"),
+    ("mode", "rw"),
+    ("cache", "shared"),
+    ("cache", "private"),
+}
+
+
+def _database_url(raw: str) -> str:
+    """`sqlite:PATH`, `sqlite://PATH`, `sqlite:PATH?mode=rwc`, `sqlite::memory:` -> path.
+
+    Follows sqlx, which the original uses: the path is percent-decoded, and
+    `sqlite:///abs/file.db` is an absolute path.  Only the query parameters `mode`
+    (rwc, rw or memory) and `cache` (ignored) are understood.
+    """
+    url = raw.strip()
+    scheme, colon, _ = url.partition(":")
+    if not colon or scheme.lower() != "sqlite":
+        # Show only the scheme: other database URLs often carry a password.
+        shown = f"a {scheme!r} URL" if colon and "/" not in scheme else "no URL scheme"
+        raise _Invalid(
+            f"must be an sqlite: URL such as sqlite:lair-chat.db, got {shown}", show_value=False
+        )
+    rest = url[len("sqlite:") :]
+    if rest.startswith("//"):
+        rest = rest[2:]
+    location, _, query = rest.partition("?")
+    path = MEMORY_DATABASE if location == MEMORY_DATABASE else unquote(location)
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if (key, value) == ("mode", "memory"):
+            path = MEMORY_DATABASE
+        elif (key, value) not in _IGNORED_URL_PARAMETERS:
+            raise _Invalid(f"unsupported query parameter {key}={value}")
+    if not path:
+        raise _Invalid("has no database path (use sqlite:lair-chat.db or sqlite::memory:)")
+    return path
+
+
+# -- the settings table ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setting:
+    field: str
+    option: str  # long option name, without the dashes
+    env: str | None
+    parse: Callable[[str], Any]
+    doc: str
+    flag: bool = False  # a --switch that can only turn the setting on
+    env_parse: Callable[[str], Any] | None = None  # when the variable's rule differs
+
+
+_SETTINGS: tuple[_Setting, ...] = (
+    _Setting("tcp_port", "tcp-port", "LAIR_TCP_PORT", _port,
+             "TCP port of the binary protocol (0 = any free port). [default: 8080]"),
+    _Setting("http_port", "http-port", "LAIR_HTTP_PORT", _port,
+             "HTTP port of the REST API and /ws (0 = any free port). [default: 8082]"),
+    _Setting("tcp_endpoint", "tcp-endpoint", "LAIR_TCP_ENDPOINT", _endpoint,
+             "Twisted endpoint for the binary protocol; replaces --tcp-port and --interface."),
+    _Setting("http_endpoint", "http-endpoint", "LAIR_HTTP_ENDPOINT", _endpoint,
+             "Twisted endpoint for HTTP; replaces --http-port and --interface."),
+    _Setting("interface", "interface", "LAIR_BIND_ADDRESS", _interface,
+             "Address both listeners bind to. [default: 0.0.0.0]"),
+    _Setting("database_path", "database-url", "LAIR_DATABASE_URL", _database_url,
+             "SQLite database: sqlite:PATH or sqlite::memory:. [default: sqlite:lair-chat.db]"),
+    _Setting("jwt_secret", "jwt-secret", "LAIR_JWT_SECRET", _secret,
+             "HMAC key for session tokens. [default: generated once, kept in"
+             " <database>.jwt-secret]"),
+    _Setting("log_level", "log-level", "LAIR_LOG_LEVEL", _log_level,
+             "debug, info, warning, error or critical. [default: info]"),
+    _Setting("log_format", "log-format", "LAIR_LOG_FORMAT", _log_format,
+             "text or json. [default: text]"),
+    _Setting("rate_limits", "rate-limits", "LAIR_RATE_LIMITS", _switch,
+             "on or off. [default: on]"),
+    _Setting("handshake_timeout", "handshake-timeout", "LAIR_HANDSHAKE_TIMEOUT", _timeout,
+             "Seconds a new connection may take to say hello. [default: 30]"),
+    _Setting("auth_timeout", "auth-timeout", "LAIR_AUTH_TIMEOUT", _timeout,
+             "Seconds a connection may take to log in. [default: 60]"),
+    _Setting("idle_timeout", "idle-timeout", "LAIR_IDLE_TIMEOUT", _timeout,
+             "Seconds of silence before a connection is closed. [default: 90]"),
+    _Setting("tcp_max_connections", "tcp-max-connections", "LAIR_TCP_MAX_CONNECTIONS",
+             _max_connections, "Most open TCP connections (0 = unlimited). [default: 10000]"),
+    _Setting("tls_enabled", "tls-enabled", "LAIR_TLS_ENABLED", _switch,
+             "Serve HTTPS/wss on the HTTP port (needs --tls-cert and --tls-key).",
+             flag=True, env_parse=_original_tls_flag),
+    _Setting("tls_cert_path", "tls-cert", "LAIR_TLS_CERT_PATH", _text,
+             "PEM certificate chain for TLS."),
+    _Setting("tls_key_path", "tls-key", "LAIR_TLS_KEY_PATH", _text,
+             "PEM private key for TLS."),
+    _Setting("encryption_required", "encryption-required", "LAIR_ENCRYPTION_REQUIRED", _switch,
+             "Announce encryption_required and refuse TCP clients that do not encrypt.", flag=True),
+    _Setting("ws_allowed_origins", "ws-allowed-origins", "LAIR_WS_ALLOWED_ORIGINS",
+             _comma_list(_origin),
+             "Comma-separated Origins allowed to open /ws. [default: any]"),
+    _Setting("trusted_proxies", "trusted-proxies", "LAIR_TRUSTED_PROXIES",
+             _comma_list(_proxy),
+             "Comma-separated proxy addresses/networks whose X-Forwarded-For is believed."),
+)  # fmt: skip
+
+
+def _env_note(setting: _Setting) -> str:
+    return f" [env: {setting.env}]" if setting.env else ""
+
+
+class Options(usage.Options):
+    """`twistd lairchat` options.  Every value is None (or 0 for a flag) unless given."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Run the Lair Chat server.  Each option falls back to the environment variable "
+        "shown beside it, then to its default.  See DOMAIN.md section 16."
+    )
+    optFlags = [[s.option, None, s.doc + _env_note(s)] for s in _SETTINGS if s.flag]
+    optParameters = [[s.option, None, None, s.doc + _env_note(s)] for s in _SETTINGS if not s.flag]
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def load_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
+    """Build the Config: command line beats environment beats default.
+
+    `options` is an `Options` (or any mapping with the same keys, missing keys meaning
+    "not given").  An environment variable that is set but empty counts as unset.
+    Creates the JWT secret file when no secret is configured (see
+    `load_or_create_jwt_secret`).  Raises ConfigError.
+    """
+    values: dict[str, Any] = {}
+    for setting in _SETTINGS:
+        given = options.get(setting.option)
+        if setting.flag and given:
+            values[setting.field] = True
+        elif not setting.flag and given is not None:
+            values[setting.field] = _parse(setting, f"--{setting.option}", str(given))
+        elif setting.env and environ.get(setting.env, "").strip():
+            raw = environ[setting.env]
+            values[setting.field] = _parse(setting, setting.env, raw, setting.env_parse)
+    if "database_path" not in values:
+        values["database_path"] = _database_url(DEFAULT_DATABASE_URL)
+
+    _check_tls(values)
+    _check_database_path(values["database_path"], _source(options, "database-url"))
+    if "jwt_secret" not in values:
+        values["jwt_secret"] = load_or_create_jwt_secret(values["database_path"])
+    return Config(**values)
+
+
+def _parse(
+    setting: _Setting,
+    source: str,
+    raw: str,
+    parse: Callable[[str], Any] | None = None,
+) -> Any:
+    try:
+        return (parse or setting.parse)(raw)
+    except _Invalid as e:
+        if e.show_value:
+            raise ConfigError(_one_line(f"{source}: {e.expected}, got {raw!r}")) from None
+        raise ConfigError(_one_line(f"{source}: {e.expected}")) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _source(options: Mapping[str, Any], option: str) -> str:
+    """The name to blame for a setting: the option if given, else its variable."""
+    setting = next(s for s in _SETTINGS if s.option == option)
+    if options.get(option) is not None or setting.env is None:
+        return f"--{option}"
+    return setting.env
+
+
+def _check_tls(values: Mapping[str, Any]) -> None:
+    # The files themselves are checked where TLS is set up.
+    if not values.get("tls_enabled"):
+        return
+    for key, env, option in (
+        ("tls_cert_path", "LAIR_TLS_CERT_PATH", "--tls-cert"),
+        ("tls_key_path", "LAIR_TLS_KEY_PATH", "--tls-key"),
+    ):
+        if not values.get(key):
+            raise ConfigError(f"{env}: required when TLS is enabled (or pass {option})")
+
+
+def _check_database_path(path: str, source: str) -> None:
+    if path == MEMORY_DATABASE:
+        return
+    if os.path.isdir(path):
+        raise ConfigError(f"{source}: {path!r} is a directory, not a database file")
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{source}: directory {directory!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"{source}: directory {directory!r} is not writable")
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise ConfigError(f"{source}: database file {path!r} is not readable and writable")
+
+
+# -- the JWT secret ---------------------------------------------------------------------
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(48)  # 384 random bits
+
+
+def load_or_create_jwt_secret(database_path: str) -> str:
+    """The token-signing secret kept beside the database, created on first use.
+
+    The original makes a new secret at every start, which logs everybody out on a
+    restart.  We keep ours in `<database_path>.jwt-secret` (mode 0600), written
+    atomically so that a crash or a second server starting at the same moment can
+    never leave a partial or a different secret.  An in-memory database gets a fresh
+    secret each time: nothing it stores survives a restart either.
+    """
+    if database_path == MEMORY_DATABASE:
+        return _new_secret()
+    path = database_path + JWT_SECRET_SUFFIX
+    try:
+        existing = _read_secret(path)
+        if existing is not None:
+            return existing
+        return _create_secret(path)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise ConfigError(
+            f"LAIR_JWT_SECRET: not set, and the secret file {path!r} cannot be used: {reason}"
+        ) from None
+
+
+def _read_secret(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            secret = f.read().strip()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        secret = ""
+    if not secret:
+        raise ConfigError(
+            f"LAIR_JWT_SECRET: not set, and the secret file {path!r} is empty or not text;"
+            " delete it to make a new one"
+        )
+    return secret
+
+
+def _create_secret(path: str) -> str:
+    secret = _new_secret()
+    directory = os.path.dirname(path) or "."
+    temporary = os.path.join(
+        directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    )
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask said
+            os.write(fd, (secret + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            # link() publishes the complete file and, unlike rename(), never replaces
+            # a secret another process published first.
+            os.link(temporary, path)
+        except FileExistsError:
+            winner = _read_secret(path)
+            if winner is None:  # vanished again: give up rather than loop
+                raise OSError(errno.ENOENT, "it disappeared while being created") from None
+            return winner
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            os.replace(temporary, path)  # a filesystem without hard links
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _fsync_directory(directory)
+    return secret
+
+
+def _fsync_directory(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,437 @@
+"""lairchat.config: command line beats environment beats defaults; one-line errors."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lairchat.config import (
+    Config,
+    ConfigError,
+    Options,
+    load_config,
+    load_or_create_jwt_secret,
+)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """The default database (and its secret file) is relative: keep it in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
+def options(*argv: str) -> Options:
+    parsed = Options()
+    parsed.parseOptions(list(argv))
+    return parsed
+
+
+def load(*argv: str, **environ: str) -> Config:
+    return load_config(options(*argv), environ)
+
+
+def error(*argv: str, **environ: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(*argv, **environ)
+    return str(info.value)
+
+
+# -- defaults, environment, command line ----------------------------------------------
+
+
+def test_defaults(tmp_path):
+    config = load()
+    assert config == Config(jwt_secret=config.jwt_secret)
+    assert config.tcp_port == 8080
+    assert config.http_port == 8082
+    assert config.interface == "0.0.0.0"
+    assert config.database_path == "lair-chat.db"
+    assert config.log_level == "info"
+    assert config.log_format == "text"
+    assert config.rate_limits is True
+    assert (config.handshake_timeout, config.auth_timeout, config.idle_timeout) == (30, 60, 90)
+    assert config.tcp_max_connections == 10000
+    assert config.tls_enabled is False
+    assert config.encryption_required is False
+    assert config.ws_allowed_origins == ()
+    assert config.trusted_proxies == ()
+    assert config.jwt_secret
+    assert (tmp_path / "lair-chat.db.jwt-secret").exists()
+
+
+def test_options_default_to_not_given():
+    parsed = options()
+    assert parsed["tcp-port"] is None
+    assert not parsed["tls-enabled"]
+
+
+def test_plain_dict_works_as_options():
+    assert load_config({"tcp-port": "1"}, {}).tcp_port == 1
+
+
+FULL_ENVIRONMENT = {
+    "LAIR_TCP_PORT": "9000",
+    "LAIR_HTTP_PORT": "9001",
+    "LAIR_TCP_ENDPOINT": "tcp:9002:interface=127.0.0.1",
+    "LAIR_HTTP_ENDPOINT": "tcp:9003",
+    "LAIR_BIND_ADDRESS": "::",
+    "LAIR_DATABASE_URL": "sqlite:chat.sqlite?mode=rwc",
+    "LAIR_JWT_SECRET": "from-env",
+    "LAIR_LOG_LEVEL": "DEBUG",
+    "LAIR_LOG_FORMAT": "json",
+    "LAIR_RATE_LIMITS": "off",
+    "LAIR_HANDSHAKE_TIMEOUT": "1.5",
+    "LAIR_AUTH_TIMEOUT": "2",
+    "LAIR_IDLE_TIMEOUT": "3",
+    "LAIR_TCP_MAX_CONNECTIONS": "0",
+    "LAIR_TLS_ENABLED": "TRUE",
+    "LAIR_TLS_CERT_PATH": "certs/server.pem",
+    "LAIR_TLS_KEY_PATH": "certs/server.key",
+    "LAIR_ENCRYPTION_REQUIRED": "yes",
+    "LAIR_WS_ALLOWED_ORIGINS": "https://a.example, https://b.example:8443,",
+    "LAIR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, ::1",
+}
+
+
+def test_every_setting_from_the_environment():
+    config = load(**FULL_ENVIRONMENT)
+    assert config == Config(
+        tcp_port=9000,
+        http_port=9001,
+        tcp_endpoint="tcp:9002:interface=127.0.0.1",
+        http_endpoint="tcp:9003",
+        interface="::",
+        database_path="chat.sqlite",
+        jwt_secret="from-env",
+        log_level="debug",
+        log_format="json",
+        rate_limits=False,
+        handshake_timeout=1.5,
+        auth_timeout=2.0,
+        idle_timeout=3.0,
+        tcp_max_connections=0,
+        tls_enabled=True,
+        tls_cert_path="certs/server.pem",
+        tls_key_path="certs/server.key",
+        encryption_required=True,
+        ws_allowed_origins=("https://a.example", "https://b.example:8443"),
+        trusted_proxies=("127.0.0.1", "10.0.0.0/8", "::1"),
+    )
+
+
+def test_command_line_beats_environment():
+    argv = [
+        "--tcp-port=1",
+        "--http-port=2",
+        "--tcp-endpoint=tcp:3",
+        "--http-endpoint=tcp:4",
+        "--interface=127.0.0.1",
+        "--database-url=sqlite::memory:",
+        "--jwt-secret=from-cli",
+        "--log-level=warn",
+        "--log-format=text",
+        "--rate-limits=on",
+        "--handshake-timeout=4",
+        "--auth-timeout=5",
+        "--idle-timeout=6",
+        "--tcp-max-connections=7",
+        "--tls-cert=cli.pem",
+        "--tls-key=cli.key",
+        "--ws-allowed-origins=https://c.example",
+        "--trusted-proxies=192.168.0.0/16",
+    ]
+    config = load(*argv, **FULL_ENVIRONMENT)
+    assert config == Config(
+        tcp_port=1,
+        http_port=2,
+        tcp_endpoint="tcp:3",
+        http_endpoint="tcp:4",
+        interface="127.0.0.1",
+        database_path=":memory:",
+        jwt_secret="from-cli",
+        log_level="warning",
+        log_format="text",
+        rate_limits=True,
+        handshake_timeout=4.0,
+        auth_timeout=5.0,
+        idle_timeout=6.0,
+        tcp_max_connections=7,
+        tls_enabled=True,
+        tls_cert_path="cli.pem",
+        tls_key_path="cli.key",
+        encryption_required=True,
+        ws_allowed_origins=("https://c.example",),
+        trusted_proxies=("192.168.0.0/16",),
+    )
+
+
+def test_flags_switch_on():
+    config = load("--tls-enabled", "--tls-cert=c", "--tls-key=k", "--encryption-required")
+    assert config.tls_enabled and config.encryption_required
+
+
+def test_empty_environment_variable_counts_as_unset():
+    config = load(LAIR_TCP_PORT="", LAIR_JWT_SECRET="", LAIR_DATABASE_URL="  ")
+    assert config.tcp_port == 8080
+    assert config.database_path == "lair-chat.db"
+    assert config.jwt_secret == load_or_create_jwt_secret("lair-chat.db")
+
+
+@pytest.mark.parametrize("value", ["0", "65535"])
+def test_port_bounds_are_allowed(value):
+    assert load(f"--http-port={value}").http_port == int(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [("true", True), ("True", True), ("1", True), ("yes", False), ("on", False), ("0", False)],
+)
+def test_tls_enabled_follows_the_original_rule(value, enabled):
+    environ = {"LAIR_TLS_ENABLED": value, "LAIR_TLS_CERT_PATH": "c", "LAIR_TLS_KEY_PATH": "k"}
+    assert load(**environ).tls_enabled is enabled
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [("off", False), ("false", False), ("0", False), ("OFF", False), ("on", True), ("1", True)],
+)
+def test_rate_limits_switch(value, enabled):
+    assert load(LAIR_RATE_LIMITS=value).rate_limits is enabled
+
+
+def test_jwt_secret_is_taken_verbatim():
+    assert load(LAIR_JWT_SECRET=" spaced secret ").jwt_secret == " spaced secret "
+
+
+def test_jwt_secret_is_not_in_repr():
+    assert "hunter2" not in repr(load("--jwt-secret=hunter2"))
+
+
+# -- database URLs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:chat.db", "chat.db"),
+        ("sqlite://chat.db", "chat.db"),
+        ("sqlite:chat.db?mode=rwc", "chat.db"),
+        ("sqlite://chat.db?mode=rwc&cache=shared", "chat.db"),
+        ("sqlite:data/chat.db", "data/chat.db"),
+        ("sqlite:my%20chat.db", "my chat.db"),
+        ("sqlite::memory:", ":memory:"),
+        ("sqlite://:memory:", ":memory:"),
+        ("sqlite:whatever?mode=memory", ":memory:"),
+        ("SQLITE:chat.db", "chat.db"),
+    ],
+)
+def test_database_url_forms(tmp_path, url, path):
+    (tmp_path / "data").mkdir()
+    assert load(f"--database-url={url}").database_path == path
+
+
+def test_absolute_database_url(tmp_path):
+    database = tmp_path / "abs.db"
+    assert load(f"--database-url=sqlite://{database}").database_path == str(database)
+    assert load(f"--database-url=sqlite:{database}").database_path == str(database)
+
+
+def test_memory_database_secret_is_not_written(tmp_path):
+    config = load("--database-url=sqlite::memory:")
+    assert config.jwt_secret
+    assert list(tmp_path.iterdir()) == []
+    assert load("--database-url=sqlite::memory:").jwt_secret != config.jwt_secret
+
+
+# -- errors: one line, naming the setting ---------------------------------------------
+
+ERROR_CASES = [
+    # (argv, environ, expected start of the message)
+    ([], {"LAIR_HTTP_PORT": "70000"}, "LAIR_HTTP_PORT: must be an integer from 0 to 65535"),
+    ([], {"LAIR_TCP_PORT": "-1"}, "LAIR_TCP_PORT: must be an integer"),
+    ([], {"LAIR_TCP_PORT": "80_80"}, "LAIR_TCP_PORT: must be an integer"),
+    (["--tcp-port=http"], {}, "--tcp-port: must be an integer from 0 to 65535, got 'http'"),
+    ([], {"LAIR_TCP_MAX_CONNECTIONS": "lots"}, "LAIR_TCP_MAX_CONNECTIONS: must be an integer"),
+    ([], {"LAIR_HANDSHAKE_TIMEOUT": "0"}, "LAIR_HANDSHAKE_TIMEOUT: must be a positive number"),
+    ([], {"LAIR_AUTH_TIMEOUT": "-5"}, "LAIR_AUTH_TIMEOUT: must be a positive number"),
+    ([], {"LAIR_IDLE_TIMEOUT": "nan"}, "LAIR_IDLE_TIMEOUT: must be a positive number"),
+    (["--idle-timeout=inf"], {}, "--idle-timeout: must be a positive number"),
+    ([], {"LAIR_LOG_LEVEL": "verbose"}, "LAIR_LOG_LEVEL: must be one of debug, info"),
+    ([], {"LAIR_LOG_FORMAT": "xml"}, "LAIR_LOG_FORMAT: must be one of text, json"),
+    ([], {"LAIR_RATE_LIMITS": "sometimes"}, "LAIR_RATE_LIMITS: must be on or off"),
+    ([], {"LAIR_ENCRYPTION_REQUIRED": "maybe"}, "LAIR_ENCRYPTION_REQUIRED: must be on or off"),
+    ([], {"LAIR_BIND_ADDRESS": "localhost"}, "LAIR_BIND_ADDRESS: must be an IPv4 or IPv6"),
+    ([], {"LAIR_TCP_ENDPOINT": "tpc:8080"}, "LAIR_TCP_ENDPOINT: must be a Twisted server endpoint"),
+    (["--http-endpoint=tcp:x"], {}, "--http-endpoint: must be a Twisted server endpoint"),
+    ([], {"LAIR_TRUSTED_PROXIES": "10.0.0.1,proxy"}, "LAIR_TRUSTED_PROXIES: 'proxy' is not"),
+    ([], {"LAIR_WS_ALLOWED_ORIGINS": "a b"}, "LAIR_WS_ALLOWED_ORIGINS: 'a b' is not an origin"),
+    (["--jwt-secret="], {}, "--jwt-secret: must not be empty"),
+    (["--tls-cert="], {}, "--tls-cert: must not be empty"),
+    (["--tls-enabled"], {}, "LAIR_TLS_CERT_PATH: required when TLS is enabled"),
+    (["--tls-enabled", "--tls-cert=c"], {}, "LAIR_TLS_KEY_PATH: required when TLS is enabled"),
+    (
+        [],
+        {"LAIR_TLS_ENABLED": "1", "LAIR_TLS_KEY_PATH": "k"},
+        "LAIR_TLS_CERT_PATH: required when TLS is enabled",
+    ),
+    (
+        [],
+        {"LAIR_DATABASE_URL": "postgres://user:pw@db/chat"},
+        "LAIR_DATABASE_URL: must be an sqlite: URL such as sqlite:lair-chat.db, got a 'postgres'",
+    ),
+    (["--database-url=chat.db"], {}, "--database-url: must be an sqlite: URL"),
+    (["--database-url=sqlite:"], {}, "--database-url: has no database path"),
+    (["--database-url=sqlite:x.db?mode=ro"], {}, "--database-url: unsupported query parameter"),
+    (["--database-url=sqlite:missing/x.db"], {}, "--database-url: directory 'missing'"),
+    ([], {"LAIR_DATABASE_URL": "sqlite:missing/x.db"}, "LAIR_DATABASE_URL: directory 'missing'"),
+    (["--database-url=sqlite:."], {}, "--database-url: '.' is a directory"),
+]
+
+
+@pytest.mark.parametrize(("argv", "environ", "expected"), ERROR_CASES)
+def test_errors_are_one_line_naming_the_setting(argv, environ, expected):
+    message = error(*argv, **environ)
+    assert message.startswith(expected)
+    assert "\n" not in message
+
+
+def test_database_url_error_does_not_echo_a_password():
+    assert "pw" not in error(LAIR_DATABASE_URL="postgres://user:pw@db/chat")
+
+
+def test_jwt_secret_error_does_not_echo_the_value():
+    assert "got" not in error("--jwt-secret=")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_database_directory(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    message = error(f"--database-url=sqlite:{locked}/x.db")
+    assert message.startswith("--database-url: directory")
+    assert message.endswith("is not writable")
+
+
+def test_unwritable_database_directory_is_checked(tmp_path, monkeypatch):
+    # Also run as root (where permissions do not bite): the check asks os.access.
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if path == "locked" else real_access(path, mode)
+    )
+    (tmp_path / "locked").mkdir()
+    assert error("--database-url=sqlite:locked/x.db") == (
+        "--database-url: directory 'locked' is not writable"
+    )
+
+
+# -- the JWT secret file --------------------------------------------------------------
+
+
+def test_jwt_secret_is_created_once_with_mode_0600_and_reused(tmp_path):
+    database = str(tmp_path / "chat.db")
+    secret_file = tmp_path / "chat.db.jwt-secret"
+    first = load_or_create_jwt_secret(database)
+    assert len(first) >= 43  # at least 256 bits, URL-safe base64
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert secret_file.read_text().strip() == first
+    assert load_or_create_jwt_secret(database) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat.db.jwt-secret"]
+
+
+def test_jwt_secret_file_ignores_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        load_or_create_jwt_secret(str(tmp_path / "chat.db"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "chat.db.jwt-secret").stat().st_mode) == 0o600
+
+
+def test_load_config_reuses_the_secret_file(tmp_path):
+    first = load("--database-url=sqlite:chat.db").jwt_secret
+    assert load("--database-url=sqlite:chat.db").jwt_secret == first
+    assert load("--database-url=sqlite:other.db").jwt_secret != first
+
+
+def test_configured_secret_writes_no_file(tmp_path):
+    load("--database-url=sqlite:chat.db", LAIR_JWT_SECRET="s")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_secret_file_is_read_as_is(tmp_path):
+    (tmp_path / "chat.db.jwt-secret").write_text("kept-secret\n")
+    assert load_or_create_jwt_secret(str(tmp_path / "chat.db")) == "kept-secret"
+
+
+def test_empty_secret_file_is_an_error(tmp_path):
+    (tmp_path / "chat.db.jwt-secret").write_text("")
+    with pytest.raises(ConfigError, match=r"^LAIR_JWT_SECRET: .* is empty"):
+        load_or_create_jwt_secret(str(tmp_path / "chat.db"))
+
+
+def test_unusable_secret_file_is_a_config_error(tmp_path):
+    (tmp_path / "chat.db.jwt-secret").mkdir()
+    with pytest.raises(ConfigError, match=r"^LAIR_JWT_SECRET: .* cannot be used"):
+        load_or_create_jwt_secret(str(tmp_path / "chat.db"))
+
+
+def test_secret_published_by_another_process_wins(tmp_path, monkeypatch):
+    """Two servers starting at once end up with the same secret."""
+    real_link = os.link
+
+    def racing_link(source, destination):
+        (tmp_path / "chat.db.jwt-secret").write_text("the-other-one\n")
+        return real_link(source, destination)
+
+    monkeypatch.setattr(os, "link", racing_link)
+    assert load_or_create_jwt_secret(str(tmp_path / "chat.db")) == "the-other-one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat.db.jwt-secret"]
+
+
+# -- the twistd plugin ----------------------------------------------------------------
+
+needs_install = pytest.mark.skipif(
+    not any(d.metadata["Name"] == "lairchat" for d in importlib.metadata.distributions()),
+    reason="lairchat is not installed: pip install -e '.[test]'",
+)
+
+TWISTD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
+
+
+def run_twisted(*argv: str, cwd, environ=None):
+    """Run a Twisted command line outside the checkout, so only the install counts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAIR_", "PYTHON"))}
+    env.update(environ or {})
+    return subprocess.run(
+        [sys.executable, *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@needs_install
+def test_plugin_is_listed(tmp_path):
+    result = run_twisted("-m", "twisted", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "lairchat" in result.stdout
+
+
+@needs_install
+@pytest.mark.parametrize("runner", [["-m", "twisted"], ["-c", TWISTD, "-n", "--pidfile="]])
+def test_configuration_error_exits_2_without_traceback(tmp_path, runner):
+    result = run_twisted(*runner, "lairchat", cwd=tmp_path, environ={"LAIR_HTTP_PORT": "70000"})
+    assert result.returncode == 2
+    assert result.stderr == textwrap.dedent(
+        """\
+        lairchat: LAIR_HTTP_PORT: must be an integer from 0 to 65535, got '70000'
+        """
+    )

@@ -1,0 +1,42 @@
+"""The `twistd lairchat` plugin.
+
+This file sits in a `twisted/plugins/` directory with no `__init__.py` (a portion of
+Twisted's own plugin package); setup.cfg explains how it is installed.  Twisted
+imports every plugin module to list them, so importing this one must stay cheap:
+the server itself is imported only when the service is made.
+"""
+
+from __future__ import annotations
+
+from twisted.application.service import IServiceMaker
+from twisted.plugin import IPlugin
+from zope.interface import implementer
+
+from lairchat.config import Options
+
+
+@implementer(IServiceMaker, IPlugin)
+class LairChatServiceMaker:
+    tapname = "lairchat"
+    description = "Lair Chat server: binary TCP protocol, REST API and WebSocket."
+    options = Options
+
+    def makeService(self, options):
+        import os
+        import sys
+
+        from lairchat.config import ConfigError, load_config
+
+        try:
+            config = load_config(options, os.environ)
+        except ConfigError as e:
+            # One line, no traceback: a configuration mistake is not a crash.
+            print(f"lairchat: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+        from lairchat.service import makeService
+
+        return makeService(config)
+
+
+serviceMaker = LairChatServiceMaker()
