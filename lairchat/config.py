@@ -503,3 +503,12 @@ def _fsync_directory(directory: str) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def database_path(environ: Mapping[str, str], url: str | None = None) -> str:
+    """The database path named by ``url`` or ``LAIR_DATABASE_URL`` (for operator tools)."""
+    raw = url or environ.get("LAIR_DATABASE_URL") or "sqlite:lair-chat.db"
+    try:
+        return _database_url(raw)
+    except _Invalid as e:
+        raise ConfigError(f"LAIR_DATABASE_URL: {e.expected}") from None
