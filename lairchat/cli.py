@@ -15,13 +15,13 @@ import time
 from typing import Any
 
 from lairchat.config import ConfigError, database_path
+from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import Ban
 from lairchat.storage.sqlite import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
-from lairchat.testing import result, run_now
 
 #: The operator command signs no token anyone receives; the core still needs a key.
 UNUSED_TOKEN_SECRET = "the-operator-command-never-hands-out-tokens"

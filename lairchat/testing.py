@@ -6,22 +6,15 @@ benchmarks and third-party client authors can drive a real core deterministicall
 
 from __future__ import annotations
 
-from typing import Any
+from twisted.internet import task
 
-from twisted.internet import defer, task
-from twisted.python.failure import Failure
-
+from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 
 TEST_SECRET = "lairchat-test-secret-0123456789abcdef"
-
-
-def run_now(fn: Any, *args: Any) -> defer.Deferred:
-    """A ``run_blocking`` that runs on the calling thread (deterministic tests)."""
-    return defer.maybeDeferred(fn, *args)
 
 
 def make_core(path: str = ":memory:", clock: task.Clock | None = None) -> Core:
@@ -37,11 +30,4 @@ def make_core(path: str = ":memory:", clock: task.Clock | None = None) -> Core:
     return core
 
 
-def result(d: defer.Deferred) -> Any:
-    """The result of an already-fired Deferred; re-raises its failure."""
-    out: list = []
-    d.addBoth(out.append)
-    assert out, "Deferred has not fired"
-    if isinstance(out[0], Failure):
-        out[0].raiseException()
-    return out[0]
+__all__ = ["TEST_SECRET", "make_core", "result", "run_now"]

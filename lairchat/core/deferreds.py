@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 
 def deferred(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., defer.Deferred]:
@@ -17,3 +18,20 @@ def deferred(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., defer
         return defer.Deferred.fromCoroutine(fn(*args, **kwargs))
 
     return wrapper
+
+
+def run_now(fn: Callable[..., Any], *args: Any) -> defer.Deferred:
+    """A ``run_blocking`` that runs on the calling thread: for the operator command
+    (no reactor) and deterministic tests."""
+    return defer.maybeDeferred(fn, *args)
+
+
+def result(d: defer.Deferred) -> Any:
+    """The result of an already-fired Deferred; re-raises its failure."""
+    out: list = []
+    d.addBoth(out.append)
+    if not out:
+        raise RuntimeError("Deferred has not fired")
+    if isinstance(out[0], Failure):
+        out[0].raiseException()
+    return out[0]
