@@ -19,6 +19,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web.server import Site
 
 from lairchat.config import Config
+from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.services import Core
 from lairchat.realtime.session import SessionSettings
 from lairchat.storage.sqlite import migrate, pool
@@ -103,7 +104,8 @@ def build_core(config: Config, reactor: Any) -> tuple[Core, CoreService]:
     store = SQLiteStore(writer, reader, config.database_path)
     hash_pool = ThreadPool(minthreads=0, maxthreads=HASH_THREADS, name="lairchat-argon2")
     run_blocking = functools.partial(threads.deferToThreadPool, reactor, hash_pool)
-    core = Core.build(store, reactor, config.jwt_secret, run_blocking)
+    limiter = RateLimiter(reactor, enabled=config.rate_limits)
+    core = Core.build(store, reactor, config.jwt_secret, run_blocking, limiter=limiter)
     # The hub's indexes are loaded synchronously before the reactor runs.
     memberships = keeper.execute("SELECT room_id, user_id FROM room_memberships").fetchall()
     names = dict(keeper.execute("SELECT id, username FROM users").fetchall())

@@ -13,6 +13,7 @@ from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
 from lairchat.core.messages import MessageService
 from lairchat.core.passwords import Passwords
+from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.rooms import RoomService
 from lairchat.core.tokens import Tokens
 from lairchat.core.typing import TypingService
@@ -32,6 +33,7 @@ class Core:
     invitations: InvitationService
     typing: TypingService
     admin: AdminService
+    limiter: RateLimiter
 
     @classmethod
     def build(
@@ -41,7 +43,10 @@ class Core:
         jwt_secret: str,
         run_blocking: Callable[..., defer.Deferred],
         hub: Hub | None = None,
+        limiter: RateLimiter | None = None,
     ) -> Core:
+        """``limiter`` defaults to a disabled one: production passes an enabled limiter
+        (see :func:`lairchat.service.build_core`), tests opt in."""
         hub = hub or Hub()
         rooms = RoomService(store, hub, clock)
         return cls(
@@ -55,6 +60,7 @@ class Core:
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock),
             admin=AdminService(store, hub, clock, rooms),
+            limiter=limiter or RateLimiter(clock, enabled=False),
         )
 
     @defer.inlineCallbacks

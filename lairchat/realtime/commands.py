@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 Handler = Callable[["Session", dict[str, Any]], Any]
 HANDLERS: dict[str, tuple[Handler, dict[str, Any] | None]] = {}
 
+#: Commands that also count against the messaging tier (as HTTP /messages does).
+MESSAGING = frozenset({"send_message", "edit_message", "delete_message", "get_messages"})
+
 #: Commands that work with a revoked or expired session, as in the original.
 SESSIONLESS = frozenset({"get_current_user", "get_user", "list_users", "get_room"})
 
@@ -38,15 +41,31 @@ def command(name: str, on_failure: dict[str, Any] | None = None) -> Callable[[Ha
 
 def dispatch(session: Session, message: dict[str, Any]) -> None:
     kind = message["type"]
+    refusal = rate_limit(session, "messaging" if kind in MESSAGING else "general")
     if kind == "typing":  # no response; silently dropped when not allowed
-        if session.session_error() is None:
+        if refusal is None and session.session_error() is None:
             session.core.typing.typing(session.user, message["target"])
         return
     handler, on_failure = HANDLERS[kind]
     public_listing = kind == "list_rooms" and not message["filter"]["joined_only"]
-    error = None if kind in SESSIONLESS or public_listing else session.session_error()
+    error = refusal
+    if error is None and kind not in SESSIONLESS and not public_listing:
+        error = session.session_error()
     d = defer.fail(error) if error else defer.maybeDeferred(handler, session, message)
     session.reply(f"{kind}_response", message.get("request_id"), d, on_failure)
+
+
+def rate_limit(session: Session, tier: str) -> LairError | None:
+    """Count a command against the user's general tier (and ``tier``); the refusal, if any."""
+    limiter = session.core.limiter
+    for name in dict.fromkeys(("general", tier)):
+        decision = limiter.hit(name, session.user_id)
+        if not decision.allowed:
+            return LairError(
+                "rate_limited",
+                details={"retry_after": decision.retry_after, "limit": decision.limit},
+            )
+    return None
 
 
 def _id(value: Any, what: str, code: str = "validation_failed") -> str:

@@ -99,6 +99,11 @@ class Session:
         return self.auth_session.id if self.auth_session else None
 
     @property
+    def client_address(self) -> str:
+        """The peer's host (no port): the rate-limit key before authentication."""
+        return self.transport.peer.rsplit(":", 1)[0]
+
+    @property
     def encrypted(self) -> bool:
         return self._cipher is not None
 
@@ -286,6 +291,22 @@ class Session:
         kind = message["type"] if message else "authenticate"
         request_id = message.get("request_id") if message else None
         auth = self.core.auth
+        if kind in ("login", "register"):
+            decision = self.core.limiter.hit("auth", self.client_address)
+            if not decision.allowed:
+                error = LairError(
+                    "rate_limited",
+                    details={"retry_after": decision.retry_after, "limit": decision.limit},
+                )
+                self.send(
+                    {
+                        "type": f"{kind}_response",
+                        "request_id": request_id,
+                        "success": False,
+                        "error": error.to_wire(),
+                    }
+                )
+                return
         if kind == "login":
             d = auth.login(message["identifier"], message["password"])
         elif kind == "register":

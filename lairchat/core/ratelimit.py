@@ -1,0 +1,76 @@
+"""Fixed-window rate limiting with the original's tiers, shared by every transport.
+
+Keys are chosen by the caller: the user id once authenticated, the client address
+otherwise. Memory stays bounded under many distinct keys: when the table is full,
+expired windows are dropped first, then the oldest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: tier -> (requests, window seconds), as the original's HTTP limiter.
+TIERS: dict[str, tuple[int, float]] = {
+    "auth": (10, 60.0),
+    "messaging": (30, 60.0),
+    "general": (100, 60.0),
+}
+MAX_KEYS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # whole seconds until the window ends
+
+    @property
+    def retry_after(self) -> int:
+        return self.reset_after
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        clock,
+        tiers: dict[str, tuple[int, float]] | None = None,
+        enabled: bool = True,
+        max_keys: int = MAX_KEYS,
+    ):
+        self.clock = clock
+        self.tiers = dict(TIERS if tiers is None else tiers)
+        self.enabled = enabled
+        self.max_keys = max_keys
+        self._windows: dict[tuple[str, str], list[float]] = {}  # key -> [start, count]
+
+    def hit(self, tier: str, key: str) -> Decision:
+        """Count one request; a refused request is not counted."""
+        limit, window = self.tiers[tier]
+        if not self.enabled:
+            return Decision(True, limit, limit, 0)
+        now = self.clock.seconds()
+        slot = self._windows.get((tier, key))
+        if slot is None or now - slot[0] >= window:
+            slot = [now, 0]
+            self._store((tier, key), slot, now)
+        reset_after = max(0, math.floor(slot[0] + window - now))
+        if slot[1] >= limit:
+            return Decision(False, limit, 0, reset_after)
+        slot[1] += 1
+        return Decision(True, limit, limit - int(slot[1]), reset_after)
+
+    def _store(self, key: tuple[str, str], slot: list[float], now: float) -> None:
+        windows = self._windows
+        windows.pop(key, None)
+        if len(windows) >= self.max_keys:
+            expired = [k for k, (start, _) in windows.items() if now - start >= self.tiers[k[0]][1]]
+            for k in expired:
+                del windows[k]
+            while len(windows) >= self.max_keys:
+                del windows[next(iter(windows))]
+        windows[key] = slot
+
+    def __len__(self) -> int:
+        return len(self._windows)
