@@ -22,6 +22,7 @@ from lairchat.domain.types import Ban
 from lairchat.storage.sqlite import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.tls import write_dev_certificate
 
 #: The operator command signs no token anyone receives; the core still needs a key.
 UNUSED_TOKEN_SECRET = "the-operator-command-never-hands-out-tokens"
@@ -140,6 +141,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("username")
     c.set_defaults(run=cmd_unban)
 
+    certs = groups.add_parser("certs", help="TLS certificates").add_subparsers(
+        dest="command", required=True
+    )
+    c = certs.add_parser("dev", help="write a self-signed certificate for localhost")
+    c.add_argument("--dir", default="certs", help="default: ./certs")
+
     db = groups.add_parser("db", help="database maintenance").add_subparsers(
         dest="command", required=True
     )
@@ -153,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         path = database_path(os.environ, args.database_url)
+        if args.group == "certs":
+            cert, key = write_dev_certificate(args.dir)
+            print(f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)")
+            return 0
         if args.group == "db":
             out = cmd_migrate(path) if args.command == "migrate" else cmd_backup(path, args.path)
         else:

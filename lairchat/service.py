@@ -13,17 +13,20 @@ import uuid
 from typing import Any
 
 from twisted.application import service, strports
+from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import defer, threads
+from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from twisted.web.server import Site
 
-from lairchat.config import Config
+from lairchat.config import Config, ConfigError
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.services import Core
 from lairchat.realtime.session import SessionSettings
 from lairchat.storage.sqlite import migrate, pool
 from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.tls import server_context
 from lairchat.transports.tcp import LairTCPFactory
 
 log = Logger()
@@ -33,7 +36,7 @@ log = Logger()
 HASH_THREADS = 2
 
 
-class StartupError(Exception):
+class StartupError(ConfigError):
     """The server cannot start; the message is one line for the operator."""
 
 
@@ -98,6 +101,17 @@ def endpoint(explicit: str | None, port: int, interface: str) -> str:
     return f"tcp:{port}:interface={interface}"
 
 
+def http_listener(config: Config, reactor: Any) -> Any:
+    """The HTTP port's endpoint: HTTPS (and so WSS) when TLS is enabled."""
+    if config.tls_enabled:
+        context = server_context(config.tls_cert_path, config.tls_key_path)
+        if config.http_endpoint:
+            raise StartupError("LAIR_HTTP_ENDPOINT: use an ssl: endpoint instead of LAIR_TLS_*")
+        return SSL4ServerEndpoint(reactor, config.http_port, context, interface=config.interface)
+    desc = endpoint(config.http_endpoint, config.http_port, config.interface)
+    return serverFromString(reactor, desc)
+
+
 def build_core(config: Config, reactor: Any) -> tuple[Core, CoreService]:
     path, keeper = open_database(config.database_path)
     writer, reader = pool.open_pools(path, reactor)
@@ -129,8 +143,8 @@ def makeService(config: Config, reactor: Any = None) -> service.MultiService:  #
     api = HttpApi(core, config)
     site = Site(api.root())
     site.displayTracebacks = False
-    http_desc = endpoint(config.http_endpoint, config.http_port, config.interface)
-    strports.service(http_desc, site, reactor=reactor).setServiceParent(top)
+    http_endpoint = http_listener(config, reactor)
+    StreamServerEndpointService(http_endpoint, site).setServiceParent(top)
 
     top.core = core
     top.tcp_factory = tcp
