@@ -130,7 +130,16 @@ class AuthService:
 
     @deferred
     async def authenticate(self, token: str) -> tuple[User, Session]:
-        claims = self.tokens.decode(token)
+        """The real-time ``authenticate``: its wire has no ``invalid_claims`` (that is
+        the HTTP extractor's code); a non-UUID ``sub``/``sid`` is ``invalid_token``."""
+        try:
+            claims = self.tokens.decode(token)
+        except LairError as e:
+            if e.code != "invalid_claims":
+                raise
+            raise LairError(
+                "invalid_token", "Invalid token: invalid user or session ID in token"
+            ) from None
         return await self.validate(claims)
 
     @deferred

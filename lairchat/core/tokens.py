@@ -64,9 +64,10 @@ class Tokens:
             raise LairError("invalid_token", "Invalid token: invalid algorithm") from None
         except jwt.PyJWTError:
             raise LairError("invalid_token", "Invalid token: malformed token") from None
-        exp = data.get("exp")
-        if not isinstance(exp, int) or isinstance(exp, bool):
-            raise LairError("invalid_token", "Invalid token: invalid exp claim")
+        exp, iat = data.get("exp"), data.get("iat")
+        for name, value in (("exp", exp), ("iat", iat)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise LairError("invalid_token", f"Invalid token: invalid {name} claim")
         if self._clock.seconds() > exp:
             raise LairError("token_expired")
         user_id, session_id = parse_uuid(data.get("sub")), parse_uuid(data.get("sid"))
@@ -78,5 +79,5 @@ class Tokens:
             str(data.get("username", "")),
             str(data.get("role", "user")),
             exp,
-            int(data.get("iat") or 0),
+            iat,
         )

@@ -475,13 +475,15 @@ class SQLiteStore:
             return seqs
 
         def done(result: Any) -> None:
-            self._flushing = False
+            # Still "flushing" while senders are acknowledged: messages they send from
+            # their callbacks queue up for the one next batch, not concurrent flushes.
             for i, (message, d) in enumerate(batch):
                 if isinstance(result, list):
                     message.seq = result[i]
                     d.callback(result[i])
                 else:
                     d.errback(result)
+            self._flushing = False
             if self._pending:
                 self._flush()
 

@@ -1,0 +1,128 @@
+"""Fixtures for the core unit tests (every name here starts with ``core_``).
+
+``core_world`` is a whole :class:`lairchat.core.services.Core` on an in-memory store
+and a ``task.Clock``, with helpers to register users and to attach fake real-time
+connections that record what the hub delivers to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher, Type
+from twisted.internet import defer
+from zope.interface import implementer
+
+from lairchat.core import passwords
+from lairchat.core.auth import AuthResult
+from lairchat.core.events import Event
+from lairchat.core.hub import ISubscriber
+from lairchat.domain.errors import LairError
+from lairchat.domain.types import User
+from lairchat.testing import make_core, result
+
+#: Same algorithm, minimal cost: the service tests are about rules, not hashing cost
+#: (test_core_auth checks the real parameters once).
+CORE_CHEAP_HASHER = PasswordHasher(
+    time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, type=Type.ID
+)
+CORE_PASSWORD = "password1"
+
+
+@implementer(ISubscriber)
+class CoreSubscriber:
+    """A fake authenticated connection, as the hub sees one: it records everything."""
+
+    def __init__(self, user_id: str, session_id: str):
+        self.user_id = user_id
+        self.session_id = session_id
+        self.events: list[Event] = []
+        self.closed: list[str] = []
+
+    def send_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def close(self, reason: str) -> None:
+        self.closed.append(reason)
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+    def payloads(self, type_: str) -> list[dict[str, Any]]:
+        return [e.payload for e in self.events if e.type == type_]
+
+    def __repr__(self) -> str:
+        return f"<CoreSubscriber {self.user_id[:8]} {self.types()}>"
+
+
+class CoreWorld:
+    """A core plus the users and fake connections a test made in it."""
+
+    password = CORE_PASSWORD
+
+    def __init__(self, core: Any):
+        self.core = core
+        self.clock = core.clock
+        self.hub = core.hub
+        self.auth: dict[str, AuthResult] = {}
+        self.subscribers: list[CoreSubscriber] = []
+
+    # -- deferreds ------------------------------------------------------------------
+
+    @staticmethod
+    def ok(d: defer.Deferred) -> Any:
+        return result(d)
+
+    @staticmethod
+    def fails(d: defer.Deferred, code: str) -> LairError:
+        """Assert ``d`` failed with the domain error ``code``; return the error."""
+        with pytest.raises(LairError) as info:
+            result(d)
+        assert info.value.code == code, info.value
+        return info.value
+
+    # -- users ----------------------------------------------------------------------
+
+    def register(self, username: str, email: str | None = None, password: str = CORE_PASSWORD):
+        res = result(
+            self.core.auth.register(username, email or f"{username}@example.com", password)
+        )
+        self.auth[res.user.id] = res
+        return res
+
+    def user(self, username: str, role: str | None = None) -> User:
+        user = self.register(username).user
+        if role is not None:
+            user = result(self.core.store.set_role(user.id, role))
+        return user
+
+    def session_id(self, user: User) -> str:
+        return self.auth[user.id].session.id
+
+    # -- connections ----------------------------------------------------------------
+
+    def connect(self, user: User, session_id: str | None = None) -> CoreSubscriber:
+        sub = CoreSubscriber(user.id, session_id or self.session_id(user))
+        self.hub.attach(sub)
+        self.subscribers.append(sub)
+        return sub
+
+    def clear(self) -> None:
+        """Forget what every fake connection received so far."""
+        for sub in self.subscribers:
+            sub.events.clear()
+
+    def received(self, type_: str) -> dict[str, list[dict[str, Any]]]:
+        """``{user_id: [payload, ...]}`` of one event type, over every fake connection."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for sub in self.subscribers:
+            for payload in sub.payloads(type_):
+                out.setdefault(sub.user_id, []).append(payload)
+        return out
+
+
+@pytest.fixture
+def core_world(monkeypatch: pytest.MonkeyPatch) -> CoreWorld:
+    monkeypatch.setattr(passwords, "HASHER", CORE_CHEAP_HASHER)
+    return CoreWorld(make_core())

@@ -1,0 +1,188 @@
+"""AdminService: stats, bans, forced room deletion and notices, for stored admins only
+(DOMAIN.md §3, §14; our additions documented in docs/architecture.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+
+from lairchat.domain.errors import LairError
+from lairchat.domain.ids import new_id
+from lairchat.domain.types import Target
+from lairchat.testing import result
+
+T0 = 1_700_000_000
+PASSWORD = "password1"
+
+
+@pytest.fixture
+def w(core_world):
+    return core_world
+
+
+@pytest.fixture
+def s(w):
+    """root (stored admin), mod (stored moderator), alice and bob (users); alice owns
+    "general" with bob in it. alice has two connections on two sessions."""
+    users = {
+        "root": w.user("root", role="admin"),
+        "mod": w.user("mod", role="moderator"),
+        "alice": w.user("alice"),
+        "bob": w.user("bob"),
+    }
+    room = w.ok(w.core.rooms.create(users["alice"], "general", None, None))
+    w.ok(w.core.rooms.join(users["bob"], room.id))
+    second = w.ok(w.core.auth.login("alice", PASSWORD))
+    subs = {
+        "alice": w.connect(users["alice"]),
+        "alice2": w.connect(users["alice"], second.session.id),
+        "bob": w.connect(users["bob"]),
+        "root": w.connect(users["root"]),
+    }
+    w.clear()
+    return SimpleNamespace(room=room, subs=subs, alice_second=second, **users)
+
+
+# -- who is an admin ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actor", ["mod", "alice"])
+def test_non_admins_are_refused_everything(w, s, actor):
+    user = getattr(s, actor)
+    for d in (
+        w.core.admin.stats(user),
+        w.core.admin.ban(user, s.bob.id, None, None),
+        w.core.admin.unban(user, s.bob.id),
+        w.core.admin.delete_room(user, s.room.id),
+    ):
+        error = w.fails(d, "permission_denied")
+        assert error.status == 403
+    w.ok(w.core.auth.login("bob", PASSWORD))  # nothing happened
+    assert w.ok(w.core.rooms.get(s.bob, s.room.id)).member_count == 2
+
+
+def test_the_stored_role_decides_not_the_callers_record(w, s):
+    forged = dataclasses.replace(s.alice, role="admin")  # e.g. a stale token claim
+    w.fails(w.core.admin.stats(forged), "permission_denied")
+    demoted = s.root
+    result(w.core.store.set_role(s.root.id, "user"))
+    w.fails(w.core.admin.stats(demoted), "permission_denied")
+
+
+def test_admins_get_no_room_overrides(w, s):
+    w.fails(w.core.rooms.delete(s.root, s.room.id), "permission_denied")
+    message = w.ok(w.core.messages.send(s.bob, Target("room", s.room.id), "x"))
+    w.fails(w.core.messages.delete(s.root, message.id), "permission_denied")
+
+
+# -- stats ----------------------------------------------------------------------------
+
+
+def test_stats(w, s):
+    w.ok(w.core.messages.send(s.bob, Target("room", s.room.id), "x"))
+    w.ok(w.core.messages.send(s.bob, Target("dm", s.alice.id), "y"))
+    stats = w.ok(w.core.admin.stats(s.root))
+    assert stats == {
+        "total_users": 4,
+        "total_rooms": 1,
+        "online_users": 3,  # distinct users, not connections
+        "total_messages": 2,
+        "connections": 4,
+    }
+    assert list(stats)[:3] == ["total_users", "total_rooms", "online_users"]
+
+
+# -- bans -----------------------------------------------------------------------------
+
+
+def test_ban_revokes_sessions_closes_connections_and_blocks_login(w, s):
+    out = w.ok(w.core.admin.ban(s.root, s.alice.id, "spam", None))
+    assert out == {"success": True, "expires_at": None}
+    assert s.subs["alice"].closed == s.subs["alice2"].closed == ["banned"]
+    assert s.subs["bob"].closed == s.subs["root"].closed == []
+    for token in (w.auth[s.alice.id].token, s.alice_second.token):
+        w.fails(w.core.auth.authenticate(token), "session_not_found")
+    w.fails(w.core.auth.login("alice", PASSWORD), "account_banned")
+    w.ok(w.core.auth.authenticate(w.auth[s.bob.id].token))  # others untouched
+    ban = result(w.core.store.get_ban(s.alice.id))
+    assert (ban.reason, ban.banned_by, ban.expires_at) == ("spam", s.root.id, None)
+
+
+def test_temporary_ban(w, s):
+    out = w.ok(w.core.admin.ban(s.root, s.alice.id, None, 1.5))
+    assert out["expires_at"] == "2023-11-14T23:43:20Z"
+    w.clock.advance(1.5 * 3600 - 1)
+    w.fails(w.core.auth.login("alice", PASSWORD), "account_banned")
+    w.clock.advance(1)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+@pytest.mark.parametrize(
+    ("target", "hours", "code"),
+    [
+        ("unknown", None, "user_not_found"),
+        (None, None, "user_not_found"),
+        ("root", None, "permission_denied"),  # not yourself
+        ("alice", 0, "validation_failed"),
+        ("alice", -1, "validation_failed"),
+    ],
+)
+def test_ban_refused(w, s, target, hours, code):
+    user_id = {"unknown": new_id(), None: None, "root": s.root.id, "alice": s.alice.id}[target]
+    w.fails(w.core.admin.ban(s.root, user_id, None, hours), code)
+    assert s.subs["alice"].closed == []
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+def test_unban(w, s):
+    w.ok(w.core.admin.ban(s.root, s.alice.id, None, None))
+    w.ok(w.core.admin.unban(s.root, s.alice.id))
+    w.ok(w.core.auth.login("alice", PASSWORD))
+    assert result(w.core.store.get_ban(s.alice.id)) is None
+    w.ok(w.core.admin.unban(s.root, s.alice.id))  # not banned: nothing to do
+    w.fails(w.core.admin.unban(s.root, new_id()), "user_not_found")
+    w.fails(w.core.admin.unban(s.root, None), "user_not_found")
+
+
+# -- rooms ----------------------------------------------------------------------------
+
+
+def test_force_delete_room(w, s):
+    w.ok(w.core.admin.delete_room(s.root, s.room.id))  # root is not even a member
+    w.fails(w.core.rooms.get(s.alice, s.room.id), "room_not_found")
+    got = w.received("room_deleted")
+    assert set(got) == {s.alice.id, s.bob.id}
+    assert got[s.bob.id][0] == {
+        "type": "room_deleted",
+        "room_id": s.room.id,
+        "room_name": "general",
+        "deleted_by": s.root.id,
+    }
+
+
+def test_force_delete_unknown_room(w, s):
+    w.fails(w.core.admin.delete_room(s.root, new_id()), "room_not_found")
+
+
+# -- notices --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("severity", ["info", "warning", "critical"])
+def test_notice_reaches_every_connection(w, s, severity):
+    assert w.core.admin.notice("restarting soon", severity) == 4
+    for sub in s.subs.values():
+        assert [e.payload for e in sub.events] == [
+            {"type": "server_notice", "message": "restarting soon", "severity": severity}
+        ]
+        assert list(sub.events[0].payload) == ["type", "message", "severity"]
+
+
+def test_notice_default_severity_and_bad_severity(w, s):
+    w.core.admin.notice("hello")
+    assert s.subs["bob"].payloads("server_notice")[0]["severity"] == "info"
+    with pytest.raises(LairError) as info:
+        w.core.admin.notice("x", "fatal")
+    assert info.value.code == "validation_failed"
+    assert len(s.subs["bob"].events) == 1

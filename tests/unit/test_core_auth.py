@@ -1,0 +1,400 @@
+"""AuthService and Tokens: register, login, lockout, bans, token decoding, sessions,
+logout, refresh, change password (DOMAIN.md §2-§6, HTTP.md §5.1)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt
+import pytest
+
+from lairchat.core.auth import LOCKOUT_DURATION, LOCKOUT_THRESHOLD, SESSION_LIFETIME
+from lairchat.domain.errors import LairError
+from lairchat.domain.ids import new_id
+from lairchat.domain.types import Ban
+from lairchat.testing import TEST_SECRET, make_core, result
+
+T0 = 1_700_000_000
+PASSWORD = "password1"
+
+
+@pytest.fixture
+def w(core_world):
+    return core_world
+
+
+@pytest.fixture
+def alice(w):
+    return w.register("alice", "Alice@Example.com")
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, TEST_SECRET, algorithms=["HS256"], options={"verify_exp": False})
+
+
+def forge(claims: dict, key: str = TEST_SECRET, **kw) -> str:
+    return jwt.encode(claims, key, algorithm="HS256", **kw)
+
+
+# -- register -------------------------------------------------------------------------
+
+
+def test_register_creates_user_session_and_token(w):
+    res = w.register("Alice", "Alice@Example.COM")
+    assert res.user.username == "Alice"  # case preserved
+    assert res.user.email == "alice@example.com"  # stored lowercased
+    assert res.user.role == "user"
+    assert res.user.created_at == res.user.updated_at == T0
+    assert res.session.user_id == res.user.id
+    assert res.session.expires_at == T0 + SESSION_LIFETIME
+    assert res.to_wire()["session"] == {
+        "id": res.session.id,
+        "expires_at": "2023-11-15T22:13:20+00:00",
+    }
+    assert list(res.to_wire()) == ["user", "session", "token"]
+    assert claims_of(res.token) == {
+        "sub": res.user.id,
+        "sid": res.session.id,
+        "username": "Alice",
+        "role": "user",
+        "exp": T0 + SESSION_LIFETIME,
+        "iat": T0,
+    }
+    assert jwt.get_unverified_header(res.token) == {"alg": "HS256", "typ": "JWT"}
+    stored = result(w.core.store.get_user(res.user.id))
+    assert stored.email == "alice@example.com"
+    assert result(w.core.store.get_session(res.session.id)).protocol == "http"
+    assert w.hub.username(res.user.id) == "Alice"  # the directory knows the new user
+
+
+def test_register_stores_an_original_compatible_argon2id_hash():
+    core = make_core()  # the real hasher, once
+    res = result(core.auth.register("alice", "a@x.io", PASSWORD))
+    stored = result(core.store.get_user(res.user.id)).password_hash
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    salt, digest = stored.split("$")[-2:]
+    assert len(base64.b64decode(salt + "==")) == 16
+    assert len(base64.b64decode(digest + "==")) == 32
+    assert result(core.auth.login("alice", PASSWORD)).user.id == res.user.id
+
+
+# (username, email, password, expected code): the first failing rule wins, in the
+# order username format, email format, password length, username taken, email taken.
+REGISTER_ORDER = [
+    ("a", "bad", "short", "username_invalid"),
+    ("_alice", "bad", "short", "username_invalid"),
+    ("ALICE", "bad", "short", "email_invalid"),
+    ("ALICE", "alice@example.com", "short", "password_too_weak"),
+    ("ALICE", "ALICE@example.com", PASSWORD, "username_taken"),
+    ("bob", "ALICE@EXAMPLE.COM", PASSWORD, "email_taken"),
+]
+
+
+@pytest.mark.parametrize(("username", "email", "password", "code"), REGISTER_ORDER)
+def test_register_check_order(w, alice, username, email, password, code):
+    w.fails(w.core.auth.register(username, email, password), code)
+
+
+def test_register_messages(w):
+    error = w.fails(w.core.auth.register("ab", "a@x.io", PASSWORD), "username_invalid")
+    assert error.message == "Username invalid: value too short: minimum 3, got 2"
+    error = w.fails(w.core.auth.register("abc", "a@x", PASSWORD), "email_invalid")
+    assert error.message == "Email invalid: invalid format: domain must contain a dot"
+
+
+def test_register_non_ascii_case_variants_are_distinct(w):
+    first = w.register("Émile", "e1@x.io")
+    second = w.register("émile", "e2@x.io")
+    assert first.user.id != second.user.id
+
+
+# -- login ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identifier", ["alice", "ALICE", "alice@example.com", "ALICE@example.COM"])
+def test_login_by_username_or_email_case_insensitively(w, alice, identifier):
+    res = w.ok(w.core.auth.login(identifier, PASSWORD))
+    assert res.user.id == alice.user.id
+    assert res.user.email == "alice@example.com"
+    assert res.session.id != alice.session.id  # a new session every time
+    assert claims_of(res.token)["sid"] == res.session.id
+
+
+def test_every_login_creates_another_session(w, alice):
+    ids = {w.ok(w.core.auth.login("alice", PASSWORD)).session.id for _ in range(3)}
+    assert len(ids) == 3
+    for sid in ids | {alice.session.id}:
+        assert result(w.core.store.get_session(sid)) is not None
+
+
+@pytest.mark.parametrize(("identifier", "password"), [("nobody", PASSWORD), ("alice", "wrong-pw")])
+def test_unknown_user_and_wrong_password_look_the_same(w, alice, identifier, password):
+    error = w.fails(w.core.auth.login(identifier, password), "invalid_credentials")
+    assert (error.status, error.message) == (401, "Invalid credentials")
+
+
+# -- lockout (our addition) -----------------------------------------------------------
+
+
+def fail_logins(w, identifier: str, n: int) -> None:
+    for _ in range(n):
+        w.fails(w.core.auth.login(identifier, "wrong-pw"), "invalid_credentials")
+
+
+def test_lockout_after_five_failures_then_clears(w, alice):
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD)
+    error = w.fails(w.core.auth.login("alice", PASSWORD), "account_locked")
+    assert error.message == "Account locked: too many failed login attempts"
+    w.fails(w.core.auth.login("ALICE", PASSWORD), "account_locked")  # same key, any case
+    w.ok(w.core.auth.login("alice@example.com", PASSWORD))  # other identifier: not locked
+    w.clock.advance(LOCKOUT_DURATION - 1)
+    w.fails(w.core.auth.login("alice", PASSWORD), "account_locked")
+    w.clock.advance(1)
+    assert w.ok(w.core.auth.login("alice", PASSWORD)).user.id == alice.user.id
+
+
+def test_four_failures_do_not_lock(w, alice):
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD - 1)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+def test_success_resets_the_failure_count(w, alice):
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD - 1)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD - 1)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+def test_old_failures_leave_the_window(w, alice):
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD - 1)
+    w.clock.advance(15 * 60)
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD - 1)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+def test_unknown_identifiers_are_locked_too(w):
+    fail_logins(w, "ghost", LOCKOUT_THRESHOLD)
+    w.fails(w.core.auth.login("ghost", PASSWORD), "account_locked")
+
+
+# -- bans (our addition) --------------------------------------------------------------
+
+
+def ban(w, user_id: str, expires_at: float | None = None) -> None:
+    result(w.core.store.put_ban(Ban(user_id, "spam", None, w.clock.seconds(), expires_at)))
+
+
+def test_banned_user_cannot_log_in(w, alice):
+    ban(w, alice.user.id)
+    error = w.fails(w.core.auth.login("alice", PASSWORD), "account_banned")
+    assert error.status == 403
+    # the password is checked first: a wrong one reveals nothing
+    w.fails(w.core.auth.login("alice", "wrong-pw"), "invalid_credentials")
+
+
+def test_temporary_ban_expires(w, alice):
+    ban(w, alice.user.id, expires_at=T0 + 3600)
+    w.fails(w.core.auth.login("alice", PASSWORD), "account_banned")
+    w.clock.advance(3600)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+
+def test_decode_valid_token(w, alice):
+    claims = w.core.auth.tokens.decode(alice.token)
+    assert (claims.user_id, claims.session_id, claims.username, claims.role) == (
+        alice.user.id,
+        alice.session.id,
+        "alice",
+        "user",
+    )
+    assert (claims.exp, claims.iat) == (T0 + SESSION_LIFETIME, T0)
+
+
+def good_claims(alice) -> dict:
+    return {
+        "sub": alice.user.id,
+        "sid": alice.session.id,
+        "username": "alice",
+        "role": "user",
+        "exp": T0 + 60,
+        "iat": T0,
+    }
+
+
+def tampered(token: str) -> str:
+    header, payload, signature = token.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    data["role"] = "admin"
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def alg_none(claims: dict) -> str:
+    def part(obj: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda a: tampered(a.token), "Invalid token: invalid signature"),
+        (
+            lambda a: forge(good_claims(a), key="another-key-of-at-least-32-bytes!"),
+            "Invalid token: invalid signature",
+        ),
+        (lambda a: alg_none(good_claims(a)), None),
+        (
+            lambda a: forge(good_claims(a), key=TEST_SECRET + "x"),
+            "Invalid token: invalid signature",
+        ),
+        (lambda a: "not.a.token", "Invalid token: malformed token"),
+        (lambda a: "", "Invalid token: malformed token"),
+        (
+            lambda a: forge({k: v for k, v in good_claims(a).items() if k != "sid"}),
+            "Invalid token: missing claim sid",
+        ),
+        (
+            lambda a: forge({k: v for k, v in good_claims(a).items() if k != "exp"}),
+            "Invalid token: missing claim exp",
+        ),
+        (lambda a: forge({**good_claims(a), "exp": "soon"}), "Invalid token: invalid exp claim"),
+        (lambda a: forge({**good_claims(a), "iat": "abc"}), "Invalid token: invalid iat claim"),
+        (lambda a: forge({**good_claims(a), "iat": [1]}), "Invalid token: invalid iat claim"),
+        (lambda a: forge({**good_claims(a), "sub": 5}), None),  # not even a string
+    ],
+    ids=[
+        "tampered",
+        "other-key",
+        "alg-none",
+        "longer-key",
+        "malformed",
+        "empty",
+        "no-sid",
+        "no-exp",
+        "exp-not-int",
+        "iat-not-a-number",
+        "iat-a-list",
+        "sub-not-string",
+    ],
+)
+def test_decode_rejects_invalid_tokens(w, alice, make, message):
+    error = w.fails(w.core.auth.authenticate(make(alice)), "invalid_token")
+    assert error.status == 401
+    assert error.message.startswith("Invalid token")
+    if message is not None:
+        assert error.message == message
+
+
+def test_decode_rejects_another_algorithm(w, alice):
+    token = jwt.encode(good_claims(alice), TEST_SECRET * 2, algorithm="HS512")
+    w.fails(w.core.auth.authenticate(token), "invalid_token")
+
+
+@pytest.mark.parametrize(("field", "value"), [("sub", "alice"), ("sid", "12"), ("sid", "")])
+def test_non_uuid_subjects(w, alice, field, value):
+    """The HTTP extractor's ``invalid_claims``; the real-time ``authenticate`` has no such
+    code and answers ``invalid_token`` (PROTOCOL.md §7.1)."""
+    token = forge({**good_claims(alice), field: value})
+    with pytest.raises(LairError) as info:
+        w.core.auth.tokens.decode(token)
+    assert (info.value.code, info.value.message) == ("invalid_claims", "Token claims are invalid")
+    error = w.fails(w.core.auth.authenticate(token), "invalid_token")
+    assert error.message.startswith("Invalid token: ")
+
+
+def test_decode_accepts_other_uuid_spellings(w, alice):
+    claims = {**good_claims(alice), "sub": alice.user.id.upper().replace("-", "")}
+    decoded = w.core.auth.tokens.decode(forge(claims))
+    assert decoded.user_id == alice.user.id
+
+
+def test_token_expiry_has_zero_leeway(w, alice):
+    w.clock.advance(SESSION_LIFETIME)  # now == exp: still valid
+    user, _ = w.ok(w.core.auth.authenticate(alice.token))
+    assert user.id == alice.user.id
+    w.clock.advance(1)
+    error = w.fails(w.core.auth.authenticate(alice.token), "token_expired")
+    assert error.message == "Token expired"
+
+
+# -- sessions -------------------------------------------------------------------------
+
+
+def test_authenticate_reads_user_and_session_from_the_database(w, alice):
+    user, session = w.ok(w.core.auth.authenticate(alice.token))
+    assert user.id == alice.user.id and user.email == "alice@example.com"
+    assert session.id == alice.session.id
+    assert session.expires_at == T0 + SESSION_LIFETIME
+
+
+def test_expired_session_is_reported_and_deleted(w, alice):
+    claims = w.core.auth.tokens.decode(alice.token)
+    w.clock.advance(SESSION_LIFETIME)
+    w.ok(w.core.auth.validate(claims))  # now == expires_at: still valid
+    w.clock.advance(1)
+    w.fails(w.core.auth.validate(claims), "session_expired")
+    assert result(w.core.store.get_session(alice.session.id)) is None
+    w.fails(w.core.auth.validate(claims), "session_not_found")
+
+
+def test_unknown_session(w, alice):
+    token = forge({**good_claims(alice), "sid": new_id()})
+    error = w.fails(w.core.auth.authenticate(token), "session_not_found")
+    assert error.message == "Session not found or expired"
+
+
+def test_logout_revokes_the_session_and_closes_its_connections(w, alice):
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    same1 = w.connect(alice.user, alice.session.id)
+    same2 = w.connect(alice.user, alice.session.id)
+    elsewhere = w.connect(alice.user, other.session.id)
+    assert w.ok(w.core.auth.logout(alice.session.id)) is True
+    assert same1.closed == same2.closed == ["logged out"]
+    assert elsewhere.closed == []
+    w.fails(w.core.auth.authenticate(alice.token), "session_not_found")
+    w.ok(w.core.auth.authenticate(other.token))  # other sessions are untouched
+    assert w.ok(w.core.auth.logout(alice.session.id)) is False
+
+
+def test_refresh_keeps_the_session_and_its_expiry(w, alice):
+    w.clock.advance(3600)
+    user, session = w.ok(w.core.auth.authenticate(alice.token))
+    out = w.core.auth.refresh(user, session)
+    assert out["expires_at"] == "2023-11-15T22:13:20+00:00"
+    old, new = claims_of(alice.token), claims_of(out["token"])
+    assert new["exp"] == old["exp"] == T0 + SESSION_LIFETIME
+    assert new["sid"] == old["sid"]
+    assert new["iat"] == T0 + 3600
+    assert w.ok(w.core.auth.authenticate(out["token"]))[1].id == alice.session.id
+
+
+# -- change password ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "code"),
+    [
+        ("wrong-pw", "new-password", "incorrect_password"),
+        ("wrong-pw", "short", "incorrect_password"),  # current is checked first
+        ("", "new-password", "incorrect_password"),
+        (PASSWORD, "short", "password_too_weak"),
+    ],
+)
+def test_change_password_refused(w, alice, current, new, code):
+    w.fails(w.core.auth.change_password(alice.user, current, new), code)
+    w.ok(w.core.auth.login("alice", PASSWORD))
+
+
+def test_change_password_keeps_sessions(w, alice):
+    w.clock.advance(10)
+    w.ok(w.core.auth.change_password(alice.user, PASSWORD, "new-password"))
+    w.fails(w.core.auth.login("alice", PASSWORD), "invalid_credentials")
+    w.ok(w.core.auth.login("alice", "new-password"))
+    w.ok(w.core.auth.authenticate(alice.token))  # not revoked
+    assert result(w.core.store.get_user(alice.user.id)).updated_at == T0 + 10
