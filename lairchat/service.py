@@ -18,7 +18,6 @@ from twisted.internet import defer, threads
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
-from twisted.web.server import Site
 
 from lairchat.config import Config, ConfigError
 from lairchat.core.ratelimit import RateLimiter
@@ -131,6 +130,7 @@ def makeService(config: Config, reactor: Any = None) -> service.MultiService:  #
     if reactor is None:
         from twisted.internet import reactor
     from lairchat.transports.http.app import HttpApi
+    from lairchat.transports.websocket import make_ws_resource
 
     top = service.MultiService()
     core, core_service = build_core(config, reactor)
@@ -141,12 +141,14 @@ def makeService(config: Config, reactor: Any = None) -> service.MultiService:  #
     strports.service(tcp_desc, tcp, reactor=reactor).setServiceParent(top)
 
     api = HttpApi(core, config)
-    site = Site(api.root())
-    site.displayTracebacks = False
+    ws = make_ws_resource(core, config, reactor)
+    api.resource().putChild(b"ws", ws)
+    site = api.site(reactor)
     http_endpoint = http_listener(config, reactor)
     StreamServerEndpointService(http_endpoint, site).setServiceParent(top)
 
     top.core = core
     top.tcp_factory = tcp
     top.site = site
+    top.ws_factory = ws.factory
     return top

@@ -1,0 +1,401 @@
+"""The WebSocket adapter: ``GET /ws`` on the HTTP site, one JSON object per text message.
+
+Like :mod:`lairchat.transports.tcp`, this module only moves bytes: every message goes
+to the same :class:`lairchat.realtime.session.Session` as TCP (``kind="ws"``: no
+encryption, binary messages refused, ``?token=`` pre-authentication, PROTOCOL.md §12).
+What it adds is what the open web needs: an Origin policy, explicit Autobahn limits
+(its defaults accept 64 MiB messages from anyone), a bound on what a slow reader may
+have queued, and proper close frames when the server ends a connection.
+
+Mount :func:`make_ws_resource` at ``/ws`` in the twisted.web ``Site`` that serves the
+REST API (plain or TLS alike).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.internet import interfaces
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import IResource
+from zope.interface import implementer
+
+from lairchat.config import Config
+from lairchat.core.events import Event
+from lairchat.core.services import Core
+from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
+from lairchat.transports.tcp import MAX_BACKLOG, MAX_FRAME
+
+#: Largest message (and frame) accepted or sent: the same 1 MiB as a TCP frame.
+MAX_MESSAGE = MAX_FRAME
+#: twisted.web has already parsed the upgrade request when Autobahn sees it, so the
+#: opening handshake completes at once; this only bounds a stuck ``onConnect``.
+OPEN_HANDSHAKE_TIMEOUT = 10.0
+#: How long a client has to answer our close frame before the socket is dropped.
+CLOSE_HANDSHAKE_TIMEOUT = 5.0
+#: Close code for every server-initiated close (logout, timeout, version mismatch, ban).
+CLOSE_NORMAL = 1000
+
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+# -- origins --------------------------------------------------------------------------
+
+
+def normalize_origin(text: str) -> str | None:
+    """``scheme://host[:port]``, lower-cased, default port left out; ``None`` if ``text``
+    is not such an origin. ``"null"`` (sandboxed pages, ``file:``) stays ``"null"``."""
+    text = text.strip()
+    if text.lower() == "null":
+        return "null"
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not scheme or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    suffix = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"
+    return f"{scheme}://{host}{suffix}"
+
+
+def same_origin(origin: str, host_header: str | None) -> bool:
+    """Whether the Origin's host and port are the request's ``Host``. A ``Host`` without
+    a port means the default port of the Origin's scheme (true behind a TLS proxy too)."""
+    if not host_header:
+        return False
+    o = urlsplit(origin.strip())
+    h = urlsplit("//" + host_header.strip())
+    try:
+        default = _DEFAULT_PORTS.get(o.scheme.lower())
+        o_port, h_port = o.port or default, h.port or default
+    except ValueError:
+        return False
+    return o.hostname is not None and o.hostname == h.hostname and o_port == h_port
+
+
+class OriginPolicy:
+    """``LAIR_WS_ALLOWED_ORIGINS`` applied to an upgrade request.
+
+    A request without ``Origin`` is always allowed: browsers always send one, other
+    clients (the TUI, scripts) do not, and any of those could forge it anyway. The
+    header only protects browser users from pages on other sites. With no list, a
+    browser page may connect only from the server's own origin (Origin host:port =
+    Host); with a list, only from the origins listed; ``*`` allows every origin.
+    """
+
+    def __init__(self, allowed: Iterable[str]):
+        allowed = tuple(allowed)
+        self.any = "*" in allowed
+        self.listed = bool(allowed)
+        self.allowed = frozenset(
+            o for o in (normalize_origin(a) for a in allowed if a != "*") if o is not None
+        )
+
+    def allows(self, origin: str | None, host_header: str | None) -> bool:
+        if origin is None or self.any:
+            return True
+        if not self.listed:
+            return same_origin(origin, host_header)
+        return normalize_origin(origin) in self.allowed
+
+
+# -- the protocol ---------------------------------------------------------------------
+
+
+class _ClockTimer:
+    """Autobahn's own timers (opening/closing handshake) on the injected clock.
+
+    Autobahn schedules them on ``factory._batched_timer``, a txaio timer bound to the
+    global reactor; replacing it keeps every timer on our ``IReactorTime`` (tests drive
+    them with ``task.Clock``). Autobahn only calls ``call_later`` and ``cancel``.
+    """
+
+    def __init__(self, clock: Any):
+        self.clock = clock
+
+    def call_later(self, delay: float, func: Any, *args: Any, **kwargs: Any) -> _TimerCall:
+        return _TimerCall(self.clock.callLater(delay, func, *args, **kwargs))
+
+
+class _TimerCall:
+    def __init__(self, call: Any):
+        self.call = call
+
+    def cancel(self) -> None:
+        if self.call.active():
+            self.call.cancel()
+
+
+def _refuse_compression(offers: list) -> None:
+    """permessage-deflate stays off: a prepared message is framed once for every
+    recipient, but on a compressing connection Autobahn re-encodes it per connection
+    (the compressor state is per connection), which is the cost broadcast avoids. Chat
+    messages are small JSON, and compressing tokens in one stream with text that other
+    users control invites CRIME/BREACH-style guessing."""
+    return None
+
+
+@implementer(ISessionTransport, interfaces.IPushProducer)
+class LairWSProtocol(WebSocketServerProtocol):
+    """One WebSocket connection: text messages to and from its :class:`Session`."""
+
+    factory: LairWSFactory
+    # Autobahn owns ``self.log`` (a txaio logger); ours has its own name.
+    _log = Logger()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: Session | None = None
+        self._token: str | None = None
+        self._paused = False
+        self._backlog = 0
+        self._lost = False
+
+    # -- Twisted protocol -----------------------------------------------------------
+
+    def connectionMade(self) -> None:  # noqa: N802
+        super().connectionMade()
+        address = self.transport.getPeer()
+        self.peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
+        # The transport comes from twisted.web, whose HTTPChannel is still registered
+        # as its producer: take its place so that we hear when the socket buffer fills.
+        # (A transport with no producer at all raises RuntimeError in some fakes.)
+        with contextlib.suppress(RuntimeError):
+            self.transport.unregisterProducer()
+        self.transport.registerProducer(self, True)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
+        if self._lost:  # once only: presence and Autobahn's connection count
+            return
+        self._lost = True
+        super().connectionLost(reason)
+        # Autobahn does not cancel this one when the peer drops the socket first.
+        if self.closeHandshakeTimeoutCall is not None:
+            self.closeHandshakeTimeoutCall.cancel()
+            self.closeHandshakeTimeoutCall = None
+        self.factory.open.discard(self)
+        if self.session is not None:
+            self.session.connection_lost()
+            self._log.info("ws connection closed from {peer}", peer=self.peer)
+
+    def _closeConnection(self, abort: bool = False) -> None:  # noqa: N802
+        # After a completed closing handshake Autobahn still aborts the socket, which
+        # sends the client a TCP reset; nothing is left to say, so end it with a FIN.
+        # Failures (slow consumer, handshake timeouts) still abort.
+        super()._closeConnection(abort and not self.wasClean)
+
+    # -- Autobahn callbacks ---------------------------------------------------------
+
+    def onConnect(self, request: Any) -> None:  # noqa: N802
+        """Check the Origin and pick up ``?token=``; no subprotocol is negotiated."""
+        headers = request.headers
+        self.peer = self.factory.client_address(self.peer, headers.get("x-forwarded-for"))
+        origin = headers.get("origin")
+        if not self.factory.origins.allows(origin, headers.get("host")):
+            self._log.info(
+                "ws connection from {peer} refused: origin {origin!r} not allowed",
+                peer=self.peer,
+                origin=origin,
+            )
+            raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "Origin not allowed")
+        # Autobahn's request.params drops blank values, but an empty ``?token=`` must
+        # be attempted like any other (PROTOCOL.md §12.1), so read the raw query.
+        query = urlsplit(self.http_request_uri).query
+        self._token = next(
+            (v for k, v in parse_qsl(query, keep_blank_values=True) if k == "token"), None
+        )
+        return None
+
+    def onOpen(self) -> None:  # noqa: N802
+        factory = self.factory
+        factory.open.add(self)
+        self._log.info("ws connection opened from {peer}", peer=self.peer)
+        self.session = Session(factory.core, factory.settings, self, factory.clock)
+        self.session.connected(self._token)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+        if self.session is None:
+            return
+        if isBinary:
+            self.session.binary_received()
+        else:
+            self.session.frame_received(payload)
+
+    def onPing(self, payload: bytes) -> None:  # noqa: N802
+        if self.session is not None:
+            self.session.activity()
+        super().onPing(payload)  # answers with a pong
+
+    def onPong(self, payload: bytes) -> None:  # noqa: N802
+        if self.session is not None:
+            self.session.activity()
+
+    # -- IPushProducer: the transport tells us when its buffer is full --------------
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        self._paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self._paused, self._backlog = False, 0
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self._paused = True
+
+    # -- ISessionTransport ----------------------------------------------------------
+
+    def _may_send(self, size: int) -> bool:
+        """Whether a message of ``size`` bytes may be written now; drops a slow reader."""
+        if self.state != WebSocketProtocol.STATE_OPEN:
+            return False
+        if size > MAX_MESSAGE:
+            self._log.error("ws {peer}: outgoing message over 1 MiB dropped", peer=self.peer)
+            return False
+        if self._paused:
+            self._backlog += size
+            if self._backlog > MAX_BACKLOG:
+                self._log.warn("ws {peer}: slow consumer dropped", peer=self.peer)
+                self.wasNotCleanReason = "slow consumer"
+                self.dropConnection(abort=True)
+                return False
+        return True
+
+    def write_payload(self, payload: bytes) -> None:
+        if self._may_send(len(payload)):
+            self.sendMessage(payload, isBinary=False)
+
+    def write_event(self, event: Event) -> None:
+        """Send an event framed once for all recipients (the frame is cached on it)."""
+        payload = event.json()
+        if not self._may_send(len(payload)):
+            return
+        prepared = event.cache.get("ws")
+        if prepared is None:
+            # Prepared messages belong to one factory; a server has exactly one.
+            prepared = event.cache["ws"] = self.factory.prepareMessage(payload, isBinary=False)
+        self.sendPreparedMessage(prepared)
+
+    def close(self) -> None:
+        """Server-side close: a close frame after what is queued; the client answers
+        and the socket is dropped (or dropped anyway after CLOSE_HANDSHAKE_TIMEOUT)."""
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.sendClose(CLOSE_NORMAL)
+
+
+class LairWSFactory(WebSocketServerFactory):
+    """Builds :class:`LairWSProtocol`; holds the core, the policy and the limits."""
+
+    protocol = LairWSProtocol
+
+    def __init__(
+        self,
+        core: Core,
+        settings: SessionSettings,
+        clock: Any,
+        allowed_origins: Iterable[str] = (),
+        trusted_proxies: Iterable[str] = (),
+        max_connections: int = 0,
+    ):
+        # server=None: no "Server: AutobahnPython/<version>" header in the 101 reply.
+        super().__init__(server=None, reactor=clock)
+        self.core = core
+        self.settings = settings
+        self.clock = clock
+        self.origins = OriginPolicy(allowed_origins)
+        self.trusted_proxies = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+        self.open: set[LairWSProtocol] = set()
+        self._batched_timer = _ClockTimer(clock)
+        # Every option that matters is spelled out: Autobahn's defaults are permissive.
+        self.setProtocolOptions(
+            webStatus=False,  # a plain GET /ws gets 426, not an Autobahn status page
+            utf8validateIncoming=True,  # invalid UTF-8 text fails the connection (1007)
+            requireMaskedClientFrames=True,
+            maskServerFrames=False,
+            maxFramePayloadSize=MAX_MESSAGE,  # larger: close 1009, like TCP's 1 MiB cap
+            maxMessagePayloadSize=MAX_MESSAGE,
+            autoFragmentSize=0,
+            failByDrop=False,  # protocol errors get a close frame, then the drop
+            openHandshakeTimeout=OPEN_HANDSHAKE_TIMEOUT,
+            closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT,
+            tcpNoDelay=True,
+            perMessageCompressionAccept=_refuse_compression,
+            # The original never pings; the session's per-message timeouts apply, and
+            # client pings count as activity.
+            autoPingInterval=0,
+            autoPingTimeout=0,
+            serveFlashSocketPolicy=False,
+            # Origins are checked in onConnect (OriginPolicy); Autobahn lets all through.
+            allowedOrigins=["*"],
+            allowNullOrigin=True,
+            maxConnections=max_connections,
+            trustXForwardedFor=0,  # see client_address
+        )
+
+    def client_address(self, peer: str, forwarded_for: str | None) -> str:
+        """The client's address for logs: ``peer``, or, when ``peer`` is a trusted
+        proxy, the nearest untrusted address of its ``X-Forwarded-For``."""
+        if not forwarded_for or not self.trusted_proxies:
+            return peer
+        host = peer.rsplit(":", 1)[0]
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        if not self._trusted(host) or not hops:
+            return peer
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0]
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+
+class LairWSResource(WebSocketResource):
+    """Autobahn's resource, with its factory reachable (tests, shutdown, metrics)."""
+
+    def __init__(self, factory: LairWSFactory):
+        super().__init__(factory)
+        self.factory = factory
+
+
+def ws_settings(config: Config) -> SessionSettings:
+    return SessionSettings(
+        kind="ws",
+        handshake_timeout=config.handshake_timeout,
+        auth_timeout=config.auth_timeout,
+        idle_timeout=config.idle_timeout,
+        encryption_required=config.encryption_required,  # never applies to "ws"
+    )
+
+
+def make_ws_factory(core: Core, config: Config, clock: Any) -> LairWSFactory:
+    # The connection cap is LAIR_TCP_MAX_CONNECTIONS, counted apart from TCP's.
+    return LairWSFactory(
+        core,
+        ws_settings(config),
+        clock,
+        allowed_origins=config.ws_allowed_origins,
+        trusted_proxies=config.trusted_proxies,
+        max_connections=config.tcp_max_connections,
+    )
+
+
+def make_ws_resource(core: Core, config: Config, clock: Any) -> IResource:
+    """The ``/ws`` resource: ``site_root.putChild(b"ws", make_ws_resource(...))``."""
+    return LairWSResource(make_ws_factory(core, config, clock))
