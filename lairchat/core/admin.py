@@ -18,6 +18,8 @@ from lairchat.domain.types import Ban, User
 from lairchat.storage.interfaces import IStore
 
 NOTICE_SEVERITIES = ("info", "warning", "critical")
+#: Longest timed ban (100 years); longer is what "permanent" (no duration) is for.
+MAX_BAN_HOURS = 876_000
 
 
 class AdminService:
@@ -55,8 +57,8 @@ class AdminService:
             raise LairError("user_not_found")
         if target.id == actor.id:
             raise LairError("permission_denied", "Permission denied: cannot ban yourself")
-        if duration_hours is not None and duration_hours <= 0:
-            raise validation_failed("duration_hours", "must be positive")
+        if duration_hours is not None and not 0 < duration_hours <= MAX_BAN_HOURS:
+            raise validation_failed("duration_hours", f"must be from 0 to {MAX_BAN_HOURS}")
         now = self.clock.seconds()
         expires = None if duration_hours is None else now + duration_hours * 3600
         await self.store.put_ban(Ban(target.id, reason, actor.id, now, expires))

@@ -30,6 +30,16 @@ class HistoryPage:
         return {"messages": [m.to_wire() for m in self.messages], "has_more": self.has_more}
 
 
+def _in_conversation(message: Message, target: Target, viewer_id: str) -> bool:
+    """Whether ``message`` belongs to the room or DM conversation ``target`` names."""
+    if target.kind == "room":
+        return message.target == target
+    return message.target.kind == "dm" and {message.author, message.target.id} == {
+        viewer_id,
+        target.id,
+    }
+
+
 class MessageService:
     def __init__(self, store: IStore, hub: Hub, clock):
         self.store = store
@@ -163,9 +173,10 @@ class MessageService:
         self.check_target(actor, target)
         if up_to is not None:
             message_id = parse_uuid(up_to)
-            seq = await self.store.seq_of(message_id) if message_id else None
-            if seq is None:
+            message = await self.store.get_message(message_id) if message_id else None
+            if message is None or not _in_conversation(message, target, actor.id):
                 raise LairError("message_not_found")
+            seq = message.seq
         else:
             seq = await self.store.latest_seq(target, actor.id)
         await self.store.mark_read(actor.id, target, seq, self.clock.seconds())

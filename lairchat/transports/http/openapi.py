@@ -1,0 +1,802 @@
+"""The OpenAPI 3.0 description of the REST API, served at ``/openapi.json``.
+
+Written by hand from the handlers; ``tests/unit/test_http_errors.py`` checks that
+every routed method and path is described here and that nothing else is.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import lairchat
+
+JSON = "application/json"
+U32_MAX = 2**32 - 1
+
+# --------------------------------------------------------------------------- schemas
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    names = list(properties) if required is None else required
+    if names:  # OpenAPI 3.0 forbids an empty "required"
+        schema["required"] = names
+    schema.update(extra)
+    return schema
+
+
+UUID = {"type": "string", "format": "uuid"}
+TS = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC, `Z` suffix"}
+TS_PLUS = {"type": "string", "format": "date-time", "description": "RFC 3339, `+00:00` suffix"}
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": "string", "nullable": True}
+BOOLEAN = {"type": "boolean"}
+COUNT = {"type": "integer", "minimum": 0}
+U32 = {"type": "integer", "minimum": 0, "maximum": U32_MAX}
+ROOM_ROLE = {"type": "string", "enum": ["owner", "moderator", "member"]}
+COUNTS_BY_ID = {"type": "object", "additionalProperties": COUNT}
+
+SCHEMAS: dict[str, Any] = {
+    "User": obj(
+        {
+            "id": UUID,
+            "username": STRING,
+            "email": {
+                "type": "string",
+                "description": "The caller's own email; an empty string for other users.",
+            },
+            "role": {"type": "string", "enum": ["user", "moderator", "admin"]},
+            "created_at": TS,
+            "updated_at": TS,
+            "last_seen_at": {**TS, "nullable": True, "description": "Always null."},
+        }
+    ),
+    "Session": obj({"id": UUID, "expires_at": TS_PLUS}),
+    "AuthResponse": obj({"user": ref("User"), "session": ref("Session"), "token": STRING}),
+    "UserWithPresence": obj({"user": ref("User"), "online": BOOLEAN}),
+    "UnreadCounts": obj(
+        {
+            "total": COUNT,
+            "by_room": {**COUNTS_BY_ID, "description": "room id → unread messages"},
+            "by_dm": {**COUNTS_BY_ID, "description": "other user's id → unread messages"},
+        }
+    ),
+    "RoomSettings": obj(
+        {
+            "description": NULLABLE_STRING,
+            "is_private": BOOLEAN,
+            "max_members": {**U32, "nullable": True},
+        }
+    ),
+    "Room": obj(
+        {
+            "id": UUID,
+            "name": STRING,
+            "owner": UUID,
+            "settings": ref("RoomSettings"),
+            "created_at": TS,
+        }
+    ),
+    "Membership": obj({"room_id": UUID, "user_id": UUID, "role": ROOM_ROLE, "joined_at": TS}),
+    "RoomListItem": obj({"room": ref("Room"), "member_count": COUNT, "is_member": BOOLEAN}),
+    "Member": obj(
+        {
+            "user_id": UUID,
+            "username": STRING,
+            "role": ROOM_ROLE,
+            "joined_at": TS,
+            "is_online": BOOLEAN,
+        }
+    ),
+    "RoomTarget": obj({"type": {"type": "string", "enum": ["room"]}, "room_id": UUID}),
+    "DirectTarget": obj({"type": {"type": "string", "enum": ["dm"]}, "recipient": UUID}),
+    "MessageTarget": {
+        "oneOf": [ref("RoomTarget"), ref("DirectTarget")],
+        "discriminator": {"propertyName": "type"},
+    },
+    "MessageTargetInput": {
+        "description": "Where a message goes. DMs may be spelled `direct_message` or `dm`; "
+        "a malformed id is answered 404 (`room_not_found` / `user_not_found`).",
+        "oneOf": [
+            obj({"type": {"type": "string", "enum": ["room"]}, "room_id": STRING}),
+            obj(
+                {
+                    "type": {"type": "string", "enum": ["direct_message", "dm"]},
+                    "recipient": STRING,
+                }
+            ),
+        ],
+    },
+    "Message": obj(
+        {
+            "id": UUID,
+            "author": UUID,
+            "target": ref("MessageTarget"),
+            "content": STRING,
+            "edited": BOOLEAN,
+            "created_at": TS,
+        }
+    ),
+    "EnrichedInvitation": obj(
+        {
+            "id": UUID,
+            "room_id": UUID,
+            "room_name": STRING,
+            "inviter_id": UUID,
+            "inviter_name": STRING,
+            "invitee_id": UUID,
+            "invitee_name": STRING,
+            "status": {
+                "type": "string",
+                "enum": ["pending", "accepted", "declined", "cancelled", "expired"],
+            },
+            "message": {**NULLABLE_STRING, "description": "Always null (never stored)."},
+            "created_at": TS,
+            "expires_at": TS,
+            "responded_at": {**TS, "nullable": True},
+        }
+    ),
+    "Success": obj({"success": {"type": "boolean", "enum": [True]}}),
+    "Error": obj(
+        {
+            "error": obj(
+                {
+                    "code": STRING,
+                    "message": STRING,
+                    "details": {"type": "object", "additionalProperties": True},
+                },
+                required=["code", "message"],
+            )
+        }
+    ),
+}
+
+# --------------------------------------------------------------------------- errors
+
+TOKEN_CODES = [
+    "missing_token",
+    "invalid_format",
+    "invalid_token",
+    "token_expired",
+    "invalid_claims",
+]
+SESSION_CODES = ["session_not_found", "session_expired"]
+
+
+def error_response(description: str, codes: list[str]) -> dict[str, Any]:
+    return {
+        "description": f"{description} (codes: {', '.join(codes)})",
+        "content": {JSON: {"schema": ref("Error")}},
+    }
+
+
+def errors(*pairs: tuple[int, list[str]]) -> dict[str, Any]:
+    labels = {
+        400: "Invalid request",
+        401: "Not authenticated",
+        403: "Forbidden",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        415: "Not JSON",
+        422: "JSON of the wrong shape",
+    }
+    out: dict[str, Any] = {}
+    for status, codes in pairs:
+        key = str(status)
+        if key in out:
+            codes = out[key]["x-codes"] + codes
+        out[key] = {**error_response(labels[status], codes), "x-codes": codes}
+    return out
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"{description} (a malformed id is answered 404, never 400)",
+        "schema": {"type": "string"},
+    }
+
+
+def query_param(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+LIMIT = query_param("limit", U32, "Page size, default 50, silently capped at 100.")
+OFFSET = query_param("offset", U32, "Items to skip, default 0.")
+SEARCH = query_param("search", STRING, "Case-insensitive substring of the name.")
+
+ROOM_ID = path_param("room_id", "Room id")
+USER_ID = path_param("user_id", "User id")
+MESSAGE_ID = path_param("message_id", "Message id")
+INVITATION_ID = path_param("invitation_id", "Invitation id")
+
+
+def op(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    ok: dict[str, Any],
+    *,
+    status: int = 200,
+    auth: bool = True,
+    body: dict[str, Any] | None = None,
+    params: tuple[dict, ...] = (),
+    fails: tuple[tuple[int, list[str]], ...] = (),
+    description: str | None = None,
+) -> dict[str, Any]:
+    pairs: list[tuple[int, list[str]]] = []
+    if auth:
+        pairs.append((401, TOKEN_CODES + SESSION_CODES))
+    if body is not None:
+        pairs += [(400, ["validation_failed"]), (413, ["payload_too_large"])]
+        pairs += [(415, ["unsupported_media_type"]), (422, ["validation_failed"])]
+    if any(p["in"] == "query" for p in params):
+        pairs.append((400, ["validation_failed"]))
+    pairs += list(fails)
+    responses: dict[str, Any] = {
+        str(status): {"description": "Success", "content": {JSON: {"schema": ok}}}
+    }
+    responses.update(errors(*pairs))
+    for answer in responses.values():
+        answer.pop("x-codes", None)
+    responses["429"] = {
+        "description": "Rate limited (`Retry-After` header)",
+        "content": {JSON: {"schema": ref("Error")}},
+    }
+    responses["500"] = error_response("Unexpected failure", ["internal_error", "database_error"])
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "responses": responses,
+    }
+    if description:
+        operation["description"] = description
+    if params:
+        operation["parameters"] = list(params)
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    operation["security"] = [{"bearerAuth": []}] if auth else []
+    return operation
+
+
+def envelope(**properties: Any) -> dict[str, Any]:
+    return obj(properties)
+
+
+SUCCESS = ref("Success")
+ROOM_SETTINGS_INPUT = {
+    "type": "object",
+    "nullable": True,
+    "description": "Replaces the whole settings: a missing `public` means public, a "
+    "missing `max_members` unlimited. Other keys are ignored.",
+    "properties": {
+        "public": {**BOOLEAN, "nullable": True},
+        "max_members": {**U32, "nullable": True},
+    },
+}
+NOT_MEMBER = (403, ["not_room_member"])
+DENIED = (403, ["permission_denied"])
+
+
+def _paths() -> dict[str, Any]:
+    auth_response = ref("AuthResponse")
+    return {
+        "/health": {
+            "get": op(
+                "health",
+                "Liveness",
+                "service",
+                envelope(status={"type": "string", "enum": ["healthy"]}, version=STRING),
+                auth=False,
+            )
+        },
+        "/ready": {
+            "get": op(
+                "ready",
+                "Readiness: pings the database",
+                "service",
+                envelope(ready=BOOLEAN, database={"type": "string", "enum": ["connected"]}),
+                auth=False,
+            )
+        },
+        "/openapi.json": {
+            "get": op("openapi", "This document", "service", {"type": "object"}, auth=False)
+        },
+        "/api/v1/openapi.json": {
+            "get": op("openapiV1", "This document", "service", {"type": "object"}, auth=False)
+        },
+        "/api/v1/auth/register": {
+            "post": op(
+                "register",
+                "Create an account and a 24 h session",
+                "auth",
+                auth_response,
+                status=201,
+                auth=False,
+                body=obj({"username": STRING, "email": STRING, "password": STRING}),
+                fails=(
+                    (400, ["username_invalid", "email_invalid", "password_too_weak"]),
+                    (409, ["username_taken", "email_taken"]),
+                ),
+            )
+        },
+        "/api/v1/auth/login": {
+            "post": op(
+                "login",
+                "Log in by username or email; a new session each time",
+                "auth",
+                auth_response,
+                auth=False,
+                body=obj({"identifier": STRING, "password": STRING}),
+                fails=(
+                    (401, ["invalid_credentials"]),
+                    (403, ["account_locked", "account_banned"]),
+                ),
+            )
+        },
+        "/api/v1/auth/logout": {
+            "post": op("logout", "Delete the token's session", "auth", SUCCESS)
+        },
+        "/api/v1/auth/refresh": {
+            "post": op(
+                "refresh",
+                "A new token for the same session and expiry",
+                "auth",
+                envelope(token=STRING, expires_at=TS_PLUS),
+            )
+        },
+        "/api/v1/auth/change-password": {
+            "post": op(
+                "changePassword",
+                "Change the password (sessions stay valid)",
+                "auth",
+                SUCCESS,
+                body=obj({"current_password": STRING, "new_password": STRING}),
+                fails=((400, ["incorrect_password", "password_too_weak"]),),
+            )
+        },
+        "/api/v1/users/me": {
+            "get": op(
+                "getMe",
+                "The caller, with unread message counts",
+                "users",
+                envelope(user=ref("User"), unread_counts=ref("UnreadCounts")),
+            ),
+            "patch": op(
+                "updateMe",
+                "Change the caller's email",
+                "users",
+                envelope(user=ref("User")),
+                body=obj({"email": NULLABLE_STRING}, required=[]),
+                fails=((400, ["email_invalid"]), (409, ["email_taken"])),
+            ),
+        },
+        "/api/v1/users": {
+            "get": op(
+                "listUsers",
+                "Users by name",
+                "users",
+                envelope(
+                    users={"type": "array", "items": ref("UserWithPresence")},
+                    has_more=BOOLEAN,
+                    total_count={**COUNT, "description": "Length of this page"},
+                ),
+                params=(
+                    LIMIT,
+                    OFFSET,
+                    SEARCH,
+                    query_param("online_only", BOOLEAN, "Accepted, not applied."),
+                ),
+            )
+        },
+        "/api/v1/users/{user_id}": {
+            "get": op(
+                "getUser",
+                "One user and whether they are online",
+                "users",
+                ref("UserWithPresence"),
+                params=(USER_ID,),
+                fails=((404, ["user_not_found"]),),
+            )
+        },
+        "/api/v1/rooms": {
+            "post": op(
+                "createRoom",
+                "Create a room; the caller becomes its owner",
+                "rooms",
+                envelope(room=ref("Room")),
+                status=201,
+                body=obj(
+                    {
+                        "name": STRING,
+                        "description": NULLABLE_STRING,
+                        "settings": ROOM_SETTINGS_INPUT,
+                    },
+                    required=["name"],
+                ),
+                fails=(
+                    (400, ["room_name_invalid", "validation_failed"]),
+                    (409, ["room_name_taken"]),
+                ),
+            ),
+            "get": op(
+                "listRooms",
+                "Public rooms, or the caller's rooms with joined_only",
+                "rooms",
+                envelope(
+                    rooms={"type": "array", "items": ref("RoomListItem")},
+                    has_more=BOOLEAN,
+                    total_count={**COUNT, "description": "Length of this page"},
+                ),
+                params=(
+                    query_param("joined_only", BOOLEAN, "Only rooms the caller is in."),
+                    query_param("public_only", BOOLEAN, "Accepted, not applied."),
+                    query_param("search", STRING, "Substring of the name (public listing only)."),
+                    LIMIT,
+                    OFFSET,
+                ),
+            ),
+        },
+        "/api/v1/rooms/{room_id}": {
+            "get": op(
+                "getRoom",
+                "A room, the caller's membership and the member count",
+                "rooms",
+                envelope(
+                    room=ref("Room"),
+                    membership={**ref("Membership"), "nullable": True},
+                    member_count=COUNT,
+                ),
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]),),
+            ),
+            "patch": op(
+                "updateRoom",
+                "Rename, describe or re-configure a room (owner or moderator)",
+                "rooms",
+                envelope(room=ref("Room")),
+                params=(ROOM_ID,),
+                body=obj(
+                    {
+                        "name": NULLABLE_STRING,
+                        "description": NULLABLE_STRING,
+                        "settings": ROOM_SETTINGS_INPUT,
+                    },
+                    required=[],
+                ),
+                fails=(
+                    (404, ["room_not_found"]),
+                    (403, ["not_room_member", "permission_denied"]),
+                    (400, ["room_name_invalid"]),
+                    (409, ["room_name_taken"]),
+                ),
+            ),
+            "delete": op(
+                "deleteRoom",
+                "Delete a room (its owner)",
+                "rooms",
+                SUCCESS,
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]), DENIED),
+            ),
+        },
+        "/api/v1/rooms/{room_id}/join": {
+            "post": op(
+                "joinRoom",
+                "Join a public room, or a private one with an invitation",
+                "rooms",
+                envelope(room=ref("Room"), membership=ref("Membership")),
+                params=(ROOM_ID,),
+                fails=(
+                    (404, ["room_not_found"]),
+                    (409, ["room_private", "already_member", "room_full"]),
+                ),
+            )
+        },
+        "/api/v1/rooms/{room_id}/leave": {
+            "post": op(
+                "leaveRoom",
+                "Leave a room",
+                "rooms",
+                SUCCESS,
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]), NOT_MEMBER, (409, ["last_owner"])),
+            )
+        },
+        "/api/v1/rooms/{room_id}/members": {
+            "get": op(
+                "listMembers",
+                "Members by join time (members only)",
+                "rooms",
+                envelope(members={"type": "array", "items": ref("Member")}, total=COUNT),
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]), NOT_MEMBER),
+            )
+        },
+        "/api/v1/rooms/{room_id}/members/{user_id}/role": {
+            "put": op(
+                "changeMemberRole",
+                "Set a member's role (owners only)",
+                "rooms",
+                envelope(member=ref("Member")),
+                params=(ROOM_ID, USER_ID),
+                body=obj(
+                    {
+                        "role": {
+                            "type": "string",
+                            "description": "owner; moderator or admin; anything else: member",
+                        }
+                    }
+                ),
+                fails=(
+                    (404, ["room_not_found", "user_not_found"]),
+                    (403, ["not_room_member", "permission_denied"]),
+                    (409, ["last_owner"]),
+                ),
+            )
+        },
+        "/api/v1/rooms/{room_id}/members/{user_id}": {
+            "delete": op(
+                "kickMember",
+                "Remove a member (owner: anyone else; moderator: plain members)",
+                "rooms",
+                SUCCESS,
+                params=(ROOM_ID, USER_ID),
+                fails=(
+                    (404, ["room_not_found", "user_not_found"]),
+                    (403, ["permission_denied", "not_room_member"]),
+                ),
+            )
+        },
+        "/api/v1/messages": {
+            "post": op(
+                "sendMessage",
+                "Send to a room or a user",
+                "messages",
+                envelope(message=ref("Message")),
+                status=201,
+                body=obj({"target": ref("MessageTargetInput"), "content": STRING}),
+                fails=(
+                    (404, ["room_not_found", "user_not_found"]),
+                    (400, ["content_invalid"]),
+                    NOT_MEMBER,
+                ),
+            ),
+            "get": op(
+                "listMessages",
+                "History, newest first",
+                "messages",
+                envelope(messages={"type": "array", "items": ref("Message")}, has_more=BOOLEAN),
+                params=(
+                    query_param(
+                        "target_type",
+                        {"type": "string", "enum": ["room", "direct_message", "dm"]},
+                        "Conversation kind.",
+                        required=True,
+                    ),
+                    query_param("target_id", STRING, "Room id or other user's id.", True),
+                    LIMIT,
+                    query_param("before", STRING, "Older than this message id or RFC 3339 time."),
+                    query_param("after", STRING, "Newer than this message id or RFC 3339 time."),
+                ),
+                fails=(
+                    (404, ["room_not_found", "user_not_found", "message_not_found"]),
+                    NOT_MEMBER,
+                ),
+                description="`has_more` is true when more messages exist beyond this page "
+                "(older ones; newer ones when paging with `after` alone).",
+            ),
+        },
+        "/api/v1/messages/read": {
+            "post": op(
+                "markRead",
+                "Move the caller's read marker",
+                "messages",
+                envelope(unread_count=COUNT),
+                body=obj(
+                    {
+                        "target": ref("MessageTargetInput"),
+                        "up_to": {
+                            **NULLABLE_STRING,
+                            "description": "Message id; null = the newest message",
+                        },
+                    },
+                    required=["target"],
+                ),
+                fails=(
+                    (404, ["room_not_found", "user_not_found", "message_not_found"]),
+                    NOT_MEMBER,
+                ),
+            )
+        },
+        "/api/v1/messages/{message_id}": {
+            "patch": op(
+                "editMessage",
+                "Edit one's own message",
+                "messages",
+                envelope(message=ref("Message")),
+                params=(MESSAGE_ID,),
+                body=obj({"content": STRING}),
+                fails=(
+                    (404, ["message_not_found"]),
+                    (403, ["not_message_author"]),
+                    (400, ["content_invalid"]),
+                ),
+            ),
+            "delete": op(
+                "deleteMessage",
+                "Delete a message (author, or a room owner/moderator)",
+                "messages",
+                SUCCESS,
+                params=(MESSAGE_ID,),
+                fails=((404, ["message_not_found"]), DENIED),
+            ),
+        },
+        "/api/v1/invitations": {
+            "post": op(
+                "createInvitation",
+                "Invite a user to a room (owner or moderator)",
+                "invitations",
+                envelope(invitation=ref("EnrichedInvitation")),
+                status=201,
+                body=obj(
+                    {"room_id": STRING, "user_id": STRING, "message": NULLABLE_STRING},
+                    required=["room_id", "user_id"],
+                ),
+                fails=(
+                    (404, ["room_not_found", "user_not_found"]),
+                    (403, ["not_room_member", "permission_denied"]),
+                    (409, ["already_member", "already_invited"]),
+                ),
+            ),
+            "get": op(
+                "listInvitations",
+                "The caller's pending invitations, newest first",
+                "invitations",
+                envelope(
+                    invitations={"type": "array", "items": ref("EnrichedInvitation")},
+                    has_more={"type": "boolean", "enum": [False]},
+                ),
+            ),
+        },
+        "/api/v1/invitations/{invitation_id}/accept": {
+            "post": op(
+                "acceptInvitation",
+                "Accept: join the room",
+                "invitations",
+                envelope(membership=ref("Membership"), room=ref("Room")),
+                params=(INVITATION_ID,),
+                fails=(
+                    (404, ["invitation_not_found"]),
+                    (409, ["not_invitee", "invitation_expired", "already_member", "room_full"]),
+                ),
+            )
+        },
+        "/api/v1/invitations/{invitation_id}/decline": {
+            "post": op(
+                "declineInvitation",
+                "Decline",
+                "invitations",
+                SUCCESS,
+                params=(INVITATION_ID,),
+                fails=(
+                    (404, ["invitation_not_found"]),
+                    (409, ["not_invitee", "invitation_expired"]),
+                ),
+            )
+        },
+        "/api/v1/admin/stats": {
+            "get": op(
+                "adminStats",
+                "Server counters (admins only)",
+                "admin",
+                envelope(
+                    stats=obj(
+                        {
+                            "total_users": COUNT,
+                            "total_rooms": COUNT,
+                            "online_users": COUNT,
+                            "total_messages": COUNT,
+                            "connections": COUNT,
+                        },
+                        required=["total_users", "total_rooms", "online_users"],
+                    )
+                ),
+                fails=(DENIED,),
+            )
+        },
+        "/api/v1/admin/users/{user_id}/ban": {
+            "post": op(
+                "banUser",
+                "Ban a user: sessions revoked, connections closed, login refused",
+                "admin",
+                envelope(
+                    success={"type": "boolean", "enum": [True]}, expires_at={**TS, "nullable": True}
+                ),
+                params=(USER_ID,),
+                body=obj(
+                    {
+                        "reason": NULLABLE_STRING,
+                        "duration_hours": {
+                            "type": "number",
+                            "nullable": True,
+                            "description": "Positive; null = permanent",
+                        },
+                    },
+                    required=[],
+                ),
+                fails=((403, ["permission_denied"]), (404, ["user_not_found"])),
+            )
+        },
+        "/api/v1/admin/users/{user_id}/unban": {
+            "post": op(
+                "unbanUser",
+                "Lift a ban",
+                "admin",
+                SUCCESS,
+                params=(USER_ID,),
+                fails=(DENIED, (404, ["user_not_found"])),
+            )
+        },
+        "/api/v1/admin/rooms/{room_id}": {
+            "delete": op(
+                "adminDeleteRoom",
+                "Delete any room",
+                "admin",
+                SUCCESS,
+                params=(ROOM_ID,),
+                fails=(DENIED, (404, ["room_not_found"])),
+            )
+        },
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    paths = _paths()
+    paths["/ready"]["get"]["responses"]["503"] = {
+        "description": "The database did not answer",
+        "content": {
+            JSON: {
+                "schema": envelope(
+                    ready={"type": "boolean", "enum": [False]},
+                    database={"type": "string", "enum": ["unavailable"]},
+                )
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "lairchat REST API",
+            "version": lairchat.__version__,
+            "description": "Wire-compatible with Lair Chat's /api/v1. Every error is "
+            '`{"error":{"code","message"}}`. See docs/protocols/HTTP.md.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+        "security": [{"bearerAuth": []}],
+    }

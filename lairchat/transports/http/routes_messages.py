@@ -1,0 +1,75 @@
+"""Messages: send, history, edit, delete, and read markers (HTTP.md §5.4).
+
+Targets are accepted as the original's code reads them (``direct_message``) and as
+its docs and every output spell them (``dm``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lairchat.domain.types import Target
+from lairchat.transports.http.bodies import Query, TargetInput, json_body
+from lairchat.transports.http.errors import bad_request
+from lairchat.transports.http.routing import RouteGroup, path_id, route
+
+#: ``target_type`` values of GET /messages, and the target kind each one means.
+TARGET_TYPES = {"room": "room", "direct_message": "dm", "dm": "dm"}
+
+
+def query_target(query: Query) -> Target:
+    kind = query.text("target_type")
+    raw_id = query.text("target_id")
+    if kind not in TARGET_TYPES:
+        raise bad_request("target_type", "must be 'room' or 'direct_message'")
+    return TargetInput(TARGET_TYPES[kind], raw_id).resolve()
+
+
+class MessageRoutes(RouteGroup):
+    @route("POST", "/api/v1/messages", status=201)
+    async def send_message(self, request: Any) -> dict:
+        claims = self.claims(request)
+        body = json_body(request)
+        target, content = body.target("target"), body.text("content")
+        resolved = target.resolve()
+        user = await self.caller(claims)
+        message = await self.core.messages.send(user, resolved, content)
+        return {"message": message.to_wire()}
+
+    @route("GET", "/api/v1/messages")
+    async def list_messages(self, request: Any) -> dict:
+        claims = self.claims(request)
+        query = Query(request)
+        limit = query.u32("limit")
+        before, after = query.opt_text("before"), query.opt_text("after")
+        target = query_target(query)
+        user = await self.caller(claims)
+        page = await self.core.messages.history(user, target, limit, before, after)
+        return page.to_wire()
+
+    @route("PATCH", "/api/v1/messages/{message_id}")
+    async def edit_message(self, request: Any, message_id: str) -> dict:
+        claims = self.claims(request)
+        content = json_body(request).text("content")
+        wanted = path_id(message_id, "message_not_found")
+        user = await self.caller(claims)
+        message = await self.core.messages.edit(user, wanted, content)
+        return {"message": message.to_wire()}
+
+    @route("DELETE", "/api/v1/messages/{message_id}")
+    async def delete_message(self, request: Any, message_id: str) -> dict:
+        claims = self.claims(request)
+        wanted = path_id(message_id, "message_not_found")
+        user = await self.caller(claims)
+        await self.core.messages.delete(user, wanted)
+        return {"success": True}
+
+    @route("POST", "/api/v1/messages/read")
+    async def mark_read(self, request: Any) -> dict:
+        claims = self.claims(request)
+        body = json_body(request)
+        target, up_to = body.target("target"), body.opt_text("up_to")
+        resolved = target.resolve()
+        user = await self.caller(claims)
+        unread = await self.core.messages.mark_read(user, resolved, up_to)
+        return {"unread_count": unread}

@@ -1,0 +1,64 @@
+"""Profiles and the user directory (HTTP.md §5.2).
+
+Privacy (ours): a user's email is shown to that user only; everyone else sees ``""``
+(the field stays, so clients that parse it keep working).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lairchat.domain.types import User
+from lairchat.transports.http.bodies import Query, json_body
+from lairchat.transports.http.routing import RouteGroup, path_id, route
+
+
+def seen_by(user: dict[str, Any], viewer_id: str) -> dict[str, Any]:
+    """A User wire object as ``viewer_id`` may see it."""
+    if user["id"] == viewer_id:
+        return user
+    return {**user, "email": ""}
+
+
+class UserRoutes(RouteGroup):
+    async def _me(self, user: User) -> dict:
+        unread = await self.core.messages.unread_counts(user)
+        return {"user": user.to_wire(), "unread_counts": unread}
+
+    @route("GET", "/api/v1/users/me")
+    async def get_me(self, request: Any) -> dict:
+        user = await self.caller(self.claims(request))
+        return await self._me(user)
+
+    @route("PATCH", "/api/v1/users/me")
+    async def update_me(self, request: Any) -> dict:
+        claims = self.claims(request)
+        email = json_body(request).opt_text("email")
+        user = await self.caller(claims)
+        updated = await self.core.users.update_profile(user, email)
+        return {"user": updated.to_wire()}
+
+    @route("GET", "/api/v1/users")
+    async def list_users(self, request: Any) -> dict:
+        claims = self.claims(request)
+        query = Query(request)
+        limit, offset = query.u32("limit"), query.u32("offset") or 0
+        search = query.opt_text("search")
+        query.flag("online_only")  # accepted (and type-checked) but not applied
+        viewer = await self.caller(claims)
+        users, more = await self.core.users.list(limit, offset, search)
+        page = self.core.users.listing_to_wire(users, more)
+        for item in page["users"]:
+            item["user"] = seen_by(item["user"], viewer.id)
+        return page
+
+    @route("GET", "/api/v1/users/{user_id}")
+    async def get_user(self, request: Any, user_id: str) -> dict:
+        claims = self.claims(request)
+        wanted = path_id(user_id, "user_not_found")
+        viewer = await self.caller(claims)
+        user = await self.core.users.get(wanted)
+        return {
+            "user": seen_by(user.to_wire(), viewer.id),
+            "online": self.core.hub.is_online(user.id),
+        }

@@ -1,0 +1,75 @@
+"""The HTTP server factory, with request bodies bounded while they arrive.
+
+Twisted buffers a whole body before any resource sees it. :class:`BoundedRequest`
+refuses an oversized body as soon as it is known to be one — at once from
+``Content-Length``, or when a chunked body crosses the limit — with a JSON 413 and
+a closed connection, so nothing beyond the limit is ever stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from twisted.web import server
+from twisted.web.resource import IResource
+
+from lairchat.domain.errors import LairError
+from lairchat.transports.http.bodies import MAX_BODY_BYTES
+from lairchat.transports.http.responses import CORS_HEADERS, JSON_CONTENT_TYPE
+
+
+def _too_large_response() -> bytes:
+    body = orjson.dumps({"error": LairError("payload_too_large").to_wire()})
+    headers = [
+        (b"Content-Type", JSON_CONTENT_TYPE),
+        (b"Content-Length", str(len(body)).encode("ascii")),
+        (b"Connection", b"close"),
+        *CORS_HEADERS,
+    ]
+    head = b"HTTP/1.1 413 Payload Too Large\r\n" + b"".join(
+        name + b": " + value + b"\r\n" for name, value in headers
+    )
+    return head + b"\r\n" + body
+
+
+class BoundedRequest(server.Request):
+    max_body = MAX_BODY_BYTES
+    _received = 0
+    _refused = False
+
+    def gotLength(self, length: int | None) -> None:  # noqa: N802 (Twisted's name)
+        if length is not None and length > self.max_body:
+            self._refuse()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:  # noqa: N802
+        if self._refused:
+            return
+        self._received += len(data)
+        if self._received > self.max_body:
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
+        if self._refused:
+            return  # already answered; the connection is closing
+        super().requestReceived(command, path, version)
+
+    def _refuse(self) -> None:
+        self._refused = True
+        content = getattr(self, "content", None)
+        if content is not None:
+            content.close()
+        self.content = None
+        self.channel.transport.write(_too_large_response())
+        self.channel.loseConnection()
+
+
+def make_site(root: IResource, reactor: Any = None) -> server.Site:
+    kwargs = {} if reactor is None else {"reactor": reactor}
+    site = server.Site(root, requestFactory=BoundedRequest, **kwargs)
+    site.displayTracebacks = False
+    return site

@@ -1,0 +1,255 @@
+"""HTTP auth endpoints and the bearer extractor (HTTP.md §2.2, §5.1)."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from lairchat.core import passwords
+from lairchat.testing import TEST_SECRET, result
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+ME = "/api/v1/users/me"
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    return ApiClient()
+
+
+@pytest.fixture
+def alice(client: ApiClient):
+    return client.register("alice")
+
+
+def signup(client: ApiClient, username: str, email: str, password: str = "password1"):
+    return client.post(REGISTER, {"username": username, "email": email, "password": password})
+
+
+# -- register -----------------------------------------------------------------------------
+
+
+def test_register_returns_user_session_and_token(client: ApiClient) -> None:
+    reply = signup(client, "Alice", "Alice@Example.COM")
+    assert reply.status == 201
+    assert reply.header("content-type") == "application/json"
+    body = reply.json
+    assert list(body) == ["user", "session", "token"]
+    assert body["user"]["username"] == "Alice"
+    assert body["user"]["email"] == "alice@example.com"
+    assert body["user"]["role"] == "user"
+    assert body["user"]["last_seen_at"] is None
+    assert body["session"]["expires_at"].endswith("+00:00")
+    claims = jwt.decode(
+        body["token"], TEST_SECRET, algorithms=["HS256"], options={"verify_exp": False}
+    )
+    assert claims["sub"] == body["user"]["id"] and claims["sid"] == body["session"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "status", "code"),
+    [
+        ("ab", "x@example.com", "password1", 400, "username_invalid"),
+        ("_alice", "x@example.com", "password1", 400, "username_invalid"),
+        ("alice", "no-at-sign", "password1", 400, "email_invalid"),
+        ("alice", "x@example.com", "short", 400, "password_too_weak"),
+        # format checks come first: a bad username wins over a bad email and password
+        ("a b", "bad", "x", 400, "username_invalid"),
+        ("alice", "bad", "x", 400, "email_invalid"),
+    ],
+)
+def test_register_validation(client, username, email, password, status, code) -> None:
+    reply = signup(client, username, email, password)
+    assert (reply.status, reply.code) == (status, code)
+
+
+def test_register_message_names_the_rule(client: ApiClient) -> None:
+    reply = signup(client, "ab", "x@example.com")
+    assert reply.error["message"] == "Username invalid: value too short: minimum 3, got 2"
+
+
+def test_register_uniqueness_after_format(client: ApiClient, alice) -> None:
+    assert signup(client, "ALICE", "other@example.com").code == "username_taken"
+    assert signup(client, "ALICE", "other@example.com").status == 409
+    assert signup(client, "bob", "ALICE@example.com").code == "email_taken"
+    # a format error is reported before the name is found taken
+    assert signup(client, "alice", "bad").code == "email_invalid"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "alice", "email": None, "password": "password1"}, "email"),
+        ({"username": 5, "email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "alice", "email": "a@b.co", "password": ["x"]}, "password"),
+    ],
+)
+def test_register_wrong_shape_is_422_naming_the_field(client, body, field) -> None:
+    reply = client.post(REGISTER, body)
+    assert reply.status == 422
+    assert reply.code == "validation_failed"
+    assert reply.error["message"].startswith(f"Validation failed: {field} - ")
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+def test_login_by_username_or_email_any_case(client: ApiClient, alice) -> None:
+    for identifier in ("alice", "ALICE", "Alice@Example.com"):
+        reply = client.post(LOGIN, {"identifier": identifier, "password": "password1"})
+        assert reply.status == 200
+        assert list(reply.json) == ["user", "session", "token"]
+        assert reply.json["session"]["id"] != alice.session["id"]  # a new session each time
+
+
+def test_login_failures_are_indistinguishable(client: ApiClient, alice) -> None:
+    wrong = client.post(LOGIN, {"identifier": "alice", "password": "nope-nope"})
+    unknown = client.post(LOGIN, {"identifier": "nobody", "password": "password1"})
+    for reply in (wrong, unknown):
+        assert reply.status == 401
+        assert reply.error == {"code": "invalid_credentials", "message": "Invalid credentials"}
+
+
+def test_login_missing_field(client: ApiClient) -> None:
+    reply = client.post(LOGIN, {"identifier": "alice"})
+    assert (reply.status, reply.code) == (422, "validation_failed")
+    assert "password" in reply.error["message"]
+
+
+# -- logout and refresh -------------------------------------------------------------------
+
+
+def test_logout_revokes_only_that_session(client: ApiClient, alice) -> None:
+    other = client.login(alice)
+    reply = client.post("/api/v1/auth/logout", token=alice.token)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    again = client.post("/api/v1/auth/logout", token=alice.token)
+    assert (again.status, again.code) == (401, "session_not_found")
+    assert client.get(ME, token=alice.token).code == "session_not_found"
+    assert client.get(ME, token=other.token).status == 200
+
+
+def test_logout_ignores_any_body(client: ApiClient, alice) -> None:
+    reply = client.post("/api/v1/auth/logout", data=b"not json", token=alice.token)
+    assert reply.status == 200
+
+
+def test_refresh_keeps_session_and_expiry(client: ApiClient, alice) -> None:
+    client.core.clock.advance(60)
+    reply = client.post("/api/v1/auth/refresh", token=alice.token)
+    assert reply.status == 200
+    assert list(reply.json) == ["token", "expires_at"]
+    assert reply.json["expires_at"] == alice.session["expires_at"]
+    old = jwt.decode(alice.token, TEST_SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    new = jwt.decode(
+        reply.json["token"], TEST_SECRET, algorithms=["HS256"], options={"verify_exp": False}
+    )
+    assert (new["sid"], new["exp"]) == (old["sid"], old["exp"])
+    assert new["iat"] == old["iat"] + 60
+    assert client.get(ME, token=reply.json["token"]).status == 200
+    client.post("/api/v1/auth/logout", token=alice.token)
+    assert client.post("/api/v1/auth/refresh", token=alice.token).code == "session_not_found"
+
+
+# -- change password ----------------------------------------------------------------------
+
+
+def test_change_password(client: ApiClient, alice) -> None:
+    path = "/api/v1/auth/change-password"
+    body = {"current_password": "password1", "new_password": "password2"}
+    reply = client.post(path, body, token=alice.token)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    assert client.post(LOGIN, {"identifier": "alice", "password": "password1"}).status == 401
+    assert client.post(LOGIN, {"identifier": "alice", "password": "password2"}).status == 200
+    assert client.get(ME, token=alice.token).status == 200  # sessions survive
+
+
+def test_change_password_checks_current_before_strength(client: ApiClient, alice) -> None:
+    path = "/api/v1/auth/change-password"
+    wrong = client.post(path, {"current_password": "bad", "new_password": "x"}, token=alice.token)
+    assert (wrong.status, wrong.code) == (400, "incorrect_password")
+    weak = client.post(
+        path, {"current_password": "password1", "new_password": "x"}, token=alice.token
+    )
+    assert (weak.status, weak.code) == (400, "password_too_weak")
+    shape = client.post(path, {"current_password": "password1"}, token=alice.token)
+    assert (shape.status, shape.code) == (422, "validation_failed")
+
+
+# -- the bearer extractor -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "message"),
+    [
+        (None, "missing_token", "Authorization header required"),
+        ("bearer abc", "invalid_format", "Authorization header must be 'Bearer <token>'"),
+        ("Basic abc", "invalid_format", "Authorization header must be 'Bearer <token>'"),
+        ("Bearertoken", "invalid_format", "Authorization header must be 'Bearer <token>'"),
+        ("Bearer abc", "invalid_token", "Invalid token: malformed token"),
+        # HTTP strips the trailing space, so nothing follows "Bearer"
+        ("Bearer ", "invalid_format", "Authorization header must be 'Bearer <token>'"),
+    ],
+)
+def test_bearer_extractor(client: ApiClient, header, code, message) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    reply = client.get(ME, headers=headers)
+    assert reply.status == 401
+    assert reply.error == {"code": code, "message": message}
+
+
+def test_non_ascii_header_is_missing_token(client: ApiClient) -> None:
+    reply = client.get(ME, headers={"Authorization": "Bearer caf\u00e9"})
+    assert (reply.status, reply.code) == (401, "missing_token")
+
+
+def test_token_with_two_spaces_is_not_trimmed(client: ApiClient, alice) -> None:
+    reply = client.get(ME, headers={"Authorization": "Bearer  " + alice.token})
+    assert reply.code == "invalid_token"
+
+
+def test_bad_signature(client: ApiClient, alice) -> None:
+    claims = jwt.decode(alice.token, options={"verify_signature": False})
+    forged = jwt.encode(claims, "another-secret-another-secret-0123", algorithm="HS256")
+    reply = client.get(ME, token=forged)
+    assert reply.error == {"code": "invalid_token", "message": "Invalid token: invalid signature"}
+
+
+def test_invalid_claims(client: ApiClient, alice) -> None:
+    claims = jwt.decode(alice.token, options={"verify_signature": False})
+    claims["sub"] = "not-a-uuid"
+    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    reply = client.get(ME, token=token)
+    assert (reply.status, reply.error) == (
+        401,
+        {"code": "invalid_claims", "message": "Token claims are invalid"},
+    )
+
+
+def test_token_expired_message(client: ApiClient, alice) -> None:
+    client.core.clock.advance(24 * 3600 + 1)
+    reply = client.get(ME, token=alice.token)
+    assert (reply.status, reply.error) == (
+        401,
+        {"code": "token_expired", "message": "Token has expired, please login again"},
+    )
+
+
+def test_session_expired_is_reported_and_deleted(client: ApiClient, alice) -> None:
+    # A session row that ends before its token (e.g. shortened by an operator).
+    connection = client.core.store._writer.connection
+    connection.execute("UPDATE sessions SET expires_at = expires_at - 7200")
+    connection.commit()
+    client.core.clock.advance(24 * 3600 - 3600)
+    reply = client.get(ME, token=alice.token)
+    assert (reply.status, reply.code) == (401, "session_expired")
+    assert result(client.core.store.get_session(alice.session["id"])) is None
+
+
+def test_token_is_checked_before_the_body(client: ApiClient) -> None:
+    reply = client.post("/api/v1/rooms", data=b"{not json", headers={"Content-Type": "text/plain"})
+    assert reply.code == "missing_token"

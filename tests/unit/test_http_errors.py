@@ -1,0 +1,300 @@
+"""Framework-level behaviour: error envelopes, request rejections, CORS, the
+rate-limit hook, mounted children, body limits and unexpected failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs
+from twisted.web.resource import Resource
+
+from lairchat.core import passwords
+from lairchat.domain.errors import LairError
+from lairchat.transports.http.bodies import MAX_BODY_BYTES
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+
+ROOMS = "/api/v1/rooms"
+REGISTER = "/api/v1/auth/register"
+GOOD = b'{"username":"alice","email":"a@example.com","password":"password1"}'
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    return ApiClient()
+
+
+@pytest.fixture
+def alice(client: ApiClient):
+    return client.register("alice")
+
+
+class Data(Resource):
+    """A fixed plain-text page (a stand-in for /ws or /metrics)."""
+
+    isLeaf = True
+
+    def __init__(self, body: bytes, content_type: str):
+        super().__init__()
+        self.body, self.content_type = body, content_type.encode("ascii")
+
+    def render_GET(self, request: Any) -> bytes:  # noqa: N802
+        request.setHeader(b"Content-Type", self.content_type)
+        return self.body
+
+
+def post_raw(client: ApiClient, body: bytes, content_type: str | None = "application/json"):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    return client.post(REGISTER, data=body, headers=headers)
+
+
+# -- routing ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/nope", "/api/v1/nope", "/api/v1/rooms/", "/api//v1/rooms", "/metrics", "/"]
+)
+def test_unknown_path_is_json_404(client: ApiClient, path: str) -> None:
+    reply = client.get(path)
+    assert reply.status == 404
+    assert reply.header("content-type") == "application/json"
+    assert reply.error == {"code": "not_found", "message": "Not found"}
+
+
+def test_wrong_method_is_json_405_with_allow(client: ApiClient) -> None:
+    reply = client.put(ROOMS, {})
+    assert reply.status == 405
+    assert reply.code == "method_not_allowed"
+    assert reply.header("allow") == "GET, HEAD, POST"
+    assert client.delete("/health").header("allow") == "GET, HEAD"
+
+
+def test_routing_comes_before_authentication(client: ApiClient) -> None:
+    assert client.get("/api/v1/nothing-here").status == 404
+    assert client.request("PATCH", ROOMS).status == 405
+
+
+def test_head_answers_like_get_without_a_body(client: ApiClient) -> None:
+    reply = client.request("HEAD", "/health")
+    assert (reply.status, reply.body) == (200, b"")
+
+
+def test_path_that_is_not_utf8(client: ApiClient, alice) -> None:
+    reply = client.get(ROOMS + "/%ff", token=alice.token)
+    assert (reply.status, reply.code) == (400, "validation_failed")
+
+
+# -- bodies -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "text/json", "application/x-www-form-urlencoded"]
+)
+def test_body_without_json_content_type_is_415(client: ApiClient, content_type) -> None:
+    reply = post_raw(client, GOOD, content_type)
+    assert reply.status == 415
+    assert reply.error == {
+        "code": "unsupported_media_type",
+        "message": "Content-Type must be application/json",
+    }
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"],
+)
+def test_json_content_types(client: ApiClient, content_type: str) -> None:
+    assert post_raw(client, GOOD, content_type).status == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"{'a': 1}",
+        b'{"username": NaN}',
+        b'{"a":1} {"b":2}',
+        b'{"username":"\\ud800"}',
+        b"\xff\xfe",
+        b"[]",
+        b'"text"',
+        b"null",
+        b"[" * 2000,
+    ],
+)
+def test_unreadable_json_is_400(client: ApiClient, body: bytes) -> None:
+    reply = post_raw(client, body)
+    assert (reply.status, reply.code) == (400, "validation_failed")
+    assert reply.error["message"].startswith("Validation failed: body - ")
+
+
+def test_unknown_fields_are_ignored(client: ApiClient) -> None:
+    body = b'{"username":"alice","email":"a@example.com","password":"password1","x":[1]}'
+    assert post_raw(client, body).status == 201
+
+
+def test_oversized_body_is_413(client: ApiClient, alice) -> None:
+    body = b'{"name":"' + b"x" * MAX_BODY_BYTES + b'"}'
+    reply = client.post(ROOMS, data=body, headers={"Content-Type": "application/json"})
+    assert reply.status == 413
+    assert reply.error == {"code": "payload_too_large", "message": "Request body too large"}
+
+
+# -- unexpected failures ------------------------------------------------------------------
+
+
+def test_unexpected_exception_is_logged_and_500(client: ApiClient, alice, monkeypatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(client.core.rooms, "list_public", broken)
+    with capturedLogs() as events:
+        reply = client.get(ROOMS, token=alice.token)
+    assert reply.status == 500
+    assert reply.error == {"code": "internal_error", "message": "Internal error"}
+    assert b"secret" not in reply.body and b"Traceback" not in reply.body
+    failures = [e for e in events if "log_failure" in e]
+    assert len(failures) == 1
+    assert failures[0]["log_failure"].check(RuntimeError)
+
+
+# -- CORS ---------------------------------------------------------------------------------
+
+
+def test_cors_headers_on_every_response(client: ApiClient, alice) -> None:
+    for reply in (client.get("/health"), client.get(ROOMS), client.get("/nope")):
+        assert reply.header("access-control-allow-origin") == "*"
+        exposed = reply.header("access-control-expose-headers")
+        assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed
+
+
+def test_preflight(client: ApiClient) -> None:
+    reply = client.request(
+        "OPTIONS",
+        "/api/v1/messages",
+        headers={
+            "Origin": "https://example.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert (reply.status, reply.body) == (200, b"")
+    assert reply.header("access-control-allow-origin") == "*"
+    assert reply.header("access-control-allow-methods") == "*"
+    assert reply.header("access-control-allow-headers") == "authorization,content-type"
+    bare = client.request("OPTIONS", "/anything")
+    assert (bare.status, bare.header("access-control-allow-headers")) == (200, "*")
+
+
+# -- the rate-limit hook and mounted children ---------------------------------------------
+
+
+class RefuseAll:
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+
+    def admit(self, request: Any) -> LairError:
+        self.seen.append(request.path)
+        request.setHeader(b"Retry-After", b"42")
+        return LairError("rate_limited", details={"retry_after": 42, "limit": 100})
+
+
+def test_limiter_hook_sees_every_request_but_preflights(client: ApiClient) -> None:
+    limiter = client.api.limiter = RefuseAll()
+    client.api.resource().putChild(b"ws", Data(b"upgrade", "text/plain"))
+    for path in ("/health", "/ws", "/api/v1/rooms", "/nope"):
+        reply = client.get(path)
+        assert reply.status == 429
+        assert reply.header("retry-after") == "42"
+        assert reply.error == {
+            "code": "rate_limited",
+            "message": "Too many requests",
+            "details": {"retry_after": 42, "limit": 100},
+        }
+    assert client.request("OPTIONS", "/health").status == 200
+    assert limiter.seen == [b"/health", b"/ws", b"/api/v1/rooms", b"/nope"]
+
+
+def test_rate_limits_off_in_config_skips_the_limiter(monkeypatch) -> None:
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+
+    class Config:
+        rate_limits = False
+
+    client = ApiClient(config=Config())
+    client.api.limiter = RefuseAll()
+    assert client.get("/health").status == 200
+
+
+def test_children_are_served_beside_the_api(client: ApiClient) -> None:
+    client.api.resource().putChild(b"metrics", Data(b"lair_up 1\n", "text/plain"))
+    reply = client.get("/metrics")
+    assert (reply.status, reply.body) == (200, b"lair_up 1\n")
+    assert reply.header("access-control-allow-origin") == "*"
+    assert client.get("/health").status == 200
+
+
+# -- bodies bounded on arrival (the site's request factory) -------------------------------
+
+
+def connect_site(client: ApiClient) -> tuple[Any, StringTransport]:
+    site = client.api.site(reactor=MemoryReactorClock())
+    protocol = site.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_site_refuses_a_declared_oversized_body_at_once(client: ApiClient) -> None:
+    protocol, transport = connect_site(client)
+    protocol.dataReceived(
+        b"POST /api/v1/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % (MAX_BODY_BYTES + 1)
+    )
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"Access-Control-Allow-Origin: *" in answer
+    assert answer.endswith(
+        b'{"error":{"code":"payload_too_large","message":"Request body too large"}}'
+    )
+    assert transport.disconnecting
+    protocol.dataReceived(b"x" * 1000)  # the rest of the body is dropped
+    assert transport.value() == answer
+
+
+def test_site_refuses_a_chunked_body_crossing_the_limit(client: ApiClient) -> None:
+    protocol, transport = connect_site(client)
+    protocol.dataReceived(
+        b"POST /api/v1/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"x" * (1024 * 1024)
+    for _ in range(2):
+        protocol.dataReceived(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    assert transport.value() == b""
+    protocol.dataReceived(b"1\r\nx\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 413 ")
+    assert transport.disconnecting
+
+
+def test_host_that_is_not_utf8(client: ApiClient) -> None:
+    protocol, transport = connect_site(client)
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: \xff\r\n\r\n")
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.endswith(b'"message":"Validation failed: url - not valid UTF-8"}}')
+
+
+def test_site_serves_normal_requests(client: ApiClient) -> None:
+    protocol, transport = connect_site(client)
+    body = GOOD
+    protocol.dataReceived(
+        b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    assert b'"username":"alice"' in answer

@@ -1,0 +1,155 @@
+"""HTTP invitation endpoints (HTTP.md §5.5) and their check orders."""
+
+from __future__ import annotations
+
+import pytest
+
+from lairchat.core import passwords
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+
+INVITATIONS = "/api/v1/invitations"
+NOBODY = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    return ApiClient()
+
+
+@pytest.fixture
+def people(client: ApiClient):
+    return {name: client.register(name) for name in ("owner", "member", "guest", "other")}
+
+
+@pytest.fixture
+def room(client: ApiClient, people):
+    room = client.create_room(people["owner"], "Secret", settings={"public": False})
+    invite(client, people["owner"], room, people["member"])
+    client.post(f"/api/v1/rooms/{room['id']}/join", token=people["member"].token)
+    return room
+
+
+def invite(client: ApiClient, inviter, room: dict, invitee, **extra) -> dict:
+    body = {"room_id": room["id"], "user_id": invitee.id, **extra}
+    reply = client.post(INVITATIONS, body, token=inviter.token)
+    assert reply.status == 201, reply
+    return reply.json["invitation"]
+
+
+def test_create_invitation(client: ApiClient, people, room) -> None:
+    owner, guest = people["owner"], people["guest"]
+    invitation = invite(client, owner, room, guest, message="come in")
+    assert list(invitation) == [
+        "id",
+        "room_id",
+        "room_name",
+        "inviter_id",
+        "inviter_name",
+        "invitee_id",
+        "invitee_name",
+        "status",
+        "message",
+        "created_at",
+        "expires_at",
+        "responded_at",
+    ]
+    assert invitation["room_name"] == "Secret"
+    assert (invitation["inviter_name"], invitation["invitee_name"]) == ("owner", "guest")
+    assert (invitation["status"], invitation["message"], invitation["responded_at"]) == (
+        "pending",
+        None,
+        None,
+    )
+
+
+def test_create_invitation_check_order(client: ApiClient, people, room) -> None:
+    owner, member, guest = people["owner"], people["member"], people["guest"]
+
+    def status(account, room_id: str, user_id: str) -> tuple[int, str]:
+        reply = client.post(
+            INVITATIONS, {"room_id": room_id, "user_id": user_id}, token=account.token
+        )
+        return reply.status, reply.code
+
+    assert status(owner, "bad", "bad") == (404, "room_not_found")
+    assert status(owner, room["id"], "bad") == (404, "user_not_found")
+    assert status(guest, room["id"], member.id) == (403, "not_room_member")
+    assert status(owner, NOBODY, guest.id) == (403, "not_room_member")  # membership first
+    assert status(member, room["id"], guest.id) == (403, "permission_denied")
+    assert status(owner, room["id"], NOBODY) == (404, "user_not_found")
+    assert status(owner, room["id"], member.id) == (409, "already_member")
+    assert status(owner, room["id"], owner.id) == (409, "already_member")
+    invite(client, owner, room, guest)
+    assert status(owner, room["id"], guest.id) == (409, "already_invited")
+    missing = client.post(INVITATIONS, {"room_id": room["id"]}, token=owner.token)
+    assert (missing.status, missing.code) == (422, "validation_failed")
+    typed = client.post(
+        INVITATIONS, {"room_id": room["id"], "user_id": guest.id, "message": 1}, token=owner.token
+    )
+    assert typed.status == 422
+
+
+def test_list_invitations(client: ApiClient, people, room) -> None:
+    owner, guest = people["owner"], people["guest"]
+    assert client.get(INVITATIONS, token=guest.token).json == {"invitations": [], "has_more": False}
+    first = invite(client, owner, room, guest)
+    client.core.clock.advance(1)
+    other = client.create_room(owner, "Other")
+    second = invite(client, owner, other, guest)
+    listing = client.get(INVITATIONS, token=guest.token).json
+    assert [i["id"] for i in listing["invitations"]] == [second["id"], first["id"]]
+    assert listing["has_more"] is False
+
+
+def test_accept_invitation(client: ApiClient, people, room) -> None:
+    owner, guest = people["owner"], people["guest"]
+    invitation = invite(client, owner, room, guest)
+    path = f"{INVITATIONS}/{invitation['id']}/accept"
+    assert client.post(path, token=people["other"].token).code == "not_invitee"
+    reply = client.post(path, token=guest.token)
+    assert reply.status == 200
+    assert list(reply.json) == ["membership", "room"]
+    assert reply.json["membership"]["role"] == "member"
+    assert reply.json["room"]["id"] == room["id"]
+    again = client.post(path, token=guest.token)
+    assert (again.status, again.code) == (409, "invitation_expired")
+    assert client.get(INVITATIONS, token=guest.token).json["invitations"] == []
+
+
+def test_accept_needs_room_space(client: ApiClient, people) -> None:
+    owner, guest = people["owner"], people["guest"]
+    tiny = client.create_room(owner, "Tiny", settings={"public": False, "max_members": 1})
+    invitation = invite(client, owner, tiny, guest)
+    reply = client.post(f"{INVITATIONS}/{invitation['id']}/accept", token=guest.token)
+    assert (reply.status, reply.code) == (409, "room_full")
+
+
+def test_expired_invitation(client: ApiClient, people, room) -> None:
+    invitation = invite(client, people["owner"], room, people["guest"])
+    client.core.clock.advance(7 * 24 * 3600)
+    guest = client.login(people["guest"])  # the old token expired too
+    reply = client.post(f"{INVITATIONS}/{invitation['id']}/accept", token=guest.token)
+    assert (reply.status, reply.code) == (409, "invitation_expired")
+
+
+def test_decline_invitation(client: ApiClient, people, room) -> None:
+    invitation = invite(client, people["owner"], room, people["guest"])
+    guest = people["guest"]
+    path = f"{INVITATIONS}/{invitation['id']}/decline"
+    assert client.post(path, token=people["other"].token).code == "not_invitee"
+    reply = client.post(path, token=guest.token)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    assert client.post(path, token=guest.token).code == "invitation_expired"
+    accept = client.post(f"{INVITATIONS}/{invitation['id']}/accept", token=guest.token)
+    assert accept.code == "invitation_expired"
+
+
+@pytest.mark.parametrize("action", ["accept", "decline"])
+@pytest.mark.parametrize("invitation_id", ["bad", NOBODY])
+def test_unknown_invitation(client: ApiClient, people, action: str, invitation_id: str) -> None:
+    reply = client.post(f"{INVITATIONS}/{invitation_id}/{action}", token=people["guest"].token)
+    assert (reply.status, reply.error) == (
+        404,
+        {"code": "invitation_not_found", "message": "Invitation not found"},
+    )
