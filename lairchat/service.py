@@ -26,6 +26,7 @@ from lairchat.realtime.session import SessionSettings
 from lairchat.storage.sqlite import migrate, pool
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.tls import server_context
+from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.tcp import LairTCPFactory
 
 log = Logger()
@@ -84,16 +85,6 @@ class CoreService(service.Service):
         self.keeper.close()
 
 
-def session_settings(config: Config, kind: str) -> SessionSettings:
-    return SessionSettings(
-        kind=kind,
-        handshake_timeout=config.handshake_timeout,
-        auth_timeout=config.auth_timeout,
-        idle_timeout=config.idle_timeout,
-        encryption_required=config.encryption_required,
-    )
-
-
 def endpoint(explicit: str | None, port: int, interface: str) -> str:
     if explicit:
         return explicit
@@ -130,17 +121,23 @@ def makeService(config: Config, reactor: Any = None) -> service.MultiService:  #
     if reactor is None:
         from twisted.internet import reactor
     from lairchat.transports.http.app import HttpApi
+    from lairchat.transports.http.ratelimit import HttpRateLimiter
     from lairchat.transports.websocket import make_ws_resource
 
     top = service.MultiService()
     core, core_service = build_core(config, reactor)
     core_service.setServiceParent(top)
 
-    tcp = LairTCPFactory(core, session_settings(config, "tcp"), reactor, config.tcp_max_connections)
+    tcp = LairTCPFactory(
+        core, SessionSettings.from_config(config, "tcp"), reactor, config.tcp_max_connections
+    )
     tcp_desc = endpoint(config.tcp_endpoint, config.tcp_port, config.interface)
     strports.service(tcp_desc, tcp, reactor=reactor).setServiceParent(top)
 
     api = HttpApi(core, config)
+    api.limiter = HttpRateLimiter(
+        core.limiter, core.auth.tokens, ProxyPolicy(config.trusted_proxies)
+    )
     ws = make_ws_resource(core, config, reactor)
     api.resource().putChild(b"ws", ws)
     site = api.site(reactor)

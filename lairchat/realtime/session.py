@@ -63,6 +63,16 @@ class SessionSettings:
     idle_timeout: float = 90.0
     encryption_required: bool = False
 
+    @classmethod
+    def from_config(cls, config: Any, kind: str) -> SessionSettings:
+        return cls(
+            kind=kind,
+            handshake_timeout=config.handshake_timeout,
+            auth_timeout=config.auth_timeout,
+            idle_timeout=config.idle_timeout,
+            encryption_required=config.encryption_required,
+        )
+
     @property
     def encryption_offered(self) -> bool:
         return self.kind == "tcp"

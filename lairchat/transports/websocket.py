@@ -14,7 +14,6 @@ REST API (plain or TLS alike).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -34,6 +33,7 @@ from lairchat.config import Config
 from lairchat.core.events import Event
 from lairchat.core.services import Core
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
+from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.tcp import MAX_BACKLOG, MAX_FRAME
 
 #: Largest message (and frame) accepted or sent: the same 1 MiB as a TCP frame.
@@ -315,7 +315,7 @@ class LairWSFactory(WebSocketServerFactory):
         self.settings = settings
         self.clock = clock
         self.origins = OriginPolicy(allowed_origins)
-        self.trusted_proxies = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+        self.proxies = ProxyPolicy(trusted_proxies)
         self.open: set[LairWSProtocol] = set()
         self._batched_timer = _ClockTimer(clock)
         # Every option that matters is spelled out: Autobahn's defaults are permissive.
@@ -345,25 +345,11 @@ class LairWSFactory(WebSocketServerFactory):
         )
 
     def client_address(self, peer: str, forwarded_for: str | None) -> str:
-        """The client's address for logs: ``peer``, or, when ``peer`` is a trusted
-        proxy, the nearest untrusted address of its ``X-Forwarded-For``."""
-        if not forwarded_for or not self.trusted_proxies:
-            return peer
+        """The client's address for logs and rate limits: ``peer`` (host:port), or,
+        behind a trusted proxy, the forwarded client's host."""
         host = peer.rsplit(":", 1)[0]
-        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-        if not self._trusted(host) or not hops:
-            return peer
-        for hop in reversed(hops):
-            if not self._trusted(hop):
-                return hop
-        return hops[0]
-
-    def _trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
+        client = self.proxies.client_host(host, forwarded_for)
+        return peer if client == host else client
 
 
 class LairWSResource(WebSocketResource):
@@ -374,21 +360,11 @@ class LairWSResource(WebSocketResource):
         self.factory = factory
 
 
-def ws_settings(config: Config) -> SessionSettings:
-    return SessionSettings(
-        kind="ws",
-        handshake_timeout=config.handshake_timeout,
-        auth_timeout=config.auth_timeout,
-        idle_timeout=config.idle_timeout,
-        encryption_required=config.encryption_required,  # never applies to "ws"
-    )
-
-
 def make_ws_factory(core: Core, config: Config, clock: Any) -> LairWSFactory:
     # The connection cap is LAIR_TCP_MAX_CONNECTIONS, counted apart from TCP's.
     return LairWSFactory(
         core,
-        ws_settings(config),
+        SessionSettings.from_config(config, "ws"),
         clock,
         allowed_origins=config.ws_allowed_origins,
         trusted_proxies=config.trusted_proxies,

@@ -21,7 +21,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from lairchat.config import Config
-from lairchat.realtime.session import Session
+from lairchat.realtime.session import Session, SessionSettings
 from lairchat.testing import result
 from lairchat.transports.tcp import MAX_BACKLOG
 from lairchat.transports.websocket import (
@@ -34,7 +34,6 @@ from lairchat.transports.websocket import (
     make_ws_resource,
     normalize_origin,
     same_origin,
-    ws_settings,
 )
 
 TEXT, BINARY, CLOSE, PING, PONG, CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
@@ -787,7 +786,9 @@ def test_resuming_forgets_the_backlog(world: World) -> None:
 
 
 def test_session_settings_follow_the_config() -> None:
-    settings = ws_settings(make_config(handshake_timeout=5, auth_timeout=6, idle_timeout=7))
+    settings = SessionSettings.from_config(
+        make_config(handshake_timeout=5, auth_timeout=6, idle_timeout=7), "ws"
+    )
     assert settings.kind == "ws" and not settings.encryption_offered
     assert (settings.handshake_timeout, settings.auth_timeout, settings.idle_timeout) == (5, 6, 7)
 
@@ -813,5 +814,11 @@ def test_autobahn_options_are_explicit(world: World) -> None:
 def test_client_address_behind_trusted_proxies(
     world: World, peer: str, forwarded: str | None, expected: str
 ) -> None:
-    factory = LairWSFactory(world.core, ws_settings(make_config()), world.clock, (), ["10.0.0.0/8"])
+    factory = LairWSFactory(
+        world.core,
+        SessionSettings.from_config(make_config(), "ws"),
+        world.clock,
+        (),
+        ["10.0.0.0/8"],
+    )
     assert factory.client_address(peer, forwarded) == expected

@@ -1,0 +1,72 @@
+"""Rate limiting for HTTP requests, on the core's shared limiter.
+
+Tiers as the original: every request counts against ``general``; ``/api/v1/auth/*``
+also against ``auth``, ``/api/v1/messages*`` also against ``messaging``. Unlike the
+original (one bucket for every client without proxy headers), the key is the user
+when the request carries a valid token, else the client's address; proxy headers
+count only from ``LAIR_TRUSTED_PROXIES``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lairchat.core.ratelimit import Decision, RateLimiter
+from lairchat.core.tokens import Tokens
+from lairchat.domain.errors import LairError
+from lairchat.transports.proxies import ProxyPolicy
+
+
+def tier_of(path: bytes) -> str | None:
+    if path.startswith(b"/api/v1/auth/"):
+        return "auth"
+    if path == b"/api/v1/messages" or path.startswith(b"/api/v1/messages/"):
+        return "messaging"
+    return None
+
+
+class HttpRateLimiter:
+    def __init__(self, limiter: RateLimiter, tokens: Tokens, proxies: ProxyPolicy):
+        self.limiter = limiter
+        self.tokens = tokens
+        self.proxies = proxies
+
+    def client_key(self, request: Any) -> str:
+        """``user:<id>`` for a request with a valid token, else ``ip:<address>``."""
+        header = request.getHeader("authorization") or ""
+        if header.startswith("Bearer "):
+            try:
+                return "user:" + self.tokens.decode(header[7:]).user_id
+            except LairError:
+                pass
+        return "ip:" + self.client_host(request)
+
+    def client_host(self, request: Any) -> str:
+        peer = request.getClientAddress()
+        return self.proxies.client_host(
+            getattr(peer, "host", str(peer)),
+            request.getHeader("x-forwarded-for"),
+            request.getHeader("x-real-ip"),
+        )
+
+    def admit(self, request: Any) -> LairError | None:
+        """Count the request; set the ``X-RateLimit-*`` headers (the general tier's, as the
+        original); return a ``rate_limited`` error (429, ``Retry-After``) to refuse it."""
+        key = self.client_key(request)
+        general = self.limiter.hit("general", key)
+        refused: Decision | None = None if general.allowed else general
+        tier = tier_of(request.path)
+        if refused is None and tier is not None:
+            group = self.limiter.hit(tier, key)
+            refused = None if group.allowed else group
+        request.setHeader(b"X-RateLimit-Limit", str(general.limit).encode())
+        request.setHeader(b"X-RateLimit-Remaining", str(general.remaining).encode())
+        request.setHeader(b"X-RateLimit-Reset", str(general.reset_after).encode())
+        if refused is None:
+            return None
+        request.setHeader(b"Retry-After", str(refused.retry_after).encode())
+        return LairError(
+            "rate_limited",
+            "Too many requests",
+            details={"retry_after": refused.retry_after, "limit": refused.limit},
+        )

@@ -1,0 +1,38 @@
+"""Which address a request comes from, believing proxy headers only from trusted proxies.
+
+Shared by the HTTP rate limiter and the WebSocket adapter, so a client address is
+derived one way everywhere (logs and rate-limit keys agree).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+
+class ProxyPolicy:
+    def __init__(self, trusted: Iterable[str] = ()):
+        self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted)
+
+    def is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def client_host(
+        self, peer_host: str, forwarded_for: str | None, real_ip: str | None = None
+    ) -> str:
+        """``peer_host``, or, when the peer is a trusted proxy, the nearest untrusted
+        hop of ``X-Forwarded-For`` (else ``X-Real-IP``). Headers from anyone else are
+        ignored: they are trivially forged."""
+        if not self.trusted or not self.is_trusted(peer_host):
+            return peer_host
+        hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self.is_trusted(hop):
+                return hop
+        if hops:
+            return hops[0]
+        return (real_ip or "").strip() or peer_host

@@ -1,0 +1,97 @@
+"""HTTP rate limiting: the original's tiers, keyed per user or per client address."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from twisted.internet import task
+
+import lairchat.core.passwords
+from lairchat.core.ratelimit import RateLimiter
+from lairchat.testing import make_core
+from lairchat.transports.http.ratelimit import HttpRateLimiter
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from lairchat.transports.proxies import ProxyPolicy
+
+LOGIN = "/api/v1/auth/login"
+
+
+@pytest.fixture
+def clock() -> task.Clock:
+    return task.Clock()
+
+
+def limited_client(clock: task.Clock, trusted: tuple[str, ...] = ()) -> ApiClient:
+    client = ApiClient(make_core(clock=clock))
+    core = client.core
+    core.limiter = RateLimiter(clock, enabled=True)
+    client.api.limiter = HttpRateLimiter(core.limiter, core.auth.tokens, ProxyPolicy(trusted))
+    return client
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lairchat.core.passwords, "HASHER", CHEAP_HASHER)
+
+
+_attempts = itertools.count()
+
+
+def bad_login(client: ApiClient, **headers: str):
+    """A failed login under a fresh identifier (so account lockout stays out of the way)."""
+    identifier = f"nobody{next(_attempts)}"
+    return client.post(LOGIN, {"identifier": identifier, "password": "x" * 8}, headers=headers)
+
+
+def test_login_storm_from_one_address_gets_429_with_retry_after(clock: task.Clock) -> None:
+    client = limited_client(clock)
+    replies = [bad_login(client) for _ in range(11)]
+    assert [r.status for r in replies] == [401] * 10 + [429]
+    refused = replies[-1]
+    assert refused.code == "rate_limited"
+    assert refused.json["error"]["details"] == {"retry_after": 60, "limit": 10}
+    assert refused.header("Retry-After") == "60"
+    # The headers show the general tier, as the original's.
+    assert refused.header("X-RateLimit-Limit") == "100"
+    assert refused.header("X-RateLimit-Remaining") == "89"
+    clock.advance(60)
+    assert bad_login(client).status == 401
+
+
+def test_authenticated_requests_are_keyed_per_user(clock: task.Clock) -> None:
+    client = limited_client(clock)
+    alice, bob = client.register("alice"), client.register("bob")
+    room = client.create_room(alice, "lobby")
+    client.post(f"/api/v1/rooms/{room['id']}/join", token=bob.token)
+    target = {"type": "room", "room_id": room["id"]}
+    sent = [
+        client.post("/api/v1/messages", {"target": target, "content": f"m{i}"}, token=alice.token)
+        for i in range(31)
+    ]
+    assert [r.status for r in sent] == [201] * 30 + [429]
+    # Bob shares alice's address but not her bucket.
+    reply = client.post("/api/v1/messages", {"target": target, "content": "hi"}, token=bob.token)
+    assert reply.status == 201
+
+
+def test_forwarded_for_is_ignored_from_untrusted_peers(clock: task.Clock) -> None:
+    client = limited_client(clock)
+    statuses = [
+        bad_login(client, **{"X-Forwarded-For": f"198.51.100.{i}"}).status for i in range(11)
+    ]
+    assert statuses[-1] == 429
+
+
+def test_forwarded_for_is_believed_from_trusted_proxies(clock: task.Clock) -> None:
+    client = limited_client(clock, trusted=("0.0.0.0/0", "::/0"))
+    for _ in range(10):
+        bad_login(client, **{"X-Forwarded-For": "198.51.100.1"})
+    assert bad_login(client, **{"X-Forwarded-For": "198.51.100.1"}).status == 429
+    assert bad_login(client, **{"X-Forwarded-For": "198.51.100.2"}).status == 401
+
+
+def test_general_tier_covers_every_path(clock: task.Clock) -> None:
+    client = limited_client(clock)
+    statuses = [client.get("/health").status for _ in range(101)]
+    assert statuses == [200] * 100 + [429]
