@@ -25,8 +25,9 @@ HANDLERS: dict[str, tuple[Handler, dict[str, Any] | None]] = {}
 #: Commands that also count against the messaging tier (as HTTP /messages does).
 MESSAGING = frozenset({"send_message", "edit_message", "delete_message", "get_messages"})
 
-#: Commands that work with a revoked or expired session, as in the original.
-SESSIONLESS = frozenset({"get_current_user", "get_user", "list_users", "get_room"})
+#: Commands that work with a revoked or expired session, as in the original
+#: (``logout`` always succeeds and closes, PROTOCOL.md §7.2).
+SESSIONLESS = frozenset({"get_current_user", "get_user", "list_users", "get_room", "logout"})
 
 
 def command(name: str, on_failure: dict[str, Any] | None = None) -> Callable[[Handler], Handler]:
@@ -41,7 +42,10 @@ def command(name: str, on_failure: dict[str, Any] | None = None) -> Callable[[Ha
 
 def dispatch(session: Session, message: dict[str, Any]) -> None:
     kind = message["type"]
-    refusal = rate_limit(session, "messaging" if kind in MESSAGING else "general")
+    # logout always succeeds (PROTOCOL.md §7.2): a rate-limited client can still leave.
+    refusal = None
+    if kind != "logout":
+        refusal = rate_limit(session, "messaging" if kind in MESSAGING else "general")
     if kind == "typing":  # no response; silently dropped when not allowed
         if refusal is None and session.session_error() is None:
             session.core.typing.typing(session.user, message["target"])
@@ -51,8 +55,8 @@ def dispatch(session: Session, message: dict[str, Any]) -> None:
     error = refusal
     if error is None and kind not in SESSIONLESS and not public_listing:
         error = session.session_error()
-    d = defer.fail(error) if error else defer.maybeDeferred(handler, session, message)
-    session.reply(f"{kind}_response", message.get("request_id"), d, on_failure)
+    call = (lambda: defer.fail(error)) if error else (lambda: handler(session, message))
+    session.run_command(f"{kind}_response", message.get("request_id"), call, on_failure)
 
 
 def rate_limit(session: Session, tier: str) -> LairError | None:

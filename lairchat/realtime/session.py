@@ -8,6 +8,7 @@ States: awaiting hello → (TCP: optional key exchange) → awaiting auth → au
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -97,6 +98,10 @@ class Session:
         self._kx: KeyExchange | None = None
         self._cipher: FrameCipher | None = None
         self._timer: Any = None
+        #: Commands in flight, and events held back until their responses are out.
+        self._busy = 0
+        self._held: list[Event] | None = None
+        self._release_call: Any = None
 
     # -- ISubscriber ----------------------------------------------------------------
 
@@ -118,6 +123,27 @@ class Session:
         return self._cipher is not None
 
     def send_event(self, event: Event) -> None:
+        if self.state is not State.AUTHENTICATED:
+            return
+        if self._busy:
+            if self._held is None:
+                self._held = []
+                # Unrelated events wait at most one reactor turn, however long the
+                # command takes.
+                self._release_call = self.clock.callLater(0, self._release_events)
+            self._held.append(event)
+            return
+        self._write_event(event)
+
+    def _release_events(self) -> None:
+        held, self._held = self._held, None
+        if self._release_call is not None and self._release_call.active():
+            self._release_call.cancel()
+        self._release_call = None
+        for event in held or ():
+            self._write_event(event)
+
+    def _write_event(self, event: Event) -> None:
         if self.state is not State.AUTHENTICATED:
             return
         if self._cipher is not None:
@@ -221,6 +247,9 @@ class Session:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        if self._release_call is not None and self._release_call.active():
+            self._release_call.cancel()
+        self._held = self._release_call = None
         if self.state is State.AUTHENTICATED:
             self.core.hub.detach(self)
 
@@ -374,20 +403,25 @@ class Session:
             return LairError("session_expired")
         return None
 
-    def reply(
+    def run_command(
         self,
         response_type: str,
         request_id: Any,
-        d: defer.Deferred,
+        call: Callable[[], Any],
         on_failure: dict[str, Any] | None = None,
     ) -> defer.Deferred:
-        """Send ``{type, request_id, success, ...}`` when ``d`` fires with a dict of
-        success fields, or the error object (plus ``on_failure`` fields) if it fails."""
+        """Run ``call`` (a handler returning a dict of success fields, or a Deferred of
+        one) and send ``{type, request_id, success, ...}``, or the error object plus
+        ``on_failure`` fields. Events reaching this connection meanwhile are held and
+        written after the response, so a client sees the response to its command
+        before the events that command caused."""
+        self._busy += 1
 
         def succeeded(fields: dict[str, Any] | None) -> None:
-            if fields is None:  # the handler already replied
-                return
-            self.send({"type": response_type, "request_id": request_id, "success": True, **fields})
+            if fields is not None:  # None: the handler already replied
+                self.send(
+                    {"type": response_type, "request_id": request_id, "success": True, **fields}
+                )
 
         def failed(failure: Failure) -> None:
             self.send(
@@ -400,7 +434,12 @@ class Session:
                 }
             )
 
-        return d.addCallbacks(succeeded, failed).addErrback(self._unexpected)
+        def done(_: Any) -> None:
+            self._busy -= 1
+            self._release_events()
+
+        d = defer.maybeDeferred(call)
+        return d.addCallbacks(succeeded, failed).addErrback(self._unexpected).addBoth(done)
 
 
 def error_info(failure: Failure, log: Logger) -> dict[str, Any]:

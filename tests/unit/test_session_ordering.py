@@ -1,0 +1,79 @@
+"""A command's response reaches its sender before the events the command caused."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+from twisted.internet import defer, task
+from twisted.internet.testing import StringTransport
+
+from lairchat.realtime.session import SessionSettings
+from lairchat.testing import make_core, result
+from lairchat.transports.tcp import LairTCPFactory
+
+
+def frames(transport: StringTransport) -> list[dict]:
+    data, out = transport.value(), []
+    transport.clear()
+    while data:
+        (n,) = struct.unpack("!I", data[:4])
+        out.append(json.loads(data[4 : 4 + n]))
+        data = data[4 + n :]
+    return out
+
+
+def send(proto, obj: dict) -> None:
+    payload = json.dumps(obj).encode()
+    proto.dataReceived(struct.pack("!I", len(payload)) + payload)
+
+
+def connect(factory: LairTCPFactory, token: str) -> tuple[object, StringTransport]:
+    proto, transport = factory.buildProtocol(None), StringTransport()
+    proto.makeConnection(transport)
+    send(proto, {"type": "client_hello", "version": "1.0"})
+    send(proto, {"type": "authenticate", "token": token})
+    frames(transport)
+    return proto, transport
+
+
+def world():
+    clock = task.Clock()
+    core = make_core(clock=clock)
+    alice = result(core.auth.register("alice", "alice@example.com", "password1"))
+    bob = result(core.auth.register("bob", "bob@example.com", "password1"))
+    room = result(core.rooms.create(alice.user, "lobby", None, None))
+    result(core.rooms.join(bob.user, room.id))
+    factory = LairTCPFactory(core, SessionSettings("tcp"), clock, 0)
+    return clock, core, alice, bob, room, factory
+
+
+def test_sender_gets_the_response_before_its_own_event() -> None:
+    _, _, alice, _, room, factory = world()
+    proto, transport = connect(factory, alice.token)
+    target = {"type": "room", "room_id": room.id}
+    send(proto, {"type": "send_message", "target": target, "content": "hi"})
+    assert [f["type"] for f in frames(transport)] == ["send_message_response", "message_received"]
+
+
+def test_unrelated_events_wait_at_most_one_reactor_turn_behind_a_slow_command() -> None:
+    clock, core, alice, bob, room, factory = world()
+    a_proto, a_transport = connect(factory, alice.token)
+    b_proto, b_transport = connect(factory, bob.token)
+    frames(a_transport)  # bob's user_online
+    # Alice's next command hangs in storage (e.g. a slow disk).
+    stalled: defer.Deferred = defer.Deferred()
+    real_get_message = core.store.get_message
+    core.store.get_message = lambda message_id: stalled
+    send(a_proto, {"type": "delete_message", "message_id": "7f1e4c1e-8a1b-4a55-9b2f-1d5c0c2e9a11"})
+    # Meanwhile bob talks: alice's connection holds the event for one turn, no longer.
+    send(b_proto, {"type": "send_message", "target": {"type": "room", "room_id": room.id},
+                   "content": "hello"})  # fmt: skip
+    assert frames(a_transport) == []
+    clock.advance(0)
+    assert [f["type"] for f in frames(a_transport)] == ["message_received"]
+    core.store.get_message = real_get_message
+    stalled.callback(None)
+    reply = frames(a_transport)
+    assert [f["type"] for f in reply] == ["delete_message_response"]
+    assert reply[0]["error"]["code"] == "message_not_found"
