@@ -64,6 +64,7 @@ class Config:
     # 0 = unlimited.
     tcp_max_connections: int = 10000
     tls_enabled: bool = False
+    tcp_tls: bool = False
     tls_cert_path: str | None = None
     tls_key_path: str | None = None
     encryption_required: bool = False
@@ -298,6 +299,9 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("tls_enabled", "tls-enabled", "LAIR_TLS_ENABLED", _switch,
              "Serve HTTPS/wss on the HTTP port (needs --tls-cert and --tls-key).",
              flag=True, env_parse=_original_tls_flag),
+    _Setting("tcp_tls", "tcp-tls", "LAIR_TCP_TLS", _switch,
+             "Also wrap the TCP real-time port in TLS (same certificate and key).",
+             flag=True),
     _Setting("tls_cert_path", "tls-cert", "LAIR_TLS_CERT_PATH", _text,
              "PEM certificate chain for TLS."),
     _Setting("tls_key_path", "tls-key", "LAIR_TLS_KEY_PATH", _text,
@@ -388,7 +392,7 @@ def _source(options: Mapping[str, Any], option: str) -> str:
 
 def _check_tls(values: Mapping[str, Any]) -> None:
     # The files themselves are checked where TLS is set up.
-    if not values.get("tls_enabled"):
+    if not (values.get("tls_enabled") or values.get("tcp_tls")):
         return
     for key, env, option in (
         ("tls_cert_path", "LAIR_TLS_CERT_PATH", "--tls-cert"),

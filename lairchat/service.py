@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from typing import Any
 
-from twisted.application import service, strports
+from twisted.application import service
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import defer, threads
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
@@ -91,15 +91,38 @@ def endpoint(explicit: str | None, port: int, interface: str) -> str:
     return f"tcp:{port}:interface={interface}"
 
 
-def http_listener(config: Config, reactor: Any) -> Any:
-    """The HTTP port's endpoint: HTTPS (and so WSS) when TLS is enabled."""
-    if config.tls_enabled:
+def listener(
+    config: Config, reactor: Any, tls: bool, explicit: str | None, port: int, setting: str
+) -> Any:
+    """A listening endpoint: an explicit endpoint description, or TLS or plain TCP on
+    ``port`` at the configured interface."""
+    if tls:
+        if explicit:
+            raise StartupError(
+                f"{setting}: use an ssl: endpoint instead of the LAIR_TLS_* settings"
+            )
         context = server_context(config.tls_cert_path, config.tls_key_path)
-        if config.http_endpoint:
-            raise StartupError("LAIR_HTTP_ENDPOINT: use an ssl: endpoint instead of LAIR_TLS_*")
-        return SSL4ServerEndpoint(reactor, config.http_port, context, interface=config.interface)
-    desc = endpoint(config.http_endpoint, config.http_port, config.interface)
-    return serverFromString(reactor, desc)
+        return SSL4ServerEndpoint(reactor, port, context, interface=config.interface)
+    return serverFromString(reactor, endpoint(explicit, port, config.interface))
+
+
+def http_listener(config: Config, reactor: Any) -> Any:
+    """The HTTP port: HTTPS (and so WSS) when TLS is enabled."""
+    return listener(
+        config,
+        reactor,
+        config.tls_enabled,
+        config.http_endpoint,
+        config.http_port,
+        "LAIR_HTTP_ENDPOINT",
+    )
+
+
+def tcp_listener(config: Config, reactor: Any) -> Any:
+    """The real-time TCP port: TLS only with LAIR_TCP_TLS (the original never had it)."""
+    return listener(
+        config, reactor, config.tcp_tls, config.tcp_endpoint, config.tcp_port, "LAIR_TCP_ENDPOINT"
+    )
 
 
 def build_core(config: Config, reactor: Any) -> tuple[Core, CoreService]:
@@ -131,8 +154,7 @@ def makeService(config: Config, reactor: Any = None) -> service.MultiService:  #
     tcp = LairTCPFactory(
         core, SessionSettings.from_config(config, "tcp"), reactor, config.tcp_max_connections
     )
-    tcp_desc = endpoint(config.tcp_endpoint, config.tcp_port, config.interface)
-    strports.service(tcp_desc, tcp, reactor=reactor).setServiceParent(top)
+    StreamServerEndpointService(tcp_listener(config, reactor), tcp).setServiceParent(top)
 
     api = HttpApi(core, config)
     api.limiter = HttpRateLimiter(

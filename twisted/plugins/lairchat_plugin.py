@@ -27,16 +27,15 @@ class LairChatServiceMaker:
 
         from lairchat.config import ConfigError, load_config
 
-        try:
-            config = load_config(options, os.environ)
-        except ConfigError as e:
-            # One line, no traceback: a configuration mistake is not a crash.
-            print(f"lairchat: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
-
         from lairchat.service import makeService
 
-        return makeService(config)
+        try:
+            return makeService(load_config(options, os.environ))
+        except ConfigError as e:
+            # One line, no traceback: a configuration mistake (or a database or
+            # certificate that cannot be used) is not a crash.
+            print(f"lairchat: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
 
 
 serviceMaker = LairChatServiceMaker()
