@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher, Type
 from twisted.internet import defer
 from zope.interface import implementer
 
@@ -21,12 +20,8 @@ from lairchat.core.hub import ISubscriber
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import User
 from lairchat.testing import make_core, result
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 
-#: Same algorithm, minimal cost: the service tests are about rules, not hashing cost
-#: (test_core_auth checks the real parameters once).
-CORE_CHEAP_HASHER = PasswordHasher(
-    time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, type=Type.ID
-)
 CORE_PASSWORD = "password1"
 
 
@@ -124,5 +119,17 @@ class CoreWorld:
 
 @pytest.fixture
 def core_world(monkeypatch: pytest.MonkeyPatch) -> CoreWorld:
-    monkeypatch.setattr(passwords, "HASHER", CORE_CHEAP_HASHER)
+    # Same algorithm, minimal cost: the service tests are about rules, not hashing
+    # cost (test_core_auth checks the real parameters once).
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
     return CoreWorld(make_core())
+
+
+# -- the REST API in memory ----------------------------------------------------------
+
+
+@pytest.fixture
+def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    """An in-memory REST client over a fresh core, with cheap password hashing."""
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    return ApiClient()

@@ -5,19 +5,12 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from lairchat.core import passwords
 from lairchat.testing import TEST_SECRET, result
-from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from lairchat.transports.http.testing import ApiClient
 
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/users/me"
-
-
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-    return ApiClient()
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ GOOD = b'{"username":"alice","email":"a@example.com","password":"password1"}'
 
 
 @pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-    return ApiClient()
-
-
-@pytest.fixture
 def alice(client: ApiClient):
     return client.register("alice")
 

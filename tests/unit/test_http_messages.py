@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lairchat.core import passwords
 from lairchat.domain.timefmt import ts
-from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from lairchat.transports.http.testing import ApiClient
 
 MESSAGES = "/api/v1/messages"
 NOBODY = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-    return ApiClient()
 
 
 @pytest.fixture

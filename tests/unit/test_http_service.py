@@ -3,21 +3,13 @@ original README's curl walk-through, request for request."""
 
 from __future__ import annotations
 
-import pytest
 from twisted.internet import defer
 
 import lairchat
-from lairchat.core import passwords
 from lairchat.transports.http.openapi import openapi_document
-from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from lairchat.transports.http.testing import ApiClient
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
-
-
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-    return ApiClient()
 
 
 def test_health(client: ApiClient) -> None:

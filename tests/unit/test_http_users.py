@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lairchat.core import passwords
-from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from lairchat.transports.http.testing import ApiClient
 
 ME = "/api/v1/users/me"
 USERS = "/api/v1/users"
-
-
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-    return ApiClient()
 
 
 @pytest.fixture
