@@ -155,7 +155,10 @@ class RoomService:
         if room.is_private and invitation is None:
             raise LairError("room_private")
         membership = await self.add_member(actor, room, invitation is not None)
-        return (await self.store.get_room(room.id)) or room, membership
+        # ``room`` was read from the database above (whole seconds, as the original's
+        # re-read after joining); nothing else runs after the join is announced, so the
+        # joiner's response precedes its own user_joined_room.
+        return room, membership
 
     async def add_member(self, user: User, room: Room, accepting: bool) -> Membership:
         """Insert a membership (capacity and duplicate checks are atomic in storage),

@@ -84,15 +84,17 @@ def _id(value: Any, what: str, code: str = "validation_failed") -> str:
 
 
 @command("logout")
-def logout(session: Session, message: dict[str, Any]) -> defer.Deferred:
-    """Always succeeds; the response is flushed, then the session's connections close.
-    It replies by itself (fires with None) because the connection is gone afterwards."""
+def logout(session: Session, message: dict[str, Any]) -> dict[str, Any]:
+    """Always succeeds: once the response is written, the session is deleted and every
+    connection that used it (this one included) is closed."""
     sid = session.session_id
-    session.send({"type": "logout_response", "request_id": message["request_id"], "success": True})
-    session.close("logged out")
-    d = session.core.auth.logout(sid)
-    d.addErrback(lambda f: session.log.failure("logout failed", f))
-    return defer.succeed(None)
+
+    def revoke() -> None:
+        session.close("logged out")
+        session.core.auth.logout(sid).addErrback(lambda f: session.log.failure("logout failed", f))
+
+    session.after_replies(revoke)
+    return {}
 
 
 @command("get_current_user")

@@ -8,6 +8,7 @@ States: awaiting hello → (TCP: optional key exchange) → awaiting auth → au
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -31,6 +32,23 @@ from lairchat.realtime.crypto import DecryptError, FrameCipher, KeyExchange
 
 PROTOCOL_VERSION = "1.0"
 SERVER_NAME = "Lair Chat"
+
+
+#: Commands that may overlap each other: independent appends (group-committed
+#: together) and instant ones. Any other command waits for those in flight, and
+#: holds back the frames after it, so each connection sees its own writes.
+CONCURRENT = frozenset({"send_message", "ping", "typing"})
+#: Frames a client may have queued behind commands in flight before it is dropped.
+MAX_PIPELINE = 1024
+
+
+class _Reply:
+    """A response slot: ``message`` is None until the command has finished."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: dict[str, Any] | None):
+        self.message = message
 
 
 class State(Enum):
@@ -98,10 +116,17 @@ class Session:
         self._kx: KeyExchange | None = None
         self._cipher: FrameCipher | None = None
         self._timer: Any = None
-        #: Commands in flight, and events held back until their responses are out.
-        self._busy = 0
+        #: Responses owed, in the order their frames arrived; events are held back
+        #: while any is owed, so a command's response precedes the events it caused.
+        self._replies: deque[_Reply] = deque()
+        self._after_replies: list[Callable[[], Any]] = []
         self._held: list[Event] | None = None
         self._release_call: Any = None
+        #: Decoded frames (or error frames owed) waiting their turn, commands in
+        #: flight, and whether one of those must finish before anything else starts.
+        self._pending: deque[dict[str, Any]] = deque()
+        self._running = 0
+        self._barrier = False
 
     # -- ISubscriber ----------------------------------------------------------------
 
@@ -125,7 +150,7 @@ class Session:
     def send_event(self, event: Event) -> None:
         if self.state is not State.AUTHENTICATED:
             return
-        if self._busy:
+        if self._replies:
             if self._held is None:
                 self._held = []
                 # Unrelated events wait at most one reactor turn, however long the
@@ -177,10 +202,14 @@ class Session:
         )
         self._arm(self.settings.handshake_timeout)
         if token is not None:
-            self._authenticate(token, None, preauth=True)
+            self._authenticate(token, None)
+            self._barrier = self._running > 0  # frames wait for the verdict
 
     def frame_received(self, payload: bytes) -> None:
         if self.state is State.CLOSING:
+            return
+        if len(self._pending) >= MAX_PIPELINE:
+            self.close("too many frames pipelined")
             return
         if self._cipher is not None:
             try:
@@ -195,14 +224,30 @@ class Session:
             self.close("frame is not UTF-8")
             return
         except codec.InvalidMessage as e:
-            self.send(error_frame("invalid_message", e.message))
-            return
-        self._dispatch(message)
+            message = {"type": "error", "reply": error_frame("invalid_message", e.message)}
+        self._pending.append(message)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Handle waiting frames in arrival order, as far as the rules allow."""
+        pending = self._pending
+        while pending and not self._barrier and self.state is not State.CLOSING:
+            message = pending[0]
+            kind = message["type"]
+            if kind not in CONCURRENT and self._running:
+                return  # wait for the commands in flight
+            pending.popleft()
+            if kind == "error":  # a frame that could not be decoded
+                self.respond(message["reply"])
+                continue
+            self._dispatch(message)
+            # An exclusive command still running blocks everything after it.
+            self._barrier = kind not in CONCURRENT and self._running > 0
 
     def binary_received(self) -> None:
         """WebSocket binary messages are refused; the connection stays open."""
         self._arm(self._timeout())
-        self.send(error_frame("unsupported", "Binary messages not supported"))
+        self.respond(error_frame("unsupported", "Binary messages not supported"))
 
     def activity(self) -> None:
         """Transport-level activity (e.g. WebSocket pings) counts for the timeouts."""
@@ -214,6 +259,50 @@ class Session:
         self.state = State.CLOSING
 
     # -- output ---------------------------------------------------------------------
+
+    def respond(self, message: dict[str, Any]) -> None:
+        """Answer the frame being handled: at once, or after the responses still owed
+        to earlier frames (responses keep the order of the requests)."""
+        if self._replies:
+            self._replies.append(_Reply(message))
+        else:
+            self.send(message)
+
+    def after_replies(self, action: Callable[[], Any]) -> None:
+        """Run ``action`` once every response owed so far has been written."""
+        self._after_replies.append(action)
+        if not self._replies:
+            self._flush_replies()
+
+    def _reply_later(
+        self, start: Callable[[], Any], shape: Callable[[Any], dict]
+    ) -> defer.Deferred:
+        """Reserve the next response slot, then run ``start`` (the work); fill the slot
+        with ``shape(result or failure)`` when the work is done."""
+        slot = _Reply(None)
+        self._replies.append(slot)
+        self._running += 1
+        d = defer.maybeDeferred(start)
+
+        def fired(outcome: Any) -> None:
+            self._running -= 1
+            slot.message = shape(outcome)
+            self._flush_replies()
+            if not self._running:
+                self._barrier = False
+                self._pump()
+
+        return d.addBoth(fired).addErrback(self._unexpected)
+
+    def _flush_replies(self) -> None:
+        replies = self._replies
+        while replies and replies[0].message is not None:
+            self.send(replies.popleft().message)
+        if not replies:
+            self._release_events()
+            actions, self._after_replies = self._after_replies, []
+            for action in actions:
+                action()
 
     def send(self, message: dict[str, Any]) -> None:
         if self.state is State.CLOSING:
@@ -256,18 +345,18 @@ class Session:
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "ping":
-            self.send({"type": "pong", "server_time": ts_plus(self.clock.seconds())})
+            self.respond({"type": "pong", "server_time": ts_plus(self.clock.seconds())})
             return
         refusal = self._refusal(kind)
         if refusal is not None:
-            self.send(refusal)
+            self.respond(refusal)
             return
         if kind == "client_hello":
             self._hello(message)
         elif kind == "key_exchange":
             self._key_exchange(message)
         elif kind in ("authenticate", "login", "register"):
-            self._authenticate(message.get("token"), message, preauth=False)
+            self._authenticate(message.get("token"), message)
         else:
             dispatch(self, message)
 
@@ -317,7 +406,7 @@ class Session:
     def _key_exchange(self, message: dict[str, Any]) -> None:
         cipher = self._kx.agree(message["public_key"])
         if cipher is None:
-            self.send(error_frame("invalid_message", "Invalid public key"))
+            self.respond(error_frame("invalid_message", "Invalid public key"))
             return
         # Deterministic switch-over: this reply is plaintext, everything after it is not.
         self.send({"type": "key_exchange_response", "public_key": self._kx.public_key_b64})
@@ -325,26 +414,19 @@ class Session:
         self.state = State.AWAITING_AUTH
         self._arm(self.settings.auth_timeout)
 
-    def _authenticate(self, token: Any, message: dict[str, Any] | None, preauth: bool) -> None:
-        """``authenticate`` (or ``?token=``), and the deprecated ``login``/``register``."""
+    def _authenticate(self, token: Any, message: dict[str, Any] | None) -> None:
+        """``authenticate`` (or ``?token=``), and the deprecated ``login``/``register``.
+        Frames arriving meanwhile wait, and are handled once it is decided."""
         kind = message["type"] if message else "authenticate"
         request_id = message.get("request_id") if message else None
+        response = {"type": f"{kind}_response", "request_id": request_id}
         auth = self.core.auth
         if kind in ("login", "register"):
             decision = self.core.limiter.hit("auth", self.client_address)
             if not decision.allowed:
-                error = LairError(
-                    "rate_limited",
-                    details={"retry_after": decision.retry_after, "limit": decision.limit},
-                )
-                self.send(
-                    {
-                        "type": f"{kind}_response",
-                        "request_id": request_id,
-                        "success": False,
-                        "error": error.to_wire(),
-                    }
-                )
+                details = {"retry_after": decision.retry_after, "limit": decision.limit}
+                error = LairError("rate_limited", details=details)
+                self.respond({**response, "success": False, "error": error.to_wire()})
                 return
         if kind == "login":
             d = auth.login(message["identifier"], message["password"])
@@ -353,33 +435,20 @@ class Session:
         else:
             d = auth.authenticate(token if isinstance(token, str) else "")
 
-        def succeeded(outcome: Any) -> None:
-            if self.state is State.CLOSING:
-                return
+        def decided(outcome: Any) -> dict[str, Any]:
+            if isinstance(outcome, Failure):
+                return {**response, "success": False, "error": error_info(outcome, self.log)}
             if kind == "authenticate":
                 user, session = outcome
                 body = {"user": user.to_wire(), "session": session.to_wire()}
             else:
                 user, session = outcome.user, outcome.session
                 body = outcome.to_wire()
-            self._become_authenticated(user, session)
-            self.send(
-                {"type": f"{kind}_response", "request_id": request_id, "success": True, **body}
-            )
+            if self.state is not State.CLOSING:
+                self._become_authenticated(user, session)
+            return {**response, "success": True, **body}
 
-        def failed(failure: Failure) -> None:
-            if self.state is State.CLOSING:
-                return
-            self.send(
-                {
-                    "type": f"{kind}_response",
-                    "request_id": request_id,
-                    "success": False,
-                    "error": error_info(failure, self.log),
-                }
-            )
-
-        d.addCallbacks(succeeded, failed).addErrback(self._unexpected)
+        self._reply_later(lambda: d, decided)
 
     def _become_authenticated(self, user: User, session: AuthSession) -> None:
         self.user, self.auth_session = user, session
@@ -411,35 +480,18 @@ class Session:
         on_failure: dict[str, Any] | None = None,
     ) -> defer.Deferred:
         """Run ``call`` (a handler returning a dict of success fields, or a Deferred of
-        one) and send ``{type, request_id, success, ...}``, or the error object plus
-        ``on_failure`` fields. Events reaching this connection meanwhile are held and
-        written after the response, so a client sees the response to its command
-        before the events that command caused."""
-        self._busy += 1
+        one) and answer ``{type, request_id, success, ...}``, or the error object plus
+        ``on_failure`` fields, in request order. Commands run concurrently (clients
+        may pipeline); their responses still come back in the order sent."""
 
-        def succeeded(fields: dict[str, Any] | None) -> None:
-            if fields is not None:  # None: the handler already replied
-                self.send(
-                    {"type": response_type, "request_id": request_id, "success": True, **fields}
-                )
+        def shape(outcome: Any) -> dict[str, Any]:
+            head = {"type": response_type, "request_id": request_id}
+            if isinstance(outcome, Failure):
+                error = error_info(outcome, self.log)
+                return {**head, "success": False, **(on_failure or {}), "error": error}
+            return {**head, "success": True, **outcome}
 
-        def failed(failure: Failure) -> None:
-            self.send(
-                {
-                    "type": response_type,
-                    "request_id": request_id,
-                    "success": False,
-                    **(on_failure or {}),
-                    "error": error_info(failure, self.log),
-                }
-            )
-
-        def done(_: Any) -> None:
-            self._busy -= 1
-            self._release_events()
-
-        d = defer.maybeDeferred(call)
-        return d.addCallbacks(succeeded, failed).addErrback(self._unexpected).addBoth(done)
+        return self._reply_later(call, shape)
 
 
 def error_info(failure: Failure, log: Logger) -> dict[str, Any]:

@@ -101,7 +101,11 @@ class LairTCPProtocol(Int32StringReceiver):
         self._write(_PREFIX.pack(len(payload)) + payload)
 
     def write_event(self, event: Event) -> None:
-        self._write(tcp_frame(event))
+        frame = tcp_frame(event)
+        if len(frame) - _PREFIX.size > MAX_FRAME:
+            self.log.error("tcp {peer}: outgoing frame over 1 MiB dropped", peer=self.peer)
+            return
+        self._write(frame)
 
     def close(self) -> None:
         self.transport.loseConnection()

@@ -8,7 +8,7 @@ import struct
 from twisted.internet import defer, task
 from twisted.internet.testing import StringTransport
 
-from lairchat.realtime.session import SessionSettings
+from lairchat.realtime.session import MAX_PIPELINE, SessionSettings
 from lairchat.testing import make_core, result
 from lairchat.transports.tcp import LairTCPFactory
 
@@ -77,3 +77,67 @@ def test_unrelated_events_wait_at_most_one_reactor_turn_behind_a_slow_command() 
     reply = frames(a_transport)
     assert [f["type"] for f in reply] == ["delete_message_response"]
     assert reply[0]["error"]["code"] == "message_not_found"
+
+
+def stall_inserts(core) -> list[defer.Deferred]:
+    """Make message inserts wait until the test fires them, in order."""
+    stalled: list[defer.Deferred] = []
+
+    def insert(message):
+        d: defer.Deferred = defer.Deferred()
+        stalled.append(d)
+        return d
+
+    core.store.insert_message = insert
+    return stalled
+
+
+def rooms_named(core, name: str) -> list[str]:
+    return [room.name for room, _ in result(core.store.list_public_rooms(100, 0, name))]
+
+
+def test_pipelined_sends_overlap_and_answer_in_order() -> None:
+    _, core, alice, _, room, factory = world()
+    proto, transport = connect(factory, alice.token)
+    stalled = stall_inserts(core)
+    target = {"type": "room", "room_id": room.id}
+    for i in range(3):
+        send(proto, {"type": "send_message", "target": target, "content": f"m{i}",
+                     "request_id": str(i)})  # fmt: skip
+    assert len(stalled) == 3  # all three are in flight together (one group commit)
+    stalled[2].callback(3)
+    stalled[1].callback(2)
+    assert frames(transport) == []  # the first is still owed: nothing overtakes it
+    stalled[0].callback(1)
+    replies = [f for f in frames(transport) if f["type"] == "send_message_response"]
+    assert [r["request_id"] for r in replies] == ["0", "1", "2"]
+
+
+def test_other_commands_wait_for_writes_in_flight_and_hold_later_frames() -> None:
+    _, core, alice, _, room, factory = world()
+    proto, transport = connect(factory, alice.token)
+    stalled = stall_inserts(core)
+    target = {"type": "room", "room_id": room.id}
+    send(proto, {"type": "send_message", "target": target, "content": "first"})
+    send(proto, {"type": "create_room", "name": "second", "request_id": "c"})
+    send(proto, {"type": "send_message", "target": target, "content": "third"})
+    # create_room waits for the send in flight; the send behind it waits too.
+    assert len(stalled) == 1 and rooms_named(core, "second") == []
+    stalled[0].callback(1)
+    assert rooms_named(core, "second") == ["second"]
+    assert len(stalled) == 2
+    stalled[1].callback(2)
+    kinds = [f["type"] for f in frames(transport) if f["type"].endswith("_response")]
+    assert kinds == ["send_message_response", "create_room_response", "send_message_response"]
+
+
+def test_a_client_that_pipelines_without_bound_is_dropped() -> None:
+    _, core, alice, _, _, factory = world()
+    proto, transport = connect(factory, alice.token)
+    core.store.get_message = lambda message_id: defer.Deferred()  # never answers
+    send(proto, {"type": "delete_message", "message_id": "7f1e4c1e-8a1b-4a55-9b2f-1d5c0c2e9a11"})
+    for _ in range(MAX_PIPELINE):
+        send(proto, {"type": "ping"})
+    assert not transport.disconnecting
+    send(proto, {"type": "ping"})
+    assert transport.disconnecting

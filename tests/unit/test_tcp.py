@@ -1,0 +1,399 @@
+"""The TCP adapter (PROTOCOL.md §1): framing, size limits, flow control, connection cap.
+
+Protocols are driven in memory over ``StringTransport`` with a ``task.Clock``; the
+session behind them is the real one on a whole core (see ``test_session.py`` for
+what the frames mean).
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from typing import Any
+
+import orjson
+import pytest
+from argon2 import PasswordHasher, Type
+from twisted.internet import task
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from lairchat.core import passwords
+from lairchat.core.auth import AuthResult
+from lairchat.realtime.crypto import FrameCipher, KeyExchange
+from lairchat.realtime.session import SessionSettings, State
+from lairchat.testing import make_core, result
+from lairchat.transports.tcp import MAX_BACKLOG, MAX_FRAME, LairTCPFactory, LairTCPProtocol
+
+PREFIX = struct.Struct("!I")
+PASSWORD = "password1"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        passwords,
+        "HASHER",
+        PasswordHasher(
+            time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, type=Type.ID
+        ),
+    )
+
+
+def frame(payload: bytes) -> bytes:
+    return PREFIX.pack(len(payload)) + payload
+
+
+def jframe(obj: dict[str, Any]) -> bytes:
+    return frame(orjson.dumps(obj))
+
+
+class Server:
+    """A core and a TCP factory on a fake clock, and a way to open connections."""
+
+    _ports = itertools.count(50000)
+
+    def __init__(self, max_connections: int = 0, **settings: Any):
+        self.clock = task.Clock()
+        self.core = make_core(clock=self.clock)
+        self.factory = LairTCPFactory(
+            self.core, SessionSettings("tcp", **settings), self.clock, max_connections
+        )
+        self.accounts: dict[str, AuthResult] = {}
+
+    def account(self, name: str) -> AuthResult:
+        if name not in self.accounts:
+            self.accounts[name] = result(
+                self.core.auth.register(name, f"{name}@example.com", PASSWORD)
+            )
+        return self.accounts[name]
+
+    def connect(self) -> Conn:
+        proto = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", next(self._ports)))
+        assert proto is not None
+        return Conn(proto)
+
+    def login(self, name: str, encrypted: bool = False) -> Conn:
+        conn = self.connect()
+        conn.send(
+            {
+                "type": "client_hello",
+                "version": "1.0",
+                "features": ["encryption"] if encrypted else [],
+            }
+        )
+        if encrypted:
+            kx = KeyExchange()
+            conn.send({"type": "key_exchange", "public_key": kx.public_key_b64})
+            (reply,) = conn.frames()
+            conn.cipher = kx.agree(reply["public_key"])
+        conn.send({"type": "authenticate", "token": self.account(name).token})
+        assert [f["type"] for f in conn.frames()] == ["authenticate_response"]
+        return conn
+
+
+class Conn:
+    def __init__(self, proto: LairTCPProtocol):
+        self.proto = proto
+        self.transport = StringTransport()
+        proto.makeConnection(self.transport)
+        self.cipher: FrameCipher | None = None
+        self._offset = 0
+        (hello,) = self.frames()
+        assert hello["type"] == "server_hello"
+
+    def send_raw(self, data: bytes) -> None:
+        self.proto.dataReceived(data)
+
+    def send(self, obj: dict[str, Any]) -> None:
+        payload = orjson.dumps(obj)
+        if self.cipher is not None:
+            payload = self.cipher.encrypt(payload)
+        self.send_raw(frame(payload))
+
+    def payloads(self) -> list[bytes]:
+        data = self.transport.value()
+        out = []
+        while len(data) - self._offset >= 4:
+            (size,) = PREFIX.unpack_from(data, self._offset)
+            end = self._offset + 4 + size
+            assert end <= len(data)
+            out.append(data[self._offset + 4 : end])
+            self._offset = end
+        assert self._offset == len(data)
+        return out
+
+    def frames(self) -> list[dict[str, Any]]:
+        out = []
+        for payload in self.payloads():
+            if self.cipher is not None:
+                payload = self.cipher.decrypt(payload)
+            out.append(orjson.loads(payload))
+        return out
+
+    def types(self) -> list[str]:
+        return [f["type"] for f in self.frames()]
+
+    def ping(self) -> None:
+        self.send({"type": "ping"})
+        assert self.types() == ["pong"]
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting
+
+    @property
+    def aborted(self) -> bool:
+        return self.transport.disconnected
+
+    def drop(self) -> None:
+        self.proto.connectionLost(Failure(ConnectionDone()))
+
+
+@pytest.fixture
+def server() -> Server:
+    return Server()
+
+
+HELLO = jframe({"type": "client_hello", "version": "1.0"})
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def test_connection_setup(server: Server) -> None:
+    conn = server.connect()
+    assert conn.proto.peer == "192.168.1.1:54321"  # StringTransport's default peer
+    assert conn.transport.producer is conn.proto and conn.transport.streaming is True
+    assert server.factory.open == {conn.proto}
+    conn.drop()
+    assert server.factory.open == set()
+
+
+def test_frames_delivered_one_byte_at_a_time(server: Server) -> None:
+    conn = server.connect()
+    data = HELLO + jframe({"type": "authenticate", "token": server.account("alice").token})
+    data += jframe({"type": "ping"})
+    for i in range(len(data) - 1):
+        conn.send_raw(data[i : i + 1])
+        if i < len(data) - 2:
+            # Nothing is answered before a frame is complete (the last one is the ping).
+            assert conn.types() in ([], ["authenticate_response"])
+    assert conn.types() == []
+    conn.send_raw(data[-1:])
+    assert conn.types() == ["pong"]
+    assert conn.proto.session.state is State.AUTHENTICATED
+
+
+def test_coalesced_frames_are_handled_in_order(server: Server) -> None:
+    conn = server.connect()
+    data = b"".join(
+        [
+            HELLO,
+            jframe({"type": "authenticate", "token": server.account("alice").token}),
+            jframe({"type": "ping"}),
+            frame(b"[]"),
+            jframe({"type": "list_rooms", "request_id": "x"}),
+            jframe({"type": "get_current_user"})[:7],  # and the start of the next one
+        ]
+    )
+    conn.send_raw(data)
+    assert conn.types() == ["authenticate_response", "pong", "error", "list_rooms_response"]
+    conn.send_raw(jframe({"type": "get_current_user"})[7:])
+    assert conn.types() == ["get_current_user_response"]
+
+
+def test_frames_after_a_close_in_the_same_chunk_are_ignored(server: Server) -> None:
+    conn = server.connect()
+    conn.send_raw(jframe({"type": "client_hello", "version": "2.0"}) + jframe({"type": "ping"}))
+    assert [(f["type"], f.get("code")) for f in conn.frames()] == [("error", "version_mismatch")]
+    assert conn.closed
+
+
+@pytest.mark.parametrize("length", [MAX_FRAME + 1, 2**31, 2**32 - 1])
+def test_oversized_length_prefix_aborts_without_a_frame(server: Server, length: int) -> None:
+    conn = server.connect()
+    conn.send_raw(HELLO)
+    conn.send_raw(PREFIX.pack(length) + b"{}")
+    assert conn.aborted
+    assert conn.payloads() == []
+    conn.send_raw(jframe({"type": "ping"}))
+    assert conn.payloads() == []
+
+
+def test_a_frame_of_exactly_one_mebibyte_is_accepted(server: Server) -> None:
+    conn = server.connect()
+    payload = b'{"type":"ping"}'
+    conn.send_raw(frame(payload + b" " * (MAX_FRAME - len(payload))))
+    assert conn.types() == ["pong"]
+    assert not conn.closed
+
+
+def test_invalid_utf8_closes_without_an_error_frame(server: Server) -> None:
+    bob = server.login("bob")
+    alice = server.login("alice")
+    bob.frames()
+    alice.send_raw(frame(b'{"type":"ping","x":"\xc3\x28"}'))
+    assert alice.payloads() == []
+    assert alice.closed and not alice.aborted
+    assert alice.proto.session.state is State.CLOSING
+    assert bob.types() == ["user_offline"]
+
+
+INVALID = [
+    (b"", "Invalid JSON: EOF while parsing a value at line 1 column 0"),
+    (b"{", None),
+    (b"{'type': 'ping'}", None),
+    (b"[]", "Invalid JSON: invalid type: a sequence, expected a JSON object"),
+    (b'"ping"', None),
+    (b"null", None),
+    (b"42", None),
+    (b'{"type":"nope"}', "Invalid JSON: unknown variant `nope`"),
+    (b'{"version":"1.0"}', "Invalid JSON: missing field `type`"),
+    (b'{"type":5}', None),
+    (b'{"type":"client_hello"}', "Invalid JSON: missing field `version`"),
+    (b'{"type":"client_hello","version":1}', None),
+    (b'{"type":"client_hello","version":"1.0","features":"encryption"}', None),
+    (b"[" * 100_000 + b"]" * 100_000, None),
+    (b'{"a":' * 64 + b"1" + b"}" * 64, None),
+    (b'{"type":"ping"}{"type":"ping"}', None),
+]
+
+
+@pytest.mark.parametrize(("payload", "message"), INVALID, ids=range(len(INVALID)))
+def test_invalid_frames_get_invalid_message_and_the_connection_stays(
+    server: Server, payload: bytes, message: str | None
+) -> None:
+    conn = server.connect()
+    conn.send_raw(frame(payload))
+    (error,) = conn.frames()
+    assert list(error) == ["type", "code", "message"]
+    assert error["type"] == "error" and error["code"] == "invalid_message"
+    assert error["message"].startswith("Invalid JSON: ")
+    if message is not None:
+        assert error["message"] == message
+    assert not conn.closed
+    assert conn.proto.session.state is State.AWAITING_HELLO
+    conn.send_raw(HELLO)
+    assert conn.types() == []
+    conn.ping()
+
+
+def test_invalid_frames_when_authenticated(server: Server) -> None:
+    conn = server.login("alice")
+    for payload in (b"nope", b'{"type":"send_message","content":"x"}', b'{"type":"join_room"}'):
+        conn.send_raw(frame(payload))
+        assert [(f["type"], f["code"]) for f in conn.frames()] == [("error", "invalid_message")]
+    conn.send({"type": "join_room", "room_id": 7})
+    assert conn.frames()[0]["code"] == "invalid_message"
+    conn.ping()
+
+
+def test_eof_in_the_middle_of_a_frame_cleans_up(server: Server) -> None:
+    bob = server.login("bob")
+    alice = server.login("alice")
+    bob.frames()
+    alice.send_raw(PREFIX.pack(100) + b'{"type":')
+    alice.drop()
+    assert bob.types() == ["user_offline"]
+    assert server.factory.open == {bob.proto}
+    assert server.core.hub.connections_of(server.accounts["alice"].user.id) == frozenset()
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def test_max_connections() -> None:
+    server = Server(max_connections=2)
+    first, second = server.connect(), server.connect()
+    assert server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)) is None
+    assert len(server.factory.open) == 2
+    first.drop()
+    third = server.connect()
+    assert server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2)) is None
+    second.drop()
+    third.drop()
+    assert server.factory.open == set()
+
+
+def test_unauthenticated_connections_count_too() -> None:
+    server = Server(max_connections=1)
+    server.connect()  # never says hello
+    assert server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)) is None
+
+
+def test_zero_means_unlimited() -> None:
+    server = Server(max_connections=0)
+    conns = [server.connect() for _ in range(200)]
+    assert len(server.factory.open) == 200
+    for conn in conns:
+        conn.drop()
+    assert server.factory.open == set()
+
+
+def test_outgoing_frame_over_one_mebibyte_is_dropped(server: Server) -> None:
+    alice = server.login("alice")
+    alice_encrypted = server.login("alice", encrypted=True)
+    server.core.admin.notice("x" * MAX_FRAME)
+    assert alice.payloads() == [] and alice_encrypted.payloads() == []
+    assert not alice.closed and not alice_encrypted.closed
+    server.core.admin.notice("x" * (MAX_FRAME - 200))  # fits, with and without sealing
+    (notice,) = alice.frames()
+    assert notice["type"] == "server_notice" and len(notice["message"]) == MAX_FRAME - 200
+    assert alice_encrypted.types() == ["server_notice"]
+    alice.ping()
+
+
+# --------------------------------------------------------------------------- slow consumers
+
+
+def _notice(server: Server, size: int) -> None:
+    server.core.admin.notice("n" * size)
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_slow_consumer_is_aborted(server: Server, encrypted: bool) -> None:
+    slow = server.login("slow", encrypted=encrypted)
+    fast = server.login("fast")
+    slow.frames()
+    slow.proto.pauseProducing()  # the socket buffer is full
+    chunk = 600_000
+    for _ in range(MAX_BACKLOG // chunk):
+        _notice(server, chunk)
+    assert not slow.aborted  # up to 4 MiB may queue
+    _notice(server, chunk)
+    assert slow.aborted
+    assert not fast.aborted
+    assert len(fast.frames()) == MAX_BACKLOG // chunk + 1
+    slow.drop()
+    assert fast.types() == ["user_offline"]
+
+
+def test_resume_resets_the_backlog(server: Server) -> None:
+    conn = server.login("alice")
+    for _ in range(3):
+        conn.proto.pauseProducing()
+        for _ in range(5):
+            _notice(server, 600_000)  # 3 MB while paused
+        assert not conn.aborted
+        conn.proto.resumeProducing()
+    assert len(conn.frames()) == 15
+    conn.ping()
+
+
+def test_writes_while_not_paused_are_unbounded(server: Server) -> None:
+    conn = server.login("alice")
+    for _ in range(10):
+        _notice(server, 600_000)
+    assert not conn.aborted
+    assert len(conn.payloads()) == 10
+
+
+def test_stop_producing_counts_as_paused(server: Server) -> None:
+    conn = server.login("alice")
+    conn.proto.stopProducing()
+    for _ in range(8):
+        _notice(server, 600_000)
+    assert conn.aborted
