@@ -26,6 +26,12 @@ class ISubscriber(Interface):
 
     user_id = Attribute("The connected user's id.")
     session_id = Attribute("The id of the session the connection authenticated with.")
+    fast = Attribute(
+        "None, or ``(encode, write)`` while the connection can take an event's bytes "
+        "as they are: the hub then calls ``write(encode(event))`` instead of "
+        "``send_event(event)``. ``encode`` caches its result on the event, so one "
+        "encoding serves every recipient of that wire format."
+    )
 
     def send_event(event):
         """Deliver one event (already encoded on first use; must not block)."""
@@ -41,6 +47,10 @@ class Hub:
         self._by_user: dict[str, set] = defaultdict(set)
         self._by_session: dict[str, set] = defaultdict(set)
         self._rooms: dict[str, set[str]] = defaultdict(set)
+        self._user_rooms: dict[str, set[str]] = defaultdict(set)
+        #: room -> the connections of its members, rebuilt after membership or
+        #: presence changes; fan-out to a room is then one list walk.
+        self._room_subs: dict[str, list] = {}
         self._names: dict[str, str] = {}
         self.deliveries = 0
 
@@ -48,7 +58,7 @@ class Hub:
 
     def load(self, memberships: Iterable[tuple[str, str]], names: dict[str, str]) -> None:
         for room_id, user_id in memberships:
-            self._rooms[room_id].add(user_id)
+            self.add_member(room_id, user_id)
         self._names.update(names)
 
     def set_name(self, user_id: str, username: str) -> None:
@@ -62,22 +72,31 @@ class Hub:
 
     def add_member(self, room_id: str, user_id: str) -> None:
         self._rooms[room_id].add(user_id)
+        self._user_rooms[user_id].add(room_id)
+        self._room_subs.pop(room_id, None)
 
     def remove_member(self, room_id: str, user_id: str) -> None:
         members = self._rooms.get(room_id)
         if members is not None:
             members.discard(user_id)
+        self._user_rooms.get(user_id, set()).discard(room_id)
+        self._room_subs.pop(room_id, None)
 
     def drop_room(self, room_id: str) -> None:
-        self._rooms.pop(room_id, None)
+        for user_id in self._rooms.pop(room_id, ()):
+            self._user_rooms.get(user_id, set()).discard(room_id)
+        self._room_subs.pop(room_id, None)
+
+    def _presence_changed(self, user_id: str) -> None:
+        for room_id in self._user_rooms.get(user_id, ()):
+            self._room_subs.pop(room_id, None)
 
     def is_member(self, room_id: str, user_id: str) -> bool:
         members = self._rooms.get(room_id)
         return members is not None and user_id in members
 
     def rooms_of(self, user_id: str) -> list[str]:
-        """The user's rooms (a scan: for occasional queries, never for fan-out)."""
-        return [room_id for room_id, users in self._rooms.items() if user_id in users]
+        return list(self._user_rooms.get(user_id, ()))
 
     def members(self, room_id: str) -> frozenset[str]:
         return frozenset(self._rooms.get(room_id, ()))
@@ -101,6 +120,7 @@ class Hub:
             )
         self._by_user[user_id].add(sub)
         self._by_session[sub.session_id].add(sub)
+        self._presence_changed(user_id)
 
     def detach(self, sub: object) -> None:
         """Forget a connection; the user's last one going away announces them offline."""
@@ -109,6 +129,7 @@ class Hub:
         if not conns or sub not in conns:
             return
         conns.discard(sub)
+        self._presence_changed(user_id)
         session = self._by_session.get(sub.session_id)
         if session is not None:
             session.discard(sub)
@@ -151,28 +172,46 @@ class Hub:
 
     # -- fan-out --------------------------------------------------------------------
 
+    def room_connections(self, room_id: str) -> list:
+        subs = self._room_subs.get(room_id)
+        if subs is None:
+            by_user = self._by_user
+            subs = [s for u in self._rooms.get(room_id, ()) for s in by_user.get(u, ())]
+            self._room_subs[room_id] = subs
+        return subs
+
     def recipients(self, event: Event) -> list:
         audience = event.audience
         by_user = self._by_user
         if isinstance(audience, EveryoneAudience):
             return [s for conns in by_user.values() for s in conns if s is not audience.exclude]
         if isinstance(audience, RoomAudience):
-            users: Iterable[str] = self._rooms.get(audience.room_id, set())
+            subs = self.room_connections(audience.room_id)
             if audience.also:
-                users = set(users).union(audience.also)
-        elif isinstance(audience, UserAudience):
-            users = dict.fromkeys(audience.user_ids)  # DM to self: one copy per connection
-        else:  # pragma: no cover - the Audience union is closed
-            raise TypeError(audience)
-        skip = audience.exclude_user
-        return [s for u in users if u != skip for s in by_user.get(u, ())]
+                extra = set(audience.also).difference(self._rooms.get(audience.room_id, ()))
+                subs = subs + [s for u in extra for s in by_user.get(u, ())]
+            skip = audience.exclude_user
+            return subs if skip is None else [s for s in subs if s.user_id != skip]
+        if isinstance(audience, UserAudience):
+            skip = audience.exclude_user
+            # dict.fromkeys: a DM to oneself is one copy per connection, not two.
+            users = dict.fromkeys(audience.user_ids)
+            return [s for u in users if u != skip for s in by_user.get(u, ())]
+        raise TypeError(audience)  # pragma: no cover - the Audience union is closed
 
     def publish(self, event: Event) -> int:
-        """Deliver ``event`` to every recipient connection; return how many."""
+        """Deliver ``event`` to every recipient connection; return how many.
+
+        The loop is the hottest code in the server: a connection that can take bytes
+        as they are (``fast``) gets one cached encoding and one write."""
         targets = self.recipients(event)
         for sub in targets:
             try:
-                sub.send_event(event)
+                fast = sub.fast
+                if fast is None:
+                    sub.send_event(event)
+                else:
+                    fast[1](fast[0](event))
             except Exception:
                 self.log.failure("delivering {type} failed", type=event.type)
         self.deliveries += len(targets)

@@ -127,6 +127,12 @@ class Session:
         self._pending: deque[dict[str, Any]] = deque()
         self._running = 0
         self._barrier = False
+        #: The hub's fast path (see ISubscriber.fast): the transport's, while this
+        #: connection is authenticated, plaintext, owes no responses and is not
+        #: backlogged; None otherwise.
+        self.fast: tuple[Callable, Callable] | None = None
+        self._transport_fast: tuple[Callable, Callable] | None = None
+        self._transport_blocked = False
 
     # -- ISubscriber ----------------------------------------------------------------
 
@@ -160,6 +166,21 @@ class Session:
             return
         self._write_event(event)
 
+    def _refresh_fast(self) -> None:
+        ready = (
+            self.state is State.AUTHENTICATED
+            and not self._replies
+            and self._cipher is None
+            and not self._transport_blocked
+        )
+        self.fast = self._transport_fast if ready else None
+
+    def transport_blocked(self, blocked: bool) -> None:
+        """The transport's buffer is full (or drained): events take the slow path,
+        where the transport accounts for what a slow reader has queued."""
+        self._transport_blocked = blocked
+        self._refresh_fast()
+
     def _release_events(self) -> None:
         held, self._held = self._held, None
         if self._release_call is not None and self._release_call.active():
@@ -183,6 +204,7 @@ class Session:
         self.log.info("closing {peer}: {reason}", peer=self.transport.peer, reason=reason)
         self._leave()
         self.state = State.CLOSING
+        self.fast = None
         self.transport.close()
 
     # -- transport callbacks --------------------------------------------------------
@@ -257,6 +279,7 @@ class Session:
     def connection_lost(self) -> None:
         self._leave()
         self.state = State.CLOSING
+        self.fast = None
 
     # -- output ---------------------------------------------------------------------
 
@@ -281,6 +304,7 @@ class Session:
         with ``shape(result or failure)`` when the work is done."""
         slot = _Reply(None)
         self._replies.append(slot)
+        self.fast = None
         self._running += 1
         d = defer.maybeDeferred(start)
 
@@ -300,6 +324,7 @@ class Session:
             self.send(replies.popleft().message)
         if not replies:
             self._release_events()
+            self._refresh_fast()
             actions, self._after_replies = self._after_replies, []
             for action in actions:
                 action()
@@ -455,6 +480,9 @@ class Session:
         # Presence first (so this connection does not get its own user_online), then
         # the subscription: the hub does both in attach().
         self.state = State.AUTHENTICATED
+        fast_path = getattr(self.transport, "fast_path", None)
+        self._transport_fast = fast_path() if fast_path is not None else None
+        self._refresh_fast()
         self.core.hub.attach(self)
         self._arm(self.settings.idle_timeout)
 

@@ -24,14 +24,21 @@ MAX_FRAME = 1_048_576
 #: dropping it as a slow consumer (events would otherwise pile up without bound).
 MAX_BACKLOG = 4 * MAX_FRAME
 _PREFIX = struct.Struct("!I")
+_log = Logger()
 
 
 def tcp_frame(event: Event) -> bytes:
-    """The event's whole TCP frame, built once and shared by every plaintext recipient."""
+    """The event's whole TCP frame, built once and shared by every plaintext recipient.
+    An event too large for a frame becomes ``b""`` (nothing is written) and is logged."""
     frame = event.cache.get("tcp")
     if frame is None:
         payload = event.json()
-        frame = event.cache["tcp"] = _PREFIX.pack(len(payload)) + payload
+        if len(payload) > MAX_FRAME:
+            _log.error("event {type} over 1 MiB dropped", type=event.type)
+            frame = b""
+        else:
+            frame = _PREFIX.pack(len(payload)) + payload
+        event.cache["tcp"] = frame
     return frame
 
 
@@ -76,12 +83,16 @@ class LairTCPProtocol(Int32StringReceiver):
 
     def pauseProducing(self) -> None:  # noqa: N802
         self._paused = True
+        if self.session is not None:
+            self.session.transport_blocked(True)
 
     def resumeProducing(self) -> None:  # noqa: N802
         self._paused, self._backlog = False, 0
+        if self.session is not None:
+            self.session.transport_blocked(False)
 
     def stopProducing(self) -> None:  # noqa: N802
-        self._paused = True
+        self.pauseProducing()
 
     # -- ISessionTransport ----------------------------------------------------------
 
@@ -100,12 +111,15 @@ class LairTCPProtocol(Int32StringReceiver):
             return
         self._write(_PREFIX.pack(len(payload)) + payload)
 
+    def fast_path(self) -> tuple:
+        """For the hub: the shared frame of an event, written straight to the socket
+        (used only while the socket is not backlogged; see Session.fast)."""
+        return (tcp_frame, self.transport.write)
+
     def write_event(self, event: Event) -> None:
         frame = tcp_frame(event)
-        if len(frame) - _PREFIX.size > MAX_FRAME:
-            self.log.error("tcp {peer}: outgoing frame over 1 MiB dropped", peer=self.peer)
-            return
-        self._write(frame)
+        if frame:
+            self._write(frame)
 
     def close(self) -> None:
         self.transport.loseConnection()

@@ -29,6 +29,9 @@ CORE_PASSWORD = "password1"
 class CoreSubscriber:
     """A fake authenticated connection, as the hub sees one: it records everything."""
 
+    #: No fast path: the hub always calls send_event.
+    fast = None
+
     def __init__(self, user_id: str, session_id: str):
         self.user_id = user_id
         self.session_id = session_id

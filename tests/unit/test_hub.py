@@ -26,6 +26,9 @@ ROOM, OTHER = "r-room", "r-other"
 class Conn:
     """A fake subscriber recording what it is sent."""
 
+    #: No fast path: the hub always calls send_event.
+    fast = None
+
     def __init__(self, user_id: str, session_id: str = "s"):
         self.user_id = user_id
         self.session_id = session_id

@@ -74,6 +74,9 @@ class Account:
 class FakeConnection:
     """An authenticated real-time connection as the hub sees one (for presence)."""
 
+    #: No fast path: the hub always calls send_event.
+    fast = None
+
     def __init__(self, user_id: str, session_id: str):
         self.user_id = user_id
         self.session_id = session_id
