@@ -37,7 +37,8 @@ ROOM_COLS = (
     "r.updated_at"
 )
 MESSAGE_COLS = (
-    "rowid, id, author_id, target_type, target_id, content, is_edited, created_at, updated_at"
+    "rowid AS seq, id, author_id, target_type, target_id, content, is_edited, created_at, "
+    "updated_at"
 )
 INVITATION_SELECT = (
     "SELECT i.id, i.room_id, i.inviter_id, i.invitee_id, i.status, i.created_at, i.expires_at, "
@@ -521,15 +522,16 @@ class SQLiteStore:
         return self._write(txn)
 
     @staticmethod
-    def _conversation(target: Target, viewer_id: str) -> tuple[str, list]:
-        """SQL condition and arguments selecting one room or one DM conversation."""
+    def _conversation(target: Target, viewer_id: str) -> list[tuple[str, list]]:
+        """One room or one DM conversation, as index-friendly branches of disjoint rows:
+        a room is one ``(target_type, target_id)`` range; a DM is one range per
+        direction on ``(target_type, author_id, target_id)`` (a DM to oneself, one)."""
         if target.kind == "room":
-            return "target_type = 'room' AND target_id = ?", [target.id]
-        return (
-            "target_type = 'dm' AND ((author_id = ? AND target_id = ?) "
-            "OR (author_id = ? AND target_id = ?))",
-            [viewer_id, target.id, target.id, viewer_id],
-        )
+            return [("target_type = 'room' AND target_id = ?", [target.id])]
+        branch = "target_type = 'dm' AND author_id = ? AND target_id = ?"
+        if target.id == viewer_id:
+            return [(branch, [viewer_id, viewer_id])]
+        return [(branch, [viewer_id, target.id]), (branch, [target.id, viewer_id])]
 
     def history(
         self,
@@ -539,22 +541,25 @@ class SQLiteStore:
         before: tuple[str, float] | None,
         after: tuple[str, float] | None,
     ) -> defer.Deferred:
-        where, args = self._conversation(target, viewer_id)
+        bounds, bound_args = "", []
         for bound, op in ((before, "<"), (after, ">")):
             if bound is not None:
                 column = "rowid" if bound[0] == "seq" else "created_at"
-                value = bound[1] if bound[0] == "seq" else _int(bound[1])
-                where += f" AND {column} {op} ?"
-                args.append(value)
+                bounds += f" AND {column} {op} ?"
+                bound_args.append(bound[1] if bound[0] == "seq" else _int(bound[1]))
         # Paging forward from ``after`` reads the oldest first, then returns newest first.
         order = "ASC" if after is not None and before is None else "DESC"
+        parts, args = [], []
+        for where, branch_args in self._conversation(target, viewer_id):
+            parts.append(
+                f"SELECT * FROM (SELECT {MESSAGE_COLS} FROM messages WHERE {where}{bounds} "
+                f"ORDER BY rowid {order} LIMIT ?)"
+            )
+            args += [*branch_args, *bound_args, limit]
+        sql = " UNION ALL ".join(parts) + f" ORDER BY seq {order} LIMIT ?"
 
         def txn(cur: sqlite3.Cursor) -> list[Message]:
-            rows = cur.execute(
-                f"SELECT {MESSAGE_COLS} FROM messages WHERE {where} ORDER BY rowid {order} LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-            messages = [_message(r) for r in rows]
+            messages = [_message(r) for r in cur.execute(sql, (*args, limit)).fetchall()]
             if order == "ASC":
                 messages.reverse()
             return messages
@@ -588,11 +593,14 @@ class SQLiteStore:
             "AND target_id = ?",
             (user_id, target.kind, target.id),
         ).fetchone()
-        where, args = self._conversation(target, user_id)
-        return cur.execute(
-            f"SELECT COUNT(*) FROM messages WHERE {where} AND author_id != ? AND rowid > ?",
-            (*args, user_id, row[0] if row else 0),
-        ).fetchone()[0]
+        last_read = row[0] if row else 0
+        return sum(
+            cur.execute(
+                f"SELECT COUNT(*) FROM messages WHERE {where} AND author_id != ? AND rowid > ?",
+                (*args, user_id, last_read),
+            ).fetchone()[0]
+            for where, args in self._conversation(target, user_id)
+        )
 
     def unread_count(self, user_id: str, target: Target) -> defer.Deferred:
         return self._read(self._unread, user_id, target)
@@ -610,11 +618,14 @@ class SQLiteStore:
         return self._write(txn)
 
     def latest_seq(self, target: Target, viewer_id: str) -> defer.Deferred:
-        where, args = self._conversation(target, viewer_id)
+        branches = self._conversation(target, viewer_id)
 
         def txn(cur: sqlite3.Cursor) -> int:
-            row = cur.execute(f"SELECT MAX(rowid) FROM messages WHERE {where}", args).fetchone()
-            return row[0] or 0
+            return max(
+                cur.execute(f"SELECT MAX(rowid) FROM messages WHERE {where}", args).fetchone()[0]
+                or 0
+                for where, args in branches
+            )
 
         return self._read(txn)
 
