@@ -1,0 +1,422 @@
+"""What the controller does for each user action: lists, conversations, rooms,
+people and messages.
+
+A mixin of :class:`~lairchat.client.app.App`, which provides ``state``, ``api``,
+``link``, ``ui``, ``reactor``, ``spawn`` and ``refresh``. Coroutines here raise
+:class:`~lairchat.client.net.errors.ServerError` freely: ``App.spawn`` turns every
+failure into a notice (or, for a lost session, a return to the login screen).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.python.failure import Failure
+
+from lairchat.client.model import HOME, ConvKey
+from lairchat.client.net.errors import ServerError
+
+if TYPE_CHECKING:
+    from lairchat.client.net.link import Link
+    from lairchat.client.state import ClientState
+    from lairchat.client.ui.root import RootView
+
+__all__ = ["ActionsMixin"]
+
+log = logging.getLogger(__name__)
+
+#: At most one ``typing`` notification per conversation in this many seconds
+#: (the server forwards at most one per 3 s anyway).
+TYPING_INTERVAL = 3.0
+HISTORY_PAGE = 50
+
+
+def _looks_like_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _target(key: ConvKey) -> dict[str, str]:
+    kind, ident = key
+    if kind == "room":
+        return {"type": "room", "room_id": ident}
+    return {"type": "dm", "recipient": ident}
+
+
+class ActionsMixin:
+    """The controller's operations; the attributes below come from ``App``."""
+
+    state: ClientState
+    api: Any
+    link: Link | None
+    ui: RootView
+    reactor: Any
+    spawn: Callable[..., Deferred]
+    refresh: Callable[[], None]
+    session_lost: Callable[[ServerError], None]
+    _failed: Callable[..., None]
+    _after: Callable[[Any], Any]
+    _clipboard: Callable[[str], None]
+    _typing_sent: dict[ConvKey, float]
+    _loading: set[ConvKey]
+    _fetching_users: set[str]
+
+    # -- loading lists -----------------------------------------------------------------
+
+    async def _after_login(self) -> None:
+        await gatherResults(
+            [
+                self.spawn(self.refresh_users(), "Could not list users"),
+                self.spawn(self.refresh_rooms(), "Could not list rooms"),
+                self.spawn(self.refresh_invitations(), "Could not list invitations"),
+                self.spawn(self._load_unread()),
+            ]
+        )
+        count = len(self.state.invitations)
+        if count:
+            plural = "s" if count != 1 else ""
+            self.state.notify(f"You have {count} pending invitation{plural} (I to view)", "warning")
+
+    async def _after_reconnect(self) -> None:
+        await gatherResults(
+            [
+                self.spawn(self.refresh_users()),
+                self.spawn(self.refresh_rooms()),
+                self.spawn(self.refresh_invitations()),
+            ]
+        )
+        key = self.state.current
+        if key[0] in ("room", "dm"):
+            await self.load_latest(key)
+            if key[0] == "room":
+                await self.load_members(key[1])
+
+    async def _load_unread(self) -> None:
+        try:
+            me = await self.api.me()
+        except ServerError:
+            return
+        counts = me.get("unread_counts")
+        if isinstance(counts, dict):
+            self.state.set_unread(counts.get("by_room") or {}, counts.get("by_dm") or {})
+
+    async def refresh_users(self) -> None:
+        self.state.set_users(await self.api.users())
+        self.state.users_changed()
+
+    async def refresh_rooms(self) -> None:
+        public = await self.api.rooms()
+        joined = await self.api.my_rooms()
+        self.state.set_rooms(public, joined)
+
+    async def refresh_invitations(self) -> None:
+        self.state.set_invitations(await self.api.invitations())
+
+    async def load_members(self, room_id: str) -> None:
+        try:
+            members = await self.api.members(room_id)
+        except ServerError as err:
+            if err.code in ("not_room_member", "room_not_found"):
+                return
+            raise
+        self.state.set_members(room_id, members)
+
+    def _learn_authors(self, key: ConvKey) -> None:
+        for user_id in self.state.unknown_authors(key) - self._fetching_users:
+            self._fetching_users.add(user_id)
+            self.spawn(self._fetch_user(user_id))
+
+    async def _fetch_user(self, user_id: str) -> None:
+        try:
+            data = await self.api.user(user_id)
+        except ServerError:
+            return
+        finally:
+            self._fetching_users.discard(user_id)
+        self.state.add_user(data.get("user") or {}, bool(data.get("online", False)))
+        self.state.users_changed()
+
+    # -- conversations ------------------------------------------------------------------
+
+    async def open_conversation(self, key: ConvKey) -> None:
+        previous = self.state.current
+        if previous != key:
+            self._mark_read(previous)
+        conv = self.state.open(key)
+        self.ui.chat.pane.scroll("bottom")
+        self.refresh()
+        if not conv.loaded:
+            await self.load_latest(key)
+        if key[0] == "room" and key[1] not in self.state.members:
+            await self.load_members(key[1])
+        self._mark_read(key)
+
+    async def load_latest(self, key: ConvKey) -> None:
+        if key in self._loading:
+            return
+        self._loading.add(key)
+        try:
+            page, more = await self.api.history(key[0], key[1], limit=HISTORY_PAGE)
+        finally:
+            self._loading.discard(key)
+        self.state.apply_history(key, page, more)
+        self._learn_authors(key)
+
+    def load_older(self) -> None:
+        """The pane reached its top (called while drawing: act on the next turn)."""
+        self.reactor.callLater(0, self._load_older, self.state.current)
+
+    def _load_older(self, key: ConvKey) -> None:
+        conv = self.state.conversations.get(key)
+        if conv is None or key == HOME or not conv.loaded or not conv.has_more:
+            return
+        if key in self._loading:
+            return
+        oldest = next((m.id for m in conv.messages if m.id), None)
+        if oldest is None:
+            return
+        self.spawn(self._fetch_older(key, oldest), "Could not load older messages")
+
+    async def _fetch_older(self, key: ConvKey, before: str) -> None:
+        self._loading.add(key)
+        try:
+            page, more = await self.api.history(key[0], key[1], limit=HISTORY_PAGE, before=before)
+        finally:
+            self._loading.discard(key)
+        self.state.apply_history(key, page, more, older=True)
+        self._learn_authors(key)
+
+    def _mark_read(self, key: ConvKey) -> None:
+        if key[0] not in ("room", "dm") or not self.api.token:
+            return
+        d = ensureDeferred(self.api.mark_read(key[0], key[1]))
+        d.addErrback(lambda f: None)  # lairchat's extension; other servers say 404
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    async def _find_room(self, wanted: str) -> Any:
+        room = self.state.find_room(wanted)
+        if room is None:
+            await self.refresh_rooms()
+            room = self.state.find_room(wanted)
+        return room
+
+    async def _join(self, wanted: str) -> None:
+        room = await self._find_room(wanted)
+        if room is None and _looks_like_id(wanted):
+            room_id, name = wanted, wanted[:8]
+        elif room is None:
+            self.state.notify(f"No room named {wanted!r} (r lists them)", "error")
+            return
+        else:
+            room_id, name = room.id, room.name
+            if room.is_member:
+                await self.open_conversation(("room", room_id))
+                return
+        try:
+            data = await self.api.join_room(room_id)
+        except ServerError as err:
+            if err.code != "already_member":
+                raise
+            data = None
+        if data is not None:
+            info = self.state.room_joined(data.get("room"), data.get("membership") or {})
+            name = info.name
+            self.state.system(f"You joined #{name}", ("room", room_id))
+        await self.open_conversation(("room", room_id))
+
+    async def _create(self, name: str, private: bool) -> None:
+        room = await self.api.create_room(name, private)
+        info = self.state.room_created(room)
+        kind = "private room" if private else "room"
+        self.state.system(f"You created the {kind} #{info.name}", ("room", info.id))
+        await self.open_conversation(("room", info.id))
+
+    async def _leave(self) -> None:
+        kind, room_id = self.state.current
+        if kind != "room":
+            self.state.notify("You are not in a room", "error")
+            return
+        room = self.state.rooms.get(room_id)
+        await self.api.leave_room(room_id)
+        if room is not None and room.is_member:
+            self.state.room_left(room_id)
+            self.state.notify(f"You left #{room.name}")
+
+    async def _accept(self, invitation_id: str) -> None:
+        data = await self.api.accept(invitation_id)
+        self.state.remove_invitation(invitation_id)
+        info = self.state.room_joined(data.get("room"), data.get("membership") or {})
+        self.state.notify(f"Joined #{info.name}", "success")
+        self.ui.close_overlay()
+        await self.open_conversation(("room", info.id))
+
+    async def _decline(self, invitation_id: str) -> None:
+        await self.api.decline(invitation_id)
+        self.state.remove_invitation(invitation_id)
+        self.state.notify("Invitation declined")
+
+    # -- people ---------------------------------------------------------------------------
+
+    async def _find_user(self, username: str) -> Any:
+        user = self.state.find_user(username)
+        if user is None:
+            await self.refresh_users()
+            user = self.state.find_user(username)
+        if user is None:
+            self.state.notify(f"No user named {username!r}", "error")
+        return user
+
+    async def _start_dm(self, username: str) -> None:
+        user = await self._find_user(username)
+        if user is None:
+            return
+        if self.state.is_me(user.id):
+            self.state.notify("That is you: pick someone else to message", "error")
+            return
+        await self.open_conversation(("dm", user.id))
+
+    def _current_room(self) -> str | None:
+        kind, room_id = self.state.current
+        if kind != "room":
+            self.state.notify("Open a room first (r)", "error")
+            return None
+        return room_id
+
+    async def _invite(self, username: str) -> None:
+        room_id = self._current_room()
+        if room_id is None:
+            return
+        user = await self._find_user(username)
+        if user is None:
+            return
+        await self.api.invite(room_id, user.id)
+        self.state.notify(
+            f"Invited {user.username} to {self.state.title_of(('room', room_id))}", "success"
+        )
+
+    async def _member(self, room_id: str, username: str) -> Any:
+        if room_id not in self.state.members:
+            await self.load_members(room_id)
+        wanted = username.lstrip("@").casefold()
+        for member in self.state.members.get(room_id, {}).values():
+            if member.username.casefold() == wanted:
+                return member
+        self.state.notify(f"{username} is not a member of this room", "error")
+        return None
+
+    async def _kick(self, username: str) -> None:
+        room_id = self._current_room()
+        member = await self._member(room_id, username) if room_id else None
+        if room_id is None or member is None:
+            return
+        await self.api.kick(room_id, member.user_id)
+        self.state.notify(f"Removed {member.username} from the room", "success")
+
+    async def _set_role(self, username: str, role: str) -> None:
+        room_id = self._current_room()
+        member = await self._member(room_id, username) if room_id else None
+        if room_id is None or member is None:
+            return
+        updated = await self.api.set_role(room_id, member.user_id, role)
+        member.role = str(updated.get("role", role))
+        if self.state.is_me(member.user_id) and room_id in self.state.rooms:
+            self.state.rooms[room_id].role = member.role
+        self.state.notify(f"{member.username} is now {member.role}", "success")
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _send(self, text: str) -> None:
+        key = self.state.current
+        if key == HOME:
+            self.state.notify("Pick a room first (r) or start a DM with /dm USER", "error")
+            return
+        local = self.state.add_pending(key, text)
+        self.ui.chat.pane.scroll("bottom")
+        if self.link is None:
+            self.state.fail_pending(local, "not connected")
+            return
+        d = self.link.request({"type": "send_message", "target": _target(key), "content": text})
+
+        def sent(response: dict[str, Any]) -> None:
+            self.state.confirm_pending(local, response.get("message") or {})
+
+        def refused(failure: Failure) -> None:
+            reason = (
+                failure.value.describe()
+                if isinstance(failure.value, ServerError)
+                else failure.getErrorMessage()
+            )
+            self.state.fail_pending(local, reason)
+            if isinstance(failure.value, ServerError) and failure.value.session_lost:
+                self.session_lost(failure.value)
+
+        d.addCallbacks(sent, refused)
+        d.addErrback(self._failed)
+        d.addBoth(self._after)
+        self._typing_sent.pop(key, None)
+
+    def typing(self) -> None:
+        key = self.state.current
+        if key == HOME or self.link is None:
+            return
+        now = self.reactor.seconds()
+        if now - self._typing_sent.get(key, -TYPING_INTERVAL) < TYPING_INTERVAL:
+            return
+        if self.link.send({"type": "typing", "target": _target(key)}):
+            self._typing_sent[key] = now
+
+    def _realtime(
+        self, message: dict[str, Any], done: Callable[[dict[str, Any]], None], context: str
+    ) -> None:
+        if self.link is None:
+            self.state.notify("Not connected", "error")
+            return
+        d = self.link.request(message)
+        d.addCallback(done)
+        d.addErrback(self._failed, context)
+        d.addBoth(self._after)
+
+    def _copy_last(self) -> None:
+        conv = self.state.current_conversation
+        last = next((m for m in reversed(conv.messages) if m.kind != "system"), None)
+        if last is None:
+            self.state.notify("No message to copy", "error")
+            return
+        try:
+            self._clipboard(last.content)
+        except Exception as exc:
+            log.info("copy failed: %s", exc)
+            self.state.notify("Could not copy to the clipboard", "error")
+            return
+        self.state.notify("Copied to the clipboard (if your terminal allows OSC 52)")
+
+    def _edit_last(self, text: str) -> None:
+        last = self.state.last_own_message()
+        if last is None or last.id is None:
+            self.state.notify("No message of yours here to edit", "error")
+            return
+        self._realtime(
+            {"type": "edit_message", "message_id": last.id, "content": text},
+            lambda r: self.state.edit_message(r.get("message") or {}),
+            "Could not edit",
+        )
+
+    def _delete_last(self) -> None:
+        last = self.state.last_own_message()
+        if last is None or last.id is None:
+            self.state.notify("No message of yours here to delete", "error")
+            return
+        message_id = last.id
+        self._realtime(
+            {"type": "delete_message", "message_id": message_id},
+            lambda r: self.state.delete_message(message_id),
+            "Could not delete",
+        )

@@ -1,0 +1,403 @@
+"""The controller: user actions in, network calls out, answers into the state.
+
+Everything that waits is a coroutine run with ``ensureDeferred`` on the one reactor
+(no threads). Every outcome lands in :class:`~lairchat.client.state.ClientState`, then
+the view is redrawn. Failures are turned into notices here, in one place: a refusal
+by the server shows its message, a lost session sends the user back to the login
+screen, and anything unexpected is logged with its traceback and shown as a short
+line — never printed on the terminal.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+
+from lairchat.client import commands as c
+from lairchat.client.actions import ActionsMixin
+from lairchat.client.config import ClientConfig
+from lairchat.client.net.errors import ServerError
+from lairchat.client.net.http import HttpApi
+from lairchat.client.net.link import Link, Opener
+from lairchat.client.state import HOME, ClientState, ConvKey
+from lairchat.client.ui.overlays import (
+    ConfirmDialog,
+    HelpOverlay,
+    InvitationsOverlay,
+    MembersOverlay,
+)
+from lairchat.client.ui.root import RootView
+
+__all__ = ["App", "default_opener"]
+
+log = logging.getLogger(__name__)
+
+
+def default_opener(reactor: Any, config: ClientConfig) -> Opener:
+    """TCP to ``--server``, or WebSocket next to the REST API with ``--websocket``."""
+    if config.websocket:
+        from lairchat.client.net.ws import ws_opener, ws_url_from_http
+
+        return ws_opener(reactor, ws_url_from_http(config.http_url), insecure=config.insecure)
+    from lairchat.client.net.tcp import tcp_opener
+
+    return tcp_opener(reactor, config.host, config.port)
+
+
+class App(ActionsMixin):
+    """Wires the network, the state and the view together."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        reactor: Any,
+        *,
+        api_factory: Callable[[ClientConfig], Any] | None = None,
+        opener_factory: Callable[[ClientConfig], Opener] | None = None,
+        on_exit: Callable[[], None] | None = None,
+        clipboard: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.reactor = reactor
+        self._api_factory = api_factory or (
+            lambda cfg: HttpApi(cfg.http_url, reactor, insecure=cfg.insecure)
+        )
+        self._opener_factory = opener_factory or (lambda cfg: default_opener(reactor, cfg))
+        self._on_exit = on_exit or (lambda: reactor.stop())
+        self._clipboard = clipboard or self._osc52
+        self.api = self._api_factory(config)
+        self.state = ClientState(clock=reactor.seconds)
+        self._set_transport()
+        self.link: Link | None = None
+        self.ui = RootView(self.state, self, config.server)
+        self.loop: Any = None
+        self._draw_call: Any = None
+        self._typing_sent: dict[ConvKey, float] = {}
+        self._loading: set[ConvKey] = set()
+        self._fetching_users: set[str] = set()
+        self._busy = False
+        self._quitting = False
+        self._ticker = LoopingCall(self._tick)
+        self._ticker.clock = reactor
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, loop: Any = None) -> None:
+        """Attach the urwid main loop (None in tests) and start the timers."""
+        self.loop = loop
+        self._ticker.start(1.0, now=False)
+        if loop is not None:
+            self.reactor.callLater(0, self._take_ctrl_c)
+        self.refresh()
+
+    def _take_ctrl_c(self) -> None:
+        """Let Ctrl+C arrive as a key (quit and log out) rather than as SIGINT.
+
+        Called once the screen has started, so urwid restores the terminal's
+        setting when it stops."""
+        try:
+            self.loop.screen.tty_signal_keys(intr="undefined")
+        except Exception as exc:  # not a tty, another screen class
+            log.info("Ctrl+C stays a signal: %s", exc)
+
+    def _set_transport(self) -> None:
+        self.state.connection.transport = self.config.transport_name
+        self.state.connection.encrypted = False
+
+    def refresh(self) -> None:
+        """Redraw from the state now, and paint the terminal soon (once per turn)."""
+        self.ui.update()
+        if self.loop is not None and self._draw_call is None:
+            self._draw_call = self.reactor.callLater(0, self._draw)
+
+    def _draw(self) -> None:
+        self._draw_call = None
+        try:
+            self.ui.update()
+            self.loop.draw_screen()
+        except Exception:
+            log.exception("drawing failed")
+
+    def _osc52(self, text: str) -> None:
+        """Copy through the terminal (OSC 52): works over SSH and in tmux, no X needed."""
+        if self.loop is None:
+            raise RuntimeError("no terminal")
+        payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        self.loop.screen.write(f"\x1b]52;c;{payload}\x07")
+        self.loop.screen.flush()
+
+    def _tick(self) -> None:
+        if self.state.expire():
+            self.refresh()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], context: str = "") -> Deferred:
+        """Run a coroutine; whatever it raises becomes a notice."""
+        d = ensureDeferred(coro)
+        d.addErrback(self._failed, context)
+        d.addBoth(self._after)
+        return d
+
+    def _after(self, result: Any) -> Any:
+        self.refresh()
+        return result
+
+    def _failed(self, failure: Failure, context: str = "") -> None:
+        if failure.check(ServerError):
+            self.server_error(failure.value, context)
+            return
+        log.error(
+            "unexpected error%s: %s",
+            f" ({context})" if context else "",
+            failure.getTraceback(),
+        )
+        self.state.notify("Internal error (details in the log file)", "error")
+
+    def server_error(self, error: ServerError, context: str = "") -> None:
+        if error.session_lost and self.state.me is not None:
+            self.session_lost(error)
+            return
+        prefix = f"{context}: " if context else ""
+        self.state.notify(prefix + error.describe(), "error")
+
+    # -- actions --------------------------------------------------------------------------
+
+    def dispatch(self, action: c.Action | c.CommandError | None) -> None:
+        try:
+            self._dispatch(action)
+        except Exception:
+            log.exception("action %r failed", action)
+            self.state.notify("Internal error (details in the log file)", "error")
+        self.refresh()
+
+    def _dispatch(self, action: c.Action | c.CommandError | None) -> None:
+        state = self.state
+        match action:
+            case None:
+                pass
+            case c.CommandError(message=message):
+                state.notify(message, "error")
+            case c.Quit(confirm=True):
+                self.ui.open_overlay(ConfirmDialog("Quit lairchat?", self.quit))
+            case c.Quit():
+                self.quit()
+            case c.Login() | c.Register():
+                self.spawn(self._login(action))
+            case c.ShowHelp():
+                self.ui.open_overlay(HelpOverlay())
+            case c.ClearNotices():
+                state.clear_notices()
+            case _ if state.me is None:
+                state.notify("Log in first", "error")
+            case c.ShowRooms():
+                state.screen = "rooms"
+                self.spawn(self.refresh_rooms(), "Could not list rooms")
+            case c.ShowChat():
+                state.screen = "chat"
+            case c.ShowInvitations():
+                self.ui.open_overlay(InvitationsOverlay(self))
+                self.spawn(self.refresh_invitations(), "Could not list invitations")
+            case c.RefreshInvitations():
+                self.spawn(self.refresh_invitations(), "Could not list invitations")
+            case c.AcceptInvitation(invitation_id=inv_id):
+                self.spawn(self._accept(inv_id), "Could not accept the invitation")
+            case c.DeclineInvitation(invitation_id=inv_id):
+                self.spawn(self._decline(inv_id), "Could not decline the invitation")
+            case c.ShowMembers():
+                if state.current[0] != "room":
+                    state.notify("Open a room first (r)", "error")
+                else:
+                    self.ui.open_overlay(MembersOverlay(self))
+                    self.spawn(self.load_members(state.current[1]), "Could not list members")
+            case c.Reconnect():
+                if self.link is not None:
+                    self.link.reconnect_now()
+            case c.SendMessage(text=text):
+                self._send(text)
+            case c.CreateRoom(name=name, private=private):
+                self.spawn(self._create(name, private), "Could not create the room")
+            case c.JoinRoom(room=room):
+                self.spawn(self._join(room), "Could not join")
+            case c.LeaveRoom():
+                self.spawn(self._leave(), "Could not leave")
+            case c.StartDM(username=username):
+                self.spawn(self._start_dm(username))
+            case c.Invite(username=username):
+                self.spawn(self._invite(username), f"Could not invite {username}")
+            case c.Kick(username=username):
+                self.spawn(self._kick(username), f"Could not remove {username}")
+            case c.SetRole(username=username, role=role):
+                self.spawn(self._set_role(username, role), f"Could not change {username}'s role")
+            case c.CopyLast():
+                self._copy_last()
+            case c.EditLast(text=text):
+                self._edit_last(text)
+            case c.DeleteLast():
+                self._delete_last()
+            case _:
+                state.notify("Not available here", "error")
+
+    # -- logging in and out ------------------------------------------------------------
+
+    async def _login(self, action: c.Login | c.Register) -> None:
+        if self._busy or self.state.me is not None:
+            return
+        try:
+            config = self.config.with_server(action.server)
+        except ValueError as exc:
+            self.state.notify(f"Invalid server address: {exc}", "error")
+            return
+        if config != self.config:
+            self.config = config
+            self.api.close()
+            self.api = self._api_factory(config)
+            self._set_transport()
+        self._busy = True
+        registering = isinstance(action, c.Register)
+        self.ui.activity = "Creating account…" if registering else "Logging in…"
+        self.state.clear_notices()
+        self.refresh()
+        try:
+            if isinstance(action, c.Register):
+                data = await self.api.register(action.username, action.email, action.password)
+            else:
+                data = await self.api.login(action.username, action.password)
+        except ServerError as err:
+            self._busy = False
+            self.ui.activity = ""
+            what = "Registration failed" if registering else "Login failed"
+            self.state.notify(f"{what}: {err.describe()}", "error")
+            if err.code in ("invalid_credentials", "password_too_weak"):
+                self.ui.login.focus_field("password")
+            return
+        except BaseException:
+            self._busy = False
+            self.ui.activity = ""
+            raise
+        token = data.get("token")
+        if not isinstance(token, str):
+            self._busy = False
+            self.ui.activity = ""
+            self.state.notify("The server sent no token", "error")
+            return
+        self.ui.activity = f"Connecting ({self.config.transport_name})…"
+        self.refresh()
+        self.link = Link(
+            self.reactor,
+            self._opener_factory(self.config),
+            token,
+            self,
+            encrypt=self.config.encrypt and not self.config.websocket,
+        )
+        self.link.start()
+
+    def session_lost(self, error: ServerError) -> None:
+        """The token is no good any more: back to the login screen, saying why."""
+        if self.link is not None:
+            self.link.stop()
+            self.link = None
+        self.api.token = None
+        self._busy = False
+        self.ui.activity = ""
+        self.ui.close_overlay()
+        self.state.reset()
+        self._set_transport()
+        self.state.notify(error.describe(), "error")
+
+    def quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        self.ui.activity = "Logging out…"
+        self.refresh()
+        if self.link is not None:
+            self.link.stop()
+        if self._ticker.running:
+            self._ticker.stop()
+        d = ensureDeferred(self._sign_off(self.state.current))
+        d.addTimeout(2.0, self.reactor)
+        d.addErrback(lambda f: log.info("logout at exit failed: %s", f.getErrorMessage()))
+        d.addBoth(lambda _: self._exit())
+
+    async def _sign_off(self, key: ConvKey) -> None:
+        """Mark the shown conversation read, then end the session (in that order:
+        the read marker needs the session)."""
+        if not self.api.token:
+            return
+        if key[0] in ("room", "dm"):
+            try:
+                await self.api.mark_read(key[0], key[1])
+            except Exception as exc:
+                log.info("read marker at exit: %s", exc)
+        await self.api.logout()
+
+    def _exit(self) -> None:
+        try:
+            self.api.close()
+        finally:
+            self._on_exit()
+
+    # -- the link's listener ---------------------------------------------------------
+
+    def link_state(self, state: str, detail: str) -> None:
+        self.state.connection.state = state
+        self.state.connection.detail = detail
+        if state == "waiting" and self.link is not None:
+            attempt, delay = self.link.backoff.attempts, self.link.retry_in
+            self.state.connection.detail = f"retry {attempt} in {delay:.0f} s"
+            if self.state.me is not None:
+                self.state.notify(f"Connection lost ({detail}); reconnecting…", "warning")
+        self.refresh()
+
+    def link_ready(self, user: dict[str, Any], encrypted: bool, reconnected: bool) -> None:
+        self.state.connection.encrypted = encrypted
+        self._busy = False
+        self.ui.activity = ""
+        if reconnected:
+            self.state.notify("Reconnected", "success")
+            self.state.system("Reconnected to the server")
+            self.state.mark_stale()
+            self.spawn(self._after_reconnect())
+        else:
+            self.state.logged_in(user)
+            self.ui.login.clear_password()
+            name = self.state.me.username if self.state.me else "?"
+            self.state.system(f"Welcome, {name}! Press r to pick a room, ? for help.", HOME)
+            self.spawn(self._after_login())
+        self.refresh()
+
+    def link_failed(self, error: ServerError) -> None:
+        self.link = None
+        self._busy = False
+        self.ui.activity = ""
+        if self.state.me is not None:
+            self.session_lost(error)
+        else:
+            self.api.token = None
+            where = self.config.http_url if self.config.websocket else self.config.server
+            if error.code == "unreachable":
+                text = f"Cannot connect to {where} ({error.describe()})"
+            else:
+                text = f"Could not sign in: {error.describe()}"
+            self.state.notify(text, "error")
+        self.refresh()
+
+    def link_event(self, event: dict[str, Any]) -> None:
+        try:
+            followups = self.state.apply_event(event)
+        except Exception:
+            log.exception("could not apply event %s", event.get("type"))
+            return
+        for kind, arg in followups:
+            if kind == "rooms":
+                self.spawn(self.refresh_rooms())
+            elif kind == "members":
+                self.spawn(self.load_members(arg))
+        if event.get("type") == "message_received":
+            self._learn_authors(self.state.key_for_message(event.get("message") or {}))
+        self.refresh()

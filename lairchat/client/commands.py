@@ -1,0 +1,382 @@
+"""What the user typed, as actions: slash commands and normal-mode keys.
+
+Pure functions from text or key names (urwid's spelling: ``"j"``, ``"esc"``,
+``"ctrl c"``) to small immutable action objects, so the whole vocabulary of the client
+is tested without a terminal and the controller has one ``match`` to write. The keys
+follow the original client: vim-like normal mode, ``i`` to type, ``Esc`` to stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "COMMANDS",
+    "Action",
+    "CommandError",
+    "PALETTE",
+    "fuzzy_filter",
+    "normal_key",
+    "panel_key",
+    "parse_input",
+]
+
+
+class Action:
+    """Base of every action (a marker for type hints)."""
+
+
+@dataclass(frozen=True)
+class Quit(Action):
+    confirm: bool = False
+
+
+@dataclass(frozen=True)
+class ShowHelp(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class ShowRooms(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class ShowInvitations(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class ShowMembers(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class Reconnect(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class ClearNotices(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class EnterInsert(Action):
+    prefill: str = ""
+
+
+@dataclass(frozen=True)
+class EditPrompt(Action):
+    """Put ``/edit <your last message>`` in the input line to change it."""
+
+
+@dataclass(frozen=True)
+class CopyLast(Action):
+    """Copy the newest message of the conversation to the clipboard."""
+
+
+@dataclass(frozen=True)
+class ToggleFocus(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class Scroll(Action):
+    to: Literal["up", "down", "top", "bottom", "page_up", "page_down"]
+
+
+@dataclass(frozen=True)
+class SendMessage(Action):
+    text: str
+
+
+@dataclass(frozen=True)
+class CreateRoom(Action):
+    name: str
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class JoinRoom(Action):
+    room: str
+
+
+@dataclass(frozen=True)
+class LeaveRoom(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class StartDM(Action):
+    username: str
+
+
+@dataclass(frozen=True)
+class Invite(Action):
+    username: str
+
+
+@dataclass(frozen=True)
+class Kick(Action):
+    username: str
+
+
+@dataclass(frozen=True)
+class SetRole(Action):
+    username: str
+    role: Literal["owner", "moderator", "member"]
+
+
+@dataclass(frozen=True)
+class EditLast(Action):
+    text: str
+
+
+@dataclass(frozen=True)
+class DeleteLast(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class PanelMove(Action):
+    step: int
+
+
+@dataclass(frozen=True)
+class PanelOpen(Action):
+    """Start a DM with the selected person."""
+
+
+@dataclass(frozen=True)
+class PanelInvite(Action):
+    """Invite the selected person to the shown room."""
+
+
+@dataclass(frozen=True)
+class ShowChat(Action):
+    """Back from the room list to the conversation."""
+
+
+@dataclass(frozen=True)
+class RefreshInvitations(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class AcceptInvitation(Action):
+    invitation_id: str
+
+
+@dataclass(frozen=True)
+class DeclineInvitation(Action):
+    invitation_id: str
+
+
+@dataclass(frozen=True)
+class Login(Action):
+    server: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Register(Action):
+    server: str
+    username: str
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """Not an action: what to tell the user about a command that cannot run."""
+
+    message: str
+
+
+#: ``/name`` → (arguments, what it does); the help overlay prints this table.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("/help", "", "show keys and commands"),
+    ("/rooms", "", "open the room list"),
+    ("/create", "NAME", "create a room and enter it (--private for invitation only)"),
+    ("/join", "NAME|ID", "join a room, or switch to it"),
+    ("/leave", "", "leave the room shown"),
+    ("/dm", "USER", "talk to USER privately (also /msg, /w)"),
+    ("/invite", "USER", "invite USER to the room shown"),
+    ("/invites", "", "show invitations to answer"),
+    ("/members", "", "show and manage the room's members"),
+    ("/kick", "USER", "remove USER from the room (owners, moderators)"),
+    ("/role", "USER ROLE", "make USER owner, moderator or member (owners)"),
+    ("/edit", "TEXT", "replace your last message here with TEXT"),
+    ("/delete", "", "delete your last message here"),
+    ("/reconnect", "", "reconnect to the server now"),
+    ("/quit", "", "leave the client"),
+]
+
+_ROLES = {"owner": "owner", "moderator": "moderator", "mod": "moderator", "member": "member"}
+
+
+def _needs(arg: str, usage: str) -> CommandError | None:
+    return None if arg else CommandError(f"Usage: {usage}")
+
+
+def parse_input(text: str) -> Action | CommandError | None:
+    """The input line on Enter: a message, a command, or nothing (blank)."""
+    if not text.strip():
+        return None
+    if not text.startswith("/"):
+        return SendMessage(text)
+    if text.startswith("//"):
+        return SendMessage(text[1:])  # "//shrug" sends "/shrug"
+    name, _, rest = text[1:].partition(" ")
+    name, arg = name.lower(), rest.strip()
+    match name:
+        case "quit" | "q" | "exit":
+            return Quit()
+        case "help" | "h" | "?":
+            return ShowHelp()
+        case "rooms" | "r":
+            return ShowRooms()
+        case "create" | "new":
+            private = False
+            words = arg.split()
+            for flag in ("--private", "-p"):
+                if flag in words:
+                    words.remove(flag)
+                    private = True
+            name_arg = " ".join(words)
+            return _needs(name_arg, "/create [--private] NAME") or CreateRoom(name_arg, private)
+        case "join" | "j":
+            return _needs(arg, "/join NAME|ID") or JoinRoom(arg.lstrip("#"))
+        case "leave" | "part":
+            return LeaveRoom()
+        case "dm" | "msg" | "whisper" | "w" | "query":
+            return _needs(arg, "/dm USER") or StartDM(arg.split()[0].lstrip("@"))
+        case "invite":
+            return _needs(arg, "/invite USER") or Invite(arg.split()[0].lstrip("@"))
+        case "invites" | "invitations":
+            return ShowInvitations()
+        case "members" | "who":
+            return ShowMembers()
+        case "kick":
+            return _needs(arg, "/kick USER") or Kick(arg.split()[0].lstrip("@"))
+        case "role" | "promote" | "demote" | "op" | "deop":
+            words = arg.split()
+            if name in ("promote", "op") and len(words) == 1:
+                words.append("moderator")
+            if name in ("demote", "deop") and len(words) == 1:
+                words.append("member")
+            if len(words) != 2 or words[1].lower() not in _ROLES:
+                return CommandError("Usage: /role USER owner|moderator|member")
+            return SetRole(words[0].lstrip("@"), _ROLES[words[1].lower()])  # type: ignore[arg-type]
+        case "edit":
+            return _needs(arg, "/edit TEXT") or EditLast(rest.strip())
+        case "delete" | "del":
+            return DeleteLast()
+        case "reconnect":
+            return Reconnect()
+        case _:
+            return CommandError(f"Unknown command /{name} (see /help)")
+
+
+#: Normal mode, message pane focused (the original's key map, plus a few aliases).
+_NORMAL: dict[str, Action] = {
+    "q": Quit(confirm=True),
+    "i": EnterInsert(),
+    "enter": EnterInsert(),
+    "/": EnterInsert("/"),
+    "e": EditPrompt(),
+    "y": CopyLast(),
+    "r": ShowRooms(),
+    "R": Reconnect(),
+    "?": ShowHelp(),
+    "f1": ShowHelp(),
+    "I": ShowInvitations(),
+    "m": ShowMembers(),
+    "tab": ToggleFocus(),
+    "j": Scroll("down"),
+    "down": Scroll("down"),
+    "k": Scroll("up"),
+    "up": Scroll("up"),
+    "G": Scroll("bottom"),
+    "end": Scroll("bottom"),
+    "g": Scroll("top"),
+    "home": Scroll("top"),
+    "page up": Scroll("page_up"),
+    "ctrl u": Scroll("page_up"),
+    "page down": Scroll("page_down"),
+    "ctrl d": Scroll("page_down"),
+    "esc": ClearNotices(),
+}
+
+#: Normal mode, people panel focused.
+_PANEL: dict[str, Action] = {
+    "q": Quit(confirm=True),
+    "r": ShowRooms(),
+    "R": Reconnect(),
+    "?": ShowHelp(),
+    "f1": ShowHelp(),
+    "I": ShowInvitations(),
+    "m": ShowMembers(),
+    "tab": ToggleFocus(),
+    "esc": ToggleFocus(),
+    "j": PanelMove(1),
+    "down": PanelMove(1),
+    "k": PanelMove(-1),
+    "up": PanelMove(-1),
+    "enter": PanelOpen(),
+    "i": PanelInvite(),
+}
+
+
+def normal_key(key: str) -> Action | None:
+    """A key pressed in normal mode with the messages focused."""
+    return _NORMAL.get(key)
+
+
+def panel_key(key: str) -> Action | None:
+    """A key pressed in normal mode with the people panel focused."""
+    return _PANEL.get(key)
+
+
+#: The command palette (``Ctrl+P``): name, what it does, the action.
+PALETTE: list[tuple[str, str, Action]] = [
+    ("Rooms", "open the room list", ShowRooms()),
+    ("Invitations", "show invitations to answer", ShowInvitations()),
+    ("Members", "show and manage the room's members", ShowMembers()),
+    ("Help", "keys and commands", ShowHelp()),
+    ("Reconnect", "reconnect to the server now", Reconnect()),
+    ("Copy last message", "copy the newest message to the clipboard", CopyLast()),
+    ("Leave room", "leave the room shown", LeaveRoom()),
+    ("Quit", "leave the client", Quit(confirm=True)),
+]
+
+
+def _fuzzy_score(query: str, text: str) -> int | None:
+    """Lower is better; None if the query's letters are not in ``text`` in order."""
+    position, score = -1, 0
+    for char in query:
+        found = text.find(char, position + 1)
+        if found < 0:
+            return None
+        score += found - position - 1
+        position = found
+    return score
+
+
+def fuzzy_filter(
+    query: str, entries: list[tuple[str, str, Action]]
+) -> list[tuple[str, str, Action]]:
+    """The entries whose "name description" contains the query's letters in order,
+    best first (fewest skipped characters); all of them for an empty query."""
+    wanted = "".join(query.casefold().split())
+    if not wanted:
+        return list(entries)
+    scored = []
+    for index, entry in enumerate(entries):
+        score = _fuzzy_score(wanted, f"{entry[0]} {entry[1]}".casefold())
+        if score is not None:
+            scored.append((score, index, entry))
+    return [entry for _, _, entry in sorted(scored, key=lambda t: (t[0], t[1]))]

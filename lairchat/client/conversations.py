@@ -1,0 +1,208 @@
+"""Messages in conversations: history pages, live messages, our own unsent lines.
+
+A mixin of :class:`~lairchat.client.state.ClientState`, kept apart because it is the
+one subtle part of the model: the same message can come as a history row, as a
+``message_received`` event and as the response to our own ``send_message``, in any
+order, and must appear once, in order, with the reader's unread counts right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lairchat.client.model import ChatMessage, Conversation, ConvKey, UserInfo
+from lairchat.client.timefmt import parse_time
+
+__all__ = ["ConversationsMixin"]
+
+
+class ConversationsMixin:
+    """Message rules of :class:`~lairchat.client.state.ClientState` (which provides
+    ``conversations``, ``users``, ``me``, ``current`` and the small helpers used here)."""
+
+    def key_for_message(self, message: dict[str, Any]) -> ConvKey:
+        """Where a message belongs: its room, or the DM with the *other* person."""
+        target = message.get("target") or {}
+        if target.get("type") == "room":
+            return ("room", str(target.get("room_id", "")))
+        author = str(message.get("author", ""))
+        recipient = str(target.get("recipient", ""))
+        return ("dm", recipient if self.is_me(author) else author)
+
+    def _from_wire(self, message: dict[str, Any], author_name: str | None = None) -> ChatMessage:
+        author_id = str(message.get("author", ""))
+        if author_name and author_id not in self.users:
+            self.users[author_id] = UserInfo(author_id, author_name)
+        return ChatMessage(
+            id=str(message.get("id", "")),
+            author_id=author_id,
+            author=author_name or self.username_of(author_id),
+            content=str(message.get("content", "")),
+            created_at=parse_time(message.get("created_at"), self.now_dt()),
+            edited=bool(message.get("edited", False)),
+        )
+
+    @staticmethod
+    def _sort(conv: Conversation) -> None:
+        conv.messages.sort(key=lambda m: (m.created_at, m.seq))
+        conv.version += 1
+
+    def apply_history(
+        self, key: ConvKey, page: list[dict[str, Any]], has_more: bool, *, older: bool = False
+    ) -> int:
+        """A ``GET /messages`` page (newest first). Returns how many messages were new.
+
+        ``older`` pages (``before=<oldest id>``) go above what we have. A fresh newest
+        page merges with what we have; if it shares nothing with our messages and more
+        exist, what we had is too old to join up (we were away a long time), so the
+        page replaces it. A server that ignores ``before`` answers an older request with
+        messages we already have: then there is nothing more to load.
+        """
+        conv = self.conversation(key)
+        known = conv.ids()
+        fetched = [m for m in reversed(page) if isinstance(m, dict)]
+        if older:
+            new = [m for m in fetched if str(m.get("id", "")) not in known]
+            low = self._low_seq - len(new)
+            for offset, raw in enumerate(new):
+                msg = self._from_wire(raw)
+                msg.seq = low + offset
+                conv.messages.append(msg)
+            self._low_seq = low - 1
+            conv.has_more = has_more and bool(new)
+            self._sort(conv)
+            return len(new)
+        overlap = any(str(m.get("id", "")) in known for m in fetched)
+        if known and not overlap and has_more:
+            conv.messages = [m for m in conv.messages if m.id is None]
+            known = set()
+        added = 0
+        for raw in fetched:
+            msg_id = str(raw.get("id", ""))
+            existing = conv.find(msg_id) if msg_id in known else None
+            if existing is not None:
+                existing.content = str(raw.get("content", existing.content))
+                existing.edited = bool(raw.get("edited", existing.edited))
+                continue
+            msg = self._from_wire(raw)
+            msg.seq = self._next_seq()
+            conv.messages.append(msg)
+            added += 1
+        conv.loaded = True
+        self._sort(conv)
+        # The page says whether older messages exist only if it reaches further back
+        # than anything we already held.
+        fetched_ids = {str(m.get("id", "")) for m in fetched}
+        oldest = next((m.id for m in conv.messages if m.id is not None), None)
+        if oldest is None or oldest in fetched_ids:
+            conv.has_more = has_more
+        return added
+
+    def receive_message(self, message: dict[str, Any], author_name: str | None = None) -> bool:
+        """A live message (event or our send's response). False if already shown."""
+        key = self.key_for_message(message)
+        conv = self.conversation(key)
+        msg_id = str(message.get("id", ""))
+        if conv.find(msg_id) is not None:
+            return False
+        msg = self._from_wire(message, author_name)
+        msg.seq = self._next_seq()
+        if self.is_me(msg.author_id):
+            # Our own echo may beat the response: it takes the pending line's place.
+            for i, old in enumerate(conv.messages):
+                if old.kind == "pending" and old.content == msg.content:
+                    msg.local_id = old.local_id
+                    conv.messages[i] = msg
+                    self._sort(conv)
+                    return True
+        else:
+            conv.typing.pop(msg.author_id or "", None)
+        conv.messages.append(msg)
+        if key != self.current and not self.is_me(msg.author_id):
+            conv.unread += 1
+            if key[0] == "dm":
+                name = msg.author
+                self.system(
+                    f"New DM from {name} ({conv.unread} unread) - /dm {name} to reply",
+                )
+                self.notify(f"New direct message from {name}", "warning")
+        self._sort(conv)
+        return True
+
+    def add_pending(self, key: ConvKey, content: str) -> int:
+        """Our message, shown at once, until the server confirms or refuses it."""
+        self._local_ids += 1
+        me = self.me
+        conv = self.conversation(key)
+        conv.messages.append(
+            ChatMessage(
+                None,
+                me.id if me else None,
+                me.username if me else "me",
+                content,
+                self.now_dt(),
+                kind="pending",
+                seq=self._next_seq(),
+                local_id=self._local_ids,
+            )
+        )
+        conv.version += 1
+        return self._local_ids
+
+    def _find_local(self, local_id: int) -> tuple[Conversation, int] | None:
+        for conv in self.conversations.values():
+            for i, m in enumerate(conv.messages):
+                if m.local_id == local_id:
+                    return conv, i
+        return None
+
+    def confirm_pending(self, local_id: int, message: dict[str, Any]) -> None:
+        found = self._find_local(local_id)
+        if found is not None:
+            conv, i = found
+            if conv.messages[i].kind != "pending":
+                return  # the event already replaced it
+            del conv.messages[i]
+            conv.version += 1
+        self.receive_message(message, self.me.username if self.me else None)
+
+    def fail_pending(self, local_id: int, reason: str) -> None:
+        found = self._find_local(local_id)
+        if found is not None:
+            conv, i = found
+            msg = conv.messages[i]
+            if msg.kind == "pending":
+                msg.kind = "failed"
+                msg.error = reason
+                conv.version += 1
+
+    def edit_message(self, message: dict[str, Any]) -> bool:
+        conv = self.conversations.get(self.key_for_message(message))
+        found = conv.find(str(message.get("id", ""))) if conv else None
+        if conv is None or found is None:
+            return False
+        found.content = str(message.get("content", found.content))
+        found.edited = True
+        conv.version += 1
+        return True
+
+    def delete_message(self, message_id: str) -> bool:
+        for conv in self.conversations.values():
+            for i, m in enumerate(conv.messages):
+                if m.id == message_id:
+                    del conv.messages[i]
+                    conv.version += 1
+                    return True
+        return False
+
+    def last_own_message(self, key: ConvKey | None = None) -> ChatMessage | None:
+        conv = self.conversation(self.current if key is None else key)
+        for m in reversed(conv.messages):
+            if m.kind == "user" and self.is_me(m.author_id):
+                return m
+        return None
+
+    def typing_names(self, key: ConvKey | None = None) -> list[str]:
+        conv = self.conversation(self.current if key is None else key)
+        now = self.clock()
+        return sorted(self.username_of(uid) for uid, until in conv.typing.items() if until > now)

@@ -1,0 +1,197 @@
+"""What each real-time event does to the client model (PROTOCOL.md §9).
+
+One function per event type, each taking the state and the decoded event. Unknown
+types are ignored, so a newer server cannot break the client. A handler may return
+follow-ups, things the controller should fetch because the event alone does not
+carry them: ``("rooms", "")`` (a room we joined elsewhere), ``("members", room_id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lairchat.client.model import TYPING_TTL, ConvKey, Member
+
+if TYPE_CHECKING:
+    from lairchat.client.state import ClientState
+
+__all__ = ["HANDLERS", "apply_event"]
+
+FollowUp = tuple[str, str]
+
+
+def apply_event(state: ClientState, event: dict[str, Any]) -> list[FollowUp]:
+    handler = HANDLERS.get(str(event.get("type", "")))
+    if handler is None:
+        return []
+    return handler(state, event) or []
+
+
+def on_message_received(state: ClientState, event: dict[str, Any]) -> None:
+    message = event.get("message") or {}
+    state.receive_message(message, event.get("author_username"))
+
+
+def on_message_edited(state: ClientState, event: dict[str, Any]) -> None:
+    state.edit_message(event.get("message") or {})
+
+
+def on_message_deleted(state: ClientState, event: dict[str, Any]) -> None:
+    state.delete_message(str(event.get("message_id", "")))
+
+
+def on_user_joined_room(state: ClientState, event: dict[str, Any]) -> list[FollowUp]:
+    room_id = str(event.get("room_id", ""))
+    user = state.add_user(event.get("user") or {})
+    membership = event.get("membership") or {}
+    role = str(membership.get("role", "member"))
+    table = state.members.get(room_id)
+    if table is not None and user.id not in table:
+        table[user.id] = Member(user.id, user.username, role)
+    info = state.rooms.get(room_id)
+    if state.is_me(user.id):
+        if info is None:
+            return [("rooms", "")]
+        if not info.is_member:
+            info.is_member = True
+            info.member_count += 1
+        info.role = role
+        return []
+    if info is not None:
+        info.member_count = len(table) if table is not None else info.member_count + 1
+    if ("room", room_id) in state.conversations:
+        state.system(f"{user.username} joined the room", ("room", room_id))
+    return []
+
+
+def on_user_left_room(state: ClientState, event: dict[str, Any]) -> None:
+    room_id = str(event.get("room_id", ""))
+    user_id = str(event.get("user_id", ""))
+    reason = str(event.get("reason", "left"))
+    info = state.rooms.get(room_id)
+    name = info.name if info else room_id[:8]
+    if state.is_me(user_id):
+        state.room_left(room_id)
+        if reason == "kicked":
+            state.notify(f"You were removed from #{name}", "error")
+        elif reason == "left":
+            state.notify(f"You left #{name}", "info")
+        else:
+            state.notify(f"You are no longer in #{name} ({reason})", "warning")
+        return
+    table = state.members.get(room_id)
+    if table is not None:
+        table.pop(user_id, None)
+    if info is not None:
+        info.member_count = len(table) if table is not None else max(0, info.member_count - 1)
+    if ("room", room_id) in state.conversations:
+        what = "was removed from" if reason == "kicked" else "left"
+        state.system(f"{state.username_of(user_id)} {what} the room", ("room", room_id))
+
+
+def on_member_role_changed(state: ClientState, event: dict[str, Any]) -> None:
+    room_id = str(event.get("room_id", ""))
+    user_id = str(event.get("user_id", ""))
+    new_role = str(event.get("new_role", "member"))
+    username = str(event.get("username") or state.username_of(user_id))
+    member = state.members.get(room_id, {}).get(user_id)
+    if member is not None:
+        member.role = new_role
+    if state.is_me(user_id) and room_id in state.rooms:
+        state.rooms[room_id].role = new_role
+    if ("room", room_id) in state.conversations:
+        old = event.get("old_role", "?")
+        state.system(f"{username} is now {new_role} (was {old})", ("room", room_id))
+
+
+def on_room_deleted(state: ClientState, event: dict[str, Any]) -> None:
+    room_id = str(event.get("room_id", ""))
+    name = str(event.get("room_name") or state.title_of(("room", room_id)).lstrip("#"))
+    was_member = room_id in state.rooms and state.rooms[room_id].is_member
+    state.room_left(room_id)
+    state.rooms.pop(room_id, None)
+    state.invitations = [i for i in state.invitations if i.room_id != room_id]
+    if was_member:
+        state.notify(f"Room #{name} was deleted", "warning")
+
+
+def on_room_updated(state: ClientState, event: dict[str, Any]) -> None:
+    room = event.get("room") or {}
+    if str(room.get("id", "")) in state.rooms:
+        state.add_room(room)
+
+
+def on_user_online(state: ClientState, event: dict[str, Any]) -> None:
+    _presence(state, event, True)
+
+
+def on_user_offline(state: ClientState, event: dict[str, Any]) -> None:
+    _presence(state, event, False)
+
+
+def _presence(state: ClientState, event: dict[str, Any], online: bool) -> None:
+    user_id = str(event.get("user_id", ""))
+    username = str(event.get("username") or state.username_of(user_id))
+    state.set_online(user_id, username, online)
+    kind, ident = state.current
+    relevant = (kind == "dm" and ident == user_id) or (
+        kind == "room" and user_id in state.members.get(ident, {})
+    )
+    if relevant and not state.is_me(user_id):
+        state.system(f"{username} is {'online' if online else 'offline'}")
+
+
+def on_user_typing(state: ClientState, event: dict[str, Any]) -> None:
+    user_id = str(event.get("user_id", ""))
+    if state.is_me(user_id):
+        return
+    target = event.get("target") or {}
+    if target.get("type") == "room":
+        key: ConvKey = ("room", str(target.get("room_id", "")))
+    else:
+        recipient = str(target.get("recipient", ""))
+        key = ("dm", user_id if state.is_me(recipient) else recipient)
+    conv = state.conversation(key)
+    conv.typing[user_id] = state.clock() + TYPING_TTL
+    conv.version += 1
+
+
+def on_invitation_received(state: ClientState, event: dict[str, Any]) -> None:
+    inv = state.add_invitation(event.get("invitation") or {})
+    state.notify(f"{inv.inviter_name} invited you to #{inv.room_name} (I to view)", "warning")
+    state.system(f"{inv.inviter_name} invited you to #{inv.room_name} - press I to answer")
+
+
+def on_server_notice(state: ClientState, event: dict[str, Any]) -> None:
+    severity = str(event.get("severity", "info"))
+    text = str(event.get("message", ""))
+    state.system(f"[server] {text}")
+    state.notify(text, "error" if severity == "critical" else severity)
+
+
+def on_session_expiring(state: ClientState, event: dict[str, Any]) -> None:
+    state.notify("Your session expires soon; log in again to continue", "warning")
+
+
+def on_error(state: ClientState, event: dict[str, Any]) -> None:
+    state.notify(f"Server: {event.get('message') or event.get('code')}", "error")
+
+
+HANDLERS: dict[str, Callable[[ClientState, dict[str, Any]], Any]] = {
+    "message_received": on_message_received,
+    "message_edited": on_message_edited,
+    "message_deleted": on_message_deleted,
+    "user_joined_room": on_user_joined_room,
+    "user_left_room": on_user_left_room,
+    "member_role_changed": on_member_role_changed,
+    "room_deleted": on_room_deleted,
+    "room_updated": on_room_updated,
+    "user_online": on_user_online,
+    "user_offline": on_user_offline,
+    "user_typing": on_user_typing,
+    "invitation_received": on_invitation_received,
+    "server_notice": on_server_notice,
+    "session_expiring": on_session_expiring,
+    "error": on_error,
+}

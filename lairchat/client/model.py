@@ -1,0 +1,149 @@
+"""The records the client model is made of: people, rooms, messages, notices.
+
+Plain dataclasses with no behaviour beyond trivial lookups, shared by the state, the
+event rules and the widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+__all__ = [
+    "HOME",
+    "NOTICE_TTL",
+    "ROLE_RANK",
+    "TYPING_TTL",
+    "ChatMessage",
+    "Connection",
+    "ConvKey",
+    "Conversation",
+    "Invitation",
+    "Member",
+    "Notice",
+    "PanelRow",
+    "RoomInfo",
+    "UserInfo",
+]
+
+ConvKey = tuple[str, str]
+HOME: ConvKey = ("home", "")
+
+#: Seconds a typing indicator stays up without a fresh ``user_typing``.
+TYPING_TTL = 6.0
+#: Seconds a notice stays in the notice line, by level (as the original's toasts).
+NOTICE_TTL = {"info": 4.0, "success": 4.0, "warning": 6.0, "error": 8.0}
+ROLE_RANK = {"owner": 0, "moderator": 1, "member": 2}
+
+Screen = Literal["login", "chat", "rooms"]
+MessageKind = Literal["user", "system", "pending", "failed"]
+
+
+@dataclass
+class UserInfo:
+    id: str
+    username: str
+    online: bool = False
+
+
+@dataclass
+class RoomInfo:
+    id: str
+    name: str
+    owner: str = ""
+    description: str | None = None
+    is_private: bool = False
+    member_count: int = 0
+    is_member: bool = False
+    #: Our role in the room when known (from a membership or the member list).
+    role: str | None = None
+
+
+@dataclass
+class Member:
+    user_id: str
+    username: str
+    role: str = "member"
+
+
+@dataclass
+class Invitation:
+    id: str
+    room_id: str
+    room_name: str
+    inviter_id: str
+    inviter_name: str
+    created_at: datetime
+
+
+@dataclass
+class ChatMessage:
+    """One line of a conversation: a server message, a notice, or our unsent text."""
+
+    id: str | None
+    author_id: str | None
+    author: str
+    content: str
+    created_at: datetime
+    kind: MessageKind = "user"
+    edited: bool = False
+    #: Tie-breaker for equal timestamps (the server stores whole seconds).
+    seq: float = 0.0
+    #: Our handle on a pending message until the server answers.
+    local_id: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Conversation:
+    key: ConvKey
+    messages: list[ChatMessage] = field(default_factory=list)
+    #: Older messages may exist on the server (a history page came back full).
+    has_more: bool = True
+    #: The newest history page has been applied since the last (re)connection.
+    loaded: bool = False
+    unread: int = 0
+    #: user id → clock time at which the indicator lapses.
+    typing: dict[str, float] = field(default_factory=dict)
+    #: Bumped on every change, so widgets can cache what they drew.
+    version: int = 0
+
+    def ids(self) -> set[str]:
+        return {m.id for m in self.messages if m.id is not None}
+
+    def find(self, message_id: str) -> ChatMessage | None:
+        for m in self.messages:
+            if m.id == message_id:
+                return m
+        return None
+
+
+@dataclass
+class Notice:
+    text: str
+    level: str
+    expires: float
+
+
+@dataclass
+class Connection:
+    """What the status bar says about the real-time link."""
+
+    state: str = "offline"
+    transport: str = "TCP"
+    encrypted: bool = False
+    detail: str = ""
+
+
+@dataclass
+class PanelRow:
+    """One row of the side panel: a section header or a person."""
+
+    kind: Literal["header", "user"]
+    text: str
+    user_id: str | None = None
+    online: bool = False
+    role: str | None = None
+    unread: int = 0
+    is_me: bool = False

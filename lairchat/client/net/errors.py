@@ -1,0 +1,116 @@
+"""One error type for everything the server or the network can refuse.
+
+HTTP error envelopes, failed ``*_response`` frames and network failures all become a
+:class:`ServerError` with a stable ``code`` (the protocol's, or one of ours for the
+network) and a message meant for people, so the interface has one way to show them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SESSION_LOST_CODES", "ServerError", "network_code", "network_reason"]
+
+#: Codes that mean "this token is no good any more": the user must log in again.
+SESSION_LOST_CODES = frozenset(
+    {
+        "token_expired",
+        "invalid_token",
+        "invalid_claims",
+        "missing_token",
+        "session_not_found",
+        "session_expired",
+        "account_banned",
+    }
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception itself, or the ones Twisted's web client wrapped inside it."""
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        return [r.value for r in reasons]
+    return [exc]
+
+
+def _is_tls(exc: BaseException) -> bool:
+    try:
+        from OpenSSL import SSL
+    except ImportError:  # pragma: no cover - pyOpenSSL is a dependency
+        return False
+    return isinstance(exc, SSL.Error)
+
+
+def network_code(exc: BaseException) -> str:
+    """``unreachable``, ``tls_error`` or ``network_error`` for a failed connection."""
+    from twisted.internet import error
+
+    causes = _causes(exc)
+    if any(_is_tls(c) for c in causes):
+        return "tls_error"
+    if any(isinstance(c, (error.ConnectError, error.DNSLookupError)) for c in causes):
+        return "unreachable"
+    return "network_error"
+
+
+def network_reason(exc: BaseException) -> str:
+    """A short reason for a failed connection (Twisted's own texts are long)."""
+    from twisted.internet import error
+
+    causes = _causes(exc)
+    if len(causes) > 1 or causes[0] is not exc:
+        return "; ".join(network_reason(c) for c in causes)
+    if _is_tls(exc):
+        if "certificate verify failed" in str(exc):
+            return (
+                "the server's TLS certificate cannot be verified; "
+                "use --insecure for a self-signed development certificate"
+            )
+        return f"TLS error: {exc}"
+    known = [
+        (error.ConnectionRefusedError, "connection refused"),
+        (error.DNSLookupError, "host name not found"),
+        (error.TimeoutError, "timed out"),
+        (error.NoRouteError, "no route to host"),
+        (error.ConnectionDone, "the server closed the connection"),
+        (error.ConnectionLost, "connection lost"),
+    ]
+    for kind, text in known:
+        if isinstance(exc, kind):
+            return text
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+class ServerError(Exception):
+    """A refusal with a protocol error ``code``; ``str()`` is the human message."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def session_lost(self) -> bool:
+        return self.code in SESSION_LOST_CODES
+
+    def describe(self) -> str:
+        """The sentence for the notice line."""
+        if self.code == "rate_limited":
+            wait = f" in {self.retry_after} s" if self.retry_after is not None else " later"
+            return f"Rate limited by the server: try again{wait}"
+        if self.code == "token_expired":
+            return "Your session has expired: please log in again"
+        if self.code in ("session_not_found", "session_expired"):
+            return "Your session has ended: please log in again"
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"ServerError({self.code!r}, {self.message!r}, status={self.status!r})"

@@ -1,0 +1,265 @@
+"""The REST API (``/api/v1``) with treq: one method per endpoint the client uses.
+
+Accounts, lists, history and membership changes go over HTTP, as in the original
+client; live traffic goes over the real-time link. Every method returns the decoded
+JSON body or raises :class:`~lairchat.client.net.errors.ServerError`, so callers never
+see a Twisted failure type: connection refused, timeouts and TLS failures become
+codes (``unreachable``, ``timeout``, ``network_error``) with a readable message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from twisted.internet.defer import CancelledError
+from twisted.web.client import Agent, HTTPConnectionPool
+
+from lairchat.client.net.errors import ServerError, network_code, network_reason
+from lairchat.client.net.tls import http_tls_policy
+
+__all__ = ["HttpApi"]
+
+#: Pages fetched at most when a list endpoint keeps saying ``has_more``.
+MAX_PAGES = 10
+PAGE = 100
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+class HttpApi:
+    """A logged-in (or not yet) API client for one base URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        reactor: Any,
+        *,
+        insecure: bool = False,
+        timeout: float = 10.0,
+        client: Any = None,
+    ) -> None:
+        """``client`` replaces treq's ``HTTPClient`` (tests pass a stub)."""
+        self.base_url = base_url.rstrip("/")
+        self.token: str | None = None
+        self.timeout = timeout
+        self._reactor = reactor
+        self._pool: HTTPConnectionPool | None = None
+        if client is None:
+            from treq.client import HTTPClient
+
+            self._pool = HTTPConnectionPool(reactor, persistent=True)
+            self._pool.maxPersistentPerHost = 4
+            agent = Agent(
+                reactor,
+                contextFactory=http_tls_policy(insecure),
+                pool=self._pool,
+                connectTimeout=timeout,
+            )
+            client = HTTPClient(agent)
+        self._client = client
+
+    def close(self) -> Any:
+        """Drop pooled keep-alive connections (at exit)."""
+        if self._pool is not None:
+            return self._pool.closeCachedConnections()
+        return None
+
+    # -- the one request path ---------------------------------------------------------
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
+        headers = {"Accept": ["application/json"]}
+        if auth and self.token:
+            headers["Authorization"] = [f"Bearer {self.token}"]
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            kwargs["json"] = body
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.base_url + path
+        try:
+            response = await self._client.request(
+                method,
+                url,
+                headers=headers,
+                params=query or None,
+                timeout=self.timeout,
+                reactor=self._reactor,
+                **kwargs,
+            )
+            raw = await response.content()
+        except CancelledError:
+            raise ServerError(
+                "timeout", f"The server at {self.base_url} did not answer in {self.timeout:.0f} s"
+            ) from None
+        except ServerError:
+            raise
+        except Exception as exc:
+            code = network_code(exc)
+            verb = "Cannot reach" if code == "unreachable" else "Cannot talk to"
+            raise ServerError(
+                code, f"{verb} the server at {self.base_url} ({network_reason(exc)})"
+            ) from None
+        status = int(response.code)
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = None
+        if 200 <= status < 300:
+            return data if isinstance(data, dict) else {}
+        raise self._error(status, data, raw, response)
+
+    @staticmethod
+    def _error(status: int, data: Any, raw: bytes, response: Any) -> ServerError:
+        retry_after: int | None = None
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict):
+            code = str(error.get("code") or f"http_{status}")
+            message = str(error.get("message") or code)
+            details = error.get("details")
+            if isinstance(details, dict) and isinstance(details.get("retry_after"), int):
+                retry_after = details["retry_after"]
+        else:
+            code = "rate_limited" if status == 429 else f"http_{status}"
+            text = raw.decode("utf-8", "replace").strip()[:200]
+            message = f"HTTP {status}" + (f": {text}" if text else "")
+        if retry_after is None and status == 429:
+            try:
+                header = response.headers.getRawHeaders(b"retry-after") or []
+                retry_after = int(header[0]) if header else None
+            except (ValueError, AttributeError):
+                retry_after = None
+        return ServerError(code, message, status=status, retry_after=retry_after)
+
+    async def _pages(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in range(MAX_PAGES):
+            data = await self.call(
+                "GET", path, params={**params, "limit": PAGE, "offset": page * PAGE}
+            )
+            batch = data.get(key) or []
+            items.extend(batch)
+            if not data.get("has_more") or len(batch) < PAGE:
+                break
+        return items
+
+    # -- accounts ------------------------------------------------------------------------
+
+    async def login(self, identifier: str, password: str) -> dict[str, Any]:
+        data = await self.call(
+            "POST",
+            "/api/v1/auth/login",
+            body={"identifier": identifier, "password": password},
+            auth=False,
+        )
+        self.token = data.get("token")
+        return data
+
+    async def register(self, username: str, email: str, password: str) -> dict[str, Any]:
+        data = await self.call(
+            "POST",
+            "/api/v1/auth/register",
+            body={"username": username, "email": email, "password": password},
+            auth=False,
+        )
+        self.token = data.get("token")
+        return data
+
+    async def logout(self) -> None:
+        try:
+            await self.call("POST", "/api/v1/auth/logout")
+        finally:
+            self.token = None
+
+    async def me(self) -> dict[str, Any]:
+        return await self.call("GET", "/api/v1/users/me")
+
+    async def users(self) -> list[dict[str, Any]]:
+        return await self._pages("/api/v1/users", "users", {})
+
+    async def user(self, user_id: str) -> dict[str, Any]:
+        return await self.call("GET", f"/api/v1/users/{_seg(user_id)}")
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    async def rooms(self) -> list[dict[str, Any]]:
+        return await self._pages("/api/v1/rooms", "rooms", {})
+
+    async def my_rooms(self) -> list[dict[str, Any]]:
+        return await self._pages("/api/v1/rooms", "rooms", {"joined_only": "true"})
+
+    async def room(self, room_id: str) -> dict[str, Any]:
+        return await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}")
+
+    async def create_room(self, name: str, private: bool = False) -> dict[str, Any]:
+        body = {"name": name, "settings": {"public": not private}}
+        return (await self.call("POST", "/api/v1/rooms", body=body)).get("room") or {}
+
+    async def join_room(self, room_id: str) -> dict[str, Any]:
+        return await self.call("POST", f"/api/v1/rooms/{_seg(room_id)}/join")
+
+    async def leave_room(self, room_id: str) -> None:
+        await self.call("POST", f"/api/v1/rooms/{_seg(room_id)}/leave")
+
+    async def members(self, room_id: str) -> list[dict[str, Any]]:
+        data = await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}/members")
+        return data.get("members") or []
+
+    async def set_role(self, room_id: str, user_id: str, role: str) -> dict[str, Any]:
+        path = f"/api/v1/rooms/{_seg(room_id)}/members/{_seg(user_id)}/role"
+        return (await self.call("PUT", path, body={"role": role})).get("member") or {}
+
+    async def kick(self, room_id: str, user_id: str) -> None:
+        await self.call("DELETE", f"/api/v1/rooms/{_seg(room_id)}/members/{_seg(user_id)}")
+
+    # -- messages -----------------------------------------------------------------------
+
+    async def history(
+        self, kind: str, target_id: str, *, limit: int = 50, before: str | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Newest first. ``before`` (a message id) pages back; lairchat honours it."""
+        data = await self.call(
+            "GET",
+            "/api/v1/messages",
+            params={
+                "target_type": "room" if kind == "room" else "direct_message",
+                "target_id": target_id,
+                "limit": limit,
+                "before": before,
+            },
+        )
+        return list(data.get("messages") or []), bool(data.get("has_more"))
+
+    async def mark_read(self, kind: str, target_id: str) -> None:
+        """lairchat's read markers (an extension: the original answers 404)."""
+        target = (
+            {"type": "room", "room_id": target_id}
+            if kind == "room"
+            else {"type": "direct_message", "recipient": target_id}
+        )
+        await self.call("POST", "/api/v1/messages/read", body={"target": target})
+
+    # -- invitations --------------------------------------------------------------------
+
+    async def invite(self, room_id: str, user_id: str) -> dict[str, Any]:
+        body = {"room_id": room_id, "user_id": user_id}
+        return (await self.call("POST", "/api/v1/invitations", body=body)).get("invitation") or {}
+
+    async def invitations(self) -> list[dict[str, Any]]:
+        return (await self.call("GET", "/api/v1/invitations")).get("invitations") or []
+
+    async def accept(self, invitation_id: str) -> dict[str, Any]:
+        return await self.call("POST", f"/api/v1/invitations/{_seg(invitation_id)}/accept")
+
+    async def decline(self, invitation_id: str) -> None:
+        await self.call("POST", f"/api/v1/invitations/{_seg(invitation_id)}/decline")

@@ -1,0 +1,93 @@
+"""The TCP real-time transport: 4-byte big-endian length, then the JSON payload.
+
+After a successful key exchange every frame in both directions is sealed with the
+shared :class:`~lairchat.realtime.crypto.FrameCipher` (``nonce || ciphertext || tag``,
+PROTOCOL.md §5); the session switches this on right after ``key_exchange_response``.
+A frame that fails to decrypt ends the connection, as the server does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.protocols.basic import Int32StringReceiver
+from twisted.python.failure import Failure
+
+from lairchat.client.net.codec import decode, encode
+from lairchat.client.net.errors import network_reason
+from lairchat.client.net.link import ChannelHandlers, Opener
+from lairchat.realtime.crypto import DecryptError, FrameCipher
+
+__all__ = ["MAX_FRAME", "TCPChannel", "tcp_opener"]
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 1_048_576
+
+
+class TCPChannel(Int32StringReceiver):
+    """One TCP connection carrying protocol frames (a ``Channel``)."""
+
+    MAX_LENGTH = MAX_FRAME
+    can_encrypt = True
+
+    def __init__(self, handlers: ChannelHandlers, description: str = "TCP") -> None:
+        self.handlers = handlers
+        self.description = description
+        self._cipher: FrameCipher | None = None
+
+    def connectionMade(self) -> None:
+        self.handlers.channel_open(self)
+
+    def stringReceived(self, data: bytes) -> None:
+        if self._cipher is not None:
+            try:
+                data = self._cipher.decrypt(data)
+            except DecryptError as exc:
+                log.warning("closing: undecryptable frame (%s)", exc)
+                self.transport.abortConnection()
+                return
+        message = decode(data)
+        if message is not None:
+            self.handlers.frame_received(message)
+
+    def lengthLimitExceeded(self, length: int) -> None:
+        log.warning("closing: frame of %d bytes is over the limit", length)
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.handlers.channel_closed(network_reason(reason.value))
+
+    # Channel
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = encode(message)
+        if self._cipher is not None:
+            data = self._cipher.encrypt(data)
+        if len(data) > MAX_FRAME:
+            raise ValueError("frame too large")
+        self.sendString(data)
+
+    def start_encryption(self, cipher: FrameCipher) -> None:
+        self._cipher = cipher
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+
+def tcp_opener(reactor: Any, host: str, port: int, timeout: float = 10.0) -> Opener:
+    """An opener for :class:`~lairchat.client.net.link.Link`."""
+
+    def open_channel(handlers: ChannelHandlers) -> Deferred:
+        endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+        return connectProtocol(endpoint, TCPChannel(handlers))
+
+    return open_channel

@@ -1,0 +1,450 @@
+"""The client model: everything the interface shows, and how server news changes it.
+
+Pure on purpose: no I/O, no Twisted, no urwid. The controller feeds it HTTP results
+and real-time events (decoded dicts, exactly as on the wire) and the widgets read it,
+so every rule about what the user sees is testable with plain dicts and a fake clock.
+
+Conversations are keyed ``("room", room_id)``, ``("dm", other_user_id)`` or
+:data:`HOME` (the place for notices before a room is chosen). Messages are kept in
+display order and de-duplicated by message id, because the server may send the same
+message several ways: history page, ``message_received`` event, and the response to
+our own ``send_message`` — in any order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from lairchat.client.conversations import ConversationsMixin
+from lairchat.client.events import FollowUp, apply_event
+from lairchat.client.model import (
+    HOME,
+    NOTICE_TTL,
+    ROLE_RANK,
+    ChatMessage,
+    Connection,
+    Conversation,
+    ConvKey,
+    Invitation,
+    Member,
+    Notice,
+    PanelRow,
+    RoomInfo,
+    Screen,
+    UserInfo,
+)
+from lairchat.client.timefmt import parse_time
+
+__all__ = [
+    "HOME",
+    "ChatMessage",
+    "ClientState",
+    "ConvKey",
+    "Conversation",
+    "Invitation",
+    "Member",
+    "Notice",
+    "PanelRow",
+    "RoomInfo",
+    "UserInfo",
+    "panel_rows",
+]
+
+
+class ClientState(ConversationsMixin):
+    """The whole client model. Methods apply one piece of news each."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        """``clock`` gives seconds since the epoch (the reactor's ``seconds``)."""
+        self.clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything about the account (log out, session lost)."""
+        self.screen: Screen = "login"
+        self.me: UserInfo | None = None
+        self.current: ConvKey = HOME
+        self.conversations: dict[ConvKey, Conversation] = {}
+        self.users: dict[str, UserInfo] = {}
+        self.rooms: dict[str, RoomInfo] = {}
+        self.members: dict[str, dict[str, Member]] = {}
+        self.invitations: list[Invitation] = []
+        self.notices: list[Notice] = []
+        self.connection = Connection(
+            transport=getattr(self, "connection", Connection()).transport,
+            encrypted=getattr(self, "connection", Connection()).encrypted,
+        )
+        self._seq = 0
+        self._low_seq = 0.0
+        self._local_ids = 0
+
+    # -- small helpers ----------------------------------------------------------------
+
+    def now_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def is_me(self, user_id: str | None) -> bool:
+        return self.me is not None and user_id == self.me.id
+
+    def username_of(self, user_id: str | None) -> str:
+        if user_id is None:
+            return "?"
+        user = self.users.get(user_id)
+        if user is not None:
+            return user.username
+        return user_id[:8]
+
+    def conversation(self, key: ConvKey) -> Conversation:
+        conv = self.conversations.get(key)
+        if conv is None:
+            conv = self.conversations[key] = Conversation(key)
+            if key == HOME:
+                conv.has_more = False
+                conv.loaded = True
+        return conv
+
+    @property
+    def current_conversation(self) -> Conversation:
+        return self.conversation(self.current)
+
+    def title_of(self, key: ConvKey) -> str:
+        kind, ident = key
+        if kind == "room":
+            room = self.rooms.get(ident)
+            return f"#{room.name}" if room else f"#{ident[:8]}"
+        if kind == "dm":
+            return f"DM: {self.username_of(ident)}"
+        return "Lair Chat"
+
+    def find_user(self, name: str) -> UserInfo | None:
+        wanted = name.strip().lstrip("@").casefold()
+        for user in self.users.values():
+            if user.username.casefold() == wanted:
+                return user
+        return None
+
+    def find_room(self, name_or_id: str) -> RoomInfo | None:
+        wanted = name_or_id.strip().lstrip("#")
+        if wanted in self.rooms:
+            return self.rooms[wanted]
+        folded = wanted.casefold()
+        for room in self.rooms.values():
+            if room.name.casefold() == folded or room.id.casefold() == folded:
+                return room
+        return None
+
+    def my_role(self, room_id: str) -> str | None:
+        room = self.rooms.get(room_id)
+        return room.role if room else None
+
+    def unread_total(self) -> int:
+        return sum(c.unread for k, c in self.conversations.items() if k != self.current)
+
+    def dm_unread(self, user_id: str) -> int:
+        conv = self.conversations.get(("dm", user_id))
+        return conv.unread if conv else 0
+
+    # -- notices and timers -----------------------------------------------------------
+
+    def notify(self, text: str, level: str = "info") -> None:
+        self.notices.append(Notice(text, level, self.clock() + NOTICE_TTL.get(level, 4.0)))
+        del self.notices[:-20]
+
+    def clear_notices(self) -> None:
+        self.notices.clear()
+
+    def latest_notice(self) -> Notice | None:
+        """The notice to show: the newest error if any, else the newest of any kind."""
+        for notice in reversed(self.notices):
+            if notice.level == "error":
+                return notice
+        return self.notices[-1] if self.notices else None
+
+    def expire(self) -> bool:
+        """Drop lapsed notices and typing indicators; True if anything changed."""
+        now = self.clock()
+        changed = False
+        kept = [n for n in self.notices if n.expires > now]
+        if len(kept) != len(self.notices):
+            self.notices = kept
+            changed = True
+        for conv in self.conversations.values():
+            lapsed = [uid for uid, until in conv.typing.items() if until <= now]
+            for uid in lapsed:
+                del conv.typing[uid]
+            if lapsed:
+                conv.version += 1
+                changed = True
+        return changed
+
+    def system(self, text: str, key: ConvKey | None = None) -> None:
+        """A notice line inside a conversation (the current one by default)."""
+        conv = self.conversation(self.current if key is None else key)
+        conv.messages.append(
+            ChatMessage(None, None, "", text, self.now_dt(), kind="system", seq=self._next_seq())
+        )
+        conv.version += 1
+
+    # -- session ------------------------------------------------------------------------
+
+    def logged_in(self, user: dict[str, Any]) -> None:
+        """Our own account, from a login/register/authenticate answer."""
+        me = self._user_from_wire(user)
+        self.me = UserInfo(me.id, me.username, online=True)
+        self.users[me.id] = UserInfo(me.id, me.username, online=True)
+        self.screen = "chat"
+
+    def open(self, key: ConvKey) -> Conversation:
+        """Make ``key`` the shown conversation; its unread count is now seen."""
+        self.current = key
+        conv = self.conversation(key)
+        if conv.unread:
+            conv.unread = 0
+            conv.version += 1
+        self.screen = "chat"
+        return conv
+
+    def set_unread(self, by_room: dict[str, Any], by_dm: dict[str, Any]) -> None:
+        """Unread counts kept by the server (lairchat's ``/users/me`` extension)."""
+        for kind, table in (("room", by_room), ("dm", by_dm)):
+            for ident, count in (table or {}).items():
+                key = (kind, str(ident))
+                if key != self.current and isinstance(count, int) and count > 0:
+                    conv = self.conversation(key)
+                    conv.unread = count
+                    conv.version += 1
+
+    def users_changed(self) -> None:
+        """Names were learned: conversations must redraw their authors."""
+        for conv in self.conversations.values():
+            conv.version += 1
+
+    def unknown_authors(self, key: ConvKey) -> set[str]:
+        conv = self.conversations.get(key)
+        if conv is None:
+            return set()
+        return {m.author_id for m in conv.messages if m.author_id and m.author_id not in self.users}
+
+    def mark_stale(self) -> None:
+        """After a reconnection: every conversation must refresh its newest page."""
+        for key, conv in self.conversations.items():
+            if key != HOME:
+                conv.loaded = False
+
+    # -- users and presence ---------------------------------------------------------
+
+    @staticmethod
+    def _user_from_wire(user: dict[str, Any]) -> UserInfo:
+        return UserInfo(str(user.get("id", "")), str(user.get("username", "?")))
+
+    def add_user(self, user: dict[str, Any], online: bool | None = None) -> UserInfo:
+        info = self._user_from_wire(user)
+        known = self.users.get(info.id)
+        if known is None:
+            known = self.users[info.id] = info
+        else:
+            known.username = info.username
+        if online is not None:
+            known.online = online
+        if self.is_me(info.id):
+            known.online = True
+        return known
+
+    def set_users(self, items: Iterable[dict[str, Any]]) -> None:
+        """``GET /users`` items ``{"user", "online"}`` (every page, concatenated)."""
+        for item in items:
+            self.add_user(item.get("user", {}), bool(item.get("online", False)))
+
+    def set_online(self, user_id: str, username: str | None, online: bool) -> None:
+        user = self.users.get(user_id)
+        if user is None:
+            user = self.users[user_id] = UserInfo(user_id, username or user_id[:8])
+        elif username:
+            user.username = username
+        user.online = online or self.is_me(user_id)
+
+    # -- rooms ------------------------------------------------------------------------
+
+    def add_room(
+        self,
+        room: dict[str, Any],
+        *,
+        member_count: int | None = None,
+        is_member: bool | None = None,
+        role: str | None = None,
+    ) -> RoomInfo:
+        room_id = str(room.get("id", ""))
+        settings = room.get("settings") or {}
+        info = self.rooms.get(room_id)
+        if info is None:
+            info = self.rooms[room_id] = RoomInfo(room_id, str(room.get("name", "?")))
+        info.name = str(room.get("name", info.name))
+        info.owner = str(room.get("owner", info.owner))
+        info.description = settings.get("description")
+        info.is_private = bool(settings.get("is_private", False))
+        if member_count is not None:
+            info.member_count = member_count
+        if is_member is not None:
+            info.is_member = is_member
+            if not is_member:
+                info.role = None
+        if role is not None:
+            info.role = role
+        return info
+
+    def set_rooms(self, public: Iterable[dict[str, Any]], joined: Iterable[dict[str, Any]]) -> None:
+        """The public room list and our own rooms (``joined_only``), as RoomListItems."""
+        seen: set[str] = set()
+        member_of: set[str] = set()
+        for item in public:
+            info = self.add_room(
+                item.get("room", {}),
+                member_count=int(item.get("member_count", 0)),
+                is_member=bool(item.get("is_member", False)),
+            )
+            seen.add(info.id)
+            if info.is_member:
+                member_of.add(info.id)
+        for item in joined:
+            info = self.add_room(
+                item.get("room", {}), member_count=int(item.get("member_count", 0)), is_member=True
+            )
+            seen.add(info.id)
+            member_of.add(info.id)
+        for room_id in list(self.rooms):
+            if room_id not in seen:
+                del self.rooms[room_id]
+        for room_id, info in self.rooms.items():
+            if room_id not in member_of:
+                info.is_member = False
+                info.role = None
+
+    def room_joined(self, room: dict[str, Any] | None, membership: dict[str, Any]) -> RoomInfo:
+        """Our join (or accepted invitation) succeeded."""
+        room_id = str(membership.get("room_id") or (room or {}).get("id", ""))
+        info = self.rooms.get(room_id)
+        if room is not None:
+            info = self.add_room(room, is_member=True)
+        elif info is None:
+            info = self.rooms[room_id] = RoomInfo(room_id, room_id[:8], is_member=True)
+        if not info.is_member:
+            info.is_member = True
+        info.role = str(membership.get("role", "member"))
+        info.member_count = max(info.member_count, 1)
+        self.invitations = [i for i in self.invitations if i.room_id != room_id]
+        return info
+
+    def room_created(self, room: dict[str, Any]) -> RoomInfo:
+        info = self.add_room(room, member_count=1, is_member=True, role="owner")
+        if self.me is not None:
+            self.members[info.id] = {self.me.id: Member(self.me.id, self.me.username, "owner")}
+        return info
+
+    def room_left(self, room_id: str) -> None:
+        """We are no longer in the room (left, kicked, or it was deleted)."""
+        info = self.rooms.get(room_id)
+        if info is not None:
+            info.is_member = False
+            info.role = None
+            if info.is_private:
+                del self.rooms[room_id]
+        self.members.pop(room_id, None)
+        key = ("room", room_id)
+        conv = self.conversations.pop(key, None)
+        if conv is not None and self.current == key:
+            self.current = HOME
+
+    # -- members ------------------------------------------------------------------------
+
+    def set_members(self, room_id: str, members: Iterable[dict[str, Any]]) -> None:
+        """``GET /rooms/{id}/members``: who is in, their roles, their presence."""
+        table: dict[str, Member] = {}
+        for item in members:
+            uid = str(item.get("user_id", ""))
+            name = str(item.get("username", uid[:8]))
+            role = str(item.get("role", "member"))
+            table[uid] = Member(uid, name, role)
+            self.set_online(uid, name, bool(item.get("is_online", False)))
+            if self.is_me(uid) and room_id in self.rooms:
+                self.rooms[room_id].role = role
+        self.members[room_id] = table
+        if room_id in self.rooms:
+            self.rooms[room_id].member_count = len(table)
+
+    def sorted_members(self, room_id: str) -> list[Member]:
+        table = self.members.get(room_id, {})
+        return sorted(
+            table.values(), key=lambda m: (ROLE_RANK.get(m.role, 9), m.username.casefold())
+        )
+
+    # -- invitations ----------------------------------------------------------------------
+
+    @staticmethod
+    def _invitation_from_wire(inv: dict[str, Any]) -> Invitation:
+        return Invitation(
+            id=str(inv.get("id", "")),
+            room_id=str(inv.get("room_id", "")),
+            room_name=str(inv.get("room_name", "?")),
+            inviter_id=str(inv.get("inviter_id", "")),
+            inviter_name=str(inv.get("inviter_name", "?")),
+            created_at=parse_time(inv.get("created_at")),
+        )
+
+    def set_invitations(self, invitations: Iterable[dict[str, Any]]) -> None:
+        self.invitations = [self._invitation_from_wire(i) for i in invitations]
+
+    def add_invitation(self, invitation: dict[str, Any]) -> Invitation:
+        inv = self._invitation_from_wire(invitation)
+        self.invitations = [i for i in self.invitations if i.id != inv.id]
+        self.invitations.insert(0, inv)
+        return inv
+
+    def remove_invitation(self, invitation_id: str) -> None:
+        self.invitations = [i for i in self.invitations if i.id != invitation_id]
+
+    def apply_event(self, event: dict[str, Any]) -> list[FollowUp]:
+        """Apply one real-time event (see ``events.py``); returns follow-ups."""
+        return apply_event(self, event)
+
+
+def panel_rows(state: ClientState) -> list[PanelRow]:
+    """The side panel: members of the shown room, then everyone else by presence."""
+    rows: list[PanelRow] = []
+    kind, ident = state.current
+    in_room: set[str] = set()
+    if kind == "room" and ident in state.members:
+        members = state.sorted_members(ident)
+        rows.append(PanelRow("header", f"Members ({len(members)})"))
+        for m in members:
+            in_room.add(m.user_id)
+            user = state.users.get(m.user_id)
+            rows.append(
+                PanelRow(
+                    "user",
+                    m.username,
+                    m.user_id,
+                    online=bool(user and user.online),
+                    role=m.role,
+                    unread=state.dm_unread(m.user_id),
+                    is_me=state.is_me(m.user_id),
+                )
+            )
+    others = [u for u in state.users.values() if u.id not in in_room and not state.is_me(u.id)]
+    others.sort(key=lambda u: u.username.casefold())
+    for online, label in ((True, "Online"), (False, "Offline")):
+        group = [u for u in others if u.online == online]
+        if not group:
+            continue
+        rows.append(PanelRow("header", f"{label} ({len(group)})"))
+        rows.extend(
+            PanelRow("user", u.username, u.id, online=online, unread=state.dm_unread(u.id))
+            for u in group
+        )
+    return rows

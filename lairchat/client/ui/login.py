@@ -1,0 +1,181 @@
+"""The login and registration screen (``F1`` switches between them).
+
+The server address is an editable field, prefilled from ``--server``, as in the
+original: people often start the client first and only then decide where to go.
+``Tab``/``Enter`` move to the next field, ``Enter`` on the password submits.
+"""
+
+from __future__ import annotations
+
+import urwid
+
+from lairchat.client import commands as c
+from lairchat.client.state import ClientState
+from lairchat.client.ui.base import Controller
+
+__all__ = ["LoginView"]
+
+BANNER = "L A I R   C H A T"
+LABEL_WIDTH = 12
+
+
+class _Field:
+    def __init__(self, label: str, mask: str | None = None) -> None:
+        self.name = label
+        self.label = urwid.Text("  " + label)
+        self.edit = urwid.Edit("", mask=mask)
+        self.attr = urwid.AttrMap(self.edit, "field", "field_focus")
+        self.row = urwid.Columns([(LABEL_WIDTH, self.label), self.attr])
+
+    def mark(self, focused: bool) -> None:
+        """A visible marker too, for terminals (and screen captures) without colour."""
+        self.label.set_text(("author_me", "▸ " + self.name) if focused else "  " + self.name)
+        self.attr.set_attr_map({None: "field_focus" if focused else "field"})
+
+
+class LoginView(urwid.WidgetWrap):
+    def __init__(self, controller: Controller, server: str) -> None:
+        self.controller = controller
+        self.registering = False
+        self.server = _Field("Server")
+        self.server.edit.set_edit_text(server)
+        self.username = _Field("Username")
+        self.email = _Field("Email")
+        self.password = _Field("Password", mask="*")
+        self.button = urwid.AttrMap(urwid.Text("[ Login ]", align="center"), "button")
+        self.message = urwid.Text("", align="center")
+        self.hint = urwid.Text("", align="center")
+        self.pile = urwid.Pile([])
+        self.box = urwid.LineBox(self.pile, title="Login")
+        body = urwid.Filler(
+            urwid.Padding(self.box, align="center", width=("relative", 60), min_width=44),
+            valign="middle",
+        )
+        super().__init__(body)
+        self._focus = 1
+        self._error = ""
+        self._layout()
+
+    # -- fields ------------------------------------------------------------------------
+
+    def _fields(self) -> list[_Field]:
+        fields = [self.server, self.username]
+        if self.registering:
+            fields.append(self.email)
+        fields.append(self.password)
+        return fields
+
+    def _layout(self) -> None:
+        rows: list[urwid.Widget] = [
+            urwid.Text(("banner", BANNER), align="center"),
+            urwid.Divider(),
+        ]
+        rows += [f.row for f in self._fields()]
+        rows += [urwid.Divider(), self.button, urwid.Divider(), self.message, self.hint]
+        self.pile.contents = [(w, self.pile.options()) for w in rows]
+        self.box.set_title("Register - new account" if self.registering else "Login")
+        other = "Login" if self.registering else "Register"
+        self.hint.set_text(("hint", f"Tab/Enter: next field · F1: {other} · Esc: quit"))
+        self._apply_focus()
+
+    def _apply_focus(self) -> None:
+        fields = self._fields()
+        self._focus %= len(fields) + 1
+        for i, f in enumerate(fields):
+            f.mark(i == self._focus)
+        on_button = self._focus == len(fields)
+        self.button.set_attr_map({None: "button_focus" if on_button else "button"})
+        label = "Create account" if self.registering else "Login"
+        self.button.original_widget.set_text(f"▸ [ {label} ] ◂" if on_button else f"[ {label} ]")
+        target = 2 + (self._focus if not on_button else len(fields) + 1)
+        self.pile.focus_position = target
+        if not on_button:
+            field = fields[self._focus]
+            field.row.focus_position = 1
+            field.edit.set_edit_pos(len(field.edit.edit_text))
+
+    def focus_field(self, name: str) -> None:
+        names = ["server", "username"] + (["email"] if self.registering else []) + ["password"]
+        self._focus = names.index(name) if name in names else len(names)
+        self._apply_focus()
+
+    def toggle_register(self) -> None:
+        self.registering = not self.registering
+        self._focus = 1
+        self._layout()
+
+    # -- state -------------------------------------------------------------------------
+
+    def update(self, state: ClientState, activity: str = "") -> None:
+        """Show what is going on, or the last error until the user tries again
+        (notices fade; a reason for failing to log in should not)."""
+        notice = state.latest_notice()
+        if notice is not None and notice.level == "error":
+            self._error = notice.text
+        if activity:
+            self.message.set_text(("notice_info", activity))
+        elif self._error:
+            self.message.set_text(("notice_error", self._error))
+        else:
+            self.message.set_text("")
+
+    def clear_password(self) -> None:
+        self.password.edit.set_edit_text("")
+
+    # -- keys ------------------------------------------------------------------------
+
+    def _submit(self) -> None:
+        self._error = ""
+        server = self.server.edit.edit_text.strip()
+        username = self.username.edit.edit_text.strip()
+        password = self.password.edit.edit_text
+        email = self.email.edit.edit_text.strip()
+        missing = [
+            name
+            for name, value in (
+                ("server", server),
+                ("username", username),
+                ("email", email if self.registering else "x"),
+                ("password", password),
+            )
+            if not value
+        ]
+        if missing:
+            self.controller.dispatch(c.CommandError(f"Please fill in: {', '.join(missing)}"))
+            self.focus_field(missing[0])
+            return
+        if self.registering:
+            self.controller.dispatch(c.Register(server, username, email, password))
+        else:
+            self.controller.dispatch(c.Login(server, username, password))
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        fields = self._fields()
+        on_button = self._focus == len(fields)
+        if key in ("esc",):
+            self.controller.dispatch(c.Quit())
+            return None
+        if key in ("f1", "ctrl r"):
+            self.toggle_register()
+            return None
+        if key in ("tab", "down"):
+            self._focus += 1
+            self._apply_focus()
+            return None
+        if key in ("shift tab", "up"):
+            self._focus -= 1
+            self._apply_focus()
+            return None
+        if key == "enter":
+            if on_button or fields[self._focus] is self.password:
+                self._submit()
+            else:
+                self._focus += 1
+                self._apply_focus()
+            return None
+        if on_button:
+            if key == " ":
+                self._submit()
+            return None
+        fields[self._focus].edit.keypress((40,), key)
+        return None

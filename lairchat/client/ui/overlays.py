@@ -1,0 +1,317 @@
+"""Boxes drawn over the current screen: help, invitations, members, and "quit?".
+
+Each one takes keys while open and sets ``done`` when it wants to close; the root
+view removes it then. Lists keep a selection index, and act on the selected item
+through the controller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import urwid
+
+from lairchat.client import commands as c
+from lairchat.client.state import ClientState
+from lairchat.client.timefmt import format_clock
+from lairchat.client.ui.base import Controller
+from lairchat.client.ui.people import ROLE_MARK
+
+__all__ = [
+    "ConfirmDialog",
+    "HelpOverlay",
+    "InvitationsOverlay",
+    "MembersOverlay",
+    "Overlay",
+    "PaletteOverlay",
+]
+
+KEYS_NORMAL = [
+    ("i", "type a message (insert mode)"),
+    ("Esc", "back to normal mode; clear notices"),
+    ("j / k", "scroll down / up (older history loads at the top)"),
+    ("G / g", "jump to the newest / oldest message"),
+    ("PgUp / PgDn", "scroll a page"),
+    ("r", "room list"),
+    ("I", "invitations"),
+    ("m", "members of the room (roles, kick)"),
+    ("e", "edit your last message"),
+    ("y", "copy the newest message to the clipboard"),
+    ("Ctrl+P", "command palette"),
+    ("Tab", "switch between messages and people"),
+    ("R", "reconnect now"),
+    ("? / F1", "this help"),
+    ("q", "quit"),
+]
+KEYS_INSERT = [
+    ("Enter", "send"),
+    ("Alt+Enter", "new line"),
+    ("Ctrl+A / Ctrl+E", "start / end of line"),
+    ("Ctrl+U / Ctrl+K", "delete to start / end of line"),
+    ("Ctrl+W", "delete the word before the cursor"),
+    ("//text", "send a message that starts with /"),
+]
+KEYS_PEOPLE = [("j / k", "select"), ("Enter", "direct message"), ("i", "invite to this room")]
+KEYS_ROOMS = [("j / k", "select"), ("Enter", "join / open"), ("c", "create"), ("b / Esc", "back")]
+
+
+class Overlay(urwid.WidgetWrap):
+    """Base: a titled box with ``done`` and the footer line of keys."""
+
+    title = ""
+    width = 70
+    height = 70
+
+    def __init__(self, body: urwid.Widget, keys: str) -> None:
+        self.done = False
+        self.footer = urwid.Text(("hint", keys), align="center")
+        self.frame = urwid.Frame(body, footer=self.footer)
+        self.box = urwid.LineBox(self.frame, title=self.title)
+        super().__init__(urwid.AttrMap(self.box, "box_focus"))
+
+    def update(self, state: ClientState) -> None:
+        """Redraw from the state (lists change while the box is open)."""
+
+
+class _ListOverlay(Overlay):
+    def __init__(self, controller: Controller, keys: str) -> None:
+        self.controller = controller
+        self.selected = 0
+        self.count = 0
+        self.walker = urwid.SimpleFocusListWalker([])
+        super().__init__(urwid.ListBox(self.walker), keys)
+
+    def _set_items(self, items: list[Any], selectable: list[int]) -> None:
+        """``items``: markup per line; ``selectable``: line indexes of the entries."""
+        self.count = len(selectable)
+        if self.count:
+            self.selected = max(0, min(self.selected, self.count - 1))
+        widgets = []
+        for line, markup in enumerate(items):
+            chosen = self.count and line == selectable[self.selected]
+            widgets.append(urwid.AttrMap(urwid.Text(markup), "selected" if chosen else None))
+        self.walker[:] = widgets
+        if self.count:
+            self.walker.set_focus(selectable[self.selected])
+
+    def _move(self, key: str) -> bool:
+        if key in ("j", "down"):
+            self.selected = min(self.count - 1, self.selected + 1) if self.count else 0
+        elif key in ("k", "up"):
+            self.selected = max(0, self.selected - 1)
+        else:
+            return False
+        return True
+
+
+class HelpOverlay(Overlay):
+    title = "Help"
+    height = 85
+
+    def __init__(self) -> None:
+        lines: list[Any] = []
+
+        def section(name: str, rows: list[tuple[str, str]]) -> None:
+            lines.append(("header", name))
+            for key, text in rows:
+                lines.append([("author_me", f"  {key:<17}"), text])
+            lines.append("")
+
+        section("Normal mode", KEYS_NORMAL)
+        section("Insert mode", KEYS_INSERT)
+        section("People panel (Tab)", KEYS_PEOPLE)
+        section("Room list (r)", KEYS_ROOMS)
+        section(
+            "Commands (type in insert mode)", [(f"{n} {a}".strip(), d) for n, a, d in c.COMMANDS]
+        )
+        self.walker = urwid.SimpleFocusListWalker([urwid.Text(line) for line in lines])
+        self.listbox = urwid.ListBox(self.walker)
+        super().__init__(self.listbox, "j/k: scroll · g/G: top/bottom · Esc/Enter/q: close")
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in ("esc", "enter", "q", " ", "?"):
+            self.done = True
+            return None
+        mapped = {"j": "down", "k": "up", "g": "home", "G": "end"}.get(key, key)
+        if mapped in ("home", "end"):
+            self.listbox.set_focus(0 if mapped == "home" else len(self.walker) - 1)
+            self.listbox.set_focus_valign("top" if mapped == "home" else "bottom")
+        elif mapped in ("down", "up", "page down", "page up") and len(size) == 2:
+            inner = (max(1, size[0] - 2), max(1, size[1] - 3))  # borders and footer
+            self.listbox.keypress(inner, mapped)
+        return None
+
+
+class InvitationsOverlay(_ListOverlay):
+    title = "Invitations"
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(
+            controller, "j/k: select · a/Enter: accept · d/x: decline · r: refresh · Esc/q: close"
+        )
+        self.ids: list[str] = []
+
+    def update(self, state: ClientState) -> None:
+        self.ids = [i.id for i in state.invitations]
+        self.box.set_title(f"Invitations ({len(self.ids)})")
+        if not state.invitations:
+            self._set_items([("hint", "  No pending invitations")], [])
+            return
+        items: list[Any] = []
+        selectable = []
+        now = state.now_dt()
+        for inv in state.invitations:
+            selectable.append(len(items))
+            items.append(f" #{inv.room_name}")
+            items.append(
+                ("hint", f"     from {inv.inviter_name} · {format_clock(inv.created_at, now)}")
+            )
+        self._set_items(items, selectable)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in ("esc", "q"):
+            self.done = True
+        elif self._move(key):
+            pass
+        elif key in ("a", "enter") and self.ids:
+            self.controller.dispatch(c.AcceptInvitation(self.ids[self.selected]))
+        elif key in ("d", "x") and self.ids:
+            self.controller.dispatch(c.DeclineInvitation(self.ids[self.selected]))
+        elif key == "r":
+            self.controller.dispatch(c.RefreshInvitations())
+        return None
+
+
+class MembersOverlay(_ListOverlay):
+    title = "Members"
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(
+            controller,
+            "j/k: select · Enter: DM · p: mod · d: member · o: owner · x: kick · Esc/q: close",
+        )
+        self.names: list[str] = []
+
+    def update(self, state: ClientState) -> None:
+        kind, room_id = state.current
+        room = state.rooms.get(room_id) if kind == "room" else None
+        if room is None:
+            self.done = True
+            return
+        members = state.sorted_members(room_id)
+        self.names = [m.username for m in members]
+        role = f" — you are {room.role}" if room.role else ""
+        self.box.set_title(f"Members of #{room.name} ({len(members)}){role}")
+        items: list[Any] = []
+        selectable = []
+        group = None
+        for m in members:
+            if m.role != group:
+                group = m.role
+                label = {"owner": "Owners", "moderator": "Moderators"}.get(m.role, "Members")
+                items.append(("header", f"─ {label} ─"))
+            user = state.users.get(m.user_id)
+            online = bool(user and user.online)
+            you = " (you)" if state.is_me(m.user_id) else ""
+            selectable.append(len(items))
+            items.append(
+                [
+                    " ",
+                    ("online" if online else "offline", "● " if online else "○ "),
+                    f"{ROLE_MARK.get(m.role, ' ')}{m.username}{you}",
+                ]
+            )
+        if not members:
+            items = [("hint", "  (loading members…)")]
+        self._set_items(items, selectable)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        name = self.names[self.selected] if self.names else None
+        if key in ("esc", "q"):
+            self.done = True
+        elif self._move(key):
+            pass
+        elif name is None:
+            return None
+        elif key == "enter":
+            self.done = True
+            self.controller.dispatch(c.StartDM(name))
+        elif key == "p":
+            self.controller.dispatch(c.SetRole(name, "moderator"))
+        elif key == "d":
+            self.controller.dispatch(c.SetRole(name, "member"))
+        elif key == "o":
+            self.controller.dispatch(c.SetRole(name, "owner"))
+        elif key == "x":
+            self.controller.dispatch(c.Kick(name))
+        return None
+
+
+class ConfirmDialog(Overlay):
+    title = "Quit"
+    width = 40
+    height = 7
+
+    def __init__(self, question: str, on_yes: Any) -> None:
+        self.on_yes = on_yes
+        body = urwid.Filler(urwid.Text(question, align="center"), valign="middle")
+        super().__init__(body, "y/Enter: yes · n/Esc: no")
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in ("y", "Y", "enter"):
+            self.done = True
+            self.on_yes()
+        elif key in ("n", "N", "esc", "q"):
+            self.done = True
+        return None
+
+
+class PaletteOverlay(Overlay):
+    """``Ctrl+P``: type a few letters of what you want, Enter runs it."""
+
+    title = "Command palette"
+    width = 60
+    height = 14
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.query = urwid.Edit("> ")
+        self.selected = 0
+        self.matches = list(c.PALETTE)
+        self.walker = urwid.SimpleFocusListWalker([])
+        body = urwid.Pile(
+            [("pack", self.query), ("pack", urwid.Divider("─")), urwid.ListBox(self.walker)]
+        )
+        super().__init__(body, "type to filter · ↑/↓: select · Enter: run · Esc: close")
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self.matches = c.fuzzy_filter(self.query.edit_text, c.PALETTE)
+        self.selected = max(0, min(self.selected, len(self.matches) - 1))
+        rows = [
+            urwid.AttrMap(
+                urwid.Text([f" {name:<18}", ("hint", text)]),
+                "selected" if i == self.selected else None,
+            )
+            for i, (name, text, _) in enumerate(self.matches)
+        ]
+        self.walker[:] = rows or [urwid.Text(("hint", "  no matching command"))]
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in ("esc", "ctrl p"):
+            self.done = True
+        elif key in ("down", "ctrl n", "ctrl j"):
+            self.selected += 1
+            self._redraw()
+        elif key in ("up", "ctrl k"):
+            self.selected -= 1
+            self._redraw()
+        elif key == "enter":
+            if self.matches:
+                self.done = True
+                self.controller.dispatch(self.matches[self.selected][2])
+        else:
+            self.query.keypress((40,), key)
+            self.selected = 0
+            self._redraw()
+        return None

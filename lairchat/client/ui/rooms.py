@@ -1,0 +1,144 @@
+"""The room list: public rooms and our own (private ones included).
+
+``j``/``k`` select, ``Enter`` joins (or switches to a room we are in), ``c`` creates a
+room by name, ``b``/``Esc`` go back, as in the original.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import urwid
+
+from lairchat.client import commands as c
+from lairchat.client.state import ClientState, RoomInfo
+from lairchat.client.ui.base import Controller
+
+__all__ = ["RoomsView", "room_markup", "sorted_rooms"]
+
+
+def sorted_rooms(state: ClientState) -> list[RoomInfo]:
+    """Our rooms first, then the others; by name within each group."""
+    return sorted(state.rooms.values(), key=lambda r: (not r.is_member, r.name.casefold()))
+
+
+def room_markup(state: ClientState, room: RoomInfo, selected: bool) -> Any:
+    current = state.current == ("room", room.id)
+    count = "1 member" if room.member_count == 1 else f"{room.member_count} members"
+    flags = []
+    if room.is_private:
+        flags.append("private")
+    if room.is_member:
+        flags.append(room.role or "joined")
+    unread = state.conversations.get(("room", room.id))
+    text = f"{'* ' if current else '  '}{room.name}  ({count})"
+    if flags:
+        text += "  [" + ", ".join(flags) + "]"
+    tail = f"  {unread.unread} new" if unread and unread.unread else ""
+    if selected:
+        return ("selected", ">" + text[1:] + tail)
+    return [text, ("unread", tail)]
+
+
+class RoomsView(urwid.WidgetWrap):
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.selected = 0
+        self.creating = False
+        self.rooms: list[RoomInfo] = []
+        self._state: ClientState | None = None
+        self._walker = urwid.SimpleFocusListWalker([])
+        self.box = urwid.LineBox(urwid.ListBox(self._walker), title="Rooms", title_align="left")
+        self.name_edit = urwid.Edit("New room name: ")
+        self.prompt = urwid.Text("")
+        self.footer = urwid.Pile([self.prompt])
+        super().__init__(urwid.Frame(self.box, footer=self.footer))
+        self._set_prompt()
+
+    def hints(self) -> str:
+        if self.creating:
+            return "Enter:create Esc:cancel"
+        return "j/k:select Enter:join c:create b/Esc:back q:quit"
+
+    def update(self, state: ClientState) -> None:
+        self._state = state
+        self.rooms = sorted_rooms(state)
+        if self.rooms:
+            self.selected = max(0, min(self.selected, len(self.rooms) - 1))
+        mine = sum(1 for r in self.rooms if r.is_member)
+        self.box.set_title(f"Rooms ({len(self.rooms)}, {mine} joined)")
+        self._redraw()
+
+    def _redraw(self) -> None:
+        state = self._state
+        items: list[urwid.Widget] = []
+        if state is not None:
+            items = [
+                urwid.Text(room_markup(state, room, i == self.selected), wrap="ellipsis")
+                for i, room in enumerate(self.rooms)
+            ]
+        if not items:
+            items = [
+                urwid.Text(("hint", "  No rooms yet.")),
+                urwid.Text(("hint", "  Press c to create the first one.")),
+            ]
+        self._walker[:] = items
+        if self.rooms:
+            self._walker.set_focus(self.selected)
+
+    def _set_prompt(self) -> None:
+        if self.creating:
+            self.footer.contents = [(self.name_edit, self.footer.options())]
+        else:
+            self.prompt.set_text(("hint", " Enter: join · c: create · b/Esc: back to chat"))
+            self.footer.contents = [(self.prompt, self.footer.options())]
+
+    def start_create(self) -> None:
+        self.creating = True
+        self.name_edit.set_edit_text("")
+        self._set_prompt()
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if self.creating:
+            if key == "esc":
+                self.creating = False
+                self._set_prompt()
+            elif key == "enter":
+                name = self.name_edit.edit_text.strip()
+                self.creating = False
+                self._set_prompt()
+                if name:
+                    self.controller.dispatch(c.CreateRoom(name))
+            else:
+                self.name_edit.keypress((max(1, size[0] - 16),), key)
+            return None
+        if key in ("j", "down"):
+            self.selected = min(len(self.rooms) - 1, self.selected + 1) if self.rooms else 0
+            self._redraw()
+        elif key in ("k", "up"):
+            self.selected = max(0, self.selected - 1)
+            self._redraw()
+        elif key in ("g", "home"):
+            self.selected = 0
+            self._redraw()
+        elif key in ("G", "end"):
+            self.selected = max(0, len(self.rooms) - 1)
+            self._redraw()
+        elif key == "enter":
+            if self.rooms:
+                self.controller.dispatch(c.JoinRoom(self.rooms[self.selected].id))
+        elif key in ("c", "n"):
+            self.start_create()
+        elif key in ("b", "esc"):
+            self.controller.dispatch(c.ShowChat())
+        elif key == "q":
+            self.controller.dispatch(c.Quit(confirm=True))
+        elif key in ("?", "f1"):
+            self.controller.dispatch(c.ShowHelp())
+        elif key == "I":
+            self.controller.dispatch(c.ShowInvitations())
+        elif key == "R":
+            self.controller.dispatch(c.Reconnect())
+        else:
+            return key
+        return None

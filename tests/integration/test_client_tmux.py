@@ -1,0 +1,365 @@
+"""The terminal client for real: a lairchat server in a subprocess and two clients in
+tmux, driven by keystrokes and read back from the screen (``tmux capture-pane``).
+
+Each run registers two users through the login screen, one creates a room and the
+other joins it by name, then they talk; the same over TCP, encrypted TCP and
+WebSocket. Every wait is bounded polling of the screen (10 s at most, 0.1 s steps).
+tmux is required: CI installs it (``.ci/run``); locally ``apt-get install tmux``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 10.0
+#: The first screen also waits for Python to import Twisted, urwid and Autobahn.
+STARTUP = 20.0
+STEP = 0.1
+PASSWORD = "password123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tmux_binary() -> str:
+    found = shutil.which("tmux")
+    if found is None:
+        pytest.fail(
+            "tmux is needed for the terminal client tests: apt-get install -y tmux "
+            "(CI installs it through .ci/run)",
+            pytrace=False,
+        )
+    return found
+
+
+class Server:
+    """``twistd -n lairchat`` on free loopback ports, with its own database."""
+
+    def __init__(self, workdir: Path, tls: bool = False) -> None:
+        self.tcp_port, self.http_port = free_port(), free_port()
+        self.log_path = workdir / "server.log"
+        self.tls = tls
+        extra: dict[str, str] = {}
+        if tls:
+            from lairchat.tls import write_dev_certificate
+
+            cert, key = write_dev_certificate(str(workdir))
+            extra = {
+                "LAIR_TLS_ENABLED": "true",
+                "LAIR_TLS_CERT_PATH": str(cert),
+                "LAIR_TLS_KEY_PATH": str(key),
+            }
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "LAIR_TCP_PORT": str(self.tcp_port),
+            "LAIR_HTTP_PORT": str(self.http_port),
+            "LAIR_BIND_ADDRESS": "127.0.0.1",
+            "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
+            "LAIR_JWT_SECRET": "client-tmux-test-secret-0123456789abcdef",
+            "LAIR_RATE_LIMITS": "off",
+            **extra,
+        }
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from twisted.scripts.twistd import run; run()",
+                "-n",
+                "--pidfile=",
+                "lairchat",
+            ],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_healthy()
+
+    @property
+    def http_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.http_port}"
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        context = ssl._create_unverified_context() if self.tls else None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited early:\n{self.log()}", pytrace=False)
+            with contextlib.suppress(OSError):
+                url = self.http_url + "/health"
+                with urllib.request.urlopen(url, timeout=1, context=context) as reply:
+                    if reply.status == 200:
+                        return
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STEP)
+        self.stop()
+        pytest.fail(f"the server never answered /health:\n{self.log()}", pytrace=False)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class Terminal:
+    """One client running in its own tmux session on a private tmux server."""
+
+    def __init__(self, tmux: str, socket_name: str, name: str, args: list[str], workdir: Path):
+        self.tmux = tmux
+        self.socket = socket_name
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        config = workdir / "tmux.conf"
+        config.write_text("set -g remain-on-exit on\nset -g history-limit 100\n")
+        command = [sys.executable, "-m", "lairchat.client", *args, "--log-file", str(self.log_path)]
+        env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONPATH": str(ROOT)}
+        env.pop("TMUX", None)
+        self._run(
+            "-f",
+            str(config),
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-s",
+            name,
+            " ".join(_quote(part) for part in command),
+            env=env,
+        )
+        self.socket_path = self._run("display-message", "-p", "#{socket_path}").strip()
+
+    def _run(self, *args: str, env: dict[str, str] | None = None) -> str:
+        done = subprocess.run(
+            [self.tmux, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=WAIT,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def keys(self, *keys: str) -> None:
+        """Named keys (``Enter``, ``Tab``, ``F1``, ``Escape``), one call each."""
+        for key in keys:
+            self._run("send-keys", "-t", self.name, key)
+
+    def type(self, text: str) -> None:
+        self._run("send-keys", "-t", self.name, "-l", text)
+
+    def screen(self) -> str:
+        return self._run("capture-pane", "-p", "-t", self.name)
+
+    def dead(self) -> bool:
+        return self._run("list-panes", "-t", self.name, "-F", "#{pane_dead}").strip() == "1"
+
+    def wait_for(self, text: str, timeout: float = WAIT) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            if time.monotonic() > deadline:
+                log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+                raise AssertionError(
+                    f"{self.name}: {text!r} not on screen after {timeout:.0f} s.\n"
+                    f"--- screen ---\n{shown}\n--- client log (tail) ---\n{log[-3000:]}"
+                )
+            time.sleep(STEP)
+
+    def register(self, username: str) -> None:
+        self.wait_for("L A I R   C H A T", STARTUP)
+        self.keys("F1")
+        self.wait_for("Register - new account")
+        self.type(username)
+        self.keys("Tab")
+        self.type(f"{username}@example.com")
+        self.keys("Tab")
+        self.type(PASSWORD)
+        self.keys("Enter")
+        self.wait_for(f"Welcome, {username}!")
+
+    def command(self, line: str) -> None:
+        """Insert mode, the line, Enter (stays in insert mode)."""
+        self.type(line)
+        self.keys("Enter")
+
+
+def _quote(part: str) -> str:
+    return "'" + part.replace("'", "'\\''") + "'"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("client-server"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def terminals(tmp_path: Path) -> Iterator[list[Terminal]]:
+    """Clients started by the test; their tmux server is killed at the end."""
+    tmux = tmux_binary()
+    started: list[Terminal] = []
+    yield started
+    if started:
+        socket_path = started[0].socket_path
+        subprocess.run([tmux, "-L", started[0].socket, "kill-server"], capture_output=True)
+        with contextlib.suppress(OSError):
+            os.unlink(socket_path)  # tmux leaves its socket file behind
+
+
+TRANSPORTS = {
+    "tcp": ([], "│ TCP │"),
+    "tcp-encrypted": (["--encrypt"], "│ TCP encrypted │"),
+    "websocket": (["--websocket"], "│ WS │"),
+}
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_two_clients_talk_in_a_room(
+    server: Server, terminals: list[Terminal], tmp_path: Path, transport: str
+) -> None:
+    extra, status = TRANSPORTS[transport]
+    tag = uuid.uuid4().hex[:6]
+    alice, bob, room = f"alice_{tag}", f"bob_{tag}", f"room_{tag}"
+    args = ["--server", f"127.0.0.1:{server.tcp_port}", "--http-url", server.http_url, *extra]
+    socket_name = f"lairchat-test-{tag}"
+    tmux = tmux_binary()
+    a = Terminal(tmux, socket_name, "alice", args, tmp_path)
+    terminals.append(a)
+    b = Terminal(tmux, socket_name, "bob", args, tmp_path)
+    terminals.append(b)
+
+    a.register(alice)
+    b.register(bob)
+    assert status in a.wait_for("● online")
+
+    a.keys("i")
+    a.command(f"/create {room}")
+    a.wait_for(f"You created the room #{room}")
+    b.keys("i")
+    b.command(f"/join {room}")
+    b.wait_for(f"You joined #{room}")
+    a.wait_for(f"{bob} joined the room")
+
+    b.type("typing away")
+    a.wait_for(f"{bob} is typing…")
+    b.keys("C-u")
+    b.command("hello from bob")
+    shown = a.wait_for(f"{bob}: hello from bob")
+    assert f"#{room}" in shown.splitlines()[0]
+    assert "Members (2)" in shown
+
+    a.command("hi bob")
+    b.wait_for(f"{alice}: hi bob")
+
+    # Quitting asks first, then the client exits cleanly.
+    a.keys("Escape")
+    a.wait_for("i: type · r: rooms")
+    a.keys("q")
+    a.wait_for("Quit lairchat?")
+    a.keys("y")
+    deadline = time.monotonic() + WAIT
+    while not a.dead():
+        assert time.monotonic() < deadline, a.screen()
+        time.sleep(STEP)
+    b.wait_for(f"{alice} is offline")
+    assert "Traceback" not in a.screen()
+
+
+def test_wrong_password_and_unreachable_server_are_shown(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    tmux = tmux_binary()
+    socket_name = f"lairchat-test-{uuid.uuid4().hex[:6]}"
+    dead_port = free_port()
+    args = ["--server", f"127.0.0.1:{server.tcp_port}", "--http-url", server.http_url]
+    t = Terminal(tmux, socket_name, "errors", args, tmp_path)
+    terminals.append(t)
+    t.wait_for("L A I R   C H A T", STARTUP)
+    t.type("nobody_here")
+    t.keys("Tab")
+    t.type("wrong-password")
+    t.keys("Enter")
+    t.wait_for("Login failed: Invalid credentials")
+    # Point the server field at a closed port: the REST URL follows it (port + 2).
+    t.keys("Up", "Up")
+    for _ in range(len(str(server.tcp_port))):
+        t.keys("BSpace")
+    t.type(str(dead_port))
+    t.keys("Enter", "Enter", "Enter")
+    t.wait_for("connection refused")
+    assert "Traceback" not in t.screen()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("client-tls-server"), tls=True)
+    yield srv
+    srv.stop()
+
+
+def test_wss_with_a_self_signed_certificate(
+    tls_server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    """Certificates are verified by default; --insecure accepts a development one."""
+    tmux = tmux_binary()
+    tag = uuid.uuid4().hex[:6]
+    socket_name = f"lairchat-test-{tag}"
+    args = [
+        "--server",
+        f"127.0.0.1:{tls_server.tcp_port}",
+        "--http-url",
+        tls_server.http_url,
+        "--websocket",
+    ]
+    strict = Terminal(tmux, socket_name, "strict", args, tmp_path)
+    terminals.append(strict)
+    strict.wait_for("L A I R   C H A T", STARTUP)
+    strict.keys("F1")
+    strict.wait_for("Register - new account")
+    strict.type(f"strict_{tag}")
+    strict.keys("Tab")
+    strict.type(f"strict_{tag}@example.com")
+    strict.keys("Tab")
+    strict.type(PASSWORD)
+    strict.keys("Enter")
+    strict.wait_for("use --insecure")
+
+    relaxed = Terminal(tmux, socket_name, "relaxed", [*args, "--insecure"], tmp_path)
+    terminals.append(relaxed)
+    relaxed.register(f"relaxed_{tag}")
+    assert "● online │ WSS │" in relaxed.wait_for("● online")

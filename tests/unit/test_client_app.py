@@ -1,0 +1,458 @@
+"""The controller (lairchat/client/app.py): actions in, API calls and real-time
+requests out, answers into the state. The REST API is an in-memory fake, the real-time
+link runs on a fake channel answered by the test, time is a ``task.Clock``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet import defer, task
+from twisted.internet.error import ConnectionRefusedError
+
+from lairchat.client import commands as c
+from lairchat.client.app import App
+from lairchat.client.config import ClientConfig
+from lairchat.client.net.errors import ServerError
+from lairchat.client.state import HOME
+from lairchat.client.testing import FakeApi, message, render_text, room, user
+from lairchat.client.ui.overlays import ConfirmDialog, InvitationsOverlay, MembersOverlay
+
+ME, BOB = "u-me", "u-bob"
+ROOM = "r-general"
+HELLO = {"type": "server_hello", "version": "1.0", "features": ["encryption"]}
+
+
+class Channel:
+    can_encrypt = True
+    description = "fake"
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.aborted = False
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.sent.append(msg)
+
+    def start_encryption(self, cipher: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def last(self, kind: str) -> dict[str, Any]:
+        return [m for m in self.sent if m["type"] == kind][-1]
+
+
+class Opener:
+    def __init__(self) -> None:
+        self.attempts: list[tuple[Any, defer.Deferred]] = []
+        self.channel: Channel | None = None
+
+    def __call__(self, handlers: Any) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+        self.attempts.append((handlers, d))
+        return d
+
+    @property
+    def handlers(self) -> Any:
+        return self.attempts[-1][0]
+
+    def accept(self) -> Channel:
+        handlers, d = self.attempts[-1]
+        self.channel = Channel()
+        handlers.channel_open(self.channel)
+        d.callback(self.channel)
+        handlers.frame_received(HELLO)
+        handlers.frame_received(
+            {
+                "type": "authenticate_response",
+                "request_id": "auth",
+                "success": True,
+                "user": user(ME, "me"),
+            }
+        )
+        return self.channel
+
+    def answer(self, kind: str, **fields: Any) -> None:
+        assert self.channel is not None
+        request = self.channel.last(kind)
+        self.handlers.frame_received(
+            {"type": f"{kind}_response", "request_id": request["request_id"], **fields}
+        )
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = task.Clock()
+        self.clock.advance(1_737_460_800)
+        self.api = FakeApi()
+        self.api.me_user = user(ME, "me")
+        self.api.users_list = [
+            {"user": user(ME, "me"), "online": True},
+            {"user": user(BOB, "bob"), "online": True},
+        ]
+        self.api.rooms_list = [
+            {"room": room(ROOM, "general"), "member_count": 1, "is_member": False}
+        ]
+        self.opener = Opener()
+        self.exited = False
+        self.copied: list[str] = []
+        self.app = App(
+            ClientConfig(),
+            self.clock,
+            api_factory=lambda cfg: self.api,
+            opener_factory=lambda cfg: self.opener,
+            on_exit=self.exit,
+            clipboard=self.copied.append,
+        )
+        self.app.start()
+        self.state = self.app.state
+
+    def exit(self) -> None:
+        self.exited = True
+
+    def login(self) -> Channel:
+        self.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+        channel = self.opener.accept()
+        return channel
+
+    def notice(self) -> str:
+        latest = self.state.latest_notice()
+        return latest.text if latest else ""
+
+    def screen(self) -> str:
+        return "\n".join(render_text(self.app.ui, 110, 24))
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_login_connects_authenticates_and_loads_lists(world: World) -> None:
+    assert world.state.screen == "login"
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+    assert world.api.called("login") == [("me", "pw")]
+    assert world.app.ui.activity == "Connecting (TCP)…"
+    assert world.state.screen == "login"
+    channel = world.opener.accept()
+    assert channel.sent[-1] == {"type": "authenticate", "token": "token-1", "request_id": "auth"}
+    assert world.state.screen == "chat"
+    assert world.state.connection.state == "online"
+    assert set(world.state.users) == {ME, BOB}
+    assert world.state.rooms[ROOM].name == "general"
+    assert {n for n, _ in world.api.calls} >= {"users", "rooms", "my_rooms", "invitations", "me"}
+    assert "Welcome, me!" in world.screen()
+    assert "● online │ TCP │ me" in world.screen()
+
+
+def test_bad_password_stays_on_the_login_screen(world: World) -> None:
+    world.api.fail["login"] = ServerError("invalid_credentials", "Invalid credentials", status=401)
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "nope"))
+    assert world.state.screen == "login"
+    assert world.notice() == "Login failed: Invalid credentials"
+    assert world.opener.attempts == []
+    assert "Login failed: Invalid credentials" in world.screen()
+
+
+def test_server_down_and_rate_limits_are_explained(world: World) -> None:
+    world.api.fail["register"] = ServerError(
+        "unreachable", "Cannot reach the server at http://x (connection refused)"
+    )
+    world.app.dispatch(c.Register("127.0.0.1:8080", "me", "me@x.y", "password1"))
+    assert world.notice() == (
+        "Registration failed: Cannot reach the server at http://x (connection refused)"
+    )
+    world.api.fail["register"] = ServerError("rate_limited", "Too many", status=429, retry_after=9)
+    world.app.dispatch(c.Register("127.0.0.1:8080", "me", "me@x.y", "password1"))
+    assert world.notice() == "Registration failed: Rate limited by the server: try again in 9 s"
+
+
+def test_realtime_port_closed_after_http_login(world: World) -> None:
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+    world.opener.attempts[-1][1].errback(ConnectionRefusedError())
+    assert world.state.screen == "login"
+    assert world.notice() == "Cannot connect to 127.0.0.1:8080 (connection refused)"
+    assert world.app.link is None
+
+
+def test_invalid_server_address(world: World) -> None:
+    world.app.dispatch(c.Login("no-port", "me", "pw"))
+    assert world.notice().startswith("Invalid server address")
+    assert world.api.calls == []
+
+
+def test_join_by_name_opens_the_room_with_history_and_members(world: World) -> None:
+    world.login()
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m1", BOB, "welcome", room_id=ROOM, created_at="2025-01-21T11:59:00Z")],
+        False,
+    )
+    world.api.members_list[ROOM] = [
+        {"user_id": BOB, "username": "bob", "role": "owner", "is_online": True},
+        {"user_id": ME, "username": "me", "role": "member", "is_online": True},
+    ]
+    world.app.dispatch(c.JoinRoom("General"))
+    assert world.api.called("join_room") == [(ROOM,)]
+    assert world.state.current == ("room", ROOM)
+    assert [m.content for m in world.state.current_conversation.messages] == [
+        "welcome",
+        "You joined #general",
+    ]
+    assert world.state.my_role(ROOM) == "member"
+    assert ("mark_read", ("room", ROOM)) in world.api.calls
+    screen = world.screen()
+    assert "#general" in screen and "bob: welcome" in screen and "Members (2)" in screen
+
+
+def test_unknown_room_name(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.JoinRoom("nowhere"))
+    assert world.notice() == "No room named 'nowhere' (r lists them)"
+
+
+def test_create_room(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.CreateRoom("lounge", private=True))
+    assert world.api.called("create_room") == [("lounge", True)]
+    assert world.state.current == ("room", "r-lounge")
+    assert world.state.rooms["r-lounge"].role == "owner"
+
+
+def test_sending_a_message_shows_it_at_once_then_confirms_it(world: World) -> None:
+    channel = world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.SendMessage("hello"))
+    request = channel.last("send_message")
+    assert request["target"] == {"type": "room", "room_id": ROOM}
+    assert request["content"] == "hello"
+    conv = world.state.current_conversation
+    assert conv.messages[-1].kind == "pending"
+    world.opener.answer(
+        "send_message", success=True, message=message("m7", ME, "hello", room_id=ROOM)
+    )
+    assert [(m.kind, m.id) for m in conv.messages if m.kind != "system"] == [("user", "m7")]
+    assert "me: hello" in world.screen()
+
+
+def test_a_refused_message_is_marked(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.SendMessage("x"))
+    world.opener.answer(
+        "send_message",
+        success=False,
+        error={"code": "not_room_member", "message": "Not a member of this room"},
+    )
+    assert world.state.current_conversation.messages[-1].error == "Not a member of this room"
+
+
+def test_sending_needs_a_conversation(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.SendMessage("hello?"))
+    assert world.notice() == "Pick a room first (r) or start a DM with /dm USER"
+
+
+def test_direct_messages(world: World) -> None:
+    channel = world.login()
+    world.app.dispatch(c.StartDM("BOB"))
+    assert world.state.current == ("dm", BOB)
+    assert world.api.called("history") == [("dm", BOB, None)]
+    world.app.dispatch(c.SendMessage("psst"))
+    assert channel.last("send_message")["target"] == {"type": "dm", "recipient": BOB}
+    world.app.dispatch(c.StartDM("me"))
+    assert world.notice() == "That is you: pick someone else to message"
+    world.app.dispatch(c.StartDM("nobody"))
+    assert world.notice() == "No user named 'nobody'"
+
+
+def test_events_update_the_screen(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.opener.handlers.frame_received(
+        {
+            "type": "message_received",
+            "message": message("m9", BOB, "live!", room_id=ROOM),
+            "author_username": "bob",
+        }
+    )
+    assert "bob: live!" in world.screen()
+    world.opener.handlers.frame_received(
+        {
+            "type": "message_received",
+            "message": message("m10", BOB, "private", to=ME),
+            "author_username": "bob",
+        }
+    )
+    assert "New DM from bob (1 unread)" in world.screen()
+
+
+def test_typing_is_sent_at_most_every_three_seconds(world: World) -> None:
+    channel = world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.typing()
+    world.app.typing()
+    world.clock.advance(3)
+    world.app.typing()
+    typing = [m for m in channel.sent if m["type"] == "typing"]
+    assert typing == [{"type": "typing", "target": {"type": "room", "room_id": ROOM}}] * 2
+
+
+def test_scrolling_to_the_top_loads_older_messages(world: World) -> None:
+    world.login()
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m2", BOB, "two", room_id=ROOM), message("m1", BOB, "one", room_id=ROOM)],
+        True,
+    )
+    world.api.history_pages[("room", ROOM, "m1")] = (
+        [message("m0", BOB, "zero", room_id=ROOM)],
+        False,
+    )
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.load_older()
+    world.clock.advance(0)
+    assert world.api.called("history")[-1] == ("room", ROOM, "m1")
+    contents = [m.content for m in world.state.current_conversation.messages if m.id]
+    assert contents == ["zero", "one", "two"]
+    assert not world.state.current_conversation.has_more
+
+
+def test_lost_connection_reconnects_and_refreshes_history(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    history_calls = len(world.api.called("history"))
+    world.opener.handlers.channel_closed("connection lost")
+    assert world.state.connection.state == "waiting"
+    assert world.state.connection.detail == "retry 1 in 1 s"
+    assert "reconnecting" in world.screen()
+    world.clock.advance(1.5)
+    world.opener.accept()
+    assert world.state.connection.state == "online"
+    assert world.notice() == "Reconnected"
+    assert len(world.api.called("history")) == history_calls + 1
+    assert world.state.screen == "chat"
+
+
+def test_reconnect_key(world: World) -> None:
+    first = world.login()
+    world.app.dispatch(c.Reconnect())
+    assert first.aborted and len(world.opener.attempts) == 2
+
+
+def test_expired_session_returns_to_login(world: World) -> None:
+    world.login()
+    world.api.fail["rooms"] = ServerError("token_expired", "Token has expired, please login again")
+    world.app.dispatch(c.ShowRooms())
+    assert world.state.screen == "login"
+    assert world.notice() == "Your session has expired: please log in again"
+    assert world.app.link is None
+    assert "Your session has expired" in world.screen()
+
+
+def test_invitations(world: World) -> None:
+    world.api.invitation_list = [
+        {"id": "i1", "room_id": "r-s", "room_name": "secret", "inviter_name": "bob"},
+        {"id": "i2", "room_id": "r-t", "room_name": "club", "inviter_name": "bob"},
+    ]
+    world.login()
+    assert world.notice() == "You have 2 pending invitations (I to view)"
+    world.app.dispatch(c.ShowInvitations())
+    assert isinstance(world.app.ui.overlay, InvitationsOverlay)
+    assert "#secret" in world.screen()
+    world.app.dispatch(c.DeclineInvitation("i2"))
+    assert [i.id for i in world.state.invitations] == ["i1"]
+    world.app.dispatch(c.AcceptInvitation("i1"))
+    assert world.state.current == ("room", "r-s")
+    assert world.app.ui.overlay is None
+    assert world.notice() == "Joined #secret"
+
+
+def test_invite_kick_and_roles(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.Invite("bob"))
+    assert world.notice() == "Open a room first (r)"
+    world.api.members_list[ROOM] = [
+        {"user_id": ME, "username": "me", "role": "owner", "is_online": True},
+        {"user_id": BOB, "username": "bob", "role": "member", "is_online": True},
+    ]
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.Invite("bob"))
+    assert world.api.called("invite") == [(ROOM, BOB)]
+    world.app.dispatch(c.SetRole("bob", "moderator"))
+    assert world.api.called("set_role") == [(ROOM, BOB, "moderator")]
+    assert world.state.members[ROOM][BOB].role == "moderator"
+    world.api.fail["kick"] = ServerError("permission_denied", "Permission denied", status=403)
+    world.app.dispatch(c.Kick("bob"))
+    assert world.notice() == "Could not remove bob: Permission denied"
+    world.app.dispatch(c.Kick("carol"))
+    assert world.notice() == "carol is not a member of this room"
+    world.app.dispatch(c.ShowMembers())
+    assert isinstance(world.app.ui.overlay, MembersOverlay)
+
+
+def test_edit_and_delete_the_last_own_message(world: World) -> None:
+    channel = world.login()
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m1", ME, "tpyo", room_id=ROOM)],
+        False,
+    )
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.EditLast("typo"))
+    assert channel.last("edit_message")["message_id"] == "m1"
+    world.opener.answer(
+        "edit_message",
+        success=True,
+        message={**message("m1", ME, "typo", room_id=ROOM), "edited": True},
+    )
+    assert "me: typo (edited)" in world.screen()
+    world.app.dispatch(c.DeleteLast())
+    world.opener.answer("delete_message", success=True)
+    assert world.state.last_own_message() is None
+
+
+def test_leave_room(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.LeaveRoom())
+    assert world.api.called("leave_room") == [(ROOM,)]
+    assert world.state.current == HOME
+    assert world.notice() == "You left #general"
+
+
+def test_actions_need_a_login(world: World) -> None:
+    world.app.dispatch(c.ShowRooms())
+    assert world.notice() == "Log in first"
+
+
+def test_quit_asks_first_then_logs_out(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.Quit(confirm=True))
+    assert isinstance(world.app.ui.overlay, ConfirmDialog)
+    assert not world.exited
+    world.app.ui.keypress((110, 24), "y")
+    assert world.api.called("logout") == [()]
+    assert world.exited and world.api.closed
+
+
+def test_unexpected_errors_become_a_notice(world: World) -> None:
+    world.login()
+    world.api.fail["rooms"] = RuntimeError("bug")
+    world.app.dispatch(c.ShowRooms())
+    assert world.notice() == "Internal error (details in the log file)"
+
+
+def test_copy_the_newest_message(world: World) -> None:
+    world.login()
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m1", BOB, "copy me", room_id=ROOM)],
+        False,
+    )
+    world.app.dispatch(c.CopyLast())
+    assert world.notice() == "No message to copy"
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.CopyLast())
+    assert world.copied == ["copy me"]
