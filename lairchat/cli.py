@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from lairchat.config import ConfigError, database_path
@@ -19,6 +20,7 @@ from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import Ban
+from lairchat.revocation import CHECK_INTERVAL
 from lairchat.storage.sqlite import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
@@ -82,7 +84,12 @@ def cmd_ban(core: Core, args: argparse.Namespace) -> str:
     result(core.store.put_ban(Ban(user.id, args.reason, None, now, expires)))
     sessions = result(core.store.delete_user_sessions(user.id))
     until = "permanently" if expires is None else f"for {args.hours} h"
-    return f"banned {user.username} {until}; {len(sessions)} session(s) revoked"
+    # The server holds live connections' sessions in memory; it checks them against
+    # the database every few seconds (lairchat.revocation).
+    return (
+        f"banned {user.username} {until}; {len(sessions)} session(s) revoked"
+        f" (a running server closes their connections within {CHECK_INTERVAL:g} s)"
+    )
 
 
 def cmd_unban(core: Core, args: argparse.Namespace) -> str:
@@ -110,6 +117,36 @@ def cmd_backup(path: str, target: str) -> str:
         dest.close()
         source.close()
     return f"backed up {path} to {target}"
+
+
+def cmd_restore(path: str, backup: str) -> str:
+    """Copy ``backup`` over the database, through SQLite (its WAL included), then
+    bring its schema up to date. Stop the server first: it keeps state in memory."""
+    if not os.path.isfile(backup):
+        raise ConfigError(f"{backup}: no such backup file")
+    source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        try:
+            recorded = {row[0] for row in source.execute("SELECT name FROM _migrations")}
+        except sqlite3.DatabaseError:
+            recorded = set()
+        if not recorded:
+            raise ConfigError(f"{backup}: not a lairchat database (no migrations recorded)")
+        unknown = sorted(recorded - {name for name, _ in migrate.available()})
+        if unknown:  # checked before anything is overwritten
+            raise ConfigError(
+                f"{backup}: made by a newer lairchat (migrations {', '.join(unknown)})"
+            )
+        dest = connect(path)
+        try:
+            source.backup(dest)
+            upgraded = migrate.migrate(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    done = f"restored {path} from {backup}"
+    return f"{done}; applied: {', '.join(upgraded)}" if upgraded else done
 
 
 def parser() -> argparse.ArgumentParser:
@@ -153,6 +190,8 @@ def parser() -> argparse.ArgumentParser:
     db.add_parser("migrate", help="apply pending schema migrations")
     c = db.add_parser("backup", help="write a consistent copy of the database")
     c.add_argument("path")
+    c = db.add_parser("restore", help="replace the database with a backup (server stopped)")
+    c.add_argument("backup")
     return p
 
 
@@ -165,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)")
             return 0
         if args.group == "db":
-            out = cmd_migrate(path) if args.command == "migrate" else cmd_backup(path, args.path)
+            if args.command == "migrate":
+                out = cmd_migrate(path)
+            elif args.command == "backup":
+                out = cmd_backup(path, args.path)
+            else:
+                out = cmd_restore(path, args.backup)
         else:
             out = args.run(open_core(path), args)
     except (ConfigError, LairError, migrate.SchemaTooNew, sqlite3.Error) as e:

@@ -70,6 +70,10 @@ class Config:
     encryption_required: bool = False
     ws_allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    # The first administrator, created or promoted at start (lairchat.bootstrap).
+    admin_username: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    admin_email: str | None = None
 
 
 class ConfigError(Exception):
@@ -181,6 +185,16 @@ def _endpoint(raw: str) -> str:
 
     try:
         serverFromString(None, text)
+    except (IndexError, KeyError) as e:
+        if text.startswith(("systemd:", "haproxy:systemd:")):
+            # The index or name of a socket systemd did not pass (LISTEN_FDS/FDNAMES).
+            raise _Invalid(
+                f"systemd passed no such socket ({type(e).__name__}: {e}); is the service"
+                " started through its .socket unit?"
+            ) from None
+        raise _Invalid(
+            f"must be a Twisted server endpoint such as tcp:8080:interface=127.0.0.1 ({e})"
+        ) from None
     except Exception as e:
         raise _Invalid(
             f"must be a Twisted server endpoint such as tcp:8080:interface=127.0.0.1 ({e})"
@@ -258,7 +272,7 @@ def _database_url(raw: str) -> str:
 @dataclass(frozen=True)
 class _Setting:
     field: str
-    option: str  # long option name, without the dashes
+    option: str | None  # long option name, without the dashes; None: environment only
     env: str | None
     parse: Callable[[str], Any]
     doc: str
@@ -314,6 +328,13 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("trusted_proxies", "trusted-proxies", "LAIR_TRUSTED_PROXIES",
              _comma_list(_proxy),
              "Comma-separated proxy addresses/networks whose X-Forwarded-For is believed."),
+    # Environment only: a password on the command line is visible to every local user.
+    _Setting("admin_username", None, "LAIR_ADMIN_USERNAME", _text,
+             "Create (or promote) this admin account at start."),
+    _Setting("admin_password", None, "LAIR_ADMIN_PASSWORD", _secret,
+             "Password of a newly created LAIR_ADMIN_USERNAME."),
+    _Setting("admin_email", None, "LAIR_ADMIN_EMAIL", _text,
+             "Email of a newly created LAIR_ADMIN_USERNAME. [default: <name>@lairchat.invalid]"),
 )  # fmt: skip
 
 
@@ -329,8 +350,10 @@ class Options(usage.Options):
         "Run the Lair Chat server.  Each option falls back to the environment variable "
         "shown beside it, then to its default.  See DOMAIN.md section 16."
     )
-    optFlags = [[s.option, None, s.doc + _env_note(s)] for s in _SETTINGS if s.flag]
-    optParameters = [[s.option, None, None, s.doc + _env_note(s)] for s in _SETTINGS if not s.flag]
+    optFlags = [[s.option, None, s.doc + _env_note(s)] for s in _SETTINGS if s.option and s.flag]
+    optParameters = [
+        [s.option, None, None, s.doc + _env_note(s)] for s in _SETTINGS if s.option and not s.flag
+    ]
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -346,7 +369,7 @@ def load_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Confi
     """
     values: dict[str, Any] = {}
     for setting in _SETTINGS:
-        given = options.get(setting.option)
+        given = options.get(setting.option) if setting.option else None
         if setting.flag and given:
             values[setting.field] = True
         elif not setting.flag and given is not None:
@@ -358,6 +381,7 @@ def load_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Confi
         values["database_path"] = _database_url(DEFAULT_DATABASE_URL)
 
     _check_tls(values)
+    _check_admin(values)
     _check_database_path(values["database_path"], _source(options, "database-url"))
     if "jwt_secret" not in values:
         values["jwt_secret"] = load_or_create_jwt_secret(values["database_path"])
@@ -400,6 +424,15 @@ def _check_tls(values: Mapping[str, Any]) -> None:
     ):
         if not values.get(key):
             raise ConfigError(f"{env}: required when TLS is enabled (or pass {option})")
+
+
+def _check_admin(values: Mapping[str, Any]) -> None:
+    if values.get("admin_username") and not values.get("admin_password"):
+        raise ConfigError("LAIR_ADMIN_PASSWORD: required with LAIR_ADMIN_USERNAME")
+    if values.get("admin_password") and not values.get("admin_username"):
+        raise ConfigError("LAIR_ADMIN_USERNAME: required with LAIR_ADMIN_PASSWORD")
+    if values.get("admin_email") and not values.get("admin_username"):
+        raise ConfigError("LAIR_ADMIN_USERNAME: required with LAIR_ADMIN_EMAIL")
 
 
 def _check_database_path(path: str, source: str) -> None:

@@ -1,8 +1,10 @@
 """``makeService``: the one place where lairchat is wired together.
 
-Storage, the core, the real-time session settings and every listener are built
-here from a :class:`lairchat.config.Config`, under one ``MultiService`` so that
-``twistd`` starts and stops them as a whole.
+Storage, the core, the real-time session settings, every listener and the
+operational parts (metrics, request log, readiness, revocation checks, systemd
+notifications) are built here from a :class:`lairchat.config.Config`, under one
+:class:`~lairchat.lifecycle.LairChatService` so that ``twistd`` starts and stops them
+as a whole (the order of a stop is described in :mod:`lairchat.lifecycle`).
 """
 
 from __future__ import annotations
@@ -12,22 +14,27 @@ import sqlite3
 import uuid
 from typing import Any
 
-from twisted.application import service
-from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import defer, threads
-from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
+from twisted.internet import threads
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from lairchat.config import Config, ConfigError
+from lairchat.bootstrap import BootstrapError, ensure_admin
+from lairchat.config import Config
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.services import Core
+from lairchat.endpoints import http_listener, tcp_listener
+from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
+from lairchat.observability.database import ObservedPool
+from lairchat.observability.http import MetricsResource, ReadyResource, observe
+from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.realtime.session import SessionSettings
+from lairchat.revocation import SessionWatcher, existing_sessions
 from lairchat.storage.sqlite import migrate, pool
 from lairchat.storage.sqlite.store import SQLiteStore
-from lairchat.tls import server_context
 from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.tcp import LairTCPFactory
+
+__all__ = ["StartupError", "build_core", "makeService", "open_database"]
 
 log = Logger()
 
@@ -36,15 +43,11 @@ log = Logger()
 HASH_THREADS = 2
 
 
-class StartupError(ConfigError):
-    """The server cannot start; the message is one line for the operator."""
-
-
 def open_database(path: str) -> tuple[str, sqlite3.Connection]:
     """Migrate the database and return ``(connect_path, keeper)``.
 
-    ``keeper`` is a connection held for the server's lifetime: for ``:memory:`` it
-    is what keeps the shared in-memory database alive.
+    ``keeper`` is a connection for the start: for ``:memory:`` it must be held for the
+    server's lifetime, as it is what keeps the shared in-memory database alive.
     """
     if path == ":memory:":
         path = f"file:lairchat-{uuid.uuid4().hex}?mode=memory&cache=shared"
@@ -59,114 +62,112 @@ def open_database(path: str) -> tuple[str, sqlite3.Connection]:
     return path, keeper
 
 
-class CoreService(service.Service):
-    """Owns the database pools, the hashing threads and the core's lifecycle."""
-
-    def __init__(self, core: Core, keeper: sqlite3.Connection, hash_pool: ThreadPool):
-        self.core = core
-        self.keeper = keeper
-        self.hash_pool = hash_pool
-
-    def startService(self) -> None:  # noqa: N802
-        super().startService()
-        self.hash_pool.start()
-
-    @defer.inlineCallbacks
-    def stopService(self) -> Any:  # noqa: N802
-        super().stopService()
-        hub = self.core.hub
-        self.core.admin.notice("Server is shutting down", "warning")
-        for user_id in hub.online_user_ids():
-            hub.close_user(user_id, "server shutting down")
-        # Let in-flight writes (queued behind the single writer) finish first.
-        yield self.core.store.ping()
-        self.core.store.close()
-        self.hash_pool.stop()
-        self.keeper.close()
-
-
-def endpoint(explicit: str | None, port: int, interface: str) -> str:
-    if explicit:
-        return explicit
-    return f"tcp:{port}:interface={interface}"
-
-
-def listener(
-    config: Config, reactor: Any, tls: bool, explicit: str | None, port: int, setting: str
-) -> Any:
-    """A listening endpoint: an explicit endpoint description, or TLS or plain TCP on
-    ``port`` at the configured interface."""
-    if tls:
-        if explicit:
-            raise StartupError(
-                f"{setting}: use an ssl: endpoint instead of the LAIR_TLS_* settings"
+def _load_start_state(config: Config, keeper: sqlite3.Connection, clock: Any) -> tuple:
+    """Bootstrap the admin, then read what the hub needs: all before the reactor runs."""
+    if config.admin_username:
+        try:
+            done = ensure_admin(
+                keeper, clock, config.admin_username, config.admin_password, config.admin_email
             )
-        context = server_context(config.tls_cert_path, config.tls_key_path)
-        return SSL4ServerEndpoint(reactor, port, context, interface=config.interface)
-    return serverFromString(reactor, endpoint(explicit, port, config.interface))
+        except BootstrapError as e:
+            raise StartupError(str(e)) from None
+        log.info("{done}", done=done)
+    memberships = keeper.execute("SELECT room_id, user_id FROM room_memberships").fetchall()
+    names = dict(keeper.execute("SELECT id, username FROM users").fetchall())
+    return memberships, names
 
 
-def http_listener(config: Config, reactor: Any) -> Any:
-    """The HTTP port: HTTPS (and so WSS) when TLS is enabled."""
-    return listener(
-        config,
-        reactor,
-        config.tls_enabled,
-        config.http_endpoint,
-        config.http_port,
-        "LAIR_HTTP_ENDPOINT",
-    )
-
-
-def tcp_listener(config: Config, reactor: Any) -> Any:
-    """The real-time TCP port: TLS only with LAIR_TCP_TLS (the original never had it)."""
-    return listener(
-        config, reactor, config.tcp_tls, config.tcp_endpoint, config.tcp_port, "LAIR_TCP_ENDPOINT"
-    )
-
-
-def build_core(config: Config, reactor: Any) -> tuple[Core, CoreService]:
+def build_core(
+    config: Config, reactor: Any, metrics: Metrics | None = None
+) -> tuple[Core, CoreService]:
     path, keeper = open_database(config.database_path)
-    writer, reader = pool.open_pools(path, reactor)
+    try:
+        memberships, names = _load_start_state(config, keeper, reactor)
+    except BaseException:
+        keeper.close()
+        raise
+    if "mode=memory" not in path:
+        # A file database needs no connection across twistd's fork into a daemon.
+        keeper.close()
+        keeper = None
+    raw_writer, raw_reader = pool.open_pools(path, reactor)
+
+    def observed(raw: Any, name: str) -> ObservedPool:
+        observe = metrics.db_duration.labels(name).observe if metrics is not None else None
+        return ObservedPool(raw, reactor, observe)
+
+    writer = observed(raw_writer, "writer")
+    reader = writer if raw_reader is raw_writer else observed(raw_reader, "reader")
     store = SQLiteStore(writer, reader, config.database_path)
     hash_pool = ThreadPool(minthreads=0, maxthreads=HASH_THREADS, name="lairchat-argon2")
     run_blocking = functools.partial(threads.deferToThreadPool, reactor, hash_pool)
     limiter = RateLimiter(reactor, enabled=config.rate_limits)
-    core = Core.build(store, reactor, config.jwt_secret, run_blocking, limiter=limiter)
+    hub = TimedHub(metrics.fanout_duration) if metrics is not None else None
+    core = Core.build(store, reactor, config.jwt_secret, run_blocking, hub=hub, limiter=limiter)
     # The hub's indexes are loaded synchronously before the reactor runs.
-    memberships = keeper.execute("SELECT room_id, user_id FROM room_memberships").fetchall()
-    names = dict(keeper.execute("SELECT id, username FROM users").fetchall())
     core.hub.load(memberships, names)
-    return core, CoreService(core, keeper, hash_pool)
+    pools = (writer,) if reader is writer else (writer, reader)
+    return core, CoreService(core, keeper, hash_pool, pools, reactor)
 
 
-def makeService(config: Config, reactor: Any = None) -> service.MultiService:  # noqa: N802
+def _setting(explicit: str | None, endpoint_variable: str, port_variable: str) -> str:
+    return endpoint_variable if explicit else port_variable
+
+
+def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa: N802
     if reactor is None:
         from twisted.internet import reactor
     from lairchat.transports.http.app import HttpApi
     from lairchat.transports.http.ratelimit import HttpRateLimiter
     from lairchat.transports.websocket import make_ws_resource
 
-    top = service.MultiService()
-    core, core_service = build_core(config, reactor)
+    metrics = Metrics()
+    top = LairChatService(reactor)
+    core, core_service = build_core(config, reactor, metrics)
     core_service.setServiceParent(top)
+    reader = core_service.pools[-1]
+    SessionWatcher(core.hub, existing_sessions(reader), reactor).setServiceParent(top)
 
     tcp = LairTCPFactory(
         core, SessionSettings.from_config(config, "tcp"), reactor, config.tcp_max_connections
     )
-    StreamServerEndpointService(tcp_listener(config, reactor), tcp).setServiceParent(top)
-
-    api = HttpApi(core, config)
-    api.limiter = HttpRateLimiter(
-        core.limiter, core.auth.tokens, ProxyPolicy(config.trusted_proxies)
+    tcp_port = top.add_listener(
+        Listener(
+            "tcp",
+            tcp_listener(config, reactor),
+            tcp,
+            _setting(config.tcp_endpoint, "LAIR_TCP_ENDPOINT", "LAIR_TCP_PORT"),
+        )
     )
+
+    proxies = ProxyPolicy(config.trusted_proxies)
+    api = HttpApi(core, config)
+    api.limiter = HttpRateLimiter(core.limiter, core.auth.tokens, proxies)
     ws = make_ws_resource(core, config, reactor)
-    api.resource().putChild(b"ws", ws)
+    root = api.resource()
+    root.putChild(b"ws", ws)
+    root.putChild(b"metrics", MetricsResource(metrics))
     site = api.site(reactor)
-    http_endpoint = http_listener(config, reactor)
-    StreamServerEndpointService(http_endpoint, site).setServiceParent(top)
+    observe(site, reactor, proxies, metrics)
+    http_port = top.add_listener(
+        Listener(
+            "http",
+            http_listener(config, reactor),
+            site,
+            _setting(config.http_endpoint, "LAIR_HTTP_ENDPOINT", "LAIR_HTTP_PORT"),
+        )
+    )
+    listening = {"tcp": lambda: tcp_port.listening, "http": lambda: http_port.listening}
+    # Ours knows the listeners too; the API's /ready (database only) stays for HttpApi
+    # used alone.
+    root.putChild(b"ready", ReadyResource(core.store, reactor, listening))
+    metrics.watch(
+        core, {"tcp": lambda: len(tcp.open), "websocket": lambda: len(ws.factory.open)}, listening
+    )
+    core_service.transports = (tcp, ws.factory)
 
     top.core = core
+    top.metrics = metrics
     top.tcp_factory = tcp
     top.site = site
     top.ws_factory = ws.factory

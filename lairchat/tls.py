@@ -44,8 +44,9 @@ def server_context(cert_path: str, key_path: str) -> ssl.CertificateOptions:
         raise ConfigError(f"LAIR_TLS_KEY_PATH: {key_path} is not a PEM private key ({e})") from None
     check = SSL.Context(SSL.TLS_SERVER_METHOD)
     check.use_certificate(chain[0])
-    check.use_privatekey(key)
     try:
+        # OpenSSL 3 already refuses a mismatched key here, older ones in the check.
+        check.use_privatekey(key)
         check.check_privatekey()
     except SSL.Error:
         raise ConfigError(

@@ -60,7 +60,7 @@ class Core:
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock),
             admin=AdminService(store, hub, clock, rooms),
-            limiter=limiter or RateLimiter(clock, enabled=False),
+            limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 
     @defer.inlineCallbacks

@@ -26,16 +26,23 @@ class LairChatServiceMaker:
         import sys
 
         from lairchat.config import ConfigError, load_config
-
+        from lairchat.observability.logs import observer_for_twistd
         from lairchat.service import makeService
 
         try:
-            return makeService(load_config(options, os.environ))
+            config = load_config(options, os.environ)
+            server = makeService(config)
         except ConfigError as e:
             # One line, no traceback: a configuration mistake (or a database or
             # certificate that cannot be used) is not a crash.
             print(f"lairchat: {e}", file=sys.stderr)
             raise SystemExit(2) from None
+        # Under twistd, `options.parent` holds twistd's own options (--logfile,
+        # --nodaemon, ...): the log goes where twistd would write it, in our format.
+        server.log_observer = observer_for_twistd(
+            getattr(options, "parent", None), config.log_format, config.log_level
+        )
+        return server
 
 
 serviceMaker = LairChatServiceMaker()

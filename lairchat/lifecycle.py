@@ -1,0 +1,280 @@
+"""How the server starts and stops: listeners that know their state, the core's
+orderly shutdown, and the top service that runs them in the right order.
+
+A stop (SIGTERM) goes in this order, each step finished before the next:
+
+1. ``STOPPING=1`` to systemd; both listeners stop accepting connections;
+2. the other services stop one by one, the revocation checks first, the core last;
+3. the core sends ``server_notice`` to every connection, then closes every real-time
+   connection;
+4. database transactions in flight finish (and connections finish closing), for at
+   most :data:`SHUTDOWN_GRACE` seconds; then the pools and threads are closed.
+
+A message is acknowledged only after its commit, so nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer
+from twisted.internet.task import deferLater
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
+from twisted.python.threadpool import ThreadPool
+
+import lairchat
+from lairchat import systemd
+from lairchat.config import ConfigError
+from lairchat.core.services import Core
+from lairchat.observability.database import ObservedPool
+
+log = Logger()
+
+#: Longest a stop waits for transactions in flight and closing connections.
+SHUTDOWN_GRACE = 5.0
+#: How often a stop looks whether everything has settled.
+SETTLE_POLL = 0.01
+SHUTDOWN_NOTICE = "Server is shutting down"
+
+
+class StartupError(ConfigError):
+    """The server cannot start; the message is one line for the operator."""
+
+
+class Listener(service.Service):
+    """Listens on one endpoint (like ``StreamServerEndpointService``) and knows whether
+    it is listening, for ``/ready``, the metrics and systemd's ``READY=1``.
+
+    Failing to listen at start raises :class:`StartupError`: twistd then exits with an
+    error (a daemon reports it through its parent) instead of running without the port.
+    """
+
+    log = Logger()
+
+    def __init__(self, name: str, endpoint: Any, factory: Any, setting: str):
+        self.setName(name)
+        self.endpoint = endpoint
+        self.factory = factory
+        self.setting = setting
+        self.port: Any = None
+        self._attempt: defer.Deferred | None = None
+        self._waiting: list[defer.Deferred] = []
+        self._failure: Any = None
+
+    @property
+    def listening(self) -> bool:
+        return self.port is not None
+
+    def address(self) -> str:
+        if self.port is None:
+            return "-"
+        host = self.port.getHost()
+        if hasattr(host, "port"):
+            return f"{host.host}:{host.port}"
+        name = getattr(host, "name", host)  # a Unix socket's path
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+
+    def when_listening(self) -> defer.Deferred:
+        """Fires with the port once listening (at once if it already is)."""
+        if self.port is not None:
+            return defer.succeed(self.port)
+        if self._failure is not None:
+            return defer.fail(self._failure)
+        d: defer.Deferred = defer.Deferred()
+        self._waiting.append(d)
+        return d
+
+    def privilegedStartService(self) -> None:  # noqa: N802
+        # Before twistd sheds privileges (--uid): ports below 1024 work.
+        super().privilegedStartService()
+        self._listen()
+
+    def startService(self) -> None:  # noqa: N802
+        super().startService()
+        if self._attempt is None:
+            self._listen()
+
+    def _listen(self) -> None:
+        starting = [True]
+        failed: list[Any] = []
+
+        def listened(port: Any) -> None:
+            self.port = port
+            self.log.info("{name} listening on {address}", name=self.name, address=self.address())
+            waiting, self._waiting = self._waiting, []
+            for d in waiting:
+                d.callback(port)
+
+        def refused(failure: Any) -> None:
+            if failure.check(defer.CancelledError):
+                return
+            self._failure = failure
+            if starting[0]:
+                failed.append(failure)
+                return
+            self.log.critical(
+                "{setting}: {error}", setting=self.setting, error=failure.getErrorMessage()
+            )
+            waiting, self._waiting = self._waiting, []
+            for d in waiting:
+                d.errback(failure)
+
+        self._attempt = self.endpoint.listen(self.factory)
+        self._attempt.addCallbacks(listened, refused)
+        starting[0] = False
+        if failed:
+            message = f"{self.setting}: {failed[0].getErrorMessage()}"
+            self.log.critical("{message}", message=message)
+            raise StartupError(message)
+
+    def stopService(self) -> Any:  # noqa: N802
+        super().stopService()
+        port, self.port = self.port, None
+        if port is None:
+            if self._attempt is not None:
+                self._attempt.cancel()
+            return None
+        self.log.info("{name} stops listening", name=self.name)
+        return defer.maybeDeferred(port.stopListening)
+
+
+class CoreService(service.Service):
+    """Owns the database pools, the hashing threads and the core's lifecycle."""
+
+    def __init__(
+        self,
+        core: Core,
+        keeper: sqlite3.Connection | None,
+        hash_pool: ThreadPool,
+        pools: Iterable[ObservedPool] = (),
+        clock: Any = None,
+    ):
+        self.core = core
+        self.keeper = keeper
+        self.hash_pool = hash_pool
+        self.pools = tuple(pools)
+        self.clock = clock if clock is not None else core.clock
+        #: Connection factories whose ``open`` sets hold protocols with a ``session``.
+        self.transports: tuple[Any, ...] = ()
+
+    def startService(self) -> None:  # noqa: N802
+        super().startService()
+        self.hash_pool.start()
+
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:  # noqa: N802
+        super().stopService()
+        self.core.admin.notice(SHUTDOWN_NOTICE, "warning")
+        # A connection with a command in flight holds new events for one reactor turn
+        # (so that they follow the response); two turns and the notice is written.
+        yield deferLater(self.clock, 0)
+        yield deferLater(self.clock, 0)
+        self.close_connections("server shutting down")
+        yield self.settle(SHUTDOWN_GRACE)
+        self.core.store.close()
+        self.hash_pool.stop()
+        if self.keeper is not None:
+            self.keeper.close()
+
+    def close_connections(self, reason: str) -> None:
+        hub = self.core.hub
+        for user_id in hub.online_user_ids():
+            hub.close_user(user_id, reason)
+        for transport in self.transports:
+            for protocol in list(transport.open):
+                session = getattr(protocol, "session", None)
+                if session is not None:
+                    session.close(reason)
+
+    def settled(self) -> bool:
+        return all(p.idle for p in self.pools) and not any(t.open for t in self.transports)
+
+    @defer.inlineCallbacks
+    def settle(self, grace: float) -> Any:
+        """Wait until no transaction is in flight and every connection has closed, or
+        ``grace`` seconds. A transaction started from another's result is counted
+        before that one is forgotten (ObservedPool), so idle means idle."""
+        deadline = self.clock.seconds() + grace
+        while not self.settled():
+            if self.clock.seconds() >= deadline:
+                log.warn(
+                    "stopping with work unfinished after {grace} s: {pending}",
+                    grace=grace,
+                    pending=self._pending(),
+                )
+                return
+            yield deferLater(self.clock, SETTLE_POLL)
+
+    def _pending(self) -> str:
+        busy = sum(p.in_flight for p in self.pools)
+        conns = sum(len(t.open) for t in self.transports)
+        return f"{busy} transaction(s), {conns} connection(s)"
+
+
+class LairChatService(service.MultiService):
+    """The server: starts like a MultiService; stops the listeners first, then every
+    other child one at a time in reverse order of addition (the core last)."""
+
+    #: The log observer for twistd (see :mod:`lairchat.observability.logs`).
+    log_observer: ILogObserver | None = None
+
+    def __init__(self, clock: Any):
+        super().__init__()
+        self.clock = clock
+        self.listeners: list[Listener] = []
+        self.watchdog: systemd.Watchdog | None = None
+
+    def setServiceParent(self, parent: Any) -> None:  # noqa: N802
+        super().setServiceParent(parent)
+        # twistd makes the application, adds us to it and only then begins logging,
+        # with the application's ILogObserver component when it has one.
+        if (
+            self.log_observer is not None
+            and isinstance(parent, Componentized)
+            and parent.getComponent(ILogObserver) is None
+        ):
+            parent.setComponent(ILogObserver, self.log_observer)
+
+    def add_listener(self, listener: Listener) -> Listener:
+        listener.setServiceParent(self)
+        self.listeners.append(listener)
+        return listener
+
+    def startService(self) -> None:  # noqa: N802
+        super().startService()
+        waiting = defer.gatherResults(
+            [listener.when_listening() for listener in self.listeners], consumeErrors=True
+        )
+        waiting.addCallbacks(self._ready, lambda failure: None)
+
+    def _ready(self, _: Any) -> None:
+        where = ", ".join(f"{lst.name} on {lst.address()}" for lst in self.listeners)
+        log.info("lairchat {version} ready: {where}", version=lairchat.__version__, where=where)
+        systemd.notify("READY=1", f"STATUS=Serving: {where}")
+        interval = systemd.watchdog_interval()
+        if interval is not None:
+            self.watchdog = systemd.Watchdog(self.clock, interval)
+            self.watchdog.start()
+
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:  # noqa: N802
+        service.Service.stopService(self)
+        log.info("lairchat stopping")
+        systemd.notify("STOPPING=1", "STATUS=Stopping")
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        yield defer.DeferredList(
+            [defer.maybeDeferred(lst.stopService) for lst in self.listeners if lst.running],
+            consumeErrors=True,
+        )
+        for child in reversed(list(self)):
+            if child.running and child not in self.listeners:
+                try:
+                    yield defer.maybeDeferred(child.stopService)
+                except Exception:
+                    log.failure("stopping {service} failed", service=child)
+        log.info("lairchat stopped")

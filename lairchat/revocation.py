@@ -1,0 +1,104 @@
+"""Closing live connections whose session another process revoked.
+
+A connection keeps its session in memory, and the server closes it at once when it
+revokes the session itself (logout, ban). But ``lairchat admin ban`` from the
+command line, or anything else writing the same database, deletes session rows the
+running server never hears of. Every few seconds :class:`SessionWatcher` asks the
+database which of the connected sessions still exist, in one query per batch of ids,
+and closes the connections of the missing ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from lairchat.core.hub import Hub
+
+#: Seconds between two checks: how long a session deleted elsewhere stays usable.
+CHECK_INTERVAL = 5.0
+#: Session ids per query (well under SQLite's bound-parameter limit).
+BATCH = 500
+
+
+def existing_sessions(pool: Any) -> Callable[[list[str]], defer.Deferred]:
+    """``check(ids) -> Deferred[set[str]]``: which of ``ids`` have a session row, read
+    on ``pool`` (the store's reader pool, so the writer is never held up)."""
+
+    def txn(cur: sqlite3.Cursor, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            marks = ",".join("?" * len(chunk))
+            rows = cur.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    return lambda ids: pool.runInteraction(txn, ids)
+
+
+def connected_sessions(hub: Hub) -> set[str]:
+    """The session ids of every authenticated real-time connection."""
+    return {
+        conn.session_id
+        for user_id in hub.online_user_ids()
+        for conn in hub.connections_of(user_id)
+        if conn.session_id
+    }
+
+
+class SessionWatcher(service.Service):
+    log = Logger()
+
+    def __init__(
+        self,
+        hub: Hub,
+        existing: Callable[[list[str]], defer.Deferred],
+        clock: Any,
+        interval: float = CHECK_INTERVAL,
+    ):
+        self.hub = hub
+        self.existing = existing
+        self.clock = clock
+        self.interval = interval
+        self._loop: LoopingCall | None = None
+
+    def startService(self) -> None:  # noqa: N802
+        super().startService()
+        self._loop = LoopingCall(self.check)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self) -> Any:  # noqa: N802
+        super().stopService()
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+    @defer.inlineCallbacks
+    def check(self) -> Any:
+        """One pass; returns the ids of the sessions it closed. Never fails: a
+        database hiccup is logged and the next pass tries again."""
+        ids = sorted(connected_sessions(self.hub))
+        if not ids:
+            return []
+        try:
+            alive: Iterable[str] = yield self.existing(ids)
+        except Exception:
+            self.log.failure("checking the connected sessions failed")
+            return []
+        alive = set(alive)
+        gone = [session_id for session_id in ids if session_id not in alive]
+        for session_id in gone:
+            self.log.info(
+                "session {session_id} was revoked elsewhere: closing its connections",
+                session_id=session_id,
+            )
+            self.hub.close_session(session_id, "session revoked")
+        return gone

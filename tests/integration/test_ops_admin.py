@@ -1,0 +1,177 @@
+"""Operations on a running server: the first admin from the environment, a ban made
+with the ``lairchat`` command closing a live connection, and the log lines (JSON,
+level filter) under twistd, foreground and daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from tests.integration.test_ops_support import (
+    ROOT,
+    Closed,
+    Server,
+    closing_all,
+    http_request,
+    wait_until,
+)
+
+ADMIN_PASSWORD = "bootstrap-Secret-7"
+CLI = "import sys; from lairchat.cli import main; sys.exit(main())"
+
+
+def lairchat_command(server: Server, *argv: str) -> subprocess.CompletedProcess:
+    """The operator command, run as an operator would, against the server's database."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LAIR_DATABASE_URL": f"sqlite:{server.db_path}"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from lairchat.cli import main; sys.exit(main())",
+            *argv,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_first_admin_from_the_environment(tmp_path: Path, request) -> None:
+    server = Server(
+        tmp_path,
+        env={
+            "LAIR_ADMIN_USERNAME": "root_admin",
+            "LAIR_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "LAIR_LOG_FORMAT": "json",
+        },
+    )
+    request.addfinalizer(server.stop)
+    status, _, body = http_request(
+        server.http_port,
+        "POST",
+        "/api/v1/auth/login",
+        body={"identifier": "root_admin", "password": ADMIN_PASSWORD},
+    )
+    assert status == 200, body
+    token = json.loads(body)["token"]
+    status, _, body = server.get(
+        "/api/v1/admin/stats", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert status == 200, body
+    assert json.loads(body)["stats"]["total_users"] == 1
+
+    lines = json_lines(server.output())  # every line is JSON
+    assert any(line["message"] == "admin account root_admin created" for line in lines)
+    assert ADMIN_PASSWORD not in server.output()
+
+
+def test_an_unusable_admin_setting_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    server = Server(
+        tmp_path,
+        env={"LAIR_ADMIN_USERNAME": "root_admin", "LAIR_ADMIN_PASSWORD": "Zq7#"},
+        wait=False,
+    )
+    try:
+        server.process.wait(timeout=60)
+        assert server.process.returncode == 2
+        output = server.output().strip()
+        assert output.startswith("lairchat: LAIR_ADMIN_PASSWORD: cannot create the admin")
+        assert "\n" not in output
+        assert "Zq7#" not in output
+    finally:
+        server.stop()
+
+
+def test_a_ban_from_the_command_line_closes_live_connections(tmp_path: Path, request) -> None:
+    server = Server(tmp_path)
+    request.addfinalizer(server.stop)
+    name = f"mallory_{uuid.uuid4().hex[:8]}"
+    client = server.tcp()
+    bystander = server.tcp()
+    with closing_all(client, bystander):
+        client.register(name)
+        bystander.register(f"bob_{uuid.uuid4().hex[:8]}")
+        done = lairchat_command(server, "admin", "ban", name, "--reason", "spam")
+        assert done.returncode == 0, done.stderr
+        assert "1 session(s) revoked" in done.stdout
+        # The server checks connected sessions every 5 s: closed well within 10.
+        client.sock.settimeout(15)
+        frames = client.frames_until_closed()
+        assert not [f for f in frames if f.get("type") == "send_message_response"]
+        bystander.send({"type": "ping"})
+        assert bystander.wait_for(lambda f: f["type"] == "pong")
+    wait_until(lambda: "was revoked elsewhere" in server.output(), "for the revocation line")
+    assert "session revoked" in server.output()
+
+    # And the ban holds for a new login.
+    status, _, body = http_request(
+        server.http_port,
+        "POST",
+        "/api/v1/auth/login",
+        body={"identifier": name, "password": "password123"},
+    )
+    assert status == 403 and b"account_banned" in body
+
+
+def test_json_log_lines_of_a_daemon(tmp_path: Path, request) -> None:
+    server = Server(tmp_path, daemon=True, plugin_args=["--log-format=json"])
+    request.addfinalizer(server.stop)
+    client = server.tcp()
+    client.close()
+    server.get("/health")
+    wait_until(
+        lambda: "tcp connection closed" in server.output() and "/health" in server.output(),
+        "for the connection and request lines",
+    )
+    lines = json_lines(server.output())
+    opened = [line for line in lines if line["message"].startswith("tcp connection opened")]
+    closed = [line for line in lines if line["message"].startswith("tcp connection closed")]
+    assert len(opened) >= 1 and len(closed) >= 1  # (the readiness probe may add one)
+    [health] = [line for line in lines if line.get("path") == "/health"]
+    assert health["level"] == "info"
+    assert (health["method"], health["route"], health["status"]) == ("GET", "/health", 200)
+    assert health["client"] == "127.0.0.1"
+    assert isinstance(health["duration"], float)
+    assert {"time", "level", "namespace", "message"} <= set(health)
+    # Ours replaces Twisted's combined-format access line: one line per request.
+    assert "HTTP/1.1" not in server.output()
+
+
+def test_log_level_filters(tmp_path: Path, request) -> None:
+    server = Server(tmp_path, env={"LAIR_LOG_LEVEL": "warning"})
+    request.addfinalizer(server.stop)
+    server.get("/health")
+    client = server.tcp()
+    client.close()
+    server.signal()
+    server.wait_exit()
+    output = server.output()
+    assert "#info]" not in output, output
+    assert "/health" not in output
+
+
+def test_foreground_stop(tmp_path: Path, request) -> None:
+    """A WebSocket-free smoke check of the foreground stop (the daemon case is in
+    test_ops_shutdown.py): the log ends with the stop lines, the exit is prompt."""
+    server = Server(tmp_path)
+    request.addfinalizer(server.stop)
+    client = server.tcp()
+    with closing_all(client):
+        client.register(f"solo_{uuid.uuid4().hex[:8]}")
+        server.signal()
+        try:
+            frames = client.frames_until_closed()
+        except Closed:
+            frames = []
+    assert [f["type"] for f in frames] == ["server_notice"]
+    server.wait_exit()
+    assert server.output().rstrip().splitlines()[-1].endswith("Server Shut Down.")

@@ -1,0 +1,137 @@
+"""Every kind of listening endpoint, on a real server: ``tcp:`` with an interface,
+``ssl:``, ``unix:``, TLS settings around a Unix socket, and ``haproxy:`` (the PROXY
+protocol). ``systemd:`` is in test_ops_systemd.py; nginx in test_ops_nginx.py."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import stat
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lairchat.tls import write_dev_certificate
+from tests.integration.test_ops_support import (
+    TIMEOUT,
+    Closed,
+    FrameStream,
+    Server,
+    TCPClient,
+    UnixHTTPConnection,
+    closing_all,
+    free_port,
+    http_request,
+    wait_until,
+)
+
+
+@pytest.fixture
+def certs(tmp_path: Path) -> tuple[Path, Path, ssl.SSLContext]:
+    cert, key = write_dev_certificate(str(tmp_path / "certs"))
+    return cert, key, ssl.create_default_context(cafile=str(cert))
+
+
+def unix_get(path: Path, url: str, tls: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    conn = UnixHTTPConnection(str(path))
+    if tls is not None:
+        conn.connect()
+        conn.sock = tls.wrap_socket(conn.sock, server_hostname="localhost")
+    status, _, body = http_request(0, "GET", url, connection=conn)
+    conn.close()
+    return status, body
+
+
+def test_ssl_tcp_port_and_unix_http_socket(tmp_path: Path, certs, request) -> None:
+    cert, key, context = certs
+    tcp_port = free_port()
+    sock = tmp_path / "http.sock"
+    server = Server(
+        tmp_path / "server",
+        env={
+            "LAIR_TCP_ENDPOINT": (
+                f"ssl:{tcp_port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+            ),
+            "LAIR_HTTP_ENDPOINT": f"unix:{sock}:mode=660",
+        },
+        ports=(tcp_port, 0),
+        wait=False,
+    )
+    request.addfinalizer(server.stop)
+    wait_until(sock.exists, "for the Unix socket", 30, server.process)
+    wait_until(lambda: _unix_ready(sock), "for /ready on the Unix socket", 30, server.process)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o660
+    status, body = unix_get(sock, "/health")
+    assert status == 200 and b"healthy" in body
+
+    client = TCPClient(("127.0.0.1", tcp_port), tls=context)
+    with closing_all(client):
+        client.register(f"tls_{uuid.uuid4().hex[:8]}")
+    # Plaintext on the TLS port gets no server_hello.
+    with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:
+        raw.sendall(b"\x00\x00\x00\x02{}")
+        with pytest.raises((Closed, OSError, ValueError)):
+            FrameStream(raw).recv()
+    assert '"GET /health" 200' in server.output()
+    assert 'unix "GET /health"' in server.output()  # the client of a Unix socket
+
+
+def _unix_ready(sock: Path) -> bool:
+    try:
+        return unix_get(sock, "/ready")[0] == 200
+    except OSError:
+        return False
+
+
+def test_tls_settings_wrap_an_explicit_endpoint(tmp_path: Path, certs, request) -> None:
+    """LAIR_TLS_ENABLED around a Unix socket (as it would around a systemd socket)."""
+    cert, key, context = certs
+    sock = tmp_path / "https.sock"
+    server = Server(
+        tmp_path / "server",
+        env={
+            "LAIR_TLS_ENABLED": "true",
+            "LAIR_TLS_CERT_PATH": str(cert),
+            "LAIR_TLS_KEY_PATH": str(key),
+            "LAIR_HTTP_ENDPOINT": f"unix:{sock}",
+        },
+        wait=False,
+    )
+    request.addfinalizer(server.stop)
+    wait_until(sock.exists, "for the Unix socket", 30, server.process)
+
+    def ready() -> bool:
+        try:
+            return unix_get(sock, "/ready", tls=context)[0] == 200
+        except OSError:
+            return False
+
+    wait_until(ready, "for /ready over TLS", 30, server.process)
+    # The TCP port stays plaintext unless LAIR_TCP_TLS says otherwise.
+    client = server.tcp()
+    client.close()
+
+
+def test_proxy_protocol_prefix(tmp_path: Path, request) -> None:
+    tcp_port = free_port()
+    server = Server(
+        tmp_path,
+        env={"LAIR_TCP_ENDPOINT": f"haproxy:tcp:{tcp_port}:interface=127.0.0.1"},
+        ports=(tcp_port, free_port()),
+    )
+    request.addfinalizer(server.stop)
+    with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:
+        raw.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 8080\r\n")
+        stream = FrameStream(raw)
+        assert stream.recv()["type"] == "server_hello"
+    wait_until(
+        lambda: "tcp connection opened from 198.51.100.7:40000" in server.output(),
+        "for the connection line with the proxied address",
+    )
+    # Without the header, nothing is said and the connection is dropped.
+    with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:
+        raw.sendall(b"\x00\x00\x00\x02{}")
+        with pytest.raises(Closed):
+            FrameStream(raw).recv()
+    assert "dropped: no PROXY protocol header" in server.output()

@@ -1,0 +1,366 @@
+"""Start and stop: listeners that know their state, the stop order, the core's
+orderly shutdown, readiness notifications, the log observer for twistd, and the
+endpoints built from the settings."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.application import service
+from twisted.internet import defer, task
+from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
+from twisted.internet.error import CannotListenError
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import ILogObserver
+from twisted.python.components import Componentized
+
+from lairchat import lifecycle
+from lairchat.config import Config, load_config
+from lairchat.endpoints import TLSEndpoint, listener
+from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
+from lairchat.observability.database import ObservedPool
+from lairchat.proxyprotocol import ProxyHeaderEndpoint
+from lairchat.service import makeService
+from lairchat.testing import make_core, result
+from lairchat.tls import write_dev_certificate
+from lairchat.transports.http.testing import FakeConnection
+
+# -- fakes ------------------------------------------------------------------------------
+
+
+class FakePort:
+    def __init__(self, log: list[str], name: str):
+        self.log, self.name = log, name
+
+    def getHost(self) -> Any:  # noqa: N802
+        from twisted.internet.address import IPv4Address
+
+        return IPv4Address("TCP", "127.0.0.1", 8080)
+
+    def stopListening(self) -> defer.Deferred:  # noqa: N802
+        self.log.append(f"{self.name} stops")
+        return defer.succeed(None)
+
+
+class FakeEndpoint:
+    def __init__(self, outcome: Any):
+        self.outcome = outcome
+
+    def listen(self, factory: Any) -> defer.Deferred:
+        if isinstance(self.outcome, defer.Deferred):
+            return self.outcome
+        if isinstance(self.outcome, Exception):
+            return defer.fail(self.outcome)
+        return defer.succeed(self.outcome)
+
+
+class Recording(service.Service):
+    def __init__(self, log: list[str], name: str, wait: defer.Deferred | None = None):
+        self.log, self.label, self.wait = log, name, wait
+
+    def stopService(self) -> Any:  # noqa: N802
+        super().stopService()
+        self.log.append(f"{self.label} stops")
+        return self.wait
+
+
+# -- Listener ---------------------------------------------------------------------------
+
+
+def test_listener_knows_whether_it_listens() -> None:
+    log: list[str] = []
+    lst = Listener("tcp", FakeEndpoint(FakePort(log, "tcp")), object(), "LAIR_TCP_PORT")
+    assert not lst.listening
+    waiting = lst.when_listening()
+    lst.privilegedStartService()
+    lst.startService()  # does not listen twice
+    assert lst.listening and lst.address() == "127.0.0.1:8080"
+    assert result(waiting) is lst.port
+    result(defer.maybeDeferred(lst.stopService))
+    assert not lst.listening and log == ["tcp stops"]
+
+
+def test_failing_to_listen_at_start_is_a_startup_error() -> None:
+    error = CannotListenError("127.0.0.1", 8080, OSError(98, "Address already in use"))
+    lst = Listener("tcp", FakeEndpoint(error), object(), "LAIR_TCP_PORT")
+    with pytest.raises(StartupError) as caught:
+        lst.privilegedStartService()
+    assert str(caught.value).startswith("LAIR_TCP_PORT: Couldn't listen on 127.0.0.1:8080")
+    assert not lst.listening
+
+
+def test_a_late_failure_fails_the_waiters() -> None:
+    pending: defer.Deferred = defer.Deferred()
+    lst = Listener("http", FakeEndpoint(pending), object(), "LAIR_HTTP_ENDPOINT")
+    lst.privilegedStartService()
+    waiting = lst.when_listening()
+    pending.errback(CannotListenError("", 80, OSError("no")))
+    failures: list[Any] = []
+    waiting.addErrback(failures.append)
+    assert failures and not lst.listening
+    lst.when_listening().addErrback(failures.append)
+    assert len(failures) == 2
+
+
+def test_stopping_before_listening_cancels() -> None:
+    pending: defer.Deferred = defer.Deferred()
+    lst = Listener("http", FakeEndpoint(pending), object(), "LAIR_HTTP_PORT")
+    lst.privilegedStartService()
+    assert lst.stopService() is None
+    assert pending.called  # cancelled
+
+
+# -- the top service ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def notifications(monkeypatch: pytest.MonkeyPatch) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    name = "lairchat-unit-" + uuid.uuid4().hex
+    sock.bind("\0" + name)
+    sock.settimeout(5)
+    monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    yield sock
+    sock.close()
+
+
+def test_ready_once_every_listener_listens(notifications: socket.socket) -> None:
+    log: list[str] = []
+    top = LairChatService(task.Clock())
+    late: defer.Deferred = defer.Deferred()
+    top.add_listener(Listener("tcp", FakeEndpoint(FakePort(log, "tcp")), None, "X"))
+    top.add_listener(Listener("http", FakeEndpoint(late), None, "Y"))
+    top.privilegedStartService()
+    top.startService()
+    notifications.settimeout(0)
+    with pytest.raises(BlockingIOError):
+        notifications.recv(1024)
+    late.callback(FakePort(log, "http"))
+    notifications.settimeout(5)
+    message = notifications.recv(1024).decode().split("\n")
+    assert message[0] == "READY=1"
+    assert message[1].startswith("STATUS=Serving: tcp on 127.0.0.1:8080, http on")
+
+
+def test_stop_order_listeners_first_then_the_rest_one_by_one(
+    notifications: socket.socket,
+) -> None:
+    log: list[str] = []
+    top = LairChatService(task.Clock())
+    core_done: defer.Deferred = defer.Deferred()
+    Recording(log, "core", core_done).setServiceParent(top)
+    watcher_done: defer.Deferred = defer.Deferred()
+    Recording(log, "watcher", watcher_done).setServiceParent(top)
+    top.add_listener(Listener("tcp", FakeEndpoint(FakePort(log, "tcp")), None, "X"))
+    top.add_listener(Listener("http", FakeEndpoint(FakePort(log, "http")), None, "Y"))
+    top.privilegedStartService()
+    top.startService()
+    assert notifications.recv(1024).startswith(b"READY=1")
+
+    stopped = top.stopService()
+    assert notifications.recv(1024).startswith(b"STOPPING=1")
+    assert log == ["tcp stops", "http stops", "watcher stops"]
+    watcher_done.callback(None)
+    assert log[-1] == "core stops"
+    assert not stopped.called
+    core_done.callback(None)
+    assert stopped.called
+
+
+def test_log_observer_goes_to_the_application() -> None:
+    def observer(event: dict) -> None:
+        pass
+
+    application = service.Application("lairchat")
+    top = LairChatService(task.Clock())
+    top.log_observer = observer
+    top.setServiceParent(application)
+    assert Componentized.getComponent(application, ILogObserver) is observer
+
+    # One set already (a .tac file, say) is left alone; no observer: nothing set.
+    other = service.Application("lairchat")
+    other.setComponent(ILogObserver, print)
+    top2 = LairChatService(task.Clock())
+    top2.log_observer = observer
+    top2.setServiceParent(other)
+    assert other.getComponent(ILogObserver) is print
+    third = service.Application("lairchat")
+    LairChatService(task.Clock()).setServiceParent(third)
+    assert third.getComponent(ILogObserver) is None
+
+
+# -- the core's shutdown ---------------------------------------------------------------------
+
+
+class Store:
+    """The real store of a test core, with close() recorded."""
+
+    def __init__(self, inner: Any):
+        self.inner, self.closed = inner, False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.open: set[Any] = set()
+
+
+class Proto:
+    def __init__(self, transport: Transport):
+        self.session = self
+        self.transport = transport
+        self.closed: list[str] = []
+        transport.open.add(self)
+
+    def close(self, reason: str) -> None:
+        self.closed.append(reason)
+
+
+class HashPool:
+    stopped = False
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class SlowPool:
+    def __init__(self) -> None:
+        self.pending: list[defer.Deferred] = []
+
+    def runInteraction(self, fn: Any, *args: Any) -> defer.Deferred:  # noqa: N802
+        d: defer.Deferred = defer.Deferred()
+        self.pending.append(d)
+        return d
+
+    def close(self) -> None:
+        pass
+
+
+def test_core_stop_notices_closes_then_waits_for_writes() -> None:
+    clock = task.Clock()
+    core = make_core(clock=clock)
+    store = Store(core.store)
+    core.store = store
+    registered = result(core.auth.register("alice", "alice@example.com", "password1"))
+    alice = FakeConnection(registered.user.id, registered.session.id)
+    core.hub.attach(alice)
+    raw = SlowPool()
+    writer = ObservedPool(raw, clock)
+    hash_pool = HashPool()
+    core_service = CoreService(core, None, hash_pool, (writer,), clock)
+    transport = Transport()
+    unauthenticated = Proto(transport)
+    core_service.transports = (transport,)
+    core_service.startService()
+    in_flight = writer.runInteraction(lambda cur: None)
+
+    stopped = core_service.stopService()
+    notices = [e.payload for e in alice.events if e.type == "server_notice"]
+    assert notices == [
+        {"type": "server_notice", "message": "Server is shutting down", "severity": "warning"}
+    ]
+    assert alice.closed == []  # not before the notice is out: two reactor turns
+    clock.advance(0)
+    clock.advance(0)
+    assert alice.closed == ["server shutting down"]
+    assert unauthenticated.closed == ["server shutting down"]
+    transport.open.clear()  # the connections finish closing
+    clock.advance(1)
+    assert not stopped.called and not store.closed  # a write is still in flight
+    raw.pending[0].callback(None)
+    assert result(in_flight) is None
+    clock.advance(lifecycle.SETTLE_POLL)
+    assert stopped.called and store.closed and hash_pool.stopped
+
+
+def test_core_stop_gives_up_waiting_after_the_grace_period() -> None:
+    clock = task.Clock()
+    core = make_core(clock=clock)
+    core.store = Store(core.store)
+    writer = ObservedPool(SlowPool(), clock)
+    core_service = CoreService(core, None, HashPool(), (writer,), clock)
+    core_service.startService()
+    writer.runInteraction(lambda cur: None)  # never answers
+    stopped = core_service.stopService()
+    clock.pump([0, 0] + [lifecycle.SETTLE_POLL] * int(lifecycle.SHUTDOWN_GRACE / 0.01 + 10))
+    assert stopped.called and core.store.closed
+
+
+# -- endpoints from the settings ---------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_config(tmp_path: Path) -> Config:
+    cert, key = write_dev_certificate(str(tmp_path))
+    return Config(tls_cert_path=str(cert), tls_key_path=str(key), database_path=":memory:")
+
+
+def test_plain_port_and_interface() -> None:
+    reactor = MemoryReactorClock()
+    endpoint = listener(Config(interface="127.0.0.1"), reactor, False, None, 8080, "X")
+    assert isinstance(endpoint, TCP4ServerEndpoint)
+
+
+def test_tls_settings_without_an_endpoint(tls_config: Config) -> None:
+    endpoint = listener(tls_config, MemoryReactorClock(), True, None, 8443, "X")
+    assert isinstance(endpoint, SSL4ServerEndpoint)
+
+
+def test_tls_settings_wrap_an_explicit_endpoint(tls_config: Config, tmp_path: Path) -> None:
+    sock = f"unix:{tmp_path / 'http.sock'}"
+    endpoint = listener(tls_config, MemoryReactorClock(), True, sock, 0, "LAIR_HTTP_ENDPOINT")
+    assert isinstance(endpoint, TLSEndpoint)
+
+
+def test_tls_settings_with_an_ssl_endpoint_are_refused(tls_config: Config) -> None:
+    with pytest.raises(StartupError, match="^LAIR_HTTP_ENDPOINT: an ssl: endpoint"):
+        listener(
+            tls_config, MemoryReactorClock(), True, "ssl:8443:privateKey=k", 0, "LAIR_HTTP_ENDPOINT"
+        )
+
+
+def test_haproxy_prefix_reads_the_header_before_tls(tls_config: Config) -> None:
+    reactor = MemoryReactorClock()
+    plain = listener(Config(), reactor, False, "haproxy:tcp:9080:interface=127.0.0.1", 0, "X")
+    assert isinstance(plain, ProxyHeaderEndpoint)
+    assert isinstance(plain.endpoint, TCP4ServerEndpoint)
+    secure = listener(tls_config, reactor, True, "haproxy:tcp:9080", 0, "X")
+    assert isinstance(secure, TLSEndpoint)
+    assert isinstance(secure.endpoint, ProxyHeaderEndpoint)
+
+
+# -- the whole service -----------------------------------------------------------------------
+
+
+def test_make_service_shape_and_an_enabled_rate_limiter() -> None:
+    config = load_config(
+        {}, {"LAIR_DATABASE_URL": "sqlite::memory:", "LAIR_TCP_PORT": "0", "LAIR_HTTP_PORT": "0"}
+    )
+    reactor = MemoryReactorClock()
+    top = makeService(config, reactor)
+    kinds = [(type(s).__name__, s.name) for s in top]
+    assert kinds == [
+        ("CoreService", None),
+        ("SessionWatcher", None),
+        ("Listener", "tcp"),
+        ("Listener", "http"),
+    ]
+    # Regression: an empty limiter is falsy, and Core.build once replaced it.
+    assert top.core.limiter.enabled is True
+    top.privilegedStartService()
+    top.startService()
+    assert [lst.listening for lst in top.listeners] == [True, True]
+    assert len(reactor.tcpServers) == 2

@@ -1,0 +1,84 @@
+"""Live connections whose session was deleted by another process get closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.internet import defer, task
+
+from lairchat.revocation import BATCH, SessionWatcher, connected_sessions, existing_sessions
+from lairchat.storage.sqlite.pool import ImmediatePool
+from lairchat.testing import make_core, result
+from lairchat.transports.http.testing import FakeConnection
+
+
+def world(tmp_path: Path):
+    clock = task.Clock()
+    core = make_core(str(tmp_path / "chat.db"), clock)
+    # A second connection to the same file: "another process" (lairchat admin ban).
+    other = ImmediatePool(str(tmp_path / "chat.db"))
+    return core, clock, other
+
+
+def online(core, name: str) -> FakeConnection:
+    registered = result(core.auth.register(name, f"{name}@example.com", "password1"))
+    connection = FakeConnection(registered.user.id, registered.session.id)
+    core.hub.attach(connection)
+    return connection
+
+
+def test_sessions_deleted_elsewhere_are_closed_within_one_interval(tmp_path: Path) -> None:
+    core, clock, other = world(tmp_path)
+    alice, bob = online(core, "alice"), online(core, "bob")
+    reader = ImmediatePool(str(tmp_path / "chat.db"))
+    watcher = SessionWatcher(core.hub, existing_sessions(reader), clock, 5.0)
+    watcher.startService()
+    clock.advance(5)
+    assert alice.closed == bob.closed == []
+
+    other.connection.execute("DELETE FROM sessions WHERE user_id = ?", (bob.user_id,))
+    other.connection.commit()
+    clock.advance(4.9)
+    assert bob.closed == []
+    clock.advance(0.1)
+    assert (alice.closed, bob.closed) == ([], ["session revoked"])
+    watcher.stopService()
+    assert not clock.getDelayedCalls()
+
+
+def test_connected_sessions() -> None:
+    core = make_core()
+    alice = online(core, "alice")
+    second = FakeConnection(alice.user_id, alice.session_id)
+    core.hub.attach(second)
+    assert connected_sessions(core.hub) == {alice.session_id}
+
+
+def test_existing_sessions_in_batches(tmp_path: Path) -> None:
+    core, _, _ = world(tmp_path)
+    real = online(core, "alice").session_id
+    ids = [f"missing-{i}" for i in range(BATCH * 2 + 3)] + [real]
+    reader = ImmediatePool(str(tmp_path / "chat.db"))
+    assert result(existing_sessions(reader)(ids)) == {real}
+
+
+def test_a_failed_check_is_logged_and_the_next_one_runs() -> None:
+    core = make_core()
+    alice = online(core, "alice")
+    answers = [defer.fail(OSError("locked")), defer.succeed(set())]
+    clock = task.Clock()
+    watcher = SessionWatcher(core.hub, lambda ids: answers.pop(0), clock, 1.0)
+    watcher.startService()
+    clock.advance(1)
+    assert alice.closed == []
+    clock.advance(1)
+    assert alice.closed == ["session revoked"]
+    watcher.stopService()
+
+
+def test_nothing_to_check_without_connections() -> None:
+    core = make_core()
+    calls: list = []
+    watcher = SessionWatcher(core.hub, calls.append, task.Clock())
+    assert result(watcher.check()) == []
+    assert calls == []
