@@ -4,13 +4,12 @@ A connection keeps its session in memory, and the server closes it at once when 
 revokes the session itself (logout, ban). But ``lairchat admin ban`` from the
 command line, or anything else writing the same database, deletes session rows the
 running server never hears of. Every few seconds :class:`SessionWatcher` asks the
-database which of the connected sessions still exist, in one query per batch of ids,
+database which of the connected sessions still exist, (``IStore.existing_sessions``),
 and closes the connections of the missing ones.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,24 +22,6 @@ from lairchat.core.hub import Hub
 
 #: Seconds between two checks: how long a session deleted elsewhere stays usable.
 CHECK_INTERVAL = 5.0
-#: Session ids per query (well under SQLite's bound-parameter limit).
-BATCH = 500
-
-
-def existing_sessions(pool: Any) -> Callable[[list[str]], defer.Deferred]:
-    """``check(ids) -> Deferred[set[str]]``: which of ``ids`` have a session row, read
-    on ``pool`` (the store's reader pool, so the writer is never held up)."""
-
-    def txn(cur: sqlite3.Cursor, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            marks = ",".join("?" * len(chunk))
-            rows = cur.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", chunk)
-            found.update(row[0] for row in rows)
-        return found
-
-    return lambda ids: pool.runInteraction(txn, ids)
 
 
 def connected_sessions(hub: Hub) -> set[str]:

@@ -28,7 +28,7 @@ from lairchat.observability.database import ObservedPool
 from lairchat.observability.http import MetricsResource, ReadyResource, observe
 from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.realtime.session import SessionSettings
-from lairchat.revocation import SessionWatcher, existing_sessions
+from lairchat.revocation import SessionWatcher
 from lairchat.storage.sqlite import migrate, pool
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.transports.proxies import ProxyPolicy
@@ -125,8 +125,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     top = LairChatService(reactor)
     core, core_service = build_core(config, reactor, metrics)
     core_service.setServiceParent(top)
-    reader = core_service.pools[-1]
-    SessionWatcher(core.hub, existing_sessions(reader), reactor).setServiceParent(top)
+    SessionWatcher(core.hub, core.store.existing_sessions, reactor).setServiceParent(top)
 
     tcp = LairTCPFactory(
         core, SessionSettings.from_config(config, "tcp"), reactor, config.tcp_max_connections

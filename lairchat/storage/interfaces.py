@@ -45,6 +45,9 @@ class ISessionStore(Interface):
     def delete_user_sessions(user_id):
         """Delete every session of a user; return their ids."""
 
+    def existing_sessions(session_ids):
+        """The subset of ``session_ids`` that still have a session row."""
+
 
 class IRoomStore(Interface):
     def create_room(room, membership):

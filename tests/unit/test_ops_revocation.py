@@ -6,8 +6,9 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
-from lairchat.revocation import BATCH, SessionWatcher, connected_sessions, existing_sessions
+from lairchat.revocation import SessionWatcher, connected_sessions
 from lairchat.storage.sqlite.pool import ImmediatePool
+from lairchat.storage.sqlite.store import SESSION_BATCH, SQLiteStore
 from lairchat.testing import make_core, result
 from lairchat.transports.http.testing import FakeConnection
 
@@ -31,7 +32,8 @@ def test_sessions_deleted_elsewhere_are_closed_within_one_interval(tmp_path: Pat
     core, clock, other = world(tmp_path)
     alice, bob = online(core, "alice"), online(core, "bob")
     reader = ImmediatePool(str(tmp_path / "chat.db"))
-    watcher = SessionWatcher(core.hub, existing_sessions(reader), clock, 5.0)
+    store = SQLiteStore(reader, reader)
+    watcher = SessionWatcher(core.hub, store.existing_sessions, clock, 5.0)
     watcher.startService()
     clock.advance(5)
     assert alice.closed == bob.closed == []
@@ -57,9 +59,9 @@ def test_connected_sessions() -> None:
 def test_existing_sessions_in_batches(tmp_path: Path) -> None:
     core, _, _ = world(tmp_path)
     real = online(core, "alice").session_id
-    ids = [f"missing-{i}" for i in range(BATCH * 2 + 3)] + [real]
+    ids = [f"missing-{i}" for i in range(SESSION_BATCH * 2 + 3)] + [real]
     reader = ImmediatePool(str(tmp_path / "chat.db"))
-    assert result(existing_sessions(reader)(ids)) == {real}
+    assert result(SQLiteStore(reader, reader).existing_sessions(ids)) == {real}
 
 
 def test_a_failed_check_is_logged_and_the_next_one_runs() -> None:

@@ -48,6 +48,10 @@ INVITATION_SELECT = (
 )
 
 
+#: Session ids per query in :meth:`SQLiteStore.existing_sessions`.
+SESSION_BATCH = 500
+
+
 def _user(row: tuple) -> User:
     return User(row[0], row[1], row[2], system_role(row[3]), row[4], row[5], row[6])
 
@@ -239,6 +243,20 @@ class SQLiteStore:
             return ids
 
         return self._write(txn)
+
+    def existing_sessions(self, session_ids: list[str]) -> defer.Deferred:
+        """Read on the reader pool, in batches well under SQLite's parameter limit."""
+
+        def txn(cur: sqlite3.Cursor) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(session_ids), SESSION_BATCH):
+                chunk = session_ids[start : start + SESSION_BATCH]
+                marks = ",".join("?" * len(chunk))
+                rows = cur.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", chunk)
+                found.update(row[0] for row in rows)
+            return found
+
+        return self._read(txn)
 
     # -- rooms and memberships ------------------------------------------------------
 
