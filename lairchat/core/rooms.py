@@ -262,6 +262,9 @@ class RoomService:
     async def list_public(
         self, actor: User | None, limit: int | None, offset: int, search: str | None = None
     ) -> RoomPage:
+        if search and len(search) > validation.ROOM_NAME_MAX:
+            # No room name is that long (see UserService.list).
+            return RoomPage([], paging.has_more(0, limit))
         rows = await self.store.list_public_rooms(paging.cap(limit), offset, search)
         items = [
             (room, count, actor is not None and self.hub.is_member(room.id, actor.id))

@@ -39,6 +39,10 @@ class UserService:
     async def list(
         self, limit: int | None, offset: int, search: str | None = None
     ) -> tuple[list[User], bool]:
+        if search and len(search) > validation.USERNAME_MAX:
+            # No username is that long, so nothing can match; and SQLite refuses LIKE
+            # patterns over 50 000 bytes, which a real-time frame can carry.
+            return [], paging.has_more(0, limit)
         users = await self.store.list_users(paging.cap(limit), offset, search)
         return users, paging.has_more(len(users), limit)
 

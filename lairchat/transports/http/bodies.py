@@ -3,7 +3,8 @@
 The original deserializes into typed structs, so a request that does not fit is
 refused before any rule runs. We keep its categories but answer them with the JSON
 envelope (HTTP.md §2.4, our choice): 415 without a JSON content type, 413 over
-2 MiB, 400 for unreadable JSON or query strings, 422 for JSON of the wrong shape.
+2 MiB, 400 for unreadable JSON (or JSON nested deeper than 32 levels) or query
+strings, 422 for JSON of the wrong shape.
 Unknown fields are ignored; ``null`` means absent for optional fields.
 """
 
@@ -23,6 +24,10 @@ from lairchat.transports.http.errors import bad_request, unprocessable
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 U32_MAX = 2**32 - 1
+#: Deepest JSON nesting accepted in a body (the top-level object is 1). Our bodies need
+#: 3; the bound keeps what handlers may be given small and cheap to walk (as the
+#: real-time codec's MAX_DEPTH does for frames).
+MAX_DEPTH = 32
 
 _MISSING: Any = object()
 _UNSIGNED = re.compile(r"\+?[0-9]+")
@@ -75,7 +80,25 @@ def json_body(request: Any) -> Body:
         raise bad_request("body", f"invalid JSON: {error}") from None
     if not isinstance(value, dict):
         raise bad_request("body", f"expected a JSON object, got {_kind(value)}")
+    # Cheap pre-check: fewer opening brackets than the bound cannot nest past it.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(value):
+        raise bad_request("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     return Body(value)
+
+
+def _too_deep(root: dict[str, Any]) -> bool:
+    """Breadth-first, one level per step, no recursion."""
+    level: list[Any] = [root]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _kind(value: Any) -> str:

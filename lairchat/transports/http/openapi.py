@@ -97,7 +97,15 @@ SCHEMAS: dict[str, Any] = {
     "DirectTarget": obj({"type": {"type": "string", "enum": ["dm"]}, "recipient": UUID}),
     "MessageTarget": {
         "oneOf": [ref("RoomTarget"), ref("DirectTarget")],
-        "discriminator": {"propertyName": "type"},
+        # Without a mapping, OpenAPI 3.0 takes the schema names ("RoomTarget") as the
+        # discriminator values.
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {
+                "room": "#/components/schemas/RoomTarget",
+                "dm": "#/components/schemas/DirectTarget",
+            },
+        },
     },
     "MessageTargetInput": {
         "description": "Where a message goes. DMs may be spelled `direct_message` or `dm`; "

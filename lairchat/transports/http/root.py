@@ -77,6 +77,8 @@ class ApiRoot(Resource):
             return ErrorPage(internal_error())
 
     def _dispatch(self, path: bytes, request: Any) -> IResource:
+        # twisted.web names itself and its exact version in `Server`; say nothing.
+        request.responseHeaders.removeHeader(b"server")
         add_cors_headers(request)
         #: The matched route template, for metrics; set by the API's endpoints.
         request.lair_route = None
