@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from lairchat.domain.ids import parse_uuid
+from lairchat.domain.jsonlimits import MAX_DEPTH, too_deep
 from lairchat.domain.types import Target
 
 __all__ = [
@@ -32,9 +33,6 @@ __all__ = [
     "encode",
 ]
 
-#: Deepest JSON nesting accepted (top-level object = 1). Real messages need 3; the
-#: cap keeps hostile frames from costing anything beyond orjson's own parse.
-MAX_DEPTH = 32
 
 U32_MAX = 2**32 - 1
 
@@ -278,28 +276,25 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
 
 #: Types whose original struct has no ``request_id``: any value sent is ignored.
 _NO_REQUEST_ID = frozenset({"client_hello", "key_exchange", "typing", "ping"})
-_REQUEST_ID = _optional(_string)
+#: Longest request_id echoed back: it travels in every response, so it is bounded
+#: (a 1 MiB id would make the response itself too large to send).
+REQUEST_ID_MAX = 256
+
+
+def _request_id(value: Any, path: str) -> str:
+    text = _string(value, path)
+    if len(text) > REQUEST_ID_MAX:
+        raise InvalidMessage(f"{path} longer than {REQUEST_ID_MAX} characters")
+    return text
+
+
+_REQUEST_ID = _optional(_request_id)
 
 #: Every client message type :func:`decode` accepts.
 CLIENT_TYPES: frozenset[str] = frozenset(SCHEMAS)
 
 
 # --------------------------------------------------------------------------- decode
-
-
-def _too_deep(root: dict[str, Any]) -> bool:
-    """Breadth-first, one level per step: no recursion and one comprehension per level."""
-    level: list[Any] = [root]
-    for _ in range(MAX_DEPTH):
-        level = [
-            child
-            for node in level
-            for child in (node.values() if type(node) is dict else node)
-            if type(child) is dict or type(child) is list
-        ]
-        if not level:
-            return False
-    return True
 
 
 def decode(payload: bytes) -> dict[str, Any]:
@@ -323,7 +318,7 @@ def decode(payload: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidMessage(f"invalid type: {_describe(data)}, expected a JSON object")
     # Cheap pre-check: fewer opening brackets than the cap cannot nest past it.
-    if payload.count(b"{") + payload.count(b"[") > MAX_DEPTH and _too_deep(data):
+    if too_deep(payload, data):
         raise InvalidMessage(f"recursion limit exceeded (nesting deeper than {MAX_DEPTH})")
 
     kind = data.get("type", _MISSING)

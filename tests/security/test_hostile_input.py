@@ -29,6 +29,7 @@ from lairchat.domain.validation import (
     USERNAME_MAX,
 )
 from lairchat.realtime.codec import MAX_DEPTH as FRAME_DEPTH
+from lairchat.realtime.codec import REQUEST_ID_MAX
 from lairchat.testing import result
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.bodies import MAX_DEPTH as BODY_DEPTH
@@ -571,14 +572,14 @@ def test_huge_arrays_in_frames(world: Any) -> None:
     ignored = list(range((MAX_FRAME - 100) // 2))
     client.send_payload(b'{"type":"ping","ignored":[' + b",".join(b"0" for _ in ignored) + b"]}")
     assert [f["type"] for f in client.frames()] == ["pong"]
-    # A huge request_id is echoed only if the answer still fits a frame.
-    client.send({"type": "list_invitations", "request_id": "r" * 1000})
+    # request_id is bounded (it is echoed in every response): a longer one is refused
+    # as an invalid message, and the connection stays usable.
+    client.send({"type": "list_invitations", "request_id": "r" * REQUEST_ID_MAX})
     (reply,) = client.frames()
-    assert reply["request_id"] == "r" * 1000
-    # One that does not fit is not answered (the server never writes a frame over
-    # 1 MiB), and the connection stays usable.
+    assert reply["request_id"] == "r" * REQUEST_ID_MAX
     client.send({"type": "list_invitations", "request_id": "r" * (MAX_FRAME - 43)})
-    assert client.frames() == []
+    (refusal,) = client.frames()
+    assert (refusal["type"], refusal["code"]) == ("error", "invalid_message")
     assert not client.closed
     client.send({"type": "ping"})
     assert [f["type"] for f in client.frames()] == ["pong"]

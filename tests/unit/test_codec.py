@@ -499,3 +499,18 @@ def test_arbitrary_objects_only_raise_invalid_message(kind: str, fields: dict) -
     else:
         assert result["type"] == kind
         encode({k: v for k, v in result.items() if k != "target"})
+
+
+def test_request_id_is_bounded() -> None:
+    import orjson
+
+    from lairchat.realtime.codec import REQUEST_ID_MAX, InvalidMessage, decode
+
+    ok = decode(orjson.dumps({"type": "list_invitations", "request_id": "r" * REQUEST_ID_MAX}))
+    assert len(ok["request_id"]) == REQUEST_ID_MAX
+    try:
+        decode(orjson.dumps({"type": "list_invitations", "request_id": "r" * 5000}))
+    except InvalidMessage as e:
+        assert e.message == f"Invalid JSON: request_id longer than {REQUEST_ID_MAX} characters"
+    else:
+        raise AssertionError("an oversized request_id was accepted")

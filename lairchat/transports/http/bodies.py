@@ -19,15 +19,12 @@ import orjson
 
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import parse_uuid
+from lairchat.domain.jsonlimits import MAX_DEPTH, too_deep
 from lairchat.domain.types import Target
 from lairchat.transports.http.errors import bad_request, unprocessable
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 U32_MAX = 2**32 - 1
-#: Deepest JSON nesting accepted in a body (the top-level object is 1). Our bodies need
-#: 3; the bound keeps what handlers may be given small and cheap to walk (as the
-#: real-time codec's MAX_DEPTH does for frames).
-MAX_DEPTH = 32
 
 _MISSING: Any = object()
 _UNSIGNED = re.compile(r"\+?[0-9]+")
@@ -80,25 +77,9 @@ def json_body(request: Any) -> Body:
         raise bad_request("body", f"invalid JSON: {error}") from None
     if not isinstance(value, dict):
         raise bad_request("body", f"expected a JSON object, got {_kind(value)}")
-    # Cheap pre-check: fewer opening brackets than the bound cannot nest past it.
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(value):
+    if too_deep(raw, value):
         raise bad_request("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     return Body(value)
-
-
-def _too_deep(root: dict[str, Any]) -> bool:
-    """Breadth-first, one level per step, no recursion."""
-    level: list[Any] = [root]
-    for _ in range(MAX_DEPTH):
-        level = [
-            child
-            for node in level
-            for child in (node.values() if type(node) is dict else node)
-            if type(child) is dict or type(child) is list
-        ]
-        if not level:
-            return False
-    return True
 
 
 def _kind(value: Any) -> str:
