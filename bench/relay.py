@@ -1,0 +1,82 @@
+"""The floor: bare Twisted relays that lairchat is measured against in the same run.
+
+    python bench/relay.py tcp PORT    Int32StringReceiver: each frame to every other
+                                      connection (framed once), TCP_NODELAY, nothing else
+    python bench/relay.py ws PORT     Autobahn: each text message to every other
+                                      connection as one prepared message
+
+They do no parsing, no authentication, no storage and no flow control: whatever
+lairchat does beyond this is its cost. Prints ``listening`` once the port is open.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+from twisted.internet import protocol, reactor
+from twisted.protocols.basic import Int32StringReceiver
+
+PREFIX = struct.Struct("!I")
+
+
+class TCPRelay(Int32StringReceiver):
+    MAX_LENGTH = 1_048_576
+
+    def connectionMade(self) -> None:  # noqa: N802
+        self.transport.setTcpNoDelay(True)
+        self.factory.clients.append(self)
+
+    def connectionLost(self, reason: object = None) -> None:  # noqa: N802
+        self.factory.clients.remove(self)
+
+    def stringReceived(self, data: bytes) -> None:  # noqa: N802
+        frame = PREFIX.pack(len(data)) + data
+        for client in self.factory.clients:
+            if client is not self:
+                client.transport.write(frame)
+
+
+def tcp_factory() -> protocol.ServerFactory:
+    factory = protocol.ServerFactory()
+    factory.protocol = TCPRelay
+    factory.clients = []
+    return factory
+
+
+def ws_factory(port: int) -> protocol.ServerFactory:
+    from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+
+    class WSRelay(WebSocketServerProtocol):
+        def onOpen(self) -> None:  # noqa: N802
+            self.factory.clients.append(self)
+
+        def connectionLost(self, reason: object = None) -> None:  # noqa: N802
+            if self in self.factory.clients:
+                self.factory.clients.remove(self)
+            super().connectionLost(reason)
+
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+            prepared = self.factory.prepareMessage(payload, isBinary)
+            for client in self.factory.clients:
+                if client is not self:
+                    client.sendPreparedMessage(prepared)
+
+    factory = WebSocketServerFactory(f"ws://127.0.0.1:{port}")
+    factory.protocol = WSRelay
+    factory.clients = []
+    # The same framing choices as lairchat's /ws: no fragmentation, no compression.
+    factory.setProtocolOptions(tcpNoDelay=True, autoFragmentSize=0)
+    return factory
+
+
+def main() -> None:
+    kind, port = sys.argv[1], int(sys.argv[2])
+    factory = tcp_factory() if kind == "tcp" else ws_factory(port)
+    reactor.listenTCP(port, factory, backlog=1024, interface="127.0.0.1")
+    print("listening", flush=True)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()
