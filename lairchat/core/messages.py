@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from twisted.internet import defer
+
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, target_audience
@@ -55,22 +57,31 @@ class MessageService:
         elif not self.hub.user_exists(target.id):
             raise LairError("user_not_found")
 
-    @deferred
-    async def send(self, actor: User, target: Target, content: str) -> Message:
-        validation.check_content(content)
-        self.check_target(actor, target)
+    def send(self, actor: User, target: Target, content: str) -> defer.Deferred:
+        """Validate, store durably, then announce. The hottest service call: a plain
+        Deferred chain (no coroutine) that reads nothing from the database."""
+        try:
+            validation.check_content(content)
+            self.check_target(actor, target)
+        except LairError:
+            return defer.fail()
         now = self.clock.seconds()
         message = Message(new_id(), actor.id, target, content, False, now, now)
-        await self.store.insert_message(message)
+        message.wire = message.to_wire()
+        d = self.store.insert_message(message)
+        d.addCallback(self._stored, message, actor)
+        return d
+
+    def _stored(self, seq: int, message: Message, actor: User) -> Message:
         self.accepted += 1
         self.hub.publish(
             Event(
                 {
                     "type": "message_received",
-                    "message": message.to_wire(),
+                    "message": message.wire,
                     "author_username": actor.username,
                 },
-                target_audience(target, actor.id),
+                target_audience(message.target, actor.id),
             )
         )
         return message

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
+
+#: The canonical form we write (lowercase, hyphenated): the common case on input.
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random UUID v4 (RFC 9562 §5.4), formatted without building a UUID object:
+    ids are minted on every message, so this sits on the hot path."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def parse_uuid(value: object) -> str | None:
@@ -17,6 +29,8 @@ def parse_uuid(value: object) -> str | None:
     """
     if not isinstance(value, str) or len(value) > 45:
         return None
+    if _CANONICAL.fullmatch(value):
+        return value
     text = value
     if text[:9].lower() == "urn:uuid:":
         text = text[9:]
@@ -28,6 +42,6 @@ def parse_uuid(value: object) -> str | None:
     elif len(text) != 32:
         return None
     hexpart = text.replace("-", "") if len(text) == 36 else text
-    if len(hexpart) != 32 or not all(c in "0123456789abcdefABCDEF" for c in hexpart):
+    if not _HEX32.fullmatch(hexpart):
         return None
     return str(uuid.UUID(hex=hexpart))

@@ -140,8 +140,13 @@ class Message:
     updated_at: float
     #: Insertion order (SQLite rowid): the stable tie-breaker for history and unread counts.
     seq: int = 0
+    #: The wire shape, once built for a new message (shared by its event and the
+    #: sender's response); never set on a message that may still change.
+    wire: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_wire(self) -> dict[str, Any]:
+        if self.wire is not None:
+            return self.wire
         return {
             "id": self.id,
             "author": self.author,

@@ -18,11 +18,8 @@ from zope.interface import implementer
 from lairchat.core.events import Event
 from lairchat.core.services import Core
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
+from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 
-MAX_FRAME = 1_048_576
-#: Bytes we accept to queue for a connection whose socket buffer is full, before
-#: dropping it as a slow consumer (events would otherwise pile up without bound).
-MAX_BACKLOG = 4 * MAX_FRAME
 _PREFIX = struct.Struct("!I")
 _log = Logger()
 
@@ -51,8 +48,8 @@ class LairTCPProtocol(Int32StringReceiver):
         self.factory = factory
         self.session: Session | None = None
         self.peer = "?"
-        self._paused = False
-        self._backlog = 0
+        self.backlog = OutboundBacklog(factory.clock)
+        self._dropping = False
 
     # -- Twisted protocol -----------------------------------------------------------
 
@@ -82,12 +79,12 @@ class LairTCPProtocol(Int32StringReceiver):
     # -- IPushProducer: the transport tells us when its buffer is full --------------
 
     def pauseProducing(self) -> None:  # noqa: N802
-        self._paused = True
+        self.backlog.pause()
         if self.session is not None:
             self.session.transport_blocked(True)
 
     def resumeProducing(self) -> None:  # noqa: N802
-        self._paused, self._backlog = False, 0
+        self.backlog.resume()
         if self.session is not None:
             self.session.transport_blocked(False)
 
@@ -97,13 +94,16 @@ class LairTCPProtocol(Int32StringReceiver):
     # -- ISessionTransport ----------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        if self._paused:
-            self._backlog += len(data)
-            if self._backlog > MAX_BACKLOG:
-                self.log.warn("tcp {peer}: slow consumer dropped", peer=self.peer)
-                self.transport.abortConnection()
-                return
-        self.transport.write(data)
+        if self.backlog.admit(len(data)):
+            self.transport.write(data)
+        elif not self.transport.disconnecting and not self._dropping:
+            self._dropping = True
+            self.log.warn(
+                "tcp {peer}: slow consumer dropped ({queued} bytes queued)",
+                peer=self.peer,
+                queued=self.backlog.queued,
+            )
+            self.transport.abortConnection()
 
     def write_payload(self, payload: bytes) -> None:
         if len(payload) > MAX_FRAME:

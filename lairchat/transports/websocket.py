@@ -33,8 +33,8 @@ from lairchat.config import Config
 from lairchat.core.events import Event
 from lairchat.core.services import Core
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
+from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 from lairchat.transports.proxies import ProxyPolicy
-from lairchat.transports.tcp import MAX_BACKLOG, MAX_FRAME
 
 #: Largest message (and frame) accepted or sent: the same 1 MiB as a TCP frame.
 MAX_MESSAGE = MAX_FRAME
@@ -161,8 +161,7 @@ class LairWSProtocol(WebSocketServerProtocol):
         super().__init__()
         self.session: Session | None = None
         self._token: str | None = None
-        self._paused = False
-        self._backlog = 0
+        self.backlog: OutboundBacklog | None = None  # needs the factory's clock
         self._lost = False
 
     # -- Twisted protocol -----------------------------------------------------------
@@ -247,13 +246,22 @@ class LairWSProtocol(WebSocketServerProtocol):
     # -- IPushProducer: the transport tells us when its buffer is full --------------
 
     def pauseProducing(self) -> None:  # noqa: N802
-        self._paused = True
+        self._outbound().pause()
+        if self.session is not None:
+            self.session.transport_blocked(True)
 
     def resumeProducing(self) -> None:  # noqa: N802
-        self._paused, self._backlog = False, 0
+        self._outbound().resume()
+        if self.session is not None:
+            self.session.transport_blocked(False)
 
     def stopProducing(self) -> None:  # noqa: N802
-        self._paused = True
+        self.pauseProducing()
+
+    def _outbound(self) -> OutboundBacklog:
+        if self.backlog is None:
+            self.backlog = OutboundBacklog(self.factory.clock)
+        return self.backlog
 
     # -- ISessionTransport ----------------------------------------------------------
 
@@ -264,14 +272,18 @@ class LairWSProtocol(WebSocketServerProtocol):
         if size > MAX_MESSAGE:
             self._log.error("ws {peer}: outgoing message over 1 MiB dropped", peer=self.peer)
             return False
-        if self._paused:
-            self._backlog += size
-            if self._backlog > MAX_BACKLOG:
-                self._log.warn("ws {peer}: slow consumer dropped", peer=self.peer)
-                self.wasNotCleanReason = "slow consumer"
-                self.dropConnection(abort=True)
-                return False
-        return True
+        backlog = self._outbound()
+        if backlog.admit(size):
+            return True
+        if self.wasNotCleanReason != "slow consumer":  # drop (and log) once
+            self._log.warn(
+                "ws {peer}: slow consumer dropped ({queued} bytes queued)",
+                peer=self.peer,
+                queued=backlog.queued,
+            )
+            self.wasNotCleanReason = "slow consumer"
+            self.dropConnection(abort=True)
+        return False
 
     def write_payload(self, payload: bytes) -> None:
         if self._may_send(len(payload)):

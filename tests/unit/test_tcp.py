@@ -25,7 +25,8 @@ from lairchat.core.auth import AuthResult
 from lairchat.realtime.crypto import FrameCipher, KeyExchange
 from lairchat.realtime.session import SessionSettings, State
 from lairchat.testing import make_core, result
-from lairchat.transports.tcp import MAX_BACKLOG, MAX_FRAME, LairTCPFactory, LairTCPProtocol
+from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
+from lairchat.transports.tcp import LairTCPFactory, LairTCPProtocol
 
 PREFIX = struct.Struct("!I")
 PASSWORD = "password1"
@@ -360,15 +361,27 @@ def test_slow_consumer_is_aborted(server: Server, encrypted: bool) -> None:
     slow.frames()
     slow.proto.pauseProducing()  # the socket buffer is full
     chunk = 600_000
-    for _ in range(MAX_BACKLOG // chunk):
+    for _ in range(MAX_BACKLOG // chunk + 1):
         _notice(server, chunk)
-    assert not slow.aborted  # up to 4 MiB may queue
+    assert not slow.aborted  # a burst over 4 MiB is not slowness yet
+    server.clock.advance(SLOW_GRACE)  # ... but still full after the grace period is
     _notice(server, chunk)
     assert slow.aborted
     assert not fast.aborted
-    assert len(fast.frames()) == MAX_BACKLOG // chunk + 1
+    assert len(fast.frames()) == MAX_BACKLOG // chunk + 2
     slow.drop()
     assert fast.types() == ["user_offline"]
+
+
+def test_a_reader_past_the_hard_cap_is_dropped_at_once(server: Server) -> None:
+    slow = server.login("slow")
+    slow.proto.pauseProducing()
+    chunk = 900_000
+    for _ in range(HARD_BACKLOG // chunk):
+        _notice(server, chunk)
+    assert not slow.aborted
+    _notice(server, chunk)
+    assert slow.aborted
 
 
 def test_resume_resets_the_backlog(server: Server) -> None:
@@ -396,4 +409,26 @@ def test_stop_producing_counts_as_paused(server: Server) -> None:
     conn.proto.stopProducing()
     for _ in range(8):
         _notice(server, 600_000)
+    server.clock.advance(SLOW_GRACE)
+    _notice(server, 600_000)
     assert conn.aborted
+
+
+def test_a_dropped_reader_is_logged_and_aborted_once(server: Server, monkeypatch) -> None:
+    slow = server.login("slow")
+    warnings: list[str] = []
+
+    class Log:  # twisted.logger.Logger is a descriptor: replace it on the class
+        def warn(self, fmt: str, **kw: object) -> None:
+            warnings.append(fmt)
+
+        def info(self, fmt: str, **kw: object) -> None:
+            pass
+
+    monkeypatch.setattr(LairTCPProtocol, "log", Log())
+    aborts = []
+    monkeypatch.setattr(slow.proto.transport, "abortConnection", lambda: aborts.append(1))
+    slow.proto.pauseProducing()
+    for _ in range(HARD_BACKLOG // 900_000 + 20):
+        _notice(server, 900_000)
+    assert len(warnings) == 1 and len(aborts) == 1

@@ -23,7 +23,7 @@ from twisted.web.server import Site
 from lairchat.config import Config
 from lairchat.realtime.session import Session, SessionSettings
 from lairchat.testing import result
-from lairchat.transports.tcp import MAX_BACKLOG
+from lairchat.transports.backpressure import MAX_BACKLOG, SLOW_GRACE
 from lairchat.transports.websocket import (
     CLOSE_HANDSHAKE_TIMEOUT,
     MAX_MESSAGE,
@@ -761,9 +761,10 @@ def test_a_slow_reader_is_dropped_past_the_backlog(world: World) -> None:
     proto = client.proto
     proto.pauseProducing()  # what the socket does when its buffer is full
     chunk = b'"' + b"x" * (MAX_MESSAGE - 2) + b'"'
-    for _ in range(MAX_BACKLOG // len(chunk)):
+    for _ in range(MAX_BACKLOG // len(chunk) + 1):
         proto.write_payload(chunk)
-    assert not client.transport.disconnecting
+    assert not client.transport.disconnecting  # a burst is not slowness yet
+    world.clock.advance(SLOW_GRACE)
     proto.write_payload(chunk)
     assert client.transport.disconnected  # aborted
     client.lost()
