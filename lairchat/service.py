@@ -9,17 +9,17 @@ as a whole (the order of a stop is described in :mod:`lairchat.lifecycle`).
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import uuid
 from typing import Any
 
-from twisted.internet import threads
+from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from lairchat.bootstrap import BootstrapError, ensure_admin
 from lairchat.config import Config
+from lairchat.core.passwords import at_lowest_priority
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.services import Core
 from lairchat.endpoints import http_listener, tcp_listener
@@ -100,7 +100,10 @@ def build_core(
     reader = writer if raw_reader is raw_writer else observed(raw_reader, "reader")
     store = SQLiteStore(writer, reader, config.database_path)
     hash_pool = ThreadPool(minthreads=0, maxthreads=HASH_THREADS, name="lairchat-argon2")
-    run_blocking = functools.partial(threads.deferToThreadPool, reactor, hash_pool)
+
+    def run_blocking(fn: Any, *args: Any) -> defer.Deferred:
+        return threads.deferToThreadPool(reactor, hash_pool, at_lowest_priority(fn), *args)
+
     limiter = RateLimiter(reactor, enabled=config.rate_limits)
     hub = TimedHub(metrics.fanout_duration) if metrics is not None else None
     core = Core.build(store, reactor, config.jwt_secret, run_blocking, hub=hub, limiter=limiter)

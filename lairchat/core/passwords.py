@@ -5,6 +5,10 @@ Hashes are interchangeable with the original's database (PHC strings, m=19456, t
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +26,25 @@ def _verify(stored: str, password: str) -> bool:
         return HASHER.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+_thread_state = threading.local()
+
+
+def at_lowest_priority(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` on a thread whose CPU priority is the lowest (nice 19, Linux: per
+    thread). Hashing is CPU-bound and can wait; chat traffic on the same core cannot.
+    A login storm then takes only the CPU the reactor leaves idle."""
+
+    @functools.wraps(fn)
+    def run(*args: Any) -> Any:
+        if not getattr(_thread_state, "lowered", False):
+            _thread_state.lowered = True
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        return fn(*args)
+
+    return run
 
 
 class Passwords:

@@ -398,3 +398,22 @@ def test_change_password_keeps_sessions(w, alice):
     w.ok(w.core.auth.login("alice", "new-password"))
     w.ok(w.core.auth.authenticate(alice.token))  # not revoked
     assert result(w.core.store.get_user(alice.user.id)).updated_at == T0 + 10
+
+
+def test_hashing_threads_run_at_the_lowest_cpu_priority() -> None:
+    import os
+    import threading
+
+    from lairchat.core.passwords import at_lowest_priority
+
+    seen: list[int] = []
+
+    def probe() -> None:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    worker = threading.Thread(target=at_lowest_priority(probe))
+    worker.start()
+    worker.join()
+    assert seen == [19]
+    # The calling thread is left alone.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19

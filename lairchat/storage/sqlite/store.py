@@ -40,6 +40,10 @@ MESSAGE_COLS = (
     "rowid AS seq, id, author_id, target_type, target_id, content, is_edited, created_at, "
     "updated_at"
 )
+INSERT_MESSAGE = (
+    "INSERT INTO messages (id, author_id, target_type, target_id, content, is_edited, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)"
+)
 INVITATION_SELECT = (
     "SELECT i.id, i.room_id, i.inviter_id, i.invitee_id, i.status, i.created_at, i.expires_at, "
     "i.responded_at, r.name, a.username, b.username FROM invitations i "
@@ -473,25 +477,25 @@ class SQLiteStore:
         batch, self._pending = self._pending, []
         self._flushing = True
 
+        rows = [
+            (
+                m.id,
+                m.author,
+                m.target.kind,
+                m.target.id,
+                m.content,
+                _int(m.created_at),
+                _int(m.updated_at),
+            )
+            for m, _ in batch
+        ]
+
         def txn(cur: sqlite3.Cursor) -> list[int]:
-            seqs = []
-            for message, _ in batch:
-                t = message.target
-                cur.execute(
-                    "INSERT INTO messages (id, author_id, target_type, target_id, content, "
-                    "is_edited, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                    (
-                        message.id,
-                        message.author,
-                        t.kind,
-                        t.id,
-                        message.content,
-                        _int(message.created_at),
-                        _int(message.updated_at),
-                    ),
-                )
-                seqs.append(cur.lastrowid)
-            return seqs
+            # One statement for the batch. The single writer inserts it in one
+            # transaction, so the rows get consecutive rowids ending at the last one.
+            cur.executemany(INSERT_MESSAGE, rows)
+            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+            return list(range(last - len(rows) + 1, last + 1))
 
         def done(result: Any) -> None:
             # Still "flushing" while senders are acknowledged: messages they send from
