@@ -160,10 +160,26 @@ def _text(raw: str) -> str:
     return text
 
 
-def _secret(raw: str) -> str:
-    # The HMAC key is the string's bytes, exactly as given (no stripping).
+#: Shortest JWT secret accepted, in bytes: anyone holding one token can test guesses
+#: offline, and a short key falls to that (HS256 wants at least 256 bits).
+MIN_SECRET_BYTES = 32
+
+
+def _password(raw: str) -> str:
+    # Exactly as given (no stripping); the account rules check it when it is used.
     if not raw:
         raise _Invalid("must not be empty", show_value=False)
+    return raw
+
+
+def _secret(raw: str) -> str:
+    # The HMAC key is the string's bytes, exactly as given (no stripping).
+    if len(raw.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise _Invalid(
+            f"must be at least {MIN_SECRET_BYTES} bytes; leave it unset and lairchat "
+            "generates and keeps a strong one",
+            show_value=False,
+        )
     return raw
 
 
@@ -331,7 +347,7 @@ _SETTINGS: tuple[_Setting, ...] = (
     # Environment only: a password on the command line is visible to every local user.
     _Setting("admin_username", None, "LAIR_ADMIN_USERNAME", _text,
              "Create (or promote) this admin account at start."),
-    _Setting("admin_password", None, "LAIR_ADMIN_PASSWORD", _secret,
+    _Setting("admin_password", None, "LAIR_ADMIN_PASSWORD", _password,
              "Password of a newly created LAIR_ADMIN_USERNAME."),
     _Setting("admin_email", None, "LAIR_ADMIN_EMAIL", _text,
              "Email of a newly created LAIR_ADMIN_USERNAME. [default: <name>@lairchat.invalid]"),

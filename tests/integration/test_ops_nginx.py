@@ -90,8 +90,8 @@ class Nginx:
                 "pid /run/nginx.pid;": f"pid {self.prefix}/nginx.pid;",
                 "error_log /var/log/nginx/error.log;": f"error_log {self.error_log} info;",
                 "load_module modules/ngx_stream_module.so;": stream_module_directive(),
-                "access_log /var/log/nginx/access.log;": (
-                    f"access_log {self.prefix}/logs/access.log;{temp_paths}"
+                "access_log /var/log/nginx/access.log lairchat;": (
+                    f"access_log {self.prefix}/logs/access.log lairchat;{temp_paths}"
                 ),
                 "listen 80;": f"listen 127.0.0.1:{self.http_port};",
                 "listen 443 ssl;": f"listen 127.0.0.1:{self.https_port} ssl;",
@@ -230,6 +230,10 @@ def test_rest_websocket_and_tcp_through_nginx(proxied: Callable[..., Any]) -> No
     assert f"ws connection opened from {CLIENT}" in log
     assert f"tcp connection opened from {CLIENT}:{plain.local[1]}" in log
     assert "connection opened from 127.0.0.1" not in log
+    # Neither nginx's access log nor ours carries the token from /ws?token=.
+    access = (nginx.prefix / "logs" / "access.log").read_text()
+    assert '"GET /ws HTTP/1.1" 101' in access
+    assert token not in access and token not in log
 
 
 def login(nginx: Nginx, source: str, forged: str | None = None) -> int:

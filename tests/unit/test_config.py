@@ -81,7 +81,7 @@ FULL_ENVIRONMENT = {
     "LAIR_HTTP_ENDPOINT": "tcp:9003",
     "LAIR_BIND_ADDRESS": "::",
     "LAIR_DATABASE_URL": "sqlite:chat.sqlite?mode=rwc",
-    "LAIR_JWT_SECRET": "from-env",
+    "LAIR_JWT_SECRET": "from-env-0123456789abcdef0123456789",
     "LAIR_LOG_LEVEL": "DEBUG",
     "LAIR_LOG_FORMAT": "json",
     "LAIR_RATE_LIMITS": "off",
@@ -107,7 +107,7 @@ def test_every_setting_from_the_environment():
         http_endpoint="tcp:9003",
         interface="::",
         database_path="chat.sqlite",
-        jwt_secret="from-env",
+        jwt_secret="from-env-0123456789abcdef0123456789",
         log_level="debug",
         log_format="json",
         rate_limits=False,
@@ -132,7 +132,7 @@ def test_command_line_beats_environment():
         "--http-endpoint=tcp:4",
         "--interface=127.0.0.1",
         "--database-url=sqlite::memory:",
-        "--jwt-secret=from-cli",
+        "--jwt-secret=from-cli-0123456789abcdef0123456789",
         "--log-level=warn",
         "--log-format=text",
         "--rate-limits=on",
@@ -153,7 +153,7 @@ def test_command_line_beats_environment():
         http_endpoint="tcp:4",
         interface="127.0.0.1",
         database_path=":memory:",
-        jwt_secret="from-cli",
+        jwt_secret="from-cli-0123456789abcdef0123456789",
         log_level="warning",
         log_format="text",
         rate_limits=True,
@@ -205,11 +205,12 @@ def test_rate_limits_switch(value, enabled):
 
 
 def test_jwt_secret_is_taken_verbatim():
-    assert load(LAIR_JWT_SECRET=" spaced secret ").jwt_secret == " spaced secret "
+    secret = " spaced secret, 32 bytes or more "
+    assert load(LAIR_JWT_SECRET=secret).jwt_secret == secret
 
 
 def test_jwt_secret_is_not_in_repr():
-    assert "hunter2" not in repr(load("--jwt-secret=hunter2"))
+    assert "hunter2" not in repr(load("--jwt-secret=hunter2-hunter2-hunter2-hunter2-hunter2"))
 
 
 # -- database URLs --------------------------------------------------------------------
@@ -270,7 +271,7 @@ ERROR_CASES = [
     (["--http-endpoint=tcp:x"], {}, "--http-endpoint: must be a Twisted server endpoint"),
     ([], {"LAIR_TRUSTED_PROXIES": "10.0.0.1,proxy"}, "LAIR_TRUSTED_PROXIES: 'proxy' is not"),
     ([], {"LAIR_WS_ALLOWED_ORIGINS": "a b"}, "LAIR_WS_ALLOWED_ORIGINS: 'a b' is not an origin"),
-    (["--jwt-secret="], {}, "--jwt-secret: must not be empty"),
+    (["--jwt-secret="], {}, "--jwt-secret: must be at least 32 bytes"),
     (["--tls-cert="], {}, "--tls-cert: must not be empty"),
     (["--tls-enabled"], {}, "LAIR_TLS_CERT_PATH: required when TLS is enabled"),
     (["--tls-enabled", "--tls-cert=c"], {}, "LAIR_TLS_KEY_PATH: required when TLS is enabled"),
@@ -350,7 +351,7 @@ def test_load_config_reuses_the_secret_file(tmp_path):
 
 
 def test_configured_secret_writes_no_file(tmp_path):
-    load("--database-url=sqlite:chat.db", LAIR_JWT_SECRET="s")
+    load("--database-url=sqlite:chat.db", LAIR_JWT_SECRET="s" * 32)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -418,3 +419,9 @@ def test_configuration_error_exits_2_without_traceback(tmp_path, runner):
         lairchat: LAIR_HTTP_PORT: must be an integer from 0 to 65535, got '70000'
         """
     )
+
+
+def test_a_short_jwt_secret_is_refused():
+    message = error(LAIR_JWT_SECRET="short")
+    assert message.startswith("LAIR_JWT_SECRET: must be at least 32 bytes;")
+    assert "short" not in message
