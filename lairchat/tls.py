@@ -10,7 +10,9 @@ import datetime
 import ipaddress
 from pathlib import Path
 
-from OpenSSL import SSL, crypto
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from OpenSSL import SSL
 from twisted.internet import ssl
 
 from lairchat.config import ConfigError
@@ -28,19 +30,14 @@ def server_context(cert_path: str, key_path: str) -> ssl.CertificateOptions:
     cert_pem = _read(cert_path, "LAIR_TLS_CERT_PATH")
     key_pem = _read(key_path, "LAIR_TLS_KEY_PATH")
     try:
-        chain = [
-            crypto.load_certificate(crypto.FILETYPE_PEM, block)
-            for block in _pem_blocks(cert_pem, b"CERTIFICATE")
-        ]
-        if not chain:
-            raise crypto.Error("no certificate found")
-    except crypto.Error as e:
+        chain = x509.load_pem_x509_certificates(cert_pem)
+    except ValueError as e:
         raise ConfigError(
             f"LAIR_TLS_CERT_PATH: {cert_path} is not a PEM certificate ({e})"
         ) from None
     try:
-        key = crypto.load_privatekey(crypto.FILETYPE_PEM, key_pem)
-    except crypto.Error as e:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as e:
         raise ConfigError(f"LAIR_TLS_KEY_PATH: {key_path} is not a PEM private key ({e})") from None
     check = SSL.Context(SSL.TLS_SERVER_METHOD)
     check.use_certificate(chain[0])
@@ -53,29 +50,16 @@ def server_context(cert_path: str, key_path: str) -> ssl.CertificateOptions:
             f"LAIR_TLS_KEY_PATH: {key_path} does not match the certificate in {cert_path}"
         ) from None
     return ssl.CertificateOptions(
-        privateKey=key.to_cryptography_key(),
-        certificate=chain[0].to_cryptography(),
-        extraCertChain=[c.to_cryptography() for c in chain[1:]],
+        privateKey=key,
+        certificate=chain[0],
+        extraCertChain=chain[1:],
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
     )
 
 
-def _pem_blocks(data: bytes, label: bytes) -> list[bytes]:
-    begin, end = b"-----BEGIN " + label + b"-----", b"-----END " + label + b"-----"
-    blocks, start = [], data.find(begin)
-    while start != -1:
-        stop = data.find(end, start)
-        if stop == -1:
-            break
-        blocks.append(data[start : stop + len(end)])
-        start = data.find(begin, stop)
-    return blocks
-
-
 def write_dev_certificate(folder: str, days: int = 365) -> tuple[Path, Path]:
     """A self-signed certificate and key for localhost and 127.0.0.1 (development only)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
