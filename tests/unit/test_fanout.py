@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import struct
 
-from twisted.internet import task
-from twisted.internet.testing import StringTransport
-
 from lairchat.core.events import Event, RoomAudience
 from lairchat.core.hub import Hub
-from lairchat.realtime.session import SessionSettings
-from lairchat.testing import make_core, result
-from lairchat.transports.tcp import LairTCPFactory, tcp_frame
+from lairchat.testing import MemoryTCPServer
+from lairchat.transports.tcp import tcp_frame
 
 
 class FastConn:
@@ -66,36 +62,17 @@ def test_room_recipients_follow_membership_and_presence_changes() -> None:
     assert hub.rooms_of("bob") == []
 
 
-def frames(transport: StringTransport) -> list[dict]:
-    data, out = transport.value(), []
-    transport.clear()
-    while data:
-        (n,) = struct.unpack("!I", data[:4])
-        out.append(json.loads(data[4 : 4 + n]))
-        data = data[4 + n :]
-    return out
-
-
-def send(proto, obj: dict) -> None:
-    payload = json.dumps(obj).encode()
-    proto.dataReceived(struct.pack("!I", len(payload)) + payload)
-
-
 def test_tcp_sessions_leave_the_fast_path_while_owing_responses_or_backlogged() -> None:
-    clock = task.Clock()
-    core = make_core(clock=clock)
-    alice = result(core.auth.register("alice", "alice@example.com", "password1"))
-    factory = LairTCPFactory(core, SessionSettings("tcp"), clock, 0)
-    proto, transport = factory.buildProtocol(None), StringTransport()
-    proto.makeConnection(transport)
-    session = proto.session
+    server = MemoryTCPServer()
+    client = server.connect()
+    session = client.proto.session
     assert session.fast is None  # not authenticated yet
-    send(proto, {"type": "client_hello", "version": "1.0"})
-    send(proto, {"type": "authenticate", "token": alice.token})
+    client.hello()
+    client.authenticate(server.account("alice"))
     assert session.fast is not None
-    proto.pauseProducing()  # the socket buffer is full: writes must be accounted for
+    client.proto.pauseProducing()  # the socket buffer is full: writes must be accounted for
     assert session.fast is None
-    proto.resumeProducing()
+    client.proto.resumeProducing()
     assert session.fast is not None
     session.close("test")
     assert session.fast is None

@@ -13,7 +13,6 @@ arrived and leaves the rest for the test to inspect.
 from __future__ import annotations
 
 import base64
-import itertools
 import struct
 from typing import Any
 
@@ -28,19 +27,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twisted.internet import task
-from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
-from twisted.python.failure import Failure
 
 from lairchat.core import passwords
-from lairchat.core.auth import SESSION_LIFETIME, AuthResult
+from lairchat.core.auth import SESSION_LIFETIME
 from lairchat.core.invitations import INVITATION_LIFETIME
 from lairchat.core.ratelimit import RateLimiter
-from lairchat.realtime.crypto import FrameCipher, KeyExchange
+from lairchat.realtime.crypto import KeyExchange
 from lairchat.realtime.session import SessionSettings, State
-from lairchat.testing import TEST_SECRET, make_core, result
-from lairchat.transports.tcp import LairTCPFactory, LairTCPProtocol
+from lairchat.testing import TEST_SECRET, MemoryTCPClient, MemoryTCPServer, result
 
 PASSWORD = "password1"
 PREFIX = struct.Struct("!I")
@@ -70,188 +64,18 @@ def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- harness
 
 
-class Client:
-    """One in-memory TCP connection, seen from the client side."""
-
-    _ports = itertools.count(40000)
-
-    def __init__(self, world: World):
-        self.world = world
-        self.proto: LairTCPProtocol = world.factory.buildProtocol(
-            IPv4Address("TCP", "127.0.0.1", next(self._ports))
-        )
-        assert self.proto is not None, "connection refused by the factory"
-        self.transport = StringTransport()
-        self.proto.makeConnection(self.transport)
-        self.cipher: FrameCipher | None = None
-        self.kx: KeyExchange | None = None
-        self._offset = 0
-        self._inbox: list[dict[str, Any]] = []
-        self._ids = itertools.count(1)
-        self.lost = False
-
-    # -- output of the server ------------------------------------------------------
-
-    def raw_frames(self) -> list[bytes]:
-        """New frame payloads as written on the wire (still encrypted, if they are)."""
-        data = self.transport.value()
-        out = []
-        while len(data) - self._offset >= 4:
-            (size,) = PREFIX.unpack_from(data, self._offset)
-            end = self._offset + 4 + size
-            assert end <= len(data), "server wrote a partial frame"
-            out.append(data[self._offset + 4 : end])
-            self._offset = end
-        assert self._offset == len(data), "stray bytes after the last frame"
-        return out
-
-    def _drain(self) -> None:
-        for payload in self.raw_frames():
-            if self.cipher is not None:
-                payload = self.cipher.decrypt(payload)
-            frame = orjson.loads(payload)
-            self._inbox.append(frame)
-            if frame["type"] == "key_exchange_response" and self.kx is not None:
-                # The reply itself is plaintext; everything after it is encrypted.
-                self.cipher = self.kx.agree(frame["public_key"])
-                assert self.cipher is not None
-
-    def frames(self) -> list[dict[str, Any]]:
-        """Every frame received since the last call."""
-        self._drain()
-        out, self._inbox = self._inbox, []
-        return out
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        """Frames of one type received since the last call; other frames are kept."""
-        self._drain()
-        mine = [f for f in self._inbox if f["type"] == kind]
-        self._inbox = [f for f in self._inbox if f["type"] != kind]
-        return mine
-
-    def one(self) -> dict[str, Any]:
-        frames = self.frames()
-        assert len(frames) == 1, frames
-        return frames[0]
-
-    def error(self) -> tuple[str, str]:
-        frame = self.one()
-        assert frame["type"] == "error" and set(frame) == {"type", "code", "message"}, frame
-        return frame["code"], frame["message"]
-
-    def silent(self) -> None:
-        assert self.frames() == []
-
-    # -- input to the server -------------------------------------------------------
-
-    def send_raw(self, data: bytes) -> None:
-        self.proto.dataReceived(data)
-
-    def send_payload(self, payload: bytes) -> None:
-        if self.cipher is not None:
-            payload = self.cipher.encrypt(payload)
-        self.send_raw(PREFIX.pack(len(payload)) + payload)
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.send_payload(orjson.dumps(message))
-
-    def request(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Send a command with a fresh ``request_id``; return its response (checked to
-        echo the id). Other frames that arrived meanwhile stay in the inbox."""
-        request_id = f"r{next(self._ids)}"
-        self.send({"type": kind, "request_id": request_id, **fields})
-        responses = self.of_type(f"{kind}_response")
-        assert len(responses) == 1, (kind, responses, self._inbox)
-        response = responses[0]
-        assert response["request_id"] == request_id
-        assert list(response)[:3] == ["type", "request_id", "success"]
-        return response
-
-    def ok(self, kind: str, **fields: Any) -> dict[str, Any]:
-        response = self.request(kind, **fields)
-        assert response["success"] is True, response
-        assert "error" not in response
-        return response
-
-    def fails(self, kind: str, code: str, message: str | None = None, **fields: Any) -> dict:
-        response = self.request(kind, **fields)
-        assert response["success"] is False, response
-        assert response["error"]["code"] == code, response
-        if message is not None:
-            assert response["error"]["message"] == message, response
-        return response
-
-    def hello(self, encrypted: bool = False, version: str = "1.0") -> None:
-        features = ["encryption"] if encrypted else []
-        self.send({"type": "client_hello", "version": version, "features": features})
-        if encrypted:
-            self.kx = KeyExchange()
-            self.send({"type": "key_exchange", "public_key": self.kx.public_key_b64})
-            reply = self.one()
-            assert reply["type"] == "key_exchange_response"
-        self.silent()
-
-    def authenticate(self, account: AuthResult) -> dict[str, Any]:
-        return self.ok("authenticate", token=account.token)
-
-    # -- connection state ----------------------------------------------------------
+class Client(MemoryTCPClient):
+    """An in-memory connection (the shared harness), plus the session's state."""
 
     @property
     def state(self) -> State:
         return self.proto.session.state
 
-    @property
-    def closed(self) -> bool:
-        """The server closed (or aborted) the connection."""
-        return self.transport.disconnecting
 
-    @property
-    def aborted(self) -> bool:
-        return self.transport.disconnected
-
-    def drop(self) -> None:
-        """The socket is gone (client hung up, or the server's close completed)."""
-        if not self.lost:
-            self.lost = True
-            self.proto.connectionLost(Failure(ConnectionDone()))
-
-    def ping(self) -> None:
-        self.send({"type": "ping"})
-        assert [f["type"] for f in self.frames()] == ["pong"]
-
-
-class World:
+class World(MemoryTCPServer):
     """A whole server core plus its TCP factory, on a fake clock."""
 
-    def __init__(self, max_connections: int = 0, **settings: Any):
-        self.clock = task.Clock()
-        self.core = make_core(clock=self.clock)
-        self.settings = SessionSettings("tcp", **settings)
-        self.factory = LairTCPFactory(self.core, self.settings, self.clock, max_connections)
-        self.accounts: dict[str, AuthResult] = {}
-
-    def account(self, name: str) -> AuthResult:
-        acc = result(self.core.auth.register(name, f"{name}@example.com", PASSWORD))
-        self.accounts[name] = acc
-        return acc
-
-    def connect(self) -> Client:
-        client = Client(self)
-        hello = client.one()
-        assert hello["type"] == "server_hello"
-        return client
-
-    def login(self, name: str, encrypted: bool = False) -> Client:
-        """An authenticated connection of ``name`` (registered on first use)."""
-        acc = self.accounts.get(name) or self.account(name)
-        client = self.connect()
-        client.hello(encrypted=encrypted)
-        client.authenticate(acc)
-        client.frames()
-        return client
-
-    def uid(self, name: str) -> str:
-        return self.accounts[name].user.id
+    client_class = Client
 
 
 @pytest.fixture
@@ -283,7 +107,7 @@ def clear(*clients: Client) -> None:
 
 
 def test_server_hello_is_sent_first_in_plaintext(world: World) -> None:
-    client = Client(world)
+    client = Client(world.factory)
     (payload,) = client.raw_frames()
     assert payload == (
         b'{"type":"server_hello","version":"1.0","server_name":"Lair Chat",'
@@ -1657,7 +1481,7 @@ def test_timeout_error_is_encrypted(world: World) -> None:
 
 def test_encryption_required() -> None:
     world = World(encryption_required=True)
-    client = Client(world)
+    client = Client(world.factory)
     assert client.one()["encryption_required"] is True
     client.send({"type": "client_hello", "version": "1.0"})
     assert client.error() == ("encryption_required", "This server requires encryption")
@@ -1669,7 +1493,7 @@ def test_websocket_settings_never_encrypt() -> None:
     """The session is shared with the WebSocket transport, where encryption is moot."""
     world = World(encryption_required=True)
     world.factory.settings = SessionSettings("ws", encryption_required=True)
-    client = Client(world)
+    client = Client(world.factory)
     assert client.one()["encryption_required"] is False
     client.send({"type": "client_hello", "version": "1.0", "features": ["encryption"]})
     client.silent()

@@ -7,26 +7,19 @@ what the frames mean).
 
 from __future__ import annotations
 
-import itertools
 import struct
 from typing import Any
 
 import orjson
 import pytest
 from argon2 import PasswordHasher, Type
-from twisted.internet import task
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
-from twisted.python.failure import Failure
 
 from lairchat.core import passwords
-from lairchat.core.auth import AuthResult
-from lairchat.realtime.crypto import FrameCipher, KeyExchange
-from lairchat.realtime.session import SessionSettings, State
-from lairchat.testing import make_core, result
+from lairchat.realtime.session import State
+from lairchat.testing import MemoryTCPClient, MemoryTCPServer
 from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
-from lairchat.transports.tcp import LairTCPFactory, LairTCPProtocol
+from lairchat.transports.tcp import LairTCPProtocol
 
 PREFIX = struct.Struct("!I")
 PASSWORD = "password1"
@@ -51,106 +44,10 @@ def jframe(obj: dict[str, Any]) -> bytes:
     return frame(orjson.dumps(obj))
 
 
-class Server:
-    """A core and a TCP factory on a fake clock, and a way to open connections."""
-
-    _ports = itertools.count(50000)
-
-    def __init__(self, max_connections: int = 0, **settings: Any):
-        self.clock = task.Clock()
-        self.core = make_core(clock=self.clock)
-        self.factory = LairTCPFactory(
-            self.core, SessionSettings("tcp", **settings), self.clock, max_connections
-        )
-        self.accounts: dict[str, AuthResult] = {}
-
-    def account(self, name: str) -> AuthResult:
-        if name not in self.accounts:
-            self.accounts[name] = result(
-                self.core.auth.register(name, f"{name}@example.com", PASSWORD)
-            )
-        return self.accounts[name]
-
-    def connect(self) -> Conn:
-        proto = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", next(self._ports)))
-        assert proto is not None
-        return Conn(proto)
-
-    def login(self, name: str, encrypted: bool = False) -> Conn:
-        conn = self.connect()
-        conn.send(
-            {
-                "type": "client_hello",
-                "version": "1.0",
-                "features": ["encryption"] if encrypted else [],
-            }
-        )
-        if encrypted:
-            kx = KeyExchange()
-            conn.send({"type": "key_exchange", "public_key": kx.public_key_b64})
-            (reply,) = conn.frames()
-            conn.cipher = kx.agree(reply["public_key"])
-        conn.send({"type": "authenticate", "token": self.account(name).token})
-        assert [f["type"] for f in conn.frames()] == ["authenticate_response"]
-        return conn
-
-
-class Conn:
-    def __init__(self, proto: LairTCPProtocol):
-        self.proto = proto
-        self.transport = StringTransport()
-        proto.makeConnection(self.transport)
-        self.cipher: FrameCipher | None = None
-        self._offset = 0
-        (hello,) = self.frames()
-        assert hello["type"] == "server_hello"
-
-    def send_raw(self, data: bytes) -> None:
-        self.proto.dataReceived(data)
-
-    def send(self, obj: dict[str, Any]) -> None:
-        payload = orjson.dumps(obj)
-        if self.cipher is not None:
-            payload = self.cipher.encrypt(payload)
-        self.send_raw(frame(payload))
-
-    def payloads(self) -> list[bytes]:
-        data = self.transport.value()
-        out = []
-        while len(data) - self._offset >= 4:
-            (size,) = PREFIX.unpack_from(data, self._offset)
-            end = self._offset + 4 + size
-            assert end <= len(data)
-            out.append(data[self._offset + 4 : end])
-            self._offset = end
-        assert self._offset == len(data)
-        return out
-
-    def frames(self) -> list[dict[str, Any]]:
-        out = []
-        for payload in self.payloads():
-            if self.cipher is not None:
-                payload = self.cipher.decrypt(payload)
-            out.append(orjson.loads(payload))
-        return out
-
-    def types(self) -> list[str]:
-        return [f["type"] for f in self.frames()]
-
-    def ping(self) -> None:
-        self.send({"type": "ping"})
-        assert self.types() == ["pong"]
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.disconnecting
-
-    @property
-    def aborted(self) -> bool:
-        return self.transport.disconnected
-
-    def drop(self) -> None:
-        self.proto.connectionLost(Failure(ConnectionDone()))
+# The shared in-memory harness: a core and TCP factory on a fake clock, and
+# client-side connections that read (and decrypt) what the server writes.
+Server = MemoryTCPServer
+Conn = MemoryTCPClient
 
 
 @pytest.fixture
@@ -219,9 +116,9 @@ def test_oversized_length_prefix_aborts_without_a_frame(server: Server, length: 
     conn.send_raw(HELLO)
     conn.send_raw(PREFIX.pack(length) + b"{}")
     assert conn.aborted
-    assert conn.payloads() == []
+    assert conn.raw_frames() == []
     conn.send_raw(jframe({"type": "ping"}))
-    assert conn.payloads() == []
+    assert conn.raw_frames() == []
 
 
 def test_a_frame_of_exactly_one_mebibyte_is_accepted(server: Server) -> None:
@@ -237,7 +134,7 @@ def test_invalid_utf8_closes_without_an_error_frame(server: Server) -> None:
     alice = server.login("alice")
     bob.frames()
     alice.send_raw(frame(b'{"type":"ping","x":"\xc3\x28"}'))
-    assert alice.payloads() == []
+    assert alice.raw_frames() == []
     assert alice.closed and not alice.aborted
     assert alice.proto.session.state is State.CLOSING
     assert bob.types() == ["user_offline"]
@@ -338,7 +235,7 @@ def test_outgoing_frame_over_one_mebibyte_is_dropped(server: Server) -> None:
     alice = server.login("alice")
     alice_encrypted = server.login("alice", encrypted=True)
     server.core.admin.notice("x" * MAX_FRAME)
-    assert alice.payloads() == [] and alice_encrypted.payloads() == []
+    assert alice.raw_frames() == [] and alice_encrypted.raw_frames() == []
     assert not alice.closed and not alice_encrypted.closed
     server.core.admin.notice("x" * (MAX_FRAME - 200))  # fits, with and without sealing
     (notice,) = alice.frames()
@@ -401,7 +298,7 @@ def test_writes_while_not_paused_are_unbounded(server: Server) -> None:
     for _ in range(10):
         _notice(server, 600_000)
     assert not conn.aborted
-    assert len(conn.payloads()) == 10
+    assert len(conn.raw_frames()) == 10
 
 
 def test_stop_producing_counts_as_paused(server: Server) -> None:
