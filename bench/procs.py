@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lairchat.testing import free_port
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SERVER_CORE = "0"
@@ -20,12 +22,6 @@ JWT_SECRET = "bench-secret-0123456789abcdef-0123456789abcdef"
 STARTUP_TIMEOUT = 60.0
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 #: The machine may be shared: as root, the measured processes run at the highest

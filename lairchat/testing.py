@@ -7,8 +7,15 @@ benchmarks and third-party client authors can drive a real core deterministicall
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import socket
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -234,11 +241,147 @@ class MemoryTCPServer:
         return client
 
 
+# -- a real server in a subprocess ------------------------------------------------------
+
+#: ``twistd`` as the interpreter running the tests sees it (no PATH lookup).
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+#: The checkout (or installed tree) lairchat is imported from.
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the kernel just handed out on ``host`` (loopback only, in tests)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def server_env(workdir: Path, secret: str = TEST_SECRET, **extra: str) -> dict[str, str]:
+    """The environment of a lairchat server in ``workdir`` on free loopback ports,
+    rate limits off (``extra`` overrides any of it)."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(SOURCE_ROOT),
+        "LAIR_TCP_PORT": str(free_port()),
+        "LAIR_HTTP_PORT": str(free_port()),
+        "LAIR_BIND_ADDRESS": "127.0.0.1",
+        "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
+        "LAIR_JWT_SECRET": secret,
+        "LAIR_RATE_LIMITS": "off",
+        **extra,
+    }
+
+
+class ServerNotReady(RuntimeError):
+    """The server exited or did not listen in time; the message holds its output."""
+
+
+class ServerProcess:
+    """``twistd -n lairchat`` in a subprocess on free loopback ports, configured by
+    its environment (rate limits off unless ``extra_env`` says otherwise), with its
+    output in ``<workdir>/server.log``. For integration tests and benchmarks."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        startup_timeout: float = 60.0,
+        secret: str = TEST_SECRET,
+        **extra_env: str,
+    ):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.database = workdir / "chat.db"
+        self.env = server_env(workdir, secret, **extra_env)
+        self.tcp_port = int(self.env["LAIR_TCP_PORT"])
+        self.http_port = int(self.env["LAIR_HTTP_PORT"])
+        self.log_path = workdir / "server.log"
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*TWISTD, "-n", "--pidfile=", "lairchat"],
+            cwd=workdir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            self._wait_until_listening(startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.env.get("LAIR_TLS_ENABLED") else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
+
+    def _listening(self) -> bool:
+        for port in (self.tcp_port, self.http_port):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                return False
+        return True
+
+    def _wait_until_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._listening():
+            if self.process.poll() is not None:
+                raise ServerNotReady(
+                    f"lairchat exited with {self.process.returncode}:\n{self.log()}"
+                )
+            if time.monotonic() > deadline:
+                raise ServerNotReady(
+                    f"lairchat did not listen within {timeout:.0f} s:\n{self.log()}"
+                )
+            # Bounded polling of a subprocess: a short wait on the process itself.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=0.05)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_size(self) -> int:
+        self._log.flush()
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        """What the server logged after ``offset`` (a :meth:`log_size` value)."""
+        self._log.flush()
+        with self.log_path.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush (what durability is tested against)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM and wait (SIGKILL after 15 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
 __all__ = [
     "TEST_SECRET",
     "MemoryTCPClient",
     "MemoryTCPServer",
+    "ServerNotReady",
+    "ServerProcess",
+    "free_port",
     "make_core",
+    "server_env",
     "result",
     "run_now",
 ]

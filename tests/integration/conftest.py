@@ -25,9 +25,6 @@ import itertools
 import os
 import socket
 import struct
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,19 +36,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-ROOT = Path(__file__).resolve().parents[2]
+from lairchat.testing import ServerNotReady, ServerProcess
+
 SECRET = "tcp-live-test-secret-0123456789abcdef"
 PASSWORD = "password123"
 #: Longest a test waits for any one frame.
 READ_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 30.0
 PREFIX = struct.Struct("!I")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def unique(prefix: str) -> str:
@@ -66,90 +58,17 @@ class ServerClosed(ConnectionError):
 # --------------------------------------------------------------------------- the server
 
 
-class LiveServer:
+class LiveServer(ServerProcess):
+    """The shared launcher (failing the test with the server's output if it does not
+    start), plus blocking TCP clients."""
+
     def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None):
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.tcp_port, self.http_port = free_port(), free_port()
-        self.log_path = workdir / "server.log"
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "LAIR_TCP_PORT": str(self.tcp_port),
-            "LAIR_HTTP_PORT": str(self.http_port),
-            "LAIR_BIND_ADDRESS": "127.0.0.1",
-            "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
-            "LAIR_JWT_SECRET": SECRET,
-            "LAIR_RATE_LIMITS": "off",
-            **(extra_env or {}),
-        }
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "twisted", "--log-format=text", "--log-file=-", "lairchat"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
         try:
-            self._wait_until_listening()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_until_listening(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"the lairchat server exited with status {self.process.returncode} "
-                    f"before listening; its output:\n{self.log()}",
-                    pytrace=False,
-                )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.tcp_port), timeout=1) as s,
-            ):
-                s.settimeout(READ_TIMEOUT)
-                if s.recv(4):  # the server_hello is on its way: the server is up
-                    return
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the lairchat server did not accept TCP connections on port "
-                    f"{self.tcp_port} within {STARTUP_TIMEOUT:.0f} s; its output:\n{self.log()}",
-                    pytrace=False,
-                )
-            # Bounded polling while the server starts: a short wait on the process.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=0.05)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def log_size(self) -> int:
-        self._log.flush()
-        return self.log_path.stat().st_size
-
-    def log_since(self, offset: int) -> str:
-        """What the server logged after ``offset`` (a :meth:`log_size` value)."""
-        self._log.flush()
-        with self.log_path.open("rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+            super().__init__(
+                workdir, startup_timeout=STARTUP_TIMEOUT, secret=SECRET, **(extra_env or {})
+            )
+        except ServerNotReady as e:
+            pytest.fail(str(e), pytrace=False)
 
     def connect(self) -> TCPClient:
         return TCPClient(self.tcp_port)

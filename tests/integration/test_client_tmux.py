@@ -12,17 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from lairchat.testing import ServerNotReady, ServerProcess, free_port
+from lairchat.tls import write_dev_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 10.0
@@ -30,12 +30,6 @@ WAIT = 10.0
 STARTUP = 20.0
 STEP = 0.1
 PASSWORD = "password123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tmux_binary() -> str:
@@ -49,85 +43,28 @@ def tmux_binary() -> str:
     return found
 
 
-class Server:
-    """``twistd -n lairchat`` on free loopback ports, with its own database."""
+class Server(ServerProcess):
+    """The shared launcher, with its own database; with ``tls``, HTTPS and WSS with a
+    self-signed development certificate (the client runs with --insecure)."""
 
     def __init__(self, workdir: Path, tls: bool = False) -> None:
-        self.tcp_port, self.http_port = free_port(), free_port()
-        self.log_path = workdir / "server.log"
         self.tls = tls
         extra: dict[str, str] = {}
         if tls:
-            from lairchat.tls import write_dev_certificate
-
             cert, key = write_dev_certificate(str(workdir))
             extra = {
                 "LAIR_TLS_ENABLED": "true",
                 "LAIR_TLS_CERT_PATH": str(cert),
                 "LAIR_TLS_KEY_PATH": str(key),
             }
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "LAIR_TCP_PORT": str(self.tcp_port),
-            "LAIR_HTTP_PORT": str(self.http_port),
-            "LAIR_BIND_ADDRESS": "127.0.0.1",
-            "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
-            "LAIR_JWT_SECRET": "client-tmux-test-secret-0123456789abcdef",
-            "LAIR_RATE_LIMITS": "off",
-            **extra,
-        }
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from twisted.scripts.twistd import run; run()",
-                "-n",
-                "--pidfile=",
-                "lairchat",
-            ],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_healthy()
+        try:
+            super().__init__(workdir, secret="client-tmux-test-secret-0123456789abcdef", **extra)
+        except ServerNotReady as e:
+            pytest.fail(str(e), pytrace=False)
 
     @property
     def http_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.http_port}"
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 30
-        context = ssl._create_unverified_context() if self.tls else None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited early:\n{self.log()}", pytrace=False)
-            with contextlib.suppress(OSError):
-                url = self.http_url + "/health"
-                with urllib.request.urlopen(url, timeout=1, context=context) as reply:
-                    if reply.status == 200:
-                        return
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=STEP)
-        self.stop()
-        pytest.fail(f"the server never answered /health:\n{self.log()}", pytrace=False)
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        return self.url
 
 
 class Terminal:

@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import selectors
-import signal
 import socket
 import sqlite3
 import struct
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,7 +27,8 @@ from typing import Any
 import orjson
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from lairchat.testing import ServerNotReady, ServerProcess
+
 PREFIX = struct.Struct("!I")
 PASSWORD = "durable-password"
 CLIENTS = 4
@@ -40,76 +37,20 @@ KILL_AFTER = 400  # acknowledgements before the SIGKILL
 TIMEOUT = 15.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``twistd -n lairchat`` on loopback ports over the database at ``db``."""
+class Server(ServerProcess):
+    """The shared launcher over the database at ``db`` (which outlives the process)."""
 
     def __init__(self, workdir: Path, db: Path):
-        self.tcp_port, self.http_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "LAIR_TCP_PORT": str(self.tcp_port),
-            "LAIR_HTTP_PORT": str(self.http_port),
-            "LAIR_BIND_ADDRESS": "127.0.0.1",
-            "LAIR_DATABASE_URL": f"sqlite:{db}",
-            "LAIR_JWT_SECRET": "durability-test-secret-0123456789abcdef",
-            "LAIR_RATE_LIMITS": "off",
-            "LAIR_LOG_LEVEL": "warning",
-        }
-        self.log = (workdir / f"server-{self.tcp_port}.log").open("wb")
-        argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-        self.process = subprocess.Popen(
-            [*argv, "-n", "--pidfile=", "lairchat"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_listening(Path(self.log.name))
-
-    def _wait_listening(self, log: Path) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited:\n{log.read_text(errors='replace')}")
-            if self._answers():
-                return
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=0.05)
-        pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}")
-
-    def _answers(self) -> bool:
-        """The TCP port says server_hello (the reactor runs) and the HTTP port accepts."""
         try:
-            with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=1) as s:
-                s.settimeout(TIMEOUT)
-                if not s.recv(4):
-                    return False
-            with socket.create_connection(("127.0.0.1", self.http_port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=TIMEOUT)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+            super().__init__(
+                workdir,
+                secret="durability-test-secret-0123456789abcdef",
+                LAIR_DATABASE_URL=f"sqlite:{db}",
+                LAIR_LOG_LEVEL="warning",
+            )
+        except ServerNotReady as e:
+            pytest.fail(str(e))
+        self.database = db
 
 
 # -- a minimal client of the TCP protocol ------------------------------------------------

@@ -18,26 +18,19 @@ import socket
 import ssl
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from lairchat.testing import TWISTD, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "ops-test-secret-0123456789abcdef-0123"
 PASSWORD = "password123"
 TIMEOUT = 10.0
 STARTUP_TIMEOUT = 30.0
-#: ``twistd`` from this interpreter, whatever the PATH says.
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 PREFIX = struct.Struct("!I")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def wait_until(

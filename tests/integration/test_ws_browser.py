@@ -15,13 +15,9 @@ Manager is never run.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,93 +34,23 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.wait import WebDriverWait
 
-ROOT = Path(__file__).resolve().parents[2]
+from lairchat.testing import ServerProcess
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SECRET = "ws-browser-test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery"
 TIMEOUT = 10.0
-STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the server --------------------------------------------------------------------------
 
 
-class Server:
+class Server(ServerProcess):
+    """The shared launcher, with a browser origin allowed on /ws, and REST calls."""
+
     def __init__(self, workdir: Path, allowed_origins: str):
-        self.tcp_port, self.http_port = free_port(), free_port()
-        self.log_path = workdir / "server.log"
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "LAIR_TCP_PORT": str(self.tcp_port),
-            "LAIR_HTTP_PORT": str(self.http_port),
-            "LAIR_BIND_ADDRESS": "127.0.0.1",
-            "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
-            "LAIR_JWT_SECRET": SECRET,
-            "LAIR_RATE_LIMITS": "off",
-            "LAIR_WS_ALLOWED_ORIGINS": allowed_origins,
-        }
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from twisted.scripts.twistd import run; run()",
-                "-n",
-                "--pidfile=",
-                "lairchat",
-            ],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            self._wait_listening()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_listening(self) -> None:
-        """Bounded: until both ports accept connections (or the server exits)."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        waiting = {self.tcp_port, self.http_port}
-        while waiting:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"lairchat exited with status {self.process.returncode}:\n{self.log()}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"lairchat did not listen on {waiting}:\n{self.log()}")
-            for port in list(waiting):
-                with contextlib.suppress(OSError):
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    waiting.discard(port)
-            if waiting:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=0.05)
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        super().__init__(workdir, secret=SECRET, LAIR_WS_ALLOWED_ORIGINS=allowed_origins)
 
     def rest(self, method: str, path: str, body: Any, token: str | None = None) -> Any:
         """One REST call; the decoded JSON answer (HTTP errors raise)."""

@@ -12,13 +12,9 @@ import base64
 import hashlib
 import json
 import os
-import queue
 import socket
 import ssl
 import struct
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,9 +24,9 @@ from typing import Any
 import jwt
 import pytest
 
+from lairchat.testing import ServerProcess
 from lairchat.tls import write_dev_certificate
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "ws-live-test-secret-0123456789abcdef"
 TIMEOUT = 10.0
 WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -40,15 +36,11 @@ TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 # -- the server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(ServerProcess):
+    """The shared launcher; with ``tls``, HTTPS/WSS with a development certificate
+    (``self.tls`` is an SSL context that trusts it)."""
 
-
-class Server:
     def __init__(self, tmp: Path, tls: bool = False):
-        self.tcp_port, self.http_port = free_port(), free_port()
         self.tls: ssl.SSLContext | None = None
         extra = {}
         if tls:
@@ -59,58 +51,7 @@ class Server:
                 "LAIR_TLS_CERT_PATH": str(cert),
                 "LAIR_TLS_KEY_PATH": str(key),
             }
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "LAIR_TCP_PORT": str(self.tcp_port),
-            "LAIR_HTTP_PORT": str(self.http_port),
-            "LAIR_BIND_ADDRESS": "127.0.0.1",
-            "LAIR_DATABASE_URL": f"sqlite:{tmp / 'chat.db'}",
-            "LAIR_JWT_SECRET": SECRET,
-            "LAIR_RATE_LIMITS": "off",
-            **extra,
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "twisted", "--log-format=text", "--log-file=-", "lairchat"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-        self._wait_listening()
-
-    def _drain(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _wait_listening(self) -> None:
-        """Read the log until both ports say "starting on <port>"."""
-        waiting = {f"starting on {self.tcp_port}", f"starting on {self.http_port}"}
-        deadline = time.monotonic() + 30
-        while waiting:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.stop()
-                raise RuntimeError("server did not start:\n" + "".join(self.log))
-            self.log.append(line)
-            waiting = {w for w in waiting if w not in line}
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().__init__(tmp, secret=SECRET, **extra)
 
 
 @pytest.fixture(scope="module")

@@ -41,14 +41,9 @@ that must refuse to start. Waiting for them is bounded polling of the subprocess
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-import socket
 import struct
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +60,7 @@ from lairchat.core import passwords
 from lairchat.core.events import Event
 from lairchat.core.services import Core
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings, State
-from lairchat.testing import make_core, result
+from lairchat.testing import TWISTD, ServerNotReady, ServerProcess, make_core, result, server_env
 from lairchat.transports.http.testing import CHEAP_HASHER, Account, ApiClient
 from lairchat.transports.tcp import LairTCPFactory, LairTCPProtocol
 
@@ -418,97 +413,18 @@ def world() -> World:
 # --------------------------------------------------------------------------- real servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 SERVER_SECRET = "security-tests-secret-0123456789abcdef"
-STARTUP_TIMEOUT = 60.0
 
 
-def server_env(workdir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a lairchat server on free loopback ports, rate limits off."""
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "LAIR_TCP_PORT": str(free_port()),
-        "LAIR_HTTP_PORT": str(free_port()),
-        "LAIR_BIND_ADDRESS": "127.0.0.1",
-        "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
-        "LAIR_JWT_SECRET": SERVER_SECRET,
-        "LAIR_RATE_LIMITS": "off",
-        **extra,
-    }
-
-
-class LiveServer:
-    """``twistd -n lairchat`` in a subprocess, configured by its environment."""
+class LiveServer(ServerProcess):
+    """The shared launcher, failing the test (with the server's output) if it does
+    not start."""
 
     def __init__(self, workdir: Path, **extra_env: str):
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.workdir = workdir
-        self.env = server_env(workdir, **extra_env)
-        self.tcp_port = int(self.env["LAIR_TCP_PORT"])
-        self.http_port = int(self.env["LAIR_HTTP_PORT"])
-        self.database = workdir / "chat.db"
-        self.log_path = workdir / "server.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [*TWISTD, "-n", "--pidfile=", "lairchat"],
-            cwd=workdir,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
         try:
-            self._wait_until_listening()
-        except BaseException:
-            self.stop()
-            raise
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.env.get("LAIR_TLS_ENABLED") else "http"
-        return f"{scheme}://127.0.0.1:{self.http_port}"
-
-    def _listening(self) -> bool:
-        for port in (self.tcp_port, self.http_port):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except OSError:
-                return False
-        return True
-
-    def _wait_until_listening(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._listening():
-            if self.process.poll() is not None:
-                pytest.fail(f"lairchat exited with {self.process.returncode}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"lairchat did not listen within {STARTUP_TIMEOUT:.0f} s:\n{self.log()}"
-                )
-            # Bounded polling of a subprocess: a short wait on the process itself.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=0.05)
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+            super().__init__(workdir, secret=SERVER_SECRET, **extra_env)
+        except ServerNotReady as e:
+            pytest.fail(str(e))
 
 
 def _run_until_exit(workdir: Path, **extra_env: str) -> tuple[int, str]:
@@ -517,10 +433,10 @@ def _run_until_exit(workdir: Path, **extra_env: str) -> tuple[int, str]:
     done = subprocess.run(
         [*TWISTD, "-n", "--pidfile=", "lairchat"],
         cwd=workdir,
-        env=server_env(workdir, **extra_env),
+        env=server_env(workdir, SERVER_SECRET, **extra_env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        timeout=STARTUP_TIMEOUT,
+        timeout=60,
     )
     return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
 
