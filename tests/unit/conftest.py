@@ -136,3 +136,21 @@ def client(monkeypatch: pytest.MonkeyPatch) -> ApiClient:
     """An in-memory REST client over a fresh core, with cheap password hashing."""
     monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
     return ApiClient()
+
+
+@pytest.fixture
+def people(client: ApiClient) -> dict:
+    """Four accounts for the room tests: owner, mod, member, outsider."""
+    return {name: client.register(name) for name in ("owner", "mod", "member", "outsider")}
+
+
+@pytest.fixture
+def room(client: ApiClient, people: dict) -> dict:
+    """A public room of ``people``: the owner's, with a moderator and a member."""
+    room = client.create_room(people["owner"], "General")
+    rooms = "/api/v1/rooms"
+    for name in ("mod", "member"):
+        assert client.post(f"{rooms}/{room['id']}/join", token=people[name].token).status == 200
+    path = f"{rooms}/{room['id']}/members/{people['mod'].id}/role"
+    assert client.put(path, {"role": "moderator"}, token=people["owner"].token).status == 200
+    return room

@@ -11,21 +11,6 @@ MESSAGES = "/api/v1/messages"
 NOBODY = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture
-def people(client: ApiClient):
-    return {name: client.register(name) for name in ("owner", "mod", "member", "outsider")}
-
-
-@pytest.fixture
-def room(client: ApiClient, people):
-    room = client.create_room(people["owner"], "General")
-    for name in ("mod", "member"):
-        client.post(f"/api/v1/rooms/{room['id']}/join", token=people[name].token)
-    path = f"/api/v1/rooms/{room['id']}/members/{people['mod'].id}/role"
-    client.put(path, {"role": "moderator"}, token=people["owner"].token)
-    return room
-
-
 def to_room(room: dict, content: str = "hello") -> dict:
     return {"target": {"type": "room", "room_id": room["id"]}, "content": content}
 

@@ -11,22 +11,6 @@ ROOMS = "/api/v1/rooms"
 NOBODY = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture
-def people(client: ApiClient):
-    return {name: client.register(name) for name in ("owner", "mod", "member", "outsider")}
-
-
-@pytest.fixture
-def room(client: ApiClient, people):
-    """A public room with a moderator and a member."""
-    room = client.create_room(people["owner"], "General")
-    for name in ("mod", "member"):
-        assert client.post(f"{ROOMS}/{room['id']}/join", token=people[name].token).status == 200
-    path = f"{ROOMS}/{room['id']}/members/{people['mod'].id}/role"
-    assert client.put(path, {"role": "moderator"}, token=people["owner"].token).status == 200
-    return room
-
-
 # -- create -------------------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import jwt
 import orjson
 import pytest
-from argon2 import PasswordHasher, Type
 from cryptography.hazmat.primitives.asymmetric.x25519 import (
     X25519PrivateKey,
     X25519PublicKey,
@@ -35,6 +34,7 @@ from lairchat.core.ratelimit import RateLimiter
 from lairchat.realtime.crypto import KeyExchange
 from lairchat.realtime.session import SessionSettings, State
 from lairchat.testing import TEST_SECRET, MemoryTCPClient, MemoryTCPServer, result
+from lairchat.transports.http.testing import CHEAP_HASHER
 
 PASSWORD = "password1"
 PREFIX = struct.Struct("!I")
@@ -52,13 +52,7 @@ E4 = ("not_implemented", "Operation not yet implemented")
 @pytest.fixture(autouse=True)
 def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Same algorithm, minimal cost: these tests are about the protocol, not argon2."""
-    monkeypatch.setattr(
-        passwords,
-        "HASHER",
-        PasswordHasher(
-            time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, type=Type.ID
-        ),
-    )
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
 
 
 # --------------------------------------------------------------------------- harness

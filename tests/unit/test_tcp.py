@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
-from argon2 import PasswordHasher, Type
 from twisted.internet.address import IPv4Address
 
 from lairchat.core import passwords
 from lairchat.realtime.session import State
 from lairchat.testing import MemoryTCPClient, MemoryTCPServer
 from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
+from lairchat.transports.http.testing import CHEAP_HASHER
 from lairchat.transports.tcp import LairTCPProtocol
 
 PREFIX = struct.Struct("!I")
@@ -27,13 +27,7 @@ PASSWORD = "password1"
 
 @pytest.fixture(autouse=True)
 def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        passwords,
-        "HASHER",
-        PasswordHasher(
-            time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, type=Type.ID
-        ),
-    )
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
 
 
 def frame(payload: bytes) -> bytes:
