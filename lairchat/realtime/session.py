@@ -38,8 +38,10 @@ SERVER_NAME = "Lair Chat"
 #: together) and instant ones. Any other command waits for those in flight, and
 #: holds back the frames after it, so each connection sees its own writes.
 CONCURRENT = frozenset({"send_message", "ping", "typing"})
-#: Frames a client may have queued behind commands in flight before it is dropped.
+#: Frames, and their bytes, a client may have queued behind commands in flight before
+#: it is dropped: without the byte bound, 1024 frames of 1 MiB could pin a gigabyte.
 MAX_PIPELINE = 1024
+MAX_PIPELINE_BYTES = 4 * 1024 * 1024
 
 
 class _Reply:
@@ -124,7 +126,8 @@ class Session:
         self._release_call: Any = None
         #: Decoded frames (or error frames owed) waiting their turn, commands in
         #: flight, and whether one of those must finish before anything else starts.
-        self._pending: deque[dict[str, Any]] = deque()
+        self._pending: deque[tuple[dict[str, Any], int]] = deque()
+        self._pending_bytes = 0
         self._running = 0
         self._barrier = False
         #: The hub's fast path (see ISubscriber.fast): the transport's, while this
@@ -230,7 +233,10 @@ class Session:
     def frame_received(self, payload: bytes) -> None:
         if self.state is State.CLOSING:
             return
-        if len(self._pending) >= MAX_PIPELINE:
+        if (
+            len(self._pending) >= MAX_PIPELINE
+            or self._pending_bytes + len(payload) > MAX_PIPELINE_BYTES
+        ):
             self.close("too many frames pipelined")
             return
         if self._cipher is not None:
@@ -247,18 +253,20 @@ class Session:
             return
         except codec.InvalidMessage as e:
             message = {"type": "error", "reply": error_frame("invalid_message", e.message)}
-        self._pending.append(message)
+        self._pending.append((message, len(payload)))
+        self._pending_bytes += len(payload)
         self._pump()
 
     def _pump(self) -> None:
         """Handle waiting frames in arrival order, as far as the rules allow."""
         pending = self._pending
         while pending and not self._barrier and self.state is not State.CLOSING:
-            message = pending[0]
+            message, size = pending[0]
             kind = message["type"]
             if kind not in CONCURRENT and self._running:
                 return  # wait for the commands in flight
             pending.popleft()
+            self._pending_bytes -= size
             if kind == "error":  # a frame that could not be decoded
                 self.respond(message["reply"])
                 continue

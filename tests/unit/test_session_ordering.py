@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from twisted.internet import defer
 
-from lairchat.realtime.session import MAX_PIPELINE
+from lairchat.realtime.session import MAX_PIPELINE, MAX_PIPELINE_BYTES
 from lairchat.testing import MemoryTCPServer, result
+from lairchat.transports.backpressure import MAX_FRAME
 
 NO_SUCH_MESSAGE = "7f1e4c1e-8a1b-4a55-9b2f-1d5c0c2e9a11"
 
@@ -111,4 +112,18 @@ def test_a_client_that_pipelines_without_bound_is_dropped() -> None:
         alice.send({"type": "ping"})
     assert not alice.closed
     alice.send({"type": "ping"})
+    assert alice.closed
+
+
+def test_what_a_client_may_queue_is_bounded_in_bytes_too() -> None:
+    server, room_id = world()
+    alice = server.login("alice")
+    server.core.store.get_message = lambda message_id: defer.Deferred()  # never answers
+    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
+    big = {"type": "send_message", "target": {"type": "room", "room_id": room_id},
+           "content": "x" * (MAX_FRAME - 200)}  # fmt: skip
+    for _ in range(MAX_PIPELINE_BYTES // MAX_FRAME):
+        alice.send(big)  # queued behind the stalled command: a few MiB are allowed
+    assert not alice.closed
+    alice.send(big)
     assert alice.closed
