@@ -1,4 +1,4 @@
-"""``lairchat``: operator tasks against the database named by ``LAIR_DATABASE_URL``.
+"""lairchat: operator tasks against the database named by LAIR_DATABASE_URL.
 
 Safe while the server runs: SQLite serialises the writes (busy timeout), and every
 change goes through the same core services as the server's own.
