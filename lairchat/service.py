@@ -19,6 +19,7 @@ from twisted.python.threadpool import ThreadPool
 
 from lairchat.bootstrap import BootstrapError, ensure_admin
 from lairchat.config import Config
+from lairchat.core.deferreds import result
 from lairchat.core.passwords import at_lowest_priority
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.services import Core
@@ -30,6 +31,7 @@ from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.realtime.session import SessionSettings
 from lairchat.revocation import SessionWatcher
 from lairchat.storage.sqlite import migrate, pool
+from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.tcp import LairTCPFactory
@@ -72,9 +74,9 @@ def _load_start_state(config: Config, keeper: sqlite3.Connection, clock: Any) ->
         except BootstrapError as e:
             raise StartupError(str(e)) from None
         log.info("{done}", done=done)
-    memberships = keeper.execute("SELECT room_id, user_id FROM room_memberships").fetchall()
-    names = dict(keeper.execute("SELECT id, username FROM users").fetchall())
-    return memberships, names
+    # The store's own queries, run at once on the keeper connection.
+    startup = SQLiteStore(ImmediatePool(connection=keeper), ImmediatePool(connection=keeper))
+    return result(startup.all_memberships()), result(startup.user_names())
 
 
 def build_core(

@@ -61,8 +61,9 @@ class ImmediatePool:
     tests that must be deterministic. Same commit/rollback contract as adbapi.
     """
 
-    def __init__(self, path: str):
-        self.connection = connect(path)
+    def __init__(self, path: str | None = None, connection: sqlite3.Connection | None = None):
+        """Open ``path``, or run on an already open ``connection`` (not closed here)."""
+        self.connection = connection if connection is not None else connect(path)
 
     def runInteraction(self, fn: Any, *args: Any, **kw: Any) -> Any:  # noqa: N802 (adbapi name)
         from twisted.internet import defer
