@@ -8,7 +8,8 @@ database. Presence counts authenticated connections of every transport together.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface
@@ -52,6 +53,8 @@ class Hub:
         #: presence changes; fan-out to a room is then one list walk.
         self._room_subs: dict[str, list] = {}
         self._names: dict[str, str] = {}
+        #: Events published inside :meth:`batch`, delivered when it ends.
+        self._batched: list[Event] | None = None
         self.deliveries = 0
 
     # -- directory and membership ---------------------------------------------------
@@ -199,20 +202,63 @@ class Hub:
             return [s for u in users if u != skip for s in by_user.get(u, ())]
         raise TypeError(audience)  # pragma: no cover - the Audience union is closed
 
-    def publish(self, event: Event) -> int:
-        """Deliver ``event`` to every recipient connection; return how many.
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold what is published inside, then deliver it in order when the block ends.
 
-        The loop is the hottest code in the server: a connection that can take bytes
-        as they are (``fast``) gets one cached encoding and one write."""
-        targets = self.recipients(event)
+        A run of consecutive events to the same room reaches each connection that can
+        take raw bytes as one write of their joined encodings: a group commit of N
+        messages costs a room of R members R writes, not N × R."""
+        if self._batched is not None:  # nested: the outer batch delivers
+            yield
+            return
+        self._batched = []
+        try:
+            yield
+        finally:
+            events, self._batched = self._batched, None
+            self.deliver(events)
+
+    def publish(self, event: Event) -> int:
+        """Deliver ``event`` to every recipient connection; return how many (0 inside
+        :meth:`batch`, which delivers when it ends)."""
+        if self._batched is not None:
+            self._batched.append(event)
+            return 0
+        return self.deliver([event])
+
+    def deliver(self, events: list[Event]) -> int:
+        """Deliver ``events`` in order; return the number of deliveries."""
+        total, i, n = 0, 0, len(events)
+        while i < n:
+            audience = events[i].audience
+            j = i + 1
+            if type(audience) is RoomAudience and not audience.also and not audience.exclude_user:
+                while j < n and events[j].audience == audience:
+                    j += 1
+                total += self._deliver_run(events[i:j], self.room_connections(audience.room_id))
+            else:
+                total += self._deliver_run(events[i:j], self.recipients(events[i]))
+            i = j
+        self.deliveries += total
+        return total
+
+    def _deliver_run(self, events: list[Event], targets: list) -> int:
+        """The hottest loop in the server: a connection that can take bytes as they are
+        (``fast``) gets the run's cached encodings joined, in one write."""
+        joined: dict = {}
         for sub in targets:
             try:
                 fast = sub.fast
                 if fast is None:
-                    sub.send_event(event)
-                else:
-                    fast[1](fast[0](event))
+                    for event in events:
+                        sub.send_event(event)
+                    continue
+                encode = fast[0]
+                data = joined.get(encode)
+                if data is None:
+                    data = joined[encode] = b"".join([encode(event) for event in events])
+                fast[1](data)
             except Exception:
-                self.log.failure("delivering {type} failed", type=event.type)
-        self.deliveries += len(targets)
-        return len(targets)
+                self.log.failure("delivering {type} failed", type=events[0].type)
+        return len(targets) * len(events)

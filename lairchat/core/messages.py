@@ -1,7 +1,8 @@
 """Messages: send, edit, delete, history with paging, unread counts and read markers.
 
 Sending never reads the database: membership and the user directory are in the hub.
-A message is acknowledged only after the commit that stores it.
+A message is acknowledged only after the commit that stores it; messages sent while
+one commit is running share the next one (group commit).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from twisted.internet import defer
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, target_audience
+from lairchat.core.groupcommit import GroupCommit
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError, validation_failed
@@ -48,6 +50,7 @@ class MessageService:
         self.hub = hub
         self.clock = clock
         self.accepted = 0
+        self.commits: GroupCommit[Message] = GroupCommit(store.insert_messages, hub.batch)
 
     def check_target(self, actor: User, target: Target) -> None:
         """Room: the actor must be a member; DM: the recipient must exist."""
@@ -68,9 +71,7 @@ class MessageService:
         now = self.clock.seconds()
         message = Message(new_id(), actor.id, target, content, False, now, now)
         message.wire = message.to_wire()
-        d = self.store.insert_message(message)
-        d.addCallback(self._stored, message, actor)
-        return d
+        return self.commits.add(message).addCallback(self._stored, message, actor)
 
     def _stored(self, seq: int, message: Message, actor: User) -> Message:
         self.accepted += 1

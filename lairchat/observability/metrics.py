@@ -96,7 +96,7 @@ class Metrics:
         )
         self.fanout_duration = Histogram(
             "lair_chat_event_fanout_duration_seconds",
-            "Publishing one event to every recipient connection.",
+            "Delivering one event, or one group commit's events, to every recipient connection.",
             buckets=FANOUT_BUCKETS,
             registry=r,
         )
@@ -172,16 +172,17 @@ class _CoreCounters(Collector):
 
 
 class TimedHub(Hub):
-    """The hub, with the time of each fan-out observed (pass it to ``Core.build``)."""
+    """The hub, with the time of each fan-out (an event, or a batch of them) observed
+    (pass it to ``Core.build``)."""
 
     def __init__(self, histogram: Histogram, timer: Callable[[], float] = time.perf_counter):
         super().__init__()
         self._fanout = histogram
         self._timer = timer
 
-    def publish(self, event: Any) -> int:
+    def deliver(self, events: list[Any]) -> int:
         started = self._timer()
         try:
-            return super().publish(event)
+            return super().deliver(events)
         finally:
             self._fanout.observe(self._timer() - started)

@@ -95,8 +95,10 @@ class IRoomStore(Interface):
 
 
 class IMessageStore(Interface):
-    def insert_message(message):
-        """Durably insert; fires with the message's ``seq`` after the commit."""
+    def insert_messages(messages):
+        """Durably insert ``messages`` in one transaction; fires after the commit with
+        their ``seq`` numbers, in order, and sets each message's ``seq``. On failure
+        none of them is stored."""
 
     def get_message(message_id):
         """The Message or None."""

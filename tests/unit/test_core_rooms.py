@@ -249,7 +249,7 @@ def test_delete_unknown_room(w, s, room_id):
 
 def test_delete_reaches_members_captured_before_and_cleans_up(w, s):
     message = Message(new_id(), s.bob.id, Target("room", s.room.id), "hi", False, T0, T0)
-    result(w.core.store.insert_message(message))
+    result(w.core.store.insert_messages([message]))
     invitation = Invitation(new_id(), s.room.id, s.alice.id, s.dave.id, "pending", T0, T0 + 99)
     result(w.core.store.create_invitation(invitation, T0))
 

@@ -52,7 +52,7 @@ def test_unrelated_events_wait_at_most_one_reactor_turn_behind_a_slow_command() 
 
 
 def stall_inserts(core) -> list[defer.Deferred]:
-    """Make message inserts wait until the test fires them, in order."""
+    """Make each message's commit wait until the test fires it, in any order."""
     stalled: list[defer.Deferred] = []
 
     def insert(message):
@@ -60,7 +60,7 @@ def stall_inserts(core) -> list[defer.Deferred]:
         stalled.append(d)
         return d
 
-    core.store.insert_message = insert
+    core.messages.commits.add = insert
     return stalled
 
 
@@ -76,7 +76,7 @@ def test_pipelined_sends_overlap_and_answer_in_order() -> None:
     for i in range(3):
         alice.send({"type": "send_message", "target": target, "content": f"m{i}",
                     "request_id": str(i)})  # fmt: skip
-    assert len(stalled) == 3  # all three are in flight together (one group commit)
+    assert len(stalled) == 3  # all three are in flight together: none waits for a response
     stalled[2].callback(3)
     stalled[1].callback(2)
     alice.silent()  # the first is still owed: nothing overtakes it

@@ -11,6 +11,7 @@ from twisted.internet import defer
 from twisted.internet.testing import MemoryReactor
 from zope.interface.verify import verifyObject
 
+from lairchat.core.groupcommit import GroupCommit
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.types import Ban, Invitation, Membership, Message, Room, Session, Target, User
@@ -83,7 +84,7 @@ class Rows:
 
     def message(self, author: User, target: Target, content: str = "hi", t: float = T0) -> Message:
         message = Message(new_id(), author.id, target, content, False, t, t)
-        result(self.store.insert_message(message))
+        result(self.store.insert_messages([message]))
         return message
 
     def invitation(
@@ -337,9 +338,10 @@ def stored_contents(store: SQLiteStore) -> list[str]:
 
 def test_messages_arriving_during_a_flush_commit_together(manual):
     store, pool, author, target = manual
-    first = fired(store.insert_message(new_message(author, target, "one")))
+    add = GroupCommit(store.insert_messages).add
+    first = fired(add(new_message(author, target, "one")))
     assert len(pool.waiting) == 1
-    later = [fired(store.insert_message(new_message(author, target, c))) for c in ("two", "3")]
+    later = [fired(add(new_message(author, target, c))) for c in ("two", "3")]
     assert len(pool.waiting) == 1  # queued behind the running flush, no new transaction
     assert first == [] and later == [[], []]
 
@@ -357,8 +359,9 @@ def test_messages_arriving_during_a_flush_commit_together(manual):
 
 def test_message_seq_is_set_on_the_object_after_commit(manual):
     store, pool, author, target = manual
+    add = GroupCommit(store.insert_messages).add
     message = new_message(author, target, "x")
-    d = fired(store.insert_message(message))
+    d = fired(add(message))
     assert message.seq == 0
     pool.run_next()
     assert message.seq == d[0] == raw(store, "SELECT rowid FROM messages")[0][0]
@@ -366,10 +369,11 @@ def test_message_seq_is_set_on_the_object_after_commit(manual):
 
 def test_a_failed_batch_errbacks_every_deferred_and_keeps_nothing(manual):
     store, pool, author, target = manual
+    add = GroupCommit(store.insert_messages).add
     taken = new_id()
-    first = fired(store.insert_message(new_message(author, target, "one", taken)))
-    second = fired(store.insert_message(new_message(author, target, "two")))
-    dup = fired(store.insert_message(new_message(author, target, "dup", taken)))
+    first = fired(add(new_message(author, target, "one", taken)))
+    second = fired(add(new_message(author, target, "two")))
+    dup = fired(add(new_message(author, target, "dup", taken)))
     pool.run_next()
     pool.run_next()
     assert isinstance(first[0], int)
@@ -378,7 +382,7 @@ def test_a_failed_batch_errbacks_every_deferred_and_keeps_nothing(manual):
         assert out[0].check(sqlite3.IntegrityError)
     assert stored_contents(store) == ["one"]  # the whole batch rolled back
     # The store recovers: the next message starts a fresh batch.
-    after = fired(store.insert_message(new_message(author, target, "after")))
+    after = fired(add(new_message(author, target, "after")))
     pool.run_next()
     assert isinstance(after[0], int) and after[0] > first[0]
     assert stored_contents(store) == ["one", "after"]
@@ -388,15 +392,14 @@ def test_messages_sent_from_a_commit_callback_wait_for_one_next_batch(manual):
     """A sender resuming after its commit (e.g. the next pipelined command) queues
     behind the batch being acknowledged instead of starting concurrent flushes."""
     store, pool, author, target = manual
+    add = GroupCommit(store.insert_messages).add
     followers: list[list] = []
 
     def send_two_more(_):
-        followers.extend(
-            fired(store.insert_message(new_message(author, target, c))) for c in ("b", "c")
-        )
+        followers.extend(fired(add(new_message(author, target, c))) for c in ("b", "c"))
         return _
 
-    store.insert_message(new_message(author, target, "a")).addCallback(send_two_more)
+    add(new_message(author, target, "a")).addCallback(send_two_more)
     pool.run_next()
     assert len(pool.waiting) == 1, "both follow-ups belong in one transaction"
     pool.run_next()

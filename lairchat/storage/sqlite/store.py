@@ -1,9 +1,8 @@
 """The SQLite implementation of :class:`lairchat.storage.interfaces.IStore`.
 
-Each public method runs one named transaction on a pool. Message inserts are
-group-committed: while one batch is being written, newly arriving messages queue up
-and go to disk together in the next transaction; each sender's Deferred fires only
-after the commit that holds its message.
+Each public method runs one named transaction on a pool. Messages are inserted a
+batch at a time: the core's group commit (:mod:`lairchat.core.groupcommit`) decides
+what goes into one transaction.
 """
 
 from __future__ import annotations
@@ -90,8 +89,6 @@ class SQLiteStore:
         self._writer = writer
         self._reader = reader
         self.path = path
-        self._pending: list[tuple[Message, defer.Deferred]] = []
-        self._flushing = False
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -466,17 +463,7 @@ class SQLiteStore:
 
     # -- messages -------------------------------------------------------------------
 
-    def insert_message(self, message: Message) -> defer.Deferred:
-        d: defer.Deferred = defer.Deferred()
-        self._pending.append((message, d))
-        if not self._flushing:
-            self._flush()
-        return d
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        self._flushing = True
-
+    def insert_messages(self, messages: list[Message]) -> defer.Deferred:
         rows = [
             (
                 m.id,
@@ -487,7 +474,7 @@ class SQLiteStore:
                 _int(m.created_at),
                 _int(m.updated_at),
             )
-            for m, _ in batch
+            for m in messages
         ]
 
         def txn(cur: sqlite3.Cursor) -> list[int]:
@@ -497,20 +484,12 @@ class SQLiteStore:
             last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
             return list(range(last - len(rows) + 1, last + 1))
 
-        def done(result: Any) -> None:
-            # Still "flushing" while senders are acknowledged: messages they send from
-            # their callbacks queue up for the one next batch, not concurrent flushes.
-            for i, (message, d) in enumerate(batch):
-                if isinstance(result, list):
-                    message.seq = result[i]
-                    d.callback(result[i])
-                else:
-                    d.errback(result)
-            self._flushing = False
-            if self._pending:
-                self._flush()
+        def numbered(seqs: list[int]) -> list[int]:
+            for message, seq in zip(messages, seqs, strict=True):
+                message.seq = seq
+            return seqs
 
-        self._write(txn).addBoth(done)
+        return self._write(txn).addCallback(numbered)
 
     def get_message(self, message_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Message | None:
