@@ -3,8 +3,8 @@
     python bench/sqlite_floor.py DB AUTHOR_ID ROOM_ID BATCH SECONDS
 
 Inserts message rows shaped like the server's (same table, same indexes, a fresh
-UUID per row) into a copy of the benchmark database, with WAL, synchronous=FULL and
-foreign keys on, committing every BATCH rows (1 = one commit per message), for
+time-ordered UUID per row, as the server mints them) into a copy of the benchmark
+database, with WAL, synchronous=FULL and foreign keys on, committing every BATCH rows (1 = one commit per message), for
 SECONDS; prints ``{"inserts_per_s": ..., "commit_ms": {...}}`` (the time each
 ``commit()`` took: the fsyncs). No server, no network, no JSON.
 """
@@ -15,7 +15,8 @@ import json
 import sqlite3
 import sys
 import time
-import uuid
+
+from lairchat.domain.ids import new_ordered_id
 
 INSERT = (
     "INSERT INTO messages (id, author_id, target_type, target_id, content, is_edited, "
@@ -39,7 +40,7 @@ def main() -> None:
     while time.perf_counter() < deadline:
         for _ in range(batch):
             now = int(time.time())
-            conn.execute(INSERT, (str(uuid.uuid4()), author, room, content, now, now))
+            conn.execute(INSERT, (new_ordered_id(), author, room, content, now, now))
         t = time.perf_counter()
         conn.commit()
         commits.append(time.perf_counter() - t)

@@ -19,7 +19,7 @@ from lairchat.core.groupcommit import GroupCommit
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError, validation_failed
-from lairchat.domain.ids import new_id, parse_uuid
+from lairchat.domain.ids import new_ordered_id, parse_uuid
 from lairchat.domain.timefmt import parse_ts
 from lairchat.domain.types import Message, Target, User
 from lairchat.storage.interfaces import IStore
@@ -69,7 +69,7 @@ class MessageService:
         except LairError:
             return defer.fail()
         now = self.clock.seconds()
-        message = Message(new_id(), actor.id, target, content, False, now, now)
+        message = Message(new_ordered_id(), actor.id, target, content, False, now, now)
         message.wire = message.to_wire()
         return self.commits.add(message).addCallback(self._stored, message, actor)
 

@@ -3,6 +3,7 @@ roles, errors and wire shapes (PROTOCOL.md §0.3, §10, §11)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from lairchat.core.rooms import parse_room_role
 from lairchat.domain import validation
 from lairchat.domain.errors import CODES, LairError, validation_error, validation_failed
-from lairchat.domain.ids import new_id, parse_uuid
+from lairchat.domain.ids import new_id, new_ordered_id, parse_uuid
 from lairchat.domain.timefmt import parse_ts, ts, ts_plus
 from lairchat.domain.types import (
     Ban,
@@ -267,6 +268,20 @@ def test_new_id_is_canonical_v4():
     for value in ids:
         assert parse_uuid(value) == value
         assert uuid.UUID(value).version == 4
+
+
+def test_new_ordered_id_is_canonical_v7_and_sorts_by_time():
+    before = time.time_ns() // 1_000_000
+    ids = [new_ordered_id() for _ in range(50)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == 50
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parse_uuid(value) == value
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after  # the millisecond it was made
+    stamps = [uuid.UUID(v).int >> 80 for v in ids]
+    assert stamps == sorted(stamps)
 
 
 # -- timestamps -----------------------------------------------------------------------

@@ -30,7 +30,11 @@ from lairchat.testing import make_core, result
 T0 = 1_700_000_000
 WEEK = 7 * 24 * 3600
 ORIGINAL_MIGRATIONS = ["001_initial_schema", "002_add_indexes"]
-OURS = ["003_lairchat_read_markers_and_bans", "004_lairchat_leaner_message_indexes"]
+OURS = [
+    "003_lairchat_read_markers_and_bans",
+    "004_lairchat_leaner_message_indexes",
+    "005_lairchat_dm_index_only_on_dms",
+]
 
 
 def fails(d: defer.Deferred, code: str) -> None:
