@@ -4,9 +4,10 @@
 
 Inserts message rows shaped like the server's (same table, same indexes, a fresh
 time-ordered UUID per row, as the server mints them) into a copy of the benchmark
-database, with WAL, synchronous=FULL and foreign keys on, committing every BATCH rows (1 = one commit per message), for
-SECONDS; prints ``{"inserts_per_s": ..., "commit_ms": {...}}`` (the time each
-``commit()`` took: the fsyncs). No server, no network, no JSON.
+database, with WAL, synchronous=FULL and foreign keys on, committing every BATCH
+rows (1 = one commit per message), for SECONDS; prints
+``{"inserts_per_s": ..., "commit_ms": {...}}`` (the time each ``commit()`` took: the
+fsyncs). No server, no network, no JSON.
 """
 
 from __future__ import annotations
