@@ -45,9 +45,15 @@ def spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a whole process (every thread)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    """User + system CPU of a whole process (every thread) and of its live children
+    (lairchat's message writer process is part of the server)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if stat.parent.name == str(pid) or fields[1] == str(pid):
+                total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
 
 
 def rss_kib(pid: int) -> int:

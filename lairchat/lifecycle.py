@@ -8,7 +8,8 @@ A stop (SIGTERM) goes in this order, each step finished before the next:
 3. the core sends ``server_notice`` to every connection, then closes every real-time
    connection;
 4. database transactions in flight finish (and connections finish closing), for at
-   most :data:`SHUTDOWN_GRACE` seconds; then the pools and threads are closed.
+   most :data:`SHUTDOWN_GRACE` seconds; then the message writer process answers what
+   it still has and exits, and the pools and threads are closed.
 
 A message is acknowledged only after its commit, so nothing acknowledged is lost.
 """
@@ -31,6 +32,7 @@ from lairchat import systemd
 from lairchat.config import ConfigError
 from lairchat.core.services import Core
 from lairchat.observability.database import ObservedPool
+from lairchat.storage.sqlite.writer import MessageWriter
 
 log = Logger()
 
@@ -152,11 +154,14 @@ class CoreService(service.Service):
         hash_pool: ThreadPool,
         pools: Iterable[ObservedPool] = (),
         clock: Any = None,
+        message_writer: MessageWriter | None = None,
     ):
         self.core = core
         self.keeper = keeper
         self.hash_pool = hash_pool
-        self.pools = tuple(pools)
+        self.message_writer = message_writer
+        #: What a clean stop waits on: everything with transactions in flight.
+        self.pools = (*pools, message_writer) if message_writer is not None else tuple(pools)
         self.clock = clock if clock is not None else core.clock
         #: Connection factories whose ``open`` sets hold protocols with a ``session``.
         self.transports: tuple[Any, ...] = ()
@@ -175,6 +180,8 @@ class CoreService(service.Service):
         yield deferLater(self.clock, 0)
         self.close_connections("server shutting down")
         yield self.settle(SHUTDOWN_GRACE)
+        if self.message_writer is not None:
+            yield self.message_writer.stop()
         self.core.store.close()
         self.hash_pool.stop()
         if self.keeper is not None:

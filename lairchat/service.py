@@ -33,6 +33,7 @@ from lairchat.revocation import SessionWatcher
 from lairchat.storage.sqlite import migrate, pool
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.storage.sqlite.writer import MessageWriter
 from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.tcp import LairTCPFactory
 
@@ -100,7 +101,13 @@ def build_core(
 
     writer = observed(raw_writer, "writer")
     reader = writer if raw_reader is raw_writer else observed(raw_reader, "reader")
-    store = SQLiteStore(writer, reader, config.database_path)
+    messages = None
+    if "mode=memory" not in path:  # a file: another process can open it
+        observe = metrics.db_duration.labels("messages").observe if metrics is not None else None
+        messages = MessageWriter(path, reactor, observe)
+    store = SQLiteStore(
+        writer, reader, config.database_path, messages.insert if messages is not None else None
+    )
     hash_pool = ThreadPool(minthreads=0, maxthreads=HASH_THREADS, name="lairchat-argon2")
 
     def run_blocking(fn: Any, *args: Any) -> defer.Deferred:
@@ -112,7 +119,7 @@ def build_core(
     # The hub's indexes are loaded synchronously before the reactor runs.
     core.hub.load(memberships, names)
     pools = (writer,) if reader is writer else (writer, reader)
-    return core, CoreService(core, keeper, hash_pool, pools, reactor)
+    return core, CoreService(core, keeper, hash_pool, pools, reactor, messages)
 
 
 def _setting(explicit: str | None, endpoint_variable: str, port_variable: str) -> str:

@@ -8,8 +8,11 @@ before the pong would have been read before it.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sqlite3
 import struct
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -297,3 +300,33 @@ def test_pipelined_commands_are_answered_in_order(live_server: LiveServer) -> No
         assert [r["room"]["name"] for r in responses[3]["rooms"]] == [f"pipe-{alice.username}"]
     finally:
         client.close()
+
+
+def writer_processes(parent: int) -> list[int]:
+    """Pids of the message writer processes whose parent is ``parent``."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            cmdline = (status.parent / "cmdline").read_bytes()
+            if fields.get("PPid", "").strip() == str(parent) and b"sqlite.writer" in cmdline:
+                found.append(int(status.parent.name))
+    return found
+
+
+def test_messages_are_committed_by_the_writer_process_which_stops_with_the_server(
+    start_live_server,
+) -> None:
+    server = start_live_server()
+    alice = server.register("alice")
+    room = alice.ok("create_room", name=f"room-{alice.username}")["room"]
+    sent = alice.ok("send_message", target=room_target(room["id"]), content="stored")
+    (writer,) = writer_processes(server.process.pid)
+    with sqlite3.connect(server.database) as db:
+        stored = db.execute("SELECT content FROM messages WHERE id = ?", (sent["message"]["id"],))
+        assert stored.fetchall() == [("stored",)]
+    alice.close()
+    server.stop()
+    assert not Path(f"/proc/{writer}").exists()  # exited and reaped, not orphaned

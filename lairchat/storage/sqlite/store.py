@@ -29,6 +29,7 @@ from lairchat.domain.types import (
     system_role,
 )
 from lairchat.storage.interfaces import IStore
+from lairchat.storage.sqlite.writer import insert_rows
 
 USER_COLS = "id, username, email, role, created_at, updated_at, password_hash"
 ROOM_COLS = (
@@ -38,10 +39,6 @@ ROOM_COLS = (
 MESSAGE_COLS = (
     "rowid AS seq, id, author_id, target_type, target_id, content, is_edited, created_at, "
     "updated_at"
-)
-INSERT_MESSAGE = (
-    "INSERT INTO messages (id, author_id, target_type, target_id, content, is_edited, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)"
 )
 INVITATION_SELECT = (
     "SELECT i.id, i.room_id, i.inviter_id, i.invitee_id, i.status, i.created_at, i.expires_at, "
@@ -85,10 +82,20 @@ def _like(search: str) -> str:
 
 @implementer(IStore)
 class SQLiteStore:
-    def __init__(self, writer: Any, reader: Any, path: str = ":memory:"):
+    def __init__(
+        self,
+        writer: Any,
+        reader: Any,
+        path: str = ":memory:",
+        append: Callable[[list[tuple]], defer.Deferred] | None = None,
+    ):
+        """``append(rows)``, if given, stores message rows in one transaction of its
+        own and fires with the last rowid (the writer process, see
+        :mod:`lairchat.storage.sqlite.writer`); otherwise ``writer`` does."""
         self._writer = writer
         self._reader = reader
         self.path = path
+        self._append = append or (lambda rows: self._write(insert_rows, rows))
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -477,19 +484,13 @@ class SQLiteStore:
             for m in messages
         ]
 
-        def txn(cur: sqlite3.Cursor) -> list[int]:
-            # One statement for the batch. The single writer inserts it in one
-            # transaction, so the rows get consecutive rowids ending at the last one.
-            cur.executemany(INSERT_MESSAGE, rows)
-            last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
-            return list(range(last - len(rows) + 1, last + 1))
-
-        def numbered(seqs: list[int]) -> list[int]:
+        def numbered(last: int) -> list[int]:
+            seqs = list(range(last - len(rows) + 1, last + 1))
             for message, seq in zip(messages, seqs, strict=True):
                 message.seq = seq
             return seqs
 
-        return self._write(txn).addCallback(numbered)
+        return self._append(rows).addCallback(numbered)
 
     def get_message(self, message_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Message | None:

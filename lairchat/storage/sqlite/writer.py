@@ -1,0 +1,202 @@
+"""The message writer: group commits of new messages, in a process of their own.
+
+Why a process: on a busy server the reactor thread holds the GIL nearly all the
+time, and a writer *thread* needs the GIL back after every SQLite call (each row of
+an ``executemany``, the commit). On one core each hand-over waited for the GIL's
+switch interval (5 ms), so one commit took milliseconds and a message's latency
+was mostly waiting for its commit. A process has its own interpreter: the kernel
+runs it as soon as a batch arrives. Measured on one core beside a busy Python
+process, 10-row commits: 1.7k rows/s and 5.5 ms per commit as a thread, 19k rows/s
+and 0.24 ms per commit as a process.
+
+The wire between the two is the TCP protocol's framing: a 4-byte big-endian length,
+then JSON. The server sends a batch, ``[[id, author_id, target_type, target_id,
+content, created_at, updated_at], ...]``; the writer inserts it in one transaction
+and answers ``{"last": rowid}`` after the commit (the batch's rowids end there), or
+``{"error": text}`` after a rollback. Batches are answered in the order sent.
+
+Other writes stay on the server's writer thread: they are rare, and SQLite's lock
+(with the busy timeout) orders them with these.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import struct
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+from twisted.internet import defer, protocol
+from twisted.logger import Logger
+
+from lairchat.storage.sqlite.pool import configure_connection
+
+_PREFIX = struct.Struct("!I")
+_log = Logger()
+
+INSERT_MESSAGE = (
+    "INSERT INTO messages (id, author_id, target_type, target_id, content, is_edited, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)"
+)
+
+
+def insert_rows(cur: sqlite3.Cursor, rows: list) -> int:
+    """Insert message rows with one statement; return the last rowid. Run by the one
+    writer inside one transaction, the rows get consecutive rowids ending there."""
+    cur.executemany(INSERT_MESSAGE, rows)
+    return cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+
+def serve(conn: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> None:
+    """Answer batches until ``requests`` ends (the server closed it, or died)."""
+    while True:
+        head = requests.read(4)
+        if len(head) < 4:
+            return
+        (size,) = _PREFIX.unpack(head)
+        body = requests.read(size)
+        try:
+            last = insert_rows(conn.cursor(), orjson.loads(body))
+            conn.commit()
+            reply = {"last": last}
+        except (sqlite3.Error, orjson.JSONDecodeError, ValueError, TypeError) as e:
+            conn.rollback()
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        data = orjson.dumps(reply)
+        replies.write(_PREFIX.pack(len(data)) + data)
+        replies.flush()
+
+
+def main(argv: list[str]) -> None:
+    (path,) = argv
+    conn = sqlite3.connect(path, uri=path.startswith("file:"))
+    configure_connection(conn)
+    serve(conn, sys.stdin.buffer, sys.stdout.buffer)
+
+
+# -- the server's side ----------------------------------------------------------------
+
+
+class WriterError(Exception):
+    """A batch was not stored (the writer rolled it back, or exited)."""
+
+
+class MessageWriter:
+    """Starts the writer process on first use (and again after it exits) and turns
+    its answers into Deferreds. ``in_flight``/``idle`` count batches sent and not yet
+    answered, as :class:`lairchat.observability.database.ObservedPool` does for the
+    pools, so a clean shutdown waits for them."""
+
+    def __init__(
+        self,
+        path: str,
+        reactor: Any,
+        observe: Callable[[float], None] | None = None,
+        executable: str = sys.executable,
+    ):
+        self.path = path
+        self.reactor = reactor
+        self._observe = observe
+        self._executable = executable
+        self._process: _WriterProcess | None = None
+        self._waiting: deque[tuple[Any, float]] = deque()
+        self._stopped: list[Any] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def idle(self) -> bool:
+        return not self._waiting
+
+    def insert(self, rows: list[tuple]) -> defer.Deferred:
+        """Send a batch; the Deferred fires with the last rowid after its commit."""
+        if self._process is None:
+            self._spawn()
+        d: defer.Deferred = defer.Deferred()
+        self._waiting.append((d, self.reactor.seconds()))
+        data = orjson.dumps(rows)
+        self._process.transport.write(_PREFIX.pack(len(data)) + data)
+        return d
+
+    def stop(self) -> defer.Deferred:
+        """Close the writer's input; fires once it has answered what it had and exited."""
+        if self._process is None:
+            return defer.succeed(None)
+        d: defer.Deferred = defer.Deferred()
+        self._stopped.append(d)
+        self._process.transport.closeStdin()
+        return d
+
+    def _spawn(self) -> None:
+        process = _WriterProcess(self)
+        argv = [self._executable, "-m", "lairchat.storage.sqlite.writer", self.path]
+        self.reactor.spawnProcess(
+            process, argv[0], argv, env=_child_environment(), childFDs={0: "w", 1: "r", 2: "r"}
+        )
+        self._process = process
+
+    def _answered(self, reply: dict[str, Any]) -> None:
+        d, started = self._waiting.popleft()
+        if self._observe is not None:
+            self._observe(self.reactor.seconds() - started)
+        if "last" in reply:
+            d.callback(reply["last"])
+        else:
+            d.errback(WriterError(reply.get("error", "no answer")))
+
+    def _exited(self, process: _WriterProcess, reason: str) -> None:
+        if process is not self._process:
+            return
+        self._process = None
+        if not self._stopped:
+            _log.error("the message writer exited: {reason}", reason=reason)
+        waiting, self._waiting = self._waiting, deque()
+        for d, _ in waiting:
+            d.errback(WriterError(f"the message writer exited: {reason}"))
+        stopped, self._stopped = self._stopped, []
+        for d in stopped:
+            d.callback(None)
+
+
+def _child_environment() -> dict[str, str]:
+    """The server's environment without its settings (the JWT secret among them),
+    and with this copy of lairchat first on the import path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAIR_")}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+class _WriterProcess(protocol.ProcessProtocol):
+    def __init__(self, owner: MessageWriter):
+        self.owner = owner
+        self._buffer = b""
+
+    def outReceived(self, data: bytes) -> None:  # noqa: N802
+        buffer = self._buffer + data
+        offset = 0
+        while len(buffer) - offset >= 4:
+            (size,) = _PREFIX.unpack_from(buffer, offset)
+            end = offset + 4 + size
+            if end > len(buffer):
+                break
+            self.owner._answered(orjson.loads(buffer[offset + 4 : end]))
+            offset = end
+        self._buffer = buffer[offset:]
+
+    def errReceived(self, data: bytes) -> None:  # noqa: N802
+        for line in data.decode("utf-8", "replace").splitlines():
+            _log.error("message writer: {line}", line=line)
+
+    def processEnded(self, reason: Any) -> None:  # noqa: N802
+        self.owner._exited(self, reason.getErrorMessage())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

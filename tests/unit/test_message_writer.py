@@ -1,0 +1,168 @@
+"""The message writer process: its serving loop, and the server's side of the pipe."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import struct
+
+import orjson
+import pytest
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from lairchat.storage.sqlite.migrate import migrate
+from lairchat.storage.sqlite.pool import connect
+from lairchat.storage.sqlite.writer import MessageWriter, WriterError, serve
+
+PREFIX = struct.Struct("!I")
+
+
+def frame(obj: object) -> bytes:
+    data = orjson.dumps(obj)
+    return PREFIX.pack(len(data)) + data
+
+
+def unframe(data: bytes) -> list:
+    out = []
+    while data:
+        (size,) = PREFIX.unpack(data[:4])
+        out.append(orjson.loads(data[4 : 4 + size]))
+        data = data[4 + size :]
+    return out
+
+
+@pytest.fixture
+def db(tmp_path) -> sqlite3.Connection:
+    conn = connect(str(tmp_path / "writer.db"))
+    migrate(conn)
+    conn.execute(
+        "INSERT INTO users (id, username, email, password_hash, role, created_at, updated_at) "
+        "VALUES ('u1', 'alice', 'a@example.com', 'h', 'user', 0, 0)"
+    )
+    conn.commit()
+    return conn
+
+
+def row(mid: str, content: str = "hi") -> list:
+    return [mid, "u1", "room", "r1", content, 1, 1]
+
+
+def test_serve_commits_each_batch_and_answers_its_last_rowid(db):
+    replies = io.BytesIO()
+    requests = io.BytesIO(frame([row("m1"), row("m2")]) + frame([row("m3")]))
+    serve(db, requests, replies)
+    assert unframe(replies.getvalue()) == [{"last": 2}, {"last": 3}]
+    stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
+    assert stored == [(1, "m1"), (2, "m2"), (3, "m3")]
+
+
+def test_serve_rolls_a_failed_batch_back_whole_and_goes_on(db):
+    replies = io.BytesIO()
+    duplicate = [row("m1"), row("m1")]  # the second violates the primary key
+    requests = io.BytesIO(frame(duplicate) + b"\x00\x00\x00\x03nop" + frame([row("m2")]))
+    serve(db, requests, replies)
+    first, garbage, last = unframe(replies.getvalue())
+    assert "IntegrityError" in first["error"]
+    assert "error" in garbage
+    assert last == {"last": 1}
+    assert db.execute("SELECT id FROM messages").fetchall() == [("m2",)]
+
+
+def test_serve_stops_at_the_end_of_its_input(db):
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(b"\x00\x00"), replies)  # a torn length: the server went away
+    assert replies.getvalue() == b""
+
+
+class FakeProcessTransport:
+    def __init__(self) -> None:
+        self.written = b""
+        self.stdin_closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def closeStdin(self) -> None:  # noqa: N802 (Twisted's name)
+        self.stdin_closed = True
+
+
+class FakeReactor(Clock):
+    """A clock that records spawned processes and connects them to fake pipes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spawned: list[dict] = []
+
+    def spawnProcess(self, proto, executable, args, env, childFDs):  # noqa: N802, N803
+        transport = FakeProcessTransport()
+        proto.makeConnection(transport)
+        self.spawned.append({"proto": proto, "args": args, "env": env, "transport": transport})
+
+
+def started() -> tuple[MessageWriter, FakeReactor, list]:
+    """A writer with one batch (``row("m1")``) sent; the outcome list of that batch."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    first = outcomes(writer.insert([row("m1")]))
+    return writer, reactor, first
+
+
+def outcomes(d) -> list:
+    out: list = []
+    d.addBoth(out.append)
+    return out
+
+
+def test_the_writer_is_started_on_first_use_without_the_servers_settings(monkeypatch):
+    monkeypatch.setenv("LAIR_JWT_SECRET", "s" * 40)
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    assert reactor.spawned == []
+    writer.insert([row("m1")])
+    (spawned,) = reactor.spawned
+    assert spawned["args"][1:] == ["-m", "lairchat.storage.sqlite.writer", "/tmp/x.db"]
+    assert not any(key.startswith("LAIR_") for key in spawned["env"])
+    assert unframe(spawned["transport"].written) == [[row("m1")]]
+
+
+def test_answers_fire_the_batches_in_order_and_count_in_flight():
+    writer, reactor, firsts = started()
+    process = reactor.spawned[0]["proto"]
+    second = outcomes(writer.insert([row("m2"), row("m3")]))
+    assert unframe(reactor.spawned[0]["transport"].written)[1] == [row("m2"), row("m3")]
+    assert writer.in_flight == 2 and not writer.idle
+    reply = frame({"last": 1}) + frame({"last": 3})
+    process.outReceived(reply[:3])  # answers may arrive in pieces
+    process.outReceived(reply[3:])
+    assert firsts == [1] and second == [3]
+    assert writer.idle
+
+
+def test_an_error_answer_fails_only_its_batch():
+    writer, reactor, first = started()
+    process = reactor.spawned[0]["proto"]
+    second = outcomes(writer.insert([row("m2")]))
+    process.outReceived(frame({"error": "IntegrityError: no"}) + frame({"last": 2}))
+    assert isinstance(first[0], Failure) and first[0].check(WriterError)
+    assert second == [2]
+
+
+def test_a_writer_that_dies_fails_what_it_held_and_is_started_again():
+    writer, reactor, held = started()
+    process = reactor.spawned[0]["proto"]
+    process.processEnded(Failure(RuntimeError("killed")))
+    assert held[0].check(WriterError) and writer.idle
+    writer.insert([row("m2")])
+    assert len(reactor.spawned) == 2
+
+
+def test_stop_closes_the_input_and_fires_when_the_writer_has_exited():
+    writer, reactor, _ = started()
+    process, transport = reactor.spawned[0]["proto"], reactor.spawned[0]["transport"]
+    stopped = outcomes(writer.stop())
+    assert transport.stdin_closed and stopped == []
+    process.outReceived(frame({"last": 1}))
+    process.processEnded(Failure(RuntimeError("exited 0")))
+    assert stopped == [None]
+    assert outcomes(MessageWriter("/tmp/y.db", reactor).stop()) == [None]  # never started
