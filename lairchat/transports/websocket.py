@@ -291,14 +291,21 @@ class LairWSProtocol(WebSocketServerProtocol):
 
     def write_event(self, event: Event) -> None:
         """Send an event framed once for all recipients (the frame is cached on it)."""
-        payload = event.json()
-        if not self._may_send(len(payload)):
-            return
-        prepared = event.cache.get("ws")
-        if prepared is None:
-            # Prepared messages belong to one factory; a server has exactly one.
-            prepared = event.cache["ws"] = self.factory.prepareMessage(payload, isBinary=False)
-        self.sendPreparedMessage(prepared)
+        if self._may_send(len(event.json())):
+            self.sendPreparedMessage(self.factory.prepared(event))
+
+    def fast_path(self) -> tuple | None:
+        """For the hub: the event's shared frame bytes, written straight to the socket
+        (Autobahn's own ``sendPreparedMessage`` does the same without compression,
+        which we refuse). Used only while the socket is not backlogged."""
+        if self._perMessageCompress is not None:  # pragma: no cover - never negotiated
+            return None
+        return (self.factory.frame_bytes, self._write_frames)
+
+    def _write_frames(self, data: bytes) -> None:
+        # Nothing after a close frame: the connection may be closing under the session.
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.transport.write(data)
 
     def close(self) -> None:
         """Server-side close: a close frame after what is queued; the client answers
@@ -330,6 +337,9 @@ class LairWSFactory(WebSocketServerFactory):
         self.proxies = ProxyPolicy(trusted_proxies)
         self.open: set[LairWSProtocol] = set()
         self._batched_timer = _ClockTimer(clock)
+        #: One bound method for every connection: the hub joins a run of events once
+        #: per encoder, so every WebSocket recipient shares the same bytes.
+        self.frame_bytes = self._frame_bytes
         # Every option that matters is spelled out: Autobahn's defaults are permissive.
         self.setProtocolOptions(
             webStatus=False,  # a plain GET /ws gets 426, not an Autobahn status page
@@ -355,6 +365,27 @@ class LairWSFactory(WebSocketServerFactory):
             maxConnections=max_connections,
             trustXForwardedFor=0,  # see client_address
         )
+
+    def prepared(self, event: Event) -> Any:
+        """The event as one prepared (already framed) message, built once per event."""
+        prepared = event.cache.get("ws")
+        if prepared is None:
+            # Prepared messages belong to one factory; a server has exactly one.
+            prepared = event.cache["ws"] = self.prepareMessage(event.json(), isBinary=False)
+        return prepared
+
+    def _frame_bytes(self, event: Event) -> bytes:
+        """The event's whole WebSocket frame; ``b""`` (nothing written, logged) for one
+        over the 1 MiB message cap."""
+        frame = event.cache.get("ws-frame")
+        if frame is None:
+            if len(event.json()) > MAX_MESSAGE:
+                LairWSProtocol._log.error("ws: event {type} over 1 MiB dropped", type=event.type)
+                frame = b""
+            else:
+                frame = self.prepared(event).payloadHybi
+            event.cache["ws-frame"] = frame
+        return frame
 
     def client_address(self, peer: str, forwarded_for: str | None) -> str:
         """The client's address for logs and rate limits: ``peer`` (host:port), or,

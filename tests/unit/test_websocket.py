@@ -13,6 +13,7 @@ import struct
 from typing import Any
 
 import pytest
+from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
@@ -21,6 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from lairchat.config import Config
+from lairchat.core.events import Event, EveryoneAudience, RoomAudience
 from lairchat.realtime.session import Session, SessionSettings
 from lairchat.testing import result
 from lairchat.transports.backpressure import MAX_BACKLOG, SLOW_GRACE
@@ -823,3 +825,47 @@ def test_client_address_behind_trusted_proxies(
         ["10.0.0.0/8"],
     )
     assert factory.client_address(peer, forwarded) == expected
+
+
+# -- fan-out ---------------------------------------------------------------------------
+
+
+def test_idle_connections_take_events_as_shared_frame_bytes(world: World) -> None:
+    alice, bob = world.login("alice"), world.login("bob")
+    alice.messages()  # bob's user_online
+    assert alice.proto.session.fast is not None and bob.proto.session.fast is not None
+    assert alice.proto.session.fast[0] == bob.proto.session.fast[0]  # one encoder
+    event = Event({"type": "server_notice", "n": 1}, EveryoneAudience())
+    world.core.hub.publish(event)
+    assert alice.messages() == [{"type": "server_notice", "n": 1}]
+    assert bob.messages() == [{"type": "server_notice", "n": 1}]
+    frame = world.factory.frame_bytes(event)
+    assert frame == world.factory.prepared(event).payloadHybi
+
+
+def test_a_batch_reaches_a_websocket_as_one_write_of_whole_frames(world: World) -> None:
+    alice = world.login("alice")
+    writes: list[bytes] = []
+    alice.proto.session.fast = (alice.proto.session.fast[0], writes.append)
+    hub = world.core.hub
+    hub.add_member("room", world.ids["alice"])
+    with hub.batch():
+        for n in range(3):
+            hub.publish(Event({"type": "x", "n": n}, RoomAudience("room")))
+    (data,) = writes
+    frames, rest = parse_frames(data)
+    assert rest == b"" and [json.loads(p)["n"] for _, p in frames] == [0, 1, 2]
+
+
+def test_nothing_is_written_on_the_fast_path_once_the_websocket_is_closing(world: World) -> None:
+    alice = world.login("alice")
+    write = alice.proto.session.fast[1]
+    alice.proto.state = WebSocketProtocol.STATE_CLOSING
+    before = alice.proto.transport.value()
+    write(b"\x81\x01x")
+    assert alice.proto.transport.value() == before
+
+
+def test_an_event_over_the_message_cap_is_not_framed(world: World) -> None:
+    event = Event({"type": "x", "blob": "y" * (1024 * 1024)}, EveryoneAudience())
+    assert world.factory.frame_bytes(event) == b""
