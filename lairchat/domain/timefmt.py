@@ -18,9 +18,17 @@ def _split(t: float) -> tuple[int, int]:
     return whole, micros
 
 
+#: The last second formatted: every message of a busy second reuses its text.
+_last: tuple[int, str] = (-1, "")
+
+
 def _format(t: float, suffix: str) -> str:
+    global _last
     whole, micros = _split(t)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    seen, base = _last
+    if whole != seen:
+        base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last = (whole, base)
     if micros == 0:
         return base + suffix
     if micros % 1000 == 0:

@@ -304,16 +304,18 @@ def decode(payload: bytes) -> dict[str, Any]:
     :data:`SCHEMAS` normalized. Raises :class:`UndecodableFrame` for invalid UTF-8 and
     :class:`InvalidMessage` for everything else that is not a valid client message.
     """
-    payload = bytes(payload)  # accept bytearray/memoryview from the transport
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UndecodableFrame("payload is not valid UTF-8") from None
+    if type(payload) is not bytes:
+        payload = bytes(payload)  # accept bytearray/memoryview from the transport
     if not payload:
         raise InvalidMessage("EOF while parsing a value at line 1 column 0")
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
+        # orjson accepts only valid UTF-8, so the UTF-8 check is needed on failure alone.
+        try:
+            payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UndecodableFrame("payload is not valid UTF-8") from None
         raise InvalidMessage(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(data, dict):
         raise InvalidMessage(f"invalid type: {_describe(data)}, expected a JSON object")
