@@ -95,16 +95,18 @@ def build_core(
         keeper = None
     raw_writer, raw_reader = pool.open_pools(path, reactor)
 
+    def timer(name: str) -> Any:
+        """What observes the transaction times labelled ``name``, if metrics are on."""
+        return metrics.db_duration.labels(name).observe if metrics is not None else None
+
     def observed(raw: Any, name: str) -> ObservedPool:
-        observe = metrics.db_duration.labels(name).observe if metrics is not None else None
-        return ObservedPool(raw, reactor, observe)
+        return ObservedPool(raw, reactor, timer(name))
 
     writer = observed(raw_writer, "writer")
     reader = writer if raw_reader is raw_writer else observed(raw_reader, "reader")
     messages = None
     if "mode=memory" not in path:  # a file: another process can open it
-        observe = metrics.db_duration.labels("messages").observe if metrics is not None else None
-        messages = MessageWriter(path, reactor, observe)
+        messages = MessageWriter(path, reactor, timer("messages"))
     store = SQLiteStore(
         writer, reader, config.database_path, messages.insert if messages is not None else None
     )
