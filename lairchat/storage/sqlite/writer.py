@@ -63,7 +63,8 @@ def serve(conn: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> 
             last = insert_rows(conn.cursor(), orjson.loads(body))
             conn.commit()
             reply = {"last": last}
-        except (sqlite3.Error, orjson.JSONDecodeError, ValueError, TypeError) as e:
+        # A bad batch (orjson.JSONDecodeError is a ValueError) is refused like a failed one.
+        except (sqlite3.Error, ValueError, TypeError) as e:
             conn.rollback()
             reply = {"error": f"{type(e).__name__}: {e}"}
         data = orjson.dumps(reply)
