@@ -20,6 +20,7 @@ from lairchat.core.events import (
     RoomAudience,
     UserAudience,
 )
+from lairchat.outbox import Outbox
 
 
 class ISubscriber(Interface):
@@ -55,6 +56,9 @@ class Hub:
         self._names: dict[str, str] = {}
         #: Events published inside :meth:`batch`, delivered when it ends.
         self._batched: list[Event] | None = None
+        #: Joins each connection's writes inside a batch into one send (transports
+        #: that write through it).
+        self.outbox = Outbox()
         self.deliveries = 0
 
     # -- directory and membership ---------------------------------------------------
@@ -213,11 +217,12 @@ class Hub:
             yield
             return
         self._batched = []
-        try:
-            yield
-        finally:
-            events, self._batched = self._batched, None
-            self.deliver(events)
+        with self.outbox.held():
+            try:
+                yield
+            finally:
+                events, self._batched = self._batched, None
+                self.deliver(events)
 
     def publish(self, event: Event) -> int:
         """Deliver ``event`` to every recipient connection; return how many (0 inside

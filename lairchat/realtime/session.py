@@ -189,8 +189,10 @@ class Session:
         if self._release_call is not None and self._release_call.active():
             self._release_call.cancel()
         self._release_call = None
-        for event in held or ():
-            self._write_event(event)
+        if held:
+            with self.core.hub.outbox.held():
+                for event in held:
+                    self._write_event(event)
 
     def _write_event(self, event: Event) -> None:
         if self.state is not State.AUTHENTICATED:

@@ -17,6 +17,7 @@ from zope.interface import implementer
 
 from lairchat.core.events import Event
 from lairchat.core.services import Core
+from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 
@@ -50,6 +51,8 @@ class LairTCPProtocol(Int32StringReceiver):
         self.peer = "?"
         self.backlog = OutboundBacklog(factory.clock)
         self._dropping = False
+        self._send: Any = None
+        self.outbox = factory.core.hub.outbox
 
     # -- Twisted protocol -----------------------------------------------------------
 
@@ -59,9 +62,15 @@ class LairTCPProtocol(Int32StringReceiver):
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
         self.transport.registerProducer(self, True)
+        self._send = sender(self.transport)
         self.log.info("tcp connection opened from {peer}", peer=self.peer)
         self.session = Session(self.factory.core, self.factory.settings, self, self.factory.clock)
         self.session.connected()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        # The replies to every frame of one read leave in one send.
+        with self.outbox.held():
+            super().dataReceived(data)
 
     def stringReceived(self, payload: bytes) -> None:  # noqa: N802
         self.session.frame_received(payload)
@@ -95,7 +104,7 @@ class LairTCPProtocol(Int32StringReceiver):
 
     def _write(self, data: bytes) -> None:
         if self.backlog.admit(len(data)):
-            self.transport.write(data)
+            self.outbox.write(self._send, data)
         elif not self.transport.disconnecting and not self._dropping:
             self._dropping = True
             self.log.warn(
@@ -114,7 +123,10 @@ class LairTCPProtocol(Int32StringReceiver):
     def fast_path(self) -> tuple:
         """For the hub: the shared frame of an event, written straight to the socket
         (used only while the socket is not backlogged; see Session.fast)."""
-        return (tcp_frame, self.transport.write)
+        return (tcp_frame, self._emit)
+
+    def _emit(self, data: bytes) -> None:
+        self.outbox.write(self._send, data)
 
     def write_event(self, event: Event) -> None:
         frame = tcp_frame(event)

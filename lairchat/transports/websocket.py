@@ -32,6 +32,7 @@ from zope.interface import implementer
 from lairchat.config import Config
 from lairchat.core.events import Event
 from lairchat.core.services import Core
+from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 from lairchat.transports.proxies import ProxyPolicy
@@ -163,6 +164,7 @@ class LairWSProtocol(WebSocketServerProtocol):
         self._token: str | None = None
         self.backlog: OutboundBacklog | None = None  # needs the factory's clock
         self._lost = False
+        self._send: Any = None
 
     # -- Twisted protocol -----------------------------------------------------------
 
@@ -176,6 +178,7 @@ class LairWSProtocol(WebSocketServerProtocol):
         with contextlib.suppress(RuntimeError):
             self.transport.unregisterProducer()
         self.transport.registerProducer(self, True)
+        self._send = sender(self.transport)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         if self._lost:  # once only: presence and Autobahn's connection count
@@ -305,7 +308,7 @@ class LairWSProtocol(WebSocketServerProtocol):
     def _write_frames(self, data: bytes) -> None:
         # Nothing after a close frame: the connection may be closing under the session.
         if self.state == WebSocketProtocol.STATE_OPEN:
-            self.transport.write(data)
+            self._send(data)
 
     def close(self) -> None:
         """Server-side close: a close frame after what is queued; the client answers

@@ -1,0 +1,97 @@
+"""Getting bytes to sockets in as few system calls as possible.
+
+Twisted's ``transport.write`` only queues: the reactor registers the socket for
+writability (``epoll_ctl``), sends on its next turn, and unregisters it again. That
+is three system calls and one reactor turn of delay per write, and a chat server's
+writes are many and small. Two things here cut that down:
+
+- :func:`sender` sends at once when nothing is queued for the transport, which is
+  what Twisted would do next turn anyway, in the same order. What the kernel does
+  not take is queued by ``transport.write`` as usual, so producers, back-pressure
+  and closing behave exactly as before.
+- :class:`Outbox` joins what is written to one connection while it is held (one
+  group commit's acknowledgements and events, one read's replies) into one send.
+
+Measured with ``python -m bench`` (issue 8); the figures are in
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from twisted.internet.abstract import FileDescriptor
+from twisted.logger import Logger
+
+Send = Callable[[bytes], None]
+_log = Logger()
+
+
+def sender(transport: Any) -> Send:
+    """A ``write(data)`` for ``transport`` that sends at once when it can.
+
+    Only a plain file descriptor transport (a TCP connection, a pipe) qualifies;
+    TLS (which may be switched on later with ``startTLS``) and wrapping transports
+    (TLS over memory BIOs, test transports) get their own ``write``."""
+    if not isinstance(transport, FileDescriptor):
+        return transport.write
+
+    def write(data: bytes) -> None:
+        if (
+            transport.dataBuffer
+            or transport._tempDataBuffer
+            or not transport.connected
+            or transport.disconnecting
+            or transport._writeDisconnected
+            or getattr(transport, "TLS", False)
+        ):
+            transport.write(data)
+            return
+        sent = transport.writeSomeData(data)
+        if not isinstance(sent, int):
+            # The connection is lost: queue it, and the reactor finds that out as usual.
+            transport.write(data)
+        elif sent < len(data):
+            transport.write(data[sent:])
+
+    return write
+
+
+class Outbox:
+    """While held, writes are kept per destination and joined into one send when the
+    outermost hold ends; otherwise they go out at once. Order per destination is
+    kept. One outbox serves every connection of the process (the hub holds it)."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._kept: dict[Send, list[bytes]] = {}
+
+    def write(self, send: Send, data: bytes) -> None:
+        if not self._depth:
+            send(data)
+            return
+        kept = self._kept.get(send)
+        if kept is None:
+            self._kept[send] = [data]
+        else:
+            kept.append(data)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth and self._kept:
+                self._flush()
+
+    def _flush(self) -> None:
+        kept, self._kept = self._kept, {}
+        for send, chunks in kept.items():
+            try:
+                send(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            except Exception:
+                _log.failure("writing to a connection failed")
