@@ -147,6 +147,33 @@ def test_ready_once_every_listener_listens(notifications: socket.socket) -> None
     assert message[1].startswith("STATUS=Serving: tcp on 127.0.0.1:8080, http on")
 
 
+@pytest.mark.parametrize("freeze", [False, True])
+def test_the_heap_is_frozen_once_ready_only_when_asked(
+    notifications: socket.socket, monkeypatch: pytest.MonkeyPatch, freeze: bool
+) -> None:
+    frozen: list[bool] = []
+    monkeypatch.setattr(lifecycle.gc, "freeze", lambda: frozen.append(True))
+    top = LairChatService(task.Clock())
+    top.freeze_heap = freeze
+    late: defer.Deferred = defer.Deferred()
+    top.add_listener(Listener("tcp", FakeEndpoint(late), None, "X"))
+    top.privilegedStartService()
+    top.startService()
+    assert frozen == []  # not before every listener listens
+    late.callback(FakePort([], "tcp"))
+    assert frozen == ([True] if freeze else [])
+
+
+def test_the_twistd_plugin_asks_for_a_frozen_heap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from twisted.plugins.lairchat_plugin import serviceMaker
+
+    monkeypatch.setenv("LAIR_JWT_SECRET", "x" * 48)
+    monkeypatch.setenv("LAIR_DATABASE_URL", "sqlite::memory:")
+    options = serviceMaker.options()
+    options.parseOptions([])
+    assert serviceMaker.makeService(options).freeze_heap is True
+
+
 def test_stop_order_listeners_first_then_the_rest_one_by_one(
     notifications: socket.socket,
 ) -> None:

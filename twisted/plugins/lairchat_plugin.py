@@ -42,6 +42,7 @@ class LairChatServiceMaker:
         server.log_observer = observer_for_twistd(
             getattr(options, "parent", None), config.log_format, config.log_level
         )
+        server.freeze_heap = True
         return server
 
 
