@@ -21,6 +21,7 @@ from lairchat.core.events import (
     UserAudience,
 )
 from lairchat.outbox import Outbox
+from lairchat.transports.backpressure import SLOW_GRACE
 
 
 class ISubscriber(Interface):
@@ -35,11 +36,28 @@ class ISubscriber(Interface):
         "encoding serves every recipient of that wire format."
     )
 
+    backlogged = Attribute(
+        "True while the connection's socket buffer is full (its reader is behind); "
+        "the connection tells the hub with :meth:`Hub.set_backlogged`."
+    )
+
     def send_event(event):
         """Deliver one event (already encoded on first use; must not block)."""
 
+    def pause_reading():
+        """Stop reading the client's frames (back-pressure); frames already read
+        are still handled."""
+
+    def resume_reading():
+        """Read the client's frames again."""
+
     def close(reason):
         """Close the connection, e.g. after logout or a ban; ``reason`` is for the log."""
+
+
+#: The longest a sender's reading is paused at a time by back-pressure: the slow
+#: consumer grace of the transports.
+MAX_SENDER_PAUSE = SLOW_GRACE
 
 
 class Hub:
@@ -53,6 +71,13 @@ class Hub:
         #: room -> the connections of its members, rebuilt after membership or
         #: presence changes; fan-out to a room is then one list walk.
         self._room_subs: dict[str, list] = {}
+        #: Back-pressure: how many of a room's connections are backlogged (counted
+        #: with its connection list, kept up to date after), and the senders whose
+        #: reading is paused until the room they sent to is no longer congested.
+        self._room_backlog: dict[str, int] = {}
+        self._paused: dict[str, set] = {}
+        self._paused_in: dict[object, str] = {}
+        self.senders_paused = 0
         self._names: dict[str, str] = {}
         #: Events published inside :meth:`batch`, delivered when it ends.
         self._batched: list[Event] | None = None
@@ -80,23 +105,30 @@ class Hub:
     def add_member(self, room_id: str, user_id: str) -> None:
         self._rooms[room_id].add(user_id)
         self._user_rooms[user_id].add(room_id)
-        self._room_subs.pop(room_id, None)
+        self._room_changed(room_id)
 
     def remove_member(self, room_id: str, user_id: str) -> None:
         members = self._rooms.get(room_id)
         if members is not None:
             members.discard(user_id)
         self._user_rooms.get(user_id, set()).discard(room_id)
-        self._room_subs.pop(room_id, None)
+        self._room_changed(room_id)
 
     def drop_room(self, room_id: str) -> None:
         for user_id in self._rooms.pop(room_id, ()):
             self._user_rooms.get(user_id, set()).discard(room_id)
-        self._room_subs.pop(room_id, None)
+        self._room_changed(room_id)
 
     def _presence_changed(self, user_id: str) -> None:
-        for room_id in self._user_rooms.get(user_id, ()):
-            self._room_subs.pop(room_id, None)
+        for room_id in list(self._user_rooms.get(user_id, ())):
+            self._room_changed(room_id)
+
+    def _room_changed(self, room_id: str) -> None:
+        """Who is in the room, or connected, changed: rebuild its list on next use."""
+        self._room_subs.pop(room_id, None)
+        self._room_backlog.pop(room_id, None)
+        if room_id in self._paused:
+            self._release_if_clear(room_id)
 
     def is_member(self, room_id: str, user_id: str) -> bool:
         members = self._rooms.get(room_id)
@@ -136,6 +168,9 @@ class Hub:
         if not conns or sub not in conns:
             return
         conns.discard(sub)
+        room_id = self._paused_in.pop(sub, None)
+        if room_id is not None:
+            self._paused[room_id].discard(sub)
         self._presence_changed(user_id)
         session = self._by_session.get(sub.session_id)
         if session is not None:
@@ -185,7 +220,61 @@ class Hub:
             by_user = self._by_user
             subs = [s for u in self._rooms.get(room_id, ()) for s in by_user.get(u, ())]
             self._room_subs[room_id] = subs
+            self._room_backlog[room_id] = sum(1 for s in subs if s.backlogged)
         return subs
+
+    # -- back-pressure --------------------------------------------------------------
+    #
+    # When most of a room's readers are behind, the server stops reading from the
+    # connections that send to it, until most have caught up; a sender is then read
+    # again (and what it sent meanwhile waits in its own socket, not in our memory).
+    # A majority is needed, per room: one stalled reader slows no one (it is shed as
+    # a slow consumer after the grace, see transports/backpressure.py). A sender is
+    # paused for MAX_SENDER_PAUSE at most (its session releases it): if the readers
+    # are stalled rather than slow, what it sends next makes them slow consumers, and
+    # they are shed after the same grace.
+
+    def congested(self, room_id: str) -> bool:
+        """Whether more than half of the room's connections are backlogged."""
+        subs = self.room_connections(room_id)
+        return 2 * self._room_backlog[room_id] > len(subs)
+
+    def throttle(self, room_id: str, sender: object) -> bool:
+        """Called after ``sender`` sent to the room: pause its reading while the room
+        is congested. True if it was paused."""
+        if sender in self._paused_in or not self.congested(room_id):
+            return False
+        sender.pause_reading()
+        self._paused.setdefault(room_id, set()).add(sender)
+        self._paused_in[sender] = room_id
+        self.senders_paused += 1
+        return True
+
+    def set_backlogged(self, sub: object) -> None:
+        """``sub.backlogged`` changed: count it in its rooms, and resume the senders
+        of rooms that are congested no longer."""
+        if sub not in self._by_user.get(sub.user_id, ()):
+            return  # not attached: counted when it is
+        step = 1 if sub.backlogged else -1
+        for room_id in list(self._user_rooms.get(sub.user_id, ())):
+            if room_id in self._room_backlog:
+                self._room_backlog[room_id] += step
+            if step < 0 and room_id in self._paused:
+                self._release_if_clear(room_id)
+
+    def release(self, sender: object) -> None:
+        """Read ``sender`` again, congested or not (see MAX_SENDER_PAUSE)."""
+        room_id = self._paused_in.pop(sender, None)
+        if room_id is not None:
+            self._paused[room_id].discard(sender)
+            sender.resume_reading()
+
+    def _release_if_clear(self, room_id: str) -> None:
+        if self.congested(room_id):
+            return
+        for sender in self._paused.pop(room_id, ()):
+            del self._paused_in[sender]
+            sender.resume_reading()
 
     def recipients(self, event: Event) -> list:
         audience = event.audience

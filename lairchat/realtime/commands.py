@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 
+from lairchat.core.hub import MAX_SENDER_PAUSE
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import parse_uuid
 
@@ -109,7 +110,13 @@ def get_current_user(session: Session, message: dict[str, Any]) -> dict[str, Any
 
 @command("send_message")
 def send_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
-    d = session.core.messages.send(session.user, m["target"], m["content"])
+    target = m["target"]
+    d = session.core.messages.send(session.user, target, m["content"])
+    hub = session.core.hub
+    # Back-pressure: a congested room stops reading its sender (see Hub.congested).
+    member = target.kind == "room" and hub.is_member(target.id, session.user.id)
+    if member and hub.throttle(target.id, session):
+        session.clock.callLater(MAX_SENDER_PAUSE, hub.release, session)
     return d.addCallback(lambda message: {"message": message.to_wire()})
 
 

@@ -72,6 +72,12 @@ class ISessionTransport(Interface):
     def write_event(event):
         """Write one plaintext event frame; may reuse encodings cached on the event."""
 
+    def pause_reading():
+        """Stop reading the client's frames until :meth:`resume_reading`."""
+
+    def resume_reading():
+        """Read the client's frames again."""
+
     def close():
         """Flush what is queued, then close."""
 
@@ -178,11 +184,26 @@ class Session:
         )
         self.fast = self._transport_fast if ready else None
 
+    @property
+    def backlogged(self) -> bool:
+        return self._transport_blocked
+
     def transport_blocked(self, blocked: bool) -> None:
         """The transport's buffer is full (or drained): events take the slow path,
-        where the transport accounts for what a slow reader has queued."""
+        where the transport accounts for what a slow reader has queued, and the hub
+        counts this reader in its rooms' back-pressure."""
+        if blocked == self._transport_blocked:
+            return
         self._transport_blocked = blocked
         self._refresh_fast()
+        if self.state is State.AUTHENTICATED:
+            self.core.hub.set_backlogged(self)
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.transport.resume_reading()
 
     def _release_events(self) -> None:
         held, self._held = self._held, None

@@ -133,6 +133,12 @@ class LairTCPProtocol(Int32StringReceiver):
         if frame:
             self._write(frame)
 
+    def pause_reading(self) -> None:
+        self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        self.transport.resumeProducing()
+
     def close(self) -> None:
         self.transport.loseConnection()
 

@@ -310,6 +310,12 @@ class LairWSProtocol(WebSocketServerProtocol):
         if self.state == WebSocketProtocol.STATE_OPEN:
             self._send(data)
 
+    def pause_reading(self) -> None:
+        self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        self.transport.resumeProducing()
+
     def close(self) -> None:
         """Server-side close: a close frame after what is queued; the client answers
         and the socket is dropped (or dropped anyway after CLOSE_HANDSHAKE_TIMEOUT)."""

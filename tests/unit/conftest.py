@@ -31,6 +31,7 @@ class CoreSubscriber:
 
     #: No fast path: the hub always calls send_event.
     fast = None
+    backlogged = False
 
     def __init__(self, user_id: str, session_id: str):
         self.user_id = user_id

@@ -14,6 +14,8 @@ from lairchat.transports.tcp import tcp_frame
 class FastConn:
     """A connection on the fast path: it records the bytes the hub writes."""
 
+    backlogged = False
+
     def __init__(self, user_id: str):
         self.user_id, self.session_id = user_id, f"s-{user_id}"
         self.written: list[bytes] = []

@@ -28,15 +28,23 @@ class Conn:
 
     #: No fast path: the hub always calls send_event.
     fast = None
+    backlogged = False
 
     def __init__(self, user_id: str, session_id: str = "s"):
         self.user_id = user_id
         self.session_id = session_id
         self.events: list[Event] = []
         self.closed: list[str] = []
+        self.reading = True
 
     def send_event(self, event: Event) -> None:
         self.events.append(event)
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
 
     def close(self, reason: str) -> None:
         self.closed.append(reason)
@@ -266,3 +274,113 @@ def test_detached_connection_leaves_its_session_index(hub):
     hub.detach(a1)
     hub.close_session("s1", "late")
     assert a1.closed == []
+
+
+# -- back-pressure: a congested room pauses its senders -----------------------------------
+
+
+def crowd(hub: Hub, room: str, n: int) -> list[Conn]:
+    """``n`` members of ``room``, one connection each, attached."""
+    conns = []
+    for i in range(n):
+        user = f"u-{room}-{i}"
+        hub.set_name(user, user)
+        hub.add_member(room, user)
+        conn = Conn(user, f"s-{user}")
+        conn.backlogged = False
+        hub.attach(conn)
+        conns.append(conn)
+    return conns
+
+
+def fall_behind(hub: Hub, conn: Conn, behind: bool = True) -> None:
+    conn.backlogged = behind
+    hub.set_backlogged(conn)
+
+
+def stalled(hub: Hub, n: int) -> tuple[Conn, list[Conn]]:
+    """A room of ``n`` whose readers are all behind, and its sender, paused."""
+    sender, *readers = crowd(hub, "r", n)
+    for conn in readers:
+        fall_behind(hub, conn)
+    assert hub.throttle("r", sender) is True
+    return sender, readers
+
+
+def test_a_majority_of_backlogged_readers_pauses_the_sender():
+    hub = Hub()
+    sender, *readers = crowd(hub, "r", 5)
+    for conn in readers[:2]:
+        fall_behind(hub, conn)
+    assert not hub.congested("r")  # 2 of 5: not a majority
+    assert hub.throttle("r", sender) is False and sender.reading
+    fall_behind(hub, readers[2])
+    assert hub.congested("r")
+    assert hub.throttle("r", sender) is True and not sender.reading
+    assert hub.throttle("r", sender) is False  # paused once
+    assert hub.senders_paused == 1
+
+
+def test_one_stalled_reader_slows_no_one():
+    hub = Hub()
+    sender, *readers = crowd(hub, "r", 3)
+    fall_behind(hub, readers[0])
+    assert hub.throttle("r", sender) is False and sender.reading
+
+
+def test_the_sender_reads_again_once_most_readers_caught_up():
+    hub = Hub()
+    sender, *readers = crowd(hub, "r", 5)
+    for conn in readers[:3]:
+        fall_behind(hub, conn)
+    hub.throttle("r", sender)
+    fall_behind(hub, readers[0], behind=False)
+    assert sender.reading and not hub.congested("r")
+
+
+def test_congestion_is_per_room():
+    hub = Hub()
+    crowd_a = crowd(hub, "a", 3)
+    crowd_b = crowd(hub, "b", 3)
+    for conn in crowd_a[1:]:
+        fall_behind(hub, conn)
+    assert hub.congested("a") and not hub.congested("b")
+    assert hub.throttle("b", crowd_b[0]) is False and crowd_b[0].reading
+
+
+def test_a_backlogged_reader_leaving_releases_the_sender():
+    hub = Hub()
+    sender, readers = stalled(hub, 4)
+    hub.detach(readers[0])  # 2 of 3 still behind: still congested
+    assert not sender.reading
+    hub.remove_member("r", readers[1].user_id)  # 1 of 2: released
+    assert sender.reading
+
+
+def test_a_dropped_room_releases_its_senders():
+    hub = Hub()
+    sender, _ = stalled(hub, 3)
+    hub.drop_room("r")
+    assert sender.reading
+
+
+def test_a_paused_sender_that_leaves_is_forgotten():
+    hub = Hub()
+    sender, readers = stalled(hub, 3)
+    hub.detach(sender)
+    for conn in readers:
+        fall_behind(hub, conn, behind=False)
+    assert not sender.reading  # never resumed: it is gone
+
+
+def test_a_reader_backlogged_before_it_attached_is_counted():
+    hub = Hub()
+    sender, reader = crowd(hub, "r", 2)
+    late = Conn("u-late", "s-late")
+    late.backlogged = True
+    hub.set_backlogged(late)  # not attached yet: ignored, and no error
+    hub.set_name("u-late", "late")
+    hub.add_member("r", "u-late")
+    fall_behind(hub, reader)
+    hub.attach(late)
+    assert hub.congested("r")  # reader and late: 2 of 3

@@ -869,3 +869,18 @@ def test_nothing_is_written_on_the_fast_path_once_the_websocket_is_closing(world
 def test_an_event_over_the_message_cap_is_not_framed(world: World) -> None:
     event = Event({"type": "x", "blob": "y" * (1024 * 1024)}, EveryoneAudience())
     assert world.factory.frame_bytes(event) == b""
+
+
+def test_a_congested_room_stops_reading_a_websocket_sender(world: World) -> None:
+    alice, bob = world.login("alice"), world.login("bob")
+    users = [result(world.core.store.get_user(world.ids[n])) for n in ("alice", "bob")]
+    room = result(world.core.rooms.create(users[0], "lobby", None, None))
+    result(world.core.rooms.join(users[1], room.id))
+    alice.messages(), bob.messages()
+    bob.proto.pauseProducing()  # bob's socket buffer is full: 1 of 2 is not a majority
+    alice.proto.pauseProducing()  # alice's too: 2 of 2
+    alice.send({"type": "send_message", "target": {"type": "room", "room_id": room.id},
+                "content": "hi"})  # fmt: skip
+    assert alice.transport.producerState == "paused"
+    bob.proto.resumeProducing()
+    assert alice.transport.producerState == "producing"

@@ -76,6 +76,7 @@ class FakeConnection:
 
     #: No fast path: the hub always calls send_event.
     fast = None
+    backlogged = False
 
     def __init__(self, user_id: str, session_id: str):
         self.user_id = user_id
@@ -85,6 +86,12 @@ class FakeConnection:
 
     def send_event(self, event: Any) -> None:
         self.events.append(event)
+
+    def pause_reading(self) -> None:
+        pass  # never congested: nothing to pause
+
+    def resume_reading(self) -> None:
+        pass
 
     def close(self, reason: str) -> None:
         self.closed.append(reason)

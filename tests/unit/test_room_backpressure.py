@@ -1,0 +1,82 @@
+"""Back-pressure through the real session and TCP adapter: while most of a room's
+readers are behind, the server stops reading from whoever sends to that room."""
+
+from __future__ import annotations
+
+from lairchat.core.hub import MAX_SENDER_PAUSE
+from lairchat.testing import MemoryTCPClient, MemoryTCPServer, result
+
+
+def room_of(server: MemoryTCPServer, names: list[str], name: str = "busy") -> str:
+    owner = server.account(names[0])
+    room = result(server.core.rooms.create(owner.user, name, None, None))
+    for name in names[1:]:
+        result(server.core.rooms.join(server.account(name).user, room.id))
+    return room.id
+
+
+def say(client: MemoryTCPClient, room_id: str, text: str) -> dict:
+    return client.request("send_message", target={"type": "room", "room_id": room_id}, content=text)
+
+
+def test_a_congested_room_stops_reading_its_sender_until_readers_catch_up() -> None:
+    server = MemoryTCPServer()
+    names = ["sender", "reader1", "reader2", "reader3", "reader4"]
+    room_id = room_of(server, names)
+    sender, *readers = [server.login(n) for n in names]
+    for reader in readers[:3]:
+        reader.proto.pauseProducing()  # Twisted: this socket's buffer is full
+
+    response = say(sender, room_id, "one")
+    assert response["success"] is True  # accepted, stored and answered as usual
+    assert sender.transport.producerState == "paused"  # but no more frames are read
+
+    readers[0].proto.resumeProducing()  # 2 of 5 behind: no longer a majority
+    assert sender.transport.producerState == "producing"
+
+
+def test_one_stalled_reader_does_not_slow_the_room() -> None:
+    server = MemoryTCPServer()
+    names = ["sender", "reader1", "reader2"]
+    room_id = room_of(server, names)
+    sender, stalled, fine = [server.login(n) for n in names]
+    stalled.proto.pauseProducing()
+    for i in range(3):
+        assert say(sender, room_id, f"m{i}")["success"] is True
+    assert sender.transport.producerState == "producing"
+    assert [f["message"]["content"] for f in fine.of_type("message_received")] == [
+        "m0",
+        "m1",
+        "m2",
+    ]
+
+
+def test_a_message_to_another_room_is_not_held_back() -> None:
+    server = MemoryTCPServer()
+    busy = room_of(server, ["sender", "reader1", "reader2"])
+    quiet = room_of(server, ["sender", "quiet1"], "quiet")
+    sender, r1, r2, q1 = [server.login(n) for n in ["sender", "reader1", "reader2", "quiet1"]]
+    r1.proto.pauseProducing()
+    r2.proto.pauseProducing()
+    assert server.core.hub.congested(busy) and not server.core.hub.congested(quiet)
+    say(sender, quiet, "elsewhere")
+    assert sender.transport.producerState == "producing"
+    assert q1.of_type("message_received")[0]["message"]["content"] == "elsewhere"
+
+
+def test_a_sender_is_paused_for_the_grace_at_most() -> None:
+    server = MemoryTCPServer()
+    names = ["sender", "reader1", "reader2"]
+    room_id = room_of(server, names)
+    sender, *readers = [server.login(n) for n in names]
+    for reader in readers:
+        reader.proto.pauseProducing()  # stalled, not just slow: they never catch up
+    say(sender, room_id, "one")
+    assert sender.transport.producerState == "paused"
+    server.clock.advance(MAX_SENDER_PAUSE - 0.1)
+    assert sender.transport.producerState == "paused"
+    server.clock.advance(0.1)
+    # Read again: what it sends next queues up for the stalled readers, who are then
+    # shed as slow consumers after the same grace (transports/backpressure.py).
+    assert sender.transport.producerState == "producing"
+    assert say(sender, room_id, "two")["success"] is True
