@@ -17,9 +17,11 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, TypeVar
 
 from twisted.internet import defer
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 T = TypeVar("T")
+_log = Logger()
 
 
 class GroupCommit(Generic[T]):
@@ -32,16 +34,21 @@ class GroupCommit(Generic[T]):
         per item, in order (or fails, and then none of them is stored)."""
         self._write = write
         self._around = around
-        self._queue: list[tuple[T, defer.Deferred]] = []
+        self._queue: list[tuple[T, Callable[..., Any], tuple]] = []
         self._writing = False
 
     def add(self, item: T) -> defer.Deferred:
         """Queue ``item``; the Deferred fires with its result once it is committed."""
         d: defer.Deferred = defer.Deferred()
-        self._queue.append((item, d))
+        self.submit(item, settle, d)
+        return d
+
+    def submit(self, item: T, done: Callable[..., Any], *args: Any) -> None:
+        """Queue ``item``; once it is committed, ``done(result, *args)`` is called (or
+        ``done(failure, *args)``). The hot path's form of :meth:`add`: no Deferred."""
+        self._queue.append((item, done, args))
         if not self._writing:
             self._flush()
-        return d
 
     @property
     def queued(self) -> int:
@@ -51,18 +58,27 @@ class GroupCommit(Generic[T]):
     def _flush(self) -> None:
         batch, self._queue = self._queue, []
         self._writing = True
-        self._write([item for item, _ in batch]).addBoth(self._written, batch)
+        self._write([item for item, _, _ in batch]).addBoth(self._written, batch)
 
-    def _written(self, outcome: Any, batch: list[tuple[T, defer.Deferred]]) -> None:
+    def _written(self, outcome: Any, batch: list[tuple[T, Callable[..., Any], tuple]]) -> None:
         # Still "writing" while callers are acknowledged: what they add from their
         # callbacks queues up for the one next batch, not for concurrent ones.
+        failed = isinstance(outcome, Failure)
+        results = [outcome] * len(batch) if failed else outcome
         with self._around():
-            if isinstance(outcome, Failure):
-                for _, d in batch:
-                    d.errback(outcome)
-            else:
-                for (_, d), value in zip(batch, outcome, strict=True):
-                    d.callback(value)
+            for (_, done, args), result in zip(batch, results, strict=True):
+                try:
+                    done(result, *args)
+                except Exception:
+                    _log.failure("acknowledging a committed item failed")
         self._writing = False
         if self._queue:
             self._flush()
+
+
+def settle(outcome: Any, d: defer.Deferred) -> None:
+    """A ``done`` for :meth:`GroupCommit.submit` that fires ``d`` with the outcome."""
+    if isinstance(outcome, Failure):
+        d.errback(outcome)
+    else:
+        d.callback(outcome)

@@ -7,15 +7,17 @@ one commit is running share the next one (group commit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, target_audience
-from lairchat.core.groupcommit import GroupCommit
+from lairchat.core.groupcommit import GroupCommit, settle
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError, validation_failed
@@ -61,31 +63,46 @@ class MessageService:
             raise LairError("user_not_found")
 
     def send(self, actor: User, target: Target, content: str) -> defer.Deferred:
-        """Validate, store durably, then announce. The hottest service call: a plain
-        Deferred chain (no coroutine) that reads nothing from the database."""
+        """Validate, store durably, then announce; fires with the message."""
+        d: defer.Deferred = defer.Deferred()
         try:
-            validation.check_content(content)
-            self.check_target(actor, target)
+            self.submit(actor, target, content, settle, d)
         except LairError:
             return defer.fail()
+        return d
+
+    def submit(
+        self, actor: User, target: Target, content: str, done: Callable[..., Any], *args: Any
+    ) -> None:
+        """:meth:`send` for the hottest path (real-time ``send_message``): no Deferred.
+        Raises :class:`LairError` at once for a message that cannot be sent; else,
+        once it is stored and announced, calls ``done(message, *args)`` (or
+        ``done(failure, *args)`` if the commit failed). Reads nothing from the
+        database."""
+        validation.check_content(content)
+        self.check_target(actor, target)
         now = self.clock.seconds()
         message = Message(new_ordered_id(), actor.id, target, content, False, now, now)
         message.wire = message.to_wire()
-        return self.commits.add(message).addCallback(self._stored, message, actor)
+        self.commits.submit(message, self._stored, message, actor, done, args)
 
-    def _stored(self, seq: int, message: Message, actor: User) -> Message:
-        self.accepted += 1
-        self.hub.publish(
-            Event(
-                {
-                    "type": "message_received",
-                    "message": message.wire,
-                    "author_username": actor.username,
-                },
-                target_audience(message.target, actor.id),
+    def _stored(
+        self, outcome: Any, message: Message, actor: User, done: Callable[..., Any], args: tuple
+    ) -> None:
+        if not isinstance(outcome, Failure):
+            self.accepted += 1
+            self.hub.publish(
+                Event(
+                    {
+                        "type": "message_received",
+                        "message": message.wire,
+                        "author_username": actor.username,
+                    },
+                    target_audience(message.target, actor.id),
+                )
             )
-        )
-        return message
+            outcome = message
+        done(outcome, *args)
 
     async def _own(self, message_id: str | None) -> Message:
         message = await self.store.get_message(message_id) if message_id else None

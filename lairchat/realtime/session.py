@@ -333,13 +333,18 @@ class Session:
     ) -> defer.Deferred:
         """Reserve the next response slot, then run ``start`` (the work); fill the slot
         with ``shape(result or failure)`` when the work is done."""
+        finish = self._reserve(shape)
+        return defer.maybeDeferred(start).addBoth(finish).addErrback(self._unexpected)
+
+    def _reserve(self, shape: Callable[[Any], dict]) -> Callable[[Any], None]:
+        """Reserve the next response slot; return ``finish(result or failure)``, which
+        fills it with ``shape(...)`` and lets what waited on the command go on."""
         slot = _Reply(None)
         self._replies.append(slot)
         self.fast = None
         self._running += 1
-        d = defer.maybeDeferred(start)
 
-        def fired(outcome: Any) -> None:
+        def finish(outcome: Any) -> None:
             self._running -= 1
             slot.message = shape(outcome)
             self._flush_replies()
@@ -347,7 +352,7 @@ class Session:
                 self._barrier = False
                 self._pump()
 
-        return d.addBoth(fired).addErrback(self._unexpected)
+        return finish
 
     def _flush_replies(self) -> None:
         replies = self._replies
@@ -543,6 +548,18 @@ class Session:
         ``on_failure`` fields, in request order. Commands run concurrently (clients
         may pipeline); their responses still come back in the order sent."""
 
+        return self._reply_later(call, self._shape(response_type, request_id, on_failure))
+
+    def command_reply(
+        self, response_type: str, request_id: Any, on_failure: dict[str, Any] | None = None
+    ) -> Callable[[Any], None]:
+        """:meth:`run_command` for a handler that finishes by itself: reserve the
+        response slot now and return ``finish(fields or failure)``."""
+        return self._reserve(self._shape(response_type, request_id, on_failure))
+
+    def _shape(
+        self, response_type: str, request_id: Any, on_failure: dict[str, Any] | None
+    ) -> Callable[[Any], dict[str, Any]]:
         def shape(outcome: Any) -> dict[str, Any]:
             head = {"type": response_type, "request_id": request_id}
             if isinstance(outcome, Failure):
@@ -550,7 +567,7 @@ class Session:
                 return {**head, "success": False, **(on_failure or {}), "error": error}
             return {**head, "success": True, **outcome}
 
-        return self._reply_later(call, shape)
+        return shape
 
 
 def error_info(failure: Failure, log: Logger) -> dict[str, Any]:

@@ -82,3 +82,30 @@ def test_acknowledgements_run_inside_around_and_additions_from_them_wait() -> No
     writer.commit()  # "b", then the follow-up from "a"
     assert scopes[:3] == ["enter", "done:a", "exit"]
     assert writer.batches == [["a"], ["b", "next"], ["next"]]
+
+
+def test_submit_calls_back_without_a_deferred_and_one_failing_caller_spoils_nothing() -> None:
+    writer = Writer()
+    commits = GroupCommit(writer)
+    told: list = []
+
+    def broken(result: object, tag: str) -> None:
+        raise RuntimeError("a caller's bug")
+
+    commits.submit("a", told.append)
+    commits.submit("b", broken, "b")
+    commits.submit("c", lambda result, tag: told.append((result, tag)), "c")
+    writer.commit()  # "a" alone
+    writer.commit()  # "b" and "c" together
+    assert told == ["done:a", ("done:c", "c")]
+    assert writer.batches == [["a"], ["b", "c"]]
+    assert commits.queued == 0
+
+
+def test_submit_reports_a_failed_transaction_to_every_caller() -> None:
+    writer = Writer()
+    commits = GroupCommit(writer)
+    told: list = []
+    commits.submit("a", told.append)
+    writer.waiting.pop(0).errback(RuntimeError("disk full"))
+    assert len(told) == 1 and isinstance(told[0], Failure)

@@ -55,12 +55,12 @@ def stall_inserts(core) -> list[defer.Deferred]:
     """Make each message's commit wait until the test fires it, in any order."""
     stalled: list[defer.Deferred] = []
 
-    def insert(message):
+    def submit(message, done, *args):
         d: defer.Deferred = defer.Deferred()
         stalled.append(d)
-        return d
+        d.addBoth(done, *args)
 
-    core.messages.commits.add = insert
+    core.messages.commits.submit = submit
     return stalled
 
 
