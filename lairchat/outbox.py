@@ -78,6 +78,12 @@ class Outbox:
         else:
             kept.append(data)
 
+    def flush(self, send: Send) -> None:
+        """Send what is kept for ``send`` now (before a close frame, say)."""
+        chunks = self._kept.pop(send, None)
+        if chunks:
+            send(b"".join(chunks))
+
     @contextmanager
     def held(self) -> Iterator[None]:
         self._depth += 1

@@ -169,6 +169,12 @@ class _CoreCounters(Collector):
             "Events handed to real-time connections since start.",
             value=self.core.hub.deliveries,
         )
+        yield CounterMetricFamily(
+            "lair_chat_senders_paused",
+            "Times a sender's connection stopped being read because most of the room "
+            "it sent to was behind (back-pressure).",
+            value=self.core.hub.senders_paused,
+        )
 
 
 class TimedHub(Hub):

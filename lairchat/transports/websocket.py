@@ -14,6 +14,7 @@ REST API (plain or TLS alike).
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -51,6 +52,24 @@ _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
 # -- origins --------------------------------------------------------------------------
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked text frame (RFC 6455 §5.2), as a server sends it:
+    what Autobahn's ``sendMessage`` writes without compression (which we refuse),
+    built without its per-message machinery."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 65536:
+        head = _FRAME16.pack(0x81, 126, size)
+    else:
+        head = _FRAME64.pack(0x81, 127, size)
+    return head + payload
+
+
+_FRAME16 = struct.Struct("!BBH")
+_FRAME64 = struct.Struct("!BBQ")
 
 
 def normalize_origin(text: str) -> str | None:
@@ -179,6 +198,7 @@ class LairWSProtocol(WebSocketServerProtocol):
             self.transport.unregisterProducer()
         self.transport.registerProducer(self, True)
         self._send = sender(self.transport)
+        self.outbox = self.factory.core.hub.outbox
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         if self._lost:  # once only: presence and Autobahn's connection count
@@ -290,12 +310,16 @@ class LairWSProtocol(WebSocketServerProtocol):
 
     def write_payload(self, payload: bytes) -> None:
         if self._may_send(len(payload)):
-            self.sendMessage(payload, isBinary=False)
+            self._out(text_frame(payload))
 
     def write_event(self, event: Event) -> None:
         """Send an event framed once for all recipients (the frame is cached on it)."""
         if self._may_send(len(event.json())):
-            self.sendPreparedMessage(self.factory.prepared(event))
+            self._out(self.factory.frame_bytes(event))
+
+    def _out(self, frame: bytes) -> None:
+        # Through the hub's outbox, like TCP: one send per connection per batch.
+        self.outbox.write(self._send, frame)
 
     def fast_path(self) -> tuple | None:
         """For the hub: the event's shared frame bytes, written straight to the socket
@@ -308,7 +332,7 @@ class LairWSProtocol(WebSocketServerProtocol):
     def _write_frames(self, data: bytes) -> None:
         # Nothing after a close frame: the connection may be closing under the session.
         if self.state == WebSocketProtocol.STATE_OPEN:
-            self._send(data)
+            self._out(data)
 
     def pause_reading(self) -> None:
         self.transport.pauseProducing()
@@ -320,6 +344,7 @@ class LairWSProtocol(WebSocketServerProtocol):
         """Server-side close: a close frame after what is queued; the client answers
         and the socket is dropped (or dropped anyway after CLOSE_HANDSHAKE_TIMEOUT)."""
         if self.state == WebSocketProtocol.STATE_OPEN:
+            self.outbox.flush(self._send)  # what the session wrote goes first
             self.sendClose(CLOSE_NORMAL)
 
 

@@ -128,3 +128,14 @@ def test_outbox_flushes_when_the_block_raises():
         out.write(a.append, b"1")
         raise ValueError
     assert a == [b"1"]
+
+
+def test_outbox_flushes_one_destination_on_demand():
+    out, a, b = Outbox(), [], []
+    with out.held():
+        out.write(a.append, b"1")
+        out.write(b.append, b"2")
+        out.flush(a.append)  # e.g. before a close frame
+        assert a == [b"1"] and b == []
+        out.flush(a.append)  # nothing more kept: nothing sent
+    assert a == [b"1"] and b == [b"2"]

@@ -36,6 +36,7 @@ from lairchat.transports.websocket import (
     make_ws_resource,
     normalize_origin,
     same_origin,
+    text_frame,
 )
 
 TEXT, BINARY, CLOSE, PING, PONG, CONTINUATION = 0x1, 0x2, 0x8, 0x9, 0xA, 0x0
@@ -884,3 +885,21 @@ def test_a_congested_room_stops_reading_a_websocket_sender(world: World) -> None
     assert alice.transport.producerState == "paused"
     bob.proto.resumeProducing()
     assert alice.transport.producerState == "producing"
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
+def test_text_frames_are_what_autobahn_would_write(world: World, size: int) -> None:
+    payload = b"x" * size
+    assert text_frame(payload) == world.factory.prepareMessage(payload).payloadHybi
+
+
+def test_a_server_close_comes_after_what_the_session_wrote_in_the_same_batch(
+    world: World,
+) -> None:
+    alice = world.login("alice")
+    with world.core.hub.outbox.held():
+        alice.proto.session.send({"type": "pong"})
+        alice.proto.session.close("test")  # e.g. a ban, inside a group commit's batch
+    frames = alice.read()
+    assert [op for op, _ in frames] == [TEXT, CLOSE]
+    assert json.loads(frames[0][1]) == {"type": "pong"}
