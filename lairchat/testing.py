@@ -39,6 +39,36 @@ TEST_SECRET = "lairchat-test-secret-0123456789abcdef"
 _PREFIX = struct.Struct("!I")
 
 
+def frame(payload: bytes) -> bytes:
+    """``payload`` behind its 4-byte big-endian length: one frame of the TCP protocol
+    (and of the message writer's pipe), written here rather than by the server's code so
+    that tests check the framing instead of sharing its bugs."""
+    return _PREFIX.pack(len(payload)) + payload
+
+
+def split_frames(data: bytes) -> tuple[list[bytes], bytes]:
+    """The payloads of the whole frames at the start of ``data``, and what follows
+    them: the start of a frame still to come, which a reader keeps for the next call."""
+    payloads = []
+    offset = 0
+    while len(data) - offset >= 4:
+        (size,) = _PREFIX.unpack_from(data, offset)
+        end = offset + 4 + size
+        if end > len(data):
+            break
+        payloads.append(data[offset + 4 : end])
+        offset = end
+    return payloads, data[offset:]
+
+
+def json_frames(data: bytes) -> list[Any]:
+    """Every frame of ``data`` decoded from JSON, for tests that hold a whole stream
+    (``data`` must end where a frame ends)."""
+    payloads, rest = split_frames(data)
+    assert rest == b"", f"{len(rest)} bytes after the last whole frame"
+    return [orjson.loads(payload) for payload in payloads]
+
+
 def make_core(path: str = ":memory:", clock: task.Clock | None = None) -> Core:
     """A migrated store on ``path`` with every service, driven by ``clock``."""
     clock = clock or task.Clock()
@@ -81,15 +111,10 @@ class MemoryTCPClient:
     def raw_frames(self) -> list[bytes]:
         """New frame payloads as written on the wire (still encrypted, if they are)."""
         data = self.transport.value()
-        out = []
-        while len(data) - self._offset >= 4:
-            (size,) = _PREFIX.unpack_from(data, self._offset)
-            end = self._offset + 4 + size
-            assert end <= len(data), "server wrote a partial frame"
-            out.append(data[self._offset + 4 : end])
-            self._offset = end
-        assert self._offset == len(data), "stray bytes after the last frame"
-        return out
+        payloads, rest = split_frames(data[self._offset :])
+        assert rest == b"", "the server wrote a partial frame"
+        self._offset = len(data)
+        return payloads
 
     def _drain(self) -> None:
         for payload in self.raw_frames():
@@ -139,7 +164,7 @@ class MemoryTCPClient:
     def send_payload(self, payload: bytes) -> None:
         if self.cipher is not None:
             payload = self.cipher.encrypt(payload)
-        self.send_raw(_PREFIX.pack(len(payload)) + payload)
+        self.send_raw(frame(payload))
 
     def send(self, message: dict[str, Any]) -> None:
         self.send_payload(orjson.dumps(message))
@@ -379,9 +404,12 @@ __all__ = [
     "MemoryTCPServer",
     "ServerNotReady",
     "ServerProcess",
+    "frame",
     "free_port",
+    "json_frames",
     "make_core",
     "server_env",
+    "split_frames",
     "result",
     "run_now",
 ]

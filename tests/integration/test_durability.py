@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import selectors
-import socket
 import sqlite3
-import struct
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,9 +25,9 @@ from typing import Any
 import orjson
 import pytest
 
-from lairchat.testing import ServerNotReady, ServerProcess
+from lairchat.testing import ServerNotReady, ServerProcess, frame, split_frames
+from lairchat.testing_clients import TCPClient
 
-PREFIX = struct.Struct("!I")
 PASSWORD = "durable-password"
 CLIENTS = 4
 WINDOW = 32
@@ -53,47 +51,10 @@ class Server(ServerProcess):
         self.database = db
 
 
-# -- a minimal client of the TCP protocol ------------------------------------------------
-
-
-def frame(message: dict[str, Any]) -> bytes:
-    payload = orjson.dumps(message)
-    return PREFIX.pack(len(payload)) + payload
-
-
-def split_frames(buffer: bytes) -> tuple[list[dict[str, Any]], bytes]:
-    frames = []
-    while len(buffer) >= 4:
-        (size,) = PREFIX.unpack_from(buffer)
-        if len(buffer) < 4 + size:
-            break
-        frames.append(orjson.loads(buffer[4 : 4 + size]))
-        buffer = buffer[4 + size :]
-    return frames, buffer
-
-
-class Client:
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.buffer = b""
-        self.sock.sendall(frame({"type": "client_hello", "version": "1.0"}))
-
-    def request(self, kind: str, **fields: Any) -> dict[str, Any]:
-        self.sock.sendall(frame({"type": kind, **fields}))
-        while True:
-            chunk = self.sock.recv(65536)
-            assert chunk, f"connection closed while waiting for {kind}_response"
-            frames, self.buffer = split_frames(self.buffer + chunk)
-            for f in frames:
-                if f["type"] == f"{kind}_response":
-                    assert f["success"], f
-                    return f
-
-
 class Sender:
     """One client sending ``WINDOW`` messages ahead of its acknowledgements."""
 
-    def __init__(self, client: Client, index: int, room_id: str):
+    def __init__(self, client: TCPClient, index: int, room_id: str):
         self.sock, self.buffer = client.sock, client.buffer
         self.sock.setblocking(False)
         self.index, self.room_id = index, room_id
@@ -106,7 +67,8 @@ class Sender:
         while self.sent - len(self.acked) < WINDOW:
             content = f"durable-{self.index}-{self.sent}"
             target = {"type": "room", "room_id": self.room_id}
-            data += frame({"type": "send_message", "target": target, "content": content})
+            message = {"type": "send_message", "target": target, "content": content}
+            data += frame(orjson.dumps(message))
             self.sent += 1
         if data:
             self.sock.sendall(data)  # a window of small frames fits the socket buffer
@@ -121,8 +83,8 @@ class Sender:
         if not chunk:
             self.open = False
             return
-        frames, self.buffer = split_frames(self.buffer + chunk)
-        for f in frames:
+        payloads, self.buffer = split_frames(self.buffer + chunk)
+        for f in map(orjson.loads, payloads):
             if f["type"] == "send_message_response":
                 assert f["success"], f
                 message = f["message"]
@@ -160,16 +122,15 @@ def test_acknowledged_messages_survive_sigkill(tmp_path: Path) -> None:
     try:
         tokens, clients = [], []
         for i in range(CLIENTS):
-            client = Client(server.tcp_port)
+            client = TCPClient.connect(server.tcp_port, timeout=TIMEOUT)
+            client.hello()
             name = f"durable{i}"
-            r = client.request(
-                "register", username=name, email=f"{name}@example.com", password=PASSWORD
-            )
+            r = client.ok("register", username=name, email=f"{name}@example.com", password=PASSWORD)
             tokens.append(r["token"])
             clients.append(client)
-        room_id = clients[0].request("create_room", name="durability")["room"]["id"]
+        room_id = clients[0].ok("create_room", name="durability")["room"]["id"]
         for client in clients[1:]:
-            client.request("join_room", room_id=room_id)
+            client.ok("join_room", room_id=room_id)
 
         senders = [Sender(c, i, room_id) for i, c in enumerate(clients)]
         selector = selectors.DefaultSelector()

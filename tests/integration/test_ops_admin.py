@@ -11,9 +11,9 @@ import sys
 import uuid
 from pathlib import Path
 
+from lairchat.testing_clients import ServerClosed
 from tests.integration.test_ops_support import (
     ROOT,
-    Closed,
     Server,
     closing_all,
     http_request,
@@ -105,7 +105,7 @@ def test_a_ban_from_the_command_line_closes_live_connections(tmp_path: Path, req
         assert "1 session(s) revoked" in done.stdout
         # The server checks connected sessions every 5 s: closed well within 10.
         client.sock.settimeout(15)
-        frames = client.frames_until_closed()
+        frames = client.expect_closed()
         assert not [f for f in frames if f.get("type") == "send_message_response"]
         bystander.send({"type": "ping"})
         assert bystander.wait_for(lambda f: f["type"] == "pong")
@@ -169,8 +169,8 @@ def test_foreground_stop(tmp_path: Path, request) -> None:
         client.register(f"solo_{uuid.uuid4().hex[:8]}")
         server.signal()
         try:
-            frames = client.frames_until_closed()
-        except Closed:
+            frames = client.expect_closed()
+        except ServerClosed:
             frames = []
     assert [f["type"] for f in frames] == ["server_notice"]
     server.wait_exit()

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from lairchat.testing_clients import ServerClosed
 from lairchat.tls import write_dev_certificate
 from tests.integration.test_ops_support import (
     TIMEOUT,
-    Closed,
-    FrameStream,
     Server,
     TCPClient,
     UnixHTTPConnection,
@@ -65,14 +64,14 @@ def test_ssl_tcp_port_and_unix_http_socket(tmp_path: Path, certs, request) -> No
     status, body = unix_get(sock, "/health")
     assert status == 200 and b"healthy" in body
 
-    client = TCPClient(("127.0.0.1", tcp_port), tls=context)
+    client = TCPClient.connect(tcp_port, tls=context)
     with closing_all(client):
         client.register(f"tls_{uuid.uuid4().hex[:8]}")
     # Plaintext on the TLS port gets no server_hello.
     with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:
         raw.sendall(b"\x00\x00\x00\x02{}")
-        with pytest.raises((Closed, OSError, ValueError)):
-            FrameStream(raw).recv()
+        with pytest.raises((ServerClosed, OSError, ValueError)):
+            TCPClient(raw)  # reads server_hello
     assert '"GET /health" 200' in server.output()
     assert 'unix "GET /health"' in server.output()  # the client of a Unix socket
 
@@ -123,8 +122,7 @@ def test_proxy_protocol_prefix(tmp_path: Path, request) -> None:
     request.addfinalizer(server.stop)
     with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:
         raw.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 8080\r\n")
-        stream = FrameStream(raw)
-        assert stream.recv()["type"] == "server_hello"
+        assert TCPClient(raw).server_hello["type"] == "server_hello"
     wait_until(
         lambda: "tcp connection opened from 198.51.100.7:40000" in server.output(),
         "for the connection line with the proxied address",
@@ -132,6 +130,6 @@ def test_proxy_protocol_prefix(tmp_path: Path, request) -> None:
     # Without the header, nothing is said and the connection is dropped.
     with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:
         raw.sendall(b"\x00\x00\x00\x02{}")
-        with pytest.raises(Closed):
-            FrameStream(raw).recv()
+        with pytest.raises(ServerClosed):
+            TCPClient(raw)  # reads server_hello
     assert "dropped: no PROXY protocol header" in server.output()

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from lairchat.testing_clients import WSClient
 from lairchat.tls import write_dev_certificate
 from tests.integration.test_ops_support import (
     PASSWORD,
@@ -34,7 +35,6 @@ from tests.integration.test_ops_support import (
     TIMEOUT,
     Server,
     TCPClient,
-    WSClient,
     closing_all,
     free_port,
     http_request,
@@ -196,10 +196,10 @@ def test_rest_websocket_and_tcp_through_nginx(proxied: Callable[..., Any]) -> No
     # A WebSocket session through the proxy (wss, pre-authenticated with ?token=).
     ws = WSClient(nginx.https_port, path=f"/ws?token={token}", source=CLIENT, tls=nginx.tls)
     with closing_all(ws):
-        assert ws.wait_for("authenticate_response")["success"] is True
+        assert ws.event("authenticate_response")["success"] is True
         target = {"type": "room", "room_id": room}
         ws.send({"type": "send_message", "request_id": "w1", "target": target, "content": "hi"})
-        sent = ws.wait_for("send_message_response")
+        sent = ws.event("send_message_response")
         assert sent["success"] is True, sent
 
     status, _, history = nginx.https(
@@ -209,11 +209,12 @@ def test_rest_websocket_and_tcp_through_nginx(proxied: Callable[..., Any]) -> No
     assert [m["content"] for m in history["messages"]] == ["hi"]
 
     # The TCP protocol through the stream block, plain and TLS, with PROXY headers.
-    plain = TCPClient(("127.0.0.1", nginx.stream_port), source=CLIENT)
-    secure = TCPClient(("127.0.0.1", nginx.stream_tls_port), source=CLIENT, tls=nginx.tls)
+    plain = TCPClient.connect(nginx.stream_port, source=CLIENT)
+    plain_port = plain.sock.getsockname()[1]  # as the server should see it
+    secure = TCPClient.connect(nginx.stream_tls_port, source=CLIENT, tls=nginx.tls)
     with closing_all(plain, secure):
         plain.register(f"bob_{uuid.uuid4().hex[:8]}")
-        assert secure.hello["type"] == "server_hello"
+        assert secure.server_hello["type"] == "server_hello"
         secure.send({"type": "ping"})
         assert secure.wait_for(lambda f: f["type"] == "pong")
 
@@ -228,7 +229,7 @@ def test_rest_websocket_and_tcp_through_nginx(proxied: Callable[..., Any]) -> No
     log = server.output()
     assert f'{CLIENT} "POST /api/v1/auth/register" 201' in log
     assert f"ws connection opened from {CLIENT}" in log
-    assert f"tcp connection opened from {CLIENT}:{plain.local[1]}" in log
+    assert f"tcp connection opened from {CLIENT}:{plain_port}" in log
     assert "connection opened from 127.0.0.1" not in log
     # Neither nginx's access log nor ours carries the token from /ws?token=.
     access = (nginx.prefix / "logs" / "access.log").read_text()

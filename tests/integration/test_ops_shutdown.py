@@ -65,7 +65,7 @@ def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(daemon: S
         daemon.signal(signal.SIGTERM)
         seen = {}
         for client in (alice, bob):
-            frames = client.frames_until_closed()
+            frames = client.expect_closed()
             seen[client.username] = frames
             notices = [f for f in frames if f.get("type") == "server_notice"]
             assert notices, f"{client.username} got no server_notice: {frames[-5:]}"
@@ -96,7 +96,7 @@ def test_shutdown_order_in_the_log(daemon: Server) -> None:
     with closing_all(client):
         client.register(f"solo_{uuid.uuid4().hex[:8]}")
         daemon.signal(signal.SIGTERM)
-        frames = client.frames_until_closed()
+        frames = client.expect_closed()
     assert [f["type"] for f in frames] == ["server_notice"]
     daemon.wait_exit()
     log = daemon.output()

@@ -1,5 +1,6 @@
 """Shared pieces of the operations tests (``test_ops_*.py``): a ``twistd lairchat``
-subprocess, blocking TCP, HTTP and WebSocket clients, and bounded waiting.
+subprocess, a blocking HTTP client, a TCP client that registers (the clients themselves
+are :mod:`lairchat.testing_clients`), and bounded waiting.
 
 No tests here; the other modules import it as ``tests.integration.test_ops_support``
 (the project root is on ``sys.path`` in the editable install). Every wait has a
@@ -8,7 +9,6 @@ deadline and sleeps only in short waits on a process or a socket: no fixed sleep
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http.client
 import json
@@ -16,13 +16,13 @@ import os
 import signal
 import socket
 import ssl
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lairchat import testing_clients
 from lairchat.testing import TWISTD, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,6 @@ SECRET = "ops-test-secret-0123456789abcdef-0123"
 PASSWORD = "password123"
 TIMEOUT = 10.0
 STARTUP_TIMEOUT = 30.0
-PREFIX = struct.Struct("!I")
 
 
 def wait_until(
@@ -196,7 +195,7 @@ class Server:
     # -- clients --------------------------------------------------------------------
 
     def tcp(self) -> TCPClient:
-        return TCPClient(("127.0.0.1", self.tcp_port))
+        return TCPClient.connect(self.tcp_port)
 
     def get(self, path: str, **kw: Any) -> tuple[int, dict[str, str], bytes]:
         return http_request(self.http_port, "GET", path, **kw)
@@ -259,109 +258,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 # --------------------------------------------------------------------------- TCP
 
 
-class Closed(ConnectionError):
-    """The server closed the connection."""
-
-
-class FrameStream:
-    """4-byte big-endian length-prefixed JSON over any connected socket."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.sock.settimeout(TIMEOUT)
-        self.buffer = b""
-        self.backlog: list[dict[str, Any]] = []
-        self.counter = 0
-
-    def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode()
-        self.sock.sendall(PREFIX.pack(len(data)) + data)
-
-    def _fill(self, n: int) -> None:
-        while len(self.buffer) < n:
-            try:
-                chunk = self.sock.recv(65536)
-            except (ConnectionResetError, BrokenPipeError) as e:
-                raise Closed(str(e)) from None
-            if not chunk:
-                raise Closed("EOF")
-            self.buffer += chunk
-
-    def recv(self) -> dict[str, Any]:
-        if self.backlog:
-            return self.backlog.pop(0)
-        self._fill(4)
-        (size,) = PREFIX.unpack(self.buffer[:4])
-        self._fill(4 + size)
-        payload, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
-        return json.loads(payload)
-
-    def wait_for(self, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        skipped: list[dict[str, Any]] = []
-        pending, self.backlog = self.backlog, []
-        try:
-            for i, frame in enumerate(pending):
-                if match(frame):
-                    skipped += pending[i + 1 :]
-                    return frame
-                skipped.append(frame)
-            while True:
-                frame = self.recv()
-                if match(frame):
-                    return frame
-                skipped.append(frame)
-        finally:
-            self.backlog = skipped + self.backlog
-
-    def request(self, kind: str, **fields: Any) -> dict[str, Any]:
-        self.counter += 1
-        request_id = f"{kind}-{self.counter}"
-        self.send({"type": kind, "request_id": request_id, **fields})
-        return self.wait_for(
-            lambda f: f.get("type") == f"{kind}_response" and f.get("request_id") == request_id
-        )
-
-    def ok(self, kind: str, **fields: Any) -> dict[str, Any]:
-        response = self.request(kind, **fields)
-        assert response.get("success") is True, response
-        return response
-
-    def frames_until_closed(self) -> list[dict[str, Any]]:
-        """Everything the server still sends, until it closes the connection."""
-        frames, self.backlog = self.backlog, []
-        with contextlib.suppress(Closed):
-            while True:
-                frames.append(self.recv())
-        return frames
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
-class TCPClient(FrameStream):
-    """A TCP protocol client: ``server_hello`` is read on connecting."""
-
-    def __init__(
-        self,
-        address: Any,
-        family: int = socket.AF_INET,
-        source: str | None = None,
-        tls: ssl.SSLContext | None = None,
-    ):
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(TIMEOUT)
-        if source is not None:
-            sock.bind((source, 0))
-        sock.connect(address)
-        #: The client's own address, as the server should see it.
-        self.local = sock.getsockname()
-        if tls is not None:
-            sock = tls.wrap_socket(sock, server_hostname="localhost")
-        super().__init__(sock)
-        self.hello = self.recv()
-        assert self.hello["type"] == "server_hello", self.hello
-        self.user_id = self.username = self.token = ""
+class TCPClient(testing_clients.TCPClient):
+    """The shared blocking client, able to make its own account."""
 
     def register(self, username: str) -> dict[str, Any]:
         """client_hello, then the legacy ``register`` (which also authenticates)."""
@@ -373,100 +271,6 @@ class TCPClient(FrameStream):
         self.username = username
         self.token = response["token"]
         return response
-
-
-# --------------------------------------------------------------------------- WebSocket
-
-
-class WSClient:
-    """A minimal RFC 6455 client: masked text frames out, unmasked frames in."""
-
-    def __init__(
-        self,
-        port: int,
-        path: str = "/ws",
-        host: str = "127.0.0.1",
-        source: str | None = None,
-        headers: dict[str, str] | None = None,
-        tls: ssl.SSLContext | None = None,
-    ):
-        self.sock = socket.socket()
-        self.sock.settimeout(TIMEOUT)
-        if source is not None:
-            self.sock.bind((source, 0))
-        self.sock.connect((host, port))
-        if tls is not None:
-            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
-        key = base64.b64encode(os.urandom(16)).decode()
-        fields = {
-            "Host": f"{host}:{port}",
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Key": key,
-            "Sec-WebSocket-Version": "13",
-            **(headers or {}),
-        }
-        head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-        self.sock.sendall((head + "\r\n").encode("latin-1"))
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill(len(self.buffer) + 1)
-        response, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        self.status = int(response.split(b" ", 2)[1])
-        assert self.status == 101, response
-
-    def _fill(self, n: int) -> None:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise Closed("EOF")
-            self.buffer += chunk
-
-    def send(self, message: dict[str, Any]) -> None:
-        payload = json.dumps(message).encode()
-        mask = os.urandom(4)
-        size = len(payload)
-        if size < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | size)
-        elif size < 65536:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, size)
-        else:
-            header = struct.pack("!BBQ", 0x81, 0x80 | 127, size)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
-
-    def recv(self) -> dict[str, Any]:
-        """The next text message (pings and pongs are skipped; a close raises)."""
-        while True:
-            self._fill(2)
-            first, second = self.buffer[0], self.buffer[1]
-            size, offset = second & 0x7F, 2
-            if size == 126:
-                self._fill(4)
-                (size,) = struct.unpack("!H", self.buffer[2:4])
-                offset = 4
-            elif size == 127:
-                self._fill(10)
-                (size,) = struct.unpack("!Q", self.buffer[2:10])
-                offset = 10
-            self._fill(offset + size)
-            payload = self.buffer[offset : offset + size]
-            self.buffer = self.buffer[offset + size :]
-            opcode = first & 0x0F
-            if opcode == 0x8:
-                raise Closed("close frame")
-            if opcode == 0x1:
-                return json.loads(payload)
-
-    def wait_for(self, kind: str) -> dict[str, Any]:
-        while True:
-            message = self.recv()
-            if message.get("type") == kind:
-                return message
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
 
 
 @contextlib.contextmanager

@@ -84,9 +84,9 @@ def test_socket_activation(
     assert status == 200, body
     assert b'"healthy"' in body
 
-    client = TCPClient(("127.0.0.1", server.tcp_port))
+    client = TCPClient.connect(server.tcp_port)
     with closing_all(client):
-        assert client.hello["type"] == "server_hello"
+        assert client.server_hello["type"] == "server_hello"
         client.register(f"activated_{uuid.uuid4().hex[:8]}")
 
     output = server.output()

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from lairchat.realtime.codec import CLIENT_TYPES
 
 if TYPE_CHECKING:
-    from conftest import LiveServer, TCPClient
+    from conftest import LiveServer
+
+    from lairchat.testing_clients import TCPClient
 
 PASSWORD = "password123"  # conftest.PASSWORD, for the legacy login of the fuzzing user
 
@@ -271,7 +273,7 @@ def read_until_pong_or_close(client: TCPClient) -> None:
             check_frame(frame)
             if frame["type"] == "pong":
                 return
-    except ConnectionError:  # conftest.ServerClosed (EOF) included
+    except ConnectionError:  # ServerClosed (EOF) included
         return
 
 

@@ -20,7 +20,9 @@ import orjson
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import LiveServer, TCPClient
+    from conftest import LiveServer
+
+    from lairchat.testing_clients import TCPClient
 
 
 def room_target(room_id: str) -> dict[str, str]:

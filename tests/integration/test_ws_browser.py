@@ -16,11 +16,8 @@ Manager is never run.
 from __future__ import annotations
 
 import json
-import socket
-import struct
 import tempfile
 import threading
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +32,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.wait import WebDriverWait
 
 from lairchat.testing import ServerProcess
+from lairchat.testing_clients import TCPClient
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -71,48 +69,6 @@ class Server(ServerProcess):
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
         return self.rest("POST", "/auth/register", body)
-
-
-# -- a TCP client (the other user) ----------------------------------------------------------
-
-
-class TCPClient:
-    def __init__(self, port: int, token: str):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.buf = b""
-        assert self.recv()["type"] == "server_hello"
-        self.send({"type": "client_hello", "version": "1.0"})
-        self.send({"type": "authenticate", "token": token})
-        response = self.until(lambda m: m["type"] == "authenticate_response")
-        assert response["success"] is True, response
-
-    def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode()
-        self.sock.sendall(struct.pack("!I", len(data)) + data)
-
-    def _take(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)  # the socket timeout bounds every wait
-            if not chunk:
-                raise ConnectionError("closed by the server")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def recv(self) -> dict[str, Any]:
-        (n,) = struct.unpack("!I", self._take(4))
-        return json.loads(self._take(n))
-
-    def until(self, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            message = self.recv()
-            if match(message):
-                return message
-        raise TimeoutError("no matching message")
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 # -- the pages ---------------------------------------------------------------------------
@@ -266,7 +222,9 @@ def test_browser_chats_with_a_tcp_client(
     room_id = room["room"]["id"]
     server.rest("POST", f"/rooms/{room_id}/join", {}, alice["token"])
 
-    tcp = TCPClient(server.tcp_port, bob["token"])
+    tcp = TCPClient.connect(server.tcp_port)
+    tcp.hello()
+    tcp.ok("authenticate", token=bob["token"])
     try:
         # A page from an origin that is not listed: the upgrade is refused (403), the
         # browser's WebSocket fails without a single message.
@@ -285,7 +243,7 @@ def test_browser_chats_with_a_tcp_client(
         allowed.html = page(server, alice["token"], room_id, "hello from chromium")
         driver.get(allowed.origin + "/")
         try:
-            got = tcp.until(lambda m: m["type"] == "message_received")
+            got = tcp.event("message_received")
         except (TimeoutError, ConnectionError) as e:
             pytest.fail(f"no message from the browser ({e!r}); browser: {browser_state(driver)}")
         assert got["message"]["content"] == "hello from chromium"

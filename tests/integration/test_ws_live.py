@@ -1,6 +1,6 @@
 """WebSocket against a real server: ``twist lairchat`` in a subprocess, loopback sockets.
 
-The clients are small blocking ones written here with the standard library (an HTTP
+The clients are the small blocking ones of :mod:`lairchat.testing_clients` (an HTTP
 upgrade plus RFC 6455 framing; TCP is 4-byte length-prefixed JSON), so every step is
 a plain read with a deadline: no reactor in the test process, no sleeps. Accounts are
 made with the legacy TCP ``register`` command, which needs nothing but the TCP port.
@@ -8,11 +8,6 @@ made with the legacy TCP ``register`` command, which needs nothing but the TCP p
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import os
-import socket
 import ssl
 import struct
 import time
@@ -25,12 +20,10 @@ import jwt
 import pytest
 
 from lairchat.testing import ServerProcess
+from lairchat.testing_clients import BINARY, CLOSE, TEXT, Refused, TCPClient, WSClient
 from lairchat.tls import write_dev_certificate
 
 SECRET = "ws-live-test-secret-0123456789abcdef"
-TIMEOUT = 10.0
-WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 # -- the server --------------------------------------------------------------------------
@@ -68,147 +61,6 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-# -- a blocking TCP client ----------------------------------------------------------------
-
-
-class TCPClient:
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-
-    def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode()
-        self.sock.sendall(struct.pack("!I", len(data)) + data)
-
-    def _exactly(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed by the server")
-            data += chunk
-        return data
-
-    def recv(self) -> dict[str, Any]:
-        (n,) = struct.unpack("!I", self._exactly(4))
-        return json.loads(self._exactly(n))
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-# -- a blocking WebSocket client ------------------------------------------------------------
-
-
-class Refused(Exception):
-    def __init__(self, status: int):
-        hint = " (is /ws mounted in service.py?)" if status == 404 else ""
-        super().__init__(f"HTTP {status}{hint}")
-        self.status = status
-
-
-class WSClient:
-    """RFC 6455 client side: masked frames out, unmasked frames in; no extensions."""
-
-    def __init__(
-        self,
-        port: int,
-        path: str = "/ws",
-        headers: dict[str, str] | None = None,
-        tls: ssl.SSLContext | None = None,
-    ):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        if tls is not None:
-            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
-        key = base64.b64encode(os.urandom(16)).decode()
-        fields = {
-            "Host": f"127.0.0.1:{port}",
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Key": key,
-            "Sec-WebSocket-Version": "13",
-            **(headers or {}),
-        }
-        request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-        self.sock.sendall((request + "\r\n").encode("latin-1"))
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        if status != 101:
-            self.sock.close()
-            raise Refused(status)
-        reply = {
-            k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
-        }
-        accept = base64.b64encode(hashlib.sha1(key.encode() + WS_MAGIC).digest()).decode()
-        assert reply["sec-websocket-accept"] == accept
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed by the server")
-        self.buf += chunk
-
-    def _take(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def send_frame(self, opcode: int, payload: bytes) -> None:
-        n = len(payload)
-        if n < 126:
-            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-        elif n < 65536:
-            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-        else:
-            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + masked)
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.send_frame(TEXT, json.dumps(message).encode())
-
-    def recv_frame(self) -> tuple[int, bytes]:
-        b0, b1 = self._take(2)
-        assert not b1 & 0x80, "server frames are never masked"
-        n = b1 & 0x7F
-        if n == 126:
-            (n,) = struct.unpack("!H", self._take(2))
-        elif n == 127:
-            (n,) = struct.unpack("!Q", self._take(8))
-        return b0 & 0x0F, self._take(n)
-
-    def recv(self) -> dict[str, Any]:
-        """The next JSON message (the server sends only text, never pings)."""
-        opcode, payload = self.recv_frame()
-        assert opcode == TEXT, (opcode, payload)
-        return json.loads(payload)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def close_cleanly(self) -> None:
-        """Close frame, the server's close frame, then its end of the socket: once this
-        returns, the server has finished with the connection."""
-        self.send_frame(CLOSE, struct.pack("!H", 1000))
-        while self.recv_frame()[0] != CLOSE:
-            pass
-        while self.sock.recv(4096):
-            pass
-        self.sock.close()
-
-    def close_cleanly_after_server_close(self) -> None:
-        """Answer the server's close frame, then see the server end the socket."""
-        self.send_frame(CLOSE, struct.pack("!H", 1000))
-        while self.sock.recv(4096):
-            pass
-        self.sock.close()
-
-
 Client = TCPClient | WSClient
 
 
@@ -222,11 +74,7 @@ def until(client: Client, kind: str, **match: Any) -> dict[str, Any]:
 
 def nothing_more(client: Client) -> list[str]:
     """Types received before the answer to a ping: what else was already on its way."""
-    client.send({"type": "ping"})
-    seen = []
-    while (message := client.recv())["type"] != "pong":
-        seen.append(message["type"])
-    return seen
+    return [message["type"] for message in client.barrier()]
 
 
 # -- accounts ----------------------------------------------------------------------------
@@ -235,8 +83,7 @@ def nothing_more(client: Client) -> list[str]:
 def register(server: Server, name: str | None = None) -> tuple[TCPClient, dict[str, Any]]:
     """A TCP connection authenticated by the legacy ``register``, and the response."""
     name = name or f"u{uuid.uuid4().hex[:10]}"
-    tcp = TCPClient(server.tcp_port)
-    assert tcp.recv()["type"] == "server_hello"
+    tcp = TCPClient.connect(server.tcp_port)  # checks server_hello
     tcp.send({"type": "client_hello", "version": "1.0"})
     tcp.send(
         {

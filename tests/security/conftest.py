@@ -42,7 +42,6 @@ that must refuse to start. Waiting for them is bounded polling of the subprocess
 from __future__ import annotations
 
 import itertools
-import struct
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,20 +51,25 @@ from typing import Any
 import orjson
 import pytest
 from twisted.internet import task
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
 from zope.interface import implementer
 
 from lairchat.core import passwords
 from lairchat.core.events import Event
 from lairchat.core.services import Core
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings, State
-from lairchat.testing import TWISTD, ServerNotReady, ServerProcess, make_core, result, server_env
+from lairchat.testing import (
+    TWISTD,
+    MemoryTCPClient,
+    ServerNotReady,
+    ServerProcess,
+    make_core,
+    result,
+    server_env,
+)
 from lairchat.transports.http.testing import CHEAP_HASHER, Account, ApiClient
-from lairchat.transports.tcp import LairTCPFactory, LairTCPProtocol
+from lairchat.transports.tcp import LairTCPFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFIX = struct.Struct("!I")
 SECRET = "s3cr3t"
 CAST = (
     "owner",
@@ -89,62 +93,9 @@ def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- TCP
 
 
-def frame(payload: bytes) -> bytes:
-    return PREFIX.pack(len(payload)) + payload
-
-
-class TcpClient:
-    """One in-memory TCP connection, from the client's side."""
-
-    _ports = itertools.count(30000)
-
-    def __init__(self, factory: LairTCPFactory):
-        self.proto: LairTCPProtocol = factory.buildProtocol(
-            IPv4Address("TCP", "127.0.0.1", next(self._ports))
-        )
-        self.transport = StringTransport()
-        self.proto.makeConnection(self.transport)
-        self._offset = 0
-        self._inbox: list[dict[str, Any]] = []
-        self._ids = itertools.count(1)
-        hello = self.frames()
-        assert [f["type"] for f in hello] == ["server_hello"], hello
-
-    # -- bytes -----------------------------------------------------------------------
-
-    def send_raw(self, data: bytes) -> None:
-        self.proto.dataReceived(data)
-
-    def send_payload(self, payload: bytes) -> None:
-        self.send_raw(frame(payload))
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.send_payload(orjson.dumps(message))
-
-    def _drain(self) -> None:
-        data = self.transport.value()
-        while len(data) - self._offset >= 4:
-            (size,) = PREFIX.unpack_from(data, self._offset)
-            end = self._offset + 4 + size
-            assert end <= len(data), "the server wrote a partial frame"
-            self._inbox.append(orjson.loads(data[self._offset + 4 : end]))
-            self._offset = end
-        assert self._offset == len(data), "stray bytes after the last frame"
-
-    def frames(self) -> list[dict[str, Any]]:
-        """Every frame received since the last call."""
-        self._drain()
-        out, self._inbox = self._inbox, []
-        return out
-
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        """Frames of one type received since the last call; the others are kept."""
-        self._drain()
-        mine = [f for f in self._inbox if f["type"] == kind]
-        self._inbox = [f for f in self._inbox if f["type"] != kind]
-        return mine
-
-    # -- commands --------------------------------------------------------------------
+class TcpClient(MemoryTCPClient):
+    """One in-memory TCP connection, from the client's side, whose requests may also
+    be answered by the state machine's ``error`` frame."""
 
     def request(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Send a command; return its ``*_response`` or, if the state machine refused
@@ -158,20 +109,9 @@ class TcpClient:
             assert reply["request_id"] == request_id, reply
         return reply
 
-    def hello(self) -> TcpClient:
-        self.send({"type": "client_hello", "version": "1.0", "client_name": "pytest"})
-        assert self.frames() == []
-        return self
-
-    def authenticate(self, token: str) -> dict[str, Any]:
+    def authenticate(self, token: str) -> dict[str, Any]:  # type: ignore[override]
+        """The ``authenticate`` reply, whether it succeeded or not."""
         return self.request("authenticate", token=token)
-
-    # -- connection state ------------------------------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        """The server has closed (or aborted) the connection."""
-        return self.transport.disconnecting or bool(getattr(self.transport, "disconnected", 0))
 
     @property
     def state(self) -> State:
@@ -254,11 +194,15 @@ class World:
 
     def connect(self) -> TcpClient:
         """A new TCP connection that has received ``server_hello`` and sent nothing."""
-        return TcpClient(self.factory)
+        client = TcpClient(self.factory)
+        hello = client.frames()
+        assert [f["type"] for f in hello] == ["server_hello"], hello
+        return client
 
     def tcp(self, name: str | None = None) -> TcpClient:
         """A TCP connection after ``client_hello``, authenticated as ``name`` if given."""
-        client = self.connect().hello()
+        client = self.connect()
+        client.hello()
         if name is not None:
             reply = client.authenticate(self.token(name))
             assert reply["success"] is True, reply

@@ -17,14 +17,17 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+
+from lairchat.testing import frame
+from lairchat.testing_clients import TCPClient
 
 TIMEOUT = 10.0
 
@@ -157,32 +160,20 @@ def test_tls_1_2_and_1_3_are_spoken(
         assert tls.version() == version.replace("_", ".")
 
 
-def read_frame(sock: Any) -> dict[str, Any]:
-    data = b""
-    while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before a whole frame"
-        data += chunk
-    (size,) = struct.unpack("!I", data[:4])
-    return json.loads(data[4 : 4 + size])
-
-
 def test_the_tcp_port_speaks_the_protocol_inside_tls(
     tls_server: Any, certificate: tuple[Path, Path]
 ) -> None:
     with connect(tls_server.tcp_port, verifying(certificate[0])) as tls:
-        hello = read_frame(tls)
-        assert hello["type"] == "server_hello" and hello["version"] == "1.0"
-        payload = json.dumps({"type": "ping"}).encode()
-        tls.sendall(struct.pack("!I", len(payload)) + payload)
-        assert read_frame(tls)["type"] == "pong"
+        client = TCPClient(tls)  # checks that server_hello comes first
+        assert client.server_hello["version"] == "1.0"
+        client.send({"type": "ping"})
+        assert client.recv()["type"] == "pong"
 
 
 def test_the_tls_tcp_port_never_speaks_plaintext(tls_server: Any) -> None:
     """A plaintext client gets no server_hello: at most a TLS alert, then the close."""
     with socket.create_connection(("127.0.0.1", tls_server.tcp_port), timeout=TIMEOUT) as sock:
-        payload = json.dumps({"type": "client_hello", "version": "1.0"}).encode()
-        sock.sendall(struct.pack("!I", len(payload)) + payload)
+        sock.sendall(frame(orjson.dumps({"type": "client_hello", "version": "1.0"})))
         received = b""
         try:
             while chunk := sock.recv(65536):

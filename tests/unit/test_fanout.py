@@ -7,7 +7,7 @@ import struct
 
 from lairchat.core.events import Event, RoomAudience
 from lairchat.core.hub import Hub
-from lairchat.testing import MemoryTCPServer
+from lairchat.testing import MemoryTCPServer, json_frames
 from lairchat.transports.tcp import tcp_frame
 
 
@@ -92,16 +92,6 @@ class SlowConn(FastConn):
         self.events.append(event)
 
 
-def frames_in(data: bytes) -> list[dict]:
-    """Split a stream of TCP frames into their JSON payloads."""
-    out = []
-    while data:
-        (length,) = struct.unpack("!I", data[:4])
-        out.append(json.loads(data[4 : 4 + length]))
-        data = data[4 + length :]
-    return out
-
-
 def room_hub(*conns: FastConn, rooms: tuple[str, ...] = ("room",)) -> Hub:
     hub = Hub()
     for conn in conns:
@@ -127,7 +117,7 @@ def test_a_batch_holds_events_then_writes_a_room_run_once_per_connection() -> No
         assert a.written == [] and b.written == []  # held until the batch ends
         hub.publish(msg(3))
     assert len(a.written) == 1 and a.written[0] is b.written[0]  # one shared write
-    assert [f["n"] for f in frames_in(a.written[0])] == [1, 2, 3]
+    assert [f["n"] for f in json_frames(a.written[0])] == [1, 2, 3]
     assert hub.deliveries == 6
 
 
@@ -138,7 +128,7 @@ def test_slow_connections_get_each_event_of_a_run_in_order() -> None:
         for n in range(3):
             hub.publish(msg(n))
     assert [e.payload["n"] for e in slow.events] == [0, 1, 2]
-    assert [f["n"] for f in frames_in(fast.written[0])] == [0, 1, 2]
+    assert [f["n"] for f in json_frames(fast.written[0])] == [0, 1, 2]
 
 
 def test_a_batch_keeps_publication_order_across_rooms_and_audiences() -> None:
@@ -150,9 +140,9 @@ def test_a_batch_keeps_publication_order_across_rooms_and_audiences() -> None:
         hub.publish(msg(3, "r2"))
         hub.publish(Event({"type": "x", "n": 4}, RoomAudience("r1", exclude_user="b")))
         hub.publish(msg(5, "r1"))
-    received = [f["n"] for data in a.written for f in frames_in(data)]
+    received = [f["n"] for data in a.written for f in json_frames(data)]
     assert received == [1, 2, 3, 4, 5]
-    assert [f["n"] for data in b.written for f in frames_in(data)] == [1, 2, 3, 5]
+    assert [f["n"] for data in b.written for f in json_frames(data)] == [1, 2, 3, 5]
     assert len(a.written) == 4  # runs: [1, 2], [3], [4], [5]
 
 
@@ -164,7 +154,7 @@ def test_nested_batches_deliver_once_when_the_outer_one_ends() -> None:
             hub.publish(msg(1))
         assert a.written == []
         hub.publish(msg(2))
-    assert [f["n"] for f in frames_in(a.written[0])] == [1, 2]
+    assert [f["n"] for f in json_frames(a.written[0])] == [1, 2]
 
 
 def test_a_failing_connection_does_not_stop_a_batch() -> None:

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import io
 import sqlite3
-import struct
 
 import orjson
 import pytest
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
+from lairchat import testing
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import connect
 from lairchat.storage.sqlite.writer import MessageWriter, WriterError, serve
-
-PREFIX = struct.Struct("!I")
+from lairchat.testing import json_frames
 
 
 def frame(obj: object) -> bytes:
-    data = orjson.dumps(obj)
-    return PREFIX.pack(len(data)) + data
-
-
-def unframe(data: bytes) -> list:
-    out = []
-    while data:
-        (size,) = PREFIX.unpack(data[:4])
-        out.append(orjson.loads(data[4 : 4 + size]))
-        data = data[4 + size :]
-    return out
+    return testing.frame(orjson.dumps(obj))
 
 
 @pytest.fixture
@@ -52,7 +41,7 @@ def test_serve_commits_each_batch_and_answers_its_last_rowid(db):
     replies = io.BytesIO()
     requests = io.BytesIO(frame([row("m1"), row("m2")]) + frame([row("m3")]))
     serve(db, requests, replies)
-    assert unframe(replies.getvalue()) == [{"last": 2}, {"last": 3}]
+    assert json_frames(replies.getvalue()) == [{"last": 2}, {"last": 3}]
     stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
     assert stored == [(1, "m1"), (2, "m2"), (3, "m3")]
 
@@ -62,7 +51,7 @@ def test_serve_rolls_a_failed_batch_back_whole_and_goes_on(db):
     duplicate = [row("m1"), row("m1")]  # the second violates the primary key
     requests = io.BytesIO(frame(duplicate) + b"\x00\x00\x00\x03nop" + frame([row("m2")]))
     serve(db, requests, replies)
-    first, garbage, last = unframe(replies.getvalue())
+    first, garbage, last = json_frames(replies.getvalue())
     assert "IntegrityError" in first["error"]
     assert "error" in garbage
     assert last == {"last": 1}
@@ -123,14 +112,14 @@ def test_the_writer_is_started_on_first_use_without_the_servers_settings(monkeyp
     (spawned,) = reactor.spawned
     assert spawned["args"][1:] == ["-m", "lairchat.storage.sqlite.writer", "/tmp/x.db"]
     assert not any(key.startswith("LAIR_") for key in spawned["env"])
-    assert unframe(spawned["transport"].written) == [[row("m1")]]
+    assert json_frames(spawned["transport"].written) == [[row("m1")]]
 
 
 def test_answers_fire_the_batches_in_order_and_count_in_flight():
     writer, reactor, firsts = started()
     process = reactor.spawned[0]["proto"]
     second = outcomes(writer.insert([row("m2"), row("m3")]))
-    assert unframe(reactor.spawned[0]["transport"].written)[1] == [row("m2"), row("m3")]
+    assert json_frames(reactor.spawned[0]["transport"].written)[1] == [row("m2"), row("m3")]
     assert writer.in_flight == 2 and not writer.idle
     reply = frame({"last": 1}) + frame({"last": 3})
     process.outReceived(reply[:3])  # answers may arrive in pieces
