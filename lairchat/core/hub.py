@@ -168,9 +168,7 @@ class Hub:
         if not conns or sub not in conns:
             return
         conns.discard(sub)
-        room_id = self._paused_in.pop(sub, None)
-        if room_id is not None:
-            self._paused[room_id].discard(sub)
+        self._forget_paused(sub)
         self._presence_changed(user_id)
         session = self._by_session.get(sub.session_id)
         if session is not None:
@@ -264,10 +262,18 @@ class Hub:
 
     def release(self, sender: object) -> None:
         """Read ``sender`` again, congested or not (see MAX_SENDER_PAUSE)."""
-        room_id = self._paused_in.pop(sender, None)
-        if room_id is not None:
-            self._paused[room_id].discard(sender)
+        if self._forget_paused(sender):
             sender.resume_reading()
+
+    def _forget_paused(self, sender: object) -> bool:
+        room_id = self._paused_in.pop(sender, None)
+        if room_id is None:
+            return False
+        waiting = self._paused[room_id]
+        waiting.discard(sender)
+        if not waiting:
+            del self._paused[room_id]
+        return True
 
     def _release_if_clear(self, room_id: str) -> None:
         if self.congested(room_id):

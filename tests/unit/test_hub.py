@@ -371,6 +371,7 @@ def test_a_paused_sender_that_leaves_is_forgotten():
     for conn in readers:
         fall_behind(hub, conn, behind=False)
     assert not sender.reading  # never resumed: it is gone
+    assert hub._paused == {} and hub._paused_in == {}  # nothing kept for it
 
 
 def test_a_reader_backlogged_before_it_attached_is_counted():
