@@ -141,7 +141,8 @@ class Session:
         #: backlogged; None otherwise.
         self.fast: tuple[Callable, Callable] | None = None
         self._transport_fast: tuple[Callable, Callable] | None = None
-        self._transport_blocked = False
+        #: The transport's buffer is full (ISubscriber.backlogged).
+        self.backlogged = False
 
     # -- ISubscriber ----------------------------------------------------------------
 
@@ -180,21 +181,17 @@ class Session:
             self.state is State.AUTHENTICATED
             and not self._replies
             and self._cipher is None
-            and not self._transport_blocked
+            and not self.backlogged
         )
         self.fast = self._transport_fast if ready else None
-
-    @property
-    def backlogged(self) -> bool:
-        return self._transport_blocked
 
     def transport_blocked(self, blocked: bool) -> None:
         """The transport's buffer is full (or drained): events take the slow path,
         where the transport accounts for what a slow reader has queued, and the hub
         counts this reader in its rooms' back-pressure."""
-        if blocked == self._transport_blocked:
+        if blocked == self.backlogged:
             return
-        self._transport_blocked = blocked
+        self.backlogged = blocked
         self._refresh_fast()
         if self.state is State.AUTHENTICATED:
             self.core.hub.set_backlogged(self)
