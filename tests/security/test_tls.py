@@ -170,30 +170,30 @@ def test_the_tcp_port_speaks_the_protocol_inside_tls(
         assert client.recv()["type"] == "pong"
 
 
-def test_the_tls_tcp_port_never_speaks_plaintext(tls_server: Any) -> None:
-    """A plaintext client gets no server_hello: at most a TLS alert, then the close."""
-    with socket.create_connection(("127.0.0.1", tls_server.tcp_port), timeout=TIMEOUT) as sock:
-        sock.sendall(frame(orjson.dumps({"type": "client_hello", "version": "1.0"})))
-        received = b""
+def plaintext_reply(port: int, data: bytes) -> bytes:
+    """Send ``data`` in the clear; return everything received until the server closes."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(data)
         try:
             while chunk := sock.recv(65536):
                 received += chunk
         except ConnectionResetError:
             pass
+    return received
+
+
+def test_the_tls_tcp_port_never_speaks_plaintext(tls_server: Any) -> None:
+    """A plaintext client gets no server_hello: at most a TLS alert, then the close."""
+    hello = frame(orjson.dumps({"type": "client_hello", "version": "1.0"}))
+    received = plaintext_reply(tls_server.tcp_port, hello)
     assert b"server_hello" not in received
     assert received == b"" or received[0] == 0x15  # a TLS alert record
 
 
 def test_https_only_on_the_http_port(tls_server: Any) -> None:
-    with socket.create_connection(("127.0.0.1", tls_server.http_port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass
-    assert b"healthy" not in received
+    request = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    assert b"healthy" not in plaintext_reply(tls_server.http_port, request)
 
 
 # --------------------------------------------------------------------------- refusing to start

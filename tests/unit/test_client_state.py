@@ -7,54 +7,24 @@ from typing import Any
 
 import pytest
 
+from lairchat.client import testing
 from lairchat.client.state import HOME, ClientState, panel_rows
+from lairchat.client.testing import FakeClock, message, user
 
 ME, BOB, CAROL = "u-me", "u-bob", "u-carol"
 ROOM, OTHER = "r-room", "r-other"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def user(uid: str, name: str) -> dict[str, Any]:
-    return {
-        "id": uid,
-        "username": name,
-        "email": "",
-        "role": "user",
-        "created_at": "2025-01-21T12:00:00Z",
-        "updated_at": "2025-01-21T12:00:00Z",
-        "last_seen_at": None,
-    }
-
-
 def room(rid: str, name: str, private: bool = False) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "name": name,
-        "owner": ME,
-        "settings": {"description": None, "is_private": private, "max_members": None},
-        "created_at": "2025-01-21T12:00:00Z",
-    }
+    return testing.room(rid, name, ME, private)
 
 
 def msg(
     mid: str, author: str, content: str, *, room_id: str | None = ROOM, to: str | None = None
 ) -> dict[str, Any]:
-    target = {"type": "room", "room_id": room_id} if to is None else {"type": "dm", "recipient": to}
-    return {
-        "id": mid,
-        "author": author,
-        "target": target,
-        "content": content,
-        "edited": False,
-        "created_at": f"2025-01-21T12:00:{int(mid[1:]) % 60:02d}Z",
-    }
+    """A message whose timestamp follows its number (``m7`` at :07)."""
+    created_at = f"2025-01-21T12:00:{int(mid[1:]) % 60:02d}Z"
+    return message(mid, author, content, room_id=room_id, to=to, created_at=created_at)
 
 
 def received(message: dict[str, Any], name: str) -> dict[str, Any]:
@@ -62,12 +32,12 @@ def received(message: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture
-def state(clock: Clock) -> ClientState:
+def state(clock: FakeClock) -> ClientState:
     s = ClientState(clock=clock)
     s.logged_in(user(ME, "me"))
     s.set_users(
@@ -96,7 +66,7 @@ def systems(s: ClientState, key: tuple[str, str] | None = None) -> list[str]:
 # -- session -------------------------------------------------------------------------------
 
 
-def test_login_shows_the_chat_screen_at_home(clock: Clock) -> None:
+def test_login_shows_the_chat_screen_at_home(clock: FakeClock) -> None:
     s = ClientState(clock=clock)
     assert s.screen == "login"
     s.logged_in(user(ME, "me"))
@@ -407,7 +377,9 @@ def test_room_deleted(state: ClientState) -> None:
 # -- typing, invitations, notices -----------------------------------------------------------
 
 
-def test_typing_indicator_lapses_and_a_message_clears_it(state: ClientState, clock: Clock) -> None:
+def test_typing_indicator_lapses_and_a_message_clears_it(
+    state: ClientState, clock: FakeClock
+) -> None:
     key = ("room", ROOM)
     state.open(key)
     typing = {"type": "user_typing", "user_id": BOB, "target": {"type": "room", "room_id": ROOM}}
@@ -458,7 +430,7 @@ def test_invitation_event(state: ClientState) -> None:
     assert state.invitations == []
 
 
-def test_notices_expire_and_errors_win(state: ClientState, clock: Clock) -> None:
+def test_notices_expire_and_errors_win(state: ClientState, clock: FakeClock) -> None:
     state.notify("careful", "error")
     state.notify("fyi")
     assert state.latest_notice().text == "careful"
