@@ -18,8 +18,7 @@ docs/performance.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.abstract import FileDescriptor
@@ -84,15 +83,19 @@ class Outbox:
         if chunks:
             send(b"".join(chunks))
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> Outbox:
+        """``with outbox.held():`` holds writes until the outermost block ends. The
+        outbox is its own context manager (no generator per use: every read of every
+        connection enters one)."""
+        return self
+
+    def __enter__(self) -> None:
         self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if not self._depth and self._kept:
-                self._flush()
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if not self._depth and self._kept:
+            self._flush()
 
     def _flush(self) -> None:
         kept, self._kept = self._kept, {}

@@ -8,6 +8,7 @@ costs one encoding, not N.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lairchat.domain.types import Target
@@ -41,9 +42,18 @@ class EveryoneAudience:
 Audience = RoomAudience | UserAudience | EveryoneAudience
 
 
+@lru_cache(maxsize=4096)
+def room_audience(room_id: str) -> RoomAudience:
+    """A room's members, one shared object per room: every message to a room names
+    it, and the hub joins runs of events whose audience is the same object."""
+    return RoomAudience(room_id)
+
+
 def target_audience(target: Target, author: str, exclude_user: str | None = None) -> Audience:
     """Room members for a room target; both participants for a DM."""
     if target.kind == "room":
+        if exclude_user is None:
+            return room_audience(target.id)
         return RoomAudience(target.id, exclude_user=exclude_user)
     return UserAudience((author, target.id), exclude_user=exclude_user)
 

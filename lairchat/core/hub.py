@@ -334,7 +334,7 @@ class Hub:
             audience = events[i].audience
             j = i + 1
             if type(audience) is RoomAudience and not audience.also and not audience.exclude_user:
-                while j < n and events[j].audience == audience:
+                while j < n and (events[j].audience is audience or events[j].audience == audience):
                     j += 1
                 total += self._deliver_run(events[i:j], self.room_connections(audience.room_id))
             else:

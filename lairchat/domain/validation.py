@@ -87,9 +87,9 @@ def check_description(description: str | None) -> str | None:
 
 def check_content(content: str) -> str:
     """Content is stored exactly as sent; it must hold a non-whitespace character."""
-    if not content.strip():
+    if not content or content.isspace():
         raise validation_error("content_invalid", "value cannot be empty")
-    size = len(content.encode("utf-8"))
-    if size > CONTENT_MAX:
+    # A code point is at most 4 bytes of UTF-8: short content needs no encoding.
+    if len(content) * 4 > CONTENT_MAX and (size := len(content.encode("utf-8"))) > CONTENT_MAX:
         raise validation_error("content_invalid", _too_long(CONTENT_MAX, size))
     return content

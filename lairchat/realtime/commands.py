@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from lairchat.realtime.session import Session
 
 Handler = Callable[..., Any]
-#: name -> (handler, fields a failed response still carries, whether it finishes by
-#: itself: ``handler(session, message, finish)`` instead of returning its outcome).
-HANDLERS: dict[str, tuple[Handler, dict[str, Any] | None, bool]] = {}
+#: name -> (handler, response type, fields a failed response still carries, whether it
+#: finishes by itself: ``handler(session, message, finish)`` instead of returning its
+#: outcome).
+HANDLERS: dict[str, tuple[Handler, str, dict[str, Any] | None, bool]] = {}
 
 #: Commands that also count against the messaging tier (as HTTP /messages does).
 MESSAGING = frozenset({"send_message", "edit_message", "delete_message", "get_messages"})
@@ -43,7 +44,7 @@ def command(
     path's form, with no Deferred per command."""
 
     def register(fn: Handler) -> Handler:
-        HANDLERS[name] = (fn, on_failure, finishes)
+        HANDLERS[name] = (fn, f"{name}_response", on_failure, finishes)
         return fn
 
     return register
@@ -59,20 +60,20 @@ def dispatch(session: Session, message: dict[str, Any]) -> None:
         if refusal is None and session.session_error() is None:
             session.core.typing.typing(session.user, message["target"])
         return
-    handler, on_failure, finishes = HANDLERS[kind]
+    handler, response, on_failure, finishes = HANDLERS[kind]
     public_listing = kind == "list_rooms" and not message["filter"]["joined_only"]
     error = refusal
     if error is None and kind not in SESSIONLESS and not public_listing:
         error = session.session_error()
     if finishes and error is None:
-        finish = session.command_reply(f"{kind}_response", message.get("request_id"), on_failure)
+        finish = session.command_reply(response, message["request_id"], on_failure)
         try:
             handler(session, message, finish)
         except Exception:
             finish(Failure())
         return
     call = (lambda: defer.fail(error)) if error else (lambda: handler(session, message))
-    session.run_command(f"{kind}_response", message.get("request_id"), call, on_failure)
+    session.run_command(response, message["request_id"], call, on_failure)
 
 
 def rate_limit(session: Session, tier: str) -> LairError | None:

@@ -558,11 +558,16 @@ class Session:
         self, response_type: str, request_id: Any, on_failure: dict[str, Any] | None
     ) -> Callable[[Any], dict[str, Any]]:
         def shape(outcome: Any) -> dict[str, Any]:
-            head = {"type": response_type, "request_id": request_id}
             if isinstance(outcome, Failure):
                 error = error_info(outcome, self.log)
-                return {**head, "success": False, **(on_failure or {}), "error": error}
-            return {**head, "success": True, **outcome}
+                return {
+                    "type": response_type,
+                    "request_id": request_id,
+                    "success": False,
+                    **(on_failure or {}),
+                    "error": error,
+                }
+            return {"type": response_type, "request_id": request_id, "success": True, **outcome}
 
         return shape
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any
 
 import orjson
@@ -514,3 +515,47 @@ def test_request_id_is_bounded() -> None:
         assert e.message == f"Invalid JSON: request_id longer than {REQUEST_ID_MAX} characters"
     else:
         raise AssertionError("an oversized request_id was accepted")
+
+
+def _outcome(payload: bytes) -> Any:
+    try:
+        return decode(payload)
+    except InvalidMessage as exc:
+        return ("invalid", exc.message)
+
+
+SEND_TARGETS = [
+    ROOM_T,
+    {"type": "room", "room_id": ROOM.upper()},
+    {"type": "room", "room_id": "{" + ROOM + "}"},
+    {"type": "room", "room_id": "nope"},
+    {"type": "room", "room_id": 5},
+    {"type": "room", "room_id": None},
+    {"type": "Room", "room_id": ROOM},
+    {"type": None, "room_id": ROOM},
+    {"room": ROOM},
+    DM_T,
+    {"type": "dm", "recipient": USER, "room_id": ROOM},
+    None,
+    [ROOM],
+]
+
+
+def test_common_send_message_path_matches_the_schema() -> None:
+    """The shortcut for ``send_message`` to a known room gives exactly what the
+    schema table gives, for every combination below: the same dict, or the same
+    error text."""
+    from lairchat.realtime import codec
+
+    contents = ["hi", " ", "", None, 5, ["hi"]]
+    request_ids = [None, "r1", "", "r" * 256, "r" * 257, 5, True]
+    cases = itertools.product(SEND_TARGETS, contents, request_ids, range(8))
+    for target, content, request_id, dropped in cases:
+        fields = {"target": target, "content": content, "request_id": request_id}
+        kept = {k: v for i, (k, v) in enumerate(fields.items()) if not dropped & (1 << i)}
+        payload = frame({"type": "send_message", **kept})
+        codec._ROOM_TARGETS.clear()
+        general = _outcome(payload)  # a room id not seen yet takes the schema path
+        for known in (ROOM_T, target):
+            _outcome(frame({"type": "send_message", "target": known, "content": "x"}))
+        assert _outcome(payload) == general, kept  # the room may now be known

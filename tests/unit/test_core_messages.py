@@ -81,6 +81,7 @@ def test_send_to_a_room(w, s):
         (" \n\t\u3000", "value cannot be empty"),
         ("x" * 4097, "value too long: maximum 4096, got 4097"),
         ("é" * 2049, "value too long: maximum 4096, got 4098"),
+        ("\U0001f600" * 1025, "value too long: maximum 4096, got 4100"),
     ],
 )
 def test_send_content_rules(w, s, content, reason):
@@ -96,6 +97,7 @@ def test_send_content_rules(w, s, content, reason):
 
 def test_send_accepts_the_limits(w, s):
     assert send(w, s.bob, s.target, "é" * 2048).content == "é" * 2048
+    assert send(w, s.bob, s.target, "\U0001f600" * 1024).content == "\U0001f600" * 1024
 
 
 @pytest.mark.parametrize("room_id", ["general", "unknown"])
