@@ -36,6 +36,10 @@ def sender(transport: Any) -> Send:
     (TLS over memory BIOs, test transports) get their own ``write``."""
     if not isinstance(transport, FileDescriptor):
         return transport.write
+    sock = getattr(transport, "socket", None)
+    # A socket is sent to directly (Twisted's writeSomeData adds a slice and a retry
+    # loop per call, and this is called once per delivery); a pipe goes through it.
+    send = sock.send if sock is not None else transport.writeSomeData
 
     def write(data: bytes) -> None:
         if (
@@ -48,12 +52,14 @@ def sender(transport: Any) -> Send:
         ):
             transport.write(data)
             return
-        sent = transport.writeSomeData(data)
+        try:
+            sent = send(data)
+        except OSError:  # EAGAIN, EINTR, ENOBUFS, or the connection is gone
+            sent = 0
         if not isinstance(sent, int):
-            # The connection is lost: queue it, and the reactor finds that out as usual.
-            transport.write(data)
-        elif sent < len(data):
-            transport.write(data[sent:])
+            sent = 0  # writeSomeData's "connection lost": the reactor finds that out
+        if sent < len(data):
+            transport.write(data[sent:] if sent else data)
 
     return write
 

@@ -87,6 +87,40 @@ def test_a_lost_connection_is_left_for_the_reactor_to_notice():
     assert fd.queued() == b"data" and fd.writing == 1
 
 
+class FakeSocket:
+    """A socket whose ``send`` takes ``accept`` bytes, or raises ``error``."""
+
+    def __init__(self, accept: int | None = None, error: OSError | None = None):
+        self.accept, self.error = accept, error
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        taken = bytes(data if self.accept is None else data[: self.accept])
+        self.sent.append(taken)
+        return len(taken)
+
+
+@pytest.mark.parametrize(
+    ("sock", "sent", "queued"),
+    [
+        (FakeSocket(), [b"hello"], b""),
+        (FakeSocket(accept=2), [b"he"], b"llo"),
+        (FakeSocket(error=BlockingIOError()), [], b"hello"),
+        (FakeSocket(error=InterruptedError()), [], b"hello"),
+        (FakeSocket(error=BrokenPipeError()), [], b"hello"),  # left for the reactor
+    ],
+)
+def test_a_socket_is_sent_to_directly(sock, sent, queued):
+    fd = FakeDescriptor()
+    fd.socket = sock
+    sender(fd)(b"hello")
+    assert fd.sent == []  # not through writeSomeData
+    assert sock.sent == sent
+    assert fd.queued() == queued and fd.writing == (1 if queued else 0)
+
+
 def test_other_transports_get_their_own_write():
     transport = StringTransport()
     assert sender(transport) == transport.write
