@@ -9,22 +9,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-
-def _split(t: float) -> tuple[int, int]:
-    whole = int(t)
-    micros = int(round((t - whole) * 1_000_000))
-    if micros >= 1_000_000:
-        whole, micros = whole + 1, micros - 1_000_000
-    return whole, micros
-
-
 #: The last second formatted: every message of a busy second reuses its text.
 _last: tuple[int, str] = (-1, "")
 
 
 def _format(t: float, suffix: str) -> str:
     global _last
-    whole, micros = _split(t)
+    whole = int(t)
+    micros = round((t - whole) * 1_000_000)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
     seen, base = _last
     if whole != seen:
         base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))

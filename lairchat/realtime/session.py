@@ -124,6 +124,8 @@ class Session:
         self._kx: KeyExchange | None = None
         self._cipher: FrameCipher | None = None
         self._timer: Any = None
+        #: When the last frame arrived (kept once authenticated; see _timed_out).
+        self._last_frame = 0.0
         #: Responses owed, in the order their frames arrived; events are held back
         #: while any is owed, so a command's response precedes the events it caused.
         self._replies: deque[_Reply] = deque()
@@ -265,7 +267,11 @@ class Session:
             except DecryptError:
                 self.close("frame failed to decrypt")
                 return
-        self._arm(self._timeout())
+        if self.state is State.AUTHENTICATED:
+            # The idle timer is not moved per frame: it looks at this when it fires.
+            self._last_frame = self.clock.seconds()
+        else:
+            self._arm(self._timeout())
         try:
             message = codec.decode(payload)
         except codec.UndecodableFrame:
@@ -387,6 +393,11 @@ class Session:
 
     def _timed_out(self) -> None:
         self._timer = None
+        if self.state is State.AUTHENTICATED:
+            left = self._last_frame + self.settings.idle_timeout - self.clock.seconds()
+            if left > 0:  # a frame came since the timer was set
+                self._timer = self.clock.callLater(left, self._timed_out)
+                return
         self.send(error_frame("timeout", "Connection timed out"))
         self.close("timed out")
 
@@ -517,6 +528,7 @@ class Session:
         self._transport_fast = fast_path() if fast_path is not None else None
         self._refresh_fast()
         self.core.hub.attach(self)
+        self._last_frame = self.clock.seconds()
         self._arm(self.settings.idle_timeout)
 
     def _unexpected(self, failure: Failure) -> None:

@@ -68,12 +68,26 @@ class LairTCPProtocol(Int32StringReceiver):
         self.session.connected()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        # The replies to every frame of one read leave in one send.
-        with self.outbox.held():
-            super().dataReceived(data)
-
-    def stringReceived(self, payload: bytes) -> None:  # noqa: N802
-        self.session.frame_received(payload)
+        """Split frames and hand each to the session. Int32StringReceiver's own loop,
+        less what we never use (its pause flag and the ``recvd`` compatibility
+        attribute): this runs once per frame. The replies to every frame of one
+        read leave in one send."""
+        buffer = self._unprocessed + data if self._unprocessed else data
+        end, offset = len(buffer), 0
+        received = self.session.frame_received
+        with self.outbox:
+            while end - offset >= 4:
+                (length,) = _PREFIX.unpack_from(buffer, offset)
+                if length > MAX_FRAME:
+                    self._unprocessed = buffer[offset:]  # nothing after it is read
+                    self.lengthLimitExceeded(length)
+                    return
+                stop = offset + 4 + length
+                if stop > end:
+                    break
+                received(buffer[offset + 4 : stop])
+                offset = stop
+        self._unprocessed = buffer[offset:] if offset else buffer
 
     def lengthLimitExceeded(self, length: int) -> None:  # noqa: N802
         self.log.info("tcp {peer}: frame of {length} bytes refused", peer=self.peer, length=length)
