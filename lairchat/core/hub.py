@@ -21,7 +21,6 @@ from lairchat.core.events import (
     UserAudience,
 )
 from lairchat.outbox import Outbox
-from lairchat.transports.backpressure import SLOW_GRACE
 
 
 class ISubscriber(Interface):
@@ -55,8 +54,11 @@ class ISubscriber(Interface):
         """Close the connection, e.g. after logout or a ban; ``reason`` is for the log."""
 
 
-#: The longest a sender's reading is paused at a time by back-pressure: the slow
-#: consumer grace of the transports.
+#: How long a reader's socket may stay full before the transports shed it as a slow
+#: consumer (transports/backpressure.py): a delivery rule, so it is the hub's.
+SLOW_GRACE = 10.0
+#: The longest a sender's reading is paused at a time by back-pressure: the same
+#: grace, so readers that are stalled rather than slow are shed, not waited for.
 MAX_SENDER_PAUSE = SLOW_GRACE
 
 
@@ -234,6 +236,8 @@ class Hub:
 
     def congested(self, room_id: str) -> bool:
         """Whether more than half of the room's connections are backlogged."""
+        if self._room_backlog.get(room_id) == 0:  # asked on every message to the room
+            return False
         subs = self.room_connections(room_id)
         return 2 * self._room_backlog[room_id] > len(subs)
 

@@ -202,6 +202,8 @@ class Session:
         self.transport.pause_reading()
 
     def resume_reading(self) -> None:
+        # The time the hub kept us from reading does not count as idle.
+        self._last_frame = self.clock.seconds()
         self.transport.resume_reading()
 
     def _release_events(self) -> None:

@@ -80,3 +80,19 @@ def test_a_sender_is_paused_for_the_grace_at_most() -> None:
     # shed as slow consumers after the same grace (transports/backpressure.py).
     assert sender.transport.producerState == "producing"
     assert say(sender, room_id, "two")["success"] is True
+
+
+def test_time_spent_paused_does_not_count_as_idle() -> None:
+    server = MemoryTCPServer(idle_timeout=30)
+    names = ["sender", "reader1", "reader2"]
+    room_id = room_of(server, names)
+    sender, *readers = [server.login(n) for n in names]
+    for reader in readers:
+        reader.proto.pauseProducing()
+    say(sender, room_id, "one")
+    assert sender.transport.producerState == "paused"
+    server.clock.advance(MAX_SENDER_PAUSE)  # released: idle from here on
+    server.clock.advance(30 - MAX_SENDER_PAUSE)
+    assert not sender.closed  # 30 s since its last frame, but it was not read for 10
+    server.clock.advance(MAX_SENDER_PAUSE)
+    assert sender.closed
