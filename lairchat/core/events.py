@@ -64,6 +64,9 @@ class Event:
     audience: Audience
     #: Per-wire-format encodings, filled on first use (e.g. "json", "tcp", "ws").
     cache: dict[str, Any] = field(default_factory=dict)
+    #: What caused the event, as the adapter that asked for it sees it (opaque here;
+    #: see Session.reply_cause), or None if unknown.
+    cause: Any = None
 
     @property
     def type(self) -> str:

@@ -72,22 +72,34 @@ class MessageService:
         return d
 
     def submit(
-        self, actor: User, target: Target, content: str, done: Callable[..., Any], *args: Any
+        self,
+        actor: User,
+        target: Target,
+        content: str,
+        done: Callable[..., Any],
+        *args: Any,
+        cause: Any = None,
     ) -> None:
         """:meth:`send` for the hottest path (real-time ``send_message``): no Deferred.
         Raises :class:`LairError` at once for a message that cannot be sent; else,
         once it is stored and announced, calls ``done(message, *args)`` (or
         ``done(failure, *args)`` if the commit failed). Reads nothing from the
-        database."""
+        database. ``cause`` is passed on as the event's (Event.cause)."""
         validation.check_content(content)
         self.check_target(actor, target)
         now = self.clock.seconds()
         message = Message(new_ordered_id(), actor.id, target, content, False, now, now)
         message.wire = message.to_wire()
-        self.commits.submit(message, self._stored, message, actor, done, args)
+        self.commits.submit(message, self._stored, message, actor, cause, done, args)
 
     def _stored(
-        self, outcome: Any, message: Message, actor: User, done: Callable[..., Any], args: tuple
+        self,
+        outcome: Any,
+        message: Message,
+        actor: User,
+        cause: Any,
+        done: Callable[..., Any],
+        args: tuple,
     ) -> None:
         if not isinstance(outcome, Failure):
             self.accepted += 1
@@ -99,6 +111,7 @@ class MessageService:
                         "author_username": actor.username,
                     },
                     target_audience(message.target, actor.id),
+                    cause=cause,
                 )
             )
             outcome = message

@@ -127,7 +127,8 @@ def get_current_user(session: Session, message: dict[str, Any]) -> dict[str, Any
 @command("send_message", finishes=True)
 def send_message(session: Session, m: dict[str, Any], finish: Callable[[Any], None]) -> None:
     target = m["target"]
-    session.core.messages.submit(session.user, target, m["content"], _sent, finish)
+    cause = session.reply_cause()
+    session.core.messages.submit(session.user, target, m["content"], _sent, finish, cause=cause)
     # Back-pressure: a congested room stops reading its sender (see Hub.congested).
     hub = session.core.hub
     if target.kind == "room" and hub.throttle(target.id, session):

@@ -45,12 +45,14 @@ MAX_PIPELINE_BYTES = 4 * 1024 * 1024
 
 
 class _Reply:
-    """A response slot: ``message`` is None until the command has finished."""
+    """A response slot: ``message`` is None until the command has finished;
+    ``number`` counts the slots reserved for commands (0: an immediate answer)."""
 
-    __slots__ = ("message",)
+    __slots__ = ("message", "number")
 
-    def __init__(self, message: dict[str, Any] | None):
+    def __init__(self, message: dict[str, Any] | None, number: int = 0):
         self.message = message
+        self.number = number
 
 
 class State(Enum):
@@ -124,6 +126,9 @@ class Session:
         self._kx: KeyExchange | None = None
         self._cipher: FrameCipher | None = None
         self._timer: Any = None
+        #: Response slots reserved for commands so far, and the number of the last
+        #: one written (see reply_cause).
+        self._reserved = self._answered = 0
         #: When the last frame arrived (kept once authenticated; see _timed_out).
         self._last_frame = 0.0
         #: Responses owed, in the order their frames arrived; events are held back
@@ -168,7 +173,7 @@ class Session:
     def send_event(self, event: Event) -> None:
         if self.state is not State.AUTHENTICATED:
             return
-        if self._replies:
+        if self._replies and (self._held is not None or not self._answered_cause(event.cause)):
             if self._held is None:
                 self._held = []
                 # Unrelated events wait at most one reactor turn, however long the
@@ -177,6 +182,22 @@ class Session:
             self._held.append(event)
             return
         self._write_event(event)
+
+    def reply_cause(self) -> tuple[Session, int]:
+        """The cause of events the command being handled publishes (Event.cause), for
+        a handler that reserved its response: such an event need not wait for the
+        responses this connection owes once that command's own has been written."""
+        return (self, self._reserved)
+
+    def _answered_cause(self, cause: tuple[Session, int] | None) -> bool:
+        """Whether the event cannot be caused by a command whose response is still
+        owed: it came from another connection, or from one of ours already answered
+        (then it goes out at once, in the same write as that response, rather than
+        a reactor turn later). An event of unknown cause waits."""
+        if cause is None:
+            return False
+        origin, number = cause
+        return origin is not self or number <= self._answered
 
     def _refresh_fast(self) -> None:
         ready = (
@@ -344,7 +365,8 @@ class Session:
     def _reserve(self, shape: Callable[[Any], dict]) -> Callable[[Any], None]:
         """Reserve the next response slot; return ``finish(result or failure)``, which
         fills it with ``shape(...)`` and lets what waited on the command go on."""
-        slot = _Reply(None)
+        self._reserved += 1
+        slot = _Reply(None, self._reserved)
         self._replies.append(slot)
         self.fast = None
         self._running += 1
@@ -362,7 +384,10 @@ class Session:
     def _flush_replies(self) -> None:
         replies = self._replies
         while replies and replies[0].message is not None:
-            self.send(replies.popleft().message)
+            slot = replies.popleft()
+            if slot.number:
+                self._answered = slot.number
+            self.send(slot.message)
         if not replies:
             self._release_events()
             self._refresh_fast()

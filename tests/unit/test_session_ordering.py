@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from twisted.internet import defer
 
+from lairchat.domain.types import Target
 from lairchat.realtime.session import MAX_PIPELINE, MAX_PIPELINE_BYTES
 from lairchat.testing import MemoryTCPServer, result
 from lairchat.transports.backpressure import MAX_FRAME
@@ -28,27 +29,71 @@ def test_sender_gets_the_response_before_its_own_event() -> None:
     assert alice.types() == ["send_message_response", "message_received"]
 
 
-def test_unrelated_events_wait_at_most_one_reactor_turn_behind_a_slow_command() -> None:
-    server, room_id = world()
-    core = server.core
-    alice, bob = server.login("alice"), server.login("bob")
-    alice.frames()  # bob's user_online
-    # Alice's next command hangs in storage (e.g. a slow disk).
+def stall_lookups(core) -> defer.Deferred:
+    """Make the next message lookup (alice's delete_message) hang, as on a slow disk."""
     stalled: defer.Deferred = defer.Deferred()
     real_get_message = core.store.get_message
-    core.store.get_message = lambda message_id: stalled
-    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
-    # Meanwhile bob talks: alice's connection holds the event for one turn, no longer.
-    bob.send({"type": "send_message", "target": {"type": "room", "room_id": room_id},
-              "content": "hello"})  # fmt: skip
-    alice.silent()
-    server.clock.advance(0)
-    assert alice.types() == ["message_received"]
-    core.store.get_message = real_get_message
+
+    def get_message(message_id: str) -> defer.Deferred:
+        core.store.get_message = real_get_message
+        return stalled
+
+    core.store.get_message = get_message
+    return stalled
+
+
+def assert_delete_answered(alice, stalled: defer.Deferred) -> None:
     stalled.callback(None)
     reply = alice.frames()
     assert [f["type"] for f in reply] == ["delete_message_response"]
     assert reply[0]["error"]["code"] == "message_not_found"
+
+
+def test_events_of_unknown_cause_wait_at_most_one_reactor_turn_behind_a_slow_command() -> None:
+    server, room_id = world()
+    alice, bob = server.login("alice"), server.login("bob")
+    alice.frames()  # bob's user_online
+    stalled = stall_lookups(server.core)
+    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
+    # Bob posts over HTTP: nothing tells alice's connection what caused the event, so
+    # it might be her pending command; it is held for one turn, no longer.
+    bob_user = server.account("bob").user
+    result(server.core.messages.send(bob_user, Target("room", room_id), "hello"))
+    alice.silent()
+    server.clock.advance(0)
+    assert alice.types() == ["message_received"]
+    assert_delete_answered(alice, stalled)
+
+
+def test_events_caused_elsewhere_are_not_held_behind_a_slow_command() -> None:
+    server, room_id = world()
+    alice, bob = server.login("alice"), server.login("bob")
+    alice.frames()
+    stalled = stall_lookups(server.core)
+    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
+    # Bob's real-time message was caused by his own command, already answered.
+    bob.send({"type": "send_message", "target": {"type": "room", "room_id": room_id},
+              "content": "hello"})  # fmt: skip
+    assert alice.types() == ["message_received"]  # at once, not a turn later
+    assert_delete_answered(alice, stalled)
+
+
+def test_own_event_waits_for_its_response_behind_a_slow_command() -> None:
+    server, room_id = world()
+    alice = server.login("alice")
+    stalled = stall_lookups(server.core)
+    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
+    alice.send({"type": "send_message", "target": {"type": "room", "room_id": room_id},
+                "content": "mine"})  # fmt: skip
+    # Its response is owed behind the delete's, so its event is held too (for one
+    # turn, as any event whose cause is not answered yet).
+    alice.silent()
+    stalled.callback(None)
+    assert alice.types() == [
+        "delete_message_response",
+        "send_message_response",
+        "message_received",
+    ]
 
 
 def stall_inserts(core) -> list[defer.Deferred]:
