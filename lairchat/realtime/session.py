@@ -38,6 +38,10 @@ SERVER_NAME = "Lair Chat"
 #: together) and instant ones. Any other command waits for those in flight, and
 #: holds back the frames after it, so each connection sees its own writes.
 CONCURRENT = frozenset({"send_message", "ping", "typing"})
+#: Frames the session answers itself rather than the command handlers.
+_SESSION_LEVEL = frozenset(
+    {"ping", "client_hello", "key_exchange", "authenticate", "login", "register"}
+)
 #: Frames, and their bytes, a client may have queued behind commands in flight before
 #: it is dropped: without the byte bound, 1024 frames of 1 MiB could pin a gigabyte.
 MAX_PIPELINE = 1024
@@ -302,26 +306,32 @@ class Session:
             return
         except codec.InvalidMessage as e:
             message = {"type": "error", "reply": error_frame("invalid_message", e.message)}
-        self._pending.append((message, len(payload)))
-        self._pending_bytes += len(payload)
-        self._pump()
+        if self._pending or self._barrier or (self._running and message["type"] not in CONCURRENT):
+            self._pending.append((message, len(payload)))
+            self._pending_bytes += len(payload)
+            self._pump()
+        else:  # nothing to wait for: no queue to go through
+            self._handle(message)
 
     def _pump(self) -> None:
         """Handle waiting frames in arrival order, as far as the rules allow."""
         pending = self._pending
         while pending and not self._barrier and self.state is not State.CLOSING:
             message, size = pending[0]
-            kind = message["type"]
-            if kind not in CONCURRENT and self._running:
+            if message["type"] not in CONCURRENT and self._running:
                 return  # wait for the commands in flight
             pending.popleft()
             self._pending_bytes -= size
-            if kind == "error":  # a frame that could not be decoded
-                self.respond(message["reply"])
-                continue
-            self._dispatch(message)
-            # An exclusive command still running blocks everything after it.
-            self._barrier = kind not in CONCURRENT and self._running > 0
+            self._handle(message)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "error":  # a frame that could not be decoded
+            self.respond(message["reply"])
+            return
+        self._dispatch(message)
+        # An exclusive command still running blocks everything after it.
+        self._barrier = kind not in CONCURRENT and self._running > 0
 
     def binary_received(self) -> None:
         """WebSocket binary messages are refused; the connection stays open."""
@@ -440,6 +450,9 @@ class Session:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
+        if self.state is State.AUTHENTICATED and kind not in _SESSION_LEVEL:
+            dispatch(self, message)  # a command (the acceptance matrix allows them all)
+            return
         if kind == "ping":
             self.respond({"type": "pong", "server_time": ts_plus(self.clock.seconds())})
             return

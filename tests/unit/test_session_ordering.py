@@ -51,7 +51,8 @@ def assert_delete_answered(alice, stalled: defer.Deferred) -> None:
 
 def test_events_of_unknown_cause_wait_at_most_one_reactor_turn_behind_a_slow_command() -> None:
     server, room_id = world()
-    alice, bob = server.login("alice"), server.login("bob")
+    alice = server.login("alice")
+    server.login("bob")
     alice.frames()  # bob's user_online
     stalled = stall_lookups(server.core)
     alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
