@@ -210,7 +210,7 @@ def run_row(label: str, r: dict[str, Any] | None) -> list[str]:
     if "error" in r:
         return [label, f"failed: {r['error'][:80]}"] + ["–"] * 8
     return [
-        label,
+        label + median_note(r),
         num(r.get("deliveries_per_s")),
         num(r.get("acks_per_s")) if r.get("server") == "lair" else "–",
         ms(lat(r, "p50")),
@@ -222,6 +222,16 @@ def run_row(label: str, r: dict[str, Any] | None) -> list[str]:
         f"{r.get('core0_steal_pct', '–')}%",
         f"{r.get('loadgen_cpu_pct', '–')}%",
     ]
+
+
+def median_note(r: dict[str, Any]) -> str:
+    """For a median of several runs: how many, and each run's figure (p99 for a
+    latency run, deliveries or acknowledgements per second otherwise)."""
+    runs = r.get("runs")
+    if not runs:
+        return ""
+    shown = " / ".join(ms(v) if r.get("runs_of") == "p99" else num(v) for v in runs)
+    return f", median of {len(runs)} ({shown})"
 
 
 RUN_HEADER = [

@@ -37,6 +37,20 @@ SENDERS = 10
 WINDOW = 16
 LATENCY_ROOM = 100
 STORM_USERS = 20
+#: The offered loads a latency target is set at (the others are for the plot).
+TARGET_LOADS = (1000, 5000)
+
+
+def by_deliveries(r: dict[str, Any]) -> float:
+    return r.get("deliveries_per_s") or 0.0
+
+
+def by_acks(r: dict[str, Any]) -> float:
+    return r.get("acks_per_s") or 0.0
+
+
+def by_p99(r: dict[str, Any]) -> float:
+    return report.lat(r, "p99") or float("inf")
 
 
 @dataclass
@@ -49,6 +63,9 @@ class Plan:
     storm_rate: float = 20.0
     warmup: float = 2.0
     duration: float = 5.0
+    #: Runs of each measurement a target is judged on; the median run is reported
+    #: (the issue's reference figures are medians of three).
+    repeats: int = 3
     #: Open loop: stop draining after this long without a delivery, or at drain_max.
     drain: float = 5.0
     drain_max: float = 30.0
@@ -61,6 +78,7 @@ class Plan:
             quick=True,
             fanout_sizes=[10, 100],
             latency_loads=[1000, 5000],
+            repeats=1,
             idle_conns=2_000,
             durable_senders=50,
             warmup=1.0,
@@ -96,6 +114,24 @@ class Bench:
             self.failures += 1
         self.log(f"  {label}: {report.one_line(result)}")
         return result
+
+    def median_of(
+        self, label: str, fn: Callable[[], dict[str, Any]], key: Callable[[dict], float]
+    ) -> dict[str, Any]:
+        """Run a measurement a target is judged on ``plan.repeats`` times and return the
+        median run by ``key``, with every successful run's ``key`` under ``"runs"``
+        (in the order they ran). Noise on a shared VM moves single runs by 20% and
+        more; one slow run no longer decides a target."""
+        n = self.plan.repeats
+        runs = [self.guarded(f"{label} ({i + 1}/{n})" if n > 1 else label, fn) for i in range(n)]
+        good = [r for r in runs if "error" not in r]
+        if not good:
+            return runs[-1]
+        median = dict(sorted(good, key=key)[(len(good) - 1) // 2])
+        if n > 1:
+            median["runs"] = [key(r) for r in good]
+            median["runs_of"] = "p99" if key is by_p99 else "rate"
+        return median
 
     # -- setting the stage ------------------------------------------------------------
 
@@ -199,9 +235,10 @@ class Bench:
             for r in self.plan.fanout_sizes:
                 row = out.setdefault(proto, {}).setdefault(str(r), {})
                 for kind in ("relay", "lair"):
-                    row[kind] = self.guarded(
+                    row[kind] = self.median_of(
                         f"fan-out {proto} R={r} {kind}",
                         lambda: self.closed_loop(kind, proto, self.room_conns(kind, r)),  # noqa: B023
+                        by_deliveries,
                     )
 
     def latency(self) -> None:
@@ -209,10 +246,12 @@ class Bench:
         for rate in self.plan.latency_loads:
             row = out.setdefault(str(rate), {})
             for kind in ("relay", "lair"):
-                row[kind] = self.guarded(
-                    f"latency {rate} msg/s {kind}",
-                    lambda: self.open_loop(kind, rate),  # noqa: B023
-                )
+                label = f"latency {rate} msg/s {kind}"
+                run = lambda: self.open_loop(kind, rate)  # noqa: B023, E731
+                if rate in TARGET_LOADS:
+                    row[kind] = self.median_of(label, run, by_p99)
+                else:
+                    row[kind] = self.guarded(label, run)
 
     def idle(self) -> None:
         out = self.results.setdefault("idle", {})
@@ -254,9 +293,10 @@ class Bench:
 
     def durable(self) -> None:
         out = self.results.setdefault("durable", {})
-        out["lair"] = self.guarded(
+        out["lair"] = self.median_of(
             f"durable acceptance, {self.plan.durable_senders} senders",
             lambda: self.closed_loop("lair", "tcp", self.durable_conns()),
+            by_acks,
         )
         for batch in (1, 100, 1000):
             out[f"sqlite_batch_{batch}"] = self.guarded(
