@@ -63,6 +63,7 @@ class Config:
     idle_timeout: float = 90.0
     # 0 = unlimited.
     tcp_max_connections: int = 10000
+    http_max_connections: int = 20000
     tls_enabled: bool = False
     tcp_tls: bool = False
     tls_cert_path: str | None = None
@@ -326,6 +327,9 @@ _SETTINGS: tuple[_Setting, ...] = (
              "Seconds of silence before a connection is closed. [default: 90]"),
     _Setting("tcp_max_connections", "tcp-max-connections", "LAIR_TCP_MAX_CONNECTIONS",
              _max_connections, "Most open TCP connections (0 = unlimited). [default: 10000]"),
+    _Setting("http_max_connections", "http-max-connections", "LAIR_HTTP_MAX_CONNECTIONS",
+             _max_connections, "Most open connections on the HTTP port, WebSocket "
+             "included (0 = unlimited). [default: 20000]"),
     _Setting("tls_enabled", "tls-enabled", "LAIR_TLS_ENABLED", _switch,
              "Serve HTTPS/wss on the HTTP port (needs --tls-cert and --tls-key).",
              flag=True, env_parse=_original_tls_flag),

@@ -20,6 +20,7 @@ from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
+from lairchat.transports.caps import Refused, over
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
@@ -169,10 +170,10 @@ class LairTCPFactory(protocol.ServerFactory):
         self.max_connections = max_connections
         self.open: set[LairTCPProtocol] = set()
 
-    def buildProtocol(self, addr: Any) -> LairTCPProtocol | None:  # noqa: N802
-        if self.max_connections and len(self.open) >= self.max_connections:
+    def buildProtocol(self, addr: Any) -> LairTCPProtocol | Refused:  # noqa: N802
+        if over(len(self.open), self.max_connections):
             self.log.warn("tcp connection from {addr} refused: limit reached", addr=addr)
-            return None
+            return Refused()
         proto = LairTCPProtocol(self)
         self.open.add(proto)
         return proto

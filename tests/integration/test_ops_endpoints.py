@@ -4,9 +4,11 @@ protocol). ``systemd:`` is in test_ops_systemd.py; nginx in test_ops_nginx.py.""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import stat
+import time
 import uuid
 from pathlib import Path
 
@@ -133,3 +135,60 @@ def test_proxy_protocol_prefix(tmp_path: Path, request) -> None:
         with pytest.raises(ServerClosed):
             TCPClient(raw)  # reads server_hello
     assert "dropped: no PROXY protocol header" in server.output()
+
+
+def _closed_at_once(port: int) -> bool:
+    """Connect; True if the server closes the connection without a byte."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        try:
+            return sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, request) -> None:
+    """Past LAIR_TCP_MAX_CONNECTIONS (here on an ``ssl:`` port) and
+    LAIR_HTTP_MAX_CONNECTIONS, a connection is closed at once, with no traceback in
+    the log; a freed slot is taken again."""
+    cert, key, context = certs
+    tcp_port = free_port()
+    server = Server(
+        tmp_path / "server",
+        env={
+            "LAIR_TCP_ENDPOINT": (
+                f"ssl:{tcp_port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+            ),
+            "LAIR_TCP_MAX_CONNECTIONS": "1",
+            "LAIR_HTTP_MAX_CONNECTIONS": "2",
+        },
+        ports=(tcp_port, free_port()),
+    )
+    request.addfinalizer(server.stop)
+
+    # The start-up probe's connection may still hold the one slot for a moment.
+    first = None
+    for _ in range(100):
+        with contextlib.suppress(OSError, ServerClosed):
+            first = TCPClient.connect(tcp_port, tls=context)  # says server_hello
+            break
+        time.sleep(0.02)
+    assert first is not None, "the start-up probe's slot was never freed"
+    with closing_all(first), pytest.raises((ssl.SSLError, OSError, ServerClosed)):
+        TCPClient.connect(tcp_port, tls=context)
+
+    idle = [socket.create_connection(("127.0.0.1", server.http_port)) for _ in range(2)]
+    try:
+        wait_until(lambda: _closed_at_once(server.http_port), "the HTTP cap", 10, server.process)
+    finally:
+        for sock in idle:
+            sock.close()
+    wait_until(
+        lambda: http_request(server.http_port, "GET", "/health")[0] == 200,
+        "a freed HTTP slot",
+        10,
+        server.process,
+    )
+    log = server.output()
+    assert "tcp connection from" in log and "refused: limit reached" in log
+    assert "http connection from" in log
+    assert "Traceback" not in log and "Unhandled" not in log

@@ -13,11 +13,13 @@ from typing import Any
 import orjson
 import pytest
 from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
 
 from lairchat.core import passwords
 from lairchat.realtime.session import State
 from lairchat.testing import MemoryTCPClient, MemoryTCPServer
 from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
+from lairchat.transports.caps import Refused
 from lairchat.transports.http.testing import CHEAP_HASHER
 from lairchat.transports.tcp import LairTCPProtocol
 
@@ -197,14 +199,22 @@ def test_eof_in_the_middle_of_a_frame_cleans_up(server: Server) -> None:
 # --------------------------------------------------------------------------- limits
 
 
+def refused(proto: Any) -> bool:
+    """Whether ``proto`` closes its connection at once, writing nothing (a protocol,
+    not None: a TLS listener's wrapping factory cannot take None)."""
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    return isinstance(proto, Refused) and transport.value() == b"" and transport.disconnecting
+
+
 def test_max_connections() -> None:
     server = Server(max_connections=2)
     first, second = server.connect(), server.connect()
-    assert server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)) is None
+    assert refused(server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)))
     assert len(server.factory.open) == 2
     first.drop()
     third = server.connect()
-    assert server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2)) is None
+    assert refused(server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2)))
     second.drop()
     third.drop()
     assert server.factory.open == set()
@@ -213,7 +223,7 @@ def test_max_connections() -> None:
 def test_unauthenticated_connections_count_too() -> None:
     server = Server(max_connections=1)
     server.connect()  # never says hello
-    assert server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)) is None
+    assert refused(server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)))
 
 
 def test_zero_means_unlimited() -> None:

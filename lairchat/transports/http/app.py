@@ -50,7 +50,7 @@ ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
 
 class HttpApi:
     """``HttpApi(core, config)``: ``config`` may be any object; only ``rate_limits``
-    is read (for the limiter to come), with a default when it is missing."""
+    and ``http_max_connections`` are read, with defaults when they are missing."""
 
     log = Logger()
 
@@ -58,6 +58,7 @@ class HttpApi:
         self.core = core
         self.config = config
         self.rate_limits = getattr(config, "rate_limits", True)
+        self.max_connections = getattr(config, "http_max_connections", 0)
         #: The rate limiter, once there is one: ``limiter.admit(request)`` returns a
         #: LairError (``rate_limited``) to refuse, or None; it may set headers.
         self.limiter: Any = None
@@ -81,8 +82,9 @@ class HttpApi:
     root = resource
 
     def site(self, reactor: Any = None) -> server.Site:
-        """A Site serving :meth:`resource` with request bodies bounded on arrival."""
-        return make_site(self._root, reactor)
+        """A Site serving :meth:`resource` with request bodies bounded on arrival and
+        at most ``http_max_connections`` open connections."""
+        return make_site(self._root, reactor, self.max_connections)
 
     # -- per-request hook -----------------------------------------------------------
 

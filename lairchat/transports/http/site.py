@@ -11,12 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.resource import IResource
 
 from lairchat.domain.errors import LairError
+from lairchat.transports.caps import Refused, over
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.responses import CORS_HEADERS, JSON_CONTENT_TYPE
+
+_log = Logger()
 
 
 def _too_large_response() -> bytes:
@@ -68,8 +72,35 @@ class BoundedRequest(server.Request):
         self.channel.loseConnection()
 
 
-def make_site(root: IResource, reactor: Any = None) -> server.Site:
+class BoundedSite(server.Site):
+    """A Site with at most ``max_connections`` open connections (0 = unlimited),
+    REST and WebSocket alike: past it, a new connection is closed at once."""
+
+    def __init__(self, root: IResource, max_connections: int = 0, **kwargs: Any):
+        super().__init__(root, requestFactory=BoundedRequest, **kwargs)
+        self.max_connections = max_connections
+        self.open_connections = 0
+
+    def buildProtocol(self, addr: Any) -> Any:  # noqa: N802
+        if over(self.open_connections, self.max_connections):
+            _log.warn("http connection from {addr} refused: limit reached", addr=addr)
+            return Refused()
+        channel = super().buildProtocol(addr)
+        self.open_connections += 1
+        # Twisted's HTTP channel has no close hook for its factory: count down in its
+        # connectionLost (the one call every connection ends with).
+        lost = channel.connectionLost
+
+        def connection_lost(reason: Any) -> None:
+            self.open_connections -= 1
+            lost(reason)
+
+        channel.connectionLost = connection_lost
+        return channel
+
+
+def make_site(root: IResource, reactor: Any = None, max_connections: int = 0) -> BoundedSite:
     kwargs = {} if reactor is None else {"reactor": reactor}
-    site = server.Site(root, requestFactory=BoundedRequest, **kwargs)
+    site = BoundedSite(root, max_connections, **kwargs)
     site.displayTracebacks = False
     return site
