@@ -75,11 +75,11 @@ class LairTCPProtocol(Int32StringReceiver):
         read leave in one send."""
         buffer = self._unprocessed + data if self._unprocessed else data
         end, offset = len(buffer), 0
-        received = self.session.frame_received
+        received, limit = self.session.frame_received, self.MAX_LENGTH
         with self.outbox:
             while end - offset >= 4:
                 (length,) = _PREFIX.unpack_from(buffer, offset)
-                if length > MAX_FRAME:
+                if length > limit:
                     self._unprocessed = buffer[offset:]  # nothing after it is read
                     self.lengthLimitExceeded(length)
                     return
