@@ -38,7 +38,8 @@ def sender(transport: Any) -> Send:
         return transport.write
     sock = getattr(transport, "socket", None)
     # A socket is sent to directly (Twisted's writeSomeData adds a slice and a retry
-    # loop per call, and this is called once per delivery); a pipe goes through it.
+    # loop per call, and this runs for every send: one per delivery at low load);
+    # a pipe goes through it.
     send = sock.send if sock is not None else transport.writeSomeData
 
     def write(data: bytes) -> None:

@@ -75,6 +75,19 @@ def open_socket(
     return sock
 
 
+def closed_at_once(port: int, wait: float = READ_TIMEOUT) -> bool:
+    """Connect to a loopback ``port``; True if the server closes the connection
+    without sending a byte (a connection cap), False if it sends something (TCP's
+    server_hello) or is still silent after ``wait`` seconds (HTTP speaks second)."""
+    with open_socket(port, timeout=wait) as sock:
+        try:
+            return sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+
 class _MessageStream:
     """Waiting, request/response matching and reading to the end, over any stream of
     JSON messages: a subclass reads one (:meth:`_read`) and sends one (:meth:`send`).

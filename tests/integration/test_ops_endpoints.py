@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lairchat.testing_clients import ServerClosed
+from lairchat.testing_clients import ServerClosed, closed_at_once
 from lairchat.tls import write_dev_certificate
 from tests.integration.test_ops_support import (
     TIMEOUT,
@@ -137,15 +137,6 @@ def test_proxy_protocol_prefix(tmp_path: Path, request) -> None:
     assert "dropped: no PROXY protocol header" in server.output()
 
 
-def _closed_at_once(port: int) -> bool:
-    """Connect; True if the server closes the connection without a byte."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        try:
-            return sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
-
-
 def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, request) -> None:
     """Past LAIR_TCP_MAX_CONNECTIONS (here on an ``ssl:`` port) and
     LAIR_HTTP_MAX_CONNECTIONS, a connection is closed at once, with no traceback in
@@ -178,7 +169,9 @@ def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, r
 
     idle = [socket.create_connection(("127.0.0.1", server.http_port)) for _ in range(2)]
     try:
-        wait_until(lambda: _closed_at_once(server.http_port), "the HTTP cap", 10, server.process)
+        wait_until(
+            lambda: closed_at_once(server.http_port, 1.0), "the HTTP cap", 10, server.process
+        )
     finally:
         for sock in idle:
             sock.close()

@@ -9,7 +9,6 @@ before the pong would have been read before it.
 from __future__ import annotations
 
 import contextlib
-import socket
 import sqlite3
 import struct
 import time
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
+
+from lairchat.testing_clients import closed_at_once
 
 if TYPE_CHECKING:
     from conftest import LiveServer
@@ -255,16 +256,6 @@ def test_real_timers_close_idle_connections(start_live_server: Any) -> None:
     assert alice.expect_closed() == [timeout]  # decrypted: the error is encrypted too
 
 
-def _accepted(port: int) -> bool:
-    """Connect; True if the server says hello, False if it closes at once."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.settimeout(10)
-        try:
-            return sock.recv(4) != b""
-        except ConnectionResetError:
-            return False
-
-
 def test_connection_cap(start_live_server: Any) -> None:
     server = start_live_server(LAIR_TCP_MAX_CONNECTIONS="2")
     first = server.connect()
@@ -276,12 +267,12 @@ def test_connection_cap(start_live_server: Any) -> None:
         time.sleep(0.02)
     else:
         pytest.fail("the start-up probe's slot was never freed")
-    assert not _accepted(server.tcp_port)  # accepted and closed at once, no bytes
+    assert closed_at_once(server.tcp_port)  # accepted and closed at once, no bytes
     first.close()
     # The server sees the close asynchronously: poll (bounded) until the slot is free.
     for _ in range(100):
         second.barrier()
-        if _accepted(server.tcp_port):
+        if not closed_at_once(server.tcp_port):
             break
     else:
         pytest.fail("the freed connection slot was never reused")
