@@ -16,7 +16,6 @@ A message is acknowledged only after its commit, so nothing acknowledged is lost
 
 from __future__ import annotations
 
-import gc
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -29,7 +28,7 @@ from twisted.python.components import Componentized
 from twisted.python.threadpool import ThreadPool
 
 import lairchat
-from lairchat import systemd
+from lairchat import collector, systemd
 from lairchat.config import ConfigError
 from lairchat.core.services import Core
 from lairchat.observability.database import ObservedPool
@@ -229,13 +228,14 @@ class LairChatService(service.MultiService):
 
     #: The log observer for twistd (see :mod:`lairchat.observability.logs`).
     log_observer: ILogObserver | None = None
-    #: Once ready, move every object alive into the collector's permanent generation
-    #: (``gc.freeze``). What exists by then (code, configuration, the directory) lives
-    #: as long as the process, yet each full collection walked it all: about 50 ms
-    #: with the reactor stopped, several times a minute under load. Measured at 5,000
-    #: msg/s into a 100-member room: full collections 46-52 ms -> 0.7-1.4 ms, p99
-    #: latency 66-85 ms -> 32-50 ms. Set by the twistd plugin; tests that start many
-    #: services in one process leave it off.
+    #: Once ready, settle the heap (:func:`lairchat.collector.settle_heap`): move every
+    #: object alive into the collector's permanent generation and make young passes
+    #: rarer. What exists by then (code, configuration, the directory) lives as long
+    #: as the process, yet each full collection walked it all: about 50 ms with the
+    #: reactor stopped, several times a minute under load. Measured at 5,000 msg/s
+    #: into a 100-member room: full collections 46-52 ms -> 0.7-1.4 ms, p99 latency
+    #: 66-85 ms -> 32-50 ms. Set by the twistd plugin; tests that start many services
+    #: in one process leave it off.
     freeze_heap: bool = False
 
     def __init__(self, clock: Any):
@@ -272,7 +272,7 @@ class LairChatService(service.MultiService):
         log.info("lairchat {version} ready: {where}", version=lairchat.__version__, where=where)
         systemd.notify("READY=1", f"STATUS=Serving: {where}")
         if self.freeze_heap:
-            gc.freeze()
+            collector.settle_heap()
         interval = systemd.watchdog_interval()
         if interval is not None:
             self.watchdog = systemd.Watchdog(self.clock, interval)

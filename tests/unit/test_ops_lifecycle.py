@@ -152,7 +152,7 @@ def test_the_heap_is_frozen_once_ready_only_when_asked(
     notifications: socket.socket, monkeypatch: pytest.MonkeyPatch, freeze: bool
 ) -> None:
     frozen: list[bool] = []
-    monkeypatch.setattr(lifecycle.gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(lifecycle.collector, "settle_heap", lambda: frozen.append(True))
     top = LairChatService(task.Clock())
     top.freeze_heap = freeze
     late: defer.Deferred = defer.Deferred()
