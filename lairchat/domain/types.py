@@ -122,11 +122,20 @@ class Target:
 
     kind: str
     id: str
+    #: The wire shape, built once: a room's Target is shared by all its messages (see
+    #: the codec's room target cache), and every new message's wire shape includes it.
+    #: Shared, so never to be changed; :meth:`to_wire` hands out copies.
+    wire: dict[str, Any] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.kind == "room":
+            wire = {"type": "room", "room_id": self.id}
+        else:
+            wire = {"type": "dm", "recipient": self.id}
+        object.__setattr__(self, "wire", wire)
 
     def to_wire(self) -> dict[str, Any]:
-        if self.kind == "room":
-            return {"type": "room", "room_id": self.id}
-        return {"type": "dm", "recipient": self.id}
+        return dict(self.wire)
 
 
 @dataclass(slots=True)
@@ -150,7 +159,7 @@ class Message:
         return {
             "id": self.id,
             "author": self.author,
-            "target": self.target.to_wire(),
+            "target": self.target.wire,
             "content": self.content,
             "edited": self.edited,
             "created_at": ts(self.created_at),

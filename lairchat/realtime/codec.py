@@ -49,10 +49,10 @@ class UndecodableFrame(Exception):
     """The payload is not UTF-8; the transport must close the connection (§1)."""
 
 
-def encode(obj: dict[str, Any]) -> bytes:
-    """Serialize a server frame the way the original does: compact JSON, UTF-8,
-    non-ASCII raw, key order as built by the caller."""
-    return orjson.dumps(obj)
+#: Serialize a server frame the way the original does: compact JSON, UTF-8, non-ASCII
+#: raw, key order as built by the caller. orjson's own function, not a wrapper: it
+#: runs twice per message.
+encode: Callable[[dict[str, Any]], bytes] = orjson.dumps
 
 
 # --------------------------------------------------------------------------- helpers

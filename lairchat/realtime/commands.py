@@ -54,7 +54,7 @@ def dispatch(session: Session, message: dict[str, Any]) -> None:
     kind = message["type"]
     # logout always succeeds (PROTOCOL.md §7.2): a rate-limited client can still leave.
     refusal = None
-    if kind != "logout":
+    if kind != "logout" and session.core.limiter.enabled:
         refusal = rate_limit(session, "messaging" if kind in MESSAGING else "general")
     if kind == "typing":  # no response; silently dropped when not allowed
         if refusal is None and session.session_error() is None:
@@ -77,10 +77,9 @@ def dispatch(session: Session, message: dict[str, Any]) -> None:
 
 
 def rate_limit(session: Session, tier: str) -> LairError | None:
-    """Count a command against the user's general tier (and ``tier``); the refusal, if any."""
+    """Count a command against the user's general tier (and ``tier``); the refusal, if
+    any. Only called while the limiter is enabled."""
     limiter = session.core.limiter
-    if not limiter.enabled:
-        return None
     for name in dict.fromkeys(("general", tier)):
         decision = limiter.hit(name, session.user_id)
         if not decision.allowed:

@@ -46,6 +46,16 @@ _SESSION_LEVEL = frozenset(
 #: it is dropped: without the byte bound, 1024 frames of 1 MiB could pin a gigabyte.
 MAX_PIPELINE = 1024
 MAX_PIPELINE_BYTES = 4 * 1024 * 1024
+#: Commands of one connection in flight (read, not yet answered: for send_message,
+#: waiting for its commit) at which the connection is no longer read, until half of
+#: them are answered. Concurrent commands do not queue, so without this bound a
+#: client sending faster than the disk commits had all it sent read into memory:
+#: one group commit then held tens of thousands of its messages, and their fan-out
+#: put tens of MiB in every reader's queue at once (seen as readers shed as slow
+#: consumers in test_backpressure_live.py). TCP flow control keeps the rest in the
+#: client's socket. Far above what any client keeps in flight to wait for answers
+#: (the benchmark's 16).
+MAX_IN_FLIGHT = 256
 
 
 class _Reply:
@@ -57,6 +67,59 @@ class _Reply:
     def __init__(self, message: dict[str, Any] | None, number: int = 0):
         self.message = message
         self.number = number
+
+
+class _CommandReply(_Reply):
+    """The slot of a command in flight, and its ``finish``: called with the outcome
+    (a dict of success fields, or a Failure), it fills itself with the response and
+    lets what waited on the command go on. ``shape``, when given, builds the response
+    instead of the standard ``{type, request_id, success, ...}``. One object per
+    command where there were two closures and their cells (every send_message)."""
+
+    __slots__ = ("session", "response_type", "request_id", "on_failure", "shape")
+
+    def __init__(
+        self,
+        session: Session,
+        response_type: str,
+        request_id: Any,
+        on_failure: dict[str, Any] | None = None,
+        shape: Callable[[Any], dict[str, Any]] | None = None,
+    ):
+        self.message = None
+        self.session = session
+        self.response_type = response_type
+        self.request_id = request_id
+        self.on_failure = on_failure
+        self.shape = shape
+        session._reserve(self)
+
+    def __call__(self, outcome: Any) -> None:
+        session = self.session
+        session._running -= 1
+        if session._reading_paused:
+            session._update_reading()
+        self.message = self.shape(outcome) if self.shape is not None else self._response(outcome)
+        session._flush_replies()
+        if not session._running:
+            session._barrier = False
+            session._pump()
+
+    def _response(self, outcome: Any) -> dict[str, Any]:
+        if isinstance(outcome, Failure):
+            return {
+                "type": self.response_type,
+                "request_id": self.request_id,
+                "success": False,
+                **(self.on_failure or {}),
+                "error": error_info(outcome, self.session.log),
+            }
+        return {
+            "type": self.response_type,
+            "request_id": self.request_id,
+            "success": True,
+            **outcome,
+        }
 
 
 class State(Enum):
@@ -147,6 +210,9 @@ class Session:
         self._pending_bytes = 0
         self._running = 0
         self._barrier = False
+        #: Reading is paused by the hub (a congested room), and paused at all (that,
+        #: or MAX_IN_FLIGHT commands in flight).
+        self._room_paused = self._reading_paused = False
         #: The hub's fast path (see ISubscriber.fast): the transport's, while this
         #: connection is authenticated, plaintext, owes no responses and is not
         #: backlogged; None otherwise.
@@ -224,12 +290,27 @@ class Session:
             self.core.hub.set_backlogged(self)
 
     def pause_reading(self) -> None:
-        self.transport.pause_reading()
+        self._room_paused = True
+        self._update_reading()
 
     def resume_reading(self) -> None:
-        # The time the hub kept us from reading does not count as idle.
-        self._last_frame = self.clock.seconds()
-        self.transport.resume_reading()
+        self._room_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Pause or resume reading the transport: paused while the hub says so or
+        while MAX_IN_FLIGHT commands are in flight (resumed at half that)."""
+        limit = MAX_IN_FLIGHT // 2 if self._reading_paused else MAX_IN_FLIGHT
+        paused = self._room_paused or self._running >= limit
+        if paused == self._reading_paused:
+            return
+        self._reading_paused = paused
+        if paused:
+            self.transport.pause_reading()
+        else:
+            # The time we were not read does not count as idle.
+            self._last_frame = self.clock.seconds()
+            self.transport.resume_reading()
 
     def _release_events(self) -> None:
         held, self._held = self._held, None
@@ -329,7 +410,10 @@ class Session:
         if kind == "error":  # a frame that could not be decoded
             self.respond(message["reply"])
             return
-        self._dispatch(message)
+        if self.state is State.AUTHENTICATED and kind not in _SESSION_LEVEL:
+            dispatch(self, message)  # a command (the acceptance matrix allows them all)
+        else:
+            self._session_frame(kind, message)
         # An exclusive command still running blocks everything after it.
         self._barrier = kind not in CONCURRENT and self._running > 0
 
@@ -364,32 +448,20 @@ class Session:
         if not self._replies:
             self._flush_replies()
 
-    def _reply_later(
-        self, start: Callable[[], Any], shape: Callable[[Any], dict]
-    ) -> defer.Deferred:
-        """Reserve the next response slot, then run ``start`` (the work); fill the slot
-        with ``shape(result or failure)`` when the work is done."""
-        finish = self._reserve(shape)
+    def _reply_later(self, start: Callable[[], Any], finish: _CommandReply) -> defer.Deferred:
+        """Run ``start`` (the work, once ``finish`` has reserved its slot) and fill the
+        slot with its result or failure when it is done."""
         return defer.maybeDeferred(start).addBoth(finish).addErrback(self._unexpected)
 
-    def _reserve(self, shape: Callable[[Any], dict]) -> Callable[[Any], None]:
-        """Reserve the next response slot; return ``finish(result or failure)``, which
-        fills it with ``shape(...)`` and lets what waited on the command go on."""
+    def _reserve(self, slot: _CommandReply) -> None:
+        """Take the next response slot for a command that starts now."""
         self._reserved += 1
-        slot = _Reply(None, self._reserved)
+        slot.number = self._reserved
         self._replies.append(slot)
         self.fast = None
         self._running += 1
-
-        def finish(outcome: Any) -> None:
-            self._running -= 1
-            slot.message = shape(outcome)
-            self._flush_replies()
-            if not self._running:
-                self._barrier = False
-                self._pump()
-
-        return finish
+        if self._running >= MAX_IN_FLIGHT and not self._reading_paused:
+            self._update_reading()
 
     def _flush_replies(self) -> None:
         replies = self._replies
@@ -448,11 +520,8 @@ class Session:
         if self.state is State.AUTHENTICATED:
             self.core.hub.detach(self)
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if self.state is State.AUTHENTICATED and kind not in _SESSION_LEVEL:
-            dispatch(self, message)  # a command (the acceptance matrix allows them all)
-            return
+    def _session_frame(self, kind: str, message: dict[str, Any]) -> None:
+        """A frame the session answers itself, or any frame before authentication."""
         if kind == "ping":
             self.respond({"type": "pong", "server_time": ts_plus(self.clock.seconds())})
             return
@@ -557,7 +626,7 @@ class Session:
                 self._become_authenticated(user, session)
             return {**response, "success": True, **body}
 
-        self._reply_later(lambda: d, decided)
+        self._reply_later(lambda: d, _CommandReply(self, "", None, shape=decided))
 
     def _become_authenticated(self, user: User, session: AuthSession) -> None:
         self.user, self.auth_session = user, session
@@ -597,31 +666,14 @@ class Session:
         ``on_failure`` fields, in request order. Commands run concurrently (clients
         may pipeline); their responses still come back in the order sent."""
 
-        return self._reply_later(call, self._shape(response_type, request_id, on_failure))
+        return self._reply_later(call, self.command_reply(response_type, request_id, on_failure))
 
     def command_reply(
         self, response_type: str, request_id: Any, on_failure: dict[str, Any] | None = None
     ) -> Callable[[Any], None]:
         """:meth:`run_command` for a handler that finishes by itself: reserve the
         response slot now and return ``finish(fields or failure)``."""
-        return self._reserve(self._shape(response_type, request_id, on_failure))
-
-    def _shape(
-        self, response_type: str, request_id: Any, on_failure: dict[str, Any] | None
-    ) -> Callable[[Any], dict[str, Any]]:
-        def shape(outcome: Any) -> dict[str, Any]:
-            if isinstance(outcome, Failure):
-                error = error_info(outcome, self.log)
-                return {
-                    "type": response_type,
-                    "request_id": request_id,
-                    "success": False,
-                    **(on_failure or {}),
-                    "error": error,
-                }
-            return {"type": response_type, "request_id": request_id, "success": True, **outcome}
-
-        return shape
+        return _CommandReply(self, response_type, request_id, on_failure)
 
 
 def error_info(failure: Failure, log: Logger) -> dict[str, Any]:

@@ -3,8 +3,13 @@ readers are behind, the server stops reading from whoever sends to that room."""
 
 from __future__ import annotations
 
+import orjson
+from twisted.internet import defer
+
+from lairchat.core.groupcommit import GroupCommit
 from lairchat.core.hub import MAX_SENDER_PAUSE
-from lairchat.testing import MemoryTCPClient, MemoryTCPServer, result
+from lairchat.realtime.session import MAX_IN_FLIGHT
+from lairchat.testing import MemoryTCPClient, MemoryTCPServer, frame, result
 
 
 def room_of(server: MemoryTCPServer, names: list[str], name: str = "busy") -> str:
@@ -96,3 +101,78 @@ def test_time_spent_paused_does_not_count_as_idle() -> None:
     assert not sender.closed  # 30 s since its last frame, but it was not read for 10
     server.clock.advance(MAX_SENDER_PAUSE)
     assert sender.closed
+
+
+# -- a sender's own commands in flight ------------------------------------------------
+
+
+def held_commits(server: MemoryTCPServer) -> list[tuple[defer.Deferred, int]]:
+    """Make the group commit wait: each batch's Deferred and size, in order, to fire."""
+    batches: list[tuple[defer.Deferred, int]] = []
+
+    def write(items: list) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+        batches.append((d, len(items)))
+        return d
+
+    server.core.messages.commits = GroupCommit(write, server.core.hub.batch)
+    return batches
+
+
+def commit(batches: list[tuple[defer.Deferred, int]]) -> None:
+    d, n = batches.pop(0)
+    d.callback(list(range(1, n + 1)))
+
+
+def frames_to(room_id: str, count: int) -> bytes:
+    return b"".join(
+        frame(
+            orjson.dumps(
+                {
+                    "type": "send_message",
+                    "target": {"type": "room", "room_id": room_id},
+                    "content": f"m{i}",
+                    "request_id": str(i),
+                }
+            )
+        )
+        for i in range(count)
+    )
+
+
+def test_a_sender_is_not_read_while_max_in_flight_of_its_messages_await_their_commit() -> None:
+    server = MemoryTCPServer()
+    room_id = room_of(server, ["sender", "reader"])
+    sender, reader = server.login("sender"), server.login("reader")
+    batches = held_commits(server)
+
+    sender.send_raw(frames_to(room_id, MAX_IN_FLIGHT - 1))
+    assert sender.transport.producerState == "producing"
+    sender.send_raw(frames_to(room_id, 1))
+    assert sender.transport.producerState == "paused"  # the rest waits in its socket
+
+    commit(batches)  # the first message alone: MAX_IN_FLIGHT - 1 still in flight
+    assert sender.transport.producerState == "paused"
+    commit(batches)  # everything else
+    assert sender.transport.producerState == "producing"
+    responses = sender.of_type("send_message_response")
+    assert len(responses) == MAX_IN_FLIGHT and all(r["success"] for r in responses)
+    assert len(reader.of_type("message_received")) == MAX_IN_FLIGHT
+
+
+def test_a_room_releasing_its_sender_does_not_resume_one_with_too_much_in_flight() -> None:
+    server = MemoryTCPServer()
+    names = ["sender", "reader1", "reader2"]
+    room_id = room_of(server, names)
+    sender, *readers = [server.login(n) for n in names]
+    batches = held_commits(server)
+    for reader in readers:
+        reader.proto.pauseProducing()
+    sender.send_raw(frames_to(room_id, MAX_IN_FLIGHT))
+    assert sender.transport.producerState == "paused"
+
+    readers[0].proto.resumeProducing()  # the room is no longer congested
+    assert sender.transport.producerState == "paused"  # its own messages still are
+    commit(batches)
+    commit(batches)
+    assert sender.transport.producerState == "producing"
