@@ -68,6 +68,10 @@ def render(text: str, values: dict[str, str]) -> str:
     return text
 
 
+class PortTaken(AssertionError):
+    """A port free_port() handed out was taken by someone else before nginx bound it."""
+
+
 class Nginx:
     def __init__(self, workdir: Path, lairchat: Server, lairchat_tcp_port: int):
         self.prefix = workdir / "nginx"
@@ -83,6 +87,7 @@ class Nginx:
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
         self.error_log = self.prefix / "logs" / "error.log"
+        self.error_log.unlink(missing_ok=True)  # a retry reads only its own start
         config = render(
             CONF.read_text(),
             {
@@ -117,7 +122,9 @@ class Nginx:
             wait_until(self._listening, "for nginx to listen", process=self.process)
         except BaseException:
             self.stop()
-            raise AssertionError(f"nginx did not start:\n{self.log()}") from None
+            log = self.log()
+            failure = PortTaken if "Address already in use" in log else AssertionError
+            raise failure(f"nginx did not start:\n{log}") from None
 
     def _listening(self) -> bool:
         try:
@@ -162,7 +169,13 @@ def proxied(
         }
         server = Server(tmp_path / "lairchat", env=env, ports=(tcp_port, http_port))
         request.addfinalizer(server.stop)
-        nginx = Nginx(tmp_path, server, tcp_port)
+        for attempt in range(3):  # new free ports when one was taken meanwhile
+            try:
+                nginx = Nginx(tmp_path, server, tcp_port)
+                break
+            except PortTaken:
+                if attempt == 2:
+                    raise
         request.addfinalizer(nginx.stop)
         return server, nginx
 
