@@ -64,9 +64,9 @@ class _Reply:
 
     __slots__ = ("message", "number")
 
-    def __init__(self, message: dict[str, Any] | None, number: int = 0):
+    def __init__(self, message: dict[str, Any] | None):
         self.message = message
-        self.number = number
+        self.number = 0  # a command's slot gets its number from Session._reserve
 
 
 class _CommandReply(_Reply):
