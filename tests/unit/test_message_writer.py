@@ -155,3 +155,16 @@ def test_stop_closes_the_input_and_fires_when_the_writer_has_exited():
     process.processEnded(Failure(RuntimeError("exited 0")))
     assert stopped == [None]
     assert outcomes(MessageWriter("/tmp/y.db", reactor).stop()) == [None]  # never started
+
+
+def test_serve_numbers_past_a_deleted_newest_message(db):
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame([row("m1"), row("m2")])), replies)
+    # What the store's delete_message records before deleting (migration 006).
+    db.execute("UPDATE message_seq_floor SET seq = 2")
+    db.execute("DELETE FROM messages WHERE id = 'm2'")
+    db.commit()
+    serve(db, io.BytesIO(frame([row("m3"), row("m4")]) + frame([row("m5")])), replies)
+    assert json_frames(replies.getvalue()) == [{"last": 2}, {"last": 4}, {"last": 5}]
+    stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
+    assert stored == [(1, "m1"), (3, "m3"), (4, "m4"), (5, "m5")]

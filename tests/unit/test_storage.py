@@ -34,6 +34,7 @@ OURS = [
     "003_lairchat_read_markers_and_bans",
     "004_lairchat_leaner_message_indexes",
     "005_lairchat_dm_index_only_on_dms",
+    "006_lairchat_message_seq_floor",
 ]
 
 
@@ -771,6 +772,25 @@ def test_unread_counts_and_read_markers(store, rows):
         "by_room": {room.id: 1},
         "by_dm": {},
     }
+
+
+def test_a_deleted_newest_message_s_seq_is_never_given_again(store, rows):
+    """SQLite numbers a new row max(rowid) + 1: deleting the newest message would hand
+    its seq to the next one, which a read marker at that seq then counts as read."""
+    alice, bob = rows.user("alice"), rows.user("bob")
+    room = rows.room(alice, "general")
+    rows.join(room, bob)
+    target = Target("room", room.id)
+    first, newest = rows.message(alice, target, "1"), rows.message(alice, target, "2")
+    result(store.mark_read(bob.id, target, newest.seq, T0))
+    result(store.delete_message(newest.id))
+    result(store.delete_message(first.id))  # an older one moves nothing back
+    again = rows.message(alice, target, "3")
+    assert again.seq == newest.seq + 1
+    assert result(store.get_message(again.id)).seq == again.seq
+    assert result(store.unread_count(bob.id, target)) == 1
+    after = [rows.message(alice, target, c) for c in ("4", "5")]  # numbered on from there
+    assert [m.seq for m in after] == [again.seq + 1, again.seq + 2]
 
 
 # -- invitations ----------------------------------------------------------------------

@@ -519,6 +519,12 @@ class SQLiteStore:
 
     def delete_message(self, message_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
+            # Keep its seq from being given to the next message (migration 006).
+            cur.execute(
+                "UPDATE message_seq_floor SET seq = max(seq, "
+                "COALESCE((SELECT rowid FROM messages WHERE id = ?), 0)) WHERE id = 1",
+                (message_id,),
+            )
             cur.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
         return self._write(txn)

@@ -39,15 +39,28 @@ from lairchat.storage.sqlite.pool import configure_connection
 _PREFIX = struct.Struct("!I")
 _log = Logger()
 
-INSERT_MESSAGE = (
-    "INSERT INTO messages (id, author_id, target_type, target_id, content, is_edited, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)"
+_COLUMNS = "id, author_id, target_type, target_id, content, is_edited, created_at, updated_at"
+_VALUES = "?, ?, ?, ?, ?, 0, ?, ?"
+INSERT_MESSAGE = f"INSERT INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
+#: The same with the rowid given (see :func:`insert_rows`).
+INSERT_MESSAGE_AT = f"INSERT INTO messages (rowid, {_COLUMNS}) VALUES (?, {_VALUES})"
+
+
+#: Where new messages must be numbered from, if not from ``max(rowid) + 1``: the seq
+#: of a deleted message at or above the newest one left (migration 006).
+SEQ_FLOOR = (
+    "SELECT seq FROM message_seq_floor WHERE seq >= (SELECT COALESCE(MAX(rowid), 0) FROM messages)"
 )
 
 
 def insert_rows(cur: sqlite3.Cursor, rows: list) -> int:
-    """Insert message rows with one statement; return the last rowid. Run by the one
-    writer inside one transaction, the rows get consecutive rowids ending there."""
+    """Insert message rows; return the last rowid. Run by the one writer inside one
+    transaction, the rows get consecutive rowids ending there, and never a deleted
+    message's."""
+    floor = cur.execute(SEQ_FLOOR).fetchone()
+    if floor is not None and rows:
+        cur.execute(INSERT_MESSAGE_AT, (floor[0] + 1, *rows[0]))
+        rows = rows[1:]
     cur.executemany(INSERT_MESSAGE, rows)
     return cur.execute("SELECT last_insert_rowid()").fetchone()[0]
 
