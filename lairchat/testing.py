@@ -7,9 +7,9 @@ benchmarks and third-party client authors can drive a real core deterministicall
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -297,14 +297,26 @@ def server_env(workdir: Path, secret: str = TEST_SECRET, **extra: str) -> dict[s
     }
 
 
+#: ``tcp on 127.0.0.1:4000`` in the server's status line (lifecycle.LairService._ready).
+_LISTENING = re.compile(r"(\w+) on [^,]*:(\d+)")
+_NOTIFY_NAMES = itertools.count()
+
+
 class ServerNotReady(RuntimeError):
     """The server exited or did not listen in time; the message holds its output."""
 
 
 class ServerProcess:
-    """``twistd -n lairchat`` in a subprocess on free loopback ports, configured by
-    its environment (rate limits off unless ``extra_env`` says otherwise), with its
-    output in ``<workdir>/server.log``. For integration tests and benchmarks."""
+    """``twistd -n lairchat`` in a subprocess on loopback ports, configured by its
+    environment (rate limits off unless ``extra_env`` says otherwise), with its
+    output in ``<workdir>/server.log``. For integration tests and benchmarks.
+
+    Unless ``extra_env`` names them, the server binds port 0 and reports the ports
+    it got, with systemd's readiness notification (``READY=1``, ``STATUS=Serving:
+    tcp on 127.0.0.1:PORT, ...``) on a datagram socket of ours. A port picked
+    beforehand with :func:`free_port` could be taken by another process before the
+    server binds it, and a check that the port accepts connections would then pass
+    against that other process."""
 
     def __init__(
         self,
@@ -316,7 +328,14 @@ class ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.database = workdir / "chat.db"
-        self.env = server_env(workdir, secret, **extra_env)
+        self._ready = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self._ready.bind(f"\0lairchat-test-{os.getpid()}-{next(_NOTIFY_NAMES)}")
+        own = {
+            "LAIR_TCP_PORT": "0",
+            "LAIR_HTTP_PORT": "0",
+            "NOTIFY_SOCKET": "@" + self._ready.getsockname()[1:].decode(),
+        }
+        self.env = server_env(workdir, secret, **{**own, **extra_env})
         self.tcp_port = int(self.env["LAIR_TCP_PORT"])
         self.http_port = int(self.env["LAIR_HTTP_PORT"])
         self.log_path = workdir / "server.log"
@@ -330,7 +349,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         try:
-            self._wait_until_listening(startup_timeout)
+            self._wait_until_ready(startup_timeout)
         except BaseException:
             self.stop()
             raise
@@ -340,28 +359,28 @@ class ServerProcess:
         scheme = "https" if self.env.get("LAIR_TLS_ENABLED") else "http"
         return f"{scheme}://127.0.0.1:{self.http_port}"
 
-    def _listening(self) -> bool:
-        for port in (self.tcp_port, self.http_port):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except OSError:
-                return False
-        return True
-
-    def _wait_until_listening(self, timeout: float) -> None:
+    def _wait_until_ready(self, timeout: float) -> None:
+        """Until the server says READY=1; take the ports from its status line."""
         deadline = time.monotonic() + timeout
-        while not self._listening():
+        self._ready.settimeout(0.05)  # bounded polling, to notice an exit
+        while True:
+            try:
+                lines = self._ready.recv(4096).decode().splitlines()
+            except TimeoutError:
+                lines = []
+            if "READY=1" in lines:
+                break
             if self.process.poll() is not None:
                 raise ServerNotReady(
                     f"lairchat exited with {self.process.returncode}:\n{self.log()}"
                 )
             if time.monotonic() > deadline:
                 raise ServerNotReady(
-                    f"lairchat did not listen within {timeout:.0f} s:\n{self.log()}"
+                    f"lairchat was not ready within {timeout:.0f} s:\n{self.log()}"
                 )
-            # Bounded polling of a subprocess: a short wait on the process itself.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=0.05)
+        status = next(line for line in lines if line.startswith("STATUS="))
+        ports = {m[0]: int(m[1]) for m in _LISTENING.findall(status)}
+        self.tcp_port, self.http_port = ports["tcp"], ports["http"]
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -396,6 +415,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
+        self._ready.close()
 
 
 __all__ = [

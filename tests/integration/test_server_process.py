@@ -1,0 +1,30 @@
+"""The test launcher itself: the server's own ports, and no false start."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from lairchat.testing import ServerNotReady, ServerProcess
+
+
+def test_the_server_reports_the_ports_it_bound(tmp_path):
+    server = ServerProcess(tmp_path)
+    try:
+        assert 0 not in (server.tcp_port, server.http_port)
+        for port in (server.tcp_port, server.http_port):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        assert f"tcp on 127.0.0.1:{server.tcp_port}" in server.log()
+    finally:
+        server.stop()
+
+
+def test_a_port_another_process_listens_on_is_a_failed_start(tmp_path):
+    """Connecting would succeed (someone listens there), but it is not our server."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = str(other.getsockname()[1])
+        with pytest.raises(ServerNotReady, match="Address already in use"):
+            ServerProcess(tmp_path, LAIR_HTTP_PORT=port)
