@@ -35,9 +35,14 @@ def pinned(cores: str | None, argv: list[str]) -> list[str]:
     return [*PRIORITY, "taskset", "-c", cores, *argv] if cores else [*PRIORITY, *argv]
 
 
-def spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen:
-    """Start a measured process in a session of its own, at the top priority if allowed."""
-    process = subprocess.Popen(argv, start_new_session=True, **kwargs)
+def spawn(argv: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.Popen:
+    """Start a measured process in a session of its own, at the top priority if allowed.
+
+    It imports ``lairchat`` from this checkout (``PYTHONPATH``), not from wherever the
+    package is installed: measuring another tree with an installed one would time
+    the installed code."""
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(argv, start_new_session=True, env=env, **kwargs)
     if PRIORITY:
         with contextlib.suppress(OSError):
             Path(f"/proc/{process.pid}/autogroup").write_text("-20")
