@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -323,8 +324,11 @@ class ServerProcess:
         workdir: Path,
         startup_timeout: float = 60.0,
         secret: str = TEST_SECRET,
+        command_prefix: Sequence[str] = (),
         **extra_env: str,
     ):
+        """``command_prefix`` runs before twistd's argv: a launcher that restricts the
+        process, then executes the rest (see tests/integration/test_ops_seccomp.py)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.database = workdir / "chat.db"
@@ -341,7 +345,7 @@ class ServerProcess:
         self.log_path = workdir / "server.log"
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*TWISTD, "-n", "--pidfile=", "lairchat"],
+            [*command_prefix, *TWISTD, "-n", "--pidfile=", "lairchat"],
             cwd=workdir,
             env=self.env,
             stdin=subprocess.DEVNULL,
