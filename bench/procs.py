@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +86,30 @@ def core_times(core: str) -> dict[str, float]:
     return {"tasks": 0.0, "irq": 0.0, "steal": 0.0, "idle": 0.0}
 
 
-class Sample:
-    """Server CPU and how the server's core spent its time, at one moment."""
+#: A bucket of lairchat's message commit histogram, as /metrics shows it.
+_COMMIT_BUCKET = re.compile(
+    r'^lair_chat_db_transaction_duration_seconds_bucket\{le="([^"]+)",pool="messages"\} (\S+)$',
+    re.M,
+)
 
-    def __init__(self, pid: int | None):
+
+def commit_buckets(http_port: int) -> dict[str, float]:
+    """lairchat's message commits so far, by duration bucket (``le`` → count): the
+    group commit's round trip to the writer process, fsync included."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+        return {le: float(n) for le, n in _COMMIT_BUCKET.findall(r.read().decode())}
+
+
+class Sample:
+    """Server CPU and how the server's core spent its time, at one moment; for
+    lairchat also its message commits (``commits``, see :func:`commit_buckets`)."""
+
+    def __init__(self, pid: int | None, commits: dict[str, float] | None = None):
         self.t = time.monotonic()
         self.cpu = cpu_seconds(pid) if pid else 0.0
         self.core = core_times(SERVER_CORE)
         self.loadgen_core = core_times(LOADGEN_CORE)
+        self.commits = commits
 
     @staticmethod
     def usage(a: Sample, b: Sample) -> dict[str, float]:
@@ -102,9 +120,17 @@ class Sample:
 
         d = {k: b.core[k] - a.core[k] for k in a.core}
         server = b.cpu - a.cpu
+        commits = {}
+        if a.commits and b.commits:
+            # The disk's fsync time is in every acknowledgement's latency: how many
+            # commits the window had, and how many took longer than 5 ms.
+            made = b.commits["+Inf"] - a.commits["+Inf"]
+            fast = b.commits["0.005"] - a.commits["0.005"]
+            commits = {"commits": int(made), "commits_over_5ms": int(made - fast)}
         # The machine may be shared (other processes) and virtual (steal): both take
         # the server's core away from it, and are reported beside each figure.
         return {
+            **commits,
             "server_cpu_pct": pct(server),
             "core0_other_tasks_pct": pct(max(0.0, d["tasks"] - server)),
             "core0_irq_pct": pct(d["irq"]),
@@ -213,6 +239,9 @@ class LairServer(Server):
         self._spawn(pinned(cores, [*argv, "-n", "--pidfile=", "lairchat"]), env)
         self._wait_port(self.tcp_port, greeting=True)
         self._wait_port(self.http_port, greeting=False)
+
+    def sample(self) -> Sample:
+        return Sample(self.pid, commit_buckets(self.http_port))
 
 
 class RelayServer(Server):

@@ -206,9 +206,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 def run_row(label: str, r: dict[str, Any] | None) -> list[str]:
     if r is None:
-        return [label] + ["–"] * 9
+        return [label] + ["–"] * (len(RUN_HEADER) - 1)
     if "error" in r:
-        return [label, f"failed: {r['error'][:80]}"] + ["–"] * 8
+        return [label, f"failed: {r['error'][:80]}"] + ["–"] * (len(RUN_HEADER) - 2)
     return [
         label + median_note(r),
         num(r.get("deliveries_per_s")),
@@ -221,6 +221,7 @@ def run_row(label: str, r: dict[str, Any] | None) -> list[str]:
         f"{r.get('core0_other_tasks_pct', '–')}% / {r.get('core0_irq_pct', '–')}% / "
         f"{r.get('core0_steal_pct', '–')}%",
         f"{r.get('loadgen_cpu_pct', '–')}%",
+        f"{r['commits']} / {r['commits_over_5ms']}" if "commits" in r else "–",
     ]
 
 
@@ -245,6 +246,7 @@ RUN_HEADER = [
     "server CPU",
     "core 0: other tasks / irq / steal",
     "loadgen CPU",
+    "commits / over 5 ms",
 ]
 
 
@@ -287,7 +289,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"{plan.get('drain')} s, or {plan.get('drain_max')} s after sending stopped), "
         "closed = connections the server dropped; CPU over the measured "
         "window, 100% = one core; what else ran on core 0: other processes, interrupt "
-        "and softirq time (mostly the loopback network), time stolen by the hypervisor):",
+        "and softirq time (mostly the loopback network), time stolen by the hypervisor; "
+        "lairchat's group commits in the window, and how many took over 5 ms, fsync "
+        "included: each one holds back the messages it carries):",
         "",
         runs_table(res),
     ]
