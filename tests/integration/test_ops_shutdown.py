@@ -9,6 +9,7 @@ database file.
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import uuid
@@ -33,7 +34,13 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Server:
     return server
 
 
-def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(daemon: Server) -> None:
+@pytest.mark.parametrize("whole_group", [False, True], ids=["server", "process-group"])
+def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(
+    daemon: Server, whole_group: bool
+) -> None:
+    """``process-group``: SIGTERM reaches the message writer process too, as systemd's
+    default ``KillMode=control-group`` and Ctrl-C in a terminal do. The writer must
+    not die of it: it exits when the server closes its input, after the last batch."""
     assert daemon.pidfile.exists()
     alice, bob = daemon.tcp(), daemon.tcp()
     with closing_all(alice, bob):
@@ -62,7 +69,10 @@ def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(daemon: S
                     }
                 )
 
-        daemon.signal(signal.SIGTERM)
+        if whole_group:
+            os.killpg(os.getpgid(daemon.pid), signal.SIGTERM)
+        else:
+            daemon.signal(signal.SIGTERM)
         seen = {}
         for client in (alice, bob):
             frames = client.expect_closed()
@@ -75,6 +85,11 @@ def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(daemon: S
                 for f in frames
                 if f.get("type") == "send_message_response" and f.get("success")
             }
+            # Answered before the close, messages still on their way were stored too.
+            refused = [
+                f for f in frames if f.get("type") == "send_message_response" and not f["success"]
+            ]
+            assert not refused, refused[:3]
 
     daemon.wait_exit()
     wait_until(lambda: not daemon.pidfile.exists(), "for twistd to remove its pidfile")

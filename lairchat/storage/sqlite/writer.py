@@ -22,6 +22,7 @@ Other writes stay on the server's writer thread: they are rare, and SQLite's loc
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import struct
 import sys
@@ -88,6 +89,12 @@ def serve(conn: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> 
 
 def main(argv: list[str]) -> None:
     (path,) = argv
+    # A stop signal is the server's to act on: systemd's default KillMode sends
+    # SIGTERM to every process of the service, and Ctrl-C in a terminal SIGINT to the
+    # whole process group. The writer finishes what the server still sends and exits
+    # when the server closes its input (or dies: the pipe closes with it).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = sqlite3.connect(path, uri=path.startswith("file:"))
     configure_connection(conn)
     serve(conn, sys.stdin.buffer, sys.stdout.buffer)
