@@ -64,6 +64,9 @@ class Config:
     # 0 = unlimited.
     tcp_max_connections: int = 10000
     http_max_connections: int = 20000
+    # From one peer address (trusted proxies excepted); 0 = no limit.
+    tcp_max_connections_per_address: int = 0
+    http_max_connections_per_address: int = 0
     tls_enabled: bool = False
     tcp_tls: bool = False
     tls_cert_path: str | None = None
@@ -330,6 +333,14 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("http_max_connections", "http-max-connections", "LAIR_HTTP_MAX_CONNECTIONS",
              _max_connections, "Most open connections on the HTTP port, WebSocket "
              "included (0 = unlimited). [default: 20000]"),
+    _Setting("tcp_max_connections_per_address", "tcp-max-connections-per-address",
+             "LAIR_TCP_MAX_CONNECTIONS_PER_ADDRESS", _max_connections,
+             "Most open TCP connections from one address; trusted proxies are not limited"
+             " (0 = unlimited). [default: 0]"),
+    _Setting("http_max_connections_per_address", "http-max-connections-per-address",
+             "LAIR_HTTP_MAX_CONNECTIONS_PER_ADDRESS", _max_connections,
+             "Most open connections to the HTTP port from one address; trusted proxies are"
+             " not limited (0 = unlimited). [default: 0]"),
     _Setting("tls_enabled", "tls-enabled", "LAIR_TLS_ENABLED", _switch,
              "Serve HTTPS/wss on the HTTP port (needs --tls-cert and --tls-key).",
              flag=True, env_parse=_original_tls_flag),

@@ -34,6 +34,7 @@ from lairchat.storage.sqlite import migrate, pool
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import MessageWriter
+from lairchat.transports.caps import PerAddress
 from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.tcp import LairTCPFactory
 
@@ -141,8 +142,13 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     core_service.setServiceParent(top)
     SessionWatcher(core.hub, core.store.existing_sessions, reactor).setServiceParent(top)
 
+    proxies = ProxyPolicy(config.trusted_proxies)
     tcp = LairTCPFactory(
-        core, SessionSettings.from_config(config, "tcp"), reactor, config.tcp_max_connections
+        core,
+        SessionSettings.from_config(config, "tcp"),
+        reactor,
+        config.tcp_max_connections,
+        PerAddress(config.tcp_max_connections_per_address, proxies.is_trusted),
     )
     tcp_port = top.add_listener(
         Listener(
@@ -153,7 +159,6 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
         )
     )
 
-    proxies = ProxyPolicy(config.trusted_proxies)
     api = HttpApi(core, config)
     api.limiter = HttpRateLimiter(core.limiter, core.auth.tokens, proxies)
     ws = make_ws_resource(core, config, reactor)

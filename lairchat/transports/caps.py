@@ -1,5 +1,5 @@
-"""Connection caps: past its cap, a listener's factory hands Twisted a protocol
-that closes the new connection at once, sending nothing.
+"""Connection caps, in total and per peer address: past a cap, a listener's factory
+hands Twisted a protocol that closes the new connection at once, sending nothing.
 
 Returning None from ``buildProtocol`` does the same on a plain socket, but a TLS
 listener wraps the factory (TLSMemoryBIOFactory) and fails on None with a traceback
@@ -8,6 +8,9 @@ log lines.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from twisted.internet import protocol
 
@@ -22,3 +25,44 @@ class Refused(protocol.Protocol):
 def over(open_now: int, cap: int) -> bool:
     """Whether one more connection would exceed ``cap`` (0 = unlimited)."""
     return bool(cap) and open_now >= cap
+
+
+class PerAddress:
+    """Open connections counted per peer address, at most ``cap`` from each (0 = no
+    limit), so that one client cannot take every slot of the total cap. Peers that
+    ``exempt`` accepts are not limited: trusted proxies speak for many clients (the
+    PROXY protocol gives the client's own address, which is then what counts).
+    Unix socket peers have no address and are not limited either."""
+
+    def __init__(self, cap: int = 0, exempt: Callable[[str], bool] = lambda host: False):
+        self.cap = cap
+        self._exempt = exempt
+        self._open: dict[str, int] = {}
+
+    def _key(self, peer: Any) -> str | None:
+        host = getattr(peer, "host", None)
+        if not self.cap or not isinstance(host, str) or self._exempt(host):
+            return None
+        return host
+
+    def take(self, peer: Any) -> bool:
+        """Count a new connection from ``peer``; False (and not counted) past the cap."""
+        key = self._key(peer)
+        if key is None:
+            return True
+        count = self._open.get(key, 0)
+        if count >= self.cap:
+            return False
+        self._open[key] = count + 1
+        return True
+
+    def release(self, peer: Any) -> None:
+        """A connection :meth:`take` admitted has closed."""
+        key = self._key(peer)
+        if key is None:
+            return
+        count = self._open[key] - 1
+        if count:
+            self._open[key] = count
+        else:
+            del self._open[key]

@@ -20,7 +20,7 @@ from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
-from lairchat.transports.caps import Refused, over
+from lairchat.transports.caps import PerAddress, Refused, over
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
@@ -46,8 +46,10 @@ class LairTCPProtocol(Int32StringReceiver):
     MAX_LENGTH = MAX_FRAME
     log = Logger()
 
-    def __init__(self, factory: LairTCPFactory):
+    def __init__(self, factory: LairTCPFactory, address: Any = None):
         self.factory = factory
+        #: The peer address the factory counted this connection under.
+        self.address = address
         self.session: Session | None = None
         self.peer = "?"
         self.backlog = OutboundBacklog(factory.clock)
@@ -159,24 +161,38 @@ class LairTCPProtocol(Int32StringReceiver):
 
 
 class LairTCPFactory(protocol.ServerFactory):
-    """Builds one protocol per connection, up to ``max_connections`` (0 = unlimited)."""
+    """Builds one protocol per connection, up to ``max_connections`` (0 = unlimited)
+    in all and ``per_address.cap`` from one address."""
 
     log = Logger()
 
-    def __init__(self, core: Core, settings: SessionSettings, clock: Any, max_connections: int):
+    def __init__(
+        self,
+        core: Core,
+        settings: SessionSettings,
+        clock: Any,
+        max_connections: int,
+        per_address: PerAddress | None = None,
+    ):
         self.core = core
         self.settings = settings
         self.clock = clock
         self.max_connections = max_connections
+        self.per_address = per_address or PerAddress()
         self.open: set[LairTCPProtocol] = set()
 
     def buildProtocol(self, addr: Any) -> LairTCPProtocol | Refused:  # noqa: N802
         if over(len(self.open), self.max_connections):
             self.log.warn("tcp connection from {addr} refused: limit reached", addr=addr)
             return Refused()
-        proto = LairTCPProtocol(self)
+        if not self.per_address.take(addr):
+            self.log.warn("tcp connection from {addr} refused: per-address limit", addr=addr)
+            return Refused()
+        proto = LairTCPProtocol(self, addr)
         self.open.add(proto)
         return proto
 
     def connection_closed(self, proto: LairTCPProtocol) -> None:
-        self.open.discard(proto)
+        if proto in self.open:
+            self.open.discard(proto)
+            self.per_address.release(proto.address)

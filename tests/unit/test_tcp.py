@@ -12,14 +12,14 @@ from typing import Any
 
 import orjson
 import pytest
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.testing import StringTransport
 
 from lairchat.core import passwords
 from lairchat.realtime.session import State
 from lairchat.testing import MemoryTCPClient, MemoryTCPServer
 from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
-from lairchat.transports.caps import Refused
+from lairchat.transports.caps import PerAddress, Refused
 from lairchat.transports.http.testing import CHEAP_HASHER
 from lairchat.transports.tcp import LairTCPProtocol
 
@@ -233,6 +233,35 @@ def test_zero_means_unlimited() -> None:
     for conn in conns:
         conn.drop()
     assert server.factory.open == set()
+
+
+def test_per_address_cap() -> None:
+    server = Server(max_connections=0)
+    server.factory.per_address = PerAddress(2, exempt=lambda host: host == "10.0.0.9")
+    first, second = server.connect(), server.connect()  # both from 127.0.0.1
+    assert refused(server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1)))
+    other = server.factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1))
+    assert isinstance(other, LairTCPProtocol)
+    proxy = [server.factory.buildProtocol(IPv4Address("TCP", "10.0.0.9", n)) for n in range(5)]
+    assert all(isinstance(p, LairTCPProtocol) for p in proxy)  # trusted: not limited
+    first.drop()
+    third = server.connect()  # the slot came back
+    assert refused(server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2)))
+    second.drop()
+    third.drop()
+    assert server.factory.per_address._open == {"10.0.0.1": 1}
+
+
+def test_per_address_counts_only_addresses_with_a_host() -> None:
+    caps = PerAddress(1)
+    assert caps.take(UNIXAddress(b"/run/lairchat.sock"))
+    assert caps.take(UNIXAddress(b"/run/lairchat.sock"))
+    assert caps.take(IPv6Address("TCP", "::1", 1))
+    assert not caps.take(IPv6Address("TCP", "::1", 2))
+    caps.release(IPv6Address("TCP", "::1", 1))
+    assert caps.take(IPv6Address("TCP", "::1", 3))
+    unlimited = PerAddress(0)
+    assert all(unlimited.take(IPv4Address("TCP", "127.0.0.1", n)) for n in range(100))
 
 
 def test_outgoing_frame_over_one_mebibyte_is_dropped(server: Server) -> None:

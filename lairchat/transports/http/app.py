@@ -24,6 +24,7 @@ from twisted.web import server
 
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
+from lairchat.transports.caps import PerAddress
 from lairchat.transports.http.errors import error_body, from_exception, internal_error
 from lairchat.transports.http.responses import json_body
 from lairchat.transports.http.root import ApiRoot
@@ -36,6 +37,7 @@ from lairchat.transports.http.routes_rooms import RoomRoutes
 from lairchat.transports.http.routes_users import UserRoutes
 from lairchat.transports.http.routing import Answer, Route, RouteGroup
 from lairchat.transports.http.site import make_site
+from lairchat.transports.proxies import ProxyPolicy
 
 ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
     MetaRoutes,
@@ -49,8 +51,9 @@ ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
 
 
 class HttpApi:
-    """``HttpApi(core, config)``: ``config`` may be any object; only ``rate_limits``
-    and ``http_max_connections`` are read, with defaults when they are missing."""
+    """``HttpApi(core, config)``: ``config`` may be any object; only ``rate_limits``,
+    ``http_max_connections``, ``http_max_connections_per_address`` and
+    ``trusted_proxies`` are read, with defaults when they are missing."""
 
     log = Logger()
 
@@ -59,6 +62,10 @@ class HttpApi:
         self.config = config
         self.rate_limits = getattr(config, "rate_limits", True)
         self.max_connections = getattr(config, "http_max_connections", 0)
+        self.per_address = PerAddress(
+            getattr(config, "http_max_connections_per_address", 0),
+            ProxyPolicy(getattr(config, "trusted_proxies", ())).is_trusted,
+        )
         #: The rate limiter, once there is one: ``limiter.admit(request)`` returns a
         #: LairError (``rate_limited``) to refuse, or None; it may set headers.
         self.limiter: Any = None
@@ -83,8 +90,9 @@ class HttpApi:
 
     def site(self, reactor: Any = None) -> server.Site:
         """A Site serving :meth:`resource` with request bodies bounded on arrival and
-        at most ``http_max_connections`` open connections."""
-        return make_site(self._root, reactor, self.max_connections)
+        at most ``http_max_connections`` open connections, and
+        ``http_max_connections_per_address`` from one address."""
+        return make_site(self._root, reactor, self.max_connections, self.per_address)
 
     # -- per-request hook -----------------------------------------------------------
 

@@ -16,7 +16,7 @@ from twisted.web import server
 from twisted.web.resource import IResource
 
 from lairchat.domain.errors import LairError
-from lairchat.transports.caps import Refused, over
+from lairchat.transports.caps import PerAddress, Refused, over
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.responses import CORS_HEADERS, JSON_CONTENT_TYPE
 
@@ -73,17 +73,28 @@ class BoundedRequest(server.Request):
 
 
 class BoundedSite(server.Site):
-    """A Site with at most ``max_connections`` open connections (0 = unlimited),
-    REST and WebSocket alike: past it, a new connection is closed at once."""
+    """A Site with at most ``max_connections`` open connections (0 = unlimited) in
+    all and ``per_address.cap`` from one address, REST and WebSocket alike: past
+    either, a new connection is closed at once."""
 
-    def __init__(self, root: IResource, max_connections: int = 0, **kwargs: Any):
+    def __init__(
+        self,
+        root: IResource,
+        max_connections: int = 0,
+        per_address: PerAddress | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(root, requestFactory=BoundedRequest, **kwargs)
         self.max_connections = max_connections
+        self.per_address = per_address or PerAddress()
         self.open_connections = 0
 
     def buildProtocol(self, addr: Any) -> Any:  # noqa: N802
         if over(self.open_connections, self.max_connections):
             _log.warn("http connection from {addr} refused: limit reached", addr=addr)
+            return Refused()
+        if not self.per_address.take(addr):
+            _log.warn("http connection from {addr} refused: per-address limit", addr=addr)
             return Refused()
         channel = super().buildProtocol(addr)
         self.open_connections += 1
@@ -93,14 +104,20 @@ class BoundedSite(server.Site):
 
         def connection_lost(reason: Any) -> None:
             self.open_connections -= 1
+            self.per_address.release(addr)
             lost(reason)
 
         channel.connectionLost = connection_lost
         return channel
 
 
-def make_site(root: IResource, reactor: Any = None, max_connections: int = 0) -> BoundedSite:
+def make_site(
+    root: IResource,
+    reactor: Any = None,
+    max_connections: int = 0,
+    per_address: PerAddress | None = None,
+) -> BoundedSite:
     kwargs = {} if reactor is None else {"reactor": reactor}
-    site = BoundedSite(root, max_connections, **kwargs)
+    site = BoundedSite(root, max_connections, per_address, **kwargs)
     site.displayTracebacks = False
     return site
