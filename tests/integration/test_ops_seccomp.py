@@ -121,9 +121,9 @@ def nice_values(pid: int) -> set[int]:
     return values
 
 
-pytestmark = pytest.mark.skipif(
-    ctypes.util.find_library("seccomp") is None, reason="libseccomp (Debian: systemd) missing"
-)
+@pytest.fixture(autouse=True)
+def libseccomp() -> None:
+    assert ctypes.util.find_library("seccomp"), "install the Debian package systemd (.ci/run)"
 
 
 def test_the_server_works_under_the_unit_s_system_call_filter(tmp_path):
