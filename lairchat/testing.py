@@ -285,11 +285,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 def server_env(workdir: Path, secret: str = TEST_SECRET, **extra: str) -> dict[str, str]:
     """The environment of a lairchat server in ``workdir`` on free loopback ports,
     rate limits off (``extra`` overrides any of it)."""
+    keys = ("LAIR_TCP_PORT", "LAIR_HTTP_PORT")
+    ports = {key: str(free_port()) for key in keys if key not in extra}
     return {
         **os.environ,
         "PYTHONPATH": str(SOURCE_ROOT),
-        "LAIR_TCP_PORT": str(free_port()),
-        "LAIR_HTTP_PORT": str(free_port()),
+        **ports,
         "LAIR_BIND_ADDRESS": "127.0.0.1",
         "LAIR_DATABASE_URL": f"sqlite:{workdir / 'chat.db'}",
         "LAIR_JWT_SECRET": secret,
@@ -340,8 +341,6 @@ class ServerProcess:
             "NOTIFY_SOCKET": "@" + self._ready.getsockname()[1:].decode(),
         }
         self.env = server_env(workdir, secret, **{**own, **extra_env})
-        self.tcp_port = int(self.env["LAIR_TCP_PORT"])
-        self.http_port = int(self.env["LAIR_HTTP_PORT"])
         self.log_path = workdir / "server.log"
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(

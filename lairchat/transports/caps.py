@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import protocol
+from twisted.logger import Logger
+
+_log = Logger()
 
 
 class Refused(protocol.Protocol):
@@ -25,6 +28,22 @@ class Refused(protocol.Protocol):
 def over(open_now: int, cap: int) -> bool:
     """Whether one more connection would exceed ``cap`` (0 = unlimited)."""
     return bool(cap) and open_now >= cap
+
+
+def admit(kind: str, addr: Any, open_now: int, cap: int, per_address: PerAddress) -> bool:
+    """Whether a new ``kind`` connection from ``addr`` may open, with ``open_now`` open
+    against the total ``cap``; if so, it is counted in ``per_address``. A refusal is
+    logged once (a warning: a flood of refusals is worth seeing, not a traceback)."""
+    if over(open_now, cap):
+        reason = "limit reached"
+    elif not per_address.take(addr):
+        reason = "per-address limit"
+    else:
+        return True
+    _log.warn(
+        "{kind} connection from {addr} refused: {reason}", kind=kind, addr=addr, reason=reason
+    )
+    return False
 
 
 class PerAddress:

@@ -20,7 +20,7 @@ from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
-from lairchat.transports.caps import PerAddress, Refused, over
+from lairchat.transports.caps import PerAddress, Refused, admit
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
@@ -164,8 +164,6 @@ class LairTCPFactory(protocol.ServerFactory):
     """Builds one protocol per connection, up to ``max_connections`` (0 = unlimited)
     in all and ``per_address.cap`` from one address."""
 
-    log = Logger()
-
     def __init__(
         self,
         core: Core,
@@ -182,11 +180,7 @@ class LairTCPFactory(protocol.ServerFactory):
         self.open: set[LairTCPProtocol] = set()
 
     def buildProtocol(self, addr: Any) -> LairTCPProtocol | Refused:  # noqa: N802
-        if over(len(self.open), self.max_connections):
-            self.log.warn("tcp connection from {addr} refused: limit reached", addr=addr)
-            return Refused()
-        if not self.per_address.take(addr):
-            self.log.warn("tcp connection from {addr} refused: per-address limit", addr=addr)
+        if not admit("tcp", addr, len(self.open), self.max_connections, self.per_address):
             return Refused()
         proto = LairTCPProtocol(self, addr)
         self.open.add(proto)

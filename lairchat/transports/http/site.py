@@ -11,16 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.resource import IResource
 
 from lairchat.domain.errors import LairError
-from lairchat.transports.caps import PerAddress, Refused, over
+from lairchat.transports.caps import PerAddress, Refused, admit
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.responses import CORS_HEADERS, JSON_CONTENT_TYPE
-
-_log = Logger()
 
 
 def _too_large_response() -> bytes:
@@ -90,11 +87,7 @@ class BoundedSite(server.Site):
         self.open_connections = 0
 
     def buildProtocol(self, addr: Any) -> Any:  # noqa: N802
-        if over(self.open_connections, self.max_connections):
-            _log.warn("http connection from {addr} refused: limit reached", addr=addr)
-            return Refused()
-        if not self.per_address.take(addr):
-            _log.warn("http connection from {addr} refused: per-address limit", addr=addr)
+        if not admit("http", addr, self.open_connections, self.max_connections, self.per_address):
             return Refused()
         channel = super().buildProtocol(addr)
         self.open_connections += 1
