@@ -7,7 +7,7 @@ costs one encoding, not N.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -58,15 +58,23 @@ def target_audience(target: Target, author: str, exclude_user: str | None = None
     return UserAudience((author, target.id), exclude_user=exclude_user)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Event:
     payload: dict[str, Any]
     audience: Audience
     #: Per-wire-format encodings, filled on first use (e.g. "json", "tcp", "ws").
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any]
     #: What caused the event, as the adapter that asked for it sees it (opaque here;
-    #: see Session.reply_cause), or None if unknown.
-    cause: Any = None
+    #: see Session._answered_cause), or None if unknown.
+    cause: Any
+
+    def __init__(self, payload: dict[str, Any], audience: Audience, cause: Any = None):
+        # Written out: the generated one calls a factory for ``cache`` (twice the
+        # cost; one event per message).
+        self.payload = payload
+        self.audience = audience
+        self.cache = {}
+        self.cause = cause
 
     @property
     def type(self) -> str:

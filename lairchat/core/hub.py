@@ -244,7 +244,11 @@ class Hub:
     def throttle(self, room_id: str, sender: object) -> bool:
         """Called after ``sender`` sent to the room: pause its reading while the room
         is congested. True if it was paused."""
-        if sender in self._paused_in or not self.congested(room_id):
+        if (
+            self._room_backlog.get(room_id) == 0  # the common case, decided without a call
+            or sender in self._paused_in
+            or not self.congested(room_id)
+        ):
             return False
         sender.pause_reading()
         self._paused.setdefault(room_id, set()).add(sender)

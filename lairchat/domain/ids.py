@@ -27,28 +27,33 @@ def new_id() -> str:
     return _hyphenated(raw.hex())
 
 
-#: The first hex digit of the variant field, from a random one: binary 10xx.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
 #: Message ids are minted on the hot path, so their parts are made in bulk: the
-#: random tails 409 at a time from one ``os.urandom`` call (one ``getrandom`` system
-#: call per id was about 2% of the server's CPU at 20k messages a second), the time
-#: prefix once per millisecond. Measured (timeit): 2.7 -> 0.75 µs per id.
-_TAIL_BLOCK = 4096  # random bytes per refill; 10 per tail
+#: random tails 512 at a time, the time prefix once per millisecond. A tail is
+#: ``-7xxx-Vxxx-xxxxxxxxxxxx``: the version digit, 18 random hex digits (72 bits)
+#: and the variant digit V, binary 10 then 2 random bits. A block of tails is laid
+#: out by strided copies, one per digit position, instead of one format per tail.
+#: Measured (timeit, per id): an ``os.urandom`` call each, 2.7 µs; one format
+#: per tail, 1.2 µs; strided copies, 0.4 µs.
+_TAILS_PER_BLOCK = 512
+_TAIL = b"-7xxx-Vxxx-xxxxxxxxxxxx"
+#: Where the 18 random digits go in a tail, in order.
+_DIGIT_AT = (2, 3, 4, 7, 8, 9, *range(11, 23))
+#: A random byte -> the variant digit (89ab): its low 2 bits are the random ones.
+_VARIANT_DIGIT = bytes(b"89ab"[v & 3] for v in range(256))
 _tails: list[str] = []
 _ms = -1
 _prefix = ""
 
 
 def _refill_tails() -> None:
-    r = os.urandom(_TAIL_BLOCK).hex()
-    # 20 hex digits each: r[i] is dropped for the version digit "7", r[i + 4] gives
-    # the variant digit (2 random bits), the other 18 digits stay random: 74 bits.
-    _tails.extend(
-        f"-7{r[i + 1 : i + 4]}-{_VARIANT[r[i + 4]]}{r[i + 5 : i + 8]}-{r[i + 8 : i + 20]}"
-        for i in range(0, len(r) - 19, 20)
-    )
+    n, width = _TAILS_PER_BLOCK, len(_TAIL)
+    digits = os.urandom(9 * n).hex().encode()  # 18 per tail
+    block = bytearray(_TAIL * n)
+    block[6::width] = os.urandom(n).translate(_VARIANT_DIGIT)
+    for k, at in enumerate(_DIGIT_AT):
+        block[at::width] = digits[k::18]
+    text = block.decode("ascii")
+    _tails.extend([text[i : i + width] for i in range(0, n * width, width)])
 
 
 def new_ordered_id() -> str:

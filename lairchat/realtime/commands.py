@@ -126,8 +126,8 @@ def get_current_user(session: Session, message: dict[str, Any]) -> dict[str, Any
 @command("send_message", finishes=True)
 def send_message(session: Session, m: dict[str, Any], finish: Callable[[Any], None]) -> None:
     target = m["target"]
-    cause = session.reply_cause()
-    session.core.messages.submit(session.user, target, m["content"], _sent, finish, cause=cause)
+    # The event is caused by this command: its slot says which (Session._answered_cause).
+    session.core.messages.submit(session.user, target, m["content"], _sent, finish, cause=finish)
     # Back-pressure: a congested room stops reading its sender (see Hub.congested).
     hub = session.core.hub
     if target.kind == "room" and hub.throttle(target.id, session):

@@ -66,7 +66,7 @@ class _Reply:
 
     def __init__(self, message: dict[str, Any] | None):
         self.message = message
-        self.number = 0  # a command's slot gets its number from Session._reserve
+        self.number = 0  # a command's slot is numbered when reserved
 
 
 class _CommandReply(_Reply):
@@ -92,33 +92,42 @@ class _CommandReply(_Reply):
         self.request_id = request_id
         self.on_failure = on_failure
         self.shape = shape
-        session._reserve(self)
+        # The session's next response slot, for a command that starts now.
+        session._reserved = self.number = session._reserved + 1
+        session._replies.append(self)
+        session.fast = None
+        session._running += 1
+        if session._running >= MAX_IN_FLIGHT and not session._reading_paused:
+            session._update_reading()
 
     def __call__(self, outcome: Any) -> None:
         session = self.session
         session._running -= 1
         if session._reading_paused:
             session._update_reading()
-        self.message = self.shape(outcome) if self.shape is not None else self._response(outcome)
+        if self.shape is not None:
+            self.message = self.shape(outcome)
+        elif isinstance(outcome, Failure):
+            self.message = self._failed(outcome)
+        else:  # success: its fields
+            self.message = {
+                "type": self.response_type,
+                "request_id": self.request_id,
+                "success": True,
+                **outcome,
+            }
         session._flush_replies()
         if not session._running:
             session._barrier = False
             session._pump()
 
-    def _response(self, outcome: Any) -> dict[str, Any]:
-        if isinstance(outcome, Failure):
-            return {
-                "type": self.response_type,
-                "request_id": self.request_id,
-                "success": False,
-                **(self.on_failure or {}),
-                "error": error_info(outcome, self.session.log),
-            }
+    def _failed(self, failure: Failure) -> dict[str, Any]:
         return {
             "type": self.response_type,
             "request_id": self.request_id,
-            "success": True,
-            **outcome,
+            "success": False,
+            **(self.on_failure or {}),
+            "error": error_info(failure, self.session.log),
         }
 
 
@@ -194,7 +203,7 @@ class Session:
         self._cipher: FrameCipher | None = None
         self._timer: Any = None
         #: Response slots reserved for commands so far, and the number of the last
-        #: one written (see reply_cause).
+        #: one written (see _answered_cause).
         self._reserved = self._answered = 0
         #: When the last frame arrived (kept once authenticated; see _timed_out).
         self._last_frame = 0.0
@@ -253,21 +262,16 @@ class Session:
             return
         self._write_event(event)
 
-    def reply_cause(self) -> tuple[Session, int]:
-        """The cause of events the command being handled publishes (Event.cause), for
-        a handler that reserved its response: such an event need not wait for the
-        responses this connection owes once that command's own has been written."""
-        return (self, self._reserved)
-
-    def _answered_cause(self, cause: tuple[Session, int] | None) -> bool:
+    def _answered_cause(self, cause: _CommandReply | None) -> bool:
         """Whether the event cannot be caused by a command whose response is still
         owed: it came from another connection, or from one of ours already answered
         (then it goes out at once, in the same write as that response, rather than
-        a reactor turn later). An event of unknown cause waits."""
+        a reactor turn later). An event of unknown cause waits. A cause is the
+        response slot of the command that published the event (a handler that
+        finishes by itself passes its ``finish``)."""
         if cause is None:
             return False
-        origin, number = cause
-        return origin is not self or number <= self._answered
+        return cause.session is not self or cause.number <= self._answered
 
     def _refresh_fast(self) -> None:
         ready = (
@@ -452,16 +456,6 @@ class Session:
         """Run ``start`` (the work, once ``finish`` has reserved its slot) and fill the
         slot with its result or failure when it is done."""
         return defer.maybeDeferred(start).addBoth(finish).addErrback(self._unexpected)
-
-    def _reserve(self, slot: _CommandReply) -> None:
-        """Take the next response slot for a command that starts now."""
-        self._reserved += 1
-        slot.number = self._reserved
-        self._replies.append(slot)
-        self.fast = None
-        self._running += 1
-        if self._running >= MAX_IN_FLIGHT and not self._reading_paused:
-            self._update_reading()
 
     def _flush_replies(self) -> None:
         replies = self._replies

@@ -524,6 +524,11 @@ def _outcome(payload: bytes) -> Any:
         return ("invalid", exc.message)
 
 
+#: Nested past MAX_DEPTH (32).
+DEEP: Any = 0
+for _ in range(40):
+    DEEP = [DEEP]
+
 SEND_TARGETS = [
     ROOM_T,
     {"type": "room", "room_id": ROOM.upper()},
@@ -538,6 +543,9 @@ SEND_TARGETS = [
     {"type": "dm", "recipient": USER, "room_id": ROOM},
     None,
     [ROOM],
+    # Fields the schema ignores, shallow and nested past the depth limit.
+    {"type": "room", "room_id": ROOM, "x": 1},
+    {"type": "room", "room_id": ROOM, "x": DEEP},
 ]
 
 
@@ -549,10 +557,12 @@ def test_common_send_message_path_matches_the_schema() -> None:
 
     contents = ["hi", " ", "", None, 5, ["hi"]]
     request_ids = [None, "r1", "", "r" * 256, "r" * 257, 5, True]
-    cases = itertools.product(SEND_TARGETS, contents, request_ids, range(8))
-    for target, content, request_id, dropped in cases:
+    extras = [{}, {"x": None}, {"x": DEEP}]
+    cases = itertools.product(SEND_TARGETS, contents, request_ids, range(8), extras)
+    for target, content, request_id, dropped, extra in cases:
         fields = {"target": target, "content": content, "request_id": request_id}
         kept = {k: v for i, (k, v) in enumerate(fields.items()) if not dropped & (1 << i)}
+        kept.update(extra)
         payload = frame({"type": "send_message", **kept})
         codec._ROOM_TARGETS.clear()
         general = _outcome(payload)  # a room id not seen yet takes the schema path

@@ -282,6 +282,11 @@ def test_new_ordered_id_is_canonical_v7_and_sorts_by_time():
         assert before <= parsed.int >> 80 <= after  # the millisecond it was made
     stamps = [uuid.UUID(v).int >> 80 for v in ids]
     assert stamps == sorted(stamps)
+    # Every random digit is random: the variant digit takes each of its 4 values, the
+    # 18 others vary (a digit left out of the tail's layout would be constant).
+    assert {v[19] for v in ids} == set("89ab")
+    for at in (15, 16, 17, 20, 21, 22, *range(24, 36)):
+        assert len({v[at] for v in ids}) >= 8, at
 
 
 # -- timestamps -----------------------------------------------------------------------
