@@ -151,7 +151,7 @@ def floor_round() -> Callable[[], None]:
         queued.clear()
         orjson.dumps([row[2:] for row in batch])  # what goes to the writer
         out: dict[tuple[str, str], list[bytes]] = {}
-        for seq, (sender, request_id, mid, room, content, stamp) in enumerate(batch):
+        for sender, request_id, mid, room, content, stamp in batch:
             wire = {
                 "id": mid,
                 "author": sender[0],
@@ -159,7 +159,6 @@ def floor_round() -> Callable[[], None]:
                 "content": content,
                 "edited": False,
                 "created_at": stamp,
-                "seq": seq,
             }
             response = orjson.dumps(
                 {
