@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import orjson
 
+from lairchat.collector import settle_heap
+
 SENDERS = 100
 IN_FLIGHT = 16
 #: Senders whose messages make one group commit (about 270 messages, as measured
@@ -195,10 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     one_round = (floor_round if args.floor else lairchat_round)()
     for _ in range(5):  # warm caches (room targets, id pool, formatted seconds)
         one_round()
-    # As the server does once ready (lairchat/collector.py).
     gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    settle_heap()  # as the server does once ready
     started = time.process_time()
     for _ in range(args.rounds):
         one_round()
