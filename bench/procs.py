@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from lairchat.testing import free_port
+from lairchat.testing import Readiness
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -156,6 +155,8 @@ class Server:
 
     def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = self.log_path.open("ab")
+        #: Where this process's output starts (a log may hold earlier runs').
+        self.log_offset = log.tell()
         self.process = spawn(
             argv,
             cwd=self.workdir,
@@ -166,23 +167,20 @@ class Server:
         )
         log.close()
 
-    def _wait_port(self, port: int, greeting: bool) -> None:
+    def _wait_listening(self) -> int:
+        """Until the process prints ``listening PORT`` (bench/relay.py); the port."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_offset)
+                found = re.search(rb"^listening (\d+)$", log.read(), re.M)
+            if found:
+                return int(found[1])
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}:\n{self.tail()}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), 1) as s,
-            ):
-                if not greeting:
-                    return
-                s.settimeout(5)
-                if s.recv(4):
-                    return
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=0.05)
-        raise RuntimeError(f"{self.name} did not listen on {port}; see {self.log_path}")
+        raise RuntimeError(f"{self.name} did not listen; see {self.log_path}")
 
     def tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
@@ -217,11 +215,13 @@ class LairServer(Server):
 
     def __init__(self, workdir: Path, database: Path, cores: str | None = SERVER_CORE):
         super().__init__(workdir)
-        self.tcp_port, self.http_port = free_port(), free_port()
+        ready = Readiness()
         env = {
             **os.environ,
-            "LAIR_TCP_PORT": str(self.tcp_port),
-            "LAIR_HTTP_PORT": str(self.http_port),
+            **ready.env,
+            # Port 0: the server binds what the kernel gives and reports it (READY=1).
+            "LAIR_TCP_PORT": "0",
+            "LAIR_HTTP_PORT": "0",
             "LAIR_BIND_ADDRESS": "127.0.0.1",
             "LAIR_DATABASE_URL": f"sqlite:{database}",
             "LAIR_JWT_SECRET": JWT_SECRET,
@@ -237,8 +237,14 @@ class LairServer(Server):
             code = f"import sys; sys.setswitchinterval({float(switch)}); {code}"
         argv = [sys.executable, "-c", code]
         self._spawn(pinned(cores, [*argv, "-n", "--pidfile=", "lairchat"]), env)
-        self._wait_port(self.tcp_port, greeting=True)
-        self._wait_port(self.http_port, greeting=False)
+        try:
+            ports = ready.wait(self.process, STARTUP_TIMEOUT, self.tail)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            ready.close()
+        self.tcp_port, self.http_port = ports["tcp"], ports["http"]
 
     def sample(self) -> Sample:
         return Sample(self.pid, commit_buckets(self.http_port))
@@ -250,7 +256,9 @@ class RelayServer(Server):
     def __init__(self, workdir: Path, kind: str, cores: str | None = SERVER_CORE):
         self.name = f"relay-{kind}"
         super().__init__(workdir)
-        self.port = free_port()
-        argv = [sys.executable, str(BENCH / "relay.py"), kind, str(self.port)]
-        self._spawn(pinned(cores, argv))
-        self._wait_port(self.port, greeting=False)
+        self._spawn(pinned(cores, [sys.executable, str(BENCH / "relay.py"), kind]))
+        try:
+            self.port = self._wait_listening()
+        except BaseException:
+            self.stop()
+            raise

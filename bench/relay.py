@@ -1,12 +1,13 @@
 """The floor: bare Twisted relays that lairchat is measured against in the same run.
 
-    python bench/relay.py tcp PORT    Int32StringReceiver: each frame to every other
-                                      connection (framed once), TCP_NODELAY, nothing else
-    python bench/relay.py ws PORT     Autobahn: each text message to every other
-                                      connection as one prepared message
+    python bench/relay.py tcp    Int32StringReceiver: each frame to every other
+                                 connection (framed once), TCP_NODELAY, nothing else
+    python bench/relay.py ws     Autobahn: each text message to every other
+                                 connection as one prepared message
 
 They do no parsing, no authentication, no storage and no flow control: whatever
-lairchat does beyond this is its cost. Prints ``listening`` once the port is open.
+lairchat does beyond this is its cost. Each listens on a port of the kernel's choosing
+on 127.0.0.1 and prints ``listening PORT`` once it is open.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def tcp_factory() -> protocol.ServerFactory:
     return factory
 
 
-def ws_factory(port: int) -> protocol.ServerFactory:
+def ws_factory() -> protocol.ServerFactory:
     from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 
     class WSRelay(WebSocketServerProtocol):
@@ -62,7 +63,7 @@ def ws_factory(port: int) -> protocol.ServerFactory:
                 if client is not self:
                     client.sendPreparedMessage(prepared)
 
-    factory = WebSocketServerFactory(f"ws://127.0.0.1:{port}")
+    factory = WebSocketServerFactory()  # its URL is set once the port is known
     factory.protocol = WSRelay
     factory.clients = []
     # The same framing choices as lairchat's /ws: no fragmentation, no compression.
@@ -71,10 +72,12 @@ def ws_factory(port: int) -> protocol.ServerFactory:
 
 
 def main() -> None:
-    kind, port = sys.argv[1], int(sys.argv[2])
-    factory = tcp_factory() if kind == "tcp" else ws_factory(port)
-    reactor.listenTCP(port, factory, backlog=1024, interface="127.0.0.1")
-    print("listening", flush=True)
+    kind = sys.argv[1]
+    factory = tcp_factory() if kind == "tcp" else ws_factory()
+    port = reactor.listenTCP(0, factory, backlog=1024, interface="127.0.0.1").getHost().port
+    if kind == "ws":
+        factory.setSessionParameters(f"ws://127.0.0.1:{port}")
+    print(f"listening {port}", flush=True)
     reactor.run()
 
 

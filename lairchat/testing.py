@@ -15,7 +15,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -308,14 +308,50 @@ class ServerNotReady(RuntimeError):
     """The server exited or did not listen in time; the message holds its output."""
 
 
+class Readiness:
+    """Where a lairchat server started with ``env`` reports that it is ready: systemd's
+    notification protocol (``READY=1`` and ``STATUS=Serving: tcp on HOST:PORT, ...``)
+    on an abstract datagram socket of ours. A server told to bind port 0 says here
+    which ports it got, so nothing picks a port beforehand (see :func:`free_port`)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self._socket.bind(f"\0lairchat-test-{os.getpid()}-{next(_NOTIFY_NAMES)}")
+        #: The environment that points a server at this socket.
+        self.env = {"NOTIFY_SOCKET": "@" + self._socket.getsockname()[1:].decode()}
+
+    def wait(
+        self, process: subprocess.Popen, timeout: float, output: Callable[[], str]
+    ) -> dict[str, int]:
+        """Until ``process`` says READY=1; the ports it listens on, by listener name.
+        :class:`ServerNotReady` (with ``output()``) if it exits or times out first."""
+        deadline = time.monotonic() + timeout
+        self._socket.settimeout(0.05)  # bounded polling, to notice an exit
+        while True:
+            try:
+                lines = self._socket.recv(4096).decode().splitlines()
+            except TimeoutError:
+                lines = []
+            if "READY=1" in lines:
+                break
+            if process.poll() is not None:
+                raise ServerNotReady(f"lairchat exited with {process.returncode}:\n{output()}")
+            if time.monotonic() > deadline:
+                raise ServerNotReady(f"lairchat was not ready within {timeout:.0f} s:\n{output()}")
+        status = next(line for line in lines if line.startswith("STATUS="))
+        return {m[0]: int(m[1]) for m in _LISTENING.findall(status)}
+
+    def close(self) -> None:
+        self._socket.close()
+
+
 class ServerProcess:
     """``twistd -n lairchat`` in a subprocess on loopback ports, configured by its
     environment (rate limits off unless ``extra_env`` says otherwise), with its
     output in ``<workdir>/server.log``. For integration tests and benchmarks.
 
     Unless ``extra_env`` names them, the server binds port 0 and reports the ports
-    it got, with systemd's readiness notification (``READY=1``, ``STATUS=Serving:
-    tcp on 127.0.0.1:PORT, ...``) on a datagram socket of ours. A port picked
+    it got (see :class:`Readiness`). A port picked
     beforehand with :func:`free_port` could be taken by another process before the
     server binds it, and a check that the port accepts connections would then pass
     against that other process."""
@@ -333,13 +369,8 @@ class ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.database = workdir / "chat.db"
-        self._ready = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-        self._ready.bind(f"\0lairchat-test-{os.getpid()}-{next(_NOTIFY_NAMES)}")
-        own = {
-            "LAIR_TCP_PORT": "0",
-            "LAIR_HTTP_PORT": "0",
-            "NOTIFY_SOCKET": "@" + self._ready.getsockname()[1:].decode(),
-        }
+        self._ready = Readiness()
+        own = {"LAIR_TCP_PORT": "0", "LAIR_HTTP_PORT": "0", **self._ready.env}
         self.env = server_env(workdir, secret, **{**own, **extra_env})
         self.log_path = workdir / "server.log"
         self._log = self.log_path.open("ab")
@@ -363,26 +394,7 @@ class ServerProcess:
         return f"{scheme}://127.0.0.1:{self.http_port}"
 
     def _wait_until_ready(self, timeout: float) -> None:
-        """Until the server says READY=1; take the ports from its status line."""
-        deadline = time.monotonic() + timeout
-        self._ready.settimeout(0.05)  # bounded polling, to notice an exit
-        while True:
-            try:
-                lines = self._ready.recv(4096).decode().splitlines()
-            except TimeoutError:
-                lines = []
-            if "READY=1" in lines:
-                break
-            if self.process.poll() is not None:
-                raise ServerNotReady(
-                    f"lairchat exited with {self.process.returncode}:\n{self.log()}"
-                )
-            if time.monotonic() > deadline:
-                raise ServerNotReady(
-                    f"lairchat was not ready within {timeout:.0f} s:\n{self.log()}"
-                )
-        status = next(line for line in lines if line.startswith("STATUS="))
-        ports = {m[0]: int(m[1]) for m in _LISTENING.findall(status)}
+        ports = self._ready.wait(self.process, timeout, self.log)
         self.tcp_port, self.http_port = ports["tcp"], ports["http"]
 
     def alive(self) -> bool:
@@ -425,6 +437,7 @@ __all__ = [
     "TEST_SECRET",
     "MemoryTCPClient",
     "MemoryTCPServer",
+    "Readiness",
     "ServerNotReady",
     "ServerProcess",
     "frame",
