@@ -159,7 +159,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
         )
     )
 
-    api = HttpApi(core, config)
+    api = HttpApi(core, config, proxies)
     api.limiter = HttpRateLimiter(core.limiter, core.auth.tokens, proxies)
     ws = make_ws_resource(core, config, reactor)
     root = api.resource()

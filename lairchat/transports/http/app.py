@@ -53,18 +53,20 @@ ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
 class HttpApi:
     """``HttpApi(core, config)``: ``config`` may be any object; only ``rate_limits``,
     ``http_max_connections``, ``http_max_connections_per_address`` and
-    ``trusted_proxies`` are read, with defaults when they are missing."""
+    ``trusted_proxies`` are read, with defaults when they are missing. ``proxies``
+    is the server's one parsed ``trusted_proxies`` policy, when it has one."""
 
     log = Logger()
 
-    def __init__(self, core: Core, config: Any = None):
+    def __init__(self, core: Core, config: Any = None, proxies: ProxyPolicy | None = None):
         self.core = core
         self.config = config
         self.rate_limits = getattr(config, "rate_limits", True)
         self.max_connections = getattr(config, "http_max_connections", 0)
+        if proxies is None:
+            proxies = ProxyPolicy(getattr(config, "trusted_proxies", ()))
         self.per_address = PerAddress(
-            getattr(config, "http_max_connections_per_address", 0),
-            ProxyPolicy(getattr(config, "trusted_proxies", ())).is_trusted,
+            getattr(config, "http_max_connections_per_address", 0), proxies.is_trusted
         )
         #: The rate limiter, once there is one: ``limiter.admit(request)`` returns a
         #: LairError (``rate_limited``) to refuse, or None; it may set headers.
