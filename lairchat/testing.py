@@ -98,7 +98,8 @@ class MemoryTCPClient:
         if proto is None:
             raise ConnectionRefusedError("the factory refused the connection")
         self.proto: LairTCPProtocol = proto
-        self.transport = StringTransport()
+        # The peer the factory was told of (StringTransport's own is 192.168.1.1).
+        self.transport = StringTransport(peerAddress=address)
         self.proto.makeConnection(self.transport)
         self.cipher: FrameCipher | None = None
         self.kx: KeyExchange | None = None

@@ -1,14 +1,17 @@
 """Fixed-window rate limiting with the original's tiers, shared by every transport.
 
-Keys are chosen by the caller: the user id once authenticated, the client address
-otherwise. Memory stays bounded under many distinct keys: when the table is full,
+Keys come from :func:`user_key` once a client is signed in and :func:`address_key`
+before, whatever the transport, so a client has one window per tier, not one per
+transport. Memory stays bounded under many distinct keys: when the table is full,
 expired windows are dropped first, then the oldest.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: tier -> (requests, window seconds), as the original's HTTP limiter.
 TIERS: dict[str, tuple[int, float]] = {
@@ -17,6 +20,29 @@ TIERS: dict[str, tuple[int, float]] = {
     "general": (100, 60.0),
 }
 MAX_KEYS = 100_000
+
+
+def user_key(user_id: str) -> str:
+    """The key of a signed-in client: its user, on every transport."""
+    return "user:" + user_id
+
+
+@lru_cache(maxsize=4096)
+def address_key(host: str) -> str:
+    """The key of a client known only by its address, for rate limits and per-address
+    connection caps alike. An IPv6 client counts by its /64, the block one subscriber
+    usually holds whole: counted address by address, one client could take 2**64
+    windows. An IPv4-mapped IPv6 address counts as its IPv4 address; anything that is
+    not an IP address (a Unix socket peer) as it is."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "ip:" + host
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"ip:{ip}"
 
 
 @dataclass(frozen=True, slots=True)

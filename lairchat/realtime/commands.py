@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from lairchat.core.hub import MAX_SENDER_PAUSE
+from lairchat.core.ratelimit import user_key
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import parse_uuid
 
@@ -81,7 +82,7 @@ def rate_limit(session: Session, tier: str) -> LairError | None:
     any. Only called while the limiter is enabled."""
     limiter = session.core.limiter
     for name in dict.fromkeys(("general", tier)):
-        decision = limiter.hit(name, session.user_id)
+        decision = limiter.hit(name, user_key(session.user_id))
         if not decision.allowed:
             return LairError(
                 "rate_limited",

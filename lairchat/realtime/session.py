@@ -21,6 +21,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from lairchat.core.events import Event
 from lairchat.core.hub import ISubscriber
+from lairchat.core.ratelimit import address_key
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.domain.timefmt import ts_plus
@@ -594,7 +595,7 @@ class Session:
         response = {"type": f"{kind}_response", "request_id": request_id}
         auth = self.core.auth
         if kind in ("login", "register"):
-            decision = self.core.limiter.hit("auth", self.client_address)
+            decision = self.core.limiter.hit("auth", address_key(self.client_address))
             if not decision.allowed:
                 details = {"retry_after": decision.retry_after, "limit": decision.limit}
                 error = LairError("rate_limited", details=details)

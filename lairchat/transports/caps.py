@@ -15,6 +15,8 @@ from typing import Any
 from twisted.internet import protocol
 from twisted.logger import Logger
 
+from lairchat.core.ratelimit import address_key
+
 _log = Logger()
 
 
@@ -62,7 +64,7 @@ class PerAddress:
         host = getattr(peer, "host", None)
         if not self.cap or not isinstance(host, str) or self._exempt(host):
             return None
-        return host
+        return address_key(host)  # an IPv6 client by its /64, as the rate limits
 
     def take(self, peer: Any) -> bool:
         """Count a new connection from ``peer``; False (and not counted) past the cap."""

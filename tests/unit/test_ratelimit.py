@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from twisted.internet import task
 
-from lairchat.core.ratelimit import RateLimiter
+import lairchat.core.passwords
+from lairchat.core.ratelimit import RateLimiter, address_key, user_key
 from lairchat.testing import MemoryTCPServer, result
+from lairchat.transports.http.ratelimit import HttpRateLimiter
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from lairchat.transports.proxies import ProxyPolicy
 
 
 def test_window_allows_limit_then_refuses_until_reset() -> None:
@@ -57,3 +62,56 @@ def test_tcp_send_message_counts_against_the_messaging_tier() -> None:
     assert error["details"]["retry_after"] == 60
     # Other commands still work: they only count against the general tier.
     assert alice.ok("get_current_user")["user"]["username"] == "alice"
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.9", "ip:203.0.113.9"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "ip:2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "ip:2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "ip:2001:db8:1:3::/64"),
+        ("::ffff:203.0.113.9", "ip:203.0.113.9"),
+        ("unix", "ip:unix"),
+    ],
+)
+def test_address_key_counts_ipv6_by_slash_64(host: str, key: str) -> None:
+    assert address_key(host) == key
+
+
+def test_user_and_address_keys_never_meet() -> None:
+    assert user_key("127.0.0.1") != address_key("127.0.0.1")
+
+
+def _both_transports() -> tuple[MemoryTCPServer, ApiClient]:
+    """One core with its limiter on, reached over TCP and over HTTP (both from
+    127.0.0.1)."""
+    server = MemoryTCPServer()
+    core = server.core
+    core.limiter = RateLimiter(server.clock, enabled=True)
+    http = ApiClient(core)
+    http.api.limiter = HttpRateLimiter(core.limiter, core.auth.tokens, ProxyPolicy(()))
+    return server, http
+
+
+def test_an_address_has_one_login_window_over_http_and_tcp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lairchat.core.passwords, "HASHER", CHEAP_HASHER)
+    server, http = _both_transports()
+    for i in range(10):  # the auth tier's 10 a minute, spent over HTTP
+        body = {"identifier": f"nobody{i}", "password": "x" * 8}
+        assert http.post("/api/v1/auth/login", body).status == 401
+    tcp = server.connect()
+    tcp.hello()
+    response = tcp.request("login", identifier="nobody", password="x" * 8)
+    assert response["error"]["code"] == "rate_limited"
+
+
+def test_a_user_has_one_general_window_over_http_and_tcp() -> None:
+    server, http = _both_transports()
+    alice = server.login("alice")
+    token = server.account("alice").token
+    for _ in range(100):  # the general tier's 100 a minute, spent over HTTP
+        assert http.get("/api/v1/users/me", token=token).status == 200
+    alice.fails("get_current_user", "rate_limited")

@@ -59,7 +59,9 @@ HELLO = jframe({"type": "client_hello", "version": "1.0"})
 
 def test_connection_setup(server: Server) -> None:
     conn = server.connect()
-    assert conn.proto.peer == "192.168.1.1:54321"  # StringTransport's default peer
+    # The peer as the transport reports it (MemoryTCPClient numbers its ports).
+    host, port = conn.transport.getPeer().host, conn.transport.getPeer().port
+    assert host == "127.0.0.1" and conn.proto.peer == f"127.0.0.1:{port}"
     assert conn.transport.producer is conn.proto and conn.transport.streaming is True
     assert server.factory.open == {conn.proto}
     conn.drop()
@@ -249,7 +251,21 @@ def test_per_address_cap() -> None:
     assert refused(server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2)))
     second.drop()
     third.drop()
-    assert server.factory.per_address._open == {"10.0.0.1": 1}
+    assert server.factory.per_address._open == {"ip:10.0.0.1": 1}
+
+
+def test_per_address_cap_counts_an_ipv6_client_by_its_slash_64() -> None:
+    caps = PerAddress(2)
+    same_block = [IPv6Address("TCP", f"2001:db8:1:2::{n:x}", 1) for n in (1, 2, 3)]
+    assert caps.take(same_block[0]) and caps.take(same_block[1])
+    assert not caps.take(same_block[2])  # another address, the same subscriber
+    assert caps.take(IPv6Address("TCP", "2001:db8:1:3::1", 1))  # the next /64
+    caps.release(same_block[0])
+    assert caps.take(same_block[2])
+    # An IPv4 client on a dual-stack socket counts as its IPv4 address.
+    assert caps.take(IPv4Address("TCP", "192.0.2.7", 1))
+    assert caps.take(IPv6Address("TCP", "::ffff:192.0.2.7", 1))
+    assert not caps.take(IPv4Address("TCP", "192.0.2.7", 2))
 
 
 def test_per_address_counts_only_addresses_with_a_host() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lairchat.core.ratelimit import Decision, RateLimiter
+from lairchat.core.ratelimit import Decision, RateLimiter, address_key, user_key
 from lairchat.core.tokens import Tokens
 from lairchat.domain.errors import LairError
 from lairchat.transports.proxies import ProxyPolicy
@@ -32,14 +32,14 @@ class HttpRateLimiter:
         self.proxies = proxies
 
     def client_key(self, request: Any) -> str:
-        """``user:<id>`` for a request with a valid token, else ``ip:<address>``."""
+        """The user's key for a request with a valid token, else its address's."""
         header = request.getHeader("authorization") or ""
         if header.startswith("Bearer "):
             try:
-                return "user:" + self.tokens.decode(header[7:]).user_id
+                return user_key(self.tokens.decode(header[7:]).user_id)
             except LairError:
                 pass
-        return "ip:" + self.client_host(request)
+        return address_key(self.client_host(request))
 
     def client_host(self, request: Any) -> str:
         peer = request.getClientAddress()
