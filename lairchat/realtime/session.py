@@ -143,7 +143,8 @@ class State(Enum):
 class ISessionTransport(Interface):
     """What a session needs from its transport: write frames, close."""
 
-    peer = Attribute("The client's address, for logs and rate limiting.")
+    peer = Attribute("The client's address (host:port, or a forwarded host), for logs.")
+    host = Attribute("The client's host, without a port: its key for rate limits.")
 
     def write_payload(payload):
         """Write one frame carrying ``payload`` (bytes, already encrypted if need be)."""
@@ -244,7 +245,7 @@ class Session:
     @property
     def client_address(self) -> str:
         """The peer's host (no port): the rate-limit key before authentication."""
-        return self.transport.peer.rsplit(":", 1)[0]
+        return self.transport.host
 
     @property
     def encrypted(self) -> bool:

@@ -51,7 +51,7 @@ class LairTCPProtocol(Int32StringReceiver):
         #: The peer address the factory counted this connection under.
         self.address = address
         self.session: Session | None = None
-        self.peer = "?"
+        self.peer = self.host = "?"
         self.backlog = OutboundBacklog(factory.clock)
         self._dropping = False
         self._send: Any = None
@@ -61,7 +61,8 @@ class LairTCPProtocol(Int32StringReceiver):
 
     def connectionMade(self) -> None:  # noqa: N802
         address = self.transport.getPeer()
-        self.peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
+        self.host = str(getattr(address, "host", address))
+        self.peer = f"{self.host}:{getattr(address, 'port', '')}"
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
         self.transport.registerProducer(self, True)

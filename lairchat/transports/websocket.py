@@ -184,13 +184,15 @@ class LairWSProtocol(WebSocketServerProtocol):
         self.backlog: OutboundBacklog | None = None  # needs the factory's clock
         self._lost = False
         self._send: Any = None
+        self.peer = self.host = "?"
 
     # -- Twisted protocol -----------------------------------------------------------
 
     def connectionMade(self) -> None:  # noqa: N802
         super().connectionMade()
         address = self.transport.getPeer()
-        self.peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
+        self.host = str(getattr(address, "host", address))
+        self.peer = f"{self.host}:{getattr(address, 'port', '')}"
         # The transport comes from twisted.web, whose HTTPChannel is still registered
         # as its producer: take its place so that we hear when the socket buffer fills.
         # (A transport with no producer at all raises RuntimeError in some fakes.)
@@ -225,7 +227,9 @@ class LairWSProtocol(WebSocketServerProtocol):
     def onConnect(self, request: Any) -> None:  # noqa: N802
         """Check the Origin and pick up ``?token=``; no subprotocol is negotiated."""
         headers = request.headers
-        self.peer = self.factory.client_address(self.peer, headers.get("x-forwarded-for"))
+        client = self.factory.client_host(self.host, headers.get("x-forwarded-for"))
+        if client != self.host:  # behind a trusted proxy: the client it speaks for
+            self.host = self.peer = client
         origin = headers.get("origin")
         if not self.factory.origins.allows(origin, headers.get("host")):
             self._log.info(
@@ -397,7 +401,7 @@ class LairWSFactory(WebSocketServerFactory):
             allowedOrigins=["*"],
             allowNullOrigin=True,
             maxConnections=max_connections,
-            trustXForwardedFor=0,  # see client_address
+            trustXForwardedFor=0,  # see client_host
         )
 
     def prepared(self, event: Event) -> Any:
@@ -421,12 +425,10 @@ class LairWSFactory(WebSocketServerFactory):
             event.cache["ws-frame"] = frame
         return frame
 
-    def client_address(self, peer: str, forwarded_for: str | None) -> str:
-        """The client's address for logs and rate limits: ``peer`` (host:port), or,
-        behind a trusted proxy, the forwarded client's host."""
-        host = peer.rsplit(":", 1)[0]
-        client = self.proxies.client_host(host, forwarded_for)
-        return peer if client == host else client
+    def client_host(self, host: str, forwarded_for: str | None) -> str:
+        """The client's host for logs and rate limits: the peer's ``host``, or, behind
+        a trusted proxy, the forwarded client's."""
+        return self.proxies.client_host(host, forwarded_for)
 
 
 class LairWSResource(WebSocketResource):

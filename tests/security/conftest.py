@@ -127,6 +127,7 @@ class MemoryWsTransport:
 
     def __init__(self) -> None:
         self.peer = "127.0.0.1:40000"
+        self.host = "127.0.0.1"
         self.sent: list[dict[str, Any]] = []
         self.closed = False
 

@@ -23,6 +23,7 @@ from twisted.web.server import Site
 
 from lairchat.config import Config
 from lairchat.core.events import Event, EveryoneAudience, RoomAudience
+from lairchat.core.ratelimit import RateLimiter
 from lairchat.realtime.session import Session, SessionSettings
 from lairchat.testing import result
 from lairchat.transports.backpressure import MAX_BACKLOG, SLOW_GRACE
@@ -808,14 +809,15 @@ def test_autobahn_options_are_explicit(world: World) -> None:
 @pytest.mark.parametrize(
     ("peer", "forwarded", "expected"),
     [
-        ("10.0.0.5:4000", "198.51.100.9", "198.51.100.9"),
-        ("10.0.0.5:4000", "198.51.100.9, 10.0.0.2", "198.51.100.9"),
-        ("10.0.0.5:4000", "1.2.3.4, 198.51.100.9", "198.51.100.9"),  # 1.2.3.4 is forgeable
-        ("203.0.113.7:4000", "198.51.100.9", "203.0.113.7:4000"),  # not a proxy of ours
-        ("10.0.0.5:4000", None, "10.0.0.5:4000"),
+        ("10.0.0.5", "198.51.100.9", "198.51.100.9"),
+        ("10.0.0.5", "198.51.100.9, 10.0.0.2", "198.51.100.9"),
+        ("10.0.0.5", "1.2.3.4, 198.51.100.9", "198.51.100.9"),  # 1.2.3.4 is forgeable
+        ("10.0.0.5", "2001:db8::5", "2001:db8::5"),
+        ("203.0.113.7", "198.51.100.9", "203.0.113.7"),  # not a proxy of ours
+        ("10.0.0.5", None, "10.0.0.5"),
     ],
 )
-def test_client_address_behind_trusted_proxies(
+def test_client_host_behind_trusted_proxies(
     world: World, peer: str, forwarded: str | None, expected: str
 ) -> None:
     factory = LairWSFactory(
@@ -825,7 +827,25 @@ def test_client_address_behind_trusted_proxies(
         (),
         ["10.0.0.0/8"],
     )
-    assert factory.client_address(peer, forwarded) == expected
+    assert factory.client_host(peer, forwarded) == expected
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "key"),
+    [("2001:db8:1:2::5", "ip:2001:db8:1:2::/64"), ("198.51.100.9", "ip:198.51.100.9")],
+)
+def test_a_forwarded_client_is_rate_limited_by_its_own_address(
+    core_world: Any, forwarded: str, key: str
+) -> None:
+    """Behind a trusted proxy the connection's host is the forwarded client's, whole:
+    an IPv6 address has no port to strip (it lost its last group when the session
+    took everything before the last colon)."""
+    world = World(core_world, make_config(trusted_proxies=("203.0.113.0/24",)))
+    world.core.limiter = RateLimiter(world.clock, enabled=True)
+    client = world.connect(X_Forwarded_For=forwarded)
+    hello(client)
+    client.send({"type": "login", "identifier": "nobody", "password": "x" * 8})
+    assert [k for t, k in world.core.limiter._windows if t == "auth"] == [key]
 
 
 # -- fan-out ---------------------------------------------------------------------------
