@@ -352,10 +352,9 @@ class ServerProcess:
     output in ``<workdir>/server.log``. For integration tests and benchmarks.
 
     Unless ``extra_env`` names them, the server binds port 0 and reports the ports
-    it got (see :class:`Readiness`). A port picked
-    beforehand with :func:`free_port` could be taken by another process before the
-    server binds it, and a check that the port accepts connections would then pass
-    against that other process."""
+    it got (see :class:`Readiness`). A port picked beforehand with :func:`free_port`
+    could be taken by another process before the server binds it, and a check that
+    the port accepts connections would then pass against that other process."""
 
     def __init__(
         self,

@@ -243,11 +243,6 @@ class Session:
         return self.auth_session.id if self.auth_session else None
 
     @property
-    def client_address(self) -> str:
-        """The peer's host (no port): the rate-limit key before authentication."""
-        return self.transport.host
-
-    @property
     def encrypted(self) -> bool:
         return self._cipher is not None
 
@@ -596,7 +591,7 @@ class Session:
         response = {"type": f"{kind}_response", "request_id": request_id}
         auth = self.core.auth
         if kind in ("login", "register"):
-            decision = self.core.limiter.hit("auth", address_key(self.client_address))
+            decision = self.core.limiter.hit("auth", address_key(self.transport.host))
             if not decision.allowed:
                 details = {"retry_after": decision.retry_after, "limit": decision.limit}
                 error = LairError("rate_limited", details=details)
