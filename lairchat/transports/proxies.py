@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import Any
+
+
+def host_and_peer(address: Any) -> tuple[str, str]:
+    """A socket peer's host (the rate-limit key) and ``host:port`` (for logs)."""
+    host = str(getattr(address, "host", address))
+    return host, f"{host}:{getattr(address, 'port', '')}"
 
 
 class ProxyPolicy:

@@ -21,6 +21,7 @@ from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 from lairchat.transports.caps import PerAddress, Refused, admit
+from lairchat.transports.proxies import host_and_peer
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
@@ -61,8 +62,7 @@ class LairTCPProtocol(Int32StringReceiver):
 
     def connectionMade(self) -> None:  # noqa: N802
         address = self.transport.getPeer()
-        self.host = str(getattr(address, "host", address))
-        self.peer = f"{self.host}:{getattr(address, 'port', '')}"
+        self.host, self.peer = host_and_peer(address)
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
         self.transport.registerProducer(self, True)

@@ -36,7 +36,7 @@ from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
-from lairchat.transports.proxies import ProxyPolicy
+from lairchat.transports.proxies import ProxyPolicy, host_and_peer
 
 #: Largest message (and frame) accepted or sent: the same 1 MiB as a TCP frame.
 MAX_MESSAGE = MAX_FRAME
@@ -191,8 +191,7 @@ class LairWSProtocol(WebSocketServerProtocol):
     def connectionMade(self) -> None:  # noqa: N802
         super().connectionMade()
         address = self.transport.getPeer()
-        self.host = str(getattr(address, "host", address))
-        self.peer = f"{self.host}:{getattr(address, 'port', '')}"
+        self.host, self.peer = host_and_peer(address)
         # The transport comes from twisted.web, whose HTTPChannel is still registered
         # as its producer: take its place so that we hear when the socket buffer fills.
         # (A transport with no producer at all raises RuntimeError in some fakes.)
@@ -227,7 +226,7 @@ class LairWSProtocol(WebSocketServerProtocol):
     def onConnect(self, request: Any) -> None:  # noqa: N802
         """Check the Origin and pick up ``?token=``; no subprotocol is negotiated."""
         headers = request.headers
-        client = self.factory.client_host(self.host, headers.get("x-forwarded-for"))
+        client = self.factory.proxies.client_host(self.host, headers.get("x-forwarded-for"))
         if client != self.host:  # behind a trusted proxy: the client it speaks for
             self.host = self.peer = client
         origin = headers.get("origin")
@@ -401,7 +400,7 @@ class LairWSFactory(WebSocketServerFactory):
             allowedOrigins=["*"],
             allowNullOrigin=True,
             maxConnections=max_connections,
-            trustXForwardedFor=0,  # see client_host
+            trustXForwardedFor=0,  # see onConnect: only from trusted proxies
         )
 
     def prepared(self, event: Event) -> Any:
@@ -424,11 +423,6 @@ class LairWSFactory(WebSocketServerFactory):
                 frame = self.prepared(event).payloadHybi
             event.cache["ws-frame"] = frame
         return frame
-
-    def client_host(self, host: str, forwarded_for: str | None) -> str:
-        """The client's host for logs and rate limits: the peer's ``host``, or, behind
-        a trusted proxy, the forwarded client's."""
-        return self.proxies.client_host(host, forwarded_for)
 
 
 class LairWSResource(WebSocketResource):

@@ -827,7 +827,7 @@ def test_client_host_behind_trusted_proxies(
         (),
         ["10.0.0.0/8"],
     )
-    assert factory.client_host(peer, forwarded) == expected
+    assert factory.proxies.client_host(peer, forwarded) == expected
 
 
 @pytest.mark.parametrize(
