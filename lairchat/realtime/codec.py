@@ -15,8 +15,9 @@ the original closes the connection for it instead of replying (§1).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from lairchat.domain.ids import parse_uuid
@@ -323,6 +324,19 @@ def decode(payload: bytes) -> dict[str, Any]:
     """
     if type(payload) is not bytes:
         payload = bytes(payload)  # accept bytearray/memoryview from the transport
+    try:
+        common = _SEND_TO_ROOM.decode(payload)
+    except ValueError:  # msgspec's errors, and UnicodeDecodeError inside a string
+        pass  # any other frame, or a faulty one: the general path words its error
+    else:
+        room = _ROOM_TARGETS.get(common.target.room_id)
+        if room is not None:
+            return {
+                "type": "send_message",
+                "request_id": common.request_id,
+                "target": room,
+                "content": common.content,
+            }
     if not payload:
         raise InvalidMessage("EOF while parsing a value at line 1 column 0")
     try:
@@ -334,10 +348,6 @@ def decode(payload: bytes) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise UndecodableFrame("payload is not valid UTF-8") from None
         raise InvalidMessage(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if type(data) is dict and data.get("type") == "send_message":
-        common = _common_send_message(data)
-        if common is not None:
-            return common
     if not isinstance(data, dict):
         raise InvalidMessage(f"invalid type: {_describe(data)}, expected a JSON object")
     if too_deep(payload, data):
@@ -358,29 +368,23 @@ def decode(payload: bytes) -> dict[str, Any]:
     return {"type": kind, "request_id": request_id, **_apply(fields, data, "")}
 
 
-def _common_send_message(data: dict[str, Any]) -> dict[str, Any] | None:
+class _RoomTarget(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    type: Literal["room"]
+    room_id: str
+
+
+class _SendToRoom(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The frame nearly every client sends most: ``send_message`` to a room by
-    ``room_id``, with a string ``request_id`` or none, and no other field. Checked
-    here without the schema table's generality (decoding costs less than half as
-    much); anything else returns None and takes the general path, which also words
-    every error. With no field besides these, the frame nests 2 deep: the depth
-    check (counting brackets costs as much as parsing the rest) is not needed."""
-    target, content = data.get("target"), data.get("content")
-    request_id = data.get("request_id")
-    if (
-        type(content) is not str
-        or type(target) is not dict
-        or len(data) != 3 + ("request_id" in data)
-        or len(target) != 2
-        or target.get("type") != "room"
-        or (
-            request_id is not None
-            and (type(request_id) is not str or len(request_id) > REQUEST_ID_MAX)
-        )
-    ):
-        return None
-    room_id = target.get("room_id")
-    room = _ROOM_TARGETS.get(room_id) if type(room_id) is str else None
-    if room is None:
-        return None
-    return {"type": "send_message", "request_id": request_id, "target": room, "content": content}
+    ``room_id``, with a string ``request_id`` or none, and no other field. msgspec
+    parses and checks this shape in one pass in C, at half the cost of orjson's
+    parse and the same checks in Python (``bench/jsonlibs.py``). A frame of any
+    other shape fails here and takes the general path, which also words every error.
+    With no field besides these, the frame nests 2 deep: no depth check is needed."""
+
+    type: Literal["send_message"]
+    target: _RoomTarget
+    content: str
+    request_id: Annotated[str, msgspec.Meta(max_length=REQUEST_ID_MAX)] | None = None
+
+
+_SEND_TO_ROOM = msgspec.json.Decoder(_SendToRoom)

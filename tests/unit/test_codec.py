@@ -569,3 +569,56 @@ def test_common_send_message_path_matches_the_schema() -> None:
         for known in (ROOM_T, target):
             _outcome(frame({"type": "send_message", "target": known, "content": "x"}))
         assert _outcome(payload) == general, kept  # the room may now be known
+
+
+_E = "é".encode()
+_TARGET = b'"target":{"type":"room","room_id":"' + ROOM.encode() + b'"}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"type":"send_message",%s,"content":"a","content":"b"}' % _TARGET,
+        b'{"type":"send_message","type":"send_message",%s,"content":"a"}' % _TARGET,
+        b'{"type":"ping","type":"send_message",%s,"content":"a"}' % _TARGET,
+        b'{"type":"send_message",%s,"content":"\\ud800"}' % _TARGET,
+        b'{"type":"send_message",%s,"content":"\\ud83d\\ude00\\u0000"}' % _TARGET,
+        b'{"type":"send_message",%s,"content":"\xff"}' % _TARGET,
+        b'{"type":"send_message",%s,"content":"\xed\xa0\x80"}' % _TARGET,
+        b'{"type":"send_message",%s,"content":"a\nb"}' % _TARGET,
+        b'\xef\xbb\xbf{"type":"send_message",%s,"content":"a"}' % _TARGET,
+        b'\x0c{"type":"send_message",%s,"content":"a"}' % _TARGET,
+        b' {"type" : "send_message" ,\n%s,"content":"a"}\r\n' % _TARGET,
+        b'{"type":"send_message",%s,"content":"a"}\x00' % _TARGET,
+        b'{"type":"send_message",%s,"content":"a"}{}' % _TARGET,
+        b'{"type":"send_message",%s,"content":"a","request_id":null}' % _TARGET,
+        # 256 and 257 characters of two bytes each: the limit counts characters.
+        b'{"type":"send_message",%s,"content":"a","request_id":"%s"}' % (_TARGET, _E * 256),
+        b'{"type":"send_message",%s,"content":"a","request_id":"%s"}' % (_TARGET, _E * 257),
+        b'{"type":"send_message","target":{"type":"room","room_id":"x","room_id":"%s"},'
+        b'"content":"a"}' % ROOM.encode(),
+        b'{"type":"send_message","target":{"room_id":"%s","type":"room"},"content":"a"}'
+        % ROOM.encode(),
+        b'{"content":"a",%s,"type":"send_message"}' % _TARGET,
+        b"",
+        b"{",
+    ],
+)
+def test_common_send_message_path_matches_the_parser(payload: bytes) -> None:
+    """The shortcut parses with another library than the general path: byte for
+    byte, a frame it accepts decodes as the general path decodes it, and one it
+    refuses gets the general path's error (duplicate keys, escapes, stray bytes,
+    whitespace, lengths in characters)."""
+    from lairchat.realtime import codec
+
+    def outcome() -> Any:
+        try:
+            return _outcome(payload)
+        except UndecodableFrame:
+            return "undecodable"
+
+    codec._ROOM_TARGETS.clear()
+    general = outcome()  # a room not seen yet: the schema path
+    _outcome(frame({"type": "send_message", "target": ROOM_T, "content": "x"}))
+    assert codec._ROOM_TARGETS
+    assert outcome() == general
