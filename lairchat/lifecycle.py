@@ -169,6 +169,8 @@ class CoreService(service.Service):
     def startService(self) -> None:  # noqa: N802
         super().startService()
         self.hash_pool.start()
+        if self.message_writer is not None:
+            self.message_writer.start()
 
     @defer.inlineCallbacks
     def stopService(self) -> Any:  # noqa: N802

@@ -168,3 +168,14 @@ def test_serve_numbers_past_a_deleted_newest_message(db):
     assert json_frames(replies.getvalue()) == [{"last": 2}, {"last": 4}, {"last": 5}]
     stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
     assert stored == [(1, "m1"), (3, "m3"), (4, "m4"), (5, "m5")]
+
+
+def test_start_spawns_the_writer_once_ahead_of_the_first_batch():
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    writer.start()
+    writer.start()
+    assert len(reactor.spawned) == 1
+    writer.insert([row("m1")])
+    (spawned,) = reactor.spawned
+    assert json_frames(spawned["transport"].written) == [[row("m1")]]

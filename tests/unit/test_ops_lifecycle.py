@@ -313,6 +313,23 @@ def test_core_stop_notices_closes_then_waits_for_writes() -> None:
     assert stopped.called and store.closed and hash_pool.stopped
 
 
+def test_core_start_starts_the_message_writer() -> None:
+    """The writer process starts with the server, not with the first message (whose
+    sender would wait for an interpreter to start)."""
+
+    class Writer:
+        started = 0
+
+        def start(self) -> None:
+            self.started += 1
+
+    writer = Writer()
+    core = make_core(clock=task.Clock())
+    core_service = CoreService(core, None, HashPool(), (), message_writer=writer)
+    core_service.startService()
+    assert writer.started == 1
+
+
 def test_core_stop_gives_up_waiting_after_the_grace_period() -> None:
     clock = task.Clock()
     core = make_core(clock=clock)
