@@ -77,14 +77,12 @@ def open_socket(
 
 def closed_at_once(port: int, wait: float = READ_TIMEOUT, source: str | None = None) -> bool:
     """Connect to a loopback ``port`` (from ``source``, see :func:`open_socket`); True
-    if the server closes the connection without sending a byte (a connection cap),
-    False if it sends something (TCP's server_hello) or is still silent after
-    ``wait`` seconds (HTTP speaks second)."""
+    if the server closes the connection cleanly without sending a byte (a connection
+    cap; a reset raises ConnectionResetError), False if it sends something (TCP's
+    server_hello) or is still silent after ``wait`` seconds (HTTP speaks second)."""
     with open_socket(port, source, timeout=wait) as sock:
         try:
             return sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
         except TimeoutError:
             return False
 

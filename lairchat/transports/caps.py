@@ -21,10 +21,15 @@ _log = Logger()
 
 
 class Refused(protocol.Protocol):
-    """Closes its connection as soon as it is made (no bytes, no TLS handshake)."""
+    """Closes its connection as soon as it is made: no bytes, no TLS handshake, and a
+    clean close (FIN), as the original's accept-then-drop gives, rather than a reset,
+    which a client may see as a failed connect before it can read the end."""
 
     def connectionMade(self) -> None:  # noqa: N802
-        self.transport.abortConnection()
+        # Under TLS, the socket's own transport: TLS's loseConnection before a
+        # handshake resets the connection (there is no TLS session to close).
+        tls_layer = getattr(self.transport, "transport", None)
+        (tls_layer if tls_layer is not None else self.transport).loseConnection()
 
 
 def over(open_now: int, cap: int) -> bool:

@@ -33,7 +33,9 @@ def server(start_live_server: Any) -> Any:
 def test_tcp_per_address_cap(server: Any) -> None:
     held = [hello(open_socket(server.tcp_port)) for _ in range(2)]
     try:
-        assert closed_at_once(server.tcp_port)  # a third from 127.0.0.1
+        # A third from 127.0.0.1, again and again: closed cleanly each time, never
+        # reset (a reset can fail a client's connect before it reads the end).
+        assert all(closed_at_once(server.tcp_port) for _ in range(50))
         assert not closed_at_once(server.tcp_port, source="127.0.0.2")
         proxied = [hello(open_socket(server.tcp_port, PROXY)) for _ in range(4)]
         for sock in proxied:
