@@ -1,20 +1,19 @@
 """Which JSON library the hot path should use: the candidates on lairchat's own frames.
 
-``python -m bench.jsonlibs`` times, for every library installed of orjson (what
-lairchat uses), msgspec, ujson and the standard library's json:
+``python -m bench.jsonlibs`` times, for every library installed of orjson and
+msgspec (lairchat's), ujson and the standard library's json:
 
 - *decode*: a ``send_message`` frame, bytes to dict (once per message received);
-- *decode typed*: the same frame through msgspec's decoder for that one shape, which
-  checks its fields as it parses (lairchat's ``realtime/codec.py`` does this first;
-  any other frame takes orjson and the schema table);
 - *encode response* and *encode event*: the ``send_message_response`` and
   ``message_received`` lairchat builds for it, dict to UTF-8 bytes (once each per
-  message; an event's bytes are then shared by all its recipients).
+  message; an event's bytes are then shared by all its recipients);
+- and lairchat's own decoder for that one frame shape (msgspec, typed: it checks
+  the fields as it parses; ``realtime/codec.py`` tries it first, and any other
+  frame takes orjson and the schema table).
 
-Each figure is the best of five timings of 20,000 calls, in µs per call, on the
-core the process runs on: a comparison of libraries on one machine, not a
-figure to compare across machines. Only orjson is a dependency; install the others
-to compare (``pip install msgspec ujson``).
+Each figure is the best of nine timings of 20,000 calls, in µs per call, with the
+libraries taking turns: a comparison on one machine, not a figure to compare
+across machines. Install ujson to include it (``pip install ujson``).
 """
 
 from __future__ import annotations
@@ -26,7 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 CALLS = 20_000
-REPEATS = 5
+REPEATS = 9
+#: lairchat's decoder for the send_message shape (msgspec, typed), in the table.
+TYPED = "msgspec, typed to the send_message shape (lairchat)"
 
 FRAME = (
     b'{"type":"send_message","target":{"type":"room","room_id":'
@@ -74,34 +75,41 @@ def _installed() -> dict[str, tuple[Callable[[bytes], Any], Callable[[Any], byte
     return libraries
 
 
-def _best(call: Callable[[], Any], calls: int = CALLS) -> float:
-    """µs per call, the best of REPEATS timings of ``calls`` calls."""
-    return min(timeit.repeat(call, number=calls, repeat=REPEATS)) / calls * 1e6
+def _checked() -> list[tuple[str, str, Callable[[], Any]]]:
+    """(library, operation, a call doing it once) for each library installed, after
+    checking that it decodes the frame and encodes the event as the standard library
+    does; lairchat's typed decoder is a library of its own here."""
+    from lairchat.realtime.codec import _SEND_TO_ROOM
 
-
-def measure(calls: int = CALLS) -> dict[str, dict[str, float]]:
-    """library -> µs per call of each operation; checks each library's output first."""
-    results = {}
+    calls: list[tuple[str, str, Callable[[], Any]]] = []
     for name, (decode, encode) in _installed().items():
         if decode(FRAME)["content"] != json.loads(FRAME)["content"]:
             raise RuntimeError(f"{name} decodes the frame differently")
         if json.loads(encode(EVENT)) != EVENT:
             raise RuntimeError(f"{name} encodes the event differently")
-        results[name] = {
-            "decode": _best(lambda d=decode: d(FRAME), calls),
-            "encode response": _best(lambda e=encode: e(RESPONSE), calls),
-            "encode event": _best(lambda e=encode: e(EVENT), calls),
-        }
-    return results
-
-
-def typed_decode(calls: int = CALLS) -> float:
-    """µs per call of lairchat's typed decode of the frame (msgspec)."""
-    from lairchat.realtime.codec import _SEND_TO_ROOM
-
+        calls += [
+            (name, "decode", lambda d=decode: d(FRAME)),
+            (name, "encode response", lambda e=encode: e(RESPONSE)),
+            (name, "encode event", lambda e=encode: e(EVENT)),
+        ]
     if _SEND_TO_ROOM.decode(FRAME).content != json.loads(FRAME)["content"]:
         raise RuntimeError("the typed decoder decodes the frame differently")
-    return _best(lambda: _SEND_TO_ROOM.decode(FRAME), calls)
+    calls.append((TYPED, "decode", lambda: _SEND_TO_ROOM.decode(FRAME)))
+    return calls
+
+
+def measure(calls: int = CALLS, repeats: int = REPEATS) -> dict[str, dict[str, float]]:
+    """library -> operation -> µs per call: the best of ``repeats`` timings of
+    ``calls`` calls. The libraries take turns within each repeat, so that a shift
+    in the machine's speed (frequent on a shared VM) falls on all of them alike."""
+    best: dict[str, dict[str, float]] = {}
+    checked = _checked()
+    for _ in range(repeats):
+        for name, operation, call in checked:
+            us = timeit.timeit(call, number=calls) / calls * 1e6
+            row = best.setdefault(name, {})
+            row[operation] = min(us, row.get(operation, us))
+    return best
 
 
 def main() -> None:
@@ -109,10 +117,10 @@ def main() -> None:
     columns = ["decode", "encode response", "encode event"]
     print("| library | " + " | ".join(f"{c} (µs)" for c in columns) + " | per message |")
     print("|---|" + "---|" * (len(columns) + 1))
-    for name, row in sorted(results.items(), key=lambda item: sum(item[1].values())):
-        cells = " | ".join(f"{row[c]:.2f}" for c in columns)
-        print(f"| {name} | {cells} | {sum(row.values()):.2f} |")
-    print(f"\nmsgspec, typed to the send_message shape (lairchat): decode {typed_decode():.2f} µs")
+    for name, row in sorted(results.items(), key=lambda item: -len(item[1])):
+        cells = " | ".join(f"{row[c]:.2f}" if c in row else "–" for c in columns)
+        total = f"{sum(row.values()):.2f}" if len(row) == len(columns) else "–"
+        print(f"| {name} | {cells} | {total} |")
 
 
 if __name__ == "__main__":
