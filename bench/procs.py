@@ -208,6 +208,16 @@ class Server:
         self.stop()
 
 
+#: ``BENCH_REACTOR`` values: how to install each reactor lairchat can run on (the
+#: default, with none given, is Twisted's default here: epoll).
+REACTORS = {
+    "epoll": "from twisted.internet import epollreactor; epollreactor.install()",
+    "asyncio": "from twisted.internet import asyncioreactor; asyncioreactor.install()",
+    "uvloop": "import uvloop; from twisted.internet import asyncioreactor; "
+    "asyncioreactor.install(uvloop.new_event_loop())",
+}
+
+
 class LairServer(Server):
     """lairchat itself, started the way an operator would (``twistd -n lairchat``)."""
 
@@ -235,6 +245,9 @@ class LairServer(Server):
         switch = os.environ.get("BENCH_SWITCH_INTERVAL")  # an experiment: the GIL's interval
         if switch:
             code = f"import sys; sys.setswitchinterval({float(switch)}); {code}"
+        reactor = os.environ.get("BENCH_REACTOR")  # an experiment: the reactor it runs on
+        if reactor:
+            code = f"{REACTORS[reactor]}; {code}"
         argv = [sys.executable, "-c", code]
         self._spawn(pinned(cores, [*argv, "-n", "--pidfile=", "lairchat"]), env)
         try:
