@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import protocol
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from lairchat.core.ratelimit import address_key
@@ -37,20 +38,61 @@ def over(open_now: int, cap: int) -> bool:
     return bool(cap) and open_now >= cap
 
 
-def admit(kind: str, addr: Any, open_now: int, cap: int, per_address: PerAddress) -> bool:
+def admit(
+    kind: str, addr: Any, open_now: int, cap: int, per_address: PerAddress, refusals: Refusals
+) -> bool:
     """Whether a new ``kind`` connection from ``addr`` may open, with ``open_now`` open
     against the total ``cap``; if so, it is counted in ``per_address``. A refusal is
-    logged once (a warning: a flood of refusals is worth seeing, not a traceback)."""
+    reported to ``refusals``."""
     if over(open_now, cap):
         reason = "limit reached"
     elif not per_address.take(addr):
         reason = "per-address limit"
     else:
         return True
-    _log.warn(
-        "{kind} connection from {addr} refused: {reason}", kind=kind, addr=addr, reason=reason
-    )
+    refusals.refused(kind, addr, reason)
     return False
+
+
+class Refusals:
+    """Logs refused connections as warnings (a flood of them is worth seeing) without
+    letting a flood become a flood of log lines: the first refusal of each kind and
+    reason in a :data:`WINDOW` is logged with its address; the others are counted, and
+    the count is logged in one line when that window ends."""
+
+    WINDOW = 10.0
+
+    def __init__(self, clock: IReactorTime):
+        self._clock = clock
+        #: (kind, reason) -> refusals not logged one by one in the current window.
+        self._held: dict[tuple[str, str], int] = {}
+
+    def refused(self, kind: str, addr: Any, reason: str) -> None:
+        key = (kind, reason)
+        held = self._held.get(key)
+        if held is None:
+            _log.warn(
+                "{kind} connection from {addr} refused: {reason}",
+                kind=kind,
+                addr=addr,
+                reason=reason,
+            )
+            self._held[key] = 0
+            self._clock.callLater(self.WINDOW, self._window_ended, key)
+        else:
+            self._held[key] = held + 1
+
+    def _window_ended(self, key: tuple[str, str]) -> None:
+        held = self._held.pop(key, 0)
+        if held:
+            kind, reason = key
+            _log.warn(
+                "{count} more {kind} connections refused in {window:g} s: {reason}",
+                count=held,
+                kind=kind,
+                window=self.WINDOW,
+                reason=reason,
+            )
 
 
 class PerAddress:

@@ -20,7 +20,7 @@ from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
-from lairchat.transports.caps import PerAddress, Refused, admit
+from lairchat.transports.caps import PerAddress, Refusals, Refused, admit
 from lairchat.transports.proxies import host_and_peer
 
 _PREFIX = struct.Struct("!I")
@@ -178,10 +178,13 @@ class LairTCPFactory(protocol.ServerFactory):
         self.clock = clock
         self.max_connections = max_connections
         self.per_address = per_address or PerAddress()
+        self.refusals = Refusals(clock)
         self.open: set[LairTCPProtocol] = set()
 
     def buildProtocol(self, addr: Any) -> LairTCPProtocol | Refused:  # noqa: N802
-        if not admit("tcp", addr, len(self.open), self.max_connections, self.per_address):
+        if not admit(
+            "tcp", addr, len(self.open), self.max_connections, self.per_address, self.refusals
+        ):
             return Refused()
         proto = LairTCPProtocol(self, addr)
         self.open.add(proto)

@@ -15,7 +15,7 @@ from twisted.web import server
 from twisted.web.resource import IResource
 
 from lairchat.domain.errors import LairError
-from lairchat.transports.caps import PerAddress, Refused, admit
+from lairchat.transports.caps import PerAddress, Refusals, Refused, admit
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.responses import CORS_HEADERS, JSON_CONTENT_TYPE
 
@@ -84,10 +84,18 @@ class BoundedSite(server.Site):
         super().__init__(root, requestFactory=BoundedRequest, **kwargs)
         self.max_connections = max_connections
         self.per_address = per_address or PerAddress()
+        self.refusals = Refusals(self.reactor)
         self.open_connections = 0
 
     def buildProtocol(self, addr: Any) -> Any:  # noqa: N802
-        if not admit("http", addr, self.open_connections, self.max_connections, self.per_address):
+        if not admit(
+            "http",
+            addr,
+            self.open_connections,
+            self.max_connections,
+            self.per_address,
+            self.refusals,
+        ):
             return Refused()
         channel = super().buildProtocol(addr)
         self.open_connections += 1

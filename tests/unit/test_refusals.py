@@ -1,0 +1,72 @@
+"""Refused connections are logged without a log line per connection (caps.Refusals)."""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
+from twisted.web.resource import Resource
+
+from lairchat.testing import MemoryTCPServer
+from lairchat.transports.caps import Refusals, Refused
+from lairchat.transports.http.site import make_site
+
+
+def warnings(events: list[dict]) -> list[str]:
+    return [formatEvent(e) for e in events if e["log_level"].name == "warn"]
+
+
+def test_first_refusal_is_logged_the_rest_counted_until_the_window_ends() -> None:
+    clock = Clock()
+    refusals = Refusals(clock)
+    with capturedLogs() as events:
+        for port in range(1, 101):
+            refusals.refused("tcp", IPv4Address("TCP", "10.0.0.1", port), "limit reached")
+        assert warnings(events) == [
+            "tcp connection from IPv4Address(type='TCP', host='10.0.0.1', port=1) "
+            "refused: limit reached"
+        ]
+        clock.advance(Refusals.WINDOW)
+        assert warnings(events)[1:] == ["99 more tcp connections refused in 10 s: limit reached"]
+        # A new window: the next refusal is logged with its address again.
+        refusals.refused("tcp", IPv4Address("TCP", "10.0.0.2", 7), "limit reached")
+        assert "10.0.0.2" in warnings(events)[2]
+        clock.advance(Refusals.WINDOW)
+        assert len(warnings(events)) == 3  # nothing held: no summary line
+
+
+def test_kinds_and_reasons_are_windowed_apart() -> None:
+    clock = Clock()
+    refusals = Refusals(clock)
+    addr = IPv4Address("TCP", "10.0.0.1", 1)
+    with capturedLogs() as events:
+        refusals.refused("tcp", addr, "limit reached")
+        refusals.refused("tcp", addr, "per-address limit")
+        refusals.refused("http", addr, "limit reached")
+        refusals.refused("http", addr, "limit reached")
+        assert len(warnings(events)) == 3
+        clock.advance(Refusals.WINDOW)
+        assert warnings(events)[3:] == ["1 more http connections refused in 10 s: limit reached"]
+
+
+def test_a_flood_past_the_tcp_cap_logs_two_lines() -> None:
+    server = MemoryTCPServer(max_connections=1)
+    server.connect()
+    with capturedLogs() as events:
+        for port in range(1, 1001):
+            server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
+        server.clock.advance(Refusals.WINDOW)
+    lines = warnings(events)
+    assert len(lines) == 2, lines
+    assert lines[1] == "999 more tcp connections refused in 10 s: limit reached"
+
+
+def test_a_flood_past_the_http_cap_logs_two_lines() -> None:
+    clock = Clock()
+    site = make_site(Resource(), clock, max_connections=1)
+    site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    with capturedLogs() as events:
+        for port in range(2, 502):
+            assert isinstance(site.buildProtocol(IPv4Address("TCP", "127.0.0.1", port)), Refused)
+        clock.advance(Refusals.WINDOW)
+    assert warnings(events)[1:] == ["499 more http connections refused in 10 s: limit reached"]
