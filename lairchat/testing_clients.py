@@ -257,19 +257,23 @@ class TCPClient(_MessageStream):
 
     # -- the handshake ----------------------------------------------------------------
 
-    def hello(self, encrypted: bool = False) -> None:
+    def hello(self, encrypted: bool = False, client_name: str = "pytest") -> None:
         """``client_hello``; with ``encrypted``, the key exchange too, after which
-        both directions are encrypted."""
+        both directions are encrypted. This is the original's TUI client's handshake
+        (``TcpClient::handshake_with_encryption``) with ``client_name`` its own."""
+        features = ["encryption"] if encrypted else []
+        hello = {"type": "client_hello", "version": "1.0", "client_name": client_name}
+        self.send({**hello, "features": features})
         if not encrypted:
-            self.send({"type": "client_hello", "version": "1.0", "client_name": "pytest"})
             return
         private = X25519PrivateKey.generate()
         public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.send({"type": "client_hello", "version": "1.0", "features": ["encryption"]})
         self.send({"type": "key_exchange", "public_key": base64.b64encode(public).decode()})
-        reply = orjson.loads(self.recv_payload())  # plaintext, like nothing after it
+        reply = self._read()  # in plaintext, unlike everything after it
         assert reply["type"] == "key_exchange_response", reply
-        peer = X25519PublicKey.from_public_bytes(base64.b64decode(reply["public_key"]))
+        # Standard base64 with padding, as the client decodes it.
+        peer_key = base64.b64decode(reply["public_key"], validate=True)
+        peer = X25519PublicKey.from_public_bytes(peer_key)
         # The AES-256-GCM key is the raw X25519 shared secret (no KDF).
         self.aead = AESGCM(private.exchange(peer))
 
