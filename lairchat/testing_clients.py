@@ -29,6 +29,25 @@ from lairchat.testing import frame, split_frames
 
 #: Longest a client waits for any one read.
 READ_TIMEOUT = 10.0
+#: Every event a server pushes unasked (PROTOCOL.md, "Server events"), for tests that
+#: check what a client was sent.
+EVENT_TYPES = frozenset(
+    {
+        "message_received",
+        "message_edited",
+        "message_deleted",
+        "user_joined_room",
+        "user_left_room",
+        "member_role_changed",
+        "room_updated",
+        "room_deleted",
+        "user_online",
+        "user_offline",
+        "user_typing",
+        "invitation_received",
+        "server_notice",
+    }
+)
 WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 

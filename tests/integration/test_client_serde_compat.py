@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from lairchat.testing import ServerProcess
-from lairchat.testing_clients import TCPClient, WSClient, open_socket
+from lairchat.testing_clients import EVENT_TYPES, TCPClient, WSClient, open_socket
 
 # --------------------------------------------------------------------- serde's rules
 
@@ -297,22 +297,8 @@ HTTP = {
     "UpdateRoleResponse": struct(member=(REQ, ROOM_MEMBER)),
 }
 
-# Every server-pushed event the client knows and our core can publish.
-EVENTS = {
-    "message_received",
-    "message_edited",
-    "message_deleted",
-    "user_joined_room",
-    "user_left_room",
-    "member_role_changed",
-    "room_updated",
-    "room_deleted",
-    "user_online",
-    "user_offline",
-    "user_typing",
-    "invitation_received",
-    "server_notice",
-}
+# Every server-pushed event the client knows (and our core can publish).
+EVENTS = EVENT_TYPES
 
 
 def test_the_model_rejects_what_serde_rejects() -> None:

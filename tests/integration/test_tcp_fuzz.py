@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lairchat.realtime.codec import CLIENT_TYPES
+from lairchat.testing_clients import EVENT_TYPES
 
 if TYPE_CHECKING:
     from conftest import LiveServer
@@ -35,19 +36,7 @@ SERVER_TYPES = {
     "pong",
     "key_exchange_response",
     *(f"{t}_response" for t in CLIENT_TYPES),
-    "message_received",
-    "message_edited",
-    "message_deleted",
-    "user_joined_room",
-    "user_left_room",
-    "member_role_changed",
-    "room_deleted",
-    "room_updated",
-    "user_online",
-    "user_offline",
-    "user_typing",
-    "invitation_received",
-    "server_notice",
+    *EVENT_TYPES,
 }
 
 
