@@ -176,6 +176,8 @@ class LairWSProtocol(WebSocketServerProtocol):
     factory: LairWSFactory
     # Autobahn owns ``self.log`` (a txaio logger); ours has its own name.
     _log = Logger()
+    #: Swapped in for Autobahn's logger while it refuses a handshake (see failHandshake).
+    _quiet = Logger(observer=lambda event: None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -185,6 +187,9 @@ class LairWSProtocol(WebSocketServerProtocol):
         self._lost = False
         self._send: Any = None
         self.peer = self.host = "?"
+        #: Why onConnect refused the handshake, for the log line (Autobahn's reason is
+        #: the HTTP status text).
+        self._refusal: str | None = None
 
     # -- Twisted protocol -----------------------------------------------------------
 
@@ -221,6 +226,25 @@ class LairWSProtocol(WebSocketServerProtocol):
         # Failures (slow consumer, handshake timeouts) still abort.
         super()._closeConnection(abort and not self.wasClean)
 
+    def failHandshake(  # noqa: N802
+        self, reason: str, code: int = 400, responseHeaders: Any = None
+    ) -> None:
+        """Refuse the opening handshake with one info line. Autobahn would log each
+        refusal twice, the second time as a warning ("dropping connection"), though
+        answering a foreign Origin or a malformed upgrade with an HTTP error is the
+        server working as meant, and any client can make it happen at will."""
+        self._log.info(
+            "ws connection from {peer} refused: {code} {reason}",
+            peer=self.peer,
+            code=code,
+            reason=self._refusal or reason,
+        )
+        loud, self.log = self.log, self._quiet
+        try:
+            super().failHandshake(reason, code, responseHeaders)
+        finally:
+            self.log = loud
+
     # -- Autobahn callbacks ---------------------------------------------------------
 
     def onConnect(self, request: Any) -> None:  # noqa: N802
@@ -231,11 +255,7 @@ class LairWSProtocol(WebSocketServerProtocol):
             self.host = self.peer = client
         origin = headers.get("origin")
         if not self.factory.origins.allows(origin, headers.get("host")):
-            self._log.info(
-                "ws connection from {peer} refused: origin {origin!r} not allowed",
-                peer=self.peer,
-                origin=origin,
-            )
+            self._refusal = f"origin {origin!r} not allowed"
             raise ConnectionDeny(ConnectionDeny.FORBIDDEN, "Origin not allowed")
         # Autobahn's request.params drops blank values, but an empty ``?token=`` must
         # be attempted like any other (PROTOCOL.md §12.1), so read the raw query.

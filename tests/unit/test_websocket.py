@@ -17,6 +17,7 @@ from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -519,6 +520,28 @@ def test_origin_default_policy(world: World) -> None:
     assert Client(world, headers={"Origin": "http://localhost:9999"}).status == 403
     assert Client(world, headers={"Origin": "null"}).status == 403
     assert len(world.factory.open) == 2  # the refused ones never opened
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "logged"),
+    [
+        ({"Origin": "https://evil.example"}, 403, "403 origin 'https://evil.example' not allowed"),
+        ({"Sec-WebSocket-Version": "99"}, 400, "400 "),  # a malformed upgrade
+        ({"Sec-WebSocket-Key": None}, 400, "400 "),
+    ],
+)
+def test_a_refused_handshake_logs_one_info_line(
+    world: World, headers: dict, status: int, logged: str
+) -> None:
+    """Autobahn logs a refusal twice, once as a warning; any client can cause one."""
+    with capturedLogs() as events:
+        client = Client(world, headers=headers)
+    assert client.status == status
+    assert client.transport.disconnecting
+    lines = [formatEvent(e) for e in events]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("ws connection from 203.0.113.7:") and logged in lines[0]
+    assert events[0]["log_level"].name == "info"
 
 
 def test_origin_allowed_list(core_world: Any) -> None:
