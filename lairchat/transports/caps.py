@@ -9,6 +9,7 @@ log lines.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -58,14 +59,18 @@ class Refusals:
     """Logs refused connections as warnings (a flood of them is worth seeing) without
     letting a flood become a flood of log lines: the first refusal of each kind and
     reason in a :data:`WINDOW` is logged with its address; the others are counted, and
-    the count is logged in one line when that window ends."""
+    the count is logged in one line when that window ends, with the address refused
+    most often in it (what an operator looks for first)."""
 
     WINDOW = 10.0
+    #: Distinct addresses counted per window; a flood from more is counted, not told apart.
+    MAX_ADDRESSES = 1000
 
     def __init__(self, clock: IReactorTime):
         self._clock = clock
-        #: (kind, reason) -> refusals not logged one by one in the current window.
-        self._held: dict[tuple[str, str], int] = {}
+        #: (kind, reason) -> refusals not logged one by one in the current window,
+        #: by peer host.
+        self._held: dict[tuple[str, str], Counter[str]] = {}
 
     def refused(self, kind: str, addr: Any, reason: str) -> None:
         key = (kind, reason)
@@ -77,21 +82,29 @@ class Refusals:
                 addr=addr,
                 reason=reason,
             )
-            self._held[key] = 0
+            self._held[key] = Counter()
             self._clock.callLater(self.WINDOW, self._window_ended, key)
+            return
+        host = str(getattr(addr, "host", addr))
+        if host in held or len(held) < self.MAX_ADDRESSES:
+            held[host] += 1
         else:
-            self._held[key] = held + 1
+            held["(others)"] += 1
 
     def _window_ended(self, key: tuple[str, str]) -> None:
-        held = self._held.pop(key, 0)
+        held = self._held.pop(key, None)
         if held:
             kind, reason = key
+            ((top, most),) = held.most_common(1)
             _log.warn(
-                "{count} more {kind} connections refused in {window:g} s: {reason}",
-                count=held,
+                "{count} more {kind} connections refused in {window:g} s: {reason} "
+                "({most} from {top})",
+                count=held.total(),
                 kind=kind,
                 window=self.WINDOW,
                 reason=reason,
+                most=most,
+                top=top,
             )
 
 

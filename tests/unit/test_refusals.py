@@ -27,12 +27,32 @@ def test_first_refusal_is_logged_the_rest_counted_until_the_window_ends() -> Non
             "refused: limit reached"
         ]
         clock.advance(Refusals.WINDOW)
-        assert warnings(events)[1:] == ["99 more tcp connections refused in 10 s: limit reached"]
+        assert warnings(events)[1:] == [
+            "99 more tcp connections refused in 10 s: limit reached (99 from 10.0.0.1)"
+        ]
         # A new window: the next refusal is logged with its address again.
         refusals.refused("tcp", IPv4Address("TCP", "10.0.0.2", 7), "limit reached")
         assert "10.0.0.2" in warnings(events)[2]
         clock.advance(Refusals.WINDOW)
         assert len(warnings(events)) == 3  # nothing held: no summary line
+
+
+def test_the_summary_names_the_address_refused_most() -> None:
+    clock = Clock()
+    refusals = Refusals(clock)
+    refusals.MAX_ADDRESSES = 2  # a third address is counted under "(others)"
+    hosts = ["10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.0.3", "10.0.0.3", "10.0.0.3"]
+    hosts += ["10.0.0.4"] * 4 + ["10.0.0.5"]
+    with capturedLogs() as events:
+        for port, host in enumerate(hosts, 1):
+            refusals.refused("tcp", IPv4Address("TCP", host, port), "limit reached")
+        clock.advance(Refusals.WINDOW)
+    # 10.0.0.1 was logged on its own; 10.0.0.2 and 10.0.0.3 fill the table, so
+    # 10.0.0.4 and 10.0.0.5 are counted together.
+    assert warnings(events)[1:] == [
+        "10 more tcp connections refused in 10 s: limit reached (5 from (others))"
+    ]
+    assert refusals._held == {}
 
 
 def test_kinds_and_reasons_are_windowed_apart() -> None:
@@ -46,7 +66,9 @@ def test_kinds_and_reasons_are_windowed_apart() -> None:
         refusals.refused("http", addr, "limit reached")
         assert len(warnings(events)) == 3
         clock.advance(Refusals.WINDOW)
-        assert warnings(events)[3:] == ["1 more http connections refused in 10 s: limit reached"]
+        assert warnings(events)[3:] == [
+            "1 more http connections refused in 10 s: limit reached (1 from 10.0.0.1)"
+        ]
 
 
 def test_a_flood_past_the_tcp_cap_logs_two_lines() -> None:
@@ -58,7 +80,9 @@ def test_a_flood_past_the_tcp_cap_logs_two_lines() -> None:
         server.clock.advance(Refusals.WINDOW)
     lines = warnings(events)
     assert len(lines) == 2, lines
-    assert lines[1] == "999 more tcp connections refused in 10 s: limit reached"
+    assert (
+        lines[1] == "999 more tcp connections refused in 10 s: limit reached (999 from 127.0.0.1)"
+    )
 
 
 def test_a_flood_past_the_http_cap_logs_two_lines() -> None:
@@ -69,4 +93,6 @@ def test_a_flood_past_the_http_cap_logs_two_lines() -> None:
         for port in range(2, 502):
             assert isinstance(site.buildProtocol(IPv4Address("TCP", "127.0.0.1", port)), Refused)
         clock.advance(Refusals.WINDOW)
-    assert warnings(events)[1:] == ["499 more http connections refused in 10 s: limit reached"]
+    assert warnings(events)[1:] == [
+        "499 more http connections refused in 10 s: limit reached (499 from 127.0.0.1)"
+    ]
