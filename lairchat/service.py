@@ -180,7 +180,10 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     # used alone.
     root.putChild(b"ready", ReadyResource(core.store, reactor, listening))
     metrics.watch(
-        core, {"tcp": lambda: len(tcp.open), "websocket": lambda: len(ws.factory.open)}, listening
+        core,
+        {"tcp": lambda: len(tcp.open), "websocket": lambda: len(ws.factory.open)},
+        listening,
+        {"tcp": tcp.refusals, "http": site.refusals},
     )
     core_service.transports = (tcp, ws.factory)
 

@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from twisted.internet import defer
 
 from lairchat.core.hub import Hub
+from lairchat.transports.caps import LIMIT_REACHED, PER_ADDRESS_LIMIT, Refusals
 
 #: What ``/metrics`` answers with (the text format the original serves).
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -118,11 +119,14 @@ class Metrics:
         core: Any,
         connections: Mapping[str, Callable[[], int]],
         listeners: Mapping[str, Callable[[], bool]],
+        refusals: Mapping[str, Refusals] | None = None,
     ) -> None:
         """Read ``core`` (store counts, hub, counters), the open connections per
-        transport and whether each listener is up, at every :meth:`refresh`."""
+        transport and whether each listener is up, at every :meth:`refresh`; and the
+        connections each listener refused at its caps, when scraped."""
         self._sources = _Sources(core, dict(connections), dict(listeners))
         self.registry.register(_CoreCounters(core))
+        self.registry.register(_RefusalCounters(dict(refusals or {})))
 
     @defer.inlineCallbacks
     def refresh(self) -> Any:
@@ -175,6 +179,26 @@ class _CoreCounters(Collector):
             "it sent to was behind (back-pressure).",
             value=self.core.hub.senders_paused,
         )
+
+
+class _RefusalCounters(Collector):
+    """Connections refused at a connection cap, by listener and reason (every pair
+    exported from the start, at 0, so that a rate can be taken at once)."""
+
+    def __init__(self, refusals: dict[str, Refusals]):
+        self.refusals = refusals
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "lair_chat_connections_refused",
+            "Connections closed at once because a connection cap was reached, by "
+            "listener and reason (the total cap, or the cap per peer address).",
+            labels=["listener", "reason"],
+        )
+        for listener, refusals in self.refusals.items():
+            for reason in (LIMIT_REACHED, PER_ADDRESS_LIMIT):
+                family.add_metric([listener, reason], refusals.totals[reason])
+        yield family
 
 
 class TimedHub(Hub):

@@ -39,6 +39,11 @@ def over(open_now: int, cap: int) -> bool:
     return bool(cap) and open_now >= cap
 
 
+#: Why a connection was refused: the total cap, or the cap per peer address.
+LIMIT_REACHED = "limit reached"
+PER_ADDRESS_LIMIT = "per-address limit"
+
+
 def admit(
     kind: str, addr: Any, open_now: int, cap: int, per_address: PerAddress, refusals: Refusals
 ) -> bool:
@@ -46,9 +51,9 @@ def admit(
     against the total ``cap``; if so, it is counted in ``per_address``. A refusal is
     reported to ``refusals``."""
     if over(open_now, cap):
-        reason = "limit reached"
+        reason = LIMIT_REACHED
     elif not per_address.take(addr):
-        reason = "per-address limit"
+        reason = PER_ADDRESS_LIMIT
     else:
         return True
     refusals.refused(kind, addr, reason)
@@ -60,7 +65,8 @@ class Refusals:
     letting a flood become a flood of log lines: the first refusal of each kind and
     reason in a :data:`WINDOW` is logged with its address; the others are counted, and
     the count is logged in one line when that window ends, with the address refused
-    most often in it (what an operator looks for first)."""
+    most often in it (what an operator looks for first). ``totals`` counts every
+    refusal since start by reason, for the metrics."""
 
     WINDOW = 10.0
     #: Distinct addresses counted per window; a flood from more is counted, not told apart.
@@ -71,8 +77,10 @@ class Refusals:
         #: (kind, reason) -> refusals not logged one by one in the current window,
         #: by peer host.
         self._held: dict[tuple[str, str], Counter[str]] = {}
+        self.totals: Counter[str] = Counter()
 
     def refused(self, kind: str, addr: Any, reason: str) -> None:
+        self.totals[reason] += 1
         key = (kind, reason)
         held = self._held.get(key)
         if held is None:

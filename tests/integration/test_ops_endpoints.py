@@ -194,3 +194,10 @@ def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, r
     assert "tcp connection from" in log and "refused: limit reached" in log
     assert "http connection from" in log
     assert "Traceback" not in log and "Unhandled" not in log
+    metrics = http_request(server.http_port, "GET", "/metrics")[2].decode()
+    for listener in ("tcp", "http"):
+        line = (
+            f'lair_chat_connections_refused_total{{listener="{listener}",reason="limit reached"}}'
+        )
+        counted = [ln for ln in metrics.splitlines() if ln.startswith(line)]
+        assert counted and float(counted[0].split()[-1]) >= 1, (listener, counted)

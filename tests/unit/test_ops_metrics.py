@@ -7,12 +7,14 @@ from typing import Any
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import defer, task
+from twisted.internet.address import IPv4Address
 
 from lairchat.core.events import Event, EveryoneAudience
 from lairchat.core.services import Core
 from lairchat.observability.database import ObservedPool
 from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.testing import TEST_SECRET, make_core, result, run_now
+from lairchat.transports.caps import LIMIT_REACHED, PER_ADDRESS_LIMIT, Refusals
 from lairchat.transports.http.testing import FakeConnection
 
 
@@ -172,3 +174,42 @@ def test_observed_pool_never_looks_idle_between_chained_transactions() -> None:
     assert pool.in_flight == 1
     raw.calls[1].callback(None)
     assert pool.idle
+
+
+def test_refused_connections_by_listener_and_reason() -> None:
+    metrics = Metrics()
+    clock = task.Clock()
+    tcp, http = Refusals(clock), Refusals(clock)
+    metrics.watch(make_core(), {}, {}, {"tcp": tcp, "http": http})
+    assert (
+        value(metrics, "lair_chat_connections_refused_total", listener="tcp", reason=LIMIT_REACHED)
+        == 0
+    )
+    addr = IPv4Address("TCP", "10.0.0.1", 1)
+    for _ in range(3):
+        tcp.refused("tcp", addr, LIMIT_REACHED)
+    http.refused("http", addr, PER_ADDRESS_LIMIT)
+    assert (
+        value(metrics, "lair_chat_connections_refused_total", listener="tcp", reason=LIMIT_REACHED)
+        == 3
+    )
+    assert (
+        value(
+            metrics, "lair_chat_connections_refused_total", listener="tcp", reason=PER_ADDRESS_LIMIT
+        )
+        == 0
+    )
+    assert (
+        value(
+            metrics,
+            "lair_chat_connections_refused_total",
+            listener="http",
+            reason=PER_ADDRESS_LIMIT,
+        )
+        == 1
+    )
+    clock.advance(Refusals.WINDOW)  # the log window ends; the totals stay
+    assert (
+        value(metrics, "lair_chat_connections_refused_total", listener="tcp", reason=LIMIT_REACHED)
+        == 3
+    )
