@@ -44,26 +44,24 @@ LIMIT_REACHED = "limit reached"
 PER_ADDRESS_LIMIT = "per-address limit"
 
 
-def admit(
-    kind: str, addr: Any, open_now: int, cap: int, per_address: PerAddress, refusals: Refusals
-) -> bool:
-    """Whether a new ``kind`` connection from ``addr`` may open, with ``open_now`` open
-    against the total ``cap``; if so, it is counted in ``per_address``. A refusal is
-    reported to ``refusals``."""
+def admit(addr: Any, open_now: int, cap: int, per_address: PerAddress, refusals: Refusals) -> bool:
+    """Whether a new connection from ``addr`` may open, with ``open_now`` open against
+    the total ``cap``; if so, it is counted in ``per_address``. A refusal is reported
+    to ``refusals`` (the listener's)."""
     if over(open_now, cap):
         reason = LIMIT_REACHED
     elif not per_address.take(addr):
         reason = PER_ADDRESS_LIMIT
     else:
         return True
-    refusals.refused(kind, addr, reason)
+    refusals.refused(addr, reason)
     return False
 
 
 class Refusals:
-    """Logs refused connections as warnings (a flood of them is worth seeing) without
-    letting a flood become a flood of log lines: the first refusal of each kind and
-    reason in a :data:`WINDOW` is logged with its address; the others are counted, and
+    """A listener's refused connections, logged as warnings (a flood of them is worth
+    seeing) without letting a flood become a flood of log lines: the first refusal for
+    each reason in a :data:`WINDOW` is logged with its address; the others are counted, and
     the count is logged in one line when that window ends, with the address refused
     most often in it (what an operator looks for first). ``totals`` counts every
     refusal since start by reason, for the metrics."""
@@ -72,26 +70,25 @@ class Refusals:
     #: Distinct addresses counted per window; a flood from more is counted, not told apart.
     MAX_ADDRESSES = 1000
 
-    def __init__(self, clock: IReactorTime):
+    def __init__(self, kind: str, clock: IReactorTime):
+        self.kind = kind
         self._clock = clock
-        #: (kind, reason) -> refusals not logged one by one in the current window,
-        #: by peer host.
-        self._held: dict[tuple[str, str], Counter[str]] = {}
+        #: reason -> refusals not logged one by one in the current window, by peer host.
+        self._held: dict[str, Counter[str]] = {}
         self.totals: Counter[str] = Counter()
 
-    def refused(self, kind: str, addr: Any, reason: str) -> None:
+    def refused(self, addr: Any, reason: str) -> None:
         self.totals[reason] += 1
-        key = (kind, reason)
-        held = self._held.get(key)
+        held = self._held.get(reason)
         if held is None:
             _log.warn(
                 "{kind} connection from {addr} refused: {reason}",
-                kind=kind,
+                kind=self.kind,
                 addr=addr,
                 reason=reason,
             )
-            self._held[key] = Counter()
-            self._clock.callLater(self.WINDOW, self._window_ended, key)
+            self._held[reason] = Counter()
+            self._clock.callLater(self.WINDOW, self._window_ended, reason)
             return
         host = str(getattr(addr, "host", addr))
         if host in held or len(held) < self.MAX_ADDRESSES:
@@ -99,16 +96,15 @@ class Refusals:
         else:
             held["(others)"] += 1
 
-    def _window_ended(self, key: tuple[str, str]) -> None:
-        held = self._held.pop(key, None)
+    def _window_ended(self, reason: str) -> None:
+        held = self._held.pop(reason, None)
         if held:
-            kind, reason = key
             ((top, most),) = held.most_common(1)
             _log.warn(
                 "{count} more {kind} connections refused in {window:g} s: {reason} "
                 "({most} from {top})",
                 count=held.total(),
-                kind=kind,
+                kind=self.kind,
                 window=self.WINDOW,
                 reason=reason,
                 most=most,

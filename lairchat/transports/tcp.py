@@ -178,13 +178,11 @@ class LairTCPFactory(protocol.ServerFactory):
         self.clock = clock
         self.max_connections = max_connections
         self.per_address = per_address or PerAddress()
-        self.refusals = Refusals(clock)
+        self.refusals = Refusals("tcp", clock)
         self.open: set[LairTCPProtocol] = set()
 
     def buildProtocol(self, addr: Any) -> LairTCPProtocol | Refused:  # noqa: N802
-        if not admit(
-            "tcp", addr, len(self.open), self.max_connections, self.per_address, self.refusals
-        ):
+        if not admit(addr, len(self.open), self.max_connections, self.per_address, self.refusals):
             return Refused()
         proto = LairTCPProtocol(self, addr)
         self.open.add(proto)

@@ -179,7 +179,7 @@ def test_observed_pool_never_looks_idle_between_chained_transactions() -> None:
 def test_refused_connections_by_listener_and_reason() -> None:
     metrics = Metrics()
     clock = task.Clock()
-    tcp, http = Refusals(clock), Refusals(clock)
+    tcp, http = Refusals("tcp", clock), Refusals("http", clock)
     metrics.watch(make_core(), {}, {}, {"tcp": tcp, "http": http})
     assert (
         value(metrics, "lair_chat_connections_refused_total", listener="tcp", reason=LIMIT_REACHED)
@@ -187,8 +187,8 @@ def test_refused_connections_by_listener_and_reason() -> None:
     )
     addr = IPv4Address("TCP", "10.0.0.1", 1)
     for _ in range(3):
-        tcp.refused("tcp", addr, LIMIT_REACHED)
-    http.refused("http", addr, PER_ADDRESS_LIMIT)
+        tcp.refused(addr, LIMIT_REACHED)
+    http.refused(addr, PER_ADDRESS_LIMIT)
     assert (
         value(metrics, "lair_chat_connections_refused_total", listener="tcp", reason=LIMIT_REACHED)
         == 3

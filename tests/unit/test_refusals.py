@@ -18,10 +18,10 @@ def warnings(events: list[dict]) -> list[str]:
 
 def test_first_refusal_is_logged_the_rest_counted_until_the_window_ends() -> None:
     clock = Clock()
-    refusals = Refusals(clock)
+    refusals = Refusals("tcp", clock)
     with capturedLogs() as events:
         for port in range(1, 101):
-            refusals.refused("tcp", IPv4Address("TCP", "10.0.0.1", port), "limit reached")
+            refusals.refused(IPv4Address("TCP", "10.0.0.1", port), "limit reached")
         assert warnings(events) == [
             "tcp connection from IPv4Address(type='TCP', host='10.0.0.1', port=1) "
             "refused: limit reached"
@@ -31,7 +31,7 @@ def test_first_refusal_is_logged_the_rest_counted_until_the_window_ends() -> Non
             "99 more tcp connections refused in 10 s: limit reached (99 from 10.0.0.1)"
         ]
         # A new window: the next refusal is logged with its address again.
-        refusals.refused("tcp", IPv4Address("TCP", "10.0.0.2", 7), "limit reached")
+        refusals.refused(IPv4Address("TCP", "10.0.0.2", 7), "limit reached")
         assert "10.0.0.2" in warnings(events)[2]
         clock.advance(Refusals.WINDOW)
         assert len(warnings(events)) == 3  # nothing held: no summary line
@@ -39,13 +39,13 @@ def test_first_refusal_is_logged_the_rest_counted_until_the_window_ends() -> Non
 
 def test_the_summary_names_the_address_refused_most() -> None:
     clock = Clock()
-    refusals = Refusals(clock)
+    refusals = Refusals("tcp", clock)
     refusals.MAX_ADDRESSES = 2  # a third address is counted under "(others)"
     hosts = ["10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.0.3", "10.0.0.3", "10.0.0.3"]
     hosts += ["10.0.0.4"] * 4 + ["10.0.0.5"]
     with capturedLogs() as events:
         for port, host in enumerate(hosts, 1):
-            refusals.refused("tcp", IPv4Address("TCP", host, port), "limit reached")
+            refusals.refused(IPv4Address("TCP", host, port), "limit reached")
         clock.advance(Refusals.WINDOW)
     # 10.0.0.1 was logged on its own; 10.0.0.2 and 10.0.0.3 fill the table, so
     # 10.0.0.4 and 10.0.0.5 are counted together.
@@ -55,19 +55,18 @@ def test_the_summary_names_the_address_refused_most() -> None:
     assert refusals._held == {}
 
 
-def test_kinds_and_reasons_are_windowed_apart() -> None:
+def test_reasons_are_windowed_apart() -> None:
     clock = Clock()
-    refusals = Refusals(clock)
+    refusals = Refusals("http", clock)
     addr = IPv4Address("TCP", "10.0.0.1", 1)
     with capturedLogs() as events:
-        refusals.refused("tcp", addr, "limit reached")
-        refusals.refused("tcp", addr, "per-address limit")
-        refusals.refused("http", addr, "limit reached")
-        refusals.refused("http", addr, "limit reached")
-        assert len(warnings(events)) == 3
+        refusals.refused(addr, "limit reached")
+        refusals.refused(addr, "per-address limit")
+        refusals.refused(addr, "per-address limit")
+        assert len(warnings(events)) == 2
         clock.advance(Refusals.WINDOW)
-        assert warnings(events)[3:] == [
-            "1 more http connections refused in 10 s: limit reached (1 from 10.0.0.1)"
+        assert warnings(events)[2:] == [
+            "1 more http connections refused in 10 s: per-address limit (1 from 10.0.0.1)"
         ]
 
 

@@ -84,17 +84,12 @@ class BoundedSite(server.Site):
         super().__init__(root, requestFactory=BoundedRequest, **kwargs)
         self.max_connections = max_connections
         self.per_address = per_address or PerAddress()
-        self.refusals = Refusals(self.reactor)
+        self.refusals = Refusals("http", self.reactor)
         self.open_connections = 0
 
     def buildProtocol(self, addr: Any) -> Any:  # noqa: N802
         if not admit(
-            "http",
-            addr,
-            self.open_connections,
-            self.max_connections,
-            self.per_address,
-            self.refusals,
+            addr, self.open_connections, self.max_connections, self.per_address, self.refusals
         ):
             return Refused()
         channel = super().buildProtocol(addr)
