@@ -34,11 +34,6 @@ class Refused(protocol.Protocol):
         (tls_layer if tls_layer is not None else self.transport).loseConnection()
 
 
-def over(open_now: int, cap: int) -> bool:
-    """Whether one more connection would exceed ``cap`` (0 = unlimited)."""
-    return bool(cap) and open_now >= cap
-
-
 #: Why a connection was refused: the total cap, or the cap per peer address.
 LIMIT_REACHED = "limit reached"
 PER_ADDRESS_LIMIT = "per-address limit"
@@ -46,9 +41,9 @@ PER_ADDRESS_LIMIT = "per-address limit"
 
 def admit(addr: Any, open_now: int, cap: int, per_address: PerAddress, refusals: Refusals) -> bool:
     """Whether a new connection from ``addr`` may open, with ``open_now`` open against
-    the total ``cap``; if so, it is counted in ``per_address``. A refusal is reported
-    to ``refusals`` (the listener's)."""
-    if over(open_now, cap):
+    the total ``cap`` (0 = unlimited); if so, it is counted in ``per_address``. A
+    refusal is reported to ``refusals`` (the listener's)."""
+    if cap and open_now >= cap:
         reason = LIMIT_REACHED
     elif not per_address.take(addr):
         reason = PER_ADDRESS_LIMIT
