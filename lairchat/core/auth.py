@@ -70,8 +70,12 @@ class Lockout:
             recent = []
         else:
             self._failures[key] = recent
-        while len(self._failures) > LOCKOUT_TRACKED_MAX:
-            self._failures.pop(next(iter(self._failures)))
+        # Both tables are bounded: identifiers cost an attacker nothing (unknown ones
+        # are counted and locked too, so that a lockout reveals no account). Locks all
+        # last LOCKOUT_DURATION, so the first inserted is the first to expire.
+        for table in (self._failures, self._locked_until):
+            while len(table) > LOCKOUT_TRACKED_MAX:
+                table.pop(next(iter(table)))
 
     def succeeded(self, identifier: str) -> None:
         self._failures.pop(self._key(identifier), None)

@@ -9,6 +9,7 @@ import json
 import jwt
 import pytest
 
+from lairchat.core import auth
 from lairchat.core.auth import LOCKOUT_DURATION, LOCKOUT_THRESHOLD, SESSION_LIFETIME
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
@@ -176,6 +177,18 @@ def test_old_failures_leave_the_window(w, alice):
 def test_unknown_identifiers_are_locked_too(w):
     fail_logins(w, "ghost", LOCKOUT_THRESHOLD)
     w.fails(w.core.auth.login("ghost", PASSWORD), "account_locked")
+
+
+def test_locks_are_bounded_the_oldest_forgotten_first(w, monkeypatch):
+    """Unknown identifiers are locked too, so an attacker could mint locks at will:
+    the table of locks is bounded like the table of failures."""
+    monkeypatch.setattr(auth, "LOCKOUT_TRACKED_MAX", 3)
+    for name in ("ghost0", "ghost1", "ghost2", "ghost3"):
+        fail_logins(w, name, LOCKOUT_THRESHOLD)
+    assert len(w.core.auth.lockout._locked_until) == 3
+    w.fails(w.core.auth.login("ghost0", PASSWORD), "invalid_credentials")  # forgotten
+    for name in ("ghost1", "ghost2", "ghost3"):
+        w.fails(w.core.auth.login(name, PASSWORD), "account_locked")
 
 
 # -- bans (our addition) --------------------------------------------------------------
