@@ -57,6 +57,9 @@ MAX_PIPELINE_BYTES = 4 * 1024 * 1024
 #: client's socket. Far above what any client keeps in flight to wait for answers
 #: (the benchmark's 16).
 MAX_IN_FLIGHT = 256
+#: How long after its ``expires_at`` a session's connections are closed: a session is
+#: valid up to that instant, so the timer aims just past it.
+EXPIRY_MARGIN = 0.001
 
 
 class _Reply:
@@ -483,7 +486,14 @@ class Session:
             return self.settings.handshake_timeout
         if self.state is State.AWAITING_AUTH:
             return self.settings.auth_timeout
-        return self.settings.idle_timeout
+        return min(self.settings.idle_timeout, self._until_expiry())
+
+    def _until_expiry(self) -> float:
+        """Seconds until the session has expired (it is valid up to ``expires_at``
+        itself), so that the timer closes the connection then."""
+        if self.auth_session is None:
+            return float("inf")
+        return self.auth_session.expires_at - self.clock.seconds() + EXPIRY_MARGIN
 
     def _arm(self, seconds: float) -> None:
         if self._timer is not None and self._timer.active():
@@ -494,9 +504,16 @@ class Session:
     def _timed_out(self) -> None:
         self._timer = None
         if self.state is State.AUTHENTICATED:
+            expired = self.session_error()
+            if expired is not None:
+                # The session's 24 hours are over: no more events or reads on it (a
+                # stolen token must not outlive them). The client logs in again.
+                self.send(error_frame(expired.code, expired.message))
+                self.close("session expired")
+                return
             left = self._last_frame + self.settings.idle_timeout - self.clock.seconds()
             if left > 0:  # a frame came since the timer was set
-                self._timer = self.clock.callLater(left, self._timed_out)
+                self._timer = self.clock.callLater(min(left, self._until_expiry()), self._timed_out)
                 return
         self.send(error_frame("timeout", "Connection timed out"))
         self.close("timed out")
@@ -629,7 +646,7 @@ class Session:
         self._refresh_fast()
         self.core.hub.attach(self)
         self._last_frame = self.clock.seconds()
-        self._arm(self.settings.idle_timeout)
+        self._arm(self._timeout())
 
     def _unexpected(self, failure: Failure) -> None:
         self.log.failure("unexpected error on {peer}", failure, peer=self.transport.peer)

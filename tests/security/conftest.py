@@ -144,9 +144,10 @@ class MemoryWsTransport:
 class WsClient:
     """A WebSocket connection at the session layer: ``GET /ws?token=...`` in memory."""
 
-    def __init__(self, core: Core, token: str | None):
+    def __init__(self, core: Core, token: str | None, settings: SessionSettings | None = None):
         self.transport = MemoryWsTransport()
-        self.session = Session(core, SessionSettings("ws"), self.transport, core.clock)
+        settings = settings or SessionSettings("ws")
+        self.session = Session(core, settings, self.transport, core.clock)
         self.session.connected(token)
 
     def frames(self) -> list[dict[str, Any]]:
@@ -209,8 +210,8 @@ class World:
             assert reply["success"] is True, reply
         return client
 
-    def ws(self, token: str | None) -> WsClient:
-        return WsClient(self.core, token)
+    def ws(self, token: str | None, settings: SessionSettings | None = None) -> WsClient:
+        return WsClient(self.core, token, settings)
 
     def invite(self, inviter: str, room: str, invitee: str) -> str:
         """An invitation (over HTTP); its id."""

@@ -13,6 +13,7 @@ arrived and leaves the rest for the test to inspect.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import struct
 from typing import Any
 
@@ -537,14 +538,42 @@ def test_get_current_user(world: World) -> None:
     assert response["user"]["email"] == "alice@example.com"
 
 
-def test_expired_session_fails_commands_but_keeps_the_connection() -> None:
+def test_an_expired_session_closes_its_connection_and_events_stop() -> None:
+    world = World(idle_timeout=10 * SESSION_LIFETIME)
+    alice = world.login("alice")
+    world.clock.advance(100)
+    bob = world.login("bob")  # a session of his own, 100 s younger
+    room = make_room(alice)
+    bob.ok("join_room", room_id=room)
+    clear(alice, bob)
+    world.clock.advance(SESSION_LIFETIME - 100)  # alice's expires_at: still valid
+    bob.ok("send_message", target=room_target(room), content="still there?")
+    assert alice.types() == ["message_received"] and not alice.closed
+    world.clock.advance(0.01)
+    assert alice.frames() == [
+        {"type": "error", "code": "session_expired", "message": "Session expired"}
+    ]
+    assert alice.closed
+    alice.drop()
+    bob.frames()
+    bob.ok("send_message", target=room_target(room), content="gone")
+    assert not bob.closed
+
+
+def test_commands_on_a_session_past_its_expiry_fail() -> None:
+    """Between the expiry and the timer that closes the connection, a command still
+    finds the session expired, and only the commands the original allows without a
+    valid session run."""
     world = World(idle_timeout=10 * SESSION_LIFETIME)
     alice = world.login("alice")
     bob = world.login("bob")
     room = make_room(alice)
     bob.ok("join_room", room_id=room)
     clear(alice, bob)
-    world.clock.advance(SESSION_LIFETIME + 1)
+    session = alice.proto.session
+    session.auth_session = dataclasses.replace(
+        session.auth_session, expires_at=world.clock.seconds() - 1
+    )
     expired = ("session_expired", "Session expired")
     alice.fails("send_message", *expired, target=room_target(room), content="hi")
     alice.fails("join_room", *expired, room_id=room)
