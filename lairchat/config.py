@@ -152,9 +152,16 @@ def _switch(raw: str) -> bool:
 
 
 def _original_tls_flag(raw: str) -> bool:
-    # The original's rule for LAIR_TLS_ENABLED: "true" in any case, or "1"; anything
-    # else is off.  Kept as is so that existing deployments behave the same.
-    return raw.strip().lower() in ("true", "1")
+    """LAIR_TLS_ENABLED as the original reads it, "true" in any case or "1", and off for
+    the usual ways of saying off, so that existing deployments behave the same. The
+    original read every other value as off too: "yes", "on" or a typo served plaintext
+    to an operator who asked for TLS. Those stop the start instead."""
+    text = raw.strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0", "off", "no", ""):
+        return False
+    raise _Invalid("must be true or false (as in Lair Chat, where anything else meant off)")
 
 
 def _text(raw: str) -> str:

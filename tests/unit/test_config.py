@@ -196,11 +196,19 @@ def test_port_bounds_are_allowed(value):
 
 @pytest.mark.parametrize(
     ("value", "enabled"),
-    [("true", True), ("True", True), ("1", True), ("yes", False), ("on", False), ("0", False)],
+    [("true", True), ("True", True), ("1", True), ("0", False), ("false", False)]
+    + [("off", False), ("no", False), ("", False)],
 )
 def test_tls_enabled_follows_the_original_rule(value, enabled):
     environ = {"LAIR_TLS_ENABLED": value, "LAIR_TLS_CERT_PATH": "c", "LAIR_TLS_KEY_PATH": "k"}
     assert load(**environ).tls_enabled is enabled
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "enabled", "ture"])
+def test_tls_enabled_values_the_original_read_as_off_stop_the_start(value):
+    """Lair Chat served plaintext for these; never a silent fall back to plaintext."""
+    message = error(LAIR_TLS_ENABLED=value, LAIR_TLS_CERT_PATH="c", LAIR_TLS_KEY_PATH="k")
+    assert message.startswith("LAIR_TLS_ENABLED: must be true or false"), message
 
 
 @pytest.mark.parametrize(
