@@ -8,7 +8,7 @@ from lairchat.core.hub import Hub
 from lairchat.domain.types import Target, User
 
 TYPING_INTERVAL = 3.0
-#: Bound on remembered (user, target) pairs; older entries are pruned.
+#: Bound on remembered (user, target) pairs; the oldest are forgotten first.
 TYPING_TRACKED_MAX = 100_000
 
 
@@ -27,12 +27,15 @@ class TypingService:
             return False
         now = self.clock.seconds()
         key = (actor.id, target)
-        last = self._last.get(key)
+        last = self._last.pop(key, None)
         if last is not None and now - last < TYPING_INTERVAL:
+            self._last[key] = last
             return False
+        # Re-inserted, so the table stays in the order of last announcement: the
+        # first entry is the oldest, and past the bound it goes first (in O(1)).
         self._last[key] = now
-        if len(self._last) > TYPING_TRACKED_MAX:
-            self._last = {k: t for k, t in self._last.items() if now - t < TYPING_INTERVAL}
+        while len(self._last) > TYPING_TRACKED_MAX:
+            del self._last[next(iter(self._last))]
         self.hub.publish(
             Event(
                 {"type": "user_typing", "user_id": actor.id, "target": target.to_wire()},

@@ -118,3 +118,15 @@ def test_throttle_memory_stays_bounded(w, s, monkeypatch):
     # a recent entry survives the pruning and still throttles
     assert typing(w, s.bob, s.target) is True
     assert typing(w, s.bob, s.target) is False
+
+
+def test_throttle_memory_stays_bounded_when_every_entry_is_fresh(w, s, monkeypatch):
+    """Within one interval nothing is old enough to drop by age: the oldest entry goes
+    (a doc audit found the table growing past its bound, rebuilt on every call)."""
+    monkeypatch.setattr(typing_module, "TYPING_TRACKED_MAX", 3)
+    others = [w.user(f"user{i}") for i in range(5)]
+    for other in others:
+        assert typing(w, s.bob, Target("dm", other.id)) is True
+    assert len(w.core.typing._last) == 3
+    assert typing(w, s.bob, Target("dm", others[-1].id)) is False  # newest: still throttled
+    assert typing(w, s.bob, Target("dm", others[0].id)) is True  # oldest: forgotten
