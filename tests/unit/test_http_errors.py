@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from twisted.internet.testing import MemoryReactorClock, StringTransport
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 from twisted.web.resource import Resource
 
 from lairchat.core import passwords
@@ -146,13 +146,15 @@ def test_unexpected_exception_is_logged_and_500(client: ApiClient, alice, monkey
 
     monkeypatch.setattr(client.core.rooms, "list_public", broken)
     with capturedLogs() as events:
-        reply = client.get(ROOMS, token=alice.token)
+        reply = client.get(ROOMS + "?search=query-secret", token=alice.token)
     assert reply.status == 500
     assert reply.error == {"code": "internal_error", "message": "Internal error"}
     assert b"secret" not in reply.body and b"Traceback" not in reply.body
     failures = [e for e in events if "log_failure" in e]
     assert len(failures) == 1
     assert failures[0]["log_failure"].check(RuntimeError)
+    # The path is logged, never the query string (it may hold a token: /ws?token=).
+    assert formatEvent(failures[0]) == f"GET {ROOMS} failed"
 
 
 # -- CORS ---------------------------------------------------------------------------------

@@ -130,11 +130,12 @@ class HttpApi:
         """The one place a failure becomes a response."""
         error = from_exception(failure.value)
         if error is None or error.status >= 500:
+            # The path, not the URI: a query string may hold a token (/ws?token=).
             self.log.failure(
-                "{method} {uri} failed",
+                "{method} {path} failed",
                 failure,
                 method=request.method.decode("latin-1"),
-                uri=request.uri.decode("latin-1"),
+                path=request.path.decode("latin-1"),
             )
             error = error or internal_error()
         return error_body(request, error)

@@ -73,7 +73,8 @@ class ApiRoot(Resource):
         try:
             return self._dispatch(path, request)
         except Exception:
-            self.log.failure("HTTP request {uri!r} failed before routing", uri=request.uri)
+            # The path, not the URI: a query string may hold a token (/ws?token=).
+            self.log.failure("HTTP request {path!r} failed before routing", path=request.path)
             return ErrorPage(internal_error())
 
     def _dispatch(self, path: bytes, request: Any) -> IResource:
