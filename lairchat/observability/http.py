@@ -58,11 +58,7 @@ class ObservedRoot(Resource):
     def client(self, request: Any) -> str:
         """The client's address, as the rate limiter sees it (proxy headers count only
         from trusted proxies)."""
-        return self.proxies.client_host(
-            peer_host(request.getClientAddress()),
-            request.getHeader("x-forwarded-for"),
-            request.getHeader("x-real-ip"),
-        )
+        return self.proxies.client_of(peer_host(request.getClientAddress()), request.getHeader)
 
     def _observe(self, request: Any) -> None:
         started = self.clock.seconds()

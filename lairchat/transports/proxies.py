@@ -7,7 +7,7 @@ derived one way everywhere (logs and rate-limit keys agree).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -43,3 +43,8 @@ class ProxyPolicy:
         if hops:
             return hops[0]
         return (real_ip or "").strip() or peer_host
+
+    def client_of(self, peer_host: str, header: Callable[[str], str | None]) -> str:
+        """:meth:`client_host` of a request whose headers ``header(name)`` reads (by
+        lowercase name): the one way every transport reads the proxy headers."""
+        return self.client_host(peer_host, header("x-forwarded-for"), header("x-real-ip"))

@@ -250,7 +250,7 @@ class LairWSProtocol(WebSocketServerProtocol):
     def onConnect(self, request: Any) -> None:  # noqa: N802
         """Check the Origin and pick up ``?token=``; no subprotocol is negotiated."""
         headers = request.headers
-        client = self.factory.proxies.client_host(self.host, headers.get("x-forwarded-for"))
+        client = self.factory.proxies.client_of(self.host, headers.get)
         if client != self.host:  # behind a trusted proxy: the client it speaks for
             self.host = self.peer = client
         origin = headers.get("origin")

@@ -871,6 +871,17 @@ def test_a_forwarded_client_is_rate_limited_by_its_own_address(
     assert [k for t, k in world.core.limiter._windows if t == "auth"] == [key]
 
 
+def test_x_real_ip_from_a_trusted_proxy_counts_as_on_http(core_world: Any) -> None:
+    """A proxy that sends only X-Real-IP: the same client address as HTTP sees."""
+    world = World(core_world, make_config(trusted_proxies=("203.0.113.0/24",)))
+    world.core.limiter = RateLimiter(world.clock, enabled=True)
+    client = world.connect(X_Real_IP="198.51.100.77")
+    assert client.proto.host == "198.51.100.77"
+    hello(client)
+    client.send({"type": "login", "identifier": "nobody", "password": "x" * 8})
+    assert [k for t, k in world.core.limiter._windows if t == "auth"] == ["ip:198.51.100.77"]
+
+
 # -- fan-out ---------------------------------------------------------------------------
 
 

@@ -43,11 +43,7 @@ class HttpRateLimiter:
 
     def client_host(self, request: Any) -> str:
         peer = request.getClientAddress()
-        return self.proxies.client_host(
-            getattr(peer, "host", str(peer)),
-            request.getHeader("x-forwarded-for"),
-            request.getHeader("x-real-ip"),
-        )
+        return self.proxies.client_of(getattr(peer, "host", str(peer)), request.getHeader)
 
     def admit(self, request: Any) -> LairError | None:
         """Count the request; set the ``X-RateLimit-*`` headers (the general tier's, as the
