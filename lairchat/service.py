@@ -183,7 +183,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
         core,
         {"tcp": lambda: len(tcp.open), "websocket": lambda: len(ws.factory.open)},
         listening,
-        {"tcp": tcp.refusals, "http": site.refusals},
+        {"tcp": tcp.refusals, "http": site.refusals, "websocket": ws.factory.refusals},
     )
     core_service.transports = (tcp, ws.factory)
 

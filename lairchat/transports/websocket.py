@@ -36,6 +36,7 @@ from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
+from lairchat.transports.caps import LIMIT_REACHED, Refusals
 from lairchat.transports.proxies import ProxyPolicy, host_and_peer
 
 #: Largest message (and frame) accepted or sent: the same 1 MiB as a TCP frame.
@@ -232,13 +233,18 @@ class LairWSProtocol(WebSocketServerProtocol):
         """Refuse the opening handshake with one info line. Autobahn would log each
         refusal twice, the second time as a warning ("dropping connection"), though
         answering a foreign Origin or a malformed upgrade with an HTTP error is the
-        server working as meant, and any client can make it happen at will."""
-        self._log.info(
-            "ws connection from {peer} refused: {code} {reason}",
-            peer=self.peer,
-            code=code,
-            reason=self._refusal or reason,
-        )
+        server working as meant, and any client can make it happen at will. A refusal
+        at the connection cap (Autobahn's 503) is a cap's refusal like TCP's and
+        HTTP's: windowed in the log, counted in the metrics."""
+        if code == 503:
+            self.factory.refusals.refused(self.transport.getPeer(), LIMIT_REACHED)
+        else:
+            self._log.info(
+                "ws connection from {peer} refused: {code} {reason}",
+                peer=self.peer,
+                code=code,
+                reason=self._refusal or reason,
+            )
         loud, self.log = self.log, self._quiet
         try:
             super().failHandshake(reason, code, responseHeaders)
@@ -393,6 +399,7 @@ class LairWSFactory(WebSocketServerFactory):
         self.origins = OriginPolicy(allowed_origins)
         self.proxies = ProxyPolicy(trusted_proxies)
         self.open: set[LairWSProtocol] = set()
+        self.refusals = Refusals("websocket", clock)
         self._batched_timer = _ClockTimer(clock)
         #: One bound method for every connection: the hub joins a run of events once
         #: per encoder, so every WebSocket recipient shares the same bytes.

@@ -28,6 +28,7 @@ from lairchat.core.ratelimit import RateLimiter
 from lairchat.realtime.session import Session, SessionSettings
 from lairchat.testing import result
 from lairchat.transports.backpressure import MAX_BACKLOG, SLOW_GRACE
+from lairchat.transports.caps import LIMIT_REACHED, Refusals
 from lairchat.transports.websocket import (
     CLOSE_HANDSHAKE_TIMEOUT,
     MAX_MESSAGE,
@@ -289,7 +290,18 @@ def test_open_handshake_timeout_runs_on_the_injected_clock(world: World) -> None
 def test_connection_cap_refuses_with_503(core_world: Any) -> None:
     world = World(core_world, make_config(tcp_max_connections=1))
     world.connect()
-    assert Client(world).status == 503
+    with capturedLogs() as events:
+        statuses = [Client(world).status for _ in range(20)]
+        world.clock.advance(Refusals.WINDOW)
+    assert statuses == [503] * 20
+    # Like the TCP and HTTP caps: a line per window (not per refusal), and counted.
+    lines = [formatEvent(e) for e in events if "refused" in formatEvent(e)]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("websocket connection from IPv4Address(")
+    assert lines[1] == (
+        "19 more websocket connections refused in 10 s: limit reached (19 from 203.0.113.7)"
+    )
+    assert world.factory.refusals.totals[LIMIT_REACHED] == 20
 
 
 # -- normal flow -----------------------------------------------------------------------
