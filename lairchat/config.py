@@ -362,10 +362,13 @@ _SETTINGS: tuple[_Setting, ...] = (
              "Announce encryption_required and refuse TCP clients that do not encrypt.", flag=True),
     _Setting("ws_allowed_origins", "ws-allowed-origins", "LAIR_WS_ALLOWED_ORIGINS",
              _comma_list(_origin),
-             "Comma-separated Origins allowed to open /ws. [default: any]"),
+             "Comma-separated browser Origins allowed to open /ws; * allows any. Requests"
+             " without an Origin (non-browser clients) are always allowed."
+             " [default: the server's own origin]"),
     _Setting("trusted_proxies", "trusted-proxies", "LAIR_TRUSTED_PROXIES",
              _comma_list(_proxy),
-             "Comma-separated proxy addresses/networks whose X-Forwarded-For is believed."),
+             "Comma-separated proxy addresses/networks whose X-Forwarded-For (or"
+             " X-Real-IP) is believed."),
     # Environment only: a password on the command line is visible to every local user.
     _Setting("admin_username", None, "LAIR_ADMIN_USERNAME", _text,
              "Create (or promote) this admin account at start."),
