@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from twisted.internet import defer
 
+from lairchat.core.bounded import forget_oldest
 from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
 from lairchat.core.passwords import Passwords
@@ -73,9 +74,8 @@ class Lockout:
         # Both tables are bounded: identifiers cost an attacker nothing (unknown ones
         # are counted and locked too, so that a lockout reveals no account). Locks all
         # last LOCKOUT_DURATION, so the first inserted is the first to expire.
-        for table in (self._failures, self._locked_until):
-            while len(table) > LOCKOUT_TRACKED_MAX:
-                table.pop(next(iter(table)))
+        forget_oldest(self._failures, LOCKOUT_TRACKED_MAX)
+        forget_oldest(self._locked_until, LOCKOUT_TRACKED_MAX)
 
     def succeeded(self, identifier: str) -> None:
         self._failures.pop(self._key(identifier), None)

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lairchat.core.bounded import forget_oldest
+
 #: tier -> (requests, window seconds), as the original's HTTP limiter.
 TIERS: dict[str, tuple[int, float]] = {
     "auth": (10, 60.0),
@@ -94,8 +96,7 @@ class RateLimiter:
             expired = [k for k, (start, _) in windows.items() if now - start >= self.tiers[k[0]][1]]
             for k in expired:
                 del windows[k]
-            while len(windows) >= self.max_keys:
-                del windows[next(iter(windows))]
+            forget_oldest(windows, self.max_keys - 1)
         windows[key] = slot
 
     def __len__(self) -> int:

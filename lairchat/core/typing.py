@@ -3,6 +3,7 @@ at most once per 3 seconds per user and target. Nothing is stored."""
 
 from __future__ import annotations
 
+from lairchat.core.bounded import forget_oldest
 from lairchat.core.events import Event, target_audience
 from lairchat.core.hub import Hub
 from lairchat.domain.types import Target, User
@@ -31,11 +32,9 @@ class TypingService:
         if last is not None and now - last < TYPING_INTERVAL:
             self._last[key] = last
             return False
-        # Re-inserted, so the table stays in the order of last announcement: the
-        # first entry is the oldest, and past the bound it goes first (in O(1)).
+        # Re-inserted, so the table stays in the order of last announcement.
         self._last[key] = now
-        while len(self._last) > TYPING_TRACKED_MAX:
-            del self._last[next(iter(self._last))]
+        forget_oldest(self._last, TYPING_TRACKED_MAX)
         self.hub.publish(
             Event(
                 {"type": "user_typing", "user_id": actor.id, "target": target.to_wire()},
