@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from twisted.internet import defer
 
 from lairchat.core.hub import Hub
-from lairchat.transports.caps import LIMIT_REACHED, PER_ADDRESS_LIMIT, Refusals
+from lairchat.transports.caps import REASONS, Refusals
 
 #: What ``/metrics`` answers with (the text format the original serves).
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -196,7 +196,7 @@ class _RefusalCounters(Collector):
             labels=["listener", "reason"],
         )
         for listener, refusals in self.refusals.items():
-            for reason in (LIMIT_REACHED, PER_ADDRESS_LIMIT):
+            for reason in REASONS:
                 family.add_metric([listener, reason], refusals.totals[reason])
         yield family
 

@@ -37,6 +37,7 @@ class Refused(protocol.Protocol):
 #: Why a connection was refused: the total cap, or the cap per peer address.
 LIMIT_REACHED = "limit reached"
 PER_ADDRESS_LIMIT = "per-address limit"
+REASONS = (LIMIT_REACHED, PER_ADDRESS_LIMIT)
 
 
 def admit(addr: Any, open_now: int, cap: int, per_address: PerAddress, refusals: Refusals) -> bool:
