@@ -28,7 +28,7 @@ from twisted.python.components import Componentized
 from twisted.python.threadpool import ThreadPool
 
 import lairchat
-from lairchat import collector, systemd
+from lairchat import allocator, collector, systemd
 from lairchat.config import ConfigError
 from lairchat.core.services import Core
 from lairchat.observability.database import ObservedPool
@@ -236,8 +236,9 @@ class LairChatService(service.MultiService):
     #: as the process, yet each full collection walked it all: about 50 ms with the
     #: reactor stopped, several times a minute under load. Measured at 5,000 msg/s
     #: into a 100-member room: full collections 46-52 ms -> 0.7-1.4 ms, p99 latency
-    #: 66-85 ms -> 32-50 ms. Set by the twistd plugin; tests that start many services
-    #: in one process leave it off.
+    #: 66-85 ms -> 32-50 ms. Also keep freed memory for reuse
+    #: (:func:`lairchat.allocator.keep_freed_memory`). Set by the twistd plugin; tests
+    #: that start many services in one process leave it off.
     freeze_heap: bool = False
 
     def __init__(self, clock: Any):
@@ -275,6 +276,7 @@ class LairChatService(service.MultiService):
         systemd.notify("READY=1", f"STATUS=Serving: {where}")
         if self.freeze_heap:
             collector.settle_heap()
+            allocator.keep_freed_memory()
         interval = systemd.watchdog_interval()
         if interval is not None:
             self.watchdog = systemd.Watchdog(self.clock, interval)

@@ -151,8 +151,9 @@ def test_ready_once_every_listener_listens(notifications: socket.socket) -> None
 def test_the_heap_is_frozen_once_ready_only_when_asked(
     notifications: socket.socket, monkeypatch: pytest.MonkeyPatch, freeze: bool
 ) -> None:
-    frozen: list[bool] = []
-    monkeypatch.setattr(lifecycle.collector, "settle_heap", lambda: frozen.append(True))
+    frozen: list[str] = []
+    monkeypatch.setattr(lifecycle.collector, "settle_heap", lambda: frozen.append("gc"))
+    monkeypatch.setattr(lifecycle.allocator, "keep_freed_memory", lambda: frozen.append("malloc"))
     top = LairChatService(task.Clock())
     top.freeze_heap = freeze
     late: defer.Deferred = defer.Deferred()
@@ -161,7 +162,7 @@ def test_the_heap_is_frozen_once_ready_only_when_asked(
     top.startService()
     assert frozen == []  # not before every listener listens
     late.callback(FakePort([], "tcp"))
-    assert frozen == ([True] if freeze else [])
+    assert frozen == (["gc", "malloc"] if freeze else [])
 
 
 def test_the_twistd_plugin_asks_for_a_frozen_heap(monkeypatch: pytest.MonkeyPatch) -> None:

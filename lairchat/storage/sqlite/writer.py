@@ -34,6 +34,7 @@ import orjson
 from twisted.internet import defer, protocol
 from twisted.logger import Logger
 
+from lairchat import allocator
 from lairchat.outbox import sender
 from lairchat.storage.sqlite.pool import configure_connection
 
@@ -95,6 +96,7 @@ def main(argv: list[str]) -> None:
     # when the server closes its input (or dies: the pipe closes with it).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    allocator.keep_freed_memory()
     conn = sqlite3.connect(path, uri=path.startswith("file:"))
     configure_connection(conn)
     serve(conn, sys.stdin.buffer, sys.stdout.buffer)
