@@ -240,6 +240,9 @@ class LairChatService(service.MultiService):
     #: (:func:`lairchat.allocator.keep_freed_memory`). Set by the twistd plugin; tests
     #: that start many services in one process leave it off.
     freeze_heap: bool = False
+    #: The listeners' refusal logs (:class:`lairchat.transports.caps.Refusals`): their
+    #: open windows are logged once the listeners have stopped.
+    refusals: tuple[Any, ...] = ()
 
     def __init__(self, clock: Any):
         super().__init__()
@@ -293,6 +296,8 @@ class LairChatService(service.MultiService):
             [defer.maybeDeferred(lst.stopService) for lst in self.listeners if lst.running],
             consumeErrors=True,
         )
+        for refusals in self.refusals:
+            refusals.flush()
         for child in reversed(list(self)):
             if child.running and child not in self.listeners:
                 try:

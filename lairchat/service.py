@@ -179,12 +179,14 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     # Ours knows the listeners too; the API's /ready (database only) stays for HttpApi
     # used alone.
     root.putChild(b"ready", ReadyResource(core.store, reactor, listening))
+    refusals = {"tcp": tcp.refusals, "http": site.refusals, "websocket": ws.factory.refusals}
     metrics.watch(
         core,
         {"tcp": lambda: len(tcp.open), "websocket": lambda: len(ws.factory.open)},
         listening,
-        {"tcp": tcp.refusals, "http": site.refusals, "websocket": ws.factory.refusals},
+        refusals,
     )
+    top.refusals = tuple(refusals.values())
     core_service.transports = (tcp, ws.factory)
 
     top.core = core

@@ -71,6 +71,8 @@ class Refusals:
         self._clock = clock
         #: reason -> refusals not logged one by one in the current window, by peer host.
         self._held: dict[str, Counter[str]] = {}
+        #: reason -> when its window began, and the call that ends it.
+        self._windows: dict[str, tuple[float, Any]] = {}
         self.totals: Counter[str] = Counter()
 
     def refused(self, addr: Any, reason: str) -> None:
@@ -84,7 +86,8 @@ class Refusals:
                 reason=reason,
             )
             self._held[reason] = Counter()
-            self._clock.callLater(self.WINDOW, self._window_ended, reason)
+            ending = self._clock.callLater(self.WINDOW, self._window_ended, reason)
+            self._windows[reason] = (self._clock.seconds(), ending)
             return
         host = str(getattr(addr, "host", addr))
         if host in held or len(held) < self.MAX_ADDRESSES:
@@ -92,8 +95,16 @@ class Refusals:
         else:
             held["(others)"] += 1
 
+    def flush(self) -> None:
+        """End every open window now, logging what it counted: the server is stopping,
+        and its timers would not run."""
+        for reason, (_, ending) in list(self._windows.items()):
+            ending.cancel()
+            self._window_ended(reason)
+
     def _window_ended(self, reason: str) -> None:
-        held = self._held.pop(reason, None)
+        began, _ = self._windows.pop(reason)
+        held = self._held.pop(reason)
         if held:
             ((top, most),) = held.most_common(1)
             _log.warn(
@@ -101,7 +112,7 @@ class Refusals:
                 "({most} from {top})",
                 count=held.total(),
                 kind=self.kind,
-                window=self.WINDOW,
+                window=round(self._clock.seconds() - began, 1),
                 reason=reason,
                 most=most,
                 top=top,

@@ -5,6 +5,8 @@ protocol). ``systemd:`` is in test_ops_systemd.py; nginx in test_ops_nginx.py.""
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
 import socket
 import ssl
 import stat
@@ -181,6 +183,8 @@ def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, r
         wait_until(
             lambda: closed_at_once(server.http_port, 1.0), "the HTTP cap", 10, server.process
         )
+        for _ in range(3):  # counted in the refusal window, not logged one by one
+            assert closed_at_once(server.http_port, 1.0)
     finally:
         for sock in idle:
             sock.close()
@@ -201,3 +205,9 @@ def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, r
         )
         counted = [ln for ln in metrics.splitlines() if ln.startswith(line)]
         assert counted and float(counted[0].split()[-1]) >= 1, (listener, counted)
+    # Stopped before the 10 s window ends: its count is logged all the same.
+    server.signal(signal.SIGTERM)
+    server.wait_exit()
+    assert re.search(
+        r"\d+ more http connections refused in [\d.]+ s: limit reached", server.output()
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -186,13 +187,15 @@ def test_stop_order_listeners_first_then_the_rest_one_by_one(
     Recording(log, "watcher", watcher_done).setServiceParent(top)
     top.add_listener(Listener("tcp", FakeEndpoint(FakePort(log, "tcp")), None, "X"))
     top.add_listener(Listener("http", FakeEndpoint(FakePort(log, "http")), None, "Y"))
+    # The refusal logs' open windows are logged once no listener can refuse more.
+    top.refusals = (SimpleNamespace(flush=lambda: log.append("refusals logged")),)
     top.privilegedStartService()
     top.startService()
     assert notifications.recv(1024).startswith(b"READY=1")
 
     stopped = top.stopService()
     assert notifications.recv(1024).startswith(b"STOPPING=1")
-    assert log == ["tcp stops", "http stops", "watcher stops"]
+    assert log == ["tcp stops", "http stops", "refusals logged", "watcher stops"]
     watcher_done.callback(None)
     assert log[-1] == "core stops"
     assert not stopped.called

@@ -95,3 +95,24 @@ def test_a_flood_past_the_http_cap_logs_two_lines() -> None:
     assert warnings(events)[1:] == [
         "499 more http connections refused in 10 s: limit reached (499 from 127.0.0.1)"
     ]
+
+
+def test_flush_logs_open_windows_at_once_and_ends_them() -> None:
+    """At shutdown: the window's timer would never run, and its count would be lost."""
+    clock = Clock()
+    refusals = Refusals("tcp", clock)
+    addr = IPv4Address("TCP", "10.0.0.1", 1)
+    with capturedLogs() as events:
+        for _ in range(5):
+            refusals.refused(addr, "limit reached")
+        refusals.refused(addr, "per-address limit")  # alone in its window: nothing held
+        clock.advance(3)
+        refusals.flush()
+        assert warnings(events)[2:] == [
+            "4 more tcp connections refused in 3 s: limit reached (4 from 10.0.0.1)"
+        ]
+        assert clock.getDelayedCalls() == []
+        refusals.flush()  # nothing open: nothing logged
+        refusals.refused(addr, "limit reached")  # a new window, logged on its own
+        assert len(warnings(events)) == 4 and "10.0.0.1" in warnings(events)[3]
+    assert refusals.totals == {"limit reached": 6, "per-address limit": 1}
