@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
@@ -31,9 +32,25 @@ from lairchat.storage.interfaces import IStore
 class HistoryPage:
     messages: list[Message]
     has_more: bool
+    #: Paged forward (``after`` alone): the page's far end is its newest message.
+    forward: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         return {"messages": [m.to_wire() for m in self.messages], "has_more": self.has_more}
+
+    def within(self, budget: int) -> HistoryPage:
+        """The page cut to at most ``budget`` bytes of messages as JSON, dropping from
+        its far end (the oldest messages; paging forward, the newest), with
+        ``has_more`` then set, so that the client pages on to what was cut. For the
+        real-time protocols, whose frames hold 1 MiB: 100 messages of 4 KiB content
+        in control characters (6 bytes each as JSON) need 2.4 MiB."""
+        kept = self.messages[::-1] if self.forward else list(self.messages)
+        used = sum(len(orjson.dumps(m.to_wire())) + 1 for m in kept)
+        if used <= budget:
+            return self
+        while kept and used > budget:
+            used -= len(orjson.dumps(kept.pop().to_wire())) + 1
+        return HistoryPage(kept[::-1] if self.forward else kept, True, self.forward)
 
 
 def _in_conversation(message: Message, target: Target, viewer_id: str) -> bool:
@@ -202,11 +219,12 @@ class MessageService:
             await self._bound(before, "before"),
             await self._bound(after, "after"),
         )
-        if after is not None and before is None:
+        forward = after is not None and before is None
+        if forward:
             more, rows = len(rows) > size, rows[-size:] if size else []
         else:
             more, rows = len(rows) > size, rows[:size]
-        return HistoryPage(rows, more)
+        return HistoryPage(rows, more, forward)
 
     @deferred
     async def mark_read(self, actor: User, target: Target, up_to: str | None) -> int:

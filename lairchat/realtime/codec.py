@@ -61,6 +61,18 @@ encode: Callable[[dict[str, Any]], bytes] = orjson.dumps
 _MISSING: Any = object()
 
 
+#: The largest frame either side may send (a TCP frame's payload, encrypted or not;
+#: a WebSocket message), as in Lair Chat.
+MAX_FRAME = 1_048_576
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """Client text quoted in an error message, cut to ``limit`` characters: an error
+    must not grow with what the client sent (a 1 MiB value echoed back would not fit
+    in one frame)."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _describe(value: Any) -> str:
     """Name a JSON value the way serde's ``invalid type`` errors do (no Python repr)."""
     if value is None:
@@ -72,8 +84,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, float):
         return f"floating point `{value}`"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        return "string " + orjson.dumps(shown).decode()
+        return "string " + orjson.dumps(clip(value)).decode()
     if isinstance(value, list):
         return "a sequence"
     return "a map"
@@ -162,7 +173,9 @@ def _target(value: Any, path: str) -> Target:
         return _room_target(_require(value, "room_id", path), f"{path}.room_id")
     if kind in ("dm", "direct_message"):
         return Target("dm", _uuid(_require(value, "recipient", path), f"{path}.recipient"))
-    raise InvalidMessage(f"unknown variant `{kind}`, expected `room` or `dm` at `{path}.type`")
+    raise InvalidMessage(
+        f"unknown variant `{clip(kind)}`, expected `room` or `dm` at `{path}.type`"
+    )
 
 
 def _require(obj: dict[str, Any], name: str, path: str) -> Any:
@@ -360,7 +373,7 @@ def decode(payload: bytes) -> dict[str, Any]:
         raise _invalid_type(kind, "a message type string", "type")
     fields = SCHEMAS.get(kind)
     if fields is None:
-        raise InvalidMessage(f"unknown variant `{kind}`")
+        raise InvalidMessage(f"unknown variant `{clip(kind)}`")
 
     request_id = None
     if kind not in _NO_REQUEST_ID:

@@ -18,6 +18,7 @@ from lairchat.core.hub import MAX_SENDER_PAUSE
 from lairchat.core.ratelimit import user_key
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import parse_uuid
+from lairchat.realtime import codec
 
 if TYPE_CHECKING:
     from lairchat.realtime.session import Session
@@ -152,12 +153,18 @@ def delete_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
     return session.core.messages.delete(session.user, message_id).addCallback(lambda _: {})
 
 
+#: Bytes of messages one ``get_messages_response`` may carry: a frame's worth, less
+#: room for the rest of the response (its request_id is at most 256 characters) and
+#: for encryption.
+HISTORY_BUDGET = codec.MAX_FRAME - 8192
+
+
 @command("get_messages", on_failure={"has_more": False})
 def get_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
     d = session.core.messages.history(
         session.user, m["target"], m["limit"], m.get("before"), m.get("after")
     )
-    return d.addCallback(lambda page: page.to_wire())
+    return d.addCallback(lambda page: page.within(HISTORY_BUDGET).to_wire())
 
 
 @command("mark_read")

@@ -125,6 +125,15 @@ class _CommandReply(_Reply):
             session._barrier = False
             session._pump()
 
+    def too_large(self) -> dict[str, Any]:
+        """This response as a failure, for when it would not fit in one frame."""
+        self.session.log.warn(
+            "{peer}: {type} over 1 MiB, answered with internal_error",
+            peer=self.session.transport.peer,
+            type=self.response_type,
+        )
+        return self._failed(Failure(LairError("internal_error", "Response too large to send")))
+
     def _failed(self, failure: Failure) -> dict[str, Any]:
         return {
             "type": self.response_type,
@@ -463,7 +472,8 @@ class Session:
             slot = replies.popleft()
             if slot.number:
                 self._answered = slot.number
-            self.send(slot.message)
+            if not self.send(slot.message):
+                self.send(slot.too_large())
         if not replies:
             self._release_events()
             self._refresh_fast()
@@ -471,13 +481,18 @@ class Session:
             for action in actions:
                 action()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any]) -> bool:
+        """Write ``message`` as one frame; False, and nothing written, if it is larger
+        than a frame may be."""
         if self.state is State.CLOSING:
-            return
+            return True
         payload = codec.encode(message)
         if self._cipher is not None:
             payload = self._cipher.encrypt(payload)
+        if len(payload) > codec.MAX_FRAME:
+            return False
         self.transport.write_payload(payload)
+        return True
 
     # -- state machine --------------------------------------------------------------
 
@@ -573,7 +588,8 @@ class Session:
             self.send(
                 error_frame(
                     "version_mismatch",
-                    f"Unsupported protocol version: {version}. Server supports: {PROTOCOL_VERSION}",
+                    f"Unsupported protocol version: {codec.clip(version)}. "
+                    f"Server supports: {PROTOCOL_VERSION}",
                 )
             )
             self.close("version mismatch")

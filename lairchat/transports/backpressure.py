@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from lairchat.core.hub import SLOW_GRACE
+from lairchat.realtime.codec import MAX_FRAME
 
 __all__ = ["HARD_BACKLOG", "MAX_BACKLOG", "MAX_FRAME", "SLOW_GRACE", "OutboundBacklog"]
 
-MAX_FRAME = 1_048_576
 MAX_BACKLOG = 4 * MAX_FRAME
 HARD_BACKLOG = 64 * MAX_FRAME
 

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twisted.internet import task
+from twisted.logger import capturedLogs, formatEvent
 
 from lairchat.core import passwords
 from lairchat.core.auth import SESSION_LIFETIME
@@ -118,6 +119,26 @@ def test_accepted_versions_get_no_reply(world: World, version: str) -> None:
     client.silent()
     assert client.state is State.AWAITING_AUTH
     client.authenticate(world.account("alice"))
+
+
+def test_errors_quote_at_most_40_characters_of_what_the_client_sent(world: World) -> None:
+    """An error that grew with the client's input could be too large to send: a
+    1 MiB type or version would be echoed back in a frame over the 1 MiB limit."""
+    huge = "a" * (1_048_576 - 100)
+    client = world.connect()
+    client.send({"type": "client_hello", "version": "1.0", "client_name": "t"})
+    client.send({"type": huge})
+    assert client.error() == ("invalid_message", f"Invalid JSON: unknown variant `{'a' * 40}...`")
+    client.authenticate(world.account("alice"))
+    client.send({"type": "get_messages", "request_id": "r", "target": {"type": huge}})
+    code, message = client.error()
+    assert code == "invalid_message" and len(message) < 120, message
+    other = world.connect()
+    other.send({"type": "client_hello", "version": "2" + huge})
+    assert other.error() == (
+        "version_mismatch",
+        f"Unsupported protocol version: 2{'a' * 39}.... Server supports: 1.0",
+    )
 
 
 @pytest.mark.parametrize("version", ["2.0", "1", "", "0.9", "10.0", " 1.0", "v1.0"])
@@ -790,6 +811,57 @@ def test_get_messages_paging(world: World) -> None:
 
     bob.fails("get_messages", "message_not_found", target=room_target(room), before=NO_ROOM)
     bob.fails("get_messages", "validation_failed", target=room_target(room), before="yesterday")
+
+
+def _fill_with_escaped_messages(world: World, count: int = 50) -> tuple[Client, str, list[str]]:
+    """A room whose ``count`` newest messages are each 4 KiB of control characters,
+    which JSON escapes to 6 bytes each: a default page of them is about 1.2 MiB."""
+    alice, bob = world.login("alice"), world.login("bob")
+    room = make_room(alice)
+    bob.ok("join_room", room_id=room)
+    ids = []
+    for _ in range(count):
+        ids.append(alice.ok("send_message", target=room_target(room), content="\x01" * 4096))
+        world.clock.advance(1)
+    alice.frames()
+    bob.frames()
+    return bob, room, [r["message"]["id"] for r in ids]
+
+
+def test_a_history_page_too_large_for_a_frame_is_cut_and_paged_on(world: World) -> None:
+    bob, room, ids = _fill_with_escaped_messages(world)
+    newest_first = ids[::-1]
+    page = bob.ok("get_messages", target=room_target(room))
+    got = [m["id"] for m in page["messages"]]
+    assert 0 < len(got) < 50 and page["has_more"] is True
+    assert got == newest_first[: len(got)]  # the oldest were cut
+    # Every frame fits: the whole response was one frame under 1 MiB.
+    assert len(orjson.dumps(page)) <= 1_048_576
+    seen = list(got)
+    while page["has_more"]:
+        page = bob.ok("get_messages", target=room_target(room), before=seen[-1])
+        seen += [m["id"] for m in page["messages"]]
+    assert seen == newest_first
+    # Paging forward, the newest end is cut: the page is the oldest after the cursor.
+    forward = bob.ok("get_messages", target=room_target(room), after=ids[0], limit=100)
+    got = [m["id"] for m in forward["messages"]]
+    assert 0 < len(got) < 49 and forward["has_more"] is True
+    assert got == ids[1 : 1 + len(got)][::-1]
+
+
+def test_a_response_too_large_for_a_frame_is_answered_with_internal_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety net under any response: a failure the client can read, not silence."""
+    from lairchat.realtime import commands
+
+    bob, room, _ = _fill_with_escaped_messages(world)
+    monkeypatch.setattr(commands, "HISTORY_BUDGET", 10 * 1_048_576)  # no cut
+    with capturedLogs() as events:
+        response = bob.fails("get_messages", "internal_error", target=room_target(room))
+    assert response["has_more"] is False and "messages" not in response
+    assert any("over 1 MiB" in formatEvent(e) for e in events)
+    bob.ok("get_current_user")  # the connection goes on
 
 
 def test_get_messages_errors_still_carry_has_more(world: World) -> None:
