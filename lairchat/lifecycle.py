@@ -36,6 +36,25 @@ from lairchat.storage.sqlite.writer import MessageWriter
 
 log = Logger()
 
+
+def twistd_umask(twistd_options: Any) -> int | None:
+    """The umask twistd will set once it starts the application (``--umask``, else 077
+    for a daemon), or None when it sets none (``--nodaemon`` without ``--umask``).
+
+    twistd applies it only after the service is made, and the service opens the
+    database (creating it, its WAL and shared-memory files) and the log file before
+    that: applied first, the umask covers them too. Without it a daemon started from
+    a shell with umask 022 left its database, password hashes included,
+    world-readable. The same rule as ``UnixApplicationRunner.setupEnvironment``."""
+    get = getattr(twistd_options, "get", None)
+    if get is None:
+        return None
+    umask = get("umask")
+    if umask is None and not get("nodaemon"):
+        umask = 0o077
+    return umask
+
+
 #: Longest a stop waits for transactions in flight and closing connections.
 SHUTDOWN_GRACE = 5.0
 #: How often a stop looks whether everything has settled.

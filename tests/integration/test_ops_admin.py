@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+
+import pytest
 
 from lairchat.testing_clients import ServerClosed
 from tests.integration.test_ops_support import (
@@ -120,6 +123,26 @@ def test_a_ban_from_the_command_line_closes_live_connections(tmp_path: Path, req
         body={"identifier": name, "password": "password123"},
     )
     assert status == 403 and b"account_banned" in body
+
+
+@pytest.mark.parametrize(("args", "mode"), [([], 0o600), (["--umask=0027"], 0o640)])
+def test_a_daemons_files_get_its_umask_from_the_start(
+    tmp_path: Path, request, args: list[str], mode: int
+) -> None:
+    """twistd sets a daemon's umask (077 unless ``--umask``) only once the service is
+    made, but the database and the log file are created while it is made: from a
+    shell with umask 022 they were world-readable, password hashes and all."""
+    old = os.umask(0o022)
+    try:
+        server = Server(tmp_path, daemon=True, args=args)
+    finally:
+        os.umask(old)
+    request.addfinalizer(server.stop)
+    server.get("/health")
+    db = server.db_path
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
+    assert stat.S_IMODE(server.logfile.stat().st_mode) == mode
 
 
 def test_json_log_lines_of_a_daemon(tmp_path: Path, request) -> None:

@@ -412,3 +412,19 @@ def test_make_service_shape_and_an_enabled_rate_limiter() -> None:
     top.startService()
     assert [lst.listening for lst in top.listeners] == [True, True]
     assert len(reactor.tcpServers) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "umask"),
+    [
+        ({"nodaemon": False, "umask": None}, 0o077),  # twistd's default for a daemon
+        ({"nodaemon": False, "umask": 0o027}, 0o027),
+        ({"nodaemon": True, "umask": None}, None),  # the shell's umask stays
+        ({"nodaemon": True, "umask": 0o002}, 0o002),
+        (None, None),  # made outside twistd
+    ],
+)
+def test_the_umask_twistd_will_set_is_known_before_the_service_is_made(
+    options: dict | None, umask: int | None
+) -> None:
+    assert lifecycle.twistd_umask(options) == umask

@@ -26,9 +26,13 @@ class LairChatServiceMaker:
         import sys
 
         from lairchat.config import ConfigError, load_config
+        from lairchat.lifecycle import twistd_umask
         from lairchat.observability.logs import observer_for_twistd
         from lairchat.service import makeService
 
+        umask = twistd_umask(getattr(options, "parent", None))
+        if umask is not None:
+            os.umask(umask)
         try:
             config = load_config(options, os.environ)
             server = makeService(config)
