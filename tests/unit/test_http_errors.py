@@ -294,3 +294,33 @@ def test_site_serves_normal_requests(client: ApiClient) -> None:
     answer = transport.value()
     assert answer.startswith(b"HTTP/1.1 201 ")
     assert b'"username":"alice"' in answer
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary=b0", "multipart/form-data; boundary=x", None],
+)
+def test_form_bodies_are_not_parsed_before_the_api_refuses_them(
+    client: ApiClient, content_type: str | None
+) -> None:
+    """Twisted parses multipart and form POST bodies into request.args before any
+    resource runs; nested parts raised a RecursionError (a traceback and a dropped
+    connection) and a malformed one got a bare 400. The API reads JSON only."""
+    if content_type is None:  # form-urlencoded, with a body Twisted would parse
+        content_type, body = "application/x-www-form-urlencoded", b"a=1&" * 1000
+    else:
+        body = b"".join(
+            b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+            for i in range(1000)
+        )
+    protocol, transport = connect_site(client)
+    with capturedLogs() as events:
+        protocol.dataReceived(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (content_type.encode(), len(body), body)
+        )
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 415 "), answer[:200]
+    assert answer.endswith(b'"message":"Content-Type must be application/json"}}')
+    assert not transport.disconnecting
+    assert [e for e in events if e.get("log_failure") or e["log_level"].name != "info"] == []
