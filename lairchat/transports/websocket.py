@@ -98,9 +98,9 @@ def same_origin(origin: str, host_header: str | None) -> bool:
     a port means the default port of the Origin's scheme (true behind a TLS proxy too)."""
     if not host_header:
         return False
-    o = urlsplit(origin.strip())
-    h = urlsplit("//" + host_header.strip())
-    try:
+    try:  # an unbalanced "[" in either is a ValueError, as is a bad port
+        o = urlsplit(origin.strip())
+        h = urlsplit("//" + host_header.strip())
         default = _DEFAULT_PORTS.get(o.scheme.lower())
         o_port, h_port = o.port or default, h.port or default
     except ValueError:

@@ -538,6 +538,7 @@ def test_origin_default_policy(world: World) -> None:
     ("headers", "status", "logged"),
     [
         ({"Origin": "https://evil.example"}, 403, "403 origin 'https://evil.example' not allowed"),
+        ({"Origin": "http://example.com", "Host": "["}, 403, "403 origin 'http://example.com'"),
         ({"Sec-WebSocket-Version": "99"}, 400, "400 "),  # a malformed upgrade
         ({"Sec-WebSocket-Key": None}, 400, "400 "),
     ],
@@ -602,6 +603,10 @@ def test_normalize_origin(text: str, expected: str | None) -> None:
         ("http://other.example.com", "chat.example.com", False),
         ("null", "chat.example.com", False),
         ("http://localhost:8082", None, False),
+        # Unbalanced brackets: a ValueError inside urlsplit, which was a 500.
+        ("http://example.com", "[", False),
+        ("http://example.com", "[::1", False),
+        ("http://[::1", "localhost", False),
     ],
 )
 def test_same_origin(origin: str, host: str | None, expected: bool) -> None:
