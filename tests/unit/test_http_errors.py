@@ -324,3 +324,20 @@ def test_form_bodies_are_not_parsed_before_the_api_refuses_them(
     assert answer.endswith(b'"message":"Content-Type must be application/json"}}')
     assert not transport.disconnecting
     assert [e for e in events if e.get("log_failure") or e["log_level"].name != "info"] == []
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"GET /api/v1/rooms?search=" + b"a" * 17_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+    ],
+    ids=["request-line", "header-line"],
+)
+def test_a_line_over_16_kib_gets_400_not_a_silent_close(
+    client: ApiClient, request_head: bytes
+) -> None:
+    protocol, transport = connect_site(client)
+    protocol.dataReceived(request_head)
+    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    assert transport.disconnecting

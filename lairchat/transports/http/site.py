@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from twisted.web import server
+from twisted.web import http, server
 from twisted.web.resource import IResource
 
 from lairchat.domain.errors import LairError
@@ -69,10 +69,25 @@ class BoundedRequest(server.Request):
         self.channel.loseConnection()
 
 
+class _Channel(http.HTTPChannel):
+    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 (Twisted's name)
+        """A request line or one header line over 16 KiB gets the 400 that too many
+        header bytes in all get, where Twisted closed the connection without a word."""
+        self._respondToBadRequestAndDisconnect()
+
+
+def _channel(site: server.Site) -> Any:
+    """Site.protocol: Twisted's own (``_genericHTTPChannelProtocolFactory``) with
+    our channel."""
+    return http._GenericHTTPChannelProtocol(_Channel())
+
+
 class BoundedSite(server.Site):
     """A Site with at most ``max_connections`` open connections (0 = unlimited) in
     all and ``per_address.cap`` from one address, REST and WebSocket alike: past
     either, a new connection is closed at once."""
+
+    protocol = _channel
 
     def __init__(
         self,
