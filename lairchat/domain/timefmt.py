@@ -6,6 +6,7 @@ appears only when non-zero, as 3 or 6 digits (we keep microseconds).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -38,10 +39,26 @@ def ts_plus(t: float) -> str:
     return _format(t, "+00:00")
 
 
+#: RFC 3339's date-time (§5.6; "T", "t" or a space between date and time), with the
+#: offset optional (then UTC). ``datetime.fromisoformat`` alone also takes ISO 8601's
+#: other forms (week dates, a date alone, a comma before the fraction, no hyphens).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII
+)
+
+
 def parse_ts(text: str) -> float | None:
     """Parse an RFC 3339 timestamp (as sent in ``before``/``after``); None if it is not one."""
+    shape = _RFC3339.fullmatch(text)
+    if shape is None:
+        return None
+    fraction = shape.group(1) or ""
+    offset = shape.group(2) or ""
+    text = text[: shape.start(1) if fraction else len(text) - len(offset)]
+    if offset in ("Z", "z"):
+        offset = "+00:00"
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("t", "T") + fraction[:7] + offset)
     except ValueError:
         return None
     if parsed.tzinfo is None:

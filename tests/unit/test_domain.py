@@ -320,13 +320,33 @@ def test_ts_and_ts_plus(t, text):
         ("2023-11-14T23:13:20+01:00", T0),
         ("2023-11-14T22:13:20.5Z", T0 + 0.5),
         ("2023-11-14T22:13:20", T0),  # no offset reads as UTC
+        ("2023-11-14 22:13:20Z", T0),
+        ("2023-11-14t22:13:20Z", T0),
+        ("2023-11-14T22:13:20.123456789Z", T0 + 0.123456),  # nanoseconds, cut to micro
     ],
 )
 def test_parse_ts(text, value):
     assert parse_ts(text) == pytest.approx(value)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2023-13-01T00:00:00Z", CANON])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2023-13-01T00:00:00Z",
+        CANON,
+        # ISO 8601 forms that are not RFC 3339 (datetime.fromisoformat takes them all)
+        "2020-W01-1",
+        "20200101T000000Z",
+        "2020-01-01",
+        "2020-01-01T00:00:00,5Z",
+        "2020-01-01T00:00:00+00:00:00.5",
+        "2020-01-01T00:00",
+        "2020-01-01T00:00:00+0100",
+        "２０２０-01-01T00:00:00Z",  # fullwidth digits
+    ],
+)
 def test_parse_ts_rejects(text):
     assert parse_ts(text) is None
 
