@@ -170,6 +170,28 @@ def _refuse_compression(offers: list) -> None:
     return None
 
 
+class _PeerFaultsAtInfo:
+    """Autobahn's logger, with its warnings about a connection failed for the peer's
+    protocol faults (an oversized message: 1009; a bad frame, an unmasked one, bad
+    close codes: 1002; invalid UTF-8: 1007) and the drop that follows logged at info:
+    any client can cause them at will, and the TCP adapter logs its own at info.
+    Every other line passes unchanged."""
+
+    _PEER_FAULTS = ("failing WebSocket connection", "dropping connection to peer")
+
+    def __init__(self, log: Any):
+        self._log = log
+
+    def warn(self, fmt: str, *args: Any, **kwargs: Any) -> None:
+        if fmt.startswith(self._PEER_FAULTS):
+            self._log.info(fmt, *args, **kwargs)
+        else:
+            self._log.warn(fmt, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+
 @implementer(ISessionTransport, interfaces.IPushProducer)
 class LairWSProtocol(WebSocketServerProtocol):
     """One WebSocket connection: text messages to and from its :class:`Session`."""
@@ -182,6 +204,7 @@ class LairWSProtocol(WebSocketServerProtocol):
 
     def __init__(self) -> None:
         super().__init__()
+        self.log = _PeerFaultsAtInfo(self.log)
         self.session: Session | None = None
         self._token: str | None = None
         self.backlog: OutboundBacklog | None = None  # needs the factory's clock

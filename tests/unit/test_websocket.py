@@ -501,6 +501,35 @@ def test_an_oversized_frame_is_refused_with_1009(world: World) -> None:
     assert client.closed_with() == 1009
 
 
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        (lambda c: c.send_frame(TEXT, b'{"type":"ping","x":"\xff"}'), 1007),
+        (lambda c: c.proto.dataReceived(bytes([0x80 | TEXT, 2]) + b"{}"), 1002),
+        (
+            lambda c: c.proto.dataReceived(
+                bytes([0x80 | TEXT, 0x80 | 127]) + struct.pack("!Q", MAX_MESSAGE + 1) + MASK
+            ),
+            1009,
+        ),
+    ],
+    ids=["utf8", "unmasked", "oversized"],
+)
+def test_a_peers_protocol_fault_is_logged_at_info_not_as_a_warning(
+    world: World, fault: Any, code: int
+) -> None:
+    """Any client can fail its own connection at will; Autobahn warned each time (two
+    or three lines), where TCP logs its own faults at info."""
+    client = world.connect()
+    client.messages()
+    with capturedLogs() as events:
+        fault(client)
+        assert client.closed_with() == code
+        client.proto.connectionLost(Failure(ConnectionDone()))
+    assert [formatEvent(e) for e in events if e["log_level"].name != "info"] == []
+    assert any(f"failing WebSocket connection (code={code})" in formatEvent(e) for e in events)
+
+
 def test_an_oversized_fragmented_message_is_refused_with_1009(world: World) -> None:
     client = world.connect()
     client.messages()
