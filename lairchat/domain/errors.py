@@ -49,6 +49,8 @@ CODES: dict[str, tuple[int, str]] = {
     "rate_limited": (429, "Too many requests"),
     "payload_too_large": (413, "Request body too large"),
     "unsupported_media_type": (415, "Content-Type must be application/json"),
+    # lairchat: a plain request to /ws, which speaks only WebSocket.
+    "upgrade_required": (426, "WebSocket upgrade required"),
     "database_error": (500, "Database error"),
     "internal_error": (500, "Internal error"),
 }

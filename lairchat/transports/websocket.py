@@ -33,10 +33,12 @@ from zope.interface import implementer
 from lairchat.config import Config
 from lairchat.core.events import Event
 from lairchat.core.services import Core
+from lairchat.domain.errors import LairError
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 from lairchat.transports.caps import LIMIT_REACHED, Refusals
+from lairchat.transports.http.errors import error_body
 from lairchat.transports.proxies import ProxyPolicy, host_and_peer
 
 #: Largest message (and frame) accepted or sent: the same 1 MiB as a TCP frame.
@@ -481,6 +483,16 @@ class LairWSResource(WebSocketResource):
     def __init__(self, factory: LairWSFactory):
         super().__init__(factory)
         self.factory = factory
+
+    def render(self, request: Any) -> Any:
+        """A request that does not ask for the upgrade gets 426 in the API's error
+        envelope, with the headers every other answer has (CORS, rate limits), where
+        Autobahn wrote a bare status line."""
+        upgrade = request.getHeader("upgrade") or ""
+        if "websocket" not in upgrade.lower():
+            request.setHeader(b"Upgrade", b"websocket")
+            return error_body(request, LairError("upgrade_required"))
+        return super().render(request)
 
 
 def make_ws_factory(core: Core, config: Config, clock: Any) -> LairWSFactory:

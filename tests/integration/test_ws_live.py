@@ -8,9 +8,12 @@ made with the legacy TCP ``register`` command, which needs nothing but the TCP p
 
 from __future__ import annotations
 
+import json
 import ssl
 import struct
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,6 +284,19 @@ def test_origins_and_limits(server: Server) -> None:
     opcode, payload = same.recv_frame()
     assert opcode == CLOSE and struct.unpack("!H", payload[:2])[0] == 1009
     same.close()
+
+
+def test_a_plain_get_of_ws_is_426_in_the_error_envelope(server: Server) -> None:
+    """Through the HTTP front like any answer: CORS and rate-limit headers, the JSON
+    error body, a reason phrase (Autobahn answered a bare status line)."""
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/ws", timeout=10)
+    assert answer.value.code == 426 and answer.value.reason == "Upgrade Required"
+    headers = answer.value.headers
+    assert headers["Upgrade"] == "websocket"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(answer.value.read())["error"]["code"] == "upgrade_required"
 
 
 def test_the_tcp_port_is_unaffected_by_ws_traffic(server: Server) -> None:

@@ -9,10 +9,12 @@ import pytest
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs, formatEvent
 from twisted.web.resource import Resource
+from twisted.web.test.requesthelper import DummyRequest
 
 from lairchat.core import passwords
 from lairchat.domain.errors import LairError
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
+from lairchat.transports.http.responses import json_body
 from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 
 ROOMS = "/api/v1/rooms"
@@ -341,3 +343,11 @@ def test_a_line_over_16_kib_gets_400_not_a_silent_close(
     protocol.dataReceived(request_head)
     assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n"
     assert transport.disconnecting
+
+
+def test_statuses_twisted_has_no_phrase_for_get_one() -> None:
+    """Twisted's table lacks 422, 426 and 429: their status lines said 'Unknown Status'."""
+    for status, phrase in ((422, b"Unprocessable Entity"), (429, b"Too Many Requests")):
+        request = DummyRequest([b""])
+        json_body(request, status, {})
+        assert (request.responseCode, request.responseMessage) == (status, phrase)

@@ -52,9 +52,13 @@ def test_login_storm_from_one_address_gets_429_with_retry_after(clock: task.Cloc
     assert refused.code == "rate_limited"
     assert refused.json["error"]["details"] == {"retry_after": 60, "limit": 10}
     assert refused.header("Retry-After") == "60"
-    # The headers show the general tier, as the original's.
-    assert refused.header("X-RateLimit-Limit") == "100"
-    assert refused.header("X-RateLimit-Remaining") == "89"
+    # A refusal's headers show the tier that refused (the general tier's said 89 of
+    # 100 left on a 429); an admitted request's show the general tier, as the original's.
+    assert refused.header("X-RateLimit-Limit") == "10"
+    assert refused.header("X-RateLimit-Remaining") == "0"
+    assert refused.header("X-RateLimit-Reset") == "60"
+    assert replies[0].header("X-RateLimit-Limit") == "100"
+    assert replies[0].header("X-RateLimit-Remaining") == "99"
     clock.advance(60)
     assert bad_login(client).status == 401
 

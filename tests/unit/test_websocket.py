@@ -129,6 +129,7 @@ class Client:
         head, _, self._buffer = self.transport.value().partition(b"\r\n\r\n")
         self.transport.clear()
         lines = head.decode("latin-1").split("\r\n")
+        self.head_line = lines[0]
         self.status = int(lines[0].split()[1])
         self.headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
         self.frames: list[tuple[int, bytes]] = []
@@ -271,9 +272,18 @@ def test_the_protocol_replaces_http_as_the_sockets_producer(world: World) -> Non
     assert client.transport.streaming is True
 
 
-def test_plain_get_without_upgrade_is_426(world: World) -> None:
-    client = Client(world, headers={"Upgrade": None, "Connection": None})
+@pytest.mark.parametrize("upgrade", [None, "h2c"])
+def test_plain_get_without_upgrade_is_426_in_the_error_envelope(
+    world: World, upgrade: str | None
+) -> None:
+    client = Client(world, headers={"Upgrade": upgrade, "Connection": None})
     assert client.status == 426
+    assert client.head_line.endswith(" 426 Upgrade Required")
+    assert client.headers["upgrade"] == "websocket"
+    assert client.headers["content-type"] == "application/json"
+    assert json.loads(client._buffer) == {
+        "error": {"code": "upgrade_required", "message": "WebSocket upgrade required"}
+    }
 
 
 def test_open_handshake_timeout_runs_on_the_injected_clock(world: World) -> None:

@@ -46,8 +46,10 @@ class HttpRateLimiter:
         return self.proxies.client_of(getattr(peer, "host", str(peer)), request.getHeader)
 
     def admit(self, request: Any) -> LairError | None:
-        """Count the request; set the ``X-RateLimit-*`` headers (the general tier's, as the
-        original); return a ``rate_limited`` error (429, ``Retry-After``) to refuse it."""
+        """Count the request; set the ``X-RateLimit-*`` headers; return a
+        ``rate_limited`` error (429, ``Retry-After``) to refuse it. The headers show
+        the general tier, as the original's, unless another tier refuses: then that
+        one's, so that a 429 never says requests remain."""
         key = self.client_key(request)
         general = self.limiter.hit("general", key)
         refused: Decision | None = None if general.allowed else general
@@ -55,9 +57,10 @@ class HttpRateLimiter:
         if refused is None and tier is not None:
             group = self.limiter.hit(tier, key)
             refused = None if group.allowed else group
-        request.setHeader(b"X-RateLimit-Limit", str(general.limit).encode())
-        request.setHeader(b"X-RateLimit-Remaining", str(general.remaining).encode())
-        request.setHeader(b"X-RateLimit-Reset", str(general.reset_after).encode())
+        shown = refused or general
+        request.setHeader(b"X-RateLimit-Limit", str(shown.limit).encode())
+        request.setHeader(b"X-RateLimit-Remaining", str(shown.remaining).encode())
+        request.setHeader(b"X-RateLimit-Reset", str(shown.reset_after).encode())
         if refused is None:
             return None
         request.setHeader(b"Retry-After", str(refused.retry_after).encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -30,7 +31,8 @@ def json_body(request: Any, status: int, body: Any) -> bytes:
     Compact JSON with non-ASCII characters written raw, like the original.
     """
     data = orjson.dumps(body)
-    request.setResponseCode(status)
+    # With its reason phrase: Twisted's table lacks 422, 426 and 429 ("Unknown Status").
+    request.setResponseCode(status, HTTPStatus(status).phrase.encode("ascii"))
     request.setHeader(b"Content-Type", JSON_CONTENT_TYPE)
     request.setHeader(b"Content-Length", str(len(data)).encode("ascii"))
     return data
