@@ -259,6 +259,9 @@ class LairChatService(service.MultiService):
     #: (:func:`lairchat.allocator.keep_freed_memory`). Set by the twistd plugin; tests
     #: that start many services in one process leave it off.
     freeze_heap: bool = False
+    #: Run in the foreground (twistd ``-n``): a listener that cannot listen ends the
+    #: process with its one log line, not a traceback. Set by the twistd plugin.
+    foreground: bool = False
     #: The listeners' refusal logs (:class:`lairchat.transports.caps.Refusals`): their
     #: open windows are logged once the listeners have stopped.
     refusals: tuple[Any, ...] = ()
@@ -279,6 +282,18 @@ class LairChatService(service.MultiService):
             and parent.getComponent(ILogObserver) is None
         ):
             parent.setComponent(ILogObserver, self.log_observer)
+
+    def privilegedStartService(self) -> None:  # noqa: N802
+        try:
+            super().privilegedStartService()
+        except StartupError:
+            # The listener logged one critical line naming its setting; in the
+            # foreground twistd would add a traceback. Exit as a configuration error
+            # does, with status 2. A daemon's parent waits for its child to report
+            # an exception (it would wait forever for one that exits), and prints it.
+            if self.foreground:
+                raise SystemExit(2) from None
+            raise
 
     def add_listener(self, listener: Listener) -> Listener:
         listener.setServiceParent(self)

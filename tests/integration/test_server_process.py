@@ -26,5 +26,10 @@ def test_a_port_another_process_listens_on_is_a_failed_start(tmp_path):
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = str(other.getsockname()[1])
-        with pytest.raises(ServerNotReady, match="Address already in use"):
+        with pytest.raises(ServerNotReady, match="Address already in use") as refused:
             ServerProcess(tmp_path, LAIR_HTTP_PORT=port)
+    # One line naming the setting, and a configuration error's status: no traceback.
+    assert "lairchat exited with 2:" in str(refused.value)
+    assert "Traceback" not in str(refused.value)
+    [line] = [ln for ln in str(refused.value).splitlines() if "in use" in ln]
+    assert f"LAIR_HTTP_PORT: Couldn't listen on 127.0.0.1:{port}" in line

@@ -94,6 +94,20 @@ def test_failing_to_listen_at_start_is_a_startup_error() -> None:
     assert not lst.listening
 
 
+@pytest.mark.parametrize("foreground", [True, False])
+def test_a_listener_that_cannot_listen_stops_the_start(foreground: bool) -> None:
+    """In the foreground with status 2, not StartupError's traceback through twistd:
+    its critical line says it all. A daemon's child raises, for twistd to report
+    to the parent waiting for it."""
+    error = CannotListenError("127.0.0.1", 8080, OSError(98, "Address already in use"))
+    top = LairChatService(task.Clock())
+    top.foreground = foreground
+    top.add_listener(Listener("tcp", FakeEndpoint(error), object(), "LAIR_TCP_PORT"))
+    with pytest.raises(SystemExit if foreground else StartupError) as stopped:
+        top.privilegedStartService()
+    assert not foreground or stopped.value.code == 2
+
+
 def test_a_late_failure_fails_the_waiters() -> None:
     pending: defer.Deferred = defer.Deferred()
     lst = Listener("http", FakeEndpoint(pending), object(), "LAIR_HTTP_ENDPOINT")

@@ -47,6 +47,7 @@ class LairChatServiceMaker:
             getattr(options, "parent", None), config.log_format, config.log_level
         )
         server.freeze_heap = True
+        server.foreground = bool((getattr(options, "parent", None) or {}).get("nodaemon"))
         return server
 
 
