@@ -15,6 +15,7 @@ from typing import Any
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
+from lairchat.domain.types import User
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 
@@ -67,11 +68,20 @@ def ensure_admin(
             result(core.users.set_role(user.id, "admin"))
             return f"existing account {user.username} promoted to admin"
         address = email or f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"
-        created = result(core.auth.register(username, address, password))
-        # register() opens a session, which nobody will use.
-        result(core.store.delete_session(created.session.id))
-        result(core.users.set_role(created.user.id, "admin"))
+        created = create_account(core, username, address, password, "admin")
     except LairError as e:
         message = f"{_variable(e)}: cannot create the admin account: {e.message}"
         raise BootstrapError(message) from None
-    return f"admin account {created.user.username} created"
+    return f"admin account {created.username} created"
+
+
+def create_account(core: Core, username: str, email: str, password: str, role: str) -> User:
+    """Register an account for the operator (here, or ``lairchat admin create-user``):
+    the same rules and argon2id hash as any registration, then ``role``. The session
+    register() opens is deleted: nobody holds its token, and it would otherwise count
+    as a live session (e.g. in what a ban reports revoked)."""
+    created = result(core.auth.register(username, email, password))
+    result(core.store.delete_session(created.session.id))
+    if role == "user":
+        return created.user
+    return result(core.users.set_role(created.user.id, role))

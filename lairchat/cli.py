@@ -1,7 +1,13 @@
 """lairchat: operator tasks against the database named by LAIR_DATABASE_URL.
 
 Safe while the server runs: SQLite serialises the writes (busy timeout), and every
-change goes through the same core services as the server's own.
+change goes through the same core services as the server's own. What would put a
+running server out of step with its database, which it partly keeps in memory
+(``db restore``, applying migrations), is refused while a server has the database
+open (:mod:`lairchat.storage.sqlite.lock`).
+
+Exit status: 0 done, 1 refused or failed (one line on stderr), 2 a usage error (as
+argparse's own: an invalid argument, no password to be had).
 """
 
 from __future__ import annotations
@@ -12,16 +18,19 @@ import os
 import sqlite3
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from lairchat.bootstrap import create_account
 from lairchat.config import ConfigError, database_path
+from lairchat.core.admin import BAN_HOURS_RULE, ban_expiry, check_ban_hours
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import Ban
 from lairchat.revocation import CHECK_INTERVAL
-from lairchat.storage.sqlite import migrate
+from lairchat.storage.sqlite import lock, migrate
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.tls import write_dev_certificate
@@ -37,9 +46,57 @@ class WallClock:
         return time.time()
 
 
+class UsageError(Exception):
+    """What the operator must give differently: exit status 2, like argparse's errors."""
+
+
+def connect_to(path: str) -> sqlite3.Connection:
+    """The database, or a ConfigError naming it (SQLite's own message does not)."""
+    try:
+        return connect(path)
+    except sqlite3.Error as e:
+        raise ConfigError(f"cannot open database {path}: {e}") from None
+
+
+def served(path: str, doing: str) -> ConfigError:
+    """The refusal of what a running server must not have done under it."""
+    return ConfigError(f"{path} is open by a running lairchat server: stop it before {doing}")
+
+
+def alone(path: str, doing: str) -> lock.Held:
+    """The database held alone for ``doing``, or the refusal if a server has it."""
+    try:
+        return lock.exclusive(path)
+    except lock.DatabaseBusy:
+        raise served(path, doing) from None
+
+
+def recorded_migrations(conn: sqlite3.Connection) -> set[str]:
+    """The migrations a database says it has (none: not a lairchat database)."""
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    except sqlite3.DatabaseError:
+        return set()
+
+
+def bring_up_to_date(conn: sqlite3.Connection, path: str) -> list[str]:
+    """Apply pending migrations; return their names. A running server knows only the
+    schema it started with, so with one running, pending migrations are refused (the
+    server's own start applies them) and only the check for a newer schema is made."""
+    try:
+        held = lock.exclusive(path)
+    except lock.DatabaseBusy:
+        pending = [n for n, _ in migrate.available() if n not in recorded_migrations(conn)]
+        if pending:
+            raise served(path, f"applying migrations {', '.join(pending)}") from None
+        return migrate.migrate(conn)  # nothing to apply; SchemaTooNew if newer
+    with held:
+        return migrate.migrate(conn)
+
+
 def open_core(path: str) -> Core:
-    pool = ImmediatePool(path)
-    migrate.migrate(pool.connection)
+    pool = ImmediatePool(connection=connect_to(path))
+    bring_up_to_date(pool.connection, path)
     store = SQLiteStore(pool, pool, path)
     core = Core.build(store, WallClock(), UNUSED_TOKEN_SECRET, run_now)
     result(core.load())
@@ -59,12 +116,29 @@ def cmd_set_role(core: Core, args: argparse.Namespace) -> str:
     return f"{updated.username} is now {updated.role}"
 
 
+def new_password(args: argparse.Namespace) -> str:
+    """``--password``, ``$LAIR_NEW_PASSWORD``, or asked twice on the terminal. Without
+    one, getpass would read stdin (a script's, maybe /dev/null) after a warning."""
+    given = args.password or os.environ.get("LAIR_NEW_PASSWORD")
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no terminal to ask for a password: pass --password or set LAIR_NEW_PASSWORD"
+        )
+    try:
+        password = getpass.getpass(f"Password for {args.username}: ")
+        again = getpass.getpass("Again, to be sure: ")
+    except EOFError:
+        raise UsageError("no password given") from None
+    if password != again:
+        raise UsageError("the two passwords differ; nothing was created")
+    return password
+
+
 def cmd_create_user(core: Core, args: argparse.Namespace) -> str:
-    password = args.password or os.environ.get("LAIR_NEW_PASSWORD") or getpass.getpass()
-    created = result(core.auth.register(args.username, args.email, password))
-    if args.role != "user":
-        result(core.users.set_role(created.user.id, args.role))
-    return f"created {created.user.username} ({created.user.id}) as {args.role}"
+    user = create_account(core, args.username, args.email, new_password(args), args.role)
+    return f"created {user.username} ({user.id}) as {user.role}"
 
 
 def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
@@ -80,10 +154,10 @@ def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
 def cmd_ban(core: Core, args: argparse.Namespace) -> str:
     user = find_user(core, args.username)
     now = time.time()
-    expires = None if args.hours is None else now + args.hours * 3600
+    expires = ban_expiry(now, args.hours)
     result(core.store.put_ban(Ban(user.id, args.reason, None, now, expires)))
     sessions = result(core.store.delete_user_sessions(user.id))
-    until = "permanently" if expires is None else f"for {args.hours} h"
+    until = "permanently" if expires is None else f"for {args.hours:g} h"
     # The server holds live connections' sessions in memory; it checks them against
     # the database every few seconds (lairchat.revocation).
     return (
@@ -99,82 +173,137 @@ def cmd_unban(core: Core, args: argparse.Namespace) -> str:
 
 
 def cmd_migrate(path: str) -> str:
-    conn = connect(path)
+    conn = connect_to(path)
     try:
-        applied = migrate.migrate(conn)
+        applied = bring_up_to_date(conn, path)
     finally:
         conn.close()
     return f"applied: {', '.join(applied)}" if applied else "database is up to date"
 
 
-def cmd_backup(path: str, target: str) -> str:
-    """SQLite's online backup: a consistent copy even while the server writes."""
-    source = connect(path)
-    dest = sqlite3.connect(target)
+def create_private(target: str, force: bool) -> None:
+    """Create ``target`` empty and readable by its owner only, as a backup holds
+    password hashes; an existing file is replaced only if ``force``."""
     try:
-        source.backup(dest)
+        if force:
+            with suppress(FileNotFoundError):
+                os.unlink(target)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise ConfigError(f"{target} exists: pass --force to replace it") from None
+
+
+def cmd_backup(path: str, target: str, force: bool = False) -> str:
+    """SQLite's online backup: a consistent copy even while the server writes."""
+    if all(map(os.path.exists, (target, path))) and os.path.samefile(target, path):
+        raise ConfigError(f"{target} is the database itself")
+    source = connect_to(path)
+    try:
+        create_private(target, force)
+        try:
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
+        except BaseException:
+            os.unlink(target)  # no half-written backup left to be trusted
+            raise
     finally:
-        dest.close()
         source.close()
     return f"backed up {path} to {target}"
 
 
-def cmd_restore(path: str, backup: str) -> str:
-    """Copy ``backup`` over the database, through SQLite (its WAL included), then
-    bring its schema up to date. Stop the server first: it keeps state in memory."""
+def open_backup(backup: str) -> sqlite3.Connection:
+    """``backup``, read-only, once it is known to be a lairchat database that this
+    lairchat understands: checked before anything is overwritten."""
     if not os.path.isfile(backup):
         raise ConfigError(f"{backup}: no such backup file")
-    source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
     try:
-        try:
-            recorded = {row[0] for row in source.execute("SELECT name FROM _migrations")}
-        except sqlite3.DatabaseError:
-            recorded = set()
-        if not recorded:
-            raise ConfigError(f"{backup}: not a lairchat database (no migrations recorded)")
-        unknown = sorted(recorded - {name for name, _ in migrate.available()})
-        if unknown:  # checked before anything is overwritten
-            raise ConfigError(
-                f"{backup}: made by a newer lairchat (migrations {', '.join(unknown)})"
-            )
-        dest = connect(path)
-        try:
-            source.backup(dest)
-            upgraded = migrate.migrate(dest)
-        finally:
-            dest.close()
+        source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise ConfigError(f"{backup}: {e}") from None
+    recorded = recorded_migrations(source)
+    unknown = sorted(recorded - {name for name, _ in migrate.available()})
+    if recorded and not unknown:
+        return source
+    source.close()
+    if not recorded:
+        raise ConfigError(f"{backup}: not a lairchat database (no migrations recorded)")
+    raise ConfigError(f"{backup}: made by a newer lairchat (migrations {', '.join(unknown)})")
+
+
+def cmd_restore(path: str, backup: str) -> str:
+    """Copy ``backup`` over the database, through SQLite (its WAL included), then
+    bring its schema up to date. Refused while a server has the database open: it
+    keeps state in memory, which would no longer match."""
+    source = open_backup(backup)
+    try:
+        with alone(path, "restoring"):
+            dest = connect_to(path)
+            try:
+                source.backup(dest)
+                upgraded = migrate.migrate(dest)
+            finally:
+                dest.close()
     finally:
         source.close()
     done = f"restored {path} from {backup}"
     return f"{done}; applied: {', '.join(upgraded)}" if upgraded else done
 
 
+def ban_hours(text: str) -> float:
+    """``--hours``, held to the API's rule on ``duration_hours``."""
+    try:
+        return check_ban_hours(float(text))
+    except (ValueError, LairError):
+        raise argparse.ArgumentTypeError(f"{BAN_HOURS_RULE}, got {text}") from None
+
+
+def database_option(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default,
+        help="sqlite:PATH; overrides LAIR_DATABASE_URL (before or after the command)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lairchat", description=__doc__.splitlines()[0])
-    p.add_argument("--database-url", help="overrides LAIR_DATABASE_URL")
+    database_option(p, None)
     groups = p.add_subparsers(dest="group", required=True)
+    # After the command too: SUPPRESS, or the command's default would replace a
+    # --database-url given before it.
+    on_database = argparse.ArgumentParser(add_help=False)
+    database_option(on_database, argparse.SUPPRESS)
+
+    def command(group: Any, name: str, help: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, help=help, parents=[on_database])
 
     admin = groups.add_parser("admin", help="users, roles and bans").add_subparsers(
         dest="command", required=True
     )
-    c = admin.add_parser("set-role", help="set a user's system role")
+    c = command(admin, "set-role", "set a user's system role")
     c.add_argument("username")
     c.add_argument("role", choices=["admin", "moderator", "user"])
     c.set_defaults(run=cmd_set_role)
-    c = admin.add_parser("create-user", help="create an account")
+    c = command(admin, "create-user", "create an account")
     c.add_argument("username")
     c.add_argument("email")
-    c.add_argument("--password", help="default: $LAIR_NEW_PASSWORD or a prompt")
+    c.add_argument(
+        "--password", help="default: $LAIR_NEW_PASSWORD, else asked twice on the terminal"
+    )
     c.add_argument("--role", choices=["admin", "moderator", "user"], default="user")
     c.set_defaults(run=cmd_create_user)
-    c = admin.add_parser("list-users", help="list every account")
+    c = command(admin, "list-users", "list every account")
     c.set_defaults(run=cmd_list_users)
-    c = admin.add_parser("ban", help="ban a user and revoke their sessions")
+    c = command(admin, "ban", "ban a user and revoke their sessions")
     c.add_argument("username")
     c.add_argument("--reason")
-    c.add_argument("--hours", type=float, help="default: permanent")
+    c.add_argument("--hours", type=ban_hours, help=f"{BAN_HOURS_RULE}; default: permanent")
     c.set_defaults(run=cmd_ban)
-    c = admin.add_parser("unban", help="lift a ban")
+    c = command(admin, "unban", "lift a ban")
     c.add_argument("username")
     c.set_defaults(run=cmd_unban)
 
@@ -187,35 +316,52 @@ def parser() -> argparse.ArgumentParser:
     db = groups.add_parser("db", help="database maintenance").add_subparsers(
         dest="command", required=True
     )
-    db.add_parser("migrate", help="apply pending schema migrations")
-    c = db.add_parser("backup", help="write a consistent copy of the database")
-    c.add_argument("path")
-    c = db.add_parser("restore", help="replace the database with a backup (server stopped)")
+    command(db, "migrate", "apply pending schema migrations (refused under a running server)")
+    c = command(db, "backup", "write a consistent copy of the database (mode 0600)")
+    c.add_argument("path", metavar="PATH")
+    c.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    c = command(db, "restore", "replace the database with a backup (server stopped)")
     c.add_argument("backup")
     return p
+
+
+def run(args: argparse.Namespace) -> str:
+    """Do the command; return what to print."""
+    if args.group == "certs":
+        cert, key = write_dev_certificate(args.dir)
+        return f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)"
+    path = database_path(os.environ, args.database_url)
+    if args.group == "admin":
+        return args.run(open_core(path), args)
+    if args.command == "migrate":
+        return cmd_migrate(path)
+    if args.command == "backup":
+        return cmd_backup(path, args.path, args.force)
+    return cmd_restore(path, args.backup)
+
+
+def describe(error: Exception) -> str:
+    """One line for stderr; a file error names its file."""
+    if isinstance(error, LairError):
+        return error.message
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        path = database_path(os.environ, args.database_url)
-        if args.group == "certs":
-            cert, key = write_dev_certificate(args.dir)
-            print(f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)")
-            return 0
-        if args.group == "db":
-            if args.command == "migrate":
-                out = cmd_migrate(path)
-            elif args.command == "backup":
-                out = cmd_backup(path, args.path)
-            else:
-                out = cmd_restore(path, args.backup)
-        else:
-            out = args.run(open_core(path), args)
-    except (ConfigError, LairError, migrate.SchemaTooNew, sqlite3.Error) as e:
-        message = e.message if isinstance(e, LairError) else str(e)
-        print(f"lairchat: {message}", file=sys.stderr)
+        out = run(args)
+    except UsageError as e:
+        print(f"lairchat: {e}", file=sys.stderr)
+        return 2
+    except (ConfigError, LairError, migrate.SchemaTooNew, sqlite3.Error, OSError) as e:
+        print(f"lairchat: {describe(e)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # at a password prompt
+        print(file=sys.stderr)
+        return 130
     print(out)
     return 0
 

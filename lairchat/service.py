@@ -30,7 +30,7 @@ from lairchat.observability.http import MetricsResource, ReadyResource, observe
 from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.realtime.session import SessionSettings
 from lairchat.revocation import SessionWatcher
-from lairchat.storage.sqlite import migrate, pool
+from lairchat.storage.sqlite import lock, migrate, pool
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import MessageWriter
@@ -84,6 +84,10 @@ def _load_start_state(config: Config, keeper: sqlite3.Connection, clock: Any) ->
 def build_core(
     config: Config, reactor: Any, metrics: Metrics | None = None
 ) -> tuple[Core, CoreService]:
+    try:  # held for the process's life: `lairchat db restore` refuses while it is
+        database_lock = lock.shared(config.database_path, _waiting_for_lock)
+    except OSError as e:
+        raise StartupError(f"LAIR_DATABASE_URL: cannot lock the database: {e}") from None
     path, keeper = open_database(config.database_path)
     try:
         memberships, names = _load_start_state(config, keeper, reactor)
@@ -122,7 +126,13 @@ def build_core(
     # The hub's indexes are loaded synchronously before the reactor runs.
     core.hub.load(memberships, names)
     pools = (writer,) if reader is writer else (writer, reader)
-    return core, CoreService(core, keeper, hash_pool, pools, reactor, messages)
+    core_service = CoreService(core, keeper, hash_pool, pools, reactor, messages)
+    core_service.database_lock = database_lock
+    return core, core_service
+
+
+def _waiting_for_lock(lock_file: str) -> None:
+    log.warn("{lock_file} is held by a lairchat db command; waiting for it", lock_file=lock_file)
 
 
 def _setting(explicit: str | None, endpoint_variable: str, port_variable: str) -> str:

@@ -20,6 +20,22 @@ from lairchat.storage.interfaces import IStore
 NOTICE_SEVERITIES = ("info", "warning", "critical")
 #: Longest timed ban (100 years); longer is what "permanent" (no duration) is for.
 MAX_BAN_HOURS = 876_000
+#: What a timed ban's duration must be, as the API and the operator command say it.
+BAN_HOURS_RULE = f"must be more than 0 and at most {MAX_BAN_HOURS}"
+
+
+def check_ban_hours(duration_hours: float | None) -> float | None:
+    """The one rule on ban durations (None: permanent), for the API and the ``lairchat``
+    command alike. NaN and infinity fail the comparison and are refused with the rest."""
+    if duration_hours is not None and not 0 < duration_hours <= MAX_BAN_HOURS:
+        raise validation_failed("duration_hours", BAN_HOURS_RULE)
+    return duration_hours
+
+
+def ban_expiry(now: float, duration_hours: float | None) -> float | None:
+    """When a ban made at ``now`` ends (None: never), once the duration is checked."""
+    hours = check_ban_hours(duration_hours)
+    return None if hours is None else now + hours * 3600
 
 
 class AdminService:
@@ -57,10 +73,8 @@ class AdminService:
             raise LairError("user_not_found")
         if target.id == actor.id:
             raise LairError("permission_denied", "Permission denied: cannot ban yourself")
-        if duration_hours is not None and not 0 < duration_hours <= MAX_BAN_HOURS:
-            raise validation_failed("duration_hours", f"must be from 0 to {MAX_BAN_HOURS}")
         now = self.clock.seconds()
-        expires = None if duration_hours is None else now + duration_hours * 3600
+        expires = ban_expiry(now, duration_hours)
         await self.store.put_ban(Ban(target.id, reason, actor.id, now, expires))
         await self.store.delete_user_sessions(target.id)
         self.hub.close_user(target.id, "banned")

@@ -1,14 +1,25 @@
-"""Operator commands added for operations: ``db restore``, and what ``admin ban`` says."""
+"""Operator commands added for operations: ``db restore``, and what ``admin ban`` says.
+
+Then the database lock between a running server and the ``lairchat`` command
+(:mod:`lairchat.storage.sqlite.lock`): what is refused while a server holds it, what
+is not, and a server start that waits for a restore. The same with a real server
+process: tests/integration/test_ops_cli_restore.py.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lairchat import cli
 from lairchat.core import passwords
+from lairchat.storage.sqlite import lock
 from lairchat.transports.http.testing import CHEAP_HASHER
 
 
@@ -80,3 +91,109 @@ def test_ban_says_when_live_connections_close(
     out = capsys.readouterr().out
     assert "banned mallory permanently" in out
     assert "closes their connections within 5 s" in out
+
+
+# -- the database lock ------------------------------------------------------------
+
+
+#: What the ``served`` fixture gives: the database, a backup, the server's lock.
+Served = tuple[Path, Path, lock.Held]
+
+
+def no_wait(lock_file: str) -> None:
+    raise AssertionError(f"{lock_file} was not expected to be held")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """``(database, backup, lock)``: alice in the backup, alice and bob in the
+    database, and the lock held as a running server holds it."""
+    db, backup = tmp_path / "chat.db", tmp_path / "backup.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    assert run(db, "db", "backup", str(backup)) == 0
+    assert run(db, "admin", "create-user", "bob", "bob@example.com") == 0
+    with lock.shared(str(db), no_wait) as server:
+        yield db, backup, server
+
+
+def test_restore_is_refused_while_a_server_holds_the_database(
+    served: Served, capsys: pytest.CaptureFixture
+) -> None:
+    db, backup, _ = served
+    capsys.readouterr()
+    assert run(db, "db", "restore", str(backup)) == 1
+    assert capsys.readouterr().err == (
+        f"lairchat: {db} is open by a running lairchat server: stop it before restoring\n"
+    )
+    assert usernames(db) == ["alice", "bob"]
+
+
+def test_restore_goes_ahead_once_the_server_let_go(served: Served) -> None:
+    db, backup, server = served
+    server.release()
+    assert run(db, "db", "restore", str(backup)) == 0
+    assert usernames(db) == ["alice"]
+
+
+def test_other_commands_run_beside_a_server(served: Served, capsys: pytest.CaptureFixture) -> None:
+    db, backup, _ = served
+    assert run(db, "admin", "create-user", "carol", "carol@example.com") == 0
+    assert run(db, "admin", "ban", "carol") == 0
+    assert run(db, "db", "backup", str(backup.with_name("again.db"))) == 0
+    capsys.readouterr()
+    assert run(db, "db", "migrate") == 0
+    assert capsys.readouterr().out == "database is up to date\n"
+
+
+def test_pending_migrations_are_not_applied_under_a_server(
+    served: Served, capsys: pytest.CaptureFixture
+) -> None:
+    db, _, _ = served
+    with sqlite3.connect(db) as conn:  # as if this lairchat were newer than the server
+        last = conn.execute("SELECT name FROM _migrations ORDER BY id DESC LIMIT 1").fetchone()[0]
+        conn.execute("DELETE FROM _migrations WHERE name = ?", (last,))
+    for argv in (["db", "migrate"], ["admin", "list-users"]):
+        capsys.readouterr()
+        assert run(db, *argv) == 1
+        assert capsys.readouterr().err == (
+            f"lairchat: {db} is open by a running lairchat server:"
+            f" stop it before applying migrations {last}\n"
+        )
+
+
+def test_a_server_start_waits_for_a_restore(tmp_path: Path) -> None:
+    db = str(tmp_path / "chat.db")
+    told, started = threading.Event(), threading.Event()
+    restore = lock.exclusive(db)
+
+    def server() -> None:
+        lock.shared(db, lambda lock_file: told.set())
+        started.set()
+
+    thread = threading.Thread(target=server, daemon=True)
+    thread.start()
+    assert told.wait(10)
+    assert not started.wait(0.1)
+    restore.release()
+    assert started.wait(10)
+    thread.join(10)
+
+
+def test_an_in_memory_database_has_no_lock_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert lock.lock_path(":memory:") is None
+    with lock.shared(":memory:", no_wait), lock.exclusive(":memory:"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lock_file_opens_for_whoever_comes_next(tmp_path: Path) -> None:
+    """Made by an operator with umask 077 (maybe root), it still opens for the server's
+    user: it is empty, and flock needs only read access."""
+    db = tmp_path / "chat.db"
+    previous = os.umask(0o077)
+    try:
+        lock.exclusive(str(db)).release()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(Path(lock.lock_path(str(db))).stat().st_mode) == 0o644
