@@ -76,7 +76,8 @@ def json_body(request: Any) -> Body:
     except orjson.JSONDecodeError as error:
         raise bad_request("body", f"invalid JSON: {error}") from None
     if not isinstance(value, dict):
-        raise bad_request("body", f"expected a JSON object, got {_kind(value)}")
+        # Valid JSON of the wrong shape, as the original's extractor sees it (422).
+        raise unprocessable("body", f"expected a JSON object, got {_kind(value)}")
     if too_deep(raw, value):
         raise bad_request("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     return Body(value)

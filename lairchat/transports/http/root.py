@@ -94,6 +94,8 @@ class ApiRoot(Resource):
             return ErrorPage(error)
         if path in self.children:
             return self.children[path]
+        if not path:  # "/" itself, or a path that starts with "//": nothing is there
+            return ErrorPage(not_found())
         request.postpath.insert(0, request.prepath.pop())
         if not _utf8_url(request):
             return ErrorPage(bad_request("url", "not valid UTF-8"))
