@@ -51,7 +51,15 @@ def post_raw(client: ApiClient, body: bytes, content_type: str | None = "applica
 
 @pytest.mark.parametrize(
     "path",
-    ["/nope", "/api/v1/nope", "/api/v1/rooms/", "/api//v1/rooms", "//api/v1/rooms", "/metrics", "/"],
+    [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v1/rooms/",
+        "/api//v1/rooms",
+        "//api/v1/rooms",
+        "/metrics",
+        "/",
+    ],
 )
 def test_unknown_path_is_json_404(client: ApiClient, path: str) -> None:
     reply = client.get(path)
