@@ -38,16 +38,20 @@ __all__ = ["App", "default_opener"]
 
 log = logging.getLogger(__name__)
 
+#: Refusals of the password itself: the login screen empties the field for a retry.
+PASSWORD_REFUSED = frozenset({"invalid_credentials", "account_locked", "password_too_weak"})
+
 
 def default_opener(reactor: Any, config: ClientConfig) -> Opener:
-    """TCP to ``--server``, or WebSocket next to the REST API with ``--websocket``."""
+    """TCP to ``--server`` (TLS with ``--tls``), or WebSocket next to the REST API
+    with ``--websocket``."""
     if config.websocket:
-        from lairchat.client.net.ws import ws_opener, ws_url_from_http
+        from lairchat.client.net.ws import ws_opener
 
-        return ws_opener(reactor, ws_url_from_http(config.http_url), insecure=config.insecure)
+        return ws_opener(reactor, config.ws_url, insecure=config.insecure)
     from lairchat.client.net.tcp import tcp_opener
 
-    return tcp_opener(reactor, config.host, config.port)
+    return tcp_opener(reactor, config.host, config.port, tls=config.tls, insecure=config.insecure)
 
 
 class App(ActionsMixin):
@@ -75,7 +79,7 @@ class App(ActionsMixin):
         self.state = ClientState(clock=reactor.seconds)
         self._set_transport()
         self.link: Link | None = None
-        self.ui = RootView(self.state, self, config.server)
+        self.ui = RootView(self.state, self, config.address)
         self.loop: Any = None
         self._draw_call: Any = None
         self._typing_sent: dict[ConvKey, float] = {}
@@ -248,7 +252,7 @@ class App(ActionsMixin):
         if self._busy or self.state.me is not None:
             return
         try:
-            config = self.config.with_server(action.server)
+            config = self.config.with_address(action.server)
         except ValueError as exc:
             self.state.notify(f"Invalid server address: {exc}", "error")
             return
@@ -272,8 +276,8 @@ class App(ActionsMixin):
             self.ui.activity = ""
             what = "Registration failed" if registering else "Login failed"
             self.state.notify(f"{what}: {err.describe()}", "error")
-            if err.code in ("invalid_credentials", "password_too_weak"):
-                self.ui.login.focus_field("password")
+            if err.code in PASSWORD_REFUSED:
+                self.ui.login.retry_password()
             return
         except BaseException:
             self._busy = False
@@ -292,7 +296,7 @@ class App(ActionsMixin):
             self._opener_factory(self.config),
             token,
             self,
-            encrypt=self.config.encrypt and not self.config.websocket,
+            encrypt=self.config.encrypt,
         )
         self.link.start()
 
@@ -379,13 +383,19 @@ class App(ActionsMixin):
             self.session_lost(error)
         else:
             self.api.token = None
-            where = self.config.http_url if self.config.websocket else self.config.server
             if error.code == "unreachable":
-                text = f"Cannot connect to {where} ({error.describe()})"
+                text = f"Cannot connect to {self.config.address} ({error.describe()})"
             else:
-                text = f"Could not sign in: {error.describe()}"
+                text = f"Could not sign in: {error.describe()}{self._hint(error)}"
             self.state.notify(text, "error")
         self.refresh()
+
+    def _hint(self, error: ServerError) -> str:
+        """What to try when a plain TCP connection met a silent server: a TLS port
+        says nothing until it hears a TLS greeting."""
+        if error.code == "no_greeting" and self.config.transport_name == "TCP":
+            return " (a TLS port? then use --tls)"
+        return ""
 
     def link_event(self, event: dict[str, Any]) -> None:
         try:

@@ -1,8 +1,12 @@
 """Command-line options, with the original client's names and defaults.
 
 ``--server HOST:PORT`` is the TCP real-time address; the REST base URL defaults to
-``http://HOST:PORT+2`` as the original derives it, and the WebSocket URL is always
-derived from the REST URL (``ws(s)://…/ws``).
+``http://HOST:PORT+2`` as the original derives it (``https://`` with ``--tls``), and
+the WebSocket URL is always derived from the REST URL (``ws(s)://…/ws``).
+
+Options that cannot work together are refused at start rather than ignored: a user
+who asked for ``--encrypt`` over WebSocket would otherwise believe the connection
+encrypted when only TLS (``wss://``) can do that there.
 """
 
 from __future__ import annotations
@@ -12,10 +16,18 @@ import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lairchat import __version__
 
-__all__ = ["ClientConfig", "derive_http_url", "parse_args", "parse_server"]
+__all__ = [
+    "ClientConfig",
+    "derive_http_url",
+    "http_url_from_ws",
+    "parse_args",
+    "parse_server",
+    "ws_url_from_http",
+]
 
 DEFAULT_SERVER = "127.0.0.1:8080"
 
@@ -29,16 +41,52 @@ class ClientConfig:
     websocket: bool = False
     insecure: bool = False
     encrypt: bool = False
+    #: TLS on the TCP connection, and ``https://`` for a derived REST URL.
+    tls: bool = False
     log_file: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse what cannot be honoured, so that no option is silently ignored."""
+        if self.websocket and self.encrypt:
+            raise ValueError("--encrypt is for TCP; over WebSocket use --tls (wss://) instead")
+        if self.websocket and self.tls and not self.secure_http:
+            raise ValueError("--tls over WebSocket means wss://: give an https:// --http-url")
+
+    @property
+    def secure_http(self) -> bool:
+        return self.http_url.startswith("https:")
 
     @property
     def transport_name(self) -> str:
         if self.websocket:
-            return "WSS" if self.http_url.startswith("https:") else "WS"
-        return "TCP"
+            return "WSS" if self.secure_http else "WS"
+        return "TCP+TLS" if self.tls else "TCP"
+
+    @property
+    def ws_url(self) -> str:
+        return ws_url_from_http(self.http_url)
+
+    @property
+    def address(self) -> str:
+        """Where the real-time traffic goes: what the login screen shows and edits."""
+        return self.ws_url if self.websocket else self.server
+
+    def with_address(self, address: str) -> ClientConfig:
+        """The same options aimed at another :attr:`address` (the login screen's
+        field): a ``HOST:PORT`` over TCP, a ``ws(s)://`` URL over WebSocket.
+
+        An unchanged address keeps the configured REST URL. Raises ``ValueError``
+        for an unusable address."""
+        address = address.strip()
+        if address == self.address:
+            return self
+        if not self.websocket:
+            return self.with_server(address)
+        http_url = http_url_from_ws(address)
+        return replace(self, http_url=http_url, tls=http_url.startswith("https:"))
 
     def with_server(self, server: str) -> ClientConfig:
-        """The same options aimed at another ``HOST:PORT`` (the login screen's field).
+        """The same options aimed at another TCP ``HOST:PORT``.
 
         An unchanged address keeps the configured REST URL; a new one gets the URL
         derived from it, since ``--http-url`` named the old server. Raises
@@ -47,9 +95,8 @@ class ClientConfig:
         if server == self.server:
             return self
         host, port = parse_server(server)
-        return replace(
-            self, server=server, host=host, port=port, http_url=derive_http_url(host, port)
-        )
+        http_url = derive_http_url(host, port, self.tls)
+        return replace(self, server=server, host=host, port=port, http_url=http_url)
 
 
 def parse_server(text: str) -> tuple[str, int]:
@@ -75,9 +122,32 @@ def parse_server(text: str) -> tuple[str, int]:
     return host, port
 
 
-def derive_http_url(host: str, port: int) -> str:
+def derive_http_url(host: str, port: int, tls: bool = False) -> str:
+    """The original client's REST URL for a TCP address: port + 2 on the same host."""
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{min(port + 2, 65535)}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://{shown}:{min(port + 2, 65535)}"
+
+
+def ws_url_from_http(http_url: str) -> str:
+    """``http://h:p`` → ``ws://h:p/ws``; ``https`` → ``wss`` (as the original client)."""
+    parts = urlsplit(http_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    path = parts.path.rstrip("/")
+    return f"{scheme}://{parts.netloc}{path}/ws"
+
+
+def http_url_from_ws(ws_url: str) -> str:
+    """The inverse of :func:`ws_url_from_http` (``/ws`` at the end may be left out).
+
+    Raises ``ValueError`` for anything but a ``ws://`` or ``wss://`` URL with a host."""
+    parts = urlsplit(ws_url.strip())
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"expected ws://HOST:PORT/ws or wss://HOST:PORT/ws, got {ws_url!r}")
+    _ = parts.port  # raises ValueError for a port that is no number in 0-65535
+    path = parts.path.rstrip("/").removesuffix("/ws")
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}{path}"
 
 
 def default_log_file() -> str:
@@ -126,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="encrypt the TCP connection (X25519 key exchange, AES-256-GCM)",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="TLS on the TCP connection (a server with LAIR_TCP_TLS); "
+        "the default REST URL becomes https://",
+    )
     p.add_argument("--log-file", metavar="PATH", help="where to write the client log")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -143,14 +219,18 @@ def parse_args(argv: list[str] | None = None) -> ClientConfig:
         if not http_url.startswith(("http://", "https://")):
             parser.error("--http-url must start with http:// or https://")
     else:
-        http_url = derive_http_url(host, port)
-    return ClientConfig(
-        server=args.server.strip(),
-        host=host,
-        port=port,
-        http_url=http_url,
-        websocket=args.websocket,
-        insecure=args.insecure,
-        encrypt=args.encrypt,
-        log_file=args.log_file or default_log_file(),
-    )
+        http_url = derive_http_url(host, port, args.tls)
+    try:
+        return ClientConfig(
+            server=args.server.strip(),
+            host=host,
+            port=port,
+            http_url=http_url,
+            websocket=args.websocket,
+            insecure=args.insecure,
+            encrypt=args.encrypt,
+            tls=args.tls,
+            log_file=args.log_file or default_log_file(),
+        )
+    except ValueError as exc:
+        parser.error(str(exc))

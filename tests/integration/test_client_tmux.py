@@ -10,11 +10,13 @@ tmux is required: CI installs it (``.ci/run``); locally ``apt-get install tmux``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,19 +46,19 @@ def tmux_binary() -> str:
 
 
 class Server(ServerProcess):
-    """The shared launcher, with its own database; with ``tls``, HTTPS and WSS with a
-    self-signed development certificate (the client runs with --insecure)."""
+    """The shared launcher, with its own database; with ``https``, HTTPS and WSS, with
+    ``tcp_tls`` TLS on the TCP port, both with a self-signed development certificate
+    (the client accepts it with --insecure)."""
 
-    def __init__(self, workdir: Path, tls: bool = False) -> None:
-        self.tls = tls
+    def __init__(self, workdir: Path, https: bool = False, tcp_tls: bool = False) -> None:
         extra: dict[str, str] = {}
-        if tls:
+        if https or tcp_tls:
             cert, key = write_dev_certificate(str(workdir))
-            extra = {
-                "LAIR_TLS_ENABLED": "true",
-                "LAIR_TLS_CERT_PATH": str(cert),
-                "LAIR_TLS_KEY_PATH": str(key),
-            }
+            extra = {"LAIR_TLS_CERT_PATH": str(cert), "LAIR_TLS_KEY_PATH": str(key)}
+        if https:
+            extra["LAIR_TLS_ENABLED"] = "true"
+        if tcp_tls:
+            extra["LAIR_TCP_TLS"] = "on"
         try:
             super().__init__(workdir, secret="client-tmux-test-secret-0123456789abcdef", **extra)
         except ServerNotReady as e:
@@ -148,6 +150,13 @@ class Terminal:
         self.keys("Enter")
         self.wait_for(f"Welcome, {username}!")
 
+    def fill_login(self, username: str, password: str) -> None:
+        """Username (focused at start) and password, then Enter."""
+        self.type(username)
+        self.keys("Tab")
+        self.type(password)
+        self.keys("Enter")
+
     def command(self, line: str) -> None:
         """Insert mode, the line, Enter (stays in insert mode)."""
         self.type(line)
@@ -158,11 +167,18 @@ def _quote(part: str) -> str:
     return "'" + part.replace("'", "'\\''") + "'"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("client-server"))
+def module_server(
+    factory: pytest.TempPathFactory, name: str, https: bool = False, tcp_tls: bool = False
+) -> Iterator[Server]:
+    """The body of a module-scoped server fixture: started, yielded, stopped."""
+    srv = Server(factory.mktemp(name), https=https, tcp_tls=tcp_tls)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from module_server(tmp_path_factory, "client-server")
 
 
 @pytest.fixture
@@ -257,16 +273,89 @@ def test_wrong_password_and_unreachable_server_are_shown(
     for _ in range(len(str(server.tcp_port))):
         t.keys("BSpace")
     t.type(str(dead_port))
-    t.keys("Enter", "Enter", "Enter")
+    t.keys("Enter", "Enter")  # to the password, emptied after the refusal
+    t.type("wrong-password")
+    t.keys("Enter")
     t.wait_for("connection refused")
     assert "Traceback" not in t.screen()
 
 
+def register_over_http(server: Server, username: str) -> None:
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    request = urllib.request.Request(
+        f"{server.http_url}/api/v1/auth/register",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=WAIT) as response:
+        assert response.status in (200, 201)
+
+
+def password_row(shown: str) -> str:
+    return next(line for line in shown.splitlines() if "Password" in line)
+
+
+def test_a_refused_password_is_cleared_for_the_retry(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    """After "Invalid credentials" the password field is empty, so typing it again
+    is not appended to the wrong one; Ctrl+U empties a field as in a shell."""
+    name = f"retry_{uuid.uuid4().hex[:6]}"
+    register_over_http(server, name)
+    args = ["--server", f"127.0.0.1:{server.tcp_port}", "--http-url", server.http_url]
+    t = Terminal(tmux_binary(), f"lairchat-test-{name}", "retry", args, tmp_path)
+    terminals.append(t)
+    t.wait_for("L A I R   C H A T", STARTUP)
+    t.fill_login(name, "wrong-password")
+    shown = t.wait_for("Login failed: Invalid credentials")
+    assert "▸ Password" in password_row(shown)
+    assert "*" not in password_row(shown)
+    t.type("typo")
+    t.keys("C-u")
+    t.type(PASSWORD)
+    t.keys("Enter")
+    t.wait_for(f"Welcome, {name}!")
+
+
+@pytest.fixture(scope="module")
+def tcp_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """TLS on the TCP port only (LAIR_TCP_TLS), plain HTTP."""
+    yield from module_server(tmp_path_factory, "client-tcp-tls-server", tcp_tls=True)
+
+
+def test_tcp_with_tls(tcp_tls_server: Server, terminals: list[Terminal], tmp_path: Path) -> None:
+    """--tls verifies the TCP port's certificate; --insecure accepts a development one."""
+    tag = uuid.uuid4().hex[:6]
+    args = [
+        "--server",
+        f"127.0.0.1:{tcp_tls_server.tcp_port}",
+        "--http-url",
+        tcp_tls_server.http_url,
+        "--tls",
+    ]
+    strict = Terminal(tmux_binary(), f"lairchat-test-{tag}", "strict", args, tmp_path)
+    terminals.append(strict)
+    strict.wait_for("L A I R   C H A T", STARTUP)
+    name = f"tcptls_{tag}"
+    register_over_http(tcp_tls_server, name)
+    strict.fill_login(name, PASSWORD)
+    shown = strict.wait_for("use --insecure")
+    assert f"Cannot connect to 127.0.0.1:{tcp_tls_server.tcp_port}" in shown
+
+    relaxed = Terminal(
+        tmux_binary(), f"lairchat-test-{tag}", "relaxed", [*args, "--insecure"], tmp_path
+    )
+    terminals.append(relaxed)
+    relaxed.register(f"relaxed_{tag}")
+    assert "● online │ TCP+TLS │" in relaxed.wait_for("● online")
+    relaxed.keys("i")
+    relaxed.command(f"/create tls_{tag}")
+    relaxed.wait_for(f"You created the room #tls_{tag}")
+
+
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("client-tls-server"), tls=True)
-    yield srv
-    srv.stop()
+    yield from module_server(tmp_path_factory, "client-tls-server", https=True)
 
 
 def test_wss_with_a_self_signed_certificate(
@@ -285,7 +374,9 @@ def test_wss_with_a_self_signed_certificate(
     ]
     strict = Terminal(tmux, socket_name, "strict", args, tmp_path)
     terminals.append(strict)
-    strict.wait_for("L A I R   C H A T", STARTUP)
+    shown = strict.wait_for("L A I R   C H A T", STARTUP)
+    # the login box shows the address this mode uses, not the unused TCP one
+    assert f"Server    wss://127.0.0.1:{tls_server.http_port}/ws" in shown
     strict.keys("F1")
     strict.wait_for("Register - new account")
     strict.type(f"strict_{tag}")

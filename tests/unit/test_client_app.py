@@ -86,7 +86,7 @@ class Opener:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, config: ClientConfig | None = None) -> None:
         self.clock = task.Clock()
         self.clock.advance(1_737_460_800)
         self.api = FakeApi()
@@ -102,7 +102,7 @@ class World:
         self.exited = False
         self.copied: list[str] = []
         self.app = App(
-            ClientConfig(),
+            config or ClientConfig(),
             self.clock,
             api_factory=lambda cfg: self.api,
             opener_factory=lambda cfg: self.opener,
@@ -157,6 +157,61 @@ def test_bad_password_stays_on_the_login_screen(world: World) -> None:
     assert world.notice() == "Login failed: Invalid credentials"
     assert world.opener.attempts == []
     assert "Login failed: Invalid credentials" in world.screen()
+
+
+def test_a_refused_password_is_cleared_for_the_retry(world: World) -> None:
+    """Typing the password again must replace the rejected one, not extend it (each
+    failure counts toward the server's lockout)."""
+    login = world.app.ui.login
+    size = (110, 24)
+
+    def type_and_submit(text: str) -> None:
+        for key in text:
+            world.app.ui.keypress(size, key)
+        world.app.ui.keypress(size, "enter")
+
+    world.api.fail["login"] = ServerError("invalid_credentials", "Invalid credentials", status=401)
+    type_and_submit("me")
+    type_and_submit("wrong")
+    assert world.notice() == "Login failed: Invalid credentials"
+    assert (login.username.edit.edit_text, login.password.edit.edit_text) == ("me", "")
+    assert "▸ Password" in world.screen()
+    del world.api.fail["login"]
+    type_and_submit("right")
+    assert world.api.called("login") == [("me", "wrong"), ("me", "right")]
+
+
+def test_other_login_failures_keep_the_password(world: World) -> None:
+    login = world.app.ui.login
+    login.password.edit.set_edit_text("secret")
+    world.api.fail["login"] = ServerError("rate_limited", "Too many", status=429, retry_after=9)
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "secret"))
+    assert login.password.edit.edit_text == "secret"
+
+
+def test_websocket_mode_shows_and_edits_the_websocket_url() -> None:
+    world = World(ClientConfig(websocket=True, http_url="http://127.0.0.1:8082"))
+    assert "Server    ws://127.0.0.1:8082/ws" in world.screen()
+    assert "127.0.0.1:8080" not in world.screen()
+    world.app.dispatch(c.Login("ws://127.0.0.1:9002/ws", "me", "pw"))
+    assert world.app.config.http_url == "http://127.0.0.1:9002"
+    world.opener.attempts[-1][1].errback(ConnectionRefusedError())
+    assert world.notice() == "Cannot connect to ws://127.0.0.1:9002/ws (connection refused)"
+
+
+def test_a_silent_realtime_port_suggests_tls(world: World) -> None:
+    """A TLS port reached over plain TCP stays silent: say so instead of waiting."""
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+    handlers, d = world.opener.attempts[-1]
+    channel = Channel()
+    handlers.channel_open(channel)
+    d.callback(channel)
+    assert world.state.connection.state == "handshaking"
+    world.clock.advance(15)
+    assert world.state.screen == "login"
+    assert world.notice() == (
+        "Could not sign in: The server sent no greeting within 15 s (a TLS port? then use --tls)"
+    )
 
 
 def test_server_down_and_rate_limits_are_explained(world: World) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher, Type
+from OpenSSL import SSL
 from twisted.internet import defer, task
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone, ConnectionRefusedError
@@ -21,13 +22,19 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.test.iosim import connect, makeFakeClient, makeFakeServer
 
-from lairchat.client.config import ClientConfig, derive_http_url, parse_args, parse_server
-from lairchat.client.net.errors import ServerError
+from lairchat.client.config import (
+    ClientConfig,
+    derive_http_url,
+    http_url_from_ws,
+    parse_args,
+    parse_server,
+    ws_url_from_http,
+)
+from lairchat.client.net.errors import ServerError, network_code, network_reason
 from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Backoff, Link
 from lairchat.client.net.session import ClientSession
 from lairchat.client.net.tcp import TCPChannel
-from lairchat.client.net.ws import ws_url_from_http
 from lairchat.core import passwords
 from lairchat.realtime.crypto import FrameCipher, KeyExchange
 from lairchat.realtime.session import SessionSettings
@@ -182,6 +189,31 @@ def test_refused_token_and_error_frames_fail_the_handshake() -> None:
     s2, _, listener2, _ = session()
     s2.frame_received({"type": "error", "code": "version_mismatch", "message": "Unsupported"})
     assert [e.code for e in listener2.failed] == ["version_mismatch"]
+
+
+def test_a_silent_server_fails_the_handshake_in_time() -> None:
+    """A TLS port reached without --tls never says server_hello: no endless wait."""
+    s, channel, listener, clock = session()
+    clock.advance(14.9)
+    assert listener.failed == []
+    clock.advance(0.1)
+    assert [(e.code, str(e)) for e in listener.failed] == [
+        ("no_greeting", "The server sent no greeting within 15 s")
+    ]
+    s2, _, listener2, clock2 = session()
+    s2.frame_received(HELLO)  # greeted, but authenticate goes unanswered
+    clock2.advance(15)
+    assert [e.code for e in listener2.failed] == ["timeout"]
+
+
+def test_the_handshake_deadline_ends_with_the_handshake() -> None:
+    s, _, listener, clock = ready_session()
+    clock.advance(60)
+    assert listener.failed == [] and s.state == "ready"
+    s2, _, listener2, clock2 = session()
+    s2.connection_lost()
+    clock2.advance(60)
+    assert listener2.failed == []
 
 
 def test_requests_match_by_echoed_request_id() -> None:
@@ -564,6 +596,16 @@ def test_network_failures_have_codes() -> None:
     assert error.code == "timeout"
 
 
+def test_tls_failures_say_what_to_change() -> None:
+    unverified = SSL.Error([("SSL routines", "", "certificate verify failed")])
+    assert network_reason(unverified).endswith(
+        "use --insecure for a self-signed development certificate"
+    )
+    not_tls = SSL.Error([("SSL routines", "", "wrong version number")])
+    assert network_reason(not_tls) == "the server does not speak TLS on that port"
+    assert network_code(not_tls) == "tls_error"
+
+
 # -- options ---------------------------------------------------------------------------------
 
 
@@ -606,6 +648,55 @@ def test_server_addresses() -> None:
         parse_args(["--server", "nonsense"])
     with pytest.raises(SystemExit):
         parse_args(["--http-url", "ftp://x"])
+
+
+def test_encrypt_over_websocket_is_refused_not_ignored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--websocket", "--encrypt"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error == (
+        "lairchat-client: error: --encrypt is for TCP; over WebSocket use --tls (wss://) instead"
+    )
+    with pytest.raises(ValueError, match="--encrypt is for TCP"):
+        ClientConfig(websocket=True, encrypt=True)
+
+
+def test_tls_option() -> None:
+    config = parse_args(["-s", "chat.example:9000", "--tls"])
+    assert (config.tls, config.http_url) == (True, "https://chat.example:9002")
+    assert config.transport_name == "TCP+TLS"
+    assert config.with_server("other.example:7000").http_url == "https://other.example:7002"
+    # a server with TLS on its TCP port only: the REST URL may stay http://
+    plain_rest = parse_args(["--tls", "--encrypt", "--http-url", "http://127.0.0.1:8082"])
+    assert (plain_rest.tls, plain_rest.encrypt, plain_rest.http_url) == (
+        True,
+        True,
+        "http://127.0.0.1:8082",
+    )
+    ws = parse_args(["-s", "chat.example:9000", "--tls", "--websocket"])
+    assert (ws.transport_name, ws.ws_url) == ("WSS", "wss://chat.example:9002/ws")
+    with pytest.raises(SystemExit):
+        parse_args(["--tls", "--websocket", "--http-url", "http://chat.example:9002"])
+
+
+def test_websocket_address_is_its_url() -> None:
+    """What the login screen shows and edits: the address that mode connects to."""
+    tcp = ClientConfig()
+    assert tcp.address == "127.0.0.1:8080"
+    assert tcp.with_address("10.0.0.1:9000").http_url == "http://10.0.0.1:9002"
+    ws = ClientConfig(websocket=True, http_url="http://127.0.0.1:8082")
+    assert ws.address == "ws://127.0.0.1:8082/ws"
+    assert ws.with_address(" ws://127.0.0.1:8082/ws ") is ws
+    moved = ws.with_address("wss://chat.example/lair/ws")
+    assert (moved.http_url, moved.transport_name) == ("https://chat.example/lair", "WSS")
+    assert moved.with_address("ws://10.0.0.1:9000").address == "ws://10.0.0.1:9000/ws"
+    assert http_url_from_ws("ws://[::1]:8082/ws") == "http://[::1]:8082"
+    for bad in ["127.0.0.1:8082", "http://h:8082/ws", "ws://:8082/ws", "ws://h:99999/ws"]:
+        with pytest.raises(ValueError):
+            ws.with_address(bad)
 
 
 def test_editing_the_server_derives_a_new_http_url() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import urwid
 
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState
@@ -18,6 +19,7 @@ from lairchat.client.testing import (
 )
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.chat import ChatView, typing_text
+from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.login import LoginView
 from lairchat.client.ui.messages import MessagePane
 from lairchat.client.ui.overlays import (
@@ -346,6 +348,47 @@ def test_login_refuses_empty_fields_and_shows_errors(
     assert "Login failed: Invalid credentials" in screen(render_text(view, *size))
     view.update(state, activity="Logging in…")
     assert "Logging in…" in screen(render_text(view, *size))
+
+
+def test_ctrl_u_clears_a_login_field_as_in_a_shell(ctl: RecordingController) -> None:
+    view = LoginView(ctl, "127.0.0.1:8080")
+    size = (80, 20)
+    for key in ["a", "l", "i", "c", "e", "tab", "o", "o", "p", "s"]:
+        view.keypress(size, key)
+    view.keypress(size, "ctrl u")
+    for key in ["p", "w", "enter"]:
+        view.keypress(size, key)
+    assert ctl.actions == [c.Login("127.0.0.1:8080", "alice", "pw")]
+    view.keypress(size, "shift tab")  # back to the username, cursor at its end
+    view.keypress(size, "left")
+    view.keypress(size, "ctrl u")  # only what is before the cursor, like readline
+    assert view.username.edit.edit_text == "e"
+
+
+def test_line_editing_keys_stay_on_the_cursor_line() -> None:
+    edit = urwid.Edit("", "first line\nsecond word", multiline=True)
+    edit.set_edit_pos(len(edit.edit_text))
+    assert line_edit_key(edit, "ctrl w") and edit.edit_text == "first line\nsecond "
+    assert line_edit_key(edit, "ctrl w") and edit.edit_text == "first line\n"
+    assert line_edit_key(edit, "ctrl w") and edit.edit_text == "first line\n"
+    edit.set_edit_pos(5)
+    assert line_edit_key(edit, "ctrl k") and edit.edit_text == "first\n"
+    assert line_edit_key(edit, "ctrl u") and edit.edit_text == "\n"
+    assert not line_edit_key(edit, "x")
+
+
+def test_room_name_and_palette_fields_take_ctrl_u(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    rooms = RoomsView(ctl)
+    rooms.update(state)
+    size = (60, 10)
+    for key in ["c", "o", "o", "p", "s", "ctrl u", "o", "k", "enter"]:
+        rooms.keypress(size, key)
+    palette = PaletteOverlay(ctl)
+    for key in ["x", "y", "z", "ctrl u", "m", "e", "m", "b", "enter"]:
+        palette.keypress(size, key)
+    assert ctl.actions == [c.CreateRoom("ok"), c.ShowMembers()]
 
 
 def test_editing_the_server_address(ctl: RecordingController) -> None:

@@ -64,6 +64,8 @@ def network_reason(exc: BaseException) -> str:
                 "the server's TLS certificate cannot be verified; "
                 "use --insecure for a self-signed development certificate"
             )
+        if "wrong version number" in str(exc):  # an answer that is not TLS
+            return "the server does not speak TLS on that port"
         return f"TLS error: {exc}"
     known = [
         (error.ConnectionRefusedError, "connection refused"),

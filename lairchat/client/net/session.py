@@ -11,6 +11,11 @@ the original echoes it in only three responses, so an unmatched response goes to
 oldest outstanding request of the same type (the server answers one connection's
 requests in order). An event may arrive before the response to the command that
 caused it; nothing here depends on that order.
+
+The handshake has the same deadline as a request: a server that never says
+``server_hello`` (a TLS port reached without ``--tls`` waits for a TLS handshake
+that never comes) or never answers ``authenticate`` fails the attempt instead of
+leaving the user at "signing in".
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ class ClientSession:
         self._timeout = request_timeout
         #: request_id → (response type, Deferred, timer), in the order sent.
         self._pending: dict[str, tuple[str, Deferred, Any]] = {}
+        self._handshake_timer = clock.callLater(request_timeout, self._handshake_timed_out)
 
     # -- frames in --------------------------------------------------------------------
 
@@ -161,12 +167,27 @@ class ClientSession:
             )
             return
         self.state = "ready"
+        self._stop_handshake_timer()
         self.listener.session_ready(msg.get("user") or {}, self.encrypted)
+
+    def _handshake_timed_out(self) -> None:
+        if self.state == "hello":
+            error = ServerError(
+                "no_greeting", f"The server sent no greeting within {self._timeout:.0f} s"
+            )
+        else:
+            error = ServerError("timeout", "The server did not answer in time")
+        self._fail(error)
+
+    def _stop_handshake_timer(self) -> None:
+        if self._handshake_timer.active():
+            self._handshake_timer.cancel()
 
     def _fail(self, error: ServerError) -> None:
         if self.state == "closed":
             return
         self.state = "closed"
+        self._stop_handshake_timer()
         self._fail_pending(error)
         self.listener.session_failed(error)
 
@@ -229,4 +250,5 @@ class ClientSession:
     def connection_lost(self) -> None:
         """The channel is gone: every outstanding request fails."""
         self.state = "closed"
+        self._stop_handshake_timer()
         self._fail_pending(ServerError("disconnected", "The connection to the server was lost"))

@@ -4,6 +4,9 @@ After a successful key exchange every frame in both directions is sealed with th
 shared :class:`~lairchat.realtime.crypto.FrameCipher` (``nonce || ciphertext || tag``,
 PROTOCOL.md §5); the session switches this on right after ``key_exchange_response``.
 A frame that fails to decrypt ends the connection, as the server does.
+
+With ``--tls`` the connection is TLS first (a server with ``LAIR_TCP_TLS``), verified
+like ``https://`` and ``wss://`` (see ``tls.py``); the frames inside are the same.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import logging
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
 
 from lairchat.client.net.codec import decode, encode
 from lairchat.client.net.errors import network_reason
 from lairchat.client.net.link import ChannelHandlers, Opener
+from lairchat.client.net.tls import client_tls
 from lairchat.realtime.crypto import DecryptError, FrameCipher
 
 __all__ = ["MAX_FRAME", "TCPChannel", "tcp_opener"]
@@ -83,11 +87,21 @@ class TCPChannel(Int32StringReceiver):
             self.transport.abortConnection()
 
 
-def tcp_opener(reactor: Any, host: str, port: int, timeout: float = 10.0) -> Opener:
+def tcp_opener(
+    reactor: Any,
+    host: str,
+    port: int,
+    *,
+    tls: bool = False,
+    insecure: bool = False,
+    timeout: float = 10.0,
+) -> Opener:
     """An opener for :class:`~lairchat.client.net.link.Link`."""
 
     def open_channel(handlers: ChannelHandlers) -> Deferred:
-        endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+        endpoint: Any = HostnameEndpoint(reactor, host, port, timeout=timeout)
+        if tls:
+            endpoint = wrapClientTLS(client_tls(host, insecure), endpoint)
         return connectProtocol(endpoint, TCPChannel(handlers))
 
     return open_channel

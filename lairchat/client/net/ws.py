@@ -20,19 +20,11 @@ from lairchat.client.net.link import ChannelHandlers, Opener
 from lairchat.client.net.tls import client_tls
 from lairchat.realtime.crypto import FrameCipher
 
-__all__ = ["WSChannel", "ws_opener", "ws_url_from_http"]
+__all__ = ["WSChannel", "ws_opener"]
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 1_048_576
-
-
-def ws_url_from_http(http_url: str) -> str:
-    """``http://h:p`` → ``ws://h:p/ws``; ``https`` → ``wss`` (as the original client)."""
-    parts = urlsplit(http_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    path = parts.path.rstrip("/")
-    return f"{scheme}://{parts.netloc}{path}/ws"
 
 
 class WSChannel(WebSocketClientProtocol):

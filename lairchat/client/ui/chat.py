@@ -12,6 +12,7 @@ import urwid
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.ui.base import Controller
+from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.messages import MessagePane
 from lairchat.client.ui.people import PeoplePanel
 
@@ -163,25 +164,7 @@ class ChatView(urwid.WidgetWrap):
             edit.insert_text("\n")
             return None
         before = edit.edit_text
-        text, pos = edit.edit_text, edit.edit_pos
-        if key == "ctrl a":
-            edit.set_edit_pos(text.rfind("\n", 0, pos) + 1)
-        elif key == "ctrl e":
-            end = text.find("\n", pos)
-            edit.set_edit_pos(len(text) if end < 0 else end)
-        elif key == "ctrl u":
-            start = text.rfind("\n", 0, pos) + 1
-            edit.set_edit_text(text[:start] + text[pos:])
-            edit.set_edit_pos(start)
-        elif key == "ctrl k":
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            edit.set_edit_text(text[:pos] + text[end:])
-        elif key == "ctrl w":
-            start = text[:pos].rstrip(" ").rfind(" ") + 1
-            edit.set_edit_text(text[:start] + text[pos:])
-            edit.set_edit_pos(start)
-        else:
+        if not line_edit_key(edit, key):
             edit.keypress((self._edit_cols(size),), key)
         if edit.edit_text != before and edit.edit_text and not edit.edit_text.startswith("/"):
             self.controller.typing()

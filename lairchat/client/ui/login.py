@@ -1,8 +1,11 @@
 """The login and registration screen (``F1`` switches between them).
 
-The server address is an editable field, prefilled from ``--server``, as in the
-original: people often start the client first and only then decide where to go.
-``Tab``/``Enter`` move to the next field, ``Enter`` on the password submits.
+The server address is an editable field, as in the original: people often start the
+client first and only then decide where to go. It holds the address the real-time
+traffic goes to: ``--server`` over TCP, the ``ws(s)://`` URL with ``--websocket``.
+``Tab``/``Enter`` move to the next field, ``Enter`` on the password submits. The
+fields take the shell's line-editing keys (``Ctrl+U`` clears what is before the
+cursor, see ``editing.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import urwid
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.ui.base import Controller
+from lairchat.client.ui.editing import line_edit_key
 
 __all__ = ["LoginView"]
 
@@ -122,6 +126,13 @@ class LoginView(urwid.WidgetWrap):
     def clear_password(self) -> None:
         self.password.edit.set_edit_text("")
 
+    def retry_password(self) -> None:
+        """The server refused the password: empty the field and put the cursor there,
+        so that typing it again replaces the rejected one instead of being appended
+        to it (a second failure would count toward the server's login lockout)."""
+        self.clear_password()
+        self.focus_field("password")
+
     # -- keys ------------------------------------------------------------------------
 
     def _submit(self) -> None:
@@ -177,5 +188,7 @@ class LoginView(urwid.WidgetWrap):
             if key == " ":
                 self._submit()
             return None
-        fields[self._focus].edit.keypress((40,), key)
+        edit = fields[self._focus].edit
+        if not line_edit_key(edit, key):
+            edit.keypress((40,), key)
         return None

@@ -15,6 +15,7 @@ from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
+from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.people import ROLE_MARK
 
 __all__ = [
@@ -311,7 +312,8 @@ class PaletteOverlay(Overlay):
                 self.done = True
                 self.controller.dispatch(self.matches[self.selected][2])
         else:
-            self.query.keypress((40,), key)
+            if not line_edit_key(self.query, key):
+                self.query.keypress((40,), key)
             self.selected = 0
             self._redraw()
         return None

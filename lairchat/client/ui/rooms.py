@@ -13,6 +13,7 @@ import urwid
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState, RoomInfo
 from lairchat.client.ui.base import Controller
+from lairchat.client.ui.editing import line_edit_key
 
 __all__ = ["RoomsView", "room_markup", "sorted_rooms"]
 
@@ -109,7 +110,7 @@ class RoomsView(urwid.WidgetWrap):
                 self._set_prompt()
                 if name:
                     self.controller.dispatch(c.CreateRoom(name))
-            else:
+            elif not line_edit_key(self.name_edit, key):
                 self.name_edit.keypress((max(1, size[0] - 16),), key)
             return None
         if key in ("j", "down"):
