@@ -77,7 +77,7 @@ class AdminService:
         expires = ban_expiry(now, duration_hours)
         await self.store.put_ban(Ban(target.id, reason, actor.id, now, expires))
         await self.store.delete_user_sessions(target.id)
-        self.hub.close_user(target.id, "banned")
+        self.hub.close_user(target.id, "banned", LairError("account_banned"))
         return {"success": True, "expires_at": None if expires is None else ts(expires)}
 
     @deferred

@@ -144,7 +144,14 @@ class AuthService:
             raise LairError(
                 "invalid_token", "Invalid token: invalid user or session ID in token"
             ) from None
-        return await self.validate(claims)
+        try:
+            return await self.validate(claims)
+        except LairError as e:
+            if e.code == "session_not_found":
+                # A ban deletes the user's sessions: tell the token's own holder, so
+                # that a client reconnecting with it can say why it is logged out.
+                await self.check_not_banned(claims.user_id)
+            raise
 
     @deferred
     async def validate(self, claims: Claims) -> tuple[User, Session]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface
@@ -50,8 +51,9 @@ class ISubscriber(Interface):
     def resume_reading():
         """Read the client's frames again."""
 
-    def close(reason):
-        """Close the connection, e.g. after logout or a ban; ``reason`` is for the log."""
+    def close(reason, notice=None):
+        """Close the connection, e.g. after logout or a ban; ``reason`` is for the log,
+        ``notice`` (a LairError), if any, is told to the client first."""
 
 
 #: How long a reader's socket may stay full before the transports shed it as a slow
@@ -208,9 +210,9 @@ class Hub:
         for sub in list(self._by_session.get(session_id, ())):
             sub.close(reason)
 
-    def close_user(self, user_id: str, reason: str) -> None:
+    def close_user(self, user_id: str, reason: str, notice: Any = None) -> None:
         for sub in list(self._by_user.get(user_id, ())):
-            sub.close(reason)
+            sub.close(reason, notice)
 
     # -- fan-out --------------------------------------------------------------------
 

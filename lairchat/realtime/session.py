@@ -343,10 +343,14 @@ class Session:
         else:
             self.transport.write_event(event)
 
-    def close(self, reason: str) -> None:
-        """Close from the server side (logout, ban, timeout, shutdown)."""
+    def close(self, reason: str, notice: LairError | None = None) -> None:
+        """Close from the server side (logout, ban, timeout, shutdown); ``notice`` is
+        sent first as an ``error`` frame (a ban: ``account_banned``), so the client
+        can say why."""
         if self.state is State.CLOSING:
             return
+        if notice is not None:
+            self.send(error_frame(notice.code, notice.message))
         self.log.info("closing {peer}: {reason}", peer=self.transport.peer, reason=reason)
         self._leave()
         self.state = State.CLOSING

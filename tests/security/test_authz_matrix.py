@@ -24,7 +24,7 @@ Our documented choices (docs/architecture.md, "Decisions"), encoded below:
 Unless a row says otherwise, over HTTP ``anonymous`` gets 401 ``missing_token`` and
 ``banned`` 401 ``session_not_found``; over TCP both get the state machine's
 ``unauthorized`` error frame (after ``banned`` failed to authenticate with
-``session_not_found``).
+``account_banned``).
 
 The tests after the matrix check what the table cannot say: that private history
 and DMs never reach an outsider by any path (answers, cursors, listings, events).
@@ -168,8 +168,8 @@ ROWS: tuple[Row, ...] = (
         signed_in(OK, anonymous=refused(401, "invalid_credentials"),
                   banned=refused(403, "account_banned"))), preauth=True),
     Row("authenticate", None, "authenticate", anywhere(
-        signed_in(OK, anonymous=refused(401, "invalid_token"), banned=SESSION_GONE)),
-        preauth=True),
+        signed_in(OK, anonymous=refused(401, "invalid_token"),
+                  banned=refused(401, "account_banned"))), preauth=True),
     Row("logout", "POST /api/v1/auth/logout", "logout", anywhere(EVERYONE)),
     Row("refresh", "POST /api/v1/auth/refresh", None, anywhere(EVERYONE)),
     Row("change-password", "POST /api/v1/auth/change-password", None, anywhere(EVERYONE)),
@@ -439,7 +439,7 @@ def run_tcp(w: Any, row: Row, where: str, actor: str) -> Outcome:
     elif actor == "banned":
         client = w.tcp()
         reply = client.authenticate(w.token("banned"))
-        assert reply["error"]["code"] == "session_not_found", reply
+        assert reply["error"]["code"] == "account_banned", reply
     else:
         client = w.tcp(actor)
     fields = TCP_FIELDS[row.name](w, actor, where)

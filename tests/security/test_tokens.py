@@ -174,7 +174,8 @@ REFUSED: dict[str, tuple[Forge, tuple[int, str], str]] = {
     # trimmed): no token at all.
     "empty": (lambda w: "", (401, "invalid_format"), "invalid_token"),
     "logged-out": (lambda w: logged_out(w), (401, "session_not_found"), "session_not_found"),
-    "banned": (lambda w: w.token("banned"), (401, "session_not_found"), "session_not_found"),
+    # Real-time authenticate tells a banned user why (a reconnecting client shows it).
+    "banned": (lambda w: w.token("banned"), (401, "session_not_found"), "account_banned"),
     "session-expired": (
         lambda w: expire_everything(w),
         (401, "token_expired"),
@@ -366,8 +367,8 @@ def test_a_ban_closes_every_connection_and_refuses_every_door(world: Any) -> Non
     assert [e["user_id"] for e in offline] == [w.id("bystander")]
     for token in (w.token("bystander"), other):
         assert over_http(w, token) == (401, "session_not_found")
-        assert over_tcp(w, token) == "session_not_found"
-        assert over_ws(w, token) == "session_not_found"
+        assert over_tcp(w, token) == "account_banned"
+        assert over_ws(w, token) == "account_banned"
     login = w.api.post("/api/v1/auth/login", {"identifier": "bystander", "password": PASSWORD})
     assert (login.status, login.code) == (403, "account_banned")
     legacy = w.tcp().request("login", identifier="bystander", password=PASSWORD)

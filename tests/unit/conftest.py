@@ -42,7 +42,7 @@ class CoreSubscriber:
     def send_event(self, event: Event) -> None:
         self.events.append(event)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: object = None) -> None:
         self.closed.append(reason)
 
     def types(self) -> list[str]:

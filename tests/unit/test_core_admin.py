@@ -103,7 +103,7 @@ def test_ban_revokes_sessions_closes_connections_and_blocks_login(w, s):
     assert s.subs["alice"].closed == s.subs["alice2"].closed == ["banned"]
     assert s.subs["bob"].closed == s.subs["root"].closed == []
     for token in (w.auth[s.alice.id].token, s.alice_second.token):
-        w.fails(w.core.auth.authenticate(token), "session_not_found")
+        w.fails(w.core.auth.authenticate(token), "account_banned")  # told why
     w.fails(w.core.auth.login("alice", PASSWORD), "account_banned")
     w.ok(w.core.auth.authenticate(w.auth[s.bob.id].token))  # others untouched
     ban = result(w.core.store.get_ban(s.alice.id))

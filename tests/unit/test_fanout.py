@@ -24,7 +24,7 @@ class FastConn:
     def send_event(self, event: Event) -> None:  # pragma: no cover - must not be called
         raise AssertionError("fast connections get bytes, not events")
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: object = None) -> None:
         pass
 
 

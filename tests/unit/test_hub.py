@@ -46,7 +46,7 @@ class Conn:
     def resume_reading(self) -> None:
         self.reading = True
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: object = None) -> None:
         self.closed.append(reason)
 
     def types(self) -> list[str]:
@@ -257,7 +257,7 @@ def test_close_tolerates_detach_during_close(hub):
     """A transport detaches from inside ``close``; the loop must not trip over it."""
 
     class Detaching(Conn):
-        def close(self, reason: str) -> None:
+        def close(self, reason: str, notice: object = None) -> None:
             super().close(reason)
             hub.detach(self)
 

@@ -267,7 +267,7 @@ class Proto:
         self.closed: list[str] = []
         transport.open.add(self)
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: object = None) -> None:
         self.closed.append(reason)
 
 

@@ -548,8 +548,18 @@ def test_ban_closes_live_connections(world: World) -> None:
     result(world.core.store.set_role(admin.user.id, "admin"))
     alice = world.login("alice")
     bob = world.login("bob")
+    alice.frames()
+    token = world.account("alice").token
     result(world.core.admin.ban(admin.user, world.uid("alice"), "spam", None))
     assert alice.closed and not bob.closed
+    # Told why first, and told again when its client reconnects with the old token.
+    assert alice.frames() == [
+        {"type": "error", "code": "account_banned", "message": "Account banned"}
+    ]
+    again = world.connect()
+    again.send({"type": "client_hello", "version": "1.0"})
+    response = again.request("authenticate", token=token)
+    assert response["success"] is False and response["error"]["code"] == "account_banned"
 
 
 def test_get_current_user(world: World) -> None:

@@ -93,7 +93,7 @@ class FakeConnection:
     def resume_reading(self) -> None:
         pass
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: object = None) -> None:
         self.closed.append(reason)
 
 
