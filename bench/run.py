@@ -1,4 +1,4 @@
-"""The benchmark suite of issue 8: ``python -m bench [--quick]`` from the repository root.
+"""lairchat's benchmark suite: ``python -m bench [--quick]`` from the repository root.
 
 Every figure is measured against a floor taken in the same run: the bare Twisted
 relay (TCP), the bare Autobahn relay (WebSocket), a raw sqlite3 insert loop

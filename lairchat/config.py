@@ -5,8 +5,8 @@ options plus the environment into one validated, frozen `Config`; every mistake
 becomes a `ConfigError` whose text is a single line naming the setting, so that
 `twistd` can print it without a traceback.
 
-The environment variables keep the original server's names (DOMAIN.md §16); the
-ones the original does not have are ours.  Unlike the original, an unparseable
+The environment variables keep the original server's names; the ones the original
+does not have are ours (docs/deployment.md lists them all).  Unlike the original, an unparseable
 value is an error, never silently replaced by the default.
 
 This module is imported by the twistd plugin just to list options: keep it to the
@@ -389,12 +389,22 @@ class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
         "Run the Lair Chat server.  Each option falls back to the environment variable "
-        "shown beside it, then to its default.  See DOMAIN.md section 16."
+        "shown beside it, then to its default.  Read from the environment only: "
+        + "  ".join(f"{s.env}: {s.doc}" for s in _SETTINGS if s.env and not s.option)
+        + "  See docs/deployment.md."
     )
     optFlags = [[s.option, None, s.doc + _env_note(s)] for s in _SETTINGS if s.option and s.flag]
     optParameters = [
         [s.option, None, None, s.doc + _env_note(s)] for s in _SETTINGS if s.option and not s.flag
     ]
+
+    def opt_version(self) -> None:  # noqa: N802 (Twisted's name)
+        """Print lairchat's version and exit (twistd's own --version, before the
+        plugin's name, prints Twisted's)."""
+        from lairchat import __version__
+
+        print(f"lairchat {__version__}")
+        raise SystemExit(0)
 
 
 # -- loading ----------------------------------------------------------------------------

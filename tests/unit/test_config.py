@@ -440,3 +440,16 @@ def test_a_short_jwt_secret_is_refused():
     message = error(LAIR_JWT_SECRET="short")
     assert message.startswith("LAIR_JWT_SECRET: must be at least 32 bytes;")
     assert "short" not in message
+
+
+def test_help_names_every_setting_and_version_is_lairchats(capsys) -> None:
+    """A new user reads --help for the settings: the environment-only ones too."""
+    from lairchat import __version__
+    from lairchat.config import _SETTINGS, Options
+
+    text = "".join(str(Options()).split())  # Twisted wraps inside a long name
+    assert all(s.env in text for s in _SETTINGS if s.env)
+    with pytest.raises(SystemExit) as done:
+        Options().parseOptions(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"lairchat {__version__}\n"
