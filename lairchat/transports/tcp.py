@@ -26,6 +26,12 @@ from lairchat.transports.proxies import host_and_peer
 _PREFIX = struct.Struct("!I")
 _log = Logger()
 
+#: Seconds a connection closed by the server may take to finish closing (send what
+#: is queued; under TLS, the handshake and close_notify first) before it is aborted.
+#: A peer that never reads, or never starts the TLS handshake, would otherwise hold
+#: a closed connection open for good.
+CLOSE_GRACE = 5.0
+
 
 def tcp_frame(event: Event) -> bytes:
     """The event's whole TCP frame, built once and shared by every plaintext recipient.
@@ -57,6 +63,7 @@ class LairTCPProtocol(Int32StringReceiver):
         self._dropping = False
         self._send: Any = None
         self.outbox = factory.core.hub.outbox
+        self._abort: Any = None  # the call that ends a close that did not finish
 
     # -- Twisted protocol -----------------------------------------------------------
 
@@ -98,6 +105,8 @@ class LairTCPProtocol(Int32StringReceiver):
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
         self.factory.connection_closed(self)
         if self.session is not None:
             self.session.connection_lost()
@@ -159,6 +168,8 @@ class LairTCPProtocol(Int32StringReceiver):
 
     def close(self) -> None:
         self.transport.loseConnection()
+        if self._abort is None:
+            self._abort = self.factory.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
 
 
 class LairTCPFactory(protocol.ServerFactory):

@@ -18,6 +18,7 @@ import pytest
 
 from lairchat.testing_clients import ServerClosed, closed_at_once
 from lairchat.tls import write_dev_certificate
+from lairchat.transports.tcp import CLOSE_GRACE
 from tests.integration.test_ops_support import (
     TIMEOUT,
     Server,
@@ -44,6 +45,30 @@ def unix_get(path: Path, url: str, tls: ssl.SSLContext | None = None) -> tuple[i
     status, _, body = http_request(0, "GET", url, connection=conn)
     conn.close()
     return status, body
+
+
+def test_a_tls_client_that_never_shakes_hands_is_dropped(tmp_path: Path, certs, request) -> None:
+    """The handshake timeout closes the connection, but under TLS a close waits for
+    the TLS handshake: a socket that never began one stayed open for good. It is
+    aborted CLOSE_GRACE seconds after the close."""
+    cert, key, _ = certs
+    tcp_port = free_port()
+    server = Server(
+        tmp_path / "server",
+        env={
+            "LAIR_TCP_ENDPOINT": (
+                f"ssl:{tcp_port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+            ),
+            "LAIR_HANDSHAKE_TIMEOUT": "1",
+        },
+        ports=(tcp_port, free_port()),
+    )
+    request.addfinalizer(server.stop)
+    with socket.create_connection(("127.0.0.1", tcp_port), timeout=15) as idle:
+        started = time.monotonic()
+        with contextlib.suppress(ConnectionResetError):
+            assert idle.recv(1) == b""
+        assert time.monotonic() - started < 1 + CLOSE_GRACE + 3
 
 
 def test_ssl_tcp_port_and_unix_http_socket(tmp_path: Path, certs, request) -> None:

@@ -37,6 +37,7 @@ from lairchat.realtime.crypto import KeyExchange
 from lairchat.realtime.session import SessionSettings, State
 from lairchat.testing import TEST_SECRET, MemoryTCPClient, MemoryTCPServer, result
 from lairchat.transports.http.testing import CHEAP_HASHER
+from lairchat.transports.tcp import CLOSE_GRACE
 
 PASSWORD = "password1"
 PREFIX = struct.Struct("!I")
@@ -1375,7 +1376,23 @@ def test_each_state_times_out(world: World, state: str, limit: float) -> None:
     assert client.error() == ("timeout", "Connection timed out")
     assert client.closed and not client.aborted
     assert client.state is State.CLOSING
+    # Left is only the abort of a close that does not finish (see the next test).
+    [abort] = world.clock.getDelayedCalls()
+    assert abort.getTime() == world.clock.seconds() + CLOSE_GRACE
+    client.drop()  # the close completed
     assert world.clock.getDelayedCalls() == []
+
+
+def test_a_close_that_does_not_finish_is_aborted(world: World) -> None:
+    """A peer that never reads what is queued (or, under TLS, never does the
+    handshake that the close waits for) would hold the connection open for good."""
+    client = _client_in(world, "hello")
+    world.clock.advance(30)
+    assert client.closed and not client.aborted
+    world.clock.advance(CLOSE_GRACE - 0.01)
+    assert not client.aborted
+    world.clock.advance(0.02)
+    assert client.aborted
 
 
 def test_timeouts_are_configurable() -> None:
