@@ -10,6 +10,7 @@ import functools
 from typing import Any
 
 import lairchat
+from lairchat.core.admin import BAN_HOURS_RULE, MAX_BAN_HOURS
 
 JSON = "application/json"
 U32_MAX = 2**32 - 1
@@ -746,12 +747,19 @@ def _paths() -> dict[str, Any]:
                         "duration_hours": {
                             "type": "number",
                             "nullable": True,
-                            "description": "Positive; null = permanent",
+                            "minimum": 0,
+                            "exclusiveMinimum": True,
+                            "maximum": MAX_BAN_HOURS,
+                            "description": f"Hours: {BAN_HOURS_RULE}; null = permanent",
                         },
                     },
                     required=[],
                 ),
-                fails=((403, ["permission_denied"]), (404, ["user_not_found"])),
+                fails=(
+                    (400, ["validation_failed"]),
+                    (403, ["permission_denied"]),
+                    (404, ["user_not_found"]),
+                ),
             )
         },
         "/api/v1/admin/users/{user_id}/unban": {
