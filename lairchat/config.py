@@ -410,8 +410,14 @@ class Options(usage.Options):
 # -- loading ----------------------------------------------------------------------------
 
 
-def load_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
+def load_config(
+    options: Mapping[str, Any], environ: Mapping[str, str], workdir: str | None = None
+) -> Config:
     """Build the Config: command line beats environment beats default.
+
+    A relative database path is made absolute in ``workdir`` (twistd's ``--rundir``:
+    twistd changes to it only after the service is made, so the start would open
+    one file and the message writer and pools, started later, another).
 
     `options` is an `Options` (or any mapping with the same keys, missing keys meaning
     "not given").  An environment variable that is set but empty counts as unset.
@@ -430,6 +436,8 @@ def load_config(options: Mapping[str, Any], environ: Mapping[str, str]) -> Confi
             values[setting.field] = _parse(setting, setting.env, raw, setting.env_parse)
     if "database_path" not in values:
         values["database_path"] = _database_url(DEFAULT_DATABASE_URL)
+    if workdir is not None and values["database_path"] != MEMORY_DATABASE:
+        values["database_path"] = os.path.join(os.path.abspath(workdir), values["database_path"])
 
     _check_tls(values)
     _check_admin(values)

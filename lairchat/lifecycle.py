@@ -37,22 +37,46 @@ from lairchat.storage.sqlite.writer import MessageWriter
 log = Logger()
 
 
-def twistd_umask(twistd_options: Any) -> int | None:
-    """The umask twistd will set once it starts the application (``--umask``, else 077
-    for a daemon), or None when it sets none (``--nodaemon`` without ``--umask``).
+# twistd sets the process's umask and working directory (and daemonizes) only after
+# the service is made, yet making it opens the database (creating it, its WAL and
+# shared-memory files) and the log file. The plugin applies both first. Without it, a
+# daemon started from a shell with umask 022 left its database, password hashes
+# included, world-readable; and with ``--rundir`` a relative database path named one
+# file at the start and another for the message writer and pools, started after the
+# change of directory. The rules are those of ``UnixApplicationRunner``.
 
-    twistd applies it only after the service is made, and the service opens the
-    database (creating it, its WAL and shared-memory files) and the log file before
-    that: applied first, the umask covers them too. Without it a daemon started from
-    a shell with umask 022 left its database, password hashes included,
-    world-readable. The same rule as ``UnixApplicationRunner.setupEnvironment``."""
-    get = getattr(twistd_options, "get", None)
-    if get is None:
+
+def _twistd(options: Any) -> Any:
+    """twistd's own options (they have ``nodaemon``), or None: made outside twistd, or
+    under ``twist``, which runs in the foreground and changes neither."""
+    if getattr(options, "get", None) is None or "nodaemon" not in options:
         return None
-    umask = get("umask")
-    if umask is None and not get("nodaemon"):
-        umask = 0o077
-    return umask
+    return options
+
+
+def twistd_daemon(options: Any) -> bool:
+    """Whether twistd will run the service as a daemon (no ``--nodaemon``)."""
+    twistd = _twistd(options)
+    return twistd is not None and not twistd.get("nodaemon")
+
+
+def twistd_umask(options: Any) -> int | None:
+    """The umask twistd will set (``--umask``, else 077 for a daemon), or None when
+    it sets none."""
+    twistd = _twistd(options)
+    if twistd is None:
+        return None
+    umask = twistd.get("umask")
+    return 0o077 if umask is None and twistd_daemon(twistd) else umask
+
+
+def twistd_rundir(options: Any) -> str | None:
+    """The directory twistd will change to (``--rundir``, default ``.``), or None:
+    not twistd, or ``--chroot``, after which no path seen now means the same."""
+    twistd = _twistd(options)
+    if twistd is None or twistd.get("chroot"):
+        return None
+    return twistd.get("rundir") or "."
 
 
 #: Longest a stop waits for transactions in flight and closing connections.

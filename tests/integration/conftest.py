@@ -1,6 +1,6 @@
 """A real lairchat server on loopback ports, and blocking TCP protocol clients to it.
 
-The server is ``python -m twisted lairchat`` (the ``twist`` runner with our plugin) in
+The server is ``twistd -n lairchat`` (:class:`lairchat.testing.ServerProcess`) in
 a subprocess, configured through the environment like in production. Tests talk to it
 with plain blocking sockets: every wait is a socket read with a deadline, so there is
 no reactor in the test process and no sleeping.

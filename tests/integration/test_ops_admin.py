@@ -145,6 +145,29 @@ def test_a_daemons_files_get_its_umask_from_the_start(
     assert stat.S_IMODE(server.logfile.stat().st_mode) == mode
 
 
+@pytest.mark.parametrize("daemon", [False, True])
+def test_a_relative_database_path_is_in_the_rundir(tmp_path: Path, request, daemon: bool) -> None:
+    """twistd changes to --rundir only after the service is made: the start opened
+    launch/rel.db and the pools and the message writer run/rel.db, unmigrated (500s)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    server = Server(
+        tmp_path / "launch",
+        env={"LAIR_DATABASE_URL": "sqlite:rel.db"},
+        daemon=daemon,
+        args=[f"--rundir={run}"],
+    )
+    request.addfinalizer(server.stop)
+    status, _, _ = http_request(
+        server.http_port,
+        "POST",
+        "/api/v1/auth/register",
+        {"username": "rundir", "email": "r@example.com", "password": "password123"},
+    )
+    assert status == 201
+    assert (run / "rel.db").exists() and not (tmp_path / "launch" / "rel.db").exists()
+
+
 def test_json_log_lines_of_a_daemon(tmp_path: Path, request) -> None:
     server = Server(tmp_path, daemon=True, plugin_args=["--log-format=json"])
     request.addfinalizer(server.stop)

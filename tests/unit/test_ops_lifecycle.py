@@ -436,9 +436,27 @@ def test_make_service_shape_and_an_enabled_rate_limiter() -> None:
         ({"nodaemon": True, "umask": None}, None),  # the shell's umask stays
         ({"nodaemon": True, "umask": 0o002}, 0o002),
         (None, None),  # made outside twistd
+        ({"reactor": None}, None),  # twist: always in the foreground
     ],
 )
 def test_the_umask_twistd_will_set_is_known_before_the_service_is_made(
     options: dict | None, umask: int | None
 ) -> None:
     assert lifecycle.twistd_umask(options) == umask
+
+
+@pytest.mark.parametrize(
+    ("options", "daemon", "rundir"),
+    [
+        ({"nodaemon": False, "rundir": "."}, True, "."),
+        ({"nodaemon": True, "rundir": "/srv/chat"}, False, "/srv/chat"),
+        ({"nodaemon": False, "rundir": "/x", "chroot": "/jail"}, True, None),
+        ({"reactor": None}, False, None),  # twist
+        (None, False, None),
+    ],
+)
+def test_what_twistd_will_do_is_known_before_the_service_is_made(
+    options: dict | None, daemon: bool, rundir: str | None
+) -> None:
+    assert lifecycle.twistd_daemon(options) is daemon
+    assert lifecycle.twistd_rundir(options) == rundir

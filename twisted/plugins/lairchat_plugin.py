@@ -26,15 +26,16 @@ class LairChatServiceMaker:
         import sys
 
         from lairchat.config import ConfigError, load_config
-        from lairchat.lifecycle import twistd_umask
+        from lairchat.lifecycle import twistd_daemon, twistd_rundir, twistd_umask
         from lairchat.observability.logs import observer_for_twistd
         from lairchat.service import makeService
 
-        umask = twistd_umask(getattr(options, "parent", None))
+        parent = getattr(options, "parent", None)
+        umask = twistd_umask(parent)
         if umask is not None:
             os.umask(umask)
         try:
-            config = load_config(options, os.environ)
+            config = load_config(options, os.environ, twistd_rundir(parent))
             server = makeService(config)
         except ConfigError as e:
             # One line, no traceback: a configuration mistake (or a database or
@@ -47,7 +48,7 @@ class LairChatServiceMaker:
             getattr(options, "parent", None), config.log_format, config.log_level
         )
         server.freeze_heap = True
-        server.foreground = bool((getattr(options, "parent", None) or {}).get("nodaemon"))
+        server.foreground = not twistd_daemon(parent)
         return server
 
 
