@@ -44,6 +44,10 @@ class HistoryPage:
         ``has_more`` then set, so that the client pages on to what was cut. For the
         real-time protocols, whose frames hold 1 MiB: 100 messages of 4 KiB content
         in control characters (6 bytes each as JSON) need 2.4 MiB."""
+        # A message's JSON is at most 6 bytes per character of content (a \u00XX
+        # escape) and well under 512 besides: most pages are sure to fit unencoded.
+        if sum(6 * len(m.content) + 512 for m in self.messages) <= budget:
+            return self
         kept = self.messages[::-1] if self.forward else list(self.messages)
         used = sum(len(orjson.dumps(m.to_wire())) + 1 for m in kept)
         if used <= budget:

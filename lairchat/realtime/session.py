@@ -72,6 +72,10 @@ class _Reply:
         self.message = message
         self.number = 0  # a command's slot is numbered when reserved
 
+    def too_large(self) -> dict[str, Any]:
+        """What is sent instead of ``message`` when it would not fit in one frame."""
+        return error_frame("internal_error", "Response too large to send")
+
 
 class _CommandReply(_Reply):
     """The slot of a command in flight, and its ``finish``: called with the outcome
@@ -127,11 +131,6 @@ class _CommandReply(_Reply):
 
     def too_large(self) -> dict[str, Any]:
         """This response as a failure, for when it would not fit in one frame."""
-        self.session.log.warn(
-            "{peer}: {type} over 1 MiB, answered with internal_error",
-            peer=self.session.transport.peer,
-            type=self.response_type,
-        )
         return self._failed(Failure(LairError("internal_error", "Response too large to send")))
 
     def _failed(self, failure: Failure) -> dict[str, Any]:
@@ -494,6 +493,12 @@ class Session:
         if self._cipher is not None:
             payload = self._cipher.encrypt(payload)
         if len(payload) > codec.MAX_FRAME:
+            self.log.warn(
+                "{peer}: {type} of {size} bytes not sent: over 1 MiB",
+                peer=self.transport.peer,
+                type=message.get("type"),
+                size=len(payload),
+            )
             return False
         self.transport.write_payload(payload)
         return True

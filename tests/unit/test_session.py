@@ -1752,3 +1752,21 @@ def test_a_pipelined_second_authenticate_is_already_authenticated(world: World) 
     assert first["type"] == "authenticate_response" and first["success"] is True
     assert (second["type"], second.get("code")) == ("error", "invalid_state")
     assert client.proto.session.user_id == world.uid("alice")
+
+
+def test_a_frame_over_1_mib_is_never_written_and_always_logged(world: World) -> None:
+    """Whatever sends it: Session.send refuses it and says so (the reply queue then
+    answers in its place; an immediate answer's stand-in is an error frame)."""
+    from lairchat.realtime.session import _Reply
+
+    client = world.login("alice")
+    client.frames()
+    with capturedLogs() as events:
+        assert client.proto.session.send({"type": "x", "pad": "a" * 1_048_576}) is False
+    client.silent()
+    assert [formatEvent(e) for e in events if "over 1 MiB" in formatEvent(e)]
+    assert _Reply({"type": "pong"}).too_large() == {
+        "type": "error",
+        "code": "internal_error",
+        "message": "Response too large to send",
+    }
