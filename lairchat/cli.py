@@ -13,6 +13,7 @@ argparse's own: an invalid argument, no password to be had).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sqlite3
@@ -51,7 +52,14 @@ class UsageError(Exception):
 
 
 def connect_to(path: str) -> sqlite3.Connection:
-    """The database, or a ConfigError naming it (SQLite's own message does not)."""
+    """The database, or a ConfigError naming it (SQLite's own message does not).
+
+    A database this command creates (``db restore`` or ``admin create-user`` on a new
+    path) is created readable by its owner only, whatever the umask: it will hold
+    password hashes, as a backup does (SQLite gives its -wal and -shm files the same
+    mode)."""
+    with contextlib.suppress(OSError):  # it exists; or it cannot: SQLite will say why
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         return connect(path)
     except sqlite3.Error as e:

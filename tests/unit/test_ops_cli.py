@@ -50,6 +50,22 @@ def test_backup_then_restore(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert usernames(db) == ["alice"]
 
 
+def test_a_database_the_command_creates_is_private(tmp_path: Path) -> None:
+    """Under the usual umask 022 a new database (a restore to a new path, a user
+    created on one) was 0644, password hashes and all, while its backup was 0600."""
+    db, backup, fresh = tmp_path / "chat.db", tmp_path / "backup.db", tmp_path / "new.db"
+    old = os.umask(0o022)
+    try:
+        assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+        assert run(db, "db", "backup", str(backup)) == 0
+        assert run(fresh, "db", "restore", str(backup)) == 0
+    finally:
+        os.umask(old)
+    for path in (db, fresh, *fresh.parent.glob("new.db-*")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert usernames(fresh) == ["alice"]
+
+
 def test_restore_refuses_what_is_not_a_lairchat_database(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
