@@ -1,1 +1,1 @@
-"""lairchat's benchmark suite (issue 8): ``python -m bench``; see docs/performance.md."""
+"""lairchat's benchmark suite: ``python -m bench``; see docs/performance.md."""
