@@ -47,10 +47,8 @@ def unix_get(path: Path, url: str, tls: ssl.SSLContext | None = None) -> tuple[i
     return status, body
 
 
-def test_a_tls_client_that_never_shakes_hands_is_dropped(tmp_path: Path, certs, request) -> None:
-    """The handshake timeout closes the connection, but under TLS a close waits for
-    the TLS handshake: a socket that never began one stayed open for good. It is
-    aborted CLOSE_GRACE seconds after the close."""
+def ssl_tcp_server(tmp_path: Path, certs, request, **env: str) -> Server:
+    """A server whose TCP port speaks TLS (an ``ssl:`` endpoint), with ``env`` added."""
     cert, key, _ = certs
     tcp_port = free_port()
     server = Server(
@@ -59,12 +57,20 @@ def test_a_tls_client_that_never_shakes_hands_is_dropped(tmp_path: Path, certs, 
             "LAIR_TCP_ENDPOINT": (
                 f"ssl:{tcp_port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"
             ),
-            "LAIR_HANDSHAKE_TIMEOUT": "1",
+            **env,
         },
         ports=(tcp_port, free_port()),
     )
     request.addfinalizer(server.stop)
-    with socket.create_connection(("127.0.0.1", tcp_port), timeout=15) as idle:
+    return server
+
+
+def test_a_tls_client_that_never_shakes_hands_is_dropped(tmp_path: Path, certs, request) -> None:
+    """The handshake timeout closes the connection, but under TLS a close waits for
+    the TLS handshake: a socket that never began one stayed open for good. It is
+    aborted CLOSE_GRACE seconds after the close."""
+    server = ssl_tcp_server(tmp_path, certs, request, LAIR_HANDSHAKE_TIMEOUT="1")
+    with socket.create_connection(("127.0.0.1", server.tcp_port), timeout=15) as idle:
         started = time.monotonic()
         with contextlib.suppress(ConnectionResetError):
             assert idle.recv(1) == b""
@@ -177,20 +183,11 @@ def test_connection_caps_refuse_quietly_on_tls_and_http(tmp_path: Path, certs, r
     """Past LAIR_TCP_MAX_CONNECTIONS (here on an ``ssl:`` port) and
     LAIR_HTTP_MAX_CONNECTIONS, a connection is closed at once, with no traceback in
     the log; a freed slot is taken again."""
-    cert, key, context = certs
-    tcp_port = free_port()
-    server = Server(
-        tmp_path / "server",
-        env={
-            "LAIR_TCP_ENDPOINT": (
-                f"ssl:{tcp_port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"
-            ),
-            "LAIR_TCP_MAX_CONNECTIONS": "1",
-            "LAIR_HTTP_MAX_CONNECTIONS": "2",
-        },
-        ports=(tcp_port, free_port()),
+    context = certs[2]
+    server = ssl_tcp_server(
+        tmp_path, certs, request, LAIR_TCP_MAX_CONNECTIONS="1", LAIR_HTTP_MAX_CONNECTIONS="2"
     )
-    request.addfinalizer(server.stop)
+    tcp_port = server.tcp_port
 
     # The start-up probe's connection may still hold the one slot for a moment.
     first = None
