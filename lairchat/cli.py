@@ -13,7 +13,6 @@ argparse's own: an invalid argument, no password to be had).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import os
 import sqlite3
@@ -58,8 +57,8 @@ def connect_to(path: str) -> sqlite3.Connection:
     path) is created readable by its owner only, whatever the umask: it will hold
     password hashes, as a backup does (SQLite gives its -wal and -shm files the same
     mode)."""
-    with contextlib.suppress(OSError):  # it exists; or it cannot: SQLite will say why
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    with suppress(OSError):  # it exists; or it cannot: SQLite will say why
+        create_owner_only(path)
     try:
         return connect(path)
     except sqlite3.Error as e:
@@ -189,6 +188,12 @@ def cmd_migrate(path: str) -> str:
     return f"applied: {', '.join(applied)}" if applied else "database is up to date"
 
 
+def create_owner_only(path: str) -> None:
+    """Create ``path`` empty, readable by its owner only (mode 0600, whatever the
+    umask); FileExistsError if it exists."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_private(target: str, force: bool) -> None:
     """Create ``target`` empty and readable by its owner only, as a backup holds
     password hashes; an existing file is replaced only if ``force``."""
@@ -196,7 +201,7 @@ def create_private(target: str, force: bool) -> None:
         if force:
             with suppress(FileNotFoundError):
                 os.unlink(target)
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        create_owner_only(target)
     except FileExistsError:
         raise ConfigError(f"{target} exists: pass --force to replace it") from None
 
