@@ -62,6 +62,10 @@ MAX_IN_FLIGHT = 256
 EXPIRY_MARGIN = 0.001
 
 
+#: The error that stands in for a response too large for one frame.
+TOO_LARGE = LairError("internal_error", "Response too large to send")
+
+
 class _Reply:
     """A response slot: ``message`` is None until the command has finished;
     ``number`` counts the slots reserved for commands (0: an immediate answer)."""
@@ -74,7 +78,7 @@ class _Reply:
 
     def too_large(self) -> dict[str, Any]:
         """What is sent instead of ``message`` when it would not fit in one frame."""
-        return error_frame("internal_error", "Response too large to send")
+        return error_frame(TOO_LARGE.code, TOO_LARGE.message)
 
 
 class _CommandReply(_Reply):
@@ -131,7 +135,7 @@ class _CommandReply(_Reply):
 
     def too_large(self) -> dict[str, Any]:
         """This response as a failure, for when it would not fit in one frame."""
-        return self._failed(Failure(LairError("internal_error", "Response too large to send")))
+        return self._failed(Failure(TOO_LARGE))
 
     def _failed(self, failure: Failure) -> dict[str, Any]:
         return {
