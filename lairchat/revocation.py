@@ -5,7 +5,9 @@ revokes the session itself (logout, ban). But ``lairchat admin ban`` from the
 command line, or anything else writing the same database, deletes session rows the
 running server never hears of. Every few seconds :class:`SessionWatcher` asks the
 database which of the connected sessions still exist, (``IStore.existing_sessions``),
-and closes the connections of the missing ones.
+and closes the connections of the missing ones. Where the session's user is banned
+now, its connections get the same ``account_banned`` error frame before the close as
+after a ban through the API, so a client can say why it was logged out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from lairchat.core.hub import Hub
+from lairchat.domain.errors import LairError
 
 #: Seconds between two checks: how long a session deleted elsewhere stays usable.
 CHECK_INTERVAL = 5.0
@@ -43,9 +46,13 @@ class SessionWatcher(service.Service):
         existing: Callable[[list[str]], defer.Deferred],
         clock: Any,
         interval: float = CHECK_INTERVAL,
+        banned: Callable[[str], defer.Deferred] | None = None,
     ):
+        """``existing(session_ids)`` fires with the ids that still exist;
+        ``banned(user_id)``, if given, with whether the user is banned now."""
         self.hub = hub
         self.existing = existing
+        self.banned = banned
         self.clock = clock
         self.interval = interval
         self._loop: LoopingCall | None = None
@@ -76,10 +83,31 @@ class SessionWatcher(service.Service):
             return []
         alive = set(alive)
         gone = [session_id for session_id in ids if session_id not in alive]
+        verdicts: dict[str, bool] = {}
         for session_id in gone:
+            user_id = self.hub.session_user(session_id)
+            if user_id is not None and user_id not in verdicts:
+                verdicts[user_id] = yield self._is_banned(user_id)
+            banned = verdicts.get(user_id, False)
             self.log.info(
-                "session {session_id} was revoked elsewhere: closing its connections",
+                "session {session_id} was revoked elsewhere{why}: closing its connections",
                 session_id=session_id,
+                why=" (user banned)" if banned else "",
             )
-            self.hub.close_session(session_id, "session revoked")
+            if banned:
+                self.hub.close_session(session_id, "banned", LairError("account_banned"))
+            else:
+                self.hub.close_session(session_id, "session revoked")
         return gone
+
+    @defer.inlineCallbacks
+    def _is_banned(self, user_id: str) -> Any:
+        """Whether to tell the user's connections they were banned; a failed lookup
+        is logged and the connections are closed without the notice."""
+        if self.banned is None:
+            return False
+        try:
+            return (yield self.banned(user_id))
+        except Exception:
+            self.log.failure("looking up a ban on {user_id} failed", user_id=user_id)
+            return False

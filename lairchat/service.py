@@ -150,7 +150,9 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     top = LairChatService(reactor)
     core, core_service = build_core(config, reactor, metrics)
     core_service.setServiceParent(top)
-    SessionWatcher(core.hub, core.store.existing_sessions, reactor).setServiceParent(top)
+    SessionWatcher(
+        core.hub, core.store.existing_sessions, reactor, banned=core.auth.is_banned
+    ).setServiceParent(top)
 
     proxies = ProxyPolicy(config.trusted_proxies)
     tcp = LairTCPFactory(

@@ -128,9 +128,14 @@ class AuthService:
         return await self._new_session(user)
 
     async def check_not_banned(self, user_id: str) -> None:
-        ban = await self.store.get_ban(user_id)
-        if ban is not None and ban.active(self.clock.seconds()):
+        if await self.is_banned(user_id):
             raise LairError("account_banned")
+
+    @deferred
+    async def is_banned(self, user_id: str) -> bool:
+        """Whether a ban on the user is in force now."""
+        ban = await self.store.get_ban(user_id)
+        return ban is not None and ban.active(self.clock.seconds())
 
     @deferred
     async def authenticate(self, token: str) -> tuple[User, Session]:

@@ -206,9 +206,15 @@ class Hub:
 
     # -- revocation -----------------------------------------------------------------
 
-    def close_session(self, session_id: str, reason: str) -> None:
+    def close_session(self, session_id: str, reason: str, notice: Any = None) -> None:
         for sub in list(self._by_session.get(session_id, ())):
-            sub.close(reason)
+            sub.close(reason, notice)
+
+    def session_user(self, session_id: str) -> str | None:
+        """The user a connected session belongs to; None if none of its connections is."""
+        for sub in self._by_session.get(session_id, ()):
+            return sub.user_id
+        return None
 
     def close_user(self, user_id: str, reason: str, notice: Any = None) -> None:
         for sub in list(self._by_user.get(user_id, ())):

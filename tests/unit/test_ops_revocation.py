@@ -6,6 +6,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
+from lairchat.domain.types import Ban
 from lairchat.revocation import SessionWatcher, connected_sessions
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SESSION_BATCH, SQLiteStore
@@ -84,3 +85,48 @@ def test_nothing_to_check_without_connections() -> None:
     watcher = SessionWatcher(core.hub, calls.append, task.Clock())
     assert result(watcher.check()) == []
     assert calls == []
+
+
+def test_a_user_banned_elsewhere_is_told_why(tmp_path: Path) -> None:
+    """`lairchat admin ban` writes the ban and deletes the sessions; the watcher's
+    close then carries the same account_banned notice as a ban through the API."""
+    core, clock, other = world(tmp_path)
+    alice, bob = online(core, "alice"), online(core, "bob")
+    elsewhere = SQLiteStore(other, other)
+    result(elsewhere.put_ban(Ban(bob.user_id, "spam", alice.user_id, clock.seconds(), None)))
+    for user in (alice, bob):
+        result(elsewhere.delete_user_sessions(user.user_id))
+    watcher = SessionWatcher(
+        core.hub, elsewhere.existing_sessions, clock, 5.0, banned=core.auth.is_banned
+    )
+    assert sorted(result(watcher.check())) == sorted([alice.session_id, bob.session_id])
+    assert (alice.closed, alice.notices) == (["session revoked"], [None])
+    assert bob.closed == ["banned"]
+    assert [n.code for n in bob.notices] == ["account_banned"]
+
+
+def test_an_expired_ban_is_no_reason(tmp_path: Path) -> None:
+    core, clock, other = world(tmp_path)
+    bob = online(core, "bob")
+    elsewhere = SQLiteStore(other, other)
+    clock.advance(7200)
+    result(elsewhere.put_ban(Ban(bob.user_id, None, bob.user_id, 0, clock.seconds() - 1)))
+    result(elsewhere.delete_user_sessions(bob.user_id))
+    watcher = SessionWatcher(
+        core.hub, elsewhere.existing_sessions, clock, 5.0, banned=core.auth.is_banned
+    )
+    result(watcher.check())
+    assert (bob.closed, bob.notices) == (["session revoked"], [None])
+
+
+def test_a_failed_ban_lookup_still_closes() -> None:
+    core = make_core()
+    alice = online(core, "alice")
+    watcher = SessionWatcher(
+        core.hub,
+        lambda ids: defer.succeed(set()),
+        task.Clock(),
+        banned=lambda user_id: defer.fail(OSError("locked")),
+    )
+    assert result(watcher.check()) == [alice.session_id]
+    assert (alice.closed, alice.notices) == (["session revoked"], [None])

@@ -83,6 +83,7 @@ class FakeConnection:
         self.session_id = session_id
         self.events: list[Any] = []
         self.closed: list[str] = []
+        self.notices: list[Any] = []
 
     def send_event(self, event: Any) -> None:
         self.events.append(event)
@@ -95,6 +96,7 @@ class FakeConnection:
 
     def close(self, reason: str, notice: object = None) -> None:
         self.closed.append(reason)
+        self.notices.append(notice)
 
 
 @dataclass
