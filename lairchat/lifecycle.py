@@ -7,8 +7,9 @@ A stop (SIGTERM) goes in this order, each step finished before the next:
 2. the other services stop one by one, the revocation checks first, the core last;
 3. the core sends ``server_notice`` to every connection, then closes every real-time
    connection;
-4. database transactions in flight finish (and connections finish closing), for at
-   most :data:`SHUTDOWN_GRACE` seconds; then the message writer process answers what
+4. database transactions in flight finish (and connections finish closing, or are
+   aborted after :data:`CLOSE_AT_STOP` seconds), for at most :data:`SHUTDOWN_GRACE`
+   seconds; then the message writer process answers what
    it still has and exits, and the pools and threads are closed.
 
 A message is acknowledged only after its commit, so nothing acknowledged is lost.
@@ -81,6 +82,10 @@ def twistd_rundir(options: Any) -> str | None:
 
 #: Longest a stop waits for transactions in flight and closing connections.
 SHUTDOWN_GRACE = 5.0
+#: How long a stop lets connections close before it aborts the ones left: a peer that
+#: neither reads what it is sent nor finishes a TLS handshake would otherwise hold the
+#: stop until its grace ran out, with work reported unfinished.
+CLOSE_AT_STOP = 3.0
 #: How often a stop looks whether everything has settled.
 SETTLE_POLL = 0.01
 SHUTDOWN_NOTICE = "Server is shutting down"
@@ -250,9 +255,14 @@ class CoreService(service.Service):
         """Wait until no transaction is in flight and every connection has closed, or
         ``grace`` seconds. A transaction started from another's result is counted
         before that one is forgotten (ObservedPool), so idle means idle."""
-        deadline = self.clock.seconds() + grace
+        start = self.clock.seconds()
+        deadline, abort_at = start + grace, start + min(CLOSE_AT_STOP, grace)
         while not self.settled():
-            if self.clock.seconds() >= deadline:
+            now = self.clock.seconds()
+            if abort_at is not None and now >= abort_at:
+                abort_at = None
+                self.abort_connections()
+            if now >= deadline:
                 log.warn(
                     "stopping with work unfinished after {grace} s: {pending}",
                     grace=grace,
@@ -260,6 +270,19 @@ class CoreService(service.Service):
                 )
                 return
             yield deferLater(self.clock, SETTLE_POLL)
+
+    def abort_connections(self) -> None:
+        """Drop the connections still open, without waiting for their peers."""
+        left = [p for t in self.transports for p in t.open]
+        if not left:
+            return
+        log.info(
+            "aborting {count} connection(s) still closing after {grace} s",
+            count=len(left),
+            grace=CLOSE_AT_STOP,
+        )
+        for protocol in left:
+            protocol.transport.abortConnection()
 
     def _pending(self) -> str:
         busy = sum(p.in_flight for p in self.pools)

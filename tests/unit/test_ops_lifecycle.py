@@ -16,7 +16,7 @@ from twisted.internet import defer, task
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import ILogObserver
+from twisted.logger import ILogObserver, capturedLogs, formatEvent
 from twisted.python.components import Componentized
 
 from lairchat import lifecycle
@@ -346,6 +346,40 @@ def test_core_start_starts_the_message_writer() -> None:
     core_service = CoreService(core, None, HashPool(), (), message_writer=writer)
     core_service.startService()
     assert writer.started == 1
+
+
+def test_core_stop_aborts_connections_that_do_not_close() -> None:
+    """A peer that never lets its connection close (no reads, no TLS handshake) is
+    dropped before the stop's grace ends, so the stop is clean."""
+
+    class Socket:
+        def __init__(self, factory: Transport, proto: Proto) -> None:
+            self.factory, self.proto, self.aborted = factory, proto, 0
+
+        def abortConnection(self) -> None:  # noqa: N802 (Twisted's name)
+            self.aborted += 1
+            self.factory.open.discard(self.proto)
+
+    clock = task.Clock()
+    core = make_core(clock=clock)
+    core.store = Store(core.store)
+    core_service = CoreService(core, None, HashPool(), (), clock)
+    factory = Transport()
+    stuck = Proto(factory)
+    stuck.transport = socket = Socket(factory, stuck)
+    core_service.transports = (factory,)
+    core_service.startService()
+    with capturedLogs() as events:
+        stopped = core_service.stopService()
+        clock.pump([0, 0] + [lifecycle.SETTLE_POLL] * int(lifecycle.CLOSE_AT_STOP / 0.01 - 5))
+        assert stuck.closed == ["server shutting down"]
+        assert socket.aborted == 0 and not stopped.called
+        clock.pump([lifecycle.SETTLE_POLL] * 10)
+    assert socket.aborted == 1 and stopped.called
+    assert lifecycle.CLOSE_AT_STOP < lifecycle.SHUTDOWN_GRACE
+    texts = [formatEvent(e) for e in events]
+    assert "aborting 1 connection(s) still closing after 3.0 s" in texts
+    assert not [t for t in texts if "unfinished" in t]
 
 
 def test_core_stop_gives_up_waiting_after_the_grace_period() -> None:
