@@ -58,6 +58,8 @@ class Config:
     # One of LOG_FORMATS.
     log_format: str = "text"
     rate_limits: bool = True
+    # The browser client at / (lairchat/web, docs/WEB.md).
+    web_client: bool = True
     handshake_timeout: float = 30.0
     auth_timeout: float = 60.0
     idle_timeout: float = 90.0
@@ -329,6 +331,8 @@ _SETTINGS: tuple[_Setting, ...] = (
              "text or json. [default: text]"),
     _Setting("rate_limits", "rate-limits", "LAIR_RATE_LIMITS", _switch,
              "on or off. [default: on]"),
+    _Setting("web_client", "web-client", "LAIR_WEB_CLIENT", _switch,
+             "Serve the browser chat client at / on the HTTP port: on or off. [default: on]"),
     _Setting("handshake_timeout", "handshake-timeout", "LAIR_HANDSHAKE_TIMEOUT", _timeout,
              "Seconds a new connection may take to say hello. [default: 30]"),
     _Setting("auth_timeout", "auth-timeout", "LAIR_AUTH_TIMEOUT", _timeout,
