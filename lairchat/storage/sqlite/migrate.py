@@ -37,31 +37,49 @@ def _migrate(conn: sqlite3.Connection) -> list[str]:
         "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, "
         "applied_at INTEGER NOT NULL)"
     )
+    done = _recorded(conn)  # before any lock: usually all there is to know
+    applied = []
+    for name, sql in available():
+        if name not in done and _apply(conn, name, sql):
+            applied.append(name)
+    return applied
+
+
+def _recorded(conn: sqlite3.Connection) -> set[str]:
+    """The applied migrations; SchemaTooNew if one is not ours."""
     done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    known = [name for name, _ in available()]
-    unknown = sorted(done - set(known))
+    unknown = sorted(done - {name for name, _ in available()})
     if unknown:
         raise SchemaTooNew(
             f"database schema has migrations this lairchat does not know ({', '.join(unknown)}); "
             "upgrade lairchat or use another database"
         )
-    applied = []
-    for name, sql in available():
-        if name in done:
-            continue
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+    return done
+
+
+def _apply(conn: sqlite3.Connection, name: str, sql: str) -> bool:
+    """Apply one migration in a transaction of its own, unless another process has
+    applied it meanwhile; return whether this one did.
+
+    Two servers starting at once on one database both find it pending (the server's
+    lock file is shared: :mod:`lairchat.storage.sqlite.lock`). BEGIN IMMEDIATE takes
+    SQLite's write lock before ``_migrations`` is read again, so the second waits for
+    the first's commit (up to the busy timeout) and then finds it recorded, instead of
+    applying it twice."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        pending = name not in _recorded(conn)
+        if pending:
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, int(time.time()))
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return pending
 
 
 def _statements(sql: str) -> list[str]:

@@ -1,0 +1,78 @@
+"""Migrations applied by several processes at once on one database file (two servers
+starting together, or a server and ``lairchat db migrate``): each migration is applied
+exactly once, and every other process finds it done and goes on."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lairchat.storage.sqlite.migrate import available
+from lairchat.storage.sqlite.pool import connect
+
+#: One migrating process: it opens the database as the server does, says so, waits for
+#: the word to go, then prints the names it applied (or dies with a traceback).
+MIGRATOR = """
+import json, sys
+from lairchat.storage.sqlite.migrate import migrate
+from lairchat.storage.sqlite.pool import connect
+conn = connect(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+print(json.dumps(migrate(conn)), flush=True)
+"""
+PROCESSES = 4
+#: How long the write lock is held once every process has been told to go: enough for
+#: each to read ``_migrations`` and queue behind the lock, as two servers starting in
+#: the same instant do.
+HOLD_SECONDS = 1.0
+MIGRATIONS_TABLE = (
+    "CREATE TABLE _migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "name TEXT UNIQUE NOT NULL, applied_at INTEGER NOT NULL)"
+)
+
+
+def start_migrators(db: Path) -> list[subprocess.Popen]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATOR, str(db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
+    for proc in procs:
+        assert proc.stdout.readline() == "ready\n", proc.communicate(timeout=30)
+    return procs
+
+
+def test_concurrent_migrators_apply_each_migration_once(tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    blocker = connect(str(db))
+    blocker.isolation_level = None
+    blocker.execute(MIGRATIONS_TABLE)  # as the first start leaves it, before any lock
+    procs = start_migrators(db)
+    # Every migrator reads what is applied, then queues for the write lock held here.
+    blocker.execute("BEGIN IMMEDIATE")
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    time.sleep(HOLD_SECONDS)
+    blocker.execute("COMMIT")
+
+    applied = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        applied.append(json.loads(out))
+    names = [name for name, _ in available()]
+    assert sorted(sum(applied, [])) == names  # each once, by one process or another
+    with sqlite3.connect(db) as conn:
+        recorded = [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY id")]
+    assert recorded == names
