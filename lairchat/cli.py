@@ -206,10 +206,17 @@ def create_private(target: str, force: bool) -> None:
         raise ConfigError(f"{target} exists: pass --force to replace it") from None
 
 
+def refuse_the_database_itself(path: str, other: str) -> None:
+    """ConfigError if ``other`` is the database file under any name (the same path
+    written differently, a symbolic or a hard link): a backup over it, or a restore
+    from it, would copy the database onto itself."""
+    if all(map(os.path.exists, (other, path))) and os.path.samefile(other, path):
+        raise ConfigError(f"{other} is the database itself")
+
+
 def cmd_backup(path: str, target: str, force: bool = False) -> str:
     """SQLite's online backup: a consistent copy even while the server writes."""
-    if all(map(os.path.exists, (target, path))) and os.path.samefile(target, path):
-        raise ConfigError(f"{target} is the database itself")
+    refuse_the_database_itself(path, target)
     source = connect_to(path)
     try:
         create_private(target, force)
@@ -250,6 +257,7 @@ def cmd_restore(path: str, backup: str) -> str:
     """Copy ``backup`` over the database, through SQLite (its WAL included), then
     bring its schema up to date. Refused while a server has the database open: it
     keeps state in memory, which would no longer match."""
+    refuse_the_database_itself(path, backup)
     source = open_backup(backup)
     try:
         with alone(path, "restoring"):

@@ -97,6 +97,29 @@ def test_restore_refuses_a_backup_from_a_newer_lairchat(
     assert usernames(db) == ["alice", "bob"]
 
 
+@pytest.mark.parametrize("name", ["same path", "spelt otherwise", "symlink", "hard link"])
+def test_restore_refuses_the_database_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    """It went ahead, copying the live database onto itself."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    other = {
+        "same path": db,
+        "spelt otherwise": tmp_path / "." / "chat.db",
+        "symlink": tmp_path / "link.db",
+        "hard link": tmp_path / "hard.db",
+    }[name]
+    if name == "symlink":
+        other.symlink_to(db)
+    elif name == "hard link":
+        other.hardlink_to(db)
+    capsys.readouterr()
+    assert run(db, "db", "restore", str(other)) == 1
+    assert capsys.readouterr().err == f"lairchat: {other} is the database itself\n"
+    assert usernames(db) == ["alice"]
+
+
 def test_ban_says_when_live_connections_close(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
