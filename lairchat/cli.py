@@ -234,13 +234,30 @@ def cmd_backup(path: str, target: str, force: bool = False) -> str:
     return f"backed up {path} to {target}"
 
 
+def read_only_uri(path: str) -> str:
+    """A URI that opens ``path`` without creating or changing any file beside it.
+
+    ``mode=ro`` alone still creates (and leaves) ``-wal`` and ``-shm`` files beside a
+    database in WAL mode, as ``db backup`` makes them, and cannot open one at all in a
+    directory it may not write. ``immutable=1`` reads the file as it stands, without
+    locks or WAL: right for a backup at rest. It would miss the commits in a ``-wal``
+    beside the file (a database copied with its WAL, or still open), and a ``-journal``
+    means an interrupted write: with either there, the file is read through SQLite's
+    locks (``mode=ro``), which reads the WAL and refuses a hot journal."""
+    resolved = Path(path).resolve()
+    uri = f"{resolved.as_uri()}?mode=ro"
+    if any(os.path.exists(f"{resolved}{suffix}") for suffix in ("-wal", "-journal")):
+        return uri
+    return f"{uri}&immutable=1"
+
+
 def open_backup(backup: str) -> sqlite3.Connection:
     """``backup``, read-only, once it is known to be a lairchat database that this
     lairchat understands: checked before anything is overwritten."""
     if not os.path.isfile(backup):
         raise ConfigError(f"{backup}: no such backup file")
     try:
-        source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
+        source = sqlite3.connect(read_only_uri(backup), uri=True)
     except sqlite3.Error as e:
         raise ConfigError(f"{backup}: {e}") from None
     recorded = recorded_migrations(source)

@@ -97,6 +97,42 @@ def test_restore_refuses_a_backup_from_a_newer_lairchat(
     assert usernames(db) == ["alice", "bob"]
 
 
+def files_in(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each file's name, size and modification time."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+def test_restore_leaves_nothing_beside_the_backup(tmp_path: Path) -> None:
+    """Opened as a read-write database, the backup got -wal and -shm files beside it,
+    left there after the restore."""
+    db, backups = tmp_path / "chat.db", tmp_path / "backups"
+    backups.mkdir()
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    assert run(db, "db", "backup", str(backups / "backup.db")) == 0
+    before = files_in(backups)
+    assert run(tmp_path / "new.db", "db", "restore", str(backups / "backup.db")) == 0
+    assert files_in(backups) == before
+    assert usernames(tmp_path / "new.db") == ["alice"]
+
+
+def test_restore_reads_the_commits_in_a_wal_beside_the_backup(tmp_path: Path) -> None:
+    """A database copied with its -wal, or still open: its last commits are in the WAL,
+    which reading the file as immutable would miss."""
+    db, backup = tmp_path / "chat.db", tmp_path / "backup.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    assert run(db, "db", "backup", str(backup)) == 0
+    writer = sqlite3.connect(backup)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")  # the commit stays in the -wal
+        writer.execute("UPDATE users SET username = 'alicia'")
+        writer.commit()
+        assert run(db, "db", "restore", str(backup)) == 0
+    finally:
+        writer.close()
+    assert usernames(db) == ["alicia"]
+
+
 @pytest.mark.parametrize("name", ["same path", "spelt otherwise", "symlink", "hard link"])
 def test_restore_refuses_the_database_itself(
     tmp_path: Path, capsys: pytest.CaptureFixture, name: str
