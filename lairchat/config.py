@@ -80,6 +80,13 @@ class Config:
     admin_username: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     admin_email: str | None = None
+    # Where each setting given came from: "--database-url" or "LAIR_DATABASE_URL".
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def source(self, name: str) -> str:
+        """What an error about setting ``name`` (a field) should name: the option or
+        the variable its value came from; for a default, its variable."""
+        return _source(self.sources, name)
 
 
 class ConfigError(Exception):
@@ -381,6 +388,7 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("admin_email", None, "LAIR_ADMIN_EMAIL", _text,
              "Email of a newly created LAIR_ADMIN_USERNAME. [default: <name>@lairchat.invalid]"),
 )  # fmt: skip
+_BY_FIELD = {s.field: s for s in _SETTINGS}
 
 
 def _env_note(setting: _Setting) -> str:
@@ -429,15 +437,12 @@ def load_config(
     `load_or_create_jwt_secret`).  Raises ConfigError.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for setting in _SETTINGS:
-        given = options.get(setting.option) if setting.option else None
-        if setting.flag and given:
-            values[setting.field] = True
-        elif not setting.flag and given is not None:
-            values[setting.field] = _parse(setting, f"--{setting.option}", str(given))
-        elif setting.env and environ.get(setting.env, "").strip():
-            raw = environ[setting.env]
-            values[setting.field] = _parse(setting, setting.env, raw, setting.env_parse)
+        given = _given(setting, options, environ)
+        if given is not None:
+            sources[setting.field] = given[0]
+            values[setting.field] = _parse_given(setting, *given)
     if "database_path" not in values:
         values["database_path"] = _database_url(DEFAULT_DATABASE_URL)
     if workdir is not None and values["database_path"] != MEMORY_DATABASE:
@@ -445,10 +450,29 @@ def load_config(
 
     _check_tls(values)
     _check_admin(values)
-    _check_database_path(values["database_path"], _source(options, "database-url"))
+    _check_database_path(values["database_path"], _source(sources, "database_path"))
     if "jwt_secret" not in values:
         values["jwt_secret"] = load_or_create_jwt_secret(values["database_path"])
-    return Config(**values)
+    return Config(**values, sources=sources)
+
+
+def _given(
+    setting: _Setting, options: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """``(source, text)`` of a setting given on the command line (``--option``) or
+    else in the environment (its variable; set but blank counts as unset), or None.
+    A flag's option can only say "on": off (0) is not given."""
+    value = options.get(setting.option) if setting.option else None
+    if value or (value is not None and not setting.flag):
+        return f"--{setting.option}", str(value)
+    if setting.env and environ.get(setting.env, "").strip():
+        return setting.env, environ[setting.env]
+    return None
+
+
+def _parse_given(setting: _Setting, source: str, raw: str) -> Any:
+    """The value of a setting as given: its variable may have a rule of its own."""
+    return _parse(setting, source, raw, setting.env_parse if source == setting.env else None)
 
 
 def _parse(
@@ -469,12 +493,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _source(options: Mapping[str, Any], option: str) -> str:
-    """The name to blame for a setting: the option if given, else its variable."""
-    setting = next(s for s in _SETTINGS if s.option == option)
-    if options.get(option) is not None or setting.env is None:
-        return f"--{option}"
-    return setting.env
+def _source(sources: Mapping[str, str], field: str) -> str:
+    """What an error about a setting names: where its value came from (the option or
+    the variable), or for a default its variable (the option if it has none)."""
+    if field in sources:
+        return sources[field]
+    setting = _BY_FIELD[field]
+    return setting.env or f"--{setting.option}"
 
 
 def _check_tls(values: Mapping[str, Any]) -> None:
@@ -606,9 +631,9 @@ def _fsync_directory(directory: str) -> None:
 
 
 def database_path(environ: Mapping[str, str], url: str | None = None) -> str:
-    """The database path named by ``url`` or ``LAIR_DATABASE_URL`` (for operator tools)."""
-    raw = url or environ.get("LAIR_DATABASE_URL") or "sqlite:lair-chat.db"
-    try:
-        return _database_url(raw)
-    except _Invalid as e:
-        raise ConfigError(f"LAIR_DATABASE_URL: {e.expected}") from None
+    """The database path named by ``url`` (``--database-url``), else by
+    ``LAIR_DATABASE_URL``, else the default: for operator tools. A ConfigError names
+    where the bad value came from, as the server's does."""
+    setting = _BY_FIELD["database_path"]
+    given = _given(setting, {setting.option: url}, environ)
+    return _database_url(DEFAULT_DATABASE_URL) if given is None else _parse_given(setting, *given)

@@ -14,6 +14,7 @@ from lairchat.config import (
     Config,
     ConfigError,
     Options,
+    database_path,
     load_config,
     load_or_create_jwt_secret,
 )
@@ -322,6 +323,46 @@ def test_database_url_error_does_not_echo_a_password():
 
 def test_jwt_secret_error_does_not_echo_the_value():
     assert "got" not in error("--jwt-secret=")
+
+
+def test_config_says_where_each_setting_came_from():
+    """What the start's later errors (the database, the TLS files, a port) name."""
+    config = load(
+        "--tcp-port=1",
+        "--encryption-required",
+        "--database-url=sqlite:chat.db",
+        LAIR_TCP_PORT="2",
+        LAIR_HTTP_PORT="3",
+        LAIR_DATABASE_URL="sqlite:other.db",
+    )
+    assert config.source("tcp_port") == "--tcp-port"
+    assert config.source("encryption_required") == "--encryption-required"
+    assert config.source("database_path") == "--database-url"
+    assert config.source("http_port") == "LAIR_HTTP_PORT"
+    assert config.source("idle_timeout") == "LAIR_IDLE_TIMEOUT"  # a default: its variable
+    flag_off = load(LAIR_ENCRYPTION_REQUIRED="on")  # the option's 0 is "not given"
+    assert flag_off.source("encryption_required") == "LAIR_ENCRYPTION_REQUIRED"
+    assert flag_off.encryption_required
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "expected"),
+    [
+        ("chat.db", {"LAIR_DATABASE_URL": "sqlite:ok.db"}, "--database-url: must be an sqlite:"),
+        ("sqlite:", {}, "--database-url: has no database path"),
+        (None, {"LAIR_DATABASE_URL": "chat.db"}, "LAIR_DATABASE_URL: must be an sqlite:"),
+    ],
+)
+def test_operator_tools_name_where_a_bad_database_url_came_from(url, environ, expected):
+    """``lairchat --database-url`` blamed LAIR_DATABASE_URL for the option's value."""
+    with pytest.raises(ConfigError, match=f"^{expected}"):
+        database_path(environ, url)
+
+
+def test_operator_tools_read_the_database_url_as_the_server_does():
+    assert database_path({"LAIR_DATABASE_URL": "sqlite:env.db"}, "sqlite:opt.db") == "opt.db"
+    assert database_path({"LAIR_DATABASE_URL": "sqlite:env.db"}) == "env.db"
+    assert database_path({"LAIR_DATABASE_URL": "  "}) == "lair-chat.db"  # blank: unset
 
 
 def test_unwritable_database_directory_is_checked(tmp_path, monkeypatch):

@@ -123,6 +123,18 @@ def test_database_url_after_the_command(db: Path, tmp_path: Path, capsys) -> Non
     assert cli.main(["admin", "list-users", "--database-url", f"sqlite:{db}"]) == 0
 
 
+def test_a_bad_database_url_names_the_option_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The error named LAIR_DATABASE_URL, set right, for --database-url's mistake."""
+    monkeypatch.setenv("LAIR_DATABASE_URL", "sqlite:fine.db")
+    assert cli.main(["--database-url", "chat.db", "db", "migrate"]) == 1
+    assert capsys.readouterr().err == (
+        "lairchat: --database-url: must be an sqlite: URL such as sqlite:lair-chat.db,"
+        " got no URL scheme\n"
+    )
+
+
 def test_an_unopenable_database_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     missing = tmp_path / "no-such-dir" / "chat.db"
     assert run(missing, "admin", "list-users") == 1
