@@ -48,10 +48,10 @@ def default_opener(reactor: Any, config: ClientConfig) -> Opener:
     if config.websocket:
         from lairchat.client.net.ws import ws_opener
 
-        return ws_opener(reactor, config.ws_url, insecure=config.insecure)
+        return ws_opener(reactor, config.ws_url, trust=config.trust)
     from lairchat.client.net.tcp import tcp_opener
 
-    return tcp_opener(reactor, config.host, config.port, tls=config.tls, insecure=config.insecure)
+    return tcp_opener(reactor, config.host, config.port, tls=config.tls, trust=config.trust)
 
 
 class App(ActionsMixin):
@@ -70,7 +70,7 @@ class App(ActionsMixin):
         self.config = config
         self.reactor = reactor
         self._api_factory = api_factory or (
-            lambda cfg: HttpApi(cfg.http_url, reactor, insecure=cfg.insecure)
+            lambda cfg: HttpApi(cfg.http_url, reactor, trust=cfg.trust)
         )
         self._opener_factory = opener_factory or (lambda cfg: default_opener(reactor, cfg))
         self._on_exit = on_exit or (lambda: reactor.stop())

@@ -6,7 +6,8 @@ the WebSocket URL is always derived from the REST URL (``ws(s)://…/ws``).
 
 Options that cannot work together are refused at start rather than ignored: a user
 who asked for ``--encrypt`` over WebSocket would otherwise believe the connection
-encrypted when only TLS (``wss://``) can do that there.
+encrypted when only TLS (``wss://``) can do that there. So is a ``--ca-file`` that
+cannot be used: read at start, it would otherwise fail only at the login.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lairchat import __version__
+from lairchat.client.net.tls import SYSTEM_TRUST, Trust, load_trust
 
 __all__ = [
     "ClientConfig",
@@ -39,7 +41,8 @@ class ClientConfig:
     port: int = 8080
     http_url: str = "http://127.0.0.1:8082"
     websocket: bool = False
-    insecure: bool = False
+    #: Which server certificates ``https://``, ``wss://`` and ``--tls`` accept.
+    trust: Trust = SYSTEM_TRUST
     encrypt: bool = False
     #: TLS on the TCP connection, and ``https://`` for a derived REST URL.
     tls: bool = False
@@ -192,6 +195,12 @@ def _parser() -> argparse.ArgumentParser:
         help="do not verify TLS certificates (self-signed development servers only)",
     )
     p.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="verify the server's TLS certificate against the CAs in this PEM file "
+        "instead of the system's (a private CA); for https://, wss:// and --tls",
+    )
+    p.add_argument(
         "--encrypt",
         action="store_true",
         help="encrypt the TCP connection (X25519 key exchange, AES-256-GCM)",
@@ -221,13 +230,14 @@ def parse_args(argv: list[str] | None = None) -> ClientConfig:
     else:
         http_url = derive_http_url(host, port, args.tls)
     try:
+        trust = load_trust(insecure=args.insecure, ca_file=args.ca_file)
         return ClientConfig(
             server=args.server.strip(),
             host=host,
             port=port,
             http_url=http_url,
             websocket=args.websocket,
-            insecure=args.insecure,
+            trust=trust,
             encrypt=args.encrypt,
             tls=args.tls,
             log_file=args.log_file or default_log_file(),

@@ -1,12 +1,17 @@
 """Helpers for testing the client without a terminal or a server.
 
 Wire-object builders (the JSON shapes of PROTOCOL.md §10), a controller that records
-actions, a fake clock, and a stand-in for the REST API. Shipped with the package, as
-``lairchat.testing`` is, so client tests stay short.
+actions, a fake clock, a stand-in for the REST API, and a throwaway private CA for the
+``--ca-file`` tests. Shipped with the package, as ``lairchat.testing`` is, so client
+tests stay short.
 """
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import urwid
@@ -16,11 +21,13 @@ from lairchat.client import commands as c
 __all__ = [
     "FakeApi",
     "FakeClock",
+    "PrivateCA",
     "RecordingController",
     "message",
     "render_text",
     "room",
     "user",
+    "write_private_ca",
 ]
 
 CREATED = "2025-01-21T12:00:00Z"
@@ -230,3 +237,56 @@ class FakeApi:
 
     async def decline(self, invitation_id: str) -> None:
         await self._answer("decline", invitation_id)
+
+
+@dataclass(frozen=True)
+class PrivateCA:
+    """A self-hosted server's PKI: ``ca`` signed ``cert`` (key ``key``, for the names
+    given), ``other_ca`` signed nothing of it (a wrong ``--ca-file``)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    other_ca: Path
+
+
+def write_private_ca(folder: Path, names: Sequence[str] = ("localhost",)) -> PrivateCA:
+    """A CA and a server certificate it signs for the DNS ``names``, in ``folder``.
+
+    The CAs are development certificates (self-signed, ``CA:TRUE``); the server's is
+    a separate leaf, so verifying it needs the chain to the CA, as with a real private
+    CA. An address the names leave out is a host name the certificate is not for."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from lairchat.tls import write_dev_certificate
+
+    ca_cert, ca_key = write_dev_certificate(str(folder / "ca"))
+    other_ca, _ = write_dev_certificate(str(folder / "other-ca"))
+    issuer = x509.load_pem_x509_certificate(ca_cert.read_bytes())
+    signer = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lairchat test")]))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    cert, key_path = folder / "server-cert.pem", folder / "server-key.pem"
+    cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return PrivateCA(ca=ca_cert, cert=cert, key=key_path, other_ca=other_ca)

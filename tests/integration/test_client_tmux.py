@@ -3,7 +3,9 @@ tmux, driven by keystrokes and read back from the screen (``tmux capture-pane``)
 
 Each run registers two users through the login screen, one creates a room and the
 other joins it by name, then they talk; the same over TCP, encrypted TCP and
-WebSocket. Every wait is bounded polling of the screen (10 s at most, 0.1 s steps).
+WebSocket. TLS is shown with a self-signed development certificate (``--insecure``)
+and with a private CA (``--ca-file``). Every wait is bounded polling of the screen
+(10 s at most, 0.1 s steps).
 tmux is required: CI installs it (``.ci/run``); locally ``apt-get install tmux``.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from lairchat.client.testing import PrivateCA, write_private_ca
 from lairchat.testing import ServerNotReady, ServerProcess, free_port
 from lairchat.tls import write_dev_certificate
 
@@ -48,12 +51,18 @@ def tmux_binary() -> str:
 class Server(ServerProcess):
     """The shared launcher, with its own database; with ``https``, HTTPS and WSS, with
     ``tcp_tls`` TLS on the TCP port, both with a self-signed development certificate
-    (the client accepts it with --insecure)."""
+    (the client accepts it with --insecure), or the certificate ``pki`` signed."""
 
-    def __init__(self, workdir: Path, https: bool = False, tcp_tls: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        https: bool = False,
+        tcp_tls: bool = False,
+        pki: PrivateCA | None = None,
+    ) -> None:
         extra: dict[str, str] = {}
         if https or tcp_tls:
-            cert, key = write_dev_certificate(str(workdir))
+            cert, key = (pki.cert, pki.key) if pki else write_dev_certificate(str(workdir))
             extra = {"LAIR_TLS_CERT_PATH": str(cert), "LAIR_TLS_KEY_PATH": str(key)}
         if https:
             extra["LAIR_TLS_ENABLED"] = "true"
@@ -67,6 +76,17 @@ class Server(ServerProcess):
     @property
     def http_url(self) -> str:
         return self.url
+
+    def client_args(self, *more: str, host: str = "127.0.0.1") -> list[str]:
+        """The options aiming a client at both ports by ``host``, then ``more``."""
+        scheme = self.url.partition(":")[0]
+        return [
+            "--server",
+            f"{host}:{self.tcp_port}",
+            "--http-url",
+            f"{scheme}://{host}:{self.http_port}",
+            *more,
+        ]
 
 
 class Terminal:
@@ -125,10 +145,11 @@ class Terminal:
         return self._run("list-panes", "-t", self.name, "-F", "#{pane_dead}").strip() == "1"
 
     def wait_for(self, text: str, timeout: float = WAIT) -> str:
+        """The screen once ``text`` is on it, on one line or wrapped over several."""
         deadline = time.monotonic() + timeout
         while True:
             shown = self.screen()
-            if text in shown:
+            if text in shown or text in unwrapped(shown):
                 return shown
             if time.monotonic() > deadline:
                 log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -163,15 +184,25 @@ class Terminal:
         self.keys("Enter")
 
 
+def unwrapped(shown: str) -> str:
+    """The screen's lines joined by single spaces, box borders dropped, so that a
+    sentence the login box wrapped reads whole."""
+    return " ".join(line.strip(" │") for line in shown.splitlines())
+
+
 def _quote(part: str) -> str:
     return "'" + part.replace("'", "'\\''") + "'"
 
 
 def module_server(
-    factory: pytest.TempPathFactory, name: str, https: bool = False, tcp_tls: bool = False
+    factory: pytest.TempPathFactory,
+    name: str,
+    https: bool = False,
+    tcp_tls: bool = False,
+    pki: PrivateCA | None = None,
 ) -> Iterator[Server]:
     """The body of a module-scoped server fixture: started, yielded, stopped."""
-    srv = Server(factory.mktemp(name), https=https, tcp_tls=tcp_tls)
+    srv = Server(factory.mktemp(name), https=https, tcp_tls=tcp_tls, pki=pki)
     yield srv
     srv.stop()
 
@@ -208,7 +239,7 @@ def test_two_clients_talk_in_a_room(
     extra, status = TRANSPORTS[transport]
     tag = uuid.uuid4().hex[:6]
     alice, bob, room = f"alice_{tag}", f"bob_{tag}", f"room_{tag}"
-    args = ["--server", f"127.0.0.1:{server.tcp_port}", "--http-url", server.http_url, *extra]
+    args = server.client_args(*extra)
     socket_name = f"lairchat-test-{tag}"
     tmux = tmux_binary()
     a = Terminal(tmux, socket_name, "alice", args, tmp_path)
@@ -259,7 +290,7 @@ def test_wrong_password_and_unreachable_server_are_shown(
     tmux = tmux_binary()
     socket_name = f"lairchat-test-{uuid.uuid4().hex[:6]}"
     dead_port = free_port()
-    args = ["--server", f"127.0.0.1:{server.tcp_port}", "--http-url", server.http_url]
+    args = server.client_args()
     t = Terminal(tmux, socket_name, "errors", args, tmp_path)
     terminals.append(t)
     t.wait_for("L A I R   C H A T", STARTUP)
@@ -302,7 +333,7 @@ def test_a_refused_password_is_cleared_for_the_retry(
     is not appended to the wrong one; Ctrl+U empties a field as in a shell."""
     name = f"retry_{uuid.uuid4().hex[:6]}"
     register_over_http(server, name)
-    args = ["--server", f"127.0.0.1:{server.tcp_port}", "--http-url", server.http_url]
+    args = server.client_args()
     t = Terminal(tmux_binary(), f"lairchat-test-{name}", "retry", args, tmp_path)
     terminals.append(t)
     t.wait_for("L A I R   C H A T", STARTUP)
@@ -326,13 +357,7 @@ def tcp_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def test_tcp_with_tls(tcp_tls_server: Server, terminals: list[Terminal], tmp_path: Path) -> None:
     """--tls verifies the TCP port's certificate; --insecure accepts a development one."""
     tag = uuid.uuid4().hex[:6]
-    args = [
-        "--server",
-        f"127.0.0.1:{tcp_tls_server.tcp_port}",
-        "--http-url",
-        tcp_tls_server.http_url,
-        "--tls",
-    ]
+    args = tcp_tls_server.client_args("--tls")
     strict = Terminal(tmux_binary(), f"lairchat-test-{tag}", "strict", args, tmp_path)
     terminals.append(strict)
     strict.wait_for("L A I R   C H A T", STARTUP)
@@ -365,13 +390,7 @@ def test_wss_with_a_self_signed_certificate(
     tmux = tmux_binary()
     tag = uuid.uuid4().hex[:6]
     socket_name = f"lairchat-test-{tag}"
-    args = [
-        "--server",
-        f"127.0.0.1:{tls_server.tcp_port}",
-        "--http-url",
-        tls_server.http_url,
-        "--websocket",
-    ]
+    args = tls_server.client_args("--websocket")
     strict = Terminal(tmux, socket_name, "strict", args, tmp_path)
     terminals.append(strict)
     shown = strict.wait_for("L A I R   C H A T", STARTUP)
@@ -391,3 +410,51 @@ def test_wss_with_a_self_signed_certificate(
     terminals.append(relaxed)
     relaxed.register(f"relaxed_{tag}")
     assert "● online │ WSS │" in relaxed.wait_for("● online")
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCA:
+    return write_private_ca(tmp_path_factory.mktemp("private-ca"))
+
+
+@pytest.fixture(scope="module")
+def private_ca_server(
+    tmp_path_factory: pytest.TempPathFactory, private_ca: PrivateCA
+) -> Iterator[Server]:
+    """HTTPS, WSS and TLS on the TCP port, with a certificate for ``localhost`` that
+    a private CA signed."""
+    yield from module_server(
+        tmp_path_factory, "client-ca-server", https=True, tcp_tls=True, pki=private_ca
+    )
+
+
+@pytest.mark.parametrize("mode", ["--tls", "--websocket"])
+def test_a_private_ca_with_ca_file(
+    private_ca_server: Server,
+    private_ca: PrivateCA,
+    terminals: list[Terminal],
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """--ca-file naming the server's CA gets online (REST, then TCP+TLS or WSS);
+    naming another CA, the login says why it cannot be used rather than hanging."""
+    tmux = tmux_binary()
+    tag = uuid.uuid4().hex[:6]
+    socket_name = f"lairchat-test-{tag}"
+    args = private_ca_server.client_args(mode, host="localhost")
+    wrong_ca = [*args, "--ca-file", str(private_ca.other_ca)]
+    wrong = Terminal(tmux, socket_name, "wrong", wrong_ca, tmp_path)
+    terminals.append(wrong)
+    wrong.wait_for("L A I R   C H A T", STARTUP)
+    wrong.fill_login(f"ca_{tag}", PASSWORD)
+    wrong.wait_for(
+        "(the server's TLS certificate cannot be verified against the CAs in "
+        f"{private_ca.other_ca})"
+    )
+
+    right_ca = [*args, "--ca-file", str(private_ca.ca)]
+    right = Terminal(tmux, socket_name, "right", right_ca, tmp_path)
+    terminals.append(right)
+    right.register(f"ca_{tag}")
+    transport = "TCP+TLS" if mode == "--tls" else "WSS"
+    assert f"● online │ {transport} │" in right.wait_for("● online")

@@ -35,6 +35,7 @@ from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Backoff, Link
 from lairchat.client.net.session import ClientSession
 from lairchat.client.net.tcp import TCPChannel
+from lairchat.client.net.tls import SYSTEM_TRUST
 from lairchat.core import passwords
 from lairchat.realtime.crypto import FrameCipher, KeyExchange
 from lairchat.realtime.session import SessionSettings
@@ -617,7 +618,8 @@ def test_default_options_match_the_original() -> None:
         "http://127.0.0.1:8082",
     )
     assert config.transport_name == "TCP"
-    assert not (config.websocket or config.insecure or config.encrypt)
+    assert not (config.websocket or config.encrypt)
+    assert config.trust == SYSTEM_TRUST
 
 
 def test_options() -> None:
@@ -633,6 +635,7 @@ def test_options() -> None:
     )
     assert config.http_url == "https://chat.example"
     assert config.transport_name == "WSS"
+    assert config.trust.insecure
     assert ws_url_from_http(config.http_url) == "wss://chat.example/ws"
     assert ws_url_from_http("http://127.0.0.1:8082") == "ws://127.0.0.1:8082/ws"
     assert parse_args(["-s", "10.0.0.1:7000", "--encrypt"]).http_url == "http://10.0.0.1:7002"

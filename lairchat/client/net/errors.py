@@ -7,7 +7,7 @@ network) and a message meant for people, so the interface has one way to show th
 
 from __future__ import annotations
 
-__all__ = ["SESSION_LOST_CODES", "ServerError", "network_code", "network_reason"]
+__all__ = ["SESSION_LOST_CODES", "UNTRUSTED", "ServerError", "network_code", "network_reason"]
 
 #: Codes that mean "this token is no good any more": the user must log in again.
 SESSION_LOST_CODES = frozenset(
@@ -31,12 +31,32 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
+#: A certificate the platform's CAs cannot verify, and what to do about it. OpenSSL
+#: says only "certificate verify failed": an unknown CA or an expired certificate.
+UNTRUSTED = (
+    "the server's TLS certificate cannot be verified against the CAs this system "
+    "trusts; name the server's CA with --ca-file, or use --insecure for a self-signed "
+    "development certificate"
+)
+
+
 def _is_tls(exc: BaseException) -> bool:
-    try:
-        from OpenSSL import SSL
-    except ImportError:  # pragma: no cover - pyOpenSSL is a dependency
-        return False
-    return isinstance(exc, SSL.Error)
+    """A TLS failure: OpenSSL's, or service-identity's verdict on the host name."""
+    from OpenSSL import SSL
+    from service_identity import VerificationError
+
+    return isinstance(exc, (SSL.Error, VerificationError))
+
+
+def _mismatched_name(exc: BaseException) -> str | None:
+    """The host name or address a certificate was not for, if ``exc`` says so
+    (Twisted checks one: the one the client connected to)."""
+    for error in getattr(exc, "errors", None) or []:
+        wanted = getattr(error, "mismatched_id", None)
+        name = getattr(wanted, "hostname", None) or getattr(wanted, "ip", None)
+        if name is not None:
+            return name.decode("ascii") if isinstance(name, bytes) else str(name)
+    return None
 
 
 def network_code(exc: BaseException) -> str:
@@ -51,19 +71,22 @@ def network_code(exc: BaseException) -> str:
     return "network_error"
 
 
-def network_reason(exc: BaseException) -> str:
-    """A short reason for a failed connection (Twisted's own texts are long)."""
+def network_reason(exc: BaseException, untrusted: str = UNTRUSTED) -> str:
+    """A short reason for a failed connection (Twisted's own texts are long).
+
+    ``untrusted`` is the sentence for a certificate the trusted CAs cannot verify:
+    which CAs those were depends on the options (see ``tls.Trust.reason``)."""
     from twisted.internet import error
 
     causes = _causes(exc)
     if len(causes) > 1 or causes[0] is not exc:
-        return "; ".join(network_reason(c) for c in causes)
+        return "; ".join(network_reason(c, untrusted) for c in causes)
     if _is_tls(exc):
+        name = _mismatched_name(exc)
+        if name is not None:
+            return f"the server's TLS certificate is not valid for {name}"
         if "certificate verify failed" in str(exc):
-            return (
-                "the server's TLS certificate cannot be verified; "
-                "use --insecure for a self-signed development certificate"
-            )
+            return untrusted
         if "wrong version number" in str(exc):  # an answer that is not TLS
             return "the server does not speak TLS on that port"
         return f"TLS error: {exc}"

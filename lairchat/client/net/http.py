@@ -16,8 +16,8 @@ from urllib.parse import quote
 from twisted.internet.defer import CancelledError
 from twisted.web.client import Agent, HTTPConnectionPool
 
-from lairchat.client.net.errors import ServerError, network_code, network_reason
-from lairchat.client.net.tls import http_tls_policy
+from lairchat.client.net.errors import ServerError, network_code
+from lairchat.client.net.tls import SYSTEM_TRUST, Trust
 
 __all__ = ["HttpApi"]
 
@@ -38,7 +38,7 @@ class HttpApi:
         base_url: str,
         reactor: Any,
         *,
-        insecure: bool = False,
+        trust: Trust = SYSTEM_TRUST,
         timeout: float = 10.0,
         client: Any = None,
     ) -> None:
@@ -47,6 +47,7 @@ class HttpApi:
         self.token: str | None = None
         self.timeout = timeout
         self._reactor = reactor
+        self._trust = trust
         self._pool: HTTPConnectionPool | None = None
         if client is None:
             from treq.client import HTTPClient
@@ -55,7 +56,7 @@ class HttpApi:
             self._pool.maxPersistentPerHost = 4
             agent = Agent(
                 reactor,
-                contextFactory=http_tls_policy(insecure),
+                contextFactory=trust.http_policy(),
                 pool=self._pool,
                 connectTimeout=timeout,
             )
@@ -108,7 +109,7 @@ class HttpApi:
             code = network_code(exc)
             verb = "Cannot reach" if code == "unreachable" else "Cannot talk to"
             raise ServerError(
-                code, f"{verb} the server at {self.base_url} ({network_reason(exc)})"
+                code, f"{verb} the server at {self.base_url} ({self._trust.reason(exc)})"
             ) from None
         status = int(response.code)
         try:

@@ -6,7 +6,8 @@ PROTOCOL.md §5); the session switches this on right after ``key_exchange_respon
 A frame that fails to decrypt ends the connection, as the server does.
 
 With ``--tls`` the connection is TLS first (a server with ``LAIR_TCP_TLS``), verified
-like ``https://`` and ``wss://`` (see ``tls.py``); the frames inside are the same.
+like ``https://`` and ``wss://`` (one :class:`~lairchat.client.net.tls.Trust`); the
+frames inside are the same.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
 
 from lairchat.client.net.codec import decode, encode
-from lairchat.client.net.errors import network_reason
 from lairchat.client.net.link import ChannelHandlers, Opener
-from lairchat.client.net.tls import client_tls
+from lairchat.client.net.tls import SYSTEM_TRUST, Trust
 from lairchat.realtime.crypto import DecryptError, FrameCipher
 
 __all__ = ["MAX_FRAME", "TCPChannel", "tcp_opener"]
@@ -38,9 +38,13 @@ class TCPChannel(Int32StringReceiver):
     MAX_LENGTH = MAX_FRAME
     can_encrypt = True
 
-    def __init__(self, handlers: ChannelHandlers, description: str = "TCP") -> None:
+    def __init__(
+        self, handlers: ChannelHandlers, description: str = "TCP", trust: Trust = SYSTEM_TRUST
+    ) -> None:
+        """``trust`` names, when TLS fails, the CAs that were trusted."""
         self.handlers = handlers
         self.description = description
+        self._trust = trust
         self._cipher: FrameCipher | None = None
 
     def connectionMade(self) -> None:
@@ -63,7 +67,7 @@ class TCPChannel(Int32StringReceiver):
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure) -> None:
-        self.handlers.channel_closed(network_reason(reason.value))
+        self.handlers.channel_closed(self._trust.reason(reason.value))
 
     # Channel
 
@@ -93,7 +97,7 @@ def tcp_opener(
     port: int,
     *,
     tls: bool = False,
-    insecure: bool = False,
+    trust: Trust = SYSTEM_TRUST,
     timeout: float = 10.0,
 ) -> Opener:
     """An opener for :class:`~lairchat.client.net.link.Link`."""
@@ -101,7 +105,7 @@ def tcp_opener(
     def open_channel(handlers: ChannelHandlers) -> Deferred:
         endpoint: Any = HostnameEndpoint(reactor, host, port, timeout=timeout)
         if tls:
-            endpoint = wrapClientTLS(client_tls(host, insecure), endpoint)
-        return connectProtocol(endpoint, TCPChannel(handlers))
+            endpoint = wrapClientTLS(trust.client_tls(host), endpoint)
+        return connectProtocol(endpoint, TCPChannel(handlers, trust=trust))
 
     return open_channel

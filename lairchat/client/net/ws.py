@@ -2,7 +2,9 @@
 
 Same protocol as TCP, one JSON object per text message, no length prefix and no
 application-level encryption (``wss://`` is the encryption; PROTOCOL.md §12). Autobahn
-does the framing; this module only adapts its callbacks to a ``Channel``.
+does the framing; this module only adapts its callbacks to a ``Channel``, and says
+why a ``wss://`` connection failed when TLS was the cause: Autobahn's own text for
+that ("peer dropped the TCP connection") names nothing a user can act on.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from urllib.parse import urlsplit
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.python.failure import Failure
 
 from lairchat.client.net.codec import decode, encode
+from lairchat.client.net.errors import network_code
 from lairchat.client.net.link import ChannelHandlers, Opener
-from lairchat.client.net.tls import client_tls
+from lairchat.client.net.tls import SYSTEM_TRUST, Trust
 from lairchat.realtime.crypto import FrameCipher
 
 __all__ = ["WSChannel", "ws_opener"]
@@ -32,6 +36,8 @@ class WSChannel(WebSocketClientProtocol):
 
     can_encrypt = False
     description = "WebSocket"
+    #: Why TLS failed (certificate, host name), for :meth:`onClose`.
+    _tls_failure: str | None = None
 
     def onOpen(self) -> None:
         self._opened = True
@@ -45,8 +51,16 @@ class WSChannel(WebSocketClientProtocol):
         if message is not None:
             self.factory.handlers.frame_received(message)
 
+    def connectionLost(self, reason: Failure) -> None:
+        """Keep the reason of a TLS failure: Autobahn's ``onClose`` does not get it."""
+        if network_code(reason.value) == "tls_error":
+            self._tls_failure = self.factory.trust.reason(reason.value)
+        super().connectionLost(reason)
+
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        if reason:
+        if self._tls_failure:
+            text = self._tls_failure
+        elif reason:
             text = reason
         elif not wasClean and getattr(self, "wasNotCleanReason", None):
             text = str(self.wasNotCleanReason)
@@ -71,7 +85,9 @@ class WSChannel(WebSocketClientProtocol):
         self.dropConnection(abort=True)
 
 
-def ws_opener(reactor: Any, url: str, *, insecure: bool = False, timeout: float = 10.0) -> Opener:
+def ws_opener(
+    reactor: Any, url: str, *, trust: Trust = SYSTEM_TRUST, timeout: float = 10.0
+) -> Opener:
     """An opener for :class:`~lairchat.client.net.link.Link`."""
     parts = urlsplit(url)
     secure = parts.scheme == "wss"
@@ -82,6 +98,7 @@ def ws_opener(reactor: Any, url: str, *, insecure: bool = False, timeout: float 
         factory = WebSocketClientFactory(url, reactor=reactor)
         factory.protocol = WSChannel
         factory.handlers = handlers
+        factory.trust = trust
         factory.setProtocolOptions(
             openHandshakeTimeout=timeout,
             closeHandshakeTimeout=5,
@@ -91,7 +108,7 @@ def ws_opener(reactor: Any, url: str, *, insecure: bool = False, timeout: float 
         )
         endpoint: Any = HostnameEndpoint(reactor, host, port, timeout=timeout)
         if secure:
-            endpoint = wrapClientTLS(client_tls(host, insecure), endpoint)
+            endpoint = wrapClientTLS(trust.client_tls(host), endpoint)
         return endpoint.connect(factory)
 
     return open_channel
