@@ -58,7 +58,11 @@ class GroupCommit(Generic[T]):
     def _flush(self) -> None:
         batch, self._queue = self._queue, []
         self._writing = True
-        self._write([item for item, _, _ in batch]).addBoth(self._written, batch)
+        # maybeDeferred: a write that raises at once fails its batch like one that
+        # fails later, rather than leaving every later item queued for good.
+        defer.maybeDeferred(self._write, [item for item, _, _ in batch]).addBoth(
+            self._written, batch
+        )
 
     def _written(self, outcome: Any, batch: list[tuple[T, Callable[..., Any], tuple]]) -> None:
         # Still "writing" while callers are acknowledged: what they add from their

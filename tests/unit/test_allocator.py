@@ -92,5 +92,6 @@ def test_the_message_writer_keeps_freed_memory_too(
     empty = io.TextIOWrapper(io.BytesIO(b""))
     monkeypatch.setattr(sys, "stdin", empty)
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO()))
+    (tmp_path / "chat.db").touch()  # the writer opens a database, never creates one
     writer.main([str(tmp_path / "chat.db")])  # no batches: returns at once
     assert asked == [True]

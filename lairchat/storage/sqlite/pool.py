@@ -7,8 +7,10 @@ proceed while the writer commits). An in-memory database has one shared pool.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import Any
+from urllib.parse import quote
 
 from twisted.enterprise import adbapi
 
@@ -32,20 +34,30 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def existing(path: str) -> str:
+    """What opens the database file at ``path`` only if it is there: a connection
+    opened (by a pool, lazily, or a new message writer) after the file was deleted
+    must fail rather than create an empty database in its place."""
+    if path.startswith("file:") or path == ":memory:":
+        return path
+    return f"file:{quote(os.path.abspath(path))}?mode=rw"
+
+
 def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
     """Return ``(writer, reader)`` pools; they are the same pool for ``:memory:``."""
+    target = existing(path)
 
     def pool(size: int) -> adbapi.ConnectionPool:
         return adbapi.ConnectionPool(
             "sqlite3",
-            path,
+            target,
             check_same_thread=False,
             cp_min=1,
             cp_max=size,
             cp_openfun=configure_connection,
             cp_reactor=reactor,
             cp_noisy=False,
-            uri=path.startswith("file:"),
+            uri=target.startswith("file:"),
         )
 
     writer = pool(1)

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from lairchat.core.groupcommit import settle
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import (
     Ban,
@@ -29,6 +31,13 @@ from lairchat.domain.types import (
     system_role,
 )
 from lairchat.storage.interfaces import IStore
+from lairchat.storage.sqlite.faults import (
+    DatabaseFileChanged,
+    StorageFault,
+    StorageHealth,
+    identity_check,
+    is_fault,
+)
 from lairchat.storage.sqlite.writer import insert_rows
 
 USER_COLS = "id, username, email, role, created_at, updated_at, password_hash"
@@ -95,15 +104,46 @@ class SQLiteStore:
         self._writer = writer
         self._reader = reader
         self.path = path
-        self._append = append or (lambda rows: self._write(insert_rows, rows))
+        self._append = append or (
+            lambda rows: self._writer.runInteraction(self._checked, insert_rows, rows)
+        )
+        #: Storage faults: logged once each, answered with ``internal_error``.
+        self.health = StorageHealth()
+        #: Fails a write to a database file deleted or replaced since the start.
+        self._check_file = identity_check(path)
+        self._probe: defer.Deferred | None = None
 
     # -- plumbing -------------------------------------------------------------------
 
     def _read(self, fn: Callable, *args: Any) -> defer.Deferred:
-        return self._reader.runInteraction(fn, *args)
+        return self._reader.runInteraction(fn, *args).addErrback(self._failed)
 
     def _write(self, fn: Callable, *args: Any) -> defer.Deferred:
-        return self._writer.runInteraction(fn, *args)
+        return self._guarded(self._writer.runInteraction(self._checked, fn, *args))
+
+    def _checked(self, cur: sqlite3.Cursor, fn: Callable, *args: Any) -> Any:
+        self._check_file()
+        return fn(cur, *args)
+
+    def _guarded(self, d: defer.Deferred) -> defer.Deferred:
+        """A write's outcome: a success ends a storage fault, a failure of storage
+        becomes :class:`StorageFault` (other failures, LairErrors among them, pass)."""
+        return d.addCallbacks(self._succeeded, self._failed)
+
+    def _succeeded(self, result: Any) -> Any:
+        self.health.succeeded()
+        return result
+
+    def _failed(self, failure: Failure) -> Failure:
+        if is_fault(failure.value):
+            error = failure.value
+            try:  # what a missing file looks like to a new connection: say so
+                self._check_file()
+            except DatabaseFileChanged as changed:
+                error = changed
+            self.health.failed(error)
+            return Failure(StorageFault())
+        return failure
 
     def close(self) -> None:
         self._writer.close()
@@ -490,7 +530,7 @@ class SQLiteStore:
                 message.seq = seq
             return seqs
 
-        return self._append(rows).addCallback(numbered)
+        return self._guarded(self._append(rows)).addCallback(numbered)
 
     def get_message(self, message_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Message | None:
@@ -747,7 +787,46 @@ class SQLiteStore:
         return self._write(txn)
 
     def ping(self) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> bool:
-            return cur.execute("SELECT 1").fetchone()[0] == 1
+        """True when the database is usable: it answers a read, its file is still the
+        one opened at the start, and, after a storage fault, a write commits again
+        (probed here, one probe at a time: a caller while one runs gets False)."""
+        if self.health.fault is None:
+            probe = self._reader.runInteraction(self._checked, _read_probe)
+            return _detached(probe.addCallbacks(bool, self._unusable))
+        if self._probe is not None:
+            return defer.succeed(False)
+        probe = self._guarded(self._writer.runInteraction(self._checked, _write_probe))
+        self._probe = probe.addCallbacks(lambda _: True, lambda _: False)
 
-        return self._read(txn)
+        def done(ok: bool) -> bool:
+            self._probe = None
+            return ok
+
+        return _detached(self._probe.addCallback(done))
+
+    def _unusable(self, failure: Failure) -> bool:
+        self._failed(failure).trap(StorageFault)
+        return False
+
+
+def _read_probe(cur: sqlite3.Cursor) -> bool:
+    return cur.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def _write_probe(cur: sqlite3.Cursor) -> None:
+    """A write that commits (a WAL frame, fsynced) and changes nothing: an update
+    and its inverse (an update to the same value would write nothing)."""
+    sql = (
+        "UPDATE _migrations SET applied_at = applied_at + ? "
+        "WHERE id = (SELECT MIN(id) FROM _migrations)"
+    )
+    cur.execute(sql, (1,))
+    cur.execute(sql, (-1,))
+
+
+def _detached(d: defer.Deferred) -> defer.Deferred:
+    """A Deferred that fires with ``d``'s result; cancelling it (a caller's timeout)
+    leaves ``d``, whose callbacks keep track of the outcome, untouched."""
+    out: defer.Deferred = defer.Deferred()
+    d.addBoth(lambda result: None if out.called else settle(result, out))
+    return out

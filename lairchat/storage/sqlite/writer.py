@@ -36,10 +36,13 @@ from twisted.logger import Logger
 
 from lairchat import allocator
 from lairchat.outbox import sender
-from lairchat.storage.sqlite.pool import configure_connection
+from lairchat.storage.sqlite.faults import WriterError, file_identity, identity_check
+from lairchat.storage.sqlite.pool import configure_connection, existing
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
+
+__all__ = ["MessageWriter", "WriterError", "insert_rows", "serve"]
 
 _COLUMNS = "id, author_id, target_type, target_id, content, is_edited, created_at, updated_at"
 _VALUES = "?, ?, ?, ?, ?, 0, ?, ?"
@@ -67,8 +70,15 @@ def insert_rows(cur: sqlite3.Cursor, rows: list) -> int:
     return cur.execute("SELECT last_insert_rowid()").fetchone()[0]
 
 
-def serve(conn: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> None:
-    """Answer batches until ``requests`` ends (the server closed it, or died)."""
+def serve(
+    conn: sqlite3.Connection,
+    requests: IO[bytes],
+    replies: IO[bytes],
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Answer batches until ``requests`` ends (the server closed it, or died).
+    ``check()`` runs before each batch and refuses it by raising (a
+    :class:`~lairchat.storage.sqlite.faults.DatabaseFileChanged`)."""
     while True:
         head = requests.read(4)
         if len(head) < 4:
@@ -76,6 +86,7 @@ def serve(conn: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> 
         (size,) = _PREFIX.unpack(head)
         body = requests.read(size)
         try:
+            check()
             last = insert_rows(conn.cursor(), orjson.loads(body))
             conn.commit()
             reply = {"last": last}
@@ -88,8 +99,20 @@ def serve(conn: sqlite3.Connection, requests: IO[bytes], replies: IO[bytes]) -> 
         replies.flush()
 
 
+def open_database(path: str, identity: str | None = None) -> tuple[sqlite3.Connection, Any]:
+    """The writer's connection to an existing database (never a new, empty one where
+    the server's file was deleted) and the check that it is still the server's file:
+    ``identity`` is the server's ``"st_dev:st_ino"`` of it."""
+    expected = tuple(map(int, identity.split(":"))) if identity else None
+    check = identity_check(path, expected)  # type: ignore[arg-type]
+    check()
+    conn = sqlite3.connect(existing(path), uri=True)
+    configure_connection(conn)
+    return conn, check
+
+
 def main(argv: list[str]) -> None:
-    (path,) = argv
+    path, *identity = argv
     # A stop signal is the server's to act on: systemd's default KillMode sends
     # SIGTERM to every process of the service, and Ctrl-C in a terminal SIGINT to the
     # whole process group. The writer finishes what the server still sends and exits
@@ -97,16 +120,22 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     allocator.keep_freed_memory()
-    conn = sqlite3.connect(path, uri=path.startswith("file:"))
-    configure_connection(conn)
-    serve(conn, sys.stdin.buffer, sys.stdout.buffer)
+    try:
+        conn, check = open_database(path, *identity)
+    except sqlite3.Error as e:  # one line for the server's log, not a traceback
+        sys.stderr.write(f"cannot open {path}: {type(e).__name__}: {e}\n")
+        sys.exit(1)
+    serve(conn, sys.stdin.buffer, sys.stdout.buffer, check)
 
 
 # -- the server's side ----------------------------------------------------------------
 
 
-class WriterError(Exception):
-    """A batch was not stored (the writer rolled it back, or exited)."""
+#: A writer that exits sooner than this after starting did not really start (e.g.
+#: its database cannot be opened); after the second in a row, restarts wait
+#: 1, 2, 4, ... seconds, at most MAX_RESTART_DELAY.
+QUICK_EXIT = 5.0
+MAX_RESTART_DELAY = 30.0
 
 
 class MessageWriter:
@@ -130,6 +159,14 @@ class MessageWriter:
         self._process: _WriterProcess | None = None
         self._waiting: deque[tuple[Any, float]] = deque()
         self._stopped: list[Any] = []
+        #: The database file as the server opened it: the writer refuses another.
+        identity = file_identity(path)
+        self._identity = [f"{identity[0]}:{identity[1]}"] if identity else []
+        #: Writers in a row that exited within QUICK_EXIT of starting, and why the
+        #: last one did: while they keep failing, they are restarted less often.
+        self._quick_exits = 0
+        self._exit_reason = ""
+        self._started_at = self._restart_at = 0.0
 
     @property
     def in_flight(self) -> int:
@@ -147,6 +184,8 @@ class MessageWriter:
 
     def insert(self, rows: list[tuple]) -> defer.Deferred:
         """Send a batch; the Deferred fires with the last rowid after its commit."""
+        if self._process is None and self.reactor.seconds() < self._restart_at:
+            return defer.fail(WriterError(self._exit_reason))
         self.start()
         d: defer.Deferred = defer.Deferred()
         self._waiting.append((d, self.reactor.seconds()))
@@ -167,9 +206,14 @@ class MessageWriter:
         process = _WriterProcess(self)
         argv = [self._executable, "-m", "lairchat.storage.sqlite.writer", self.path]
         self.reactor.spawnProcess(
-            process, argv[0], argv, env=_child_environment(), childFDs={0: "w", 1: "r", 2: "r"}
+            process,
+            argv[0],
+            argv + self._identity,
+            env=_child_environment(),
+            childFDs={0: "w", 1: "r", 2: "r"},
         )
         self._process = process
+        self._started_at = self.reactor.seconds()
 
     def _answered(self, reply: dict[str, Any]) -> None:
         d, started = self._waiting.popleft()
@@ -184,11 +228,27 @@ class MessageWriter:
         if process is not self._process:
             return
         self._process = None
+        self._exit_reason = f"the message writer exited: {reason}"
         if not self._stopped:
-            _log.error("the message writer exited: {reason}", reason=reason)
+            now = self.reactor.seconds()
+            quick = now - self._started_at < QUICK_EXIT
+            self._quick_exits = self._quick_exits + 1 if quick else 0
+            # The first restart is at once (the next message): a writer killed
+            # once costs nothing more. One that keeps dying at its start (its
+            # database cannot be opened) is not restarted for every batch.
+            delay = min(2.0 ** (self._quick_exits - 2), MAX_RESTART_DELAY)
+            delay = delay if self._quick_exits > 1 else 0.0
+            self._restart_at = now + delay
+            _log.error(
+                "{exit}; {restart}",
+                exit=self._exit_reason,
+                restart=f"restarting it in {delay:.0f} s, at the next message"
+                if delay
+                else "restarting it at the next message",
+            )
         waiting, self._waiting = self._waiting, deque()
         for d, _ in waiting:
-            d.errback(WriterError(f"the message writer exited: {reason}"))
+            d.errback(WriterError(self._exit_reason))
         stopped, self._stopped = self._stopped, []
         for d in stopped:
             d.callback(None)

@@ -129,7 +129,8 @@ class HttpApi:
     def _failed(self, request: Any, failure: Failure) -> bytes:
         """The one place a failure becomes a response."""
         error = from_exception(failure.value)
-        if error is None or error.status >= 500:
+        # A storage fault is logged once by the store, not once per request.
+        if error is None or (error.status >= 500 and not getattr(error, "reported", False)):
             # The path, not the URI: a query string may hold a token (/ws?token=).
             self.log.failure(
                 "{method} {path} failed",

@@ -1,0 +1,151 @@
+"""Storage faults: what clients, the log and ``/ready`` see when the database fails.
+
+A fault (disk full, an I/O error, a lock held by another process past the busy
+timeout, the message writer gone, the database file deleted or replaced) fails every
+request that needs it with ``internal_error``, which is all a client needs to know.
+The operator gets one log line when a fault begins (or changes), not a traceback per
+request, and one when storage works again; meanwhile ``/ready`` answers 503 until a
+write succeeds (see :meth:`lairchat.storage.sqlite.store.SQLiteStore.ping`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+
+from twisted.logger import Logger
+
+from lairchat.domain.errors import LairError
+
+_log = Logger()
+
+#: Distinct causes logged per fault, at most (then the rest are counted only).
+MAX_CAUSES = 10
+
+
+class DatabaseFileChanged(sqlite3.DatabaseError):
+    """The database file at the path is no longer the one the server opened."""
+
+
+class WriterError(Exception):
+    """A batch of messages was not stored (the writer rolled it back, or exited)."""
+
+
+def describe(error: BaseException) -> str:
+    """A fault in one line; a writer's error already names the writer's exception."""
+    return str(error) if isinstance(error, WriterError) else f"{type(error).__name__}: {error}"
+
+
+#: Errors that say what was asked is wrong (a bug, or a batch refused by a
+#: constraint), not that storage fails: they pass unchanged, to be logged as bugs.
+NOT_FAULTS = (
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+    sqlite3.NotSupportedError,
+)
+_NOT_FAULT_NAMES = tuple(f"{e.__name__}:" for e in (*NOT_FAULTS, ValueError, TypeError))
+
+
+def is_fault(error: BaseException) -> bool:
+    """Whether ``error`` means storage failed (full, locked, unreadable, gone, ...)."""
+    if isinstance(error, WriterError):  # the writer's "Type: message" of its error
+        return not str(error).startswith(_NOT_FAULT_NAMES)
+    return isinstance(error, sqlite3.Error) and not isinstance(error, NOT_FAULTS)
+
+
+class StorageFault(LairError):
+    """What a client is answered when storage fails: ``internal_error``. Its cause is
+    logged once by :class:`StorageHealth`, so transports need not log it again
+    (``reported``)."""
+
+    reported = True
+
+    def __init__(self) -> None:
+        super().__init__("internal_error")
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of a database file, None for what is not a plain path
+    (in-memory databases, URIs) or does not exist."""
+    if path.startswith("file:") or path == ":memory:":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def identity_check(path: str, identity: tuple[int, int] | None = None) -> Callable[[], None]:
+    """A check, cheap enough for every write (one ``stat``), that ``path`` is still the
+    file it is now (or ``identity``): :class:`DatabaseFileChanged` if it was deleted
+    or replaced. A server that went on writing to the file it has open would
+    acknowledge what nobody can read after a restart."""
+    expected = identity if identity is not None else file_identity(path)
+    if expected is None:
+        return lambda: None
+    path = os.path.abspath(path)
+
+    def check() -> None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise DatabaseFileChanged(
+                f"the database file {path} was deleted while open; put it back, or "
+                "restart the server (after copying what it still has open, see "
+                "docs/operations.md, Storage faults)"
+            ) from None
+        if (st.st_dev, st.st_ino) != expected:
+            raise DatabaseFileChanged(
+                f"the database file {path} was replaced by another file while open; "
+                "put the original back, or restart the server to use the new one"
+            )
+
+    return check
+
+
+class StorageHealth:
+    """Whether storage is failing, logged once per fault (and per change of fault)."""
+
+    def __init__(self, log: Logger = _log, clock: Callable[[], float] = time.monotonic):
+        self.log = log
+        self.clock = clock
+        #: The current fault's description, None while storage works.
+        self.fault: str | None = None
+        self._since = 0.0
+        self._failed = 0
+        #: What this fault has been logged as: two causes that alternate (the message
+        #: writer's and a pool's) are logged once each, not at every change.
+        self._logged: set[str] = set()
+
+    def failed(self, error: BaseException) -> None:
+        text = describe(error)
+        self._failed += 1
+        if self.fault is None:
+            self._since = self.clock()
+        self.fault = text
+        if text in self._logged or len(self._logged) >= MAX_CAUSES:
+            return
+        self._logged.add(text)
+        self.log.error(
+            "storage fault: {fault}; requests that need the database are answered with "
+            "internal_error, and /ready with 503, until it works again",
+            fault=text,
+        )
+
+    def succeeded(self) -> None:
+        if self.fault is None:
+            return
+        self.log.warn(
+            "storage works again after {seconds:.1f} s ({failed} requests failed): {fault}",
+            seconds=self.clock() - self._since,
+            failed=self._failed,
+            fault=self.fault,
+        )
+        self.fault = None
+        self._failed = 0
+        self._logged.clear()

@@ -1,0 +1,238 @@
+"""Storage faults against a real server and real clients: every request is answered
+(``internal_error``, HTTP 500 with the error envelope), ``/ready`` says 503 while the
+database cannot be written, the log has one line per fault and no traceback per
+request, nothing acknowledged is lost, and the server recovers by itself.
+
+The disk-full case mounts a small tmpfs and needs root; it is skipped without.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from lairchat.testing import ServerNotReady, ServerProcess
+from lairchat.testing_clients import TCPClient, WSClient
+
+PASSWORD = "storage-fault-password"
+TIMEOUT = 15.0
+INTERNAL_ERROR = {"code": "internal_error", "message": "Internal error"}
+
+
+class Server(ServerProcess):
+    def __init__(self, workdir: Path, db: Path):
+        try:
+            super().__init__(workdir, LAIR_DATABASE_URL=f"sqlite:{db}")
+        except ServerNotReady as e:
+            pytest.fail(str(e), pytrace=False)
+        self.database = db
+
+    def http(self, method: str, path: str, body: Any = None, token: str = "") -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = orjson.dumps(body) if body is not None else None
+        request = urllib.request.Request(self.url + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                return response.status, orjson.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, orjson.loads(e.read())
+
+    def ready(self) -> int:
+        return self.http("GET", "/ready")[0]
+
+    def wait_ready(self, status: int) -> None:
+        """Until /ready answers ``status`` (a fault's end is seen by its next probe)."""
+        deadline = time.monotonic() + TIMEOUT
+        while self.ready() != status:
+            assert time.monotonic() < deadline, f"/ready did not become {status}"
+            time.sleep(0.1)
+
+
+class Chat:
+    """One registered user on TCP, in a room of their own."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.client = TCPClient.connect(server.tcp_port, timeout=TIMEOUT)
+        self.client.hello()
+        r = self.client.ok("register", username="faulty", email="f@example.com", password=PASSWORD)
+        self.token = r["token"]
+        self.room = self.client.ok("create_room", name="faults")["room"]["id"]
+        self.acked: list[str] = []
+
+    def send(self, content: str) -> dict[str, Any]:
+        target = {"type": "room", "room_id": self.room}
+        response = self.client.request("send_message", target=target, content=content)
+        if response["success"]:
+            self.acked.append(content)
+        return response
+
+    def stored(self) -> set[str]:
+        with contextlib.closing(sqlite3.connect(self.server.database)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            return {row[0] for row in conn.execute("SELECT content FROM messages")}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    (tmp_path / "db").mkdir()
+    started = Server(tmp_path / "work", tmp_path / "db" / "chat.db")
+    yield started
+    started.stop()
+
+
+def refused_everywhere(server: Server, chat: Chat) -> None:
+    """Every kind of request that needs the database is answered with the documented
+    error; /ready is 503; the server is still there."""
+    for n in range(3):
+        response = chat.send(f"refused-{n}")
+        assert (response["success"], response["error"]) == (False, INTERNAL_ERROR)
+    ws = WSClient(server.http_port, f"/ws?token={chat.token}", timeout=TIMEOUT)
+    assert ws.recv()["type"] == "server_hello"
+    response = ws.recv()
+    assert response["type"] == "authenticate_response"
+    target = {"type": "room", "room_id": chat.room}
+    if response["success"]:
+        ws.send({"type": "client_hello", "version": "1.0"})
+        response = ws.request("send_message", target=target, content="refused-ws")
+    # else: authenticating touched the session (a write), and that failed
+    assert (response["success"], response["error"]) == (False, INTERNAL_ERROR)
+    ws.close()
+    body = {"target": target, "content": "refused-http"}
+    assert server.http("POST", "/api/v1/messages", body, chat.token) == (
+        500,
+        {"error": INTERNAL_ERROR},
+    )
+    assert server.http("POST", "/api/v1/rooms", {"name": "later"}, chat.token) == (
+        500,
+        {"error": INTERNAL_ERROR},
+    )
+    assert server.ready() == 503
+    assert server.alive()
+
+
+def one_line_per_fault(log: str) -> None:
+    assert log.count("storage fault:") == 1, log
+    assert "Traceback" not in log, log
+    assert log.count("storage works again") == 1, log
+
+
+def test_database_file_deleted_then_put_back(server: Server) -> None:
+    chat = Chat(server)
+    assert chat.send("before")["success"]
+    offset = server.log_size()
+    aside = server.database.with_name("aside.db")
+    os.rename(server.database, aside)
+    try:
+        refused_everywhere(server, chat)
+        assert not server.database.exists(), "nothing may create a new, empty database"
+    finally:
+        os.rename(aside, server.database)
+    server.wait_ready(200)
+    assert chat.send("after")["success"]
+    one_line_per_fault(server.log_since(offset))
+    assert "was deleted while open" in server.log_since(offset)
+    stored = chat.stored()
+    assert set(chat.acked) <= stored
+    assert not any(content.startswith("refused") for content in stored)
+
+
+def test_database_file_replaced_is_refused_until_restart(server: Server, tmp_path: Path) -> None:
+    chat = Chat(server)
+    assert chat.send("before")["success"]
+    copy = tmp_path / "copy.db"
+    shutil.copy(server.database, copy)
+    os.replace(copy, server.database)
+    refused_everywhere(server, chat)
+    assert "was replaced by another file while open" in server.log()
+
+
+def test_message_writer_killed_mid_stream(server: Server) -> None:
+    chat = Chat(server)
+    assert chat.send("before")["success"]
+    (writer,) = subprocess.run(
+        ["pgrep", "-f", f"lairchat.storage.sqlite.writer {server.database}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    offset = server.log_size()
+    target = {"type": "room", "room_id": chat.room}
+    for n in range(200):
+        chat.client.send(
+            {"type": "send_message", "request_id": f"k{n}", "target": target, "content": f"k{n}"}
+        )
+    os.kill(int(writer), signal.SIGKILL)
+    answers: dict[str, dict[str, Any]] = {}
+    while len(answers) < 200:  # every request is answered
+        frame = chat.client.recv()
+        if frame["type"] == "send_message_response":
+            answers[frame["request_id"]] = frame
+    for n, answer in answers.items():
+        if answer["success"]:
+            chat.acked.append(n)
+        else:
+            assert answer["error"] == INTERNAL_ERROR
+    assert chat.send("after")["success"]  # a new writer, by itself
+    server.wait_ready(200)
+    log = server.log_since(offset)
+    assert log.count("] the message writer exited") == 1, log
+    assert log.count("storage fault:") <= 1, log
+    assert "Traceback" not in log, log
+    assert set(chat.acked) <= chat.stored()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_then_freed(small_disk: Path, tmp_path: Path) -> None:
+    server = Server(tmp_path / "work", small_disk / "chat.db")
+    try:
+        chat = Chat(server)
+        assert chat.send("before")["success"]
+        offset = server.log_size()
+        filler = small_disk / "filler"
+        with filler.open("wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+        # Sends fill what little room is left; then they are refused, and stay so.
+        for n in range(50):
+            chat.send("x" * 3000 + f"-{n}")
+        refused_everywhere(server, chat)
+        filler.unlink()
+        server.wait_ready(200)
+        assert chat.send("after")["success"]
+        one_line_per_fault(server.log_since(offset))
+        assert "database or disk is full" in server.log_since(offset)
+        assert set(chat.acked) <= chat.stored()
+    finally:
+        server.stop()

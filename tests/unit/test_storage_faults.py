@@ -1,0 +1,365 @@
+"""Storage faults, injected without mounts or root: what clients, the log and the
+readiness probe see when the database fails, and that it all recovers by itself."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sqlite3
+from typing import Any
+
+import orjson
+import pytest
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
+from twisted.python.failure import Failure
+
+from lairchat import testing
+from lairchat.core import passwords
+from lairchat.core.groupcommit import GroupCommit
+from lairchat.domain.errors import LairError
+from lairchat.domain.types import Message, Target
+from lairchat.storage.sqlite import pool as sqlite_pool
+from lairchat.storage.sqlite.faults import StorageFault, StorageHealth, WriterError
+from lairchat.storage.sqlite.migrate import migrate
+from lairchat.storage.sqlite.pool import ImmediatePool
+from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.storage.sqlite.writer import MessageWriter, open_database, serve
+from lairchat.testing import json_frames, make_core
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+
+FULL = sqlite3.OperationalError("database or disk is full")
+
+
+def outcome(d: defer.Deferred) -> Any:
+    out: list = []
+    d.addBoth(out.append)
+    assert out, "the Deferred has not fired"
+    return out[0]
+
+
+def lines(events: list[dict]) -> list[str]:
+    return [formatEvent(e) for e in events]
+
+
+class FailingPool:
+    """An ImmediatePool whose writes fail with ``error`` while it is set."""
+
+    def __init__(self, path: str):
+        self.pool = ImmediatePool(path)
+        self.error: BaseException | None = None
+
+    def runInteraction(self, fn: Any, *args: Any) -> defer.Deferred:  # noqa: N802
+        if self.error is not None:
+            return defer.fail(self.error)
+        return self.pool.runInteraction(fn, *args)
+
+
+@pytest.fixture
+def path(tmp_path) -> str:
+    db = str(tmp_path / "faults.db")
+    conn = sqlite_pool.connect(db)
+    migrate(conn)
+    conn.execute(
+        "INSERT INTO users (id, username, email, password_hash, role, created_at, updated_at) "
+        "VALUES ('u1', 'alice', 'a@example.com', 'h', 'user', 0, 0)"
+    )
+    conn.commit()
+    conn.close()
+    return db
+
+
+def ban_row(store: SQLiteStore) -> defer.Deferred:
+    """A small write through the writer pool."""
+    return store.delete_ban("u1")
+
+
+# -- the store ------------------------------------------------------------------------
+
+
+def test_a_failing_write_is_internal_error_logged_once_until_it_works_again(path):
+    writer = FailingPool(path)
+    store = SQLiteStore(writer, writer.pool, path)
+    writer.error = FULL
+    with capturedLogs() as events:
+        failures = [outcome(ban_row(store)) for _ in range(5)]
+    for failure in failures:
+        assert failure.check(StorageFault)
+        assert failure.value.to_wire() == {"code": "internal_error", "message": "Internal error"}
+    (logged,) = lines(events)
+    assert "storage fault: OperationalError: database or disk is full" in logged
+
+    writer.error = None
+    with capturedLogs() as events:
+        assert outcome(ban_row(store)) is False
+        assert outcome(ban_row(store)) is False
+    (logged,) = lines(events)
+    assert "storage works again" in logged and "5 requests failed" in logged
+
+
+def test_domain_refusals_are_not_storage_faults(path):
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    user = outcome(store.get_user("u1"))
+    with capturedLogs() as events:
+        failure = outcome(store.create_user(user))  # the same username again
+    assert failure.check(LairError).__name__ == "LairError"
+    assert failure.value.code == "username_taken"
+    assert store.health.fault is None and events == []
+
+
+def test_ready_is_false_after_a_write_fault_until_a_write_commits_again(path):
+    writer = FailingPool(path)
+    store = SQLiteStore(writer, writer.pool, path)
+    assert outcome(store.ping()) is True
+    writer.error = FULL
+    outcome(ban_row(store))
+    # Reads still work, but the database cannot be written: not ready.
+    assert outcome(store.ping()) is False
+    writer.error = None
+    with capturedLogs() as events:
+        assert outcome(store.ping()) is True  # the probe's write committed
+    assert "storage works again" in lines(events)[0]
+    assert store.health.fault is None
+
+
+def test_one_write_probe_at_a_time():
+    """While the probe waits (a lock held elsewhere), /ready answers at once."""
+    pending: list[defer.Deferred] = []
+
+    class Stuck:
+        def runInteraction(self, fn: Any, *args: Any) -> defer.Deferred:  # noqa: N802
+            pending.append(defer.Deferred())
+            return pending[-1]
+
+    store = SQLiteStore(Stuck(), Stuck(), ":memory:")
+    store.health.failed(FULL)
+    first = store.ping()
+    assert outcome(store.ping()) is False and len(pending) == 1
+    first.cancel()  # the readiness probe's own timeout
+    pending[0].callback(None)
+    assert store.health.fault is None  # the probe's outcome still counts
+
+
+def test_a_lock_held_past_the_busy_timeout_fails_the_write_then_recovers(path, monkeypatch):
+    monkeypatch.setattr(sqlite_pool, "BUSY_TIMEOUT_MS", 50)
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        failure = outcome(ban_row(store))
+        assert failure.check(StorageFault)
+        assert store.health.fault == "OperationalError: database is locked"
+        assert outcome(store.ping()) is False
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert outcome(store.ping()) is True
+    assert outcome(ban_row(store)) is False
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_no_write_goes_to_a_database_file_deleted_or_replaced(path, how):
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    assert outcome(store.ping()) is True
+    aside = path + ".aside"
+    os.rename(path, aside)
+    if how == "replaced":
+        shutil.copy(aside, path)
+    with capturedLogs() as events:
+        assert outcome(ban_row(store)).check(StorageFault)
+        assert outcome(store.ping()) is False
+    (logged,) = lines(events)
+    assert f"the database file {path} was {how}" in logged
+    os.replace(aside, path)  # the original back: all is well again
+    assert outcome(store.ping()) is True
+    assert outcome(ban_row(store)) is False
+
+
+def test_a_read_of_a_deleted_database_file_makes_the_server_not_ready(path):
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    os.rename(path, path + ".aside")
+    assert outcome(store.ping()) is False
+
+
+def test_message_writer_errors_are_storage_faults(path):
+    def append(rows: list) -> defer.Deferred:
+        return defer.fail(WriterError("the message writer exited: killed"))
+
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path, append)
+    message = Message("m1", "u1", Target("room", "r1"), "hi", False, 1.0, 1.0)
+    assert outcome(store.insert_messages([message])).check(StorageFault)
+    assert store.health.fault == "the message writer exited: killed"
+
+
+def test_health_logs_alternating_causes_once_each():
+    health = StorageHealth()
+    with capturedLogs() as events:
+        for _ in range(3):
+            health.failed(FULL)
+            health.failed(WriterError("OperationalError: database is locked"))
+    assert len(events) == 2
+
+
+# -- the transports -------------------------------------------------------------------
+
+
+def test_http_answers_500_without_a_traceback_per_request(path, monkeypatch):
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    client = ApiClient(make_core(path))
+    owner = client.register("owner")
+    os.rename(path, path + ".aside")
+    with capturedLogs() as events:
+        for name in ("one", "two", "three"):
+            reply = client.post("/api/v1/rooms", {"name": name}, token=owner.token)
+            assert reply.status == 500
+            assert reply.error == {"code": "internal_error", "message": "Internal error"}
+    (logged,) = lines(events)
+    assert "storage fault" in logged and "Traceback" not in logged
+    os.rename(path + ".aside", path)
+    assert client.post("/api/v1/rooms", {"name": "four"}, token=owner.token).status == 201
+
+
+def test_realtime_send_answers_internal_error_without_a_traceback():
+    server = testing.MemoryTCPServer()
+    alice = server.login("alice")
+    room = alice.ok("create_room", name="faults")["room"]["id"]
+    alice.frames()
+    store = server.core.store
+    append, store._append = (
+        store._append,
+        lambda rows: defer.fail(WriterError("OperationalError: disk I/O error")),
+    )
+    target = {"type": "room", "room_id": room}
+    with capturedLogs() as events:
+        for _ in range(3):
+            response = alice.request("send_message", target=target, content="lost")
+            assert response["success"] is False
+            assert response["error"] == {"code": "internal_error", "message": "Internal error"}
+    (logged,) = lines(events)
+    assert "storage fault: OperationalError: disk I/O error" in logged
+    store._append = append
+    with capturedLogs() as events:
+        sent = alice.ok("send_message", target=target, content="kept")
+    assert sent["message"]["content"] == "kept"
+    assert "storage works again" in lines(events)[0]
+
+
+# -- the message writer process ---------------------------------------------------------
+
+
+def test_the_writer_refuses_batches_once_its_file_is_replaced(path):
+    conn, check = open_database(path)
+    aside = path + ".aside"
+    os.rename(path, aside)
+    shutil.copy(aside, path)
+    replies = io.BytesIO()
+    batch = orjson.dumps([["m1", "u1", "room", "r1", "hi", 1, 1]])
+    serve(conn, io.BytesIO(testing.frame(batch)), replies, check)
+    (reply,) = json_frames(replies.getvalue())
+    assert reply["error"].startswith("DatabaseFileChanged: the database file")
+    assert conn.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+
+
+def test_the_writer_never_creates_a_database_where_the_file_is_missing(tmp_path):
+    missing = str(tmp_path / "gone.db")
+    with pytest.raises(sqlite3.Error):
+        open_database(missing)
+    assert not os.path.exists(missing)
+
+
+def test_the_writer_refuses_a_file_that_is_not_the_servers(path, tmp_path):
+    other = str(tmp_path / "other.db")
+    shutil.copy(path, other)
+    st = os.stat(path)
+    with pytest.raises(sqlite3.DatabaseError, match="replaced"):
+        open_database(other, f"{st.st_dev}:{st.st_ino}")
+
+
+class FakeReactor(Clock):
+    """Spawns nothing: records what would be spawned, with fake pipes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spawned: list[Any] = []
+
+    def spawnProcess(self, proto, executable, args, env, childFDs):  # noqa: N802, N803
+        proto.makeConnection(FakeTransport())
+        self.spawned.append(proto)
+
+
+class FakeTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+
+def test_a_writer_that_keeps_dying_at_its_start_is_restarted_less_and_less_often():
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+
+    def dies_at_once() -> Failure:
+        d = writer.insert([["m"]])
+        reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
+        return outcome(d)
+
+    assert dies_at_once().check(WriterError)
+    assert dies_at_once().check(WriterError)  # the first restart is at once
+    assert len(reactor.spawned) == 2
+    # The second quick death in a row: no new process for a second, but an answer.
+    assert outcome(writer.insert([["m"]])).check(WriterError)
+    assert len(reactor.spawned) == 2
+    reactor.advance(1.0)
+    assert dies_at_once().check(WriterError) and len(reactor.spawned) == 3
+    reactor.advance(1.0)  # now 2 s
+    assert outcome(writer.insert([["m"]])).check(WriterError)
+    reactor.advance(1.0)
+    writer.insert([["m"]])
+    assert len(reactor.spawned) == 4
+    # One that ran for a while and then died is restarted at once.
+    reactor.advance(60)
+    reactor.spawned[-1].processEnded(Failure(RuntimeError("killed")))
+    writer.insert([["m"]])
+    assert len(reactor.spawned) == 5
+
+
+def test_a_group_commit_whose_write_raises_at_once_fails_its_batch_and_goes_on():
+    calls: list[list] = []
+
+    def write(items: list) -> defer.Deferred:
+        calls.append(items)
+        if len(calls) == 1:
+            raise OSError("the pipe is gone")
+        return defer.succeed(items)
+
+    commits: GroupCommit[str] = GroupCommit(write)
+    assert outcome(commits.add("a")).check(OSError)
+    assert outcome(commits.add("b")) == "b"
+
+
+def test_pool_connections_never_create_a_database_where_the_file_is_missing(tmp_path):
+    """A pool opens connections lazily (a second reader under load): one opened after
+    the file was deleted must fail, not put an empty database at the path."""
+    missing = tmp_path / "odd name?#%.db"
+    with pytest.raises(sqlite3.OperationalError):
+        sqlite3.connect(sqlite_pool.existing(str(missing)), uri=True)
+    assert not missing.exists()
+    missing.touch()
+    sqlite3.connect(sqlite_pool.existing(str(missing)), uri=True).close()
+    assert sqlite_pool.existing(":memory:") == ":memory:"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sqlite3.IntegrityError("UNIQUE constraint failed: messages.id"),
+        WriterError("IntegrityError: UNIQUE constraint failed: messages.id"),
+        WriterError("ValueError: unexpected end of data"),
+    ],
+)
+def test_a_refused_statement_is_a_bug_to_log_not_a_storage_fault(path, error):
+    writer = FailingPool(path)
+    store = SQLiteStore(writer, writer.pool, path)
+    writer.error = error
+    assert outcome(ban_row(store)).value is error
+    assert store.health.fault is None
