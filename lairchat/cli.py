@@ -79,10 +79,14 @@ def alone(path: str, doing: str) -> lock.Held:
 
 
 def recorded_migrations(conn: sqlite3.Connection) -> set[str]:
-    """The migrations a database says it has (none: not a lairchat database)."""
+    """The migrations a database says it has (none: not a lairchat database). What
+    keeps it from being read at all (not a database, cannot be opened) is raised, not
+    taken for "none"."""
     try:
         return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    except sqlite3.DatabaseError:
+    except sqlite3.OperationalError as e:
+        if not str(e).startswith("no such table"):
+            raise
         return set()
 
 
@@ -258,9 +262,13 @@ def open_backup(backup: str) -> sqlite3.Connection:
         raise ConfigError(f"{backup}: no such backup file")
     try:
         source = sqlite3.connect(read_only_uri(backup), uri=True)
+        try:
+            recorded = recorded_migrations(source)
+        except BaseException:
+            source.close()
+            raise
     except sqlite3.Error as e:
         raise ConfigError(f"{backup}: {e}") from None
-    recorded = recorded_migrations(source)
     unknown = sorted(recorded - {name for name, _ in migrate.available()})
     if recorded and not unknown:
         return source

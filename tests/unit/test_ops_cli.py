@@ -75,10 +75,15 @@ def test_restore_refuses_what_is_not_a_lairchat_database(
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     text = tmp_path / "notes.txt"
     text.write_text("not a database at all, but long enough to look like one " * 20)
-    for bad in (other, text, tmp_path / "missing.db"):
+    for bad, why in (
+        (other, "not a lairchat database (no migrations recorded)"),
+        # Any error reading _migrations was taken for "none recorded", as above.
+        (text, "file is not a database"),
+        (tmp_path / "missing.db", "no such backup file"),
+    ):
         capsys.readouterr()
         assert run(db, "db", "restore", str(bad)) == 1
-        assert capsys.readouterr().err.startswith("lairchat: ")
+        assert capsys.readouterr().err == f"lairchat: {bad}: {why}\n"
     assert usernames(db) == ["alice"]  # untouched
 
 
