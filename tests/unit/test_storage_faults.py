@@ -26,7 +26,7 @@ from lairchat.storage.sqlite.faults import StorageFault, StorageHealth, WriterEr
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
-from lairchat.storage.sqlite.writer import MessageWriter, open_database, serve
+from lairchat.storage.sqlite.writer import MessageWriter, insert_rows, open_database, serve
 from lairchat.testing import json_frames, make_core
 from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 
@@ -363,3 +363,50 @@ def test_a_refused_statement_is_a_bug_to_log_not_a_storage_fault(path, error):
     writer.error = error
     assert outcome(ban_row(store)).value is error
     assert store.health.fault is None
+
+
+def test_messages_failing_stay_a_fault_while_other_writes_work(path):
+    """The message writer cannot write (say, restarted on a read-only mount) while
+    the server's own connections can: /ready stays 503 until messages commit again,
+    rather than flapping with every other write."""
+    failing: list[BaseException] = [
+        sqlite3.OperationalError("attempt to write a readonly database")
+    ]
+    pool = ImmediatePool(path)
+
+    def append(rows: list) -> defer.Deferred:
+        if failing:
+            return defer.fail(WriterError(f"OperationalError: {failing[0]}"))
+        return pool.runInteraction(insert_rows, rows)
+
+    store = SQLiteStore(pool, pool, path, append)
+    message = Message("m1", "u1", Target("room", "r1"), "hi", False, 1.0, 1.0)
+    assert outcome(store.insert_messages([message])).check(StorageFault)
+    assert outcome(ban_row(store)) is False  # another write works...
+    assert outcome(store.ping()) is False  # ...but messages still cannot be stored
+    failing.clear()
+    with capturedLogs() as events:
+        assert outcome(store.ping()) is True  # the probe: an empty batch, which commits
+    assert "storage works again" in lines(events)[0]
+    assert outcome(store.insert_messages([message])) == [1]
+
+
+def test_an_empty_batch_is_a_write_that_changes_nothing(path):
+    conn, check = open_database(path)
+    before = conn.execute("SELECT * FROM _migrations").fetchall()
+    replies = io.BytesIO()
+    serve(conn, io.BytesIO(testing.frame(b"[]")), replies, check)
+    assert json_frames(replies.getvalue()) == [{"last": 0}]
+    assert conn.execute("SELECT * FROM _migrations").fetchall() == before
+
+
+def test_a_writer_whose_connection_is_read_only_refuses_the_batch_and_ends(path):
+    """SQLite keeps a connection read-only that it opened so (a read-only mount):
+    the writer ends, and a new one opens the database again once it is writable."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    replies = io.BytesIO()
+    batch = testing.frame(orjson.dumps([["m1", "u1", "room", "r1", "hi", 1, 1]]))
+    reason = serve(conn, io.BytesIO(batch + batch), replies)
+    (reply,) = json_frames(replies.getvalue())  # the second batch is never read
+    assert reply["error"] == "OperationalError: attempt to write a readonly database"
+    assert reason is not None and "a new writer opens the database again" in reason

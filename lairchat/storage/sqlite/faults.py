@@ -108,26 +108,34 @@ def identity_check(path: str, identity: tuple[int, int] | None = None) -> Callab
     return check
 
 
+#: What can fail separately: reads (the reader pool), writes (the writer pool) and
+#: messages (the message writer process, or the writer pool without one). A fault
+#: lasts until each channel that failed has worked again.
+CHANNELS = ("reads", "writes", "messages")
+
+
 class StorageHealth:
-    """Whether storage is failing, logged once per fault (and per change of fault)."""
+    """Whether storage is failing, logged once per fault (and per new cause)."""
 
     def __init__(self, log: Logger = _log, clock: Callable[[], float] = time.monotonic):
         self.log = log
         self.clock = clock
-        #: The current fault's description, None while storage works.
+        #: The channels failing now, with their last cause.
+        self.failing: dict[str, str] = {}
+        #: The current fault's latest cause, None while storage works.
         self.fault: str | None = None
         self._since = 0.0
         self._failed = 0
-        #: What this fault has been logged as: two causes that alternate (the message
+        #: The causes this fault has been logged as: two that alternate (the message
         #: writer's and a pool's) are logged once each, not at every change.
         self._logged: set[str] = set()
 
-    def failed(self, error: BaseException) -> None:
+    def failed(self, error: BaseException, channel: str = "writes") -> None:
         text = describe(error)
         self._failed += 1
         if self.fault is None:
             self._since = self.clock()
-        self.fault = text
+        self.failing[channel] = self.fault = text
         if text in self._logged or len(self._logged) >= MAX_CAUSES:
             return
         self._logged.add(text)
@@ -137,8 +145,11 @@ class StorageHealth:
             fault=text,
         )
 
-    def succeeded(self) -> None:
-        if self.fault is None:
+    def succeeded(self, channel: str = "writes") -> None:
+        if channel not in self.failing:
+            return
+        del self.failing[channel]
+        if self.failing:
             return
         self.log.warn(
             "storage works again after {seconds:.1f} s ({failed} requests failed): {fault}",

@@ -38,7 +38,7 @@ from lairchat.storage.sqlite.faults import (
     identity_check,
     is_fault,
 )
-from lairchat.storage.sqlite.writer import insert_rows
+from lairchat.storage.sqlite.writer import insert_rows, touch
 
 USER_COLS = "id, username, email, role, created_at, updated_at, password_hash"
 ROOM_COLS = (
@@ -116,32 +116,35 @@ class SQLiteStore:
     # -- plumbing -------------------------------------------------------------------
 
     def _read(self, fn: Callable, *args: Any) -> defer.Deferred:
-        return self._reader.runInteraction(fn, *args).addErrback(self._failed)
+        return self._guarded(self._reader.runInteraction(fn, *args), "reads")
 
     def _write(self, fn: Callable, *args: Any) -> defer.Deferred:
-        return self._guarded(self._writer.runInteraction(self._checked, fn, *args))
+        return self._guarded(self._writer.runInteraction(self._checked, fn, *args), "writes")
 
     def _checked(self, cur: sqlite3.Cursor, fn: Callable, *args: Any) -> Any:
         self._check_file()
         return fn(cur, *args)
 
-    def _guarded(self, d: defer.Deferred) -> defer.Deferred:
-        """A write's outcome: a success ends a storage fault, a failure of storage
-        becomes :class:`StorageFault` (other failures, LairErrors among them, pass)."""
-        return d.addCallbacks(self._succeeded, self._failed)
+    def _guarded(self, d: defer.Deferred, channel: str) -> defer.Deferred:
+        """An outcome on ``channel`` (faults.CHANNELS): a success ends its storage
+        fault, a failure of storage becomes :class:`StorageFault` (other failures,
+        LairErrors among them, pass unchanged)."""
+        return d.addCallbacks(
+            self._succeeded, self._failed, callbackArgs=(channel,), errbackArgs=(channel,)
+        )
 
-    def _succeeded(self, result: Any) -> Any:
-        self.health.succeeded()
+    def _succeeded(self, result: Any, channel: str) -> Any:
+        self.health.succeeded(channel)
         return result
 
-    def _failed(self, failure: Failure) -> Failure:
+    def _failed(self, failure: Failure, channel: str) -> Failure:
         if is_fault(failure.value):
             error = failure.value
             try:  # what a missing file looks like to a new connection: say so
                 self._check_file()
             except DatabaseFileChanged as changed:
                 error = changed
-            self.health.failed(error)
+            self.health.failed(error, channel)
             return Failure(StorageFault())
         return failure
 
@@ -530,7 +533,7 @@ class SQLiteStore:
                 message.seq = seq
             return seqs
 
-        return self._guarded(self._append(rows)).addCallback(numbered)
+        return self._guarded(self._append(rows), "messages").addCallback(numbered)
 
     def get_message(self, message_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Message | None:
@@ -787,41 +790,42 @@ class SQLiteStore:
         return self._write(txn)
 
     def ping(self) -> defer.Deferred:
-        """True when the database is usable: it answers a read, its file is still the
-        one opened at the start, and, after a storage fault, a write commits again
-        (probed here, one probe at a time: a caller while one runs gets False)."""
-        if self.health.fault is None:
-            probe = self._reader.runInteraction(self._checked, _read_probe)
-            return _detached(probe.addCallbacks(bool, self._unusable))
+        """True when the database is usable: it answers a read, and its file is still
+        the one opened at the start. During a storage fault, each channel that failed
+        is probed (a read; a write that commits; an empty batch of messages, which
+        commits the same write) and the fault ends when all of them work again. One
+        probe at a time: a caller while one runs gets False at once."""
+        if not self.health.failing:
+            probe = self._guarded(self._reader.runInteraction(self._checked, _read_probe), "reads")
+            return _detached(probe.addErrback(_unusable))
         if self._probe is not None:
             return defer.succeed(False)
-        probe = self._guarded(self._writer.runInteraction(self._checked, _write_probe))
-        self._probe = probe.addCallbacks(lambda _: True, lambda _: False)
+        probes = {
+            "reads": lambda: self._reader.runInteraction(self._checked, _read_probe),
+            "writes": lambda: self._writer.runInteraction(self._checked, touch),
+            "messages": lambda: self._append([]),
+        }
+        self._probe = defer.gatherResults(
+            [
+                self._guarded(probes[channel](), channel).addCallbacks(lambda _: True, _unusable)
+                for channel in list(self.health.failing)
+            ]
+        ).addCallback(all)
 
-        def done(ok: bool) -> bool:
+        def done(outcome: Any) -> Any:
             self._probe = None
-            return ok
+            return outcome
 
-        return _detached(self._probe.addCallback(done))
+        return _detached(self._probe.addBoth(done))
 
-    def _unusable(self, failure: Failure) -> bool:
-        self._failed(failure).trap(StorageFault)
-        return False
+
+def _unusable(failure: Failure) -> bool:
+    failure.trap(StorageFault)
+    return False
 
 
 def _read_probe(cur: sqlite3.Cursor) -> bool:
     return cur.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-
-
-def _write_probe(cur: sqlite3.Cursor) -> None:
-    """A write that commits (a WAL frame, fsynced) and changes nothing: an update
-    and its inverse (an update to the same value would write nothing)."""
-    sql = (
-        "UPDATE _migrations SET applied_at = applied_at + ? "
-        "WHERE id = (SELECT MIN(id) FROM _migrations)"
-    )
-    cur.execute(sql, (1,))
-    cur.execute(sql, (-1,))
 
 
 def _detached(d: defer.Deferred) -> defer.Deferred:

@@ -58,10 +58,28 @@ SEQ_FLOOR = (
 )
 
 
+#: Half of :func:`touch`.
+TOUCH = (
+    "UPDATE _migrations SET applied_at = applied_at + ? "
+    "WHERE id = (SELECT MIN(id) FROM _migrations)"
+)
+
+
+def touch(cur: sqlite3.Cursor) -> None:
+    """A write that commits (a WAL frame, fsynced) and changes nothing, to see whether
+    the database can be written: an update and its inverse (an update to the same
+    value would write nothing)."""
+    cur.execute(TOUCH, (1,))
+    cur.execute(TOUCH, (-1,))
+
+
 def insert_rows(cur: sqlite3.Cursor, rows: list) -> int:
     """Insert message rows; return the last rowid. Run by the one writer inside one
     transaction, the rows get consecutive rowids ending there, and never a deleted
-    message's."""
+    message's. No rows: :func:`touch` (a readiness probe), and 0."""
+    if not rows:
+        touch(cur)
+        return 0
     floor = cur.execute(SEQ_FLOOR).fetchone()
     if floor is not None and rows:
         cur.execute(INSERT_MESSAGE_AT, (floor[0] + 1, *rows[0]))
@@ -75,14 +93,17 @@ def serve(
     requests: IO[bytes],
     replies: IO[bytes],
     check: Callable[[], None] = lambda: None,
-) -> None:
-    """Answer batches until ``requests`` ends (the server closed it, or died).
-    ``check()`` runs before each batch and refuses it by raising (a
-    :class:`~lairchat.storage.sqlite.faults.DatabaseFileChanged`)."""
+) -> str | None:
+    """Answer batches until ``requests`` ends (the server closed it, or died): then
+    None. ``check()`` runs before each batch and refuses it by raising (a
+    :class:`~lairchat.storage.sqlite.faults.DatabaseFileChanged`). A connection
+    SQLite made read-only stays so (it opened the file on a read-only mount, or
+    the file was moved): then the batch is refused and the reason returned, for a
+    new writer to open the database again."""
     while True:
         head = requests.read(4)
         if len(head) < 4:
-            return
+            return None
         (size,) = _PREFIX.unpack(head)
         body = requests.read(size)
         try:
@@ -94,9 +115,15 @@ def serve(
         except (sqlite3.Error, ValueError, TypeError) as e:
             conn.rollback()
             reply = {"error": f"{type(e).__name__}: {e}"}
+            # Any "attempt to write a readonly database" (the extended codes say why).
+            readonly = getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY
+        else:
+            readonly = False
         data = orjson.dumps(reply)
         replies.write(_PREFIX.pack(len(data)) + data)
         replies.flush()
+        if readonly:
+            return f"{reply['error']} (a new writer opens the database again)"
 
 
 def open_database(path: str, identity: str | None = None) -> tuple[sqlite3.Connection, Any]:
@@ -125,7 +152,10 @@ def main(argv: list[str]) -> None:
     except sqlite3.Error as e:  # one line for the server's log, not a traceback
         sys.stderr.write(f"cannot open {path}: {type(e).__name__}: {e}\n")
         sys.exit(1)
-    serve(conn, sys.stdin.buffer, sys.stdout.buffer, check)
+    reason = serve(conn, sys.stdin.buffer, sys.stdout.buffer, check)
+    if reason is not None:
+        sys.stderr.write(f"{reason}\n")
+        sys.exit(1)
 
 
 # -- the server's side ----------------------------------------------------------------
