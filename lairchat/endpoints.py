@@ -34,8 +34,7 @@ def listener(
     :mod:`lairchat.proxyprotocol`); with TLS on, the header comes before the handshake.
     """
     if tls and explicit is None:
-        context = server_context(config.tls_cert_path, config.tls_key_path)
-        return SSL4ServerEndpoint(reactor, port, context, interface=config.interface)
+        return SSL4ServerEndpoint(reactor, port, _context(config), interface=config.interface)
     description = endpoint(explicit, port, config.interface)
     proxied = description.startswith(proxyprotocol.PREFIX)
     if proxied:
@@ -51,8 +50,18 @@ def listener(
         result = proxyprotocol.ProxyHeaderEndpoint(result, reactor)
     if tls:
         # Any endpoint (a systemd socket, a Unix socket, ...) can carry TLS.
-        result = TLSEndpoint(result, server_context(config.tls_cert_path, config.tls_key_path))
+        result = TLSEndpoint(result, _context(config))
     return result
+
+
+def _context(config: Config) -> Any:
+    """The listener's TLS options; an error names where the file's path came from."""
+    return server_context(
+        config.tls_cert_path,
+        config.tls_key_path,
+        config.source("tls_cert_path"),
+        config.source("tls_key_path"),
+    )
 
 
 @implementer(IStreamServerEndpoint)

@@ -47,8 +47,9 @@ log = Logger()
 HASH_THREADS = 2
 
 
-def open_database(path: str) -> tuple[str, sqlite3.Connection]:
-    """Migrate the database and return ``(connect_path, keeper)``.
+def open_database(path: str, setting: str = "LAIR_DATABASE_URL") -> tuple[str, sqlite3.Connection]:
+    """Migrate the database and return ``(connect_path, keeper)``; a failure names
+    ``setting`` (where the path came from).
 
     ``keeper`` is a connection for the start: for ``:memory:`` it must be held for the
     server's lifetime, as it is what keeps the shared in-memory database alive.
@@ -60,9 +61,9 @@ def open_database(path: str) -> tuple[str, sqlite3.Connection]:
         pool.configure_connection(keeper)
         migrate.migrate(keeper)
     except migrate.SchemaTooNew as e:
-        raise StartupError(f"LAIR_DATABASE_URL: {e}") from None
+        raise StartupError(f"{setting}: {e}") from None
     except sqlite3.Error as e:
-        raise StartupError(f"LAIR_DATABASE_URL: cannot open database {path!r}: {e}") from None
+        raise StartupError(f"{setting}: cannot open database {path!r}: {e}") from None
     return path, keeper
 
 
@@ -84,11 +85,12 @@ def _load_start_state(config: Config, keeper: sqlite3.Connection, clock: Any) ->
 def build_core(
     config: Config, reactor: Any, metrics: Metrics | None = None
 ) -> tuple[Core, CoreService]:
+    setting = config.source("database_path")
     try:  # held for the process's life: `lairchat db restore` refuses while it is
         database_lock = lock.shared(config.database_path, _waiting_for_lock)
     except OSError as e:
-        raise StartupError(f"LAIR_DATABASE_URL: cannot lock the database: {e}") from None
-    path, keeper = open_database(config.database_path)
+        raise StartupError(f"{setting}: cannot lock the database: {e}") from None
+    path, keeper = open_database(config.database_path, setting)
     try:
         memberships, names = _load_start_state(config, keeper, reactor)
     except BaseException:
@@ -135,8 +137,10 @@ def _waiting_for_lock(lock_file: str) -> None:
     log.warn("{lock_file} is held by a lairchat db command; waiting for it", lock_file=lock_file)
 
 
-def _setting(explicit: str | None, endpoint_variable: str, port_variable: str) -> str:
-    return endpoint_variable if explicit else port_variable
+def _listen_setting(config: Config, kind: str) -> str:
+    """What a listen error names: the endpoint setting if given, else the port's."""
+    explicit = getattr(config, f"{kind}_endpoint")
+    return config.source(f"{kind}_endpoint" if explicit else f"{kind}_port")
 
 
 def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa: N802
@@ -167,7 +171,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
             "tcp",
             tcp_listener(config, reactor),
             tcp,
-            _setting(config.tcp_endpoint, "LAIR_TCP_ENDPOINT", "LAIR_TCP_PORT"),
+            _listen_setting(config, "tcp"),
         )
     )
 
@@ -184,7 +188,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
             "http",
             http_listener(config, reactor),
             site,
-            _setting(config.http_endpoint, "LAIR_HTTP_ENDPOINT", "LAIR_HTTP_PORT"),
+            _listen_setting(config, "http"),
         )
     )
     listening = {"tcp": lambda: tcp_port.listening, "http": lambda: http_port.listening}

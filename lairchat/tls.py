@@ -25,20 +25,24 @@ def _read(path: str, setting: str) -> bytes:
         raise ConfigError(f"{setting}: cannot read {path}: {e.strerror}") from None
 
 
-def server_context(cert_path: str, key_path: str) -> ssl.CertificateOptions:
-    """Certificate options for a TLS listener, checked now rather than at first handshake."""
-    cert_pem = _read(cert_path, "LAIR_TLS_CERT_PATH")
-    key_pem = _read(key_path, "LAIR_TLS_KEY_PATH")
+def server_context(
+    cert_path: str,
+    key_path: str,
+    cert_setting: str = "LAIR_TLS_CERT_PATH",
+    key_setting: str = "LAIR_TLS_KEY_PATH",
+) -> ssl.CertificateOptions:
+    """Certificate options for a TLS listener, checked now rather than at first handshake.
+    Errors name ``cert_setting``/``key_setting``: where the paths came from."""
+    cert_pem = _read(cert_path, cert_setting)
+    key_pem = _read(key_path, key_setting)
     try:
         chain = x509.load_pem_x509_certificates(cert_pem)
     except ValueError as e:
-        raise ConfigError(
-            f"LAIR_TLS_CERT_PATH: {cert_path} is not a PEM certificate ({e})"
-        ) from None
+        raise ConfigError(f"{cert_setting}: {cert_path} is not a PEM certificate ({e})") from None
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as e:
-        raise ConfigError(f"LAIR_TLS_KEY_PATH: {key_path} is not a PEM private key ({e})") from None
+        raise ConfigError(f"{key_setting}: {key_path} is not a PEM private key ({e})") from None
     check = SSL.Context(SSL.TLS_SERVER_METHOD)
     check.use_certificate(chain[0])
     try:
@@ -47,7 +51,7 @@ def server_context(cert_path: str, key_path: str) -> ssl.CertificateOptions:
         check.check_privatekey()
     except SSL.Error:
         raise ConfigError(
-            f"LAIR_TLS_KEY_PATH: {key_path} does not match the certificate in {cert_path}"
+            f"{key_setting}: {key_path} does not match the certificate in {cert_path}"
         ) from None
     return ssl.CertificateOptions(
         privateKey=key,

@@ -20,12 +20,12 @@ from twisted.logger import ILogObserver, capturedLogs, formatEvent
 from twisted.python.components import Componentized
 
 from lairchat import lifecycle
-from lairchat.config import Config, load_config
+from lairchat.config import Config, ConfigError, load_config
 from lairchat.endpoints import TLSEndpoint, listener
 from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
 from lairchat.observability.database import ObservedPool
 from lairchat.proxyprotocol import ProxyHeaderEndpoint
-from lairchat.service import makeService
+from lairchat.service import _listen_setting, build_core, makeService
 from lairchat.testing import make_core, result
 from lairchat.tls import write_dev_certificate
 from lairchat.transports.http.testing import FakeConnection
@@ -419,6 +419,31 @@ def test_tls_settings_wrap_an_explicit_endpoint(tls_config: Config, tmp_path: Pa
     sock = f"unix:{tmp_path / 'http.sock'}"
     endpoint = listener(tls_config, MemoryReactorClock(), True, sock, 0, "LAIR_HTTP_ENDPOINT")
     assert isinstance(endpoint, TLSEndpoint)
+
+
+def test_later_start_errors_name_the_option_the_value_came_from(tmp_path: Path) -> None:
+    """The TLS files, the database and the listeners are opened after the settings
+    are read; their errors name --tls-cert, --database-url, --tcp-port when the
+    value came from the command line, as the settings' own errors do."""
+    missing = str(tmp_path / "missing.pem")
+    given = {"tls_cert_path": "--tls-cert", "tls_key_path": "--tls-key"}
+    config = Config(tls_cert_path=missing, tls_key_path=missing, sources=given)
+    with pytest.raises(ConfigError, match="^--tls-cert: cannot read .*missing.pem"):
+        listener(config, MemoryReactorClock(), True, None, 8443, "X")
+    env_only = Config(tls_cert_path=missing, tls_key_path=missing)
+    with pytest.raises(ConfigError, match="^LAIR_TLS_CERT_PATH: cannot read"):
+        listener(env_only, MemoryReactorClock(), True, None, 8443, "X")
+
+    garbage = tmp_path / "not-a.db"
+    garbage.write_bytes(b"not a database, not at all" * 100)
+    bad_db = Config(database_path=str(garbage), sources={"database_path": "--database-url"})
+    with pytest.raises(StartupError, match="^--database-url: cannot open database"):
+        build_core(bad_db, task.Clock())
+
+    by_option = Config(tcp_endpoint="tcp:0", sources={"tcp_endpoint": "--tcp-endpoint"})
+    assert _listen_setting(by_option, "tcp") == "--tcp-endpoint"
+    assert _listen_setting(Config(sources={"http_port": "--http-port"}), "http") == "--http-port"
+    assert _listen_setting(Config(), "tcp") == "LAIR_TCP_PORT"
 
 
 def test_tls_settings_with_an_ssl_endpoint_are_refused(tls_config: Config) -> None:
