@@ -410,3 +410,15 @@ def test_a_writer_whose_connection_is_read_only_refuses_the_batch_and_ends(path)
     (reply,) = json_frames(replies.getvalue())  # the second batch is never read
     assert reply["error"] == "OperationalError: attempt to write a readonly database"
     assert reason is not None and "a new writer opens the database again" in reason
+
+
+def test_a_damaged_file_is_not_ready_until_a_real_request_succeeds(path):
+    writer = FailingPool(path)
+    store = SQLiteStore(writer, writer.pool, path)
+    writer.error = sqlite3.DatabaseError("database disk image is malformed")
+    outcome(ban_row(store))
+    writer.error = None  # a probe would pass now (it writes other pages)...
+    assert outcome(store.ping()) is False  # ...so there is none
+    assert outcome(store.ping()) is False
+    assert outcome(ban_row(store)) is False  # a real write that works ends it
+    assert outcome(store.ping()) is True

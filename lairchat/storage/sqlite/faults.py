@@ -108,6 +108,10 @@ def identity_check(path: str, identity: tuple[int, int] | None = None) -> Callab
     return check
 
 
+#: SQLite's words for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB), also in the
+#: message writer's answers, which carry the text alone.
+DAMAGE = ("database disk image is malformed", "file is not a database")
+
 #: What can fail separately: reads (the reader pool), writes (the writer pool) and
 #: messages (the message writer process, or the writer pool without one). A fault
 #: lasts until each channel that failed has worked again.
@@ -144,6 +148,12 @@ class StorageHealth:
             "internal_error, and /ready with 503, until it works again",
             fault=text,
         )
+
+    @property
+    def damaged(self) -> bool:
+        """Whether a failing channel found the file damaged: a probe that works (on
+        other pages) does not end that; a real success on the channel does."""
+        return any(word in cause for cause in self.failing.values() for word in DAMAGE)
 
     def succeeded(self, channel: str = "writes") -> None:
         if channel not in self.failing:

@@ -794,11 +794,13 @@ class SQLiteStore:
         the one opened at the start. During a storage fault, each channel that failed
         is probed (a read; a write that commits; an empty batch of messages, which
         commits the same write) and the fault ends when all of them work again. One
-        probe at a time: a caller while one runs gets False at once."""
+        probe at a time: a caller while one runs gets False at once. A damaged file
+        is not probed (a probe would pass on pages that are not damaged): it is
+        unusable until a real request on the channel that found it succeeds."""
         if not self.health.failing:
             probe = self._guarded(self._reader.runInteraction(self._checked, _read_probe), "reads")
             return _detached(probe.addErrback(_unusable))
-        if self._probe is not None:
+        if self._probe is not None or self.health.damaged:
             return defer.succeed(False)
         probes = {
             "reads": lambda: self._reader.runInteraction(self._checked, _read_probe),
