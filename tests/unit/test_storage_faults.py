@@ -124,8 +124,9 @@ def test_ready_is_false_after_a_write_fault_until_a_write_commits_again(path):
     assert store.health.fault is None
 
 
-def test_one_write_probe_at_a_time():
-    """While the probe waits (a lock held elsewhere), /ready answers at once."""
+def test_one_write_probe_at_a_time_and_ready_never_waits_for_it():
+    """While the probe waits (for a lock held elsewhere), /ready answers at once; the
+    probe's outcome is for the next /ready."""
     pending: list[defer.Deferred] = []
 
     class Stuck:
@@ -134,12 +135,14 @@ def test_one_write_probe_at_a_time():
             return pending[-1]
 
     store = SQLiteStore(Stuck(), Stuck(), ":memory:")
-    store.health.failed(FULL)
-    first = store.ping()
+    store.health.failed(sqlite3.OperationalError("database is locked"))
+    assert outcome(store.ping()) is False
     assert outcome(store.ping()) is False and len(pending) == 1
-    first.cancel()  # the readiness probe's own timeout
-    pending[0].callback(None)
-    assert store.health.fault is None  # the probe's outcome still counts
+    pending[0].callback(None)  # the lock is gone: the probe's write committed
+    assert store.health.fault is None
+    store.ping()  # healthy again: a plain read
+    pending[1].callback(True)
+    assert len(pending) == 2
 
 
 def test_a_lock_held_past_the_busy_timeout_fails_the_write_then_recovers(path, monkeypatch):

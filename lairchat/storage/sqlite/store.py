@@ -793,10 +793,14 @@ class SQLiteStore:
         """True when the database is usable: it answers a read, and its file is still
         the one opened at the start. During a storage fault, each channel that failed
         is probed (a read; a write that commits; an empty batch of messages, which
-        commits the same write) and the fault ends when all of them work again. One
-        probe at a time: a caller while one runs gets False at once. A damaged file
-        is not probed (a probe would pass on pages that are not damaged): it is
-        unusable until a real request on the channel that found it succeeds."""
+        commits the same write) and the fault ends when all of them work again.
+
+        During a fault the answer is at once: the probe's own if it is done at once,
+        else False, and the probe's outcome is for the next caller. A probe can wait
+        for a lock up to the busy timeout (30 s), far past a readiness check's
+        patience, and one probe at a time is enough. A damaged file is not probed (a
+        probe would pass on pages that are not damaged): it is unusable until a real
+        request on the channel that found it succeeds."""
         if not self.health.failing:
             probe = self._guarded(self._reader.runInteraction(self._checked, _read_probe), "reads")
             return _detached(probe.addErrback(_unusable))
@@ -811,14 +815,23 @@ class SQLiteStore:
             [
                 self._guarded(probes[channel](), channel).addCallbacks(lambda _: True, _unusable)
                 for channel in list(self.health.failing)
-            ]
+            ],
+            consumeErrors=True,
         ).addCallback(all)
+        outcome: list = []
+        self._probe.addBoth(self._probed, outcome)
+        if not outcome:  # still running: False now, and its outcome is for later
+            outcome.append(None)
+            return defer.succeed(False)
+        if isinstance(outcome[0], Failure):
+            return defer.fail(outcome[0])
+        return defer.succeed(outcome[0])
 
-        def done(outcome: Any) -> Any:
-            self._probe = None
-            return outcome
-
-        return _detached(self._probe.addBoth(done))
+    def _probed(self, result: Any, outcome: list) -> None:
+        self._probe = None
+        if outcome and isinstance(result, Failure):  # nobody waits for it: a bug
+            self.health.log.failure("the storage probe failed", result)
+        outcome.append(result)
 
 
 def _unusable(failure: Failure) -> bool:
