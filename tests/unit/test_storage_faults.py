@@ -425,3 +425,19 @@ def test_a_damaged_file_is_not_ready_until_a_real_request_succeeds(path):
     assert outcome(store.ping()) is False
     assert outcome(ban_row(store)) is False  # a real write that works ends it
     assert outcome(store.ping()) is True
+
+
+def test_the_cause_is_for_the_operator_command_never_for_clients(path, monkeypatch):
+    """``lairchat admin ...`` prints a LairError's message: there, the cause; a client
+    gets the wire form, "Internal error" alone."""
+    monkeypatch.setattr(sqlite_pool, "BUSY_TIMEOUT_MS", 10)
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        fault = outcome(ban_row(store)).value
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert fault.message == "OperationalError: database is locked"
+    assert fault.to_wire() == {"code": "internal_error", "message": "Internal error"}

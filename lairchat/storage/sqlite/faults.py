@@ -14,6 +14,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any
 
 from twisted.logger import Logger
 
@@ -58,14 +59,18 @@ def is_fault(error: BaseException) -> bool:
 
 
 class StorageFault(LairError):
-    """What a client is answered when storage fails: ``internal_error``. Its cause is
-    logged once by :class:`StorageHealth`, so transports need not log it again
-    (``reported``)."""
+    """What a client is answered when storage fails: ``internal_error``, "Internal
+    error" (:meth:`to_wire`). Its cause is logged once by :class:`StorageHealth`, so
+    transports need not log it again (``reported``); ``message`` is the cause, for
+    what runs outside the server (the ``lairchat`` command prints it)."""
 
     reported = True
 
-    def __init__(self) -> None:
-        super().__init__("internal_error")
+    def __init__(self, cause: str = "Internal error") -> None:
+        super().__init__("internal_error", cause)
+
+    def to_wire(self) -> dict[str, Any]:
+        return LairError("internal_error").to_wire()
 
 
 def file_identity(path: str) -> tuple[int, int] | None:

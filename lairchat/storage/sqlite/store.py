@@ -35,6 +35,7 @@ from lairchat.storage.sqlite.faults import (
     DatabaseFileChanged,
     StorageFault,
     StorageHealth,
+    describe,
     identity_check,
     is_fault,
 )
@@ -145,7 +146,7 @@ class SQLiteStore:
             except DatabaseFileChanged as changed:
                 error = changed
             self.health.failed(error, channel)
-            return Failure(StorageFault())
+            return Failure(StorageFault(describe(error)))
         return failure
 
     def close(self) -> None:
