@@ -26,7 +26,13 @@ from lairchat.storage.sqlite.faults import StorageFault, StorageHealth, WriterEr
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
-from lairchat.storage.sqlite.writer import MessageWriter, insert_rows, open_database, serve
+from lairchat.storage.sqlite.writer import (
+    STALL,
+    MessageWriter,
+    insert_rows,
+    open_database,
+    serve,
+)
 from lairchat.testing import json_frames, make_core
 from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 
@@ -293,8 +299,14 @@ class FakeReactor(Clock):
 
 
 class FakeTransport:
+    def __init__(self) -> None:
+        self.signals: list[str] = []
+
     def write(self, data: bytes) -> None:
         pass
+
+    def signalProcess(self, name: str) -> None:  # noqa: N802 (Twisted's name)
+        self.signals.append(name)
 
 
 def test_a_writer_that_keeps_dying_at_its_start_is_restarted_less_and_less_often():
@@ -441,3 +453,24 @@ def test_the_cause_is_for_the_operator_command_never_for_clients(path, monkeypat
         other.close()
     assert fault.message == "OperationalError: database is locked"
     assert fault.to_wire() == {"code": "internal_error", "message": "Internal error"}
+
+
+def test_a_writer_that_hangs_is_given_up_on_and_no_batch_waits_for_ever():
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    first = writer.insert([["m1"]])
+    reactor.advance(30)
+    second = writer.insert([["m2"]])
+    hung = reactor.spawned[0]
+    reactor.advance(STALL - 30)  # the first batch has waited STALL seconds
+    failed = outcome(first)
+    assert failed.check(WriterError) and outcome(second).check(WriterError)
+    assert "did not answer for 60 s" in str(failed.value)
+    assert hung.transport.signals == ["KILL"] and writer.idle
+    hung.outReceived(testing.frame(b'{"last": 1}'))  # its late answer is ignored
+    third = writer.insert([["m3"]])  # by a new writer
+    assert len(reactor.spawned) == 2
+    reactor.spawned[1].outReceived(testing.frame(b'{"last": 2}'))
+    assert outcome(third) == 2
+    hung.processEnded(Failure(RuntimeError("killed")))  # long forgotten
+    assert writer.idle and len(reactor.spawned) == 2

@@ -21,6 +21,7 @@ Other writes stay on the server's writer thread: they are rare, and SQLite's loc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -37,7 +38,7 @@ from twisted.logger import Logger
 from lairchat import allocator
 from lairchat.outbox import sender
 from lairchat.storage.sqlite.faults import WriterError, file_identity, identity_check
-from lairchat.storage.sqlite.pool import configure_connection, existing
+from lairchat.storage.sqlite.pool import BUSY_TIMEOUT_MS, configure_connection, existing
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
@@ -166,6 +167,8 @@ def main(argv: list[str]) -> None:
 #: 1, 2, 4, ... seconds, at most MAX_RESTART_DELAY.
 QUICK_EXIT = 5.0
 MAX_RESTART_DELAY = 30.0
+#: Seconds a batch may go unanswered: twice what its statements may wait for a lock.
+STALL = 2 * BUSY_TIMEOUT_MS / 1000
 
 
 class MessageWriter:
@@ -197,6 +200,7 @@ class MessageWriter:
         self._quick_exits = 0
         self._exit_reason = ""
         self._started_at = self._restart_at = 0.0
+        self._watchdog: Any = None
 
     @property
     def in_flight(self) -> int:
@@ -219,6 +223,8 @@ class MessageWriter:
         self.start()
         d: defer.Deferred = defer.Deferred()
         self._waiting.append((d, self.reactor.seconds()))
+        if self._watchdog is None:
+            self._watchdog = self.reactor.callLater(STALL, self._watch)
         data = orjson.dumps(rows)
         self._process.send(_PREFIX.pack(len(data)) + data)
         return d
@@ -255,10 +261,31 @@ class MessageWriter:
             d.errback(WriterError(reply.get("error", "no answer")))
 
     def _exited(self, process: _WriterProcess, reason: str) -> None:
-        if process is not self._process:
+        if process is self._process:
+            self._lost(f"the message writer exited: {reason}")
+
+    def _watch(self) -> None:
+        """The watchdog: a batch unanswered for STALL seconds (the writer hangs, or is
+        stopped) is failed, and the writer killed and forgotten; the next message
+        starts a new one. No request waits for ever."""
+        self._watchdog = None
+        if not self._waiting:
             return
+        waited = self.reactor.seconds() - self._waiting[0][1]
+        if waited < STALL:
+            self._watchdog = self.reactor.callLater(STALL - waited, self._watch)
+            return
+        process = self._process
+        if process is not None:
+            with contextlib.suppress(Exception):  # it may have just exited
+                process.transport.signalProcess("KILL")
+        self._lost(f"the message writer did not answer for {waited:.0f} s (killed)")
+
+    def _lost(self, reason: str) -> None:
+        """The writer is gone (or given up on): fail what it held, say when the next
+        one starts."""
         self._process = None
-        self._exit_reason = f"the message writer exited: {reason}"
+        self._exit_reason = reason
         if not self._stopped:
             now = self.reactor.seconds()
             quick = now - self._started_at < QUICK_EXIT
@@ -304,6 +331,8 @@ class _WriterProcess(protocol.ProcessProtocol):
         self.send = sender(getattr(self.transport, "pipes", {}).get(0, self.transport))
 
     def outReceived(self, data: bytes) -> None:  # noqa: N802
+        if self.owner._process is not self:
+            return  # given up on (see MessageWriter._watch): its batches were failed
         buffer = self._buffer + data
         offset = 0
         while len(buffer) - offset >= 4:
