@@ -25,7 +25,7 @@ from lairchat.storage.sqlite import pool as sqlite_pool
 from lairchat.storage.sqlite.faults import StorageFault, StorageHealth, WriterError
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
-from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.storage.sqlite.store import STUCK, SQLiteStore
 from lairchat.storage.sqlite.writer import (
     STALL,
     MessageWriter,
@@ -474,3 +474,29 @@ def test_a_writer_that_hangs_is_given_up_on_and_no_batch_waits_for_ever():
     assert outcome(third) == 2
     hung.processEnded(Failure(RuntimeError("killed")))  # long forgotten
     assert writer.idle and len(reactor.spawned) == 2
+
+
+def test_a_write_waiting_too_long_makes_the_database_unusable_while_it_waits(path):
+    """A lock held elsewhere: the write waits up to the busy timeout (30 s) before it
+    fails; /ready need not wait for that to say 503."""
+    pending: list[defer.Deferred] = []
+
+    class Waiting:
+        def runInteraction(self, fn: Any, *args: Any) -> defer.Deferred:  # noqa: N802
+            pending.append(defer.Deferred())
+            return pending[-1]
+
+    now = [100.0]
+    store = SQLiteStore(Waiting(), ImmediatePool(path), path)
+    store.health.clock = lambda: now[0]
+    ban_row(store)
+    now[0] += STUCK
+    assert outcome(store.ping()) is True  # not yet
+    now[0] += 1
+    with capturedLogs() as events:
+        assert outcome(store.ping()) is False
+        assert outcome(store.ping()) is False
+    (logged,) = lines(events)
+    assert "a write has waited 6 s for the database" in logged
+    pending[0].callback(False)  # the lock is released: the write went through
+    assert outcome(store.ping()) is True

@@ -7,6 +7,7 @@ what goes into one transaction.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,10 @@ INVITATION_SELECT = (
     "JOIN users b ON b.id = i.invitee_id "
 )
 
+
+#: Seconds a write may run before :meth:`SQLiteStore.ping` calls the database
+#: unusable (the readiness probe's own patience: lairchat.observability.http).
+STUCK = 5.0
 
 #: Session ids per query in :meth:`SQLiteStore.existing_sessions`.
 SESSION_BATCH = 500
@@ -113,6 +118,10 @@ class SQLiteStore:
         #: Fails a write to a database file deleted or replaced since the start.
         self._check_file = identity_check(path)
         self._probe: defer.Deferred | None = None
+        #: Writes running, by token, with when they began (oldest first).
+        self._writing: dict[int, float] = {}
+        self._tokens = itertools.count()
+        self._stuck_logged = -1
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -129,10 +138,38 @@ class SQLiteStore:
     def _guarded(self, d: defer.Deferred, channel: str) -> defer.Deferred:
         """An outcome on ``channel`` (faults.CHANNELS): a success ends its storage
         fault, a failure of storage becomes :class:`StorageFault` (other failures,
-        LairErrors among them, pass unchanged)."""
+        LairErrors among them, pass unchanged). Writes are timed while they run
+        (:meth:`ping` calls the database unusable while one waits too long)."""
+        if channel != "reads":
+            token = next(self._tokens)
+            self._writing[token] = self.health.clock()
+            d.addBoth(self._settled, token)
         return d.addCallbacks(
             self._succeeded, self._failed, callbackArgs=(channel,), errbackArgs=(channel,)
         )
+
+    def _settled(self, result: Any, token: int) -> Any:
+        del self._writing[token]
+        return result
+
+    def _stuck(self) -> bool:
+        """Whether the oldest write running has waited more than STUCK seconds (for a
+        lock held elsewhere, up to the busy timeout; or for a stalled disk); said once
+        per such write in the log."""
+        if not self._writing:
+            return False
+        token, started = next(iter(self._writing.items()))
+        waited = self.health.clock() - started
+        if waited <= STUCK:
+            return False
+        if token != self._stuck_logged:
+            self._stuck_logged = token
+            self.health.log.warn(
+                "storage: a write has waited {waited:.0f} s for the database (a lock held "
+                "by another process? a stalled disk?); /ready answers 503 while it waits",
+                waited=waited,
+            )
+        return True
 
     def _succeeded(self, result: Any, channel: str) -> Any:
         self.health.succeeded(channel)
@@ -792,7 +829,8 @@ class SQLiteStore:
 
     def ping(self) -> defer.Deferred:
         """True when the database is usable: it answers a read, and its file is still
-        the one opened at the start. During a storage fault, each channel that failed
+        the one opened at the start, and no write has waited more than STUCK
+        seconds. During a storage fault, each channel that failed
         is probed (a read; a write that commits; an empty batch of messages, which
         commits the same write) and the fault ends when all of them work again.
 
@@ -802,6 +840,8 @@ class SQLiteStore:
         patience, and one probe at a time is enough. A damaged file is not probed (a
         probe would pass on pages that are not damaged): it is unusable until a real
         request on the channel that found it succeeds."""
+        if self._stuck():
+            return defer.succeed(False)
         if not self.health.failing:
             probe = self._guarded(self._reader.runInteraction(self._checked, _read_probe), "reads")
             return _detached(probe.addErrback(_unusable))
