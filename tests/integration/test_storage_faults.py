@@ -197,6 +197,28 @@ def test_message_writer_killed_mid_stream(server: Server) -> None:
     assert set(chat.acked) <= chat.stored()
 
 
+def test_a_lock_held_elsewhere_for_a_while(server: Server) -> None:
+    """Shorter than the busy timeout (30 s): the messages sent meanwhile wait and are
+    stored; /ready answers 503 once a write has waited 5 s, and 200 after."""
+    chat = Chat(server)
+    assert chat.send("before")["success"]
+    offset = server.log_size()
+    target = {"type": "room", "room_id": chat.room}
+    with contextlib.closing(sqlite3.connect(server.database, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        chat.client.send(
+            {"type": "send_message", "request_id": "w", "target": target, "content": "waited"}
+        )
+        server.wait_ready(503)
+        other.execute("ROLLBACK")
+    answer = chat.client.wait_for(lambda m: m.get("request_id") == "w")
+    assert answer["success"] is True
+    server.wait_ready(200)
+    assert "waited" in chat.stored()
+    log = server.log_since(offset)
+    assert log.count("a write has waited") == 1 and "Traceback" not in log, log
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
