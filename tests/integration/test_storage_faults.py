@@ -162,6 +162,26 @@ def test_database_file_replaced_is_refused_until_restart(server: Server, tmp_pat
     assert "was replaced by another file while open" in server.log()
 
 
+def test_write_ahead_log_deleted_then_a_clean_restart_keeps_everything(
+    server: Server, tmp_path: Path
+) -> None:
+    """Commits not yet copied into the database are in the deleted log, which the
+    server still has open: it refuses writes, and a clean stop keeps them all."""
+    chat = Chat(server)
+    for n in range(5):
+        assert chat.send(f"kept-{n}")["success"]
+    os.remove(f"{server.database}-wal")
+    refused_everywhere(server, chat)
+    assert "write-ahead log" in server.log()
+    server.stop()
+    assert {f"kept-{n}" for n in range(5)} <= chat.stored()
+    again = Server(tmp_path / "work", server.database)
+    try:
+        assert again.ready() == 200
+    finally:
+        again.stop()
+
+
 def test_message_writer_killed_mid_stream(server: Server) -> None:
     chat = Chat(server)
     assert chat.send("before")["success"]

@@ -86,14 +86,18 @@ def file_identity(path: str) -> tuple[int, int] | None:
 
 
 def identity_check(path: str, identity: tuple[int, int] | None = None) -> Callable[[], None]:
-    """A check, cheap enough for every write (one ``stat``), that ``path`` is still the
-    file it is now (or ``identity``): :class:`DatabaseFileChanged` if it was deleted
-    or replaced. A server that went on writing to the file it has open would
-    acknowledge what nobody can read after a restart."""
+    """A check, cheap enough for every write (two ``stat``), that ``path`` is still
+    the file it is now (or ``identity``), and its write-ahead log (``-wal``) the one
+    first seen: :class:`DatabaseFileChanged` if either was deleted or replaced. A
+    server that went on writing to files it has open would acknowledge what nobody
+    can read after a restart. (While the server has the database open, SQLite
+    never deletes the log: only its last connection closing does.)"""
     expected = identity if identity is not None else file_identity(path)
     if expected is None:
         return lambda: None
     path = os.path.abspath(path)
+    wal = path + "-wal"
+    wal_seen: list[tuple[int, int]] = []  # once it exists
 
     def check() -> None:
         try:
@@ -108,6 +112,23 @@ def identity_check(path: str, identity: tuple[int, int] | None = None) -> Callab
             raise DatabaseFileChanged(
                 f"the database file {path} was replaced by another file while open; "
                 "put the original back, or restart the server to use the new one"
+            )
+        try:
+            st = os.stat(wal)
+        except FileNotFoundError:
+            if wal_seen:
+                raise DatabaseFileChanged(
+                    f"the database's write-ahead log {wal} was deleted while open: "
+                    "stop the server cleanly (it writes what the log held into the "
+                    "database as it stops) and start it again; do not kill it"
+                ) from None
+            return
+        if not wal_seen:
+            wal_seen.append((st.st_dev, st.st_ino))
+        elif (st.st_dev, st.st_ino) != wal_seen[0]:
+            raise DatabaseFileChanged(
+                f"the database's write-ahead log {wal} was replaced while open: stop "
+                "the server cleanly and start it again; do not kill it"
             )
 
     return check
