@@ -500,3 +500,14 @@ def test_a_write_waiting_too_long_makes_the_database_unusable_while_it_waits(pat
     assert "a write has waited 6 s for the database" in logged
     pending[0].callback(False)  # the lock is released: the write went through
     assert outcome(store.ping()) is True
+
+
+def test_no_write_goes_to_a_write_ahead_log_deleted_while_open(path):
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    assert outcome(ban_row(store)) is False
+    assert outcome(ban_row(store)) is False  # the log has been seen
+    os.remove(path + "-wal")
+    with capturedLogs() as events:
+        assert outcome(ban_row(store)).check(StorageFault)
+    assert "write-ahead log" in lines(events)[0] and "was deleted while open" in lines(events)[0]
+    assert outcome(store.ping()) is False
