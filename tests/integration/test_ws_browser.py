@@ -8,19 +8,15 @@ and records every frame it receives in ``window.received``. The other user is th
 over the TCP port. A second page, served from an origin that is not listed, must be
 refused: the browser's WebSocket fails and receives nothing.
 
-The browser and its driver are Debian's ``chromium`` and ``chromium-driver`` (installed
-by ``.ci/run``); nothing is downloaded: the driver path is given to Selenium, so Selenium
-Manager is never run.
+The browser is the shared headless Chromium of ``tests/integration/browser.py``.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,17 +24,14 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.support.wait import WebDriverWait
 
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient
+from tests.integration import browser
+from tests.integration.browser import rest, wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SECRET = "ws-browser-test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery"
-TIMEOUT = 10.0
 
 
 # -- the server --------------------------------------------------------------------------
@@ -52,18 +45,7 @@ class Server(ServerProcess):
 
     def rest(self, method: str, path: str, body: Any, token: str | None = None) -> Any:
         """One REST call; the decoded JSON answer (HTTP errors raise)."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}/api/v1{path}",
-            data=json.dumps(body).encode(),
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        # No proxy, whatever the environment says: the server is on loopback.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(request, timeout=TIMEOUT) as response:
-            return json.load(response)
+        return rest(self, method, path, body, token)
 
     def register(self, prefix: str) -> dict[str, Any]:
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -162,40 +144,7 @@ def server(tmp_path: Path, pages: tuple[Pages, Pages]) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture
-def driver() -> Iterator[webdriver.Chrome]:
-    profile = tempfile.TemporaryDirectory(prefix="lairchat-chromium-", ignore_cleanup_errors=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",  # we may be root
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile.name}",
-    ):
-        options.add_argument(flag)
-    # An explicit driver path: Selenium Manager (which could download) is not run.
-    service = Service(executable_path=CHROMEDRIVER)
-    try:
-        chrome = webdriver.Chrome(options=options, service=service)
-        try:
-            chrome.set_page_load_timeout(TIMEOUT)
-            chrome.set_script_timeout(TIMEOUT)
-            yield chrome
-        finally:
-            chrome.quit()
-    finally:
-        profile.cleanup()
-
-
-def wait_for(chrome: webdriver.Chrome, condition: Callable[[webdriver.Chrome], Any]) -> Any:
-    return WebDriverWait(chrome, TIMEOUT, poll_frequency=0.05).until(condition)
+driver = browser.driver  # the shared fixture
 
 
 def received(chrome: webdriver.Chrome) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from twisted.web import server
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.transports.caps import PerAddress
+from lairchat.transports.http import web
 from lairchat.transports.http.errors import error_body, from_exception, internal_error
 from lairchat.transports.http.responses import json_body
 from lairchat.transports.http.root import ApiRoot
@@ -52,8 +53,9 @@ ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
 
 class HttpApi:
     """``HttpApi(core, config)``: ``config`` may be any object; only ``rate_limits``,
-    ``http_max_connections``, ``http_max_connections_per_address`` and
-    ``trusted_proxies`` are read, with defaults when they are missing. ``proxies``
+    ``http_max_connections``, ``http_max_connections_per_address``,
+    ``trusted_proxies`` and ``web_client`` are read, with defaults when they are
+    missing (no browser client then: the API alone). ``proxies``
     is the server's one parsed ``trusted_proxies`` policy, when it has one."""
 
     log = Logger()
@@ -79,6 +81,8 @@ class HttpApi:
             self._install(group(core))
         self.app.handle_errors(Exception)(self._failed)
         self._root = ApiRoot(self.app.resource(), self.admit)
+        if getattr(config, "web_client", False):
+            web.mount(self._root)  # the browser client at / (docs/WEB.md)
 
     # -- the resource tree ----------------------------------------------------------
 

@@ -1,0 +1,976 @@
+// lairchat in the browser (docs/WEB.md): REST for login and registration, the
+// real-time protocol over /ws (docs/protocols/TCP.md, WEBSOCKET.md) for the rest.
+//
+// Rules this file keeps:
+// - Text from the server (names, room names, descriptions, messages) reaches the page
+//   only as DOM text nodes (appendText below), never as markup: no innerHTML anywhere.
+//   Control characters and bidirectional overrides are shown as visible marks.
+// - The token lives in sessionStorage (this tab only, gone when it closes).
+// - Everything is loaded from the server that served the page: no other origin.
+
+const TOKEN_KEY = "lairchat.token";
+const OPEN_KEY = "lairchat.open";
+const PING_EVERY_MS = 30_000;
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+const TYPING_EVERY_MS = 3_000;
+const TYPING_SHOWN_MS = 5_000;
+const ERROR_SHOWN_MS = 20_000;
+const PAGE = 50;
+const LIST_LIMIT = 100;
+
+const $ = (id) => document.getElementById(id);
+
+// -- safe text -------------------------------------------------------------------------
+
+// C0 and C1 controls (but tab and newline), DEL, and the bidi embeddings, overrides
+// and isolates: U+202E can make "exe.txt" read as "txt.exe" (docs/SECURITY.md).
+const UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+
+function mark(char) {
+  const code = char.codePointAt(0);
+  if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀ … ␟
+  if (code === 0x7f) return "\u2421"; // ␡
+  return `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** Append `text` to `parent` as text nodes, unsafe characters as visible marks. */
+function appendText(parent, text) {
+  const s = String(text ?? "").replace(/\r\n/g, "\n");
+  let last = 0;
+  for (const found of s.matchAll(UNSAFE)) {
+    if (found.index > last) parent.append(s.slice(last, found.index));
+    const shown = document.createElement("span");
+    shown.className = "escaped";
+    shown.title = "invisible control character";
+    shown.append(mark(found[0]));
+    parent.append(shown);
+    last = found.index + found[0].length;
+  }
+  if (last < s.length) parent.append(s.slice(last));
+  return parent;
+}
+
+/** A new element holding `text` safely. */
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) appendText(node, text);
+  return node;
+}
+
+/** A user-supplied name, isolated from the text around it. */
+const nameOf = (text, className) => el("bdi", className, text);
+
+function replaceText(node, text) {
+  node.replaceChildren();
+  appendText(node, text);
+}
+
+// -- messages to the user ------------------------------------------------------------------
+
+let alertTimer = null;
+
+function describe(error) {
+  if (!error) return "Something went wrong.";
+  if (error.code === "rate_limited") {
+    const wait = error.details?.retry_after;
+    return wait === undefined
+      ? "Too many requests: slow down a little."
+      : `Too many requests: try again in ${wait} s.`;
+  }
+  return error.message || error.code || "Something went wrong.";
+}
+
+function showError(error) {
+  if (error?.code === "stopped") return; // our own logout or sign-out: nothing to say
+  replaceText($("alert-text"), typeof error === "string" ? error : describe(error));
+  $("alert").hidden = false;
+  clearTimeout(alertTimer);
+  alertTimer = setTimeout(() => ($("alert").hidden = true), ERROR_SHOWN_MS);
+}
+
+function showNotice(text, severity) {
+  const notice = $("notice");
+  notice.className = `banner ${severity === "warning" || severity === "error" ? severity : ""}`;
+  replaceText($("notice-text"), text);
+  notice.hidden = false;
+}
+
+// -- REST ------------------------------------------------------------------------------------
+
+class ServerError extends Error {
+  constructor(error) {
+    super(error.message || error.code);
+    this.code = error.code;
+    this.details = error.details;
+  }
+}
+
+async function rest(method, path, body, token) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch {
+    throw new ServerError({ code: "network", message: "Cannot reach the server." });
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    throw new ServerError(
+      data?.error ?? { code: `http_${response.status}`, message: `HTTP ${response.status}` },
+    );
+  }
+  return data;
+}
+
+// -- the real-time connection ------------------------------------------------------------
+
+/** One WebSocket, pre-authenticated with ?token=; `request` pairs responses by id. */
+class Connection {
+  constructor(token, handlers) {
+    this.token = token;
+    this.handlers = handlers;
+    this.pending = new Map();
+    this.counter = 0;
+    this.ready = false;
+    this.stopped = false;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.ws = new WebSocket(`${scheme}//${location.host}/ws?token=${encodeURIComponent(token)}`);
+    this.ws.onmessage = (e) => this.received(e.data);
+    this.ws.onclose = (e) => this.closed(e);
+    this.ping = setInterval(() => this.send({ type: "ping" }), PING_EVERY_MS);
+  }
+
+  send(message) {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** The command's response (success or not); rejects when not connected. */
+  request(type, fields = {}) {
+    if (!this.ready) {
+      return Promise.reject(
+        new ServerError({ code: "offline", message: "Not connected to the server; reconnecting…" }),
+      );
+    }
+    const request_id = `r${++this.counter}`;
+    return new Promise((resolve, reject) => {
+      this.pending.set(request_id, { resolve, reject });
+      this.send({ type, ...fields, request_id });
+    });
+  }
+
+  received(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (typeof message?.type !== "string") return;
+    const waiting = message.request_id != null && this.pending.get(message.request_id);
+    if (waiting && message.type.endsWith("_response")) {
+      this.pending.delete(message.request_id);
+      waiting.resolve(message);
+    } else if (message.type === "authenticate_response") {
+      this.ready = message.success === true;
+      this.handlers.authenticated(message);
+    } else if (message.type === "error") {
+      this.handlers.errorFrame(message);
+    } else if (message.type !== "server_hello" && message.type !== "pong") {
+      this.handlers.event(message);
+    }
+  }
+
+  closed(event) {
+    this.ready = false;
+    clearInterval(this.ping);
+    const lost = this.stopped
+      ? { code: "stopped", message: "Signed out." }
+      : { code: "offline", message: "The connection was lost." };
+    for (const { reject } of this.pending.values()) reject(new ServerError(lost));
+    this.pending.clear();
+    if (!this.stopped) this.handlers.dropped(event);
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.ping);
+    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+  }
+}
+
+// -- state -----------------------------------------------------------------------------------
+
+const state = {
+  token: null,
+  me: null,
+  connection: null,
+  retries: 0,
+  retryTimer: null,
+  rooms: new Map(), // joined: id -> room
+  publicRooms: [], // RoomListItem of public rooms
+  invitations: [],
+  users: new Map(), // id -> username
+  online: new Set(),
+  unread: new Map(), // conversation key -> count
+  conversations: new Map(), // key -> conversation
+  active: null, // key of the open conversation
+  typing: new Map(), // key -> Map(user id -> timer)
+  lastTyping: 0,
+  readTimer: null,
+  lookups: new Map(), // user id -> Promise
+};
+
+function conversation(key) {
+  let conv = state.conversations.get(key);
+  if (!conv) {
+    const [kind, id] = key.split(":");
+    const target = kind === "room" ? { type: "room", room_id: id } : { type: "dm", recipient: id };
+    conv = { key, kind, id, target, messages: [], ids: new Set(), hasMore: false, loaded: false };
+    state.conversations.set(key, conv);
+  }
+  return conv;
+}
+
+function keyOfTarget(target, otherParty) {
+  return target.type === "room" ? `room:${target.room_id}` : `dm:${otherParty}`;
+}
+
+function keyOfMessage(message) {
+  const other =
+    message.author === state.me?.id ? message.target.recipient : message.author;
+  return keyOfTarget(message.target, other);
+}
+
+function userName(id) {
+  if (id === state.me?.id) return state.me.username;
+  return state.users.get(id);
+}
+
+/** Look an unknown author up once; fill in every place showing them. */
+function lookUpUser(id) {
+  if (state.lookups.has(id)) return;
+  const found = ask("get_user", { user_id: id })
+    .then((response) => {
+      if (!response.success) return;
+      state.users.set(id, response.user.username);
+      for (const node of document.querySelectorAll(".author")) {
+        if (node.dataset.user === id) replaceText(node, response.user.username);
+      }
+    })
+    .catch(() => state.lookups.delete(id));
+  state.lookups.set(id, found);
+}
+
+// -- views -----------------------------------------------------------------------------------
+
+function showLogin(reason) {
+  $("chat-view").hidden = true;
+  $("login-view").hidden = false;
+  replaceText($("login-reason"), reason || "");
+  $("login-identifier").focus();
+}
+
+function showChat() {
+  $("login-view").hidden = true;
+  $("chat-view").hidden = false;
+  replaceText($("me"), state.me ? state.me.username : "");
+}
+
+function setStatus(text) {
+  replaceText($("connection"), text);
+}
+
+function badge(key) {
+  const count = state.unread.get(key) || 0;
+  if (!count) return null;
+  const node = el("span", "badge", String(count));
+  node.setAttribute("aria-label", `${count} unread`);
+  return node;
+}
+
+function listItem(label, key, onOpen, extra = []) {
+  const item = document.createElement("li");
+  const button = el("button", "link");
+  button.type = "button";
+  button.append(nameOf(label));
+  button.addEventListener("click", onOpen);
+  if (key && key === state.active) {
+    item.className = "active";
+    button.setAttribute("aria-current", "true");
+  }
+  item.append(...extra, button);
+  const count = key && badge(key);
+  if (count) item.append(count);
+  if (key) item.dataset.key = key;
+  return item;
+}
+
+function fillList(list, items, emptyText) {
+  list.replaceChildren(...(items.length ? items : [el("li", "empty", emptyText)]));
+}
+
+const byName = (a, b) => a.localeCompare(b, undefined, { sensitivity: "base" });
+
+function renderRooms() {
+  const rooms = [...state.rooms.values()].sort((a, b) => byName(a.name, b.name));
+  fillList(
+    $("room-list"),
+    rooms.map((room) => listItem(room.name, `room:${room.id}`, () => open(`room:${room.id}`))),
+    "No rooms yet: create or join one.",
+  );
+  const invitations = state.invitations.map((inv) => {
+    const item = el("li");
+    item.append(nameOf(inv.room_name), el("span", "hint", " invitation from "), nameOf(inv.inviter_name));
+    const accept = el("button", "link", "Accept");
+    accept.type = "button";
+    accept.addEventListener("click", () => acceptInvitation(inv));
+    item.append(accept);
+    return item;
+  });
+  const joinable = state.publicRooms
+    .filter((it) => !state.rooms.has(it.room.id))
+    .map((it) => {
+      const item = listItem(it.room.name, null, () => join(it.room.id));
+      const button = item.querySelector("button");
+      button.setAttribute("aria-describedby", "public-heading");
+      button.title = "Join this room";
+      const count = it.member_count;
+      item.append(el("span", "hint", `${count} member${count === 1 ? "" : "s"}`));
+      return item;
+    });
+  fillList($("public-list"), [...invitations, ...joinable], "No other public rooms.");
+}
+
+function renderUsers() {
+  const people = [...state.users.entries()]
+    .filter(([id]) => id !== state.me?.id)
+    .sort((a, b) => byName(a[1], b[1]));
+  fillList(
+    $("user-list"),
+    people.map(([id, name]) => {
+      const dot = el("span", `presence${state.online.has(id) ? " online" : ""}`);
+      dot.setAttribute("aria-label", state.online.has(id) ? "online" : "offline");
+      dot.setAttribute("role", "img");
+      return listItem(name, `dm:${id}`, () => open(`dm:${id}`), [dot]);
+    }),
+    "Nobody else here yet.",
+  );
+}
+
+function renderLists() {
+  renderRooms();
+  renderUsers();
+}
+
+function clock(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "";
+  return when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function messageItem(message, authorName) {
+  const item = el("li", "message");
+  item.dataset.id = message.id;
+  const time = el("time", "time", clock(message.created_at));
+  time.dateTime = message.created_at;
+  time.title = new Date(message.created_at).toLocaleString();
+  const name = authorName ?? userName(message.author);
+  const author = nameOf(name ?? "…", "author");
+  author.dataset.user = message.author;
+  if (name === undefined) lookUpUser(message.author);
+  item.append(time, author, el("span", "content", message.content));
+  if (message.edited) item.append(el("span", "edited", "(edited)"));
+  return item;
+}
+
+function systemItem(text) {
+  return el("li", "system", text);
+}
+
+function nearBottom(list) {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+}
+
+function renderConversationHead(conv) {
+  const title = $("conversation-title");
+  const description = $("conversation-description");
+  title.replaceChildren();
+  description.replaceChildren();
+  if (!conv) {
+    title.append("No conversation open");
+  } else if (conv.kind === "room") {
+    const room = state.rooms.get(conv.id);
+    title.append("Room ", nameOf(room?.name ?? "…"));
+    appendText(description, room?.settings?.description ?? "");
+  } else {
+    title.append("Direct messages with ", nameOf(userName(conv.id) ?? "…"));
+  }
+  $("leave-room").hidden = !conv || conv.kind !== "room";
+  const usable = Boolean(conv && state.connection?.ready);
+  $("message-input").disabled = !usable;
+  $("send").disabled = !usable;
+}
+
+function renderConversation() {
+  const conv = state.active && conversation(state.active);
+  renderConversationHead(conv);
+  const list = $("messages");
+  list.setAttribute("aria-busy", "true");
+  list.replaceChildren(...(conv ? conv.messages.map((m) => messageItem(m, m.authorName)) : []));
+  list.setAttribute("aria-busy", "false");
+  list.scrollTop = list.scrollHeight;
+  $("load-older").hidden = !(conv && conv.hasMore);
+  renderTyping();
+}
+
+function renderTyping() {
+  const typers = state.active ? [...(state.typing.get(state.active)?.keys() ?? [])] : [];
+  const node = $("typing");
+  node.replaceChildren();
+  typers.forEach((id, i) => {
+    if (i) node.append(", ");
+    node.append(nameOf(userName(id) ?? "someone"));
+  });
+  if (typers.length) node.append(typers.length === 1 ? " is typing…" : " are typing…");
+}
+
+// -- conversations ---------------------------------------------------------------------------
+
+function open(key) {
+  state.active = key;
+  sessionStorage.setItem(OPEN_KEY, key);
+  const conv = conversation(key);
+  renderConversation();
+  renderLists();
+  if (!conv.loaded) loadHistory(conv);
+  else markRead(conv);
+  $("message-input").focus();
+}
+
+function close(reason) {
+  state.active = null;
+  sessionStorage.removeItem(OPEN_KEY);
+  renderConversation();
+  renderLists();
+  if (reason) showNotice(reason);
+}
+
+/** Remember a message (once); true when it is new. */
+function remember(conv, message, authorName, atStart = false) {
+  if (conv.ids.has(message.id)) return false;
+  conv.ids.add(message.id);
+  const entry = { ...message, authorName };
+  if (atStart) conv.messages.unshift(entry);
+  else conv.messages.push(entry);
+  return true;
+}
+
+async function loadHistory(conv, older = false) {
+  if (conv.loading) return;
+  conv.loading = true;
+  const fields = { target: conv.target, limit: PAGE };
+  if (older && conv.messages.length) fields.before = conv.messages[0].id;
+  try {
+    const response = await ask("get_messages", fields);
+    if (!response.success) {
+      showError(response.error);
+      return;
+    }
+    const page = response.messages; // newest first
+    if (older) {
+      const list = $("messages");
+      const fromBottom = list.scrollHeight - list.scrollTop;
+      const added = page.filter((m) => remember(conv, m, undefined, true));
+      if (conv.key === state.active) {
+        list.prepend(...added.reverse().map((m) => messageItem(m)));
+        list.scrollTop = list.scrollHeight - fromBottom;
+      }
+      conv.hasMore = response.has_more;
+      if (conv.key === state.active) $("load-older").hidden = !conv.hasMore;
+    } else {
+      const live = conv.messages;
+      conv.messages = [];
+      conv.ids = new Set();
+      for (const m of [...page].reverse()) remember(conv, m);
+      for (const m of live) remember(conv, m, m.authorName);
+      conv.hasMore = response.has_more;
+      conv.loaded = true;
+      if (conv.key === state.active) {
+        renderConversation();
+        markRead(conv);
+      }
+    }
+  } catch (error) {
+    showError(error);
+  } finally {
+    conv.loading = false;
+  }
+}
+
+async function markRead(conv) {
+  if (!state.connection?.ready || document.hidden) return;
+  clearTimeout(state.readTimer);
+  const had = state.unread.get(conv.key) || 0;
+  state.unread.delete(conv.key);
+  if (had) renderLists();
+  try {
+    const response = await ask("mark_read", { target: conv.target });
+    if (!response.success) showError(response.error);
+  } catch {
+    // offline: the next connection fetches the counts again
+  }
+}
+
+function received(message, authorName) {
+  const key = keyOfMessage(message);
+  const conv = conversation(key);
+  const mine = message.author === state.me.id;
+  if (key.startsWith("dm:") && !state.users.has(conv.id) && !mine && authorName) {
+    state.users.set(conv.id, authorName);
+  }
+  if (!mine) stopTyping(key, message.author);
+  const isNew = remember(conv, message, authorName);
+  if (!isNew) return;
+  if (key === state.active) {
+    const list = $("messages");
+    const follow = mine || nearBottom(list);
+    list.append(messageItem(message, authorName));
+    if (follow) list.scrollTop = list.scrollHeight;
+    if (!mine) {
+      clearTimeout(state.readTimer);
+      state.readTimer = setTimeout(() => markRead(conv), 1000);
+    }
+  } else if (!mine) {
+    state.unread.set(key, (state.unread.get(key) || 0) + 1);
+  }
+  renderLists();
+}
+
+// -- actions ---------------------------------------------------------------------------------
+
+/** A command on the current connection (rejected when there is none). */
+function ask(type, fields) {
+  if (!state.connection) {
+    return Promise.reject(new ServerError({ code: "stopped", message: "Signed out." }));
+  }
+  return state.connection.request(type, fields);
+}
+
+async function command(type, fields) {
+  try {
+    const response = await ask(type, fields);
+    if (!response.success) {
+      showError(response.error);
+      return null;
+    }
+    return response;
+  } catch (error) {
+    showError(error);
+    return null;
+  }
+}
+
+async function join(roomId) {
+  const response = await command("join_room", { room_id: roomId });
+  if (response) {
+    state.rooms.set(response.room.id, response.room);
+    open(`room:${response.room.id}`);
+  }
+}
+
+async function acceptInvitation(invitation) {
+  const response = await command("accept_invitation", { invitation_id: invitation.id });
+  if (response) {
+    state.invitations = state.invitations.filter((inv) => inv.id !== invitation.id);
+    await loadRooms();
+    open(`room:${invitation.room_id}`);
+  }
+}
+
+async function leave() {
+  const conv = state.active && conversation(state.active);
+  if (!conv || conv.kind !== "room") return;
+  const response = await command("leave_room", { room_id: conv.id });
+  if (response) {
+    state.rooms.delete(conv.id);
+    state.conversations.delete(conv.key);
+    close();
+    loadRooms();
+  }
+}
+
+async function createRoom(event) {
+  event.preventDefault();
+  const name = $("new-room-name").value;
+  const description = $("new-room-description").value;
+  const fields = { name };
+  if (description.trim()) fields.description = description;
+  const response = await command("create_room", fields);
+  if (response) {
+    $("new-room-name").value = "";
+    $("new-room-description").value = "";
+    state.rooms.set(response.room.id, response.room);
+    open(`room:${response.room.id}`);
+  }
+}
+
+async function sendMessage() {
+  const input = $("message-input");
+  const content = input.value;
+  const conv = state.active && conversation(state.active);
+  if (!conv || !content.trim()) return;
+  const response = await command("send_message", { target: conv.target, content });
+  if (response) {
+    if (input.value === content) input.value = "";
+    received(response.message, state.me.username);
+  }
+}
+
+function typed() {
+  const conv = state.active && conversation(state.active);
+  const now = Date.now();
+  if (!conv || !state.connection?.ready || now - state.lastTyping < TYPING_EVERY_MS) return;
+  state.lastTyping = now;
+  state.connection.send({ type: "typing", target: conv.target });
+}
+
+function stopTyping(key, userId) {
+  const typers = state.typing.get(key);
+  if (!typers?.has(userId)) return;
+  clearTimeout(typers.get(userId));
+  typers.delete(userId);
+  if (key === state.active) renderTyping();
+}
+
+// -- loading lists -----------------------------------------------------------------------------
+
+async function loadRooms() {
+  const [joined, listed, invited] = await Promise.all([
+    command("list_rooms", { filter: { joined_only: true } }),
+    command("list_rooms", { limit: LIST_LIMIT }),
+    command("list_invitations", {}),
+  ]);
+  if (joined) state.rooms = new Map(joined.rooms.map((it) => [it.room.id, it.room]));
+  if (listed) state.publicRooms = listed.rooms;
+  if (invited) state.invitations = invited.invitations;
+  renderLists();
+  if (state.active) renderConversationHead(conversation(state.active));
+}
+
+async function loadUsers() {
+  const response = await command("list_users", { limit: LIST_LIMIT });
+  if (!response) return;
+  for (const user of response.users) state.users.set(user.id, user.username);
+  state.online = new Set(response.online_user_ids);
+  renderUsers();
+}
+
+async function loadUnread() {
+  const token = state.token;
+  try {
+    const me = await rest("GET", "/users/me", undefined, token);
+    if (state.token !== token) return;
+    const counts = me.unread_counts ?? {};
+    state.unread = new Map();
+    for (const [id, n] of Object.entries(counts.by_room ?? {})) state.unread.set(`room:${id}`, n);
+    for (const [id, n] of Object.entries(counts.by_dm ?? {})) state.unread.set(`dm:${id}`, n);
+    renderLists();
+  } catch (error) {
+    if (state.token === token) showError(error);
+  }
+}
+
+// -- the connection's life ---------------------------------------------------------------------
+
+const ENDED = {
+  account_banned: "Your account is banned.",
+  session_expired: "Your session expired: please log in again.",
+  token_expired: "Your session expired: please log in again.",
+  session_not_found: "Your session ended (you logged out elsewhere?): please log in again.",
+  invalid_token: "Your login is no longer valid: please log in again.",
+  user_not_found: "Your account no longer exists.",
+};
+
+function connect() {
+  clearTimeout(state.retryTimer);
+  setStatus(state.retries ? "Reconnecting…" : "Connecting…");
+  state.connection = new Connection(state.token, {
+    authenticated,
+    errorFrame,
+    event: onEvent,
+    dropped,
+  });
+}
+
+async function authenticated(response) {
+  if (!response.success) {
+    const error = response.error ?? {};
+    signOut(ENDED[error.code] ?? `Could not sign in: ${describe(error)}`);
+    return;
+  }
+  state.retries = 0;
+  state.me = response.user;
+  showChat();
+  setStatus("Connected");
+  const connection = state.connection;
+  await Promise.all([loadRooms(), loadUsers(), loadUnread()]);
+  if (state.connection !== connection) return; // signed out (or dropped) meanwhile
+  const wanted = state.active ?? sessionStorage.getItem(OPEN_KEY);
+  if (wanted && (wanted.startsWith("dm:") || state.rooms.has(wanted.slice(5)))) {
+    // After a reconnect the history is fetched again: messages may have been missed.
+    const conv = conversation(wanted);
+    conv.loaded = false;
+    open(wanted);
+  } else {
+    renderConversation();
+  }
+}
+
+function errorFrame(frame) {
+  if (frame.code in ENDED) {
+    signOut(ENDED[frame.code]);
+  } else if (frame.code !== "timeout") {
+    showError(frame);
+  }
+}
+
+function dropped(event) {
+  const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** state.retries);
+  const jittered = Math.round(delay * (0.75 + Math.random() / 4));
+  state.retries += 1;
+  setStatus(`Disconnected (code ${event.code}): reconnecting in ${Math.ceil(jittered / 1000)} s…`);
+  renderConversationHead(state.active && conversation(state.active));
+  state.retryTimer = setTimeout(connect, jittered);
+}
+
+function start(token) {
+  state.token = token;
+  state.retries = 0;
+  showChat();
+  connect();
+}
+
+function forget() {
+  clearTimeout(state.retryTimer);
+  state.connection?.stop();
+  Object.assign(state, {
+    token: null,
+    me: null,
+    connection: null,
+    active: null,
+    rooms: new Map(),
+    publicRooms: [],
+    invitations: [],
+    users: new Map(),
+    online: new Set(),
+    unread: new Map(),
+    conversations: new Map(),
+    typing: new Map(),
+    lookups: new Map(),
+  });
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(OPEN_KEY);
+  // Nothing of this account stays on the page for the next one to see.
+  renderConversation();
+  renderLists();
+  replaceText($("me"), "");
+  setStatus("");
+}
+
+function signOut(reason) {
+  forget();
+  showLogin(reason);
+}
+
+async function logout() {
+  const token = state.token;
+  forget();
+  showLogin("You are logged out.");
+  try {
+    await rest("POST", "/auth/logout", undefined, token);
+  } catch {
+    // the session is gone already
+  }
+}
+
+// -- events ------------------------------------------------------------------------------------
+
+function systemLine(roomId, text) {
+  if (state.active === `room:${roomId}`) {
+    const list = $("messages");
+    const follow = nearBottom(list);
+    list.append(systemItem(text));
+    if (follow) list.scrollTop = list.scrollHeight;
+  }
+}
+
+function onEvent(event) {
+  switch (event.type) {
+    case "message_received":
+      received(event.message, event.author_username);
+      break;
+    case "message_edited": {
+      const conv = conversation(keyOfMessage(event.message));
+      const kept = conv.messages.find((m) => m.id === event.message.id);
+      if (kept) Object.assign(kept, event.message);
+      const node = document.querySelector(`#messages li[data-id="${CSS.escape(event.message.id)}"]`);
+      if (node && conv.key === state.active) node.replaceWith(messageItem(event.message, kept?.authorName));
+      break;
+    }
+    case "message_deleted": {
+      for (const conv of state.conversations.values()) {
+        if (!conv.ids.has(event.message_id)) continue;
+        conv.messages = conv.messages.filter((m) => m.id !== event.message_id);
+        conv.ids.delete(event.message_id);
+      }
+      document.querySelector(`#messages li[data-id="${CSS.escape(event.message_id)}"]`)?.remove();
+      break;
+    }
+    case "user_joined_room":
+      state.users.set(event.user.id, event.user.username);
+      if (event.user.id === state.me.id) loadRooms();
+      else systemLine(event.room_id, `${event.user.username} joined the room`);
+      renderUsers();
+      break;
+    case "user_left_room":
+      if (event.user_id === state.me.id) {
+        state.rooms.delete(event.room_id);
+        state.conversations.delete(`room:${event.room_id}`);
+        if (state.active === `room:${event.room_id}`) {
+          close(event.reason === "kicked" ? "You were removed from the room." : null);
+        }
+        loadRooms();
+      } else {
+        const who = userName(event.user_id) ?? "someone";
+        systemLine(event.room_id, `${who} ${event.reason === "kicked" ? "was removed" : "left"}`);
+      }
+      break;
+    case "room_updated":
+      if (state.rooms.has(event.room.id)) state.rooms.set(event.room.id, event.room);
+      renderLists();
+      if (state.active === `room:${event.room.id}`) renderConversationHead(conversation(state.active));
+      break;
+    case "room_deleted":
+      state.rooms.delete(event.room_id);
+      state.conversations.delete(`room:${event.room_id}`);
+      if (state.active === `room:${event.room_id}`) close();
+      showNotice(`The room “${event.room_name}” was deleted.`);
+      loadRooms();
+      break;
+    case "member_role_changed":
+      systemLine(event.room_id, `${event.username} is now ${event.new_role}`);
+      break;
+    case "user_online":
+      state.online.add(event.user_id);
+      state.users.set(event.user_id, event.username);
+      renderUsers();
+      break;
+    case "user_offline":
+      state.online.delete(event.user_id);
+      renderUsers();
+      break;
+    case "user_typing": {
+      const key = keyOfTarget(event.target, event.user_id);
+      const typers = state.typing.get(key) ?? new Map();
+      state.typing.set(key, typers);
+      clearTimeout(typers.get(event.user_id));
+      typers.set(event.user_id, setTimeout(() => stopTyping(key, event.user_id), TYPING_SHOWN_MS));
+      if (key === state.active) renderTyping();
+      break;
+    }
+    case "invitation_received":
+      state.invitations = [event.invitation, ...state.invitations];
+      showNotice(`${event.invitation.inviter_name} invited you to “${event.invitation.room_name}”.`);
+      renderRooms();
+      break;
+    case "server_notice":
+      showNotice(event.message, event.severity);
+      break;
+    default:
+      break; // newer servers may add events
+  }
+}
+
+// -- the page ----------------------------------------------------------------------------------
+
+async function signIn(form, path, body) {
+  const button = form.querySelector("button");
+  button.disabled = true;
+  replaceText($("login-reason"), "");
+  try {
+    const answer = await rest("POST", path, body);
+    sessionStorage.setItem(TOKEN_KEY, answer.token);
+    form.reset();
+    start(answer.token);
+  } catch (error) {
+    replaceText($("login-reason"), describe(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function wire() {
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    signIn(e.target, "/auth/login", {
+      identifier: $("login-identifier").value,
+      password: $("login-password").value,
+    });
+  });
+  $("register-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    signIn(e.target, "/auth/register", {
+      username: $("register-username").value,
+      email: $("register-email").value,
+      password: $("register-password").value,
+    });
+  });
+  $("logout").addEventListener("click", logout);
+  $("create-room-form").addEventListener("submit", createRoom);
+  $("leave-room").addEventListener("click", leave);
+  $("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendMessage();
+  });
+  const input = $("message-input");
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendMessage();
+    }
+  });
+  input.addEventListener("input", typed);
+  const older = () => {
+    const conv = state.active && conversation(state.active);
+    if (conv?.hasMore && !conv.loading) loadHistory(conv, true);
+  };
+  $("load-older").addEventListener("click", older);
+  $("messages").addEventListener("scroll", (e) => {
+    if (e.target.scrollTop < 40) older();
+  });
+  $("alert-close").addEventListener("click", () => ($("alert").hidden = true));
+  $("notice-close").addEventListener("click", () => ($("notice").hidden = true));
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.active) markRead(conversation(state.active));
+  });
+}
+
+wire();
+const saved = sessionStorage.getItem(TOKEN_KEY);
+if (saved) start(saved);
+else showLogin("");

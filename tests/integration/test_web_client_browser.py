@@ -1,0 +1,386 @@
+"""The browser client (lairchat/web, docs/WEB.md) in a real browser against a real server.
+
+lairchat runs as ``twistd -n lairchat`` on loopback ports with its defaults (the web
+client on, ``/ws`` open to the server's own origin only); headless Chromium opens
+``http://127.0.0.1:<port>/`` (tests/integration/browser.py). A browser user registers,
+creates a room, and chats with a TCP user (this test) both ways; hostile text is shown
+literally and runs nothing; older history pages in; a reload keeps the session and the
+history; a direct message goes both ways; a session ended elsewhere sends the page back
+to the login form with the reason; logging in again and out works. The browser console
+must stay free of errors (a script, style or connection refused by the page's
+Content-Security-Policy is one).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from lairchat.testing import ServerProcess
+from lairchat.testing_clients import Message, TCPClient
+from tests.integration import browser
+from tests.integration.browser import chromium, console, rest, wait_for
+
+SECRET = "web-client-test-secret-0123456789abcdef"
+PASSWORD = "correct horse battery"
+#: Markup, a script end tag, a right-to-left override and a terminal escape.
+HOSTILE = (
+    '<img src=x onerror="window.__xss=1"></script><script>window.__xss=2</script>'
+    "\u202etxt.exe\x1b[31m"
+)
+#: How the page must show it: the same characters, the two invisible ones as marks.
+HOSTILE_SHOWN = HOSTILE.replace("\u202e", "U+202E").replace("\x1b", "\u241b")
+#: Messages sent to fill more than one page of history (a page is 50).
+FILLER = 55
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = ServerProcess(tmp_path, secret=SECRET)
+    yield srv
+    srv.stop()
+
+
+driver = browser.driver  # the shared fixture
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+# -- reading the page ------------------------------------------------------------------
+
+
+def text_of(chrome: webdriver.Chrome, element_id: str) -> str:
+    return chrome.execute_script(
+        "return document.getElementById(arguments[0]).textContent", element_id
+    )
+
+
+def shown(chrome: webdriver.Chrome, element_id: str) -> bool:
+    return chrome.execute_script("return !document.getElementById(arguments[0]).hidden", element_id)
+
+
+def messages(chrome: webdriver.Chrome) -> list[dict[str, str]]:
+    """The open conversation as shown: author and content of every line."""
+    return chrome.execute_script(
+        """return [...document.querySelectorAll('#messages li')].map((li) => ({
+             author: li.querySelector('.author')?.textContent ?? '',
+             content: li.querySelector('.content')?.textContent ?? li.textContent}))"""
+    )
+
+
+def showing(content: str, author: str | None = None) -> Callable[[webdriver.Chrome], bool]:
+    def check(chrome: webdriver.Chrome) -> bool:
+        return any(
+            m["content"] == content and author in (None, m["author"]) for m in messages(chrome)
+        )
+
+    return check
+
+
+def connected(chrome: webdriver.Chrome) -> bool:
+    return text_of(chrome, "connection") == "Connected" and shown(chrome, "chat-view")
+
+
+def type_into(chrome: webdriver.Chrome, element_id: str, text: str) -> None:
+    field = chrome.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def errors_logged(chrome: webdriver.Chrome, network: bool = True) -> list[dict[str, Any]]:
+    """The console's errors since the last call; without ``network``, only the page's
+    own (script errors, policy violations), not its refused requests."""
+    return [
+        entry
+        for entry in console(chrome)
+        if entry["level"] == "SEVERE" and (network or entry["source"] != "network")
+    ]
+
+
+def inert(chrome: webdriver.Chrome) -> None:
+    """Nothing hostile ran or became markup."""
+    assert chrome.execute_script("return window.__xss") is None
+    assert chrome.execute_script("return document.querySelectorAll('img').length") == 0
+    assert chrome.execute_script("return document.scripts.length") == 1
+
+
+def unread(chrome: webdriver.Chrome, selector: str) -> str | None:
+    return chrome.execute_script(
+        "return document.querySelector(arguments[0])?.textContent", selector
+    )
+
+
+def reconnected(chrome: webdriver.Chrome) -> bool:
+    """The status went from a drop back to "Connected" (``window.statuses`` records it)."""
+    statuses = chrome.execute_script("return window.statuses")
+    drops = [i for i, status in enumerate(statuses) if status.startswith("Disconnected")]
+    return bool(drops) and "Connected" in statuses[drops[0] :]
+
+
+def from_browser(content: str) -> Callable[[Message], bool]:
+    return lambda m: m["type"] == "message_received" and m["message"]["content"] == content
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+
+def test_served_over_real_http(server: ServerProcess) -> None:
+    """What in-memory requests do not show: the lengths and a 304 on the wire."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=10)
+    try:
+        connection.request("GET", "/", headers={"Host": f"127.0.0.1:{server.http_port}"})
+        page = connection.getresponse()
+        body = page.read()
+        assert page.status == 200 and page.getheader("Content-Length") == str(len(body))
+        assert page.getheader("Content-Type") == "text/html; charset=utf-8"
+        sockets = f"ws://127.0.0.1:{server.http_port} wss://127.0.0.1:{server.http_port};"
+        assert f"connect-src 'self' {sockets}" in page.getheader("Content-Security-Policy")
+        etag = page.getheader("ETag")
+        connection.request("GET", "/", headers={"If-None-Match": etag})
+        again = connection.getresponse()
+        assert again.read() == b"" and again.status == 304
+        assert again.getheader("Content-Length") is None and again.getheader("ETag") == etag
+        connection.request("HEAD", "/app/app.js")
+        head = connection.getresponse()
+        assert head.read() == b"" and int(head.getheader("Content-Length")) > 1000
+        connection.request("GET", "/app/missing.js")
+        missing = connection.getresponse()
+        assert missing.status == 404
+        assert json.loads(missing.read())["error"]["code"] == "not_found"
+    finally:
+        connection.close()
+    assert "HEAD request" not in server.log()  # Twisted's "I think I'll eat it" line
+
+
+def test_a_browser_user_chats_with_a_tcp_user(server: ServerProcess, driver: webdriver.Chrome):
+    alice = unique("web")
+    driver.get(server.url + "/")
+    wait_for(driver, lambda d: shown(d, "login-view"))
+
+    # Register in the page: the token goes to sessionStorage, never localStorage.
+    type_into(driver, "register-username", alice)
+    type_into(driver, "register-email", f"{alice}@example.com")
+    type_into(driver, "register-password", PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#register-form button").click()
+    wait_for(driver, connected)
+    assert text_of(driver, "me") == alice
+    assert driver.execute_script("return sessionStorage.getItem('lairchat.token')")
+    assert driver.execute_script("return localStorage.length") == 0
+
+    # A room whose name is markup: shown as text.
+    tag = uuid.uuid4().hex[:8]
+    room_name = f"<img src=x onerror=window.__xss=3> {tag}"
+    type_into(driver, "new-room-name", room_name)
+    driver.find_element(By.CSS_SELECTOR, "#create-room-form button").click()
+    wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room {room_name}")
+    assert text_of(driver, "room-list") == room_name
+
+    bob = TCPClient.connect(server.tcp_port)
+    try:
+        bob.hello()
+        bob_name = unique("tcp")
+        bob_user = bob.ok(
+            "register", username=bob_name, email=f"{bob_name}@example.com", password=PASSWORD
+        )["user"]
+        room_id = bob.ok("list_rooms", filter={"search": tag})["rooms"][0]["room"]["id"]
+        alice_id = bob.ok("list_users", filter={"search": alice})["users"][0]["id"]
+        bob.ok("join_room", room_id=room_id)
+        room = {"type": "room", "room_id": room_id}
+        wait_for(driver, showing(f"{bob_name} joined the room"))
+        bob_item = f'#user-list li[data-key="dm:{bob_user["id"]}"]'
+        assert driver.find_element(By.CSS_SELECTOR, f"{bob_item} .presence.online")
+
+        # A refused command is shown, not swallowed.
+        type_into(driver, "new-room-name", room_name)
+        driver.find_element(By.CSS_SELECTOR, "#create-room-form button").click()
+        wait_for(driver, lambda d: shown(d, "alert"))
+        assert text_of(driver, "alert-text") == "Room name already taken"
+        driver.find_element(By.ID, "alert-close").click()
+        type_into(driver, "new-room-name", "")
+
+        # TCP -> browser, and typing shown.
+        bob.send({"type": "typing", "target": room})
+        wait_for(driver, lambda d: text_of(d, "typing") == f"{bob_name} is typing…")
+        bob.ok("send_message", target=room, content="hello from tcp")
+        wait_for(driver, showing("hello from tcp", bob_name))
+        assert text_of(driver, "typing") == ""
+
+        # Browser -> TCP: Enter sends, Shift+Enter is a new line.
+        box = driver.find_element(By.ID, "message-input")
+        box.send_keys("hello from the browser", Keys.ENTER)
+        got = bob.wait_for(from_browser("hello from the browser"))
+        assert got["author_username"] == alice and got["message"]["target"] == room
+        box.send_keys("line one")
+        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+        box.send_keys("line two", Keys.ENTER)
+        bob.wait_for(from_browser("line one\nline two"))
+        wait_for(driver, showing("line one\nline two", alice))
+        assert box.get_attribute("value") == ""
+
+        # Hostile text: literal, inert, the invisible characters visible.
+        bob.ok("send_message", target=room, content=HOSTILE)
+        wait_for(driver, showing(HOSTILE_SHOWN, bob_name))
+        inert(driver)
+        marks = driver.execute_script(
+            "return [...document.querySelectorAll('#messages .escaped')].map(e => e.textContent)"
+        )
+        assert marks == ["U+202E", "\u241b"]
+
+        # Edits and deletions arrive live.
+        edited = bob.ok("send_message", target=room, content="typo")["message"]["id"]
+        wait_for(driver, showing("typo", bob_name))
+        bob.ok("edit_message", message_id=edited, content="fixed")
+        wait_for(driver, showing("fixed", bob_name))
+        assert "(edited)" in text_of(driver, "messages")
+        bob.ok("delete_message", message_id=edited)
+        wait_for(driver, lambda d: "fixed" not in [m["content"] for m in messages(d)])
+
+        # More than a page of history, sent in one go.
+        for n in range(FILLER):
+            bob.send({"type": "send_message", "target": room, "content": f"filler {n:02}"})
+        wait_for(driver, showing(f"filler {FILLER - 1:02}", bob_name))
+
+        lobby = f"lobby {tag}"
+        bob.ok("create_room", name=lobby, description="bob's <i>public</i> room")
+
+        # A reload keeps the session (sessionStorage) and reopens the room, newest page
+        # first; the older page comes in on request.
+        driver.refresh()
+        wait_for(driver, connected)
+        wait_for(driver, showing(f"filler {FILLER - 1:02}"))
+        assert text_of(driver, "conversation-title") == f"Room {room_name}"
+        shown_now = [m["content"] for m in messages(driver)]
+        assert len(shown_now) == 50 and "hello from tcp" not in shown_now
+        assert shown(driver, "load-older")
+        driver.find_element(By.ID, "load-older").click()
+        wait_for(driver, showing("hello from tcp", bob_name))
+        contents = [m["content"] for m in messages(driver)]
+        assert contents[:5] == [
+            "hello from tcp",
+            "hello from the browser",
+            "line one\nline two",
+            HOSTILE_SHOWN,
+            "filler 00",
+        ]
+        assert contents[-1] == f"filler {FILLER - 1:02}"
+        wait_for(driver, lambda d: not shown(d, "load-older"))
+        inert(driver)
+
+        # Join a public room from the list, then leave it.
+        assert lobby in text_of(driver, "public-list")
+        driver.find_element(By.XPATH, f'//ul[@id="public-list"]//button[.="{lobby}"]').click()
+        wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room {lobby}")
+        assert text_of(driver, "conversation-description") == "bob's <i>public</i> room"
+        assert lobby in text_of(driver, "room-list") and lobby not in text_of(driver, "public-list")
+        driver.find_element(By.ID, "leave-room").click()
+        wait_for(driver, lambda d: lobby not in text_of(d, "room-list"))
+        wait_for(driver, lambda d: lobby in text_of(d, "public-list"))
+        assert text_of(driver, "conversation-title") == "No conversation open"
+
+        # A direct message from bob: unread on his name, then a conversation both ways.
+        bob.ok("send_message", target={"type": "dm", "recipient": alice_id}, content="psst")
+        wait_for(driver, lambda d: unread(d, f"{bob_item} .badge") == "1")
+        driver.find_element(By.CSS_SELECTOR, f"{bob_item} button").click()
+        wait_for(driver, showing("psst", bob_name))
+        assert text_of(driver, "conversation-title") == f"Direct messages with {bob_name}"
+        driver.find_element(By.ID, "message-input").send_keys("hi bob", Keys.ENTER)
+        got = bob.wait_for(from_browser("hi bob"))
+        assert got["message"]["target"] == {"type": "dm", "recipient": bob_user["id"]}
+        wait_for(driver, showing("hi bob", alice))
+
+        assert errors_logged(driver) == []
+
+        # The session ends elsewhere: the page reconnects, is refused, and says why.
+        token = driver.execute_script("return sessionStorage.getItem('lairchat.token')")
+        rest(server, "POST", "/auth/logout", token=token)
+        wait_for(driver, lambda d: shown(d, "login-view"))
+        assert "session ended" in text_of(driver, "login-reason")
+        assert text_of(driver, "messages") == "" and bob_name not in text_of(driver, "user-list")
+        assert driver.execute_script("return sessionStorage.length") == 0
+
+        # Log in again, then out.
+        type_into(driver, "login-identifier", alice)
+        type_into(driver, "login-password", PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+        wait_for(driver, connected)
+        wait_for(driver, lambda d: text_of(d, "user-list") == bob_name)
+        assert text_of(driver, "conversation-title") == "No conversation open"
+        driver.find_element(By.ID, "logout").click()
+        wait_for(driver, lambda d: shown(d, "login-view"))
+        assert text_of(driver, "login-reason") == "You are logged out."
+        assert driver.execute_script("return sessionStorage.length") == 0
+        assert errors_logged(driver, network=False) == []
+    finally:
+        bob.close()
+
+
+def test_the_page_reconnects_and_reports_what_the_server_says(tmp_path: Path) -> None:
+    """Rate limits on and a short idle timeout: the server dropping an idle connection
+    is followed by a new, authenticated one; refused sign-ups say when to retry; the
+    shutdown notice is shown."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_RATE_LIMITS="on", LAIR_IDLE_TIMEOUT="2")
+    try:
+        with chromium() as driver:
+            driver.get(server.url + "/")
+            name = unique("web")
+            type_into(driver, "register-username", name)
+            type_into(driver, "register-email", f"{name}@example.com")
+            type_into(driver, "register-password", PASSWORD)
+            driver.find_element(By.CSS_SELECTOR, "#register-form button").click()
+            wait_for(driver, connected)
+            driver.execute_script(
+                """window.statuses = [];
+                   new MutationObserver(() => statuses.push(
+                     document.getElementById('connection').textContent))
+                   .observe(document.getElementById('connection'), {childList: true});"""
+            )
+            # The server closes the idle connection (timeout); the page connects again.
+            wait_for(driver, reconnected)
+            assert text_of(driver, "me") == name
+            chat = driver.current_window_handle
+
+            # Another tab (sessionStorage is per tab: signed out there). A sign-up refused
+            # by the rules, then by the auth rate limit (10 a minute, one used above).
+            driver.switch_to.new_window("tab")
+            driver.get(server.url + "/")
+            wait_for(driver, lambda d: shown(d, "login-view"))
+            type_into(driver, "register-username", "not-a-name")  # the form's rules pass
+            type_into(driver, "register-email", "x@example.com")
+            type_into(driver, "register-password", PASSWORD)
+            button = driver.find_element(By.CSS_SELECTOR, "#register-form button")
+            button.click()
+            wait_for(driver, lambda d: text_of(d, "login-reason").startswith("Username invalid"))
+            for _ in range(10):
+                button.click()
+                wait_for(driver, lambda d: button.is_enabled())
+                if text_of(driver, "login-reason").startswith("Too many"):
+                    break
+            reason = text_of(driver, "login-reason")
+            assert re.fullmatch(r"Too many requests: try again in [0-9]+ s\.", reason), reason
+            driver.close()
+            driver.switch_to.window(chat)
+
+            # Stopped just after a fresh connection (the idle timeout keeps closing
+            # them): the notice reaches the page before it goes.
+            driver.execute_script("window.statuses = []")
+            wait_for(driver, reconnected)
+            server.stop()
+            wait_for(driver, lambda d: text_of(d, "notice-text") == "Server is shutting down")
+            assert "warning" in driver.find_element(By.ID, "notice").get_attribute("class")
+            wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+            assert errors_logged(driver, network=False) == []
+    finally:
+        server.stop()
