@@ -1,11 +1,13 @@
 """Storage faults: what clients, the log and ``/ready`` see when the database fails.
 
 A fault (disk full, an I/O error, a lock held by another process past the busy
-timeout, the message writer gone, the database file deleted or replaced) fails every
-request that needs it with ``internal_error``, which is all a client needs to know.
-The operator gets one log line when a fault begins (or changes), not a traceback per
-request, and one when storage works again; meanwhile ``/ready`` answers 503 until a
-write succeeds (see :meth:`lairchat.storage.sqlite.store.SQLiteStore.ping`).
+timeout, the message writer gone, the database file or its write-ahead log deleted
+or replaced) fails every request that needs it with ``internal_error``, which is all
+a client needs to know. The operator gets one log line when a fault begins (and one
+per new cause), not a traceback per request, and one when storage works again;
+meanwhile ``/ready`` answers 503 until each channel that failed (reads, writes,
+messages) works again (see :meth:`lairchat.storage.sqlite.store.SQLiteStore.ping`).
+docs/operations.md, "Storage faults", is the operator's side of this.
 """
 
 from __future__ import annotations

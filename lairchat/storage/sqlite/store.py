@@ -106,7 +106,9 @@ class SQLiteStore:
     ):
         """``append(rows)``, if given, stores message rows in one transaction of its
         own and fires with the last rowid (the writer process, see
-        :mod:`lairchat.storage.sqlite.writer`); otherwise ``writer`` does."""
+        :mod:`lairchat.storage.sqlite.writer`); otherwise ``writer`` does. No rows:
+        a write that changes nothing, committed (:func:`touch`, the probe of
+        :meth:`ping`)."""
         self._writer = writer
         self._reader = reader
         self.path = path
