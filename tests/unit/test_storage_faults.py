@@ -511,3 +511,18 @@ def test_no_write_goes_to_a_write_ahead_log_deleted_while_open(path):
         assert outcome(ban_row(store)).check(StorageFault)
     assert "write-ahead log" in lines(events)[0] and "was deleted while open" in lines(events)[0]
     assert outcome(store.ping()) is False
+
+
+def test_a_writer_that_cannot_be_started_fails_the_batch_and_is_tried_again_later():
+    class NoFork(FakeReactor):
+        def spawnProcess(self, *args, **kw):  # noqa: N802
+            raise OSError(11, "Resource temporarily unavailable")
+
+    reactor = NoFork()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    with capturedLogs() as events:
+        for _ in range(3):
+            failed = outcome(writer.insert([["m"]]))
+            assert failed.check(WriterError)
+    assert "could not be started" in str(failed.value) and writer.idle
+    assert "restarting it in 1 s" in lines(events)[-1]  # after two: the third waited

@@ -218,9 +218,14 @@ class MessageWriter:
 
     def insert(self, rows: list[tuple]) -> defer.Deferred:
         """Send a batch; the Deferred fires with the last rowid after its commit."""
-        if self._process is None and self.reactor.seconds() < self._restart_at:
-            return defer.fail(WriterError(self._exit_reason))
-        self.start()
+        if self._process is None:
+            if self.reactor.seconds() < self._restart_at:
+                return defer.fail(WriterError(self._exit_reason))
+            try:
+                self._spawn()
+            except OSError as e:  # no fork (the process limit, no memory): as a crash
+                self._lost(f"the message writer could not be started: {e}")
+                return defer.fail(WriterError(self._exit_reason))
         d: defer.Deferred = defer.Deferred()
         self._waiting.append((d, self.reactor.seconds()))
         if self._watchdog is None:
@@ -239,6 +244,7 @@ class MessageWriter:
         return d
 
     def _spawn(self) -> None:
+        self._started_at = self.reactor.seconds()
         process = _WriterProcess(self)
         argv = [self._executable, "-m", "lairchat.storage.sqlite.writer", self.path]
         self.reactor.spawnProcess(
@@ -249,7 +255,6 @@ class MessageWriter:
             childFDs={0: "w", 1: "r", 2: "r"},
         )
         self._process = process
-        self._started_at = self.reactor.seconds()
 
     def _answered(self, reply: dict[str, Any]) -> None:
         d, started = self._waiting.popleft()
