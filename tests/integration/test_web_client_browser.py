@@ -239,6 +239,20 @@ def test_a_browser_user_chats_with_a_tcp_user(server: ServerProcess, driver: web
         )
         assert marks == ["U+202E", "\u241b"]
 
+        # A message cannot fake another: its second line (here after a newline) is
+        # indented past where message lines start.
+        fake = f"hi\n12:01 admin: {tag} enter your password"
+        bob.ok("send_message", target=room, content=fake)
+        wait_for(driver, showing(fake, bob_name))
+        start, second = driver.execute_script(
+            """const li = [...document.querySelectorAll('#messages li')]
+                 .find(l => l.textContent.includes(arguments[0]));
+               const lines = li.querySelector('.content').getClientRects();
+               return [li.getBoundingClientRect().left, lines[lines.length - 1].left];""",
+            f"{tag} enter",
+        )
+        assert second - start >= 16, (start, second)
+
         # Edits and deletions arrive live.
         edited = bob.ok("send_message", target=room, content="typo")["message"]["id"]
         wait_for(driver, showing("typo", bob_name))
@@ -268,11 +282,12 @@ def test_a_browser_user_chats_with_a_tcp_user(server: ServerProcess, driver: web
         driver.find_element(By.ID, "load-older").click()
         wait_for(driver, showing("hello from tcp", bob_name))
         contents = [m["content"] for m in messages(driver)]
-        assert contents[:5] == [
+        assert contents[:6] == [
             "hello from tcp",
             "hello from the browser",
             "line one\nline two",
             HOSTILE_SHOWN,
+            fake,
             "filler 00",
         ]
         assert contents[-1] == f"filler {FILLER - 1:02}"
