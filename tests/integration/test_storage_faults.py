@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,11 @@ def test_write_ahead_log_deleted_then_a_clean_restart_keeps_everything(
     for n in range(5):
         assert chat.send(f"kept-{n}")["success"]
     os.remove(f"{server.database}-wal")
+    # Reads at once, so that the reader pool opens its other connection: it must not
+    # start a new, empty log (and lose the deleted one's commits with it).
+    history = f"/api/v1/messages?target_type=room&target_id={chat.room}"
+    with ThreadPoolExecutor(8) as readers:
+        list(readers.map(lambda _: server.http("GET", history, token=chat.token), range(32)))
     refused_everywhere(server, chat)
     assert "write-ahead log" in server.log()
     server.stop()

@@ -20,7 +20,6 @@ from lairchat.storage.sqlite.migrate import SchemaTooNew, available, migrate
 from lairchat.storage.sqlite.pool import (
     BUSY_TIMEOUT_MS,
     ImmediatePool,
-    configure_connection,
     connect,
     open_pools,
 )
@@ -282,7 +281,10 @@ def test_open_pools_one_writer_and_readers():
     assert writer is not reader
     assert (writer.min, writer.max) == (1, 1)
     assert reader.max == 3
-    assert writer.openfun is configure_connection is reader.openfun
+    assert writer.openfun is reader.openfun
+    conn = sqlite3.connect(":memory:")
+    writer.openfun(conn)  # configure_connection, after faults.log_check
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (BUSY_TIMEOUT_MS,)
 
 
 def test_store_provides_the_interface(store):

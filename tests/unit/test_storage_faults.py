@@ -22,7 +22,12 @@ from lairchat.core.groupcommit import GroupCommit
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import Message, Target
 from lairchat.storage.sqlite import pool as sqlite_pool
-from lairchat.storage.sqlite.faults import StorageFault, StorageHealth, WriterError
+from lairchat.storage.sqlite.faults import (
+    DatabaseFileChanged,
+    StorageFault,
+    StorageHealth,
+    WriterError,
+)
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import STUCK, SQLiteStore
@@ -526,3 +531,19 @@ def test_a_writer_that_cannot_be_started_fails_the_batch_and_is_tried_again_late
             assert failed.check(WriterError)
     assert "could not be started" in str(failed.value) and writer.idle
     assert "restarting it in 1 s" in lines(events)[-1]  # after two: the third waited
+
+
+def test_no_new_connection_once_the_write_ahead_log_is_deleted(path):
+    """A new connection (a pool's next reader, a new message writer) would start an
+    empty log and rebuild the index from it: what only the deleted log held, which a
+    clean stop still copies into the database, would be lost. It is refused."""
+    held = sqlite_pool.connect(path)  # the server's connections, holding the log
+    held.execute("DELETE FROM bans")
+    held.commit()
+    writer, _ = sqlite_pool.open_pools(path, reactor=None)
+    os.remove(path + "-wal")
+    with pytest.raises(DatabaseFileChanged, match="write-ahead log .* is missing"):
+        writer.openfun(sqlite3.connect(path))
+    with pytest.raises(DatabaseFileChanged, match="write-ahead log .* is missing"):
+        open_database(path)
+    held.close()  # the last connection: its log is copied into the database

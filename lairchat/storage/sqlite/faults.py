@@ -146,6 +146,28 @@ DAMAGE = ("database disk image is malformed", "file is not a database")
 CHANNELS = ("reads", "writes", "messages")
 
 
+def log_check(path: str) -> Callable[[], None]:
+    """A check to run before a new connection touches the database: an index of the
+    write-ahead log (``-shm``) without the log means the log was deleted while
+    others had it open (SQLite deletes the index after the log, and only once the
+    last connection closes). A new connection would start an empty log and rebuild
+    the index from it, and the commits in the deleted log, which a clean stop
+    would still have copied into the database, would be lost to everyone."""
+    if file_identity(path) is None:
+        return lambda: None
+    wal, shm = os.path.abspath(path) + "-wal", os.path.abspath(path) + "-shm"
+
+    def check() -> None:
+        if os.path.exists(shm) and not os.path.exists(wal):
+            raise DatabaseFileChanged(
+                f"the database's write-ahead log {wal} is missing while the database is "
+                "open: stop the server cleanly (it writes what the log held into the "
+                "database as it stops) and start it again; do not kill it"
+            )
+
+    return check
+
+
 class StorageHealth:
     """Whether storage is failing, logged once per fault (and per new cause)."""
 

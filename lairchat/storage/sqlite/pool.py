@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 from twisted.enterprise import adbapi
 
+from lairchat.storage.sqlite.faults import log_check
+
 #: Seconds a statement waits on a lock held by another process (e.g. `lairchat admin`).
 BUSY_TIMEOUT_MS = 30_000
 
@@ -44,8 +46,15 @@ def existing(path: str) -> str:
 
 
 def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
-    """Return ``(writer, reader)`` pools; they are the same pool for ``:memory:``."""
+    """Return ``(writer, reader)`` pools; they are the same pool for ``:memory:``.
+    Connections are opened as needed (a second reader under load): each checks
+    first that the write-ahead log was not deleted (faults.log_check)."""
     target = existing(path)
+    check = log_check(path)
+
+    def openfun(conn: sqlite3.Connection) -> None:
+        check()
+        configure_connection(conn)
 
     def pool(size: int) -> adbapi.ConnectionPool:
         return adbapi.ConnectionPool(
@@ -54,7 +63,7 @@ def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
             check_same_thread=False,
             cp_min=1,
             cp_max=size,
-            cp_openfun=configure_connection,
+            cp_openfun=openfun,
             cp_reactor=reactor,
             cp_noisy=False,
             uri=target.startswith("file:"),

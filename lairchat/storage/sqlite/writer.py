@@ -37,7 +37,12 @@ from twisted.logger import Logger
 
 from lairchat import allocator
 from lairchat.outbox import sender
-from lairchat.storage.sqlite.faults import WriterError, file_identity, identity_check
+from lairchat.storage.sqlite.faults import (
+    WriterError,
+    file_identity,
+    identity_check,
+    log_check,
+)
 from lairchat.storage.sqlite.pool import BUSY_TIMEOUT_MS, configure_connection, existing
 
 _PREFIX = struct.Struct("!I")
@@ -134,6 +139,7 @@ def open_database(path: str, identity: str | None = None) -> tuple[sqlite3.Conne
     expected = tuple(map(int, identity.split(":"))) if identity else None
     check = identity_check(path, expected)  # type: ignore[arg-type]
     check()
+    log_check(path)()
     conn = sqlite3.connect(existing(path), uri=True)
     configure_connection(conn)
     return conn, check
