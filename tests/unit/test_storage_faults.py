@@ -547,3 +547,13 @@ def test_no_new_connection_once_the_write_ahead_log_is_deleted(path):
     with pytest.raises(DatabaseFileChanged, match="write-ahead log .* is missing"):
         open_database(path)
     held.close()  # the last connection: its log is copied into the database
+
+
+def test_no_new_connection_to_a_database_file_replaced_while_open(path):
+    """A pool's next connection would read another database than its others."""
+    writer, _ = sqlite_pool.open_pools(path, reactor=None)
+    aside = path + ".aside"
+    os.rename(path, aside)
+    shutil.copy(aside, path)
+    with pytest.raises(DatabaseFileChanged, match="replaced"):
+        writer.openfun(sqlite3.connect(path))

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from twisted.enterprise import adbapi
 
-from lairchat.storage.sqlite.faults import log_check
+from lairchat.storage.sqlite.faults import identity_check, log_check
 
 #: Seconds a statement waits on a lock held by another process (e.g. `lairchat admin`).
 BUSY_TIMEOUT_MS = 30_000
@@ -48,12 +48,14 @@ def existing(path: str) -> str:
 def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
     """Return ``(writer, reader)`` pools; they are the same pool for ``:memory:``.
     Connections are opened as needed (a second reader under load): each checks
-    first that the write-ahead log was not deleted (faults.log_check)."""
+    first that the file is still the one there was at the start, and that the
+    write-ahead log was not deleted (faults.identity_check, faults.log_check)."""
     target = existing(path)
-    check = log_check(path)
+    checks = (identity_check(path), log_check(path))
 
     def openfun(conn: sqlite3.Connection) -> None:
-        check()
+        for check in checks:
+            check()
         configure_connection(conn)
 
     def pool(size: int) -> adbapi.ConnectionPool:
