@@ -42,13 +42,18 @@ def local_clock(stamp: str) -> str:
     return format_clock(when, datetime(2025, 1, 21, 12, 30, tzinfo=UTC))
 
 
-@pytest.fixture
-def state() -> ClientState:
+def alice_and_bob() -> ClientState:
+    """alice signed in, bob online, both in #general (not shown yet)."""
     s = ClientState(clock=FakeClock(1_737_462_600.0))  # 12:30 UTC that day
     s.logged_in(user(ME, "alice"))
     s.set_users([{"user": user(BOB, "bob"), "online": True}])
     s.set_rooms([{"room": room(ROOM, "general"), "member_count": 2, "is_member": True}], [])
     return s
+
+
+@pytest.fixture
+def state() -> ClientState:
+    return alice_and_bob()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
+from lairchat.client.ui.safetext import SafeLineBox, SafeText
 
 __all__ = ["LoginView"]
 
@@ -26,7 +27,7 @@ LABEL_WIDTH = 12
 class _Field:
     def __init__(self, label: str, mask: str | None = None) -> None:
         self.name = label
-        self.label = urwid.Text("  " + label)
+        self.label = SafeText("  " + label)
         self.edit = urwid.Edit("", mask=mask)
         self.attr = urwid.AttrMap(self.edit, "field", "field_focus")
         self.row = urwid.Columns([(LABEL_WIDTH, self.label), self.attr])
@@ -46,11 +47,11 @@ class LoginView(urwid.WidgetWrap):
         self.username = _Field("Username")
         self.email = _Field("Email")
         self.password = _Field("Password", mask="*")
-        self.button = urwid.AttrMap(urwid.Text("[ Login ]", align="center"), "button")
-        self.message = urwid.Text("", align="center")
-        self.hint = urwid.Text("", align="center")
+        self.button = urwid.AttrMap(SafeText("[ Login ]", align="center"), "button")
+        self.message = SafeText("", align="center")
+        self.hint = SafeText("", align="center")
         self.pile = urwid.Pile([])
-        self.box = urwid.LineBox(self.pile, title="Login")
+        self.box = SafeLineBox(self.pile, title="Login")
         body = urwid.Filler(
             urwid.Padding(self.box, align="center", width=("relative", 60), min_width=44),
             valign="middle",
@@ -71,7 +72,7 @@ class LoginView(urwid.WidgetWrap):
 
     def _layout(self) -> None:
         rows: list[urwid.Widget] = [
-            urwid.Text(("banner", BANNER), align="center"),
+            SafeText(("banner", BANNER), align="center"),
             urwid.Divider(),
         ]
         rows += [f.row for f in self._fields()]

@@ -4,6 +4,15 @@ A custom box widget rather than a ``ListBox`` because chat scrolls from the bott
 the position is kept as "lines above the newest", so older pages loaded at the top do
 not move what the reader is looking at, and reaching the top is easy to detect (which
 is when older history is fetched).
+
+Each message hangs: its head (the time, or the ``·`` of a notice) has a column of its
+own and the rest wraps beside it, so only a message's first row starts at column 0. A
+newline in a message, or a line long enough to wrap at the right place, cannot show
+a row that looks like another message ("12:01 admin: ..."). Notices are made of one
+line by the client (``You joined #name``), so a newline in them, from a name, shows
+as ``␊`` rather than starting a row that could pass for a notice. Messages are drawn with
+:class:`~lairchat.client.ui.safetext.SafeText`, and a message's widget is kept while
+it is unchanged, so that a redraw renders only the rows on screen.
 """
 
 from __future__ import annotations
@@ -16,28 +25,65 @@ import urwid
 
 from lairchat.client.state import ChatMessage, ClientState, Conversation
 from lairchat.client.timefmt import format_clock
+from lairchat.client.ui.safetext import SafeText
 
-__all__ = ["MessagePane", "message_markup"]
+__all__ = ["Hanging", "MessagePane", "message_markup"]
+
+#: Below this many columns for the text, the head's column narrows instead.
+MIN_BODY = 10
+SYSTEM_HEAD = ("system", "  · ")
 
 
-def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) -> list[Any]:
-    """One message as urwid text markup: ``HH:MM author: content``."""
+def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) -> tuple[Any, Any]:
+    """One message as urwid text markup: the head ``(attr, "HH:MM ")`` and the body
+    ``author: content``."""
     if msg.kind == "system":
-        return [("system", f"  · {msg.content}")]
-    when = format_clock(msg.created_at, now)
+        return SYSTEM_HEAD, ("system", msg.content)
+    when = format_clock(msg.created_at, now) + " "
     if msg.kind == "pending":
-        return [("pending", f"{when} {msg.author}: {msg.content} …")]
-    parts: list[Any] = [
-        ("time", when + " "),
-        ("author_me" if mine else "author", msg.author),
-        ": ",
-        msg.content,
-    ]
+        return ("pending", when), ("pending", f"{msg.author}: {msg.content} …")
+    parts: list[Any] = [("author_me" if mine else "author", msg.author), ": ", msg.content]
     if msg.edited:
         parts.append(("edited", " (edited)"))
     if msg.kind == "failed":
         parts.append(("failed", f"  [not sent: {msg.error}]"))
-    return parts
+    return ("time", when), parts
+
+
+class Hanging(urwid.Widget):
+    """``head`` in a column as wide as it is, ``body`` wrapping in the columns right of
+    it: no row but the first starts at column 0 (a flow widget)."""
+
+    _sizing = frozenset([urwid.Sizing.FLOW])
+    ignore_focus = True
+
+    def __init__(self, head: tuple[str, str], body: Any, newlines: bool = True) -> None:
+        super().__init__()
+        self.head = SafeText(head, wrap="ellipsis")  # one row, whatever the width
+        self.body = SafeText(body, newlines=newlines)
+        self.indent = self.head.pack()[0]
+
+    def _split(self, cols: int) -> int:
+        """The head's width at ``cols`` columns."""
+        if cols >= self.indent + MIN_BODY:
+            return self.indent
+        return min(self.indent, cols // 2)
+
+    def rows(self, size: tuple[int], focus: bool = False) -> int:
+        (cols,) = size
+        return self.body.rows((cols - self._split(cols),))
+
+    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
+        (cols,) = size
+        head = self._split(cols)
+        if not head:
+            return urwid.CompositeCanvas(self.body.render((cols,)))
+        return urwid.CanvasJoin(
+            [
+                (self.head.render((head,)), None, False, head),
+                (self.body.render((cols - head,)), None, False, cols - head),
+            ]
+        )
 
 
 class MessagePane(urwid.Widget):
@@ -55,7 +101,12 @@ class MessagePane(urwid.Widget):
         self._want_older = False
         self._on_top = on_top
         self._key: tuple[Any, ...] = ()
-        self._texts: list[urwid.Text] = []
+        self._texts: list[urwid.Widget] = []
+        #: Each message's widget, by everything that it shows: kept while unchanged.
+        self._widgets: dict[tuple[Any, ...], Hanging] = {}
+        #: The rows each of ``_texts`` takes at ``_heights_at`` columns.
+        self._heights: list[int] = []
+        self._heights_at = 0
         self._newest: Any = None
         self._hold = False
         self._total = 0
@@ -77,21 +128,33 @@ class MessagePane(urwid.Widget):
         self._newest = newest
         self._key = key
         now = state.now_dt()
-        texts: list[urwid.Text] = []
+        today = now.astimezone().date()  # the day decides how times are written
+        texts: list[urwid.Widget] = []
         if conv.key[0] != "home":
             if not conv.loaded:
-                texts.append(urwid.Text(("hint", "  (loading history…)")))
+                texts.append(SafeText(("hint", "  (loading history…)")))
             elif conv.has_more:
-                texts.append(urwid.Text(("hint", "  ↑ older messages: scroll to the top (g)")))
+                texts.append(SafeText(("hint", "  ↑ older messages: scroll to the top (g)")))
             else:
-                texts.append(urwid.Text(("hint", "  — beginning of the conversation —")))
+                texts.append(SafeText(("hint", "  — beginning of the conversation —")))
+        widgets: dict[tuple[Any, ...], Hanging] = {}
         for msg in conv.messages:
             if msg.author_id and msg.author_id in state.users:
                 msg.author = state.users[msg.author_id].username
-            texts.append(urwid.Text(message_markup(msg, state.is_me(msg.author_id), now)))
+            mine = state.is_me(msg.author_id)
+            shown = (msg.id, msg.local_id, msg.seq, msg.kind, msg.author, msg.content)
+            shown += (msg.edited, msg.error, msg.created_at, mine, today)
+            widget = self._widgets.get(shown)
+            if widget is None:
+                # A notice is one line (``You joined #name``): a newline is a mark.
+                widget = Hanging(*message_markup(msg, mine, now), msg.kind != "system")
+            widgets[shown] = widget
+            texts.append(widget)
         if len(texts) <= 1 and conv.key[0] != "home" and conv.loaded:
-            texts.append(urwid.Text(("hint", "  No messages yet. Press i and say hello.")))
+            texts.append(SafeText(("hint", "  No messages yet. Press i and say hello.")))
+        self._widgets = widgets
         self._texts = texts
+        self._heights_at = 0
         self._invalidate()
 
     # -- scrolling ---------------------------------------------------------------------
@@ -126,9 +189,10 @@ class MessagePane(urwid.Widget):
         self.page = max(1, rows - 1)
         if not self._texts:
             return urwid.SolidCanvas(" ", cols, rows)
-        parts = [(t.render((cols,)), None, False) for t in self._texts]
-        canvas = urwid.CanvasCombine(parts)
-        total = canvas.rows()
+        if self._heights_at != cols:
+            self._heights = [t.rows((cols,)) for t in self._texts]
+            self._heights_at = cols
+        total = sum(self._heights)
         if self._hold and self._total and total > self._total:
             self.offset += total - self._total
         self._hold = False
@@ -139,8 +203,20 @@ class MessagePane(urwid.Widget):
         if self._want_older and self.offset == self._max_offset and self._on_top is not None:
             self._want_older = False
             self._on_top()
-        if total > rows:
-            canvas.trim(total - rows - self.offset, rows)
-        else:
-            canvas.pad_trim_top_bottom(0, rows - total)
+        # Only the widgets with a row in the window [top, bottom) are rendered.
+        bottom = total - self.offset
+        top = max(0, bottom - rows)
+        parts = []
+        start = total
+        for text, height in zip(reversed(self._texts), reversed(self._heights), strict=True):
+            if start <= top:
+                break
+            start -= height
+            if start < bottom:
+                parts.append((text.render((cols,)), None, False))
+        parts.reverse()
+        canvas = urwid.CanvasCombine(parts)
+        canvas.trim(top - start, bottom - top)
+        if bottom - top < rows:
+            canvas.pad_trim_top_bottom(0, rows - (bottom - top))
         return canvas

@@ -17,6 +17,7 @@ from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.people import ROLE_MARK
+from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = [
     "ConfirmDialog",
@@ -65,9 +66,9 @@ class Overlay(urwid.WidgetWrap):
 
     def __init__(self, body: urwid.Widget, keys: str) -> None:
         self.done = False
-        self.footer = urwid.Text(("hint", keys), align="center")
+        self.footer = SafeText(("hint", keys), align="center")
         self.frame = urwid.Frame(body, footer=self.footer)
-        self.box = urwid.LineBox(self.frame, title=self.title)
+        self.box = SafeLineBox(self.frame, title=self.title)
         super().__init__(urwid.AttrMap(self.box, "box_focus"))
 
     def update(self, state: ClientState) -> None:
@@ -90,7 +91,7 @@ class _ListOverlay(Overlay):
         widgets = []
         for line, markup in enumerate(items):
             chosen = self.count and line == selectable[self.selected]
-            widgets.append(urwid.AttrMap(urwid.Text(markup), "selected" if chosen else None))
+            widgets.append(urwid.AttrMap(SafeLine(markup), "selected" if chosen else None))
         self.walker[:] = widgets
         if self.count:
             self.walker.set_focus(selectable[self.selected])
@@ -125,7 +126,7 @@ class HelpOverlay(Overlay):
         section(
             "Commands (type in insert mode)", [(f"{n} {a}".strip(), d) for n, a, d in c.COMMANDS]
         )
-        self.walker = urwid.SimpleFocusListWalker([urwid.Text(line) for line in lines])
+        self.walker = urwid.SimpleFocusListWalker([SafeText(line) for line in lines])
         self.listbox = urwid.ListBox(self.walker)
         super().__init__(self.listbox, "j/k: scroll · g/G: top/bottom · Esc/Enter/q: close")
 
@@ -255,7 +256,7 @@ class ConfirmDialog(Overlay):
 
     def __init__(self, question: str, on_yes: Any) -> None:
         self.on_yes = on_yes
-        body = urwid.Filler(urwid.Text(question, align="center"), valign="middle")
+        body = urwid.Filler(SafeText(question, align="center"), valign="middle")
         super().__init__(body, "y/Enter: yes · n/Esc: no")
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
@@ -291,12 +292,12 @@ class PaletteOverlay(Overlay):
         self.selected = max(0, min(self.selected, len(self.matches) - 1))
         rows = [
             urwid.AttrMap(
-                urwid.Text([f" {name:<18}", ("hint", text)]),
+                SafeText([f" {name:<18}", ("hint", text)]),
                 "selected" if i == self.selected else None,
             )
             for i, (name, text, _) in enumerate(self.matches)
         ]
-        self.walker[:] = rows or [urwid.Text(("hint", "  no matching command"))]
+        self.walker[:] = rows or [SafeText(("hint", "  no matching command"))]
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if key in ("esc", "ctrl p"):

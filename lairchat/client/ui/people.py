@@ -12,6 +12,7 @@ from typing import Any
 import urwid
 
 from lairchat.client.state import ClientState, PanelRow, panel_rows
+from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = ["PeoplePanel", "row_markup"]
 
@@ -37,7 +38,7 @@ class PeoplePanel(urwid.WidgetWrap):
         self.selected = 0
         self.focused = False
         self._walker = urwid.SimpleFocusListWalker([])
-        self._box = urwid.LineBox(urwid.ListBox(self._walker), title="People", title_align="left")
+        self._box = SafeLineBox(urwid.ListBox(self._walker), title="People", title_align="left")
         self._attr = urwid.AttrMap(self._box, "box")
         super().__init__(self._attr)
 
@@ -80,8 +81,8 @@ class PeoplePanel(urwid.WidgetWrap):
                 selected = self.focused and person == self.selected
                 if person == self.selected:
                     focus_index = len(items)
-            items.append(urwid.Text(row_markup(row, selected), wrap="ellipsis"))
+            items.append(SafeLine(row_markup(row, selected)))
         if not items:
-            items.append(urwid.Text(("hint", "  No one else yet")))
+            items.append(SafeText(("hint", "  No one else yet")))
         self._walker[:] = items
         self._walker.set_focus(focus_index)

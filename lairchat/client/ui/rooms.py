@@ -14,6 +14,7 @@ from lairchat.client import commands as c
 from lairchat.client.state import ClientState, RoomInfo
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
+from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = ["RoomsView", "room_markup", "sorted_rooms"]
 
@@ -49,9 +50,9 @@ class RoomsView(urwid.WidgetWrap):
         self.rooms: list[RoomInfo] = []
         self._state: ClientState | None = None
         self._walker = urwid.SimpleFocusListWalker([])
-        self.box = urwid.LineBox(urwid.ListBox(self._walker), title="Rooms", title_align="left")
+        self.box = SafeLineBox(urwid.ListBox(self._walker), title="Rooms", title_align="left")
         self.name_edit = urwid.Edit("New room name: ")
-        self.prompt = urwid.Text("")
+        self.prompt = SafeText("")
         self.footer = urwid.Pile([self.prompt])
         super().__init__(urwid.Frame(self.box, footer=self.footer))
         self._set_prompt()
@@ -75,13 +76,13 @@ class RoomsView(urwid.WidgetWrap):
         items: list[urwid.Widget] = []
         if state is not None:
             items = [
-                urwid.Text(room_markup(state, room, i == self.selected), wrap="ellipsis")
+                SafeLine(room_markup(state, room, i == self.selected))
                 for i, room in enumerate(self.rooms)
             ]
         if not items:
             items = [
-                urwid.Text(("hint", "  No rooms yet.")),
-                urwid.Text(("hint", "  Press c to create the first one.")),
+                SafeText(("hint", "  No rooms yet.")),
+                SafeText(("hint", "  Press c to create the first one.")),
             ]
         self._walker[:] = items
         if self.rooms:

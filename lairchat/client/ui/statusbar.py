@@ -12,6 +12,7 @@ from typing import Any
 import urwid
 
 from lairchat.client.state import ClientState
+from lairchat.client.ui.safetext import SafeLine
 
 __all__ = ["NoticeLine", "StatusBar", "connection_markup", "status_markup"]
 
@@ -53,7 +54,7 @@ def status_markup(state: ClientState, hints: str = "", activity: str = "") -> li
 
 class StatusBar(urwid.WidgetWrap):
     def __init__(self) -> None:
-        self.text = urwid.Text("", wrap="ellipsis")
+        self.text = SafeLine("")
         super().__init__(urwid.AttrMap(self.text, "status"))
 
     def update(self, state: ClientState, hints: str = "", activity: str = "") -> None:
@@ -62,7 +63,7 @@ class StatusBar(urwid.WidgetWrap):
 
 class NoticeLine(urwid.WidgetWrap):
     def __init__(self) -> None:
-        self.text = urwid.Text("", wrap="ellipsis")
+        self.text = SafeLine("")
         super().__init__(self.text)
 
     def update(self, state: ClientState) -> None:

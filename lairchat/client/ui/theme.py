@@ -1,10 +1,14 @@
-"""Colours, by role rather than by widget, so the whole client restyles in one place."""
+"""Colours, by role rather than by widget, so the whole client restyles in one place.
+
+Entries are ``(name, foreground, background)``, and ``escaped`` (the marks standing
+for control and bidi characters, ``safetext.py``) also has a monochrome setting: a
+mark must look unlike the same characters typed, on every terminal."""
 
 from __future__ import annotations
 
 __all__ = ["PALETTE"]
 
-PALETTE: list[tuple[str, str, str]] = [
+PALETTE: list[tuple[str, ...]] = [
     ("title", "white,bold", "dark blue"),
     ("title_dm", "white,bold", "dark magenta"),
     ("title_home", "black,bold", "light gray"),
@@ -39,4 +43,5 @@ PALETTE: list[tuple[str, str, str]] = [
     ("button_focus", "black,bold", "yellow"),
     ("banner", "light cyan,bold", ""),
     ("error", "light red,bold", ""),
+    ("escaped", "black", "light magenta", "standout"),
 ]
