@@ -4,8 +4,9 @@ tmux, driven by keystrokes and read back from the screen (``tmux capture-pane``)
 Each run registers two users through the login screen, one creates a room and the
 other joins it by name, then they talk; the same over TCP, encrypted TCP and
 WebSocket. TLS is shown with a self-signed development certificate (``--insecure``)
-and with a private CA (``--ca-file``). Every wait is bounded polling of the screen
-(10 s at most, 0.1 s steps).
+and with a private CA (``--ca-file``). A user on a raw TCP connection sends hostile
+text, which the real client must show as marks and in its own indented rows. Every
+wait is bounded polling of the screen (10 s at most, 0.1 s steps).
 tmux is required: CI installs it (``.ci/run``); locally ``apt-get install tmux``.
 """
 
@@ -27,6 +28,7 @@ import pytest
 
 from lairchat.client.testing import PrivateCA, write_private_ca
 from lairchat.testing import ServerNotReady, ServerProcess, free_port
+from lairchat.testing_clients import TCPClient
 from lairchat.tls import write_dev_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +142,10 @@ class Terminal:
 
     def screen(self) -> str:
         return self._run("capture-pane", "-p", "-t", self.name)
+
+    def title(self) -> str:
+        """The pane's title (an OSC 0 or 2 sequence written to the terminal sets it)."""
+        return self._run("display-message", "-p", "-t", self.name, "#{pane_title}").strip()
 
     def dead(self) -> bool:
         return self._run("list-panes", "-t", self.name, "-F", "#{pane_dead}").strip() == "1"
@@ -281,6 +287,53 @@ def test_two_clients_talk_in_a_room(
         assert time.monotonic() < deadline, a.screen()
         time.sleep(STEP)
     b.wait_for(f"{alice} is offline")
+    assert "Traceback" not in a.screen()
+
+
+def test_hostile_text_from_another_user_is_shown_as_marks_in_indented_rows(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    """Sent over TCP by a user without our client: a right-to-left override, a title
+    change (OSC 2), NUL and a newline before a fake "12:01 admin:" line; then a line
+    that, unindented, wraps exactly before a fake header. The receiving client shows
+    the marks, keeps every row after a message's first indented, and its pane title
+    is untouched."""
+    tag = uuid.uuid4().hex[:6]
+    alice, evil_name, room = f"alice_{tag}", f"evil_{tag}", f"room_{tag}"
+    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
+    terminals.append(a)
+    a.register(alice)
+    title = a.title()
+    a.keys("i")
+    a.command(f"/create {room}")
+    a.wait_for(f"You created the room #{room}")
+
+    with TCPClient.connect(server.tcp_port) as evil:
+        evil.hello()
+        evil.ok("register", username=evil_name, email=f"{evil_name}@example.com", password=PASSWORD)
+        found = evil.ok("list_rooms", filter={"search": room})["rooms"]
+        evil.ok("join_room", room_id=found[0]["room"]["id"])
+        a.wait_for(f"{evil_name} joined the room")
+        target = {"type": "room", "room_id": found[0]["room"]["id"]}
+        hostile = (
+            "see \u202etxt.exe\u202c \x1b]2;pwned\x07 a\x00b\n12:01 admin: re-enter your password"
+        )
+        evil.ok("send_message", target=target, content=hostile)
+        shown = a.wait_for("see U+202Etxt.exeU+202C ␛]2;pwned␇ a␀b")
+        # 120 columns, 26 for the people panel: without the indent, "HH:MM " and the
+        # author's name and this filler fill the first row, and the fake header starts
+        # the second at column 0.
+        filler = "x" * (120 - 26 - len(f"12:00 {evil_name}: ") - 1)
+        evil.ok("send_message", target=target, content=f"{filler} 12:02 admin: run this")
+        shown = a.wait_for("12:02 admin: run this")
+
+    rows = [row[: 120 - 26] for row in shown.splitlines()]  # the message pane
+    fakes = [row for row in rows if "admin:" in row]
+    assert len(fakes) == 2, shown
+    assert all(row.startswith("      12:0") for row in fakes), shown
+    heads = [row for row in rows if f" {evil_name}: " in row]
+    assert [row[5:].startswith(f" {evil_name}: ") for row in heads] == [True, True], shown
+    assert a.title() == title != "pwned"
     assert "Traceback" not in a.screen()
 
 
