@@ -21,7 +21,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from lairchat.core.hub import Hub
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, already_logged
 
 #: Seconds between two checks: how long a session deleted elsewhere stays usable.
 CHECK_INTERVAL = 5.0
@@ -78,8 +78,9 @@ class SessionWatcher(service.Service):
             return []
         try:
             alive: Iterable[str] = yield self.existing(ids)
-        except Exception:
-            self.log.failure("checking the connected sessions failed")
+        except Exception as e:
+            if not already_logged(e):
+                self.log.failure("checking the connected sessions failed")
             return []
         alive = set(alive)
         gone = [session_id for session_id in ids if session_id not in alive]
@@ -108,6 +109,7 @@ class SessionWatcher(service.Service):
             return False
         try:
             return (yield self.banned(user_id))
-        except Exception:
-            self.log.failure("looking up a ban on {user_id} failed", user_id=user_id)
+        except Exception as e:
+            if not already_logged(e):
+                self.log.failure("looking up a ban on {user_id} failed", user_id=user_id)
             return False

@@ -59,6 +59,10 @@ CODES: dict[str, tuple[int, str]] = {
 class LairError(Exception):
     """A refusal with a stable wire ``code``; ``message`` is for humans."""
 
+    #: Whether the cause was already logged where it arose (a storage fault is logged
+    #: once by the store, not once per request that meets it).
+    reported = False
+
     def __init__(
         self, code: str, message: str | None = None, details: dict[str, Any] | None = None
     ):
@@ -75,6 +79,12 @@ class LairError(Exception):
         if self.details is not None:
             out["details"] = self.details
         return out
+
+
+def already_logged(error: BaseException) -> bool:
+    """Whether ``error``'s cause was logged where it arose (:attr:`LairError.reported`):
+    who meets it again says nothing more, least of all a traceback."""
+    return isinstance(error, LairError) and error.reported
 
 
 def validation_error(kind: str, reason: str) -> LairError:

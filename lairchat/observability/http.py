@@ -16,10 +16,11 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
+from lairchat.domain.errors import already_logged
 from lairchat.observability.metrics import CONTENT_TYPE, Metrics
 from lairchat.transports.http.errors import error_body, method_not_allowed, not_found
 from lairchat.transports.http.responses import json_body
-from lairchat.transports.http.routes_meta import READY_TIMEOUT
+from lairchat.transports.http.routes_meta import READY_TIMEOUT, database_ready
 from lairchat.transports.proxies import ProxyPolicy
 
 #: Longest request path written to the log (the rest is cut).
@@ -157,9 +158,10 @@ class MetricsResource(_OpsResource):
     def answer(self, request: Any) -> Any:
         try:
             yield self.metrics.refresh()
-        except Exception:
+        except Exception as e:
             # Serve what there is: the counters are still right, a few gauges stale.
-            self.log.failure("refreshing the metrics failed")
+            if not already_logged(e):
+                self.log.failure("refreshing the metrics failed")
         body = self.metrics.exposition()
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", CONTENT_TYPE)
@@ -190,13 +192,9 @@ class ReadyResource(_OpsResource):
 
     @defer.inlineCallbacks
     def answer(self, request: Any) -> Any:
-        ping = defer.maybeDeferred(self.store.ping)
-        ping.addTimeout(self.timeout, self.clock)
-        try:
-            database = bool((yield ping))
-        except Exception:
-            self.log.failure("readiness probe: database unavailable")
-            database = False
+        database = yield defer.ensureDeferred(
+            database_ready(self.store, self.clock, self.timeout, self.log)
+        )
         listeners = {name: "listening" if up() else "down" for name, up in self.listeners.items()}
         ready = database and all(state == "listening" for state in listeners.values())
         body = {

@@ -9,10 +9,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.internet import defer
-from twisted.logger import globalLogPublisher
+from twisted.logger import capturedLogs, globalLogPublisher
 
 from lairchat.observability.http import MetricsResource, ObservedRoot, ReadyResource
 from lairchat.observability.metrics import Metrics
+from lairchat.storage.sqlite.faults import StorageFault
 from lairchat.transports.http.testing import ApiClient
 from lairchat.transports.proxies import ProxyPolicy
 
@@ -141,6 +142,23 @@ def test_not_ready_while_the_database_is_down(ops: Ops, monkeypatch) -> None:
     monkeypatch.setattr(ops.client.core.store, "ping", lambda: defer.fail(OSError("gone")))
     reply = ops.client.get("/ready")
     assert (reply.status, reply.json["database"]) == (503, "unavailable")
+
+
+@pytest.mark.parametrize(
+    ("error", "tracebacks"), [(StorageFault("disk I/O error"), 0), (OSError("bug"), 2)]
+)
+def test_a_storage_fault_is_logged_once_not_per_probe(
+    ops: Ops, monkeypatch, error: Exception, tracebacks: int
+) -> None:
+    """The store logged the fault when it began; /ready and /metrics, asked every few
+    seconds by a load balancer and a scraper, add no traceback each. Other failures do."""
+    failing = lambda: defer.fail(error)  # noqa: E731
+    monkeypatch.setattr(ops.client.core.store, "ping", failing)
+    monkeypatch.setattr(ops.client.core.store, "counts", failing)
+    with capturedLogs() as events:
+        assert ops.client.get("/ready").status == 503
+        assert ops.client.get("/metrics").status == 200
+    assert len([e for e in events if e.get("log_failure")]) == tracebacks
 
 
 def test_not_ready_when_the_database_hangs(ops: Ops, monkeypatch) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from twisted.internet import defer, task
+from twisted.logger import capturedLogs
 
 from lairchat.domain.types import Ban
 from lairchat.revocation import SessionWatcher, connected_sessions
+from lairchat.storage.sqlite.faults import StorageFault
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SESSION_BATCH, SQLiteStore
 from lairchat.testing import make_core, result
@@ -130,3 +132,20 @@ def test_a_failed_ban_lookup_still_closes() -> None:
     )
     assert result(watcher.check()) == [alice.session_id]
     assert (alice.closed, alice.notices) == (["session revoked"], [None])
+
+
+def test_a_storage_fault_is_not_logged_again() -> None:
+    """The store logs a storage fault once; the watcher, meeting it every 5 s, adds
+    no traceback of its own (another failure still gets one)."""
+    core = make_core()
+    alice = online(core, "alice")
+    answers = [defer.fail(StorageFault("disk I/O error")), defer.fail(OSError("bug"))]
+    watcher = SessionWatcher(core.hub, lambda ids: answers.pop(0), task.Clock())
+    with capturedLogs() as events:
+        assert result(watcher.check()) == []
+        assert [e for e in events if e.get("log_failure")] == []
+        assert result(watcher.check()) == []
+        assert [e["log_format"] for e in events if e.get("log_failure")] == [
+            "checking the connected sessions failed"
+        ]
+    assert alice.closed == []

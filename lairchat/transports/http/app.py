@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 from twisted.web import server
 
 from lairchat.core.services import Core
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, already_logged
 from lairchat.transports.caps import PerAddress
 from lairchat.transports.http import web
 from lairchat.transports.http.errors import error_body, from_exception, internal_error
@@ -134,7 +134,7 @@ class HttpApi:
         """The one place a failure becomes a response."""
         error = from_exception(failure.value)
         # A storage fault is logged once by the store, not once per request.
-        if error is None or (error.status >= 500 and not getattr(error, "reported", False)):
+        if error is None or (error.status >= 500 and not already_logged(error)):
             # The path, not the URI: a query string may hold a token (/ws?token=).
             self.log.failure(
                 "{method} {path} failed",

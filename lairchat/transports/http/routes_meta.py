@@ -8,11 +8,25 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 import lairchat
+from lairchat.domain.errors import already_logged
 from lairchat.transports.http.openapi import openapi_document
 from lairchat.transports.http.routing import Answer, RouteGroup, route
 
 #: Seconds /ready waits for the database before calling it unavailable.
 READY_TIMEOUT = 5.0
+
+
+async def database_ready(store: Any, clock: Any, timeout: float, log: Logger) -> bool:
+    """Whether the database answers ``store.ping()`` truly within ``timeout`` seconds.
+    A failure is logged, but not again when its cause already was (a storage fault)."""
+    ping = defer.maybeDeferred(store.ping)
+    ping.addTimeout(timeout, clock)
+    try:
+        return bool(await ping)
+    except Exception as e:
+        if not already_logged(e):
+            log.failure("readiness probe: database unavailable")
+        return False
 
 
 class MetaRoutes(RouteGroup):
@@ -25,14 +39,7 @@ class MetaRoutes(RouteGroup):
     @route("GET", "/ready")
     async def ready(self, request: Any) -> dict | Answer:
         """Really ask the database (the original answers a constant)."""
-        ping = defer.maybeDeferred(self.core.store.ping)
-        ping.addTimeout(READY_TIMEOUT, self.core.clock)
-        try:
-            ok = await ping
-        except Exception:
-            self.log.failure("readiness probe: database unavailable")
-            ok = False
-        if not ok:
+        if not await database_ready(self.core.store, self.core.clock, READY_TIMEOUT, self.log):
             return Answer(503, {"ready": False, "database": "unavailable"})
         return {"ready": True, "database": "connected"}
 
