@@ -23,10 +23,12 @@ from lairchat.domain.errors import LairError
 from lairchat.domain.types import Message, Target
 from lairchat.storage.sqlite import pool as sqlite_pool
 from lairchat.storage.sqlite.faults import (
+    WAL_IDENTITY_EVERY,
     DatabaseFileChanged,
     StorageFault,
     StorageHealth,
     WriterError,
+    identity_check,
 )
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
@@ -557,3 +559,26 @@ def test_no_new_connection_to_a_database_file_replaced_while_open(path):
     shutil.copy(aside, path)
     with pytest.raises(DatabaseFileChanged, match="replaced"):
         writer.openfun(sqlite3.connect(path))
+
+
+def test_the_write_ahead_log_is_looked_up_cheaply(path):
+    """Its absence is asked before every write (access); which file it is, at most
+    every WAL_IDENTITY_EVERY seconds (a stat just before a commit slows the commit's
+    fsync). A replaced log is refused at the next look."""
+    held = sqlite_pool.connect(path)
+    held.execute("DELETE FROM bans")
+    held.commit()
+    now = [100.0]
+    check = identity_check(path, clock=lambda: now[0])
+    check()  # the log is seen
+    wal = path + "-wal"
+    os.rename(wal, wal + ".aside")
+    shutil.copy(wal + ".aside", wal)
+    check()  # not looked at again yet
+    now[0] += WAL_IDENTITY_EVERY
+    with pytest.raises(DatabaseFileChanged, match="write-ahead log .* was replaced"):
+        check()
+    os.remove(wal)
+    with pytest.raises(DatabaseFileChanged, match="write-ahead log .* was deleted"):
+        check()  # at once, whatever the clock
+    held.close()
