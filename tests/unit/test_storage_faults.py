@@ -315,6 +315,9 @@ class FakeTransport:
     def signalProcess(self, name: str) -> None:  # noqa: N802 (Twisted's name)
         self.signals.append(name)
 
+    def closeStdin(self) -> None:  # noqa: N802 (Twisted's name)
+        pass
+
 
 def test_a_writer_that_keeps_dying_at_its_start_is_restarted_less_and_less_often():
     reactor = FakeReactor()
@@ -481,6 +484,18 @@ def test_a_writer_that_hangs_is_given_up_on_and_no_batch_waits_for_ever():
     assert outcome(third) == 2
     hung.processEnded(Failure(RuntimeError("killed")))  # long forgotten
     assert writer.idle and len(reactor.spawned) == 2
+
+
+def test_a_stopped_writer_leaves_no_watchdog_timer_behind():
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    first = writer.insert([["m1"]])
+    reactor.spawned[0].outReceived(testing.frame(b'{"last": 1}'))
+    assert outcome(first) == 1
+    stopped = writer.stop()
+    reactor.spawned[0].processEnded(Failure(RuntimeError("exit code 0")))
+    assert outcome(stopped) is None
+    assert reactor.getDelayedCalls() == []
 
 
 def test_a_write_waiting_too_long_makes_the_database_unusable_while_it_waits(path):

@@ -297,6 +297,10 @@ class MessageWriter:
         one starts."""
         self._process = None
         self._exit_reason = reason
+        if self._watchdog is not None:  # nothing is left for it to watch
+            if self._watchdog.active():
+                self._watchdog.cancel()
+            self._watchdog = None
         if not self._stopped:
             now = self.reactor.seconds()
             quick = now - self._started_at < QUICK_EXIT
