@@ -498,6 +498,17 @@ def test_a_stopped_writer_leaves_no_watchdog_timer_behind():
     assert reactor.getDelayedCalls() == []
 
 
+def test_a_batch_that_cannot_be_encoded_leaves_the_answers_matched_to_their_batches():
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    with pytest.raises(TypeError):
+        writer.insert([["m1", object()]])
+    assert writer.idle
+    second = writer.insert([["m2"]])
+    reactor.spawned[0].outReceived(testing.frame(b'{"last": 2}'))
+    assert outcome(second) == 2 and writer.idle
+
+
 def test_a_write_waiting_too_long_makes_the_database_unusable_while_it_waits(path):
     """A lock held elsewhere: the write waits up to the busy timeout (30 s) before it
     fails; /ready need not wait for that to say 503."""

@@ -232,11 +232,13 @@ class MessageWriter:
             except OSError as e:  # no fork (the process limit, no memory): as a crash
                 self._lost(f"the message writer could not be started: {e}")
                 return defer.fail(WriterError(self._exit_reason))
+        # Encoded first: a batch that cannot be encoded raises before it is counted
+        # as sent, so the writer's next answer is still matched to the right batch.
+        data = orjson.dumps(rows)
         d: defer.Deferred = defer.Deferred()
         self._waiting.append((d, self.reactor.seconds()))
         if self._watchdog is None:
             self._watchdog = self.reactor.callLater(STALL, self._watch)
-        data = orjson.dumps(rows)
         self._process.send(_PREFIX.pack(len(data)) + data)
         return d
 
