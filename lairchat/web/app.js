@@ -485,6 +485,7 @@ async function loadHistory(conv, older = false) {
   conv.loading = true;
   const fields = { target: conv.target, limit: PAGE };
   if (older && conv.messages.length) fields.before = conv.messages[0].id;
+  const known = new Set(conv.ids); // what the page will hold, or come before it
   try {
     const response = await ask("get_messages", fields);
     if (!response.success) {
@@ -503,7 +504,11 @@ async function loadHistory(conv, older = false) {
       conv.hasMore = response.has_more;
       if (conv.key === state.active) $("load-older").hidden = !conv.hasMore;
     } else {
-      const live = conv.messages;
+      // Of the messages held, only those that arrived while the page was asked for are
+      // kept (after it). Older ones are in the page, or older than it: kept, they would
+      // show below the newest (more than a page arrived before the conversation was
+      // opened) and leave a gap that paging with `before` never fills.
+      const live = conv.messages.filter((m) => !known.has(m.id));
       conv.messages = [];
       conv.ids = new Set();
       for (const m of [...page].reverse()) remember(conv, m);

@@ -399,3 +399,47 @@ def test_the_page_reconnects_and_reports_what_the_server_says(tmp_path: Path) ->
             assert errors_logged(driver, network=False) == []
     finally:
         server.stop()
+
+
+def signed_in(server: ServerProcess, chrome: webdriver.Chrome, token: str) -> None:
+    """The page open with ``token`` in its sessionStorage, as after a login."""
+    chrome.get(server.url + "/")
+    chrome.execute_script("sessionStorage.setItem('lairchat.token', arguments[0])", token)
+    chrome.refresh()
+    wait_for(chrome, connected)
+
+
+def open_room(chrome: webdriver.Chrome, name: str) -> None:
+    chrome.find_element(By.XPATH, f'//ul[@id="room-list"]//button[.="{name}"]').click()
+    wait_for(chrome, lambda d: text_of(d, "conversation-title") == f"Room {name}")
+
+
+def test_busy_rooms_stay_in_order(server: ServerProcess, driver: webdriver.Chrome):
+    """A room that got more than a page while closed opens with its newest page, in
+    order (the live messages older than the page are not put below it)."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts = []
+        for client in (alice, bob):
+            client.hello()
+            name = unique("busy")
+            accounts.append(
+                client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+            )
+        quiet, busy = (bob.ok("create_room", name=unique(n))["room"] for n in ("quiet", "busy"))
+        for room in (quiet, busy):
+            alice.ok("join_room", room_id=room["id"])
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, quiet["name"])
+
+        # 60 messages while the room is closed: opened, its newest page, in order.
+        target = {"type": "room", "room_id": busy["id"]}
+        for n in range(60):
+            bob.send({"type": "send_message", "target": target, "content": f"early {n:03}"})
+        wait_for(driver, lambda d: unread(d, f'li[data-key="room:{busy["id"]}"] .badge') == "60")
+        open_room(driver, busy["name"])
+        wait_for(driver, showing("early 059"))
+        expected = [f"early {n:03}" for n in range(10, 60)]
+        wait_for(driver, lambda d: [m["content"] for m in messages(d)] == expected)
+        assert shown(driver, "load-older")
+
+        assert errors_logged(driver) == []
