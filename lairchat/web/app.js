@@ -17,6 +17,9 @@ const TYPING_EVERY_MS = 3_000;
 const TYPING_SHOWN_MS = 5_000;
 const ERROR_SHOWN_MS = 20_000;
 const PAGE = 50;
+/** Messages held per conversation (in memory and on the page): a busy room left open
+ * for hours forgets its oldest ones, which "Load older messages" fetches again. */
+const KEEP = 500;
 const LIST_LIMIT = 100;
 
 const $ = (id) => document.getElementById(id);
@@ -555,15 +558,34 @@ function received(message, authorName) {
     const list = $("messages");
     const follow = mine || nearBottom(list);
     list.append(messageItem(message, authorName));
+    // Trimmed only while following: someone reading older messages keeps them.
+    if (follow) forgetOldest(conv);
     if (follow) list.scrollTop = list.scrollHeight;
     if (!mine) {
       clearTimeout(state.readTimer);
       state.readTimer = setTimeout(() => markRead(conv), 1000);
     }
-  } else if (!mine) {
-    state.unread.set(key, (state.unread.get(key) || 0) + 1);
+  } else {
+    forgetOldest(conv);
+    if (!mine) state.unread.set(key, (state.unread.get(key) || 0) + 1);
   }
   renderLists();
+}
+
+/** Keep at most KEEP messages of `conv`, dropping its oldest (and their lines, and the
+ * room's lines above them, when it is open); older ones are paged in again on request. */
+function forgetOldest(conv) {
+  const excess = conv.messages.length - KEEP;
+  if (excess <= 0) return;
+  for (const m of conv.messages.splice(0, excess)) conv.ids.delete(m.id);
+  conv.hasMore = true;
+  if (conv.key !== state.active) return;
+  const list = $("messages");
+  const first = conv.messages[0].id;
+  while (list.firstElementChild && list.firstElementChild.dataset.id !== first) {
+    list.firstElementChild.remove();
+  }
+  $("load-older").hidden = false;
 }
 
 // -- actions ---------------------------------------------------------------------------------

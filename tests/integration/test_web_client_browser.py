@@ -414,9 +414,10 @@ def open_room(chrome: webdriver.Chrome, name: str) -> None:
     wait_for(chrome, lambda d: text_of(d, "conversation-title") == f"Room {name}")
 
 
-def test_busy_rooms_stay_in_order(server: ServerProcess, driver: webdriver.Chrome):
-    """A room that got more than a page while closed opens with its newest page, in
-    order (the live messages older than the page are not put below it)."""
+def test_busy_rooms_stay_in_order_and_bounded(server: ServerProcess, driver: webdriver.Chrome):
+    """A room that got more than a page while closed opens in order, newest page last;
+    a room left open while hundreds of messages arrive keeps only the newest 500, and
+    pages the others in again."""
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
         accounts = []
         for client in (alice, bob):
@@ -442,4 +443,20 @@ def test_busy_rooms_stay_in_order(server: ServerProcess, driver: webdriver.Chrom
         wait_for(driver, lambda d: [m["content"] for m in messages(d)] == expected)
         assert shown(driver, "load-older")
 
+        # 520 more while it is open and followed: the page keeps the newest 500.
+        for n in range(520):
+            bob.send({"type": "send_message", "target": target, "content": f"late {n:03}"})
+        wait_for(driver, showing("late 519"))
+        expected = [f"late {n:03}" for n in range(20, 520)]
+        assert [m["content"] for m in messages(driver)] == expected
+        assert driver.execute_script(
+            "const l = document.getElementById('messages'); return l.scrollHeight - l.scrollTop"
+            " - l.clientHeight < 60"
+        )
+        # The forgotten ones come back, in order, from the oldest kept.
+        driver.find_element(By.ID, "load-older").click()
+        wait_for(driver, showing("early 059"))
+        contents = [m["content"] for m in messages(driver)]
+        older = [f"early {n:03}" for n in range(30, 60)] + [f"late {n:03}" for n in range(20)]
+        assert contents == older + expected
         assert errors_logged(driver) == []
