@@ -460,3 +460,32 @@ def test_busy_rooms_stay_in_order_and_bounded(server: ServerProcess, driver: web
         older = [f"early {n:03}" for n in range(30, 60)] + [f"late {n:03}" for n in range(20)]
         assert contents == older + expected
         assert errors_logged(driver) == []
+
+
+def test_long_names_fit_narrow_and_wide_windows(server: ServerProcess, driver: webdriver.Chrome):
+    """Unbroken long names, descriptions and messages wrap: no window width, a phone's
+    included, scrolls sideways."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        alice.hello()
+        name = unique("long")
+        account = alice.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+        room = alice.ok(
+            "create_room", name="R" * 60 + uuid.uuid4().hex[:4], description="D" * 1000
+        )["room"]
+        target = {"type": "room", "room_id": room["id"]}
+        alice.ok("send_message", target=target, content="M" * 4096)
+        signed_in(server, driver, account["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, showing("M" * 4096))
+        for width in (1200, 360):
+            driver.set_window_size(width, 800)
+            sideways = driver.execute_script(
+                """const page = document.scrollingElement;
+                   return [page.scrollWidth, page.clientWidth];"""
+            )
+            assert sideways[0] <= sideways[1], (width, sideways)
+            # The description takes a few lines, not the conversation's place.
+            height = driver.execute_script(
+                "return document.getElementById('conversation-description').offsetHeight"
+            )
+            assert height < 100, (width, height)
