@@ -233,7 +233,7 @@ const state = {
   conversations: new Map(), // key -> conversation
   active: null, // key of the open conversation
   typing: new Map(), // key -> Map(user id -> timer)
-  lastTyping: 0,
+  lastTyping: new Map(), // conversation key -> when `typing` was last sent there
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -671,8 +671,11 @@ async function sendMessage() {
 function typed() {
   const conv = state.active && conversation(state.active);
   const now = Date.now();
-  if (!conv || !state.connection?.ready || now - state.lastTyping < TYPING_EVERY_MS) return;
-  state.lastTyping = now;
+  // Emptying the box is not typing.
+  if (!conv || !state.connection?.ready || !$("message-input").value) return;
+  // At most one per 3 s per conversation, as the server relays them (TCP.md).
+  if (now - (state.lastTyping.get(conv.key) ?? -Infinity) < TYPING_EVERY_MS) return;
+  state.lastTyping.set(conv.key, now);
   state.connection.send({ type: "typing", target: conv.target });
 }
 
@@ -808,6 +811,7 @@ function forget() {
     unread: new Map(),
     conversations: new Map(),
     typing: new Map(),
+    lastTyping: new Map(),
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);

@@ -489,3 +489,46 @@ def test_long_names_fit_narrow_and_wide_windows(server: ServerProcess, driver: w
                 "return document.getElementById('conversation-description').offsetHeight"
             )
             assert height < 100, (width, height)
+
+
+def test_typing_is_sent_per_conversation(server: ServerProcess, driver: webdriver.Chrome):
+    """The page's own `typing`: once per 3 s per conversation (a second conversation
+    within those 3 s is told too), and not for emptying the box."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts = []
+        for client in (alice, bob):
+            client.hello()
+            name = unique("typer")
+            accounts.append(
+                client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+            )
+        first, second = (bob.ok("create_room", name=unique(n))["room"] for n in ("one", "two"))
+        for room in (first, second):
+            alice.ok("join_room", room_id=room["id"])
+        signed_in(server, driver, accounts[0]["token"])
+        driver.execute_script(
+            """window.typingSent = [];
+               const send = WebSocket.prototype.send;
+               WebSocket.prototype.send = function (data) {
+                 const message = JSON.parse(data);
+                 if (message.type === "typing") typingSent.push(message.target);
+                 return send.call(this, data);
+               };"""
+        )
+        targets = [{"type": "room", "room_id": room["id"]} for room in (first, second)]
+        box = driver.find_element(By.ID, "message-input")
+        open_room(driver, first["name"])
+        box.send_keys("hel")
+        open_room(driver, second["name"])
+        box.send_keys("lo")
+        got = bob.wait_for(lambda m: m["type"] == "user_typing" and m["target"] == targets[1])
+        assert got["user_id"] == accounts[0]["user"]["id"]
+        # Emptied in a third conversation: no typing there.
+        driver.find_element(
+            By.CSS_SELECTOR, f'li[data-key="dm:{accounts[1]["user"]["id"]}"] button'
+        ).click()
+        wait_for(driver, lambda d: text_of(d, "conversation-title").startswith("Direct"))
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
+        assert box.get_attribute("value") == ""
+        assert driver.execute_script("return typingSent") == targets
