@@ -409,6 +409,22 @@ def signed_in(server: ServerProcess, chrome: webdriver.Chrome, token: str) -> No
     wait_for(chrome, connected)
 
 
+def two_users_in_two_rooms(alice: TCPClient, bob: TCPClient) -> tuple[list[Message], list[Any]]:
+    """Both register over TCP (the answers hold their tokens); bob creates two rooms,
+    which alice joins."""
+    accounts = []
+    for client in (alice, bob):
+        client.hello()
+        name = unique("user")
+        accounts.append(
+            client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+        )
+    rooms = [bob.ok("create_room", name=unique(n))["room"] for n in ("one", "two")]
+    for room in rooms:
+        alice.ok("join_room", room_id=room["id"])
+    return accounts, rooms
+
+
 def open_room(chrome: webdriver.Chrome, name: str) -> None:
     chrome.find_element(By.XPATH, f'//ul[@id="room-list"]//button[.="{name}"]').click()
     wait_for(chrome, lambda d: text_of(d, "conversation-title") == f"Room {name}")
@@ -419,16 +435,7 @@ def test_busy_rooms_stay_in_order_and_bounded(server: ServerProcess, driver: web
     a room left open while hundreds of messages arrive keeps only the newest 500, and
     pages the others in again."""
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
-        accounts = []
-        for client in (alice, bob):
-            client.hello()
-            name = unique("busy")
-            accounts.append(
-                client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
-            )
-        quiet, busy = (bob.ok("create_room", name=unique(n))["room"] for n in ("quiet", "busy"))
-        for room in (quiet, busy):
-            alice.ok("join_room", room_id=room["id"])
+        accounts, (quiet, busy) = two_users_in_two_rooms(alice, bob)
         signed_in(server, driver, accounts[0]["token"])
         open_room(driver, quiet["name"])
 
@@ -495,16 +502,7 @@ def test_typing_is_sent_per_conversation(server: ServerProcess, driver: webdrive
     """The page's own `typing`: once per 3 s per conversation (a second conversation
     within those 3 s is told too), and not for emptying the box."""
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
-        accounts = []
-        for client in (alice, bob):
-            client.hello()
-            name = unique("typer")
-            accounts.append(
-                client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
-            )
-        first, second = (bob.ok("create_room", name=unique(n))["room"] for n in ("one", "two"))
-        for room in (first, second):
-            alice.ok("join_room", room_id=room["id"])
+        accounts, (first, second) = two_users_in_two_rooms(alice, bob)
         signed_in(server, driver, accounts[0]["token"])
         driver.execute_script(
             """window.typingSent = [];
