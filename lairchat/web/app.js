@@ -323,8 +323,18 @@ function listItem(label, key, onOpen, extra = []) {
   return item;
 }
 
+/** Replace the list's items; a button focused in it stays focused (the same
+ * conversation's, else the one at the same place): lists are redrawn on every event. */
 function fillList(list, items, emptyText) {
+  const focused = document.activeElement;
+  const buttons = () => [...list.querySelectorAll("button")];
+  const at = list.contains(focused) ? buttons().indexOf(focused) : -1;
+  const key = at >= 0 ? focused.closest("li")?.dataset.key : undefined;
   list.replaceChildren(...(items.length ? items : [el("li", "empty", emptyText)]));
+  if (at < 0) return;
+  const same = key && [...list.children].find((item) => item.dataset.key === key);
+  const now = buttons();
+  (same?.querySelector("button") ?? now[Math.min(at, now.length - 1)])?.focus();
 }
 
 const byName = (a, b) => a.localeCompare(b, undefined, { sensitivity: "base" });
@@ -471,6 +481,12 @@ function close(reason) {
   renderConversation();
   renderLists();
   if (reason) showNotice(reason);
+  // Focus was on the conversation (its box, now disabled, or "Leave room", now hidden):
+  // it goes to the list of rooms rather than to nowhere, for keyboard users.
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || focused.disabled || focused.hidden) {
+    ($("room-list").querySelector("button") ?? $("new-room-name")).focus();
+  }
 }
 
 /** Remember a message (once); true when it is new. */

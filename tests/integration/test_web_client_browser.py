@@ -426,7 +426,8 @@ def two_users_in_two_rooms(alice: TCPClient, bob: TCPClient) -> tuple[list[Messa
 
 
 def open_room(chrome: webdriver.Chrome, name: str) -> None:
-    chrome.find_element(By.XPATH, f'//ul[@id="room-list"]//button[.="{name}"]').click()
+    button = f'//ul[@id="room-list"]//button[.="{name}"]'
+    wait_for(chrome, lambda d: d.find_elements(By.XPATH, button))[0].click()
     wait_for(chrome, lambda d: text_of(d, "conversation-title") == f"Room {name}")
 
 
@@ -530,3 +531,29 @@ def test_typing_is_sent_per_conversation(server: ServerProcess, driver: webdrive
         box.send_keys(Keys.BACKSPACE)
         assert box.get_attribute("value") == ""
         assert driver.execute_script("return typingSent") == targets
+
+
+def test_the_focus_survives_the_lists_being_redrawn(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """For keyboard users: a room's button keeps the focus while events redraw the
+    lists, and after Leave room (pressed with Enter) the focus is on the room list,
+    not nowhere."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (first, second) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, second["name"])
+        driver.execute_script("document.getElementById('leave-room').focus()")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        wait_for(driver, lambda d: second["name"] not in text_of(d, "room-list"))
+        assert driver.switch_to.active_element.text == first["name"]
+
+        # A message elsewhere redraws the lists (an unread count): the focus stays.
+        bob.ok(
+            "send_message",
+            target={"type": "dm", "recipient": accounts[0]["user"]["id"]},
+            content="hi",
+        )
+        bob_key = f"dm:{accounts[1]['user']['id']}"
+        wait_for(driver, lambda d: unread(d, f'li[data-key="{bob_key}"] .badge') == "1")
+        assert driver.switch_to.active_element.text == first["name"]
