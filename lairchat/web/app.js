@@ -782,6 +782,8 @@ async function authenticated(response) {
     const conv = conversation(wanted);
     conv.loaded = false;
     open(wanted);
+  } else if (state.active) {
+    close("You are no longer in that room."); // left or removed while disconnected
   } else {
     renderConversation();
   }

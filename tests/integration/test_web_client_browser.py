@@ -557,3 +557,27 @@ def test_the_focus_survives_the_lists_being_redrawn(
         bob_key = f"dm:{accounts[1]['user']['id']}"
         wait_for(driver, lambda d: unread(d, f'li[data-key="{bob_key}"] .badge') == "1")
         assert driver.switch_to.active_element.text == first["name"]
+
+
+def test_a_room_left_while_disconnected_is_closed(tmp_path: Path, driver: webdriver.Chrome):
+    """The open room was left (elsewhere) while the page was disconnected: when it is
+    connected again, the room is closed, not shown as if it still were a member."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_IDLE_TIMEOUT="2")
+    try:
+        with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+            accounts, (first, second) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, second["name"])
+        # The idle timeout closes the page's connection; it comes back within 1 s.
+        wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+        with TCPClient.connect(server.tcp_port) as alice:
+            alice.hello()
+            alice.ok("authenticate", token=accounts[0]["token"])
+            alice.ok("leave_room", room_id=second["id"])
+        wait_for(driver, lambda d: text_of(d, "connection") == "Connected")
+        wait_for(driver, lambda d: text_of(d, "conversation-title") == "No conversation open")
+        assert second["name"] not in text_of(driver, "room-list")
+        assert text_of(driver, "notice-text") == "You are no longer in that room."
+        assert not driver.find_element(By.ID, "message-input").is_enabled()
+    finally:
+        server.stop()
