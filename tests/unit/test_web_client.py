@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from twisted.logger import formatEvent, globalLogPublisher
 
 from lairchat.config import load_config
 from lairchat.transports.http import web
@@ -111,6 +112,23 @@ def test_head_gives_the_length_without_the_body(client):
     reply = client.request("HEAD", "/app/app.js")
     assert reply.status == 200 and reply.body == b""
     assert reply.header("content-length") == str(len(client.get("/app/app.js").body))
+
+
+@pytest.mark.parametrize("path", ["/app/nope.js", "/app/app.js/x"])
+def test_head_of_a_missing_file_is_a_404_without_a_body_or_warning(client, path):
+    logged: list[str] = []
+
+    def observer(event: dict) -> None:
+        logged.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observer)
+    try:
+        reply = client.request("HEAD", path)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert (reply.status, reply.body) == (404, b"")
+    assert reply.header("content-length") == str(len(client.get(path).body))
+    assert not [line for line in logged if "HEAD request" in line], logged
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])

@@ -98,6 +98,16 @@ def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
     return b"*" in tags or etag in tags or b"W/" + etag in tags
 
 
+def _error(request: Any, error: Any) -> bytes:
+    """The API's error envelope; for HEAD its length only (a body returned for HEAD is
+    dropped by Twisted, which logs a warning each time: a scanner could fill the log)."""
+    body = error_body(request, error)
+    if request.method != b"HEAD":
+        return body
+    request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))
+    return b""
+
+
 class WebClient(Resource):
     """A leaf: ``/`` when ``index`` (nothing may follow), else ``/app/<name>``."""
 
@@ -119,10 +129,10 @@ class WebClient(Resource):
     def render(self, request: Any) -> Any:
         name = self._name(request)
         if name is None:
-            return error_body(request, not_found())
+            return _error(request, not_found())
         request.lair_route = "/" if self.index else "/app/" + name
         if request.method not in (b"GET", b"HEAD"):
-            return error_body(request, method_not_allowed(["GET", "HEAD"]))
+            return _error(request, method_not_allowed(["GET", "HEAD"]))
         asset = self.assets[name]
         for header, value in SECURITY_HEADERS:
             request.setHeader(header, value)
