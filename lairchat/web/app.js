@@ -88,13 +88,15 @@ function describe(error) {
 function showError(error) {
   if (error?.code === "stopped") return; // our own logout or sign-out: nothing to say
   replaceText($("alert-text"), typeof error === "string" ? error : describe(error));
+  $("alert").dataset.code = error?.code ?? "";
   $("alert").hidden = false;
   clearTimeout(alertTimer);
   alertTimer = setTimeout(() => ($("alert").hidden = true), ERROR_SHOWN_MS);
 }
 
-function showNotice(text, severity) {
+function showNotice(text, severity, fromServer = false) {
   const notice = $("notice");
+  notice.dataset.server = fromServer ? "yes" : "";
   notice.className = `banner ${severity === "warning" || severity === "error" ? severity : ""}`;
   replaceText($("notice-text"), text);
   notice.hidden = false;
@@ -771,6 +773,10 @@ async function authenticated(response) {
   }
   state.retries = 0;
   state.me = response.user;
+  // What the connection's loss left on screen is no longer true: the server's notice
+  // (it was shutting down) and "not connected" errors.
+  if ($("notice").dataset.server) $("notice").hidden = true;
+  if (["offline", "network"].includes($("alert").dataset.code)) $("alert").hidden = true;
   showChat();
   setStatus("Connected");
   const connection = state.connection;
@@ -948,7 +954,7 @@ function onEvent(event) {
       renderRooms();
       break;
     case "server_notice":
-      showNotice(event.message, event.severity);
+      showNotice(event.message, event.severity, true);
       break;
     default:
       break; // newer servers may add events

@@ -581,3 +581,37 @@ def test_a_room_left_while_disconnected_is_closed(tmp_path: Path, driver: webdri
         assert not driver.find_element(By.ID, "message-input").is_enabled()
     finally:
         server.stop()
+
+
+def test_the_page_recovers_when_the_server_restarts(tmp_path: Path, driver: webdriver.Chrome):
+    """The server stops (its notice is shown) and starts again on the same port and
+    database: the page connects again by itself, drops the stale notice and "not
+    connected" error, reopens the room with what was said meanwhile, and chats on."""
+    server = ServerProcess(tmp_path, secret=SECRET)
+    ports = {"LAIR_HTTP_PORT": str(server.http_port), "LAIR_TCP_PORT": str(server.tcp_port)}
+    try:
+        with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+            accounts, (first, _) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, first["name"])
+        server.stop()
+        wait_for(driver, lambda d: text_of(d, "notice-text") == "Server is shutting down")
+        wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+        assert not driver.find_element(By.ID, "message-input").is_enabled()
+        type_into(driver, "new-room-name", unique("offline"))
+        driver.find_element(By.CSS_SELECTOR, "#create-room-form button").click()
+        wait_for(driver, lambda d: text_of(d, "alert-text").startswith("Not connected"))
+        server = ServerProcess(tmp_path, secret=SECRET, **ports)
+        with TCPClient.connect(server.tcp_port) as bob:
+            bob.hello()
+            bob.ok("authenticate", token=accounts[1]["token"])
+            target = {"type": "room", "room_id": first["id"]}
+            bob.ok("send_message", target=target, content="said while you were away")
+            wait_for(driver, connected, timeout=20)  # the back-off: 1 s, 2 s, 4 s …
+            wait_for(driver, showing("said while you were away"))
+            assert not shown(driver, "notice") and not shown(driver, "alert")
+            driver.find_element(By.ID, "message-input").send_keys("back", Keys.ENTER)
+            bob.wait_for(from_browser("back"))
+        assert errors_logged(driver, network=False) == []
+    finally:
+        server.stop()
