@@ -236,6 +236,7 @@ const state = {
   active: null, // key of the open conversation
   typing: new Map(), // key -> Map(user id -> timer)
   lastTyping: new Map(), // conversation key -> when `typing` was last sent there
+  drafts: new Map(), // conversation key -> text typed there, not sent
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -466,7 +467,18 @@ function renderTyping() {
 
 // -- conversations ---------------------------------------------------------------------------
 
+/** The message box holds the open conversation's draft: text typed for one
+ * conversation is never sent to another by switching and pressing Enter. */
+function switchDraft(key) {
+  if (key === state.active) return;
+  const input = $("message-input");
+  if (state.active) state.drafts.set(state.active, input.value);
+  input.value = (key && state.drafts.get(key)) ?? "";
+  if (key) state.drafts.delete(key);
+}
+
 function open(key) {
+  switchDraft(key);
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);
   const conv = conversation(key);
@@ -478,6 +490,7 @@ function open(key) {
 }
 
 function close(reason) {
+  switchDraft(null);
   state.active = null;
   sessionStorage.removeItem(OPEN_KEY);
   renderConversation();
@@ -836,11 +849,13 @@ function forget() {
     conversations: new Map(),
     typing: new Map(),
     lastTyping: new Map(),
+    drafts: new Map(),
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPEN_KEY);
   // Nothing of this account stays on the page for the next one to see.
+  $("message-input").value = "";
   renderConversation();
   renderLists();
   replaceText($("me"), "");

@@ -499,9 +499,11 @@ def test_long_names_fit_narrow_and_wide_windows(server: ServerProcess, driver: w
             assert height < 100, (width, height)
 
 
-def test_typing_is_sent_per_conversation(server: ServerProcess, driver: webdriver.Chrome):
+def test_the_message_box_per_conversation(server: ServerProcess, driver: webdriver.Chrome):
     """The page's own `typing`: once per 3 s per conversation (a second conversation
-    within those 3 s is told too), and not for emptying the box."""
+    within those 3 s is told too), and not for emptying the box. Each conversation has
+    its own draft (text typed for one is not sent to another by switching); logging
+    out empties the box."""
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
         accounts, (first, second) = two_users_in_two_rooms(alice, bob)
         signed_in(server, driver, accounts[0]["token"])
@@ -522,15 +524,30 @@ def test_typing_is_sent_per_conversation(server: ServerProcess, driver: webdrive
         box.send_keys("lo")
         got = bob.wait_for(lambda m: m["type"] == "user_typing" and m["target"] == targets[1])
         assert got["user_id"] == accounts[0]["user"]["id"]
+        assert box.get_attribute("value") == "lo"
         # Emptied in a third conversation: no typing there.
         driver.find_element(
             By.CSS_SELECTOR, f'li[data-key="dm:{accounts[1]["user"]["id"]}"] button'
         ).click()
         wait_for(driver, lambda d: text_of(d, "conversation-title").startswith("Direct"))
+        assert box.get_attribute("value") == ""
+        driver.execute_script("arguments[0].value = 'x'", box)  # no input event
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys(Keys.BACKSPACE)
         assert box.get_attribute("value") == ""
         assert driver.execute_script("return typingSent") == targets
+
+        # The drafts come back with their conversations; Enter sends each where it was typed.
+        open_room(driver, first["name"])
+        assert box.get_attribute("value") == "hel"
+        box.send_keys(Keys.ENTER)
+        assert bob.wait_for(from_browser("hel"))["message"]["target"] == targets[0]
+        open_room(driver, second["name"])
+        assert box.get_attribute("value") == "lo"
+        box.send_keys("gout")
+        driver.find_element(By.ID, "logout").click()
+        wait_for(driver, lambda d: shown(d, "login-view"))
+        assert box.get_attribute("value") == ""
 
 
 def test_the_focus_survives_the_lists_being_redrawn(
