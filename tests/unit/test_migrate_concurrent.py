@@ -1,6 +1,7 @@
 """Migrations applied by several processes at once on one database file (two servers
 starting together, or a server and ``lairchat db migrate``): each migration is applied
-exactly once, and every other process finds it done and goes on."""
+exactly once, and every other process finds it done and goes on. Also: a migration
+that SQLite rolled back by itself fails with its own error."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from lairchat.storage.sqlite.migrate import available
+import pytest
+
+from lairchat.storage.sqlite.migrate import available, migrate
 from lairchat.storage.sqlite.pool import connect
 
 #: One migrating process: it opens the database as the server does, says so, waits for
@@ -76,3 +80,35 @@ def test_concurrent_migrators_apply_each_migration_once(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         recorded = [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY id")]
     assert recorded == names
+
+
+class DiskFull:
+    """A connection on which the first migration statement fails as on a full disk,
+    where SQLite rolls the whole transaction back by itself."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.lstrip().upper().startswith("CREATE TABLE") and "_migrations" not in sql:
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "conn":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.conn, name, value)
+
+
+def test_a_migration_that_sqlite_rolled_back_itself_reports_its_own_error(
+    tmp_path: Path,
+) -> None:
+    conn = connect(str(tmp_path / "chat.db"))
+    with pytest.raises(sqlite3.OperationalError, match="^database or disk is full$"):
+        migrate(DiskFull(conn))  # type: ignore[arg-type]
+    assert not conn.in_transaction

@@ -77,7 +77,10 @@ def _apply(conn: sqlite3.Connection, name: str, sql: str) -> bool:
             )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (disk full, I/O error): then a ROLLBACK
+        # would fail too, and its error would hide the one that says what happened.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return pending
 
