@@ -781,7 +781,14 @@ function connect() {
 async function authenticated(response) {
   if (!response.success) {
     const error = response.error ?? {};
-    signOut(ENDED[error.code] ?? `Could not sign in: ${describe(error)}`);
+    if (Object.hasOwn(ENDED, error.code)) {
+      signOut(ENDED[error.code]);
+    } else {
+      // Not a verdict on the token (`internal_error`: the server failing for a moment):
+      // keep it, say so, and try again with the usual back-off.
+      showError({ code: "not_signed_in", message: `Could not sign in: ${describe(error)}` });
+      state.connection.ws.close(1000);
+    }
     return;
   }
   state.retries = 0;
@@ -789,7 +796,8 @@ async function authenticated(response) {
   // What the connection's loss left on screen is no longer true: the server's notice
   // (it was shutting down) and "not connected" errors.
   if ($("notice").dataset.server) $("notice").hidden = true;
-  if (["offline", "network"].includes($("alert").dataset.code)) $("alert").hidden = true;
+  const stale = ["offline", "network", "not_signed_in"];
+  if (stale.includes($("alert").dataset.code)) $("alert").hidden = true;
   showChat();
   setStatus("Connected");
   const connection = state.connection;
@@ -809,7 +817,7 @@ async function authenticated(response) {
 }
 
 function errorFrame(frame) {
-  if (frame.code in ENDED) {
+  if (Object.hasOwn(ENDED, frame.code)) {
     signOut(ENDED[frame.code]);
   } else if (frame.code !== "timeout") {
     showError(frame);

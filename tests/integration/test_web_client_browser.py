@@ -632,3 +632,48 @@ def test_the_page_recovers_when_the_server_restarts(tmp_path: Path, driver: webd
         assert errors_logged(driver, network=False) == []
     finally:
         server.stop()
+
+
+#: Run before the page's own script (a DevTools injection, outside the page's policy):
+#: the first ``authenticate_response`` the page sees is the server's `internal_error`.
+FAIL_FIRST_AUTHENTICATE = """
+const Real = WebSocket;
+let fail = 1;
+window.WebSocket = class extends Real {
+  set onmessage(handler) {
+    super.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "authenticate_response" && fail > 0) {
+        fail -= 1;
+        const error = {code: "internal_error", message: "Internal error"};
+        return handler({data: JSON.stringify({type: message.type, request_id: null,
+                                              success: false, error})});
+      }
+      return handler(event);
+    };
+  }
+};
+"""
+
+
+def test_a_failing_server_does_not_sign_the_page_out(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Only a verdict on the token (invalid, expired, logged out, banned) signs the page
+    out; `internal_error` is shown, the token kept, and the page connects again."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        alice.hello()
+        name = unique("flaky")
+        account = alice.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+    driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": FAIL_FIRST_AUTHENTICATE}
+    )
+    driver.get(server.url + "/")
+    driver.execute_script(
+        "sessionStorage.setItem('lairchat.token', arguments[0])", account["token"]
+    )
+    driver.refresh()
+    wait_for(driver, lambda d: text_of(d, "alert-text") == "Could not sign in: Internal error")
+    wait_for(driver, connected)
+    assert text_of(driver, "me") == name and not shown(driver, "alert")
+    assert driver.execute_script("return sessionStorage.getItem('lairchat.token')")
