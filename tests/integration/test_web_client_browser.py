@@ -9,6 +9,11 @@ history; a direct message goes both ways; a session ended elsewhere sends the pa
 to the login form with the reason; logging in again and out works. The browser console
 must stay free of errors (a script, style or connection refused by the page's
 Content-Security-Policy is one).
+
+Smaller tests, each on its own server or page: busy rooms (order, at most 500 messages
+kept), long names at phone and desktop widths, the message box (typing per
+conversation, drafts), keyboard focus, a room left while disconnected, a server
+restarted on the same port and database, and an `internal_error` at sign-in.
 """
 
 from __future__ import annotations
