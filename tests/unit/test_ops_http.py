@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.internet import defer
-from twisted.logger import capturedLogs, globalLogPublisher
+from twisted.logger import capturedLogs, formatEvent, globalLogPublisher
 
 from lairchat.observability.http import MetricsResource, ObservedRoot, ReadyResource
 from lairchat.observability.metrics import Metrics
@@ -167,6 +167,17 @@ def test_not_ready_when_the_database_hangs(ops: Ops, monkeypatch) -> None:
     ops.client.core.clock.advance(5)
     ops.client.stub.flush()
     assert d.result.code == 503
+
+
+def test_a_hung_database_is_one_line_per_probe_not_a_traceback(ops: Ops, monkeypatch) -> None:
+    monkeypatch.setattr(ops.client.core.store, "ping", defer.Deferred)
+    with capturedLogs() as events:
+        d = ops.client.stub.get("http://lairchat.test/ready")
+        ops.client.core.clock.advance(5)
+        ops.client.stub.flush()
+    assert d.result.code == 503
+    assert [e for e in events if e.get("log_failure")] == []
+    assert "did not answer within 5.0 s" in " ".join(formatEvent(e) for e in events)
 
 
 def test_forwarded_client_only_from_a_trusted_proxy(events: list[dict]) -> None:

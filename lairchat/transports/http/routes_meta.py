@@ -18,11 +18,15 @@ READY_TIMEOUT = 5.0
 
 async def database_ready(store: Any, clock: Any, timeout: float, log: Logger) -> bool:
     """Whether the database answers ``store.ping()`` truly within ``timeout`` seconds.
-    A failure is logged, but not again when its cause already was (a storage fault)."""
+    A failure is logged, but not again when its cause already was (a storage fault);
+    a timeout in one line (it says all there is, and a probe comes every few seconds)."""
     ping = defer.maybeDeferred(store.ping)
     ping.addTimeout(timeout, clock)
     try:
         return bool(await ping)
+    except defer.TimeoutError:
+        log.warn("readiness probe: the database did not answer within {timeout} s", timeout=timeout)
+        return False
     except Exception as e:
         if not already_logged(e):
             log.failure("readiness probe: database unavailable")
