@@ -21,6 +21,11 @@ const PAGE = 50;
  * for hours forgets its oldest ones, which "Load older messages" fetches again. */
 const KEEP = 500;
 const LIST_LIMIT = 100;
+/** The protocol's bounds, in UTF-8 bytes: a message's content (TCP.md), and a frame
+ * (WEBSOCKET.md: a larger one makes the server close the connection, code 1009). */
+const CONTENT_MAX_BYTES = 4096;
+const FRAME_MAX_BYTES = 1_048_576;
+const utf8Length = (text) => new TextEncoder().encode(text).length;
 
 const $ = (id) => document.getElementById(id);
 
@@ -172,9 +177,15 @@ class Connection {
       );
     }
     const request_id = `r${++this.counter}`;
+    const frame = JSON.stringify({ type, ...fields, request_id });
+    if (utf8Length(frame) > FRAME_MAX_BYTES) {
+      return Promise.reject(
+        new ServerError({ code: "too_large", message: "Too large to send (1 MiB at most)." }),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(request_id, { resolve, reject });
-      this.send({ type, ...fields, request_id });
+      this.ws.send(frame);
     });
   }
 
@@ -692,6 +703,12 @@ async function sendMessage() {
   const content = input.value;
   const conv = state.active && conversation(state.active);
   if (!conv || !content.trim()) return;
+  const size = utf8Length(content);
+  if (size > CONTENT_MAX_BYTES) {
+    // The server's own words, without the round trip (or, past 1 MiB, the lost connection).
+    showError(`Content invalid: value too long: maximum ${CONTENT_MAX_BYTES}, got ${size}`);
+    return;
+  }
   const response = await command("send_message", { target: conv.target, content });
   if (response) {
     if (input.value === content) input.value = "";

@@ -682,3 +682,33 @@ def test_a_failing_server_does_not_sign_the_page_out(
     wait_for(driver, connected)
     assert text_of(driver, "me") == name and not shown(driver, "alert")
     assert driver.execute_script("return sessionStorage.getItem('lairchat.token')")
+
+
+def test_nothing_too_large_is_sent(server: ServerProcess, driver: webdriver.Chrome):
+    """A message over 4096 bytes is refused in the page, with the server's words; a
+    pasted description over the server's 1 MiB frame is refused too, instead of being
+    sent and getting the connection closed."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        alice.hello()
+        name = unique("big")
+        account = alice.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+        room = alice.ok("create_room", name=unique("big"))["room"]
+    signed_in(server, driver, account["token"])
+    open_room(driver, room["name"])
+    box = driver.find_element(By.ID, "message-input")
+    driver.execute_script("arguments[0].value = 'é'.repeat(2049)", box)  # 4098 bytes
+    box.send_keys(Keys.ENTER)
+    wait_for(driver, lambda d: shown(d, "alert"))
+    assert text_of(driver, "alert-text") == (
+        "Content invalid: value too long: maximum 4096, got 4098"
+    )
+    driver.execute_script("arguments[0].value = 'x'.repeat(1_100_000)", box)
+    box.send_keys(Keys.ENTER)
+    wait_for(driver, lambda d: text_of(d, "alert-text").endswith("got 1100000"))
+    description = driver.find_element(By.ID, "new-room-description")
+    driver.execute_script("arguments[0].value = 'd'.repeat(1_100_000)", description)
+    type_into(driver, "new-room-name", unique("huge"))
+    driver.find_element(By.CSS_SELECTOR, "#create-room-form button").click()
+    wait_for(driver, lambda d: text_of(d, "alert-text") == "Too large to send (1 MiB at most).")
+    assert text_of(driver, "connection") == "Connected"
+    assert len(box.get_attribute("value")) == 1_100_000  # the draft is kept
