@@ -711,7 +711,10 @@ async function sendMessage() {
   }
   const response = await command("send_message", { target: conv.target, content });
   if (response) {
-    if (input.value === content) input.value = "";
+    // Sent: no longer a draft, whether its conversation is still open or was left
+    // meanwhile (its draft is then kept aside).
+    if (state.active === conv.key && input.value === content) input.value = "";
+    if (state.drafts.get(conv.key) === content) state.drafts.delete(conv.key);
     received(response.message, state.me.username);
   }
 }

@@ -640,25 +640,41 @@ def test_the_page_recovers_when_the_server_restarts(tmp_path: Path, driver: webd
 
 
 #: Run before the page's own script (a DevTools injection, outside the page's policy):
-#: the first ``authenticate_response`` the page sees is the server's `internal_error`.
-FAIL_FIRST_AUTHENTICATE = """
+#: every message the page's WebSocket receives goes through ``incoming(message, event,
+#: handler)``, which the test defines first.
+INCOMING = """
 const Real = WebSocket;
-let fail = 1;
 window.WebSocket = class extends Real {
   set onmessage(handler) {
-    super.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "authenticate_response" && fail > 0) {
-        fail -= 1;
-        const error = {code: "internal_error", message: "Internal error"};
-        return handler({data: JSON.stringify({type: message.type, request_id: null,
-                                              success: false, error})});
-      }
-      return handler(event);
-    };
+    super.onmessage = (event) => incoming(JSON.parse(event.data), event, handler);
   }
 };
 """
+#: The first ``authenticate_response`` the page sees is the server's `internal_error`.
+FAIL_FIRST_AUTHENTICATE = (
+    """
+let fail = 1;
+function incoming(message, event, handler) {
+  if (message.type !== "authenticate_response" || fail === 0) return handler(event);
+  fail -= 1;
+  const error = {code: "internal_error", message: "Internal error"};
+  handler({data: JSON.stringify({type: message.type, request_id: null, success: false, error})});
+}
+"""
+    + INCOMING
+)
+#: Every ``send_message_response`` reaches the page 500 ms late (``window.delivered``
+#: counts them).
+SLOW_SEND_RESPONSES = (
+    """
+window.delivered = 0;
+function incoming(message, event, handler) {
+  if (message.type !== "send_message_response") return handler(event);
+  setTimeout(() => { handler(event); window.delivered += 1; }, 500);
+}
+"""
+    + INCOMING
+)
 
 
 def test_a_failing_server_does_not_sign_the_page_out(
@@ -712,3 +728,23 @@ def test_nothing_too_large_is_sent(server: ServerProcess, driver: webdriver.Chro
     wait_for(driver, lambda d: text_of(d, "alert-text") == "Too large to send (1 MiB at most).")
     assert text_of(driver, "connection") == "Connected"
     assert len(box.get_attribute("value")) == 1_100_000  # the draft is kept
+
+
+def test_a_message_sent_is_no_draft(server: ServerProcess, driver: webdriver.Chrome):
+    """Switching conversations while a message is on its way: it does not come back
+    as the draft of the conversation it was sent to."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (first, second) = two_users_in_two_rooms(alice, bob)
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument", {"source": SLOW_SEND_RESPONSES}
+        )
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, first["name"])
+        driver.find_element(By.ID, "message-input").send_keys("once", Keys.ENTER)
+        open_room(driver, second["name"])
+        assert driver.execute_script("return window.delivered") == 0
+        bob.wait_for(from_browser("once"))
+        wait_for(driver, lambda d: d.execute_script("return window.delivered") == 1)
+        open_room(driver, first["name"])
+        assert driver.find_element(By.ID, "message-input").get_attribute("value") == ""
+        wait_for(driver, showing("once"))
