@@ -12,8 +12,11 @@ Content-Security-Policy is one).
 
 Smaller tests, each on its own server or page: busy rooms (order, at most 500 messages
 kept), long names at phone and desktop widths, the message box (typing per
-conversation, drafts), keyboard focus, a room left while disconnected, a server
-restarted on the same port and database, and an `internal_error` at sign-in.
+conversation, drafts, a message sent while switching away, sizes over the limits),
+keyboard focus, a room left while disconnected, a server restarted on the same port
+and database, and an `internal_error` at sign-in. Where the server cannot be made to
+answer a certain way, the page's WebSocket is wrapped before its script runs
+(``INCOMING``).
 """
 
 from __future__ import annotations
