@@ -206,8 +206,13 @@ def test_rest_websocket_and_tcp_through_nginx(proxied: Callable[..., Any]) -> No
     assert status == 201, created
     room = created["room"]["id"]
 
-    # A WebSocket session through the proxy (wss, pre-authenticated with ?token=).
-    ws = WSClient(nginx.https_port, path=f"/ws?token={token}", source=CLIENT, tls=nginx.tls)
+    # A WebSocket session through the proxy (wss, pre-authenticated with ?token=), from
+    # a page of the proxy's own origin (the web client at /): on a port other than
+    # 443 the proxy must pass the port in Host for the same-origin check.
+    origin = {"Origin": f"https://127.0.0.1:{nginx.https_port}"}
+    ws = WSClient(
+        nginx.https_port, path=f"/ws?token={token}", source=CLIENT, tls=nginx.tls, headers=origin
+    )
     with closing_all(ws):
         assert ws.event("authenticate_response")["success"] is True
         target = {"type": "room", "room_id": room}
