@@ -845,18 +845,12 @@ class SQLiteStore:
         if self._stuck():
             return defer.succeed(False)
         if not self.health.failing:
-            probe = self._guarded(self._reader.runInteraction(self._checked, _read_probe), "reads")
-            return _detached(probe.addErrback(_unusable))
+            return _detached(self._try("reads").addErrback(_unusable))
         if self._probe is not None or self.health.damaged:
             return defer.succeed(False)
-        probes = {
-            "reads": lambda: self._reader.runInteraction(self._checked, _read_probe),
-            "writes": lambda: self._writer.runInteraction(self._checked, touch),
-            "messages": lambda: self._append([]),
-        }
         self._probe = defer.gatherResults(
             [
-                self._guarded(probes[channel](), channel).addCallbacks(lambda _: True, _unusable)
+                self._try(channel).addCallbacks(lambda _: True, _unusable)
                 for channel in list(self.health.failing)
             ],
             consumeErrors=True,
@@ -869,6 +863,17 @@ class SQLiteStore:
         if isinstance(outcome[0], Failure):
             return defer.fail(outcome[0])
         return defer.succeed(outcome[0])
+
+    def _try(self, channel: str) -> defer.Deferred:
+        """One probe of ``channel`` that reaches the file: a read, a write that
+        commits (:func:`touch`), or an empty batch of messages (the same write)."""
+        if channel == "reads":
+            d = self._reader.runInteraction(self._checked, _read_probe)
+        elif channel == "writes":
+            d = self._writer.runInteraction(self._checked, touch)
+        else:
+            d = self._append([])
+        return self._guarded(d, channel)
 
     def _probed(self, result: Any, outcome: list) -> None:
         self._probe = None
