@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -76,6 +77,23 @@ def wait_for(
     """``condition``'s first truthy answer, polled every 50 ms (TimeoutException after
     ``timeout`` seconds)."""
     return WebDriverWait(chrome, timeout, poll_frequency=0.05).until(condition)
+
+
+def click(chrome: webdriver.Chrome, by: str, selector: str, timeout: float = TIMEOUT) -> None:
+    """Click the first element ``selector`` finds, once there is one. The page redraws
+    its lists on events, so an element found may be replaced before the click lands:
+    it is then found again (a StaleElementReferenceException is a retry, not a fail)."""
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        try:
+            found = d.find_elements(by, selector)
+            if found:
+                found[0].click()
+            return bool(found)
+        except StaleElementReferenceException:
+            return False
+
+    wait_for(chrome, clicked, timeout)
 
 
 def console(chrome: webdriver.Chrome) -> list[dict[str, Any]]:

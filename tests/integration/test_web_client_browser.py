@@ -38,7 +38,7 @@ from selenium.webdriver.common.keys import Keys
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import Message, TCPClient
 from tests.integration import browser
-from tests.integration.browser import chromium, console, rest, wait_for
+from tests.integration.browser import chromium, click, console, rest, wait_for
 
 SECRET = "web-client-test-secret-0123456789abcdef"
 PASSWORD = "correct horse battery"
@@ -316,7 +316,7 @@ def test_a_browser_user_chats_with_a_tcp_user(server: ServerProcess, driver: web
         # A direct message from bob: unread on his name, then a conversation both ways.
         bob.ok("send_message", target={"type": "dm", "recipient": alice_id}, content="psst")
         wait_for(driver, lambda d: unread(d, f"{bob_item} .badge") == "1")
-        driver.find_element(By.CSS_SELECTOR, f"{bob_item} button").click()
+        click(driver, By.CSS_SELECTOR, f"{bob_item} button")
         wait_for(driver, showing("psst", bob_name))
         assert text_of(driver, "conversation-title") == f"Direct messages with {bob_name}"
         driver.find_element(By.ID, "message-input").send_keys("hi bob", Keys.ENTER)
@@ -434,8 +434,7 @@ def two_users_in_two_rooms(alice: TCPClient, bob: TCPClient) -> tuple[list[Messa
 
 
 def open_room(chrome: webdriver.Chrome, name: str) -> None:
-    button = f'//ul[@id="room-list"]//button[.="{name}"]'
-    wait_for(chrome, lambda d: d.find_elements(By.XPATH, button))[0].click()
+    click(chrome, By.XPATH, f'//ul[@id="room-list"]//button[.="{name}"]')
     wait_for(chrome, lambda d: text_of(d, "conversation-title") == f"Room {name}")
 
 
@@ -534,9 +533,7 @@ def test_the_message_box_per_conversation(server: ServerProcess, driver: webdriv
         assert got["user_id"] == accounts[0]["user"]["id"]
         assert box.get_attribute("value") == "lo"
         # Emptied in a third conversation: no typing there.
-        driver.find_element(
-            By.CSS_SELECTOR, f'li[data-key="dm:{accounts[1]["user"]["id"]}"] button'
-        ).click()
+        click(driver, By.CSS_SELECTOR, f'li[data-key="dm:{accounts[1]["user"]["id"]}"] button')
         wait_for(driver, lambda d: text_of(d, "conversation-title").startswith("Direct"))
         assert box.get_attribute("value") == ""
         driver.execute_script("arguments[0].value = 'x'", box)  # no input event
