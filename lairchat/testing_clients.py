@@ -297,6 +297,19 @@ class TCPClient(_MessageStream):
         self.aead = AESGCM(private.exchange(peer))
 
 
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """One final client frame (masked, as RFC 6455 requires of clients)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 class WSClient(_MessageStream):
     """The client side of RFC 6455 on ``path``: masked frames out, unmasked frames
     in, no extensions. The upgrade's answer is checked (:class:`Refused` if it is not
@@ -311,7 +324,10 @@ class WSClient(_MessageStream):
         headers: dict[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
         timeout: float = READ_TIMEOUT,
+        early: bytes = b"",
     ) -> None:
+        """``early``: bytes sent in the same write as the upgrade request, before its
+        answer (frames from :func:`masked_frame`), as an impatient client would."""
         super().__init__(open_socket((host, port), source, tls, timeout), timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         fields = {
@@ -323,7 +339,7 @@ class WSClient(_MessageStream):
             **(headers or {}),
         }
         request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
-        self.sock.sendall((request + "\r\n").encode("latin-1"))
+        self.sock.sendall((request + "\r\n").encode("latin-1") + early)
         while b"\r\n\r\n" not in self.buffer:
             self._fill(len(self.buffer) + 1)
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
@@ -340,16 +356,7 @@ class WSClient(_MessageStream):
 
     def send_frame(self, opcode: int, payload: bytes) -> None:
         """One final frame, masked as a client must."""
-        n = len(payload)
-        if n < 126:
-            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-        elif n < 65536:
-            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-        else:
-            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + masked)
+        self.sock.sendall(masked_frame(opcode, payload))
 
     def send(self, message: Message) -> None:
         self.send_frame(TEXT, orjson.dumps(message))

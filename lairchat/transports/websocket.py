@@ -14,6 +14,7 @@ REST API (plain or TLS alike).
 from __future__ import annotations
 
 import contextlib
+import io
 import struct
 from collections.abc import Iterable
 from typing import Any
@@ -492,7 +493,30 @@ class LairWSResource(WebSocketResource):
         if "websocket" not in upgrade.lower():
             request.setHeader(b"Upgrade", b"websocket")
             return error_body(request, LairError("upgrade_required"))
-        return super().render(request)
+        early = _take_early_bytes(request.channel)
+        if early:
+            # Autobahn replays the request, then its body, to the new protocol: frames
+            # sent right behind the upgrade request follow it that way.
+            request.content = io.BytesIO(request.content.read() + early)
+        result = super().render(request)
+        if early and request.channel.transport is not None:
+            request.channel._buffer = early + request.channel._buffer  # not taken over
+        return result
+
+
+def _take_early_bytes(channel: Any) -> bytes:
+    """What the client sent after the upgrade request, taken from the HTTP channel.
+
+    A client that does not wait for the ``101`` (RFC 6455 says it must, some do not)
+    sends its first frames in the same packet as the upgrade. Twisted's HTTP channel
+    holds them as the start of a next request: in its line buffer while the request
+    is rendered from within its read, or in its queue of data behind a request being
+    handled. Once the connection is a WebSocket the channel never reads them again,
+    so without this they were lost and never answered."""
+    early = channel._buffer + b"".join(channel._dataBuffer)
+    channel._buffer = b""
+    channel._dataBuffer.clear()
+    return early
 
 
 def make_ws_factory(core: Core, config: Config, clock: Any) -> LairWSFactory:

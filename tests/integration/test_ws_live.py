@@ -23,7 +23,15 @@ import jwt
 import pytest
 
 from lairchat.testing import ServerProcess
-from lairchat.testing_clients import BINARY, CLOSE, TEXT, Refused, TCPClient, WSClient
+from lairchat.testing_clients import (
+    BINARY,
+    CLOSE,
+    TEXT,
+    Refused,
+    TCPClient,
+    WSClient,
+    masked_frame,
+)
 from lairchat.tls import write_dev_certificate
 
 SECRET = "ws-live-test-secret-0123456789abcdef"
@@ -297,6 +305,27 @@ def test_a_plain_get_of_ws_is_426_in_the_error_envelope(server: Server) -> None:
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert headers["Content-Type"] == "application/json"
     assert json.loads(answer.value.read())["error"]["code"] == "upgrade_required"
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+def test_frames_sent_with_the_upgrade_request_are_answered(
+    server: Server, tls_server: Server, secure: bool
+) -> None:
+    """A client that does not wait for the 101 sends its first frames in the upgrade's
+    packet; they used to be read as a next HTTP request, then dropped."""
+    where = tls_server if secure else server
+    token, user = token_for(where)
+    early = masked_frame(TEXT, b'{"type":"ping"}') + masked_frame(
+        TEXT, b'{"type":"get_current_user","request_id":"early"}'
+    )
+    ws = WSClient(where.http_port, f"/ws?token={token}", tls=where.tls, early=early)
+    assert ws.recv()["type"] == "server_hello"
+    assert ws.recv()["type"] == "authenticate_response"
+    assert ws.recv()["type"] == "pong"
+    current = ws.recv()
+    assert current["type"] == "get_current_user_response" and current["request_id"] == "early"
+    assert current["user"]["id"] == user["id"]
+    ws.close()
 
 
 def test_the_tcp_port_is_unaffected_by_ws_traffic(server: Server) -> None:
