@@ -154,6 +154,8 @@ def test_served_over_real_http(server: ServerProcess) -> None:
         body = page.read()
         assert page.status == 200 and page.getheader("Content-Length") == str(len(body))
         assert page.getheader("Content-Type") == "text/html; charset=utf-8"
+        # For this origin only: none of the API's CORS headers.
+        assert page.getheader("Access-Control-Allow-Origin") is None
         sockets = f"ws://127.0.0.1:{server.http_port} wss://127.0.0.1:{server.http_port};"
         assert f"connect-src 'self' {sockets}" in page.getheader("Content-Security-Policy")
         etag = page.getheader("ETag")

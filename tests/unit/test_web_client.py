@@ -197,7 +197,23 @@ def test_the_api_is_unchanged_beside_it(client):
 def test_preflight_and_rate_limit_hooks_see_the_client_too(client):
     reply = client.request("OPTIONS", "/app/app.js")
     assert reply.status == 200 and reply.body == b""
-    assert client.get("/").header("access-control-allow-origin") == "*"
+
+
+def test_the_files_carry_no_cors_headers_and_the_api_keeps_its_own(client):
+    """The page is for its own origin: no `Access-Control-Allow-Origin: *` lets
+    another site read it (or its ETag). The API, a 404 beside it included, is unchanged."""
+    for path in FILES:
+        for method in ("GET", "HEAD"):
+            reply = client.request(method, path)
+            assert reply.status == 200, (method, path)
+            assert not any(h.startswith("access-control-") for h in reply.headers), path
+        etag = client.get(path).header("etag")
+        cached = client.get(path, headers={"If-None-Match": etag})
+        assert cached.status == 304 and cached.header("access-control-allow-origin") is None
+    for path in ("/health", "/api/v1/rooms", "/app/missing.js"):
+        reply = client.get(path)
+        assert reply.header("access-control-allow-origin") == "*", path
+        assert "X-RateLimit-Limit" in reply.header("access-control-expose-headers"), path
 
 
 # -- the files ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ are read once, through :mod:`importlib.resources` (so an installed wheel serves 
 ships), and answered from memory with their ETag. Every answer carries a strict
 Content-Security-Policy: scripts, styles and images from this origin only, no inline
 script, no ``eval``, no framing, and connections only to this host (``/api/v1`` over
-``fetch``, ``/ws`` over ``ws:``/``wss:``). Any other path under ``/app``, and any
+``fetch``, ``/ws`` over ``ws:``/``wss:``). The files carry none of the API's CORS
+headers: no other origin may read them. Any other path under ``/app``, and any
 method but GET and HEAD, is the API's usual error envelope.
 
 ``mount(root)`` puts both on the port's root resource
@@ -26,6 +27,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from lairchat.transports.http.errors import error_body, method_not_allowed, not_found
+from lairchat.transports.http.responses import CORS_HEADERS
 
 #: The package holding the files.
 PACKAGE = "lairchat.web"
@@ -134,6 +136,10 @@ class WebClient(Resource):
         if request.method not in (b"GET", b"HEAD"):
             return _error(request, method_not_allowed(["GET", "HEAD"]))
         asset = self.assets[name]
+        # The API's CORS headers (set on every request before routing) are for the
+        # API: the page and its files are for this origin only.
+        for header, _ in CORS_HEADERS:
+            request.responseHeaders.removeHeader(header)
         for header, value in SECURITY_HEADERS:
             request.setHeader(header, value)
         request.setHeader(
