@@ -149,7 +149,8 @@ async function rest(method, path, body, token) {
 
 // -- the real-time connection ------------------------------------------------------------
 
-/** One WebSocket, pre-authenticated with ?token=; `request` pairs responses by id. */
+/** One WebSocket to /ws; `request` pairs responses by id. The token goes in the first
+ * frames (`client_hello`, then `authenticate`), never in the URL, which proxies log. */
 class Connection {
   constructor(token, handlers) {
     this.token = token;
@@ -159,7 +160,7 @@ class Connection {
     this.ready = false;
     this.stopped = false;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.ws = new WebSocket(`${scheme}//${location.host}/ws?token=${encodeURIComponent(token)}`);
+    this.ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws.onmessage = (e) => this.received(e.data);
     this.ws.onclose = (e) => this.closed(e);
     this.ping = setInterval(() => this.send({ type: "ping" }), PING_EVERY_MS);
@@ -167,6 +168,13 @@ class Connection {
 
   send(message) {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** The server said hello (always its first frame): hello back, then the token. Its
+   * `authenticate_response` comes to `handlers.authenticated`. */
+  signIn() {
+    this.send({ type: "client_hello", version: "1.0", client_name: "lairchat web" });
+    this.send({ type: "authenticate", token: this.token, request_id: "authenticate" });
   }
 
   /** The command's response (success or not); rejects when not connected. */
@@ -206,7 +214,9 @@ class Connection {
       this.handlers.authenticated(message);
     } else if (message.type === "error") {
       this.handlers.errorFrame(message);
-    } else if (message.type !== "server_hello" && message.type !== "pong") {
+    } else if (message.type === "server_hello") {
+      this.signIn();
+    } else if (message.type !== "pong") {
       this.handlers.event(message);
     }
   }

@@ -679,6 +679,52 @@ function incoming(message, event, handler) {
 )
 
 
+#: Every WebSocket the page opens, and the frames it sends on each: ``window.sockets``.
+RECORD_SOCKETS = """
+window.sockets = [];
+const Recorded = WebSocket;
+window.WebSocket = class extends Recorded {
+  constructor(url, ...rest) {
+    super(url, ...rest);
+    this.record = { url: String(url), sent: [] };
+    sockets.push(this.record);
+  }
+  send(data) {
+    this.record.sent.push(JSON.parse(data));
+    return super.send(data);
+  }
+};
+"""
+
+
+def test_the_token_never_goes_in_a_url(tmp_path: Path, driver: webdriver.Chrome):
+    """The page opens `/ws` with no query (proxies log URLs) and authenticates with its
+    first frames, `client_hello` then `authenticate`; again after the connection drops."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_IDLE_TIMEOUT="2")
+    try:
+        with TCPClient.connect(server.tcp_port) as alice:
+            alice.hello()
+            name = unique("nourl")
+            account = alice.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_SOCKETS})
+        signed_in(server, driver, account["token"])
+        # The idle timeout closes it; the page connects and signs in again the same way.
+        wait_for(driver, lambda d: d.execute_script("return sockets.length") >= 2)
+        wait_for(driver, connected)
+        sockets = driver.execute_script("return sockets")
+        for socket in sockets:
+            assert socket["url"] == f"ws://127.0.0.1:{server.http_port}/ws"
+        for socket in sockets:
+            hello, authenticate = socket["sent"][:2]
+            assert hello["type"] == "client_hello" and hello["version"] == "1.0"
+            assert authenticate["type"] == "authenticate"
+            assert authenticate["token"] == account["token"]
+        assert text_of(driver, "me") == name
+        assert errors_logged(driver, network=False) == []
+    finally:
+        server.stop()
+
+
 def test_a_failing_server_does_not_sign_the_page_out(
     server: ServerProcess, driver: webdriver.Chrome
 ):
