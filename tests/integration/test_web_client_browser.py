@@ -411,6 +411,94 @@ def test_the_page_reconnects_and_reports_what_the_server_says(tmp_path: Path) ->
         server.stop()
 
 
+#: The characters both clients mark, and text they must leave alone (one list for both).
+HIDDEN_CHARACTERS = Path(__file__).resolve().parents[1] / "fixtures" / "hidden_characters.json"
+
+
+def hidden_characters() -> tuple[list[str], list[str]]:
+    """Every code point the fixture says is marked, and every text it says is kept."""
+    data = json.loads(HIDDEN_CHARACTERS.read_text())
+    marked = [
+        chr(code)
+        for entry in data["marked"]
+        for code in range(int(entry["first"], 16), int(entry["last"], 16) + 1)
+    ]
+    return marked, [entry["text"] for entry in data["kept"]]
+
+
+#: An emoji tag sequence (a subdivision flag): its tag characters are not marked.
+FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
+
+
+def as_marked(text: str, marked: set[str]) -> str:
+    """``text`` as the page must show it: each marked character as ``U+XXXX``."""
+    shown, last = [], 0
+    for flag in [*FLAG.finditer(text), None]:
+        end = flag.start() if flag else len(text)
+        shown += [f"U+{ord(c):04X}" if c in marked else c for c in text[last:end]]
+        if flag:
+            shown.append(flag.group())
+            last = flag.end()
+    return "".join(shown)
+
+
+def test_hidden_characters_are_marked_and_the_rest_kept(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """What tests/fixtures/hidden_characters.json lists as marked is shown as `U+XXXX`
+    (tag characters too, but not in a flag's emoji tag sequence); what it lists as kept
+    (emoji sequences, ZWNJ in Persian, variation selectors, combining marks) is shown
+    as it is: in a message, in room names and in a user name."""
+    marked, kept = hidden_characters()
+    hidden = set(marked)
+    broken_flag = "\U0001f3f4\U000e0067"  # tags not ending in U+E007F: marked
+    tag = uuid.uuid4().hex[:6]
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        alice.hello()
+        name = unique("hid")
+        account = alice.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+        # A blank-looking name: letters for the server (str.isalnum), a filler between.
+        bob.hello()
+        filler = f"h\u3164{tag}"
+        bob.ok("register", username=filler, email=f"{tag}@e.com", password=PASSWORD)
+
+        # Room names (64 bytes at most): the ends of every range, and each kept text.
+        data = json.loads(HIDDEN_CHARACTERS.read_text())
+        ends = [chr(int(e[end], 16)) for e in data["marked"] for end in ("first", "last")]
+        names, current = [], ""
+        for piece in [*ends, *kept, broken_flag]:
+            if current and len(f"{current}|{piece}".encode()) > 56:
+                names.append(current)
+                current = ""
+            current = f"{current}|{piece}" if current else f"{tag}{len(names):02}{piece}"
+        names.append(current)
+        rooms = [alice.ok("create_room", name=room_name)["room"] for room_name in names]
+        signed_in(server, driver, account["token"])
+        wait_for(driver, lambda d: len(rooms_shown(d)) == len(names))
+        assert sorted(rooms_shown(driver)) == sorted(as_marked(n, hidden) for n in names)
+        wait_for(driver, lambda d: f"hU+3164{tag}" in text_of(d, "user-list"))
+
+        # A message with all of them.
+        click(driver, By.CSS_SELECTOR, f'li[data-key="room:{rooms[0]["id"]}"] button')
+        title = f"Room {as_marked(names[0], hidden)}"
+        wait_for(driver, lambda d: text_of(d, "conversation-title") == title)
+        content = " ".join([*marked, *kept, broken_flag])
+        target = {"type": "room", "room_id": rooms[0]["id"]}
+        alice.ok("send_message", target=target, content=content)
+        wait_for(driver, showing(as_marked(content, hidden)))
+        marks = driver.execute_script(
+            "return document.querySelectorAll('#messages .content .escaped').length"
+        )
+        assert marks == len(marked) + 1
+        assert errors_logged(driver) == []
+
+
+def rooms_shown(chrome: webdriver.Chrome) -> list[str]:
+    return chrome.execute_script(
+        "return [...document.querySelectorAll('#room-list li button')].map(b => b.textContent)"
+    )
+
+
 def signed_in(server: ServerProcess, chrome: webdriver.Chrome, token: str) -> None:
     """The page open with ``token`` in its sessionStorage, as after a login."""
     chrome.get(server.url + "/")
