@@ -179,3 +179,28 @@ def test_start_spawns_the_writer_once_ahead_of_the_first_batch():
     writer.insert([row("m1")])
     (spawned,) = reactor.spawned
     assert json_frames(spawned["transport"].written) == [[row("m1")]]
+
+
+def test_insert_after_stop_fails_at_once_and_starts_no_writer():
+    writer, reactor, first = started()
+    process = reactor.spawned[0]["proto"]
+    stopped = outcomes(writer.stop())
+    late = outcomes(writer.insert([row("m2")]))  # while the writer finishes
+    assert late[0].check(WriterError) and "stopped" in str(late[0].value)
+    assert json_frames(reactor.spawned[0]["transport"].written) == [[row("m1")]]
+    process.outReceived(frame({"last": 1}))  # what it had is still answered
+    process.processEnded(Failure(RuntimeError("exited 0")))
+    assert first == [1] and stopped == [None]
+    later = outcomes(writer.insert([row("m3")]))  # and once it has exited
+    assert later[0].check(WriterError) and "stopped" in str(later[0].value)
+    writer.start()
+    assert len(reactor.spawned) == 1 and writer.idle
+
+
+def test_a_writer_stopped_before_it_ever_ran_never_starts_one():
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    assert outcomes(writer.stop()) == [None]
+    assert outcomes(writer.insert([row("m1")]))[0].check(WriterError)
+    writer.start()
+    assert reactor.spawned == [] and reactor.getDelayedCalls() == []

@@ -22,6 +22,7 @@ Other writes stay on the server's writer thread: they are rare, and SQLite's loc
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sqlite3
@@ -175,6 +176,8 @@ QUICK_EXIT = 5.0
 MAX_RESTART_DELAY = 30.0
 #: Seconds a batch may go unanswered: twice what its statements may wait for a lock.
 STALL = 2 * BUSY_TIMEOUT_MS / 1000
+#: Why a batch given after :meth:`MessageWriter.stop` is refused.
+STOPPED = "the message writer is stopped: the server is stopping"
 
 
 class MessageWriter:
@@ -195,7 +198,12 @@ class MessageWriter:
         self.reactor = reactor
         self._observe = observe
         self._executable = executable
+        #: The writer new batches go to; None when there is none, or once stopped.
         self._process: _WriterProcess | None = None
+        #: The writer whose answers are awaited: ``_process``, or once stopped, the
+        #: one finishing what it has.
+        self._running: _WriterProcess | None = None
+        self._stopping = False
         self._waiting: deque[tuple[Any, float]] = deque()
         self._stopped: list[Any] = []
         #: The database file as the server opened it: the writer refuses another.
@@ -219,7 +227,7 @@ class MessageWriter:
     def start(self) -> None:
         """Start the writer process now, if it is not running: at server start, so that
         the first message sent does not wait for an interpreter to start (0.25-0.6 s)."""
-        if self._process is None:
+        if self._process is None and not self._stopping:
             self._spawn()
 
     def insert(self, rows: list[tuple]) -> defer.Deferred:
@@ -243,12 +251,19 @@ class MessageWriter:
         return d
 
     def stop(self) -> defer.Deferred:
-        """Close the writer's input; fires once it has answered what it had and exited."""
-        if self._process is None:
+        """Close the writer's input; fires once it has answered what it had and exited.
+        From then on :meth:`insert` fails at once (:data:`STOPPED`) and starts no
+        writer: through the branch it takes while no writer runs, so that the
+        path of every batch checks nothing more."""
+        self._stopping = True
+        self._restart_at = math.inf
+        self._exit_reason = STOPPED
+        self._process = None
+        if self._running is None:
             return defer.succeed(None)
         d: defer.Deferred = defer.Deferred()
         self._stopped.append(d)
-        self._process.transport.closeStdin()
+        self._running.transport.closeStdin()
         return d
 
     def _spawn(self) -> None:
@@ -262,7 +277,7 @@ class MessageWriter:
             env=_child_environment(),
             childFDs={0: "w", 1: "r", 2: "r"},
         )
-        self._process = process
+        self._process = self._running = process
 
     def _answered(self, reply: dict[str, Any]) -> None:
         d, started = self._waiting.popleft()
@@ -274,7 +289,7 @@ class MessageWriter:
             d.errback(WriterError(reply.get("error", "no answer")))
 
     def _exited(self, process: _WriterProcess, reason: str) -> None:
-        if process is self._process:
+        if process is self._running:
             self._lost(f"the message writer exited: {reason}")
 
     def _watch(self) -> None:
@@ -288,7 +303,7 @@ class MessageWriter:
         if waited < STALL:
             self._watchdog = self.reactor.callLater(STALL - waited, self._watch)
             return
-        process = self._process
+        process = self._running
         if process is not None:
             with contextlib.suppress(Exception):  # it may have just exited
                 process.transport.signalProcess("KILL")
@@ -297,13 +312,14 @@ class MessageWriter:
     def _lost(self, reason: str) -> None:
         """The writer is gone (or given up on): fail what it held, say when the next
         one starts."""
-        self._process = None
-        self._exit_reason = reason
+        self._process = self._running = None
+        if not self._stopping:
+            self._exit_reason = reason
         if self._watchdog is not None:  # nothing is left for it to watch
             if self._watchdog.active():
                 self._watchdog.cancel()
             self._watchdog = None
-        if not self._stopped:
+        if not self._stopping:
             now = self.reactor.seconds()
             quick = now - self._started_at < QUICK_EXIT
             self._quick_exits = self._quick_exits + 1 if quick else 0
@@ -322,7 +338,7 @@ class MessageWriter:
             )
         waiting, self._waiting = self._waiting, deque()
         for d, _ in waiting:
-            d.errback(WriterError(self._exit_reason))
+            d.errback(WriterError(reason))
         stopped, self._stopped = self._stopped, []
         for d in stopped:
             d.callback(None)
@@ -348,7 +364,7 @@ class _WriterProcess(protocol.ProcessProtocol):
         self.send = sender(getattr(self.transport, "pipes", {}).get(0, self.transport))
 
     def outReceived(self, data: bytes) -> None:  # noqa: N802
-        if self.owner._process is not self:
+        if self.owner._running is not self:
             return  # given up on (see MessageWriter._watch): its batches were failed
         buffer = self._buffer + data
         offset = 0
