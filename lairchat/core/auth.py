@@ -23,11 +23,16 @@ from lairchat.domain.types import Session, User
 from lairchat.storage.interfaces import IStore
 
 SESSION_LIFETIME = 24 * 3600
-#: Failed logins per account (identifier) before a lockout, within the window.
+#: Failed logins for one identifier from one client address, within the window,
+#: before that address is locked out of it.
 LOCKOUT_THRESHOLD = 5
+#: Failed logins for one identifier from all addresses together, within the window,
+#: before it is locked for everyone: guessing spread over many addresses.
+LOCKOUT_THRESHOLD_ALL = 25
 LOCKOUT_WINDOW = 15 * 60
 LOCKOUT_DURATION = 15 * 60
-#: Bound on remembered identifiers; the oldest are forgotten first.
+#: Bound on remembered identifiers and (identifier, address) pairs; the oldest are
+#: forgotten first.
 LOCKOUT_TRACKED_MAX = 50_000
 
 
@@ -42,7 +47,14 @@ class AuthResult:
 
 
 class Lockout:
-    """Counts failed logins per identifier in memory (a restart forgets them)."""
+    """Counts failed logins in memory (a restart forgets them), per identifier and
+    client address, and per identifier alone.
+
+    Counted per identifier alone, anyone could lock a known user out by failing five
+    times. Counted per address, failures lock out only the address they come from,
+    and the user still logs in from theirs; a guesser with many addresses meets the
+    higher threshold for all of them together, which locks the identifier for
+    everyone (SECURITY.md)."""
 
     def __init__(self, clock):
         self._clock = clock
@@ -50,35 +62,44 @@ class Lockout:
         self._locked_until: dict[str, float] = {}
 
     @staticmethod
-    def _key(identifier: str) -> str:
-        return identifier.lower()
+    def _keys(identifier: str, source: str) -> tuple[str, str]:
+        """The identifier's key, and the key of the identifier from ``source`` (a
+        NUL cannot be in an address key)."""
+        key = identifier.lower()
+        return key, f"{key}\0{source}"
 
-    def check(self, identifier: str) -> None:
-        key = self._key(identifier)
-        until = self._locked_until.get(key)
-        if until is not None:
+    def check(self, identifier: str, source: str = "") -> None:
+        for key in self._keys(identifier, source):
+            until = self._locked_until.get(key)
+            if until is None:
+                continue
             if self._clock.seconds() < until:
                 raise LairError("account_locked", "Account locked: too many failed login attempts")
             del self._locked_until[key]
 
-    def failed(self, identifier: str) -> None:
-        now = self._clock.seconds()
-        key = self._key(identifier)
-        recent = [t for t in self._failures.pop(key, []) if now - t < LOCKOUT_WINDOW]
-        recent.append(now)
-        if len(recent) >= LOCKOUT_THRESHOLD:
-            self._locked_until[key] = now + LOCKOUT_DURATION
-            recent = []
-        else:
-            self._failures[key] = recent
-        # Both tables are bounded: identifiers cost an attacker nothing (unknown ones
-        # are counted and locked too, so that a lockout reveals no account). Locks all
-        # last LOCKOUT_DURATION, so the first inserted is the first to expire.
+    def failed(self, identifier: str, source: str = "") -> None:
+        everyone, here = self._keys(identifier, source)
+        self._count(everyone, LOCKOUT_THRESHOLD_ALL)
+        self._count(here, LOCKOUT_THRESHOLD)
+        # Both tables are bounded: identifiers and addresses cost an attacker little
+        # (unknown identifiers are counted and locked too, so that a lockout reveals
+        # no account). Locks all last LOCKOUT_DURATION, so the first inserted is the
+        # first to expire.
         forget_oldest(self._failures, LOCKOUT_TRACKED_MAX)
         forget_oldest(self._locked_until, LOCKOUT_TRACKED_MAX)
 
-    def succeeded(self, identifier: str) -> None:
-        self._failures.pop(self._key(identifier), None)
+    def _count(self, key: str, threshold: int) -> None:
+        now = self._clock.seconds()
+        recent = [t for t in self._failures.pop(key, []) if now - t < LOCKOUT_WINDOW]
+        recent.append(now)
+        if len(recent) >= threshold:
+            self._locked_until[key] = now + LOCKOUT_DURATION
+        else:
+            self._failures[key] = recent
+
+    def succeeded(self, identifier: str, source: str = "") -> None:
+        """Forget the address's failures; those from other addresses still count."""
+        self._failures.pop(self._keys(identifier, source)[1], None)
 
 
 class AuthService:
@@ -116,14 +137,16 @@ class AuthService:
         return await self._new_session(user)
 
     @deferred
-    async def login(self, identifier: str, password: str) -> AuthResult:
-        self.lockout.check(identifier)
+    async def login(self, identifier: str, password: str, source: str = "") -> AuthResult:
+        """``source``: the client's address key (``ratelimit.address_key``), which the
+        lockout counts failures by."""
+        self.lockout.check(identifier, source)
         user = await self.store.find_user_by_login(identifier)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None:
-            self.lockout.failed(identifier)
+            self.lockout.failed(identifier, source)
             raise LairError("invalid_credentials")
-        self.lockout.succeeded(identifier)
+        self.lockout.succeeded(identifier, source)
         await self.check_not_banned(user.id)
         return await self._new_session(user)
 

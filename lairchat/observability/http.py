@@ -27,12 +27,6 @@ from lairchat.transports.proxies import ProxyPolicy
 MAX_LOGGED_PATH = 256
 
 
-def peer_host(address: Any) -> str:
-    """The host of a transport address; ``unix`` for a Unix socket peer."""
-    host = getattr(address, "host", None)
-    return host if isinstance(host, str) else "unix"
-
-
 class ObservedRoot(Resource):
     """One log line (method, route, status, duration, client) and the HTTP metrics
     for every finished request."""
@@ -59,7 +53,7 @@ class ObservedRoot(Resource):
     def client(self, request: Any) -> str:
         """The client's address, as the rate limiter sees it (proxy headers count only
         from trusted proxies)."""
-        return self.proxies.client_of(peer_host(request.getClientAddress()), request.getHeader)
+        return self.proxies.client_of_request(request)
 
     def _observe(self, request: Any) -> None:
         started = self.clock.seconds()

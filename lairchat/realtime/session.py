@@ -636,15 +636,16 @@ class Session:
         request_id = message.get("request_id") if message else None
         response = {"type": f"{kind}_response", "request_id": request_id}
         auth = self.core.auth
+        source = address_key(self.transport.host)
         if kind in ("login", "register"):
-            decision = self.core.limiter.hit("auth", address_key(self.transport.host))
+            decision = self.core.limiter.hit("auth", source)
             if not decision.allowed:
                 details = {"retry_after": decision.retry_after, "limit": decision.limit}
                 error = LairError("rate_limited", details=details)
                 self.respond({**response, "success": False, "error": error.to_wire()})
                 return
         if kind == "login":
-            d = auth.login(message["identifier"], message["password"])
+            d = auth.login(message["identifier"], message["password"], source)
         elif kind == "register":
             d = auth.register(message["username"], message["email"], message["password"])
         else:

@@ -11,6 +11,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 
+def peer_host(address: Any) -> str:
+    """The host of a transport address; ``unix`` for a Unix socket peer."""
+    host = getattr(address, "host", None)
+    return host if isinstance(host, str) else "unix"
+
+
 def host_and_peer(address: Any) -> tuple[str, str]:
     """A socket peer's host (the rate-limit key) and ``host:port`` (for logs)."""
     host = str(getattr(address, "host", address))
@@ -48,3 +54,8 @@ class ProxyPolicy:
         """:meth:`client_host` of a request whose headers ``header(name)`` reads (by
         lowercase name): the one way every transport reads the proxy headers."""
         return self.client_host(peer_host, header("x-forwarded-for"), header("x-real-ip"))
+
+    def client_of_request(self, request: Any) -> str:
+        """The client's address for an HTTP request: for logs, rate limits and the
+        login lockout alike."""
+        return self.client_of(peer_host(request.getClientAddress()), request.getHeader)

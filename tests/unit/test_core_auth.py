@@ -10,7 +10,12 @@ import jwt
 import pytest
 
 from lairchat.core import auth
-from lairchat.core.auth import LOCKOUT_DURATION, LOCKOUT_THRESHOLD, SESSION_LIFETIME
+from lairchat.core.auth import (
+    LOCKOUT_DURATION,
+    LOCKOUT_THRESHOLD,
+    LOCKOUT_THRESHOLD_ALL,
+    SESSION_LIFETIME,
+)
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.types import Ban
@@ -138,9 +143,9 @@ def test_unknown_user_and_wrong_password_look_the_same(w, alice, identifier, pas
 # -- lockout (our addition) -----------------------------------------------------------
 
 
-def fail_logins(w, identifier: str, n: int) -> None:
+def fail_logins(w, identifier: str, n: int, source: str = "") -> None:
     for _ in range(n):
-        w.fails(w.core.auth.login(identifier, "wrong-pw"), "invalid_credentials")
+        w.fails(w.core.auth.login(identifier, "wrong-pw", source), "invalid_credentials")
 
 
 def test_lockout_after_five_failures_then_clears(w, alice):
@@ -177,6 +182,30 @@ def test_old_failures_leave_the_window(w, alice):
 def test_unknown_identifiers_are_locked_too(w):
     fail_logins(w, "ghost", LOCKOUT_THRESHOLD)
     w.fails(w.core.auth.login("ghost", PASSWORD), "account_locked")
+
+
+def test_failures_lock_out_only_the_address_they_come_from(w, alice):
+    """Anyone can fail five times for a known name: that must not lock its owner out."""
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD, "ip:203.0.113.9")
+    w.fails(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"), "account_locked")
+    assert w.ok(w.core.auth.login("alice", PASSWORD, "ip:198.51.100.7")).user.id == alice.user.id
+
+
+def test_success_forgets_only_its_own_address_failures(w, alice):
+    fail_logins(w, "alice", LOCKOUT_THRESHOLD - 1, "ip:203.0.113.9")
+    w.ok(w.core.auth.login("alice", PASSWORD, "ip:198.51.100.7"))
+    fail_logins(w, "alice", 1, "ip:203.0.113.9")
+    w.fails(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"), "account_locked")
+
+
+def test_guessing_spread_over_addresses_locks_the_identifier_for_everyone(w, alice):
+    per_address = LOCKOUT_THRESHOLD - 1  # each address stays under its own lock
+    for i in range(LOCKOUT_THRESHOLD_ALL):
+        fail_logins(w, "alice", 1, f"ip:203.0.113.{i // per_address}")
+    w.fails(w.core.auth.login("alice", PASSWORD, "ip:198.51.100.7"), "account_locked")
+    w.ok(w.core.auth.login("alice@example.com", PASSWORD, "ip:198.51.100.7"))
+    w.clock.advance(LOCKOUT_DURATION)
+    w.ok(w.core.auth.login("alice", PASSWORD, "ip:198.51.100.7"))
 
 
 def test_locks_are_bounded_the_oldest_forgotten_first(w, monkeypatch):

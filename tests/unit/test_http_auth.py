@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import jwt
 import pytest
 
+from lairchat.core.auth import LOCKOUT_THRESHOLD
 from lairchat.testing import TEST_SECRET, result
 from lairchat.transports.http.testing import ApiClient
 
@@ -105,6 +108,22 @@ def test_login_failures_are_indistinguishable(client: ApiClient, alice) -> None:
     for reply in (wrong, unknown):
         assert reply.status == 401
         assert reply.error == {"code": "invalid_credentials", "message": "Invalid credentials"}
+
+
+def test_lockout_counts_by_client_address_behind_a_trusted_proxy() -> None:
+    """The lockout keys failures by the address the rate limiter sees (SECURITY.md)."""
+    config = SimpleNamespace(trusted_proxies=("127.0.0.0/8", "::1/128"))
+    client = ApiClient(config=config)
+    client.register("alice")
+
+    def login(password: str, address: str):
+        body = {"identifier": "alice", "password": password}
+        return client.post(LOGIN, body, headers={"X-Forwarded-For": address})
+
+    for _ in range(LOCKOUT_THRESHOLD):
+        assert login("nope-nope", "203.0.113.9").status == 401
+    assert login("password1", "203.0.113.9").code == "account_locked"
+    assert login("password1", "198.51.100.7").status == 200
 
 
 def test_login_missing_field(client: ApiClient) -> None:

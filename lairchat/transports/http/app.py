@@ -78,7 +78,7 @@ class HttpApi:
         self.app.url_map.merge_slashes = False
         self.routes: list[Route] = []
         for group in ROUTE_GROUPS:
-            self._install(group(core))
+            self._install(group(core, proxies))
         self.app.handle_errors(Exception)(self._failed)
         self._root = ApiRoot(self.app.resource(), self.admit)
         if getattr(config, "web_client", False):

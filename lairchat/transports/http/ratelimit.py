@@ -39,11 +39,7 @@ class HttpRateLimiter:
                 return user_key(self.tokens.decode(header[7:]).user_id)
             except LairError:
                 pass
-        return address_key(self.client_host(request))
-
-    def client_host(self, request: Any) -> str:
-        peer = request.getClientAddress()
-        return self.proxies.client_of(getattr(peer, "host", str(peer)), request.getHeader)
+        return address_key(self.proxies.client_of_request(request))
 
     def admit(self, request: Any) -> LairError | None:
         """Count the request; set the ``X-RateLimit-*`` headers; return a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lairchat.core.ratelimit import address_key
 from lairchat.transports.http.bodies import json_body
 from lairchat.transports.http.routing import RouteGroup, route
 
@@ -20,7 +21,8 @@ class AuthRoutes(RouteGroup):
     async def login(self, request: Any) -> dict:
         body = json_body(request)
         identifier, password = body.text("identifier"), body.text("password")
-        result = await self.core.auth.login(identifier, password)
+        source = address_key(self.proxies.client_of_request(request))
+        result = await self.core.auth.login(identifier, password, source)
         return result.to_wire()
 
     @route("POST", "/api/v1/auth/logout")

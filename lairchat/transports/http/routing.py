@@ -19,6 +19,7 @@ from lairchat.domain.errors import LairError
 from lairchat.domain.ids import parse_uuid
 from lairchat.domain.types import Session, User
 from lairchat.transports.http.auth import claims_of
+from lairchat.transports.proxies import ProxyPolicy
 
 _PARAM = re.compile(r"\{(\w+)\}")
 
@@ -65,8 +66,9 @@ def path_id(value: str, not_found: str) -> str:
 class RouteGroup:
     """Handlers for one area of the API, over the shared core."""
 
-    def __init__(self, core: Core):
+    def __init__(self, core: Core, proxies: ProxyPolicy | None = None):
         self.core = core
+        self.proxies = proxies or ProxyPolicy()
 
     @classmethod
     def routes(cls) -> Iterator[tuple[str, Route]]:
