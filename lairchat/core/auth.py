@@ -211,7 +211,13 @@ class AuthService:
         }
 
     @deferred
-    async def change_password(self, user: User, current: str, new: str) -> None:
+    async def change_password(
+        self, user: User, current: str, new: str, session_id: str | None = None
+    ) -> None:
+        """Change the password and end every other session of the user (their live
+        connections get ``session_not_found``, then close): after a suspected
+        compromise, changing the password must lock the intruder out. The original
+        kept them; ``session_id``, the caller's own, is kept."""
         stored = await self.store.get_user(user.id)
         if stored is None or not await self.passwords.verify(stored.password_hash, current):
             raise LairError("incorrect_password")
@@ -219,3 +225,6 @@ class AuthService:
         await self.store.update_password(
             user.id, await self.passwords.hash(new), self.clock.seconds()
         )
+        ended = LairError("session_not_found", "Session ended: the password was changed")
+        for other in await self.store.delete_user_sessions(user.id, keep=session_id):
+            self.hub.close_session(other, "password changed", ended)

@@ -42,8 +42,9 @@ class ISessionStore(Interface):
     def delete_session(session_id):
         """Delete a session; True if it existed."""
 
-    def delete_user_sessions(user_id):
-        """Delete every session of a user; return their ids."""
+    def delete_user_sessions(user_id, keep=None):
+        """Delete every session of a user but ``keep`` (a session id, or None);
+        return the ids deleted."""
 
     def existing_sessions(session_ids):
         """The subset of ``session_ids`` that still have a session row."""

@@ -433,12 +433,14 @@ def test_change_password_refused(w, alice, current, new, code):
     w.ok(w.core.auth.login("alice", PASSWORD))
 
 
-def test_change_password_keeps_sessions(w, alice):
+def test_change_password_keeps_only_the_callers_session(w, alice):
     w.clock.advance(10)
-    w.ok(w.core.auth.change_password(alice.user, PASSWORD, "new-password"))
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    w.ok(w.core.auth.change_password(alice.user, PASSWORD, "new-password", alice.session.id))
     w.fails(w.core.auth.login("alice", PASSWORD), "invalid_credentials")
     w.ok(w.core.auth.login("alice", "new-password"))
-    w.ok(w.core.auth.authenticate(alice.token))  # not revoked
+    w.ok(w.core.auth.authenticate(alice.token))  # the caller's: kept
+    w.fails(w.core.auth.authenticate(other.token), "session_not_found")
     assert result(w.core.store.get_user(alice.user.id)).updated_at == T0 + 10
 
 

@@ -177,7 +177,16 @@ def test_change_password(client: ApiClient, alice) -> None:
     assert (reply.status, reply.json) == (200, {"success": True})
     assert client.post(LOGIN, {"identifier": "alice", "password": "password1"}).status == 401
     assert client.post(LOGIN, {"identifier": "alice", "password": "password2"}).status == 200
-    assert client.get(ME, token=alice.token).status == 200  # sessions survive
+    assert client.get(ME, token=alice.token).status == 200  # the caller's session stays
+
+
+def test_change_password_ends_the_other_sessions(client: ApiClient, alice) -> None:
+    """Changing a password after a compromise must lock the intruder out."""
+    intruder = client.post(LOGIN, {"identifier": "alice", "password": "password1"}).json
+    body = {"current_password": "password1", "new_password": "password2"}
+    assert client.post("/api/v1/auth/change-password", body, token=alice.token).status == 200
+    assert client.get(ME, token=intruder["token"]).code == "session_not_found"
+    assert client.get(ME, token=alice.token).status == 200
 
 
 def test_change_password_checks_current_before_strength(client: ApiClient, alice) -> None:

@@ -563,6 +563,24 @@ def test_ban_closes_live_connections(world: World) -> None:
     assert response["success"] is False and response["error"]["code"] == "account_banned"
 
 
+def test_a_password_change_closes_the_users_other_sessions(world: World) -> None:
+    kept = world.login("alice")
+    other = world.connect()
+    other.hello()
+    other.authenticate(result(world.core.auth.login("alice", "password1")))
+    other.frames()
+    own = world.account("alice")
+    result(world.core.auth.change_password(own.user, "password1", "password2", own.session.id))
+    assert other.closed and not kept.closed
+    assert other.frames() == [
+        {
+            "type": "error",
+            "code": "session_not_found",
+            "message": "Session ended: the password was changed",
+        }
+    ]
+
+
 def test_get_current_user(world: World) -> None:
     alice = world.login("alice")
     response = alice.ok("get_current_user")

@@ -548,7 +548,11 @@ def test_sessions(store, rows):
     assert result(store.delete_session(s1.id)) is False
     assert result(store.get_session(s1.id)) is None
     result(store.create_session(Session(new_id(), rows.user("bob").id, T0, T0 + 1)))
-    assert result(store.delete_user_sessions(alice.id)) == [s2.id]
+    s3 = Session(new_id(), alice.id, T0, T0 + 1)
+    result(store.create_session(s3))
+    assert result(store.delete_user_sessions(alice.id, keep=s3.id)) == [s2.id]
+    assert result(store.get_session(s3.id)) is not None
+    assert result(store.delete_user_sessions(alice.id)) == [s3.id]
     assert result(store.get_session(s2.id)) is None
     assert raw(store, "SELECT COUNT(*) FROM sessions") == [(1,)]
 

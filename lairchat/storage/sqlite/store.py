@@ -325,12 +325,11 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def delete_user_sessions(self, user_id: str) -> defer.Deferred:
+    def delete_user_sessions(self, user_id: str, keep: str | None = None) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> list[str]:
-            ids = [
-                r[0] for r in cur.execute("SELECT id FROM sessions WHERE user_id = ?", (user_id,))
-            ]
-            cur.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            which = "WHERE user_id = ? AND id IS NOT ?"
+            ids = [r[0] for r in cur.execute(f"SELECT id FROM sessions {which}", (user_id, keep))]
+            cur.execute(f"DELETE FROM sessions {which}", (user_id, keep))
             return ids
 
         return self._write(txn)

@@ -41,6 +41,6 @@ class AuthRoutes(RouteGroup):
         claims = self.claims(request)
         body = json_body(request)
         current, new = body.text("current_password"), body.text("new_password")
-        user = await self.caller(claims)
-        await self.core.auth.change_password(user, current, new)
+        user, session = await self.session(claims)
+        await self.core.auth.change_password(user, current, new, session.id)
         return {"success": True}
