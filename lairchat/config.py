@@ -51,6 +51,9 @@ class Config:
     interface: str = "0.0.0.0"
     # A file path, or ":memory:".
     database_path: str = "lair-chat.db"
+    # Seconds a database statement waits for a lock another process holds (SQLite's
+    # busy timeout); the message writer is given up on after twice this.
+    database_busy_timeout: float = 30.0
     # Always filled in by load_config; kept out of repr so it never lands in a log.
     jwt_secret: str = field(default="", repr=False)
     # One of LOG_LEVELS ("warn" is accepted and stored as "warning").
@@ -128,6 +131,21 @@ def _timeout(raw: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise _Invalid("must be a positive number of seconds")
+    return value
+
+
+#: The longest busy timeout, in seconds: SQLite takes milliseconds in a C int, and a
+#: write that waits an hour for a lock is a fault to report, not to wait out.
+MAX_BUSY_TIMEOUT = 3600
+
+
+def _busy_timeout(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not 0.001 <= value <= MAX_BUSY_TIMEOUT:  # also false for nan
+        raise _Invalid(f"must be a number of seconds from 0.001 to {MAX_BUSY_TIMEOUT}")
     return value
 
 
@@ -329,6 +347,11 @@ _SETTINGS: tuple[_Setting, ...] = (
              "Address both listeners bind to. [default: 0.0.0.0]"),
     _Setting("database_path", "database-url", "LAIR_DATABASE_URL", _database_url,
              "SQLite database: sqlite:PATH or sqlite::memory:. [default: sqlite:lair-chat.db]"),
+    _Setting("database_busy_timeout", "database-busy-timeout", "LAIR_DATABASE_BUSY_TIMEOUT",
+             _busy_timeout,
+             "Seconds a database write waits for a lock held by another process (e.g."
+             " `lairchat admin`) before it fails; a message writer that does not answer"
+             " for twice this is restarted. [default: 30]"),
     _Setting("jwt_secret", "jwt-secret", "LAIR_JWT_SECRET", _secret,
              "HMAC key for session tokens. [default: generated once, kept in"
              " <database>.jwt-secret]"),

@@ -47,9 +47,11 @@ log = Logger()
 HASH_THREADS = 2
 
 
-def open_database(path: str, setting: str = "LAIR_DATABASE_URL") -> tuple[str, sqlite3.Connection]:
+def open_database(
+    path: str, setting: str = "LAIR_DATABASE_URL", busy_ms: int | None = None
+) -> tuple[str, sqlite3.Connection]:
     """Migrate the database and return ``(connect_path, keeper)``; a failure names
-    ``setting`` (where the path came from).
+    ``setting`` (where the path came from). ``busy_ms``: the busy timeout.
 
     ``keeper`` is a connection for the start: for ``:memory:`` it must be held for the
     server's lifetime, as it is what keeps the shared in-memory database alive.
@@ -58,7 +60,7 @@ def open_database(path: str, setting: str = "LAIR_DATABASE_URL") -> tuple[str, s
         path = f"file:lairchat-{uuid.uuid4().hex}?mode=memory&cache=shared"
     try:
         keeper = sqlite3.connect(path, uri=path.startswith("file:"), check_same_thread=False)
-        pool.configure_connection(keeper)
+        pool.configure_connection(keeper, busy_ms)
         migrate.migrate(keeper)
     except migrate.SchemaTooNew as e:
         raise StartupError(f"{setting}: {e}") from None
@@ -90,7 +92,8 @@ def build_core(
         database_lock = lock.shared(config.database_path, _waiting_for_lock)
     except OSError as e:
         raise StartupError(f"{setting}: cannot lock the database: {e}") from None
-    path, keeper = open_database(config.database_path, setting)
+    busy_ms = pool.busy_timeout_ms(config.database_busy_timeout)
+    path, keeper = open_database(config.database_path, setting, busy_ms)
     try:
         memberships, names = _load_start_state(config, keeper, reactor)
     except BaseException:
@@ -100,7 +103,7 @@ def build_core(
         # A file database needs no connection across twistd's fork into a daemon.
         keeper.close()
         keeper = None
-    raw_writer, raw_reader = pool.open_pools(path, reactor)
+    raw_writer, raw_reader = pool.open_pools(path, reactor, busy_ms=busy_ms)
 
     def timer(name: str) -> Any:
         """What observes the transaction times labelled ``name``, if metrics are on."""
@@ -113,7 +116,7 @@ def build_core(
     reader = writer if raw_reader is raw_writer else observed(raw_reader, "reader")
     messages = None
     if "mode=memory" not in path:  # a file: another process can open it
-        messages = MessageWriter(path, reactor, timer("messages"))
+        messages = MessageWriter(path, reactor, timer("messages"), busy_ms=busy_ms)
     store = SQLiteStore(
         writer, reader, config.database_path, messages.insert if messages is not None else None
     )

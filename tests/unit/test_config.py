@@ -52,6 +52,7 @@ def test_defaults(tmp_path):
     assert config.http_port == 8082
     assert config.interface == "0.0.0.0"
     assert config.database_path == "lair-chat.db"
+    assert config.database_busy_timeout == 30
     assert config.log_level == "info"
     assert config.log_format == "text"
     assert config.rate_limits is True
@@ -82,6 +83,7 @@ FULL_ENVIRONMENT = {
     "LAIR_HTTP_ENDPOINT": "tcp:9003",
     "LAIR_BIND_ADDRESS": "::",
     "LAIR_DATABASE_URL": "sqlite:chat.sqlite?mode=rwc",
+    "LAIR_DATABASE_BUSY_TIMEOUT": "0.25",
     "LAIR_JWT_SECRET": "from-env-0123456789abcdef0123456789",
     "LAIR_LOG_LEVEL": "DEBUG",
     "LAIR_LOG_FORMAT": "json",
@@ -110,6 +112,7 @@ def test_every_setting_from_the_environment():
         http_endpoint="tcp:9003",
         interface="::",
         database_path="chat.sqlite",
+        database_busy_timeout=0.25,
         jwt_secret="from-env-0123456789abcdef0123456789",
         log_level="debug",
         log_format="json",
@@ -137,6 +140,7 @@ def test_command_line_beats_environment():
         "--http-endpoint=tcp:4",
         "--interface=127.0.0.1",
         "--database-url=sqlite::memory:",
+        "--database-busy-timeout=12",
         "--jwt-secret=from-cli-0123456789abcdef0123456789",
         "--log-level=warn",
         "--log-format=text",
@@ -159,6 +163,7 @@ def test_command_line_beats_environment():
         http_endpoint="tcp:4",
         interface="127.0.0.1",
         database_path=":memory:",
+        database_busy_timeout=12.0,
         jwt_secret="from-cli-0123456789abcdef0123456789",
         log_level="warning",
         log_format="text",
@@ -278,6 +283,14 @@ ERROR_CASES = [
     ([], {"LAIR_AUTH_TIMEOUT": "-5"}, "LAIR_AUTH_TIMEOUT: must be a positive number"),
     ([], {"LAIR_IDLE_TIMEOUT": "nan"}, "LAIR_IDLE_TIMEOUT: must be a positive number"),
     (["--idle-timeout=inf"], {}, "--idle-timeout: must be a positive number"),
+    (
+        [],
+        {"LAIR_DATABASE_BUSY_TIMEOUT": "0"},
+        "LAIR_DATABASE_BUSY_TIMEOUT: must be a number of seconds from 0.001 to 3600, got '0'",
+    ),
+    (["--database-busy-timeout=3601"], {}, "--database-busy-timeout: must be a number of"),
+    ([], {"LAIR_DATABASE_BUSY_TIMEOUT": "nan"}, "LAIR_DATABASE_BUSY_TIMEOUT: must be a number"),
+    ([], {"LAIR_DATABASE_BUSY_TIMEOUT": "30s"}, "LAIR_DATABASE_BUSY_TIMEOUT: must be a number"),
     ([], {"LAIR_LOG_LEVEL": "verbose"}, "LAIR_LOG_LEVEL: must be one of debug, info"),
     ([], {"LAIR_LOG_FORMAT": "xml"}, "LAIR_LOG_FORMAT: must be one of text, json"),
     ([], {"LAIR_RATE_LIMITS": "sometimes"}, "LAIR_RATE_LIMITS: must be on or off"),

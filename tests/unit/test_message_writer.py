@@ -110,7 +110,12 @@ def test_the_writer_is_started_on_first_use_without_the_servers_settings(monkeyp
     assert reactor.spawned == []
     writer.insert([row("m1")])
     (spawned,) = reactor.spawned
-    assert spawned["args"][1:] == ["-m", "lairchat.storage.sqlite.writer", "/tmp/x.db"]
+    assert spawned["args"][1:] == [
+        "-m",
+        "lairchat.storage.sqlite.writer",
+        "/tmp/x.db",
+        "--busy-timeout-ms=30000",
+    ]
     assert not any(key.startswith("LAIR_") for key in spawned["env"])
     assert json_frames(spawned["transport"].written) == [[row("m1")]]
 

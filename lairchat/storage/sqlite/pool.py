@@ -16,13 +16,20 @@ from twisted.enterprise import adbapi
 
 from lairchat.storage.sqlite.faults import identity_check, log_check
 
-#: Seconds a statement waits on a lock held by another process (e.g. `lairchat admin`).
+#: Milliseconds a statement waits on a lock held by another process (e.g. `lairchat
+#: admin`), unless the server's setting says otherwise (LAIR_DATABASE_BUSY_TIMEOUT).
 BUSY_TIMEOUT_MS = 30_000
 
 
-def configure_connection(conn: sqlite3.Connection) -> None:
-    """Per-connection pragmas: WAL, durable commits, foreign keys, a busy timeout."""
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+def busy_timeout_ms(seconds: float) -> int:
+    """The setting (seconds) as SQLite takes it: whole milliseconds, at least one."""
+    return max(1, round(seconds * 1000))
+
+
+def configure_connection(conn: sqlite3.Connection, busy_ms: int | None = None) -> None:
+    """Per-connection pragmas: WAL, durable commits, foreign keys, a busy timeout
+    (``busy_ms``, else :data:`BUSY_TIMEOUT_MS`)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_ms is None else int(busy_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     # FULL: a commit is on disk before we acknowledge it, even across power loss.
@@ -45,18 +52,21 @@ def existing(path: str) -> str:
     return f"file:{quote(os.path.abspath(path))}?mode=rw"
 
 
-def open_pools(path: str, reactor: Any, readers: int = 2) -> tuple[Any, Any]:
+def open_pools(
+    path: str, reactor: Any, readers: int = 2, busy_ms: int | None = None
+) -> tuple[Any, Any]:
     """Return ``(writer, reader)`` pools; they are the same pool for ``:memory:``.
     Connections are opened as needed (a second reader under load): each checks
     first that the file is still the one there was at the start, and that the
-    write-ahead log was not deleted (faults.identity_check, faults.log_check)."""
+    write-ahead log was not deleted (faults.identity_check, faults.log_check).
+    ``busy_ms``: their busy timeout (:func:`configure_connection`)."""
     target = existing(path)
     checks = (identity_check(path), log_check(path))
 
     def openfun(conn: sqlite3.Connection) -> None:
         for check in checks:
             check()
-        configure_connection(conn)
+        configure_connection(conn, busy_ms)
 
     def pool(size: int) -> adbapi.ConnectionPool:
         return adbapi.ConnectionPool(

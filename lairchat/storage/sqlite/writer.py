@@ -21,6 +21,7 @@ Other writes stay on the server's writer thread: they are rare, and SQLite's loc
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import os
@@ -133,21 +134,34 @@ def serve(
             return f"{reply['error']} (a new writer opens the database again)"
 
 
-def open_database(path: str, identity: str | None = None) -> tuple[sqlite3.Connection, Any]:
+def open_database(
+    path: str, identity: str | None = None, busy_ms: int | None = None
+) -> tuple[sqlite3.Connection, Any]:
     """The writer's connection to an existing database (never a new, empty one where
     the server's file was deleted) and the check that it is still the server's file:
-    ``identity`` is the server's ``"st_dev:st_ino"`` of it."""
+    ``identity`` is the server's ``"st_dev:st_ino"`` of it. ``busy_ms``: the busy
+    timeout (the server's setting)."""
     expected = tuple(map(int, identity.split(":"))) if identity else None
     check = identity_check(path, expected)  # type: ignore[arg-type]
     check()
     log_check(path)()
     conn = sqlite3.connect(existing(path), uri=True)
-    configure_connection(conn)
+    configure_connection(conn, busy_ms)
     return conn, check
 
 
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    """What the server passes (:meth:`MessageWriter._spawn`)."""
+    parser = argparse.ArgumentParser(prog="python -m lairchat.storage.sqlite.writer")
+    parser.add_argument("path")
+    parser.add_argument("identity", nargs="?", help="st_dev:st_ino of the server's file")
+    parser.add_argument("--busy-timeout-ms", type=int, default=BUSY_TIMEOUT_MS)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> None:
-    path, *identity = argv
+    args = _arguments(argv)
+    path = args.path
     # A stop signal is the server's to act on: systemd's default KillMode sends
     # SIGTERM to every process of the service, and Ctrl-C in a terminal SIGINT to the
     # whole process group. The writer finishes what the server still sends and exits
@@ -156,7 +170,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     allocator.keep_freed_memory()
     try:
-        conn, check = open_database(path, *identity)
+        conn, check = open_database(path, args.identity, args.busy_timeout_ms)
     except sqlite3.Error as e:  # one line for the server's log, not a traceback
         sys.stderr.write(f"cannot open {path}: {type(e).__name__}: {e}\n")
         sys.exit(1)
@@ -174,7 +188,8 @@ def main(argv: list[str]) -> None:
 #: 1, 2, 4, ... seconds, at most MAX_RESTART_DELAY.
 QUICK_EXIT = 5.0
 MAX_RESTART_DELAY = 30.0
-#: Seconds a batch may go unanswered: twice what its statements may wait for a lock.
+#: Seconds a batch may go unanswered: twice what its statements may wait for a lock
+#: (with the default busy timeout; :class:`MessageWriter` takes the server's).
 STALL = 2 * BUSY_TIMEOUT_MS / 1000
 #: Why a batch given after :meth:`MessageWriter.stop` is refused.
 STOPPED = "the message writer is stopped: the server is stopping"
@@ -193,8 +208,13 @@ class MessageWriter:
         reactor: Any,
         observe: Callable[[float], None] | None = None,
         executable: str = sys.executable,
+        busy_ms: int = BUSY_TIMEOUT_MS,
     ):
+        """``busy_ms``: the writer's busy timeout; a batch unanswered for twice that
+        is given up on (:meth:`_watch`)."""
         self.path = path
+        self._busy_ms = busy_ms
+        self.stall = 2 * busy_ms / 1000
         self.reactor = reactor
         self._observe = observe
         self._executable = executable
@@ -246,7 +266,7 @@ class MessageWriter:
         d: defer.Deferred = defer.Deferred()
         self._waiting.append((d, self.reactor.seconds()))
         if self._watchdog is None:
-            self._watchdog = self.reactor.callLater(STALL, self._watch)
+            self._watchdog = self.reactor.callLater(self.stall, self._watch)
         self._process.send(_PREFIX.pack(len(data)) + data)
         return d
 
@@ -270,10 +290,11 @@ class MessageWriter:
         self._started_at = self.reactor.seconds()
         process = _WriterProcess(self)
         argv = [self._executable, "-m", "lairchat.storage.sqlite.writer", self.path]
+        argv += [*self._identity, f"--busy-timeout-ms={self._busy_ms}"]
         self.reactor.spawnProcess(
             process,
             argv[0],
-            argv + self._identity,
+            argv,
             env=_child_environment(),
             childFDs={0: "w", 1: "r", 2: "r"},
         )
@@ -293,15 +314,15 @@ class MessageWriter:
             self._lost(f"the message writer exited: {reason}")
 
     def _watch(self) -> None:
-        """The watchdog: a batch unanswered for STALL seconds (the writer hangs, or is
-        stopped) is failed, and the writer killed and forgotten; the next message
-        starts a new one. No request waits for ever."""
+        """The watchdog: a batch unanswered for :attr:`stall` seconds (the writer
+        hangs, or is stopped) is failed, and the writer killed and forgotten; the next
+        message starts a new one. No request waits for ever."""
         self._watchdog = None
         if not self._waiting:
             return
         waited = self.reactor.seconds() - self._waiting[0][1]
-        if waited < STALL:
-            self._watchdog = self.reactor.callLater(STALL - waited, self._watch)
+        if waited < self.stall:
+            self._watchdog = self.reactor.callLater(self.stall - waited, self._watch)
             return
         process = self._running
         if process is not None:
