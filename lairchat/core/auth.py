@@ -56,8 +56,10 @@ class Lockout:
     higher threshold for all of them together, which locks the identifier for
     everyone (SECURITY.md)."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, message: str = "Account locked: too many failed login attempts"):
+        """``message``: the ``account_locked`` error's, for what the lockout guards."""
         self._clock = clock
+        self._message = message
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
 
@@ -74,7 +76,7 @@ class Lockout:
             if until is None:
                 continue
             if self._clock.seconds() < until:
-                raise LairError("account_locked", "Account locked: too many failed login attempts")
+                raise LairError("account_locked", self._message)
             del self._locked_until[key]
 
     def failed(self, identifier: str, source: str = "") -> None:
@@ -110,6 +112,11 @@ class AuthService:
         self.passwords = passwords
         self.tokens = tokens
         self.lockout = Lockout(clock)
+        #: Wrong current passwords given to change-password, per user and session:
+        #: a stolen token must not be a way to guess the password.
+        self.password_checks = Lockout(
+            clock, "Password change locked: too many wrong current passwords"
+        )
 
     async def _new_session(self, user: User) -> AuthResult:
         now = self.clock.seconds()
@@ -218,8 +225,10 @@ class AuthService:
         connections get ``session_not_found``, then close): after a suspected
         compromise, changing the password must lock the intruder out. The original
         kept them; ``session_id``, the caller's own, is kept."""
+        self.password_checks.check(user.id, session_id or "")
         stored = await self.store.get_user(user.id)
         if stored is None or not await self.passwords.verify(stored.password_hash, current):
+            self.password_checks.failed(user.id, session_id or "")
             raise LairError("incorrect_password")
         validation.check_password(new)
         await self.store.update_password(

@@ -433,6 +433,23 @@ def test_change_password_refused(w, alice, current, new, code):
     w.ok(w.core.auth.login("alice", PASSWORD))
 
 
+def test_wrong_current_passwords_lock_password_changes_from_that_session(w, alice):
+    """A stolen token must not be a way to guess the password at leisure."""
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    change = w.core.auth.change_password
+    for _ in range(LOCKOUT_THRESHOLD):
+        w.fails(
+            change(other.user, "guess-guess", "new-password", other.session.id),
+            "incorrect_password",
+        )
+    error = w.fails(
+        change(other.user, PASSWORD, "new-password", other.session.id), "account_locked"
+    )
+    assert error.message == "Password change locked: too many wrong current passwords"
+    w.ok(w.core.auth.login("alice", PASSWORD))  # logins are not locked by it
+    w.ok(change(alice.user, PASSWORD, "new-password", alice.session.id))  # nor other sessions
+
+
 def test_change_password_keeps_only_the_callers_session(w, alice):
     w.clock.advance(10)
     other = w.ok(w.core.auth.login("alice", PASSWORD))
