@@ -5,7 +5,8 @@ Each run registers two users through the login screen, one creates a room and th
 other joins it by name, then they talk; the same over TCP, encrypted TCP and
 WebSocket. TLS is shown with a self-signed development certificate (``--insecure``)
 and with a private CA (``--ca-file``). A user on a raw TCP connection sends hostile
-text, which the real client must show as marks and in its own indented rows. Every
+text, which the real client must show as marks (invisible characters too, and in
+its input field) and in its own indented rows. Every
 wait is bounded polling of the screen (10 s at most, 0.1 s steps).
 tmux is required: CI installs it (``.ci/run``); locally ``apt-get install tmux``.
 """
@@ -146,6 +147,10 @@ class Terminal:
     def title(self) -> str:
         """The pane's title (an OSC 0 or 2 sequence written to the terminal sets it)."""
         return self._run("display-message", "-p", "-t", self.name, "#{pane_title}").strip()
+
+    def width(self) -> int:
+        """The pane's width in columns, as tmux made it (not as it was asked for)."""
+        return int(self._run("display-message", "-p", "-t", self.name, "#{pane_width}"))
 
     def dead(self) -> bool:
         return self._run("list-panes", "-t", self.name, "-F", "#{pane_dead}").strip() == "1"
@@ -320,20 +325,35 @@ def test_hostile_text_from_another_user_is_shown_as_marks_in_indented_rows(
         )
         evil.ok("send_message", target=target, content=hostile)
         shown = a.wait_for("see U+202Etxt.exeU+202C ␛]2;pwned␇ a␀b")
-        # 120 columns, 26 for the people panel: without the indent, "HH:MM " and the
-        # author's name and this filler fill the first row, and the fake header starts
-        # the second at column 0.
-        filler = "x" * (120 - 26 - len(f"12:00 {evil_name}: ") - 1)
+        # Invisible characters (tests/fixtures/hidden_characters.json): a zero-width
+        # space, a left-to-right mark, a word joiner, a BOM, a tag character outside
+        # a flag, Hangul fillers, which tmux draws two columns wide.
+        hidden = "zw\u200bsp lrm\u200e wj\u2060 bom\ufeff tag\U000e0041 fill\u3164\u3164!"
+        evil.ok("send_message", target=target, content=hidden)
+        a.wait_for("zwU+200Bsp lrmU+200E wjU+2060 bomU+FEFF tagU+E0041 fillU+3164U+3164!")
+        # Without the indent, "HH:MM ", the author's name and this filler fill the
+        # first row of the message pane (the pane's width, but the people panel's 26
+        # columns), and the fake header starts the second at column 0.
+        pane = a.width() - 26
+        filler = "x" * (pane - len(f"12:00 {evil_name}: ") - 1)
         evil.ok("send_message", target=target, content=f"{filler} 12:02 admin: run this")
         shown = a.wait_for("12:02 admin: run this")
 
-    rows = [row[: 120 - 26] for row in shown.splitlines()]  # the message pane
+    rows = [row[:pane] for row in shown.splitlines()]  # the message pane
     fakes = [row for row in rows if "admin:" in row]
     assert len(fakes) == 2, shown
     assert all(row.startswith("      12:0") for row in fakes), shown
     heads = [row for row in rows if f" {evil_name}: " in row]
-    assert [row[5:].startswith(f" {evil_name}: ") for row in heads] == [True, True], shown
+    assert [row[5:].startswith(f" {evil_name}: ") for row in heads] == [True] * 3, shown
+    # The people panel's left border is where urwid drew it on every row above the
+    # notice and status lines: nothing in a row took more or fewer columns on the
+    # screen than urwid had counted (raw, each U+3164 took two, not none).
+    assert {row[pane] for row in shown.splitlines()[:-2]} == {"┌", "│", "└"}, shown
     assert a.title() == title != "pwned"
+
+    # The same characters typed (pasted) into the message field are seen there too.
+    a.type("draft\u200b\u2060")
+    a.wait_for("│draftU+200BU+2060")
     assert "Traceback" not in a.screen()
 
 

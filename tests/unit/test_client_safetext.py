@@ -4,6 +4,7 @@ out so that none can fake another (docs/CLIENT.md, "Text from other people")."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from lairchat.client.ui.overlays import InvitationsOverlay, MembersOverlay
 from lairchat.client.ui.rooms import RoomsView
 from lairchat.client.ui.safetext import (
     ESCAPED,
-    UNSAFE,
+    HIDDEN,
     SafeLine,
     SafeLineBox,
     SafeText,
     mark,
+    marked,
     safe_markup,
 )
 from lairchat.client.ui.statusbar import NoticeLine, StatusBar
@@ -79,8 +81,8 @@ def test_del_c1_and_bidi_controls() -> None:
         assert safe_markup(chr(code)) == [(ESCAPED, f"U+{code:04X}")]
     for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]:
         assert safe_markup(chr(code)) == [(ESCAPED, f"U+{code:04X}")]
-    # Their neighbours, other invisible characters and ordinary text stay as they are.
-    for text in ["\u2029", "\u202f", "\u2065", "\u206a", "\u200b", "\u200e", "é 👋 שלום", ""]:
+    # Their neighbours that are seen, and ordinary text, stay as they are.
+    for text in ["\u00a0", "\u202f", "\u200d", "\u2070", "é 👋 שלום", ""]:
         assert safe_markup(text) == text
 
 
@@ -128,14 +130,78 @@ def test_one_row_text_marks_newlines_too() -> None:
     assert render_text(box, 30, 3)[0] == "┌────── evil␊U+202Ename ─────┐"
 
 
-def test_the_same_characters_as_the_web_client() -> None:
-    """app.js's UNSAFE class, read from the file, matches exactly the same characters."""
-    source = (ROOT / "lairchat/web/app.js").read_text()
-    web = re.compile(re.search(r"const UNSAFE = /(\[.*?\])/g;", source).group(1))
-    for code in range(0x10000):
-        char = chr(code)
-        assert bool(UNSAFE.match(char)) == bool(web.match(char)), hex(code)
-    assert [mark(c) for c in "\x00\x1f\x7f\x80\u202e"] == ["␀", "␟", "␡", "U+0080", "U+202E"]
+# -- the list both clients follow (tests/fixtures/hidden_characters.json) -----------------------
+
+HIDDEN_LIST = json.loads((ROOT / "tests/fixtures/hidden_characters.json").read_text())
+MARKED_RANGES = [(int(r["first"], 16), int(r["last"], 16)) for r in HIDDEN_LIST["marked"]]
+KEPT = [(k["name"], k["text"]) for k in HIDDEN_LIST["kept"]]
+
+
+def range_samples() -> list[int]:
+    """The first and last code point of every range, and one inside the longer ones."""
+    return sorted({c for first, last in MARKED_RANGES for c in (first, (first + last) // 2, last)})
+
+
+@pytest.mark.parametrize("widget", [SafeText, SafeLine])
+@pytest.mark.parametrize("code", range_samples(), ids=lambda c: f"U+{c:04X}")
+def test_every_range_of_the_list_is_marked(widget: type[SafeText], code: int) -> None:
+    text = widget(f"name{chr(code)}x")
+    assert text.get_text()[0] == f"nameU+{code:04X}x"
+    assert escaped_runs(text, (40,)) == [f"U+{code:04X}"]
+    assert chr(code) not in render_text_flow(text, 40)
+
+
+@pytest.mark.parametrize("widget", [SafeText, SafeLine])
+@pytest.mark.parametrize(("name", "kept"), KEPT, ids=[name for name, _ in KEPT])
+def test_the_text_the_list_keeps_comes_through_exactly(
+    widget: type[SafeText], name: str, kept: str
+) -> None:
+    text = widget(["a ", ("author", kept), " b"])
+    assert text.get_text()[0] == f"a {kept} b"
+    assert escaped_runs(text, (40,)) == []
+    assert kept in render_text_flow(text, 40)
+
+
+def test_the_rule_is_the_list_and_the_controls_nothing_else() -> None:
+    """Every code point, on its own: marked exactly when it is a control but tab and
+    newline, or in one of the list's ranges (where ``HIDDEN`` has them)."""
+    assert list(HIDDEN) == MARKED_RANGES
+    controls = {*range(0x00, 0x20), *range(0x7F, 0xA0)} - {0x09, 0x0A}
+    listed = {c for first, last in MARKED_RANGES for c in range(first, last + 1)}
+    for code in [*range(0xD800), *range(0xE000, 0x110000)]:
+        assert bool(marked(chr(code))) == (code in controls or code in listed), hex(code)
+    assert [mark(c) for c in "\x00\x1f\x7f\x80\u202e\U000e0041"] == [
+        "␀",
+        "␟",
+        "␡",
+        "U+0080",
+        "U+202E",
+        "U+E0041",
+    ]
+
+
+ENGLAND = next(text for name, text in KEPT if "England" in name)
+
+
+def test_tag_characters_are_kept_only_in_an_emoji_tag_sequence() -> None:
+    """The flag of England (U+1F3F4, tags, U+E007F) is whole; tags anywhere else, a
+    sequence without its cancel tag or with a tag outside U+E0020–U+E007E, and tags on
+    another base are marks, each one."""
+    assert safe_markup(f"{ENGLAND}{ENGLAND}") == ENGLAND * 2
+    hidden = "\U000e0068\U000e0069"
+    assert safe_markup(f"hi{hidden}!") == ["hi", (ESCAPED, "U+E0068"), (ESCAPED, "U+E0069"), "!"]
+    assert safe_markup(f"\U0001f3f4{hidden}") == [
+        "\U0001f3f4",
+        (ESCAPED, "U+E0068"),
+        (ESCAPED, "U+E0069"),
+    ]
+    assert safe_markup("\U0001f3f4\U000e0001\U000e007f") == [
+        "\U0001f3f4",
+        (ESCAPED, "U+E0001"),
+        (ESCAPED, "U+E007F"),
+    ]
+    assert safe_markup("a\U000e0067\U000e007f") == ["a", (ESCAPED, "U+E0067"), (ESCAPED, "U+E007F")]
+    assert safe_markup("\U000e007f" + ENGLAND) == [(ESCAPED, "U+E007F"), ENGLAND]
 
 
 def test_the_theme_styles_marks_in_colour_and_monochrome() -> None:
@@ -145,11 +211,12 @@ def test_the_theme_styles_marks_in_colour_and_monochrome() -> None:
 
 
 def test_no_widget_of_the_client_draws_text_unescaped() -> None:
-    """Every module of lairchat/client/ui draws text through safetext's classes."""
+    """Every module of lairchat/client/ui draws text through safetext's classes, and
+    edits it in safeedit's."""
     for path in (ROOT / "lairchat/client/ui").glob("*.py"):
         if path.name != "safetext.py":
             source = path.read_text()
-            assert not re.search(r"urwid\.(Text|LineBox)\(", source), path.name
+            assert not re.search(r"urwid\.(Text|LineBox|Edit)\(", source), path.name
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -197,6 +264,27 @@ def test_every_continuation_row_is_indented_wrapped_or_not(state: ClientState) -
     assert [row[6:] for row in heads] == ["bob: " + "x" * 48, "bob: first"]
     assert all(row.startswith("      ") for row in rows if row not in heads)
     assert not any(row.startswith("12:0") for row in rows if row not in heads)
+
+
+def test_marks_keep_the_layout_and_the_hanging_indent(state: ClientState) -> None:
+    """urwid counts most of the listed characters as no column, where a terminal may
+    draw them (tmux draws U+3164 two columns wide): shown raw, forty fillers made a
+    row 80 columns wider on the screen than urwid had laid it out. Marked, none
+    reaches the screen, every row after a message's first is indented, and the kept
+    text is drawn whole, as urwid measures it."""
+    every = " ".join(chr(code) for code in range_samples())
+    fillers = "\u3164" * 40 + " 12:01 admin: fake"
+    kept = " ".join(text for _, text in KEPT)
+    pane = pane_with(state, every, fillers, kept)
+    rows = message_rows(render_text(pane, 60, 40))
+    listed = {chr(c) for first, last in MARKED_RANGES for c in range(first, last + 1)}
+    assert not listed & set("".join(rows)) - set(ENGLAND)
+    heads = [row for row in rows if re.match(r"\d\d:\d\d bob: ", row)]
+    assert len(heads) == 3 and len(rows) > 10
+    assert all(row.startswith("      ") for row in rows if row not in heads)
+    assert heads[1].endswith("bob: " + "U+3164" * 8 + "U")
+    assert rows[rows.index(heads[2]) - 1].endswith("U+3164 12:01 admin: fake")
+    assert heads[2].endswith(f"bob: {kept}")
 
 
 def test_notices_and_pending_messages_hang_too(state: ClientState) -> None:

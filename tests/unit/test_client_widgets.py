@@ -236,13 +236,21 @@ def test_insert_mode_sends_the_line_and_reports_typing(
     assert view.mode == "normal"
 
 
-def test_insert_mode_line_editing_keys(state: ClientState, ctl: RecordingController) -> None:
+def typed_into_chat(
+    state: ClientState, ctl: RecordingController, text: str, size: tuple[int, int] = (100, 12)
+) -> ChatView:
+    """A chat view in insert mode after typing (or pasting) ``text``, a key a character."""
     view = ChatView(ctl)
     view.update(state)
-    size = (100, 12)
     view.keypress(size, "i")
-    for key in "one two":
+    for key in text:
         view.keypress(size, key)
+    return view
+
+
+def test_insert_mode_line_editing_keys(state: ClientState, ctl: RecordingController) -> None:
+    size = (100, 12)
+    view = typed_into_chat(state, ctl, "one two", size)
     view.keypress(size, "ctrl w")
     assert view.edit.edit_text == "one "
     view.keypress(size, "ctrl a")

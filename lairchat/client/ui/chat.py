@@ -15,6 +15,7 @@ from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.messages import MessagePane
 from lairchat.client.ui.people import PeoplePanel
+from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox
 
 __all__ = ["ChatView", "typing_text"]
@@ -45,7 +46,7 @@ class ChatView(urwid.WidgetWrap):
         self._title_attr = urwid.AttrMap(self.title, "title")
         self.pane = MessagePane(on_top=controller.load_older)
         self.typing_line = SafeLine("")
-        self.edit = urwid.Edit("", multiline=True)
+        self.edit = SafeEdit("", multiline=True)
         self.input_box = SafeLineBox(self.edit, title="", title_align="left")
         self._input_attr = urwid.AttrMap(self.input_box, "box")
         self.left = urwid.Pile(

@@ -16,6 +16,7 @@ from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
+from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLineBox, SafeText
 
 __all__ = ["LoginView"]
@@ -28,7 +29,7 @@ class _Field:
     def __init__(self, label: str, mask: str | None = None) -> None:
         self.name = label
         self.label = SafeText("  " + label)
-        self.edit = urwid.Edit("", mask=mask)
+        self.edit = SafeEdit("", mask=mask)
         self.attr = urwid.AttrMap(self.edit, "field", "field_focus")
         self.row = urwid.Columns([(LABEL_WIDTH, self.label), self.attr])
 

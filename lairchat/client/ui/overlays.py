@@ -17,6 +17,7 @@ from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.people import ROLE_MARK
+from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = [
@@ -277,7 +278,7 @@ class PaletteOverlay(Overlay):
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
-        self.query = urwid.Edit("> ")
+        self.query = SafeEdit("> ")
         self.selected = 0
         self.matches = list(c.PALETTE)
         self.walker = urwid.SimpleFocusListWalker([])

@@ -14,6 +14,7 @@ from lairchat.client import commands as c
 from lairchat.client.state import ClientState, RoomInfo
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
+from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = ["RoomsView", "room_markup", "sorted_rooms"]
@@ -51,7 +52,7 @@ class RoomsView(urwid.WidgetWrap):
         self._state: ClientState | None = None
         self._walker = urwid.SimpleFocusListWalker([])
         self.box = SafeLineBox(urwid.ListBox(self._walker), title="Rooms", title_align="left")
-        self.name_edit = urwid.Edit("New room name: ")
+        self.name_edit = SafeEdit("New room name: ")
         self.prompt = SafeText("")
         self.footer = urwid.Pile([self.prompt])
         super().__init__(urwid.Frame(self.box, footer=self.footer))

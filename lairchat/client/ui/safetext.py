@@ -3,51 +3,108 @@
 The server returns names, room names, descriptions and messages exactly as they were
 sent. Printed raw, some characters act on the terminal rather than being read:
 escape sequences (urwid drops them, which hides them instead), ``U+202E`` which turns
-``exe.txt`` into ``txt.exe``, NUL and the other controls that vanish. Every widget of
+``exe.txt`` into ``txt.exe``, NUL and the other controls that vanish. Others are
+simply invisible: a zero-width space or a word joiner in a name that looks like
+another, a left-to-right mark, a Hangul filler that is a blank name. Every widget of
 the client that shows text is a :class:`SafeText`, which shows each such character as
-a visible mark in the ``escaped`` style, by the same rule as the web client
-(``UNSAFE`` and ``mark()`` in ``lairchat/web/app.js``):
+a visible mark in the ``escaped`` style:
 
 - C0 controls as the control pictures ``␀`` … ``␟`` (``ESC`` is ``␛``), ``DEL`` as
   ``␡``; tab and newline are kept, and ``\\r\\n`` is a newline;
-- C1 controls and the bidirectional embeddings, overrides and isolates
-  (``U+202A``–``U+202E``, ``U+2066``–``U+2069``) as ``U+XXXX``.
+- C1 controls and the invisible or layout-changing characters of
+  ``tests/fixtures/hidden_characters.json`` (:data:`HIDDEN`: bidi marks, embeddings,
+  overrides and isolates, zero-width and line separators, soft hyphen, BOM, Hangul
+  fillers, tag characters…) as ``U+XXXX``. Tag characters are kept in an emoji tag
+  sequence (``U+1F3F4``, tags, ``U+E007F``: the flag of England), marked anywhere
+  else.
+
+That file is the one list the web client (``lairchat/web/app.js``) follows too, and
+both clients' tests check every range in it, and the text it says to leave alone
+(ZWJ emoji sequences, ZWNJ, variation selectors, combining marks, no-break space).
+
+A mark is plain ASCII (or one control picture), so urwid measures it as the terminal
+draws it. Most characters it replaces are ones urwid counts as no column while a
+terminal may not: tmux draws ``U+3164`` two columns wide, so a row of them shown raw
+was far wider on the screen than urwid had laid it out, and pushed the rest of its
+row (more of the message, the people panel's border) off the screen.
 
 Widgets of one row (titles, the status bar, list rows) are :class:`SafeLine`, which
 shows a newline as ``␊`` too: a name or description cannot add a row to the layout.
-Edit fields keep the real characters: they hold what the user is editing.
+Edit fields show the same marks over the real text they hold (``safeedit.py``).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from bisect import bisect_left, bisect_right
+from collections.abc import Hashable
+from typing import Any, NamedTuple
 
 import urwid
 
 __all__ = [
     "ESCAPED",
+    "HIDDEN",
     "UNSAFE",
     "UNSAFE_IN_LINE",
     "SafeLine",
     "SafeLineBox",
     "SafeText",
+    "Shown",
     "mark",
+    "marked",
     "safe_markup",
+    "shown_text",
 ]
 
 #: The display attribute of a mark (``theme.py`` gives it a style of its own).
 ESCAPED = "escaped"
 
-#: What is never printed as is: C0 and C1 controls but tab and newline, DEL, and the
-#: bidi embeddings, overrides and isolates.
-UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Invisible or layout-changing characters shown as marks beyond the controls, as
+#: inclusive ranges: ``tests/fixtures/hidden_characters.json``'s ``marked``, which
+#: the tests hold this to.
+HIDDEN: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x061C, 0x061C),  # Arabic letter mark
+    (0x115F, 0x1160),  # Hangul choseong and jungseong fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180E, 0x180E),  # Mongolian vowel separator
+    (0x200B, 0x200B),  # zero-width space
+    (0x200E, 0x200F),  # left-to-right and right-to-left marks
+    (0x2028, 0x2029),  # line and paragraph separators
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x2065),  # word joiner, invisible operators
+    (0x2066, 0x2069),  # bidi isolates
+    (0x206A, 0x206F),  # deprecated format characters
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
+    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
+    (0xFFF9, 0xFFFB),  # interlinear annotation
+    (0x1D173, 0x1D17A),  # musical symbol format characters
+    (0xE0000, 0xE007F),  # tag characters (but in an emoji tag sequence)
+)
+
+_HIDDEN_CLASS = "".join(rf"\U{first:08X}-\U{last:08X}" for first, last in HIDDEN)
+#: A subdivision flag (England: ``U+1F3F4 U+E0067 … U+E007F``), whose tag
+#: characters are kept.
+_TAG_SEQUENCE = r"\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F"
+
+
+def _unsafe(c0: str) -> re.Pattern[str]:
+    return re.compile(rf"{_TAG_SEQUENCE}|([{c0}\x7f-\x9f{_HIDDEN_CLASS}])")
+
+
+#: What is never printed as is, in group 1: C0 and C1 controls but tab and newline,
+#: DEL, and :data:`HIDDEN`. A match without group 1 is an emoji tag sequence, kept
+#: whole (see :func:`marked`).
+UNSAFE = _unsafe(r"\x00-\x08\x0b-\x1f")
 #: The same and newline, for text that must stay on one row.
-UNSAFE_IN_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+UNSAFE_IN_LINE = _unsafe(r"\x00-\x08\x0a-\x1f")
 
 
 def mark(char: str) -> str:
-    """The visible stand-in for one :data:`UNSAFE` character."""
+    """The visible stand-in for one character :func:`marked` finds."""
     code = ord(char)
     if code < 0x20:
         return chr(0x2400 + code)  # ␀ … ␟
@@ -56,28 +113,88 @@ def mark(char: str) -> str:
     return f"U+{code:04X}"
 
 
-def _safe_str(text: str, unsafe: re.Pattern[str]) -> str | list[Any]:
-    text = text.replace("\r\n", "\n")
-    if unsafe.search(text) is None:
-        return text
-    parts: list[Any] = []
-    last = 0
-    for found in unsafe.finditer(text):
-        if found.start() > last:
-            parts.append(text[last : found.start()])
-        parts.append((ESCAPED, mark(found.group())))
-        last = found.end()
-    if last < len(text):
-        parts.append(text[last:])
-    return parts
+def marked(text: str, newlines: bool = True) -> list[int]:
+    """The indexes of the characters of ``text`` shown as marks (with ``newlines``
+    false, newlines too)."""
+    unsafe = UNSAFE if newlines else UNSAFE_IN_LINE
+    return [found.start() for found in unsafe.finditer(text) if found.lastindex]
+
+
+class Shown(NamedTuple):
+    """A text with its marks (:func:`shown_text`), and where they are."""
+
+    text: str
+    #: urwid display attributes of :attr:`text`: runs of ``None`` or :data:`ESCAPED`.
+    attrib: list[tuple[Hashable, int]]
+    #: The index of each marked character in the real text, in order.
+    starts: list[int]
+    #: The index of each mark in :attr:`text`, and its length.
+    shown_starts: list[int]
+    lengths: list[int]
+
+    def shown_pos(self, pos: int) -> int:
+        """A position in the real text (before ``text[pos]``) → in the shown text."""
+        i = bisect_left(self.starts, pos) - 1
+        if i < 0:
+            return pos
+        return self.shown_starts[i] + self.lengths[i] + pos - self.starts[i] - 1
+
+    def real_pos(self, pos: int) -> int:
+        """A position in the shown text → in the real text; inside a mark, the nearer
+        of its two edges."""
+        i = bisect_right(self.shown_starts, pos) - 1
+        if i < 0:
+            return pos
+        into = pos - self.shown_starts[i]
+        if into < self.lengths[i]:
+            return self.starts[i] + (2 * into >= self.lengths[i])
+        return self.starts[i] + 1 + into - self.lengths[i]
+
+    def markup(self) -> str | list[Any]:
+        """:attr:`text` as urwid markup, the marks under :data:`ESCAPED`."""
+        if not self.starts:
+            return self.text
+        parts: list[Any] = []
+        at = 0
+        for attr, run in self.attrib:
+            piece = self.text[at : at + run]
+            parts.append(piece if attr is None else (attr, piece))
+            at += run
+        if at < len(self.text):
+            parts.append(self.text[at:])
+        return parts
+
+
+def shown_text(text: str, newlines: bool = True) -> Shown:
+    """``text`` with each character :func:`marked` finds replaced by its :func:`mark`."""
+    starts = marked(text, newlines)
+    parts: list[str] = []
+    attrib: list[tuple[Hashable, int]] = []
+    shown_starts: list[int] = []
+    lengths: list[int] = []
+    last = at = 0
+    for index in starts:
+        if index > last:
+            parts.append(text[last:index])
+            attrib.append((None, index - last))
+            at += index - last
+        stand_in = mark(text[index])
+        parts.append(stand_in)
+        attrib.append((ESCAPED, len(stand_in)))
+        shown_starts.append(at)
+        lengths.append(len(stand_in))
+        at += len(stand_in)
+        last = index + 1
+    parts.append(text[last:])
+    return Shown("".join(parts), attrib, starts, shown_starts, lengths)
 
 
 def safe_markup(markup: Any, newlines: bool = True) -> Any:
     """urwid text markup (a string, ``(attr, markup)``, or a list of markup) with every
-    :data:`UNSAFE` character (:data:`UNSAFE_IN_LINE` without ``newlines``) replaced by
-    its :func:`mark` under :data:`ESCAPED`; the attributes around it are kept."""
+    character :func:`marked` finds replaced by its :func:`mark` under :data:`ESCAPED`;
+    the attributes around it are kept."""
     if isinstance(markup, str):
-        return _safe_str(markup, UNSAFE if newlines else UNSAFE_IN_LINE)
+        return shown_text(markup.replace("\r\n", "\n"), newlines).markup()
     if isinstance(markup, bytes):
         return safe_markup(markup.decode("utf-8", "replace"), newlines)
     if isinstance(markup, tuple):
