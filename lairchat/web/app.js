@@ -258,6 +258,7 @@ const state = {
   retries: 0,
   retryTimer: null,
   rooms: new Map(), // joined: id -> room
+  roles: new Map(), // joined room id -> my role there ("owner", "moderator", "member")
   publicRooms: [], // RoomListItem of public rooms
   invitations: [],
   users: new Map(), // id -> username
@@ -442,7 +443,30 @@ function messageItem(message, authorName) {
   if (name === undefined) lookUpUser(message.author);
   item.append(time, author, el("span", "content", message.content));
   if (message.edited) item.append(el("span", "edited", "(edited)"));
+  item.append(messageActions(message));
   return item;
+}
+
+/** Edit and Delete for the author; Delete on others' room messages too, shown (by the
+ * list's `moderator` class) only where the server lets us: as a room owner or moderator. */
+function messageActions(message) {
+  const actions = el("span", "actions");
+  const mine = message.author === state.me?.id;
+  if (mine) actions.append(actionButton("Edit", "edit", () => startEdit(message.id)));
+  if (mine || message.target.type === "room") {
+    const remove = actionButton("Delete", mine ? "delete" : "delete others", () =>
+      deleteMessage(message.id),
+    );
+    actions.append(remove);
+  }
+  return actions;
+}
+
+function actionButton(label, className, onClick) {
+  const button = el("button", `link ${className}`, label);
+  button.type = "button";
+  button.addEventListener("click", onClick);
+  return button;
 }
 
 function systemItem(text) {
@@ -468,6 +492,8 @@ function renderConversationHead(conv) {
     title.append("Direct messages with ", nameOf(userName(conv.id) ?? "…"));
   }
   $("leave-room").hidden = !conv || conv.kind !== "room";
+  const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
+  $("messages").classList.toggle("moderator", role === "owner" || role === "moderator");
   const usable = Boolean(conv && state.connection?.ready);
   $("message-input").disabled = !usable;
   $("send").disabled = !usable;
@@ -517,7 +543,20 @@ function open(key) {
   renderLists();
   if (!conv.loaded) loadHistory(conv);
   else markRead(conv);
+  if (conv.kind === "room" && !state.roles.has(conv.id)) loadRole(conv.id);
   $("message-input").focus();
+}
+
+/** Our role in a room: what the server lets us do there (delete others' messages). */
+async function loadRole(roomId) {
+  const response = await command("get_room", { room_id: roomId });
+  if (response) setRole(roomId, response.membership?.role);
+}
+
+function setRole(roomId, role) {
+  if (role) state.roles.set(roomId, role);
+  else state.roles.delete(roomId);
+  if (state.active === `room:${roomId}`) renderConversationHead(conversation(state.active));
 }
 
 function close(reason) {
@@ -678,8 +717,71 @@ async function join(roomId) {
   const response = await command("join_room", { room_id: roomId });
   if (response) {
     state.rooms.set(response.room.id, response.room);
+    setRole(roomId, response.membership.role);
     open(`room:${response.room.id}`);
   }
+}
+
+const messageNode = (id) => document.querySelector(`#messages li[data-id="${CSS.escape(id)}"]`);
+
+/** The message's line becomes a box holding its text: Enter saves, Escape cancels. */
+function startEdit(id) {
+  const conv = state.active && conversation(state.active);
+  const message = conv?.messages.find((m) => m.id === id);
+  const item = messageNode(id);
+  if (!message || !item || item.querySelector(".edit-box")) return;
+  const box = document.createElement("textarea");
+  box.className = "edit-box";
+  box.value = message.content;
+  box.setAttribute("aria-label", "Edit message");
+  const cancel = () => item.replaceWith(messageItem(message, message.authorName));
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      saveEdit(message, box.value);
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      cancel();
+    }
+  });
+  item.querySelector(".content").replaceWith(box);
+  item
+    .querySelector(".actions")
+    .replaceChildren(
+      actionButton("Save", "save", () => saveEdit(message, box.value)),
+      actionButton("Cancel", "cancel", cancel),
+    );
+  box.focus();
+}
+
+async function saveEdit(message, content) {
+  if (tooLong(content)) return;
+  const response = await command("edit_message", { message_id: message.id, content });
+  if (response) showEdited(response.message);
+}
+
+async function deleteMessage(id) {
+  if (!window.confirm("Delete this message?")) return;
+  const response = await command("delete_message", { message_id: id });
+  if (response) forgetMessage(id);
+}
+
+/** A message as edited (by us, or an event): held and shown, marked "(edited)". */
+function showEdited(message) {
+  const conv = conversation(keyOfMessage(message));
+  const kept = conv.messages.find((m) => m.id === message.id);
+  if (kept) Object.assign(kept, message);
+  const node = messageNode(message.id);
+  if (node && conv.key === state.active) node.replaceWith(messageItem(message, kept?.authorName));
+}
+
+function forgetMessage(id) {
+  for (const conv of state.conversations.values()) {
+    if (!conv.ids.has(id)) continue;
+    conv.messages = conv.messages.filter((m) => m.id !== id);
+    conv.ids.delete(id);
+  }
+  messageNode(id)?.remove();
 }
 
 async function acceptInvitation(invitation) {
@@ -714,21 +816,25 @@ async function createRoom(event) {
     $("new-room-name").value = "";
     $("new-room-description").value = "";
     state.rooms.set(response.room.id, response.room);
+    setRole(response.room.id, "owner");
     open(`room:${response.room.id}`);
   }
+}
+
+/** Over the protocol's bound: said in the server's own words, without the round trip
+ * (or, past 1 MiB, the lost connection). */
+function tooLong(content) {
+  const size = utf8Length(content);
+  if (size <= CONTENT_MAX_BYTES) return false;
+  showError(`Content invalid: value too long: maximum ${CONTENT_MAX_BYTES}, got ${size}`);
+  return true;
 }
 
 async function sendMessage() {
   const input = $("message-input");
   const content = input.value;
   const conv = state.active && conversation(state.active);
-  if (!conv || !content.trim()) return;
-  const size = utf8Length(content);
-  if (size > CONTENT_MAX_BYTES) {
-    // The server's own words, without the round trip (or, past 1 MiB, the lost connection).
-    showError(`Content invalid: value too long: maximum ${CONTENT_MAX_BYTES}, got ${size}`);
-    return;
-  }
+  if (!conv || !content.trim() || tooLong(content)) return;
   const response = await command("send_message", { target: conv.target, content });
   if (response) {
     // Sent: no longer a draft, whether its conversation is still open or was left
@@ -833,6 +939,7 @@ async function authenticated(response) {
   }
   state.retries = 0;
   state.me = response.user;
+  state.roles = new Map(); // asked again when a room is opened: they may have changed
   // What the connection's loss left on screen is no longer true: the server's notice
   // (it was shutting down) and "not connected" errors.
   if ($("notice").dataset.server) $("notice").hidden = true;
@@ -889,6 +996,7 @@ function forget() {
     connection: null,
     active: null,
     rooms: new Map(),
+    roles: new Map(),
     publicRooms: [],
     invitations: [],
     users: new Map(),
@@ -942,23 +1050,12 @@ function onEvent(event) {
     case "message_received":
       received(event.message, event.author_username);
       break;
-    case "message_edited": {
-      const conv = conversation(keyOfMessage(event.message));
-      const kept = conv.messages.find((m) => m.id === event.message.id);
-      if (kept) Object.assign(kept, event.message);
-      const node = document.querySelector(`#messages li[data-id="${CSS.escape(event.message.id)}"]`);
-      if (node && conv.key === state.active) node.replaceWith(messageItem(event.message, kept?.authorName));
+    case "message_edited":
+      showEdited(event.message);
       break;
-    }
-    case "message_deleted": {
-      for (const conv of state.conversations.values()) {
-        if (!conv.ids.has(event.message_id)) continue;
-        conv.messages = conv.messages.filter((m) => m.id !== event.message_id);
-        conv.ids.delete(event.message_id);
-      }
-      document.querySelector(`#messages li[data-id="${CSS.escape(event.message_id)}"]`)?.remove();
+    case "message_deleted":
+      forgetMessage(event.message_id);
       break;
-    }
     case "user_joined_room":
       state.users.set(event.user.id, event.user.username);
       if (event.user.id === state.me.id) loadRooms();
@@ -968,6 +1065,7 @@ function onEvent(event) {
     case "user_left_room":
       if (event.user_id === state.me.id) {
         state.rooms.delete(event.room_id);
+        state.roles.delete(event.room_id);
         state.conversations.delete(`room:${event.room_id}`);
         if (state.active === `room:${event.room_id}`) {
           close(event.reason === "kicked" ? "You were removed from the room." : null);
@@ -992,6 +1090,7 @@ function onEvent(event) {
       break;
     case "member_role_changed":
       systemLine(event.room_id, `${event.username} is now ${event.new_role}`);
+      if (event.user_id === state.me.id) setRole(event.room_id, event.new_role);
       break;
     case "user_online":
       state.online.add(event.user_id);

@@ -34,6 +34,7 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
 
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import Message, TCPClient
@@ -727,6 +728,82 @@ def test_the_page_recovers_when_the_server_restarts(tmp_path: Path, driver: webd
         assert errors_logged(driver, network=False) == []
     finally:
         server.stop()
+
+
+def actions(chrome: webdriver.Chrome, message_id: str) -> list[str] | None:
+    """The buttons a message's line offers (those displayed); None before it is shown."""
+    return chrome.execute_script(
+        """const li = document.querySelector(`#messages li[data-id="${arguments[0]}"]`);
+           if (!li) return null;
+           return [...li.querySelectorAll('.actions button')]
+             .filter((b) => getComputedStyle(b).display !== 'none').map((b) => b.textContent)""",
+        message_id,
+    )
+
+
+def press(chrome: webdriver.Chrome, message_id: str, button: str) -> None:
+    """Hover a message's line, then press one of its buttons (``.edit``, ``.delete``)."""
+    line = chrome.find_element(By.CSS_SELECTOR, f'#messages li[data-id="{message_id}"]')
+    ActionChains(chrome).move_to_element(line).perform()
+    line.find_element(By.CSS_SELECTOR, button).click()
+
+
+def confirm(chrome: webdriver.Chrome) -> None:
+    wait_for(chrome, expected_conditions.alert_is_present()).accept()
+
+
+def test_own_messages_are_edited_and_deleted(server: ServerProcess, driver: webdriver.Chrome):
+    """Edit and Delete on one's own messages (a refusal shows the server's words, an
+    edit is marked); Delete on others' room messages appears only for a room owner or
+    moderator (here when bob makes alice a moderator, live), as the server allows."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        target = {"type": "room", "room_id": room["id"]}
+        theirs = bob.ok("send_message", target=target, content="from bob")["message"]["id"]
+        wait_for(driver, showing("from bob"))
+        driver.find_element(By.ID, "message-input").send_keys("tpyo", Keys.ENTER)
+        mine = bob.wait_for(from_browser("tpyo"))["message"]["id"]
+        wait_for(driver, lambda d: actions(d, mine) == ["Edit", "Delete"])
+        assert actions(driver, theirs) == []
+
+        press(driver, mine, ".edit")
+        box = driver.find_element(By.CSS_SELECTOR, f'li[data-id="{mine}"] .edit-box')
+        assert box.get_attribute("value") == "tpyo" and driver.switch_to.active_element == box
+        box.clear()
+        box.send_keys(" ", Keys.ENTER)  # blank: refused by the server, which says why
+        refusal = "Content invalid: value cannot be empty"
+        wait_for(driver, lambda d: text_of(d, "alert-text") == refusal)
+        box.clear()
+        box.send_keys("typo fixed", Keys.ENTER)
+        edited = bob.wait_for(lambda m: m["type"] == "message_edited")
+        assert edited["message"]["id"] == mine and edited["message"]["content"] == "typo fixed"
+        wait_for(driver, showing("typo fixed"))
+        line = driver.find_element(By.CSS_SELECTOR, f'li[data-id="{mine}"]')
+        assert line.find_element(By.CSS_SELECTOR, ".edited").text == "(edited)"
+
+        press(driver, mine, ".delete")
+        confirm(driver)
+        deleted = bob.wait_for(lambda m: m["type"] == "message_deleted")
+        assert deleted["message_id"] == mine
+        wait_for(driver, lambda d: "typo fixed" not in [m["content"] for m in messages(d)])
+
+        alice_id = accounts[0]["user"]["id"]
+        rest(
+            server,
+            "PUT",
+            f"/rooms/{room['id']}/members/{alice_id}/role",
+            {"role": "moderator"},
+            token=accounts[1]["token"],
+        )
+        wait_for(driver, lambda d: actions(d, theirs) == ["Delete"])
+        press(driver, theirs, ".delete")
+        confirm(driver)
+        deleted = bob.wait_for(lambda m: m["type"] == "message_deleted")
+        assert deleted["message_id"] == theirs and deleted["deleted_by"] == alice_id
+        wait_for(driver, lambda d: "from bob" not in [m["content"] for m in messages(d)])
+        assert errors_logged(driver) == []
 
 
 #: Run before the page's own script (a DevTools injection, outside the page's policy):
