@@ -269,6 +269,7 @@ const state = {
   typing: new Map(), // key -> Map(user id -> timer)
   lastTyping: new Map(), // conversation key -> when `typing` was last sent there
   drafts: new Map(), // conversation key -> text typed there, not sent
+  membersOpen: false, // the open room's member list shown
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -381,15 +382,6 @@ function renderRooms() {
     rooms.map((room) => listItem(room.name, `room:${room.id}`, () => open(`room:${room.id}`))),
     "No rooms yet: create or join one.",
   );
-  const invitations = state.invitations.map((inv) => {
-    const item = el("li");
-    item.append(nameOf(inv.room_name), el("span", "hint", " invitation from "), nameOf(inv.inviter_name));
-    const accept = el("button", "link", "Accept");
-    accept.type = "button";
-    accept.addEventListener("click", () => acceptInvitation(inv));
-    item.append(accept);
-    return item;
-  });
   const joinable = state.publicRooms
     .filter((it) => !state.rooms.has(it.room.id))
     .map((it) => {
@@ -401,7 +393,25 @@ function renderRooms() {
       item.append(el("span", "hint", `${count} member${count === 1 ? "" : "s"}`));
       return item;
     });
-  fillList($("public-list"), [...invitations, ...joinable], "No other public rooms.");
+  fillList($("public-list"), joinable, "No other public rooms.");
+  renderInvitations();
+}
+
+/** Invitations received (`list_invitations`, `invitation_received`): the list and its
+ * heading are shown only while there are some. */
+function renderInvitations() {
+  const items = state.invitations.map((inv) => {
+    const item = el("li", "invitation");
+    item.dataset.key = `invitation:${inv.id}`;
+    item.append(nameOf(inv.room_name), el("span", "hint", " from "), nameOf(inv.inviter_name));
+    item.append(
+      actionButton("Accept", "accept", () => answerInvitation(inv, true)),
+      actionButton("Decline", "decline", () => answerInvitation(inv, false)),
+    );
+    return item;
+  });
+  fillList($("invitation-list"), items, "");
+  $("invitation-list").hidden = $("invitations-heading").hidden = !items.length;
 }
 
 function renderUsers() {
@@ -491,7 +501,11 @@ function renderConversationHead(conv) {
   } else {
     title.append("Direct messages with ", nameOf(userName(conv.id) ?? "…"));
   }
-  $("leave-room").hidden = !conv || conv.kind !== "room";
+  const inRoom = conv?.kind === "room";
+  $("leave-room").hidden = !inRoom;
+  $("show-members").hidden = !inRoom;
+  $("show-members").setAttribute("aria-expanded", String(Boolean(state.membersOpen)));
+  $("members").hidden = !(inRoom && state.membersOpen);
   const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
   $("messages").classList.toggle("moderator", role === "owner" || role === "moderator");
   const usable = Boolean(conv && state.connection?.ready);
@@ -544,6 +558,8 @@ function open(key) {
   if (!conv.loaded) loadHistory(conv);
   else markRead(conv);
   if (conv.kind === "room" && !state.roles.has(conv.id)) loadRole(conv.id);
+  $("member-list").replaceChildren();
+  loadMembers();
   $("message-input").focus();
 }
 
@@ -556,7 +572,10 @@ async function loadRole(roomId) {
 function setRole(roomId, role) {
   if (role) state.roles.set(roomId, role);
   else state.roles.delete(roomId);
-  if (state.active === `room:${roomId}`) renderConversationHead(conversation(state.active));
+  if (state.active === `room:${roomId}`) {
+    renderConversationHead(conversation(state.active));
+    loadMembers(); // Remove buttons follow the role
+  }
 }
 
 function close(reason) {
@@ -784,12 +803,84 @@ function forgetMessage(id) {
   messageNode(id)?.remove();
 }
 
-async function acceptInvitation(invitation) {
-  const response = await command("accept_invitation", { invitation_id: invitation.id });
-  if (response) {
-    state.invitations = state.invitations.filter((inv) => inv.id !== invitation.id);
-    await loadRooms();
+async function answerInvitation(invitation, accept) {
+  const type = accept ? "accept_invitation" : "decline_invitation";
+  const response = await command(type, { invitation_id: invitation.id });
+  // Answered, or refused (expired, answered elsewhere): the list is asked again.
+  state.invitations = state.invitations.filter((inv) => inv.id !== invitation.id);
+  renderInvitations();
+  await loadRooms();
+  if (response && accept) {
+    setRole(invitation.room_id, response.membership.role);
     open(`room:${invitation.room_id}`);
+  }
+}
+
+// -- members (the panel of the open room) ------------------------------------------------------
+
+/** The open room's members (REST: the protocol has no command for them), with Remove
+ * where the server allows it: an owner removes anyone else, a moderator plain members. */
+async function loadMembers() {
+  const conv = state.active && conversation(state.active);
+  if (!conv || conv.kind !== "room" || !state.membersOpen) return;
+  const token = state.token;
+  try {
+    const answer = await rest("GET", `/rooms/${conv.id}/members`, undefined, token);
+    if (state.token === token && state.active === conv.key) renderMembers(conv.id, answer.members);
+  } catch (error) {
+    if (state.token === token) showError(error);
+  }
+}
+
+function renderMembers(roomId, members) {
+  const mine = state.roles.get(roomId);
+  const items = members.map((member) => {
+    const item = el("li");
+    item.dataset.key = `member:${member.user_id}`;
+    item.append(nameOf(member.username), el("span", "hint", member.role));
+    const self = member.user_id === state.me.id;
+    if (!self && (mine === "owner" || (mine === "moderator" && member.role === "member"))) {
+      item.append(actionButton("Remove", "kick", () => kick(roomId, member.user_id)));
+    }
+    return item;
+  });
+  fillList($("member-list"), items, "No members.");
+}
+
+async function kick(roomId, userId) {
+  if (!window.confirm("Remove this member from the room?")) return;
+  try {
+    await rest("DELETE", `/rooms/${roomId}/members/${userId}`, undefined, state.token);
+  } catch (error) {
+    showError(error);
+  }
+  loadMembers();
+}
+
+function toggleMembers() {
+  state.membersOpen = !state.membersOpen;
+  renderConversationHead(state.active && conversation(state.active));
+  loadMembers();
+}
+
+/** Invite by name: the name is looked up (`list_users` with `search`), then
+ * `invite_to_room`, which the server allows any member of the room. */
+async function invite(event) {
+  event.preventDefault();
+  const conv = state.active && conversation(state.active);
+  const name = $("invite-name").value.trim();
+  if (!conv || conv.kind !== "room" || !name) return;
+  const found = await command("list_users", { filter: { search: name }, limit: LIST_LIMIT });
+  if (!found) return;
+  const user = found.users.find((u) => u.username.toLowerCase() === name.toLowerCase());
+  if (!user) {
+    showError(`No user named “${name}”.`);
+    return;
+  }
+  const response = await command("invite_to_room", { room_id: conv.id, user_id: user.id });
+  if (response) {
+    $("invite-name").value = "";
+    showNotice(`${user.username} is invited.`);
   }
 }
 
@@ -811,10 +902,12 @@ async function createRoom(event) {
   const description = $("new-room-description").value;
   const fields = { name };
   if (description.trim()) fields.description = description;
+  if ($("new-room-private").checked) fields.settings = { public: false };
   const response = await command("create_room", fields);
   if (response) {
     $("new-room-name").value = "";
     $("new-room-description").value = "";
+    $("new-room-private").checked = false;
     state.rooms.set(response.room.id, response.room);
     setRole(response.room.id, "owner");
     open(`room:${response.room.id}`);
@@ -1045,7 +1138,18 @@ function systemLine(roomId, text) {
   }
 }
 
+/** Membership changed in a room: its member list, if shown, is asked again. */
+function membersChanged(roomId) {
+  if (state.active === `room:${roomId}`) loadMembers();
+}
+
 function onEvent(event) {
+  handleEvent(event);
+  // After the event's own handling: a room left or deleted is closed by then.
+  if (event.room_id) membersChanged(event.room_id);
+}
+
+function handleEvent(event) {
   switch (event.type) {
     case "message_received":
       received(event.message, event.author_username);
@@ -1113,7 +1217,7 @@ function onEvent(event) {
     case "invitation_received":
       state.invitations = [event.invitation, ...state.invitations];
       showNotice(`${event.invitation.inviter_name} invited you to “${event.invitation.room_name}”.`);
-      renderRooms();
+      renderInvitations();
       break;
     case "server_notice":
       showNotice(event.message, event.severity, true);
@@ -1160,6 +1264,8 @@ function wire() {
   $("logout").addEventListener("click", logout);
   $("create-room-form").addEventListener("submit", createRoom);
   $("leave-room").addEventListener("click", leave);
+  $("show-members").addEventListener("click", toggleMembers);
+  $("invite-form").addEventListener("submit", invite);
   $("composer").addEventListener("submit", (e) => {
     e.preventDefault();
     sendMessage();

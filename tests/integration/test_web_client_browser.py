@@ -806,6 +806,113 @@ def test_own_messages_are_edited_and_deleted(server: ServerProcess, driver: webd
         assert errors_logged(driver) == []
 
 
+def registered(client: TCPClient, prefix: str) -> Message:
+    """A new account over ``client`` (said hello first); the answer holds its token."""
+    client.hello()
+    name = unique(prefix)
+    return client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+
+
+def listed(chrome: webdriver.Chrome, list_id: str) -> list[str]:
+    """The names in a list (its items' first name, ``bdi``), in order."""
+    return chrome.execute_script(
+        "return [...document.querySelectorAll(`#${arguments[0]} li`)]"
+        ".map((li) => li.querySelector('bdi')?.textContent).filter((n) => n !== undefined)",
+        list_id,
+    )
+
+
+def test_invitations_and_members(server: ServerProcess, driver: webdriver.Chrome):
+    """Alice creates a private room in the page, invites bob by name (unknown names and
+    repeated invitations are refused with a reason), sees him join in the member list
+    and removes him (as the owner). Invitations to her, there before the page opened
+    or arriving live, are listed, declined or accepted."""
+    with (
+        TCPClient.connect(server.tcp_port) as alice,
+        TCPClient.connect(server.tcp_port) as bob,
+        TCPClient.connect(server.tcp_port) as carol,
+    ):
+        me, bobs, carols = (
+            registered(alice, "alice"),
+            registered(bob, "bob"),
+            registered(carol, "carol"),
+        )
+        carol_name = carols["user"]["username"]
+        early = carol.ok("create_room", name=unique("early"), settings={"public": False})["room"]
+        carol.ok("invite_to_room", room_id=early["id"], user_id=me["user"]["id"])
+        signed_in(server, driver, me["token"])
+        wait_for(
+            driver,
+            lambda d: (
+                text_of(d, "invitation-list") == f"{early['name']} from {carol_name}AcceptDecline"
+            ),
+        )
+
+        # A private room of her own, and its members.
+        secret = unique("secret")
+        type_into(driver, "new-room-name", secret)
+        driver.find_element(By.ID, "new-room-private").click()
+        driver.find_element(By.CSS_SELECTOR, "#create-room-form button").click()
+        wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room {secret}")
+        room_id = bob.ok("list_rooms", filter={"search": secret})  # private: not listed
+        assert room_id["rooms"] == []
+        driver.find_element(By.ID, "show-members").click()
+        wait_for(driver, lambda d: listed(d, "member-list") == [me["user"]["username"]])
+
+        # Invitations by name: bob's (any case), then refusals with their reasons.
+        type_into(driver, "invite-name", bobs["user"]["username"].upper())
+        driver.find_element(By.CSS_SELECTOR, "#invite-form button").click()
+        invited = bob.wait_for(lambda m: m["type"] == "invitation_received")["invitation"]
+        assert invited["room_name"] == secret
+        wait_for(
+            driver, lambda d: text_of(d, "notice-text") == f"{bobs['user']['username']} is invited."
+        )
+        type_into(driver, "invite-name", bobs["user"]["username"])
+        driver.find_element(By.CSS_SELECTOR, "#invite-form button").click()
+        wait_for(driver, lambda d: text_of(d, "alert-text") == "Invitation already sent")
+        type_into(driver, "invite-name", "nobody_by_that_name")
+        driver.find_element(By.CSS_SELECTOR, "#invite-form button").click()
+        wait_for(
+            driver, lambda d: text_of(d, "alert-text") == "No user named “nobody_by_that_name”."
+        )
+
+        # Bob accepts: the list shows him; the owner removes him.
+        bob.ok("accept_invitation", invitation_id=invited["id"])
+        both = sorted([me["user"]["username"], bobs["user"]["username"]])
+        wait_for(driver, lambda d: sorted(listed(d, "member-list")) == both)
+        bob_item = f'#member-list li[data-key="member:{bobs["user"]["id"]}"]'
+        assert (
+            driver.find_elements(
+                By.CSS_SELECTOR, f'#member-list li[data-key="member:{me["user"]["id"]}"] .kick'
+            )
+            == []
+        )
+        click(driver, By.CSS_SELECTOR, f"{bob_item} .kick")
+        confirm(driver)
+        left = bob.wait_for(lambda m: m["type"] == "user_left_room")
+        assert left["room_id"] == invited["room_id"] and left["reason"] == "kicked"
+        wait_for(driver, lambda d: listed(d, "member-list") == [me["user"]["username"]])
+
+        # Invitations to her: the early one declined, a live one accepted.
+        click(driver, By.CSS_SELECTOR, "#invitation-list .decline")
+        wait_for(driver, lambda d: not shown(d, "invitation-list"))
+        assert not shown(driver, "invitations-heading")
+        assert carol.ok("list_invitations")["invitations"] == []
+        late = carol.ok("create_room", name=unique("late"), settings={"public": False})["room"]
+        carol.ok("invite_to_room", room_id=late["id"], user_id=me["user"]["id"])
+        wait_for(
+            driver,
+            lambda d: (
+                text_of(d, "invitation-list") == f"{late['name']} from {carol_name}AcceptDecline"
+            ),
+        )
+        click(driver, By.CSS_SELECTOR, "#invitation-list .accept")
+        wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room {late['name']}")
+        assert late["name"] in text_of(driver, "room-list")
+        assert not shown(driver, "invitation-list")
+        assert errors_logged(driver) == []
+
+
 #: Run before the page's own script (a DevTools injection, outside the page's policy):
 #: every message the page's WebSocket receives goes through ``incoming(message, event,
 #: handler)``, which the test defines first.
