@@ -1,6 +1,8 @@
 """Text from the server on the terminal client's screen (lairchat/client/ui/safetext.py):
-controls and bidi overrides shown as marks, by the web client's rule, and messages laid
-out so that none can fake another (docs/CLIENT.md, "Text from other people")."""
+controls, bidi overrides and the invisible characters of
+tests/fixtures/hidden_characters.json (the list the web client follows too) shown as
+marks, the text that list keeps shown as it is, and messages laid out so that none
+can fake another (docs/CLIENT.md, "Text from other people")."""
 
 from __future__ import annotations
 
