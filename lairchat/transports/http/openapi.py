@@ -375,11 +375,14 @@ def _paths() -> dict[str, Any]:
         "/api/v1/auth/change-password": {
             "post": op(
                 "changePassword",
-                "Change the password (sessions stay valid)",
+                "Change the password; every other session of the user ends",
                 "auth",
                 SUCCESS,
                 body=obj({"current_password": STRING, "new_password": STRING}),
-                fails=((400, ["incorrect_password", "password_too_weak"]),),
+                fails=(
+                    (400, ["incorrect_password", "password_too_weak"]),
+                    (403, ["account_locked"]),
+                ),
             )
         },
         "/api/v1/users/me": {
