@@ -72,7 +72,11 @@ class FailingPool:
 
 @pytest.fixture
 def path(tmp_path) -> str:
-    db = str(tmp_path / "faults.db")
+    return database(str(tmp_path / "faults.db"))
+
+
+def database(db: str) -> str:
+    """A migrated database at ``db`` with one user, u1."""
     conn = sqlite_pool.connect(db)
     migrate(conn)
     conn.execute(
@@ -302,50 +306,71 @@ class FakeReactor(Clock):
 
     def spawnProcess(self, proto, executable, args, env, childFDs):  # noqa: N802, N803
         proto.makeConnection(FakeTransport())
+        proto.args = args
         self.spawned.append(proto)
 
 
 class FakeTransport:
     def __init__(self) -> None:
         self.signals: list[str] = []
+        self.written = b""
+        self.stdin_closed = False
 
     def write(self, data: bytes) -> None:
-        pass
+        self.written += data
 
     def signalProcess(self, name: str) -> None:  # noqa: N802 (Twisted's name)
         self.signals.append(name)
 
     def closeStdin(self) -> None:  # noqa: N802 (Twisted's name)
-        pass
+        self.stdin_closed = True
 
 
 def test_a_writer_that_keeps_dying_at_its_start_is_restarted_less_and_less_often():
+    """Each new writer is to settle the batch in doubt; while they die at once, they
+    are started 1, 2, 4, ... s apart, new batches meanwhile are refused at once, and
+    the batch in doubt is failed once no writer could settle it for ``stall`` s."""
     reactor = FakeReactor()
     writer = MessageWriter("/nonexistent/x.db", reactor)
 
-    def dies_at_once() -> Failure:
-        d = writer.insert([["m"]])
+    def dies_at_once() -> None:
         reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
-        return outcome(d)
 
-    assert dies_at_once().check(WriterError)
-    assert dies_at_once().check(WriterError)  # the first restart is at once
+    held = writer.insert([["m"]])
+    dies_at_once()
+    reactor.advance(0)  # the first restart is at once
+    assert len(reactor.spawned) == 2 and reactor.spawned[1].args[-1] == "--resolve"
+    dies_at_once()  # the second quick death in a row: the next in a second
+    refused = outcome(writer.insert([["n"]]))
+    assert refused.check(WriterError) and len(reactor.spawned) == 2
+    reactor.advance(0.5)
     assert len(reactor.spawned) == 2
-    # The second quick death in a row: no new process for a second, but an answer.
-    assert outcome(writer.insert([["m"]])).check(WriterError)
-    assert len(reactor.spawned) == 2
-    reactor.advance(1.0)
-    assert dies_at_once().check(WriterError) and len(reactor.spawned) == 3
-    reactor.advance(1.0)  # now 2 s
-    assert outcome(writer.insert([["m"]])).check(WriterError)
-    reactor.advance(1.0)
-    writer.insert([["m"]])
+    reactor.advance(0.5)
+    assert len(reactor.spawned) == 3
+    dies_at_once()
+    reactor.advance(2)
     assert len(reactor.spawned) == 4
-    # One that ran for a while and then died is restarted at once.
+    with capturedLogs() as events:
+        while not held.called:
+            dies_at_once()
+            for call in reactor.getDelayedCalls():  # the next restart
+                reactor.advance(call.getTime() - reactor.seconds())
+    failed = outcome(held)
+    assert failed.check(WriterError) and "whether these messages were stored is unknown" in str(
+        failed.value
+    )
+    assert reactor.seconds() >= STALL and len(reactor.spawned) < 12
+    assert "1 batch(es) of messages in doubt failed" in "\n".join(lines(events))
+    assert writer.idle
+    # One that ran for a while and then died is restarted at once (at the next message).
+    reactor.advance(60)
+    writer.insert([["m"]])
+    spawned = len(reactor.spawned)
+    reactor.spawned[-1].outReceived(testing.frame(b'{"last": 1}'))
     reactor.advance(60)
     reactor.spawned[-1].processEnded(Failure(RuntimeError("killed")))
     writer.insert([["m"]])
-    assert len(reactor.spawned) == 5
+    assert len(reactor.spawned) == spawned + 1
 
 
 def test_a_group_commit_whose_write_raises_at_once_fails_its_batch_and_goes_on():
@@ -465,23 +490,30 @@ def test_the_cause_is_for_the_operator_command_never_for_clients(path, monkeypat
     assert fault.to_wire() == {"code": "internal_error", "message": "Internal error"}
 
 
-def test_a_writer_that_hangs_is_given_up_on_and_no_batch_waits_for_ever():
+def test_a_writer_that_hangs_is_given_up_on_and_what_it_held_settled_by_the_next():
     reactor = FakeReactor()
     writer = MessageWriter("/nonexistent/x.db", reactor)
     first = writer.insert([["m1"]])
     reactor.advance(30)
     second = writer.insert([["m2"]])
     hung = reactor.spawned[0]
-    reactor.advance(STALL - 30)  # the first batch has waited STALL seconds
-    failed = outcome(first)
-    assert failed.check(WriterError) and outcome(second).check(WriterError)
-    assert "did not answer for 60 s" in str(failed.value)
-    assert hung.transport.signals == ["KILL"] and writer.idle
-    hung.outReceived(testing.frame(b'{"last": 1}'))  # its late answer is ignored
-    third = writer.insert([["m3"]])  # by a new writer
-    assert len(reactor.spawned) == 2
-    reactor.spawned[1].outReceived(testing.frame(b'{"last": 2}'))
-    assert outcome(third) == 2
+    with capturedLogs() as events:
+        reactor.advance(STALL - 30)  # the first batch has waited STALL seconds
+    assert (
+        "did not answer for 60 s (killed); 2 batch(es) of messages are in doubt"
+        in (lines(events)[0])
+    )
+    assert hung.transport.signals == ["KILL"] and not first.called and not second.called
+    hung.outReceived(testing.frame(b'{"last": 1}'))  # a late answer from it is ignored
+    assert not first.called
+    reactor.advance(0)  # a new writer, at once, to find out which were stored
+    settling = reactor.spawned[1]
+    assert json_frames(settling.transport.written) == [[[["m1"]], [["m2"]]]]
+    third = writer.insert([["m3"]])
+    settling.outReceived(testing.frame(b'{"last": [1, 2]}'))
+    assert (outcome(first), outcome(second)) == (1, 2)
+    settling.outReceived(testing.frame(b'{"last": 3}'))
+    assert outcome(third) == 3
     hung.processEnded(Failure(RuntimeError("killed")))  # long forgotten
     assert writer.idle and len(reactor.spawned) == 2
 

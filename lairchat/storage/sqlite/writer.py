@@ -14,6 +14,8 @@ then JSON. The server sends a batch, ``[[id, author_id, target_type, target_id,
 content, created_at, updated_at], ...]``; the writer inserts it in one transaction
 and answers ``{"last": rowid}`` after the commit (the batch's rowids end there), or
 ``{"error": text}`` after a rollback. Batches are answered in the order sent.
+A batch sent to a writer that died before answering is in doubt: the next writer
+finds out which such batches were stored, first (:mod:`.indoubt`).
 
 Other writes stay on the server's writer thread: they are rare, and SQLite's lock
 (with the busy timeout) orders them with these.
@@ -45,6 +47,7 @@ from lairchat.storage.sqlite.faults import (
     identity_check,
     log_check,
 )
+from lairchat.storage.sqlite.indoubt import resolve
 from lairchat.storage.sqlite.pool import BUSY_TIMEOUT_MS, configure_connection, existing
 
 _PREFIX = struct.Struct("!I")
@@ -156,7 +159,27 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("path")
     parser.add_argument("identity", nargs="?", help="st_dev:st_ino of the server's file")
     parser.add_argument("--busy-timeout-ms", type=int, default=BUSY_TIMEOUT_MS)
+    parser.add_argument("--resolve", action="store_true", help="first, settle batches in doubt")
     return parser.parse_args(argv)
+
+
+#: A test seam (tests/integration/test_storage_faults.py): while the file this
+#: variable names exists, the writer stops itself (SIGSTOP) after each commit, before
+#: its answer, so that a test can kill it between the two. Looked at only when set.
+PAUSE_FILE = "LAIRCHAT_TEST_WRITER_PAUSE_FILE"
+
+
+class _PausingReplies:
+    def __init__(self, replies: IO[bytes], flag: str):
+        self.replies, self.flag = replies, flag
+
+    def write(self, data: bytes) -> None:
+        if os.path.exists(self.flag):
+            os.kill(os.getpid(), signal.SIGSTOP)
+        self.replies.write(data)
+
+    def flush(self) -> None:
+        self.replies.flush()
 
 
 def main(argv: list[str]) -> None:
@@ -174,7 +197,12 @@ def main(argv: list[str]) -> None:
     except sqlite3.Error as e:  # one line for the server's log, not a traceback
         sys.stderr.write(f"cannot open {path}: {type(e).__name__}: {e}\n")
         sys.exit(1)
-    reason = serve(conn, sys.stdin.buffer, sys.stdout.buffer, check)
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    if os.environ.get(PAUSE_FILE):
+        replies = _PausingReplies(replies, os.environ[PAUSE_FILE])  # type: ignore[assignment]
+    reason = resolve(conn, requests, replies, check, insert_rows) if args.resolve else None
+    if reason is None:
+        reason = serve(conn, requests, replies, check)
     if reason is not None:
         sys.stderr.write(f"{reason}\n")
         sys.exit(1)
@@ -193,14 +221,25 @@ MAX_RESTART_DELAY = 30.0
 STALL = 2 * BUSY_TIMEOUT_MS / 1000
 #: Why a batch given after :meth:`MessageWriter.stop` is refused.
 STOPPED = "the message writer is stopped: the server is stopping"
+#: Why batches still in doubt when the server stops are failed.
+UNSETTLED_AT_STOP = (
+    "the server stopped before a message writer could find out whether these messages were stored"
+)
 
 
 class MessageWriter:
     """Starts the writer process (at :meth:`start`, else on first use, and again on the
     next use after it exits) and turns its answers into Deferreds.
-    ``in_flight``/``idle`` count batches sent and not yet answered, as
-    :class:`lairchat.observability.database.ObservedPool` does for the pools, so a
-    clean shutdown waits for them."""
+    ``in_flight``/``idle`` count batches sent and not yet answered (those in doubt
+    included), as :class:`lairchat.observability.database.ObservedPool` does for the
+    pools, so a clean shutdown waits for them.
+
+    A writer that dies, or is killed by the watchdog, leaves the batches it had not
+    answered in doubt (:mod:`.indoubt`): they are neither acknowledged nor failed,
+    and a new writer is started at once (or after the restart delay) to find out
+    first which of them were stored, and to store the others. Batches in doubt for
+    longer than :attr:`stall` seconds while writers keep failing, or when the server
+    stops, are failed: whether they were stored is then unknown."""
 
     def __init__(
         self,
@@ -224,7 +263,14 @@ class MessageWriter:
         #: one finishing what it has.
         self._running: _WriterProcess | None = None
         self._stopping = False
-        self._waiting: deque[tuple[Any, float]] = deque()
+        #: Sent and unanswered: (Deferred, when sent, rows), rows None for the
+        #: request that settles the batches in doubt.
+        self._waiting: deque[tuple[Any, float, list | None]] = deque()
+        #: Batches in doubt, oldest first: (Deferred, rows, since when), and those
+        #: the current writer is settling.
+        self._in_doubt: list[tuple[Any, list, float]] = []
+        self._settling: list[tuple[Any, list, float]] = []
+        self._resume: Any = None
         self._stopped: list[Any] = []
         #: The database file as the server opened it: the writer refuses another.
         identity = file_identity(path)
@@ -238,11 +284,11 @@ class MessageWriter:
 
     @property
     def in_flight(self) -> int:
-        return len(self._waiting)
+        return len(self._waiting) + len(self._in_doubt)
 
     @property
     def idle(self) -> bool:
-        return not self._waiting
+        return not self._waiting and not self._in_doubt
 
     def start(self) -> None:
         """Start the writer process now, if it is not running: at server start, so that
@@ -264,7 +310,7 @@ class MessageWriter:
         # as sent, so the writer's next answer is still matched to the right batch.
         data = orjson.dumps(rows)
         d: defer.Deferred = defer.Deferred()
-        self._waiting.append((d, self.reactor.seconds()))
+        self._waiting.append((d, self.reactor.seconds(), rows))
         if self._watchdog is None:
             self._watchdog = self.reactor.callLater(self.stall, self._watch)
         self._process.send(_PREFIX.pack(len(data)) + data)
@@ -274,12 +320,15 @@ class MessageWriter:
         """Close the writer's input; fires once it has answered what it had and exited.
         From then on :meth:`insert` fails at once (:data:`STOPPED`) and starts no
         writer: through the branch it takes while no writer runs, so that the
-        path of every batch checks nothing more."""
+        path of every batch checks nothing more. Batches still in doubt with no
+        writer to settle them are failed."""
         self._stopping = True
         self._restart_at = math.inf
         self._exit_reason = STOPPED
         self._process = None
+        self._cancel_resume()
         if self._running is None:
+            self._fail_in_doubt(UNSETTLED_AT_STOP)
             return defer.succeed(None)
         d: defer.Deferred = defer.Deferred()
         self._stopped.append(d)
@@ -287,10 +336,14 @@ class MessageWriter:
         return d
 
     def _spawn(self) -> None:
+        """Start a writer; if batches are in doubt, it settles them first."""
+        self._cancel_resume()
         self._started_at = self.reactor.seconds()
         process = _WriterProcess(self)
         argv = [self._executable, "-m", "lairchat.storage.sqlite.writer", self.path]
         argv += [*self._identity, f"--busy-timeout-ms={self._busy_ms}"]
+        if self._in_doubt:
+            argv.append("--resolve")
         self.reactor.spawnProcess(
             process,
             argv[0],
@@ -299,9 +352,39 @@ class MessageWriter:
             childFDs={0: "w", 1: "r", 2: "r"},
         )
         self._process = self._running = process
+        if self._in_doubt:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Send the batches in doubt, the new writer's first request."""
+        self._settling, self._in_doubt = self._in_doubt, []
+        data = orjson.dumps([rows for _, rows, _ in self._settling])
+        d: defer.Deferred = defer.Deferred()
+        d.addCallbacks(self._settled, self._unsettled)
+        self._waiting.append((d, self.reactor.seconds(), None))
+        if self._watchdog is None:
+            self._watchdog = self.reactor.callLater(self.stall, self._watch)
+        self._process.send(_PREFIX.pack(len(data)) + data)  # type: ignore[union-attr]
+
+    def _settled(self, lasts: list[int]) -> None:
+        """Each batch that was in doubt is stored now (before, or just now): its
+        senders get what its own writer would have answered."""
+        settled, self._settling = self._settling, []
+        _log.warn(
+            "the outcome of {count} batch(es) of messages in doubt is known: all are "
+            "stored now and acknowledged",
+            count=len(settled),
+        )
+        for (d, _, _), last in zip(settled, lasts, strict=True):
+            d.callback(last)
+
+    def _unsettled(self, failure: Any) -> None:
+        """The writer could not find out (it says why, and exits): still in doubt,
+        for the next writer."""
+        self._in_doubt[:0], self._settling = self._settling, []
 
     def _answered(self, reply: dict[str, Any]) -> None:
-        d, started = self._waiting.popleft()
+        d, started, _ = self._waiting.popleft()
         if self._observe is not None:
             self._observe(self.reactor.seconds() - started)
         if "last" in reply:
@@ -315,8 +398,8 @@ class MessageWriter:
 
     def _watch(self) -> None:
         """The watchdog: a batch unanswered for :attr:`stall` seconds (the writer
-        hangs, or is stopped) is failed, and the writer killed and forgotten; the next
-        message starts a new one. No request waits for ever."""
+        hangs, or is stopped) makes the writer killed and forgotten, and what it held
+        in doubt; a new writer settles that. No request waits for ever."""
         self._watchdog = None
         if not self._waiting:
             return
@@ -331,8 +414,9 @@ class MessageWriter:
         self._lost(f"the message writer did not answer for {waited:.0f} s (killed)")
 
     def _lost(self, reason: str) -> None:
-        """The writer is gone (or given up on): fail what it held, say when the next
-        one starts."""
+        """The writer is gone (or given up on): what it held is in doubt; say when
+        the next one starts (at once if something is in doubt, else at the next
+        message)."""
         self._process = self._running = None
         if not self._stopping:
             self._exit_reason = reason
@@ -340,29 +424,75 @@ class MessageWriter:
             if self._watchdog.active():
                 self._watchdog.cancel()
             self._watchdog = None
-        if not self._stopping:
-            now = self.reactor.seconds()
-            quick = now - self._started_at < QUICK_EXIT
-            self._quick_exits = self._quick_exits + 1 if quick else 0
-            # The first restart is at once (the next message): a writer killed
-            # once costs nothing more. One that keeps dying at its start (its
-            # database cannot be opened) is not restarted for every batch.
-            delay = min(2.0 ** (self._quick_exits - 2), MAX_RESTART_DELAY)
-            delay = delay if self._quick_exits > 1 else 0.0
-            self._restart_at = now + delay
-            _log.error(
-                "{exit}; {restart}",
-                exit=self._exit_reason,
-                restart=f"restarting it in {delay:.0f} s, at the next message"
-                if delay
-                else "restarting it at the next message",
-            )
+        now = self.reactor.seconds()
         waiting, self._waiting = self._waiting, deque()
-        for d, _ in waiting:
-            d.errback(WriterError(reason))
+        # The request settling earlier batches is dropped: they are in doubt again.
+        held = [(d, rows, now) for d, _, rows in waiting if rows is not None]
+        self._in_doubt += self._settling + held
+        self._settling = []
+        if self._stopping:
+            self._fail_in_doubt(UNSETTLED_AT_STOP)
+        else:
+            self._restart(now)
         stopped, self._stopped = self._stopped, []
         for d in stopped:
             d.callback(None)
+
+    def _restart(self, now: float) -> None:
+        """Say why the writer is gone and when the next starts; start it then if
+        batches are in doubt (else at the next message)."""
+        quick = now - self._started_at < QUICK_EXIT
+        self._quick_exits = self._quick_exits + 1 if quick else 0
+        # The first restart is at once: a writer killed once costs nothing more. One
+        # that keeps dying at its start (its database cannot be opened) is not
+        # restarted for every batch.
+        delay = min(2.0 ** (self._quick_exits - 2), MAX_RESTART_DELAY)
+        delay = delay if self._quick_exits > 1 else 0.0
+        self._restart_at = now + delay
+        self._fail_in_doubt(
+            f"{self._exit_reason}; whether these messages were stored is unknown: no "
+            f"message writer could find out for {self.stall:g} s",
+            before=now - self.stall,
+        )
+        when = f"in {delay:.0f} s" if delay else "at once"
+        if self._in_doubt:
+            restart = (
+                f"{len(self._in_doubt)} batch(es) of messages are in doubt (sent, not "
+                f"answered): restarting it {when} to find out which were stored"
+            )
+            self._resume = self.reactor.callLater(delay, self._resumed)
+        else:
+            restart = f"restarting it {'at' if not delay else when + ', at'} the next message"
+        _log.error("{exit}; {restart}", exit=self._exit_reason, restart=restart)
+
+    def _resumed(self) -> None:
+        self._resume = None
+        if self._process is not None or not self._in_doubt:
+            return
+        try:
+            self._spawn()
+        except OSError as e:
+            self._lost(f"the message writer could not be started: {e}")
+
+    def _cancel_resume(self) -> None:
+        if self._resume is not None:
+            if self._resume.active():
+                self._resume.cancel()
+            self._resume = None
+
+    def _fail_in_doubt(self, reason: str, before: float = math.inf) -> None:
+        """Fail the batches in doubt since before ``before`` (all by default)."""
+        failing = [entry for entry in self._in_doubt if entry[2] < before]
+        if not failing:
+            return
+        self._in_doubt = [entry for entry in self._in_doubt if entry[2] >= before]
+        _log.error(
+            "{count} batch(es) of messages in doubt failed: {reason}",
+            count=len(failing),
+            reason=reason,
+        )
+        for d, _, _ in failing:
+            d.errback(WriterError(reason))
 
 
 def _child_environment() -> dict[str, str]:
@@ -386,7 +516,7 @@ class _WriterProcess(protocol.ProcessProtocol):
 
     def outReceived(self, data: bytes) -> None:  # noqa: N802
         if self.owner._running is not self:
-            return  # given up on (see MessageWriter._watch): its batches were failed
+            return  # given up on (see MessageWriter._watch): its batches are in doubt
         buffer = self._buffer + data
         offset = 0
         while len(buffer) - offset >= 4:

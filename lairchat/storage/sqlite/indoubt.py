@@ -1,0 +1,102 @@
+"""Batches in doubt: what a message writer that died may or may not have committed.
+
+A writer that dies (a crash, SIGKILL, the watchdog's kill) after the server sent it
+a batch and before its answer arrived may have committed the batch. Failing its
+senders would be wrong if it did (a client that sends again stores the message
+twice, and the room never sees the first), acknowledging them wrong if it did not.
+The rows' ids are known (the server chose them), so the next writer finds out
+before anything else: it is started with ``--resolve`` and its first request is
+the batches in doubt, oldest first. In one write transaction it answers, for each
+batch, its last rowid, as if it had just committed it:
+
+- A batch is committed whole or not at all: one transaction, and a commit in the
+  write-ahead log is the frame that ends it. A writer killed before that frame is
+  in the log leaves none of the batch; one killed after it leaves all of it, or (killed
+  before it updated the log's index) none that anyone can see, frames the next
+  commit writes over. So one row found means the batch committed, and its rows have
+  consecutive rowids (:func:`~lairchat.storage.sqlite.writer.insert_rows`): the last
+  follows from any row found, even if another was deleted since.
+- A batch none of whose rows is found was not committed, and is inserted now. The
+  write lock is taken first (``BEGIN IMMEDIATE``), so that no other writer (the dead
+  one was killed, but a process stuck in a system call holds its locks until it is
+  gone) commits anything between the look and the insert; and the ids' uniqueness
+  would refuse a second copy of a row anyway.
+
+The answer is ``{"last": [rowid, ...]}``. A writer that cannot find out (the database
+is locked, full, replaced) answers ``{"error": ...}`` and exits, and the server
+starts another that tries again (:class:`~lairchat.storage.sqlite.writer.MessageWriter`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Callable
+from typing import IO
+
+import orjson
+
+_PREFIX = struct.Struct("!I")
+
+#: Ids per lookup, well under SQLite's limit of parameters per statement.
+IDS_PER_QUERY = 500
+
+
+def committed_last(cur: sqlite3.Cursor, ids: list[str]) -> int | None:
+    """The last rowid of the batch whose rows have ``ids`` (in order), if any row of
+    it is stored; else None."""
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        chunk = ids[start : start + IDS_PER_QUERY]
+        found = cur.execute(
+            f"SELECT id, rowid FROM messages WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
+            chunk,
+        ).fetchone()
+        if found is not None:
+            return found[1] + len(ids) - 1 - ids.index(found[0])
+    return None
+
+
+def settle(
+    cur: sqlite3.Cursor, batches: list[list], insert: Callable[[sqlite3.Cursor, list], int]
+) -> list[int]:
+    """Each batch's last rowid: of its rows stored, else of its rows inserted now by
+    ``insert(cur, rows)`` (insert_rows). Run inside the write lock, to be committed
+    by the caller."""
+    cur.execute("BEGIN IMMEDIATE")
+    lasts = []
+    for rows in batches:
+        last = committed_last(cur, [row[0] for row in rows]) if rows else None
+        lasts.append(insert(cur, rows) if last is None else last)
+    return lasts
+
+
+def resolve(
+    conn: sqlite3.Connection,
+    requests: IO[bytes],
+    replies: IO[bytes],
+    check: Callable[[], None],
+    insert: Callable[[sqlite3.Cursor, list], int],
+) -> str | None:
+    """Read the batches in doubt (the first request), settle and commit them, and
+    answer. None once answered (or if the server went away first); the reason if
+    they could not be settled, for this writer to exit with."""
+    head = requests.read(4)
+    if len(head) < 4:
+        return None
+    body = requests.read(_PREFIX.unpack(head)[0])
+    try:
+        check()
+        reply = {"last": settle(conn.cursor(), orjson.loads(body), insert)}
+        conn.commit()
+    except (sqlite3.Error, ValueError, TypeError) as e:
+        conn.rollback()
+        reply = {"error": f"{type(e).__name__}: {e}"}
+    data = orjson.dumps(reply)
+    replies.write(_PREFIX.pack(len(data)) + data)
+    replies.flush()
+    if "error" in reply:
+        return (
+            f"could not find out which messages in doubt were stored: {reply['error']} "
+            "(a new writer tries again)"
+        )
+    return None

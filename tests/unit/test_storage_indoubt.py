@@ -1,0 +1,236 @@
+"""Batches in doubt: a message writer that died before answering may have committed
+what it held. The next writer finds out which batches are stored and stores the
+others, in one write transaction; each batch is then acknowledged exactly once, and
+no message is stored twice."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from typing import Any
+
+import orjson
+import pytest
+from twisted.internet import defer
+from twisted.logger import capturedLogs, formatEvent
+from twisted.python.failure import Failure
+
+from lairchat.domain.types import Message, Target
+from lairchat.storage.sqlite import indoubt
+from lairchat.storage.sqlite.faults import WriterError
+from lairchat.storage.sqlite.indoubt import committed_last, resolve, settle
+from lairchat.storage.sqlite.pool import ImmediatePool, configure_connection, connect
+from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.storage.sqlite.writer import UNSETTLED_AT_STOP, MessageWriter, insert_rows, serve
+from lairchat.testing import frame, json_frames
+from tests.unit.test_storage_faults import FakeReactor as SpawningClock
+from tests.unit.test_storage_faults import database
+
+
+@pytest.fixture
+def path(tmp_path) -> str:
+    return database(str(tmp_path / "indoubt.db"))
+
+
+@pytest.fixture
+def db(path) -> sqlite3.Connection:
+    return connect(path)
+
+
+def row(mid: str) -> list:
+    return [mid, "u1", "room", "r1", f"content of {mid}", 1, 1]
+
+
+def commit(conn: sqlite3.Connection, *batches: list) -> list[int]:
+    """What a writer does with each batch: one transaction each."""
+    lasts = []
+    for rows in batches:
+        lasts.append(insert_rows(conn.cursor(), rows))
+        conn.commit()
+    return lasts
+
+
+def stored(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    return conn.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
+
+
+# -- the writer's side: finding out ----------------------------------------------------
+
+
+def test_a_committed_batch_is_found_and_one_that_was_not_is_stored_now(db):
+    committed = [row("a1"), row("a2"), row("a3")]
+    assert commit(db, [row("x")], committed) == [1, 4]
+    lost = [row("b1"), row("b2")]
+    lasts = settle(db.cursor(), [committed, lost], insert_rows)
+    db.commit()
+    assert lasts == [4, 6]
+    assert stored(db) == [(1, "x"), (2, "a1"), (3, "a2"), (4, "a3"), (5, "b1"), (6, "b2")]
+
+
+def test_a_committed_batch_with_a_row_deleted_since_is_found_by_the_others(db, monkeypatch):
+    """Its rows have consecutive rowids, so any one of them tells where it ends; the
+    deleted row is not stored again (that would bring a deleted message back)."""
+    monkeypatch.setattr(indoubt, "IDS_PER_QUERY", 2)  # found in the last lookup
+    batch = [row(f"m{n}") for n in range(5)]
+    commit(db, batch)
+    db.execute("DELETE FROM messages WHERE id IN ('m0', 'm1', 'm2', 'm4')")
+    db.commit()
+    assert committed_last(db.cursor(), [r[0] for r in batch]) == 5
+    assert settle(db.cursor(), [batch], insert_rows) == [5]
+    db.commit()
+    assert stored(db) == [(4, "m3")]
+
+
+def test_batches_stored_now_keep_the_numbering_rules(db):
+    """Past a deleted newest message's seq (migration 006), as any batch."""
+    commit(db, [row("m1"), row("m2")])
+    db.execute("UPDATE message_seq_floor SET seq = 2")
+    db.execute("DELETE FROM messages WHERE id = 'm2'")
+    db.commit()
+    assert settle(db.cursor(), [[row("m3"), row("m4")]], insert_rows) == [4]
+    db.commit()
+    assert stored(db) == [(1, "m1"), (3, "m3"), (4, "m4")]
+
+
+def test_an_empty_batch_in_doubt_is_the_probes_write(db):
+    before = db.execute("SELECT * FROM _migrations").fetchall()
+    assert settle(db.cursor(), [[]], insert_rows) == [0]
+    db.commit()
+    assert db.execute("SELECT * FROM _migrations").fetchall() == before
+
+
+def test_resolve_answers_first_then_the_writer_serves_as_usual(db):
+    commit(db, [row("a1")])
+    requests = io.BytesIO(
+        frame(orjson.dumps([[row("a1")], [row("b1")]])) + frame(orjson.dumps([row("c1")]))
+    )
+    replies = io.BytesIO()
+    assert resolve(db, requests, replies, lambda: None, insert_rows) is None
+    assert serve(db, requests, replies) is None
+    assert json_frames(replies.getvalue()) == [{"last": [1, 2]}, {"last": 3}]
+    assert [mid for _, mid in stored(db)] == ["a1", "b1", "c1"]
+
+
+def test_a_writer_that_cannot_find_out_answers_so_stores_nothing_and_ends(path):
+    writer = sqlite3.connect(path)
+    configure_connection(writer, 10)  # a short wait for the lock
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        replies = io.BytesIO()
+        requests = io.BytesIO(frame(orjson.dumps([[row("b1")]])))
+        reason = resolve(writer, requests, replies, lambda: None, insert_rows)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    (reply,) = json_frames(replies.getvalue())
+    assert reply == {"error": "OperationalError: database is locked"}
+    assert reason is not None and "a new writer tries again" in reason
+    assert stored(writer) == []
+    assert resolve(writer, io.BytesIO(b""), replies, lambda: None, insert_rows) is None
+
+
+# -- the server's side: holding, settling, failing -------------------------------------
+
+
+class FakeReactor(SpawningClock):
+    """Spawns nothing (test_storage_faults); speaks for the last writer it started."""
+
+    def answer(self, *replies: Any) -> None:
+        self.spawned[-1].outReceived(b"".join(frame(orjson.dumps(r)) for r in replies))
+
+    def die(self) -> None:
+        self.spawned[-1].processEnded(Failure(RuntimeError("killed")))
+
+    def requests(self) -> list:
+        return json_frames(self.spawned[-1].transport.written)
+
+
+def outcomes(d: defer.Deferred) -> list:
+    out: list = []
+    d.addBoth(out.append)
+    return out
+
+
+def writer_with_one_batch_in_doubt() -> tuple[MessageWriter, FakeReactor, list]:
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    held = outcomes(writer.insert([row("m1")]))
+    reactor.die()
+    return writer, reactor, held
+
+
+def test_a_writer_that_cannot_find_out_leaves_them_in_doubt_for_the_next():
+    writer, reactor, held = writer_with_one_batch_in_doubt()
+    reactor.advance(0)
+    reactor.answer({"error": "OperationalError: database is locked"})
+    assert held == []
+    reactor.die()  # as it does after such an answer
+    reactor.advance(1)  # the second quick exit in a row: a second later
+    assert len(reactor.spawned) == 3 and reactor.requests() == [[[row("m1")]]]
+    reactor.answer({"last": [1]})
+    assert held == [1] and writer.idle
+
+
+def test_a_writer_that_dies_while_settling_leaves_them_in_doubt_oldest_first():
+    writer, reactor, first = writer_with_one_batch_in_doubt()
+    reactor.advance(0)
+    second = outcomes(writer.insert([row("m2")]))  # behind the settling request
+    reactor.die()
+    assert writer.in_flight == 2
+    reactor.advance(1)
+    assert reactor.requests() == [[[row("m1")], [row("m2")]]]
+    reactor.answer({"last": [1, 2]})
+    assert (first, second) == ([1], [2]) and writer.idle
+
+
+def test_stop_fails_batches_in_doubt_when_no_writer_can_settle_them_and_starts_none():
+    writer, reactor, held = writer_with_one_batch_in_doubt()
+    reactor.advance(0)
+    reactor.die()  # a second quick death: the next writer would start in a second
+    assert reactor.getDelayedCalls() != []
+    stopped = outcomes(writer.stop())
+    assert stopped == [None] and held[0].check(WriterError)
+    assert str(held[0].value) == UNSETTLED_AT_STOP
+    assert reactor.getDelayedCalls() == [] and len(reactor.spawned) == 2
+    assert outcomes(writer.insert([row("m2")]))[0].check(WriterError)
+    assert len(reactor.spawned) == 2
+
+
+def test_stop_while_settling_lets_the_writer_finish_it():
+    writer, reactor, held = writer_with_one_batch_in_doubt()
+    reactor.advance(0)
+    stopped = outcomes(writer.stop())
+    assert reactor.spawned[-1].transport.stdin_closed and not writer.idle
+    reactor.answer({"last": [1]})
+    assert held == [1] and stopped == []
+    reactor.die()
+    assert stopped == [None]
+
+
+def test_a_writer_that_dies_while_stopping_fails_what_it_held():
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    held = outcomes(writer.insert([row("m1")]))
+    stopped = outcomes(writer.stop())
+    reactor.die()
+    assert held[0].check(WriterError) and stopped == [None]
+    assert len(reactor.spawned) == 1 and reactor.getDelayedCalls() == []
+
+
+def test_the_store_acknowledges_a_batch_in_doubt_as_stored_without_a_fault(path):
+    """Through the store, as the message service's group commit sees it: the batch's
+    seqs once settled, and no storage fault logged."""
+    reactor = FakeReactor()
+    writer = MessageWriter(path, reactor)
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path, writer.insert)
+    message = Message("m1", "u1", Target("room", "r1"), "hi", False, 1.0, 1.0)
+    with capturedLogs() as events:
+        seqs = outcomes(store.insert_messages([message]))
+        reactor.die()
+        reactor.advance(0)
+        reactor.answer({"last": [9]})
+    assert seqs == [[9]] and message.seq == 9
+    logged = "\n".join(formatEvent(e) for e in events)
+    assert "1 batch(es) of messages are in doubt" in logged
+    assert "storage fault" not in logged and store.health.fault is None
