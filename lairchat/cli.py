@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import secrets
 import sqlite3
 import sys
 import time
@@ -143,7 +144,7 @@ def new_password(args: argparse.Namespace) -> str:
     except EOFError:
         raise UsageError("no password given") from None
     if password != again:
-        raise UsageError("the two passwords differ; nothing was created")
+        raise UsageError("the two passwords differ; nothing was done")
     return password
 
 
@@ -162,6 +163,16 @@ def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
             return "\n".join(lines) or "(no users)"
 
 
+def revoked(sessions: list[str]) -> str:
+    """What ending sessions from here does to their live connections."""
+    # The server holds live connections' sessions in memory; it checks them against
+    # the database every few seconds (lairchat.revocation).
+    return (
+        f"{len(sessions)} session(s) revoked"
+        f" (a running server closes their connections within {CHECK_INTERVAL:g} s)"
+    )
+
+
 def cmd_ban(core: Core, args: argparse.Namespace) -> str:
     user = find_user(core, args.username)
     now = time.time()
@@ -169,12 +180,17 @@ def cmd_ban(core: Core, args: argparse.Namespace) -> str:
     result(core.store.put_ban(Ban(user.id, args.reason, None, now, expires)))
     sessions = result(core.store.delete_user_sessions(user.id))
     until = "permanently" if expires is None else f"for {args.hours:g} h"
-    # The server holds live connections' sessions in memory; it checks them against
-    # the database every few seconds (lairchat.revocation).
-    return (
-        f"banned {user.username} {until}; {len(sessions)} session(s) revoked"
-        f" (a running server closes their connections within {CHECK_INTERVAL:g} s)"
-    )
+    return f"banned {user.username} {until}; {revoked(sessions)}"
+
+
+def cmd_reset_password(core: Core, args: argparse.Namespace) -> str:
+    """For a user who forgot their password (there is no reset by email): a new one,
+    given or generated, and every session of the user ended."""
+    user = find_user(core, args.username)
+    password = secrets.token_urlsafe(12) if args.generate else new_password(args)
+    sessions = result(core.auth.set_password(user.id, password))
+    told = f"; the new password is {password}" if args.generate else ""
+    return f"password of {user.username} reset{told}; {revoked(sessions)}"
 
 
 def cmd_unban(core: Core, args: argparse.Namespace) -> str:
@@ -349,6 +365,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--reason")
     c.add_argument("--hours", type=ban_hours, help=f"{BAN_HOURS_RULE}; default: permanent")
     c.set_defaults(run=cmd_ban)
+    c = command(admin, "reset-password", "set a new password and end the user's sessions")
+    c.add_argument("username")
+    given = c.add_mutually_exclusive_group()
+    given.add_argument(
+        "--password", help="default: $LAIR_NEW_PASSWORD, else asked twice on the terminal"
+    )
+    given.add_argument("--generate", action="store_true", help="make one up and print it")
+    c.set_defaults(run=cmd_reset_password)
     c = command(admin, "unban", "lift a ban")
     c.add_argument("username")
     c.set_defaults(run=cmd_unban)

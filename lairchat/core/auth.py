@@ -221,19 +221,30 @@ class AuthService:
     async def change_password(
         self, user: User, current: str, new: str, session_id: str | None = None
     ) -> None:
-        """Change the password and end every other session of the user (their live
-        connections get ``session_not_found``, then close): after a suspected
-        compromise, changing the password must lock the intruder out. The original
-        kept them; ``session_id``, the caller's own, is kept."""
+        """Change the password, once the current one is given, and end every other
+        session of the user (see :meth:`set_password`): after a suspected compromise,
+        changing the password must lock the intruder out. The original kept them;
+        ``session_id``, the caller's own, is kept."""
         self.password_checks.check(user.id, session_id or "")
         stored = await self.store.get_user(user.id)
         if stored is None or not await self.passwords.verify(stored.password_hash, current):
             self.password_checks.failed(user.id, session_id or "")
             raise LairError("incorrect_password")
+        await self.set_password(user.id, new, keep=session_id)
+
+    @deferred
+    async def set_password(self, user_id: str, new: str, keep: str | None = None) -> list[str]:
+        """Set a new password (by the password rules) and end every session of the user
+        but ``keep``; return the ids of those ended. Their live connections here get
+        ``session_not_found``, then close; a running server closes those of sessions
+        ended by another process (the operator command) within seconds
+        (:mod:`lairchat.revocation`)."""
         validation.check_password(new)
         await self.store.update_password(
-            user.id, await self.passwords.hash(new), self.clock.seconds()
+            user_id, await self.passwords.hash(new), self.clock.seconds()
         )
-        ended = LairError("session_not_found", "Session ended: the password was changed")
-        for other in await self.store.delete_user_sessions(user.id, keep=session_id):
-            self.hub.close_session(other, "password changed", ended)
+        ended = await self.store.delete_user_sessions(user_id, keep=keep)
+        notice = LairError("session_not_found", "Session ended: the password was changed")
+        for session_id in ended:
+            self.hub.close_session(session_id, "password changed", notice)
+        return ended

@@ -19,6 +19,8 @@ import pytest
 
 from lairchat import cli
 from lairchat.core import passwords
+from lairchat.core.deferreds import result
+from lairchat.domain.errors import LairError
 from lairchat.storage.sqlite import lock
 from lairchat.transports.http.testing import CHEAP_HASHER
 
@@ -161,16 +163,65 @@ def test_restore_refuses_the_database_itself(
     assert usernames(db) == ["alice"]
 
 
+def with_user(tmp_path: Path, capsys: pytest.CaptureFixture, name: str) -> Path:
+    """A new database holding the account ``name`` (password ``password123``)."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", name, f"{name}@example.com") == 0
+    capsys.readouterr()
+    return db
+
+
 def test_ban_says_when_live_connections_close(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    db = tmp_path / "chat.db"
-    assert run(db, "admin", "create-user", "mallory", "mallory@example.com") == 0
-    capsys.readouterr()
+    db = with_user(tmp_path, capsys, "mallory")
     assert run(db, "admin", "ban", "mallory") == 0
     out = capsys.readouterr().out
     assert "banned mallory permanently" in out
     assert "closes their connections within 5 s" in out
+
+
+def login_works(db: Path, username: str, password: str) -> bool:
+    core = cli.open_core(str(db))
+    try:
+        result(core.auth.login(username, password))
+    except LairError:
+        return False
+    return True
+
+
+def test_reset_password_sets_it_and_ends_every_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db = with_user(tmp_path, capsys, "alice")
+    assert login_works(db, "alice", "password123")  # a session the reset must end
+    assert run(db, "admin", "reset-password", "alice", "--password", "another-pw1") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("password of alice reset; 1 session(s) revoked")
+    assert "closes their connections within 5 s" in out
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+    assert not login_works(db, "alice", "password123")
+    assert login_works(db, "alice", "another-pw1")
+
+
+def test_reset_password_can_make_one_up(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    db = with_user(tmp_path, capsys, "alice")
+    assert run(db, "admin", "reset-password", "alice", "--generate") == 0
+    made = capsys.readouterr().out.split("the new password is ")[1].split(";")[0]
+    assert len(made) >= 16 and made != "password123"
+    assert login_works(db, "alice", made)
+
+
+def test_reset_password_keeps_the_rules_and_names_the_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db = with_user(tmp_path, capsys, "alice")
+    assert run(db, "admin", "reset-password", "alice", "--password", "short") == 1
+    assert "8" in capsys.readouterr().err  # the password rule, in one line
+    assert login_works(db, "alice", "password123")
+    assert run(db, "admin", "reset-password", "nobody", "--generate") == 1
+    assert capsys.readouterr().err == "lairchat: no user named 'nobody'\n"
 
 
 # -- the database lock ------------------------------------------------------------
