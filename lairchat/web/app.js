@@ -20,7 +20,9 @@ const PAGE = 50;
 /** Messages held per conversation (in memory and on the page): a busy room left open
  * for hours forgets its oldest ones, which "Load older messages" fetches again. */
 const KEEP = 500;
+/** A page of users or rooms (the server's largest); *More* asks for the next one. */
 const LIST_LIMIT = 100;
+const SEARCH_DELAY_MS = 250;
 /** The protocol's bounds, in UTF-8 bytes: a message's content (TCP.md), and a frame
  * (WEBSOCKET.md: a larger one makes the server close the connection, code 1009). */
 const CONTENT_MAX_BYTES = 4096;
@@ -259,7 +261,8 @@ const state = {
   retryTimer: null,
   rooms: new Map(), // joined: id -> room
   roles: new Map(), // joined room id -> my role there ("owner", "moderator", "member")
-  publicRooms: [], // RoomListItem of public rooms
+  publicRooms: new Map(), // id -> RoomListItem: the public rooms found for the search
+  paging: { rooms: listing(), people: listing() }, // the public rooms', the people's pages
   invitations: [],
   users: new Map(), // id -> username
   online: new Set(),
@@ -273,6 +276,13 @@ const state = {
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
+
+/** How far a server list (`list_rooms`, `list_users`) was paged, for one search. */
+function listing(search = "") {
+  return { search, offset: 0, hasMore: false, busy: false };
+}
+
+const matches = (name, search) => name.toLowerCase().includes(search.toLowerCase());
 
 function conversation(key) {
   let conv = state.conversations.get(key);
@@ -382,8 +392,9 @@ function renderRooms() {
     rooms.map((room) => listItem(room.name, `room:${room.id}`, () => open(`room:${room.id}`))),
     "No rooms yet: create or join one.",
   );
-  const joinable = state.publicRooms
-    .filter((it) => !state.rooms.has(it.room.id))
+  const search = state.paging.rooms.search;
+  const joinable = [...state.publicRooms.values()]
+    .filter((it) => !state.rooms.has(it.room.id) && matches(it.room.name, search))
     .map((it) => {
       const item = listItem(it.room.name, null, () => join(it.room.id));
       const button = item.querySelector("button");
@@ -393,7 +404,8 @@ function renderRooms() {
       item.append(el("span", "hint", `${count} member${count === 1 ? "" : "s"}`));
       return item;
     });
-  fillList($("public-list"), joinable, "No other public rooms.");
+  fillList($("public-list"), joinable, search ? "No public room found." : "No other public rooms.");
+  $("public-more").hidden = !state.paging.rooms.hasMore;
   renderInvitations();
 }
 
@@ -414,9 +426,11 @@ function renderInvitations() {
   $("invitation-list").hidden = $("invitations-heading").hidden = !items.length;
 }
 
+/** Everyone known (pages of `list_users`, and whoever events named) matching the search. */
 function renderUsers() {
+  const search = state.paging.people.search;
   const people = [...state.users.entries()]
-    .filter(([id]) => id !== state.me?.id)
+    .filter(([id, name]) => id !== state.me?.id && matches(name, search))
     .sort((a, b) => byName(a[1], b[1]));
   fillList(
     $("user-list"),
@@ -426,8 +440,9 @@ function renderUsers() {
       dot.setAttribute("role", "img");
       return listItem(name, `dm:${id}`, () => open(`dm:${id}`), [dot]);
     }),
-    "Nobody else here yet.",
+    search ? "Nobody found." : "Nobody else here yet.",
   );
+  $("people-more").hidden = !state.paging.people.hasMore;
 }
 
 function renderLists() {
@@ -960,24 +975,92 @@ function stopTyping(key, userId) {
 // -- loading lists -----------------------------------------------------------------------------
 
 async function loadRooms() {
-  const [joined, listed, invited] = await Promise.all([
-    command("list_rooms", { filter: { joined_only: true } }),
-    command("list_rooms", { limit: LIST_LIMIT }),
+  const [joined, , invited] = await Promise.all([
+    joinedRooms(),
+    loadPublicRooms(state.paging.rooms.offset),
     command("list_invitations", {}),
   ]);
-  if (joined) state.rooms = new Map(joined.rooms.map((it) => [it.room.id, it.room]));
-  if (listed) state.publicRooms = listed.rooms;
+  if (joined) state.rooms = new Map(joined.map((it) => [it.room.id, it.room]));
   if (invited) state.invitations = invited.invitations;
   renderLists();
   if (state.active) renderConversationHead(conversation(state.active));
 }
 
+/** Every room we are in. Over REST, page by page: the protocol's `joined_only` listing
+ * stops at the first 50. Null when refused (shown). */
+async function joinedRooms() {
+  const token = state.token;
+  const rooms = [];
+  try {
+    for (let more = true; more; ) {
+      const query = `joined_only=true&limit=${LIST_LIMIT}&offset=${rooms.length}`;
+      const page = await rest("GET", `/rooms?${query}`, undefined, token);
+      rooms.push(...page.rooms);
+      more = page.has_more && page.rooms.length > 0;
+    }
+    return rooms;
+  } catch (error) {
+    if (state.token === token) showError(error);
+    return null;
+  }
+}
+
+/** The next page of a server list for its search: the response, or null when refused
+ * (shown), already under way, or meanwhile replaced by another search. */
+async function nextPage(type, paging) {
+  if (paging.busy) return null;
+  paging.busy = true;
+  const fields = { limit: LIST_LIMIT, offset: paging.offset };
+  if (paging.search) fields.filter = { search: paging.search };
+  try {
+    const response = await command(type, fields);
+    if (!response || !Object.values(state.paging).includes(paging)) return null;
+    paging.offset += (response.rooms ?? response.users).length;
+    paging.hasMore = response.has_more;
+    return response;
+  } finally {
+    paging.busy = false;
+  }
+}
+
+/** The public rooms for the search, afresh: the first page, and as many more as had
+ * been shown (rooms come and go, so they are asked for again). */
+async function loadPublicRooms(shown = 0) {
+  const paging = (state.paging.rooms = listing(state.paging.rooms.search));
+  const found = new Map();
+  do {
+    const response = await nextPage("list_rooms", paging);
+    if (!response) return;
+    for (const it of response.rooms) found.set(it.room.id, it);
+  } while (paging.hasMore && paging.offset < shown);
+  state.publicRooms = found;
+  renderRooms();
+}
+
+async function moreRooms() {
+  const response = await nextPage("list_rooms", state.paging.rooms);
+  if (!response) return;
+  for (const it of response.rooms) state.publicRooms.set(it.room.id, it);
+  renderRooms();
+}
+
+/** A page of people (the next one for the search); names are kept, not replaced. */
 async function loadUsers() {
-  const response = await command("list_users", { limit: LIST_LIMIT });
+  const response = await nextPage("list_users", state.paging.people);
   if (!response) return;
   for (const user of response.users) state.users.set(user.id, user.username);
   state.online = new Set(response.online_user_ids);
   renderUsers();
+}
+
+/** A search typed: the list is filtered at once, the server asked a moment later. */
+function searchTyped(name, reload) {
+  const search = $(`${name === "rooms" ? "public" : "people"}-search`).value.trim();
+  if (search === state.paging[name].search) return;
+  state.paging[name] = listing(search);
+  renderLists();
+  clearTimeout(state.searchTimer?.[name]);
+  state.searchTimer = { ...state.searchTimer, [name]: setTimeout(reload, SEARCH_DELAY_MS) };
 }
 
 async function loadUnread() {
@@ -1041,6 +1124,7 @@ async function authenticated(response) {
   showChat();
   setStatus("Connected");
   const connection = state.connection;
+  state.paging.people = listing(state.paging.people.search); // from the first page again
   await Promise.all([loadRooms(), loadUsers(), loadUnread()]);
   if (state.connection !== connection) return; // signed out (or dropped) meanwhile
   const wanted = state.active ?? sessionStorage.getItem(OPEN_KEY);
@@ -1090,7 +1174,8 @@ function forget() {
     active: null,
     rooms: new Map(),
     roles: new Map(),
-    publicRooms: [],
+    publicRooms: new Map(),
+    paging: { rooms: listing(), people: listing() },
     invitations: [],
     users: new Map(),
     online: new Set(),
@@ -1103,6 +1188,9 @@ function forget() {
   });
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPEN_KEY);
+  for (const timer of Object.values(state.searchTimer ?? {})) clearTimeout(timer);
+  $("public-search").value = "";
+  $("people-search").value = "";
   // Nothing of this account stays on the page for the next one to see.
   $("message-input").value = "";
   renderConversation();
@@ -1265,6 +1353,10 @@ function wire() {
   $("create-room-form").addEventListener("submit", createRoom);
   $("leave-room").addEventListener("click", leave);
   $("show-members").addEventListener("click", toggleMembers);
+  $("public-search").addEventListener("input", () => searchTyped("rooms", loadPublicRooms));
+  $("people-search").addEventListener("input", () => searchTyped("people", loadUsers));
+  $("public-more").addEventListener("click", moreRooms);
+  $("people-more").addEventListener("click", loadUsers);
   $("invite-form").addEventListener("submit", invite);
   $("composer").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -913,6 +913,69 @@ def test_invitations_and_members(server: ServerProcess, driver: webdriver.Chrome
         assert errors_logged(driver) == []
 
 
+def count(chrome: webdriver.Chrome, list_id: str) -> int:
+    """How many names a list shows (its placeholder for "none" aside)."""
+    return chrome.execute_script(
+        "return document.querySelectorAll(`#${arguments[0]} li:not(.empty)`).length", list_id
+    )
+
+
+def test_lists_longer_than_a_page(server: ServerProcess, driver: webdriver.Chrome):
+    """130 public rooms and 130 people: the first 100 of each, *More* for the rest, and
+    a search that finds any of them on the server; 60 rooms joined are all listed (the
+    protocol's `joined_only` listing stops at 50)."""
+    many, tag = 130, uuid.uuid4().hex[:6]
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me, _ = registered(alice, "alice"), registered(bob, "bob")
+        for n in range(many):
+            bob.send({"type": "create_room", "name": f"room{tag}_{n:03}"})
+        rooms = [bob.wait_for(lambda m: m["type"] == "create_room_response") for _ in range(many)]
+        for response in rooms[:60]:
+            alice.send({"type": "join_room", "room_id": response["room"]["id"]})
+        for _ in range(60):
+            assert alice.wait_for(lambda m: m["type"] == "join_room_response")["success"]
+    for n in range(many):
+        name = f"p{tag}_{n:03}"
+        rest(server, "POST", "/auth/register", {"username": name, "email": f"{name}@e.com",
+                                               "password": PASSWORD})  # fmt: skip
+    signed_in(server, driver, me["token"])
+
+    # Rooms: the 60 joined; of the public ones the first page (less those joined), then all.
+    wait_for(driver, lambda d: count(d, "room-list") == 60)
+    wait_for(driver, lambda d: count(d, "public-list") == 40 and shown(d, "public-more"))
+    driver.find_element(By.ID, "public-more").click()
+    wait_for(driver, lambda d: count(d, "public-list") == many - 60)
+    assert not shown(driver, "public-more")
+    assert f"room{tag}_129" in listed(driver, "public-list")
+
+    # People: 100 a page (alice and bob among the first), then the rest.
+    wait_for(driver, lambda d: count(d, "user-list") == 99 and shown(d, "people-more"))
+    assert f"p{tag}_129" not in listed(driver, "user-list")
+    driver.find_element(By.ID, "people-more").click()
+    wait_for(driver, lambda d: count(d, "user-list") == many + 1)
+    assert not shown(driver, "people-more")
+
+    # Searches, answered by the server: a room beyond the first page, and a person.
+    driver.execute_script("location.reload()")
+    wait_for(driver, connected)
+    wait_for(driver, lambda d: count(d, "public-list") == 40)
+    type_into(driver, "public-search", f"{tag}_12")
+    wait_for(
+        driver, lambda d: listed(d, "public-list") == [f"room{tag}_{n}" for n in range(120, 130)]
+    )
+    click(driver, By.XPATH, f'//ul[@id="public-list"]//button[.="room{tag}_125"]')
+    wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room room{tag}_125")
+    type_into(driver, "people-search", f"P{tag}_127")
+    wait_for(driver, lambda d: listed(d, "user-list") == [f"p{tag}_127"])
+    click(driver, By.CSS_SELECTOR, "#user-list button")
+    wait_for(
+        driver, lambda d: text_of(d, "conversation-title") == f"Direct messages with p{tag}_127"
+    )
+    type_into(driver, "people-search", "no such person")
+    wait_for(driver, lambda d: text_of(d, "user-list") == "Nobody found.")
+    assert errors_logged(driver) == []
+
+
 #: Run before the page's own script (a DevTools injection, outside the page's policy):
 #: every message the page's WebSocket receives goes through ``incoming(message, event,
 #: handler)``, which the test defines first.
