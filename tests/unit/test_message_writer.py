@@ -146,6 +146,7 @@ def test_a_writer_that_dies_leaves_what_it_held_in_doubt_for_the_next_one():
     """Not failed (it may be stored): a new writer starts at once and, first, finds
     out; the batch is then acknowledged with its rowid, as its own writer would have."""
     writer, reactor, held = started()
+    reactor.spawned[0]["proto"].outReceived(frame({"ready": True}))  # its database was open
     reactor.spawned[0]["proto"].processEnded(Failure(RuntimeError("killed")))
     assert held == [] and writer.in_flight == 1 and not writer.idle
     reactor.advance(0)

@@ -34,6 +34,7 @@ from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import STUCK, SQLiteStore
 from lairchat.storage.sqlite.writer import (
+    READY,
     STALL,
     MessageWriter,
     insert_rows,
@@ -327,50 +328,66 @@ class FakeTransport:
 
 
 def test_a_writer_that_keeps_dying_at_its_start_is_restarted_less_and_less_often():
-    """Each new writer is to settle the batch in doubt; while they die at once, they
-    are started 1, 2, 4, ... s apart, new batches meanwhile are refused at once, and
-    the batch in doubt is failed once no writer could settle it for ``stall`` s."""
+    """Dying before it said READY, it committed nothing: what it held fails at once."""
     reactor = FakeReactor()
     writer = MessageWriter("/nonexistent/x.db", reactor)
 
-    def dies_at_once() -> None:
+    def dies_at_once() -> Failure:
+        d = writer.insert([["m"]])
         reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
+        return outcome(d)
 
-    held = writer.insert([["m"]])
-    dies_at_once()
-    reactor.advance(0)  # the first restart is at once
-    assert len(reactor.spawned) == 2 and reactor.spawned[1].args[-1] == "--resolve"
-    dies_at_once()  # the second quick death in a row: the next in a second
-    refused = outcome(writer.insert([["n"]]))
-    assert refused.check(WriterError) and len(reactor.spawned) == 2
-    reactor.advance(0.5)
+    assert dies_at_once().check(WriterError)
+    assert dies_at_once().check(WriterError)  # the first restart is at once
     assert len(reactor.spawned) == 2
-    reactor.advance(0.5)
-    assert len(reactor.spawned) == 3
-    dies_at_once()
-    reactor.advance(2)
-    assert len(reactor.spawned) == 4
-    with capturedLogs() as events:
-        while not held.called:
-            dies_at_once()
-            for call in reactor.getDelayedCalls():  # the next restart
-                reactor.advance(call.getTime() - reactor.seconds())
-    failed = outcome(held)
-    assert failed.check(WriterError) and "whether these messages were stored is unknown" in str(
-        failed.value
-    )
-    assert reactor.seconds() >= STALL and len(reactor.spawned) < 12
-    assert "1 batch(es) of messages in doubt failed" in "\n".join(lines(events))
-    assert writer.idle
-    # One that ran for a while and then died is restarted at once (at the next message).
-    reactor.advance(60)
+    # The second quick death in a row: no new process for a second, but an answer.
+    assert outcome(writer.insert([["m"]])).check(WriterError)
+    assert len(reactor.spawned) == 2
+    reactor.advance(1.0)
+    assert dies_at_once().check(WriterError) and len(reactor.spawned) == 3
+    reactor.advance(1.0)  # now 2 s
+    assert outcome(writer.insert([["m"]])).check(WriterError)
+    reactor.advance(1.0)
     writer.insert([["m"]])
-    spawned = len(reactor.spawned)
-    reactor.spawned[-1].outReceived(testing.frame(b'{"last": 1}'))
+    assert len(reactor.spawned) == 4
+    # One that ran for a while and then died is restarted at once.
     reactor.advance(60)
     reactor.spawned[-1].processEnded(Failure(RuntimeError("killed")))
     writer.insert([["m"]])
-    assert len(reactor.spawned) == spawned + 1
+    assert len(reactor.spawned) == 5
+
+
+def test_batches_in_doubt_no_writer_can_settle_are_failed_after_stall_seconds():
+    """Each writer opens its database (READY) and dies before settling them: they are
+    tried 1, 2, 4, ... s apart, new batches meanwhile are refused at once, and they
+    are failed once no writer could settle them for ``stall`` seconds."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+
+    def dies_once_ready() -> None:
+        reactor.spawned[-1].outReceived(testing.frame(READY))
+        reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
+
+    held = writer.insert([["m"]])
+    dies_once_ready()
+    reactor.advance(0)  # the first restart is at once
+    assert len(reactor.spawned) == 2 and reactor.spawned[1].args[-1] == "--resolve"
+    dies_once_ready()  # the second quick death in a row: the next in a second
+    refused = outcome(writer.insert([["n"]]))
+    assert refused.check(WriterError) and len(reactor.spawned) == 2
+    reactor.advance(1)
+    assert len(reactor.spawned) == 3
+    with capturedLogs() as events:
+        while not held.called:
+            dies_once_ready()
+            for call in reactor.getDelayedCalls():  # the next restart
+                reactor.advance(call.getTime() - reactor.seconds())
+    failed = outcome(held)
+    assert failed.check(WriterError)
+    assert "whether these messages were stored is unknown" in str(failed.value)
+    assert reactor.seconds() >= STALL and len(reactor.spawned) < 12
+    assert "1 batch(es) of messages in doubt failed" in "\n".join(lines(events))
+    assert writer.idle and reactor.getDelayedCalls() == []
 
 
 def test_a_group_commit_whose_write_raises_at_once_fails_its_batch_and_goes_on():
@@ -497,6 +514,7 @@ def test_a_writer_that_hangs_is_given_up_on_and_what_it_held_settled_by_the_next
     reactor.advance(30)
     second = writer.insert([["m2"]])
     hung = reactor.spawned[0]
+    hung.outReceived(testing.frame(READY))  # its database was open
     with capturedLogs() as events:
         reactor.advance(STALL - 30)  # the first batch has waited STALL seconds
     assert (

@@ -21,7 +21,13 @@ from lairchat.storage.sqlite.faults import WriterError
 from lairchat.storage.sqlite.indoubt import committed_last, resolve, settle
 from lairchat.storage.sqlite.pool import ImmediatePool, configure_connection, connect
 from lairchat.storage.sqlite.store import SQLiteStore
-from lairchat.storage.sqlite.writer import UNSETTLED_AT_STOP, MessageWriter, insert_rows, serve
+from lairchat.storage.sqlite.writer import (
+    READY,
+    UNSETTLED_AT_STOP,
+    MessageWriter,
+    insert_rows,
+    serve,
+)
 from lairchat.testing import frame, json_frames
 from tests.unit.test_storage_faults import FakeReactor as SpawningClock
 from tests.unit.test_storage_faults import database
@@ -140,6 +146,9 @@ class FakeReactor(SpawningClock):
         self.spawned[-1].outReceived(b"".join(frame(orjson.dumps(r)) for r in replies))
 
     def die(self) -> None:
+        """The last writer dies, after it opened its database (READY)."""
+        if not self.spawned[-1].opened:
+            self.spawned[-1].outReceived(frame(READY))
         self.spawned[-1].processEnded(Failure(RuntimeError("killed")))
 
     def requests(self) -> list:
@@ -234,3 +243,30 @@ def test_the_store_acknowledges_a_batch_in_doubt_as_stored_without_a_fault(path)
     logged = "\n".join(formatEvent(e) for e in events)
     assert "1 batch(es) of messages are in doubt" in logged
     assert "storage fault" not in logged and store.health.fault is None
+
+
+def test_a_writer_that_dies_before_it_opened_its_database_committed_nothing():
+    """No READY: what it held cannot be stored, so it fails at once, and no writer
+    is started for it (the next message starts one)."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    held = outcomes(writer.insert([row("m1")]))
+    reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
+    assert held[0].check(WriterError) and writer.idle
+    reactor.advance(0)
+    assert len(reactor.spawned) == 1
+    hung = outcomes(writer.insert([row("m2")]))  # one stuck opening it, killed
+    reactor.advance(writer.stall)
+    assert hung[0].check(WriterError) and reactor.spawned[-1].transport.signals == ["KILL"]
+    assert writer.idle and len(reactor.spawned) == 2
+
+
+def test_ready_may_arrive_in_pieces_and_with_the_first_answer():
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    first = outcomes(writer.insert([row("m1")]))
+    data = frame(READY) + frame(b'{"last": 1}')
+    reactor.spawned[-1].outReceived(data[:6])
+    assert not reactor.spawned[-1].opened
+    reactor.spawned[-1].outReceived(data[6:])
+    assert reactor.spawned[-1].opened and first == [1]

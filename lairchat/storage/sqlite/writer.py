@@ -14,8 +14,10 @@ then JSON. The server sends a batch, ``[[id, author_id, target_type, target_id,
 content, created_at, updated_at], ...]``; the writer inserts it in one transaction
 and answers ``{"last": rowid}`` after the commit (the batch's rowids end there), or
 ``{"error": text}`` after a rollback. Batches are answered in the order sent.
-A batch sent to a writer that died before answering is in doubt: the next writer
-finds out which such batches were stored, first (:mod:`.indoubt`).
+Before anything else the writer says ``{"ready": true}``, once its database is
+open: a writer that dies before that has committed nothing. A batch sent to one
+that died after it, before answering, is in doubt: the next writer finds out which
+such batches were stored, first (:mod:`.indoubt`).
 
 Other writes stay on the server's writer thread: they are rare, and SQLite's lock
 (with the busy timeout) orders them with these.
@@ -163,6 +165,10 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: What the writer says once its database is open, before any answer.
+READY = b'{"ready":true}'
+
+
 #: A test seam (tests/integration/test_storage_faults.py): while the file this
 #: variable names exists, the writer stops itself (SIGSTOP) after each commit, before
 #: its answer, so that a test can kill it between the two. Looked at only when set.
@@ -198,6 +204,8 @@ def main(argv: list[str]) -> None:
         sys.stderr.write(f"cannot open {path}: {type(e).__name__}: {e}\n")
         sys.exit(1)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    replies.write(_PREFIX.pack(len(READY)) + READY)
+    replies.flush()
     if os.environ.get(PAUSE_FILE):
         replies = _PausingReplies(replies, os.environ[PAUSE_FILE])  # type: ignore[assignment]
     reason = resolve(conn, requests, replies, check, insert_rows) if args.resolve else None
@@ -234,8 +242,9 @@ class MessageWriter:
     included), as :class:`lairchat.observability.database.ObservedPool` does for the
     pools, so a clean shutdown waits for them.
 
-    A writer that dies, or is killed by the watchdog, leaves the batches it had not
-    answered in doubt (:mod:`.indoubt`): they are neither acknowledged nor failed,
+    A writer that dies, or is killed by the watchdog, after it said :data:`READY`,
+    leaves the batches it had not answered in doubt (:mod:`.indoubt`; one that dies
+    before committed nothing, and they fail): they are neither acknowledged nor failed,
     and a new writer is started at once (or after the restart delay) to find out
     first which of them were stored, and to store the others. Batches in doubt for
     longer than :attr:`stall` seconds while writers keep failing, or when the server
@@ -394,7 +403,7 @@ class MessageWriter:
 
     def _exited(self, process: _WriterProcess, reason: str) -> None:
         if process is self._running:
-            self._lost(f"the message writer exited: {reason}")
+            self._lost(f"the message writer exited: {reason}", process.opened)
 
     def _watch(self) -> None:
         """The watchdog: a batch unanswered for :attr:`stall` seconds (the writer
@@ -411,12 +420,14 @@ class MessageWriter:
         if process is not None:
             with contextlib.suppress(Exception):  # it may have just exited
                 process.transport.signalProcess("KILL")
-        self._lost(f"the message writer did not answer for {waited:.0f} s (killed)")
+        opened = process is None or process.opened
+        self._lost(f"the message writer did not answer for {waited:.0f} s (killed)", opened)
 
-    def _lost(self, reason: str) -> None:
-        """The writer is gone (or given up on): what it held is in doubt; say when
-        the next one starts (at once if something is in doubt, else at the next
-        message)."""
+    def _lost(self, reason: str, opened: bool = False) -> None:
+        """The writer is gone (or given up on): what it held is in doubt if it had
+        ``opened`` its database (else it committed nothing, and what it held fails);
+        say when the next one starts (at once if something is in doubt, else at the
+        next message)."""
         self._process = self._running = None
         if not self._stopping:
             self._exit_reason = reason
@@ -428,8 +439,11 @@ class MessageWriter:
         waiting, self._waiting = self._waiting, deque()
         # The request settling earlier batches is dropped: they are in doubt again.
         held = [(d, rows, now) for d, _, rows in waiting if rows is not None]
-        self._in_doubt += self._settling + held
+        self._in_doubt += self._settling + (held if opened else [])
         self._settling = []
+        if not opened:
+            for d, _, _ in held:
+                d.errback(WriterError(reason))
         if self._stopping:
             self._fail_in_doubt(UNSETTLED_AT_STOP)
         else:
@@ -509,12 +523,28 @@ class _WriterProcess(protocol.ProcessProtocol):
         self.owner = owner
         self._buffer = b""
         self.send: Callable[[bytes], None] | None = None  # set once the pipes exist
+        #: Whether it said it opened its database (READY), or answered.
+        self.opened = False
 
     def connectionMade(self) -> None:  # noqa: N802
         # Batches go down the pipe at once rather than on the reactor's next turn.
         self.send = sender(getattr(self.transport, "pipes", {}).get(0, self.transport))
 
     def outReceived(self, data: bytes) -> None:  # noqa: N802
+        """Until the writer has said READY (or answered): then :meth:`_answers`
+        takes its place, so that no answer pays for this."""
+        buffer = self._buffer + data
+        if len(buffer) < 4 + len(READY) and READY.startswith(buffer[4:]):
+            self._buffer = buffer  # READY, not yet whole
+            return
+        self.opened = True
+        self.outReceived = self._answers  # type: ignore[method-assign]
+        self._buffer = b""
+        if buffer[4 : 4 + len(READY)] == READY:
+            buffer = buffer[4 + len(READY) :]
+        self._answers(buffer)
+
+    def _answers(self, data: bytes) -> None:
         if self.owner._running is not self:
             return  # given up on (see MessageWriter._watch): its batches are in doubt
         buffer = self._buffer + data
