@@ -448,6 +448,9 @@ function renderUsers() {
 function renderLists() {
   renderRooms();
   renderUsers();
+  // The tab says how many messages are unread, all conversations together.
+  const total = [...state.unread.values()].reduce((sum, n) => sum + n, 0);
+  document.title = total ? `(${total}) lairchat` : "lairchat";
 }
 
 function clock(iso) {
@@ -494,6 +497,23 @@ function actionButton(label, className, onClick) {
   return button;
 }
 
+/** Where the unread messages start: before the `count`th newest from someone else (the
+ * oldest held, when more are unread than held). */
+function firstUnread(conv, count) {
+  let seen = 0;
+  for (let i = conv.messages.length - 1; i >= 0; i -= 1) {
+    if (conv.messages[i].author !== state.me.id) seen += 1;
+    if (seen === count) return conv.messages[i].id;
+  }
+  return conv.messages[0]?.id ?? null;
+}
+
+function newMarker() {
+  const marker = el("li", "new-marker", "New messages");
+  marker.setAttribute("role", "separator");
+  return marker;
+}
+
 function systemItem(text) {
   return el("li", "system", text);
 }
@@ -533,7 +553,12 @@ function renderConversation() {
   renderConversationHead(conv);
   const list = $("messages");
   list.setAttribute("aria-busy", "true");
+  if (conv?.loaded && conv.newCount) {
+    conv.newFrom = firstUnread(conv, conv.newCount);
+    conv.newCount = 0;
+  }
   list.replaceChildren(...(conv ? conv.messages.map((m) => messageItem(m, m.authorName)) : []));
+  if (conv?.newFrom) messageNode(conv.newFrom)?.before(newMarker());
   list.setAttribute("aria-busy", "false");
   list.scrollTop = list.scrollHeight;
   $("load-older").hidden = !(conv && conv.hasMore);
@@ -568,6 +593,9 @@ function open(key) {
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);
   const conv = conversation(key);
+  // The "New messages" line goes where the unread ones start (placed once they are held).
+  conv.newCount = state.unread.get(key) || 0;
+  conv.newFrom = null;
   renderConversation();
   renderLists();
   if (!conv.loaded) loadHistory(conv);
@@ -693,6 +721,14 @@ function received(message, authorName) {
     const list = $("messages");
     const follow = mine || nearBottom(list);
     list.append(messageItem(message, authorName));
+    if (!mine && document.hidden) {
+      // Unseen (the tab is in the background): counted, and the line marks where from.
+      state.unread.set(key, (state.unread.get(key) || 0) + 1);
+      if (!conv.newFrom) {
+        conv.newFrom = message.id;
+        list.lastElementChild.before(newMarker());
+      }
+    }
     // Trimmed only while following: someone reading older messages keeps them.
     if (follow) forgetOldest(conv);
     if (follow) list.scrollTop = list.scrollHeight;

@@ -82,9 +82,10 @@ def shown(chrome: webdriver.Chrome, element_id: str) -> bool:
 
 
 def messages(chrome: webdriver.Chrome) -> list[dict[str, str]]:
-    """The open conversation as shown: author and content of every line."""
+    """The open conversation as shown: author and content of every line (but the
+    "New messages" line)."""
     return chrome.execute_script(
-        """return [...document.querySelectorAll('#messages li')].map((li) => ({
+        """return [...document.querySelectorAll('#messages li:not(.new-marker)')].map((li) => ({
              author: li.querySelector('.author')?.textContent ?? '',
              content: li.querySelector('.content')?.textContent ?? li.textContent}))"""
     )
@@ -974,6 +975,71 @@ def test_lists_longer_than_a_page(server: ServerProcess, driver: webdriver.Chrom
     type_into(driver, "people-search", "no such person")
     wait_for(driver, lambda d: text_of(d, "user-list") == "Nobody found.")
     assert errors_logged(driver) == []
+
+
+def lines(chrome: webdriver.Chrome) -> list[str]:
+    """Each line of the open conversation: a message's content, or ``---`` for the
+    "New messages" line."""
+    return chrome.execute_script(
+        """return [...document.querySelectorAll('#messages li')].map((li) =>
+             li.classList.contains('new-marker') ? '---'
+               : li.querySelector('.content')?.textContent ?? li.textContent)"""
+    )
+
+
+#: The page believes it is in a background tab while ``window.hiddenTab`` is true.
+HIDDEN_TAB = """
+Object.defineProperty(document, "hidden", {configurable: true, get: () => !!window.hiddenTab});
+window.setHidden = (hidden) => {
+  window.hiddenTab = hidden;
+  document.dispatchEvent(new Event("visibilitychange"));
+};
+"""
+
+
+def test_new_messages_line_and_unread_count_in_the_title(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """The tab's title counts every unread message, live; a conversation opens with a
+    "New messages" line where its unread ones start; messages arriving while the tab is
+    in the background are counted and marked the same way."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (first, second) = two_users_in_two_rooms(alice, bob)
+        target = {"type": "room", "room_id": first["id"]}
+        bob.ok("send_message", target=target, content="seen")
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HIDDEN_TAB})
+        signed_in(server, driver, accounts[0]["token"])
+        wait_for(driver, lambda d: d.title == "(1) lairchat")
+        open_room(driver, first["name"])
+        wait_for(driver, lambda d: lines(d) == ["---", "seen"])
+        wait_for(driver, lambda d: d.title == "lairchat")
+        open_room(driver, second["name"])
+
+        for n in (1, 2, 3):
+            bob.ok("send_message", target=target, content=f"new {n}")
+        wait_for(driver, lambda d: d.title == "(3) lairchat")
+        dm = {"type": "dm", "recipient": accounts[0]["user"]["id"]}
+        bob.ok("send_message", target=dm, content="psst")
+        wait_for(driver, lambda d: d.title == "(4) lairchat")
+        open_room(driver, first["name"])
+        wait_for(driver, lambda d: lines(d) == ["seen", "---", "new 1", "new 2", "new 3"])
+        wait_for(driver, lambda d: d.title == "(1) lairchat")
+        click(driver, By.CSS_SELECTOR, f'li[data-key="dm:{accounts[1]["user"]["id"]}"] button')
+        wait_for(driver, lambda d: d.title == "lairchat")
+
+        # In the background: counted and marked; seen (and marked read) on coming back.
+        open_room(driver, first["name"])
+        assert lines(driver) == ["seen", "new 1", "new 2", "new 3"]
+        driver.execute_script("setHidden(true)")
+        bob.ok("send_message", target=target, content="while away")
+        bob.ok("send_message", target=target, content="still away")
+        wait_for(driver, lambda d: d.title == "(2) lairchat")
+        assert lines(driver)[-3:] == ["---", "while away", "still away"]
+        driver.execute_script("setHidden(false)")
+        wait_for(driver, lambda d: d.title == "lairchat")
+        unread = rest(server, "GET", "/users/me", token=accounts[0]["token"])["unread_counts"]
+        assert unread["total"] == 0
+        assert errors_logged(driver) == []
 
 
 #: Run before the page's own script (a DevTools injection, outside the page's policy):
