@@ -221,6 +221,36 @@ def test_write_ahead_log_deleted_then_a_clean_restart_keeps_everything(
         again.stop()
 
 
+def test_index_of_the_write_ahead_log_deleted_then_a_clean_restart_keeps_everything(
+    server: Server, tmp_path: Path
+) -> None:
+    """The server's connections go on with the index they have mapped; a new message
+    writer is refused (it would not share their locks); /ready says 503; a clean
+    restart keeps every message, and the database intact."""
+    chat = Chat(server)
+    assert chat.send("before")["success"]
+    os.remove(f"{server.database}-shm")
+    assert server.ready() == 503
+    assert "index of the database's write-ahead log" in server.log()
+    assert chat.send("still")["success"]  # the writer running has the index
+    offset = server.log_size()
+    os.kill(writer_pid(server), signal.SIGKILL)
+    deadline = time.monotonic() + TIMEOUT
+    while "the message writer exited" not in server.log_since(offset):
+        assert time.monotonic() < deadline, "the server did not see its writer die"
+        time.sleep(0.05)
+    response = chat.send("refused")  # a new writer would not share its locks
+    assert (response["success"], response["error"]) == (False, INTERNAL_ERROR)
+    assert server.alive()
+    server.stop()
+    assert chat.copies() == Counter({"before": 1, "still": 1})
+    again = Server(tmp_path / "work", server.database)
+    try:
+        assert again.ready() == 200
+    finally:
+        again.stop()
+
+
 def test_message_writer_killed_mid_stream(server: Server) -> None:
     """What the writer held when it died is in doubt; a new writer finds out which of
     it was stored and stores the rest: every message is acknowledged, once, and

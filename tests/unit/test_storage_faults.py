@@ -658,3 +658,25 @@ def test_the_write_ahead_log_is_looked_up_cheaply(path):
     with pytest.raises(DatabaseFileChanged, match="write-ahead log .* was deleted"):
         check()  # at once, whatever the clock
     held.close()
+
+
+def test_no_new_connection_once_the_index_of_the_write_ahead_log_is_deleted(path):
+    """The connections open keep their index (``-shm``, mapped) and their locks on
+    it; a new one from another process would make a second index with locks of its
+    own, and two writers would write the log at once. None is opened; the server's
+    own go on writing, and /ready says 503 until a clean restart."""
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path)
+    assert outcome(ban_row(store)) is False  # the log and its index exist
+    writer, _ = sqlite_pool.open_pools(path, reactor=None)
+    os.remove(path + "-shm")
+    deleted = "index of the database's write-ahead log .* was deleted"
+    with pytest.raises(DatabaseFileChanged, match=deleted):
+        writer.openfun(sqlite3.connect(path))
+    with pytest.raises(DatabaseFileChanged, match=deleted):
+        open_database(path)  # a new message writer
+    with capturedLogs() as events:
+        assert outcome(store.ping()) is False
+        assert outcome(store.ping()) is False
+    (logged,) = lines(events)
+    assert "was deleted while the database is open" in logged and "stop the server" in logged
+    assert outcome(ban_row(store)) is False and store.health.fault is None

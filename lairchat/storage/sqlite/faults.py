@@ -173,22 +173,39 @@ CHANNELS = ("reads", "writes", "messages")
 
 
 def log_check(path: str) -> Callable[[], None]:
-    """A check to run before a new connection touches the database: an index of the
-    write-ahead log (``-shm``) without the log means the log was deleted while
-    others had it open (SQLite deletes the index after the log, and only once the
-    last connection closes). A new connection would start an empty log and rebuild
-    the index from it, and the commits in the deleted log, which a clean stop
-    would still have copied into the database, would be lost to everyone."""
+    """A check to run before a new connection touches the database, that the files
+    of its write-ahead log were not deleted while others have them open. SQLite
+    deletes both only when the last connection closes (the index, ``-shm``, just
+    before the log, ``-wal``); while the server runs, its own connections are open.
+
+    - The index without the log: the log was deleted. A new connection would start
+      an empty log and rebuild the index from it, and the commits in the deleted
+      log, which a clean stop would still have copied into the database, would be
+      lost to everyone.
+    - The log without the index: the index was deleted. The connections open keep
+      theirs (mapped in memory), and their locks on it. A new connection from
+      another process (a new message writer, the ``lairchat`` command) would make a
+      new index from the log, with locks of its own: two writers at once, each
+      appending to the one log where the other does, and the database is
+      destroyed (tried: ``file is not a database`` after the next checkpoint)."""
     if file_identity(path) is None:
         return lambda: None
     wal, shm = os.path.abspath(path) + "-wal", os.path.abspath(path) + "-shm"
 
     def check() -> None:
-        if os.path.exists(shm) and not os.path.exists(wal):
+        has_wal, has_shm = os.path.exists(wal), os.path.exists(shm)
+        if has_shm and not has_wal:
             raise DatabaseFileChanged(
                 f"the database's write-ahead log {wal} is missing while the database is "
                 "open: stop the server cleanly (it writes what the log held into the "
                 "database as it stops) and start it again; do not kill it"
+            )
+        if has_wal and not has_shm:
+            raise DatabaseFileChanged(
+                f"the index of the database's write-ahead log {shm} was deleted while the "
+                "database is open: no new connection is opened (it would not share the "
+                "server's locks); stop the server cleanly and start it again, and open "
+                "the database with nothing else (lairchat admin, sqlite3) until then"
             )
 
     return check

@@ -39,6 +39,7 @@ from lairchat.storage.sqlite.faults import (
     describe,
     identity_check,
     is_fault,
+    log_check,
 )
 from lairchat.storage.sqlite.writer import insert_rows, touch
 
@@ -119,6 +120,10 @@ class SQLiteStore:
         self.health = StorageHealth()
         #: Fails a write to a database file deleted or replaced since the start.
         self._check_file = identity_check(path)
+        #: Whether the write-ahead log's files are as SQLite left them; asked by
+        #: :meth:`ping` alone (not before each write: see docs/operations.md).
+        self._check_log = log_check(path)
+        self._log_fault: str | None = None
         self._probe: defer.Deferred | None = None
         #: Writes running, by token, with when they began (oldest first).
         self._writing: dict[int, float] = {}
@@ -841,7 +846,7 @@ class SQLiteStore:
         patience, and one probe at a time is enough. A damaged file is not probed (a
         probe would pass on pages that are not damaged): it is unusable until a real
         request on the channel that found it succeeds."""
-        if self._stuck():
+        if self._stuck() or self._log_files_deleted():
             return defer.succeed(False)
         if not self.health.failing:
             return _detached(self._try("reads").addErrback(_unusable))
@@ -862,6 +867,20 @@ class SQLiteStore:
         if isinstance(outcome[0], Failure):
             return defer.fail(outcome[0])
         return defer.succeed(outcome[0])
+
+    def _log_files_deleted(self) -> bool:
+        """Whether the index of the write-ahead log (``-shm``), or the log, was
+        deleted while the server has them open (faults.log_check), said once in the
+        log. The server's connections go on with theirs, but none can be added, and
+        only a clean restart mends it. Looked at here, where no write waits for it."""
+        try:
+            self._check_log()
+        except DatabaseFileChanged as e:
+            if str(e) != self._log_fault:
+                self._log_fault = str(e)
+                self.health.log.error("storage: {fault}; /ready answers 503", fault=str(e))
+            return True
+        return False
 
     def _try(self, channel: str) -> defer.Deferred:
         """One probe of ``channel`` that reaches the file: a read, a write that
