@@ -1,5 +1,6 @@
-// lairchat in the browser (docs/WEB.md): REST for login and registration, the
-// real-time protocol over /ws (docs/protocols/TCP.md, WEBSOCKET.md) for the rest.
+// lairchat in the browser (docs/WEB.md): REST for login and registration and for what
+// the protocol lacks (unread counts, members, kicks, every joined room), the real-time
+// protocol over /ws (docs/protocols/TCP.md, WEBSOCKET.md) for the rest.
 //
 // Rules this file keeps:
 // - Text from the server (names, room names, descriptions, messages) reaches the page
@@ -273,6 +274,7 @@ const state = {
   lastTyping: new Map(), // conversation key -> when `typing` was last sent there
   drafts: new Map(), // conversation key -> text typed there, not sent
   membersOpen: false, // the open room's member list shown
+  searchTimers: {}, // list name -> the timer that asks the server for the search typed
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -1095,8 +1097,8 @@ function searchTyped(name, reload) {
   if (search === state.paging[name].search) return;
   state.paging[name] = listing(search);
   renderLists();
-  clearTimeout(state.searchTimer?.[name]);
-  state.searchTimer = { ...state.searchTimer, [name]: setTimeout(reload, SEARCH_DELAY_MS) };
+  clearTimeout(state.searchTimers[name]);
+  state.searchTimers[name] = setTimeout(reload, SEARCH_DELAY_MS);
 }
 
 async function loadUnread() {
@@ -1224,7 +1226,7 @@ function forget() {
   });
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPEN_KEY);
-  for (const timer of Object.values(state.searchTimer ?? {})) clearTimeout(timer);
+  for (const timer of Object.values(state.searchTimers)) clearTimeout(timer);
   $("public-search").value = "";
   $("people-search").value = "";
   // Nothing of this account stays on the page for the next one to see.

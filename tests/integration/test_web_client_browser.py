@@ -14,7 +14,10 @@ Smaller tests, each on its own server or page: busy rooms (order, at most 500 me
 kept), long names at phone and desktop widths, the message box (typing per
 conversation, drafts, a message sent while switching away, sizes over the limits),
 keyboard focus, a room left while disconnected, a server restarted on the same port
-and database, and an `internal_error` at sign-in. Where the server cannot be made to
+and database, and an `internal_error` at sign-in; the token sent in frames, never in the `/ws` URL;
+the hidden characters of tests/fixtures/hidden_characters.json; editing and deleting
+messages; invitations, members and kicks; lists longer than a page; the "New messages"
+line and the unread count in the title. Where the server cannot be made to
 answer a certain way, the page's WebSocket is wrapped before its script runs
 (``INCOMING``).
 """
