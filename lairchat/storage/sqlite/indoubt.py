@@ -1,7 +1,8 @@
 """Batches in doubt: what a message writer that died may or may not have committed.
 
 A writer that dies (a crash, SIGKILL, the watchdog's kill) after the server sent it
-a batch and before its answer arrived may have committed the batch. Failing its
+a batch and before its answer arrived may have committed the batch, if it had
+opened its database (it said so: ``READY``; one that had not committed nothing). Failing its
 senders would be wrong if it did (a client that sends again stores the message
 twice, and the room never sees the first), acknowledging them wrong if it did not.
 The rows' ids are known (the server chose them), so the next writer finds out

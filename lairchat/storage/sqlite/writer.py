@@ -546,7 +546,7 @@ class _WriterProcess(protocol.ProcessProtocol):
 
     def _answers(self, data: bytes) -> None:
         if self.owner._running is not self:
-            return  # given up on (see MessageWriter._watch): its batches are in doubt
+            return  # given up on (see MessageWriter._watch): its batches are seen to
         buffer = self._buffer + data
         offset = 0
         while len(buffer) - offset >= 4:
