@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 from lairchat import testing
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import connect
-from lairchat.storage.sqlite.writer import MessageWriter, WriterError, serve
+from lairchat.storage.sqlite.writer import SEQ_FLOOR, MessageWriter, WriterError, serve
 from lairchat.testing import json_frames
 
 
@@ -182,6 +182,48 @@ def test_serve_numbers_past_a_deleted_newest_message(db):
     assert json_frames(replies.getvalue()) == [{"last": 2}, {"last": 4}, {"last": 5}]
     stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
     assert stored == [(1, "m1"), (3, "m3"), (4, "m4"), (5, "m5")]
+
+
+class _DeleteDuringFloorRead(sqlite3.Cursor):
+    """Tries, from another connection, what the store's delete_message does to the
+    newest message at the worst moment: just after the writer read the seq floor."""
+
+    other: sqlite3.Connection
+    outcome: list[str]
+
+    def execute(self, sql, *args):  # type: ignore[override]
+        done = super().execute(sql, *args)
+        if sql == SEQ_FLOOR:
+            try:
+                self.other.execute("UPDATE message_seq_floor SET seq = 2")
+                self.other.execute("DELETE FROM messages WHERE id = 'm2'")
+                self.other.commit()
+                self.outcome.append("deleted")
+            except sqlite3.OperationalError as e:
+                self.other.rollback()
+                self.outcome.append(str(e))
+        return done
+
+
+def test_no_seq_is_given_away_by_a_delete_during_the_floor_read(db, tmp_path):
+    """The floor is read under the write lock: a delete of the newest message waits
+    for the batch's commit (here, with no busy timeout, it is refused), so the batch
+    cannot take the deleted message's seq."""
+    serve(db, io.BytesIO(frame([row("m1"), row("m2")])), io.BytesIO())
+    other = sqlite3.connect(tmp_path / "writer.db", timeout=0)
+
+    class Racing(sqlite3.Connection):
+        def cursor(self, factory=_DeleteDuringFloorRead):  # type: ignore[override]
+            return super().cursor(factory)
+
+    writer = sqlite3.connect(tmp_path / "writer.db", factory=Racing)
+    _DeleteDuringFloorRead.other, _DeleteDuringFloorRead.outcome = other, []
+    replies = io.BytesIO()
+    serve(writer, io.BytesIO(frame([row("m3")])), replies)
+    assert _DeleteDuringFloorRead.outcome == ["database is locked"]
+    assert json_frames(replies.getvalue()) == [{"last": 3}]
+    other.close()
+    writer.close()
 
 
 def test_start_spawns_the_writer_once_ahead_of_the_first_batch():
