@@ -32,6 +32,7 @@ from lairchat.domain.errors import LairError
 from lairchat.domain.types import Ban
 from lairchat.revocation import CHECK_INTERVAL
 from lairchat.storage.sqlite import lock, migrate
+from lairchat.storage.sqlite.faults import DatabaseFileChanged, log_check
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.tls import write_dev_certificate
@@ -64,6 +65,23 @@ def connect_to(path: str) -> sqlite3.Connection:
         return connect(path)
     except sqlite3.Error as e:
         raise ConfigError(f"cannot open database {path}: {e}") from None
+
+
+def beside_a_server(path: str) -> sqlite3.Connection:
+    """:func:`connect_to` for a command that may run while a server has the database:
+    refused if the server lost the index of its write-ahead log (``-shm`` deleted).
+    Its connections go on with the index they share; a connection from here would
+    build another one, with locks of its own, and two writers at once destroy the
+    database (faults.log_check). Without a server, a log without its index is what
+    a crash can leave, and SQLite rebuilds the index safely."""
+    try:
+        lock.exclusive(path).release()
+    except lock.DatabaseBusy:
+        try:
+            log_check(path)()
+        except DatabaseFileChanged as e:
+            raise ConfigError(str(e)) from None
+    return connect_to(path)
 
 
 def served(path: str, doing: str) -> ConfigError:
@@ -107,7 +125,7 @@ def bring_up_to_date(conn: sqlite3.Connection, path: str) -> list[str]:
 
 
 def open_core(path: str) -> Core:
-    pool = ImmediatePool(connection=connect_to(path))
+    pool = ImmediatePool(connection=beside_a_server(path))
     bring_up_to_date(pool.connection, path)
     store = SQLiteStore(pool, pool, path)
     core = Core.build(store, WallClock(), UNUSED_TOKEN_SECRET, run_now)
@@ -237,7 +255,7 @@ def refuse_the_database_itself(path: str, other: str) -> None:
 def cmd_backup(path: str, target: str, force: bool = False) -> str:
     """SQLite's online backup: a consistent copy even while the server writes."""
     refuse_the_database_itself(path, target)
-    source = connect_to(path)
+    source = beside_a_server(path)
     try:
         create_private(target, force)
         try:

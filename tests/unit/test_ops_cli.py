@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -274,6 +276,53 @@ def test_other_commands_run_beside_a_server(served: Served, capsys: pytest.Captu
     capsys.readouterr()
     assert run(db, "db", "migrate") == 0
     assert capsys.readouterr().out == "database is up to date\n"
+
+
+def test_nothing_opens_a_database_whose_server_lost_its_log_index(
+    served: Served, capsys: pytest.CaptureFixture
+) -> None:
+    """A connection from here would build a second index with locks of its own
+    beside the server's writers: two writers at once destroy the database."""
+    db, backup, _ = served
+    server = sqlite3.connect(db)  # the server's connections keep the files open
+    server.execute("PRAGMA journal_mode = WAL")
+    server.execute("SELECT COUNT(*) FROM users").fetchall()
+    Path(f"{db}-shm").unlink()
+    capsys.readouterr()
+    for argv in (["admin", "list-users"], ["db", "backup", str(backup.with_name("b2.db"))]):
+        assert run(db, *argv) == 1
+        assert "was deleted while the database is open" in capsys.readouterr().err
+    assert not Path(f"{db}-shm").exists()
+    server.close()
+
+
+def test_a_log_without_its_index_after_a_crash_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """No server: SQLite rebuilds the index of a log that a crash left behind."""
+    db = with_user(tmp_path, capsys, "alice")
+    crashing = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, str(db)], stdout=subprocess.PIPE
+    )
+    assert crashing.stdout is not None and crashing.stdout.readline() == b"written\n"
+    crashing.kill()
+    crashing.wait()
+    Path(f"{db}-shm").unlink()
+    assert Path(f"{db}-wal").exists()
+    assert run(db, "admin", "list-users") == 0
+    assert "moderator  alice" in capsys.readouterr().out  # the commit in the log
+
+
+#: Commits into the write-ahead log, then waits to be killed.
+CRASHING_WRITER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1])
+conn.execute("PRAGMA journal_mode = WAL")
+conn.execute("UPDATE users SET role = 'moderator'")
+conn.commit()
+print("written", flush=True)
+time.sleep(60)
+"""
 
 
 def test_pending_migrations_are_not_applied_under_a_server(
