@@ -9,7 +9,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,19 @@ from lairchat.storage.sqlite.migrate import available, migrate
 from lairchat.storage.sqlite.pool import connect
 
 #: One migrating process: it opens the database as the server does, says so, waits for
-#: the word to go, then prints the names it applied (or dies with a traceback).
+#: the word to go, says "begin" as it asks for the write lock (so after it has read
+#: ``_migrations``), then prints the names it applied (or dies with a traceback).
 MIGRATOR = """
 import json, sys
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import connect
 conn = connect(sys.argv[1])
+conn.set_trace_callback(lambda sql: sql == "BEGIN IMMEDIATE" and print("begin", flush=True))
 print("ready", flush=True)
 sys.stdin.readline()
 print(json.dumps(migrate(conn)), flush=True)
 """
 PROCESSES = 4
-#: How long the write lock is held once every process has been told to go: enough for
-#: each to read ``_migrations`` and queue behind the lock, as two servers starting in
-#: the same instant do.
-HOLD_SECONDS = 1.0
 MIGRATIONS_TABLE = (
     "CREATE TABLE _migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "name TEXT UNIQUE NOT NULL, applied_at INTEGER NOT NULL)"
@@ -57,24 +54,29 @@ def start_migrators(db: Path) -> list[subprocess.Popen]:
 
 
 def test_concurrent_migrators_apply_each_migration_once(tmp_path: Path) -> None:
+    """Every migrator has found every migration pending before any can apply one,
+    as when two servers start in the same instant: the write lock is held here until
+    each has read ``_migrations`` and asked for the lock. (Waiting a fixed time
+    instead let a slow machine's migrators read after another had applied
+    everything, and the test passed without the re-check under the lock.)"""
     db = tmp_path / "chat.db"
     blocker = connect(str(db))
     blocker.isolation_level = None
     blocker.execute(MIGRATIONS_TABLE)  # as the first start leaves it, before any lock
     procs = start_migrators(db)
-    # Every migrator reads what is applied, then queues for the write lock held here.
     blocker.execute("BEGIN IMMEDIATE")
     for proc in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()
-    time.sleep(HOLD_SECONDS)
+    for proc in procs:
+        assert proc.stdout.readline() == "begin\n", proc.communicate(timeout=30)
     blocker.execute("COMMIT")
 
     applied = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-        applied.append(json.loads(out))
+        applied.append(json.loads(out.splitlines()[-1]))
     names = [name for name, _ in available()]
     assert sorted(sum(applied, [])) == names  # each once, by one process or another
     with sqlite3.connect(db) as conn:
