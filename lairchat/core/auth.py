@@ -118,10 +118,15 @@ class AuthService:
             clock, "Password change locked: too many wrong current passwords"
         )
 
-    async def _new_session(self, user: User) -> AuthResult:
+    async def _new_session(self, user: User, checked: str | None = None) -> AuthResult:
+        """A session for ``user``; with ``checked``, the password hash a login was
+        checked against, only if it is still the user's: a password changed while
+        the check ran (:meth:`set_password` has already ended the sessions) must not
+        let the old password in."""
         now = self.clock.seconds()
         session = Session(new_id(), user.id, now, now + SESSION_LIFETIME)
-        await self.store.create_session(session)
+        if await self.store.create_session(session, checked) is None:
+            raise LairError("invalid_credentials")
         return AuthResult(user, session, self.tokens.issue(user, session))
 
     @deferred
@@ -155,7 +160,7 @@ class AuthService:
             raise LairError("invalid_credentials")
         self.lockout.succeeded(identifier, source)
         await self.check_not_banned(user.id)
-        return await self._new_session(user)
+        return await self._new_session(user, user.password_hash)
 
     async def check_not_banned(self, user_id: str) -> None:
         if await self.is_banned(user_id):

@@ -33,8 +33,9 @@ class IUserStore(Interface):
 
 
 class ISessionStore(Interface):
-    def create_session(session):
-        """Insert a session row."""
+    def create_session(session, password_hash=None):
+        """Insert a session row; return the Session. With ``password_hash``, only if
+        the user's password hash is still that one (else None, nothing inserted)."""
 
     def get_session(session_id):
         """The Session or None."""

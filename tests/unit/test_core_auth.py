@@ -8,6 +8,7 @@ import json
 
 import jwt
 import pytest
+from twisted.internet import defer
 
 from lairchat.core import auth
 from lairchat.core.auth import (
@@ -478,3 +479,40 @@ def test_hashing_threads_run_at_the_lowest_cpu_priority() -> None:
     assert seen == [19]
     # The calling thread is left alone.
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19
+
+
+class HeldVerify:
+    """The password check of the next login held until :meth:`release`: a login whose
+    hashing is still running while something else happens."""
+
+    def __init__(self, passwords):
+        self.passwords = passwords
+        self.held: list[tuple[defer.Deferred, defer.Deferred]] = []
+
+    def hash(self, password):
+        return self.passwords.hash(password)
+
+    def verify(self, stored, password):
+        outcome, held = self.passwords.verify(stored, password), defer.Deferred()
+        self.held.append((outcome, held))
+        return held
+
+    def release(self) -> None:
+        for outcome, held in self.held:
+            outcome.chainDeferred(held)
+        self.held.clear()
+
+
+def test_a_login_checked_against_the_old_password_gets_no_session_after_a_change(w, alice):
+    """A login with the old password whose check was running while the password was
+    changed must not end with a new session: that is the intruder the change was
+    meant to lock out, and the change's end of sessions has already run."""
+    passwords = w.core.auth.passwords
+    held = w.core.auth.passwords = HeldVerify(passwords)
+    intruder = w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9")
+    w.core.auth.passwords = passwords  # the change's own checks run at once
+    w.ok(w.core.auth.change_password(alice.user, PASSWORD, "new-password", alice.session.id))
+    held.release()
+    w.fails(intruder, "invalid_credentials")
+    sessions = result(w.core.store.delete_user_sessions(alice.user.id, keep=alice.session.id))
+    assert sessions == []

@@ -557,6 +557,15 @@ def test_sessions(store, rows):
     assert raw(store, "SELECT COUNT(*) FROM sessions") == [(1,)]
 
 
+def test_a_session_for_a_password_checked_is_created_only_while_it_is_the_users(store, rows):
+    alice = rows.user("alice")  # password hash "hash"
+    kept = Session(new_id(), alice.id, T0, T0 + 60)
+    assert result(store.create_session(kept, "hash")) == kept
+    result(store.update_password(alice.id, "new-hash", T0 + 1))
+    assert result(store.create_session(Session(new_id(), alice.id, T0, T0 + 60), "hash")) is None
+    assert raw(store, "SELECT id FROM sessions") == [(kept.id,)]
+
+
 # -- rooms and memberships ------------------------------------------------------------
 
 

@@ -296,21 +296,30 @@ class SQLiteStore:
 
     # -- sessions -------------------------------------------------------------------
 
-    def create_session(self, session: Session) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> Session:
+    def create_session(self, session: Session, password_hash: str | None = None) -> defer.Deferred:
+        values = (
+            session.id,
+            session.user_id,
+            session.protocol,
+            _int(session.created_at),
+            _int(session.expires_at),
+            _int(session.created_at),
+        )
+        insert = (
+            "INSERT INTO sessions (id, user_id, protocol, created_at, expires_at, last_active_at) "
+        )
+
+        def txn(cur: sqlite3.Cursor) -> Session | None:
+            if password_hash is None:
+                cur.execute(insert + "VALUES (?, ?, ?, ?, ?, ?)", values)
+                return session
+            # One statement: it holds the write lock from before its check to its insert.
             cur.execute(
-                "INSERT INTO sessions (id, user_id, protocol, created_at, expires_at, "
-                "last_active_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    session.id,
-                    session.user_id,
-                    session.protocol,
-                    _int(session.created_at),
-                    _int(session.expires_at),
-                    _int(session.created_at),
-                ),
+                insert + "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM users WHERE id = ? AND password_hash = ?)",
+                (*values, session.user_id, password_hash),
             )
-            return session
+            return session if cur.rowcount == 1 else None
 
         return self._write(txn)
 
