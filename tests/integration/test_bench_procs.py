@@ -25,15 +25,20 @@ def _frame(data: bytes) -> bytes:
     return _PREFIX.pack(len(data)) + data
 
 
+def _recv(sock: socket.socket, n: int) -> bytes:
+    """``n`` bytes (the socket's timeout bounds each read); an early end fails, where
+    reading on would get b"" for ever."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, f"the connection ended after {len(data)} of {n} bytes"
+        data += chunk
+    return data
+
+
 def _read_frame(sock: socket.socket) -> bytes:
-    head = b""
-    while len(head) < 4:
-        head += sock.recv(4 - len(head))
-    (size,) = _PREFIX.unpack(head)
-    body = b""
-    while len(body) < size:
-        body += sock.recv(size - len(body))
-    return body
+    (size,) = _PREFIX.unpack(_recv(sock, 4))
+    return _recv(sock, size)
 
 
 def test_lairchat_reports_its_ports_and_serves_on_them(tmp_path: Path) -> None:
@@ -83,5 +88,7 @@ def test_ws_relay_reports_its_port_and_accepts_websockets(tmp_path: Path) -> Non
             )
             answer = b""
             while b"\r\n\r\n" not in answer:
-                answer += s.recv(4096)
+                chunk = s.recv(4096)
+                assert chunk, f"the connection ended before the answer's end: {answer!r}"
+                answer += chunk
         assert answer.startswith(b"HTTP/1.1 101"), answer
