@@ -62,6 +62,9 @@ class Lockout:
         self._message = message
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
+        #: Attempts let through whose password check has not ended, per key: they
+        #: count as failures until it does (at most the concurrent requests).
+        self._pending: dict[str, int] = {}
 
     @staticmethod
     def _keys(identifier: str, source: str) -> tuple[str, str]:
@@ -71,13 +74,34 @@ class Lockout:
         return key, f"{key}\0{source}"
 
     def check(self, identifier: str, source: str = "") -> None:
-        for key in self._keys(identifier, source):
+        """Refuse a locked identifier or address, or one whose attempts still being
+        checked would lock it if they failed; else count this attempt as one of
+        those until :meth:`release`. Without that, attempts sent together (from many
+        connections) all passed before the first failure was counted."""
+        keys = self._keys(identifier, source)
+        for key, threshold in zip(keys, (LOCKOUT_THRESHOLD_ALL, LOCKOUT_THRESHOLD), strict=True):
             until = self._locked_until.get(key)
-            if until is None:
-                continue
-            if self._clock.seconds() < until:
+            if until is not None:
+                if self._clock.seconds() < until:
+                    raise LairError("account_locked", self._message)
+                del self._locked_until[key]
+            pending = self._pending.get(key)
+            if pending and self._recent(key) + pending >= threshold:
                 raise LairError("account_locked", self._message)
-            del self._locked_until[key]
+        for key in keys:
+            self._pending[key] = self._pending.get(key, 0) + 1
+
+    def release(self, identifier: str, source: str = "") -> None:
+        """The attempt :meth:`check` let through has been checked (or has failed for
+        another reason): then :meth:`failed` or :meth:`succeeded` says how it went."""
+        for key in self._keys(identifier, source):
+            pending = self._pending.pop(key, 1) - 1
+            if pending:
+                self._pending[key] = pending
+
+    def _recent(self, key: str) -> int:
+        now = self._clock.seconds()
+        return sum(1 for t in self._failures.get(key, ()) if now - t < LOCKOUT_WINDOW)
 
     def failed(self, identifier: str, source: str = "") -> None:
         everyone, here = self._keys(identifier, source)
@@ -153,8 +177,11 @@ class AuthService:
         """``source``: the client's address key (``ratelimit.address_key``), which the
         lockout counts failures by."""
         self.lockout.check(identifier, source)
-        user = await self.store.find_user_by_login(identifier)
-        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        try:
+            user = await self.store.find_user_by_login(identifier)
+            ok = await self.passwords.verify(user.password_hash if user else None, password)
+        finally:
+            self.lockout.release(identifier, source)
         if not ok or user is None:
             self.lockout.failed(identifier, source)
             raise LairError("invalid_credentials")
@@ -231,8 +258,12 @@ class AuthService:
         changing the password must lock the intruder out. The original kept them;
         ``session_id``, the caller's own, is kept."""
         self.password_checks.check(user.id, session_id or "")
-        stored = await self.store.get_user(user.id)
-        if stored is None or not await self.passwords.verify(stored.password_hash, current):
+        try:
+            stored = await self.store.get_user(user.id)
+            ok = stored is not None and await self.passwords.verify(stored.password_hash, current)
+        finally:
+            self.password_checks.release(user.id, session_id or "")
+        if not ok:
             self.password_checks.failed(user.id, session_id or "")
             raise LairError("incorrect_password")
         await self.set_password(user.id, new, keep=session_id)

@@ -516,3 +516,41 @@ def test_a_login_checked_against_the_old_password_gets_no_session_after_a_change
     w.fails(intruder, "invalid_credentials")
     sessions = result(w.core.store.delete_user_sessions(alice.user.id, keep=alice.session.id))
     assert sessions == []
+
+
+def test_logins_checked_at_the_same_time_count_against_the_lockout(w, alice):
+    """Attempts whose password checks run at once (many connections, each sending a
+    login) were all let through before the first failure was counted: a guesser got
+    as many guesses as it could send together, past both thresholds."""
+    passwords = w.core.auth.passwords
+    held = w.core.auth.passwords = HeldVerify(passwords)
+    login = w.core.auth.login
+    here = [login("alice", f"guess{i}", "ip:203.0.113.9") for i in range(2 * LOCKOUT_THRESHOLD)]
+    spread = [login("alice", "guess", f"ip:198.51.100.{i}") for i in range(LOCKOUT_THRESHOLD_ALL)]
+    assert len(held.held) == LOCKOUT_THRESHOLD_ALL  # only these are checked
+    held.release()
+    codes = [failure_code(d) for d in here + spread]
+    assert codes.count("invalid_credentials") == LOCKOUT_THRESHOLD_ALL
+    assert codes.count("account_locked") == len(codes) - LOCKOUT_THRESHOLD_ALL
+    assert codes[:LOCKOUT_THRESHOLD] == ["invalid_credentials"] * LOCKOUT_THRESHOLD
+    w.core.auth.passwords = passwords
+    w.fails(login("alice", PASSWORD, "ip:192.0.2.1"), "account_locked")
+
+
+def failure_code(d: defer.Deferred) -> str:
+    with pytest.raises(LairError) as info:
+        result(d)
+    return info.value.code
+
+
+def test_an_attempt_that_errs_leaves_nothing_counted(w, alice):
+    def broken(identifier):
+        return defer.fail(RuntimeError("database gone"))
+
+    find = w.core.store.find_user_by_login
+    w.core.store.find_user_by_login = broken
+    for _ in range(LOCKOUT_THRESHOLD_ALL):
+        with pytest.raises(RuntimeError):
+            result(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"))
+    w.core.store.find_user_by_login = find
+    w.ok(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"))
