@@ -28,10 +28,16 @@ class ProxyPolicy:
         self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted)
 
     def is_trusted(self, address: str) -> bool:
+        """Whether ``address`` is in a trusted network; an IPv4-mapped IPv6 address
+        (``::ffff:127.0.0.1``: how a listener on ``::`` sees an IPv4 peer) as its IPv4
+        address, as ``address_key`` counts it."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if mapped is not None:
+            ip = mapped
         return any(ip in network for network in self.trusted)
 
     def client_host(

@@ -894,6 +894,10 @@ def test_autobahn_options_are_explicit(world: World) -> None:
         ("10.0.0.5", "2001:db8::5", "2001:db8::5"),
         ("203.0.113.7", "198.51.100.9", "203.0.113.7"),  # not a proxy of ours
         ("10.0.0.5", None, "10.0.0.5"),
+        # A listener on "::" (dual stack) sees an IPv4 proxy as IPv4-mapped IPv6.
+        ("::ffff:10.0.0.5", "198.51.100.9", "198.51.100.9"),
+        ("10.0.0.5", "198.51.100.9, ::ffff:10.0.0.2", "198.51.100.9"),
+        ("::ffff:203.0.113.7", "198.51.100.9", "::ffff:203.0.113.7"),
     ],
 )
 def test_client_host_behind_trusted_proxies(
