@@ -18,9 +18,11 @@ def peer_host(address: Any) -> str:
 
 
 def host_and_peer(address: Any) -> tuple[str, str]:
-    """A socket peer's host (the rate-limit key) and ``host:port`` (for logs)."""
-    host = str(getattr(address, "host", address))
-    return host, f"{host}:{getattr(address, 'port', '')}"
+    """A socket peer's host (the rate-limit key), as :func:`peer_host` gives it to
+    HTTP, and ``host:port`` (for logs; ``unix`` alone for a Unix socket peer)."""
+    host = peer_host(address)
+    port = getattr(address, "port", None)
+    return host, host if port is None else f"{host}:{port}"
 
 
 class ProxyPolicy:

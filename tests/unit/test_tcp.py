@@ -21,6 +21,7 @@ from lairchat.testing import MemoryTCPClient, MemoryTCPServer
 from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
 from lairchat.transports.caps import PerAddress, Refused
 from lairchat.transports.http.testing import CHEAP_HASHER
+from lairchat.transports.proxies import peer_host
 from lairchat.transports.tcp import LairTCPProtocol
 
 PREFIX = struct.Struct("!I")
@@ -66,6 +67,15 @@ def test_connection_setup(server: Server) -> None:
     assert server.factory.open == {conn.proto}
     conn.drop()
     assert server.factory.open == set()
+
+
+def test_a_unix_socket_peer_has_the_address_http_gives_it(server: Server) -> None:
+    """Behind a proxy on a Unix socket, the rate limits and the login lockout key a
+    client as HTTP does ("unix"), so that one window is shared, not one per transport."""
+    address = UNIXAddress(None)
+    proto = server.factory.buildProtocol(address)
+    proto.makeConnection(StringTransport(peerAddress=address))
+    assert (proto.host, proto.peer) == (peer_host(address), "unix")
 
 
 def test_frames_delivered_one_byte_at_a_time(server: Server) -> None:
