@@ -76,8 +76,9 @@ class AdminService:
         now = self.clock.seconds()
         expires = ban_expiry(now, duration_hours)
         await self.store.put_ban(Ban(target.id, reason, actor.id, now, expires))
-        await self.store.delete_user_sessions(target.id)
-        self.hub.close_user(target.id, "banned", LairError("account_banned"))
+        notice = LairError("account_banned")
+        self.hub.sessions_ended(await self.store.delete_user_sessions(target.id), notice)
+        self.hub.close_user(target.id, "banned", notice)
         return {"success": True, "expires_at": None if expires is None else ts(expires)}
 
     @deferred

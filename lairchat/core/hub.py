@@ -15,12 +15,14 @@ from typing import Any
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface
 
+from lairchat.core.bounded import forget_oldest
 from lairchat.core.events import (
     Event,
     EveryoneAudience,
     RoomAudience,
     UserAudience,
 )
+from lairchat.domain.errors import LairError
 from lairchat.outbox import Outbox
 
 
@@ -62,6 +64,9 @@ SLOW_GRACE = 10.0
 #: The longest a sender's reading is paused at a time by back-pressure: the same
 #: grace, so readers that are stalled rather than slow are shed, not waited for.
 MAX_SENDER_PAUSE = SLOW_GRACE
+#: Ended sessions remembered (:meth:`Hub.ended`): a token is checked within
+#: milliseconds of its session being read, far fewer sessions end meanwhile.
+ENDED_TRACKED_MAX = 10_000
 
 
 class Hub:
@@ -89,6 +94,11 @@ class Hub:
         #: that write through it).
         self.outbox = Outbox()
         self.deliveries = 0
+        #: Sessions ended here (:meth:`close_session`), with the notice their
+        #: connections got: a connection whose token was checked before its session
+        #: ended is refused by it (:meth:`ended`) rather than attached. Ids are never
+        #: reused; bounded, the oldest forgotten first.
+        self._ended: dict[str, Any] = {}
 
     # -- directory and membership ---------------------------------------------------
 
@@ -207,8 +217,25 @@ class Hub:
     # -- revocation -----------------------------------------------------------------
 
     def close_session(self, session_id: str, reason: str, notice: Any = None) -> None:
+        """Close the session's connections (``notice`` first), now and for one still
+        authenticating with it (:meth:`ended`)."""
+        self.sessions_ended((session_id,), notice)
         for sub in list(self._by_session.get(session_id, ())):
             sub.close(reason, notice)
+
+    def sessions_ended(self, session_ids: Iterable[str], notice: Any = None) -> None:
+        """Refuse these sessions to a connection still authenticating with one, with
+        ``notice`` (:meth:`ended`); their live connections are closed apart."""
+        for session_id in session_ids:
+            self._ended[session_id] = notice
+        forget_oldest(self._ended, ENDED_TRACKED_MAX)
+
+    def ended(self, session_id: str) -> LairError | None:
+        """Why a connection may not attach with this session (ended by
+        :meth:`close_session` after its token was checked); None if it may."""
+        if session_id not in self._ended:
+            return None
+        return self._ended[session_id] or LairError("session_not_found")
 
     def session_user(self, session_id: str) -> str | None:
         """The user a connected session belongs to; None if none of its connections is."""

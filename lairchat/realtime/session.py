@@ -660,6 +660,9 @@ class Session:
             else:
                 user, session = outcome.user, outcome.session
                 body = outcome.to_wire()
+            ended = self.core.hub.ended(session.id)  # while it was being checked
+            if ended is not None:
+                return {**response, "success": False, "error": ended.to_wire()}
             if self.state is not State.CLOSING:
                 self._become_authenticated(user, session)
             return {**response, "success": True, **body}

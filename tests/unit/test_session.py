@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.logger import capturedLogs, formatEvent
 
 from lairchat.core import passwords
@@ -579,6 +579,33 @@ def test_a_password_change_closes_the_users_other_sessions(world: World) -> None
             "message": "Session ended: the password was changed",
         }
     ]
+
+
+@pytest.mark.parametrize("how", ["password change", "ban"])
+def test_a_session_ended_while_its_token_is_checked_is_refused(world: World, how: str) -> None:
+    """The token's check reads the session, then the user: a session ended between the
+    two used to attach anyway, after the hub had closed its connections, and stayed
+    usable until the revocation check's next pass (5 s)."""
+    own, other = world.account("alice"), result(world.core.auth.login("alice", "password1"))
+    client = world.connect()
+    client.hello()
+    store = world.core.store
+    read_user, held = store.get_user, defer.Deferred()
+    store.get_user = lambda user_id: held
+    client.send({"type": "authenticate", "request_id": "r", "token": other.token})
+    store.get_user = read_user
+    if how == "ban":
+        result(world.core.store.set_role(world.account("admin").user.id, "admin"))
+        admin = result(world.core.store.get_user(world.uid("admin")))
+        result(world.core.admin.ban(admin, own.user.id, None, None))
+        code = "account_banned"
+    else:
+        result(world.core.auth.change_password(own.user, "password1", "password2", own.session.id))
+        code = "session_not_found"
+    held.callback(own.user)
+    response = client.of_type("authenticate_response")[0]
+    assert response["success"] is False and response["error"]["code"] == code
+    assert world.core.hub.connections_of(own.user.id) == set()
 
 
 def test_get_current_user(world: World) -> None:
