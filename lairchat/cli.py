@@ -81,6 +81,8 @@ def beside_a_server(path: str) -> sqlite3.Connection:
             log_check(path)()
         except DatabaseFileChanged as e:
             raise ConfigError(str(e)) from None
+    except OSError:
+        pass  # no lock file to be had, so no server either: connect_to says the rest
     return connect_to(path)
 
 
