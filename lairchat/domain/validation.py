@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lairchat.domain.errors import LairError, validation_error
+from lairchat.domain.hidden import NAME_UNSAFE
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 EMAIL_MAX = 254
@@ -34,7 +35,21 @@ def check_username(username: str) -> str:
             "username_invalid",
             "invalid format: must contain only alphanumeric characters or underscore",
         )
+    _check_visible("username_invalid", username)
     return username
+
+
+def _check_visible(code: str, name: str) -> None:
+    """Refuse a name with a control or an invisible character (lairchat.domain.hidden):
+    the original accepted them, so ``admin`` and ``admin`` with a Hangul filler were
+    two names that look alike (our addition)."""
+    found = next((m.group(1) for m in NAME_UNSAFE.finditer(name) if m.group(1)), None)
+    if found is not None:
+        raise validation_error(
+            code,
+            f"invalid format: must not contain control or invisible characters "
+            f"(U+{ord(found):04X})",
+        )
 
 
 def check_email(email: str) -> str:
@@ -71,6 +86,7 @@ def check_room_name(name: str) -> str:
     size = len(name.encode("utf-8"))
     if size > ROOM_NAME_MAX:
         raise validation_error("room_name_invalid", _too_long(ROOM_NAME_MAX, size))
+    _check_visible("room_name_invalid", name)
     return name
 
 

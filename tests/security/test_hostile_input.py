@@ -28,6 +28,7 @@ from lairchat.domain.validation import (
     ROOM_NAME_MAX,
     USERNAME_MAX,
 )
+from lairchat.domain.hidden import NAME_UNSAFE
 from lairchat.realtime.codec import MAX_DEPTH as FRAME_DEPTH
 from lairchat.realtime.codec import REQUEST_ID_MAX
 from lairchat.testing import result
@@ -464,8 +465,14 @@ def test_hostile_text_is_stored_and_returned_byte_for_byte(world: Any, text: str
     assert back.json["messages"][0]["content"] == text
     # On the wire: JSON's own minimal escaping of exactly these characters, non-ASCII raw.
     assert orjson.dumps(text) in back.body
-    # A room named and described with it, and found by searching for it.
+    # A room named and described with it, and found by searching for it; or, for
+    # text with a control or an invisible character, a name refused (our addition).
+    rooms = result(w.core.store.counts())["rooms"]
     room = w.api.post("/api/v1/rooms", {"name": text, "description": text}, token=member)
+    if any(m.group(1) for m in NAME_UNSAFE.finditer(text)):
+        assert (room.status, room.code) == (400, "room_name_invalid"), room
+        assert result(w.core.store.counts())["rooms"] == rooms
+        return
     assert room.status == 201, room
     assert room.json["room"]["name"] == text
     assert room.json["room"]["settings"]["description"] == text

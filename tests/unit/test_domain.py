@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
+import orjson
 import pytest
 
 from lairchat.core.rooms import parse_room_role
@@ -177,6 +179,35 @@ def test_room_name_trimmed_and_accepted(name, stored):
 def test_room_name_refused(name, reason):
     message = refused(validation.check_room_name, name, "room_name_invalid")
     assert message == f"Room name invalid: {reason}"
+
+
+HIDDEN_LIST = orjson.loads(
+    (Path(__file__).parents[1] / "fixtures" / "hidden_characters.json").read_bytes()
+)
+HIDDEN_ENDS = [chr(int(r[end], 16)) for r in HIDDEN_LIST["marked"] for end in ("first", "last")]
+
+
+@pytest.mark.parametrize("char", [*HIDDEN_ENDS, "\x00", "\t", "\x1b", "\x7f", "\x85"])
+def test_room_names_with_hidden_characters_are_refused(char):
+    """Our addition: a name is how people tell rooms apart; both clients would show
+    these as marks, and other clients would not show them at all."""
+    message = refused(validation.check_room_name, f"gen{char}eral", "room_name_invalid")
+    assert message.startswith(
+        "Room name invalid: invalid format: must not contain control or invisible characters"
+    )
+    assert f"(U+{ord(char):04X})" in message
+
+
+@pytest.mark.parametrize("kept", HIDDEN_LIST["kept"], ids=lambda k: k["name"])
+def test_room_names_keep_what_only_looks_hidden(kept):
+    assert validation.check_room_name(f"x {kept['text']} y") == f"x {kept['text']} y"
+
+
+@pytest.mark.parametrize("char", [c for c in HIDDEN_ENDS if c.isalnum()])
+def test_usernames_with_letters_that_show_nothing_are_refused(char):
+    """The Hangul fillers are letters to ``isalnum``, and show as nothing."""
+    message = refused(validation.check_username, f"adm{char}in", "username_invalid")
+    assert "must not contain control or invisible characters" in message
 
 
 def test_description_bound_is_ours():

@@ -35,12 +35,13 @@ Edit fields show the same marks over the real text they hold (``safeedit.py``).
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 import urwid
+
+from lairchat.domain.hidden import HIDDEN, unsafe_pattern
 
 __all__ = [
     "ESCAPED",
@@ -60,47 +61,12 @@ __all__ = [
 #: The display attribute of a mark (``theme.py`` gives it a style of its own).
 ESCAPED = "escaped"
 
-#: Invisible or layout-changing characters shown as marks beyond the controls, as
-#: inclusive ranges: ``tests/fixtures/hidden_characters.json``'s ``marked``, which
-#: the tests hold this to.
-HIDDEN: tuple[tuple[int, int], ...] = (
-    (0x00AD, 0x00AD),  # soft hyphen
-    (0x034F, 0x034F),  # combining grapheme joiner
-    (0x061C, 0x061C),  # Arabic letter mark
-    (0x115F, 0x1160),  # Hangul choseong and jungseong fillers
-    (0x17B4, 0x17B5),  # Khmer inherent vowels
-    (0x180E, 0x180E),  # Mongolian vowel separator
-    (0x200B, 0x200B),  # zero-width space
-    (0x200E, 0x200F),  # left-to-right and right-to-left marks
-    (0x2028, 0x2029),  # line and paragraph separators
-    (0x202A, 0x202E),  # bidi embeddings and overrides
-    (0x2060, 0x2065),  # word joiner, invisible operators
-    (0x2066, 0x2069),  # bidi isolates
-    (0x206A, 0x206F),  # deprecated format characters
-    (0x3164, 0x3164),  # Hangul filler
-    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
-    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
-    (0xFFF9, 0xFFFB),  # interlinear annotation
-    (0x1D173, 0x1D17A),  # musical symbol format characters
-    (0xE0000, 0xE007F),  # tag characters (but in an emoji tag sequence)
-)
-
-_HIDDEN_CLASS = "".join(rf"\U{first:08X}-\U{last:08X}" for first, last in HIDDEN)
-#: A subdivision flag (England: ``U+1F3F4 U+E0067 … U+E007F``), whose tag
-#: characters are kept.
-_TAG_SEQUENCE = r"\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F"
-
-
-def _unsafe(c0: str) -> re.Pattern[str]:
-    return re.compile(rf"{_TAG_SEQUENCE}|([{c0}\x7f-\x9f{_HIDDEN_CLASS}])")
-
-
 #: What is never printed as is, in group 1: C0 and C1 controls but tab and newline,
 #: DEL, and :data:`HIDDEN`. A match without group 1 is an emoji tag sequence, kept
 #: whole (see :func:`marked`).
-UNSAFE = _unsafe(r"\x00-\x08\x0b-\x1f")
+UNSAFE = unsafe_pattern(r"\x00-\x08\x0b-\x1f")
 #: The same and newline, for text that must stay on one row.
-UNSAFE_IN_LINE = _unsafe(r"\x00-\x08\x0a-\x1f")
+UNSAFE_IN_LINE = unsafe_pattern(r"\x00-\x08\x0a-\x1f")
 
 
 def mark(char: str) -> str:
