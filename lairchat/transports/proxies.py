@@ -56,7 +56,8 @@ class ProxyPolicy:
                 return hop
         if hops:
             return hops[0]
-        return (real_ip or "").strip() or peer_host
+        # One address; sent on several lines, the last (as for one HTTP header).
+        return (real_ip or "").rsplit(",", 1)[-1].strip() or peer_host
 
     def client_of(self, peer_host: str, header: Callable[[str], str | None]) -> str:
         """:meth:`client_host` of a request whose headers ``header(name)`` reads (by
@@ -65,5 +66,12 @@ class ProxyPolicy:
 
     def client_of_request(self, request: Any) -> str:
         """The client's address for an HTTP request: for logs, rate limits and the
-        login lockout alike."""
-        return self.client_of(peer_host(request.getClientAddress()), request.getHeader)
+        login lockout alike. A header sent on several lines counts whole, as one
+        list (``getHeader`` would give its last line only; Autobahn joins them)."""
+        headers = request.requestHeaders
+
+        def header(name: str) -> str | None:
+            lines = headers.getRawHeaders(name)
+            return ", ".join(lines) if lines else None
+
+        return self.client_of(peer_host(request.getClientAddress()), header)

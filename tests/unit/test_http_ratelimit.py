@@ -6,6 +6,9 @@ import itertools
 
 import pytest
 from twisted.internet import task
+from twisted.internet.address import IPv4Address
+from twisted.web.http import Request
+from twisted.web.test.requesthelper import DummyChannel
 
 import lairchat.core.passwords
 from lairchat.core.ratelimit import RateLimiter
@@ -99,3 +102,24 @@ def test_general_tier_covers_every_path(clock: task.Clock) -> None:
     client = limited_client(clock)
     statuses = [client.get("/health").status for _ in range(101)]
     assert statuses == [200] * 100 + [429]
+
+
+def test_every_forwarded_for_line_counts_as_over_websocket() -> None:
+    """Proxies that each add a line of their own (HAProxy's option forwardfor): HTTP
+    read the last line only, and took the proxy written there for the client, where
+    the WebSocket adapter reads them all (Autobahn joins them)."""
+    policy = ProxyPolicy(["10.0.0.0/8"])
+    request = Request(DummyChannel())
+    request.client = IPv4Address("TCP", "10.0.0.5", 4711)
+    request.requestHeaders.setRawHeaders(b"x-forwarded-for", [b"198.51.100.9", b"10.0.0.2"])
+    assert policy.client_of_request(request) == "198.51.100.9"
+    assert policy.client_of("10.0.0.5", {"x-forwarded-for": "198.51.100.9, 10.0.0.2"}.get) == (
+        "198.51.100.9"
+    )
+    # X-Real-IP is one address: of several lines, the last, on both transports.
+    request.requestHeaders.removeHeader(b"x-forwarded-for")
+    request.requestHeaders.setRawHeaders(b"x-real-ip", [b"203.0.113.1", b"198.51.100.7"])
+    assert policy.client_of_request(request) == "198.51.100.7"
+    assert policy.client_of("10.0.0.5", {"x-real-ip": "203.0.113.1, 198.51.100.7"}.get) == (
+        "198.51.100.7"
+    )
