@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lairchat.testing import free_port
 from lairchat.testing_clients import ServerClosed, closed_at_once
 from lairchat.tls import write_dev_certificate
 from lairchat.transports.tcp import CLOSE_GRACE
@@ -25,7 +26,7 @@ from tests.integration.test_ops_support import (
     TCPClient,
     UnixHTTPConnection,
     closing_all,
-    free_port,
+    free_ports,
     http_request,
     wait_until,
 )
@@ -50,7 +51,7 @@ def unix_get(path: Path, url: str, tls: ssl.SSLContext | None = None) -> tuple[i
 def ssl_tcp_server(tmp_path: Path, certs, request, **env: str) -> Server:
     """A server whose TCP port speaks TLS (an ``ssl:`` endpoint), with ``env`` added."""
     cert, key, _ = certs
-    tcp_port = free_port()
+    tcp_port, http_port = free_ports(2)
     server = Server(
         tmp_path / "server",
         env={
@@ -59,7 +60,7 @@ def ssl_tcp_server(tmp_path: Path, certs, request, **env: str) -> Server:
             ),
             **env,
         },
-        ports=(tcp_port, free_port()),
+        ports=(tcp_port, http_port),
     )
     request.addfinalizer(server.stop)
     return server
@@ -148,11 +149,11 @@ def test_tls_settings_wrap_an_explicit_endpoint(tmp_path: Path, certs, request) 
 
 
 def test_proxy_protocol_prefix(tmp_path: Path, request) -> None:
-    tcp_port = free_port()
+    tcp_port, http_port = free_ports(2)
     server = Server(
         tmp_path,
         env={"LAIR_TCP_ENDPOINT": f"haproxy:tcp:{tcp_port}:interface=127.0.0.1"},
-        ports=(tcp_port, free_port()),
+        ports=(tcp_port, http_port),
     )
     request.addfinalizer(server.stop)
     with socket.create_connection(("127.0.0.1", tcp_port), timeout=TIMEOUT) as raw:

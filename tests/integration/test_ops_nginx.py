@@ -36,7 +36,7 @@ from tests.integration.test_ops_support import (
     Server,
     TCPClient,
     closing_all,
-    free_port,
+    free_ports,
     http_request,
     wait_until,
 )
@@ -69,7 +69,7 @@ def render(text: str, values: dict[str, str]) -> str:
 
 
 class PortTaken(AssertionError):
-    """A port free_port() handed out was taken by someone else before nginx bound it."""
+    """A port free_ports() handed out was taken by someone else before nginx bound it."""
 
 
 class Nginx:
@@ -79,8 +79,8 @@ class Nginx:
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
         cert, key = write_dev_certificate(str(workdir / "certs"))
         self.tls = ssl.create_default_context(cafile=str(cert))
-        self.http_port, self.https_port = free_port(), free_port()
-        self.stream_port, self.stream_tls_port = free_port(), free_port()
+        ports = free_ports(4)
+        self.http_port, self.https_port, self.stream_port, self.stream_tls_port = ports
         temp = self.prefix / "temp"
         temp_paths = "".join(
             f"\n    {kind}_temp_path {temp}/{kind};"
@@ -160,7 +160,7 @@ def proxied(
     configuration's comments say, and nginx in front of it."""
 
     def start(trusted: bool = True, rate_limits: bool = False) -> tuple[Server, Nginx]:
-        tcp_port, http_port = free_port(), free_port()
+        tcp_port, http_port = free_ports(2)
         env: dict[str, str | None] = {
             "LAIR_HTTP_ENDPOINT": f"tcp:{http_port}:interface=127.0.0.1",
             "LAIR_TCP_ENDPOINT": f"haproxy:tcp:{tcp_port}:interface=127.0.0.1",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lairchat import testing_clients
-from lairchat.testing import TWISTD, free_port
+from lairchat.testing import TWISTD, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "ops-test-secret-0123456789abcdef-0123"
@@ -88,7 +88,7 @@ class Server:
     ):
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.tcp_port, self.http_port = ports or (free_port(), free_port())
+        self.tcp_port, self.http_port = ports or free_ports(2)
         self.db_path = workdir / "chat.db"
         self.pidfile = workdir / "twistd.pid"
         self.logfile = workdir / "server.log"

@@ -25,7 +25,7 @@ from tests.integration.test_ops_support import (
     Server,
     TCPClient,
     closing_all,
-    free_port,
+    free_ports,
 )
 
 ACTIVATE = shutil.which("systemd-socket-activate") or "/usr/bin/systemd-socket-activate"
@@ -37,7 +37,8 @@ def activated_server(tmp_path: Path, tcp_endpoint: str, http_endpoint: str, name
     ``names`` is LISTEN_FDNAMES: systemd always sets it (the socket unit's name for
     each fd of one ``.socket`` unit, unless ``FileDescriptorName=`` says otherwise),
     and Twisted ignores the fds without it; the activator sets it only if told to."""
-    ports = (free_port(), free_port())
+    tcp_port, http_port = free_ports(2)
+    ports = (tcp_port, http_port)
     env = {
         "LAIR_TCP_ENDPOINT": tcp_endpoint,
         "LAIR_HTTP_ENDPOINT": http_endpoint,
