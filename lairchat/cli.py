@@ -23,12 +23,16 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from twisted.internet import defer
+
 from lairchat.bootstrap import create_account
-from lairchat.config import ConfigError, database_path
+from lairchat.config import ConfigError, database_path, retention_days
+from lairchat.core import retention
 from lairchat.core.admin import BAN_HOURS_RULE, ban_expiry, check_ban_hours
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
+from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Ban
 from lairchat.revocation import CHECK_INTERVAL
 from lairchat.storage.sqlite import lock, migrate
@@ -126,11 +130,14 @@ def bring_up_to_date(conn: sqlite3.Connection, path: str) -> list[str]:
         return migrate.migrate(conn)
 
 
-def open_core(path: str) -> Core:
+def open_store(path: str) -> SQLiteStore:
     pool = ImmediatePool(connection=beside_a_server(path))
     bring_up_to_date(pool.connection, path)
-    store = SQLiteStore(pool, pool, path)
-    core = Core.build(store, WallClock(), UNUSED_TOKEN_SECRET, run_now)
+    return SQLiteStore(pool, pool, path)
+
+
+def open_core(path: str) -> Core:
+    core = Core.build(open_store(path), WallClock(), UNUSED_TOKEN_SECRET, run_now)
     result(core.load())
     return core
 
@@ -274,6 +281,25 @@ def cmd_backup(path: str, target: str, force: bool = False) -> str:
     return f"backed up {path} to {target}"
 
 
+def pause_here() -> defer.Deferred:
+    """:func:`retention.prune`'s pause between two batches, outside a reactor: the
+    running server's message writer takes the write lock meanwhile."""
+    time.sleep(retention.PAUSE)
+    return defer.succeed(None)
+
+
+def cmd_prune(path: str, days: int) -> str:
+    """Delete messages older than ``days`` days, as the server's retention does."""
+    store = open_store(path)
+    try:
+        before = retention.cutoff(time.time(), days)
+        deleted = result(retention.prune(store, before, pause_here))
+    finally:
+        store.close()
+    when = ts(int(before))
+    return f"deleted {deleted} message(s) older than {days} day(s) (created before {when})"
+
+
 def read_only_uri(path: str) -> str:
     """A URI that opens ``path`` without creating or changing any file beside it.
 
@@ -332,6 +358,14 @@ def cmd_restore(path: str, backup: str) -> str:
         source.close()
     done = f"restored {path} from {backup}"
     return f"{done}; applied: {', '.join(upgraded)}" if upgraded else done
+
+
+def older_than(text: str) -> int:
+    """``--older-than``, by the rule of LAIR_MESSAGE_RETENTION_DAYS."""
+    try:
+        return retention_days(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{e}, got {text}") from None
 
 
 def ban_hours(text: str) -> float:
@@ -412,6 +446,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="replace PATH if it exists")
     c = command(db, "restore", "replace the database with a backup (server stopped)")
     c.add_argument("backup")
+    c = command(db, "prune", "delete messages older than DAYS days (safe while the server runs)")
+    c.add_argument("--older-than", metavar="DAYS", type=older_than, required=True)
     return p
 
 
@@ -427,6 +463,8 @@ def run(args: argparse.Namespace) -> str:
         return cmd_migrate(path)
     if args.command == "backup":
         return cmd_backup(path, args.path, args.force)
+    if args.command == "prune":
+        return cmd_prune(path, args.older_than)
     return cmd_restore(path, args.backup)
 
 

@@ -54,6 +54,9 @@ class Config:
     # Seconds a database statement waits for a lock another process holds (SQLite's
     # busy timeout); the message writer is given up on after twice this.
     database_busy_timeout: float = 30.0
+    # Messages older than this many days are deleted (lairchat.core.retention);
+    # None: kept forever.
+    message_retention_days: int | None = None
     # Always filled in by load_config; kept out of repr so it never lands in a log.
     jwt_secret: str = field(default="", repr=False)
     # One of LOG_LEVELS ("warn" is accepted and stored as "warning").
@@ -147,6 +150,21 @@ def _busy_timeout(raw: str) -> float:
     if not 0.001 <= value <= MAX_BUSY_TIMEOUT:  # also false for nan
         raise _Invalid(f"must be a number of seconds from 0.001 to {MAX_BUSY_TIMEOUT}")
     return value
+
+
+#: The longest retention, in days (a century): a bound, not a recommendation.
+MAX_RETENTION_DAYS = 36500
+#: Days messages are kept (also ``lairchat db prune --older-than``).
+retention_days = _integer(1, MAX_RETENTION_DAYS)
+
+
+def _message_retention(raw: str) -> int | None:
+    if raw.strip().lower() in ("0", "off"):
+        return None
+    try:
+        return retention_days(raw)
+    except _Invalid as e:
+        raise _Invalid(f"{e.expected}, or 0 or off to keep messages forever") from None
 
 
 def _log_level(raw: str) -> str:
@@ -352,6 +370,10 @@ _SETTINGS: tuple[_Setting, ...] = (
              "Seconds a database write waits for a lock held by another process (e.g."
              " `lairchat admin`) before it fails; a message writer that does not answer"
              " for twice this is restarted. [default: 30]"),
+    _Setting("message_retention_days", "message-retention-days",
+             "LAIR_MESSAGE_RETENTION_DAYS", _message_retention,
+             "Delete room and direct messages older than this many days (checked hourly);"
+             " 0 or off keeps them forever. [default: off]"),
     _Setting("jwt_secret", "jwt-secret", "LAIR_JWT_SECRET", _secret,
              "HMAC key for session tokens. [default: generated once, kept in"
              " <database>.jwt-secret]"),

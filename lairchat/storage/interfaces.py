@@ -111,6 +111,12 @@ class IMessageStore(Interface):
     def delete_message(message_id):
         """Hard delete."""
 
+    def prune_messages(created_before, after_seq, batch):
+        """Of the ``batch`` messages after seq ``after_seq``, delete those created
+        before ``created_before``, in one short transaction; their seqs are never
+        given again. Fires with ``(deleted, last)``: the ``after_seq`` of the next
+        batch, or None when there is no more to prune (lairchat.core.retention)."""
+
     def history(target, viewer_id, limit, before, after):
         """Newest first. ``before``/``after`` are ``("seq", n)`` or ``("time", t)`` or None."""
 

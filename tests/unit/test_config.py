@@ -62,6 +62,7 @@ def test_defaults(tmp_path):
     assert config.encryption_required is False
     assert config.ws_allowed_origins == ()
     assert config.trusted_proxies == ()
+    assert config.message_retention_days is None  # messages are kept forever
     assert config.jwt_secret
     assert (tmp_path / "lair-chat.db.jwt-secret").exists()
 
@@ -100,6 +101,7 @@ FULL_ENVIRONMENT = {
     "LAIR_ENCRYPTION_REQUIRED": "yes",
     "LAIR_WS_ALLOWED_ORIGINS": "https://a.example, https://b.example:8443,",
     "LAIR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, ::1",
+    "LAIR_MESSAGE_RETENTION_DAYS": " 30 ",
 }
 
 
@@ -129,6 +131,7 @@ def test_every_setting_from_the_environment():
         encryption_required=True,
         ws_allowed_origins=("https://a.example", "https://b.example:8443"),
         trusted_proxies=("127.0.0.1", "10.0.0.0/8", "::1"),
+        message_retention_days=30,
     )
 
 
@@ -154,6 +157,7 @@ def test_command_line_beats_environment():
         "--tls-key=cli.key",
         "--ws-allowed-origins=https://c.example",
         "--trusted-proxies=192.168.0.0/16",
+        "--message-retention-days=off",
     ]
     config = load(*argv, **FULL_ENVIRONMENT)
     assert config == Config(
@@ -320,7 +324,24 @@ ERROR_CASES = [
     (["--database-url=sqlite:missing/x.db"], {}, "--database-url: directory 'missing'"),
     ([], {"LAIR_DATABASE_URL": "sqlite:missing/x.db"}, "LAIR_DATABASE_URL: directory 'missing'"),
     (["--database-url=sqlite:."], {}, "--database-url: '.' is a directory"),
+    (
+        [],
+        {"LAIR_MESSAGE_RETENTION_DAYS": "30d"},
+        "LAIR_MESSAGE_RETENTION_DAYS: must be an integer from 1 to 36500, or 0 or off to keep"
+        " messages forever, got '30d'",
+    ),
+    ([], {"LAIR_MESSAGE_RETENTION_DAYS": "-1"}, "LAIR_MESSAGE_RETENTION_DAYS: must be an integer"),
+    (["--message-retention-days=36501"], {}, "--message-retention-days: must be an integer"),
+    (["--message-retention-days=1.5"], {}, "--message-retention-days: must be an integer"),
 ]
+
+
+@pytest.mark.parametrize(("value", "days"), [("0", None), ("off", None), ("OFF", None), ("1", 1)])
+def test_message_retention_is_off_or_days(value, days):
+    assert load(LAIR_MESSAGE_RETENTION_DAYS=value).message_retention_days == days
+    config = load(f"--message-retention-days={value}", LAIR_MESSAGE_RETENTION_DAYS="7")
+    assert config.message_retention_days == days
+    assert config.source("message_retention_days") == "--message-retention-days"
 
 
 @pytest.mark.parametrize(("argv", "environ", "expected"), ERROR_CASES)

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,6 +227,73 @@ def test_reset_password_keeps_the_rules_and_names_the_user(
     assert capsys.readouterr().err == "lairchat: no user named 'nobody'\n"
 
 
+# -- db prune -------------------------------------------------------------------------
+
+
+def plant_messages(db: Path, *ages_in_days: float) -> None:
+    """Messages by alice (created first) to herself, ``ages_in_days`` old."""
+    now = time.time()
+    with sqlite3.connect(db) as conn:
+        (alice,) = conn.execute("SELECT id FROM users WHERE username = 'alice'").fetchone()
+        for i, age in enumerate(ages_in_days):
+            created = int(now - age * 86400)
+            conn.execute(
+                "INSERT INTO messages (id, author_id, target_type, target_id, content, "
+                "is_edited, created_at, updated_at) VALUES (?, ?, 'dm', ?, ?, 0, ?, ?)",
+                (f"m{i}", alice, alice, f"{age} days old", created, created),
+            )
+
+
+def message_contents(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT content FROM messages ORDER BY rowid")]
+
+
+def test_prune_deletes_old_messages_and_says_how_many(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    plant_messages(db, 400, 31, 29, 0)
+    capsys.readouterr()
+    assert run(db, "db", "prune", "--older-than", "30") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("deleted 2 message(s) older than 30 day(s) (created before 20")
+    assert out.endswith("Z)\n")
+    assert message_contents(db) == ["29 days old", "0 days old"]
+    assert run(db, "db", "prune", "--older-than=1") == 0
+    assert capsys.readouterr().out.startswith("deleted 1 message(s) older than 1 day(s)")
+    assert run(db, "db", "prune", "--older-than", "1") == 0
+    assert capsys.readouterr().out.startswith("deleted 0 message(s)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--older-than", "0"], "must be an integer from 1 to 36500, got 0"),
+        (["--older-than", "30d"], "must be an integer from 1 to 36500, got 30d"),
+        (["--older-than", "36501"], "must be an integer from 1 to 36500, got 36501"),
+        ([], "the following arguments are required: --older-than"),
+    ],
+)
+def test_prune_refuses_a_bad_age(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], expected: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(tmp_path / "chat.db", "db", "prune", *argv)
+    assert info.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "chat.db").exists()
+
+
+def test_prune_names_a_database_it_cannot_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert run(tmp_path / "missing" / "chat.db", "db", "prune", "--older-than", "30") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lairchat: ") and "missing" in err and err.count("\n") == 1
+
+
 # -- the database lock ------------------------------------------------------------
 
 
@@ -273,6 +341,7 @@ def test_other_commands_run_beside_a_server(served: Served, capsys: pytest.Captu
     assert run(db, "admin", "create-user", "carol", "carol@example.com") == 0
     assert run(db, "admin", "ban", "carol") == 0
     assert run(db, "db", "backup", str(backup.with_name("again.db"))) == 0
+    assert run(db, "db", "prune", "--older-than", "30") == 0
     capsys.readouterr()
     assert run(db, "db", "migrate") == 0
     assert capsys.readouterr().out == "database is up to date\n"

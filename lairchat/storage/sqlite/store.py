@@ -625,6 +625,34 @@ class SQLiteStore:
 
         return self._write(txn)
 
+    def prune_messages(self, created_before: float, after_seq: int, batch: int) -> defer.Deferred:
+        """One short transaction of retention (:mod:`lairchat.core.retention`): of the
+        ``batch`` messages next after seq ``after_seq`` (by rowid, the primary key:
+        no index on ``created_at`` is kept, see migration 004), delete those created
+        before ``created_before``. Fires with ``(deleted, last)``: ``last`` is the seq
+        to pass as ``after_seq`` next, or None once there is no more to prune (this
+        batch deleted nothing, or reached the newest message)."""
+        window = "rowid > ? AND rowid <= ? AND created_at < ?"
+
+        def txn(cur: sqlite3.Cursor) -> tuple[int, int | None]:
+            last, seen = cur.execute(
+                "SELECT max(rowid), count(*) FROM "
+                "(SELECT rowid FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?)",
+                (after_seq, batch),
+            ).fetchone()
+            if not seen:
+                return 0, None
+            args = (after_seq, last, _int(created_before))
+            top = cur.execute(f"SELECT max(rowid) FROM messages WHERE {window}", args).fetchone()
+            if top[0] is None:
+                return 0, None
+            # The newest message may be among them: keep its seq (migration 006).
+            cur.execute("UPDATE message_seq_floor SET seq = max(seq, ?) WHERE id = 1", (top[0],))
+            deleted = cur.execute(f"DELETE FROM messages WHERE {window}", args).rowcount
+            return deleted, None if seen < batch else last
+
+        return self._write(txn)
+
     @staticmethod
     def _conversation(target: Target, viewer_id: str) -> list[tuple[str, list]]:
         """One room or one DM conversation, as index-friendly branches of disjoint rows:
