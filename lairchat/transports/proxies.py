@@ -25,6 +25,18 @@ def host_and_peer(address: Any) -> tuple[str, str]:
     return host, host if port is None else f"{host}:{port}"
 
 
+def without_port(hop: str) -> str:
+    """A forwarded address without the port some proxies write after it
+    (``192.0.2.7:4711``, ``[2001:db8::7]:4711``): counted with it, a client would have
+    a rate-limit and lockout key of its own per connection."""
+    if hop.startswith("["):
+        end = hop.find("]")
+        return hop[1:end] if end > 0 else hop
+    if hop.count(":") == 1:
+        return hop.partition(":")[0]
+    return hop
+
+
 class ProxyPolicy:
     def __init__(self, trusted: Iterable[str] = ()):
         self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted)
@@ -50,14 +62,14 @@ class ProxyPolicy:
         ignored: they are trivially forged."""
         if not self.trusted or not self.is_trusted(peer_host):
             return peer_host
-        hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+        hops = [without_port(h.strip()) for h in (forwarded_for or "").split(",") if h.strip()]
         for hop in reversed(hops):
             if not self.is_trusted(hop):
                 return hop
         if hops:
             return hops[0]
         # One address; sent on several lines, the last (as for one HTTP header).
-        return (real_ip or "").rsplit(",", 1)[-1].strip() or peer_host
+        return without_port((real_ip or "").rsplit(",", 1)[-1].strip()) or peer_host
 
     def client_of(self, peer_host: str, header: Callable[[str], str | None]) -> str:
         """:meth:`client_host` of a request whose headers ``header(name)`` reads (by

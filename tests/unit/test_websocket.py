@@ -898,6 +898,10 @@ def test_autobahn_options_are_explicit(world: World) -> None:
         ("::ffff:10.0.0.5", "198.51.100.9", "198.51.100.9"),
         ("10.0.0.5", "198.51.100.9, ::ffff:10.0.0.2", "198.51.100.9"),
         ("::ffff:203.0.113.7", "198.51.100.9", "::ffff:203.0.113.7"),
+        # Proxies that write the client's port too: the address, not one per port.
+        ("10.0.0.5", "198.51.100.9:4711", "198.51.100.9"),
+        ("10.0.0.5", "[2001:db8::5]:4711", "2001:db8::5"),
+        ("10.0.0.5", "198.51.100.9:4711, 10.0.0.2:80", "198.51.100.9"),
     ],
 )
 def test_client_host_behind_trusted_proxies(
