@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from lairchat.client.testing import PrivateCA, write_private_ca
-from lairchat.testing import ServerNotReady, ServerProcess, free_port
+from lairchat.testing import ServerNotReady, ServerProcess
 from lairchat.testing_clients import TCPClient
 from lairchat.tls import write_dev_certificate
 
@@ -357,12 +358,30 @@ def test_hostile_text_from_another_user_is_shown_as_marks_in_indented_rows(
     assert "Traceback" not in a.screen()
 
 
+@contextlib.contextmanager
+def refusing_ports() -> Iterator[int]:
+    """A loopback port P where P and P + 2 (where the client looks for REST) refuse
+    connections while this lasts: both are bound, neither listens. A port merely
+    picked free and let go could be a server's by the time the client connects, and
+    P + 2 could already be one (a login there fails otherwise)."""
+    for _ in range(100):
+        with socket.socket() as tcp, socket.socket() as http:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                http.bind(("127.0.0.1", port + 2))
+            except OSError:
+                continue
+            yield port
+            return
+    raise AssertionError("no port P with P + 2 free in 100 tries")
+
+
 def test_wrong_password_and_unreachable_server_are_shown(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
     tmux = tmux_binary()
     socket_name = f"lairchat-test-{uuid.uuid4().hex[:6]}"
-    dead_port = free_port()
     args = server.client_args()
     t = Terminal(tmux, socket_name, "errors", args, tmp_path)
     terminals.append(t)
@@ -373,14 +392,15 @@ def test_wrong_password_and_unreachable_server_are_shown(
     t.keys("Enter")
     t.wait_for("Login failed: Invalid credentials")
     # Point the server field at a closed port: the REST URL follows it (port + 2).
-    t.keys("Up", "Up")
-    for _ in range(len(str(server.tcp_port))):
-        t.keys("BSpace")
-    t.type(str(dead_port))
-    t.keys("Enter", "Enter")  # to the password, emptied after the refusal
-    t.type("wrong-password")
-    t.keys("Enter")
-    t.wait_for("connection refused")
+    with refusing_ports() as dead_port:
+        t.keys("Up", "Up")
+        for _ in range(len(str(server.tcp_port))):
+            t.keys("BSpace")
+        t.type(str(dead_port))
+        t.keys("Enter", "Enter")  # to the password, emptied after the refusal
+        t.type("wrong-password")
+        t.keys("Enter")
+        t.wait_for("connection refused")
     assert "Traceback" not in t.screen()
 
 
