@@ -295,3 +295,22 @@ def test_a_failed_pass_is_logged_and_the_next_one_runs(core, world, clock) -> No
     assert len(failed) == 1
     assert isinstance(failed[0]["log_failure"].value, RuntimeError)
     service.stopService()
+
+
+def test_pruned_text_is_overwritten_in_the_file(tmp_path, clock, monkeypatch) -> None:
+    """Not only unlinked: a deleted row's text stays in a freed page until SQLite
+    reuses it, and whoever can read the file (a backup made later) could read it."""
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    path = tmp_path / "chat.db"
+    core = make_core(str(path), clock=clock)
+    alice = user(core, "alice")
+    for i in range(300):
+        stored(core, alice, Target("dm", alice.id), OLD, f"secret-{i:04d}-" + "x" * 200)
+    stored(core, alice, Target("dm", alice.id), NEW, "kept-message")
+    assert result(retention.prune(core.store, retention.cutoff(NOW, 30), no_pause)) == 300
+    conn = core.store._writer.connection
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert conn.execute("PRAGMA secure_delete").fetchone() == (0,)  # for this pass only
+    data = path.read_bytes()
+    assert b"kept-message" in data
+    assert b"secret-" not in data

@@ -64,6 +64,12 @@ INVITATION_SELECT = (
 #: unusable (the readiness probe's own patience: lairchat.observability.http).
 STUCK = 5.0
 
+#: SQLite's ``secure_delete`` while messages are pruned: their text is overwritten
+#: with zeros in the file, not only unlinked (FAST leaves it in freed pages: of 135k
+#: pruned rows, 75k were still readable in the file). Measured: no cost to see
+#: beside the commit's (docs/operations.md, "Retention").
+SECURE_DELETE = "ON"
+
 #: Session ids per query in :meth:`SQLiteStore.existing_sessions`.
 SESSION_BATCH = 500
 
@@ -648,7 +654,12 @@ class SQLiteStore:
                 return 0, None
             # The newest message may be among them: keep its seq (migration 006).
             cur.execute("UPDATE message_seq_floor SET seq = max(seq, ?) WHERE id = 1", (top[0],))
-            deleted = cur.execute(f"DELETE FROM messages WHERE {window}", args).rowcount
+            # Overwrite their text in the file, not only unlink it (docs/SECURITY.md).
+            cur.execute(f"PRAGMA secure_delete = {SECURE_DELETE}")
+            try:
+                deleted = cur.execute(f"DELETE FROM messages WHERE {window}", args).rowcount
+            finally:
+                cur.execute("PRAGMA secure_delete = 0")
             return deleted, None if seen < batch else last
 
         return self._write(txn)
