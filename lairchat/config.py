@@ -290,11 +290,14 @@ def _origin(text: str) -> str:
 
 
 def _proxy(text: str) -> str:
+    if text == "unix":  # a proxy on the server's Unix socket (proxies.UNIX_PEER)
+        return text
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise _Invalid(
-            f"{text!r} is not an IP address or network such as 10.0.0.0/8", show_value=False
+            f"{text!r} is not an IP address or network such as 10.0.0.0/8, or unix",
+            show_value=False,
         ) from None
     return text
 
@@ -424,7 +427,7 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("trusted_proxies", "trusted-proxies", "LAIR_TRUSTED_PROXIES",
              _comma_list(_proxy),
              "Comma-separated proxy addresses/networks whose X-Forwarded-For (or"
-             " X-Real-IP) is believed."),
+             " X-Real-IP) is believed; unix: a proxy on the Unix socket."),
     # Environment only: a password on the command line is visible to every local user.
     _Setting("admin_username", None, "LAIR_ADMIN_USERNAME", _text,
              "Create (or promote) this admin account at start."),

@@ -10,11 +10,14 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
+#: The host of every Unix socket peer; in LAIR_TRUSTED_PROXIES, trusts them.
+UNIX_PEER = "unix"
+
 
 def peer_host(address: Any) -> str:
     """The host of a transport address; ``unix`` for a Unix socket peer."""
     host = getattr(address, "host", None)
-    return host if isinstance(host, str) else "unix"
+    return host if isinstance(host, str) else UNIX_PEER
 
 
 def host_and_peer(address: Any) -> tuple[str, str]:
@@ -39,9 +42,16 @@ def without_port(hop: str) -> str:
 
 class ProxyPolicy:
     def __init__(self, trusted: Iterable[str] = ()):
-        self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in trusted)
+        trusted = tuple(trusted)
+        #: Whether a proxy on a Unix socket is trusted (``unix`` in the list): every
+        #: client behind it would otherwise be one client, ``unix``.
+        self.unix = UNIX_PEER in trusted
+        networks = (p for p in trusted if p != UNIX_PEER)
+        self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in networks)
 
     def is_trusted(self, address: str) -> bool:
+        if address == UNIX_PEER:
+            return self.unix
         """Whether ``address`` is in a trusted network; an IPv4-mapped IPv6 address
         (``::ffff:127.0.0.1``: how a listener on ``::`` sees an IPv4 peer) as its IPv4
         address, as ``address_key`` counts it."""
@@ -60,7 +70,7 @@ class ProxyPolicy:
         """``peer_host``, or, when the peer is a trusted proxy, the nearest untrusted
         hop of ``X-Forwarded-For`` (else ``X-Real-IP``). Headers from anyone else are
         ignored: they are trivially forged."""
-        if not self.trusted or not self.is_trusted(peer_host):
+        if not (self.trusted or self.unix) or not self.is_trusted(peer_host):
             return peer_host
         hops = [without_port(h.strip()) for h in (forwarded_for or "").split(",") if h.strip()]
         for hop in reversed(hops):

@@ -528,3 +528,9 @@ def test_help_names_every_setting_and_version_is_lairchats(capsys) -> None:
         Options().parseOptions(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out == f"lairchat {__version__}\n"
+
+
+def test_a_proxy_on_the_unix_socket_may_be_trusted():
+    """Behind a proxy on a Unix socket every client is 'unix': trusting it is the
+    only way to tell clients apart (rate limits, the login lockout)."""
+    assert load(LAIR_TRUSTED_PROXIES="unix,10.0.0.0/8").trusted_proxies == ("unix", "10.0.0.0/8")

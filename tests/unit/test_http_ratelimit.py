@@ -123,3 +123,13 @@ def test_every_forwarded_for_line_counts_as_over_websocket() -> None:
     assert policy.client_of("10.0.0.5", {"x-real-ip": "203.0.113.1, 198.51.100.7"}.get) == (
         "198.51.100.7"
     )
+
+
+def test_a_proxy_on_a_unix_socket_is_believed_once_trusted() -> None:
+    """Behind nginx on lairchat's Unix socket every request comes from 'unix': without
+    a way to trust it, all clients shared one rate limit and one login lockout (five
+    failures from anyone locked a known user out for everyone)."""
+    assert ProxyPolicy(["unix"]).client_host("unix", "198.51.100.9") == "198.51.100.9"
+    assert ProxyPolicy(["127.0.0.1"]).client_host("unix", "198.51.100.9") == "unix"
+    assert ProxyPolicy(["unix"]).client_host("127.0.0.1", "198.51.100.9") == "127.0.0.1"
+    assert not ProxyPolicy(["unix"]).is_trusted("198.51.100.9")
