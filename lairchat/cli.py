@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import secrets
 import sqlite3
 import sys
@@ -300,6 +301,38 @@ def cmd_prune(path: str, days: int) -> str:
     return f"deleted {deleted} message(s) older than {days} day(s) (created before {when})"
 
 
+#: The files ``db backup --into`` writes, and the only ones its ``--keep`` removes.
+DATED_BACKUP = re.compile(r"lair-chat-\d{4}-\d{2}-\d{2}\.db")
+
+
+def remove_beside(backup: str) -> None:
+    """What SQLite left beside a backup someone opened (its -wal, -shm, -journal)."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            os.unlink(backup + suffix)
+
+
+def cmd_backup_into(path: str, directory: str, keep: int, day: str | None = None) -> str:
+    """``directory/lair-chat-YYYY-MM-DD.db`` (``day``, default today, local time):
+    written beside as a partial file, then renamed over a backup of the same day,
+    so that a failed run never leaves less than there was. Then only the ``keep``
+    newest such files are kept (scheduled backups: contrib/systemd)."""
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{directory}: no such directory")
+    name = f"lair-chat-{day or time.strftime('%Y-%m-%d')}.db"
+    target = os.path.join(directory, name)
+    partial = os.path.join(directory, f".{name}.partial")
+    cmd_backup(path, partial, force=True)
+    remove_beside(target)  # another file's -wal beside the new one would be read into it
+    os.replace(partial, target)
+    older = sorted(n for n in os.listdir(directory) if DATED_BACKUP.fullmatch(n) and n != name)
+    removed = older[: max(0, len(older) - (keep - 1))]
+    for old in removed:
+        os.unlink(os.path.join(directory, old))
+        remove_beside(os.path.join(directory, old))
+    return f"backed up {path} to {target}; removed {len(removed)} older backup(s), keeping {keep}"
+
+
 def read_only_uri(path: str) -> str:
     """A URI that opens ``path`` without creating or changing any file beside it.
 
@@ -366,6 +399,13 @@ def older_than(text: str) -> int:
         return retention_days(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"{e}, got {text}") from None
+
+
+def backups_kept(text: str) -> int:
+    """``--keep``: how many dated backups ``db backup --into`` leaves."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= 100000:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 100000, got {text}")
+    return int(text)
 
 
 def ban_hours(text: str) -> float:
@@ -442,8 +482,18 @@ def parser() -> argparse.ArgumentParser:
     )
     command(db, "migrate", "apply pending schema migrations (refused under a running server)")
     c = command(db, "backup", "write a consistent copy of the database (mode 0600)")
-    c.add_argument("path", metavar="PATH")
+    where = c.add_mutually_exclusive_group(required=True)
+    where.add_argument("path", metavar="PATH", nargs="?")
+    where.add_argument(
+        "--into",
+        metavar="DIR",
+        help="write DIR/lair-chat-YYYY-MM-DD.db (today's, replaced if there) instead of PATH,"
+        " and remove the oldest such files beyond --keep",
+    )
     c.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    c.add_argument(
+        "--keep", metavar="N", type=backups_kept, default=14, help="with --into (default: 14)"
+    )
     c = command(db, "restore", "replace the database with a backup (server stopped)")
     c.add_argument("backup")
     c = command(db, "prune", "delete messages older than DAYS days (safe while the server runs)")
@@ -461,6 +511,8 @@ def run(args: argparse.Namespace) -> str:
         return args.run(open_core(path), args)
     if args.command == "migrate":
         return cmd_migrate(path)
+    if args.command == "backup" and args.into is not None:
+        return cmd_backup_into(path, args.into, args.keep)
     if args.command == "backup":
         return cmd_backup(path, args.path, args.force)
     if args.command == "prune":

@@ -55,6 +55,58 @@ def test_backup_then_restore(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert usernames(db) == ["alice"]
 
 
+def test_backup_into_a_directory_keeps_the_newest(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """What lairchat-backup.service runs daily (contrib/systemd)."""
+    db, backups = tmp_path / "chat.db", tmp_path / "backups"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    backups.mkdir()
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
+        cli.cmd_backup_into(str(db), str(backups), 3, day)
+    (backups / "notes.txt").write_text("not a backup: left alone")
+    (backups / "lair-chat-manual.db").write_text("not dated: left alone")
+    capsys.readouterr()
+    assert run(db, "db", "backup", "--into", str(backups), "--keep", "2") == 0
+    today = time.strftime("%Y-%m-%d")
+    assert capsys.readouterr().out == (
+        f"backed up {db} to {backups}/lair-chat-{today}.db; removed 2 older backup(s), keeping 2\n"
+    )
+    assert sorted(p.name for p in backups.iterdir()) == [
+        "lair-chat-2025-01-03.db",
+        f"lair-chat-{today}.db",
+        "lair-chat-manual.db",
+        "notes.txt",
+    ]
+    made = backups / f"lair-chat-{today}.db"
+    assert stat.S_IMODE(made.stat().st_mode) == 0o600
+    with sqlite3.connect(cli.read_only_uri(str(made)), uri=True) as conn:
+        assert conn.execute("SELECT username FROM users").fetchall() == [("alice",)]
+    # Again the same day: that day's backup is replaced, and what SQLite may have
+    # left beside the old one goes with it (an old -wal would be read into the new).
+    for leftover in ("-wal", "-shm"):
+        Path(f"{made}{leftover}").write_bytes(b"left by whoever opened it")
+    assert run(db, "admin", "create-user", "bob", "bob@example.com") == 0
+    assert run(db, "db", "backup", "--into", str(backups), "--keep", "2") == 0
+    assert len(list(backups.iterdir())) == 4
+    assert usernames(made) == ["alice", "bob"]
+
+
+def test_backup_into_a_missing_directory_or_with_a_bad_keep(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    capsys.readouterr()
+    assert run(db, "db", "backup", "--into", str(tmp_path / "missing")) == 1
+    assert capsys.readouterr().err == f"lairchat: {tmp_path / 'missing'}: no such directory\n"
+    for argv in (["--keep", "0"], ["--keep", "x"], ["x.db"]):
+        with pytest.raises(SystemExit) as info:
+            run(db, "db", "backup", "--into", str(tmp_path), *argv)
+        assert info.value.code == 2
+    assert list(tmp_path.glob("lair-chat-*")) == []
+
+
 def test_a_database_the_command_creates_is_private(tmp_path: Path) -> None:
     """Under the usual umask 022 a new database (a restore to a new path, a user
     created on one) was 0644, password hashes and all, while its backup was 0600."""

@@ -3,8 +3,10 @@ deployment guide quotes."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD = ROOT / "contrib" / "systemd"
 SERVICE = SYSTEMD / "lairchat.service"
 SOCKET = SYSTEMD / "lairchat.socket"
+BACKUP = SYSTEMD / "lairchat-backup.service"
+BACKUP_TIMER = SYSTEMD / "lairchat-backup.timer"
+UNITS = (SERVICE, SOCKET, BACKUP, BACKUP_TIMER)
+VENV = "/opt/lairchat/venv/bin/"
 DEPLOYMENT = ROOT / "docs" / "deployment.md"
 
 
@@ -62,19 +68,18 @@ def test_endpoints_follow_the_socket_order() -> None:
 
 def test_the_guide_quotes_the_units() -> None:
     guide = DEPLOYMENT.read_text()
-    for path in (SERVICE, SOCKET):
+    for path in UNITS:
         assert path.read_text().rstrip("\n") in guide, path.name
 
 
 def test_systemd_accepts_the_units(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
     assert Path(analyze).exists(), "install the Debian package systemd (see .ci/run)"
-    twistd = Path(sys.executable).with_name("twistd")
-    for path in (SERVICE, SOCKET):
-        text = path.read_text().replace("/opt/lairchat/venv/bin/twistd", str(twistd))
-        (tmp_path / path.name).write_text(text)
+    venv = f"{Path(sys.executable).parent}/"
+    for path in UNITS:
+        (tmp_path / path.name).write_text(path.read_text().replace(VENV, venv))
     checked = subprocess.run(
-        [analyze, "verify", str(tmp_path / SOCKET.name), str(tmp_path / SERVICE.name)],
+        [analyze, "verify", *(str(tmp_path / path.name) for path in UNITS)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -86,3 +91,71 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["lairchat.sysusers", "lairchat.env"])
 def test_the_other_files_exist(name: str) -> None:
     assert (SYSTEMD / name).read_text().strip()
+
+
+#: Where the backup unit may differ from the server's hardening, and why: it needs
+#: no network (only AF_UNIX, which Python's start can ask for), lowers no thread's
+#: priority (the server's setpriority), and shares the lairchat user with the
+#: server, whose IPC objects RemoveIPC= would remove when the backup ends.
+BACKUP_DIFFERS = {"RestrictAddressFamilies": ["AF_UNIX"], "RemoveIPC": None}
+
+
+def test_the_backup_unit_is_hardened_as_the_service_is() -> None:
+    service, backup = directives(SERVICE), directives(BACKUP)
+    keys = list(service)
+    hardening = keys[keys.index("NoNewPrivileges") : keys.index("SystemCallErrorNumber") + 1]
+    for key in hardening:
+        if key == "SystemCallFilter":
+            assert backup[key] == [v for v in service[key] if v != "setpriority"]
+        else:
+            assert backup.get(key) == BACKUP_DIFFERS.get(key, service[key]), key
+    for key in ("User", "Group", "UMask", "StateDirectory", "WorkingDirectory"):
+        assert backup[key] == service[key], key
+    assert backup["PrivateNetwork"] == ["yes"]
+    assert backup["Type"] == ["oneshot"]
+    assert environment(backup)["LAIR_DATABASE_URL"] == environment(service)["LAIR_DATABASE_URL"]
+    assert backup["EnvironmentFile"] == service["EnvironmentFile"]
+    assert directives(BACKUP_TIMER)["OnCalendar"] == ["*-*-* 03:15:00"]  # daily
+
+
+def test_the_backup_unit_s_command_writes_a_private_dated_copy_and_keeps_14(
+    tmp_path: Path,
+) -> None:
+    """Its ExecStart= as systemd would run it, on a database and directory here."""
+    backup = directives(BACKUP)
+    database = tmp_path / "lair-chat.db"
+    made = subprocess.run(
+        [sys.executable, "-m", "lairchat.cli", "admin", "create-user", "alice", "a@x.io"],
+        env={
+            **os.environ,
+            "LAIR_DATABASE_URL": f"sqlite:{database}",
+            "LAIR_NEW_PASSWORD": "pw123456",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    for day in range(1, 16):
+        (backups / f"lair-chat-2025-01-{day:02d}.db").write_text("an old backup")
+    (command,) = backup["ExecStart"]
+    argv = command.replace("/var/backups/lairchat", str(backups)).split()
+    assert argv[0] == VENV + "lairchat"
+    url = environment(backup)["LAIR_DATABASE_URL"].replace("/var/lib/lairchat", str(tmp_path))
+    ran = subprocess.run(
+        [sys.executable, "-m", "lairchat.cli", *argv[1:]],
+        env={**os.environ, "LAIR_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    kept = sorted(p.name for p in backups.iterdir())
+    assert len(kept) == 14
+    assert kept[:13] == [f"lair-chat-2025-01-{day:02d}.db" for day in range(3, 16)]
+    newest = backups / kept[-1]
+    assert re.fullmatch(r"lair-chat-\d{4}-\d{2}-\d{2}\.db", newest.name)
+    assert stat.S_IMODE(newest.stat().st_mode) == 0o600
+    assert b"alice" in newest.read_bytes()
