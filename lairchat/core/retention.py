@@ -57,14 +57,15 @@ def prune(
 ) -> Any:
     """Delete every message created before ``created_before``, a batch per
     transaction, ``pause()`` between two; fires with how many were deleted. Ends
-    early, after a whole batch, once ``stopping()`` is true."""
+    early, after the batch or the pause in flight, once ``stopping()`` is true."""
     total, after = 0, 0
-    while True:
+    while not stopping():
         deleted, after = yield store.prune_messages(created_before, after, batch)
         total += deleted
         if after is None or stopping():
-            return total
+            break
         yield pause()
+    return total
 
 
 class RetentionService(service.Service):

@@ -21,6 +21,7 @@ from twisted.python.components import Componentized
 
 from lairchat import lifecycle
 from lairchat.config import Config, ConfigError, load_config
+from lairchat.core.retention import RetentionService
 from lairchat.endpoints import TLSEndpoint, listener
 from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
 from lairchat.observability.database import ObservedPool
@@ -485,6 +486,15 @@ def test_make_service_shape_and_an_enabled_rate_limiter() -> None:
     top.startService()
     assert [lst.listening for lst in top.listeners] == [True, True]
     assert len(reactor.tcpServers) == 2
+
+
+def test_make_service_prunes_messages_when_retention_is_on() -> None:
+    environ = {"LAIR_DATABASE_URL": "sqlite::memory:", "LAIR_MESSAGE_RETENTION_DAYS": "30"}
+    config = load_config({}, {**environ, "LAIR_TCP_PORT": "0", "LAIR_HTTP_PORT": "0"})
+    top = makeService(config, MemoryReactorClock())
+    (retention,) = [s for s in top if isinstance(s, RetentionService)]
+    assert list(top).index(retention) < list(top).index(top.listeners[0])
+    assert (retention.store, retention.days) == (top.core.store, 30)
 
 
 @pytest.mark.parametrize(
