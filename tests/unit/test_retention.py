@@ -314,3 +314,19 @@ def test_pruned_text_is_overwritten_in_the_file(tmp_path, clock, monkeypatch) ->
     data = path.read_bytes()
     assert b"kept-message" in data
     assert b"secret-" not in data
+
+
+def test_a_stop_during_the_pause_runs_no_further_batch(core, world, clock) -> None:
+    alice, bob, room = world
+    for i in range(5):
+        stored(core, alice, room, OLD, f"old{i}")
+    service = retention.RetentionService(core.store, clock, 30, first=0, batch=2)
+    service.startService()
+    clock.advance(0)  # the first batch, then the pause
+    assert contents(core) == ["old2", "old3", "old4"]
+    stopped = service.stopService()
+    assert not stopped.called
+    clock.advance(retention.PAUSE)
+    assert stopped.called
+    assert contents(core) == ["old2", "old3", "old4"]
+    assert clock.getDelayedCalls() == []
