@@ -13,7 +13,13 @@ from twisted.python.failure import Failure
 from lairchat import testing
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import connect
-from lairchat.storage.sqlite.writer import SEQ_FLOOR, MessageWriter, WriterError, serve
+from lairchat.storage.sqlite.writer import (
+    SEQ_FLOOR,
+    START_GRACE,
+    MessageWriter,
+    WriterError,
+    serve,
+)
 from lairchat.testing import json_frames
 
 
@@ -260,3 +266,32 @@ def test_a_writer_stopped_before_it_ever_ran_never_starts_one():
     assert outcomes(writer.insert([row("m1")]))[0].check(WriterError)
     writer.start()
     assert reactor.spawned == [] and reactor.getDelayedCalls() == []
+
+
+def test_a_short_busy_timeout_still_leaves_a_writer_time_to_start_and_commit():
+    """LAIR_DATABASE_BUSY_TIMEOUT=0.1 (allowed; operations.md suggests lowering it to
+    hear of a held lock sooner) made the watchdog kill a writer after 0.2 s: less
+    than a Python interpreter takes to start (0.25-0.6 s), so the first batch, and
+    every batch after each restart, failed. A held lock makes the writer answer an
+    error after the busy timeout; only a hung writer needs the watchdog."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor, busy_ms=100)
+    first = outcomes(writer.insert([row("m1")]))
+    reactor.advance(0.6)  # the interpreter starts, opens the database, commits
+    reactor.spawned[0]["proto"].outReceived(frame({"ready": True}) + frame({"last": 1}))
+    assert first == [1] and len(reactor.spawned) == 1
+    # Once it is up, the watchdog still gives up on a writer that hangs.
+    hung = outcomes(writer.insert([row("m2")]))
+    reactor.advance(START_GRACE)
+    reactor.advance(0)
+    assert hung == [] and len(reactor.spawned) == 2  # given up on: in doubt, settling
+
+
+def test_a_writer_that_never_says_ready_is_killed_after_the_start_grace():
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor, busy_ms=100)
+    held = outcomes(writer.insert([row("m1")]))
+    reactor.advance(START_GRACE - 0.1)
+    assert held == []
+    reactor.advance(0.1)
+    assert held[0].check(WriterError) and "did not answer for 10 s" in str(held[0].value)

@@ -511,10 +511,10 @@ def test_a_writer_that_hangs_is_given_up_on_and_what_it_held_settled_by_the_next
     reactor = FakeReactor()
     writer = MessageWriter("/nonexistent/x.db", reactor)
     first = writer.insert([["m1"]])
-    reactor.advance(30)
-    second = writer.insert([["m2"]])
     hung = reactor.spawned[0]
     hung.outReceived(testing.frame(READY))  # its database was open
+    reactor.advance(30)
+    second = writer.insert([["m2"]])
     with capturedLogs() as events:
         reactor.advance(STALL - 30)  # the first batch has waited STALL seconds
     assert (

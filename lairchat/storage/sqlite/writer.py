@@ -231,6 +231,10 @@ MAX_RESTART_DELAY = 30.0
 #: Seconds a batch may go unanswered: twice what its statements may wait for a lock
 #: (with the default busy timeout; :class:`MessageWriter` takes the server's).
 STALL = 2 * BUSY_TIMEOUT_MS / 1000
+#: Seconds a new writer has to say READY, if its stall is shorter: a Python
+#: interpreter takes 0.25-0.6 s to start, more on a loaded machine (a stall of 0.2 s,
+#: LAIR_DATABASE_BUSY_TIMEOUT=0.1, killed every writer before it had started).
+START_GRACE = 10.0
 #: Why a batch given after :meth:`MessageWriter.stop` is refused.
 STOPPED = "the message writer is stopped: the server is stopping"
 #: Why batches still in doubt when the server stops are failed.
@@ -412,14 +416,23 @@ class MessageWriter:
     def _watch(self) -> None:
         """The watchdog: a batch unanswered for :attr:`stall` seconds (the writer
         hangs, or is stopped) makes the writer killed and forgotten, and what it held
-        in doubt; a new writer settles that. No request waits for ever."""
+        in doubt; a new writer settles that. No request waits for ever. The seconds
+        count from READY for what was sent before it; a writer not READY yet has
+        :data:`START_GRACE` from its start, if that is longer."""
         self._watchdog = None
         if not self._waiting:
             return
-        waited = self.reactor.seconds() - self._waiting[0][1]
-        if waited < self.stall:
-            self._watchdog = self.reactor.callLater(self.stall - waited, self._watch)
+        now = self.reactor.seconds()
+        sent = self._waiting[0][1]
+        ready = self._running.ready_at if self._running is not None else sent
+        if ready is None:
+            deadline = max(sent + self.stall, self._started_at + START_GRACE)
+        else:
+            deadline = max(sent, ready) + self.stall
+        if now < deadline:
+            self._watchdog = self.reactor.callLater(deadline - now, self._watch)
             return
+        waited = now - sent
         process = self._running
         if process is not None:
             with contextlib.suppress(Exception):  # it may have just exited
@@ -527,8 +540,9 @@ class _WriterProcess(protocol.ProcessProtocol):
         self.owner = owner
         self._buffer = b""
         self.send: Callable[[bytes], None] | None = None  # set once the pipes exist
-        #: Whether it said it opened its database (READY), or answered.
+        #: Whether it said it opened its database (READY), or answered; and when.
         self.opened = False
+        self.ready_at: float | None = None
 
     def connectionMade(self) -> None:  # noqa: N802
         # Batches go down the pipe at once rather than on the reactor's next turn.
@@ -542,6 +556,7 @@ class _WriterProcess(protocol.ProcessProtocol):
             self._buffer = buffer  # READY, not yet whole
             return
         self.opened = True
+        self.ready_at = self.owner.reactor.seconds()
         self.outReceived = self._answers  # type: ignore[method-assign]
         self._buffer = b""
         if buffer[4 : 4 + len(READY)] == READY:
