@@ -497,7 +497,13 @@ def parser() -> argparse.ArgumentParser:
     c = command(db, "restore", "replace the database with a backup (server stopped)")
     c.add_argument("backup")
     c = command(db, "prune", "delete messages older than DAYS days (safe while the server runs)")
-    c.add_argument("--older-than", metavar="DAYS", type=older_than, required=True)
+    c.add_argument(
+        "--older-than",
+        metavar="DAYS",
+        type=older_than,
+        required=True,
+        help="created more than DAYS days ago, 1 to 36500 (as LAIR_MESSAGE_RETENTION_DAYS)",
+    )
     return p
 
 
