@@ -276,10 +276,11 @@ class AuthService:
         ended by another process (the operator command) within seconds
         (:mod:`lairchat.revocation`)."""
         validation.check_password(new)
-        await self.store.update_password(
-            user_id, await self.passwords.hash(new), self.clock.seconds()
+        # One transaction: a password changed with the sessions left open would lock
+        # no intruder out, and the error answered would say nothing was changed.
+        ended = await self.store.update_password(
+            user_id, await self.passwords.hash(new), self.clock.seconds(), keep
         )
-        ended = await self.store.delete_user_sessions(user_id, keep=keep)
         notice = LairError("session_not_found", "Session ended: the password was changed")
         for session_id in ended:
             self.hub.close_session(session_id, "password changed", notice)

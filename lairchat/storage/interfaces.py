@@ -19,8 +19,9 @@ class IUserStore(Interface):
     def update_user_email(user_id, email, now):
         """Set email (``email_taken`` on conflict) and bump ``updated_at``; return the User."""
 
-    def update_password(user_id, password_hash, now):
-        """Store a new hash and bump ``updated_at``."""
+    def update_password(user_id, password_hash, now, keep=None):
+        """Store a new hash, bump ``updated_at`` and delete every session of the user
+        but ``keep``, all or nothing; return the ids deleted."""
 
     def set_role(user_id, role):
         """Set the system role; return the User or None."""

@@ -554,3 +554,20 @@ def test_an_attempt_that_errs_leaves_nothing_counted(w, alice):
             result(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"))
     w.core.store.find_user_by_login = find
     w.ok(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"))
+
+
+def test_a_password_change_that_cannot_end_the_sessions_changes_nothing(w, alice):
+    """The new hash and the end of the other sessions were two transactions: a
+    failure in the second (a storage fault, a lock held too long) answered an error
+    with the password changed and the intruder's session still open."""
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    conn = w.core.store._writer.connection
+    conn.execute(
+        "CREATE TEMP TRIGGER fail BEFORE DELETE ON sessions BEGIN "
+        "SELECT RAISE(ABORT, 'disk I/O error'); END"
+    )
+    with pytest.raises(Exception, match="disk I/O error|storage"):
+        result(w.core.auth.change_password(alice.user, PASSWORD, "new-password", alice.session.id))
+    conn.execute("DROP TRIGGER fail")
+    w.ok(w.core.auth.login("alice", PASSWORD))  # unchanged, as the error said
+    w.ok(w.core.auth.authenticate(other.token))

@@ -495,9 +495,14 @@ def test_update_user_email(store, rows):
 
 def test_update_password_and_set_role(store, rows):
     alice = rows.user("alice")
-    result(store.update_password(alice.id, "newhash", T0 + 5))
+    kept, ended = (Session(new_id(), alice.id, T0, T0 + 60) for _ in range(2))
+    bobs = Session(new_id(), rows.user("bob").id, T0, T0 + 60)
+    for session in (kept, ended, bobs):
+        result(store.create_session(session))
+    assert result(store.update_password(alice.id, "newhash", T0 + 5, keep=kept.id)) == [ended.id]
     got = result(store.get_user(alice.id))
     assert (got.password_hash, got.updated_at) == ("newhash", T0 + 5)
+    assert sorted(raw(store, "SELECT id FROM sessions")) == sorted([(kept.id,), (bobs.id,)])
     assert result(store.set_role(alice.id, "admin")).role == "admin"
     assert result(store.set_role(new_id(), "admin")) is None
 
@@ -561,7 +566,7 @@ def test_a_session_for_a_password_checked_is_created_only_while_it_is_the_users(
     alice = rows.user("alice")  # password hash "hash"
     kept = Session(new_id(), alice.id, T0, T0 + 60)
     assert result(store.create_session(kept, "hash")) == kept
-    result(store.update_password(alice.id, "new-hash", T0 + 1))
+    result(store.update_password(alice.id, "new-hash", T0 + 1, keep=kept.id))
     assert result(store.create_session(Session(new_id(), alice.id, T0, T0 + 60), "hash")) is None
     assert raw(store, "SELECT id FROM sessions") == [(kept.id,)]
 

@@ -263,12 +263,15 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def update_password(self, user_id: str, password_hash: str, now: float) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> None:
+    def update_password(
+        self, user_id: str, password_hash: str, now: float, keep: str | None = None
+    ) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[str]:
             cur.execute(
                 "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                 (password_hash, _int(now), user_id),
             )
+            return _delete_user_sessions(cur, user_id, keep)
 
         return self._write(txn)
 
@@ -346,13 +349,7 @@ class SQLiteStore:
         return self._write(txn)
 
     def delete_user_sessions(self, user_id: str, keep: str | None = None) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> list[str]:
-            which = "WHERE user_id = ? AND id IS NOT ?"
-            ids = [r[0] for r in cur.execute(f"SELECT id FROM sessions {which}", (user_id, keep))]
-            cur.execute(f"DELETE FROM sessions {which}", (user_id, keep))
-            return ids
-
-        return self._write(txn)
+        return self._write(_delete_user_sessions, user_id, keep)
 
     def existing_sessions(self, session_ids: list[str]) -> defer.Deferred:
         """Read on the reader pool, in batches well under SQLite's parameter limit."""
@@ -951,6 +948,14 @@ class SQLiteStore:
 def _unusable(failure: Failure) -> bool:
     failure.trap(StorageFault)
     return False
+
+
+def _delete_user_sessions(cur: sqlite3.Cursor, user_id: str, keep: str | None) -> list[str]:
+    """Delete every session of the user but ``keep``; their ids."""
+    which = "WHERE user_id = ? AND id IS NOT ?"
+    ids = [r[0] for r in cur.execute(f"SELECT id FROM sessions {which}", (user_id, keep))]
+    cur.execute(f"DELETE FROM sessions {which}", (user_id, keep))
+    return ids
 
 
 def _read_probe(cur: sqlite3.Cursor) -> bool:
