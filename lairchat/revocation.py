@@ -37,6 +37,10 @@ def connected_sessions(hub: Hub) -> set[str]:
     }
 
 
+#: What a connection whose session was ended elsewhere (an operator's
+#: ``lairchat admin reset-password``, a session deleted by another tool) is told.
+ENDED = LairError("session_not_found")
+
 class SessionWatcher(service.Service):
     log = Logger()
 
@@ -98,7 +102,9 @@ class SessionWatcher(service.Service):
             if banned:
                 self.hub.close_session(session_id, "banned", LairError("account_banned"))
             else:
-                self.hub.close_session(session_id, "session revoked")
+                # Said first, as a logout or password change here says it: the client
+                # can tell its user why, rather than see the connection just drop.
+                self.hub.close_session(session_id, "session revoked", ENDED)
         return gone
 
     @defer.inlineCallbacks

@@ -8,7 +8,7 @@ from twisted.internet import defer, task
 from twisted.logger import capturedLogs
 
 from lairchat.domain.types import Ban
-from lairchat.revocation import SessionWatcher, connected_sessions
+from lairchat.revocation import ENDED, SessionWatcher, connected_sessions
 from lairchat.storage.sqlite.faults import StorageFault
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SESSION_BATCH, SQLiteStore
@@ -102,7 +102,7 @@ def test_a_user_banned_elsewhere_is_told_why(tmp_path: Path) -> None:
         core.hub, elsewhere.existing_sessions, clock, 5.0, banned=core.auth.is_banned
     )
     assert sorted(result(watcher.check())) == sorted([alice.session_id, bob.session_id])
-    assert (alice.closed, alice.notices) == (["session revoked"], [None])
+    assert (alice.closed, alice.notices) == (["session revoked"], [ENDED])
     assert bob.closed == ["banned"]
     assert [n.code for n in bob.notices] == ["account_banned"]
 
@@ -118,7 +118,7 @@ def test_an_expired_ban_is_no_reason(tmp_path: Path) -> None:
         core.hub, elsewhere.existing_sessions, clock, 5.0, banned=core.auth.is_banned
     )
     result(watcher.check())
-    assert (bob.closed, bob.notices) == (["session revoked"], [None])
+    assert (bob.closed, bob.notices) == (["session revoked"], [ENDED])
 
 
 def test_a_failed_ban_lookup_still_closes() -> None:
@@ -131,7 +131,7 @@ def test_a_failed_ban_lookup_still_closes() -> None:
         banned=lambda user_id: defer.fail(OSError("locked")),
     )
     assert result(watcher.check()) == [alice.session_id]
-    assert (alice.closed, alice.notices) == (["session revoked"], [None])
+    assert (alice.closed, alice.notices) == (["session revoked"], [ENDED])
 
 
 def test_a_storage_fault_is_not_logged_again() -> None:
