@@ -158,7 +158,8 @@ class ActionsMixin:
             await self.load_members(key[1])
         self._mark_read(key)
 
-    async def load_latest(self, key: ConvKey) -> None:
+    async def load_latest(self, key: ConvKey, replace: bool = False) -> None:
+        """The newest page; with ``replace``, instead of what is shown, not merged."""
         if key in self._loading:
             return
         self._loading.add(key)
@@ -166,7 +167,7 @@ class ActionsMixin:
             page, more = await self.api.history(key[0], key[1], limit=HISTORY_PAGE)
         finally:
             self._loading.discard(key)
-        self.state.apply_history(key, page, more)
+        self.state.apply_history(key, page, more, replace=replace)
         self._learn_authors(key)
 
     def load_older(self) -> None:
@@ -188,8 +189,17 @@ class ActionsMixin:
         self._loading.add(key)
         try:
             page, more = await self.api.history(key[0], key[1], limit=HISTORY_PAGE, before=before)
+        except ServerError as e:
+            if e.code != "message_not_found":
+                raise
+            page, more = None, False
         finally:
             self._loading.discard(key)
+        if page is None:
+            # The oldest message shown is gone with no event to say so (the server's
+            # retention pruned it), and maybe more: start again from the newest page.
+            await self.load_latest(key, replace=True)
+            return
         self.state.apply_history(key, page, more, older=True)
         self._learn_authors(key)
 

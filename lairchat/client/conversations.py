@@ -48,7 +48,13 @@ class ConversationsMixin:
         conv.version += 1
 
     def apply_history(
-        self, key: ConvKey, page: list[dict[str, Any]], has_more: bool, *, older: bool = False
+        self,
+        key: ConvKey,
+        page: list[dict[str, Any]],
+        has_more: bool,
+        *,
+        older: bool = False,
+        replace: bool = False,
     ) -> int:
         """A ``GET /messages`` page (newest first). Returns how many messages were new.
 
@@ -56,7 +62,8 @@ class ConversationsMixin:
         page merges with what we have; if it shares nothing with our messages and more
         exist, what we had is too old to join up (we were away a long time), so the
         page replaces it. A server that ignores ``before`` answers an older request with
-        messages we already have: then there is nothing more to load.
+        messages we already have: then there is nothing more to load. ``replace``: the
+        page replaces what we have in any case (some of it is known to be gone).
         """
         conv = self.conversation(key)
         known = conv.ids()
@@ -73,7 +80,7 @@ class ConversationsMixin:
             self._sort(conv)
             return len(new)
         overlap = any(str(m.get("id", "")) in known for m in fetched)
-        if known and not overlap and has_more:
+        if known and (replace or (not overlap and has_more)):
             conv.messages = [m for m in conv.messages if m.id is None]
             known = set()
         added = 0

@@ -214,7 +214,10 @@ class FakeApi:
         self, kind: str, target_id: str, *, limit: int = 50, before: str | None = None
     ) -> tuple[list[dict[str, Any]], bool]:
         await self._answer("history", kind, target_id, before)
-        return self.history_pages.get((kind, target_id, before), ([], False))
+        page = self.history_pages.get((kind, target_id, before), ([], False))
+        if isinstance(page, Exception):
+            raise page
+        return page
 
     async def mark_read(self, kind: str, target_id: str) -> None:
         await self._answer("mark_read", kind, target_id)

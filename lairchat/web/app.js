@@ -656,6 +656,13 @@ async function loadHistory(conv, older = false) {
   const known = new Set(conv.ids); // what the page will hold, or come before it
   try {
     const response = await ask("get_messages", fields);
+    if (older && response.error?.code === "message_not_found") {
+      // The oldest message shown is gone with no event to say so (the server's
+      // retention pruned it), and maybe more: start again from the newest page.
+      conv.loading = false;
+      await loadHistory(conv);
+      return;
+    }
     if (!response.success) {
       showError(response.error);
       return;

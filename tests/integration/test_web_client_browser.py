@@ -523,6 +523,33 @@ def test_hidden_characters_are_marked_and_the_rest_kept(
         assert errors_logged(driver) == []
 
 
+def test_paging_from_a_pruned_message_starts_from_the_newest(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Retention deletes old messages with no event: the oldest one shown may be gone
+    when the page asks for what came before it (the server: message_not_found)."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        alice.hello()
+        name = unique("old")
+        account = alice.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+        room = alice.ok("create_room", name=f"{name} room")["room"]
+        target = {"type": "room", "room_id": room["id"]}
+        for n in range(60):
+            alice.ok("send_message", target=target, content=f"note {n:02}")
+    signed_in(server, driver, account["token"])
+    open_room(driver, room["name"])
+    wait_for(driver, lambda d: len(messages(d)) == 50)
+    assert shown(driver, "load-older")
+    # What a retention pass does: the oldest 15, the oldest one shown among them.
+    plant(server, "DELETE FROM messages WHERE content < 'note 15' AND target_id = ?", room["id"])
+    driver.find_element(By.ID, "load-older").click()
+    wait_for(driver, lambda d: not shown(d, "load-older"))
+    contents = [m["content"] for m in messages(driver)]
+    assert contents == [f"note {n:02}" for n in range(15, 60)]
+    assert not shown(driver, "alert")
+    assert errors_logged(driver) == []
+
+
 def plant(server: ServerProcess, sql: str, *values: str) -> None:
     """Write a row into the running server's database, past the server's own rules."""
     with sqlite3.connect(server.database, timeout=30) as db:

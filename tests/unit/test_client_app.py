@@ -376,6 +376,33 @@ def test_scrolling_to_the_top_loads_older_messages(world: World) -> None:
     assert not world.state.current_conversation.has_more
 
 
+def test_paging_from_a_message_pruned_meanwhile_starts_from_the_newest(world: World) -> None:
+    """Retention deletes old messages with no event: the oldest one shown may be gone
+    when the pane asks for what came before it."""
+    world.login()
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m2", BOB, "two", room_id=ROOM), message("m1", BOB, "one", room_id=ROOM)],
+        True,
+    )
+    world.app.dispatch(c.JoinRoom("general"))
+    world.api.history_pages[("room", ROOM, "m1")] = ServerError(
+        "message_not_found", "Message not found", status=404
+    )
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m2", BOB, "two", room_id=ROOM)],
+        False,
+    )
+    world.app.load_older()
+    world.clock.advance(0)
+    assert world.api.called("history")[-2:] == [
+        ("room", ROOM, "m1"),
+        ("room", ROOM, None),
+    ]
+    contents = [m.content for m in world.state.current_conversation.messages if m.id]
+    assert contents == ["two"]
+    assert not world.state.current_conversation.has_more
+
+
 def test_lost_connection_reconnects_and_refreshes_history(world: World) -> None:
     world.login()
     world.app.dispatch(c.JoinRoom("general"))
