@@ -591,13 +591,19 @@ function switchDraft(key) {
 }
 
 function open(key) {
+  const again = key === state.active; // after a reconnect: the one open before
   switchDraft(key);
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);
   const conv = conversation(key);
   // The "New messages" line goes where the unread ones start (placed once they are held).
-  conv.newCount = state.unread.get(key) || 0;
-  conv.newFrom = null;
+  // Opened again with nothing unread, it stays where it was: the server counts what
+  // was shown before the connection dropped as read.
+  const unread = state.unread.get(key) || 0;
+  if (!again || unread) {
+    conv.newCount = unread;
+    conv.newFrom = null;
+  }
   renderConversation();
   renderLists();
   if (!conv.loaded) loadHistory(conv);

@@ -1064,6 +1064,38 @@ window.setHidden = (hidden) => {
 """
 
 
+def test_the_new_messages_line_stays_over_a_reconnect(tmp_path: Path) -> None:
+    """The line was worked out again from the server's unread count on reconnect:
+    nothing is unread by then (what was shown was marked read), so it vanished."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_IDLE_TIMEOUT="2")
+    try:
+        with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+            accounts, (first, _) = two_users_in_two_rooms(alice, bob)
+            target = {"type": "room", "room_id": first["id"]}
+            bob.ok("send_message", target=target, content="seen")
+            me = accounts[0]["token"]
+            first_key = f"room:{first['id']}"
+            rest(server, "POST", "/messages/read", token=me, body={"target": target})
+            for n in (1, 2):
+                bob.ok("send_message", target=target, content=f"new {n}")
+        with chromium() as driver:
+            signed_in(server, driver, me)
+            open_room(driver, first["name"])
+            wait_for(driver, lambda d: lines(d) == ["seen", "---", "new 1", "new 2"])
+            wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+            wait_for(driver, connected)
+            wait_for(
+                driver,
+                lambda d: (
+                    d.execute_script("return sessionStorage.getItem(arguments[0])", "lairchat.open")
+                    == first_key
+                ),
+            )
+            assert lines(driver) == ["seen", "---", "new 1", "new 2"]
+    finally:
+        server.stop()
+
+
 def test_new_messages_line_and_unread_count_in_the_title(
     server: ServerProcess, driver: webdriver.Chrome
 ):
