@@ -273,6 +273,7 @@ const state = {
   typing: new Map(), // key -> Map(user id -> timer)
   lastTyping: new Map(), // conversation key -> when `typing` was last sent there
   drafts: new Map(), // conversation key -> text typed there, not sent
+  editing: null, // { id, text }: the message being edited, and its text so far
   membersOpen: false, // the open room's member list shown
   searchTimers: {}, // list name -> the timer that asks the server for the search typed
   readTimer: null,
@@ -555,12 +556,14 @@ function renderConversation() {
   renderConversationHead(conv);
   const list = $("messages");
   list.setAttribute("aria-busy", "true");
+  const hadFocus = editing();
   if (conv?.loaded && conv.newCount) {
     conv.newFrom = firstUnread(conv, conv.newCount);
     conv.newCount = 0;
   }
   list.replaceChildren(...(conv ? conv.messages.map((m) => messageItem(m, m.authorName)) : []));
   if (conv?.newFrom) messageNode(conv.newFrom)?.before(newMarker());
+  keepEditing(hadFocus);
   list.setAttribute("aria-busy", "false");
   list.scrollTop = list.scrollHeight;
   $("load-older").hidden = !(conv && conv.hasMore);
@@ -611,7 +614,8 @@ function open(key) {
   if (conv.kind === "room" && !state.roles.has(conv.id)) loadRole(conv.id);
   $("member-list").replaceChildren();
   loadMembers();
-  $("message-input").focus();
+  // Opened again after a reconnect, an edit in progress keeps the focus.
+  if (!(again && state.editing)) $("message-input").focus();
 }
 
 /** Our role in a room: what the server lets us do there (delete others' messages). */
@@ -809,17 +813,23 @@ async function join(roomId) {
 
 const messageNode = (id) => document.querySelector(`#messages li[data-id="${CSS.escape(id)}"]`);
 
-/** The message's line becomes a box holding its text: Enter saves, Escape cancels. */
-function startEdit(id) {
+/** The message's line becomes a box holding its text (or `text`, the edit so far):
+ * Enter saves, Escape cancels. */
+function startEdit(id, text) {
   const conv = state.active && conversation(state.active);
   const message = conv?.messages.find((m) => m.id === id);
   const item = messageNode(id);
-  if (!message || !item || item.querySelector(".edit-box")) return;
+  if (!message || !item || item.querySelector(".edit-box")) return null;
   const box = document.createElement("textarea");
   box.className = "edit-box";
-  box.value = message.content;
+  box.value = text ?? message.content;
   box.setAttribute("aria-label", "Edit message");
-  const cancel = () => item.replaceWith(messageItem(message, message.authorName));
+  state.editing = { id, text: box.value };
+  box.addEventListener("input", () => (state.editing = { id, text: box.value }));
+  const cancel = () => {
+    state.editing = null;
+    item.replaceWith(messageItem(message, message.authorName));
+  };
   box.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
@@ -837,12 +847,26 @@ function startEdit(id) {
       actionButton("Cancel", "cancel", cancel),
     );
   box.focus();
+  return box;
 }
+
+/** A redraw of the conversation (a reconnect, an event) rebuilds every line: the edit
+ * in progress is put back, with its text so far, and the focus if it had it. */
+function keepEditing(hadFocus) {
+  if (!state.editing) return;
+  const { id, text } = state.editing;
+  const box = startEdit(id, text);
+  if (box && !hadFocus) box.blur();
+}
+
+const editing = () => document.activeElement?.classList.contains("edit-box") ?? false;
 
 async function saveEdit(message, content) {
   if (tooLong(content)) return;
   const response = await command("edit_message", { message_id: message.id, content });
-  if (response) showEdited(response.message);
+  if (!response) return;
+  if (state.editing?.id === message.id) state.editing = null;
+  showEdited(response.message);
 }
 
 async function deleteMessage(id) {
@@ -857,7 +881,11 @@ function showEdited(message) {
   const kept = conv.messages.find((m) => m.id === message.id);
   if (kept) Object.assign(kept, message);
   const node = messageNode(message.id);
-  if (node && conv.key === state.active) node.replaceWith(messageItem(message, kept?.authorName));
+  if (node && conv.key === state.active) {
+    const hadFocus = editing();
+    node.replaceWith(messageItem(message, kept?.authorName));
+    if (state.editing?.id === message.id) keepEditing(hadFocus);
+  }
 }
 
 function forgetMessage(id) {
@@ -1235,6 +1263,7 @@ function forget() {
     typing: new Map(),
     lastTyping: new Map(),
     drafts: new Map(),
+    editing: null,
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);

@@ -820,6 +820,46 @@ def confirm(chrome: webdriver.Chrome) -> None:
     wait_for(chrome, expected_conditions.alert_is_present()).accept()
 
 
+def test_an_edit_in_progress_survives_a_reconnect(tmp_path: Path) -> None:
+    """The reconnect redraws the conversation: the edit box, its text so far and its
+    focus were lost with it."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_IDLE_TIMEOUT="2")
+    try:
+        with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+            accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+            with chromium() as driver:
+                signed_in(server, driver, accounts[0]["token"])
+                open_room(driver, room["name"])
+                driver.find_element(By.ID, "message-input").send_keys("tpyo", Keys.ENTER)
+                mine = bob.wait_for(from_browser("tpyo"))["message"]["id"]
+                wait_for(driver, lambda d: actions(d, mine) == ["Edit", "Delete"])
+                press(driver, mine, ".edit")
+                box = f'li[data-id="{mine}"] .edit-box'
+                driver.find_element(By.CSS_SELECTOR, box).send_keys(Keys.END, "!")
+                wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+                wait_for(driver, connected)
+                wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, box))
+                wait_for(
+                    driver,
+                    lambda d: (
+                        d.find_element(By.CSS_SELECTOR, box).get_attribute("value") == "tpyo!"
+                    ),
+                )
+                assert focused_class(driver) == "edit-box"
+                driver.switch_to.active_element.send_keys(Keys.ENTER)
+                # Shown as the server answered (bob's idle connection is gone by now).
+                wait_for(driver, showing("tpyo!"))
+                line = driver.find_element(By.CSS_SELECTOR, f'li[data-id="{mine}"]')
+                assert line.find_element(By.CSS_SELECTOR, ".edited").text == "(edited)"
+                assert not driver.find_elements(By.CSS_SELECTOR, box)
+    finally:
+        server.stop()
+
+
+def focused_class(chrome: webdriver.Chrome) -> str:
+    return chrome.execute_script("return document.activeElement.className")
+
+
 def test_own_messages_are_edited_and_deleted(server: ServerProcess, driver: webdriver.Chrome):
     """Edit and Delete on one's own messages (a refusal shows the server's words, an
     edit is marked); Delete on others' room messages appears only for a room owner or
