@@ -6,6 +6,7 @@ revoke it at once on every transport (the hub closes live connections).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from twisted.internet import defer
@@ -100,8 +101,11 @@ class Lockout:
                 self._pending[key] = pending
 
     def _recent(self, key: str) -> int:
+        return len(self._within_window(self._failures.get(key, ())))
+
+    def _within_window(self, times: Iterable[float]) -> list[float]:
         now = self._clock.seconds()
-        return sum(1 for t in self._failures.get(key, ()) if now - t < LOCKOUT_WINDOW)
+        return [t for t in times if now - t < LOCKOUT_WINDOW]
 
     def failed(self, identifier: str, source: str = "") -> None:
         everyone, here = self._keys(identifier, source)
@@ -116,7 +120,7 @@ class Lockout:
 
     def _count(self, key: str, threshold: int) -> None:
         now = self._clock.seconds()
-        recent = [t for t in self._failures.pop(key, []) if now - t < LOCKOUT_WINDOW]
+        recent = self._within_window(self._failures.pop(key, ()))
         recent.append(now)
         if len(recent) >= threshold:
             self._locked_until[key] = now + LOCKOUT_DURATION
@@ -257,14 +261,15 @@ class AuthService:
         session of the user (see :meth:`set_password`): after a suspected compromise,
         changing the password must lock the intruder out. The original kept them;
         ``session_id``, the caller's own, is kept."""
-        self.password_checks.check(user.id, session_id or "")
+        source = session_id or ""
+        self.password_checks.check(user.id, source)
         try:
             stored = await self.store.get_user(user.id)
             ok = stored is not None and await self.passwords.verify(stored.password_hash, current)
         finally:
-            self.password_checks.release(user.id, session_id or "")
+            self.password_checks.release(user.id, source)
         if not ok:
-            self.password_checks.failed(user.id, session_id or "")
+            self.password_checks.failed(user.id, source)
             raise LairError("incorrect_password")
         await self.set_password(user.id, new, keep=session_id)
 

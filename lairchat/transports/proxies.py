@@ -50,11 +50,12 @@ class ProxyPolicy:
         self.trusted = tuple(ipaddress.ip_network(p, strict=False) for p in networks)
 
     def is_trusted(self, address: str) -> bool:
+        """Whether ``address`` is in a trusted network (``unix``: a Unix socket peer,
+        if trusted); an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``: how a listener
+        on ``::`` sees an IPv4 peer) as its IPv4 address, as ``address_key`` counts
+        it."""
         if address == UNIX_PEER:
             return self.unix
-        """Whether ``address`` is in a trusted network; an IPv4-mapped IPv6 address
-        (``::ffff:127.0.0.1``: how a listener on ``::`` sees an IPv4 peer) as its IPv4
-        address, as ``address_key`` counts it."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
