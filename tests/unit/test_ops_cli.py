@@ -56,9 +56,12 @@ def test_backup_then_restore(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
 
 
 def test_backup_into_a_directory_keeps_the_newest(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What lairchat-backup.service runs daily (contrib/systemd)."""
+    # One day for the whole test: a run that crossed midnight named two files.
+    today = time.strftime("%Y-%m-%d")
+    monkeypatch.setattr(cli.time, "strftime", lambda fmt, *rest: today)
     db, backups = tmp_path / "chat.db", tmp_path / "backups"
     assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
     backups.mkdir()
@@ -68,7 +71,6 @@ def test_backup_into_a_directory_keeps_the_newest(
     (backups / "lair-chat-manual.db").write_text("not dated: left alone")
     capsys.readouterr()
     assert run(db, "db", "backup", "--into", str(backups), "--keep", "2") == 0
-    today = time.strftime("%Y-%m-%d")
     assert capsys.readouterr().out == (
         f"backed up {db} to {backups}/lair-chat-{today}.db; removed 2 older backup(s), keeping 2\n"
     )
