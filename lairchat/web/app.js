@@ -1264,15 +1264,25 @@ function forget() {
     lastTyping: new Map(),
     drafts: new Map(),
     editing: null,
+    membersOpen: false,
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPEN_KEY);
   for (const timer of Object.values(state.searchTimers)) clearTimeout(timer);
+  // Nothing of this account stays on the page for the next one to see: not what was
+  // typed, not the member list (hidden, still there), not the banners, which stay in
+  // sight above the login form ("carol invited you to “…”").
+  for (const form of ["create-room-form", "invite-form"]) $(form).reset();
   $("public-search").value = "";
   $("people-search").value = "";
-  // Nothing of this account stays on the page for the next one to see.
   $("message-input").value = "";
+  $("member-list").replaceChildren();
+  for (const banner of ["notice", "alert"]) {
+    $(banner).hidden = true;
+    $(`${banner}-text`).replaceChildren();
+  }
+  clearTimeout(alertTimer);
   renderConversation();
   renderLists();
   replaceText($("me"), "");
