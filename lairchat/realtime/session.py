@@ -434,8 +434,12 @@ class Session:
             dispatch(self, message)  # a command (the acceptance matrix allows them all)
         else:
             self._session_frame(kind, message)
-        # An exclusive command still running blocks everything after it.
-        self._barrier = kind not in CONCURRENT and self._running > 0
+        # An exclusive command still running blocks everything after it. Only ever
+        # raised here (the last reply to finish lowers it): a command that finished at
+        # once may have started the frames behind it, an exclusive one among them,
+        # whose barrier must stand.
+        if kind not in CONCURRENT and self._running:
+            self._barrier = True
 
     def binary_received(self) -> None:
         """WebSocket binary messages are refused; the connection stays open."""

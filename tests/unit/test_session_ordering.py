@@ -149,6 +149,36 @@ def test_other_commands_wait_for_writes_in_flight_and_hold_later_frames() -> Non
     assert kinds == ["send_message_response", "create_room_response", "send_message_response"]
 
 
+def test_a_command_refused_at_once_does_not_lift_the_barrier_of_the_one_behind_it() -> None:
+    # A send refused before it reaches the disk (here: empty content) finishes inside
+    # its own handling, and in finishing starts the frames queued behind it. The
+    # exclusive delete among them must still hold back the send after it: that send
+    # used to start at once (a send behind a join could fail not_room_member).
+    server, room_id = world()
+    alice = server.login("alice")
+    lookups: list[defer.Deferred] = []
+
+    def get_message(message_id: str) -> defer.Deferred:
+        lookups.append(defer.Deferred())
+        return lookups[-1]
+
+    server.core.store.get_message = get_message
+    target = {"type": "room", "room_id": room_id}
+    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
+    alice.send({"type": "send_message", "target": target, "content": ""})
+    alice.send({"type": "delete_message", "message_id": NO_SUCH_MESSAGE})
+    stalled = stall_inserts(server.core)
+    alice.send({"type": "send_message", "target": target, "content": "last"})
+    lookups[0].callback(None)
+    assert len(lookups) == 2  # the second delete is in flight
+    assert stalled == []  # and the send behind it waits
+    lookups[1].callback(None)
+    assert len(stalled) == 1
+    stalled[0].callback(1)
+    kinds = [kind for kind in alice.types() if kind.endswith("_response")]
+    assert kinds == ["delete_message_response", "send_message_response"] * 2
+
+
 def test_a_client_that_pipelines_without_bound_is_dropped() -> None:
     server, _ = world()
     alice = server.login("alice")
