@@ -20,6 +20,7 @@ from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, target_audience
 from lairchat.core.groupcommit import GroupCommit, settle
 from lairchat.core.hub import Hub
+from lairchat.core.users import UserService
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError, validation_failed
 from lairchat.domain.ids import new_ordered_id, parse_uuid
@@ -68,20 +69,29 @@ def _in_conversation(message: Message, target: Target, viewer_id: str) -> bool:
 
 
 class MessageService:
-    def __init__(self, store: IStore, hub: Hub, clock):
+    def __init__(self, store: IStore, hub: Hub, clock, users: UserService):
         self.store = store
         self.hub = hub
         self.clock = clock
+        self.users = users
         self.accepted = 0
         self.commits: GroupCommit[Message] = GroupCommit(store.insert_messages, hub.batch)
 
     def check_target(self, actor: User, target: Target) -> None:
-        """Room: the actor must be a member; DM: the recipient must exist."""
+        """Room: the actor must be a member; DM: the recipient must exist (as far as
+        the hub knows: see :meth:`reachable`)."""
         if target.kind == "room":
             if not self.hub.is_member(target.id, actor.id):
                 raise LairError("not_room_member")
         elif not self.hub.user_exists(target.id):
             raise LairError("user_not_found")
+
+    async def reachable(self, actor: User, target: Target) -> None:
+        """:meth:`check_target`, asking the store about a DM recipient the hub does not
+        know (:meth:`UserService.known`)."""
+        if target.kind == "dm" and not await self.users.known(target.id):
+            raise LairError("user_not_found")
+        self.check_target(actor, target)
 
     def send(self, actor: User, target: Target, content: str) -> defer.Deferred:
         """Validate, store durably, then announce; fires with the message."""
@@ -105,9 +115,29 @@ class MessageService:
         Raises :class:`LairError` at once for a message that cannot be sent; else,
         once it is stored and announced, calls ``done(message, *args)`` (or
         ``done(failure, *args)`` if the commit failed). Reads nothing from the
-        database. ``cause`` is passed on as the event's (Event.cause)."""
+        database, but for a DM recipient the hub does not know (:meth:`reachable`),
+        whose ``user_not_found`` then comes through ``done``. ``cause`` is passed on as
+        the event's (Event.cause)."""
         validation.check_content(content)
+        if target.kind == "dm" and not self.hub.user_exists(target.id):
+            d = defer.ensureDeferred(self.reachable(actor, target))
+            d.addCallbacks(
+                lambda _: self._commit(actor, target, content, done, args, cause),
+                lambda failure: done(failure, *args),
+            )
+            return
         self.check_target(actor, target)
+        self._commit(actor, target, content, done, args, cause)
+
+    def _commit(
+        self,
+        actor: User,
+        target: Target,
+        content: str,
+        done: Callable[..., Any],
+        args: tuple,
+        cause: Any,
+    ) -> None:
         now = self.clock.seconds()
         message = Message(new_ordered_id(), actor.id, target, content, False, now, now)
         message.wire = message.to_wire()
@@ -214,7 +244,7 @@ class MessageService:
     ) -> HistoryPage:
         """Newest first. ``has_more`` is true when older (or, paging with ``after``
         alone, newer) messages exist beyond this page."""
-        self.check_target(actor, target)
+        await self.reachable(actor, target)
         size = paging.cap(limit)
         rows = await self.store.history(
             target,
@@ -234,7 +264,7 @@ class MessageService:
     async def mark_read(self, actor: User, target: Target, up_to: str | None) -> int:
         """Move the read marker to ``up_to`` (a message id) or the newest message;
         return the conversation's remaining unread count."""
-        self.check_target(actor, target)
+        await self.reachable(actor, target)
         if up_to is not None:
             message_id = parse_uuid(up_to)
             message = await self.store.get_message(message_id) if message_id else None

@@ -49,16 +49,17 @@ class Core:
         (see :func:`lairchat.service.build_core`), tests opt in."""
         hub = hub or Hub()
         rooms = RoomService(store, hub, clock)
+        users = UserService(store, hub, clock)
         return cls(
             store=store,
             hub=hub,
             clock=clock,
             auth=AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock)),
-            users=UserService(store, hub, clock),
+            users=users,
             rooms=rooms,
-            messages=MessageService(store, hub, clock),
+            messages=MessageService(store, hub, clock, users),
             invitations=InvitationService(store, hub, clock, rooms),
-            typing=TypingService(hub, clock),
+            typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
@@ -18,6 +21,38 @@ class UserService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        #: User id -> the callers waiting for its lookup (:meth:`known`).
+        self._asking: dict[str, list[defer.Deferred]] = {}
+
+    def known(self, user_id: str) -> defer.Deferred:
+        """Fires with whether the user exists, for the paths that address a user by id
+        (a DM, typing to one). The hub's directory answers without a query, but it is
+        loaded at start and taught only the accounts made here: one made by another
+        process writing the same database (``lairchat admin create-user`` while the
+        server runs) was refused as ``user_not_found`` until a restart. So an id the
+        hub does not know is looked up, and a user found is taught to the hub. Callers
+        asking about one id while its lookup runs share it, and are answered in the
+        order they asked (two messages to a new user keep their order)."""
+        if self.hub.user_exists(user_id):
+            return defer.succeed(True)
+        waiter: defer.Deferred = defer.Deferred()
+        waiting = self._asking.get(user_id)
+        if waiting is not None:
+            waiting.append(waiter)
+        else:
+            self._asking[user_id] = [waiter]  # before asking: the answer may come at once
+            self.store.get_user(user_id).addBoth(self._found, user_id)
+        return waiter
+
+    def _found(self, outcome: User | None | Failure, user_id: str) -> None:
+        waiting = self._asking.pop(user_id)
+        if isinstance(outcome, User):
+            self.hub.set_name(outcome.id, outcome.username)
+        for waiter in waiting:
+            if isinstance(outcome, Failure):
+                waiter.errback(outcome)
+            else:
+                waiter.callback(outcome is not None)
 
     @deferred
     async def get(self, user_id: str | None) -> User:

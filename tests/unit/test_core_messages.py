@@ -6,10 +6,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from twisted.internet import defer
 
+from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.timefmt import ts
-from lairchat.domain.types import Target
+from lairchat.domain.types import Target, User
 from lairchat.testing import result
 
 T0 = 1_700_000_000
@@ -127,6 +129,68 @@ def test_direct_message_to_self_is_one_copy_per_connection(w, s):
 
 def test_direct_message_to_unknown_user(w, s):
     w.fails(w.core.messages.send(s.alice, Target("dm", new_id()), "hi"), "user_not_found")
+
+
+def made_elsewhere(w, name: str) -> User:
+    """An account written to the database by another process (``lairchat admin
+    create-user`` while the server runs): the store has it, the hub was never told."""
+    user = User(new_id(), name, f"{name}@example.com", "user", T0, T0, "x")
+    result(w.core.store.create_user(user))
+    assert not w.hub.user_exists(user.id)
+    return user
+
+
+def test_user_made_by_another_process_is_reachable_by_dm(w, s):
+    # Found live: a DM to an account made with `lairchat admin create-user` while the
+    # server ran was user_not_found, on every path that names a DM, until a restart.
+    fred = made_elsewhere(w, "fred")
+    message = send(w, s.alice, dm(fred), "welcome")
+    assert message.target == dm(fred)
+    assert w.hub.username(fred.id) == "fred"  # the hub learnt the name
+    assert [m.id for m in w.ok(w.core.messages.history(s.alice, dm(fred), 10)).messages] == [
+        message.id
+    ]
+    assert w.ok(w.core.messages.mark_read(s.alice, dm(fred), None)) == 0
+
+
+@pytest.mark.parametrize("call", ["history", "mark_read"])
+def test_user_made_by_another_process_is_found_by_the_reading_paths(w, s, call):
+    fred = made_elsewhere(w, "fred")
+    if call == "history":
+        assert w.ok(w.core.messages.history(s.alice, dm(fred), 10)).messages == []
+    else:
+        assert w.ok(w.core.messages.mark_read(s.alice, dm(fred), None)) == 0
+    assert w.hub.user_exists(fred.id)
+
+
+def test_messages_to_a_user_being_looked_up_keep_their_order(w, s, monkeypatch):
+    fred = made_elsewhere(w, "fred")
+    lookups = []
+
+    def get_user(user_id):
+        lookups.append(defer.Deferred())
+        return lookups[-1]
+
+    monkeypatch.setattr(w.core.store, "get_user", get_user)
+    first = w.core.messages.send(s.alice, dm(fred), "one")
+    second = w.core.messages.send(s.alice, dm(fred), "two")
+    elsewhere = w.core.messages.send(s.bob, Target("dm", new_id()), "nobody")
+    assert len(lookups) == 2  # one per id asked about, however many wait on it
+    lookups[0].callback(fred)
+    lookups[1].callback(None)
+    assert [w.ok(first).content, w.ok(second).content] == ["one", "two"]
+    w.fails(elsewhere, "user_not_found")
+    history = w.ok(w.core.messages.history(s.alice, dm(fred), 10)).messages
+    assert [m.content for m in history] == ["two", "one"]
+
+
+def test_a_failed_lookup_fails_the_message(w, s, monkeypatch):
+    fred = made_elsewhere(w, "fred")
+    monkeypatch.setattr(
+        w.core.store, "get_user", lambda user_id: defer.fail(LairError("internal_error"))
+    )
+    w.fails(w.core.messages.send(s.alice, dm(fred), "one"), "internal_error")
+    assert not w.hub.user_exists(fred.id)
 
 
 # -- edit -----------------------------------------------------------------------------

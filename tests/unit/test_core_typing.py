@@ -10,7 +10,8 @@ import pytest
 from lairchat.core import typing as typing_module
 from lairchat.core.typing import TYPING_INTERVAL
 from lairchat.domain.ids import new_id
-from lairchat.domain.types import Target
+from lairchat.domain.types import Target, User
+from lairchat.testing import result
 
 
 @pytest.fixture
@@ -58,6 +59,23 @@ def test_dm_typing_goes_to_the_recipient(w, s):
         "type": "dm",
         "recipient": s.alice.id,
     }
+
+
+def test_dm_typing_reaches_a_user_made_by_another_process(w, s):
+    # An account `lairchat admin create-user` wrote while the server ran is in the
+    # database only: typing to it was dropped as if it did not exist.
+    fred = User(new_id(), "fred", "fred@example.com", "user", 1, 1, "x")
+    result(w.core.store.create_user(fred))
+    sub = w.connect(fred, session_id=new_id())
+    typing(w, s.alice, Target("dm", fred.id))  # announced once the store answers
+    assert sub.payloads("user_typing") == [
+        {
+            "type": "user_typing",
+            "user_id": s.alice.id,
+            "target": {"type": "dm", "recipient": fred.id},
+        }
+    ]
+    assert who_got(s) == []
 
 
 def test_dm_typing_to_self_reaches_nobody(w, s):
