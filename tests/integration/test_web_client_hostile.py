@@ -88,3 +88,79 @@ def test_nothing_of_an_account_stays_after_it_signs_out(
         open_room(driver, secret)
         assert not shown(driver, "members")
         assert errors_logged(driver, network=False) == []
+
+
+#: Markup that got into the page anyway (as a flaw in the script would let it), each
+#: way a page can be made to run or load something; what happened is collected in
+#: ``window.attempts``, and the policy's refusals in ``window.refused``.
+INJECT = """
+window.refused = [];
+document.addEventListener(
+  'securitypolicyviolation', (e) => window.refused.push(e.effectiveDirective));
+const attempts = {};
+const attempt = (name, act) => {
+  try { act(); attempts[name] = 'done'; } catch (e) { attempts[name] = e.name; }
+};
+const host = document.getElementById('messages');
+attempt('inline script', () => {
+  const s = document.createElement('script');
+  s.textContent = 'window.__xss = "inline script"';
+  host.append(s);
+});
+attempt('event handler', () => {
+  const i = document.createElement('img');
+  i.setAttribute('onerror', 'window.__xss = "event handler"');
+  i.src = '/no-such-image';
+  host.append(i);
+});
+attempt('javascript: link', () => {
+  const a = document.createElement('a');
+  a.href = 'javascript:window.__xss = "javascript: link"';
+  host.append(a);
+  a.click();
+});
+attempt('innerHTML', () => {
+  document.createElement('div').innerHTML = '<b>markup</b>';
+});
+attempt('style attribute', () => host.setAttribute('style', 'background: rgb(255, 0, 0)'));
+attempt('image elsewhere', () => {
+  const i = document.createElement('img');
+  i.src = 'http://elsewhere.invalid/pixel.png';
+  host.append(i);
+});
+attempt('fetch elsewhere', () => {
+  fetch('http://elsewhere.invalid/', {mode: 'no-cors'}).catch(() => {});
+});
+window.attempts = attempts;
+"""
+
+
+def test_the_policy_stops_markup_that_got_in(server: ServerProcess, driver: webdriver.Chrome):
+    """The page's second line of defence, in practice rather than as a header: markup
+    put into the page runs no inline script, event handler or ``javascript:`` link,
+    styles nothing, loads nothing from elsewhere; and ``innerHTML`` itself is refused
+    (Trusted Types), so no future line of the script can turn text into markup.
+
+    Found by trying it: the first six were refused, but ``innerHTML`` took the markup;
+    only a unit test reading the script's source kept it out of the page."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        me = registered(alice, "alice")
+    signed_in(server, driver, me["token"])
+    errors_logged(driver)  # the console from here on
+    driver.execute_script(INJECT)
+    expected = {"script-src-elem", "style-src-attr", "img-src", "connect-src"}
+    wait_for(driver, lambda d: expected <= set(d.execute_script("return window.refused")))
+    assert driver.execute_script("return window.__xss") is None
+    # Refused by Trusted Types before they reached the page: markup from a string, and
+    # script put into an element or an attribute.
+    attempts = driver.execute_script("return window.attempts")
+    for sink in ("innerHTML", "inline script", "event handler"):
+        assert attempts[sink] == "TypeError", sink
+    assert (
+        driver.execute_script(
+            "return getComputedStyle(document.getElementById('messages')).backgroundColor"
+        )
+        != "rgb(255, 0, 0)"
+    )
+    assert driver.execute_script("return document.getElementById('messages').style.length") == 0
+    assert text_of(driver, "connection") == "Connected"

@@ -78,6 +78,8 @@ def test_content_security_policy_is_strict(client):
         "base-uri": "'none'",
         "form-action": "'none'",
         "frame-ancestors": "'none'",
+        "require-trusted-types-for": "'script'",
+        "trusted-types": "'none'",
     }
 
 

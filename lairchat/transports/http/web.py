@@ -4,9 +4,10 @@
 are read once, through :mod:`importlib.resources` (so an installed wheel serves what it
 ships), and answered from memory with their ETag. Every answer carries a strict
 Content-Security-Policy: scripts, styles and images from this origin only, no inline
-script, no ``eval``, no framing, and connections only to this host (``/api/v1`` over
-``fetch``, ``/ws`` over ``ws:``/``wss:``). The files carry none of the API's CORS
-headers: no other origin may read them. Any other path under ``/app``, and any
+script, no ``eval``, no framing, no string turned into markup by the DOM (Trusted
+Types: ``innerHTML`` and its kind throw), and connections only to this host
+(``/api/v1`` over ``fetch``, ``/ws`` over ``ws:``/``wss:``). The files carry none of
+the API's CORS headers: no other origin may read them. Any other path under ``/app``, and any
 method but GET and HEAD, is the API's usual error envelope.
 
 ``mount(root)`` puts both on the port's root resource
@@ -50,7 +51,7 @@ _HOST = re.compile(rb"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,
 _POLICY = (
     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';"
     b" connect-src 'self'%s; object-src 'none'; base-uri 'none'; form-action 'none';"
-    b" frame-ancestors 'none'"
+    b" frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 )
 
 #: The same on every answer of the client (the policy is added per request).
