@@ -165,7 +165,18 @@ class RoomService:
         update the index and announce it. Shared by join and invitation accept."""
         now = self.clock.seconds()
         membership = Membership(room.id, user.id, "member", now)
-        await self.store.add_membership(membership, room.max_members, now if accepting else None)
+        try:
+            await self.store.add_membership(
+                membership, room.max_members, now if accepting else None
+            )
+        except LairError:
+            raise
+        except Exception:
+            # The room was read before; deleted since, its membership row breaks a
+            # foreign key. Say what a join a moment later would, not internal_error.
+            if await self.store.get_room(room.id) is None:
+                raise LairError("room_not_found") from None
+            raise
         self.hub.add_member(room.id, user.id)
         self.hub.publish(
             Event(
@@ -181,7 +192,12 @@ class RoomService:
         return membership
 
     async def _remove(self, room_id: str, user_id: str, reason: str) -> None:
-        await self.store.remove_membership(room_id, user_id)
+        """Remove a membership the caller checked. A leave and a kick (or two kicks)
+        of one member at once both pass their checks; the one whose delete finds no
+        row answers ``not_room_member`` and announces nothing, so the room hears of
+        the departure once."""
+        if not await self.store.remove_membership(room_id, user_id):
+            raise LairError("not_room_member")
         self.hub.remove_member(room_id, user_id)
         self.hub.publish(
             Event(
@@ -228,6 +244,11 @@ class RoomService:
         ):
             raise LairError("last_owner")
         await self.store.set_member_role(room_id, user_id, new_role)
+        if not self.hub.is_member(room_id, user_id):
+            # Kicked, left or the room deleted while this ran: the hub is updated right
+            # after each write and writes finish in order, so that write came first and
+            # nothing was changed. No member_role_changed for someone not there.
+            raise LairError("not_room_member")
         username = self.hub.username(user_id) or user_id
         self.hub.publish(
             Event(

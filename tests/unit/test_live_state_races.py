@@ -1,0 +1,105 @@
+"""Two changes to one room's state at once: each check passes before either write, and
+the answers, the events and the hub must still agree with what the database holds.
+
+The store is in memory and answers at once, so a race is staged by holding one of
+its calls (:func:`hold`) while the other change runs to the end, then letting it go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+from twisted.internet import defer
+
+from lairchat.testing import result
+
+
+def hold(monkeypatch: pytest.MonkeyPatch, store: object, name: str) -> list[Callable[[], None]]:
+    """Make ``store.<name>`` wait: each call is run only when its release (appended to
+    the returned list) is called."""
+    real = getattr(store, name)
+    releases: list[Callable[[], None]] = []
+
+    def held(*args: object) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+        releases.append(lambda: real(*args).chainDeferred(d))
+        return d
+
+    monkeypatch.setattr(store, name, held)
+    return releases
+
+
+@pytest.fixture
+def w(core_world):
+    return core_world
+
+
+@pytest.fixture
+def s(w):
+    """Room "general": alice owner, bob member; carol watches it."""
+    users = {name: w.user(name) for name in ("alice", "bob", "carol")}
+    room = w.ok(w.core.rooms.create(users["alice"], "general", None, None))
+    for name in ("bob", "carol"):
+        w.ok(w.core.rooms.join(users[name], room.id))
+    watcher = w.connect(users["carol"])
+    w.clear()
+    return SimpleNamespace(room=room, watcher=watcher, **users)
+
+
+def members(w, room_id: str) -> set[str]:
+    return {m.username for m in result(w.core.store.list_members(room_id))}
+
+
+@pytest.mark.parametrize("first", ["leave", "kick"])
+def test_leave_and_kick_at_once_announce_one_departure(w, s, monkeypatch, first):
+    # Both used to succeed, and the room heard user_left_room twice.
+    releases = hold(monkeypatch, w.core.store, "remove_membership")
+    leave = w.core.rooms.leave(s.bob, s.room.id)
+    kick = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
+    order = [0, 1] if first == "leave" else [1, 0]
+    for i in order:
+        releases[i]()
+    winner, loser = (leave, kick) if first == "leave" else (kick, leave)
+    w.ok(winner)
+    w.fails(loser, "not_room_member")
+    departures = s.watcher.payloads("user_left_room")
+    assert [d["reason"] for d in departures] == ["left" if first == "leave" else "kicked"]
+    assert members(w, s.room.id) == {"alice", "carol"}
+    assert not w.hub.is_member(s.room.id, s.bob.id)
+
+
+def test_role_change_of_a_member_kicked_meanwhile_is_refused(w, s, monkeypatch):
+    # It answered a membership with the new role and told the room of it, for someone
+    # no longer in the room.
+    releases = hold(monkeypatch, w.core.store, "set_member_role")
+    promote = w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator")
+    w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+    releases[0]()
+    w.fails(promote, "not_room_member")
+    assert s.watcher.types() == ["user_left_room"]
+    assert members(w, s.room.id) == {"alice", "carol"}
+
+
+def test_join_of_a_room_deleted_meanwhile_is_room_not_found(w, s, monkeypatch):
+    # The membership insert broke the foreign key: internal_error and a traceback.
+    dave = w.user("dave")
+    releases = hold(monkeypatch, w.core.store, "add_membership")
+    join = w.core.rooms.join(dave, s.room.id)
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    releases[0]()
+    w.fails(join, "room_not_found")
+    assert not w.hub.is_member(s.room.id, dave.id)
+    assert s.watcher.types() == ["room_deleted"]
+
+
+def test_invitation_accepted_as_its_room_is_deleted_is_room_not_found(w, s, monkeypatch):
+    dave = w.user("dave")
+    invitation = w.ok(w.core.invitations.create(s.alice, s.room.id, dave.id, True))
+    releases = hold(monkeypatch, w.core.store, "add_membership")
+    accept = w.core.invitations.accept(dave, invitation.id)
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    releases[0]()
+    w.fails(accept, "room_not_found")
+    assert w.hub.rooms_of(dave.id) == []
