@@ -13,13 +13,14 @@ from types import SimpleNamespace
 import pytest
 from twisted.internet import defer
 
+from lairchat.domain.types import Target
 from lairchat.testing import result
 
 
-def hold(monkeypatch: pytest.MonkeyPatch, store: object, name: str) -> list[Callable[[], None]]:
-    """Make ``store.<name>`` wait: each call is run only when its release (appended to
-    the returned list) is called."""
-    real = getattr(store, name)
+def hold(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[Callable[[], None]]:
+    """Make ``owner.<name>`` (a store method, or another call returning a Deferred)
+    wait: each call runs only when its release (appended to the list) is called."""
+    real = getattr(owner, name)
     releases: list[Callable[[], None]] = []
 
     def held(*args: object) -> defer.Deferred:
@@ -27,7 +28,7 @@ def hold(monkeypatch: pytest.MonkeyPatch, store: object, name: str) -> list[Call
         releases.append(lambda: real(*args).chainDeferred(d))
         return d
 
-    monkeypatch.setattr(store, name, held)
+    monkeypatch.setattr(owner, name, held)
     return releases
 
 
@@ -103,3 +104,30 @@ def test_invitation_accepted_as_its_room_is_deleted_is_room_not_found(w, s, monk
     releases[0]()
     w.fails(accept, "room_not_found")
     assert w.hub.rooms_of(dave.id) == []
+
+
+def test_a_message_in_flight_as_its_sender_is_kicked_is_kept(w, s, monkeypatch):
+    # Documented (architecture.md, "Decisions"): the membership check is when the
+    # message is sent; the delivery is to the members at its commit.
+    sender = w.connect(s.bob)
+    w.clear()
+    releases = hold(monkeypatch, w.core.messages.commits, "_write")  # the batch insert
+    sent = w.core.messages.send(s.bob, Target("room", s.room.id), "last words")
+    w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+    releases[0]()
+    message = w.ok(sent)
+    assert s.watcher.types() == ["user_left_room", "message_received"]
+    assert sender.types() == ["user_left_room"]  # no longer a member: no copy
+    history = w.ok(w.core.messages.history(s.alice, Target("room", s.room.id), 10))
+    assert [m.id for m in history.messages] == [message.id]
+
+
+def test_a_message_in_flight_as_its_room_is_deleted_reaches_nobody(w, s, monkeypatch):
+    sender = w.connect(s.bob)
+    w.clear()
+    releases = hold(monkeypatch, w.core.messages.commits, "_write")  # the batch insert
+    sent = w.core.messages.send(s.bob, Target("room", s.room.id), "too late")
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    releases[0]()
+    w.ok(sent)  # stored, as the room's older messages stay (DOMAIN.md §7.4)
+    assert s.watcher.types() == sender.types() == ["room_deleted"]
