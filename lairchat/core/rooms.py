@@ -178,6 +178,9 @@ class RoomService:
                 raise LairError("room_not_found") from None
             raise
         self.hub.add_member(room.id, user.id)
+        # The directory may not know an account made by another process (the operator
+        # command); the room's later events (member_role_changed) name its members.
+        self.hub.set_name(user.id, user.username)
         self.hub.publish(
             Event(
                 {

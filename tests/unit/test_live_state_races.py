@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import pytest
 from twisted.internet import defer
 
-from lairchat.domain.types import Target
+from lairchat.domain.ids import new_id
+from lairchat.domain.types import Target, User
 from lairchat.testing import result
 
 
@@ -131,3 +132,13 @@ def test_a_message_in_flight_as_its_room_is_deleted_reaches_nobody(w, s, monkeyp
     releases[0]()
     w.ok(sent)  # stored, as the room's older messages stay (DOMAIN.md §7.4)
     assert s.watcher.types() == sender.types() == ["room_deleted"]
+
+
+def test_a_member_made_by_another_process_is_named_in_room_events(w, s):
+    # An account the operator command wrote while the server ran joined a room and
+    # was promoted: member_role_changed named it by its id.
+    fred = User(new_id(), "fred", "fred@example.com", "user", 1, 1, "x")
+    result(w.core.store.create_user(fred))
+    w.ok(w.core.rooms.join(fred, s.room.id))
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, fred.id, "moderator"))
+    assert s.watcher.payloads("member_role_changed")[0]["username"] == "fred"
