@@ -167,9 +167,15 @@ class LairTCPProtocol(Int32StringReceiver):
         self.transport.resumeProducing()
 
     def close(self) -> None:
+        if self._abort is not None:
+            return
+        self.outbox.flush(self._send)  # what the session wrote goes first
         self.transport.loseConnection()
-        if self._abort is None:
-            self._abort = self.factory.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
+        # Nothing more is produced. Under TLS this also starts the TLS close at once:
+        # while a producer is registered, Twisted's TLS defers close_notify and the
+        # socket's close, and every server-side close waited for CLOSE_GRACE's abort.
+        self.transport.unregisterProducer()
+        self._abort = self.factory.clock.callLater(CLOSE_GRACE, self.transport.abortConnection)
 
 
 class LairTCPFactory(protocol.ServerFactory):

@@ -8,16 +8,21 @@ what the frames mean).
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from twisted.internet import protocol, ssl
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.testing import StringTransport
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.test.iosim import connectedServerAndClient
 
 from lairchat.core import passwords
 from lairchat.realtime.session import State
-from lairchat.testing import MemoryTCPClient, MemoryTCPServer
+from lairchat.testing import MemoryTCPClient, MemoryTCPServer, split_frames
+from lairchat.tls import server_context, write_dev_certificate
 from lairchat.transports.backpressure import HARD_BACKLOG, MAX_BACKLOG, MAX_FRAME, SLOW_GRACE
 from lairchat.transports.caps import PerAddress, Refused
 from lairchat.transports.http.testing import CHEAP_HASHER
@@ -206,6 +211,52 @@ def test_eof_in_the_middle_of_a_frame_cleans_up(server: Server) -> None:
     assert bob.types() == ["user_offline"]
     assert server.factory.open == {bob.proto}
     assert server.core.hub.connections_of(server.accounts["alice"].user.id) == frozenset()
+
+
+class _TLSPeer(protocol.Protocol):
+    """The client inside TLS: what it read, and whether its connection ended."""
+
+    data = b""
+    lost = False
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        self.data += data
+
+    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
+        self.lost = True
+
+
+def test_a_server_side_close_under_tls_ends_the_connection_at_once(
+    server: Server, tmp_path: Path
+) -> None:
+    # Found on a LAIR_TCP_TLS server: logout, version mismatch and timeouts left the
+    # socket open until CLOSE_GRACE aborted it, 5 s later (Twisted's TLS does not
+    # start its close while a producer is registered, and the protocol is one).
+    cert, key = write_dev_certificate(str(tmp_path))
+    clock = server.clock
+    tls_server = TLSMemoryBIOFactory(
+        server_context(str(cert), str(key)), False, server.factory, clock
+    )
+    peer = _TLSPeer()
+    tls_client = TLSMemoryBIOFactory(
+        ssl.CertificateOptions(verify=False),
+        True,
+        protocol.Factory.forProtocol(lambda: peer),
+        clock,
+    )
+    address = IPv4Address("TCP", "127.0.0.1", 40000)
+    _, _, pump = connectedServerAndClient(
+        lambda: tls_server.buildProtocol(address),
+        lambda: tls_client.buildProtocol(address),
+        clock=clock,
+    )
+    pump.flush()
+    peer.transport.write(jframe({"type": "client_hello", "version": "2.0"}))
+    pump.flush()
+    payloads = [orjson.loads(p) for p in split_frames(peer.data)[0]]
+    assert [p["type"] for p in payloads] == ["server_hello", "error"]
+    assert peer.lost  # a clean TLS close, with no time passing
+    assert server.factory.open == set()
 
 
 # --------------------------------------------------------------------------- limits
