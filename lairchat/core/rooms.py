@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from twisted.internet.defer import DeferredLock
 
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
@@ -51,6 +55,24 @@ class RoomService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        #: Room id -> the lock of its membership changes in progress (:meth:`_one_change`).
+        self._changing: dict[str | None, DeferredLock] = {}
+
+    @asynccontextmanager
+    async def _one_change(self, room_id: str | None) -> AsyncIterator[None]:
+        """One leave, role change or kick at a time per room. Each checks the owners
+        (``last_owner``) and roles before its write: two owners leaving, or demoting
+        each other, at once both counted two owners, and left the room with none."""
+        lock = self._changing.get(room_id)
+        if lock is None:
+            lock = self._changing[room_id] = DeferredLock()
+        await lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()  # to the next waiting change, if any
+            if not lock.locked and self._changing.get(room_id) is lock:
+                del self._changing[room_id]
 
     async def _room(self, room_id: str | None) -> Room:
         room = await self.store.get_room(room_id) if room_id else None
@@ -216,11 +238,12 @@ class RoomService:
 
     @deferred
     async def leave(self, actor: User, room_id: str | None) -> None:
-        room = await self._room(room_id)
-        membership = await self._membership(room.id, actor.id)
-        if membership.role == "owner" and await self.store.count_owners(room.id) <= 1:
-            raise LairError("last_owner")
-        await self._remove(room.id, actor.id, "left")
+        async with self._one_change(room_id):
+            room = await self._room(room_id)
+            membership = await self._membership(room.id, actor.id)
+            if membership.role == "owner" and await self.store.count_owners(room.id) <= 1:
+                raise LairError("last_owner")
+            await self._remove(room.id, actor.id, "left")
 
     @deferred
     async def members(self, actor: User, room_id: str | None) -> list[Member]:
@@ -233,6 +256,12 @@ class RoomService:
 
     @deferred
     async def change_role(
+        self, actor: User, room_id: str | None, user_id: str | None, role: str
+    ) -> Member:
+        async with self._one_change(room_id):
+            return await self._change_role(actor, room_id, user_id, role)
+
+    async def _change_role(
         self, actor: User, room_id: str | None, user_id: str | None, role: str
     ) -> Member:
         new_role = parse_room_role(role)
@@ -273,14 +302,16 @@ class RoomService:
     async def kick(self, actor: User, room_id: str | None, user_id: str | None) -> None:
         if user_id == actor.id:
             raise LairError("permission_denied")
-        mine = await self._membership(room_id, actor.id)
-        theirs = await self._membership(room_id, user_id)
-        allowed = mine.role == "owner" or (
-            mine.role == "moderator" and ROOM_ROLE_RANK[theirs.role] < ROOM_ROLE_RANK["moderator"]
-        )
-        if not allowed:
-            raise LairError("permission_denied")
-        await self._remove(room_id, user_id, "kicked")
+        async with self._one_change(room_id):
+            mine = await self._membership(room_id, actor.id)
+            theirs = await self._membership(room_id, user_id)
+            allowed = mine.role == "owner" or (
+                mine.role == "moderator"
+                and ROOM_ROLE_RANK[theirs.role] < ROOM_ROLE_RANK["moderator"]
+            )
+            if not allowed:
+                raise LairError("permission_denied")
+            await self._remove(room_id, user_id, "kicked")
 
     @deferred
     async def list_public(

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from twisted.internet import defer
 
+from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.types import Target, User
 from lairchat.testing import result
@@ -30,6 +31,22 @@ def hold(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[Call
         return d
 
     monkeypatch.setattr(owner, name, held)
+    return releases
+
+
+def late(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[Callable[[], None]]:
+    """Like :func:`hold`, but each call runs at once and only its answer waits: what
+    it read is stale by the time it is used."""
+    real = getattr(owner, name)
+    releases: list[Callable[[], None]] = []
+
+    def answered_late(*args: object) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+        answer = real(*args)
+        releases.append(lambda: answer.chainDeferred(d))
+        return d
+
+    monkeypatch.setattr(owner, name, answered_late)
     return releases
 
 
@@ -56,14 +73,16 @@ def members(w, room_id: str) -> set[str]:
 
 @pytest.mark.parametrize("first", ["leave", "kick"])
 def test_leave_and_kick_at_once_announce_one_departure(w, s, monkeypatch, first):
-    # Both used to succeed, and the room heard user_left_room twice.
+    # Both used to pass their checks and succeed: the room heard user_left_room twice.
     releases = hold(monkeypatch, w.core.store, "remove_membership")
-    leave = w.core.rooms.leave(s.bob, s.room.id)
-    kick = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
-    order = [0, 1] if first == "leave" else [1, 0]
-    for i in order:
-        releases[i]()
-    winner, loser = (leave, kick) if first == "leave" else (kick, leave)
+    if first == "leave":
+        winner = w.core.rooms.leave(s.bob, s.room.id)
+        loser = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
+    else:
+        winner = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
+        loser = w.core.rooms.leave(s.bob, s.room.id)
+    while releases:
+        releases.pop(0)()
     w.ok(winner)
     w.fails(loser, "not_room_member")
     departures = s.watcher.payloads("user_left_room")
@@ -72,16 +91,24 @@ def test_leave_and_kick_at_once_announce_one_departure(w, s, monkeypatch, first)
     assert not w.hub.is_member(s.room.id, s.bob.id)
 
 
-def test_role_change_of_a_member_kicked_meanwhile_is_refused(w, s, monkeypatch):
-    # It answered a membership with the new role and told the room of it, for someone
-    # no longer in the room.
-    releases = hold(monkeypatch, w.core.store, "set_member_role")
-    promote = w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator")
-    w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+@pytest.mark.parametrize("change", ["leave", "kick", "role"])
+def test_a_change_to_a_room_deleted_meanwhile_is_not_room_member(w, s, monkeypatch, change):
+    # Each answered success, and the departure or the new role was announced, for a
+    # membership the deletion had already removed.
+    name = "set_member_role" if change == "role" else "remove_membership"
+    releases = hold(monkeypatch, w.core.store, name)
+    rooms = w.core.rooms
+    if change == "leave":
+        running = rooms.leave(s.bob, s.room.id)
+    elif change == "kick":
+        running = rooms.kick(s.alice, s.room.id, s.bob.id)
+    else:
+        running = rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator")
+    w.ok(rooms.delete(s.alice, s.room.id))
     releases[0]()
-    w.fails(promote, "not_room_member")
-    assert s.watcher.types() == ["user_left_room"]
-    assert members(w, s.room.id) == {"alice", "carol"}
+    w.fails(running, "not_room_member")
+    assert s.watcher.types() == ["room_deleted"]
+    assert w.hub.rooms_of(s.bob.id) == []
 
 
 def test_join_of_a_room_deleted_meanwhile_is_room_not_found(w, s, monkeypatch):
@@ -142,3 +169,39 @@ def test_a_member_made_by_another_process_is_named_in_room_events(w, s):
     w.ok(w.core.rooms.join(fred, s.room.id))
     w.ok(w.core.rooms.change_role(s.alice, s.room.id, fred.id, "moderator"))
     assert s.watcher.payloads("member_role_changed")[0]["username"] == "fred"
+
+
+def owners(w, room_id: str) -> set[str]:
+    return {m.username for m in result(w.core.store.list_members(room_id)) if m.role == "owner"}
+
+
+@pytest.fixture
+def two_owners(w, s):
+    """bob made an owner of "general" beside alice."""
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "owner"))
+    w.clear()
+    return s
+
+
+@pytest.mark.parametrize("how", ["both leave", "each demotes the other", "one leaves, one demotes"])
+def test_the_last_owner_stays_when_two_owners_go_at_once(w, two_owners, monkeypatch, how):
+    # Each change counted two owners before either was written: the room was left
+    # with none, and nobody could manage it any more.
+    s = two_owners
+    releases = late(monkeypatch, w.core.store, "count_owners")
+    rooms = w.core.rooms
+    if how == "both leave":
+        first, second = rooms.leave(s.alice, s.room.id), rooms.leave(s.bob, s.room.id)
+    elif how == "each demotes the other":
+        first = rooms.change_role(s.alice, s.room.id, s.bob.id, "member")
+        second = rooms.change_role(s.bob, s.room.id, s.alice.id, "member")
+    else:
+        first = rooms.leave(s.alice, s.room.id)
+        second = rooms.change_role(s.bob, s.room.id, s.alice.id, "member")
+    while releases:
+        releases.pop(0)()
+    w.ok(first)
+    with pytest.raises(LairError) as refused:
+        result(second)
+    assert refused.value.code in ("last_owner", "not_room_member", "permission_denied")
+    assert len(owners(w, s.room.id)) == 1
