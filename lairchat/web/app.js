@@ -24,6 +24,8 @@ const KEEP = 500;
 /** A page of users or rooms (the server's largest); *More* asks for the next one. */
 const LIST_LIMIT = 100;
 const SEARCH_DELAY_MS = 250;
+/** The side lists are redrawn at most this often while events pour in. */
+const LISTS_EVERY_MS = 100;
 /** The protocol's bounds, in UTF-8 bytes: a message's content (TCP.md), and a frame
  * (WEBSOCKET.md: a larger one makes the server close the connection, code 1009). */
 const CONTENT_MAX_BYTES = 4096;
@@ -91,6 +93,7 @@ function replaceText(node, text) {
 // -- messages to the user ------------------------------------------------------------------
 
 let alertTimer = null;
+let listsTimer = null;
 
 function describe(error) {
   if (!error) return "Something went wrong.";
@@ -449,11 +452,21 @@ function renderUsers() {
 }
 
 function renderLists() {
+  clearTimeout(listsTimer);
+  listsTimer = null;
   renderRooms();
   renderUsers();
   // The tab says how many messages are unread, all conversations together.
   const total = [...state.unread.values()].reduce((sum, n) => sum + n, 0);
   document.title = total ? `(${total}) lairchat` : "lairchat";
+}
+
+/** The lists and the title, after an event changed them: redrawn once the events of
+ * the next LISTS_EVERY_MS are in. Each redraw rebuilds every room and person; a flood
+ * of messages (or of joins, presence changes) redrawing them once per event kept the
+ * tab busy for seconds. What the user does is shown at once (`renderLists`). */
+function listsChanged() {
+  if (listsTimer === null) listsTimer = setTimeout(renderLists, LISTS_EVERY_MS);
 }
 
 function clock(iso) {
@@ -759,7 +772,7 @@ function received(message, authorName) {
     forgetOldest(conv);
     if (!mine) state.unread.set(key, (state.unread.get(key) || 0) + 1);
   }
-  renderLists();
+  listsChanged();
 }
 
 /** Keep at most KEEP messages of `conv`, dropping its oldest (and their lines, and the
@@ -1342,7 +1355,7 @@ function handleEvent(event) {
       state.users.set(event.user.id, event.user.username);
       if (event.user.id === state.me.id) loadRooms();
       else systemLine(event.room_id, `${event.user.username} joined the room`);
-      renderUsers();
+      listsChanged();
       break;
     case "user_left_room":
       if (event.user_id === state.me.id) {
@@ -1360,7 +1373,7 @@ function handleEvent(event) {
       break;
     case "room_updated":
       if (state.rooms.has(event.room.id)) state.rooms.set(event.room.id, event.room);
-      renderLists();
+      listsChanged();
       if (state.active === `room:${event.room.id}`) renderConversationHead(conversation(state.active));
       break;
     case "room_deleted":
@@ -1377,11 +1390,11 @@ function handleEvent(event) {
     case "user_online":
       state.online.add(event.user_id);
       state.users.set(event.user_id, event.username);
-      renderUsers();
+      listsChanged();
       break;
     case "user_offline":
       state.online.delete(event.user_id);
-      renderUsers();
+      listsChanged();
       break;
     case "user_typing": {
       const key = keyOfTarget(event.target, event.user_id);

@@ -217,7 +217,8 @@ def test_a_browser_user_chats_with_a_tcp_user(server: ServerProcess, driver: web
         room = {"type": "room", "room_id": room_id}
         wait_for(driver, showing(f"{bob_name} joined the room"))
         bob_item = f'#user-list li[data-key="dm:{bob_user["id"]}"]'
-        assert driver.find_element(By.CSS_SELECTOR, f"{bob_item} .presence.online")
+        # The lists follow events within 100 ms (redrawn once for a burst of them).
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, f"{bob_item} .presence.online"))
 
         # A refused command is shown, not swallowed.
         type_into(driver, "new-room-name", room_name)

@@ -20,11 +20,12 @@ from selenium.webdriver.common.by import By
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient
 from tests.integration import browser
-from tests.integration.browser import wait_for
+from tests.integration.browser import rest, wait_for
 from tests.integration.test_web_client_browser import (
     PASSWORD,
     SECRET,
     connected,
+    count,
     errors_logged,
     open_room,
     registered,
@@ -32,6 +33,7 @@ from tests.integration.test_web_client_browser import (
     signed_in,
     text_of,
     type_into,
+    unread,
 )
 
 driver = browser.driver  # the shared fixture
@@ -164,3 +166,55 @@ def test_the_policy_stops_markup_that_got_in(server: ServerProcess, driver: webd
     )
     assert driver.execute_script("return document.getElementById('messages').style.length") == 0
     assert text_of(driver, "connection") == "Connected"
+
+
+#: Counts the times the people list is rebuilt (each a ``replaceChildren``: one record).
+COUNT_REBUILDS = """
+window.rebuilds = 0;
+new MutationObserver((records) => (window.rebuilds += records.length))
+  .observe(document.getElementById('user-list'), {childList: true});
+window.flood_started = performance.now();
+"""
+
+
+def test_a_flood_of_messages_does_not_redraw_the_lists_each_time(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found by flooding a room the page had closed (1000 messages from a raw TCP
+    client, which the server's default limits let through): every message rebuilt every
+    room and person in the side lists (sorted again, one element each), about 3 ms per
+    message with only 40 rooms and 100 people, the tab busy for seconds and linear in
+    the lists' length. The lists and the title are now redrawn at most every 100 ms
+    while events pour in; the counts shown are the same."""
+    flood, rooms_joined, people = 1000, 40, 100
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me, _ = registered(alice, "alice"), registered(bob, "bob")
+        for n in range(rooms_joined):
+            bob.send({"type": "create_room", "name": f"room_{n:03}"})
+        rooms = [bob.wait_for(lambda m: m["type"] == "create_room_response")["room"]
+                 for _ in range(rooms_joined)]  # fmt: skip
+        for room in rooms:
+            alice.send({"type": "join_room", "room_id": room["id"]})
+        for _ in rooms:
+            assert alice.wait_for(lambda m: m["type"] == "join_room_response")["success"]
+        for n in range(people):
+            name = f"p{n:03}_{uuid.uuid4().hex[:6]}"
+            rest(server, "POST", "/auth/register", {"username": name, "email": f"{name}@e.com",
+                                                   "password": PASSWORD})  # fmt: skip
+        signed_in(server, driver, me["token"])
+        wait_for(driver, lambda d: count(d, "room-list") == rooms_joined)
+        wait_for(driver, lambda d: count(d, "user-list") == 99)  # the first page
+        driver.execute_script(COUNT_REBUILDS)
+
+        target = {"type": "room", "room_id": rooms[0]["id"]}
+        for n in range(flood):
+            bob.send({"type": "send_message", "target": target, "content": f"flood {n}"})
+        badge = f'li[data-key="room:{rooms[0]["id"]}"] .badge'
+        wait_for(driver, lambda d: unread(d, badge) == str(flood), timeout=60)
+        assert driver.execute_script("return document.title") == f"({flood}) lairchat"
+        elapsed_ms, rebuilds = driver.execute_script(
+            "return [performance.now() - window.flood_started, window.rebuilds]"
+        )
+        # One per 100 ms at most (and the first), not one per message.
+        assert rebuilds <= elapsed_ms / 100 + 2, (rebuilds, elapsed_ms)
+        assert errors_logged(driver) == []
