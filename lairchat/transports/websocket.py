@@ -47,7 +47,8 @@ MAX_MESSAGE = MAX_FRAME
 #: twisted.web has already parsed the upgrade request when Autobahn sees it, so the
 #: opening handshake completes at once; this only bounds a stuck ``onConnect``.
 OPEN_HANDSHAKE_TIMEOUT = 10.0
-#: How long a client has to answer our close frame before the socket is dropped.
+#: How long a client has to answer our close frame before the socket is dropped, and
+#: how long the socket's close may then take before it is aborted.
 CLOSE_HANDSHAKE_TIMEOUT = 5.0
 #: Close code for every server-initiated close (logout, timeout, version mismatch, ban).
 CLOSE_NORMAL = 1000
@@ -212,6 +213,8 @@ class LairWSProtocol(WebSocketServerProtocol):
         self._token: str | None = None
         self.backlog: OutboundBacklog | None = None  # needs the factory's clock
         self._lost = False
+        #: The abort of a close that did not finish (see _closeConnection).
+        self._drop: Any = None
         self._send: Any = None
         self.peer = self.host = "?"
         #: Why onConnect refused the handshake, for the log line (Autobahn's reason is
@@ -242,6 +245,8 @@ class LairWSProtocol(WebSocketServerProtocol):
         if self.closeHandshakeTimeoutCall is not None:
             self.closeHandshakeTimeoutCall.cancel()
             self.closeHandshakeTimeoutCall = None
+        if self._drop is not None and self._drop.active():
+            self._drop.cancel()
         self.factory.open.discard(self)
         if self.session is not None:
             self.session.connection_lost()
@@ -251,7 +256,15 @@ class LairWSProtocol(WebSocketServerProtocol):
         # After a completed closing handshake Autobahn still aborts the socket, which
         # sends the client a TCP reset; nothing is left to say, so end it with a FIN.
         # Failures (slow consumer, handshake timeouts) still abort.
-        super()._closeConnection(abort and not self.wasClean)
+        abort = abort and not self.wasClean
+        super()._closeConnection(abort)
+        # A close the peer never lets finish is aborted: under TLS the close waits
+        # for the peer's close_notify (Python's ssl clients never send one), and a
+        # socket nobody reads never drains. Autobahn sets no timer past this point.
+        if not abort and self._drop is None and not self._lost:
+            self._drop = self.factory.clock.callLater(
+                CLOSE_HANDSHAKE_TIMEOUT, self.transport.abortConnection
+            )
 
     def failHandshake(  # noqa: N802
         self, reason: str, code: int = 400, responseHeaders: Any = None

@@ -777,6 +777,31 @@ def test_client_close_frame_ends_the_connection(world: World) -> None:
     assert world.factory.open == {watcher.proto}
 
 
+@pytest.mark.parametrize("first", ["client", "server"])
+def test_a_socket_that_does_not_close_after_the_closing_handshake_is_aborted(
+    world: World, first: str
+) -> None:
+    # Found on a wss:// server: after the closing handshake the socket stayed open
+    # for as long as the client kept it, counted against the connection caps,
+    # because the TLS close waits for the client's close_notify, which Python's ssl
+    # clients never send. Here the socket's close never completes at all.
+    client = world.login("alice")
+    if first == "client":
+        client.close()
+    else:
+        client.send({"type": "logout"})
+        client.close()  # the answer to the server's close frame
+    assert client.read()[-1][0] == CLOSE
+    assert client.transport.disconnecting and not client.transport.disconnected
+    world.clock.advance(CLOSE_HANDSHAKE_TIMEOUT - 0.01)
+    assert not client.transport.disconnected
+    world.clock.advance(0.02)
+    assert client.transport.disconnected  # aborted
+    client.lost()
+    assert world.factory.open == set()
+    assert world.clock.getDelayedCalls() == []
+
+
 def test_no_event_is_written_once_the_server_is_closing(world: World) -> None:
     client = world.login("alice")
     client.send({"type": "logout"})
