@@ -98,8 +98,15 @@ class RoomService:
         now = self.clock.seconds()
         room = Room(new_id(), name, actor.id, description, is_private, max_members, now, now)
         await self.store.create_room(room, Membership(room.id, actor.id, "owner", now))
-        self.hub.add_member(room.id, actor.id)
+        self._admit(room.id, actor)
         return room
+
+    def _admit(self, room_id: str, user: User) -> None:
+        """The hub's side of a new membership. The directory may not know an account
+        made by another process (the operator command), and the room's later events
+        (member_role_changed) name its members: the member's name is taught too."""
+        self.hub.add_member(room_id, user.id)
+        self.hub.set_name(user.id, user.username)
 
     @staticmethod
     def _settings(settings: dict | None) -> tuple[bool, int | None]:
@@ -199,10 +206,7 @@ class RoomService:
             if await self.store.get_room(room.id) is None:
                 raise LairError("room_not_found") from None
             raise
-        self.hub.add_member(room.id, user.id)
-        # The directory may not know an account made by another process (the operator
-        # command); the room's later events (member_role_changed) name its members.
-        self.hub.set_name(user.id, user.username)
+        self._admit(room.id, user)
         self.hub.publish(
             Event(
                 {

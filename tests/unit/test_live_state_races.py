@@ -161,14 +161,22 @@ def test_a_message_in_flight_as_its_room_is_deleted_reaches_nobody(w, s, monkeyp
     assert s.watcher.types() == sender.types() == ["room_deleted"]
 
 
-def test_a_member_made_by_another_process_is_named_in_room_events(w, s):
-    # An account the operator command wrote while the server ran joined a room and
-    # was promoted: member_role_changed named it by its id.
+@pytest.mark.parametrize("how", ["join", "create"])
+def test_a_member_made_by_another_process_is_named_in_room_events(w, s, how):
+    # An account the operator command wrote while the server ran joined (or made) a
+    # room and had its role changed: member_role_changed named it by its id.
     fred = User(new_id(), "fred", "fred@example.com", "user", 1, 1, "x")
     result(w.core.store.create_user(fred))
-    w.ok(w.core.rooms.join(fred, s.room.id))
-    w.ok(w.core.rooms.change_role(s.alice, s.room.id, fred.id, "moderator"))
-    assert s.watcher.payloads("member_role_changed")[0]["username"] == "fred"
+    if how == "join":
+        w.ok(w.core.rooms.join(fred, s.room.id))
+        w.ok(w.core.rooms.change_role(s.alice, s.room.id, fred.id, "moderator"))
+        changes = s.watcher.payloads("member_role_changed")
+    else:
+        own = w.ok(w.core.rooms.create(fred, "fred's", None, None))
+        mine = w.connect(fred, session_id=new_id())
+        w.ok(w.core.rooms.change_role(fred, own.id, fred.id, "owner"))
+        changes = mine.payloads("member_role_changed")
+    assert [change["username"] for change in changes] == ["fred"]
 
 
 def owners(w, room_id: str) -> set[str]:
