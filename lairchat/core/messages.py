@@ -253,6 +253,10 @@ class MessageService:
             await self._bound(before, "before"),
             await self._bound(after, "after"),
         )
+        # Checked again once read: a member kicked (or leaving) while the page was
+        # being read would get messages sent after they left. The hub is updated
+        # right after the removal's write, before a read that saw later messages.
+        self.check_target(actor, target)
         forward = after is not None and before is None
         if forward:
             more, rows = len(rows) > size, rows[-size:] if size else []

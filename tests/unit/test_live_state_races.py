@@ -213,3 +213,14 @@ def test_the_last_owner_stays_when_two_owners_go_at_once(w, two_owners, monkeypa
         result(second)
     assert refused.value.code in ("last_owner", "not_room_member", "permission_denied")
     assert len(owners(w, s.room.id)) == 1
+
+
+def test_a_page_read_as_its_reader_is_kicked_is_not_given(w, s, monkeypatch):
+    # The page was read after the kick and held what was sent after it: the kicked
+    # member got a message of a room they were no longer in.
+    releases = hold(monkeypatch, w.core.store, "history")  # read once released
+    page = w.core.messages.history(s.bob, Target("room", s.room.id), 10)
+    w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+    w.ok(w.core.messages.send(s.alice, Target("room", s.room.id), "after the kick"))
+    releases[0]()
+    w.fails(page, "not_room_member")
