@@ -153,8 +153,11 @@ def test_user_made_by_the_operator_command_can_be_written_to(server: ServerProce
 def test_room_deleted_while_members_are_connected(server: ServerProcess) -> None:
     owner, tcp_member, ws_member = Account(server), Account(server), Account(server, ws=True)
     room_id = room_with(owner, tcp_member, ws_member)
-    for conn in (tcp_member.conn, ws_member.conn):
-        conn.barrier()
+    owner.conn.ok("send_message", target=room(room_id), content="unread")
+    for member in (tcp_member, ws_member):
+        member.conn.barrier()
+        status, body = member.rest("GET", "/api/v1/users/me")
+        assert body["unread_counts"]["by_room"] == {room_id: 1}, body
     status, body = owner.rest("DELETE", f"/api/v1/rooms/{room_id}")
     assert status == 200, body
     for member in (tcp_member, ws_member):
@@ -165,7 +168,7 @@ def test_room_deleted_while_members_are_connected(server: ServerProcess) -> None
         assert refused["error"]["code"] == "not_room_member"
         status, body = member.rest("GET", "/api/v1/users/me")
         assert status == 200, body
-        assert room_id not in body["unread_counts"]["by_room"]
+        assert body["unread_counts"]["by_room"] == {}, body
 
 
 def test_demoted_moderator_cannot_delete_others_messages(server: ServerProcess) -> None:
@@ -192,3 +195,68 @@ def test_dm_typing_and_presence_reach_no_third_party(server: ServerProcess) -> N
     alice.conn.ok("send_message", target=dm(bob.id), content="secret")
     bob.conn.ok("mark_read", target=dm(alice.id))
     assert [t for t in types(eve.conn) if t not in ("user_online", "user_offline")] == []
+    status, body = eve.rest("GET", "/api/v1/users/me")
+    assert body["unread_counts"] == {"total": 0, "by_room": {}, "by_dm": {}}, body
+    status, body = bob.rest("GET", "/api/v1/users/me")
+    assert body["unread_counts"]["by_dm"] == {}, body  # marked read
+
+
+def private_room(owner: Account, **settings: Any) -> str:
+    status, body = owner.rest(
+        "POST",
+        "/api/v1/rooms",
+        {"name": f"p{uuid.uuid4().hex[:10]}", "settings": {"public": False, **settings}},
+    )
+    assert status == 201, body
+    return body["room"]["id"]
+
+
+def invite(owner: Account, room_id: str, guest: Account) -> str:
+    status, body = owner.rest(
+        "POST", "/api/v1/invitations", {"room_id": room_id, "user_id": guest.id}
+    )
+    assert status == 201, body
+    return body["invitation"]["id"]
+
+
+def accept_at_once(*pairs: tuple[Account, str]) -> list[dict]:
+    """Send every ``accept_invitation`` before reading any answer."""
+    ids = [f"accept-{n}" for n in range(len(pairs))]
+    for (guest, invitation_id), request_id in zip(pairs, ids, strict=True):
+        guest.conn.send(
+            {"type": "accept_invitation", "request_id": request_id, "invitation_id": invitation_id}
+        )
+    return [
+        guest.conn.wait_for(lambda m, r=r: m.get("request_id") == r)
+        for (guest, _), r in zip(pairs, ids, strict=True)
+    ]
+
+
+def joined(owner: Account) -> list[str]:
+    return [m["user"]["id"] for m in owner.conn.barrier() if m["type"] == "user_joined_room"]
+
+
+def test_one_invitation_accepted_twice_at_once_joins_once(server: ServerProcess) -> None:
+    owner, guest = Account(server), Account(server, ws=True)
+    room_id = private_room(owner)
+    invitation_id = invite(owner, room_id, guest)
+    owner.conn.barrier()
+    answers = accept_at_once((guest, invitation_id), (guest, invitation_id))
+    assert sorted(a["success"] for a in answers) == [False, True], answers
+    refused = [a["error"]["code"] for a in answers if not a["success"]]
+    assert refused[0] in ("already_member", "invitation_expired"), answers
+    assert joined(owner) == [guest.id]
+
+
+def test_invitations_accepted_at_once_respect_the_room_size(server: ServerProcess) -> None:
+    owner, first, second = Account(server), Account(server), Account(server, ws=True)
+    room_id = private_room(owner, max_members=2)
+    pairs = [(guest, invite(owner, room_id, guest)) for guest in (first, second)]
+    owner.conn.barrier()
+    answers = accept_at_once(*pairs)
+    assert sorted(a["success"] for a in answers) == [False, True], answers
+    assert [a["error"]["code"] for a in answers if not a["success"]] == ["room_full"]
+    winner = [guest.id for (guest, _), a in zip(pairs, answers, strict=True) if a["success"]]
+    assert joined(owner) == winner
+    status, body = owner.rest("GET", f"/api/v1/rooms/{room_id}/members")
+    assert sorted(m["user_id"] for m in body["members"]) == sorted([owner.id, *winner])
