@@ -456,8 +456,11 @@ function renderLists() {
   listsTimer = null;
   renderRooms();
   renderUsers();
-  // The tab says how many messages are unread, all conversations together.
-  const total = [...state.unread.values()].reduce((sum, n) => sum + n, 0);
+  // The tab says how many messages are unread, in all the conversations listed (not
+  // in a room no longer joined, which a message crossing our leaving could count).
+  const total = [...state.unread]
+    .filter(([key]) => key.startsWith("dm:") || state.rooms.has(key.slice("room:".length)))
+    .reduce((sum, [, n]) => sum + n, 0);
   document.title = total ? `(${total}) lairchat` : "lairchat";
 }
 
@@ -996,11 +999,20 @@ async function leave() {
   if (!conv || conv.kind !== "room") return;
   const response = await command("leave_room", { room_id: conv.id });
   if (response) {
-    state.rooms.delete(conv.id);
-    state.conversations.delete(conv.key);
+    forgetRoom(conv.id);
     close();
     loadRooms();
   }
+}
+
+/** A room we are no longer in (left, removed, deleted): what was held for it goes, its
+ * unread count too (the title would go on counting what no list shows). */
+function forgetRoom(roomId) {
+  const key = `room:${roomId}`;
+  state.rooms.delete(roomId);
+  state.roles.delete(roomId);
+  state.conversations.delete(key);
+  state.unread.delete(key);
 }
 
 async function createRoom(event) {
@@ -1359,9 +1371,7 @@ function handleEvent(event) {
       break;
     case "user_left_room":
       if (event.user_id === state.me.id) {
-        state.rooms.delete(event.room_id);
-        state.roles.delete(event.room_id);
-        state.conversations.delete(`room:${event.room_id}`);
+        forgetRoom(event.room_id);
         if (state.active === `room:${event.room_id}`) {
           close(event.reason === "kicked" ? "You were removed from the room." : null);
         }
@@ -1377,8 +1387,7 @@ function handleEvent(event) {
       if (state.active === `room:${event.room.id}`) renderConversationHead(conversation(state.active));
       break;
     case "room_deleted":
-      state.rooms.delete(event.room_id);
-      state.conversations.delete(`room:${event.room_id}`);
+      forgetRoom(event.room_id);
       if (state.active === `room:${event.room_id}`) close();
       showNotice(`The room “${event.room_name}” was deleted.`);
       loadRooms();

@@ -32,6 +32,7 @@ from tests.integration.test_web_client_browser import (
     shown,
     signed_in,
     text_of,
+    two_users_in_two_rooms,
     type_into,
     unread,
 )
@@ -217,4 +218,65 @@ def test_a_flood_of_messages_does_not_redraw_the_lists_each_time(
         )
         # One per 100 ms at most (and the first), not one per message.
         assert rebuilds <= elapsed_ms / 100 + 2, (rebuilds, elapsed_ms)
+        assert errors_logged(driver) == []
+
+
+#: Run before the page's script: the page's WebSockets, so a test can deliver a frame
+#: the server would not send (``deliver``).
+KEEP_SOCKETS = """
+window.pageSockets = [];
+const Kept = WebSocket;
+window.WebSocket = class extends Kept {
+  constructor(...args) {
+    super(...args);
+    pageSockets.push(this);
+  }
+};
+"""
+
+
+def deliver(chrome: webdriver.Chrome, frame: dict) -> None:
+    """``frame`` received by the page on its current WebSocket, as if from the server."""
+    chrome.execute_script(
+        "pageSockets.at(-1).dispatchEvent("
+        "new MessageEvent('message', {data: JSON.stringify(arguments[0])}))",
+        frame,
+    )
+
+
+def test_a_room_lost_takes_its_unread_count_along(server: ServerProcess, driver: webdriver.Chrome):
+    """Found by kicking the page's user from a room with unread messages: the room left
+    the list, but its count stayed in the tab's title, "(2) lairchat", with no badge
+    anywhere to explain it and nothing to clear it until a reload. Now a room left,
+    removed or deleted takes its count along, and the title counts only what the
+    lists show (a message the server let through for a room already left included)."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (quiet, busy) = two_users_in_two_rooms(alice, bob)
+        me = accounts[0]["user"]
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": KEEP_SOCKETS})
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, quiet["name"])
+        for n in range(2):
+            bob.ok("send_message", target={"type": "room", "room_id": busy["id"]}, content=f"{n}")
+        wait_for(driver, lambda d: d.execute_script("return document.title") == "(2) lairchat")
+
+        rest(
+            server, "DELETE", f"/rooms/{busy['id']}/members/{me['id']}", token=accounts[1]["token"]
+        )
+        wait_for(driver, lambda d: busy["name"] not in text_of(d, "room-list"))
+        wait_for(driver, lambda d: d.execute_script("return document.title") == "lairchat")
+
+        # The server's fan-out crossing the removal: a message for the room, delivered
+        # after it (put into the page's socket here).
+        late = {"type": "message_received", "author_username": "bob", "message": {
+            "id": str(uuid.uuid4()), "author": accounts[1]["user"]["id"], "content": "late",
+            "target": {"type": "room", "room_id": busy["id"]},
+            "created_at": "2026-01-01T00:00:00Z", "edited": False}}  # fmt: skip
+        deliver(driver, late)
+        # Then a direct message from bob (counted), once the late one is handled.
+        bob.ok("send_message", target={"type": "dm", "recipient": me["id"]}, content="psst")
+        bob_item = f'#user-list li[data-key="dm:{accounts[1]["user"]["id"]}"]'
+        wait_for(driver, lambda d: unread(d, f"{bob_item} .badge") == "1")
+        assert driver.execute_script("return document.title") == "(1) lairchat"
+        assert busy["name"] not in text_of(driver, "room-list")
         assert errors_logged(driver) == []
