@@ -260,3 +260,17 @@ def test_invitations_accepted_at_once_respect_the_room_size(server: ServerProces
     assert joined(owner) == winner
     status, body = owner.rest("GET", f"/api/v1/rooms/{room_id}/members")
     assert sorted(m["user_id"] for m in body["members"]) == sorted([owner.id, *winner])
+
+
+def test_an_admin_demoted_by_the_operator_command_loses_admin_at_once(
+    server: ServerProcess,
+) -> None:
+    admin, target = Account(server), Account(server)
+    lairchat_admin(server, "set-role", admin.name, "admin")
+    status, body = admin.rest("GET", "/api/v1/admin/stats")
+    assert status == 200, body
+    lairchat_admin(server, "set-role", admin.name, "user")
+    # The same session, no restart: roles are read from the database on every check.
+    status, body = admin.rest("POST", f"/api/v1/admin/users/{target.id}/ban", {})
+    assert (status, body["error"]["code"]) == (403, "permission_denied"), body
+    assert target.conn.request("get_current_user")["success"] is True  # not banned
