@@ -221,10 +221,10 @@ class RoomService:
         return membership
 
     async def _remove(self, room_id: str, user_id: str, reason: str) -> None:
-        """Remove a membership the caller checked. A leave and a kick (or two kicks)
-        of one member at once both pass their checks; the one whose delete finds no
-        row answers ``not_room_member`` and announces nothing, so the room hears of
-        the departure once."""
+        """Remove a membership the caller checked. Leaves and kicks wait for each
+        other (:meth:`_one_change`), not for the room's deletion: one whose delete
+        finds no row answers ``not_room_member`` and announces nothing (the room
+        heard ``room_deleted``)."""
         if not await self.store.remove_membership(room_id, user_id):
             raise LairError("not_room_member")
         self.hub.remove_member(room_id, user_id)
@@ -281,9 +281,10 @@ class RoomService:
             raise LairError("last_owner")
         await self.store.set_member_role(room_id, user_id, new_role)
         if not self.hub.is_member(room_id, user_id):
-            # Kicked, left or the room deleted while this ran: the hub is updated right
-            # after each write and writes finish in order, so that write came first and
-            # nothing was changed. No member_role_changed for someone not there.
+            # The room was deleted while this ran (leaves and kicks wait for it): the
+            # hub is updated right after each write and writes finish in order, so the
+            # deletion came first and nothing was changed. No member_role_changed for
+            # someone no longer there.
             raise LairError("not_room_member")
         username = self.hub.username(user_id) or user_id
         self.hub.publish(
