@@ -43,6 +43,7 @@ from twisted.logger import Logger
 
 from lairchat import allocator
 from lairchat.outbox import sender
+from lairchat.storage.sqlite import library
 from lairchat.storage.sqlite.faults import (
     WriterError,
     file_identity,
@@ -202,6 +203,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     allocator.keep_freed_memory()
+    library.configure_for_one_thread()
     try:
         conn, check = open_database(path, args.identity, args.busy_timeout_ms)
     except sqlite3.Error as e:  # one line for the server's log, not a traceback
