@@ -224,3 +224,26 @@ def test_a_page_read_as_its_reader_is_kicked_is_not_given(w, s, monkeypatch):
     w.ok(w.core.messages.send(s.alice, Target("room", s.room.id), "after the kick"))
     releases[0]()
     w.fails(page, "not_room_member")
+
+
+def test_a_kick_keeps_out_of_a_private_room_only(w, s):
+    # Documented (architecture.md, "A kick is not a ban").
+    w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+    w.ok(w.core.rooms.join(s.bob, s.room.id))  # public: back at once
+    secret = w.ok(w.core.rooms.create(s.alice, "secret", None, {"public": False}))
+    invitation = w.ok(w.core.invitations.create(s.alice, secret.id, s.bob.id, True))
+    w.ok(w.core.invitations.accept(s.bob, invitation.id))
+    w.ok(w.core.rooms.kick(s.alice, secret.id, s.bob.id))
+    w.fails(w.core.rooms.join(s.bob, secret.id), "room_private")
+    w.fails(w.core.invitations.accept(s.bob, invitation.id), "invitation_expired")
+
+
+def test_an_invitation_outlives_its_inviters_kick(w, s):
+    secret = w.ok(w.core.rooms.create(s.alice, "secret", None, {"public": False}))
+    invitation = w.ok(w.core.invitations.create(s.alice, secret.id, s.bob.id, True))
+    w.ok(w.core.invitations.accept(s.bob, invitation.id))
+    dave = w.user("dave")
+    w.ok(w.core.invitations.create(s.bob, secret.id, dave.id, False))  # any member, TCP
+    w.ok(w.core.rooms.kick(s.alice, secret.id, s.bob.id))
+    w.ok(w.core.rooms.join(dave, secret.id))
+    assert w.hub.is_member(secret.id, dave.id)
