@@ -278,6 +278,7 @@ const state = {
   drafts: new Map(), // conversation key -> text typed there, not sent
   editing: null, // { id, text }: the message being edited, and its text so far
   membersOpen: false, // the open room's member list shown
+  members: null, // { roomId, byId: user id -> member (null until fetched), pending: events }
   searchTimers: {}, // list name -> the timer that asks the server for the search typed
   readTimer: null,
   lookups: new Map(), // user id -> Promise
@@ -645,7 +646,7 @@ function setRole(roomId, role) {
   else state.roles.delete(roomId);
   if (state.active === `room:${roomId}`) {
     renderConversationHead(conversation(state.active));
-    loadMembers(); // Remove buttons follow the role
+    renderMembers(); // Remove buttons follow the role
   }
 }
 
@@ -928,23 +929,69 @@ async function answerInvitation(invitation, accept) {
 
 // -- members (the panel of the open room) ------------------------------------------------------
 
-/** The open room's members (REST: the protocol has no command for them), with Remove
- * where the server allows it: an owner removes anyone else, a moderator plain members. */
+/** The open room's members, asked for (REST: the protocol has no command for them) when
+ * the list is shown, and then kept up to date from the room's events (memberEvent):
+ * asking again for each join or departure spent a request of the viewer's own REST
+ * allowance per event, which anyone coming and going could exhaust. */
 async function loadMembers() {
+  state.members = null;
   const conv = state.active && conversation(state.active);
   if (!conv || conv.kind !== "room" || !state.membersOpen) return;
   const token = state.token;
+  // Events arriving before the answer are kept, and replayed on it: each sets a
+  // member's presence or role, so one already in the answer changes nothing.
+  const members = { roomId: conv.id, byId: null, pending: [] };
+  state.members = members;
   try {
     const answer = await rest("GET", `/rooms/${conv.id}/members`, undefined, token);
-    if (state.token === token && state.active === conv.key) renderMembers(conv.id, answer.members);
+    if (state.members !== members) return; // another room, or signed out, meanwhile
+    members.byId = new Map(answer.members.map((member) => [member.user_id, member]));
+    for (const event of members.pending) applyMemberEvent(members.byId, event);
+    members.pending = [];
+    renderMembers();
   } catch (error) {
     if (state.token === token) showError(error);
   }
 }
 
-function renderMembers(roomId, members) {
+/** A room event: the member list shown, if it is that room's, follows it. */
+function memberEvent(event) {
+  const members = state.members;
+  if (members?.roomId !== event.room_id) return;
+  if (!members.byId) {
+    members.pending.push(event);
+  } else if (applyMemberEvent(members.byId, event)) {
+    renderMembers();
+  }
+}
+
+/** True when `event` changed the members held. */
+function applyMemberEvent(byId, event) {
+  switch (event.type) {
+    case "user_joined_room": {
+      const { id: user_id, username } = event.user;
+      const role = event.membership?.role ?? "member";
+      byId.set(user_id, { ...byId.get(user_id), user_id, username, role });
+      return true;
+    }
+    case "user_left_room":
+      return byId.delete(event.user_id);
+    case "member_role_changed": {
+      const member = byId.get(event.user_id);
+      if (member) member.role = event.new_role;
+      return Boolean(member);
+    }
+    default:
+      return false;
+  }
+}
+
+function renderMembers() {
+  const members = state.members;
+  if (!members?.byId) return;
+  const roomId = members.roomId;
   const mine = state.roles.get(roomId);
-  const items = members.map((member) => {
+  const items = [...members.byId.values()].map((member) => {
     const item = el("li");
     item.dataset.key = `member:${member.user_id}`;
     item.append(nameOf(member.username), el("span", "hint", member.role));
@@ -960,11 +1007,11 @@ function renderMembers(roomId, members) {
 async function kick(roomId, userId) {
   if (!window.confirm("Remove this member from the room?")) return;
   try {
+    // Done, the room's `user_left_room` takes the member off the list.
     await rest("DELETE", `/rooms/${roomId}/members/${userId}`, undefined, state.token);
   } catch (error) {
     showError(error);
   }
-  loadMembers();
 }
 
 function toggleMembers() {
@@ -1290,6 +1337,7 @@ function forget() {
     drafts: new Map(),
     editing: null,
     membersOpen: false,
+    members: null,
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);
@@ -1341,15 +1389,10 @@ function systemLine(roomId, text) {
   }
 }
 
-/** Membership changed in a room: its member list, if shown, is asked again. */
-function membersChanged(roomId) {
-  if (state.active === `room:${roomId}`) loadMembers();
-}
-
 function onEvent(event) {
   handleEvent(event);
   // After the event's own handling: a room left or deleted is closed by then.
-  if (event.room_id) membersChanged(event.room_id);
+  if (event.room_id) memberEvent(event);
 }
 
 function handleEvent(event) {

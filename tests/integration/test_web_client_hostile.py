@@ -27,6 +27,7 @@ from tests.integration.test_web_client_browser import (
     connected,
     count,
     errors_logged,
+    listed,
     open_room,
     registered,
     shown,
@@ -279,4 +280,53 @@ def test_a_room_lost_takes_its_unread_count_along(server: ServerProcess, driver:
         wait_for(driver, lambda d: unread(d, f"{bob_item} .badge") == "1")
         assert driver.execute_script("return document.title") == "(1) lairchat"
         assert busy["name"] not in text_of(driver, "room-list")
+        assert errors_logged(driver) == []
+
+
+#: Run before the page's script: every path the page fetches, in ``window.fetched``.
+COUNT_FETCHES = """
+window.fetched = [];
+const realFetch = window.fetch;
+window.fetch = (url, ...rest) => {
+  window.fetched.push(String(url));
+  return realFetch(url, ...rest);
+};
+"""
+
+
+def test_comings_and_goings_do_not_spend_the_viewers_requests(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found by having a raw client join and leave a public room over and over while
+    the page showed its members: each join, departure or role change made the page ask
+    for the whole member list again over REST, a request per event that counted
+    against the viewer's own allowance (100 a minute): anyone could spend it for every
+    member watching, and the page's next requests (a kick, the unread counts) were
+    refused with rate_limited. The list is now fetched when shown and kept up to date
+    from the events themselves."""
+    rounds = 30
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me, bobs = registered(alice, "alice"), registered(bob, "bob")
+        room = alice.ok("create_room", name=f"lobby_{uuid.uuid4().hex[:8]}")["room"]
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_FETCHES})
+        signed_in(server, driver, me["token"])
+        open_room(driver, room["name"])
+        driver.find_element(By.ID, "show-members").click()
+        mine = me["user"]["username"]
+        wait_for(driver, lambda d: listed(d, "member-list") == [mine])
+
+        for _ in range(rounds):
+            bob.ok("join_room", room_id=room["id"])
+            bob.ok("leave_room", room_id=room["id"])
+        bob.ok("join_room", room_id=room["id"])
+        alice_token = me["token"]
+        rest(server, "PUT", f"/rooms/{room['id']}/members/{bobs['user']['id']}/role",
+             {"role": "moderator"}, token=alice_token)  # fmt: skip
+        wait_for(driver, lambda d: text_of(d, "member-list").endswith("moderatorRemove"))
+        assert listed(driver, "member-list") == [mine, bobs["user"]["username"]]
+        members_asked = [
+            url for url in driver.execute_script("return window.fetched") if "/members" in url
+        ]
+        assert len(members_asked) == 1, members_asked
+        assert not shown(driver, "alert")
         assert errors_logged(driver) == []
