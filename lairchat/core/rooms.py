@@ -60,9 +60,10 @@ class RoomService:
 
     @asynccontextmanager
     async def _one_change(self, room_id: str | None) -> AsyncIterator[None]:
-        """One leave, role change or kick at a time per room. Each checks the owners
-        (``last_owner``) and roles before its write: two owners leaving, or demoting
-        each other, at once both counted two owners, and left the room with none."""
+        """One leave, role change, kick or update at a time per room. Each checks
+        owners (``last_owner``) or roles before its write: two owners leaving, or
+        demoting each other, at once both counted two owners, and left the room with
+        none; a moderator demoted while their update ran could still rename it."""
         lock = self._changing.get(room_id)
         if lock is None:
             lock = self._changing[room_id] = DeferredLock()
@@ -133,6 +134,20 @@ class RoomService:
         settings: dict | None = None,
         settings_given: bool = False,
     ) -> Room:
+        # With the room's other changes, so that a moderator demoted or kicked while
+        # this runs has either changed the room before or not at all.
+        async with self._one_change(room_id):
+            return await self._update(actor, room_id, name, description, settings, settings_given)
+
+    async def _update(
+        self,
+        actor: User,
+        room_id: str | None,
+        name: str | None,
+        description: str | None,
+        settings: dict | None,
+        settings_given: bool,
+    ) -> Room:
         room = await self._room(room_id)
         membership = await self._membership(room.id, actor.id)
         if membership.role not in ("owner", "moderator"):
@@ -145,6 +160,9 @@ class RoomService:
             room.is_private, room.max_members = self._settings(settings)
         room.updated_at = self.clock.seconds()
         await self.store.update_room(room)
+        if not self.hub.is_member(room.id, actor.id):
+            # Deleted while this ran (see _change_role): nothing was updated.
+            raise LairError("room_not_found")
         self.hub.publish(
             Event(
                 {"type": "room_updated", "room": room.to_wire(), "changed_by": actor.id},

@@ -247,3 +247,27 @@ def test_an_invitation_outlives_its_inviters_kick(w, s):
     w.ok(w.core.rooms.kick(s.alice, secret.id, s.bob.id))
     w.ok(w.core.rooms.join(dave, secret.id))
     assert w.hub.is_member(secret.id, dave.id)
+
+
+def test_an_update_of_a_room_deleted_meanwhile_is_room_not_found(w, s, monkeypatch):
+    # It answered the renamed room, and told nobody, for a room that was gone.
+    releases = hold(monkeypatch, w.core.store, "update_room")
+    update = w.core.rooms.update(s.alice, s.room.id, name="renamed")
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    releases[0]()
+    w.fails(update, "room_not_found")
+    assert s.watcher.types() == ["room_deleted"]
+
+
+def test_a_moderator_demoted_while_updating_has_updated_first_or_not_at_all(w, s, monkeypatch):
+    # The update checked the moderator role, the demotion was written, then the
+    # rename: a member had renamed the room.
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator"))
+    w.clear()
+    releases = hold(monkeypatch, w.core.store, "update_room")
+    update = w.core.rooms.update(s.bob, s.room.id, name="renamed by bob")
+    demote = w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "member")
+    releases[0]()
+    w.ok(update)
+    w.ok(demote)
+    assert s.watcher.types() == ["room_updated", "member_role_changed"]
