@@ -20,6 +20,7 @@ from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, target_audience
 from lairchat.core.groupcommit import GroupCommit, settle
 from lairchat.core.hub import Hub
+from lairchat.core.rooms import RoomService
 from lairchat.core.users import UserService
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError, validation_failed
@@ -69,11 +70,12 @@ def _in_conversation(message: Message, target: Target, viewer_id: str) -> bool:
 
 
 class MessageService:
-    def __init__(self, store: IStore, hub: Hub, clock, users: UserService):
+    def __init__(self, store: IStore, hub: Hub, clock, users: UserService, rooms: RoomService):
         self.store = store
         self.hub = hub
         self.clock = clock
         self.users = users
+        self.rooms = rooms
         self.accepted = 0
         self.commits: GroupCommit[Message] = GroupCommit(store.insert_messages, hub.batch)
 
@@ -198,13 +200,20 @@ class MessageService:
     @deferred
     async def delete(self, actor: User, message_id: str | None) -> None:
         message = await self._own(message_id)
-        if message.author != actor.id:
-            allowed = False
-            if message.target.kind == "room":
+        if message.author == actor.id:
+            await self._delete(actor, message)
+        elif message.target.kind == "room":
+            # With the room's role changes and kicks (RoomService.one_change): a
+            # moderator demoted while this ran has deleted before or not at all.
+            async with self.rooms.one_change(message.target.id):
                 membership = await self.store.get_membership(message.target.id, actor.id)
-                allowed = membership is not None and membership.role in ("owner", "moderator")
-            if not allowed:
-                raise LairError("permission_denied")
+                if membership is None or membership.role not in ("owner", "moderator"):
+                    raise LairError("permission_denied")
+                await self._delete(actor, message)
+        else:
+            raise LairError("permission_denied")
+
+    async def _delete(self, actor: User, message: Message) -> None:
         await self.store.delete_message(message.id)
         self.hub.publish(
             Event(

@@ -55,11 +55,11 @@ class RoomService:
         self.store = store
         self.hub = hub
         self.clock = clock
-        #: Room id -> the lock of its membership changes in progress (:meth:`_one_change`).
+        #: Room id -> the lock of its membership changes in progress (:meth:`one_change`).
         self._changing: dict[str | None, DeferredLock] = {}
 
     @asynccontextmanager
-    async def _one_change(self, room_id: str | None) -> AsyncIterator[None]:
+    async def one_change(self, room_id: str | None) -> AsyncIterator[None]:
         """One leave, role change, kick or update at a time per room. Each checks
         owners (``last_owner``) or roles before its write: two owners leaving, or
         demoting each other, at once both counted two owners, and left the room with
@@ -136,7 +136,7 @@ class RoomService:
     ) -> Room:
         # With the room's other changes, so that a moderator demoted or kicked while
         # this runs has either changed the room before or not at all.
-        async with self._one_change(room_id):
+        async with self.one_change(room_id):
             return await self._update(actor, room_id, name, description, settings, settings_given)
 
     async def _update(
@@ -240,7 +240,7 @@ class RoomService:
 
     async def _remove(self, room_id: str, user_id: str, reason: str) -> None:
         """Remove a membership the caller checked. Leaves and kicks wait for each
-        other (:meth:`_one_change`), not for the room's deletion: one whose delete
+        other (:meth:`one_change`), not for the room's deletion: one whose delete
         finds no row answers ``not_room_member`` and announces nothing (the room
         heard ``room_deleted``)."""
         if not await self.store.remove_membership(room_id, user_id):
@@ -260,7 +260,7 @@ class RoomService:
 
     @deferred
     async def leave(self, actor: User, room_id: str | None) -> None:
-        async with self._one_change(room_id):
+        async with self.one_change(room_id):
             room = await self._room(room_id)
             membership = await self._membership(room.id, actor.id)
             if membership.role == "owner" and await self.store.count_owners(room.id) <= 1:
@@ -280,7 +280,7 @@ class RoomService:
     async def change_role(
         self, actor: User, room_id: str | None, user_id: str | None, role: str
     ) -> Member:
-        async with self._one_change(room_id):
+        async with self.one_change(room_id):
             return await self._change_role(actor, room_id, user_id, role)
 
     async def _change_role(
@@ -325,7 +325,7 @@ class RoomService:
     async def kick(self, actor: User, room_id: str | None, user_id: str | None) -> None:
         if user_id == actor.id:
             raise LairError("permission_denied")
-        async with self._one_change(room_id):
+        async with self.one_change(room_id):
             mine = await self._membership(room_id, actor.id)
             theirs = await self._membership(room_id, user_id)
             allowed = mine.role == "owner" or (

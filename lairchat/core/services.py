@@ -57,7 +57,7 @@ class Core:
             auth=AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock)),
             users=users,
             rooms=rooms,
-            messages=MessageService(store, hub, clock, users),
+            messages=MessageService(store, hub, clock, users, rooms),
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms),

@@ -271,3 +271,18 @@ def test_a_moderator_demoted_while_updating_has_updated_first_or_not_at_all(w, s
     w.ok(update)
     w.ok(demote)
     assert s.watcher.types() == ["room_updated", "member_role_changed"]
+
+
+def test_a_moderator_demoted_while_deleting_has_deleted_first_or_not_at_all(w, s, monkeypatch):
+    # The delete checked the moderator role, the demotion was written, then the
+    # message went: a member had deleted someone else's message.
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator"))
+    message = w.ok(w.core.messages.send(s.carol, Target("room", s.room.id), "mine"))
+    w.clear()
+    releases = hold(monkeypatch, w.core.store, "delete_message")
+    delete = w.core.messages.delete(s.bob, message.id)
+    demote = w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "member")
+    releases[0]()
+    w.ok(delete)
+    w.ok(demote)
+    assert s.watcher.types() == ["message_deleted", "member_role_changed"]
