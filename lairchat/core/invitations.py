@@ -27,7 +27,15 @@ class InvitationService:
     ) -> Invitation:
         """Invite ``user_id``. HTTP requires a room owner or moderator (``moderators_only``)
         and checks membership before existence; the real-time command, as in the
-        original, lets any member invite and reports an unknown room first."""
+        original, lets any member invite and reports an unknown room first. Runs
+        with the room's role changes and kicks (RoomService.one_change): an inviter
+        demoted or kicked meanwhile has invited before that, or not at all."""
+        async with self.rooms.one_change(room_id):
+            return await self._create(actor, room_id, user_id, moderators_only)
+
+    async def _create(
+        self, actor: User, room_id: str | None, user_id: str | None, moderators_only: bool
+    ) -> Invitation:
         if moderators_only:
             membership = await self.store.get_membership(room_id, actor.id) if room_id else None
             if membership is None:

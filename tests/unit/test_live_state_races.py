@@ -286,3 +286,24 @@ def test_a_moderator_demoted_while_deleting_has_deleted_first_or_not_at_all(w, s
     w.ok(delete)
     w.ok(demote)
     assert s.watcher.types() == ["message_deleted", "member_role_changed"]
+
+
+@pytest.mark.parametrize("change", ["demote", "kick"])
+def test_an_inviter_demoted_or_kicked_meanwhile_invited_first_or_not_at_all(
+    w, s, monkeypatch, change
+):
+    # The invitation was checked against the moderator role, the demotion (or kick)
+    # was written, then the invitation: someone no longer allowed had invited.
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator"))
+    dave = w.user("dave")
+    releases = hold(monkeypatch, w.core.store, "create_invitation")
+    invite = w.core.invitations.create(s.bob, s.room.id, dave.id, True)
+    if change == "demote":
+        done = w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "member")
+    else:
+        done = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
+    seen_then = []
+    done.addCallback(lambda _: seen_then.append(result(w.core.invitations.pending(dave))))
+    releases[0]()
+    w.ok(invite)
+    assert [len(pending) for pending in seen_then] == [1]  # it was there before
