@@ -60,10 +60,12 @@ class RoomService:
 
     @asynccontextmanager
     async def one_change(self, room_id: str | None) -> AsyncIterator[None]:
-        """One leave, role change, kick or update at a time per room. Each checks
-        owners (``last_owner``) or roles before its write: two owners leaving, or
-        demoting each other, at once both counted two owners, and left the room with
-        none; a moderator demoted while their update ran could still rename it."""
+        """One change that depends on a member's role at a time per room: leaves,
+        role changes, kicks, updates, and (from their services) invitations and
+        deletions of others' messages. Each checks owners (``last_owner``) or roles
+        before its write: two owners leaving, or demoting each other, at once both
+        counted two owners and left the room with none; a moderator demoted while
+        their update, invitation or deletion ran still had it done."""
         lock = self._changing.get(room_id)
         if lock is None:
             lock = self._changing[room_id] = DeferredLock()
