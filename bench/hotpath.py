@@ -5,7 +5,9 @@ and hub (``lairchat.testing.MemoryTCPServer``) with the durable-acceptance load:
 100 senders, each in a room of its own, 16 pipelined ``send_message`` frames per
 read. The message writer is replaced by one that commits nothing and answers
 every 17 senders' worth of messages as one batch, as group commits do under load.
-It prints the CPU time per accepted message.
+It prints the CPU time per accepted message. ``--room-size 10`` puts the senders
+in rooms of ten instead, every member sending, as in the fan-out load at R=10 (each
+message then reaches ten connections).
 
 ``--floor`` runs the least Python the same work could be: the same frames parsed,
 checked, numbered and answered (a response and a ``message_received`` per
@@ -55,8 +57,10 @@ def _frame(room_id: str, i: int) -> bytes:
     return _PREFIX.pack(len(payload)) + payload
 
 
-def lairchat_round() -> Callable[[], None]:
-    """One round of the load through lairchat's real path; returns the round."""
+def lairchat_round(room_size: int = 1) -> Callable[[], None]:
+    """One round of the load through lairchat's real path; returns the round.
+    ``room_size`` > 1: the senders share rooms of that many (fan-out's R), each
+    message delivered to every member."""
     from twisted.internet import defer
 
     import lairchat.core.passwords as passwords
@@ -70,9 +74,13 @@ def lairchat_round() -> Callable[[], None]:
     core.limiter.enabled = False  # as in the benchmark (LAIR_RATE_LIMITS=off)
     names = [f"user{i:04d}" for i in range(SENDERS)]
     rooms = []
-    for name in names:
+    for i, name in enumerate(names):
         user = server.account(name).user
-        rooms.append(result(core.rooms.create(user, "r" + name, None, None)))
+        if i % room_size == 0:
+            room = result(core.rooms.create(user, "r" + name, None, None))
+        else:
+            result(core.rooms.join(user, room.id))
+        rooms.append(room)
     clients = [server.login(name) for name in names]
     batches: list[tuple[defer.Deferred, int]] = []
     last = 0
@@ -113,7 +121,8 @@ def lairchat_round() -> Callable[[], None]:
     commit()
     for client in clients:
         kinds = [(f["type"], f.get("success")) for f in client.frames()]
-        expected = [("send_message_response", True), ("message_received", None)] * IN_FLIGHT
+        expected = [("send_message_response", True)] * IN_FLIGHT
+        expected += [("message_received", None)] * (IN_FLIGHT * room_size)
         if sorted(kinds) != sorted(expected):
             raise RuntimeError(f"the path did not accept the load: {kinds[:4]}")
     return one_round
@@ -193,8 +202,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
     parser.add_argument("--rounds", type=int, default=300, help="measured rounds (1,600 msgs)")
     parser.add_argument("--floor", action="store_true", help="the least-Python floor instead")
+    parser.add_argument(
+        "--room-size", type=int, default=1, help="senders per room (fan-out's R; default 1)"
+    )
     args = parser.parse_args(argv)
-    one_round = (floor_round if args.floor else lairchat_round)()
+    one_round = floor_round() if args.floor else lairchat_round(args.room_size)
     for _ in range(5):  # warm caches (room targets, id pool, formatted seconds)
         one_round()
     gc.collect()

@@ -16,11 +16,13 @@ import pytest
 from lairchat.testing import SOURCE_ROOT
 
 
-@pytest.mark.parametrize("floor", [False, True], ids=["lairchat", "floor"])
-def test_hotpath_prints_the_cost_per_message(floor: bool) -> None:
+@pytest.mark.parametrize(
+    "options", [[], ["--room-size", "10"], ["--floor"]], ids=["lairchat", "rooms-of-10", "floor"]
+)
+def test_hotpath_prints_the_cost_per_message(options: list[str]) -> None:
     argv = [sys.executable, "-m", "bench.hotpath", "--rounds", "2"]
     run = subprocess.run(
-        argv + (["--floor"] if floor else []),
+        argv + options,
         cwd=SOURCE_ROOT,
         capture_output=True,
         text=True,
