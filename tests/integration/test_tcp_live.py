@@ -295,6 +295,34 @@ def test_pipelined_commands_are_answered_in_order(live_server: LiveServer) -> No
         client.close()
 
 
+def test_a_send_pipelined_behind_a_join_runs_after_it(live_server: LiveServer) -> None:
+    # Found on a real server (19 of 20 tries): behind a command that reads the
+    # database, a send refused at once (not a member yet) let the send after the
+    # join start before the join had finished; it failed with not_room_member.
+    owner = live_server.register("owner")
+    client = live_server.register("joiner")
+    try:
+        room = owner.ok("create_room", name=f"pipe-{owner.username}")["room"]["id"]
+        target = room_target(room)
+        frames = [
+            {"type": "list_users", "request_id": "1"},
+            {"type": "send_message", "target": target, "content": "too early", "request_id": "2"},
+            {"type": "join_room", "room_id": room, "request_id": "3"},
+            {"type": "send_message", "target": target, "content": "joined", "request_id": "4"},
+        ]
+        client.send_raw(b"".join(struct.pack("!I", len(p)) + p for p in map(orjson.dumps, frames)))
+        responses = []
+        while len(responses) < len(frames):
+            message = client.recv()
+            if message["type"].endswith("_response"):
+                responses.append(message)
+        assert [r["request_id"] for r in responses] == ["1", "2", "3", "4"]
+        assert [r["success"] for r in responses] == [True, False, True, True], responses
+        assert responses[1]["error"]["code"] == "not_room_member"
+    finally:
+        close_all(owner, client)
+
+
 def writer_processes(parent: int) -> list[int]:
     """Pids of the message writer processes whose parent is ``parent``."""
     found = []
