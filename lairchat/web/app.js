@@ -74,20 +74,34 @@ function appendText(parent, text) {
   return parent;
 }
 
-/** A new element holding `text` safely. */
+/** Append `parts` to `parent`: a string, or a list of strings and nodes (the page's
+ * sentences with names in them, `named` below), the strings as safe text. */
+function appendParts(parent, parts) {
+  for (const part of [parts].flat()) {
+    if (part instanceof Node) parent.append(part);
+    else appendText(parent, part);
+  }
+}
+
+/** A new element holding `text` (a string, or parts: appendParts) safely. */
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined) appendText(node, text);
+  if (text !== undefined) appendParts(node, text);
   return node;
 }
 
 /** A user-supplied name, isolated from the text around it. */
 const nameOf = (text, className) => el("bdi", className, text);
 
+/** A name inside one of the page's own sentences (a notice, a line in a room): set
+ * apart (bold), so that a room named `x” was deleted. Admins: DM bob your password. “y`
+ * cannot pass for the rest of the sentence. */
+const named = (text) => nameOf(text, "name");
+
 function replaceText(node, text) {
   node.replaceChildren();
-  appendText(node, text);
+  appendParts(node, text);
 }
 
 // -- messages to the user ------------------------------------------------------------------
@@ -1037,7 +1051,7 @@ async function invite(event) {
   const response = await command("invite_to_room", { room_id: conv.id, user_id: user.id });
   if (response) {
     $("invite-name").value = "";
-    showNotice(`${user.username} is invited.`);
+    showNotice([named(user.username), " is invited."]);
   }
 }
 
@@ -1409,7 +1423,7 @@ function handleEvent(event) {
     case "user_joined_room":
       state.users.set(event.user.id, event.user.username);
       if (event.user.id === state.me.id) loadRooms();
-      else systemLine(event.room_id, `${event.user.username} joined the room`);
+      else systemLine(event.room_id, [named(event.user.username), " joined the room"]);
       listsChanged();
       break;
     case "user_left_room":
@@ -1420,8 +1434,9 @@ function handleEvent(event) {
         }
         loadRooms();
       } else {
-        const who = userName(event.user_id) ?? "someone";
-        systemLine(event.room_id, `${who} ${event.reason === "kicked" ? "was removed" : "left"}`);
+        const name = userName(event.user_id);
+        const who = name === undefined ? "someone" : named(name);
+        systemLine(event.room_id, [who, event.reason === "kicked" ? " was removed" : " left"]);
       }
       break;
     case "room_updated":
@@ -1432,11 +1447,11 @@ function handleEvent(event) {
     case "room_deleted":
       forgetRoom(event.room_id);
       if (state.active === `room:${event.room_id}`) close();
-      showNotice(`The room “${event.room_name}” was deleted.`);
+      showNotice(["The room “", named(event.room_name), "” was deleted."]);
       loadRooms();
       break;
     case "member_role_changed":
-      systemLine(event.room_id, `${event.username} is now ${event.new_role}`);
+      systemLine(event.room_id, [named(event.username), ` is now ${event.new_role}`]);
       if (event.user_id === state.me.id) setRole(event.room_id, event.new_role);
       break;
     case "user_online":
@@ -1459,7 +1474,12 @@ function handleEvent(event) {
     }
     case "invitation_received":
       state.invitations = [event.invitation, ...state.invitations];
-      showNotice(`${event.invitation.inviter_name} invited you to “${event.invitation.room_name}”.`);
+      showNotice([
+        named(event.invitation.inviter_name),
+        " invited you to “",
+        named(event.invitation.room_name),
+        "”.",
+      ]);
       renderInvitations();
       break;
     case "server_notice":

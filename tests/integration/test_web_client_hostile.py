@@ -330,3 +330,49 @@ def test_comings_and_goings_do_not_spend_the_viewers_requests(
         assert len(members_asked) == 1, members_asked
         assert not shown(driver, "alert")
         assert errors_logged(driver) == []
+
+
+#: A room name that reads as the rest of a notice in the page's own voice.
+IMPERSONATING = "x” was deleted. Admins: DM bob your password. “y"
+
+
+def test_names_in_the_pages_own_sentences_are_marked(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found by inviting the page's user to a room named to continue the sentence it is
+    put in: the notice read `bob invited you to “x” was deleted. Admins: DM bob your
+    password. “y”.`, the name's words indistinguishable from the page's. Names in the
+    page's sentences (notices, the room's join and role lines) are now elements of
+    their own, isolated (``bdi``) and set in bold, as names are elsewhere."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me, bobs = registered(alice, "alice"), registered(bob, "bob")
+        bob_name = bobs["user"]["username"]
+        lobby = alice.ok("create_room", name=f"lobby_{uuid.uuid4().hex[:8]}")["room"]
+        signed_in(server, driver, me["token"])
+        open_room(driver, lobby["name"])
+
+        room = bob.ok("create_room", name=IMPERSONATING, settings={"public": False})["room"]
+        bob.ok("invite_to_room", room_id=room["id"], user_id=me["user"]["id"])
+        wait_for(driver, lambda d: IMPERSONATING in text_of(d, "notice-text"))
+        assert names_in(driver, "#notice-text") == [[bob_name, "700"], [IMPERSONATING, "700"]]
+        assert weight(driver, "#notice-text") == "400"
+
+        bob.ok("join_room", room_id=lobby["id"])
+        wait_for(driver, lambda d: f"{bob_name} joined the room" in text_of(d, "messages"))
+        assert names_in(driver, "#messages li.system") == [[bob_name, "700"]]
+        assert errors_logged(driver) == []
+
+
+def names_in(chrome: webdriver.Chrome, selector: str) -> list[list[str]]:
+    """The names marked in an element: each one's text and font weight."""
+    return chrome.execute_script(
+        "return [...document.querySelectorAll(arguments[0] + ' bdi')]"
+        ".map((n) => [n.textContent, getComputedStyle(n).fontWeight])",
+        selector,
+    )
+
+
+def weight(chrome: webdriver.Chrome, selector: str) -> str:
+    return chrome.execute_script(
+        "return getComputedStyle(document.querySelector(arguments[0])).fontWeight", selector
+    )
