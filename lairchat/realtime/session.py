@@ -47,9 +47,10 @@ _SESSION_LEVEL = frozenset(
 #: it is dropped: without the byte bound, 1024 frames of 1 MiB could pin a gigabyte.
 MAX_PIPELINE = 1024
 MAX_PIPELINE_BYTES = 4 * 1024 * 1024
-#: Commands of one connection in flight (read, not yet answered: for send_message,
-#: waiting for its commit) at which the connection is no longer read, until half of
-#: them are answered. Concurrent commands do not queue, so without this bound a
+#: Answers one connection is owed (frames read, not yet answered: commands in flight,
+#: for send_message waiting for its commit, and the answers waiting behind them, such
+#: as pongs) at which the connection is no longer read, until half of them are
+#: written. Concurrent commands do not queue, so without this bound a
 #: client sending faster than the disk commits had all it sent read into memory:
 #: one group commit then held tens of thousands of its messages, and their fan-out
 #: put tens of MiB in every reader's queue at once (seen as readers shed as slow
@@ -106,17 +107,13 @@ class _CommandReply(_Reply):
         self.shape = shape
         # The session's next response slot, for a command that starts now.
         session._reserved = self.number = session._reserved + 1
-        session._replies.append(self)
         session.fast = None
         session._running += 1
-        if session._running >= MAX_IN_FLIGHT and not session._reading_paused:
-            session._update_reading()
+        session._owe(self)
 
     def __call__(self, outcome: Any) -> None:
         session = self.session
         session._running -= 1
-        if session._reading_paused:
-            session._update_reading()
         if self.shape is not None:
             self.message = self.shape(outcome)
         elif isinstance(outcome, Failure):
@@ -237,7 +234,7 @@ class Session:
         self._running = 0
         self._barrier = False
         #: Reading is paused by the hub (a congested room), and paused at all (that,
-        #: or MAX_IN_FLIGHT commands in flight).
+        #: or MAX_IN_FLIGHT answers owed).
         self._room_paused = self._reading_paused = False
         #: The hub's fast path (see ISubscriber.fast): the transport's, while this
         #: connection is authenticated, plaintext, owes no responses and is not
@@ -315,9 +312,9 @@ class Session:
 
     def _update_reading(self) -> None:
         """Pause or resume reading the transport: paused while the hub says so or
-        while MAX_IN_FLIGHT commands are in flight (resumed at half that)."""
+        while MAX_IN_FLIGHT answers are owed (resumed at half that)."""
         limit = MAX_IN_FLIGHT // 2 if self._reading_paused else MAX_IN_FLIGHT
-        paused = self._room_paused or self._running >= limit
+        paused = self._room_paused or len(self._replies) >= limit
         if paused == self._reading_paused:
             return
         self._reading_paused = paused
@@ -462,9 +459,16 @@ class Session:
         """Answer the frame being handled: at once, or after the responses still owed
         to earlier frames (responses keep the order of the requests)."""
         if self._replies:
-            self._replies.append(_Reply(message))
+            self._owe(_Reply(message))
         else:
             self.send(message)
+
+    def _owe(self, reply: _Reply) -> None:
+        """Queue an answer behind those still owed; enough of them stop the reading
+        (a client pinging behind a slow write would otherwise fill memory)."""
+        self._replies.append(reply)
+        if len(self._replies) >= MAX_IN_FLIGHT and not self._reading_paused:
+            self._update_reading()
 
     def after_replies(self, action: Callable[[], Any]) -> None:
         """Run ``action`` once every response owed so far has been written."""
@@ -485,6 +489,8 @@ class Session:
                 self._answered = slot.number
             if not self.send(slot.message):
                 self.send(slot.too_large())
+        if self._reading_paused:
+            self._update_reading()
         if not replies:
             self._release_events()
             self._refresh_fast()

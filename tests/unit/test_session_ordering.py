@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet import defer
 
 from lairchat.domain.types import Target
-from lairchat.realtime.session import MAX_PIPELINE, MAX_PIPELINE_BYTES
+from lairchat.realtime.session import MAX_IN_FLIGHT, MAX_PIPELINE, MAX_PIPELINE_BYTES
 from lairchat.testing import MemoryTCPServer, result
 from lairchat.transports.backpressure import MAX_FRAME
 
@@ -177,6 +177,28 @@ def test_a_command_refused_at_once_does_not_lift_the_barrier_of_the_one_behind_i
     stalled[0].callback(1)
     kinds = [kind for kind in alice.types() if kind.endswith("_response")]
     assert kinds == ["delete_message_response", "send_message_response"] * 2
+
+
+def test_answers_owed_behind_a_write_in_flight_stop_the_reading() -> None:
+    # Found by pinging behind one stalled send: every pong waited in memory behind
+    # the send's response (100,000 of them after 100,000 pings), and the connection
+    # was read on, since only commands in flight paused it. Answers owed count now.
+    server, room_id = world()
+    alice = server.login("alice")
+    stalled = stall_inserts(server.core)
+    alice.send({"type": "send_message", "target": {"type": "room", "room_id": room_id},
+                "content": "slow"})  # fmt: skip
+    session = alice.proto.session
+    for _ in range(MAX_IN_FLIGHT - 2):
+        alice.send({"type": "ping"})
+    assert alice.transport.producerState == "producing"
+    alice.send({"type": "ping"})  # the 256th answer owed
+    assert alice.transport.producerState == "paused"
+    assert len(session._replies) == MAX_IN_FLIGHT
+    stalled[0].callback(1)
+    assert alice.transport.producerState == "producing"
+    kinds = alice.types()
+    assert kinds[0] == "send_message_response" and kinds.count("pong") == MAX_IN_FLIGHT - 1
 
 
 def test_a_client_that_pipelines_without_bound_is_dropped() -> None:
