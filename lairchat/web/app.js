@@ -1387,8 +1387,17 @@ async function logout() {
   showLogin("You are logged out.");
   try {
     await rest("POST", "/auth/logout", undefined, token);
-  } catch {
-    // the session is gone already
+  } catch (error) {
+    // Refused for a token or session already ended: logged out indeed. Otherwise (the
+    // server unreachable, failing, rate limiting) the session was not ended, and
+    // whoever holds a copy of the token can still use it: the user is told (unless
+    // signed in again meanwhile).
+    if (Object.hasOwn(ENDED, error.code) || state.token) return;
+    replaceText(
+      $("login-reason"),
+      `Logged out of this page, but the server could not be told (${describe(error)}):` +
+        " the session stays valid until it expires.",
+    );
   }
 }
 

@@ -376,3 +376,24 @@ def weight(chrome: webdriver.Chrome, selector: str) -> str:
     return chrome.execute_script(
         "return getComputedStyle(document.querySelector(arguments[0])).fontWeight", selector
     )
+
+
+def test_a_logout_the_server_did_not_take_is_not_called_one(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found by logging out while the server was unreachable: the page forgot the token
+    and said "You are logged out." although `POST /auth/logout` never arrived, so the
+    session (and anyone holding a copy of its token) stayed valid until it expired.
+    The page still forgets the token (it is this page's to drop), but says so."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        me = registered(alice, "alice")
+    signed_in(server, driver, me["token"])
+    server.stop()
+    driver.find_element(By.ID, "logout").click()
+    wait_for(driver, lambda d: shown(d, "login-view"))
+    wait_for(driver, lambda d: "stays valid" in text_of(d, "login-reason"))
+    assert text_of(driver, "login-reason") == (
+        "Logged out of this page, but the server could not be told (Cannot reach the"
+        " server.): the session stays valid until it expires."
+    )
+    assert driver.execute_script("return sessionStorage.length") == 0
