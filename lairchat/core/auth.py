@@ -147,13 +147,16 @@ class AuthService:
         )
 
     async def _new_session(self, user: User, checked: str | None = None) -> AuthResult:
-        """A session for ``user``; with ``checked``, the password hash a login was
-        checked against, only if it is still the user's: a password changed while
-        the check ran (:meth:`set_password` has already ended the sessions) must not
-        let the old password in."""
+        """A session for ``user``, unless a ban is in force: a ban landing after the
+        login checked for one (it ends the sessions there are, not one made after)
+        must not leave the banned user a session. With ``checked``, the password
+        hash a login was checked against, only if it is still the user's: a password
+        changed while the check ran (:meth:`set_password` has already ended the
+        sessions) must not let the old password in."""
         now = self.clock.seconds()
         session = Session(new_id(), user.id, now, now + SESSION_LIFETIME)
         if await self.store.create_session(session, checked) is None:
+            await self.check_not_banned(user.id)
             raise LairError("invalid_credentials")
         return AuthResult(user, session, self.tokens.issue(user, session))
 

@@ -35,8 +35,10 @@ class IUserStore(Interface):
 
 class ISessionStore(Interface):
     def create_session(session, password_hash=None):
-        """Insert a session row; return the Session. With ``password_hash``, only if
-        the user's password hash is still that one (else None, nothing inserted)."""
+        """Insert a session row; return the Session. Not for a user banned at the
+        session's start, nor, with ``password_hash``, unless the user's password hash
+        is still that one: then None, nothing inserted (one check with the insert, so
+        that a ban or a password change landing meanwhile is never missed)."""
 
     def get_session(session_id):
         """The Session or None."""

@@ -236,6 +236,29 @@ def test_banned_user_cannot_log_in(w, alice):
     w.fails(w.core.auth.login("alice", "wrong-pw"), "invalid_credentials")
 
 
+def test_a_ban_landing_after_the_logins_check_leaves_it_no_session(w, alice):
+    """The login's ban check and its new session are two steps: a ban between them
+    (it ends the sessions there are, not the one made next) left the banned user a
+    session good for a day."""
+    get_ban, held = w.core.store.get_ban, []
+
+    def answer_later(user_id):
+        before = get_ban(user_id)
+        later = defer.Deferred()
+        held.append((before, later))
+        return later
+
+    w.core.store.get_ban = answer_later
+    login = w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9")
+    assert len(held) == 1  # the login read "no ban" and waits to be told
+    w.core.store.get_ban = get_ban
+    ban(w, alice.user.id)
+    before, later = held.pop()
+    before.chainDeferred(later)
+    w.fails(login, "account_banned")
+    assert result(w.core.store.delete_user_sessions(alice.user.id, keep=alice.session.id)) == []
+
+
 def test_temporary_ban_expires(w, alice):
     ban(w, alice.user.id, expires_at=T0 + 3600)
     w.fails(w.core.auth.login("alice", PASSWORD), "account_banned")

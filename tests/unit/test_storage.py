@@ -571,6 +571,18 @@ def test_a_session_for_a_password_checked_is_created_only_while_it_is_the_users(
     assert raw(store, "SELECT id FROM sessions") == [(kept.id,)]
 
 
+def test_no_session_is_created_for_a_user_banned_at_its_start(store, rows):
+    alice = rows.user("alice")
+    result(store.put_ban(Ban(alice.id, "spam", None, T0, T0 + 60)))
+    for hash_checked in (None, "hash"):
+        refused = Session(new_id(), alice.id, T0 + 59, T0 + 120)
+        assert result(store.create_session(refused, hash_checked)) is None
+    # The ban's end is its first moment without it (Ban.active: now < expires_at).
+    after = Session(new_id(), alice.id, T0 + 60, T0 + 120)
+    assert result(store.create_session(after, "hash")) == after
+    assert raw(store, "SELECT id FROM sessions") == [(after.id,)]
+
+
 # -- rooms and memberships ------------------------------------------------------------
 
 

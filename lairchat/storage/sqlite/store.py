@@ -318,16 +318,19 @@ class SQLiteStore:
             "INSERT INTO sessions (id, user_id, protocol, created_at, expires_at, last_active_at) "
         )
 
+        # One statement: it holds the write lock from before its checks to its insert.
+        # A ban is in force until its expires_at (as Ban.active: now < expires_at).
+        not_banned = (
+            "NOT EXISTS (SELECT 1 FROM bans WHERE user_id = ? "
+            "AND (expires_at IS NULL OR expires_at > ?))"
+        )
+        checks: tuple = (session.user_id, _int(session.created_at))
+        if password_hash is not None:
+            not_banned += " AND EXISTS (SELECT 1 FROM users WHERE id = ? AND password_hash = ?)"
+            checks += (session.user_id, password_hash)
+
         def txn(cur: sqlite3.Cursor) -> Session | None:
-            if password_hash is None:
-                cur.execute(insert + "VALUES (?, ?, ?, ?, ?, ?)", values)
-                return session
-            # One statement: it holds the write lock from before its check to its insert.
-            cur.execute(
-                insert + "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
-                "(SELECT 1 FROM users WHERE id = ? AND password_hash = ?)",
-                (*values, session.user_id, password_hash),
-            )
+            cur.execute(insert + f"SELECT ?, ?, ?, ?, ?, ? WHERE {not_banned}", values + checks)
             return session if cur.rowcount == 1 else None
 
         return self._write(txn)
