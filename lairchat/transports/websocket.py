@@ -328,7 +328,10 @@ class LairWSProtocol(WebSocketServerProtocol):
     def onPing(self, payload: bytes) -> None:  # noqa: N802
         if self.session is not None:
             self.session.activity()
-        super().onPing(payload)  # answers with a pong
+        # The pong is counted like every frame we write: a client that pings and
+        # never reads is a slow consumer, not a way to fill our memory with pongs.
+        if self._may_send(len(payload)):
+            super().onPing(payload)  # answers with a pong
 
     def onPong(self, payload: bytes) -> None:  # noqa: N802
         if self.session is not None:

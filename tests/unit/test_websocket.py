@@ -879,6 +879,22 @@ def test_a_slow_reader_is_dropped_past_the_backlog(world: World) -> None:
     assert not world.core.hub.is_online(world.ids["alice"])
 
 
+def test_pongs_count_toward_a_slow_readers_backlog(world: World) -> None:
+    # Found live: a client sending ping frames and reading nothing grew the server
+    # by 1.3 MB per MB sent and was never dropped (Autobahn's pongs bypassed the
+    # backlog that every other frame is counted against).
+    client = world.login("alice")
+    proto = client.proto
+    proto.pauseProducing()
+    chunk = b'"' + b"x" * (MAX_MESSAGE - 2) + b'"'
+    for _ in range(MAX_BACKLOG // len(chunk)):
+        proto.write_payload(chunk)
+    world.clock.advance(SLOW_GRACE)
+    assert not client.transport.disconnecting
+    client.send_frame(PING, b"p" * 125)
+    assert client.transport.disconnected  # aborted
+
+
 def test_resuming_forgets_the_backlog(world: World) -> None:
     client = world.login("alice")
     proto = client.proto
