@@ -158,6 +158,7 @@ class AuthService:
         if await self.store.create_session(session, checked) is None:
             await self.check_not_banned(user.id)
             raise LairError("invalid_credentials")
+        self.hub.set_name(user.id, user.username)
         return AuthResult(user, session, self.tokens.issue(user, session))
 
     @deferred
@@ -176,7 +177,6 @@ class AuthService:
         user = User(new_id(), username, email, "user", now, now)
         user.password_hash = await self.passwords.hash(password)
         await self.store.create_user(user)
-        self.hub.set_name(user.id, user.username)
         return await self._new_session(user)
 
     @deferred
@@ -238,6 +238,9 @@ class AuthService:
         user = await self.store.get_user(session.user_id)
         if user is None:
             raise LairError("user_not_found")
+        # An account the operator command made while the server ran is news to the
+        # hub: its presence events would name it by id.
+        self.hub.set_name(user.id, user.username)
         return user, session
 
     def logout(self, session_id: str) -> defer.Deferred:

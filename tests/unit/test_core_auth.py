@@ -19,7 +19,7 @@ from lairchat.core.auth import (
 )
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
-from lairchat.domain.types import Ban
+from lairchat.domain.types import Ban, Session, User
 from lairchat.testing import TEST_SECRET, make_core, result
 
 T0 = 1_700_000_000
@@ -257,6 +257,29 @@ def test_a_ban_landing_after_the_logins_check_leaves_it_no_session(w, alice):
     before.chainDeferred(later)
     w.fails(login, "account_banned")
     assert result(w.core.store.delete_user_sessions(alice.user.id, keep=alice.session.id)) == []
+
+
+def made_elsewhere(w, username: str) -> User:
+    """An account as ``lairchat admin create-user`` writes it while the server runs:
+    straight into the database, from another process."""
+    user = User(new_id(), username, f"{username}@example.com", "user", T0, T0)
+    user.password_hash = result(w.core.auth.passwords.hash(PASSWORD))
+    result(w.core.store.create_user(user))
+    return user
+
+
+def test_an_account_made_elsewhere_is_named_once_it_logs_in_or_authenticates(w):
+    """The hub had no name for such an account, and its first user_online named it
+    by its id (helper-40's finding)."""
+    erin, frank = made_elsewhere(w, "erin"), made_elsewhere(w, "frank")
+    assert w.core.hub.username(erin.id) is None
+    w.ok(w.core.auth.login("erin", PASSWORD))
+    assert w.core.hub.username(erin.id) == "erin"
+    # A session made by another server process: only its token reaches this one.
+    session = Session(new_id(), frank.id, T0, T0 + 3600)
+    result(w.core.store.create_session(session))
+    w.ok(w.core.auth.authenticate(w.core.auth.tokens.issue(frank, session)))
+    assert w.core.hub.username(frank.id) == "frank"
 
 
 def test_temporary_ban_expires(w, alice):
