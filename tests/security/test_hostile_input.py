@@ -21,6 +21,7 @@ from twisted.internet import task
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
+from lairchat.domain.hidden import NAME_UNSAFE
 from lairchat.domain.validation import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
@@ -28,7 +29,6 @@ from lairchat.domain.validation import (
     ROOM_NAME_MAX,
     USERNAME_MAX,
 )
-from lairchat.domain.hidden import NAME_UNSAFE
 from lairchat.realtime.codec import MAX_DEPTH as FRAME_DEPTH
 from lairchat.realtime.codec import REQUEST_ID_MAX
 from lairchat.testing import result
