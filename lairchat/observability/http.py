@@ -19,7 +19,7 @@ from twisted.web.server import NOT_DONE_YET
 from lairchat.domain.errors import already_logged
 from lairchat.observability.metrics import CONTENT_TYPE, Metrics
 from lairchat.transports.http.errors import error_body, method_not_allowed, not_found
-from lairchat.transports.http.responses import json_body
+from lairchat.transports.http.responses import json_body, remove_cors_headers
 from lairchat.transports.http.routes_meta import READY_TIMEOUT, database_ready
 from lairchat.transports.proxies import ProxyPolicy
 
@@ -157,6 +157,8 @@ class MetricsResource(_OpsResource):
             if not already_logged(e):
                 self.log.failure("refreshing the metrics failed")
         body = self.metrics.exposition()
+        # For the monitoring host, not for any site's page a browser on it may open.
+        remove_cors_headers(request)
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", CONTENT_TYPE)
         request.setHeader(b"Content-Length", str(len(body)).encode("ascii"))

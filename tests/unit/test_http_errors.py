@@ -188,6 +188,21 @@ def test_cors_headers_on_every_response(client: ApiClient, alice) -> None:
         assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed
 
 
+def test_api_answers_are_neither_sniffed_nor_kept_by_caches(client: ApiClient, alice) -> None:
+    """One user's rooms, messages and profile: a browser fetching them without the
+    web client's own cache: "no-store" (another client, a shared computer) kept
+    them, and nothing said the JSON was only JSON."""
+    me = {"Authorization": f"Bearer {alice.token}"}
+    for reply in (
+        client.get("/api/v1/users/me", headers=me),
+        client.get(ROOMS, headers=me),
+        client.get("/nope"),
+        client.request("OPTIONS", ROOMS),
+    ):
+        assert reply.header("cache-control") == "no-store"
+        assert reply.header("x-content-type-options") == "nosniff"
+
+
 def test_preflight(client: ApiClient) -> None:
     reply = client.request(
         "OPTIONS",

@@ -1,4 +1,4 @@
-"""JSON response bodies and the headers every response carries (CORS, HTTP.md §6)."""
+"""JSON response bodies and the headers every API response carries (CORS, HTTP.md §6)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,25 @@ CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def add_cors_headers(request: Any) -> None:
-    for name, value in CORS_HEADERS:
+#: Also on every API answer: a JSON body is never sniffed as anything else, and no
+#: cache keeps what answers carry (one user's rooms, messages, profile). Answers
+#: that are not the API's (the browser client's files, ``/metrics``) set their own.
+API_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    *CORS_HEADERS,
+    (b"X-Content-Type-Options", b"nosniff"),
+    (b"Cache-Control", b"no-store"),
+)
+
+
+def add_api_headers(request: Any) -> None:
+    for name, value in API_HEADERS:
         request.setHeader(name, value)
+
+
+def remove_cors_headers(request: Any) -> None:
+    """For an answer meant for this origin only: no other site's page may read it."""
+    for name, _ in CORS_HEADERS:
+        request.responseHeaders.removeHeader(name)
 
 
 def json_body(request: Any, status: int, body: Any) -> bytes:

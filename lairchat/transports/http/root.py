@@ -17,7 +17,7 @@ from twisted.web.resource import IResource, Resource
 from lairchat.domain.errors import LairError
 from lairchat.transports.http.bodies import check_size
 from lairchat.transports.http.errors import bad_request, error_body, internal_error, not_found
-from lairchat.transports.http.responses import add_cors_headers
+from lairchat.transports.http.responses import add_api_headers
 
 
 class ErrorPage(Resource):
@@ -80,7 +80,7 @@ class ApiRoot(Resource):
     def _dispatch(self, path: bytes, request: Any) -> IResource:
         # twisted.web names itself and its exact version in `Server`; say nothing.
         request.responseHeaders.removeHeader(b"server")
-        add_cors_headers(request)
+        add_api_headers(request)
         #: The matched route template, for metrics; set by the API's endpoints.
         request.lair_route = None
         if request.method == b"OPTIONS":
@@ -103,5 +103,5 @@ class ApiRoot(Resource):
 
     def render(self, request: Any) -> bytes:
         # Only reached for an empty request path, which HTTP does not allow.
-        add_cors_headers(request)
+        add_api_headers(request)
         return error_body(request, not_found())

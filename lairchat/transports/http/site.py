@@ -17,7 +17,7 @@ from twisted.web.resource import IResource
 from lairchat.domain.errors import LairError
 from lairchat.transports.caps import PerAddress, Refusals, Refused, admit
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
-from lairchat.transports.http.responses import CORS_HEADERS, JSON_CONTENT_TYPE
+from lairchat.transports.http.responses import API_HEADERS, JSON_CONTENT_TYPE
 
 
 def _too_large_response() -> bytes:
@@ -26,7 +26,7 @@ def _too_large_response() -> bytes:
         (b"Content-Type", JSON_CONTENT_TYPE),
         (b"Content-Length", str(len(body)).encode("ascii")),
         (b"Connection", b"close"),
-        *CORS_HEADERS,
+        *API_HEADERS,
     ]
     head = b"HTTP/1.1 413 Payload Too Large\r\n" + b"".join(
         name + b": " + value + b"\r\n" for name, value in headers

@@ -28,7 +28,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from lairchat.transports.http.errors import error_body, method_not_allowed, not_found
-from lairchat.transports.http.responses import CORS_HEADERS
+from lairchat.transports.http.responses import remove_cors_headers
 
 #: The package holding the files.
 PACKAGE = "lairchat.web"
@@ -139,8 +139,7 @@ class WebClient(Resource):
         asset = self.assets[name]
         # The API's CORS headers (set on every request before routing) are for the
         # API: the page and its files are for this origin only.
-        for header, _ in CORS_HEADERS:
-            request.responseHeaders.removeHeader(header)
+        remove_cors_headers(request)
         for header, value in SECURITY_HEADERS:
             request.setHeader(header, value)
         request.setHeader(
