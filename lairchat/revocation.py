@@ -41,6 +41,7 @@ def connected_sessions(hub: Hub) -> set[str]:
 #: ``lairchat admin reset-password``, a session deleted by another tool) is told.
 ENDED = LairError("session_not_found")
 
+
 class SessionWatcher(service.Service):
     log = Logger()
 

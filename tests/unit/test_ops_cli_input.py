@@ -109,9 +109,7 @@ def test_a_prompted_password_is_asked_twice(
     db = tmp_path / "chat.db"
     assert run(db, "admin", "create-user", "bob", "b@example.com") == status
     if status:
-        assert (
-            capsys.readouterr().err == "lairchat: the two passwords differ; nothing was done\n"
-        )
+        assert capsys.readouterr().err == "lairchat: the two passwords differ; nothing was done\n"
     assert next(answers, None) is None  # both asked
 
 
