@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl, unquote
 
 from twisted.python import usage
 
+from lairchat.transports.proxies import FORWARDED_HEADERS
+
 __all__ = ["Config", "ConfigError", "Options", "load_config", "load_or_create_jwt_secret"]
 
 MEMORY_DATABASE = ":memory:"
@@ -82,6 +84,9 @@ class Config:
     encryption_required: bool = False
     ws_allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    # The one header a trusted proxy names the client in (FORWARDED_HEADERS); None:
+    # X-Forwarded-For, else X-Real-IP.
+    forwarded_header: str | None = None
     # The first administrator, created or promoted at start (lairchat.bootstrap).
     admin_username: str | None = None
     admin_password: str | None = field(default=None, repr=False)
@@ -185,6 +190,13 @@ def _log_format(raw: str) -> str:
 
 _TRUE = ("1", "true", "on", "yes")
 _FALSE = ("0", "false", "off", "no")
+
+
+def _forwarded_header(raw: str) -> str:
+    header = raw.strip().lower()
+    if header not in FORWARDED_HEADERS:
+        raise _Invalid("must be one of " + ", ".join(FORWARDED_HEADERS))
+    return header
 
 
 def _switch(raw: str) -> bool:
@@ -428,6 +440,11 @@ _SETTINGS: tuple[_Setting, ...] = (
              _comma_list(_proxy),
              "Comma-separated proxy addresses/networks whose X-Forwarded-For (or"
              " X-Real-IP) is believed; unix: a proxy on the Unix socket."),
+    _Setting("forwarded_header", "forwarded-header", "LAIR_FORWARDED_HEADER",
+             _forwarded_header,
+             "The one header trusted proxies name the client in: x-forwarded-for, or"
+             " x-real-ip for a proxy that sets X-Real-IP and passes X-Forwarded-For"
+             " through. [default: X-Forwarded-For, else X-Real-IP]"),
     # Environment only: a password on the command line is visible to every local user.
     _Setting("admin_username", None, "LAIR_ADMIN_USERNAME", _text,
              "Create (or promote) this admin account at start."),

@@ -165,7 +165,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     if config.message_retention_days is not None:
         RetentionService(core.store, reactor, config.message_retention_days).setServiceParent(top)
 
-    proxies = ProxyPolicy(config.trusted_proxies)
+    proxies = ProxyPolicy.from_config(config)
     tcp = LairTCPFactory(
         core,
         SessionSettings.from_config(config, "tcp"),

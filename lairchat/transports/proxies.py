@@ -40,8 +40,25 @@ def without_port(hop: str) -> str:
     return hop
 
 
+#: The headers a trusted proxy may name its client in (``LAIR_FORWARDED_HEADER``).
+FORWARDED_FOR = "x-forwarded-for"
+REAL_IP = "x-real-ip"
+FORWARDED_HEADERS = (FORWARDED_FOR, REAL_IP)
+
+
 class ProxyPolicy:
-    def __init__(self, trusted: Iterable[str] = ()):
+    """Which peers are trusted proxies, and which of their headers names the client.
+
+    ``header`` None (the default) reads ``X-Forwarded-For`` and, only when a request
+    has none, ``X-Real-IP``. Naming one header reads that one alone: a proxy that
+    sets ``X-Real-IP`` but passes the client's own ``X-Forwarded-For`` through
+    unchanged would otherwise let every client choose its rate-limit and lockout key
+    (or frame another address) by writing the header it likes."""
+
+    def __init__(self, trusted: Iterable[str] = (), header: str | None = None):
+        if header not in (None, *FORWARDED_HEADERS):
+            raise ValueError(f"header must be one of {', '.join(FORWARDED_HEADERS)}")
+        self.header = header
         trusted = tuple(trusted)
         #: Whether a proxy on a Unix socket is trusted (``unix`` in the list): every
         #: client behind it would otherwise be one client, ``unix``.
@@ -82,10 +99,19 @@ class ProxyPolicy:
         # One address; sent on several lines, the last (as for one HTTP header).
         return without_port((real_ip or "").rsplit(",", 1)[-1].strip()) or peer_host
 
+    @classmethod
+    def from_config(cls, config: Any) -> ProxyPolicy:
+        """The policy ``config`` asks for (``trusted_proxies``, ``forwarded_header``),
+        with the defaults for what it lacks."""
+        header = getattr(config, "forwarded_header", None)
+        return cls(getattr(config, "trusted_proxies", ()), header)
+
     def client_of(self, peer_host: str, header: Callable[[str], str | None]) -> str:
         """:meth:`client_host` of a request whose headers ``header(name)`` reads (by
         lowercase name): the one way every transport reads the proxy headers."""
-        return self.client_host(peer_host, header("x-forwarded-for"), header("x-real-ip"))
+        forwarded = header(FORWARDED_FOR) if self.header != REAL_IP else None
+        real_ip = header(REAL_IP) if self.header != FORWARDED_FOR else None
+        return self.client_host(peer_host, forwarded, real_ip)
 
     def client_of_request(self, request: Any) -> str:
         """The client's address for an HTTP request: for logs, rate limits and the

@@ -430,7 +430,7 @@ class LairWSFactory(WebSocketServerFactory):
         settings: SessionSettings,
         clock: Any,
         allowed_origins: Iterable[str] = (),
-        trusted_proxies: Iterable[str] = (),
+        proxies: ProxyPolicy | None = None,
         max_connections: int = 0,
     ):
         # server=None: no "Server: AutobahnPython/<version>" header in the 101 reply.
@@ -439,7 +439,7 @@ class LairWSFactory(WebSocketServerFactory):
         self.settings = settings
         self.clock = clock
         self.origins = OriginPolicy(allowed_origins)
-        self.proxies = ProxyPolicy(trusted_proxies)
+        self.proxies = proxies or ProxyPolicy()
         self.open: set[LairWSProtocol] = set()
         self.refusals = Refusals("websocket", clock)
         self._batched_timer = _ClockTimer(clock)
@@ -542,7 +542,7 @@ def make_ws_factory(core: Core, config: Config, clock: Any) -> LairWSFactory:
         SessionSettings.from_config(config, "ws"),
         clock,
         allowed_origins=config.ws_allowed_origins,
-        trusted_proxies=config.trusted_proxies,
+        proxies=ProxyPolicy.from_config(config),
         max_connections=config.tcp_max_connections,
     )
 

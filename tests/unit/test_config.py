@@ -534,3 +534,11 @@ def test_a_proxy_on_the_unix_socket_may_be_trusted():
     """Behind a proxy on a Unix socket every client is 'unix': trusting it is the
     only way to tell clients apart (rate limits, the login lockout)."""
     assert load(LAIR_TRUSTED_PROXIES="unix,10.0.0.0/8").trusted_proxies == ("unix", "10.0.0.0/8")
+
+
+def test_the_header_trusted_proxies_name_clients_in():
+    assert load().forwarded_header is None
+    assert load(LAIR_FORWARDED_HEADER="X-Real-IP").forwarded_header == "x-real-ip"
+    assert load("--forwarded-header", "x-forwarded-for").forwarded_header == "x-forwarded-for"
+    with pytest.raises(ConfigError, match="^LAIR_FORWARDED_HEADER: .*x-forwarded-for, x-real-ip"):
+        load(LAIR_FORWARDED_HEADER="forwarded")

@@ -133,3 +133,50 @@ def test_a_proxy_on_a_unix_socket_is_believed_once_trusted() -> None:
     assert ProxyPolicy(["127.0.0.1"]).client_host("unix", "198.51.100.9") == "unix"
     assert ProxyPolicy(["unix"]).client_host("127.0.0.1", "198.51.100.9") == "127.0.0.1"
     assert not ProxyPolicy(["unix"]).is_trusted("198.51.100.9")
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        (None, "198.51.100.66"),  # X-Forwarded-For first: what the client wrote
+        ("x-real-ip", "203.0.113.7"),  # the one header the proxy sets
+        ("x-forwarded-for", "198.51.100.66"),
+    ],
+)
+def test_the_one_header_a_proxy_sets_names_the_client(header: str | None, key: str) -> None:
+    """A proxy that sets X-Real-IP and passes the client's own X-Forwarded-For through
+    (nginx does unless told otherwise): read first, that header let every client pick
+    its rate-limit and lockout key, or frame another address. LAIR_FORWARDED_HEADER
+    names the one header to read."""
+    policy = ProxyPolicy(["10.0.0.0/8"], header)
+    sent = {"x-forwarded-for": "198.51.100.66", "x-real-ip": "203.0.113.7"}
+    assert policy.client_of("10.0.0.5", sent.get) == key
+    request = Request(DummyChannel())
+    request.client = IPv4Address("TCP", "10.0.0.5", 4711)
+    for name, value in sent.items():
+        request.requestHeaders.setRawHeaders(name, [value])
+    assert policy.client_of_request(request) == key
+    # Only the named header counts: without it, the proxy itself.
+    alone = {"x-forwarded-for": "x-real-ip", "x-real-ip": "x-forwarded-for"}.get(header)
+    if alone is not None:
+        assert policy.client_of("10.0.0.5", {alone: sent[alone]}.get) == "10.0.0.5"
+    # From anyone but a trusted proxy, neither counts.
+    assert policy.client_of("192.0.2.1", sent.get) == "192.0.2.1"
+
+
+def test_the_proxy_header_is_one_the_policy_knows() -> None:
+    with pytest.raises(ValueError, match="x-forwarded-for, x-real-ip"):
+        ProxyPolicy(["10.0.0.0/8"], "forwarded")
+
+
+def test_a_proxy_header_named_keys_http_rate_limits(clock: task.Clock) -> None:
+    """The server's policy, from its settings, is what the rate limiter reads."""
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(trusted_proxies=("0.0.0.0/0", "::/0"), forwarded_header="x-real-ip")
+    client = limited_client(clock)
+    client.api.limiter.proxies = ProxyPolicy.from_config(config)
+    for i in range(10):  # a client writing a new X-Forwarded-For each time
+        bad_login(client, **{"X-Real-IP": "198.51.100.1", "X-Forwarded-For": f"192.0.2.{i}"})
+    assert bad_login(client, **{"X-Real-IP": "198.51.100.1"}).status == 429
+    assert bad_login(client, **{"X-Real-IP": "198.51.100.2"}).status == 401

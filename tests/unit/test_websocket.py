@@ -29,6 +29,7 @@ from lairchat.realtime.session import Session, SessionSettings
 from lairchat.testing import result
 from lairchat.transports.backpressure import MAX_BACKLOG, SLOW_GRACE
 from lairchat.transports.caps import LIMIT_REACHED, Refusals
+from lairchat.transports.proxies import ProxyPolicy
 from lairchat.transports.websocket import (
     CLOSE_HANDSHAKE_TIMEOUT,
     MAX_MESSAGE,
@@ -953,7 +954,7 @@ def test_client_host_behind_trusted_proxies(
         SessionSettings.from_config(make_config(), "ws"),
         world.clock,
         (),
-        ["10.0.0.0/8"],
+        ProxyPolicy(["10.0.0.0/8"]),
     )
     assert factory.proxies.client_host(peer, forwarded) == expected
 
@@ -985,6 +986,15 @@ def test_x_real_ip_from_a_trusted_proxy_counts_as_on_http(core_world: Any) -> No
     hello(client)
     client.send({"type": "login", "identifier": "nobody", "password": "x" * 8})
     assert [k for t, k in world.core.limiter._windows if t == "auth"] == ["ip:198.51.100.77"]
+
+
+def test_the_one_proxy_header_named_is_the_one_read_as_on_http(core_world: Any) -> None:
+    """LAIR_FORWARDED_HEADER=x-real-ip: a client's own X-Forwarded-For, passed through
+    by a proxy that sets X-Real-IP, names nobody (the WebSocket adapter read it first)."""
+    config = make_config(trusted_proxies=("203.0.113.0/24",), forwarded_header="x-real-ip")
+    world = World(core_world, config)
+    client = world.connect(X_Real_IP="198.51.100.77", X_Forwarded_For="192.0.2.1")
+    assert client.proto.host == "198.51.100.77"
 
 
 # -- fan-out ---------------------------------------------------------------------------

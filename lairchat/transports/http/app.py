@@ -54,9 +54,9 @@ ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
 class HttpApi:
     """``HttpApi(core, config)``: ``config`` may be any object; only ``rate_limits``,
     ``http_max_connections``, ``http_max_connections_per_address``,
-    ``trusted_proxies`` and ``web_client`` are read, with defaults when they are
-    missing (no browser client then: the API alone). ``proxies``
-    is the server's one parsed ``trusted_proxies`` policy, when it has one."""
+    ``trusted_proxies``, ``forwarded_header`` and ``web_client`` are read, with
+    defaults when they are missing (no browser client then: the API alone).
+    ``proxies`` is the server's one proxy policy, when it has one."""
 
     log = Logger()
 
@@ -66,7 +66,7 @@ class HttpApi:
         self.rate_limits = getattr(config, "rate_limits", True)
         self.max_connections = getattr(config, "http_max_connections", 0)
         if proxies is None:
-            proxies = ProxyPolicy(getattr(config, "trusted_proxies", ()))
+            proxies = ProxyPolicy.from_config(config)
         self.per_address = PerAddress(
             getattr(config, "http_max_connections_per_address", 0), proxies.is_trusted
         )
