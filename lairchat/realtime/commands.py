@@ -118,8 +118,15 @@ def logout(session: Session, message: dict[str, Any]) -> dict[str, Any]:
 
 
 @command("get_current_user")
-def get_current_user(session: Session, message: dict[str, Any]) -> dict[str, Any]:
-    return {"user": session.user.to_wire()}
+def get_current_user(session: Session, message: dict[str, Any]) -> defer.Deferred:
+    """The account as it is now: the original answered the copy taken at
+    authentication, so a role or an email changed since (by an admin, over HTTP)
+    stayed unseen until the client reconnected. It still never fails: should the
+    account not be read, that copy is the answer."""
+    d = session.core.users.get(session.user.id)
+    return d.addCallbacks(
+        lambda user: {"user": user.to_wire()}, lambda _: {"user": session.user.to_wire()}
+    )
 
 
 # -- messages -------------------------------------------------------------------------

@@ -317,6 +317,17 @@ def test_authenticate_success(world: World) -> None:
     assert client.ok("get_current_user")["user"] == response["user"]
 
 
+def test_get_current_user_answers_the_account_as_it_is_now(world: World) -> None:
+    """A role (or email) changed while connected: the original answered the copy
+    taken at authentication until the client reconnected."""
+    alice = world.account("alice")
+    client = world.connect()
+    client.hello()
+    client.authenticate(alice)
+    result(world.core.users.set_role(alice.user.id, "admin"))
+    assert client.ok("get_current_user")["user"]["role"] == "admin"
+
+
 def test_authenticate_without_request_id_answers_null(world: World) -> None:
     client = world.connect()
     client.hello()
