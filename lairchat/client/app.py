@@ -115,9 +115,15 @@ class App(ActionsMixin):
         self.state.connection.encrypted = False
 
     def refresh(self) -> None:
-        """Redraw from the state now, and paint the terminal soon (once per turn)."""
-        self.ui.update()
-        if self.loop is not None and self._draw_call is None:
+        """Redraw from the state and paint the terminal, once per reactor turn.
+
+        Laying the view out costs time in proportion to the conversation shown, so a
+        burst of events read at once (a busy room, a flood of presence or typing) is
+        laid out once, after the last of them, not once per event. Without a main
+        loop (tests) the view is updated at once."""
+        if self.loop is None:
+            self.ui.update()
+        elif self._draw_call is None:
             self._draw_call = self.reactor.callLater(0, self._draw)
 
     def _draw(self) -> None:
