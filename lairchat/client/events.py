@@ -152,9 +152,9 @@ def on_user_typing(state: ClientState, event: dict[str, Any]) -> None:
     else:
         recipient = str(target.get("recipient", ""))
         key = ("dm", user_id if state.is_me(recipient) else recipient)
-    conv = state.conversation(key)
-    conv.typing[user_id] = state.clock() + TYPING_TTL
-    conv.version += 1
+    # Not a change of ``version``: the indicator is drawn under the messages, and a
+    # storm of typing events must not lay the whole history out again each time.
+    state.conversation(key).typing[user_id] = state.clock() + TYPING_TTL
 
 
 def on_invitation_received(state: ClientState, event: dict[str, Any]) -> None:

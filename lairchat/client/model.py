@@ -106,7 +106,7 @@ class Conversation:
     unread: int = 0
     #: user id → clock time at which the indicator lapses.
     typing: dict[str, float] = field(default_factory=dict)
-    #: Bumped on every change, so widgets can cache what they drew.
+    #: Bumped on every change to the messages, so widgets can cache what they drew.
     version: int = 0
 
     def ids(self) -> set[str]:

@@ -179,9 +179,7 @@ class ClientState(ConversationsMixin):
             lapsed = [uid for uid, until in conv.typing.items() if until <= now]
             for uid in lapsed:
                 del conv.typing[uid]
-            if lapsed:
-                conv.version += 1
-                changed = True
+            changed = changed or bool(lapsed)
         return changed
 
     def system(self, text: str, key: ConvKey | None = None) -> None:

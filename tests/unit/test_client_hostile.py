@@ -4,6 +4,7 @@ or with the number of events, by counting the work done (never by timing it)."""
 
 from __future__ import annotations
 
+from lairchat.client import commands as c
 from lairchat.client.testing import message
 from tests.unit.test_client_app import BOB, ROOM, World
 
@@ -51,3 +52,21 @@ def test_a_burst_of_events_is_laid_out_once() -> None:
     world.clock.advance(0)
     assert (len(updates), loop.draws) == (1, 1)
     assert len(world.state.conversations[("room", ROOM)].messages) == 100
+
+
+def test_typing_events_leave_the_history_alone() -> None:
+    """A typing event used to count as a change of the conversation, so each one
+    laid every message out again: a storm of them cost as much as a storm of
+    messages. The indicator still shows, and lapses, without that."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    pane = world.app.ui.chat.pane
+    laid_out = pane._texts
+    typing = {"type": "user_typing", "user_id": BOB, "target": {"type": "room", "room_id": ROOM}}
+    for _ in range(50):
+        world.app.link_event(typing)
+    assert "bob is typing…" in world.screen()
+    world.clock.advance(7)
+    assert "bob is typing…" not in world.screen()
+    assert pane._texts is laid_out
