@@ -12,6 +12,8 @@ from lairchat.domain.types import Invitation, Membership, Room, User
 from lairchat.storage.interfaces import IStore
 
 INVITATION_LIFETIME = 7 * 24 * 3600
+#: Pending invitations listed at most (as every other list's largest page).
+LISTED_MAX = 100
 
 
 class InvitationService:
@@ -74,8 +76,14 @@ class InvitationService:
         return invitation
 
     @deferred
-    async def pending(self, actor: User) -> list[Invitation]:
-        return await self.store.list_pending_invitations(actor.id, self.clock.seconds())
+    async def pending(self, actor: User) -> tuple[list[Invitation], bool]:
+        """The newest :data:`LISTED_MAX` pending invitations, and whether there are more.
+        Unbounded, a user invited to some 2,000 rooms got a list larger than a frame
+        may be (1 MiB): ``internal_error`` instead of any invitation."""
+        found = await self.store.list_pending_invitations(
+            actor.id, self.clock.seconds(), LISTED_MAX + 1
+        )
+        return found[:LISTED_MAX], len(found) > LISTED_MAX
 
     async def _respondable(self, actor: User, invitation_id: str | None) -> Invitation:
         invitation = await self.store.get_invitation(invitation_id) if invitation_id else None

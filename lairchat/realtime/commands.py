@@ -258,8 +258,9 @@ def decline_invitation(session: Session, m: dict[str, Any]) -> defer.Deferred:
 
 @command("list_invitations")
 def list_invitations(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    # The original's shape: no has_more here (GET /invitations has one).
     d = session.core.invitations.pending(session.user)
-    return d.addCallback(lambda items: {"invitations": [i.to_wire() for i in items]})
+    return d.addCallback(lambda page: {"invitations": [i.to_wire() for i in page[0]]})
 
 
 # -- users ----------------------------------------------------------------------------

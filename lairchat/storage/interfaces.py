@@ -146,8 +146,8 @@ class IInvitationStore(Interface):
     def get_invitation(invitation_id):
         """The enriched Invitation or None."""
 
-    def list_pending_invitations(user_id, now):
-        """Pending unexpired invitations for the user, newest first."""
+    def list_pending_invitations(user_id, now, limit=None):
+        """Pending unexpired invitations for the user, newest first; at most ``limit``."""
 
     def find_pending_invitation(room_id, user_id, now):
         """A pending unexpired Invitation for (room, user), or None."""

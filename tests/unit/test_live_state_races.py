@@ -303,7 +303,7 @@ def test_an_inviter_demoted_or_kicked_meanwhile_invited_first_or_not_at_all(
     else:
         done = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
     seen_then = []
-    done.addCallback(lambda _: seen_then.append(result(w.core.invitations.pending(dave))))
+    done.addCallback(lambda _: seen_then.append(result(w.core.invitations.pending(dave))[0]))
     releases[0]()
     w.ok(invite)
     assert [len(pending) for pending in seen_then] == [1]  # it was there before

@@ -806,12 +806,14 @@ class SQLiteStore:
 
         return self._read(txn)
 
-    def list_pending_invitations(self, user_id: str, now: float) -> defer.Deferred:
+    def list_pending_invitations(
+        self, user_id: str, now: float, limit: int | None = None
+    ) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> list[Invitation]:
             rows = cur.execute(
                 INVITATION_SELECT + "WHERE i.invitee_id = ? AND i.status = 'pending' "
-                "AND i.expires_at > ? ORDER BY i.created_at DESC, i.rowid DESC",
-                (user_id, _int(now)),
+                "AND i.expires_at > ? ORDER BY i.created_at DESC, i.rowid DESC LIMIT ?",
+                (user_id, _int(now), -1 if limit is None else limit),
             ).fetchall()
             return [_invitation(r) for r in rows]
 

@@ -24,8 +24,8 @@ class InvitationRoutes(RouteGroup):
     @route("GET", "/api/v1/invitations")
     async def list_invitations(self, request: Any) -> dict:
         user = await self.caller(self.claims(request))
-        invitations = await self.core.invitations.pending(user)
-        return {"invitations": [i.to_wire() for i in invitations], "has_more": False}
+        invitations, more = await self.core.invitations.pending(user)
+        return {"invitations": [i.to_wire() for i in invitations], "has_more": more}
 
     @route("POST", "/api/v1/invitations/{invitation_id}/accept")
     async def accept_invitation(self, request: Any, invitation_id: str) -> dict:
