@@ -4,9 +4,14 @@ or with the number of events, by counting the work done (never by timing it)."""
 
 from __future__ import annotations
 
+import pytest
+
 from lairchat.client import commands as c
-from lairchat.client.testing import message
+from lairchat.client.state import ClientState
+from lairchat.client.testing import message, render_text
+from lairchat.client.ui.messages import Hanging, MessagePane
 from tests.unit.test_client_app import BOB, ROOM, World
+from tests.unit.test_client_widgets import alice_and_bob
 
 
 class FakeScreen:
@@ -70,3 +75,37 @@ def test_typing_events_leave_the_history_alone() -> None:
     world.clock.advance(7)
     assert "bob is typing…" not in world.screen()
     assert pane._texts is laid_out
+
+
+def _room_with_history(count: int) -> ClientState:
+    state = alice_and_bob()
+    page = [message(f"m{i}", BOB, f"line {i}", room_id=ROOM) for i in range(count)]
+    state.apply_history(("room", ROOM), page[::-1], has_more=False)
+    state.open(("room", ROOM))
+    return state
+
+
+def test_a_new_message_measures_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After any change the pane measured every message again (how many rows each
+    wraps to), 36 ms a message in a room of 10,000; a message drawn before keeps
+    its height, and only new ones are measured."""
+    state = _room_with_history(500)
+    pane = MessagePane()
+    pane.show(state, state.current_conversation)
+    pane.render((80, 20))
+    measured: list[Hanging] = []
+    real_rows = Hanging.rows
+
+    def counting_rows(self: Hanging, size: tuple[int], focus: bool = False) -> int:
+        measured.append(self)
+        return real_rows(self, size, focus)
+
+    monkeypatch.setattr(Hanging, "rows", counting_rows)
+    state.receive_message(message("new", BOB, "the newest", room_id=ROOM))
+    pane.show(state, state.current_conversation)
+    lines = "\n".join(render_text(pane, 80, 20))
+    assert "bob: the newest" in lines
+    assert "line 499" in lines
+    assert [h.body.text for h in measured] == ["bob: the newest"]
+    pane.render((60, 20))  # another width measures everything again
+    assert len(measured) == 1 + 501

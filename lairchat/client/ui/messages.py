@@ -104,7 +104,8 @@ class MessagePane(urwid.Widget):
         self._texts: list[urwid.Widget] = []
         #: Each message's widget, by everything that it shows: kept while unchanged.
         self._widgets: dict[tuple[Any, ...], Hanging] = {}
-        #: The rows each of ``_texts`` takes at ``_heights_at`` columns.
+        #: The rows each of ``_texts`` takes at ``_heights_at`` columns (-1: not
+        #: measured yet).
         self._heights: list[int] = []
         self._heights_at = 0
         self._newest: Any = None
@@ -152,9 +153,11 @@ class MessagePane(urwid.Widget):
             texts.append(widget)
         if len(texts) <= 1 and conv.key[0] != "home" and conv.loaded:
             texts.append(SafeText(("hint", "  No messages yet. Press i and say hello.")))
+        # A kept widget keeps its height: only new ones are measured at the next render.
+        known = dict(zip(map(id, self._texts), self._heights, strict=False))
+        self._heights = [known.get(id(t), -1) for t in texts]
         self._widgets = widgets
         self._texts = texts
-        self._heights_at = 0
         self._invalidate()
 
     # -- scrolling ---------------------------------------------------------------------
@@ -192,6 +195,11 @@ class MessagePane(urwid.Widget):
         if self._heights_at != cols:
             self._heights = [t.rows((cols,)) for t in self._texts]
             self._heights_at = cols
+        elif -1 in self._heights:
+            self._heights = [
+                t.rows((cols,)) if h < 0 else h
+                for t, h in zip(self._texts, self._heights, strict=True)
+            ]
         total = sum(self._heights)
         if self._hold and self._total and total > self._total:
             self.offset += total - self._total
