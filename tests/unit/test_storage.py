@@ -527,6 +527,15 @@ def test_list_users_search_is_a_literal_substring(store, rows):
     assert [u.username for u in result(store.list_users(10, 0, "bc"))] == ["a_bc", "abc1", "ABCD"]
 
 
+def test_list_users_search_lists_the_exact_name_first(store, rows):
+    for name in ("abob", "Bob", "bob1", "bobby", "xbob"):
+        rows.user(name)
+    names = [u.username for u in result(store.list_users(10, 0, "BOB"))]
+    assert names == ["Bob", "abob", "bob1", "bobby", "xbob"]
+    assert [u.username for u in result(store.list_users(1, 0, "bob"))] == ["Bob"]
+    assert [u.username for u in result(store.list_users(2, 1, "bob"))] == ["abob", "bob1"]
+
+
 # -- sessions -------------------------------------------------------------------------
 
 

@@ -284,13 +284,18 @@ class SQLiteStore:
         return self._write(txn)
 
     def list_users(self, limit: int, offset: int, search: str | None) -> defer.Deferred:
+        # A search lists the user of that very name first: in name order, a hundred
+        # names containing it ("abob", "bob1", ...) kept it off the page, and a client
+        # inviting or messaging by name found no such user.
         def txn(cur: sqlite3.Cursor) -> list[User]:
-            where, args = "", []
+            where, first, args = "", "", []
             if search:
-                where, args = "WHERE username LIKE ? ESCAPE '\\'", [_like(search)]
+                where = "WHERE username LIKE ? ESCAPE '\\'"
+                first = "username = ? COLLATE NOCASE DESC, "
+                args = [_like(search), search]
             rows = cur.execute(
-                f"SELECT {USER_COLS} FROM users {where} ORDER BY username COLLATE NOCASE, rowid "
-                "LIMIT ? OFFSET ?",
+                f"SELECT {USER_COLS} FROM users {where} "
+                f"ORDER BY {first}username COLLATE NOCASE, rowid LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
             return [_user(r) for r in rows]
