@@ -1,0 +1,457 @@
+"""docs/protocols/*.md against a running server: what a client author copies from them.
+
+A developer writes a client from TCP.md, WEBSOCKET.md and HTTP.md alone, so their
+examples are run as written (the encryption client, the complete TCP session, the
+curl walk-through), their tables are read back (error codes, the state matrix, the
+endpoints and their errors) and compared with what the server does and what its
+``/openapi.json`` says. A doc that drifts from the code fails here.
+
+One server for the module (rate limits off, as in TCP.md's captured session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lairchat.domain.errors import CODES
+from lairchat.testing_clients import ServerClosed, TCPClient, WSClient
+
+from .conftest import LiveServer
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "protocols"
+TCP_MD = (DOCS / "TCP.md").read_text()
+WS_MD = (DOCS / "WEBSOCKET.md").read_text()
+HTTP_MD = (DOCS / "HTTP.md").read_text()
+
+#: Codes only real-time error frames carry (no HTTP status, so not in CODES).
+_FRAME_CODE = re.compile(r'error_frame\(\s*"(\w+)"')
+#: Codes only real-time commands answer (``_id(value, kind, "invalid_id")``).
+_COMMAND_CODE = re.compile(r'_id\([^()]*"(\w+)"\)')
+REALTIME = ROOT / "lairchat" / "realtime"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("protocol-docs"))
+    yield live
+    live.stop()
+
+
+# -- reading the docs -------------------------------------------------------------------
+
+
+def section(text: str, heading: str) -> str:
+    """The body of the section whose heading line starts with ``heading``, up to the
+    next heading of the same or a higher level (a ``#`` line in a code block is none)."""
+    lines = text.splitlines(keepends=True)
+    start = level = None
+    fenced = False
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        heading_level = len(line) - len(line.lstrip("#"))
+        if fenced or not heading_level or line[heading_level : heading_level + 1] != " ":
+            continue
+        if start is None:
+            if line[heading_level + 1 :].startswith(heading):
+                start, level = i + 1, heading_level
+        elif heading_level <= level:
+            return "".join(lines[start:i])
+    assert start is not None, f"no section {heading!r}"
+    return "".join(lines[start:])
+
+
+def code_blocks(text: str, lang: str) -> list[str]:
+    """Every fenced block tagged ``lang``, dedented to its fence's indentation."""
+    blocks = []
+    for m in re.finditer(rf"^( *)```{lang}\n(.*?)^\1```", text, re.S | re.M):
+        blocks.append(re.sub(rf"^{m[1]}", "", m[2], flags=re.M))
+    return blocks
+
+
+def backticked_codes(text: str) -> set[str]:
+    """Every `snake_case` word in backticks of ``text``'s table rows' first cell."""
+    codes = set()
+    for line in text.splitlines():
+        cells = line.split("|")
+        if len(cells) > 2 and not set(cells[1].strip()) <= set("-"):
+            codes |= set(re.findall(r"`([a-z_]+)`", cells[1]))
+    return codes
+
+
+def server_codes() -> set[str]:
+    """Every error code the server can put on the wire: the domain table, and the
+    codes of the real-time error frames written in the session and of the commands'
+    malformed ids."""
+    commands = (REALTIME / "commands.py").read_text()
+    return set(CODES) | frame_codes() | set(_COMMAND_CODE.findall(commands))
+
+
+def frame_codes() -> set[str]:
+    return set(_FRAME_CODE.findall((REALTIME / "session.py").read_text()))
+
+
+# -- static: the tables against the code ---------------------------------------------------
+
+
+def test_every_error_code_in_tcp_md_is_one_the_server_has() -> None:
+    documented = backticked_codes(section(TCP_MD, "9. Error codes"))
+    assert len(documented) > 30
+    assert documented - server_codes() == set()
+
+
+def test_every_error_frame_the_session_writes_is_in_the_docs() -> None:
+    """A client author meets these in ``{"type":"error"}`` frames: each must be named
+    in TCP.md's or WEBSOCKET.md's error list (WebSocket-only ones in the latter)."""
+    documented = backticked_codes(section(TCP_MD, "9. Error codes")) | set(
+        re.findall(r'"code":"(\w+)"', WS_MD)
+    )
+    documented |= set(re.findall(r"`(\w+)` \"", WS_MD))
+    assert frame_codes() - documented == set()
+
+
+def test_http_md_status_table_agrees_with_the_error_table() -> None:
+    """HTTP.md's "status | codes" table: each code has that status in CODES (the
+    HTTP-only routing codes are made in transports/http/errors.py)."""
+    table = section(HTTP_MD, "Errors")
+    http_only = {"not_found", "method_not_allowed"}
+    checked = 0
+    for status, cell in re.findall(r"^\| (\d{3}) \| (.*) \|$", table, re.M):
+        for code in re.findall(r"`([a-z_]+)`", cell):
+            checked += 1
+            if code in http_only or (code == "validation_failed" and status == "422"):
+                continue
+            assert code in CODES, code
+            assert CODES[code][0] == int(status), (code, status, CODES[code][0])
+    assert checked > 40
+
+
+def test_tcp_md_error_messages_are_the_servers() -> None:
+    """§9's fixed messages (no ``<detail>`` in them) are written in the server's code:
+    a reworded message shows up here as a doc to update."""
+    source = "\n".join(p.read_text() for p in (ROOT / "lairchat").rglob("*.py"))
+    messages = re.findall(r"^\| `\w+`[^|]*\| (.*?) \|", section(TCP_MD, "9. Error codes"), re.M)
+    fixed = [m for cell in messages for m in re.findall(r"`([^`<]+)`", cell)]
+    assert len(fixed) > 25
+    templates = [  # f"Invalid {what} ID" says "Invalid room ID"
+        re.compile(".+".join(map(re.escape, re.split(r"\{[^}]*\}", f))))
+        for f in re.findall(r'f"([^"]*\{[^"]*)"', source)
+    ]
+    for message in fixed:
+        literal = f'"{message}"' in source
+        assert literal or any(t.fullmatch(message) for t in templates), message
+
+
+def elided(example: str) -> Any:
+    """A doc's JSON example with its elisions (``…``, ``{…}``, ``"…"``) read as
+    nothing, for parsing; several objects on their own lines are a list."""
+    text = re.sub(r"\{…\}", "{}", example)
+    text = re.sub(r",\s*…|…\s*,", "", text)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and all(ln.startswith("{") and ln.endswith("}") for ln in lines):
+        return [json.loads(ln) for ln in lines]
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("name", ["TCP.md", "HTTP.md", "WEBSOCKET.md"])
+def test_every_json_example_parses(name: str) -> None:
+    text = (DOCS / name).read_text()
+    for block in code_blocks(text, "json"):
+        elided(block)
+
+
+# -- live: TCP ---------------------------------------------------------------------------
+
+
+def test_server_hello_is_the_documented_one(server: LiveServer) -> None:
+    documented = json.loads(code_blocks(section(TCP_MD, "3. Handshake"), "json")[0])
+    with server.connect() as tcp:
+        assert tcp.server_hello == documented
+    with WSClient(server.http_port) as ws:
+        assert ws.recv() == documented
+
+
+def test_state_matrix_errors_are_the_documented_ones(server: LiveServer) -> None:
+    """§2's E0–E4, each from the state the matrix names."""
+    table = dict(re.findall(r"^\| (E\d) \| (.*) \|$", TCP_MD, re.M))
+    expected = {key: tuple(re.findall(r"`([^`]+)`", row)) for key, row in table.items()}
+    assert set(expected) == {"E0", "E1", "E2", "E3", "E4"}
+
+    def error(tcp: TCPClient, message: dict[str, Any]) -> tuple[str, str]:
+        tcp.send(message)
+        reply = tcp.recv()
+        assert reply["type"] == "error" and "request_id" not in reply, reply
+        return reply["code"], reply["message"]
+
+    login = {"type": "login", "identifier": "nobody", "password": "password1"}
+    kx = {"type": "key_exchange", "public_key": "AAAA"}
+    hello = {"type": "client_hello", "version": "1.0"}
+    with server.connect() as tcp:
+        assert error(tcp, {"type": "list_rooms"}) == expected["E0"]
+        assert error(tcp, kx) == expected["E0"]
+        tcp.send({**hello, "features": ["encryption"]})
+        assert error(tcp, login) == expected["E1"]
+        assert error(tcp, hello) == expected["E1"]
+    with server.connect() as tcp:
+        tcp.send(hello)
+        assert error(tcp, hello) == expected["E2"]
+        assert error(tcp, kx) == expected["E2"]
+        assert error(tcp, {"type": "list_rooms"}) == expected["E2"]
+    with server.register("matrix") as tcp:
+        assert error(tcp, hello) == expected["E3"]
+        assert error(tcp, login) == expected["E3"]
+        assert error(tcp, kx) == expected["E4"]
+
+
+def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
+    """§4's Python client, run as written but for the port: it must make a sealed
+    connection on which a login and a ping work."""
+    source = code_blocks(section(TCP_MD, "4. Encryption"), "python")[0]
+    source, count = re.subn(r"PORT = (\"[^\"]*\"), 8080", rf"PORT = \1, {server.tcp_port}", source)
+    assert count == 1, "the example names its port as HOST, PORT = …, 8080"
+    out = io.StringIO()
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "TCP.md §4", "exec"), namespace)  # noqa: S102
+    assert eval(out.getvalue())["type"] == "pong"  # noqa: S307 — the example prints a dict
+    with server.register("sealed") as other:
+        name = other.username
+    namespace["send"](
+        {"type": "login", "identifier": name, "password": "password123", "request_id": "s1"}
+    )
+    reply = namespace["recv"]()
+    assert (reply["type"], reply["request_id"], reply["success"]) == ("login_response", "s1", True)
+    namespace["sock"].close()
+
+
+# The complete session of TCP.md §11, replayed.
+
+_LINE = re.compile(r"^(alice|bob)\s+(→|←) (\{.*\})$", re.M)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(Z|\+00:00)")
+_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+
+
+def normalised(text: str) -> Any:
+    """A frame with what differs run to run (ids, times, tokens) replaced by marks;
+    the kind of time (``Z`` or ``+00:00``) is kept."""
+    text = _UUID.sub("<id>", text)
+    text = _TIME.sub(lambda m: f"<time{m[1]}>", text)
+    return json.loads(_JWT.sub("<token>", text))
+
+
+def post(server: LiveServer, path: str, **body: Any) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — loopback
+        return json.load(response)
+
+
+def login_over_http(server: LiveServer, identifier: str, password: str) -> dict[str, Any]:
+    return post(server, "/api/v1/auth/login", identifier=identifier, password=password)
+
+
+def test_the_complete_session_replays_as_documented(server: LiveServer) -> None:
+    """§11 frame by frame: what alice and bob send is sent (the doc's ids and token
+    swapped for live ones), and each frame they receive matches the doc's in type,
+    order, keys and every value but ids, times and tokens."""
+    lines = _LINE.findall(section(TCP_MD, "11. A complete session"))
+    assert len(lines) > 15
+    doc_room = re.search(r'"room_id":"([0-9a-f-]{36})"', TCP_MD.split("## 11.")[1])[1]
+    suffix = uuid.uuid4().hex[:8]
+    names = {"alice": f"alice{suffix}", "bob": f"bob{suffix}"}
+
+    bob = server.connect()
+    bob.hello()
+    bob.ok(
+        "register",
+        username=names["bob"],
+        email=f"{names['bob']}@example.com",
+        password="password123",
+    )
+    room = bob.ok("create_room", name=f"general{suffix}", description="Anything goes")["room"]
+    # Over HTTP, as the doc says: a TCP registration would put alice online first.
+    post(
+        server,
+        "/api/v1/auth/register",
+        username=names["alice"],
+        email=f"{names['alice']}@example.com",
+        password="password123",
+    )
+    token = login_over_http(server, names["alice"], "password123")["token"]
+    alice = server.connect()
+    clients = {"alice": alice, "bob": bob}
+    ours = set()
+
+    def received(who: str) -> str:
+        """The next frame for ``who``, skipping presence of other tests' users."""
+        while True:
+            frame = clients[who].recv()
+            if frame["type"] in ("user_online", "user_offline") and frame["user_id"] not in ours:
+                continue
+            text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+            for doc_name, live_name in names.items():
+                text = text.replace(live_name, doc_name)
+            return text.replace(f"general{suffix}", "general")
+
+    for who, direction, text in lines:
+        if direction == "→":
+            live = _JWT.sub(token, text.replace(doc_room, room["id"]))
+            clients[who].send(json.loads(live))
+            continue
+        if json.loads(text)["type"] == "server_hello":
+            got = json.dumps(alice.server_hello, separators=(",", ":"))
+        else:
+            got = received(who)
+        assert normalised(got) == normalised(text), (who, text)
+        if json.loads(text)["type"] == "authenticate_response":
+            ours |= {json.loads(got)["user"]["id"], room["owner"]}
+    with pytest.raises(ServerClosed):
+        alice.recv()
+    bob.close()
+
+
+# -- live: HTTP --------------------------------------------------------------------------
+
+
+def test_the_curl_walkthrough_runs_as_written(server: LiveServer) -> None:
+    """HTTP.md's curl session, each command run by bash as printed, with the port,
+    the token and the room id filled in as the text says."""
+    script = code_blocks(section(HTTP_MD, "A first session with curl"), "bash")[0]
+    commands = [c for c in re.split(r"\n(?=curl )", script.replace("\\\n", "")) if "curl" in c]
+    commands = [c[c.index("curl") :].split("\n#")[0].strip() for c in commands]
+    assert len(commands) == 6
+    values: dict[str, str] = {}
+    for command in commands:
+        command = command.replace("http://localhost:8082", server.url)
+        command = command.replace("eyJ...", values.get("token", "eyJ..."))
+        command = command.replace("ROOM_ID", values.get("room", "ROOM_ID"))
+        run = subprocess.run(  # noqa: S603 — our own doc's commands, on loopback
+            ["bash", "-c", command + " -s -w '\\n%{http_code}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        body, status = run.stdout.rsplit("\n", 1)
+        assert status.startswith("2"), (command, status, body)
+        answer = json.loads(body)
+        if "token" in answer:
+            values["token"] = answer["token"]
+        if "room" in answer:
+            values["room"] = answer["room"]["id"]
+    assert set(values) == {"token", "room"}
+
+
+def endpoint_sections() -> list[tuple[str, str, int | None, str]]:
+    """HTTP.md's endpoints: (method, path, documented status, section text)."""
+    out = []
+    text = section(HTTP_MD, "Endpoints")
+    for part in re.split(r"^(?=#### )", text, flags=re.M)[1:]:
+        head = part.splitlines()[0]
+        status = re.search(r"→ (\d{3})", head)
+        body = re.split(r"^#{1,3} ", part, flags=re.M)[0]
+        for method, path in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`]*)`", head):
+            out.append((method, path, int(status[1]) if status else None, body))
+    return out
+
+
+@pytest.fixture(scope="module")
+def openapi(server: LiveServer) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/openapi.json", timeout=10) as response:  # noqa: S310
+        return json.load(response)
+
+
+def test_openapi_and_http_md_list_the_same_endpoints(openapi: dict[str, Any]) -> None:
+    documented = {(method, path) for method, path, _, _ in endpoint_sections()}
+    served = {
+        (method.upper(), path)
+        for path, item in openapi["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert documented == served
+
+
+def test_openapi_answers_each_endpoint_with_http_md_status_and_errors(
+    openapi: dict[str, Any],
+) -> None:
+    """The success status in each heading, and every "NNN `code`" of the section's
+    error list, are in the OpenAPI operation's responses (codes are named in their
+    descriptions: "Conflict (codes: a, b)")."""
+    for method, path, status, body in endpoint_sections():
+        responses = openapi["paths"][path][method.lower()]["responses"]
+        if status is not None:
+            assert str(status) in responses, (method, path, status)
+        listed = {
+            code: set(re.findall(r"\w+", m[1]))
+            for code, r in responses.items()
+            if (m := re.search(r"codes: ([^)]*)", r["description"]))
+        }
+        for error_status, codes in re.findall(r"(\d{3})((?:[ /or]*`\w+`)+)", body):
+            for code in re.findall(r"`(\w+)`", codes):
+                if code in CODES:
+                    assert code in listed.get(error_status, set()), (
+                        method,
+                        path,
+                        error_status,
+                        code,
+                    )
+
+
+# -- live: WebSocket ------------------------------------------------------------------------
+
+
+def test_the_browser_example_flow_works_over_websocket(server: LiveServer) -> None:
+    """WEBSOCKET.md's page, step by step as its script does it (login over HTTP,
+    ``client_hello`` + ``authenticate`` on ``server_hello``, ``list_rooms`` joined
+    only, a message to the first room), reading the fields the script reads."""
+    page = code_blocks(WS_MD, "html")[0]
+    sends = re.findall(r"send\((\{ type: \"(\w+)\"[^;]*)\);", page)
+    assert [kind for _, kind in sends] == [
+        "client_hello",
+        "authenticate",
+        "ping",
+        "list_rooms",
+        "send_message",
+    ]
+    with server.register("page") as owner:
+        name = owner.username
+        owner.ok("create_room", name=f"page{uuid.uuid4().hex[:8]}")
+    token = login_over_http(server, name, "password123")["token"]
+    with WSClient(server.http_port) as ws:
+        assert ws.recv()["type"] == "server_hello"
+        ws.send({"type": "client_hello", "version": "1.0"})
+        ws.send({"type": "authenticate", "token": token})
+        signed_in = ws.recv()
+        assert signed_in["type"] == "authenticate_response" and signed_in["success"]
+        assert signed_in["user"]["username"] == name
+        ws.send({"type": "ping"})
+        assert ws.recv()["type"] == "pong"
+        ws.send({"type": "list_rooms", "filter": {"joined_only": True}})
+        rooms = ws.recv()
+        assert rooms["type"] == "list_rooms_response" and len(rooms["rooms"]) == 1
+        target = {"type": "room", "room_id": rooms["rooms"][0]["room"]["id"]}
+        ws.send({"type": "send_message", "target": target, "content": "hello from the browser"})
+        assert ws.recv()["type"] == "send_message_response"
+        event = ws.recv()
+        assert event["type"] == "message_received"
+        assert (event["author_username"], event["message"]["content"]) == (
+            name,
+            "hello from the browser",
+        )
