@@ -122,14 +122,22 @@ class App(ActionsMixin):
         laid out once, after the last of them, not once per event. Without a main
         loop (tests) the view is updated at once."""
         if self.loop is None:
-            self.ui.update()
+            self._update_view()
         elif self._draw_call is None:
             self._draw_call = self.reactor.callLater(0, self._draw)
+
+    def _update_view(self) -> None:
+        """Lay the view out from the state. The conversation shown keeps only its
+        newest lines while the reader is at them; scrolled up, it keeps what was
+        paged in."""
+        if self.ui.chat.pane.at_bottom:
+            self.state.trim(self.state.current)
+        self.ui.update()
 
     def _draw(self) -> None:
         self._draw_call = None
         try:
-            self.ui.update()
+            self._update_view()
             self.loop.draw_screen()
         except Exception:
             log.exception("drawing failed")

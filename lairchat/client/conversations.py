@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lairchat.client.model import ChatMessage, Conversation, ConvKey, UserInfo
+from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
 
 __all__ = ["ConversationsMixin"]
@@ -134,7 +134,24 @@ class ConversationsMixin:
                 )
                 self.notify(f"New direct message from {name}", "warning")
         self._sort(conv)
+        if key != self.current:
+            self.trim(key)
         return True
+
+    def trim(self, key: ConvKey, keep: int = MAX_KEPT) -> int:
+        """Keep the newest ``keep`` lines of a conversation read at its newest (or not
+        shown); returns how many were dropped. Older messages are the server's to give
+        again when the reader scrolls to them, so the conversation says there are
+        more; the dropped notices are gone."""
+        conv = self.conversations.get(key)
+        if conv is None or len(conv.messages) <= keep:
+            return 0
+        dropped = conv.messages[: len(conv.messages) - keep]
+        del conv.messages[: len(dropped)]
+        if any(m.id is not None for m in dropped):
+            conv.has_more = True
+        conv.version += 1
+        return len(dropped)
 
     def add_pending(self, key: ConvKey, content: str) -> int:
         """Our message, shown at once, until the server confirms or refuses it."""

@@ -12,6 +12,7 @@ from typing import Literal
 
 __all__ = [
     "HOME",
+    "MAX_KEPT",
     "NOTICE_TTL",
     "ROLE_RANK",
     "TYPING_TTL",
@@ -30,6 +31,10 @@ __all__ = [
 ConvKey = tuple[str, str]
 HOME: ConvKey = ("home", "")
 
+#: Messages a conversation keeps once its newest are what is read: the oldest
+#: beyond that are dropped (paging brings them back from the server), so a long
+#: session in busy rooms neither grows without bound nor redraws ever slower.
+MAX_KEPT = 1000
 #: Seconds a typing indicator stays up without a fresh ``user_typing``.
 TYPING_TTL = 6.0
 #: Seconds a notice stays in the notice line, by level (as the original's toasts).

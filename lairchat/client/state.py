@@ -200,8 +200,11 @@ class ClientState(ConversationsMixin):
         self.screen = "chat"
 
     def open(self, key: ConvKey) -> Conversation:
-        """Make ``key`` the shown conversation; its unread count is now seen."""
-        self.current = key
+        """Make ``key`` the shown conversation; its unread count is now seen. The one
+        shown before is no longer read: it keeps only its newest lines."""
+        previous, self.current = self.current, key
+        if previous != key:
+            self.trim(previous)
         conv = self.conversation(key)
         if conv.unread:
             conv.unread = 0

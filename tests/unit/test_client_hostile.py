@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lairchat.client import commands as c
+from lairchat.client.model import MAX_KEPT
 from lairchat.client.state import ClientState
 from lairchat.client.testing import message, render_text
 from lairchat.client.ui.messages import Hanging, MessagePane
@@ -109,3 +110,69 @@ def test_a_new_message_measures_only_itself(monkeypatch: pytest.MonkeyPatch) -> 
     assert [h.body.text for h in measured] == ["bob: the newest"]
     pane.render((60, 20))  # another width measures everything again
     assert len(measured) == 1 + 501
+
+
+def test_a_busy_room_in_the_background_keeps_its_newest_lines() -> None:
+    """Every message of every room was kept for the whole session: hours in busy
+    rooms grew without bound, and each redraw of a room grew with its history."""
+    state = _room_with_history(MAX_KEPT + 10)
+    state.open(("dm", BOB))  # the room is no longer read: it keeps its newest
+    assert len(state.conversations[("room", ROOM)].messages) == MAX_KEPT
+    for i in range(MAX_KEPT + 500):
+        state.receive_message(message(f"n{i}", BOB, f"flood {i}", room_id=ROOM))
+    conv = state.conversations[("room", ROOM)]
+    assert len(conv.messages) == MAX_KEPT
+    assert (conv.messages[0].content, conv.messages[-1].content) == ("flood 500", "flood 1499")
+    assert conv.has_more  # the dropped ones are the server's to page in again
+    assert conv.unread == MAX_KEPT + 500
+
+
+def test_the_room_shown_is_trimmed_only_while_read_at_its_newest() -> None:
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    world.app.loop = FakeLoop()
+    conv = world.state.conversations[("room", ROOM)]
+
+    def flood(first: int, count: int) -> None:
+        for i in range(first, first + count):
+            event = message(f"n{i}", BOB, f"x{i}", room_id=ROOM)
+            world.app.link_event({"type": "message_received", "message": event})
+        world.clock.advance(0)
+
+    flood(0, MAX_KEPT + 200)
+    assert len(conv.messages) == MAX_KEPT
+    pane = world.app.ui.chat.pane
+    pane.scroll("page_up")  # reading older lines: nothing is taken from under them
+    flood(MAX_KEPT + 200, 300)
+    assert len(conv.messages) == MAX_KEPT + 300
+    pane.scroll("bottom")
+    world.app.refresh()
+    world.clock.advance(0)
+    assert len(conv.messages) == MAX_KEPT
+    assert "bob: x1499" in world.screen()
+
+
+def test_paging_back_through_thousands_of_messages() -> None:
+    """Paging is not bounded by what is kept: scrolled up, every older page stays,
+    down to the beginning of the conversation."""
+    world = World()
+    pages = 3 * MAX_KEPT // 50
+    ids = [f"m{i:05d}" for i in range(pages * 50)]
+    wire = [message(mid, BOB, f"old {mid}", room_id=ROOM) for mid in ids]
+    for p in range(pages):
+        chunk = wire[p * 50 : (p + 1) * 50][::-1]  # newest first, as on the wire
+        before = None if p == pages - 1 else ids[(p + 1) * 50]
+        world.api.history_pages[("room", ROOM, before)] = (chunk, p > 0)
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    conv = world.state.conversations[("room", ROOM)]
+    for _ in range(pages):
+        world.app.dispatch(c.ShowChat())
+        world.app.ui.chat.pane.scroll("top")
+        world.screen()  # drawing the top asks for the page before it
+        world.clock.advance(0)
+    assert [m.id for m in conv.messages if m.id] == ids
+    assert not conv.has_more
+    assert "— beginning of the conversation —" in world.screen()
+    assert "bob: old m00000" in world.screen()
