@@ -146,11 +146,15 @@ class ActionsMixin:
     # -- conversations ------------------------------------------------------------------
 
     async def open_conversation(self, key: ConvKey) -> None:
+        """Show ``key``, ready to type in: the user picked it to talk there, and in
+        normal mode the first words typed would be taken as keys (``g``, ``r``, ``I``
+        of "great, I…" scroll, open the room list, the invitations)."""
         previous = self.state.current
         if previous != key:
             self._mark_read(previous)
         conv = self.state.open(key)
         self.ui.chat.pane.scroll("bottom")
+        self.ui.chat.set_mode("insert")
         self.refresh()
         if not conv.loaded:
             await self.load_latest(key)

@@ -1,0 +1,42 @@
+"""The terminal client as a new user meets it: keys typed where the client does not
+expect them, the first steps after logging in."""
+
+from __future__ import annotations
+
+from lairchat.client import commands as c
+from tests.unit.test_client_app import BOB, ROOM, World
+
+SIZE = (110, 24)
+
+
+def type_keys(world: World, keys: str | list[str]) -> None:
+    for key in keys:
+        world.app.ui.keypress(SIZE, key)
+
+
+def test_a_room_picked_from_the_list_takes_what_is_typed_next() -> None:
+    """Picking a room and typing used to run the words as normal-mode keys: "great,
+    I am ready" scrolled (g), opened the room list (r) and the invitations (I)."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.ShowRooms())
+    type_keys(world, ["enter"])
+    assert world.state.current == ("room", ROOM)
+    type_keys(world, "great, I am ready")
+    assert world.app.ui.overlay is None
+    assert world.state.screen == "chat"
+    assert world.app.ui.chat.edit.edit_text == "great, I am ready"
+    type_keys(world, ["enter"])
+    assert world.app.link is not None
+    assert world.opener.channel is not None
+    sent = world.opener.channel.last("send_message")
+    assert sent["content"] == "great, I am ready"
+
+
+def test_a_dm_opened_from_the_people_panel_takes_what_is_typed_next() -> None:
+    world = World()
+    world.login()
+    type_keys(world, ["tab", "j", "enter"])
+    assert world.state.current == ("dm", BOB)
+    type_keys(world, "rather")
+    assert world.app.ui.chat.edit.edit_text == "rather"
