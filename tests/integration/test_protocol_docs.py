@@ -16,6 +16,8 @@ import io
 import json
 import re
 import subprocess
+import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -42,9 +44,13 @@ _COMMAND_CODE = re.compile(r'_id\([^()]*"(\w+)"\)')
 REALTIME = ROOT / "lairchat" / "realtime"
 
 
+ADMIN, ADMIN_PASSWORD = "docs_admin", "docs-admin-Secret-7"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("protocol-docs"))
+    extra = {"LAIR_ADMIN_USERNAME": ADMIN, "LAIR_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    live = LiveServer(tmp_path_factory.mktemp("protocol-docs"), extra)
     yield live
     live.stop()
 
@@ -236,6 +242,71 @@ def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
     namespace["sock"].close()
 
 
+def error_frame_rows() -> set[tuple[str, str]]:
+    """(code, message) of each row of §9's error frame table (a cell may list several
+    messages, `a` / `b`)."""
+    table = section(TCP_MD, "9. Error codes").split("Error objects inside responses")[0]
+    rows = set()
+    for code, messages in re.findall(r"^\| `(\w+)` \| (.*?) \|", table, re.M):
+        rows |= {(code, message) for message in re.findall(r"`([^`]+)`", messages)}
+    return rows
+
+
+def last_frames(client: TCPClient) -> list[tuple[str, str]]:
+    """The error frames a connection got before the server closed it."""
+    client.sock.settimeout(15)  # a revocation by another process: within 5 s
+    return [(f["code"], f["message"]) for f in client.expect_closed() if f["type"] == "error"]
+
+
+def test_a_session_ended_elsewhere_is_told_why_as_tcp_md_says(server: LiveServer) -> None:
+    """§6 and §9: a password change on another session, a ban over HTTP and a
+    password reset by the operator command (another process) each close the
+    connection after the documented error frame."""
+    rows = error_frame_rows()
+    with server.register("pwchange") as tcp:
+        token = login_over_http(server, tcp.username, "password123")["token"]
+        status, _ = http(
+            server,
+            "POST",
+            "/api/v1/auth/change-password",
+            token,
+            current_password="password123",
+            new_password="password456",
+        )
+        assert status == 200
+        told = last_frames(tcp)
+        assert told == [("session_not_found", "Session ended: the password was changed")]
+        assert told[0] in rows
+    admin = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    with server.register("banned") as tcp:
+        status, _ = http(server, "POST", f"/api/v1/admin/users/{tcp.user_id}/ban", admin)
+        assert status == 200
+        told = last_frames(tcp)
+        assert told == [("account_banned", "Account banned")] and told[0] in rows
+    with server.register("reset") as tcp:
+        done = subprocess.run(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "lairchat.cli",
+                "admin",
+                "reset-password",
+                tcp.username,
+                "--password",
+                "password789",
+            ],
+            env={**server.env, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert done.returncode == 0
+        told = last_frames(tcp)
+        assert told == [("session_not_found", "Session not found or expired")]
+        assert told[0] in rows
+
+
 # The complete session of TCP.md §11, replayed.
 
 _LINE = re.compile(r"^(alice|bob)\s+(→|←) (\{.*\})$", re.M)
@@ -260,6 +331,24 @@ def post(server: LiveServer, path: str, **body: Any) -> dict[str, Any]:
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — loopback
         return json.load(response)
+
+
+def http(
+    server: LiveServer, method: str, path: str, token: str | None = None, **body: Any
+) -> tuple[int, Any]:
+    """Status and decoded body of one REST request (errors included)."""
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        data=json.dumps(body).encode() if body or method in ("POST", "PUT", "PATCH") else None,
+        method=method,
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
 
 
 def login_over_http(server: LiveServer, identifier: str, password: str) -> dict[str, Any]:
@@ -356,6 +445,25 @@ def test_the_curl_walkthrough_runs_as_written(server: LiveServer) -> None:
         if "room" in answer:
             values["room"] = answer["room"]["id"]
     assert set(values) == {"token", "room"}
+
+
+def test_pagination_numbers_are_read_as_http_md_says(server: LiveServer) -> None:
+    """The forms HTTP.md's Pagination says are read, and those it says are 400, as a
+    client puts them in a query string."""
+    text = section(HTTP_MD, "Pagination")
+    accepted = re.search(r"\(`([^`]+)` is read as (\d+)", text)
+    refused = re.search(r"Anything else \(([^)]*)\) is 400", text)
+    assert accepted and refused
+    token = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    status, body = http(server, "GET", f"/api/v1/users?limit={accepted[1]}", token)
+    assert status == 200 and len(body["users"]) <= int(accepted[2]), body
+    queries = {f"limit={v}" for v in re.findall(r"`([^`]+)`", refused[1])}
+    queries |= {"limit="} if "empty" in refused[1] else set()
+    queries |= {"limit=1&limit=2"} if "given twice" in refused[1] else set()
+    assert len(queries) == 5
+    for query in queries:
+        status, body = http(server, "GET", f"/api/v1/users?{query}", token)
+        assert (status, body["error"]["code"]) == (400, "validation_failed"), query
 
 
 def endpoint_sections() -> list[tuple[str, str, int | None, str]]:
