@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
 from lairchat.testing_clients import ServerClosed, TCPClient, WSClient
 
@@ -464,6 +465,25 @@ def test_pagination_numbers_are_read_as_http_md_says(server: LiveServer) -> None
     for query in queries:
         status, body = http(server, "GET", f"/api/v1/users?{query}", token)
         assert (status, body["error"]["code"]) == (400, "validation_failed"), query
+
+
+def test_pagination_table_gives_the_servers_page_sizes() -> None:
+    """HTTP.md's "default page | largest page" per endpoint, against the constants the
+    services page with (an unbounded list is "everything")."""
+    rows = {
+        path: (default, largest)
+        for paths, default, largest in re.findall(
+            r"^\| (`GET [^|]*) \| [^|]* \| ([^|]*) \| ([^|]*) \|$",
+            section(HTTP_MD, "Pagination"),
+            re.M,
+        )
+        for path in re.findall(r"`GET ([^`]+)`", paths)
+    }
+    paged = (str(paging.DEFAULT_LIMIT), str(paging.MAX_LIMIT))
+    assert rows["/users"] == rows["/rooms"] == rows["/messages"] == paged
+    assert rows["/invitations"][0] == f"the newest {invitations.LISTED_MAX}"
+    assert rows["/invitations"][1].startswith(f"{invitations.LISTED_MAX} ")
+    assert rows["/rooms/{id}/members"] == ("everything", "–")
 
 
 def endpoint_sections() -> list[tuple[str, str, int | None, str]]:
