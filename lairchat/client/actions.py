@@ -85,11 +85,14 @@ class ActionsMixin:
             self.state.notify(f"You have {count} pending invitation{plural} (I to view)", "warning")
 
     async def _after_reconnect(self) -> None:
+        """Catch up: the lists, the server's unread counts (messages missed in
+        conversations not shown), and the newest page of the one shown."""
         await gatherResults(
             [
                 self.spawn(self.refresh_users()),
                 self.spawn(self.refresh_rooms()),
                 self.spawn(self.refresh_invitations()),
+                self.spawn(self._load_unread()),
             ]
         )
         key = self.state.current

@@ -130,6 +130,8 @@ class FakeApi:
         self.invitation_list: list[dict[str, Any]] = []
         self.history_pages: dict[tuple[str, str, str | None], tuple[list[Any], bool]] = {}
         self.members_list: dict[str, list[dict[str, Any]]] = {}
+        #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``).
+        self.unread_counts: dict[str, dict[str, int]] | None = None
         self.closed = False
 
     async def _answer(self, name: str, *args: Any) -> None:
@@ -159,7 +161,9 @@ class FakeApi:
 
     async def me(self) -> dict[str, Any]:
         await self._answer("me")
-        return {"user": self.me_user}
+        if self.unread_counts is None:
+            return {"user": self.me_user}
+        return {"user": self.me_user, "unread_counts": self.unread_counts}
 
     async def users(self) -> list[dict[str, Any]]:
         await self._answer("users")
