@@ -29,8 +29,9 @@ import pytest
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
 from lairchat.testing_clients import ServerClosed, TCPClient, WSClient
-
-from .conftest import LiveServer
+from tests.integration import browser
+from tests.integration.conftest import LiveServer
+from tests.integration.test_ws_browser import Pages
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "protocols"
@@ -49,8 +50,21 @@ ADMIN, ADMIN_PASSWORD = "docs_admin", "docs-admin-Secret-7"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    extra = {"LAIR_ADMIN_USERNAME": ADMIN, "LAIR_ADMIN_PASSWORD": ADMIN_PASSWORD}
+def pages() -> Iterator[Pages]:
+    """Where WEBSOCKET.md's browser example is served from (its own origin)."""
+    served = Pages()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, pages: Pages) -> Iterator[LiveServer]:
+    extra = {
+        "LAIR_ADMIN_USERNAME": ADMIN,
+        "LAIR_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # As WEBSOCKET.md says to start the server for its page on another origin.
+        "LAIR_WS_ALLOWED_ORIGINS": f"http://localhost:{pages.port}",
+    }
     live = LiveServer(tmp_path_factory.mktemp("protocol-docs"), extra)
     yield live
     live.stop()
@@ -583,3 +597,38 @@ def test_the_browser_example_flow_works_over_websocket(server: LiveServer) -> No
             name,
             "hello from the browser",
         )
+
+
+def test_the_browser_example_page_runs_in_chromium(server: LiveServer, pages: Pages) -> None:
+    """WEBSOCKET.md's page as printed, in headless Chromium, served from
+    ``http://localhost:PORT`` as the doc says (its server address and account filled
+    in): it logs in over HTTP, signs in on /ws, lists its room and says hello."""
+    name = f"pagealice{uuid.uuid4().hex[:8]}"
+    status, _ = http(
+        server,
+        "POST",
+        "/api/v1/auth/register",
+        username=name,
+        email=f"{name}@example.com",
+        password="correct horse battery",
+    )
+    assert status == 201
+    token = login_over_http(server, name, "correct horse battery")["token"]
+    status, _ = http(server, "POST", "/api/v1/rooms", token, name=f"page{uuid.uuid4().hex[:8]}")
+    assert status == 201
+    html = code_blocks(WS_MD, "html")[0]
+    assert html.count('"http://localhost:8082"') == 1 and html.count('identifier: "alice"') == 1
+    pages.html = html.replace('"http://localhost:8082"', f'"http://localhost:{server.http_port}"')
+    pages.html = pages.html.replace('identifier: "alice"', f'identifier: "{name}"')
+    with browser.chromium() as chrome:
+        chrome.get(f"http://localhost:{pages.port}/")
+        said = f"[{name}] hello from the browser"
+
+        def log(d: Any) -> str:
+            return d.find_element("id", "log").text
+
+        try:
+            browser.wait_for(chrome, lambda d: said in log(d))
+        except Exception:  # the page's own words say what went wrong
+            pytest.fail(f"page log: {log(chrome)!r}; console: {browser.console(chrome)}")
+        assert log(chrome).startswith(f"signed in as {name}\nroom: ")
