@@ -28,7 +28,7 @@ import pytest
 
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
-from lairchat.testing_clients import ServerClosed, TCPClient, WSClient
+from lairchat.testing_clients import EVENT_TYPES, ServerClosed, TCPClient, WSClient
 from tests.integration import browser
 from tests.integration.conftest import LiveServer
 from tests.integration.test_ws_browser import Pages
@@ -255,6 +255,62 @@ def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
     reply = namespace["recv"]()
     assert (reply["type"], reply["request_id"], reply["success"]) == ("login_response", "s1", True)
     namespace["sock"].close()
+
+
+def documented_events() -> dict[str, list[str]]:
+    """§8's table: each event's fields, in the order the doc gives them."""
+    table = section(TCP_MD, "8. Events").split("### Disconnect")[0]
+    return {
+        event: [re.match(r"\s*`(\w+)`", field)[1] for field in fields.split(";")]
+        for event, fields in re.findall(r"^\| `(\w+)` \| ([^|]*) \|", table, re.M)
+    }
+
+
+def test_every_event_carries_the_fields_tcp_md_lists(server: LiveServer) -> None:
+    """Each event of §8 but ``server_notice`` (sent only at shutdown), made happen
+    and received: its keys are ``type`` then the documented fields, in order."""
+    documented = documented_events()
+    assert set(documented) == EVENT_TYPES
+    seen: dict[str, list[str]] = {}
+
+    def expect(client: TCPClient, kind: str) -> None:
+        seen[kind] = list(client.event(kind))[1:]
+
+    owner = server.register("evowner")
+    with owner, server.register("evguest") as guest:
+        expect(owner, "user_online")
+        room = owner.ok("create_room", name=f"events{uuid.uuid4().hex[:8]}")["room"]
+        target = {"type": "room", "room_id": room["id"]}
+        owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
+        expect(guest, "invitation_received")
+        guest.ok("join_room", room_id=room["id"])
+        expect(owner, "user_joined_room")
+        sent = guest.ok("send_message", target=target, content="one")["message"]
+        expect(owner, "message_received")
+        guest.ok("edit_message", message_id=sent["id"], content="two")
+        expect(owner, "message_edited")
+        guest.ok("delete_message", message_id=sent["id"])
+        expect(owner, "message_deleted")
+        guest.send({"type": "typing", "target": target})
+        expect(owner, "user_typing")
+        path = f"/api/v1/rooms/{room['id']}"
+        assert (
+            http(
+                server, "PUT", f"{path}/members/{guest.user_id}/role", owner.token, role="moderator"
+            )[0]
+            == 200
+        )
+        expect(guest, "member_role_changed")
+        assert http(server, "PATCH", path, owner.token, description="changed")[0] == 200
+        expect(guest, "room_updated")
+        guest.ok("leave_room", room_id=room["id"])
+        expect(owner, "user_left_room")
+        guest.ok("join_room", room_id=room["id"])
+        assert http(server, "DELETE", path, owner.token)[0] == 200
+        expect(guest, "room_deleted")
+        guest.close()
+        expect(owner, "user_offline")
+    assert seen == {kind: fields for kind, fields in documented.items() if kind != "server_notice"}
 
 
 def error_frame_rows() -> set[tuple[str, str]]:
