@@ -378,6 +378,32 @@ def test_a_session_ended_elsewhere_is_told_why_as_tcp_md_says(server: LiveServer
         assert told[0] in rows
 
 
+def test_a_refused_command_is_answered_as_tcp_md_shows(tmp_path: Path) -> None:
+    """§7's example, on a server with rate limits on (their default): the 31st
+    ``send_message`` of a minute is refused by the messaging allowance."""
+    example = json.loads(code_blocks(section(TCP_MD, "7. Rate limits"), "json")[0])
+    limited = LiveServer(tmp_path, {"LAIR_RATE_LIMITS": "on"})
+    try:
+        with limited.register("limited") as tcp:
+            room = tcp.ok("create_room", name="limited")["room"]
+            target = {"type": "room", "room_id": room["id"]}
+            for n in range(1, 32):
+                tcp.send(
+                    {
+                        "type": "send_message",
+                        "target": target,
+                        "content": "x",
+                        "request_id": f"m{n}",
+                    }
+                )
+            refused = tcp.wait_for(lambda f: f.get("request_id") == example["request_id"])
+    finally:
+        limited.stop()
+    assert 0 <= refused["error"]["details"].pop("retry_after") <= 60
+    example["error"]["details"].pop("retry_after")
+    assert refused == example
+
+
 # The complete session of TCP.md §11, replayed.
 
 _LINE = re.compile(r"^(alice|bob)\s+(→|←) (\{.*\})$", re.M)
