@@ -210,6 +210,8 @@ class App(ActionsMixin):
                 self.ui.open_overlay(HelpOverlay())
             case c.ClearNotices():
                 state.clear_notices()
+            case c.Hint(text=text):
+                state.notify(text, "info")
             case _ if state.me is None:
                 state.notify("Log in first", "error")
             case c.ShowRooms():

@@ -68,6 +68,13 @@ class EnterInsert(Action):
 
 
 @dataclass(frozen=True)
+class Hint(Action):
+    """A key that does nothing where it was pressed: say what the user may have meant."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class EditPrompt(Action):
     """Put ``/edit <your last message>`` in the input line to change it."""
 
@@ -331,9 +338,17 @@ _PANEL: dict[str, Action] = {
 }
 
 
+#: What a letter that no key of normal mode takes says: someone is typing a message
+#: without having entered insert mode, and the letters would vanish unexplained.
+TYPE_HINT = Hint("Normal mode: press i or Enter to type a message (? lists the keys)")
+
+
 def normal_key(key: str) -> Action | None:
     """A key pressed in normal mode with the messages focused."""
-    return _NORMAL.get(key)
+    action = _NORMAL.get(key)
+    if action is None and len(key) == 1 and key.isprintable():
+        return TYPE_HINT
+    return action
 
 
 def panel_key(key: str) -> Action | None:

@@ -94,7 +94,8 @@ def test_bad_commands_explain_themselves(text: str, message: str) -> None:
         ("page up", c.Scroll("page_up")),
         ("e", c.EditPrompt()),
         ("esc", c.ClearNotices()),
-        ("x", None),
+        ("x", c.TYPE_HINT),  # a letter no key takes says how to type
+        ("ctrl x", None),
     ],
 )
 def test_normal_mode_keys(key: str, action: c.Action | None) -> None:

@@ -40,3 +40,18 @@ def test_a_dm_opened_from_the_people_panel_takes_what_is_typed_next() -> None:
     assert world.state.current == ("dm", BOB)
     type_keys(world, "rather")
     assert world.app.ui.chat.edit.edit_text == "rather"
+
+
+def test_letters_typed_in_normal_mode_say_how_to_type() -> None:
+    """In normal mode a letter no key takes vanished without a word: someone typing
+    a message there saw nothing happen. It now says how to type; keys that mean
+    something keep their meaning."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    type_keys(world, ["esc", "h"])
+    assert world.app.ui.chat.mode == "normal"
+    assert world.notice() == "Normal mode: press i or Enter to type a message (? lists the keys)"
+    assert "press i or Enter to type" in world.screen()
+    assert c.normal_key("j") == c.Scroll("down")
+    assert c.normal_key("ctrl x") is None  # not a letter: left to the screen

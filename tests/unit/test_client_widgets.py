@@ -278,7 +278,9 @@ def test_normal_mode_keys_become_actions(state: ClientState, ctl: RecordingContr
         c.Quit(confirm=True),
         c.Reconnect(),
     ]
-    assert view.keypress(size, "x") == "x"
+    assert view.keypress(size, "x") is None
+    assert ctl.actions[-1] == c.TYPE_HINT
+    assert view.keypress(size, "ctrl x") == "ctrl x"
 
 
 def test_edit_key_prefills_the_last_own_message(

@@ -54,8 +54,17 @@ KEYS_INSERT = [
     ("Ctrl+W", "delete the word before the cursor"),
     ("//text", "send a message that starts with /"),
 ]
-KEYS_PEOPLE = [("j / k", "select"), ("Enter", "direct message"), ("i", "invite to this room")]
-KEYS_ROOMS = [("j / k", "select"), ("Enter", "join / open"), ("c", "create"), ("b / Esc", "back")]
+KEYS_PEOPLE = [
+    ("j / k", "select"),
+    ("Enter", "direct message (then type)"),
+    ("i", "invite to this room"),
+]
+KEYS_ROOMS = [
+    ("j / k", "select"),
+    ("Enter", "join / open (then type)"),
+    ("c", "create"),
+    ("b / Esc", "back"),
+]
 
 
 class Overlay(urwid.WidgetWrap):
