@@ -714,3 +714,71 @@ def test_the_browser_example_page_runs_in_chromium(server: LiveServer, pages: Pa
         except Exception:  # the page's own words say what went wrong
             pytest.fail(f"page log: {log(chrome)!r}; console: {browser.console(chrome)}")
         assert log(chrome).startswith(f"signed in as {name}\nroom: ")
+
+
+def test_websocket_pre_authentication_answers_as_websocket_md_shows(server: LiveServer) -> None:
+    """The ``?token=`` section's frames: a good token is answered unasked with
+    ``request_id`` null, and a later ``client_hello`` gets the line the doc prints; a
+    malformed token gets the doc's failed response, and the connection goes on."""
+    text = section(WS_MD, "Pre-authentication with `?token=`")
+    printed = [
+        json.loads(line[2:]) for line in re.findall(r"^[←→] \{.*\}$", text, re.M) if "…" not in line
+    ]
+    hello_refused, token_refused = printed[-2], printed[-1]
+    assert hello_refused["type"] == "error" and token_refused["success"] is False
+    with server.register("preauth") as tcp:
+        token, name = tcp.token, tcp.username
+    with WSClient(server.http_port, path=f"/ws?token={token}") as ws:
+        assert ws.recv()["type"] == "server_hello"
+        answer = ws.recv()
+        assert answer["type"] == "authenticate_response" and answer["request_id"] is None
+        assert answer["success"] and answer["user"]["username"] == name
+        ws.send({"type": "client_hello", "version": "1.0"})
+        assert ws.recv() == hello_refused
+    with WSClient(server.http_port, path="/ws?token=not-a-jwt") as ws:
+        assert ws.recv()["type"] == "server_hello"
+        assert ws.recv() == token_refused
+        ws.send({"type": "client_hello", "version": "1.0"})
+        ws.send({"type": "authenticate", "token": token, "request_id": "a1"})
+        assert ws.recv()["success"] is True
+
+
+def test_http_md_check_order_holds(server: LiveServer) -> None:
+    """HTTP.md's "order in which a request is examined", one pair of faults per
+    step: the earlier step's error is the answer."""
+    text = section(HTTP_MD, "Authentication")
+    assert "the token: 401" in text and "ids in the path or body" in text
+    token = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    ended = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    assert http(server, "POST", "/api/v1/auth/logout", ended)[0] == 200
+
+    def answer(
+        method: str,
+        path: str,
+        token: str,
+        body: bytes | None = None,
+        kind: str = "application/json",
+    ) -> tuple[int, str]:
+        request = urllib.request.Request(
+            f"{server.url}{path}",
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": kind},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, ""
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)["error"]["code"]
+
+    assert answer("GET", "/api/v1/nope", "bad") == (404, "not_found")  # 1 before 2
+    assert answer("DELETE", "/api/v1/users", "bad") == (405, "method_not_allowed")
+    assert answer("POST", "/api/v1/rooms", "bad", b"{") == (401, "invalid_token")  # 2 before 4
+    assert answer("GET", "/api/v1/rooms?limit=x", ended) == (400, "validation_failed")  # 3 < 6
+    assert answer("PATCH", "/api/v1/rooms/zz", token, b"x", "text/plain") == (
+        415,
+        "unsupported_media_type",
+    )  # 4 before 5
+    assert answer("PATCH", "/api/v1/rooms/zz", token, b'{"name":5}') == (422, "validation_failed")
+    assert answer("GET", "/api/v1/rooms/zz", ended) == (404, "room_not_found")  # 5 before 6
+    assert answer("GET", f"/api/v1/users/{uuid.uuid4()}", ended) == (401, "session_not_found")
