@@ -176,3 +176,21 @@ def test_paging_back_through_thousands_of_messages() -> None:
     assert not conv.has_more
     assert "— beginning of the conversation —" in world.screen()
     assert "bob: old m00000" in world.screen()
+
+
+def test_a_connection_that_comes_and_goes_is_one_line() -> None:
+    """Each presence change of a member left a notice in the room shown: someone
+    reconnecting in a loop filled the conversation with "bob is online/offline",
+    pushing the messages out of sight (and, at the limit, out of what is kept)."""
+    state = _room_with_history(3)
+    state.set_members(ROOM, [{"user_id": BOB, "username": "bob", "role": "member"}])
+    for i in range(100):
+        kind = "user_online" if i % 2 else "user_offline"
+        state.apply_event({"type": kind, "user_id": BOB, "username": "bob"})
+    lines = [m.content for m in state.current_conversation.messages]
+    assert lines == ["line 0", "line 1", "line 2", "bob is online"]
+    now = "2025-01-21T12:30:00Z"  # the state's clock: notices and message in order
+    state.receive_message(message("m3", BOB, "back", room_id=ROOM, created_at=now))
+    state.apply_event({"type": "user_offline", "user_id": BOB, "username": "bob"})
+    lines = [m.content for m in state.current_conversation.messages]
+    assert lines[-3:] == ["bob is online", "back", "bob is offline"]
