@@ -131,6 +131,7 @@ class ConversationsMixin:
                 name = msg.author
                 self.system(
                     f"New DM from {name} ({conv.unread} unread) - /dm {name} to reply",
+                    subject=f"dm:{msg.author_id}",
                 )
                 self.notify(f"New direct message from {name}", "warning")
         self._sort(conv)

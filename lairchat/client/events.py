@@ -139,14 +139,8 @@ def _presence(state: ClientState, event: dict[str, Any], online: bool) -> None:
         kind == "room" and user_id in state.members.get(ident, {})
     )
     if relevant and not state.is_me(user_id):
-        # Someone whose connection comes and goes says so once, not once per change:
-        # a run of their notices at the bottom is one line with the latest.
-        conv = state.current_conversation
-        last = conv.messages[-1] if conv.messages else None
-        said = {f"{username} is online", f"{username} is offline"}
-        if last is not None and last.kind == "system" and last.content in said:
-            conv.messages.pop()
-        state.system(f"{username} is {'online' if online else 'offline'}")
+        presence = "online" if online else "offline"
+        state.system(f"{username} is {presence}", subject=f"presence:{user_id}")
 
 
 def on_user_typing(state: ClientState, event: dict[str, Any]) -> None:

@@ -98,6 +98,9 @@ class ChatMessage:
     #: Our handle on a pending message until the server answers.
     local_id: int | None = None
     error: str | None = None
+    #: A notice's subject (``presence:<user id>``): a notice that follows one with
+    #: the same subject at the bottom replaces it, so a repeated event is one line.
+    subject: str | None = None
 
 
 @dataclass

@@ -182,11 +182,26 @@ class ClientState(ConversationsMixin):
             changed = changed or bool(lapsed)
         return changed
 
-    def system(self, text: str, key: ConvKey | None = None) -> None:
-        """A notice line inside a conversation (the current one by default)."""
+    def system(self, text: str, key: ConvKey | None = None, subject: str | None = None) -> None:
+        """A notice line inside a conversation (the current one by default). With a
+        ``subject``, it replaces the newest line if that is a notice of the same
+        subject: someone going on and offline, or sending DM after DM, is one line
+        with the latest news rather than a flood of them."""
         conv = self.conversation(self.current if key is None else key)
+        last = conv.messages[-1] if conv.messages else None
+        if subject is not None and last is not None and last.subject == subject:
+            conv.messages.pop()
         conv.messages.append(
-            ChatMessage(None, None, "", text, self.now_dt(), kind="system", seq=self._next_seq())
+            ChatMessage(
+                None,
+                None,
+                "",
+                text,
+                self.now_dt(),
+                kind="system",
+                seq=self._next_seq(),
+                subject=subject,
+            )
         )
         conv.version += 1
 

@@ -12,7 +12,7 @@ from lairchat.client.state import ClientState
 from lairchat.client.testing import message, render_text
 from lairchat.client.ui.messages import Hanging, MessagePane
 from tests.unit.test_client_app import BOB, ROOM, World
-from tests.unit.test_client_widgets import alice_and_bob
+from tests.unit.test_client_widgets import ME, alice_and_bob
 
 
 class FakeScreen:
@@ -194,3 +194,14 @@ def test_a_connection_that_comes_and_goes_is_one_line() -> None:
     state.apply_event({"type": "user_offline", "user_id": BOB, "username": "bob"})
     lines = [m.content for m in state.current_conversation.messages]
     assert lines[-3:] == ["bob is online", "back", "bob is offline"]
+
+
+def test_a_flood_of_direct_messages_is_one_line_in_the_room_shown() -> None:
+    """Each DM arriving while a room was shown left a line in that room: someone
+    sending 200 DMs pushed the room's own conversation out of sight."""
+    state = _room_with_history(1)
+    for i in range(200):
+        state.receive_message(message(f"d{i}", BOB, f"spam {i}", to=ME))
+    lines = [m.content for m in state.current_conversation.messages]
+    assert lines == ["line 0", "New DM from bob (200 unread) - /dm bob to reply"]
+    assert state.conversations[("dm", BOB)].unread == 200
