@@ -44,6 +44,7 @@ _FRAME_CODE = re.compile(r'error_frame\(\s*"(\w+)"')
 #: Codes only real-time commands answer (``_id(value, kind, "invalid_id")``).
 _COMMAND_CODE = re.compile(r'_id\([^()]*"(\w+)"\)')
 REALTIME = ROOT / "lairchat" / "realtime"
+CATALOGUE = ROOT / "lairchat" / "domain" / "errors.py"
 
 
 ADMIN, ADMIN_PASSWORD = "docs_admin", "docs-admin-Secret-7"
@@ -157,6 +158,25 @@ def test_http_md_status_table_agrees_with_the_error_table() -> None:
             assert code in CODES, code
             assert CODES[code][0] == int(status), (code, status, CODES[code][0])
     assert checked > 40
+
+
+def test_every_code_in_http_md_status_table_is_one_the_server_sends() -> None:
+    """A code only in the catalogue (domain/errors.py) or in the OpenAPI document is
+    one a client would wait for in vain: each must be raised somewhere."""
+    table = section(HTTP_MD, "Errors").split("Token messages")[0]
+    sources = [
+        p.read_text()
+        for p in (ROOT / "lairchat").rglob("*.py")
+        if "client" not in p.parts and p.name != "openapi.py" and p != CATALOGUE
+    ]
+    codes = [
+        c
+        for cell in re.findall(r"^\| \d{3} \| (.*) \|$", table, re.M)
+        for c in re.findall(r"`([a-z_]+)`", cell)
+    ]
+    assert len(codes) > 40
+    for code in codes:
+        assert any(f'"{code}"' in source for source in sources), code
 
 
 def test_tcp_md_error_messages_are_the_servers() -> None:
