@@ -151,8 +151,22 @@ class App(ActionsMixin):
         self.loop.screen.flush()
 
     def _tick(self) -> None:
-        if self.state.expire():
+        changed = self.state.expire()
+        if self.state.connection.state == "waiting":
+            changed = self._show_retry() or changed
+        if changed:
             self.refresh()
+
+    def _show_retry(self) -> bool:
+        """``retry 3 in 7 s`` in the status bar, counting down each second rather than
+        showing the delay as it was when the connection dropped. True if it changed."""
+        if self.link is None:
+            return False
+        left = self.link.retry_left()
+        detail = f"retry {self.link.backoff.attempts} in {left:.0f} s"
+        changed = detail != self.state.connection.detail
+        self.state.connection.detail = detail
+        return changed
 
     def spawn(self, coro: Coroutine[Any, Any, Any], context: str = "") -> Deferred:
         """Run a coroutine; whatever it raises becomes a notice."""
@@ -368,8 +382,7 @@ class App(ActionsMixin):
         self.state.connection.state = state
         self.state.connection.detail = detail
         if state == "waiting" and self.link is not None:
-            attempt, delay = self.link.backoff.attempts, self.link.retry_in
-            self.state.connection.detail = f"retry {attempt} in {delay:.0f} s"
+            self._show_retry()
             if self.state.me is not None:
                 self.state.notify(f"Connection lost ({detail}); reconnecting…", "warning")
         self.refresh()

@@ -22,3 +22,19 @@ def test_messages_missed_elsewhere_while_away_count_as_unread() -> None:
     assert world.state.connection.state == "online"
     assert world.state.conversations[("room", ROOM)].unread == 3
     assert "[3 unread elsewhere]" in world.screen()
+
+
+def test_the_wait_before_the_next_attempt_counts_down() -> None:
+    """The status bar said "retry 4 in 10 s" for all of those ten seconds (found in
+    tmux while the server was restarting): it now counts down."""
+    world = World()
+    world.login()
+    link = world.app.link
+    assert link is not None
+    link.backoff.jitter = 0.0
+    link.backoff.attempts = 3  # the fourth wait: 8 s
+    world.opener.handlers.channel_closed("connection lost")
+    assert world.state.connection.detail == "retry 4 in 8 s"
+    world.clock.advance(3)
+    assert world.state.connection.detail == "retry 4 in 5 s"
+    assert "(retry 4 in 5 s)" in world.screen()

@@ -198,6 +198,12 @@ class Link:
             return True
         return False
 
+    def retry_left(self) -> float:
+        """Seconds until the next attempt (0 when none is waiting)."""
+        if self._retry is None or not self._retry.active():
+            return 0.0
+        return max(0.0, self._retry.getTime() - self.clock.seconds())
+
     def reconnect_now(self) -> None:
         """The user pressed ``R``: drop whatever we have and connect at once."""
         if self.state == "stopped":
@@ -268,8 +274,8 @@ class Link:
             return
         delay = self.backoff.next()
         self.retry_in = delay
-        self._set_state("waiting", reason)
         self._retry = self.clock.callLater(delay, self._connect)
+        self._set_state("waiting", reason)  # the listener may ask for retry_left()
 
     def _handshake_failed(self, attempt: _Attempt, error: ServerError) -> None:
         if attempt is not self._attempt or self.state == "stopped":
