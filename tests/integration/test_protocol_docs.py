@@ -125,6 +125,35 @@ def frame_codes() -> set[str]:
     return set(_FRAME_CODE.findall((REALTIME / "session.py").read_text()))
 
 
+# -- talking to the server ------------------------------------------------------------
+
+
+def http(
+    server: LiveServer, method: str, path: str, token: str | None = None, **body: Any
+) -> tuple[int, Any]:
+    """Status and decoded body of one REST request (errors included)."""
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        data=json.dumps(body).encode() if body or method in ("POST", "PUT", "PATCH") else None,
+        method=method,
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def login_over_http(server: LiveServer, identifier: str, password: str) -> dict[str, Any]:
+    status, answer = http(
+        server, "POST", "/api/v1/auth/login", identifier=identifier, password=password
+    )
+    assert status == 200, answer
+    return answer
+
+
 # -- static: the tables against the code ---------------------------------------------------
 
 
@@ -440,38 +469,6 @@ def normalised(text: str) -> Any:
     return json.loads(_JWT.sub("<token>", text))
 
 
-def post(server: LiveServer, path: str, **body: Any) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{server.url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — loopback
-        return json.load(response)
-
-
-def http(
-    server: LiveServer, method: str, path: str, token: str | None = None, **body: Any
-) -> tuple[int, Any]:
-    """Status and decoded body of one REST request (errors included)."""
-    request = urllib.request.Request(
-        f"{server.url}{path}",
-        data=json.dumps(body).encode() if body or method in ("POST", "PUT", "PATCH") else None,
-        method=method,
-        headers={"Content-Type": "application/json"}
-        | ({"Authorization": f"Bearer {token}"} if token else {}),
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
-
-
-def login_over_http(server: LiveServer, identifier: str, password: str) -> dict[str, Any]:
-    return post(server, "/api/v1/auth/login", identifier=identifier, password=password)
-
-
 def test_the_complete_session_replays_as_documented(server: LiveServer) -> None:
     """§11 frame by frame: what alice and bob send is sent (the doc's ids and token
     swapped for live ones), and each frame they receive matches the doc's in type,
@@ -492,8 +489,9 @@ def test_the_complete_session_replays_as_documented(server: LiveServer) -> None:
     )
     room = bob.ok("create_room", name=f"general{suffix}", description="Anything goes")["room"]
     # Over HTTP, as the doc says: a TCP registration would put alice online first.
-    post(
+    http(
         server,
+        "POST",
         "/api/v1/auth/register",
         username=names["alice"],
         email=f"{names['alice']}@example.com",
@@ -658,47 +656,48 @@ def test_openapi_answers_each_endpoint_with_http_md_status_and_errors(
                     )
 
 
-# -- live: WebSocket ------------------------------------------------------------------------
+def test_http_md_check_order_holds(server: LiveServer) -> None:
+    """HTTP.md's "order in which a request is examined", one pair of faults per
+    step: the earlier step's error is the answer."""
+    text = section(HTTP_MD, "Authentication")
+    assert "the token: 401" in text and "ids in the path or body" in text
+    token = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    ended = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    assert http(server, "POST", "/api/v1/auth/logout", ended)[0] == 200
 
-
-def test_the_browser_example_flow_works_over_websocket(server: LiveServer) -> None:
-    """WEBSOCKET.md's page, step by step as its script does it (login over HTTP,
-    ``client_hello`` + ``authenticate`` on ``server_hello``, ``list_rooms`` joined
-    only, a message to the first room), reading the fields the script reads."""
-    page = code_blocks(WS_MD, "html")[0]
-    sends = re.findall(r"send\((\{ type: \"(\w+)\"[^;]*)\);", page)
-    assert [kind for _, kind in sends] == [
-        "client_hello",
-        "authenticate",
-        "ping",
-        "list_rooms",
-        "send_message",
-    ]
-    with server.register("page") as owner:
-        name = owner.username
-        owner.ok("create_room", name=f"page{uuid.uuid4().hex[:8]}")
-    token = login_over_http(server, name, "password123")["token"]
-    with WSClient(server.http_port) as ws:
-        assert ws.recv()["type"] == "server_hello"
-        ws.send({"type": "client_hello", "version": "1.0"})
-        ws.send({"type": "authenticate", "token": token})
-        signed_in = ws.recv()
-        assert signed_in["type"] == "authenticate_response" and signed_in["success"]
-        assert signed_in["user"]["username"] == name
-        ws.send({"type": "ping"})
-        assert ws.recv()["type"] == "pong"
-        ws.send({"type": "list_rooms", "filter": {"joined_only": True}})
-        rooms = ws.recv()
-        assert rooms["type"] == "list_rooms_response" and len(rooms["rooms"]) == 1
-        target = {"type": "room", "room_id": rooms["rooms"][0]["room"]["id"]}
-        ws.send({"type": "send_message", "target": target, "content": "hello from the browser"})
-        assert ws.recv()["type"] == "send_message_response"
-        event = ws.recv()
-        assert event["type"] == "message_received"
-        assert (event["author_username"], event["message"]["content"]) == (
-            name,
-            "hello from the browser",
+    def answer(
+        method: str,
+        path: str,
+        token: str,
+        body: bytes | None = None,
+        kind: str = "application/json",
+    ) -> tuple[int, str]:
+        request = urllib.request.Request(
+            f"{server.url}{path}",
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": kind},
         )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, ""
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)["error"]["code"]
+
+    assert answer("GET", "/api/v1/nope", "bad") == (404, "not_found")  # 1 before 2
+    assert answer("DELETE", "/api/v1/users", "bad") == (405, "method_not_allowed")
+    assert answer("POST", "/api/v1/rooms", "bad", b"{") == (401, "invalid_token")  # 2 before 4
+    assert answer("GET", "/api/v1/rooms?limit=x", ended) == (400, "validation_failed")  # 3 < 6
+    assert answer("PATCH", "/api/v1/rooms/zz", token, b"x", "text/plain") == (
+        415,
+        "unsupported_media_type",
+    )  # 4 before 5
+    assert answer("PATCH", "/api/v1/rooms/zz", token, b'{"name":5}') == (422, "validation_failed")
+    assert answer("GET", "/api/v1/rooms/zz", ended) == (404, "room_not_found")  # 5 before 6
+    assert answer("GET", f"/api/v1/users/{uuid.uuid4()}", ended) == (401, "session_not_found")
+
+
+# -- live: WebSocket ------------------------------------------------------------------------
 
 
 def test_the_browser_example_page_runs_in_chromium(server: LiveServer, pages: Pages) -> None:
@@ -761,44 +760,3 @@ def test_websocket_pre_authentication_answers_as_websocket_md_shows(server: Live
         ws.send({"type": "client_hello", "version": "1.0"})
         ws.send({"type": "authenticate", "token": token, "request_id": "a1"})
         assert ws.recv()["success"] is True
-
-
-def test_http_md_check_order_holds(server: LiveServer) -> None:
-    """HTTP.md's "order in which a request is examined", one pair of faults per
-    step: the earlier step's error is the answer."""
-    text = section(HTTP_MD, "Authentication")
-    assert "the token: 401" in text and "ids in the path or body" in text
-    token = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
-    ended = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
-    assert http(server, "POST", "/api/v1/auth/logout", ended)[0] == 200
-
-    def answer(
-        method: str,
-        path: str,
-        token: str,
-        body: bytes | None = None,
-        kind: str = "application/json",
-    ) -> tuple[int, str]:
-        request = urllib.request.Request(
-            f"{server.url}{path}",
-            data=body,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": kind},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return response.status, ""
-        except urllib.error.HTTPError as e:
-            return e.code, json.load(e)["error"]["code"]
-
-    assert answer("GET", "/api/v1/nope", "bad") == (404, "not_found")  # 1 before 2
-    assert answer("DELETE", "/api/v1/users", "bad") == (405, "method_not_allowed")
-    assert answer("POST", "/api/v1/rooms", "bad", b"{") == (401, "invalid_token")  # 2 before 4
-    assert answer("GET", "/api/v1/rooms?limit=x", ended) == (400, "validation_failed")  # 3 < 6
-    assert answer("PATCH", "/api/v1/rooms/zz", token, b"x", "text/plain") == (
-        415,
-        "unsupported_media_type",
-    )  # 4 before 5
-    assert answer("PATCH", "/api/v1/rooms/zz", token, b'{"name":5}') == (422, "validation_failed")
-    assert answer("GET", "/api/v1/rooms/zz", ended) == (404, "room_not_found")  # 5 before 6
-    assert answer("GET", f"/api/v1/users/{uuid.uuid4()}", ended) == (401, "session_not_found")
