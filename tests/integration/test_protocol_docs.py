@@ -656,6 +656,41 @@ def test_openapi_answers_each_endpoint_with_http_md_status_and_errors(
                     )
 
 
+def documented_objects() -> dict[str, Any]:
+    """HTTP.md's "Objects that appear in many answers", by the first word of each
+    one's comment (User, Room, ...)."""
+    block = code_blocks(section(HTTP_MD, "Conventions"), "jsonc")[0]
+    return {
+        m[1]: elided(m[2])
+        for m in re.finditer(r"^// (\w+)[^\n]*\n(.*?)(?=\n\n|\Z)", block, re.S | re.M)
+    }
+
+
+def test_shared_objects_have_the_keys_http_md_prints(server: LiveServer) -> None:
+    """Each object of HTTP.md's list, as the server answers it over HTTP and TCP:
+    the same keys in the same order (and Room's settings too)."""
+    objects = documented_objects()
+    assert set(objects) == {"User", "Room", "Membership", "Message", "Member", "Invitation"}
+    with server.register("objowner") as owner, server.register("objguest") as guest:
+        room = owner.ok("create_room", name=f"objects{uuid.uuid4().hex[:8]}")["room"]
+        invitation = owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
+        membership = guest.ok("join_room", room_id=room["id"])["membership"]
+        message = guest.ok("send_message", target={"room": room["id"]}, content="x")["message"]
+        status, members = http(server, "GET", f"/api/v1/rooms/{room['id']}/members", owner.token)
+        assert status == 200
+        live = {
+            "User": guest.ok("get_current_user")["user"],
+            "Room": room,
+            "Membership": membership,
+            "Message": message,
+            "Member": members["members"][0],
+            "Invitation": invitation["invitation"],
+        }
+    for name, documented in objects.items():
+        assert list(live[name]) == list(documented), name
+    assert list(live["Room"]["settings"]) == list(objects["Room"]["settings"])
+
+
 def test_http_md_check_order_holds(server: LiveServer) -> None:
     """HTTP.md's "order in which a request is examined", one pair of faults per
     step: the earlier step's error is the answer."""
