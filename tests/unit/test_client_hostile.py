@@ -8,10 +8,12 @@ import pytest
 
 from lairchat.client import commands as c
 from lairchat.client.model import MAX_KEPT
+from lairchat.client.net.errors import ServerError
 from lairchat.client.state import ClientState
 from lairchat.client.testing import message, render_text
 from lairchat.client.ui.messages import Hanging, MessagePane
 from tests.unit.test_client_app import BOB, ROOM, World
+from tests.unit.test_client_net import Response, api, frame, run, tcp_channel
 from tests.unit.test_client_widgets import ME, alice_and_bob
 
 
@@ -205,3 +207,26 @@ def test_a_flood_of_direct_messages_is_one_line_in_the_room_shown() -> None:
     lines = [m.content for m in state.current_conversation.messages]
     assert lines == ["line 0", "New DM from bob (200 unread) - /dm bob to reply"]
     assert state.conversations[("dm", BOB)].unread == 200
+
+
+def test_a_frame_nested_too_deep_is_dropped_and_the_next_one_read() -> None:
+    """A frame of arrays nested deeper than Python's stack made the JSON parser raise
+    RecursionError, which is not ValueError: it escaped the codec, and Twisted
+    dropped the connection (to reconnect and meet the same frame again)."""
+    channel, transport, handlers = tcp_channel()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    channel.dataReceived(frame(deep) + frame(b'{"type":"pong"}'))
+    assert handlers.frames == [{"type": "pong"}]
+    assert not transport.disconnecting
+
+
+def test_a_rest_answer_nested_too_deep_is_an_error_not_a_crash() -> None:
+    """The REST client parsed answers with its own json.loads, which let the same
+    RecursionError out; it now reads them by the codec's rule, and a proxy's or a
+    broken server's answer becomes the HTTP error it is."""
+    http, _ = api(Response(502, b"[" * 100_000))
+    failure = run(http.login("alice", "pw"))
+    assert isinstance(failure.value, ServerError)
+    assert failure.value.code == "http_502"
+    http, _ = api(Response(200, b"[" * 100_000))
+    assert run(http.me()) == {}

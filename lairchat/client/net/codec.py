@@ -2,7 +2,8 @@
 
 Compact UTF-8 JSON, one object per frame. Incoming frames that are not a JSON object
 are dropped (and logged) rather than raised: one odd frame must not take the
-connection or the interface down.
+connection or the interface down. The REST client reads its answers with the same
+rule (an answer that is not an object is none).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ def encode(message: dict[str, Any]) -> bytes:
 def decode(data: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        log.warning("dropping a frame that is not JSON (%d bytes)", len(data))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: arrays nested deeper than Python's stack (``[[[[…``, a few
+        # hundred kilobytes fit in one frame), which the parser does not catch itself.
+        log.warning("dropping %d bytes that are not JSON we can read", len(data))
         return None
     if not isinstance(value, dict):
-        log.warning("dropping a frame that is not a JSON object")
+        log.warning("dropping JSON that is not an object")
         return None
     return value

@@ -9,13 +9,13 @@ codes (``unreachable``, ``timeout``, ``network_error``) with a readable message.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
 from twisted.internet.defer import CancelledError
 from twisted.web.client import Agent, HTTPConnectionPool
 
+from lairchat.client.net.codec import decode
 from lairchat.client.net.errors import ServerError, network_code
 from lairchat.client.net.tls import SYSTEM_TRUST, Trust
 
@@ -112,10 +112,7 @@ class HttpApi:
                 code, f"{verb} the server at {self.base_url} ({self._trust.reason(exc)})"
             ) from None
         status = int(response.code)
-        try:
-            data = json.loads(raw) if raw else {}
-        except ValueError:
-            data = None
+        data = decode(raw) if raw else {}
         if 200 <= status < 300:
             return data if isinstance(data, dict) else {}
         raise self._error(status, data, raw, response)
