@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import re
+import struct
 import subprocess
 import sys
 import urllib.error
@@ -28,7 +29,15 @@ import pytest
 
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
-from lairchat.testing_clients import EVENT_TYPES, ServerClosed, TCPClient, WSClient
+from lairchat.testing_clients import (
+    BINARY,
+    CLOSE,
+    EVENT_TYPES,
+    TEXT,
+    ServerClosed,
+    TCPClient,
+    WSClient,
+)
 from tests.integration import browser
 from tests.integration.conftest import LiveServer
 from tests.integration.test_ws_browser import Pages
@@ -795,3 +804,50 @@ def test_websocket_pre_authentication_answers_as_websocket_md_shows(server: Live
         ws.send({"type": "client_hello", "version": "1.0"})
         ws.send({"type": "authenticate", "token": token, "request_id": "a1"})
         assert ws.recv()["success"] is True
+
+
+def test_websocket_md_differences_from_tcp_hold(server: LiveServer) -> None:
+    """The "Differences from the TCP port" rows a client meets: the binary-message
+    error as printed, key exchange refused, an encryption hello going straight to
+    authentication, and the close codes of a server close, an oversized message and
+    invalid UTF-8."""
+    table = dict(
+        re.findall(
+            r"^\| ([^|]+?) \| [^|]* \| ([^|]*) \|$",
+            section(WS_MD, "Differences from the TCP port"),
+            re.M,
+        )
+    )
+    binary = json.loads(re.search(r"`(\{.*?\})`", table["binary data"])[1])
+    not_needed = re.search(r'`(\w+)` "([^"]+)" after', table["encryption"]).groups()
+
+    def close_code(row: str) -> int:
+        return int(re.search(r"close frame \(?(?:code )?(\d{4})", table[row])[1])
+
+    def closed_with(ws: WSClient) -> int:
+        while True:
+            opcode, payload = ws.recv_frame()
+            if opcode == CLOSE:
+                return struct.unpack("!H", payload[:2])[0]
+
+    with server.register("wsdiff") as tcp:
+        token = tcp.token
+    with WSClient(server.http_port) as ws:
+        assert ws.recv()["type"] == "server_hello"
+        ws.send_frame(BINARY, b"\x00")
+        assert ws.recv() == binary
+        ws.send({"type": "client_hello", "version": "1.0", "features": ["encryption"]})
+        ws.send({"type": "authenticate", "token": token})
+        assert ws.recv()["success"] is True
+        ws.send({"type": "key_exchange", "public_key": "AAAA"})
+        reply = ws.recv()
+        assert (reply["code"], reply["message"]) == not_needed
+        ws.send({"type": "logout"})
+        assert ws.recv()["type"] == "logout_response"
+        assert closed_with(ws) == close_code("server-side close")
+    with WSClient(server.http_port) as ws:
+        ws.sock.sendall(struct.pack("!BBQ", 0x81, 0xFF, 1_048_577) + b"mask")
+        assert closed_with(ws) == close_code("over the size limit")
+    with WSClient(server.http_port) as ws:
+        ws.send_frame(TEXT, b'"\xff"')
+        assert closed_with(ws) == close_code("invalid UTF-8")
