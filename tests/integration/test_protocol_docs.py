@@ -29,6 +29,7 @@ import pytest
 
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
+from lairchat.realtime import codec
 from lairchat.testing_clients import (
     BINARY,
     CLOSE,
@@ -231,6 +232,40 @@ def test_tcp_md_error_messages_are_the_servers() -> None:
     for message in fixed:
         literal = f'"{message}"' in source
         assert literal or any(t.fullmatch(message) for t in templates), message
+
+
+def documented_commands() -> dict[str, dict[str, str]]:
+    """Every client message TCP.md describes, with its fields (``request_id`` aside)
+    and whether each is required (``R``) or optional (``O``): §3's client_hello
+    table, §4's key_exchange, the command tables of §5 and §6."""
+    commands = {"key_exchange": {"public_key": "R"}}
+    hello = section(TCP_MD, "3. Handshake")
+    commands["client_hello"] = dict(re.findall(r"^ *\| `(\w+)` \| ([RO]) ", hello, re.M))
+    for heading in ("5. Authentication", "6. Commands"):
+        for kind, cell in re.findall(
+            r"^\| `(\w+)`[^|]* \| ([^|]*) \|", section(TCP_MD, heading), re.M
+        ):
+            top = re.sub(r"\{[^}]*\}|\([^)]*\)", "", cell)  # nested fields, remarks
+            fields = dict(re.findall(r"`(\w+)` ([RO])\b", top))
+            fields.pop("request_id", None)
+            commands[kind] = fields
+    return commands
+
+
+def test_tcp_md_lists_every_command_with_its_fields() -> None:
+    """The server's decoder (codec.SCHEMAS) against TCP.md: the same message types,
+    the same fields, and a field is required exactly when the doc says R."""
+    documented = documented_commands()
+    assert set(documented) == set(codec.SCHEMAS)
+    samples = {"target": {"room": str(uuid.uuid4())}}
+    for kind, fields in documented.items():
+        assert set(fields) == set(codec.SCHEMAS[kind]), kind
+        required = {name: samples.get(name, "x") for name, mark in fields.items() if mark == "R"}
+        codec.decode(json.dumps({"type": kind, **required}).encode())
+        for name in required:
+            rest = {k: v for k, v in required.items() if k != name}
+            with pytest.raises(codec.InvalidMessage, match=f"missing field `{name}`"):
+                codec.decode(json.dumps({"type": kind, **rest}).encode())
 
 
 def elided(example: str) -> Any:
