@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lairchat.client import commands as c
 from tests.unit.test_client_app import BOB, ROOM, World
+from tests.unit.test_client_net import Response, api, run
 
 SIZE = (110, 24)
 
@@ -55,3 +56,18 @@ def test_letters_typed_in_normal_mode_say_how_to_type() -> None:
     assert "press i or Enter to type" in world.screen()
     assert c.normal_key("j") == c.Scroll("down")
     assert c.normal_key("ctrl x") is None  # not a letter: left to the screen
+
+
+def test_an_html_page_instead_of_the_api_says_to_check_the_url() -> None:
+    """Found in tmux with --http-url aimed at a plain web server: the login box
+    showed "Login failed: HTTP 501: <!DOCTYPE HTML>" and the page's markup, row
+    after row, pushing its own keys off the box."""
+    page = b'<!DOCTYPE HTML>\n<html lang="en">\n<head><title>Error response</title></head>'
+    http, _ = api(Response(501, page), Response(404, b""))
+    error = run(http.login("alice", "pw")).value
+    assert error.code == "http_501"
+    assert error.describe() == (
+        "HTTP 501 from http://chat.test:8082, which does not answer as the lairchat API "
+        "does (is that the server's REST URL? see --http-url)"
+    )
+    assert "which does not answer" in run(http.login("alice", "pw")).value.describe()

@@ -9,6 +9,7 @@ codes (``unreachable``, ``timeout``, ``network_error``) with a readable message.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,8 @@ from lairchat.client.net.errors import ServerError, network_code
 from lairchat.client.net.tls import SYSTEM_TRUST, Trust
 
 __all__ = ["HttpApi"]
+
+log = logging.getLogger(__name__)
 
 #: Pages fetched at most when a list endpoint keeps saying ``has_more``.
 MAX_PAGES = 10
@@ -117,8 +120,7 @@ class HttpApi:
             return data if isinstance(data, dict) else {}
         raise self._error(status, data, raw, response)
 
-    @staticmethod
-    def _error(status: int, data: Any, raw: bytes, response: Any) -> ServerError:
+    def _error(self, status: int, data: Any, raw: bytes, response: Any) -> ServerError:
         retry_after: int | None = None
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
@@ -129,8 +131,7 @@ class HttpApi:
                 retry_after = details["retry_after"]
         else:
             code = "rate_limited" if status == 429 else f"http_{status}"
-            text = raw.decode("utf-8", "replace").strip()[:200]
-            message = f"HTTP {status}" + (f": {text}" if text else "")
+            message = self._foreign_answer(status, raw)
         if retry_after is None and status == 429:
             try:
                 header = response.headers.getRawHeaders(b"retry-after") or []
@@ -138,6 +139,20 @@ class HttpApi:
             except (ValueError, AttributeError):
                 retry_after = None
         return ServerError(code, message, status=status, retry_after=retry_after)
+
+    def _foreign_answer(self, status: int, raw: bytes) -> str:
+        """The sentence for an answer without the API's error envelope: a proxy's
+        one line (``HTTP 502: Bad gateway``) as it is; a page (HTML, several lines)
+        is not shown, since it would fill the login box with markup, but named for
+        what it likely means: ``--http-url`` does not point at the API."""
+        text = raw.decode("utf-8", "replace").strip()
+        if text and "\n" not in text and not text.startswith("<") and len(text) <= 200:
+            return f"HTTP {status}: {text}"
+        log.info("HTTP %d answer without an error envelope: %r", status, raw[:500])
+        return (
+            f"HTTP {status} from {self.base_url}, which does not answer as the lairchat "
+            "API does (is that the server's REST URL? see --http-url)"
+        )
 
     async def _pages(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
