@@ -71,3 +71,14 @@ def test_an_html_page_instead_of_the_api_says_to_check_the_url() -> None:
         "does (is that the server's REST URL? see --http-url)"
     )
     assert "which does not answer" in run(http.login("alice", "pw")).value.describe()
+
+
+def test_a_long_refusal_leaves_the_login_box_its_keys() -> None:
+    """A refusal of thousands of characters filled the login box and pushed its
+    own keys ("Tab/Enter: next field · F1: Register · Esc: quit") off the screen."""
+    world = World()
+    world.state.notify("Login failed: " + "no " * 2000, "error")
+    world.app.refresh()
+    screen = world.screen()
+    assert "Tab/Enter: next field · F1: Register · Esc: quit" in screen
+    assert "no no…" in screen

@@ -39,6 +39,10 @@ class _Field:
         self.attr.set_attr_map({None: "field_focus" if focused else "field"})
 
 
+#: Characters of a refusal shown in the box (five rows at its narrowest).
+MESSAGE_MAX = 200
+
+
 class LoginView(urwid.WidgetWrap):
     def __init__(self, controller: Controller, server: str) -> None:
         self.controller = controller
@@ -117,7 +121,10 @@ class LoginView(urwid.WidgetWrap):
         (notices fade; a reason for failing to log in should not)."""
         notice = state.latest_notice()
         if notice is not None and notice.level == "error":
-            self._error = notice.text
+            # The box must keep its keys on screen: a long refusal (a foreign
+            # server's, or a hostile one's) is cut; the notice line has it too.
+            text = notice.text
+            self._error = text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
         if activity:
             self.message.set_text(("notice_info", activity))
         elif self._error:
