@@ -252,6 +252,27 @@ def documented_commands() -> dict[str, dict[str, str]]:
     return commands
 
 
+#: Settings that change what a TCP client meets on the wire: TCP.md must name each.
+TCP_CLIENT_SETTINGS = {
+    "LAIR_TCP_TLS": "TLS before server_hello",
+    "LAIR_ENCRYPTION_REQUIRED": "encryption_required, hello refused",
+    "LAIR_HANDSHAKE_TIMEOUT": "timeout",
+    "LAIR_AUTH_TIMEOUT": "timeout",
+    "LAIR_IDLE_TIMEOUT": "timeout",
+    "LAIR_TCP_MAX_CONNECTIONS": "connection closed at once",
+    "LAIR_TCP_MAX_CONNECTIONS_PER_ADDRESS": "connection closed at once",
+    "LAIR_RATE_LIMITS": "rate_limited",
+}
+
+
+def test_the_docs_name_only_real_settings_and_tcp_md_every_one_a_client_meets() -> None:
+    settings = set(re.findall(r'"(LAIR_\w+)"', (ROOT / "lairchat" / "config.py").read_text()))
+    assert set(TCP_CLIENT_SETTINGS) <= settings
+    for text in (TCP_MD, WS_MD, HTTP_MD):
+        assert set(re.findall(r"LAIR_\w+", text)) <= settings
+    assert set(TCP_CLIENT_SETTINGS) - set(re.findall(r"LAIR_\w+", TCP_MD)) == set()
+
+
 def test_tcp_md_lists_every_command_with_its_fields() -> None:
     """The server's decoder (codec.SCHEMAS) against TCP.md: the same message types,
     the same fields, and a field is required exactly when the doc says R."""
