@@ -1,0 +1,67 @@
+"""The terminal client for real, in tmux, as a new user in a busy room: a room
+picked from the room list takes the words typed next (not normal-mode keys), and a
+flood of messages leaves the newest on screen with older ones offered by paging.
+The server and the tmux helpers are those of ``test_client_tmux.py``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lairchat.testing_clients import TCPClient
+from tests.integration.test_client_tmux import (
+    PASSWORD,
+    Server,
+    Terminal,
+    module_server,
+    terminals,
+    tmux_binary,
+)
+
+__all__ = ["terminals"]  # the fixture, used here by name
+
+FLOOD = 1500
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from module_server(tmp_path_factory, "client-flow-server")
+
+
+def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    alice, bob, room = f"alice_{tag}", f"bob_{tag}", f"busy_{tag}"
+    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
+    terminals.append(a)
+    a.register(alice)
+    with TCPClient.connect(server.tcp_port) as raw:
+        raw.hello()
+        raw.ok("register", username=bob, email=f"{bob}@example.com", password=PASSWORD)
+        room_id = raw.ok("create_room", name=room)["room"]["id"]
+        target = {"type": "room", "room_id": room_id}
+        for i in range(FLOOD):
+            raw.send({"type": "send_message", "target": target, "content": f"flood {i}"})
+        raw.ok("send_message", target=target, content="the last one")
+    a.keys("r")
+    a.wait_for(f"{room}  (1 member)")
+    a.keys("Enter")
+    a.wait_for(f"You joined #{room}")
+    a.wait_for(f"{bob}: the last one")
+    a.type("great, I am ready")
+    a.keys("Enter")
+    shown = a.wait_for(f"{alice}: great, I am ready")
+    assert "Rooms (" not in shown and "Invitations (" not in shown
+    a.keys("Escape")
+    a.wait_for("i: type · r: rooms")
+    a.type("h")  # a letter in normal mode says how to type
+    a.wait_for("Normal mode: press i or Enter to type a message")
+    # The newest page came with the room; the top of it asks for the one before.
+    a.keys("g")
+    a.wait_for(f"{bob}: flood {FLOOD - 49}")
+    a.keys("g")
+    a.wait_for(f"{bob}: flood {FLOOD - 99}")
