@@ -797,6 +797,199 @@ def test_http_md_check_order_holds(server: LiveServer) -> None:
     assert answer("GET", f"/api/v1/users/{uuid.uuid4()}", ended) == (401, "session_not_found")
 
 
+def test_each_endpoints_errors_come_in_http_md_order(server: LiveServer) -> None:
+    """Requests with two faults at once, for the endpoints whose error lists HTTP.md
+    gives "in check order": the answer is the fault the doc lists first, and that
+    code is in the endpoint's section."""
+    sections = {(m, p): body for m, p, _, body in endpoint_sections()}
+    suffix = uuid.uuid4().hex[:6]
+
+    def user(name: str) -> tuple[str, str]:
+        status, answer = http(
+            server,
+            "POST",
+            "/api/v1/auth/register",
+            username=name + suffix,
+            email=f"{name}{suffix}@example.com",
+            password="password1",
+        )
+        assert status == 201, answer
+        return answer["token"], answer["user"]["id"]
+
+    owner, owner_id = user("own")
+    member, member_id = user("mem")
+    outsider, outsider_id = user("out")
+    nowhere = str(uuid.uuid4())
+    private = http(
+        server, "POST", "/api/v1/rooms", owner, name=f"p{suffix}", settings={"public": False}
+    )[1]["room"]["id"]
+    room = http(server, "POST", "/api/v1/rooms", owner, name=f"q{suffix}")[1]["room"]["id"]
+    assert http(server, "POST", f"/api/v1/rooms/{room}/join", member)[0] == 200
+    said = http(
+        server,
+        "POST",
+        "/api/v1/messages",
+        owner,
+        target={"type": "room", "room_id": room},
+        content="hi",
+    )[1]["message"]["id"]
+    invited = http(
+        server, "POST", "/api/v1/invitations", owner, room_id=private, user_id=outsider_id
+    )[1]["invitation"]["id"]
+    in_room = {"type": "room", "room_id": room}
+    cases: list[tuple[str, str, str, str, dict[str, Any], str]] = [
+        # method, documented path, path sent, token, body, expected code
+        (
+            "POST",
+            "/api/v1/rooms/{room_id}/join",
+            f"/api/v1/rooms/{private}/join",
+            owner,
+            {},
+            "room_private",
+        ),  # before already_member
+        (
+            "PATCH",
+            "/api/v1/rooms/{room_id}",
+            f"/api/v1/rooms/{room}",
+            outsider,
+            {"name": ""},
+            "not_room_member",
+        ),
+        (
+            "PATCH",
+            "/api/v1/rooms/{room_id}",
+            f"/api/v1/rooms/{room}",
+            member,
+            {"name": ""},
+            "permission_denied",
+        ),
+        (
+            "PUT",
+            "/api/v1/rooms/{room_id}/members/{user_id}/role",
+            f"/api/v1/rooms/{nowhere}/members/{member_id}/role",
+            owner,
+            {"role": "member"},
+            "not_room_member",
+        ),
+        (
+            "PUT",
+            "/api/v1/rooms/{room_id}/members/{user_id}/role",
+            f"/api/v1/rooms/{room}/members/{outsider_id}/role",
+            member,
+            {"role": "member"},
+            "permission_denied",
+        ),
+        (
+            "DELETE",
+            "/api/v1/rooms/{room_id}/members/{user_id}",
+            f"/api/v1/rooms/{nowhere}/members/{outsider_id}",
+            outsider,
+            {},
+            "permission_denied",
+        ),
+        (
+            "DELETE",
+            "/api/v1/rooms/{room_id}/members/{user_id}",
+            f"/api/v1/rooms/{room}/members/{outsider_id}",
+            member,
+            {},
+            "not_room_member",
+        ),
+        (
+            "POST",
+            "/api/v1/messages",
+            "/api/v1/messages",
+            outsider,
+            {"target": {"type": "room", "room_id": "zz"}, "content": ""},
+            "room_not_found",
+        ),
+        (
+            "POST",
+            "/api/v1/messages",
+            "/api/v1/messages",
+            outsider,
+            {"target": in_room, "content": ""},
+            "content_invalid",
+        ),
+        (
+            "GET",
+            "/api/v1/messages",
+            f"/api/v1/messages?target_type=room&target_id={room}&before=zz",
+            outsider,
+            {},
+            "not_room_member",
+        ),
+        (
+            "PATCH",
+            "/api/v1/messages/{message_id}",
+            f"/api/v1/messages/{said}",
+            member,
+            {"content": ""},
+            "not_message_author",
+        ),
+        (
+            "POST",
+            "/api/v1/invitations",
+            "/api/v1/invitations",
+            outsider,
+            {"room_id": "zz", "user_id": "zz"},
+            "room_not_found",
+        ),
+        (
+            "POST",
+            "/api/v1/invitations",
+            "/api/v1/invitations",
+            member,
+            {"room_id": room, "user_id": nowhere},
+            "permission_denied",
+        ),
+        (
+            "POST",
+            "/api/v1/invitations",
+            "/api/v1/invitations",
+            owner,
+            {"room_id": room, "user_id": member_id},
+            "already_member",
+        ),
+        (
+            "POST",
+            "/api/v1/invitations/{invitation_id}/accept",
+            f"/api/v1/invitations/{invited}/accept",
+            member,
+            {},
+            "not_invitee",
+        ),
+        (
+            "POST",
+            "/api/v1/rooms/{room_id}/leave",
+            f"/api/v1/rooms/{room}/leave",
+            owner,
+            {},
+            "last_owner",
+        ),
+        (
+            "POST",
+            "/api/v1/auth/register",
+            "/api/v1/auth/register",
+            "",
+            {"username": "a", "email": "bad", "password": "x"},
+            "username_invalid",
+        ),
+        (
+            "POST",
+            "/api/v1/auth/register",
+            "/api/v1/auth/register",
+            "",
+            {"username": f"own{suffix}", "email": "bad", "password": "password1"},
+            "email_invalid",
+        ),
+    ]
+    for method, documented, path, token, body, expected in cases:
+        assert expected in sections[(method, documented)], (documented, expected)
+        status, answer = http(server, method, path, token or None, **body)
+        assert answer["error"]["code"] == expected, (method, path, body, answer)
+
+
 # -- live: WebSocket ------------------------------------------------------------------------
 
 
