@@ -93,7 +93,8 @@ class ConversationsMixin:
                 continue
             msg = self._from_wire(raw)
             msg.seq = self._next_seq()
-            conv.messages.append(msg)
+            if not self._replaces_own_line(conv, msg):
+                conv.messages.append(msg)
             added += 1
         conv.loaded = True
         self._sort(conv)
@@ -114,16 +115,10 @@ class ConversationsMixin:
             return False
         msg = self._from_wire(message, author_name)
         msg.seq = self._next_seq()
-        if self.is_me(msg.author_id):
-            # Our own echo may beat the response: it takes the pending line's place.
-            for i, old in enumerate(conv.messages):
-                if old.kind == "pending" and old.content == msg.content:
-                    msg.local_id = old.local_id
-                    conv.messages[i] = msg
-                    self._sort(conv)
-                    return True
-        else:
-            conv.typing.pop(msg.author_id or "", None)
+        if self._replaces_own_line(conv, msg):
+            self._sort(conv)
+            return True
+        conv.typing.pop(msg.author_id or "", None)
         conv.messages.append(msg)
         if key != self.current and not self.is_me(msg.author_id):
             conv.unread += 1
@@ -153,6 +148,21 @@ class ConversationsMixin:
             conv.has_more = True
         conv.version += 1
         return len(dropped)
+
+    def _replaces_own_line(self, conv: Conversation, msg: ChatMessage) -> bool:
+        """Put the server's copy of our message in place of the line we showed for
+        it, if one waits with that text: pending (the echo may beat the response),
+        or failed because its answer was lost with the connection while the server
+        kept it (the newest page after reconnecting brings it)."""
+        if not self.is_me(msg.author_id):
+            return False
+        for kind in ("pending", "failed"):
+            for i, old in enumerate(conv.messages):
+                if old.kind == kind and old.content == msg.content:
+                    msg.local_id = old.local_id
+                    conv.messages[i] = msg
+                    return True
+        return False
 
     def add_pending(self, key: ConvKey, content: str) -> int:
         """Our message, shown at once, until the server confirms or refuses it."""

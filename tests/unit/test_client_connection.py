@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from lairchat.client import commands as c
-from tests.unit.test_client_app import BOB, ROOM, World
+from lairchat.client.testing import message
+from tests.unit.test_client_app import BOB, ME, ROOM, World
+
+#: The World's clock (2025-01-21T12:00:00Z), as a server's timestamp.
+CREATED_NOW = "2025-01-21T12:00:00Z"
 
 
 def test_messages_missed_elsewhere_while_away_count_as_unread() -> None:
@@ -38,3 +42,38 @@ def test_the_wait_before_the_next_attempt_counts_down() -> None:
     world.clock.advance(3)
     assert world.state.connection.detail == "retry 4 in 5 s"
     assert "(retry 4 in 5 s)" in world.screen()
+
+
+def test_a_message_the_server_kept_though_its_answer_was_lost_is_shown_once() -> None:
+    """A message sent just before the connection dropped: the server stored it, but
+    its answer never came, so the line said "[not sent: ...]". After reconnecting,
+    the newest page brought the stored message too: it showed twice, once as not
+    sent, inviting the user to send it again."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.SendMessage("are you there?"))
+    world.opener.handlers.channel_closed("connection lost")
+    assert "[not sent:" in world.screen()
+    stored = message("m-1", ME, "are you there?", room_id=ROOM, created_at=CREATED_NOW)
+    world.api.history_pages[("room", ROOM, None)] = ([stored], False)
+    world.clock.advance(1.5)
+    world.opener.accept()
+    lines = [(m.content, m.kind) for m in world.state.conversations[("room", ROOM)].messages]
+    assert lines.count(("are you there?", "user")) == 1
+    assert ("are you there?", "failed") not in lines
+    assert "[not sent:" not in world.screen()
+
+
+def test_the_echo_of_a_message_whose_answer_was_lost_replaces_its_line() -> None:
+    """The same, live: the answer timed out, then the server's echo arrived."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.SendMessage("slow"))
+    world.clock.advance(16)  # the request times out: "[not sent: ...]"
+    assert "[not sent:" in world.screen()
+    echo = message("m-2", ME, "slow", room_id=ROOM, created_at=CREATED_NOW)
+    world.app.link_event({"type": "message_received", "message": echo})
+    lines = [(m.content, m.kind) for m in world.state.conversations[("room", ROOM)].messages]
+    assert lines.count(("slow", "user")) == 1 and ("slow", "failed") not in lines
