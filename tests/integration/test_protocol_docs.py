@@ -990,6 +990,66 @@ def test_each_endpoints_errors_come_in_http_md_order(server: LiveServer) -> None
         assert answer["error"]["code"] == expected, (method, path, body, answer)
 
 
+def test_http_md_length_limits_count_bytes(server: LiveServer) -> None:
+    """Each "N bytes" limit HTTP.md gives, at its edge, in two-byte characters: the
+    longest allowed passes and one byte more is refused with the documented code."""
+    text = section(HTTP_MD, "Endpoints")
+    _, longest_name = map(int, re.search(r"Usernames: (\d+)–(\d+) bytes", text).groups())
+    shortest_password = int(re.search(r"Passwords: at least (\d+) bytes", text)[1])
+    longest_content = int(re.search(r"Content: [^.]*at most (\d+) bytes", text)[1])
+    longest_room = int(re.search(r"The name is trimmed, \d+–(\d+) bytes", text)[1])
+    longest_description = int(re.search(r"`description` at most (\d+) bytes", text)[1])
+    suffix = uuid.uuid4().hex[:8]
+
+    def register(name: str, password: str) -> Any:
+        email = f"{uuid.uuid4().hex[:12]}@example.com"
+        return http(
+            server, "POST", "/api/v1/auth/register", username=name, email=email, password=password
+        )
+
+    def fits(limit: int, tail: str = "") -> str:  # ``limit`` bytes, mostly é
+        return tail + "é" * ((limit - len(tail)) // 2) + "a" * ((limit - len(tail)) % 2)
+
+    assert register(fits(longest_name, suffix), "é" * (shortest_password // 2))[0] == 201
+    refused = register(fits(longest_name + 1, suffix[:7]), "password1")
+    assert refused[1]["error"]["code"] == "username_invalid"
+    refused = register(f"pw{suffix}", "a" * (shortest_password - 1))
+    assert refused[1]["error"]["code"] == "password_too_weak"
+
+    token = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    status, made = http(
+        server,
+        "POST",
+        "/api/v1/rooms",
+        token,
+        name=fits(longest_room, suffix),
+        description=fits(longest_description),
+    )
+    assert status == 201, made
+    status, refused = http(
+        server, "POST", "/api/v1/rooms", token, name=fits(longest_room + 1, suffix)
+    )
+    assert refused["error"]["code"] == "room_name_invalid"
+    status, refused = http(
+        server,
+        "POST",
+        "/api/v1/rooms",
+        token,
+        name=f"d{suffix}",
+        description=fits(longest_description + 1),
+    )
+    assert refused["error"]["code"] == "validation_failed"
+    target = {"type": "room", "room_id": made["room"]["id"]}
+    status, _ = http(
+        server, "POST", "/api/v1/messages", token, target=target, content=fits(longest_content)
+    )
+    assert status == 201
+    status, refused = http(
+        server, "POST", "/api/v1/messages", token, target=target, content=fits(longest_content + 1)
+    )
+    assert refused["error"]["code"] == "content_invalid"
+
+
 # -- live: WebSocket ------------------------------------------------------------------------
 
 
