@@ -350,6 +350,23 @@ def test_state_matrix_errors_are_the_documented_ones(server: LiveServer) -> None
         assert error(tcp, kx) == expected["E4"]
 
 
+def test_list_users_search_puts_the_exact_name_first(server: LiveServer) -> None:
+    """TCP.md §6: the name searched for comes before names that merely contain it,
+    though they sort before it."""
+    name = f"zed{uuid.uuid4().hex[:8]}"
+    with server.connect() as other:
+        other.hello()
+        other.ok(
+            "register", username=f"a{name}", email=f"a{name}@example.com", password="password123"
+        )
+    with server.connect() as tcp:
+        tcp.hello()
+        tcp.ok("register", username=name, email=f"{name}@example.com", password="password123")
+        found = tcp.ok("list_users", filter={"search": name.upper()})["users"]
+    assert [u["username"] for u in found] == [name, f"a{name}"]
+    assert "the user whose name is the search itself comes" in section(TCP_MD, "6. Commands")
+
+
 def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
     """§4's Python client, run as written but for the port: it must make a sealed
     connection on which a login and a ping work."""
