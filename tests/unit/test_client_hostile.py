@@ -10,8 +10,10 @@ from lairchat.client import commands as c
 from lairchat.client.model import MAX_KEPT
 from lairchat.client.net.errors import ServerError
 from lairchat.client.state import ClientState
-from lairchat.client.testing import message, render_text
+from lairchat.client.testing import message, render_text, user
+from lairchat.client.ui import people as people_module
 from lairchat.client.ui.messages import Hanging, MessagePane
+from lairchat.client.ui.people import PeoplePanel
 from tests.unit.test_client_app import BOB, ROOM, World
 from tests.unit.test_client_net import Response, api, frame, run, tcp_channel
 from tests.unit.test_client_widgets import ME, alice_and_bob
@@ -230,3 +232,39 @@ def test_a_rest_answer_nested_too_deep_is_an_error_not_a_crash() -> None:
     assert failure.value.code == "http_502"
     http, _ = api(Response(200, b"[" * 100_000))
     assert run(http.me()) == {}
+
+
+def test_a_presence_change_redraws_one_row_of_the_people_panel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every update made a widget for each person in the panel: with 5,000 people
+    a presence change cost 80 ms, and a busy server sends many. Rows that show the
+    same are kept; an update that changes nothing in the panel redraws nothing."""
+    state = alice_and_bob()
+    people = [{"user": user(f"u{i:04d}", f"user{i:04d}"), "online": True} for i in range(2000)]
+    state.set_users(people)
+    panel = PeoplePanel()
+    panel.update(state)
+    made: list[object] = []
+    real = people_module.SafeLine
+
+    def counting(*args: object, **kwargs: object) -> object:
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(people_module, "SafeLine", counting)
+    state.set_online("u0500", "user0500", False)
+    panel.update(state)
+    # the person, and the two headers whose counts changed
+    assert sorted(str(m[0]) for m in made) == sorted(
+        [
+            str(("header", "─ Online (2000) ─")),
+            str(("header", "─ Offline (1) ─")),
+            str([" ", ("offline", "○ "), "user0500"]),
+        ]
+    )
+    made.clear()
+    state.notify("nothing for the panel")
+    panel.update(state)
+    assert made == []
+    assert "○ user0500" in "\n".join(render_text(panel, 26, 2010))

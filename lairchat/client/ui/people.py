@@ -38,6 +38,9 @@ class PeoplePanel(urwid.WidgetWrap):
         self.selected = 0
         self.focused = False
         self._walker = urwid.SimpleFocusListWalker([])
+        #: Each row's widget by what it shows, kept while unchanged: on a server with
+        #: thousands of people a presence change redraws one row, not all of them.
+        self._lines: dict[tuple[Any, ...], urwid.Widget] = {}
         self._box = SafeLineBox(urwid.ListBox(self._walker), title="People", title_align="left")
         self._attr = urwid.AttrMap(self._box, "box")
         super().__init__(self._attr)
@@ -63,7 +66,10 @@ class PeoplePanel(urwid.WidgetWrap):
         self._redraw()
 
     def update(self, state: ClientState) -> None:
-        self.entries = panel_rows(state)
+        entries = panel_rows(state)
+        if entries == self.entries:
+            return
+        self.entries = entries
         count = len(self.people)
         self.selected = min(self.selected, max(0, count - 1))
         online = sum(1 for r in self.people if r.online)
@@ -72,6 +78,7 @@ class PeoplePanel(urwid.WidgetWrap):
 
     def _redraw(self) -> None:
         items: list[urwid.Widget] = []
+        lines: dict[tuple[Any, ...], urwid.Widget] = {}
         focus_index = 0
         person = -1
         for row in self.entries:
@@ -81,7 +88,12 @@ class PeoplePanel(urwid.WidgetWrap):
                 selected = self.focused and person == self.selected
                 if person == self.selected:
                     focus_index = len(items)
-            items.append(SafeLine(row_markup(row, selected)))
+            shown = (row.kind, row.text, row.user_id, row.online, row.role, row.unread)
+            shown += (row.is_me, selected)
+            line = self._lines.get(shown) or SafeLine(row_markup(row, selected))
+            lines[shown] = line
+            items.append(line)
+        self._lines = lines
         if not items:
             items.append(SafeText(("hint", "  No one else yet")))
         self._walker[:] = items
