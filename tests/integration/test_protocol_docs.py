@@ -2,11 +2,14 @@
 
 A developer writes a client from TCP.md, WEBSOCKET.md and HTTP.md alone, so their
 examples are run as written (the encryption client, the complete TCP session, the
-curl walk-through), their tables are read back (error codes, the state matrix, the
-endpoints and their errors) and compared with what the server does and what its
-``/openapi.json`` says. A doc that drifts from the code fails here.
+curl walk-through with curl, the browser page in headless Chromium), and their
+tables are read back (commands and fields, error codes and messages, the state
+matrix, events, limits, the endpoints with their statuses and error order) and
+compared with what the server does, its decoder and error catalogue, and its
+``/openapi.json``. A doc that drifts from the code fails here.
 
-One server for the module (rate limits off, as in TCP.md's captured session).
+One server for the module (rate limits off, as in TCP.md's captured session; an
+administrator from the environment); the rate-limit example gets its own.
 """
 
 from __future__ import annotations
