@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from lairchat.config import Config
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
 from lairchat.realtime import codec
@@ -274,6 +275,28 @@ def test_the_docs_name_only_real_settings_and_tcp_md_every_one_a_client_meets() 
     for text in (TCP_MD, WS_MD, HTTP_MD):
         assert set(re.findall(r"LAIR_\w+", text)) <= settings
     assert set(TCP_CLIENT_SETTINGS) - set(re.findall(r"LAIR_\w+", TCP_MD)) == set()
+
+
+def test_documented_defaults_are_the_servers() -> None:
+    """§2's timeout table and the connection caps TCP.md and WEBSOCKET.md give, against
+    the defaults of lairchat.config.Config."""
+    defaults = Config()
+    timeouts = re.findall(r"^\| \w+ \| (\d+) s \| `(LAIR_\w+)` \|$", section(TCP_MD, "2. "), re.M)
+    assert len(timeouts) == 4
+    for seconds, setting in timeouts:
+        assert getattr(defaults, setting.removeprefix("LAIR_").lower()) == int(seconds), setting
+    caps = {
+        "LAIR_TCP_MAX_CONNECTIONS": defaults.tcp_max_connections,
+        "LAIR_HTTP_MAX_CONNECTIONS": defaults.http_max_connections,
+    }
+    stated = [
+        found
+        for text in (TCP_MD, WS_MD)
+        for found in re.findall(r"`(LAIR_\w+_CONNECTIONS)` \(default ([\d ]+)", text)
+    ]
+    assert len(stated) == 3
+    for setting, default in stated:
+        assert caps[setting] == int(default.replace(" ", "")), setting
 
 
 def test_tcp_md_lists_every_command_with_its_fields() -> None:
