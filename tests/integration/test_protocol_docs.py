@@ -458,6 +458,12 @@ def test_every_event_carries_the_fields_tcp_md_lists(server: LiveServer) -> None
             == 200
         )
         expect(guest, "member_role_changed")
+        # Again, to the same role: still told, old and new alike (§8).
+        role = f"{path}/members/{guest.user_id}/role"
+        assert http(server, "PUT", role, owner.token, role="moderator")[0] == 200
+        same = guest.event("member_role_changed")
+        assert same["old_role"] == same["new_role"] == "moderator"
+        assert "also one that changes nothing" in section(TCP_MD, "8. Events")
         assert http(server, "PATCH", path, owner.token, description="changed")[0] == 200
         expect(guest, "room_updated")
         guest.ok("leave_room", room_id=room["id"])
