@@ -39,8 +39,9 @@ class _Field:
         self.attr.set_attr_map({None: "field_focus" if focused else "field"})
 
 
-#: Characters of a refusal shown in the box (five rows at its narrowest).
-MESSAGE_MAX = 200
+#: Characters of a refusal shown in the box: room for the longest of the client's
+#: own (a TLS failure naming a --ca-file path), not for a server's essay.
+MESSAGE_MAX = 600
 
 
 class LoginView(urwid.WidgetWrap):
