@@ -161,7 +161,12 @@ def on_user_typing(state: ClientState, event: dict[str, Any]) -> None:
 def on_invitation_received(state: ClientState, event: dict[str, Any]) -> None:
     inv = state.add_invitation(event.get("invitation") or {})
     state.notify(f"{inv.inviter_name} invited you to #{inv.room_name} (I to view)", "warning")
-    state.system(f"{inv.inviter_name} invited you to #{inv.room_name} - press I to answer")
+    waiting = len(state.invitations)
+    more = f" ({waiting} waiting)" if waiting > 1 else ""
+    state.system(
+        f"{inv.inviter_name} invited you to #{inv.room_name} - press I to answer{more}",
+        subject=f"invite:{inv.inviter_id}",
+    )
 
 
 def on_server_notice(state: ClientState, event: dict[str, Any]) -> None:

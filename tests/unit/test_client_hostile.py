@@ -268,3 +268,22 @@ def test_a_presence_change_redraws_one_row_of_the_people_panel(
     panel.update(state)
     assert made == []
     assert "○ user0500" in "\n".join(render_text(panel, 26, 2010))
+
+
+def test_a_flood_of_invitations_is_one_line_in_the_room_shown() -> None:
+    """Like DMs: each invitation left a line in the conversation shown, so someone
+    inviting you to 100 rooms of theirs pushed it out of sight."""
+    state = _room_with_history(1)
+    for i in range(100):
+        invitation = {
+            "id": f"i{i}",
+            "room_id": f"r{i}",
+            "room_name": f"spam{i}",
+            "inviter_id": BOB,
+            "inviter_name": "bob",
+            "created_at": "2025-01-21T12:00:00Z",
+        }
+        state.apply_event({"type": "invitation_received", "invitation": invitation})
+    lines = [m.content for m in state.current_conversation.messages]
+    assert lines == ["line 0", "bob invited you to #spam99 - press I to answer (100 waiting)"]
+    assert len(state.invitations) == 100
