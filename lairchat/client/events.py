@@ -61,7 +61,9 @@ def on_user_joined_room(state: ClientState, event: dict[str, Any]) -> list[Follo
     if info is not None:
         info.member_count = len(table) if table is not None else info.member_count + 1
     if ("room", room_id) in state.conversations:
-        state.system(f"{user.username} joined the room", ("room", room_id))
+        state.system(
+            f"{user.username} joined the room", ("room", room_id), subject=f"member:{user.id}"
+        )
     return []
 
 
@@ -87,7 +89,11 @@ def on_user_left_room(state: ClientState, event: dict[str, Any]) -> None:
         info.member_count = len(table) if table is not None else max(0, info.member_count - 1)
     if ("room", room_id) in state.conversations:
         what = "was removed from" if reason == "kicked" else "left"
-        state.system(f"{state.username_of(user_id)} {what} the room", ("room", room_id))
+        state.system(
+            f"{state.username_of(user_id)} {what} the room",
+            ("room", room_id),
+            subject=f"member:{user_id}",
+        )
 
 
 def on_member_role_changed(state: ClientState, event: dict[str, Any]) -> None:

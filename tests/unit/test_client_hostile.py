@@ -287,3 +287,21 @@ def test_a_flood_of_invitations_is_one_line_in_the_room_shown() -> None:
     lines = [m.content for m in state.current_conversation.messages]
     assert lines == ["line 0", "bob invited you to #spam99 - press I to answer (100 waiting)"]
     assert len(state.invitations) == 100
+
+
+def test_someone_joining_and_leaving_in_a_loop_is_one_line() -> None:
+    state = _room_with_history(1)
+    for _ in range(50):
+        state.apply_event(
+            {
+                "type": "user_joined_room",
+                "room_id": ROOM,
+                "user": user(BOB, "bob"),
+                "membership": {"role": "member"},
+            }
+        )
+        state.apply_event(
+            {"type": "user_left_room", "room_id": ROOM, "user_id": BOB, "reason": "left"}
+        )
+    lines = [m.content for m in state.current_conversation.messages]
+    assert lines == ["line 0", "bob left the room"]
