@@ -269,7 +269,7 @@ def op(
         "description": "Rate limited (`Retry-After` header)",
         "content": {JSON: {"schema": ref("Error")}},
     }
-    responses["500"] = error_response("Unexpected failure", ["internal_error", "database_error"])
+    responses["500"] = error_response("Unexpected failure", ["internal_error"])
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "summary": summary,
