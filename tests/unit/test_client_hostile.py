@@ -5,17 +5,19 @@ or with the number of events, by counting the work done (never by timing it)."""
 from __future__ import annotations
 
 import pytest
+from twisted.internet import defer
 
 from lairchat.client import commands as c
 from lairchat.client.model import MAX_KEPT
 from lairchat.client.net.errors import ServerError
+from lairchat.client.net.http import MAX_BODY
 from lairchat.client.state import ClientState
 from lairchat.client.testing import message, render_text, user
 from lairchat.client.ui import people as people_module
 from lairchat.client.ui.messages import Hanging, MessagePane
 from lairchat.client.ui.people import PeoplePanel
 from tests.unit.test_client_app import BOB, ROOM, World
-from tests.unit.test_client_net import Response, api, frame, run, tcp_channel
+from tests.unit.test_client_net import Response, api, frame, outcome, run, tcp_channel
 from tests.unit.test_client_widgets import ME, alice_and_bob
 
 
@@ -305,3 +307,19 @@ def test_someone_joining_and_leaving_in_a_loop_is_one_line() -> None:
         )
     lines = [m.content for m in state.current_conversation.messages]
     assert lines == ["line 0", "bob left the room"]
+
+
+def test_an_answer_too_big_or_never_finished_is_an_error() -> None:
+    """The REST client read an answer's body whole, however big, and for as long as
+    it took: a wrong --http-url serving a large file, or trickling one, filled the
+    memory or hung the request (the timeout covered the headers only)."""
+    http, _ = api(Response(200, b" " * (MAX_BODY + 1)))
+    error = run(http.me()).value
+    assert isinstance(error, ServerError) and error.code == "too_large"
+    assert "sent an answer over 8 MiB" in error.describe()
+    http, _ = api(Response(200, b'{"user":', stall=True))
+    pending = defer.ensureDeferred(http.me())
+    assert not pending.called
+    http._reactor.advance(http.timeout + 1)
+    error = outcome(pending).value
+    assert isinstance(error, ServerError) and error.code == "timeout"

@@ -21,6 +21,8 @@ from twisted.internet.error import ConnectionDone, ConnectionRefusedError
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.test.iosim import connect, makeFakeClient, makeFakeServer
+from twisted.web.client import ResponseDone
+from twisted.web.iweb import UNKNOWN_LENGTH
 
 from lairchat.client.config import (
     ClientConfig,
@@ -490,13 +492,27 @@ class Headers:
 
 
 class Response:
-    def __init__(self, code: int, body: bytes, headers: dict[bytes, list[bytes]] | None = None):
+    """An answer (an ``IResponse``): its body is delivered in 64 KiB pieces, then
+    the end, unless ``stall`` (a server that never finishes)."""
+
+    def __init__(
+        self,
+        code: int,
+        body: bytes,
+        headers: dict[bytes, list[bytes]] | None = None,
+        stall: bool = False,
+    ):
         self.code = code
         self.body = body
         self.headers = Headers(headers or {})
+        self.length = len(body) if not stall else UNKNOWN_LENGTH
+        self.stall = stall
 
-    def content(self) -> defer.Deferred:
-        return defer.succeed(self.body)
+    def deliverBody(self, protocol: Any) -> None:  # noqa: N802
+        for at in range(0, len(self.body), 1 << 16):
+            protocol.dataReceived(self.body[at : at + (1 << 16)])
+        if not self.stall:
+            protocol.connectionLost(Failure(ResponseDone()))
 
 
 class StubClient:

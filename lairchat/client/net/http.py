@@ -13,7 +13,9 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from twisted.internet.defer import CancelledError
+from treq import collect
+from twisted.internet import defer
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from lairchat.client.net.codec import decode
@@ -24,6 +26,8 @@ __all__ = ["HttpApi"]
 
 log = logging.getLogger(__name__)
 
+#: Bytes an answer may have: a page of users or messages is well under 1 MiB.
+MAX_BODY = 8 << 20
 #: Pages fetched at most when a list endpoint keeps saying ``has_more``.
 MAX_PAGES = 10
 PAGE = 100
@@ -101,8 +105,8 @@ class HttpApi:
                 reactor=self._reactor,
                 **kwargs,
             )
-            raw = await response.content()
-        except CancelledError:
+            raw = await self._body(response)
+        except (CancelledError, defer.TimeoutError):
             raise ServerError(
                 "timeout", f"The server at {self.base_url} did not answer in {self.timeout:.0f} s"
             ) from None
@@ -139,6 +143,29 @@ class HttpApi:
             except (ValueError, AttributeError):
                 retry_after = None
         return ServerError(code, message, status=status, retry_after=retry_after)
+
+    def _body(self, response: Any) -> Deferred:
+        """The answer's body, refused past :data:`MAX_BODY` and cut off (as a timeout)
+        when it is not all there within the timeout: a wrong ``--http-url`` may serve
+        a file of any size, or trickle one, and the body was read whole, for ever."""
+        chunks: list[bytes] = []
+        size = 0
+
+        def take(data: bytes) -> None:
+            nonlocal size
+            size += len(data)
+            if size > MAX_BODY:
+                raise ServerError(
+                    "too_large",
+                    f"The server at {self.base_url} sent an answer over {MAX_BODY >> 20} MiB, "
+                    "which the lairchat API never does (is that the server's REST URL? "
+                    "see --http-url)",
+                )
+            chunks.append(data)
+
+        d = collect(response, take)
+        d.addTimeout(self.timeout, self._reactor)
+        return d.addCallback(lambda _: b"".join(chunks))
 
     def _foreign_answer(self, status: int, raw: bytes) -> str:
         """The sentence for an answer without the API's error envelope: a proxy's
