@@ -393,7 +393,7 @@ class App(ActionsMixin):
         self.ui.activity = ""
         if reconnected:
             self.state.notify("Reconnected", "success")
-            self.state.system("Reconnected to the server")
+            self.state.system("Reconnected to the server", subject="connection")
             self.state.mark_stale()
             self.spawn(self._after_reconnect())
         else:

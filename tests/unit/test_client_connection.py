@@ -77,3 +77,17 @@ def test_the_echo_of_a_message_whose_answer_was_lost_replaces_its_line() -> None
     world.app.link_event({"type": "message_received", "message": echo})
     lines = [(m.content, m.kind) for m in world.state.conversations[("room", ROOM)].messages]
     assert lines.count(("slow", "user")) == 1 and ("slow", "failed") not in lines
+
+
+def test_a_flapping_connection_leaves_one_line() -> None:
+    """Each reconnection added "Reconnected to the server" to the conversation
+    shown: a connection dropping every few seconds filled it with them."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    for _ in range(20):
+        world.opener.handlers.channel_closed("connection lost")
+        world.clock.advance(1.5)
+        world.opener.accept()
+    lines = [m.content for m in world.state.conversations[("room", ROOM)].messages]
+    assert lines.count("Reconnected to the server") == 1
