@@ -67,6 +67,7 @@ class ActionsMixin:
     _typing_sent: dict[ConvKey, float]
     _loading: set[ConvKey]
     _fetching_users: set[str]
+    _asked_users: set[str]
 
     # -- loading lists -----------------------------------------------------------------
 
@@ -132,8 +133,13 @@ class ActionsMixin:
         self.state.set_members(room_id, members)
 
     def _learn_authors(self, key: ConvKey) -> None:
-        for user_id in self.state.unknown_authors(key) - self._fetching_users:
+        """Ask the server the names of the conversation's unknown authors, each once
+        until the next (re)connection: an account deleted since stays unknown, and
+        asking again at every message of a busy room would be a request each."""
+        unknown = self.state.unknown_authors(key) - self._fetching_users - self._asked_users
+        for user_id in unknown:
             self._fetching_users.add(user_id)
+            self._asked_users.add(user_id)
             self.spawn(self._fetch_user(user_id))
 
     async def _fetch_user(self, user_id: str) -> None:

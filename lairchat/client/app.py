@@ -85,6 +85,8 @@ class App(ActionsMixin):
         self._typing_sent: dict[ConvKey, float] = {}
         self._loading: set[ConvKey] = set()
         self._fetching_users: set[str] = set()
+        #: Authors asked about since the last (re)connection (see ``_learn_authors``).
+        self._asked_users: set[str] = set()
         self._busy = False
         self._quitting = False
         self._ticker = LoopingCall(self._tick)
@@ -389,6 +391,7 @@ class App(ActionsMixin):
 
     def link_ready(self, user: dict[str, Any], encrypted: bool, reconnected: bool) -> None:
         self.state.connection.encrypted = encrypted
+        self._asked_users.clear()
         self._busy = False
         self.ui.activity = ""
         if reconnected:

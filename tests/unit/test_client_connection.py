@@ -91,3 +91,19 @@ def test_a_flapping_connection_leaves_one_line() -> None:
         world.opener.accept()
     lines = [m.content for m in world.state.conversations[("room", ROOM)].messages]
     assert lines.count("Reconnected to the server") == 1
+
+
+def test_an_author_the_server_does_not_know_is_asked_about_once() -> None:
+    """A history row by an account deleted since (GET /users/{id}: 404) left its
+    author unknown, and every later message in the room asked the server about
+    that account again: a busy room sent a request per message per such author."""
+    world = World()
+    ghost = message("m-old", "u-ghost", "from a deleted account", room_id=ROOM)
+    world.api.history_pages[("room", ROOM, None)] = ([ghost], False)
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    for i in range(10):
+        live = message(f"m{i}", BOB, f"hi {i}", room_id=ROOM)
+        world.app.link_event({"type": "message_received", "message": live})
+    assert world.api.called("user") == [("u-ghost",)]
+    assert "u-ghost: from a deleted account" in world.screen()
