@@ -4,6 +4,8 @@ or with the number of events, by counting the work done (never by timing it)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 from twisted.internet import defer
 
@@ -13,6 +15,7 @@ from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import MAX_BODY
 from lairchat.client.state import ClientState
 from lairchat.client.testing import message, render_text, user
+from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui import people as people_module
 from lairchat.client.ui.messages import Hanging, MessagePane
 from lairchat.client.ui.people import PeoplePanel
@@ -323,3 +326,17 @@ def test_an_answer_too_big_or_never_finished_is_an_error() -> None:
     http._reactor.advance(http.timeout + 1)
     error = outcome(pending).value
     assert isinstance(error, ServerError) and error.code == "timeout"
+
+
+def test_timestamps_at_the_edges_of_the_calendar_neither_raise_nor_stop_redraws() -> None:
+    """From a broken or hostile server: "0001-01-01T00:00:00+14:00" made parse_time
+    raise OverflowError (it promises never to), so the message was dropped; year 1
+    shown in a zone west of UTC (or year 9999 east of it) made format_clock raise
+    while drawing, and every later redraw of the conversation failed."""
+    fallback = datetime(2025, 1, 21, tzinfo=UTC)
+    assert parse_time("0001-01-01T00:00:00+14:00", fallback) == fallback
+    west, east = timezone(timedelta(hours=-5)), timezone(timedelta(hours=9))
+    first = parse_time("0001-01-01T00:00:00Z")
+    assert format_clock(first, tz=west) == "0001-01-01 00:00 UTC"
+    assert format_clock(parse_time("9999-12-31T23:59:59Z"), tz=east) == "9999-12-31 23:59 UTC"
+    assert format_clock(first, tz=east) == "0001-01-01 09:00"
