@@ -134,20 +134,19 @@ class ConversationsMixin:
             self.trim(key)
         return True
 
-    def trim(self, key: ConvKey, keep: int = MAX_KEPT) -> int:
+    def trim(self, key: ConvKey, keep: int = MAX_KEPT) -> None:
         """Keep the newest ``keep`` lines of a conversation read at its newest (or not
-        shown); returns how many were dropped. Older messages are the server's to give
-        again when the reader scrolls to them, so the conversation says there are
-        more; the dropped notices are gone."""
+        shown). Older messages are the server's to give again when the reader
+        scrolls to them, so the conversation says there are more; the dropped
+        notices are gone."""
         conv = self.conversations.get(key)
         if conv is None or len(conv.messages) <= keep:
-            return 0
+            return
         dropped = conv.messages[: len(conv.messages) - keep]
         del conv.messages[: len(dropped)]
         if any(m.id is not None for m in dropped):
             conv.has_more = True
         conv.version += 1
-        return len(dropped)
 
     def _replaces_own_line(self, conv: Conversation, msg: ChatMessage) -> bool:
         """Put the server's copy of our message in place of the line we showed for
