@@ -82,3 +82,20 @@ def test_a_long_refusal_leaves_the_login_box_its_keys() -> None:
     screen = world.screen()
     assert "Tab/Enter: next field · F1: Register · Esc: quit" in screen
     assert "no …" in screen  # cut, with a mark that it was
+
+
+def test_esc_in_the_registration_form_goes_back_to_logging_in() -> None:
+    """Esc in the registration form quit the program, with what was typed: in every
+    other form of the client Esc goes back, and a new user trying it lost the form."""
+    world = World()
+    type_keys(world, ["f1"])
+    assert "Register - new account" in world.screen()
+    assert "F1/Esc: back to Login" in world.screen()
+    type_keys(world, "newbie")
+    type_keys(world, ["esc"])
+    assert not world.exited
+    assert world.app.ui.login.registering is False
+    assert "Username  newbie" in world.screen()
+    type_keys(world, ["esc"])  # on the login form, Esc still quits
+    world.clock.advance(3)
+    assert world.exited

@@ -85,8 +85,11 @@ class LoginView(urwid.WidgetWrap):
         rows += [urwid.Divider(), self.button, urwid.Divider(), self.message, self.hint]
         self.pile.contents = [(w, self.pile.options()) for w in rows]
         self.box.set_title("Register - new account" if self.registering else "Login")
-        other = "Login" if self.registering else "Register"
-        self.hint.set_text(("hint", f"Tab/Enter: next field · F1: {other} · Esc: quit"))
+        if self.registering:
+            keys = "Tab/Enter: next field · F1/Esc: back to Login"
+        else:
+            keys = "Tab/Enter: next field · F1: Register · Esc: quit"
+        self.hint.set_text(("hint", keys))
         self._apply_focus()
 
     def _apply_focus(self) -> None:
@@ -173,8 +176,13 @@ class LoginView(urwid.WidgetWrap):
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         fields = self._fields()
         on_button = self._focus == len(fields)
-        if key in ("esc",):
-            self.controller.dispatch(c.Quit())
+        if key == "esc":
+            # From the registration form, back to logging in (what Esc does in the
+            # client's other forms), not out of the program with the fields typed.
+            if self.registering:
+                self.toggle_register()
+            else:
+                self.controller.dispatch(c.Quit())
             return None
         if key in ("f1", "ctrl r"):
             self.toggle_register()
