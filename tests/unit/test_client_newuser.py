@@ -99,3 +99,16 @@ def test_esc_in_the_registration_form_goes_back_to_logging_in() -> None:
     type_keys(world, ["esc"])  # on the login form, Esc still quits
     world.clock.advance(3)
     assert world.exited
+
+
+def test_esc_and_a_key_typed_at_once_are_both_taken() -> None:
+    """Esc followed at once by a key (a vim user's Esc k) arrives as one "meta k":
+    it was dropped, leaving insert mode on and the key lost."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    chat = world.app.ui.chat
+    assert chat.mode == "insert"
+    type_keys(world, ["meta r"])
+    assert chat.mode == "normal"
+    assert world.state.screen == "rooms"

@@ -165,6 +165,11 @@ class ChatView(urwid.WidgetWrap):
         if key in ("meta enter", "shift enter"):
             edit.insert_text("\n")
             return None
+        if key.startswith("meta ") and len(key) == 6:
+            # Esc and a key typed at once (``Esc`` ``k`` to scroll) reach urwid as one
+            # "meta k": it is Esc, then that key in normal mode, not a lost keystroke.
+            self.set_mode("normal")
+            return self.keypress(size, key[5:])
         before = edit.edit_text
         if not line_edit_key(edit, key):
             edit.keypress((self._edit_cols(size),), key)
