@@ -340,3 +340,13 @@ def test_timestamps_at_the_edges_of_the_calendar_neither_raise_nor_stop_redraws(
     assert format_clock(first, tz=west) == "0001-01-01 00:00 UTC"
     assert format_clock(parse_time("9999-12-31T23:59:59Z"), tz=east) == "9999-12-31 23:59 UTC"
     assert format_clock(first, tz=east) == "0001-01-01 09:00"
+
+
+def test_an_empty_people_panel_says_so() -> None:
+    """The panel's first update with no one else skipped drawing (nothing changed),
+    so its "No one else yet" never showed."""
+    state = ClientState()
+    state.logged_in(user(ME, "alice"))
+    panel = PeoplePanel()
+    panel.update(state)
+    assert "No one else yet" in "\n".join(render_text(panel, 26, 4))

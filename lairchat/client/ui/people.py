@@ -44,6 +44,7 @@ class PeoplePanel(urwid.WidgetWrap):
         self._box = SafeLineBox(urwid.ListBox(self._walker), title="People", title_align="left")
         self._attr = urwid.AttrMap(self._box, "box")
         super().__init__(self._attr)
+        self._redraw()  # "No one else yet" until an update brings people
 
     @property
     def people(self) -> list[PanelRow]:
