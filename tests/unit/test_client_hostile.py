@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from twisted.internet import defer
+from twisted.internet.error import ConnectionLost
+from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
 from lairchat.client.model import MAX_KEPT
@@ -350,3 +352,16 @@ def test_an_empty_people_panel_says_so() -> None:
     panel = PeoplePanel()
     panel.update(state)
     assert "No one else yet" in "\n".join(render_text(panel, 26, 4))
+
+
+def test_a_port_that_is_not_lairchat_says_so() -> None:
+    """Found in tmux with --server aimed at an SSH-like service: its banner read as a
+    frame of 1.4 GB, the client dropped the connection and said only "Cannot
+    connect to 127.0.0.1:PORT (connection lost)"."""
+    channel, transport, handlers = tcp_channel()
+    channel.dataReceived(b"SSH-2.0-OpenSSH_9.6\r\n")
+    assert transport.disconnecting
+    channel.connectionLost(Failure(ConnectionLost()))
+    assert handlers.closed == [
+        "it sent a frame of 1397966893 bytes, over the 1 MiB limit: is that the lairchat TCP port?"
+    ]

@@ -46,6 +46,8 @@ class TCPChannel(Int32StringReceiver):
         self.description = description
         self._trust = trust
         self._cipher: FrameCipher | None = None
+        #: Why we dropped the connection ourselves, said instead of "connection lost".
+        self._dropped: str | None = None
 
     def connectionMade(self) -> None:
         self.handlers.channel_open(self)
@@ -56,7 +58,7 @@ class TCPChannel(Int32StringReceiver):
                 data = self._cipher.decrypt(data)
             except DecryptError as exc:
                 log.warning("closing: undecryptable frame (%s)", exc)
-                self.transport.abortConnection()
+                self._drop("the server sent a frame that does not decrypt")
                 return
         message = decode(data)
         if message is not None:
@@ -64,10 +66,19 @@ class TCPChannel(Int32StringReceiver):
 
     def lengthLimitExceeded(self, length: int) -> None:
         log.warning("closing: frame of %d bytes is over the limit", length)
+        # What another service says first (an SSH or HTTP banner) reads as a length
+        # of hundreds of megabytes: name the likely cause, not a lost connection.
+        self._drop(
+            f"it sent a frame of {length} bytes, over the {MAX_FRAME >> 20} MiB limit: "
+            "is that the lairchat TCP port?"
+        )
+
+    def _drop(self, why: str) -> None:
+        self._dropped = why
         self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure) -> None:
-        self.handlers.channel_closed(self._trust.reason(reason.value))
+        self.handlers.channel_closed(self._dropped or self._trust.reason(reason.value))
 
     # Channel
 
