@@ -1,6 +1,9 @@
-"""The terminal client against floods and long sessions: bursts of events, big
-histories, typing storms. Each test pins a cost that used to grow with the history
-or with the number of events, by counting the work done (never by timing it)."""
+"""The terminal client against floods, long sessions and surprising input: bursts
+of events, big histories, typing, presence, DM and invitation storms, and what a
+broken or hostile server may send (JSON nested too deep, answers too big, other
+services' banners, timestamps at the calendar's edges). A cost that used to grow
+with the history or the number of events is pinned by counting the work done, never
+by timing it."""
 
 from __future__ import annotations
 
