@@ -414,13 +414,22 @@ class App(ActionsMixin):
         if self.state.me is not None:
             self.session_lost(error)
         else:
-            self.api.token = None
+            self._end_unused_session()
             if error.code == "unreachable":
                 text = f"Cannot connect to {self.config.address} ({error.describe()})"
             else:
                 text = f"Could not sign in: {error.describe()}{self._hint(error)}"
             self.state.notify(text, "error")
         self.refresh()
+
+    def _end_unused_session(self) -> None:
+        """The login made a session that the real-time link never got to use: end
+        it on the server, as quitting does, rather than leave its token valid until
+        it expires (one more with every retry)."""
+        if not self.api.token:
+            return
+        d = ensureDeferred(self.api.logout())
+        d.addErrback(lambda f: log.info("ending an unused session: %s", f.getErrorMessage()))
 
     def _hint(self, error: ServerError) -> str:
         """What to try when a plain TCP connection met a silent server: a TLS port

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from twisted.internet import defer
+from twisted.internet.error import ConnectionRefusedError
+
 from lairchat.client import commands as c
 from lairchat.client.testing import message
 from tests.unit.test_client_app import BOB, ME, ROOM, World
+from tests.unit.test_client_net import Response, api, outcome, run
 
 #: The World's clock (2025-01-21T12:00:00Z), as a server's timestamp.
 CREATED_NOW = "2025-01-21T12:00:00Z"
@@ -107,3 +111,30 @@ def test_an_author_the_server_does_not_know_is_asked_about_once() -> None:
         world.app.link_event({"type": "message_received", "message": live})
     assert world.api.called("user") == [("u-ghost",)]
     assert "u-ghost: from a deleted account" in world.screen()
+
+
+def test_a_login_whose_connection_fails_ends_its_session() -> None:
+    """The REST login made a session; when the real-time connection then failed,
+    the client dropped the token but left the session open on the server, valid
+    until it expired, one more with every retry."""
+    world = World()
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+    world.opener.attempts[-1][1].errback(ConnectionRefusedError())
+    assert world.api.called("logout") == [()]
+    assert world.api.token is None
+    assert world.notice() == "Cannot connect to 127.0.0.1:8080 (connection refused)"
+
+
+def test_ending_a_session_keeps_a_newer_login() -> None:
+    """A logout still in flight when a new login lands must not forget the new
+    token (the REST client cleared whatever token it held when the logout ended)."""
+    pending: defer.Deferred = defer.Deferred()
+    http, client = api(pending, Response(200, b'{"token":"T2","user":{},"session":{}}'))
+    http.token = "T1"
+    out = defer.ensureDeferred(http.logout())
+    assert client.requests[0][2]["headers"]["Authorization"] == ["Bearer T1"]
+    run(http.login("alice", "pw"))
+    assert http.token == "T2"
+    pending.callback(Response(200, b'{"success":true}'))
+    assert outcome(out) is None
+    assert http.token == "T2"

@@ -216,10 +216,14 @@ class HttpApi:
         return data
 
     async def logout(self) -> None:
+        """End the session of the token held now; the token is forgotten unless a
+        new login replaced it meanwhile."""
+        token = self.token
         try:
             await self.call("POST", "/api/v1/auth/logout")
         finally:
-            self.token = None
+            if self.token == token:
+                self.token = None
 
     async def me(self) -> dict[str, Any]:
         return await self.call("GET", "/api/v1/users/me")
