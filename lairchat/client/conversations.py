@@ -8,12 +8,17 @@ order, and must appear once, in order, with the reader's unread counts right.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
 
 __all__ = ["ConversationsMixin"]
+
+#: How much earlier than our failed line the server's copy of it may be stamped
+#: (the two clocks differ): an older message of the same words is another one.
+SAME_SEND = timedelta(minutes=10)
 
 
 class ConversationsMixin:
@@ -157,10 +162,13 @@ class ConversationsMixin:
             return False
         for kind in ("pending", "failed"):
             for i, old in enumerate(conv.messages):
-                if old.kind == kind and old.content == msg.content:
-                    msg.local_id = old.local_id
-                    conv.messages[i] = msg
-                    return True
+                if old.kind != kind or old.content != msg.content:
+                    continue
+                if kind == "failed" and msg.created_at < old.created_at - SAME_SEND:
+                    continue  # an older message of the same words ("ok"), not this one
+                msg.local_id = old.local_id
+                conv.messages[i] = msg
+                return True
         return False
 
     def add_pending(self, key: ConvKey, content: str) -> int:

@@ -138,3 +138,18 @@ def test_ending_a_session_keeps_a_newer_login() -> None:
     pending.callback(Response(200, b'{"success":true}'))
     assert outcome(out) is None
     assert http.token == "T2"
+
+
+def test_an_older_message_of_the_same_words_is_not_taken_for_a_failed_one() -> None:
+    """The rule above must not take yesterday's "ok" for the "ok" refused now."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.SendMessage("ok"))
+    world.opener.handlers.channel_closed("connection lost")
+    old = message("m-old", ME, "ok", room_id=ROOM, created_at="2025-01-20T12:00:00Z")
+    world.api.history_pages[("room", ROOM, None)] = ([old], False)
+    world.clock.advance(1.5)
+    world.opener.accept()
+    lines = [(m.content, m.kind) for m in world.state.conversations[("room", ROOM)].messages]
+    assert ("ok", "failed") in lines and ("ok", "user") in lines
