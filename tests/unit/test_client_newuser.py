@@ -112,3 +112,15 @@ def test_esc_and_a_key_typed_at_once_are_both_taken() -> None:
     type_keys(world, ["meta r"])
     assert chat.mode == "normal"
     assert world.state.screen == "rooms"
+
+
+def test_esc_and_a_key_at_once_in_normal_mode_are_both_taken() -> None:
+    """The same in normal mode: Esc (clear the notices) then the key."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    type_keys(world, ["esc"])
+    world.state.notify("something to clear")
+    type_keys(world, ["meta I"])
+    assert world.notice() == ""
+    assert world.app.ui.overlay is not None  # the invitations

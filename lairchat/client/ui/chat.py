@@ -147,6 +147,11 @@ class ChatView(urwid.WidgetWrap):
         return super().render(size, focus)
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key.startswith("meta ") and len(key) == 6:
+            # Esc and a key typed at once (``Esc`` ``k`` to scroll) reach urwid as one
+            # "meta k": it is Esc, then that key, not a lost keystroke.
+            self.keypress(size, "esc")
+            return self.keypress(size, key[5:])
         if self.mode == "insert":
             return self._insert_key(size, key)
         action = c.normal_key(key) if self.focus_area == "messages" else c.panel_key(key)
@@ -165,11 +170,6 @@ class ChatView(urwid.WidgetWrap):
         if key in ("meta enter", "shift enter"):
             edit.insert_text("\n")
             return None
-        if key.startswith("meta ") and len(key) == 6:
-            # Esc and a key typed at once (``Esc`` ``k`` to scroll) reach urwid as one
-            # "meta k": it is Esc, then that key in normal mode, not a lost keystroke.
-            self.set_mode("normal")
-            return self.keypress(size, key[5:])
         before = edit.edit_text
         if not line_edit_key(edit, key):
             edit.keypress((self._edit_cols(size),), key)
