@@ -27,7 +27,7 @@ from typing import Any
 from twisted.internet import defer
 
 from lairchat.bootstrap import create_account
-from lairchat.config import ConfigError, database_path, retention_days
+from lairchat.config import MEMORY_DATABASE, ConfigError, database_path, retention_days
 from lairchat.core import retention
 from lairchat.core.admin import BAN_HOURS_RULE, ban_expiry, check_ban_hours
 from lairchat.core.deferreds import result, run_now
@@ -72,13 +72,30 @@ def connect_to(path: str) -> sqlite3.Connection:
         raise ConfigError(f"cannot open database {path}: {e}") from None
 
 
-def beside_a_server(path: str) -> sqlite3.Connection:
-    """:func:`connect_to` for a command that may run while a server has the database:
+def must_exist(path: str) -> None:
+    """ConfigError unless the database file exists, for the commands that need one.
+
+    Opening a missing file creates it: a typo in LAIR_DATABASE_URL made a new, empty
+    database, which ``admin list-users`` showed as ``(no users)`` and ``db backup``
+    (the daily backup unit's command) backed up with status 0, its ``--keep``
+    removing the real backups one a day."""
+    if path != MEMORY_DATABASE and not os.path.exists(path):
+        raise ConfigError(
+            f"cannot open database {path}: no such file (a new one is made only by the"
+            " server's start, admin create-user, db migrate or db restore)"
+        )
+
+
+def beside_a_server(path: str, create: bool = False) -> sqlite3.Connection:
+    """:func:`connect_to` for a command that may run while a server has the database
+    (one that exists, unless ``create``):
     refused if the server lost the index of its write-ahead log (``-shm`` deleted).
     Its connections go on with the index they share; a connection from here would
     build another one, with locks of its own, and two writers at once destroy the
     database (faults.log_check). Without a server, a log without its index is what
     a crash can leave, and SQLite rebuilds the index safely."""
+    if not create:
+        must_exist(path)
     try:
         lock.exclusive(path).release()
     except lock.DatabaseBusy:
@@ -131,14 +148,14 @@ def bring_up_to_date(conn: sqlite3.Connection, path: str) -> list[str]:
         return migrate.migrate(conn)
 
 
-def open_store(path: str) -> SQLiteStore:
-    pool = ImmediatePool(connection=beside_a_server(path))
+def open_store(path: str, create: bool = False) -> SQLiteStore:
+    pool = ImmediatePool(connection=beside_a_server(path, create))
     bring_up_to_date(pool.connection, path)
     return SQLiteStore(pool, pool, path)
 
 
-def open_core(path: str) -> Core:
-    core = Core.build(open_store(path), WallClock(), UNUSED_TOKEN_SECRET, run_now)
+def open_core(path: str, create: bool = False) -> Core:
+    core = Core.build(open_store(path, create), WallClock(), UNUSED_TOKEN_SECRET, run_now)
     result(core.load())
     return core
 
@@ -451,7 +468,7 @@ def parser() -> argparse.ArgumentParser:
         "--password", help="default: $LAIR_NEW_PASSWORD, else asked twice on the terminal"
     )
     c.add_argument("--role", choices=["admin", "moderator", "user"], default="user")
-    c.set_defaults(run=cmd_create_user)
+    c.set_defaults(run=cmd_create_user, creates=True)
     c = command(admin, "list-users", "list every account")
     c.set_defaults(run=cmd_list_users)
     c = command(admin, "ban", "ban a user and revoke their sessions")
@@ -514,7 +531,7 @@ def run(args: argparse.Namespace) -> str:
         return f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)"
     path = database_path(os.environ, args.database_url)
     if args.group == "admin":
-        return args.run(open_core(path), args)
+        return args.run(open_core(path, getattr(args, "creates", False)), args)
     if args.command == "migrate":
         return cmd_migrate(path)
     if args.command == "backup" and args.into is not None:
