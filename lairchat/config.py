@@ -22,6 +22,7 @@ import math
 import os
 import re
 import secrets
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -633,9 +634,23 @@ def load_or_create_jwt_secret(database_path: str) -> str:
         ) from None
 
 
+#: Permission bits a secret file must not have: readable or writable by others, or
+#: writable by its group. Who reads the key signs tokens for any account (an admin's
+#: included); who writes it chooses the key. Its group may read it (root:lairchat 0640).
+_UNSAFE_SECRET_MODE = 0o026
+
+
 def _read_secret(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            if mode & _UNSAFE_SECRET_MODE:
+                raise ConfigError(
+                    f"LAIR_JWT_SECRET: not set, and the secret file {path!r} is open to other"
+                    f" users (mode {mode:04o}): whoever reads it can sign session tokens for"
+                    " any account; chmod 600 it (and log everybody out, by deleting it, if"
+                    " it may have been read)"
+                )
             secret = f.read().strip()
     except FileNotFoundError:
         return None

@@ -445,13 +445,43 @@ def test_configured_secret_writes_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def private_file(path, text):
+    """``path`` with ``text``, mode 0600 as lairchat writes its secret file."""
+    path.write_text(text)
+    path.chmod(0o600)
+
+
 def test_existing_secret_file_is_read_as_is(tmp_path):
-    (tmp_path / "chat.db.jwt-secret").write_text("kept-secret\n")
+    private_file(tmp_path / "chat.db.jwt-secret", "kept-secret\n")
+    assert load_or_create_jwt_secret(str(tmp_path / "chat.db")) == "kept-secret"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o602, 0o620, 0o666])
+def test_a_secret_file_open_to_other_users_stops_the_start(tmp_path, mode):
+    """It was used as it stood: with a secret file readable by every local user (a
+    copy made by hand, a restore from a backup), any of them could sign a token for
+    an admin."""
+    secret_file = tmp_path / "chat.db.jwt-secret"
+    secret_file.write_text("kept-secret\n")
+    secret_file.chmod(mode)
+    with pytest.raises(ConfigError) as info:
+        load_or_create_jwt_secret(str(tmp_path / "chat.db"))
+    message = str(info.value)
+    assert message.startswith(f"LAIR_JWT_SECRET: not set, and the secret file '{secret_file}'")
+    assert f"(mode {mode:04o})" in message and "chmod 600" in message
+    assert "kept-secret" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640])
+def test_a_secret_file_private_to_its_owner_or_group_is_used(tmp_path, mode):
+    secret_file = tmp_path / "chat.db.jwt-secret"
+    private_file(secret_file, "kept-secret\n")
+    secret_file.chmod(mode)
     assert load_or_create_jwt_secret(str(tmp_path / "chat.db")) == "kept-secret"
 
 
 def test_empty_secret_file_is_an_error(tmp_path):
-    (tmp_path / "chat.db.jwt-secret").write_text("")
+    private_file(tmp_path / "chat.db.jwt-secret", "")
     with pytest.raises(ConfigError, match=r"^LAIR_JWT_SECRET: .* is empty"):
         load_or_create_jwt_secret(str(tmp_path / "chat.db"))
 
@@ -467,7 +497,7 @@ def test_secret_published_by_another_process_wins(tmp_path, monkeypatch):
     real_link = os.link
 
     def racing_link(source, destination):
-        (tmp_path / "chat.db.jwt-secret").write_text("the-other-one\n")
+        private_file(tmp_path / "chat.db.jwt-secret", "the-other-one\n")
         return real_link(source, destination)
 
     monkeypatch.setattr(os, "link", racing_link)
