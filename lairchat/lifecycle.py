@@ -17,6 +17,7 @@ A message is acknowledged only after its commit, so nothing acknowledged is lost
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -366,9 +367,31 @@ class LairChatService(service.MultiService):
             self.watchdog = systemd.Watchdog(self.clock, interval)
             self.watchdog.start()
 
+    #: The signals that stop the server (the reactor's handlers).
+    STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def _hold_stop_signals(self) -> None:
+        """From here on, a stop signal says the stop goes on. The reactor's handler
+        would stop the reactor again, which is stopping: a second SIGTERM or Ctrl-C
+        logged a critical ``ReactorNotRunning`` traceback. Only the reactor's own
+        handlers are replaced (not a test runner's, nor a debugger's)."""
+        for signum in self.STOP_SIGNALS:
+            if getattr(signal.getsignal(signum), "__self__", None) is self.clock:
+                signal.signal(signum, self._signalled_while_stopping)
+
+    def _signalled_while_stopping(self, signum: int, frame: Any) -> None:
+        # Logged from the reactor's thread, as the reactor's own handlers do.
+        self.clock.callFromThread(
+            log.warn,
+            "{signal} while stopping: the stop goes on (SIGKILL ends the process at"
+            " once; what was acknowledged is on disk)",
+            signal=signal.Signals(signum).name,
+        )
+
     @defer.inlineCallbacks
     def stopService(self) -> Any:  # noqa: N802
         service.Service.stopService(self)
+        self._hold_stop_signals()
         log.info("lairchat stopping")
         systemd.notify("STOPPING=1", "STATUS=Stopping")
         if self.watchdog is not None:
