@@ -559,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"lairchat: {e}", file=sys.stderr)
         return 2
-    except (ConfigError, LairError, migrate.SchemaTooNew, sqlite3.Error, OSError) as e:
+    except (ConfigError, LairError, migrate.SchemaError, sqlite3.Error, OSError) as e:
         print(f"lairchat: {describe(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # at a password prompt

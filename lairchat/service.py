@@ -63,7 +63,7 @@ def open_database(
         keeper = sqlite3.connect(path, uri=path.startswith("file:"), check_same_thread=False)
         pool.configure_connection(keeper, busy_ms)
         migrate.migrate(keeper)
-    except migrate.SchemaTooNew as e:
+    except migrate.SchemaError as e:
         raise StartupError(f"{setting}: {e}") from None
     except sqlite3.Error as e:
         raise StartupError(f"{setting}: cannot open database {path!r}: {e}") from None

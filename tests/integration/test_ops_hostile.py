@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from lairchat.testing import ServerProcess
+from lairchat.testing import TWISTD, ServerProcess, server_env
+from tests.unit.test_ops_cli_hostile import another_applications_database, tables
 
 TIMEOUT = 30.0
 
@@ -53,3 +55,26 @@ def test_a_second_signal_during_a_stop_is_one_line_and_the_stop_goes_on(
         assert log.count(f"{name} while stopping: the stop goes on") == 1
     finally:
         server.stop()
+
+
+def test_another_applications_database_stops_the_start_untouched(tmp_path: Path) -> None:
+    """A start on some other program's SQLite file (LAIR_DATABASE_URL pointing at the
+    wrong file) wrote lairchat's tables into it among that program's own, and served."""
+    db = tmp_path / "accounts.db"
+    before = another_applications_database(db)
+    env = server_env(tmp_path, LAIR_DATABASE_URL=f"sqlite:{db}")
+    done = subprocess.run(  # noqa: S603
+        [*TWISTD, "-n", "--pidfile=", "lairchat"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "lairchat: LAIR_DATABASE_URL: not a lairchat database: it has tables of its own"
+        " (invoices) and no lairchat migrations recorded; lairchat adds nothing to it\n"
+    )
+    assert tables(db) == before

@@ -3,6 +3,7 @@ a typo in it, and the like. Each test failed before the fix it names."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,47 @@ def test_the_commands_that_make_a_database_still_do(tmp_path: Path, argv: list[s
     db = tmp_path / "new.db"
     assert run(db, *argv) == 0
     assert db.exists()
+
+
+def another_applications_database(path: Path) -> list[str]:
+    """An SQLite file of some other program; returns its tables."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+        conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    conn.close()
+    return tables(path)
+
+
+def tables(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["admin", "list-users"],
+        ["admin", "create-user", "alice", "alice@example.com"],
+        ["db", "migrate"],
+        ["db", "prune", "--older-than", "30"],
+    ],
+)
+def test_another_applications_database_is_refused_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    """LAIR_DATABASE_URL naming some other program's SQLite file: ``admin list-users``
+    said ``(no users)`` with status 0, having written lairchat's eleven tables into it
+    among that program's own."""
+    db = tmp_path / "accounts.db"
+    before = another_applications_database(db)
+    assert run(db, *argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "lairchat: not a lairchat database: it has tables of its own (invoices) and no"
+        " lairchat migrations recorded; lairchat adds nothing to it\n"
+    )
+    assert tables(db) == before

@@ -11,8 +11,17 @@ import time
 from importlib import resources
 
 
-class SchemaTooNew(Exception):
+class SchemaError(Exception):
+    """A database whose schema this lairchat must not use; str() is one line."""
+
+
+class SchemaTooNew(SchemaError):
     """The database was migrated by a newer lairchat than this one."""
+
+
+class NotLairchat(SchemaError):
+    """The database holds another program's tables and no ``_migrations``: lairchat's
+    tables would be written in among them (a LAIR_DATABASE_URL naming the wrong file)."""
 
 
 def available() -> list[tuple[str, str]]:
@@ -32,6 +41,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 
 def _migrate(conn: sqlite3.Connection) -> list[str]:
+    _check_ours(conn)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations ("
         "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, "
@@ -43,6 +53,25 @@ def _migrate(conn: sqlite3.Connection) -> list[str]:
         if name not in done and _apply(conn, name, sql):
             applied.append(name)
     return applied
+
+
+def _check_ours(conn: sqlite3.Connection) -> None:
+    """NotLairchat if the database has tables but no ``_migrations``. Lairchat (and
+    the original server) create ``_migrations`` before any other table, so an empty
+    database, or one a start left half-migrated, passes."""
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+    ]
+    if tables and "_migrations" not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotLairchat(
+            f"not a lairchat database: it has tables of its own ({shown}) and no lairchat"
+            " migrations recorded; lairchat adds nothing to it"
+        )
 
 
 def _recorded(conn: sqlite3.Connection) -> set[str]:
