@@ -16,6 +16,7 @@ from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import User
+from lairchat.storage.sqlite.faults import StorageFault
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 
@@ -69,6 +70,8 @@ def ensure_admin(
             return f"existing account {user.username} promoted to admin"
         address = email or f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"
         created = create_account(core, username, address, password, "admin")
+    except StorageFault:
+        raise  # the database's fault, not the variables': the start names the database
     except LairError as e:
         message = f"{_variable(e)}: cannot create the admin account: {e.message}"
         raise BootstrapError(message) from None

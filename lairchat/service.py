@@ -32,6 +32,7 @@ from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.realtime.session import SessionSettings
 from lairchat.revocation import SessionWatcher
 from lairchat.storage.sqlite import lock, migrate, pool
+from lairchat.storage.sqlite.faults import StorageFault
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import MessageWriter
@@ -97,6 +98,12 @@ def build_core(
     path, keeper = open_database(config.database_path, setting, busy_ms)
     try:
         memberships, names = _load_start_state(config, keeper, reactor)
+    except StorageFault as e:
+        # A damaged file, a disk error: one line, as for a file SQLite cannot open,
+        # not a traceback.
+        keeper.close()
+        message = f"{setting}: cannot read database {config.database_path!r}: {e.message}"
+        raise StartupError(message) from None
     except BaseException:
         keeper.close()
         raise

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from lairchat.storage.sqlite.migrate import migrate
 from lairchat.testing import TWISTD, ServerProcess, server_env
 from tests.unit.test_ops_cli_hostile import another_applications_database, tables
 
@@ -78,3 +80,57 @@ def test_another_applications_database_stops_the_start_untouched(tmp_path: Path)
         " (invoices) and no lairchat migrations recorded; lairchat adds nothing to it\n"
     )
     assert tables(db) == before
+
+
+def damage_all_but_migrations(db: Path) -> None:
+    """Overwrite the first page of every table and index but ``_migrations``'s: the
+    start's migrations read fine, what it reads next is malformed (a failing disk)."""
+    conn = sqlite3.connect(db)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [
+            row[0]
+            for row in conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE rootpage > 0"
+                " AND tbl_name NOT IN ('_migrations', 'sqlite_sequence')"
+            )
+        ]
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    with db.open("r+b") as f:
+        for page in pages:
+            f.seek((page - 1) * page_size)
+            f.write(b"\xff" * page_size)
+
+
+@pytest.mark.parametrize(
+    "admin",
+    [{}, {"LAIR_ADMIN_USERNAME": "root_admin", "LAIR_ADMIN_PASSWORD": "password123"}],
+    ids=["plain", "admin-bootstrap"],
+)
+def test_a_damaged_database_stops_the_start_with_one_line(
+    tmp_path: Path, admin: dict[str, str]
+) -> None:
+    """A start on a damaged database ended in a traceback ending ``StorageFault:
+    internal_error: DatabaseError: database disk image is malformed``, status 1; with
+    the admin bootstrap on, the one line blamed LAIR_ADMIN_USERNAME."""
+    db = tmp_path / "chat.db"
+    conn = sqlite3.connect(db)
+    migrate(conn)
+    conn.close()
+    damage_all_but_migrations(db)
+    done = subprocess.run(  # noqa: S603
+        [*TWISTD, "-n", "--pidfile=", "lairchat"],
+        cwd=tmp_path,
+        env=server_env(tmp_path, LAIR_DATABASE_URL=f"sqlite:{db}", **admin),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"lairchat: LAIR_DATABASE_URL: cannot read database '{db}':"
+        " DatabaseError: database disk image is malformed\n"
+    )
