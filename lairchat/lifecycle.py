@@ -353,9 +353,22 @@ class LairChatService(service.MultiService):
         waiting = defer.gatherResults(
             [listener.when_listening() for listener in self.listeners], consumeErrors=True
         )
-        waiting.addCallbacks(self._ready, lambda failure: None)
+        waiting.addCallbacks(self._once_running, lambda failure: None)
 
-    def _ready(self, _: Any) -> None:
+    def _once_running(self, _: Any) -> None:
+        """:meth:`_ready` once the reactor runs. twistd starts the service before it
+        runs the reactor, which only then installs its SIGTERM and SIGINT handlers:
+        READY=1 sent before that let a stop that came at once (``systemctl stop``
+        right after the start) end the process by the signal's default action, with
+        no notice to clients and no ordered stop. A ``task.Clock`` (unit tests) has
+        no reactor to wait for."""
+        call_when_running = getattr(self.clock, "callWhenRunning", None)
+        if call_when_running is None:
+            self._ready()
+        else:
+            call_when_running(self._ready)
+
+    def _ready(self) -> None:
         where = ", ".join(f"{lst.name} on {lst.address()}" for lst in self.listeners)
         log.info("lairchat {version} ready: {where}", version=lairchat.__version__, where=where)
         systemd.notify("READY=1", f"STATUS=Serving: {where}")

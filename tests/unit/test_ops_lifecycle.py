@@ -163,6 +163,23 @@ def test_ready_once_every_listener_listens(notifications: socket.socket) -> None
     assert message[1].startswith("STATUS=Serving: tcp on 127.0.0.1:8080, http on")
 
 
+def test_ready_only_once_the_reactor_runs(notifications: socket.socket) -> None:
+    """READY=1 was sent as soon as the ports listened, which under twistd is before
+    the reactor runs and installs its SIGTERM handler: a stop sent at once ended the
+    server by the signal's default action (1 start in 6 in a loop of real ones)."""
+    reactor = MemoryReactorClock()
+    top = LairChatService(reactor)
+    top.add_listener(Listener("tcp", FakeEndpoint(FakePort([], "tcp")), None, "X"))
+    top.privilegedStartService()
+    top.startService()
+    notifications.settimeout(0)
+    with pytest.raises(BlockingIOError):
+        notifications.recv(1024)
+    reactor.run()
+    notifications.settimeout(5)
+    assert notifications.recv(1024).decode().split("\n")[0] == "READY=1"
+
+
 @pytest.mark.parametrize("freeze", [False, True])
 def test_the_heap_is_frozen_once_ready_only_when_asked(
     notifications: socket.socket, monkeypatch: pytest.MonkeyPatch, freeze: bool
