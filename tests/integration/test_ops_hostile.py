@@ -14,7 +14,11 @@ import pytest
 
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.testing import TWISTD, ServerProcess, server_env
-from tests.unit.test_ops_cli_hostile import another_applications_database, tables
+from tests.unit.test_ops_cli_hostile import (
+    another_applications_database,
+    damage_all_but_migrations,
+    tables,
+)
 
 TIMEOUT = 30.0
 
@@ -80,28 +84,6 @@ def test_another_applications_database_stops_the_start_untouched(tmp_path: Path)
         " (invoices) and no lairchat migrations recorded; lairchat adds nothing to it\n"
     )
     assert tables(db) == before
-
-
-def damage_all_but_migrations(db: Path) -> None:
-    """Overwrite the first page of every table and index but ``_migrations``'s: the
-    start's migrations read fine, what it reads next is malformed (a failing disk)."""
-    conn = sqlite3.connect(db)
-    try:
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [
-            row[0]
-            for row in conn.execute(
-                "SELECT rootpage FROM sqlite_master WHERE rootpage > 0"
-                " AND tbl_name NOT IN ('_migrations', 'sqlite_sequence')"
-            )
-        ]
-        conn.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        conn.close()
-    with db.open("r+b") as f:
-        for page in pages:
-            f.seek((page - 1) * page_size)
-            f.write(b"\xff" * page_size)
 
 
 @pytest.mark.parametrize(

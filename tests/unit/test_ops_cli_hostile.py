@@ -110,3 +110,50 @@ def test_another_applications_database_is_refused_untouched(
         " lairchat migrations recorded; lairchat adds nothing to it\n"
     )
     assert tables(db) == before
+
+
+def damage_all_but_migrations(db: Path) -> None:
+    """Overwrite the first page of every table and index but ``_migrations``'s: the
+    start's migrations read fine, what it reads next is malformed (a failing disk)."""
+    conn = sqlite3.connect(db)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [
+            row[0]
+            for row in conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE rootpage > 0"
+                " AND tbl_name NOT IN ('_migrations', 'sqlite_sequence')"
+            )
+        ]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file itself
+    finally:
+        conn.close()
+    with db.open("r+b") as f:
+        for page in pages:
+            f.seek((page - 1) * page_size)
+            f.write(b"\xff" * page_size)
+
+
+@pytest.mark.parametrize("into", [False, True])
+def test_a_damaged_database_is_not_backed_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture, into: bool
+) -> None:
+    """``db backup`` copied a damaged database page by page and said ``backed up``,
+    status 0: the daily backup unit, with --keep, would in two weeks have replaced
+    every good backup by a damaged one."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    kept = backups / "lair-chat-2000-01-01.db"
+    assert run(db, "db", "backup", str(kept)) == 0
+    damage_all_but_migrations(db)
+    capsys.readouterr()
+    target = ["--into", str(backups), "--keep", "1"] if into else [str(tmp_path / "b.db")]
+    assert run(db, "db", "backup", *target) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"lairchat: {db} is damaged (")
+    assert captured.err.endswith("): no backup written\n") and captured.err.count("\n") == 1
+    assert sorted(p.name for p in backups.iterdir()) == [kept.name]
+    assert not (tmp_path / "b.db").exists()
