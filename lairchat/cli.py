@@ -279,16 +279,17 @@ def refuse_the_database_itself(path: str, other: str) -> None:
         raise ConfigError(f"{other} is the database itself")
 
 
-def check_copy(copy: sqlite3.Connection, path: str) -> None:
-    """ConfigError if the copy of ``path`` is damaged. SQLite's backup copies pages
-    as they are, so a damaged database made a damaged backup with status 0, and the
-    daily backups' ``--keep`` then replaced the good ones with it, one a day.
-    ``quick_check`` reads the copy once (no index against its table: that is
-    ``integrity_check``, much slower)."""
-    problems = [row[0] for row in copy.execute("PRAGMA quick_check(1)")]
+def check_whole(conn: sqlite3.Connection, path: str, otherwise: str) -> None:
+    """ConfigError if the database ``path`` (open as ``conn``) is damaged; the error
+    ends with ``otherwise``, what was not done. SQLite's backup copies pages as they
+    are: a damaged database made a damaged backup with status 0 (the daily backups'
+    ``--keep`` then replacing the good ones with it, one a day), and a damaged backup
+    was restored over a good database. ``quick_check`` reads the file once (not an
+    index against its table: that is ``integrity_check``, much slower)."""
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
     if problems != ["ok"]:
         first = " ".join(problems[0].replace("*** in database main ***", "").split())
-        raise ConfigError(f"{path} is damaged ({first}): no backup written")
+        raise ConfigError(f"{path} is damaged ({first}): {otherwise}")
 
 
 def cmd_backup(path: str, target: str, force: bool = False) -> str:
@@ -301,7 +302,7 @@ def cmd_backup(path: str, target: str, force: bool = False) -> str:
             dest = sqlite3.connect(target)
             try:
                 source.backup(dest)
-                check_copy(dest, path)
+                check_whole(dest, path, "no backup written")
             finally:
                 dest.close()
         except BaseException:
@@ -389,6 +390,8 @@ def open_backup(backup: str) -> sqlite3.Connection:
         source = sqlite3.connect(read_only_uri(backup), uri=True)
         try:
             recorded = recorded_migrations(source)
+            if recorded:
+                check_whole(source, backup, "nothing restored")
         except BaseException:
             source.close()
             raise

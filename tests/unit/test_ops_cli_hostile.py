@@ -157,3 +157,25 @@ def test_a_damaged_database_is_not_backed_up(
     assert captured.err.endswith("): no backup written\n") and captured.err.count("\n") == 1
     assert sorted(p.name for p in backups.iterdir()) == [kept.name]
     assert not (tmp_path / "b.db").exists()
+
+
+def test_a_damaged_backup_is_not_restored(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``db restore`` checked that a backup was a lairchat database, not that it was
+    whole: a damaged one was copied over the good database, status 0."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    backup = tmp_path / "backup.db"
+    assert run(db, "db", "backup", str(backup)) == 0
+    damage_all_but_migrations(backup)
+    assert run(db, "admin", "create-user", "bob", "bob@example.com") == 0
+    capsys.readouterr()
+    assert run(db, "db", "restore", str(backup)) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"lairchat: {backup} is damaged (")
+    assert captured.err.endswith("): nothing restored\n") and captured.err.count("\n") == 1
+    assert run(db, "admin", "list-users") == 0
+    assert [line.split()[-2] for line in capsys.readouterr().out.splitlines()] == [
+        "alice",
+        "bob",
+    ]
