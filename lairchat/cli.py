@@ -434,6 +434,10 @@ def older_than(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{e}, got {text}") from None
 
 
+#: How many dated backups ``db backup --into`` keeps unless ``--keep`` says.
+DEFAULT_KEEP = 14
+
+
 def backups_kept(text: str) -> int:
     """``--keep``: how many dated backups ``db backup --into`` leaves."""
     if not text.strip().isdigit() or not 1 <= int(text) <= 100000:
@@ -525,7 +529,7 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--force", action="store_true", help="replace PATH if it exists")
     c.add_argument(
-        "--keep", metavar="N", type=backups_kept, default=14, help="with --into (default: 14)"
+        "--keep", metavar="N", type=backups_kept, help=f"with --into (default: {DEFAULT_KEEP})"
     )
     c = command(db, "restore", "replace the database with a backup (server stopped)")
     c.add_argument("backup")
@@ -551,8 +555,12 @@ def run(args: argparse.Namespace) -> str:
     if args.command == "migrate":
         return cmd_migrate(path)
     if args.command == "backup" and args.into is not None:
-        return cmd_backup_into(path, args.into, args.keep)
+        if args.force:
+            raise UsageError("--force goes with PATH")
+        return cmd_backup_into(path, args.into, args.keep or DEFAULT_KEEP)
     if args.command == "backup":
+        if args.keep is not None:
+            raise UsageError("--keep goes with --into DIR")
         return cmd_backup(path, args.path, args.force)
     if args.command == "prune":
         return cmd_prune(path, args.older_than)

@@ -179,3 +179,28 @@ def test_a_damaged_backup_is_not_restored(tmp_path: Path, capsys: pytest.Capture
         "alice",
         "bob",
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["BACKUP", "--keep", "3"], "lairchat: --keep goes with --into DIR\n"),
+        (["--into", "DIR", "--force"], "lairchat: --force goes with PATH\n"),
+    ],
+)
+def test_backup_options_that_would_do_nothing_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], expected: str
+) -> None:
+    """``db backup PATH --keep 3`` wrote PATH and kept every older backup, status 0:
+    --keep counts only with --into, and was dropped without a word (so was --force
+    with --into, which replaces the day's backup in any case)."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    argv = [str(tmp_path / "b.db") if a == "BACKUP" else a for a in argv]
+    argv = [str(backups) if a == "DIR" else a for a in argv]
+    capsys.readouterr()
+    assert run(db, "db", "backup", *argv) == 2
+    assert capsys.readouterr() == ("", expected)
+    assert not (tmp_path / "b.db").exists() and list(backups.iterdir()) == []
