@@ -589,7 +589,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # at a password prompt
         print(file=sys.stderr)
         return 130
-    print(out)
+    return say(out)
+
+
+#: The status of a command ended by SIGPIPE, as a shell reports it (128 + 13).
+READER_GONE = 141
+
+
+def say(out: str) -> int:
+    """Print ``out``; 0, or :data:`READER_GONE` if stdout's reader went away (``|
+    head``): quietly, where the print raised BrokenPipeError, a traceback. stdout
+    then goes to /dev/null, or the interpreter's flush at exit fails again."""
+    try:
+        print(out, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return READER_GONE
     return 0
 
 

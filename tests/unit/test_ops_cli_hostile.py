@@ -3,7 +3,10 @@ a typo in it, and the like. Each test failed before the fix it names."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +207,22 @@ def test_backup_options_that_would_do_nothing_are_refused(
     assert run(db, "db", "backup", *argv) == 2
     assert capsys.readouterr() == ("", expected)
     assert not (tmp_path / "b.db").exists() and list(backups.iterdir()) == []
+
+
+def test_output_to_a_reader_that_went_away_is_no_traceback(tmp_path: Path) -> None:
+    """``lairchat admin list-users | head -1`` with more users than a pipe holds: the
+    print met a closed pipe and the command ended in a ``BrokenPipeError`` traceback.
+    Here the reader is gone before the command writes at all."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    child = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "lairchat.cli", "--database-url", f"sqlite:{db}"]
+        + ["admin", "list-users"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    child.stdout.close()
+    err = child.stderr.read()
+    assert child.wait(timeout=60) == 141  # as a command ended by SIGPIPE in a shell
+    assert err == b""
