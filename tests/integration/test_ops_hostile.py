@@ -116,3 +116,23 @@ def test_a_damaged_database_stops_the_start_with_one_line(
         f"lairchat: LAIR_DATABASE_URL: cannot read database '{db}':"
         " DatabaseError: database disk image is malformed\n"
     )
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
+def test_a_log_file_that_cannot_be_opened_is_one_line(tmp_path: Path, daemon: bool) -> None:
+    """``--logfile`` in a missing directory: the plugin opens the log as it makes
+    the service, and the start ended in a 30-line FileNotFoundError traceback."""
+    log = tmp_path / "missing" / "lairchat.log"
+    options = ["--pidfile", str(tmp_path / "lairchat.pid")] if daemon else ["-n", "--pidfile="]
+    done = subprocess.run(  # noqa: S603
+        [*TWISTD, *options, "--logfile", str(log), "lairchat"],
+        cwd=tmp_path,
+        env=server_env(tmp_path, LAIR_DATABASE_URL=f"sqlite:{tmp_path / 'chat.db'}"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"lairchat: --logfile: cannot open {log}: No such file or directory\n"
+    assert not (tmp_path / "lairchat.pid").exists()

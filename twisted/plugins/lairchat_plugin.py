@@ -36,17 +36,21 @@ class LairChatServiceMaker:
             os.umask(umask)
         try:
             config = load_config(options, os.environ, twistd_rundir(parent))
+            # Under twistd, `options.parent` holds twistd's own options (--logfile,
+            # --nodaemon, ...): the log goes where twistd would write it, in our
+            # format. Opened before the database: a log file that cannot be opened
+            # stops the start before anything is changed.
+            try:
+                log_observer = observer_for_twistd(parent, config.log_format, config.log_level)
+            except OSError as e:
+                raise ConfigError(f"--logfile: cannot open {e.filename}: {e.strerror}") from None
             server = makeService(config)
         except ConfigError as e:
-            # One line, no traceback: a configuration mistake (or a database or
-            # certificate that cannot be used) is not a crash.
+            # One line, no traceback: a configuration mistake (or a database,
+            # certificate or log file that cannot be used) is not a crash.
             print(f"lairchat: {e}", file=sys.stderr)
             raise SystemExit(2) from None
-        # Under twistd, `options.parent` holds twistd's own options (--logfile,
-        # --nodaemon, ...): the log goes where twistd would write it, in our format.
-        server.log_observer = observer_for_twistd(
-            getattr(options, "parent", None), config.log_format, config.log_level
-        )
+        server.log_observer = log_observer
         server.freeze_heap = True
         server.foreground = not twistd_daemon(parent)
         return server
