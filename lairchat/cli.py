@@ -37,7 +37,7 @@ from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Ban
 from lairchat.revocation import CHECK_INTERVAL
 from lairchat.storage.sqlite import lock, migrate
-from lairchat.storage.sqlite.faults import DatabaseFileChanged, log_check
+from lairchat.storage.sqlite.faults import DatabaseFileChanged, StorageFault, log_check
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.tls import write_dev_certificate
@@ -550,6 +550,14 @@ def run(args: argparse.Namespace) -> str:
         cert, key = write_dev_certificate(args.dir)
         return f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)"
     path = database_path(os.environ, args.database_url)
+    try:
+        return on_database(args, path)
+    except StorageFault as e:  # its message is SQLite's, which names no file
+        raise ConfigError(f"{path}: {e.message}") from None
+
+
+def on_database(args: argparse.Namespace, path: str) -> str:
+    """Do a command on the database ``path``; return what to print."""
     if args.group == "admin":
         return args.run(open_core(path, getattr(args, "creates", False)), args)
     if args.command == "migrate":

@@ -226,3 +226,20 @@ def test_output_to_a_reader_that_went_away_is_no_traceback(tmp_path: Path) -> No
     err = child.stderr.read()
     assert child.wait(timeout=60) == 141  # as a command ended by SIGPIPE in a shell
     assert err == b""
+
+
+def test_a_database_fault_names_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A fault while a command worked said only ``lairchat: DatabaseError: database
+    disk image is malformed`` (or ``... database is locked``): which file, the
+    operator had to guess."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    damage_all_but_migrations(db)
+    capsys.readouterr()
+    assert run(db, "admin", "list-users") == 1
+    assert capsys.readouterr() == (
+        "",
+        f"lairchat: {db}: DatabaseError: database disk image is malformed\n",
+    )
