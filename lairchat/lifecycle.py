@@ -366,7 +366,21 @@ class LairChatService(service.MultiService):
         if call_when_running is None:
             self._ready()
         else:
+            call_when_running(self._stop_on_hangup)
             call_when_running(self._ready)
+
+    def _stop_on_hangup(self) -> None:
+        """A hangup (the terminal of a server run with ``-n`` closing, ``kill -HUP``)
+        stops the server as SIGTERM does. Its default action ended the server and its
+        message writer at once: no notice to clients, batches in flight unanswered.
+        Not where SIGHUP is ignored (``nohup``) or handled by someone else."""
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+            signal.signal(signal.SIGHUP, self._hung_up)
+
+    def _hung_up(self, signum: int, frame: Any) -> None:
+        # As the reactor's own SIGTERM handler does: log, then stop from its thread.
+        self.clock.callFromThread(log.info, "Received SIGHUP, shutting down.")
+        self.clock.callFromThread(self.clock.stop)
 
     def _ready(self) -> None:
         where = ", ".join(f"{lst.name} on {lst.address()}" for lst in self.listeners)
@@ -380,8 +394,8 @@ class LairChatService(service.MultiService):
             self.watchdog = systemd.Watchdog(self.clock, interval)
             self.watchdog.start()
 
-    #: The signals that stop the server (the reactor's handlers).
-    STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    #: The signals that stop the server (the reactor's handlers, and ours for SIGHUP).
+    STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
     def _hold_stop_signals(self) -> None:
         """From here on, a stop signal says the stop goes on. The reactor's handler
@@ -389,7 +403,7 @@ class LairChatService(service.MultiService):
         logged a critical ``ReactorNotRunning`` traceback. Only the reactor's own
         handlers are replaced (not a test runner's, nor a debugger's)."""
         for signum in self.STOP_SIGNALS:
-            if getattr(signal.getsignal(signum), "__self__", None) is self.clock:
+            if getattr(signal.getsignal(signum), "__self__", None) in (self.clock, self):
                 signal.signal(signum, self._signalled_while_stopping)
 
     def _signalled_while_stopping(self, signum: int, frame: Any) -> None:

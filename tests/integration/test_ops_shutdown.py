@@ -34,13 +34,19 @@ def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Server:
     return server
 
 
-@pytest.mark.parametrize("whole_group", [False, True], ids=["server", "process-group"])
+@pytest.mark.parametrize(
+    ("whole_group", "signum"),
+    [(False, signal.SIGTERM), (True, signal.SIGTERM), (True, signal.SIGHUP)],
+    ids=["server", "process-group", "hangup"],
+)
 def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(
-    daemon: Server, whole_group: bool
+    daemon: Server, whole_group: bool, signum: signal.Signals
 ) -> None:
     """``process-group``: SIGTERM reaches the message writer process too, as systemd's
     default ``KillMode=control-group`` and Ctrl-C in a terminal do. The writer must
-    not die of it: it exits when the server closes its input, after the last batch."""
+    not die of it: it exits when the server closes its input, after the last batch.
+    ``hangup``: what a closing terminal sends its processes; its default action ended
+    both at once, with no notice to the clients."""
     assert daemon.pidfile.exists()
     alice, bob = daemon.tcp(), daemon.tcp()
     with closing_all(alice, bob):
@@ -70,9 +76,9 @@ def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(
                 )
 
         if whole_group:
-            os.killpg(os.getpgid(daemon.pid), signal.SIGTERM)
+            os.killpg(os.getpgid(daemon.pid), signum)
         else:
-            daemon.signal(signal.SIGTERM)
+            daemon.signal(signum)
         seen = {}
         for client in (alice, bob):
             frames = client.expect_closed()
@@ -94,7 +100,7 @@ def test_sigterm_notifies_clients_and_keeps_every_acknowledged_message(
     daemon.wait_exit()
     wait_until(lambda: not daemon.pidfile.exists(), "for twistd to remove its pidfile")
     log = daemon.output()
-    assert "Received SIGTERM" in log
+    assert f"Received {signal.Signals(signum).name}" in log
     assert "lairchat stopped" in log
     assert "Traceback" not in log, log
 

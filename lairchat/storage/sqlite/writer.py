@@ -202,6 +202,7 @@ def main(argv: list[str]) -> None:
     # when the server closes its input (or dies: the pipe closes with it).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closing terminal's, likewise
     allocator.keep_freed_memory()
     library.configure_for_one_thread()
     try:
