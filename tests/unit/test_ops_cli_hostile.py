@@ -11,19 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lairchat import cli
-from lairchat.core import passwords
-from lairchat.transports.http.testing import CHEAP_HASHER
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-    monkeypatch.setenv("LAIR_NEW_PASSWORD", "password123")
-
-
-def run(db: Path, *argv: str) -> int:
-    return cli.main(["--database-url", f"sqlite:{db}", *argv])
+from tests.unit.test_ops_cli import cheap_hashes, run  # noqa: F401 (an autouse fixture)
 
 
 @pytest.mark.parametrize(
@@ -228,9 +216,7 @@ def test_output_to_a_reader_that_went_away_is_no_traceback(tmp_path: Path) -> No
     assert err == b""
 
 
-def test_a_database_fault_names_the_database(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+def test_a_database_fault_names_the_database(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A fault while a command worked said only ``lairchat: DatabaseError: database
     disk image is malformed`` (or ``... database is locked``): which file, the
     operator had to guess."""
