@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from lairchat.domain.errors import LairError, validation_error
 from lairchat.domain.hidden import NAME_UNSAFE
 
@@ -36,6 +38,13 @@ def check_username(username: str) -> str:
             "invalid format: must contain only alphanumeric characters or underscore",
         )
     _check_visible("username_invalid", username)
+    plain = unicodedata.normalize("NFKC", username)
+    if plain != username:
+        # Fullwidth, ligature, superscript or other compatibility characters:
+        # "ａｌｉｃｅ" beside "alice" looks like the same user (our addition).
+        raise validation_error(
+            "username_invalid", f"invalid format: must be written in plain characters ({plain})"
+        )
     return username
 
 

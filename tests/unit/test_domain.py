@@ -89,6 +89,26 @@ def test_username_refused(username, reason):
     assert message == f"Username invalid: {reason}"
 
 
+@pytest.mark.parametrize(
+    ("username", "plain"),
+    [
+        ("ａｌｉｃｅ", "alice"),  # fullwidth letters
+        ("\u210cello", "Hello"),  # a blackletter capital
+        ("ﬁnn", "finn"),  # a ligature
+        ("admin²", "admin2"),  # a superscript digit
+    ],
+)
+def test_usernames_that_look_like_plainer_ones_are_refused(username, plain):
+    """Each looks like (or is, once normalised) another name: the user it would pass
+    for. The original took them all. Names already plain are unchanged (above)."""
+    message = refused(validation.check_username, username, "username_invalid")
+    assert (
+        message
+        == f"Username invalid: invalid format: must be written in plain characters ({plain})"
+    )
+    assert validation.check_username(plain) == plain
+
+
 # -- emails ---------------------------------------------------------------------------
 
 
