@@ -922,6 +922,29 @@ def registered(client: TCPClient, prefix: str) -> Message:
     return client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
 
 
+def created_rooms(client: TCPClient, names: list[str]) -> list[dict[str, Any]]:
+    """Rooms made over ``client``, the requests pipelined; their room objects."""
+    for name in names:
+        client.send({"type": "create_room", "name": name})
+    return [client.wait_for(lambda m: m["type"] == "create_room_response")["room"]
+            for _ in names]  # fmt: skip
+
+
+def joined(client: TCPClient, rooms: list[dict[str, Any]]) -> None:
+    """``client`` joins every room, the requests pipelined; each join must succeed."""
+    for room in rooms:
+        client.send({"type": "join_room", "room_id": room["id"]})
+    for _ in rooms:
+        assert client.wait_for(lambda m: m["type"] == "join_room_response")["success"]
+
+
+def registered_over_rest(server: ServerProcess, names: list[str]) -> None:
+    """Accounts that only exist (nobody signs in as them): people to list."""
+    for name in names:
+        rest(server, "POST", "/auth/register", {"username": name, "email": f"{name}@e.com",
+                                               "password": PASSWORD})  # fmt: skip
+
+
 def listed(chrome: webdriver.Chrome, list_id: str) -> list[str]:
     """The names in a list (its items' first name, ``bdi``), in order."""
     return chrome.execute_script(
@@ -1036,17 +1059,9 @@ def test_lists_longer_than_a_page(server: ServerProcess, driver: webdriver.Chrom
     many, tag = 130, uuid.uuid4().hex[:6]
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
         me, _ = registered(alice, "alice"), registered(bob, "bob")
-        for n in range(many):
-            bob.send({"type": "create_room", "name": f"room{tag}_{n:03}"})
-        rooms = [bob.wait_for(lambda m: m["type"] == "create_room_response") for _ in range(many)]
-        for response in rooms[:60]:
-            alice.send({"type": "join_room", "room_id": response["room"]["id"]})
-        for _ in range(60):
-            assert alice.wait_for(lambda m: m["type"] == "join_room_response")["success"]
-    for n in range(many):
-        name = f"p{tag}_{n:03}"
-        rest(server, "POST", "/auth/register", {"username": name, "email": f"{name}@e.com",
-                                               "password": PASSWORD})  # fmt: skip
+        rooms = created_rooms(bob, [f"room{tag}_{n:03}" for n in range(many)])
+        joined(alice, rooms[:60])
+    registered_over_rest(server, [f"p{tag}_{n:03}" for n in range(many)])
     signed_in(server, driver, me["token"])
 
     # Rooms: the 60 joined; of the public ones the first page (less those joined), then all.

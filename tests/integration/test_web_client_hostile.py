@@ -26,10 +26,13 @@ from tests.integration.test_web_client_browser import (
     SECRET,
     connected,
     count,
+    created_rooms,
     errors_logged,
+    joined,
     listed,
     open_room,
     registered,
+    registered_over_rest,
     shown,
     signed_in,
     text_of,
@@ -191,18 +194,9 @@ def test_a_flood_of_messages_does_not_redraw_the_lists_each_time(
     flood, rooms_joined, people = 1000, 40, 100
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
         me, _ = registered(alice, "alice"), registered(bob, "bob")
-        for n in range(rooms_joined):
-            bob.send({"type": "create_room", "name": f"room_{n:03}"})
-        rooms = [bob.wait_for(lambda m: m["type"] == "create_room_response")["room"]
-                 for _ in range(rooms_joined)]  # fmt: skip
-        for room in rooms:
-            alice.send({"type": "join_room", "room_id": room["id"]})
-        for _ in rooms:
-            assert alice.wait_for(lambda m: m["type"] == "join_room_response")["success"]
-        for n in range(people):
-            name = f"p{n:03}_{uuid.uuid4().hex[:6]}"
-            rest(server, "POST", "/auth/register", {"username": name, "email": f"{name}@e.com",
-                                                   "password": PASSWORD})  # fmt: skip
+        rooms = created_rooms(bob, [f"room_{n:03}" for n in range(rooms_joined)])
+        joined(alice, rooms)
+        registered_over_rest(server, [f"p{n:03}_{uuid.uuid4().hex[:6]}" for n in range(people)])
         signed_in(server, driver, me["token"])
         wait_for(driver, lambda d: count(d, "room-list") == rooms_joined)
         wait_for(driver, lambda d: count(d, "user-list") == 99)  # the first page
