@@ -191,7 +191,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
 
     api = HttpApi(core, config, proxies)
     api.limiter = HttpRateLimiter(core.limiter, core.auth.tokens, proxies)
-    ws = make_ws_resource(core, config, reactor)
+    ws = make_ws_resource(core, config, reactor, proxies)
     root = api.resource()
     root.putChild(b"ws", ws)
     root.putChild(b"metrics", MetricsResource(metrics))

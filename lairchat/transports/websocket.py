@@ -535,18 +535,24 @@ def _take_early_bytes(channel: Any) -> bytes:
     return early
 
 
-def make_ws_factory(core: Core, config: Config, clock: Any) -> LairWSFactory:
+def make_ws_factory(
+    core: Core, config: Config, clock: Any, proxies: ProxyPolicy | None = None
+) -> LairWSFactory:
     # The connection cap is LAIR_TCP_MAX_CONNECTIONS, counted apart from TCP's.
     return LairWSFactory(
         core,
         SessionSettings.from_config(config, "ws"),
         clock,
         allowed_origins=config.ws_allowed_origins,
-        proxies=ProxyPolicy.from_config(config),
+        proxies=proxies or ProxyPolicy.from_config(config),
         max_connections=config.tcp_max_connections,
     )
 
 
-def make_ws_resource(core: Core, config: Config, clock: Any) -> IResource:
-    """The ``/ws`` resource: ``site_root.putChild(b"ws", make_ws_resource(...))``."""
-    return LairWSResource(make_ws_factory(core, config, clock))
+def make_ws_resource(
+    core: Core, config: Config, clock: Any, proxies: ProxyPolicy | None = None
+) -> IResource:
+    """The ``/ws`` resource: ``site_root.putChild(b"ws", make_ws_resource(...))``.
+    ``proxies``: the server's one policy, so that ``/ws`` and the API read client
+    addresses alike (else one is made from ``config``)."""
+    return LairWSResource(make_ws_factory(core, config, clock, proxies))
