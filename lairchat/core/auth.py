@@ -35,6 +35,12 @@ LOCKOUT_DURATION = 15 * 60
 #: Bound on remembered identifiers and (identifier, address) pairs; the oldest are
 #: forgotten first.
 LOCKOUT_TRACKED_MAX = 50_000
+#: Attempts on one identifier that may wait for pending ones to settle; past it they
+#: are refused. (Each is an open request, so connection caps bound them too.)
+LOCKOUT_WAITING_MAX = LOCKOUT_THRESHOLD_ALL
+#: How long an address a login succeeded from still gets in while the identifier is
+#: locked for everyone.
+LOCKOUT_KNOWN_FOR = 30 * 24 * 3600
 
 
 @dataclass(slots=True)
@@ -48,14 +54,22 @@ class AuthResult:
 
 
 class Lockout:
-    """Counts failed logins in memory (a restart forgets them), per identifier and
-    client address, and per identifier alone.
+    """Counts failed logins in memory, per identifier and client address, and per
+    identifier alone.
 
     Counted per identifier alone, anyone could lock a known user out by failing five
     times. Counted per address, failures lock out only the address they come from,
     and the user still logs in from theirs; a guesser with many addresses meets the
-    higher threshold for all of them together, which locks the identifier for
-    everyone (SECURITY.md)."""
+    higher threshold for all of them together, which locks the identifier for every
+    address but those it was logged in from before (SECURITY.md).
+
+    Every attempt goes through :meth:`admit` and then :meth:`settle`. Attempts whose
+    password check is still running count as failures until they settle, so a burst
+    sent together cannot pass a threshold before the first failure is counted; an
+    attempt that would pass one if those all failed waits (at most
+    ``LOCKOUT_WAITING_MAX`` of them per identifier) for them to settle, then is
+    decided again. Concurrent honest logins therefore all get in, one after the
+    other, while a burst of guesses still gets no more checks than the threshold."""
 
     def __init__(self, clock, message: str = "Account locked: too many failed login attempts"):
         """``message``: the ``account_locked`` error's, for what the lockout guards."""
@@ -63,9 +77,14 @@ class Lockout:
         self._message = message
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
-        #: Attempts let through whose password check has not ended, per key: they
-        #: count as failures until it does (at most the concurrent requests).
+        #: Attempts admitted and not yet settled, per key.
         self._pending: dict[str, int] = {}
+        #: Attempts waiting for pending ones to settle, per identifier key, first come
+        #: first: (address key, the Deferred :meth:`admit` returned).
+        self._waiting: dict[str, list[tuple[str, defer.Deferred]]] = {}
+        #: (identifier, address) keys a login succeeded from, and when it last did:
+        #: these still get in while the identifier is locked for every other address.
+        self._known: dict[str, float] = {}
 
     @staticmethod
     def _keys(identifier: str, source: str) -> tuple[str, str]:
@@ -74,31 +93,100 @@ class Lockout:
         key = identifier.lower()
         return key, f"{key}\0{source}"
 
-    def check(self, identifier: str, source: str = "") -> None:
-        """Refuse a locked identifier or address, or one whose attempts still being
-        checked would lock it if they failed; else count this attempt as one of
-        those until :meth:`release`. Without that, attempts sent together (from many
-        connections) all passed before the first failure was counted."""
-        keys = self._keys(identifier, source)
-        for key, threshold in zip(keys, (LOCKOUT_THRESHOLD_ALL, LOCKOUT_THRESHOLD), strict=True):
-            until = self._locked_until.get(key)
-            if until is not None:
-                if self._clock.seconds() < until:
-                    raise LairError("account_locked", self._message)
-                del self._locked_until[key]
-            pending = self._pending.get(key)
-            if pending and self._recent(key) + pending >= threshold:
-                raise LairError("account_locked", self._message)
-        for key in keys:
-            self._pending[key] = self._pending.get(key, 0) + 1
+    def admit(self, identifier: str, source: str = "") -> defer.Deferred:
+        """Fires once the attempt may check its password (it then counts as pending
+        until :meth:`settle`), or fails with ``account_locked``: the address is
+        locked, or the identifier is and the address is not one it logged in from,
+        or too many attempts already wait."""
+        everyone, here = self._keys(identifier, source)
+        try:
+            if self._decide(everyone, here):
+                return defer.succeed(None)
+            waiting = self._waiting.setdefault(everyone, [])
+            if len(waiting) >= LOCKOUT_WAITING_MAX:
+                raise self._refusal()
+        except LairError as refused:
+            return defer.fail(refused)
+        admitted: defer.Deferred = defer.Deferred()
+        waiting.append((here, admitted))
+        return admitted
 
-    def release(self, identifier: str, source: str = "") -> None:
-        """The attempt :meth:`check` let through has been checked (or has failed for
-        another reason): then :meth:`failed` or :meth:`succeeded` says how it went."""
-        for key in self._keys(identifier, source):
+    def _decide(self, everyone: str, here: str) -> bool:
+        """Admit (counted as pending: True) or wait (False), or raise ``account_locked``."""
+        if self._locked(here):
+            raise self._refusal()
+        if self._locked(everyone):
+            known = self._known.get(here)
+            if known is None or self._clock.seconds() - known >= LOCKOUT_KNOWN_FOR:
+                raise self._refusal()
+            # Locked for the guessers already: only this address's own count applies.
+            room = self._room(here, LOCKOUT_THRESHOLD)
+        else:
+            room = self._room(here, LOCKOUT_THRESHOLD) and self._room(
+                everyone, LOCKOUT_THRESHOLD_ALL
+            )
+        if room:
+            for key in (everyone, here):
+                self._pending[key] = self._pending.get(key, 0) + 1
+        return room
+
+    def _refusal(self) -> LairError:
+        return LairError("account_locked", self._message)
+
+    def _locked(self, key: str) -> bool:
+        until = self._locked_until.get(key)
+        if until is None:
+            return False
+        if self._clock.seconds() < until:
+            return True
+        del self._locked_until[key]
+        return False
+
+    def _room(self, key: str, threshold: int) -> bool:
+        """Whether one more attempt stays under ``threshold`` even if every pending
+        one fails."""
+        return self._recent(key) + self._pending.get(key, 0) + 1 <= threshold
+
+    def settle(self, identifier: str, source: str = "", ok: bool | None = None) -> None:
+        """The attempt :meth:`admit` let through has ended: ``ok`` True (the password
+        was right), False (a failure, counted), None (it erred: nothing counted).
+        Then the attempts waiting on the identifier are decided again."""
+        everyone, here = self._keys(identifier, source)
+        for key in (everyone, here):
             pending = self._pending.pop(key, 1) - 1
             if pending:
                 self._pending[key] = pending
+        if ok is False:
+            self._failed(everyone, here)
+        elif ok:
+            # Forget the address's failures; those from other addresses still count.
+            self._failures.pop(here, None)
+            self._known.pop(here, None)
+            self._known[here] = self._clock.seconds()
+            forget_oldest(self._known, LOCKOUT_TRACKED_MAX)
+        self._wake(everyone)
+
+    def _wake(self, everyone: str) -> None:
+        """Decide the waiting attempts again, then fire those decided. (Firing runs
+        their logins on, which can settle and wake again: the queue is put back
+        first.)"""
+        decided: list[tuple[defer.Deferred, LairError | None]] = []
+        still: list[tuple[str, defer.Deferred]] = []
+        for here, admitted in self._waiting.pop(everyone, ()):
+            try:
+                if not self._decide(everyone, here):
+                    still.append((here, admitted))
+                    continue
+                decided.append((admitted, None))
+            except LairError as refused:
+                decided.append((admitted, refused))
+        if still:
+            self._waiting[everyone] = still
+        for admitted, refused in decided:
+            if refused is None:
+                admitted.callback(None)
+            else:
+                admitted.errback(refused)
 
     def _recent(self, key: str) -> int:
         return len(self._within_window(self._failures.get(key, ())))
@@ -107,8 +195,7 @@ class Lockout:
         now = self._clock.seconds()
         return [t for t in times if now - t < LOCKOUT_WINDOW]
 
-    def failed(self, identifier: str, source: str = "") -> None:
-        everyone, here = self._keys(identifier, source)
+    def _failed(self, everyone: str, here: str) -> None:
         self._count(everyone, LOCKOUT_THRESHOLD_ALL)
         self._count(here, LOCKOUT_THRESHOLD)
         # Both tables are bounded: identifiers and addresses cost an attacker little
@@ -123,13 +210,10 @@ class Lockout:
         recent = self._within_window(self._failures.pop(key, ()))
         recent.append(now)
         if len(recent) >= threshold:
+            self._locked_until.pop(key, None)
             self._locked_until[key] = now + LOCKOUT_DURATION
         else:
             self._failures[key] = recent
-
-    def succeeded(self, identifier: str, source: str = "") -> None:
-        """Forget the address's failures; those from other addresses still count."""
-        self._failures.pop(self._keys(identifier, source)[1], None)
 
 
 class AuthService:
@@ -183,16 +267,16 @@ class AuthService:
     async def login(self, identifier: str, password: str, source: str = "") -> AuthResult:
         """``source``: the client's address key (``ratelimit.address_key``), which the
         lockout counts failures by."""
-        self.lockout.check(identifier, source)
+        await self.lockout.admit(identifier, source)
+        ok = None
         try:
             user = await self.store.find_user_by_login(identifier)
-            ok = await self.passwords.verify(user.password_hash if user else None, password)
+            verified = await self.passwords.verify(user.password_hash if user else None, password)
+            ok = verified and user is not None
         finally:
-            self.lockout.release(identifier, source)
-        if not ok or user is None:
-            self.lockout.failed(identifier, source)
+            self.lockout.settle(identifier, source, ok)
+        if not ok:
             raise LairError("invalid_credentials")
-        self.lockout.succeeded(identifier, source)
         await self.check_not_banned(user.id)
         return await self._new_session(user, user.password_hash)
 
@@ -268,14 +352,14 @@ class AuthService:
         changing the password must lock the intruder out. The original kept them;
         ``session_id``, the caller's own, is kept."""
         source = session_id or ""
-        self.password_checks.check(user.id, source)
+        await self.password_checks.admit(user.id, source)
+        ok = None
         try:
             stored = await self.store.get_user(user.id)
             ok = stored is not None and await self.passwords.verify(stored.password_hash, current)
         finally:
-            self.password_checks.release(user.id, source)
+            self.password_checks.settle(user.id, source, ok)
         if not ok:
-            self.password_checks.failed(user.id, source)
             raise LairError("incorrect_password")
         await self.set_password(user.id, new, keep=session_id)
 
