@@ -6,6 +6,7 @@ revoke it at once on every transport (the hub closes live connections).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -88,10 +89,18 @@ class Lockout:
 
     @staticmethod
     def _keys(identifier: str, source: str) -> tuple[str, str]:
-        """The identifier's key, and the key of the identifier from ``source`` (a
-        NUL cannot be in an address key)."""
-        key = identifier.lower()
-        return key, f"{key}\0{source}"
+        """The identifier's key, and the key of the identifier from ``source``.
+
+        The identifier is folded as the login's lookup folds it (ASCII letters only:
+        ``Émile`` and ``émile`` are two accounts, and so are their counts), then
+        digested: an identifier is whatever a client sends, up to a body's 2 MiB,
+        and every failure kept it twice, so the bounded tables were bounded in
+        entries but not in bytes. The digest also keeps an identifier from spelling
+        another's address key (``alice`` NUL ``ip:…`` was the key of ``alice`` from
+        that address, and failing as it locked that address out)."""
+        folded = identifier.encode("utf-8", "surrogatepass").lower()
+        key = hashlib.blake2b(folded, digest_size=16).hexdigest()
+        return key, f"{key} {source}"
 
     def admit(self, identifier: str, source: str = "") -> defer.Deferred:
         """Fires once the attempt may check its password (it then counts as pending

@@ -95,3 +95,15 @@ def test_the_users_own_address_gets_in_during_a_lock_for_everyone(server: LiveSe
     assert login(server, name, forwarded="192.0.2.44") == (403, "account_locked")
     assert login(server, name, "guess-guess", "192.0.2.45") == (403, "account_locked")
     assert login(server, name, forwarded="198.51.100.7") == (200, None)
+
+
+def test_an_identifier_spelling_an_address_key_locks_nobody_out(server: LiveServer) -> None:
+    """``name`` NUL ``ip:<address>`` was the lockout key of ``name`` from that
+    address: 25 failures as that identifier, from anywhere, locked the user out of
+    their own address."""
+    name = register(server)
+    assert login(server, name, forwarded="198.51.100.8") == (200, None)
+    spelled = f"{name}\0ip:198.51.100.8"
+    for i in range(LOCKOUT_THRESHOLD_ALL):
+        assert login(server, spelled, "guess-guess", f"203.0.113.{i}")[0] == 401
+    assert login(server, name, forwarded="198.51.100.8") == (200, None)

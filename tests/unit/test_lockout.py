@@ -191,3 +191,42 @@ def test_known_addresses_are_bounded(w, alice, monkeypatch):
     lock_for_everyone(w)
     w.fails(w.core.auth.login("alice", PASSWORD, "ip:198.51.100.0"), "account_locked")
     w.ok(w.core.auth.login("alice", PASSWORD, "ip:198.51.100.4"))
+
+
+# -- what the counts are keyed by ------------------------------------------------------
+
+
+def test_an_identifier_cannot_spell_another_identifiers_address_key(w, alice):
+    """The key of ``alice`` from an address was ``alice`` NUL address: failing as
+    that identifier, from anywhere, counted toward (and locked) alice from there."""
+    w.ok(w.core.auth.login("alice", PASSWORD, HOME))
+    spelled = f"alice\0{HOME}"
+    for i in range(LOCKOUT_THRESHOLD_ALL):
+        fail_logins(w, spelled, 1, f"ip:203.0.113.{i}")
+    w.fails(w.core.auth.login(spelled, PASSWORD, CAFE), "account_locked")
+    assert w.ok(w.core.auth.login("alice", PASSWORD, HOME)).user.id == alice.user.id
+
+
+def test_long_identifiers_cost_the_tables_no_more_than_short_ones(w):
+    """Each failure kept the identifier as sent, twice (up to a 2 MiB body each):
+    bounded in entries, the tables were not bounded in bytes."""
+    huge = "x" * 1_000_000
+    fail_logins(w, huge, LOCKOUT_THRESHOLD - 1, OFFICE)
+    lockout = w.core.auth.lockout
+    assert all(len(key) < 100 for key in lockout._failures)
+    fail_logins(w, huge, 1, OFFICE)
+    assert all(len(key) < 100 for key in lockout._locked_until)
+    w.fails(w.core.auth.login(huge.upper(), PASSWORD, OFFICE), "account_locked")
+
+
+def test_identifiers_are_counted_as_the_lookup_folds_them(w):
+    """The lookup folds ASCII letters only, so ``Émile`` and ``émile`` are two
+    accounts; their failures were counted together (``str.lower``), and so were
+    ``kate`` and ``\\u212aate`` (a Kelvin sign, which lowercases to ``k``)."""
+    emile = w.register("émile", "emile@example.com")
+    kate = w.register("kate", "kate@example.com")
+    fail_logins(w, "Émile", LOCKOUT_THRESHOLD, OFFICE)
+    fail_logins(w, "\u212aate", LOCKOUT_THRESHOLD, OFFICE)
+    assert w.ok(w.core.auth.login("émile", PASSWORD, OFFICE)).user.id == emile.user.id
+    assert w.ok(w.core.auth.login("KATE", PASSWORD, OFFICE)).user.id == kate.user.id
+    w.fails(w.core.auth.login("ÉMILE", PASSWORD, OFFICE), "account_locked")
