@@ -89,11 +89,35 @@ def _load_start_state(config: Config, keeper: sqlite3.Connection, clock: Any) ->
 def build_core(
     config: Config, reactor: Any, metrics: Metrics | None = None
 ) -> tuple[Core, CoreService]:
+    """The core and its service, with the database's locks held for the process's
+    life (released again if the core cannot be built)."""
     setting = config.source("database_path")
-    try:  # held for the process's life: `lairchat db restore` refuses while it is
+    serving = database_lock = None
+    try:
+        serving = lock.serving(config.database_path)  # one server per database
+        # `lairchat db restore` refuses while this is held
         database_lock = lock.shared(config.database_path, _waiting_for_lock)
-    except OSError as e:
-        raise StartupError(f"{setting}: cannot lock the database: {e}") from None
+        core, core_service = _build_core(config, reactor, metrics, setting)
+    except BaseException as e:
+        for held in (database_lock, serving):
+            if held is not None:
+                held.release()
+        if isinstance(e, lock.DatabaseBusy):
+            raise StartupError(
+                f"{setting}: another lairchat server is serving {config.database_path!r} "
+                f"(it holds {e}; `fuser {e}` names it): one server per database"
+            ) from None
+        if isinstance(e, OSError) and database_lock is None:
+            raise StartupError(f"{setting}: cannot lock the database: {e}") from None
+        raise
+    core_service.database_lock = database_lock
+    core_service.serving_lock = serving
+    return core, core_service
+
+
+def _build_core(
+    config: Config, reactor: Any, metrics: Metrics | None, setting: str
+) -> tuple[Core, CoreService]:
     busy_ms = pool.busy_timeout_ms(config.database_busy_timeout)
     path, keeper = open_database(config.database_path, setting, busy_ms)
     try:
@@ -140,7 +164,6 @@ def build_core(
     core.hub.load(memberships, names)
     pools = (writer,) if reader is writer else (writer, reader)
     core_service = CoreService(core, keeper, hash_pool, pools, reactor, messages)
-    core_service.database_lock = database_lock
     return core, core_service
 
 

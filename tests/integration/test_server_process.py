@@ -33,3 +33,22 @@ def test_a_port_another_process_listens_on_is_a_failed_start(tmp_path):
     assert "Traceback" not in str(refused.value)
     [line] = [ln for ln in str(refused.value).splitlines() if "in use" in ln]
     assert f"LAIR_HTTP_PORT: Couldn't listen on 127.0.0.1:{port}" in line
+
+
+def test_a_second_server_on_the_same_database_refuses_to_start(tmp_path):
+    """Each server keeps memberships and live sessions in memory, so two on one file
+    would each serve a state of their own: the second one refuses, with one line
+    that says why, and starts once the first has stopped."""
+    database = f"sqlite:{tmp_path / 'first' / 'chat.db'}"
+    first = ServerProcess(tmp_path / "first")
+    try:
+        with pytest.raises(ServerNotReady, match="another lairchat server") as refused:
+            ServerProcess(tmp_path / "second", LAIR_DATABASE_URL=database)
+        assert "Traceback" not in str(refused.value)
+        assert "chat.db.server.lock" in str(refused.value)
+        assert first.alive()
+        socket.create_connection(("127.0.0.1", first.tcp_port), timeout=5).close()
+    finally:
+        first.stop()
+    second = ServerProcess(tmp_path / "second", LAIR_DATABASE_URL=database)
+    second.stop()

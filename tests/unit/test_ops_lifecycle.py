@@ -464,6 +464,30 @@ def test_later_start_errors_name_the_option_the_value_came_from(tmp_path: Path) 
     assert _listen_setting(Config(), "tcp") == "LAIR_TCP_PORT"
 
 
+def test_one_server_per_database(tmp_path: Path) -> None:
+    """A second core on a database another server holds is a start error naming the
+    lock; a start that failed holds no lock, so the next one is judged afresh."""
+    config = Config(database_path=str(tmp_path / "chat.db"), jwt_secret="s" * 40)
+    _, first = build_core(config, MemoryReactorClock())
+    try:
+        with pytest.raises(StartupError, match="another lairchat server is serving") as busy:
+            build_core(config, MemoryReactorClock())
+        assert "chat.db.server.lock" in str(busy.value)
+    finally:
+        first.serving_lock.release()
+        first.database_lock.release()
+    _, again = build_core(config, MemoryReactorClock())
+    again.serving_lock.release()
+    again.database_lock.release()
+
+    garbage = tmp_path / "not-a.db"
+    garbage.write_bytes(b"not a database" * 100)
+    bad = Config(database_path=str(garbage))
+    for _ in range(2):  # the same error twice: the failed start left no lock held
+        with pytest.raises(StartupError, match="cannot open database"):
+            build_core(bad, task.Clock())
+
+
 def test_tls_settings_with_an_ssl_endpoint_are_refused(tls_config: Config) -> None:
     with pytest.raises(StartupError, match="^LAIR_HTTP_ENDPOINT: an ssl: endpoint"):
         listener(

@@ -71,3 +71,4 @@ def test_the_server_passes_its_setting_to_the_pools_and_the_message_writer(tmp_p
             assert busy(conn) == 2500
     finally:
         service.database_lock.release()
+        service.serving_lock.release()

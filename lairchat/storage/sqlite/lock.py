@@ -22,8 +22,12 @@ Why ``flock(2)`` on a file of its own:
 - Shared for servers and exclusive for the replacer, so nothing stops two readers,
   and a server that starts during a restore waits for it to finish.
 
-The lock file is empty and stays in place (deleting a lock file races with whoever
-opens it next). Deleting it while a server runs defeats the check. An in-memory
+Shared, the lock cannot tell a second server from the first, so a server also holds
+``<database>.server.lock`` exclusively (:func:`serving`): a second server on the
+same database refuses to start instead of serving a state of its own.
+
+The lock files are empty and stay in place (deleting a lock file races with whoever
+opens it next). Deleting one while a server runs defeats its check. An in-memory
 database (``sqlite::memory:``) lives in one process and needs no lock.
 """
 
@@ -59,11 +63,18 @@ def _open(path: str) -> int:
     return fd
 
 
-def _lock(database: str, operation: int, wait: bool = False) -> int | None:
+def serving_path(database: str) -> str | None:
+    """``<database>.server.lock``, or None for an in-memory database."""
+    return None if database == MEMORY else f"{database}.server.lock"
+
+
+def _lock(
+    database: str, operation: int, wait: bool = False, where: Callable = lock_path
+) -> int | None:
     """A descriptor holding ``operation`` (LOCK_SH or LOCK_EX) on the database's lock
-    file, or None for an in-memory database. Unless ``wait``, DatabaseBusy at once if
-    it is held the other way."""
-    path = lock_path(database)
+    file (``where(database)``), or None for an in-memory database. Unless ``wait``,
+    DatabaseBusy at once if it is held the other way."""
+    path = where(database)
     if path is None:
         return None
     fd = _open(path)
@@ -111,3 +122,13 @@ def exclusive(database: str) -> Held:
     """The database alone, for an operator command; DatabaseBusy at once if a server
     has it open."""
     return Held(_lock(database, fcntl.LOCK_EX))
+
+
+def serving(database: str) -> Held:
+    """The one server of a database: an exclusive lock on ``<database>.server.lock``,
+    DatabaseBusy at once if another server holds it. A server keeps memberships,
+    names and live sessions in memory, so a second server on the same file would
+    serve another state (a join made through one refused by the other, neither
+    delivering the other's messages). Operator commands never take it: they do not
+    serve, and :func:`shared`/:func:`exclusive` order them against servers."""
+    return Held(_lock(database, fcntl.LOCK_EX, where=serving_path))
