@@ -81,8 +81,8 @@ class Lockout:
         #: Attempts admitted and not yet settled, per key.
         self._pending: dict[str, int] = {}
         #: Attempts waiting for pending ones to settle, per identifier key, first come
-        #: first: (address key, the Deferred :meth:`admit` returned).
-        self._waiting: dict[str, list[tuple[str, defer.Deferred]]] = {}
+        #: first: each fires when one on the identifier settles.
+        self._waiting: dict[str, list[defer.Deferred]] = {}
         #: (identifier, address) keys a login succeeded from, and when it last did:
         #: these still get in while the identifier is locked for every other address.
         self._known: dict[str, float] = {}
@@ -102,23 +102,27 @@ class Lockout:
         key = hashlib.blake2b(folded, digest_size=16).hexdigest()
         return key, f"{key} {source}"
 
-    def admit(self, identifier: str, source: str = "") -> defer.Deferred:
-        """Fires once the attempt may check its password (it then counts as pending
-        until :meth:`settle`), or fails with ``account_locked``: the address is
-        locked, or the identifier is and the address is not one it logged in from,
-        or too many attempts already wait."""
+    async def admit(self, identifier: str, source: str = "") -> None:
+        """Return once the attempt may check its password (it then counts as pending
+        until :meth:`settle`), or raise ``account_locked``: the address is locked, or
+        the identifier is and the address is not one it logged in from, or too many
+        attempts already wait. A wait cancelled (the client went away) leaves
+        nothing behind: the attempt is counted only when it is let through."""
         everyone, here = self._keys(identifier, source)
-        try:
-            if self._decide(everyone, here):
-                return defer.succeed(None)
+        while not self._decide(everyone, here):
             waiting = self._waiting.setdefault(everyone, [])
             if len(waiting) >= LOCKOUT_WAITING_MAX:
                 raise self._refusal()
-        except LairError as refused:
-            return defer.fail(refused)
-        admitted: defer.Deferred = defer.Deferred()
-        waiting.append((here, admitted))
-        return admitted
+            turn: defer.Deferred = defer.Deferred(lambda d: self._withdraw(everyone, d))
+            waiting.append(turn)
+            await turn
+
+    def _withdraw(self, everyone: str, turn: defer.Deferred) -> None:
+        waiting = self._waiting.get(everyone, [])
+        if turn in waiting:
+            waiting.remove(turn)
+            if not waiting:
+                del self._waiting[everyone]
 
     def _decide(self, everyone: str, here: str) -> bool:
         """Admit (counted as pending: True) or wait (False), or raise ``account_locked``."""
@@ -176,26 +180,11 @@ class Lockout:
         self._wake(everyone)
 
     def _wake(self, everyone: str) -> None:
-        """Decide the waiting attempts again, then fire those decided. (Firing runs
-        their logins on, which can settle and wake again: the queue is put back
-        first.)"""
-        decided: list[tuple[defer.Deferred, LairError | None]] = []
-        still: list[tuple[str, defer.Deferred]] = []
-        for here, admitted in self._waiting.pop(everyone, ()):
-            try:
-                if not self._decide(everyone, here):
-                    still.append((here, admitted))
-                    continue
-                decided.append((admitted, None))
-            except LairError as refused:
-                decided.append((admitted, refused))
-        if still:
-            self._waiting[everyone] = still
-        for admitted, refused in decided:
-            if refused is None:
-                admitted.callback(None)
-            else:
-                admitted.errback(refused)
+        """Let the attempts waiting on the identifier decide again (each that must
+        still wait queues again; one woken may settle, and wake, before the next)."""
+        for turn in self._waiting.pop(everyone, ()):
+            if not turn.called:
+                turn.callback(None)
 
     def _recent(self, key: str) -> int:
         return len(self._within_window(self._failures.get(key, ())))

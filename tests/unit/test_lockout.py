@@ -131,6 +131,29 @@ def test_an_attempt_that_errs_lets_the_waiting_ones_in(w, alice):
     assert w.ok(waiting).user.id == alice.user.id
 
 
+def test_a_wait_the_client_gives_up_leaves_nothing_counted(w, alice, held):
+    """The web server cancels a request's Deferred when its client goes away. A
+    cancelled wait was let through later all the same, counted as pending, and never
+    settled: five of them kept the address waiting for ever."""
+    admitted = [w.core.auth.login("alice", PASSWORD, OFFICE) for _ in range(LOCKOUT_THRESHOLD)]
+    given_up = [w.core.auth.login("alice", PASSWORD, OFFICE) for _ in range(LOCKOUT_THRESHOLD)]
+    for d in given_up:
+        d.cancel()
+        assert failure_code_or_cancelled(d) == "cancelled"
+    held.release()
+    assert all(w.ok(d) for d in admitted)
+    later = [w.core.auth.login("alice", PASSWORD, OFFICE) for _ in range(LOCKOUT_THRESHOLD)]
+    assert len(held.held) == LOCKOUT_THRESHOLD
+    held.release()
+    assert all(w.ok(d) for d in later)
+
+
+def failure_code_or_cancelled(d: defer.Deferred) -> str:
+    failures: list = []
+    d.addErrback(failures.append)
+    return "cancelled" if failures[0].check(defer.CancelledError) else repr(failures[0])
+
+
 # -- a lock for every address ---------------------------------------------------------
 
 
