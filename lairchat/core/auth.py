@@ -359,21 +359,32 @@ class AuthService:
             self.password_checks.settle(user.id, source, ok)
         if not ok:
             raise LairError("incorrect_password")
-        await self.set_password(user.id, new, keep=session_id)
+        await self.set_password(user.id, new, keep=session_id, checked=stored.password_hash)
 
     @deferred
-    async def set_password(self, user_id: str, new: str, keep: str | None = None) -> list[str]:
+    async def set_password(
+        self, user_id: str, new: str, keep: str | None = None, checked: str | None = None
+    ) -> list[str]:
         """Set a new password (by the password rules) and end every session of the user
         but ``keep``; return the ids of those ended. Their live connections here get
         ``session_not_found``, then close; a running server closes those of sessions
         ended by another process (the operator command) within seconds
-        (:mod:`lairchat.revocation`)."""
+        (:mod:`lairchat.revocation`).
+
+        With ``checked``, the hash the current password was verified against, only
+        if it is still the user's (else ``incorrect_password``): of two changes at
+        once, one checked against the old password must not be stored over the other
+        (an intruder's over the owner's)."""
         validation.check_password(new)
         # One transaction: a password changed with the sessions left open would lock
         # no intruder out, and the error answered would say nothing was changed.
-        ended = await self.store.update_password(
-            user_id, await self.passwords.hash(new), self.clock.seconds(), keep
-        )
+        new_hash, now = await self.passwords.hash(new), self.clock.seconds()
+        if checked is None:
+            ended = await self.store.update_password(user_id, new_hash, now, keep)
+        else:
+            ended = await self.store.replace_password(user_id, checked, new_hash, now, keep)
+            if ended is None:
+                raise LairError("incorrect_password")
         notice = LairError("session_not_found", "Session ended: the password was changed")
         for session_id in ended:
             self.hub.close_session(session_id, "password changed", notice)

@@ -617,3 +617,23 @@ def test_a_password_change_that_cannot_end_the_sessions_changes_nothing(w, alice
     conn.execute("DROP TRIGGER fail")
     w.ok(w.core.auth.login("alice", PASSWORD))  # unchanged, as the error said
     w.ok(w.core.auth.authenticate(other.token))
+
+
+def test_a_change_checked_against_the_old_password_loses_to_a_change_made_meanwhile(w, alice):
+    """Two changes at once: the intruder's (they know the old password, from a
+    stolen session), checked first, and the owner's, landing while the intruder's
+    ran on. The intruder's was stored over the owner's: it ended the owner's session
+    and left the account with the intruder's password."""
+    intruder = w.ok(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"))
+    passwords = w.core.auth.passwords
+    held = w.core.auth.passwords = HeldVerify(passwords)
+    theirs = w.core.auth.change_password(
+        intruder.user, PASSWORD, "intruders-pw", intruder.session.id
+    )
+    w.core.auth.passwords = passwords
+    w.ok(w.core.auth.change_password(alice.user, PASSWORD, "owners-new-pw", alice.session.id))
+    held.release()
+    w.fails(theirs, "incorrect_password")
+    w.ok(w.core.auth.authenticate(alice.token))
+    w.fails(w.core.auth.login("alice", "intruders-pw"), "invalid_credentials")
+    w.ok(w.core.auth.login("alice", "owners-new-pw"))

@@ -275,6 +275,25 @@ class SQLiteStore:
 
         return self._write(txn)
 
+    def replace_password(
+        self, user_id: str, checked: str, password_hash: str, now: float, keep: str | None = None
+    ) -> defer.Deferred:
+        """:meth:`update_password`, only while the stored hash is still ``checked``
+        (the one the current password was verified against); None, changing nothing,
+        if it is not."""
+
+        def txn(cur: sqlite3.Cursor) -> list[str] | None:
+            cur.execute(
+                "UPDATE users SET password_hash = ?, updated_at = ? "
+                "WHERE id = ? AND password_hash = ?",
+                (password_hash, _int(now), user_id, checked),
+            )
+            if cur.rowcount == 0:
+                return None
+            return _delete_user_sessions(cur, user_id, keep)
+
+        return self._write(txn)
+
     def set_role(self, user_id: str, role: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> User | None:
             cur.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
