@@ -421,10 +421,20 @@ class ActionsMixin:
             return
         self.state.notify("Copied to the clipboard (if your terminal allows OSC 52)")
 
-    def _edit_last(self, text: str) -> None:
-        last = self.state.last_own_message()
-        if last is None or last.id is None:
-            self.state.notify("No message of yours here to edit", "error")
+    def _edit_last(self, text: str, message_id: str | None = None) -> None:
+        """``message_id``: the message picked when editing started, even if one of
+        yours came in since (sent from another client)."""
+        if message_id is None:
+            last = self.state.last_own_message()
+        else:
+            last = self.state.current_conversation.find(message_id)
+        if last is None or not last.id:
+            self.state.notify(
+                "No message of yours here to edit"
+                if message_id is None
+                else "That message is gone (deleted meanwhile): nothing was changed",
+                "error",
+            )
             return
         self._realtime(
             {"type": "edit_message", "message_id": last.id, "content": text},

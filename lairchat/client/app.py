@@ -226,8 +226,8 @@ class App(ActionsMixin):
                 self.ui.open_overlay(HelpOverlay())
             case c.ClearNotices():
                 state.clear_notices()
-            case c.Hint(text=text):
-                state.notify(text, "info")
+            case c.Hint(text=text, level=level):
+                state.notify(text, level)
             case _ if state.me is None:
                 state.notify("Log in first", "error")
             case c.ShowRooms():
@@ -271,8 +271,8 @@ class App(ActionsMixin):
                 self.spawn(self._set_role(username, role), f"Could not change {username}'s role")
             case c.CopyLast():
                 self._copy_last()
-            case c.EditLast(text=text):
-                self._edit_last(text)
+            case c.EditLast(text=text, message_id=message_id):
+                self._edit_last(text, message_id)
             case c.DeleteLast():
                 self._delete_last()
             case _:

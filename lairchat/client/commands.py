@@ -69,14 +69,16 @@ class EnterInsert(Action):
 
 @dataclass(frozen=True)
 class Hint(Action):
-    """A key that does nothing where it was pressed: say what the user may have meant."""
+    """A key that does nothing where it was pressed, or not what it usually does: say
+    what the user may have meant (a notice of ``level``)."""
 
     text: str
+    level: str = "info"
 
 
 @dataclass(frozen=True)
 class EditPrompt(Action):
-    """Put ``/edit <your last message>`` in the input line to change it."""
+    """Edit your last message: the input line holds its text until Enter or Esc."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,11 @@ class SetRole(Action):
 
 @dataclass(frozen=True)
 class EditLast(Action):
+    """Replace a message of yours with ``text``: the one ``message_id`` names (``e``),
+    or the newest of the conversation (``/edit``)."""
+
     text: str
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,14 @@ expect them, the first steps after logging in."""
 
 from __future__ import annotations
 
+import pytest
+
 from lairchat.client import commands as c
-from tests.unit.test_client_app import BOB, ROOM, World
+from lairchat.client import state as state_module
+from lairchat.client.state import ClientState, PanelRow
+from lairchat.client.testing import message
+from lairchat.client.ui import people as people_module
+from tests.unit.test_client_app import BOB, ME, ROOM, World
 from tests.unit.test_client_net import Response, api, run
 
 SIZE = (110, 24)
@@ -124,3 +130,85 @@ def test_esc_and_a_key_at_once_in_normal_mode_are_both_taken() -> None:
     type_keys(world, ["meta I"])
     assert world.notice() == ""
     assert world.app.ui.overlay is not None  # the invitations
+
+
+def _in_room_with_my_message(world: World) -> None:
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m1", ME, "that was great", room_id=ROOM)],
+        False,
+    )
+    world.app.dispatch(c.JoinRoom(ROOM))
+
+
+def test_a_word_starting_with_e_typed_in_normal_mode_is_not_an_edit() -> None:
+    """The hostile review's worst finding: after Esc, "excellent" and Enter rewrote
+    the last message to "that was greatxcellent" (``e`` put ``/edit <it>`` in the
+    field, the rest of the word went after it). Letters typed at once after ``e``
+    are now the word, in the message field, and Enter sends it as a message."""
+    world = World()
+    channel = world.login()
+    _in_room_with_my_message(world)
+    type_keys(world, ["esc"])
+    type_keys(world, "excellent")
+    chat = world.app.ui.chat
+    assert (chat.mode, chat.editing, chat.edit.edit_text) == ("insert", None, "excellent")
+    assert world.notice() == "Taken as typing, not an edit: to edit your message, press e and pause"
+    type_keys(world, ["enter"])
+    assert not [m for m in channel.sent if m["type"] == "edit_message"]
+    assert channel.last("send_message")["content"] == "excellent"
+
+
+def test_an_edit_saves_the_message_picked_even_if_a_newer_one_came() -> None:
+    """``e``, then a message of yours sent from another client arrives: Enter edited
+    whichever was newest at that moment, not the one shown in the field."""
+    world = World()
+    channel = world.login()
+    _in_room_with_my_message(world)
+    type_keys(world, ["esc", "e"])
+    world.clock.advance(2)
+    type_keys(world, ["backspace"] * 5 + list("fine"))
+    world.app.link_event(
+        {"type": "message_received", "message": message("m2", ME, "from my phone", room_id=ROOM)}
+    )
+    type_keys(world, ["enter"])
+    sent = channel.last("edit_message")
+    assert (sent["message_id"], sent["content"]) == ("m1", "that was fine")
+
+
+def test_an_edit_of_a_message_deleted_meanwhile_says_so() -> None:
+    world = World()
+    channel = world.login()
+    _in_room_with_my_message(world)
+    type_keys(world, ["esc", "e"])
+    world.clock.advance(2)
+    type_keys(world, ["backspace"] * 5 + list("fine"))
+    world.app.link_event({"type": "message_deleted", "message_id": "m1"})
+    type_keys(world, ["enter"])
+    assert not [m for m in channel.sent if m["type"] == "edit_message"]
+    assert world.notice() == "That message is gone (deleted meanwhile): nothing was changed"
+
+
+def test_typing_into_the_message_field_leaves_the_rest_of_the_screen_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each key typed laid the whole screen out again (the people panel's rows for
+    every user known, the title, the status bar), so a paste of 20,000 characters,
+    a key each, took seconds on top of marking the field. A character typed into the
+    field now changes the field alone; other keys still update the screen."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    rows: list[int] = []
+    real = state_module.panel_rows
+
+    def counting(state: ClientState) -> list[PanelRow]:
+        rows.append(1)
+        return real(state)
+
+    monkeypatch.setattr(people_module, "panel_rows", counting)
+    type_keys(world, "x" * 2000)
+    assert rows == []
+    assert world.app.ui.chat.edit.edit_text == "x" * 2000
+    type_keys(world, ["esc"])
+    assert rows == [1]
+    assert "i: type · r: rooms" in world.screen()

@@ -4,18 +4,21 @@ as the server's text, over the real text, with the cursor where it is in that te
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import urwid
 
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.testing import RecordingController, message, render_text
+from lairchat.client.ui import safetext
 from lairchat.client.ui.chat import ChatView
 from lairchat.client.ui.login import LoginView
 from lairchat.client.ui.overlays import PaletteOverlay
 from lairchat.client.ui.rooms import RoomsView
 from lairchat.client.ui.safeedit import SafeEdit
-from lairchat.client.ui.safetext import shown_text
+from lairchat.client.ui.safetext import Shown, reshown, shown_text
 from tests.unit.test_client_safetext import ENGLAND, escaped_runs
 from tests.unit.test_client_widgets import ME, ROOM, alice_and_bob, typed_into_chat
 
@@ -117,8 +120,8 @@ def test_edit_of_a_message_with_controls_shows_them(state: ClientState) -> None:
     view = ChatView(RecordingController())
     view.update(state)
     view.keypress((100, 12), "e")
-    assert view.edit.edit_text == "/edit ok\x1b[2J\u202e"
-    assert any("│/edit ok␛[2JU+202E" in line for line in render_text(view, 100, 12))
+    assert view.edit.edit_text == "ok\x1b[2J\u202e"
+    assert any("│ok␛[2JU+202E" in line for line in render_text(view, 100, 12))
 
 
 def test_every_field_shows_marks(state: ClientState) -> None:
@@ -135,3 +138,48 @@ def test_every_field_shows_marks(state: ClientState) -> None:
     palette = PaletteOverlay(ctl)
     palette.keypress((60, 14), "\ufeff")
     assert "> U+FEFF" in "\n".join(render_text(palette, 60, 14))
+
+
+def test_marks_worked_out_again_from_a_change_are_those_of_the_whole_text() -> None:
+    """The field works its marks out again only from where its text changed
+    (``reshown``): at every step of random edits (typing, pasting and deleting
+    anywhere, in and around hidden characters and the flag's tag sequence) the
+    result is what marking the whole text gives."""
+    rng = random.Random(6)
+    alphabet = ["a", " ", "\n", "\x1b", "\u200b", "\u202e", "e\u0301", ENGLAND, "\U0001f3f4"]
+    alphabet += ["\U000e0067", "\U000e007f", "\U000e0062"]
+    for newlines in (True, False):
+        text = ""
+        seen = shown_text(text, newlines)
+        for _ in range(400):
+            at = rng.randint(0, len(text))
+            if text and rng.random() < 0.3:
+                end = min(len(text), at + rng.randint(1, 4))
+                new = text[:at] + text[end:]
+            else:
+                piece = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+                new = text[:at] + piece + text[at:]
+            seen = reshown(text, seen, new, newlines)
+            assert seen == shown_text(new, newlines), repr(new)
+            text = new
+
+
+def test_a_long_paste_marks_each_character_once(
+    state: ClientState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paste reaches the field as a key per character, and the field marked its
+    whole text again at each: 20,000 characters took seconds (minutes with hidden
+    characters among them). Counted as characters scanned, a paste now costs about
+    its own length rather than its square."""
+    scanned = [0]
+
+    def counting(text: str, newlines: bool = True) -> Shown:
+        scanned[0] += len(text)
+        return shown_text(text, newlines)
+
+    monkeypatch.setattr(safetext, "shown_text", counting)
+    paste = ("word \u200b" * 4000)[:20_000]
+    view = typed_into_chat(state, RecordingController(), paste)
+    assert view.edit.edit_text == paste
+    assert view.edit.shown() == shown_text(paste)
+    assert scanned[0] < 3 * len(paste)  # whole-field marking: 200,000,000

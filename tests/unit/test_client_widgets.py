@@ -283,15 +283,74 @@ def test_normal_mode_keys_become_actions(state: ClientState, ctl: RecordingContr
     assert view.keypress(size, "ctrl x") == "ctrl x"
 
 
-def test_edit_key_prefills_the_last_own_message(
+def test_edit_key_edits_the_last_own_message_in_a_state_of_its_own(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    """``e`` used to put ``/edit hi bob`` in the input line, looking like any draft.
+    It now shows the message alone in a field titled as an edit of that message, in
+    a colour of its own; Enter saves that message, and the draft comes back."""
+    in_general(state)
+    view = ChatView(ctl)
+    view.update(state)
+    size = (100, 12)
+    for key in "idraft":
+        view.keypress(size, key)
+    view.keypress(size, "esc")
+    view.keypress(size, "e")
+    assert view.mode == "insert"
+    assert view.edit.edit_text == "hi bob"
+    screen = "\n".join(render_text(view, *size))
+    assert "EDIT your message of 12:01 · Enter: save · Esc: cancel" in screen
+    assert view._input_attr.get_attr_map() == {None: "box_edit"}
+    assert view.hints() == "Esc:cancel edit Enter:save Alt+Enter:newline"
+    state.clock.now += 2  # type: ignore[attr-defined]
+    for key in ["backspace"] * 3 + list("alice"):
+        view.keypress(size, key)
+    view.keypress(size, "enter")
+    assert ctl.actions[-1] == c.EditLast("hi alice", message_id="m2")
+    assert (view.mode, view.editing, view.edit.edit_text) == ("normal", None, "draft")
+    assert "i: type · r: rooms" in "\n".join(render_text(view, *size))
+
+
+def test_esc_or_an_unchanged_message_leaves_the_edit_unsent(
     state: ClientState, ctl: RecordingController
 ) -> None:
     in_general(state)
     view = ChatView(ctl)
     view.update(state)
-    view.keypress((100, 12), "e")
-    assert view.mode == "insert"
-    assert view.edit.edit_text == "/edit hi bob"
+    size = (100, 12)
+    view.keypress(size, "e")
+    state.clock.now += 2  # type: ignore[attr-defined]
+    view.keypress(size, "backspace")
+    view.keypress(size, "esc")
+    assert (view.mode, view.editing, view.edit.edit_text) == ("normal", None, "")
+    assert ctl.actions[-1] == c.Hint("Edit cancelled: your message is as it was")
+    view.keypress(size, "e")
+    view.keypress(size, "enter")
+    assert ctl.actions[-1] == c.Hint("Your message is unchanged: nothing sent")
+    assert not any(isinstance(a, c.EditLast) for a in ctl.actions)
+
+
+def test_text_only_added_to_the_end_is_saved_on_a_second_enter(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    """Adding to the end is what a word typed after ``e`` by mistake looks like
+    (a slow typist's "excellent" after the pause): Enter asks, Enter again saves."""
+    in_general(state)
+    view = ChatView(ctl)
+    view.update(state)
+    size = (100, 12)
+    view.keypress(size, "e")
+    state.clock.now += 2  # type: ignore[attr-defined]
+    for key in "xcellent":
+        view.keypress(size, key)
+    view.keypress(size, "enter")
+    assert ctl.actions[-1] == c.Hint(
+        "Enter again to add this to the end of your message (Esc: cancel): xcellent", "warning"
+    )
+    assert view.editing is not None and view.edit.edit_text == "hi bobxcellent"
+    view.keypress(size, "enter")
+    assert ctl.actions[-1] == c.EditLast("hi bobxcellent", message_id="m2")
 
 
 def test_people_panel_focus_dm_and_invite(state: ClientState, ctl: RecordingController) -> None:
@@ -605,3 +664,23 @@ def test_root_turns_a_failing_key_handler_into_a_notice(
     root.update()
     root.keypress((100, 20), "r")
     assert state.latest_notice().text == "Internal error (details in the log file)"
+
+
+def test_a_long_draft_leaves_the_messages_and_the_fields_title_on_screen(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    """The message field grew with its text: a paste of a few thousand characters
+    pushed the messages and then the field's own title and border off the screen,
+    and in normal mode the field with the keys its title lists. It is now at most a
+    third of the screen high, showing the rows up to its cursor."""
+    in_general(state)
+    view = typed_into_chat(state, ctl, "x" * 1999 + "!", (100, 24))
+    lines = render_text(view, 100, 24)
+    assert "hello alice" in "\n".join(lines)
+    assert any("INSERT  Enter: send" in line for line in lines)
+    assert lines[-1].startswith("└") and "!" in lines[-2]
+    assert sum("│xxx" in line for line in lines) == 24 // 3
+    view.keypress((100, 24), "esc")
+    lines = render_text(view, 100, 24)
+    assert any("i: type · r: rooms" in line for line in lines)
+    assert lines[-1].startswith("└")

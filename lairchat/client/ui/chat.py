@@ -1,16 +1,19 @@
 """The chat screen: title, messages, typing line and input on the left; people on
 the right. Vim-like: normal mode navigates (``j``/``k``/``g``/``G``, ``r``, ``m``…),
-``i`` enters insert mode where keys go to the input line, ``Esc`` leaves it.
+``i`` enters insert mode where keys go to the input line, ``Esc`` leaves it. ``e``
+edits your last message in a state of its own (:class:`Editing`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import urwid
 
 from lairchat.client import commands as c
-from lairchat.client.state import ClientState
+from lairchat.client.state import ClientState, ConvKey
+from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.messages import MessagePane
@@ -18,11 +21,15 @@ from lairchat.client.ui.people import PeoplePanel
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox
 
-__all__ = ["ChatView", "typing_text"]
+__all__ = ["EDIT_SETTLE", "ChatView", "Editing", "typing_text"]
 
 PANEL_WIDTH = 26
 #: Below this width the people panel is hidden to leave room for messages.
 NARROW = 60
+#: A letter typed this soon (seconds) after ``e``, the field untouched, is the rest of
+#: a word typed in normal mode ("excellent"), not the start of an edit: someone
+#: editing reads the message put in the field before typing into it.
+EDIT_SETTLE = 0.5
 
 
 def typing_text(names: list[str]) -> str:
@@ -35,11 +42,68 @@ def typing_text(names: list[str]) -> str:
     return "Several people are typing…"
 
 
+class Capped(urwid.WidgetWrap):
+    """A flow widget shown at most :attr:`max_rows` high: the rows up to its cursor.
+
+    The message field grew with its text, so a long paste pushed the messages, then
+    the field's own title and border, off the screen (in normal mode the whole field
+    went, with the keys its title lists)."""
+
+    def __init__(self, widget: urwid.Widget, max_rows: int = 8) -> None:
+        super().__init__(widget)
+        self.max_rows = max_rows
+
+    def rows(self, size: tuple[int], focus: bool = False) -> int:
+        return min(self._w.rows(size, focus), self.max_rows)
+
+    def _top(self, size: tuple[int], total: int) -> int:
+        """The first row shown: the cursor's row is the last, or the end."""
+        cursor = self._w.get_cursor_coords(size)
+        row = cursor[1] if cursor is not None else total - 1
+        return max(0, min(row - self.max_rows + 1, total - self.max_rows))
+
+    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
+        canvas = self._w.render(size, focus)
+        total = canvas.rows()
+        if total <= self.max_rows:
+            return canvas
+        shown = urwid.CompositeCanvas(canvas)
+        shown.trim(self._top(size, total), self.max_rows)
+        return shown
+
+    def get_cursor_coords(self, size: tuple[int]) -> tuple[int, int] | None:
+        cursor = self._w.get_cursor_coords(size)
+        total = self._w.rows(size)
+        if cursor is None or total <= self.max_rows:
+            return cursor
+        return cursor[0], cursor[1] - self._top(size, total)
+
+
+@dataclass
+class Editing:
+    """The message being edited (``e``): the field holds its text, Enter saves that
+    message (the one chosen, not whichever is newest by then), and the draft the
+    field held before comes back afterwards."""
+
+    key: ConvKey
+    message_id: str
+    original: str
+    #: Its time, for the field's title.
+    when: str
+    draft: str
+    draft_pos: int
+    started: float
+    #: The text Enter was pressed on when it only adds to the end of the message:
+    #: saving that asks for a second Enter (see ``_save_edit``).
+    confirming: str | None = None
+
+
 class ChatView(urwid.WidgetWrap):
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
         self.mode = "normal"
         self.focus_area = "messages"
+        self.editing: Editing | None = None
         self._narrow = False
         self._state: ClientState | None = None
         self.title = SafeLine("")
@@ -47,7 +111,8 @@ class ChatView(urwid.WidgetWrap):
         self.pane = MessagePane(on_top=controller.load_older)
         self.typing_line = SafeLine("")
         self.edit = SafeEdit("", multiline=True)
-        self.input_box = SafeLineBox(self.edit, title="", title_align="left")
+        self._field = Capped(self.edit)
+        self.input_box = SafeLineBox(self._field, title="", title_align="left")
         self._input_attr = urwid.AttrMap(self.input_box, "box")
         self.left = urwid.Pile(
             [
@@ -67,6 +132,8 @@ class ChatView(urwid.WidgetWrap):
 
     def update(self, state: ClientState) -> None:
         self._state = state
+        if self.editing is not None and self.editing.key != state.current:
+            self._end_edit()  # another conversation is shown: the message is not here
         conv = state.current_conversation
         self.pane.show(state, conv)
         kind, ident = state.current
@@ -98,6 +165,14 @@ class ChatView(urwid.WidgetWrap):
 
     def _set_input_title(self) -> None:
         has_target = self._state is not None and self._state.current[0] != "home"
+        if self.editing is not None:
+            title = (
+                f"EDIT your message of {self.editing.when} · Enter: save · Esc: cancel"
+                " · Alt+Enter: newline"
+            )
+            self.input_box.set_title(title)
+            self._input_attr.set_attr_map({None: "box_edit"})
+            return
         if self.mode == "insert":
             title = "INSERT  Enter: send · Alt+Enter: newline · Esc: normal mode"
             if not has_target:
@@ -121,6 +196,8 @@ class ChatView(urwid.WidgetWrap):
         self.people.set_focus(area == "panel")
 
     def hints(self) -> str:
+        if self.editing is not None:
+            return "Esc:cancel edit Enter:save Alt+Enter:newline"
         if self.mode == "insert":
             return "Esc:normal Enter:send Alt+Enter:newline"
         if self.focus_area == "panel":
@@ -136,6 +213,7 @@ class ChatView(urwid.WidgetWrap):
         return max(1, cols - 2)
 
     def render(self, size: tuple[int, int], focus: bool = False) -> urwid.Canvas:
+        self._field.max_rows = max(1, size[1] // 3)
         narrow = size[0] < NARROW
         if narrow != self._narrow:
             self._narrow = narrow
@@ -157,8 +235,15 @@ class ChatView(urwid.WidgetWrap):
         action = c.normal_key(key) if self.focus_area == "messages" else c.panel_key(key)
         return self._normal_action(action, key)
 
+    def takes_text(self, key: str) -> bool:
+        """Whether ``key`` only types into the message field, changing nothing else
+        on the screen (the root view then leaves the rest of it alone)."""
+        return self.mode == "insert" and self.editing is None and len(key) == 1
+
     def _insert_key(self, size: tuple[int, ...], key: str) -> str | None:
         edit = self.edit
+        if self.editing is not None:
+            return self._edit_key(size, key, self.editing)
         if key == "esc":
             self.set_mode("normal")
             return None
@@ -189,11 +274,7 @@ class ChatView(urwid.WidgetWrap):
                     self.edit.set_edit_text(prefill)
                     self.edit.set_edit_pos(len(prefill))
             case c.EditPrompt():
-                last = self._state.last_own_message() if self._state else None
-                if last is None:
-                    self.controller.dispatch(c.CommandError("No message of yours here to edit"))
-                else:
-                    self._normal_action(c.EnterInsert(f"/edit {last.content}"), key)
+                self._start_edit()
             case c.ToggleFocus():
                 self.set_focus_area("panel" if self.focus_area == "messages" else "messages")
             case c.PanelMove(step=step):
@@ -211,8 +292,96 @@ class ChatView(urwid.WidgetWrap):
                 self.controller.dispatch(action)
         return None
 
+    # -- editing a message ------------------------------------------------------------
+
+    def _start_edit(self) -> None:
+        state = self._state
+        last = state.last_own_message() if state else None
+        if state is None or last is None or not last.id:
+            self.controller.dispatch(c.CommandError("No message of yours here to edit"))
+            return
+        self.editing = Editing(
+            key=state.current,
+            message_id=last.id,
+            original=last.content,
+            when=format_clock(last.created_at, state.now_dt()),
+            draft=self.edit.edit_text,
+            draft_pos=self.edit.edit_pos,
+            started=state.clock(),
+        )
+        self.set_mode("insert")
+        self.edit.set_edit_text(last.content)
+        self.edit.set_edit_pos(len(last.content))
+
+    def _end_edit(self) -> None:
+        """Leave the editing state; the draft comes back into the field."""
+        editing, self.editing = self.editing, None
+        if editing is not None:
+            self.edit.set_edit_text(editing.draft)
+            self.edit.set_edit_pos(editing.draft_pos)
+        self._set_input_title()
+
+    def _edit_key(self, size: tuple[int, ...], key: str, editing: Editing) -> str | None:
+        edit = self.edit
+        if key == "esc":
+            self._end_edit()
+            self.set_mode("normal")
+            self.controller.dispatch(c.Hint("Edit cancelled: your message is as it was"))
+            return None
+        if key == "enter":
+            self._save_edit(editing)
+            return None
+        state = self._state
+        if (
+            len(key) == 1
+            and state is not None
+            and state.clock() - editing.started < EDIT_SETTLE
+            and edit.edit_text == editing.original
+        ):
+            # "e" and at once more letters: a word typed in normal mode ("excellent"),
+            # which would have been added to the old message and saved over it.
+            self._end_edit()
+            edit.insert_text("e")
+            self.controller.dispatch(
+                c.Hint("Taken as typing, not an edit: to edit your message, press e and pause")
+            )
+            return self._insert_key(size, key)
+        editing.confirming = None
+        if key in ("meta enter", "shift enter"):
+            edit.insert_text("\n")
+        elif not line_edit_key(edit, key):
+            edit.keypress((self._edit_cols(size),), key)
+        return None
+
+    def _save_edit(self, editing: Editing) -> None:
+        """Enter while editing. A text that only adds to the end of the message, the
+        shape of a word typed after ``e`` by mistake, is saved on a second Enter."""
+        text = self.edit.edit_text
+        if text == editing.original:
+            self._end_edit()
+            self.set_mode("normal")
+            self.controller.dispatch(c.Hint("Your message is unchanged: nothing sent"))
+        elif not text.strip():
+            self.controller.dispatch(
+                c.CommandError("An edit cannot be empty (/delete deletes the message)")
+            )
+        elif text.startswith(editing.original) and editing.confirming != text:
+            editing.confirming = text
+            added = text[len(editing.original) :]
+            self.controller.dispatch(
+                c.Hint(
+                    "Enter again to add this to the end of your message (Esc: cancel): " + added,
+                    "warning",
+                )
+            )
+        else:
+            self._end_edit()
+            self.set_mode("normal")
+            self.controller.dispatch(c.EditLast(text, message_id=editing.message_id))
+
     def reset(self) -> None:
         """Back to the initial look (after logging out)."""
+        self.editing = None
         self.edit.set_edit_text("")
         self.set_mode("normal")
         self.set_focus_area("messages")

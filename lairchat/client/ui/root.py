@@ -104,6 +104,12 @@ class RootView(urwid.WidgetWrap):
             if key == "ctrl p" and self.overlay is None and self.state.screen != "login":
                 self.open_overlay(PaletteOverlay(self.controller))
                 return None
+            if self.overlay is None and self.frame.body is self.chat and self.chat.takes_text(key):
+                # Typed into the message field: nothing else on the screen changed, and
+                # laying it all out again at each key made a paste (a key a character)
+                # slow in proportion to the people and rooms known.
+                super().keypress(size, key)
+                return None
             if self.overlay is not None:
                 self._w.keypress(size, key)
                 if self.overlay is not None and self.overlay.done:

@@ -34,7 +34,7 @@ from typing import Any
 import urwid
 from urwid import text_layout
 
-from lairchat.client.ui.safetext import Shown, safe_markup, shown_text
+from lairchat.client.ui.safetext import Shown, reshown, safe_markup, shown_text
 
 __all__ = ["SafeEdit"]
 
@@ -59,10 +59,15 @@ class SafeEdit(urwid.Edit):
         super().set_mask(mask)
 
     def shown(self) -> Shown:
-        """The edit text as shown (the mask aside)."""
+        """The edit text as shown (the mask aside), worked out again from where it
+        changed (:func:`~lairchat.client.ui.safetext.reshown`): urwid asks for it at
+        every key, and a paste is a key per character."""
         text = self.edit_text
-        if self._cache is None or self._cache[0] != text:
+        if self._cache is None:
             self._cache = (text, shown_text(text, newlines=self.multiline))
+        elif self._cache[0] != text:
+            old, seen = self._cache
+            self._cache = (text, reshown(old, seen, text, newlines=self.multiline))
         return self._cache[1]
 
     def get_text(self) -> tuple[str, list[tuple[Hashable, int]]]:

@@ -37,6 +37,7 @@ PALETTE: list[tuple[str, ...]] = [
     ("selected", "black", "yellow"),
     ("box", "light gray", ""),
     ("box_focus", "yellow", ""),
+    ("box_edit", "light magenta,bold", ""),
     ("field", "white", "dark gray"),
     ("field_focus", "black", "light gray"),
     ("button", "light gray", ""),
