@@ -107,3 +107,35 @@ def test_an_identifier_spelling_an_address_key_locks_nobody_out(server: LiveServ
     for i in range(LOCKOUT_THRESHOLD_ALL):
         assert login(server, spelled, "guess-guess", f"203.0.113.{i}")[0] == 401
     assert login(server, name, forwarded="198.51.100.8") == (200, None)
+
+
+def send_login(server: LiveServer, name: str, forwarded: str) -> http.client.HTTPConnection:
+    """A login request sent, its answer not read."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=60)
+    body = json.dumps({"identifier": name, "password": PASSWORD})
+    headers = {"Content-Type": "application/json", "X-Forwarded-For": forwarded}
+    conn.request("POST", "/api/v1/auth/login", body, headers)
+    return conn
+
+
+def test_clients_that_give_up_waiting_leave_the_address_usable(server: LiveServer) -> None:
+    """Logins waiting for their turn whose clients hang up: the web server cancels
+    them, and they were let through later all the same, counted and never settled,
+    so the address waited for ever after."""
+    name = register(server)
+    address = "203.0.113.11"
+    answered = [send_login(server, name, address) for _ in range(LOCKOUT_THRESHOLD)]
+    for conn in [send_login(server, name, address) for _ in range(LOCKOUT_THRESHOLD)]:
+        conn.close()  # hangs up, most likely while waiting
+    for conn in answered:
+        assert conn.getresponse().status == 200
+        conn.close()
+    start = threading.Barrier(CONCURRENT)
+
+    def one(_: int) -> tuple:
+        start.wait(timeout=30)
+        return login(server, name, forwarded=address)
+
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        outcomes = list(pool.map(one, range(CONCURRENT)))
+    assert outcomes == [(200, None)] * CONCURRENT
