@@ -289,10 +289,19 @@ class ActionsMixin:
     # -- people ---------------------------------------------------------------------------
 
     async def _find_user(self, username: str) -> Any:
+        """Someone by name: known here, or else asked of the server by name. The
+        client loads at most ten pages of users, so on a server of more than a
+        thousand, ``/dm`` and ``/invite`` reached only the first thousand by name."""
         user = self.state.find_user(username)
         if user is None:
-            await self.refresh_users()
-            user = self.state.find_user(username)
+            for item in await self.api.search_users(username.strip().lstrip("@")):
+                found = item.get("user") if isinstance(item, dict) else None
+                if isinstance(found, dict) and self.state.same_name(
+                    str(found.get("username", "")), username
+                ):
+                    user = self.state.add_user(found, bool(item.get("online", False)))
+                    self.state.users_changed()
+                    break
         if user is None:
             self.state.notify(f"No user named {username!r}", "error")
         return user
@@ -328,9 +337,8 @@ class ActionsMixin:
     async def _member(self, room_id: str, username: str) -> Any:
         if room_id not in self.state.members:
             await self.load_members(room_id)
-        wanted = username.lstrip("@").casefold()
         for member in self.state.members.get(room_id, {}).values():
-            if member.username.casefold() == wanted:
+            if self.state.same_name(member.username, username):
                 return member
         self.state.notify(f"{username} is not a member of this room", "error")
         return None

@@ -123,10 +123,14 @@ class ClientState(ConversationsMixin):
             return f"DM: {self.username_of(ident)}"
         return "Lair Chat"
 
+    @staticmethod
+    def same_name(username: str, typed: str) -> bool:
+        """Whether ``typed`` (``@bob``, ``Bob``) names the user ``username``."""
+        return username.casefold() == typed.strip().lstrip("@").casefold()
+
     def find_user(self, name: str) -> UserInfo | None:
-        wanted = name.strip().lstrip("@").casefold()
         for user in self.users.values():
-            if user.username.casefold() == wanted:
+            if self.same_name(user.username, name):
                 return user
         return None
 

@@ -125,6 +125,8 @@ class FakeApi:
         self.fail: dict[str, Exception] = {}
         self.me_user = user("u-me", "me")
         self.users_list: list[dict[str, Any]] = [{"user": self.me_user, "online": True}]
+        #: Users the server has beyond the pages ``users`` gives (found by search).
+        self.unlisted_users: list[dict[str, Any]] = []
         self.rooms_list: list[dict[str, Any]] = []
         self.joined_list: list[dict[str, Any]] = []
         self.invitation_list: list[dict[str, Any]] = []
@@ -168,6 +170,12 @@ class FakeApi:
     async def users(self) -> list[dict[str, Any]]:
         await self._answer("users")
         return self.users_list
+
+    async def search_users(self, text: str) -> list[dict[str, Any]]:
+        await self._answer("search_users", text)
+        wanted = text.casefold()
+        everyone = self.users_list + self.unlisted_users
+        return [i for i in everyone if wanted in i["user"]["username"].casefold()]
 
     async def user(self, user_id: str) -> dict[str, Any]:
         await self._answer("user", user_id)

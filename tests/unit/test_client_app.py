@@ -538,3 +538,27 @@ def test_copy_the_newest_message(world: World) -> None:
     world.app.dispatch(c.JoinRoom("general"))
     world.app.dispatch(c.CopyLast())
     assert world.copied == ["copy me"]
+
+
+def test_a_dm_or_invitation_reaches_someone_beyond_the_users_loaded(world: World) -> None:
+    """The client loads ten pages of users (1,000): ``/dm`` and ``/invite`` to
+    anyone after them said "No user named". A name not known here is now asked of
+    the server's user search (one request, not the ten pages again)."""
+    world.login()
+    zed = user("u-zed", "zed")
+    world.api.unlisted_users = [
+        {"user": user("u-zedd", "zedd"), "online": True},
+        {"user": zed, "online": False},
+    ]
+    world.api.calls.clear()
+    world.app.dispatch(c.StartDM("@Zed"))
+    assert world.state.current == ("dm", "u-zed")
+    assert world.api.called("search_users") == [("Zed",)]
+    assert world.api.called("users") == []
+    assert "DM: zed (offline)" in world.screen()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    world.api.unlisted_users.append({"user": user("u-amy", "amy"), "online": True})
+    world.app.dispatch(c.Invite("amy"))
+    assert world.api.called("invite") == [(ROOM, "u-amy")]
+    world.app.dispatch(c.StartDM("nobody"))
+    assert world.notice() == "No user named 'nobody'"

@@ -797,3 +797,15 @@ def test_client_and_server_agree_on_the_wire(cheap_hashing: None, encrypt: bool)
     wire.clock.advance(30)  # keepalive ping, answered by a pong the session swallows
     wire.flush()
     assert links["alice"].online
+
+
+def test_a_user_is_searched_by_name_in_one_request() -> None:
+    http, client = api(
+        Response(200, b'{"users":[{"user":{"id":"u1","username":"zed"},"online":true}]}')
+    )
+    assert run(http.search_users("zed")) == [
+        {"user": {"id": "u1", "username": "zed"}, "online": True}
+    ]
+    method, url, kwargs = client.requests[0]
+    assert (method, url) == ("GET", "http://chat.test:8082/api/v1/users")
+    assert kwargs["params"] == {"search": "zed", "limit": 100}

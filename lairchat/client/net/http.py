@@ -231,6 +231,12 @@ class HttpApi:
     async def users(self) -> list[dict[str, Any]]:
         return await self._pages("/api/v1/users", "users", {})
 
+    async def search_users(self, text: str) -> list[dict[str, Any]]:
+        """One page of ``GET /users?search=``: on lairchat the user named ``text``
+        comes first (the original server ignores ``search``: the first page of all)."""
+        data = await self.call("GET", "/api/v1/users", params={"search": text, "limit": PAGE})
+        return list(data.get("users") or [])
+
     async def user(self, user_id: str) -> dict[str, Any]:
         return await self.call("GET", f"/api/v1/users/{_seg(user_id)}")
 
