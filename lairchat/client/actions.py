@@ -232,17 +232,28 @@ class ActionsMixin:
         return room
 
     async def _join(self, wanted: str) -> None:
+        """Join (or switch to) a room; ``state.opening`` says so meanwhile, and the
+        room list holds the keys typed then (``RoomsView``)."""
+        self.state.opening = wanted
+        try:
+            room_id = await self._join_room(wanted)
+        finally:
+            self.state.opening = None
+        if room_id is not None:
+            await self.open_conversation(("room", room_id))
+
+    async def _join_room(self, wanted: str) -> str | None:
+        """The room's id once we are in it, or None (and a notice) if there is none."""
         room = await self._find_room(wanted)
         if room is None and _looks_like_id(wanted):
-            room_id, name = wanted, wanted[:8]
+            room_id = wanted
         elif room is None:
             self.state.notify(f"No room named {wanted!r} (r lists them)", "error")
-            return
+            return None
         else:
-            room_id, name = room.id, room.name
+            room_id = room.id
             if room.is_member:
-                await self.open_conversation(("room", room_id))
-                return
+                return room_id
         try:
             data = await self.api.join_room(room_id)
         except ServerError as err:
@@ -251,12 +262,15 @@ class ActionsMixin:
             data = None
         if data is not None:
             info = self.state.room_joined(data.get("room"), data.get("membership") or {})
-            name = info.name
-            self.state.system(f"You joined #{name}", ("room", room_id))
-        await self.open_conversation(("room", room_id))
+            self.state.system(f"You joined #{info.name}", ("room", room_id))
+        return room_id
 
     async def _create(self, name: str, private: bool) -> None:
-        room = await self.api.create_room(name, private)
+        self.state.opening = name
+        try:
+            room = await self.api.create_room(name, private)
+        finally:
+            self.state.opening = None
         info = self.state.room_created(room)
         kind = "private room" if private else "room"
         self.state.system(f"You created the {kind} #{info.name}", ("room", info.id))

@@ -73,6 +73,9 @@ class ClientState(ConversationsMixin):
         self.members: dict[str, dict[str, Member]] = {}
         self.invitations: list[Invitation] = []
         self.notices: list[Notice] = []
+        #: The room (a name or id, as asked) being joined or created: the room list
+        #: holds the keys typed meanwhile rather than act on them.
+        self.opening: str | None = None
         self.connection = Connection(
             transport=getattr(self, "connection", Connection()).transport,
             encrypted=getattr(self, "connection", Connection()).encrypted,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import urwid
+from twisted.internet.defer import Deferred
 
 from lairchat.client import commands as c
 
@@ -123,6 +124,8 @@ class FakeApi:
         self.token: str | None = None
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.fail: dict[str, Exception] = {}
+        #: A method named here waits for that Deferred first (a slow server).
+        self.gates: dict[str, Deferred[None]] = {}
         self.me_user = user("u-me", "me")
         self.users_list: list[dict[str, Any]] = [{"user": self.me_user, "online": True}]
         #: Users the server has beyond the pages ``users`` gives (found by search).
@@ -138,6 +141,9 @@ class FakeApi:
 
     async def _answer(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
+        gate = self.gates.pop(name, None)
+        if gate is not None:
+            await gate
         if name in self.fail:
             raise self.fail[name]
 

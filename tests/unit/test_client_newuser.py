@@ -4,11 +4,13 @@ expect them, the first steps after logging in."""
 from __future__ import annotations
 
 import pytest
+from twisted.internet import defer
 
 from lairchat.client import commands as c
 from lairchat.client import state as state_module
 from lairchat.client.state import ClientState, PanelRow
-from lairchat.client.testing import message
+from lairchat.client.net.errors import ServerError
+from lairchat.client.testing import message, room
 from lairchat.client.ui import people as people_module
 from tests.unit.test_client_app import BOB, ME, ROOM, World
 from tests.unit.test_client_net import Response, api, run
@@ -212,3 +214,51 @@ def test_typing_into_the_message_field_leaves_the_rest_of_the_screen_alone(
     type_keys(world, ["esc"])
     assert rows == [1]
     assert "i: type · r: rooms" in world.screen()
+
+
+def test_keys_typed_while_a_room_from_the_list_opens_wait_for_its_message_line() -> None:
+    """Enter in the room list, then typing at once while the server is slow to
+    answer: the keys acted on the list ("great, I can" scrolled, opened the
+    invitations and the new-room prompt; Enter joined whichever room was selected
+    then). They now go to the message line of the room about to open."""
+    world = World()
+    world.login()
+    world.api.rooms_list.append(
+        {"room": room("r-other", "other"), "member_count": 1, "is_member": False}
+    )
+    world.app.dispatch(c.ShowRooms())
+    gate: defer.Deferred[None] = defer.Deferred()
+    world.api.gates["join_room"] = gate
+    type_keys(world, ["enter"])
+    assert world.state.opening == ROOM
+    type_keys(world, ["down", "enter"])
+    type_keys(world, "great, I can")
+    assert world.app.ui.overlay is None
+    assert not world.app.ui.rooms.creating
+    assert world.api.called("join_room") == [(ROOM,)]
+    screen = world.screen()
+    assert "Opening #general… what you type goes to its message line: great, I can" in screen
+    gate.callback(None)
+    assert world.state.current == ("room", ROOM)
+    assert world.state.screen == "chat"
+    chat = world.app.ui.chat
+    assert (chat.mode, chat.edit.edit_text) == ("insert", "great, I can")
+    assert "Opening" not in world.screen()
+
+
+def test_a_room_that_fails_to_open_gives_the_list_its_keys_back() -> None:
+    world = World()
+    world.login()
+    world.app.dispatch(c.ShowRooms())
+    gate: defer.Deferred[None] = defer.Deferred()
+    world.api.gates["join_room"] = gate
+    world.api.fail["join_room"] = ServerError("room_full", "Room is full", status=409)
+    type_keys(world, ["enter"])
+    type_keys(world, "hi")
+    gate.callback(None)
+    assert world.state.opening is None
+    assert world.notice() == "Could not join: Room is full"
+    assert "Enter: join · c: create" in world.screen()
+    type_keys(world, ["c"])
+    assert world.app.ui.rooms.creating  # the list's keys again
+    assert world.app.ui.chat.edit.edit_text == "hi"  # kept as a draft

@@ -15,7 +15,7 @@ from lairchat.client import commands as c
 from lairchat.client.state import ClientState, ConvKey
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
-from lairchat.client.ui.editing import line_edit_key
+from lairchat.client.ui.editing import LINE_KEYS, line_edit_key
 from lairchat.client.ui.messages import MessagePane
 from lairchat.client.ui.people import PeoplePanel
 from lairchat.client.ui.safeedit import SafeEdit
@@ -239,6 +239,18 @@ class ChatView(urwid.WidgetWrap):
         """Whether ``key`` only types into the message field, changing nothing else
         on the screen (the root view then leaves the rest of it alone)."""
         return self.mode == "insert" and self.editing is None and len(key) == 1
+
+    def type_ahead(self, key: str) -> str | None:
+        """A key typed in the room list while the room picked opens: text and the
+        editing keys go to the message line, ready when the room shows (without a
+        typing notification: the room shown is still the previous one). The text
+        the line then holds, or None for a key it does not take."""
+        if len(key) != 1 and key not in ("backspace", "delete") and key not in LINE_KEYS:
+            return None
+        self._end_edit()
+        if not line_edit_key(self.edit, key):
+            self.edit.keypress((self._edit_cols((80,)),), key)
+        return self.edit.edit_text
 
     def _insert_key(self, size: tuple[int, ...], key: str) -> str | None:
         edit = self.edit

@@ -1,11 +1,14 @@
 """The room list: public rooms and our own (private ones included).
 
 ``j``/``k`` select, ``Enter`` joins (or switches to a room we are in), ``c`` creates a
-room by name, ``b``/``Esc`` go back, as in the original.
+room by name, ``b``/``Esc`` go back, as in the original. While a room is being joined
+or created, keys are not the list's: what is typed goes to the message line of the
+room about to open.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import urwid
@@ -50,6 +53,11 @@ class RoomsView(urwid.WidgetWrap):
         self.creating = False
         self.rooms: list[RoomInfo] = []
         self._state: ClientState | None = None
+        #: Where keys typed while a room opens go (the chat's message line, set by
+        #: the root view): the text it then holds, or None for a key it does not take.
+        self.type_ahead: Callable[[str], str | None] = lambda key: None
+        #: What the message line holds, typed while the room opens.
+        self._typed = ""
         self._walker = urwid.SimpleFocusListWalker([])
         self.box = SafeLineBox(urwid.ListBox(self._walker), title="Rooms", title_align="left")
         self.name_edit = SafeEdit("New room name: ")
@@ -58,7 +66,17 @@ class RoomsView(urwid.WidgetWrap):
         super().__init__(urwid.Frame(self.box, footer=self.footer))
         self._set_prompt()
 
+    def _opening(self) -> str | None:
+        """The name of the room being joined or created, if one is."""
+        state = self._state
+        if state is None or state.opening is None:
+            return None
+        room = state.find_room(state.opening)
+        return room.name if room is not None else state.opening
+
     def hints(self) -> str:
+        if self._opening() is not None:
+            return "type your message · Esc:back"
         if self.creating:
             return "Enter:create Esc:cancel"
         return "j/k:select Enter:join c:create b/Esc:back q:quit"
@@ -70,6 +88,9 @@ class RoomsView(urwid.WidgetWrap):
             self.selected = max(0, min(self.selected, len(self.rooms) - 1))
         mine = sum(1 for r in self.rooms if r.is_member)
         self.box.set_title(f"Rooms ({len(self.rooms)}, {mine} joined)")
+        if state.opening is None:
+            self._typed = ""
+        self._set_prompt()
         self._redraw()
 
     def _redraw(self) -> None:
@@ -90,7 +111,14 @@ class RoomsView(urwid.WidgetWrap):
             self._walker.set_focus(self.selected)
 
     def _set_prompt(self) -> None:
-        if self.creating:
+        opening = self._opening()
+        if opening is not None:
+            typed = f": {self._typed[-60:]}" if self._typed else ""
+            self.prompt.set_text(
+                ("hint", f" Opening #{opening}… what you type goes to its message line{typed}")
+            )
+            self.footer.contents = [(self.prompt, self.footer.options())]
+        elif self.creating:
             self.footer.contents = [(self.name_edit, self.footer.options())]
         else:
             self.prompt.set_text(("hint", " Enter: join · c: create · b/Esc: back to chat"))
@@ -102,6 +130,9 @@ class RoomsView(urwid.WidgetWrap):
         self._set_prompt()
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if self._opening() is not None:
+            self._hold(key)
+            return None
         if self.creating:
             if key == "esc":
                 self.creating = False
@@ -145,3 +176,17 @@ class RoomsView(urwid.WidgetWrap):
         else:
             return key
         return None
+
+    def _hold(self, key: str) -> None:
+        """A key typed while a room opens: the keys of the list would pick, create or
+        join another room under the words typed ("great, I can" scrolled, opened the
+        invitations and the new-room prompt), and Enter joined a second room. Text
+        goes to the room's message line; other keys wait (Esc goes back to chat, as
+        it does from the list; the room still opens when the server answers)."""
+        if key == "esc":
+            self.controller.dispatch(c.ShowChat())
+            return
+        typed = self.type_ahead(key)
+        if typed is not None:
+            self._typed = typed
+            self._set_prompt()

@@ -34,6 +34,7 @@ class RootView(urwid.WidgetWrap):
         self.login = LoginView(controller, server)
         self.chat = ChatView(controller)
         self.rooms = RoomsView(controller)
+        self.rooms.type_ahead = self.chat.type_ahead
         self.notice = NoticeLine()
         self.status = StatusBar()
         self.frame = urwid.Frame(self.login, footer=urwid.Pile([self.notice, self.status]))
