@@ -8,8 +8,8 @@ from twisted.internet import defer
 
 from lairchat.client import commands as c
 from lairchat.client import state as state_module
-from lairchat.client.state import ClientState, PanelRow
 from lairchat.client.net.errors import ServerError
+from lairchat.client.state import ClientState, PanelRow
 from lairchat.client.testing import message, room
 from lairchat.client.ui import people as people_module
 from tests.unit.test_client_app import BOB, ME, ROOM, World
