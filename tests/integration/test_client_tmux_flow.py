@@ -1,6 +1,7 @@
 """The terminal client for real, in tmux, as a new user in a busy room: a room
-picked from the room list takes the words typed next (not normal-mode keys), and a
-flood of messages leaves the newest on screen with older ones offered by paging.
+picked from the room list takes the words typed next (not normal-mode keys), a word
+starting with ``e`` typed in normal mode is a message (not an edit of the last one),
+and a flood of messages leaves the newest on screen with older ones offered by paging.
 The server and the tmux helpers are those of ``test_client_tmux.py``."""
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
     a.wait_for("i: type · r: rooms")
     a.type("h")  # a letter in normal mode says how to type
     a.wait_for("Normal mode: press i or Enter to type a message")
+    # A word starting with e, typed in normal mode by mistake, is sent as a message:
+    # e used to put "/edit great, I am ready" in the field and the rest after it.
+    a.type("excellent")
+    a.wait_for("Taken as typing, not an edit")
+    a.keys("Enter")
+    shown = a.wait_for(f"{alice}: excellent")
+    assert "readyxcellent" not in shown and "(edited)" not in shown
+    a.keys("Escape")
+    a.wait_for("i: type · r: rooms")
     # The newest page came with the room; the top of it asks for the one before.
     a.keys("g")
     a.wait_for(f"{bob}: flood {FLOOD - 49}")
