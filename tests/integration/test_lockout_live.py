@@ -71,6 +71,26 @@ def test_concurrent_honest_logins_from_one_address_all_get_in(server: LiveServer
     assert outcomes == [(200, None)] * CONCURRENT
 
 
+def test_a_client_logging_in_on_several_tcp_connections_at_once_gets_in_on_each(
+    server: LiveServer,
+) -> None:
+    """The legacy TCP ``login`` on connections opened together (all from 127.0.0.1):
+    the sixth on were refused ``account_locked``."""
+    name = register(server)
+    clients = [server.connect() for _ in range(CONCURRENT)]
+    try:
+        for client in clients:
+            client.hello()
+        for i, client in enumerate(clients):
+            message = {"type": "login", "request_id": f"login-{i}"}
+            client.send({**message, "identifier": name, "password": PASSWORD})
+        replies = [client.wait_for(lambda m: m["type"] == "login_response") for client in clients]
+    finally:
+        for client in clients:
+            client.close()
+    assert [reply["success"] for reply in replies] == [True] * CONCURRENT, replies
+
+
 def test_a_burst_of_guesses_is_still_cut_at_the_threshold(server: LiveServer) -> None:
     name = register(server)
     start = threading.Barrier(CONCURRENT)
