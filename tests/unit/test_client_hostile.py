@@ -21,8 +21,10 @@ from lairchat.client.net.http import MAX_BODY
 from lairchat.client.state import ClientState
 from lairchat.client.testing import message, render_text, user
 from lairchat.client.timefmt import format_clock, parse_time
+from lairchat.client.ui import overlays as overlays_module
 from lairchat.client.ui import people as people_module
 from lairchat.client.ui.messages import Hanging, MessagePane
+from lairchat.client.ui.overlays import MembersOverlay
 from lairchat.client.ui.people import PeoplePanel
 from tests.unit.test_client_app import BOB, ROOM, World
 from tests.unit.test_client_net import Response, api, frame, outcome, run, tcp_channel
@@ -368,3 +370,40 @@ def test_a_port_that_is_not_lairchat_says_so() -> None:
     assert handlers.closed == [
         "it sent a frame of 1397966893 bytes, over the 1 MiB limit: is that the lairchat TCP port?"
     ]
+
+
+def test_moving_in_the_members_of_a_huge_room_restyles_two_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The members box made every row again at each key and event: in a room of
+    10,000 members each ``j`` took over half a second. Its rows are now made once,
+    and moving the selection restyles the row left and the row reached."""
+    world = World()
+    world.api.members_list[ROOM] = [
+        {"user_id": f"u{i}", "username": f"user{i:05d}", "role": "member", "is_online": False}
+        for i in range(5000)
+    ]
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    world.app.ui.keypress((110, 24), "esc")
+    world.app.ui.keypress((110, 24), "m")
+    made: list[int] = []
+    real = overlays_module.SafeLine
+
+    def counting(*args: object, **kwargs: object) -> object:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(overlays_module, "SafeLine", counting)
+    for _ in range(3):
+        world.app.ui.keypress((110, 24), "j")
+    world.app.link_event(
+        {"type": "user_typing", "user_id": "u7", "target": {"type": "room", "room_id": ROOM}}
+    )
+    assert made == []
+    screen = world.screen()
+    box = world.app.ui.overlay
+    assert isinstance(box, MembersOverlay)
+    styled = [i for i, line in enumerate(box.walker) if line.get_attr_map() == {None: "selected"}]
+    assert styled == [4]  # the header, then user00000…: the fourth member
+    assert "user00003" in screen
