@@ -159,9 +159,15 @@ def on_user_typing(state: ClientState, event: dict[str, Any]) -> None:
     else:
         recipient = str(target.get("recipient", ""))
         key = ("dm", user_id if state.is_me(recipient) else recipient)
+    # Only for a room or a person the client knows: a server naming rooms or people
+    # by the thousand must not make a conversation for each.
+    known = state.rooms if key[0] == "room" else state.users
+    if key not in state.conversations and key[1] not in known:
+        return
+    conv = state.conversation(key)
     # Not a change of ``version``: the indicator is drawn under the messages, and a
     # storm of typing events must not lay the whole history out again each time.
-    state.conversation(key).typing[user_id] = state.clock() + TYPING_TTL
+    conv.typing[user_id] = state.clock() + TYPING_TTL
 
 
 def on_invitation_received(state: ClientState, event: dict[str, Any]) -> None:

@@ -407,3 +407,25 @@ def test_moving_in_the_members_of_a_huge_room_restyles_two_rows(
     styled = [i for i, line in enumerate(box.walker) if line.get_attr_map() == {None: "selected"}]
     assert styled == [4]  # the header, then user00000…: the fourth member
     assert "user00003" in screen
+
+
+def test_typing_in_rooms_never_seen_makes_no_conversations() -> None:
+    """Each typing event made a conversation for the room or DM it named, kept for
+    the whole session and gone through at every redraw (the unread counts): a
+    server naming 10,000 rooms made 10,000. Typing is now kept only for rooms and
+    people the client knows."""
+    state = alice_and_bob()
+    state.open(("room", ROOM))
+    before = set(state.conversations)
+    for i in range(10_000):
+        state.apply_event(
+            {"type": "user_typing", "user_id": BOB, "target": {"type": "room", "room_id": f"r{i}"}}
+        )
+        state.apply_event(
+            {"type": "user_typing", "user_id": f"u{i}", "target": {"type": "dm", "recipient": ME}}
+        )
+    assert set(state.conversations) == before
+    state.apply_event(
+        {"type": "user_typing", "user_id": BOB, "target": {"type": "room", "room_id": ROOM}}
+    )
+    assert state.typing_names() == ["bob"]
