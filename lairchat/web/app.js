@@ -24,6 +24,11 @@ const KEEP = 500;
 /** A page of users or rooms (the server's largest); *More* asks for the next one. */
 const LIST_LIMIT = 100;
 const SEARCH_DELAY_MS = 250;
+/** New messages are read out (to screen readers) at most this often; those arriving
+ * meanwhile are summed up in one announcement. */
+const ANNOUNCE_EVERY_MS = 2_000;
+/** How much of a message is read out when it arrives (the rest is in the list). */
+const ANNOUNCED_CHARS = 300;
 /** The side lists are redrawn at most this often while events pour in. */
 const LISTS_EVERY_MS = 100;
 /** The protocol's bounds, in UTF-8 bytes: a message's content (TCP.md), and a frame
@@ -137,6 +142,35 @@ function showNotice(text, severity, fromServer = false) {
   notice.hidden = false;
 }
 
+// -- confirmations ------------------------------------------------------------------------
+
+/** Ask before what cannot be undone, in the page (`window.confirm` blocks the page, does
+ * not follow its style, and a browser may stop showing it): a modal dialog, whose
+ * *Cancel* has the focus (Enter on a Delete key pressed once more does not delete), Esc
+ * cancels. True when confirmed. The focus goes back to where it was, or, when that is
+ * gone (the line deleted meanwhile), to `fallback()`. */
+function confirmAction(question, action, fallback) {
+  const dialog = $("confirm");
+  if (dialog.open) dialog.close(); // an earlier question left open: that one is a no
+  const opener = document.activeElement;
+  replaceText($("confirm-text"), question);
+  replaceText($("confirm-yes"), action);
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("confirm-no").focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        const back = opener?.isConnected && opener.checkVisibility() ? opener : fallback?.();
+        back?.focus();
+        resolve(dialog.returnValue === "yes");
+      },
+      { once: true },
+    );
+  });
+}
+
 // -- REST ------------------------------------------------------------------------------------
 
 class ServerError extends Error {
@@ -146,6 +180,10 @@ class ServerError extends Error {
     this.details = error.details;
   }
 }
+
+/** A REST path from its segments, each encoded: an id is the server's, but it is text
+ * all the same, and a `/`, `?` or `..` in one must not change which resource is meant. */
+const pathOf = (...segments) => segments.map((s) => `/${encodeURIComponent(s)}`).join("");
 
 async function rest(method, path, body, token) {
   const headers = {};
@@ -391,7 +429,9 @@ function listItem(label, key, onOpen, extra = []) {
 }
 
 /** Replace the list's items; a button focused in it stays focused (the same
- * conversation's, else the one at the same place): lists are redrawn on every event. */
+ * conversation's, else the one at the same place, else, when the list has none left,
+ * the next control beside it): lists are redrawn on every event, and a focus dropped
+ * to the page's start sends a keyboard user back through everything. */
 function fillList(list, items, emptyText) {
   const focused = document.activeElement;
   const buttons = () => [...list.querySelectorAll("button")];
@@ -401,7 +441,11 @@ function fillList(list, items, emptyText) {
   if (at < 0) return;
   const same = key && [...list.children].find((item) => item.dataset.key === key);
   const now = buttons();
-  (same?.querySelector("button") ?? now[Math.min(at, now.length - 1)])?.focus();
+  const beside = () =>
+    [...list.parentElement.querySelectorAll("input, button")].find(
+      (node) => !list.contains(node) && node.checkVisibility(),
+    );
+  (same?.querySelector("button") ?? now[Math.min(at, now.length - 1)] ?? beside())?.focus();
 }
 
 const byName = (a, b) => a.localeCompare(b, undefined, { sensitivity: "base" });
@@ -495,6 +539,7 @@ function clock(iso) {
 
 function messageItem(message, authorName) {
   const item = el("li", "message");
+  item.tabIndex = -1; // reached with the arrow keys (lineKeys), not with Tab
   item.dataset.id = message.id;
   const time = el("time", "time", clock(message.created_at));
   time.dateTime = message.created_at;
@@ -521,6 +566,9 @@ function messageActions(message) {
     );
     actions.append(remove);
   }
+  // In the Tab order only while their line has the focus (lineFocused): a conversation
+  // of 500 messages is not 1,000 stops between the list and the message box.
+  for (const button of actions.children) button.tabIndex = -1;
   return actions;
 }
 
@@ -549,7 +597,100 @@ function newMarker() {
 }
 
 function systemItem(text) {
-  return el("li", "system", text);
+  const item = el("li", "system", text);
+  item.tabIndex = -1;
+  return item;
+}
+
+// -- the message list from the keyboard ------------------------------------------------------
+
+/** The line whose buttons are in the Tab order (the one with the focus). */
+let lineWithActions = null;
+
+function lineFocused(line) {
+  if (line === lineWithActions) return;
+  for (const button of lineWithActions?.querySelectorAll(".actions button") ?? []) {
+    button.tabIndex = -1;
+  }
+  lineWithActions = line;
+  for (const button of line?.querySelectorAll(".actions button") ?? []) button.tabIndex = 0;
+}
+
+/** The message list is one stop in the Tab order: Up and Down move between its lines
+ * (Home, End: the first, the last), and on a line `E` edits it and `Delete` deletes it
+ * where its buttons offer that; Tab goes on to the line's buttons, then the message box. */
+function lineKeys(event) {
+  if (event.target.closest("textarea, input") || event.altKey || event.ctrlKey || event.metaKey) {
+    return;
+  }
+  const list = $("messages");
+  const line = event.target.closest("#messages > li");
+  const lines = () => list.querySelectorAll(":scope > li[tabindex]");
+  const step = (from, next) => {
+    let at = from;
+    do at = next ? at.nextElementSibling : at.previousElementSibling;
+    while (at && !at.hasAttribute("tabindex"));
+    return at;
+  };
+  const press = (selector) => {
+    const button = line?.querySelector(selector);
+    if (button?.checkVisibility()) button.click();
+    return null;
+  };
+  const to = {
+    ArrowUp: () => (line ? step(line, false) : [...lines()].at(-1)),
+    ArrowDown: () => (line ? step(line, true) : lines()[0]),
+    Home: () => lines()[0],
+    End: () => [...lines()].at(-1),
+    e: () => press(".actions .edit"),
+    E: () => press(".actions .edit"),
+    Delete: () => press(".actions .delete"),
+  }[event.key];
+  if (!to) return;
+  event.preventDefault();
+  const target = to();
+  target?.focus();
+  if (event.key === "ArrowUp" && line && !target) olderMessages(); // at the top
+}
+
+// -- announcements (screen readers) ------------------------------------------------------
+
+/** New messages from others, for screen readers: read out from a live region of their
+ * own. The message list is not one: opening a conversation, a reconnect or paging back
+ * would read 50 messages at once. One announcement per ANNOUNCE_EVERY_MS at most; what
+ * arrives meanwhile is summed up ("12 new messages") when the time is up, so a busy room
+ * or a flood does not keep the screen reader talking. */
+const announcing = { timer: null, held: [] };
+
+function announce(parts) {
+  announcing.held.push(parts);
+  if (announcing.timer === null) announceHeld();
+}
+
+function announceHeld() {
+  const held = announcing.held;
+  announcing.held = [];
+  if (!held.length) {
+    announcing.timer = null;
+    return;
+  }
+  const region = $("announcer");
+  region.append(el("p", null, held.length === 1 ? held[0] : `${held.length} new messages`));
+  while (region.childElementCount > 3) region.firstElementChild.remove();
+  announcing.timer = setTimeout(announceHeld, ANNOUNCE_EVERY_MS);
+}
+
+/** A message from someone else arrived: in the open conversation it is read out, in
+ * another only a direct message is (rooms have their counts). */
+function announceMessage(message, authorName, key) {
+  const name = nameOf(authorName ?? userName(message.author) ?? "someone");
+  if (key !== state.active) {
+    if (key.startsWith("dm:")) announce(["New direct message from ", name]);
+    return;
+  }
+  const chars = [...message.content];
+  const content = chars.slice(0, ANNOUNCED_CHARS).join("");
+  announce([name, ": ", chars.length > ANNOUNCED_CHARS ? `${content}…` : content]);
 }
 
 function nearBottom(list) {
@@ -571,6 +712,7 @@ function renderConversationHead(conv) {
     title.append("Direct messages with ", nameOf(userName(conv.id) ?? "…"));
   }
   const inRoom = conv?.kind === "room";
+  $("chat-view").classList.toggle("conversation-open", Boolean(conv)); // phones: lists or it
   $("leave-room").hidden = !inRoom;
   $("show-members").hidden = !inRoom;
   $("show-members").setAttribute("aria-expanded", String(Boolean(state.membersOpen)));
@@ -601,15 +743,18 @@ function renderConversation() {
   renderTyping();
 }
 
+/** Who is typing. Redrawn only when that changed: the line is a live region, and each
+ * typer's `user_typing` every 3 s would have it read out again and again. */
 function renderTyping() {
   const typers = state.active ? [...(state.typing.get(state.active)?.keys() ?? [])] : [];
-  const node = $("typing");
-  node.replaceChildren();
+  const line = el("p");
   typers.forEach((id, i) => {
-    if (i) node.append(", ");
-    node.append(nameOf(userName(id) ?? "someone"));
+    if (i) line.append(", ");
+    line.append(nameOf(userName(id) ?? "someone"));
   });
-  if (typers.length) node.append(typers.length === 1 ? " is typing…" : " are typing…");
+  if (typers.length) line.append(typers.length === 1 ? " is typing…" : " are typing…");
+  const node = $("typing");
+  if (node.textContent !== line.textContent) node.replaceChildren(...line.childNodes);
 }
 
 // -- conversations ---------------------------------------------------------------------------
@@ -767,6 +912,7 @@ function received(message, authorName) {
   if (!mine) stopTyping(key, message.author);
   const isNew = remember(conv, message, authorName);
   if (!isNew) return;
+  if (!mine) announceMessage(message, authorName, key);
   if (key === state.active) {
     const list = $("messages");
     const follow = mine || nearBottom(list);
@@ -859,7 +1005,10 @@ function startEdit(id, text) {
   box.addEventListener("input", () => (state.editing = { id, text: box.value }));
   const cancel = () => {
     state.editing = null;
-    item.replaceWith(messageItem(message, message.authorName));
+    const line = messageItem(message, message.authorName);
+    const hadFocus = item.contains(document.activeElement);
+    item.replaceWith(line);
+    if (hadFocus) line.focus(); // not to nowhere: the keyboard user goes on from the line
   };
   box.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -901,7 +1050,7 @@ async function saveEdit(message, content) {
 }
 
 async function deleteMessage(id) {
-  if (!window.confirm("Delete this message?")) return;
+  if (!(await confirmAction("Delete this message?", "Delete", () => $("messages")))) return;
   const response = await command("delete_message", { message_id: id });
   if (response) forgetMessage(id);
 }
@@ -914,8 +1063,11 @@ function showEdited(message) {
   const node = messageNode(message.id);
   if (node && conv.key === state.active) {
     const hadFocus = editing();
-    node.replaceWith(messageItem(message, kept?.authorName));
+    const inLine = node.contains(document.activeElement);
+    const line = messageItem(message, kept?.authorName);
+    node.replaceWith(line);
     if (state.editing?.id === message.id) keepEditing(hadFocus);
+    else if (inLine) line.focus(); // saved (or edited elsewhere) with the focus in it
   }
 }
 
@@ -925,7 +1077,18 @@ function forgetMessage(id) {
     conv.messages = conv.messages.filter((m) => m.id !== id);
     conv.ids.delete(id);
   }
-  messageNode(id)?.remove();
+  removeLine(messageNode(id));
+}
+
+/** A message's line goes; the focus in it goes to the next line (or the one before, or
+ * the list) rather than to nowhere, where a keyboard user would start again from the top. */
+function removeLine(line) {
+  if (!line) return;
+  const next = line.contains(document.activeElement)
+    ? (line.nextElementSibling ?? line.previousElementSibling ?? $("messages"))
+    : null;
+  line.remove();
+  next?.focus();
 }
 
 async function answerInvitation(invitation, accept) {
@@ -957,7 +1120,7 @@ async function loadMembers() {
   const members = { roomId: conv.id, byId: null, pending: [] };
   state.members = members;
   try {
-    const answer = await rest("GET", `/rooms/${conv.id}/members`, undefined, token);
+    const answer = await rest("GET", pathOf("rooms", conv.id, "members"), undefined, token);
     if (state.members !== members) return; // another room, or signed out, meanwhile
     members.byId = new Map(answer.members.map((member) => [member.user_id, member]));
     for (const event of members.pending) applyMemberEvent(members.byId, event);
@@ -1011,18 +1174,21 @@ function renderMembers() {
     item.append(nameOf(member.username), el("span", "hint", member.role));
     const self = member.user_id === state.me.id;
     if (!self && (mine === "owner" || (mine === "moderator" && member.role === "member"))) {
-      item.append(actionButton("Remove", "kick", () => kick(roomId, member.user_id)));
+      item.append(actionButton("Remove", "kick", () => kick(roomId, member)));
     }
     return item;
   });
   fillList($("member-list"), items, "No members.");
 }
 
-async function kick(roomId, userId) {
-  if (!window.confirm("Remove this member from the room?")) return;
+async function kick(roomId, member) {
+  const question = ["Remove ", named(member.username), " from the room?"];
+  const others = () => $("member-list").querySelector("button") ?? $("show-members");
+  if (!(await confirmAction(question, "Remove", others))) return;
   try {
     // Done, the room's `user_left_room` takes the member off the list.
-    await rest("DELETE", `/rooms/${roomId}/members/${userId}`, undefined, state.token);
+    const path = pathOf("rooms", roomId, "members", member.user_id);
+    await rest("DELETE", path, undefined, state.token);
   } catch (error) {
     showError(error);
   }
@@ -1365,6 +1531,10 @@ function forget() {
   $("people-search").value = "";
   $("message-input").value = "";
   $("member-list").replaceChildren();
+  if ($("confirm").open) $("confirm").close(); // a question about the account's room
+  clearTimeout(announcing.timer);
+  Object.assign(announcing, { timer: null, held: [] });
+  $("announcer").replaceChildren();
   for (const banner of ["notice", "alert"]) {
     $(banner).hidden = true;
     $(`${banner}-text`).replaceChildren();
@@ -1517,6 +1687,28 @@ async function signIn(form, path, body) {
   }
 }
 
+/** *Skip to the message box* (the first Tab): past the lists, which can be 300 stops. */
+function skipToMessageBox() {
+  const input = $("message-input");
+  (input.disabled ? ($("room-list").querySelector("button") ?? $("new-room-name")) : input).focus();
+}
+
+/** *Conversations* (shown on a phone, where the lists and the conversation take the
+ * screen in turn): the conversation is closed, its draft kept, and the focus goes to its
+ * place in the lists. */
+function backToLists() {
+  const key = state.active;
+  close();
+  const item = [...document.querySelectorAll("nav li")].find((li) => li.dataset.key === key);
+  (item?.querySelector("button") ?? $("room-list").querySelector("button"))?.focus();
+}
+
+/** The open conversation's next older page, if there is one (and none is on its way). */
+function olderMessages() {
+  const conv = state.active && conversation(state.active);
+  if (conv?.hasMore && !conv.loading) loadHistory(conv, true);
+}
+
 function wire() {
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -1534,6 +1726,8 @@ function wire() {
     });
   });
   $("logout").addEventListener("click", logout);
+  $("skip").addEventListener("click", skipToMessageBox);
+  $("back").addEventListener("click", backToLists);
   $("create-room-form").addEventListener("submit", createRoom);
   $("leave-room").addEventListener("click", leave);
   $("show-members").addEventListener("click", toggleMembers);
@@ -1554,14 +1748,18 @@ function wire() {
     }
   });
   input.addEventListener("input", typed);
-  const older = () => {
-    const conv = state.active && conversation(state.active);
-    if (conv?.hasMore && !conv.loading) loadHistory(conv, true);
-  };
-  $("load-older").addEventListener("click", older);
-  $("messages").addEventListener("scroll", (e) => {
-    if (e.target.scrollTop < 40) older();
+  $("load-older").addEventListener("click", olderMessages);
+  const list = $("messages");
+  list.addEventListener("scroll", (e) => {
+    if (e.target.scrollTop < 40) olderMessages();
   });
+  list.addEventListener("keydown", lineKeys);
+  list.addEventListener("focusin", (e) => lineFocused(e.target.closest("#messages > li")));
+  list.addEventListener("focusout", (e) => {
+    if (!list.contains(e.relatedTarget)) lineFocused(null);
+  });
+  $("confirm-yes").addEventListener("click", () => $("confirm").close("yes"));
+  $("confirm-no").addEventListener("click", () => $("confirm").close());
   $("alert-close").addEventListener("click", () => ($("alert").hidden = true));
   $("notice-close").addEventListener("click", () => ($("notice").hidden = true));
   document.addEventListener("visibilitychange", () => {

@@ -38,7 +38,6 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import Message, TCPClient
@@ -818,7 +817,9 @@ def press(chrome: webdriver.Chrome, message_id: str, button: str) -> None:
 
 
 def confirm(chrome: webdriver.Chrome) -> None:
-    wait_for(chrome, expected_conditions.alert_is_present()).accept()
+    """Say yes to the page's own confirmation (a dialog in the page: window.confirm is
+    not used)."""
+    click(chrome, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
 
 
 def test_an_edit_in_progress_survives_a_reconnect(tmp_path: Path) -> None:

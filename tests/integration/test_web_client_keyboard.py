@@ -1,0 +1,389 @@
+"""The browser client (docs/WEB.md) used as a demanding user would: from the keyboard
+only, with a screen reader, on a phone, and with hostile text beside it.
+
+Headless Chromium (tests/integration/browser.py) opens the page of a real
+``twistd lairchat``; the other users are raw TCP clients. Each test found a fault that
+it failed on before the fix: ``window.confirm`` for deletions and kicks, combining marks
+drawing over the lines above, ids put into REST paths as they came, the whole history
+read out by the message list's live region, a Tab stop per message button, no way past
+the side lists, and a phone showing the lists above the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from lairchat.testing import ServerProcess
+from lairchat.testing_clients import TCPClient
+from tests.integration import browser, test_web_client_browser
+from tests.integration.browser import click, wait_for
+from tests.integration.test_web_client_browser import (
+    errors_logged,
+    from_browser,
+    listed,
+    open_room,
+    registered,
+    registered_over_rest,
+    showing,
+    shown,
+    signed_in,
+    text_of,
+    two_users_in_two_rooms,
+    unique,
+)
+from tests.integration.test_web_client_hostile import COUNT_FETCHES, KEEP_SOCKETS, deliver
+
+driver = browser.driver  # the shared fixtures
+server = test_web_client_browser.server
+
+
+def focus(chrome: webdriver.Chrome) -> dict[str, Any]:
+    """Where the focus is: the element's id, class and tag, and the message line or
+    list item it is in."""
+    return chrome.execute_script(
+        """const f = document.activeElement;
+           return {id: f.id, cls: f.className, tag: f.tagName,
+                   line: f.closest('#messages > li')?.dataset.id ?? null,
+                   item: f.closest('li')?.dataset.key ?? null}"""
+    )
+
+
+def dialog_open(chrome: webdriver.Chrome) -> bool:
+    return chrome.execute_script("return document.getElementById('confirm')?.open === true")
+
+
+def keys(chrome: webdriver.Chrome, *pressed: str) -> None:
+    """Keys pressed on whatever has the focus."""
+    chrome.switch_to.active_element.send_keys(*pressed)
+
+
+def focus_on(chrome: webdriver.Chrome, selector: str) -> None:
+    chrome.execute_script("document.querySelector(arguments[0]).focus()", selector)
+
+
+def test_deleting_and_removing_ask_in_the_page(server: ServerProcess, driver: webdriver.Chrome):
+    """Found in the review: Delete and Remove asked with ``window.confirm``, a browser
+    box outside the page's style that blocks the tab (and that a browser may stop
+    showing). Now a dialog in the page: *Cancel* has the focus, Esc cancels, the focus
+    goes back to the button that asked, and after a deletion to the list rather than
+    to nowhere. All from the keyboard."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me, bobs = registered(alice, "alice"), registered(bob, "bob")
+        room = alice.ok("create_room", name=unique("room"))["room"]
+        bob.ok("join_room", room_id=room["id"])
+        signed_in(server, driver, me["token"])
+        open_room(driver, room["name"])
+        keys(driver, "tpyo", Keys.ENTER)
+        mine = bob.wait_for(from_browser("tpyo"))["message"]["id"]
+        delete = f'#messages li[data-id="{mine}"] .delete'
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, delete))
+
+        focus_on(driver, delete)
+        keys(driver, Keys.ENTER)
+        wait_for(driver, dialog_open)  # no window.confirm: that would be an alert here
+        assert text_of(driver, "confirm-text") == "Delete this message?"
+        assert focus(driver)["id"] == "confirm-no"
+        keys(driver, Keys.ESCAPE)
+        wait_for(driver, lambda d: not dialog_open(d))
+        assert showing("tpyo")(driver)
+        assert focus(driver)["line"] == mine and "delete" in focus(driver)["cls"]
+        keys(driver, Keys.ENTER)
+        wait_for(driver, dialog_open)
+        keys(driver, Keys.SHIFT, Keys.TAB)
+        assert focus(driver)["id"] == "confirm-yes"
+        keys(driver, Keys.ENTER)
+        assert bob.wait_for(lambda m: m["type"] == "message_deleted")["message_id"] == mine
+        wait_for(driver, lambda d: not showing("tpyo")(d))
+        assert focus(driver)["id"] == "messages"
+
+        # Remove, as the room's owner: the same dialog, naming who goes.
+        driver.find_element(By.ID, "show-members").click()
+        bob_name = bobs["user"]["username"]
+        wait_for(driver, lambda d: sorted(listed(d, "member-list")) == sorted([
+            me["user"]["username"], bob_name]))  # fmt: skip
+        kick = f'#member-list li[data-key="member:{bobs["user"]["id"]}"] .kick'
+        focus_on(driver, kick)
+        keys(driver, Keys.ENTER)
+        wait_for(driver, dialog_open)
+        assert text_of(driver, "confirm-text") == f"Remove {bob_name} from the room?"
+        assert text_of(driver, "confirm-yes") == "Remove"
+        keys(driver, Keys.ESCAPE)
+        wait_for(driver, lambda d: not dialog_open(d))
+        assert focus(driver)["item"] == f"member:{bobs['user']['id']}"
+        keys(driver, Keys.ENTER)
+        wait_for(driver, dialog_open)
+        keys(driver, Keys.SHIFT, Keys.TAB)
+        keys(driver, Keys.ENTER)
+        left = bob.wait_for(lambda m: m["type"] == "user_left_room")
+        assert left["reason"] == "kicked"
+        wait_for(driver, lambda d: listed(d, "member-list") == [me["user"]["username"]])
+        # The list has no button left: the focus goes to the field beside it.
+        wait_for(driver, lambda d: focus(d)["id"] == "invite-name")
+        assert errors_logged(driver) == []
+
+
+def test_stacked_combining_marks_stay_on_their_line(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found in the review: a message of 2,000 combining acute accents on one letter
+    (4 KiB, the protocol's limit) stacks them about 30 px high, over the lines above.
+    Each line now clips what it draws: the line above looks the same, pixel for pixel,
+    before and after."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        target = {"type": "room", "room_id": room["id"]}
+        for content in ("first line", "the line above"):
+            bob.ok("send_message", target=target, content=content)
+        wait_for(driver, showing("the line above"))
+        driver.execute_script("document.activeElement.blur()")
+        above = driver.find_element(By.CSS_SELECTOR, "#messages li:last-child")
+        before = above.screenshot_as_png
+        marks = "a" + "\u0301" * 2040
+        bob.ok("send_message", target=target, content=marks)
+        wait_for(driver, showing(marks))
+        assert above.screenshot_as_png == before
+
+
+def test_ids_in_rest_paths_are_encoded(server: ServerProcess, driver: webdriver.Chrome):
+    """Found in the review: room and user ids went into REST paths as they came. An id
+    is the server's, but text: a member id ``x/../../../../users/me`` (put into the
+    page's socket here) made Remove send ``DELETE /api/v1/users/me``, once the browser
+    resolved the dots. Every segment is encoded now."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        me = registered(alice, "alice")
+        room = alice.ok("create_room", name=unique("room"))["room"]
+        for script in (KEEP_SOCKETS, COUNT_FETCHES):
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+        signed_in(server, driver, me["token"])
+        open_room(driver, room["name"])
+        driver.find_element(By.ID, "show-members").click()
+        wait_for(driver, lambda d: listed(d, "member-list") == [me["user"]["username"]])
+        hostile = "x/../../../../users/me"
+        deliver(driver, {"type": "user_joined_room", "room_id": room["id"],
+                         "user": {"id": hostile, "username": "mallory"},
+                         "membership": {"role": "member"}})  # fmt: skip
+        click(driver, By.CSS_SELECTOR, "#member-list .kick")
+        click(driver, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
+        wanted = f"/api/v1/rooms/{room['id']}/members/x%2F..%2F..%2F..%2F..%2Fusers%2Fme"
+        wait_for(driver, lambda d: wanted in d.execute_script("return window.fetched"))
+        assert not [u for u in driver.execute_script("return window.fetched") if "/x/" in u]
+
+
+#: Run before the page's script: the text that reached a live region (what a screen
+#: reader reads out), as [region id, text] in ``window.spoken``.
+LISTEN = """
+window.spoken = [];
+const liveRegion = (node) => {
+  const element = node.nodeType === 1 ? node : node.parentElement;
+  const found = element?.closest('[aria-live], [role=log], [role=status], [role=alert]');
+  return found && found.getAttribute('aria-live') !== 'off' ? found : null;
+};
+new MutationObserver((records) => {
+  const changed = new Map(); // a region's additions in one go: read out as one
+  for (const record of records) {
+    const region = liveRegion(record.target);
+    if (!region) continue;
+    const added = record.type === 'characterData' ? [record.target] : [...record.addedNodes];
+    changed.set(region, (changed.get(region) ?? '') + added.map((n) => n.textContent).join(''));
+  }
+  for (const [region, text] of changed) {
+    if (text.trim()) window.spoken.push([region.id, text]);
+  }
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def spoken(chrome: webdriver.Chrome) -> list[list[str]]:
+    return chrome.execute_script("return window.spoken")
+
+
+def test_new_messages_are_read_out_without_flooding(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found reading the page as a screen reader does: the message list itself was the
+    live region (``role="log"``), so opening a room read out its 50 newest messages at
+    once, and so did every reconnect and every older page; a burst of messages was
+    read one by one; and each ``user_typing`` (every 3 s per typer) read the typing
+    line again. Now new messages from others go to a region of their own, one
+    announcement every 2 s at most (what came meanwhile summed up), and the typing line
+    changes only when who is typing does."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        bob_id, bob_name = accounts[1]["user"]["id"], accounts[1]["user"]["username"]
+        target = {"type": "room", "room_id": room["id"]}
+        for n in range(55):
+            bob.send({"type": "send_message", "target": target, "content": f"history {n:02}"})
+        for _ in range(55):
+            bob.wait_for(lambda m: m["type"] == "send_message_response")
+        for script in (KEEP_SOCKETS, LISTEN):
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, showing("history 54"))
+        assert not [text for _, text in spoken(driver) if "history" in text]
+
+        bob.ok("send_message", target=target, content="hello there")
+        wait_for(driver, lambda d: ["announcer", f"{bob_name}: hello there"] in spoken(d))
+        for n in range(40):
+            bob.send({"type": "send_message", "target": target, "content": f"burst {n:02}"})
+        wait_for(driver, showing("burst 39"))
+        wait_for(driver, lambda d: spoken(d)[-1][1].endswith(" new messages"), timeout=5)
+        said = [text for region, text in spoken(driver) if region == "announcer"]
+        assert len(said) <= 3, said  # hello, maybe the first of the burst, the rest summed
+        assert not [text for _, text in spoken(driver) if "history" in text]
+
+        typing = {"type": "user_typing", "user_id": bob_id, "target": target}
+        for _ in range(3):
+            deliver(driver, typing)
+        wait_for(driver, lambda d: text_of(d, "typing") == f"{bob_name} is typing…")
+        assert len([text for region, text in spoken(driver) if region == "typing"]) == 1
+        assert errors_logged(driver) == []
+
+
+def tabs_to(chrome: webdriver.Chrome, element_id: str, limit: int = 200) -> int:
+    """How many presses of Tab take the focus to ``element_id``."""
+    for n in range(1, limit + 1):
+        keys(chrome, Keys.TAB)
+        if focus(chrome)["id"] == element_id:
+            return n
+    raise AssertionError(f"{element_id} not reached in {limit} Tabs")
+
+
+def test_the_message_list_is_one_tab_stop_with_arrow_keys(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found tabbing from the message list to the message box: every message's Edit
+    and Delete were Tab stops, 60 of them for 30 messages (1,000 in a busy room), and
+    Esc in an edit box dropped the focus to the page's start. Now the list is one stop;
+    Up, Down, Home and End move between lines, Tab reaches the focused line's buttons,
+    E edits, and the focus comes back to the line after an edit."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        target = {"type": "room", "room_id": room["id"]}
+        ids = [
+            alice.ok("send_message", target=target, content=f"mine {n:02}")["message"]["id"]
+            for n in range(30)
+        ]
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, showing("mine 29"))
+        focus_on(driver, "#messages")
+        assert tabs_to(driver, "message-input") <= 2
+
+        focus_on(driver, "#messages")
+        keys(driver, Keys.ARROW_UP)
+        assert focus(driver)["line"] == ids[-1] and focus(driver)["tag"] == "LI"
+        keys(driver, Keys.ARROW_UP)
+        assert focus(driver)["line"] == ids[-2]
+        keys(driver, Keys.HOME)
+        assert focus(driver)["line"] == ids[0]
+        keys(driver, Keys.END)
+        keys(driver, Keys.ARROW_UP)
+        keys(driver, Keys.TAB)
+        assert focus(driver)["line"] == ids[-2] and "edit" in focus(driver)["cls"]
+        keys(driver, Keys.TAB)
+        assert focus(driver)["line"] == ids[-2] and "delete" in focus(driver)["cls"]
+        keys(driver, Keys.TAB)
+        assert focus(driver)["id"] == "message-input"
+
+        focus_on(driver, f'#messages li[data-id="{ids[-2]}"]')
+        keys(driver, "e")
+        assert focus(driver)["cls"] == "edit-box"
+        keys(driver, Keys.ESCAPE)
+        assert focus(driver)["line"] == ids[-2] and focus(driver)["tag"] == "LI"
+        keys(driver, "E")
+        keys(driver, Keys.END, "!", Keys.ENTER)
+        wait_for(driver, showing("mine 28!"))
+        wait_for(driver, lambda d: focus(d)["line"] == ids[-2] and focus(d)["tag"] == "LI")
+        assert errors_logged(driver) == []
+
+
+def from_the_start(chrome: webdriver.Chrome) -> None:
+    """The next Tab starts from the top of the page (as after a reload)."""
+    chrome.execute_script(
+        "document.body.tabIndex = -1; document.body.focus();"
+        " document.body.removeAttribute('tabindex')"
+    )
+
+
+def test_the_first_tab_skips_to_the_message_box_and_every_stop_shows(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found tabbing through the page with 40 people listed: the message box came after
+    the top bar, the room list, the room form, the public rooms and every person, 50
+    and more stops. The first Tab now offers *Skip to the message box*; and every stop
+    after it is in sight with a focus outline."""
+    registered_over_rest(server, [unique("someone") for _ in range(40)])
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        wait_for(driver, lambda d: len(listed(d, "user-list")) >= 40)
+        open_room(driver, room["name"])
+        from_the_start(driver)
+        keys(driver, Keys.TAB)
+        assert focus(driver)["id"] == "skip"
+        assert driver.execute_script(
+            "const r = document.activeElement.getBoundingClientRect(); return r.width > 20"
+        )
+        keys(driver, Keys.ENTER)
+        assert focus(driver)["id"] == "message-input"
+
+        # Every stop from the page's start to the message box: in sight, and outlined.
+        from_the_start(driver)
+        seen = []
+        for _ in range(120):
+            keys(driver, Keys.TAB)
+            stop = driver.execute_script(
+                """const f = document.activeElement, r = f.getBoundingClientRect();
+                   const style = getComputedStyle(f);
+                   return [f.id || f.className || f.textContent, f.checkVisibility({
+                     opacityProperty: true, visibilityProperty: true}) && r.width > 2
+                     && r.top >= 0 && r.bottom <= innerHeight + 1, style.outlineStyle]"""
+            )
+            assert stop[1] and stop[2] != "none", stop
+            seen.append(stop[0])
+            if stop[0] == "message-input":
+                break
+        assert "skip" in seen and "logout" in seen and seen[-1] == "message-input"
+
+
+def test_a_phone_shows_the_lists_or_the_conversation(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found at 360 px wide: the lists were stacked above the conversation, so with 40
+    people listed the message box was screens below the room's name, and a notice
+    banner pushed it further at any width. On a narrow window the lists and the open
+    conversation now take the screen in turn, the message box at its bottom, and
+    *Conversations* goes back to the lists, the focus on the room left."""
+    registered_over_rest(server, [unique("someone") for _ in range(40)])
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        driver.set_window_size(360, 740)
+        signed_in(server, driver, accounts[0]["token"])
+        wait_for(driver, lambda d: len(listed(d, "user-list")) >= 40)
+        open_room(driver, room["name"])
+        in_sight = """const r = document.getElementById(arguments[0]).getBoundingClientRect();
+                      return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight"""
+        wait_for(driver, lambda d: d.execute_script(in_sight, "send"))
+        assert focus(driver)["id"] == "message-input"
+        assert not driver.find_element(By.ID, "room-list").is_displayed()
+        # A notice takes room at the top; the message box stays in sight.
+        private = bob.ok("create_room", name=unique("private"), settings={"public": False})
+        invited = {"room_id": private["room"]["id"], "user_id": accounts[0]["user"]["id"]}
+        bob.ok("invite_to_room", **invited)
+        wait_for(driver, lambda d: shown(d, "notice"))
+        assert driver.execute_script(in_sight, "send")
+        assert driver.execute_script("return document.scrollingElement.scrollHeight <= innerHeight")
+
+        focus_on(driver, "#back")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: d.find_element(By.ID, "room-list").is_displayed())
+        assert focus(driver)["item"] == f"room:{room['id']}"
+        assert not driver.find_element(By.ID, "message-input").is_displayed()
+        assert errors_logged(driver) == []
