@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from twisted.internet import defer
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -95,6 +96,24 @@ def _invitation(row: tuple) -> Invitation:
 
 def _int(t: float) -> int:
     return int(t)
+
+
+def _unread_sql(kind: str, other: str) -> str:
+    """The count of the messages unread by user ``?1`` in the room, or from the DM
+    partner, that the SQL expression ``other`` names: by someone else, above the
+    user's read marker there. The rows are found by an index range that starts above
+    the marker (the room's on ``idx_messages_target``, the partner's on
+    ``idx_messages_dm_pair``): its work is the unread messages, not the history."""
+    marker = (
+        "coalesce((SELECT k.last_read_seq FROM read_markers k WHERE k.user_id = ?1 "
+        f"AND k.target_type = '{kind}' AND k.target_id = {other}), 0)"
+    )
+    if kind == "room":
+        where = f"m.target_type = 'room' AND m.target_id = {other}"
+    else:
+        where = f"m.target_type = 'dm' AND m.author_id = {other} AND m.target_id = ?1"
+    where += f" AND m.author_id != ?1 AND m.rowid > {marker}"
+    return f"SELECT count(*) FROM messages m WHERE {where}"
 
 
 def _like(search: str) -> str:
@@ -734,43 +753,34 @@ class SQLiteStore:
         return self._read(txn)
 
     def unread_counts(self, user_id: str, room_ids: list[str]) -> defer.Deferred:
+        """Two statements whatever the rooms and partners: one counts every room (its
+        ids passed as one JSON array), one every DM partner. A statement pair per room
+        and three per partner were 5,032 for a user in 1,000 rooms DMed by 1,000
+        people (docs/architecture.md, "Reads at scale")."""
+        rooms = f"SELECT r.value, ({_unread_sql('room', 'r.value')}) FROM json_each(?2) r"
+        dms = (
+            f"SELECT p.author_id, ({_unread_sql('dm', 'p.author_id')}) FROM "
+            "(SELECT DISTINCT author_id FROM messages WHERE target_type = 'dm' "
+            "AND target_id = ?1 AND author_id != ?1) p"
+        )
+
         def txn(cur: sqlite3.Cursor) -> dict[str, dict[str, int]]:
-            by_room = {}
-            for room_id in room_ids:
-                n = self._unread(cur, user_id, Target("room", room_id))
-                if n:
-                    by_room[room_id] = n
-            by_dm = {}
-            partners = cur.execute(
-                "SELECT DISTINCT author_id FROM messages WHERE target_type = 'dm' "
-                "AND target_id = ? AND author_id != ?",
-                (user_id, user_id),
-            ).fetchall()
-            for (partner,) in partners:
-                n = self._unread(cur, user_id, Target("dm", partner))
-                if n:
-                    by_dm[partner] = n
-            return {"by_room": by_room, "by_dm": by_dm}
+            by_room = cur.execute(rooms, (user_id, orjson.dumps(room_ids).decode())).fetchall()
+            by_dm = cur.execute(dms, (user_id,)).fetchall()
+            return {
+                "by_room": {k: n for k, n in by_room if n},
+                "by_dm": {k: n for k, n in by_dm if n},
+            }
 
         return self._read(txn)
 
-    def _unread(self, cur: sqlite3.Cursor, user_id: str, target: Target) -> int:
-        row = cur.execute(
-            "SELECT last_read_seq FROM read_markers WHERE user_id = ? AND target_type = ? "
-            "AND target_id = ?",
-            (user_id, target.kind, target.id),
-        ).fetchone()
-        last_read = row[0] if row else 0
-        return sum(
-            cur.execute(
-                f"SELECT COUNT(*) FROM messages WHERE {where} AND author_id != ? AND rowid > ?",
-                (*args, user_id, last_read),
-            ).fetchone()[0]
-            for where, args in self._conversation(target, user_id)
-        )
-
     def unread_count(self, user_id: str, target: Target) -> defer.Deferred:
-        return self._read(self._unread, user_id, target)
+        sql = f"SELECT ({_unread_sql(target.kind, '?2')})"
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(sql, (user_id, target.id)).fetchone()[0]
+
+        return self._read(txn)
 
     def mark_read(self, user_id: str, target: Target, up_to_seq: int, now: float) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:

@@ -1,0 +1,222 @@
+"""The read paths on a large database: every read a client makes is answered by index
+searches whose work follows the page or the caller's own conversations, not the size
+of the database (docs/architecture.md, "Reads at scale").
+
+The database is built by direct SQL (a second or two): a room of many members, a user
+in many rooms, many DM partners, invitations, read markers. SQLite's plans do not
+depend on how many rows there are (lairchat runs no ANALYZE), so these tests assert
+on plans and on how many statements a read runs, never on timings; the same builder
+at full size (``build(path, scale=...)``) is what the figures in the docs were
+measured on.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from lairchat.domain.types import Target
+from lairchat.storage.sqlite.migrate import migrate
+from lairchat.storage.sqlite.pool import ImmediatePool
+from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.testing import result
+
+T0 = 1_700_000_000
+
+
+@dataclass
+class Scale:
+    """What :func:`build` made: ids to read with."""
+
+    users: list[str]
+    rooms: list[str]
+    #: The room every user is in.
+    big: str
+    #: The user in ``heavy_rooms`` rooms, DMed by ``partners`` others.
+    heavy: str
+    heavy_rooms: list[str]
+    partners: list[str]
+    #: A message in the middle of the big room (a paging cursor).
+    middle: str
+
+
+def build(path: str, scale: int = 1) -> Scale:
+    """A migrated database at ``path``: 1000·scale users all in one room, 300·scale
+    rooms, one user in 100·scale of them and DMed by 100·scale others, 20,000·scale
+    messages (a tenth DMs, a tenth in the big room), 2,000·scale invitations, read
+    markers for half the memberships. ``scale=50``: the million-message database."""
+    rnd = random.Random(47)
+
+    def ids(n: int) -> list[str]:
+        return [str(uuid.UUID(int=rnd.getrandbits(128))) for _ in range(n)]
+
+    conn = sqlite3.connect(path)
+    migrate(conn)
+    conn.execute("PRAGMA synchronous = OFF")
+    users, rooms = ids(1000 * scale), ids(300 * scale)
+    heavy, big = users[0], rooms[0]
+    heavy_rooms = rooms[: 100 * scale]
+    partners = users[1 : 1 + 100 * scale]
+    with conn:
+        conn.executemany(
+            "INSERT INTO users (id, username, email, password_hash, role, created_at, "
+            "updated_at) VALUES (?, ?, ?, 'h', 'user', ?, ?)",
+            [(u, f"user{i:07d}", f"user{i:07d}@x.io", T0, T0) for i, u in enumerate(users)],
+        )
+        conn.executemany(
+            "INSERT INTO rooms (id, name, owner_id, is_private, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r, f"room{i:06d}", users[i % len(users)], i % 3 == 0, T0, T0)
+                for i, r in enumerate(rooms)
+            ],
+        )
+        members: dict[str, list[str]] = {r: [users[i % len(users)]] for i, r in enumerate(rooms)}
+        for u in users[1:]:
+            members[big].append(u)
+        for r in heavy_rooms[1:]:
+            members[r].append(heavy)
+        for u in users[1:]:
+            for r in rnd.sample(rooms[1:], 3):
+                if u not in members[r]:
+                    members[r].append(u)
+        memberships = [
+            (r, u, "owner" if k == 0 else "member", T0 + k)
+            for r, us in members.items()
+            for k, u in enumerate(us)
+        ]
+        conn.executemany(
+            "INSERT INTO room_memberships (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)",
+            memberships,
+        )
+        messages = []
+        for n, message_id in enumerate(ids(20_000 * scale)):
+            if n % 10 == 9:
+                author, to = rnd.choice(partners), heavy
+                if n % 20 == 9:
+                    author, to = rnd.choice(users), rnd.choice(users)
+                messages.append((message_id, author, "dm", to, T0 + n))
+            else:
+                room = big if n % 10 == 0 else rnd.choice(rooms)
+                messages.append((message_id, rnd.choice(members[room]), "room", room, T0 + n))
+        conn.executemany(
+            "INSERT INTO messages (id, author_id, target_type, target_id, content, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, 'hello', ?, ?)",
+            [(*m, m[-1]) for m in messages],
+        )
+        conn.executemany(
+            "INSERT INTO invitations (id, room_id, inviter_id, invitee_id, status, created_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    invitation_id,
+                    big if k % 4 == 0 else rnd.choice(rooms),
+                    users[1],
+                    heavy if k % 10 == 0 else rnd.choice(users),
+                    "pending" if k % 3 else "declined",
+                    T0 + k,
+                    T0 + 10**9,
+                )
+                for k, invitation_id in enumerate(ids(2000 * scale))
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO read_markers (user_id, target_type, target_id, last_read_seq, "
+            "updated_at) VALUES (?, 'room', ?, ?, ?)",
+            [(u, r, 1000 * scale, T0) for r, u, _, _ in memberships[::2]],
+        )
+    middle = messages[len(messages) // 2 - len(messages) // 2 % 10][0]
+    conn.close()
+    return Scale(users, rooms, big, heavy, heavy_rooms, partners, middle)
+
+
+@pytest.fixture(scope="module")
+def scale(tmp_path_factory) -> tuple[str, Scale]:
+    path = str(tmp_path_factory.mktemp("scale") / "big.db")
+    return path, build(path)
+
+
+class Traced:
+    """A store on the scale database that records the statements each read runs."""
+
+    def __init__(self, path: str):
+        self.pool = ImmediatePool(path)
+        self.store = SQLiteStore(self.pool, self.pool, path)
+        self.statements: list[str] = []
+        self.pool.connection.set_trace_callback(self.statements.append)
+
+    def run(self, read: Callable) -> tuple[object, list[str]]:
+        """The read's result and the statements it ran (SELECTs, with their values)."""
+        self.statements.clear()
+        out = result(read(self.store))
+        return out, [
+            s for s in self.statements if s.lstrip().upper().startswith(("SELECT", "WITH"))
+        ]
+
+    def plan(self, sql: str) -> list[str]:
+        conn = self.pool.connection
+        conn.set_trace_callback(None)
+        try:
+            return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        finally:
+            conn.set_trace_callback(self.statements.append)
+
+
+@pytest.fixture
+def traced(scale):
+    t = Traced(scale[0])
+    yield t
+    t.store.close()
+
+
+def full_scans(plan: list[str]) -> list[str]:
+    """The steps that read a whole table or index: not a subquery's few rows (a
+    co-routine's, a materialized one's), nor a list of ids passed in."""
+    made = {step.split()[-1] for step in plan if step.startswith(("CO-ROUTINE", "MATERIALIZE"))}
+    return [
+        step
+        for step in plan
+        if step.startswith("SCAN ")
+        and not step.startswith(("SCAN (subquery", "SCAN CONSTANT ROW"))
+        and step.split()[1] not in made
+        and "VIRTUAL TABLE" not in step
+    ]
+
+
+def test_unread_counts_run_the_same_statements_for_a_user_in_many_rooms(traced, scale):
+    """Found by counting the statements of ``/users/me`` on a large database: two per
+    room and three per DM partner (5,032 for a user in 1,000 rooms DMed by 1,000
+    people, 0.7 s). Now a fixed number, whatever the rooms and partners."""
+    s = scale[1]
+    few, few_statements = traced.run(lambda st: st.unread_counts(s.users[500], s.rooms[1:3]))
+    many, statements = traced.run(lambda st: st.unread_counts(s.heavy, s.heavy_rooms))
+    assert len(statements) == len(few_statements) <= 2
+    assert len(many["by_room"]) > 50 and len(many["by_dm"]) > 50
+    for sql in statements:
+        assert full_scans(traced.plan(sql)) == [], sql
+
+
+def test_unread_counts_agree_with_counting_row_by_row(traced, scale):
+    """The one-statement counts are the conversation-by-conversation ones."""
+    s = scale[1]
+    counts, _ = traced.run(lambda st: st.unread_counts(s.heavy, s.heavy_rooms))
+    for room in s.heavy_rooms[:20]:
+        one, _ = traced.run(lambda st, r=room: st.unread_count(s.heavy, Target("room", r)))
+        assert counts["by_room"].get(room, 0) == one
+    for partner in s.partners[:20]:
+        one, _ = traced.run(lambda st, p=partner: st.unread_count(s.heavy, Target("dm", p)))
+        assert counts["by_dm"].get(partner, 0) == one
+    conn = traced.pool.connection
+    expected = dict(
+        conn.execute(
+            "SELECT author_id, count(*) FROM messages WHERE target_type = 'dm' AND target_id = ?"
+            " AND author_id != ? GROUP BY author_id",
+            (s.heavy, s.heavy),
+        ).fetchall()
+    )
+    assert counts["by_dm"] == expected
