@@ -91,7 +91,8 @@ def test_a_flapping_connection_leaves_one_line() -> None:
     world.app.dispatch(c.JoinRoom("general"))
     for _ in range(20):
         world.opener.handlers.channel_closed("connection lost")
-        world.clock.advance(1.5)
+        assert world.app.link is not None
+        world.clock.advance(world.app.link.retry_left())  # the backoff grows (link.py)
         world.opener.accept()
     lines = [m.content for m in world.state.conversations[("room", ROOM)].messages]
     assert lines.count("Reconnected to the server") == 1

@@ -809,3 +809,23 @@ def test_a_user_is_searched_by_name_in_one_request() -> None:
     method, url, kwargs = client.requests[0]
     assert (method, url) == ("GET", "http://chat.test:8082/api/v1/users")
     assert kwargs["params"] == {"search": "zed", "limit": 100}
+
+
+def test_a_server_that_drops_each_connection_at_once_is_retried_ever_later() -> None:
+    """The backoff started again at every successful authentication, so a server
+    that accepted and then dropped each connection at once (overloaded, or a broken
+    proxy) was reconnected to every second, each time with every list fetched
+    again. It now starts again only after a connection that lasted (30 s)."""
+    link, opener, listener, clock = make_link()
+    link.start()
+    waits = []
+    for _ in range(5):
+        opener.accept()
+        opener.attempts[-1][0].channel_closed("connection lost")
+        waits.append(link.retry_in)
+        clock.advance(link.retry_in)
+    assert waits == [1, 2, 4, 8, 16]
+    opener.accept()
+    clock.advance(31)
+    opener.attempts[-1][0].channel_closed("connection lost")
+    assert link.retry_in == 1

@@ -30,6 +30,9 @@ __all__ = ["Backoff", "ChannelHandlers", "Link", "LinkListener", "Opener"]
 log = logging.getLogger(__name__)
 
 KEEPALIVE = 30.0
+#: A connection up this long (seconds) was a working one: losing it starts the
+#: backoff again from its first delay.
+STABLE = KEEPALIVE
 #: Silence (no frame at all, not even a pong) after which the link is presumed dead.
 DEAD_AFTER = 2.5 * KEEPALIVE
 
@@ -96,6 +99,8 @@ class _Attempt:
         self.channel: Channel | None = None
         self.session: ClientSession | None = None
         self.done = False
+        #: When the session was ready (authenticated), if it was.
+        self.ready_at: float | None = None
 
     # channel handlers
 
@@ -257,8 +262,7 @@ class Link:
         reconnected = self.was_online
         self.was_online = True
         self.encrypted = encrypted
-        self.backoff.reset()
-        self.last_frame = self.clock.seconds()
+        attempt.ready_at = self.last_frame = self.clock.seconds()
         self._set_state("online", "")
         if not self._keepalive.running:
             self._keepalive.start(self._interval, now=False)
@@ -272,6 +276,11 @@ class Link:
             self._set_state("offline", reason)
             self.listener.link_failed(ServerError("unreachable", reason))
             return
+        if attempt.ready_at is not None and self.clock.seconds() - attempt.ready_at >= STABLE:
+            # The backoff starts again only after a connection that worked for a while:
+            # reset at every authentication, a server that accepts and then drops
+            # at once was reconnected to (and all lists fetched again) every second.
+            self.backoff.reset()
         delay = self.backoff.next()
         self.retry_in = delay
         self._retry = self.clock.callLater(delay, self._connect)
