@@ -34,6 +34,7 @@ OURS = [
     "004_lairchat_leaner_message_indexes",
     "005_lairchat_dm_index_only_on_dms",
     "006_lairchat_message_seq_floor",
+    "008_lairchat_read_indexes",
 ]
 
 
