@@ -379,12 +379,9 @@ class AuthService:
         # One transaction: a password changed with the sessions left open would lock
         # no intruder out, and the error answered would say nothing was changed.
         new_hash, now = await self.passwords.hash(new), self.clock.seconds()
-        if checked is None:
-            ended = await self.store.update_password(user_id, new_hash, now, keep)
-        else:
-            ended = await self.store.replace_password(user_id, checked, new_hash, now, keep)
-            if ended is None:
-                raise LairError("incorrect_password")
+        ended = await self.store.update_password(user_id, new_hash, now, keep, checked)
+        if ended is None:
+            raise LairError("incorrect_password")
         notice = LairError("session_not_found", "Session ended: the password was changed")
         for session_id in ended:
             self.hub.close_session(session_id, "password changed", notice)

@@ -19,9 +19,10 @@ class IUserStore(Interface):
     def update_user_email(user_id, email, now):
         """Set email (``email_taken`` on conflict) and bump ``updated_at``; return the User."""
 
-    def update_password(user_id, password_hash, now, keep=None):
+    def update_password(user_id, password_hash, now, keep=None, checked=None):
         """Store a new hash, bump ``updated_at`` and delete every session of the user
-        but ``keep``, all or nothing; return the ids deleted."""
+        but ``keep``, all or nothing; return the ids deleted. With ``checked``, only
+        while the stored hash is still that one; else None, and nothing changed."""
 
     def set_role(user_id, role):
         """Set the system role; return the User or None."""

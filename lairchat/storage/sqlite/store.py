@@ -283,31 +283,23 @@ class SQLiteStore:
         return self._write(txn)
 
     def update_password(
-        self, user_id: str, password_hash: str, now: float, keep: str | None = None
+        self,
+        user_id: str,
+        password_hash: str,
+        now: float,
+        keep: str | None = None,
+        checked: str | None = None,
     ) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> list[str]:
-            cur.execute(
-                "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
-                (password_hash, _int(now), user_id),
-            )
-            return _delete_user_sessions(cur, user_id, keep)
-
-        return self._write(txn)
-
-    def replace_password(
-        self, user_id: str, checked: str, password_hash: str, now: float, keep: str | None = None
-    ) -> defer.Deferred:
-        """:meth:`update_password`, only while the stored hash is still ``checked``
-        (the one the current password was verified against); None, changing nothing,
-        if it is not."""
+        """With ``checked``, only while the stored hash is still that one (the one the
+        current password was verified against): else None, changing nothing."""
+        sql = "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"
+        args: tuple = (password_hash, _int(now), user_id)
+        if checked is not None:
+            sql, args = sql + " AND password_hash = ?", (*args, checked)
 
         def txn(cur: sqlite3.Cursor) -> list[str] | None:
-            cur.execute(
-                "UPDATE users SET password_hash = ?, updated_at = ? "
-                "WHERE id = ? AND password_hash = ?",
-                (password_hash, _int(now), user_id, checked),
-            )
-            if cur.rowcount == 0:
+            cur.execute(sql, args)
+            if checked is not None and cur.rowcount == 0:
                 return None
             return _delete_user_sessions(cur, user_id, keep)
 
