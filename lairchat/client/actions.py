@@ -391,7 +391,11 @@ class ActionsMixin:
         d = self.link.request({"type": "send_message", "target": _target(key), "content": text})
 
         def sent(response: dict[str, Any]) -> None:
-            self.state.confirm_pending(local, response.get("message") or {})
+            message = response.get("message")
+            if isinstance(message, dict):
+                self.state.confirm_pending(local, message)
+            else:  # its echo, if it comes, still takes the line's place
+                self.state.fail_pending(local, "the server's answer holds no message")
 
         def refused(failure: Failure) -> None:
             reason = (

@@ -439,8 +439,13 @@ class App(ActionsMixin):
         return ""
 
     def link_event(self, event: dict[str, Any]) -> None:
+        """An event from the server. One that does not have the shape its type says
+        is logged and left: raised out of here, it dropped the connection."""
         try:
             followups = self.state.apply_event(event)
+            message = event.get("message")
+            if event.get("type") == "message_received" and isinstance(message, dict):
+                self._learn_authors(self.state.key_for_message(message))
         except Exception:
             log.exception("could not apply event %s", event.get("type"))
             return
@@ -449,6 +454,4 @@ class App(ActionsMixin):
                 self.spawn(self.refresh_rooms())
             elif kind == "members":
                 self.spawn(self.load_members(arg))
-        if event.get("type") == "message_received":
-            self._learn_authors(self.state.key_for_message(event.get("message") or {}))
         self.refresh()

@@ -112,7 +112,10 @@ class ConversationsMixin:
         return added
 
     def receive_message(self, message: dict[str, Any], author_name: str | None = None) -> bool:
-        """A live message (event or our send's response). False if already shown."""
+        """A live message (event or our send's response). False if already shown,
+        or if it is not a message object at all."""
+        if not isinstance(message, dict) or not isinstance(message.get("target", {}), dict):
+            return False
         key = self.key_for_message(message)
         conv = self.conversation(key)
         msg_id = str(message.get("id", ""))
@@ -219,6 +222,8 @@ class ConversationsMixin:
                 conv.version += 1
 
     def edit_message(self, message: dict[str, Any]) -> bool:
+        if not isinstance(message, dict) or not isinstance(message.get("target", {}), dict):
+            return False
         conv = self.conversations.get(self.key_for_message(message))
         found = conv.find(str(message.get("id", ""))) if conv else None
         if conv is None or found is None:

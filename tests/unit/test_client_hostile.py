@@ -429,3 +429,29 @@ def test_typing_in_rooms_never_seen_makes_no_conversations() -> None:
         {"type": "user_typing", "user_id": BOB, "target": {"type": "room", "room_id": ROOM}}
     )
     assert state.typing_names() == ["bob"]
+
+
+def test_answers_and_events_of_the_wrong_shape_neither_drop_the_link_nor_crash() -> None:
+    """A refusal whose ``error`` is a bare string, and a ``message_received`` whose
+    message is not an object, raised out of the frame handler, which drops the
+    connection (and the client reconnected, to be sent the same again); a send
+    answered without a message object showed ``Internal error``. The refusal is
+    now shown with its words, the answer without a message marks the line, and the
+    event is logged and left."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    world.app.dispatch(c.SendMessage("first"))
+    world.opener.answer("send_message", success=False, error="Slow down")
+    world.app.dispatch(c.SendMessage("second"))
+    world.opener.answer("send_message", success=True, message="m1")
+    world.opener.handlers.frame_received({"type": "message_received", "message": "x"})
+    world.opener.handlers.frame_received(
+        {"type": "message_received", "message": {"id": "m2", "target": "room"}}
+    )
+    assert world.app.link is not None and world.app.link.online
+    assert world.opener.channel is not None and not world.opener.channel.aborted
+    screen = world.screen()
+    assert "first  [not sent: Slow down]" in screen
+    assert "second  [not sent: the server's answer holds no message]" in screen
+    assert "Internal error" not in screen

@@ -61,6 +61,19 @@ class SessionListener(Protocol):
     def session_event(self, event: dict[str, Any]) -> None: ...
 
 
+def refusal(msg: dict[str, Any], code: str, message: str) -> ServerError:
+    """The error a ``success: false`` answer carries (``{"code", "message"}``), or
+    ``code`` and ``message`` when it carries none. A server sending the error as a
+    bare string, or anything else, is still a refusal with its words: taken as an
+    object, it raised out of the frame handler and the connection was dropped."""
+    error = msg.get("error")
+    if isinstance(error, dict):
+        return ServerError(str(error.get("code", code)), str(error.get("message", message)))
+    if isinstance(error, str) and error:
+        return ServerError(code, error)
+    return ServerError(code, message)
+
+
 class ClientSession:
     """Handshake, authentication, request/response matching and event routing."""
 
@@ -117,7 +130,8 @@ class ClientSession:
         self.listener.session_event(msg)
 
     def _hello(self, msg: dict[str, Any]) -> None:
-        features = msg.get("features") or []
+        features = msg.get("features")
+        features = features if isinstance(features, list) else []
         hello: dict[str, Any] = {
             "type": "client_hello",
             "version": PROTOCOL_VERSION,
@@ -158,13 +172,7 @@ class ClientSession:
 
     def _authenticated(self, msg: dict[str, Any]) -> None:
         if not msg.get("success"):
-            error = msg.get("error") or {}
-            self._fail(
-                ServerError(
-                    str(error.get("code", "auth_failed")),
-                    str(error.get("message", "Authentication failed")),
-                )
-            )
+            self._fail(refusal(msg, "auth_failed", "Authentication failed"))
             return
         self.state = "ready"
         self._stop_handshake_timer()
@@ -237,8 +245,7 @@ class ClientSession:
         if msg.get("success", True):
             d.callback(msg)
         else:
-            error = msg.get("error") or {}
-            d.errback(ServerError(str(error.get("code", "error")), str(error.get("message", ""))))
+            d.errback(refusal(msg, "error", ""))
 
     def _fail_pending(self, error: ServerError) -> None:
         pending, self._pending = self._pending, {}
