@@ -63,13 +63,15 @@ class Passwords:
     def verify(self, stored: str | None, password: str) -> defer.Deferred:
         """Verify; with ``stored=None`` hash anyway, so an unknown user costs the same time."""
         if stored is None:
-            if self._dummy is None:
-                self._dummy = HASHER.hash("lairchat-timing-equaliser")
-            stored = self._dummy
-
-            def always_false(*_: Any) -> bool:
-                _verify(stored, password)
-                return False
-
-            return self._run(always_false)
+            return self._run(self._verify_unknown, password)
         return self._run(_verify, stored, password)
+
+    def _verify_unknown(self, password: str) -> bool:
+        """In the hashing thread: a verification against a hash of our own, always
+        False. That hash is made there too, the first time: made on the reactor's
+        thread, it stopped everything else for as long as a login takes. (Two
+        threads may both make it at first; either one serves.)"""
+        if self._dummy is None:
+            self._dummy = HASHER.hash("lairchat-timing-equaliser")
+        _verify(self._dummy, password)
+        return False

@@ -637,3 +637,42 @@ def test_a_change_checked_against_the_old_password_loses_to_a_change_made_meanwh
     w.ok(w.core.auth.authenticate(alice.token))
     w.fails(w.core.auth.login("alice", "intruders-pw"), "invalid_credentials")
     w.ok(w.core.auth.login("alice", "owners-new-pw"))
+
+
+def test_an_unknown_users_stand_in_hash_is_made_in_the_hashing_thread(monkeypatch) -> None:
+    """The first login for an unknown identifier needs a hash to verify against, so
+    that it costs what a known one does. It was made on the caller's thread (the
+    reactor's), stopping the server for a whole hash; it is made by the hashing
+    pool's work now, like every other hash."""
+    import lairchat.core.passwords as passwords
+    from lairchat.transports.http.testing import CHEAP_HASHER
+
+    made = []
+
+    class Counting:
+        def hash(self, password: str) -> str:
+            made.append(password)
+            return CHEAP_HASHER.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            return CHEAP_HASHER.verify(stored, password)
+
+    monkeypatch.setattr(passwords, "HASHER", Counting())
+    queued: list = []
+
+    def later(fn, *args):  # a pool whose work runs when the test says
+        d = defer.Deferred()
+        queued.append((fn, args, d))
+        return d
+
+    checker = passwords.Passwords(later)
+    verdict = checker.verify(None, "guess")
+    assert made == [] and len(queued) == 1  # nothing hashed by the caller
+    fn, args, d = queued.pop()
+    d.callback(fn(*args))
+    assert result(verdict) is False
+    assert len(made) == 1
+    second = checker.verify(None, "guess")
+    fn, args, d = queued.pop()
+    d.callback(fn(*args))
+    assert result(second) is False and len(made) == 1  # made once, then kept
