@@ -19,10 +19,11 @@ from lairchat.client.model import MAX_KEPT
 from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import MAX_BODY
 from lairchat.client.state import ClientState
-from lairchat.client.testing import message, render_text, user
+from lairchat.client.testing import message, render_text, room, user
 from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui import overlays as overlays_module
 from lairchat.client.ui import people as people_module
+from lairchat.client.ui import rooms as rooms_module
 from lairchat.client.ui.messages import Hanging, MessagePane
 from lairchat.client.ui.overlays import MembersOverlay
 from lairchat.client.ui.people import PeoplePanel
@@ -455,3 +456,31 @@ def test_answers_and_events_of_the_wrong_shape_neither_drop_the_link_nor_crash()
     assert "first  [not sent: Slow down]" in screen
     assert "second  [not sent: the server's answer holds no message]" in screen
     assert "Internal error" not in screen
+
+
+def test_moving_in_a_list_of_thousands_of_rooms_makes_two_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The room list made every row again at each key and event: with 10,000 rooms
+    each ``j`` took a quarter of a second. A row is now made again only when what it
+    shows changes: a move makes the row left and the row reached."""
+    world = World()
+    world.api.rooms_list = [
+        {"room": room(f"r{i}", f"room{i:05d}"), "member_count": 3, "is_member": False}
+        for i in range(3000)
+    ]
+    world.login()
+    world.app.dispatch(c.ShowRooms())
+    made: list[int] = []
+    real = rooms_module.SafeLine
+
+    def counting(*args: object, **kwargs: object) -> object:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rooms_module, "SafeLine", counting)
+    world.app.ui.keypress((110, 24), "j")
+    assert len(made) == 2
+    world.app.link_event({"type": "user_online", "user_id": BOB, "username": "bob"})
+    assert len(made) == 2
+    assert "> room00001  (3 members)" in world.screen()
