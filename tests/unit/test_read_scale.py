@@ -24,7 +24,7 @@ import pytest
 from lairchat.domain.types import Target
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
-from lairchat.storage.sqlite.store import SQLiteStore
+from lairchat.storage.sqlite.store import UNREAD_MAX, SQLiteStore
 from lairchat.testing import result
 
 T0 = 1_700_000_000
@@ -330,3 +330,58 @@ def test_no_read_a_client_makes_scans_a_table(traced, scale, name):
     (or a whole users' list, for a search in names); none reads a table through."""
     scans = full_scans(plans_of(traced, lambda st: READS[name](st, scale[1])))
     assert scans == ([ALLOWED_SCANS[name]] if name in ALLOWED_SCANS else []), scans
+
+
+def test_an_unread_count_stops_at_unread_max_and_so_does_its_work(tmp_path):
+    """Found by timing ``/users/me`` for a member who had just joined a room of 100,000
+    messages: each one counted as unread (as documented, until marked read), and
+    counting reads each message's row for its author, 64 ms a request on a warm
+    cache. A count now stops at UNREAD_MAX, and so does the work: counting a room of
+    ten times the messages runs about the same number of SQLite instructions."""
+    path = str(tmp_path / "rooms.db")
+    conn = sqlite3.connect(path)
+    migrate(conn)
+    alice, bob, small, large = "a" * 36, "b" * 36, "s" * 36, "l" * 36
+    with conn:
+        conn.executemany(
+            "INSERT INTO users (id, username, email, password_hash, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'h', 0, 0)",
+            [(alice, "alice", "a@x.io"), (bob, "bob", "b@x.io")],
+        )
+        for room, n in ((small, 2 * UNREAD_MAX), (large, 20 * UNREAD_MAX)):
+            conn.executemany(
+                "INSERT INTO messages (id, author_id, target_type, target_id, content, "
+                "created_at, updated_at) VALUES (?, ?, 'room', ?, 'hi', 0, 0)",
+                [(f"{room[:8]}{k:028d}", bob, room) for k in range(n)],
+            )
+        conn.executemany(
+            "INSERT INTO messages (id, author_id, target_type, target_id, content, "
+            "created_at, updated_at) VALUES (?, ?, 'dm', ?, 'hi', 0, 0)",
+            [(f"dm{k:034d}", bob, alice) for k in range(3 * UNREAD_MAX)],
+        )
+    conn.close()
+    traced = Traced(path)
+    steps = [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0
+
+    traced.pool.connection.set_progress_handler(step, 100)
+
+    def work(read: Callable) -> tuple[object, int]:
+        steps[0] = 0
+        out, _ = traced.run(read)
+        return out, steps[0]
+
+    few, few_steps = work(lambda st: st.unread_count(alice, Target("room", small)))
+    many, many_steps = work(lambda st: st.unread_count(alice, Target("room", large)))
+    assert few == many == UNREAD_MAX
+    assert many_steps < 1.5 * few_steps, (few_steps, many_steps)
+    counts, _ = traced.run(lambda st: st.unread_counts(alice, [small, large]))
+    assert counts == {
+        "by_room": {small: UNREAD_MAX, large: UNREAD_MAX},
+        "by_dm": {bob: UNREAD_MAX},
+    }
+    assert result(traced.store.unread_count(alice, Target("dm", bob))) == UNREAD_MAX
+    traced.store.close()

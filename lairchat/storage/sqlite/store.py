@@ -98,12 +98,19 @@ def _int(t: float) -> int:
     return int(t)
 
 
+#: Where a conversation's unread count stops (docs/protocols/HTTP.md, ``/users/me``):
+#: counting reads each unread message's row (for its author), so without a bound a
+#: member who joined a room of 100,000 messages had all of them read on each
+#: ``/users/me`` until they marked it read (docs/architecture.md, "Reads at scale").
+UNREAD_MAX = 1000
+
+
 def _unread_sql(kind: str, other: str) -> str:
-    """The count of the messages unread by user ``?1`` in the room, or from the DM
-    partner, that the SQL expression ``other`` names: by someone else, above the
-    user's read marker there. The rows are found by an index range that starts above
-    the marker (the room's on ``idx_messages_target``, the partner's on
-    ``idx_messages_dm_pair``): its work is the unread messages, not the history."""
+    """The count, up to UNREAD_MAX, of the messages unread by user ``?1`` in the room,
+    or from the DM partner, that the SQL expression ``other`` names: by someone else,
+    above the user's read marker there. The rows are found by an index range that
+    starts above the marker (the room's on ``idx_messages_target``, the partner's on
+    ``idx_messages_dm_pair``) and stops at UNREAD_MAX found."""
     marker = (
         "coalesce((SELECT k.last_read_seq FROM read_markers k WHERE k.user_id = ?1 "
         f"AND k.target_type = '{kind}' AND k.target_id = {other}), 0)"
@@ -113,7 +120,7 @@ def _unread_sql(kind: str, other: str) -> str:
     else:
         where = f"m.target_type = 'dm' AND m.author_id = {other} AND m.target_id = ?1"
     where += f" AND m.author_id != ?1 AND m.rowid > {marker}"
-    return f"SELECT count(*) FROM messages m WHERE {where}"
+    return f"SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {where} LIMIT {UNREAD_MAX})"
 
 
 def _like(search: str) -> str:
