@@ -675,6 +675,9 @@ class Session:
                 return {**response, "success": False, "error": ended.to_wire()}
             if self.state is not State.CLOSING:
                 self._become_authenticated(user, session)
+            elif kind != "authenticate":
+                # Made for a connection gone meanwhile: nobody has its token.
+                auth.logout(session.id).addErrback(self._unexpected)
             return {**response, "success": True, **body}
 
         self._reply_later(lambda: d, _CommandReply(self, "", None, shape=decided))

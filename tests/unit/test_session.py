@@ -1826,3 +1826,26 @@ def test_a_frame_over_1_mib_is_never_written_and_always_logged(world: World) -> 
         "code": "internal_error",
         "message": "Response too large to send",
     }
+
+
+def test_a_login_that_ends_after_its_connection_closed_leaves_no_session(
+    world: World,
+) -> None:
+    """The legacy login's password check goes on when its client hangs up; the
+    session it then made reached nobody, yet stayed valid for 24 hours. It is
+    ended at once now."""
+    from tests.unit.test_core_auth import HeldVerify
+
+    world.account("alice")
+    auth, store = world.core.auth, world.core.store
+    auth.passwords = held = HeldVerify(auth.passwords)
+    made, create = [], store.create_session
+    store.create_session = lambda session, *a: made.append(session) or create(session, *a)
+    client = world.connect()
+    client.hello()
+    client.send({"type": "login", "identifier": "alice", "password": PASSWORD})
+    assert len(held.held) == 1
+    client.drop()
+    held.release()
+    [session] = made
+    assert result(store.get_session(session.id)) is None
