@@ -719,9 +719,10 @@ function renderConversationHead(conv) {
   $("members").hidden = !(inRoom && state.membersOpen);
   const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
   $("messages").classList.toggle("moderator", role === "owner" || role === "moderator");
-  const usable = Boolean(conv && state.connection?.ready);
-  $("message-input").disabled = !usable;
-  $("send").disabled = !usable;
+  // The box stays usable while the connection is down (a server restarting, the
+  // back-off up to 30 s): the focus stays in it and typing goes on; only sending waits.
+  $("message-input").disabled = !conv;
+  $("send").disabled = !(conv && state.connection?.ready);
 }
 
 function renderConversation() {
@@ -1446,6 +1447,9 @@ async function authenticated(response) {
   }
   state.retries = 0;
   state.me = response.user;
+  const resumed = resumable?.userId === state.me.id ? resumable : null;
+  resumable = null;
+  if (resumed) state.drafts = resumed.drafts;
   state.roles = new Map(); // asked again when a room is opened: they may have changed
   // What the connection's loss left on screen is no longer true: the server's notice
   // (it was shutting down) and "not connected" errors.
@@ -1458,7 +1462,7 @@ async function authenticated(response) {
   state.paging.people = listing(state.paging.people.search); // from the first page again
   await Promise.all([loadRooms(), loadUsers(), loadUnread()]);
   if (state.connection !== connection) return; // signed out (or dropped) meanwhile
-  const wanted = state.active ?? sessionStorage.getItem(OPEN_KEY);
+  const wanted = state.active ?? sessionStorage.getItem(OPEN_KEY) ?? resumed?.active;
   if (wanted && (wanted.startsWith("dm:") || state.rooms.has(wanted.slice(5)))) {
     // After a reconnect the history is fetched again: messages may have been missed.
     const conv = conversation(wanted);
@@ -1546,12 +1550,25 @@ function forget() {
   setStatus("");
 }
 
+/** What an account was doing when the server ended its session (it expired, it was
+ * ended elsewhere): the drafts and the open conversation, kept in memory (never in
+ * storage) and given back only when the same account signs in again on this page, so
+ * a half-written message survives logging in again. Anyone else signing in drops it. */
+let resumable = null;
+
 function signOut(reason) {
+  if (state.me) {
+    const drafts = new Map(state.drafts);
+    const typed = $("message-input").value;
+    if (state.active && typed) drafts.set(state.active, typed);
+    resumable = { userId: state.me.id, drafts, active: state.active };
+  }
   forget();
   showLogin(reason);
 }
 
 async function logout() {
+  resumable = null; // logged out on purpose: nothing is kept for later
   const token = state.token;
   forget();
   showLogin("You are logged out.");

@@ -764,25 +764,37 @@ def test_a_room_left_while_disconnected_is_closed(tmp_path: Path, driver: webdri
         server.stop()
 
 
+def in_a_room(server: ServerProcess, chrome: webdriver.Chrome) -> tuple[list[Message], Any]:
+    """Two users in two rooms (``two_users_in_two_rooms``), the page signed in as the
+    first with the first room open: the accounts, and that room."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+    signed_in(server, chrome, accounts[0]["token"])
+    open_room(chrome, room["name"])
+    return accounts, room
+
+
+def restarted(server: ServerProcess, tmp_path: Path) -> ServerProcess:
+    """``server`` (stopped) started again on its ports and database."""
+    ports = {"LAIR_HTTP_PORT": str(server.http_port), "LAIR_TCP_PORT": str(server.tcp_port)}
+    return ServerProcess(tmp_path, secret=SECRET, **ports)
+
+
 def test_the_page_recovers_when_the_server_restarts(tmp_path: Path, driver: webdriver.Chrome):
     """The server stops (its notice is shown) and starts again on the same port and
     database: the page connects again by itself, drops the stale notice and "not
     connected" error, reopens the room with what was said meanwhile, and chats on."""
     server = ServerProcess(tmp_path, secret=SECRET)
-    ports = {"LAIR_HTTP_PORT": str(server.http_port), "LAIR_TCP_PORT": str(server.tcp_port)}
     try:
-        with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
-            accounts, (first, _) = two_users_in_two_rooms(alice, bob)
-        signed_in(server, driver, accounts[0]["token"])
-        open_room(driver, first["name"])
+        accounts, first = in_a_room(server, driver)
         server.stop()
         wait_for(driver, lambda d: text_of(d, "notice-text") == "Server is shutting down")
         wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
-        assert not driver.find_element(By.ID, "message-input").is_enabled()
+        assert not driver.find_element(By.ID, "send").is_enabled()
         type_into(driver, "new-room-name", unique("offline"))
         driver.find_element(By.CSS_SELECTOR, "#create-room-form button").click()
         wait_for(driver, lambda d: text_of(d, "alert-text").startswith("Not connected"))
-        server = ServerProcess(tmp_path, secret=SECRET, **ports)
+        server = restarted(server, tmp_path)
         with TCPClient.connect(server.tcp_port) as bob:
             bob.hello()
             bob.ok("authenticate", token=accounts[1]["token"])
