@@ -14,7 +14,7 @@ our own ``send_message`` — in any order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +52,23 @@ __all__ = [
     "UserInfo",
     "panel_rows",
 ]
+
+
+def objects(items: Any) -> Iterator[dict[str, Any]]:
+    """The objects of a list from the server, skipping anything else: one item of
+    the wrong shape made a whole list (every user, every room) an internal error."""
+    if isinstance(items, list):
+        yield from (item for item in items if isinstance(item, dict))
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is an object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def count(value: Any) -> int:
+    """A count from the server: an integer, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class ClientState(ConversationsMixin):
@@ -237,11 +254,11 @@ class ClientState(ConversationsMixin):
     def set_unread(self, by_room: dict[str, Any], by_dm: dict[str, Any]) -> None:
         """Unread counts kept by the server (lairchat's ``/users/me`` extension)."""
         for kind, table in (("room", by_room), ("dm", by_dm)):
-            for ident, count in (table or {}).items():
+            for ident, unread in obj(table).items():
                 key = (kind, str(ident))
-                if key != self.current and isinstance(count, int) and count > 0:
+                if key != self.current and count(unread) > 0:
                     conv = self.conversation(key)
-                    conv.unread = count
+                    conv.unread = count(unread)
                     conv.version += 1
 
     def users_changed(self) -> None:
@@ -282,8 +299,9 @@ class ClientState(ConversationsMixin):
 
     def set_users(self, items: Iterable[dict[str, Any]]) -> None:
         """``GET /users`` items ``{"user", "online"}`` (every page, concatenated)."""
-        for item in items:
-            self.add_user(item.get("user", {}), bool(item.get("online", False)))
+        for item in objects(items):
+            if isinstance(item.get("user"), dict):
+                self.add_user(item["user"], bool(item.get("online", False)))
 
     def set_online(self, user_id: str, username: str | None, online: bool) -> None:
         user = self.users.get(user_id)
@@ -304,7 +322,7 @@ class ClientState(ConversationsMixin):
         role: str | None = None,
     ) -> RoomInfo:
         room_id = str(room.get("id", ""))
-        settings = room.get("settings") or {}
+        settings = obj(room.get("settings"))
         info = self.rooms.get(room_id)
         if info is None:
             info = self.rooms[room_id] = RoomInfo(room_id, str(room.get("name", "?")))
@@ -326,18 +344,22 @@ class ClientState(ConversationsMixin):
         """The public room list and our own rooms (``joined_only``), as RoomListItems."""
         seen: set[str] = set()
         member_of: set[str] = set()
-        for item in public:
+        for item in objects(public):
+            if not isinstance(item.get("room"), dict):
+                continue
             info = self.add_room(
-                item.get("room", {}),
-                member_count=int(item.get("member_count", 0)),
+                item["room"],
+                member_count=count(item.get("member_count")),
                 is_member=bool(item.get("is_member", False)),
             )
             seen.add(info.id)
             if info.is_member:
                 member_of.add(info.id)
-        for item in joined:
+        for item in objects(joined):
+            if not isinstance(item.get("room"), dict):
+                continue
             info = self.add_room(
-                item.get("room", {}), member_count=int(item.get("member_count", 0)), is_member=True
+                item["room"], member_count=count(item.get("member_count")), is_member=True
             )
             seen.add(info.id)
             member_of.add(info.id)
@@ -389,7 +411,7 @@ class ClientState(ConversationsMixin):
     def set_members(self, room_id: str, members: Iterable[dict[str, Any]]) -> None:
         """``GET /rooms/{id}/members``: who is in, their roles, their presence."""
         table: dict[str, Member] = {}
-        for item in members:
+        for item in objects(members):
             uid = str(item.get("user_id", ""))
             name = str(item.get("username", uid[:8]))
             role = str(item.get("role", "member"))
@@ -421,7 +443,7 @@ class ClientState(ConversationsMixin):
         )
 
     def set_invitations(self, invitations: Iterable[dict[str, Any]]) -> None:
-        self.invitations = [self._invitation_from_wire(i) for i in invitations]
+        self.invitations = [self._invitation_from_wire(i) for i in objects(invitations)]
 
     def add_invitation(self, invitation: dict[str, Any]) -> Invitation:
         inv = self._invitation_from_wire(invitation)

@@ -484,3 +484,28 @@ def test_moving_in_a_list_of_thousands_of_rooms_makes_two_rows(
     world.app.link_event({"type": "user_online", "user_id": BOB, "username": "bob"})
     assert len(made) == 2
     assert "> room00001  (3 members)" in world.screen()
+
+
+def test_an_item_of_the_wrong_shape_leaves_the_rest_of_its_list() -> None:
+    """One item of the wrong shape in a REST list (a string for a user, a count
+    that is not a number, settings that are not an object) made the whole list an
+    ``Internal error``: no users, no rooms. Such items are now skipped or read as
+    empty, and the rest of the list is shown."""
+    world = World()
+    world.api.users_list = ["x", {"user": "bob"}, {"user": user(BOB, "bob"), "online": True}]
+    world.api.rooms_list = [
+        "x",
+        {"room": "general"},
+        {"room": {**room("r-a", "alpha"), "settings": "x"}, "member_count": "many"},
+    ]
+    world.api.joined_list = [{"room": room(ROOM, "general"), "member_count": 2}, 7]
+    world.api.invitation_list = ["x"]
+    world.api.members_list[ROOM] = ["x", {"user_id": BOB, "username": "bob", "role": "member"}]
+    world.api.unread_counts = {"by_room": "x", "by_dm": [1]}
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    assert [n.text for n in world.state.notices if n.level == "error"] == []
+    assert "─ Members (1) ─" in world.screen() and "○ bob" in world.screen()
+    world.app.dispatch(c.ShowRooms())
+    screen = world.screen()
+    assert "alpha  (0 members)" in screen and "general  (" in screen
