@@ -6,8 +6,7 @@ The database is built by direct SQL (a second or two): a room of many members, a
 in many rooms, many DM partners, invitations, read markers. SQLite's plans do not
 depend on how many rows there are (lairchat runs no ANALYZE), so these tests assert
 on plans and on how many statements a read runs, never on timings; the same builder
-at full size (``build(path, scale=...)``) is what the figures in the docs were
-measured on.
+at full size is what the figures in the docs were measured on (:func:`build`).
 """
 
 from __future__ import annotations
@@ -46,11 +45,13 @@ class Scale:
     middle: str
 
 
-def build(path: str, scale: int = 1) -> Scale:
+def build(path: str, scale: int = 1, messages: int | None = None) -> Scale:
     """A migrated database at ``path``: 1000·scale users all in one room, 300·scale
-    rooms, one user in 100·scale of them and DMed by 100·scale others, 20,000·scale
-    messages (a tenth DMs, a tenth in the big room), 2,000·scale invitations, read
-    markers for half the memberships. ``scale=50``: the million-message database."""
+    rooms, one user in 100·scale of them and DMed by 100·scale others, ``messages``
+    messages (20,000·scale unless given; a tenth DMs, half of those to that user, a
+    tenth in the big room), 2,000·scale invitations, read markers for half the
+    memberships. ``build(path, scale=10, messages=1_000_000)`` is the database of
+    the figures in docs/architecture.md."""
     rnd = random.Random(47)
 
     def ids(n: int) -> list[str]:
@@ -95,20 +96,20 @@ def build(path: str, scale: int = 1) -> Scale:
             "INSERT INTO room_memberships (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)",
             memberships,
         )
-        messages = []
-        for n, message_id in enumerate(ids(20_000 * scale)):
+        sent: list[tuple] = []
+        for n, message_id in enumerate(ids(messages or 20_000 * scale)):
             if n % 10 == 9:
                 author, to = rnd.choice(partners), heavy
                 if n % 20 == 9:
                     author, to = rnd.choice(users), rnd.choice(users)
-                messages.append((message_id, author, "dm", to, T0 + n))
+                sent.append((message_id, author, "dm", to, T0 + n))
             else:
                 room = big if n % 10 == 0 else rnd.choice(rooms)
-                messages.append((message_id, rnd.choice(members[room]), "room", room, T0 + n))
+                sent.append((message_id, rnd.choice(members[room]), "room", room, T0 + n))
         conn.executemany(
             "INSERT INTO messages (id, author_id, target_type, target_id, content, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, 'hello', ?, ?)",
-            [(*m, m[-1]) for m in messages],
+            [(*m, m[-1]) for m in sent],
         )
         conn.executemany(
             "INSERT INTO invitations (id, room_id, inviter_id, invitee_id, status, created_at, "
@@ -131,7 +132,7 @@ def build(path: str, scale: int = 1) -> Scale:
             "updated_at) VALUES (?, 'room', ?, ?, ?)",
             [(u, r, 1000 * scale, T0) for r, u, _, _ in memberships[::2]],
         )
-    middle = messages[len(messages) // 2 - len(messages) // 2 % 10][0]
+    middle = sent[len(sent) // 2 - len(sent) // 2 % 10][0]
     conn.close()
     return Scale(users, rooms, big, heavy, heavy_rooms, partners, middle)
 
