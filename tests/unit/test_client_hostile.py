@@ -24,7 +24,7 @@ from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui import overlays as overlays_module
 from lairchat.client.ui import people as people_module
 from lairchat.client.ui import rooms as rooms_module
-from lairchat.client.ui.messages import Hanging, MessagePane
+from lairchat.client.ui.messages import SHOWN_LINES, SHOWN_MAX, Hanging, MessagePane, message_markup
 from lairchat.client.ui.overlays import MembersOverlay
 from lairchat.client.ui.people import PeoplePanel
 from tests.unit.test_client_app import BOB, ROOM, World
@@ -509,3 +509,31 @@ def test_an_item_of_the_wrong_shape_leaves_the_rest_of_its_list() -> None:
     world.app.dispatch(c.ShowRooms())
     screen = world.screen()
     assert "alpha  (0 members)" in screen and "general  (" in screen
+
+
+def test_a_message_of_megabytes_is_shown_cut_and_copied_whole() -> None:
+    """A server may send a message far longer than lairchat accepts (4096 bytes):
+    one of 500,000 characters froze the client for 100 s while urwid laid it out,
+    100,000 zero-width spaces for over two minutes, 50,000 lines made every redraw
+    take half a second. A message is now shown up to 8,192 characters and 500
+    lines, saying how much is not shown; ``y`` still copies all of it."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    huge = "\u200b" * 500_000
+    lines = "\n".join(["a"] * 50_000)
+    for mid, text in (("m1", huge), ("m2", lines)):
+        world.app.link_event(
+            {"type": "message_received", "message": message(mid, BOB, text, room_id=ROOM)}
+        )
+    conv = world.state.current_conversation
+    assert [m.content for m in conv.messages if m.id] == [huge, lines]  # kept whole
+    _, body = message_markup(conv.messages[-2], False)
+    assert body[2] == huge[:SHOWN_MAX]
+    assert body[3] == ("hint", "  [… 491,808 more characters not shown]")
+    _, body = message_markup(conv.messages[-1], False)
+    assert body[2].count("\n") == SHOWN_LINES - 1
+    assert "not shown]" in world.screen()
+    world.app.ui.keypress((110, 24), "esc")
+    world.app.ui.keypress((110, 24), "y")
+    assert world.copied == [lines]

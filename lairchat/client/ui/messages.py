@@ -32,6 +32,25 @@ __all__ = ["Hanging", "MessagePane", "message_markup"]
 #: Below this many columns for the text, the head's column narrows instead.
 MIN_BODY = 10
 SYSTEM_HEAD = ("system", "  · ")
+#: Characters of a message shown: twice what lairchat accepts (4096 bytes), so every
+#: message it relays shows whole, while a server sending a message of megabytes
+#: cannot freeze the client laying it out (urwid's layout of one long line grows
+#: with its square: 500,000 characters took 100 s, 100,000 hidden ones 130 s).
+SHOWN_MAX = 8192
+#: Lines of a message shown: 4,000 blank lines pushed a conversation off screen and
+#: slowed every redraw; a message this long is read by copying it (``y``).
+SHOWN_LINES = 500
+
+
+def shown_content(content: str) -> tuple[str, str]:
+    """``content`` as far as it is shown, and a note of what is not ("" if none)."""
+    cut = content[:SHOWN_MAX]
+    lines = cut.split("\n", SHOWN_LINES)
+    if len(lines) > SHOWN_LINES:
+        cut = "\n".join(lines[:SHOWN_LINES])
+    if len(cut) == len(content):
+        return content, ""
+    return cut, f"  [… {len(content) - len(cut):,} more characters not shown]"
 
 
 def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) -> tuple[Any, Any]:
@@ -40,9 +59,16 @@ def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) ->
     if msg.kind == "system":
         return SYSTEM_HEAD, ("system", msg.content)
     when = format_clock(msg.created_at, now) + " "
+    content, cut = shown_content(msg.content)
     if msg.kind == "pending":
-        return ("pending", when), ("pending", f"{msg.author}: {msg.content} …")
-    parts: list[Any] = [("author_me" if mine else "author", msg.author), ": ", msg.content]
+        return ("pending", when), [
+            ("pending", f"{msg.author}: {content}"),
+            ("hint", cut),
+            ("pending", " …"),
+        ]
+    parts: list[Any] = [("author_me" if mine else "author", msg.author), ": ", content]
+    if cut:
+        parts.append(("hint", cut))
     if msg.edited:
         parts.append(("edited", " (edited)"))
     if msg.kind == "failed":
