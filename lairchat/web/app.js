@@ -424,7 +424,14 @@ function listItem(label, key, onOpen, extra = []) {
   item.append(...extra, button);
   const count = key && badge(key);
   if (count) item.append(count);
-  if (key) item.dataset.key = key;
+  if (key) {
+    item.dataset.key = key;
+    // What is shown beside the name (online or not, how many unread) is said with it:
+    // a screen reader on the button hears "bob, online, 3 unread", not just "bob".
+    const beside = [...extra, count].filter(Boolean);
+    beside.forEach((node, i) => (node.id = `${key}:${i}`));
+    if (beside.length) button.setAttribute("aria-describedby", beside.map((n) => n.id).join(" "));
+  }
   return item;
 }
 
@@ -1436,7 +1443,7 @@ async function authenticated(response) {
   if (!response.success) {
     const error = response.error ?? {};
     if (Object.hasOwn(ENDED, error.code)) {
-      signOut(ENDED[error.code]);
+      signOut(error.code);
     } else {
       // Not a verdict on the token (`internal_error`: the server failing for a moment):
       // keep it, say so, and try again with the usual back-off.
@@ -1477,7 +1484,7 @@ async function authenticated(response) {
 
 function errorFrame(frame) {
   if (Object.hasOwn(ENDED, frame.code)) {
-    signOut(ENDED[frame.code]);
+    signOut(frame.code);
   } else if (frame.code !== "timeout") {
     showError(frame);
   }
@@ -1550,21 +1557,26 @@ function forget() {
   setStatus("");
 }
 
-/** What an account was doing when the server ended its session (it expired, it was
- * ended elsewhere): the drafts and the open conversation, kept in memory (never in
- * storage) and given back only when the same account signs in again on this page, so
- * a half-written message survives logging in again. Anyone else signing in drops it. */
+/** What an account was doing when its session expired: the drafts and the open
+ * conversation, kept in memory (never in storage) and given back only when the same
+ * account signs in again on this page, so a half-written message survives logging in
+ * again. Anyone else signing in drops it. A session ended on purpose (a logout
+ * elsewhere, a password changed, a ban) keeps nothing. */
 let resumable = null;
+const EXPIRED = ["session_expired", "token_expired"];
 
-function signOut(reason) {
-  if (state.me) {
+/** Back to the login form, saying why the server ended the session (`code`, a key of
+ * ENDED). */
+function signOut(code) {
+  resumable = null;
+  if (state.me && EXPIRED.includes(code)) {
     const drafts = new Map(state.drafts);
     const typed = $("message-input").value;
     if (state.active && typed) drafts.set(state.active, typed);
     resumable = { userId: state.me.id, drafts, active: state.active };
   }
   forget();
-  showLogin(reason);
+  showLogin(ENDED[code]);
 }
 
 async function logout() {
@@ -1720,6 +1732,22 @@ function backToLists() {
   (item?.querySelector("button") ?? $("room-list").querySelector("button"))?.focus();
 }
 
+/** Alt+Up / Alt+Down, anywhere: the conversation before or after the open one, in the
+ * order of the lists (your rooms, then people); the first one when none is open. From
+ * the message box the lists are otherwise dozens of Shift+Tabs away. */
+function switchConversation(event) {
+  const step = { ArrowUp: -1, ArrowDown: 1 }[event.key];
+  if (!step || !event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  if (!state.connection || $("confirm").open) return;
+  const keys = [...document.querySelectorAll("#room-list li, #user-list li")]
+    .map((item) => item.dataset.key)
+    .filter(Boolean);
+  const at = keys.indexOf(state.active);
+  const next = keys[at < 0 ? 0 : Math.min(Math.max(at + step, 0), keys.length - 1)];
+  event.preventDefault();
+  if (next && next !== state.active) open(next);
+}
+
 /** The open conversation's next older page, if there is one (and none is on its way). */
 function olderMessages() {
   const conv = state.active && conversation(state.active);
@@ -1744,6 +1772,7 @@ function wire() {
   });
   $("logout").addEventListener("click", logout);
   $("skip").addEventListener("click", skipToMessageBox);
+  document.addEventListener("keydown", switchConversation);
   $("back").addEventListener("click", backToLists);
   $("create-room-form").addEventListener("submit", createRoom);
   $("leave-room").addEventListener("click", leave);

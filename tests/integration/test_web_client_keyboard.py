@@ -387,3 +387,83 @@ def test_a_phone_shows_the_lists_or_the_conversation(
         assert focus(driver)["item"] == f"room:{room['id']}"
         assert not driver.find_element(By.ID, "message-input").is_displayed()
         assert errors_logged(driver) == []
+
+
+def accessible(chrome: webdriver.Chrome, selector: str) -> dict[str, str | None]:
+    """The name and description the browser gives the element to screen readers."""
+    root = chrome.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    node = chrome.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})
+    ax = chrome.execute_cdp_cmd("Accessibility.queryAXTree", {"nodeId": node["nodeId"]})["nodes"][0]
+    return {part: ax.get(part, {}).get("value") for part in ("name", "description")}
+
+
+def test_what_is_beside_a_name_is_said_with_it(server: ServerProcess, driver: webdriver.Chrome):
+    """Found with the browser's accessibility tree: a room's unread count and a
+    person's online dot sat beside their buttons, so a screen reader on the button
+    heard the name alone; and the message box did not say which conversation it
+    writes to. They are now the buttons' descriptions, and the box is described by
+    the conversation's title."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, other) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        for n in range(2):
+            bob.ok("send_message", target={"type": "room", "room_id": other["id"]}, content=f"{n}")
+        button = f'#room-list li[data-key="room:{other["id"]}"] button'
+        wait_for(driver, lambda d: accessible(d, button)["description"] == "2 unread")
+        assert accessible(driver, button)["name"] == other["name"]
+        bob_button = f'#user-list li[data-key="dm:{accounts[1]["user"]["id"]}"] button'
+        assert accessible(driver, bob_button) == {
+            "name": accounts[1]["user"]["username"],
+            "description": "online",
+        }
+        assert accessible(driver, "#message-input")["description"] == f"Room {room['name']}"
+
+
+def test_alt_up_and_down_switch_conversations(server: ServerProcess, driver: webdriver.Chrome):
+    """Found going from one room to another without a mouse: from the message box the
+    room list is dozens of Shift+Tabs away (past the people). Alt+Down and Alt+Up now
+    open the next and the previous conversation in the lists' order (rooms, then
+    people), with the focus in the message box."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, rooms = two_users_in_two_rooms(alice, bob)
+        first, second = sorted(rooms, key=lambda room: room["name"])
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, first["name"])
+        title = lambda d: text_of(d, "conversation-title")  # noqa: E731
+        keys(driver, Keys.ALT, Keys.ARROW_DOWN)
+        wait_for(driver, lambda d: title(d) == f"Room {second['name']}")
+        assert focus(driver)["id"] == "message-input"
+        keys(driver, Keys.ALT, Keys.ARROW_DOWN)
+        bob_name = accounts[1]["user"]["username"]
+        wait_for(driver, lambda d: title(d) == f"Direct messages with {bob_name}")
+        keys(driver, Keys.ALT, Keys.ARROW_DOWN)  # the last: stays
+        assert title(driver) == f"Direct messages with {bob_name}"
+        focus_on(driver, "#messages")
+        keys(driver, Keys.ALT, Keys.ARROW_UP)
+        wait_for(driver, lambda d: title(d) == f"Room {second['name']}")
+        assert focus(driver)["id"] == "message-input"
+        assert errors_logged(driver) == []
+
+
+def test_a_phone_gets_targets_a_finger_can_hit(server: ServerProcess, driver: webdriver.Chrome):
+    """Found measuring the page at 360 px wide: the lists' entries were 22 px high, a
+    message's Edit and Delete 18 px, the Private checkbox 13 px, under the 24 px each
+    way that WCAG 2.5.8 asks of a target. Every button and checkbox shown is now at
+    least that."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        alice.ok("send_message", target={"type": "room", "room_id": room["id"]}, content="mine")
+        driver.set_window_size(360, 740)
+        signed_in(server, driver, accounts[0]["token"])
+        small = """return [...document.querySelectorAll('button, input[type=checkbox]')]
+                     .filter((b) => b.checkVisibility() && b.id !== 'skip')  // shown on focus
+                     .map((b) => [b.id || b.className || b.textContent, b.getBoundingClientRect()])
+                     .filter(([, r]) => r.width < 24 || r.height < 24)
+                     .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
+        assert driver.execute_script(small) == []  # the lists
+        open_room(driver, room["name"])
+        wait_for(driver, showing("mine"))
+        driver.find_element(By.ID, "show-members").click()
+        wait_for(driver, lambda d: len(listed(d, "member-list")) == 2)
+        assert driver.execute_script(small) == []  # a conversation
