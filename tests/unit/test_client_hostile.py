@@ -24,7 +24,14 @@ from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui import overlays as overlays_module
 from lairchat.client.ui import people as people_module
 from lairchat.client.ui import rooms as rooms_module
-from lairchat.client.ui.messages import SHOWN_LINES, SHOWN_MAX, Hanging, MessagePane, message_markup
+from lairchat.client.ui.messages import (
+    NAME_MAX,
+    SHOWN_LINES,
+    SHOWN_MAX,
+    Hanging,
+    MessagePane,
+    message_markup,
+)
 from lairchat.client.ui.overlays import MembersOverlay
 from lairchat.client.ui.people import PeoplePanel
 from tests.unit.test_client_app import BOB, ROOM, World
@@ -537,3 +544,20 @@ def test_a_message_of_megabytes_is_shown_cut_and_copied_whole() -> None:
     world.app.ui.keypress((110, 24), "esc")
     world.app.ui.keypress((110, 24), "y")
     assert world.copied == [lines]
+
+
+def test_a_name_of_thousands_of_characters_is_cut_in_its_messages() -> None:
+    """Each message by someone a server named with 200,000 characters took 5 s to lay
+    out (lairchat's names are at most 32). The name is shown up to 256 of them."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    name = "n" * 200_000
+    world.app.link_event({"type": "user_online", "user_id": "u-big", "username": name})
+    world.app.link_event(
+        {"type": "message_received", "message": message("m1", "u-big", "hi", room_id=ROOM)}
+    )
+    msg = world.state.current_conversation.messages[-1]
+    _, body = message_markup(msg, False)
+    assert body[0] == ("author", "n" * NAME_MAX + "…")
+    assert world.state.users["u-big"].username == name

@@ -40,6 +40,9 @@ SHOWN_MAX = 8192
 #: Lines of a message shown: 4,000 blank lines pushed a conversation off screen and
 #: slowed every redraw; a message this long is read by copying it (``y``).
 SHOWN_LINES = 500
+#: Characters of an author's name shown (lairchat's names are at most 32): a server
+#: naming someone with 200,000 took 5 s to lay out each of their messages.
+NAME_MAX = 256
 
 
 def shown_content(content: str) -> tuple[str, str]:
@@ -60,13 +63,14 @@ def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) ->
         return SYSTEM_HEAD, ("system", msg.content)
     when = format_clock(msg.created_at, now) + " "
     content, cut = shown_content(msg.content)
+    author = msg.author if len(msg.author) <= NAME_MAX else msg.author[:NAME_MAX] + "…"
     if msg.kind == "pending":
         return ("pending", when), [
-            ("pending", f"{msg.author}: {content}"),
+            ("pending", f"{author}: {content}"),
             ("hint", cut),
             ("pending", " …"),
         ]
-    parts: list[Any] = [("author_me" if mine else "author", msg.author), ": ", content]
+    parts: list[Any] = [("author_me" if mine else "author", author), ": ", content]
     if cut:
         parts.append(("hint", cut))
     if msg.edited:
