@@ -131,7 +131,16 @@ function showError(error) {
   $("alert").dataset.code = error?.code ?? "";
   $("alert").hidden = false;
   clearTimeout(alertTimer);
-  alertTimer = setTimeout(() => ($("alert").hidden = true), ERROR_SHOWN_MS);
+  alertTimer = setTimeout(() => hideBanner("alert"), ERROR_SHOWN_MS);
+}
+
+/** Take a banner down. The focus on its × (a keyboard user dismissing it, or reading it
+ * when it timed out) goes on to the message box, or the room list, not to nowhere. */
+function hideBanner(id) {
+  const banner = $(id);
+  const hadFocus = banner.contains(document.activeElement);
+  banner.hidden = true;
+  if (hadFocus) skipToMessageBox();
 }
 
 function showNotice(text, severity, fromServer = false) {
@@ -1460,9 +1469,9 @@ async function authenticated(response) {
   state.roles = new Map(); // asked again when a room is opened: they may have changed
   // What the connection's loss left on screen is no longer true: the server's notice
   // (it was shutting down) and "not connected" errors.
-  if ($("notice").dataset.server) $("notice").hidden = true;
+  if ($("notice").dataset.server) hideBanner("notice");
   const stale = ["offline", "network", "not_signed_in"];
-  if (stale.includes($("alert").dataset.code)) $("alert").hidden = true;
+  if (stale.includes($("alert").dataset.code)) hideBanner("alert");
   showChat();
   setStatus("Connected");
   const connection = state.connection;
@@ -1806,8 +1815,8 @@ function wire() {
   });
   $("confirm-yes").addEventListener("click", () => $("confirm").close("yes"));
   $("confirm-no").addEventListener("click", () => $("confirm").close());
-  $("alert-close").addEventListener("click", () => ($("alert").hidden = true));
-  $("notice-close").addEventListener("click", () => ($("notice").hidden = true));
+  $("alert-close").addEventListener("click", () => hideBanner("alert"));
+  $("notice-close").addEventListener("click", () => hideBanner("notice"));
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.active) markRead(conversation(state.active));
   });

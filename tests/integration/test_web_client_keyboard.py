@@ -33,6 +33,7 @@ from tests.integration.test_web_client_browser import (
     signed_in,
     text_of,
     two_users_in_two_rooms,
+    type_into,
     unique,
 )
 from tests.integration.test_web_client_hostile import COUNT_FETCHES, KEEP_SOCKETS, deliver
@@ -467,3 +468,23 @@ def test_a_phone_gets_targets_a_finger_can_hit(server: ServerProcess, driver: we
         driver.find_element(By.ID, "show-members").click()
         wait_for(driver, lambda d: len(listed(d, "member-list")) == 2)
         assert driver.execute_script(small) == []  # a conversation
+
+
+def test_a_banner_dismissed_leaves_the_focus_somewhere(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found dismissing an error with the keyboard: Enter on its × hid the banner and
+    the focus with it, back to the page's start. The focus now goes on to the message
+    box."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        driver.find_element(By.ID, "show-members").click()
+        type_into(driver, "invite-name", "nobody_by_that_name")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: shown(d, "alert"))
+        focus_on(driver, "#alert-close")
+        keys(driver, Keys.ENTER)
+        assert not shown(driver, "alert")
+        assert focus(driver)["id"] == "message-input"
