@@ -19,18 +19,13 @@ from lairchat.core.events import Event
 from lairchat.core.services import Core
 from lairchat.outbox import sender
 from lairchat.realtime.session import ISessionTransport, Session, SessionSettings
+from lairchat.transports import CLOSE_GRACE
 from lairchat.transports.backpressure import MAX_FRAME, OutboundBacklog
 from lairchat.transports.caps import PerAddress, Refusals, Refused, admit
 from lairchat.transports.proxies import host_and_peer
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
-
-#: Seconds a connection closed by the server may take to finish closing (send what
-#: is queued; under TLS, the handshake and close_notify first) before it is aborted.
-#: A peer that never reads, or never starts the TLS handshake, would otherwise hold
-#: a closed connection open for good.
-CLOSE_GRACE = 5.0
 
 
 def tcp_frame(event: Event) -> bytes:

@@ -15,10 +15,12 @@ standard library's ``ssl`` verifying against the certificate:
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import pytest
 
 from lairchat.testing import frame
 from lairchat.testing_clients import TCPClient
+from lairchat.transports import CLOSE_GRACE
 
 TIMEOUT = 10.0
 
@@ -111,6 +114,30 @@ def test_https_health_with_a_verified_certificate(
         status, body = http_get(tls, "/health", hostname)
     assert status == b"HTTP/1.1 200 OK"
     assert json.loads(body)["status"] == "healthy"
+
+
+def test_a_client_that_never_ends_tls_is_let_go(
+    tls_server: Any, certificate: tuple[Path, Path]
+) -> None:
+    """After a ``Connection: close`` answer the server sends ``close_notify`` and waits
+    for the client's. A client that never sent one (nor closed) kept the server's
+    socket, and its place under the connection caps, for good (still open after 120
+    s); the server now aborts it CLOSE_GRACE seconds after its close."""
+    with connect(tls_server.http_port, verifying(certificate[0])) as tls:
+        status, _ = http_get(tls, "/health")
+        assert status == b"HTTP/1.1 200 OK"
+        # The TLS layer has its close_notify; watch the socket under it, without ours.
+        raw = socket.socket(fileno=os.dup(tls.fileno()))
+        raw.settimeout(CLOSE_GRACE + 10)
+        started = time.monotonic()
+        try:
+            while raw.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass  # the abort
+        finally:
+            raw.close()
+        assert time.monotonic() - started < CLOSE_GRACE + 3
 
 
 def test_the_certificate_is_really_checked(tls_server: Any, certificate: tuple[Path, Path]) -> None:

@@ -15,6 +15,7 @@ from twisted.web import http, server
 from twisted.web.resource import IResource
 
 from lairchat.domain.errors import LairError
+from lairchat.transports import CLOSE_GRACE
 from lairchat.transports.caps import PerAddress, Refusals, Refused, admit
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.responses import API_HEADERS, JSON_CONTENT_TYPE
@@ -70,10 +71,27 @@ class BoundedRequest(server.Request):
 
 
 class _Channel(http.HTTPChannel):
+    _closing: Any = None
+
     def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 (Twisted's name)
         """A request line or one header line over 16 KiB gets the 400 that too many
         header bytes in all get, where Twisted closed the connection without a word."""
         self._respondToBadRequestAndDisconnect()
+
+    def loseConnection(self) -> None:  # noqa: N802
+        """Close, and abort if that has not happened within :data:`CLOSE_GRACE`. Under
+        TLS a close waits for the client's ``close_notify``, and the channel's idle
+        timeout is off by then: a client that read its ``Connection: close`` answer and
+        never sent one held its socket, and its place under the connection caps, for
+        good (seen still open after 120 s)."""
+        super().loseConnection()
+        if self._closing is None:
+            self._closing = self.callLater(CLOSE_GRACE, self.transport.abortConnection)
+
+    def connectionLost(self, reason: Any) -> None:  # noqa: N802
+        if self._closing is not None and self._closing.active():
+            self._closing.cancel()
+        super().connectionLost(reason)
 
 
 def _channel(site: server.Site) -> Any:
