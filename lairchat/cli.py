@@ -27,7 +27,15 @@ from typing import Any
 from twisted.internet import defer
 
 from lairchat.bootstrap import create_account
-from lairchat.config import MEMORY_DATABASE, ConfigError, database_path, retention_days
+from lairchat.config import (
+    MEMORY_DATABASE,
+    ConfigError,
+    database_path,
+    owner_and_mode,
+    retention_days,
+    running_user,
+    unreachable,
+)
 from lairchat.core import retention
 from lairchat.core.admin import BAN_HOURS_RULE, ban_expiry, check_ban_hours
 from lairchat.core.deferreds import result, run_now
@@ -69,7 +77,20 @@ def connect_to(path: str) -> sqlite3.Connection:
     try:
         return connect(path)
     except sqlite3.Error as e:
-        raise ConfigError(f"cannot open database {path}: {e}") from None
+        raise ConfigError(f"cannot open database {path}: {e}{whose(path)}") from None
+
+
+def whose(path: str) -> str:
+    """`` (for nobody: owned by lairchat:lairchat, mode 0600)`` when this user may not
+    write the database, else nothing: SQLite's "attempt to write a readonly
+    database" or "unable to open database file" does not say that the command ran
+    as the wrong user, nor as whom it should run."""
+    try:
+        if os.access(path, os.R_OK | os.W_OK):
+            return ""
+        return f" (for {running_user()}: {owner_and_mode(path)})"
+    except OSError:
+        return ""
 
 
 def must_exist(path: str) -> None:
@@ -79,7 +100,12 @@ def must_exist(path: str) -> None:
     database, which ``admin list-users`` showed as ``(no users)`` and ``db backup``
     (the daily backup unit's command) backed up with status 0, its ``--keep``
     removing the real backups one a day."""
-    if path != MEMORY_DATABASE and not os.path.exists(path):
+    if path == MEMORY_DATABASE:
+        return
+    blocked = unreachable(path)
+    if blocked is not None:
+        raise ConfigError(f"cannot open database {path}: {blocked}")
+    if not os.path.exists(path):
         raise ConfigError(
             f"cannot open database {path}: no such file (a new one is made only by the"
             " server's start, admin create-user, db migrate or db restore)"

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import ipaddress
 import math
 import os
+import pwd
 import re
 import secrets
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -595,12 +598,63 @@ def _check_database_path(path: str, source: str) -> None:
     if os.path.isdir(path):
         raise ConfigError(f"{source}: {path!r} is a directory, not a database file")
     directory = os.path.dirname(path) or "."
+    blocked = unreachable(path)
+    if blocked is not None:
+        raise ConfigError(f"{source}: cannot reach {path!r}: {blocked}")
     if not os.path.isdir(directory):
         raise ConfigError(f"{source}: directory {directory!r} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ConfigError(f"{source}: directory {directory!r} is not writable")
     if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
-        raise ConfigError(f"{source}: database file {path!r} is not readable and writable")
+        raise ConfigError(
+            f"{source}: database file {path!r} is not readable and writable by"
+            f" {running_user()} ({owner_and_mode(path)}): run the server as its owner,"
+            " or chown the database and the files beside it to the server's user"
+        )
+
+
+# -- whose files: what an operator who ran a command as the wrong user is told ----------
+
+
+def running_user() -> str:
+    """The name of the user this process runs as (its number if it has no name)."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def owner_and_mode(path: str) -> str:
+    """``owned by lairchat:lairchat, mode 0750``: who can fix a permission problem, and
+    what it is. The service's files belong to its user (contrib/systemd), and a
+    command run as another user (root, an operator's login) meets them."""
+    st = os.stat(path)
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return f"owned by {user}:{group}, mode {stat.S_IMODE(st.st_mode):04o}"
+
+
+def unreachable(path: str) -> str | None:
+    """Why this process cannot even look for ``path`` (a directory on the way it may
+    not enter), or None. Without it, a database in the service's own directory
+    (``/var/lib/lairchat``, mode 0750), looked for by another user, was reported as
+    missing: ``os.path.exists`` answers False for a file it may not see, and the
+    operator went looking for a wrong path rather than for the wrong user."""
+    # From the root down: the first that bars the way.
+    for directory in reversed(Path(os.path.abspath(path)).parents):
+        if os.path.isdir(directory) and not os.access(directory, os.X_OK):
+            return (
+                f"{running_user()} may not enter {directory} ({owner_and_mode(directory)});"
+                " run this as the server's user"
+            )
+    return None
 
 
 # -- the JWT secret ---------------------------------------------------------------------
@@ -629,6 +683,11 @@ def load_or_create_jwt_secret(database_path: str) -> str:
         return _create_secret(path)
     except OSError as e:
         reason = e.strerror or str(e)
+        if isinstance(e, PermissionError) and e.filename is not None:
+            # Made by a start as another user (root trying the server out by hand):
+            # who owns it is what the operator needs to know.
+            with contextlib.suppress(OSError):
+                reason += f" for {running_user()} ({e.filename} is {owner_and_mode(e.filename)})"
         raise ConfigError(
             f"LAIR_JWT_SECRET: not set, and the secret file {path!r} cannot be used: {reason}"
         ) from None
