@@ -262,3 +262,24 @@ def test_a_room_that_fails_to_open_gives_the_list_its_keys_back() -> None:
     type_keys(world, ["c"])
     assert world.app.ui.rooms.creating  # the list's keys again
     assert world.app.ui.chat.edit.edit_text == "hi"  # kept as a draft
+
+
+def test_an_e_inside_a_word_typed_in_normal_mode_starts_no_edit() -> None:
+    """ "yes" typed in normal mode: y copied, then e opened the edit and the s went
+    into it, and Enter saved "<old message>s" (after the e fix, sent "es"). An e
+    that follows another character at once is inside a word: it only says how to
+    type. After a pause, e edits."""
+    world = World()
+    channel = world.login()
+    _in_room_with_my_message(world)
+    type_keys(world, ["esc"])
+    world.clock.advance(2)
+    type_keys(world, "yes")
+    chat = world.app.ui.chat
+    assert (chat.mode, chat.editing, chat.edit.edit_text) == ("normal", None, "")
+    assert world.notice() == "Normal mode: press i or Enter to type a message (? lists the keys)"
+    type_keys(world, ["enter", "enter"])
+    assert not [m for m in channel.sent if m["type"] in ("edit_message", "send_message")]
+    world.clock.advance(1)
+    type_keys(world, ["esc", "e"])
+    assert chat.editing is not None

@@ -104,6 +104,9 @@ class ChatView(urwid.WidgetWrap):
         self.mode = "normal"
         self.focus_area = "messages"
         self.editing: Editing | None = None
+        #: When the last key of normal mode was typed, if it was a character: an ``e``
+        #: right after one is inside a word (see ``keypress``).
+        self._letter_at: float | None = None
         self._narrow = False
         self._state: ClientState | None = None
         self.title = SafeLine("")
@@ -186,6 +189,7 @@ class ChatView(urwid.WidgetWrap):
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
+        self._letter_at = None
         self.left.focus_position = 3 if mode == "insert" else 1
         if mode == "insert":
             self.set_focus_area("messages")
@@ -233,7 +237,15 @@ class ChatView(urwid.WidgetWrap):
         if self.mode == "insert":
             return self._insert_key(size, key)
         action = c.normal_key(key) if self.focus_area == "messages" else c.panel_key(key)
+        after_letter = self._letter_at is not None and self._now() - self._letter_at < EDIT_SETTLE
+        self._letter_at = self._now() if len(key) == 1 else None
+        if action == c.EditPrompt() and after_letter:
+            # "e" inside a word typed in normal mode ("yes", "the"): not an edit.
+            action = c.TYPE_HINT
         return self._normal_action(action, key)
+
+    def _now(self) -> float:
+        return self._state.clock() if self._state is not None else 0.0
 
     def takes_text(self, key: str) -> bool:
         """Whether ``key`` only types into the message field, changing nothing else
@@ -319,7 +331,7 @@ class ChatView(urwid.WidgetWrap):
             when=format_clock(last.created_at, state.now_dt()),
             draft=self.edit.edit_text,
             draft_pos=self.edit.edit_pos,
-            started=state.clock(),
+            started=self._now(),
         )
         self.set_mode("insert")
         self.edit.set_edit_text(last.content)
@@ -343,11 +355,9 @@ class ChatView(urwid.WidgetWrap):
         if key == "enter":
             self._save_edit(editing)
             return None
-        state = self._state
         if (
             len(key) == 1
-            and state is not None
-            and state.clock() - editing.started < EDIT_SETTLE
+            and self._now() - editing.started < EDIT_SETTLE
             and edit.edit_text == editing.original
         ):
             # "e" and at once more letters: a word typed in normal mode ("excellent"),
