@@ -34,8 +34,12 @@ class ConversationsMixin:
         recipient = str(target.get("recipient", ""))
         return ("dm", recipient if self.is_me(author) else author)
 
-    def _from_wire(self, message: dict[str, Any], author_name: str | None = None) -> ChatMessage:
+    def _from_wire(self, message: dict[str, Any], author_name: Any = None) -> ChatMessage:
+        """``author_name``: the event's ``author_username``, used only if it is a name
+        (a list or a number there made every later redraw fail, freezing the screen)."""
         author_id = str(message.get("author", ""))
+        if not isinstance(author_name, str):
+            author_name = None
         if author_name and author_id not in self.users:
             self.users[author_id] = UserInfo(author_id, author_name)
         return ChatMessage(
@@ -111,7 +115,7 @@ class ConversationsMixin:
             conv.has_more = has_more
         return added
 
-    def receive_message(self, message: dict[str, Any], author_name: str | None = None) -> bool:
+    def receive_message(self, message: dict[str, Any], author_name: Any = None) -> bool:
         """A live message (event or our send's response). False if already shown,
         or if it is not a message object at all."""
         if not isinstance(message, dict) or not isinstance(message.get("target", {}), dict):

@@ -561,3 +561,22 @@ def test_a_name_of_thousands_of_characters_is_cut_in_its_messages() -> None:
     _, body = message_markup(msg, False)
     assert body[0] == ("author", "n" * NAME_MAX + "…")
     assert world.state.users["u-big"].username == name
+
+
+@pytest.mark.parametrize("name", [["x"], {"a": 1}, 5])
+def test_an_author_name_that_is_not_a_string_does_not_freeze_the_screen(name: object) -> None:
+    """A ``message_received`` whose ``author_username`` was a list, an object or a
+    number became the author's name, and every later redraw failed on it (logged as
+    "drawing failed"): the screen stopped changing for the rest of the session.
+    Such a name is now ignored, and the author named as for an unknown one."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    world.app.link_event(
+        {
+            "type": "message_received",
+            "message": message("m1", "u-newcomer", "hi", room_id=ROOM),
+            "author_username": name,
+        }
+    )
+    assert "u-newcom: hi" in world.screen()
