@@ -160,7 +160,9 @@ function showNotice(text, severity, fromServer = false) {
  * gone (the line deleted meanwhile), to `fallback()`. */
 function confirmAction(question, action, fallback) {
   const dialog = $("confirm");
-  if (dialog.open) dialog.close(); // an earlier question left open: that one is a no
+  // Modal: nothing else can ask while it is open (a second question would be answered
+  // by the first one's close).
+  if (dialog.open) return Promise.resolve(false);
   const opener = document.activeElement;
   replaceText($("confirm-text"), question);
   replaceText($("confirm-yes"), action);
@@ -632,6 +634,14 @@ function lineFocused(line) {
   for (const button of line?.querySelectorAll(".actions button") ?? []) button.tabIndex = 0;
 }
 
+/** The next (or previous) line that takes the focus: not the "New messages" one. */
+function lineBeside(line, next) {
+  let at = line;
+  do at = next ? at.nextElementSibling : at.previousElementSibling;
+  while (at && !at.hasAttribute("tabindex"));
+  return at;
+}
+
 /** The message list is one stop in the Tab order: Up and Down move between its lines
  * (Home, End: the first, the last), and on a line `E` edits it and `Delete` deletes it
  * where its buttons offer that; Tab goes on to the line's buttons, then the message box. */
@@ -642,20 +652,14 @@ function lineKeys(event) {
   const list = $("messages");
   const line = event.target.closest("#messages > li");
   const lines = () => list.querySelectorAll(":scope > li[tabindex]");
-  const step = (from, next) => {
-    let at = from;
-    do at = next ? at.nextElementSibling : at.previousElementSibling;
-    while (at && !at.hasAttribute("tabindex"));
-    return at;
-  };
   const press = (selector) => {
     const button = line?.querySelector(selector);
     if (button?.checkVisibility()) button.click();
     return null;
   };
   const to = {
-    ArrowUp: () => (line ? step(line, false) : [...lines()].at(-1)),
-    ArrowDown: () => (line ? step(line, true) : lines()[0]),
+    ArrowUp: () => (line ? lineBeside(line, false) : [...lines()].at(-1)),
+    ArrowDown: () => (line ? lineBeside(line, true) : lines()[0]),
     Home: () => lines()[0],
     End: () => [...lines()].at(-1),
     e: () => press(".actions .edit"),
@@ -1102,7 +1106,7 @@ function forgetMessage(id) {
 function removeLine(line) {
   if (!line) return;
   const next = line.contains(document.activeElement)
-    ? (line.nextElementSibling ?? line.previousElementSibling ?? $("messages"))
+    ? (lineBeside(line, true) ?? lineBeside(line, false) ?? $("messages"))
     : null;
   line.remove();
   next?.focus();

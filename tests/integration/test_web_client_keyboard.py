@@ -488,3 +488,39 @@ def test_a_banner_dismissed_leaves_the_focus_somewhere(
         keys(driver, Keys.ENTER)
         assert not shown(driver, "alert")
         assert focus(driver)["id"] == "message-input"
+
+
+def test_a_deletion_next_to_the_new_messages_line_keeps_the_focus(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found deleting, as the room's owner, the one unread message: the line before it
+    was "New messages", which takes no focus, so the focus went nowhere. It goes to the
+    nearest line that takes it, else the list."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me, _ = registered(alice, "alice"), registered(bob, "bob")
+        room, quiet = (alice.ok("create_room", name=unique(n))["room"] for n in ("a", "b"))
+        bob.ok("join_room", room_id=room["id"])
+        signed_in(server, driver, me["token"])
+        open_room(driver, quiet["name"])
+        theirs = bob.ok("send_message", target={"type": "room", "room_id": room["id"]},
+                        content="unread")["message"]["id"]  # fmt: skip
+        badge = f'li[data-key="room:{room["id"]}"] .badge'
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, badge))
+        open_room(driver, room["name"])
+        delete = f'#messages li[data-id="{theirs}"] .delete'
+        wait_for(driver, lambda d: d.execute_script(
+            "return document.querySelector(arguments[0])?.checkVisibility()", delete))  # fmt: skip
+        assert (
+            driver.execute_script(
+                "return document.querySelector(arguments[0]).parentElement.parentElement"
+                ".previousElementSibling.className",
+                delete,
+            )
+            == "new-marker"
+        )
+        focus_on(driver, delete)
+        keys(driver, Keys.ENTER)
+        wait_for(driver, dialog_open)
+        click(driver, By.ID, "confirm-yes")
+        wait_for(driver, lambda d: not showing("unread")(d))
+        assert focus(driver)["id"] == "messages"
