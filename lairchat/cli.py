@@ -17,6 +17,7 @@ import getpass
 import os
 import re
 import secrets
+import shlex
 import sqlite3
 import sys
 import time
@@ -574,12 +575,27 @@ def run(args: argparse.Namespace) -> str:
     """Do the command; return what to print."""
     if args.group == "certs":
         cert, key = write_dev_certificate(args.dir)
-        return f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)"
+        return dev_certificate_written(str(cert), str(key))
     path = database_path(os.environ, args.database_url)
     try:
         return on_database(args, path)
     except StorageFault as e:  # its message is SQLite's, which names no file
         raise ConfigError(f"{path}: {e.message}") from None
+
+
+def dev_certificate_written(cert: str, key: str) -> str:
+    """What ``certs dev`` did, and the next steps: it used to say only which files it
+    wrote, and how a server uses them, and a client trusts them, was in
+    certs/README.md, which someone following README.md never opens."""
+    cert_q, key_q = shlex.quote(cert), shlex.quote(key)
+    return (
+        f"wrote {cert} and {key} (self-signed, for localhost and 127.0.0.1)\n"
+        "serve HTTPS and WSS with them (add LAIR_TCP_TLS=on for the TCP port too):\n"
+        f"  LAIR_TLS_ENABLED=true LAIR_TLS_CERT_PATH={cert_q} LAIR_TLS_KEY_PATH={key_q}"
+        " twistd -n --pidfile= lairchat\n"
+        f"and have clients trust the certificate: curl --cacert {cert_q} https://localhost:8082/health,"
+        f" lairchat-client --websocket --tls --ca-file {cert_q}"
+    )
 
 
 def on_database(args: argparse.Namespace, path: str) -> str:
