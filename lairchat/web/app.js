@@ -694,10 +694,15 @@ function announceHeld() {
     announcing.timer = null;
     return;
   }
-  const region = $("announcer");
-  region.append(el("p", null, held.length === 1 ? held[0] : `${held.length} new messages`));
-  while (region.childElementCount > 3) region.firstElementChild.remove();
+  say(held.length === 1 ? held[0] : `${held.length} new messages`);
   announcing.timer = setTimeout(announceHeld, ANNOUNCE_EVERY_MS);
+}
+
+/** Read `parts` out now (the announcer keeps its last three lines). */
+function say(parts) {
+  const region = $("announcer");
+  region.append(el("p", null, parts));
+  while (region.childElementCount > 3) region.firstElementChild.remove();
 }
 
 /** A message from someone else arrived: in the open conversation it is read out, in
@@ -792,6 +797,7 @@ function switchDraft(key) {
 
 function open(key) {
   const again = key === state.active; // after a reconnect: the one open before
+  if (!again) announcing.held = []; // the messages of the one left: not "new" here
   switchDraft(key);
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);
@@ -1758,7 +1764,11 @@ function switchConversation(event) {
   const at = keys.indexOf(state.active);
   const next = keys[at < 0 ? 0 : Math.min(Math.max(at + step, 0), keys.length - 1)];
   event.preventDefault();
-  if (next && next !== state.active) open(next);
+  if (!next || next === state.active) return;
+  open(next);
+  // The focus may not move (already in the message box): nothing else would tell a
+  // screen reader where it now is.
+  say($("conversation-title").textContent);
 }
 
 /** The open conversation's next older page, if there is one (and none is on its way). */

@@ -425,16 +425,19 @@ def test_alt_up_and_down_switch_conversations(server: ServerProcess, driver: web
     """Found going from one room to another without a mouse: from the message box the
     room list is dozens of Shift+Tabs away (past the people). Alt+Down and Alt+Up now
     open the next and the previous conversation in the lists' order (rooms, then
-    people), with the focus in the message box."""
+    people), with the focus in the message box. The focus often stays where it was
+    (in the box), so a screen reader would not hear of the switch: it is announced."""
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
         accounts, rooms = two_users_in_two_rooms(alice, bob)
         first, second = sorted(rooms, key=lambda room: room["name"])
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTEN})
         signed_in(server, driver, accounts[0]["token"])
         open_room(driver, first["name"])
         title = lambda d: text_of(d, "conversation-title")  # noqa: E731
         keys(driver, Keys.ALT, Keys.ARROW_DOWN)
         wait_for(driver, lambda d: title(d) == f"Room {second['name']}")
         assert focus(driver)["id"] == "message-input"
+        assert spoken(driver)[-1] == ["announcer", f"Room {second['name']}"]
         keys(driver, Keys.ALT, Keys.ARROW_DOWN)
         bob_name = accounts[1]["user"]["username"]
         wait_for(driver, lambda d: title(d) == f"Direct messages with {bob_name}")
