@@ -277,8 +277,9 @@ def _endpoint(raw: str) -> str:
         if text.startswith(("systemd:", "haproxy:systemd:")):
             # The index or name of a socket systemd did not pass (LISTEN_FDS/FDNAMES).
             raise _Invalid(
-                f"systemd passed no such socket ({type(e).__name__}: {e}); is the service"
-                " started through its .socket unit?"
+                f"systemd passed no such socket for {text!r} ({_systemd_passed()});"
+                " is the service started through its .socket unit?",
+                show_value=False,
             ) from None
         raise _Invalid(
             f"must be a Twisted server endpoint such as tcp:8080:interface=127.0.0.1 ({e})"
@@ -288,6 +289,23 @@ def _endpoint(raw: str) -> str:
             f"must be a Twisted server endpoint such as tcp:8080:interface=127.0.0.1 ({e})"
         ) from None
     return text
+
+
+def _systemd_passed() -> str:
+    """How many sockets systemd passed this process, as Twisted's ``systemd:``
+    endpoint sees them (read once, when Twisted's endpoints are imported, which takes
+    LISTEN_FDS out of the environment). It used to say ``IndexError: list index out
+    of range`` whether none or fewer had been passed; and Twisted ignores LISTEN_FDS
+    without LISTEN_FDNAMES, which systemd (227 and newer) always sets, but
+    ``systemd-socket-activate`` only with ``--fdname``: that looked like none."""
+    from twisted.internet.endpoints import _SystemdParser
+
+    passed = getattr(_SystemdParser, "_sddaemon", None)
+    count = len(passed.inheritedDescriptors()) if passed is not None else 0
+    return (
+        f"it passed {count}; Twisted takes them from LISTEN_FDS and LISTEN_FDNAMES,"
+        " which systemd-socket-activate sets only with --fdname"
+    )
 
 
 def _comma_list(item: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:

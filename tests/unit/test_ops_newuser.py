@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import shlex
 
+import pytest
+from twisted.internet.endpoints import _SystemdParser
+from twisted.python.systemd import ListenFDs
+
 from lairchat import cli
-from lairchat.config import Options, load_config
+from lairchat.config import ConfigError, Options, load_config
 from lairchat.tls import server_context
 
 
@@ -28,3 +32,36 @@ def test_certs_dev_says_how_to_serve_and_trust_what_it_wrote(tmp_path, capsys, m
     assert config.tls_enabled
     server_context(config.tls_cert_path, config.tls_key_path)  # raises if they do not fit
     assert "curl --cacert 'my certs/dev-cert.pem' https://localhost:8082/health" in lines[-1]
+
+
+def systemd_error(monkeypatch, endpoint: str, passed: list[int]) -> str:
+    """The start's error for ``LAIR_TCP_ENDPOINT=endpoint`` in a process that systemd
+    passed the sockets ``passed`` (as Twisted's endpoint parser read them at import)."""
+    monkeypatch.setattr(
+        _SystemdParser, "_sddaemon", ListenFDs(passed, ("lairchat.socket",) * len(passed))
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(Options(), {"LAIR_TCP_ENDPOINT": endpoint})
+    return str(info.value)
+
+
+def test_a_systemd_socket_not_passed_is_told_how_many_were(tmp_path, monkeypatch):
+    """Found trying the units with systemd-socket-activate: the error said
+    ``(IndexError: list index out of range); is the service started through its
+    .socket unit?, got '...'``, whether no socket or fewer had been passed; and the
+    cause there, Twisted ignoring LISTEN_FDS without LISTEN_FDNAMES (which only
+    ``--fdname`` makes systemd-socket-activate set), was nowhere."""
+    monkeypatch.chdir(tmp_path)
+    hint = (
+        "; Twisted takes them from LISTEN_FDS and LISTEN_FDNAMES, which"
+        " systemd-socket-activate sets only with --fdname); is the service started"
+        " through its .socket unit?"
+    )
+    assert systemd_error(monkeypatch, "systemd:domain=INET:index=0", []) == (
+        "LAIR_TCP_ENDPOINT: systemd passed no such socket for 'systemd:domain=INET:index=0'"
+        " (it passed 0" + hint
+    )
+    assert systemd_error(monkeypatch, "systemd:domain=INET:index=2", [3, 4]) == (
+        "LAIR_TCP_ENDPOINT: systemd passed no such socket for 'systemd:domain=INET:index=2'"
+        " (it passed 2" + hint
+    )
