@@ -242,7 +242,24 @@ class Connection {
     this.ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws.onmessage = (e) => this.received(e.data);
     this.ws.onclose = (e) => this.closed(e);
-    this.ping = setInterval(() => this.send({ type: "ping" }), PING_EVERY_MS);
+    this.unanswered = 0; // pings sent since the server was last heard from
+    this.ping = setInterval(() => this.keepAlive(), PING_EVERY_MS);
+  }
+
+  /** A ping every PING_EVERY_MS; a connection that has heard nothing since the last two
+   * (not even their pongs) is dead though open (a laptop that slept, a network that
+   * changed; a connect that hangs): given up, and the page connects again (the usual
+   * back-off, 1 s first) rather than when the browser notices, minutes later. */
+  keepAlive() {
+    if (this.unanswered >= 2) {
+      this.ws.onclose = null;
+      this.ws.onmessage = null;
+      this.ws.close(); // its closing handshake may never end: not waited for
+      this.closed({ code: 1006 });
+      return;
+    }
+    this.unanswered += 1;
+    this.send({ type: "ping" });
   }
 
   send(message) {
@@ -277,6 +294,7 @@ class Connection {
   }
 
   received(data) {
+    this.unanswered = 0;
     let message;
     try {
       message = JSON.parse(data);

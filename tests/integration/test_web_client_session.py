@@ -20,6 +20,7 @@ from lairchat.testing_clients import TCPClient
 from tests.integration import browser, test_web_client_browser
 from tests.integration.browser import wait_for
 from tests.integration.test_web_client_browser import (
+    INCOMING,
     PASSWORD,
     SECRET,
     connected,
@@ -28,6 +29,7 @@ from tests.integration.test_web_client_browser import (
     in_a_room,
     open_room,
     restarted,
+    showing,
     shown,
     signed_in,
     text_of,
@@ -119,3 +121,37 @@ def test_a_half_written_message_survives_logging_in_again(
         assert text_of(driver, "conversation-title") == "No conversation open"
         open_room(driver, other["name"])
         assert box(driver) == ""
+
+
+#: Run before the page's script: its 30 s pings every 100 ms, and what it receives
+#: dropped while ``window.deaf`` is true (a connection that died without closing).
+DEAF = (
+    """
+const realSetInterval = window.setInterval;
+window.setInterval = (f, ms, ...rest) => realSetInterval(f, ms === 30000 ? 100 : ms, ...rest);
+window.deaf = false;
+function incoming(message, event, handler) {
+  if (!window.deaf) handler(event);
+}
+"""
+    + INCOMING
+)
+
+
+def test_a_connection_that_went_silent_is_replaced(server: ServerProcess, driver: webdriver.Chrome):
+    """Found thinking through a laptop that sleeps: a connection that dies without
+    closing (no FIN: the network went, the machine slept) stayed "Connected" until the
+    browser noticed, minutes later, while no message arrived. A connection that has
+    heard nothing since its last two pings (not even their pongs) is now given up and
+    replaced. Here the page's pings are sped up and what it receives dropped."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DEAF})
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        driver.execute_script("window.deaf = true")
+        wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+        driver.execute_script("window.deaf = false")
+        wait_for(driver, connected)
+        bob.ok("send_message", target={"type": "room", "room_id": room["id"]}, content="hear me")
+        wait_for(driver, showing("hear me"))
