@@ -6,7 +6,9 @@ Headless Chromium (tests/integration/browser.py) opens the page of a real
 it failed on before the fix: ``window.confirm`` for deletions and kicks, combining marks
 drawing over the lines above, ids put into REST paths as they came, the whole history
 read out by the message list's live region, a Tab stop per message button, no way past
-the side lists, and a phone showing the lists above the conversation.
+the side lists, a phone showing the lists above the conversation, counts and presence
+not said with their names, no shortcut between conversations, targets too small for a
+finger, and the focus lost with a banner or beside the "New messages" line.
 """
 
 from __future__ import annotations
