@@ -34,6 +34,16 @@ def setup_logging(path: str) -> TextIO:
     return stream
 
 
+def terminal_screen() -> Any:
+    """The terminal, with bracketed paste asked for rather than left to urwid's probe
+    (which tmux does not answer): a paste then arrives between ``begin paste`` and
+    ``end paste``, and its newlines are newlines in the message, not Enter sending
+    each line. A terminal without the mode ignores the request."""
+    import urwid
+
+    return urwid.display.raw.Screen(bracketed_paste_mode=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     try:
@@ -57,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
         app = App(config, reactor)
         event_loop = urwid.TwistedEventLoop(reactor=reactor, manage_reactor=True)
-        loop = urwid.MainLoop(app.ui, PALETTE, event_loop=event_loop, handle_mouse=False)
+        loop = urwid.MainLoop(
+            app.ui, PALETTE, screen=terminal_screen(), event_loop=event_loop, handle_mouse=False
+        )
         app.start(loop)
         loop.run()
     except KeyboardInterrupt:

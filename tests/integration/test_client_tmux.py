@@ -142,6 +142,11 @@ class Terminal:
     def type(self, text: str) -> None:
         self._run("send-keys", "-t", self.name, "-l", text)
 
+    def paste(self, text: str) -> None:
+        """Paste ``text`` as a terminal does, bracketed if the client asked for it."""
+        self._run("set-buffer", "--", text)
+        self._run("paste-buffer", "-p", "-d", "-t", self.name)
+
     def screen(self) -> str:
         return self._run("capture-pane", "-p", "-t", self.name)
 

@@ -1,8 +1,9 @@
 """The terminal client for real, in tmux, as a new user in a busy room: a room
 picked from the room list takes the words typed next (not normal-mode keys), a word
 starting with ``e`` typed in normal mode is a message (not an edit of the last one),
-and a flood of messages leaves the newest on screen with older ones offered by paging.
-The server and the tmux helpers are those of ``test_client_tmux.py``."""
+lines pasted are one message, and a flood of messages leaves the newest on screen
+with older ones offered by paging. The server and the tmux helpers are those of
+``test_client_tmux.py``."""
 
 from __future__ import annotations
 
@@ -70,6 +71,16 @@ def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
     a.keys("Enter")
     shown = a.wait_for(f"{alice}: excellent")
     assert "readyxcellent" not in shown and "(edited)" not in shown
+    a.keys("Escape")
+    a.wait_for("i: type · r: rooms")
+    # Three lines pasted in normal mode are one message of three lines: the paste
+    # is text (bracketed), not keys, and its newlines do not send each line.
+    a.paste("first line\nsecond line\nthird line")
+    a.wait_for("│third line")
+    a.keys("Enter")
+    shown = a.wait_for("      third line")
+    assert f"{alice}: first line" in shown and "      second line" in shown
+    assert f"{alice}: second line" not in shown
     a.keys("Escape")
     a.wait_for("i: type · r: rooms")
     # The newest page came with the room; the top of it asks for the one before.

@@ -8,6 +8,7 @@ from twisted.internet import defer
 
 from lairchat.client import commands as c
 from lairchat.client import state as state_module
+from lairchat.client.__main__ import terminal_screen
 from lairchat.client.net.errors import ServerError
 from lairchat.client.state import ClientState, PanelRow
 from lairchat.client.testing import message, room
@@ -283,3 +284,32 @@ def test_an_e_inside_a_word_typed_in_normal_mode_starts_no_edit() -> None:
     world.clock.advance(1)
     type_keys(world, ["esc", "e"])
     assert chat.editing is not None
+
+
+def test_a_pasted_text_of_several_lines_is_one_message() -> None:
+    """Pasting three lines into the message field sent the first two as messages
+    (each newline was Enter) and left the third in the field; pasted in normal mode,
+    its letters were keys (r: the room list...). The client now asks the terminal
+    for bracketed paste: what comes between ``begin paste`` and ``end paste`` is
+    text, newlines included, in insert mode."""
+    world = World()
+    channel = world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    type_keys(world, ["begin paste", *"line one", "enter", *"line two", "end paste"])
+    assert not [m for m in channel.sent if m["type"] == "send_message"]
+    assert world.app.ui.chat.edit.edit_text == "line one\nline two"
+    type_keys(world, ["enter"])
+    assert channel.last("send_message")["content"] == "line one\nline two"
+    type_keys(world, ["esc", "begin paste", *"read me", "end paste"])
+    assert world.state.screen == "chat" and world.app.ui.overlay is None
+    chat = world.app.ui.chat
+    assert (chat.mode, chat.edit.edit_text) == ("insert", "read me")
+    type_keys(world, ["esc"])
+    world.app.dispatch(c.ShowRooms())
+    type_keys(world, ["begin paste", *"cq", "enter", "end paste"])
+    assert not world.app.ui.rooms.creating and world.app.ui.overlay is None
+    assert world.api.called("join_room") == [(ROOM,)]
+
+
+def test_the_terminal_is_asked_for_bracketed_paste() -> None:
+    assert terminal_screen().modes.bracketed_paste is True

@@ -21,11 +21,13 @@ from lairchat.client.ui.people import PeoplePanel
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox
 
-__all__ = ["EDIT_SETTLE", "ChatView", "Editing", "typing_text"]
+__all__ = ["EDIT_SETTLE", "PASTE_KEYS", "ChatView", "Editing", "typing_text"]
 
 PANEL_WIDTH = 26
 #: Below this width the people panel is hidden to leave room for messages.
 NARROW = 60
+#: The keys urwid gives for a terminal's bracketed paste around what is pasted.
+PASTE_KEYS = ("begin paste", "end paste")
 #: A letter typed this soon (seconds) after ``e``, the field untouched, is the rest of
 #: a word typed in normal mode ("excellent"), not the start of an edit: someone
 #: editing reads the message put in the field before typing into it.
@@ -104,6 +106,8 @@ class ChatView(urwid.WidgetWrap):
         self.mode = "normal"
         self.focus_area = "messages"
         self.editing: Editing | None = None
+        #: Between ``begin paste`` and ``end paste`` (bracketed paste, __main__.py).
+        self.pasting = False
         #: When the last key of normal mode was typed, if it was a character: an ``e``
         #: right after one is inside a word (see ``keypress``).
         self._letter_at: float | None = None
@@ -229,6 +233,13 @@ class ChatView(urwid.WidgetWrap):
         return super().render(size, focus)
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in PASTE_KEYS:
+            # A paste is text: its newlines stay in the message rather than send each
+            # line, and in normal mode its letters are not taken as keys.
+            self.pasting = key == "begin paste"
+            if self.pasting and self.mode != "insert":
+                self.set_mode("insert")
+            return None
         if key.startswith("meta ") and len(key) == 6:
             # Esc and a key typed at once (``Esc`` ``k`` to scroll) reach urwid as one
             # "meta k": it is Esc, then that key, not a lost keystroke.
@@ -266,6 +277,9 @@ class ChatView(urwid.WidgetWrap):
 
     def _insert_key(self, size: tuple[int, ...], key: str) -> str | None:
         edit = self.edit
+        if key == "enter" and self.pasting:
+            edit.insert_text("\n")
+            return None
         if self.editing is not None:
             return self._edit_key(size, key, self.editing)
         if key == "esc":
@@ -357,6 +371,7 @@ class ChatView(urwid.WidgetWrap):
             return None
         if (
             len(key) == 1
+            and not self.pasting
             and self._now() - editing.started < EDIT_SETTLE
             and edit.edit_text == editing.original
         ):
@@ -404,6 +419,7 @@ class ChatView(urwid.WidgetWrap):
     def reset(self) -> None:
         """Back to the initial look (after logging out)."""
         self.editing = None
+        self.pasting = False
         self.edit.set_edit_text("")
         self.set_mode("normal")
         self.set_focus_area("messages")

@@ -16,6 +16,7 @@ import urwid
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState, RoomInfo
 from lairchat.client.ui.base import Controller
+from lairchat.client.ui.chat import PASTE_KEYS
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
@@ -58,6 +59,8 @@ class RoomsView(urwid.WidgetWrap):
         self.type_ahead: Callable[[str], str | None] = lambda key: None
         #: What the message line holds, typed while the room opens.
         self._typed = ""
+        #: Between ``begin paste`` and ``end paste``.
+        self._pasting = False
         #: Each row's widget by the room and what it shows (see ``_redraw``).
         self._lines: dict[tuple[str, str], urwid.Widget] = {}
         self._walker = urwid.SimpleFocusListWalker([])
@@ -139,6 +142,13 @@ class RoomsView(urwid.WidgetWrap):
         self._set_prompt()
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in PASTE_KEYS:
+            self._pasting = key == "begin paste"
+            return None
+        if self._pasting and not self.creating and self._opening() is None:
+            return None  # pasted text is not keys of the list ("c", "q", Enter)
+        if self._pasting and key == "enter":
+            return None  # a newline pasted into the new room's name does not submit it
         if self._opening() is not None:
             self._hold(key)
             return None
