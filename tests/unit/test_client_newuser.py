@@ -313,3 +313,26 @@ def test_a_pasted_text_of_several_lines_is_one_message() -> None:
 
 def test_the_terminal_is_asked_for_bracketed_paste() -> None:
     assert terminal_screen().modes.bracketed_paste is True
+
+
+def test_text_pasted_over_a_box_is_not_its_keys() -> None:
+    """Pasted while the members box was open, the letters were its keys: "x" removed
+    the member selected, "o" made them owner; over the quit dialog "y" quit."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    world.api.members_list[ROOM] = [
+        {"user_id": BOB, "username": "bob", "role": "member", "is_online": True}
+    ]
+    type_keys(world, ["esc", "m"])
+    assert world.app.ui.overlay is not None
+    type_keys(world, ["begin paste", *"pox yes", "enter", "end paste"])
+    assert world.api.called("kick") == [] and world.api.called("set_role") == []
+    type_keys(world, ["esc", "q"])
+    type_keys(world, ["begin paste", "y", "end paste"])
+    world.clock.advance(3)
+    assert not world.exited
+    type_keys(world, ["esc", "ctrl p", "begin paste", *"quit", "enter", "end paste"])
+    assert world.app.ui.overlay is not None and world.app.ui.overlay.done is False
+    world.clock.advance(3)
+    assert not world.exited

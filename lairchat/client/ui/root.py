@@ -16,7 +16,7 @@ import urwid
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.ui.base import Controller
-from lairchat.client.ui.chat import ChatView
+from lairchat.client.ui.chat import PASTE_KEYS, ChatView
 from lairchat.client.ui.login import LoginView
 from lairchat.client.ui.overlays import Overlay, PaletteOverlay
 from lairchat.client.ui.rooms import RoomsView
@@ -39,6 +39,8 @@ class RootView(urwid.WidgetWrap):
         self.status = StatusBar()
         self.frame = urwid.Frame(self.login, footer=urwid.Pile([self.notice, self.status]))
         self.overlay: Overlay | None = None
+        #: Between ``begin paste`` and ``end paste`` (bracketed paste).
+        self._pasting = False
         #: What the client is busy with ("Logging in…"), shown on the login screen
         #: and in the status bar.
         self.activity = ""
@@ -111,6 +113,15 @@ class RootView(urwid.WidgetWrap):
                 # slow in proportion to the people and rooms known.
                 super().keypress(size, key)
                 return None
+            if key in PASTE_KEYS:
+                self._pasting = key == "begin paste"
+            if self.overlay is not None and (self._pasting or key in PASTE_KEYS):
+                # Pasted text is not keys of a box: "x" kicked the member selected,
+                # "a" accepted an invitation, "y" quit. The palette takes it as text,
+                # its newlines not running the entry selected.
+                palette = isinstance(self.overlay, PaletteOverlay)
+                if not palette or key == "enter" or key in PASTE_KEYS:
+                    return None
             if self.overlay is not None:
                 self._w.keypress(size, key)
                 if self.overlay is not None and self.overlay.done:
