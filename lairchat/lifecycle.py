@@ -17,9 +17,12 @@ A message is acknowledged only after its commit, so nothing acknowledged is lost
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from twisted.application import service
@@ -334,14 +337,49 @@ class LairChatService(service.MultiService):
     def privilegedStartService(self) -> None:  # noqa: N802
         try:
             super().privilegedStartService()
-        except StartupError:
+        except StartupError as e:
             # The listener logged one critical line naming its setting; in the
             # foreground twistd would add a traceback. Exit as a configuration error
             # does, with status 2. A daemon's parent waits for its child to report
             # an exception (it would wait forever for one that exits), and prints it.
+            # Twisted's own report wrote StartupError's traceback into the log file
+            # and cut the line it sent the parent at 100 bytes, class name included
+            # (``... 0.0.0.0:8082: [Errno 98] Addre``); so the report is made here.
+            # Either way the pid file goes, as twistd removes it after an exception:
+            # a stale one names a pid that another process may have by the next start.
+            self._forget_pidfile()
             if self.foreground:
                 raise SystemExit(2) from None
+            if self._tell_parent(str(e)):
+                raise SystemExit(1) from None
             raise
+
+    #: twistd's own options (``--pidfile``; ``statusPipe``, the daemon's line to the
+    #: parent waiting for its start). Set by the twistd plugin.
+    twistd_options: Any = None
+
+    def _forget_pidfile(self) -> None:
+        pidfile = (self.twistd_options or {}).get("pidfile")
+        if not pidfile:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if int(Path(pidfile).read_text()) == os.getpid():
+                os.unlink(pidfile)
+
+    def _tell_parent(self, message: str) -> bool:
+        """Send a daemon's parent the start's failure (twistd's "1 <text>", at most
+        100 bytes: the parent reads no more) and take the pipe from twistd, which
+        would write to it again. False when there is no parent waiting."""
+        options = self.twistd_options or {}
+        pipe = options.get("statusPipe")
+        if pipe is None:
+            return False
+        options["statusPipe"] = None
+        try:
+            os.write(pipe, f"1 {message}".encode("ascii", "backslashreplace")[:100])
+        finally:
+            os.close(pipe)
+        return True
 
     def add_listener(self, listener: Listener) -> Listener:
         listener.setServiceParent(self)

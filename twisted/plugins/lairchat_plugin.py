@@ -53,6 +53,7 @@ class LairChatServiceMaker:
         server.log_observer = log_observer
         server.freeze_heap = True
         server.foreground = not twistd_daemon(parent)
+        server.twistd_options = parent
         return server
 
 

@@ -1,0 +1,55 @@
+"""A first start that goes wrong the commonest way: the port is taken (another
+server, an earlier one still running). The operator is told in one line, and the
+start leaves nothing behind."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lairchat.testing import TWISTD, server_env
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
+def test_a_taken_port_is_one_line_with_no_traceback_and_no_pid_file_left(
+    tmp_path: Path, daemon: bool
+) -> None:
+    """Found starting ``twistd lairchat`` (as README.md says, without ``-n``) while
+    another server had port 8082: the parent printed ``An error has occurred:
+    b"lairchat.lifecycle.StartupError: LAIR_HTTP_PORT: Couldn't listen on
+    0.0.0.0:8082: [Errno 98] Addre"`` (twistd cuts the line at 100 bytes, its class
+    name first) and the log file held a 27-line traceback after the critical line.
+    In the foreground (``-n --pidfile=...``) the pid file was left behind."""
+    pidfile, logfile = tmp_path / "lairchat.pid", tmp_path / "lairchat.log"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        mode = [] if daemon else ["-n"]
+        done = subprocess.run(  # noqa: S603
+            [*TWISTD, *mode, f"--pidfile={pidfile}", f"--logfile={logfile}", "lairchat"],
+            cwd=tmp_path,
+            env=server_env(tmp_path, LAIR_HTTP_PORT=str(port)),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    refusal = (
+        f"LAIR_HTTP_PORT: Couldn't listen on 127.0.0.1:{port}: [Errno 98] Address already in use."
+    )
+    log = logfile.read_text()
+    assert f"[lairchat.lifecycle.Listener#critical] {refusal}\n" in log
+    assert "Traceback" not in log
+    assert not pidfile.exists()
+    if daemon:
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (
+            f"An error has occurred: {refusal[:98].encode()!r}\n"
+            "Please look at log file for more information.\n"
+        )
+    else:
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", "")
