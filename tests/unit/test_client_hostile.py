@@ -34,7 +34,7 @@ from lairchat.client.ui.messages import (
 )
 from lairchat.client.ui.overlays import MembersOverlay
 from lairchat.client.ui.people import PeoplePanel
-from tests.unit.test_client_app import BOB, ROOM, World
+from tests.unit.test_client_app import BOB, HELLO, ROOM, Channel, World
 from tests.unit.test_client_net import Response, api, frame, outcome, run, tcp_channel
 from tests.unit.test_client_widgets import ME, alice_and_bob
 
@@ -580,3 +580,20 @@ def test_an_author_name_that_is_not_a_string_does_not_freeze_the_screen(name: ob
         }
     )
     assert "u-newcom: hi" in world.screen()
+
+
+def test_a_sign_in_answer_whose_user_is_not_an_object_signs_in() -> None:
+    """An ``authenticate_response`` whose ``user`` was a string raised out of the
+    frame handler: the connection was dropped at every attempt to sign in."""
+    world = World()
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+    handlers, opened = world.opener.attempts[-1]
+    channel = Channel()
+    handlers.channel_open(channel)
+    opened.callback(channel)
+    handlers.frame_received(HELLO)
+    handlers.frame_received(
+        {"type": "authenticate_response", "request_id": "auth", "success": True, "user": "me"}
+    )
+    assert world.state.screen == "chat"
+    assert world.app.link is not None and world.app.link.online and not channel.aborted

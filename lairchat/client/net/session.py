@@ -176,7 +176,8 @@ class ClientSession:
             return
         self.state = "ready"
         self._stop_handshake_timer()
-        self.listener.session_ready(msg.get("user") or {}, self.encrypted)
+        user = msg.get("user")
+        self.listener.session_ready(user if isinstance(user, dict) else {}, self.encrypted)
 
     def _handshake_timed_out(self) -> None:
         if self.state == "hello":
