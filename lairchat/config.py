@@ -16,6 +16,7 @@ standard library and `twisted.python`.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import grp
 import ipaddress
@@ -587,6 +588,27 @@ def _source(sources: Mapping[str, str], field: str) -> str:
         return sources[field]
     setting = _BY_FIELD[field]
     return setting.env or f"--{setting.option}"
+
+
+#: LAIR_ variables that are not server settings: ``lairchat admin``'s password.
+_OTHER_VARIABLES = frozenset({"LAIR_NEW_PASSWORD"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per ``LAIR_`` variable that no setting reads, with the setting it
+    is likely a misspelling of. Found following docs/deployment.md: a typo in
+    ``/etc/lairchat/lairchat.env`` (``LAIR_HTTP_PORTS=9082``) was silently ignored,
+    and the server served on the default port. A warning, not an error: the
+    variable may be meant for something else that shares the prefix."""
+    known = {s.env for s in _SETTINGS if s.env} | _OTHER_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith("LAIR_") or name in known:
+            continue
+        near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        warnings.append(f"{name} is not a lairchat setting and is ignored{hint}")
+    return warnings
 
 
 def _check_tls(values: Mapping[str, Any]) -> None:

@@ -386,7 +386,13 @@ class LairChatService(service.MultiService):
         self.listeners.append(listener)
         return listener
 
+    #: What the start found doubtful but not wrong (config.unknown_variables), logged
+    #: once logging has begun. Set by the twistd plugin.
+    warnings: tuple[str, ...] = ()
+
     def startService(self) -> None:  # noqa: N802
+        for warning in self.warnings:
+            log.warn("{warning}", warning=warning)
         super().startService()
         waiting = defer.gatherResults(
             [listener.when_listening() for listener in self.listeners], consumeErrors=True

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lairchat.testing import TWISTD, server_env
+from lairchat.testing import TWISTD, ServerProcess, server_env
 
 
 @pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
@@ -53,3 +53,23 @@ def test_a_taken_port_is_one_line_with_no_traceback_and_no_pid_file_left(
         )
     else:
         assert (done.returncode, done.stdout, done.stderr) == (2, "", "")
+
+
+def test_a_misspelt_setting_is_named_at_the_start(tmp_path: Path) -> None:
+    """Found following docs/deployment.md: a typo in lairchat.env (``LAIR_HTTP_PORTS``)
+    was ignored without a word, and the server served on the default port; a
+    variable of another tool that shares the prefix is named too, but nothing stops."""
+    server = ServerProcess(tmp_path, LAIR_HTTP_PORTS="9082", LAIR_SOMETHING_ELSE="1")
+    try:
+        log = server.log()
+    finally:
+        server.stop()
+    ready = log.index("ready: tcp on")
+    misspelt = log.index(
+        "[lairchat.lifecycle#warn] LAIR_HTTP_PORTS is not a lairchat setting and is ignored"
+        " (did you mean LAIR_HTTP_PORT?)\n"
+    )
+    other = log.index(
+        "[lairchat.lifecycle#warn] LAIR_SOMETHING_ELSE is not a lairchat setting and is ignored\n"
+    )
+    assert misspelt < other < ready

@@ -25,7 +25,7 @@ class LairChatServiceMaker:
         import os
         import sys
 
-        from lairchat.config import ConfigError, load_config
+        from lairchat.config import ConfigError, load_config, unknown_variables
         from lairchat.lifecycle import twistd_daemon, twistd_rundir, twistd_umask
         from lairchat.observability.logs import observer_for_twistd
         from lairchat.service import makeService
@@ -54,6 +54,7 @@ class LairChatServiceMaker:
         server.freeze_heap = True
         server.foreground = not twistd_daemon(parent)
         server.twistd_options = parent
+        server.warnings = tuple(unknown_variables(os.environ))
         return server
 
 
