@@ -27,6 +27,7 @@ from typing import Any
 
 from twisted.application import service
 from twisted.internet import defer
+from twisted.internet.protocol import Factory
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, Logger
 from twisted.python.components import Componentized
@@ -112,6 +113,11 @@ class Listener(service.Service):
     def __init__(self, name: str, endpoint: Any, factory: Any, setting: str):
         self.setName(name)
         self.endpoint = endpoint
+        # Its own lines ("Starting factory <...BoundedSite object at 0x7f...>" and
+        # "Stopping factory ...") say less than ours ("http listening on ...", "http
+        # stops listening"), with a memory address an operator can do nothing with.
+        if isinstance(factory, Factory):
+            factory.noisy = False
         self.factory = factory
         self.setting = setting
         self.port: Any = None

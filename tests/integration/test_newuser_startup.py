@@ -73,3 +73,15 @@ def test_a_misspelt_setting_is_named_at_the_start(tmp_path: Path) -> None:
         "[lairchat.lifecycle#warn] LAIR_SOMETHING_ELSE is not a lairchat setting and is ignored\n"
     )
     assert misspelt < other < ready
+
+
+def test_the_start_and_stop_log_no_memory_addresses(tmp_path: Path) -> None:
+    """Found reading the first start's log: beside our ``tcp listening on ...`` came
+    Twisted's ``Starting factory <lairchat.transports.tcp.LairTCPFactory object at
+    0x7f32e04bb3d0>``, and the same ``Stopping factory`` lines at the stop."""
+    server = ServerProcess(tmp_path)
+    server.stop()
+    log = server.log_path.read_text()
+    assert "tcp listening on 127.0.0.1:" in log and "http stops listening" in log
+    assert "lairchat stopped" in log
+    assert " object at 0x" not in log
