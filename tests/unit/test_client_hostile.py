@@ -597,3 +597,21 @@ def test_a_sign_in_answer_whose_user_is_not_an_object_signs_in() -> None:
     )
     assert world.state.screen == "chat"
     assert world.app.link is not None and world.app.link.online and not channel.aborted
+
+
+def test_a_notice_of_a_room_name_of_megabytes_is_cut() -> None:
+    """An invitation to a room named with 300,000 characters, or a server notice as
+    long, made a line in the conversation that took 20 to 30 s to lay out. Notice
+    lines are cut as messages are."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    big = "r" * 300_000
+    world.app.link_event({"type": "server_notice", "message": big, "severity": "info"})
+    line = world.state.current_conversation.messages[-1]
+    _, body = message_markup(line, False)
+    assert body == [
+        ("system", f"[server] {big}"[:SHOWN_MAX]),
+        ("hint", "  [… 291,817 more characters not shown]"),
+    ]
+    assert "not shown]" in world.screen()

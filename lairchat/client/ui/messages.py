@@ -60,7 +60,8 @@ def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) ->
     """One message as urwid text markup: the head ``(attr, "HH:MM ")`` and the body
     ``author: content``."""
     if msg.kind == "system":
-        return SYSTEM_HEAD, ("system", msg.content)
+        content, cut = shown_content(msg.content)
+        return SYSTEM_HEAD, [("system", content), ("hint", cut)]
     when = format_clock(msg.created_at, now) + " "
     content, cut = shown_content(msg.content)
     author = msg.author if len(msg.author) <= NAME_MAX else msg.author[:NAME_MAX] + "…"
