@@ -30,6 +30,7 @@ from twisted.internet import defer
 from twisted.internet.protocol import Factory
 from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.components import Componentized
 from twisted.python.threadpool import ThreadPool
 
@@ -138,6 +139,13 @@ class Listener(service.Service):
         name = getattr(host, "name", host)  # a Unix socket's path
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
+    def where(self) -> str:
+        """The address, with `` (TLS)`` when the port speaks TLS: the start's log
+        said ``http on 0.0.0.0:8082`` whether LAIR_TLS_ENABLED had taken effect or
+        not, and an operator checking a new certificate setup had to try a client."""
+        factory = getattr(self.port, "factory", None)
+        return self.address() + (" (TLS)" if isinstance(factory, TLSMemoryBIOFactory) else "")
+
     def when_listening(self) -> defer.Deferred:
         """Fires with the port once listening (at once if it already is)."""
         if self.port is not None:
@@ -164,7 +172,7 @@ class Listener(service.Service):
 
         def listened(port: Any) -> None:
             self.port = port
-            self.log.info("{name} listening on {address}", name=self.name, address=self.address())
+            self.log.info("{name} listening on {address}", name=self.name, address=self.where())
             waiting, self._waiting = self._waiting, []
             for d in waiting:
                 d.callback(port)
@@ -433,7 +441,7 @@ class LairChatService(service.MultiService):
         self.clock.callFromThread(self.clock.stop)
 
     def _ready(self) -> None:
-        where = ", ".join(f"{lst.name} on {lst.address()}" for lst in self.listeners)
+        where = ", ".join(f"{lst.name} on {lst.where()}" for lst in self.listeners)
         log.info("lairchat {version} ready: {where}", version=lairchat.__version__, where=where)
         systemd.notify("READY=1", f"STATUS=Serving: {where}")
         if self.freeze_heap:

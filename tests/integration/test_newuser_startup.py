@@ -4,6 +4,7 @@ start leaves nothing behind."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lairchat.testing import TWISTD, ServerProcess, server_env
+from lairchat.tls import write_dev_certificate
 
 
 @pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
@@ -85,3 +87,27 @@ def test_the_start_and_stop_log_no_memory_addresses(tmp_path: Path) -> None:
     assert "tcp listening on 127.0.0.1:" in log and "http stops listening" in log
     assert "lairchat stopped" in log
     assert " object at 0x" not in log
+
+
+def test_the_ready_line_says_which_ports_speak_tls(tmp_path: Path) -> None:
+    """Found serving with ``lairchat certs dev``'s certificate: the log said ``ready:
+    tcp on 0.0.0.0:28080, http on 0.0.0.0:28082`` with TLS on both or on neither,
+    so whether LAIR_TLS_ENABLED had taken effect took a client to find out."""
+    cert, key = write_dev_certificate(str(tmp_path / "certs"))
+    tls = {"LAIR_TLS_CERT_PATH": str(cert), "LAIR_TLS_KEY_PATH": str(key)}
+    server = ServerProcess(tmp_path / "https", LAIR_TLS_ENABLED="true", **tls)
+    server.stop()
+    assert re.search(
+        r"ready: tcp on 127\.0\.0\.1:\d+, http on 127\.0\.0\.1:\d+ \(TLS\)\n",
+        server.log_path.read_text(),
+    )
+    both = ServerProcess(tmp_path / "both", LAIR_TLS_ENABLED="true", LAIR_TCP_TLS="on", **tls)
+    both.stop()
+    log = both.log_path.read_text()
+    assert re.search(
+        r"ready: tcp on 127\.0\.0\.1:\d+ \(TLS\), http on 127\.0\.0\.1:\d+ \(TLS\)\n", log
+    )
+    assert re.search(r"tcp listening on 127\.0\.0\.1:\d+ \(TLS\)\n", log)
+    plain = ServerProcess(tmp_path / "plain")
+    plain.stop()
+    assert "(TLS)" not in plain.log_path.read_text()
