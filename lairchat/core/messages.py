@@ -7,6 +7,7 @@ one commit is running share the next one (group commit).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,21 @@ class HistoryPage:
         while kept and used > budget:
             used -= len(orjson.dumps(kept.pop().to_wire())) + 1
         return HistoryPage(kept[::-1] if self.forward else kept, True, self.forward)
+
+
+def _naming(failure: Failure, message: Message) -> Failure:
+    """A failed send whose message may be stored all the same (the store says
+    ``"stored": "unknown"`` in the error's details: a message writer died with it
+    and none could find out) names the message's id, so that its client can look
+    for it in history before it sends it again (docs/protocols/TCP.md, "Storage
+    faults"). The batch's error is shared by its senders: each gets a copy."""
+    error = failure.value
+    details = getattr(error, "details", None)
+    if not isinstance(error, LairError) or not details or details.get("stored") != "unknown":
+        return failure
+    named = copy.copy(error)
+    named.details = {**details, "message_id": message.id}
+    return Failure(named)
 
 
 def _in_conversation(message: Message, target: Target, viewer_id: str) -> bool:
@@ -168,6 +184,8 @@ class MessageService:
                 )
             )
             outcome = message
+        else:
+            outcome = _naming(outcome, message)
         done(outcome, *args)
 
     async def _own(self, message_id: str | None) -> Message:

@@ -8,11 +8,16 @@ import sqlite3
 import orjson
 import pytest
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
 from lairchat import testing
+from lairchat.core.groupcommit import GroupCommit
+from lairchat.domain.types import Message, Target
+from lairchat.storage.sqlite.faults import OutcomeUnknown, StorageFault
 from lairchat.storage.sqlite.migrate import migrate
-from lairchat.storage.sqlite.pool import connect
+from lairchat.storage.sqlite.pool import ImmediatePool, connect
+from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import (
     SEQ_FLOOR,
     START_GRACE,
@@ -295,3 +300,51 @@ def test_a_writer_that_never_says_ready_is_killed_after_the_start_grace():
     assert held == []
     reactor.advance(0.1)
     assert held[0].check(WriterError) and "did not answer for 10 s" in str(held[0].value)
+
+
+def test_a_batch_queued_behind_one_that_dies_meets_the_restart_delay_of_that_death():
+    """The group commit sends its next batch from the failed one's callbacks: those
+    ran before the restart delay of the death was set, so the writer dying at its
+    start for the second time in a row was started again at once for that batch."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    commits = GroupCommit(writer.insert)
+    answers = [outcomes(commits.add(row("m0")))]
+    for n in range(1, 4):
+        answers.append(outcomes(commits.add(row(f"m{n}"))))  # queued behind the batch written
+        spawned = reactor.spawned[-1]
+        if writer._running is spawned["proto"]:
+            spawned["proto"].processEnded(Failure(RuntimeError("exit code 1")))
+    assert all(answer[0].check(WriterError) for answer in answers)
+    assert len(reactor.spawned) == 2  # the first restart is at once, the next a second later
+
+
+def test_a_message_refused_because_the_server_stops_is_no_storage_fault(tmp_path):
+    """HTTP clients on kept-alive connections send while the server stops (its
+    listeners are closed, but their connections are not): each was logged as a
+    ``storage fault:`` at a clean stop. They are answered ``internal_error``, as
+    before, and the log and the health say nothing."""
+    path = str(tmp_path / "stop.db")
+    pool = ImmediatePool(path)
+    migrate(pool.connection)
+    writer = MessageWriter(path, FakeReactor())
+    store = SQLiteStore(pool, pool, path, writer.insert)
+    writer.stop()
+    message = Message("m1", "u1", Target("room", "r1"), "hi", False, 1.0, 1.0)
+    with capturedLogs() as events:
+        (refused,) = outcomes(store.insert_messages([message]))
+    assert refused.check(StorageFault) and refused.value.to_wire()["code"] == "internal_error"
+    assert events == [] and store.health.fault is None
+
+
+def test_a_writer_killed_by_the_watchdog_as_the_server_stops_is_logged_with_its_cause():
+    """Stopped during a stall: the batch's failure was logged with no word of why."""
+    writer, reactor, held = started()
+    reactor.spawned[0]["proto"].outReceived(frame({"ready": True}))
+    stopped = outcomes(writer.stop())
+    with capturedLogs() as events:
+        reactor.advance(writer.stall)
+    assert stopped == [None] and held[0].check(OutcomeUnknown)
+    logged = [formatEvent(e) for e in events]
+    assert logged[0] == "the message writer did not answer for 60 s (killed) as the server stops"
+    assert logged[1].startswith("1 batch(es) of messages in doubt failed: the server stopped")

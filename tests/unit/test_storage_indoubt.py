@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from twisted.internet import defer
 from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
+from lairchat import testing
 from lairchat.domain.types import Message, Target
 from lairchat.storage.sqlite import indoubt
 from lairchat.storage.sqlite.faults import WriterError
@@ -270,3 +272,53 @@ def test_ready_may_arrive_in_pieces_and_with_the_first_answer():
     assert not reactor.spawned[-1].opened
     reactor.spawned[-1].outReceived(data[6:])
     assert reactor.spawned[-1].opened and first == [1]
+
+
+# -- when no writer can settle them --------------------------------------------------
+
+
+def writers_keep_dying(reactor: FakeReactor, until: Callable[[], Any]) -> Any:
+    """Each new writer opens its database and dies before settling, until ``until()``
+    is true; its last value."""
+    while not (done := until()):
+        reactor.die()
+        for call in reactor.getDelayedCalls():  # the next restart
+            reactor.advance(call.getTime() - reactor.seconds())
+    return done
+
+
+def test_each_sender_of_a_batch_no_writer_settled_is_told_its_message_may_be_stored():
+    """Not a plain ``internal_error`` (which says "not stored, send it again": a
+    client that did stored it twice, and the room never saw the first copy): the
+    error's details say that whether it was stored is unknown, with the sender's own
+    message id, to look for in history first. Never another sender's id."""
+    server = testing.MemoryTCPServer()
+    alice, bob = server.login("alice"), server.login("bob")
+    room = alice.ok("create_room", name="doubts")["room"]["id"]
+    bob.ok("join_room", room_id=room)
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    server.core.store._append = writer.insert
+    target = {"type": "room", "room_id": room}
+    alice.send({"type": "send_message", "request_id": "a0", "target": target, "content": "a0"})
+    # Queued behind the first batch, then written together as the second.
+    alice.send({"type": "send_message", "request_id": "a1", "target": target, "content": "a1"})
+    bob.send({"type": "send_message", "request_id": "b1", "target": target, "content": "b1"})
+    reactor.answer({"ready": True}, {"last": 1})
+    assert alice.of_type("send_message_response")[0]["success"] is True  # a0
+    ids = {r[4]: r[0] for r in reactor.requests()[-1]}
+    assert set(ids) == {"a1", "b1"}
+    with capturedLogs() as events:
+        (mine,) = writers_keep_dying(reactor, lambda: alice.of_type("send_message_response"))
+    (theirs,) = bob.of_type("send_message_response")
+    for answer, content in ((mine, "a1"), (theirs, "b1")):
+        assert answer["success"] is False
+        assert answer["error"] == {
+            "code": "internal_error",
+            "message": "Internal error",
+            "details": {"stored": "unknown", "message_id": ids[content]},
+        }
+    logged = "\n".join(formatEvent(e) for e in events)
+    assert "1 batch(es) of messages in doubt failed" in logged
+    assert "whether these messages were stored is unknown" in logged
+    assert "Traceback" not in logged

@@ -36,6 +36,26 @@ class WriterError(Exception):
     """A batch of messages was not stored (the writer rolled it back, or exited)."""
 
 
+class WriterStopped(WriterError):
+    """A batch refused because the server is stopping: not a storage fault (the
+    database is fine), so :class:`StorageHealth` logs nothing for it; its sender is
+    still answered ``internal_error``."""
+
+
+class OutcomeUnknown(WriterError):
+    """A batch in doubt that no message writer could settle
+    (:mod:`lairchat.storage.sqlite.indoubt`): it may be stored. It is never stored
+    after this (no writer is sent it again), so what the database holds of it is
+    final: its senders are told so, with their message's id
+    (:data:`STORED_UNKNOWN`), to look for it before sending it again."""
+
+
+#: The ``details`` of a send answered ``internal_error`` whose message may be stored
+#: all the same (:class:`OutcomeUnknown`); the message service adds its
+#: ``message_id`` (docs/protocols/TCP.md, "Storage faults").
+STORED_UNKNOWN = {"stored": "unknown"}
+
+
 def describe(error: BaseException) -> str:
     """A fault in one line; a writer's error already names the writer's exception."""
     return str(error) if isinstance(error, WriterError) else f"{type(error).__name__}: {error}"
@@ -68,11 +88,11 @@ class StorageFault(LairError):
 
     reported = True
 
-    def __init__(self, cause: str = "Internal error") -> None:
-        super().__init__("internal_error", cause)
+    def __init__(self, cause: str = "Internal error", details: dict[str, Any] | None = None):
+        super().__init__("internal_error", cause, details)
 
     def to_wire(self) -> dict[str, Any]:
-        return LairError("internal_error").to_wire()
+        return LairError("internal_error", details=self.details).to_wire()
 
 
 def file_identity(path: str) -> tuple[int, int] | None:
@@ -228,6 +248,8 @@ class StorageHealth:
         self._logged: set[str] = set()
 
     def failed(self, error: BaseException, channel: str = "writes") -> None:
+        if isinstance(error, WriterStopped):
+            return  # the server is stopping: storage is not failing
         text = describe(error)
         self._failed += 1
         if self.fault is None:

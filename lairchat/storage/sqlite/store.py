@@ -34,7 +34,9 @@ from lairchat.domain.types import (
 )
 from lairchat.storage.interfaces import IStore
 from lairchat.storage.sqlite.faults import (
+    STORED_UNKNOWN,
     DatabaseFileChanged,
+    OutcomeUnknown,
     StorageFault,
     StorageHealth,
     describe,
@@ -222,7 +224,8 @@ class SQLiteStore:
             except DatabaseFileChanged as changed:
                 error = changed
             self.health.failed(error, channel)
-            return Failure(StorageFault(describe(error)))
+            unknown = dict(STORED_UNKNOWN) if isinstance(error, OutcomeUnknown) else None
+            return Failure(StorageFault(describe(error), unknown))
         return failure
 
     def close(self) -> None:

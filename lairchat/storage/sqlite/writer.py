@@ -45,7 +45,9 @@ from lairchat import allocator
 from lairchat.outbox import sender
 from lairchat.storage.sqlite import library
 from lairchat.storage.sqlite.faults import (
+    OutcomeUnknown,
     WriterError,
+    WriterStopped,
     file_identity,
     identity_check,
     log_check,
@@ -320,7 +322,8 @@ class MessageWriter:
         """Send a batch; the Deferred fires with the last rowid after its commit."""
         if self._process is None:
             if self.reactor.seconds() < self._restart_at:
-                return defer.fail(WriterError(self._exit_reason))
+                refused = WriterStopped if self._stopping else WriterError
+                return defer.fail(refused(self._exit_reason))
             try:
                 self._spawn()
             except OSError as e:  # no fork (the process limit, no memory): as a crash
@@ -348,7 +351,7 @@ class MessageWriter:
         self._process = None
         self._cancel_resume()
         if self._running is None:
-            self._fail_in_doubt(UNSETTLED_AT_STOP)
+            self._fail(self._expired(math.inf), UNSETTLED_AT_STOP)
             return defer.succeed(None)
         d: defer.Deferred = defer.Deferred()
         self._stopped.append(d)
@@ -447,7 +450,9 @@ class MessageWriter:
         """The writer is gone (or given up on): what it held is in doubt if it had
         ``opened`` its database (else it committed nothing, and what it held fails);
         say when the next one starts (at once if something is in doubt, else at the
-        next message)."""
+        next message). Senders are answered last, once all of that is decided: the
+        group commit sends its next batch from their callbacks, and that batch must
+        meet the restart delay of this exit, not of the one before."""
         self._process = self._running = None
         if not self._stopping:
             self._exit_reason = reason
@@ -461,20 +466,30 @@ class MessageWriter:
         held = [(d, rows, now) for d, _, rows in waiting if rows is not None]
         self._in_doubt += self._settling + (held if opened else [])
         self._settling = []
+        if self._stopping:
+            if waiting:  # else it exited as asked
+                _log.error("{exit} as the server stops", exit=reason)
+            unknown, why = self._expired(math.inf), UNSETTLED_AT_STOP
+        else:
+            unknown, why = self._restart(now), self._unknown_reason()
         if not opened:
             for d, _, _ in held:
                 d.errback(WriterError(reason))
-        if self._stopping:
-            self._fail_in_doubt(UNSETTLED_AT_STOP)
-        else:
-            self._restart(now)
+        self._fail(unknown, why)
         stopped, self._stopped = self._stopped, []
         for d in stopped:
             d.callback(None)
 
-    def _restart(self, now: float) -> None:
+    def _unknown_reason(self) -> str:
+        return (
+            f"{self._exit_reason}; whether these messages were stored is unknown: no "
+            f"message writer could find out for {self.stall:g} s"
+        )
+
+    def _restart(self, now: float) -> list[tuple[Any, list, float]]:
         """Say why the writer is gone and when the next starts; start it then if
-        batches are in doubt (else at the next message)."""
+        batches are in doubt (else at the next message). Returns the batches in
+        doubt for :attr:`stall` seconds, taken out, for the caller to fail."""
         quick = now - self._started_at < QUICK_EXIT
         self._quick_exits = self._quick_exits + 1 if quick else 0
         # The first restart is at once: a writer killed once costs nothing more. One
@@ -483,11 +498,7 @@ class MessageWriter:
         delay = min(2.0 ** (self._quick_exits - 2), MAX_RESTART_DELAY)
         delay = delay if self._quick_exits > 1 else 0.0
         self._restart_at = now + delay
-        self._fail_in_doubt(
-            f"{self._exit_reason}; whether these messages were stored is unknown: no "
-            f"message writer could find out for {self.stall:g} s",
-            before=now - self.stall,
-        )
+        expired = self._expired(now - self.stall)
         when = f"in {delay:.0f} s" if delay else "at once"
         if self._in_doubt:
             restart = (
@@ -498,6 +509,7 @@ class MessageWriter:
         else:
             restart = f"restarting it {'at' if not delay else when + ', at'} the next message"
         _log.error("{exit}; {restart}", exit=self._exit_reason, restart=restart)
+        return expired
 
     def _resumed(self) -> None:
         self._resume = None
@@ -514,19 +526,25 @@ class MessageWriter:
                 self._resume.cancel()
             self._resume = None
 
-    def _fail_in_doubt(self, reason: str, before: float = math.inf) -> None:
-        """Fail the batches in doubt since before ``before`` (all by default)."""
-        failing = [entry for entry in self._in_doubt if entry[2] < before]
-        if not failing:
+    def _expired(self, before: float) -> list[tuple[Any, list, float]]:
+        """The batches in doubt since before ``before``, taken out (oldest first)."""
+        expired = [entry for entry in self._in_doubt if entry[2] < before]
+        if expired:
+            self._in_doubt = [entry for entry in self._in_doubt if entry[2] >= before]
+        return expired
+
+    def _fail(self, entries: list[tuple[Any, list, float]], reason: str) -> None:
+        """Answer batches in doubt that no writer settled: whether they are stored is
+        unknown (:class:`OutcomeUnknown`), and no writer is sent them again."""
+        if not entries:
             return
-        self._in_doubt = [entry for entry in self._in_doubt if entry[2] >= before]
         _log.error(
             "{count} batch(es) of messages in doubt failed: {reason}",
-            count=len(failing),
+            count=len(entries),
             reason=reason,
         )
-        for d, _, _ in failing:
-            d.errback(WriterError(reason))
+        for d, _, _ in entries:
+            d.errback(OutcomeUnknown(reason))
 
 
 def _child_environment() -> dict[str, str]:
