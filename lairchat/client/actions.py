@@ -423,14 +423,28 @@ class ActionsMixin:
             self._typing_sent[key] = now
 
     def _realtime(
-        self, message: dict[str, Any], done: Callable[[dict[str, Any]], None], context: str
+        self,
+        message: dict[str, Any],
+        done: Callable[[dict[str, Any]], None],
+        context: str,
+        undone: Callable[[], str | None] | None = None,
     ) -> None:
+        """Send a request. If it fails, ``undone`` may act on it and say so: the
+        notice then begins with what it returns rather than ``context``."""
+
+        def notice() -> str:
+            return (undone() if undone else None) or context
+
         if self.link is None:
-            self.state.notify("Not connected", "error")
+            self.state.notify(f"{notice()}: not connected", "error")
             return
         d = self.link.request(message)
         d.addCallback(done)
-        d.addErrback(self._failed, context)
+
+        def failed(failure: Failure) -> None:
+            self._failed(failure, notice())
+
+        d.addErrback(failed)
         d.addBoth(self._after)
 
     def _copy_last(self) -> None:
@@ -462,10 +476,18 @@ class ActionsMixin:
                 "error",
             )
             return
+        key, picked = self.state.current, last.id
+
+        def put_back() -> str | None:
+            if message_id is not None and self.ui.chat.resume_edit(key, picked, text):
+                return "Your edit is back in the field (Enter tries again), not saved"
+            return None
+
         self._realtime(
-            {"type": "edit_message", "message_id": last.id, "content": text},
+            {"type": "edit_message", "message_id": picked, "content": text},
             lambda r: self.state.edit_message(r.get("message") or {}),
             "Could not edit",
+            put_back,
         )
 
     def _delete_last(self) -> None:

@@ -336,3 +336,35 @@ def test_text_pasted_over_a_box_is_not_its_keys() -> None:
     assert world.app.ui.overlay is not None and world.app.ui.overlay.done is False
     world.clock.advance(3)
     assert not world.exited
+
+
+def test_an_edit_the_server_refuses_comes_back_to_the_field() -> None:
+    """An edit saved with Enter and then refused (or lost with the connection) was
+    gone: the field had gone back to the draft, and the text typed with it. It now
+    comes back into the field, editing the same message: Enter tries again."""
+    world = World()
+    channel = world.login()
+    _in_room_with_my_message(world)
+    type_keys(world, [*"my draft", "esc", "e"])
+    world.clock.advance(2)
+    type_keys(world, ["backspace"] * 5 + list("fine"))
+    type_keys(world, ["enter"])
+    world.opener.answer(
+        "edit_message", success=False, error={"code": "content_invalid", "message": "Slow down"}
+    )
+    chat = world.app.ui.chat
+    assert chat.editing is not None and chat.editing.message_id == "m1"
+    assert chat.edit.edit_text == "that was fine"
+    assert (
+        world.notice() == "Your edit is back in the field (Enter tries again), not saved: Slow down"
+    )
+    type_keys(world, ["enter"])
+    sent = channel.last("edit_message")
+    assert (sent["message_id"], sent["content"]) == ("m1", "that was fine")
+    world.opener.answer(
+        "edit_message",
+        success=True,
+        message={**message("m1", ME, "that was fine", room_id=ROOM), "edited": True},
+    )
+    assert (chat.editing, chat.edit.edit_text) == (None, "my draft")
+    assert "that was fine (edited)" in world.screen()

@@ -12,7 +12,7 @@ from typing import Any
 import urwid
 
 from lairchat.client import commands as c
-from lairchat.client.state import ClientState, ConvKey
+from lairchat.client.state import ChatMessage, ClientState, ConvKey
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import LINE_KEYS, line_edit_key
@@ -338,18 +338,37 @@ class ChatView(urwid.WidgetWrap):
         if state is None or last is None or not last.id:
             self.controller.dispatch(c.CommandError("No message of yours here to edit"))
             return
+        self._open_edit(state, last, last.content, self._now())
+
+    def _open_edit(self, state: ClientState, msg: ChatMessage, text: str, started: float) -> None:
+        """Edit ``msg`` with ``text`` in the field; what the field held waits."""
+        assert msg.id is not None
         self.editing = Editing(
             key=state.current,
-            message_id=last.id,
-            original=last.content,
-            when=format_clock(last.created_at, state.now_dt()),
+            message_id=msg.id,
+            original=msg.content,
+            when=format_clock(msg.created_at, state.now_dt()),
             draft=self.edit.edit_text,
             draft_pos=self.edit.edit_pos,
-            started=self._now(),
+            started=started,
         )
         self.set_mode("insert")
-        self.edit.set_edit_text(last.content)
-        self.edit.set_edit_pos(len(last.content))
+        self.edit.set_edit_text(text)
+        self.edit.set_edit_pos(len(text))
+
+    def resume_edit(self, key: ConvKey, message_id: str, text: str) -> bool:
+        """An edit saved with Enter was refused or lost (not connected, a timeout):
+        put ``text`` back in the field, editing that message again, rather than lose
+        what was typed. Only where nothing else is under way: the conversation is
+        still shown, in normal mode, no edit open. Whether it was put back."""
+        state = self._state
+        if state is None or state.current != key or self.mode != "normal" or self.editing:
+            return False
+        msg = state.current_conversation.find(message_id)
+        if msg is None:
+            return False
+        self._open_edit(state, msg, text, self._now() - EDIT_SETTLE)
+        return True
 
     def _end_edit(self) -> None:
         """Leave the editing state; the draft comes back into the field."""
