@@ -829,3 +829,26 @@ def test_a_server_that_drops_each_connection_at_once_is_retried_ever_later() -> 
     clock.advance(31)
     opener.attempts[-1][0].channel_closed("connection lost")
     assert link.retry_in == 1
+
+
+def test_a_request_over_the_frame_limit_fails_at_once() -> None:
+    """A message over the TCP frame limit (a paste of a megabyte) raised from the
+    channel's send after the request was registered: the caller never got its
+    Deferred, its line stayed "sending…", and 15 s later an unhandled error was
+    logged. It now fails at once with the reason, and nothing waits for it."""
+    handlers = Handlers()
+    channel = TCPChannel(handlers)
+    channel.makeConnection(StringTransport())
+    clock = task.Clock()
+    s = ClientSession(channel, "jwt", Listener(), clock)
+    s.frame_received(HELLO)
+    s.frame_received(
+        {"type": "authenticate_response", "request_id": "auth", "success": True, "user": USER}
+    )
+    error = outcome(s.request({"type": "send_message", "content": "x" * 1_100_000})).value
+    assert (error.code, error.describe()) == (
+        "too_large",
+        "Too large to send (over the 1 MiB frame limit)",
+    )
+    assert s._pending == {}
+    assert not clock.getDelayedCalls()

@@ -216,9 +216,13 @@ class ClientSession:
             return d
         request_id = f"r{next(self._ids)}"
         expected = f"{message['type']}_response"
+        try:
+            self.channel.send({**message, "request_id": request_id})
+        except ValueError:  # over the frame limit (tcp.py): nothing was sent
+            d.errback(ServerError("too_large", "Too large to send (over the 1 MiB frame limit)"))
+            return d
         timer = self.clock.callLater(self._timeout, self._timed_out, request_id)
         self._pending[request_id] = (expected, d, timer)
-        self.channel.send({**message, "request_id": request_id})
         return d
 
     def _timed_out(self, request_id: str) -> None:
