@@ -27,6 +27,7 @@ from typing import Any
 
 from twisted.internet import defer
 
+import lairchat
 from lairchat.bootstrap import create_account
 from lairchat.config import (
     MEMORY_DATABASE,
@@ -491,6 +492,7 @@ def database_option(p: argparse.ArgumentParser, default: Any) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lairchat", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"lairchat {lairchat.__version__}")
     database_option(p, None)
     groups = p.add_subparsers(dest="group", required=True)
     # After the command too: SUPPRESS, or the command's default would replace a
@@ -568,7 +570,16 @@ def parser() -> argparse.ArgumentParser:
         required=True,
         help="created more than DAYS days ago, 1 to 36500 (as LAIR_MESSAGE_RETENTION_DAYS)",
     )
+    for commands in (groups, admin, certs, db):
+        name_the_choices(commands)
     return p
+
+
+def name_the_choices(commands: Any) -> None:
+    """A missing command is named by its choices, as the usage line shows them:
+    ``lairchat`` alone said ``the following arguments are required: group`` (and
+    ``lairchat admin``, ``...: command``), words the help shows nowhere."""
+    commands.metavar = "{" + ",".join(commands.choices) + "}"
 
 
 def run(args: argparse.Namespace) -> str:

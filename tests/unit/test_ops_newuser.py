@@ -8,6 +8,7 @@ import pytest
 from twisted.internet.endpoints import _SystemdParser
 from twisted.python.systemd import ListenFDs
 
+import lairchat
 from lairchat import cli
 from lairchat.config import ConfigError, Options, load_config
 from lairchat.tls import server_context
@@ -65,3 +66,23 @@ def test_a_systemd_socket_not_passed_is_told_how_many_were(tmp_path, monkeypatch
         "LAIR_TCP_ENDPOINT: systemd passed no such socket for 'systemd:domain=INET:index=2'"
         " (it passed 2" + hint
     )
+
+
+def test_the_operator_command_says_its_version_and_names_missing_commands(capsys):
+    """Found trying ``lairchat --version`` (the client and ``twistd lairchat`` have
+    it): an error naming an argument ``group``; ``lairchat`` alone said the same,
+    and ``lairchat admin`` named ``command``, words the help shows nowhere."""
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"lairchat {lairchat.__version__}\n"
+    for argv, missing in (
+        ([], "{admin,certs,db}"),
+        (["admin"], "{set-role,create-user,list-users,ban,reset-password,unban}"),
+        (["db"], "{migrate,backup,restore,prune}"),
+    ):
+        with pytest.raises(SystemExit) as done:
+            cli.main(argv)
+        assert done.value.code == 2
+        error = capsys.readouterr().err.splitlines()[-1]
+        assert error.endswith(f"error: the following arguments are required: {missing}")
