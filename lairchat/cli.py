@@ -228,12 +228,23 @@ def cmd_create_user(core: Core, args: argparse.Namespace) -> str:
 
 def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
     lines, offset = [], 0
+    now = time.time()
     while True:
         users, more = result(core.users.list(100, offset, None))
-        lines += [f"{u.id}  {u.role:<9}  {u.username}  <{u.email}>" for u in users]
+        for u in users:
+            ban = result(core.store.get_ban(u.id))
+            banned = f"  {banned_until(ban)}" if ban is not None and ban.active(now) else ""
+            lines.append(f"{u.id}  {u.role:<9}  {u.username}  <{u.email}>{banned}")
         offset += len(users)
         if not more or not users:
             return "\n".join(lines) or "(no users)"
+
+
+def banned_until(ban: Ban) -> str:
+    """A ban in force, in list-users: after ``admin ban`` nothing there showed it,
+    and an operator could see who was banned only by trying ``unban`` on each."""
+    until = "permanently" if ban.expires_at is None else f"until {ts(int(ban.expires_at))}"
+    return f"[banned {until}{f': {ban.reason}' if ban.reason else ''}]"
 
 
 def revoked(sessions: list[str]) -> str:

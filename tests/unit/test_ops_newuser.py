@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sqlite3
 
 import pytest
 from twisted.internet.endpoints import _SystemdParser
@@ -11,6 +12,7 @@ from twisted.python.systemd import ListenFDs
 import lairchat
 from lairchat import cli
 from lairchat.config import ConfigError, Options, load_config
+from lairchat.domain.timefmt import ts
 from lairchat.tls import server_context
 
 
@@ -86,3 +88,28 @@ def test_the_operator_command_says_its_version_and_names_missing_commands(capsys
         assert done.value.code == 2
         error = capsys.readouterr().err.splitlines()[-1]
         assert error.endswith(f"error: the following arguments are required: {missing}")
+
+
+def test_list_users_shows_the_bans_in_force(tmp_path, capsys):
+    """Found banning a user as README.md shows: ``admin list-users`` showed nothing of
+    it, so who was banned could be found only by trying ``unban`` on each."""
+    db = tmp_path / "chat.db"
+
+    def run(*argv: str) -> str:
+        assert cli.main(["--database-url", f"sqlite:{db}", *argv]) == 0
+        return capsys.readouterr().out
+
+    for name in ("alice", "bob", "carol"):
+        run("admin", "create-user", name, f"{name}@example.com", "--password", "Secret123!")
+    run("admin", "ban", "bob", "--hours", "2", "--reason", "spam")
+    run("admin", "ban", "carol")
+    with sqlite3.connect(db) as conn:
+        ends = conn.execute("SELECT expires_at FROM bans WHERE expires_at IS NOT NULL").fetchone()
+    listed = {line.split()[2]: line for line in run("admin", "list-users").splitlines()}
+    assert listed["alice"].endswith("<alice@example.com>")
+    assert listed["bob"].endswith(f"<bob@example.com>  [banned until {ts(ends[0])}: spam]")
+    assert listed["carol"].endswith("<carol@example.com>  [banned permanently]")
+    with sqlite3.connect(db) as conn:  # bob's ban runs out
+        conn.execute("UPDATE bans SET expires_at = 1 WHERE expires_at IS NOT NULL")
+    listed = {line.split()[2]: line for line in run("admin", "list-users").splitlines()}
+    assert listed["bob"].endswith("<bob@example.com>")
