@@ -89,6 +89,9 @@ class App(ActionsMixin):
         self._asked_users: set[str] = set()
         self._busy = False
         self._quitting = False
+        #: The room lists being fetched after an event, and whether to again after.
+        self._rooms_refresh: Deferred | None = None
+        self._rooms_again = False
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
@@ -422,6 +425,24 @@ class App(ActionsMixin):
             self.state.notify(text, "error")
         self.refresh()
 
+    def _rooms_changed(self) -> None:
+        """An event says our rooms changed (joined elsewhere): list them again, once
+        at a time. Each such event fetched the lists (up to 20 requests) at once, so
+        a burst of them from the server was a burst of requests back; now one runs,
+        and one more after it if more news came meanwhile."""
+        if self._rooms_refresh is not None:
+            self._rooms_again = True
+            return
+        self._rooms_again = False
+        d = self._rooms_refresh = self.spawn(self.refresh_rooms())
+
+        def done(_: Any) -> None:
+            self._rooms_refresh = None
+            if self._rooms_again:
+                self._rooms_changed()
+
+        d.addBoth(done)
+
     def _end_unused_session(self) -> None:
         """The login made a session that the real-time link never got to use: end
         it on the server, as quitting does, rather than leave its token valid until
@@ -451,7 +472,7 @@ class App(ActionsMixin):
             return
         for kind, arg in followups:
             if kind == "rooms":
-                self.spawn(self.refresh_rooms())
+                self._rooms_changed()
             elif kind == "members":
                 self.spawn(self.load_members(arg))
         self.refresh()

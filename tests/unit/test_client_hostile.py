@@ -615,3 +615,27 @@ def test_a_notice_of_a_room_name_of_megabytes_is_cut() -> None:
         ("hint", "  [… 291,817 more characters not shown]"),
     ]
     assert "not shown]" in world.screen()
+
+
+def test_a_burst_of_rooms_joined_elsewhere_lists_the_rooms_twice_not_per_event() -> None:
+    """Each event saying we joined a room the client did not know fetched the room
+    lists at once (up to 20 requests): a burst of 100 was 200 requests and more.
+    One fetch runs at a time, and one more after it for what came meanwhile."""
+    world = World()
+    world.login()
+    gate: defer.Deferred[None] = defer.Deferred()
+    world.api.gates["rooms"] = gate
+    world.api.calls.clear()
+    for i in range(100):
+        world.app.link_event(
+            {
+                "type": "user_joined_room",
+                "room_id": f"r-new{i}",
+                "user": user(ME, "me"),
+                "membership": {"role": "member"},
+            }
+        )
+    assert len(world.api.called("rooms")) == 1
+    gate.callback(None)
+    assert len(world.api.called("rooms")) == 2
+    assert len(world.api.called("my_rooms")) == 2
