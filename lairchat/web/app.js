@@ -474,14 +474,38 @@ function fillList(list, items, emptyText) {
   const at = list.contains(focused) ? buttons().indexOf(focused) : -1;
   const key = at >= 0 ? focused.closest("li")?.dataset.key : undefined;
   list.replaceChildren(...(items.length ? items : [el("li", "empty", emptyText)]));
-  if (at < 0) return;
-  const same = key && [...list.children].find((item) => item.dataset.key === key);
-  const now = buttons();
-  const beside = () =>
-    [...list.parentElement.querySelectorAll("input, button")].find(
-      (node) => !list.contains(node) && node.checkVisibility(),
-    );
-  (same?.querySelector("button") ?? now[Math.min(at, now.length - 1)] ?? beside())?.focus();
+  if (at >= 0) {
+    const same = key && [...list.children].find((item) => item.dataset.key === key);
+    const now = buttons();
+    const beside = () =>
+      [...list.parentElement.querySelectorAll("input, button")].find(
+        (node) => !list.contains(node) && node.checkVisibility(),
+      );
+    (same?.querySelector("button") ?? now[Math.min(at, now.length - 1)] ?? beside())?.focus();
+  }
+  oneTabStop(list);
+}
+
+/** Each list is one stop in the Tab order (100 people are not 100 stops on the way to
+ * the next control): its focused button, else the open conversation's, else its first.
+ * Up and Down, Home and End move between its buttons (listKeys). */
+function oneTabStop(list) {
+  const buttons = [...list.querySelectorAll("button")];
+  const stop =
+    buttons.find((button) => button === document.activeElement) ??
+    list.querySelector("button[aria-current]") ??
+    buttons[0];
+  for (const button of buttons) button.tabIndex = button === stop ? 0 : -1;
+}
+
+function listKeys(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const buttons = [...event.currentTarget.querySelectorAll("button")];
+  const at = buttons.indexOf(event.target);
+  const to = { ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: buttons.length - 1 }[event.key];
+  if (at < 0 || to === undefined) return;
+  event.preventDefault();
+  buttons[Math.max(0, Math.min(to, buttons.length - 1))].focus();
 }
 
 const byName = (a, b) => a.localeCompare(b, undefined, { sensitivity: "base" });
@@ -1813,6 +1837,10 @@ function wire() {
   });
   $("logout").addEventListener("click", logout);
   $("skip").addEventListener("click", skipToMessageBox);
+  for (const id of ["invitation-list", "room-list", "public-list", "user-list", "member-list"]) {
+    $(id).addEventListener("keydown", listKeys);
+    $(id).addEventListener("focusin", () => oneTabStop($(id)));
+  }
   document.addEventListener("keydown", switchConversation);
   $("back").addEventListener("click", backToLists);
   $("create-room-form").addEventListener("submit", createRoom);

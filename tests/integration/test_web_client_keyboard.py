@@ -24,6 +24,7 @@ from lairchat.testing_clients import TCPClient
 from tests.integration import browser, test_web_client_browser
 from tests.integration.browser import click, wait_for
 from tests.integration.test_web_client_browser import (
+    created_rooms,
     errors_logged,
     from_browser,
     listed,
@@ -529,3 +530,39 @@ def test_a_deletion_next_to_the_new_messages_line_keeps_the_focus(
         click(driver, By.ID, "confirm-yes")
         wait_for(driver, lambda d: not showing("unread")(d))
         assert focus(driver)["id"] == "messages"
+
+
+def test_each_side_list_is_one_tab_stop(server: ServerProcess, driver: webdriver.Chrome):
+    """Found tabbing from *Find a room* to *Find someone* with 30 public rooms listed:
+    30 stops, one per room (and 100 with a page of them, as many for people). Each list
+    is now one stop, its entries reached with Up, Down, Home and End; it stays one
+    stop, on the entry with the focus, when events redraw it."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        me = registered(alice, "alice")
+        registered(bob, "bob")
+        rooms = created_rooms(bob, [f"public_{n:02}_{unique('r')}" for n in range(30)])
+        names = sorted(room["name"] for room in rooms)
+        signed_in(server, driver, me["token"])
+        wait_for(driver, lambda d: len(listed(d, "public-list")) == 30)
+        focus_on(driver, "#public-search")
+        assert tabs_to(driver, "people-search") == 2
+        focus_on(driver, "#public-search")
+        keys(driver, Keys.TAB)
+        assert driver.execute_script("return document.activeElement.textContent") == names[0]
+        keys(driver, Keys.ARROW_DOWN)
+        keys(driver, Keys.ARROW_DOWN)
+        assert driver.execute_script("return document.activeElement.textContent") == names[2]
+        keys(driver, Keys.END)
+        assert driver.execute_script("return document.activeElement.textContent") == names[-1]
+        keys(driver, Keys.HOME, Keys.ARROW_DOWN)
+        # A message from bob redraws the lists: still one stop, the focused entry.
+        bob.ok("send_message", target={"type": "dm", "recipient": me["user"]["id"]}, content="hi")
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#user-list .badge"))
+        stops = driver.execute_script(
+            "return [...document.querySelectorAll('#public-list button')]"
+            ".filter((b) => b.tabIndex === 0).map((b) => b.textContent)"
+        )
+        assert stops == [names[1]]
+        assert driver.execute_script("return document.activeElement.textContent") == names[1]
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room {names[1]}")
