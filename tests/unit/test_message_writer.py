@@ -348,3 +348,41 @@ def test_a_writer_killed_by_the_watchdog_as_the_server_stops_is_logged_with_its_
     logged = [formatEvent(e) for e in events]
     assert logged[0] == "the message writer did not answer for 60 s (killed) as the server stops"
     assert logged[1].startswith("1 batch(es) of messages in doubt failed: the server stopped")
+
+
+def test_writers_killed_after_they_started_are_restarted_at_once_each_time():
+    """Any exit within QUICK_EXIT of the start counted as a writer that could not
+    start: two killed in a row, each after it had opened its database and committed
+    batches, made the server refuse every message for a second, then 2, 4, ... (seen
+    against a real server: a writer killed every second, half the messages refused).
+    A writer that said READY and was not settling has started; only one that did
+    not, or died settling (its first request), counts."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    for n in range(4):
+        answered = outcomes(writer.insert([row(f"m{n}")]))
+        process = reactor.spawned[-1]["proto"]
+        reply = frame({"last": n + 1})
+        process.outReceived(reply if process.opened else frame({"ready": True}) + reply)
+        assert answered == [n + 1]
+        reactor.advance(1)
+        process.processEnded(Failure(RuntimeError("killed")))
+    assert len(reactor.spawned) == 4
+    assert outcomes(writer.insert([row("m4")])) == []  # sent to a fifth: not refused
+    assert len(reactor.spawned) == 5
+
+
+def test_writers_that_die_settling_are_restarted_less_and_less_often():
+    """A batch that kills every writer it reaches (found settling it) is not retried
+    in a tight loop: the second such death in a row waits a second."""
+    writer, reactor, held = started()
+    reactor.spawned[-1]["proto"].outReceived(frame({"ready": True}))
+    reactor.spawned[-1]["proto"].processEnded(Failure(RuntimeError("killed")))
+    for _ in range(2):
+        reactor.advance(0)
+        reactor.spawned[-1]["proto"].outReceived(frame({"ready": True}))
+        reactor.spawned[-1]["proto"].processEnded(Failure(RuntimeError("segfault")))
+    reactor.advance(0.5)
+    assert len(reactor.spawned) == 3 and held == []
+    reactor.advance(0.5)
+    assert len(reactor.spawned) == 4

@@ -369,14 +369,17 @@ def test_batches_in_doubt_no_writer_can_settle_are_failed_after_stall_seconds():
         reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
 
     held = writer.insert([["m"]])
-    dies_once_ready()
-    reactor.advance(0)  # the first restart is at once
+    dies_once_ready()  # it had started: not a quick death
+    reactor.advance(0)
     assert len(reactor.spawned) == 2 and reactor.spawned[1].args[-1] == "--resolve"
+    dies_once_ready()  # the first quick death (settling): restarted at once
+    reactor.advance(0)
+    assert len(reactor.spawned) == 3 and reactor.spawned[2].args[-1] == "--resolve"
     dies_once_ready()  # the second quick death in a row: the next in a second
     refused = outcome(writer.insert([["n"]]))
-    assert refused.check(WriterError) and len(reactor.spawned) == 2
+    assert refused.check(WriterError) and len(reactor.spawned) == 3
     reactor.advance(1)
-    assert len(reactor.spawned) == 3
+    assert len(reactor.spawned) == 4
     with capturedLogs() as events:
         while not held.called:
             dies_once_ready()

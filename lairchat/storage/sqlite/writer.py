@@ -228,9 +228,11 @@ def main(argv: list[str]) -> None:
 # -- the server's side ----------------------------------------------------------------
 
 
-#: A writer that exits sooner than this after starting did not really start (e.g.
-#: its database cannot be opened); after the second in a row, restarts wait
-#: 1, 2, 4, ... seconds, at most MAX_RESTART_DELAY.
+#: A writer that exits sooner than this after starting, before it said READY or
+#: while settling batches in doubt (its first request), did not really start (e.g.
+#: its database cannot be opened, or a batch kills every writer it reaches); after
+#: the second in a row, restarts wait 1, 2, 4, ... seconds, at most
+#: MAX_RESTART_DELAY. One killed after it started is restarted at once.
 QUICK_EXIT = 5.0
 MAX_RESTART_DELAY = 30.0
 #: Seconds a batch may go unanswered: twice what its statements may wait for a lock
@@ -297,8 +299,8 @@ class MessageWriter:
         #: The database file as the server opened it: the writer refuses another.
         identity = file_identity(path)
         self._identity = [f"{identity[0]}:{identity[1]}"] if identity else []
-        #: Writers in a row that exited within QUICK_EXIT of starting, and why the
-        #: last one did: while they keep failing, they are restarted less often.
+        #: Writers in a row that did not start (QUICK_EXIT), and why the last one
+        #: exited: while they keep failing, they are restarted less often.
         self._quick_exits = 0
         self._exit_reason = ""
         self._started_at = self._restart_at = 0.0
@@ -464,6 +466,7 @@ class MessageWriter:
         waiting, self._waiting = self._waiting, deque()
         # The request settling earlier batches is dropped: they are in doubt again.
         held = [(d, rows, now) for d, _, rows in waiting if rows is not None]
+        started = opened and not self._settling
         self._in_doubt += self._settling + (held if opened else [])
         self._settling = []
         if self._stopping:
@@ -471,7 +474,7 @@ class MessageWriter:
                 _log.error("{exit} as the server stops", exit=reason)
             unknown, why = self._expired(math.inf), UNSETTLED_AT_STOP
         else:
-            unknown, why = self._restart(now), self._unknown_reason()
+            unknown, why = self._restart(now, started), self._unknown_reason()
         if not opened:
             for d, _, _ in held:
                 d.errback(WriterError(reason))
@@ -486,11 +489,12 @@ class MessageWriter:
             f"message writer could find out for {self.stall:g} s"
         )
 
-    def _restart(self, now: float) -> list[tuple[Any, list, float]]:
+    def _restart(self, now: float, started: bool) -> list[tuple[Any, list, float]]:
         """Say why the writer is gone and when the next starts; start it then if
-        batches are in doubt (else at the next message). Returns the batches in
+        batches are in doubt (else at the next message). ``started``: it had opened
+        its database and was not settling (QUICK_EXIT). Returns the batches in
         doubt for :attr:`stall` seconds, taken out, for the caller to fail."""
-        quick = now - self._started_at < QUICK_EXIT
+        quick = not started and now - self._started_at < QUICK_EXIT
         self._quick_exits = self._quick_exits + 1 if quick else 0
         # The first restart is at once: a writer killed once costs nothing more. One
         # that keeps dying at its start (its database cannot be opened) is not
