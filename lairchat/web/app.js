@@ -581,6 +581,13 @@ function renderLists() {
     .filter(([key]) => key.startsWith("dm:") || state.rooms.has(key.slice("room:".length)))
     .reduce((sum, [, n]) => sum + n, 0);
   document.title = total ? `(${total}) lairchat` : "lairchat";
+  // On a phone the lists are out of sight while a conversation is open, and a mobile
+  // browser hardly shows the tab's title: *Conversations* carries the count.
+  const back = $("back");
+  back.replaceChildren("Conversations");
+  if (total) back.append(" ", el("span", "badge", String(total)));
+  if (total) back.setAttribute("aria-label", `Conversations, ${total} unread`);
+  else back.removeAttribute("aria-label");
 }
 
 /** The lists and the title, after an event changed them: redrawn once the events of

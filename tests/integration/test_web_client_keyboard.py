@@ -566,3 +566,20 @@ def test_each_side_list_is_one_tab_stop(server: ServerProcess, driver: webdriver
         assert driver.execute_script("return document.activeElement.textContent") == names[1]
         keys(driver, Keys.ENTER)
         wait_for(driver, lambda d: text_of(d, "conversation-title") == f"Room {names[1]}")
+
+
+def test_a_phone_shows_what_is_unread_elsewhere(server: ServerProcess, driver: webdriver.Chrome):
+    """Found reading one room on a phone while another got messages: the lists (with
+    their counts) were out of sight, and a mobile browser hardly shows the tab's title,
+    so nothing said so. *Conversations* now carries the count."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, other) = two_users_in_two_rooms(alice, bob)
+        driver.set_window_size(360, 740)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        assert accessible(driver, "#back")["name"] == "Conversations"
+        for n in range(2):
+            bob.ok("send_message", target={"type": "room", "room_id": other["id"]}, content=f"{n}")
+        wait_for(driver, lambda d: text_of(d, "back") == "Conversations 2")
+        assert driver.find_element(By.CSS_SELECTOR, "#back .badge").is_displayed()
+        assert accessible(driver, "#back")["name"] == "Conversations, 2 unread"
