@@ -1520,6 +1520,7 @@ async function authenticated(response) {
     }
     return;
   }
+  if (state.retries) say("Connected again.");
   state.retries = 0;
   state.me = response.user;
   const resumed = resumable?.userId === state.me.id ? resumable : null;
@@ -1561,6 +1562,10 @@ function errorFrame(frame) {
 function dropped(event) {
   const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** state.retries);
   const jittered = Math.round(delay * (0.75 + Math.random() / 4));
+  // Said once when the connection is lost, not at every attempt (the status line,
+  // which counts them, is no live region: a long outage would keep a screen reader
+  // saying "Reconnecting… Disconnected…").
+  if (state.retries === 0) say("Disconnected from the server: reconnecting…");
   state.retries += 1;
   setStatus(`Disconnected (code ${event.code}): reconnecting in ${Math.ceil(jittered / 1000)} s…`);
   renderConversationHead(state.active && conversation(state.active));

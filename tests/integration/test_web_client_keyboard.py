@@ -390,6 +390,10 @@ def test_a_phone_shows_the_lists_or_the_conversation(
         wait_for(driver, lambda d: d.find_element(By.ID, "room-list").is_displayed())
         assert focus(driver)["item"] == f"room:{room['id']}"
         assert not driver.find_element(By.ID, "message-input").is_displayed()
+        # What is announced is heard with the lists shown too (not inside the hidden
+        # conversation).
+        announcer = driver.find_element(By.ID, "announcer")
+        assert driver.execute_script("return arguments[0].checkVisibility()", announcer)
         assert errors_logged(driver) == []
 
 

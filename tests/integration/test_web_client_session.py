@@ -37,7 +37,7 @@ from tests.integration.test_web_client_browser import (
     type_into,
 )
 from tests.integration.test_web_client_hostile import KEEP_SOCKETS, deliver
-from tests.integration.test_web_client_keyboard import focus, keys
+from tests.integration.test_web_client_keyboard import LISTEN, focus, keys, spoken
 
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
@@ -155,3 +155,33 @@ def test_a_connection_that_went_silent_is_replaced(server: ServerProcess, driver
         wait_for(driver, connected)
         bob.ok("send_message", target={"type": "room", "room_id": room["id"]}, content="hear me")
         wait_for(driver, showing("hear me"))
+
+
+def test_an_outage_is_announced_once(tmp_path: Path, driver: webdriver.Chrome):
+    """Found listening to a server restart as a screen reader would: the connection
+    line was a live region, and each attempt changed it twice ("Reconnecting…",
+    "Disconnected (code 1006): reconnecting in 4 s…"), so a two-minute outage was read
+    out some twenty times. The loss and the return are now said once each; the line,
+    counting the attempts, is no live region."""
+    server = ServerProcess(tmp_path, secret=SECRET)
+    try:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTEN})
+        in_a_room(server, driver)
+        driver.execute_script(
+            """window.drops = 0;
+               new MutationObserver(() => {
+                 if (document.getElementById('connection').textContent.startsWith('Disc'))
+                   window.drops += 1;
+               }).observe(document.getElementById('connection'), {childList: true});"""
+        )
+        server.stop()
+        wait_for(driver, lambda d: d.execute_script("return window.drops") >= 3, timeout=20)
+        said = [text for _, text in spoken(driver) if "onnect" in text]
+        assert said == ["Disconnected from the server: reconnecting…"]
+        server = restarted(server, tmp_path)
+        wait_for(driver, connected, timeout=20)
+        wait_for(driver, lambda d: spoken(d)[-1] == ["announcer", "Connected again."])
+        said = [text for _, text in spoken(driver) if "onnect" in text]
+        assert said == ["Disconnected from the server: reconnecting…", "Connected again."]
+    finally:
+        server.stop()
