@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
@@ -231,14 +232,22 @@ class ActionsMixin:
             room = self.state.find_room(wanted)
         return room
 
-    async def _join(self, wanted: str) -> None:
-        """Join (or switch to) a room; ``state.opening`` says so meanwhile, and the
-        room list holds the keys typed then (``RoomsView``)."""
-        self.state.opening = wanted
+    @contextmanager
+    def _opening(self, label: str) -> Iterator[None]:
+        """``state.opening`` says what is being opened while the server is asked: the
+        room list holds the keys typed then (``RoomsView``), and the message field
+        does not send to the conversation still shown (``ChatView``)."""
+        self.state.opening = label
         try:
-            room_id = await self._join_room(wanted)
+            yield
         finally:
             self.state.opening = None
+
+    async def _join(self, wanted: str) -> None:
+        """Join (or switch to) a room."""
+        room = self.state.find_room(wanted)
+        with self._opening(f"#{room.name if room is not None else wanted}"):
+            room_id = await self._join_room(wanted)
         if room_id is not None:
             await self.open_conversation(("room", room_id))
 
@@ -266,11 +275,8 @@ class ActionsMixin:
         return room_id
 
     async def _create(self, name: str, private: bool) -> None:
-        self.state.opening = name
-        try:
+        with self._opening(f"#{name}"):
             room = await self.api.create_room(name, private)
-        finally:
-            self.state.opening = None
         info = self.state.room_created(room)
         kind = "private room" if private else "room"
         self.state.system(f"You created the {kind} #{info.name}", ("room", info.id))
@@ -321,7 +327,8 @@ class ActionsMixin:
         return user
 
     async def _start_dm(self, username: str) -> None:
-        user = await self._find_user(username)
+        with self._opening(f"the DM with {username}"):
+            user = await self._find_user(username)
         if user is None:
             return
         if self.state.is_me(user.id):

@@ -90,8 +90,8 @@ class ClientState(ConversationsMixin):
         self.members: dict[str, dict[str, Member]] = {}
         self.invitations: list[Invitation] = []
         self.notices: list[Notice] = []
-        #: The room (a name or id, as asked) being joined or created: the room list
-        #: holds the keys typed meanwhile rather than act on them.
+        #: What is being opened, as shown ("#general", "the DM with bob"), while the
+        #: server is asked: keys typed meanwhile are held for it (rooms.py, chat.py).
         self.opening: str | None = None
         self.connection = Connection(
             transport=getattr(self, "connection", Connection()).transport,

@@ -231,7 +231,7 @@ def test_keys_typed_while_a_room_from_the_list_opens_wait_for_its_message_line()
     gate: defer.Deferred[None] = defer.Deferred()
     world.api.gates["join_room"] = gate
     type_keys(world, ["enter"])
-    assert world.state.opening == ROOM
+    assert world.state.opening == "#general"
     type_keys(world, ["down", "enter"])
     type_keys(world, "great, I can")
     assert world.app.ui.overlay is None
@@ -368,3 +368,24 @@ def test_an_edit_the_server_refuses_comes_back_to_the_field() -> None:
     )
     assert (chat.editing, chat.edit.edit_text) == (None, "my draft")
     assert "that was fine (edited)" in world.screen()
+
+
+def test_a_message_typed_while_a_room_opens_is_not_sent_to_the_one_shown() -> None:
+    """ "/join general", Enter, then at once "hello", Enter, while the server was slow
+    to answer: "hello" went to the conversation still shown (another room), not the
+    one asked for. It now waits in the field, saying so; commands still run."""
+    world = World()
+    channel = world.login()
+    world.api.joined_list = [{"room": room("r-other", "other"), "member_count": 1}]
+    world.app.dispatch(c.JoinRoom("other"))
+    gate: defer.Deferred[None] = defer.Deferred()
+    world.api.gates["join_room"] = gate
+    type_keys(world, [*"/join general", "enter", *"hello", "enter"])
+    assert not [m for m in channel.sent if m["type"] == "send_message"]
+    assert world.app.ui.chat.edit.edit_text == "hello"
+    assert world.notice() == "Opening #general: your message waits here until it shows"
+    gate.callback(None)
+    assert world.state.current == ("room", ROOM)
+    type_keys(world, ["enter"])
+    sent = channel.last("send_message")
+    assert (sent["target"], sent["content"]) == ({"type": "room", "room_id": ROOM}, "hello")

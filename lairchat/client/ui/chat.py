@@ -287,6 +287,14 @@ class ChatView(urwid.WidgetWrap):
             return None
         if key == "enter":
             text = edit.edit_text
+            opening = self._state.opening if self._state is not None else None
+            if opening and isinstance(c.parse_input(text), c.SendMessage):
+                # "/join x", Enter, then at once "hello", Enter: sent to the conversation
+                # still shown, not to the one asked for.
+                self.controller.dispatch(
+                    c.Hint(f"Opening {opening}: your message waits here until it shows")
+                )
+                return None
             edit.set_edit_text("")
             self.controller.dispatch(c.parse_input(text))
             return None

@@ -72,12 +72,8 @@ class RoomsView(urwid.WidgetWrap):
         self._set_prompt()
 
     def _opening(self) -> str | None:
-        """The name of the room being joined or created, if one is."""
-        state = self._state
-        if state is None or state.opening is None:
-            return None
-        room = state.find_room(state.opening)
-        return room.name if room is not None else state.opening
+        """What is being opened (``#general``), if anything is."""
+        return self._state.opening if self._state is not None else None
 
     def hints(self) -> str:
         if self._opening() is not None:
@@ -127,7 +123,7 @@ class RoomsView(urwid.WidgetWrap):
         if opening is not None:
             typed = f": {self._typed[-60:]}" if self._typed else ""
             self.prompt.set_text(
-                ("hint", f" Opening #{opening}… what you type goes to its message line{typed}")
+                ("hint", f" Opening {opening}… what you type goes to its message line{typed}")
             )
             self.footer.contents = [(self.prompt, self.footer.options())]
         elif self.creating:
