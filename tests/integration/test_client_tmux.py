@@ -55,7 +55,8 @@ def tmux_binary() -> str:
 class Server(ServerProcess):
     """The shared launcher, with its own database; with ``https``, HTTPS and WSS, with
     ``tcp_tls`` TLS on the TCP port, both with a self-signed development certificate
-    (the client accepts it with --insecure), or the certificate ``pki`` signed."""
+    (the client accepts it with --insecure), or the certificate ``pki`` signed.
+    ``env``: more settings (the ports of a server started again, for one)."""
 
     def __init__(
         self,
@@ -63,11 +64,12 @@ class Server(ServerProcess):
         https: bool = False,
         tcp_tls: bool = False,
         pki: PrivateCA | None = None,
+        **env: str,
     ) -> None:
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = dict(env)
         if https or tcp_tls:
             cert, key = (pki.cert, pki.key) if pki else write_dev_certificate(str(workdir))
-            extra = {"LAIR_TLS_CERT_PATH": str(cert), "LAIR_TLS_KEY_PATH": str(key)}
+            extra.update(LAIR_TLS_CERT_PATH=str(cert), LAIR_TLS_KEY_PATH=str(key))
         if https:
             extra["LAIR_TLS_ENABLED"] = "true"
         if tcp_tls:

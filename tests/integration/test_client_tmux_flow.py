@@ -16,6 +16,7 @@ import pytest
 from lairchat.testing_clients import TCPClient
 from tests.integration.test_client_tmux import (
     PASSWORD,
+    STARTUP,
     Server,
     Terminal,
     module_server,
@@ -91,3 +92,45 @@ def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
     a.wait_for(f"{bob}: flood {FLOOD - 50}")
     a.keys("g")
     a.wait_for(f"{bob}: flood {FLOOD - 99}")
+
+
+def test_the_client_rides_out_a_server_restart_and_a_resize(
+    terminals: list[Terminal], tmp_path: Path
+) -> None:
+    """The server stops and comes back on the same ports: the client says it is
+    reconnecting, signs in again with its token when R is pressed, and what is typed
+    next is sent. The terminal shrinks below 60 columns and grows back: the people
+    panel goes and returns, the conversation stays."""
+    tag = uuid.uuid4().hex[:6]
+    alice, room = f"alice_{tag}", f"restart_{tag}"
+    workdir = tmp_path / "server"
+    srv = Server(workdir)
+    try:
+        a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", srv.client_args(), tmp_path)
+        terminals.append(a)
+        a.register(alice)
+        a.keys("i")
+        a.type(f"/create {room}")
+        a.keys("Enter")
+        a.wait_for(f"You created the room #{room}")
+        ports = {"LAIR_TCP_PORT": str(srv.tcp_port), "LAIR_HTTP_PORT": str(srv.http_port)}
+        srv.stop()
+        a.wait_for("◌ reconnecting")
+        srv = Server(workdir, **ports)  # the same database, ports and secret
+        a.keys("Escape")
+        a.type("R")
+        a.wait_for("Reconnected to the server", STARTUP)
+        a.wait_for("● online")
+        a.keys("i")
+        a.type("after the restart")
+        a.keys("Enter")
+        shown = a.wait_for(f"{alice}: after the restart")
+        assert "not sent" not in shown
+        a._run("resize-window", "-t", a.name, "-x", "50", "-y", "16")
+        shown = a.wait_for(f"{alice}: after the")
+        assert "People" not in shown and max(len(row) for row in shown.splitlines()) <= 50
+        a._run("resize-window", "-t", a.name, "-x", "120", "-y", "40")
+        shown = a.wait_for("People 1/1")
+        assert f"{alice}: after the restart" in shown
+    finally:
+        srv.stop()
