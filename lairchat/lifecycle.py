@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
 import sqlite3
 from collections.abc import Iterable
@@ -36,9 +37,10 @@ from twisted.python.threadpool import ThreadPool
 
 import lairchat
 from lairchat import allocator, collector, systemd
-from lairchat.config import ConfigError
+from lairchat.config import JWT_SECRET_SUFFIX, MEMORY_DATABASE, ConfigError
 from lairchat.core.services import Core
 from lairchat.observability.database import ObservedPool
+from lairchat.storage.sqlite import lock
 from lairchat.storage.sqlite.writer import MessageWriter
 
 log = Logger()
@@ -84,6 +86,47 @@ def twistd_rundir(options: Any) -> str | None:
     if twistd is None or twistd.get("chroot"):
         return None
     return twistd.get("rundir") or "."
+
+
+def twistd_owner(options: Any) -> tuple[int, int] | None:
+    """``(uid, gid)`` twistd will switch to once the ports are open (``--uid``,
+    ``--gid``; -1 for the one it keeps, as ``os.chown`` takes it), or None."""
+    twistd = _twistd(options)
+    if twistd is None or (twistd.get("uid") is None and twistd.get("gid") is None):
+        return None
+    uid, gid = twistd.get("uid"), twistd.get("gid")
+    if uid is not None and gid is None:  # twistd's rule: the user's own group
+        gid = pwd.getpwuid(uid).pw_gid
+    return (-1 if uid is None else uid, -1 if gid is None else gid)
+
+
+def hand_database_to(database: str, owner: tuple[int, int] | None) -> None:
+    """Give the files of ``database`` that root made to the user twistd switches to.
+
+    The service is made, and so the database, its WAL, its JWT secret and its lock
+    files created, before twistd sheds root for ``--uid``/``--gid``: found following
+    docs/deployment.md's daemon command (``--uid=lairchat --gid=lairchat``), which
+    left them root's, mode 0600. The server said ``ready``, then its message writer,
+    started as lairchat, could not open the database: every request that wrote
+    answered 500 and ``/ready`` 503. Only files root owns are changed: another
+    user's are that user's business (the start names them if it cannot use them)."""
+    if owner is None or database == MEMORY_DATABASE or os.geteuid() != 0:
+        return
+    for suffix in ("", "-wal", "-shm", JWT_SECRET_SUFFIX):
+        _give_if_roots(database + suffix, owner)
+    for lock_file in (lock.lock_path(database), lock.serving_path(database)):
+        if lock_file is not None:
+            _give_if_roots(lock_file, owner)
+
+
+def _give_if_roots(path: str, owner: tuple[int, int]) -> None:
+    try:
+        if os.stat(path).st_uid == 0:
+            os.chown(path, *owner)
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # root refused, as on an NFS export that squashes root
+        raise StartupError(f"--uid: cannot give {path} to its user: {e.strerror}") from None
 
 
 #: Longest a stop waits for transactions in flight and closing connections.

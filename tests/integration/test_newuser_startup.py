@@ -4,6 +4,8 @@ start leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import socket
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lairchat.testing import TWISTD, ServerProcess, server_env
+from lairchat.testing import TWISTD, Readiness, ServerProcess, server_env
 from lairchat.tls import write_dev_certificate
 
 
@@ -111,3 +113,43 @@ def test_the_ready_line_says_which_ports_speak_tls(tmp_path: Path) -> None:
     plain = ServerProcess(tmp_path / "plain")
     plain.stop()
     assert "(TLS)" not in plain.log_path.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="--uid and --gid need root")
+def test_with_uid_and_gid_the_database_files_are_the_servers_users(tmp_path: Path) -> None:
+    """Found following docs/deployment.md's daemon command (``--uid=lairchat
+    --gid=lairchat``): the service is made, and the database, its WAL, its JWT
+    secret and its lock files created, while twistd is still root; they stayed
+    root's (mode 0600), and the message writer, started after the switch, could not
+    open the database: 'ready', then a 500 for every write and /ready 503.
+
+    Here the switch is to root's own uid and nobody's group: a server switched to
+    another uid could not start its message writer at all on a machine where the
+    interpreter sits in a directory only root may enter (/root/.pyenv). The files
+    must have the group twistd switches to (lairchat.lifecycle.hand_database_to;
+    the uid half is in tests/unit/test_ops_permissions.py)."""
+    group = pwd.getpwnam("nobody").pw_gid
+    ready = Readiness()
+    log = tmp_path / "server.log"
+    env = server_env(tmp_path, LAIR_TCP_PORT="0", LAIR_HTTP_PORT="0", **ready.env)
+    del env["LAIR_JWT_SECRET"]  # so that the start creates its secret file
+    with log.open("wb") as out:
+        server = subprocess.Popen(  # noqa: S603
+            [*TWISTD, "-n", "--pidfile=", "--uid=0", f"--gid={group}", "lairchat"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            ready.wait(server, 60, log.read_text)
+            database = tmp_path / "chat.db"
+            # Those the start makes (the WAL's files come with the first transaction).
+            suffixes = ("", ".jwt-secret", ".lock", ".server.lock")
+            groups = {s: Path(f"{database}{s}").stat().st_gid for s in suffixes}
+            assert groups == dict.fromkeys(suffixes, group)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            ready.close()

@@ -23,6 +23,7 @@ import pytest
 
 from lairchat import cli
 from lairchat.config import ConfigError, Options, load_config, load_or_create_jwt_secret
+from lairchat.lifecycle import hand_database_to
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")
 
@@ -150,3 +151,26 @@ def test_a_read_only_database_says_for_whom(state):
     said = as_nobody(lambda: lairchat("--database-url", f"sqlite:{database}", "db", "migrate"))
     assert said.startswith(f"1 lairchat: cannot open database {database}: ")
     assert said.endswith(" (for nobody: owned by root:root, mode 0644)")
+
+
+def test_with_uid_roots_database_files_go_to_the_servers_user(state):
+    """``twistd --uid=lairchat --gid=lairchat``: the database, its JWT secret and
+    its lock files are made as root, before twistd switches; they are handed to the
+    server's user (the start wiring is in tests/integration/test_newuser_startup.py).
+    Another user's file beside them is left as it is."""
+    nobody = pwd.getpwnam("nobody")
+    os.chmod(state, 0o777)
+    database = a_database(state / "lair-chat.db")
+    load_or_create_jwt_secret(database)
+    Path(f"{database}.lock").touch()
+    theirs = Path(f"{database}-wal")
+    theirs.touch()
+    os.chown(theirs, 1234, 1234)
+    hand_database_to(database, (nobody.pw_uid, nobody.pw_gid))
+    owners = {
+        suffix: (os.stat(database + suffix).st_uid, os.stat(database + suffix).st_gid)
+        for suffix in ("", ".jwt-secret", ".lock", "-wal")
+    }
+    mine = (nobody.pw_uid, nobody.pw_gid)
+    assert owners == {"": mine, ".jwt-secret": mine, ".lock": mine, "-wal": (1234, 1234)}
+    assert as_nobody(lambda: start(database)) == "started"  # as the server's user now

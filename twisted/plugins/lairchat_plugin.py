@@ -26,7 +26,13 @@ class LairChatServiceMaker:
         import sys
 
         from lairchat.config import ConfigError, load_config, unknown_variables
-        from lairchat.lifecycle import twistd_daemon, twistd_rundir, twistd_umask
+        from lairchat.lifecycle import (
+            hand_database_to,
+            twistd_daemon,
+            twistd_owner,
+            twistd_rundir,
+            twistd_umask,
+        )
         from lairchat.observability.logs import observer_for_twistd
         from lairchat.service import makeService
 
@@ -45,6 +51,7 @@ class LairChatServiceMaker:
             except OSError as e:
                 raise ConfigError(f"--logfile: cannot open {e.filename}: {e.strerror}") from None
             server = makeService(config)
+            hand_database_to(config.database_path, twistd_owner(parent))
         except ConfigError as e:
             # One line, no traceback: a configuration mistake (or a database,
             # certificate or log file that cannot be used) is not a crash.
