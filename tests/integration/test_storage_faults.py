@@ -407,3 +407,33 @@ def test_disk_full_then_freed(small_disk: Path, tmp_path: Path) -> None:
         assert set(chat.acked) <= chat.stored()
     finally:
         server.stop()
+
+
+def test_disk_full_when_a_batch_in_doubt_is_settled(small_disk: Path, tmp_path: Path) -> None:
+    """The writer hangs (SIGSTOP) with a message it never read, and the disk is full
+    when the next writer settles it: that writer finds it not stored and cannot store
+    it, so it is certainly not stored: answered ``internal_error`` at once, without
+    ``"stored":"unknown"``, and sending it again once there is room stores it once."""
+    server = Server(tmp_path / "work", small_disk / "chat.db", LAIR_DATABASE_BUSY_TIMEOUT="0.5")
+    try:
+        chat = Chat(server)
+        assert chat.send("before")["success"]
+        filler = small_disk / "filler"
+        with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+        offset = server.log_size()
+        os.kill(writer_pid(server), signal.SIGSTOP)
+        held = "held " + "y" * 3000
+        chat.send_async("h", held)
+        answer = chat.answer("h")
+        assert (answer["success"], answer["error"]) == (False, INTERNAL_ERROR)
+        log = server.log_since(offset)
+        assert "1 not stored (OperationalError: database or disk is full) and failed" in log, log
+        assert "Traceback" not in log, log
+        filler.unlink()
+        server.wait_ready(200)
+        assert chat.send(held)["success"]
+        assert chat.copies() == Counter({"before": 1, held: 1})
+    finally:
+        server.stop()

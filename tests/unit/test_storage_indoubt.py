@@ -322,3 +322,73 @@ def test_each_sender_of_a_batch_no_writer_settled_is_told_its_message_may_be_sto
     assert "1 batch(es) of messages in doubt failed" in logged
     assert "whether these messages were stored is unknown" in logged
     assert "Traceback" not in logged
+
+
+class _FullAfter:
+    """insert_rows that fails as a full disk does, from its ``n``-th call on."""
+
+    def __init__(self, n: int):
+        self.calls, self.n = 0, n
+
+    def __call__(self, cur: sqlite3.Cursor, rows: list) -> int:
+        self.calls += 1
+        last = insert_rows(cur, rows)
+        if self.calls >= self.n:
+            raise sqlite3.OperationalError("database or disk is full")
+        return last
+
+
+def test_a_batch_that_cannot_be_stored_now_is_answered_not_stored_and_the_others_settle(db):
+    """The disk is full: a batch not found cannot be inserted. Under the write lock,
+    that is certain (no writer can commit it any more): it is answered as failed,
+    with the cause, and neither holds back the batches found nor those inserted
+    before it (savepoints), nor keeps the writer from serving."""
+    commit(db, [row("a1")])
+    batches = [[row("b1")], [row("a1")], [row("c1"), row("c2")]]
+    requests = io.BytesIO(frame(orjson.dumps(batches)) + frame(orjson.dumps([row("d1")])))
+    replies = io.BytesIO()
+    assert resolve(db, requests, replies, lambda: None, _FullAfter(2)) is None
+    assert serve(db, requests, replies) is None
+    full = "OperationalError: database or disk is full"
+    assert json_frames(replies.getvalue()) == [{"last": [2, 1, full]}, {"last": 3}]
+    assert [mid for _, mid in stored(db)] == ["a1", "b1", "d1"]
+
+
+def test_a_commit_that_fails_leaves_what_it_inserted_not_stored_and_what_was_found(db):
+    commit(db, [row("a1")])
+
+    class FailingCommit(sqlite3.Connection):
+        def commit(self) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    failing = sqlite3.connect(db_path(db), factory=FailingCommit, isolation_level=None)
+    replies = io.BytesIO()
+    requests = io.BytesIO(frame(orjson.dumps([[row("a1")], [row("b1")]])))
+    assert resolve(failing, requests, replies, lambda: None, insert_rows) is None
+    assert json_frames(replies.getvalue()) == [{"last": [1, "OperationalError: disk I/O error"]}]
+    assert [mid for _, mid in stored(db)] == ["a1"]
+
+
+def db_path(conn: sqlite3.Connection) -> str:
+    return conn.execute("PRAGMA database_list").fetchone()[2]
+
+
+def test_batches_in_doubt_found_not_stored_are_failed_at_once_and_the_others_acknowledged():
+    """Not kept in doubt for a minute behind a full disk, then answered "unknown":
+    the settling writer knows it is not stored, so its sender may send it again."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/nonexistent/x.db", reactor)
+    first = outcomes(writer.insert([row("m1")]))
+    reactor.answer({"ready": True})
+    second = outcomes(writer.insert([row("m2")]))
+    reactor.die()
+    reactor.advance(0)
+    with capturedLogs() as events:
+        reactor.answer({"last": [1, "OperationalError: database or disk is full"]})
+    assert first == [1] and writer.idle
+    (failed,) = second
+    assert type(failed.value) is WriterError
+    assert str(failed.value) == "OperationalError: database or disk is full"
+    (logged,) = [formatEvent(e) for e in events]
+    assert "the outcome of 2 batch(es) of messages in doubt is known: 1 stored" in logged
+    assert "1 not stored (OperationalError: database or disk is full)" in logged

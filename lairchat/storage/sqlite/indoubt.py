@@ -22,10 +22,17 @@ batch, its last rowid, as if it had just committed it:
   one was killed, but a process stuck in a system call holds its locks until it is
   gone) commits anything between the look and the insert; and the ids' uniqueness
   would refuse a second copy of a row anyway.
+- A batch not found that cannot be inserted now (the disk is full) is certainly not
+  stored: the lock was held from the look on, so no writer can commit it any more.
+  It is answered with the error's text, as a writer answers a batch it rolled back
+  (its sender may send it again), and each batch has a savepoint of its own, so that
+  neither those found nor those inserted before it wait for it. If the commit fails,
+  those inserted are answered so.
 
-The answer is ``{"last": [rowid, ...]}``. A writer that cannot find out (the database
-is locked, full, replaced) answers ``{"error": ...}`` and exits, and the server
-starts another that tries again (:class:`~lairchat.storage.sqlite.writer.MessageWriter`).
+The answer is ``{"last": [rowid or error text, ...]}``. A writer that cannot find out
+(the database is locked, unreadable, replaced) answers ``{"error": ...}`` and exits,
+and the server starts another that tries again
+(:class:`~lairchat.storage.sqlite.writer.MessageWriter`).
 """
 
 from __future__ import annotations
@@ -59,16 +66,37 @@ def committed_last(cur: sqlite3.Cursor, ids: list[str]) -> int | None:
 
 def settle(
     cur: sqlite3.Cursor, batches: list[list], insert: Callable[[sqlite3.Cursor, list], int]
-) -> list[int]:
+) -> list[int | str]:
     """Each batch's last rowid: of its rows stored, else of its rows inserted now by
-    ``insert(cur, rows)`` (insert_rows). Run inside the write lock, to be committed
-    by the caller."""
+    ``insert(cur, rows)`` (insert_rows), else why they could not be (the error's
+    text). Run inside the write lock, to be committed by the caller."""
     cur.execute("BEGIN IMMEDIATE")
-    lasts = []
+    lasts: list[int | str] = []
     for rows in batches:
         last = committed_last(cur, [row[0] for row in rows]) if rows else None
-        lasts.append(insert(cur, rows) if last is None else last)
+        if last is None:
+            cur.execute("SAVEPOINT batch")
+            try:
+                last = insert(cur, rows)
+            except sqlite3.Error as e:
+                cur.execute("ROLLBACK TO batch")
+                last = f"{type(e).__name__}: {e}"
+            cur.execute("RELEASE batch")
+        lasts.append(last)
     return lasts
+
+
+def _uncommitted(
+    cur: sqlite3.Cursor, batches: list[list], lasts: list[int | str], error: str
+) -> list[int | str]:
+    """``lasts`` once their commit failed and was rolled back: the batches still
+    found were stored before; the others are answered ``error``."""
+    return [
+        last
+        if isinstance(last, str) or (rows and committed_last(cur, [r[0] for r in rows]))
+        else error
+        for rows, last in zip(batches, lasts, strict=True)
+    ]
 
 
 def resolve(
@@ -87,8 +115,14 @@ def resolve(
     body = requests.read(_PREFIX.unpack(head)[0])
     try:
         check()
-        reply = {"last": settle(conn.cursor(), orjson.loads(body), insert)}
-        conn.commit()
+        batches = orjson.loads(body)
+        lasts = settle(conn.cursor(), batches, insert)
+        try:
+            conn.commit()
+        except sqlite3.Error as e:
+            conn.rollback()
+            lasts = _uncommitted(conn.cursor(), batches, lasts, f"{type(e).__name__}: {e}")
+        reply: dict = {"last": lasts}
     except (sqlite3.Error, ValueError, TypeError) as e:
         conn.rollback()
         reply = {"error": f"{type(e).__name__}: {e}"}

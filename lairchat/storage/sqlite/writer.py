@@ -391,17 +391,25 @@ class MessageWriter:
             self._watchdog = self.reactor.callLater(self.stall, self._watch)
         self._process.send(_PREFIX.pack(len(data)) + data)  # type: ignore[union-attr]
 
-    def _settled(self, lasts: list[int]) -> None:
+    def _settled(self, lasts: list[int | str]) -> None:
         """Each batch that was in doubt is stored now (before, or just now): its
-        senders get what its own writer would have answered."""
+        senders get what its own writer would have answered. One that could not be
+        stored now (the error's text instead) is certainly not stored: it fails as a
+        batch rolled back does."""
         settled, self._settling = self._settling, []
+        failed = [last for last in lasts if isinstance(last, str)]
         _log.warn(
-            "the outcome of {count} batch(es) of messages in doubt is known: all are "
-            "stored now and acknowledged",
+            "the outcome of {count} batch(es) of messages in doubt is known: {stored} "
+            "stored now and acknowledged{failed}",
             count=len(settled),
+            stored=len(settled) - len(failed),
+            failed=f", {len(failed)} not stored ({failed[0]}) and failed" if failed else "",
         )
         for (d, _, _), last in zip(settled, lasts, strict=True):
-            d.callback(last)
+            if isinstance(last, str):
+                d.errback(WriterError(last))
+            else:
+                d.callback(last)
 
     def _unsettled(self, failure: Any) -> None:
         """The writer could not find out (it says why, and exits): still in doubt,
