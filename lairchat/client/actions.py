@@ -133,11 +133,16 @@ class ActionsMixin:
             raise
         self.state.set_members(room_id, members)
 
-    def _learn_authors(self, key: ConvKey) -> None:
-        """Ask the server the names of the conversation's unknown authors, each once
-        until the next (re)connection: an account deleted since stays unknown, and
-        asking again at every message of a busy room would be a request each."""
-        unknown = self.state.unknown_authors(key) - self._fetching_users - self._asked_users
+    def _learn_authors(self, key: ConvKey, authors: set[str] | None = None) -> None:
+        """Ask the server the names of the conversation's unknown authors (of
+        ``authors`` only, if given: a live message's, rather than going through the
+        whole conversation at every message), each once until the next
+        (re)connection: an account deleted since stays unknown, and asking again at
+        every message of a busy room would be a request each."""
+        if authors is None:
+            authors = self.state.unknown_authors(key)
+        unknown = {a for a in authors if a and a not in self.state.users}
+        unknown -= self._fetching_users | self._asked_users
         for user_id in unknown:
             self._fetching_users.add(user_id)
             self._asked_users.add(user_id)

@@ -466,7 +466,8 @@ class App(ActionsMixin):
             followups = self.state.apply_event(event)
             message = event.get("message")
             if event.get("type") == "message_received" and isinstance(message, dict):
-                self._learn_authors(self.state.key_for_message(message))
+                author = str(message.get("author", ""))
+                self._learn_authors(self.state.key_for_message(message), {author})
         except Exception:
             log.exception("could not apply event %s", event.get("type"))
             return

@@ -15,6 +15,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
+from lairchat.client import conversations as conversations_module
 from lairchat.client.model import MAX_KEPT
 from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import MAX_BODY
@@ -639,3 +640,35 @@ def test_a_burst_of_rooms_joined_elsewhere_lists_the_rooms_twice_not_per_event()
     gate.callback(None)
     assert len(world.api.called("rooms")) == 2
     assert len(world.api.called("my_rooms")) == 2
+
+
+def test_a_live_message_in_a_long_conversation_costs_the_message_not_the_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Scrolled up through thousands of messages (all kept), each live message sorted
+    the whole conversation again and went through all of it for unknown authors:
+    1,000 messages took 3.7 s with 11,000 kept. A message in order is now appended,
+    and only its own author is looked up."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    page = [message(f"h{i}", BOB, f"x{i}", room_id=ROOM) for i in range(5000)]
+    world.state.apply_history(("room", ROOM), page, True, older=True)
+    keyed: list[int] = []
+    real_order = conversations_module._order
+
+    def counting(msg: object) -> object:
+        keyed.append(1)
+        return real_order(msg)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(conversations_module, "_order", counting)
+    looked = []
+    monkeypatch.setattr(world.state, "unknown_authors", lambda key: looked.append(key) or set())
+    for i in range(10):
+        world.app.link_event(
+            {"type": "message_received", "message": message(f"n{i}", "u-new", "hi", room_id=ROOM)}
+        )
+    assert len(keyed) <= 20  # two per message; a sort was 5,000 each
+    assert looked == []
+    assert world.api.called("user") == [("u-new",)]  # the new author, asked once
+    assert [m.id for m in world.state.current_conversation.messages[-2:]] == ["n8", "n9"]
