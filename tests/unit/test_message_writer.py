@@ -21,6 +21,7 @@ from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import (
     SEQ_FLOOR,
     START_GRACE,
+    STOP_GRACE,
     MessageWriter,
     WriterError,
     serve,
@@ -79,6 +80,10 @@ class FakeProcessTransport:
     def __init__(self) -> None:
         self.written = b""
         self.stdin_closed = False
+        self.signals: list[str] = []
+
+    def signalProcess(self, name: str) -> None:  # noqa: N802 (Twisted's name)
+        self.signals.append(name)
 
     def write(self, data: bytes) -> None:
         self.written += data
@@ -337,17 +342,34 @@ def test_a_message_refused_because_the_server_stops_is_no_storage_fault(tmp_path
     assert events == [] and store.health.fault is None
 
 
-def test_a_writer_killed_by_the_watchdog_as_the_server_stops_is_logged_with_its_cause():
-    """Stopped during a stall: the batch's failure was logged with no word of why."""
+def test_a_writer_that_hangs_as_the_server_stops_is_killed_after_the_stop_grace():
+    """Stopped during a stall, the server waited for the watchdog (60 s by default)
+    and outlasted systemd's TimeoutStopSec (30 s), which killed it; the batch's
+    failure was logged with no word of why."""
     writer, reactor, held = started()
     reactor.spawned[0]["proto"].outReceived(frame({"ready": True}))
     stopped = outcomes(writer.stop())
     with capturedLogs() as events:
-        reactor.advance(writer.stall)
+        reactor.advance(STOP_GRACE - 0.1)
+        assert stopped == []
+        reactor.advance(0.1)
     assert stopped == [None] and held[0].check(OutcomeUnknown)
+    assert reactor.spawned[0]["transport"].signals == ["KILL"]
     logged = [formatEvent(e) for e in events]
-    assert logged[0] == "the message writer did not answer for 60 s (killed) as the server stops"
+    assert logged[0] == "the message writer did not finish within 10 s (killed) as the server stops"
     assert logged[1].startswith("1 batch(es) of messages in doubt failed: the server stopped")
+    assert reactor.getDelayedCalls() == []
+
+
+def test_a_writer_that_exits_as_asked_leaves_no_stop_timer_behind():
+    writer, reactor, held = started()
+    process = reactor.spawned[0]["proto"]
+    process.outReceived(frame({"ready": True}) + frame({"last": 1}))
+    stopped = outcomes(writer.stop())
+    with capturedLogs() as events:
+        process.processEnded(Failure(RuntimeError("exited 0")))
+    assert stopped == [None] and held == [1] and events == []
+    assert reactor.getDelayedCalls() == []
 
 
 def test_writers_killed_after_they_started_are_restarted_at_once_each_time():

@@ -242,6 +242,12 @@ STALL = 2 * BUSY_TIMEOUT_MS / 1000
 #: interpreter takes 0.25-0.6 s to start, more on a loaded machine (a stall of 0.2 s,
 #: LAIR_DATABASE_BUSY_TIMEOUT=0.1, killed every writer before it had started).
 START_GRACE = 10.0
+#: Seconds a writer has, once the server stops, to answer what it holds and exit;
+#: then it is killed, and what it held fails (:data:`UNSETTLED_AT_STOP`). A writer
+#: that hangs, or waits for a lock held elsewhere, was waited for until the
+#: watchdog (60 s by default): the stop outlasted systemd's TimeoutStopSec (30 s in
+#: contrib/systemd, 5 s of it spent settling first), which then killed the server.
+STOP_GRACE = 10.0
 #: Why a batch given after :meth:`MessageWriter.stop` is refused.
 STOPPED = "the message writer is stopped: the server is stopping"
 #: Why batches still in doubt when the server stops are failed.
@@ -305,6 +311,8 @@ class MessageWriter:
         self._exit_reason = ""
         self._started_at = self._restart_at = 0.0
         self._watchdog: Any = None
+        #: Kills a writer that has not exited STOP_GRACE seconds after :meth:`stop`.
+        self._stop_timer: Any = None
 
     @property
     def in_flight(self) -> int:
@@ -358,6 +366,9 @@ class MessageWriter:
         d: defer.Deferred = defer.Deferred()
         self._stopped.append(d)
         self._running.transport.closeStdin()
+        if self._stop_timer is None:
+            reason = f"the message writer did not finish within {STOP_GRACE:g} s (killed)"
+            self._stop_timer = self.reactor.callLater(STOP_GRACE, self._kill, reason)
         return d
 
     def _spawn(self) -> None:
@@ -448,13 +459,15 @@ class MessageWriter:
         if now < deadline:
             self._watchdog = self.reactor.callLater(deadline - now, self._watch)
             return
-        waited = now - sent
+        self._kill(f"the message writer did not answer for {now - sent:.0f} s (killed)")
+
+    def _kill(self, reason: str) -> None:
+        """Kill the writer and forget it (a late answer from it is ignored)."""
         process = self._running
         if process is not None:
             with contextlib.suppress(Exception):  # it may have just exited
                 process.transport.signalProcess("KILL")
-        opened = process is None or process.opened
-        self._lost(f"the message writer did not answer for {waited:.0f} s (killed)", opened)
+        self._lost(reason, process is None or process.opened)
 
     def _lost(self, reason: str, opened: bool = False) -> None:
         """The writer is gone (or given up on): what it held is in doubt if it had
@@ -466,10 +479,10 @@ class MessageWriter:
         self._process = self._running = None
         if not self._stopping:
             self._exit_reason = reason
-        if self._watchdog is not None:  # nothing is left for it to watch
-            if self._watchdog.active():
-                self._watchdog.cancel()
-            self._watchdog = None
+        for timer in (self._watchdog, self._stop_timer):  # nothing is left to watch
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._watchdog = self._stop_timer = None
         now = self.reactor.seconds()
         waiting, self._waiting = self._waiting, deque()
         # The request settling earlier batches is dropped: they are in doubt again.
