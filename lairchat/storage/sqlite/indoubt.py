@@ -29,6 +29,17 @@ batch, its last rowid, as if it had just committed it:
   neither those found nor those inserted before it wait for it. If the commit fails,
   those inserted are answered so.
 
+Not handled, on purpose: a committed batch *all* of whose rows were deleted before
+the settle looks like one never committed, and is inserted again (and announced).
+For that, its writer must die in the instants between its commit and the server
+reading its answer, and every message of the batch (its senders' and any other's
+sent in the same ~millisecond) must be read from history (the room got no event
+for them) and deleted before the next writer settles, normally within a second;
+writers failing to start widen that to at most twice the busy timeout, and then
+deletes, on the same database, usually fail too. Telling it apart needs the seq
+the server last acknowledged and the seq floor (migration 006), or a record of
+deleted ids; a batch with any row left is already handled.
+
 The answer is ``{"last": [rowid or error text, ...]}``. A writer that cannot find out
 (the database is locked, unreadable, replaced) answers ``{"error": ...}`` and exits,
 and the server starts another that tries again
