@@ -9,6 +9,7 @@ import io
 import sqlite3
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import orjson
 import pytest
@@ -17,9 +18,10 @@ from twisted.logger import capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
 from lairchat import testing
+from lairchat.core import passwords
 from lairchat.domain.types import Message, Target
 from lairchat.storage.sqlite import indoubt
-from lairchat.storage.sqlite.faults import WriterError
+from lairchat.storage.sqlite.faults import OutcomeUnknown, WriterError
 from lairchat.storage.sqlite.indoubt import committed_last, resolve, settle
 from lairchat.storage.sqlite.pool import ImmediatePool, configure_connection, connect
 from lairchat.storage.sqlite.store import SQLiteStore
@@ -31,6 +33,7 @@ from lairchat.storage.sqlite.writer import (
     serve,
 )
 from lairchat.testing import frame, json_frames
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 from tests.unit.test_storage_faults import FakeReactor as SpawningClock
 from tests.unit.test_storage_faults import database
 
@@ -392,3 +395,21 @@ def test_batches_in_doubt_found_not_stored_are_failed_at_once_and_the_others_ack
     (logged,) = [formatEvent(e) for e in events]
     assert "the outcome of 2 batch(es) of messages in doubt is known: 1 stored" in logged
     assert "1 not stored (OperationalError: database or disk is full)" in logged
+
+
+def test_http_answers_an_unknown_outcome_with_the_message_id_too(monkeypatch):
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    client = ApiClient()
+    owner = client.register("owner")
+    room = client.post("/api/v1/rooms", {"name": "doubts"}, token=owner.token).json["room"]
+    store = client.core.store
+    store._append = lambda rows: defer.fail(OutcomeUnknown("no message writer could find out"))
+    body = {"target": {"type": "room", "room_id": room["id"]}, "content": "maybe"}
+    with capturedLogs() as events:
+        reply = client.post("/api/v1/messages", body, token=owner.token)
+    assert reply.status == 500
+    error = reply.error
+    details = error.pop("details")
+    assert error == {"code": "internal_error", "message": "Internal error"}
+    assert details["stored"] == "unknown" and UUID(details["message_id"]).version == 7
+    assert not any("Traceback" in formatEvent(e) for e in events)
