@@ -13,6 +13,7 @@ our own ``send_message`` — in any order.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ __all__ = [
     "PanelRow",
     "RoomInfo",
     "UserInfo",
+    "panel_counts",
     "panel_rows",
 ]
 
@@ -69,6 +71,11 @@ def obj(value: Any) -> dict[str, Any]:
 def count(value: Any) -> int:
     """A count from the server: an integer, else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _member_order(member: Member) -> tuple[int, str]:
+    """Owners, moderators, members; by name within each."""
+    return ROLE_RANK.get(member.role, 9), member.username.casefold()
 
 
 class ClientState(ConversationsMixin):
@@ -424,10 +431,7 @@ class ClientState(ConversationsMixin):
             self.rooms[room_id].member_count = len(table)
 
     def sorted_members(self, room_id: str) -> list[Member]:
-        table = self.members.get(room_id, {})
-        return sorted(
-            table.values(), key=lambda m: (ROLE_RANK.get(m.role, 9), m.username.casefold())
-        )
+        return sorted(self.members.get(room_id, {}).values(), key=_member_order)
 
     # -- invitations ----------------------------------------------------------------------
 
@@ -459,16 +463,34 @@ class ClientState(ConversationsMixin):
         return apply_event(self, event)
 
 
+#: People listed in each section of the side panel (by name); the others are counted
+#: in a last row. With tens of thousands of people known (presence events bring
+#: everyone online), making every row at every redraw took 0.1 s a key, and a list
+#: that long is not read but searched (``/dm NAME``).
+PANEL_SECTION = 200
+
+
+def _first(people: list[Any], key: Callable[[Any], Any]) -> list[Any]:
+    """The first :data:`PANEL_SECTION` of ``people`` in ``key`` order."""
+    if len(people) > PANEL_SECTION:
+        return heapq.nsmallest(PANEL_SECTION, people, key=key)
+    return sorted(people, key=key)
+
+
+def _more(rows: list[PanelRow], total: int) -> None:
+    if total > PANEL_SECTION:
+        rows.append(PanelRow("header", f"… {total - PANEL_SECTION:,} more: /dm NAME"))
+
+
 def panel_rows(state: ClientState) -> list[PanelRow]:
-    """The side panel: members of the shown room, then everyone else by presence."""
+    """The side panel: members of the shown room, then everyone else by presence,
+    each section cut at :data:`PANEL_SECTION` people."""
     rows: list[PanelRow] = []
     kind, ident = state.current
-    in_room: set[str] = set()
+    table = state.members.get(ident, {}) if kind == "room" else {}
     if kind == "room" and ident in state.members:
-        members = state.sorted_members(ident)
-        rows.append(PanelRow("header", f"Members ({len(members)})"))
-        for m in members:
-            in_room.add(m.user_id)
+        rows.append(PanelRow("header", f"Members ({len(table)})"))
+        for m in _first(list(table.values()), _member_order):
             user = state.users.get(m.user_id)
             rows.append(
                 PanelRow(
@@ -481,8 +503,8 @@ def panel_rows(state: ClientState) -> list[PanelRow]:
                     is_me=state.is_me(m.user_id),
                 )
             )
-    others = [u for u in state.users.values() if u.id not in in_room and not state.is_me(u.id)]
-    others.sort(key=lambda u: u.username.casefold())
+        _more(rows, len(table))
+    others = [u for u in state.users.values() if u.id not in table and not state.is_me(u.id)]
     for online, label in ((True, "Online"), (False, "Offline")):
         group = [u for u in others if u.online == online]
         if not group:
@@ -490,6 +512,24 @@ def panel_rows(state: ClientState) -> list[PanelRow]:
         rows.append(PanelRow("header", f"{label} ({len(group)})"))
         rows.extend(
             PanelRow("user", u.username, u.id, online=online, unread=state.dm_unread(u.id))
-            for u in group
+            for u in _first(group, lambda u: u.username.casefold())
         )
+        _more(rows, len(group))
     return rows
+
+
+def panel_counts(state: ClientState) -> tuple[int, int]:
+    """How many of the people in the side panel are online, and how many there are
+    (all of them, not only the rows listed)."""
+    kind, ident = state.current
+    table = state.members.get(ident, {}) if kind == "room" else {}
+    online = total = 0
+    for user_id in table:
+        user = state.users.get(user_id)
+        online += bool(user and user.online)
+        total += 1
+    for user in state.users.values():
+        if user.id not in table and not state.is_me(user.id):
+            online += user.online
+            total += 1
+    return online, total

@@ -16,10 +16,11 @@ from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
 from lairchat.client import conversations as conversations_module
+from lairchat.client import state as state_module
 from lairchat.client.model import MAX_KEPT
 from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import MAX_BODY
-from lairchat.client.state import ClientState
+from lairchat.client.state import ClientState, PanelRow
 from lairchat.client.testing import message, render_text, room, user
 from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui import overlays as overlays_module
@@ -276,12 +277,14 @@ def test_a_presence_change_redraws_one_row_of_the_people_panel(
     monkeypatch.setattr(people_module, "SafeLine", counting)
     state.set_online("u0500", "user0500", False)
     panel.update(state)
-    # the person, and the two headers whose counts changed
+    # the person, the two headers whose counts changed, and the count of the online
+    # people not listed (PANEL_SECTION are)
     assert sorted(str(m[0]) for m in made) == sorted(
         [
             str(("header", "─ Online (2000) ─")),
             str(("header", "─ Offline (1) ─")),
             str([" ", ("offline", "○ "), "user0500"]),
+            str(("header", "─ … 1,800 more: /dm NAME ─")),
         ]
     )
     made.clear()
@@ -672,3 +675,27 @@ def test_a_live_message_in_a_long_conversation_costs_the_message_not_the_history
     assert looked == []
     assert world.api.called("user") == [("u-new",)]  # the new author, asked once
     assert [m.id for m in world.state.current_conversation.messages[-2:]] == ["n8", "n9"]
+
+
+def test_the_people_panel_lists_a_few_hundred_of_thousands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Presence events bring everyone online into the panel: with 20,000 people each
+    key laid out 20,000 rows (0.1 s a key). Each section lists the first 200 by name
+    and counts the rest; the title still counts everyone."""
+    state = alice_and_bob()
+    state.open(("room", ROOM))
+    for i in range(20_000):
+        state.set_online(f"u{i:05d}", f"user{i:05d}", i % 4 != 0)
+    made: list[object] = []
+    monkeypatch.setattr(
+        state_module, "PanelRow", lambda *a, **k: made.append(a) or PanelRow(*a, **k)
+    )
+    panel = PeoplePanel()
+    panel.update(state)
+    assert len(made) <= 2 * 200 + 4
+    text = "\n".join(render_text(panel, 40, 500))
+    assert "People 15001/20001" in text  # bob too, online
+    assert "─ Online (15001) ─" in text and "user00001" in text
+    assert "─ … 14,801 more: /dm NAME ─" in text
+    assert "─ Offline (5000) ─" in text and "─ … 4,800 more: /dm NAME ─" in text

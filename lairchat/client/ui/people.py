@@ -11,7 +11,7 @@ from typing import Any
 
 import urwid
 
-from lairchat.client.state import ClientState, PanelRow, panel_rows
+from lairchat.client.state import ClientState, PanelRow, panel_counts, panel_rows
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = ["PeoplePanel", "row_markup"]
@@ -71,9 +71,8 @@ class PeoplePanel(urwid.WidgetWrap):
         if entries == self.entries:
             return
         self.entries = entries
-        count = len(self.people)
-        self.selected = min(self.selected, max(0, count - 1))
-        online = sum(1 for r in self.people if r.online)
+        self.selected = min(self.selected, max(0, len(self.people) - 1))
+        online, count = panel_counts(state)
         self._box.set_title(f"People {online}/{count}")
         self._redraw()
 
