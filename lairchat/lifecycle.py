@@ -483,9 +483,25 @@ class LairChatService(service.MultiService):
         self.clock.callFromThread(log.info, "Received SIGHUP, shutting down.")
         self.clock.callFromThread(self.clock.stop)
 
+    #: The database file, and whether this start made it: named in the ready line.
+    #: Started from another directory, the relative default (``lair-chat.db``) is a
+    #: new, empty database, and a new user found their account gone with nothing
+    #: in the log to say why. Set by the twistd plugin.
+    database: str | None = None
+    database_is_new: bool = False
+
     def _ready(self) -> None:
         where = ", ".join(f"{lst.name} on {lst.where()}" for lst in self.listeners)
-        log.info("lairchat {version} ready: {where}", version=lairchat.__version__, where=where)
+        database = ""
+        if self.database is not None:
+            new = " (new, empty)" if self.database_is_new else ""
+            database = f"; database {self.database}{new}"
+        log.info(
+            "lairchat {version} ready: {where}{database}",
+            version=lairchat.__version__,
+            where=where,
+            database=database,
+        )
         systemd.notify("READY=1", f"STATUS=Serving: {where}")
         if self.freeze_heap:
             collector.settle_heap()

@@ -100,14 +100,14 @@ def test_the_ready_line_says_which_ports_speak_tls(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "https", LAIR_TLS_ENABLED="true", **tls)
     server.stop()
     assert re.search(
-        r"ready: tcp on 127\.0\.0\.1:\d+, http on 127\.0\.0\.1:\d+ \(TLS\)\n",
+        r"ready: tcp on 127\.0\.0\.1:\d+, http on 127\.0\.0\.1:\d+ \(TLS\);",
         server.log_path.read_text(),
     )
     both = ServerProcess(tmp_path / "both", LAIR_TLS_ENABLED="true", LAIR_TCP_TLS="on", **tls)
     both.stop()
     log = both.log_path.read_text()
     assert re.search(
-        r"ready: tcp on 127\.0\.0\.1:\d+ \(TLS\), http on 127\.0\.0\.1:\d+ \(TLS\)\n", log
+        r"ready: tcp on 127\.0\.0\.1:\d+ \(TLS\), http on 127\.0\.0\.1:\d+ \(TLS\);", log
     )
     assert re.search(r"tcp listening on 127\.0\.0\.1:\d+ \(TLS\)\n", log)
     plain = ServerProcess(tmp_path / "plain")
@@ -153,3 +153,18 @@ def test_with_uid_and_gid_the_database_files_are_the_servers_users(tmp_path: Pat
             server.terminate()
             server.wait(timeout=30)
             ready.close()
+
+
+def test_the_ready_line_names_the_database_and_whether_it_is_new(tmp_path: Path) -> None:
+    """Found starting the quick start's server a second time from another directory:
+    the relative default, lair-chat.db, was a new and empty database there, the
+    accounts made before were gone, and nothing in the log said which file was in
+    use."""
+    for start in ("first", "again"):
+        server = ServerProcess(tmp_path)
+        server.stop()
+        log = server.log_path.read_text()
+        ready = next(line for line in log.splitlines() if " ready: " in line)
+        new = " (new, empty)" if start == "first" else ""
+        assert ready.endswith(f"; database {tmp_path / 'chat.db'}{new}"), (start, ready)
+        server.log_path.unlink()

@@ -25,7 +25,12 @@ class LairChatServiceMaker:
         import os
         import sys
 
-        from lairchat.config import ConfigError, load_config, unknown_variables
+        from lairchat.config import (
+            MEMORY_DATABASE,
+            ConfigError,
+            load_config,
+            unknown_variables,
+        )
         from lairchat.lifecycle import (
             hand_database_to,
             twistd_daemon,
@@ -50,6 +55,8 @@ class LairChatServiceMaker:
                 log_observer = observer_for_twistd(parent, config.log_format, config.log_level)
             except OSError as e:
                 raise ConfigError(f"--logfile: cannot open {e.filename}: {e.strerror}") from None
+            database = config.database_path
+            new = database != MEMORY_DATABASE and not os.path.exists(database)
             server = makeService(config)
             hand_database_to(config.database_path, twistd_owner(parent))
         except ConfigError as e:
@@ -61,6 +68,8 @@ class LairChatServiceMaker:
         server.freeze_heap = True
         server.foreground = not twistd_daemon(parent)
         server.twistd_options = parent
+        if database != MEMORY_DATABASE:
+            server.database, server.database_is_new = database, new
         server.warnings = tuple(unknown_variables(os.environ))
         return server
 
