@@ -65,6 +65,8 @@ def prune(
         if after is None or stopping():
             break
         yield pause()
+    if total and not (yield store.empty_log()):
+        log.info("retention: the write-ahead log was in use; the next pass empties it")
     return total
 
 

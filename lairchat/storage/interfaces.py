@@ -121,6 +121,10 @@ class IMessageStore(Interface):
         given again. Fires with ``(deleted, last)``: the ``after_seq`` of the next
         batch, or None when there is no more to prune (lairchat.core.retention)."""
 
+    def empty_log():
+        """Copy the write-ahead log into the database and empty it; fires with
+        whether it could (a long read in progress keeps it)."""
+
     def history(target, viewer_id, limit, before, after):
         """Newest first. ``before``/``after`` are ``("seq", n)`` or ``("time", t)`` or None."""
 

@@ -269,6 +269,7 @@ def test_file_connection_pragmas(tmp_path):
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
     assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
+    assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 2  # FAST
 
 
 def test_foreign_keys_are_enforced(store):

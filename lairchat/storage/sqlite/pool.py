@@ -41,11 +41,18 @@ WAL_CHECKPOINT_PAGES = 10_000
 #: the log is rewritten in place and never regrows (a sync of a file that grew also
 #: writes its inode).
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: A deleted row's bytes are zeroed within its page (a message deleted by its
+#: author, a session), where SQLite without it leaves them readable in the file
+#: until the space is reused. FAST costs no I/O; retention asks for ON, which also
+#: zeroes whole freed pages (lairchat.storage.sqlite.store.SECURE_DELETE). Set here
+#: because builds differ: Debian's SQLite defaults to ON, SQLite's own to off.
+SECURE_DELETE = "FAST"
 
 
 def configure_connection(conn: sqlite3.Connection, busy_ms: int | None = None) -> None:
     """Per-connection pragmas: WAL, durable commits, foreign keys, a busy timeout
-    (``busy_ms``, else :data:`BUSY_TIMEOUT_MS`), the log's checkpoint size."""
+    (``busy_ms``, else :data:`BUSY_TIMEOUT_MS`), the log's checkpoint size, deleted
+    rows zeroed."""
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_ms is None else int(busy_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -53,6 +60,7 @@ def configure_connection(conn: sqlite3.Connection, busy_ms: int | None = None) -
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+    conn.execute(f"PRAGMA secure_delete = {SECURE_DELETE}")
 
 
 def connect(path: str) -> sqlite3.Connection:

@@ -33,6 +33,7 @@ from lairchat.domain.types import (
     system_role,
 )
 from lairchat.storage.interfaces import IStore
+from lairchat.storage.sqlite import pool
 from lairchat.storage.sqlite.faults import (
     STORED_UNKNOWN,
     DatabaseFileChanged,
@@ -704,8 +705,21 @@ class SQLiteStore:
             try:
                 deleted = cur.execute(f"DELETE FROM messages WHERE {window}", args).rowcount
             finally:
-                cur.execute("PRAGMA secure_delete = 0")
+                cur.execute(f"PRAGMA secure_delete = {pool.SECURE_DELETE}")
             return deleted, None if seen < batch else last
+
+        return self._write(txn)
+
+    def empty_log(self) -> defer.Deferred:
+        """After retention: what it deleted is zeroed in the database file, but the
+        write-ahead log's older frames still hold it until they are written over,
+        which on a quiet server is never. TRUNCATE copies the log into the database
+        and empties the file; the message writer's next commit waits for it, as for
+        any write (once per retention pass)."""
+
+        def txn(cur: sqlite3.Cursor) -> bool:
+            busy, _, _ = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return not busy
 
         return self._write(txn)
 
