@@ -413,3 +413,21 @@ def test_http_answers_an_unknown_outcome_with_the_message_id_too(monkeypatch):
     assert error == {"code": "internal_error", "message": "Internal error"}
     assert details["stored"] == "unknown" and UUID(details["message_id"]).version == 7
     assert not any("Traceback" in formatEvent(e) for e in events)
+
+
+def test_writers_that_cannot_settle_are_restarted_less_and_less_often():
+    """A writer that answers that it could not find out (the database file was
+    replaced: at once) and exits did not start: not one new process per 0.3 s."""
+    writer, reactor, held = writer_with_one_batch_in_doubt()
+    reactor.advance(0)
+    for _ in range(2):
+        reactor.answer({"ready": True}, {"error": "DatabaseFileChanged: replaced"})
+        reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
+        reactor.advance(0)
+    assert len(reactor.spawned) == 3  # the first restart is at once
+    reactor.answer({"ready": True}, {"error": "DatabaseFileChanged: replaced"})
+    reactor.spawned[-1].processEnded(Failure(RuntimeError("exit code 1")))
+    reactor.advance(0.5)
+    assert len(reactor.spawned) == 3 and held == []  # the next, a second later
+    reactor.advance(0.5)
+    assert len(reactor.spawned) == 4

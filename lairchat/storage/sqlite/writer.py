@@ -229,8 +229,9 @@ def main(argv: list[str]) -> None:
 
 
 #: A writer that exits sooner than this after starting, before it said READY or
-#: while settling batches in doubt (its first request), did not really start (e.g.
-#: its database cannot be opened, or a batch kills every writer it reaches); after
+#: before it settled the batches in doubt (its first request), did not really start
+#: (e.g. its database cannot be opened or was replaced, or a batch kills every
+#: writer it reaches); after
 #: the second in a row, restarts wait 1, 2, 4, ... seconds, at most
 #: MAX_RESTART_DELAY. One killed after it started is restarted at once.
 QUICK_EXIT = 5.0
@@ -310,6 +311,8 @@ class MessageWriter:
         self._quick_exits = 0
         self._exit_reason = ""
         self._started_at = self._restart_at = 0.0
+        #: Whether the current writer answered that it could not settle.
+        self._settle_failed = False
         self._watchdog: Any = None
         #: Kills a writer that has not exited STOP_GRACE seconds after :meth:`stop`.
         self._stop_timer: Any = None
@@ -375,6 +378,7 @@ class MessageWriter:
         """Start a writer; if batches are in doubt, it settles them first."""
         self._cancel_resume()
         self._started_at = self.reactor.seconds()
+        self._settle_failed = False
         process = _WriterProcess(self)
         argv = [self._executable, "-m", "lairchat.storage.sqlite.writer", self.path]
         argv += [*self._identity, f"--busy-timeout-ms={self._busy_ms}"]
@@ -424,7 +428,8 @@ class MessageWriter:
 
     def _unsettled(self, failure: Any) -> None:
         """The writer could not find out (it says why, and exits): still in doubt,
-        for the next writer."""
+        for the next writer; and this one did not start (QUICK_EXIT)."""
+        self._settle_failed = True
         self._in_doubt[:0], self._settling = self._settling, []
 
     def _answered(self, reply: dict[str, Any]) -> None:
@@ -487,7 +492,7 @@ class MessageWriter:
         waiting, self._waiting = self._waiting, deque()
         # The request settling earlier batches is dropped: they are in doubt again.
         held = [(d, rows, now) for d, _, rows in waiting if rows is not None]
-        started = opened and not self._settling
+        started = opened and not self._settling and not self._settle_failed
         self._in_doubt += self._settling + (held if opened else [])
         self._settling = []
         if self._stopping:
@@ -513,7 +518,7 @@ class MessageWriter:
     def _restart(self, now: float, started: bool) -> list[tuple[Any, list, float]]:
         """Say why the writer is gone and when the next starts; start it then if
         batches are in doubt (else at the next message). ``started``: it had opened
-        its database and was not settling (QUICK_EXIT). Returns the batches in
+        its database and settled what was in doubt (QUICK_EXIT). Returns the batches in
         doubt for :attr:`stall` seconds, taken out, for the caller to fail."""
         quick = not started and now - self._started_at < QUICK_EXIT
         self._quick_exits = self._quick_exits + 1 if quick else 0
