@@ -489,6 +489,18 @@ function fillList(list, items, emptyText) {
 /** Each list is one stop in the Tab order (100 people are not 100 stops on the way to
  * the next control): its focused button, else the open conversation's, else its first.
  * Up and Down, Home and End move between its buttons (listKeys). */
+/** The button by which Tab enters `list` (oneTabStop). */
+const tabStop = (list) => list.querySelector('button[tabindex="0"]');
+
+/** Show or hide a button. One hidden while it has the focus (*More people…* after the
+ * last page) hands the focus to `next()`, where the keyboard user goes on, rather than
+ * to nowhere. */
+function showButton(button, shown, next) {
+  const hadFocus = !shown && document.activeElement === button;
+  button.hidden = !shown;
+  if (hadFocus) next()?.focus();
+}
+
 function oneTabStop(list) {
   const buttons = [...list.querySelectorAll("button")];
   const stop =
@@ -530,7 +542,7 @@ function renderRooms() {
       return item;
     });
   fillList($("public-list"), joinable, search ? "No public room found." : "No other public rooms.");
-  $("public-more").hidden = !state.paging.rooms.hasMore;
+  showButton($("public-more"), state.paging.rooms.hasMore, () => tabStop($("public-list")));
   renderInvitations();
 }
 
@@ -567,7 +579,7 @@ function renderUsers() {
     }),
     search ? "Nobody found." : "Nobody else here yet.",
   );
-  $("people-more").hidden = !state.paging.people.hasMore;
+  showButton($("people-more"), state.paging.people.hasMore, () => tabStop($("user-list")));
 }
 
 function renderLists() {
@@ -934,12 +946,14 @@ async function loadHistory(conv, older = false) {
       const list = $("messages");
       const fromBottom = list.scrollHeight - list.scrollTop;
       const added = page.filter((m) => remember(conv, m, undefined, true));
-      if (conv.key === state.active) {
-        list.prepend(...added.reverse().map((m) => messageItem(m)));
-        list.scrollTop = list.scrollHeight - fromBottom;
-      }
       conv.hasMore = response.has_more;
-      if (conv.key === state.active) $("load-older").hidden = !conv.hasMore;
+      if (conv.key === state.active) {
+        const lines = added.reverse().map((m) => messageItem(m));
+        list.prepend(...lines);
+        list.scrollTop = list.scrollHeight - fromBottom;
+        // The last page in: the focus on the button goes to the newest line loaded.
+        showButton($("load-older"), conv.hasMore, () => lines.at(-1) ?? list);
+      }
     } else {
       // Of the messages held, only those that arrived while the page was asked for are
       // kept (after it). Older ones are in the page, or older than it: kept, they would

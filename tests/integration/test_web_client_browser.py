@@ -1086,6 +1086,8 @@ def test_lists_longer_than_a_page(server: ServerProcess, driver: webdriver.Chrom
     driver.find_element(By.ID, "public-more").click()
     wait_for(driver, lambda d: count(d, "public-list") == many - 60)
     assert not shown(driver, "public-more")
+    # The button went with the focus: the focus is in the list, not nowhere.
+    assert driver.execute_script("return document.activeElement.closest('#public-list') !== null")
     assert f"room{tag}_129" in listed(driver, "public-list")
 
     # People: 100 a page (alice and bob among the first), then the rest.
@@ -1094,6 +1096,7 @@ def test_lists_longer_than_a_page(server: ServerProcess, driver: webdriver.Chrom
     driver.find_element(By.ID, "people-more").click()
     wait_for(driver, lambda d: count(d, "user-list") == many + 1)
     assert not shown(driver, "people-more")
+    assert driver.execute_script("return document.activeElement.closest('#user-list') !== null")
 
     # Searches, answered by the server: a room beyond the first page, and a person.
     driver.execute_script("location.reload()")

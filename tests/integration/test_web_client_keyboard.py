@@ -587,3 +587,33 @@ def test_a_phone_shows_what_is_unread_elsewhere(server: ServerProcess, driver: w
         wait_for(driver, lambda d: text_of(d, "back") == "Conversations 2")
         assert driver.find_element(By.CSS_SELECTOR, "#back .badge").is_displayed()
         assert accessible(driver, "#back")["name"] == "Conversations, 2 unread"
+
+
+def test_the_last_older_page_leaves_the_focus_on_its_messages(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found paging back with *Load older messages* from the keyboard: the last page
+    hid the button with the focus on it, so the focus went nowhere. It goes to the
+    newest line loaded, where reading goes on upwards (as with *More rooms…* and *More
+    people…*, which hide alike)."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        target = {"type": "room", "room_id": room["id"]}
+        for n in range(55):
+            bob.send({"type": "send_message", "target": target, "content": f"m {n:02}"})
+        for _ in range(55):
+            bob.wait_for(lambda m: m["type"] == "send_message_response")
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, showing("m 54"))
+        focus_on(driver, "#load-older")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, showing("m 00"))
+        assert not shown(driver, "load-older")
+        assert (
+            driver.execute_script(
+                "const f = document.activeElement;"
+                " return f.tagName === 'LI' ? f.querySelector('.content').textContent : f.tagName"
+            )
+            == "m 04"
+        )
