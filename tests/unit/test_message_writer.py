@@ -408,3 +408,18 @@ def test_writers_that_die_settling_are_restarted_less_and_less_often():
     assert len(reactor.spawned) == 3 and held == []
     reactor.advance(0.5)
     assert len(reactor.spawned) == 4
+
+
+def test_a_writer_that_hangs_with_nothing_to_answer_does_not_hold_the_stop():
+    """Stopped (SIGSTOP) with nothing in flight, it never read the end of its input
+    and no watchdog ran: the stop waited for ever."""
+    reactor = FakeReactor()
+    writer = MessageWriter("/tmp/x.db", reactor)
+    writer.start()
+    reactor.spawned[0]["proto"].outReceived(frame({"ready": True}))
+    stopped = outcomes(writer.stop())
+    with capturedLogs() as events:
+        reactor.advance(STOP_GRACE)
+    assert stopped == [None] and reactor.spawned[0]["transport"].signals == ["KILL"]
+    (logged,) = [formatEvent(e) for e in events]
+    assert logged == "the message writer did not finish within 10 s (killed) as the server stops"

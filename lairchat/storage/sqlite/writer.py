@@ -472,9 +472,9 @@ class MessageWriter:
         if process is not None:
             with contextlib.suppress(Exception):  # it may have just exited
                 process.transport.signalProcess("KILL")
-        self._lost(reason, process is None or process.opened)
+        self._lost(reason, process is None or process.opened, killed=True)
 
-    def _lost(self, reason: str, opened: bool = False) -> None:
+    def _lost(self, reason: str, opened: bool = False, killed: bool = False) -> None:
         """The writer is gone (or given up on): what it held is in doubt if it had
         ``opened`` its database (else it committed nothing, and what it held fails);
         say when the next one starts (at once if something is in doubt, else at the
@@ -496,7 +496,7 @@ class MessageWriter:
         self._in_doubt += self._settling + (held if opened else [])
         self._settling = []
         if self._stopping:
-            if waiting:  # else it exited as asked
+            if waiting or killed:  # else it exited as asked
                 _log.error("{exit} as the server stops", exit=reason)
             unknown, why = self._expired(math.inf), UNSETTLED_AT_STOP
         else:
