@@ -231,9 +231,9 @@ def main(argv: list[str]) -> None:
 #: A writer that exits sooner than this after starting, before it said READY or
 #: before it settled the batches in doubt (its first request), did not really start
 #: (e.g. its database cannot be opened or was replaced, or a batch kills every
-#: writer it reaches); after
-#: the second in a row, restarts wait 1, 2, 4, ... seconds, at most
-#: MAX_RESTART_DELAY. One killed after it started is restarted at once.
+#: writer it reaches); after the second in a row, restarts wait 1, 2, 4, ...
+#: seconds, at most MAX_RESTART_DELAY. One killed after it started is restarted at
+#: once.
 QUICK_EXIT = 5.0
 MAX_RESTART_DELAY = 30.0
 #: Seconds a batch may go unanswered: twice what its statements may wait for a lock
@@ -270,7 +270,8 @@ class MessageWriter:
     and a new writer is started at once (or after the restart delay) to find out
     first which of them were stored, and to store the others. Batches in doubt for
     longer than :attr:`stall` seconds while writers keep failing, or when the server
-    stops, are failed: whether they were stored is then unknown."""
+    stops, are failed: whether they were stored is then unknown, and their senders
+    are told so (:class:`~lairchat.storage.sqlite.faults.OutcomeUnknown`)."""
 
     def __init__(
         self,
@@ -357,7 +358,8 @@ class MessageWriter:
         From then on :meth:`insert` fails at once (:data:`STOPPED`) and starts no
         writer: through the branch it takes while no writer runs, so that the
         path of every batch checks nothing more. Batches still in doubt with no
-        writer to settle them are failed."""
+        writer to settle them are failed. A writer that has not exited
+        :data:`STOP_GRACE` seconds later is killed."""
         self._stopping = True
         self._restart_at = math.inf
         self._exit_reason = STOPPED
@@ -500,7 +502,11 @@ class MessageWriter:
                 _log.error("{exit} as the server stops", exit=reason)
             unknown, why = self._expired(math.inf), UNSETTLED_AT_STOP
         else:
-            unknown, why = self._restart(now, started), self._unknown_reason()
+            unknown = self._restart(now, started)
+            why = (
+                f"{self._exit_reason}; whether these messages were stored is unknown: no "
+                f"message writer could find out for {self.stall:g} s"
+            )
         if not opened:
             for d, _, _ in held:
                 d.errback(WriterError(reason))
@@ -508,12 +514,6 @@ class MessageWriter:
         stopped, self._stopped = self._stopped, []
         for d in stopped:
             d.callback(None)
-
-    def _unknown_reason(self) -> str:
-        return (
-            f"{self._exit_reason}; whether these messages were stored is unknown: no "
-            f"message writer could find out for {self.stall:g} s"
-        )
 
     def _restart(self, now: float, started: bool) -> list[tuple[Any, list, float]]:
         """Say why the writer is gone and when the next starts; start it then if
