@@ -494,7 +494,7 @@ class LairChatService(service.MultiService):
         where = ", ".join(f"{lst.name} on {lst.where()}" for lst in self.listeners)
         database = ""
         if self.database is not None:
-            new = " (new, empty)" if self.database_is_new else ""
+            new = " (new: made by this start)" if self.database_is_new else ""
             database = f"; database {self.database}{new}"
         log.info(
             "lairchat {version} ready: {where}{database}",

@@ -165,6 +165,6 @@ def test_the_ready_line_names_the_database_and_whether_it_is_new(tmp_path: Path)
         server.stop()
         log = server.log_path.read_text()
         ready = next(line for line in log.splitlines() if " ready: " in line)
-        new = " (new, empty)" if start == "first" else ""
+        new = " (new: made by this start)" if start == "first" else ""
         assert ready.endswith(f"; database {tmp_path / 'chat.db'}{new}"), (start, ready)
         server.log_path.unlink()
