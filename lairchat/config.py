@@ -299,13 +299,14 @@ def _systemd_passed() -> str:
     of range`` whether none or fewer had been passed; and Twisted ignores LISTEN_FDS
     without LISTEN_FDNAMES, which systemd (227 and newer) always sets, but
     ``systemd-socket-activate`` only with ``--fdname``: that looked like none."""
-    from twisted.internet.endpoints import _SystemdParser
+    from twisted.internet import endpoints
 
-    passed = getattr(_SystemdParser, "_sddaemon", None)
-    count = len(passed.inheritedDescriptors()) if passed is not None else 0
+    # Twisted's own record of them; private, so read with care.
+    passed = getattr(getattr(endpoints, "_SystemdParser", None), "_sddaemon", None)
+    count = f" {len(passed.inheritedDescriptors())}" if passed is not None else ""
     return (
-        f"it passed {count}; Twisted takes them from LISTEN_FDS and LISTEN_FDNAMES,"
-        " which systemd-socket-activate sets only with --fdname"
+        f"it passed{count or ' none that Twisted sees'}; Twisted takes them from LISTEN_FDS"
+        " and LISTEN_FDNAMES, which systemd-socket-activate sets only with --fdname"
     )
 
 
