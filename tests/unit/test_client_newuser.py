@@ -13,6 +13,7 @@ from lairchat.client.net.errors import ServerError
 from lairchat.client.state import ClientState, PanelRow
 from lairchat.client.testing import message, room
 from lairchat.client.ui import people as people_module
+from lairchat.client.ui import safetext
 from tests.unit.test_client_app import BOB, ME, ROOM, World
 from tests.unit.test_client_net import Response, api, run
 
@@ -389,3 +390,57 @@ def test_a_message_typed_while_a_room_opens_is_not_sent_to_the_one_shown() -> No
     type_keys(world, ["enter"])
     sent = channel.last("send_message")
     assert (sent["target"], sent["content"]) == ({"type": "room", "room_id": ROOM}, "hello")
+
+
+def test_a_paste_goes_into_the_field_at_once_control_characters_included(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A paste was put in a character at a time (60,000 characters: 7 s, the square
+    of its length), and the control characters in it were keys: Ctrl+C quit, Esc
+    left insert mode and the rest of the paste ran as normal-mode keys (r: the room
+    list). It now goes in at once, as text: controls are shown as marks."""
+    world = World()
+    world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    scanned = [0]
+    real = safetext.shown_text
+
+    def counting(text: str, newlines: bool = True) -> safetext.Shown:
+        scanned[0] += len(text)
+        return real(text, newlines)
+
+    monkeypatch.setattr(safetext, "shown_text", counting)
+    edit = world.app.ui.chat.edit
+    changes: list[int] = []
+    real_set = edit.set_edit_text
+
+    def counting_set(text: str, **kwargs: object) -> None:
+        changes.append(1)
+        real_set(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(edit, "set_edit_text", counting_set)
+    big = "word " * 12_000
+    type_keys(world, ["begin paste", *big, "end paste"])
+    assert edit.edit_text == big
+    assert len(changes) == 1  # one change of the field, not 60,000
+    assert scanned[0] <= 2 * len(big)
+    type_keys(world, ["ctrl u"])
+    type_keys(world, ["begin paste", *"ab", "ctrl c", "esc", *"rq", "enter", "end paste"])
+    chat = world.app.ui.chat
+    assert (chat.mode, chat.edit.edit_text) == ("insert", "ab\x03\x1brq\n")
+    assert world.state.screen == "chat" and world.app.ui.overlay is None
+    world.clock.advance(3)
+    assert not world.exited
+    assert "│ab␃␛rq" in world.screen()
+
+
+def test_a_paste_whose_end_is_lost_ends_when_the_keys_stop() -> None:
+    """Without its ``end paste`` (a terminal that drops it), the paste would hold
+    every later key as text: Enter never sent, Ctrl+C never quit."""
+    world = World()
+    channel = world.login()
+    world.app.dispatch(c.JoinRoom(ROOM))
+    type_keys(world, ["begin paste", *"hi there"])
+    world.clock.advance(2)
+    type_keys(world, ["enter"])
+    assert channel.last("send_message")["content"] == "hi there"

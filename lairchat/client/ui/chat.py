@@ -21,13 +21,24 @@ from lairchat.client.ui.people import PeoplePanel
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox
 
-__all__ = ["EDIT_SETTLE", "PASTE_KEYS", "ChatView", "Editing", "typing_text"]
+__all__ = [
+    "EDIT_SETTLE",
+    "PASTE_GAP",
+    "PASTE_KEYS",
+    "ChatView",
+    "Editing",
+    "pasted_text",
+    "typing_text",
+]
 
 PANEL_WIDTH = 26
 #: Below this width the people panel is hidden to leave room for messages.
 NARROW = 60
 #: The keys urwid gives for a terminal's bracketed paste around what is pasted.
 PASTE_KEYS = ("begin paste", "end paste")
+#: A paste whose next key is this late (seconds) has ended, its ``end paste`` lost
+#: (the keys of a paste come together): the root view then ends it.
+PASTE_GAP = 1.0
 #: A letter typed this soon (seconds) after ``e``, the field untouched, is the rest of
 #: a word typed in normal mode ("excellent"), not the start of an edit: someone
 #: editing reads the message put in the field before typing into it.
@@ -42,6 +53,22 @@ def typing_text(names: list[str]) -> str:
     if len(names) <= 3:
         return f"{', '.join(names[:-1])} and {names[-1]} are typing…"
     return "Several people are typing…"
+
+
+def pasted_text(key: str) -> str:
+    """The text a key inside a paste stands for. urwid names the bytes of a paste as
+    keys: a newline is ``enter``, a control character ``ctrl c``, and those were
+    acted on (Enter sent the message, Ctrl+C quit, Esc left insert mode and the rest
+    of the paste ran as keys). In the field they are the characters they stand for,
+    shown as marks; what cannot be told apart (a cursor key's sequence) is left out."""
+    if len(key) == 1:
+        return key
+    if key in ("enter", "tab", "esc", "backspace"):
+        return {"enter": "\n", "tab": "\t", "esc": "\x1b", "backspace": "\x7f"}[key]
+    name = key.removeprefix("ctrl ")
+    if name != key and len(name) == 1 and "a" <= name <= "z":
+        return chr(ord(name) - ord("a") + 1)
+    return ""
 
 
 class Capped(urwid.WidgetWrap):
@@ -106,8 +133,10 @@ class ChatView(urwid.WidgetWrap):
         self.mode = "normal"
         self.focus_area = "messages"
         self.editing: Editing | None = None
-        #: Between ``begin paste`` and ``end paste`` (bracketed paste, __main__.py).
+        #: Between ``begin paste`` and ``end paste`` (bracketed paste, __main__.py),
+        #: and the text pasted so far.
         self.pasting = False
+        self._pasted: list[str] = []
         #: When the last key of normal mode was typed, if it was a character: an ``e``
         #: right after one is inside a word (see ``keypress``).
         self._letter_at: float | None = None
@@ -233,12 +262,7 @@ class ChatView(urwid.WidgetWrap):
         return super().render(size, focus)
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
-        if key in PASTE_KEYS:
-            # A paste is text: its newlines stay in the message rather than send each
-            # line, and in normal mode its letters are not taken as keys.
-            self.pasting = key == "begin paste"
-            if self.pasting and self.mode != "insert":
-                self.set_mode("insert")
+        if self._paste_key(key):
             return None
         if key.startswith("meta ") and len(key) == 6:
             # Esc and a key typed at once (``Esc`` ``k`` to scroll) reach urwid as one
@@ -255,12 +279,46 @@ class ChatView(urwid.WidgetWrap):
             action = c.TYPE_HINT
         return self._normal_action(action, key)
 
+    def _paste_key(self, key: str) -> bool:
+        """Bracketed paste: the text between ``begin paste`` and ``end paste`` goes
+        into the field at once, newlines included. Each pasted line used to be sent
+        by its newline (Enter), a paste in normal mode was keys, and a paste inserted
+        a character at a time cost the square of its length (60,000 characters, 7 s).
+        Whether ``key`` was taken as part of a paste."""
+        if key == "begin paste":
+            self._flush_paste()
+            self.pasting = True
+            if self.mode != "insert":
+                self.set_mode("insert")
+            return True
+        if key == "end paste":
+            self._flush_paste()
+            return True
+        if not self.pasting:
+            return False
+        self._pasted.append(pasted_text(key))
+        return True
+
+    def _flush_paste(self) -> None:
+        if not self.pasting:
+            return
+        text, self._pasted, self.pasting = "".join(self._pasted), [], False
+        if not text:
+            return
+        self.edit.insert_text(text)
+        if self.editing is not None:
+            self.editing.confirming = None
+        elif not self.edit.edit_text.startswith("/"):
+            self.controller.typing()
+
     def _now(self) -> float:
         return self._state.clock() if self._state is not None else 0.0
 
     def takes_text(self, key: str) -> bool:
         """Whether ``key`` only types into the message field, changing nothing else
         on the screen (the root view then leaves the rest of it alone)."""
+        if self.pasting:
+            return True
         return self.mode == "insert" and self.editing is None and len(key) == 1
 
     def type_ahead(self, key: str) -> str | None:
@@ -277,9 +335,6 @@ class ChatView(urwid.WidgetWrap):
 
     def _insert_key(self, size: tuple[int, ...], key: str) -> str | None:
         edit = self.edit
-        if key == "enter" and self.pasting:
-            edit.insert_text("\n")
-            return None
         if self.editing is not None:
             return self._edit_key(size, key, self.editing)
         if key == "esc":
@@ -398,7 +453,6 @@ class ChatView(urwid.WidgetWrap):
             return None
         if (
             len(key) == 1
-            and not self.pasting
             and self._now() - editing.started < EDIT_SETTLE
             and edit.edit_text == editing.original
         ):
@@ -446,7 +500,7 @@ class ChatView(urwid.WidgetWrap):
     def reset(self) -> None:
         """Back to the initial look (after logging out)."""
         self.editing = None
-        self.pasting = False
+        self.pasting, self._pasted = False, []
         self.edit.set_edit_text("")
         self.set_mode("normal")
         self.set_focus_area("messages")

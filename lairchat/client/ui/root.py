@@ -16,7 +16,7 @@ import urwid
 from lairchat.client import commands as c
 from lairchat.client.state import ClientState
 from lairchat.client.ui.base import Controller
-from lairchat.client.ui.chat import PASTE_KEYS, ChatView
+from lairchat.client.ui.chat import PASTE_GAP, PASTE_KEYS, ChatView
 from lairchat.client.ui.login import LoginView
 from lairchat.client.ui.overlays import Overlay, PaletteOverlay
 from lairchat.client.ui.rooms import RoomsView
@@ -39,8 +39,10 @@ class RootView(urwid.WidgetWrap):
         self.status = StatusBar()
         self.frame = urwid.Frame(self.login, footer=urwid.Pile([self.notice, self.status]))
         self.overlay: Overlay | None = None
-        #: Between ``begin paste`` and ``end paste`` (bracketed paste).
+        #: Between ``begin paste`` and ``end paste`` (bracketed paste), and when the
+        #: last key came.
         self._pasting = False
+        self._paste_at = 0.0
         #: What the client is busy with ("Logging in…"), shown on the login screen
         #: and in the status bar.
         self.activity = ""
@@ -101,20 +103,31 @@ class RootView(urwid.WidgetWrap):
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         try:
-            if key == "ctrl c":
+            now = self.state.clock()
+            if self._pasting and key != "end paste" and now - self._paste_at > PASTE_GAP:
+                self.keypress(size, "end paste")  # the terminal's was lost
+            if key in PASTE_KEYS:
+                self._pasting = key == "begin paste"
+            self._paste_at = now
+            if key == "ctrl c" and not self._pasting:  # pasted, it is a character
                 self.controller.dispatch(c.Quit())
                 return None
-            if key == "ctrl p" and self.overlay is None and self.state.screen != "login":
+            if (
+                key == "ctrl p"
+                and not self._pasting
+                and self.overlay is None
+                and self.state.screen != "login"
+            ):
                 self.open_overlay(PaletteOverlay(self.controller))
                 return None
             if self.overlay is None and self.frame.body is self.chat and self.chat.takes_text(key):
                 # Typed into the message field: nothing else on the screen changed, and
                 # laying it all out again at each key made a paste (a key a character)
-                # slow in proportion to the people and rooms known.
-                super().keypress(size, key)
+                # slow in proportion to the people and rooms known. Straight to the chat
+                # (it reads only the columns of ``size``): the frame measured its
+                # footer at every key, most of the cost of a key in a long paste.
+                self.chat.keypress(size, key)
                 return None
-            if key in PASTE_KEYS:
-                self._pasting = key == "begin paste"
             if self.overlay is not None and (self._pasting or key in PASTE_KEYS):
                 # Pasted text is not keys of a box: "x" kicked the member selected,
                 # "a" accepted an invitation, "y" quit. The palette takes it as text,
