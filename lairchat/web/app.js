@@ -878,8 +878,14 @@ function open(key) {
   if (conv.kind === "room" && !state.roles.has(conv.id)) loadRole(conv.id);
   $("member-list").replaceChildren();
   loadMembers();
-  // Opened again after a reconnect, an edit in progress keeps the focus.
-  if (!(again && state.editing)) $("message-input").focus();
+  // Reopened after a reconnect, the focus stays where the user has it (a search being
+  // typed, an edit in progress), unless the redraw lost it. Opened by the user, the
+  // conversation is written in; on a touch screen its title takes the focus instead
+  // (the box would bring the on-screen keyboard up over half of it).
+  const focused = document.activeElement;
+  if (again && focused && focused !== document.body && focused.checkVisibility()) return;
+  const touch = matchMedia("(pointer: coarse)").matches;
+  (touch ? $("conversation-title") : $("message-input")).focus();
 }
 
 /** Our role in a room: what the server lets us do there (delete others' messages). */

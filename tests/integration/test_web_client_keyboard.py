@@ -617,3 +617,19 @@ def test_the_last_older_page_leaves_the_focus_on_its_messages(
             )
             == "m 04"
         )
+
+
+def test_a_touch_screen_opens_a_conversation_without_its_keyboard(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found with touch emulated at phone width: opening a conversation focused the
+    message box, which on a phone brings the on-screen keyboard up over half the
+    screen, at every room opened. On a touch screen the conversation's title takes the
+    focus (a screen reader still lands in the conversation)."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
+        driver.set_window_size(360, 740)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        assert focus(driver)["id"] == "conversation-title"

@@ -185,3 +185,23 @@ def test_an_outage_is_announced_once(tmp_path: Path, driver: webdriver.Chrome):
         assert said == ["Disconnected from the server: reconnecting…", "Connected again."]
     finally:
         server.stop()
+
+
+def test_a_reconnect_leaves_the_focus_where_it_is(tmp_path: Path, driver: webdriver.Chrome):
+    """Found typing a search while the connection was replaced (the server's idle
+    timeout, here 2 s): reopening the conversation after the reconnect moved the focus
+    to the message box, and the rest of the name went there. The focus now stays where
+    the user has it."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_IDLE_TIMEOUT="2")
+    try:
+        in_a_room(server, driver)
+        driver.find_element(By.ID, "people-search").send_keys("us")
+        for _ in range(2):  # the second drop comes after the first reconnect is done
+            wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+            wait_for(driver, connected)
+        keys(driver, "er")
+        assert focus(driver)["id"] == "people-search"
+        assert driver.find_element(By.ID, "people-search").get_attribute("value") == "user"
+        assert box(driver) == ""
+    finally:
+        server.stop()
