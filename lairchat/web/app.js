@@ -1878,6 +1878,13 @@ function wire() {
   $("create-room-form").addEventListener("submit", createRoom);
   $("leave-room").addEventListener("click", leave);
   $("show-members").addEventListener("click", toggleMembers);
+  // Esc in the member list closes it, the focus back on *Members*.
+  $("members").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || !state.membersOpen) return;
+    e.preventDefault();
+    toggleMembers();
+    $("show-members").focus();
+  });
   $("public-search").addEventListener("input", () => searchTyped("rooms", loadPublicRooms));
   $("people-search").addEventListener("input", () => searchTyped("people", loadUsers));
   $("public-more").addEventListener("click", moreRooms);

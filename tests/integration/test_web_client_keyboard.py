@@ -633,3 +633,29 @@ def test_a_touch_screen_opens_a_conversation_without_its_keyboard(
         signed_in(server, driver, accounts[0]["token"])
         open_room(driver, room["name"])
         assert focus(driver)["id"] == "conversation-title"
+
+
+def test_the_chat_has_a_title_heading_and_esc_closes_the_members(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found navigating the chat by headings, as screen reader users do: it had none at
+    the top (h2s only; the only h1 was the login form's, hidden). The bar's *lairchat*
+    is now its h1. And found closing the member list from the keyboard: only the
+    *Members* button did, several Shift+Tabs away; Esc in the list closes it now, the
+    focus back on the button."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        headings = driver.execute_script(
+            "return [...document.querySelectorAll('h1')].filter((h) => h.checkVisibility())"
+            ".map((h) => h.textContent)"
+        )
+        assert headings == ["lairchat"]
+        driver.find_element(By.ID, "show-members").click()
+        wait_for(driver, lambda d: len(listed(d, "member-list")) == 2)
+        focus_on(driver, "#invite-name")
+        keys(driver, Keys.ESCAPE)
+        assert not shown(driver, "members")
+        assert focus(driver)["id"] == "show-members"
+        assert driver.find_element(By.ID, "show-members").get_attribute("aria-expanded") == "false"
