@@ -143,7 +143,9 @@ class ActionsMixin:
             authors = self.state.unknown_authors(key)
         unknown = {a for a in authors if a and a not in self.state.users}
         unknown -= self._fetching_users | self._asked_users
-        for user_id in unknown:
+        # At most a page's worth at once: a server answering a page of thousands of
+        # messages by as many strangers had the client send as many requests at once.
+        for user_id in sorted(unknown)[:HISTORY_PAGE]:
             self._fetching_users.add(user_id)
             self._asked_users.add(user_id)
             self.spawn(self._fetch_user(user_id))

@@ -699,3 +699,15 @@ def test_the_people_panel_lists_a_few_hundred_of_thousands(
     assert "─ Online (15001) ─" in text and "user00001" in text
     assert "─ … 14,801 more: /dm NAME ─" in text
     assert "─ Offline (5000) ─" in text and "─ … 4,800 more: /dm NAME ─" in text
+
+
+def test_a_page_by_thousands_of_strangers_asks_about_fifty_at_once() -> None:
+    """A history page of 3,000 messages (the server ignoring ``limit``) by as many
+    authors the client did not know sent 3,000 requests for their names at once.
+    It now asks about a page's worth (50) per page."""
+    world = World()
+    world.login()
+    page = [message(f"m{i}", f"u-stranger{i:04d}", "hi", room_id=ROOM) for i in range(3000)]
+    world.api.history_pages[("room", ROOM, None)] = (page, False)
+    world.app.dispatch(c.JoinRoom(ROOM))
+    assert len(world.api.called("user")) == 50
