@@ -9,6 +9,7 @@ The disk-full case mounts a small tmpfs and needs root; it is skipped without.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -437,3 +438,41 @@ def test_disk_full_when_a_batch_in_doubt_is_settled(small_disk: Path, tmp_path: 
         assert chat.copies() == Counter({"before": 1, held: 1})
     finally:
         server.stop()
+
+
+def test_a_clean_stop_with_http_clients_sending_logs_no_storage_fault(server: Server) -> None:
+    """HTTP connections kept alive are not closed by the stop: messages they send
+    after the message writer has stopped are refused (500 ``internal_error``, or the
+    connection ends), and that was logged as ``storage fault: the message writer is
+    stopped`` at every such clean stop."""
+    chat = Chat(server)
+    body = orjson.dumps({"target": {"type": "room", "room_id": chat.room}, "content": "late"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {chat.token}"}
+    offset = server.log_size()
+    statuses: Counter[Any] = Counter()
+
+    def sends() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=TIMEOUT)
+        try:
+            while True:
+                connection.request("POST", "/api/v1/messages", body, headers)
+                response = connection.getresponse()
+                response.read()
+                statuses[response.status] += 1
+        except (OSError, http.client.HTTPException):
+            return  # the server went away
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as senders:
+        for _ in range(4):
+            senders.submit(sends)
+        deadline = time.monotonic() + TIMEOUT
+        while statuses[201] < 100:
+            assert time.monotonic() < deadline, statuses
+            time.sleep(0.01)
+        server.process.terminate()
+        assert server.process.wait(timeout=TIMEOUT) == -signal.SIGTERM
+    assert set(statuses) <= {201, 500}, statuses
+    log = server.log_since(offset)
+    assert "storage fault" not in log and "Traceback" not in log, log
