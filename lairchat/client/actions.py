@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.python.failure import Failure
 
+from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.model import HOME, ConvKey
 from lairchat.client.net.errors import ServerError
 
@@ -479,6 +480,9 @@ class ActionsMixin:
         """``message_id``: the message picked when editing started, even if one of
         yours came in since (sent from another client)."""
         if message_id is None:
+            if self.state.sending_own():
+                self.state.notify(STILL_SENDING, "error")
+                return
             last = self.state.last_own_message()
         else:
             last = self.state.current_conversation.find(message_id)
@@ -505,6 +509,9 @@ class ActionsMixin:
         )
 
     def _delete_last(self) -> None:
+        if self.state.sending_own():
+            self.state.notify(STILL_SENDING, "error")
+            return
         last = self.state.last_own_message()
         if last is None or last.id is None:
             self.state.notify("No message of yours here to delete", "error")

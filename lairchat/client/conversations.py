@@ -14,7 +14,10 @@ from typing import Any
 from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
 
-__all__ = ["ConversationsMixin"]
+__all__ = ["STILL_SENDING", "ConversationsMixin"]
+
+#: What ``e``, ``/edit`` and ``/delete`` say while your newest message is being sent.
+STILL_SENDING = "Your last message is still being sent: try again once it shows as sent"
 
 
 def _order(message: ChatMessage) -> tuple[datetime, float]:
@@ -264,11 +267,22 @@ class ConversationsMixin:
         return False
 
     def last_own_message(self, key: ConvKey | None = None) -> ChatMessage | None:
+        """Your newest message here that the server has (see :meth:`sending_own`)."""
         conv = self.conversation(self.current if key is None else key)
         for m in reversed(conv.messages):
             if m.kind == "user" and self.is_me(m.author_id):
                 return m
         return None
+
+    def sending_own(self, key: ConvKey | None = None) -> bool:
+        """Whether your newest message here is still on its way to the server. ``e``,
+        ``/edit`` and ``/delete`` then refuse (:data:`STILL_SENDING`): they acted on
+        the message before it, which is not the one just sent."""
+        conv = self.conversation(self.current if key is None else key)
+        for m in reversed(conv.messages):
+            if m.kind in ("user", "pending") and self.is_me(m.author_id):
+                return m.kind == "pending"
+        return False
 
     def typing_names(self, key: ConvKey | None = None) -> list[str]:
         conv = self.conversation(self.current if key is None else key)

@@ -9,6 +9,7 @@ from twisted.internet import defer
 from lairchat.client import commands as c
 from lairchat.client import state as state_module
 from lairchat.client.__main__ import terminal_screen
+from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.net.errors import ServerError
 from lairchat.client.state import ClientState, PanelRow
 from lairchat.client.testing import message, room
@@ -444,3 +445,26 @@ def test_a_paste_whose_end_is_lost_ends_when_the_keys_stop() -> None:
     world.clock.advance(2)
     type_keys(world, ["enter"])
     assert channel.last("send_message")["content"] == "hi there"
+
+
+def test_e_edit_and_delete_wait_for_the_message_just_sent() -> None:
+    """Sent, then at once ``e`` (or ``/delete``) while the message was still on its
+    way: they took the message before it, editing or deleting the wrong one."""
+    world = World()
+    channel = world.login()
+    _in_room_with_my_message(world)
+    type_keys(world, [*"second thought", "enter", "esc"])
+    world.clock.advance(1)
+    type_keys(world, ["e"])
+    assert world.app.ui.chat.editing is None
+    assert world.notice() == STILL_SENDING
+    world.app.dispatch(c.DeleteLast())
+    world.app.dispatch(c.EditLast("fixed"))
+    assert not [m for m in channel.sent if m["type"] in ("edit_message", "delete_message")]
+    world.opener.answer(
+        "send_message", success=True, message=message("m2", ME, "second thought", room_id=ROOM)
+    )
+    world.clock.advance(1)
+    type_keys(world, ["e"])
+    editing = world.app.ui.chat.editing
+    assert editing is not None and editing.message_id == "m2"

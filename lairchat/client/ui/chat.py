@@ -12,6 +12,7 @@ from typing import Any
 import urwid
 
 from lairchat.client import commands as c
+from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.state import ChatMessage, ClientState, ConvKey
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
@@ -397,6 +398,9 @@ class ChatView(urwid.WidgetWrap):
 
     def _start_edit(self) -> None:
         state = self._state
+        if state is not None and state.sending_own():
+            self.controller.dispatch(c.CommandError(STILL_SENDING))
+            return
         last = state.last_own_message() if state else None
         if state is None or last is None or not last.id:
             self.controller.dispatch(c.CommandError("No message of yours here to edit"))
