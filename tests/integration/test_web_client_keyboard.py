@@ -659,3 +659,30 @@ def test_the_chat_has_a_title_heading_and_esc_closes_the_members(
         assert not shown(driver, "members")
         assert focus(driver)["id"] == "show-members"
         assert driver.find_element(By.ID, "show-members").get_attribute("aria-expanded") == "false"
+
+
+def test_presence_shows_in_a_high_contrast_mode(server: ServerProcess, driver: webdriver.Chrome):
+    """Found with forced colors emulated (Windows' high-contrast themes): every
+    background becomes the window's, so a person's online dot and offline dot were both
+    white on white, gone. There, online is now a filled dot and offline a ring."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, _ = two_users_in_two_rooms(alice, bob)
+        away = unique("away")
+        registered_over_rest(server, [away])
+        features = [{"name": "forced-colors", "value": "active"}]
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": features})
+        signed_in(server, driver, accounts[0]["token"])
+        wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".presence.online")) >= 1)
+        wait_for(
+            driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".presence:not(.online)")) >= 1
+        )
+        dots = driver.execute_script(
+            """return ['.presence.online', '.presence:not(.online)'].map((selector) => {
+                 const style = getComputedStyle(document.querySelector(selector));
+                 return [style.backgroundColor, style.borderTopColor, style.borderTopStyle];
+               })"""
+        )
+        online, offline = dots
+        page = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        assert online[0] != offline[0], dots
+        assert offline[2] != "none" and offline[1] != page, dots
