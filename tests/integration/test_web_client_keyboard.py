@@ -8,7 +8,9 @@ drawing over the lines above, ids put into REST paths as they came, the whole hi
 read out by the message list's live region, a Tab stop per message button, no way past
 the side lists, a phone showing the lists above the conversation, counts and presence
 not said with their names, no shortcut between conversations, targets too small for a
-finger, and the focus lost with a banner or beside the "New messages" line.
+finger, the focus lost with a banner, beside the "New messages" line or with the last
+older page, a touch screen's keyboard brought up at every room, no h1, no Esc for the
+member list, and presence invisible in a high-contrast mode.
 """
 
 from __future__ import annotations
