@@ -1487,7 +1487,21 @@ function searchTyped(name, reload) {
   state.paging[name] = listing(search);
   renderLists();
   clearTimeout(state.searchTimers[name]);
-  state.searchTimers[name] = setTimeout(reload, SEARCH_DELAY_MS);
+  state.searchTimers[name] = setTimeout(async () => {
+    await reload();
+    if (search && state.paging[name]?.search === search) announceFound(name);
+  }, SEARCH_DELAY_MS);
+}
+
+/** What a search found, said once the server has answered: a screen reader in the
+ * search field hears nothing of the list changing below it. */
+function announceFound(name) {
+  const list = $(name === "rooms" ? "public-list" : "user-list");
+  const found = list.querySelectorAll("li:not(.empty)").length;
+  const more = state.paging[name].hasMore ? " (more with More)" : "";
+  const what = name === "rooms" ? "public room" : found === 1 ? "person" : "people";
+  if (!found) say(list.textContent);
+  else say(`${found} ${what}${name === "rooms" && found !== 1 ? "s" : ""} found${more}`);
 }
 
 async function loadUnread() {

@@ -688,3 +688,22 @@ def test_presence_shows_in_a_high_contrast_mode(server: ServerProcess, driver: w
         page = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
         assert online[0] != offline[0], dots
         assert offline[2] != "none" and offline[1] != page, dots
+
+
+def test_a_search_says_what_it_found(server: ServerProcess, driver: webdriver.Chrome):
+    """Found searching with a screen reader: typing in *Find someone* or *Find a room*
+    changed the list below in silence. Once the server has answered, what was found
+    is now said."""
+    tag = unique("t")
+    registered_over_rest(server, [f"{tag}_a", f"{tag}_b"])
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        registered(alice, "alice")
+        created_rooms(alice, [f"{tag}_room"])
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTEN})
+        signed_in(server, driver, registered(bob, "bob")["token"])
+        type_into(driver, "people-search", tag)
+        wait_for(driver, lambda d: spoken(d)[-1] == ["announcer", "2 people found"])
+        type_into(driver, "people-search", "nobody at all")
+        wait_for(driver, lambda d: spoken(d)[-1] == ["announcer", "Nobody found."])
+        type_into(driver, "public-search", tag)
+        wait_for(driver, lambda d: spoken(d)[-1] == ["announcer", "1 public room found"])
