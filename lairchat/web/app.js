@@ -38,6 +38,9 @@ const FRAME_MAX_BYTES = 1_048_576;
 const utf8Length = (text) => new TextEncoder().encode(text).length;
 
 const $ = (id) => document.getElementById(id);
+/** The node is laid out (neither it nor a parent is `display: none`, `hidden`). Not
+ * `checkVisibility()`, which Safari has only since 17.4. */
+const displayed = (node) => node.getClientRects().length > 0;
 
 // -- safe text -------------------------------------------------------------------------
 
@@ -173,7 +176,7 @@ function confirmAction(question, action, fallback) {
     dialog.addEventListener(
       "close",
       () => {
-        const back = opener?.isConnected && opener.checkVisibility() ? opener : fallback?.();
+        const back = opener?.isConnected && displayed(opener) ? opener : fallback?.();
         back?.focus();
         resolve(dialog.returnValue === "yes");
       },
@@ -479,7 +482,7 @@ function fillList(list, items, emptyText) {
     const now = buttons();
     const beside = () =>
       [...list.parentElement.querySelectorAll("input, button")].find(
-        (node) => !list.contains(node) && node.checkVisibility(),
+        (node) => !list.contains(node) && displayed(node),
       );
     (same?.querySelector("button") ?? now[Math.min(at, now.length - 1)] ?? beside())?.focus();
   }
@@ -715,7 +718,7 @@ function lineKeys(event) {
   const lines = () => list.querySelectorAll(":scope > li[tabindex]");
   const press = (selector) => {
     const button = line?.querySelector(selector);
-    if (button?.checkVisibility()) button.click();
+    if (button && displayed(button)) button.click();
     return null;
   };
   const to = {
@@ -883,7 +886,7 @@ function open(key) {
   // conversation is written in; on a touch screen its title takes the focus instead
   // (the box would bring the on-screen keyboard up over half of it).
   const focused = document.activeElement;
-  if (again && focused && focused !== document.body && focused.checkVisibility()) return;
+  if (again && focused && focused !== document.body && displayed(focused)) return;
   const touch = matchMedia("(pointer: coarse)").matches;
   (touch ? $("conversation-title") : $("message-input")).focus();
 }
