@@ -267,7 +267,7 @@ def test_file_connection_pragmas(tmp_path):
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
-    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # SQLite's
     assert conn.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 2  # FAST
 

@@ -26,20 +26,10 @@ def busy_timeout_ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-#: Pages in the write-ahead log that make the committing connection checkpoint (copy
-#: the log into the database; SQLite's default is 1,000). A checkpoint runs inside
-#: the commit that crosses the line, so the messages of that batch, and those that
-#: arrive meanwhile, wait for it: two syncs and the database file's new size on top
-#: of their own commit. With one-message commits (1,000 msg/s into one room) the
-#: default checkpointed every 300 commits or so, often enough to reach the 99th
-#: percentile of latency; 10,000 pages checkpoints ten times less often and writes
-#: the pages that every commit rewrites (the newest leaves of the message table and
-#: its indexes) once instead of ten times. The log then keeps about 40 MiB on disk.
-WAL_CHECKPOINT_PAGES = 10_000
-#: Bytes the log file is cut back to once it restarts, should a long read (a backup)
-#: have held it past the checkpoint's size; above that size, so that in steady use
-#: the log is rewritten in place and never regrows (a sync of a file that grew also
-#: writes its inode).
+#: Bytes the write-ahead log file is cut back to once it restarts, should a long
+#: read (a backup) have held it past its usual size (SQLite checkpoints it at 1,000
+#: pages, about 4 MiB); well above that, so that in steady use the log is rewritten
+#: in place and never regrows (a sync of a file that grew also writes its inode).
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: A deleted row's bytes are zeroed within its page (a message deleted by its
 #: author, a session), where SQLite without it leaves them readable in the file
@@ -51,14 +41,13 @@ SECURE_DELETE = "FAST"
 
 def configure_connection(conn: sqlite3.Connection, busy_ms: int | None = None) -> None:
     """Per-connection pragmas: WAL, durable commits, foreign keys, a busy timeout
-    (``busy_ms``, else :data:`BUSY_TIMEOUT_MS`), the log's checkpoint size, deleted
-    rows zeroed."""
+    (``busy_ms``, else :data:`BUSY_TIMEOUT_MS`), the log's size bound, deleted rows
+    zeroed."""
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_ms is None else int(busy_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     # FULL: a commit is on disk before we acknowledge it, even across power loss.
     conn.execute("PRAGMA synchronous = FULL")
-    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     conn.execute(f"PRAGMA secure_delete = {SECURE_DELETE}")
 
