@@ -442,6 +442,32 @@ def test_refused_session_on_reconnect_stops_for_good() -> None:
     assert len(opener.attempts) == 2
 
 
+def test_a_session_the_server_ends_is_reported_with_its_reason() -> None:
+    """A ban (or a logout elsewhere) arrives as an error frame, then the close. The
+    link reconnected, was refused with session_not_found, and the user read only
+    "your session has ended"; it now stops at the frame and reports the ban."""
+    link, opener, listener, clock = make_link()
+    link.start()
+    opener.accept()
+    handlers = opener.attempts[0][0]
+    handlers.frame_received({"type": "error", "code": "account_banned", "message": "Banned: spam"})
+    handlers.channel_closed("closed by the server")
+    assert listener.failed == ["account_banned"]
+    assert listener.events == []
+    assert listener.states[-1] == ("offline", "Banned: spam")
+    clock.advance(100)
+    assert len(opener.attempts) == 1  # no reconnection
+
+
+def test_other_error_frames_are_events() -> None:
+    link, opener, listener, _ = make_link()
+    link.start()
+    opener.accept()
+    frame = {"type": "error", "code": "invalid_message", "message": "Unknown type"}
+    opener.attempts[0][0].frame_received(frame)
+    assert listener.events == [frame] and listener.failed == [] and link.online
+
+
 def test_keepalive_pings_and_silence_drops_the_link() -> None:
     link, opener, listener, clock = make_link()
     link.start()

@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from lairchat.client.net.errors import ServerError, network_reason
+from lairchat.client.net.errors import SESSION_LOST_CODES, ServerError, network_reason
 from lairchat.client.net.session import Channel, ClientSession
 
 __all__ = ["Backoff", "ChannelHandlers", "Link", "LinkListener", "Opener"]
@@ -142,8 +142,17 @@ class _Attempt:
         self.link._handshake_failed(self, error)
 
     def session_event(self, event: dict[str, Any]) -> None:
-        if not self.done:
-            self.link.listener.link_event(event)
+        if self.done:
+            return
+        code = event.get("code")
+        if event.get("type") == "error" and code in SESSION_LOST_CODES:
+            # The server ended the session (a ban, a logout elsewhere, expiry) and
+            # closes next: that is the reason to show. Reconnecting would only be
+            # refused with session_not_found, which said the ban was no more than
+            # "your session has ended".
+            self.session_failed(ServerError(code, str(event.get("message", ""))))
+            return
+        self.link.listener.link_event(event)
 
 
 class Link:
