@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
 from lairchat.client.actions import ActionsMixin
-from lairchat.client.config import ClientConfig
+from lairchat.client.config import ClientConfig, derive_http_url
 from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Link, Opener
@@ -310,7 +310,7 @@ class App(ActionsMixin):
             self._busy = False
             self.ui.activity = ""
             what = "Registration failed" if registering else "Login failed"
-            self.state.notify(f"{what}: {err.describe()}", "error")
+            self.state.notify(f"{what}: {err.describe()}{self._hint(err)}", "error")
             if err.code in PASSWORD_REFUSED:
                 self.ui.login.retry_password()
             return
@@ -453,10 +453,25 @@ class App(ActionsMixin):
         d.addErrback(lambda f: log.info("ending an unused session: %s", f.getErrorMessage()))
 
     def _hint(self, error: ServerError) -> str:
-        """What to try when a plain TCP connection met a silent server: a TLS port
-        says nothing until it hears a TLS greeting."""
-        if error.code == "no_greeting" and self.config.transport_name == "TCP":
+        """What to try when a plain TCP connection met a silent server (a TLS port
+        says nothing until it hears a TLS greeting), or when the REST API was not at
+        the address derived from the server's (its port + 2, as the original client
+        derives it): the HTTP port given as the server's is the usual slip."""
+        config = self.config
+        if error.code == "no_greeting" and config.transport_name == "TCP":
             return " (a TLS port? then use --tls)"
+        derived = derive_http_url(config.host, config.port, config.tls)
+        if (
+            error.code == "unreachable"
+            and not config.websocket
+            and config.port != ClientConfig.port  # the default: a server not running
+            and config.http_url == derived
+        ):
+            return (
+                f" (is {config.port} the server's HTTP port? The API is looked for at"
+                f" port + 2, {config.port + 2}: give the TCP port, 8080 by default, or"
+                " the API's address with --http-url)"
+            )
         return ""
 
     def link_event(self, event: dict[str, Any]) -> None:

@@ -227,6 +227,29 @@ def test_server_down_and_rate_limits_are_explained(world: World) -> None:
     assert world.notice() == "Registration failed: Rate limited by the server: try again in 9 s"
 
 
+def test_the_http_port_given_as_the_server_gets_a_hint(world: World) -> None:
+    """The API is looked for at the server's port + 2, as the original client does;
+    given the HTTP port (8082), the client knocked at 8084 and said only that
+    nothing answered there. On the default port (a server not running) no hint."""
+    world.api.fail["login"] = ServerError(
+        "unreachable", "Cannot reach the server at http://127.0.0.1:8084 (connection refused)"
+    )
+    world.app.dispatch(c.Login("127.0.0.1:8082", "me", "pw"))
+    assert world.app.config.http_url == "http://127.0.0.1:8084"
+    assert world.notice() == (
+        "Login failed: Cannot reach the server at http://127.0.0.1:8084 (connection refused)"
+        " (is 8082 the server's HTTP port? The API is looked for at port + 2, 8084: give"
+        " the TCP port, 8080 by default, or the API's address with --http-url)"
+    )
+    world.api.fail["login"] = ServerError(
+        "unreachable", "Cannot reach the server at http://127.0.0.1:8082 (connection refused)"
+    )
+    world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
+    assert world.notice() == (
+        "Login failed: Cannot reach the server at http://127.0.0.1:8082 (connection refused)"
+    )
+
+
 def test_realtime_port_closed_after_http_login(world: World) -> None:
     world.app.dispatch(c.Login("127.0.0.1:8080", "me", "pw"))
     world.opener.attempts[-1][1].errback(ConnectionRefusedError())
