@@ -81,14 +81,24 @@ def _iso(seconds: float) -> str:
     return stamp.replace("+00:00", "Z")
 
 
+#: Namespaces whose info lines are routine, shown from ``debug`` only: the HTTP
+#: channel says "Timing out client" at info for every kept-alive connection left idle
+#: for a minute (a browser tab each minute).
+QUIET_AT_INFO = ("lairchat.transports.http.site._Channel",)
+
+
 def make_observer(out: IO[Any], log_format: str = "text", level: str = "info") -> ILogObserver:
     """An observer writing to ``out`` in ``log_format`` ("text" or "json"), dropping
-    events below ``level``."""
+    events below ``level`` (and the :data:`QUIET_AT_INFO` namespaces' info lines)."""
     if log_format == "json":
         writer: ILogObserver = FileLogObserver(out, json_line)
     else:
         writer = textFileLogObserver(out)
-    return FilteringLogObserver(writer, [LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])])
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LEVELS[level])
+    if level == "info":
+        for namespace in QUIET_AT_INFO:
+            predicate.setLogLevelForNamespace(namespace, LogLevel.warn)
+    return FilteringLogObserver(writer, [predicate])
 
 
 def twistd_log_file(options: Mapping[str, Any]) -> IO[Any] | None:

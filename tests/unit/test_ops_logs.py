@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from twisted.internet.testing import StringTransport
 from twisted.logger import Logger, LogLevel, LogPublisher, globalLogPublisher
 from twisted.python import log as legacy
 from twisted.python.failure import Failure
 
 from lairchat.observability import logs
+from lairchat.transports.http.site import _Channel
 
 
 def emit(observer, level: LogLevel, fmt: str, **fields) -> None:
@@ -94,6 +96,24 @@ def test_level_filter(level: str, kept: list[str]) -> None:
     for name in ("debug", "info", "warn", "error"):
         emit(observer, LogLevel.levelWithName(name), name)
     assert [json.loads(line)["level"] for line in out.getvalue().splitlines()] == kept
+
+
+def test_idle_http_connections_timing_out_are_not_logged_at_info() -> None:
+    """Twisted's HTTP channel logs "Timing out client" at info for every kept-alive
+    connection idle for a minute: a line per browser tab per minute. Shown from
+    debug; its warnings, and other info lines, as before."""
+    for level, shown in (("info", False), ("debug", True)):
+        out = io.StringIO()
+        publisher = LogPublisher(logs.make_observer(out, "text", level))
+        channel = _Channel()
+        channel._log = Logger(namespace=channel._log.namespace, observer=publisher)
+        channel.callLater = lambda *a, **k: None
+        channel.makeConnection(StringTransport())
+        channel.timeoutConnection()
+        assert ("Timing out client" in out.getvalue()) is shown
+        channel._log.warn("a warning")
+        emit(logs.make_observer(out, "text", level), LogLevel.info, "other info")
+        assert "a warning" in out.getvalue() and "other info" in out.getvalue()
 
 
 # -- where twistd would write ---------------------------------------------------------
