@@ -66,7 +66,7 @@ class InvitationService:
             inviter_name=actor.username,
             invitee_name=invitee.username,
         )
-        await self.store.create_invitation(invitation, now)
+        await self.rooms.written_in(room, self.store.create_invitation(invitation, now))
         self.hub.publish(
             Event(
                 {"type": "invitation_received", "invitation": invitation.to_wire()},

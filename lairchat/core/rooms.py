@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet.defer import DeferredLock
 
@@ -18,6 +18,8 @@ from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.types import ROOM_ROLE_RANK, Member, Membership, Room, User
 from lairchat.storage.interfaces import IStore
+
+T = TypeVar("T")
 
 
 def parse_room_role(value: str) -> str:
@@ -209,23 +211,30 @@ class RoomService:
         # joiner's response precedes its own user_joined_room.
         return room, membership
 
+    async def written_in(self, room: Room, write: Awaitable[T]) -> T:
+        """``write``'s outcome, for a row that names ``room`` (a membership, an
+        invitation). The room was read before, and its deletion waits for no change
+        (:meth:`one_change`): deleted since, the row breaks a foreign key. Say what
+        the same request a moment later would, ``room_not_found``, not
+        ``internal_error``."""
+        try:
+            return await write
+        except LairError:
+            raise
+        except Exception:
+            if await self.store.get_room(room.id) is None:
+                raise LairError("room_not_found") from None
+            raise
+
     async def add_member(self, user: User, room: Room, accepting: bool) -> Membership:
         """Insert a membership (capacity and duplicate checks are atomic in storage),
         update the index and announce it. Shared by join and invitation accept."""
         now = self.clock.seconds()
         membership = Membership(room.id, user.id, "member", now)
-        try:
-            await self.store.add_membership(
-                membership, room.max_members, now if accepting else None
-            )
-        except LairError:
-            raise
-        except Exception:
-            # The room was read before; deleted since, its membership row breaks a
-            # foreign key. Say what a join a moment later would, not internal_error.
-            if await self.store.get_room(room.id) is None:
-                raise LairError("room_not_found") from None
-            raise
+        accepted_at = now if accepting else None
+        await self.written_in(
+            room, self.store.add_membership(membership, room.max_members, accepted_at)
+        )
         self._admit(room.id, user)
         self.hub.publish(
             Event(

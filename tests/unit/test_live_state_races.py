@@ -134,6 +134,22 @@ def test_invitation_accepted_as_its_room_is_deleted_is_room_not_found(w, s, monk
     assert w.hub.rooms_of(dave.id) == []
 
 
+@pytest.mark.parametrize("mode", [True, False], ids=["http", "real-time"])
+def test_invitation_to_a_room_deleted_meanwhile_is_room_not_found(w, s, monkeypatch, mode):
+    # The deletion is not one of the room's changes that wait for each other: the
+    # invitation's insert then broke a foreign key, an internal_error (500) with a
+    # traceback in the log, where a moment later the same request is room_not_found.
+    dave = w.user("dave")
+    daves = w.connect(dave)
+    releases = hold(monkeypatch, w.core.store, "create_invitation")
+    invite = w.core.invitations.create(s.alice, s.room.id, dave.id, mode)
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    releases[0]()
+    w.fails(invite, "room_not_found")
+    assert daves.types() == []  # no invitation_received for a room that is gone
+    assert result(w.core.invitations.pending(dave)) == ([], False)
+
+
 def test_a_message_in_flight_as_its_sender_is_kicked_is_kept(w, s, monkeypatch):
     # Documented (architecture.md, "Decisions"): the membership check is when the
     # message is sent; the delivery is to the members at its commit.
