@@ -99,10 +99,16 @@ class InvitationService:
     async def accept(self, actor: User, invitation_id: str | None) -> tuple[Membership, Room]:
         invitation = await self._respondable(actor, invitation_id)
         room = await self.rooms._room(invitation.room_id)
-        membership = await self.rooms.add_member(actor, room, accepting=True)
+        # Answered meanwhile (a decline), it admits no one: checked in the same write.
+        entry = (invitation.id, "invitation_expired")
+        membership = await self.rooms.add_member(actor, room, accepting=True, entry=entry)
         return membership, room
 
     @deferred
     async def decline(self, actor: User, invitation_id: str | None) -> None:
         invitation = await self._respondable(actor, invitation_id)
-        await self.store.set_invitation_status(invitation.id, "declined", self.clock.seconds())
+        # Accepted (or expired) since it was read: answered once, by what came first.
+        if not await self.store.set_invitation_status(
+            invitation.id, "declined", self.clock.seconds()
+        ):
+            raise LairError("invitation_expired")

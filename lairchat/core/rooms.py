@@ -205,7 +205,10 @@ class RoomService:
         invitation = await self.store.find_pending_invitation(room.id, actor.id, now)
         if room.is_private and invitation is None:
             raise LairError("room_private")
-        membership = await self.add_member(actor, room, invitation is not None)
+        # A private room is entered with the invitation: declined (or expired) since
+        # it was read here, it lets no one in.
+        entry = (invitation.id, "room_private") if room.is_private and invitation else None
+        membership = await self.add_member(actor, room, invitation is not None, entry)
         # ``room`` was read from the database above (whole seconds, as the original's
         # re-read after joining); nothing else runs after the join is announced, so the
         # joiner's response precedes its own user_joined_room.
@@ -226,14 +229,18 @@ class RoomService:
                 raise LairError("room_not_found") from None
             raise
 
-    async def add_member(self, user: User, room: Room, accepting: bool) -> Membership:
+    async def add_member(
+        self, user: User, room: Room, accepting: bool, entry: tuple[str, str] | None = None
+    ) -> Membership:
         """Insert a membership (capacity and duplicate checks are atomic in storage),
-        update the index and announce it. Shared by join and invitation accept."""
+        update the index and announce it. Shared by join and invitation accept.
+        ``entry``: ``(invitation id, error code)``, the invitation the user enters
+        with, checked in the same write (IStore.add_membership)."""
         now = self.clock.seconds()
         membership = Membership(room.id, user.id, "member", now)
         accepted_at = now if accepting else None
         await self.written_in(
-            room, self.store.add_membership(membership, room.max_members, accepted_at)
+            room, self.store.add_membership(membership, room.max_members, accepted_at, entry)
         )
         self._admit(room.id, user)
         self.hub.publish(

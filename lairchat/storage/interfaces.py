@@ -80,9 +80,12 @@ class IRoomStore(Interface):
     def get_membership(room_id, user_id):
         """The Membership or None."""
 
-    def add_membership(membership, max_members, accept_invitation_at):
+    def add_membership(membership, max_members, accept_invitation_at, entry=None):
         """Insert unless the room is full (``room_full``) or the user a member
-        (``already_member``); mark a pending invitation accepted at the given time."""
+        (``already_member``); mark a pending invitation accepted at the given time.
+        ``entry``, if given, is ``(invitation id, error code)``: the invitation the
+        user enters with, which must still be pending and unexpired then (else that
+        error, before the other checks)."""
 
     def remove_membership(room_id, user_id):
         """Delete a membership; True if it existed."""
@@ -158,7 +161,8 @@ class IInvitationStore(Interface):
         """A pending unexpired Invitation for (room, user), or None."""
 
     def set_invitation_status(invitation_id, status, now):
-        """Record a response."""
+        """Record a response to a pending, unexpired invitation; False if it was not
+        (answered or expired meanwhile)."""
 
 
 class IAdminStore(Interface):

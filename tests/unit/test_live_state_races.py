@@ -150,6 +150,50 @@ def test_invitation_to_a_room_deleted_meanwhile_is_room_not_found(w, s, monkeypa
     assert result(w.core.invitations.pending(dave)) == ([], False)
 
 
+@pytest.fixture
+def invited(w, s):
+    """dave, invited to "general" made private; his connection."""
+    w.ok(w.core.rooms.update(s.alice, s.room.id, settings={"public": False}, settings_given=True))
+    dave = w.user("dave")
+    invitation = w.ok(w.core.invitations.create(s.alice, s.room.id, dave.id, True))
+    daves = w.connect(dave)
+    w.clear()
+    return SimpleNamespace(dave=dave, invitation=invitation, sub=daves)
+
+
+def test_an_invitation_declined_as_it_is_accepted_is_answered_once(w, s, invited, monkeypatch):
+    # Both passed the "still pending" check: the accept joined the private room and the
+    # decline then overwrote its status, both answered success; the invitation said
+    # declined of someone who had joined with it.
+    releases = hold(monkeypatch, w.core.store, "set_invitation_status")
+    decline = w.core.invitations.decline(invited.dave, invited.invitation.id)
+    w.ok(w.core.invitations.accept(invited.dave, invited.invitation.id))
+    releases[0]()
+    w.fails(decline, "invitation_expired")
+    assert result(w.core.store.get_invitation(invited.invitation.id)).status == "accepted"
+    assert w.hub.is_member(s.room.id, invited.dave.id)
+
+
+@pytest.mark.parametrize("how", ["accept", "join"])
+def test_a_private_room_is_not_entered_with_an_invitation_declined_meanwhile(
+    w, s, invited, monkeypatch, how
+):
+    # The invitation was read pending, then declined, then the membership written:
+    # the declined invitation let its invitee into the private room all the same.
+    releases = hold(monkeypatch, w.core.store, "add_membership")
+    if how == "accept":
+        entering = w.core.invitations.accept(invited.dave, invited.invitation.id)
+    else:
+        entering = w.core.rooms.join(invited.dave, s.room.id)
+    w.ok(w.core.invitations.decline(invited.dave, invited.invitation.id))
+    releases[0]()
+    w.fails(entering, "invitation_expired" if how == "accept" else "room_private")
+    assert result(w.core.store.get_invitation(invited.invitation.id)).status == "declined"
+    assert not w.hub.is_member(s.room.id, invited.dave.id)
+    assert members(w, s.room.id) == {"alice", "bob", "carol"}
+    assert s.watcher.types() == []
+
+
 def test_a_message_in_flight_as_its_sender_is_kicked_is_kept(w, s, monkeypatch):
     # Documented (architecture.md, "Decisions"): the membership check is when the
     # message is sent; the delivery is to the members at its commit.

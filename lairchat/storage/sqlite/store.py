@@ -539,10 +539,24 @@ class SQLiteStore:
         return self._read(txn)
 
     def add_membership(
-        self, membership: Membership, max_members: int | None, accept_invitation_at: float | None
+        self,
+        membership: Membership,
+        max_members: int | None,
+        accept_invitation_at: float | None,
+        entry: tuple[str, str] | None = None,
     ) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Membership:
             key = (membership.room_id, membership.user_id)
+            if entry is not None:
+                found = cur.execute(
+                    "SELECT status = 'pending' AND expires_at > ? FROM invitations WHERE id = ?",
+                    (_int(accept_invitation_at), entry[0]),
+                ).fetchone()
+                if found is None:
+                    # Invitations go with their room alone (delete_room).
+                    raise LairError("room_not_found")
+                if not found[0]:
+                    raise LairError(entry[1])
             if cur.execute(
                 "SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id = ?", key
             ).fetchone():
@@ -881,10 +895,14 @@ class SQLiteStore:
         return self._read(txn)
 
     def set_invitation_status(self, invitation_id: str, status: str, now: float) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> None:
-            cur.execute(
-                "UPDATE invitations SET status = ?, responded_at = ? WHERE id = ?",
-                (status, _int(now), invitation_id),
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return (
+                cur.execute(
+                    "UPDATE invitations SET status = ?, responded_at = ? "
+                    "WHERE id = ? AND status = 'pending' AND expires_at > ?",
+                    (status, _int(now), invitation_id, _int(now)),
+                ).rowcount
+                > 0
             )
 
         return self._write(txn)
