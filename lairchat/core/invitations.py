@@ -51,8 +51,6 @@ class InvitationService:
         invitee = await self.store.get_user(user_id) if user_id else None
         if invitee is None:
             raise LairError("user_not_found")
-        if await self.store.get_membership(room.id, invitee.id) is not None:
-            raise LairError("already_member")
         now = self.clock.seconds()
         invitation = Invitation(
             new_id(),
@@ -66,6 +64,8 @@ class InvitationService:
             inviter_name=actor.username,
             invitee_name=invitee.username,
         )
+        # Membership (already_member) and pending duplicates (already_invited) are
+        # checked in the write: one who joined meanwhile is not invited.
         await self.rooms.written_in(room, self.store.create_invitation(invitation, now))
         self.hub.publish(
             Event(

@@ -149,7 +149,8 @@ class IMessageStore(Interface):
 
 class IInvitationStore(Interface):
     def create_invitation(invitation, now):
-        """Insert unless a pending unexpired one exists (``already_invited``)."""
+        """Insert unless the invitee is a member of the room (``already_member``) or a
+        pending unexpired one exists (``already_invited``)."""
 
     def get_invitation(invitation_id):
         """The enriched Invitation or None."""

@@ -150,6 +150,21 @@ def test_invitation_to_a_room_deleted_meanwhile_is_room_not_found(w, s, monkeypa
     assert result(w.core.invitations.pending(dave)) == ([], False)
 
 
+def test_an_invitation_to_someone_joining_meanwhile_is_already_member(w, s, monkeypatch):
+    # The invitee was checked not a member, joined (a public room), then the
+    # invitation was written: it stayed pending for a week in their list, for a
+    # room they were in, announced by an invitation_received.
+    dave = w.user("dave")
+    daves = w.connect(dave)
+    releases = hold(monkeypatch, w.core.store, "create_invitation")
+    invite = w.core.invitations.create(s.alice, s.room.id, dave.id, True)
+    w.ok(w.core.rooms.join(dave, s.room.id))
+    releases[0]()
+    w.fails(invite, "already_member")
+    assert result(w.core.invitations.pending(dave)) == ([], False)
+    assert "invitation_received" not in daves.types()
+
+
 @pytest.fixture
 def invited(w, s):
     """dave, invited to "general" made private; his connection."""

@@ -841,6 +841,11 @@ class SQLiteStore:
     def create_invitation(self, invitation: Invitation, now: float) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Invitation:
             if cur.execute(
+                "SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id = ?",
+                (invitation.room_id, invitation.invitee_id),
+            ).fetchone():
+                raise LairError("already_member")
+            if cur.execute(
                 "SELECT 1 FROM invitations WHERE room_id = ? AND invitee_id = ? "
                 "AND status = 'pending' AND expires_at > ?",
                 (invitation.room_id, invitation.invitee_id, _int(now)),
