@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -412,6 +413,27 @@ def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
     reply = namespace["recv"]()
     assert (reply["type"], reply["request_id"], reply["success"]) == ("login_response", "s1", True)
     namespace["sock"].close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_javascript_encryption_example_is_a_working_client(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """§4's Node.js client, run as written but for the port: a second, independent
+    AES-GCM and X25519 (Node's OpenSSL bindings, JWK key forms) must make a sealed
+    connection that answers its ``ping``, so the byte layout the doc describes is
+    the one the server speaks, not just what the Python example happens to do."""
+    source = code_blocks(section(TCP_MD, "4. Encryption"), "js")[0]
+    source, count = re.subn(r"PORT = 8080;", f"PORT = {server.tcp_port};", source)
+    assert count == 1, "the example names its port as PORT = 8080"
+    script = tmp_path / "sealed.mjs"
+    script.write_text(source)
+    run = subprocess.run(
+        ["node", str(script)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    pong = json.loads(run.stdout)
+    assert list(pong) == ["type", "server_time"] and pong["type"] == "pong"
 
 
 def documented_events() -> dict[str, list[str]]:
