@@ -827,6 +827,35 @@ def test_shared_objects_have_the_keys_http_md_prints(server: LiveServer) -> None
     assert list(live["Room"]["settings"]) == list(objects["Room"]["settings"])
 
 
+def test_answers_keys_http_md_calls_always_there_are_null_when_unset(server: LiveServer) -> None:
+    """HTTP.md's "optional fields" row names the answer keys that are ``null``
+    rather than absent when they have no value: each one, made to have none, is
+    there and ``null`` (a client written in a typed language needs to know which
+    fields are nullable, not just optional)."""
+    row = re.search(r"^\| optional fields \|(.*)$", section(HTTP_MD, "Conventions"), re.M)[1]
+    listed = set(re.findall(r"`(\w+)`", row.split("no value:")[1].split("(over")[0])) - {"null"}
+    admin = login_over_http(server, ADMIN, ADMIN_PASSWORD)["token"]
+    with server.register("nullowner") as owner, server.register("nullguest") as guest:
+        room = owner.ok("create_room", name=f"nulls{uuid.uuid4().hex[:8]}")["room"]
+        invitation = owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
+        status, seen = http(server, "GET", f"/api/v1/rooms/{room['id']}", guest.token)
+        assert status == 200
+        status, ban = http(server, "POST", f"/api/v1/admin/users/{guest.user_id}/ban", admin)
+        assert status == 200
+        found = {
+            "last_seen_at": owner.ok("get_current_user")["user"],
+            "description": room["settings"],
+            "max_members": room["settings"],
+            "message": invitation["invitation"],
+            "responded_at": invitation["invitation"],
+            "membership": seen,
+            "expires_at": ban,
+        }
+    assert listed == set(found)
+    for key, holder in found.items():
+        assert key in holder and holder[key] is None, key
+
+
 def test_http_md_check_order_holds(server: LiveServer) -> None:
     """HTTP.md's "order in which a request is examined", one pair of faults per
     step: the earlier step's error is the answer."""
