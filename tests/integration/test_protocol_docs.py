@@ -856,6 +856,90 @@ def test_answers_keys_http_md_calls_always_there_are_null_when_unset(server: Liv
         assert key in holder and holder[key] is None, key
 
 
+def command_row(kind: str) -> str:
+    """TCP.md §6's table row of one command."""
+    return re.search(rf"^\| `{kind}` \|.*$", section(TCP_MD, "6. Commands"), re.M)[0]
+
+
+def whole_second(stamp: str) -> str:
+    return re.sub(r"\.\d+Z$", "Z", stamp)
+
+
+def test_an_edit_answers_created_at_in_whole_seconds_as_the_docs_say(server: LiveServer) -> None:
+    """An edit right after the send: the send's answer has microseconds, the edit's
+    answer (TCP and HTTP) the same second without them, as both docs now warn (a
+    client that replaced its message by ``created_at`` equality lost it)."""
+    assert "whole seconds" in command_row("edit_message")
+    assert "whole seconds" in section(HTTP_MD, "`PATCH /api/v1/messages/{message_id}`")
+    with server.register("editstamp") as author:
+        target = {"type": "dm", "recipient": author.user_id}
+        sent = author.ok("send_message", target=target, content="x")["message"]
+        edited = author.ok("edit_message", message_id=sent["id"], content="y")["message"]
+        status, answer = http(
+            server, "POST", "/api/v1/messages", author.token, target=target, content="x"
+        )
+        assert status == 201
+        patch = f"/api/v1/messages/{answer['message']['id']}"
+        status, patched = http(server, "PATCH", patch, author.token, content="y")
+        assert status == 200
+    for fresh, read_back in ((sent, edited), (answer["message"], patched["message"])):
+        assert re.search(r"\.\d+Z$", fresh["created_at"]), fresh
+        assert read_back["created_at"] == whole_second(fresh["created_at"])
+
+
+def test_mark_read_refuses_an_up_to_of_no_message_of_the_conversation(server: LiveServer) -> None:
+    """``up_to`` unknown, of another conversation, or malformed: ``message_not_found``
+    over TCP (not ``invalid_id``, as edit and delete answer a malformed id) and 404
+    over HTTP, as TCP.md's row and HTTP.md's ``/messages/read`` now say."""
+    cases = ("unknown", "another conversation's", "malformed")
+    for text in (command_row("mark_read"), section(HTTP_MD, "`POST /api/v1/messages/read`")):
+        assert all(case in text for case in cases), text
+    with server.register("readmark") as reader, server.register("readother") as other:
+        mine = {"type": "dm", "recipient": other.user_id}
+        elsewhere = reader.ok(
+            "send_message", target={"type": "dm", "recipient": reader.user_id}, content="to myself"
+        )["message"]["id"]
+        for up_to in (str(uuid.uuid4()), elsewhere, "not-an-id"):
+            answer = reader.request("mark_read", target=mine, up_to=up_to)
+            assert answer["error"]["code"] == "message_not_found", answer
+            status, body = http(
+                server, "POST", "/api/v1/messages/read", reader.token, target=mine, up_to=up_to
+            )
+            assert (status, body["error"]["code"]) == (404, "message_not_found")
+
+
+def test_limit_zero_answers_an_empty_page_as_the_docs_say(server: LiveServer) -> None:
+    """``limit`` 0: an empty page; ``has_more`` says whether messages lie that way
+    (TCP and HTTP), and is always true for users and rooms (HTTP.md's rule)."""
+    assert "`limit=0`" in section(HTTP_MD, "Pagination")
+    assert "`limit` 0" in section(TCP_MD, "6. Commands")
+    with server.register("limitzero") as user, server.register("limitpeer") as peer:
+        quiet = {"type": "dm", "recipient": peer.user_id}
+        talked = {"type": "dm", "recipient": user.user_id}
+        user.ok("send_message", target=talked, content="x")
+        for target, more in ((quiet, False), (talked, True)):
+            page = user.ok("get_messages", target=target, limit=0)
+            assert (page["messages"], page["has_more"]) == ([], more)
+            query = f"target_type=dm&target_id={target['recipient']}&limit=0"
+            assert http(server, "GET", f"/api/v1/messages?{query}", user.token) == (
+                200,
+                {"messages": [], "has_more": more},
+            )
+        for path, key in (("/api/v1/users?limit=0", "users"), ("/api/v1/rooms?limit=0", "rooms")):
+            status, page = http(server, "GET", path, user.token)
+            assert (status, page[key], page["has_more"]) == (200, [], True)
+
+
+def test_a_ping_with_a_request_id_is_answered_by_a_bare_pong(server: LiveServer) -> None:
+    """TCP.md's ``ping`` row: a ``request_id`` is ignored, the pong has only its two
+    keys (a client matching answers by ``request_id`` must not wait for one)."""
+    assert "`pong` carries none" in command_row("ping")
+    with server.register("pingid") as client:
+        client.send({"type": "ping", "request_id": "p1"})
+        pong = client.recv()
+    assert list(pong) == ["type", "server_time"] and pong["type"] == "pong"
+
+
 def test_http_md_check_order_holds(server: LiveServer) -> None:
     """HTTP.md's "order in which a request is examined", one pair of faults per
     step: the earlier step's error is the answer."""
