@@ -29,6 +29,16 @@ def user_key(user_id: str) -> str:
     return "user:" + user_id
 
 
+def session_key(session_id: str) -> str:
+    """The key of one session's own allowance, for what ends sessions (a logout, a
+    password change): the user's is shared by every holder of the account's tokens,
+    and an intruder with one could keep it used up so that the owner's password
+    change, the one thing that locks the intruder out, was refused. Still counted,
+    so a token gets no unbounded requests; the real-time ``logout`` is not counted
+    at all (it closes the connection it is sent on)."""
+    return "session:" + session_id
+
+
 @lru_cache(maxsize=4096)
 def address_key(host: str) -> str:
     """The key of a client known only by its address, for rate limits and per-address

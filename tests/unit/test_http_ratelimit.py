@@ -180,3 +180,36 @@ def test_a_proxy_header_named_keys_http_rate_limits(clock: task.Clock) -> None:
         bad_login(client, **{"X-Real-IP": "198.51.100.1", "X-Forwarded-For": f"192.0.2.{i}"})
     assert bad_login(client, **{"X-Real-IP": "198.51.100.1"}).status == 429
     assert bad_login(client, **{"X-Real-IP": "198.51.100.2"}).status == 401
+
+
+@pytest.mark.parametrize("spent", ["general", "auth"])
+def test_another_session_cannot_spend_the_owners_logout_or_password_change(
+    clock: task.Clock, spent: str
+) -> None:
+    """Allowances are per user, so every holder of the account's tokens shares them:
+    an intruder with a stolen token kept them used up (100 cheap requests a minute,
+    or 10 refreshes), and the owner's password change, the one thing that locks the
+    intruder out, and logout got 429. Those two count against their own session."""
+    client = limited_client(clock)
+    intruder = client.register("alice")
+    owner = client.login(intruder)
+
+    def spend() -> int:
+        if spent == "general":
+            return client.get("/api/v1/users/me", token=intruder.token).status
+        return client.post("/api/v1/auth/refresh", token=intruder.token).status
+
+    assert [spend() for _ in range(101 if spent == "general" else 11)][-1] == 429
+    change = {"current_password": owner.password, "new_password": "changed-1"}
+    assert client.post("/api/v1/auth/change-password", change, token=owner.token).status == 200
+    # The user's allowance is still spent (the limiter answers before the session).
+    assert spend() == 429
+    assert client.post("/api/v1/auth/logout", token=owner.token).status == 200
+
+
+def test_logout_and_password_change_are_still_limited_per_session(clock: task.Clock) -> None:
+    """Counted per session, not exempt: a token holder gets no unbounded requests."""
+    client = limited_client(clock)
+    alice = client.register("alice")
+    statuses = [client.post("/api/v1/auth/logout", token=alice.token).status for _ in range(11)]
+    assert statuses == [200] + [401] * 9 + [429]

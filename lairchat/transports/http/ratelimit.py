@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lairchat.core.ratelimit import Decision, RateLimiter, address_key, user_key
+from lairchat.core.ratelimit import Decision, RateLimiter, address_key, session_key, user_key
 from lairchat.core.tokens import Tokens
 from lairchat.domain.errors import LairError
 from lairchat.transports.proxies import ProxyPolicy
+
+#: Requests counted against the caller's session rather than its user (session_key).
+PER_SESSION = frozenset({b"/api/v1/auth/logout", b"/api/v1/auth/change-password"})
 
 
 def tier_of(path: bytes) -> str | None:
@@ -32,13 +35,18 @@ class HttpRateLimiter:
         self.proxies = proxies
 
     def client_key(self, request: Any) -> str:
-        """The user's key for a request with a valid token, else its address's."""
+        """The user's key for a request with a valid token (its session's for a logout
+        or a password change), else its address's."""
         header = request.getHeader("authorization") or ""
         if header.startswith("Bearer "):
             try:
-                return user_key(self.tokens.decode(header[7:]).user_id)
+                claims = self.tokens.decode(header[7:])
             except LairError:
                 pass
+            else:
+                if request.path in PER_SESSION:
+                    return session_key(claims.session_id)
+                return user_key(claims.user_id)
         return address_key(self.proxies.client_of_request(request))
 
     def admit(self, request: Any) -> LairError | None:
