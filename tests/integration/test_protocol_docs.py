@@ -1299,6 +1299,41 @@ def test_websocket_pre_authentication_answers_as_websocket_md_shows(server: Live
         assert ws.recv()["success"] is True
 
 
+def test_websocket_token_parameter_is_read_as_the_endpoint_table_says(server: LiveServer) -> None:
+    """The Endpoint table's ``query`` row: of two ``token`` parameters the first is
+    tried, other parameters are ignored, and ``Token`` is not ``token`` (no
+    ``authenticate_response`` at all: the next message answers the client's ping)."""
+    row = re.search(r"^\| query \|.*$", section(WS_MD, "Endpoint"), re.M)[0]
+    assert "case-sensitive" in row and "the first counts" in row
+    with server.register("wsquery") as tcp:
+        token = tcp.token
+    for query, success in (
+        (f"token={token}&token=junk", True),
+        (f"token=junk&token={token}", False),
+        (f"x=1&token={token}", True),
+    ):
+        with WSClient(server.http_port, path=f"/ws?{query}") as ws:
+            assert ws.recv()["type"] == "server_hello"
+            answer = ws.recv()
+            assert (answer["type"], answer["success"]) == ("authenticate_response", success), query
+    with WSClient(server.http_port, path=f"/ws?Token={token}") as ws:
+        assert ws.recv()["type"] == "server_hello"
+        ws.send({"type": "ping"})
+        assert ws.recv()["type"] == "pong"
+
+
+def test_tcp_md_only_over_http_names_real_endpoints(openapi: dict[str, Any]) -> None:
+    """§6's "Only over HTTP" paragraph sends a real-time client to the REST API for
+    what has no command: each endpoint it names is one HTTP.md documents and the
+    server serves (its OpenAPI document), so the pointer cannot go stale."""
+    text = section(TCP_MD, "6. Commands").split("**Only over HTTP**")[1].split("\n\n")[0]
+    named = re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^`]+)`", text)
+    assert len(named) == 9
+    for method, path in named:
+        assert f"#### `{method} {path}`" in HTTP_MD, (method, path)
+        assert method.lower() in openapi["paths"][path], (method, path)
+
+
 def test_websocket_md_differences_from_tcp_hold(server: LiveServer) -> None:
     """The "Differences from the TCP port" rows a client meets: the binary-message
     error as printed, key exchange refused, an encryption hello going straight to
