@@ -887,6 +887,24 @@ def test_an_edit_answers_created_at_in_whole_seconds_as_the_docs_say(server: Liv
         assert read_back["created_at"] == whole_second(fresh["created_at"])
 
 
+def test_get_room_leaves_membership_out_for_a_non_member_as_tcp_md_says(
+    server: LiveServer,
+) -> None:
+    """TCP.md's ``get_room`` row: a non-member's answer has no ``membership`` key at
+    all (Lair Chat's serde omits it), while HTTP's ``GET /rooms/{id}`` says ``null``;
+    a client that reads one transport's rule into the other breaks."""
+    row = command_row("get_room")
+    assert "absent otherwise" in row and "`null`" in row
+    with server.register("roomowner") as owner, server.register("roomvisitor") as visitor:
+        room = owner.ok("create_room", name=f"visit{uuid.uuid4().hex[:8]}")["room"]
+        tcp = visitor.ok("get_room", room_id=room["id"])
+        status, rest = http(server, "GET", f"/api/v1/rooms/{room['id']}", visitor.token)
+        member = owner.ok("get_room", room_id=room["id"])
+    assert list(tcp) == ["type", "request_id", "success", "room", "member_count"]
+    assert (status, rest["membership"]) == (200, None)
+    assert member["membership"]["role"] == "owner"
+
+
 def test_mark_read_refuses_an_up_to_of_no_message_of_the_conversation(server: LiveServer) -> None:
     """``up_to`` unknown, of another conversation, or malformed: ``message_not_found``
     over TCP (not ``invalid_id``, as edit and delete answer a malformed id) and 404
