@@ -22,7 +22,7 @@ from lairchat.config import Config
 from lairchat.core.deferreds import result
 from lairchat.core.passwords import at_lowest_priority
 from lairchat.core.ratelimit import RateLimiter
-from lairchat.core.retention import RetentionService
+from lairchat.core.retention import ExpiredSessionsService, RetentionService
 from lairchat.core.services import Core
 from lairchat.endpoints import http_listener, tcp_listener
 from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
@@ -192,6 +192,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
         core.hub, core.store.existing_sessions, reactor, banned=core.auth.is_banned
     ).setServiceParent(top)
 
+    ExpiredSessionsService(core.store, reactor).setServiceParent(top)
     if config.message_retention_days is not None:
         RetentionService(core.store, reactor, config.message_retention_days).setServiceParent(top)
 

@@ -1,4 +1,4 @@
-"""Message retention: deleting messages older than a number of days.
+"""Retention: deleting messages older than a number of days, and expired sessions.
 
 One rule for the server (:class:`RetentionService`, on its timer) and the operator
 command (``lairchat db prune``): :func:`prune` walks the messages from the oldest,
@@ -13,6 +13,14 @@ Nothing is announced to clients: pruned messages are simply gone from history th
 next time it is read (docs/operations.md, "Retention"). Read markers stay as they
 are; unread counts count the messages still stored; the seqs of pruned messages
 are never given again (migration 006).
+
+Sessions are deleted by logout, bans and password changes, and an expired one when
+its token is presented; a client that drops its token leaves its row. On a server
+run for months that was every session ever opened, so :class:`ExpiredSessionsService`
+deletes expired sessions on the same schedule and in the same batches, whether
+message retention is on or not. Nobody can tell: a session's tokens expire with it
+(``exp`` is its ``expires_at``), and are refused as ``token_expired`` before its row
+is looked up.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ PAUSE = 0.05
 #: Seconds from the start to the first pass, and between two passes.
 FIRST_RUN = 1.0
 INTERVAL = 3600.0
+#: How long an expired session is kept: a live connection is closed at its
+#: session's expiry by its own timer, and a sweep that beat it would have the
+#: session watcher (lairchat.revocation) close it as revoked instead.
+EXPIRED_GRACE = 60.0
 
 log = Logger()
 
@@ -45,6 +57,25 @@ log = Logger()
 def cutoff(now: float, days: int) -> float:
     """The creation time before which a message is older than ``days`` days."""
     return now - days * DAY
+
+
+@defer.inlineCallbacks
+def _batches(
+    step: Callable[[], defer.Deferred],
+    pause: Callable[[], defer.Deferred],
+    stopping: Callable[[], bool],
+) -> Any:
+    """Run ``step()`` (fires with how many it deleted, and whether there may be
+    more) until there is no more, ``pause()`` between two; fires with the total.
+    Ends early, after the step or the pause in flight, once ``stopping()`` is true."""
+    total = 0
+    while not stopping():
+        deleted, more = yield step()
+        total += deleted
+        if not more or stopping():
+            break
+        yield pause()
+    return total
 
 
 @defer.inlineCallbacks
@@ -58,28 +89,51 @@ def prune(
     """Delete every message created before ``created_before``, a batch per
     transaction, ``pause()`` between two; fires with how many were deleted. Ends
     early, after the batch or the pause in flight, once ``stopping()`` is true."""
-    total, after = 0, 0
-    while not stopping():
-        deleted, after = yield store.prune_messages(created_before, after, batch)
-        total += deleted
-        if after is None or stopping():
-            break
-        yield pause()
+    after = 0
+
+    def step() -> defer.Deferred:
+        def advanced(outcome: tuple[int, int | None]) -> tuple[int, bool]:
+            nonlocal after
+            deleted, after = outcome
+            return deleted, after is not None
+
+        return store.prune_messages(created_before, after, batch).addCallback(advanced)
+
+    total = yield _batches(step, pause, stopping)
     if total and not (yield store.empty_log()):
         log.info("retention: the write-ahead log was in use; the next pass empties it")
     return total
 
 
-class RetentionService(service.Service):
-    """Prunes messages older than ``days`` days once shortly after the start, then
-    every :data:`INTERVAL` seconds, on the server's writer pool; never two passes
-    at once. A stop lets the batch in flight finish and does not wait for more."""
+def prune_sessions(
+    store: IStore,
+    now: float,
+    pause: Callable[[], defer.Deferred],
+    batch: int = BATCH,
+    stopping: Callable[[], bool] = lambda: False,
+) -> defer.Deferred:
+    """Delete every session that expired more than :data:`EXPIRED_GRACE` before
+    ``now``, a batch per transaction, as :func:`prune`; fires with how many."""
+
+    def step() -> defer.Deferred:
+        deleted = store.prune_sessions(now - EXPIRED_GRACE, batch)
+        return deleted.addCallback(lambda n: (n, n == batch))
+
+    return _batches(step, pause, stopping)
+
+
+class _Sweep(service.Service):
+    """A pass shortly after the start, then every :data:`INTERVAL` seconds, on the
+    server's writer pool; never two passes at once. A stop lets the batch in flight
+    finish and does not wait for more. A subclass says what one pass deletes."""
+
+    #: What a pass deletes, as a failed pass is logged.
+    what = ""
 
     def __init__(
         self,
         store: IStore,
         clock: Any,
-        days: int,
         first: float = FIRST_RUN,
         interval: float = INTERVAL,
         pause: float = PAUSE,
@@ -87,7 +141,6 @@ class RetentionService(service.Service):
     ):
         self.store = store
         self.clock = clock
-        self.days = days
         self.first = first
         self.interval = interval
         self.pause = pause
@@ -97,11 +150,6 @@ class RetentionService(service.Service):
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
-        log.info(
-            "retention: messages older than {days} day(s) are deleted every {hours:g} h",
-            days=self.days,
-            hours=self.interval / 3600,
-        )
         self._call = self.clock.callLater(self.first, self.run)
 
     def stopService(self) -> Any:  # noqa: N802
@@ -109,19 +157,22 @@ class RetentionService(service.Service):
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
-        return self._pass  # the batch in flight; prune ends after it
+        return self._pass  # the batch in flight; the pass ends after it
+
+    def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
+        """One pass; fires with how many it deleted."""
+        raise NotImplementedError
+
+    def deleted(self, count: int) -> None:
+        """Log a pass that deleted ``count`` (more than none)."""
+        raise NotImplementedError
 
     def run(self) -> defer.Deferred:
         """One pass, then the next one scheduled; fires with how many were deleted
         (0 after a failure, which is logged: the next pass tries again)."""
         self._call = None
-        before = cutoff(self.clock.seconds(), self.days)
-        self._pass = prune(
-            self.store,
-            before,
-            lambda: deferLater(self.clock, self.pause),
-            self.batch,
-            stopping=lambda: not self.running,
+        self._pass = self.sweep(
+            lambda: deferLater(self.clock, self.pause), lambda: not self.running
         )
         self._pass.addCallbacks(self._done, self._failed)
         return self._pass
@@ -129,16 +180,53 @@ class RetentionService(service.Service):
     def _done(self, deleted: int) -> int:
         self._pass = None
         if deleted:
-            log.info(
-                "retention: deleted {deleted} message(s) older than {days} day(s)",
-                deleted=deleted,
-                days=self.days,
-            )
+            self.deleted(deleted)
         if self.running:
             self._call = self.clock.callLater(self.interval, self.run)
         return deleted
 
     def _failed(self, failure: Any) -> int:
         if not already_logged(failure.value):
-            log.failure("retention: pruning old messages failed", failure)
+            log.failure("retention: deleting {what} failed", failure, what=self.what)
         return self._done(0)
+
+
+class RetentionService(_Sweep):
+    """Prunes messages older than ``days`` days (:func:`prune`)."""
+
+    what = "old messages"
+
+    def __init__(self, store: IStore, clock: Any, days: int, **schedule: Any):
+        super().__init__(store, clock, **schedule)
+        self.days = days
+
+    def startService(self) -> None:  # noqa: N802
+        log.info(
+            "retention: messages older than {days} day(s) are deleted every {hours:g} h",
+            days=self.days,
+            hours=self.interval / 3600,
+        )
+        super().startService()
+
+    def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
+        before = cutoff(self.clock.seconds(), self.days)
+        return prune(self.store, before, pause, self.batch, stopping)
+
+    def deleted(self, count: int) -> None:
+        log.info(
+            "retention: deleted {deleted} message(s) older than {days} day(s)",
+            deleted=count,
+            days=self.days,
+        )
+
+
+class ExpiredSessionsService(_Sweep):
+    """Deletes expired sessions (:func:`prune_sessions`); always on."""
+
+    what = "expired sessions"
+
+    def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
+        return prune_sessions(self.store, self.clock.seconds(), pause, self.batch, stopping)
+
+    def deleted(self, count: int) -> None:
+        log.info("retention: deleted {deleted} expired session(s)", deleted=count)

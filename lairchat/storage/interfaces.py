@@ -54,6 +54,10 @@ class ISessionStore(Interface):
     def existing_sessions(session_ids):
         """The subset of ``session_ids`` that still have a session row."""
 
+    def prune_sessions(expired_before, batch):
+        """Delete at most ``batch`` sessions that expired before ``expired_before``,
+        in one short transaction; fires with how many (lairchat.core.retention)."""
+
 
 class IRoomStore(Interface):
     def create_room(room, membership):

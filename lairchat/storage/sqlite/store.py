@@ -414,6 +414,19 @@ class SQLiteStore:
 
         return self._read(txn)
 
+    def prune_sessions(self, expired_before: float, batch: int) -> defer.Deferred:
+        """One short transaction of the expired-session sweep: found by
+        ``idx_sessions_expires``, so a batch costs its own rows, not the table."""
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "DELETE FROM sessions WHERE id IN "
+                "(SELECT id FROM sessions WHERE expires_at < ? LIMIT ?)",
+                (_int(expired_before), batch),
+            ).rowcount
+
+        return self._write(txn)
+
     # -- rooms and memberships ------------------------------------------------------
 
     def create_room(self, room: Room, membership: Membership) -> defer.Deferred:
