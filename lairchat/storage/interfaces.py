@@ -69,8 +69,10 @@ class IRoomStore(Interface):
     def update_room(room):
         """Write name, description and settings; ``room_name_taken`` on conflict."""
 
-    def delete_room(room_id):
-        """Delete the room and its invitations (memberships cascade; messages stay)."""
+    def delete_room(room_id, by=None):
+        """Delete the room and its invitations (memberships cascade; messages stay):
+        ``room_not_found`` if it is gone; with ``by`` (a user id), ``permission_denied``
+        unless that user created the room or is one of its owners then."""
 
     def list_public_rooms(limit, offset, search):
         """``[(Room, member_count)]`` of public rooms by name (case-insensitive)."""

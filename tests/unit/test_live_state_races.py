@@ -363,6 +363,42 @@ def test_a_moderator_demoted_while_deleting_has_deleted_first_or_not_at_all(w, s
     assert s.watcher.types() == ["message_deleted", "member_role_changed"]
 
 
+def test_a_room_deleted_twice_at_once_is_deleted_once(w, s, monkeypatch):
+    # Both deletions found the room, and both answered success.
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "owner"))
+    w.clear()
+    releases = hold(monkeypatch, w.core.store, "delete_room")
+    first = w.core.rooms.delete(s.alice, s.room.id)
+    second = w.core.rooms.delete(s.bob, s.room.id)
+    while releases:
+        releases.pop(0)()
+    w.ok(first)
+    w.fails(second, "room_not_found")
+    assert [e["deleted_by"] for e in s.watcher.payloads("room_deleted")] == [s.alice.id]
+
+
+@pytest.mark.parametrize("change", ["demote", "kick"])
+def test_an_owner_demoted_or_kicked_while_deleting_the_room_has_not_deleted_it(
+    w, s, monkeypatch, change
+):
+    # The deletion checked bob's owner role, alice's demotion (or kick) of bob was
+    # written and announced, then the room went: someone no longer an owner, or no
+    # longer in the room, had deleted it.
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "owner"))
+    w.clear()
+    releases = hold(monkeypatch, w.core.store, "delete_room")
+    delete = w.core.rooms.delete(s.bob, s.room.id)
+    if change == "demote":
+        w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "member"))
+    else:
+        w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+    releases[0]()
+    w.fails(delete, "permission_denied")
+    assert w.ok(w.core.rooms.get(s.alice, s.room.id)).room.name == "general"
+    assert w.hub.is_member(s.room.id, s.alice.id)
+    assert "room_deleted" not in s.watcher.types()
+
+
 @pytest.mark.parametrize("change", ["demote", "kick"])
 def test_an_inviter_demoted_or_kicked_meanwhile_invited_first_or_not_at_all(
     w, s, monkeypatch, change

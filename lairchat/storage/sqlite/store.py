@@ -492,8 +492,21 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def delete_room(self, room_id: str) -> defer.Deferred:
+    def delete_room(self, room_id: str, by: str | None = None) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
+            row = cur.execute("SELECT owner_id FROM rooms WHERE id = ?", (room_id,)).fetchone()
+            if row is None:
+                raise LairError("room_not_found")
+            if (
+                by is not None
+                and row[0] != by
+                and not cur.execute(
+                    "SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id = ? "
+                    "AND lower(role) = 'owner'",
+                    (room_id, by),
+                ).fetchone()
+            ):
+                raise LairError("permission_denied")
             cur.execute("DELETE FROM invitations WHERE room_id = ?", (room_id,))
             cur.execute(
                 "DELETE FROM read_markers WHERE target_type = 'room' AND target_id = ?", (room_id,)
