@@ -514,6 +514,39 @@ def last_frames(client: TCPClient) -> list[tuple[str, str]]:
     return [(f["code"], f["message"]) for f in client.expect_closed() if f["type"] == "error"]
 
 
+def test_commands_tcp_md_says_emit_no_event_emit_none(server: LiveServer) -> None:
+    """§8's "No event" paragraph: after each command it names, neither the caller,
+    nor the caller's other connection, nor the other user hears anything (a ping's
+    pong comes first), so a client does not wait for an event that never comes."""
+    text = section(TCP_MD, "8. Events").split("**No event**")[1].split("\n\n")[0]
+    named = set(re.findall(r"`(\w+)` \(", text)) & set(codec.SCHEMAS)  # each with its remark
+    assert named == {"create_room", "decline_invitation", "mark_read"}
+    with (
+        server.register("quietowner") as owner,
+        server.register("quietguest") as guest,
+        server.login(owner.token) as elsewhere,
+    ):
+        watching = (owner, guest, elsewhere)
+
+        def silent() -> None:
+            for client in watching:
+                assert client.barrier() == [], client.username
+
+        for client in watching:
+            client.barrier()  # the guest's user_online
+        room = owner.ok("create_room", name=f"quiet{uuid.uuid4().hex[:8]}")["room"]
+        silent()
+        invitation = owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
+        guest.event("invitation_received")
+        guest.ok("decline_invitation", invitation_id=invitation["invitation"]["id"])
+        silent()
+        guest.ok("send_message", target={"type": "dm", "recipient": owner.user_id}, content="x")
+        for client in watching:
+            client.event("message_received")
+        owner.ok("mark_read", target={"type": "dm", "recipient": guest.user_id})
+        silent()
+
+
 def test_a_session_ended_elsewhere_is_told_why_as_tcp_md_says(server: LiveServer) -> None:
     """§6 and §9: a password change on another session, a ban over HTTP and a
     password reset by the operator command (another process) each close the
