@@ -42,7 +42,7 @@ class InvitationService:
             membership = await self.store.get_membership(room_id, actor.id) if room_id else None
             if membership is None:
                 raise LairError("not_room_member")
-            if membership.role not in ("owner", "moderator"):
+            if not membership.moderates:
                 raise LairError("permission_denied")
             room = await self.rooms._room(room_id)
         else:

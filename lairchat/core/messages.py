@@ -225,7 +225,7 @@ class MessageService:
             # moderator demoted while this ran has deleted before or not at all.
             async with self.rooms.one_change(message.target.id):
                 membership = await self.store.get_membership(message.target.id, actor.id)
-                if membership is None or membership.role not in ("owner", "moderator"):
+                if membership is None or not membership.moderates:
                     raise LairError("permission_denied")
                 await self._delete(actor, message)
         else:

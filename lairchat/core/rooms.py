@@ -16,7 +16,7 @@ from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
-from lairchat.domain.types import ROOM_ROLE_RANK, Member, Membership, Room, User
+from lairchat.domain.types import Member, Membership, Room, User
 from lairchat.storage.interfaces import IStore
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ class RoomService:
     ) -> Room:
         room = await self._room(room_id)
         membership = await self._membership(room.id, actor.id)
-        if membership.role not in ("owner", "moderator"):
+        if not membership.moderates:
             raise LairError("permission_denied")
         if name is not None:
             room.name = validation.check_room_name(name)
@@ -345,10 +345,7 @@ class RoomService:
         async with self.one_change(room_id):
             mine = await self._membership(room_id, actor.id)
             theirs = await self._membership(room_id, user_id)
-            allowed = mine.role == "owner" or (
-                mine.role == "moderator"
-                and ROOM_ROLE_RANK[theirs.role] < ROOM_ROLE_RANK["moderator"]
-            )
+            allowed = mine.role == "owner" or (mine.moderates and not theirs.moderates)
             if not allowed:
                 raise LairError("permission_denied")
             await self._remove(room_id, user_id, "kicked")

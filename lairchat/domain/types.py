@@ -107,6 +107,12 @@ class Membership:
     role: str
     joined_at: float
 
+    @property
+    def moderates(self) -> bool:
+        """Whether the role manages the room (DOMAIN.md §8): updates it, invites over
+        HTTP, kicks plain members, deletes others' messages. Owners and moderators."""
+        return ROOM_ROLE_RANK[self.role] >= ROOM_ROLE_RANK["moderator"]
+
     def to_wire(self) -> dict[str, Any]:
         return {
             "room_id": self.room_id,
