@@ -514,6 +514,35 @@ def last_frames(client: TCPClient) -> list[tuple[str, str]]:
     return [(f["code"], f["message"]) for f in client.expect_closed() if f["type"] == "error"]
 
 
+def test_a_dms_events_name_the_recipient_as_tcp_md_says(server: LiveServer) -> None:
+    """§8's "Direct messages": every event of a DM the recipient receives carries
+    the recipient's own id as ``target.recipient``, so the conversation is found
+    by the other party; and HTTP refuses the type-less target TCP takes (HTTP.md)."""
+    assert "carry its own id there" in section(TCP_MD, "8. Events")
+    assert "type-less" in section(HTTP_MD, "`POST /api/v1/messages`")
+    with server.register("dmsender") as sender, server.register("dmreader") as reader:
+        target = {"type": "dm", "recipient": reader.user_id}
+        sent = sender.ok("send_message", target=target, content="hi")["message"]
+        sender.ok("edit_message", message_id=sent["id"], content="hi!")
+        sender.ok("delete_message", message_id=sent["id"])
+        sender.send({"type": "typing", "target": target})
+        received = [reader.event(kind) for kind in ("message_received", "message_edited")]
+        deleted, typing = reader.event("message_deleted"), reader.event("user_typing")
+        status, refused = http(
+            server,
+            "POST",
+            "/api/v1/messages",
+            sender.token,
+            target={"room": str(uuid.uuid4())},
+            content="x",
+        )
+    for event in received:
+        assert event["message"]["target"] == target and event["message"]["author"] != reader.user_id
+    assert deleted["target"] == target and typing["target"] == target
+    assert typing["user_id"] == sender.user_id
+    assert (status, refused["error"]["code"]) == (422, "validation_failed")
+
+
 def test_commands_tcp_md_says_emit_no_event_emit_none(server: LiveServer) -> None:
     """§8's "No event" paragraph: after each command it names, neither the caller,
     nor the caller's other connection, nor the other user hears anything (a ping's
