@@ -543,6 +543,31 @@ def test_a_dms_events_name_the_recipient_as_tcp_md_says(server: LiveServer) -> N
     assert (status, refused["error"]["code"]) == (422, "validation_failed")
 
 
+def test_too_many_pipelined_frames_close_as_tcp_md_says(server: LiveServer) -> None:
+    """§6 "Pipelining": 2500 commands in one write, more than may wait, close the
+    connection with nothing said (no error frame, no answer) over TCP, and with a
+    close frame 1000 and nothing before it over WebSocket; 1000 are all answered."""
+    text = section(TCP_MD, "6. Commands")
+    assert "with no\nerror frame and none of the answers still owed" in text
+    assert "close frame 1000" in text
+    frame = json.dumps({"type": "get_current_user"}).encode()
+    with server.register("pipeline") as user:
+        token = user.token
+    with server.login(token) as tcp:
+        tcp.sock.sendall((struct.pack("!I", len(frame)) + frame) * 1000)
+        answers = [tcp.recv() for _ in range(1000)]
+        assert {m["type"] for m in answers} == {"get_current_user_response"}
+        tcp.sock.sendall((struct.pack("!I", len(frame)) + frame) * 2500)
+        assert tcp.expect_closed() == []
+    with WSClient(server.http_port, path=f"/ws?token={token}") as ws:
+        assert ws.recv()["type"] == "server_hello"
+        assert ws.recv()["success"] is True
+        masked = struct.pack("!BB", 0x81, 0x80 | len(frame)) + b"\0\0\0\0" + frame
+        ws.sock.sendall(masked * 2500)
+        opcode, payload = ws.recv_frame()
+        assert (opcode, struct.unpack("!H", payload[:2])[0]) == (CLOSE, 1000)
+
+
 def test_commands_tcp_md_says_emit_no_event_emit_none(server: LiveServer) -> None:
     """§8's "No event" paragraph: after each command it names, neither the caller,
     nor the caller's other connection, nor the other user hears anything (a ping's
