@@ -202,7 +202,9 @@ class MessageService:
         validation.check_content(content)
         previous, message.content, message.edited = message.content, content, True
         message.updated_at = self.clock.seconds()
-        await self.store.update_message_content(message.id, content, message.updated_at)
+        if not await self.store.update_message_content(message.id, content, message.updated_at):
+            # Deleted since it was read: announcing the edit would bring it back.
+            raise LairError("message_not_found")
         self.hub.publish(
             Event(
                 {
@@ -232,7 +234,8 @@ class MessageService:
             raise LairError("permission_denied")
 
     async def _delete(self, actor: User, message: Message) -> None:
-        await self.store.delete_message(message.id)
+        if not await self.store.delete_message(message.id):
+            raise LairError("message_not_found")  # deleted meanwhile: announced once
         self.hub.publish(
             Event(
                 {

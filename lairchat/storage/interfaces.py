@@ -119,10 +119,11 @@ class IMessageStore(Interface):
         """The Message or None."""
 
     def update_message_content(message_id, content, now):
-        """Set content, ``is_edited`` and ``updated_at``."""
+        """Set content, ``is_edited`` and ``updated_at``; False if there was no such
+        message (deleted meanwhile)."""
 
     def delete_message(message_id):
-        """Hard delete."""
+        """Hard delete; False if there was no such message (deleted meanwhile)."""
 
     def prune_messages(created_before, after_seq, batch):
         """Of the ``batch`` messages after seq ``after_seq``, delete those created

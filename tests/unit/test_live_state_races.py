@@ -418,3 +418,32 @@ def test_an_inviter_demoted_or_kicked_meanwhile_invited_first_or_not_at_all(
     releases[0]()
     w.ok(invite)
     assert [len(pending) for pending in seen_then] == [1]  # it was there before
+
+
+def test_a_message_edited_as_it_is_deleted_is_not_brought_back(w, s, monkeypatch):
+    # The edit read the message, the deletion removed it (and told the room), then the
+    # edit's update found no row: it answered success and announced message_edited
+    # after message_deleted, which a client that applies edits brings back to view.
+    message = w.ok(w.core.messages.send(s.bob, Target("room", s.room.id), "draft"))
+    w.clear()
+    releases = hold(monkeypatch, w.core.store, "update_message_content")
+    edit = w.core.messages.edit(s.bob, message.id, "final")
+    w.ok(w.core.messages.delete(s.bob, message.id))
+    releases[0]()
+    w.fails(edit, "message_not_found")
+    assert s.watcher.types() == ["message_deleted"]
+
+
+def test_a_message_deleted_twice_at_once_is_deleted_once(w, s, monkeypatch):
+    # Both found the message and both answered success; the room heard
+    # message_deleted twice.
+    message = w.ok(w.core.messages.send(s.bob, Target("room", s.room.id), "oops"))
+    w.clear()
+    releases = hold(monkeypatch, w.core.store, "delete_message")
+    first = w.core.messages.delete(s.bob, message.id)
+    second = w.core.messages.delete(s.alice, message.id)  # the owner, as moderator
+    while releases:
+        releases.pop(0)()
+    w.ok(first)
+    w.fails(second, "message_not_found")
+    assert [e["deleted_by"] for e in s.watcher.payloads("message_deleted")] == [s.bob.id]

@@ -697,23 +697,26 @@ class SQLiteStore:
         return self._read(txn)
 
     def update_message_content(self, message_id: str, content: str, now: float) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> None:
-            cur.execute(
-                "UPDATE messages SET content = ?, is_edited = 1, updated_at = ? WHERE id = ?",
-                (content, _int(now), message_id),
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return (
+                cur.execute(
+                    "UPDATE messages SET content = ?, is_edited = 1, updated_at = ? WHERE id = ?",
+                    (content, _int(now), message_id),
+                ).rowcount
+                > 0
             )
 
         return self._write(txn)
 
     def delete_message(self, message_id: str) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> None:
+        def txn(cur: sqlite3.Cursor) -> bool:
             # Keep its seq from being given to the next message (migration 006).
             cur.execute(
                 "UPDATE message_seq_floor SET seq = max(seq, "
                 "COALESCE((SELECT rowid FROM messages WHERE id = ?), 0)) WHERE id = 1",
                 (message_id,),
             )
-            cur.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return cur.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount > 0
 
         return self._write(txn)
 
