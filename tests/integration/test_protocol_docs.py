@@ -1045,6 +1045,20 @@ def test_a_ping_with_a_request_id_is_answered_by_a_bare_pong(server: LiveServer)
     assert list(pong) == ["type", "server_time"] and pong["type"] == "pong"
 
 
+def test_a_refreshed_token_shares_its_session_as_http_md_says(server: LiveServer) -> None:
+    """``POST /auth/refresh``: the old token still works beside the new one, and a
+    logout with the new one ends the old one too (HTTP.md)."""
+    assert "a logout with either ends both" in section(HTTP_MD, "`POST /api/v1/auth/refresh`")
+    with server.register("refresher") as user:
+        old = user.token
+    status, fresh = http(server, "POST", "/api/v1/auth/refresh", old)
+    assert status == 200  # the same string as the old one within the same second
+    assert http(server, "GET", "/api/v1/users/me", old)[0] == 200
+    assert http(server, "POST", "/api/v1/auth/logout", fresh["token"]) == (200, {"success": True})
+    status, refused = http(server, "GET", "/api/v1/users/me", old)
+    assert (status, refused["error"]["code"]) == (401, "session_not_found")
+
+
 def test_http_md_check_order_holds(server: LiveServer) -> None:
     """HTTP.md's "order in which a request is examined", one pair of faults per
     step: the earlier step's error is the answer."""
