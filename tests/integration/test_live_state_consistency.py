@@ -9,11 +9,8 @@ a read with a deadline or a ping barrier; nothing sleeps.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +18,7 @@ from typing import Any
 import pytest
 
 from lairchat.testing import SOURCE_ROOT, ServerProcess
-from lairchat.testing_clients import TCPClient, WSClient
+from lairchat.testing_clients import TCPClient, WSClient, rest
 
 PASSWORD = "correct horse battery"
 
@@ -55,21 +52,6 @@ class Account:
 
     def rest(self, method: str, path: str, body: Any = None) -> tuple[int, dict]:
         return rest(self.server, method, path, body, self.token)
-
-
-def rest(
-    server: ServerProcess, method: str, path: str, body: Any = None, token: str | None = None
-) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
 
 
 def lairchat_admin(server: ServerProcess, *argv: str) -> str:

@@ -16,17 +16,14 @@ import json
 import sqlite3
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lairchat.testing import ServerProcess
-from lairchat.testing_clients import TCPClient, WSClient
+from lairchat.testing_clients import TCPClient, WSClient, rest
 
 PASSWORD = "correct horse battery"
 ADMIN = "sessions_admin"
@@ -44,21 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     srv.stop()
 
 
-def rest(
-    server: ServerProcess, method: str, path: str, body: Any = None, token: str | None = None
-) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{server.url}/api/v1{path}", data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-
-
 class User:
     """An account; :meth:`device` logs it in once more (a session of its own)."""
 
@@ -67,8 +49,8 @@ class User:
         self.server = server
         self.name = name or f"u{uuid.uuid4().hex[:10]}"
         if name is None:
-            body = {"username": self.name, "email": f"{self.name}@example.com"}
-            status, reply = rest(server, "POST", "/auth/register", {**body, "password": PASSWORD})
+            body = {"username": self.name, "email": f"{self.name}@ex.com", "password": PASSWORD}
+            status, reply = rest(server, "POST", "/api/v1/auth/register", body)
             assert status == 201, reply
             self.id = reply["user"]["id"]
         else:
@@ -77,7 +59,7 @@ class User:
     def device(self) -> dict:
         """A new session: the login's answer (``token``, ``session``, ``user``)."""
         body = {"identifier": self.name, "password": PASSWORD}
-        status, reply = rest(self.server, "POST", "/auth/login", body)
+        status, reply = rest(self.server, "POST", "/api/v1/auth/login", body)
         assert status == 200, reply
         return reply
 
@@ -113,7 +95,7 @@ def refused_on_realtime(server: ServerProcess, token: str) -> dict:
 
 
 def me(server: ServerProcess, token: str) -> tuple[int, dict]:
-    return rest(server, "GET", "/users/me", token=token)
+    return rest(server, "GET", "/api/v1/users/me", token=token)
 
 
 def presence(conn: Client, user_id: str) -> list[str]:
@@ -136,7 +118,10 @@ def test_a_logout_ends_that_session_only_on_every_transport(server: ServerProces
     a3_again = tcp(server, s3["token"])  # the same session on two connections
     assert presence(watcher, alice.id) == ["user_online"]
 
-    assert rest(server, "POST", "/auth/logout", token=s3["token"]) == (200, {"success": True})
+    assert rest(server, "POST", "/api/v1/auth/logout", token=s3["token"]) == (
+        200,
+        {"success": True},
+    )
 
     # Both connections of that session close (a logout says nothing first) ...
     assert a3.expect_closed() == []
@@ -155,7 +140,7 @@ def test_a_password_change_ends_every_other_session_everywhere(server: ServerPro
     s1, s2, s3 = alice.device(), alice.device(), alice.device()
     a1, a2, a3 = devices(server, s1["token"], s2["token"], s3["token"])
     body = {"current_password": PASSWORD, "new_password": PASSWORD + "!"}
-    assert rest(server, "POST", "/auth/change-password", body, s1["token"])[0] == 200
+    assert rest(server, "POST", "/api/v1/auth/change-password", body, s1["token"])[0] == 200
 
     notice = {
         "type": "error",
@@ -178,7 +163,7 @@ def test_a_ban_ends_every_session_with_account_banned(server: ServerProcess) -> 
     conns = devices(server, s1["token"], s2["token"], s3["token"])
     assert presence(watcher, alice.id) == ["user_online"]
 
-    path = f"/admin/users/{alice.id}/ban"
+    path = f"/api/v1/admin/users/{alice.id}/ban"
     assert rest(server, "POST", path, {"reason": "spam"}, admin.device()["token"])[0] == 200
 
     banned = {"type": "error", "code": "account_banned", "message": "Account banned"}
@@ -192,7 +177,7 @@ def test_a_ban_ends_every_session_with_account_banned(server: ServerProcess) -> 
         )
         assert refused_on_realtime(server, session["token"])["code"] == "account_banned"
     body = {"identifier": alice.name, "password": PASSWORD}
-    assert rest(server, "POST", "/auth/login", body)[0] == 403
+    assert rest(server, "POST", "/api/v1/auth/login", body)[0] == 403
 
 
 def test_an_expired_session_closes_its_connections_at_expiry(server: ServerProcess) -> None:
@@ -214,7 +199,7 @@ def test_an_expired_session_closes_its_connections_at_expiry(server: ServerProce
     expired = {"type": "error", "code": "session_expired", "message": "Session expired"}
     assert tcp_conn.expect_closed() == [expired]
     assert ws_conn.expect_closed() == [expired]
-    assert rest(server, "POST", "/auth/refresh", token=ending["token"])[0] == 401
+    assert rest(server, "POST", "/api/v1/auth/refresh", token=ending["token"])[0] == 401
     assert stays.ok("get_current_user")["user"]["id"] == alice.id
 
 
@@ -226,7 +211,7 @@ def test_refreshes_at_once_and_after_logout(server: ServerProcess) -> None:
     answers: list[tuple[int, dict]] = []
     threads = [
         threading.Thread(
-            target=lambda: answers.append(rest(server, "POST", "/auth/refresh", token=old))
+            target=lambda: answers.append(rest(server, "POST", "/api/v1/auth/refresh", token=old))
         )
         for _ in range(2)
     ]
@@ -245,8 +230,8 @@ def test_refreshes_at_once_and_after_logout(server: ServerProcess) -> None:
     second.ok("logout")
     assert second.expect_closed() == []
     assert in_use.expect_closed() == []  # the same session: closed too
-    assert rest(server, "POST", "/auth/refresh", token=old)[0] == 401
-    assert rest(server, "POST", "/auth/refresh", token=refreshed)[0] == 401
+    assert rest(server, "POST", "/api/v1/auth/refresh", token=old)[0] == 401
+    assert rest(server, "POST", "/api/v1/auth/refresh", token=refreshed)[0] == 401
 
 
 # -- several devices at work --------------------------------------------------------------
@@ -278,7 +263,7 @@ def test_a_message_reaches_every_device_of_both_parties_once(server: ServerProce
     status, reply = rest(
         server,
         "POST",
-        "/messages",
+        "/api/v1/messages",
         {"target": {"type": "direct_message", "recipient": bob.id}, "content": "from the browser"},
         alice.device()["token"],
     )
@@ -312,11 +297,11 @@ def test_no_device_learns_another_users_email_or_session(server: ServerProcess) 
             *conn.barrier(),
             conn.ok("get_user", user_id=bob.id),
             conn.ok("list_users", filter={"search": bob.name}),
-            rest(server, "GET", f"/users/{bob.id}", token=alice.device()["token"]),
+            rest(server, "GET", f"/api/v1/users/{bob.id}", token=alice.device()["token"]),
         ]
     )
     assert bob.name in seen
-    assert f"{bob.name}@example.com" not in seen
+    assert f"{bob.name}@ex.com" not in seen
     assert bobs["session"]["id"] not in seen and bobs["token"] not in seen
 
 
@@ -340,7 +325,7 @@ def test_a_stolen_token_cannot_keep_the_owner_from_changing_the_password(
         assert all(a["success"] for a in answers)
         assert me(limited, owner["token"])[0] == 429  # the user's allowance is spent
         body = {"current_password": PASSWORD, "new_password": PASSWORD + "!"}
-        assert rest(limited, "POST", "/auth/change-password", body, owner["token"])[0] == 200
+        assert rest(limited, "POST", "/api/v1/auth/change-password", body, owner["token"])[0] == 200
         assert [m["code"] for m in intruder.expect_closed()] == ["session_not_found"]
     finally:
         limited.stop()
