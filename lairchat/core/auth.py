@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from twisted.internet import defer
 
-from lairchat.core.bounded import forget_oldest
+from lairchat.core.bounded import forget_expired, forget_oldest
 from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
 from lairchat.core.passwords import Passwords
@@ -174,8 +174,10 @@ class Lockout:
         elif ok:
             # Forget the address's failures; those from other addresses still count.
             self._failures.pop(here, None)
+            now = self._clock.seconds()
             self._known.pop(here, None)
-            self._known[here] = self._clock.seconds()
+            self._known[here] = now
+            forget_expired(self._known, lambda _, since: now - since >= LOCKOUT_KNOWN_FOR)
             forget_oldest(self._known, LOCKOUT_TRACKED_MAX)
         self._wake(everyone)
 
@@ -199,7 +201,11 @@ class Lockout:
         # Both tables are bounded: identifiers and addresses cost an attacker little
         # (unknown identifiers are counted and locked too, so that a lockout reveals
         # no account). Locks all last LOCKOUT_DURATION, so the first inserted is the
-        # first to expire.
+        # first to expire. Counts whose last failure left the window, and locks that
+        # ended, are dropped first: they no longer count.
+        now = self._clock.seconds()
+        forget_expired(self._failures, lambda _, times: now - times[-1] >= LOCKOUT_WINDOW)
+        forget_expired(self._locked_until, lambda _, until: now >= until)
         forget_oldest(self._failures, LOCKOUT_TRACKED_MAX)
         forget_oldest(self._locked_until, LOCKOUT_TRACKED_MAX)
 

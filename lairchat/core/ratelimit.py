@@ -2,8 +2,9 @@
 
 Keys come from :func:`user_key` once a client is signed in and :func:`address_key`
 before, whatever the transport, so a client has one window per tier, not one per
-transport. Memory stays bounded under many distinct keys: when the table is full,
-expired windows are dropped first, then the oldest.
+transport. Memory stays bounded under many distinct keys: windows that ended are
+dropped as new ones start, and when the table is full, any other expired window
+first, then the oldest.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lairchat.core.bounded import forget_oldest
+from lairchat.core.bounded import forget_expired, forget_oldest
 
 #: tier -> (requests, window seconds), as the original's HTTP limiter.
 TIERS: dict[str, tuple[int, float]] = {
@@ -102,6 +103,8 @@ class RateLimiter:
     def _store(self, key: tuple[str, str], slot: list[float], now: float) -> None:
         windows = self._windows
         windows.pop(key, None)
+        # Windows are kept in the order they started: those that ended are in front.
+        forget_expired(windows, lambda k, slot: now - slot[0] >= self.tiers[k[0]][1])
         if len(windows) >= self.max_keys:
             expired = [k for k, (start, _) in windows.items() if now - start >= self.tiers[k[0]][1]]
             for k in expired:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from lairchat.core.bounded import forget_oldest
+from lairchat.core.bounded import forget_expired, forget_oldest
 from lairchat.core.events import Event, target_audience
 from lairchat.core.hub import Hub
 from lairchat.core.users import UserService
@@ -47,6 +47,8 @@ class TypingService:
             return False
         # Re-inserted, so the table stays in the order of last announcement.
         self._last[key] = now
+        # What throttles nothing any more goes: a room deleted long ago, say.
+        forget_expired(self._last, lambda _, last: now - last >= TYPING_INTERVAL)
         forget_oldest(self._last, TYPING_TRACKED_MAX)
         self.hub.publish(
             Event(
