@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.model import HOME, ConvKey
 from lairchat.client.net.errors import ServerError
+from lairchat.client.timefmt import parse_time
 
 if TYPE_CHECKING:
     from lairchat.client.net.link import Link
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 #: (the server forwards at most one per 3 s anyway).
 TYPING_INTERVAL = 3.0
 HISTORY_PAGE = 50
+#: How far back a send the server could not confirm is looked for.
+UNCONFIRMED_PAGE = 100
+NOT_STORED = "the server lost it: send it again"
+MAYBE_STORED = "the server may have stored it: look in history before sending it again"
 
 
 def _looks_like_id(text: str) -> bool:
@@ -50,6 +55,18 @@ def _target(key: ConvKey) -> dict[str, str]:
     if kind == "room":
         return {"type": "room", "room_id": ident}
     return {"type": "dm", "recipient": ident}
+
+
+def _older_than(message: Any, message_id: str) -> bool:
+    """Whether ``message`` was created before the message ``message_id`` names, by
+    the time in the id (lairchat's message ids are UUIDv7: 48 bits of Unix
+    milliseconds first); False when either cannot say."""
+    try:
+        created = parse_time(message.get("created_at")).timestamp()
+        minted = int(message_id.replace("-", "")[:12], 16) / 1000
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return message_id[14:15] == "7" and created < minted - 1
 
 
 class ActionsMixin:
@@ -224,6 +241,24 @@ class ActionsMixin:
             return
         self.state.apply_history(key, page, more, older=True)
         self._learn_authors(key)
+
+    async def _settle_unconfirmed(self, key: ConvKey, local: int, message_id: str) -> None:
+        """A send the server could neither confirm nor deny storing: its history is
+        final by then (TCP.md, "Storage faults"), so the newest page says which, and
+        the line shows it as sent or as safe to send again instead of a bare
+        "Internal error" (pressed again, that could show it twice). A page that
+        cannot tell (more messages came since than it holds) says to look first."""
+        try:
+            page, more = await self.api.history(key[0], key[1], limit=UNCONFIRMED_PAGE)
+        except ServerError:
+            page, more = [], True
+        found = next((m for m in page if isinstance(m, dict) and m.get("id") == message_id), None)
+        if found is not None:
+            self.state.confirm_pending(local, found)
+        elif not more or _older_than(page[-1] if page else None, message_id):
+            self.state.fail_pending(local, NOT_STORED)
+        else:
+            self.state.fail_pending(local, MAYBE_STORED)
 
     def _mark_read(self, key: ConvKey) -> None:
         if key[0] not in ("room", "dm") or not self.api.token:
@@ -413,6 +448,12 @@ class ActionsMixin:
                 self.state.fail_pending(local, "the server's answer holds no message")
 
         def refused(failure: Failure) -> None:
+            unconfirmed = (
+                failure.value.unconfirmed_id if isinstance(failure.value, ServerError) else None
+            )
+            if unconfirmed is not None:
+                self.spawn(self._settle_unconfirmed(key, local, unconfirmed))
+                return
             reason = (
                 failure.value.describe()
                 if isinstance(failure.value, ServerError)

@@ -18,6 +18,11 @@ const TYPING_EVERY_MS = 3_000;
 const TYPING_SHOWN_MS = 5_000;
 const ERROR_SHOWN_MS = 20_000;
 const PAGE = 50;
+/** How far back a send the server could not confirm is looked for (`settleUnconfirmed`). */
+const UNCONFIRMED_PAGE = 100;
+const NOT_STORED = "The server lost that message: it was not sent. Send it again.";
+const MAYBE_STORED =
+  "The server may have stored that message: look in the conversation's history before sending it again.";
 /** Messages held per conversation (in memory and on the page): a busy room left open
  * for hours forgets its oldest ones, which "Load older messages" fetches again. */
 const KEEP = 500;
@@ -1373,14 +1378,54 @@ async function sendMessage() {
   const content = input.value;
   const conv = state.active && conversation(state.active);
   if (!conv || !content.trim() || tooLong(content)) return;
-  const response = await command("send_message", { target: conv.target, content });
-  if (response) {
-    // Sent: no longer a draft, whether its conversation is still open or was left
-    // meanwhile (its draft is then kept aside).
-    if (state.active === conv.key && input.value === content) input.value = "";
-    if (state.drafts.get(conv.key) === content) state.drafts.delete(conv.key);
-    received(response.message, state.me.username);
+  let response;
+  try {
+    response = await ask("send_message", { target: conv.target, content });
+  } catch (error) {
+    showError(error);
+    return;
   }
+  const unconfirmed = response.error?.details?.stored === "unknown";
+  if (response.success) sent(conv, content, response.message);
+  else if (unconfirmed) await settleUnconfirmed(conv, content, response.error.details.message_id);
+  else showError(response.error);
+}
+
+/** Sent: no longer a draft, whether its conversation is still open or was left
+ * meanwhile (its draft is then kept aside). */
+function sent(conv, content, message) {
+  const input = $("message-input");
+  if (state.active === conv.key && input.value === content) input.value = "";
+  if (state.drafts.get(conv.key) === content) state.drafts.delete(conv.key);
+  received(message, state.me.username);
+}
+
+/** A send the server could neither confirm nor deny storing (`stored: "unknown"`,
+ * docs/protocols/TCP.md "Storage faults"). Its history is final by then, so the newest
+ * page says which: found, it is sent; not there, the draft stays to send again. Shown
+ * as a bare "Internal error", it was sent again and could show twice. */
+async function settleUnconfirmed(conv, content, messageId) {
+  let page = [];
+  let more = true;
+  try {
+    const response = await ask("get_messages", { target: conv.target, limit: UNCONFIRMED_PAGE });
+    if (response.success) [page, more] = [response.messages, response.has_more];
+  } catch {
+    // The lookup failed as well: say it may be there.
+  }
+  const found = page.find((m) => m.id === messageId);
+  if (found) sent(conv, content, found);
+  else if (!more || olderThan(page.at(-1), messageId)) showError(NOT_STORED);
+  else showError(MAYBE_STORED);
+}
+
+/** Whether `message` was created before the message `messageId` names, by the time in
+ * the id (lairchat's message ids are UUIDv7: 48 bits of Unix milliseconds first);
+ * false when either cannot say. */
+function olderThan(message, messageId) {
+  const created = Date.parse(message?.created_at ?? "");
+  const minted = parseInt(String(messageId).replaceAll("-", "").slice(0, 12), 16);
+  return String(messageId)[14] === "7" && created < minted - 1000;
 }
 
 function typed() {

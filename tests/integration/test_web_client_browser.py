@@ -1356,6 +1356,80 @@ def test_nothing_too_large_is_sent(server: ServerProcess, driver: webdriver.Chro
     assert len(box.get_attribute("value")) == 1_100_000  # the draft is kept
 
 
+#: The next ``send_message`` after ``window.unconfirm`` is set meets a server that
+#: cannot tell whether it stored it (TCP.md, "Storage faults"): with ``"stored"`` it is
+#: sent and stored, but answered ``stored: "unknown"`` and its echo never comes; with
+#: ``"lost"`` it is never sent, and answered so with a fresh id.
+UNCONFIRMED_SENDS = """
+window.unconfirm = null;
+function unknown(requestId, id) {
+  const details = {stored: "unknown", message_id: id};
+  const error = {code: "internal_error", message: "Internal error", details};
+  const answer = {type: "send_message_response", request_id: requestId, success: false, error};
+  return {data: JSON.stringify(answer)};
+}
+const Real = WebSocket;
+window.WebSocket = class extends Real {
+  set onmessage(handler) {
+    this.handler = handler;
+    super.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "message_received" && message.message.content === this.hiding) return;
+      if (message.type !== "send_message_response" || message.request_id !== this.rewrite) {
+        return handler(event);
+      }
+      this.rewrite = null;
+      handler(unknown(message.request_id, message.message.id));
+    };
+  }
+  send(data) {
+    const frame = JSON.parse(data);
+    const mode = frame.type === "send_message" ? window.unconfirm : null;
+    window.unconfirm = mode ? null : window.unconfirm;
+    if (mode === "lost") {
+      const hex = Date.now().toString(16).padStart(12, "0");
+      const id = `${hex.slice(0, 8)}-${hex.slice(8)}-7000-8000-000000000001`;
+      setTimeout(() => this.handler(unknown(frame.request_id, id)), 0);
+      return;
+    }
+    if (mode === "stored") [this.rewrite, this.hiding] = [frame.request_id, frame.content];
+    return super.send(data);
+  }
+};
+"""
+
+
+def test_a_send_the_server_could_not_confirm_is_settled_from_history(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Answered `internal_error` with `stored: "unknown"`, the page showed "Internal
+    error" and kept the draft: sent again, a stored message showed twice. It now looks
+    in the newest page of history: there, it is shown as sent; not there, the draft is
+    kept and the alert says to send it again."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument", {"source": UNCONFIRMED_SENDS}
+        )
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        box = driver.find_element(By.ID, "message-input")
+        driver.execute_script("window.unconfirm = 'stored'")
+        box.send_keys("stored after all", Keys.ENTER)
+        wait_for(driver, showing("stored after all"))
+        assert box.get_attribute("value") == ""
+        assert not shown(driver, "alert")
+        driver.execute_script("window.unconfirm = 'lost'")
+        box.send_keys("never stored", Keys.ENTER)
+        wait_for(driver, lambda d: shown(d, "alert"))
+        assert text_of(driver, "alert-text") == (
+            "The server lost that message: it was not sent. Send it again."
+        )
+        assert box.get_attribute("value") == "never stored"
+        assert not showing("never stored")(driver)
+        assert errors_logged(driver) == []
+
+
 def test_a_message_sent_is_no_draft(server: ServerProcess, driver: webdriver.Chrome):
     """Switching conversations while a message is on its way: it does not come back
     as the draft of the conversation it was sent to."""

@@ -329,6 +329,59 @@ def test_a_refused_message_is_marked(world: World) -> None:
     assert world.state.current_conversation.messages[-1].error == "Not a member of this room"
 
 
+#: A lairchat message id (UUIDv7) minted at 2026-01-02T03:04:05Z.
+UNCONFIRMED = "019b7ca9-8c88-7000-8000-000000000001"
+
+
+def _unconfirmed_send(world: World, page: list[dict[str, Any]], more: bool) -> Any:
+    """Send "x"; the server answers that it cannot tell whether it stored it
+    (TCP.md, "Storage faults"), and its newest page of history is ``page``."""
+    if world.state.current != ("room", ROOM):
+        world.login()
+        world.app.dispatch(c.JoinRoom("general"))
+    world.api.history_pages[("room", ROOM, None)] = (page, more)
+    world.app.dispatch(c.SendMessage("x"))
+    world.opener.answer(
+        "send_message",
+        success=False,
+        error={
+            "code": "internal_error",
+            "message": "Internal error",
+            "details": {"stored": "unknown", "message_id": UNCONFIRMED},
+        },
+    )
+    return world.state.current_conversation.messages[-1]
+
+
+def test_a_send_the_server_could_not_confirm_is_found_in_history(world: World) -> None:
+    """Shown as "Internal error", the user sent it again and it was there twice."""
+    stored = message(UNCONFIRMED, ME, "x", room_id=ROOM, created_at="2026-01-02T03:04:05Z")
+    line = _unconfirmed_send(world, [stored], more=True)
+    assert (line.kind, line.id, line.error) == ("user", UNCONFIRMED, None)
+    assert "[not sent:" not in world.screen()
+
+
+def test_a_send_the_server_could_not_confirm_and_did_not_store_can_be_sent_again(
+    world: World,
+) -> None:
+    older = message("m1", BOB, "before", room_id=ROOM, created_at="2026-01-02T03:04:00Z")
+    line = _unconfirmed_send(world, [older], more=True)
+    assert (line.kind, line.error) == ("failed", "the server lost it: send it again")
+    line = _unconfirmed_send(world, [], more=False)
+    assert (line.kind, line.error) == ("failed", "the server lost it: send it again")
+
+
+def test_a_send_history_cannot_settle_says_to_look_first(world: World) -> None:
+    """The newest page is all newer than the message: it may be further back."""
+    newer = message("m9", BOB, "after", room_id=ROOM, created_at="2026-01-02T03:04:30Z")
+    line = _unconfirmed_send(world, [newer], more=True)
+    assert line.kind == "failed"
+    assert line.error.startswith("the server may have stored it: look in history")
+    world.api.fail["history"] = ServerError("timeout", "no answer")
+    line = _unconfirmed_send(world, [], more=False)
+    assert line.error.startswith("the server may have stored it")
+
+
 def test_sending_needs_a_conversation(world: World) -> None:
     world.login()
     world.app.dispatch(c.SendMessage("hello?"))

@@ -7,6 +7,8 @@ network) and a message meant for people, so the interface has one way to show th
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["SESSION_LOST_CODES", "UNTRUSTED", "ServerError", "network_code", "network_reason"]
 
 #: Codes that mean "this token is no good any more": the user must log in again.
@@ -115,12 +117,24 @@ class ServerError(Exception):
         *,
         status: int | None = None,
         retry_after: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.details = details or {}
+
+    @property
+    def unconfirmed_id(self) -> str | None:
+        """The id of a sent message the server could neither confirm nor deny storing
+        (``details: {"stored": "unknown", "message_id": ...}``, TCP.md "Storage
+        faults"): it may be in history, and sending it again could show it twice."""
+        message_id = self.details.get("message_id")
+        if self.details.get("stored") == "unknown" and isinstance(message_id, str):
+            return message_id
+        return None
 
     @property
     def session_lost(self) -> bool:

@@ -126,12 +126,14 @@ class HttpApi:
 
     def _error(self, status: int, data: Any, raw: bytes, response: Any) -> ServerError:
         retry_after: int | None = None
+        details: dict[str, Any] | None = None
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
             code = str(error.get("code") or f"http_{status}")
             message = str(error.get("message") or code)
-            details = error.get("details")
-            if isinstance(details, dict) and isinstance(details.get("retry_after"), int):
+            given = error.get("details")
+            details = given if isinstance(given, dict) else None
+            if details and isinstance(details.get("retry_after"), int):
                 retry_after = details["retry_after"]
         else:
             code = "rate_limited" if status == 429 else f"http_{status}"
@@ -142,7 +144,7 @@ class HttpApi:
                 retry_after = int(header[0]) if header else None
             except (ValueError, AttributeError):
                 retry_after = None
-        return ServerError(code, message, status=status, retry_after=retry_after)
+        return ServerError(code, message, status=status, retry_after=retry_after, details=details)
 
     def _body(self, response: Any) -> Deferred:
         """The answer's body, refused past :data:`MAX_BODY` and cut off (as a timeout)

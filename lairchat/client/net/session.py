@@ -68,7 +68,12 @@ def refusal(msg: dict[str, Any], code: str, message: str) -> ServerError:
     object, it raised out of the frame handler and the connection was dropped."""
     error = msg.get("error")
     if isinstance(error, dict):
-        return ServerError(str(error.get("code", code)), str(error.get("message", message)))
+        details = error.get("details")
+        return ServerError(
+            str(error.get("code", code)),
+            str(error.get("message", message)),
+            details=details if isinstance(details, dict) else None,
+        )
     if isinstance(error, str) and error:
         return ServerError(code, error)
     return ServerError(code, message)
