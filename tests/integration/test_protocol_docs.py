@@ -992,6 +992,23 @@ def test_get_room_leaves_membership_out_for_a_non_member_as_tcp_md_says(
     assert member["membership"]["role"] == "owner"
 
 
+def test_a_time_cursor_leaves_out_its_own_second_as_tcp_md_says(server: LiveServer) -> None:
+    """§6 ``get_messages``: a time cursor, even a message's own ``created_at`` with
+    its microseconds, leaves out that whole second in both directions (so only id
+    cursors page exactly), and ``t``/``z`` in lowercase are read as the doc says."""
+    assert "cursor's own second is left out, both ways" in section(TCP_MD, "6. Commands")
+    with server.register("timecursor") as user:
+        target = {"type": "dm", "recipient": user.user_id}
+        sent = user.ok("send_message", target=target, content="x")["message"]
+        stamp = sent["created_at"]  # with microseconds (unless they happen to be 0)
+        lower = whole_second(stamp).replace("T", "t").replace("Z", "z")
+        for cursor in ("before", "after"):
+            for value in (stamp, whole_second(stamp), lower):
+                page = user.ok("get_messages", target=target, **{cursor: value})
+                assert sent["id"] not in [m["id"] for m in page["messages"]], (cursor, value)
+        assert [m["id"] for m in user.ok("get_messages", target=target)["messages"]] == [sent["id"]]
+
+
 def test_mark_read_refuses_an_up_to_of_no_message_of_the_conversation(server: LiveServer) -> None:
     """``up_to`` unknown, of another conversation, or malformed: ``message_not_found``
     over TCP (not ``invalid_id``, as edit and delete answer a malformed id) and 404
