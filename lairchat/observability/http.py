@@ -25,6 +25,9 @@ from lairchat.transports.proxies import ProxyPolicy
 
 #: Longest request path written to the log (the rest is cut).
 MAX_LOGGED_PATH = 256
+#: What load balancers, systemd checks and Prometheus ask every few seconds: their
+#: answers are logged at debug level, unless they say something is wrong (400 and up).
+PROBE_ROUTES = frozenset({"/health", "/ready", "/metrics"})
 
 
 class ObservedRoot(Resource):
@@ -77,7 +80,8 @@ class ObservedRoot(Resource):
             )
             return
         status = request.code
-        self.log.info(
+        emit = self.log.debug if route in PROBE_ROUTES and status < 400 else self.log.info
+        emit(
             '{client} "{method} {path}" {status} {duration_ms:.1f} ms (route {route})',
             client=client,
             method=method,

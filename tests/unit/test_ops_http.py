@@ -73,6 +73,26 @@ def test_one_log_line_per_request(ops: Ops, events: list[dict]) -> None:
     assert all(isinstance(e["duration"], float) for e in lines)
 
 
+def test_probes_are_logged_at_debug_unless_they_fail(
+    ops: Ops, events: list[dict], monkeypatch
+) -> None:
+    """A load balancer asking /health every 2 s wrote 43,200 lines a day at info."""
+    ops.client.get("/health")
+    ops.client.get("/ready")
+    ops.client.get("/metrics")
+    ops.client.get("/nowhere")
+    monkeypatch.setattr(ops.client.core.store, "ping", lambda: defer.fail(StorageFault("disk")))
+    ops.client.get("/ready")
+    levels = [(e["route"], e["status"], e["log_level"].name) for e in request_lines(events)]
+    assert levels == [
+        ("/health", 200, "debug"),
+        ("/ready", 200, "debug"),
+        ("/metrics", 200, "debug"),
+        ("unknown", 404, "info"),
+        ("/ready", 503, "info"),
+    ]
+
+
 def test_unmatched_paths_count_as_unknown(ops: Ops) -> None:
     ops.client.get("/nowhere")
     ops.client.get("/nowhere/else")
