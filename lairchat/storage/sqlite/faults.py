@@ -132,6 +132,9 @@ def identity_check(
         return lambda: None
     path = os.path.abspath(path)
     wal = path + "-wal"
+    # Shared by the pools' threads without a lock, on purpose: two threads that both
+    # find the log unseen record the same file twice (only the first is compared),
+    # and two that both find a look due take two looks.
     wal_seen: list[tuple[int, int]] = []  # once it exists
     next_look = [0.0]
 
