@@ -327,6 +327,21 @@ def elided(example: str) -> Any:
     return json.loads(text)
 
 
+def lockout_rule(text: str) -> str:
+    """What a doc says the 25 failures from all addresses lock, whitespace folded."""
+    return " ".join(re.search(r"25 from all\s+(.*?)[;:] SECURITY\.md", text, re.S)[1].split())
+
+
+def test_tcp_and_http_md_describe_the_same_lockout() -> None:
+    """A TCP client and an HTTP client meet one lockout: TCP.md §5 said 25 failures
+    "lock it for everyone", HTTP.md and SECURITY.md that the addresses the account
+    logged in from within 30 days still get in. Both now say the latter."""
+    tcp = lockout_rule(section(TCP_MD, "5. Authentication"))
+    assert tcp == lockout_rule(section(HTTP_MD, "`POST /api/v1/auth/login`"))
+    assert "not logged in from within 30 days" in tcp
+    assert "within the last 30 days" in (ROOT / "docs" / "SECURITY.md").read_text()
+
+
 @pytest.mark.parametrize("name", ["TCP.md", "HTTP.md", "WEBSOCKET.md"])
 def test_every_json_example_parses(name: str) -> None:
     text = (DOCS / name).read_text()
