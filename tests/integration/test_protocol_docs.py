@@ -35,6 +35,7 @@ from lairchat.config import Config
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
 from lairchat.realtime import codec
+from lairchat.testing import ServerNotReady, ServerProcess
 from lairchat.testing_clients import (
     BINARY,
     CLOSE,
@@ -44,6 +45,7 @@ from lairchat.testing_clients import (
     TCPClient,
     WSClient,
 )
+from lairchat.tls import write_dev_certificate
 from tests.integration import browser
 from tests.integration.conftest import LiveServer
 from tests.integration.test_ws_browser import Pages
@@ -428,6 +430,42 @@ def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
     reply = namespace["recv"]()
     assert (reply["type"], reply["request_id"], reply["success"]) == ("login_response", "s1", True)
     namespace["sock"].close()
+
+
+def test_the_tls_variant_of_the_encryption_example_works(tmp_path: Path) -> None:
+    """§4's "TLS on this port": the example with its socket line replaced by the
+    doc's TLS lines, run against a server with ``LAIR_TCP_TLS`` and the certificate
+    ``lairchat certs dev`` writes, where the doc says it is (the doc named a
+    ``dev-cert.pem`` that command does not write)."""
+    text = section(TCP_MD, "4. Encryption")
+    client, tls = code_blocks(text, "python")
+    opening = "sock = socket.create_connection((HOST, PORT))\n"
+    assert client.count(opening) == 1
+    cafile = re.search(r'cafile="([^"]+)"', tls)[1]
+    cert, key = write_dev_certificate(str(tmp_path / Path(cafile).parent))
+    assert cert == tmp_path / cafile
+    try:
+        srv = ServerProcess(
+            tmp_path / "server",
+            LAIR_TLS_ENABLED="true",
+            LAIR_TCP_TLS="true",
+            LAIR_TLS_CERT_PATH=str(cert),
+            LAIR_TLS_KEY_PATH=str(key),
+        )
+    except ServerNotReady as e:
+        pytest.fail(str(e), pytrace=False)
+    try:
+        source = client.replace(opening, tls.replace(cafile, str(cert)))
+        source = source.replace(", 8080\n", f", {srv.tcp_port}\n")
+        out = io.StringIO()
+        namespace: dict[str, Any] = {}
+        with contextlib.redirect_stdout(out):
+            exec(compile(source, "TCP.md §4 with TLS", "exec"), namespace)  # noqa: S102
+        assert eval(out.getvalue())["type"] == "pong"  # noqa: S307 — the example prints a dict
+        assert namespace["sock"].version() in ("TLSv1.2", "TLSv1.3")
+        namespace["sock"].close()
+    finally:
+        srv.stop()
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
