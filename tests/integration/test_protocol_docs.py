@@ -394,6 +394,20 @@ def test_state_matrix_errors_are_the_documented_ones(server: LiveServer) -> None
         assert error(tcp, kx) == expected["E4"]
 
 
+def test_unknown_hello_features_are_ignored_as_tcp_md_says(server: LiveServer) -> None:
+    """§3's ``features`` row: only the exact string ``"encryption"`` asks for key
+    exchange; other features, and ``"ENCRYPTION"``, leave the connection in plain
+    AwaitingAuth, where ``authenticate`` works at once."""
+    hello = section(TCP_MD, "3. Handshake")
+    assert '`"ENCRYPTION"` too) is ignored' in hello
+    with server.register("features") as user:
+        token = user.token
+    with server.connect() as client:  # server_hello read
+        features = ["ENCRYPTION", "compression"]
+        client.send({"type": "client_hello", "version": "1.0", "features": features})
+        assert client.ok("authenticate", token=token)["user"]["id"] == user.user_id
+
+
 def test_list_users_search_puts_the_exact_name_first(server: LiveServer) -> None:
     """TCP.md §6: the name searched for comes before names that merely contain it,
     though they sort before it."""
