@@ -35,7 +35,6 @@ from lairchat.config import Config
 from lairchat.core import invitations, paging
 from lairchat.domain.errors import CODES
 from lairchat.realtime import codec
-from lairchat.testing import ServerNotReady, ServerProcess
 from lairchat.testing_clients import (
     BINARY,
     CLOSE,
@@ -48,6 +47,7 @@ from lairchat.testing_clients import (
 from lairchat.tls import write_dev_certificate
 from tests.integration import browser
 from tests.integration.conftest import LiveServer
+from tests.integration.test_client_ca_file import tls_server
 from tests.integration.test_ws_browser import Pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -425,17 +425,24 @@ def test_list_users_search_puts_the_exact_name_first(server: LiveServer) -> None
     assert "the user whose name is the search itself comes" in section(TCP_MD, "6. Commands")
 
 
+def run_pong_example(source: str, name: str) -> dict[str, Any]:
+    """Run a doc's Python client, which prints the pong it gets; check that it did
+    and return its globals (its socket, ``send``, ``recv``) for more."""
+    out = io.StringIO()
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, name, "exec"), namespace)  # noqa: S102
+    assert eval(out.getvalue())["type"] == "pong"  # noqa: S307 — the example prints a dict
+    return namespace
+
+
 def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
     """§4's Python client, run as written but for the port: it must make a sealed
     connection on which a login and a ping work."""
     source = code_blocks(section(TCP_MD, "4. Encryption"), "python")[0]
     source, count = re.subn(r"PORT = (\"[^\"]*\"), 8080", rf"PORT = \1, {server.tcp_port}", source)
     assert count == 1, "the example names its port as HOST, PORT = …, 8080"
-    out = io.StringIO()
-    namespace: dict[str, Any] = {}
-    with contextlib.redirect_stdout(out):
-        exec(compile(source, "TCP.md §4", "exec"), namespace)  # noqa: S102
-    assert eval(out.getvalue())["type"] == "pong"  # noqa: S307 — the example prints a dict
+    namespace = run_pong_example(source, "TCP.md §4")
     with server.register("sealed") as other:
         name = other.username
     namespace["send"](
@@ -458,28 +465,12 @@ def test_the_tls_variant_of_the_encryption_example_works(tmp_path: Path) -> None
     cafile = re.search(r'cafile="([^"]+)"', tls)[1]
     cert, key = write_dev_certificate(str(tmp_path / Path(cafile).parent))
     assert cert == tmp_path / cafile
-    try:
-        srv = ServerProcess(
-            tmp_path / "server",
-            LAIR_TLS_ENABLED="true",
-            LAIR_TCP_TLS="true",
-            LAIR_TLS_CERT_PATH=str(cert),
-            LAIR_TLS_KEY_PATH=str(key),
-        )
-    except ServerNotReady as e:
-        pytest.fail(str(e), pytrace=False)
-    try:
+    with contextlib.contextmanager(tls_server)(tmp_path / "server", cert, key) as srv:
         source = client.replace(opening, tls.replace(cafile, str(cert)))
         source = source.replace(", 8080\n", f", {srv.tcp_port}\n")
-        out = io.StringIO()
-        namespace: dict[str, Any] = {}
-        with contextlib.redirect_stdout(out):
-            exec(compile(source, "TCP.md §4 with TLS", "exec"), namespace)  # noqa: S102
-        assert eval(out.getvalue())["type"] == "pong"  # noqa: S307 — the example prints a dict
+        namespace = run_pong_example(source, "TCP.md §4 with TLS")
         assert namespace["sock"].version() in ("TLSv1.2", "TLSv1.3")
         namespace["sock"].close()
-    finally:
-        srv.stop()
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
