@@ -31,6 +31,7 @@ from lairchat.client.ui.overlays import (
     HelpOverlay,
     InvitationsOverlay,
     MembersOverlay,
+    PasswordOverlay,
 )
 from lairchat.client.ui.root import RootView
 
@@ -253,6 +254,10 @@ class App(ActionsMixin):
                 else:
                     self.ui.open_overlay(MembersOverlay(self))
                     self.spawn(self.load_members(state.current[1]), "Could not list members")
+            case c.ShowPasswordForm():
+                self.ui.open_overlay(PasswordOverlay(self))
+            case c.ChangePassword():
+                self.spawn(self._change_password(action))
             case c.Reconnect():
                 if self.link is not None:
                     self.link.reconnect_now()
@@ -334,6 +339,28 @@ class App(ActionsMixin):
             encrypt=self.config.encrypt,
         )
         self.link.start()
+
+    async def _change_password(self, action: c.ChangePassword) -> None:
+        """``POST /auth/change-password``. The server ends the account's other
+        sessions and keeps this one, so the token and the real-time link stay as they
+        are. A refusal is shown in the form, in the server's words; a lost session
+        goes back to the login screen as everywhere."""
+        refusal: str | None = "Password not changed: internal error (details in the log file)"
+        try:
+            await self.api.change_password(action.current, action.new)
+            refusal = None
+        except ServerError as err:
+            if err.session_lost:
+                raise
+            refusal = f"Password not changed: {err.describe()}"
+        finally:
+            form = self.ui.overlay
+            if isinstance(form, PasswordOverlay):
+                form.answered(refusal)
+        if refusal is None:
+            self.state.notify("Password changed; your other sessions have ended", "success")
+        else:
+            self.state.notify(refusal, "error")
 
     def session_lost(self, error: ServerError) -> None:
         """The token is no good any more: back to the login screen, saying why."""

@@ -8,7 +8,7 @@ follow the original client: vim-like normal mode, ``i`` to type, ``Esc`` to stop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
@@ -191,7 +191,7 @@ class DeclineInvitation(Action):
 class Login(Action):
     server: str
     username: str
-    password: str
+    password: str = field(repr=False)  # an action that fails is logged
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,22 @@ class Register(Action):
     server: str
     username: str
     email: str
-    password: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ShowPasswordForm(Action):
+    """Open the form that changes the password (``/password``)."""
+
+
+@dataclass(frozen=True)
+class ChangePassword(Action):
+    """Change the password; the form's fields were emptied when it was made, and the
+    strings go with it once the request ends. No password is in its ``repr`` (an
+    action that fails is logged with it)."""
+
+    current: str = field(repr=False)
+    new: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -224,6 +239,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/role", "USER ROLE", "make USER owner, moderator or member (owners)"),
     ("/edit", "TEXT", "replace your last message here with TEXT"),
     ("/delete", "", "delete your last message here"),
+    ("/password", "", "change your password (ends your other sessions)"),
     ("/reconnect", "", "reconnect to the server now"),
     ("/quit", "", "leave the client"),
 ]
@@ -288,6 +304,10 @@ def parse_input(text: str) -> Action | CommandError | None:
             return _needs(arg, "/edit TEXT") or EditLast(rest.strip())
         case "delete" | "del":
             return DeleteLast()
+        case "password" | "passwd":
+            # Whatever follows is ignored, never sent or kept: the passwords are typed
+            # in the form, masked (the line was emptied before this).
+            return ShowPasswordForm()
         case "reconnect":
             return Reconnect()
         case _:

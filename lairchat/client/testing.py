@@ -167,6 +167,9 @@ class FakeApi:
         await self._answer("logout")
         self.token = None
 
+    async def change_password(self, current: str, new: str) -> None:
+        await self._answer("change_password", current, new)
+
     async def me(self) -> dict[str, Any]:
         await self._answer("me")
         if self.unread_counts is None:

@@ -4,6 +4,7 @@ link runs on a fake channel answered by the test, time is a ``task.Clock``."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -16,7 +17,12 @@ from lairchat.client.config import ClientConfig
 from lairchat.client.net.errors import ServerError
 from lairchat.client.state import HOME
 from lairchat.client.testing import FakeApi, message, render_text, room, user
-from lairchat.client.ui.overlays import ConfirmDialog, InvitationsOverlay, MembersOverlay
+from lairchat.client.ui.overlays import (
+    ConfirmDialog,
+    InvitationsOverlay,
+    MembersOverlay,
+    PasswordOverlay,
+)
 
 ME, BOB = "u-me", "u-bob"
 ROOM = "r-general"
@@ -638,3 +644,192 @@ def test_a_dm_or_invitation_reaches_someone_beyond_the_users_loaded(world: World
     assert world.api.called("invite") == [(ROOM, "u-amy")]
     world.app.dispatch(c.StartDM("nobody"))
     assert world.notice() == "No user named 'nobody'"
+
+
+# -- sessions: the password form, and why a session ended ---------------------------------
+
+#: The error frame the server sends to the other sessions' connections after a
+#: password change (docs/protocols/TCP.md §6), before it closes them.
+PASSWORD_CHANGED = {
+    "type": "error",
+    "code": "session_not_found",
+    "message": "Session ended: the password was changed",
+}
+
+
+def test_a_session_ended_by_a_password_change_says_why(world: World) -> None:
+    """Found in a review of sessions: after a password change on another device the
+    client said only "Your session has ended", the server's reason lost."""
+    world.login()
+    world.opener.handlers.frame_received(PASSWORD_CHANGED)
+    assert world.state.screen == "login"
+    assert world.notice() == "Session ended: the password was changed. Please log in again"
+    assert "Session ended: the password was changed. Please log in again" in world.screen()
+    assert world.app.link is None
+
+
+def test_a_reconnect_refused_with_a_reason_says_why(world: World) -> None:
+    """The connection dropped before the frame arrived: the server gives the same
+    reason to the ``authenticate`` that follows."""
+    world.login()
+    world.opener.handlers.channel_closed("connection lost")
+    world.clock.advance(1.5)
+    handlers, d = world.opener.attempts[-1]
+    channel = Channel()
+    handlers.channel_open(channel)
+    d.callback(channel)
+    handlers.frame_received(HELLO)
+    error = {k: PASSWORD_CHANGED[k] for k in ("code", "message")}
+    handlers.frame_received(
+        {"type": "authenticate_response", "request_id": "auth", "success": False, "error": error}
+    )
+    assert world.state.screen == "login"
+    assert world.notice() == "Session ended: the password was changed. Please log in again"
+
+
+@pytest.mark.parametrize(
+    "message", ["Session not found or expired", "Session not found", "", "session_not_found"]
+)
+def test_a_session_ended_without_a_reason_keeps_the_generic_text(
+    world: World, message: str
+) -> None:
+    world.login()
+    world.opener.handlers.frame_received(
+        {"type": "error", "code": "session_not_found", "message": message}
+    )
+    assert world.notice() == "Your session has ended: please log in again"
+
+
+SIZE = (110, 24)
+
+
+def open_password_form(world: World) -> PasswordOverlay:
+    """``/password`` typed in the message field: the form it opens."""
+    for key in "i/password":
+        world.app.ui.keypress(SIZE, key)
+    world.app.ui.keypress(SIZE, "enter")
+    form = world.app.ui.overlay
+    assert isinstance(form, PasswordOverlay)
+    return form
+
+
+def type_lines(world: World, *texts: str) -> None:
+    """Each text typed, then Enter (the next field; on the last, send)."""
+    for text in texts:
+        for key in text:
+            world.app.ui.keypress(SIZE, key)
+        world.app.ui.keypress(SIZE, "enter")
+
+
+def test_the_password_is_changed_and_this_session_stays(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither client could change the password (the way to lock out whoever holds a
+    stolen token). ``/password`` opens a masked form; the server keeps the session
+    that made the change, so the token and the real-time link stay as they are."""
+    caplog.set_level(logging.DEBUG)
+    world.login()
+    form = open_password_form(world)
+    for key in "old-secret":
+        world.app.ui.keypress(SIZE, key)
+    assert "old-secret" not in world.screen() and "▸ Current   **********" in world.screen()
+    type_lines(world, "", "new-secret-1", "new-secret-1")
+    assert world.api.called("change_password") == [("old-secret", "new-secret-1")]
+    assert world.app.ui.overlay is None
+    assert world.notice() == "Password changed; your other sessions have ended"
+    assert world.state.screen == "chat"
+    assert world.app.link is not None and world.app.link.online
+    assert world.api.token == "token-1"
+    # Nothing of the passwords is kept: not in the form, the message field, the log.
+    assert [f.edit.edit_text for f in form.fields] == ["", "", ""]
+    assert world.app.ui.chat.edit.edit_text == ""
+    assert "secret" not in caplog.text
+    # The link goes on: a message is sent on it.
+    world.app.dispatch(c.JoinRoom("general"))
+    world.app.dispatch(c.SendMessage("still here"))
+    assert world.opener.channel.last("send_message")["content"] == "still here"
+
+
+@pytest.mark.parametrize(
+    ("refusal", "shown"),
+    [
+        (
+            ServerError("incorrect_password", "Current password incorrect", status=400),
+            "Current password incorrect",
+        ),
+        (
+            ServerError(
+                "password_too_weak",
+                "Password too weak: password must be at least 8 characters",
+                status=400,
+            ),
+            "Password too weak: password must be at least 8 characters",
+        ),
+        (
+            ServerError("rate_limited", "Too many requests", status=429, retry_after=42),
+            "Rate limited by the server: try again in 42 s",
+        ),
+        (
+            ServerError(
+                "validation_failed",
+                "Validation failed: new_password - must be a string",
+                status=400,
+            ),
+            "Validation failed: new_password - must be a string",
+        ),
+    ],
+)
+def test_a_refused_password_change_says_why_in_the_form(
+    world: World, refusal: ServerError, shown: str
+) -> None:
+    world.login()
+    world.api.fail["change_password"] = refusal
+    form = open_password_form(world)
+    type_lines(world, "wrong-one", "short", "short")
+    assert world.app.ui.overlay is form and not form.busy
+    assert f"Password not changed: {shown}" in world.screen()
+    assert world.notice() == f"Password not changed: {shown}"
+    # The passwords went with the request; the user types them again, from the top.
+    assert [f.edit.edit_text for f in form.fields] == ["", "", ""]
+    assert "▸ Current" in world.screen()
+    assert world.state.screen == "chat" and world.app.link.online
+    del world.api.fail["change_password"]
+    type_lines(world, "right-one", "long enough", "long enough")
+    assert world.api.called("change_password")[-1] == ("right-one", "long enough")
+    assert world.app.ui.overlay is None
+
+
+def test_a_confirmation_that_differs_sends_nothing(world: World) -> None:
+    world.login()
+    form = open_password_form(world)
+    type_lines(world, "old-secret", "new-secret-1", "new-secret-2")
+    assert world.api.called("change_password") == []
+    assert "The new password and its confirmation differ: type them again" in world.screen()
+    assert [f.edit.edit_text for f in form.fields] == ["old-secret", "", ""]
+    assert "▸ New" in world.screen()
+    world.app.ui.keypress(SIZE, "esc")
+    assert world.app.ui.overlay is None
+    assert [f.edit.edit_text for f in form.fields] == ["", "", ""]
+
+
+def test_a_password_is_pasted_into_the_form(world: World) -> None:
+    """From a password manager: a paste is text of the field (other boxes ignore one,
+    whose letters would be their keys), its newline not sending the form."""
+    world.login()
+    form = open_password_form(world)
+    for key in ["begin paste", *"pasted-secret", "enter", "end paste"]:
+        world.app.ui.keypress(SIZE, key)
+    assert form.fields[0].edit.edit_text == "pasted-secret"
+    assert world.api.called("change_password") == []
+
+
+def test_a_session_lost_while_changing_the_password_goes_to_the_login(world: World) -> None:
+    world.login()
+    world.api.fail["change_password"] = ServerError(
+        "session_not_found", "Session not found or expired", status=401
+    )
+    open_password_form(world)
+    type_lines(world, "old-secret", "new-secret-1", "new-secret-1")
+    assert world.state.screen == "login"
+    assert world.app.ui.overlay is None
+    assert world.notice() == "Your session has ended: please log in again"

@@ -38,6 +38,9 @@ from lairchat.client import commands as c
         ("/role bob owner", c.SetRole("bob", "owner")),
         ("/promote bob", c.SetRole("bob", "moderator")),
         ("/demote bob", c.SetRole("bob", "member")),
+        ("/password", c.ShowPasswordForm()),
+        # Passwords typed on the line are not taken: the form asks for them, masked.
+        ("/passwd hunter2 hunter3", c.ShowPasswordForm()),
         ("/edit fixed text", c.EditLast("fixed text")),
         ("/delete", c.DeleteLast()),
         ("/reconnect", c.Reconnect()),
@@ -133,3 +136,13 @@ def test_palette_filter_is_fuzzy_and_ranked() -> None:
     assert c.fuzzy_filter("zzz", c.PALETTE) == []
     assert c.fuzzy_filter("", c.PALETTE) == c.PALETTE
     assert c.normal_key("y") == c.CopyLast()
+
+
+def test_password_actions_do_not_show_the_passwords() -> None:
+    """A failed action is logged with its ``repr``: no password may be in it."""
+    for action in (
+        c.ChangePassword("old-secret", "new-secret"),
+        c.Login("h:1", "me", "old-secret"),
+        c.Register("h:1", "me", "me@example.com", "old-secret"),
+    ):
+        assert "secret" not in repr(action)

@@ -11,6 +11,20 @@ from typing import Any
 
 __all__ = ["SESSION_LOST_CODES", "UNTRUSTED", "ServerError", "network_code", "network_reason"]
 
+#: What the server says for ``session_not_found`` or ``session_expired`` when it gives
+#: no reason (lairchat's and Lair Chat's texts); any other message of those codes is
+#: the reason the session ended ("Session ended: the password was changed"), shown.
+GENERIC_ENDED = frozenset(
+    {
+        "",
+        "session_not_found",
+        "session_expired",
+        "Session not found or expired",
+        "Session not found",
+        "Session expired",
+    }
+)
+
 #: Codes that mean "this token is no good any more": the user must log in again.
 SESSION_LOST_CODES = frozenset(
     {
@@ -148,6 +162,8 @@ class ServerError(Exception):
         if self.code == "token_expired":
             return "Your session has expired: please log in again"
         if self.code in ("session_not_found", "session_expired"):
+            if self.message.strip() not in GENERIC_ENDED:
+                return f"{self.message.strip()}. Please log in again"
             return "Your session has ended: please log in again"
         return self.message
 

@@ -227,6 +227,12 @@ class HttpApi:
             if self.token == token:
                 self.token = None
 
+    async def change_password(self, current: str, new: str) -> None:
+        """Change the account's password. The server ends every other session of the
+        account and keeps this one: the token held stays valid."""
+        body = {"current_password": current, "new_password": new}
+        await self.call("POST", "/api/v1/auth/change-password", body=body)
+
     async def me(self) -> dict[str, Any]:
         return await self.call("GET", "/api/v1/users/me")
 

@@ -19,13 +19,16 @@ from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLineBox, SafeText
 
-__all__ = ["LoginView"]
+__all__ = ["Field", "LoginView"]
 
 BANNER = "L A I R   C H A T"
 LABEL_WIDTH = 12
 
 
-class _Field:
+class Field:
+    """A labelled line of a form (the login's, the password form's), ``▸`` marking
+    the one with the cursor."""
+
     def __init__(self, label: str, mask: str | None = None) -> None:
         self.name = label
         self.label = SafeText("  " + label)
@@ -48,11 +51,11 @@ class LoginView(urwid.WidgetWrap):
     def __init__(self, controller: Controller, server: str) -> None:
         self.controller = controller
         self.registering = False
-        self.server = _Field("Server")
+        self.server = Field("Server")
         self.server.edit.set_edit_text(server)
-        self.username = _Field("Username")
-        self.email = _Field("Email")
-        self.password = _Field("Password", mask="*")
+        self.username = Field("Username")
+        self.email = Field("Email")
+        self.password = Field("Password", mask="*")
         self.button = urwid.AttrMap(SafeText("[ Login ]", align="center"), "button")
         self.message = SafeText("", align="center")
         self.hint = SafeText("", align="center")
@@ -69,7 +72,7 @@ class LoginView(urwid.WidgetWrap):
 
     # -- fields ------------------------------------------------------------------------
 
-    def _fields(self) -> list[_Field]:
+    def _fields(self) -> list[Field]:
         fields = [self.server, self.username]
         if self.registering:
             fields.append(self.email)

@@ -16,6 +16,7 @@ from lairchat.client.state import ClientState
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
+from lairchat.client.ui.login import Field
 from lairchat.client.ui.people import ROLE_MARK
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
@@ -27,6 +28,7 @@ __all__ = [
     "MembersOverlay",
     "Overlay",
     "PaletteOverlay",
+    "PasswordOverlay",
 ]
 
 KEYS_NORMAL = [
@@ -73,6 +75,8 @@ class Overlay(urwid.WidgetWrap):
     title = ""
     width = 70
     height = 70
+    #: Whether a paste is text for it (its fields), rather than keys to ignore.
+    takes_paste = False
 
     def __init__(self, body: urwid.Widget, keys: str) -> None:
         self.done = False
@@ -297,6 +301,7 @@ class PaletteOverlay(Overlay):
     title = "Command palette"
     width = 60
     height = 14
+    takes_paste = True
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
@@ -340,4 +345,98 @@ class PaletteOverlay(Overlay):
                 self.query.keypress((40,), key)
             self.selected = 0
             self._redraw()
+        return None
+
+
+class PasswordOverlay(Overlay):
+    """``/password``: the current password and the new one twice, masked.
+
+    The fields are emptied when the form is sent, and when it is closed: the
+    passwords are then only in the request (:class:`~lairchat.client.commands.ChangePassword`),
+    not in a field left behind the chat or in the form reopened. A refusal is shown
+    here in the server's words (:meth:`answered`); the user types them again."""
+
+    title = "Change password"
+    width = 60
+    height = 13
+    takes_paste = True  # from a password manager
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.fields = [Field("Current", "*"), Field("New", "*"), Field("Confirm", "*")]
+        self.message = SafeText("")
+        #: Sent, not answered yet: Enter does not send it again.
+        self.busy = False
+        self._focus = 0
+        intro = SafeText(("hint", "Your other sessions end; this one stays signed in."))
+        rows = [intro, urwid.Divider(), *(f.row for f in self.fields), urwid.Divider()]
+        self.pile = urwid.Pile([*rows, self.message])
+        super().__init__(
+            urwid.Filler(self.pile, valign="top"),
+            "Tab/Enter: next field · Enter on Confirm: change · Esc: cancel",
+        )
+        self._apply_focus()
+
+    def _apply_focus(self) -> None:
+        self._focus %= len(self.fields)
+        for i, f in enumerate(self.fields):
+            f.mark(i == self._focus)
+        self.pile.focus_position = 2 + self._focus
+        self.fields[self._focus].row.focus_position = 1
+
+    def _clear(self) -> None:
+        for f in self.fields:
+            f.edit.set_edit_text("")
+
+    def _say(self, text: str, level: str = "error") -> None:
+        self.message.set_text((f"notice_{level}", text))
+
+    def _submit(self) -> None:
+        if self.busy:
+            return
+        current, new, again = (f.edit.edit_text for f in self.fields)
+        if not current or not new:
+            self._focus = 0 if not current else 1
+            self._say("Please fill in: " + ("current password" if not current else "new password"))
+        elif new != again:
+            for f in self.fields[1:]:
+                f.edit.set_edit_text("")
+            self._focus = 1
+            self._say("The new password and its confirmation differ: type them again")
+        else:
+            self._clear()
+            self._focus = 0
+            self.busy = True
+            self._say("Changing the password…", "info")
+            self.controller.dispatch(c.ChangePassword(current, new))
+        self._apply_focus()
+
+    def answered(self, refusal: str | None) -> None:
+        """The server's answer: None when changed (the form closes), else why not."""
+        self.busy = False
+        if refusal is None:
+            self.done = True
+        else:
+            self._say(refusal)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key == "esc":
+            self._clear()
+            self.done = True
+        elif key in ("tab", "down"):
+            self._focus += 1
+            self._apply_focus()
+        elif key in ("shift tab", "up"):
+            self._focus -= 1
+            self._apply_focus()
+        elif key == "enter":
+            if self._focus == len(self.fields) - 1:
+                self._submit()
+            else:
+                self._focus += 1
+                self._apply_focus()
+        else:
+            edit = self.fields[self._focus].edit
+            if not line_edit_key(edit, key):
+                edit.keypress((40,), key)
         return None

@@ -128,13 +128,15 @@ class RootView(urwid.WidgetWrap):
                 # footer at every key, most of the cost of a key in a long paste.
                 self.chat.keypress(size, key)
                 return None
-            if self.overlay is not None and (self._pasting or key in PASTE_KEYS):
-                # Pasted text is not keys of a box: "x" kicked the member selected,
-                # "a" accepted an invitation, "y" quit. The palette takes it as text,
-                # its newlines not running the entry selected.
-                palette = isinstance(self.overlay, PaletteOverlay)
-                if not palette or key == "enter" or key in PASTE_KEYS:
-                    return None
+            # Pasted text is not keys of a box: "x" kicked the member selected, "a"
+            # accepted an invitation, "y" quit. A box with fields (the palette, the
+            # password form) takes it as text, its newlines not submitting.
+            if (
+                self.overlay is not None
+                and (self._pasting or key in PASTE_KEYS)
+                and (not self.overlay.takes_paste or key == "enter" or key in PASTE_KEYS)
+            ):
+                return None
             if self.overlay is not None:
                 self._w.keypress(size, key)
                 if self.overlay is not None and self.overlay.done:
