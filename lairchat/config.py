@@ -86,6 +86,8 @@ class Config:
     tcp_tls: bool = False
     tls_cert_path: str | None = None
     tls_key_path: str | None = None
+    # Seconds between two looks at the TLS files for a renewal (lairchat.tlsreload).
+    tls_reload_interval: float = 60.0
     encryption_required: bool = False
     ws_allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
@@ -453,6 +455,10 @@ _SETTINGS: tuple[_Setting, ...] = (
              "PEM certificate chain for TLS."),
     _Setting("tls_key_path", "tls-key", "LAIR_TLS_KEY_PATH", _text,
              "PEM private key for TLS."),
+    _Setting("tls_reload_interval", "tls-reload-interval", "LAIR_TLS_RELOAD_INTERVAL",
+             _timeout,
+             "Seconds between two checks of the TLS files: a renewed certificate and key"
+             " are served to new connections without a restart. [default: 60]"),
     _Setting("encryption_required", "encryption-required", "LAIR_ENCRYPTION_REQUIRED", _switch,
              "Announce encryption_required and refuse TCP clients that do not encrypt.", flag=True),
     _Setting("ws_allowed_origins", "ws-allowed-origins", "LAIR_WS_ALLOWED_ORIGINS",

@@ -24,7 +24,7 @@ from lairchat.core.passwords import at_lowest_priority
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.retention import ExpiredSessionsService, RetentionService
 from lairchat.core.services import Core
-from lairchat.endpoints import http_listener, tcp_listener
+from lairchat.endpoints import certificates_from, http_listener, tcp_listener
 from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
 from lairchat.observability.database import ObservedPool
 from lairchat.observability.http import MetricsResource, ReadyResource, observe
@@ -196,6 +196,13 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     if config.message_retention_days is not None:
         RetentionService(core.store, reactor, config.message_retention_days).setServiceParent(top)
 
+    certificates = None
+    if config.tls_enabled or config.tcp_tls:
+        # One for both ports: one check of the files, one log line per renewal.
+        certificates = certificates_from(config, reactor)
+        certificates.setServiceParent(top)
+        metrics.certificate_expiry(certificates.not_after)
+
     proxies = ProxyPolicy.from_config(config)
     tcp = LairTCPFactory(
         core,
@@ -207,7 +214,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     tcp_port = top.add_listener(
         Listener(
             "tcp",
-            tcp_listener(config, reactor),
+            tcp_listener(config, reactor, certificates),
             tcp,
             _listen_setting(config, "tcp"),
         )
@@ -224,7 +231,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     http_port = top.add_listener(
         Listener(
             "http",
-            http_listener(config, reactor),
+            http_listener(config, reactor, certificates),
             site,
             _listen_setting(config, "http"),
         )

@@ -114,6 +114,15 @@ class Metrics:
 
     # -- the server's state, read on each scrape -------------------------------------
 
+    def certificate_expiry(self, not_after: Callable[[], float]) -> None:
+        """Export when the TLS certificate in use expires (only with TLS on: a gauge
+        at 0 would read as a certificate expired in 1970)."""
+        Gauge(
+            "lair_chat_tls_certificate_expiry_timestamp_seconds",
+            "When the TLS certificate served to new connections expires (Unix time).",
+            registry=self.registry,
+        ).set_function(not_after)
+
     def watch(
         self,
         core: Any,
