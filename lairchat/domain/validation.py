@@ -14,6 +14,16 @@ ROOM_NAME_MAX = 64
 CONTENT_MAX = 4096
 #: Our own bound (the original has none): descriptions are shown in lists and must stay small.
 DESCRIPTION_MAX = 1024
+#: Unicode's White_Space property, what Lair Chat's Rust ``trim`` and ``is_whitespace``
+#: use. Python's ``isspace``/``strip()`` also count U+001C..U+001F, which the original
+#: keeps as content (a message of only those is a message there).
+WHITE_SPACE = "".join(
+    [
+        "\t\n\x0b\x0c\r \x85\xa0\u1680",
+        *map(chr, range(0x2000, 0x200B)),
+        "\u2028\u2029\u202f\u205f\u3000",
+    ]
+)
 
 
 def _too_short(minimum: int, got: int) -> str:
@@ -89,7 +99,7 @@ def check_password(password: str) -> str:
 
 def check_room_name(name: str) -> str:
     """Trim (Unicode whitespace) and validate; returns the stored form."""
-    name = name.strip()
+    name = name.strip(WHITE_SPACE)
     if not name:
         raise validation_error("room_name_invalid", "value cannot be empty")
     size = len(name.encode("utf-8"))
@@ -112,7 +122,7 @@ def check_description(description: str | None) -> str | None:
 
 def check_content(content: str) -> str:
     """Content is stored exactly as sent; it must hold a non-whitespace character."""
-    if not content or content.isspace():
+    if not content.strip(WHITE_SPACE):
         raise validation_error("content_invalid", "value cannot be empty")
     # A code point is at most 4 bytes of UTF-8: short content needs no encoding.
     if len(content) * 4 > CONTENT_MAX and (size := len(content.encode("utf-8"))) > CONTENT_MAX:

@@ -174,6 +174,7 @@ def test_password_refused(password):
         ("general", "general"),
         ("  general \t\n", "general"),
         ("\u3000x\u3000", "x"),  # Unicode whitespace is trimmed
+        ("\x85\u2029x\u205f", "x"),  # all of it (Unicode's White_Space property)
         ("Room #1: Q&A!", "Room #1: Q&A!"),
         ("a  b", "a  b"),  # inner spaces kept
         ("a" * 64, "a" * 64),
@@ -194,6 +195,11 @@ def test_room_name_trimmed_and_accepted(name, stored):
         ("a" * 65, "value too long: maximum 64, got 65"),
         ("日" * 22, "value too long: maximum 64, got 66"),
         ("é" * 33, "value too long: maximum 64, got 66"),
+        # Not whitespace (Unicode's White_Space), so not trimmed: a control, refused.
+        (
+            "\x1cgeneral",
+            "invalid format: must not contain control or invisible characters (U+001C)",
+        ),
     ],
 )
 def test_room_name_refused(name, reason):
@@ -241,7 +247,19 @@ def test_description_bound_is_ours():
 
 
 @pytest.mark.parametrize(
-    "content", ["hi", "  hi  \n", "x" * 4096, "é" * 2048, "<b>&amp;</b>", "\u3000x"]
+    "content",
+    [
+        "hi",
+        "  hi  \n",
+        "x" * 4096,
+        "é" * 2048,
+        "<b>&amp;</b>",
+        "\u3000x",
+        # Not Unicode White_Space (Python's isspace says they are; Lair Chat's Rust
+        # trim, which the spec follows, keeps them): content, like a zero-width space.
+        "\x1c\x1d\x1e\x1f",
+        "\u200b",
+    ],
 )
 def test_content_stored_exactly(content):
     assert validation.check_content(content) == content
@@ -253,6 +271,7 @@ def test_content_stored_exactly(content):
         ("", "value cannot be empty"),
         (" \t\r\n", "value cannot be empty"),
         ("\u3000\u00a0\u2003", "value cannot be empty"),  # Unicode whitespace
+        ("\x85\u1680\u2028\u2029\u202f\u205f\x0b\x0c", "value cannot be empty"),  # all of it
         (" " * 5000, "value cannot be empty"),  # emptiness before length
         ("x" * 4097, "value too long: maximum 4096, got 4097"),
         ("é" * 2049, "value too long: maximum 4096, got 4098"),
