@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from lairchat.domain.alphabetic import OTHER_ALPHABETIC
 from lairchat.domain.errors import LairError, validation_error
 from lairchat.domain.hidden import NAME_UNSAFE
 
@@ -42,7 +43,7 @@ def check_username(username: str) -> str:
         raise validation_error("username_invalid", _too_long(USERNAME_MAX, size))
     if username.startswith("_"):
         raise validation_error("username_invalid", "invalid format: cannot start with underscore")
-    if not all(ch.isalnum() or ch == "_" for ch in username):
+    if not all(ch.isalnum() or ch == "_" or ch in OTHER_ALPHABETIC for ch in username):
         raise validation_error(
             "username_invalid",
             "invalid format: must contain only alphanumeric characters or underscore",

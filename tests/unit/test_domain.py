@@ -56,6 +56,12 @@ def refused(check, value, code: str) -> str:
         "日" * 10,  # 30 bytes
         "Ωμέγα",
         "١٢٣",  # Arabic-Indic digits are numeric
+        # Vowel signs are Alphabetic (Other_Alphabetic), as Rust's is_alphanumeric
+        # says and Lair Chat accepts, though Python's isalnum says no:
+        "राहुल",  # Rahul, Devanagari: U+093E, U+0941
+        "অমিত",  # Amit, Bengali: U+09BF
+        "அருண",  # Arun, Tamil: U+0BC1
+        "อภิชาติ",  # Thai: U+0E34, U+0E34
     ],
 )
 def test_username_accepted_as_given(username):
@@ -82,6 +88,8 @@ def test_username_accepted_as_given(username):
         ("ab@c", ALNUM),
         ("ab!c", ALNUM),
         ("abc\n", ALNUM),
+        ("रा\u094dम", ALNUM),  # a virama is a mark but not Alphabetic: Lair Chat refuses it too
+        ("x\u0301yz", ALNUM),  # nor is an acute accent
     ],
 )
 def test_username_refused(username, reason):
