@@ -99,6 +99,7 @@ def test_ssl_tcp_port_and_unix_http_socket(tmp_path: Path, certs, request) -> No
     assert stat.S_IMODE(sock.stat().st_mode) == 0o660
     status, body = unix_get(sock, "/health")
     assert status == 200 and b"healthy" in body
+    assert unix_get(sock, "/api/v1/rooms")[0] == 401  # logged at info (probes at debug)
 
     client = TCPClient.connect(tcp_port, tls=context)
     with closing_all(client):
@@ -108,8 +109,7 @@ def test_ssl_tcp_port_and_unix_http_socket(tmp_path: Path, certs, request) -> No
         raw.sendall(b"\x00\x00\x00\x02{}")
         with pytest.raises((ServerClosed, OSError, ValueError)):
             TCPClient(raw)  # reads server_hello
-    assert '"GET /health" 200' in server.output()
-    assert 'unix "GET /health"' in server.output()  # the client of a Unix socket
+    assert 'unix "GET /api/v1/rooms" 401' in server.output()  # the client of a Unix socket
 
 
 def _unix_ready(sock: Path) -> bool:
