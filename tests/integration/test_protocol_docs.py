@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -434,6 +435,22 @@ def run_pong_example(source: str, name: str) -> dict[str, Any]:
         exec(compile(source, name, "exec"), namespace)  # noqa: S102
     assert eval(out.getvalue())["type"] == "pong"  # noqa: S307 — the example prints a dict
     return namespace
+
+
+def test_search_ignores_ascii_case_only_as_the_docs_say(server: LiveServer) -> None:
+    """``search`` over HTTP and TCP: ``ωμέγα`` does not find ``Ωμέγα`` (the docs said
+    "ignoring case"; like uniqueness, it ignores ASCII case only), while the
+    username's own spelling and a changed ASCII case do."""
+    for text in (section(HTTP_MD, "`GET /api/v1/users`"), section(TCP_MD, "6. Commands")):
+        assert "`ωμέγα` does not find\n`Ωμέγα`" in text or "`ωμέγα` does not find `Ωμέγα`" in text
+    with server.register("ΩMEGA") as user:
+        name = user.username
+        for search, found in ((name, True), (name.replace("M", "m"), True), (name.lower(), False)):
+            listed = user.ok("list_users", filter={"search": search})["users"]
+            assert (name in [u["username"] for u in listed]) is found, search
+            query = urllib.parse.quote(search)
+            status, page = http(server, "GET", f"/api/v1/users?search={query}", user.token)
+            assert (name in [u["user"]["username"] for u in page["users"]]) is found, search
 
 
 def test_the_encryption_example_is_a_working_client(server: LiveServer) -> None:
