@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from twisted.internet import ssl
@@ -60,9 +61,10 @@ def load_pair(
     """Read and check a certificate chain and its key; the OpenSSL context is built
     here, so a key that does not match fails now rather than at the first handshake.
     Errors are :class:`ConfigError` naming ``cert_setting``/``key_setting`` (where the
-    paths came from). With ``now``, a certificate expired by then is refused too (a
-    reload keeps the one in use rather than serve it; at the start there is nothing
-    else to serve, and the expiry warning says so). Blocking: a reload runs it in a
+    paths came from). With ``now``, a certificate expired by then, or not valid yet,
+    is refused too (a reload keeps the one in use rather than serve one clients
+    refuse; at the start there is nothing else to serve, and the expiry warning says
+    so). Blocking: a reload runs it in a
     thread."""
     cert_pem = _read(cert_path, cert_setting)
     key_pem = _read(key_path, key_setting)
@@ -72,11 +74,17 @@ def load_pair(
         raise ConfigError(f"{cert_setting}: {cert_path} is not a PEM certificate ({e})") from None
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise ConfigError(f"{key_setting}: {key_path} is not a PEM private key ({e})") from None
     if now is not None and chain[0].not_valid_after_utc <= now:
         expired = chain[0].not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
         raise ConfigError(f"{cert_setting}: the certificate in {cert_path} expired on {expired}")
+    if now is not None and chain[0].not_valid_before_utc > now:
+        start = chain[0].not_valid_before_utc.strftime("%Y-%m-%d %H:%M UTC")
+        raise ConfigError(
+            f"{cert_setting}: the certificate in {cert_path} is not valid before {start} "
+            "(is this machine's clock, or the issuer's, wrong?)"
+        )
     options = ssl.CertificateOptions(
         privateKey=key,
         certificate=chain[0],

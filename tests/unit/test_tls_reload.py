@@ -226,8 +226,10 @@ def test_a_renewal_caught_between_certificate_and_key(
     [
         ("missing-cert", "LAIR_TLS_CERT_PATH: cannot read"),
         ("garbage-key", "is not a PEM private key"),
+        ("unknown-key", "is not a PEM private key (Unknown key type: 1.2.3.4)"),
         ("garbage-cert", "is not a PEM certificate"),
         ("expired", "expired on"),
+        ("not-yet-valid", "is not valid before"),
     ],
 )
 def test_a_bad_pair_keeps_the_one_in_use(live: Live, damage: str, words: str) -> None:
@@ -237,8 +239,16 @@ def test_a_bad_pair_keeps_the_one_in_use(live: Live, damage: str, words: str) ->
         garbage = live.archive / "garbage.pem"
         garbage.write_text("half a file\n")
         link(garbage, live.key if damage == "garbage-key" else live.cert)
-    else:
+    elif damage == "unknown-key":  # PKCS #8 naming an algorithm no library knows
+        unknown = live.archive / "unknown.pem"
+        unknown.write_text(
+            "-----BEGIN PRIVATE KEY-----\nMA4CAQAwBQYDKgMEBAIEAA==\n-----END PRIVATE KEY-----\n"
+        )
+        link(unknown, live.key)
+    elif damage == "expired":
         live.install("old", days=-1, started=-90)
+    else:  # made on a machine whose clock is a day ahead
+        live.install("early", days=91, started=1)
     with capturedLogs() as events:
         live.check()
         live.check()
