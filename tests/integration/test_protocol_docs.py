@@ -19,6 +19,7 @@ import io
 import json
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -1543,6 +1544,43 @@ def test_tcp_md_only_over_http_names_real_endpoints(openapi: dict[str, Any]) -> 
     for method, path in named:
         assert f"#### `{method} {path}`" in HTTP_MD, (method, path)
         assert method.lower() in openapi["paths"][path], (method, path)
+
+
+def test_an_offered_subprotocol_is_not_echoed_as_websocket_md_warns(server: LiveServer) -> None:
+    """The Endpoint table's ``subprotocol`` row: the 101 to an upgrade offering
+    ``chat`` has no ``Sec-WebSocket-Protocol``, which makes RFC 6455 clients (a
+    browser's ``new WebSocket(url, "chat")``, Node's) fail, as the row now warns;
+    and Node's client, where installed, does fail."""
+    row = re.search(r"^\| subprotocol \|.*$", section(WS_MD, "Endpoint"), re.M)[0]
+    assert "never opens" in row and "offer none" in row
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
+        sock.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.http_port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+    lines = head.split(b"\r\n\r\n")[0].decode("latin-1").lower().split("\r\n")
+    assert " 101 " in lines[0]
+    assert not [line for line in lines if line.startswith("sec-websocket-protocol")]
+    if shutil.which("node") is None:
+        return
+    script = (
+        f'const ws = new WebSocket("ws://127.0.0.1:{server.http_port}/ws", ["chat"]);'
+        'ws.onopen = () => { console.log("open"); process.exit(0); };'
+        'ws.onerror = () => { console.log("failed"); process.exit(0); };'
+    )
+    run = subprocess.run(
+        ["node", "--experimental-websocket", "--no-warnings", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    # A node too old for WebSocket, or without this flag, prints neither: no verdict.
+    assert run.stdout.strip() != "open", "an offered subprotocol no longer fails the handshake"
 
 
 def test_websocket_md_differences_from_tcp_hold(server: LiveServer) -> None:
