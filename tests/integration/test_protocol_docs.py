@@ -615,6 +615,7 @@ def test_a_dms_events_name_the_recipient_as_tcp_md_says(server: LiveServer) -> N
     for event in received:
         assert event["message"]["target"] == target and event["message"]["author"] != reader.user_id
     assert deleted["target"] == target and typing["target"] == target
+    assert deleted["deleted_by"] == sender.user_id
     assert typing["user_id"] == sender.user_id
     assert (status, refused["error"]["code"]) == (422, "validation_failed")
 
