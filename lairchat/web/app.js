@@ -1578,6 +1578,26 @@ const ENDED = {
   user_not_found: "Your account no longer exists.",
 };
 
+/** What the server says for `session_not_found` or `session_expired` when it gives no
+ * reason (lairchat's and Lair Chat's texts). Any other message of those codes says why
+ * the session ended ("Session ended: the password was changed") and is shown. */
+const GENERIC_ENDED = new Set([
+  "",
+  "session_not_found",
+  "session_expired",
+  "Session not found or expired",
+  "Session not found",
+  "Session expired",
+]);
+
+/** Why the session ended, for the login form: the server's reason when it gave one,
+ * else ours for the code (a key of ENDED). */
+function endedText(code, message) {
+  const reason = String(message ?? "").trim();
+  const ended = code === "session_not_found" || code === "session_expired";
+  return ended && !GENERIC_ENDED.has(reason) ? `${reason}. Please log in again.` : ENDED[code];
+}
+
 function connect() {
   clearTimeout(state.retryTimer);
   setStatus(state.retries ? "Reconnecting…" : "Connecting…");
@@ -1593,7 +1613,7 @@ async function authenticated(response) {
   if (!response.success) {
     const error = response.error ?? {};
     if (Object.hasOwn(ENDED, error.code)) {
-      signOut(error.code);
+      signOut(error.code, error.message);
     } else {
       // Not a verdict on the token (`internal_error`: the server failing for a moment):
       // keep it, say so, and try again with the usual back-off.
@@ -1635,7 +1655,7 @@ async function authenticated(response) {
 
 function errorFrame(frame) {
   if (Object.hasOwn(ENDED, frame.code)) {
-    signOut(frame.code);
+    signOut(frame.code, frame.message);
   } else if (frame.code !== "timeout") {
     showError(frame);
   }
@@ -1698,6 +1718,7 @@ function forget() {
   $("message-input").value = "";
   $("member-list").replaceChildren();
   if ($("confirm").open) $("confirm").close(); // a question about the account's room
+  if ($("password-dialog").open) $("password-dialog").close(); // which empties its fields
   clearTimeout(announcing.timer);
   Object.assign(announcing, { timer: null, held: [] });
   $("announcer").replaceChildren();
@@ -1721,8 +1742,8 @@ let resumable = null;
 const EXPIRED = ["session_expired", "token_expired"];
 
 /** Back to the login form, saying why the server ended the session (`code`, a key of
- * ENDED). */
-function signOut(code) {
+ * ENDED; `message`, the server's words, shown when they give a reason: endedText). */
+function signOut(code, message) {
   resumable = null;
   if (state.me && EXPIRED.includes(code)) {
     const drafts = new Map(state.drafts);
@@ -1731,7 +1752,7 @@ function signOut(code) {
     resumable = { userId: state.me.id, drafts, active: state.active };
   }
   forget();
-  showLogin(ENDED[code]);
+  showLogin(endedText(code, message));
 }
 
 async function logout() {
@@ -1753,6 +1774,68 @@ async function logout() {
         " the session stays valid until it expires.",
     );
   }
+}
+
+// -- the password ------------------------------------------------------------------------------
+
+/** *Change password*: a modal dialog (the page behind it inert), the focus in its first
+ * field, *Esc* or *Cancel* closing it, the focus then back on the button. */
+function openPasswordDialog() {
+  if (document.querySelector("dialog[open]")) return;
+  replaceText($("password-error"), "");
+  $("password-dialog").showModal();
+  $("password-current").focus();
+}
+
+/** However the dialog closes (changed, cancelled, Esc, signed out), its fields are
+ * emptied: no password stays on the page. */
+function passwordDialogClosed() {
+  $("password-form").reset();
+  $("password-submit").disabled = false;
+  const back = $("change-password");
+  if (displayed(back)) back.focus();
+}
+
+/** `POST /auth/change-password`. The passwords are taken out of the fields as the
+ * request leaves (they are then only in it, never in storage or a log); the server
+ * ends every other session of the account and keeps this one, so the token and the
+ * connection stay. A refusal is shown in the dialog in the server's words. */
+async function changePassword(event) {
+  event.preventDefault();
+  const fresh = $("password-new");
+  const again = $("password-again");
+  if (fresh.value !== again.value) {
+    fresh.value = again.value = "";
+    replaceText($("password-error"), "The new password and its confirmation differ: type them again.");
+    fresh.focus();
+    return;
+  }
+  const body = { current_password: $("password-current").value, new_password: fresh.value };
+  event.target.reset();
+  $("password-submit").disabled = true;
+  replaceText($("password-error"), "Changing the password…");
+  const token = state.token;
+  try {
+    await rest("POST", "/auth/change-password", body, token);
+  } catch (error) {
+    if (state.token !== token) return; // signed out meanwhile
+    if (Object.hasOwn(ENDED, error.code)) {
+      signOut(error.code, error.message);
+      return;
+    }
+    const refusal = `Password not changed: ${describe(error)}`;
+    if (!$("password-dialog").open) {
+      showError(refusal); // cancelled meanwhile: said all the same
+      return;
+    }
+    $("password-submit").disabled = false;
+    replaceText($("password-error"), refusal);
+    $("password-current").focus();
+    return;
+  }
+  if (state.token !== token) return;
+  $("password-dialog").close();
+  showNotice("Password changed. Your other sessions have ended.");
 }
 
 // -- events ------------------------------------------------------------------------------------
@@ -1893,7 +1976,7 @@ function backToLists() {
 function switchConversation(event) {
   const step = { ArrowUp: -1, ArrowDown: 1 }[event.key];
   if (!step || !event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
-  if (!state.connection || $("confirm").open) return;
+  if (!state.connection || document.querySelector("dialog[open]")) return;
   const keys = [...document.querySelectorAll("#room-list li, #user-list li")]
     .map((item) => item.dataset.key)
     .filter(Boolean);
@@ -1930,6 +2013,10 @@ function wire() {
     });
   });
   $("logout").addEventListener("click", logout);
+  $("change-password").addEventListener("click", openPasswordDialog);
+  $("password-form").addEventListener("submit", changePassword);
+  $("password-cancel").addEventListener("click", () => $("password-dialog").close());
+  $("password-dialog").addEventListener("close", passwordDialogClosed);
   $("skip").addEventListener("click", skipToMessageBox);
   for (const id of ["invitation-list", "room-list", "public-list", "user-list", "member-list"]) {
     $(id).addEventListener("keydown", listKeys);

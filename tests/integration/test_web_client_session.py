@@ -9,8 +9,11 @@ session expired and the user logged in again.
 
 from __future__ import annotations
 
+import re
+import urllib.error
 from pathlib import Path
 
+import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -18,7 +21,7 @@ from selenium.webdriver.common.keys import Keys
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient
 from tests.integration import browser, test_web_client_browser
-from tests.integration.browser import wait_for
+from tests.integration.browser import rest, wait_for
 from tests.integration.test_web_client_browser import (
     INCOMING,
     PASSWORD,
@@ -28,6 +31,7 @@ from tests.integration.test_web_client_browser import (
     from_browser,
     in_a_room,
     open_room,
+    registered,
     restarted,
     showing,
     shown,
@@ -37,7 +41,7 @@ from tests.integration.test_web_client_browser import (
     type_into,
 )
 from tests.integration.test_web_client_hostile import KEEP_SOCKETS, deliver
-from tests.integration.test_web_client_keyboard import LISTEN, focus, keys, spoken
+from tests.integration.test_web_client_keyboard import LISTEN, focus, focus_on, keys, spoken
 
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
@@ -203,5 +207,184 @@ def test_a_reconnect_leaves_the_focus_where_it_is(tmp_path: Path, driver: webdri
         assert focus(driver)["id"] == "people-search"
         assert driver.find_element(By.ID, "people-search").get_attribute("value") == "user"
         assert box(driver) == ""
+    finally:
+        server.stop()
+
+
+# -- the password ------------------------------------------------------------------------------
+
+NEW_PASSWORD = "a new and longer one"
+#: What the server sends the other sessions' connections (docs/protocols/TCP.md §6).
+PASSWORD_CHANGED = "Session ended: the password was changed"
+#: Every text the connection line shows from now on, in order.
+STATUSES = """
+window.statuses = [];
+new MutationObserver(() => statuses.push(document.getElementById('connection').textContent))
+  .observe(document.getElementById('connection'), {childList: true});
+"""
+
+
+def another_session(server: ServerProcess, username: str, password: str = PASSWORD) -> str:
+    """A token of a new session of the account (a login elsewhere)."""
+    return rest(server, "POST", "/auth/login", {"identifier": username, "password": password})[
+        "token"
+    ]
+
+
+def password_dialog_open(chrome: webdriver.Chrome) -> bool:
+    return chrome.execute_script("return document.getElementById('password-dialog').open")
+
+
+def password_fields(chrome: webdriver.Chrome) -> list[str]:
+    return [
+        chrome.find_element(By.ID, f"password-{name}").get_attribute("value")
+        for name in ("current", "new", "again")
+    ]
+
+
+def send_password_form(
+    chrome: webdriver.Chrome, current: str, new: str, again: str | None = None
+) -> None:
+    """The three fields filled in, then Enter in the last (which sends the form)."""
+    type_into(chrome, "password-current", current)
+    type_into(chrome, "password-new", new)
+    type_into(chrome, "password-again", new if again is None else again)
+    keys(chrome, Keys.ENTER)
+
+
+def test_the_password_is_changed_in_the_page(server: ServerProcess, driver: webdriver.Chrome):
+    """Found in a review of sessions: the page could not change the password, the way
+    to lock out whoever holds a stolen token. *Change password* opens a dialog (the
+    focus in it, Esc closing it, the focus back); refusals are shown in the server's
+    words; once changed, the account's other sessions end (here a TCP connection,
+    which gets the reason) and this page's stays: its token valid, its connection never
+    dropped. No password is left in the fields or in sessionStorage."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        name = accounts[0]["user"]["username"]
+        token = another_session(server, name)
+        signed_in(server, driver, token)
+        driver.execute_script(STATUSES)
+        open_room(driver, room["name"])
+
+        focus_on(driver, "#change-password")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, password_dialog_open)
+        assert focus(driver)["id"] == "password-current"
+        keys(driver, "typed, then cancelled", Keys.ESCAPE)
+        wait_for(driver, lambda d: not password_dialog_open(d))
+        assert focus(driver)["id"] == "change-password"
+        assert password_fields(driver) == ["", "", ""]
+
+        keys(driver, Keys.ENTER)
+        wait_for(driver, password_dialog_open)
+        send_password_form(driver, "not the password", NEW_PASSWORD)
+        wait_for(
+            driver,
+            lambda d: (
+                text_of(d, "password-error") == "Password not changed: Current password incorrect"
+            ),
+        )
+        assert focus(driver)["id"] == "password-current"
+        assert password_fields(driver) == ["", "", ""]
+        send_password_form(driver, PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "!")
+        assert text_of(driver, "password-error") == (
+            "The new password and its confirmation differ: type them again."
+        )
+        assert focus(driver)["id"] == "password-new"
+        send_password_form(driver, PASSWORD, "short")
+        wait_for(
+            driver,
+            lambda d: (
+                text_of(d, "password-error") == "Password not changed: Password too weak:"
+                " password must be at least 8 characters"
+            ),
+        )
+
+        send_password_form(driver, PASSWORD, NEW_PASSWORD)
+        wait_for(driver, lambda d: not password_dialog_open(d))
+        assert text_of(driver, "notice-text") == "Password changed. Your other sessions have ended."
+        assert focus(driver)["id"] == "change-password"
+        # The other session (alice's TCP connection) was ended, and told why.
+        ended = [m for m in alice.expect_closed() if m["type"] == "error"]
+        assert [(m["code"], m["message"]) for m in ended] == [
+            ("session_not_found", PASSWORD_CHANGED)
+        ]
+        # This page's session stays: the same token, still valid, the connection up.
+        assert driver.execute_script("return sessionStorage.getItem('lairchat.token')") == token
+        assert rest(server, "GET", "/users/me", token=token)["user"]["username"] == name
+        assert connected(driver)
+        assert not any(s.startswith("Disconnected") for s in driver.execute_script(
+            "return window.statuses"))  # fmt: skip
+        driver.find_element(By.ID, "message-input").send_keys("still here", Keys.ENTER)
+        bob.wait_for(from_browser("still here"))
+        # No password kept: not in the fields, not in the tab's storage.
+        assert password_fields(driver) == ["", "", ""]
+        stored = driver.execute_script(
+            "return Object.keys(sessionStorage).map((k) => sessionStorage.getItem(k)).join(' ')"
+        )
+        assert PASSWORD not in stored and NEW_PASSWORD not in stored
+        assert another_session(server, name, NEW_PASSWORD)
+        assert errors_logged(driver, network=False) == []
+
+
+def test_a_password_change_elsewhere_is_named_as_the_reason(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found in a review of sessions: when another device changed the password, the
+    server closed this page's connection saying so ("Session ended: the password was
+    changed"), and the page said "Your session ended (you logged out elsewhere?)". It
+    now gives the server's reason; a logout elsewhere, which gives none, keeps the
+    generic text."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        name = registered(alice, "alice")["user"]["username"]
+    signed_in(server, driver, another_session(server, name))
+    elsewhere = another_session(server, name)
+    rest(
+        server,
+        "POST",
+        "/auth/change-password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        token=elsewhere,
+    )
+    wait_for(driver, lambda d: shown(d, "login-view"))
+    assert text_of(driver, "login-reason") == f"{PASSWORD_CHANGED}. Please log in again."
+    assert driver.execute_script("return sessionStorage.length") == 0
+
+    signed_in(server, driver, another_session(server, name, NEW_PASSWORD))
+    rest(server, "POST", "/auth/logout", token=driver.execute_script(
+        "return sessionStorage.getItem('lairchat.token')"))  # fmt: skip
+    wait_for(driver, lambda d: shown(d, "login-view"))
+    assert text_of(driver, "login-reason") == (
+        "Your session ended (you logged out elsewhere?): please log in again."
+    )
+
+
+def test_a_rate_limited_password_change_says_when_to_try_again(
+    tmp_path: Path, driver: webdriver.Chrome
+):
+    """The session's allowance of ``/auth/*`` requests (10 a minute) used up: the
+    dialog shows the server's refusal with its wait."""
+    server = ServerProcess(tmp_path, secret=SECRET, LAIR_RATE_LIMITS="on")
+    try:
+        with TCPClient.connect(server.tcp_port) as alice:
+            name = registered(alice, "alice")["user"]["username"]
+        token = another_session(server, name)
+        signed_in(server, driver, token)
+        weak = {"current_password": PASSWORD, "new_password": "short"}
+        for _ in range(10):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                rest(server, "POST", "/auth/change-password", weak, token=token)
+            assert refused.value.code == 400
+        focus_on(driver, "#change-password")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, password_dialog_open)
+        send_password_form(driver, PASSWORD, NEW_PASSWORD)
+        wait_for(driver, lambda d: "Too many" in text_of(d, "password-error"))
+        assert re.fullmatch(
+            r"Password not changed: Too many requests: try again in \d+ s\.",
+            text_of(driver, "password-error"),
+        )
+        assert password_fields(driver) == ["", "", ""] and connected(driver)
     finally:
         server.stop()
