@@ -1,4 +1,5 @@
-"""Invitations: create, list, accept (joins the room), decline. They expire after 7 days."""
+"""Invitations: create, list, accept (joins the room), decline, revoke. They expire
+after 7 days."""
 
 from __future__ import annotations
 
@@ -112,3 +113,39 @@ class InvitationService:
             invitation.id, "declined", self.clock.seconds()
         ):
             raise LairError("invitation_expired")
+
+    @deferred
+    async def revoke(self, actor: User, invitation_id: str | None) -> None:
+        """Withdraw a pending invitation (our addition: Lair Chat has none, so one sent by
+        mistake to a private room, or by a moderator since demoted or kicked, let its
+        invitee in for its 7 days). Its inviter while still a member, or any owner or
+        moderator of the room, may; the invitee declines instead. Someone who is none of
+        invitee, inviter or member is not told it exists (``invitation_not_found``).
+        Stored as ``cancelled``, the status Lair Chat defines and never writes: it then
+        answers accept and join as a declined one does. Runs with the room's role
+        changes and kicks (RoomService.one_change): a moderator demoted or kicked
+        meanwhile revoked before that, or not at all. Nobody is notified: no event type
+        for it is one the original's client knows (docs/architecture.md, "Decisions")."""
+        invitation = await self.store.get_invitation(invitation_id) if invitation_id else None
+        if invitation is None:
+            raise LairError("invitation_not_found")
+        async with self.rooms.one_change(invitation.room_id):
+            membership = await self.store.get_membership(invitation.room_id, actor.id)
+            if membership is None and actor.id not in (
+                invitation.inviter_id,
+                invitation.invitee_id,
+            ):
+                raise LairError("invitation_not_found")
+            if membership is None or not (
+                membership.moderates or actor.id == invitation.inviter_id
+            ):
+                raise LairError("permission_denied")
+            # Answered, revoked or expired since it was read: answered once, by what came
+            # first (the write checks it is still pending, as decline's does). Gone with
+            # its room (whose deletion waits for no change): as a moment later.
+            if not await self.store.set_invitation_status(
+                invitation.id, "cancelled", self.clock.seconds()
+            ):
+                if await self.store.get_invitation(invitation.id) is None:
+                    raise LairError("invitation_not_found")
+                raise LairError("invitation_expired")

@@ -303,6 +303,8 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "ping": {},
     # Our extension: mark a conversation read, optionally up to a given message id.
     "mark_read": {"target": _TARGET, "up_to": _OPT_STR},
+    # Our extension: withdraw a pending invitation (its inviter, or a room moderator).
+    "revoke_invitation": {"invitation_id": _STR},
 }
 
 #: Types whose original struct has no ``request_id``: any value sent is ignored.

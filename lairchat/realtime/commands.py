@@ -256,6 +256,13 @@ def decline_invitation(session: Session, m: dict[str, Any]) -> defer.Deferred:
     return d.addCallback(lambda _: {})
 
 
+@command("revoke_invitation")
+def revoke_invitation(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """Our command (TCP.md §6), as HTTP's ``DELETE /api/v1/invitations/{id}``."""
+    d = session.core.invitations.revoke(session.user, _id(m["invitation_id"], "invitation"))
+    return d.addCallback(lambda _: {})
+
+
 @command("list_invitations")
 def list_invitations(session: Session, m: dict[str, Any]) -> defer.Deferred:
     # The original's shape: no has_more here (GET /invitations has one).

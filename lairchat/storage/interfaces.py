@@ -169,8 +169,8 @@ class IInvitationStore(Interface):
         """A pending unexpired Invitation for (room, user), or None."""
 
     def set_invitation_status(invitation_id, status, now):
-        """Record a response to a pending, unexpired invitation; False if it was not
-        (answered or expired meanwhile)."""
+        """Record a response to (or the revocation of) a pending, unexpired invitation;
+        False if it was not (answered, revoked or expired meanwhile)."""
 
 
 class IAdminStore(Interface):

@@ -651,7 +651,7 @@ def test_commands_tcp_md_says_emit_no_event_emit_none(server: LiveServer) -> Non
     pong comes first), so a client does not wait for an event that never comes."""
     text = section(TCP_MD, "8. Events").split("**No event**")[1].split("\n\n")[0]
     named = set(re.findall(r"`(\w+)` \(", text)) & set(codec.SCHEMAS)  # each with its remark
-    assert named == {"create_room", "decline_invitation", "mark_read"}
+    assert named == {"create_room", "decline_invitation", "revoke_invitation", "mark_read"}
     with (
         server.register("quietowner") as owner,
         server.register("quietguest") as guest,
@@ -670,6 +670,10 @@ def test_commands_tcp_md_says_emit_no_event_emit_none(server: LiveServer) -> Non
         invitation = owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
         guest.event("invitation_received")
         guest.ok("decline_invitation", invitation_id=invitation["invitation"]["id"])
+        silent()
+        invitation = owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
+        guest.event("invitation_received")
+        owner.ok("revoke_invitation", invitation_id=invitation["invitation"]["id"])
         silent()
         guest.ok("send_message", target={"type": "dm", "recipient": owner.user_id}, content="x")
         for client in watching:

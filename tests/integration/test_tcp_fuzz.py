@@ -193,6 +193,7 @@ TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
     "invite_to_room": {"room_id": ids, "user_id": ids, "message": short_text},
     "accept_invitation": {"invitation_id": ids},
     "decline_invitation": {"invitation_id": ids},
+    "revoke_invitation": {"invitation_id": ids},
     "list_invitations": {},
     "get_user": {"user_id": ids},
     "list_users": {"limit": st.integers(0, 200), "offset": st.integers(0, 10)},

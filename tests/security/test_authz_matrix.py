@@ -93,6 +93,7 @@ ALREADY_MEMBER = refused(409, "already_member")
 PRIVATE = refused(409, "room_private")
 LAST_OWNER = refused(409, "last_owner")
 NOT_INVITEE = refused(409, "not_invitee")
+UNKNOWN_INVITATION = refused(404, "invitation_not_found")
 
 # --------------------------------------------------------------------------- who gets what
 
@@ -222,6 +223,11 @@ ROWS: tuple[Row, ...] = (
         "accept_invitation", rooms(INVITEE_ONLY)),
     Row("decline-outsiders-invitation", "POST /api/v1/invitations/{invitation_id}/decline",
         "decline_invitation", rooms(INVITEE_ONLY)),
+    # Our addition: its inviter (``owner`` here) or the room's owners and moderators; the
+    # invitee (``outsider``) declines instead; anyone else is not told it exists.
+    Row("revoke-outsiders-invitation", "DELETE /api/v1/invitations/{invitation_id}",
+        "revoke_invitation", rooms(signed_in(UNKNOWN_INVITATION, owner=OK, moderator=OK,
+                                             member=DENIED, outsider=DENIED))),
     # -- administration ---------------------------------------------------------------------------
     Row("stats", "GET /api/v1/admin/stats", None, anywhere(ADMIN_ONLY)),
     Row("ban-bystander", "POST /api/v1/admin/users/{user_id}/ban", None, anywhere(ADMIN_ONLY)),
@@ -366,6 +372,9 @@ def _http_actions() -> dict[str, HttpAction]:
         "decline-outsiders-invitation": lambda w, a, where: call(
             w, a, "POST", invitation(w, where) + "/decline"
         ),
+        "revoke-outsiders-invitation": lambda w, a, where: call(
+            w, a, "DELETE", invitation(w, where)
+        ),
         "stats": lambda w, a, where: call(w, a, "GET", "/api/v1/admin/stats"),
         "ban-bystander": lambda w, a, where: call(
             w, a, "POST", f"/api/v1/admin/users/{w.id('bystander')}/ban", {"reason": "test"}
@@ -423,6 +432,7 @@ def _tcp_fields() -> dict[str, TcpFields]:
         "list-invitations": lambda w, a, where: {},
         "accept-outsiders-invitation": lambda w, a, where: {"invitation_id": invitation(w, where)},
         "decline-outsiders-invitation": lambda w, a, where: {"invitation_id": invitation(w, where)},
+        "revoke-outsiders-invitation": lambda w, a, where: {"invitation_id": invitation(w, where)},
     }
 
 

@@ -89,6 +89,7 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("typing", {"target": ROOM_T}, {"target": Target("room", ROOM)}),
     ("ping", {}, {}),
     ("mark_read", {"target": ROOM_T}, {"target": Target("room", ROOM), "up_to": None}),
+    ("revoke_invitation", {"invitation_id": "i"}, {"invitation_id": "i"}),
 ]
 
 # (type, full input fields, expected normalized fields)

@@ -291,3 +291,95 @@ def test_decline_records_the_answer_and_tells_nobody(w, s):
     assert all(sub.events == [] for sub in s.subs.values())
     assert not w.hub.is_member(s.secret.id, s.dave.id)
     w.ok(invite(w, s))  # a declined invitation does not block a new one
+
+
+# -- revoke (our addition) ---------------------------------------------------------------
+
+
+def test_revoke_withdraws_the_invitation_and_tells_nobody(w, s):
+    # Lair Chat had no way to withdraw one: an invitation sent by mistake to a private
+    # room let its invitee in for 7 days.
+    invitation = w.ok(invite(w, s))
+    w.clear()
+    w.clock.advance(5)
+    w.ok(w.core.invitations.revoke(s.carol, invitation.id))
+    stored = result(w.core.store.get_invitation(invitation.id))
+    assert (stored.status, stored.responded_at) == ("cancelled", T0 + 5)
+    assert all(sub.events == [] for sub in s.subs.values())
+    assert w.ok(w.core.invitations.pending(s.dave)) == ([], False)
+    w.fails(w.core.invitations.accept(s.dave, invitation.id), "invitation_expired")
+    w.fails(w.core.invitations.decline(s.dave, invitation.id), "invitation_expired")
+    w.fails(w.core.rooms.join(s.dave, s.secret.id), "room_private")
+    assert not w.hub.is_member(s.secret.id, s.dave.id)
+    w.ok(invite(w, s))  # a revoked invitation does not block a new one
+
+
+@pytest.mark.parametrize(
+    ("actor", "code"),
+    [
+        ("alice", None),  # the inviter (and an owner)
+        ("carol", None),  # a moderator of the room
+        ("bob", "permission_denied"),  # a plain member who did not invite
+        ("dave", "permission_denied"),  # the invitee declines instead
+        ("erin", "invitation_not_found"),  # none of these: not told it exists
+    ],
+)
+def test_who_may_revoke(w, s, actor, code):
+    invitation = w.ok(invite(w, s))
+    d = w.core.invitations.revoke(getattr(s, actor), invitation.id)
+    if code is None:
+        w.ok(d)
+        assert result(w.core.store.get_invitation(invitation.id)).status == "cancelled"
+    else:
+        w.fails(d, code)
+        assert result(w.core.store.get_invitation(invitation.id)).status == "pending"
+
+
+def test_an_inviter_revokes_while_a_member_whatever_the_role(w, s):
+    # Over TCP any member invites: they may withdraw what they sent, demoted or not.
+    by_bob = w.ok(invite(w, s, actor="bob", mode=TCP))
+    w.ok(w.core.invitations.revoke(s.bob, by_bob.id))
+    by_carol = w.ok(invite(w, s, actor="carol"))
+    w.ok(w.core.rooms.change_role(s.alice, s.secret.id, s.carol.id, "member"))
+    w.ok(w.core.invitations.revoke(s.carol, by_carol.id))
+
+
+@pytest.mark.parametrize("how", ["kick", "leave"])
+def test_an_inviter_gone_from_the_room_may_not_revoke_but_its_owner_may(w, s, how):
+    # The review's case: the moderator who invited was kicked; the room's owner
+    # withdraws what they sent.
+    invitation = w.ok(invite(w, s, actor="carol"))
+    if how == "kick":
+        w.ok(w.core.rooms.kick(s.alice, s.secret.id, s.carol.id))
+    else:
+        w.ok(w.core.rooms.leave(s.carol, s.secret.id))
+    w.fails(w.core.invitations.revoke(s.carol, invitation.id), "permission_denied")
+    w.ok(w.core.invitations.revoke(s.alice, invitation.id))
+    w.fails(w.core.invitations.accept(s.dave, invitation.id), "invitation_expired")
+
+
+@pytest.mark.parametrize("first", ["accept", "decline", "revoke", "expire"])
+def test_only_a_pending_invitation_is_revoked(w, s, first):
+    invitation = w.ok(invite(w, s, room="general"))
+    if first == "expire":
+        w.clock.advance(WEEK)
+    elif first == "revoke":
+        w.ok(w.core.invitations.revoke(s.alice, invitation.id))
+    else:
+        w.ok(getattr(w.core.invitations, first)(s.dave, invitation.id))
+    before = result(w.core.store.get_invitation(invitation.id))
+    error = w.fails(w.core.invitations.revoke(s.alice, invitation.id), "invitation_expired")
+    assert error.status == 409
+    after = result(w.core.store.get_invitation(invitation.id))
+    assert (after.status, after.responded_at) == (before.status, before.responded_at)
+
+
+@pytest.mark.parametrize("invitation_id", [None, "", new_id()])
+def test_revoke_unknown(w, s, invitation_id):
+    w.fails(w.core.invitations.revoke(s.alice, invitation_id), "invitation_not_found")
+
+
+def test_revoke_of_a_deleted_rooms_invitation_is_not_found(w, s):
+    invitation = w.ok(invite(w, s))
+    w.ok(w.core.rooms.delete(s.alice, s.secret.id))
+    w.fails(w.core.invitations.revoke(s.alice, invitation.id), "invitation_not_found")

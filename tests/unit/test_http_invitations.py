@@ -146,3 +146,54 @@ def test_unknown_invitation(client: ApiClient, people, action: str, invitation_i
         404,
         {"code": "invitation_not_found", "message": "Invitation not found"},
     )
+
+
+def test_revoke_invitation(client: ApiClient, people, room) -> None:
+    """Our addition: DELETE withdraws a pending invitation; the invitee no longer
+    lists it, and accepting it is answered as for a declined one."""
+    owner, guest = people["owner"], people["guest"]
+    invitation = invite(client, owner, room, guest)
+    path = f"{INVITATIONS}/{invitation['id']}"
+    reply = client.delete(path, token=owner.token)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    assert client.get(INVITATIONS, token=guest.token).json["invitations"] == []
+    accept = client.post(f"{path}/accept", token=guest.token)
+    assert (accept.status, accept.code) == (409, "invitation_expired")
+    join = client.post(f"/api/v1/rooms/{room['id']}/join", token=guest.token)
+    assert (join.status, join.code) == (409, "room_private")
+    again = client.delete(path, token=owner.token)
+    assert (again.status, again.code) == (409, "invitation_expired")
+
+
+def test_revoke_invitation_check_order(client: ApiClient, people, room) -> None:
+    owner, member, guest, other = (people[n] for n in ("owner", "member", "guest", "other"))
+    invitation = invite(client, owner, room, guest)
+    path = f"{INVITATIONS}/{invitation['id']}"
+
+    def status(account, where: str = path) -> tuple[int, str]:
+        reply = client.delete(where, token=account.token)
+        return reply.status, reply.code
+
+    assert client.delete(path).status == 401
+    assert status(owner, f"{INVITATIONS}/bad") == (404, "invitation_not_found")
+    assert status(owner, f"{INVITATIONS}/{NOBODY}") == (404, "invitation_not_found")
+    assert status(other) == (404, "invitation_not_found")  # not told it exists
+    assert status(member) == (403, "permission_denied")  # a member who did not invite
+    assert status(guest) == (403, "permission_denied")  # the invitee declines instead
+    client.post(f"{path}/decline", token=guest.token)
+    assert status(owner) == (409, "invitation_expired")
+    assert status(other) == (404, "invitation_not_found")
+
+
+def test_an_invitation_is_revoked_by_a_moderator_after_its_inviter_is_kicked(
+    client: ApiClient, people, room
+) -> None:
+    owner, member, guest = people["owner"], people["member"], people["guest"]
+    rooms = f"/api/v1/rooms/{room['id']}/members/{member.id}"
+    assert client.put(f"{rooms}/role", {"role": "moderator"}, token=owner.token).status == 200
+    invitation = invite(client, member, room, guest)
+    assert client.delete(rooms, token=owner.token).status == 200
+    path = f"{INVITATIONS}/{invitation['id']}"
+    assert client.delete(path, token=member.token).code == "permission_denied"
+    assert client.delete(path, token=owner.token).status == 200
+    assert client.post(f"{path}/accept", token=guest.token).code == "invitation_expired"

@@ -189,24 +189,107 @@ def test_an_invitation_declined_as_it_is_accepted_is_answered_once(w, s, invited
     assert w.hub.is_member(s.room.id, invited.dave.id)
 
 
+@pytest.mark.parametrize(("answer", "stored"), [("decline", "declined"), ("revoke", "cancelled")])
 @pytest.mark.parametrize("how", ["accept", "join"])
-def test_a_private_room_is_not_entered_with_an_invitation_declined_meanwhile(
-    w, s, invited, monkeypatch, how
+def test_a_private_room_is_not_entered_with_an_invitation_answered_meanwhile(
+    w, s, invited, monkeypatch, how, answer, stored
 ):
-    # The invitation was read pending, then declined, then the membership written:
-    # the declined invitation let its invitee into the private room all the same.
+    # The invitation was read pending, then declined (or revoked), then the membership
+    # written: the invitation answered let its invitee into the private room all the same.
     releases = hold(monkeypatch, w.core.store, "add_membership")
     if how == "accept":
         entering = w.core.invitations.accept(invited.dave, invited.invitation.id)
     else:
         entering = w.core.rooms.join(invited.dave, s.room.id)
-    w.ok(w.core.invitations.decline(invited.dave, invited.invitation.id))
+    if answer == "decline":
+        w.ok(w.core.invitations.decline(invited.dave, invited.invitation.id))
+    else:
+        w.ok(w.core.invitations.revoke(s.alice, invited.invitation.id))
     releases[0]()
     w.fails(entering, "invitation_expired" if how == "accept" else "room_private")
-    assert result(w.core.store.get_invitation(invited.invitation.id)).status == "declined"
+    assert result(w.core.store.get_invitation(invited.invitation.id)).status == stored
     assert not w.hub.is_member(s.room.id, invited.dave.id)
     assert members(w, s.room.id) == {"alice", "bob", "carol"}
     assert s.watcher.types() == []
+
+
+def status(w, invitation) -> str:
+    return result(w.core.store.get_invitation(invitation.id)).status
+
+
+def test_an_invitation_revoked_as_it_is_accepted_stays_accepted(w, s, invited, monkeypatch):
+    # Both find it pending; the accept's write comes first: the revocation is answered
+    # invitation_expired and does not overwrite the accepted status.
+    releases = hold(monkeypatch, w.core.store, "set_invitation_status")
+    revoke = w.core.invitations.revoke(s.alice, invited.invitation.id)
+    w.ok(w.core.invitations.accept(invited.dave, invited.invitation.id))
+    releases[0]()
+    w.fails(revoke, "invitation_expired")
+    assert status(w, invited.invitation) == "accepted"
+    assert w.hub.is_member(s.room.id, invited.dave.id)
+
+
+def test_an_invitation_revoked_twice_at_once_is_revoked_once(w, s, invited, monkeypatch):
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator"))
+    releases = hold(monkeypatch, w.core.store, "set_invitation_status")
+    first = w.core.invitations.revoke(s.alice, invited.invitation.id)
+    second = w.core.invitations.revoke(s.bob, invited.invitation.id)
+    while releases:
+        releases.pop(0)()
+    w.ok(first)
+    w.fails(second, "invitation_expired")
+    assert status(w, invited.invitation) == "cancelled"
+
+
+@pytest.mark.parametrize("first", ["decline", "revoke"])
+def test_an_invitation_revoked_as_it_is_declined_is_answered_once(
+    w, s, invited, monkeypatch, first
+):
+    releases = hold(monkeypatch, w.core.store, "set_invitation_status")
+    decline = w.core.invitations.decline(invited.dave, invited.invitation.id)
+    revoke = w.core.invitations.revoke(s.alice, invited.invitation.id)
+    releases.pop(0 if first == "decline" else 1)()
+    releases.pop()()
+    winner, loser = (decline, revoke) if first == "decline" else (revoke, decline)
+    w.ok(winner)
+    w.fails(loser, "invitation_expired")
+    assert status(w, invited.invitation) == ("declined" if first == "decline" else "cancelled")
+
+
+def test_a_revocation_as_the_room_is_deleted_is_invitation_not_found(w, s, invited, monkeypatch):
+    # The invitation went with its room between the revocation's read and its write:
+    # invitation_expired said it had been answered.
+    releases = hold(monkeypatch, w.core.store, "set_invitation_status")
+    revoke = w.core.invitations.revoke(s.alice, invited.invitation.id)
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    releases[0]()
+    w.fails(revoke, "invitation_not_found")
+
+
+@pytest.mark.parametrize("change", ["demote", "kick"])
+def test_a_moderator_demoted_or_kicked_while_revoking_revoked_first_or_not_at_all(
+    w, s, invited, monkeypatch, change
+):
+    # bob (not the inviter) may revoke as a moderator: his check and his write are
+    # one change of the room, so the demotion (or kick) is answered after it.
+    w.ok(w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "moderator"))
+    releases = hold(monkeypatch, w.core.store, "set_invitation_status")
+    revoke = w.core.invitations.revoke(s.bob, invited.invitation.id)
+    if change == "demote":
+        done = w.core.rooms.change_role(s.alice, s.room.id, s.bob.id, "member")
+    else:
+        done = w.core.rooms.kick(s.alice, s.room.id, s.bob.id)
+    seen_then: list[str] = []
+    done.addCallback(lambda _: seen_then.append(status(w, invited.invitation)))
+    releases[0]()
+    w.ok(revoke)
+    w.ok(done)
+    assert seen_then == ["cancelled"]  # revoked before bob lost the role
+    w.ok(w.core.invitations.create(s.alice, s.room.id, invited.dave.id, True))
+    again = result(w.core.invitations.pending(invited.dave))[0][0]
+    # No longer a moderator: denied; no longer in the room: not told it exists.
+    code = "permission_denied" if change == "demote" else "invitation_not_found"
+    w.fails(w.core.invitations.revoke(s.bob, again.id), code)
 
 
 def test_a_message_in_flight_as_its_sender_is_kicked_is_kept(w, s, monkeypatch):

@@ -1270,6 +1270,35 @@ def test_invitation_errors(world: World) -> None:
     carol.fails("accept_invitation", "invitation_expired", invitation_id=invitation["id"])
 
 
+def test_revoke_invitation(world: World) -> None:
+    """Our command, as HTTP's DELETE /api/v1/invitations/{id}: the inviter (or a room
+    owner or moderator) withdraws it; nobody is sent an event."""
+    alice, bob, carol = world.login("alice"), world.login("bob"), world.login("carol")
+    secret = make_room(alice, "secret", public=False)
+    invitation = alice.ok("invite_to_room", room_id=secret, user_id=world.uid("bob"))
+    invitation_id = invitation["invitation"]["id"]
+    clear(alice, bob, carol)
+
+    bob.fails("revoke_invitation", "permission_denied", invitation_id=invitation_id)
+    carol.fails(
+        "revoke_invitation",
+        "invitation_not_found",
+        "Invitation not found",
+        invitation_id=invitation_id,
+    )
+    carol.fails(
+        "revoke_invitation", "validation_failed", "Invalid invitation ID", invitation_id="x"
+    )
+    revoked = alice.ok("revoke_invitation", invitation_id=invitation_id)
+    assert list(revoked) == ["type", "request_id", "success"]
+    for client in (alice, bob, carol):
+        client.silent()
+    assert bob.ok("list_invitations")["invitations"] == []
+    bob.fails("accept_invitation", "invitation_expired", invitation_id=invitation_id)
+    bob.fails("join_room", "room_private", room_id=secret)
+    alice.fails("revoke_invitation", "invitation_expired", invitation_id=invitation_id)
+
+
 def test_invitation_expiry_and_room_full(world: World) -> None:
     alice, bob, carol = world.login("alice"), world.login("bob"), world.login("carol")
     small = make_room(alice, "small", public=False, max_members=2)

@@ -689,6 +689,25 @@ def _paths() -> dict[str, Any]:
                 ),
             ),
         },
+        "/api/v1/invitations/{invitation_id}": {
+            "delete": op(
+                "revokeInvitation",
+                "Revoke a pending invitation (its inviter, or a room owner/moderator)",
+                "invitations",
+                SUCCESS,
+                params=(INVITATION_ID,),
+                fails=(
+                    (404, ["invitation_not_found"]),
+                    DENIED,
+                    (409, ["invitation_expired"]),
+                ),
+                description="Our addition; Lair Chat has no way to withdraw an invitation. "
+                "A revoked invitation is no longer listed and answers accept and join as a "
+                "declined one does. `invitation_not_found` also for callers who are neither "
+                "its invitee, its inviter nor a member of its room; `invitation_expired` "
+                "when it is no longer pending. The invitee is not notified.",
+            )
+        },
         "/api/v1/invitations/{invitation_id}/accept": {
             "post": op(
                 "acceptInvitation",

@@ -42,3 +42,12 @@ class InvitationRoutes(RouteGroup):
         user = await self.caller(claims)
         await self.core.invitations.decline(user, wanted)
         return {"success": True}
+
+    @route("DELETE", "/api/v1/invitations/{invitation_id}")
+    async def revoke_invitation(self, request: Any, invitation_id: str) -> dict:
+        """Our addition (HTTP.md): the inviter or a room owner/moderator withdraws it."""
+        claims = self.claims(request)
+        wanted = path_id(invitation_id, "invitation_not_found")
+        user = await self.caller(claims)
+        await self.core.invitations.revoke(user, wanted)
+        return {"success": True}
