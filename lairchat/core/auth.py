@@ -42,6 +42,19 @@ LOCKOUT_WAITING_MAX = LOCKOUT_THRESHOLD_ALL
 #: How long an address a login succeeded from still gets in while the identifier is
 #: locked for everyone.
 LOCKOUT_KNOWN_FOR = 30 * 24 * 3600
+#: Sessions the listing shows at most, the newest: every login makes one, without
+#: limit, and each lasts a day.
+SESSIONS_LISTED_MAX = 100
+
+
+def unknown_session() -> LairError:
+    """404 ``session_not_found``: an id that names no live session of the caller's.
+    Unknown, ended and another user's are answered alike, so that nobody learns
+    whether an id is someone's. Not the 401 of the same code, which says the caller's
+    own session is gone (its token is dead); this one says nothing of the caller's."""
+    error = LairError("session_not_found", "Session not found")
+    error.status = 404
+    return error
 
 
 @dataclass(slots=True)
@@ -315,12 +328,15 @@ class AuthService:
                 await self.check_not_banned(claims.user_id)
             raise
 
+    def _expired(self, session: Session) -> bool:
+        return self.clock.seconds() > session.expires_at
+
     @deferred
     async def validate(self, claims: Claims) -> tuple[User, Session]:
         session = await self.store.get_session(claims.session_id)
         if session is None:
             raise LairError("session_not_found")
-        if self.clock.seconds() > session.expires_at:
+        if self._expired(session):
             await self.store.delete_session(session.id)
             raise LairError("session_expired")
         user = await self.store.get_user(session.user_id)
@@ -339,6 +355,30 @@ class AuthService:
             return existed
 
         return self.store.delete_session(session_id).addCallback(revoked)
+
+    @deferred
+    async def sessions(self, user: User) -> tuple[list[Session], bool]:
+        """The user's live sessions, the newest :data:`SESSIONS_LISTED_MAX` first, and
+        whether there are more: so that a user can find a session they do not
+        recognize (a stolen token) and end it alone (:meth:`end_session`)."""
+        found = await self.store.list_user_sessions(
+            user.id, self.clock.seconds(), SESSIONS_LISTED_MAX + 1
+        )
+        return found[:SESSIONS_LISTED_MAX], len(found) > SESSIONS_LISTED_MAX
+
+    @deferred
+    async def end_session(self, user: User, session_id: str) -> None:
+        """End one of the user's own live sessions exactly as its :meth:`logout` would
+        (its tokens refused, its connections closed), the caller's own included; an
+        id that is not a live session of the user's: :func:`unknown_session`. Before
+        this, only a password change could cut off a stolen token, and it ended every
+        other session with it. (A session's owner never changes, so reading it first
+        leaves no race but its ending meanwhile, which the logout tells.)"""
+        session = await self.store.get_session(session_id)
+        if session is None or session.user_id != user.id or self._expired(session):
+            raise unknown_session()
+        if not await self.logout(session.id):
+            raise unknown_session()
 
     def refresh(self, user: User, session: Session) -> dict:
         """A new token for the same session and the same expiry (nothing is extended)."""

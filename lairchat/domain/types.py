@@ -70,9 +70,31 @@ class Session:
     created_at: float
     expires_at: float
     protocol: str = "http"
+    #: Read only by the session listing (``GET /auth/sessions``). The original writes
+    #: ``last_active_at`` once, at creation (None here: a session made in memory was
+    #: last active when it was made), and never the other two.
+    last_active_at: float | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "expires_at": ts_plus(self.expires_at)}
+
+    def to_listing(self, current: bool) -> dict[str, Any]:
+        """One entry of ``GET /auth/sessions``; ``current``: the caller's own session.
+        ``expires_at`` is written as every session expiry is (``+00:00``)."""
+        return {
+            "id": self.id,
+            "protocol": self.protocol,
+            "created_at": ts(self.created_at),
+            "last_active_at": ts(
+                self.created_at if self.last_active_at is None else self.last_active_at
+            ),
+            "expires_at": ts_plus(self.expires_at),
+            "ip_address": self.ip_address,
+            "user_agent": self.user_agent,
+            "current": current,
+        }
 
 
 @dataclass(slots=True)

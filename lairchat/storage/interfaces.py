@@ -47,6 +47,11 @@ class ISessionStore(Interface):
     def delete_session(session_id):
         """Delete a session; True if it existed."""
 
+    def list_user_sessions(user_id, now, limit):
+        """The user's sessions not expired at ``now`` (as the session check counts
+        them: ``expires_at >= now``), newest first, at most ``limit``, every column
+        read."""
+
     def delete_user_sessions(user_id, keep=None):
         """Delete every session of a user but ``keep`` (a session id, or None);
         return the ids deleted."""

@@ -1008,6 +1008,8 @@ def test_answers_keys_http_md_calls_always_there_are_null_when_unset(server: Liv
         invitation = owner.ok("invite_to_room", room_id=room["id"], user_id=guest.user_id)
         status, seen = http(server, "GET", f"/api/v1/rooms/{room['id']}", guest.token)
         assert status == 200
+        status, sessions = http(server, "GET", "/api/v1/auth/sessions", owner.token)
+        assert status == 200
         status, ban = http(server, "POST", f"/api/v1/admin/users/{guest.user_id}/ban", admin)
         assert status == 200
         found = {
@@ -1017,6 +1019,8 @@ def test_answers_keys_http_md_calls_always_there_are_null_when_unset(server: Liv
             "message": invitation["invitation"],
             "responded_at": invitation["invitation"],
             "membership": seen,
+            "ip_address": sessions["sessions"][0],
+            "user_agent": sessions["sessions"][0],
             "expires_at": ban,
         }
     assert listed == set(found)

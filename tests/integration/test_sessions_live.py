@@ -28,6 +28,7 @@ from lairchat.testing_clients import TCPClient, WSClient, rest
 PASSWORD = "correct horse battery"
 ADMIN = "sessions_admin"
 Client = TCPClient | WSClient
+PRESENCE = ("user_online", "user_offline")
 
 
 def start(tmp: Path, **env: str) -> ServerProcess:
@@ -100,11 +101,7 @@ def me(server: ServerProcess, token: str) -> tuple[int, dict]:
 
 def presence(conn: Client, user_id: str) -> list[str]:
     """The presence events about ``user_id`` that ``conn`` was sent so far."""
-    return [
-        m["type"]
-        for m in conn.barrier()
-        if m["type"] in ("user_online", "user_offline") and m["user_id"] == user_id
-    ]
+    return [m["type"] for m in conn.barrier() if m["type"] in PRESENCE and m["user_id"] == user_id]
 
 
 # -- ending sessions ----------------------------------------------------------------------
@@ -133,6 +130,43 @@ def test_a_logout_ends_that_session_only_on_every_transport(server: ServerProces
         assert conn.ok("get_current_user")["user"]["id"] == alice.id
     assert me(server, s1["token"])[0] == me(server, s2["token"])[0] == 200
     assert presence(watcher, alice.id) == []  # alice is still online
+
+
+def test_a_session_ended_from_another_device_loses_its_connections_and_token(
+    server: ServerProcess,
+) -> None:
+    """The owner of a stolen token lists the sessions on a device they trust and ends
+    the one they do not recognize: its TCP and WebSocket connections close as a logout
+    closes them, its token is refused on REST and real time, and nothing else ends."""
+    alice, bob = User(server), User(server)
+    owner, stolen = alice.device(), alice.device()
+    bobs = bob.device()
+    intruder_tcp, intruder_ws = tcp(server, stolen["token"]), ws(server, stolen["token"])
+    mine, bystander = tcp(server, owner["token"]), tcp(server, bobs["token"])
+
+    status, listing = rest(server, "GET", "/api/v1/auth/sessions", token=owner["token"])
+    assert status == 200 and listing["has_more"] is False
+    # The registration's session, then the two devices', newest first.
+    listed = [(s["id"], s["current"]) for s in listing["sessions"]]
+    assert listed[:2] == [(stolen["session"]["id"], False), (owner["session"]["id"], True)]
+    assert len(listed) == 3 and not listed[2][1]
+    # Bob's session is as unknown to alice as a made-up one, and stays.
+    path = "/api/v1/auth/sessions/"
+    status, answer = rest(server, "DELETE", path + bobs["session"]["id"], token=owner["token"])
+    assert (status, answer["error"]["code"]) == (404, "session_not_found")
+
+    status, answer = rest(server, "DELETE", path + stolen["session"]["id"], token=owner["token"])
+    assert (status, answer) == (200, {"success": True})
+    # Closed with nothing said first (presence events aside), as after a logout elsewhere.
+    for conn in (intruder_tcp, intruder_ws):
+        assert [m for m in conn.expect_closed() if m["type"] not in PRESENCE] == []
+    assert me(server, stolen["token"])[0] == 401
+    assert refused_on_realtime(server, stolen["token"])["code"] == "session_not_found"
+    assert mine.ok("get_current_user")["user"]["id"] == alice.id
+    assert bystander.ok("get_current_user")["user"]["id"] == bob.id
+    assert me(server, owner["token"])[0] == 200
+    status, listing = rest(server, "GET", "/api/v1/auth/sessions", token=owner["token"])
+    assert [s["id"] for s in listing["sessions"]] == [owner["session"]["id"], listed[2][0]]
 
 
 def test_a_password_change_ends_every_other_session_everywhere(server: ServerProcess) -> None:

@@ -174,6 +174,12 @@ ROWS: tuple[Row, ...] = (
     Row("logout", "POST /api/v1/auth/logout", "logout", anywhere(EVERYONE)),
     Row("refresh", "POST /api/v1/auth/refresh", None, anywhere(EVERYONE)),
     Row("change-password", "POST /api/v1/auth/change-password", None, anywhere(EVERYONE)),
+    # One's own sessions only: another user's session id is as unknown as a made-up one.
+    Row("list-sessions", "GET /api/v1/auth/sessions", None, anywhere(EVERYONE)),
+    Row("end-own-session", "DELETE /api/v1/auth/sessions/{session_id}", None,
+        anywhere(EVERYONE)),
+    Row("end-bystanders-session", "DELETE /api/v1/auth/sessions/{session_id}", None,
+        anywhere(signed_in(refused(404, "session_not_found")))),
     # -- users ------------------------------------------------------------------------------------
     Row("me", "GET /api/v1/users/me", "get_current_user", anywhere(EVERYONE)),
     Row("update-me", "PATCH /api/v1/users/me", None, anywhere(EVERYONE)),
@@ -275,6 +281,11 @@ def call(w: Any, actor: str, method: str, path: str, body: Any = None, **kw: Any
 HttpAction = Callable[[Any, str, str], Reply]
 
 
+def session_of(w: Any, actor: str) -> str:
+    """The id of the actor's session (``anonymous`` has none: the bystander's)."""
+    return w.account("bystander" if actor == "anonymous" else actor).session["id"]
+
+
 def _http_actions() -> dict[str, HttpAction]:
     def room(w: Any, where: str) -> str:
         return f"/api/v1/rooms/{w.room_id(where)}"
@@ -312,6 +323,13 @@ def _http_actions() -> dict[str, HttpAction]:
             "POST",
             "/api/v1/auth/change-password",
             {"current_password": PASSWORD, "new_password": "password2"},
+        ),
+        "list-sessions": lambda w, a, where: call(w, a, "GET", "/api/v1/auth/sessions"),
+        "end-own-session": lambda w, a, where: call(
+            w, a, "DELETE", f"/api/v1/auth/sessions/{session_of(w, a)}"
+        ),
+        "end-bystanders-session": lambda w, a, where: call(
+            w, a, "DELETE", f"/api/v1/auth/sessions/{session_of(w, 'bystander')}"
         ),
         "me": lambda w, a, where: call(w, a, "GET", "/api/v1/users/me"),
         "update-me": lambda w, a, where: call(
@@ -675,3 +693,16 @@ def test_other_users_emails_stay_private_everywhere(world: Any) -> None:
     assert not any(e in text for e in emails)
     me = call(w, "outsider", "GET", "/api/v1/users/me")
     assert me.json["user"]["email"] == own
+
+
+def test_session_listings_hold_only_the_callers_own(world: Any) -> None:
+    """Every actor's listing names its own session alone, never another user's."""
+    for actor in ("outsider", "member", "moderator", "owner", "sysmod", "admin"):
+        reply = call(world, actor, "GET", "/api/v1/auth/sessions")
+        assert reply.status == 200, reply
+        listed = reply.json["sessions"]
+        assert [s["id"] for s in listed if s["current"]] == [session_of(world, actor)]
+        owners = {result(world.core.store.get_session(s["id"])).user_id for s in listed}
+        assert owners == {world.id(actor)}, actor
+    # sysmod and admin logged in twice: both of their sessions are listed.
+    assert len(call(world, "admin", "GET", "/api/v1/auth/sessions").json["sessions"]) == 2

@@ -272,8 +272,9 @@ def test_every_authenticated_route_refuses_forgeries(world: Any, name: str) -> N
         "user_id": world.id("bystander"),
         "message_id": world.messages["public"],
         "invitation_id": str(uuid.uuid4()),
+        "session_id": world.account("bystander").session["id"],
     }
-    assert len(AUTHENTICATED_ROUTES) == 30
+    assert len(AUTHENTICATED_ROUTES) == 33
     for method, template in AUTHENTICATED_ROUTES:
         path = template.format(**ids)
         reply = world.api.request(method, path, {"content": "x"}, token=token)

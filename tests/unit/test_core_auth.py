@@ -451,6 +451,100 @@ def test_logout_revokes_the_session_and_closes_its_connections(w, alice):
     assert w.ok(w.core.auth.logout(alice.session.id)) is False
 
 
+# -- the user's sessions --------------------------------------------------------------
+
+
+def test_sessions_lists_the_users_live_sessions_newest_first(w, alice):
+    w.clock.advance(10)
+    later = w.ok(w.core.auth.login("alice", PASSWORD))
+    same_second = w.ok(w.core.auth.login("alice", PASSWORD))  # made after: listed before
+    w.register("bob")
+    found, more = w.ok(w.core.auth.sessions(alice.user))
+    assert [s.id for s in found] == [same_second.session.id, later.session.id, alice.session.id]
+    assert more is False
+    first = found[-1]
+    assert (first.user_id, first.protocol) == (alice.user.id, "http")
+    assert first.created_at == first.last_active_at == T0
+    assert first.expires_at == T0 + SESSION_LIFETIME
+    assert (first.ip_address, first.user_agent) == (None, None)
+
+
+def test_sessions_leaves_out_the_expired_and_the_ended(w, alice):
+    w.clock.advance(10)
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    ended = w.ok(w.core.auth.login("alice", PASSWORD))
+    w.ok(w.core.auth.logout(ended.session.id))
+    w.clock.advance(SESSION_LIFETIME - 10)  # now == alice's expiry: live, as validate says
+    assert [s.id for s in w.ok(w.core.auth.sessions(alice.user))[0]] == [
+        other.session.id,
+        alice.session.id,
+    ]
+    w.clock.advance(1)
+    assert [s.id for s in w.ok(w.core.auth.sessions(alice.user))[0]] == [other.session.id]
+
+
+def test_sessions_are_listed_up_to_a_bound_the_newest_kept(w, alice, monkeypatch):
+    """Logins are unlimited: the listing is bounded, and says whether it left some out."""
+    monkeypatch.setattr(auth, "SESSIONS_LISTED_MAX", 2)
+    newest = [w.ok(w.core.auth.login("alice", PASSWORD)).session.id for _ in range(2)]
+    found, more = w.ok(w.core.auth.sessions(alice.user))
+    assert ([s.id for s in found], more) == (newest[::-1], True)
+    w.ok(w.core.auth.logout(alice.session.id))
+    assert w.ok(w.core.auth.sessions(alice.user))[1] is False
+
+
+def test_ending_a_session_is_its_logout(w, alice):
+    """Its tokens are refused and its connections closed as a logout closes them; the
+    caller's and every other session stay."""
+    stolen = w.ok(w.core.auth.login("alice", PASSWORD))
+    third = w.ok(w.core.auth.login("alice", PASSWORD))
+    theirs = w.connect(alice.user, stolen.session.id)
+    mine = w.connect(alice.user, alice.session.id)
+    w.ok(w.core.auth.end_session(alice.user, stolen.session.id))
+    assert theirs.closed == ["logged out"] and mine.closed == []
+    w.fails(w.core.auth.authenticate(stolen.token), "session_not_found")
+    w.ok(w.core.auth.authenticate(alice.token))
+    w.ok(w.core.auth.authenticate(third.token))
+    # Ending one's own session is allowed: a logout.
+    w.ok(w.core.auth.end_session(alice.user, alice.session.id))
+    assert mine.closed == ["logged out"]
+    w.fails(w.core.auth.authenticate(alice.token), "session_not_found")
+
+
+def test_a_session_not_the_callers_is_unknown_to_them(w, alice):
+    """Another user's session, an unknown id, an ended or an expired session: the same
+    404, and another user's session is left alone."""
+    bob = w.register("bob")
+    bobs = w.connect(bob.user, bob.session.id)
+    ended = w.ok(w.core.auth.login("alice", PASSWORD))
+    w.ok(w.core.auth.logout(ended.session.id))
+    for session_id in (bob.session.id, new_id(), ended.session.id):
+        error = w.fails(w.core.auth.end_session(alice.user, session_id), "session_not_found")
+        assert (error.status, error.message) == (404, "Session not found")
+    assert bobs.closed == []
+    w.ok(w.core.auth.authenticate(bob.token))
+    w.clock.advance(SESSION_LIFETIME + 1)
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    error = w.fails(w.core.auth.end_session(other.user, alice.session.id), "session_not_found")
+    assert error.status == 404
+
+
+def test_a_session_ended_meanwhile_is_unknown(w, alice, monkeypatch):
+    """Read, then ended by another request before this one deletes it: 404, as it
+    would be a moment later."""
+    other = w.ok(w.core.auth.login("alice", PASSWORD))
+    read = w.core.store.get_session
+
+    def read_then_end(session_id):
+        found = read(session_id)
+        w.ok(w.core.store.delete_session(session_id))
+        return found
+
+    monkeypatch.setattr(w.core.store, "get_session", read_then_end)
+    error = w.fails(w.core.auth.end_session(alice.user, other.session.id), "session_not_found")
+    assert error.status == 404
+
+
 def test_refresh_keeps_the_session_and_its_expiry(w, alice):
     w.clock.advance(3600)
     user, session = w.ok(w.core.auth.authenticate(alice.token))

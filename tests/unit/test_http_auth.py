@@ -167,6 +167,97 @@ def test_refresh_keeps_session_and_expiry(client: ApiClient, alice) -> None:
     assert client.post("/api/v1/auth/refresh", token=alice.token).code == "session_not_found"
 
 
+# -- the caller's sessions ----------------------------------------------------------------
+
+SESSIONS = "/api/v1/auth/sessions"
+
+
+def test_sessions_lists_the_callers_own_newest_first(client: ApiClient, alice) -> None:
+    client.core.clock.advance(5)
+    phone = client.login(alice)
+    client.register("bob")
+    reply = client.get(SESSIONS, token=phone.token)
+    assert reply.status == 200
+    assert list(reply.json) == ["sessions", "has_more"] and reply.json["has_more"] is False
+    listed = reply.json["sessions"]
+    assert [s["id"] for s in listed] == [phone.session["id"], alice.session["id"]]
+    assert [s["current"] for s in listed] == [True, False]
+    assert listed[1] == {
+        "id": alice.session["id"],
+        "protocol": "http",
+        "created_at": "2023-11-14T22:13:20Z",
+        "last_active_at": "2023-11-14T22:13:20Z",
+        "expires_at": alice.session["expires_at"],
+        "ip_address": None,
+        "user_agent": None,
+        "current": False,
+    }
+    # The other token sees the same sessions, itself the current one.
+    mine = client.get(SESSIONS, token=alice.token).json["sessions"]
+    assert [(s["id"], s["current"]) for s in mine] == [
+        (phone.session["id"], False),
+        (alice.session["id"], True),
+    ]
+
+
+def test_ending_another_of_ones_sessions(client: ApiClient, alice) -> None:
+    """The way to cut off a stolen token alone: it is refused, the caller's stays."""
+    stolen = client.login(alice)
+    connection = client.connect(stolen)
+    reply = client.delete(f"{SESSIONS}/{stolen.session['id']}", token=alice.token)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    assert connection.closed == ["logged out"] and connection.notices == [None]
+    assert client.get(ME, token=stolen.token).code == "session_not_found"
+    assert client.get(ME, token=alice.token).status == 200
+    assert [s["id"] for s in client.get(SESSIONS, token=alice.token).json["sessions"]] == [
+        alice.session["id"]
+    ]
+
+
+def test_ending_the_current_session_is_a_logout(client: ApiClient, alice) -> None:
+    other = client.login(alice)
+    reply = client.delete(f"{SESSIONS}/{alice.session['id'].upper()}", token=alice.token)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    again = client.delete(f"{SESSIONS}/{alice.session['id']}", token=alice.token)
+    assert (again.status, again.code) == (401, "session_not_found")
+    assert client.get(ME, token=other.token).status == 200
+
+
+@pytest.mark.parametrize("which", ["bobs", "unknown", "ended", "malformed"])
+def test_a_session_not_the_callers_is_404(client: ApiClient, alice, which: str) -> None:
+    """Another user's session looks exactly like one that does not exist."""
+    bob = client.register("bob")
+    ended = client.login(alice)
+    client.post("/api/v1/auth/logout", token=ended.token)
+    session_id = {
+        "bobs": bob.session["id"],
+        "unknown": "00000000-0000-4000-8000-000000000000",
+        "ended": ended.session["id"],
+        "malformed": "not-a-uuid",
+    }[which]
+    reply = client.delete(f"{SESSIONS}/{session_id}", token=alice.token)
+    assert (reply.status, reply.json) == (
+        404,
+        {"error": {"code": "session_not_found", "message": "Session not found"}},
+    )
+    assert client.get(ME, token=bob.token).status == 200
+    assert client.get(ME, token=alice.token).status == 200
+
+
+def test_a_malformed_session_id_is_checked_before_the_session(client: ApiClient, alice) -> None:
+    """HTTP.md's order: ids in the path (5) before the session (6)."""
+    client.post("/api/v1/auth/logout", token=alice.token)
+    assert client.delete(f"{SESSIONS}/nope", token=alice.token).status == 404
+    assert client.delete(f"{SESSIONS}/{alice.session['id']}", token=alice.token).status == 401
+    assert client.get(SESSIONS, token=alice.token).code == "session_not_found"
+
+
+def test_sessions_need_a_token(client: ApiClient, alice) -> None:
+    assert client.get(SESSIONS).code == "missing_token"
+    reply = client.delete(f"{SESSIONS}/{alice.session['id']}")
+    assert (reply.status, reply.code) == (401, "missing_token")
+
+
 # -- change password ----------------------------------------------------------------------
 
 

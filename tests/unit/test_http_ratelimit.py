@@ -213,3 +213,34 @@ def test_logout_and_password_change_are_still_limited_per_session(clock: task.Cl
     alice = client.register("alice")
     statuses = [client.post("/api/v1/auth/logout", token=alice.token).status for _ in range(11)]
     assert statuses == [200] + [401] * 9 + [429]
+
+
+def test_an_intruder_cannot_spend_the_owners_listing_or_ending_of_sessions(
+    clock: task.Clock,
+) -> None:
+    """The owner of a stolen token lists the sessions and ends the intruder's, however
+    much of the user's allowance the intruder has used: both count against the
+    owner's own session, as logout does."""
+    client = limited_client(clock)
+    intruder = client.register("alice")
+    owner = client.login(intruder)
+    statuses = [client.post("/api/v1/auth/refresh", token=intruder.token).status for _ in range(11)]
+    assert statuses[-1] == 429
+    listed = client.get("/api/v1/auth/sessions", token=owner.token)
+    assert listed.status == 200
+    assert [s["current"] for s in listed.json["sessions"]] == [True, False]
+    stolen = listed.json["sessions"][1]["id"]
+    assert client.delete(f"/api/v1/auth/sessions/{stolen}", token=owner.token).status == 200
+    assert client.get("/api/v1/users/me", token=owner.token).status == 200
+
+
+def test_listing_and_ending_sessions_are_still_limited_per_session(clock: task.Clock) -> None:
+    """Counted per session (the auth tier: 10 a minute), not exempt."""
+    client = limited_client(clock)
+    alice = client.register("alice")
+    statuses = [client.get("/api/v1/auth/sessions", token=alice.token).status for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    other = client.login(alice)
+    unknown = "/api/v1/auth/sessions/00000000-0000-4000-8000-000000000000"
+    statuses = [client.delete(unknown, token=other.token).status for _ in range(11)]
+    assert statuses == [404] * 10 + [429]

@@ -391,6 +391,21 @@ class SQLiteStore:
 
         return self._read(txn)
 
+    def list_user_sessions(self, user_id: str, now: float, limit: int) -> defer.Deferred:
+        """Found by ``idx_sessions_user``; ``rowid`` orders the sessions of one second
+        as they were made. ``now`` is compared unrounded, as the session check does."""
+
+        def txn(cur: sqlite3.Cursor) -> list[Session]:
+            rows = cur.execute(
+                "SELECT id, user_id, created_at, expires_at, protocol, last_active_at, "
+                "ip_address, user_agent FROM sessions WHERE user_id = ? AND expires_at >= ? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (user_id, now, limit),
+            ).fetchall()
+            return [Session(*row) for row in rows]
+
+        return self._read(txn)
+
     def delete_session(self, session_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> bool:
             return cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0

@@ -59,6 +59,18 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Session": obj({"id": UUID, "expires_at": TS_PLUS}),
     "AuthResponse": obj({"user": ref("User"), "session": ref("Session"), "token": STRING}),
+    "SessionListing": obj(
+        {
+            "id": UUID,
+            "protocol": {"type": "string", "description": "As stored: `http` for lairchat's"},
+            "created_at": TS,
+            "last_active_at": {**TS, "description": "As stored: the creation time"},
+            "expires_at": TS_PLUS,
+            "ip_address": {**NULLABLE_STRING, "description": "As stored: null for lairchat's"},
+            "user_agent": {**NULLABLE_STRING, "description": "As stored: null for lairchat's"},
+            "current": {**BOOLEAN, "description": "The session of the token used"},
+        }
+    ),
     "UserWithPresence": obj({"user": ref("User"), "online": BOOLEAN}),
     "UnreadCounts": obj(
         {
@@ -235,6 +247,7 @@ ROOM_ID = path_param("room_id", "Room id")
 USER_ID = path_param("user_id", "User id")
 MESSAGE_ID = path_param("message_id", "Message id")
 INVITATION_ID = path_param("invitation_id", "Invitation id")
+SESSION_ID = path_param("session_id", "Session id")
 
 
 def op(
@@ -383,6 +396,30 @@ def _paths() -> dict[str, Any]:
                     (400, ["incorrect_password", "password_too_weak"]),
                     (403, ["account_locked"]),
                 ),
+            )
+        },
+        "/api/v1/auth/sessions": {
+            "get": op(
+                "listSessions",
+                "The caller's live sessions, newest first, at most 100",
+                "auth",
+                envelope(
+                    sessions={"type": "array", "items": ref("SessionListing")}, has_more=BOOLEAN
+                ),
+                description="`has_more` is true when older sessions were left out.",
+            )
+        },
+        "/api/v1/auth/sessions/{session_id}": {
+            "delete": op(
+                "endSession",
+                "End one of the caller's sessions, as its logout would",
+                "auth",
+                SUCCESS,
+                params=(SESSION_ID,),
+                fails=((404, ["session_not_found"]),),
+                description="404 `session_not_found`: no live session of the caller's has "
+                "this id (unknown, ended, malformed, or another user's). The 401 of the same "
+                "code is about the caller's own session.",
             )
         },
         "/api/v1/users/me": {

@@ -16,8 +16,19 @@ from lairchat.core.tokens import Tokens
 from lairchat.domain.errors import LairError
 from lairchat.transports.proxies import ProxyPolicy
 
-#: Requests counted against the caller's session rather than its user (session_key).
-PER_SESSION = frozenset({b"/api/v1/auth/logout", b"/api/v1/auth/change-password"})
+#: Requests counted against the caller's session rather than its user (session_key):
+#: what the owner of a stolen token needs to cut the intruder off (end a session,
+#: after listing them, or change the password), which the intruder, sharing the
+#: user's allowance, could otherwise use up.
+PER_SESSION = frozenset(
+    {b"/api/v1/auth/logout", b"/api/v1/auth/change-password", b"/api/v1/auth/sessions"}
+)
+#: ... and every path under this one (``DELETE /auth/sessions/{session_id}``).
+PER_SESSION_UNDER = b"/api/v1/auth/sessions/"
+
+
+def per_session(path: bytes) -> bool:
+    return path in PER_SESSION or path.startswith(PER_SESSION_UNDER)
 
 
 def tier_of(path: bytes) -> str | None:
@@ -35,8 +46,8 @@ class HttpRateLimiter:
         self.proxies = proxies
 
     def client_key(self, request: Any) -> str:
-        """The user's key for a request with a valid token (its session's for a logout
-        or a password change), else its address's."""
+        """The user's key for a request with a valid token (its session's for the
+        requests of :func:`per_session`), else its address's."""
         header = request.getHeader("authorization") or ""
         if header.startswith("Bearer "):
             try:
@@ -44,7 +55,7 @@ class HttpRateLimiter:
             except LairError:
                 pass
             else:
-                if request.path in PER_SESSION:
+                if per_session(request.path):
                     return session_key(claims.session_id)
                 return user_key(claims.user_id)
         return address_key(self.proxies.client_of_request(request))

@@ -1,10 +1,13 @@
-"""Registration, login, logout, token refresh and password change (HTTP.md §5.1)."""
+"""Registration, login, logout, token refresh, password change, and the caller's
+sessions (HTTP.md §5.1)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from lairchat.core.auth import unknown_session
 from lairchat.core.ratelimit import address_key
+from lairchat.domain.ids import parse_uuid
 from lairchat.transports.http.bodies import json_body
 from lairchat.transports.http.routing import RouteGroup, route
 
@@ -43,4 +46,25 @@ class AuthRoutes(RouteGroup):
         current, new = body.text("current_password"), body.text("new_password")
         user, session = await self.session(claims)
         await self.core.auth.change_password(user, current, new, session.id)
+        return {"success": True}
+
+    @route("GET", "/api/v1/auth/sessions")
+    async def list_sessions(self, request: Any) -> dict:
+        user, session = await self.session(self.claims(request))
+        found, more = await self.core.auth.sessions(user)
+        return {
+            "sessions": [s.to_listing(current=s.id == session.id) for s in found],
+            "has_more": more,
+        }
+
+    @route("DELETE", "/api/v1/auth/sessions/{session_id}")
+    async def end_session(self, request: Any, session_id: str) -> dict:
+        claims = self.claims(request)
+        # A malformed id is the resource's 404, before the session check (HTTP.md);
+        # path_id would give the 401 that session_not_found has elsewhere.
+        wanted = parse_uuid(session_id)
+        if wanted is None:
+            raise unknown_session()
+        user, _ = await self.session(claims)
+        await self.core.auth.end_session(user, wanted)
         return {"success": True}
