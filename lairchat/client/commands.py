@@ -391,6 +391,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Reconnect", "reconnect to the server now", Reconnect()),
     ("Copy last message", "copy the newest message to the clipboard", CopyLast()),
     ("Leave room", "leave the room shown", LeaveRoom()),
+    ("Change password", "ends your other sessions everywhere", ShowPasswordForm()),
     ("Quit", "leave the client", Quit(confirm=True)),
 ]
 

@@ -579,13 +579,26 @@ def test_command_palette(ctl: RecordingController) -> None:
     palette = PaletteOverlay(ctl)
     size = (60, 14)
     text = screen(render_text(palette, *size))
-    assert "Rooms" in text and "Quit" in text
+    assert "Rooms" in text and "Change password" in text
     for key in "memb":
         palette.keypress(size, key)
     text = screen(render_text(palette, *size))
     assert "> memb" in text and "Members" in text and "Quit" not in text
     palette.keypress(size, "enter")
     assert ctl.actions == [c.ShowMembers()] and palette.done
+
+
+def test_the_palette_scrolls_to_the_selected_command(ctl: RecordingController) -> None:
+    """More commands than the box has rows: the last one was selected out of sight."""
+    palette = PaletteOverlay(ctl)
+    size = (60, 12)
+    assert "Quit" not in screen(render_text(palette, *size))
+    for _ in range(len(c.PALETTE) - 1):
+        palette.keypress(size, "down")
+    text = screen(render_text(palette, *size))
+    assert "Quit" in text and "Rooms" not in text
+    palette.keypress(size, "enter")
+    assert ctl.actions == [c.Quit(confirm=True)]
 
 
 def test_confirm_dialog() -> None:

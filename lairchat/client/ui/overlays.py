@@ -326,6 +326,9 @@ class PaletteOverlay(Overlay):
             for i, (name, text, _) in enumerate(self.matches)
         ]
         self.walker[:] = rows or [SafeText(("hint", "  no matching command"))]
+        # The list scrolls to the selection: with more commands than rows, one
+        # selected below the box was run unseen.
+        self.walker.set_focus(self.selected)
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         if key in ("esc", "ctrl p"):
