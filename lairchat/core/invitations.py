@@ -86,6 +86,21 @@ class InvitationService:
         )
         return found[:LISTED_MAX], len(found) > LISTED_MAX
 
+    @deferred
+    async def of_room(self, actor: User, room_id: str | None) -> tuple[list[Invitation], bool]:
+        """A room's newest :data:`LISTED_MAX` pending invitations, and whether there are
+        more, for its owners and moderators (our addition): whoever would revoke one
+        (:meth:`revoke`) and did not send it had no way to learn its id, the case of an
+        invitation from a moderator since demoted or kicked. Checks as a room update."""
+        room = await self.rooms._room(room_id)
+        membership = await self.rooms._membership(room.id, actor.id)
+        if not membership.moderates:
+            raise LairError("permission_denied")
+        found = await self.store.list_room_invitations(
+            room.id, self.clock.seconds(), LISTED_MAX + 1
+        )
+        return found[:LISTED_MAX], len(found) > LISTED_MAX
+
     async def _respondable(self, actor: User, invitation_id: str | None) -> Invitation:
         invitation = await self.store.get_invitation(invitation_id) if invitation_id else None
         if invitation is None:

@@ -170,6 +170,9 @@ class IInvitationStore(Interface):
     def list_pending_invitations(user_id, now, limit=None):
         """Pending unexpired invitations for the user, newest first; at most ``limit``."""
 
+    def list_room_invitations(room_id, now, limit):
+        """Pending unexpired invitations to the room, newest first; at most ``limit``."""
+
     def find_pending_invitation(room_id, user_id, now):
         """A pending unexpired Invitation for (room, user), or None."""
 

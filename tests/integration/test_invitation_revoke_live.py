@@ -110,3 +110,25 @@ def test_a_revoke_and_an_accept_at_once_are_answered_once(server: ServerProcess)
         loser = accepted if revoked["success"] else revoked
         assert loser["error"]["code"] == "invitation_expired", (n, loser)
         assert (guest.id in members(owner, room_id)) == accepted["success"], n
+
+
+def test_an_owner_revokes_what_a_kicked_moderator_sent(server: ServerProcess) -> None:
+    """The review's case: the moderator who invited is kicked; the owner finds the
+    invitation in the room's listing and revokes it over REST."""
+    owner, guest, moderator = Account(server), Account(server), Account(server)
+    room_id = private_room(owner)
+    accepted = answer(
+        moderator.conn, "accept_invitation", invitation_id=invite(owner, room_id, moderator)
+    )
+    assert accepted["success"] is True, accepted
+    path = f"/api/v1/rooms/{room_id}/members/{moderator.id}"
+    assert owner.rest("PUT", f"{path}/role", {"role": "moderator"})[0] == 200
+    sent = invite(moderator, room_id, guest)
+    assert owner.rest("DELETE", path)[0] == 200
+    status, body = owner.rest("GET", f"/api/v1/rooms/{room_id}/invitations")
+    assert status == 200, body
+    assert [(i["id"], i["inviter_id"]) for i in body["invitations"]] == [(sent, moderator.id)]
+    status, body = moderator.rest("DELETE", f"/api/v1/invitations/{sent}")
+    assert (status, body["error"]["code"]) == (403, "permission_denied")
+    assert owner.rest("DELETE", f"/api/v1/invitations/{sent}")[0] == 200
+    assert_kept_out(owner, guest, room_id, sent)

@@ -231,6 +231,7 @@ ROWS: tuple[Row, ...] = (
         "decline_invitation", rooms(INVITEE_ONLY)),
     # Our addition: its inviter (``owner`` here) or the room's owners and moderators; the
     # invitee (``outsider``) declines instead; anyone else is not told it exists.
+    Row("room-invitations", "GET /api/v1/rooms/{room_id}/invitations", None, rooms(MANAGERS)),
     Row("revoke-outsiders-invitation", "DELETE /api/v1/invitations/{invitation_id}",
         "revoke_invitation", rooms(signed_in(UNKNOWN_INVITATION, owner=OK, moderator=OK,
                                              member=DENIED, outsider=DENIED))),
@@ -390,6 +391,7 @@ def _http_actions() -> dict[str, HttpAction]:
         "decline-outsiders-invitation": lambda w, a, where: call(
             w, a, "POST", invitation(w, where) + "/decline"
         ),
+        "room-invitations": lambda w, a, where: call(w, a, "GET", room(w, where) + "/invitations"),
         "revoke-outsiders-invitation": lambda w, a, where: call(
             w, a, "DELETE", invitation(w, where)
         ),

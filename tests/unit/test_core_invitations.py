@@ -383,3 +383,54 @@ def test_revoke_of_a_deleted_rooms_invitation_is_not_found(w, s):
     invitation = w.ok(invite(w, s))
     w.ok(w.core.rooms.delete(s.alice, s.secret.id))
     w.fails(w.core.invitations.revoke(s.alice, invitation.id), "invitation_not_found")
+
+
+def test_a_rooms_pending_invitations_are_listed_to_its_moderators(w, s):
+    # Without it, an owner could not find the id of an invitation a moderator since
+    # kicked had sent, the one to revoke.
+    first = w.ok(invite(w, s, actor="carol"))
+    w.clock.advance(1)
+    second = w.ok(invite(w, s, invitee="erin"))
+    w.ok(invite(w, s, room="general"))  # another room's
+    w.ok(w.core.rooms.kick(s.alice, s.secret.id, s.carol.id))
+    listed, more = w.ok(w.core.invitations.of_room(s.alice, s.secret.id))
+    assert [i.id for i in listed] == [second.id, first.id] and not more
+    assert listed[1].inviter_name == "carol"
+    w.ok(w.core.invitations.revoke(s.alice, first.id))
+    w.ok(w.core.invitations.decline(s.erin, second.id))
+    assert w.ok(w.core.invitations.of_room(s.alice, s.secret.id)) == ([], False)
+    expiring = w.ok(invite(w, s))
+    assert [i.id for i in w.ok(w.core.invitations.of_room(s.alice, s.secret.id))[0]] == [
+        expiring.id
+    ]
+    w.clock.advance(WEEK)
+    assert w.ok(w.core.invitations.of_room(s.alice, s.secret.id)) == ([], False)
+
+
+@pytest.mark.parametrize(
+    ("actor", "room_id", "code"),
+    [
+        ("carol", "secret", None),
+        ("bob", "secret", "permission_denied"),
+        ("dave", "secret", "not_room_member"),
+        ("alice", None, "room_not_found"),
+        ("alice", "unknown", "room_not_found"),
+    ],
+)
+def test_who_lists_a_rooms_invitations(w, s, actor, room_id, code):
+    w.ok(invite(w, s))
+    room = {"secret": s.secret.id, "unknown": new_id(), None: None}[room_id]
+    d = w.core.invitations.of_room(getattr(s, actor), room)
+    if code is None:
+        assert [i.invitee_id for i in w.ok(d)[0]] == [s.dave.id]
+    else:
+        w.fails(d, code)
+
+
+def test_a_rooms_listing_stops_at_a_hundred_and_says_there_are_more(w, s):
+    people = [w.user(f"guest{i}") for i in range(LISTED_MAX + 1)]
+    for person in people:
+        w.clock.advance(1)
+        w.ok(w.core.invitations.create(s.alice, s.secret.id, person.id, HTTP))
+    listed, more = w.ok(w.core.invitations.of_room(s.carol, s.secret.id))
+    assert more and [i.invitee_id for i in listed] == [p.id for p in reversed(people[1:])]

@@ -197,3 +197,27 @@ def test_an_invitation_is_revoked_by_a_moderator_after_its_inviter_is_kicked(
     assert client.delete(path, token=member.token).code == "permission_denied"
     assert client.delete(path, token=owner.token).status == 200
     assert client.post(f"{path}/accept", token=guest.token).code == "invitation_expired"
+
+
+def test_list_room_invitations(client: ApiClient, people, room) -> None:
+    """Our addition: a room's owners and moderators see its pending invitations (the
+    ids they may revoke), in GET /invitations' shape."""
+    owner, member, guest, other = (people[n] for n in ("owner", "member", "guest", "other"))
+    path = f"/api/v1/rooms/{room['id']}/invitations"
+    assert client.get(path, token=owner.token).json == {"invitations": [], "has_more": False}
+    invitation = invite(client, owner, room, guest)
+    listing = client.get(path, token=owner.token).json
+    assert listing == {"invitations": [invitation], "has_more": False}
+
+    def status(account, where: str = path) -> tuple[int, str]:
+        reply = client.get(where, token=account.token)
+        return reply.status, reply.code
+
+    assert client.get(path).status == 401
+    assert status(owner, "/api/v1/rooms/bad/invitations") == (404, "room_not_found")
+    assert status(owner, f"/api/v1/rooms/{NOBODY}/invitations") == (404, "room_not_found")
+    assert status(other) == (403, "not_room_member")
+    assert status(guest) == (403, "not_room_member")
+    assert status(member) == (403, "permission_denied")
+    assert client.delete(f"{INVITATIONS}/{invitation['id']}", token=owner.token).status == 200
+    assert client.get(path, token=owner.token).json["invitations"] == []

@@ -922,11 +922,22 @@ class SQLiteStore:
     def list_pending_invitations(
         self, user_id: str, now: float, limit: int | None = None
     ) -> defer.Deferred:
+        return self._pending_invitations("invitee_id", user_id, now, limit)
+
+    def list_room_invitations(self, room_id: str, now: float, limit: int) -> defer.Deferred:
+        return self._pending_invitations("room_id", room_id, now, limit)
+
+    def _pending_invitations(
+        self, column: str, value: str, now: float, limit: int | None
+    ) -> defer.Deferred:
+        """Pending unexpired invitations whose ``column`` (``invitee_id`` or ``room_id``,
+        each indexed) is ``value``, newest first; ``rowid`` orders those of one second."""
+
         def txn(cur: sqlite3.Cursor) -> list[Invitation]:
             rows = cur.execute(
-                INVITATION_SELECT + "WHERE i.invitee_id = ? AND i.status = 'pending' "
+                INVITATION_SELECT + f"WHERE i.{column} = ? AND i.status = 'pending' "
                 "AND i.expires_at > ? ORDER BY i.created_at DESC, i.rowid DESC LIMIT ?",
-                (user_id, _int(now), -1 if limit is None else limit),
+                (value, _int(now), -1 if limit is None else limit),
             ).fetchall()
             return [_invitation(r) for r in rows]
 

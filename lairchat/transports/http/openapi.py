@@ -726,6 +726,21 @@ def _paths() -> dict[str, Any]:
                 ),
             ),
         },
+        "/api/v1/rooms/{room_id}/invitations": {
+            "get": op(
+                "listRoomInvitations",
+                "A room's pending invitations, newest first (owners and moderators)",
+                "invitations",
+                envelope(
+                    invitations={"type": "array", "items": ref("EnrichedInvitation")},
+                    has_more=BOOLEAN,
+                ),
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]), (403, ["not_room_member", "permission_denied"])),
+                description="Our addition: at most 100; `has_more` is true when older ones "
+                "were left out. The ids to revoke (`DELETE /api/v1/invitations/{id}`).",
+            )
+        },
         "/api/v1/invitations/{invitation_id}": {
             "delete": op(
                 "revokeInvitation",

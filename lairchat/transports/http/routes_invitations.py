@@ -27,6 +27,15 @@ class InvitationRoutes(RouteGroup):
         invitations, more = await self.core.invitations.pending(user)
         return {"invitations": [i.to_wire() for i in invitations], "has_more": more}
 
+    @route("GET", "/api/v1/rooms/{room_id}/invitations")
+    async def list_room_invitations(self, request: Any, room_id: str) -> dict:
+        """Our addition (HTTP.md): what a room's owners and moderators may revoke."""
+        claims = self.claims(request)
+        wanted = path_id(room_id, "room_not_found")
+        user = await self.caller(claims)
+        invitations, more = await self.core.invitations.of_room(user, wanted)
+        return {"invitations": [i.to_wire() for i in invitations], "has_more": more}
+
     @route("POST", "/api/v1/invitations/{invitation_id}/accept")
     async def accept_invitation(self, request: Any, invitation_id: str) -> dict:
         claims = self.claims(request)
