@@ -18,9 +18,10 @@ Schema cannot state exactly, so a valid-looking request may rightly get a 400.
 
 Generated path ids rarely name anything, so most of them are replaced by the ids of
 fresh resources made for that request (a room ``fuzzer`` owns and ``invitee`` joined,
-a message in it, an invitation for ``fuzzer``; ``doomed`` to ban): the success answers are
-checked against their schemas too. ``POST /api/v1/auth/logout`` gets a session of its
-own for every request, so that the shared token stays valid for the others.
+a message in it, an invitation for ``fuzzer``; ``doomed`` to ban; another session of
+``fuzzer`` to end): the success answers are checked against their schemas too.
+``POST /api/v1/auth/logout`` gets a session of its own for every request, so that the
+shared token stays valid for the others.
 """
 
 from __future__ import annotations
@@ -74,11 +75,12 @@ class Fuzzed:
         assert reply.status_code == 201, reply.text
         return reply.json()["token"], reply.json()["user"]["id"]
 
-    def login(self) -> str:
+    def login(self) -> dict[str, Any]:
+        """A new session of ``fuzzer``: the login's answer."""
         body = {"identifier": "fuzzer", "password": PASSWORD}
         reply = self.call("POST", "/api/v1/auth/login", json=body)
         assert reply.status_code == 200, reply.text
-        return reply.json()["token"]
+        return reply.json()
 
     def room(self, token: str, public: bool = True) -> str:
         body = {"name": f"fuzz {next(self._names)}", "settings": {"public": public}}
@@ -111,6 +113,9 @@ class Fuzzed:
         if "{user_id}" in path:
             doomed = path.startswith("/api/v1/admin/users/")
             ids["user_id"] = self.doomed_id if doomed else self.invitee_id
+        if "{session_id}" in path:
+            # A session of fuzzer's own to end: the shared token stays valid.
+            ids["session_id"] = self.login()["session"]["id"]
         return ids
 
 
@@ -146,7 +151,7 @@ def test_the_server_serves_this_document(fuzzed: Fuzzed) -> None:
 def test_the_api_keeps_to_its_document(case: Any, fuzzed: Fuzzed) -> None:
     token = fuzzed.token
     if case.path == "/api/v1/auth/logout":
-        token = fuzzed.login()
+        token = fuzzed.login()["token"]
     generated = case.path_parameters or {}
     # Three times in four (decided by the generated values: deterministic), real ids.
     if generated and zlib.crc32(orjson.dumps(generated, option=orjson.OPT_SORT_KEYS)) % 4:
