@@ -596,6 +596,30 @@ def test_session_wire_shape_uses_ts_plus():
     assert session.protocol == "http"
 
 
+def test_session_listing_shape():
+    """GET /auth/sessions' entry: the row as stored; a session made in memory (a
+    login's, whose row says last_active_at = created_at) was last active when made."""
+    fresh = Session(S1, U1, T0 + 0.5, T0 + 86400)
+    assert fresh.to_listing(current=True) == {
+        "id": S1,
+        "protocol": "http",
+        "created_at": "2023-11-14T22:13:20.500Z",
+        "last_active_at": "2023-11-14T22:13:20.500Z",
+        "expires_at": "2023-11-15T22:13:20+00:00",
+        "ip_address": None,
+        "user_agent": None,
+        "current": True,
+    }
+    stored = Session(S1, U1, T0, T0 + 86400, "tcp", T0 + 60, "192.0.2.1", "lair-tui/0.8")
+    listed = stored.to_listing(current=False)
+    assert (listed["protocol"], listed["last_active_at"]) == ("tcp", "2023-11-14T22:14:20Z")
+    assert (listed["ip_address"], listed["user_agent"], listed["current"]) == (
+        "192.0.2.1",
+        "lair-tui/0.8",
+        False,
+    )
+
+
 def test_room_wire_shape():
     room = Room(R1, "general", U1, None, True, 10, T0, T0 + 5)
     wire = room.to_wire()
