@@ -48,13 +48,12 @@ SESSIONS_LISTED_MAX = 100
 
 
 def unknown_session() -> LairError:
-    """404 ``session_not_found``: an id that names no live session of the caller's.
-    Unknown, ended and another user's are answered alike, so that nobody learns
-    whether an id is someone's. Not the 401 of the same code, which says the caller's
-    own session is gone (its token is dead); this one says nothing of the caller's."""
-    error = LairError("session_not_found", "Session not found")
-    error.status = 404
-    return error
+    """404 ``not_found``: an id that names no live session of the caller's. Unknown,
+    ended and another user's are answered alike, so that nobody learns whether an id
+    is someone's. Not ``session_not_found``: clients (ours among them) take that
+    code, whatever the status, for "your own session is gone" and sign out, and a
+    second click on "end session" would have signed the user out."""
+    return LairError("not_found", "Session not found")
 
 
 @dataclass(slots=True)

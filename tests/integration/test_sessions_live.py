@@ -153,7 +153,7 @@ def test_a_session_ended_from_another_device_loses_its_connections_and_token(
     # Bob's session is as unknown to alice as a made-up one, and stays.
     path = "/api/v1/auth/sessions/"
     status, answer = rest(server, "DELETE", path + bobs["session"]["id"], token=owner["token"])
-    assert (status, answer["error"]["code"]) == (404, "session_not_found")
+    assert (status, answer["error"]["code"]) == (404, "not_found")
 
     status, answer = rest(server, "DELETE", path + stolen["session"]["id"], token=owner["token"])
     assert (status, answer) == (200, {"success": True})

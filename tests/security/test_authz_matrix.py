@@ -179,7 +179,7 @@ ROWS: tuple[Row, ...] = (
     Row("end-own-session", "DELETE /api/v1/auth/sessions/{session_id}", None,
         anywhere(EVERYONE)),
     Row("end-bystanders-session", "DELETE /api/v1/auth/sessions/{session_id}", None,
-        anywhere(signed_in(refused(404, "session_not_found")))),
+        anywhere(signed_in(refused(404, "not_found")))),
     # -- users ------------------------------------------------------------------------------------
     Row("me", "GET /api/v1/users/me", "get_current_user", anywhere(EVERYONE)),
     Row("update-me", "PATCH /api/v1/users/me", None, anywhere(EVERYONE)),

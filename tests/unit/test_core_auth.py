@@ -519,13 +519,13 @@ def test_a_session_not_the_callers_is_unknown_to_them(w, alice):
     ended = w.ok(w.core.auth.login("alice", PASSWORD))
     w.ok(w.core.auth.logout(ended.session.id))
     for session_id in (bob.session.id, new_id(), ended.session.id):
-        error = w.fails(w.core.auth.end_session(alice.user, session_id), "session_not_found")
+        error = w.fails(w.core.auth.end_session(alice.user, session_id), "not_found")
         assert (error.status, error.message) == (404, "Session not found")
     assert bobs.closed == []
     w.ok(w.core.auth.authenticate(bob.token))
     w.clock.advance(SESSION_LIFETIME + 1)
     other = w.ok(w.core.auth.login("alice", PASSWORD))
-    error = w.fails(w.core.auth.end_session(other.user, alice.session.id), "session_not_found")
+    error = w.fails(w.core.auth.end_session(other.user, alice.session.id), "not_found")
     assert error.status == 404
 
 
@@ -541,7 +541,7 @@ def test_a_session_ended_meanwhile_is_unknown(w, alice, monkeypatch):
         return found
 
     monkeypatch.setattr(w.core.store, "get_session", read_then_end)
-    error = w.fails(w.core.auth.end_session(alice.user, other.session.id), "session_not_found")
+    error = w.fails(w.core.auth.end_session(alice.user, other.session.id), "not_found")
     assert error.status == 404
 
 

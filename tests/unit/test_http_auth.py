@@ -238,7 +238,7 @@ def test_a_session_not_the_callers_is_404(client: ApiClient, alice, which: str) 
     reply = client.delete(f"{SESSIONS}/{session_id}", token=alice.token)
     assert (reply.status, reply.json) == (
         404,
-        {"error": {"code": "session_not_found", "message": "Session not found"}},
+        {"error": {"code": "not_found", "message": "Session not found"}},
     )
     assert client.get(ME, token=bob.token).status == 200
     assert client.get(ME, token=alice.token).status == 200

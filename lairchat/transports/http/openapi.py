@@ -416,10 +416,10 @@ def _paths() -> dict[str, Any]:
                 "auth",
                 SUCCESS,
                 params=(SESSION_ID,),
-                fails=((404, ["session_not_found"]),),
-                description="404 `session_not_found`: no live session of the caller's has "
-                "this id (unknown, ended, malformed, or another user's). The 401 of the same "
-                "code is about the caller's own session.",
+                fails=((404, ["not_found"]),),
+                description="404 `not_found`: no live session of the caller's has this id "
+                "(unknown, ended, malformed, or another user's). Not `session_not_found`, "
+                "the 401 that says the caller's own session is gone.",
             )
         },
         "/api/v1/users/me": {
