@@ -768,7 +768,7 @@ def _paths() -> dict[str, Any]:
                 envelope(membership=ref("Membership"), room=ref("Room")),
                 params=(INVITATION_ID,),
                 fails=(
-                    (404, ["invitation_not_found"]),
+                    (404, ["invitation_not_found", "room_not_found"]),
                     (409, ["not_invitee", "invitation_expired", "already_member", "room_full"]),
                 ),
             )
