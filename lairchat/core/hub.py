@@ -252,8 +252,11 @@ class Hub:
     def room_connections(self, room_id: str) -> list:
         subs = self._room_subs.get(room_id)
         if subs is None:
+            members = self._rooms.get(room_id)
+            if members is None:
+                return []  # deleted, or never known: nothing kept for it
             by_user = self._by_user
-            subs = [s for u in self._rooms.get(room_id, ()) for s in by_user.get(u, ())]
+            subs = [s for u in members for s in by_user.get(u, ())]
             self._room_subs[room_id] = subs
             self._room_backlog[room_id] = sum(1 for s in subs if s.backlogged)
         return subs
@@ -274,7 +277,7 @@ class Hub:
         if self._room_backlog.get(room_id) == 0:  # asked on every message to the room
             return False
         subs = self.room_connections(room_id)
-        return 2 * self._room_backlog[room_id] > len(subs)
+        return 2 * self._room_backlog.get(room_id, 0) > len(subs)  # none kept: deleted
 
     def throttle(self, room_id: str, sender: object) -> bool:
         """Called after ``sender`` sent to the room: pause its reading while the room

@@ -127,6 +127,18 @@ def test_unknown_room_has_no_recipients(hub):
     assert hub.publish(ping(RoomAudience("nowhere"))) == 0
 
 
+def test_a_deleted_room_leaves_nothing_behind_when_addressed(hub):
+    """An event for a room deleted meanwhile (an edit of one of its messages, say)
+    cached an empty connection list for it, and kept it for the server's life."""
+    connect(hub, Conn(ALICE), Conn(BOB))
+    hub.publish(ping(RoomAudience(ROOM)))
+    hub.drop_room(ROOM)
+    for room_id in (ROOM, "nowhere"):
+        assert hub.publish(ping(RoomAudience(room_id))) == 0
+        assert hub.room_connections(room_id) == []
+    assert (hub._room_subs.keys() | hub._room_backlog.keys()) & {ROOM, "nowhere"} == set()
+
+
 def test_user_audience(hub):
     a1, a2, b, c = Conn(ALICE, "s1"), Conn(ALICE, "s2"), Conn(BOB), Conn(CAROL)
     connect(hub, a1, a2, b, c)
