@@ -43,6 +43,7 @@ from lairchat.core.admin import BAN_HOURS_RULE, ban_expiry, check_ban_hours
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
+from lairchat.domain.hidden import one_line
 from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Ban
 from lairchat.revocation import CHECK_INTERVAL
@@ -227,6 +228,8 @@ def cmd_create_user(core: Core, args: argparse.Namespace) -> str:
 
 
 def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
+    """One line per account; what users and admins typed (emails, ban reasons) with
+    every control and invisible character shown as a mark (:func:`one_line`)."""
     lines, offset = [], 0
     now = time.time()
     while True:
@@ -234,7 +237,8 @@ def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
         for u in users:
             ban = result(core.store.get_ban(u.id))
             banned = f"  {banned_until(ban)}" if ban is not None and ban.active(now) else ""
-            lines.append(f"{u.id}  {u.role:<9}  {u.username}  <{u.email}>{banned}")
+            line = f"{u.id}  {u.role:<9}  {u.username}  <{u.email}>{banned}"
+            lines.append(one_line(line))
         offset += len(users)
         if not more or not users:
             return "\n".join(lines) or "(no users)"

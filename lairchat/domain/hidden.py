@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HIDDEN", "NAME_UNSAFE", "unsafe_pattern"]
+__all__ = ["HIDDEN", "NAME_UNSAFE", "mark", "one_line", "unsafe_pattern"]
 
 #: Invisible or layout-changing characters beyond the controls, as inclusive ranges:
 #: ``tests/fixtures/hidden_characters.json``'s ``marked``, which the tests hold this to.
@@ -55,3 +55,23 @@ def unsafe_pattern(c0: str) -> re.Pattern[str]:
 
 #: What a name may not hold: every control (tab and newline too) and :data:`HIDDEN`.
 NAME_UNSAFE = unsafe_pattern(r"\x00-\x1f")
+
+
+def mark(char: str) -> str:
+    """The visible stand-in for one character an :func:`unsafe_pattern` finds: C0
+    controls as their control pictures (``ESC`` is ``␛``), ``DEL`` as ``␡``, the rest
+    as ``U+XXXX``."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ … ␟
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"U+{code:04X}"
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of plain output (the ``lairchat`` command's): every
+    character of :data:`NAME_UNSAFE` as its :func:`mark`. Emails and ban reasons are
+    stored as sent; printed raw, an escape sequence would act on the operator's
+    terminal and a newline or carriage return forge or hide a line."""
+    return NAME_UNSAFE.sub(lambda m: mark(m.group(1)) if m.group(1) else m.group(0), text)

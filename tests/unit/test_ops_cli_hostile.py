@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lairchat import cli
+from lairchat.core.deferreds import result
 from tests.unit.test_ops_cli import cheap_hashes, run  # noqa: F401 (an autouse fixture)
 
 
@@ -229,3 +231,34 @@ def test_a_database_fault_names_the_database(tmp_path: Path, capsys: pytest.Capt
         "",
         f"lairchat: {db}: DatabaseError: database disk image is malformed\n",
     )
+
+
+def test_list_users_shows_what_users_and_admins_typed_without_acting_on_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Emails (anyone registering) and ban reasons (an admin over the API) may hold
+    controls: ``admin list-users`` printed them raw to the operator's terminal, so an
+    escape sequence set its title (or worse), and a newline or carriage return forged
+    or hid a line (a user shown as not banned). Each such character is now a visible
+    mark, and each account stays one line."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "alice", "alice@example.com") == 0
+    core = cli.open_core(str(db))
+    try:
+        email = "eve\x1b]0;owned\x07\r\nfake-id  admin      root  <root>\u202e@example.org"
+        eve = result(core.auth.register("eve", email, "password123")).user
+        root = result(core.auth.register("root", "root@example.org", "password123")).user
+        result(core.users.set_role(root.id, "admin"))
+        result(core.admin.ban(root, eve.id, "spam\x1b[2J\x9b2J\rnot banned\u2066", None))
+    finally:
+        core.store.close()
+    capsys.readouterr()
+    assert run(db, "admin", "list-users") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 3, lines
+    assert not [c for c in out if (c < " " and c != "\n") or "\x7f" <= c <= "\x9f"]
+    assert "\u202e" not in out and "\u2066" not in out
+    (shown,) = [line for line in lines if " eve " in line]
+    assert "<eve␛]0;owned␇␍␊fake-id  admin      root  <root>U+202E@example.org>" in shown
+    assert shown.endswith("[banned permanently: spam␛[2JU+009B2J␍not bannedU+2066]")

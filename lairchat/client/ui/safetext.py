@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import urwid
 
-from lairchat.domain.hidden import HIDDEN, unsafe_pattern
+from lairchat.domain.hidden import HIDDEN, mark, unsafe_pattern
 
 __all__ = [
     "ESCAPED",
@@ -73,16 +73,6 @@ UNSAFE_IN_LINE = unsafe_pattern(r"\x00-\x08\x0a-\x1f")
 _FLAG = "\U0001f3f4"
 #: What may follow :data:`_FLAG` inside a tag sequence before its end.
 _TAGS = re.compile("[\U000e0020-\U000e007e]*")
-
-
-def mark(char: str) -> str:
-    """The visible stand-in for one character :func:`marked` finds."""
-    code = ord(char)
-    if code < 0x20:
-        return chr(0x2400 + code)  # ␀ … ␟
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"U+{code:04X}"
 
 
 def marked(text: str, newlines: bool = True) -> list[int]:
