@@ -66,7 +66,9 @@ class AdminService:
     async def ban(
         self, actor: User, user_id: str | None, reason: str | None, duration_hours: float | None
     ) -> dict[str, Any]:
-        """Ban a user: their sessions are deleted and live connections closed at once."""
+        """Ban a user: their sessions are deleted and live connections closed at once.
+        Admins may ban admins (an account may be stolen), but not while banned
+        themselves (:meth:`IStore.put_ban`): two crossing bans leave one admin."""
         await self.require_admin(actor)
         target = await self.store.get_user(user_id) if user_id else None
         if target is None:
@@ -84,7 +86,7 @@ class AdminService:
     @deferred
     async def unban(self, actor: User, user_id: str | None) -> None:
         await self.require_admin(actor)
-        if not user_id or not await self.store.delete_ban(user_id):
+        if not user_id or not await self.store.delete_ban(user_id, actor.id, self.clock.seconds()):
             target = await self.store.get_user(user_id) if user_id else None
             if target is None:
                 raise LairError("user_not_found")

@@ -189,10 +189,12 @@ class IAdminStore(Interface):
         """The Ban or None."""
 
     def put_ban(ban):
-        """Insert or replace a ban."""
+        """Insert or replace a ban; LairError ``account_banned`` if its ``banned_by``
+        is banned when it is written."""
 
-    def delete_ban(user_id):
-        """Lift a ban; True if one existed."""
+    def delete_ban(user_id, by=None, now=0):
+        """Lift a ban; True if one existed. LairError ``account_banned`` if ``by``
+        (the admin lifting it) is banned at ``now``."""
 
     def ping():
         """Fires when the database answers a trivial query (readiness)."""

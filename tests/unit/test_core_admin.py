@@ -12,6 +12,7 @@ from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.types import Target
 from lairchat.testing import result
+from tests.unit.test_live_state_races import hold
 
 T0 = 1_700_000_000
 PASSWORD = "password1"
@@ -186,3 +187,43 @@ def test_notice_default_severity_and_bad_severity(w, s):
         w.core.admin.notice("x", "fatal")
     assert info.value.code == "validation_failed"
     assert len(s.subs["bob"].events) == 1
+
+
+# -- admins banning admins --------------------------------------------------------------
+
+
+def test_an_admin_may_ban_another_admin(w, s):
+    """A compromised admin account must be stoppable without the operator's shell."""
+    other = w.user("root2", role="admin")
+    w.ok(w.core.admin.ban(s.root, other.id, "compromised", None))
+    w.fails(w.core.auth.login("root2", PASSWORD), "account_banned")
+
+
+def test_two_admins_banning_each_other_at_once_leave_one(w, s, monkeypatch):
+    """Both requests passed the admin check before either ban was written: both bans
+    were stored, and no admin could log in any more (only the operator's ``lairchat
+    admin unban`` helped). The ban is written only while its author is not banned."""
+    other = w.user("root2", role="admin")
+    releases = hold(monkeypatch, w.core.store, "put_ban")
+    first = w.core.admin.ban(s.root, other.id, None, None)
+    second = w.core.admin.ban(other, s.root.id, None, None)
+    for release in releases:
+        release()
+    assert w.ok(first)["success"] is True
+    w.fails(second, "account_banned")
+    assert result(w.core.store.get_ban(s.root.id)) is None
+    w.ok(w.core.auth.login("root", PASSWORD))
+    w.fails(w.core.auth.login("root2", PASSWORD), "account_banned")
+
+
+def test_an_unban_by_an_admin_banned_meanwhile_is_refused(w, s, monkeypatch):
+    """An admin's own unban, checked before another admin banned them, lifted that
+    ban once written."""
+    other = w.user("root2", role="admin")
+    releases = hold(monkeypatch, w.core.store, "delete_ban")
+    unban = w.core.admin.unban(other, other.id)
+    monkeypatch.undo()
+    w.ok(w.core.admin.ban(s.root, other.id, None, None))
+    releases[0]()
+    w.fails(unban, "account_banned")
+    w.fails(w.core.auth.login("root2", PASSWORD), "account_banned")

@@ -101,6 +101,18 @@ def _int(t: float) -> int:
     return int(t)
 
 
+#: A ban in force on the user ``?`` at the time ``?`` (as Ban.active: until expires_at).
+BANNED = "EXISTS (SELECT 1 FROM bans WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?))"
+
+
+def _refuse_banned_author(cur: sqlite3.Cursor, by: str | None, now: float) -> None:
+    """A ban or unban by an admin banned meanwhile (their request was checked before
+    the ban) is ``account_banned``, decided in the write itself: of two admins banning
+    each other at once, the second ban is refused, so one of them can still act."""
+    if by is not None and cur.execute(f"SELECT {BANNED}", (by, _int(now))).fetchone()[0]:
+        raise LairError("account_banned")
+
+
 #: Where a conversation's unread count stops (docs/protocols/HTTP.md, ``/users/me``):
 #: counting reads each unread message's row (for its author), so without a bound a
 #: member who joined a room of 100,000 messages had all of them read on each
@@ -365,11 +377,7 @@ class SQLiteStore:
         )
 
         # One statement: it holds the write lock from before its checks to its insert.
-        # A ban is in force until its expires_at (as Ban.active: now < expires_at).
-        not_banned = (
-            "NOT EXISTS (SELECT 1 FROM bans WHERE user_id = ? "
-            "AND (expires_at IS NULL OR expires_at > ?))"
-        )
+        not_banned = f"NOT {BANNED}"
         checks: tuple = (session.user_id, _int(session.created_at))
         if password_hash is not None:
             not_banned += " AND EXISTS (SELECT 1 FROM users WHERE id = ? AND password_hash = ?)"
@@ -991,6 +999,7 @@ class SQLiteStore:
 
     def put_ban(self, ban: Ban) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
+            _refuse_banned_author(cur, ban.banned_by, ban.created_at)
             cur.execute(
                 "INSERT OR REPLACE INTO bans (user_id, reason, banned_by, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -1005,8 +1014,9 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def delete_ban(self, user_id: str) -> defer.Deferred:
+    def delete_ban(self, user_id: str, by: str | None = None, now: float = 0) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> bool:
+            _refuse_banned_author(cur, by, now)
             return cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,)).rowcount > 0
 
         return self._write(txn)

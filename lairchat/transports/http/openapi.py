@@ -831,7 +831,7 @@ def _paths() -> dict[str, Any]:
                 ),
                 fails=(
                     (400, ["validation_failed"]),
-                    (403, ["permission_denied"]),
+                    (403, ["permission_denied", "account_banned"]),
                     (404, ["user_not_found"]),
                 ),
             )
@@ -843,7 +843,7 @@ def _paths() -> dict[str, Any]:
                 "admin",
                 SUCCESS,
                 params=(USER_ID,),
-                fails=(DENIED, (404, ["user_not_found"])),
+                fails=((403, ["permission_denied", "account_banned"]), (404, ["user_not_found"])),
             )
         },
         "/api/v1/admin/rooms/{room_id}": {
