@@ -133,3 +133,16 @@ def test_the_metrics_table_is_what_metrics_serves() -> None:
     rows = table_after(section(OPERATIONS, "## Metrics"), "| metric | type |")
     documented = {re.fullmatch(r"`(\w+)`", row[0])[1] for row in rows if "*" not in row[0]}
     assert documented == served
+
+
+def test_the_client_table_names_every_module_of_the_client() -> None:
+    """docs/CLIENT.md, "For developers": its module table lacked ``config.py``,
+    ``timefmt.py``, ``__main__.py``, ``net/codec.py``, ``ui/base.py`` and ``ui/theme.py``."""
+    text = (ROOT / "docs" / "CLIENT.md").read_text()
+    rows = table_after(section(text, "## For developers"), "| module | holds |")
+    named = {
+        Path(name).name for row in rows for name in re.findall(r"`([\w/]+\.py)`", " ".join(row))
+    }
+    client = ROOT / "lairchat" / "client"
+    modules = {p.name for p in client.rglob("*.py") if p.name != "__init__.py"}
+    assert modules - named == set()
