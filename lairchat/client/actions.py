@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.python.failure import Failure
 
+from lairchat.client import commands as c
 from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.model import HOME, ConvKey
 from lairchat.client.net.errors import ServerError
@@ -141,6 +142,32 @@ class ActionsMixin:
 
     async def refresh_invitations(self) -> None:
         self.state.set_invitations(await self.api.invitations())
+
+    async def refresh_sessions(self) -> None:
+        try:
+            listed, more = await self.api.sessions()
+        except ServerError:
+            self._close_unloaded(self.state.sessions is None)
+            raise
+        self.state.set_sessions(listed, more)
+
+    def list_room_invitations(self, room_id: str) -> None:
+        self.spawn(self._load_room_invitations(room_id), "Could not list the room's invitations")
+
+    async def _load_room_invitations(self, room_id: str) -> None:
+        try:
+            listed, more = await self.api.room_invitations(room_id)
+        except ServerError:
+            self._close_unloaded(room_id not in self.state.room_invitations)
+            raise
+        self.state.set_room_invitations(room_id, listed, more)
+
+    def _close_unloaded(self, unloaded: bool) -> None:
+        """A list box whose list could not be had (a member asking for a room's
+        invitations, a rate limit) closes rather than say "loading" for ever; the
+        refusal is shown in the server's words. One already filled stays."""
+        if unloaded:
+            self.ui.close_overlay()
 
     async def load_members(self, room_id: str) -> None:
         try:
@@ -348,6 +375,20 @@ class ActionsMixin:
         await self.api.decline(invitation_id)
         self.state.remove_invitation(invitation_id)
         self.state.notify("Invitation declined")
+
+    async def _revoke(self, action: c.RevokeInvitation) -> None:
+        """Withdraw a pending invitation. One answered or revoked meanwhile
+        (``invitation_expired``) or gone (``invitation_not_found``) is refused in
+        the server's words, and the room's list fetched again."""
+        try:
+            await self.api.revoke(action.invitation_id)
+        except ServerError as err:
+            if err.code in ("invitation_expired", "invitation_not_found"):
+                self.list_room_invitations(action.room_id)
+            raise
+        inv = self.state.remove_room_invitation(action.invitation_id)
+        whom = f" of {inv.invitee_name}" if inv is not None else ""
+        self.state.notify(f"Invitation{whom} revoked", "success")
 
     # -- people ---------------------------------------------------------------------------
 

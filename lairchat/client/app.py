@@ -32,6 +32,8 @@ from lairchat.client.ui.overlays import (
     InvitationsOverlay,
     MembersOverlay,
     PasswordOverlay,
+    RoomInvitationsOverlay,
+    SessionsOverlay,
 )
 from lairchat.client.ui.root import RootView
 
@@ -254,6 +256,25 @@ class App(ActionsMixin):
                 else:
                     self.ui.open_overlay(MembersOverlay(self))
                     self.spawn(self.load_members(state.current[1]), "Could not list members")
+            case c.ShowRoomInvitations():
+                if state.current[0] != "room":
+                    state.notify("Open a room first (r)", "error")
+                else:
+                    state.room_invitations.pop(state.current[1], None)
+                    self.ui.open_overlay(RoomInvitationsOverlay(self, state.current[1]))
+                    self.list_room_invitations(state.current[1])
+            case c.RefreshRoomInvitations(room_id=room_id):
+                self.list_room_invitations(room_id)
+            case c.RevokeInvitation():
+                self.spawn(self._revoke(action), "Could not revoke the invitation")
+            case c.ShowSessions():
+                state.sessions = None
+                self.ui.open_overlay(SessionsOverlay(self))
+                self.spawn(self.refresh_sessions(), "Could not list your sessions")
+            case c.RefreshSessions():
+                self.spawn(self.refresh_sessions(), "Could not list your sessions")
+            case c.EndSession():
+                self.spawn(self._end_session(action), "Could not end the session")
             case c.ShowPasswordForm():
                 self.ui.open_overlay(PasswordOverlay(self))
             case c.ChangePassword():
@@ -364,6 +385,10 @@ class App(ActionsMixin):
 
     def session_lost(self, error: ServerError) -> None:
         """The token is no good any more: back to the login screen, saying why."""
+        self._signed_out(error.describe(), "error")
+
+    def _signed_out(self, text: str, level: str) -> None:
+        """Back to the login screen, the link stopped and the token forgotten."""
         if self.link is not None:
             self.link.stop()
             self.link = None
@@ -373,7 +398,26 @@ class App(ActionsMixin):
         self.ui.close_overlay()
         self.state.reset()
         self._set_transport()
-        self.state.notify(error.describe(), "error")
+        self.state.notify(text, level)
+
+    async def _end_session(self, action: c.EndSession) -> None:
+        """``DELETE /auth/sessions/{id}``: that session's tokens stop working and its
+        live connections close. Ending this client's own is a logout: back to the
+        login screen (its link is closed by the server too). An id the server no
+        longer knows (ended meanwhile) is ``not_found``, in the server's words, and
+        the list is fetched again."""
+        try:
+            await self.api.end_session(action.session_id)
+        except ServerError as err:
+            if err.code == "not_found":
+                self.spawn(self.refresh_sessions(), "Could not list your sessions")
+            raise
+        if action.current:
+            if self.state.me is not None:  # not already signed out by the link
+                self._signed_out("You ended this session: logged out", "success")
+            return
+        self.state.remove_session(action.session_id)
+        self.state.notify("Session ended: its device is signed out", "success")
 
     def quit(self) -> None:
         if self._quitting:

@@ -188,6 +188,40 @@ class DeclineInvitation(Action):
 
 
 @dataclass(frozen=True)
+class ShowRoomInvitations(Action):
+    """The room's pending invitations, to revoke one (its owners and moderators)."""
+
+
+@dataclass(frozen=True)
+class RefreshRoomInvitations(Action):
+    room_id: str
+
+
+@dataclass(frozen=True)
+class RevokeInvitation(Action):
+    invitation_id: str
+    #: The room it invites to, whose list is fetched again if it was refused.
+    room_id: str
+
+
+@dataclass(frozen=True)
+class ShowSessions(Action):
+    """The account's sessions, to end one (``/sessions``)."""
+
+
+@dataclass(frozen=True)
+class RefreshSessions(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class EndSession(Action):
+    session_id: str
+    #: This client's own session: ending it is a logout.
+    current: bool = False
+
+
+@dataclass(frozen=True)
 class Login(Action):
     server: str
     username: str
@@ -235,11 +269,13 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/invite", "USER", "invite USER to the room shown"),
     ("/invites", "", "show invitations to answer"),
     ("/members", "", "show and manage the room's members"),
+    ("/pending", "", "the room's pending invitations, to revoke one (owners, moderators)"),
     ("/kick", "USER", "remove USER from the room (owners, moderators)"),
     ("/role", "USER ROLE", "make USER owner, moderator or member (owners)"),
     ("/edit", "TEXT", "replace your last message here with TEXT"),
     ("/delete", "", "delete your last message here"),
     ("/password", "", "change your password (ends your other sessions)"),
+    ("/sessions", "", "list where you are signed in, and end a session"),
     ("/reconnect", "", "reconnect to the server now"),
     ("/quit", "", "leave the client"),
 ]
@@ -289,6 +325,8 @@ def parse_input(text: str) -> Action | CommandError | None:
             return ShowInvitations()
         case "members" | "who":
             return ShowMembers()
+        case "pending":
+            return ShowRoomInvitations()
         case "kick":
             return _needs(arg, "/kick USER") or Kick(arg.split()[0].lstrip("@"))
         case "role" | "promote" | "demote" | "op" | "deop":
@@ -308,6 +346,8 @@ def parse_input(text: str) -> Action | CommandError | None:
             # Whatever follows is ignored, never sent or kept: the passwords are typed
             # in the form, masked (the line was emptied before this).
             return ShowPasswordForm()
+        case "sessions":
+            return ShowSessions()
         case "reconnect":
             return Reconnect()
         case _:
@@ -392,6 +432,8 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Copy last message", "copy the newest message to the clipboard", CopyLast()),
     ("Leave room", "leave the room shown", LeaveRoom()),
     ("Change password", "ends your other sessions everywhere", ShowPasswordForm()),
+    ("Sessions", "where you are signed in; end a session", ShowSessions()),
+    ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
     ("Quit", "leave the client", Quit(confirm=True)),
 ]
 

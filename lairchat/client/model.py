@@ -25,6 +25,7 @@ __all__ = [
     "Notice",
     "PanelRow",
     "RoomInfo",
+    "SessionInfo",
     "UserInfo",
 ]
 
@@ -80,6 +81,22 @@ class Invitation:
     inviter_id: str
     inviter_name: str
     created_at: datetime
+    #: Whom it invites: shown in a room's pending invitations (``I`` in the members
+    #: box), where the invitee is who it is about; one's own are to oneself.
+    invitee_name: str = "?"
+    expires_at: datetime | None = None
+
+
+@dataclass
+class SessionInfo:
+    """One of the account's live sessions (``GET /auth/sessions``): every login
+    makes one, on any device, and each lasts until logout, its end or expiry."""
+
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    #: The session of the token this client holds: ending it is a logout.
+    current: bool = False
 
 
 @dataclass

@@ -35,6 +35,7 @@ from lairchat.client.model import (
     PanelRow,
     RoomInfo,
     Screen,
+    SessionInfo,
     UserInfo,
 )
 from lairchat.client.timefmt import parse_time
@@ -96,6 +97,13 @@ class ClientState(ConversationsMixin):
         self.rooms: dict[str, RoomInfo] = {}
         self.members: dict[str, dict[str, Member]] = {}
         self.invitations: list[Invitation] = []
+        #: The account's sessions (``/sessions``): None until listed; whether the
+        #: server left older ones out.
+        self.sessions: list[SessionInfo] | None = None
+        self.sessions_more = False
+        #: A room's pending invitations, for its owners and moderators (``I`` in the
+        #: members box), by room id: absent until listed; whether older were left out.
+        self.room_invitations: dict[str, tuple[list[Invitation], bool]] = {}
         self.notices: list[Notice] = []
         #: What is being opened, as shown ("#general", "the DM with bob"), while the
         #: server is asked: keys typed meanwhile are held for it (rooms.py, chat.py).
@@ -444,6 +452,8 @@ class ClientState(ConversationsMixin):
             inviter_id=str(inv.get("inviter_id", "")),
             inviter_name=str(inv.get("inviter_name", "?")),
             created_at=parse_time(inv.get("created_at")),
+            invitee_name=str(inv.get("invitee_name", "?")),
+            expires_at=parse_time(inv["expires_at"]) if inv.get("expires_at") else None,
         )
 
     def set_invitations(self, invitations: Iterable[dict[str, Any]]) -> None:
@@ -457,6 +467,41 @@ class ClientState(ConversationsMixin):
 
     def remove_invitation(self, invitation_id: str) -> None:
         self.invitations = [i for i in self.invitations if i.id != invitation_id]
+
+    def set_room_invitations(
+        self, room_id: str, invitations: Iterable[dict[str, Any]], more: bool
+    ) -> None:
+        listed = [self._invitation_from_wire(i) for i in objects(invitations)]
+        self.room_invitations[room_id] = (listed, more)
+
+    def remove_room_invitation(self, invitation_id: str) -> Invitation | None:
+        """Forget a revoked (or no longer pending) invitation; the one it was."""
+        for room_id, (listed, more) in self.room_invitations.items():
+            for inv in listed:
+                if inv.id == invitation_id:
+                    kept = [i for i in listed if i.id != invitation_id]
+                    self.room_invitations[room_id] = (kept, more)
+                    return inv
+        return None
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def set_sessions(self, sessions: Iterable[dict[str, Any]], more: bool) -> None:
+        now = self.now_dt()
+        self.sessions = [
+            SessionInfo(
+                id=str(s.get("id", "")),
+                created_at=parse_time(s.get("created_at"), now),
+                expires_at=parse_time(s.get("expires_at"), now),
+                current=s.get("current") is True,
+            )
+            for s in objects(sessions)
+        ]
+        self.sessions_more = more
+
+    def remove_session(self, session_id: str) -> None:
+        if self.sessions is not None:
+            self.sessions = [s for s in self.sessions if s.id != session_id]
 
     def apply_event(self, event: dict[str, Any]) -> list[FollowUp]:
         """Apply one real-time event (see ``events.py``); returns follow-ups."""

@@ -27,6 +27,7 @@ __all__ = [
     "message",
     "render_text",
     "room",
+    "session",
     "user",
     "write_private_ca",
 ]
@@ -73,6 +74,23 @@ def message(
         "content": content,
         "edited": False,
         "created_at": created_at,
+    }
+
+
+def session(
+    sid: str, *, current: bool = False, created_at: str = CREATED, expires_at: str = ""
+) -> dict[str, Any]:
+    """An entry of ``GET /auth/sessions`` (HTTP.md), expiring a day after it was made
+    unless told."""
+    return {
+        "id": sid,
+        "protocol": "http",
+        "created_at": created_at,
+        "last_active_at": created_at,
+        "expires_at": expires_at or "2025-01-22T12:00:00+00:00",
+        "ip_address": None,
+        "user_agent": None,
+        "current": current,
     }
 
 
@@ -133,6 +151,12 @@ class FakeApi:
         self.rooms_list: list[dict[str, Any]] = []
         self.joined_list: list[dict[str, Any]] = []
         self.invitation_list: list[dict[str, Any]] = []
+        #: ``GET /auth/sessions``: the entries, and ``has_more``.
+        self.session_list: list[dict[str, Any]] = []
+        self.sessions_more = False
+        #: ``GET /rooms/{id}/invitations`` by room id: the entries, and ``has_more``.
+        self.room_invitation_lists: dict[str, list[dict[str, Any]]] = {}
+        self.room_invitations_more = False
         self.history_pages: dict[tuple[str, str, str | None], tuple[list[Any], bool]] = {}
         self.members_list: dict[str, list[dict[str, Any]]] = {}
         #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``).
@@ -169,6 +193,14 @@ class FakeApi:
 
     async def change_password(self, current: str, new: str) -> None:
         await self._answer("change_password", current, new)
+
+    async def sessions(self) -> tuple[list[dict[str, Any]], bool]:
+        await self._answer("sessions")
+        return self.session_list, self.sessions_more
+
+    async def end_session(self, session_id: str) -> None:
+        await self._answer("end_session", session_id)
+        self.session_list = [s for s in self.session_list if s["id"] != session_id]
 
     async def me(self) -> dict[str, Any]:
         await self._answer("me")
@@ -261,6 +293,15 @@ class FakeApi:
 
     async def decline(self, invitation_id: str) -> None:
         await self._answer("decline", invitation_id)
+
+    async def revoke(self, invitation_id: str) -> None:
+        await self._answer("revoke", invitation_id)
+        for room_id, listed in self.room_invitation_lists.items():
+            self.room_invitation_lists[room_id] = [i for i in listed if i["id"] != invitation_id]
+
+    async def room_invitations(self, room_id: str) -> tuple[list[dict[str, Any]], bool]:
+        await self._answer("room_invitations", room_id)
+        return self.room_invitation_lists.get(room_id, []), self.room_invitations_more
 
 
 @dataclass(frozen=True)

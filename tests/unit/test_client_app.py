@@ -16,12 +16,14 @@ from lairchat.client.app import App
 from lairchat.client.config import ClientConfig
 from lairchat.client.net.errors import ServerError
 from lairchat.client.state import HOME
-from lairchat.client.testing import FakeApi, message, render_text, room, user
+from lairchat.client.testing import FakeApi, message, render_text, room, session, user
 from lairchat.client.ui.overlays import (
     ConfirmDialog,
     InvitationsOverlay,
     MembersOverlay,
     PasswordOverlay,
+    RoomInvitationsOverlay,
+    SessionsOverlay,
 )
 
 ME, BOB = "u-me", "u-bob"
@@ -703,12 +705,16 @@ def test_a_session_ended_without_a_reason_keeps_the_generic_text(
 SIZE = (110, 24)
 
 
-def open_password_form(world: World) -> PasswordOverlay:
-    """``/password`` typed in the message field: the form it opens."""
-    for key in "i/password":
+def open_by_command(world: World, command: str) -> Any:
+    """``command`` typed in the message field: the box it opens."""
+    for key in f"i{command}":
         world.app.ui.keypress(SIZE, key)
     world.app.ui.keypress(SIZE, "enter")
-    form = world.app.ui.overlay
+    return world.app.ui.overlay
+
+
+def open_password_form(world: World) -> PasswordOverlay:
+    form = open_by_command(world, "/password")
     assert isinstance(form, PasswordOverlay)
     return form
 
@@ -833,3 +839,182 @@ def test_a_session_lost_while_changing_the_password_goes_to_the_login(world: Wor
     assert world.state.screen == "login"
     assert world.app.ui.overlay is None
     assert world.notice() == "Your session has ended: please log in again"
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def open_sessions(world: World) -> SessionsOverlay:
+    box = open_by_command(world, "/sessions")
+    assert isinstance(box, SessionsOverlay)
+    return box
+
+
+def press(world: World, *keys: str) -> None:
+    for key in keys:
+        world.app.ui.keypress(SIZE, key)
+
+
+def test_another_session_is_ended_from_the_list(world: World) -> None:
+    """A token left on another machine, or stolen, can be cut off without changing
+    the password (which ends every other session): ``/sessions``, select it, ``x``,
+    ``y``. This session and its link stay."""
+    world.api.session_list = [
+        session("s-this", current=True, created_at="2025-01-21T11:59:00Z"),
+        session("s-laptop", created_at="2025-01-21T08:00:00Z"),
+    ]
+    world.login()
+    box = open_sessions(world)
+    assert world.api.called("sessions") == [()]
+    assert "Sessions (2)" in world.screen() and "· this one" in world.screen()
+    press(world, "j", "x")
+    assert world.api.called("end_session") == []  # asked first
+    press(world, "y")
+    assert world.api.called("end_session") == [("s-laptop",)]
+    assert world.notice() == "Session ended: its device is signed out"
+    assert world.app.ui.overlay is box and "Sessions (1)" in world.screen()
+    assert [s.id for s in world.state.sessions or []] == ["s-this"]
+    assert world.state.screen == "chat" and world.app.link is not None and world.app.link.online
+    assert world.api.token == "token-1"
+
+
+def test_ending_this_session_is_a_logout(world: World) -> None:
+    world.api.session_list = [session("s-this", current=True)]
+    world.login()
+    open_sessions(world)
+    press(world, "x")
+    assert "End this session (you will be logged out)?" in world.screen()
+    press(world, "enter")
+    assert world.api.called("end_session") == [("s-this",)]
+    assert world.state.screen == "login" and world.app.ui.overlay is None
+    assert world.app.link is None and world.api.token is None
+    assert world.notice() == "You ended this session: logged out"
+    # Quitting now ends no session again (there is none).
+    world.app.quit()
+    assert world.exited and world.api.called("logout") == []
+
+
+def test_a_session_ended_meanwhile_is_refused_in_the_servers_words(world: World) -> None:
+    """Ended elsewhere between the listing and ``x``: the server's 404 ``not_found``
+    is shown as it says it (not as a lost session of ours: we stay signed in), and
+    the list is fetched again."""
+    world.api.session_list = [session("s-this", current=True), session("s-gone")]
+    world.login()
+    open_sessions(world)
+    world.api.fail["end_session"] = ServerError("not_found", "Session not found", status=404)
+    world.api.session_list = [session("s-this", current=True)]
+    press(world, "j", "x", "y")
+    assert world.notice() == "Could not end the session: Session not found"
+    assert world.state.screen == "chat"
+    assert len(world.api.called("sessions")) == 2
+    assert [s.id for s in world.state.sessions or []] == ["s-this"]
+
+
+def test_sessions_that_cannot_be_listed_close_the_box(world: World) -> None:
+    world.login()
+    world.api.fail["sessions"] = ServerError(
+        "rate_limited", "Too many requests", status=429, retry_after=7
+    )
+    world.app.dispatch(c.ShowSessions())
+    assert world.app.ui.overlay is None
+    assert (
+        world.notice()
+        == "Could not list your sessions: Rate limited by the server: try again in 7 s"
+    )
+
+
+def test_a_session_lost_while_ending_another_goes_to_the_login(world: World) -> None:
+    world.api.session_list = [session("s-this", current=True), session("s-other")]
+    world.login()
+    open_sessions(world)
+    world.api.fail["end_session"] = ServerError(
+        "session_not_found", "Session not found or expired", status=401
+    )
+    press(world, "j", "x", "y")
+    assert world.state.screen == "login" and world.app.link is None
+    assert world.notice() == "Your session has ended: please log in again"
+
+
+# -- a room's pending invitations --------------------------------------------------------------
+
+
+def pending(inv_id: str, invitee: str, inviter: str = "me") -> dict[str, Any]:
+    return {
+        "id": inv_id,
+        "room_id": ROOM,
+        "room_name": "general",
+        "inviter_id": ME,
+        "inviter_name": inviter,
+        "invitee_id": f"u-{invitee}",
+        "invitee_name": invitee,
+        "status": "pending",
+        "created_at": "2025-01-21T11:00:00Z",
+        "expires_at": "2025-01-28T11:00:00Z",
+    }
+
+
+def in_general_as(world: World, role: str) -> None:
+    world.api.members_list[ROOM] = [
+        {"user_id": ME, "username": "me", "role": role, "is_online": True},
+        {"user_id": BOB, "username": "bob", "role": "member", "is_online": True},
+    ]
+    world.login()
+    world.app.dispatch(c.JoinRoom("general"))
+
+
+def test_an_owner_revokes_a_pending_invitation_from_the_members_box(world: World) -> None:
+    world.api.room_invitation_lists[ROOM] = [
+        pending("i-carol", "carol", inviter="bob"),
+        pending("i-dave", "dave"),
+    ]
+    in_general_as(world, "owner")
+    press(world, "esc")  # normal mode (joining left the message field taking text)
+    press(world, "m", "I")
+    assert isinstance(world.app.ui.overlay, RoomInvitationsOverlay)
+    assert world.api.called("room_invitations") == [(ROOM,)]
+    assert "Pending invitations to #general (2)" in world.screen()
+    assert "@carol" in world.screen() and "invited by bob" in world.screen()
+    press(world, "x")
+    assert "Revoke the invitation of carol?" in world.screen()
+    assert world.api.called("revoke") == []
+    press(world, "y")
+    assert world.api.called("revoke") == [("i-carol",)]
+    assert world.notice() == "Invitation of carol revoked"
+    assert "Pending invitations to #general (1)" in world.screen()
+    assert "@carol" not in world.screen()
+    press(world, "b")
+    assert isinstance(world.app.ui.overlay, MembersOverlay)
+
+
+def test_an_invitation_answered_meanwhile_is_refused_in_the_servers_words(
+    world: World,
+) -> None:
+    world.api.room_invitation_lists[ROOM] = [pending("i-carol", "carol")]
+    in_general_as(world, "moderator")
+    world.app.dispatch(c.ShowRoomInvitations())
+    world.api.fail["revoke"] = ServerError(
+        "invitation_expired", "Invitation has expired", status=409
+    )
+    world.api.room_invitation_lists[ROOM] = []  # carol accepted it meanwhile
+    press(world, "x", "y")
+    assert world.notice() == "Could not revoke the invitation: Invitation has expired"
+    assert world.api.called("room_invitations") == [(ROOM,), (ROOM,)]
+    assert "No pending invitations" in world.screen()
+
+
+def test_a_member_is_told_the_servers_refusal_of_the_list(world: World) -> None:
+    """The client does not decide who may see a room's invitations: the server does,
+    and says so in its words; the box, with nothing to show, closes."""
+    in_general_as(world, "member")
+    world.api.fail["room_invitations"] = ServerError(
+        "permission_denied", "Permission denied", status=403
+    )
+    world.app.dispatch(c.ShowRoomInvitations())
+    assert world.app.ui.overlay is None
+    assert world.notice() == "Could not list the room's invitations: Permission denied"
+
+
+def test_the_rooms_invitations_need_a_room(world: World) -> None:
+    world.login()
+    world.app.dispatch(c.ShowRoomInvitations())
+    assert world.app.ui.overlay is None and world.notice() == "Open a room first (r)"

@@ -41,6 +41,8 @@ from lairchat.client import commands as c
         ("/password", c.ShowPasswordForm()),
         # Passwords typed on the line are not taken: the form asks for them, masked.
         ("/passwd hunter2 hunter3", c.ShowPasswordForm()),
+        ("/sessions", c.ShowSessions()),
+        ("/pending", c.ShowRoomInvitations()),
         ("/edit fixed text", c.EditLast("fixed text")),
         ("/delete", c.DeleteLast()),
         ("/reconnect", c.Reconnect()),
@@ -135,6 +137,8 @@ def test_palette_filter_is_fuzzy_and_ranked() -> None:
     assert [n for n, _, _ in c.fuzzy_filter("recon", c.PALETTE)] == ["Reconnect"]
     assert c.fuzzy_filter("zzz", c.PALETTE) == []
     assert c.fuzzy_filter("", c.PALETTE) == c.PALETTE
+    assert c.fuzzy_filter("sessions", c.PALETTE)[0][2] == c.ShowSessions()
+    assert c.fuzzy_filter("room invit", c.PALETTE)[0][2] == c.ShowRoomInvitations()
     assert c.normal_key("y") == c.CopyLast()
 
 

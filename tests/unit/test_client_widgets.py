@@ -15,6 +15,7 @@ from lairchat.client.testing import (
     message,
     render_text,
     room,
+    session,
     user,
 )
 from lairchat.client.timefmt import format_clock
@@ -28,6 +29,8 @@ from lairchat.client.ui.overlays import (
     InvitationsOverlay,
     MembersOverlay,
     PaletteOverlay,
+    RoomInvitationsOverlay,
+    SessionsOverlay,
 )
 from lairchat.client.ui.rooms import RoomsView
 from lairchat.client.ui.root import RootView
@@ -573,6 +576,111 @@ def test_members_overlay_manages_roles(state: ClientState, ctl: RecordingControl
         c.StartDM("bob"),
     ]
     assert box.done
+
+
+def test_members_overlay_opens_the_rooms_pending_invitations(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    in_general(state)
+    box = MembersOverlay(ctl)
+    box.update(state)
+    assert "I: invitations" in screen(render_text(box, 120, 10))
+    box.keypress((120, 10), "I")
+    assert ctl.actions == [c.ShowRoomInvitations()]
+
+
+def test_sessions_overlay_ends_the_selected_session_once_confirmed(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    """Ending a session cannot be undone: ``x`` asks in the footer, only ``y`` or
+    Enter ends it, any other key (a ``j`` meant to move on) asks nothing more."""
+    size = (90, 12)
+    box = SessionsOverlay(ctl)
+    box.update(state)
+    assert "(loading sessions…)" in screen(render_text(box, *size))
+    box.keypress(size, "x")
+    assert ctl.actions == []
+    state.set_sessions(
+        [
+            session("s-new", current=True, created_at="2025-01-21T12:20:00Z"),
+            session("s-old", created_at="2025-01-20T08:00:00Z"),
+        ],
+        True,
+    )
+    box.update(state)
+    text = screen(render_text(box, *size))
+    assert "Sessions (2)" in text
+    assert "Session 1  · this one" in text and "Session 2" in text
+    assert "Session 2  · this one" not in text
+    created = local_clock("2025-01-20T08:00:00Z")
+    expires = local_clock("2025-01-22T12:00:00Z")
+    assert f"signed in {created} · expires {expires}" in text
+    assert "(older sessions not listed)" in text
+    box.keypress(size, "j")
+    box.keypress(size, "x")
+    text = screen(render_text(box, *size))
+    assert "End session 2? Its device is signed out. y/Enter: yes · n/Esc: no" in text
+    box.keypress(size, "j")  # not an answer: nothing ended, the question gone
+    assert ctl.actions == [] and not box.done
+    assert "x/Del: end session" in screen(render_text(box, *size))
+    box.keypress(size, "delete")
+    box.keypress(size, "y")
+    assert ctl.actions == [c.EndSession("s-old", current=False)]
+    box.keypress(size, "k")
+    box.keypress(size, "x")
+    assert "End this session (you will be logged out)?" in screen(render_text(box, *size))
+    box.keypress(size, "esc")  # answers "no", does not close the box
+    assert not box.done
+    box.keypress(size, "x")
+    box.keypress(size, "enter")
+    box.keypress(size, "r")
+    assert ctl.actions[1:] == [c.EndSession("s-new", current=True), c.RefreshSessions()]
+    box.keypress(size, "q")
+    assert box.done
+
+
+def test_room_invitations_overlay_revokes_once_confirmed(
+    state: ClientState, ctl: RecordingController
+) -> None:
+    size = (90, 12)
+    box = RoomInvitationsOverlay(ctl, ROOM)
+    box.update(state)
+    assert "(loading invitations…)" in screen(render_text(box, *size))
+    state.set_room_invitations(
+        ROOM,
+        [
+            {
+                "id": "i-carol",
+                "room_id": ROOM,
+                "inviter_name": "bob",
+                "invitee_name": "carol",
+                "created_at": "2025-01-21T12:10:00Z",
+                "expires_at": "2025-01-28T12:10:00Z",
+            },
+            {"id": "i-dave", "room_id": ROOM, "inviter_name": "alice", "invitee_name": "dave"},
+        ],
+        False,
+    )
+    box.update(state)
+    text = screen(render_text(box, *size))
+    assert "Pending invitations to #general (2)" in text
+    sent, expires = local_clock("2025-01-21T12:10:00Z"), local_clock("2025-01-28T12:10:00Z")
+    assert "@carol" in text and f"invited by bob · {sent} · expires {expires}" in text
+    assert "@dave" in text and "invited by alice" in text
+    box.keypress(size, "j")
+    box.keypress(size, "x")
+    assert "Revoke the invitation of dave? y/Enter: yes" in screen(render_text(box, *size))
+    box.keypress(size, "n")
+    assert ctl.actions == []
+    box.keypress(size, "x")
+    box.keypress(size, "y")
+    box.keypress(size, "r")
+    assert ctl.actions == [c.RevokeInvitation("i-dave", ROOM), c.RefreshRoomInvitations(ROOM)]
+    box.keypress(size, "esc")
+    assert box.done and ctl.actions[-1] == c.ShowMembers()
+    state.set_room_invitations(ROOM, [], False)
+    box.update(state)
+    assert "No pending invitations" in screen(render_text(box, *size))
 
 
 def test_command_palette(ctl: RecordingController) -> None:

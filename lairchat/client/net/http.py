@@ -233,6 +233,17 @@ class HttpApi:
         body = {"current_password": current, "new_password": new}
         await self.call("POST", "/api/v1/auth/change-password", body=body)
 
+    async def sessions(self) -> tuple[list[dict[str, Any]], bool]:
+        """The account's live sessions, newest first (at most 100), and whether
+        older ones were left out; ``current`` marks this token's."""
+        data = await self.call("GET", "/api/v1/auth/sessions")
+        return list(data.get("sessions") or []), bool(data.get("has_more"))
+
+    async def end_session(self, session_id: str) -> None:
+        """End one of the account's sessions, as a logout with its token would.
+        Ending this token's own is a logout (the token is then no good)."""
+        await self.call("DELETE", f"/api/v1/auth/sessions/{_seg(session_id)}")
+
     async def me(self) -> dict[str, Any]:
         return await self.call("GET", "/api/v1/users/me")
 
@@ -321,3 +332,14 @@ class HttpApi:
 
     async def decline(self, invitation_id: str) -> None:
         await self.call("POST", f"/api/v1/invitations/{_seg(invitation_id)}/decline")
+
+    async def revoke(self, invitation_id: str) -> None:
+        """Withdraw a pending invitation (its inviter, or the room's owners and
+        moderators); the invitee is not told."""
+        await self.call("DELETE", f"/api/v1/invitations/{_seg(invitation_id)}")
+
+    async def room_invitations(self, room_id: str) -> tuple[list[dict[str, Any]], bool]:
+        """A room's pending invitations, newest first (at most 100), for its owners
+        and moderators, and whether older ones were left out."""
+        data = await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}/invitations")
+        return list(data.get("invitations") or []), bool(data.get("has_more"))

@@ -1,8 +1,10 @@
-"""Boxes drawn over the current screen: help, invitations, members, and "quit?".
+"""Boxes drawn over the current screen: help, invitations, members, sessions, a
+room's pending invitations, and "quit?".
 
 Each one takes keys while open and sets ``done`` when it wants to close; the root
 view removes it then. Lists keep a selection index, and act on the selected item
-through the controller.
+through the controller; what cannot be undone (ending a session, revoking an
+invitation) is asked first, in the box's footer.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = [
     "Overlay",
     "PaletteOverlay",
     "PasswordOverlay",
+    "RoomInvitationsOverlay",
+    "SessionsOverlay",
 ]
 
 KEYS_NORMAL = [
@@ -92,6 +96,9 @@ class Overlay(urwid.WidgetWrap):
 class _ListOverlay(Overlay):
     def __init__(self, controller: Controller, keys: str) -> None:
         self.controller = controller
+        self.keys = keys
+        #: The action a question in the footer waits for ``y`` to send (see ``_ask``).
+        self.asking: c.Action | None = None
         self.selected = 0
         self.count = 0
         self.walker = urwid.SimpleFocusListWalker([])
@@ -122,6 +129,22 @@ class _ListOverlay(Overlay):
                 self.walker[line].set_attr_map({None: "selected"})
                 self.walker.set_focus(line)
             self._chosen = line
+
+    def _ask(self, question: str, action: c.Action) -> None:
+        """Ask before ``action``, in the footer: ``y``/``Enter`` sends it, any other
+        key cancels (so a key pressed by mistake never does what cannot be undone)."""
+        self.asking = action
+        self.footer.set_text(("notice_warning", f"{question} y/Enter: yes · n/Esc: no"))
+
+    def _answer(self, key: str) -> bool:
+        """The key answers the question asked, if one is: True if it was taken."""
+        action, self.asking = self.asking, None
+        if action is None:
+            return False
+        self.footer.set_text(("hint", self.keys))
+        if key in ("y", "Y", "enter"):
+            self.controller.dispatch(action)
+        return True
 
     def _move(self, key: str) -> bool:
         if key in ("j", "down"):
@@ -217,7 +240,8 @@ class MembersOverlay(_ListOverlay):
     def __init__(self, controller: Controller) -> None:
         super().__init__(
             controller,
-            "j/k: select · Enter: DM · p: mod · d: member · o: owner · x: kick · Esc/q: close",
+            "j/k: select · Enter: DM · p: mod · d: member · o: owner · x: kick"
+            " · I: invitations · Esc/q: close",
         )
         self.names: list[str] = []
 
@@ -260,6 +284,8 @@ class MembersOverlay(_ListOverlay):
             self.done = True
         elif self._move(key):
             pass
+        elif key == "I":
+            self.controller.dispatch(c.ShowRoomInvitations())
         elif name is None:
             return None
         elif key == "enter":
@@ -273,6 +299,116 @@ class MembersOverlay(_ListOverlay):
             self.controller.dispatch(c.SetRole(name, "owner"))
         elif key == "x":
             self.controller.dispatch(c.Kick(name))
+        return None
+
+
+class RoomInvitationsOverlay(_ListOverlay):
+    """``I`` in the members box, ``/pending``: the room's pending invitations, whoever
+    sent them, for its owners and moderators to revoke one (the server refuses the
+    others, in its words). The invitee is not told of a revocation."""
+
+    title = "Pending invitations"
+
+    def __init__(self, controller: Controller, room_id: str) -> None:
+        super().__init__(
+            controller, "j/k: select · x/Del: revoke · r: refresh · b/Esc: members · q: close"
+        )
+        self.room_id = room_id
+        self.listed: list[Any] = []
+
+    def update(self, state: ClientState) -> None:
+        room = state.rooms.get(self.room_id)
+        name = room.name if room is not None else "?"
+        listed, more = state.room_invitations.get(self.room_id, (None, False))
+        self.listed = listed or []
+        self.box.set_title(f"Pending invitations to #{name} ({len(self.listed)})")
+        if listed is None:
+            self._set_items([("hint", "  (loading invitations…)")], [])
+            return
+        if not listed:
+            self._set_items([("hint", "  No pending invitations")], [])
+            return
+        items: list[Any] = []
+        selectable = []
+        now = state.now_dt()
+        for inv in listed:
+            selectable.append(len(items))
+            items.append(f" @{inv.invitee_name}")
+            expires = f" · expires {format_clock(inv.expires_at, now)}" if inv.expires_at else ""
+            sent = format_clock(inv.created_at, now)
+            items.append(("hint", f"     invited by {inv.inviter_name} · {sent}{expires}"))
+        if more:
+            items.append(("hint", "  (older invitations not listed)"))
+        self._set_items(items, selectable)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if self._answer(key):
+            pass
+        elif key == "q":
+            self.done = True
+        elif key in ("esc", "b"):
+            self.done = True
+            self.controller.dispatch(c.ShowMembers())
+        elif self._move(key):
+            pass
+        elif key == "r":
+            self.controller.dispatch(c.RefreshRoomInvitations(self.room_id))
+        elif key in ("x", "delete") and self.listed:
+            inv = self.listed[self.selected]
+            revoke = c.RevokeInvitation(inv.id, self.room_id)
+            self._ask(f"Revoke the invitation of {inv.invitee_name}?", revoke)
+        return None
+
+
+class SessionsOverlay(_ListOverlay):
+    """``/sessions``: where the account is signed in (every login makes a session,
+    on any device), newest first, to end one: a token left on another machine, or
+    stolen, stops working at once. Ending the one marked "this one" is a logout."""
+
+    title = "Sessions"
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(controller, "j/k: select · x/Del: end session · r: refresh · Esc/q: close")
+        self.listed: list[Any] = []
+
+    def update(self, state: ClientState) -> None:
+        self.listed = state.sessions or []
+        self.box.set_title(f"Sessions ({len(self.listed)})")
+        if state.sessions is None:
+            self._set_items([("hint", "  (loading sessions…)")], [])
+            return
+        items: list[Any] = []
+        selectable = []
+        now = state.now_dt()
+        for number, session in enumerate(self.listed, 1):
+            selectable.append(len(items))
+            this = [("author_me", "  · this one")] if session.current else []
+            items.append([f" Session {number}", *this])
+            created = format_clock(session.created_at, now)
+            expires = format_clock(session.expires_at, now)
+            items.append(("hint", f"     signed in {created} · expires {expires}"))
+        if not self.listed:
+            items.append(("hint", "  No live sessions"))
+        if state.sessions_more:
+            items.append(("hint", "  (older sessions not listed)"))
+        self._set_items(items, selectable)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if self._answer(key):
+            pass
+        elif key in ("esc", "q"):
+            self.done = True
+        elif self._move(key):
+            pass
+        elif key == "r":
+            self.controller.dispatch(c.RefreshSessions())
+        elif key in ("x", "delete") and self.listed:
+            session = self.listed[self.selected]
+            if session.current:
+                question = "End this session (you will be logged out)?"
+            else:
+                question = f"End session {self.selected + 1}? Its device is signed out."
+            self._ask(question, c.EndSession(session.id, session.current))
         return None
 
 
