@@ -2,9 +2,10 @@
 
 With ``LAIR_ADMIN_USERNAME`` and ``LAIR_ADMIN_PASSWORD`` set (and optionally
 ``LAIR_ADMIN_EMAIL``), every start makes sure that account exists and is an admin:
-it is registered like any user (same rules, argon2id hash) or, if it exists, promoted.
-An existing account's password and email are left alone: the variables only seed
-the first start. Runs synchronously before the reactor, on one connection.
+it is registered like any user (same rules, argon2id hash) or, if it exists and
+``LAIR_ADMIN_PASSWORD`` is its password, promoted (anyone may have registered the
+name first). An existing account's password and email are left alone: the variables
+only seed the first start. Runs synchronously before the reactor, on one connection.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def ensure_admin(
         if user is not None and user.username.lower() == username.lower():
             if user.role == "admin":
                 return f"admin account {user.username} is present"
+            if not result(core.auth.passwords.verify(user.password_hash, password)):
+                # Anyone may have taken the name first (a public server, a database
+                # moved from Lair Chat): only the operator's own account is promoted.
+                raise BootstrapError(
+                    f"LAIR_ADMIN_USERNAME: an account named {user.username} exists and"
+                    " LAIR_ADMIN_PASSWORD is not its password: not promoted (if the"
+                    f" account is yours: lairchat admin set-role {user.username} admin)"
+                )
             result(core.users.set_role(user.id, "admin"))
             return f"existing account {user.username} promoted to admin"
         address = email or f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"

@@ -67,12 +67,29 @@ def test_promotes_an_existing_account_and_keeps_its_password(db) -> None:
     core = make_core(str(path))
     result(core.auth.register("alice", "alice@example.com", "alice-password"))
     before = users(conn)[0]
-    done = ensure_admin(conn, clock(), "ALICE", "another-password")
+    done = ensure_admin(conn, clock(), "ALICE", "alice-password")
     assert done == "existing account alice promoted to admin"
     after = users(conn)[0]
     assert after[2] == "admin"
     assert (after[1], after[3]) == (before[1], before[3])
     assert ensure_admin(conn, clock(), "alice", "x") == "admin account alice is present"
+
+
+def test_an_existing_account_is_promoted_only_with_its_own_password(db) -> None:
+    """Anyone may have registered the name first (a public server, or a database
+    moved from Lair Chat, where nothing could make an admin): it was promoted,
+    keeping its owner's password, and the operator's LAIR_ADMIN_PASSWORD did not
+    log in. The start now stops, saying so; set-role remains for one's own account."""
+    path, conn = db
+    result(make_core(str(path)).auth.register("root", "root@example.com", "squatter-password"))
+    with pytest.raises(BootstrapError) as caught:
+        ensure_admin(conn, clock(), "Root", PASSWORD)
+    assert str(caught.value) == (
+        "LAIR_ADMIN_USERNAME: an account named root exists and LAIR_ADMIN_PASSWORD is not"
+        " its password: not promoted (if the account is yours: lairchat admin set-role"
+        " root admin)"
+    )
+    assert users(conn)[0][2] == "user"
 
 
 @pytest.mark.parametrize(
