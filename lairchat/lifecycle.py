@@ -5,7 +5,7 @@ A stop (SIGTERM) goes in this order, each step finished before the next:
 
 1. ``STOPPING=1`` to systemd; both listeners stop accepting connections;
 2. the other services stop one by one, the revocation checks first, the core last;
-3. the core sends ``server_notice`` to every connection, then closes every real-time
+3. the core sends ``server_notice`` to every signed-in connection, then closes every real-time
    connection;
 4. database transactions in flight finish (and connections finish closing, or are
    aborted after :data:`CLOSE_AT_STOP` seconds), for at most :data:`SHUTDOWN_GRACE`
