@@ -39,7 +39,7 @@ from lairchat.config import (
     unreachable,
 )
 from lairchat.core import retention
-from lairchat.core.admin import BAN_HOURS_RULE, ban_expiry, check_ban_hours
+from lairchat.core.admin import BAN_HOURS_RULE, check_ban_hours
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
@@ -263,10 +263,7 @@ def revoked(sessions: list[str]) -> str:
 
 def cmd_ban(core: Core, args: argparse.Namespace) -> str:
     user = find_user(core, args.username)
-    now = time.time()
-    expires = ban_expiry(now, args.hours)
-    result(core.store.put_ban(Ban(user.id, args.reason, None, now, expires)))
-    sessions = result(core.store.delete_user_sessions(user.id))
+    expires, sessions = result(core.admin.impose_ban(user, args.reason, None, args.hours))
     until = "permanently" if expires is None else f"for {args.hours:g} h"
     return f"banned {user.username} {until}; {revoked(sessions)}"
 

@@ -75,13 +75,25 @@ class AdminService:
             raise LairError("user_not_found")
         if target.id == actor.id:
             raise LairError("permission_denied", "Permission denied: cannot ban yourself")
+        expires, _ = await self.impose_ban(target, reason, actor.id, duration_hours)
+        return {"success": True, "expires_at": None if expires is None else ts(expires)}
+
+    @deferred
+    async def impose_ban(
+        self, target: User, reason: str | None, by: str | None, duration_hours: float | None
+    ) -> tuple[float | None, list[str]]:
+        """The ban itself, for the API (``by``: the admin) and the operator command
+        (``by`` None): stored, every session of the user deleted and their live
+        connections here closed. Returns its expiry (None: permanent) and the ids
+        of the sessions ended."""
         now = self.clock.seconds()
         expires = ban_expiry(now, duration_hours)
-        await self.store.put_ban(Ban(target.id, reason, actor.id, now, expires))
+        await self.store.put_ban(Ban(target.id, reason, by, now, expires))
+        sessions = await self.store.delete_user_sessions(target.id)
         notice = LairError("account_banned")
-        self.hub.sessions_ended(await self.store.delete_user_sessions(target.id), notice)
+        self.hub.sessions_ended(sessions, notice)
         self.hub.close_user(target.id, "banned", notice)
-        return {"success": True, "expires_at": None if expires is None else ts(expires)}
+        return expires, sessions
 
     @deferred
     async def unban(self, actor: User, user_id: str | None) -> None:
