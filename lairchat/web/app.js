@@ -368,6 +368,7 @@ const state = {
   editing: null, // { id, text }: the message being edited, and its text so far
   membersOpen: false, // the open room's member list shown
   members: null, // { roomId, byId: user id -> member (null until fetched), pending: events }
+  invited: null, // { roomId, list, more }: the open room's pending invitations (owners, moderators)
   searchTimers: {}, // list name -> the timer that asks the server for the search typed
   readTimer: null,
   lookups: new Map(), // user id -> Promise
@@ -886,6 +887,7 @@ function open(key) {
   if (conv.kind === "room" && !state.roles.has(conv.id)) loadRole(conv.id);
   $("member-list").replaceChildren();
   loadMembers();
+  loadInvited();
   // Reopened after a reconnect, the focus stays where the user has it (a search being
   // typed, an edit in progress), unless the redraw lost it. Opened by the user, the
   // conversation is written in; on a touch screen its title takes the focus instead
@@ -908,6 +910,7 @@ function setRole(roomId, role) {
   if (state.active === `room:${roomId}`) {
     renderConversationHead(conversation(state.active));
     renderMembers(); // Remove buttons follow the role
+    loadInvited(); // shown to owners and moderators
   }
 }
 
@@ -1235,8 +1238,74 @@ async function loadMembers() {
   }
 }
 
-/** A room event: the member list shown, if it is that room's, follows it. */
+/** The open room's pending invitations, under its members for its owners and moderators
+ * (`GET /rooms/{id}/invitations`, whoever sent them), each with *Revoke*. Asked for
+ * when the members are shown, when our role there changes, after an invitation is
+ * sent or revoked; not at every event (a request of the viewer's allowance each): an
+ * invitee joining is taken off the list here (`memberEvent`). */
+async function loadInvited() {
+  state.invited = null;
+  const conv = state.active && conversation(state.active);
+  const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
+  const shown = Boolean(state.membersOpen && (role === "owner" || role === "moderator"));
+  $("invited-heading").hidden = !shown;
+  $("invited-list").hidden = !shown;
+  if (!shown) {
+    $("invited-list").replaceChildren();
+    return;
+  }
+  const token = state.token;
+  const invited = { roomId: conv.id, list: null, more: false };
+  state.invited = invited;
+  try {
+    const answer = await rest("GET", pathOf("rooms", conv.id, "invitations"), undefined, token);
+    if (state.invited !== invited) return; // another room, or signed out, meanwhile
+    invited.list = answer.invitations;
+    invited.more = answer.has_more;
+    renderInvited();
+  } catch (error) {
+    if (state.token === token) showError(error);
+  }
+}
+
+function renderInvited() {
+  const invited = state.invited;
+  if (!invited?.list) return;
+  const items = invited.list.map((invitation) => {
+    const item = el("li");
+    item.dataset.key = `invitation:${invitation.id}`;
+    const about = el("span", "hint", ["invited by ", nameOf(invitation.inviter_name)]);
+    const revoking = actionButton("Revoke", "revoke", () => revoke(invitation));
+    // Said with the button: "Revoke, carol, invited by bob", not "Revoke" ten times.
+    item.id = `invitation:${invitation.id}`;
+    revoking.setAttribute("aria-describedby", item.id);
+    item.append(nameOf(invitation.invitee_name), " ", about, " ", revoking);
+    return item;
+  });
+  if (invited.more) items.push(el("li", "hint", "Older invitations are not listed."));
+  fillList($("invited-list"), items, "No pending invitations.");
+}
+
+/** `revoke_invitation` (TCP.md §6), after a question in the page. Revoked, or refused
+ * (accepted, declined or revoked elsewhere meanwhile: the server's words), the list
+ * is asked for again. The invitee is not told. */
+async function revoke(invitation) {
+  const question = ["Revoke the invitation of ", named(invitation.invitee_name), "?"];
+  const beside = () => tabStop($("invited-list")) ?? $("invite-name");
+  if (!(await confirmAction(question, "Revoke", beside))) return;
+  const response = await command("revoke_invitation", { invitation_id: invitation.id });
+  if (response) showNotice(["The invitation of ", named(invitation.invitee_name), " is revoked."]);
+  await loadInvited();
+}
+
+/** A room event: the member list shown, if it is that room's, follows it; an invitee
+ * who joined is no longer pending. */
 function memberEvent(event) {
+  const invited = state.invited;
+  if (event.type === "user_joined_room" && invited?.list && invited.roomId === event.room_id) {
+    invited.list = invited.list.filter((inv) => inv.invitee_id !== event.user?.id);
+    renderInvited();
+  }
   const members = state.members;
   if (members?.roomId !== event.room_id) return;
   if (!members.byId) {
@@ -1302,6 +1371,7 @@ function toggleMembers() {
   state.membersOpen = !state.membersOpen;
   renderConversationHead(state.active && conversation(state.active));
   loadMembers();
+  loadInvited();
 }
 
 /** Invite by name: the name is looked up (`list_users` with `search`), then
@@ -1322,6 +1392,7 @@ async function invite(event) {
   if (response) {
     $("invite-name").value = "";
     showNotice([named(user.username), " is invited."]);
+    loadInvited();
   }
 }
 
@@ -1704,6 +1775,7 @@ function forget() {
     editing: null,
     membersOpen: false,
     members: null,
+    invited: null,
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);
@@ -1717,8 +1789,11 @@ function forget() {
   $("people-search").value = "";
   $("message-input").value = "";
   $("member-list").replaceChildren();
+  $("invited-list").replaceChildren();
+  $("session-list").replaceChildren();
   if ($("confirm").open) $("confirm").close(); // a question about the account's room
   if ($("password-dialog").open) $("password-dialog").close(); // which empties its fields
+  if ($("sessions-dialog").open) $("sessions-dialog").close();
   clearTimeout(announcing.timer);
   Object.assign(announcing, { timer: null, held: [] });
   $("announcer").replaceChildren();
@@ -1836,6 +1911,98 @@ async function changePassword(event) {
   if (state.token !== token) return;
   $("password-dialog").close();
   showNotice("Password changed. Your other sessions have ended.");
+}
+
+// -- sessions ----------------------------------------------------------------------------------
+
+/** When a session began or ends, in the reader's time. */
+function whenText(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "?";
+  return when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** *Sessions*: where the account is signed in (every login makes a session, in any
+ * browser or client), from `GET /auth/sessions`, each with *End session*. A modal
+ * dialog as *Change password* is: the focus in it, Esc or *Close* closing it, the
+ * focus then back on the button. */
+function openSessionsDialog() {
+  if (document.querySelector("dialog[open]")) return;
+  replaceText($("sessions-error"), "");
+  replaceText($("sessions-status"), "");
+  $("session-list").replaceChildren(el("li", "empty", "Loading…"));
+  $("sessions-dialog").showModal();
+  $("sessions-close").focus();
+  loadSessions();
+}
+
+function sessionsDialogClosed() {
+  $("session-list").replaceChildren();
+  const back = $("show-sessions");
+  if (displayed(back)) back.focus();
+}
+
+/** A refusal of a sessions request: a session of ours gone signs the page out; any
+ * other is shown in the dialog, in the server's words, after `what`. */
+function sessionsRefused(error, what) {
+  if (Object.hasOwn(ENDED, error.code)) signOut(error.code, error.message);
+  else replaceText($("sessions-error"), `${what}: ${describe(error)}`);
+}
+
+async function loadSessions() {
+  const token = state.token;
+  try {
+    const answer = await rest("GET", "/auth/sessions", undefined, token);
+    if (state.token !== token || !$("sessions-dialog").open) return;
+    const items = answer.sessions.map((session) => {
+      const item = el("li");
+      item.dataset.key = `session:${session.id}`;
+      item.id = `session:${session.id}`;
+      const times = `Signed in ${whenText(session.created_at)}, expires ${whenText(session.expires_at)}`;
+      item.append(el("span", "", times));
+      if (session.current) item.append(" ", el("strong", "this-one", "(this one)"));
+      const end = actionButton("End session", "end-session", () => endSession(session));
+      end.setAttribute("aria-describedby", item.id); // which one, said with the button
+      item.append(" ", end);
+      return item;
+    });
+    if (answer.has_more) items.push(el("li", "hint", "Older sessions are not listed."));
+    fillList($("session-list"), items, "No live sessions.");
+  } catch (error) {
+    if (state.token !== token) return;
+    $("session-list").replaceChildren();
+    sessionsRefused(error, "Sessions not listed");
+  }
+}
+
+/** `DELETE /auth/sessions/{id}`, after a question: that session's tokens stop working
+ * and its connections close, the others stay. Ending this page's own is its logout.
+ * One ended meanwhile is `not_found` (the server's words), and the list is asked again. */
+async function endSession(session) {
+  const question = session.current
+    ? "End this session? This page is logged out."
+    : "End that session? Whoever uses it is signed out at once.";
+  const beside = () => tabStop($("session-list")) ?? $("sessions-close");
+  if (!(await confirmAction(question, "End session", beside))) return;
+  const token = state.token;
+  replaceText($("sessions-error"), "");
+  try {
+    await rest("DELETE", pathOf("auth", "sessions", session.id), undefined, token);
+  } catch (error) {
+    if (state.token !== token) return;
+    sessionsRefused(error, "Session not ended");
+    if ($("sessions-dialog").open) loadSessions();
+    return;
+  }
+  if (state.token !== token) return;
+  if (session.current) {
+    resumable = null; // logged out on purpose
+    forget();
+    showLogin("You ended this session: you are logged out.");
+    return;
+  }
+  replaceText($("sessions-status"), "Session ended.");
+  await loadSessions();
 }
 
 // -- events ------------------------------------------------------------------------------------
@@ -2017,8 +2184,12 @@ function wire() {
   $("password-form").addEventListener("submit", changePassword);
   $("password-cancel").addEventListener("click", () => $("password-dialog").close());
   $("password-dialog").addEventListener("close", passwordDialogClosed);
+  $("show-sessions").addEventListener("click", openSessionsDialog);
+  $("sessions-close").addEventListener("click", () => $("sessions-dialog").close());
+  $("sessions-dialog").addEventListener("close", sessionsDialogClosed);
   $("skip").addEventListener("click", skipToMessageBox);
-  for (const id of ["invitation-list", "room-list", "public-list", "user-list", "member-list"]) {
+  const lists = ["invitation-list", "room-list", "public-list", "user-list", "member-list"];
+  for (const id of [...lists, "invited-list", "session-list"]) {
     $(id).addEventListener("keydown", listKeys);
     $(id).addEventListener("focusin", () => oneTabStop($(id)));
   }

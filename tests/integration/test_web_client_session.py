@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -21,7 +22,7 @@ from selenium.webdriver.common.keys import Keys
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient
 from tests.integration import browser, test_web_client_browser
-from tests.integration.browser import rest, wait_for
+from tests.integration.browser import click, rest, wait_for
 from tests.integration.test_web_client_browser import (
     INCOMING,
     PASSWORD,
@@ -30,6 +31,7 @@ from tests.integration.test_web_client_browser import (
     errors_logged,
     from_browser,
     in_a_room,
+    listed,
     open_room,
     registered,
     restarted,
@@ -388,3 +390,211 @@ def test_a_rate_limited_password_change_says_when_to_try_again(
         assert password_fields(driver) == ["", "", ""] and connected(driver)
     finally:
         server.stop()
+
+
+# -- sessions and a room's pending invitations -----------------------------------------------
+
+
+def dialog_open(chrome: webdriver.Chrome, dialog_id: str) -> bool:
+    return chrome.execute_script("return document.getElementById(arguments[0]).open", dialog_id)
+
+
+def sessions_listed(chrome: webdriver.Chrome) -> list[str]:
+    """The sessions the dialog lists, by id, ``*`` after the one marked this one."""
+    return chrome.execute_script(
+        """return [...document.querySelectorAll('#session-list li[data-key]')].map((li) =>
+             li.dataset.key.slice(8) + (li.querySelector('.this-one') ? '*' : ''))"""
+    )
+
+
+def session_id(server: ServerProcess, token: str) -> str:
+    """The id of the session ``token`` belongs to (the one it lists as current)."""
+    listed = rest(server, "GET", "/auth/sessions", token=token)["sessions"]
+    return next(s["id"] for s in listed if s["current"])
+
+
+def refused_status(server: ServerProcess, path: str, token: str) -> int:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        rest(server, "GET", path, token=token)
+    return refused.value.code
+
+
+def open_sessions_dialog(chrome: webdriver.Chrome) -> None:
+    focus_on(chrome, "#show-sessions")
+    keys(chrome, Keys.ENTER)
+    wait_for(chrome, lambda d: dialog_open(d, "sessions-dialog"))
+
+
+def end_session_button(chrome: webdriver.Chrome, sid: str) -> Any:
+    return chrome.find_element(
+        By.CSS_SELECTOR, f'#session-list li[data-key="session:{sid}"] button'
+    )
+
+
+def test_another_session_is_ended_from_the_page(server: ServerProcess, driver: webdriver.Chrome):
+    """*Sessions* lists where the account is signed in, this page's marked; *End
+    session* asks first (in the page, *Cancel* focused), then ends that session: its
+    token is refused and its TCP connection closed, this page stays connected. Esc
+    closes the dialog, the focus back on *Sessions*."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        name = registered(alice, "alice")["user"]["username"]
+    laptop_token = another_session(server, name)
+    with TCPClient.connect(server.tcp_port) as laptop:
+        laptop.hello()
+        laptop.ok("authenticate", token=laptop_token)
+        page_token = another_session(server, name)
+        signed_in(server, driver, page_token)
+        laptop_id, page_id = session_id(server, laptop_token), session_id(server, page_token)
+
+        open_sessions_dialog(driver)
+        assert focus(driver)["id"] == "sessions-close"
+        wait_for(driver, lambda d: f"{page_id}*" in sessions_listed(d))
+        listed = sessions_listed(driver)
+        assert len(listed) == 3 and laptop_id in listed and listed[0] == f"{page_id}*"
+        assert "(this one)" in text_of(driver, f"session:{page_id}")
+        assert "Signed in" in text_of(driver, f"session:{laptop_id}")
+        button = end_session_button(driver, laptop_id)
+        assert button.get_attribute("aria-describedby") == f"session:{laptop_id}"
+
+        # Asked first: Cancel has the focus, Enter on it ends nothing.
+        driver.execute_script("arguments[0].focus()", button)
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: dialog_open(d, "confirm"))
+        assert text_of(driver, "confirm-text") == (
+            "End that session? Whoever uses it is signed out at once."
+        )
+        assert focus(driver)["id"] == "confirm-no"
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: not dialog_open(d, "confirm"))
+        assert focus(driver)["item"] == f"session:{laptop_id}"
+        assert rest(server, "GET", "/users/me", token=laptop_token)["user"]["username"] == name
+
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: dialog_open(d, "confirm"))
+        click(driver, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
+        wait_for(driver, lambda d: sessions_listed(d) == [f"{page_id}*", *(
+            s for s in listed[1:] if s != laptop_id)])  # fmt: skip
+        assert text_of(driver, "sessions-status") == "Session ended."
+        laptop.expect_closed()
+        assert refused_status(server, "/users/me", laptop_token) == 401
+        assert dialog_open(driver, "sessions-dialog") and connected(driver)
+
+        keys(driver, Keys.ESCAPE)
+        wait_for(driver, lambda d: not dialog_open(d, "sessions-dialog"))
+        assert focus(driver)["id"] == "show-sessions"
+        assert rest(server, "GET", "/users/me", token=page_token)["user"]["username"] == name
+        assert errors_logged(driver, network=False) == []
+
+
+def test_ending_this_session_logs_the_page_out(server: ServerProcess, driver: webdriver.Chrome):
+    with TCPClient.connect(server.tcp_port) as alice:
+        name = registered(alice, "alice")["user"]["username"]
+    token = another_session(server, name)
+    signed_in(server, driver, token)
+    page_id = session_id(server, token)
+    open_sessions_dialog(driver)
+    wait_for(driver, lambda d: f"{page_id}*" in sessions_listed(d))
+    end_session_button(driver, page_id).click()
+    wait_for(driver, lambda d: dialog_open(d, "confirm"))
+    assert text_of(driver, "confirm-text") == "End this session? This page is logged out."
+    click(driver, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
+    wait_for(driver, lambda d: shown(d, "login-view"))
+    assert text_of(driver, "login-reason") == "You ended this session: you are logged out."
+    assert not dialog_open(driver, "sessions-dialog")
+    assert driver.execute_script("return sessionStorage.getItem('lairchat.token')") is None
+    assert refused_status(server, "/users/me", token) == 401
+    assert errors_logged(driver, network=False) == []
+
+
+def test_a_session_ended_meanwhile_is_refused_in_the_servers_words(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Ended elsewhere between the listing and the click: the server's 404 is shown in
+    the dialog (this page is not signed out: it is not its own session), and the list
+    is asked for again."""
+    with TCPClient.connect(server.tcp_port) as alice:
+        name = registered(alice, "alice")["user"]["username"]
+    other = another_session(server, name)
+    token = another_session(server, name)
+    signed_in(server, driver, token)
+    other_id = session_id(server, other)
+    open_sessions_dialog(driver)
+    wait_for(driver, lambda d: other_id in sessions_listed(d))
+    rest(server, "POST", "/auth/logout", token=other)
+    end_session_button(driver, other_id).click()
+    wait_for(driver, lambda d: dialog_open(d, "confirm"))
+    click(driver, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
+    wait_for(
+        driver, lambda d: text_of(d, "sessions-error") == "Session not ended: Session not found"
+    )
+    wait_for(driver, lambda d: other_id not in sessions_listed(d))
+    assert connected(driver) and dialog_open(driver, "sessions-dialog")
+
+
+def invited_listed(chrome: webdriver.Chrome) -> list[str]:
+    return listed(chrome, "invited-list")
+
+
+def test_an_owner_revokes_a_pending_invitation_in_the_page(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Under the members, the room's owner sees its pending invitations, whoever sent
+    them, and revokes one after a question (``revoke_invitation``); one answered
+    meanwhile is refused in the server's words and the list asked again. A plain
+    member sees no such list."""
+    with (
+        TCPClient.connect(server.tcp_port) as alice,
+        TCPClient.connect(server.tcp_port) as bob,
+        TCPClient.connect(server.tcp_port) as carol,
+        TCPClient.connect(server.tcp_port) as dave,
+    ):
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)  # bob owns, alice member
+        bob_name = accounts[1]["user"]["username"]
+        carols, daves = registered(carol, "carol"), registered(dave, "dave")
+        alice_id = accounts[0]["user"]["id"]
+        role_path = f"/rooms/{room['id']}/members/{alice_id}/role"
+        rest(server, "PUT", role_path, {"role": "moderator"}, token=accounts[1]["token"])
+        for invitee in (carols, daves):
+            alice.ok("invite_to_room", room_id=room["id"], user_id=invitee["user"]["id"])
+        signed_in(server, driver, another_session(server, bob_name))
+        open_room(driver, room["name"])
+        driver.find_element(By.ID, "show-members").click()
+        carol_name, dave_name = carols["user"]["username"], daves["user"]["username"]
+        wait_for(driver, lambda d: sorted(invited_listed(d)) == sorted([carol_name, dave_name]))
+        alice_name = accounts[0]["user"]["username"]
+        assert f"invited by {alice_name}" in text_of(driver, "invited-list")
+
+        # Dave declines before the owner gets to it: refused, the list asked again.
+        dave_inv = dave.ok("list_invitations")["invitations"][0]
+        dave.ok("decline_invitation", invitation_id=dave_inv["id"])
+        click(
+            driver,
+            By.CSS_SELECTOR,
+            f'#invited-list li[data-key="invitation:{dave_inv["id"]}"] .revoke',
+        )
+        wait_for(driver, lambda d: dialog_open(d, "confirm"))
+        assert text_of(driver, "confirm-text") == f"Revoke the invitation of {dave_name}?"
+        click(driver, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
+        wait_for(driver, lambda d: text_of(d, "alert-text") == "Invitation expired")
+        wait_for(driver, lambda d: invited_listed(d) == [carol_name])
+
+        # Carol's: revoked; she cannot accept it any more.
+        carol_inv = carol.ok("list_invitations")["invitations"][0]
+        click(driver, By.CSS_SELECTOR, "#invited-list .revoke")
+        wait_for(driver, lambda d: dialog_open(d, "confirm"))
+        click(driver, By.CSS_SELECTOR, "#confirm[open] #confirm-yes")
+        wait_for(driver, lambda d: text_of(d, "notice-text") == (
+            f"The invitation of {carol_name} is revoked."))  # fmt: skip
+        wait_for(driver, lambda d: text_of(d, "invited-list") == "No pending invitations.")
+        assert carol.ok("list_invitations")["invitations"] == []
+        answer = carol.request("accept_invitation", invitation_id=carol_inv["id"])
+        assert answer["success"] is False and answer["error"]["code"] == "invitation_expired"
+        assert errors_logged(driver, network=False) == []
+
+        # A plain member's page lists no invitations.
+        dave.ok("join_room", room_id=room["id"])
+        signed_in(server, driver, daves["token"])
+        open_room(driver, room["name"])
+        driver.find_element(By.ID, "show-members").click()
+        wait_for(driver, lambda d: dave_name in listed(d, "member-list"))
+        assert not shown(driver, "invited-list") and not shown(driver, "invited-heading")
