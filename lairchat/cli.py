@@ -39,7 +39,12 @@ from lairchat.config import (
     unreachable,
 )
 from lairchat.core import retention
-from lairchat.core.admin import BAN_HOURS_RULE, check_ban_hours
+from lairchat.core.admin import (
+    BAN_HOURS_RULE,
+    BAN_REASON_MAX,
+    ban_reason_problem,
+    check_ban_hours,
+)
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
@@ -493,6 +498,13 @@ def ban_hours(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{BAN_HOURS_RULE}, got {text}") from None
 
 
+def ban_reason(text: str) -> str:
+    """``--reason``, held to the API's bound."""
+    if problem := ban_reason_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def database_option(p: argparse.ArgumentParser, default: Any) -> None:
     p.add_argument(
         "--database-url",
@@ -534,7 +546,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=cmd_list_users)
     c = command(admin, "ban", "ban a user and revoke their sessions")
     c.add_argument("username")
-    c.add_argument("--reason")
+    c.add_argument("--reason", type=ban_reason, help=f"at most {BAN_REASON_MAX} bytes")
     c.add_argument("--hours", type=ban_hours, help=f"{BAN_HOURS_RULE}; default: permanent")
     c.set_defaults(run=cmd_ban)
     c = command(admin, "reset-password", "set a new password and end the user's sessions")

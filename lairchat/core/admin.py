@@ -15,13 +15,30 @@ from lairchat.core.rooms import RoomService
 from lairchat.domain.errors import LairError, validation_failed
 from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Ban, User
+from lairchat.domain.validation import DESCRIPTION_MAX, size_problem
 from lairchat.storage.interfaces import IStore
 
 NOTICE_SEVERITIES = ("info", "warning", "critical")
 #: Longest timed ban (100 years); longer is what "permanent" (no duration) is for.
 MAX_BAN_HOURS = 876_000
+#: Longest ban reason in bytes of UTF-8 (our bound, a room description's).
+BAN_REASON_MAX = DESCRIPTION_MAX
 #: What a timed ban's duration must be, as the API and the operator command say it.
 BAN_HOURS_RULE = f"must be more than 0 and at most {MAX_BAN_HOURS}"
+
+
+def ban_reason_problem(reason: str) -> str | None:
+    """Why a ban reason is refused, or None: at most :data:`BAN_REASON_MAX` bytes (the
+    original sets no bound; unbounded, every ban could store two megabytes)."""
+    return size_problem(reason, BAN_REASON_MAX)
+
+
+def check_ban_reason(reason: str | None) -> str | None:
+    """The one rule on ban reasons (None: no reason), for the API; the ``lairchat``
+    command states :func:`ban_reason_problem` as a usage error."""
+    if reason is not None and (problem := ban_reason_problem(reason)):
+        raise validation_failed("reason", problem)
+    return reason
 
 
 def check_ban_hours(duration_hours: float | None) -> float | None:
@@ -86,6 +103,7 @@ class AdminService:
         (``by`` None): stored, every session of the user deleted and their live
         connections here closed. Returns its expiry (None: permanent) and the ids
         of the sessions ended."""
+        check_ban_reason(reason)
         now = self.clock.seconds()
         expires = ban_expiry(now, duration_hours)
         await self.store.put_ban(Ban(target.id, reason, by, now, expires))

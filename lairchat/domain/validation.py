@@ -110,14 +110,15 @@ def check_room_name(name: str) -> str:
     return name
 
 
+def size_problem(value: str, maximum: int) -> str | None:
+    """Why ``value`` is longer than ``maximum`` bytes of UTF-8, or None if it is not."""
+    size = len(value.encode("utf-8"))
+    return _too_long(maximum, size) if size > maximum else None
+
+
 def check_description(description: str | None) -> str | None:
-    if description is not None:
-        size = len(description.encode("utf-8"))
-        if size > DESCRIPTION_MAX:
-            raise LairError(
-                "validation_failed",
-                f"Validation failed: description - {_too_long(DESCRIPTION_MAX, size)}",
-            )
+    if description is not None and (problem := size_problem(description, DESCRIPTION_MAX)):
+        raise LairError("validation_failed", f"Validation failed: description - {problem}")
     return description
 
 

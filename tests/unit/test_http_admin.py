@@ -74,6 +74,15 @@ def test_ban_errors(client: ApiClient, people) -> None:
     assert ban(root, victim.id, {"duration_hours": 0}) == (400, "validation_failed")
     assert ban(root, victim.id, {"duration_hours": "1"}) == (422, "validation_failed")
     assert ban(root, victim.id, {"reason": 5}) == (422, "validation_failed")
+    # A reason is bounded as a room description is: 1024 bytes of UTF-8.
+    too_long = client.post(
+        f"{ADMIN}/users/{victim.id}/ban", {"reason": "é" * 513}, token=root.token
+    )
+    assert (too_long.status, too_long.error["message"]) == (
+        400,
+        "Validation failed: reason - value too long: maximum 1024, got 1026",
+    )
+    assert client.login(victim).token  # not banned
     no_type = client.post(f"{ADMIN}/users/{victim.id}/ban", data=b"{}", token=root.token)
     assert (no_type.status, no_type.code) == (415, "unsupported_media_type")
 

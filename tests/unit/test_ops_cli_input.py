@@ -66,6 +66,16 @@ def test_ban_hours_within_the_rule(db: Path, capsys: pytest.CaptureFixture) -> N
     assert bans(db) == 1
 
 
+def test_a_ban_reason_has_the_apis_bound(db: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["--database-url", f"sqlite:{db}", "admin", "ban", "alice", "--reason", "x" * 1025]
+    assert usage_error(capsys, *argv).endswith(
+        "argument --reason: value too long: maximum 1024, got 1025"
+    )
+    assert bans(db) == 0
+    assert run(db, "admin", "ban", "alice", "--reason", "x" * 1024) == 0
+    assert bans(db) == 1
+
+
 def test_the_api_states_the_same_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
     client = ApiClient()

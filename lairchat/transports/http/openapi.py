@@ -10,7 +10,7 @@ import functools
 from typing import Any
 
 import lairchat
-from lairchat.core.admin import BAN_HOURS_RULE, MAX_BAN_HOURS
+from lairchat.core.admin import BAN_HOURS_RULE, BAN_REASON_MAX, MAX_BAN_HOURS
 
 JSON = "application/json"
 U32_MAX = 2**32 - 1
@@ -817,7 +817,10 @@ def _paths() -> dict[str, Any]:
                 params=(USER_ID,),
                 body=obj(
                     {
-                        "reason": NULLABLE_STRING,
+                        "reason": {
+                            **NULLABLE_STRING,
+                            "description": f"At most {BAN_REASON_MAX} bytes of UTF-8",
+                        },
                         "duration_hours": {
                             "type": "number",
                             "nullable": True,
