@@ -1,11 +1,12 @@
-"""The terminal client's REST calls for sessions and a room's pending invitations,
-against a real server (docs/CLIENT.md, "Sessions" and "A room's pending
-invitations"; docs/protocols/HTTP.md).
+"""The terminal client's sessions and a room's pending invitations against a real
+server (docs/CLIENT.md, "Sessions" and "A room's pending invitations";
+docs/protocols/HTTP.md).
 
-A real ``twistd lairchat`` on loopback; the client's own :class:`HttpApi` on the
-test's reactor (pytest-twisted), as the interface uses it. What the server answers
-is read through the client's methods, so a wrong path, method or field name in them
-fails here (the unit tests answer from a fake that cannot tell).
+A real ``twistd lairchat`` on loopback. First the client's own :class:`HttpApi` on
+the test's reactor (pytest-twisted), as the interface uses it: what the server
+answers is read through the client's methods, so a wrong path, method or field name
+in them fails here (the unit tests answer from a fake that cannot tell). Then the
+whole client in tmux (tests/integration/test_client_tmux.py), driven by its keys.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -21,9 +23,14 @@ from twisted.internet import reactor
 from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import HttpApi
 from lairchat.testing import ServerProcess
+from lairchat.testing_clients import rest
+from tests.integration import test_client_tmux
+from tests.integration.test_client_tmux import PASSWORD as TMUX_PASSWORD
+from tests.integration.test_client_tmux import STARTUP, Server, Terminal, tmux_binary
 
 PASSWORD = "correct horse battery"
 WAIT = 10.0
+terminals = test_client_tmux.terminals  # the shared fixture
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +109,67 @@ async def test_a_rooms_pending_invitation_is_listed_and_revoked(server: ServerPr
         assert await owner.room_invitations(room["id"]) == ([], False)
         assert await guest.invitations() == []
         assert (await refused(owner.revoke(sent["id"]))).code == "invitation_expired"
+
+
+# -- the terminal client itself, in tmux ------------------------------------------------------
+
+
+def test_the_terminal_ends_a_session_and_revokes_an_invitation(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    """``/sessions`` lists this session and one made elsewhere (newest first: this
+    one); the other is ended after the footer question (its token then refused), an
+    invitation sent from the terminal is revoked from the members box, and ending
+    this session is a logout."""
+    server = Server(tmp_path)
+    try:
+        tag = uuid.uuid4().hex[:6]
+        me, guest, room = f"me_{tag}", f"guest_{tag}", f"room_{tag}"
+        for name in (me, guest):
+            body = {"username": name, "email": f"{name}@example.com", "password": TMUX_PASSWORD}
+            assert rest(server, "POST", "/api/v1/auth/register", body)[0] == 201
+        login = {"identifier": me, "password": TMUX_PASSWORD}
+        _, elsewhere = rest(server, "POST", "/api/v1/auth/login", login)
+        term = Terminal(tmux_binary(), f"lairchat-test-{me}", "me", server.client_args(), tmp_path)
+        terminals.append(term)
+        term.wait_for("L A I R   C H A T", STARTUP)
+        term.fill_login(me, TMUX_PASSWORD)
+        term.wait_for(f"Welcome, {me}!")
+
+        term.keys("i")
+        term.command("/sessions")
+        # Three: the registration's, the one elsewhere, and this one (newest, first).
+        shown = term.wait_for("Sessions (3)")
+        assert "Session 1  · this one" in shown and "Session 2  · this one" not in shown
+        term.keys("j", "x")
+        term.wait_for("End session 2? Its device is signed out.")
+        term.keys("y")
+        term.wait_for("Session ended: its device is signed out")
+        term.wait_for("Sessions (2)")
+        assert rest(server, "GET", "/api/v1/users/me", token=elsewhere["token"])[0] == 401
+        term.keys("q")  # (Esc then i, sent at once, would reach it as Alt+i)
+        # The message field is still in insert mode.
+        term.command(f"/create --private {room}")
+        term.wait_for(f"#{room}")
+        term.command(f"/invite {guest}")
+        term.command("/members")
+        term.wait_for(f"Members of #{room}")
+        term.keys("I")
+        term.wait_for(f"Pending invitations to #{room} (1)")
+        term.wait_for(f"@{guest}")
+        term.keys("x")
+        term.wait_for(f"Revoke the invitation of {guest}?")
+        term.keys("y")
+        term.wait_for(f"Invitation of {guest} revoked")
+        term.wait_for(f"Pending invitations to #{room} (0)")
+        term.keys("q")
+
+        term.command("/sessions")
+        term.wait_for("Session 1  · this one")
+        term.keys("x")
+        term.wait_for("End this session (you will be logged out)?")
+        term.keys("Enter")
+        term.wait_for("You ended this session: logged out")
+        assert "L A I R   C H A T" in term.screen()
+    finally:
+        server.stop()
