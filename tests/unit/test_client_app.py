@@ -878,6 +878,14 @@ def test_another_session_is_ended_from_the_list(world: World) -> None:
     assert world.api.token == "token-1"
 
 
+def test_the_palette_opens_the_sessions(world: World) -> None:
+    """The palette closes as it runs the entry: the box that entry opens stays."""
+    world.login()
+    press(world, "ctrl p", *"sessions", "enter")
+    assert isinstance(world.app.ui.overlay, SessionsOverlay)
+    assert world.api.called("sessions") == [()]
+
+
 def test_ending_this_session_is_a_logout(world: World) -> None:
     world.api.session_list = [session("s-this", current=True)]
     world.login()

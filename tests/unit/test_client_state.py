@@ -490,3 +490,35 @@ def test_panel_outside_a_room_lists_everyone_else(state: ClientState) -> None:
         ("header", "Offline (1)"),
         ("user", "carol"),
     ]
+
+
+def test_sessions_and_room_invitations_of_odd_shapes(state: ClientState) -> None:
+    """A list from the server with an item of the wrong shape keeps the others; only
+    ``current: true`` marks this client's session (a string "true" does not)."""
+    state.set_sessions(
+        [
+            testing.session("s1", current=True),
+            "not an object",
+            {**testing.session("s2"), "current": "true", "created_at": 7},
+        ],
+        True,
+    )
+    assert state.sessions is not None
+    assert [(s.id, s.current) for s in state.sessions] == [("s1", True), ("s2", False)]
+    assert state.sessions_more
+    state.remove_session("s1")
+    assert [s.id for s in state.sessions] == ["s2"]
+    state.set_room_invitations(
+        "r1", [{"id": "i1", "invitee_name": "carol"}, None, {"id": "i2"}], False
+    )
+    listed, more = state.room_invitations["r1"]
+    assert [(i.id, i.invitee_name, i.expires_at) for i in listed] == [
+        ("i1", "carol", None),
+        ("i2", "?", None),
+    ]
+    removed = state.remove_room_invitation("i1")
+    assert removed is not None and removed.invitee_name == "carol"
+    assert [i.id for i in state.room_invitations["r1"][0]] == ["i2"]
+    assert state.remove_room_invitation("i-unknown") is None
+    state.reset()
+    assert state.sessions is None and state.room_invitations == {}
