@@ -1277,7 +1277,7 @@ function renderInvited() {
     const about = el("span", "hint", ["invited by ", nameOf(invitation.inviter_name)]);
     const revoking = actionButton("Revoke", "revoke", () => revoke(invitation));
     // Said with the button: "Revoke, carol, invited by bob", not "Revoke" ten times.
-    item.id = `invitation:${invitation.id}`;
+    item.id = `invited:${invitation.id}`;
     revoking.setAttribute("aria-describedby", item.id);
     item.append(nameOf(invitation.invitee_name), " ", about, " ", revoking);
     return item;
@@ -1958,8 +1958,8 @@ async function loadSessions() {
       const item = el("li");
       item.dataset.key = `session:${session.id}`;
       item.id = `session:${session.id}`;
-      const times = `Signed in ${whenText(session.created_at)}, expires ${whenText(session.expires_at)}`;
-      item.append(el("span", "", times));
+      const [since, until] = [whenText(session.created_at), whenText(session.expires_at)];
+      item.append(el("span", "", `Signed in ${since}, expires ${until}`));
       if (session.current) item.append(" ", el("strong", "this-one", "(this one)"));
       const end = actionButton("End session", "end-session", () => endSession(session));
       end.setAttribute("aria-describedby", item.id); // which one, said with the button
