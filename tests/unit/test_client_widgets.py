@@ -566,7 +566,7 @@ def test_members_overlay_manages_roles(state: ClientState, ctl: RecordingControl
     assert "─ Owners ─" in text and "● *alice (you)" in text and "─ Members ─" in text
     size = (90, 10)
     box.keypress(size, "j")
-    for key in ["p", "d", "o", "x", "enter"]:
+    for key in ["p", "d", "o", "x", "y", "enter"]:
         box.keypress(size, key)
     assert ctl.actions == [
         c.SetRole("bob", "moderator"),
@@ -576,6 +576,23 @@ def test_members_overlay_manages_roles(state: ClientState, ctl: RecordingControl
         c.StartDM("bob"),
     ]
     assert box.done
+
+
+def test_a_kick_is_asked_first(state: ClientState, ctl: RecordingController) -> None:
+    """x kicked the selected member at once: one key pressed by mistake, and a member
+    of a private room needed a new invitation to come back."""
+    in_general(state)
+    box = MembersOverlay(ctl)
+    box.update(state)
+    size = (90, 10)
+    box.keypress(size, "j")
+    box.keypress(size, "x")
+    assert ctl.actions == [] and "Kick bob out of the room?" in screen(render_text(box, *size))
+    box.keypress(size, "n")
+    assert ctl.actions == [] and not box.done
+    box.keypress(size, "x")
+    box.keypress(size, "enter")
+    assert ctl.actions == [c.Kick("bob")] and not box.done
 
 
 def test_members_overlay_opens_the_rooms_pending_invitations(

@@ -280,7 +280,9 @@ class MembersOverlay(_ListOverlay):
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         name = self.names[self.selected] if self.names else None
-        if key in ("esc", "q"):
+        if self._answer(key):
+            pass
+        elif key in ("esc", "q"):
             self.done = True
         elif self._move(key):
             pass
@@ -297,8 +299,8 @@ class MembersOverlay(_ListOverlay):
             self.controller.dispatch(c.SetRole(name, "member"))
         elif key == "o":
             self.controller.dispatch(c.SetRole(name, "owner"))
-        elif key == "x":
-            self.controller.dispatch(c.Kick(name))
+        elif key == "x":  # a kick cannot be undone (a private room needs a new invitation)
+            self._ask(f"Kick {name} out of the room?", c.Kick(name))
         return None
 
 
