@@ -244,3 +244,34 @@ def test_listing_and_ending_sessions_are_still_limited_per_session(clock: task.C
     unknown = "/api/v1/auth/sessions/00000000-0000-4000-8000-000000000000"
     statuses = [client.delete(unknown, token=other.token).status for _ in range(11)]
     assert statuses == [404] * 10 + [429]
+
+
+@pytest.mark.parametrize(
+    "spelling", ["/api/v1/%61uth/login", "/api/v1/auth/%6Cogin", "/api/v1/%61%75%74%68/login"]
+)
+def test_a_percent_encoded_path_counts_against_the_tier_of_the_route_it_reaches(
+    clock: task.Clock, spelling: str
+) -> None:
+    """The router decodes the path before matching it, so ``/api/v1/%61uth/login`` is
+    the login route; the tier has to be chosen on the same decoded path, or a
+    password guesser spelling it so had the general 100 a minute instead of the
+    auth tier's 10 (found against a real server: 14 such logins, no 429)."""
+    client = limited_client(clock)
+    body = {"password": "x" * 8}
+    statuses = [
+        client.post(spelling, {**body, "identifier": f"nobody{next(_attempts)}"}).status
+        for _ in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+
+
+def test_a_percent_encoded_sessions_path_is_still_counted_per_session(
+    clock: task.Clock,
+) -> None:
+    """The session routes are keyed per session however their path is spelled."""
+    client = limited_client(clock)
+    intruder = client.register("alice")
+    owner = client.login(intruder)
+    for _ in range(11):
+        client.post("/api/v1/auth/refresh", token=intruder.token)
+    assert client.get("/api/v1/auth/%73essions", token=owner.token).status == 200

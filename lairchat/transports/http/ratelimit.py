@@ -10,6 +10,7 @@ count only from ``LAIR_TRUSTED_PROXIES``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from lairchat.core.ratelimit import Decision, RateLimiter, address_key, session_key, user_key
 from lairchat.core.tokens import Tokens
@@ -39,6 +40,14 @@ def tier_of(path: bytes) -> str | None:
     return None
 
 
+def routed_path(request: Any) -> bytes:
+    """The request's path as the router matches it: percent-decoded. Tiers and keys
+    are chosen on this, not on the raw path, or ``/api/v1/%61uth/login`` reached the
+    login route with only the general allowance (100 a minute, not auth's 10)."""
+    path = request.path
+    return unquote_to_bytes(path) if b"%" in path else path
+
+
 class HttpRateLimiter:
     def __init__(self, limiter: RateLimiter, tokens: Tokens, proxies: ProxyPolicy):
         self.limiter = limiter
@@ -55,7 +64,7 @@ class HttpRateLimiter:
             except LairError:
                 pass
             else:
-                if per_session(request.path):
+                if per_session(routed_path(request)):
                     return session_key(claims.session_id)
                 return user_key(claims.user_id)
         return address_key(self.proxies.client_of_request(request))
@@ -68,7 +77,7 @@ class HttpRateLimiter:
         key = self.client_key(request)
         general = self.limiter.hit("general", key)
         refused: Decision | None = None if general.allowed else general
-        tier = tier_of(request.path)
+        tier = tier_of(routed_path(request))
         if refused is None and tier is not None:
             group = self.limiter.hit(tier, key)
             refused = None if group.allowed else group
