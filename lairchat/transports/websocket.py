@@ -50,7 +50,8 @@ OPEN_HANDSHAKE_TIMEOUT = 10.0
 #: How long a client has to answer our close frame before the socket is dropped, and
 #: how long the socket's close may then take before it is aborted.
 CLOSE_HANDSHAKE_TIMEOUT = 5.0
-#: Close code for every server-initiated close (logout, timeout, version mismatch, ban).
+#: Close code for every server-initiated close (logout, timeout, version mismatch, ban);
+#: a client's close is answered with its own code (echoCloseCodeReason).
 CLOSE_NORMAL = 1000
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
@@ -458,6 +459,10 @@ class LairWSFactory(WebSocketServerFactory):
             failByDrop=False,  # protocol errors get a close frame, then the drop
             openHandshakeTimeout=OPEN_HANDSHAKE_TIMEOUT,
             closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT,
+            # The answer to a client's close carries its code and reason (none if it
+            # sent none), as RFC 6455 §5.5.1 says an endpoint typically does; closes
+            # we start use our own code (close()).
+            echoCloseCodeReason=True,
             tcpNoDelay=True,
             perMessageCompressionAccept=_refuse_compression,
             # The original never pings; the session's per-message timeouts apply, and

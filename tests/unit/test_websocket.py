@@ -778,6 +778,26 @@ def test_client_close_frame_ends_the_connection(world: World) -> None:
     assert world.factory.open == {watcher.proto}
 
 
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        (struct.pack("!H", 4000), struct.pack("!H", 4000)),
+        (struct.pack("!H", 1001) + b"bye", struct.pack("!H", 1001) + b"bye"),
+        (b"", b""),  # no status code (1005 to the client): none in the answer either
+    ],
+    ids=["4000", "1001-with-reason", "no-code"],
+)
+def test_the_answer_to_a_clients_close_echoes_its_code(
+    world: World, sent: bytes, answered: bytes
+) -> None:
+    # Found in review: every client close was answered with 1000, where RFC 6455
+    # §5.5.1 has the endpoint echo the status code it received.
+    client = world.login("alice")
+    client.send_frame(CLOSE, sent)
+    assert client.read()[-1] == (CLOSE, answered)
+    assert client.transport.disconnecting
+
+
 @pytest.mark.parametrize("first", ["client", "server"])
 def test_a_socket_that_does_not_close_after_the_closing_handshake_is_aborted(
     world: World, first: str
