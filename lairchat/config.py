@@ -154,14 +154,29 @@ def _timeout(raw: str) -> float:
 MAX_BUSY_TIMEOUT = 3600
 
 
-def _busy_timeout(raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = math.nan
-    if not 0.001 <= value <= MAX_BUSY_TIMEOUT:  # also false for nan
-        raise _Invalid(f"must be a number of seconds from 0.001 to {MAX_BUSY_TIMEOUT}")
-    return value
+def _seconds(low: float, high: float = math.inf) -> Callable[[str], float]:
+    """A parser of a finite number of seconds from ``low`` to ``high``: for settings
+    where too small a value costs the server (a check looping on a core) or too large a
+    value hides a fault."""
+    bounds = f"from {low:g} to {high:g}" if math.isfinite(high) else f"of at least {low:g}"
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            raise _Invalid(f"must be a number of seconds {bounds}")
+        return value
+
+    return parse
+
+
+_busy_timeout = _seconds(0.001, MAX_BUSY_TIMEOUT)
+#: The shortest LAIR_TLS_RELOAD_INTERVAL: each check stats two files, and a renewal
+#: a second late is still prompt; a tiny interval would keep a core busy.
+MIN_TLS_RELOAD_INTERVAL = 1.0
+_tls_reload_interval = _seconds(MIN_TLS_RELOAD_INTERVAL)
 
 
 #: The longest retention, in days (a century): a bound, not a recommendation.
@@ -456,9 +471,10 @@ _SETTINGS: tuple[_Setting, ...] = (
     _Setting("tls_key_path", "tls-key", "LAIR_TLS_KEY_PATH", _text,
              "PEM private key for TLS."),
     _Setting("tls_reload_interval", "tls-reload-interval", "LAIR_TLS_RELOAD_INTERVAL",
-             _timeout,
-             "Seconds between two checks of the TLS files: a renewed certificate and key"
-             " are served to new connections without a restart. [default: 60]"),
+             _tls_reload_interval,
+             "Seconds between two checks of the TLS files, at least 1: a renewed"
+             " certificate and key are served to new connections without a restart."
+             " [default: 60]"),
     _Setting("encryption_required", "encryption-required", "LAIR_ENCRYPTION_REQUIRED", _switch,
              "Announce encryption_required and refuse TCP clients that do not encrypt.", flag=True),
     _Setting("ws_allowed_origins", "ws-allowed-origins", "LAIR_WS_ALLOWED_ORIGINS",
