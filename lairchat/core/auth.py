@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from twisted.internet import defer
 
+from lairchat.core import paging
 from lairchat.core.bounded import forget_expired, forget_oldest
 from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
@@ -356,14 +357,16 @@ class AuthService:
         return self.store.delete_session(session_id).addCallback(revoked)
 
     @deferred
-    async def sessions(self, user: User) -> tuple[list[Session], bool]:
-        """The user's live sessions, the newest :data:`SESSIONS_LISTED_MAX` first, and
-        whether there are more: so that a user can find a session they do not
-        recognize (a stolen token) and end it alone (:meth:`end_session`)."""
-        found = await self.store.list_user_sessions(
-            user.id, self.clock.seconds(), SESSIONS_LISTED_MAX + 1
-        )
-        return found[:SESSIONS_LISTED_MAX], len(found) > SESSIONS_LISTED_MAX
+    async def sessions(
+        self, user: User, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[Session], bool]:
+        """The user's live sessions, newest first, a page of ``limit`` (at most
+        :data:`SESSIONS_LISTED_MAX`) after ``offset``, and whether there are more: so
+        that a user can find a session they do not recognize (a stolen token) and end
+        it alone (:meth:`end_session`)."""
+        size = paging.bounded(limit, SESSIONS_LISTED_MAX)
+        found = await self.store.list_user_sessions(user.id, self.clock.seconds(), size + 1, offset)
+        return paging.split(found, size)
 
     @deferred
     async def end_session(self, user: User, session_id: str) -> None:

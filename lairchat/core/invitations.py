@@ -3,6 +3,7 @@ after 7 days."""
 
 from __future__ import annotations
 
+from lairchat.core import paging
 from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, UserAudience
 from lairchat.core.hub import Hub
@@ -84,22 +85,26 @@ class InvitationService:
         found = await self.store.list_pending_invitations(
             actor.id, self.clock.seconds(), LISTED_MAX + 1
         )
-        return found[:LISTED_MAX], len(found) > LISTED_MAX
+        return paging.split(found, LISTED_MAX)
 
     @deferred
-    async def of_room(self, actor: User, room_id: str | None) -> tuple[list[Invitation], bool]:
-        """A room's newest :data:`LISTED_MAX` pending invitations, and whether there are
-        more, for its owners and moderators (our addition): whoever would revoke one
-        (:meth:`revoke`) and did not send it had no way to learn its id, the case of an
-        invitation from a moderator since demoted or kicked. Checks as a room update."""
+    async def of_room(
+        self, actor: User, room_id: str | None, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[Invitation], bool]:
+        """A room's pending invitations, newest first, a page of ``limit`` (at most
+        :data:`LISTED_MAX`) after ``offset``, and whether there are more, for its owners
+        and moderators (our addition): whoever would revoke one (:meth:`revoke`) and
+        did not send it had no way to learn its id, the case of an invitation from a
+        moderator since demoted or kicked. Checks as a room update."""
         room = await self.rooms._room(room_id)
         membership = await self.rooms._membership(room.id, actor.id)
         if not membership.moderates:
             raise LairError("permission_denied")
+        size = paging.bounded(limit, LISTED_MAX)
         found = await self.store.list_room_invitations(
-            room.id, self.clock.seconds(), LISTED_MAX + 1
+            room.id, self.clock.seconds(), size + 1, offset
         )
-        return found[:LISTED_MAX], len(found) > LISTED_MAX
+        return paging.split(found, size)
 
     async def _respondable(self, actor: User, invitation_id: str | None) -> Invitation:
         invitation = await self.store.get_invitation(invitation_id) if invitation_id else None

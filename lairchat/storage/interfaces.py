@@ -47,10 +47,10 @@ class ISessionStore(Interface):
     def delete_session(session_id):
         """Delete a session; True if it existed."""
 
-    def list_user_sessions(user_id, now, limit):
+    def list_user_sessions(user_id, now, limit, offset=0):
         """The user's sessions not expired at ``now`` (as the session check counts
-        them: ``expires_at >= now``), newest first, at most ``limit``, every column
-        read."""
+        them: ``expires_at >= now``), newest first, at most ``limit`` after the first
+        ``offset``, every column read."""
 
     def delete_user_sessions(user_id, keep=None):
         """Delete every session of a user but ``keep`` (a session id, or None);
@@ -170,8 +170,9 @@ class IInvitationStore(Interface):
     def list_pending_invitations(user_id, now, limit=None):
         """Pending unexpired invitations for the user, newest first; at most ``limit``."""
 
-    def list_room_invitations(room_id, now, limit):
-        """Pending unexpired invitations to the room, newest first; at most ``limit``."""
+    def list_room_invitations(room_id, now, limit, offset=0):
+        """Pending unexpired invitations to the room, newest first; at most ``limit``
+        after the first ``offset``."""
 
     def find_pending_invitation(room_id, user_id, now):
         """A pending unexpired Invitation for (room, user), or None."""

@@ -365,3 +365,12 @@ def test_session_expired_is_reported_and_deleted(client: ApiClient, alice) -> No
 def test_token_is_checked_before_the_body(client: ApiClient) -> None:
     reply = client.post("/api/v1/rooms", data=b"{not json", headers={"Content-Type": "text/plain"})
     assert reply.code == "missing_token"
+
+
+def test_sessions_are_paged_with_limit_and_offset(client: ApiClient, alice) -> None:
+    # Found in review: the listing gave the newest 100 and has_more, with no way to
+    # the others. It pages as GET /users does: limit (at most 100) and offset.
+    for _ in range(2):
+        client.core.clock.advance(1)
+        client.login(alice)
+    client.check_bounded_paging(SESSIONS, "sessions", alice.token)

@@ -221,3 +221,21 @@ def test_list_room_invitations(client: ApiClient, people, room) -> None:
     assert status(member) == (403, "permission_denied")
     assert client.delete(f"{INVITATIONS}/{invitation['id']}", token=owner.token).status == 200
     assert client.get(path, token=owner.token).json["invitations"] == []
+
+
+def test_a_rooms_invitations_are_paged_with_limit_and_offset(
+    client: ApiClient, people, room
+) -> None:
+    # Found in review: the listing gave the newest 100 and has_more, with no way to
+    # the others. It pages as GET /users does: limit (at most 100) and offset.
+    owner = people["owner"]
+    for invitee in (people["guest"], people["other"], client.register("third")):
+        client.core.clock.advance(1)
+        invite(client, owner, room, invitee)
+    path = f"/api/v1/rooms/{room['id']}/invitations"
+    client.check_bounded_paging(path, "invitations", owner.token)
+    # The check order: a malformed room id's 404, the query's 400, the room's checks.
+    bad = client.get("/api/v1/rooms/bad/invitations?limit=x", token=owner.token)
+    assert (bad.status, bad.code) == (404, "room_not_found")
+    bad = client.get(f"/api/v1/rooms/{NOBODY}/invitations?limit=x", token=owner.token)
+    assert (bad.status, bad.code) == (400, "validation_failed")

@@ -167,3 +167,13 @@ def test_readme_curl_walkthrough(client: ApiClient) -> None:
     room_id = created.json["room"]["id"]
     history = client.get(f"/api/v1/messages?target_type=room&target_id={room_id}", headers=bearer)
     assert (history.status, history.json) == (200, {"messages": [], "has_more": False})
+
+
+def test_the_bounded_listings_declare_their_paging() -> None:
+    """The sessions and a room's invitations page with limit and offset (HTTP.md,
+    Pagination); their description of limit is not GET /users' (default 100, not 50)."""
+    paths = openapi_document()["paths"]
+    for path in ("/api/v1/auth/sessions", "/api/v1/rooms/{room_id}/invitations"):
+        query = [p for p in paths[path]["get"]["parameters"] if p["in"] == "query"]
+        assert [p["name"] for p in query] == ["limit", "offset"], path
+        assert "default 100" in query[0]["description"]

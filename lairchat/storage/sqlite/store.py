@@ -399,7 +399,9 @@ class SQLiteStore:
 
         return self._read(txn)
 
-    def list_user_sessions(self, user_id: str, now: float, limit: int) -> defer.Deferred:
+    def list_user_sessions(
+        self, user_id: str, now: float, limit: int, offset: int = 0
+    ) -> defer.Deferred:
         """Found by ``idx_sessions_user``; ``rowid`` orders the sessions of one second
         as they were made. ``now`` is compared unrounded, as the session check does."""
 
@@ -407,8 +409,8 @@ class SQLiteStore:
             rows = cur.execute(
                 "SELECT id, user_id, created_at, expires_at, protocol, last_active_at, "
                 "ip_address, user_agent FROM sessions WHERE user_id = ? AND expires_at >= ? "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (user_id, now, limit),
+                "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (user_id, now, limit, offset),
             ).fetchall()
             return [Session(*row) for row in rows]
 
@@ -932,11 +934,13 @@ class SQLiteStore:
     ) -> defer.Deferred:
         return self._pending_invitations("invitee_id", user_id, now, limit)
 
-    def list_room_invitations(self, room_id: str, now: float, limit: int) -> defer.Deferred:
-        return self._pending_invitations("room_id", room_id, now, limit)
+    def list_room_invitations(
+        self, room_id: str, now: float, limit: int, offset: int = 0
+    ) -> defer.Deferred:
+        return self._pending_invitations("room_id", room_id, now, limit, offset)
 
     def _pending_invitations(
-        self, column: str, value: str, now: float, limit: int | None
+        self, column: str, value: str, now: float, limit: int | None, offset: int = 0
     ) -> defer.Deferred:
         """Pending unexpired invitations whose ``column`` (``invitee_id`` or ``room_id``,
         each indexed) is ``value``, newest first; ``rowid`` orders those of one second."""
@@ -944,8 +948,9 @@ class SQLiteStore:
         def txn(cur: sqlite3.Cursor) -> list[Invitation]:
             rows = cur.execute(
                 INVITATION_SELECT + f"WHERE i.{column} = ? AND i.status = 'pending' "
-                "AND i.expires_at > ? ORDER BY i.created_at DESC, i.rowid DESC LIMIT ?",
-                (value, _int(now), -1 if limit is None else limit),
+                "AND i.expires_at > ? ORDER BY i.created_at DESC, i.rowid DESC "
+                "LIMIT ? OFFSET ?",
+                (value, _int(now), -1 if limit is None else limit, offset),
             ).fetchall()
             return [_invitation(r) for r in rows]
 

@@ -241,6 +241,8 @@ def query_param(name: str, schema: dict, description: str, required: bool = Fals
 
 LIMIT = query_param("limit", U32, "Page size, default 50, silently capped at 100.")
 OFFSET = query_param("offset", U32, "Items to skip, default 0.")
+#: The sessions' and a room's invitations' page: the newest 100 unless asked for fewer.
+BOUNDED_LIMIT = query_param("limit", U32, "Page size, default 100, silently capped at 100.")
 SEARCH = query_param("search", STRING, "Case-insensitive substring of the name.")
 
 ROOM_ID = path_param("room_id", "Room id")
@@ -401,12 +403,13 @@ def _paths() -> dict[str, Any]:
         "/api/v1/auth/sessions": {
             "get": op(
                 "listSessions",
-                "The caller's live sessions, newest first, at most 100",
+                "The caller's live sessions, newest first, at most 100 a page",
                 "auth",
                 envelope(
                     sessions={"type": "array", "items": ref("SessionListing")}, has_more=BOOLEAN
                 ),
-                description="`has_more` is true when older sessions were left out.",
+                params=(BOUNDED_LIMIT, OFFSET),
+                description="`has_more` is true when older sessions come after this page.",
             )
         },
         "/api/v1/auth/sessions/{session_id}": {
@@ -735,10 +738,11 @@ def _paths() -> dict[str, Any]:
                     invitations={"type": "array", "items": ref("EnrichedInvitation")},
                     has_more=BOOLEAN,
                 ),
-                params=(ROOM_ID,),
+                params=(ROOM_ID, BOUNDED_LIMIT, OFFSET),
                 fails=((404, ["room_not_found"]), (403, ["not_room_member", "permission_denied"])),
-                description="Our addition: at most 100; `has_more` is true when older ones "
-                "were left out. The ids to revoke (`DELETE /api/v1/invitations/{id}`).",
+                description="Our addition: at most 100 a page; `has_more` is true when older "
+                "ones come after this page. The ids to revoke "
+                "(`DELETE /api/v1/invitations/{id}`).",
             )
         },
         "/api/v1/invitations/{invitation_id}": {

@@ -8,7 +8,7 @@ from typing import Any
 from lairchat.core.auth import unknown_session
 from lairchat.core.ratelimit import address_key
 from lairchat.domain.ids import parse_uuid
-from lairchat.transports.http.bodies import json_body
+from lairchat.transports.http.bodies import Query, json_body
 from lairchat.transports.http.routing import RouteGroup, route
 
 
@@ -50,8 +50,11 @@ class AuthRoutes(RouteGroup):
 
     @route("GET", "/api/v1/auth/sessions")
     async def list_sessions(self, request: Any) -> dict:
-        user, session = await self.session(self.claims(request))
-        found, more = await self.core.auth.sessions(user)
+        claims = self.claims(request)
+        query = Query(request)
+        limit, offset = query.u32("limit"), query.u32("offset") or 0
+        user, session = await self.session(claims)
+        found, more = await self.core.auth.sessions(user, limit, offset)
         return {
             "sessions": [s.to_listing(current=s.id == session.id) for s in found],
             "has_more": more,

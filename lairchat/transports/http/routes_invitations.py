@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lairchat.transports.http.bodies import json_body
+from lairchat.transports.http.bodies import Query, json_body
 from lairchat.transports.http.routing import RouteGroup, path_id, route
 
 
@@ -32,8 +32,10 @@ class InvitationRoutes(RouteGroup):
         """Our addition (HTTP.md): what a room's owners and moderators may revoke."""
         claims = self.claims(request)
         wanted = path_id(room_id, "room_not_found")
+        query = Query(request)
+        limit, offset = query.u32("limit"), query.u32("offset") or 0
         user = await self.caller(claims)
-        invitations, more = await self.core.invitations.of_room(user, wanted)
+        invitations, more = await self.core.invitations.of_room(user, wanted, limit, offset)
         return {"invitations": [i.to_wire() for i in invitations], "has_more": more}
 
     @route("POST", "/api/v1/invitations/{invitation_id}/accept")

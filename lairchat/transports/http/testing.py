@@ -195,3 +195,27 @@ class ApiClient:
         reply = self.post("/api/v1/rooms", {"name": name, **fields}, token=owner.token)
         assert reply.status == 201, reply
         return reply.json["room"]
+
+    def check_bounded_paging(self, path: str, key: str, token: str) -> None:
+        """Check the ``limit``/``offset`` paging of a bounded newest-first listing
+        (sessions, a room's invitations: HTTP.md, Pagination) that holds exactly
+        three items: pages, the cut to 100, ``has_more`` exact, bad values 400."""
+        reply = self.get(path, token=token)
+        assert reply.status == 200, reply
+        ids = [item["id"] for item in reply.json[key]]
+        assert len(ids) == 3, ids
+
+        def page(query: str) -> tuple[list[str], bool]:
+            reply = self.get(f"{path}?{query}", token=token)
+            assert reply.status == 200, reply
+            return [item["id"] for item in reply.json[key]], reply.json["has_more"]
+
+        assert page("limit=2") == (ids[:2], True)
+        assert page("limit=2&offset=2") == (ids[2:], False)
+        assert page("offset=1") == (ids[1:], False)
+        assert page("limit=500") == (ids, False)  # cut to 100
+        assert page("limit=0") == ([], True)
+        assert page("offset=3") == ([], False)
+        for bad in ("limit=abc", "offset=-1", "limit=1.5", "limit=1&limit=2"):
+            reply = self.get(f"{path}?{bad}", token=token)
+            assert (reply.status, reply.code) == (400, "validation_failed"), bad
