@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lairchat.transports.http.openapi import openapi_document
 from lairchat.transports.http.testing import ApiClient
 
 INVITATIONS = "/api/v1/invitations"
@@ -93,6 +94,18 @@ def test_list_invitations(client: ApiClient, people, room) -> None:
     listing = client.get(INVITATIONS, token=guest.token).json
     assert [i["id"] for i in listing["invitations"]] == [second["id"], first["id"]]
     assert listing["has_more"] is False
+
+
+def test_more_than_a_page_is_said_as_the_openapi_document_allows(client: ApiClient, people) -> None:
+    """The document allowed only `"has_more": false`; the route says true past 100."""
+    owner, guest = people["owner"], people["guest"]
+    for n in range(101):
+        invite(client, owner, client.create_room(owner, f"Room {n}"), guest)
+    listing = client.get(INVITATIONS, token=guest.token).json
+    assert (len(listing["invitations"]), listing["has_more"]) == (100, True)
+    schema = openapi_document()["paths"][INVITATIONS]["get"]["responses"]["200"]
+    has_more = schema["content"]["application/json"]["schema"]["properties"]["has_more"]
+    assert has_more["type"] == "boolean" and True in has_more.get("enum", [True])
 
 
 def test_accept_invitation(client: ApiClient, people, room) -> None:

@@ -725,7 +725,10 @@ def _paths() -> dict[str, Any]:
                 "invitations",
                 envelope(
                     invitations={"type": "array", "items": ref("EnrichedInvitation")},
-                    has_more={"type": "boolean", "enum": [False]},
+                    has_more={
+                        **BOOLEAN,
+                        "description": "True when older ones were left out (100 at most)",
+                    },
                 ),
             ),
         },
