@@ -78,14 +78,18 @@ class InvitationService:
         return invitation
 
     @deferred
-    async def pending(self, actor: User) -> tuple[list[Invitation], bool]:
-        """The newest :data:`LISTED_MAX` pending invitations, and whether there are more.
+    async def pending(
+        self, actor: User, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[Invitation], bool]:
+        """The caller's pending invitations, newest first: a page of ``limit`` (at most
+        :data:`LISTED_MAX`, the default) after ``offset``, and whether there are more.
         Unbounded, a user invited to some 2,000 rooms got a list larger than a frame
         may be (1 MiB): ``internal_error`` instead of any invitation."""
+        size = paging.bounded(limit, LISTED_MAX)
         found = await self.store.list_pending_invitations(
-            actor.id, self.clock.seconds(), LISTED_MAX + 1
+            actor.id, self.clock.seconds(), size + 1, offset
         )
-        return paging.split(found, LISTED_MAX)
+        return paging.split(found, size)
 
     @deferred
     async def of_room(

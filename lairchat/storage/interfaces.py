@@ -167,8 +167,9 @@ class IInvitationStore(Interface):
     def get_invitation(invitation_id):
         """The enriched Invitation or None."""
 
-    def list_pending_invitations(user_id, now, limit=None):
-        """Pending unexpired invitations for the user, newest first; at most ``limit``."""
+    def list_pending_invitations(user_id, now, limit=None, offset=0):
+        """Pending unexpired invitations for the user, newest first; at most ``limit``
+        after the first ``offset``."""
 
     def list_room_invitations(room_id, now, limit, offset=0):
         """Pending unexpired invitations to the room, newest first; at most ``limit``

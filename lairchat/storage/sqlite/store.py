@@ -930,9 +930,9 @@ class SQLiteStore:
         return self._read(txn)
 
     def list_pending_invitations(
-        self, user_id: str, now: float, limit: int | None = None
+        self, user_id: str, now: float, limit: int | None = None, offset: int = 0
     ) -> defer.Deferred:
-        return self._pending_invitations("invitee_id", user_id, now, limit)
+        return self._pending_invitations("invitee_id", user_id, now, limit, offset)
 
     def list_room_invitations(
         self, room_id: str, now: float, limit: int, offset: int = 0

@@ -241,7 +241,7 @@ def query_param(name: str, schema: dict, description: str, required: bool = Fals
 
 LIMIT = query_param("limit", U32, "Page size, default 50, silently capped at 100.")
 OFFSET = query_param("offset", U32, "Items to skip, default 0.")
-#: The sessions' and a room's invitations' page: the newest 100 unless asked for fewer.
+#: The sessions' and the invitations' pages: the newest 100 unless asked for fewer.
 BOUNDED_LIMIT = query_param("limit", U32, "Page size, default 100, silently capped at 100.")
 SEARCH = query_param("search", STRING, "Case-insensitive substring of the name.")
 
@@ -727,9 +727,12 @@ def _paths() -> dict[str, Any]:
                     invitations={"type": "array", "items": ref("EnrichedInvitation")},
                     has_more={
                         **BOOLEAN,
-                        "description": "True when older ones were left out (100 at most)",
+                        "description": "True when older ones come after this page",
                     },
                 ),
+                params=(BOUNDED_LIMIT, OFFSET),
+                description="At most 100 a page; `limit` and `offset` are our addition "
+                "(the original took no parameters and listed every invitation).",
             ),
         },
         "/api/v1/rooms/{room_id}/invitations": {

@@ -23,8 +23,13 @@ class InvitationRoutes(RouteGroup):
 
     @route("GET", "/api/v1/invitations")
     async def list_invitations(self, request: Any) -> dict:
-        user = await self.caller(self.claims(request))
-        invitations, more = await self.core.invitations.pending(user)
+        """The newest 100 by default, as the original's (which had no parameters);
+        ``limit`` and ``offset`` (our addition) reach the rest."""
+        claims = self.claims(request)
+        query = Query(request)
+        limit, offset = query.u32("limit"), query.u32("offset") or 0
+        user = await self.caller(claims)
+        invitations, more = await self.core.invitations.pending(user, limit, offset)
         return {"invitations": [i.to_wire() for i in invitations], "has_more": more}
 
     @route("GET", "/api/v1/rooms/{room_id}/invitations")

@@ -198,7 +198,7 @@ class ApiClient:
 
     def check_bounded_paging(self, path: str, key: str, token: str) -> None:
         """Check the ``limit``/``offset`` paging of a bounded newest-first listing
-        (sessions, a room's invitations: HTTP.md, Pagination) that holds exactly
+        (sessions, one's or a room's invitations: HTTP.md, Pagination) that holds exactly
         three items: pages, the cut to 100, ``has_more`` exact, bad values 400."""
         reply = self.get(path, token=token)
         assert reply.status == 200, reply
