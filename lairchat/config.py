@@ -634,6 +634,26 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return warnings
 
 
+#: How often clients ping a quiet connection: Lair Chat's TUI and ours, every 30 s
+#: (PROTOCOL.md §4). The server never pings, so its idle timeout must outlast this.
+CLIENT_PING_INTERVAL = 30.0
+
+
+def doubtful_settings(config: Config) -> list[str]:
+    """Warnings for values that are valid but will surprise: an idle timeout no longer
+    than the clients' ping interval drops every connection whose user reads without
+    typing (found reading the standing notes: any positive value was taken silently).
+    A warning, not an error: a deployment whose clients ping more often may mean it."""
+    warnings = []
+    if config.idle_timeout <= CLIENT_PING_INTERVAL:
+        warnings.append(
+            f"{config.source('idle_timeout')}={config.idle_timeout:g}: clients ping every "
+            f"{CLIENT_PING_INTERVAL:g} s, so connections of users who only read will be "
+            "dropped and reconnect; the default is 90"
+        )
+    return warnings
+
+
 def _check_tls(values: Mapping[str, Any]) -> None:
     # The files themselves are checked where TLS is set up.
     if not (values.get("tls_enabled") or values.get("tcp_tls")):

@@ -572,3 +572,16 @@ def test_the_header_trusted_proxies_name_clients_in():
     assert load("--forwarded-header", "x-forwarded-for").forwarded_header == "x-forwarded-for"
     with pytest.raises(ConfigError, match="^LAIR_FORWARDED_HEADER: .*x-forwarded-for, x-real-ip"):
         load(LAIR_FORWARDED_HEADER="forwarded")
+
+
+def test_an_idle_timeout_within_the_clients_ping_interval_is_warned_of():
+    """Found in the standing notes: any positive idle timeout was taken silently, and
+    one of 30 s or less drops every client that only reads (they ping every 30 s)."""
+    from lairchat.config import doubtful_settings
+
+    assert doubtful_settings(load()) == []
+    assert doubtful_settings(load(LAIR_IDLE_TIMEOUT="31")) == []
+    (warning,) = doubtful_settings(load(LAIR_IDLE_TIMEOUT="30"))
+    assert warning.startswith("LAIR_IDLE_TIMEOUT=30: clients ping every 30 s")
+    (warning,) = doubtful_settings(load("--idle-timeout", "0.5"))
+    assert warning.startswith("--idle-timeout=0.5: ")

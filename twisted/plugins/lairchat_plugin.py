@@ -28,6 +28,7 @@ class LairChatServiceMaker:
         from lairchat.config import (
             MEMORY_DATABASE,
             ConfigError,
+            doubtful_settings,
             load_config,
             unknown_variables,
         )
@@ -70,7 +71,7 @@ class LairChatServiceMaker:
         server.twistd_options = parent
         if database != MEMORY_DATABASE:
             server.database, server.database_is_new = database, new
-        server.warnings = tuple(unknown_variables(os.environ))
+        server.warnings = (*unknown_variables(os.environ), *doubtful_settings(config))
         return server
 
 
