@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
 from lairchat.client.actions import ActionsMixin
+from lairchat.client.bell import BELL_GAP, Bell
 from lairchat.client.config import ClientConfig, derive_http_url
 from lairchat.client.net.errors import ServerError
 from lairchat.client.net.http import HttpApi
@@ -97,6 +98,7 @@ class App(ActionsMixin):
         self._rooms_again = False
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
+        self.bell = Bell(reactor.seconds, self._beep, enabled=config.bell)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -156,6 +158,15 @@ class App(ActionsMixin):
             raise RuntimeError("no terminal")
         payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
         self.loop.screen.write(f"\x1b]52;c;{payload}\x07")
+        self.loop.screen.flush()
+
+    def _beep(self) -> None:
+        """BEL through urwid's screen (its output buffer, then flushed), as OSC 52 is
+        sent: printed beside it, it could land inside an escape sequence being
+        drawn. BEL moves no cursor, so the screen stays as drawn."""
+        if self.loop is None:
+            return
+        self.loop.screen.write("\a")
         self.loop.screen.flush()
 
     def _tick(self) -> None:
@@ -282,6 +293,15 @@ class App(ActionsMixin):
             case c.Reconnect():
                 if self.link is not None:
                     self.link.reconnect_now()
+            case c.SetBell(on=on):
+                if on is not None:
+                    self.bell.enabled = on
+                state.notify(
+                    f"Bell on: it rings for mentions and direct messages elsewhere"
+                    f" (at most every {BELL_GAP:g} s)"
+                    if self.bell.enabled
+                    else "Bell off (/bell on to ring for mentions and direct messages)"
+                )
             case c.SendMessage(text=text):
                 self._send(text)
             case c.CreateRoom(name=name, private=private):
@@ -549,7 +569,10 @@ class App(ActionsMixin):
         """An event from the server. One that does not have the shape its type says
         is logged and left: raised out of here, it dropped the connection."""
         try:
+            alerts = self.state.alerts
             followups = self.state.apply_event(event)
+            if self.state.alerts > alerts:
+                self.bell.ring()
             message = event.get("message")
             if event.get("type") == "message_received" and isinstance(message, dict):
                 author = str(message.get("author", ""))

@@ -252,6 +252,14 @@ class ChangePassword(Action):
 
 
 @dataclass(frozen=True)
+class SetBell(Action):
+    """``/bell on|off``: whether mentions and DMs elsewhere ring the terminal bell;
+    ``on`` None asks how it is set."""
+
+    on: bool | None = None
+
+
+@dataclass(frozen=True)
 class CommandError:
     """Not an action: what to tell the user about a command that cannot run."""
 
@@ -277,6 +285,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/password", "", "change your password (ends your other sessions)"),
     ("/sessions", "", "list where you are signed in, and end a session"),
     ("/reconnect", "", "reconnect to the server now"),
+    ("/bell", "on|off", "ring the terminal bell for mentions and DMs elsewhere"),
     ("/quit", "", "leave the client"),
 ]
 
@@ -350,6 +359,10 @@ def parse_input(text: str) -> Action | CommandError | None:
             return ShowSessions()
         case "reconnect":
             return Reconnect()
+        case "bell":
+            if arg.lower() not in ("", "on", "off"):
+                return CommandError("Usage: /bell on|off")
+            return SetBell({"on": True, "off": False}.get(arg.lower()))
         case _:
             return CommandError(f"Unknown command /{name} (see /help)")
 

@@ -47,6 +47,10 @@ class ClientConfig:
     #: TLS on the TCP connection, and ``https://`` for a derived REST URL.
     tls: bool = False
     log_file: str = ""
+    #: Ring the terminal's bell for a mention or a direct message that arrives while
+    #: another conversation is shown (``--no-bell``, ``/bell off``): on, as most
+    #: terminal chat clients are, since being addressed is what a user must not miss.
+    bell: bool = True
 
     def __post_init__(self) -> None:
         """Refuse what cannot be honoured, so that no option is silently ignored."""
@@ -212,6 +216,13 @@ def _parser() -> argparse.ArgumentParser:
         "the default REST URL becomes https://",
     )
     p.add_argument("--log-file", metavar="PATH", help="where to write the client log")
+    p.add_argument(
+        "--no-bell",
+        dest="bell",
+        action="store_false",
+        help="do not ring the terminal bell for mentions and direct messages "
+        "in conversations not shown (/bell on|off while running)",
+    )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
@@ -241,6 +252,7 @@ def parse_args(argv: list[str] | None = None) -> ClientConfig:
             encrypt=args.encrypt,
             tls=args.tls,
             log_file=args.log_file or default_log_file(),
+            bell=args.bell,
         )
     except ValueError as exc:
         parser.error(str(exc))

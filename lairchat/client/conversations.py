@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from lairchat.client.mentions import mentions
 from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
 
@@ -43,6 +44,18 @@ class ConversationsMixin:
         recipient = str(target.get("recipient", ""))
         return ("dm", recipient if self.is_me(author) else author)
 
+    def mentions_me(self, author_id: str | None, content: str) -> bool:
+        """Whether a message by ``author_id`` mentions us (lairchat/client/mentions.py):
+        never one of our own, whatever it says."""
+        me = self.me
+        return me is not None and author_id != me.id and mentions(content, me.username)
+
+    def _set_content(self, msg: ChatMessage, content: Any) -> None:
+        """A message's new text (an edit, a fresh copy in a history page): whether it
+        mentions us goes with it."""
+        msg.content = str(content)
+        msg.mention = self.mentions_me(msg.author_id, msg.content)
+
     def _from_wire(self, message: dict[str, Any], author_name: Any = None) -> ChatMessage:
         """``author_name``: the event's ``author_username``, used only if it is a name
         (a list or a number there made every later redraw fail, freezing the screen)."""
@@ -51,14 +64,16 @@ class ConversationsMixin:
             author_name = None
         if author_name and author_id not in self.users:
             self.users[author_id] = UserInfo(author_id, author_name)
-        return ChatMessage(
+        msg = ChatMessage(
             id=str(message.get("id", "")),
             author_id=author_id,
             author=author_name or self.username_of(author_id),
-            content=str(message.get("content", "")),
+            content="",
             created_at=parse_time(message.get("created_at"), self.now_dt()),
             edited=bool(message.get("edited", False)),
         )
+        self._set_content(msg, message.get("content", ""))
+        return msg
 
     @staticmethod
     def _sort(conv: Conversation) -> None:
@@ -117,7 +132,7 @@ class ConversationsMixin:
             msg_id = str(raw.get("id", ""))
             existing = conv.find(msg_id) if msg_id in known else None
             if existing is not None:
-                existing.content = str(raw.get("content", existing.content))
+                self._set_content(existing, raw.get("content", existing.content))
                 existing.edited = bool(raw.get("edited", existing.edited))
                 continue
             msg = self._from_wire(raw)
@@ -153,18 +168,30 @@ class ConversationsMixin:
         conv.typing.pop(msg.author_id or "", None)
         conv.messages.append(msg)
         if key != self.current and not self.is_me(msg.author_id):
-            conv.unread += 1
-            if key[0] == "dm":
-                name = msg.author
-                self.system(
-                    f"New DM from {name} ({conv.unread} unread) - /dm {name} to reply",
-                    subject=f"dm:{msg.author_id}",
-                )
-                self.notify(f"New direct message from {name}", "warning")
+            self._unread_arrival(key, conv, msg)
         self._appended(conv)
         if key != self.current:
             self.trim(key)
         return True
+
+    def _unread_arrival(self, key: ConvKey, conv: Conversation, msg: ChatMessage) -> None:
+        """Someone else's live message in a conversation not shown: counted unread,
+        and a DM or a mention is told (a line, a notice) and counted in ``alerts``,
+        for which the controller rings the terminal's bell. History pages never come
+        here, so catching up after a reconnection rings nothing."""
+        conv.unread += 1
+        conv.mentions += msg.mention
+        name = msg.author
+        if key[0] == "dm":
+            self.system(
+                f"New DM from {name} ({conv.unread} unread) - /dm {name} to reply",
+                subject=f"dm:{msg.author_id}",
+            )
+            self.notify(f"New direct message from {name}", "warning")
+        elif msg.mention:
+            self.notify(f"{name} mentioned you in {self.title_of(key)}", "warning")
+        if key[0] == "dm" or msg.mention:
+            self.alerts += 1
 
     def trim(self, key: ConvKey, keep: int = MAX_KEPT) -> None:
         """Keep the newest ``keep`` lines of a conversation read at its newest (or not
@@ -252,7 +279,7 @@ class ConversationsMixin:
         found = conv.find(str(message.get("id", ""))) if conv else None
         if conv is None or found is None:
             return False
-        found.content = str(message.get("content", found.content))
+        self._set_content(found, message.get("content", found.content))
         found.edited = True
         conv.version += 1
         return True

@@ -118,6 +118,9 @@ class ChatMessage:
     #: A notice's subject (``presence:<user id>``): a notice that follows one with
     #: the same subject at the bottom replaces it, so a repeated event is one line.
     subject: str | None = None
+    #: The message mentions you (``@name``, lairchat/client/mentions.py): drawn
+    #: highlighted, wherever it came from (live, history, an edit).
+    mention: bool = False
 
 
 @dataclass
@@ -129,6 +132,9 @@ class Conversation:
     #: The newest history page has been applied since the last (re)connection.
     loaded: bool = False
     unread: int = 0
+    #: Of the unread messages, those that came live and mention you: the room list
+    #: and the people panel mark the conversation with ``@`` until it is read.
+    mentions: int = 0
     #: user id → clock time at which the indicator lapses.
     typing: dict[str, float] = field(default_factory=dict)
     #: Bumped on every change to the messages, so widgets can cache what they drew.
@@ -171,4 +177,6 @@ class PanelRow:
     online: bool = False
     role: str | None = None
     unread: int = 0
+    #: Of those, how many mention you (shown as ``@``).
+    mentions: int = 0
     is_me: bool = False

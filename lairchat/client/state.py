@@ -105,6 +105,9 @@ class ClientState(ConversationsMixin):
         #: members box), by room id: absent until listed; whether older were left out.
         self.room_invitations: dict[str, tuple[list[Invitation], bool]] = {}
         self.notices: list[Notice] = []
+        #: Live messages that called for attention (a mention, a DM, not shown) since
+        #: the login: the controller rings the bell when an event makes it grow.
+        self.alerts = 0
         #: What is being opened, as shown ("#general", "the DM with bob"), while the
         #: server is asked: keys typed meanwhile are held for it (rooms.py, chat.py).
         self.opening: str | None = None
@@ -190,6 +193,15 @@ class ClientState(ConversationsMixin):
         conv = self.conversations.get(("dm", user_id))
         return conv.unread if conv else 0
 
+    def dm_mentions(self, user_id: str) -> int:
+        conv = self.conversations.get(("dm", user_id))
+        return conv.mentions if conv else 0
+
+    def unread_mentions(self) -> list[tuple[ConvKey, int]]:
+        """The conversations not shown with unread mentions, and how many each."""
+        shown = self.current
+        return [(k, c.mentions) for k, c in self.conversations.items() if c.mentions and k != shown]
+
     # -- notices and timers -----------------------------------------------------------
 
     def notify(self, text: str, level: str = "info") -> None:
@@ -260,8 +272,8 @@ class ClientState(ConversationsMixin):
         if previous != key:
             self.trim(previous)
         conv = self.conversation(key)
-        if conv.unread:
-            conv.unread = 0
+        if conv.unread or conv.mentions:
+            conv.unread = conv.mentions = 0
             conv.version += 1
         self.screen = "chat"
         return conv
@@ -545,6 +557,7 @@ def panel_rows(state: ClientState) -> list[PanelRow]:
                     online=bool(user and user.online),
                     role=m.role,
                     unread=state.dm_unread(m.user_id),
+                    mentions=state.dm_mentions(m.user_id),
                     is_me=state.is_me(m.user_id),
                 )
             )
@@ -556,7 +569,14 @@ def panel_rows(state: ClientState) -> list[PanelRow]:
             continue
         rows.append(PanelRow("header", f"{label} ({len(group)})"))
         rows.extend(
-            PanelRow("user", u.username, u.id, online=online, unread=state.dm_unread(u.id))
+            PanelRow(
+                "user",
+                u.username,
+                u.id,
+                online=online,
+                unread=state.dm_unread(u.id),
+                mentions=state.dm_mentions(u.id),
+            )
             for u in _first(group, lambda u: u.username.casefold())
         )
         _more(rows, len(group))

@@ -26,6 +26,7 @@ import urwid
 from lairchat.client.state import ChatMessage, ClientState, Conversation
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.safetext import SafeText
+from lairchat.client.ui.theme import MENTION_MARK
 
 __all__ = ["Hanging", "MessagePane", "message_markup"]
 
@@ -58,11 +59,14 @@ def shown_content(content: str) -> tuple[str, str]:
 
 def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) -> tuple[Any, Any]:
     """One message as urwid text markup: the head ``(attr, "HH:MM ")`` and the body
-    ``author: content``."""
+    ``author: content``. A message that mentions you has :data:`MENTION_MARK` in
+    place of the head's space and its text in ``mention``: a mark that shows without
+    colours, and text that goes through the same :class:`SafeText` as any other."""
     if msg.kind == "system":
         content, cut = shown_content(msg.content)
         return SYSTEM_HEAD, [("system", content), ("hint", cut)]
-    when = format_clock(msg.created_at, now) + " "
+    clock = format_clock(msg.created_at, now)
+    when = clock + " "
     content, cut = shown_content(msg.content)
     author = msg.author if len(msg.author) <= NAME_MAX else msg.author[:NAME_MAX] + "…"
     if msg.kind == "pending":
@@ -71,13 +75,16 @@ def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) ->
             ("hint", cut),
             ("pending", " …"),
         ]
-    parts: list[Any] = [("author_me" if mine else "author", author), ": ", content]
+    shown: Any = ("mention", content) if msg.mention else content
+    parts: list[Any] = [("author_me" if mine else "author", author), ": ", shown]
     if cut:
         parts.append(("hint", cut))
     if msg.edited:
         parts.append(("edited", " (edited)"))
     if msg.kind == "failed":
         parts.append(("failed", f"  [not sent: {msg.error}]"))
+    if msg.mention:
+        return [("time", clock), ("mention_mark", MENTION_MARK)], parts
     return ("time", when), parts
 
 
@@ -88,7 +95,7 @@ class Hanging(urwid.Widget):
     _sizing = frozenset([urwid.Sizing.FLOW])
     ignore_focus = True
 
-    def __init__(self, head: tuple[str, str], body: Any, newlines: bool = True) -> None:
+    def __init__(self, head: Any, body: Any, newlines: bool = True) -> None:
         super().__init__()
         self.head = SafeText(head, wrap="ellipsis")  # one row, whatever the width
         self.body = SafeText(body, newlines=newlines)
@@ -175,7 +182,7 @@ class MessagePane(urwid.Widget):
                 msg.author = state.users[msg.author_id].username
             mine = state.is_me(msg.author_id)
             shown = (msg.id, msg.local_id, msg.seq, msg.kind, msg.author, msg.content)
-            shown += (msg.edited, msg.error, msg.created_at, mine, today)
+            shown += (msg.edited, msg.error, msg.created_at, mine, today, msg.mention)
             widget = self._widgets.get(shown)
             if widget is None:
                 # A notice is one line (``You joined #name``): a newline is a mark.

@@ -1,8 +1,9 @@
 """The side panel: the shown room's members, then everyone else, with presence.
 
 ``●`` online, ``○`` offline; ``*`` owner, ``+`` moderator; ``(n)`` unread direct
-messages from that person. With the panel focused (``Tab``), ``j``/``k`` select,
-``Enter`` opens a DM and ``i`` invites to the shown room, as in the original.
+messages from that person, ``(n @)`` when one of them mentions you. With the panel
+focused (``Tab``), ``j``/``k`` select, ``Enter`` opens a DM and ``i`` invites to the
+shown room, as in the original.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import urwid
 
 from lairchat.client.state import ClientState, PanelRow, panel_counts, panel_rows
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
+from lairchat.client.ui.theme import unread_badge
 
 __all__ = ["PeoplePanel", "row_markup"]
 
@@ -24,7 +26,7 @@ def row_markup(row: PanelRow, selected: bool) -> Any:
         return ("header", f"─ {row.text} ─")
     dot = ("online" if row.online else "offline", "● " if row.online else "○ ")
     name = ROLE_MARK.get(row.role or "", "") + row.text + (" (you)" if row.is_me else "")
-    tail = [("unread", f" ({row.unread})")] if row.unread else []
+    tail = [("unread", f" ({unread_badge(str(row.unread), row.mentions)})")] if row.unread else []
     if selected:
         return ("selected", f"> {'●' if row.online else '○'} {name}" + "".join(t[1] for t in tail))
     return [" ", dot, name, *tail]
@@ -89,7 +91,7 @@ class PeoplePanel(urwid.WidgetWrap):
                 if person == self.selected:
                     focus_index = len(items)
             shown = (row.kind, row.text, row.user_id, row.online, row.role, row.unread)
-            shown += (row.is_me, selected)
+            shown += (row.mentions, row.is_me, selected)
             line = self._lines.get(shown) or SafeLine(row_markup(row, selected))
             lines[shown] = line
             items.append(line)

@@ -20,6 +20,7 @@ from lairchat.client.ui.chat import PASTE_KEYS
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
+from lairchat.client.ui.theme import unread_badge
 
 __all__ = ["RoomsView", "room_markup", "sorted_rooms"]
 
@@ -41,7 +42,9 @@ def room_markup(state: ClientState, room: RoomInfo, selected: bool) -> Any:
     text = f"{'* ' if current else '  '}{room.name}  ({count})"
     if flags:
         text += "  [" + ", ".join(flags) + "]"
-    tail = f"  {unread.unread} new" if unread and unread.unread else ""
+    tail = ""
+    if unread and unread.unread:
+        tail = "  " + unread_badge(f"{unread.unread} new", unread.mentions)
     if selected:
         return ("selected", ">" + text[1:] + tail)
     return [text, ("unread", tail)]

@@ -1,8 +1,8 @@
 """The two bottom lines: the latest notice, and the status bar.
 
 The status bar always answers "am I connected, how, as whom, where": connection
-state, transport and encryption, user, conversation, pending invitations, then the
-keys that matter on the current screen.
+state, transport and encryption, user, conversation, pending invitations, unread
+mentions elsewhere, then the keys that matter on the current screen.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import urwid
 from lairchat.client.state import ClientState
 from lairchat.client.ui.safetext import SafeLine
 
-__all__ = ["NoticeLine", "StatusBar", "connection_markup", "status_markup"]
+__all__ = ["NoticeLine", "StatusBar", "connection_markup", "mentions_text", "status_markup"]
 
 _STATES = {
     "online": ("status_ok", "● online"),
@@ -36,6 +36,18 @@ def connection_markup(state: ClientState) -> list[Any]:
     return parts
 
 
+def mentions_text(state: ClientState) -> str:
+    """``@ 2 mentions in #room`` (``in 3 conversations`` when there are several), or
+    "" when no conversation but the one shown has unread mentions: it stays until
+    they are read, unlike a notice, which lapses."""
+    found = state.unread_mentions()
+    if not found:
+        return ""
+    total = sum(n for _, n in found)
+    where = state.title_of(found[0][0]) if len(found) == 1 else f"{len(found)} conversations"
+    return f"@ {total} mention{'s' if total != 1 else ''} in {where}"
+
+
 def status_markup(state: ClientState, hints: str = "", activity: str = "") -> list[Any]:
     parts = connection_markup(state)
     if state.me is not None:
@@ -45,6 +57,8 @@ def status_markup(state: ClientState, hints: str = "", activity: str = "") -> li
     if state.invitations:
         count = len(state.invitations)
         parts.append(("status_warn", f"│ {count} invitation{'s' if count != 1 else ''} (I) "))
+    if mentioned := mentions_text(state):
+        parts.append(("status_warn", f"│ {mentioned} "))
     if activity:
         parts.append(("status_warn", f"│ {activity} "))
     if hints:

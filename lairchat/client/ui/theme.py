@@ -2,11 +2,23 @@
 
 Entries are ``(name, foreground, background)``, and ``escaped`` (the marks standing
 for control and bidi characters, ``safetext.py``) also has a monochrome setting: a
-mark must look unlike the same characters typed, on every terminal."""
+mark must look unlike the same characters typed, on every terminal. So do ``mention``
+and ``mention_mark`` (a message that mentions you): they are bold without colours,
+and the mark is a character (:data:`MENTION_MARK`), never a colour alone."""
 
 from __future__ import annotations
 
-__all__ = ["PALETTE"]
+__all__ = ["MENTION_MARK", "PALETTE", "unread_badge"]
+
+#: Stands in the column of a message's time, before a message that mentions you.
+MENTION_MARK = "▌"
+
+
+def unread_badge(count: str, mentions: int) -> str:
+    """An unread count as the room list and the people panel show it (``3 new``,
+    ``3``), with ``@`` after it while one of those messages mentions you."""
+    return f"{count} @" if mentions else count
+
 
 PALETTE: list[tuple[str, ...]] = [
     ("title", "white,bold", "dark blue"),
@@ -45,4 +57,6 @@ PALETTE: list[tuple[str, ...]] = [
     ("banner", "light cyan,bold", ""),
     ("error", "light red,bold", ""),
     ("escaped", "black", "light magenta", "standout"),
+    ("mention", "white,bold", "", "bold"),
+    ("mention_mark", "yellow,bold", "", "bold"),
 ]

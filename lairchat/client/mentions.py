@@ -1,0 +1,40 @@
+"""Mentions: whether a message addresses you as ``@name``.
+
+The rule (docs/CLIENT.md, "Mentions"; the browser client follows the same one): the
+content holds ``@`` and your username as a whole word. Both are compared in NFKC
+form, case-folded (``@ÉMILE`` and ``＠émile`` name ``Émile``); the ``@`` must not
+follow a character a username may hold (``a@name.com`` is an address, not a
+mention), and the name must not go on with one (``@alice`` is not ``@alicebob`` or
+``@alice_2``). Which characters those are is the server's own definition
+(:data:`lairchat.domain.validation.USERNAME_CHAR`), so a name the server accepts is
+found whole. Your own messages never mention you: that is the caller's rule
+(``ClientState.mentions_me``), since only it knows who wrote the message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lairchat.domain.validation import USERNAME_CHAR
+
+__all__ = ["fold", "mentions"]
+
+#: ``@`` not after a name's character, and the whole run of them after it.
+_CANDIDATE = re.compile(f"(?<!{USERNAME_CHAR})@({USERNAME_CHAR}+)")
+
+
+def fold(text: str) -> str:
+    """``text`` as names are compared: NFKC, then ``str.casefold``."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def mentions(content: str, username: str) -> bool:
+    """Whether ``content`` mentions ``username`` (see the module's rule)."""
+    name = fold(username)
+    plain = unicodedata.normalize("NFKC", content)
+    # Most messages do not hold the name at all: one pass in C says so, rather than
+    # a regular-expression match at every ``@`` of a long message.
+    if not name or name not in plain.casefold():
+        return False
+    return any(fold(found.group(1)) == name for found in _CANDIDATE.finditer(plain))
