@@ -134,3 +134,42 @@ def test_the_client_rides_out_a_server_restart_and_a_resize(
         assert f"{alice}: after the restart" in shown
     finally:
         srv.stop()
+
+
+def test_a_mention_elsewhere_rings_the_bell_and_is_marked(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    """bob names alice in a room she is not looking at: her status bar says so, the
+    room list marks the room with ``@``, tmux saw the bell (BEL written through the
+    screen, the display intact), and the message is drawn with the ``▌`` mark."""
+    tag = uuid.uuid4().hex[:6]
+    alice, bob, ping, quiet = f"alice_{tag}", f"bob_{tag}", f"ping_{tag}", f"quiet_{tag}"
+    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
+    terminals.append(a)
+    a.register(alice)
+    with TCPClient.connect(server.tcp_port) as raw:
+        raw.hello()
+        raw.ok("register", username=bob, email=f"{bob}@example.com", password=PASSWORD)
+        room_id = raw.ok("create_room", name=ping)["room"]["id"]
+        a.keys("i")
+        a.command(f"/join {ping}")
+        a.wait_for(f"You joined #{ping}")
+        a.command(f"/create {quiet}")
+        a.wait_for(f"You created the room #{quiet}")
+
+        def bell() -> str:
+            return a._run("display-message", "-p", "-t", a.name, "#{window_bell_flag}").strip()
+
+        assert bell() == "0"
+        target = {"type": "room", "room_id": room_id}
+        raw.ok("send_message", target=target, content=f"@{alice.upper()}, look here")
+        a.wait_for(f"@ 1 mention in #{ping}")
+        assert bell() == "1"
+        a.keys("Escape")
+        a.keys("r")
+        a.wait_for(f"{ping}  (2 members)  [member]  1 new @")
+        a.keys("b")
+        a.keys("i")
+        a.command(f"/join {ping}")
+        shown = a.wait_for(f"▌{bob}: @{alice.upper()}, look here")
+        assert "mention in" not in shown
