@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from lairchat.domain.validation import USERNAME_CHAR
+from lairchat.domain.validation import CONTENT_MAX, USERNAME_CHAR
 
 __all__ = ["fold", "mentions"]
 
@@ -32,7 +32,10 @@ def fold(text: str) -> str:
 def mentions(content: str, username: str) -> bool:
     """Whether ``content`` mentions ``username`` (see the module's rule)."""
     name = fold(username)
-    plain = unicodedata.normalize("NFKC", content)
+    # The first CONTENT_MAX characters hold every message lairchat accepts (that many
+    # bytes) whole. Only another server sends more, and a megabyte of "@namex"
+    # compared name by name took a second a message.
+    plain = unicodedata.normalize("NFKC", content[:CONTENT_MAX])
     # Most messages do not hold the name at all: one pass in C says so, rather than
     # a regular-expression match at every ``@`` of a long message.
     if not name or name not in plain.casefold():

@@ -24,7 +24,7 @@ from lairchat.client.ui.rooms import room_markup
 from lairchat.client.ui.statusbar import mentions_text
 from lairchat.client.ui.theme import MENTION_MARK, PALETTE
 from lairchat.domain.alphabetic import OTHER_ALPHABETIC
-from lairchat.domain.validation import USERNAME_CHAR
+from lairchat.domain.validation import CONTENT_MAX, USERNAME_CHAR
 from tests.unit.test_client_app import BOB, ME, ROOM, World
 
 OTHER = "r-other"
@@ -59,6 +59,13 @@ OTHER = "r-other"
 )
 def test_the_mention_rule(content: str, name: str, expected: bool) -> None:
     assert mentions(content, name) is expected
+
+
+def test_only_as_much_text_as_lairchat_accepts_is_looked_at() -> None:
+    """A megabyte of ``@alicex`` from a hostile server was compared name by name, a
+    second a message; a message lairchat relays (4096 bytes at most) is read whole."""
+    assert mentions("x" * (CONTENT_MAX - 7) + " @alice", "alice") is True
+    assert mentions("@alicex " * 200_000 + "@alice", "alice") is False
 
 
 def test_the_username_alphabet_is_the_one_validation_checked() -> None:
