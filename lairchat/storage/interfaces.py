@@ -152,8 +152,9 @@ class IMessageStore(Interface):
     def unread_counts(user_id, room_ids):
         """``{"by_room": {id: n}, "by_dm": {id: n}}`` above the user's read markers."""
 
-    def mark_read(user_id, target, up_to_seq, now):
-        """Move the read marker forward (never back)."""
+    def mark_read(moves, now):
+        """Move read markers forward (never back), every ``(user_id, target,
+        up_to_seq)`` of ``moves`` in one transaction."""
 
     def unread_count(user_id, target):
         """Unread messages in one room or DM conversation."""

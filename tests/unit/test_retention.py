@@ -146,7 +146,7 @@ def test_the_seqs_of_pruned_messages_are_never_given_again(core, world) -> None:
     its seq, or bob's read marker at it would count the new message as read."""
     alice, bob, room = world
     old = [stored(core, alice, room, OLD, f"old{i}") for i in range(3)]
-    result(core.store.mark_read(bob.id, room, old[-1].seq, NOW))
+    result(core.store.mark_read([(bob.id, room, old[-1].seq)], NOW))
     assert result(retention.prune(core.store, retention.cutoff(NOW, 30), no_pause)) == 3
     assert contents(core) == []
     fresh = stored(core, alice, room, NOW, "fresh")
@@ -157,7 +157,7 @@ def test_the_seqs_of_pruned_messages_are_never_given_again(core, world) -> None:
 def test_unread_counts_count_what_is_left(core, world) -> None:
     alice, bob, room = world
     read = stored(core, alice, room, OLD, "read")
-    result(core.store.mark_read(bob.id, room, read.seq, NOW))
+    result(core.store.mark_read([(bob.id, room, read.seq)], NOW))
     stored(core, alice, room, OLD, "unread, pruned")
     stored(core, alice, room, NEW, "unread, kept")
     assert result(core.messages.unread_counts(bob))["total"] == 2

@@ -647,7 +647,7 @@ def test_delete_room_keeps_messages_and_drops_the_rest(store, rows):
     rows.join(room, bob)
     rows.invitation(room, alice, rows.user("carol"))
     message = rows.message(alice, Target("room", room.id))
-    result(store.mark_read(bob.id, Target("room", room.id), message.seq, T0))
+    result(store.mark_read([(bob.id, Target("room", room.id), message.seq)], T0))
     result(store.delete_room(room.id))
     assert result(store.get_room(room.id)) is None
     assert raw(store, "SELECT COUNT(*) FROM room_memberships") == [(0,)]
@@ -808,11 +808,11 @@ def test_unread_counts_and_read_markers(store, rows):
     assert counts == {"by_room": {room.id: 3}, "by_dm": {carol.id: 2}}
     assert result(store.unread_count(alice.id, target)) == 3
 
-    result(store.mark_read(alice.id, target, sent[1].seq, T0))
+    result(store.mark_read([(alice.id, target, sent[1].seq)], T0))
     assert result(store.unread_count(alice.id, target)) == 1
-    result(store.mark_read(alice.id, target, sent[0].seq, T0))  # never moves back
+    result(store.mark_read([(alice.id, target, sent[0].seq)], T0))  # never moves back
     assert result(store.unread_count(alice.id, target)) == 1
-    result(store.mark_read(alice.id, Target("dm", carol.id), 10**9, T0))
+    result(store.mark_read([(alice.id, Target("dm", carol.id), 10**9)], T0))
     assert result(store.unread_counts(alice.id, [room.id])) == {
         "by_room": {room.id: 1},
         "by_dm": {},
@@ -827,7 +827,7 @@ def test_a_deleted_newest_message_s_seq_is_never_given_again(store, rows):
     rows.join(room, bob)
     target = Target("room", room.id)
     first, newest = rows.message(alice, target, "1"), rows.message(alice, target, "2")
-    result(store.mark_read(bob.id, target, newest.seq, T0))
+    result(store.mark_read([(bob.id, target, newest.seq)], T0))
     result(store.delete_message(newest.id))
     result(store.delete_message(first.id))  # an older one moves nothing back
     again = rows.message(alice, target, "3")

@@ -866,14 +866,21 @@ class SQLiteStore:
 
         return self._read(txn)
 
-    def mark_read(self, user_id: str, target: Target, up_to_seq: int, now: float) -> defer.Deferred:
+    def mark_read(self, moves: list[tuple[str, Target, int]], now: float) -> defer.Deferred:
+        """Every ``(user_id, target, up_to_seq)`` in one transaction: markers moved at
+        once share one sync to disk (MessageService.markers). A marker already at or
+        past ``up_to_seq`` is left as it is, ``updated_at`` too: then the transaction
+        writes nothing, and its commit syncs nothing."""
+        rows = [(user_id, t.kind, t.id, seq, _int(now)) for user_id, t, seq in moves]
+
         def txn(cur: sqlite3.Cursor) -> None:
-            cur.execute(
+            cur.executemany(
                 "INSERT INTO read_markers (user_id, target_type, target_id, last_read_seq, "
                 "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, target_type, target_id) "
-                "DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq), "
-                "updated_at = excluded.updated_at",
-                (user_id, target.kind, target.id, up_to_seq, _int(now)),
+                "DO UPDATE SET last_read_seq = excluded.last_read_seq, "
+                "updated_at = excluded.updated_at "
+                "WHERE excluded.last_read_seq > read_markers.last_read_seq",
+                rows,
             )
 
         return self._write(txn)

@@ -1,0 +1,186 @@
+"""Read markers and unread counts against hostile cases: what moving a marker costs
+the writer, and what counts after edits, deletions, leaving, kicks, bans and ids
+of the wrong conversation (docs/protocols/HTTP.md, ``/users/me`` and
+``POST /messages/read``; TCP.md, ``mark_read``)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from twisted.internet import defer, task
+
+from lairchat.domain.types import Target
+from lairchat.testing import make_core, result
+from tests.unit import test_core_messages as base
+
+# The fixtures of the message tests: room "general", alice its owner, carol a
+# moderator, bob and erin members, dave outside.
+w, s, send = base.w, base.s, base.send
+
+
+def unread(w, user) -> dict:
+    return w.ok(w.core.messages.unread_counts(user))
+
+
+# -- what a marker's move costs ---------------------------------------------------------
+
+
+def test_markers_moved_at_once_share_one_transaction(w, s):
+    """Found by reading the code: each mark_read was a transaction of its own on the
+    writer (a sync to disk), and the web client marks its open conversation read a
+    second after each message: a room of N readers cost N commits per message,
+    waiting one behind another on the lock message commits need too."""
+    for user in (s.alice, s.carol):
+        send(w, user, s.target)
+    assert [unread(w, u)["total"] for u in (s.alice, s.bob, s.carol)] == [1, 2, 1]
+    writes: list[tuple[list, defer.Deferred]] = []
+
+    def held(moves, now):
+        d: defer.Deferred = defer.Deferred()
+        writes.append((list(moves), d))
+        return d
+
+    real, w.core.store.mark_read = w.core.store.mark_read, held
+    answers = [w.core.messages.mark_read(u, s.target, None) for u in (s.alice, s.bob, s.carol)]
+    assert [len(moves) for moves, _ in writes] == [1]  # the first one is being written
+    first, d = writes[0]
+    result(real(first, 0))
+    d.callback(None)
+    assert [len(moves) for moves, _ in writes] == [1, 2]  # the others, together
+    rest, d = writes[1]
+    assert [user_id for user_id, _, _ in rest] == [s.bob.id, s.carol.id]
+    result(real(rest, 0))
+    d.callback(None)
+    assert [result(a) for a in answers] == [0, 0, 0]  # each answered after its commit
+    assert [unread(w, u)["total"] for u in (s.alice, s.bob, s.carol)] == [0, 0, 0]
+
+
+def test_a_marker_that_does_not_move_writes_nothing(tmp_path):
+    """A mark_read that moves nothing (a second device, a conversation opened again,
+    an older ``up_to``) rewrote the row's ``updated_at``: a commit with a page to
+    sync, for nothing. Now the write leaves the row alone, and the log stays as it
+    was."""
+    path = str(tmp_path / "chat.db")
+    core = make_core(path, task.Clock())
+    store = core.store
+    alice = result(core.auth.register("alice", "alice@example.com", "password1")).user
+    bob = result(core.auth.register("bob", "bob@example.com", "password1")).user
+    target = Target("dm", alice.id)
+    sent = [result(core.messages.send(alice, Target("dm", bob.id), f"m{i}")) for i in range(2)]
+    result(store.mark_read([(bob.id, target, sent[1].seq)], 100))
+    wal = os.path.getsize(path + "-wal")
+    for seq in (sent[1].seq, sent[0].seq, 0):
+        result(store.mark_read([(bob.id, target, seq)], 200))
+    assert os.path.getsize(path + "-wal") == wal
+    raw = store._reader.connection.execute(  # noqa: SLF001 (the row itself)
+        "SELECT last_read_seq, updated_at FROM read_markers"
+    ).fetchall()
+    assert raw == [(sent[1].seq, 100)]
+    assert result(store.unread_count(bob.id, target)) == 0
+
+
+# -- what counts ------------------------------------------------------------------------
+
+
+def test_edits_never_make_a_read_message_unread_again(w, s):
+    message = send(w, s.alice, s.target, "typo")
+    assert w.ok(w.core.messages.mark_read(s.bob, s.target, None)) == 0
+    w.ok(w.core.messages.edit(s.alice, message.id, "fixed"))
+    assert unread(w, s.bob)["total"] == 0
+
+
+def test_deleted_messages_stop_counting_whoever_deletes_them(w, s):
+    first, second = send(w, s.alice, s.target, "1"), send(w, s.bob, s.target, "2")
+    third = send(w, s.bob, s.target, "3")
+    assert unread(w, s.carol)["by_room"] == {s.room.id: 3}
+    w.ok(w.core.messages.delete(s.alice, first.id))  # by its author
+    w.ok(w.core.messages.delete(s.carol, second.id))  # by a moderator
+    assert unread(w, s.carol)["by_room"] == {s.room.id: 1}
+    # A deleted message's id marks nothing: the marker stays where it was.
+    w.fails(w.core.messages.mark_read(s.carol, s.target, second.id), "message_not_found")
+    assert unread(w, s.carol)["by_room"] == {s.room.id: 1}
+    assert w.ok(w.core.messages.mark_read(s.carol, s.target, third.id)) == 0
+
+
+def test_a_banned_author_s_messages_still_count(w, s):
+    """A ban ends sessions; it deletes no message, and they stay in history."""
+    admin = w.user("root", role="admin")
+    send(w, s.bob, s.target, "before the ban")
+    send(w, s.bob, Target("dm", s.alice.id), "a dm")
+    w.ok(w.core.admin.ban(admin, s.bob.id, None, None))
+    assert unread(w, s.alice) == {
+        "total": 2,
+        "by_room": {s.room.id: 1},
+        "by_dm": {s.bob.id: 1},
+    }
+    assert w.ok(w.core.messages.mark_read(s.alice, Target("dm", s.bob.id), None)) == 0
+
+
+@pytest.mark.parametrize("how", ["leave", "kick"])
+def test_out_of_a_room_nothing_counts_and_back_in_what_was_missed_does(w, s, how):
+    """The marker stays while the member is out: back in, the messages sent meanwhile
+    are unread (they are in the room's history), those read before are not."""
+    read = send(w, s.alice, s.target, "read")
+    w.ok(w.core.messages.mark_read(s.bob, s.target, read.id))
+    if how == "leave":
+        w.ok(w.core.rooms.leave(s.bob, s.room.id))
+    else:
+        w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
+    send(w, s.alice, s.target, "while out")
+    assert unread(w, s.bob) == {"total": 0, "by_room": {}, "by_dm": {}}
+    w.fails(w.core.messages.mark_read(s.bob, s.target, None), "not_room_member")
+    w.ok(w.core.rooms.join(s.bob, s.room.id))
+    assert unread(w, s.bob)["by_room"] == {s.room.id: 1}
+
+
+def test_a_room_deleted_and_made_again_under_its_name_starts_unread_at_nothing(w, s):
+    send(w, s.alice, s.target, "old room")
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    again = w.ok(w.core.rooms.create(s.alice, "general", None, None))
+    w.ok(w.core.rooms.join(s.bob, again.id))
+    assert again.id != s.room.id
+    assert unread(w, s.bob) == {"total": 0, "by_room": {}, "by_dm": {}}
+
+
+def test_a_dm_to_oneself_is_never_unread(w, s):
+    note = send(w, s.alice, Target("dm", s.alice.id), "note to self")
+    assert unread(w, s.alice)["total"] == 0
+    assert w.ok(w.core.messages.mark_read(s.alice, Target("dm", s.alice.id), note.id)) == 0
+
+
+def test_up_to_must_be_a_message_of_that_very_conversation(w, s):
+    """Of another room, of a DM with someone else, or of the other kind: never a
+    marker moved somewhere it does not belong."""
+    other = w.ok(w.core.rooms.create(s.bob, "other", None, None))
+    elsewhere = send(w, s.bob, Target("room", other.id), "other room")
+    dm_bob = send(w, s.bob, Target("dm", s.alice.id), "to alice")
+    dm_carol = send(w, s.carol, Target("dm", s.bob.id), "carol to bob")
+    in_room = send(w, s.carol, s.target, "room")
+    cases = [
+        (s.target, elsewhere.id),
+        (s.target, dm_bob.id),
+        (Target("dm", s.bob.id), in_room.id),
+        (Target("dm", s.bob.id), dm_carol.id),
+        (Target("dm", s.carol.id), dm_bob.id),
+    ]
+    for target, up_to in cases:
+        w.fails(w.core.messages.mark_read(s.alice, target, up_to), "message_not_found")
+    assert unread(w, s.alice) == {
+        "total": 2,
+        "by_room": {s.room.id: 1},
+        "by_dm": {s.bob.id: 1},
+    }
+
+
+def test_an_older_up_to_leaves_the_marker_and_answers_the_current_count(w, s):
+    sent = [send(w, s.alice, s.target, str(i)) for i in range(3)]
+    assert w.ok(w.core.messages.mark_read(s.bob, s.target, sent[1].id)) == 1
+    assert w.ok(w.core.messages.mark_read(s.bob, s.target, sent[0].id)) == 1
+    assert unread(w, s.bob)["by_room"] == {s.room.id: 1}
+
+
+def test_up_to_omitted_on_an_empty_conversation_then_everything_after_counts(w, s):
+    assert w.ok(w.core.messages.mark_read(s.bob, Target("dm", s.dave.id), None)) == 0
+    send(w, s.dave, Target("dm", s.bob.id), "first")
+    assert unread(w, s.bob)["by_dm"] == {s.dave.id: 1}
