@@ -10,9 +10,12 @@ import os
 import pytest
 from twisted.internet import defer, task
 
+import lairchat.core.passwords
 from lairchat.domain.types import Target
 from lairchat.testing import make_core, result
+from lairchat.transports.http.testing import CHEAP_HASHER
 from tests.unit import test_core_messages as base
+from tests.unit.test_http_ratelimit import limited_client
 
 # The fixtures of the message tests: room "general", alice its owner, carol a
 # moderator, bob and erin members, dave outside.
@@ -184,3 +187,24 @@ def test_up_to_omitted_on_an_empty_conversation_then_everything_after_counts(w, 
     assert w.ok(w.core.messages.mark_read(s.bob, Target("dm", s.dave.id), None)) == 0
     send(w, s.dave, Target("dm", s.bob.id), "first")
     assert unread(w, s.bob)["by_dm"] == {s.dave.id: 1}
+
+
+# -- REST and real-time alike -----------------------------------------------------------
+
+
+def test_marking_read_over_rest_leaves_the_sending_allowance_alone(monkeypatch):
+    """Found by reading the two: real-time ``mark_read`` counts against the general
+    allowance only, but ``POST /api/v1/messages/read`` also took from *messaging*,
+    the 30 a minute that sending shares. lairchat's terminal client marks read over
+    REST twice per conversation switch: a user who switched 15 times in a minute
+    was refused sending (429) until the window ended."""
+    monkeypatch.setattr(lairchat.core.passwords, "HASHER", CHEAP_HASHER)
+    client = limited_client(task.Clock())
+    alice = client.register("alice")
+    room = client.create_room(alice, "general")
+    target = {"type": "room", "room_id": room["id"]}
+    for _ in range(30):
+        reply = client.post("/api/v1/messages/read", {"target": target}, token=alice.token)
+        assert reply.status == 200, reply.json
+    sent = client.post("/api/v1/messages", {"target": target, "content": "hi"}, token=alice.token)
+    assert sent.status == 201, sent.json

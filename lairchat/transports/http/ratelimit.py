@@ -1,7 +1,8 @@
 """Rate limiting for HTTP requests, on the core's shared limiter.
 
 Tiers as the original: every request counts against ``general``; ``/api/v1/auth/*``
-also against ``auth``, ``/api/v1/messages*`` also against ``messaging``. Unlike the
+also against ``auth``, ``/api/v1/messages*`` also against ``messaging`` (but for our
+own ``/api/v1/messages/read``: :data:`MARK_READ`). Unlike the
 original (one bucket for every client without proxy headers), the key is the user
 when the request carries a valid token, else the client's address; proxy headers
 count only from ``LAIR_TRUSTED_PROXIES``.
@@ -32,9 +33,17 @@ def per_session(path: bytes) -> bool:
     return path in PER_SESSION or path.startswith(PER_SESSION_UNDER)
 
 
+#: lairchat's own route under ``/api/v1/messages``: marking read counts against the
+#: general allowance only, as the real-time ``mark_read`` does, not against the
+#: messaging one that sending needs (clients mark read on every conversation switch).
+MARK_READ = b"/api/v1/messages/read"
+
+
 def tier_of(path: bytes) -> str | None:
     if path.startswith(b"/api/v1/auth/"):
         return "auth"
+    if path == MARK_READ:
+        return None
     if path == b"/api/v1/messages" or path.startswith(b"/api/v1/messages/"):
         return "messaging"
     return None
