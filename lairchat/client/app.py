@@ -567,12 +567,12 @@ class App(ActionsMixin):
 
     def link_event(self, event: dict[str, Any]) -> None:
         """An event from the server. One that does not have the shape its type says
-        is logged and left: raised out of here, it dropped the connection."""
+        is logged and left: raised out of here, it dropped the connection. One that
+        calls for attention (a mention or a DM not shown: ``state.alerts`` grew)
+        rings the bell; only events do, so history pages never ring."""
+        alerts = self.state.alerts
         try:
-            alerts = self.state.alerts
             followups = self.state.apply_event(event)
-            if self.state.alerts > alerts:
-                self.bell.ring()
             message = event.get("message")
             if event.get("type") == "message_received" and isinstance(message, dict):
                 author = str(message.get("author", ""))
@@ -585,4 +585,6 @@ class App(ActionsMixin):
                 self._rooms_changed()
             elif kind == "members":
                 self.spawn(self.load_members(arg))
+        if self.state.alerts > alerts:
+            self.bell.ring()
         self.refresh()
