@@ -11,6 +11,7 @@ from typing import Any
 
 import lairchat
 from lairchat.core.admin import BAN_HOURS_RULE, BAN_REASON_MAX, MAX_BAN_HOURS
+from lairchat.storage.sqlite.store import UNREAD_MAX
 
 JSON = "application/json"
 U32_MAX = 2**32 - 1
@@ -40,7 +41,15 @@ BOOLEAN = {"type": "boolean"}
 COUNT = {"type": "integer", "minimum": 0}
 U32 = {"type": "integer", "minimum": 0, "maximum": U32_MAX}
 ROOM_ROLE = {"type": "string", "enum": ["owner", "moderator", "member"]}
-COUNTS_BY_ID = {"type": "object", "additionalProperties": COUNT}
+#: One conversation's unread count, which stops at UNREAD_MAX.
+UNREAD = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": UNREAD_MAX,
+    "description": f"Messages by others above the caller's read marker; {UNREAD_MAX} means "
+    f"{UNREAD_MAX} or more",
+}
+UNREAD_BY_ID = {"type": "object", "additionalProperties": UNREAD}
 
 SCHEMAS: dict[str, Any] = {
     "User": obj(
@@ -74,9 +83,13 @@ SCHEMAS: dict[str, Any] = {
     "UserWithPresence": obj({"user": ref("User"), "online": BOOLEAN}),
     "UnreadCounts": obj(
         {
-            "total": COUNT,
-            "by_room": {**COUNTS_BY_ID, "description": "room id → unread messages"},
-            "by_dm": {**COUNTS_BY_ID, "description": "other user's id → unread messages"},
+            "total": {**COUNT, "description": "The sum of the counts below"},
+            "by_room": {
+                **UNREAD_BY_ID,
+                "description": "room id → unread messages, for the caller's rooms; "
+                "conversations with none are left out",
+            },
+            "by_dm": {**UNREAD_BY_ID, "description": "other user's id → unread messages"},
         }
     ),
     "RoomSettings": obj(
@@ -662,17 +675,23 @@ def _paths() -> dict[str, Any]:
                 "markRead",
                 "Move the caller's read marker",
                 "messages",
-                envelope(unread_count=COUNT),
+                envelope(unread_count=UNREAD),
                 body=obj(
                     {
                         "target": ref("MessageTargetInput"),
                         "up_to": {
                             **NULLABLE_STRING,
-                            "description": "Message id; null = the newest message",
+                            "description": "A message of this conversation; null or absent: "
+                            "the newest message stored when the server reads it",
                         },
                     },
                     required=["target"],
                 ),
+                description="The marker never moves back: an `up_to` older than it moves "
+                "nothing and answers the count as it is. An `up_to` that is no message of "
+                "this conversation (unknown, deleted, pruned, another conversation's, "
+                "malformed) is 404 `message_not_found` and moves nothing. Counts against "
+                "the general rate limit only.",
                 fails=(
                     (404, ["room_not_found", "user_not_found", "message_not_found"]),
                     NOT_MEMBER,
