@@ -26,6 +26,20 @@ def unread(w, user) -> dict:
     return w.ok(w.core.messages.unread_counts(user))
 
 
+def hold_marker_writes(w) -> tuple[list[tuple[list, defer.Deferred]], object]:
+    """Make the store's marker writes wait: each call is recorded with a Deferred the
+    test fires once it has run the real write (returned too) on the moves."""
+    writes: list[tuple[list, defer.Deferred]] = []
+
+    def held(moves, now):
+        d: defer.Deferred = defer.Deferred()
+        writes.append((list(moves), d))
+        return d
+
+    real, w.core.store.mark_read = w.core.store.mark_read, held
+    return writes, real
+
+
 # -- what a marker's move costs ---------------------------------------------------------
 
 
@@ -37,14 +51,7 @@ def test_markers_moved_at_once_share_one_transaction(w, s):
     for user in (s.alice, s.carol):
         send(w, user, s.target)
     assert [unread(w, u)["total"] for u in (s.alice, s.bob, s.carol)] == [1, 2, 1]
-    writes: list[tuple[list, defer.Deferred]] = []
-
-    def held(moves, now):
-        d: defer.Deferred = defer.Deferred()
-        writes.append((list(moves), d))
-        return d
-
-    real, w.core.store.mark_read = w.core.store.mark_read, held
+    writes, real = hold_marker_writes(w)
     answers = [w.core.messages.mark_read(u, s.target, None) for u in (s.alice, s.bob, s.carol)]
     assert [len(moves) for moves, _ in writes] == [1]  # the first one is being written
     first, d = writes[0]
@@ -81,6 +88,28 @@ def test_a_marker_that_does_not_move_writes_nothing(tmp_path):
     ).fetchall()
     assert raw == [(sent[1].seq, 100)]
     assert result(store.unread_count(bob.id, target)) == 0
+
+
+def test_a_marker_written_after_its_room_was_deleted_is_not_kept(w, s):
+    """Found by following a mark_read through: membership is checked, then the marker
+    waits for the write in flight, and the room can be deleted meanwhile. Its read
+    markers were deleted with it, and then this one was written: a row for a room
+    that is gone, kept for good (room ids are never reused, so it never counted, it
+    only stayed)."""
+    send(w, s.alice, s.target)
+    writes, real = hold_marker_writes(w)
+    answers = [w.core.messages.mark_read(u, s.target, None) for u in (s.carol, s.bob)]
+    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    while writes:
+        moves, d = writes.pop(0)
+        result(real(moves, 0))
+        d.callback(None)
+    for answer in answers:  # answered: they were members when they asked
+        assert isinstance(result(answer), int)
+    left = w.core.store._reader.connection.execute(  # noqa: SLF001 (the rows themselves)
+        "SELECT count(*) FROM read_markers WHERE target_id = ?", (s.room.id,)
+    ).fetchone()[0]
+    assert left == 0
 
 
 # -- what counts ------------------------------------------------------------------------
