@@ -11,6 +11,14 @@
 
 const TOKEN_KEY = "lairchat.token";
 const OPEN_KEY = "lairchat.open";
+/** The one thing kept in localStorage (for every tab, across restarts): desktop
+ * notifications turned on, "on", or not there. Nothing of an account is kept there. */
+const NOTIFY_KEY = "lairchat.notify";
+/** A conversation gets a desktop notification at most this often; what arrives meanwhile
+ * is one notification ("3 new mentions in …") when the time is up. */
+const NOTIFY_EVERY_MS = 5_000;
+/** How much of a message a notification shows. */
+const NOTIFIED_CHARS = 200;
 const PING_EVERY_MS = 30_000;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -69,22 +77,45 @@ function mark(char) {
   return `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
-/** Append `text` to `parent` as text nodes, unsafe characters as visible marks. */
-function appendText(parent, text) {
+/** `text` in pieces, `[text, false]` as it is and `[mark, true]` for each unsafe
+ * character: one rule for what goes on the page and what goes in a notification. */
+function* safePieces(text) {
   const s = String(text ?? "").replace(/\r\n/g, "\n");
   let last = 0;
   for (const found of s.matchAll(UNSAFE)) {
     if (found[0].codePointAt(0) === 0x1f3f4) continue; // a flag (emoji tag sequence): kept
-    if (found.index > last) parent.append(s.slice(last, found.index));
+    if (found.index > last) yield [s.slice(last, found.index), false];
+    yield [mark(found[0]), true];
+    last = found.index + found[0].length;
+  }
+  if (last < s.length) yield [s.slice(last), false];
+}
+
+/** Append `text` to `parent` as text nodes, unsafe characters as visible marks. */
+function appendText(parent, text) {
+  for (const [piece, marked] of safePieces(text)) {
+    if (!marked) {
+      parent.append(piece);
+      continue;
+    }
     const shown = document.createElement("span");
     shown.className = "escaped";
     shown.title = "invisible or control character";
-    shown.append(mark(found[0]));
+    shown.append(piece);
     parent.append(shown);
-    last = found.index + found[0].length;
   }
-  if (last < s.length) parent.append(s.slice(last));
   return parent;
+}
+
+/** `text` with its unsafe characters as marks, as one string: for what takes text and
+ * no nodes (a notification's title and body), where a U+202E in a name would otherwise
+ * still reorder what is shown. */
+const plainText = (text) => Array.from(safePieces(text), ([piece]) => piece).join("");
+
+/** The first `chars` characters of `text` (whole code points), `…` when there is more. */
+function excerpt(text, chars) {
+  const all = [...text];
+  return all.length > chars ? `${all.slice(0, chars).join("")}…` : text;
 }
 
 /** Append `parts` to `parent`: a string, or a list of strings and nodes (the page's
@@ -360,6 +391,7 @@ const state = {
   users: new Map(), // id -> username
   online: new Set(),
   unread: new Map(), // conversation key -> count
+  mentions: new Map(), // conversation key -> Set of ids of its unread messages mentioning us
   conversations: new Map(), // key -> conversation
   active: null, // key of the open conversation
   typing: new Map(), // key -> Map(user id -> timer)
@@ -407,6 +439,56 @@ function userName(id) {
   return state.users.get(id);
 }
 
+// -- mentions --------------------------------------------------------------------------------
+
+/** A character of a username (lairchat/domain/validation.py, `USERNAME_CHAR`): a letter
+ * or number of any script (Unicode Alphabetic, which holds the vowel signs of Indic
+ * scripts, or Number), or `_`. No `-`, `.` or `@`: the server refuses them in a name. */
+const NAME = String.raw`[\p{Alphabetic}\p{N}_]`;
+/** `@` not after a name's character (`a@alice.com` is an address), and the whole run of
+ * name characters after it (`@alice2` is not alice). No lookbehind (Safari before 16.4
+ * has none): the character before is matched instead. */
+const CANDIDATE = new RegExp(`(?:^|(?!${NAME})[^])@(${NAME}+)`, "gu");
+
+/** Text as names are compared: NFKC (a decomposed "é", fullwidth letters or "＠" read as
+ * the plain ones), then Unicode's case folding as JavaScript can do it: lower, upper,
+ * lower (so "ß", "ẞ" and "SS" fold alike, as with Python's `casefold`); never the
+ * locale's (which makes "I" a dotless "ı" in Turkish). */
+const fold = (text) => text.normalize("NFKC").toLowerCase().toUpperCase().toLowerCase();
+
+/** Whether `content` mentions `username`: `@` and the name as a whole word, compared
+ * folded (docs/WEB.md, "Mentions"; the terminal client's rule, lairchat/client). */
+function mentions(content, username) {
+  const name = fold(username);
+  // Only the first 4096 UTF-16 units: every message lairchat accepts (4096 bytes, never
+  // fewer units than bytes) is read whole, and a megabyte from another server is not
+  // folded at every redraw.
+  const plain = content.slice(0, CONTENT_MAX_BYTES).normalize("NFKC");
+  for (const found of plain.matchAll(CANDIDATE)) {
+    if (fold(found[1]) === name) return true;
+  }
+  return false;
+}
+
+/** Someone else's message mentioning us (our own never counts). */
+const mentionsMe = (message) =>
+  Boolean(state.me) &&
+  message.author !== state.me.id &&
+  mentions(message.content, state.me.username);
+
+/** A conversation the lists show (not a room left, which a message crossing our leaving
+ * could count): only these count in the title. */
+const listed = (key) => key.startsWith("dm:") || state.rooms.has(key.slice("room:".length));
+
+/** Forget `id` as an unread mention (deleted, or edited to mention us no more). */
+function unmention(id) {
+  for (const [key, ids] of state.mentions) {
+    if (!ids.delete(id)) continue;
+    if (!ids.size) state.mentions.delete(key);
+    listsChanged();
+  }
+}
+
 /** Look an unknown author up once; fill in every place showing them. */
 function lookUpUser(id) {
   if (state.lookups.has(id)) return;
@@ -441,11 +523,24 @@ function setStatus(text) {
   replaceText($("connection"), text);
 }
 
-function badge(key) {
+/** What is shown beside a conversation: its unread count, and `@` while some of those
+ * mention us. */
+function badges(key) {
   const count = state.unread.get(key) || 0;
-  if (!count) return null;
-  const node = el("span", "badge", String(count));
-  node.setAttribute("aria-label", `${count} unread`);
+  const mentioned = state.mentions.get(key)?.size || 0;
+  return [
+    count && labelled(el("span", "badge", String(count)), `${count} unread`),
+    mentioned && labelled(el("span", "badge mention", "@"), mentionsText(mentioned), true),
+  ].filter(Boolean);
+}
+
+const mentionsText = (n) => (n === 1 ? "1 mention" : `${n} mentions`);
+
+/** `node`, with `label` what a screen reader says for it (and, with `tip`, what a
+ * pointer resting on it shows: "@" alone says little). */
+function labelled(node, label, tip = false) {
+  node.setAttribute("aria-label", label);
+  if (tip) node.title = label;
   return node;
 }
 
@@ -460,13 +555,13 @@ function listItem(label, key, onOpen, extra = []) {
     button.setAttribute("aria-current", "true");
   }
   item.append(...extra, button);
-  const count = key && badge(key);
-  if (count) item.append(count);
+  const counts = key ? badges(key) : [];
+  item.append(...counts);
   if (key) {
     item.dataset.key = key;
-    // What is shown beside the name (online or not, how many unread) is said with it:
-    // a screen reader on the button hears "bob, online, 3 unread", not just "bob".
-    const beside = [...extra, count].filter(Boolean);
+    // What is shown beside the name (online or not, how many unread, mentions) is said
+    // with it: a screen reader on the button hears "bob, online, 3 unread", not "bob".
+    const beside = [...extra, ...counts];
     beside.forEach((node, i) => (node.id = `${key}:${i}`));
     if (beside.length) button.setAttribute("aria-describedby", beside.map((n) => n.id).join(" "));
   }
@@ -596,18 +691,22 @@ function renderLists() {
   listsTimer = null;
   renderRooms();
   renderUsers();
-  // The tab says how many messages are unread, in all the conversations listed (not
-  // in a room no longer joined, which a message crossing our leaving could count).
-  const total = [...state.unread]
-    .filter(([key]) => key.startsWith("dm:") || state.rooms.has(key.slice("room:".length)))
-    .reduce((sum, [, n]) => sum + n, 0);
-  document.title = total ? `(${total}) lairchat` : "lairchat";
+  // The tab says how many messages are unread in the conversations listed, and how
+  // many of them mention us: "(5) lairchat", "(5, 2@) lairchat".
+  const sum = (map, size) =>
+    [...map].filter(([key]) => listed(key)).reduce((all, [, n]) => all + size(n), 0);
+  const total = sum(state.unread, (n) => n);
+  const mentioned = sum(state.mentions, (ids) => ids.size);
+  const marks = mentioned ? `${total}, ${mentioned}@` : String(total);
+  document.title = total ? `(${marks}) lairchat` : "lairchat";
   // On a phone the lists are out of sight while a conversation is open, and a mobile
   // browser hardly shows the tab's title: *Conversations* carries the count.
   const back = $("back");
   back.replaceChildren("Conversations");
   if (total) back.append(" ", el("span", "badge", String(total)));
-  if (total) back.setAttribute("aria-label", `Conversations, ${total} unread`);
+  if (mentioned) back.append(" ", el("span", "badge mention", "@"));
+  const said = mentioned ? `, ${mentionsText(mentioned)}` : "";
+  if (total) back.setAttribute("aria-label", `Conversations, ${total} unread${said}`);
   else back.removeAttribute("aria-label");
 }
 
@@ -636,6 +735,15 @@ function messageItem(message, authorName) {
   const author = nameOf(name ?? "…", "author");
   author.dataset.user = message.author;
   if (name === undefined) lookUpUser(message.author);
+  if (mentionsMe(message)) {
+    // Not by colour alone: a mark at the line's start, said as "mentions you".
+    item.classList.add("mention");
+    const cue = el("span", "mention-mark");
+    const at = el("span", null, "@");
+    at.setAttribute("aria-hidden", "true");
+    cue.append(at, el("span", "visually-hidden", "mentions you"));
+    item.append(cue);
+  }
   item.append(time, author, el("span", "content", message.content));
   if (message.edited) item.append(el("span", "edited", "(edited)"));
   item.append(messageActions(message));
@@ -745,28 +853,43 @@ function lineKeys(event) {
 
 // -- announcements (screen readers) ------------------------------------------------------
 
+/** What is pushed goes to `deliver` at once, then at most once per `everyMs`: whatever
+ * arrives meanwhile is delivered together (a list) when the time is up. `drop` forgets
+ * what is held; `stop` that and the timer. Announcements and notifications: a busy room
+ * or a flood does not keep a screen reader talking or the desktop flashing. */
+function coalescing(everyMs, deliver) {
+  let timer = null;
+  let held = [];
+  const flush = () => {
+    const items = held;
+    held = [];
+    timer = items.length ? setTimeout(flush, everyMs) : null;
+    if (items.length) deliver(items);
+  };
+  return {
+    push(item) {
+      held.push(item);
+      if (timer === null) flush();
+    },
+    drop() {
+      held = [];
+    },
+    stop() {
+      clearTimeout(timer);
+      timer = null;
+      held = [];
+    },
+  };
+}
+
 /** New messages from others, for screen readers: read out from a live region of their
  * own. The message list is not one: opening a conversation, a reconnect or paging back
  * would read 50 messages at once. One announcement per ANNOUNCE_EVERY_MS at most; what
- * arrives meanwhile is summed up ("12 new messages") when the time is up, so a busy room
- * or a flood does not keep the screen reader talking. */
-const announcing = { timer: null, held: [] };
-
-function announce(parts) {
-  announcing.held.push(parts);
-  if (announcing.timer === null) announceHeld();
-}
-
-function announceHeld() {
-  const held = announcing.held;
-  announcing.held = [];
-  if (!held.length) {
-    announcing.timer = null;
-    return;
-  }
-  say(held.length === 1 ? held[0] : `${held.length} new messages`);
-  announcing.timer = setTimeout(announceHeld, ANNOUNCE_EVERY_MS);
-}
+ * arrives meanwhile is summed up ("12 new messages") when the time is up. */
+const announcing = coalescing(ANNOUNCE_EVERY_MS, (held) =>
+  say(held.length === 1 ? held[0] : `${held.length} new messages`),
+);
+const announce = (parts) => announcing.push(parts);
 
 /** Read `parts` out now (the announcer keeps its last three lines). */
 function say(parts) {
@@ -776,16 +899,151 @@ function say(parts) {
 }
 
 /** A message from someone else arrived: in the open conversation it is read out, in
- * another only a direct message is (rooms have their counts). */
-function announceMessage(message, authorName, key) {
+ * another only a direct message or a mention of us is (rooms have their counts). */
+function announceMessage(message, authorName, key, mention) {
   const name = nameOf(authorName ?? userName(message.author) ?? "someone");
-  if (key !== state.active) {
-    if (key.startsWith("dm:")) announce(["New direct message from ", name]);
+  if (key === state.active) {
+    announce([name, ": ", excerpt(message.content, ANNOUNCED_CHARS)]);
+  } else if (key.startsWith("dm:")) {
+    announce(["New direct message from ", name]);
+  } else if (mention) {
+    announce([name, " mentioned you in “", named(roomName(key)), "”"]);
+  }
+}
+
+/** The name of the room `key` is (a conversation's key), as the lists show it. */
+const roomName = (key) => state.rooms.get(key.slice("room:".length))?.name ?? "a room";
+
+// -- desktop notifications ----------------------------------------------------------------
+
+/** Per conversation key: its coalescing of notifications, and the one shown last. */
+const notifiers = new Map();
+const notified = new Map();
+
+const notificationsExist = () => typeof window.Notification === "function";
+
+/** The setting (localStorage, this browser's, off unless turned on). Storage may be
+ * refused (a privacy mode): the setting is then off, and turning it on lasts the page. */
+function notifySetting() {
+  try {
+    return localStorage.getItem(NOTIFY_KEY) === "on";
+  } catch {
+    return false;
+  }
+}
+
+function saveNotifySetting(on) {
+  try {
+    if (on) localStorage.setItem(NOTIFY_KEY, "on");
+    else localStorage.removeItem(NOTIFY_KEY);
+  } catch {
+    // not kept: on for this page only
+  }
+}
+
+/** Notifications are wanted (the setting, the box) and allowed (the browser's permission,
+ * which its site settings can take back at any time). */
+const notifying = () =>
+  notificationsExist() && $("notify").checked && Notification.permission === "granted";
+
+/** The box as the setting and the permission say; hidden where the browser has no
+ * notifications (nothing to turn on). */
+function renderNotifySetting() {
+  $("notify-setting").hidden = !notificationsExist();
+  $("notify").checked =
+    notificationsExist() && notifySetting() && Notification.permission === "granted";
+}
+
+/** The box changed: the only place the browser's permission is asked for (a user's
+ * click; browsers ignore or penalise asking on page load). Refused, or the question
+ * dismissed, the box goes back off and the page says how to allow them. */
+async function notifySettingChanged() {
+  const box = $("notify");
+  if (!box.checked) {
+    saveNotifySetting(false);
     return;
   }
-  const chars = [...message.content];
-  const content = chars.slice(0, ANNOUNCED_CHARS).join("");
-  announce([name, ": ", chars.length > ANNOUNCED_CHARS ? `${content}…` : content]);
+  let permission = Notification.permission;
+  if (permission === "default") {
+    try {
+      // Older Safari answers through a callback only, newer browsers with a promise.
+      permission = await new Promise((resolve) => {
+        Notification.requestPermission(resolve)?.then(resolve, () => resolve("denied"));
+      });
+    } catch {
+      permission = "denied";
+    }
+  }
+  const granted = permission === "granted";
+  box.checked = granted;
+  saveNotifySetting(granted);
+  if (!granted) {
+    const why = "this browser does not allow them for this page (see its site settings)";
+    showNotice(`Notifications stay off: ${why}.`, "warning");
+  }
+}
+
+/** A live message from someone else: a desktop notification when it is a direct message
+ * or mentions us, and is not in plain sight (its conversation not the one shown, or the
+ * tab in the background). At most one per conversation per NOTIFY_EVERY_MS. */
+function notifyMessage(message, authorName, key, mention) {
+  if (!(mention || key.startsWith("dm:"))) return;
+  if (key === state.active && !document.hidden) return;
+  if (!notifying()) return;
+  let notifier = notifiers.get(key);
+  if (!notifier) {
+    notifier = coalescing(NOTIFY_EVERY_MS, (held) => showNotification(key, held));
+    notifiers.set(key, notifier);
+  }
+  const name = authorName ?? userName(message.author) ?? "someone";
+  notifier.push({ name, content: message.content });
+}
+
+/** One notification for `held` (what arrived in `key` since the last one). Text only
+ * (the API takes no markup), the names and message with their unsafe characters marked
+ * as on the page, and names quoted: a room named `x”. Admins: …` stays a name. Clicked,
+ * it brings the tab forward with the conversation open. */
+function showNotification(key, held) {
+  if (!notifying()) return; // turned off (or taken back) while these were held
+  const last = held.at(-1);
+  const dm = key.startsWith("dm:");
+  const room = dm ? "" : `“${roomName(key)}”`;
+  const n = held.length;
+  let title;
+  if (dm) title = n === 1 ? last.name : `${n} new messages from ${last.name}`;
+  else title = n === 1 ? `${last.name} mentioned you in ${room}` : `${n} new mentions in ${room}`;
+  const text = excerpt(last.content, NOTIFIED_CHARS);
+  const body = dm ? text : `${last.name}: ${text}`;
+  let notification;
+  try {
+    notification = new Notification(plainText(title), { body: plainText(body), tag: key });
+  } catch {
+    return; // Chrome on Android shows them through a service worker only: none here
+  }
+  const token = state.token;
+  notification.onclick = () => {
+    window.focus();
+    notification.close();
+    if (state.token === token && listed(key)) open(key);
+  };
+  // The one before, if still up, goes: browsers replace one of the same tag, not all.
+  notified.get(key)?.close();
+  notified.set(key, notification);
+}
+
+/** `key` was read (or left): its notification goes, and what was held for it. */
+function notificationsRead(key) {
+  notifiers.get(key)?.drop();
+  notified.get(key)?.close();
+  notified.delete(key);
+}
+
+/** Signed out: no notification of the account stays on the desktop or comes later. */
+function stopNotifying() {
+  for (const notifier of notifiers.values()) notifier.stop();
+  for (const notification of notified.values()) notification.close();
+  notifiers.clear();
+  notified.clear();
 }
 
 function nearBottom(list) {
@@ -867,7 +1125,7 @@ function switchDraft(key) {
 
 function open(key) {
   const again = key === state.active; // after a reconnect: the one open before
-  if (!again) announcing.held = []; // the messages of the one left: not "new" here
+  if (!again) announcing.drop(); // the messages of the one left: not "new" here
   switchDraft(key);
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);
@@ -998,8 +1256,10 @@ async function loadHistory(conv, older = false) {
 async function markRead(conv) {
   if (!state.connection?.ready || document.hidden) return;
   clearTimeout(state.readTimer);
-  const had = state.unread.get(conv.key) || 0;
+  const had = state.unread.get(conv.key) || state.mentions.has(conv.key);
   state.unread.delete(conv.key);
+  state.mentions.delete(conv.key);
+  notificationsRead(conv.key);
   if (had) renderLists();
   try {
     const response = await ask("mark_read", { target: conv.target });
@@ -1019,14 +1279,20 @@ function received(message, authorName) {
   if (!mine) stopTyping(key, message.author);
   const isNew = remember(conv, message, authorName);
   if (!isNew) return;
-  if (!mine) announceMessage(message, authorName, key);
+  const mention = mentionsMe(message);
+  if (!mine) {
+    announceMessage(message, authorName, key, mention);
+    // Only here, for a live `message_received`: history and the catch-up after a
+    // reconnect (loadHistory) never notify.
+    notifyMessage(message, authorName, key, mention);
+  }
   if (key === state.active) {
     const list = $("messages");
     const follow = mine || nearBottom(list);
     list.append(messageItem(message, authorName));
     if (!mine && document.hidden) {
       // Unseen (the tab is in the background): counted, and the line marks where from.
-      state.unread.set(key, (state.unread.get(key) || 0) + 1);
+      countUnread(key, message, mention);
       if (!conv.newFrom) {
         conv.newFrom = message.id;
         list.lastElementChild.before(newMarker());
@@ -1041,9 +1307,15 @@ function received(message, authorName) {
     }
   } else {
     forgetOldest(conv);
-    if (!mine) state.unread.set(key, (state.unread.get(key) || 0) + 1);
+    if (!mine) countUnread(key, message, mention);
   }
   listsChanged();
+}
+
+/** One more unread message in `key`, and one more unread mention if it is one. */
+function countUnread(key, message, mention) {
+  state.unread.set(key, (state.unread.get(key) || 0) + 1);
+  if (mention) state.mentions.set(key, (state.mentions.get(key) ?? new Set()).add(message.id));
 }
 
 /** Keep at most KEEP messages of `conv`, dropping its oldest (and their lines, and the
@@ -1164,6 +1436,7 @@ async function deleteMessage(id) {
 
 /** A message as edited (by us, or an event): held and shown, marked "(edited)". */
 function showEdited(message) {
+  if (!mentionsMe(message)) unmention(message.id);
   const conv = conversation(keyOfMessage(message));
   const kept = conv.messages.find((m) => m.id === message.id);
   if (kept) Object.assign(kept, message);
@@ -1184,6 +1457,7 @@ function forgetMessage(id) {
     conv.messages = conv.messages.filter((m) => m.id !== id);
     conv.ids.delete(id);
   }
+  unmention(id);
   removeLine(messageNode(id));
 }
 
@@ -1415,6 +1689,8 @@ function forgetRoom(roomId) {
   state.roles.delete(roomId);
   state.conversations.delete(key);
   state.unread.delete(key);
+  state.mentions.delete(key);
+  notificationsRead(key);
 }
 
 async function createRoom(event) {
@@ -1632,6 +1908,11 @@ async function loadUnread() {
     state.unread = new Map();
     for (const [id, n] of Object.entries(counts.by_room ?? {})) state.unread.set(`room:${id}`, n);
     for (const [id, n] of Object.entries(counts.by_dm ?? {})) state.unread.set(`dm:${id}`, n);
+    // Mentions are ours (the server counts none): kept while their conversation is
+    // still unread, dropped once it was read (elsewhere, or before the drop).
+    for (const key of state.mentions.keys()) {
+      if (!state.unread.get(key)) state.mentions.delete(key);
+    }
     renderLists();
   } catch (error) {
     if (state.token === token) showError(error);
@@ -1768,6 +2049,7 @@ function forget() {
     users: new Map(),
     online: new Set(),
     unread: new Map(),
+    mentions: new Map(),
     conversations: new Map(),
     typing: new Map(),
     lastTyping: new Map(),
@@ -1794,8 +2076,8 @@ function forget() {
   if ($("confirm").open) $("confirm").close(); // a question about the account's room
   if ($("password-dialog").open) $("password-dialog").close(); // which empties its fields
   if ($("sessions-dialog").open) $("sessions-dialog").close();
-  clearTimeout(announcing.timer);
-  Object.assign(announcing, { timer: null, held: [] });
+  announcing.stop();
+  stopNotifying();
   $("announcer").replaceChildren();
   for (const banner of ["notice", "alert"]) {
     $(banner).hidden = true;
@@ -2180,6 +2462,11 @@ function wire() {
     });
   });
   $("logout").addEventListener("click", logout);
+  $("notify").addEventListener("change", notifySettingChanged);
+  // Turned on or off in another tab: this one follows.
+  window.addEventListener("storage", (e) => {
+    if (e.key === NOTIFY_KEY || e.key === null) renderNotifySetting();
+  });
   $("change-password").addEventListener("click", openPasswordDialog);
   $("password-form").addEventListener("submit", changePassword);
   $("password-cancel").addEventListener("click", () => $("password-dialog").close());
@@ -2242,6 +2529,7 @@ function wire() {
 }
 
 wire();
+renderNotifySetting();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) start(saved);
 else showLogin("");
