@@ -267,17 +267,34 @@ class AuthService:
         validation.check_username(username)
         email = validation.check_email(email)
         validation.check_password(password)
-        # Cheap uniqueness checks before the expensive hash; the insert checks again.
-        # (A valid username has no "@" and a valid email has one, so neither lookup
-        # can match the other column.)
-        if await self.store.find_user_by_login(username) is not None:
-            raise LairError("username_taken")
-        if await self.store.find_user_by_login(email) is not None:
-            raise LairError("email_taken")
-        now = self.clock.seconds()
-        user = User(new_id(), username, email, "user", now, now)
-        user.password_hash = await self.passwords.hash(password)
-        await self.store.create_user(user)
+        # A name that looks like a user's (``аdmin``, Cyrillic а, beside ``admin``) is
+        # taken, as is one like a name being registered now: reserved before the first
+        # wait, so that of two look-alikes registered at once one is refused.
+        lookalikes = self.hub.lookalikes
+        reservation = lookalikes.reserve(username)
+        try:
+            # Cheap uniqueness checks before the expensive hash; the insert checks
+            # again. (A valid username has no "@" and a valid email has one, so
+            # neither lookup can match the other column.)
+            if await self.store.find_user_by_login(username) is not None:
+                raise LairError("username_taken")
+            if await self.store.find_user_by_login(email) is not None:
+                raise LairError("email_taken")
+            now = self.clock.seconds()
+            user = User(new_id(), username, email, "user", now, now)
+            user.password_hash = await self.passwords.hash(password)
+        except BaseException:
+            lookalikes.release(reservation)
+            raise
+        try:
+            await self.store.create_user(user)
+        except LairError as e:
+            if e.code in ("username_taken", "email_taken"):  # refused: nothing stored
+                lookalikes.release(reservation)
+            # Else (a storage fault, or cancelled) the user may have been stored: the
+            # name stays reserved, rather than free for a look-alike, until a restart.
+            raise
+        lookalikes.settle(reservation, user.id)
         return await self._new_session(user)
 
     @deferred

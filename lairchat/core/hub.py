@@ -23,6 +23,7 @@ from lairchat.core.events import (
     UserAudience,
 )
 from lairchat.domain.errors import LairError
+from lairchat.domain.lookalike import LookalikeIndex
 from lairchat.outbox import Outbox
 
 
@@ -88,6 +89,9 @@ class Hub:
         self._paused_in: dict[object, str] = {}
         self.senders_paused = 0
         self._names: dict[str, str] = {}
+        #: Every name known here and every one being registered, by how it looks: a
+        #: registration must not look like either (:mod:`lairchat.domain.lookalike`).
+        self.lookalikes = LookalikeIndex()
         #: Events published inside :meth:`batch`, delivered when it ends.
         self._batched: list[Event] | None = None
         #: Joins each connection's writes inside a batch into one send (transports
@@ -106,9 +110,20 @@ class Hub:
         for room_id, user_id in memberships:
             self.add_member(room_id, user_id)
         self._names.update(names)
+        pairs = self.lookalikes.load(names)
+        if pairs:
+            self.log.warn(
+                "{pairs} pair(s) of usernames look alike (Unicode's confusables): they"
+                " keep working, and no new name may look like any of them"
+                " (docs/SECURITY.md, look-alike usernames)",
+                pairs=pairs,
+            )
 
     def set_name(self, user_id: str, username: str) -> None:
+        """Teach the directory a user (one made by another process, say: the
+        operator's ``lairchat admin create-user`` while the server runs)."""
         self._names[user_id] = username
+        self.lookalikes.add(user_id, username)
 
     def username(self, user_id: str) -> str | None:
         return self._names.get(user_id)
