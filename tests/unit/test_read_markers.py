@@ -6,16 +6,23 @@ of the wrong conversation (docs/protocols/HTTP.md, ``/users/me`` and
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import uuid
 
 import pytest
 from twisted.internet import defer, task
 
 import lairchat.core.passwords
 from lairchat.domain.types import Target
+from lairchat.storage.sqlite import store as store_module
+from lairchat.storage.sqlite.migrate import migrate
+from lairchat.storage.sqlite.store import DM_FLOOR_STEP
 from lairchat.testing import make_core, result
 from lairchat.transports.http.testing import CHEAP_HASHER
 from tests.unit import test_core_messages as base
 from tests.unit.test_http_ratelimit import limited_client
+from tests.unit.test_read_scale import Traced
 
 # The fixtures of the message tests: room "general", alice its owner, carol a
 # moderator, bob and erin members, dave outside.
@@ -237,3 +244,101 @@ def test_marking_read_over_rest_leaves_the_sending_allowance_alone(monkeypatch):
         assert reply.status == 200, reply.json
     sent = client.post("/api/v1/messages", {"target": target, "content": "hi"}, token=alice.token)
     assert sent.status == 201, sent.json
+
+
+# -- DM partners at scale (migration 009) -------------------------------------------------
+
+
+def dm_database(path: str, partners: dict[str, int]) -> str:
+    """A migrated database where each of ``partners`` (name → how many) sent alice that
+    many DMs, all read (her marker at the newest of each); alice's id."""
+    conn = sqlite3.connect(path)
+    migrate(conn)
+    ids = {name: str(uuid.uuid5(uuid.NAMESPACE_DNS, name)) for name in ["alice", *partners]}
+    alice = ids["alice"]
+    with conn:
+        conn.executemany(
+            "INSERT INTO users (id, username, email, password_hash, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'h', 0, 0)",
+            [(i, name, f"{name}@x.io") for name, i in ids.items()],
+        )
+        for name, n in partners.items():
+            conn.executemany(
+                "INSERT INTO messages (id, author_id, target_type, target_id, content, "
+                "created_at, updated_at) VALUES (?, ?, 'dm', ?, 'hi', 0, 0)",
+                [(str(uuid.uuid4()), ids[name], alice) for _ in range(n)],
+            )
+            conn.execute(
+                "INSERT INTO read_markers (user_id, target_type, target_id, last_read_seq, "
+                "updated_at) SELECT ?, 'dm', author_id, max(rowid), 0 FROM messages "
+                "WHERE author_id = ?",
+                (alice, ids[name]),
+            )
+    conn.close()
+    return alice
+
+
+def test_finding_dm_partners_reads_what_came_since_not_every_dm_ever(tmp_path):
+    """Found by EXPLAIN QUERY PLAN of ``/users/me``: finding who ever DMed the caller
+    read every DM they ever received, each one's row for its author, on every call,
+    however long ago all of them were read (82 ms for 50,000 DMs, docs/architecture.md).
+    Now a search that reads many raises the caller's floor past them (migration 009):
+    the next call reads the same whether 400 or 4,000 DMs lie below it."""
+    steps = {}
+    for n in (2 * DM_FLOOR_STEP, 20 * DM_FLOOR_STEP):
+        path = str(tmp_path / f"dm{n}.db")
+        alice = dm_database(path, {"bob": n, "carol": n})
+        traced = Traced(path)
+        assert result(traced.store.unread_counts(alice, [])) == {"by_room": {}, "by_dm": {}}
+        count = [0]
+
+        def step(count=count) -> int:
+            count[0] += 1
+            return 0
+
+        traced.pool.connection.set_progress_handler(step, 100)
+        assert result(traced.store.unread_counts(alice, [])) == {"by_room": {}, "by_dm": {}}
+        steps[n] = count[0]
+        traced.store.close()
+    small, large = steps.values()
+    assert large < 1.5 * small, steps
+
+
+def test_dm_counts_stay_right_as_the_floor_rises(w, s, monkeypatch):
+    """Counts checked against the rows themselves while DMs come and go, markers move
+    and the floor rises (every 3 rows read, here): a partner first seen below or above
+    the floor, read or not, is counted alike."""
+    monkeypatch.setattr(store_module, "DM_FLOOR_STEP", 3)
+    rnd = random.Random(67)
+    partners = [s.bob, s.carol, s.dave, s.erin, w.user("frank")]
+    sent: list = []
+    for turn in range(300):
+        roll = rnd.random()
+        if roll < 0.6:
+            sent.append(send(w, rnd.choice(partners), Target("dm", s.alice.id), str(turn)))
+        elif roll < 0.7 and sent:
+            message = sent.pop(rnd.randrange(len(sent)))
+            result(w.core.store.delete_message(message.id))
+        elif roll < 0.85:
+            partner = rnd.choice(partners)
+            mine = [m for m in sent if m.author == partner.id]
+            up_to = rnd.choice(mine).id if mine and rnd.random() < 0.5 else None
+            w.ok(w.core.messages.mark_read(s.alice, Target("dm", partner.id), up_to))
+        else:
+            send(w, s.alice, Target("dm", rnd.choice(partners).id), "mine")
+        expected: dict[str, int] = {}
+        markers = dict(
+            w.core.store._reader.connection.execute(  # noqa: SLF001 (the rows themselves)
+                "SELECT target_id, last_read_seq FROM read_markers WHERE user_id = ? "
+                "AND target_type = 'dm'",
+                (s.alice.id,),
+            ).fetchall()
+        )
+        for message in sent:
+            if message.seq > markers.get(message.author, 0):
+                expected[message.author] = expected.get(message.author, 0) + 1
+        assert unread(w, s.alice)["by_dm"] == expected, turn
+    floor = w.core.store._reader.connection.execute(  # noqa: SLF001
+        "SELECT seq FROM dm_read_floors WHERE user_id = ?", (s.alice.id,)
+    ).fetchone()
+    assert floor is not None and floor[0] > 0  # it did rise meanwhile

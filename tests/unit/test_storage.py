@@ -35,6 +35,7 @@ OURS = [
     "005_lairchat_dm_index_only_on_dms",
     "006_lairchat_message_seq_floor",
     "008_lairchat_read_indexes",
+    "009_lairchat_dm_read_floors",
 ]
 
 

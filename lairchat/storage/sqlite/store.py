@@ -138,6 +138,28 @@ def _unread_sql(kind: str, other: str) -> str:
     return f"SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {where} LIMIT {UNREAD_MAX})"
 
 
+#: DM rows a search for a user's DM partners reads above their floor (migration 009)
+#: before the floor is raised past them: below it, a few partners' worth of reads
+#: costs less than the write that would save them.
+DM_FLOOR_STEP = 200
+
+#: A user's DM partners (``?1``: the user), with each one's unread count, and for
+#: those found among the DMs above the user's floor, how many of those rows there
+#: were and the newest one's seq. Partners are the user's DM read markers (the rows
+#: below the floor are theirs) and the authors above the floor, a range of
+#: ``idx_messages_target`` (migration 009).
+_DM_PARTNERS = (
+    "WITH above(id, seen, newest) AS (SELECT author_id, count(*), max(rowid) FROM messages "
+    "WHERE target_type = 'dm' AND target_id = ?1 AND author_id != ?1 AND rowid > "
+    "coalesce((SELECT seq FROM dm_read_floors WHERE user_id = ?1), 0) GROUP BY author_id),"
+    " partner(id, seen, newest) AS (SELECT target_id, 0, NULL FROM read_markers "
+    "WHERE user_id = ?1 AND target_type = 'dm' AND target_id != ?1 "
+    "UNION ALL SELECT id, seen, newest FROM above),"
+    " p(id, seen, newest) AS (SELECT id, max(seen), max(newest) FROM partner GROUP BY id) "
+    f"SELECT p.id, ({_unread_sql('dm', 'p.id')}), p.seen, p.newest FROM p"
+)
+
+
 def _like(search: str) -> str:
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -838,25 +860,52 @@ class SQLiteStore:
 
     def unread_counts(self, user_id: str, room_ids: list[str]) -> defer.Deferred:
         """Two statements whatever the rooms and partners: one counts every room (its
-        ids passed as one JSON array), one every DM partner. A statement pair per room
-        and three per partner were 5,032 for a user in 1,000 rooms DMed by 1,000
-        people (docs/architecture.md, "Reads at scale")."""
+        ids passed as one JSON array), one every DM partner (:data:`_DM_PARTNERS`). A
+        statement pair per room and three per partner were 5,032 for a user in 1,000
+        rooms DMed by 1,000 people (docs/architecture.md, "Reads at scale"). When
+        finding the partners read DM_FLOOR_STEP rows or more, the floor is raised
+        past them (:meth:`_raise_dm_floor`) before the counts are answered."""
         rooms = f"SELECT r.value, ({_unread_sql('room', 'r.value')}) FROM json_each(?2) r"
-        dms = (
-            f"SELECT p.author_id, ({_unread_sql('dm', 'p.author_id')}) FROM "
-            "(SELECT DISTINCT author_id FROM messages WHERE target_type = 'dm' "
-            "AND target_id = ?1 AND author_id != ?1) p"
-        )
 
-        def txn(cur: sqlite3.Cursor) -> dict[str, dict[str, int]]:
+        def txn(cur: sqlite3.Cursor) -> tuple[dict[str, dict[str, int]], list[tuple]]:
             by_room = cur.execute(rooms, (user_id, orjson.dumps(room_ids).decode())).fetchall()
-            by_dm = cur.execute(dms, (user_id,)).fetchall()
-            return {
+            by_dm = cur.execute(_DM_PARTNERS, (user_id,)).fetchall()
+            counts = {
                 "by_room": {k: n for k, n in by_room if n},
-                "by_dm": {k: n for k, n in by_dm if n},
+                "by_dm": {k: n for k, n, _, _ in by_dm if n},
             }
+            return counts, [(k, seen, newest) for k, _, seen, newest in by_dm if seen]
 
-        return self._read(txn)
+        def answer(read: tuple[dict[str, dict[str, int]], list[tuple]]) -> Any:
+            counts, above = read
+            if sum(seen for _, seen, _ in above) < DM_FLOOR_STEP:
+                return counts
+            partners = [k for k, _, _ in above]
+            newest = max(n for _, _, n in above)
+            return self._raise_dm_floor(user_id, partners, newest).addCallback(lambda _: counts)
+
+        return self._read(txn).addCallback(answer)
+
+    def _raise_dm_floor(self, user_id: str, partners: list[str], seq: int) -> defer.Deferred:
+        """Raise the user's DM floor (migration 009) to ``seq``, the newest DM to them
+        a search read: first each author found above the old floor gets a read
+        marker, at 0 (as good as none) unless it has one, so that below the new
+        floor every DM is a marker holder's. Valid whenever it is written: a new DM
+        is numbered past every seq there was, and no marker is ever deleted."""
+
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.executemany(
+                "INSERT INTO read_markers (user_id, target_type, target_id, last_read_seq, "
+                "updated_at) VALUES (?, 'dm', ?, 0, 0) ON CONFLICT DO NOTHING",
+                [(user_id, partner) for partner in partners],
+            )
+            cur.execute(
+                "INSERT INTO dm_read_floors (user_id, seq) VALUES (?, ?) ON CONFLICT (user_id) "
+                "DO UPDATE SET seq = excluded.seq WHERE excluded.seq > dm_read_floors.seq",
+                (user_id, seq),
+            )
+
+        return self._write(txn)
 
     def unread_count(self, user_id: str, target: Target) -> defer.Deferred:
         sql = f"SELECT ({_unread_sql(target.kind, '?2')})"
