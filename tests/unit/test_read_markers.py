@@ -342,3 +342,24 @@ def test_dm_counts_stay_right_as_the_floor_rises(w, s, monkeypatch):
         "SELECT seq FROM dm_read_floors WHERE user_id = ?", (s.alice.id,)
     ).fetchone()
     assert floor is not None and floor[0] > 0  # it did rise meanwhile
+
+
+def test_counts_are_answered_when_the_floor_cannot_be_raised(tmp_path):
+    """Raising the floor is a write made while answering a read: with the disk full
+    (writes failing, reads still working) ``/users/me`` must still answer, as it did
+    before there was a floor; the next call tries again."""
+    path = str(tmp_path / "full.db")
+    alice = dm_database(path, {"bob": 2 * DM_FLOOR_STEP})
+    traced = Traced(path)
+    store = traced.store
+
+    def full(fn, *args):
+        return store._guarded(  # noqa: SLF001 (as a real write's failure is reported)
+            defer.fail(sqlite3.OperationalError("database or disk is full")), "writes"
+        )
+
+    store._write = full  # noqa: SLF001
+    assert result(store.unread_counts(alice, [])) == {"by_room": {}, "by_dm": {}}
+    floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
+    assert floors == (0,)
+    traced.store.close()

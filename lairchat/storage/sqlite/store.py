@@ -882,7 +882,15 @@ class SQLiteStore:
                 return counts
             partners = [k for k, _, _ in above]
             newest = max(n for _, _, n in above)
-            return self._raise_dm_floor(user_id, partners, newest).addCallback(lambda _: counts)
+
+            def unraised(failure: Failure) -> dict[str, dict[str, int]]:
+                # The floor only saves work later: with writes failing (a full disk;
+                # the fault is logged and reported on /ready already), still answer.
+                failure.trap(StorageFault)
+                return counts
+
+            d = self._raise_dm_floor(user_id, partners, newest)
+            return d.addCallbacks(lambda _: counts, unraised)
 
         return self._read(txn).addCallback(answer)
 
