@@ -6,11 +6,14 @@ Every wait is a read with a deadline; nothing sleeps."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 
+from lairchat.storage.sqlite.store import DM_FLOOR_STEP
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient, WSClient, rest
 
@@ -159,3 +162,32 @@ def test_rest_and_real_time_count_the_same_state_alike(server: ServerProcess) ->
     assert refused["error"]["code"] == "not_room_member", refused
     status, body = outsider.rest("POST", "/api/v1/messages/read", {"target": room(room_id)})
     assert (status, body["error"]["code"]) == (403, "not_room_member")
+
+
+def test_dm_counts_stay_right_once_the_floor_rises(server: ServerProcess) -> None:
+    """Past DM_FLOOR_STEP DMs, ``/users/me`` raises the caller's DM floor (a write on
+    the server's writer thread, after its read): the counts it answers, and every
+    later one, are what was sent and not read."""
+    alice, bob, carol = Account(server), Account(server), Account(server)
+    total = DM_FLOOR_STEP + 20
+    for i in range(total):
+        bob.tcp.send(
+            {"type": "send_message", "request_id": f"d{i}", "target": dm(alice.id), "content": "x"}
+        )
+    last = bob.tcp.wait_for(lambda m: m.get("request_id") == f"d{total - 1}")
+    alice.tcp.ok("mark_read", target=dm(bob.id), up_to=last["message"]["id"])
+    carol.tcp.ok("send_message", target=dm(alice.id), content="unread")
+    expected = {"total": 1, "by_room": {}, "by_dm": {carol.id: 1}}
+    assert alice.counts() == expected  # the floor rises here
+    assert alice.counts() == expected
+    dave = Account(server)
+    dave.tcp.ok("send_message", target=dm(alice.id), content="new partner, above it")
+    bob.tcp.ok("send_message", target=dm(alice.id), content="bob again")
+    assert alice.counts() == {
+        "total": 3,
+        "by_room": {},
+        "by_dm": {carol.id: 1, dave.id: 1, bob.id: 1},
+    }
+    with closing(sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)) as db:
+        floor = db.execute("SELECT seq FROM dm_read_floors WHERE user_id = ?", (alice.id,))
+        assert floor.fetchone() is not None
