@@ -7,8 +7,11 @@ from zope.interface import Attribute, Interface
 
 
 class IUserStore(Interface):
-    def create_user(user):
-        """Insert a user; fails with ``username_taken`` or ``email_taken``."""
+    def create_user(user, after=0, check=None):
+        """Insert a user; fails with ``username_taken`` or ``email_taken``. With
+        ``check``, first ``check(users_after(after))`` in the same transaction, which
+        may refuse the insert by raising: that no other process has just made a user
+        whose name looks like this one (lairchat.domain.lookalike)."""
 
     def get_user(user_id):
         """The User or None."""
@@ -32,6 +35,10 @@ class IUserStore(Interface):
 
     def user_names():
         """``{user_id: username}`` for every user (the hub's directory)."""
+
+    def users_after(rowid):
+        """``[(rowid, user_id, username)]`` of the users inserted after ``rowid`` (0:
+        all), oldest first: the users another process made since the directory looked."""
 
 
 class ISessionStore(Interface):
@@ -150,7 +157,8 @@ class IMessageStore(Interface):
         """The ``seq`` of a message, or None."""
 
     def unread_counts(user_id, room_ids):
-        """``{"by_room": {id: n}, "by_dm": {id: n}}`` above the user's read markers."""
+        """``{"by_room": {id: n}, "by_dm": {id: n}}`` above the user's read markers.
+        May write, after the read: the user's DM floor (migration 009)."""
 
     def mark_read(moves, now):
         """Move read markers forward (never back), every ``(user_id, target,
