@@ -73,6 +73,23 @@ def test_markers_moved_at_once_share_one_transaction(w, s):
     assert [unread(w, u)["total"] for u in (s.alice, s.bob, s.carol)] == [0, 0, 0]
 
 
+def test_two_devices_marking_at_once_keep_the_furthest_marker(w, s):
+    """Both moves in one transaction, the further one first: the marker stays there,
+    and both devices are answered with the count it leaves."""
+    sent = [send(w, s.alice, s.target, str(i)) for i in range(3)]
+    send(w, s.carol, s.target, "to mark read first")  # holds the writer meanwhile
+    writes, real = hold_marker_writes(w)
+    first = w.core.messages.mark_read(s.carol, s.target, None)
+    far = w.core.messages.mark_read(s.bob, s.target, sent[2].id)
+    near = w.core.messages.mark_read(s.bob, s.target, sent[0].id)
+    while writes:
+        moves, d = writes.pop(0)
+        result(real(moves, 0))
+        d.callback(None)
+    assert [result(d) for d in (first, far, near)] == [0, 1, 1]  # carol's one is left
+    assert unread(w, s.bob)["by_room"] == {s.room.id: 1}
+
+
 def test_a_marker_that_does_not_move_writes_nothing(tmp_path):
     """A mark_read that moves nothing (a second device, a conversation opened again,
     an older ``up_to``) rewrote the row's ``updated_at``: a commit with a page to
