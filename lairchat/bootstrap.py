@@ -78,8 +78,6 @@ def ensure_admin(
             result(core.users.set_role(user.id, "admin"))
             return f"existing account {user.username} promoted to admin"
         address = email or f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"
-        # Every name, so that the admin's may not look like one (lookalike.py).
-        core.hub.lookalikes.load(result(core.store.user_names()))
         created = create_account(core, username, address, password, "admin")
     except StorageFault:
         raise  # the database's fault, not the variables': the start names the database

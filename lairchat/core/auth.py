@@ -6,6 +6,7 @@ revoke it at once on every transport (the hub closes live connections).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
 from lairchat.core.passwords import Passwords
 from lairchat.core.tokens import Claims, Tokens
-from lairchat.domain import validation
+from lairchat.domain import lookalike, validation
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.timefmt import ts_plus
@@ -278,6 +279,13 @@ class AuthService:
             # neither lookup can match the other column.)
             if await self.store.find_user_by_login(username) is not None:
                 raise LairError("username_taken")
+            # Users another process made (lairchat admin create-user while the
+            # server runs) are unknown here: learn them (all, the first time), and
+            # let the insert's transaction check the few made after that.
+            lookalikes.learn(await self.store.users_after(lookalikes.since))
+            if not lookalikes.alone(reservation):
+                raise LairError("username_taken")
+            learned = lookalikes.since  # not later: others may learn more meanwhile
             if await self.store.find_user_by_login(email) is not None:
                 raise LairError("email_taken")
             now = self.clock.seconds()
@@ -287,7 +295,8 @@ class AuthService:
             lookalikes.release(reservation)
             raise
         try:
-            await self.store.create_user(user)
+            check = functools.partial(lookalike.check_unlike, username)
+            await self.store.create_user(user, learned, check)
         except LairError as e:
             if e.code in ("username_taken", "email_taken"):  # refused: nothing stored
                 lookalikes.release(reservation)

@@ -48,7 +48,17 @@ def keys(username: str) -> tuple[str, str]:
         if caseless.isascii() and written.isascii():
             return caseless.lower(), written.lower()
     caseless = unicodedata.normalize("NFKC", username.casefold())
-    return skeleton(caseless).casefold(), skeleton(username).casefold()
+    written = skeleton(username).casefold()
+    return (written if caseless == username else skeleton(caseless).casefold()), written
+
+
+def check_unlike(username: str, users: Iterable[tuple[int, str, str]]) -> None:
+    """``username_taken`` if one of ``users`` (``(rowid, id, username)``, as
+    ``IStore.users_after`` gives them) has a name that looks like ``username``."""
+    mine = keys(username)
+    for _, _, name in users:
+        if any(a == b for a, b in zip(keys(name), mine, strict=True)):
+            raise LairError("username_taken")
 
 
 class LookalikeIndex:
@@ -68,6 +78,10 @@ class LookalikeIndex:
         #: For each of the two keys: key -> how many holders have it. Counts, not sets
         #: of holders: the start builds this for every user (docs/SECURITY.md).
         self._counts: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        #: The highest rowid of the users table :meth:`learn` has seen: the users
+        #: after it may be news (made by another process, ``lairchat admin
+        #: create-user`` while the server runs).
+        self.since = 0
 
     def load(self, names: Mapping[str, str]) -> int:
         """Add every ``{user_id: username}``; return how many pairs of different users
@@ -85,6 +99,13 @@ class LookalikeIndex:
         for counts, key in zip(self._counts, held, strict=True):
             counts[key] = counts.get(key, 0) + 1
 
+    def learn(self, users: Iterable[tuple[int, str, str]]) -> None:
+        """Add ``users`` (``(rowid, id, username)``, oldest first), and move
+        :attr:`since` past them."""
+        for rowid, user_id, username in users:
+            self.add(user_id, username)
+            self.since = max(self.since, rowid)
+
     def taken(self, username: str) -> bool:
         """Whether a user's name, or one being registered, looks like ``username``."""
         return any(key in counts for counts, key in zip(self._counts, keys(username), strict=True))
@@ -98,6 +119,14 @@ class LookalikeIndex:
         reservation = object()
         self.add(reservation, username)
         return reservation
+
+    def alone(self, reservation: object) -> bool:
+        """Whether nobody else holds the reservation's keys (a user :meth:`learn`
+        added since it was made may)."""
+        return all(
+            counts[key] == 1
+            for counts, key in zip(self._counts, self._keys[reservation], strict=True)
+        )
 
     def release(self, reservation: object) -> None:
         """The registration failed: its name is free again."""

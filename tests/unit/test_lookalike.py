@@ -217,16 +217,21 @@ class Held:
             d.callback(fn(*args))
 
 
-@pytest.fixture
-def held() -> tuple[Core, Held]:
+def held_on(path: str) -> tuple[Core, Held]:
+    """A core on ``path`` whose password hashes wait for :meth:`Held.finish`."""
     hashes = Held()
     clock = task.Clock()
     clock.advance(1_700_000_000)
-    store_pool = ImmediatePool(":memory:")
+    store_pool = ImmediatePool(path)
     migrate.migrate(store_pool.connection)
-    core = Core.build(SQLiteStore(store_pool, store_pool), clock, TEST_SECRET, hashes)
+    core = Core.build(SQLiteStore(store_pool, store_pool, path), clock, TEST_SECRET, hashes)
     core.load()
     return core, hashes
+
+
+@pytest.fixture
+def held() -> tuple[Core, Held]:
+    return held_on(":memory:")
 
 
 def test_two_look_alikes_registered_at_once_one_is_refused(held) -> None:
@@ -264,7 +269,7 @@ def test_an_insert_of_unknown_outcome_keeps_the_name(core: Core, monkeypatch) ->
     """A storage fault may come after the commit: the name stays taken rather than
     free for a look-alike of a user who may exist."""
     monkeypatch.setattr(
-        core.store, "create_user", lambda user: defer.fail(StorageFault("disk I/O error"))
+        core.store, "create_user", lambda *args: defer.fail(StorageFault("disk I/O error"))
     )
     refused(register(core, "admin"), "internal_error")
     monkeypatch.undo()
@@ -304,13 +309,57 @@ def test_a_flood_of_look_alikes_is_counted_not_listed() -> None:
     assert index.pairs() == 4096 * 4095 // 2 + 1
 
 
-def test_a_user_the_server_learns_of_later_takes_their_name(core: Core) -> None:
-    """One made by ``lairchat admin create-user`` while the server runs: taught to the
-    hub when they sign in (hub.set_name)."""
-    user = insert_directly(core, "support")
-    assert result(register(core, "\u0455upport")).user  # not known yet: Cyrillic ѕ
-    core.hub.set_name(user.id, user.username)
-    refused(register(core, "\u0455upp\u043ert"))
+def test_a_user_another_process_made_takes_their_name(tmp_path: Path) -> None:
+    """``lairchat admin create-user`` while the server runs: the server's directory
+    was filled at its start, and a look-alike of the new user registered."""
+    path = str(tmp_path / "chat.db")
+    server = make_core(path)
+    result(register(server, "alice"))
+    insert_directly(make_core(path), "support")  # another process
+    refused(register(server, "\u0455upport"))  # Cyrillic ѕ
+    assert server.hub.lookalikes.taken("supp\u043ert")  # learned: Cyrillic о
+
+
+def test_a_user_another_process_makes_during_the_hash_takes_their_name(
+    tmp_path: Path,
+) -> None:
+    """Made after the registration looked for news and before its insert: the
+    insert's own transaction refuses, and the name is free again."""
+    path = str(tmp_path / "chat.db")
+    server, hashes = held_on(path)
+    pending = register(server, "\u0455upport")
+    insert_directly(make_core(path), "support")  # another process, meanwhile
+    hashes.finish()
+    refused(pending)
+    assert [u.username for u in result(server.store.list_users(10, 0, None))] == ["support"]
+    later = register(server, "helpdesk")  # its look for news learns "support"
+    hashes.finish()
+    assert result(later).user.username == "helpdesk"
+    assert server.hub.lookalikes.pairs() == 0  # no reservation left to pair with it
+
+
+def test_news_learned_by_another_registration_still_refuses_the_first(
+    tmp_path: Path,
+) -> None:
+    """The other process's user is learned by a second registration while the first
+    waits for its hash: the first's insert still checks everything made since its
+    own look."""
+    path = str(tmp_path / "chat.db")
+    server, hashes = held_on(path)
+    first = register(server, "\u0455upport")
+    insert_directly(make_core(path), "support")
+    second = register(server, "helpdesk")
+    hashes.finish()
+    refused(first)
+    assert result(second).user.username == "helpdesk"
+    names = sorted(u.username for u in result(server.store.list_users(10, 0, None)))
+    assert names == ["helpdesk", "support"]
+
+
+def test_the_hub_teaches_the_names_it_learns(core: Core) -> None:
+    core.hub.set_name(new_id(), "support")
+    assert core.hub.lookalikes.taken("\u0455upport")
+    assert not core.hub.lookalikes.taken("supports")
 
 
 # -- the operator's paths ---------------------------------------------------------------

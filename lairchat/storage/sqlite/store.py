@@ -165,6 +165,15 @@ def _like(search: str) -> str:
     return f"%{escaped}%"
 
 
+def _users_after(cur: sqlite3.Cursor, rowid: int) -> list[tuple[int, str, str]]:
+    """``(rowid, id, username)`` of the users inserted after ``rowid``, oldest first. A
+    range of the table's own key: lairchat neither deletes users nor renumbers rows
+    (no VACUUM), so a new user's rowid is above every older one's."""
+    return cur.execute(
+        "SELECT rowid, id, username FROM users WHERE rowid > ? ORDER BY rowid", (rowid,)
+    ).fetchall()
+
+
 @implementer(IStore)
 class SQLiteStore:
     def __init__(
@@ -270,10 +279,17 @@ class SQLiteStore:
 
     # -- users ----------------------------------------------------------------------
 
-    def create_user(self, user: User) -> defer.Deferred:
+    def create_user(
+        self,
+        user: User,
+        after: int = 0,
+        check: Callable[[list[tuple[int, str, str]]], None] | None = None,
+    ) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> User:
             if cur.execute("SELECT 1 FROM users WHERE username = ?", (user.username,)).fetchone():
                 raise LairError("username_taken")
+            if check is not None:
+                check(_users_after(cur, after))
             if cur.execute("SELECT 1 FROM users WHERE email = ?", (user.email,)).fetchone():
                 raise LairError("email_taken")
             cur.execute(
@@ -382,6 +398,9 @@ class SQLiteStore:
             return dict(cur.execute("SELECT id, username FROM users").fetchall())
 
         return self._read(txn)
+
+    def users_after(self, rowid: int) -> defer.Deferred:
+        return self._read(lambda cur: _users_after(cur, rowid))
 
     # -- sessions -------------------------------------------------------------------
 
