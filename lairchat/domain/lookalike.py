@@ -37,16 +37,18 @@ def skeleton(text: str) -> str:
 
 
 def keys(username: str) -> tuple[str, str]:
-    """What a name is compared by: the skeleton of its caseless form (Unicode's
-    NFKC_Casefold, so that ``ａｄｍｉｎ`` from before the NFKC rule meets ``admin``),
-    and its skeleton as written; each case-folded after (``0`` → ``O``, which must meet
-    ``o``). Two names look alike when either key is the same."""
+    """What a name is compared by: the skeleton of its caseless form (NFKC of its case
+    fold, as Unicode's NFKC_Casefold, so that ``ａｄｍｉｎ`` from before the NFKC rule
+    meets ``admin``), and its skeleton as written; each case-folded after (``0`` →
+    ``O``, which must meet ``o``). Two names look alike when either key is the same;
+    a key both share is one string (the index holds one per user)."""
     if username.isascii():
         # Most names: ASCII is its own NFD, NFKC and (lowered) case fold, and the
-        # prototypes of ASCII letters, digits and ``_`` are ASCII; 3 times faster.
+        # prototypes of ASCII letters, digits and ``_`` are ASCII: no normalizing.
         caseless, written = username.lower().translate(_TABLE), username.translate(_TABLE)
         if caseless.isascii() and written.isascii():
-            return caseless.lower(), written.lower()
+            written = written.lower()
+            return (written if caseless == written else caseless.lower()), written
     caseless = unicodedata.normalize("NFKC", username.casefold())
     written = skeleton(username).casefold()
     return (written if caseless == username else skeleton(caseless).casefold()), written
