@@ -290,7 +290,11 @@ class ActionsMixin:
     def _mark_read(self, key: ConvKey) -> None:
         if key[0] not in ("room", "dm") or not self.api.token:
             return
-        d = ensureDeferred(self.api.mark_read(key[0], key[1]))
+        # Up to the newest message shown: one stored while this is on its way must
+        # not be marked read before it is seen.
+        conv = self.state.conversations.get(key)
+        newest = next((m.id for m in reversed(conv.messages) if m.id), None) if conv else None
+        d = ensureDeferred(self.api.mark_read(key[0], key[1], newest))
         d.addErrback(lambda f: None)  # lairchat's extension; other servers say 404
 
     # -- rooms ---------------------------------------------------------------------------

@@ -272,8 +272,8 @@ class FakeApi:
             raise page
         return page
 
-    async def mark_read(self, kind: str, target_id: str) -> None:
-        await self._answer("mark_read", kind, target_id)
+    async def mark_read(self, kind: str, target_id: str, up_to: str | None = None) -> None:
+        await self._answer("mark_read", kind, target_id, up_to)
 
     async def invite(self, room_id: str, user_id: str) -> dict[str, Any]:
         await self._answer("invite", room_id, user_id)

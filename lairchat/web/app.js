@@ -1253,6 +1253,15 @@ async function loadHistory(conv, older = false) {
   }
 }
 
+/** The id of the newest message the conversation shows (by time), or undefined. */
+function newestShown(conv) {
+  let newest;
+  for (const m of conv.messages) {
+    if (m.id && (!newest || m.created_at >= newest.created_at)) newest = m;
+  }
+  return newest?.id;
+}
+
 async function markRead(conv) {
   if (!state.connection?.ready || document.hidden) return;
   clearTimeout(state.readTimer);
@@ -1261,8 +1270,12 @@ async function markRead(conv) {
   state.mentions.delete(conv.key);
   notificationsRead(conv.key);
   if (had) renderLists();
+  // Up to the newest message shown, not "whatever is newest": one stored while
+  // this was on its way would be marked read before the page ever showed it.
+  const newest = newestShown(conv);
+  const request = newest ? { target: conv.target, up_to: newest } : { target: conv.target };
   try {
-    const response = await ask("mark_read", { target: conv.target });
+    const response = await ask("mark_read", request);
     if (!response.success) showError(response.error);
   } catch {
     // offline: the next connection fetches the counts again

@@ -714,6 +714,34 @@ def test_the_message_box_per_conversation(server: ServerProcess, driver: webdriv
         assert box.get_attribute("value") == ""
 
 
+def test_a_conversation_is_marked_read_up_to_what_it_shows(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found by the unread-counts review: the page marked read without ``up_to`` (the
+    conversation's newest), so a message stored while the request was on its way
+    counted as read before the page ever showed it."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (first, _) = two_users_in_two_rooms(alice, bob)
+        target = {"type": "room", "room_id": first["id"]}
+        sent = [bob.ok("send_message", target=target, content=f"m{n}")["message"] for n in (1, 2)]
+        signed_in(server, driver, accounts[0]["token"])
+        driver.execute_script(
+            """window.markReads = [];
+               const send = WebSocket.prototype.send;
+               WebSocket.prototype.send = function (data) {
+                 const message = JSON.parse(data);
+                 if (message.type === "mark_read") markReads.push(message);
+                 return send.call(this, data);
+               };"""
+        )
+        open_room(driver, first["name"])
+        wait_for(driver, showing("m2"))
+        wait_for(driver, lambda d: d.execute_script("return markReads.length") > 0)
+        marks = driver.execute_script("return markReads")
+        assert [m["up_to"] for m in marks] == [sent[1]["id"]] * len(marks), marks
+        assert all(m["target"] == target for m in marks), marks
+
+
 def test_the_focus_survives_the_lists_being_redrawn(
     server: ServerProcess, driver: webdriver.Chrome
 ):
