@@ -453,17 +453,28 @@ const CANDIDATE = new RegExp(`(?:^|(?!${NAME})[^])@(${NAME}+)`, "gu");
 /** Text as names are compared: NFKC (a decomposed "é", fullwidth letters or "＠" read as
  * the plain ones), then Unicode's case folding as JavaScript can do it: lower, upper,
  * lower (so "ß", "ẞ" and "SS" fold alike, as with Python's `casefold`); never the
- * locale's (which makes "I" a dotless "ı" in Turkish). */
-const fold = (text) => text.normalize("NFKC").toLowerCase().toUpperCase().toLowerCase();
+ * locale's (which makes "I" a dotless "ı" in Turkish). The dotless "ı" is the one letter
+ * that round trip folds other than `casefold` (its upper case is "I", so it would become
+ * "i"): it is kept as it is, as `casefold` keeps it, so `@kıkı` does not name "kiki".
+ * Checked on every code point against the terminal client's rule
+ * (tests/unit/test_mention_rule_agreement.py). */
+const fold = (text) =>
+  text
+    .normalize("NFKC")
+    .split("ı")
+    .map((part) => part.toLowerCase().toUpperCase().toLowerCase())
+    .join("ı");
 
 /** Whether `content` mentions `username`: `@` and the name as a whole word, compared
  * folded (docs/WEB.md, "Mentions"; the terminal client's rule, lairchat/client). */
 function mentions(content, username) {
   const name = fold(username);
-  // Only the first 4096 UTF-16 units: every message lairchat accepts (4096 bytes, never
-  // fewer units than bytes) is read whole, and a megabyte from another server is not
-  // folded at every redraw.
-  const plain = content.slice(0, CONTENT_MAX_BYTES).normalize("NFKC");
+  // Only the first 4096 characters (code points, as the terminal client counts them):
+  // every message lairchat accepts (4096 bytes, never fewer bytes than characters) is
+  // read whole, and a megabyte from another server is not folded at every redraw. Twice
+  // as many UTF-16 units hold at least that many characters.
+  const head = Array.from(content.slice(0, 2 * CONTENT_MAX_BYTES)).slice(0, CONTENT_MAX_BYTES);
+  const plain = head.join("").normalize("NFKC");
   for (const found of plain.matchAll(CANDIDATE)) {
     if (fold(found[1]) === name) return true;
   }
