@@ -158,7 +158,8 @@ class IMessageStore(Interface):
 
     def unread_counts(user_id, room_ids):
         """``{"by_room": {id: n}, "by_dm": {id: n}}`` above the user's read markers.
-        May write, after the read: the user's DM floor (migration 009)."""
+        May write, after the read and without the answer waiting for it: the user's
+        DM floor (migration 009)."""
 
     def mark_read(moves, now):
         """Move read markers forward (never back), every ``(user_id, target,

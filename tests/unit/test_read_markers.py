@@ -380,3 +380,36 @@ def test_counts_are_answered_when_the_floor_cannot_be_raised(tmp_path):
     floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
     assert floors == (0,)
     traced.store.close()
+
+
+def test_counts_do_not_wait_for_the_floor_to_be_written(tmp_path):
+    """Found by asking what the floor's write does while another process holds the
+    write lock (docs/operations.md, "Storage faults": a write waits up to the busy
+    timeout, 30 s, while reads go on): ``/users/me`` only reads, yet it waited for
+    the floor's write, so it hung for the whole wait. The counts are answered from the
+    read; the floor is written after, once per user at a time (calls meanwhile do not
+    queue more writes behind the lock), and written once the lock is free."""
+    path = str(tmp_path / "locked.db")
+    alice = dm_database(path, {"bob": 2 * DM_FLOOR_STEP})
+    traced = Traced(path)
+    store = traced.store
+    held: list[defer.Deferred] = []
+    real_write = store._write  # noqa: SLF001
+
+    def waiting(fn, *args):  # the lock is someone else's until the test says
+        d: defer.Deferred = defer.Deferred()
+        held.append(d)
+        return d.addCallback(lambda _: result(real_write(fn, *args)))
+
+    store._write = waiting  # noqa: SLF001
+    first, second = store.unread_counts(alice, []), store.unread_counts(alice, [])
+    assert result(first) == result(second) == {"by_room": {}, "by_dm": {}}
+    assert len(held) == 1  # one floor write for both calls
+    floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
+    assert floors == (0,)
+    held[0].callback(None)  # the lock is free: the floor is written
+    floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
+    assert floors == (1,)
+    store._write = real_write  # noqa: SLF001
+    result(store.unread_counts(alice, []))  # below the floor now: no write needed
+    store.close()

@@ -207,6 +207,9 @@ class SQLiteStore:
         self._writing: dict[int, float] = {}
         self._tokens = itertools.count()
         self._stuck_logged = -1
+        #: Users whose DM floor is being raised (:meth:`unread_counts`): one write each
+        #: at a time, however often they ask while it waits.
+        self._raising: set[str] = set()
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -883,7 +886,9 @@ class SQLiteStore:
         statement pair per room and three per partner were 5,032 for a user in 1,000
         rooms DMed by 1,000 people (docs/architecture.md, "Reads at scale"). When
         finding the partners read DM_FLOOR_STEP rows or more, the floor is raised
-        past them (:meth:`_raise_dm_floor`) before the counts are answered."""
+        past them (:meth:`_raise_dm_floor`) after the counts are answered: it only
+        saves later work, and the answer is a read's, which must not wait for the
+        write lock (held by another process, a write waits up to the busy timeout)."""
         rooms = f"SELECT r.value, ({_unread_sql('room', 'r.value')}) FROM json_each(?2) r"
 
         def txn(cur: sqlite3.Cursor) -> tuple[dict[str, dict[str, int]], list[tuple]]:
@@ -897,28 +902,26 @@ class SQLiteStore:
 
         def answer(read: tuple[dict[str, dict[str, int]], list[tuple]]) -> Any:
             counts, above = read
-            if sum(seen for _, seen, _ in above) < DM_FLOOR_STEP:
-                return counts
-            partners = [k for k, _, _ in above]
-            newest = max(n for _, _, n in above)
-
-            def unraised(failure: Failure) -> dict[str, dict[str, int]]:
-                # The floor only saves work later: with writes failing (a full disk;
-                # the fault is logged and reported on /ready already), still answer.
-                failure.trap(StorageFault)
-                return counts
-
-            d = self._raise_dm_floor(user_id, partners, newest)
-            return d.addCallbacks(lambda _: counts, unraised)
+            if sum(seen for _, seen, _ in above) >= DM_FLOOR_STEP:
+                partners = [k for k, _, _ in above]
+                self._raise_dm_floor(user_id, partners, max(n for _, _, n in above))
+            return counts
 
         return self._read(txn).addCallback(answer)
 
-    def _raise_dm_floor(self, user_id: str, partners: list[str], seq: int) -> defer.Deferred:
+    def _raise_dm_floor(self, user_id: str, partners: list[str], seq: int) -> None:
         """Raise the user's DM floor (migration 009) to ``seq``, the newest DM to them
         a search read: first each author found above the old floor gets a read
         marker, at 0 (as good as none) unless it has one, so that below the new
         floor every DM is a marker holder's. Valid whenever it is written: a new DM
-        is numbered past every seq there was, and no marker is ever deleted."""
+        is numbered past every seq there was, and no marker is ever deleted. Not
+        waited for: a write already raising this user's floor makes this one
+        needless (the next search reads what it leaves). A storage fault (a full
+        disk, a read-only file: logged and reported on /ready by the store's health)
+        leaves the floor where it was, for the next search to try again."""
+        if user_id in self._raising:
+            return
+        self._raising.add(user_id)
 
         def txn(cur: sqlite3.Cursor) -> None:
             cur.executemany(
@@ -932,7 +935,12 @@ class SQLiteStore:
                 (user_id, seq),
             )
 
-        return self._write(txn)
+        def done(outcome: Any) -> None:
+            self._raising.discard(user_id)
+            if isinstance(outcome, Failure) and not outcome.check(StorageFault):
+                self.health.log.failure("raising a DM read floor failed", outcome)
+
+        self._write(txn).addBoth(done)
 
     def unread_count(self, user_id: str, target: Target) -> defer.Deferred:
         sql = f"SELECT ({_unread_sql(target.kind, '?2')})"
