@@ -287,13 +287,21 @@ class ActionsMixin:
         else:
             self.state.fail_pending(local, MAYBE_STORED)
 
-    def _mark_read(self, key: ConvKey) -> None:
-        if key[0] not in ("room", "dm") or not self.api.token:
-            return
-        # Up to the newest message shown: one stored while this is on its way must
-        # not be marked read before it is seen.
+    def _newest_shown(self, key: ConvKey) -> str | None:
+        """What a conversation is marked read up to: the id of the newest message it
+        shows (not a pending send, which has none), not the server's newest, which
+        may have been stored while the request was on its way and never seen. None
+        when it shows none (empty, or its history failed to load): then nothing is
+        marked, since without up_to the server would mark its newest."""
+        if key[0] not in ("room", "dm"):
+            return None
         conv = self.state.conversations.get(key)
-        newest = next((m.id for m in reversed(conv.messages) if m.id), None) if conv else None
+        return next((m.id for m in reversed(conv.messages) if m.id), None) if conv else None
+
+    def _mark_read(self, key: ConvKey) -> None:
+        newest = self._newest_shown(key)
+        if newest is None or not self.api.token:
+            return
         d = ensureDeferred(self.api.mark_read(key[0], key[1], newest))
         d.addErrback(lambda f: None)  # lairchat's extension; other servers say 404
 

@@ -459,9 +459,10 @@ class App(ActionsMixin):
         the read marker needs the session)."""
         if not self.api.token:
             return
-        if key[0] in ("room", "dm"):
+        newest = self._newest_shown(key)
+        if newest is not None:
             try:
-                await self.api.mark_read(key[0], key[1])
+                await self.api.mark_read(key[0], key[1], newest)
             except Exception as exc:
                 log.info("read marker at exit: %s", exc)
         await self.api.logout()

@@ -272,7 +272,7 @@ class FakeApi:
             raise page
         return page
 
-    async def mark_read(self, kind: str, target_id: str, up_to: str | None = None) -> None:
+    async def mark_read(self, kind: str, target_id: str, up_to: str) -> None:
         await self._answer("mark_read", kind, target_id, up_to)
 
     async def invite(self, room_id: str, user_id: str) -> dict[str, Any]:

@@ -1264,15 +1264,15 @@ async function loadHistory(conv, older = false) {
   }
 }
 
-/** The id of the newest message the conversation shows (by time), or undefined. */
-function newestShown(conv) {
-  let newest;
-  for (const m of conv.messages) {
-    if (m.id && (!newest || m.created_at >= newest.created_at)) newest = m;
-  }
-  return newest?.id;
-}
+/** The id of the newest message the conversation shows: its last line, since the lines
+ * are in the server's order. Not the latest `created_at` as text: "…:19Z" sorts after
+ * "…:19.5Z", and "…:19.123Z" after "…:19.123456Z" (the fraction is left out when zero,
+ * else 3 or 6 digits). */
+const newestShown = (conv) => conv.messages.at(-1)?.id;
 
+/** Mark `conv` read up to the newest message it shows, not "whatever is newest": one
+ * stored while the request is on its way would count as read before the page showed
+ * it. Nothing shown (not loaded yet, or empty), nothing is marked. */
 async function markRead(conv) {
   if (!state.connection?.ready || document.hidden) return;
   clearTimeout(state.readTimer);
@@ -1281,13 +1281,21 @@ async function markRead(conv) {
   state.mentions.delete(conv.key);
   notificationsRead(conv.key);
   if (had) renderLists();
-  // Up to the newest message shown, not "whatever is newest": one stored while
-  // this was on its way would be marked read before the page ever showed it.
-  const newest = newestShown(conv);
-  const request = newest ? { target: conv.target, up_to: newest } : { target: conv.target };
+  let newest = newestShown(conv);
   try {
-    const response = await ask("mark_read", request);
-    if (!response.success) showError(response.error);
+    while (newest) {
+      const response = await ask("mark_read", { target: conv.target, up_to: newest });
+      if (response.success) return;
+      if (response.error?.code !== "message_not_found") {
+        showError(response.error);
+        return;
+      }
+      // That message is gone: deleted while this was on its way (its event may have
+      // come meanwhile), or pruned by the server's retention, which sends no event.
+      // Nothing to tell the reader; the newest shown now, if another, is asked for.
+      const now = newestShown(conv);
+      newest = now === newest ? undefined : now;
+    }
   } catch {
     // offline: the next connection fetches the counts again
   }

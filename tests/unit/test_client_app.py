@@ -296,6 +296,35 @@ def test_join_by_name_opens_the_room_with_history_and_members(world: World) -> N
     assert "#general" in screen and "bob: welcome" in screen and "Members (2)" in screen
 
 
+def test_a_conversation_showing_no_message_is_not_marked_read(world: World) -> None:
+    """Without up_to the server marks its newest message read: a room whose history
+    is empty (or failed to load) had a message stored meanwhile marked read unseen.
+    Found by review of 3f3f156 (it sent no up_to when nothing was shown)."""
+    world.login()
+    world.api.history_pages[("room", ROOM, None)] = ([], False)
+    world.app.dispatch(c.JoinRoom("General"))
+    assert world.state.current == ("room", ROOM)
+    assert world.api.called("mark_read") == []
+
+
+def test_quitting_marks_read_up_to_the_newest_message_shown(world: World) -> None:
+    """At the exit the shown conversation was marked read with no up_to (3f3f156
+    changed only the switch): whatever the server stored last counted as read. Now
+    up to the newest message shown, a pending send of ours (no id yet) passed over."""
+    world.login()
+    world.api.history_pages[("room", ROOM, None)] = (
+        [message("m1", BOB, "welcome", room_id=ROOM, created_at="2025-01-21T11:59:00Z")],
+        False,
+    )
+    world.app.dispatch(c.JoinRoom("General"))
+    world.app.dispatch(c.SendMessage("on its way"))
+    assert world.state.current_conversation.messages[-1].kind == "pending"
+    world.api.calls.clear()
+    world.app.dispatch(c.Quit(confirm=False))
+    assert world.api.called("mark_read") == [("room", ROOM, "m1")]
+    assert world.api.called("logout") == [()]
+
+
 def test_unknown_room_name(world: World) -> None:
     world.login()
     world.app.dispatch(c.JoinRoom("nowhere"))

@@ -2,7 +2,8 @@
 docs/WEB.md "Mentions": one rule, written once in each client).
 
 The browser's rule is run under Node as the page has it: its declarations are read out
-of ``lairchat/web/app.js`` (not copied here) and evaluated on their own. The terminal
+of ``lairchat/web/app.js`` (not copied here) and evaluated on their own
+(:mod:`tests.unit.appjs`). The terminal
 client's is ``lairchat.client.mentions``. Both answer the same corpus: a table of the
 hard cases (case, ß/ẞ, Turkish ı and İ, Greek sigmas, NFKC compatibility characters,
 combining marks, emoji, hidden characters inside a name, ``@`` at either end,
@@ -15,68 +16,31 @@ code points Python knows are compared.
 from __future__ import annotations
 
 import collections
-import json
 import random
 import re
-import shutil
-import subprocess
 import unicodedata
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from lairchat.client.mentions import fold, mentions
 from lairchat.domain.validation import CONTENT_MAX, USERNAME_CHAR
+from tests.unit import appjs
+from tests.unit.appjs import needs_node
 
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js to run app.js's rule")
+pytestmark = needs_node
 
-APP_JS = Path(__file__).resolve().parents[2] / "lairchat" / "web" / "app.js"
-
-#: Reads the mention rule's declarations from app.js (argv[1]), evaluates them alone,
-#: and answers each case read from stdin: {"fold": text} -> fold(text), {"char": c} ->
-#: whether c is a name's character, {"content", "username"} -> mentions(...).
-LOADER = r"""
-const fs = require("fs"), vm = require("vm");
-const src = fs.readFileSync(process.argv[1], "utf8");
-const pick = (re) => {
-  const found = src.match(re);
-  if (!found) throw new Error(`app.js has no ${re}`);
-  return found[0];
-};
-const code = [
-  pick(/^const CONTENT_MAX_BYTES = .*;$/m),
-  pick(/^const NAME = .*;$/m),
-  pick(/^const CANDIDATE = .*;$/m),
-  pick(/^const fold =[\s\S]*?;\n/m),
-  pick(/^function mentions\([\s\S]*?\n}\n/m),
-  "globalThis.rule = {NAME, fold, mentions};",
-].join("\n");
-const context = {};
-vm.createContext(context);
-vm.runInContext(code, context);
-const {NAME, fold, mentions} = context.rule;
-const nameChar = new RegExp(`^${NAME}$`, "u");
-const cases = JSON.parse(fs.readFileSync(0, "utf8"));
-process.stdout.write(JSON.stringify(cases.map((c) =>
-  "fold" in c ? fold(c.fold) : "char" in c ? nameChar.test(c.char) :
-  mentions(c.content, c.username))));
-"""
+#: Each case answered: {"fold": text} -> fold(text), {"char": c} -> whether c is a
+#: name's character, {"content", "username"} -> mentions(content, username).
+MAIN = """(cases) => {
+  const nameChar = new RegExp(`^${NAME}$`, "u");
+  return cases.map((c) =>
+    "fold" in c ? fold(c.fold) : "char" in c ? nameChar.test(c.char) :
+    mentions(c.content, c.username));
+}"""
 
 
 def run_js(cases: list[dict[str, str]]) -> list[Any]:
-    """The page's rule on ``cases`` (see LOADER), in one Node process."""
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "-e", LOADER, str(APP_JS)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(done.stdout)
+    """The page's rule on ``cases`` (see MAIN), in one Node process."""
+    return appjs.run(["CONTENT_MAX_BYTES", "NAME", "CANDIDATE", "fold", "mentions"], MAIN, cases)
 
 
 def assigned() -> list[str]:

@@ -309,18 +309,15 @@ class HttpApi:
         )
         return list(data.get("messages") or []), bool(data.get("has_more"))
 
-    async def mark_read(self, kind: str, target_id: str, up_to: str | None = None) -> None:
+    async def mark_read(self, kind: str, target_id: str, up_to: str) -> None:
         """lairchat's read markers (an extension: the original answers 404), up to the
-        message ``up_to`` (else the conversation's newest)."""
+        message ``up_to``."""
         target = (
             {"type": "room", "room_id": target_id}
             if kind == "room"
             else {"type": "direct_message", "recipient": target_id}
         )
-        body: dict[str, Any] = {"target": target}
-        if up_to is not None:
-            body["up_to"] = up_to
-        await self.call("POST", "/api/v1/messages/read", body=body)
+        await self.call("POST", "/api/v1/messages/read", body={"target": target, "up_to": up_to})
 
     # -- invitations --------------------------------------------------------------------
 
