@@ -180,7 +180,8 @@ class ConversationsMixin:
         for which the controller rings the terminal's bell. History pages never come
         here, so catching up after a reconnection rings nothing."""
         conv.unread += 1
-        conv.mentions += msg.mention
+        if msg.mention and msg.id:
+            conv.mention_ids.add(msg.id)
         name = msg.author
         if key[0] == "dm":
             self.system(
@@ -280,17 +281,26 @@ class ConversationsMixin:
         if conv is None or found is None:
             return False
         self._set_content(found, message.get("content", found.content))
+        if not found.mention:  # counted no more (an edit adding one is not news)
+            conv.mention_ids.discard(found.id or "")
         found.edited = True
         conv.version += 1
         return True
 
     def delete_message(self, message_id: str) -> bool:
+        """The message goes, and with it its unread mention, if counted: also when its
+        line was already trimmed from a conversation not shown."""
         for conv in self.conversations.values():
+            counted = message_id in conv.mention_ids
+            conv.mention_ids.discard(message_id)
             for i, m in enumerate(conv.messages):
                 if m.id == message_id:
                     del conv.messages[i]
                     conv.version += 1
                     return True
+            if counted:
+                conv.version += 1
+                return True
         return False
 
     def last_own_message(self, key: ConvKey | None = None) -> ChatMessage | None:

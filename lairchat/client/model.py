@@ -132,13 +132,20 @@ class Conversation:
     #: The newest history page has been applied since the last (re)connection.
     loaded: bool = False
     unread: int = 0
-    #: Of the unread messages, those that came live and mention you: the room list
-    #: and the people panel mark the conversation with ``@`` until it is read.
-    mentions: int = 0
+    #: Of the unread messages, the ids of those that came live and mention you: the
+    #: room list and the people panel mark the conversation with ``@`` until it is
+    #: read. Ids, not a number: one deleted, or edited to mention you no more, is
+    #: taken off (a mention made and deleted at once left an ``@`` with nothing).
+    mention_ids: set[str] = field(default_factory=set)
     #: user id → clock time at which the indicator lapses.
     typing: dict[str, float] = field(default_factory=dict)
     #: Bumped on every change to the messages, so widgets can cache what they drew.
     version: int = 0
+
+    @property
+    def mentions(self) -> int:
+        """How many unread live messages mention you (:attr:`mention_ids`)."""
+        return len(self.mention_ids)
 
     def ids(self) -> set[str]:
         return {m.id for m in self.messages if m.id is not None}

@@ -273,7 +273,8 @@ class ClientState(ConversationsMixin):
             self.trim(previous)
         conv = self.conversation(key)
         if conv.unread or conv.mentions:
-            conv.unread = conv.mentions = 0
+            conv.unread = 0
+            conv.mention_ids.clear()
             conv.version += 1
         self.screen = "chat"
         return conv

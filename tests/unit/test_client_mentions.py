@@ -315,3 +315,24 @@ def test_the_bell_setting_from_the_command_line() -> None:
     assert c.parse_input("/bell") == c.SetBell(None)
     assert c.parse_input("/bell OFF") == c.SetBell(False)
     assert c.parse_input("/bell loud") == c.CommandError("Usage: /bell on|off")
+
+
+def test_a_mention_deleted_or_edited_away_is_no_longer_counted() -> None:
+    """Found comparing the clients: the browser takes a deleted mention, or one edited
+    to name you no more, off its count; the terminal kept counting it, so a mention
+    made and deleted at once left '@ 1 mention in #general' pointing at nothing. Also
+    when the line was trimmed from a conversation not shown."""
+    state = _state()
+    for i in range(3):
+        state.receive_message(message(f"m{i}", BOB, f"@me #{i}", room_id=ROOM), "bob")
+    conv = state.conversations[("room", ROOM)]
+    assert conv.mentions == 3
+    assert state.delete_message("m0")
+    assert conv.mentions == 2
+    state.edit_message(message("m1", BOB, "never mind", room_id=ROOM))
+    assert conv.mentions == 1
+    state.edit_message(message("m2", BOB, "still @me", room_id=ROOM))
+    assert mentions_text(state) == "@ 1 mention in #general"
+    conv.messages.clear()  # trimmed: only its count is left
+    assert state.delete_message("m2")
+    assert (conv.mentions, mentions_text(state)) == (0, "")
