@@ -20,6 +20,7 @@ from twisted.python.threadpool import ThreadPool
 from lairchat.bootstrap import BootstrapError, ensure_admin
 from lairchat.config import Config
 from lairchat.core.deferreds import result
+from lairchat.core.deletion import DeletionWatcher
 from lairchat.core.passwords import at_lowest_priority
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.retention import ExpiredSessionsService, RetentionService
@@ -191,6 +192,9 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     SessionWatcher(
         core.hub, core.store.existing_sessions, reactor, banned=core.auth.is_banned
     ).setServiceParent(top)
+    # Finishes the account deletions a crash interrupted, and those the operator
+    # command begins beside this server.
+    DeletionWatcher(core.deletion, reactor).setServiceParent(top)
 
     ExpiredSessionsService(core.store, reactor).setServiceParent(top)
     if config.message_retention_days is not None:

@@ -108,9 +108,7 @@ class AdminService:
         expires = ban_expiry(now, duration_hours)
         await self.store.put_ban(Ban(target.id, reason, by, now, expires))
         sessions = await self.store.delete_user_sessions(target.id)
-        notice = LairError("account_banned")
-        self.hub.sessions_ended(sessions, notice)
-        self.hub.close_user(target.id, "banned", notice)
+        self.hub.revoke_user(target.id, sessions, "banned", LairError("account_banned"))
         return expires, sessions
 
     @deferred

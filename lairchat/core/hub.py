@@ -125,6 +125,12 @@ class Hub:
         self._names[user_id] = username
         self.lookalikes.add(user_id, username)
 
+    def forget_user(self, user_id: str, rowid: int) -> None:
+        """The user (row ``rowid`` of ``users``) was deleted: no longer in the
+        directory, and their name free for a new account."""
+        self._names.pop(user_id, None)
+        self.lookalikes.forget(user_id, rowid)
+
     def username(self, user_id: str) -> str | None:
         return self._names.get(user_id)
 
@@ -257,6 +263,15 @@ class Hub:
         for sub in self._by_session.get(session_id, ()):
             return sub.user_id
         return None
+
+    def revoke_user(
+        self, user_id: str, session_ids: Iterable[str], reason: str, notice: Any = None
+    ) -> None:
+        """The user's sessions ``session_ids`` were deleted (a ban, an account
+        deletion): refuse them to a connection still authenticating, and close
+        every live connection of the user, ``notice`` first."""
+        self.sessions_ended(session_ids, notice)
+        self.close_user(user_id, reason, notice)
 
     def close_user(self, user_id: str, reason: str, notice: Any = None) -> None:
         for sub in list(self._by_user.get(user_id, ())):

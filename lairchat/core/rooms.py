@@ -262,6 +262,10 @@ class RoomService:
         heard ``room_deleted``)."""
         if not await self.store.remove_membership(room_id, user_id):
             raise LairError("not_room_member")
+        self._removed(room_id, user_id, reason)
+
+    def _removed(self, room_id: str, user_id: str, reason: str) -> None:
+        """The hub's side of a membership removed, and its ``user_left_room``."""
         self.hub.remove_member(room_id, user_id)
         self.hub.publish(
             Event(
@@ -321,6 +325,13 @@ class RoomService:
             # deletion came first and nothing was changed. No member_role_changed for
             # someone no longer there.
             raise LairError("not_room_member")
+        username = self._role_changed(room_id, user_id, theirs.role, new_role, actor.id)
+        return Member(user_id, username, new_role, theirs.joined_at, self.hub.is_online(user_id))
+
+    def _role_changed(
+        self, room_id: str, user_id: str, old_role: str, new_role: str, by: str
+    ) -> str:
+        """Announce a member's new role; return the member's name."""
         username = self.hub.username(user_id) or user_id
         self.hub.publish(
             Event(
@@ -329,14 +340,36 @@ class RoomService:
                     "room_id": room_id,
                     "user_id": user_id,
                     "username": username,
-                    "old_role": theirs.role,
+                    "old_role": old_role,
                     "new_role": new_role,
-                    "changed_by": actor.id,
+                    "changed_by": by,
                 },
                 RoomAudience(room_id),
             )
         )
-        return Member(user_id, username, new_role, theirs.joined_at, self.hub.is_online(user_id))
+        return username
+
+    @deferred
+    async def hand_over(self, user_id: str) -> None:
+        """Take an account being deleted out of every room it is in or created, one
+        room at a time, each with the room's other changes (:meth:`one_change`): a
+        room left to no one is deleted (nobody is told: nobody is in it); one whose
+        owner it was gets the longest-standing moderator, else member, as owner
+        (``member_role_changed``, ``changed_by`` the account); then the room hears
+        ``user_left_room``, reason ``left`` (IStore.hand_over_room)."""
+        for room_id in await self.store.rooms_to_hand_over(user_id):
+            async with self.one_change(room_id):
+                handover = await self.store.hand_over_room(room_id, user_id)
+            if handover is None:
+                continue
+            if handover.deleted:
+                self.hub.drop_room(room_id)
+                continue
+            if handover.heir is not None:
+                heir, old_role = handover.heir
+                self._role_changed(room_id, heir, old_role, "owner", user_id)
+            if handover.left:
+                self._removed(room_id, user_id, "left")
 
     @deferred
     async def kick(self, actor: User, room_id: str | None, user_id: str | None) -> None:

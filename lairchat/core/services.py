@@ -9,6 +9,7 @@ from twisted.internet import defer
 
 from lairchat.core.admin import AdminService
 from lairchat.core.auth import AuthService
+from lairchat.core.deletion import AccountDeletion
 from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
 from lairchat.core.messages import MessageService
@@ -33,6 +34,7 @@ class Core:
     invitations: InvitationService
     typing: TypingService
     admin: AdminService
+    deletion: AccountDeletion
     limiter: RateLimiter
 
     @classmethod
@@ -50,17 +52,19 @@ class Core:
         hub = hub or Hub()
         rooms = RoomService(store, hub, clock)
         users = UserService(store, hub, clock)
+        auth = AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock))
         return cls(
             store=store,
             hub=hub,
             clock=clock,
-            auth=AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock)),
+            auth=auth,
             users=users,
             rooms=rooms,
             messages=MessageService(store, hub, clock, users, rooms),
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms),
+            deletion=AccountDeletion(store, hub, clock, auth, rooms),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 

@@ -137,6 +137,14 @@ class LookalikeIndex:
             if not counts[key]:
                 del counts[key]
 
+    def forget(self, user_id: str, rowid: int) -> None:
+        """The user (row ``rowid``) was deleted: their name is free again. SQLite
+        gives the next user the rowid of the newest one deleted, so :attr:`since`
+        moves back before it, for :meth:`learn` to see such a user."""
+        if user_id in self._keys:
+            self.release(user_id)
+        self.since = min(self.since, rowid - 1)
+
     def settle(self, reservation: object, user_id: str) -> None:
         """The registration's user exists: its keys are now that user's."""
         self._keys[user_id] = self._keys.pop(reservation)

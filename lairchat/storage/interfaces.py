@@ -31,7 +31,8 @@ class IUserStore(Interface):
         """Set the system role; return the User or None."""
 
     def list_users(limit, offset, search):
-        """Users ordered by username (case-insensitive); ``search`` is a substring or None."""
+        """Users ordered by username (case-insensitive); ``search`` is a substring or
+        None. Not those being deleted."""
 
     def user_names():
         """``{user_id: username}`` for every user (the hub's directory)."""
@@ -195,7 +196,8 @@ class IInvitationStore(Interface):
 
 class IAdminStore(Interface):
     def counts():
-        """``{"users": n, "rooms": n, "messages": n}``."""
+        """``{"users": n, "rooms": n, "messages": n}``; users being deleted are not
+        counted (their messages are, until erased)."""
 
     def get_ban(user_id):
         """The Ban or None."""
@@ -212,7 +214,50 @@ class IAdminStore(Interface):
         """Fires when the database answers a trivial query (readiness)."""
 
 
-class IStore(IUserStore, ISessionStore, IRoomStore, IMessageStore, IInvitationStore, IAdminStore):
+class IAccountDeletionStore(Interface):
+    """The steps of deleting an account (lairchat.core.deletion), each one short
+    transaction; listings and ``counts`` leave out an account from the first."""
+
+    def begin_deletion(user_id, now, keep_an_admin=False):
+        """Mark the account deleted, all or nothing: sessions ended (their ids are the
+        result), password hash unusable, pending invitations from and to the user
+        cancelled; None if there is no such user. With ``keep_an_admin``,
+        ``permission_denied`` for the last admin that can act, decided in the write."""
+
+    def deletions_pending():
+        """``[(user_id, erased_to)]`` of the deletions begun and not finished."""
+
+    def rooms_to_hand_over(user_id):
+        """The ids of the rooms the user is a member of or created."""
+
+    def hand_over_room(room_id, user_id):
+        """Take the user out of the room: delete it if no one else is in it, else pass
+        ownership on if the user held it (and ``owner_id``); fires with a Handover,
+        or None if the room is gone."""
+
+    def authored_in(user_id, after_seq, scan):
+        """``(seqs, last, more)``: the user's messages among the ``scan`` after
+        ``after_seq``, where that window ends, and whether more may follow (a read)."""
+
+    def erase_messages(user_id, seqs):
+        """Delete those of ``seqs`` that are the user's messages, overwritten in the
+        file; record the progress; fires with how many."""
+
+    def end_account(user_id, erased_to):
+        """Delete the user's later messages and every row naming the user, then the
+        user row; fires with its rowid (0: no such user), or None, changing nothing,
+        while the user is in a room or created one."""
+
+
+class IStore(
+    IUserStore,
+    ISessionStore,
+    IRoomStore,
+    IMessageStore,
+    IInvitationStore,
+    IAdminStore,
+    IAccountDeletionStore,
+):
     """Everything the services need from storage."""
 
     path = Attribute("Where the data lives (a file path or ':memory:').")

@@ -36,6 +36,7 @@ OURS = [
     "006_lairchat_message_seq_floor",
     "008_lairchat_read_indexes",
     "009_lairchat_dm_read_floors",
+    "010_lairchat_user_deletions",
 ]
 
 

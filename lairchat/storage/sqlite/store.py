@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -73,6 +74,13 @@ STUCK = 5.0
 #: pruned rows, 75k were still readable in the file). Measured: no cost to see
 #: beside the commit's (docs/operations.md, "Retention").
 SECURE_DELETE = "ON"
+
+#: The last seq and the number of the messages (at most ``?2``) after seq ``?1``: a
+#: window of the table, read in its own order (retention, an account's erasure).
+WINDOW = (
+    "SELECT max(rowid), count(*) FROM "
+    "(SELECT rowid FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?)"
+)
 
 #: Session ids per query in :meth:`SQLiteStore.existing_sessions`.
 SESSION_BATCH = 500
@@ -160,6 +168,11 @@ _DM_PARTNERS = (
 )
 
 
+#: A user whose deletion has not begun (migration 010): listings and counts leave
+#: out an account from its deletion's first step, not its last.
+NOT_BEING_DELETED = "id NOT IN (SELECT user_id FROM user_deletions)"
+
+
 def _like(search: str) -> str:
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -167,8 +180,9 @@ def _like(search: str) -> str:
 
 def _users_after(cur: sqlite3.Cursor, rowid: int) -> list[tuple[int, str, str]]:
     """``(rowid, id, username)`` of the users inserted after ``rowid``, oldest first. A
-    range of the table's own key: lairchat neither deletes users nor renumbers rows
-    (no VACUUM), so a new user's rowid is above every older one's."""
+    range of the table's own key: lairchat renumbers no rows (no VACUUM), so a new
+    user's rowid is above every older one's, but for the newest user's once it is
+    deleted, which the next user gets (LookalikeIndex.forget)."""
     return cur.execute(
         "SELECT rowid, id, username FROM users WHERE rowid > ? ORDER BY rowid", (rowid,)
     ).fetchall()
@@ -382,9 +396,9 @@ class SQLiteStore:
         # names containing it ("abob", "bob1", ...) kept it off the page, and a client
         # inviting or messaging by name found no such user.
         def txn(cur: sqlite3.Cursor) -> list[User]:
-            where, first, args = "", "", []
+            where, first, args = f"WHERE {NOT_BEING_DELETED}", "", []
             if search:
-                where = "WHERE username LIKE ? ESCAPE '\\'"
+                where += " AND username LIKE ? ESCAPE '\\'"
                 first = "username = ? COLLATE NOCASE DESC, "
                 args = [_like(search), search]
             rows = cur.execute(
@@ -576,11 +590,7 @@ class SQLiteStore:
                 ).fetchone()
             ):
                 raise LairError("permission_denied")
-            cur.execute("DELETE FROM invitations WHERE room_id = ?", (room_id,))
-            cur.execute(
-                "DELETE FROM read_markers WHERE target_type = 'room' AND target_id = ?", (room_id,)
-            )
-            cur.execute("DELETE FROM rooms WHERE id = ?", (room_id,))
+            _delete_room_rows(cur, room_id)
 
         return self._write(txn)
 
@@ -799,11 +809,7 @@ class SQLiteStore:
         window = "rowid > ? AND rowid <= ? AND created_at < ?"
 
         def txn(cur: sqlite3.Cursor) -> tuple[int, int | None]:
-            last, seen = cur.execute(
-                "SELECT max(rowid), count(*) FROM "
-                "(SELECT rowid FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?)",
-                (after_seq, batch),
-            ).fetchone()
+            last, seen = cur.execute(WINDOW, (after_seq, batch)).fetchone()
             if not seen:
                 return 0, None
             args = (after_seq, last, _int(created_before))
@@ -811,13 +817,8 @@ class SQLiteStore:
             if top[0] is None:
                 return 0, None
             # The newest message may be among them: keep its seq (migration 006).
-            cur.execute("UPDATE message_seq_floor SET seq = max(seq, ?) WHERE id = 1", (top[0],))
-            # Overwrite their text in the file, not only unlink it (docs/SECURITY.md).
-            cur.execute(f"PRAGMA secure_delete = {SECURE_DELETE}")
-            try:
-                deleted = cur.execute(f"DELETE FROM messages WHERE {window}", args).rowcount
-            finally:
-                cur.execute(f"PRAGMA secure_delete = {pool.SECURE_DELETE}")
+            _keep_seq(cur, top[0])
+            deleted = _securely(cur, f"DELETE FROM messages WHERE {window}", args)
             return deleted, None if seen < batch else last
 
         return self._write(txn)
@@ -1079,10 +1080,12 @@ class SQLiteStore:
 
     def counts(self) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> dict[str, int]:
-            return {
+            counts = {
                 name: cur.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
-                for name in ("users", "rooms", "messages")
+                for name in ("rooms", "messages")
             }
+            users = f"SELECT COUNT(*) FROM users WHERE {NOT_BEING_DELETED}"
+            return {"users": cur.execute(users).fetchone()[0], **counts}
 
         return self._read(txn)
 
@@ -1187,6 +1190,199 @@ class SQLiteStore:
             self.health.log.failure("the storage probe failed", result)
         outcome.append(result)
 
+    # -- account deletion -------------------------------------------------------------
+    #
+    # The steps of lairchat.core.deletion, each one short transaction (docs/SECURITY.md,
+    # "Deleting an account"). A deletion is marked in user_deletions (migration 010)
+    # by its first step and unmarked by its last, with the user row.
+
+    def begin_deletion(
+        self, user_id: str, now: float, keep_an_admin: bool = False
+    ) -> defer.Deferred:
+        """Mark the account as being deleted, all or nothing: every session ended
+        (their ids are the result), the password hash made one no password matches,
+        pending invitations from and to the user cancelled. None if there is no such
+        user. With ``keep_an_admin``, an admin who is the last admin neither banned
+        nor being deleted is refused (``permission_denied``), decided in this write
+        as the crossing bans are (:func:`_refuse_banned_author`): of two last admins
+        deleting themselves at once, one stays."""
+
+        def txn(cur: sqlite3.Cursor) -> list[str] | None:
+            row = cur.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
+                return None
+            if (
+                keep_an_admin
+                and system_role(row[0]) == "admin"
+                and not cur.execute(OTHER_ADMIN, (user_id, _int(now))).fetchone()
+            ):
+                raise LairError(
+                    "permission_denied", "Permission denied: the last admin cannot be deleted"
+                )
+            cur.execute(
+                "INSERT OR IGNORE INTO user_deletions (user_id, requested_at) VALUES (?, ?)",
+                (user_id, _int(now)),
+            )
+            cur.execute(
+                "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+                (DELETED_PASSWORD_HASH, _int(now), user_id),
+            )
+            for column in ("inviter_id", "invitee_id"):  # each indexed
+                cur.execute(
+                    "UPDATE invitations SET status = 'cancelled', responded_at = ? "
+                    f"WHERE {column} = ? AND status = 'pending'",
+                    (_int(now), user_id),
+                )
+            return _delete_user_sessions(cur, user_id, None)
+
+        return self._write(txn)
+
+    def deletions_pending(self) -> defer.Deferred:
+        """``[(user_id, erased_to)]`` of the deletions begun and not finished."""
+        return self._read(
+            lambda cur: cur.execute("SELECT user_id, erased_to FROM user_deletions").fetchall()
+        )
+
+    def rooms_to_hand_over(self, user_id: str) -> defer.Deferred:
+        """The rooms the user is a member of or created (``owner_id``: the creator
+        may have left a room that other owners kept)."""
+        return self._read(
+            lambda cur: [
+                row[0]
+                for row in cur.execute(
+                    "SELECT room_id FROM room_memberships WHERE user_id = ?1 "
+                    "UNION SELECT id FROM rooms WHERE owner_id = ?1",
+                    (user_id,),
+                )
+            ]
+        )
+
+    def hand_over_room(self, room_id: str, user_id: str) -> defer.Deferred:
+        """Take the user out of one room, in one transaction. A room with no other
+        member is deleted (as :meth:`delete_room`). Else, if no other member is an
+        owner and the user was one (or created the room), the longest-standing
+        moderator, else the longest-standing member, becomes owner; ``owner_id``
+        passes to another owner, or to that heir, before the user row goes (its
+        cascade would delete the room). Fires with a :class:`Handover`, or None if
+        the room is gone."""
+
+        def txn(cur: sqlite3.Cursor) -> Handover | None:
+            room = cur.execute("SELECT owner_id FROM rooms WHERE id = ?", (room_id,)).fetchone()
+            if room is None:
+                return None
+            members = [
+                (member, room_role(role))
+                for member, role in cur.execute(
+                    "SELECT user_id, role FROM room_memberships WHERE room_id = ? "
+                    "ORDER BY joined_at, rowid",
+                    (room_id,),
+                )
+            ]
+            mine = next((role for member, role in members if member == user_id), None)
+            others = [(member, role) for member, role in members if member != user_id]
+            if not others:
+                _delete_room_rows(cur, room_id)
+                return Handover(deleted=True)
+            owners = [member for member, role in others if role == "owner"]
+            heir = None
+            if not owners and (mine == "owner" or room[0] == user_id):
+                heir = next((m for m in others if m[1] == "moderator"), others[0])
+                cur.execute(
+                    "UPDATE room_memberships SET role = 'owner' WHERE room_id = ? AND user_id = ?",
+                    (room_id, heir[0]),
+                )
+            if room[0] == user_id:
+                cur.execute(
+                    "UPDATE rooms SET owner_id = ? WHERE id = ?",
+                    (owners[0] if owners else heir[0], room_id),
+                )
+            if mine is not None:
+                cur.execute(
+                    "DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?",
+                    (room_id, user_id),
+                )
+            return Handover(heir=heir, left=mine is not None)
+
+        return self._write(txn)
+
+    def authored_in(self, user_id: str, after_seq: int, scan: int) -> defer.Deferred:
+        """Of the ``scan`` messages next after seq ``after_seq``, the seqs of the
+        user's (:data:`THEIRS`). A read, off the write lock: no index finds a user's messages (every
+        index on messages costs each insert: migration 004), so the table is read
+        in order, a window at a time. Fires with ``(seqs, last, more)``: ``last``,
+        the window's last seq (``after_seq`` if it was empty), and whether messages
+        may follow it."""
+
+        def txn(cur: sqlite3.Cursor) -> tuple[list[int], int, bool]:
+            last, seen = cur.execute(WINDOW, (after_seq, scan)).fetchone()
+            if not seen:
+                return [], after_seq, False
+            seqs = [
+                row[0]
+                for row in cur.execute(
+                    f"SELECT rowid FROM messages WHERE rowid > ?2 AND rowid <= ?3 AND {THEIRS}",
+                    (user_id, after_seq, last),
+                )
+            ]
+            return seqs, last, seen == scan
+
+        return self._read(txn)
+
+    def erase_messages(self, user_id: str, seqs: list[int]) -> defer.Deferred:
+        """Delete these messages of the user's (:data:`THEIRS`, a batch), their text overwritten in
+        the file as retention's is, and record the erasure's progress; fires with how
+        many were deleted."""
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            _keep_seq(cur, max(seqs))
+            deleted = _securely(
+                cur,
+                f"DELETE FROM messages WHERE {THEIRS} "
+                "AND rowid IN (SELECT value FROM json_each(?2))",
+                (user_id, orjson.dumps(seqs).decode()),
+            )
+            cur.execute(
+                "UPDATE user_deletions SET erased_to = max(erased_to, ?) WHERE user_id = ?",
+                (max(seqs), user_id),
+            )
+            return deleted
+
+        return self._write(txn)
+
+    def end_account(self, user_id: str, erased_to: int) -> defer.Deferred:
+        """The deletion's last step: the user's messages after seq ``erased_to`` (any
+        stored since the erasure passed: a short range at the table's end), read
+        markers, DM floor, sessions, invitations, ban and mark, then the user row.
+        Fires with the row's rowid (0: no such user), or None, changing nothing, if
+        the user is in a room or created one (a join that raced the hand-over).
+
+        Run without foreign keys: with them, deleting the row makes SQLite look for
+        the user's messages to cascade to, through the whole table (no index on
+        author_id, migration 004), holding the write lock the message writer waits
+        on. Every table that names users is cleared here instead. The pragma works
+        outside a transaction only, so this commits itself."""
+
+        def txn(cur: sqlite3.Cursor) -> int | None:
+            row = cur.execute("SELECT rowid FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
+                return 0
+            if cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM room_memberships WHERE user_id = ?1) "
+                "OR EXISTS (SELECT 1 FROM rooms WHERE owner_id = ?1)",
+                (user_id,),
+            ).fetchone()[0]:
+                return None
+            later = f"FROM messages WHERE {THEIRS} AND rowid > ?2"
+            tail = cur.execute(f"SELECT max(rowid) {later}", (user_id, erased_to)).fetchone()[0]
+            if tail is not None:
+                _keep_seq(cur, tail)
+                _securely(cur, f"DELETE {later}", (user_id, erased_to))
+            for sql in ACCOUNT_ROWS:
+                cur.execute(sql, (user_id,))
+            return row[0]
+
+        return self._write(_without_foreign_keys, txn)
+
 
 def _unusable(failure: Failure) -> bool:
     failure.trap(StorageFault)
@@ -1211,3 +1407,89 @@ def _detached(d: defer.Deferred) -> defer.Deferred:
     out: defer.Deferred = defer.Deferred()
     d.addBoth(lambda result: None if out.called else settle(result, out))
     return out
+
+
+# -- account deletion (module level) ------------------------------------------------
+
+#: What an account being deleted has for a password hash: no password verifies
+#: against it (not a hash at all), here or in Lair Chat.
+DELETED_PASSWORD_HASH = "!deleted"
+
+#: Another admin than ``?1`` who can act: neither banned at ``?2`` nor being deleted.
+OTHER_ADMIN = (
+    "SELECT 1 FROM users u WHERE lower(u.role) = 'admin' AND u.id != ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM user_deletions d WHERE d.user_id = u.id) "
+    "AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = u.id "
+    "AND (b.expires_at IS NULL OR b.expires_at > ?2)) LIMIT 1"
+)
+
+#: A message of the user ``?1``'s: written by them, or a DM to them. DMs are erased
+#: both ways: nobody can read a conversation with a deleted user (its history is
+#: ``user_not_found``), so what others wrote to them would be kept for no one.
+THEIRS = "(author_id = ?1 OR (target_type = 'dm' AND target_id = ?1))"
+
+#: Every row that names the user ``?``, the user row last (:meth:`SQLiteStore.end_account`);
+#: others' read markers of their DMs with the user too (those DMs are gone).
+ACCOUNT_ROWS = (
+    "DELETE FROM read_markers WHERE target_type = 'dm' AND target_id = ?",
+    "DELETE FROM sessions WHERE user_id = ?",
+    "DELETE FROM invitations WHERE inviter_id = ?",
+    "DELETE FROM invitations WHERE invitee_id = ?",
+    "DELETE FROM read_markers WHERE user_id = ?",
+    "DELETE FROM dm_read_floors WHERE user_id = ?",
+    "DELETE FROM bans WHERE user_id = ?",
+    "DELETE FROM user_deletions WHERE user_id = ?",
+    "DELETE FROM users WHERE id = ?",
+)
+
+
+@dataclass(slots=True)
+class Handover:
+    """What :meth:`SQLiteStore.hand_over_room` did to one room: deleted it (no other
+    member), or made ``heir`` (``(user_id, old_role)``) its owner, and removed the
+    user's membership (``left``)."""
+
+    deleted: bool = False
+    heir: tuple[str, str] | None = None
+    left: bool = False
+
+
+def _without_foreign_keys(cur: sqlite3.Cursor, fn: Callable[[sqlite3.Cursor], Any]) -> Any:
+    """``fn(cur)`` in a transaction of its own, committed here, with foreign keys off;
+    on again afterwards, whatever happened."""
+    conn = cur.connection
+    if conn.in_transaction:  # the pragma would be ignored: say so rather than scan
+        raise RuntimeError("foreign keys cannot be turned off inside a transaction")
+    cur.execute("PRAGMA foreign_keys = OFF")
+    try:
+        cur.execute("BEGIN IMMEDIATE")  # its checks and its deletes under one lock
+        outcome = fn(cur)
+        conn.commit()
+        return outcome
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        cur.execute("PRAGMA foreign_keys = ON")
+
+
+def _keep_seq(cur: sqlite3.Cursor, seq: int) -> None:
+    """Deleting messages up to ``seq``: their seqs are never given again (migration 006)."""
+    cur.execute("UPDATE message_seq_floor SET seq = max(seq, ?) WHERE id = 1", (seq,))
+
+
+def _securely(cur: sqlite3.Cursor, sql: str, args: tuple) -> int:
+    """Run a DELETE of messages with their text overwritten in the file, not only
+    unlinked (docs/SECURITY.md); its rowcount."""
+    cur.execute(f"PRAGMA secure_delete = {SECURE_DELETE}")
+    try:
+        return cur.execute(sql, args).rowcount
+    finally:
+        cur.execute(f"PRAGMA secure_delete = {pool.SECURE_DELETE}")
+
+
+def _delete_room_rows(cur: sqlite3.Cursor, room_id: str) -> None:
+    """A room and what names it (memberships cascade; its messages stay)."""
+    cur.execute("DELETE FROM invitations WHERE room_id = ?", (room_id,))
+    cur.execute("DELETE FROM read_markers WHERE target_type = 'room' AND target_id = ?", (room_id,))
+    cur.execute("DELETE FROM rooms WHERE id = ?", (room_id,))
