@@ -20,8 +20,10 @@ from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
 from lairchat.client.conversations import STILL_SENDING
-from lairchat.client.model import HOME, ConvKey
+from lairchat.client.model import HOME, ConvKey, SearchResults
 from lairchat.client.net.errors import ServerError
+from lairchat.client.search import NO_SEARCH, unsupported
+from lairchat.client.state import objects
 from lairchat.client.timefmt import parse_time
 
 if TYPE_CHECKING:
@@ -304,6 +306,56 @@ class ActionsMixin:
             return
         d = ensureDeferred(self.api.mark_read(key[0], key[1], newest))
         d.addErrback(lambda f: None)  # lairchat's extension; other servers say 404
+
+    # -- search --------------------------------------------------------------------------
+
+    def _search(self, query: str, everywhere: bool) -> None:
+        """A new search, in the conversation shown (everywhere when asked, or when
+        none is): its first page is asked for; the box shows it as it comes."""
+        key = self.state.current
+        scope = None if everywhere or key[0] not in ("room", "dm") else key
+        self.state.search = SearchResults(query, scope)
+        self._search_page(self.state.search)
+
+    def _search_older(self) -> None:
+        """The next page of the search shown, once the last one is in: asked when
+        the reader goes past its last result (or presses ``o``), never on its own,
+        since each page may scan 5,000 messages of the server's."""
+        results = self.state.search
+        if results is not None and results.has_more and not results.busy and not results.error:
+            self._search_page(results)
+
+    def _search_page(self, results: SearchResults) -> None:
+        results.busy = True
+        results.error = None
+        self.spawn(self._fetch_search(results))
+
+    async def _fetch_search(self, results: SearchResults) -> None:
+        """One page. A refusal is shown in the box in the server's words, and a
+        server without search (404 without the API's envelope) says so; an answer
+        to a search replaced meanwhile is dropped."""
+        kind, target_id = results.scope if results.scope is not None else (None, None)
+        try:
+            page = await self.api.search_messages(
+                results.query, kind, target_id, before=results.next_before
+            )
+        except ServerError as err:
+            results.error = NO_SEARCH if unsupported(err.status, err.code) else err.describe()
+            if err.session_lost:
+                raise
+            return
+        finally:
+            results.busy = False
+        if self.state.search is not results:
+            return
+        found = [m for m in objects(page.get("messages")) if isinstance(m.get("id"), str)]
+        results.messages.extend(found)
+        next_before = page.get("next_before")
+        results.has_more = page.get("has_more") is True and isinstance(next_before, str)
+        results.next_before = next_before if results.has_more else None
+        people = {str(m.get("author", "")) for m in found}
+        people |= {k[1] for k in map(self.state.key_for_message, found) if k[0] == "dm"}
+        self._learn_authors(HOME, people)
 
     # -- rooms ---------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from lairchat.client.ui.overlays import (
     MembersOverlay,
     PasswordOverlay,
     RoomInvitationsOverlay,
+    SearchOverlay,
     SessionsOverlay,
 )
 from lairchat.client.ui.root import RootView
@@ -318,6 +319,13 @@ class App(ActionsMixin):
                 self.spawn(self._kick(username), f"Could not remove {username}")
             case c.SetRole(username=username, role=role):
                 self.spawn(self._set_role(username, role), f"Could not change {username}'s role")
+            case c.Search(query=query, everywhere=everywhere):
+                self._search(query, everywhere)
+                self.ui.open_overlay(SearchOverlay(self))
+            case c.SearchOlder():
+                self._search_older()
+            case c.OpenConversation(key=key):
+                self.spawn(self.open_conversation(key))
             case c.CopyLast():
                 self._copy_last()
             case c.EditLast(text=text, message_id=message_id):

@@ -260,6 +260,27 @@ class SetBell(Action):
 
 
 @dataclass(frozen=True)
+class Search(Action):
+    """``/search TEXT``: the messages holding ``query``, in the conversation shown,
+    or (``/search * TEXT``, ``everywhere``) in every one the user can read."""
+
+    query: str
+    everywhere: bool = False
+
+
+@dataclass(frozen=True)
+class SearchOlder(Action):
+    """The search's next page: older messages, from where the last one stopped."""
+
+
+@dataclass(frozen=True)
+class OpenConversation(Action):
+    """Show a conversation (a search result's), ready to type in."""
+
+    key: tuple[str, str]
+
+
+@dataclass(frozen=True)
 class CommandError:
     """Not an action: what to tell the user about a command that cannot run."""
 
@@ -282,6 +303,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/role", "USER ROLE", "make USER owner, moderator or member (owners)"),
     ("/edit", "TEXT", "replace your last message here with TEXT"),
     ("/delete", "", "delete your last message here"),
+    ("/search", "TEXT", "find messages here holding TEXT (/search * TEXT: everywhere)"),
     ("/password", "", "change your password (ends your other sessions)"),
     ("/sessions", "", "list where you are signed in, and end a session"),
     ("/reconnect", "", "reconnect to the server now"),
@@ -351,6 +373,11 @@ def parse_input(text: str) -> Action | CommandError | None:
             return _needs(arg, "/edit TEXT") or EditLast(rest.strip())
         case "delete" | "del":
             return DeleteLast()
+        case "search" | "find":
+            # "* " (a star, then a space) asks for everywhere; "*ptr" is a query.
+            everywhere = arg == "*" or arg.startswith(("* ", "*\t"))
+            query = arg[1:].strip() if everywhere else arg
+            return _needs(query, "/search [*] TEXT") or Search(query, everywhere)
         case "password" | "passwd":
             # Whatever follows is ignored, never sent or kept: the passwords are typed
             # in the form, masked (the line was emptied before this).
@@ -446,6 +473,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Leave room", "leave the room shown", LeaveRoom()),
     ("Change password", "ends your other sessions everywhere", ShowPasswordForm()),
     ("Sessions", "where you are signed in; end a session", ShowSessions()),
+    ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
     ("Quit", "leave the client", Quit(confirm=True)),
 ]

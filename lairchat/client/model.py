@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "HOME",
@@ -25,6 +25,7 @@ __all__ = [
     "Notice",
     "PanelRow",
     "RoomInfo",
+    "SearchResults",
     "SessionInfo",
     "UserInfo",
 ]
@@ -97,6 +98,24 @@ class SessionInfo:
     expires_at: datetime
     #: The session of the token this client holds: ending it is a logout.
     current: bool = False
+
+
+@dataclass
+class SearchResults:
+    """A message search (``/search``) and what its pages found so far, newest first:
+    the messages as the server sent them (``GET /messages/search``)."""
+
+    query: str
+    #: The conversation searched; None for every one the user can read.
+    scope: ConvKey | None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether older messages are left to search, from ``next_before``.
+    has_more: bool = False
+    next_before: str | None = None
+    #: A page is being asked for.
+    busy: bool = False
+    #: Why the last page failed, as the server said (or :data:`~lairchat.client.search.NO_SEARCH`).
+    error: str | None = None
 
 
 @dataclass

@@ -35,6 +35,7 @@ from lairchat.client.model import (
     PanelRow,
     RoomInfo,
     Screen,
+    SearchResults,
     SessionInfo,
     UserInfo,
 )
@@ -104,6 +105,8 @@ class ClientState(ConversationsMixin):
         #: A room's pending invitations, for its owners and moderators (``I`` in the
         #: members box), by room id: absent until listed; whether older were left out.
         self.room_invitations: dict[str, tuple[list[Invitation], bool]] = {}
+        #: The message search shown (``/search``), None when none is.
+        self.search: SearchResults | None = None
         self.notices: list[Notice] = []
         #: Live messages that called for attention (a mention, a DM, not shown) since
         #: the login: the controller rings the bell when an event makes it grow.

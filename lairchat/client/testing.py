@@ -159,6 +159,8 @@ class FakeApi:
         self.room_invitations_more = False
         self.history_pages: dict[tuple[str, str, str | None], tuple[list[Any], bool]] = {}
         self.members_list: dict[str, list[dict[str, Any]]] = {}
+        #: ``GET /messages/search`` by (query, kind, target id, before): the body.
+        self.search_pages: dict[tuple[str, str | None, str | None, str | None], Any] = {}
         #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``).
         self.unread_counts: dict[str, dict[str, int]] | None = None
         self.closed = False
@@ -271,6 +273,20 @@ class FakeApi:
         if isinstance(page, Exception):
             raise page
         return page
+
+    async def search_messages(
+        self,
+        query: str,
+        kind: str | None = None,
+        target_id: str | None = None,
+        *,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        await self._answer("search_messages", query, kind, target_id, before)
+        return self.search_pages.get(
+            (query, kind, target_id, before),
+            {"messages": [], "has_more": False, "next_before": None},
+        )
 
     async def mark_read(self, kind: str, target_id: str, up_to: str) -> None:
         await self._answer("mark_read", kind, target_id, up_to)

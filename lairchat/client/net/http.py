@@ -309,6 +309,21 @@ class HttpApi:
         )
         return list(data.get("messages") or []), bool(data.get("has_more"))
 
+    async def search_messages(
+        self,
+        query: str,
+        kind: str | None = None,
+        target_id: str | None = None,
+        *,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """lairchat's message search (an extension: the original answers 404), newest
+        first: in the conversation ``kind``/``target_id``, or everywhere the user
+        can read without them. The body: ``messages``, ``has_more``, ``next_before``."""
+        target_type = None if kind is None else "room" if kind == "room" else "direct_message"
+        params = {"q": query, "target_type": target_type, "target_id": target_id, "before": before}
+        return await self.call("GET", "/api/v1/messages/search", params=params)
+
     async def mark_read(self, kind: str, target_id: str, up_to: str) -> None:
         """lairchat's read markers (an extension: the original answers 404), up to the
         message ``up_to``."""

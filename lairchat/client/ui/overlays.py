@@ -1,5 +1,5 @@
 """Boxes drawn over the current screen: help, invitations, members, sessions, a
-room's pending invitations, and "quit?".
+room's pending invitations, message search results, and "quit?".
 
 Each one takes keys while open and sets ``done`` when it wants to close; the root
 view removes it then. Lists keep a selection index, and act on the selected item
@@ -14,8 +14,9 @@ from typing import Any
 import urwid
 
 from lairchat.client import commands as c
+from lairchat.client.search import excerpt
 from lairchat.client.state import ClientState
-from lairchat.client.timefmt import format_clock
+from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui.base import Controller
 from lairchat.client.ui.editing import line_edit_key
 from lairchat.client.ui.login import Field
@@ -32,8 +33,12 @@ __all__ = [
     "PaletteOverlay",
     "PasswordOverlay",
     "RoomInvitationsOverlay",
+    "SearchOverlay",
     "SessionsOverlay",
 ]
+
+#: What the search box says while older messages are left to search.
+OLDER_NOT_SEARCHED = "older messages not searched yet"
 
 KEYS_NORMAL = [
     ("i", "type a message (insert mode)"),
@@ -411,6 +416,72 @@ class SessionsOverlay(_ListOverlay):
             else:
                 question = f"End session {self.selected + 1}? Its device is signed out."
             self._ask(question, c.EndSession(session.id, session.current))
+        return None
+
+
+class SearchOverlay(_ListOverlay):
+    """``/search``: the messages found, newest first, each as its time, conversation
+    and author, then the line holding the match, the match marked (``match``: a
+    style of its own, underlined without colours). Older pages are asked for only
+    when the reader goes past the last result or presses ``o``: each may scan 5,000
+    messages on the server, and a search of the whole history is the reader's call."""
+
+    title = "Search"
+    height = 80
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(
+            controller, "j/k: select · Enter: open · o/past the last: search older · Esc/q: close"
+        )
+        self.keys_found: list[tuple[str, str]] = []
+        self.more = False
+
+    def update(self, state: ClientState) -> None:
+        results = state.search
+        if results is None:
+            self.done = True
+            return
+        where = "everywhere" if results.scope is None else f"in {state.title_of(results.scope)}"
+        found = len(results.messages)
+        self.box.set_title(f"Search “{results.query}” {where} ({found})")
+        items: list[Any] = []
+        selectable = []
+        self.keys_found = []
+        now = state.now_dt()
+        for message in results.messages:
+            key = state.key_for_message(message)
+            self.keys_found.append(key)
+            selectable.append(len(items))
+            when = format_clock(parse_time(message.get("created_at")), now)
+            author = state.username_of(str(message.get("author", "")))
+            items.append([" ", ("time", when), f" {state.title_of(key)} · ", ("author", author)])
+            before, match, after = excerpt(str(message.get("content", "")), results.query)
+            items.append(["     ", before, ("match", match), after] if match else f"     {before}")
+        self.more = results.has_more and not results.error
+        if results.error:
+            items.append(("notice_error", f"  {results.error}"))
+        elif results.busy:
+            items.append(("hint", "  (searching older…)" if found else "  (searching…)"))
+        elif results.has_more:
+            items.append(("hint", f"  ({OLDER_NOT_SEARCHED}: o, or j past the last, searches on)"))
+        elif not found:
+            items.append(("hint", "  No message holds that"))
+        else:
+            items.append(("hint", "  (no older match)"))
+        self._set_items(items, selectable)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in ("esc", "q"):
+            self.done = True
+        elif key == "o" or (key in ("j", "down") and self.selected >= self.count - 1):
+            if self.more:
+                self.controller.dispatch(c.SearchOlder())
+            self._move(key)
+        elif self._move(key):
+            pass
+        elif key == "enter" and self.keys_found:
+            self.done = True
+            self.controller.dispatch(c.OpenConversation(self.keys_found[self.selected]))
         return None
 
 

@@ -4,7 +4,8 @@ Entries are ``(name, foreground, background)``, and ``escaped`` (the marks stand
 for control and bidi characters, ``safetext.py``) also has a monochrome setting: a
 mark must look unlike the same characters typed, on every terminal. So do ``mention``
 and ``mention_mark`` (a message that mentions you): they are bold without colours,
-and the mark is a character (:data:`MENTION_MARK`), never a colour alone."""
+and the mark is a character (:data:`MENTION_MARK`), never a colour alone. A search's
+``match`` is underlined as well as coloured, for the same reason."""
 
 from __future__ import annotations
 
@@ -59,4 +60,5 @@ PALETTE: list[tuple[str, ...]] = [
     ("escaped", "black", "light magenta", "standout"),
     ("mention", "white,bold", "", "bold"),
     ("mention_mark", "yellow,bold", "", "bold"),
+    ("match", "black,underline", "yellow", "underline"),
 ]

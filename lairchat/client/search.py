@@ -1,0 +1,78 @@
+"""Message search as the client shows it: where a result's match is, and its line.
+
+The server decides what matches (docs/HTTP.md, "Message search"): the query, trimmed,
+NFKC-normalised and case-folded, inside the content normalised the same way. The
+client only marks where: :func:`match_span` finds that place in the text as it was
+sent, so the mark covers the characters the reader sees, and :func:`excerpt` cuts the
+one line of it a list row has room for. Pure functions, no urwid: the browser
+(``lairchat/web/app.js``, ``matchSpan``) follows the same rule, checked on one corpus
+(``tests/unit/test_search_rule_agreement.py``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from lairchat.client.mentions import fold
+
+__all__ = ["CONTEXT", "NO_SEARCH", "excerpt", "match_span", "unsupported"]
+
+#: What a server without search (the original Lair Chat, an older lairchat) is said
+#: to have, rather than its bare 404.
+NO_SEARCH = "This server has no message search"
+#: Characters of a line kept before its match, so that the match is on the row.
+CONTEXT = 24
+
+
+def unsupported(status: int | None, code: str) -> bool:
+    """Whether a refusal of ``GET /messages/search`` means the route does not exist:
+    404 or 405 without the API's error envelope (the client names such a code
+    ``http_<status>``). A 404 of the API (``user_not_found`` for a DM partner gone)
+    has its own code and is shown as it is."""
+    return status in (404, 405) and code == f"http_{status}"
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """``text`` cut before each character that is not a combining mark: the pieces
+    are normalised one by one, and ``e`` with a combining accent is the ``é`` a query
+    typed precomposed must find."""
+    starts = [i for i, char in enumerate(text) if i == 0 or not unicodedata.combining(char)]
+    return list(zip(starts, [*starts[1:], len(text)], strict=True))
+
+
+def match_span(content: str, query: str) -> tuple[int, int] | None:
+    """Where in ``content`` the first match of ``query`` is (start, end), or None
+    when the server's rule found it where this one cannot (a match across pieces
+    that normalise differently apart than together): then nothing is marked."""
+    wanted = fold(query.strip())
+    if not wanted:
+        return None
+    folded: list[str] = []
+    owner: list[tuple[int, int]] = []
+    for start, end in _units(content):
+        piece = fold(content[start:end])
+        folded.append(piece)
+        owner.extend([(start, end)] * len(piece))
+    at = "".join(folded).find(wanted)
+    if at < 0:
+        return None
+    return owner[at][0], owner[at + len(wanted) - 1][1]
+
+
+def excerpt(content: str, query: str) -> tuple[str, str, str]:
+    """The line of ``content`` that holds the match, as (before, match, after): at
+    most :data:`CONTEXT` characters before it (``…`` when cut), the match (up to the
+    line's end), the rest of the line. No match found: the first line, unmarked."""
+    span = match_span(content, query)
+    if span is None:
+        return content.split("\n", 1)[0], "", ""
+    start, end = span
+    line_start = content.rfind("\n", 0, start) + 1
+    line_end = content.find("\n", start)
+    if line_end < 0:
+        line_end = len(content)
+    end = min(end, line_end)
+    before = content[line_start:start]
+    if len(before) > CONTEXT:
+        before = "…" + before[-CONTEXT:]
+    return before, content[start:end], content[end:line_end]
