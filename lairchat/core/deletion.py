@@ -141,6 +141,13 @@ class AccountDeletion:
             # Joined or made a room meanwhile (a request past its token check): again.
         if rowid:
             self.hub.forget_user(user_id, rowid)
+        # The erased text is zeroed in the file; the write-ahead log's older frames
+        # still hold it (as after retention, which empties it the same way).
+        if not await self.store.empty_log():
+            log.info(
+                "account deletion: the write-ahead log was in use; its older frames"
+                " keep erased text until SQLite writes over them"
+            )
 
     async def _erase(self, user_id: str, after: int) -> int:
         """Erase the user's messages after seq ``after``, a batch per transaction;

@@ -183,6 +183,8 @@ ROWS: tuple[Row, ...] = (
     # -- users ------------------------------------------------------------------------------------
     Row("me", "GET /api/v1/users/me", "get_current_user", anywhere(EVERYONE)),
     Row("update-me", "PATCH /api/v1/users/me", None, anywhere(EVERYONE)),
+    # One's own account alone; the world's one admin is the last (docs/SECURITY.md).
+    Row("delete-me", "DELETE /api/v1/users/me", None, anywhere(signed_in(OK, admin=DENIED))),
     Row("list-users", "GET /api/v1/users", "list_users", anywhere(EVERYONE)),
     Row("get-user", "GET /api/v1/users/{user_id}", "get_user", anywhere(EVERYONE)),
     # -- rooms ------------------------------------------------------------------------------------
@@ -335,6 +337,9 @@ def _http_actions() -> dict[str, HttpAction]:
         "me": lambda w, a, where: call(w, a, "GET", "/api/v1/users/me"),
         "update-me": lambda w, a, where: call(
             w, a, "PATCH", "/api/v1/users/me", {"email": f"{a}2@example.com"}
+        ),
+        "delete-me": lambda w, a, where: call(
+            w, a, "DELETE", "/api/v1/users/me", {"password": PASSWORD}
         ),
         "list-users": lambda w, a, where: call(w, a, "GET", "/api/v1/users"),
         "get-user": lambda w, a, where: call(w, a, "GET", f"/api/v1/users/{w.id('bystander')}"),

@@ -453,6 +453,26 @@ def _paths() -> dict[str, Any]:
                 body=obj({"email": NULLABLE_STRING}, required=[]),
                 fails=((400, ["email_invalid"]), (409, ["email_taken"])),
             ),
+            "delete": op(
+                "deleteMe",
+                "Delete the caller's account (lairchat)",
+                "users",
+                SUCCESS,
+                body=obj({"password": STRING}, required=[]),
+                fails=(
+                    (401, ["invalid_credentials"]),
+                    (403, ["account_locked", "permission_denied"]),
+                ),
+                description="Needs the account's password: a wrong or missing one is a "
+                "failed login (401 `invalid_credentials`, the login's lockout and rate "
+                "limit). The last admin gets 403 `permission_denied`. On success every "
+                "session of the account has ended and its live connections are closed, "
+                "it has left its rooms (their ownership passed on); its messages, and "
+                "its DM conversations both ways, are erased in the background, then the "
+                "account, whose name is then free. No event announces the erasure: "
+                "clients find the messages gone when they next load history "
+                '(docs/SECURITY.md, "Deleting an account").',
+            ),
         },
         "/api/v1/users": {
             "get": op(

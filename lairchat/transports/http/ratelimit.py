@@ -39,8 +39,13 @@ def per_session(path: bytes) -> bool:
 MARK_READ = b"/api/v1/messages/read"
 
 
-def tier_of(path: bytes) -> str | None:
-    if path.startswith(b"/api/v1/auth/"):
+#: lairchat's own route that checks a password, as a login does: ``DELETE`` of it
+#: counts against the ``auth`` allowance too (not ``GET``, which clients call often).
+ACCOUNT = b"/api/v1/users/me"
+
+
+def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
+    if path.startswith(b"/api/v1/auth/") or (path == ACCOUNT and method == b"DELETE"):
         return "auth"
     if path == MARK_READ:
         return None
@@ -86,7 +91,7 @@ class HttpRateLimiter:
         key = self.client_key(request)
         general = self.limiter.hit("general", key)
         refused: Decision | None = None if general.allowed else general
-        tier = tier_of(routed_path(request))
+        tier = tier_of(routed_path(request), request.method)
         if refused is None and tier is not None:
             group = self.limiter.hit(tier, key)
             refused = None if group.allowed else group

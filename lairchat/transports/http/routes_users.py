@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lairchat.core.ratelimit import address_key
 from lairchat.domain.types import User
 from lairchat.transports.http.bodies import Query, json_body
 from lairchat.transports.http.routing import RouteGroup, path_id, route
@@ -37,6 +38,18 @@ class UserRoutes(RouteGroup):
         user = await self.caller(claims)
         updated = await self.core.users.update_profile(user, email)
         return {"user": updated.to_wire()}
+
+    @route("DELETE", "/api/v1/users/me")
+    async def delete_me(self, request: Any) -> dict:
+        """The caller's account, once its password is given (docs/SECURITY.md,
+        "Deleting an account"). A missing password is a wrong one: 401
+        ``invalid_credentials``, counted by the login's lockout."""
+        claims = self.claims(request)
+        password = json_body(request).opt_text("password")
+        user = await self.caller(claims)
+        source = address_key(self.proxies.client_of_request(request))
+        await self.core.deletion.delete_own(user, password, source)
+        return {"success": True}
 
     @route("GET", "/api/v1/users")
     async def list_users(self, request: Any) -> dict:

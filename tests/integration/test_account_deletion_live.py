@@ -1,0 +1,87 @@
+"""Deleting one's account on a real server (docs/protocols/HTTP.md, ``DELETE
+/api/v1/users/me``; docs/SECURITY.md, "Deleting an account"): the account's TCP
+connection is told and closed, a room member's TCP connection sees the account go
+offline, hand its room over and leave, and the account's messages and name go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lairchat.testing import ServerProcess
+from lairchat.testing_clients import rest
+from tests.integration.test_ops_support import wait_until
+from tests.integration.test_sessions_live import ADMIN, PASSWORD, User, start, tcp
+
+WATCHED = ("user_offline", "member_role_changed", "user_left_room", "message_deleted")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    srv = start(tmp_path_factory.mktemp("deletion-live"))
+    yield srv
+    srv.stop()
+
+
+def test_a_deleted_account_is_closed_handed_over_and_erased(server: ServerProcess) -> None:
+    alice, bob, admin = User(server), User(server), User(server, ADMIN)
+    root = admin.device()["token"]
+    alice_token, bob_token = alice.device()["token"], bob.device()["token"]
+    status, reply = rest(server, "POST", "/api/v1/rooms", {"name": alice.name}, alice_token)
+    assert status == 201, reply
+    room_id = reply["room"]["id"]
+    assert rest(server, "POST", f"/api/v1/rooms/{room_id}/join", {}, bob_token)[0] == 200
+    alice_tcp, bob_tcp = tcp(server, alice_token), tcp(server, bob_token)
+    in_room = {"type": "room", "room_id": room_id}
+    to_bob = {"type": "direct_message", "recipient": bob.id}
+    for target, content in ((in_room, "alice's words"), (to_bob, "alice to bob")):
+        alice_tcp.ok("send_message", target=target, content=content)
+    bob_tcp.ok("send_message", target=in_room, content="bob's words")
+    bob_tcp.barrier()
+    users_before = rest(server, "GET", "/api/v1/admin/stats", token=root)[1]["stats"]
+
+    wrong = rest(server, "DELETE", "/api/v1/users/me", {"password": "not-it"}, alice_token)
+    assert (wrong[0], wrong[1]["error"]["code"]) == (401, "invalid_credentials")
+    assert rest(server, "DELETE", "/api/v1/users/me", {"password": PASSWORD}, alice_token) == (
+        200,
+        {"success": True},
+    )
+
+    told = alice_tcp.expect_closed()
+    assert [m.get("code") for m in told if m["type"] == "error"] == ["session_not_found"]
+    seen = [m for m in bob_tcp.barrier() if m["type"] in WATCHED]
+    assert [m["type"] for m in seen] == ["user_offline", "member_role_changed", "user_left_room"]
+    assert seen[1] == {
+        "type": "member_role_changed",
+        "room_id": room_id,
+        "user_id": bob.id,
+        "username": bob.name,
+        "old_role": "member",
+        "new_role": "owner",
+        "changed_by": alice.id,
+    }
+    assert seen[2] == {
+        "type": "user_left_room",
+        "room_id": room_id,
+        "user_id": alice.id,
+        "reason": "left",
+    }
+    stats = rest(server, "GET", "/api/v1/admin/stats", token=root)[1]["stats"]
+    assert stats["total_users"] == users_before["total_users"] - 1
+
+    # The erasure goes on in the background; then the name is free again.
+    again = {"username": alice.name, "email": f"new-{alice.name}@ex.com", "password": PASSWORD}
+    created = wait_until(
+        lambda: rest(server, "POST", "/api/v1/auth/register", again)[0] == 201,
+        "for the deleted account's name to be free",
+    )
+    assert created
+    history = bob_tcp.ok("get_messages", target=in_room, limit=10)
+    assert [m["content"] for m in history["messages"]] == ["bob's words"]
+    # bob owns the room now, and no message_deleted flood came.
+    members = rest(server, "GET", f"/api/v1/rooms/{room_id}/members", token=bob_token)[1]
+    assert [(m["user_id"], m["role"]) for m in members["members"]] == [(bob.id, "owner")]
+    assert [m for m in bob_tcp.barrier() if m["type"] == "message_deleted"] == []
+    # The old token stays dead.
+    assert rest(server, "GET", "/api/v1/users/me", token=alice_token)[0] == 401
