@@ -32,28 +32,35 @@ def unsupported(status: int | None, code: str) -> bool:
     return status in (404, 405) and code == f"http_{status}"
 
 
-def _units(text: str) -> list[tuple[int, int]]:
-    """``text`` cut before each character that is not a combining mark: the pieces
-    are normalised one by one, and ``e`` with a combining accent is the ``é`` a query
-    typed precomposed must find."""
-    starts = [i for i, char in enumerate(text) if i == 0 or not unicodedata.combining(char)]
-    return list(zip(starts, [*starts[1:], len(text)], strict=True))
+def _folded(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` folded a piece at a time (a character and the combining marks after
+    it: ``e`` and an accent are the ``é`` a query typed precomposed must find), and
+    for each character of the result the characters (start, end) it came from. The
+    query is folded alike, as the browser must fold it (``foldedUnits``)."""
+    starts = [i for i, char in enumerate(text) if i == 0 or not _combining(char)]
+    folded: list[str] = []
+    owner: list[tuple[int, int]] = []
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        piece = fold(text[start:end])
+        folded.append(piece)
+        owner.extend([(start, end)] * len(piece))
+    return "".join(folded), owner
+
+
+def _combining(char: str) -> bool:
+    """A combining mark (Unicode category M), as the browser's ``\\p{M}``."""
+    return unicodedata.category(char).startswith("M")
 
 
 def match_span(content: str, query: str) -> tuple[int, int] | None:
     """Where in ``content`` the first match of ``query`` is (start, end), or None
     when the server's rule found it where this one cannot (a match across pieces
     that normalise differently apart than together): then nothing is marked."""
-    wanted = fold(query.strip())
+    wanted = _folded(query.strip())[0]
     if not wanted:
         return None
-    folded: list[str] = []
-    owner: list[tuple[int, int]] = []
-    for start, end in _units(content):
-        piece = fold(content[start:end])
-        folded.append(piece)
-        owner.extend([(start, end)] * len(piece))
-    at = "".join(folded).find(wanted)
+    folded, owner = _folded(content)
+    at = folded.find(wanted)
     if at < 0:
         return None
     return owner[at][0], owner[at + len(wanted) - 1][1]

@@ -37,6 +37,12 @@ const KEEP = 500;
 /** A page of users or rooms (the server's largest); *More* asks for the next one. */
 const LIST_LIMIT = 100;
 const SEARCH_DELAY_MS = 250;
+/** Characters of a search result's line kept before its match (the terminal client's
+ * CONTEXT, lairchat/client/search.py). */
+const SEARCH_CONTEXT = 24;
+/** What a server without message search (the original Lair Chat, an older lairchat:
+ * a 404 or 405 without the API's error envelope) is said to have. */
+const NO_SEARCH = "This server has no message search.";
 /** New messages are read out (to screen readers) at most this often; those arriving
  * meanwhile are summed up in one announcement. */
 const ANNOUNCE_EVERY_MS = 2_000;
@@ -402,6 +408,7 @@ const state = {
   members: null, // { roomId, byId: user id -> member (null until fetched), pending: events }
   invited: null, // { roomId, list, more }: the open room's pending invitations (owners, moderators)
   searchTimers: {}, // list name -> the timer that asks the server for the search typed
+  search: null, // the message search shown: { query, key (null: everywhere), messages, … }
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -2090,6 +2097,7 @@ function forget() {
     membersOpen: false,
     members: null,
     invited: null,
+    search: null,
     lookups: new Map(),
   });
   sessionStorage.removeItem(TOKEN_KEY);
@@ -2101,6 +2109,7 @@ function forget() {
   for (const form of ["create-room-form", "invite-form"]) $(form).reset();
   $("public-search").value = "";
   $("people-search").value = "";
+  $("search-form").reset();
   $("message-input").value = "";
   $("member-list").replaceChildren();
   $("invited-list").replaceChildren();
@@ -2118,6 +2127,7 @@ function forget() {
   clearTimeout(alertTimer);
   renderConversation();
   renderLists();
+  renderSearch();
   replaceText($("me"), "");
   setStatus("");
 }
@@ -2477,6 +2487,202 @@ function olderMessages() {
   if (conv?.hasMore && !conv.loading) loadHistory(conv, true);
 }
 
+// -- message search -----------------------------------------------------------------------
+
+/** A combining mark: folded with the character before it (a decomposed "é" is the "é"
+ * a query typed precomposed must find). */
+const COMBINING = /^\p{M}$/u;
+
+/** Where the first match of `query` is in `content`: [start, end] in code points, or
+ * null when the server's rule found it where this one cannot (a match across pieces
+ * that normalise differently apart than together): then nothing is marked. The
+ * server matches the query, trimmed, NFKC-normalised and case-folded, inside the
+ * content folded alike; the page only marks where (the terminal client's
+ * `match_span`, checked on one corpus in tests/unit/test_search_rule_agreement.py). */
+function matchSpan(content, query) {
+  const wanted = foldedUnits(query.trim())[0];
+  if (!wanted) return null;
+  const [folded, owner] = foldedUnits(content);
+  const at = folded.indexOf(wanted);
+  if (at < 0) return null;
+  return [owner[at][0], owner[at + wanted.length - 1][1]];
+}
+
+/** `text` folded a piece at a time (a character and the combining marks after it), and
+ * for each UTF-16 unit of the result the code points [start, end] it came from. The
+ * query is folded the same way: whole, JavaScript's lower case makes a final "Σ" a
+ * "ς", where Python's casefold (the server's) makes every sigma "σ". */
+function foldedUnits(text) {
+  const chars = Array.from(text);
+  let folded = "";
+  const owner = [];
+  let start = 0;
+  for (let i = 1; i <= chars.length; i++) {
+    if (i < chars.length && COMBINING.test(chars[i])) continue;
+    const piece = fold(chars.slice(start, i).join(""));
+    folded += piece;
+    for (let k = 0; k < piece.length; k++) owner.push([start, i]);
+    start = i;
+  }
+  return [folded, owner];
+}
+
+/** The line of `content` holding the match, as [before, match, after]: at most
+ * SEARCH_CONTEXT characters before it (`…` when cut), the match (up to the line's end),
+ * the rest of the line. No match found: the first line, unmarked. */
+function searchExcerpt(content, query) {
+  const chars = Array.from(String(content ?? ""));
+  const span = matchSpan(chars.join(""), query);
+  const lineEnd = (from) => {
+    const at = chars.indexOf("\n", from);
+    return at < 0 ? chars.length : at;
+  };
+  if (!span) return [chars.slice(0, lineEnd(0)).join(""), "", ""];
+  const [start] = span;
+  const lineStart = start === 0 ? 0 : chars.lastIndexOf("\n", start - 1) + 1;
+  const end = Math.min(span[1], lineEnd(start));
+  let before = chars.slice(lineStart, start);
+  if (before.length > SEARCH_CONTEXT) before = ["…", ...before.slice(-SEARCH_CONTEXT)];
+  const after = chars.slice(end, lineEnd(start));
+  return [before.join(""), chars.slice(start, end).join(""), after.join("")];
+}
+
+/** A search typed (*Search*): in the open conversation, or everywhere when asked or
+ * when none is open. Its first page is asked for; the panel shows it as it comes. */
+function searchMessages(event) {
+  event.preventDefault();
+  const query = $("search-text").value.trim();
+  if (!query) return;
+  const here = $("search-scope").value === "here" ? state.active : null;
+  state.search = { query, key: here, messages: [], hasMore: false, nextBefore: null };
+  searchPage(state.search);
+}
+
+/** One page of the search (`GET /api/v1/messages/search`, REST: a server without search
+ * answers it 404, where over the WebSocket the original answers an error frame that
+ * names no request). Older pages only on *Search older messages*: each may scan 5,000
+ * messages on the server. An answer to a search replaced or closed meanwhile is dropped. */
+async function searchPage(search) {
+  if (search.busy) return;
+  search.busy = true;
+  search.error = null;
+  renderSearch();
+  const params = new URLSearchParams({ q: search.query });
+  if (search.key) {
+    const conv = conversation(search.key);
+    params.set("target_type", conv.kind === "room" ? "room" : "direct_message");
+    params.set("target_id", conv.id);
+  }
+  if (search.nextBefore) params.set("before", search.nextBefore);
+  const shown = search.messages.length;
+  try {
+    const answer = await rest("GET", `/messages/search?${params}`, undefined, state.token);
+    const found = (Array.isArray(answer?.messages) ? answer.messages : []).filter(
+      (m) => m && typeof m.id === "string" && m.target,
+    );
+    search.messages.push(...found);
+    search.hasMore = answer.has_more === true && typeof answer.next_before === "string";
+    search.nextBefore = search.hasMore ? answer.next_before : null;
+  } catch (error) {
+    if (state.search === search && Object.hasOwn(ENDED, error.code)) {
+      signOut(error.code, error.message);
+      return;
+    }
+    search.error = /^http_40[45]$/.test(error.code ?? "") ? NO_SEARCH : describe(error);
+  } finally {
+    search.busy = false;
+  }
+  if (state.search !== search) return;
+  renderSearch();
+  announceSearch(search, shown);
+}
+
+/** What a page found, said in the page's polite way (the announcer): a screen reader in
+ * the search field hears nothing of the panel filling. */
+function announceSearch(search, shown) {
+  if (search.error) return say(search.error);
+  const added = search.messages.length - shown;
+  const more = search.hasMore ? " Older messages are not searched yet." : "";
+  const found = added === 1 ? "1 message found" : `${added || "No"} messages found`;
+  say(`${shown ? `${found} in older messages` : found}.${more}`);
+}
+
+/** The search panel, from `state.search`: each result a button (its time, its
+ * conversation, its author, the line holding the match, the match in a `mark`), all
+ * text set as text, never HTML from a message. */
+function renderSearch() {
+  const search = state.search;
+  $("search-results").hidden = !search;
+  if (!search) {
+    $("search-list").replaceChildren();
+    return;
+  }
+  const where = search.key ? conversationName(search.key) : "every conversation";
+  replaceText($("search-heading"), ["Results for “", search.query, "” in ", nameOf(where)]);
+  fillList(
+    $("search-list"),
+    search.messages.map((message) => searchItem(message, search.query)),
+    search.busy ? "Searching…" : "No message holds that.",
+  );
+  const status = search.error
+    ? search.error
+    : search.busy && search.messages.length
+      ? "Searching older messages…"
+      : search.hasMore
+        ? "Older messages are not searched yet."
+        : search.messages.length
+          ? "No older match."
+          : "";
+  replaceText($("search-status"), status);
+  $("search-status").className = search.error ? "reason" : "hint";
+  const more = search.hasMore && !search.busy && !search.error;
+  showButton($("search-more"), more, () => tabStop($("search-list")) ?? $("search-close"));
+}
+
+/** A conversation's name as the search panel says it: `#room`, or `bob` for a DM. */
+function conversationName(key) {
+  if (key.startsWith("room:")) return `#${roomName(key)}`;
+  const id = key.slice("dm:".length);
+  return userName(id) ?? "someone";
+}
+
+function searchItem(message, query) {
+  const key = keyOfMessage(message);
+  const item = el("li", "search-result");
+  item.dataset.key = `found:${message.id}`;
+  const button = el("button", "link");
+  button.type = "button";
+  const time = el("time", "time", clock(message.created_at));
+  time.dateTime = message.created_at;
+  const author = userName(message.author);
+  if (author === undefined) lookUpUser(message.author);
+  const [before, match, after] = searchExcerpt(message.content, query);
+  const line = el("span", "found-line", before);
+  if (match) line.append(el("mark", null, match));
+  appendText(line, after);
+  button.append(
+    time,
+    " ",
+    nameOf(conversationName(key), "where"),
+    " · ",
+    nameOf(author ?? "…", "author"),
+    el("br"),
+    line,
+  );
+  button.querySelector(".author").dataset.user = message.author;
+  button.addEventListener("click", () => open(key));
+  item.append(button);
+  return item;
+}
+
+/** *Close results* (or Esc in the panel): the search is forgotten, the focus back in
+ * its field. */
+function closeSearch() {
+  state.search = null;
+  renderSearch();
+  $("search-text").focus();
+}
+
 function wire() {
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -2508,7 +2714,7 @@ function wire() {
   $("sessions-dialog").addEventListener("close", sessionsDialogClosed);
   $("skip").addEventListener("click", skipToMessageBox);
   const lists = ["invitation-list", "room-list", "public-list", "user-list", "member-list"];
-  for (const id of [...lists, "invited-list", "session-list"]) {
+  for (const id of ["search-list", ...lists, "invited-list", "session-list"]) {
     $(id).addEventListener("keydown", listKeys);
     $(id).addEventListener("focusin", () => oneTabStop($(id)));
   }
@@ -2523,6 +2729,14 @@ function wire() {
     e.preventDefault();
     toggleMembers();
     $("show-members").focus();
+  });
+  $("search-form").addEventListener("submit", searchMessages);
+  $("search-more").addEventListener("click", () => state.search && searchPage(state.search));
+  $("search-close").addEventListener("click", closeSearch);
+  $("search-results").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    closeSearch();
   });
   $("public-search").addEventListener("input", () => searchTyped("rooms", loadPublicRooms));
   $("people-search").addEventListener("input", () => searchTyped("people", loadUsers));
