@@ -46,6 +46,7 @@ from lairchat.core.admin import (
     check_ban_hours,
 )
 from lairchat.core.deferreds import result, run_now
+from lairchat.core.deletion import WATCH_INTERVAL
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
 from lairchat.domain.hidden import one_line
@@ -281,6 +282,30 @@ def cmd_reset_password(core: Core, args: argparse.Namespace) -> str:
     sessions = result(core.auth.set_password(user.id, password))
     told = f"; the new password is {password}" if args.generate else ""
     return f"password of {user.username} reset{told}; {revoked(sessions)}"
+
+
+def cmd_delete_user(core: Core, args: argparse.Namespace) -> str:
+    """Delete an account for good (docs/SECURITY.md, "Deleting an account"). With a
+    server running, only the first step is done here (sessions, password,
+    invitations; the account marked): the server, which keeps the rooms' members in
+    memory and must tell them, finishes within seconds (DeletionWatcher). Without
+    one, all of it, the database held meanwhile so that none starts halfway."""
+    user = find_user(core, args.username)
+    try:
+        held = lock.exclusive(core.store.path)
+    except lock.DatabaseBusy:
+        sessions = result(core.store.begin_deletion(user.id, time.time()))
+        return (
+            f"deleting {user.username}: {revoked(sessions)}; the running server hands its"
+            f" rooms over within {WATCH_INTERVAL:g} s, then erases its messages and the account"
+        )
+    with held:
+        core.deletion.pause = pause_here
+        ended = result(core.deletion.delete(user.id, wait=True))
+    return (
+        f"deleted {user.username}: {ended} session(s) ended, its rooms handed over,"
+        " its messages erased; the name is free"
+    )
 
 
 def cmd_unban(core: Core, args: argparse.Namespace) -> str:
@@ -557,6 +582,9 @@ def parser() -> argparse.ArgumentParser:
     )
     given.add_argument("--generate", action="store_true", help="make one up and print it")
     c.set_defaults(run=cmd_reset_password)
+    c = command(admin, "delete-user", "delete an account, its messages and DMs, for good")
+    c.add_argument("username")
+    c.set_defaults(run=cmd_delete_user)
     c = command(admin, "unban", "lift a ban")
     c.add_argument("username")
     c.set_defaults(run=cmd_unban)

@@ -99,16 +99,22 @@ class AccountDeletion:
         await self.delete(user.id, keep_an_admin=True)
 
     @deferred
-    async def delete(self, user_id: str, keep_an_admin: bool = False) -> None:
+    async def delete(self, user_id: str, keep_an_admin: bool = False, wait: bool = False) -> int:
         """Steps 1 and 2 (``user_not_found`` if there is no such user); steps 3 and 4
-        then go on, :meth:`finished` says when they are done. Again on an account
-        whose deletion was begun, it carries on from where that one got."""
+        then go on, and with ``wait`` are waited for (else :meth:`finished` says when
+        they are done). Again on an account whose deletion was begun, it carries on
+        from where that one got. Returns how many sessions it ended."""
         ended = await self.store.begin_deletion(user_id, self.clock.seconds(), keep_an_admin)
         if ended is None:
             raise LairError("user_not_found")
         self.hub.revoke_user(user_id, ended, "account deleted", deleted_notice())
         await self.rooms.hand_over(user_id)
-        self.finished(user_id).addErrback(_logged, user_id)
+        rest = self.finished(user_id)
+        if wait:
+            await rest
+        else:
+            rest.addErrback(_logged, user_id)
+        return len(ended)
 
     def finished(self, user_id: str, erased_to: int = 0) -> defer.Deferred:
         """Steps 2 to 4 of a deletion begun, started unless they run; fires when the

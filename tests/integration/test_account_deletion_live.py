@@ -1,10 +1,13 @@
 """Deleting one's account on a real server (docs/protocols/HTTP.md, ``DELETE
 /api/v1/users/me``; docs/SECURITY.md, "Deleting an account"): the account's TCP
 connection is told and closed, a room member's TCP connection sees the account go
-offline, hand its room over and leave, and the account's messages and name go."""
+offline, hand its room over and leave, and the account's messages and name go. The
+same when the operator's ``lairchat admin delete-user`` begins it beside the server."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -85,3 +88,48 @@ def test_a_deleted_account_is_closed_handed_over_and_erased(server: ServerProces
     assert [m for m in bob_tcp.barrier() if m["type"] == "message_deleted"] == []
     # The old token stays dead.
     assert rest(server, "GET", "/api/v1/users/me", token=alice_token)[0] == 401
+
+
+def test_the_operator_command_begins_it_and_the_running_server_finishes(
+    server: ServerProcess,
+) -> None:
+    """The command marks the account and ends its sessions; the server, which alone
+    can tell the rooms' members, finds the mark within seconds and does the rest."""
+    carol, dave = User(server), User(server)
+    carol_token, dave_token = carol.device()["token"], dave.device()["token"]
+    status, reply = rest(server, "POST", "/api/v1/rooms", {"name": carol.name}, carol_token)
+    room_id = reply["room"]["id"]
+    assert rest(server, "POST", f"/api/v1/rooms/{room_id}/join", {}, dave_token)[0] == 200
+    carol_tcp, dave_tcp = tcp(server, carol_token), tcp(server, dave_token)
+    in_room = {"type": "room", "room_id": room_id}
+    carol_tcp.ok("send_message", target=in_room, content="carol's words")
+    dave_tcp.barrier()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lairchat.cli", "admin", "delete-user", carol.name],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"deleting {carol.name}: 2 session(s) revoked"
+    )  # registered, then logged in
+
+    carol_tcp.sock.settimeout(15)  # the server looks every 5 s
+    assert [m.get("code") for m in carol_tcp.expect_closed() if m["type"] == "error"] == [
+        "session_not_found"
+    ]
+    dave_tcp.sock.settimeout(15)
+    role = dave_tcp.wait_for(lambda m: m["type"] == "member_role_changed")
+    assert (role["user_id"], role["new_role"], role["changed_by"]) == (dave.id, "owner", carol.id)
+    left = dave_tcp.wait_for(lambda m: m["type"] == "user_left_room")
+    assert (left["user_id"], left["reason"]) == (carol.id, "left")
+    again = {"username": carol.name, "email": f"new-{carol.name}@ex.com", "password": PASSWORD}
+    wait_until(
+        lambda: rest(server, "POST", "/api/v1/auth/register", again)[0] == 201,
+        "for the deleted account's name to be free",
+    )
+    history = dave_tcp.ok("get_messages", target=in_room, limit=10)
+    assert history["messages"] == []

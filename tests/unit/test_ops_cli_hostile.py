@@ -24,6 +24,7 @@ from tests.unit.test_ops_cli import cheap_hashes, run  # noqa: F401 (an autouse 
         ["admin", "ban", "alice"],
         ["admin", "unban", "alice"],
         ["admin", "reset-password", "alice", "--generate"],
+        ["admin", "delete-user", "alice"],
         ["db", "prune", "--older-than", "30"],
         ["db", "backup", "BACKUP"],
         ["db", "backup", "--into", "DIR"],
