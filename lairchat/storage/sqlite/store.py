@@ -109,8 +109,17 @@ def _int(t: float) -> int:
     return int(t)
 
 
-#: A ban in force on the user ``?`` at the time ``?`` (as Ban.active: until expires_at).
-BANNED = "EXISTS (SELECT 1 FROM bans WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?))"
+def banned(user: str = "?", now: str = "?") -> str:
+    """A ban in force on the user ``user`` at the time ``now`` (SQL expressions; as
+    Ban.active: until expires_at)."""
+    return (
+        f"EXISTS (SELECT 1 FROM bans WHERE user_id = {user} "
+        f"AND (expires_at IS NULL OR expires_at > {now}))"
+    )
+
+
+#: A ban in force on the user ``?`` at the time ``?``.
+BANNED = banned()
 
 
 def _refuse_banned_author(cur: sqlite3.Cursor, by: str | None, now: float) -> None:
@@ -1415,12 +1424,12 @@ def _detached(d: defer.Deferred) -> defer.Deferred:
 #: against it (not a hash at all), here or in Lair Chat.
 DELETED_PASSWORD_HASH = "!deleted"
 
-#: Another admin than ``?1`` who can act: neither banned at ``?2`` nor being deleted.
+#: Another admin than ``?1`` who can act: neither banned at ``?2`` (the rule that
+#: refuses a banned admin's ban, :func:`_refuse_banned_author`) nor being deleted.
 OTHER_ADMIN = (
     "SELECT 1 FROM users u WHERE lower(u.role) = 'admin' AND u.id != ?1 "
     "AND NOT EXISTS (SELECT 1 FROM user_deletions d WHERE d.user_id = u.id) "
-    "AND NOT EXISTS (SELECT 1 FROM bans b WHERE b.user_id = u.id "
-    "AND (b.expires_at IS NULL OR b.expires_at > ?2)) LIMIT 1"
+    f"AND NOT {banned('u.id', '?2')} LIMIT 1"
 )
 
 #: A message of the user ``?1``'s: written by them, or a DM to them. DMs are erased
