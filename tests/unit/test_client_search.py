@@ -150,7 +150,7 @@ def test_older_pages_come_only_when_asked(world: World) -> None:
     world.api.search_pages[("x", None, None, "m5")] = page([], "m2")
     world.api.search_pages[("x", None, None, "m2")] = page([message("m1", BOB, "old x")])
     search(world, "/search * x")
-    assert "older messages not searched yet" in screen(world)
+    assert "Search “x” everywhere (1, older messages not searched yet)" in screen(world)
     assert len(world.api.called("search_messages")) == 1
     press(world, "j")  # past the only result
     assert world.api.called("search_messages")[-1] == ("x", None, None, "m5")

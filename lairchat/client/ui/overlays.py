@@ -443,7 +443,9 @@ class SearchOverlay(_ListOverlay):
             return
         where = "everywhere" if results.scope is None else f"in {state.title_of(results.scope)}"
         found = len(results.messages)
-        self.box.set_title(f"Search “{results.query}” {where} ({found})")
+        # In the title too: with a page of results the list's last line is out of sight.
+        older = f", {OLDER_NOT_SEARCHED}" if results.has_more and not results.error else ""
+        self.box.set_title(f"Search “{results.query}” {where} ({found}{older})")
         items: list[Any] = []
         selectable = []
         self.keys_found = []

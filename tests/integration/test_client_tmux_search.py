@@ -1,0 +1,74 @@
+"""``/search`` in the terminal client for real, in tmux, against ``twistd lairchat``
+(docs/CLIENT.md, "Search"): the results box lists the matches newest first with their
+conversation and author, the line with the match; older ones come when asked (``o``),
+``Enter`` opens a result's conversation. The server and the tmux helpers are those of
+``test_client_tmux.py``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lairchat.testing_clients import TCPClient
+from tests.integration.test_client_tmux import (
+    PASSWORD,
+    Server,
+    Terminal,
+    module_server,
+    terminals,
+    tmux_binary,
+)
+
+__all__ = ["terminals"]  # the fixture, used here by name
+
+#: More matches than a page holds (20), so that the rest wait for ``o``.
+CRUMBS = 22
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from module_server(tmp_path_factory, "client-search-server")
+
+
+def test_search_lists_pages_on_and_opens_a_result(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    alice, bob, room = f"alice_{tag}", f"bob_{tag}", f"lunch_{tag}"
+    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
+    terminals.append(a)
+    a.register(alice)
+    with TCPClient.connect(server.tcp_port) as raw:
+        raw.hello()
+        raw.ok("register", username=bob, email=f"{bob}@example.com", password=PASSWORD)
+        room_id = raw.ok("create_room", name=room)["room"]["id"]
+        target = {"type": "room", "room_id": room_id}
+        for n in range(CRUMBS):
+            raw.ok("send_message", target=target, content=f"crumb {n}")
+        raw.ok("send_message", target=target, content="first line\nwho wants LUNCH \x1b[2J now")
+    a.keys("i")
+    a.type(f"/join {room}")
+    a.keys("Enter")
+    a.wait_for(f"You joined #{room}")
+    a.keys("Escape")
+    a.keys("i")
+    a.type("/search lunch")
+    a.keys("Enter")
+    shown = a.wait_for(f"Search “lunch” in #{room} (1)")
+    assert f"#{room} · {bob}" in shown
+    assert "who wants LUNCH ␛[2J now" in shown and "(no older match)" in shown
+    # q closes the box (as Esc does; an Esc sent right before more keys would reach
+    # the client as Alt with the next one), and the message field is back, as it was.
+    a.type("q")
+    a.wait_for("Esc: normal mode")
+    a.type("/search * crumb")
+    a.keys("Enter")
+    a.wait_for("Search “crumb” everywhere (20, older messages not searched yet)")
+    a.type("o")
+    a.wait_for("Search “crumb” everywhere (22)")  # no "older not searched": all seen
+    a.keys("Enter")  # the newest result: the room
+    shown = a.wait_for(f"{bob}: crumb {CRUMBS - 1}")
+    assert "Search “crumb”" not in shown
