@@ -305,14 +305,15 @@ def test_the_name_is_free_afterwards_and_not_before(w, s):
 
 
 def test_a_user_made_elsewhere_with_a_deleted_users_rowid_is_still_seen(w, s):
-    """SQLite gives the newest deleted user's rowid to the next user: one made by
-    another process (the operator command) was missed by the look-alike check."""
-    zed = w.user("zed")
-    w.ok(w.core.auth.register("learner", "l@example.com", PASSWORD))  # learns up to zed
+    """SQLite gives the newest user's rowid, once deleted, to the next user: one made
+    by another process (the operator command) then was missed by the look-alike
+    check, which reads only the users after the highest rowid it has seen."""
+    zed = w.user("zed")  # the newest user
+    # A registration refused for its email has learned every user, zed included.
+    w.fails(w.core.auth.register("fresh", "zed@example.com", PASSWORD), "email_taken")
     w.ok(w.core.deletion.delete(zed.id))
     run_out(w)
-    w.fails(w.core.auth.register("learner", "l2@example.com", PASSWORD), "username_taken")
-    # "Another process" writes a user straight into the table: the reused rowid.
+    # "Another process" writes a user straight into the table: zed's rowid again.
     conn = w.core.store._writer.connection
     conn.execute(
         "INSERT INTO users (id, username, email, password_hash, role, created_at, updated_at)"
