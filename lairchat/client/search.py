@@ -14,14 +14,17 @@ from __future__ import annotations
 import unicodedata
 
 from lairchat.client.mentions import fold
+from lairchat.domain.validation import CONTENT_MAX
 
-__all__ = ["CONTEXT", "NO_SEARCH", "excerpt", "match_span", "unsupported"]
+__all__ = ["CONTEXT", "NO_SEARCH", "ROW", "excerpt", "match_span", "unsupported"]
 
 #: What a server without search (the original Lair Chat, an older lairchat) is said
 #: to have, rather than its bare 404.
 NO_SEARCH = "This server has no message search"
 #: Characters of a line kept before its match, so that the match is on the row.
 CONTEXT = 24
+#: Characters of a line kept from its match on: more than a terminal's row shows.
+ROW = 200
 
 
 def unsupported(status: int | None, code: str) -> bool:
@@ -69,17 +72,23 @@ def match_span(content: str, query: str) -> tuple[int, int] | None:
 def excerpt(content: str, query: str) -> tuple[str, str, str]:
     """The line of ``content`` that holds the match, as (before, match, after): at
     most :data:`CONTEXT` characters before it (``…`` when cut), the match (up to the
-    line's end), the rest of the line. No match found: the first line, unmarked."""
-    span = match_span(content, query)
+    line's end), the rest of the line, up to :data:`ROW` characters from the match.
+    No match found: the first line, unmarked.
+
+    Only the first ``CONTENT_MAX`` characters are looked at, which hold every message
+    lairchat accepts (that many bytes) whole, as the mention rule does: a megabyte
+    from another server, folded a character at a time, took seconds a result."""
+    head = content[:CONTENT_MAX]
+    span = match_span(head, query)
     if span is None:
-        return content.split("\n", 1)[0], "", ""
+        return head.split("\n", 1)[0][:ROW], "", ""
     start, end = span
-    line_start = content.rfind("\n", 0, start) + 1
-    line_end = content.find("\n", start)
+    line_start = head.rfind("\n", 0, start) + 1
+    line_end = head.find("\n", start)
     if line_end < 0:
-        line_end = len(content)
+        line_end = len(head)
     end = min(end, line_end)
-    before = content[line_start:start]
+    before = head[line_start:start]
     if len(before) > CONTEXT:
         before = "…" + before[-CONTEXT:]
-    return before, content[start:end], content[end:line_end]
+    return before, head[start:end], head[end : min(line_end, start + ROW)]

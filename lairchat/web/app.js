@@ -40,6 +40,8 @@ const SEARCH_DELAY_MS = 250;
 /** Characters of a search result's line kept before its match (the terminal client's
  * CONTEXT, lairchat/client/search.py). */
 const SEARCH_CONTEXT = 24;
+/** Characters of a result's line kept from its match on (the terminal client's ROW). */
+const SEARCH_ROW = 200;
 /** What a server without message search (the original Lair Chat, an older lairchat:
  * a 404 or 405 without the API's error envelope) is said to have. */
 const NO_SEARCH = "This server has no message search.";
@@ -2529,21 +2531,24 @@ function foldedUnits(text) {
 
 /** The line of `content` holding the match, as [before, match, after]: at most
  * SEARCH_CONTEXT characters before it (`…` when cut), the match (up to the line's end),
- * the rest of the line. No match found: the first line, unmarked. */
+ * the rest of the line up to SEARCH_ROW characters from the match. No match found: the
+ * first line, unmarked. Only the first 4,096 characters are looked at (every message
+ * lairchat accepts, whole), as by `mentions` and the terminal client's `excerpt`. */
 function searchExcerpt(content, query) {
-  const chars = Array.from(String(content ?? ""));
+  const text = String(content ?? "");
+  const chars = Array.from(text.slice(0, 2 * CONTENT_MAX_BYTES)).slice(0, CONTENT_MAX_BYTES);
   const span = matchSpan(chars.join(""), query);
   const lineEnd = (from) => {
     const at = chars.indexOf("\n", from);
     return at < 0 ? chars.length : at;
   };
-  if (!span) return [chars.slice(0, lineEnd(0)).join(""), "", ""];
+  if (!span) return [chars.slice(0, Math.min(lineEnd(0), SEARCH_ROW)).join(""), "", ""];
   const [start] = span;
   const lineStart = start === 0 ? 0 : chars.lastIndexOf("\n", start - 1) + 1;
   const end = Math.min(span[1], lineEnd(start));
   let before = chars.slice(lineStart, start);
   if (before.length > SEARCH_CONTEXT) before = ["…", ...before.slice(-SEARCH_CONTEXT)];
-  const after = chars.slice(end, lineEnd(start));
+  const after = chars.slice(end, Math.min(lineEnd(start), start + SEARCH_ROW));
   return [before.join(""), chars.slice(start, end).join(""), after.join("")];
 }
 

@@ -11,7 +11,7 @@ import pytest
 
 from lairchat.client import commands as c
 from lairchat.client.net.errors import ServerError
-from lairchat.client.search import NO_SEARCH, excerpt, match_span, unsupported
+from lairchat.client.search import NO_SEARCH, ROW, excerpt, match_span, unsupported
 from lairchat.client.testing import message, render_text, room
 from lairchat.client.ui.overlays import SearchOverlay
 from tests.unit.test_client_app import BOB, ME, ROOM, World
@@ -251,3 +251,32 @@ def test_the_excerpt_is_the_line_with_the_match_cut_before_it() -> None:
     before, match, after = excerpt("x" * 100 + "needle", "needle")
     assert before == "…" + "x" * 24 and match == "needle" and after == ""
     assert excerpt("first\nsecond", "nowhere") == ("first", "", "")
+
+
+def test_only_what_lairchat_accepts_is_looked_at() -> None:
+    """A megabyte from another server: its first CONTENT_MAX characters are folded (a
+    match beyond them is not marked) and the row holds at most ROW of them."""
+    huge = "x" * 1_000_000 + "needle"
+    assert excerpt(huge, "needle") == ("x" * ROW, "", "")
+    before, match, after = excerpt("needle" + "y" * 1_000_000, "needle")
+    assert (before, match, len(after)) == ("", "needle", ROW - len("needle"))
+
+
+def test_a_result_line_is_made_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box is updated at every key and event: each result's text is folded once,
+    not again at each ``j``."""
+    from lairchat.client.ui import overlays
+
+    made: list[str] = []
+
+    def counting(content: str, query: str) -> tuple[str, str, str]:
+        made.append(content)
+        return excerpt(content, query)
+
+    monkeypatch.setattr(overlays, "excerpt", counting)
+    world.api.search_pages[("x", None, None, None)] = page(
+        [message(f"m{n}", BOB, f"x {n}", room_id=ROOM) for n in range(5)]
+    )
+    search(world, "/search * x")
+    press(world, "j", "j", "k")
+    assert sorted(made) == [f"x {n}" for n in range(5)]

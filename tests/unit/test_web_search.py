@@ -34,6 +34,9 @@ CORPUS: list[tuple[str, str]] = [
     ("x" * 60 + "🙂" * 10 + "needle after", "needle"),
     ("no match at all", "absent"),
     ("a\u0301\u0302b", "b"),
+    ("🙂" * 5000 + " needle beyond what is looked at", "needle"),
+    ("🙂" * 4000 + " needle" + "!" * 500, "needle"),  # the line cut ROW from the match
+    ("no newline " * 100, "zzz"),
 ]
 
 
@@ -42,7 +45,8 @@ def test_the_page_marks_the_match_where_the_terminal_does() -> None:
     three pieces of the line (a difference would mark a neighbour of the match)."""
     main = """(cases) => cases.map(([content, query]) =>
         [matchSpan(content, query), searchExcerpt(content, query)])"""
-    names = ["fold", "COMBINING", "SEARCH_CONTEXT", "foldedUnits", "matchSpan", "searchExcerpt"]
+    names = ["fold", "COMBINING", "CONTENT_MAX_BYTES", "SEARCH_CONTEXT", "SEARCH_ROW"]
+    names += ["foldedUnits", "matchSpan", "searchExcerpt"]
     got = appjs.run(names, main, CORPUS)
     want = [[_span(match_span(c, q)), list(excerpt(c, q))] for c, q in CORPUS]
     assert got == want

@@ -435,6 +435,10 @@ class SearchOverlay(_ListOverlay):
         )
         self.keys_found: list[tuple[str, str]] = []
         self.more = False
+        #: Each result's line, by (message id, query): the box is updated at every
+        #: key and event, and folding every result's text again each time made a
+        #: long list of results slow to move in.
+        self._lines: dict[tuple[str, str], tuple[str, str, str]] = {}
 
     def update(self, state: ClientState) -> None:
         results = state.search
@@ -457,7 +461,10 @@ class SearchOverlay(_ListOverlay):
             when = format_clock(parse_time(message.get("created_at")), now)
             author = state.username_of(str(message.get("author", "")))
             items.append([" ", ("time", when), f" {state.title_of(key)} · ", ("author", author)])
-            before, match, after = excerpt(str(message.get("content", "")), results.query)
+            seen = (str(message.get("id")), results.query)
+            if seen not in self._lines:
+                self._lines[seen] = excerpt(str(message.get("content", "")), results.query)
+            before, match, after = self._lines[seen]
             items.append(["     ", before, ("match", match), after] if match else f"     {before}")
         self.more = results.has_more and not results.error
         if results.error:
