@@ -288,6 +288,9 @@ def test_a_membership_made_meanwhile_is_handed_over_too(w, s):
     run_out(w)
     assert result(w.core.store.get_user(s.alice.id)) is None
     assert [m.username for m in result(w.core.store.list_members(late.id))] == ["bob"]
+    # No row left naming her (the last step runs without foreign keys).
+    assert count(w, "SELECT count(*) FROM room_memberships WHERE user_id = ?", s.alice.id) == 0
+    assert w.core.store._writer.connection.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 # -- afterwards ---------------------------------------------------------------------
