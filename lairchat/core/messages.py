@@ -23,7 +23,7 @@ from lairchat.core.groupcommit import GroupCommit, settle
 from lairchat.core.hub import Hub
 from lairchat.core.rooms import RoomService
 from lairchat.core.users import UserService
-from lairchat.domain import validation
+from lairchat.domain import search, validation
 from lairchat.domain.errors import LairError, validation_failed
 from lairchat.domain.ids import new_ordered_id, parse_uuid
 from lairchat.domain.timefmt import parse_ts
@@ -58,6 +58,32 @@ class HistoryPage:
         while kept and used > budget:
             used -= len(orjson.dumps(kept.pop().to_wire())) + 1
         return HistoryPage(kept[::-1] if self.forward else kept, True, self.forward)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """A page of search matches, newest first; ``next_before`` is where the next page
+    starts (the last message examined), None when nothing older matches."""
+
+    messages: list[Message]
+    has_more: bool
+    next_before: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "messages": [m.to_wire() for m in self.messages],
+            "has_more": self.has_more,
+            "next_before": self.next_before,
+        }
+
+    def within(self, budget: int) -> SearchPage:
+        """The page cut as :meth:`HistoryPage.within` cuts, the next page then starting
+        after the oldest match kept. A message's JSON is at most 24.5 KiB (4 KiB of
+        content, 6 bytes a byte): one always fits a real-time frame."""
+        cut = HistoryPage(self.messages, self.has_more).within(budget)
+        if len(cut.messages) == len(self.messages):
+            return self
+        return SearchPage(cut.messages, True, cut.messages[-1].id)
 
 
 def _naming(failure: Failure, message: Message) -> Failure:
@@ -298,6 +324,51 @@ class MessageService:
         else:
             more, rows = len(rows) > size, rows[:size]
         return HistoryPage(rows, more, forward)
+
+    @deferred
+    async def search(
+        self,
+        actor: User,
+        query: Any,
+        target: Target | None,
+        limit: Any = None,
+        before: Any = None,
+    ) -> SearchPage:
+        """Messages whose content holds ``query`` (lairchat.domain.search), newest
+        first, in ``target`` or (None) everywhere the actor reads: the rooms they are
+        a member of now and their DMs. Checked as :meth:`history` checks, before the
+        read and again after it: a match from a room left meanwhile, or a DM with a
+        user deleted meanwhile, is dropped. ``query``, ``limit`` and ``before`` are
+        taken as sent (any JSON value): a bad one is ``validation_failed``."""
+        match, size = search.matcher(query), search.page_size(limit)
+        if target is not None:
+            await self.reachable(actor, target)
+        seq = None
+        if before is not None and before != "":
+            cursor_id = parse_uuid(before)
+            if cursor_id is None:
+                raise validation_failed("before", "must be a message id")
+            cursor = await self.store.get_message(cursor_id)
+            if cursor is None or not await self._readable(actor, cursor, target):
+                raise LairError("message_not_found")
+            seq = cursor.seq
+        rooms = self.hub.rooms_of(actor.id) if target is None else []
+        found, last, more = await self.store.search_messages(
+            actor.id, target, rooms, seq, match, size, search.SCAN_MAX
+        )
+        if target is not None:
+            self.check_target(actor, target)
+        kept = [m for m in found if target is not None or await self._readable(actor, m, None)]
+        return SearchPage(kept, more, last if more else None)
+
+    async def _readable(self, actor: User, message: Message, target: Target | None) -> bool:
+        """Whether ``message`` is in ``target`` (None: anywhere the actor reads now)."""
+        if target is not None:
+            return _in_conversation(message, target, actor.id)
+        if message.target.kind == "room":
+            return self.hub.is_member(message.target.id, actor.id)
+        partner = message.author if message.target.id == actor.id else message.target.id
+        return actor.id in (message.author, message.target.id) and await self.users.known(partner)
 
     @deferred
     async def mark_read(self, actor: User, target: Target, up_to: str | None) -> int:

@@ -34,7 +34,7 @@ from lairchat.domain.types import (
     system_role,
 )
 from lairchat.storage.interfaces import IStore
-from lairchat.storage.sqlite import pool
+from lairchat.storage.sqlite import pool, search
 from lairchat.storage.sqlite.faults import (
     STORED_UNKNOWN,
     DatabaseFileChanged,
@@ -887,6 +887,32 @@ class SQLiteStore:
             if order == "ASC":
                 messages.reverse()
             return messages
+
+        return self._read(txn)
+
+    def search_messages(
+        self,
+        viewer_id: str,
+        target: Target | None,
+        room_ids: list[str],
+        before: int | None,
+        match: Callable[[str], bool],
+        limit: int,
+        budget: int,
+    ) -> defer.Deferred:
+        """Matching is done in the read's thread: the rows examined never leave it."""
+
+        def txn(cur: sqlite3.Cursor) -> tuple[list[Message], str | None, bool]:
+            if target is not None:
+                branches = self._conversation(target, viewer_id)
+            else:
+                branches = search.everywhere(
+                    cur, viewer_id, room_ids, lambda one: self._conversation(one, viewer_id)
+                )
+            found, last, more = search.scan(
+                cur, MESSAGE_COLS, branches, before, lambda row: match(row[5]), limit, budget
+            )
+            return [_message(r) for r in found], last[1] if last else None, more
 
         return self._read(txn)
 

@@ -1,0 +1,94 @@
+"""Message search's read (:meth:`SQLiteStore.search_messages`): the messages of a set of
+conversations, newest first, examined one by one until enough match or a bound is
+reached. No index or trigger serves it (storing a message must cost no more); it
+walks the indexes history uses, one range per conversation branch, merged by seq.
+
+Every branch is one statement stepped lazily on the read's connection, so the rows
+read are the rows examined (plus one per branch to start the merge): a room of a
+million messages costs no more than one of ten when the first matches are recent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Callable, Iterator
+
+from lairchat.domain.types import Target
+
+#: ``(where, args)``: one index-friendly range of messages (SQLiteStore._conversation).
+Branch = tuple[str, list]
+
+#: The users the user ``?1`` has sent a DM to, past ``?2``, in id order: one step of
+#: a walk of ``idx_messages_dm_pair`` (an index seek per partner, not a read of every
+#: DM they sent).
+NEXT_PARTNER = (
+    "SELECT target_id FROM messages WHERE target_type = 'dm' AND author_id = ?1 "
+    "AND target_id > ?2 ORDER BY target_id LIMIT 1"
+)
+
+
+def everywhere(
+    cur: sqlite3.Cursor,
+    viewer_id: str,
+    room_ids: list[str],
+    conversation: Callable[[Target], list[Branch]],
+) -> list[Branch]:
+    """The branches of every conversation ``viewer_id`` reads: each room of
+    ``room_ids`` (as ``conversation`` gives it), the DMs sent to them (one range of
+    ``idx_messages_target``, whoever wrote them) and the DMs they sent, one range per
+    partner (their own DMs to themselves are among those sent to them)."""
+    branches = [b for room_id in room_ids for b in conversation(Target("room", room_id))]
+    branches.append(("target_type = 'dm' AND target_id = ?", [viewer_id]))
+    partner = ""
+    while row := cur.execute(NEXT_PARTNER, (viewer_id, partner)).fetchone():
+        partner = row[0]
+        if partner != viewer_id:
+            # The first branch of a DM conversation is the viewer's own direction.
+            branches.append(conversation(Target("dm", partner))[0])
+    return branches
+
+
+def select(columns: str, where: str, bounded: bool) -> str:
+    """One branch's statement: its rows newest first, down an index range that is in
+    rowid order already (no sort of the whole conversation before the first row)."""
+    bound = " AND rowid < ?" if bounded else ""
+    return f"SELECT {columns} FROM messages WHERE {where}{bound} ORDER BY rowid DESC LIMIT ?"
+
+
+def scan(
+    cur: sqlite3.Cursor,
+    columns: str,
+    branches: list[Branch],
+    before: int | None,
+    match: Callable[[tuple], bool],
+    limit: int,
+    budget: int,
+) -> tuple[list[tuple], tuple | None, bool]:
+    """The rows (``columns`` of ``messages``, the seq first) of ``branches`` below seq
+    ``before``, newest first, for which ``match(row)``: at most ``limit`` of them,
+    examining at most ``budget`` rows. Returns ``(matches, last, more)``: ``last`` is
+    the last row examined, ``more`` whether any row is left below it."""
+    bounds = [] if before is None else [before]
+    statements = []
+    try:
+        for where, args in branches:
+            statement = cur.connection.cursor()
+            statement.execute(
+                select(columns, where, before is not None), (*args, *bounds, budget + 1)
+            )
+            statements.append(statement)
+        rows: Iterator[tuple] = heapq.merge(*statements, key=lambda row: -row[0])
+        found: list[tuple] = []
+        last = None
+        for row in rows:
+            if len(found) == limit or budget == 0:
+                return found, last, True
+            budget -= 1
+            last = row
+            if match(row):
+                found.append(row)
+        return found, last, False
+    finally:
+        for statement in statements:
+            statement.close()

@@ -1,0 +1,331 @@
+"""Message search (TCP.md, "Message search"; lairchat.domain.search): the match rule,
+the bound on the rows one request examines and paging on from ``next_before``, and
+access, which is history's (a room left, a private room, another pair's DMs)."""
+
+from __future__ import annotations
+
+import sqlite3
+from types import SimpleNamespace
+
+import pytest
+
+from lairchat.domain import search
+from lairchat.domain.ids import new_id
+from lairchat.domain.types import Target
+from lairchat.realtime.commands import HISTORY_BUDGET
+from lairchat.storage.sqlite import migrate
+from lairchat.storage.sqlite import search as scan
+from lairchat.storage.sqlite.store import MESSAGE_COLS, SQLiteStore
+
+
+@pytest.fixture
+def w(core_world):
+    return core_world
+
+
+@pytest.fixture
+def s(w):
+    """alice and bob in "general"; carol outside it, in her private "secret"."""
+    users = {name: w.user(name) for name in ("alice", "bob", "carol")}
+    general = w.ok(w.core.rooms.create(users["alice"], "general", None, None))
+    w.ok(w.core.rooms.join(users["bob"], general.id))
+    secret = w.ok(w.core.rooms.create(users["carol"], "secret", None, {"public": False}))
+    return SimpleNamespace(
+        general=Target("room", general.id), secret=Target("room", secret.id), **users
+    )
+
+
+def send(w, actor, target, content):
+    return w.ok(w.core.messages.send(actor, target, content))
+
+
+def find(w, actor, query, target=None, limit=None, before=None):
+    return w.ok(w.core.messages.search(actor, query, target, limit, before))
+
+
+def contents(page) -> list[str]:
+    return [m.content for m in page.messages]
+
+
+# -- the match rule -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "content"),
+    [
+        ("HELLO", "say hello there"),  # case
+        ("straße", "STRASSE"),  # ß folds to ss, both ways
+        ("STRASSE", "die Straße"),
+        ("fi", "the ﬁle"),  # NFKC: the ligature is "fi"
+        ("①", "step 1"),  # NFKC: the circled digit is "1"
+        ("caf\u00e9", "cafe\u0301 au lait"),  # precomposed query, combining mark in content
+        ("cafe\u0301", "CAF\u00c9"),  # and the other way round
+        ("  \u3000hello\t", "hello"),  # trimmed of Unicode white space
+    ],
+)
+def test_a_message_matches(query, content):
+    assert search.matcher(query)(content)
+
+
+@pytest.mark.parametrize(
+    ("query", "content"),
+    [
+        ("e", "caf\u00e9"),  # é is not e: marks are kept, only composed
+        ("hello world", "hello  world"),  # inner white space is the query's own
+        ("ss", "s"),
+    ],
+)
+def test_a_message_does_not_match(query, content):
+    assert not search.matcher(query)(content)
+
+
+@pytest.mark.parametrize(
+    "query", ["", " ", " \t\n\u3000\u2028\u00a0", "x" * 257, " " + "é" * 257, None, 5, ["x"]]
+)
+def test_bad_queries_are_validation_failed(w, s, query):
+    error = w.fails(w.core.messages.search(s.alice, query, s.general), "validation_failed")
+    assert "query" in error.message
+
+
+def test_a_query_of_256_characters_is_taken():
+    query = "ab" * 128
+    assert search.matcher(" " + query + " ")("x" + query.upper())
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, "5", True])
+def test_bad_limits_are_validation_failed(w, s, limit):
+    error = w.fails(w.core.messages.search(s.alice, "x", s.general, limit), "validation_failed")
+    assert "limit" in error.message
+
+
+def test_the_limit_defaults_to_20_and_is_cut_to_50(w, s):
+    for i in range(60):
+        send(w, s.alice, s.general, f"match {i}")
+    assert len(find(w, s.alice, "match", s.general).messages) == 20
+    page = find(w, s.alice, "match", s.general, limit=1000)
+    assert contents(page) == [f"match {i}" for i in range(59, 9, -1)]
+    assert page.has_more
+
+
+# -- order, the bound and paging on ----------------------------------------------------
+
+
+def test_matches_newest_first_in_the_wire_shape_of_history(w, s):
+    old = send(w, s.alice, s.general, "apple pie")
+    send(w, s.bob, s.general, "banana")
+    new = send(w, s.bob, s.general, "Apple juice")
+    page = find(w, s.alice, "apple", s.general)
+    assert page.to_wire() == {
+        "messages": [new.to_wire(), old.to_wire()],
+        "has_more": False,
+        "next_before": None,
+    }
+
+
+def test_the_scan_stops_at_its_bound_and_says_where(w, s, monkeypatch):
+    monkeypatch.setattr(search, "SCAN_MAX", 3)
+    sent = [send(w, s.alice, s.general, text) for text in ("hit 0", "a", "b", "c", "d")]
+    page = find(w, s.alice, "hit", s.general)
+    # Three examined (d, c, b), none matched: an empty page that pages on.
+    assert (page.messages, page.has_more, page.next_before) == ([], True, sent[2].id)
+    page = find(w, s.alice, "hit", s.general, before=page.next_before)
+    assert (contents(page), page.has_more, page.next_before) == (["hit 0"], False, None)
+
+
+def test_the_limit_stops_the_scan_at_the_last_match(w, s):
+    sent = [send(w, s.alice, s.general, f"hit {i}") for i in range(3)]
+    page = find(w, s.alice, "hit", s.general, limit=2)
+    assert (contents(page), page.has_more, page.next_before) == (
+        ["hit 2", "hit 1"],
+        True,
+        sent[1].id,
+    )
+    # The oldest message matching last: nothing left, so no next page.
+    page = find(w, s.alice, "hit", s.general, limit=1, before=sent[1].id)
+    assert (contents(page), page.has_more, page.next_before) == (["hit 0"], False, None)
+
+
+def walk(w, actor, query, target=None, limit=None, between=None):
+    """Every match, paging on from next_before until has_more is false."""
+    seen, before, pages = [], None, 0
+    while True:
+        page = find(w, actor, query, target, limit, before)
+        pages += 1
+        seen += [m.id for m in page.messages]
+        if not page.has_more:
+            assert page.next_before is None
+            return seen, pages
+        assert page.next_before is not None
+        before = page.next_before
+        if between:
+            between(pages)
+
+
+@pytest.mark.parametrize("limit", [2, 10])
+@pytest.mark.parametrize("target", ["room", None])
+def test_next_before_walks_the_whole_history_once(w, s, monkeypatch, target, limit):
+    monkeypatch.setattr(search, "SCAN_MAX", 7)
+    # Room and DM messages interleaved, so that "everywhere" merges branches.
+    sent = []
+    for i in range(40):
+        author, other = (s.alice, s.bob) if i % 2 else (s.bob, s.alice)
+        where = s.general if i % 3 else Target("dm", other.id)
+        sent.append(send(w, author, where, f"{'hit' if i % 4 else 'no'} {i}"))
+    scope = s.general if target else None
+    expected = [
+        m.id for m in reversed(sent) if "hit" in m.content and (scope is None or m.target == scope)
+    ]
+    seen, pages = walk(w, s.alice, "HIT", scope, limit)
+    assert seen == expected
+    if limit > 7:  # every page stopped by the bound, each examining 7 new rows
+        rows = sum(scope is None or m.target == scope for m in sent)
+        assert pages == -(-rows // 7)
+
+
+def test_messages_deleted_between_two_requests_leave_no_gap(w, s, monkeypatch):
+    monkeypatch.setattr(search, "SCAN_MAX", 5)
+    sent = [send(w, s.alice, s.general, f"hit {i}") for i in range(30)]
+    order = {m.id: i for i, m in enumerate(sent)}
+    seen, before, unreached = [], None, set()
+    for n in range(1, 100):
+        page = find(w, s.alice, "hit", s.general, 3, before)
+        seen += [m.id for m in page.messages]
+        if not page.has_more:
+            break
+        before = page.next_before
+        # Between two requests: one message already returned and one not yet reached
+        # are deleted (never the cursor itself: see the next test).
+        for victim in (sent[-n], sent[n]):
+            if victim.id != before and w.ok(w.core.store.get_message(victim.id)):
+                w.ok(w.core.messages.delete(s.alice, victim.id))
+                if order[victim.id] < order[before]:
+                    unreached.add(victim.id)
+    assert len(unreached) >= 4
+    assert seen == [m.id for m in reversed(sent) if m.id not in unreached]
+
+
+def test_a_before_message_deleted_is_message_not_found(w, s):
+    """The documented edge: a cursor is a message, and a message deleted is gone."""
+    sent = [send(w, s.alice, s.general, f"hit {i}") for i in range(3)]
+    page = find(w, s.alice, "hit", s.general, limit=1)
+    w.ok(w.core.messages.delete(s.alice, page.next_before))
+    assert page.next_before == sent[2].id
+    w.fails(w.core.messages.search(s.alice, "hit", s.general, 1, sent[2].id), "message_not_found")
+
+
+def test_each_branch_walks_an_index_in_order_with_no_sort():
+    """The bound holds only if no branch sorts its conversation before the first row:
+    each must be an index range already in rowid order (no index was added for it)."""
+    conn = sqlite3.connect(":memory:")
+    migrate.migrate(conn)
+    me = new_id()
+    conn.execute(
+        "INSERT INTO users (id, username, email, password_hash, role, created_at, updated_at) "
+        "VALUES (?, 'me', 'me@example.com', 'x', 'user', 0, 0)",
+        (me,),
+    )
+    partner = new_id()
+    conn.execute(
+        "INSERT INTO messages (id, author_id, target_type, target_id, content, created_at, "
+        "updated_at) VALUES (?, ?, 'dm', ?, 'x', 0, 0)",
+        (new_id(), me, partner),
+    )
+    branches = scan.everywhere(
+        conn.cursor(), me, [new_id()], lambda t: SQLiteStore._conversation(t, me)
+    )
+    # A room, the DMs to me, and mine to the one partner found by walking the index.
+    assert [args for _, args in branches][1:] == [[me], [me, partner]]
+    for where, args in branches:
+        for bounded in (False, True):
+            sql = "EXPLAIN QUERY PLAN " + scan.select(MESSAGE_COLS, where, bounded)
+            plan = conn.execute(sql, (*args, *[1] * bounded, 10)).fetchall()
+            details = " ".join(row[-1] for row in plan)
+            assert "USING INDEX" in details and "TEMP B-TREE" not in details, details
+
+
+@pytest.mark.parametrize("before", ["not-an-id", 7, ["x"]])
+def test_a_before_that_is_no_id_is_validation_failed(w, s, before):
+    error = w.fails(
+        w.core.messages.search(s.alice, "x", s.general, None, before), "validation_failed"
+    )
+    assert "before" in error.message
+
+
+def test_a_before_unknown_or_elsewhere_is_message_not_found(w, s):
+    other = send(w, s.carol, s.secret, "hit secret")
+    mine = send(w, s.alice, s.general, "hit mine")
+    m = w.core.messages
+    w.fails(m.search(s.alice, "hit", s.general, None, new_id()), "message_not_found")
+    w.fails(m.search(s.alice, "hit", None, None, other.id), "message_not_found")
+    # In what alice reads, but not in the conversation asked about.
+    w.fails(m.search(s.alice, "hit", Target("dm", s.bob.id), None, mine.id), "message_not_found")
+    assert find(w, s.alice, "hit", None, None, "").messages == [mine]  # "" is no cursor
+
+
+def test_a_page_too_large_for_a_frame_is_cut_and_pages_on(w, s):
+    content = "\x01" * 4096  # 6 bytes each as JSON
+    sent = [send(w, s.alice, s.general, content) for _ in range(50)]
+    page = find(w, s.alice, "\x01", s.general, limit=50)
+    assert not page.has_more
+    cut = page.within(HISTORY_BUDGET)
+    kept = len(cut.messages)
+    assert 0 < kept < 50 and cut.has_more and cut.next_before == sent[-kept].id
+    rest = find(w, s.alice, "\x01", s.general, 50, cut.next_before)
+    assert [m.id for m in cut.messages + rest.messages] == [m.id for m in reversed(sent)]
+
+
+# -- access -----------------------------------------------------------------------------
+
+
+def test_a_room_left_is_not_searched(w, s):
+    send(w, s.bob, s.general, "hit before leaving")
+    w.ok(w.core.rooms.leave(s.bob, s.general.id))
+    w.fails(w.core.messages.search(s.bob, "hit", s.general), "not_room_member")
+    assert find(w, s.bob, "hit").messages == []
+
+
+def test_a_private_room_never_joined_is_not_searched(w, s):
+    send(w, s.carol, s.secret, "hit secret")
+    w.fails(w.core.messages.search(s.alice, "hit", s.secret), "not_room_member")
+    assert find(w, s.alice, "hit").messages == []
+    assert contents(find(w, s.carol, "hit")) == ["hit secret"]
+
+
+def test_everywhere_is_the_callers_rooms_and_dms_both_ways(w, s):
+    dave = w.user("dave")
+    mine = [
+        send(w, s.alice, s.general, "hit room"),
+        send(w, s.bob, Target("dm", s.alice.id), "hit to alice"),
+        send(w, s.alice, Target("dm", dave.id), "hit from alice"),
+        send(w, s.alice, Target("dm", s.alice.id), "hit to herself"),
+    ]
+    send(w, s.bob, Target("dm", dave.id), "hit another pair")  # bob and dave's
+    send(w, s.carol, s.secret, "hit secret")
+    send(w, dave, Target("dm", dave.id), "hit dave's own")
+    page = find(w, s.alice, "hit")
+    assert [m.id for m in page.messages] == [m.id for m in reversed(mine)]
+    # Another pair's DM conversation is only the caller's own with that user.
+    assert contents(find(w, s.alice, "hit", Target("dm", dave.id))) == ["hit from alice"]
+    assert contents(find(w, s.alice, "hit", Target("dm", s.alice.id))) == ["hit to herself"]
+
+
+def test_a_dm_with_an_unknown_user_is_user_not_found(w, s):
+    w.fails(w.core.messages.search(s.alice, "x", Target("dm", new_id())), "user_not_found")
+
+
+def test_a_room_left_while_the_scan_runs_is_dropped(w, s, monkeypatch):
+    """Checked again once read, as history is: the hub is told of the leave after
+    its write, possibly after the scan read the room's messages."""
+    send(w, s.bob, s.general, "hit")
+    store = w.core.store
+    scan = store.search_messages
+
+    def leaving(*args):
+        d = scan(*args)
+        w.ok(w.core.rooms.leave(s.bob, s.general.id))
+        return d
+
+    monkeypatch.setattr(store, "search_messages", leaving)
+    assert find(w, s.bob, "hit").messages == []
+    w.ok(w.core.rooms.join(s.bob, s.general.id))
+    w.fails(w.core.messages.search(s.bob, "hit", s.general), "not_room_member")
