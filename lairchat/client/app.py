@@ -319,6 +319,9 @@ class App(ActionsMixin):
                 self.spawn(self._kick(username), f"Could not remove {username}")
             case c.SetRole(username=username, role=role):
                 self.spawn(self._set_role(username, role), f"Could not change {username}'s role")
+            case c.EnterInsert(prefill=prefill):  # from the palette
+                state.screen = "chat"
+                self.ui.chat.enter_insert(prefill)
             case c.Search(query=query, everywhere=everywhere):
                 self._search(query, everywhere)
                 self.ui.open_overlay(SearchOverlay(self))

@@ -280,3 +280,14 @@ def test_a_result_line_is_made_once(world: World, monkeypatch: pytest.MonkeyPatc
     search(world, "/search * x")
     press(world, "j", "j", "k")
     assert sorted(made) == [f"x {n}" for n in range(5)]
+
+
+def test_the_palette_puts_the_command_in_the_field(world: World) -> None:
+    """*Search messages* in the palette: ``/search `` in the message field, ready for
+    the text (it said "Not available here": the controller took no EnterInsert)."""
+    press(world, "ctrl p", *"search mes", "enter")
+    assert world.notice() != "Not available here"
+    assert world.app.ui.chat.edit.edit_text == "/search "
+    world.api.search_pages[("hi", None, None, None)] = page([message("m1", BOB, "hi")])
+    press(world, *"hi", "enter")
+    assert isinstance(world.app.ui.overlay, SearchOverlay)

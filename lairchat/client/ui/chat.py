@@ -364,6 +364,14 @@ class ChatView(urwid.WidgetWrap):
             self.controller.typing()
         return None
 
+    def enter_insert(self, prefill: str = "") -> None:
+        """Insert mode, the field holding ``prefill`` if given (``/`` in normal mode,
+        *Search messages* in the palette), the cursor after it."""
+        self.set_mode("insert")
+        if prefill:
+            self.edit.set_edit_text(prefill)
+            self.edit.set_edit_pos(len(prefill))
+
     def _normal_action(self, action: c.Action | None, key: str) -> str | None:
         match action:
             case None:
@@ -371,10 +379,7 @@ class ChatView(urwid.WidgetWrap):
             case c.Scroll(to=to):
                 self.pane.scroll(to)
             case c.EnterInsert(prefill=prefill):
-                self.set_mode("insert")
-                if prefill:
-                    self.edit.set_edit_text(prefill)
-                    self.edit.set_edit_pos(len(prefill))
+                self.enter_insert(prefill)
             case c.EditPrompt():
                 self._start_edit()
             case c.ToggleFocus():
