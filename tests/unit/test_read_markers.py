@@ -136,6 +136,35 @@ def test_a_marker_written_after_its_room_was_deleted_is_not_kept(w, s):
     assert left == 0
 
 
+def test_a_marker_of_a_user_deleted_meanwhile_fails_no_one_else_s(w, s):
+    """helper-69's note on account deletion: read_markers.user_id references users, so
+    one move of a user whose row went while the move waited failed the batch's
+    transaction, and every other reader's mark_read in it with it."""
+    from lairchat.core.retention import PAUSE
+
+    send(w, s.alice, s.target)
+    writes, real = hold_marker_writes(w)
+    first = w.core.messages.mark_read(s.carol, s.target, None)  # holds the writer
+    batch = [w.core.messages.mark_read(u, s.target, None) for u in (s.bob, s.erin)]
+    deleted = w.core.deletion.delete(s.bob.id)
+    for _ in range(1000):  # the erasure's pauses, then the row
+        if not w.core.deletion._running:  # noqa: SLF001 (finished)
+            break
+        w.clock.advance(PAUSE)
+    assert result(deleted) >= 1
+    while writes:
+        moves, d = writes.pop(0)
+        result(real(moves, 0))
+        d.callback(None)
+    assert result(first) == 0
+    assert result(batch[1]) == 0  # erin's, answered and kept
+    assert unread(w, s.erin)["total"] == 0
+    rows = w.core.store._reader.connection.execute(  # noqa: SLF001 (the rows themselves)
+        "SELECT count(*) FROM read_markers WHERE user_id = ?", (s.bob.id,)
+    ).fetchone()[0]
+    assert rows == 0
+
+
 # -- what counts ------------------------------------------------------------------------
 
 

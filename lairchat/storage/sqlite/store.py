@@ -992,14 +992,17 @@ class SQLiteStore:
         past ``up_to_seq`` is left as it is, ``updated_at`` too: then the transaction
         writes nothing, and its commit syncs nothing. A room deleted since the move
         was asked for gets no marker: its markers were deleted with it, and one
-        written after would stay for good (read_markers has no foreign key)."""
+        written after would stay for good (no foreign key names the room). Nor does a
+        user deleted meanwhile (lairchat.core.deletion): ``user_id`` references users,
+        and that one row would fail every other move of the batch."""
         rows = [(user_id, t.kind, t.id, seq, _int(now)) for user_id, t, seq in moves]
 
         def txn(cur: sqlite3.Cursor) -> None:
             cur.executemany(
                 "INSERT INTO read_markers (user_id, target_type, target_id, last_read_seq, "
-                "updated_at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?2 = 'dm' "
-                "OR EXISTS (SELECT 1 FROM rooms WHERE id = ?3) "
+                "updated_at) SELECT ?1, ?2, ?3, ?4, ?5 "
+                "WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1) AND (?2 = 'dm' "
+                "OR EXISTS (SELECT 1 FROM rooms WHERE id = ?3)) "
                 "ON CONFLICT (user_id, target_type, target_id) "
                 "DO UPDATE SET last_read_seq = excluded.last_read_seq, "
                 "updated_at = excluded.updated_at "
