@@ -258,6 +258,16 @@ _TARGET = _required(_target)
 _LIMIT = _defaulted(_u32, lambda: 50)
 _OFFSET = _defaulted(_u32, lambda: 0)
 
+
+def _any(value: Any, path: str) -> Any:
+    """Any JSON value: checked by the core, whose refusal (``validation_failed``) is
+    the command's answer rather than a frame error (message search's ``limit`` and
+    ``before``, as the API decided: docs/protocols/TCP.md)."""
+    return value
+
+
+_RAW = _optional(_any)
+
 #: Client message type → its fields (beyond ``type``/``request_id``), in output order.
 SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "client_hello": {
@@ -305,6 +315,13 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "mark_read": {"target": _TARGET, "up_to": _OPT_STR},
     # Our extension: withdraw a pending invitation (its inviter, or a room moderator).
     "revoke_invitation": {"invitation_id": _STR},
+    # Our extension: message search (TCP.md, "Message search"); no target: everywhere.
+    "search_messages": {
+        "query": _STR,
+        "target": _optional(_target),
+        "limit": _RAW,
+        "before": _RAW,
+    },
 }
 
 #: Types whose original struct has no ``request_id``: any value sent is ignored.

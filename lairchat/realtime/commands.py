@@ -174,6 +174,14 @@ def get_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
     return d.addCallback(lambda page: page.within(HISTORY_BUDGET).to_wire())
 
 
+@command("search_messages", on_failure={"has_more": False, "next_before": None})
+def search_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.messages.search(
+        session.user, m["query"], m["target"], m["limit"], m["before"]
+    )
+    return d.addCallback(lambda page: page.within(HISTORY_BUDGET).to_wire())
+
+
 @command("mark_read")
 def mark_read(session: Session, m: dict[str, Any]) -> defer.Deferred:
     d = session.core.messages.mark_read(session.user, m["target"], m.get("up_to"))

@@ -173,6 +173,12 @@ TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
         "after": ids | short_text,
     },
     "mark_read": {"target": targets, "up_to": ids},
+    "search_messages": {
+        "query": short_text,
+        "target": targets,
+        "limit": st.integers(-2, 200) | json_values,
+        "before": ids | json_values,
+    },
     "create_room": {
         "name": short_text,
         "description": short_text,

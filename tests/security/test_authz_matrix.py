@@ -217,6 +217,11 @@ ROWS: tuple[Row, ...] = (
     # A DM history is always the caller's own conversation (see the tests below).
     Row("history", "GET /api/v1/messages", "get_messages", rooms(MEMBERS) | dm(EVERYONE)),
     Row("mark-read", "POST /api/v1/messages/read", "mark_read", rooms(MEMBERS) | dm(EVERYONE)),
+    # Search reads what history reads; everywhere is the caller's own (see the tests below).
+    Row("search", "GET /api/v1/messages/search", "search_messages",
+        rooms(MEMBERS) | dm(EVERYONE)),
+    Row("search-everywhere", "GET /api/v1/messages/search", "search_messages",
+        anywhere(EVERYONE)),
     Row("edit-members-message", "PATCH /api/v1/messages/{message_id}", "edit_message",
         rooms(signed_in(NOT_AUTHOR, member=OK)) | dm(signed_in(NOT_AUTHOR, member=OK))),
     Row("delete-members-message", "DELETE /api/v1/messages/{message_id}", "delete_message",
@@ -301,6 +306,11 @@ def _http_actions() -> dict[str, HttpAction]:
         params = {"target_type": t["type"], "target_id": t.get("room_id") or t.get("recipient")}
         return call(w, a, "GET", "/api/v1/messages", params=params)
 
+    def search(w: Any, a: str, where: str) -> Reply:
+        t = target(w, where)
+        params = {"target_type": t["type"], "target_id": t.get("room_id") or t.get("recipient")}
+        return call(w, a, "GET", "/api/v1/messages/search", params={"q": "hi", **params})
+
     def login(w: Any, a: str, where: str) -> Reply:
         name = "nobody" if a == "anonymous" else a
         return call(w, a, "POST", "/api/v1/auth/login", {"identifier": name, "password": PASSWORD})
@@ -373,6 +383,10 @@ def _http_actions() -> dict[str, HttpAction]:
             w, a, "POST", "/api/v1/messages", {"target": target(w, where), "content": "hi"}
         ),
         "history": history,
+        "search": search,
+        "search-everywhere": lambda w, a, where: call(
+            w, a, "GET", "/api/v1/messages/search", params={"q": "hi"}
+        ),
         "mark-read": lambda w, a, where: call(
             w, a, "POST", "/api/v1/messages/read", {"target": target(w, where)}
         ),
@@ -447,6 +461,8 @@ def _tcp_fields() -> dict[str, TcpFields]:
         "send": lambda w, a, where: {"target": target(w, where), "content": "hi"},
         "history": lambda w, a, where: {"target": target(w, where)},
         "mark-read": lambda w, a, where: {"target": target(w, where)},
+        "search": lambda w, a, where: {"query": "hi", "target": target(w, where)},
+        "search-everywhere": lambda w, a, where: {"query": "hi"},
         "edit-members-message": lambda w, a, where: {
             "message_id": w.messages[where],
             "content": "edited",
@@ -576,8 +592,16 @@ def test_private_history_and_dms_never_reach_outsiders_over_http(world: Any, act
         {"target_type": "dm", "target_id": w.id("bystander")},
         {"target_type": "direct_message", "target_id": w.id("member")},
     ]
+    search = "/api/v1/messages/search"
+    replies.append(call(w, actor, "GET", search, params={"q": w.secret, "limit": "50"}))
     for params in conversations:
         replies.append(call(w, actor, "GET", "/api/v1/messages", params={**params, "limit": "100"}))
+        replies.append(call(w, actor, "GET", search, params={**params, "q": w.secret}))
+        for cursor in secret_ids:
+            replies.append(
+                call(w, actor, "GET", search, params={**params, "q": "s", "before": cursor})
+            )
+            replies.append(call(w, actor, "GET", search, params={"q": "s", "before": cursor}))
         for cursor in secret_ids:
             for bound in ("before", "after"):
                 replies.append(
@@ -633,6 +657,10 @@ def test_private_history_and_dms_never_reach_outsiders_in_real_time(world: Any, 
         for key in ("private", "dm"):
             seen.append(spy.request("get_messages", target=t, before=w.messages[key]))
         seen.append(spy.request("mark_read", target=t, up_to=w.messages["dm"]))
+        seen.append(spy.request("search_messages", query=w.secret, target=t, limit=50))
+    seen.append(spy.request("search_messages", query=w.secret, limit=50))
+    for key in ("private", "dm"):
+        seen.append(spy.request("search_messages", query="s", before=w.messages[key]))
     seen.append(spy.request("list_rooms", filter={"joined_only": True}))
     seen.append(spy.request("list_rooms"))
     # Meanwhile the members talk, edit, delete and type.

@@ -90,6 +90,11 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("ping", {}, {}),
     ("mark_read", {"target": ROOM_T}, {"target": Target("room", ROOM), "up_to": None}),
     ("revoke_invitation", {"invitation_id": "i"}, {"invitation_id": "i"}),
+    (
+        "search_messages",
+        {"query": "x"},
+        {"query": "x", "target": None, "limit": None, "before": None},
+    ),
 ]
 
 # (type, full input fields, expected normalized fields)
@@ -161,6 +166,12 @@ FULL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"target": DM_T, "up_to": "m"},
         {"target": Target("dm", USER), "up_to": "m"},
     ),
+    # limit and before as sent, whatever their type: the core's validation_failed.
+    (
+        "search_messages",
+        {"query": "q", "target": DM_T, "limit": "5", "before": 7},
+        {"query": "q", "target": Target("dm", USER), "limit": "5", "before": 7},
+    ),
 ]
 
 NO_REQUEST_ID = {"client_hello", "key_exchange", "typing", "ping"}
@@ -223,6 +234,8 @@ def test_each_required_field_missing_or_null(kind: str, fields: dict, _: dict) -
         ("list_users", "filter", {"online_only": "true"}),
         ("invite_to_room", "message", 1),
         ("mark_read", "up_to", 1),
+        ("search_messages", "query", 1),
+        ("search_messages", "target", "room"),
     ],
 )
 def test_ill_typed_fields(kind: str, field: str, value: Any) -> None:

@@ -330,6 +330,10 @@ ROOM_SETTINGS_INPUT = {
     },
 }
 NOT_MEMBER = (403, ["not_room_member"])
+#: A conversation named by the request, and a message of it: history, search, markers.
+CONVERSATION_FAILS = ((404, ["room_not_found", "user_not_found", "message_not_found"]), NOT_MEMBER)
+#: ``target_type`` in a query string.
+TARGET_KINDS = {"type": "string", "enum": ["room", "direct_message", "dm"]}
 DENIED = (403, ["permission_denied"])
 
 
@@ -673,7 +677,7 @@ def _paths() -> dict[str, Any]:
                 params=(
                     query_param(
                         "target_type",
-                        {"type": "string", "enum": ["room", "direct_message", "dm"]},
+                        TARGET_KINDS,
                         "Conversation kind.",
                         required=True,
                     ),
@@ -682,13 +686,47 @@ def _paths() -> dict[str, Any]:
                     query_param("before", STRING, "Older than this message id or RFC 3339 time."),
                     query_param("after", STRING, "Newer than this message id or RFC 3339 time."),
                 ),
-                fails=(
-                    (404, ["room_not_found", "user_not_found", "message_not_found"]),
-                    NOT_MEMBER,
-                ),
+                fails=CONVERSATION_FAILS,
                 description="`has_more` is true when more messages exist beyond this page "
                 "(older ones; newer ones when paging with `after` alone).",
             ),
+        },
+        "/api/v1/messages/search": {
+            "get": op(
+                "searchMessages",
+                "Search messages by their text (lairchat)",
+                "messages",
+                envelope(
+                    messages={"type": "array", "items": ref("Message")},
+                    has_more=BOOLEAN,
+                    next_before=NULLABLE_STRING,
+                ),
+                params=(
+                    query_param(
+                        "q",
+                        STRING,
+                        "The text to find: 1 to 256 characters once trimmed of white space.",
+                        required=True,
+                    ),
+                    query_param(
+                        "target_type",
+                        TARGET_KINDS,
+                        "Conversation kind; with target_id, or neither (everywhere).",
+                    ),
+                    query_param("target_id", STRING, "Room id or other user's id."),
+                    query_param("limit", U32, "Matches, default 20, capped at 50; 0 is 400."),
+                    query_param("before", STRING, "Go on from this message id (next_before)."),
+                ),
+                fails=CONVERSATION_FAILS,
+                description="lairchat's own: Lair Chat has none. Matches newest first: the "
+                "messages whose content, NFKC-normalised and case-folded, contains the query "
+                "normalised the same way, in one conversation or, without a target, the "
+                "caller's rooms and DMs. At most 5,000 messages are examined per request: "
+                "when that or `limit` stops the search, `has_more` is true and `next_before` "
+                "is the id to pass as `before` (a page may hold no match and still say "
+                "`has_more`); else `next_before` is null. Counts against the general rate "
+                "limit only.",
+            )
         },
         "/api/v1/messages/read": {
             "post": op(
@@ -712,10 +750,7 @@ def _paths() -> dict[str, Any]:
                 "this conversation (unknown, deleted, pruned, another conversation's, "
                 "malformed) is 404 `message_not_found` and moves nothing. Counts against "
                 "the general rate limit only.",
-                fails=(
-                    (404, ["room_not_found", "user_not_found", "message_not_found"]),
-                    NOT_MEMBER,
-                ),
+                fails=CONVERSATION_FAILS,
             )
         },
         "/api/v1/messages/{message_id}": {

@@ -37,6 +37,9 @@ def per_session(path: bytes) -> bool:
 #: general allowance only, as the real-time ``mark_read`` does, not against the
 #: messaging one that sending needs (clients mark read on every conversation switch).
 MARK_READ = b"/api/v1/messages/read"
+#: ... and searching: against the general allowance only, as the real-time
+#: ``search_messages`` (a client pages on through a search; docs/protocols/HTTP.md).
+SEARCH = b"/api/v1/messages/search"
 
 
 #: lairchat's own route that checks a password, as a login does: ``DELETE`` of it
@@ -47,7 +50,7 @@ ACCOUNT = b"/api/v1/users/me"
 def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
     if path.startswith(b"/api/v1/auth/") or (path == ACCOUNT and method == b"DELETE"):
         return "auth"
-    if path == MARK_READ:
+    if path in (MARK_READ, SEARCH):
         return None
     if path == b"/api/v1/messages" or path.startswith(b"/api/v1/messages/"):
         return "messaging"

@@ -1,4 +1,4 @@
-"""Messages: send, history, edit, delete, and read markers (HTTP.md §5.4).
+"""Messages: send, history, search, edit, delete, and read markers (HTTP.md §5.4).
 
 Targets are accepted as the original's code reads them (``direct_message``) and as
 its docs and every output spell them (``dm``).
@@ -45,6 +45,22 @@ class MessageRoutes(RouteGroup):
         target = query_target(query)
         user = await self.caller(claims)
         page = await self.core.messages.history(user, target, limit, before, after)
+        return page.to_wire()
+
+    @route("GET", "/api/v1/messages/search")
+    async def search_messages(self, request: Any) -> dict:
+        """Message search (HTTP.md, our addition): both target parameters or none
+        (everywhere); the rules are the core's, as for the real-time command."""
+        claims = self.claims(request)
+        query = Query(request)
+        limit = query.u32("limit")
+        text, before = query.opt_text("q"), query.opt_text("before")
+        present = [query.opt_text(name) is not None for name in ("target_type", "target_id")]
+        if present[0] != present[1]:
+            raise bad_request("target_type", "target_type and target_id go together")
+        target = query_target(query) if present[0] else None
+        user = await self.caller(claims)
+        page = await self.core.messages.search(user, text, target, limit, before)
         return page.to_wire()
 
     @route("PATCH", "/api/v1/messages/{message_id}")

@@ -1,0 +1,78 @@
+"""GET /api/v1/messages/search (HTTP.md, "Message search"): the REST adapter of the
+core's search; its rules are tested in test_message_search, here what the query
+string becomes and which errors answer it."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from lairchat.transports.http.ratelimit import tier_of
+from lairchat.transports.http.testing import ApiClient
+
+SEARCH = "/api/v1/messages/search"
+NOBODY = "00000000-0000-4000-8000-000000000000"
+
+
+def send(client: ApiClient, account, target: dict, content: str) -> dict:
+    reply = client.post(
+        "/api/v1/messages", {"target": target, "content": content}, token=account.token
+    )
+    assert reply.status == 201, reply
+    return reply.json["message"]
+
+
+def test_search_a_room_and_everywhere(client: ApiClient, people, room) -> None:
+    member, owner = people["member"], people["owner"]
+    in_room = send(client, member, {"type": "room", "room_id": room["id"]}, "Grüße, STRASSE")
+    dm = send(client, owner, {"type": "direct_message", "recipient": member.id}, "straße 2")
+    send(client, owner, {"type": "dm", "recipient": people["outsider"].id}, "straße 3")
+    q = quote(" Straße ")
+    reply = client.get(f"{SEARCH}?q={q}", token=member.token)
+    assert reply.status == 200
+    assert reply.json == {"messages": [dm, in_room], "has_more": False, "next_before": None}
+    reply = client.get(
+        f"{SEARCH}?q={q}&target_type=room&target_id={room['id']}&limit=1", token=member.token
+    )
+    assert reply.json == {"messages": [in_room], "has_more": False, "next_before": None}
+    reply = client.get(
+        f"{SEARCH}?q={q}&target_type=direct_message&target_id={owner.id}&before={dm['id']}",
+        token=member.token,
+    )
+    assert reply.json == {"messages": [], "has_more": False, "next_before": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("", 400, "validation_failed"),  # no q
+        ("q=%20%09", 400, "validation_failed"),
+        (f"q={'x' * 257}", 400, "validation_failed"),
+        ("q=x&limit=0", 400, "validation_failed"),
+        ("q=x&limit=ten", 400, "validation_failed"),
+        ("q=x&target_type=room", 400, "validation_failed"),
+        (f"q=x&target_id={NOBODY}", 400, "validation_failed"),
+        (f"q=x&target_type=channel&target_id={NOBODY}", 400, "validation_failed"),
+        ("q=x&before=yesterday", 400, "validation_failed"),
+        (f"q=x&before={NOBODY}", 404, "message_not_found"),
+        ("q=x&target_type=room&target_id=nope", 404, "room_not_found"),
+        ("q=x&target_type=dm&target_id=nope", 404, "user_not_found"),
+        (f"q=x&target_type=dm&target_id={NOBODY}", 404, "user_not_found"),
+    ],
+)
+def test_search_errors(client: ApiClient, people, query: str, status: int, code: str) -> None:
+    reply = client.get(f"{SEARCH}?{query}", token=people["member"].token)
+    assert (reply.status, reply.code) == (status, code)
+
+
+def test_a_room_not_joined_is_not_room_member(client: ApiClient, people, room) -> None:
+    path = f"{SEARCH}?q=x&target_type=room&target_id={room['id']}"
+    reply = client.get(path, token=people["outsider"].token)
+    assert (reply.status, reply.code) == (403, "not_room_member")
+    assert client.get(f"{SEARCH}?q=x").status == 401
+
+
+def test_search_counts_against_the_general_allowance_alone() -> None:
+    assert tier_of(b"/api/v1/messages/search") is None
+    assert tier_of(b"/api/v1/messages") == "messaging"
