@@ -176,9 +176,7 @@ def get_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
 
 @command("search_messages", on_failure={"has_more": False, "next_before": None})
 def search_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
-    d = session.core.messages.search(
-        session.user, m["query"], m["target"], m["limit"], m["before"]
-    )
+    d = session.core.messages.search(session.user, m["query"], m["target"], m["limit"], m["before"])
     return d.addCallback(lambda page: page.within(HISTORY_BUDGET).to_wire())
 
 
