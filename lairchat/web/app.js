@@ -2627,7 +2627,7 @@ function renderSearch() {
   fillList(
     $("search-list"),
     search.messages.map((message) => searchItem(message, search.query)),
-    search.busy ? "Searching…" : "No message holds that.",
+    search.busy ? "Searching…" : search.error ? "" : "No message holds that.",
   );
   const status = search.error
     ? search.error

@@ -133,4 +133,5 @@ def test_a_server_without_search_says_so(server: ServerProcess, driver: webdrive
         wait_for(driver, lambda d: "no message search" in text_of(d, "search-status"))
         assert text_of(driver, "search-status") == "This server has no message search."
         assert "This server has no message search." in said(driver)
+        assert "No message holds that" not in text_of(driver, "search-results")
         assert driver.find_element(By.ID, "alert").get_attribute("hidden") is not None
