@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from lairchat.domain.types import Target
+from lairchat.storage.sqlite import store as store_module
 from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool
 from lairchat.storage.sqlite.store import UNREAD_MAX, SQLiteStore
@@ -283,7 +284,9 @@ def test_deleting_a_room_finds_its_read_markers_by_the_room(traced, scale):
     user, holding the write lock message commits wait for. Now it searches
     ``idx_read_markers_target`` (migration 008)."""
     sql = "DELETE FROM read_markers WHERE target_type = 'room' AND target_id = ?"
-    assert sql in inspect.getsource(SQLiteStore.delete_room)
+    # Where a room's rows go (a deletion, or an account deletion's last member).
+    assert sql in inspect.getsource(store_module._delete_room_rows)  # noqa: SLF001
+    assert "_delete_room_rows(" in inspect.getsource(SQLiteStore.delete_room)
     plan = [r[3] for r in traced.pool.connection.execute("EXPLAIN QUERY PLAN " + sql, ("x",))]
     assert full_scans(plan) == [], plan
 
