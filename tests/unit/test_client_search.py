@@ -83,6 +83,19 @@ def test_the_request_names_the_conversation_or_none() -> None:
     assert client.requests[0][2]["params"] == {"q": "Hi"}
 
 
+def test_the_originals_answer_is_read_as_no_search() -> None:
+    """The original Lair Chat's 404 for an unknown path (empty body, HTTP.md) comes
+    out of the REST client as what ``unsupported`` recognises; lairchat's own 404s,
+    in the envelope, do not."""
+    http, _ = api(Response(404, b""))
+    failure = run(http.search_messages("hi"))
+    assert unsupported(failure.value.status, failure.value.code)
+    body = b'{"error":{"code":"user_not_found","message":"User not found"}}'
+    http, _ = api(Response(404, body))
+    failure = run(http.search_messages("hi", "dm", "u2"))
+    assert not unsupported(failure.value.status, failure.value.code)
+
+
 # -- results ------------------------------------------------------------------------------
 
 
