@@ -354,7 +354,7 @@ class MessageService:
             seq = cursor.seq
         rooms = self.hub.rooms_of(actor.id) if target is None else []
         found, last, more = await self.store.search_messages(
-            actor.id, target, rooms, seq, match, size, search.SCAN_MAX
+            actor.id, target, rooms, seq, match, size, search.SCAN_MAX, search.SCAN_SECONDS
         )
         if target is not None:
             self.check_target(actor, target)

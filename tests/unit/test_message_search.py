@@ -132,6 +132,29 @@ def test_the_scan_stops_at_its_bound_and_says_where(w, s, monkeypatch):
     assert (contents(page), page.has_more, page.next_before) == (["hit 0"], False, None)
 
 
+def test_the_scan_stops_after_its_time_and_pages_on(w, s, monkeypatch):
+    """Folding costs more for some texts than others (5,000 messages of 4 KiB of
+    U+FDFA held a read thread 4 s): past SCAN_SECONDS the scan stops where it got.
+    Here each match takes 0.15 s on the scan's clock: the first row is examined
+    whatever the time, the second starts before 0.2 s have passed, the third not."""
+    now = [0.0]
+    monkeypatch.setattr(scan, "monotonic", lambda: now[0])
+    fold = search.fold
+
+    def slow(text: str) -> str:
+        now[0] += 0.15
+        return fold(text)
+
+    monkeypatch.setattr(search, "fold", slow)
+    sent = [send(w, s.alice, s.general, text) for text in ("hit 0", "a", "b", "c", "d")]
+    page = find(w, s.alice, "hit", s.general)
+    assert (page.messages, page.has_more, page.next_before) == ([], True, sent[3].id)
+    page = find(w, s.alice, "hit", s.general, before=page.next_before)
+    assert (page.messages, page.has_more, page.next_before) == ([], True, sent[1].id)
+    page = find(w, s.alice, "hit", s.general, before=page.next_before)
+    assert (contents(page), page.has_more, page.next_before) == (["hit 0"], False, None)
+
+
 def test_the_limit_stops_the_scan_at_the_last_match(w, s):
     sent = [send(w, s.alice, s.general, f"hit {i}") for i in range(3)]
     page = find(w, s.alice, "hit", s.general, limit=2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import sqlite3
 from collections.abc import Callable, Iterator
+from time import monotonic
 
 from lairchat.domain.types import Target
 
@@ -64,11 +65,14 @@ def scan(
     match: Callable[[tuple], bool],
     limit: int,
     budget: int,
+    seconds: float,
 ) -> tuple[list[tuple], tuple | None, bool]:
     """The rows (``columns`` of ``messages``, the seq first) of ``branches`` below seq
     ``before``, newest first, for which ``match(row)``: at most ``limit`` of them,
-    examining at most ``budget`` rows. Returns ``(matches, last, more)``: ``last`` is
-    the last row examined, ``more`` whether any row is left below it."""
+    examining at most ``budget`` rows and, past the first, for at most ``seconds``
+    (matching is not the same cost for every text). Returns ``(matches, last,
+    more)``: ``last`` is the last row examined, ``more`` whether any row is left
+    below it."""
     bounds = [] if before is None else [before]
     statements = []
     try:
@@ -81,8 +85,9 @@ def scan(
         rows: Iterator[tuple] = heapq.merge(*statements, key=lambda row: -row[0])
         found: list[tuple] = []
         last = None
+        deadline = monotonic() + seconds
         for row in rows:
-            if len(found) == limit or budget == 0:
+            if len(found) == limit or budget == 0 or (last and monotonic() > deadline):
                 return found, last, True
             budget -= 1
             last = row

@@ -899,6 +899,7 @@ class SQLiteStore:
         match: Callable[[str], bool],
         limit: int,
         budget: int,
+        seconds: float,
     ) -> defer.Deferred:
         """Matching is done in the read's thread: the rows examined never leave it."""
 
@@ -910,7 +911,14 @@ class SQLiteStore:
                     cur, viewer_id, room_ids, lambda one: self._conversation(one, viewer_id)
                 )
             found, last, more = search.scan(
-                cur, MESSAGE_COLS, branches, before, lambda row: match(row[5]), limit, budget
+                cur,
+                MESSAGE_COLS,
+                branches,
+                before,
+                lambda row: match(row[5]),
+                limit,
+                budget,
+                seconds,
             )
             return [_message(r) for r in found], last[1] if last else None, more
 
