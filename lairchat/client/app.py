@@ -23,12 +23,13 @@ from lairchat.client import commands as c
 from lairchat.client.actions import ActionsMixin
 from lairchat.client.bell import BELL_GAP, Bell
 from lairchat.client.config import ClientConfig, derive_http_url
-from lairchat.client.net.errors import ServerError
+from lairchat.client.net.errors import ServerError, unsupported
 from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Link, Opener
 from lairchat.client.state import HOME, ClientState, ConvKey
 from lairchat.client.ui.overlays import (
     ConfirmDialog,
+    DeleteAccountOverlay,
     HelpOverlay,
     InvitationsOverlay,
     MembersOverlay,
@@ -291,6 +292,11 @@ class App(ActionsMixin):
                 self.ui.open_overlay(PasswordOverlay(self))
             case c.ChangePassword():
                 self.spawn(self._change_password(action))
+            case c.ShowDeleteAccountForm():
+                if state.me is not None:
+                    self.ui.open_overlay(DeleteAccountOverlay(self, state.me.username))
+            case c.DeleteAccount():
+                self.spawn(self._delete_account(action))
             case c.Reconnect():
                 if self.link is not None:
                     self.link.reconnect_now()
@@ -413,6 +419,36 @@ class App(ActionsMixin):
             self.state.notify("Password changed; your other sessions have ended", "success")
         else:
             self.state.notify(refusal, "error")
+
+    async def _delete_account(self, action: c.DeleteAccount) -> None:
+        """``DELETE /users/me``: the account goes, and with it every session, this
+        one's too. The server closes this client's link as well (with "Session
+        ended: the account was deleted"), which may arrive before the answer and
+        sign out first; either way the answer ends on the login screen, saying so,
+        the token forgotten. A refusal (a wrong password, the last admin, the rate
+        limit, a lockout) is shown in the form, in the server's words."""
+        token = self.api.token
+        refusal: str | None = "Account not deleted: internal error (details in the log file)"
+        try:
+            await self.api.delete_account(action.password)
+            refusal = None
+        except ServerError as err:
+            if err.session_lost:
+                raise
+            reason = (
+                "This server cannot delete accounts"
+                if unsupported(err.status, err.code)
+                else err.describe()
+            )
+            refusal = f"Account not deleted: {reason}"
+        finally:
+            form = self.ui.overlay
+            if isinstance(form, DeleteAccountOverlay):
+                form.answered(refusal)
+        if refusal is not None:
+            self.state.notify(refusal, "error")
+        elif self.api.token in (token, None):  # not signed in again meanwhile
+            self._signed_out("Your account was deleted", "success")
 
     def session_lost(self, error: ServerError) -> None:
         """The token is no good any more: back to the login screen, saying why."""

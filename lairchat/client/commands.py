@@ -252,6 +252,19 @@ class ChangePassword(Action):
 
 
 @dataclass(frozen=True)
+class ShowDeleteAccountForm(Action):
+    """Open the form that deletes the account (``/delete-account``)."""
+
+
+@dataclass(frozen=True)
+class DeleteAccount(Action):
+    """Delete the account, for good (``DELETE /users/me``); the form checked the
+    username typed again before. The password is not in the ``repr``."""
+
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SetBell(Action):
     """``/bell on|off``: whether mentions and DMs elsewhere ring the terminal bell;
     ``on`` None asks how it is set."""
@@ -306,6 +319,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/search", "TEXT", "find messages here holding TEXT (/search * TEXT: everywhere)"),
     ("/password", "", "change your password (ends your other sessions)"),
     ("/sessions", "", "list where you are signed in, and end a session"),
+    ("/delete-account", "", "delete your account and its messages, for good"),
     ("/reconnect", "", "reconnect to the server now"),
     ("/bell", "on|off", "ring the terminal bell for mentions and DMs elsewhere"),
     ("/quit", "", "leave the client"),
@@ -384,6 +398,10 @@ def parse_input(text: str) -> Action | CommandError | None:
             return ShowPasswordForm()
         case "sessions":
             return ShowSessions()
+        case "delete-account":
+            # As /password: whatever follows is ignored; the form asks for the
+            # password (masked) and the username again.
+            return ShowDeleteAccountForm()
         case "reconnect":
             return Reconnect()
         case "bell":
@@ -473,6 +491,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Leave room", "leave the room shown", LeaveRoom()),
     ("Change password", "ends your other sessions everywhere", ShowPasswordForm()),
     ("Sessions", "where you are signed in; end a session", ShowSessions()),
+    ("Delete account", "gone for good, with your messages", ShowDeleteAccountForm()),
     ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
     ("Quit", "leave the client", Quit(confirm=True)),

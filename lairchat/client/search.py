@@ -14,6 +14,7 @@ from __future__ import annotations
 import unicodedata
 
 from lairchat.client.mentions import fold
+from lairchat.client.net.errors import unsupported
 from lairchat.domain.validation import CONTENT_MAX
 
 __all__ = ["CONTEXT", "NO_SEARCH", "ROW", "excerpt", "match_span", "unsupported"]
@@ -25,14 +26,6 @@ NO_SEARCH = "This server has no message search"
 CONTEXT = 24
 #: Characters of a line kept from its match on: more than a terminal's row shows.
 ROW = 200
-
-
-def unsupported(status: int | None, code: str) -> bool:
-    """Whether a refusal of ``GET /messages/search`` means the route does not exist:
-    404 or 405 without the API's error envelope (the client names such a code
-    ``http_<status>``). A 404 of the API (``user_not_found`` for a DM partner gone)
-    has its own code and is shown as it is."""
-    return status in (404, 405) and code == f"http_{status}"
 
 
 def _folded(text: str) -> tuple[str, list[tuple[int, int]]]:

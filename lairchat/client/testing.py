@@ -196,6 +196,10 @@ class FakeApi:
     async def change_password(self, current: str, new: str) -> None:
         await self._answer("change_password", current, new)
 
+    async def delete_account(self, password: str) -> None:
+        await self._answer("delete_account", password)
+        self.token = None  # the server ended every session of the account
+
     async def sessions(self) -> tuple[list[dict[str, Any]], bool]:
         await self._answer("sessions")
         return self.session_list, self.sessions_more

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SESSION_LOST_CODES", "UNTRUSTED", "ServerError", "network_code", "network_reason"]
+__all__ = [
+    "SESSION_LOST_CODES",
+    "UNTRUSTED",
+    "ServerError",
+    "network_code",
+    "network_reason",
+    "unsupported",
+]
 
 #: What the server says for ``session_not_found`` or ``session_expired`` when it gives
 #: no reason (lairchat's and Lair Chat's texts); any other message of those codes is
@@ -37,6 +44,15 @@ SESSION_LOST_CODES = frozenset(
         "account_banned",
     }
 )
+
+
+def unsupported(status: int | None, code: str) -> bool:
+    """Whether a refusal means the route does not exist on this server (the original
+    Lair Chat, an older lairchat, for lairchat's extensions: message search, account
+    deletion): 404 or 405 without the API's error envelope (the client names such a
+    code ``http_<status>``). A 404 of the API (``user_not_found`` for a DM partner
+    gone) has its own code and is shown as it is."""
+    return status in (404, 405) and code == f"http_{status}"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -233,6 +233,11 @@ class HttpApi:
         body = {"current_password": current, "new_password": new}
         await self.call("POST", "/api/v1/auth/change-password", body=body)
 
+    async def delete_account(self, password: str) -> None:
+        """lairchat's ``DELETE /users/me`` (the original answers 404): the account
+        and its messages go for good, every session of it ends (this token's too)."""
+        await self.call("DELETE", "/api/v1/users/me", body={"password": password})
+
     async def sessions(self) -> tuple[list[dict[str, Any]], bool]:
         """The account's live sessions, newest first (at most 100), and whether
         older ones were left out; ``current`` marks this token's."""

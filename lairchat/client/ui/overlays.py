@@ -25,7 +25,10 @@ from lairchat.client.ui.safeedit import SafeEdit
 from lairchat.client.ui.safetext import SafeLine, SafeLineBox, SafeText
 
 __all__ = [
+    "DELETE_ACCOUNT_INTRO",
     "ConfirmDialog",
+    "DeleteAccountOverlay",
+    "FormOverlay",
     "HelpOverlay",
     "InvitationsOverlay",
     "MembersOverlay",
@@ -569,33 +572,28 @@ class PaletteOverlay(Overlay):
         return None
 
 
-class PasswordOverlay(Overlay):
-    """``/password``: the current password and the new one twice, masked.
+class FormOverlay(Overlay):
+    """A form of masked and plain fields (the password change, the account's
+    deletion): ``Tab``/``Enter`` to the next field, ``Enter`` on the last sends it
+    (:meth:`_submit`), ``Esc`` cancels.
 
-    The fields are emptied when the form is sent, and when it is closed: the
-    passwords are then only in the request (:class:`~lairchat.client.commands.ChangePassword`),
-    not in a field left behind the chat or in the form reopened. A refusal is shown
-    here in the server's words (:meth:`answered`); the user types them again."""
+    The fields are emptied when the form is sent, and when it is closed: a password
+    is then only in the request, not in a field left behind the chat or in the form
+    reopened. A refusal is shown here in the server's words (:meth:`answered`); the
+    user types it all again."""
 
-    title = "Change password"
-    width = 60
-    height = 13
     takes_paste = True  # from a password manager
 
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: Controller, intro: str, fields: list[Field], footer: str):
         self.controller = controller
-        self.fields = [Field("Current", "*"), Field("New", "*"), Field("Confirm", "*")]
+        self.fields = fields
         self.message = SafeText("")
         #: Sent, not answered yet: Enter does not send it again.
         self.busy = False
         self._focus = 0
-        intro = SafeText(("hint", "Your other sessions end; this one stays signed in."))
-        rows = [intro, urwid.Divider(), *(f.row for f in self.fields), urwid.Divider()]
-        self.pile = urwid.Pile([*rows, self.message])
-        super().__init__(
-            urwid.Filler(self.pile, valign="top"),
-            "Tab/Enter: next field · Enter on Confirm: change · Esc: cancel",
-        )
+        rows = [SafeText(("hint", intro)), urwid.Divider(), *(f.row for f in fields)]
+        self.pile = urwid.Pile([*rows, urwid.Divider(), self.message])
+        super().__init__(urwid.Filler(self.pile, valign="top"), footer)
         self._apply_focus()
 
     def _apply_focus(self) -> None:
@@ -612,28 +610,19 @@ class PasswordOverlay(Overlay):
     def _say(self, text: str, level: str = "error") -> None:
         self.message.set_text((f"notice_{level}", text))
 
+    def _send(self, working: str, action: c.Action) -> None:
+        """Empty the fields and send ``action``, saying ``working`` until answered."""
+        self._clear()
+        self._focus = 0
+        self.busy = True
+        self._say(working, "info")
+        self.controller.dispatch(action)
+
     def _submit(self) -> None:
-        if self.busy:
-            return
-        current, new, again = (f.edit.edit_text for f in self.fields)
-        if not current or not new:
-            self._focus = 0 if not current else 1
-            self._say("Please fill in: " + ("current password" if not current else "new password"))
-        elif new != again:
-            for f in self.fields[1:]:
-                f.edit.set_edit_text("")
-            self._focus = 1
-            self._say("The new password and its confirmation differ: type them again")
-        else:
-            self._clear()
-            self._focus = 0
-            self.busy = True
-            self._say("Changing the password…", "info")
-            self.controller.dispatch(c.ChangePassword(current, new))
-        self._apply_focus()
+        raise NotImplementedError
 
     def answered(self, refusal: str | None) -> None:
-        """The server's answer: None when changed (the form closes), else why not."""
+        """The server's answer: None when done (the form closes), else why not."""
         self.busy = False
         if refusal is None:
             self.done = True
@@ -652,7 +641,9 @@ class PasswordOverlay(Overlay):
             self._apply_focus()
         elif key == "enter":
             if self._focus == len(self.fields) - 1:
-                self._submit()
+                if not self.busy:
+                    self._submit()
+                self._apply_focus()
             else:
                 self._focus += 1
                 self._apply_focus()
@@ -661,3 +652,75 @@ class PasswordOverlay(Overlay):
             if not line_edit_key(edit, key):
                 edit.keypress((40,), key)
         return None
+
+
+class PasswordOverlay(FormOverlay):
+    """``/password``: the current password and the new one twice, masked; sent as
+    :class:`~lairchat.client.commands.ChangePassword`."""
+
+    title = "Change password"
+    width = 60
+    height = 13
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(
+            controller,
+            "Your other sessions end; this one stays signed in.",
+            [Field("Current", "*"), Field("New", "*"), Field("Confirm", "*")],
+            "Tab/Enter: next field · Enter on Confirm: change · Esc: cancel",
+        )
+
+    def _submit(self) -> None:
+        current, new, again = (f.edit.edit_text for f in self.fields)
+        if not current or not new:
+            self._focus = 0 if not current else 1
+            self._say("Please fill in: " + ("current password" if not current else "new password"))
+        elif new != again:
+            for f in self.fields[1:]:
+                f.edit.set_edit_text("")
+            self._focus = 1
+            self._say("The new password and its confirmation differ: type them again")
+        else:
+            self._send("Changing the password…", c.ChangePassword(current, new))
+
+
+#: What the deletion form says before anything is typed (docs/SECURITY.md, "Deleting
+#: an account"): what goes, what others keep, that nothing brings it back.
+DELETE_ACCOUNT_INTRO = (
+    "This deletes your account for good; it cannot be undone. Every message you wrote"
+    " (rooms and direct messages) is erased, and the direct messages sent to you; you"
+    " leave your rooms, and a room you own passes to another member (or goes, when no"
+    " one else is in it); your name becomes free for anyone to take. Every session of"
+    " yours ends, on every device."
+)
+
+
+class DeleteAccountOverlay(FormOverlay):
+    """``/delete-account``: the password (masked) and the username typed again, then
+    :class:`~lairchat.client.commands.DeleteAccount`. The username is checked here,
+    not sent: it only proves that the reader meant this account."""
+
+    title = "Delete account"
+    width = 64
+    height = 17
+
+    def __init__(self, controller: Controller, username: str) -> None:
+        self.username = username
+        super().__init__(
+            controller,
+            DELETE_ACCOUNT_INTRO,
+            [Field("Password", "*"), Field("Username")],
+            "Tab/Enter: next field · Enter on Username: delete · Esc: cancel",
+        )
+
+    def _submit(self) -> None:
+        password, typed = (f.edit.edit_text for f in self.fields)
+        if not password:
+            self._focus = 0
+            self._say("Please fill in: password")
+        elif typed.strip() != self.username:
+            self.fields[1].edit.set_edit_text("")
+            self._focus = 1
+            self._say(f"Type your username, {self.username}, to confirm")
+        else:
+            self._send("Deleting the account…", c.DeleteAccount(password))
