@@ -45,6 +45,14 @@ const SEARCH_ROW = 200;
 /** What a server without message search (the original Lair Chat, an older lairchat:
  * a 404 or 405 without the API's error envelope) is said to have. */
 const NO_SEARCH = "This server has no message search.";
+/** What a server without account deletion (the original, an older lairchat) is said to
+ * have. */
+const NO_DELETION = "This server cannot delete accounts.";
+/** Whether a refusal means the route does not exist on this server (lairchat's
+ * extensions: message search, account deletion): a 404 or 405 without the API's error
+ * envelope, which `rest` names `http_<status>`. A 404 of the API (`user_not_found`) has
+ * its own code and is shown as it is. The terminal client's rule: net/errors.py. */
+const routeMissing = (error) => /^http_40[45]$/.test(error.code ?? "");
 /** New messages are read out (to screen readers) at most this often; those arriving
  * meanwhile are summed up in one announcement. */
 const ANNOUNCE_EVERY_MS = 2_000;
@@ -2116,9 +2124,9 @@ function forget() {
   $("member-list").replaceChildren();
   $("invited-list").replaceChildren();
   $("session-list").replaceChildren();
-  if ($("confirm").open) $("confirm").close(); // a question about the account's room
-  if ($("password-dialog").open) $("password-dialog").close(); // which empties its fields
-  if ($("sessions-dialog").open) $("sessions-dialog").close();
+  // A question about the account's room, the password's or the deletion's form (whose
+  // close empties its fields), its sessions: none stays open over the login form.
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   announcing.stop();
   stopNotifying();
   $("announcer").replaceChildren();
@@ -2179,21 +2187,22 @@ async function logout() {
 
 // -- the password ------------------------------------------------------------------------------
 
-/** *Change password*: a modal dialog (the page behind it inert), the focus in its first
- * field, *Esc* or *Cancel* closing it, the focus then back on the button. */
-function openPasswordDialog() {
+/** A form in a modal dialog (*Change password*, *Delete account*; the page behind it
+ * inert): the focus in its field `first`, *Esc* or *Cancel* closing it. Its elements
+ * are `${name}-dialog`, `-form`, `-error`, `-submit`. */
+function openFormDialog(name, first) {
   if (document.querySelector("dialog[open]")) return;
-  replaceText($("password-error"), "");
-  $("password-dialog").showModal();
-  $("password-current").focus();
+  replaceText($(`${name}-error`), "");
+  $(`${name}-dialog`).showModal();
+  $(first).focus();
 }
 
-/** However the dialog closes (changed, cancelled, Esc, signed out), its fields are
- * emptied: no password stays on the page. */
-function passwordDialogClosed() {
-  $("password-form").reset();
-  $("password-submit").disabled = false;
-  const back = $("change-password");
+/** However the dialog `name` closes (done, cancelled, Esc, signed out), its fields are
+ * emptied (no password stays on the page) and the focus goes back to `opener`. */
+function formDialogClosed(name, opener) {
+  $(`${name}-form`).reset();
+  $(`${name}-submit`).disabled = false;
+  const back = $(opener);
   if (displayed(back)) back.focus();
 }
 
@@ -2237,6 +2246,68 @@ async function changePassword(event) {
   if (state.token !== token) return;
   $("password-dialog").close();
   showNotice("Password changed. Your other sessions have ended.");
+}
+
+// -- deleting the account ------------------------------------------------------------------------
+
+/** *Delete account*: the dialog says what goes; the account's name is shown for the
+ * confirmation (typed again, checked here, not sent). */
+function openDeleteDialog() {
+  replaceText($("delete-name"), state.me?.username ?? "");
+  openFormDialog("delete", "delete-password");
+}
+
+/** `DELETE /users/me` with the password, taken out of its field as the request leaves.
+ * Done, the account is gone with every session: back to the login form, nothing of it
+ * kept (accountDeleted). The server closes this page's connection too, saying "Session
+ * ended: the account was deleted", which may sign the page out before the answer comes;
+ * the answer then says it was deleted all the same. A refusal (a wrong password, the
+ * last admin, the rate limit, a lockout) is shown in the dialog in the server's words. */
+async function deleteAccount(event) {
+  event.preventDefault();
+  const name = state.me?.username;
+  const typed = $("delete-username");
+  if (!name || typed.value.trim() !== name) {
+    typed.value = "";
+    replaceText($("delete-error"), `Type your username, ${name ?? ""}, to confirm.`);
+    typed.focus();
+    return;
+  }
+  const body = { password: $("delete-password").value };
+  event.target.reset();
+  $("delete-submit").disabled = true;
+  replaceText($("delete-error"), "Deleting the account…");
+  const token = state.token;
+  try {
+    await rest("DELETE", "/users/me", body, token);
+  } catch (error) {
+    if (state.token !== token) return; // signed out meanwhile
+    if (Object.hasOwn(ENDED, error.code)) {
+      signOut(error.code, error.message);
+      return;
+    }
+    const refusal = `Account not deleted: ${routeMissing(error) ? NO_DELETION : describe(error)}`;
+    if (!$("delete-dialog").open) {
+      showError(refusal); // cancelled meanwhile: said all the same
+      return;
+    }
+    $("delete-submit").disabled = false;
+    replaceText($("delete-error"), refusal);
+    $("delete-password").focus();
+    return;
+  }
+  if (state.token === token || state.token === null) accountDeleted(); // not signed in again
+}
+
+/** The account is gone: the page forgets it (the token and the open conversation in
+ * sessionStorage, drafts), and the desktop notifications setting, the one thing kept in
+ * localStorage, goes too: nothing the account did stays in this browser. */
+function accountDeleted() {
+  resumable = null;
+  forget();
+  saveNotifySetting(false);
+  renderNotifySetting();
+  showLogin("Your account was deleted.");
 }
 
 // -- sessions ----------------------------------------------------------------------------------
@@ -2593,7 +2664,7 @@ async function searchPage(search) {
       signOut(error.code, error.message);
       return;
     }
-    search.error = /^http_40[45]$/.test(error.code ?? "") ? NO_SEARCH : describe(error);
+    search.error = routeMissing(error) ? NO_SEARCH : describe(error);
   } finally {
     search.busy = false;
   }
@@ -2710,10 +2781,18 @@ function wire() {
   window.addEventListener("storage", (e) => {
     if (e.key === NOTIFY_KEY || e.key === null) renderNotifySetting();
   });
-  $("change-password").addEventListener("click", openPasswordDialog);
+  $("change-password").addEventListener("click", () =>
+    openFormDialog("password", "password-current"),
+  );
   $("password-form").addEventListener("submit", changePassword);
   $("password-cancel").addEventListener("click", () => $("password-dialog").close());
-  $("password-dialog").addEventListener("close", passwordDialogClosed);
+  $("password-dialog").addEventListener("close", () =>
+    formDialogClosed("password", "change-password"),
+  );
+  $("delete-account").addEventListener("click", openDeleteDialog);
+  $("delete-form").addEventListener("submit", deleteAccount);
+  $("delete-cancel").addEventListener("click", () => $("delete-dialog").close());
+  $("delete-dialog").addEventListener("close", () => formDialogClosed("delete", "delete-account"));
   $("show-sessions").addEventListener("click", openSessionsDialog);
   $("sessions-close").addEventListener("click", () => $("sessions-dialog").close());
   $("sessions-dialog").addEventListener("close", sessionsDialogClosed);

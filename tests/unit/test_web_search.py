@@ -113,7 +113,7 @@ MAIN = """async (cases) => {
 
 def searched(**case: Any) -> dict[str, Any]:
     case = {"key": None, "pages": 1, "query": "hi", **case}
-    names = ["NO_SEARCH", "announceSearch", "searchPage"]
+    names = ["NO_SEARCH", "routeMissing", "announceSearch", "searchPage"]
     return appjs.run(names, MAIN, [case], prelude=PAGE)[0]
 
 
