@@ -354,12 +354,13 @@ class RoomService:
         """Take an account being deleted out of every room it is in or created, one
         room at a time, each with the room's other changes (:meth:`one_change`): a
         room left to no one is deleted (nobody is told: nobody is in it); one whose
-        owner it was gets the longest-standing moderator, else member, as owner
+        owner it was gets the longest-standing moderator, else member, as owner, of
+        those who can act (not banned, not being deleted) if any
         (``member_role_changed``, ``changed_by`` the account); then the room hears
         ``user_left_room``, reason ``left`` (IStore.hand_over_room)."""
         for room_id in await self.store.rooms_to_hand_over(user_id):
             async with self.one_change(room_id):
-                handover = await self.store.hand_over_room(room_id, user_id)
+                handover = await self.store.hand_over_room(room_id, user_id, self.clock.seconds())
             if handover is None:
                 continue
             if handover.deleted:

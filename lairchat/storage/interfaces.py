@@ -239,10 +239,11 @@ class IAccountDeletionStore(Interface):
     def rooms_to_hand_over(user_id):
         """The ids of the rooms the user is a member of or created."""
 
-    def hand_over_room(room_id, user_id):
+    def hand_over_room(room_id, user_id, now):
         """Take the user out of the room: delete it if no one else is in it, else pass
-        ownership on if the user held it (and ``owner_id``); fires with a Handover,
-        or None if the room is gone."""
+        ownership on if the user held it (and ``owner_id``), to a member who can act
+        at ``now`` (not banned, not being deleted) if any; fires with a Handover, or
+        None if the room is gone."""
 
     def authored_in(user_id, after_seq, scan):
         """``(seqs, last, more)``: the user's messages among the ``scan`` after

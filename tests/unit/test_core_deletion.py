@@ -174,6 +174,54 @@ def test_the_longest_standing_member_inherits_without_a_moderator(w, s):
     assert roles == {"bob": "owner", "carol": "member"}
 
 
+def general_roles(w, s) -> dict[str, str]:
+    return {m.username: m.role for m in result(w.core.store.list_members(s.general.id))}
+
+
+def test_a_banned_moderator_does_not_inherit(w, s):
+    """carol, the moderator, is banned: a room passed to her would be owned by one
+    who cannot sign in, so bob, who can, inherits."""
+    admin = w.user("root", role="admin")
+    w.ok(w.core.admin.ban(admin, s.carol.id, "spam", None))
+    w.ok(w.core.deletion.delete(s.alice.id))
+    run_out(w)
+    assert general_roles(w, s) == {"bob": "owner", "carol": "moderator"}
+    assert result(w.core.store.get_room(s.general.id)).owner == s.bob.id
+
+
+def test_a_ban_over_is_no_bar(w, s):
+    admin = w.user("root", role="admin")
+    w.ok(w.core.admin.ban(admin, s.carol.id, "spam", 1))
+    w.clock.advance(2 * 3600)
+    w.ok(w.core.deletion.delete(s.alice.id))
+    run_out(w)
+    assert general_roles(w, s) == {"bob": "member", "carol": "owner"}
+
+
+def test_a_member_being_deleted_does_not_inherit(w, s):
+    """carol's own deletion has begun (the operator's, its hand-over not yet run):
+    bob inherits, not her."""
+    w.ok(w.core.store.begin_deletion(s.carol.id, w.clock.seconds()))
+    w.ok(w.core.deletion.delete(s.alice.id))
+    assert result(w.core.store.get_room(s.general.id)).owner == s.bob.id
+    run_out(w)
+    assert general_roles(w, s) == {"bob": "owner", "carol": "moderator"}
+    w.ok(w.core.deletion.resume())  # the watcher's look: her own deletion goes on
+    run_out(w)
+    assert general_roles(w, s) == {"bob": "owner"}
+
+
+def test_with_every_other_member_banned_the_moderator_still_inherits(w, s):
+    """The room is not deleted while it has members: the longest-standing moderator
+    gets it, banned or not (a ban may be lifted)."""
+    admin = w.user("root", role="admin")
+    w.ok(w.core.admin.ban(admin, s.carol.id, "spam", None))
+    w.ok(w.core.admin.ban(admin, s.bob.id, "spam", None))
+    w.ok(w.core.deletion.delete(s.alice.id))
+    run_out(w)
+    assert general_roles(w, s) == {"bob": "member", "carol": "owner"}
+
+
 def test_another_owner_keeps_the_room_without_a_promotion(w, s):
     w.ok(w.core.rooms.change_role(s.alice, s.general.id, s.bob.id, "owner"))
     w.clear()

@@ -1303,51 +1303,60 @@ class SQLiteStore:
             ]
         )
 
-    def hand_over_room(self, room_id: str, user_id: str) -> defer.Deferred:
+    def hand_over_room(self, room_id: str, user_id: str, now: float) -> defer.Deferred:
         """Take the user out of one room, in one transaction. A room with no other
-        member is deleted (as :meth:`delete_room`). Else, if no other member is an
-        owner and the user was one (or created the room), the longest-standing
-        moderator, else the longest-standing member, becomes owner; ``owner_id``
-        passes to another owner, or to that heir, before the user row goes (its
-        cascade would delete the room). Fires with a :class:`Handover`, or None if
-        the room is gone."""
+        member is deleted (as :meth:`delete_room`). Else, if no other owner can act
+        and the user was an owner (or created the room), the longest-standing
+        moderator, else the longest-standing member, becomes owner: of those who can
+        act (not banned at ``now``, not being deleted) if any, else of all but a
+        barred owner already there. ``owner_id`` passes to an owner who can act, or
+        to that heir, else to another owner, before the user row goes (its cascade
+        would delete the room). Fires with a :class:`Handover`, or None if the room
+        is gone."""
 
         def txn(cur: sqlite3.Cursor) -> Handover | None:
             room = cur.execute("SELECT owner_id FROM rooms WHERE id = ?", (room_id,)).fetchone()
             if room is None:
                 return None
             members = [
-                (member, room_role(role))
-                for member, role in cur.execute(
-                    "SELECT user_id, role FROM room_memberships WHERE room_id = ? "
-                    "ORDER BY joined_at, rowid",
-                    (room_id,),
+                (member, room_role(role), bool(barred))
+                for member, role, barred in cur.execute(
+                    f"SELECT m.user_id, m.role, {banned('m.user_id', '?2')} OR EXISTS "
+                    "(SELECT 1 FROM user_deletions d WHERE d.user_id = m.user_id) "
+                    "FROM room_memberships m WHERE m.room_id = ?1 ORDER BY m.joined_at, m.rowid",
+                    (room_id, _int(now)),
                 )
             ]
-            mine = next((role for member, role in members if member == user_id), None)
-            others = [(member, role) for member, role in members if member != user_id]
+            mine = next((role for member, role, _ in members if member == user_id), None)
+            others = [m for m in members if m[0] != user_id]
             if not others:
                 _delete_room_rows(cur, room_id)
                 return Handover(deleted=True)
-            owners = [member for member, role in others if role == "owner"]
+            owners = [m for m in others if m[1] == "owner"]
+            able = [m for m in owners if not m[2]]
             heir = None
-            if not owners and (mine == "owner" or room[0] == user_id):
-                heir = next((m for m in others if m[1] == "moderator"), others[0])
-                cur.execute(
-                    "UPDATE room_memberships SET role = 'owner' WHERE room_id = ? AND user_id = ?",
-                    (room_id, heir[0]),
-                )
+            if not able and (mine == "owner" or room[0] == user_id):
+                # Who can act first, then moderators first, then the longest-standing.
+                rank = {m[0]: (m[2], m[1] != "moderator", i) for i, m in enumerate(others)}
+                heirs = [m for m in others if m[1] != "owner" and not (owners and m[2])]
+                if heirs:
+                    heir = min(heirs, key=lambda m: rank[m[0]])
+                    cur.execute(
+                        "UPDATE room_memberships SET role = 'owner' "
+                        "WHERE room_id = ? AND user_id = ?",
+                        (room_id, heir[0]),
+                    )
             if room[0] == user_id:
                 cur.execute(
                     "UPDATE rooms SET owner_id = ? WHERE id = ?",
-                    (owners[0] if owners else heir[0], room_id),
+                    ((able or ([heir] if heir else owners))[0][0], room_id),
                 )
             if mine is not None:
                 cur.execute(
                     "DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?",
                     (room_id, user_id),
                 )
-            return Handover(heir=heir, left=mine is not None)
+            return Handover(heir=heir[:2] if heir else None, left=mine is not None)
 
         return self._write(txn)
 
