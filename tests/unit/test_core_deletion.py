@@ -127,6 +127,24 @@ def test_the_account_stops_at_once(w, s):
     assert w.hub.ended(w.session_id(s.alice)).code == "session_not_found"
 
 
+def test_no_password_reset_or_login_reopens_an_account_being_deleted(w, s):
+    """The operator's ``admin reset-password`` on an account whose deletion is under
+    way (a large erasure, or one a crash left marked) stored a usable hash over the
+    unusable one, and a login then made a session: the account signed in again while
+    its rows were being erased, and its connection outlived the user row. The reset
+    is refused user_not_found, and no session is made for an account being deleted,
+    whatever its stored hash (another process, an older version)."""
+    w.ok(w.core.store.begin_deletion(s.alice.id, w.clock.seconds()))
+    w.fails(w.core.auth.set_password(s.alice.id, "another-password1"), "user_not_found")
+    w.fails(w.core.auth.login("alice", PASSWORD), "invalid_credentials")
+    hashed = passwords.HASHER.hash(PASSWORD)
+    w.core.store._writer.connection.execute(
+        "UPDATE users SET password_hash = ? WHERE id = ?", (hashed, s.alice.id)
+    )
+    w.fails(w.core.auth.login("alice", PASSWORD), "invalid_credentials")
+    assert count(w, "SELECT count(*) FROM sessions WHERE user_id = ?", s.alice.id) == 0
+
+
 def test_rooms_pass_on_and_members_hear_it(w, s):
     """general: carol (the moderator) becomes owner, though bob joined first, then
     alice leaves; alone: deleted; bobs: alice leaves, bob stays owner."""

@@ -180,6 +180,8 @@ _DM_PARTNERS = (
 #: A user whose deletion has not begun (migration 010): listings and counts leave
 #: out an account from its deletion's first step, not its last.
 NOT_BEING_DELETED = "id NOT IN (SELECT user_id FROM user_deletions)"
+#: The deletion of the user ``?`` has begun.
+BEING_DELETED = "SELECT 1 FROM user_deletions WHERE user_id = ?"
 
 
 def _like(search: str) -> str:
@@ -378,13 +380,16 @@ class SQLiteStore:
         checked: str | None = None,
     ) -> defer.Deferred:
         """With ``checked``, only while the stored hash is still that one (the one the
-        current password was verified against): else None, changing nothing."""
+        current password was verified against): else None, changing nothing. An
+        account being deleted is ``user_not_found``: its unusable hash stays."""
         sql = "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"
         args: tuple = (password_hash, _int(now), user_id)
         if checked is not None:
             sql, args = sql + " AND password_hash = ?", (*args, checked)
 
         def txn(cur: sqlite3.Cursor) -> list[str] | None:
+            if cur.execute(BEING_DELETED, (user_id,)).fetchone():
+                raise LairError("user_not_found")
             cur.execute(sql, args)
             if checked is not None and cur.rowcount == 0:
                 return None
@@ -444,8 +449,10 @@ class SQLiteStore:
         )
 
         # One statement: it holds the write lock from before its checks to its insert.
-        not_banned = f"NOT {BANNED}"
-        checks: tuple = (session.user_id, _int(session.created_at))
+        # No session for an account being deleted, whatever its stored hash (one the
+        # operator reset meanwhile, another process's): it would outlive the user row.
+        not_banned = f"NOT {BANNED} AND NOT EXISTS ({BEING_DELETED})"
+        checks: tuple = (session.user_id, _int(session.created_at), session.user_id)
         if password_hash is not None:
             not_banned += " AND EXISTS (SELECT 1 FROM users WHERE id = ? AND password_hash = ?)"
             checks += (session.user_id, password_hash)
