@@ -278,6 +278,16 @@ def test_invitations_from_and_to_the_user_are_cancelled_then_gone(w, s):
     assert result(w.core.invitations.pending(dave, None, 0))[0] == []
 
 
+def test_an_account_being_deleted_cannot_be_invited(w, s):
+    """From the first step the account is gone from listings; an invitation to it
+    made meanwhile (the operator's deletion, a long erasure) stayed pending in the
+    room's invitations, naming it, until the last step."""
+    dave = w.user("dave")
+    w.ok(w.core.store.begin_deletion(dave.id, w.clock.seconds()))
+    w.fails(w.core.invitations.create(s.alice, s.general.id, dave.id, True), "user_not_found")
+    assert count(w, "SELECT count(*) FROM invitations WHERE invitee_id = ?", dave.id) == 0
+
+
 def test_messages_are_erased_and_others_stay(w, s):
     for i in range(5):
         w.ok(w.core.messages.send(s.alice, Target("room", s.general.id), f"alice {i}"))

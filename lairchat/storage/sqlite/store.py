@@ -1043,6 +1043,8 @@ class SQLiteStore:
 
     def create_invitation(self, invitation: Invitation, now: float) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Invitation:
+            if cur.execute(BEING_DELETED, (invitation.invitee_id,)).fetchone():
+                raise LairError("user_not_found")  # as it will be: it is out of listings
             if cur.execute(
                 "SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id = ?",
                 (invitation.room_id, invitation.invitee_id),
