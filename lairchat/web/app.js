@@ -2206,6 +2206,37 @@ function formDialogClosed(name, opener) {
   if (displayed(back)) back.focus();
 }
 
+/** Send the form dialog `name` (see openFormDialog): its fields emptied as the request
+ * (`request(token)`) leaves, so that a password is then only in it, never in storage or
+ * a log; `working` said meanwhile. True once the server did it. A refusal is shown in
+ * the dialog in `refused(error)`'s words, the focus back in its field `first` (in the
+ * error banner when the dialog was closed meanwhile); a session gone signs out. */
+async function sendForm(name, first, working, request, refused) {
+  $(`${name}-form`).reset();
+  $(`${name}-submit`).disabled = true;
+  replaceText($(`${name}-error`), working);
+  const token = state.token;
+  try {
+    await request(token);
+    return true;
+  } catch (error) {
+    if (state.token !== token) return false; // signed out meanwhile
+    if (Object.hasOwn(ENDED, error.code)) {
+      signOut(error.code, error.message);
+      return false;
+    }
+    const refusal = refused(error);
+    if (!$(`${name}-dialog`).open) {
+      showError(refusal); // cancelled meanwhile: said all the same
+      return false;
+    }
+    $(`${name}-submit`).disabled = false;
+    replaceText($(`${name}-error`), refusal);
+    $(first).focus();
+    return false;
+  }
+}
+
 /** `POST /auth/change-password`. The passwords are taken out of the fields as the
  * request leaves (they are then only in it, never in storage or a log); the server
  * ends every other session of the account and keeps this one, so the token and the
@@ -2221,29 +2252,15 @@ async function changePassword(event) {
     return;
   }
   const body = { current_password: $("password-current").value, new_password: fresh.value };
-  event.target.reset();
-  $("password-submit").disabled = true;
-  replaceText($("password-error"), "Changing the password…");
   const token = state.token;
-  try {
-    await rest("POST", "/auth/change-password", body, token);
-  } catch (error) {
-    if (state.token !== token) return; // signed out meanwhile
-    if (Object.hasOwn(ENDED, error.code)) {
-      signOut(error.code, error.message);
-      return;
-    }
-    const refusal = `Password not changed: ${describe(error)}`;
-    if (!$("password-dialog").open) {
-      showError(refusal); // cancelled meanwhile: said all the same
-      return;
-    }
-    $("password-submit").disabled = false;
-    replaceText($("password-error"), refusal);
-    $("password-current").focus();
-    return;
-  }
-  if (state.token !== token) return;
+  const done = await sendForm(
+    "password",
+    "password-current",
+    "Changing the password…",
+    (sent) => rest("POST", "/auth/change-password", body, sent),
+    (error) => `Password not changed: ${describe(error)}`,
+  );
+  if (!done || state.token !== token) return;
   $("password-dialog").close();
   showNotice("Password changed. Your other sessions have ended.");
 }
@@ -2274,29 +2291,16 @@ async function deleteAccount(event) {
     return;
   }
   const body = { password: $("delete-password").value };
-  event.target.reset();
-  $("delete-submit").disabled = true;
-  replaceText($("delete-error"), "Deleting the account…");
   const token = state.token;
-  try {
-    await rest("DELETE", "/users/me", body, token);
-  } catch (error) {
-    if (state.token !== token) return; // signed out meanwhile
-    if (Object.hasOwn(ENDED, error.code)) {
-      signOut(error.code, error.message);
-      return;
-    }
-    const refusal = `Account not deleted: ${routeMissing(error) ? NO_DELETION : describe(error)}`;
-    if (!$("delete-dialog").open) {
-      showError(refusal); // cancelled meanwhile: said all the same
-      return;
-    }
-    $("delete-submit").disabled = false;
-    replaceText($("delete-error"), refusal);
-    $("delete-password").focus();
-    return;
-  }
-  if (state.token === token || state.token === null) accountDeleted(); // not signed in again
+  const done = await sendForm(
+    "delete",
+    "delete-password",
+    "Deleting the account…",
+    (sent) => rest("DELETE", "/users/me", body, sent),
+    (error) => `Account not deleted: ${routeMissing(error) ? NO_DELETION : describe(error)}`,
+  );
+  // Not if someone signed in again meanwhile (signed out first by the close notice).
+  if (done && (state.token === token || state.token === null)) accountDeleted();
 }
 
 /** The account is gone: the page forgets it (the token and the open conversation in

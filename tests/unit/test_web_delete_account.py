@@ -84,6 +84,7 @@ NAMES = [
     "NO_DELETION",
     "routeMissing",
     "accountDeleted",
+    "sendForm",
     "deleteAccount",
 ]
 
