@@ -30,6 +30,7 @@ from lairchat.client.state import HOME, ClientState, ConvKey
 from lairchat.client.ui.overlays import (
     ConfirmDialog,
     DeleteAccountOverlay,
+    FormOverlay,
     HelpOverlay,
     InvitationsOverlay,
     MembersOverlay,
@@ -401,54 +402,58 @@ class App(ActionsMixin):
     async def _change_password(self, action: c.ChangePassword) -> None:
         """``POST /auth/change-password``. The server ends the account's other
         sessions and keeps this one, so the token and the real-time link stay as they
-        are. A refusal is shown in the form, in the server's words; a lost session
-        goes back to the login screen as everywhere."""
-        refusal: str | None = "Password not changed: internal error (details in the log file)"
-        try:
-            await self.api.change_password(action.current, action.new)
-            refusal = None
-        except ServerError as err:
-            if err.session_lost:
-                raise
-            refusal = f"Password not changed: {err.describe()}"
-        finally:
-            form = self.ui.overlay
-            if isinstance(form, PasswordOverlay):
-                form.answered(refusal)
-        if refusal is None:
+        are."""
+        request = self.api.change_password(action.current, action.new)
+        if await self._form_request(PasswordOverlay, request, "Password not changed"):
             self.state.notify("Password changed; your other sessions have ended", "success")
-        else:
-            self.state.notify(refusal, "error")
 
     async def _delete_account(self, action: c.DeleteAccount) -> None:
         """``DELETE /users/me``: the account goes, and with it every session, this
         one's too. The server closes this client's link as well (with "Session
         ended: the account was deleted"), which may arrive before the answer and
         sign out first; either way the answer ends on the login screen, saying so,
-        the token forgotten. A refusal (a wrong password, the last admin, the rate
-        limit, a lockout) is shown in the form, in the server's words."""
+        the token forgotten (unless someone signed in again meanwhile). A server
+        without the route says so."""
         token = self.api.token
-        refusal: str | None = "Account not deleted: internal error (details in the log file)"
+        request = self.api.delete_account(action.password)
+        done = await self._form_request(
+            DeleteAccountOverlay,
+            request,
+            "Account not deleted",
+            lambda err: (
+                "This server cannot delete accounts"
+                if unsupported(err.status, err.code)
+                else err.describe()
+            ),
+        )
+        if done and self.api.token in (token, None):
+            self._signed_out("Your account was deleted", "success")
+
+    async def _form_request(
+        self,
+        form_type: type[FormOverlay],
+        request: Coroutine[Any, Any, None],
+        failed: str,
+        reason: Callable[[ServerError], str] = ServerError.describe,
+    ) -> bool:
+        """The request a form sent: True once done. A refusal is shown in the form
+        (when still open) and as a notice, after ``failed``, in the server's words; a
+        lost session goes back to the login screen as everywhere."""
+        refusal: str | None = f"{failed}: internal error (details in the log file)"
         try:
-            await self.api.delete_account(action.password)
+            await request
             refusal = None
         except ServerError as err:
             if err.session_lost:
                 raise
-            reason = (
-                "This server cannot delete accounts"
-                if unsupported(err.status, err.code)
-                else err.describe()
-            )
-            refusal = f"Account not deleted: {reason}"
+            refusal = f"{failed}: {reason(err)}"
         finally:
             form = self.ui.overlay
-            if isinstance(form, DeleteAccountOverlay):
+            if isinstance(form, form_type):
                 form.answered(refusal)
         if refusal is not None:
             self.state.notify(refusal, "error")
-        elif self.api.token in (token, None):  # not signed in again meanwhile
-            self._signed_out("Your account was deleted", "success")
+        return refusal is None
 
     def session_lost(self, error: ServerError) -> None:
         """The token is no good any more: back to the login screen, saying why."""
