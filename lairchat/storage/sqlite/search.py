@@ -72,27 +72,48 @@ def scan(
     examining at most ``budget`` rows and, past the first, for at most ``seconds``
     (matching is not the same cost for every text). Returns ``(matches, last,
     more)``: ``last`` is the last row examined, ``more`` whether any row is left
-    below it."""
+    below it.
+
+    A branch's statement is opened only once its newest row is the newest left
+    (each branch's newest seq is first looked up with one statement, prepared once):
+    a statement open at once per branch cost 0.16 ms each, 0.5 s for a user in
+    1,000 rooms with 2,000 DM partners, before the first row."""
     bounds = [] if before is None else [before]
+    # (-seq of the branch's next row, branch, that row or None, its statement or None)
+    heads: list[tuple[int, int, tuple | None, Iterator[tuple] | None]] = []
+    for i, (where, args) in enumerate(branches):
+        top = cur.execute(
+            select("rowid", where, before is not None), (*args, *bounds, 1)
+        ).fetchone()
+        if top is not None:
+            heads.append((-top[0], i, None, None))
+    heapq.heapify(heads)
     statements = []
     try:
-        for where, args in branches:
-            statement = cur.connection.cursor()
-            statement.execute(
-                select(columns, where, before is not None), (*args, *bounds, budget + 1)
-            )
-            statements.append(statement)
-        rows: Iterator[tuple] = heapq.merge(*statements, key=lambda row: -row[0])
         found: list[tuple] = []
         last = None
         deadline = monotonic() + seconds
-        for row in rows:
+        while heads:
             if len(found) == limit or budget == 0 or (last and monotonic() > deadline):
                 return found, last, True
-            budget -= 1
-            last = row
-            if match(row):
-                found.append(row)
+            key, i, row, rows = heads[0]
+            if rows is None:  # the newest left is a branch not opened yet: open it
+                # From its newest row as looked up: one stored since is newer than
+                # rows examined already, and belongs to a search from the newest.
+                where, args = branches[i]
+                statement = cur.connection.cursor()
+                statements.append(statement)
+                rows = statement.execute(select(columns, where, True), (*args, 1 - key, budget + 1))
+            else:
+                budget -= 1
+                last = row
+                if match(row):
+                    found.append(row)
+            following = next(rows, None)
+            if following is None:
+                heapq.heappop(heads)
+            else:
+                heapq.heapreplace(heads, (-following[0], i, following, rows))
         return found, last, False
     finally:
         for statement in statements:
