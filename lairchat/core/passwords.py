@@ -61,8 +61,10 @@ class Passwords:
         return self._run(HASHER.hash, password)
 
     def verify(self, stored: str | None, password: str) -> defer.Deferred:
-        """Verify; with ``stored=None`` hash anyway, so an unknown user costs the same time."""
-        if stored is None:
+        """Verify; with ``stored=None`` hash anyway, so an unknown user costs the same time,
+        and so does a stored value that is no PHC hash (an account being deleted has
+        one no password matches): argon2 refuses it at once, which would tell."""
+        if stored is None or not stored.startswith("$"):
             return self._run(self._verify_unknown, password)
         return self._run(_verify, stored, password)
 

@@ -14,6 +14,7 @@ from lairchat.core.auth import LOCKOUT_THRESHOLD
 from lairchat.core.deletion import DeletionWatcher
 from lairchat.core.retention import PAUSE
 from lairchat.domain.types import Target
+from lairchat.storage.sqlite.store import DELETED_PASSWORD_HASH
 from lairchat.testing import make_core, result
 from lairchat.transports.http.testing import CHEAP_HASHER
 from tests.unit.conftest import CoreWorld
@@ -143,6 +144,26 @@ def test_no_password_reset_or_login_reopens_an_account_being_deleted(w, s):
     )
     w.fails(w.core.auth.login("alice", PASSWORD), "invalid_credentials")
     assert count(w, "SELECT count(*) FROM sessions WHERE user_id = ?", s.alice.id) == 0
+
+
+def test_a_login_to_an_account_being_deleted_costs_a_hash_as_any(monkeypatch):
+    """Its stored hash is no hash ('!deleted'): argon2 refused it at once, so a
+    login answered in no time told anyone who knew the name that the account was
+    being deleted. It is verified against the unknown user's hash instead."""
+    checked = []
+
+    class Recording:
+        def hash(self, password: str) -> str:
+            return CHEAP_HASHER.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            checked.append(stored)
+            return CHEAP_HASHER.verify(stored, password)
+
+    monkeypatch.setattr(passwords, "HASHER", Recording())
+    checker = passwords.Passwords(lambda fn, *args: defer.succeed(fn(*args)))
+    assert result(checker.verify(DELETED_PASSWORD_HASH, PASSWORD)) is False
+    assert len(checked) == 1 and checked[0].startswith("$argon2id$")
 
 
 def test_rooms_pass_on_and_members_hear_it(w, s):
