@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from twisted.internet import defer
@@ -18,6 +19,27 @@ def deferred(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., defer
         return defer.Deferred.fromCoroutine(fn(*args, **kwargs))
 
     return wrapper
+
+
+class KeyedLocks:
+    """One holder at a time per key, the others waiting in turn; a key's lock is
+    dropped once nobody holds or waits for it (the keys are rooms, users: many)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, defer.DeferredLock] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = defer.DeferredLock()
+        await lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()  # to the next waiting holder, if any
+            if not lock.locked and self._locks.get(key) is lock:
+                del self._locks[key]
 
 
 def run_now(fn: Callable[..., Any], *args: Any) -> defer.Deferred:

@@ -17,7 +17,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from lairchat.core import paging
-from lairchat.core.deferreds import deferred
+from lairchat.core.deferreds import KeyedLocks, deferred
 from lairchat.core.events import Event, target_audience
 from lairchat.core.groupcommit import GroupCommit, settle
 from lairchat.core.hub import Hub
@@ -125,6 +125,9 @@ class MessageService:
         #: one transaction (a sync to disk, on the writer the other writes wait for)
         #: per reader per message in a busy room, not one per message.
         self.markers: GroupCommit[tuple[str, Target, int]] = GroupCommit(self._move_markers)
+        #: One search read at a time per user: each may hold a read thread for its
+        #: time bound (lairchat.domain.search), and the pool has two.
+        self._searching = KeyedLocks()
 
     def check_target(self, actor: User, target: Target) -> None:
         """Room: the actor must be a member; DM: the recipient must exist (as far as
@@ -352,10 +355,11 @@ class MessageService:
             if cursor is None or not await self._readable(actor, cursor, target):
                 raise LairError("message_not_found")
             seq = cursor.seq
-        rooms = self.hub.rooms_of(actor.id) if target is None else []
-        found, last, more = await self.store.search_messages(
-            actor.id, target, rooms, seq, match, size, search.SCAN_MAX, search.SCAN_SECONDS
-        )
+        async with self._searching.hold(actor.id):
+            rooms = self.hub.rooms_of(actor.id) if target is None else []
+            found, last, more = await self.store.search_messages(
+                actor.id, target, rooms, seq, match, size, search.SCAN_MAX, search.SCAN_SECONDS
+            )
         if target is not None:
             self.check_target(actor, target)
         kept = [m for m in found if target is not None or await self._readable(actor, m, None)]

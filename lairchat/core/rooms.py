@@ -7,10 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from twisted.internet.defer import DeferredLock
-
 from lairchat.core import paging
-from lairchat.core.deferreds import deferred
+from lairchat.core.deferreds import KeyedLocks, deferred
 from lairchat.core.events import Event, RoomAudience
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
@@ -58,7 +56,7 @@ class RoomService:
         self.hub = hub
         self.clock = clock
         #: Room id -> the lock of its membership changes in progress (:meth:`one_change`).
-        self._changing: dict[str | None, DeferredLock] = {}
+        self._changing = KeyedLocks()
 
     @asynccontextmanager
     async def one_change(self, room_id: str | None) -> AsyncIterator[None]:
@@ -68,16 +66,8 @@ class RoomService:
         before its write: two owners leaving, or demoting each other, at once both
         counted two owners and left the room with none; a moderator demoted while
         their update, invitation or deletion ran still had it done."""
-        lock = self._changing.get(room_id)
-        if lock is None:
-            lock = self._changing[room_id] = DeferredLock()
-        await lock.acquire()
-        try:
+        async with self._changing.hold(room_id):
             yield
-        finally:
-            lock.release()  # to the next waiting change, if any
-            if not lock.locked and self._changing.get(room_id) is lock:
-                del self._changing[room_id]
 
     async def _room(self, room_id: str | None) -> Room:
         room = await self.store.get_room(room_id) if room_id else None

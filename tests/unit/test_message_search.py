@@ -8,6 +8,7 @@ import sqlite3
 from types import SimpleNamespace
 
 import pytest
+from twisted.internet import defer
 
 from lairchat.domain import search
 from lairchat.domain.ids import new_id
@@ -153,6 +154,35 @@ def test_the_scan_stops_after_its_time_and_pages_on(w, s, monkeypatch):
     assert (page.messages, page.has_more, page.next_before) == ([], True, sent[1].id)
     page = find(w, s.alice, "hit", s.general, before=page.next_before)
     assert (contents(page), page.has_more, page.next_before) == (["hit 0"], False, None)
+
+
+def test_one_user_reads_one_search_at_a_time(w, s, monkeypatch):
+    """A search may hold a read thread for its whole time bound, and there are two:
+    a user sending searches at once (the general allowance, 100 a minute) kept both
+    busy, and every other read (history, logins) waited. A user's searches now read
+    one after another; another user's do not wait for them."""
+    reads = []
+
+    def held(viewer_id, *args):
+        reads.append((viewer_id, d := defer.Deferred()))
+        return d
+
+    monkeypatch.setattr(w.core.store, "search_messages", held)
+    first = w.core.messages.search(s.alice, "x", None)
+    second = w.core.messages.search(s.alice, "y", None)
+    other = w.core.messages.search(s.bob, "z", None)
+    assert [viewer for viewer, _ in reads] == [s.alice.id, s.bob.id]
+    reads[0][1].callback(([], None, False))
+    assert [viewer for viewer, _ in reads] == [s.alice.id, s.bob.id, s.alice.id]
+    reads[2][1].errback(RuntimeError("a storage fault"))  # frees the next one too
+    third = w.core.messages.search(s.alice, "w", None)
+    assert len(reads) == 4
+    reads[1][1].callback(([], None, False))
+    reads[3][1].callback(([], None, False))
+    assert [w.ok(d).has_more for d in (first, other, third)] == [False] * 3
+    failed = []
+    second.addErrback(lambda f: failed.append(f.trap(RuntimeError)))
+    assert failed == [RuntimeError]
 
 
 def test_the_limit_stops_the_scan_at_the_last_match(w, s):
