@@ -228,6 +228,18 @@ def test_a_banned_moderator_does_not_inherit(w, s):
     assert result(w.core.store.get_room(s.general.id)).owner == s.bob.id
 
 
+def test_an_owner_who_cannot_act_does_not_keep_the_room_alone(w, s):
+    """bob is another owner but banned: carol, the moderator, is made owner too, and
+    rooms.owner_id names her."""
+    admin = w.user("root", role="admin")
+    w.ok(w.core.rooms.change_role(s.alice, s.general.id, s.bob.id, "owner"))
+    w.ok(w.core.admin.ban(admin, s.bob.id, "spam", None))
+    w.ok(w.core.deletion.delete(s.alice.id))
+    run_out(w)
+    assert general_roles(w, s) == {"bob": "owner", "carol": "owner"}
+    assert result(w.core.store.get_room(s.general.id)).owner == s.carol.id
+
+
 def test_a_ban_over_is_no_bar(w, s):
     admin = w.user("root", role="admin")
     w.ok(w.core.admin.ban(admin, s.carol.id, "spam", 1))
