@@ -6,9 +6,12 @@ same when the operator's ``lairchat admin delete-user`` begins it beside the ser
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +136,84 @@ def test_the_operator_command_begins_it_and_the_running_server_finishes(
     )
     history = dave_tcp.ok("get_messages", target=in_room, limit=10)
     assert history["messages"] == []
+
+
+def test_a_server_killed_mid_erasure_finishes_it_at_its_next_start(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """SIGKILL while the account's 25,000 messages are being erased (25 batches with
+    pauses, two windows of the scan): the account never signs in again, and the
+    restarted server's watcher erases the rest and the account; the schema's
+    invariants hold (foreign keys, integrity, every room's owner a user)."""
+    workdir = tmp_path_factory.mktemp("deletion-killed")
+    first = start(workdir)
+    alice, bob = User(first), User(first)
+    alice_token, bob_token = alice.device()["token"], bob.device()["token"]
+    room_id = rest(first, "POST", "/api/v1/rooms", {"name": alice.name}, alice_token)[1]["room"][
+        "id"
+    ]
+    assert rest(first, "POST", f"/api/v1/rooms/{room_id}/join", {}, bob_token)[0] == 200
+    first.stop()
+    db = sqlite3.connect(first.database)
+    rows = [
+        (str(uuid.uuid4()), *([alice.id, "room", room_id] if n % 5 else [bob.id, "dm", alice.id]))
+        + (f"m{n}", 1_700_000_000 + n)
+        for n in range(25_000)
+    ]
+    db.executemany(
+        "INSERT INTO messages (id, author_id, target_type, target_id, content, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, 0)",
+        rows,
+    )
+    db.execute(
+        "INSERT INTO messages (id, author_id, target_type, target_id, content, created_at, "
+        "updated_at) VALUES (?, ?, 'room', ?, 'bob stays', 1800000000, 0)",
+        (str(uuid.uuid4()), bob.id, room_id),
+    )
+    db.commit()
+    db.close()
+
+    second = start(workdir)
+    token = rest(
+        second, "POST", "/api/v1/auth/login", {"identifier": alice.name, "password": PASSWORD}
+    )[1]["token"]
+    assert rest(second, "DELETE", "/api/v1/users/me", {"password": PASSWORD}, token)[0] == 200
+    wait_until(lambda: 0 < erased(second.database, alice.id) < 25_000, "the erasure to begin")
+    second.kill()
+    assert erased(second.database, alice.id) < 25_000, "finished before the kill: no test"
+
+    third = start(workdir)
+    try:
+        login = {"identifier": alice.name, "password": PASSWORD}
+        assert rest(third, "POST", "/api/v1/auth/login", login)[0] == 401
+        again = {"username": alice.name, "email": f"new-{alice.name}@ex.com", "password": PASSWORD}
+        wait_until(
+            lambda: rest(third, "POST", "/api/v1/auth/register", again)[0] == 201,
+            "for the restarted server to finish the deletion",
+        )
+    finally:
+        third.stop()
+    db = sqlite3.connect(third.database)
+    try:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        left = "SELECT count(*) FROM messages WHERE author_id = ?1 OR target_id = ?1"
+        assert db.execute(left, (alice.id,)).fetchone() == (0,)
+        assert db.execute("SELECT content FROM messages").fetchall() == [("bob stays",)]
+        owners = "SELECT owner_id FROM rooms WHERE id = ?"
+        assert db.execute(owners, (room_id,)).fetchone() == (bob.id,)
+        assert db.execute("SELECT count(*) FROM user_deletions").fetchone() == (0,)
+    finally:
+        db.close()
+
+
+def erased(database: Path, user_id: str) -> int:
+    """How many of the account's 25,000 messages are gone (read beside the server)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        left = db.execute(
+            "SELECT count(*) FROM messages WHERE author_id = ?1 OR target_id = ?1", (user_id,)
+        ).fetchone()[0]
+    finally:
+        db.close()
+    return 25_000 - left
