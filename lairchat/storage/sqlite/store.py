@@ -1327,24 +1327,34 @@ class SQLiteStore:
             room = cur.execute("SELECT owner_id FROM rooms WHERE id = ?", (room_id,)).fetchone()
             if room is None:
                 return None
-            members = [
+            row = cur.execute(
+                "SELECT role FROM room_memberships WHERE room_id = ? AND user_id = ?",
+                (room_id, user_id),
+            ).fetchone()
+            mine = room_role(row[0]) if row else None
+            if not cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id != ?)",
+                (room_id, user_id),
+            ).fetchone()[0]:
+                _delete_room_rows(cur, room_id)
+                return Handover(deleted=True)
+            if mine != "owner" and room[0] != user_id:  # nothing passes on: no ranking
+                _leave(cur, room_id, user_id)
+                return Handover(left=mine is not None)
+            others = [
                 (member, room_role(role), bool(barred))
                 for member, role, barred in cur.execute(
                     f"SELECT m.user_id, m.role, {banned('m.user_id', '?2')} OR EXISTS "
                     "(SELECT 1 FROM user_deletions d WHERE d.user_id = m.user_id) "
-                    "FROM room_memberships m WHERE m.room_id = ?1 ORDER BY m.joined_at, m.rowid",
-                    (room_id, _int(now)),
+                    "FROM room_memberships m WHERE m.room_id = ?1 AND m.user_id != ?3 "
+                    "ORDER BY m.joined_at, m.rowid",
+                    (room_id, _int(now), user_id),
                 )
             ]
-            mine = next((role for member, role, _ in members if member == user_id), None)
-            others = [m for m in members if m[0] != user_id]
-            if not others:
-                _delete_room_rows(cur, room_id)
-                return Handover(deleted=True)
             owners = [m for m in others if m[1] == "owner"]
             able = [m for m in owners if not m[2]]
             heir = None
-            if not able and (mine == "owner" or room[0] == user_id):
+            if not able:
                 # Who can act first, then moderators first, then the longest-standing.
                 rank = {m[0]: (m[2], m[1] != "moderator", i) for i, m in enumerate(others)}
                 heirs = [m for m in others if m[1] != "owner" and not (owners and m[2])]
@@ -1360,11 +1370,7 @@ class SQLiteStore:
                     "UPDATE rooms SET owner_id = ? WHERE id = ?",
                     ((able or ([heir] if heir else owners))[0][0], room_id),
                 )
-            if mine is not None:
-                cur.execute(
-                    "DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?",
-                    (room_id, user_id),
-                )
+            _leave(cur, room_id, user_id)
             return Handover(heir=heir[:2] if heir else None, left=mine is not None)
 
         return self._write(txn)
@@ -1550,6 +1556,12 @@ def _securely(cur: sqlite3.Cursor, sql: str, args: tuple) -> int:
         return cur.execute(sql, args).rowcount
     finally:
         cur.execute(f"PRAGMA secure_delete = {pool.SECURE_DELETE}")
+
+
+def _leave(cur: sqlite3.Cursor, room_id: str, user_id: str) -> None:
+    cur.execute(
+        "DELETE FROM room_memberships WHERE room_id = ? AND user_id = ?", (room_id, user_id)
+    )
 
 
 def _delete_room_rows(cur: sqlite3.Cursor, room_id: str) -> None:
