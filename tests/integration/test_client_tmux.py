@@ -311,19 +311,15 @@ def test_hostile_text_from_another_user_is_shown_as_marks_in_indented_rows(
     that, unindented, wraps exactly before a fake header. The receiving client shows
     the marks, keeps every row after a message's first indented, and its pane title
     is untouched."""
-    tag = uuid.uuid4().hex[:6]
-    alice, evil_name, room = f"alice_{tag}", f"evil_{tag}", f"room_{tag}"
-    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
-    terminals.append(a)
-    a.register(alice)
+    a, alice, tag = registered_terminal(server, terminals, tmp_path)
+    evil_name, room = f"evil_{tag}", f"room_{tag}"
     title = a.title()
     a.keys("i")
     a.command(f"/create {room}")
     a.wait_for(f"You created the room #{room}")
 
     with TCPClient.connect(server.tcp_port) as evil:
-        evil.hello()
-        evil.ok("register", username=evil_name, email=f"{evil_name}@example.com", password=PASSWORD)
+        registered_raw(evil, evil_name)
         found = evil.ok("list_rooms", filter={"search": room})["rooms"]
         evil.ok("join_room", room_id=found[0]["room"]["id"])
         a.wait_for(f"{evil_name} joined the room")
@@ -409,6 +405,28 @@ def test_wrong_password_and_unreachable_server_are_shown(
         t.keys("Enter")
         t.wait_for("connection refused")
     assert "Traceback" not in t.screen()
+
+
+def registered_terminal(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> tuple[Terminal, str, str]:
+    """A terminal client in tmux (the ``terminals`` fixture closes it) registered as a
+    fresh ``alice_<tag>``: it, that name, and the tag for the test's other names."""
+    tag = uuid.uuid4().hex[:6]
+    alice = f"alice_{tag}"
+    terminal = Terminal(
+        tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path
+    )
+    terminals.append(terminal)
+    terminal.register(alice)
+    return terminal, alice, tag
+
+
+def registered_raw(raw: TCPClient, username: str) -> dict:
+    """``raw``, a bare TCP client (a user without our client), says hello and
+    registers ``username``: the answer."""
+    raw.hello()
+    return raw.ok("register", username=username, email=f"{username}@example.com", password=PASSWORD)
 
 
 def register_over_http(server: Server, username: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.integration.test_client_tmux import (
     Server,
     Terminal,
     module_server,
+    registered_terminal,
     terminals,
     tmux_binary,
 )
@@ -53,13 +53,8 @@ def login_status(server: Server, username: str) -> int:
 def test_the_account_is_deleted_and_the_other_device_told_why(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
-    alice = f"alice_{tag}"
-    tmux = tmux_binary()
-    a = Terminal(tmux, f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
-    terminals.append(a)
-    a.register(alice)
-    b = Terminal(tmux, f"lairchat-test-{tag}", "alice2", server.client_args(), tmp_path)
+    a, alice, tag = registered_terminal(server, terminals, tmp_path)
+    b = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice2", server.client_args(), tmp_path)
     terminals.append(b)
     b.wait_for("L A I R   C H A T", STARTUP)
     b.fill_login(alice, PASSWORD)

@@ -7,7 +7,6 @@ with older ones offered by paging. The server and the tmux helpers are those of
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,13 +14,13 @@ import pytest
 
 from lairchat.testing_clients import TCPClient
 from tests.integration.test_client_tmux import (
-    PASSWORD,
     STARTUP,
     Server,
     Terminal,
     module_server,
+    registered_raw,
+    registered_terminal,
     terminals,
-    tmux_binary,
 )
 
 __all__ = ["terminals"]  # the fixture, used here by name
@@ -37,14 +36,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
-    alice, bob, room = f"alice_{tag}", f"bob_{tag}", f"busy_{tag}"
-    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
-    terminals.append(a)
-    a.register(alice)
+    a, alice, tag = registered_terminal(server, terminals, tmp_path)
+    bob, room = f"bob_{tag}", f"busy_{tag}"
     with TCPClient.connect(server.tcp_port) as raw:
-        raw.hello()
-        raw.ok("register", username=bob, email=f"{bob}@example.com", password=PASSWORD)
+        registered_raw(raw, bob)
         room_id = raw.ok("create_room", name=room)["room"]["id"]
         target = {"type": "room", "room_id": room_id}
         for i in range(FLOOD):
@@ -101,14 +96,11 @@ def test_the_client_rides_out_a_server_restart_and_a_resize(
     reconnecting, signs in again with its token when R is pressed, and what is typed
     next is sent. The terminal shrinks below 60 columns and grows back: the people
     panel goes and returns, the conversation stays."""
-    tag = uuid.uuid4().hex[:6]
-    alice, room = f"alice_{tag}", f"restart_{tag}"
     workdir = tmp_path / "server"
     srv = Server(workdir)
     try:
-        a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", srv.client_args(), tmp_path)
-        terminals.append(a)
-        a.register(alice)
+        a, alice, tag = registered_terminal(srv, terminals, tmp_path)
+        room = f"restart_{tag}"
         a.keys("i")
         a.type(f"/create {room}")
         a.keys("Enter")
@@ -142,14 +134,10 @@ def test_a_mention_elsewhere_rings_the_bell_and_is_marked(
     """bob names alice in a room she is not looking at: her status bar says so, the
     room list marks the room with ``@``, tmux saw the bell (BEL written through the
     screen, the display intact), and the message is drawn with the ``▌`` mark."""
-    tag = uuid.uuid4().hex[:6]
-    alice, bob, ping, quiet = f"alice_{tag}", f"bob_{tag}", f"ping_{tag}", f"quiet_{tag}"
-    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
-    terminals.append(a)
-    a.register(alice)
+    a, alice, tag = registered_terminal(server, terminals, tmp_path)
+    bob, ping, quiet = f"bob_{tag}", f"ping_{tag}", f"quiet_{tag}"
     with TCPClient.connect(server.tcp_port) as raw:
-        raw.hello()
-        raw.ok("register", username=bob, email=f"{bob}@example.com", password=PASSWORD)
+        registered_raw(raw, bob)
         room_id = raw.ok("create_room", name=ping)["room"]["id"]
         a.keys("i")
         a.command(f"/join {ping}")

@@ -6,7 +6,6 @@ conversation and author, the line with the match; older ones come when asked (``
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,12 @@ import pytest
 
 from lairchat.testing_clients import TCPClient
 from tests.integration.test_client_tmux import (
-    PASSWORD,
     Server,
     Terminal,
     module_server,
+    registered_raw,
+    registered_terminal,
     terminals,
-    tmux_binary,
 )
 
 __all__ = ["terminals"]  # the fixture, used here by name
@@ -36,14 +35,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_search_lists_pages_on_and_opens_a_result(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
-    alice, bob, room = f"alice_{tag}", f"bob_{tag}", f"lunch_{tag}"
-    a = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice", server.client_args(), tmp_path)
-    terminals.append(a)
-    a.register(alice)
+    a, alice, tag = registered_terminal(server, terminals, tmp_path)
+    bob, room = f"bob_{tag}", f"lunch_{tag}"
     with TCPClient.connect(server.tcp_port) as raw:
-        raw.hello()
-        raw.ok("register", username=bob, email=f"{bob}@example.com", password=PASSWORD)
+        registered_raw(raw, bob)
         room_id = raw.ok("create_room", name=room)["room"]["id"]
         target = {"type": "room", "room_id": room_id}
         for n in range(CRUMBS):
