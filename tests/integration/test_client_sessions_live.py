@@ -26,7 +26,7 @@ from lairchat.testing import ServerProcess
 from lairchat.testing_clients import rest
 from tests.integration import test_client_tmux
 from tests.integration.test_client_tmux import PASSWORD as TMUX_PASSWORD
-from tests.integration.test_client_tmux import STARTUP, Server, Terminal, tmux_binary
+from tests.integration.test_client_tmux import Server, Terminal, tmux_binary
 
 PASSWORD = "correct horse battery"
 WAIT = 10.0
@@ -132,9 +132,7 @@ def test_the_terminal_ends_a_session_and_revokes_an_invitation(
         _, elsewhere = rest(server, "POST", "/api/v1/auth/login", login)
         term = Terminal(tmux_binary(), f"lairchat-test-{me}", "me", server.client_args(), tmp_path)
         terminals.append(term)
-        term.wait_for("L A I R   C H A T", STARTUP)
-        term.fill_login(me, TMUX_PASSWORD)
-        term.wait_for(f"Welcome, {me}!")
+        term.log_in(me, TMUX_PASSWORD)
 
         term.keys("i")
         term.command("/sessions")

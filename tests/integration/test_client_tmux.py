@@ -190,6 +190,13 @@ class Terminal:
         self.keys("Enter")
         self.wait_for(f"Welcome, {username}!")
 
+    def log_in(self, username: str, password: str = PASSWORD) -> None:
+        """From the start screen, signed in as an existing account (as :meth:`register`
+        is as a new one)."""
+        self.wait_for("L A I R   C H A T", STARTUP)
+        self.fill_login(username, password)
+        self.wait_for(f"Welcome, {username}!")
+
     def fill_login(self, username: str, password: str) -> None:
         """Username (focused at start) and password, then Enter."""
         self.type(username)

@@ -17,7 +17,6 @@ import pytest
 
 from tests.integration.test_client_tmux import (
     PASSWORD,
-    STARTUP,
     WAIT,
     Server,
     Terminal,
@@ -56,9 +55,7 @@ def test_the_account_is_deleted_and_the_other_device_told_why(
     a, alice, tag = registered_terminal(server, terminals, tmp_path)
     b = Terminal(tmux_binary(), f"lairchat-test-{tag}", "alice2", server.client_args(), tmp_path)
     terminals.append(b)
-    b.wait_for("L A I R   C H A T", STARTUP)
-    b.fill_login(alice, PASSWORD)
-    b.wait_for(f"Welcome, {alice}!")
+    b.log_in(alice)
     a.keys("i")
     a.command("/delete-account")
     shown = a.wait_for("Enter on Username: delete")

@@ -46,9 +46,7 @@ def test_a_password_change_in_one_client_ends_the_other_with_the_reason(
             tmux_binary(), f"lairchat-test-{name}", "alice", server.client_args(), tmp_path
         )
         terminals.append(term)
-        term.wait_for("L A I R   C H A T", test_client_tmux.STARTUP)
-        term.fill_login(name, PASSWORD)
-        term.wait_for(f"Welcome, {name}!")
+        term.log_in(name, PASSWORD)
 
         # The terminal changes the password: the page's session ends, and it says why.
         term.keys("i")
