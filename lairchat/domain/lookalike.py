@@ -146,8 +146,13 @@ class LookalikeIndex:
         self.since = min(self.since, rowid - 1)
 
     def settle(self, reservation: object, user_id: str) -> None:
-        """The registration's user exists: its keys are now that user's."""
-        self._keys[user_id] = self._keys.pop(reservation)
+        """The registration's user exists: its keys are now that user's (held once: if
+        another registration's :meth:`learn` added the user meanwhile, the
+        reservation's are simply given back)."""
+        if user_id in self._keys:
+            self.release(reservation)
+        else:
+            self._keys[user_id] = self._keys.pop(reservation)
 
     def pairs(self) -> int:
         """How many pairs of holders look alike: those sharing either key, each pair

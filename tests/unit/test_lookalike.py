@@ -393,3 +393,17 @@ def test_the_operator_command_refuses_a_look_alike(tmp_path: Path, capsys, monke
     assert "Username already taken" in capsys.readouterr().err
     with sqlite3.connect(db) as conn:
         assert [r[0] for r in conn.execute("SELECT username FROM users")] == ["admin"]
+
+
+def test_a_registration_whose_user_another_learned_first_holds_its_name_once() -> None:
+    """Found reading the index for the closing note: a second registration's
+    ``users_after`` can learn the new user between its insert and its ``settle``; the
+    reservation's keys were then moved onto the user over the learned ones, so the
+    name was counted twice and stayed taken after the user was deleted."""
+    index = lookalike.LookalikeIndex()
+    reservation = index.reserve("alice")
+    index.learn([(1, "user-1", "alice")])  # another registration saw the insert
+    index.settle(reservation, "user-1")
+    assert index.pairs() == 0
+    index.forget("user-1", 1)
+    assert not index.taken("alice")
