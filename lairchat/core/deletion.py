@@ -45,7 +45,7 @@ from lairchat.core.groupcommit import settle
 from lairchat.core.hub import Hub
 from lairchat.core.retention import BATCH, PAUSE
 from lairchat.core.rooms import RoomService
-from lairchat.domain.errors import LairError, already_logged
+from lairchat.domain.errors import LairError, account_deleted, already_logged
 from lairchat.domain.types import User
 from lairchat.storage.interfaces import IStore
 
@@ -57,11 +57,6 @@ SCAN = 20 * BATCH
 WATCH_INTERVAL = 5.0
 
 log = Logger()
-
-
-def deleted_notice() -> LairError:
-    """What the account's live connections are told before they close."""
-    return LairError("session_not_found", "Session ended: the account was deleted")
 
 
 class AccountDeletion:
@@ -107,7 +102,7 @@ class AccountDeletion:
         ended = await self.store.begin_deletion(user_id, self.clock.seconds(), keep_an_admin)
         if ended is None:
             raise LairError("user_not_found")
-        self.hub.revoke_user(user_id, ended, "account deleted", deleted_notice())
+        self.hub.revoke_user(user_id, ended, "account deleted", account_deleted())
         await self.rooms.hand_over(user_id)
         rest = self.finished(user_id)
         if wait:
@@ -176,7 +171,7 @@ class AccountDeletion:
         for user_id, erased_to in await self.store.deletions_pending():
             if user_id in self._running:
                 continue
-            self.hub.revoke_user(user_id, (), "account deleted", deleted_notice())
+            self.hub.revoke_user(user_id, (), "account deleted", account_deleted())
             self.finished(user_id, erased_to).addErrback(_logged, user_id)
             started.append(user_id)
         return started

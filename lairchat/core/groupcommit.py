@@ -31,7 +31,8 @@ class GroupCommit(Generic[T]):
         around: Callable[[], AbstractContextManager[Any]] = nullcontext,
     ):
         """``write(items)`` stores a batch in one transaction and fires with one result
-        per item, in order (or fails, and then none of them is stored)."""
+        per item, in order (a Failure for an item it left out), or fails, and then
+        none of them is stored."""
         self._write = write
         self._around = around
         self._queue: list[tuple[T, Callable[..., Any], tuple]] = []

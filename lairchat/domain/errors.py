@@ -48,6 +48,9 @@ CODES: dict[str, tuple[int, str]] = {
     "invitation_expired": (409, "Invitation expired"),
     "rate_limited": (429, "Too many requests"),
     "payload_too_large": (413, "Request body too large"),
+    # lairchat: the request line, or it and the headers together, over 16 KiB.
+    "uri_too_long": (414, "Request URI too long"),
+    "headers_too_large": (431, "Request headers too large"),
     "unsupported_media_type": (415, "Content-Type must be application/json"),
     # lairchat: a plain request to /ws, which speaks only WebSocket.
     "upgrade_required": (426, "WebSocket upgrade required"),
@@ -102,3 +105,9 @@ def validation_error(kind: str, reason: str) -> LairError:
 def validation_failed(field: str, reason: str) -> LairError:
     """The generic ``validation_failed`` error: "Validation failed: <field> - <reason>"."""
     return LairError("validation_failed", f"Validation failed: {field} - {reason}", None)
+
+
+def account_deleted() -> LairError:
+    """What an account's live connections are told before they close, and its
+    messages still on the way to the disk when it went (docs/protocols/TCP.md)."""
+    return LairError("session_not_found", "Session ended: the account was deleted")

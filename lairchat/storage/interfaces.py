@@ -126,7 +126,8 @@ class IMessageStore(Interface):
     def insert_messages(messages):
         """Durably insert ``messages`` in one transaction; fires after the commit with
         their ``seq`` numbers, in order, and sets each message's ``seq``. On failure
-        none of them is stored."""
+        none of them is stored. A message whose author's account was deleted while
+        it was on the way is left out, the others stored: a Failure in its place."""
 
     def get_message(message_id):
         """The Message or None."""

@@ -23,6 +23,7 @@ from lairchat.storage.sqlite.writer import (
     START_GRACE,
     STOP_GRACE,
     MessageWriter,
+    PartlyStored,
     WriterError,
     serve,
 )
@@ -68,6 +69,55 @@ def test_serve_rolls_a_failed_batch_back_whole_and_goes_on(db):
     assert "error" in garbage
     assert last == {"last": 1}
     assert db.execute("SELECT id FROM messages").fetchall() == [("m2",)]
+
+
+def gone_row(mid: str) -> list:
+    """A message of an account deleted while it was on the way (no such user)."""
+    return [mid, "u-deleted", "room", "r1", "hi", 1, 1]
+
+
+def test_a_deleted_authors_rows_are_left_out_and_the_rest_of_the_batch_stored(db):
+    """Before, the author's foreign key failed the whole batch: every other sender in
+    it was told its message failed."""
+    replies = io.BytesIO()
+    batch = [row("m1"), gone_row("m2"), row("m3"), gone_row("m4"), row("m5")]
+    serve(db, io.BytesIO(frame(batch) + frame([row("m6")])), replies)
+    assert json_frames(replies.getvalue()) == [{"last": 3, "gone": [1, 3]}, {"last": 4}]
+    stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
+    assert stored == [(1, "m1"), (2, "m3"), (3, "m5"), (4, "m6")]
+
+
+def test_a_batch_of_deleted_authors_only_stores_nothing(db):
+    serve(db, io.BytesIO(frame([row("m1")])), io.BytesIO())
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame([gone_row("m2"), gone_row("m3")]) + frame([row("m4")])), replies)
+    assert json_frames(replies.getvalue()) == [{"last": 0, "gone": [0, 1]}, {"last": 2}]
+    assert db.execute("SELECT rowid, id FROM messages").fetchall() == [(1, "m1"), (2, "m4")]
+
+
+def test_rows_left_out_keep_the_seq_floor(db):
+    """Past a deleted newest message's seq, the kept rows are numbered as a whole
+    batch would have been."""
+    serve(db, io.BytesIO(frame([row("m1"), row("m2")])), io.BytesIO())
+    db.execute("UPDATE message_seq_floor SET seq = 2")
+    db.execute("DELETE FROM messages WHERE id = 'm2'")
+    db.commit()
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame([gone_row("m3"), row("m4"), row("m5")])), replies)
+    assert json_frames(replies.getvalue()) == [{"last": 4, "gone": [0]}]
+    stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
+    assert stored == [(1, "m1"), (3, "m4"), (4, "m5")]
+
+
+def test_a_duplicate_id_still_fails_its_whole_batch(db):
+    """Only the foreign key of a deleted author is forgiven; with one such row in the
+    batch too, the duplicate still refuses it."""
+    serve(db, io.BytesIO(frame([row("m1")])), io.BytesIO())
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame([gone_row("m2"), row("m1")])), replies)
+    (reply,) = json_frames(replies.getvalue())
+    assert "UNIQUE" in reply["error"]
+    assert db.execute("SELECT id FROM messages").fetchall() == [("m1",)]
 
 
 def test_serve_stops_at_the_end_of_its_input(db):
@@ -156,6 +206,22 @@ def test_an_error_answer_fails_only_its_batch():
     process.outReceived(frame({"error": "IntegrityError: no"}) + frame({"last": 2}))
     assert isinstance(first[0], Failure) and first[0].check(WriterError)
     assert second == [2]
+
+
+def test_a_partly_stored_answer_names_the_rows_left_out():
+    writer, reactor, first = started()
+    process = reactor.spawned[0]["proto"]
+    process.outReceived(frame({"last": 7, "gone": [0, 2]}))
+    assert first == [PartlyStored(7, [0, 2])]
+
+
+def test_a_batch_in_doubt_stored_partly_is_answered_so():
+    writer, reactor, held = started()
+    reactor.spawned[0]["proto"].outReceived(frame({"ready": True}))
+    reactor.spawned[0]["proto"].processEnded(Failure(RuntimeError("killed")))
+    reactor.advance(0)
+    reactor.spawned[1]["proto"].outReceived(frame({"last": [{"last": 0, "gone": [0]}]}))
+    assert held == [PartlyStored(0, [0])]
 
 
 def test_a_writer_that_dies_leaves_what_it_held_in_doubt_for_the_next_one():

@@ -401,6 +401,26 @@ def test_a_failed_batch_errbacks_every_deferred_and_keeps_nothing(manual):
     assert stored_contents(store) == ["one", "after"]
 
 
+def test_a_deleted_authors_message_fails_alone_and_the_others_are_numbered(manual):
+    """An account deleted while its message waited for the batch: that message fails
+    as the account's connections are told; before, its foreign key failed everyone's."""
+    store, pool, author, target = manual
+    add = GroupCommit(store.insert_messages).add
+    first = fired(add(new_message(author, target, "one")))
+    ghost = User(new_id(), "ghost", "g@example.com", "user", T0, T0)
+    queued = [new_message(author, target, "two"), new_message(ghost, target, "boo")]
+    queued.append(new_message(author, target, "three"))
+    outs = [fired(add(m)) for m in queued]
+    pool.run_next()
+    pool.run_next()
+    (two,), (boo,), (three,) = outs
+    assert boo.value.code == "session_not_found"
+    assert "account was deleted" in boo.value.message
+    assert (two, three) == (first[0] + 1, first[0] + 2)
+    assert (queued[0].seq, queued[2].seq) == (two, three)
+    assert stored_contents(store) == ["one", "two", "three"]
+
+
 def test_messages_sent_from_a_commit_callback_wait_for_one_next_batch(manual):
     """A sender resuming after its commit (e.g. the next pipelined command) queues
     behind the batch being acknowledged instead of starting concurrent flushes."""

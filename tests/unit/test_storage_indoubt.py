@@ -103,6 +103,14 @@ def test_batches_stored_now_keep_the_numbering_rules(db):
     assert stored(db) == [(1, "m1"), (3, "m3"), (4, "m4")]
 
 
+def test_a_batch_stored_now_leaves_deleted_authors_out_as_the_writer_does(db):
+    commit(db, [row("m1")])
+    ghost = [*row("m3")[:1], "u-deleted", *row("m3")[2:]]
+    assert settle(db.cursor(), [[row("m2"), ghost]], insert_rows) == [{"last": 2, "gone": [1]}]
+    db.commit()
+    assert stored(db) == [(1, "m1"), (2, "m2")]
+
+
 def test_an_empty_batch_in_doubt_is_the_probes_write(db):
     before = db.execute("SELECT * FROM _migrations").fetchall()
     assert settle(db.cursor(), [[]], insert_rows) == [0]

@@ -40,7 +40,9 @@ deletes, on the same database, usually fail too. Telling it apart needs the seq
 the server last acknowledged and the seq floor (migration 006), or a record of
 deleted ids; a batch with any row left is already handled.
 
-The answer is ``{"last": [rowid or error text, ...]}``. A writer that cannot find out
+The answer is ``{"last": [rowid or error text, ...]}`` (or, for a batch inserted now
+without the rows of accounts deleted meanwhile, ``{"last": rowid, "gone": [index,
+...]}`` in its place). A writer that cannot find out
 (the database is locked, unreadable, replaced) answers ``{"error": ...}`` and exits,
 and the server starts another that tries again
 (:class:`~lairchat.storage.sqlite.writer.MessageWriter`).
@@ -51,7 +53,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -76,19 +78,22 @@ def committed_last(cur: sqlite3.Cursor, ids: list[str]) -> int | None:
 
 
 def settle(
-    cur: sqlite3.Cursor, batches: list[list], insert: Callable[[sqlite3.Cursor, list], int]
-) -> list[int | str]:
+    cur: sqlite3.Cursor, batches: list[list], insert: Callable[[sqlite3.Cursor, list], Any]
+) -> list[int | str | dict]:
     """Each batch's last rowid: of its rows stored, else of its rows inserted now by
-    ``insert(cur, rows)`` (insert_rows), else why they could not be (the error's
-    text). Run inside the write lock, to be committed by the caller."""
+    ``insert(cur, rows)`` (insert_rows; ``{"last", "gone"}`` if it left rows of
+    deleted authors out), else why they could not be (the error's text). Run inside
+    the write lock, to be committed by the caller."""
     cur.execute("BEGIN IMMEDIATE")
-    lasts: list[int | str] = []
+    lasts: list[int | str | dict] = []
     for rows in batches:
         last = committed_last(cur, [row[0] for row in rows]) if rows else None
         if last is None:
             cur.execute("SAVEPOINT batch")
             try:
                 last = insert(cur, rows)
+                if not isinstance(last, int):  # PartlyStored: as the writer answers it
+                    last = last._asdict()
             except sqlite3.Error as e:
                 cur.execute("ROLLBACK TO batch")
                 last = f"{type(e).__name__}: {e}"
@@ -98,8 +103,8 @@ def settle(
 
 
 def _uncommitted(
-    cur: sqlite3.Cursor, batches: list[list], lasts: list[int | str], error: str
-) -> list[int | str]:
+    cur: sqlite3.Cursor, batches: list[list], lasts: list[int | str | dict], error: str
+) -> list[int | str | dict]:
     """``lasts`` once their commit failed and was rolled back: the batches still
     found were stored before; the others are answered ``error``."""
     return [
@@ -115,7 +120,7 @@ def resolve(
     requests: IO[bytes],
     replies: IO[bytes],
     check: Callable[[], None],
-    insert: Callable[[sqlite3.Cursor, list], int],
+    insert: Callable[[sqlite3.Cursor, list], Any],
 ) -> str | None:
     """Read the batches in doubt (the first request), settle and commit them, and
     answer. None once answered (or if the server went away first); the reason if

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from lairchat.core.groupcommit import settle
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, account_deleted
 from lairchat.domain.types import (
     Ban,
     Invitation,
@@ -46,7 +46,7 @@ from lairchat.storage.sqlite.faults import (
     is_fault,
     log_check,
 )
-from lairchat.storage.sqlite.writer import insert_rows, touch
+from lairchat.storage.sqlite.writer import PartlyStored, insert_rows, touch
 
 USER_COLS = "id, username, email, role, created_at, updated_at, password_hash"
 ROOM_COLS = (
@@ -767,7 +767,9 @@ class SQLiteStore:
             for m in messages
         ]
 
-        def numbered(last: int) -> list[int]:
+        def numbered(last: int | PartlyStored) -> list[int] | list[int | Failure]:
+            if type(last) is not int:
+                return _partly_numbered(messages, last)
             seqs = list(range(last - len(rows) + 1, last + 1))
             for message, seq in zip(messages, seqs, strict=True):
                 message.seq = seq
@@ -1452,6 +1454,22 @@ class SQLiteStore:
             return row[0]
 
         return self._write(_without_foreign_keys, txn)
+
+
+def _partly_numbered(messages: list[Message], stored: PartlyStored) -> list[int | Failure]:
+    """Seqs for the messages of a batch stored without those whose authors' accounts
+    were deleted meanwhile; those fail as the account's connections were told."""
+    gone = set(stored.gone)
+    kept = len(messages) - len(gone)
+    seqs = iter(range(stored.last - kept + 1, stored.last + 1))
+    results: list[int | Failure] = []
+    for i, message in enumerate(messages):
+        if i in gone:
+            results.append(Failure(account_deleted()))
+        else:
+            message.seq = next(seqs)
+            results.append(message.seq)
+    return results
 
 
 def _unusable(failure: Failure) -> bool:

@@ -35,7 +35,7 @@ import struct
 import sys
 from collections import deque
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 from twisted.internet import defer, protocol
@@ -52,13 +52,13 @@ from lairchat.storage.sqlite.faults import (
     identity_check,
     log_check,
 )
-from lairchat.storage.sqlite.indoubt import resolve
+from lairchat.storage.sqlite.indoubt import IDS_PER_QUERY, resolve
 from lairchat.storage.sqlite.pool import BUSY_TIMEOUT_MS, configure_connection, existing
 
 _PREFIX = struct.Struct("!I")
 _log = Logger()
 
-__all__ = ["MessageWriter", "WriterError", "insert_rows", "serve"]
+__all__ = ["MessageWriter", "PartlyStored", "WriterError", "insert_rows", "serve"]
 
 _COLUMNS = "id, author_id, target_type, target_id, content, is_edited, created_at, updated_at"
 _VALUES = "?, ?, ?, ?, ?, 0, ?, ?"
@@ -67,10 +67,11 @@ INSERT_MESSAGE = f"INSERT INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
 INSERT_MESSAGE_AT = f"INSERT INTO messages (rowid, {_COLUMNS}) VALUES (?, {_VALUES})"
 
 
-#: Where new messages must be numbered from, if not from ``max(rowid) + 1``: the seq
-#: of a deleted message at or above the newest one left (migration 006).
+#: The newest message's seq, and the highest seq ever deleted (migration 006): new
+#: messages are numbered past both, never reusing a deleted message's seq.
 SEQ_FLOOR = (
-    "SELECT seq FROM message_seq_floor WHERE seq >= (SELECT COALESCE(MAX(rowid), 0) FROM messages)"
+    "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM messages), "
+    "(SELECT seq FROM message_seq_floor WHERE id = 1)"
 )
 
 
@@ -89,19 +90,59 @@ def touch(cur: sqlite3.Cursor) -> None:
     cur.execute(TOUCH, (-1,))
 
 
-def insert_rows(cur: sqlite3.Cursor, rows: list) -> int:
+class PartlyStored(NamedTuple):
+    """A batch committed without the rows of authors whose accounts were deleted
+    meanwhile (their rows would fail the foreign key, and every other row of the
+    batch with them): ``last`` as for a whole batch (the rows kept have consecutive
+    rowids ending there; 0 if none was kept), ``gone`` the indices of the rows left
+    out. On the wire ``{"last": last, "gone": gone}``."""
+
+    last: int
+    gone: list[int]
+
+
+def insert_rows(cur: sqlite3.Cursor, rows: list) -> int | PartlyStored:
     """Insert message rows; return the last rowid. Run by the one writer inside one
     transaction, the rows get consecutive rowids ending there, and never a deleted
-    message's. No rows: :func:`touch` (a readiness probe), and 0."""
+    message's. No rows: :func:`touch` (a readiness probe), and 0. Rows whose author
+    is gone are left out (:class:`PartlyStored`)."""
     if not rows:
         touch(cur)
         return 0
-    floor = cur.execute(SEQ_FLOOR).fetchone()
-    if floor is not None and rows:
-        cur.execute(INSERT_MESSAGE_AT, (floor[0] + 1, *rows[0]))
-        rows = rows[1:]
-    cur.executemany(INSERT_MESSAGE, rows)
+    top, floor = cur.execute(SEQ_FLOOR).fetchone()
+    try:
+        if floor is not None and floor >= top:
+            cur.execute(INSERT_MESSAGE_AT, (floor + 1, *rows[0]))
+            cur.executemany(INSERT_MESSAGE, rows[1:])
+        else:
+            cur.executemany(INSERT_MESSAGE, rows)
+    except sqlite3.IntegrityError as e:
+        if e.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+            raise
+        # Only this batch's rows lie above the seqs read (the write lock is held).
+        cur.execute("DELETE FROM messages WHERE rowid > ?", (max(top, floor or 0),))
+        return _without_authors_gone(cur, rows, e)
     return cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+
+def _without_authors_gone(
+    cur: sqlite3.Cursor, rows: list, error: sqlite3.IntegrityError
+) -> PartlyStored:
+    """The batch again without the rows of authors no longer in ``users`` (an account
+    deleted while its message was on the way); ``error`` if there are none."""
+    authors = list({row[1] for row in rows})
+    present = set()
+    for start in range(0, len(authors), IDS_PER_QUERY):
+        chunk = authors[start : start + IDS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        found = cur.execute(f"SELECT id FROM users WHERE id IN ({marks})", chunk)
+        present.update(row[0] for row in found)
+    gone = [i for i, row in enumerate(rows) if row[1] not in present]
+    if not gone:
+        raise error
+    kept = [row for row in rows if row[1] in present]
+    last = insert_rows(cur, kept) if kept else 0
+    return PartlyStored(last if isinstance(last, int) else last.last, gone)
 
 
 def serve(
@@ -130,7 +171,7 @@ def serve(
             conn.execute("BEGIN IMMEDIATE")
             last = insert_rows(conn.cursor(), rows)
             conn.commit()
-            reply = {"last": last}
+            reply = {"last": last} if isinstance(last, int) else last._asdict()
         # A bad batch (orjson.JSONDecodeError is a ValueError) is refused like a failed one.
         except (sqlite3.Error, ValueError, TypeError) as e:
             conn.rollback()
@@ -408,7 +449,7 @@ class MessageWriter:
             self._watchdog = self.reactor.callLater(self.stall, self._watch)
         self._process.send(_PREFIX.pack(len(data)) + data)  # type: ignore[union-attr]
 
-    def _settled(self, lasts: list[int | str]) -> None:
+    def _settled(self, lasts: list[int | str | dict]) -> None:
         """Each batch that was in doubt is stored now (before, or just now): its
         senders get what its own writer would have answered. One that could not be
         stored now (the error's text instead) is certainly not stored: it fails as a
@@ -426,7 +467,7 @@ class MessageWriter:
             if isinstance(last, str):
                 d.errback(WriterError(last))
             else:
-                d.callback(last)
+                d.callback(PartlyStored(**last) if isinstance(last, dict) else last)
 
     def _unsettled(self, failure: Any) -> None:
         """The writer could not find out (it says why, and exits): still in doubt,
@@ -439,7 +480,7 @@ class MessageWriter:
         if self._observe is not None:
             self._observe(self.reactor.seconds() - started)
         if "last" in reply:
-            d.callback(reply["last"])
+            d.callback(reply["last"] if "gone" not in reply else PartlyStored(**reply))
         else:
             d.errback(WriterError(reply.get("error", "no answer")))
 
