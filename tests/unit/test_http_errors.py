@@ -362,21 +362,76 @@ def test_form_bodies_are_not_parsed_before_the_api_refuses_them(
     assert [e for e in events if e.get("log_failure") or e["log_level"].name != "info"] == []
 
 
-@pytest.mark.parametrize(
-    "request_head",
-    [
-        b"GET /api/v1/rooms?search=" + b"a" * 17_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
-    ],
-    ids=["request-line", "header-line"],
+def refusal(status: str, code: str, message: str) -> tuple[bytes, bytes]:
+    """The status and JSON body a refusal made by the channel starts and ends with."""
+    body = b'{"error":{"code":"%s","message":"%s"}}' % (code.encode(), message.encode())
+    return b"HTTP/1.1 " + status.encode() + b" ", body
+
+
+LONG_LINE = refusal("414", "uri_too_long", "Request URI too long")
+LARGE_HEADERS = refusal("431", "headers_too_large", "Request headers too large")
+MALFORMED = refusal(
+    "400", "validation_failed", "Validation failed: request - malformed HTTP request"
 )
-def test_a_line_over_16_kib_gets_400_not_a_silent_close(
-    client: ApiClient, request_head: bytes
+
+
+@pytest.mark.parametrize(
+    ("request_head", "expected"),
+    [
+        # One request line over 16 KiB (Twisted alone closed without a word).
+        (b"GET /api/v1/rooms?search=" + b"a" * 17_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", LONG_LINE),
+        # ...still arriving: no line end yet.
+        (b"GET /api/v1/messages/search?q=" + b"a" * 20_000, LONG_LINE),
+        # One header line over 16 KiB.
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+            LARGE_HEADERS,
+        ),
+        # Lines each short, over 16 KiB together (Twisted: a bare 400).
+        (
+            b"GET /health HTTP/1.1\r\n" + (b"X-Many: " + b"a" * 4000 + b"\r\n") * 5 + b"\r\n",
+            LARGE_HEADERS,
+        ),
+        # A long request line that short headers push over 16 KiB: the headers' fault.
+        (
+            b"GET /health?x=" + b"a" * 16_000 + b" HTTP/1.1\r\nX-A: " + b"a" * 500 + b"\r\n\r\n",
+            LARGE_HEADERS,
+        ),
+        # More than 500 header fields (Twisted: a bare 400).
+        (b"GET /health HTTP/1.1\r\n" + b"X-A: 1\r\n" * 501 + b"\r\n", LARGE_HEADERS),
+        # Not HTTP at all (Twisted: a bare 400).
+        (b"NONSENSE\r\n\r\n", MALFORMED),
+        (b"GET /health HTTP/1.1\r\nContent-Length: ten\r\n\r\n", MALFORMED),
+    ],
+    ids=[
+        "request-line",
+        "request-line-unfinished",
+        "header-line",
+        "headers-in-all",
+        "line-plus-headers",
+        "header-count",
+        "not-http",
+        "bad-length",
+    ],
+)
+def test_a_request_over_twisteds_limits_gets_its_status_and_the_error_body(
+    client: ApiClient, request_head: bytes, expected: tuple[bytes, bytes]
 ) -> None:
+    """Refused while it arrives, before any resource sees it: the status a client
+    looks for and the JSON body every other refusal has, then a close. What else
+    arrives is dropped unread (no second answer)."""
     protocol, transport = connect_site(client)
     protocol.dataReceived(request_head)
-    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    answer = transport.value()
+    status_line, body = expected
+    assert answer.startswith(status_line), answer[:200]
+    assert b"\r\nContent-Type: application/json\r\n" in answer
+    assert b"\r\nContent-Length: %d\r\n" % len(body) in answer
+    assert b"\r\nAccess-Control-Allow-Origin: *\r\n" in answer
+    assert answer.endswith(b"\r\n\r\n" + body)
     assert transport.disconnecting
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert transport.value() == answer
 
 
 def test_statuses_twisted_has_no_phrase_for_get_one() -> None:

@@ -1,35 +1,42 @@
-"""The HTTP server factory, with request bodies bounded while they arrive.
+"""The HTTP server factory, with requests bounded while they arrive.
 
 Twisted buffers a whole body before any resource sees it. :class:`BoundedRequest`
 refuses an oversized body as soon as it is known to be one — at once from
 ``Content-Length``, or when a chunked body crosses the limit — with a JSON 413 and
-a closed connection, so nothing beyond the limit is ever stored.
+a closed connection, so nothing beyond the limit is ever stored. The channel does
+the same for a request line or headers over Twisted's limits (414, 431) and for a
+request Twisted cannot parse (400): every refusal made before a resource sees the
+request carries the API's JSON error body, as every other answer that is not 2xx.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 from twisted.web import http, server
 from twisted.web.resource import IResource
 
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, validation_failed
 from lairchat.transports import CLOSE_GRACE
 from lairchat.transports.caps import PerAddress, Refusals, Refused, admit
 from lairchat.transports.http.bodies import MAX_BODY_BYTES
 from lairchat.transports.http.responses import API_HEADERS, JSON_CONTENT_TYPE
 
 
-def _too_large_response() -> bytes:
-    body = orjson.dumps({"error": LairError("payload_too_large").to_wire()})
+def _refusal(error: LairError) -> bytes:
+    """A whole answer, written straight to the transport: for refusals made while the
+    request is still arriving, before there is a request object to answer through."""
+    body = orjson.dumps({"error": error.to_wire()})
+    status = HTTPStatus(error.status)
     headers = [
         (b"Content-Type", JSON_CONTENT_TYPE),
         (b"Content-Length", str(len(body)).encode("ascii")),
         (b"Connection", b"close"),
         *API_HEADERS,
     ]
-    head = b"HTTP/1.1 413 Payload Too Large\r\n" + b"".join(
+    head = f"HTTP/1.1 {status.value} {status.phrase}\r\n".encode("ascii") + b"".join(
         name + b": " + value + b"\r\n" for name, value in headers
     )
     return head + b"\r\n" + body
@@ -66,17 +73,62 @@ class BoundedRequest(server.Request):
         if content is not None:
             content.close()
         self.content = None
-        self.channel.transport.write(_too_large_response())
+        self.channel.transport.write(_refusal(LairError("payload_too_large")))
         self.channel.loseConnection()
+
+
+#: The refusal of a request whose request line is still unread when a limit is met
+#: (its URI is too long) and of one whose headers are (they are too large).
+_LONG_REQUEST_LINE = "uri_too_long"
+_LARGE_HEADERS = "headers_too_large"
 
 
 class _Channel(http.HTTPChannel):
     _closing: Any = None
+    #: Set once a refusal is written: whatever else arrives on the connection is
+    #: dropped unread (under TLS it still arrives while the close completes).
+    _refused = False
 
-    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 (Twisted's name)
-        """A request line or one header line over 16 KiB gets the 400 that too many
-        header bytes in all get, where Twisted closed the connection without a word."""
-        self._respondToBadRequestAndDisconnect()
+    def _refuse(self, error: LairError) -> None:
+        if not self._refused:
+            self._refused = True
+            self.transport.write(_refusal(error))
+            self.loseConnection()
+
+    def _refuse_head(self) -> None:
+        """414 while the request line is being read (nothing of this request counted
+        yet), 431 once it has been: the request line alone is at most 16 KiB, so only
+        a header can push the whole past the 16 KiB Twisted allows."""
+        self._refuse(LairError(_LARGE_HEADERS if self._receivedHeaderSize else _LONG_REQUEST_LINE))
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
+        if not self._refused:
+            super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:  # noqa: N802
+        """Twisted answers request line and headers over ``totalHeadersSize`` in all
+        with a bare 400, as it does a malformed request: this says which it was."""
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self._refuse_head()
+        else:
+            super().lineReceived(line)
+
+    def headerReceived(self, line: bytes) -> bool:  # noqa: N802
+        """More than ``maxHeaders`` header fields is a 431 too (Twisted: a bare 400)."""
+        if self._receivedHeaderCount >= self.maxHeaders:
+            self._refuse(LairError(_LARGE_HEADERS))
+            return False
+        return super().headerReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802
+        """One line over 16 KiB: Twisted alone closed the connection without a word."""
+        self._refuse_head()
+
+    def _respondToBadRequestAndDisconnect(self) -> None:  # noqa: N802
+        """A request Twisted cannot parse (a malformed request line or header, a bad
+        ``Content-Length`` or chunk): Twisted's bare ``400 Bad Request`` with the
+        API's error body."""
+        self._refuse(validation_failed("request", "malformed HTTP request"))
 
     def loseConnection(self) -> None:  # noqa: N802
         """Close, and abort if that has not happened within :data:`CLOSE_GRACE`. Under
