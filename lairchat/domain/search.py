@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from lairchat.domain.errors import validation_failed
+from lairchat.domain.errors import LairError, validation_failed
 from lairchat.domain.validation import WHITE_SPACE
 
 #: Longest query, in characters (code points) once trimmed.
@@ -39,16 +39,30 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+class QueryInvalid(LairError):
+    """``validation_failed`` for a bad query, naming the field ``query`` as the
+    real-time command does; a transport whose clients send it under another name
+    says that name instead (:meth:`named`), the rule staying this module's."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        failed = validation_failed("query", reason)
+        super().__init__(failed.code, failed.message)
+
+    def named(self, field: str) -> LairError:
+        return validation_failed(field, self.reason)
+
+
 def query_key(query: Any) -> str:
-    """The query as it is matched, folded; ``validation_failed`` unless it is a string
+    """The query as it is matched, folded; :class:`QueryInvalid` unless it is a string
     of 1 to QUERY_MAX characters once trimmed of Unicode white space."""
     if not isinstance(query, str):
-        raise validation_failed("query", "must be a string")
+        raise QueryInvalid("must be a string")
     trimmed = query.strip(WHITE_SPACE)
     if not trimmed:
-        raise validation_failed("query", "cannot be empty")
+        raise QueryInvalid("cannot be empty")
     if len(trimmed) > QUERY_MAX:
-        raise validation_failed("query", f"must be at most {QUERY_MAX} characters")
+        raise QueryInvalid(f"must be at most {QUERY_MAX} characters")
     return fold(trimmed)
 
 

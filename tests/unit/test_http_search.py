@@ -66,6 +66,27 @@ def test_search_errors(client: ApiClient, people, query: str, status: int, code:
     assert (reply.status, reply.code) == (status, code)
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "Validation failed: q - missing required parameter"),
+        ("q=%20%09", "Validation failed: q - cannot be empty"),
+        (f"q={'x' * 257}", "Validation failed: q - must be at most 256 characters"),
+    ],
+    ids=["missing", "blank", "too-long"],
+)
+def test_search_text_errors_name_the_parameter_sent(
+    client: ApiClient, people, query: str, message: str
+) -> None:
+    """The text is ``q`` here (``query`` is the real-time command's field, whose
+    errors the core words): a client author looks for the name they sent."""
+    reply = client.get(f"{SEARCH}?{query}", token=people["member"].token)
+    assert (reply.status, reply.error) == (
+        400,
+        {"code": "validation_failed", "message": message},
+    )
+
+
 def test_a_room_not_joined_is_not_room_member(client: ApiClient, people, room) -> None:
     path = f"{SEARCH}?q=x&target_type=room&target_id={room['id']}"
     reply = client.get(path, token=people["outsider"].token)

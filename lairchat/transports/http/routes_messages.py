@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lairchat.domain.search import QueryInvalid
 from lairchat.domain.types import Target
 from lairchat.transports.http.bodies import Query, TargetInput, json_body
 from lairchat.transports.http.errors import bad_request
@@ -50,7 +51,8 @@ class MessageRoutes(RouteGroup):
     @route("GET", "/api/v1/messages/search")
     async def search_messages(self, request: Any) -> dict:
         """Message search (HTTP.md, our addition): both target parameters or none
-        (everywhere); the rules are the core's, as for the real-time command."""
+        (everywhere); the rules are the core's, as for the real-time command, whose
+        errors name the text ``query``: here it is ``q``, and absent is missing."""
         claims = self.claims(request)
         query = Query(request)
         limit = query.u32("limit")
@@ -60,7 +62,12 @@ class MessageRoutes(RouteGroup):
             raise bad_request("target_type", "target_type and target_id go together")
         target = query_target(query) if present[0] else None
         user = await self.caller(claims)
-        page = await self.core.messages.search(user, text, target, limit, before)
+        try:
+            page = await self.core.messages.search(user, text, target, limit, before)
+        except QueryInvalid as e:
+            if text is None:
+                raise bad_request("q", "missing required parameter") from None
+            raise e.named("q") from None
         return page.to_wire()
 
     @route("PATCH", "/api/v1/messages/{message_id}")
