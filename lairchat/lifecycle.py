@@ -22,7 +22,7 @@ import os
 import pwd
 import signal
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -264,9 +264,14 @@ class CoreService(service.Service):
         pools: Iterable[ObservedPool] = (),
         clock: Any = None,
         message_writer: MessageWriter | None = None,
+        hold: Callable[[], sqlite3.Connection] | None = None,
     ):
+        """``keeper``: a connection held until the stop (an in-memory database's,
+        which it keeps alive); or ``hold``, which opens it at the start (a file
+        database's, see :meth:`startService`)."""
         self.core = core
         self.keeper = keeper
+        self.hold = hold
         self.hash_pool = hash_pool
         self.message_writer = message_writer
         #: What a clean stop waits on: everything with transactions in flight.
@@ -277,6 +282,18 @@ class CoreService(service.Service):
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
+        if self.hold is not None:
+            # SQLite makes a write-ahead log's files as the first connection opens
+            # (the log, ``-wal``, then an instant later its index, ``-shm``) and
+            # deletes them as the last one closes (the index first). The start's own
+            # connection is closed before twistd's fork, so the first connections of
+            # the pools and the message writer opened at once on a database with
+            # neither, and one's check that the index was not deleted
+            # (faults.log_check) could look between another's two files: a fresh
+            # server's first registration in CI was answered internal_error. Held
+            # from before any of them opens (this is after the fork), the files are
+            # there while the server runs, as that check assumes.
+            self.keeper = self.hold()
         self.hash_pool.start()
         if self.message_writer is not None:
             self.message_writer.start()

@@ -9,6 +9,7 @@ as a whole (the order of a stop is described in :mod:`lairchat.lifecycle`).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
 from typing import Any
@@ -132,10 +133,12 @@ def _build_core(
     except BaseException:
         keeper.close()
         raise
+    hold = None
     if "mode=memory" not in path:
-        # A file database needs no connection across twistd's fork into a daemon.
+        # Not across twistd's fork into a daemon: another is opened at the start.
         keeper.close()
         keeper = None
+        hold = functools.partial(_hold, path, busy_ms)
     raw_writer, raw_reader = pool.open_pools(path, reactor, busy_ms=busy_ms)
 
     def timer(name: str) -> Any:
@@ -164,8 +167,19 @@ def _build_core(
     # The hub's indexes are loaded synchronously before the reactor runs.
     core.hub.load(memberships, names)
     pools = (writer,) if reader is writer else (writer, reader)
-    core_service = CoreService(core, keeper, hash_pool, pools, reactor, messages)
+    core_service = CoreService(core, keeper, hash_pool, pools, reactor, messages, hold)
     return core, core_service
+
+
+def _hold(path: str, busy_ms: int) -> sqlite3.Connection:
+    """The connection a file database keeps open while the server runs
+    (:meth:`CoreService.startService` says why): to the file the start migrated
+    (never a new, empty one in its place), with the pools' settings. Unchecked, as
+    the start's own: the pools' check of the log's files guards the server's
+    connections, and none is open yet."""
+    conn = sqlite3.connect(pool.existing(path), uri=True)
+    pool.configure_connection(conn, busy_ms)
+    return conn
 
 
 def _waiting_for_lock(lock_file: str) -> None:
