@@ -71,6 +71,30 @@ def test_serve_rolls_a_failed_batch_back_whole_and_goes_on(db):
     assert db.execute("SELECT id FROM messages").fetchall() == [("m2",)]
 
 
+@pytest.mark.parametrize("size", [1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 80, 84, 151])
+def test_a_batch_of_any_size_is_stored_in_order_with_consecutive_seqs(db, size):
+    """Rows go up to 64 per statement (64, 16 and 4 at a time, the rest one by one):
+    every size is stored whole, in the order sent."""
+    serve(db, io.BytesIO(frame([row("first")])), io.BytesIO())
+    batch = [row(f"m{i:03}", f"text {i}") for i in range(size)]
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame(batch)), replies)
+    assert json_frames(replies.getvalue()) == [{"last": 1 + size}]
+    stored = db.execute("SELECT rowid, id, content FROM messages WHERE rowid > 1 ORDER BY rowid")
+    assert stored.fetchall() == [(2 + i, f"m{i:03}", f"text {i}") for i in range(size)]
+
+
+def test_a_deleted_authors_row_deep_in_a_long_batch_is_left_out_alone(db):
+    batch = [row(f"m{i:03}") for i in range(100)]
+    batch[70] = gone_row("m070")
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame(batch)), replies)
+    assert json_frames(replies.getvalue()) == [{"last": 99, "gone": [70]}]
+    stored = db.execute("SELECT rowid, id FROM messages ORDER BY rowid").fetchall()
+    kept = [f"m{i:03}" for i in range(100) if i != 70]
+    assert stored == list(zip(range(1, 100), kept, strict=True))
+
+
 def gone_row(mid: str) -> list:
     """A message of an account deleted while it was on the way (no such user)."""
     return [mid, "u-deleted", "room", "r1", "hi", 1, 1]

@@ -35,6 +35,7 @@ import struct
 import sys
 from collections import deque
 from collections.abc import Callable
+from itertools import chain
 from typing import IO, Any, NamedTuple
 
 import orjson
@@ -65,6 +66,11 @@ _VALUES = "?, ?, ?, ?, ?, 0, ?, ?"
 INSERT_MESSAGE = f"INSERT INTO messages ({_COLUMNS}) VALUES ({_VALUES})"
 #: The same with the rowid given (see :func:`insert_rows`).
 INSERT_MESSAGE_AT = f"INSERT INTO messages (rowid, {_COLUMNS}) VALUES (?, {_VALUES})"
+#: Rows per statement -> an INSERT of that many rows (see :func:`_insert`).
+INSERT_MESSAGES = {
+    k: f"INSERT INTO messages ({_COLUMNS}) VALUES " + ", ".join([f"({_VALUES})"] * k)
+    for k in (64, 16, 4)
+}
 
 
 #: The newest message's seq, and the highest seq ever deleted (migration 006): new
@@ -113,9 +119,9 @@ def insert_rows(cur: sqlite3.Cursor, rows: list) -> int | PartlyStored:
     try:
         if floor is not None and floor >= top:
             cur.execute(INSERT_MESSAGE_AT, (floor + 1, *rows[0]))
-            cur.executemany(INSERT_MESSAGE, rows[1:])
+            _insert(cur, rows[1:])
         else:
-            cur.executemany(INSERT_MESSAGE, rows)
+            _insert(cur, rows)
     except sqlite3.IntegrityError as e:
         if e.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
             raise
@@ -123,6 +129,24 @@ def insert_rows(cur: sqlite3.Cursor, rows: list) -> int | PartlyStored:
         cur.execute("DELETE FROM messages WHERE rowid > ?", (max(top, floor or 0),))
         return _without_authors_gone(cur, rows, e)
     return cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+
+def _insert(cur: sqlite3.Cursor, rows: list) -> None:
+    """Insert ``rows`` in order, up to 64 per statement. A statement's own cost (its
+    reset, halt and binding loop) is then shared by its rows: the writer's serving
+    loop, 80-row batches to one room under callgrind, 36.4k -> 24.2k instructions
+    per row (``executemany`` runs the one-row statement once per row). Fewer than
+    four rows left go as before, where a statement of their own would cost more
+    than it saves."""
+    n = len(rows)
+    done = 0
+    while n - done >= 4:
+        left = n - done
+        k = 64 if left >= 64 else 16 if left >= 16 else 4
+        cur.execute(INSERT_MESSAGES[k], [*chain.from_iterable(rows[done : done + k])])
+        done += k
+    if done < n:
+        cur.executemany(INSERT_MESSAGE, rows[done:] if done else rows)
 
 
 def _without_authors_gone(
