@@ -16,9 +16,10 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from twisted.internet import task
@@ -357,6 +358,10 @@ class Readiness:
         self._socket.close()
 
 
+#: Lines of each server's log a failed test's report shows (:func:`logs_for_report`).
+LOG_TAIL = 100
+
+
 class ServerProcess:
     """``twistd -n lairchat`` in a subprocess on loopback ports, configured by its
     environment (rate limits off unless ``extra_env`` says otherwise), with its
@@ -366,6 +371,10 @@ class ServerProcess:
     it got (see :class:`Readiness`). A port picked beforehand with :func:`free_port`
     could be taken by another process before the server binds it, and a check that
     the port accepts connections would then pass against that other process."""
+
+    #: The servers started and not stopped yet: those whose logs a failed test's
+    #: report shows (:func:`logs_for_report`).
+    running: ClassVar[weakref.WeakSet[ServerProcess]] = weakref.WeakSet()
 
     def __init__(
         self,
@@ -393,6 +402,7 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        ServerProcess.running.add(self)
         try:
             self._wait_until_ready(startup_timeout)
         except BaseException:
@@ -426,6 +436,11 @@ class ServerProcess:
             f.seek(offset)
             return f.read().decode(errors="replace")
 
+    def log_tail(self, lines: int = LOG_TAIL, since: int = 0) -> str:
+        """The last ``lines`` lines the server logged after ``since`` (a
+        :meth:`log_size` value)."""
+        return "".join(self.log_since(since).splitlines(keepends=True)[-lines:])
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush (what durability is tested against)."""
         if self.process.poll() is None:
@@ -434,6 +449,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 15 s)."""
+        ServerProcess.running.discard(self)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -442,6 +458,29 @@ class ServerProcess:
                 self.kill()
         self._log.close()
         self._ready.close()
+
+
+def log_sizes() -> dict[ServerProcess, int]:
+    """Where each running server's log is now: what :func:`logs_for_report` is
+    given when a test begins."""
+    return {server: server.log_size() for server in ServerProcess.running}
+
+
+def logs_for_report(
+    since: Mapping[ServerProcess, int], lines: int = LOG_TAIL
+) -> list[tuple[str, str]]:
+    """``(title, text)`` report sections for a failed test: the last ``lines`` lines
+    each running server logged since the test began (``since``, :func:`log_sizes`
+    then; all of a server started later), none for a server that logged nothing
+    meanwhile. CI keeps no server's log, and a failure that a rerun does not repeat
+    (a fresh server's first ``register`` answered ``internal_error``) must be
+    readable in its report: the server's line says why."""
+    sections = []
+    for server in ServerProcess.running:
+        text = server.log_tail(lines, since.get(server, 0))
+        if text:
+            sections.append((f"server log {server.log_path} (last {lines} lines)", text))
+    return sections
 
 
 __all__ = [
@@ -455,6 +494,8 @@ __all__ = [
     "free_port",
     "free_ports",
     "json_frames",
+    "log_sizes",
+    "logs_for_report",
     "make_core",
     "server_env",
     "split_frames",

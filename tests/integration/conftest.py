@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from lairchat.testing import ServerNotReady, ServerProcess
+from lairchat.testing import ServerNotReady, ServerProcess, log_sizes, logs_for_report
 from lairchat.testing_clients import TCPClient
 
 SECRET = "tcp-live-test-secret-0123456789abcdef"
@@ -37,6 +37,28 @@ STARTUP_TIMEOUT = 30.0
 def unique(prefix: str) -> str:
     """A username no other test of this session uses (the server is shared)."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+# ------------------------------------------------------------ the servers' logs on failure
+
+#: Where each running server's log was when the test began.
+_LOGGED_BEFORE = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the test's fixtures: a server they start is shown from its first line."""
+    item.stash[_LOGGED_BEFORE] = log_sizes()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """A failed test's report shows what each server logged meanwhile (the last
+    lines): a failure CI does not repeat is then readable where it happened."""
+    report = yield
+    if report.failed:
+        report.sections.extend(logs_for_report(item.stash.get(_LOGGED_BEFORE, {})))
+    return report
 
 
 # --------------------------------------------------------------------------- the server
