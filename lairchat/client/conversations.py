@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from lairchat.client.mentions import mentions
+from lairchat.domain.mentions import mentions
 from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
 
@@ -45,7 +45,7 @@ class ConversationsMixin:
         return ("dm", recipient if self.is_me(author) else author)
 
     def mentions_me(self, author_id: str | None, content: str) -> bool:
-        """Whether a message by ``author_id`` mentions us (lairchat/client/mentions.py):
+        """Whether a message by ``author_id`` mentions us (lairchat/domain/mentions.py):
         never one of our own, whatever it says."""
         me = self.me
         return me is not None and author_id != me.id and mentions(content, me.username)

@@ -137,7 +137,7 @@ class ChatMessage:
     #: A notice's subject (``presence:<user id>``): a notice that follows one with
     #: the same subject at the bottom replaces it, so a repeated event is one line.
     subject: str | None = None
-    #: The message mentions you (``@name``, lairchat/client/mentions.py): drawn
+    #: The message mentions you (``@name``, lairchat/domain/mentions.py): drawn
     #: highlighted, wherever it came from (live, history, an edit).
     mention: bool = False
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from lairchat.client.mentions import fold
+from lairchat.domain.mentions import fold
 from lairchat.client.net.errors import unsupported
 from lairchat.domain.validation import CONTENT_MAX
 

@@ -1,4 +1,4 @@
-"""Mentions in the terminal client (lairchat/client/mentions.py, bell.py): the rule,
+"""Mentions in the terminal client (lairchat/domain/mentions.py, bell.py): the rule,
 the highlight, the badges and the status bar, and the bell, which rings only for live
 messages and at most once per ``BELL_GAP`` (time is a ``task.Clock``)."""
 
@@ -15,7 +15,7 @@ from twisted.internet import task
 from lairchat.client import commands as c
 from lairchat.client.bell import BELL_GAP, Bell
 from lairchat.client.config import ClientConfig, parse_args
-from lairchat.client.mentions import mentions
+from lairchat.domain.mentions import mentions
 from lairchat.client.state import ClientState, PanelRow, panel_rows
 from lairchat.client.testing import FakeClock, message, room, user
 from lairchat.client.ui.messages import Hanging, message_markup

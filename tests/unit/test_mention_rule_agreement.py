@@ -4,7 +4,8 @@ docs/WEB.md "Mentions": one rule, written once in each client).
 The browser's rule is run under Node as the page has it: its declarations are read out
 of ``lairchat/web/app.js`` (not copied here) and evaluated on their own
 (:mod:`tests.unit.appjs`). The terminal
-client's is ``lairchat.client.mentions``. Both answer the same corpus: a table of the
+client's, which the server counts mentions by too, is
+``lairchat.domain.mentions``. Both answer the same corpus: a table of the
 hard cases (case, ß/ẞ, Turkish ı and İ, Greek sigmas, NFKC compatibility characters,
 combining marks, emoji, hidden characters inside a name, ``@`` at either end,
 right-to-left text, names that begin others, over-long content), a seeded random
@@ -21,7 +22,7 @@ import re
 import unicodedata
 from typing import Any
 
-from lairchat.client.mentions import fold, mentions
+from lairchat.domain.mentions import fold, mentions
 from lairchat.domain.validation import CONTENT_MAX, USERNAME_CHAR
 from tests.unit import appjs
 from tests.unit.appjs import needs_node

@@ -1,6 +1,10 @@
 """Mentions: whether a message addresses you as ``@name``.
 
-The rule (docs/CLIENT.md, "Mentions"; the browser client follows the same one): the
+One rule for the terminal client, which marks and counts mentions live, and for the
+server, which counts those among a user's unread messages (``/users/me``'s
+``unread_counts.mentions``, docs/protocols/HTTP.md). The rule (docs/CLIENT.md,
+"Mentions and the bell"; the browser client follows the same one, tested alike by
+tests/unit/test_mention_rule_agreement.py): the
 content holds ``@`` and your username as a whole word. Both are compared in NFKC
 form, case-folded (``@ÉMILE`` and ``＠émile`` name ``Émile``); the ``@`` must not
 follow a character a username may hold (``a@name.com`` is an address, not a
@@ -8,7 +12,8 @@ mention), and the name must not go on with one (``@alice`` is not ``@alicebob`` 
 ``@alice_2``). Which characters those are is the server's own definition
 (:data:`lairchat.domain.validation.USERNAME_CHAR`), so a name the server accepts is
 found whole. Your own messages never mention you: that is the caller's rule
-(``ClientState.mentions_me``), since only it knows who wrote the message.
+(the client's ``ClientState.mentions_me``; the server counts only others' messages),
+since only it knows who wrote the message.
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ import unicodedata
 
 from lairchat.domain.validation import CONTENT_MAX, USERNAME_CHAR
 
-__all__ = ["fold", "mentions"]
+__all__ = ["AT_SIGNS", "fold", "mentions"]
+
+#: Every character whose NFKC form holds ``@`` (the commercial at, its fullwidth and
+#: small forms; tests/unit/test_mention_counts.py reads them all out of Unicode). A
+#: text none of them is in mentions nobody, whatever NFKC does to the rest: what the
+#: server's search for possible mentions relies on (SQLiteStore.unread_counts).
+AT_SIGNS = "@\uff20\ufe6b"
 
 #: ``@`` not after a name's character, and the whole run of them after it.
 _CANDIDATE = re.compile(f"(?<!{USERNAME_CHAR})@({USERNAME_CHAR}+)")
