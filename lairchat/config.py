@@ -639,6 +639,12 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 CLIENT_PING_INTERVAL = 30.0
 
 
+#: Below these (seconds), :func:`doubtful_settings` warns: a connection's hello and
+#: its login can take that long when nothing is wrong.
+MIN_HANDSHAKE_TIMEOUT = 5.0
+MIN_AUTH_TIMEOUT = 10.0
+
+
 def doubtful_settings(config: Config) -> list[str]:
     """Warnings for values that are valid but will surprise: an idle timeout no longer
     than the clients' ping interval drops every connection whose user reads without
@@ -650,6 +656,19 @@ def doubtful_settings(config: Config) -> list[str]:
             f"{config.source('idle_timeout')}={config.idle_timeout:g}: clients ping every "
             f"{CLIENT_PING_INTERVAL:g} s, so connections of users who only read will be "
             "dropped and reconnect; the default is 90"
+        )
+    # The other two timers were also taken at any positive value (standing notes).
+    if config.handshake_timeout < MIN_HANDSHAKE_TIMEOUT:
+        warnings.append(
+            f"{config.source('handshake_timeout')}={config.handshake_timeout:g}: a client "
+            "on a slow or distant link (the TLS handshake, then the key exchange, each a "
+            "round trip or more) may be closed before its hello; the default is 30"
+        )
+    if config.auth_timeout < MIN_AUTH_TIMEOUT:
+        warnings.append(
+            f"{config.source('auth_timeout')}={config.auth_timeout:g}: a client that "
+            "connects before its user has typed a password (or a password check queued "
+            "behind others) may be closed before it logs in; the default is 60"
         )
     return warnings
 

@@ -585,3 +585,15 @@ def test_an_idle_timeout_within_the_clients_ping_interval_is_warned_of():
     assert warning.startswith("LAIR_IDLE_TIMEOUT=30: clients ping every 30 s")
     (warning,) = doubtful_settings(load("--idle-timeout", "0.5"))
     assert warning.startswith("--idle-timeout=0.5: ")
+
+
+def test_handshake_and_login_timeouts_too_short_for_real_clients_are_warned_of():
+    """Found in the standing notes: like the idle timeout, these took any positive
+    value silently; 0.5 s closes a client on a distant link before its hello."""
+    from lairchat.config import doubtful_settings
+
+    assert doubtful_settings(load(LAIR_HANDSHAKE_TIMEOUT="5", LAIR_AUTH_TIMEOUT="10")) == []
+    (warning,) = doubtful_settings(load(LAIR_HANDSHAKE_TIMEOUT="0.5"))
+    assert warning.startswith("LAIR_HANDSHAKE_TIMEOUT=0.5: a client on a slow or distant link")
+    (warning,) = doubtful_settings(load("--auth-timeout", "3"))
+    assert warning.startswith("--auth-timeout=3: a client that connects before")
