@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from lairchat.domain.mentions import mentions
 from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
+from lairchat.domain.mentions import mentions
 
 __all__ = ["STILL_SENDING", "ConversationsMixin"]
 

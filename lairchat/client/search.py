@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from lairchat.domain.mentions import fold
 from lairchat.client.net.errors import unsupported
+from lairchat.domain.mentions import fold
 from lairchat.domain.validation import CONTENT_MAX
 
 __all__ = ["CONTEXT", "NO_SEARCH", "ROW", "excerpt", "match_span", "unsupported"]

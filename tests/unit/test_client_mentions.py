@@ -15,7 +15,6 @@ from twisted.internet import task
 from lairchat.client import commands as c
 from lairchat.client.bell import BELL_GAP, Bell
 from lairchat.client.config import ClientConfig, parse_args
-from lairchat.domain.mentions import mentions
 from lairchat.client.state import ClientState, PanelRow, panel_rows
 from lairchat.client.testing import FakeClock, message, room, user
 from lairchat.client.ui.messages import Hanging, message_markup
@@ -24,6 +23,7 @@ from lairchat.client.ui.rooms import room_markup
 from lairchat.client.ui.statusbar import mentions_text
 from lairchat.client.ui.theme import MENTION_MARK, PALETTE
 from lairchat.domain.alphabetic import OTHER_ALPHABETIC
+from lairchat.domain.mentions import mentions
 from lairchat.domain.validation import CONTENT_MAX, USERNAME_CHAR
 from tests.unit.test_client_app import BOB, ME, ROOM, World
 
