@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lairchat.core.deferreds import deferred
+from lairchat.core.deletion import AccountDeletion
 from lairchat.core.events import Event, EveryoneAudience
 from lairchat.core.hub import Hub
 from lairchat.core.rooms import RoomService
@@ -56,11 +57,14 @@ def ban_expiry(now: float, duration_hours: float | None) -> float | None:
 
 
 class AdminService:
-    def __init__(self, store: IStore, hub: Hub, clock, rooms: RoomService):
+    def __init__(
+        self, store: IStore, hub: Hub, clock, rooms: RoomService, deletion: AccountDeletion
+    ):
         self.store = store
         self.hub = hub
         self.clock = clock
         self.rooms = rooms
+        self.deletion = deletion
 
     async def require_admin(self, actor: User) -> None:
         stored = await self.store.get_user(actor.id)
@@ -78,6 +82,28 @@ class AdminService:
             "total_messages": counts["messages"],
             "connections": self.hub.connection_count(),
         }
+
+    @deferred
+    async def delete_user(
+        self, actor: User, user_id: str | None, password: str | None, source: str = ""
+    ) -> None:
+        """Delete another account for good, as ``lairchat admin delete-user`` does.
+        The admin's own password is asked first, as for their own account
+        (:meth:`AccountDeletion.confirm`): a stolen admin token alone must not erase
+        accounts and their history. Their own account goes through
+        ``DELETE /users/me``; the last admin is kept. Fires once the account's
+        sessions have ended and its rooms are handed over (the erasure goes on)."""
+        await self.require_admin(actor)
+        await self.deletion.confirm(actor, password, source)
+        if user_id == actor.id:
+            raise LairError(
+                "permission_denied",
+                "Permission denied: delete your own account with DELETE /api/v1/users/me",
+            )
+        target = await self.store.get_user(user_id) if user_id else None
+        if target is None:
+            raise LairError("user_not_found")
+        await self.deletion.delete(target.id, keep_an_admin=True)
 
     @deferred
     async def ban(

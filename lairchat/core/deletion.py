@@ -76,11 +76,18 @@ class AccountDeletion:
 
     @deferred
     async def delete_own(self, user: User, password: str | None, source: str = "") -> None:
-        """The user's own deletion, once their password is given: a wrong or missing
-        one is a failed login (``invalid_credentials``), counted by the login's
-        lockout on the username from ``source`` (the client's address key), so that
-        a stolen token is no way to guess the password. The last admin is refused.
-        Fires once steps 1 and 2 are done; the rest goes on (:meth:`finished`)."""
+        """The user's own deletion, once their password is given (:meth:`confirm`).
+        The last admin is refused. Fires once steps 1 and 2 are done; the rest goes
+        on (:meth:`finished`)."""
+        await self.confirm(user, password, source)
+        await self.delete(user.id, keep_an_admin=True)
+
+    @deferred
+    async def confirm(self, user: User, password: str | None, source: str = "") -> None:
+        """``user``'s password, asked before a deletion: a wrong or missing one is a
+        failed login (``invalid_credentials``), counted by the login's lockout on the
+        username from ``source`` (the client's address key), so that a stolen token
+        is no way to guess the password, nor to delete accounts."""
         await self.auth.lockout.admit(user.username, source)
         ok = None
         try:
@@ -91,7 +98,6 @@ class AccountDeletion:
             self.auth.lockout.settle(user.username, source, ok)
         if not ok:
             raise LairError("invalid_credentials")
-        await self.delete(user.id, keep_an_admin=True)
 
     @deferred
     async def delete(self, user_id: str, keep_an_admin: bool = False, wait: bool = False) -> int:

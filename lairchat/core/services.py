@@ -53,6 +53,7 @@ class Core:
         rooms = RoomService(store, hub, clock)
         users = UserService(store, hub, clock)
         auth = AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock))
+        deletion = AccountDeletion(store, hub, clock, auth, rooms)
         return cls(
             store=store,
             hub=hub,
@@ -63,8 +64,8 @@ class Core:
             messages=MessageService(store, hub, clock, users, rooms),
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock, users),
-            admin=AdminService(store, hub, clock, rooms),
-            deletion=AccountDeletion(store, hub, clock, auth, rooms),
+            admin=AdminService(store, hub, clock, rooms, deletion),
+            deletion=deletion,
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 

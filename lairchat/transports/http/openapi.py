@@ -923,6 +923,26 @@ def _paths() -> dict[str, Any]:
                 ),
             )
         },
+        "/api/v1/admin/users/{user_id}": {
+            "delete": op(
+                "adminDeleteUser",
+                "Delete another account (lairchat)",
+                "admin",
+                SUCCESS,
+                params=(USER_ID,),
+                body=obj({"password": STRING}, required=[]),
+                fails=(
+                    (401, ["invalid_credentials"]),
+                    (403, ["account_locked", "permission_denied"]),
+                    (404, ["user_not_found"]),
+                ),
+                description="Needs the admin's own password: a wrong or missing one is a "
+                "failed login (401 `invalid_credentials`, the login's lockout and rate "
+                "limit). Not the admin's own account (403 `permission_denied`: use "
+                "`DELETE /api/v1/users/me`). The account is deleted as by its own "
+                '`DELETE /api/v1/users/me` (docs/SECURITY.md, "Deleting an account").',
+            )
+        },
         "/api/v1/admin/users/{user_id}/unban": {
             "post": op(
                 "unbanUser",

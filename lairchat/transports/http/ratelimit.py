@@ -42,13 +42,19 @@ MARK_READ = b"/api/v1/messages/read"
 SEARCH = b"/api/v1/messages/search"
 
 
-#: lairchat's own route that checks a password, as a login does: ``DELETE`` of it
-#: counts against the ``auth`` allowance too (not ``GET``, which clients call often).
+#: lairchat's own routes that check a password, as a login does: ``DELETE`` of
+#: these count against the ``auth`` allowance too (not ``GET``, which clients call
+#: often): the caller's account, and (an admin's) any account under this prefix.
 ACCOUNT = b"/api/v1/users/me"
+ADMIN_USERS = b"/api/v1/admin/users/"
 
 
 def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
-    if path.startswith(b"/api/v1/auth/") or (path == ACCOUNT and method == b"DELETE"):
+    if path.startswith(b"/api/v1/auth/"):
+        return "auth"
+    if method == b"DELETE" and (
+        path == ACCOUNT or (path.startswith(ADMIN_USERS) and b"/" not in path[len(ADMIN_USERS) :])
+    ):
         return "auth"
     if path in (MARK_READ, SEARCH):
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lairchat.core.ratelimit import address_key
 from lairchat.domain.ids import parse_uuid
 from lairchat.transports.http.bodies import json_body
 from lairchat.transports.http.routing import RouteGroup, route
@@ -32,6 +33,17 @@ class AdminRoutes(RouteGroup):
     async def unban_user(self, request: Any, user_id: str) -> dict:
         user = await self.caller(self.claims(request))
         await self.core.admin.unban(user, parse_uuid(user_id))
+        return {"success": True}
+
+    @route("DELETE", "/api/v1/admin/users/{user_id}")
+    async def delete_user(self, request: Any, user_id: str) -> dict:
+        """Another account, for good, once the admin's own password is given
+        (docs/protocols/HTTP.md); counted against the *auth* allowance, as a login."""
+        claims = self.claims(request)
+        password = json_body(request).opt_text("password")
+        user = await self.caller(claims)
+        source = address_key(self.proxies.client_of_request(request))
+        await self.core.admin.delete_user(user, parse_uuid(user_id), password, source)
         return {"success": True}
 
     @route("DELETE", "/api/v1/admin/rooms/{room_id}")
