@@ -125,6 +125,9 @@ class ActionsMixin:
                 await self.load_members(key[1])
 
     async def _load_unread(self) -> None:
+        """The server's unread counts, and its mention counts where it keeps them (a
+        server without, Lair Chat, leaves the live ones counted as they are)."""
+        known = self.state.live_mentions()
         try:
             me = await self.api.me()
         except ServerError:
@@ -132,6 +135,8 @@ class ActionsMixin:
         counts = me.get("unread_counts")
         if isinstance(counts, dict):
             self.state.set_unread(counts.get("by_room") or {}, counts.get("by_dm") or {})
+            if isinstance(counts.get("mentions"), dict):
+                self.state.set_mentions(counts["mentions"], known)
 
     async def refresh_users(self) -> None:
         self.state.set_users(await self.api.users())

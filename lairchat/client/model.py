@@ -156,6 +156,10 @@ class Conversation:
     #: read. Ids, not a number: one deleted, or edited to mention you no more, is
     #: taken off (a mention made and deleted at once left an ``@`` with nothing).
     mention_ids: set[str] = field(default_factory=set)
+    #: Unread messages mentioning you that the server counted when we last
+    #: (re)connected (lairchat's ``unread_counts.mentions``): known by number only,
+    #: so they stay until the conversation is read or the next count.
+    mention_seed: int = 0
     #: user id → clock time at which the indicator lapses.
     typing: dict[str, float] = field(default_factory=dict)
     #: Bumped on every change to the messages, so widgets can cache what they drew.
@@ -163,8 +167,9 @@ class Conversation:
 
     @property
     def mentions(self) -> int:
-        """How many unread live messages mention you (:attr:`mention_ids`)."""
-        return len(self.mention_ids)
+        """How many unread messages mention you: the server's count at the last
+        (re)connection and those that came live since (:attr:`mention_ids`)."""
+        return self.mention_seed + len(self.mention_ids)
 
     def ids(self) -> set[str]:
         return {m.id for m in self.messages if m.id is not None}

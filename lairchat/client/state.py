@@ -278,6 +278,7 @@ class ClientState(ConversationsMixin):
         if conv.unread or conv.mentions:
             conv.unread = 0
             conv.mention_ids.clear()
+            conv.mention_seed = 0
             conv.version += 1
         self.screen = "chat"
         return conv
@@ -291,6 +292,30 @@ class ClientState(ConversationsMixin):
                     conv = self.conversation(key)
                     conv.unread = count(unread)
                     conv.version += 1
+
+    def live_mentions(self) -> dict[ConvKey, set[str]]:
+        """The ids of the live mentions counted now, conversation by conversation (for
+        :meth:`set_mentions`, taken before the server is asked)."""
+        return {k: set(c.mention_ids) for k, c in self.conversations.items() if c.mention_ids}
+
+    def set_mentions(self, counts: dict[str, Any], known: dict[ConvKey, set[str]]) -> None:
+        """The server's mention counts (lairchat's ``unread_counts.mentions``), asked
+        for when the live mentions were ``known``: those are among the server's if
+        still unread, so they give way to its count; one that came since is added.
+        The conversation shown has nothing unread."""
+        seeds = {
+            (kind, str(ident)): count(n)
+            for kind, table in (("room", counts.get("by_room")), ("dm", counts.get("by_dm")))
+            for ident, n in obj(table).items()
+            if count(n) > 0
+        }
+        for key in {*seeds, *(k for k, c in self.conversations.items() if c.mentions)}:
+            if key == self.current:
+                continue
+            conv = self.conversation(key)
+            conv.mention_seed = seeds.get(key, 0)
+            conv.mention_ids -= known.get(key, set())
+            conv.version += 1
 
     def users_changed(self) -> None:
         """Names were learned: conversations must redraw their authors."""

@@ -161,8 +161,9 @@ class FakeApi:
         self.members_list: dict[str, list[dict[str, Any]]] = {}
         #: ``GET /messages/search`` by (query, kind, target id, before): the body.
         self.search_pages: dict[tuple[str, str | None, str | None, str | None], Any] = {}
-        #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``).
-        self.unread_counts: dict[str, dict[str, int]] | None = None
+        #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``, and
+        #: ``mentions`` with its own ``by_room`` and ``by_dm``).
+        self.unread_counts: dict[str, Any] | None = None
         self.closed = False
 
     async def _answer(self, name: str, *args: Any) -> None:

@@ -408,6 +408,7 @@ const state = {
   online: new Set(),
   unread: new Map(), // conversation key -> count
   mentions: new Map(), // conversation key -> Set of ids of its unread messages mentioning us
+  mentionSeeds: new Map(), // conversation key -> unread mentions the server counted (no ids)
   conversations: new Map(), // key -> conversation
   active: null, // key of the open conversation
   typing: new Map(), // key -> Map(user id -> timer)
@@ -508,6 +509,36 @@ const mentionsMe = (message) =>
  * could count): only these count in the title. */
 const listed = (key) => key.startsWith("dm:") || state.rooms.has(key.slice("room:".length));
 
+/** How many unread messages of `key` mention us: those the server counted when the page
+ * (re)connected, and those that arrived live since. */
+const mentionCount = (key) =>
+  (state.mentionSeeds.get(key) || 0) + (state.mentions.get(key)?.size || 0);
+
+/** `key` read (or gone): none of its mentions is unread any more. */
+function forgetMentions(key) {
+  state.mentions.delete(key);
+  state.mentionSeeds.delete(key);
+}
+
+/** The server's mention counts (lairchat's `unread_counts.mentions`), asked for when the
+ * live mentions were `known` (key -> ids): those are among the server's if still unread,
+ * so they give way to its counts; one that arrived since is ours to count on. A server
+ * that counts none (Lair Chat; `counts` absent) leaves the live ones as they are. */
+function seedMentions(counts, known) {
+  if (!counts || typeof counts !== "object") return;
+  state.mentionSeeds = new Map();
+  for (const [kind, table] of [["room", counts.by_room], ["dm", counts.by_dm]]) {
+    for (const [id, n] of Object.entries(table ?? {})) {
+      if (Number.isInteger(n) && n > 0) state.mentionSeeds.set(`${kind}:${id}`, n);
+    }
+  }
+  for (const [key, ids] of known) {
+    const live = state.mentions.get(key);
+    for (const id of ids) live?.delete(id);
+    if (live && !live.size) state.mentions.delete(key);
+  }
+}
+
 /** Forget `id` as an unread mention (deleted, or edited to mention us no more). */
 function unmention(id) {
   for (const [key, ids] of state.mentions) {
@@ -555,7 +586,7 @@ function setStatus(text) {
  * mention us. */
 function badges(key) {
   const count = state.unread.get(key) || 0;
-  const mentioned = state.mentions.get(key)?.size || 0;
+  const mentioned = mentionCount(key);
   return [
     count && labelled(el("span", "badge", String(count)), `${count} unread`),
     mentioned && labelled(el("span", "badge mention", "@"), mentionsText(mentioned), true),
@@ -724,7 +755,8 @@ function renderLists() {
   const sum = (map, size) =>
     [...map].filter(([key]) => listed(key)).reduce((all, [, n]) => all + size(n), 0);
   const total = sum(state.unread, (n) => n);
-  const mentioned = sum(state.mentions, (ids) => ids.size);
+  const counted = new Set([...state.mentions.keys(), ...state.mentionSeeds.keys()]);
+  const mentioned = [...counted].filter(listed).reduce((all, key) => all + mentionCount(key), 0);
   const marks = mentioned ? `${total}, ${mentioned}@` : String(total);
   document.title = total ? `(${marks}) lairchat` : "lairchat";
   // On a phone the lists are out of sight while a conversation is open, and a mobile
@@ -1293,9 +1325,9 @@ const newestShown = (conv) => conv.messages.at(-1)?.id;
 async function markRead(conv) {
   if (!state.connection?.ready || document.hidden) return;
   clearTimeout(state.readTimer);
-  const had = state.unread.get(conv.key) || state.mentions.has(conv.key);
+  const had = state.unread.get(conv.key) || mentionCount(conv.key);
   state.unread.delete(conv.key);
-  state.mentions.delete(conv.key);
+  forgetMentions(conv.key);
   notificationsRead(conv.key);
   if (had) renderLists();
   let newest = newestShown(conv);
@@ -1738,7 +1770,7 @@ function forgetRoom(roomId) {
   state.roles.delete(roomId);
   state.conversations.delete(key);
   state.unread.delete(key);
-  state.mentions.delete(key);
+  forgetMentions(key);
   notificationsRead(key);
 }
 
@@ -1950,6 +1982,7 @@ function announceFound(name) {
 
 async function loadUnread() {
   const token = state.token;
+  const known = new Map([...state.mentions].map(([key, ids]) => [key, new Set(ids)]));
   try {
     const me = await rest("GET", "/users/me", undefined, token);
     if (state.token !== token) return;
@@ -1957,8 +1990,9 @@ async function loadUnread() {
     state.unread = new Map();
     for (const [id, n] of Object.entries(counts.by_room ?? {})) state.unread.set(`room:${id}`, n);
     for (const [id, n] of Object.entries(counts.by_dm ?? {})) state.unread.set(`dm:${id}`, n);
-    // Mentions are ours (the server counts none): kept while their conversation is
-    // still unread, dropped once it was read (elsewhere, or before the drop).
+    seedMentions(counts.mentions, known);
+    // Live mentions are kept while their conversation is still unread, dropped once
+    // it was read (elsewhere, or before the drop).
     for (const key of state.mentions.keys()) {
       if (!state.unread.get(key)) state.mentions.delete(key);
     }
@@ -2099,6 +2133,7 @@ function forget() {
     online: new Set(),
     unread: new Map(),
     mentions: new Map(),
+    mentionSeeds: new Map(),
     conversations: new Map(),
     typing: new Map(),
     lastTyping: new Map(),

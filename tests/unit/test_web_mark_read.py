@@ -16,7 +16,9 @@ pytestmark = needs_node
 #: conversation first, as its ``message_deleted`` event arriving meanwhile would).
 PAGE = """
 const document = { hidden: false };
-const state = { connection: { ready: true }, unread: new Map(), mentions: new Map() };
+const state = {
+  connection: { ready: true }, unread: new Map(), mentions: new Map(), mentionSeeds: new Map(),
+};
 let sent, shown, answers, conv;
 async function ask(type, fields) {
   sent.push([type, fields]);
@@ -44,7 +46,8 @@ NOT_FOUND = {"success": False, "error": {"code": "message_not_found", "message":
 
 
 def mark(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return appjs.run(["newestShown", "markRead"], MAIN, cases, prelude=PAGE)
+    names = ["mentionCount", "forgetMentions", "newestShown", "markRead"]
+    return appjs.run(names, MAIN, cases, prelude=PAGE)
 
 
 def line(id_: str, created_at: str) -> dict[str, str]:
