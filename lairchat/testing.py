@@ -199,8 +199,9 @@ class MemoryTCPClient:
             assert response["error"]["message"] == message, response
         return response
 
-    def hello(self, encrypted: bool = False, version: str = "1.0") -> None:
-        features = ["encryption"] if encrypted else []
+    def hello(self, encrypted: bool = False, version: str = "1.0", extended: bool = False) -> None:
+        """``extended``: ask for lairchat's own events (core.events.LAIRCHAT_EVENTS)."""
+        features = (["encryption"] if encrypted else []) + (["lairchat-events"] if extended else [])
         self.send({"type": "client_hello", "version": version, "features": features})
         if encrypted:
             self.kx = KeyExchange()
@@ -261,10 +262,10 @@ class MemoryTCPServer:
         assert client.one()["type"] == "server_hello"
         return client
 
-    def login(self, name: str, encrypted: bool = False) -> MemoryTCPClient:
+    def login(self, name: str, encrypted: bool = False, extended: bool = False) -> MemoryTCPClient:
         """An authenticated connection of ``name``, with nothing left to read."""
         client = self.connect()
-        client.hello(encrypted=encrypted)
+        client.hello(encrypted=encrypted, extended=extended)
         client.authenticate(self.account(name))
         client.frames()
         return client

@@ -50,6 +50,8 @@ EVENT_TYPES = frozenset(
         "server_notice",
     }
 )
+#: lairchat's own events, pushed only to clients that ask (docs/protocols/TCP.md).
+LAIRCHAT_EVENT_TYPES = frozenset({"room_created", "invitation_revoked"})
 WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -297,11 +299,14 @@ class TCPClient(_MessageStream):
 
     # -- the handshake ----------------------------------------------------------------
 
-    def hello(self, encrypted: bool = False, client_name: str = "pytest") -> None:
+    def hello(
+        self, encrypted: bool = False, client_name: str = "pytest", extended: bool = False
+    ) -> None:
         """``client_hello``; with ``encrypted``, the key exchange too, after which
         both directions are encrypted. This is the original's TUI client's handshake
-        (``TcpClient::handshake_with_encryption``) with ``client_name`` its own."""
-        features = ["encryption"] if encrypted else []
+        (``TcpClient::handshake_with_encryption``) with ``client_name`` its own.
+        ``extended``: ask for lairchat's own events too (LAIRCHAT_EVENT_TYPES)."""
+        features = (["encryption"] if encrypted else []) + (["lairchat-events"] if extended else [])
         hello = {"type": "client_hello", "version": "1.0", "client_name": client_name}
         self.send({**hello, "features": features})
         if not encrypted:

@@ -39,7 +39,21 @@ class EveryoneAudience:
     exclude: Any = None
 
 
-Audience = RoomAudience | UserAudience | EveryoneAudience
+#: The ``client_hello`` feature that asks for lairchat's own event types
+#: (:class:`OptedInAudience`; docs/protocols/TCP.md, "lairchat's own events").
+LAIRCHAT_EVENTS = "lairchat-events"
+
+
+@dataclass(frozen=True, slots=True)
+class OptedInAudience:
+    """The connections of ``user_ids`` (every user's, if None) whose client asked for
+    :data:`LAIRCHAT_EVENTS`: event types Lair Chat's own client does not know, and
+    would end its TCP connection on, go to these only."""
+
+    user_ids: tuple[str, ...] | None
+
+
+Audience = RoomAudience | UserAudience | EveryoneAudience | OptedInAudience
 
 
 @lru_cache(maxsize=4096)

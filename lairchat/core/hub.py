@@ -19,6 +19,7 @@ from lairchat.core.bounded import forget_oldest
 from lairchat.core.events import (
     Event,
     EveryoneAudience,
+    OptedInAudience,
     RoomAudience,
     UserAudience,
 )
@@ -37,6 +38,11 @@ class ISubscriber(Interface):
         "as they are: the hub then calls ``write(encode(event))`` instead of "
         "``send_event(event)``. ``encode`` caches its result on the event, so one "
         "encoding serves every recipient of that wire format."
+    )
+
+    extended = Attribute(
+        "True if the client asked for lairchat's own event types "
+        "(events.LAIRCHAT_EVENTS); only then does it get OptedInAudience's events."
     )
 
     backlogged = Attribute(
@@ -375,6 +381,9 @@ class Hub:
             # dict.fromkeys: a DM to oneself is one copy per connection, not two.
             users = dict.fromkeys(audience.user_ids)
             return [s for u in users if u != skip for s in by_user.get(u, ())]
+        if isinstance(audience, OptedInAudience):
+            ids = by_user if audience.user_ids is None else dict.fromkeys(audience.user_ids)
+            return [s for u in ids for s in by_user.get(u, ()) if s.extended]
         raise TypeError(audience)  # pragma: no cover - the Audience union is closed
 
     @contextmanager

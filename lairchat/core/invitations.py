@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
-from lairchat.core.events import Event, UserAudience
+from lairchat.core.events import Event, OptedInAudience, UserAudience
 from lairchat.core.hub import Hub
 from lairchat.core.rooms import RoomService
 from lairchat.domain.errors import LairError
@@ -148,8 +148,10 @@ class InvitationService:
         Stored as ``cancelled``, the status Lair Chat defines and never writes: it then
         answers accept and join as a declined one does. Runs with the room's role
         changes and kicks (RoomService.one_change): a moderator demoted or kicked
-        meanwhile revoked before that, or not at all. Nobody is notified: no event type
-        for it is one the original's client knows (docs/architecture.md, "Decisions")."""
+        meanwhile revoked before that, or not at all. No event type for it is one the
+        original's client knows (docs/architecture.md, "Decisions"): only clients that
+        asked for lairchat's own events (the invitee's and the inviter's) are told,
+        ``invitation_revoked``."""
         invitation = await self.store.get_invitation(invitation_id) if invitation_id else None
         if invitation is None:
             raise LairError("invitation_not_found")
@@ -173,3 +175,14 @@ class InvitationService:
                 if await self.store.get_invitation(invitation.id) is None:
                     raise LairError("invitation_not_found")
                 raise LairError("invitation_expired")
+        self.hub.publish(
+            Event(
+                {
+                    "type": "invitation_revoked",
+                    "invitation_id": invitation.id,
+                    "room_id": invitation.room_id,
+                    "revoked_by": actor.id,
+                },
+                OptedInAudience((invitation.invitee_id, invitation.inviter_id)),
+            )
+        )

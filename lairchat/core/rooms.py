@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from lairchat.core import paging
 from lairchat.core.deferreds import KeyedLocks, deferred
-from lairchat.core.events import Event, RoomAudience
+from lairchat.core.events import Event, OptedInAudience, RoomAudience
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.errors import LairError
@@ -94,6 +94,15 @@ class RoomService:
         room = Room(new_id(), name, actor.id, description, is_private, max_members, now, now)
         await self.store.create_room(room, Membership(room.id, actor.id, "owner", now))
         self._admit(room.id, actor)
+        if not room.is_private:
+            # Lair Chat announces no new room (its clients see it at their next
+            # list_rooms); clients that asked for lairchat's own events are told.
+            self.hub.publish(
+                Event(
+                    {"type": "room_created", "room": room.to_wire(), "created_by": actor.id},
+                    OptedInAudience(None),
+                )
+            )
         return room
 
     def _admit(self, room_id: str, user: User) -> None:

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from lairchat.core.events import Event
+from lairchat.core.events import LAIRCHAT_EVENTS, Event
 from lairchat.core.hub import ISubscriber
 from lairchat.core.ratelimit import address_key
 from lairchat.core.services import Core
@@ -243,6 +243,8 @@ class Session:
         self._transport_fast: tuple[Callable, Callable] | None = None
         #: The transport's buffer is full (ISubscriber.backlogged).
         self.backlogged = False
+        #: The client asked for lairchat's own events (ISubscriber.extended).
+        self.extended = False
 
     # -- ISubscriber ----------------------------------------------------------------
 
@@ -617,6 +619,7 @@ class Session:
             )
             self.close("version mismatch")
             return
+        self.extended = LAIRCHAT_EVENTS in message["features"]
         wants_encryption = "encryption" in message["features"]
         if self.settings.encryption_offered and wants_encryption:
             self._kx = KeyExchange()

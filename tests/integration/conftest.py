@@ -79,11 +79,12 @@ class LiveServer(ServerProcess):
     def connect(self) -> TCPClient:
         return TCPClient.connect(self.tcp_port)
 
-    def register(self, prefix: str, encrypted: bool = False) -> TCPClient:
+    def register(self, prefix: str, encrypted: bool = False, extended: bool = False) -> TCPClient:
         """A new user, registered and authenticated on a new connection (legacy
-        ``register``: no HTTP needed). ``client.token``/``user_id``/``username`` are set."""
+        ``register``: no HTTP needed). ``client.token``/``user_id``/``username`` are set.
+        ``extended``: the client asks for lairchat's own events."""
         client = self.connect()
-        client.hello(encrypted=encrypted)
+        client.hello(encrypted=encrypted, extended=extended)
         name = unique(prefix)
         response = client.ok(
             "register", username=name, email=f"{name}@example.com", password=PASSWORD

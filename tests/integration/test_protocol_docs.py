@@ -41,6 +41,7 @@ from lairchat.testing_clients import (
     BINARY,
     CLOSE,
     EVENT_TYPES,
+    LAIRCHAT_EVENT_TYPES,
     TEXT,
     ServerClosed,
     TCPClient,
@@ -514,7 +515,7 @@ def test_the_javascript_encryption_example_is_a_working_client(
 
 def documented_events() -> dict[str, list[str]]:
     """§8's table: each event's fields, in the order the doc gives them."""
-    table = section(TCP_MD, "8. Events").split("### Disconnect")[0]
+    table = section(TCP_MD, "8. Events").split("### lairchat's own events")[0]
     return {
         event: [re.match(r"\s*`(\w+)`", field)[1] for field in fields.split(";")]
         for event, fields in re.findall(r"^\| `(\w+)` \| ([^|]*) \|", table, re.M)
@@ -572,6 +573,37 @@ def test_every_event_carries_the_fields_tcp_md_lists(server: LiveServer) -> None
         guest.close()
         expect(owner, "user_offline")
     assert seen == {kind: fields for kind, fields in documented.items() if kind != "server_notice"}
+
+
+def test_lairchat_events_carry_the_fields_tcp_md_lists_to_those_that_asked(
+    server: LiveServer,
+) -> None:
+    """§8's "lairchat's own events": each made happen and received by a connection
+    that asked for them, with ``type`` then the documented fields in order; a
+    connection that did not ask (as Lair Chat's client) gets none and stays open."""
+    own = section(TCP_MD, "8. Events").split("### lairchat's own events")[1]
+    documented = {
+        event: [re.match(r"\s*`(\w+)`", field)[1] for field in fields.split(";")]
+        for event, fields in re.findall(r"^\| `(\w+)` \| ([^|]*) \|", own, re.M)
+    }
+    assert set(documented) == LAIRCHAT_EVENT_TYPES
+    seen: dict[str, list[str]] = {}
+    owner, plain = server.register("ownowner"), server.register("ownplain")
+    with owner, plain, server.register("ownguest", extended=True) as guest:
+        room = owner.ok("create_room", name=f"own{uuid.uuid4().hex[:8]}")["room"]
+        seen["room_created"] = list(guest.event("room_created", created_by=owner.user_id))[1:]
+        private = owner.ok(
+            "create_room", name=f"own{uuid.uuid4().hex[:8]}", settings={"public": False}
+        )["room"]
+        invitation = owner.ok("invite_to_room", room_id=private["id"], user_id=guest.user_id)
+        guest.event("invitation_received")
+        owner.ok("revoke_invitation", invitation_id=invitation["invitation"]["id"])
+        revoked = guest.event("invitation_revoked", room_id=private["id"])
+        seen["invitation_revoked"] = list(revoked)[1:]
+        assert room["id"] != private["id"]
+        for client in (owner, plain):
+            assert not {m["type"] for m in client.barrier()} & LAIRCHAT_EVENT_TYPES
+    assert seen == documented
 
 
 def error_frame_rows() -> set[tuple[str, str]]:

@@ -32,6 +32,8 @@ class CoreSubscriber:
     #: No fast path: the hub always calls send_event.
     fast = None
     backlogged = False
+    #: Asked for lairchat's own events (ISubscriber.extended).
+    extended = False
 
     def __init__(self, user_id: str, session_id: str):
         self.user_id = user_id

@@ -10,6 +10,7 @@ from zope.interface.verify import verifyObject
 from lairchat.core.events import (
     Event,
     EveryoneAudience,
+    OptedInAudience,
     RoomAudience,
     UserAudience,
     target_audience,
@@ -29,6 +30,8 @@ class Conn:
     #: No fast path: the hub always calls send_event.
     fast = None
     backlogged = False
+    #: Asked for lairchat's own events (ISubscriber.extended).
+    extended = False
 
     def __init__(self, user_id: str, session_id: str = "s"):
         self.user_id = user_id
@@ -161,6 +164,19 @@ def test_target_audience():
     assert target_audience(Target("dm", BOB), ALICE, exclude_user=ALICE) == UserAudience(
         (ALICE, BOB), exclude_user=ALICE
     )
+
+
+def test_lairchat_events_reach_only_connections_that_asked_for_them(hub):
+    """Event types Lair Chat's client does not know would end its TCP connection:
+    only clients that asked (client_hello's lairchat-events) get them."""
+    a1, a2, b1, c1 = Conn(ALICE), Conn(ALICE), Conn(BOB), Conn(CAROL)
+    a2.extended = c1.extended = True
+    connect(hub, a1, a2, b1, c1)
+    assert hub.publish(ping(OptedInAudience((ALICE, BOB)))) == 1
+    assert (a1.events, len(a2.events), b1.events, c1.events) == ([], 1, [], [])
+    assert hub.publish(ping(OptedInAudience(None))) == 2  # everyone's that asked
+    assert (a1.events, len(a2.events), b1.events, len(c1.events)) == ([], 2, [], 1)
+    assert hub.publish(ping(OptedInAudience((CAROL, CAROL)))) == 1  # one copy each
 
 
 def test_everyone_audience_with_exclusion(hub):

@@ -1299,6 +1299,36 @@ def test_revoke_invitation(world: World) -> None:
     alice.fails("revoke_invitation", "invitation_expired", invitation_id=invitation_id)
 
 
+def test_lairchat_events_go_only_to_clients_that_asked_for_them(world: World) -> None:
+    """Our own event types, for what Lair Chat announces to no one (a new public
+    room, a revoked invitation): sent only to connections whose client_hello asked
+    for "lairchat-events", since an unknown type ends Lair Chat's TCP client."""
+    alice, plain_bob = world.login("alice"), world.login("bob")
+    bob, carol = world.login("bob", extended=True), world.login("carol", extended=True)
+    clear(alice, plain_bob, bob)  # presence
+    make_room(alice, "secret", public=False)
+    lobby = make_room(alice, "lobby")
+    assert alice.frames() == plain_bob.frames() == []
+    for client in (bob, carol):
+        (created,) = client.frames()
+        assert created["type"] == "room_created" and created["created_by"] == world.uid("alice")
+        assert (created["room"]["id"], created["room"]["name"]) == (lobby, "lobby")
+    secret = make_room(alice, "hidden", public=False)
+    invitation = alice.ok("invite_to_room", room_id=secret, user_id=world.uid("bob"))
+    clear(alice, bob, plain_bob, carol)
+    alice.ok("revoke_invitation", invitation_id=invitation["invitation"]["id"])
+    assert bob.frames() == [
+        {
+            "type": "invitation_revoked",
+            "invitation_id": invitation["invitation"]["id"],
+            "room_id": secret,
+            "revoked_by": world.uid("alice"),
+        }
+    ]
+    assert alice.frames() == plain_bob.frames() == carol.frames() == []
+    plain_bob.ping()  # its connection is as it was
+
+
 def test_invitation_expiry_and_room_full(world: World) -> None:
     alice, bob, carol = world.login("alice"), world.login("bob"), world.login("carol")
     small = make_room(alice, "small", public=False, max_members=2)

@@ -77,6 +77,7 @@ class FakeConnection:
     #: No fast path: the hub always calls send_event.
     fast = None
     backlogged = False
+    extended = False
 
     def __init__(self, user_id: str, session_id: str):
         self.user_id = user_id
