@@ -26,6 +26,7 @@ from lairchat.client.config import ClientConfig, derive_http_url
 from lairchat.client.net.errors import ServerError, unsupported
 from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Link, Opener
+from lairchat.client.roomadmin import RoomAdminMixin
 from lairchat.client.state import HOME, ClientState, ConvKey
 from lairchat.client.ui.overlays import (
     ConfirmDialog,
@@ -61,7 +62,7 @@ def default_opener(reactor: Any, config: ClientConfig) -> Opener:
     return tcp_opener(reactor, config.host, config.port, tls=config.tls, trust=config.trust)
 
 
-class App(ActionsMixin):
+class App(ActionsMixin, RoomAdminMixin):
     """Wires the network, the state and the view together."""
 
     def __init__(
@@ -342,6 +343,8 @@ class App(ActionsMixin):
                 self._edit_last(text, message_id)
             case c.DeleteLast():
                 self._delete_last()
+            case c.RoomAdminAction():
+                self.room_admin(action)
             case _:
                 state.notify("Not available here", "error")
 

@@ -8,6 +8,7 @@ follow the original client: vim-like normal mode, ``i`` to type, ``Esc`` to stop
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -293,6 +294,91 @@ class OpenConversation(Action):
     key: tuple[str, str]
 
 
+class RoomAdminAction(Action):
+    """Base of the room owner's and the admin's actions (``lairchat/client/roomadmin.py``
+    carries them out)."""
+
+
+@dataclass(frozen=True)
+class ShowRoomInfo(RoomAdminAction):
+    """``/topic`` (``about`` "topic"), ``/private`` or ``/limit`` alone ("settings"):
+    the room shown as the server has it now."""
+
+    about: Literal["topic", "settings"]
+
+
+@dataclass(frozen=True)
+class EditRoom(RoomAdminAction):
+    """``/topic TEXT`` (``""`` clears it) and ``/rename NAME``: what is None stays."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SetRoomSetting(RoomAdminAction):
+    """``/private on|off`` (``public``) and ``/limit N|off`` (``max_members``, None
+    for no limit): one setting changes, the others are sent as the server has them."""
+
+    key: Literal["public", "max_members"]
+    value: bool | int | None
+
+
+@dataclass(frozen=True)
+class ShowDeleteRoomForm(RoomAdminAction):
+    """Ask for the room's name typed again before deleting it: the room shown
+    (``/delete-room``), or, with ``admin``, the one ``room`` names (``/admin
+    delete-room NAME|ID``, through the admin route)."""
+
+    room: str | None = None
+    admin: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteRoom(RoomAdminAction):
+    """Delete the room, for good; the form checked its name typed again."""
+
+    room_id: str
+    name: str
+    admin: bool = False
+
+
+@dataclass(frozen=True)
+class AdminStats(RoomAdminAction):
+    """``/admin stats``: the server's counts."""
+
+
+@dataclass(frozen=True)
+class Ban(RoomAdminAction):
+    """``/ban USER [DURATION] [REASON]``: ``hours`` None is a permanent ban."""
+
+    username: str
+    hours: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Unban(RoomAdminAction):
+    username: str
+
+
+@dataclass(frozen=True)
+class ShowDeleteUserForm(RoomAdminAction):
+    """``/delete-user USER``: the admin's password (masked) and the name typed again."""
+
+    username: str
+
+
+@dataclass(frozen=True)
+class DeleteUser(RoomAdminAction):
+    """Delete another account, for good (``DELETE /admin/users/{id}``), with the
+    admin's own password, which is not in the ``repr``."""
+
+    user_id: str
+    username: str
+    password: str = field(repr=False)
+
+
 @dataclass(frozen=True)
 class CommandError:
     """Not an action: what to tell the user about a command that cannot run."""
@@ -320,6 +406,16 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/password", "", "change your password (ends your other sessions)"),
     ("/sessions", "", "list where you are signed in, and end a session"),
     ("/delete-account", "", "delete your account and its messages, for good"),
+    ("/topic", "[TEXT|-]", "show the room's topic, set it to TEXT, or clear it (-)"),
+    ("/rename", "NAME", "rename the room shown (owners, moderators)"),
+    ("/private", "on|off", "make the room invitation only, or public (owners, moderators)"),
+    ("/limit", "N|off", "allow at most N members in the room, or any number"),
+    ("/delete-room", "", "delete the room shown, for everyone (owners)"),
+    ("/admin stats", "", "the server's counts (admins only)"),
+    ("/ban", "USER [DURATION] [REASON]", "ban USER for 2h, 3d, 1w... or for good (admins only)"),
+    ("/unban", "USER", "lift USER's ban (admins only)"),
+    ("/delete-user", "USER", "delete USER's account, for good (admins only)"),
+    ("/admin delete-room", "NAME|ID", "delete any room (admins only)"),
     ("/reconnect", "", "reconnect to the server now"),
     ("/bell", "on|off", "ring the terminal bell for mentions and DMs elsewhere"),
     ("/quit", "", "leave the client"),
@@ -402,6 +498,22 @@ def parse_input(text: str) -> Action | CommandError | None:
             # As /password: whatever follows is ignored; the form asks for the
             # password (masked) and the username again.
             return ShowDeleteAccountForm()
+        case "topic":
+            return _topic(arg)
+        case "rename":
+            return _needs(arg.removeprefix("#"), "/rename NAME") or EditRoom(arg.removeprefix("#"))
+        case "private":
+            return _private(arg)
+        case "limit":
+            return _limit(arg)
+        case "delete-room":
+            # As /delete-account: whatever follows is ignored; the form names the room
+            # shown and asks for its name typed again.
+            return ShowDeleteRoomForm()
+        case "admin":
+            return _admin(arg)
+        case "ban" | "unban" | "delete-user":
+            return _admin(f"{name} {arg}")
         case "reconnect":
             return Reconnect()
         case "bell":
@@ -410,6 +522,83 @@ def parse_input(text: str) -> Action | CommandError | None:
             return SetBell({"on": True, "off": False}.get(arg.lower()))
         case _:
             return CommandError(f"Unknown command /{name} (see /help)")
+
+
+#: ``/topic -`` and ``/topic -delete`` (irssi's and WeeChat's spelling) clear it.
+TOPIC_CLEAR = ("-", "-delete")
+_SWITCH = {"on": True, "off": False}
+_NO_LIMIT = ("off", "none")
+#: A ban's length: a whole number of hours, days or weeks (the server counts hours).
+_DURATION = re.compile(r"(\d+)([a-z]*)", re.IGNORECASE | re.ASCII)
+_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+BAN_USAGE = "Usage: /ban USER [DURATION] [REASON], DURATION like 2h, 3d or 1w (none: for good)"
+ADMIN_USAGE = (
+    "Usage: /admin stats | ban USER [DURATION] [REASON] | unban USER | delete-user USER"
+    " | delete-room NAME|ID"
+)
+
+
+def _topic(arg: str) -> Action:
+    if not arg:
+        return ShowRoomInfo("topic")
+    return EditRoom(description="" if arg.lower() in TOPIC_CLEAR else arg)
+
+
+def _private(arg: str) -> Action | CommandError:
+    if not arg:
+        return ShowRoomInfo("settings")
+    if arg.lower() not in _SWITCH:
+        return CommandError("Usage: /private on|off")
+    return SetRoomSetting("public", not _SWITCH[arg.lower()])
+
+
+def _limit(arg: str) -> Action | CommandError:
+    if not arg:
+        return ShowRoomInfo("settings")
+    if arg.lower() in _NO_LIMIT:
+        return SetRoomSetting("max_members", None)
+    if not (arg.isascii() and arg.isdigit()):
+        return CommandError("Usage: /limit N|off (N: the most members the room may have)")
+    return SetRoomSetting("max_members", int(arg))
+
+
+def _ban(arg: str) -> Action | CommandError:
+    """``USER [DURATION] [REASON]``: a second word made of digits is the duration,
+    which must then have a unit (``24`` alone might be meant as hours or days, and
+    ``0h`` is no ban at all); anything else starts the reason."""
+    who, _, rest = arg.partition(" ")
+    if not who.lstrip("@"):
+        return CommandError(BAN_USAGE)
+    first, _, after = rest.strip().partition(" ")
+    length = _DURATION.fullmatch(first)
+    if length is None:
+        return Ban(who.lstrip("@"), None, rest.strip() or None)
+    count, unit = int(length.group(1)), length.group(2).lower()
+    if unit not in _HOURS or count == 0:
+        return CommandError(BAN_USAGE)
+    return Ban(who.lstrip("@"), count * _HOURS[unit], after.strip() or None)
+
+
+def _admin(arg: str) -> Action | CommandError:
+    """``/admin SUBCOMMAND ...``; ``/ban``, ``/unban`` and ``/delete-user`` are its
+    subcommands typed without ``/admin``."""
+    sub, _, rest = arg.strip().partition(" ")
+    rest = rest.strip()
+    match sub.lower():
+        case "stats":
+            return AdminStats()
+        case "ban":
+            return _ban(rest)
+        case "unban":
+            return _needs(rest, "/unban USER") or Unban(rest.split()[0].lstrip("@"))
+        case "delete-user":
+            user = rest.split()[0].lstrip("@") if rest else ""
+            return _needs(user, "/delete-user USER") or ShowDeleteUserForm(user)
+        case "delete-room":
+            room = rest.removeprefix("#")
+            return _needs(room, "/admin delete-room NAME|ID") or ShowDeleteRoomForm(room, True)
+        case _:
+            return CommandError(ADMIN_USAGE)
 
 
 #: Normal mode, message pane focused (the original's key map, plus a few aliases).
@@ -494,6 +683,14 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Delete account", "gone for good, with your messages", ShowDeleteAccountForm()),
     ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
+    ("Room topic", "/topic TEXT sets it, /topic - clears it", EnterInsert("/topic ")),
+    ("Rename room", "/rename NAME (owners, moderators)", EnterInsert("/rename ")),
+    ("Room settings", "private or public, member limit", ShowRoomInfo("settings")),
+    ("Delete room", "the room shown, for everyone (owners)", ShowDeleteRoomForm()),
+    ("Server stats", "users, rooms, messages (admins only)", AdminStats()),
+    ("Ban user", "/ban USER [2h|3d|1w] [REASON] (admins only)", EnterInsert("/ban ")),
+    ("Unban user", "/unban USER (admins only)", EnterInsert("/unban ")),
+    ("Delete user", "/delete-user USER (admins only)", EnterInsert("/delete-user ")),
     ("Quit", "leave the client", Quit(confirm=True)),
 ]
 

@@ -16,7 +16,7 @@ from lairchat.client.model import TYPING_TTL, ConvKey, Member
 if TYPE_CHECKING:
     from lairchat.client.state import ClientState
 
-__all__ = ["HANDLERS", "apply_event"]
+__all__ = ["HANDLERS", "apply_event", "on_room_deleted", "room_changed"]
 
 FollowUp = tuple[str, str]
 
@@ -123,9 +123,32 @@ def on_room_deleted(state: ClientState, event: dict[str, Any]) -> None:
 
 
 def on_room_updated(state: ClientState, event: dict[str, Any]) -> None:
-    room = event.get("room") or {}
-    if str(room.get("id", "")) in state.rooms:
-        state.add_room(room)
+    room = event.get("room")
+    if isinstance(room, dict) and str(room.get("id", "")) in state.rooms:
+        room_changed(state, room, str(event.get("changed_by") or ""))
+
+
+def room_changed(state: ClientState, room: dict[str, Any], changed_by: str) -> None:
+    """A known room's new name, topic and settings, from ``room_updated`` or from the
+    answer to our own change (whichever comes first: the second finds nothing new).
+    The title bar and the room list show them; the room's conversation, if open,
+    says what changed and who changed it, as an IRC client does."""
+    room_id = str(room.get("id", ""))
+    before = state.rooms.get(room_id)
+    old = (before.name, before.description or "", before.is_private) if before else None
+    info = state.add_room(room)
+    key: ConvKey = ("room", room_id)
+    if old is None or key not in state.conversations:
+        return
+    who = "You" if state.is_me(changed_by) else state.username_of(changed_by or None)
+    if info.name != old[0]:
+        state.system(f"{who} renamed the room to #{info.name}", key)
+    if (info.description or "") != old[1]:
+        topic = info.description
+        state.system(f"{who} set the topic: {topic}" if topic else f"{who} cleared the topic", key)
+    if info.is_private != old[2]:
+        kind = "private (invitation only)" if info.is_private else "public"
+        state.system(f"{who} made the room {kind}", key)
 
 
 def on_user_online(state: ClientState, event: dict[str, Any]) -> None:

@@ -164,6 +164,14 @@ class FakeApi:
         #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``, and
         #: ``mentions`` with its own ``by_room`` and ``by_dm``).
         self.unread_counts: dict[str, Any] | None = None
+        #: ``GET /admin/stats``'s ``stats``.
+        self.stats: dict[str, Any] = {
+            "total_users": 12,
+            "total_rooms": 3,
+            "online_users": 4,
+            "total_messages": 870,
+            "connections": 5,
+        }
         self.closed = False
 
     async def _answer(self, name: str, *args: Any) -> None:
@@ -323,6 +331,64 @@ class FakeApi:
     async def room_invitations(self, room_id: str) -> tuple[list[dict[str, Any]], bool]:
         await self._answer("room_invitations", room_id)
         return self.room_invitation_lists.get(room_id, []), self.room_invitations_more
+
+    # -- room settings and administration (``lairchat/client/roomadmin.py``) -----------
+
+    def _room_dict(self, room_id: str) -> dict[str, Any]:
+        """The room's object in the lists (the same one, so changes show there)."""
+        for item in self.rooms_list + self.joined_list:
+            if item["room"]["id"] == room_id:
+                return item["room"]
+        from lairchat.client.net.errors import ServerError
+
+        raise ServerError("room_not_found", "Room not found", status=404)
+
+    async def room(self, room_id: str) -> dict[str, Any]:
+        await self._answer("room", room_id)
+        return {"room": self._room_dict(room_id), "membership": None, "member_count": 2}
+
+    async def update_room(
+        self,
+        room_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """As the server: what is given changes; ``settings`` replaces them all."""
+        await self._answer("update_room", room_id, name, description, settings)
+        found = self._room_dict(room_id)
+        if name is not None:
+            found["name"] = name
+        if description is not None:
+            found["settings"]["description"] = description
+        if settings is not None:
+            found["settings"]["is_private"] = settings.get("public") is False
+            found["settings"]["max_members"] = settings.get("max_members")
+        return found
+
+    async def delete_room(self, room_id: str) -> None:
+        await self._answer("delete_room", room_id)
+
+    async def admin_stats(self) -> dict[str, Any]:
+        await self._answer("admin_stats")
+        return dict(self.stats)
+
+    async def ban_user(
+        self, user_id: str, reason: str | None = None, duration_hours: int | None = None
+    ) -> dict[str, Any]:
+        await self._answer("ban_user", user_id, reason, duration_hours)
+        expires = None if duration_hours is None else "2025-01-22T12:00:00Z"
+        return {"success": True, "expires_at": expires}
+
+    async def unban_user(self, user_id: str) -> None:
+        await self._answer("unban_user", user_id)
+
+    async def admin_delete_user(self, user_id: str, password: str) -> None:
+        await self._answer("admin_delete_user", user_id, password)
+
+    async def admin_delete_room(self, room_id: str) -> None:
+        await self._answer("admin_delete_room", room_id)
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,14 @@ def test_people_panel_keys(key: str, action: c.Action | None) -> None:
 
 
 def test_every_listed_command_parses() -> None:
-    samples = {"NAME": "x", "NAME|ID": "x", "USER": "bob", "USER ROLE": "bob member", "TEXT": "t"}
+    samples = {
+        "NAME": "x",
+        "NAME|ID": "x",
+        "USER": "bob",
+        "USER ROLE": "bob member",
+        "TEXT": "t",
+        "USER [DURATION] [REASON]": "bob 2h spam",
+    }
     for name, args, _ in c.COMMANDS:
         line = f"{name} {samples.get(args, '')}".strip()
         assert isinstance(c.parse_input(line), c.Action), line

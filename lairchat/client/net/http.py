@@ -37,6 +37,12 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def _given(**fields: Any) -> dict[str, Any]:
+    """A body of the fields that have a value: an absent field leaves the server's
+    as it is (or its default), where a null one might not on another server."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 class HttpApi:
     """A logged-in (or not yet) API client for one base URL."""
 
@@ -279,6 +285,25 @@ class HttpApi:
         body = {"name": name, "settings": {"public": not private}}
         return (await self.call("POST", "/api/v1/rooms", body=body)).get("room") or {}
 
+    async def update_room(
+        self,
+        room_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``PATCH /rooms/{id}`` (owners and moderators): the fields given change, the
+        others stay. ``settings`` replaces all of them (a missing ``public`` means
+        public), so callers send the current ones with the change. The room after."""
+        body = _given(name=name, description=description, settings=settings)
+        path = f"/api/v1/rooms/{_seg(room_id)}"
+        return (await self.call("PATCH", path, body=body)).get("room") or {}
+
+    async def delete_room(self, room_id: str) -> None:
+        """``DELETE /rooms/{id}``: the room's creator or one of its owners."""
+        await self.call("DELETE", f"/api/v1/rooms/{_seg(room_id)}")
+
     async def join_room(self, room_id: str) -> dict[str, Any]:
         return await self.call("POST", f"/api/v1/rooms/{_seg(room_id)}/join")
 
@@ -364,3 +389,30 @@ class HttpApi:
         and moderators, and whether older ones were left out."""
         data = await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}/invitations")
         return list(data.get("invitations") or []), bool(data.get("has_more"))
+
+    # -- administration (the caller's stored role must be admin) ------------------------
+
+    async def admin_stats(self) -> dict[str, Any]:
+        """``GET /admin/stats``: the ``stats`` object (users, rooms, messages, ...)."""
+        return (await self.call("GET", "/api/v1/admin/stats")).get("stats") or {}
+
+    async def ban_user(
+        self, user_id: str, reason: str | None = None, duration_hours: int | None = None
+    ) -> dict[str, Any]:
+        """Ban ``user_id`` (permanently without a duration); the answer holds the
+        ban's ``expires_at`` (null when permanent)."""
+        body = _given(reason=reason, duration_hours=duration_hours)
+        return await self.call("POST", f"/api/v1/admin/users/{_seg(user_id)}/ban", body=body)
+
+    async def unban_user(self, user_id: str) -> None:
+        await self.call("POST", f"/api/v1/admin/users/{_seg(user_id)}/unban")
+
+    async def admin_delete_user(self, user_id: str, password: str) -> None:
+        """lairchat's ``DELETE /admin/users/{id}``: another account goes for good, as
+        its owner's deletion would. ``password`` is the admin's own."""
+        path = f"/api/v1/admin/users/{_seg(user_id)}"
+        await self.call("DELETE", path, body={"password": password})
+
+    async def admin_delete_room(self, room_id: str) -> None:
+        """``DELETE /admin/rooms/{id}``: any room, as its owner could."""
+        await self.call("DELETE", f"/api/v1/admin/rooms/{_seg(room_id)}")

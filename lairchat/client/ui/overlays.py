@@ -704,11 +704,11 @@ class DeleteAccountOverlay(FormOverlay):
     width = 64
     height = 17
 
-    def __init__(self, controller: Controller, username: str) -> None:
+    def __init__(self, controller: Controller, username: str, intro: str = DELETE_ACCOUNT_INTRO):
         self.username = username
         super().__init__(
             controller,
-            DELETE_ACCOUNT_INTRO,
+            intro,
             [Field("Password", "*"), Field("Username")],
             "Tab/Enter: next field · Enter on Username: delete · Esc: cancel",
         )
@@ -721,6 +721,13 @@ class DeleteAccountOverlay(FormOverlay):
         elif typed.strip() != self.username:
             self.fields[1].edit.set_edit_text("")
             self._focus = 1
-            self._say(f"Type your username, {self.username}, to confirm")
+            self._say(self._confirm_hint())
         else:
-            self._send("Deleting the account…", c.DeleteAccount(password))
+            self._send("Deleting the account…", self._deletion(password))
+
+    def _confirm_hint(self) -> str:
+        return f"Type your username, {self.username}, to confirm"
+
+    def _deletion(self, password: str) -> c.Action:
+        """What the form sends once filled in (another account's, for an admin's)."""
+        return c.DeleteAccount(password)
