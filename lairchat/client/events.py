@@ -204,6 +204,27 @@ def on_invitation_received(state: ClientState, event: dict[str, Any]) -> None:
     )
 
 
+def on_invitation_revoked(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own event (the client asks for them in its hello): the invitation
+    leaves the invitee's list and the room's pending list at once, where Lair Chat's
+    way is to find it gone at the next listing."""
+    invitation_id = str(event.get("invitation_id", ""))
+    mine = next((i for i in state.invitations if i.id == invitation_id), None)
+    state.remove_invitation(invitation_id)
+    state.remove_room_invitation(invitation_id)
+    if mine is not None:
+        state.system(f"The invitation to #{mine.room_name} was withdrawn")
+
+
+def on_room_created(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own event: a new public room joins the room list (``/rooms``) at
+    once; one already known (our own, from the answer) is left as it is."""
+    room = event.get("room")
+    if isinstance(room, dict) and str(room.get("id", "")) not in state.rooms:
+        mine = state.is_me(str(event.get("created_by", "")))
+        state.add_room(room, member_count=1, is_member=mine, role="owner" if mine else None)
+
+
 def on_server_notice(state: ClientState, event: dict[str, Any]) -> None:
     severity = str(event.get("severity", "info"))
     text = str(event.get("message", ""))
@@ -232,6 +253,8 @@ HANDLERS: dict[str, Callable[[ClientState, dict[str, Any]], Any]] = {
     "user_offline": on_user_offline,
     "user_typing": on_user_typing,
     "invitation_received": on_invitation_received,
+    "invitation_revoked": on_invitation_revoked,
+    "room_created": on_room_created,
     "server_notice": on_server_notice,
     "session_expiring": on_session_expiring,
     "error": on_error,

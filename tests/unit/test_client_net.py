@@ -127,7 +127,12 @@ def test_plain_handshake() -> None:
     assert channel.sent == []
     s.frame_received(HELLO)
     assert channel.sent == [
-        {"type": "client_hello", "version": "1.0", "client_name": "lairchat-client"},
+        {
+            "type": "client_hello",
+            "version": "1.0",
+            "client_name": "lairchat-client",
+            "features": ["lairchat-events"],
+        },
         {"type": "authenticate", "token": "jwt", "request_id": "auth"},
     ]
     s.frame_received(
@@ -141,7 +146,7 @@ def test_encrypted_handshake_switches_after_the_key_exchange_response() -> None:
     s, channel, listener, _ = session(encrypt=True)
     s.frame_received(HELLO)
     assert channel.types() == ["client_hello", "key_exchange"]
-    assert channel.sent[0]["features"] == ["encryption"]
+    assert channel.sent[0]["features"] == ["encryption", "lairchat-events"]
     server = KeyExchange()
     client_key = channel.sent[1]["public_key"]
     s.frame_received({"type": "key_exchange_response", "public_key": server.public_key_b64})
@@ -161,7 +166,7 @@ def test_websocket_ignores_encrypt_since_tls_covers_it() -> None:
     s, channel, listener, _ = session(encrypt=True, can_encrypt=False)
     s.frame_received(HELLO)
     assert channel.types() == ["client_hello", "authenticate"]
-    assert "features" not in channel.sent[0]
+    assert channel.sent[0]["features"] == ["lairchat-events"]  # no encryption asked
 
 
 def test_encryption_asked_but_not_offered() -> None:

@@ -430,6 +430,25 @@ def test_invitation_event(state: ClientState) -> None:
     assert state.invitations == []
 
 
+def test_lairchat_events_revoke_an_invitation_and_list_a_new_room(state: ClientState) -> None:
+    """The server's own events (the client asks for them in its hello): a revoked
+    invitation leaves the list at once; a new public room joins the room list."""
+    invitation = {"id": "i1", "room_id": OTHER, "room_name": "secret", "inviter_id": BOB}
+    state.apply_event({"type": "invitation_received", "invitation": invitation})
+    state.apply_event(
+        {"type": "invitation_revoked", "invitation_id": "i1", "room_id": OTHER, "revoked_by": BOB}
+    )
+    assert state.invitations == []
+    shown = state.conversation(state.current).messages[-1]
+    assert shown.content == "The invitation to #secret was withdrawn"
+    room = {"id": "r-new", "name": "lobby", "owner": BOB, "settings": {}}
+    state.apply_event({"type": "room_created", "room": room, "created_by": BOB})
+    assert state.rooms["r-new"].name == "lobby" and not state.rooms["r-new"].is_member
+    state.apply_event({"type": "room_created", "room": {**room, "name": "x"}, "created_by": BOB})
+    assert state.rooms["r-new"].name == "lobby"  # a known room is left as it is
+    state.apply_event({"type": "invitation_revoked", "invitation_id": "unknown"})  # no error
+
+
 def test_notices_expire_and_errors_win(state: ClientState, clock: FakeClock) -> None:
     state.notify("careful", "error")
     state.notify("fyi")

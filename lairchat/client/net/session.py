@@ -34,6 +34,9 @@ __all__ = ["PROTOCOL_VERSION", "Channel", "ClientSession", "SessionListener"]
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = "1.0"
+#: The hello feature asking for lairchat's own events (room_created,
+#: invitation_revoked; docs/protocols/TCP.md), which Lair Chat's server never sends.
+LAIRCHAT_EVENTS = "lairchat-events"
 CLIENT_NAME = "lairchat-client"
 REQUEST_TIMEOUT = 15.0
 
@@ -141,6 +144,8 @@ class ClientSession:
             "type": "client_hello",
             "version": PROTOCOL_VERSION,
             "client_name": CLIENT_NAME,
+            # lairchat's own events (TCP.md); a server that does not know it ignores it.
+            "features": [LAIRCHAT_EVENTS],
         }
         if self._encrypt:
             if not self.channel.can_encrypt:
@@ -150,7 +155,7 @@ class ClientSession:
                 return
             else:
                 self._kx = KeyExchange()
-                hello["features"] = ["encryption"]
+                hello["features"] = ["encryption", LAIRCHAT_EVENTS]
                 self.channel.send(hello)
                 self.channel.send({"type": "key_exchange", "public_key": self._kx.public_key_b64})
                 self.state = "key_exchange"
