@@ -20,6 +20,8 @@ const NOTIFY_EVERY_MS = 5_000;
 /** How much of a message a notification shows. */
 const NOTIFIED_CHARS = 200;
 const PING_EVERY_MS = 30_000;
+/** The hello feature asking for lairchat's own events (`room_created`, `invitation_revoked`). */
+const LAIRCHAT_EVENTS = "lairchat-events";
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const TYPING_EVERY_MS = 3_000;
@@ -324,7 +326,9 @@ class Connection {
   /** The server said hello (always its first frame): hello back, then the token. Its
    * `authenticate_response` comes to `handlers.authenticated`. */
   signIn() {
-    this.send({ type: "client_hello", version: "1.0", client_name: "lairchat web" });
+    // lairchat's own events (docs/protocols/TCP.md): a server that does not know them ignores it.
+    const features = [LAIRCHAT_EVENTS];
+    this.send({ type: "client_hello", version: "1.0", client_name: "lairchat web", features });
     this.send({ type: "authenticate", token: this.token, request_id: "authenticate" });
   }
 
@@ -2452,6 +2456,30 @@ function systemLine(roomId, text) {
   }
 }
 
+/** lairchat's own `invitation_revoked` (asked for in the hello): the invitation leaves our
+ * invitations, saying so, and the room's pending invitations if they are shown. */
+function invitationRevoked(id) {
+  const mine = state.invitations.find((inv) => inv.id === id);
+  if (mine) {
+    state.invitations = state.invitations.filter((inv) => inv.id !== id);
+    showNotice(["The invitation to “", named(mine.room_name), "” was withdrawn."]);
+    renderInvitations();
+  }
+  const invited = state.invited;
+  if (invited?.list?.some((inv) => inv.id === id)) {
+    invited.list = invited.list.filter((inv) => inv.id !== id);
+    renderInvited();
+  }
+}
+
+/** lairchat's own `room_created`: a new public room joins the public rooms listed, unless
+ * known already (ours comes in the answer to our request). */
+function roomCreated(room) {
+  if (!room?.id || state.rooms.has(room.id) || state.publicRooms.has(room.id)) return;
+  state.publicRooms.set(room.id, { room, member_count: 1 });
+  renderRooms();
+}
+
 function onEvent(event) {
   handleEvent(event);
   // After the event's own handling: a room left or deleted is closed by then.
@@ -2533,6 +2561,12 @@ function handleEvent(event) {
       break;
     case "server_notice":
       showNotice(event.message, event.severity, true);
+      break;
+    case "invitation_revoked":
+      invitationRevoked(event.invitation_id);
+      break;
+    case "room_created":
+      roomCreated(event.room);
       break;
     default:
       break; // newer servers may add events
