@@ -566,10 +566,10 @@ def _ban(arg: str) -> Action | CommandError:
     """``USER [DURATION] [REASON]``: a second word made of digits is the duration,
     which must then have a unit (``24`` alone might be meant as hours or days, and
     ``0h`` is no ban at all); anything else starts the reason."""
-    who, _, rest = arg.partition(" ")
+    who, rest = (arg.split(None, 1) + ["", ""])[:2]
     if not who.lstrip("@"):
         return CommandError(BAN_USAGE)
-    first, _, after = rest.strip().partition(" ")
+    first, after = (rest.split(None, 1) + ["", ""])[:2]
     length = _DURATION.fullmatch(first)
     if length is None:
         return Ban(who.lstrip("@"), None, rest.strip() or None)

@@ -4,7 +4,8 @@ tmux, against ``twistd lairchat`` (docs/CLIENT.md, "Managing a room" and
 limits and renames it, then deletes it after typing its name; a user who is no
 admin is refused ``/admin stats`` in the server's words; the admin (made at start
 with ``LAIR_ADMIN_USERNAME``) bans, unbans and deletes an account, each checked by
-that account's login. The tmux helpers are those of ``test_client_tmux.py``."""
+that account's login. A member in another client sees the changes and the room
+closed. The tmux helpers are those of ``test_client_tmux.py``."""
 
 from __future__ import annotations
 
@@ -44,14 +45,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_an_owner_changes_and_deletes_a_room(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
-    t, _, tag = registered_terminal(server, terminals, tmp_path)
+    t, alice, tag = registered_terminal(server, terminals, tmp_path)
     room = f"room_{tag}"
     t.keys("i")
     t.command(f"/create {room}")
     t.wait_for(f"You created the room #{room}")
+    # A member, in a client of their own, sees each change as it happens.
+    b = Terminal(tmux_binary(), f"lairchat-test-{tag}", "bob", server.client_args(), tmp_path)
+    terminals.append(b)
+    b.register(f"bob_{tag}")
+    b.keys("i")
+    b.command(f"/join {room}")
+    t.wait_for(f"bob_{tag} joined the room")
     t.command("/topic Weekly sync on Mondays")
     shown = t.wait_for("You set the topic: Weekly sync on Mondays")
     assert f"#{room} — Weekly sync on Mondays  [owner]" in shown
+    shown = b.wait_for(f"{alice} set the topic: Weekly sync on Mondays")
+    assert f"#{room} — Weekly sync on Mondays" in shown
     t.command("/private on")
     shown = t.wait_for("You made the room private (invitation only)")
     assert f"#{room} (private)" in shown
@@ -61,6 +71,7 @@ def test_an_owner_changes_and_deletes_a_room(
     t.wait_for(f"#{room} is private (invitation only), at most 5 members")
     t.command(f"/rename {room}_x")
     t.wait_for(f"You renamed the room to #{room}_x")
+    b.wait_for(f"{alice} renamed the room to #{room}_x")
     t.command("/delete-room")
     t.wait_for("Enter: delete · Esc: cancel")
     t.type("wrong")
@@ -69,6 +80,8 @@ def test_an_owner_changes_and_deletes_a_room(
     t.type(f"{room}_x")
     t.keys("Enter")
     shown = t.wait_for(f"You deleted #{room}_x")
+    assert "Lair Chat — r: rooms" in shown
+    shown = b.wait_for(f"Room #{room}_x was deleted")
     assert "Lair Chat — r: rooms" in shown
     # Not an admin: the server's refusal (an error notice, which would hide the
     # successes above for its 8 s, hence last).

@@ -94,6 +94,8 @@ def event(world: World, frame: dict[str, Any]) -> None:
         ("/ban bob 3D spam links", c.Ban("bob", 72, "spam links")),
         ("/ban bob 1w", c.Ban("bob", 168)),
         ("/ban bob spam links", c.Ban("bob", None, "spam links")),
+        ("/ban bob\t2h\tspam  links", c.Ban("bob", 2, "spam  links")),
+        ("/ban @", c.CommandError(c.BAN_USAGE)),
         ("/admin ban bob 2h", c.Ban("bob", 2)),
         ("/unban @bob", c.Unban("bob")),
         ("/admin unban bob", c.Unban("bob")),
