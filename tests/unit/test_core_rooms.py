@@ -232,9 +232,13 @@ def test_delete_permissions(w, s, actor, code):
         assert w.ok(w.core.rooms.get(s.alice, s.room.id)).member_count == 6
 
 
-def test_room_owner_may_delete_after_leaving(w, s):
+def test_the_creator_may_not_delete_the_room_after_leaving_it(w, s):
+    """Lair Chat lets room.owner (the creator, for ever) delete the room even after
+    leaving it, taking the others' conversation with it though they stayed: found in
+    the standing notes, refused now as for any non-member. Its owners still may."""
     w.ok(w.core.rooms.leave(s.alice, s.room.id))  # erin is still an owner
-    w.ok(w.core.rooms.delete(s.alice, s.room.id))
+    w.fails(w.core.rooms.delete(s.alice, s.room.id), "permission_denied")
+    w.ok(w.core.rooms.delete(s.erin, s.room.id))
 
 
 def test_force_delete_needs_no_membership(w, s):

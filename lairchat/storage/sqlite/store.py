@@ -596,13 +596,15 @@ class SQLiteStore:
             row = cur.execute("SELECT owner_id FROM rooms WHERE id = ?", (room_id,)).fetchone()
             if row is None:
                 raise LairError("room_not_found")
+            # A member with role owner, or the creator (room.owner) while still a
+            # member: Lair Chat also let a creator who had left delete the room
+            # the others went on using (HTTP.md).
             if (
                 by is not None
-                and row[0] != by
                 and not cur.execute(
                     "SELECT 1 FROM room_memberships WHERE room_id = ? AND user_id = ? "
-                    "AND lower(role) = 'owner'",
-                    (room_id, by),
+                    "AND (lower(role) = 'owner' OR user_id = ?)",
+                    (room_id, by, row[0]),
                 ).fetchone()
             ):
                 raise LairError("permission_denied")
