@@ -215,9 +215,12 @@ class ClientState(ConversationsMixin):
         self.notices.clear()
 
     def latest_notice(self) -> Notice | None:
-        """The notice to show: the newest error if any, else the newest of any kind."""
+        """The notice to show: the newest error or success if any, else the newest of
+        any kind. News that came after an error (someone going online) must not hide
+        it; but the success of the user's next action ends it (a retry that worked
+        was shown as the failure before it for the error's 8 s)."""
         for notice in reversed(self.notices):
-            if notice.level == "error":
+            if notice.level in ("error", "success"):
                 return notice
         return self.notices[-1] if self.notices else None
 

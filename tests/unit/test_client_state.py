@@ -461,6 +461,19 @@ def test_notices_expire_and_errors_win(state: ClientState, clock: FakeClock) -> 
     assert state.latest_notice() is None
 
 
+def test_a_later_success_ends_an_error_and_news_does_not(state: ClientState) -> None:
+    """Found by helper-78's live test: after "Room not changed: Permission denied",
+    the retry's success stayed hidden behind the error for its 8 s."""
+    state.notify("Room not changed: Permission denied", "error")
+    state.notify("bob is online")
+    assert state.latest_notice().text == "Room not changed: Permission denied"
+    state.notify("Topic of #general set", "success")
+    state.notify("carol is online", "warning")
+    assert state.latest_notice().text == "Topic of #general set"
+    state.notify("Could not ban: Permission denied", "error")
+    assert state.latest_notice().text == "Could not ban: Permission denied"
+
+
 def test_server_error_frame_becomes_a_notice(state: ClientState) -> None:
     state.apply_event({"type": "error", "code": "invalid_message", "message": "Invalid JSON"})
     assert state.latest_notice().text == "Server: Invalid JSON"
