@@ -246,6 +246,8 @@ ROWS: tuple[Row, ...] = (
     Row("stats", "GET /api/v1/admin/stats", None, anywhere(ADMIN_ONLY)),
     Row("ban-bystander", "POST /api/v1/admin/users/{user_id}/ban", None, anywhere(ADMIN_ONLY)),
     Row("unban-banned", "POST /api/v1/admin/users/{user_id}/unban", None, anywhere(ADMIN_ONLY)),
+    # Our addition: the admin's own password is asked too (HTTP.md).
+    Row("delete-bystander", "DELETE /api/v1/admin/users/{user_id}", None, anywhere(ADMIN_ONLY)),
     Row("force-delete-room", "DELETE /api/v1/admin/rooms/{room_id}", None, rooms(ADMIN_ONLY)),
 )
 # fmt: on
@@ -420,6 +422,9 @@ def _http_actions() -> dict[str, HttpAction]:
         ),
         "unban-banned": lambda w, a, where: call(
             w, a, "POST", f"/api/v1/admin/users/{w.id('banned')}/unban"
+        ),
+        "delete-bystander": lambda w, a, where: call(
+            w, a, "DELETE", f"/api/v1/admin/users/{w.id('bystander')}", {"password": PASSWORD}
         ),
         "force-delete-room": lambda w, a, where: call(
             w, a, "DELETE", f"/api/v1/admin/rooms/{w.room_id(where)}"
