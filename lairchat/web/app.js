@@ -580,6 +580,7 @@ function showChat() {
   $("login-view").hidden = true;
   $("chat-view").hidden = false;
   replaceText($("me"), state.me ? state.me.username : "");
+  renderAdmin();
 }
 
 function setStatus(text) {
@@ -1135,7 +1136,8 @@ function renderConversationHead(conv) {
   $("show-members").setAttribute("aria-expanded", String(Boolean(state.membersOpen)));
   $("members").hidden = !(inRoom && state.membersOpen);
   const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
-  $("messages").classList.toggle("moderator", role === "owner" || role === "moderator");
+  $("messages").classList.toggle("moderator", moderates(role));
+  $("room-settings").hidden = !moderates(role);
   // The box stays usable while the connection is down (a server restarting, the
   // back-off up to 30 s): the focus stays in it and typing goes on; only sending waits.
   $("message-input").disabled = !conv;
@@ -1733,6 +1735,10 @@ function toggleMembers() {
   loadInvited();
 }
 
+/** The users whose name holds `search` (`list_users`, its first page): the response, or
+ * null when refused (shown). */
+const findUsers = (search) => command("list_users", { filter: { search }, limit: LIST_LIMIT });
+
 /** Invite by name: the name is looked up (`list_users` with `search`), then
  * `invite_to_room`, which the server allows any member of the room. */
 async function invite(event) {
@@ -1740,7 +1746,7 @@ async function invite(event) {
   const conv = state.active && conversation(state.active);
   const name = $("invite-name").value.trim();
   if (!conv || conv.kind !== "room" || !name) return;
-  const found = await command("list_users", { filter: { search: name }, limit: LIST_LIMIT });
+  const found = await findUsers(name);
   if (!found) return;
   const user = found.users.find((u) => u.username.toLowerCase() === name.toLowerCase());
   if (!user) {
@@ -2163,6 +2169,7 @@ function forget() {
   $("member-list").replaceChildren();
   $("invited-list").replaceChildren();
   $("session-list").replaceChildren();
+  forgetAdministration();
   // A question about the account's room, the password's or the deletion's form (whose
   // close empties its fields), its sessions: none stays open over the login form.
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
@@ -2237,21 +2244,38 @@ function openFormDialog(name, first) {
 }
 
 /** However the dialog `name` closes (done, cancelled, Esc, signed out), its fields are
- * emptied (no password stays on the page) and the focus goes back to `opener`. */
+ * emptied (no password stays on the page) and the focus goes back to `opener`: an
+ * element's id, or a function giving the element (a list's button, which a redraw
+ * replaces), when it is still shown. */
 function formDialogClosed(name, opener) {
   $(`${name}-form`).reset();
   $(`${name}-submit`).disabled = false;
-  const back = $(opener);
-  if (displayed(back)) back.focus();
+  const back = typeof opener === "function" ? opener() : $(opener);
+  if (back && displayed(back)) back.focus();
+}
+
+/** Whether the field `field` of the form dialog `name` holds `expected`, typed again to
+ * confirm what cannot be undone (compared exactly, once trimmed; nothing is sent
+ * otherwise). If not, the field is emptied and has the focus, and the dialog says
+ * `prompt` (text, or parts with names: appendParts). */
+function typedAgain(name, field, expected, prompt) {
+  const typed = $(field);
+  if (expected && typed.value.trim() === expected) return true;
+  typed.value = "";
+  replaceText($(`${name}-error`), prompt);
+  typed.focus();
+  return false;
 }
 
 /** Send the form dialog `name` (see openFormDialog): its fields emptied as the request
  * (`request(token)`) leaves, so that a password is then only in it, never in storage or
- * a log; `working` said meanwhile. True once the server did it. A refusal is shown in
- * the dialog in `refused(error)`'s words, the focus back in its field `first` (in the
- * error banner when the dialog was closed meanwhile); a session gone signs out. */
-async function sendForm(name, first, working, request, refused) {
-  $(`${name}-form`).reset();
+ * a log, unless `keep` (a form with nothing secret, such as a room's settings: refused,
+ * what was typed is there to correct); `working` said meanwhile. True once the server
+ * did it. A refusal is shown in the dialog in `refused(error)`'s words, the focus back
+ * in its field `first` (in the error banner when the dialog was closed meanwhile); a
+ * session gone signs out. */
+async function sendForm(name, first, working, request, refused, keep = false) {
+  if (!keep) $(`${name}-form`).reset();
   $(`${name}-submit`).disabled = true;
   replaceText($(`${name}-error`), working);
   const token = state.token;
@@ -2322,13 +2346,8 @@ function openDeleteDialog() {
 async function deleteAccount(event) {
   event.preventDefault();
   const name = state.me?.username;
-  const typed = $("delete-username");
-  if (!name || typed.value.trim() !== name) {
-    typed.value = "";
-    replaceText($("delete-error"), `Type your username, ${name ?? ""}, to confirm.`);
-    typed.focus();
-    return;
-  }
+  const prompt = `Type your username, ${name ?? ""}, to confirm.`;
+  if (!typedAgain("delete", "delete-username", name, prompt)) return;
   const body = { password: $("delete-password").value };
   const token = state.token;
   const done = await sendForm(
@@ -2382,11 +2401,12 @@ function sessionsDialogClosed() {
   if (displayed(back)) back.focus();
 }
 
-/** A refusal of a sessions request: a session of ours gone signs the page out; any
- * other is shown in the dialog, in the server's words, after `what`. */
-function sessionsRefused(error, what) {
+/** A refusal of a request made from a dialog or panel: a session of ours gone signs
+ * the page out; any other is shown in its line `line` (`role="alert"`), in the
+ * server's words, after `what`. */
+function showRefusal(line, error, what) {
   if (Object.hasOwn(ENDED, error.code)) signOut(error.code, error.message);
-  else replaceText($("sessions-error"), `${what}: ${describe(error)}`);
+  else replaceText($(line), `${what}: ${describe(error)}`);
 }
 
 async function loadSessions() {
@@ -2411,7 +2431,7 @@ async function loadSessions() {
   } catch (error) {
     if (state.token !== token) return;
     $("session-list").replaceChildren();
-    sessionsRefused(error, "Sessions not listed");
+    showRefusal("sessions-error", error, "Sessions not listed");
   }
 }
 
@@ -2430,7 +2450,7 @@ async function endSession(session) {
     await rest("DELETE", pathOf("auth", "sessions", session.id), undefined, token);
   } catch (error) {
     if (state.token !== token) return;
-    sessionsRefused(error, "Session not ended");
+    showRefusal("sessions-error", error, "Session not ended");
     if ($("sessions-dialog").open) loadSessions();
     return;
   }
@@ -2443,6 +2463,489 @@ async function endSession(session) {
   }
   replaceText($("sessions-status"), "Session ended.");
   await loadSessions();
+}
+
+// -- room settings and deletion ----------------------------------------------------------------
+
+/** Whether a room role may change the room (its owners and moderators; the server
+ * decides all the same, and its refusal is shown). */
+const moderates = (role) => role === "owner" || role === "moderator";
+
+/** The room *Room settings* was opened for, as it was then: what the form changes is
+ * what differs from it (a change another moderator makes meanwhile is not undone). */
+let roomEditing = null;
+/** What *Delete room* would delete: `{ room, admin, back }`, `admin` for the admin
+ * route, `back()` the element the focus goes back to when the dialog closes. */
+let roomDeleting = null;
+/** The rooms seen deleted (the answer to our own deletion, or their `room_deleted`,
+ * whichever came first): the other one changes nothing more, nor says it again. */
+let roomsGone = new Set();
+
+/** *Room settings* (in the open room's head, for its owners and moderators): its name,
+ * description, privacy and member limit as held (`room_updated` keeps them current),
+ * and, for its owners and its creator, *Delete room…*. */
+function openRoomDialog() {
+  const conv = state.active && conversation(state.active);
+  const room = conv?.kind === "room" ? state.rooms.get(conv.id) : undefined;
+  if (!room) return;
+  roomEditing = room;
+  const settings = room.settings ?? {};
+  replaceText($("room-title"), ["Room settings: ", nameOf(room.name)]);
+  $("room-name").value = room.name;
+  $("room-description").value = settings.description ?? "";
+  $("room-private").checked = settings.is_private === true;
+  $("room-limit").value = settings.max_members ?? "";
+  const owner = state.roles.get(room.id) === "owner" || room.owner === state.me?.id;
+  $("room-delete-open").hidden = !owner;
+  openFormDialog("room", "room-name");
+}
+
+/** The `PATCH /rooms/{id}` body for what the settings form holds (`form`: `name`,
+ * `description`, `private`, `limit` as typed) against `room` as held: the name and the
+ * description when they changed, and the settings, whole, when one of them did (the
+ * server replaces them all: a `max_members` left out would become "no limit"; and
+ * sent unchanged, they would undo another moderator's change made meanwhile). Null
+ * when nothing changed; a string saying what is wrong when the limit is no number. */
+function roomChanges(room, form) {
+  const typed = String(form.limit).trim();
+  const limit = typed === "" ? null : Number(typed);
+  if (limit !== null && !(Number.isSafeInteger(limit) && limit >= 0)) {
+    return "The member limit is a whole number, 0 or more (empty: no limit).";
+  }
+  const old = room.settings ?? {};
+  const body = {};
+  const name = form.name.trim();
+  if (name !== room.name) body.name = name;
+  if (form.description !== (old.description ?? "")) body.description = form.description;
+  if (form.private !== (old.is_private === true) || limit !== (old.max_members ?? null)) {
+    body.settings = { public: !form.private, max_members: limit };
+  }
+  return Object.keys(body).length ? body : null;
+}
+
+/** *Save*: `PATCH /rooms/{id}` with what changed (roomChanges). Done, the room is held
+ * as the server answered (its `room_updated` follows, for every member) and the dialog
+ * closes; refused (`Permission denied` for a plain member, `Room name taken`, a
+ * description too long), the server's words are shown in it, what was typed kept. */
+async function saveRoom(event) {
+  event.preventDefault();
+  const room = roomEditing;
+  if (!room || !state.rooms.has(room.id)) {
+    $("room-dialog").close();
+    return;
+  }
+  const body = roomChanges(room, {
+    name: $("room-name").value,
+    description: $("room-description").value,
+    private: $("room-private").checked,
+    limit: $("room-limit").value,
+  });
+  if (typeof body === "string") {
+    replaceText($("room-error"), body);
+    $("room-limit").focus();
+    return;
+  }
+  if (!body) {
+    $("room-dialog").close();
+    return;
+  }
+  const token = state.token;
+  let saved = null;
+  const done = await sendForm(
+    "room",
+    "room-name",
+    "Saving the room…",
+    async (sent) => {
+      saved = (await rest("PATCH", pathOf("rooms", room.id), body, sent))?.room;
+    },
+    (error) => `Room not changed: ${describe(error)}`,
+    true,
+  );
+  if (!done || state.token !== token) return;
+  roomChanged(saved);
+  $("room-dialog").close();
+  showNotice("Room settings saved.");
+}
+
+/** A room as it is now (our change's answer, or its `room_updated`): held, and shown in
+ * the lists and the head. */
+function roomChanged(room) {
+  if (!room?.id || !state.rooms.has(room.id)) return;
+  state.rooms.set(room.id, room);
+  listsChanged();
+  if (state.active === `room:${room.id}`) renderConversationHead(conversation(state.active));
+}
+
+/** Where the focus goes when a room's dialog closes: back on *Room settings*, or, with
+ * that gone (the room deleted, our role there taken away meanwhile), in the message
+ * box, else the room list: not to nowhere. */
+const backToRoom = () =>
+  [$("room-settings"), $("message-input"), $("room-list").querySelector("button")].find(
+    (node) => node && displayed(node) && !node.disabled,
+  ) ?? $("new-room-name");
+
+/** *Delete room…* in the settings: they close (the focus back on *Room settings*),
+ * then *Delete room* opens; one modal at a time. */
+function deleteFromSettings() {
+  const room = roomEditing;
+  const dialog = $("room-dialog");
+  if (!room) return;
+  const next = () => openRoomDelete(room, false, backToRoom);
+  dialog.addEventListener("close", next, { once: true });
+  dialog.close();
+}
+
+/** *Delete room*, for `room` (`{id, name}`): its name typed again (checked here, not
+ * sent). `admin`: by the admin route; `back()`: where the focus goes when it closes. */
+function openRoomDelete(room, admin, back) {
+  roomDeleting = { room, admin, back };
+  replaceText($("room-delete-shown"), room.name);
+  openFormDialog("room-delete", "room-delete-name");
+}
+
+/** `DELETE /rooms/{id}` (its owners and creator) or `DELETE /admin/rooms/{id}`, once
+ * the name typed matches. Done, the room is closed and forgotten (roomDeleted); refused,
+ * the server's words are shown in the dialog. */
+async function deleteRoom(event) {
+  event.preventDefault();
+  const target = roomDeleting;
+  if (!target) return;
+  const { room, admin: byAdmin } = target;
+  const prompt = ["Type the room's name, ", named(room.name), ", to confirm."];
+  if (!typedAgain("room-delete", "room-delete-name", room.name, prompt)) return;
+  const path = byAdmin ? pathOf("admin", "rooms", room.id) : pathOf("rooms", room.id);
+  const token = state.token;
+  const done = await sendForm(
+    "room-delete",
+    "room-delete-name",
+    "Deleting the room…",
+    (sent) => rest("DELETE", path, undefined, sent),
+    (error) => `Room not deleted: ${describe(error)}`,
+  );
+  if (!done || state.token !== token) return;
+  $("room-delete-dialog").close();
+  roomDeleted(room.id, room.name);
+}
+
+/** A room gone, by our deletion or its `room_deleted` (whichever comes first; the other
+ * then does nothing): closed if it was open, forgotten, said in a notice; its dialogs
+ * and its line in *Administration* go too. */
+function roomDeleted(roomId, name) {
+  if (roomsGone.has(roomId)) return;
+  roomsGone.add(roomId);
+  forgetRoom(roomId);
+  if (state.active === `room:${roomId}`) close();
+  if (roomEditing?.id === roomId && $("room-dialog").open) $("room-dialog").close();
+  if (roomDeleting?.room.id === roomId && $("room-delete-dialog").open) {
+    $("room-delete-dialog").close();
+  }
+  if (administration.rooms.some((it) => it.room.id === roomId)) {
+    administration.rooms = administration.rooms.filter((it) => it.room.id !== roomId);
+    renderAdminRooms();
+  }
+  showNotice(["The room “", named(name), "” was deleted."]);
+  loadRooms();
+}
+
+// -- administration ------------------------------------------------------------------------------
+
+/** The *Administration* panel's state: open or not, the users and rooms found. */
+const adminView = () => ({ open: false, users: null, usersMore: false, rooms: [], roomsFound: false });
+let administration = adminView();
+/** The user the *Ban* dialog, and the one the *Delete the account* dialog, is for. */
+let banning = null;
+let deletingUser = null;
+
+/** Shown to admins only (the role the server gave at sign-in); the server checks every
+ * call all the same, and a role taken away since is refused in its words. */
+const isAdmin = () => state.me?.role === "admin";
+
+/** What *Administration* shows the counts of (`GET /admin/stats`), in this order. */
+const STATS = [
+  ["total_users", "Users"],
+  ["online_users", "Online"],
+  ["connections", "Connections"],
+  ["total_rooms", "Rooms"],
+  ["total_messages", "Messages"],
+];
+
+/** A room id (any form the server takes: hyphens or not), to look a private room up. */
+const ROOM_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+function renderAdmin() {
+  administration.open &&= isAdmin();
+  $("show-admin").hidden = !isAdmin();
+  $("show-admin").setAttribute("aria-expanded", String(administration.open));
+  $("admin-panel").hidden = !administration.open;
+}
+
+/** *Administration* in the top bar: the panel at the top of the lists opens, its heading
+ * focused, the counts asked for; pressed again (or *Close administration*, or Esc in
+ * the panel) it closes, the focus back on the button. On a phone, where the lists are
+ * out of sight while a conversation is open, that conversation is closed first (its
+ * draft kept). */
+function toggleAdmin() {
+  administration.open = !administration.open;
+  renderAdmin();
+  if (!administration.open) {
+    $("show-admin").focus();
+    return;
+  }
+  if (!displayed($("admin-panel"))) close();
+  $("admin-heading").focus();
+  loadStats();
+}
+
+/** The refusal of an administration request, in the panel's alert line. */
+const adminRefused = (error, what) => showRefusal("admin-error", error, what);
+
+async function loadStats() {
+  const token = state.token;
+  replaceText($("admin-error"), "");
+  replaceText($("admin-status"), "Asking the server…");
+  try {
+    const answer = await rest("GET", "/admin/stats", undefined, token);
+    if (state.token !== token) return;
+    const stats = answer?.stats ?? {};
+    const rows = STATS.flatMap(([key, label]) => [
+      el("dt", null, label),
+      el("dd", null, String(stats[key] ?? "?")),
+    ]);
+    $("admin-stats").replaceChildren(...rows);
+    replaceText($("admin-status"), `As of ${new Date().toLocaleTimeString()}.`);
+  } catch (error) {
+    if (state.token !== token) return;
+    replaceText($("admin-status"), "");
+    adminRefused(error, "Statistics not read");
+  }
+}
+
+/** *Find a user*: the users search the page uses for invitations (`list_users`), each
+ * found with *Ban*, *Unban* and *Delete* (not for oneself: the server refuses both). */
+async function findAdminUsers(event) {
+  event.preventDefault();
+  const search = $("admin-user-search").value.trim();
+  if (!search) return;
+  replaceText($("admin-error"), "");
+  const found = await findUsers(search);
+  if (!found) return;
+  administration.users = found.users;
+  administration.usersMore = found.has_more === true;
+  renderAdminUsers();
+  say(foundText(found.users.length, "user"));
+}
+
+/** "No user found", "1 user found", "3 users found": said once a search is answered. */
+const foundText = (n, what) => `${n || "No"} ${what}${n === 1 ? "" : "s"} found.`;
+
+function renderAdminUsers() {
+  const users = administration.users;
+  if (!users) return;
+  const items = users.map((user) => {
+    const item = el("li");
+    item.dataset.key = `admin-user:${user.id}`;
+    const name = nameOf(user.username);
+    name.id = `admin-user:${user.id}`;
+    item.append(name);
+    if (user.role === "admin") item.append(el("span", "hint", "admin"));
+    if (user.id === state.me?.id) {
+      item.append(el("span", "hint", "(you)"));
+      return item;
+    }
+    const buttons = [
+      actionButton("Ban", "ban", () => openBan(user)),
+      actionButton("Unban", "unban", () => unbanUser(user)),
+      actionButton("Delete", "delete-user", () => openUserDelete(user)),
+    ];
+    // Said with the name: "Ban, alice", not "Ban" for every line.
+    for (const button of buttons) button.setAttribute("aria-describedby", name.id);
+    item.append(...buttons);
+    return item;
+  });
+  if (administration.usersMore) items.push(el("li", "hint", "More match: type more of the name."));
+  fillList($("admin-user-list"), items, "No user found.");
+}
+
+/** Where the focus goes when a dialog opened from the users found closes. */
+const backToUsers = () => tabStop($("admin-user-list")) ?? $("admin-user-search");
+
+function openBan(user) {
+  banning = user;
+  replaceText($("ban-name"), user.username);
+  banChoiceChanged();
+  openFormDialog("ban", "ban-duration");
+}
+
+/** *Another number of hours* shows the field for them. */
+function banChoiceChanged() {
+  $("ban-custom").hidden = $("ban-duration").value !== "custom";
+}
+
+/** The ban's body from the form: `duration_hours` a preset's hours, null for a
+ * permanent ban, or the hours typed (any number above 0: the server holds the upper
+ * bound, 876,000, and says so); `reason` when one is typed. A string saying what is
+ * wrong when the hours typed are no number above 0. */
+function banBody(choice, hours, reason) {
+  let duration = null;
+  if (choice === "custom") {
+    const typed = String(hours).trim();
+    duration = Number(typed);
+    if (!typed || !Number.isFinite(duration) || duration <= 0) {
+      return "Type how many hours the ban lasts (a number above 0).";
+    }
+  } else if (choice !== "permanent") {
+    duration = Number(choice);
+  }
+  const body = { duration_hours: duration };
+  if (reason.trim()) body.reason = reason.trim();
+  return body;
+}
+
+/** *Ban*: `POST /admin/users/{id}/ban`. Done, a notice says until when; refused, the
+ * server's words in the dialog (`Permission denied` for oneself, a duration or reason
+ * out of bounds), what was typed kept. */
+async function banUser(event) {
+  event.preventDefault();
+  const user = banning;
+  if (!user) return;
+  const body = banBody($("ban-duration").value, $("ban-hours").value, $("ban-reason").value);
+  if (typeof body === "string") {
+    replaceText($("ban-error"), body);
+    $("ban-hours").focus();
+    return;
+  }
+  const token = state.token;
+  let until = null;
+  const done = await sendForm(
+    "ban",
+    "ban-duration",
+    "Banning…",
+    async (sent) => {
+      const answer = await rest("POST", pathOf("admin", "users", user.id, "ban"), body, sent);
+      until = answer?.expires_at ?? null;
+    },
+    (error) => `Not banned: ${describe(error)}`,
+    true,
+  );
+  if (!done || state.token !== token) return;
+  $("ban-dialog").close();
+  showNotice([named(user.username), ` is banned ${until ? `until ${whenText(until)}` : "for good"}.`]);
+}
+
+/** *Unban*, after a question: `POST /admin/users/{id}/unban` (also when there was no
+ * ban). Their sessions stay ended: they log in again. */
+async function unbanUser(user) {
+  const question = ["Unban ", named(user.username), "?"];
+  if (!(await confirmAction(question, "Unban", backToUsers))) return;
+  const token = state.token;
+  replaceText($("admin-error"), "");
+  try {
+    await rest("POST", pathOf("admin", "users", user.id, "unban"), undefined, token);
+    if (state.token === token) showNotice([named(user.username), " is not banned: they may log in."]);
+  } catch (error) {
+    if (state.token === token) adminRefused(error, "Not unbanned");
+  }
+}
+
+function openUserDelete(user) {
+  deletingUser = user;
+  replaceText($("user-delete-shown"), user.username);
+  replaceText($("user-delete-name"), user.username);
+  openFormDialog("user-delete", "user-delete-password");
+}
+
+/** *Delete the account*: the admin's own password (the server asks it, as at a login:
+ * a stolen token alone erases nothing) and the account's name typed again (checked
+ * here), then `DELETE /admin/users/{id}`. Done, the account leaves the list found; a
+ * refusal (`Invalid credentials`, `Permission denied` for the last admin) is shown in
+ * the dialog, the password gone from its field either way. */
+async function deleteUser(event) {
+  event.preventDefault();
+  const user = deletingUser;
+  if (!user) return;
+  const prompt = ["Type the account's username, ", named(user.username), ", to confirm."];
+  if (!typedAgain("user-delete", "user-delete-username", user.username, prompt)) return;
+  const body = { password: $("user-delete-password").value };
+  const token = state.token;
+  const done = await sendForm(
+    "user-delete",
+    "user-delete-password",
+    "Deleting the account…",
+    (sent) => rest("DELETE", pathOf("admin", "users", user.id), body, sent),
+    (error) => `Account not deleted: ${describe(error)}`,
+  );
+  if (!done || state.token !== token) return;
+  $("user-delete-dialog").close();
+  administration.users = administration.users?.filter((u) => u.id !== user.id) ?? null;
+  renderAdminUsers();
+  showNotice(["The account ", named(user.username), " is deleted."]);
+}
+
+/** *Find a room*: public rooms by name (`list_rooms`), the rooms we are in whose name
+ * holds it, and, for a room id, that room (`GET /rooms/{id}`, private ones too: how
+ * an admin told of one reaches it). Each with *Delete*. */
+async function findAdminRooms(event) {
+  event.preventDefault();
+  const search = $("admin-room-search").value.trim();
+  if (!search) return;
+  replaceText($("admin-error"), "");
+  const token = state.token;
+  const found = new Map();
+  for (const room of state.rooms.values()) {
+    if (matches(room.name, search)) found.set(room.id, { room, member_count: null });
+  }
+  const page = await command("list_rooms", { filter: { search }, limit: LIST_LIMIT });
+  for (const it of page?.rooms ?? []) found.set(it.room.id, it);
+  if (ROOM_ID.test(search)) {
+    try {
+      const it = await rest("GET", pathOf("rooms", search), undefined, token);
+      found.set(it.room.id, it);
+    } catch (error) {
+      if (state.token === token && error.code !== "room_not_found") {
+        adminRefused(error, "Room not looked up");
+      }
+    }
+  }
+  if (state.token !== token) return;
+  administration.rooms = [...found.values()].sort((a, b) => byName(a.room.name, b.room.name));
+  administration.roomsFound = true;
+  renderAdminRooms();
+  say(foundText(found.size, "room"));
+}
+
+function renderAdminRooms() {
+  if (!administration.roomsFound) return;
+  const items = administration.rooms.map((it) => {
+    const { room } = it;
+    const item = el("li");
+    item.dataset.key = `admin-room:${room.id}`;
+    const name = nameOf(room.name);
+    name.id = `admin-room:${room.id}`;
+    const kind = room.settings?.is_private ? "private" : "public";
+    const count = it.member_count;
+    const about = count == null ? kind : `${kind}, ${count} member${count === 1 ? "" : "s"}`;
+    const remove = actionButton("Delete", "delete-room", () =>
+      openRoomDelete(room, true, () => tabStop($("admin-room-list")) ?? $("admin-room-search")),
+    );
+    remove.setAttribute("aria-describedby", name.id);
+    item.append(name, el("span", "hint", about), remove);
+    return item;
+  });
+  fillList($("admin-room-list"), items, "No room found.");
+}
+
+/** Signed out: nothing of the administration, or of a room's dialogs, stays. */
+function forgetAdministration() {
+  administration = adminView();
+  roomEditing = roomDeleting = banning = deletingUser = null;
+  roomsGone = new Set();
+  for (const form of ["admin-user-form", "admin-room-form"]) $(form).reset();
+  for (const list of ["admin-stats", "admin-user-list", "admin-room-list"]) {
+    $(list).replaceChildren();
+  }
+  replaceText($("admin-status"), "");
+  replaceText($("admin-error"), "");
+  renderAdmin();
 }
 
 // -- events ------------------------------------------------------------------------------------
@@ -2517,15 +3020,10 @@ function handleEvent(event) {
       }
       break;
     case "room_updated":
-      if (state.rooms.has(event.room.id)) state.rooms.set(event.room.id, event.room);
-      listsChanged();
-      if (state.active === `room:${event.room.id}`) renderConversationHead(conversation(state.active));
+      roomChanged(event.room);
       break;
     case "room_deleted":
-      forgetRoom(event.room_id);
-      if (state.active === `room:${event.room_id}`) close();
-      showNotice(["The room “", named(event.room_name), "” was deleted."]);
-      loadRooms();
+      roomDeleted(event.room_id, event.room_name);
       break;
     case "member_role_changed":
       systemLine(event.room_id, [named(event.username), ` is now ${event.new_role}`]);
@@ -2867,11 +3365,13 @@ function wire() {
   $("delete-cancel").addEventListener("click", () => $("delete-dialog").close());
   $("delete-dialog").addEventListener("close", () => formDialogClosed("delete", "delete-account"));
   $("show-sessions").addEventListener("click", openSessionsDialog);
+  wireAdministration();
   $("sessions-close").addEventListener("click", () => $("sessions-dialog").close());
   $("sessions-dialog").addEventListener("close", sessionsDialogClosed);
   $("skip").addEventListener("click", skipToMessageBox);
   const lists = ["invitation-list", "room-list", "public-list", "user-list", "member-list"];
-  for (const id of ["search-list", ...lists, "invited-list", "session-list"]) {
+  const admin = ["admin-user-list", "admin-room-list"];
+  for (const id of ["search-list", ...lists, "invited-list", "session-list", ...admin]) {
     $(id).addEventListener("keydown", listKeys);
     $(id).addEventListener("focusin", () => oneTabStop($(id)));
   }
@@ -2929,6 +3429,44 @@ function wire() {
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.active) markRead(conversation(state.active));
   });
+}
+
+/** The controls of *Room settings*, *Delete room* and *Administration*, and their
+ * dialogs (each the page's form dialog: openFormDialog, formDialogClosed). */
+function wireAdministration() {
+  const closing = (name) => () => $(`${name}-dialog`).close();
+  $("room-settings").addEventListener("click", openRoomDialog);
+  $("room-form").addEventListener("submit", saveRoom);
+  $("room-cancel").addEventListener("click", closing("room"));
+  $("room-dialog").addEventListener("close", () => formDialogClosed("room", backToRoom));
+  $("room-delete-open").addEventListener("click", deleteFromSettings);
+  $("room-delete-form").addEventListener("submit", deleteRoom);
+  $("room-delete-cancel").addEventListener("click", closing("room-delete"));
+  $("room-delete-dialog").addEventListener("close", () =>
+    formDialogClosed("room-delete", () => roomDeleting?.back()),
+  );
+  $("show-admin").addEventListener("click", toggleAdmin);
+  $("admin-close").addEventListener("click", toggleAdmin);
+  $("admin-panel").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    toggleAdmin();
+  });
+  $("admin-refresh").addEventListener("click", loadStats);
+  $("admin-user-form").addEventListener("submit", findAdminUsers);
+  $("admin-room-form").addEventListener("submit", findAdminRooms);
+  $("ban-duration").addEventListener("change", banChoiceChanged);
+  $("ban-form").addEventListener("submit", banUser);
+  $("ban-cancel").addEventListener("click", closing("ban"));
+  $("ban-dialog").addEventListener("close", () => {
+    formDialogClosed("ban", backToUsers);
+    banChoiceChanged();
+  });
+  $("user-delete-form").addEventListener("submit", deleteUser);
+  $("user-delete-cancel").addEventListener("click", closing("user-delete"));
+  $("user-delete-dialog").addEventListener("close", () =>
+    formDialogClosed("user-delete", backToUsers),
+  );
 }
 
 wire();

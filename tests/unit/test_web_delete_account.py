@@ -85,6 +85,7 @@ NAMES = [
     "routeMissing",
     "accountDeleted",
     "sendForm",
+    "typedAgain",
     "deleteAccount",
 ]
 
