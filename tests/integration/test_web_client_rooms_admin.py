@@ -31,6 +31,7 @@ from tests.integration.test_web_client_browser import (
     listed,
     open_room,
     registered,
+    registered_over_rest,
     shown,
     signed_in,
     text_of,
@@ -303,3 +304,41 @@ def test_administration(server: ServerProcess, driver: webdriver.Chrome):
         wait_for(driver, lambda d: not shown(d, "admin-panel"))
         assert focus(driver)["id"] == "show-admin"
         assert errors_logged(driver, network=False) == []
+
+
+#: Buttons and checkboxes shown, smaller than 24 px either way (WCAG 2.5.8).
+SMALL = """return [...document.querySelectorAll('button, input[type=checkbox]')]
+             .filter((b) => b.checkVisibility() && b.id !== 'skip')
+             .map((b) => [b.id || b.className || b.textContent, b.getBoundingClientRect()])
+             .filter(([, r]) => r.width < 24 || r.height < 24)
+             .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
+
+
+def test_a_phone_gets_the_panel_and_the_dialogs(server: ServerProcess, driver: webdriver.Chrome):
+    """At 360 px the lists are out of sight while a conversation is open: opening
+    *Administration* then closes the conversation (the panel is in the lists), and its
+    buttons, like the settings dialog's, are targets a finger can hit."""
+    admin = login(server, ADMIN)
+    mine = rest(server, "POST", "/rooms", {"name": unique("mine")}, token=admin["token"])["room"]
+    registered_over_rest(server, ["phone_user"])
+    driver.set_window_size(360, 740)
+    signed_in(server, driver, admin["token"])
+    open_room(driver, mine["name"])
+    wait_for(driver, lambda d: shown(d, "room-settings"))
+    focus_on(driver, "#room-settings")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: is_open(d, "room-dialog"))
+    assert driver.execute_script(SMALL) == []
+    keys(driver, Keys.ESCAPE)
+    wait_for(driver, lambda d: not is_open(d, "room-dialog"))
+
+    focus_on(driver, "#show-admin")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: d.find_element(By.ID, "admin-panel").is_displayed())
+    assert focus(driver)["id"] == "admin-heading"
+    assert text_of(driver, "conversation-title") == "No conversation open"
+    type_into(driver, "admin-user-search", "phone_user")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: listed(d, "admin-user-list") == ["phone_user"])
+    assert driver.execute_script(SMALL) == []
+    assert errors_logged(driver, network=False) == []
