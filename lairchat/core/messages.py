@@ -375,9 +375,11 @@ class MessageService:
         return actor.id in (message.author, message.target.id) and await self.users.known(partner)
 
     @deferred
-    async def mark_read(self, actor: User, target: Target, up_to: str | None) -> int:
+    async def mark_read(self, actor: User, target: Target, up_to: str | None) -> dict[str, int]:
         """Move the read marker to ``up_to`` (a message id) or the newest message;
-        return the conversation's remaining unread count."""
+        return the conversation's remaining unread count and how many of those
+        mention the actor, as both transports answer them: ``{"unread_count": n,
+        "mention_count": m}``."""
         await self.reachable(actor, target)
         if up_to is not None:
             message_id = parse_uuid(up_to)
@@ -388,7 +390,8 @@ class MessageService:
         else:
             seq = await self.store.latest_seq(target, actor.id)
         await self.markers.add((actor.id, target, seq))
-        return await self.store.unread_count(actor.id, target)
+        unread, mentioned = await self.store.unread_count(actor.id, target, actor.username)
+        return {"unread_count": unread, "mention_count": mentioned}
 
     def _move_markers(self, moves: list[tuple[str, Target, int]]) -> defer.Deferred:
         """One transaction for a batch of :attr:`markers`; fires with one result each."""
@@ -398,7 +401,15 @@ class MessageService:
 
     @deferred
     async def unread_counts(self, actor: User) -> dict[str, Any]:
+        """``/users/me``'s ``unread_counts``: per room and DM partner, with their
+        total, and the same of the unread messages that mention the actor
+        (``mentions``, lairchat.domain.mentions)."""
         rooms = self.hub.rooms_of(actor.id)
-        counts = await self.store.unread_counts(actor.id, rooms)
-        total = sum(counts["by_room"].values()) + sum(counts["by_dm"].values())
-        return {"total": total, "by_room": counts["by_room"], "by_dm": counts["by_dm"]}
+        counts = await self.store.unread_counts(actor.id, rooms, actor.username)
+        return {**_totalled(counts), "mentions": _totalled(counts["mentions"])}
+
+
+def _totalled(counts: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """``counts`` (``by_room``, ``by_dm``) with their sum as ``total``, first."""
+    total = sum(counts["by_room"].values()) + sum(counts["by_dm"].values())
+    return {"total": total, "by_room": counts["by_room"], "by_dm": counts["by_dm"]}

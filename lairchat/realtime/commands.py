@@ -182,8 +182,7 @@ def search_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
 
 @command("mark_read")
 def mark_read(session: Session, m: dict[str, Any]) -> defer.Deferred:
-    d = session.core.messages.mark_read(session.user, m["target"], m.get("up_to"))
-    return d.addCallback(lambda n: {"unread_count": n})
+    return session.core.messages.mark_read(session.user, m["target"], m.get("up_to"))
 
 
 # -- rooms ----------------------------------------------------------------------------

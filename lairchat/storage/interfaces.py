@@ -167,8 +167,10 @@ class IMessageStore(Interface):
     def seq_of(message_id):
         """The ``seq`` of a message, or None."""
 
-    def unread_counts(user_id, room_ids):
-        """``{"by_room": {id: n}, "by_dm": {id: n}}`` above the user's read markers.
+    def unread_counts(user_id, room_ids, username):
+        """``{"by_room": {id: n}, "by_dm": {id: n}, "mentions": {"by_room": {id: m},
+        "by_dm": {id: m}}}`` above the user's read markers: ``mentions`` counts the
+        messages among those that mention ``username`` (lairchat.domain.mentions).
         May write, after the read and without the answer waiting for it: the user's
         DM floor (migration 009)."""
 
@@ -176,8 +178,9 @@ class IMessageStore(Interface):
         """Move read markers forward (never back), every ``(user_id, target,
         up_to_seq)`` of ``moves`` in one transaction."""
 
-    def unread_count(user_id, target):
-        """Unread messages in one room or DM conversation."""
+    def unread_count(user_id, target, username):
+        """``(unread, mentions)``: unread messages in one room or DM conversation,
+        and how many of them mention ``username``."""
 
 
 class IInvitationStore(Interface):

@@ -178,7 +178,8 @@ def test_dm_typing_and_presence_reach_no_third_party(server: ServerProcess) -> N
     bob.conn.ok("mark_read", target=dm(alice.id))
     assert [t for t in types(eve.conn) if t not in ("user_online", "user_offline")] == []
     status, body = eve.rest("GET", "/api/v1/users/me")
-    assert body["unread_counts"] == {"total": 0, "by_room": {}, "by_dm": {}}, body
+    nothing = {"total": 0, "by_room": {}, "by_dm": {}}
+    assert body["unread_counts"] == {**nothing, "mentions": nothing}, body
     status, body = bob.rest("GET", "/api/v1/users/me")
     assert body["unread_counts"]["by_dm"] == {}, body  # marked read
 

@@ -18,6 +18,8 @@ from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient, WSClient, rest
 
 PASSWORD = "correct horse battery"
+#: ``unread_counts.mentions`` when no unread message mentions the reader.
+NO_MENTIONS = {"total": 0, "by_room": {}, "by_dm": {}}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,7 @@ class Account:
         )
         assert answer["success"] is True, answer
         self.id, self.token = answer["user"]["id"], answer["token"]
+        self.name = name
 
     def websocket(self) -> WSClient:
         ws = WSClient(self.server.http_port, f"/ws?token={self.token}")
@@ -115,7 +118,7 @@ def test_each_message_received_is_marked_read_at_once_on_two_devices(
         # Marked up to the k-th message: at most the ones after it are unread.
         assert all(n <= total - k for k, n in answers.items()), answers
         assert answers[total] == 0
-    assert alice.counts() == {"total": 0, "by_room": {}, "by_dm": {}}
+    assert alice.counts() == {"total": 0, "by_room": {}, "by_dm": {}, "mentions": NO_MENTIONS}
 
 
 def test_rest_and_real_time_count_the_same_state_alike(server: ServerProcess) -> None:
@@ -133,7 +136,7 @@ def test_rest_and_real_time_count_the_same_state_alike(server: ServerProcess) ->
     status, body = alice.rest(
         "POST", "/api/v1/messages/read", {"target": room(room_id), "up_to": first}
     )
-    assert (status, body, tcp) == (200, {"unread_count": 3}, 3)
+    assert (status, body, tcp) == (200, {"unread_count": 3, "mention_count": 0}, 3)
     ws = alice.websocket()
     assert (
         ws.ok("mark_read", target=room(room_id), up_to=sent[0]["message"]["id"])["unread_count"]
@@ -143,11 +146,17 @@ def test_rest_and_real_time_count_the_same_state_alike(server: ServerProcess) ->
         "total": 7,
         "by_room": {room_id: 3},
         "by_dm": {bob.id: 3, carol.id: 1},
+        "mentions": NO_MENTIONS,
     }
     assert alice.tcp.ok("mark_read", target=dm(carol.id))["unread_count"] == 0
     status, body = alice.rest("POST", "/api/v1/messages/read", {"target": dm(bob.id)})
-    assert (status, body) == (200, {"unread_count": 0})
-    assert alice.counts() == {"total": 3, "by_room": {room_id: 3}, "by_dm": {}}
+    assert (status, body) == (200, {"unread_count": 0, "mention_count": 0})
+    assert alice.counts() == {
+        "total": 3,
+        "by_room": {room_id: 3},
+        "by_dm": {},
+        "mentions": NO_MENTIONS,
+    }
 
     # The same refusals, in each one's documented form.
     elsewhere = dm(carol.id)
@@ -164,6 +173,43 @@ def test_rest_and_real_time_count_the_same_state_alike(server: ServerProcess) ->
     assert (status, body["error"]["code"]) == (403, "not_room_member")
 
 
+def fullwidth(text: str) -> str:
+    """``text``'s ASCII in fullwidth forms (NFKC makes them ASCII again)."""
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
+def test_mentions_are_counted_alike_over_rest_and_real_time(server: ServerProcess) -> None:
+    """The clients' rule, counted by the server among the unread messages: in
+    ``/users/me`` and in every ``mark_read`` answer (REST, TCP, WebSocket)."""
+    alice, bob = Account(server), Account(server)
+    room_id = new_room(bob, alice)
+    texts = [
+        f"@{alice.name} first",
+        "no one",
+        f"see {fullwidth('@' + alice.name.upper())}!",
+        f"@{alice.name}x is someone else",
+        f"mail {alice.name}@example.com",
+    ]
+    sent = [bob.tcp.ok("send_message", target=room(room_id), content=t) for t in texts]
+    bob.tcp.ok("send_message", target=dm(alice.id), content=f"(@{alice.name.upper()})")
+    bob.tcp.ok("send_message", target=dm(alice.id), content="hi")
+    alice.tcp.ok("send_message", target=room(room_id), content=f"@{alice.name} mine")
+    assert alice.counts() == {
+        "total": 7,
+        "by_room": {room_id: 5},
+        "by_dm": {bob.id: 2},
+        "mentions": {"total": 3, "by_room": {room_id: 2}, "by_dm": {bob.id: 1}},
+    }
+    first = sent[0]["message"]["id"]
+    tcp = alice.tcp.ok("mark_read", target=room(room_id), up_to=first)
+    assert (tcp["unread_count"], tcp["mention_count"]) == (4, 1)
+    ws = alice.websocket().ok("mark_read", target=room(room_id), up_to=sent[1]["message"]["id"])
+    assert (ws["unread_count"], ws["mention_count"]) == (3, 1)
+    status, body = alice.rest("POST", "/api/v1/messages/read", {"target": room(room_id)})
+    assert (status, body) == (200, {"unread_count": 0, "mention_count": 0})
+    assert alice.counts()["mentions"] == {"total": 1, "by_room": {}, "by_dm": {bob.id: 1}}
+
+
 def test_dm_counts_stay_right_once_the_floor_rises(server: ServerProcess) -> None:
     """Past DM_FLOOR_STEP DMs, ``/users/me`` raises the caller's DM floor (a write on
     the server's writer thread, after its read): the counts it answers, and every
@@ -177,7 +223,7 @@ def test_dm_counts_stay_right_once_the_floor_rises(server: ServerProcess) -> Non
     last = bob.tcp.wait_for(lambda m: m.get("request_id") == f"d{total - 1}")
     alice.tcp.ok("mark_read", target=dm(bob.id), up_to=last["message"]["id"])
     carol.tcp.ok("send_message", target=dm(alice.id), content="unread")
-    expected = {"total": 1, "by_room": {}, "by_dm": {carol.id: 1}}
+    expected = {"total": 1, "by_room": {}, "by_dm": {carol.id: 1}, "mentions": NO_MENTIONS}
     assert alice.counts() == expected  # the floor rises here
     assert alice.counts() == expected
     dave = Account(server)
@@ -187,6 +233,7 @@ def test_dm_counts_stay_right_once_the_floor_rises(server: ServerProcess) -> Non
         "total": 3,
         "by_room": {},
         "by_dm": {carol.id: 1, dave.id: 1, bob.id: 1},
+        "mentions": NO_MENTIONS,
     }
     with closing(sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)) as db:
         floor = db.execute("SELECT seq FROM dm_read_floors WHERE user_id = ?", (alice.id,))

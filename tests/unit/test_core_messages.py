@@ -150,7 +150,10 @@ def test_user_made_by_another_process_is_reachable_by_dm(w, s):
     assert [m.id for m in w.ok(w.core.messages.history(s.alice, dm(fred), 10)).messages] == [
         message.id
     ]
-    assert w.ok(w.core.messages.mark_read(s.alice, dm(fred), None)) == 0
+    assert w.ok(w.core.messages.mark_read(s.alice, dm(fred), None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
 
 
 @pytest.mark.parametrize("call", ["history", "mark_read"])
@@ -159,7 +162,10 @@ def test_user_made_by_another_process_is_found_by_the_reading_paths(w, s, call):
     if call == "history":
         assert w.ok(w.core.messages.history(s.alice, dm(fred), 10)).messages == []
     else:
-        assert w.ok(w.core.messages.mark_read(s.alice, dm(fred), None)) == 0
+        assert w.ok(w.core.messages.mark_read(s.alice, dm(fred), None)) == {
+            "unread_count": 0,
+            "mention_count": 0,
+        }
     assert w.hub.user_exists(fred.id)
 
 
@@ -452,6 +458,9 @@ def test_history_reflects_edits_and_deletes(w, s):
 
 # -- unread counts and read markers (our addition) ------------------------------------
 
+#: ``/users/me``'s mention counts when no unread message mentions the reader.
+NO_MENTIONS = {"total": 0, "by_room": {}, "by_dm": {}}
+
 
 def test_unread_counts_and_mark_read(w, s):
     room_msgs = [send(w, s.bob, s.target, str(i)) for i in range(3)]
@@ -460,16 +469,33 @@ def test_unread_counts_and_mark_read(w, s):
     send(w, s.dave, dm(s.alice), "d2")
     send(w, s.alice, dm(s.dave), "reply")
     counts = w.ok(w.core.messages.unread_counts(s.alice))
-    assert counts == {"total": 5, "by_room": {s.room.id: 3}, "by_dm": {s.dave.id: 2}}
+    assert counts == {
+        "total": 5,
+        "by_room": {s.room.id: 3},
+        "by_dm": {s.dave.id: 2},
+        "mentions": NO_MENTIONS,
+    }
 
-    assert w.ok(w.core.messages.mark_read(s.alice, s.target, room_msgs[0].id)) == 2
-    assert w.ok(w.core.messages.mark_read(s.alice, dm(s.dave), None)) == 0
+    assert w.ok(w.core.messages.mark_read(s.alice, s.target, room_msgs[0].id)) == {
+        "unread_count": 2,
+        "mention_count": 0,
+    }
+    assert w.ok(w.core.messages.mark_read(s.alice, dm(s.dave), None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
     counts = w.ok(w.core.messages.unread_counts(s.alice))
-    assert counts == {"total": 2, "by_room": {s.room.id: 2}, "by_dm": {}}
-    assert w.ok(w.core.messages.mark_read(s.alice, s.target, None)) == 0
+    assert counts == {"total": 2, "by_room": {s.room.id: 2}, "by_dm": {}, "mentions": NO_MENTIONS}
+    assert w.ok(w.core.messages.mark_read(s.alice, s.target, None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
     assert w.ok(w.core.messages.unread_counts(s.alice))["total"] == 0
     # a marker never moves back
-    assert w.ok(w.core.messages.mark_read(s.alice, s.target, room_msgs[0].id)) == 0
+    assert w.ok(w.core.messages.mark_read(s.alice, s.target, room_msgs[0].id)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
 
 
 def test_mark_read_refused(w, s):
@@ -485,4 +511,9 @@ def test_unread_counts_only_cover_current_rooms(w, s):
     send(w, s.alice, s.target, "x")
     assert w.ok(w.core.messages.unread_counts(s.bob))["by_room"] == {s.room.id: 1}
     w.ok(w.core.rooms.leave(s.bob, s.room.id))
-    assert w.ok(w.core.messages.unread_counts(s.bob)) == {"total": 0, "by_room": {}, "by_dm": {}}
+    assert w.ok(w.core.messages.unread_counts(s.bob)) == {
+        "total": 0,
+        "by_room": {},
+        "by_dm": {},
+        "mentions": NO_MENTIONS,
+    }

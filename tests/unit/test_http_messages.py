@@ -225,16 +225,21 @@ def test_mark_read(client: ApiClient, people, room) -> None:
     owner, member = people["owner"], people["member"]
     sent = [send(client, owner, to_room(room, f"m{i}")) for i in range(3)]
     me = client.get("/api/v1/users/me", token=member.token).json["unread_counts"]
-    assert me == {"total": 3, "by_room": {room["id"]: 3}, "by_dm": {}}
+    assert me == {
+        "total": 3,
+        "by_room": {room["id"]: 3},
+        "by_dm": {},
+        "mentions": {"total": 0, "by_room": {}, "by_dm": {}},
+    }
     target = {"type": "room", "room_id": room["id"]}
     partial = client.post(
         f"{MESSAGES}/read", {"target": target, "up_to": sent[0]["id"]}, token=member.token
     )
-    assert (partial.status, partial.json) == (200, {"unread_count": 2})
+    assert (partial.status, partial.json) == (200, {"unread_count": 2, "mention_count": 0})
     everything = client.post(
         f"{MESSAGES}/read", {"target": target, "up_to": None}, token=member.token
     )
-    assert everything.json == {"unread_count": 0}
+    assert everything.json == {"unread_count": 0, "mention_count": 0}
     assert client.get("/api/v1/users/me", token=member.token).json["unread_counts"]["total"] == 0
 
 
@@ -248,4 +253,7 @@ def test_mark_read_errors(client: ApiClient, people, room) -> None:
     typed = client.post(path, {"target": target, "up_to": 5}, token=member.token)
     assert (typed.status, typed.code) == (422, "validation_failed")
     dm = {"type": "direct_message", "recipient": people["owner"].id}
-    assert client.post(path, {"target": dm}, token=member.token).json == {"unread_count": 0}
+    assert client.post(path, {"target": dm}, token=member.token).json == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }

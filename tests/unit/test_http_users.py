@@ -21,13 +21,23 @@ def test_get_me_has_own_email_and_unread_counts(client: ApiClient, people) -> No
     assert reply.status == 200
     assert reply.json == {
         "user": alice.user,
-        "unread_counts": {"total": 0, "by_room": {}, "by_dm": {}},
+        "unread_counts": {
+            "total": 0,
+            "by_room": {},
+            "by_dm": {},
+            "mentions": {"total": 0, "by_room": {}, "by_dm": {}},
+        },
     }
     assert reply.json["user"]["email"] == "alice@example.com"
     dm = {"target": {"type": "dm", "recipient": alice.id}, "content": "hi"}
     assert client.post("/api/v1/messages", dm, token=bob.token).status == 201
     counts = client.get(ME, token=alice.token).json["unread_counts"]
-    assert counts == {"total": 1, "by_room": {}, "by_dm": {bob.id: 1}}
+    assert counts == {
+        "total": 1,
+        "by_room": {},
+        "by_dm": {bob.id: 1},
+        "mentions": {"total": 0, "by_room": {}, "by_dm": {}},
+    }
 
 
 def test_update_email(client: ApiClient, people) -> None:

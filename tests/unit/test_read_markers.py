@@ -28,6 +28,10 @@ from tests.unit.test_read_scale import Traced
 # moderator, bob and erin members, dave outside.
 w, s, send = base.w, base.s, base.send
 
+#: The store's mention counts when no message mentions the reader, and /users/me's.
+NO_MENTIONS: dict = {"by_room": {}, "by_dm": {}}
+NONE = {"total": 0, **NO_MENTIONS}
+
 
 def unread(w, user) -> dict:
     return w.ok(w.core.messages.unread_counts(user))
@@ -69,7 +73,7 @@ def test_markers_moved_at_once_share_one_transaction(w, s):
     assert [user_id for user_id, _, _ in rest] == [s.bob.id, s.carol.id]
     result(real(rest, 0))
     d.callback(None)
-    assert [result(a) for a in answers] == [0, 0, 0]  # each answered after its commit
+    assert [result(a)["unread_count"] for a in answers] == [0, 0, 0]  # each after its commit
     assert [unread(w, u)["total"] for u in (s.alice, s.bob, s.carol)] == [0, 0, 0]
 
 
@@ -86,7 +90,7 @@ def test_two_devices_marking_at_once_keep_the_furthest_marker(w, s):
         moves, d = writes.pop(0)
         result(real(moves, 0))
         d.callback(None)
-    assert [result(d) for d in (first, far, near)] == [0, 1, 1]  # carol's one is left
+    assert [result(d)["unread_count"] for d in (first, far, near)] == [0, 1, 1]  # carol's left
     assert unread(w, s.bob)["by_room"] == {s.room.id: 1}
 
 
@@ -111,7 +115,7 @@ def test_a_marker_that_does_not_move_writes_nothing(tmp_path):
         "SELECT last_read_seq, updated_at FROM read_markers"
     ).fetchall()
     assert raw == [(sent[1].seq, 100)]
-    assert result(store.unread_count(bob.id, target)) == 0
+    assert result(store.unread_count(bob.id, target, "bob")) == (0, 0)
 
 
 def test_a_marker_written_after_its_room_was_deleted_is_not_kept(w, s):
@@ -129,7 +133,7 @@ def test_a_marker_written_after_its_room_was_deleted_is_not_kept(w, s):
         result(real(moves, 0))
         d.callback(None)
     for answer in answers:  # answered: they were members when they asked
-        assert isinstance(result(answer), int)
+        assert isinstance(result(answer)["unread_count"], int)
     left = w.core.store._reader.connection.execute(  # noqa: SLF001 (the rows themselves)
         "SELECT count(*) FROM read_markers WHERE target_id = ?", (s.room.id,)
     ).fetchone()[0]
@@ -156,8 +160,8 @@ def test_a_marker_of_a_user_deleted_meanwhile_fails_no_one_else_s(w, s):
         moves, d = writes.pop(0)
         result(real(moves, 0))
         d.callback(None)
-    assert result(first) == 0
-    assert result(batch[1]) == 0  # erin's, answered and kept
+    assert result(first)["unread_count"] == 0
+    assert result(batch[1])["unread_count"] == 0  # erin's, answered and kept
     assert unread(w, s.erin)["total"] == 0
     rows = w.core.store._reader.connection.execute(  # noqa: SLF001 (the rows themselves)
         "SELECT count(*) FROM read_markers WHERE user_id = ?", (s.bob.id,)
@@ -170,7 +174,10 @@ def test_a_marker_of_a_user_deleted_meanwhile_fails_no_one_else_s(w, s):
 
 def test_edits_never_make_a_read_message_unread_again(w, s):
     message = send(w, s.alice, s.target, "typo")
-    assert w.ok(w.core.messages.mark_read(s.bob, s.target, None)) == 0
+    assert w.ok(w.core.messages.mark_read(s.bob, s.target, None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
     w.ok(w.core.messages.edit(s.alice, message.id, "fixed"))
     assert unread(w, s.bob)["total"] == 0
 
@@ -185,7 +192,10 @@ def test_deleted_messages_stop_counting_whoever_deletes_them(w, s):
     # A deleted message's id marks nothing: the marker stays where it was.
     w.fails(w.core.messages.mark_read(s.carol, s.target, second.id), "message_not_found")
     assert unread(w, s.carol)["by_room"] == {s.room.id: 1}
-    assert w.ok(w.core.messages.mark_read(s.carol, s.target, third.id)) == 0
+    assert w.ok(w.core.messages.mark_read(s.carol, s.target, third.id)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
 
 
 def test_a_banned_author_s_messages_still_count(w, s):
@@ -198,8 +208,12 @@ def test_a_banned_author_s_messages_still_count(w, s):
         "total": 2,
         "by_room": {s.room.id: 1},
         "by_dm": {s.bob.id: 1},
+        "mentions": NONE,
     }
-    assert w.ok(w.core.messages.mark_read(s.alice, Target("dm", s.bob.id), None)) == 0
+    assert w.ok(w.core.messages.mark_read(s.alice, Target("dm", s.bob.id), None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
 
 
 @pytest.mark.parametrize("how", ["leave", "kick"])
@@ -213,7 +227,7 @@ def test_out_of_a_room_nothing_counts_and_back_in_what_was_missed_does(w, s, how
     else:
         w.ok(w.core.rooms.kick(s.alice, s.room.id, s.bob.id))
     send(w, s.alice, s.target, "while out")
-    assert unread(w, s.bob) == {"total": 0, "by_room": {}, "by_dm": {}}
+    assert unread(w, s.bob) == {"total": 0, "by_room": {}, "by_dm": {}, "mentions": NONE}
     w.fails(w.core.messages.mark_read(s.bob, s.target, None), "not_room_member")
     w.ok(w.core.rooms.join(s.bob, s.room.id))
     assert unread(w, s.bob)["by_room"] == {s.room.id: 1}
@@ -225,13 +239,16 @@ def test_a_room_deleted_and_made_again_under_its_name_starts_unread_at_nothing(w
     again = w.ok(w.core.rooms.create(s.alice, "general", None, None))
     w.ok(w.core.rooms.join(s.bob, again.id))
     assert again.id != s.room.id
-    assert unread(w, s.bob) == {"total": 0, "by_room": {}, "by_dm": {}}
+    assert unread(w, s.bob) == {"total": 0, "by_room": {}, "by_dm": {}, "mentions": NONE}
 
 
 def test_a_dm_to_oneself_is_never_unread(w, s):
     note = send(w, s.alice, Target("dm", s.alice.id), "note to self")
     assert unread(w, s.alice)["total"] == 0
-    assert w.ok(w.core.messages.mark_read(s.alice, Target("dm", s.alice.id), note.id)) == 0
+    assert w.ok(w.core.messages.mark_read(s.alice, Target("dm", s.alice.id), note.id)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
 
 
 def test_up_to_must_be_a_message_of_that_very_conversation(w, s):
@@ -255,18 +272,28 @@ def test_up_to_must_be_a_message_of_that_very_conversation(w, s):
         "total": 2,
         "by_room": {s.room.id: 1},
         "by_dm": {s.bob.id: 1},
+        "mentions": NONE,
     }
 
 
 def test_an_older_up_to_leaves_the_marker_and_answers_the_current_count(w, s):
     sent = [send(w, s.alice, s.target, str(i)) for i in range(3)]
-    assert w.ok(w.core.messages.mark_read(s.bob, s.target, sent[1].id)) == 1
-    assert w.ok(w.core.messages.mark_read(s.bob, s.target, sent[0].id)) == 1
+    assert w.ok(w.core.messages.mark_read(s.bob, s.target, sent[1].id)) == {
+        "unread_count": 1,
+        "mention_count": 0,
+    }
+    assert w.ok(w.core.messages.mark_read(s.bob, s.target, sent[0].id)) == {
+        "unread_count": 1,
+        "mention_count": 0,
+    }
     assert unread(w, s.bob)["by_room"] == {s.room.id: 1}
 
 
 def test_up_to_omitted_on_an_empty_conversation_then_everything_after_counts(w, s):
-    assert w.ok(w.core.messages.mark_read(s.bob, Target("dm", s.dave.id), None)) == 0
+    assert w.ok(w.core.messages.mark_read(s.bob, Target("dm", s.dave.id), None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
     send(w, s.dave, Target("dm", s.bob.id), "first")
     assert unread(w, s.bob)["by_dm"] == {s.dave.id: 1}
 
@@ -335,7 +362,11 @@ def test_finding_dm_partners_reads_what_came_since_not_every_dm_ever(tmp_path):
         path = str(tmp_path / f"dm{n}.db")
         alice = dm_database(path, {"bob": n, "carol": n})
         traced = Traced(path)
-        assert result(traced.store.unread_counts(alice, [])) == {"by_room": {}, "by_dm": {}}
+        assert result(traced.store.unread_counts(alice, [], "alice")) == {
+            "by_room": {},
+            "by_dm": {},
+            "mentions": NO_MENTIONS,
+        }
         count = [0]
 
         def step(count=count) -> int:
@@ -343,7 +374,11 @@ def test_finding_dm_partners_reads_what_came_since_not_every_dm_ever(tmp_path):
             return 0
 
         traced.pool.connection.set_progress_handler(step, 100)
-        assert result(traced.store.unread_counts(alice, [])) == {"by_room": {}, "by_dm": {}}
+        assert result(traced.store.unread_counts(alice, [], "alice")) == {
+            "by_room": {},
+            "by_dm": {},
+            "mentions": NO_MENTIONS,
+        }
         steps[n] = count[0]
         traced.store.close()
     small, large = steps.values()
@@ -405,7 +440,11 @@ def test_counts_are_answered_when_the_floor_cannot_be_raised(tmp_path):
         )
 
     store._write = full  # noqa: SLF001
-    assert result(store.unread_counts(alice, [])) == {"by_room": {}, "by_dm": {}}
+    assert result(store.unread_counts(alice, [], "alice")) == {
+        "by_room": {},
+        "by_dm": {},
+        "mentions": NO_MENTIONS,
+    }
     floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
     assert floors == (0,)
     traced.store.close()
@@ -431,8 +470,8 @@ def test_counts_do_not_wait_for_the_floor_to_be_written(tmp_path):
         return d.addCallback(lambda _: result(real_write(fn, *args)))
 
     store._write = waiting  # noqa: SLF001
-    first, second = store.unread_counts(alice, []), store.unread_counts(alice, [])
-    assert result(first) == result(second) == {"by_room": {}, "by_dm": {}}
+    first, second = store.unread_counts(alice, [], "alice"), store.unread_counts(alice, [], "alice")
+    assert result(first) == result(second) == {"by_room": {}, "by_dm": {}, "mentions": NO_MENTIONS}
     assert len(held) == 1  # one floor write for both calls
     floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
     assert floors == (0,)
@@ -440,5 +479,5 @@ def test_counts_do_not_wait_for_the_floor_to_be_written(tmp_path):
     floors = traced.pool.connection.execute("SELECT count(*) FROM dm_read_floors").fetchone()
     assert floors == (1,)
     store._write = real_write  # noqa: SLF001
-    result(store.unread_counts(alice, []))  # below the floor now: no write needed
+    result(store.unread_counts(alice, [], "alice"))  # below the floor now: no write needed
     store.close()

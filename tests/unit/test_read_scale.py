@@ -28,6 +28,8 @@ from lairchat.storage.sqlite.store import UNREAD_MAX, SQLiteStore
 from lairchat.testing import result
 
 T0 = 1_700_000_000
+#: The username of :attr:`Scale.heavy` (:func:`build` names users by their index).
+HEAVY = "user0000000"
 
 
 @dataclass
@@ -196,8 +198,10 @@ def test_unread_counts_run_the_same_statements_for_a_user_in_many_rooms(traced, 
     room and three per DM partner (5,032 for a user in 1,000 rooms DMed by 1,000
     people, 0.7 s). Now a fixed number, whatever the rooms and partners."""
     s = scale[1]
-    few, few_statements = traced.run(lambda st: st.unread_counts(s.users[500], s.rooms[1:3]))
-    many, statements = traced.run(lambda st: st.unread_counts(s.heavy, s.heavy_rooms))
+    few, few_statements = traced.run(
+        lambda st: st.unread_counts(s.users[500], s.rooms[1:3], "user0000500")
+    )
+    many, statements = traced.run(lambda st: st.unread_counts(s.heavy, s.heavy_rooms, HEAVY))
     assert len(statements) == len(few_statements) <= 2
     assert len(many["by_room"]) > 50 and len(many["by_dm"]) > 50
     for sql in statements:
@@ -209,7 +213,7 @@ def test_unread_counts_agree_with_counting_row_by_row(traced, scale):
     by others above the user's marker (none: all), per room and per DM partner, and
     the single-conversation count says the same."""
     s = scale[1]
-    counts, _ = traced.run(lambda st: st.unread_counts(s.heavy, s.heavy_rooms))
+    counts, _ = traced.run(lambda st: st.unread_counts(s.heavy, s.heavy_rooms, HEAVY))
     conn = traced.pool.connection
     markers = {
         (kind, target): seq
@@ -219,7 +223,7 @@ def test_unread_counts_agree_with_counting_row_by_row(traced, scale):
         )
     }
     assert markers  # some conversations read up to a point, the others not at all
-    expected: dict[str, dict[str, int]] = {"by_room": {}, "by_dm": {}}
+    expected: dict[str, dict] = {"by_room": {}, "by_dm": {}}
     rooms = set(s.heavy_rooms)
     for seq, author, kind, target in conn.execute(
         "SELECT rowid, author_id, target_type, target_id FROM messages"
@@ -235,11 +239,12 @@ def test_unread_counts_agree_with_counting_row_by_row(traced, scale):
         if seq > markers.get((kind, conversation), 0):
             found = expected[key].get(conversation, 0)
             expected[key][conversation] = min(found + 1, UNREAD_MAX)
-    assert counts == expected
+    # Every message says "hello": none mentions anyone.
+    assert counts == {**expected, "mentions": {"by_room": {}, "by_dm": {}}}
     assert any(0 < n < UNREAD_MAX for n in counts["by_room"].values())
     for room in s.heavy_rooms[:10]:
-        one, _ = traced.run(lambda st, r=room: st.unread_count(s.heavy, Target("room", r)))
-        assert counts["by_room"].get(room, 0) == one
+        one, _ = traced.run(lambda st, r=room: st.unread_count(s.heavy, Target("room", r), HEAVY))
+        assert (counts["by_room"].get(room, 0), 0) == one
 
 
 def plans_of(traced: Traced, read: Callable) -> list[str]:
@@ -326,9 +331,9 @@ READS: dict[str, Callable] = {
     "dm history after": lambda st, s: st.history(_dm(s), s.heavy, 51, None, MIDDLE),
     "latest_seq": lambda st, s: st.latest_seq(_room(s), s.heavy),
     "dm latest_seq": lambda st, s: st.latest_seq(_dm(s), s.heavy),
-    "unread_count": lambda st, s: st.unread_count(s.heavy, _room(s)),
-    "dm unread_count": lambda st, s: st.unread_count(s.heavy, _dm(s)),
-    "unread_counts": lambda st, s: st.unread_counts(s.heavy, s.heavy_rooms),
+    "unread_count": lambda st, s: st.unread_count(s.heavy, _room(s), HEAVY),
+    "dm unread_count": lambda st, s: st.unread_count(s.heavy, _dm(s), HEAVY),
+    "unread_counts": lambda st, s: st.unread_counts(s.heavy, s.heavy_rooms, HEAVY),
     "get_invitation": lambda st, s: st.get_invitation("x"),
     "list_pending_invitations": lambda st, s: st.list_pending_invitations(s.heavy, T0, 101),
     "find_pending_invitation": lambda st, s: st.find_pending_invitation(s.big, s.heavy, T0),
@@ -395,14 +400,16 @@ def test_an_unread_count_stops_at_unread_max_and_so_does_its_work(tmp_path):
         out, _ = traced.run(read)
         return out, steps[0]
 
-    few, few_steps = work(lambda st: st.unread_count(alice, Target("room", small)))
-    many, many_steps = work(lambda st: st.unread_count(alice, Target("room", large)))
-    assert few == many == UNREAD_MAX
+    few, few_steps = work(lambda st: st.unread_count(alice, Target("room", small), "alice"))
+    many, many_steps = work(lambda st: st.unread_count(alice, Target("room", large), "alice"))
+    assert few == many == (UNREAD_MAX, 0)
     assert many_steps < 1.5 * few_steps, (few_steps, many_steps)
-    counts, _ = traced.run(lambda st: st.unread_counts(alice, [small, large]))
+    counts, _ = traced.run(lambda st: st.unread_counts(alice, [small, large], "alice"))
     assert counts == {
         "by_room": {small: UNREAD_MAX, large: UNREAD_MAX},
         "by_dm": {bob: UNREAD_MAX},
+        "mentions": {"by_room": {}, "by_dm": {}},
     }
-    assert result(traced.store.unread_count(alice, Target("dm", bob))) == UNREAD_MAX
+    dm = traced.store.unread_count(alice, Target("dm", bob), "alice")
+    assert result(dm) == (UNREAD_MAX, 0)
     traced.store.close()

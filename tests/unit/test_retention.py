@@ -134,8 +134,8 @@ def test_room_and_direct_messages_alike(core, world) -> None:
     stored(core, bob, Target("dm", alice.id), NEW, "new dm")
     assert result(retention.prune(core.store, retention.cutoff(NOW, 30), no_pause)) == 2
     assert contents(core) == ["new dm"]
-    counts = result(core.store.unread_counts(alice.id, [room.id]))
-    assert counts == {"by_room": {}, "by_dm": {bob.id: 1}}
+    counts = result(core.store.unread_counts(alice.id, [room.id], alice.username))
+    assert counts == {"by_room": {}, "by_dm": {bob.id: 1}, "mentions": {"by_room": {}, "by_dm": {}}}
 
 
 # -- what must hold after pruning ---------------------------------------------------
@@ -151,7 +151,7 @@ def test_the_seqs_of_pruned_messages_are_never_given_again(core, world) -> None:
     assert contents(core) == []
     fresh = stored(core, alice, room, NOW, "fresh")
     assert fresh.seq == old[-1].seq + 1
-    assert result(core.store.unread_count(bob.id, room)) == 1
+    assert result(core.store.unread_count(bob.id, room, bob.username)) == (1, 0)
 
 
 def test_unread_counts_count_what_is_left(core, world) -> None:
@@ -166,8 +166,12 @@ def test_unread_counts_count_what_is_left(core, world) -> None:
         "total": 1,
         "by_room": {room.id: 1},
         "by_dm": {},
+        "mentions": {"total": 0, "by_room": {}, "by_dm": {}},
     }
-    assert result(core.messages.mark_read(bob, room, None)) == 0
+    assert result(core.messages.mark_read(bob, room, None)) == {
+        "unread_count": 0,
+        "mention_count": 0,
+    }
 
 
 def test_history_pages_end_where_the_pruned_part_began(core, world) -> None:

@@ -963,7 +963,7 @@ def test_mark_read(world: World) -> None:
     alice.ok("send_message", target=room_target(room), content="3")
 
     response = bob.ok("mark_read", target=room_target(room), up_to=first["id"])
-    assert list(response) == ["type", "request_id", "success", "unread_count"]
+    assert list(response) == ["type", "request_id", "success", "unread_count", "mention_count"]
     assert response["unread_count"] == 2
     assert bob.ok("mark_read", target=room_target(room))["unread_count"] == 0
     # Own messages never count as unread.

@@ -826,18 +826,20 @@ def test_unread_counts_and_read_markers(store, rows):
     rows.message(alice, Target("dm", carol.id), "to carol")
     rows.message(carol, Target("dm", bob.id), "not alice's")
 
-    counts = result(store.unread_counts(alice.id, [room.id, quiet.id]))
-    assert counts == {"by_room": {room.id: 3}, "by_dm": {carol.id: 2}}
-    assert result(store.unread_count(alice.id, target)) == 3
+    counts = result(store.unread_counts(alice.id, [room.id, quiet.id], alice.username))
+    none: dict = {"by_room": {}, "by_dm": {}}  # no message mentions alice
+    assert counts == {"by_room": {room.id: 3}, "by_dm": {carol.id: 2}, "mentions": none}
+    assert result(store.unread_count(alice.id, target, alice.username)) == (3, 0)
 
     result(store.mark_read([(alice.id, target, sent[1].seq)], T0))
-    assert result(store.unread_count(alice.id, target)) == 1
+    assert result(store.unread_count(alice.id, target, alice.username)) == (1, 0)
     result(store.mark_read([(alice.id, target, sent[0].seq)], T0))  # never moves back
-    assert result(store.unread_count(alice.id, target)) == 1
+    assert result(store.unread_count(alice.id, target, alice.username)) == (1, 0)
     result(store.mark_read([(alice.id, Target("dm", carol.id), 10**9)], T0))
-    assert result(store.unread_counts(alice.id, [room.id])) == {
+    assert result(store.unread_counts(alice.id, [room.id], alice.username)) == {
         "by_room": {room.id: 1},
         "by_dm": {},
+        "mentions": none,
     }
 
 
@@ -855,7 +857,7 @@ def test_a_deleted_newest_message_s_seq_is_never_given_again(store, rows):
     again = rows.message(alice, target, "3")
     assert again.seq == newest.seq + 1
     assert result(store.get_message(again.id)).seq == again.seq
-    assert result(store.unread_count(bob.id, target)) == 1
+    assert result(store.unread_count(bob.id, target, bob.username)) == (1, 0)
     after = [rows.message(alice, target, c) for c in ("4", "5")]  # numbered on from there
     assert [m.seq for m in after] == [again.seq + 1, again.seq + 2]
 

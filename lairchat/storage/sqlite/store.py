@@ -34,7 +34,7 @@ from lairchat.domain.types import (
     system_role,
 )
 from lairchat.storage.interfaces import IStore
-from lairchat.storage.sqlite import pool, search
+from lairchat.storage.sqlite import mentioncount, pool, search
 from lairchat.storage.sqlite.faults import (
     STORED_UNKNOWN,
     DatabaseFileChanged,
@@ -137,12 +137,16 @@ def _refuse_banned_author(cur: sqlite3.Cursor, by: str | None, now: float) -> No
 UNREAD_MAX = 1000
 
 
-def _unread_sql(kind: str, other: str) -> str:
-    """The count, up to UNREAD_MAX, of the messages unread by user ``?1`` in the room,
-    or from the DM partner, that the SQL expression ``other`` names: by someone else,
-    above the user's read marker there. The rows are found by an index range that
-    starts above the marker (the room's on ``idx_messages_target``, the partner's on
-    ``idx_messages_dm_pair``) and stops at UNREAD_MAX found."""
+def _unread_rows(kind: str, other: str) -> str:
+    """The newest UNREAD_MAX messages unread by user ``?1`` in the room, or from the
+    DM partner, that the SQL expression ``other`` names: by someone else, above the
+    user's read marker there; each one's text as ``c`` (for
+    :mod:`~lairchat.storage.sqlite.mentioncount`: whole, as SQLite's ``substr``
+    stops at a NUL, where the rule reads on). An index
+    range (the room's on ``idx_messages_target``, the partner's on
+    ``idx_messages_dm_pair``) read down from the newest, which stops at UNREAD_MAX
+    found: newest first, so that past UNREAD_MAX the mentions counted are the
+    recent ones, those a conversation opens on."""
     marker = (
         "coalesce((SELECT k.last_read_seq FROM read_markers k WHERE k.user_id = ?1 "
         f"AND k.target_type = '{kind}' AND k.target_id = {other}), 0)"
@@ -152,7 +156,27 @@ def _unread_sql(kind: str, other: str) -> str:
     else:
         where = f"m.target_type = 'dm' AND m.author_id = {other} AND m.target_id = ?1"
     where += f" AND m.author_id != ?1 AND m.rowid > {marker}"
-    return f"SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {where} LIMIT {UNREAD_MAX})"
+    return (
+        f"SELECT m.content AS c FROM messages m WHERE {where} "
+        f"ORDER BY m.rowid DESC LIMIT {UNREAD_MAX}"
+    )
+
+
+def _unread_sql(kind: str, other: str) -> str:
+    """The count of :func:`_unread_rows` (so at most UNREAD_MAX), and of those that
+    may mention the user whose needle is ``?3`` (mentioncount.possible), in one
+    pass, packed into one number (mentioncount.split)."""
+    maybe = mentioncount.possible("c")
+    return (
+        f"SELECT count(*) + {mentioncount.SPAN} * count(CASE WHEN {maybe} THEN 1 END) "
+        f"FROM ({_unread_rows(kind, other)})"
+    )
+
+
+def _possible_sql(kind: str) -> str:
+    """The texts of the messages :func:`_unread_sql` found may mention the user, in
+    the conversation ``?2``."""
+    return f"SELECT c FROM ({_unread_rows(kind, '?2')}) WHERE {mentioncount.possible('c')}"
 
 
 #: DM rows a search for a user's DM partners reads above their floor (migration 009)
@@ -935,27 +959,35 @@ class SQLiteStore:
 
         return self._read(txn)
 
-    def unread_counts(self, user_id: str, room_ids: list[str]) -> defer.Deferred:
+    def unread_counts(self, user_id: str, room_ids: list[str], username: str) -> defer.Deferred:
         """Two statements whatever the rooms and partners: one counts every room (its
         ids passed as one JSON array), one every DM partner (:data:`_DM_PARTNERS`). A
         statement pair per room and three per partner were 5,032 for a user in 1,000
-        rooms DMed by 1,000 people (docs/architecture.md, "Reads at scale"). When
-        finding the partners read DM_FLOOR_STEP rows or more, the floor is raised
-        past them (:meth:`_raise_dm_floor`) after the counts are answered: it only
-        saves later work, and the answer is a read's, which must not wait for the
-        write lock (held by another process, a write waits up to the busy timeout)."""
+        rooms DMed by 1,000 people (docs/architecture.md, "Reads at scale"). Each
+        count comes with how many of its messages may mention ``username``; one
+        statement more for each conversation with any finds which do
+        (:mod:`~lairchat.storage.sqlite.mentioncount`). When finding the partners
+        read DM_FLOOR_STEP rows or more, the floor is raised past them
+        (:meth:`_raise_dm_floor`) after the counts are answered: it only saves later
+        work, and the answer is a read's, which must not wait for the write lock
+        (held by another process, a write waits up to the busy timeout)."""
         rooms = f"SELECT r.value, ({_unread_sql('room', 'r.value')}) FROM json_each(?2) r"
+        key = mentioncount.needle(username)
 
-        def txn(cur: sqlite3.Cursor) -> tuple[dict[str, dict[str, int]], list[tuple]]:
-            by_room = cur.execute(rooms, (user_id, orjson.dumps(room_ids).decode())).fetchall()
-            by_dm = cur.execute(_DM_PARTNERS, (user_id,)).fetchall()
-            counts = {
-                "by_room": {k: n for k, n in by_room if n},
-                "by_dm": {k: n for k, n, _, _ in by_dm if n},
-            }
+        def txn(cur: sqlite3.Cursor) -> tuple[dict[str, Any], list[tuple]]:
+            by_room = cur.execute(rooms, (user_id, orjson.dumps(room_ids).decode(), key))
+            by_room = by_room.fetchall()
+            by_dm = cur.execute(_DM_PARTNERS, (user_id, None, key)).fetchall()
+            until = mentioncount.deadline()  # the rule's time, from its first row
+            counts: dict[str, Any] = {"mentions": {}}
+            # DMs first: should the rule's time run out (mentioncount), theirs are exact.
+            for kind, found in (("dm", [row[:2] for row in by_dm]), ("room", by_room)):
+                read = self._mentions(cur, user_id, kind, found, username, until)
+                counts[f"by_{kind}"] = {k: n for k, (n, _) in read.items()}
+                counts["mentions"][f"by_{kind}"] = {k: m for k, (_, m) in read.items() if m}
             return counts, [(k, seen, newest) for k, _, seen, newest in by_dm if seen]
 
-        def answer(read: tuple[dict[str, dict[str, int]], list[tuple]]) -> Any:
+        def answer(read: tuple[dict[str, Any], list[tuple]]) -> Any:
             counts, above = read
             if sum(seen for _, seen, _ in above) >= DM_FLOOR_STEP:
                 partners = [k for k, _, _ in above]
@@ -963,6 +995,27 @@ class SQLiteStore:
             return counts
 
         return self._read(txn).addCallback(answer)
+
+    @staticmethod
+    def _mentions(
+        cur: sqlite3.Cursor,
+        user_id: str,
+        kind: str,
+        found: list[tuple],
+        username: str,
+        until: float,
+    ) -> dict[str, tuple[int, int]]:
+        """``{conversation id: (unread, mentions)}`` of the conversations with unread
+        messages among ``found``, ``(conversation id, packed count)`` rows of
+        :func:`_unread_sql`, the rule matching until the ``monotonic`` time
+        ``until`` (mentioncount.deadline). A count of mentions never exceeds the
+        unread count beside it: reads are not one snapshot, and a message sent
+        between the two statements may be among the second's rows only."""
+        split = [(k, *mentioncount.split(packed)) for k, packed in found if packed]
+        sql, key = _possible_sql(kind), mentioncount.needle(username)
+        wanted = [(sql, (user_id, k, key)) for k, _, maybe in split if maybe]
+        mentioned = iter(mentioncount.count(cur, wanted, username, until))
+        return {k: (n, min(n, next(mentioned)) if maybe else 0) for k, n, maybe in split}
 
     def _raise_dm_floor(self, user_id: str, partners: list[str], seq: int) -> None:
         """Raise the user's DM floor (migration 009) to ``seq``, the newest DM to them
@@ -997,11 +1050,17 @@ class SQLiteStore:
 
         self._write(txn).addBoth(done)
 
-    def unread_count(self, user_id: str, target: Target) -> defer.Deferred:
+    def unread_count(self, user_id: str, target: Target, username: str) -> defer.Deferred:
+        """``(unread, mentions)`` in one conversation, as :meth:`unread_counts`."""
         sql = f"SELECT ({_unread_sql(target.kind, '?2')})"
+        key = mentioncount.needle(username)
 
-        def txn(cur: sqlite3.Cursor) -> int:
-            return cur.execute(sql, (user_id, target.id)).fetchone()[0]
+        def txn(cur: sqlite3.Cursor) -> tuple[int, int]:
+            packed = cur.execute(sql, (user_id, target.id, key)).fetchone()[0]
+            until = mentioncount.deadline()
+            found = [(target.id, packed)]
+            read = self._mentions(cur, user_id, target.kind, found, username, until)
+            return read.get(target.id, (0, 0))
 
         return self._read(txn)
 

@@ -50,6 +50,14 @@ UNREAD = {
     f"{UNREAD_MAX} or more",
 }
 UNREAD_BY_ID = {"type": "object", "additionalProperties": UNREAD}
+#: How many of a conversation's unread messages mention the caller (lairchat's own).
+MENTIONS = {
+    **UNREAD,
+    "description": "Of those unread messages, the ones that mention the caller: `@` and "
+    "their username as a whole word, compared NFKC-normalised and case-folded, in the "
+    "first 4,096 characters (the clients' rule, docs/CLIENT.md); at most the unread count",
+}
+MENTIONS_BY_ID = {"type": "object", "additionalProperties": MENTIONS}
 
 SCHEMAS: dict[str, Any] = {
     "User": obj(
@@ -90,7 +98,25 @@ SCHEMAS: dict[str, Any] = {
                 "conversations with none are left out",
             },
             "by_dm": {**UNREAD_BY_ID, "description": "other user's id → unread messages"},
+            "mentions": ref("MentionCounts"),
         }
+    ),
+    "MentionCounts": obj(
+        {
+            "total": {**COUNT, "description": "The sum of the counts below"},
+            "by_room": {
+                **MENTIONS_BY_ID,
+                "description": "room id → unread messages mentioning the caller; "
+                "conversations with none are left out",
+            },
+            "by_dm": {
+                **MENTIONS_BY_ID,
+                "description": "other user's id → unread direct messages that mention the "
+                "caller by name (a direct message is no mention by itself)",
+            },
+        },
+        description="lairchat's own, beside the unread counts: how many of the unread "
+        "messages mention the caller",
     ),
     "RoomSettings": obj(
         {
@@ -733,7 +759,7 @@ def _paths() -> dict[str, Any]:
                 "markRead",
                 "Move the caller's read marker",
                 "messages",
-                envelope(unread_count=UNREAD),
+                envelope(unread_count=UNREAD, mention_count=MENTIONS),
                 body=obj(
                     {
                         "target": ref("MessageTargetInput"),

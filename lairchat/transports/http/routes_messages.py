@@ -94,5 +94,4 @@ class MessageRoutes(RouteGroup):
         target, up_to = body.target("target"), body.opt_text("up_to")
         resolved = target.resolve()
         user = await self.caller(claims)
-        unread = await self.core.messages.mark_read(user, resolved, up_to)
-        return {"unread_count": unread}
+        return await self.core.messages.mark_read(user, resolved, up_to)
