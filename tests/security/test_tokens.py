@@ -274,7 +274,7 @@ def test_every_authenticated_route_refuses_forgeries(world: Any, name: str) -> N
         "invitation_id": str(uuid.uuid4()),
         "session_id": world.account("bystander").session["id"],
     }
-    assert len(AUTHENTICATED_ROUTES) == 36
+    assert len(AUTHENTICATED_ROUTES) == 37
     for method, template in AUTHENTICATED_ROUTES:
         path = template.format(**ids)
         reply = world.api.request(method, path, {"content": "x"}, token=token)
