@@ -336,14 +336,20 @@ class MessageService:
         target: Target | None,
         limit: Any = None,
         before: Any = None,
+        author: Any = None,
+        since: Any = None,
+        until: Any = None,
     ) -> SearchPage:
         """Messages whose content holds ``query`` (lairchat.domain.search), newest
         first, in ``target`` or (None) everywhere the actor reads: the rooms they are
-        a member of now and their DMs. Checked as :meth:`history` checks, before the
-        read and again after it: a match from a room left meanwhile, or a DM with a
-        user deleted meanwhile, is dropped. ``query``, ``limit`` and ``before`` are
-        taken as sent (any JSON value): a bad one is ``validation_failed``."""
-        match, size = search.matcher(query), search.page_size(limit)
+        a member of now and their DMs; only ``author``'s (a user id) and those created
+        from ``since`` up to ``until`` when given, and then ``query`` may be blank.
+        Checked as :meth:`history` checks, before the read and again after it: a match
+        from a room left meanwhile, or a DM with a user deleted meanwhile, is dropped.
+        Every argument but ``target`` is taken as sent (any JSON value): a bad one is
+        ``validation_failed``."""
+        filters = search.filters(author, since, until)
+        match, size = search.matcher(query, filters.asked), search.page_size(limit)
         if target is not None:
             await self.reachable(actor, target)
         seq = None
@@ -358,7 +364,15 @@ class MessageService:
         async with self._searching.hold(actor.id):
             rooms = self.hub.rooms_of(actor.id) if target is None else []
             found, last, more = await self.store.search_messages(
-                actor.id, target, rooms, seq, match, size, search.SCAN_MAX, search.SCAN_SECONDS
+                actor.id,
+                target,
+                rooms,
+                seq,
+                match,
+                size,
+                search.SCAN_MAX,
+                search.SCAN_SECONDS,
+                filters,
             )
         if target is not None:
             self.check_target(actor, target)

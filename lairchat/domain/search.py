@@ -5,16 +5,22 @@ Matching is done in Python over rows read newest first, not by SQL: SQLite's LIK
 folds ASCII case only, and an index for text search would add to the cost of
 storing every message (the send path is benchmarked). Instead each request reads at
 most :data:`SCAN_MAX` messages, for at most :data:`SCAN_SECONDS`, and the client
-pages on from where it stopped.
+pages on from where it stopped. The :class:`Filters` (author, dates) are checked on
+each message examined too, and what they leave out counts: no index by author or
+time is walked (a room's has neither), so none may read uncounted rows.
 """
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lairchat.domain.errors import LairError, validation_failed
+from lairchat.domain.ids import parse_uuid
+from lairchat.domain.timefmt import parse_ts
 from lairchat.domain.validation import WHITE_SPACE
 
 #: Longest query, in characters (code points) once trimmed.
@@ -66,11 +72,71 @@ def query_key(query: Any) -> str:
     return fold(trimmed)
 
 
-def matcher(query: Any) -> Callable[[str], bool]:
+def matcher(query: Any, filtered: bool = False) -> Callable[[str], bool]:
     """Whether a message's content matches ``query`` (validated by :func:`query_key`,
-    so a bad query is refused before anything is read)."""
+    so a bad query is refused before anything is read). With ``filtered`` (the
+    search has :class:`Filters`), no query or a blank one matches every message: "all
+    of bob's messages here" needs no text."""
+    if filtered and (query is None or (isinstance(query, str) and not query.strip(WHITE_SPACE))):
+        return lambda content: True
     key = query_key(query)
     return lambda content: key in fold(content)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a search looks at beyond the text: one author's messages (a user id), and
+    those created in the second ``since`` or later and before the second ``until``
+    (Unix seconds, whole), each None when not asked. ``created_at`` is stored in
+    whole seconds (a send's answer has the fraction, search and history not): the
+    bounds are cut to the second too, so ``since`` set to a message's time, as any
+    answer gave it, finds that message, and ``until`` set to it leaves it out."""
+
+    author: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+    @property
+    def asked(self) -> bool:
+        return (self.author, self.since, self.until) != (None, None, None)
+
+    def admits(self, author_id: str, created_at: float) -> bool:
+        """Whether a message of ``author_id`` created at ``created_at`` is in."""
+        return (
+            (self.author is None or author_id == self.author)
+            and (self.since is None or created_at >= self.since)
+            and (self.until is None or created_at < self.until)
+        )
+
+
+def filters(author: Any = None, since: Any = None, until: Any = None) -> Filters:
+    """The filters as sent (any JSON value; absent or ``""`` is no filter):
+    ``validation_failed`` naming the field for an ``author`` that is no user id, a
+    ``since`` or ``until`` that is no RFC 3339 timestamp, or an ``until`` not in a
+    later second than ``since``. An author who is no one (or wrote nothing) is no error: nothing
+    of theirs matches."""
+    wanted = None
+    if author is not None and author != "":
+        wanted = parse_uuid(author) if isinstance(author, str) else None
+        if wanted is None:
+            raise validation_failed("author", "must be a user id")
+    moments = []
+    for name, value in (("since", since), ("until", until)):
+        moment = None
+        if value is not None and value != "":
+            moment = parse_ts(value) if isinstance(value, str) else None
+            if moment is None:
+                raise validation_failed(name, "must be an RFC 3339 timestamp")
+            moment = math.floor(moment)
+        moments.append(moment)
+    start, end = moments
+    if start is not None and end is not None and end <= start:
+        raise validation_failed("until", "must be later than since")
+    return Filters(wanted, start, end)
+
+
+#: A search without filters.
+NO_FILTERS = Filters()
 
 
 def page_size(limit: Any) -> int:

@@ -321,6 +321,9 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
         "target": _optional(_target),
         "limit": _RAW,
         "before": _RAW,
+        "author": _RAW,
+        "since": _RAW,
+        "until": _RAW,
     },
 }
 

@@ -174,9 +174,13 @@ def get_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
     return d.addCallback(lambda page: page.within(HISTORY_BUDGET).to_wire())
 
 
+#: ``search_messages``' fields, in the order MessageService.search takes them.
+_SEARCH_FIELDS = ("query", "target", "limit", "before", "author", "since", "until")
+
+
 @command("search_messages", on_failure={"has_more": False, "next_before": None})
 def search_messages(session: Session, m: dict[str, Any]) -> defer.Deferred:
-    d = session.core.messages.search(session.user, m["query"], m["target"], m["limit"], m["before"])
+    d = session.core.messages.search(session.user, *[m[name] for name in _SEARCH_FIELDS])
     return d.addCallback(lambda page: page.within(HISTORY_BUDGET).to_wire())
 
 

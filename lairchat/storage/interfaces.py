@@ -152,10 +152,13 @@ class IMessageStore(Interface):
     def history(target, viewer_id, limit, before, after):
         """Newest first. ``before``/``after`` are ``("seq", n)`` or ``("time", t)`` or None."""
 
-    def search_messages(viewer_id, target, room_ids, before, match, limit, budget, seconds):
+    def search_messages(
+        viewer_id, target, room_ids, before, match, limit, budget, seconds, filters
+    ):
         """Message search's scan (lairchat.domain.search): the messages of ``target``
         (None: the rooms ``room_ids`` and every DM of ``viewer_id``'s) below seq
-        ``before`` (None: all), newest first, whose content ``match`` accepts; at most
+        ``before`` (None: all), newest first, that ``filters`` admit (a
+        ``search.Filters``; optional) and whose content ``match`` accepts; at most
         ``limit`` of them, ``budget`` messages examined at most, and for at most
         ``seconds`` past the first. Fires with
         ``(matches, last_id, more)``: the id of the last message examined, and

@@ -75,6 +75,7 @@ def test_tcp_websocket_and_rest_find_the_same(server: ServerProcess) -> None:
 
     def over_rest(**fields: Any) -> dict:
         params = {"q": fields["query"], "limit": fields["limit"]}
+        params |= {k: fields[k] for k in ("author", "since", "until") if k in fields}
         if "target" in fields:
             target = fields["target"]
             params["target_type"] = target["type"]
@@ -113,6 +114,24 @@ def test_tcp_websocket_and_rest_find_the_same(server: ServerProcess) -> None:
             or (scope["target"]["type"] == "dm" and m["target"]["type"] == "dm")
         ]
         assert found == wanted, scope
+    # Filters: bob's messages, no text needed, alike over all three; a bad one is
+    # validation_failed naming it.
+    for scope in ({}, {"target": {"type": "dm", "recipient": bob_id}}):
+        fields = {"query": "", "author": bob_id, "since": expected[-1]["created_at"], **scope}
+        answers = [walk(ask, **fields) for ask in (over_tcp, over_ws, over_rest)]
+        assert answers[0] == answers[1] == answers[2], scope
+        bobs = [m["id"] for page in answers[0] for m in page["messages"]]
+        wanted = [
+            m["id"]
+            for m in expected
+            if m["author"] == bob_id and (not scope or m["target"]["type"] == "dm")
+        ]
+        assert bobs == wanted, scope
+    refused = alice.request("search_messages", query="x", since="yesterday")
+    assert (refused["success"], refused["error"]["message"]) == (
+        False,
+        "Validation failed: since - must be an RFC 3339 timestamp",
+    )
     # Alice sees none of carol's room, bob and carol's DMs or the room she left.
     assert all("c" not in content and "left" not in content for _, content in found)
     refused = alice.request(

@@ -93,7 +93,15 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "search_messages",
         {"query": "x"},
-        {"query": "x", "target": None, "limit": None, "before": None},
+        {
+            "query": "x",
+            "target": None,
+            "limit": None,
+            "before": None,
+            "author": None,
+            "since": None,
+            "until": None,
+        },
     ),
 ]
 
@@ -170,7 +178,29 @@ FULL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     (
         "search_messages",
         {"query": "q", "target": DM_T, "limit": "5", "before": 7},
-        {"query": "q", "target": Target("dm", USER), "limit": "5", "before": 7},
+        {
+            "query": "q",
+            "target": Target("dm", USER),
+            "limit": "5",
+            "before": 7,
+            "author": None,
+            "since": None,
+            "until": None,
+        },
+    ),
+    # The filters too: a bad one is the core's validation_failed, naming it.
+    (
+        "search_messages",
+        {"query": "", "author": 5, "since": "2026-01-01T00:00:00Z", "until": ["x"]},
+        {
+            "query": "",
+            "target": None,
+            "limit": None,
+            "before": None,
+            "author": 5,
+            "since": "2026-01-01T00:00:00Z",
+            "until": ["x"],
+        },
     ),
 ]
 

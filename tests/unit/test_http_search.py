@@ -97,3 +97,44 @@ def test_a_room_not_joined_is_not_room_member(client: ApiClient, people, room) -
 def test_search_counts_against_the_general_allowance_alone() -> None:
     assert tier_of(b"/api/v1/messages/search") is None
     assert tier_of(b"/api/v1/messages") == "messaging"
+
+
+def test_filters_by_author_and_dates_with_or_without_q(client: ApiClient, people, room) -> None:
+    """``author``, ``since`` and ``until`` (HTTP.md): with any of them ``q`` may be
+    absent or empty, "all of bob's messages here"."""
+    member, owner = people["member"], people["owner"]
+    in_room = {"type": "room", "room_id": room["id"]}
+    mine = send(client, member, in_room, "mine")
+    theirs = send(client, owner, in_room, "theirs")
+    where = f"target_type=room&target_id={room['id']}"
+    for q in ("", "&q=", "&q=%20"):
+        reply = client.get(f"{SEARCH}?{where}&author={owner.id}{q}", token=member.token)
+        assert reply.json == {"messages": [theirs], "has_more": False, "next_before": None}
+    reply = client.get(f"{SEARCH}?q=MINE&author={member.id}", token=member.token)
+    assert reply.json["messages"] == [mine]
+    # The dates as the server writes them; since inclusive, until exclusive.
+    since = quote(theirs["created_at"])
+    reply = client.get(f"{SEARCH}?{where}&since={since}", token=member.token)
+    assert [m["id"] for m in reply.json["messages"]][:1] == [theirs["id"]]
+    reply = client.get(f"{SEARCH}?{where}&until=2000-01-01T00:00:00Z", token=member.token)
+    assert reply.json == {"messages": [], "has_more": False, "next_before": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("author=bob", "author - must be a user id"),
+        ("q=x&since=yesterday", "since - must be an RFC 3339 timestamp"),
+        ("until=2026-01-01", "until - must be an RFC 3339 timestamp"),
+        (
+            "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "until - must be later than since",
+        ),
+    ],
+)
+def test_bad_filters_are_400_naming_the_parameter(client: ApiClient, people, query, message):
+    reply = client.get(f"{SEARCH}?{query}", token=people["member"].token)
+    assert (reply.status, reply.error) == (
+        400,
+        {"code": "validation_failed", "message": f"Validation failed: {message}"},
+    )

@@ -1,6 +1,10 @@
 """Message search (TCP.md, "Message search"; lairchat.domain.search): the match rule,
-the bound on the rows one request examines and paging on from ``next_before``, and
-access, which is history's (a room left, a private room, another pair's DMs)."""
+the bound on the rows one request examines and paging on from ``next_before``,
+access, which is history's (a room left, a private room, another pair's DMs), and
+the filters (``author``, ``since``, ``until``): which messages they leave in, that
+the rows they leave out still count against the bound (paging on still visits each
+once), that the DM branches walked are the author's alone, and their errors, which
+name the field."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from twisted.internet import defer
 
 from lairchat.domain import search
 from lairchat.domain.ids import new_id
+from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Target
 from lairchat.realtime.commands import HISTORY_BUDGET
 from lairchat.storage.sqlite import migrate
@@ -40,8 +45,8 @@ def send(w, actor, target, content):
     return w.ok(w.core.messages.send(actor, target, content))
 
 
-def find(w, actor, query, target=None, limit=None, before=None):
-    return w.ok(w.core.messages.search(actor, query, target, limit, before))
+def find(w, actor, query, target=None, limit=None, before=None, **filters):
+    return w.ok(w.core.messages.search(actor, query, target, limit, before, **filters))
 
 
 def contents(page) -> list[str]:
@@ -198,11 +203,11 @@ def test_the_limit_stops_the_scan_at_the_last_match(w, s):
     assert (contents(page), page.has_more, page.next_before) == (["hit 0"], False, None)
 
 
-def walk(w, actor, query, target=None, limit=None, between=None):
+def walk(w, actor, query, target=None, limit=None, between=None, **filters):
     """Every match, paging on from next_before until has_more is false."""
     seen, before, pages = [], None, 0
     while True:
-        page = find(w, actor, query, target, limit, before)
+        page = find(w, actor, query, target, limit, before, **filters)
         pages += 1
         seen += [m.id for m in page.messages]
         if not page.has_more:
@@ -288,6 +293,11 @@ def test_each_branch_walks_an_index_in_order_with_no_sort():
     )
     # A room, the DMs to me, and mine to the one partner found by walking the index.
     assert [args for _, args in branches][1:] == [[me], [me, partner]]
+    assert_index_walks(conn, branches)
+
+
+def assert_index_walks(conn: sqlite3.Connection, branches: list[scan.Branch]) -> None:
+    """Each branch's statements walk an index range in rowid order: no scan, no sort."""
     for where, args in branches:
         for bounded in (False, True):
             # A branch's rows, and its newest row's seq looked up (a covering index).
@@ -424,3 +434,177 @@ def test_a_room_left_while_the_scan_runs_is_dropped(w, s, monkeypatch):
     assert find(w, s.bob, "hit").messages == []
     w.ok(w.core.rooms.join(s.bob, s.general.id))
     w.fails(w.core.messages.search(s.bob, "hit", s.general), "not_room_member")
+
+
+# -- filters: author -----------------------------------------------------------------------------
+
+
+def test_an_author_filter_pages_over_the_rows_it_skips_counting_each(w, s, monkeypatch):
+    """bob wrote one message in five: each page examines 7 rows, his and alice's
+    alike (a room has no index by author: a filter applied by SQL would walk a
+    million rows of others' uncounted), and paging on visits every one once."""
+    monkeypatch.setattr(search, "SCAN_MAX", 7)
+    sent = [send(w, s.bob if i % 5 == 0 else s.alice, s.general, f"m {i}") for i in range(40)]
+    bobs = [m.id for m in reversed(sent) if m.author == s.bob.id]
+    seen, pages = walk(w, s.alice, "", s.general, 50, author=s.bob.id)
+    assert (seen, pages) == (bobs, -(-40 // 7))
+    # Everywhere too, and with a text, which then must match as well.
+    seen, _ = walk(w, s.alice, None, None, 3, author=s.bob.id)
+    assert seen == bobs
+    assert [m.content for m in find(w, s.alice, "m 3", author=s.bob.id).messages] == ["m 35"]
+
+
+def test_the_bound_stops_a_filtered_scan_where_it_got(w, s, monkeypatch):
+    monkeypatch.setattr(search, "SCAN_MAX", 3)
+    sent = [send(w, who, s.general, "x") for who in (s.bob, s.alice, s.alice, s.alice)]
+    page = find(w, s.alice, "x", s.general, author=s.bob.id)
+    assert (page.messages, page.has_more, page.next_before) == ([], True, sent[1].id)
+    page = find(w, s.alice, "x", s.general, before=page.next_before, author=s.bob.id)
+    assert ([m.id for m in page.messages], page.has_more) == ([sent[0].id], False)
+
+
+def test_an_author_who_wrote_nothing_or_is_no_one_finds_nothing(w, s):
+    send(w, s.alice, s.general, "hello")
+    send(w, s.bob, Target("dm", s.alice.id), "hello")
+    for author in (s.carol.id, new_id()):
+        for target in (s.general, None, Target("dm", s.bob.id)):
+            page = find(w, s.alice, "", target, author=author)
+            assert (page.messages, page.has_more, page.next_before) == ([], False, None)
+    # The id in any form parse_uuid takes: upper case is the same user.
+    assert len(find(w, s.alice, "", author=s.alice.id.upper()).messages) == 1
+
+
+def test_an_author_filter_keeps_their_dms_only_both_ways(w, s):
+    dave = w.user("dave")
+    to_alice = send(w, s.bob, Target("dm", s.alice.id), "hi alice")
+    to_bob = send(w, s.alice, Target("dm", s.bob.id), "hi bob")
+    to_dave = send(w, s.alice, Target("dm", dave.id), "hi dave")
+    to_self = send(w, s.alice, Target("dm", s.alice.id), "note")
+    in_room = send(w, s.bob, s.general, "hi all")
+    send(w, s.bob, Target("dm", dave.id), "another pair's")
+
+    def ids(query, target=None, author=None):
+        return [m.id for m in find(w, s.alice, query, target, author=author).messages]
+
+    assert ids("", author=s.bob.id) == [in_room.id, to_alice.id]
+    assert ids("", author=s.alice.id) == [to_self.id, to_dave.id, to_bob.id]
+    assert ids("hi", Target("dm", s.bob.id), s.bob.id) == [to_alice.id]
+    assert ids("hi", Target("dm", s.bob.id), s.alice.id) == [to_bob.id]
+    assert ids("", Target("dm", s.bob.id), dave.id) == []  # not one of the pair
+
+
+def test_another_authors_dms_are_one_range_with_no_walk_of_partners():
+    """bob's DMs, as alice searches them: the one range of what he sent her, not a
+    seek per partner of hers (then every DM she sent, unread, would count)."""
+    conn = sqlite3.connect(":memory:")
+    migrate.migrate(conn)
+    me, other, room = new_id(), new_id(), new_id()
+    statements = []
+    conn.set_trace_callback(statements.append)
+
+    def branches(author):
+        statements.clear()
+        return scan.everywhere(
+            conn.cursor(), me, [room], lambda t: SQLiteStore._conversation(t, me, author), author
+        )
+
+    dm = "target_type = 'dm' AND author_id = ? AND target_id = ?"
+    room_branch = ("target_type = 'room' AND target_id = ?", [room])
+    assert branches(other) == [room_branch, (dm, [other, me])]
+    assert statements == []
+    assert branches(me) == [room_branch, (dm, [me, me])]
+    assert len(statements) == 1  # the first partner looked for: none
+    assert_index_walks(conn, branches(other) + branches(me))
+
+
+# -- dates ------------------------------------------------------------------------------
+
+
+def test_since_is_inclusive_and_until_exclusive_in_whole_seconds(w, s):
+    """Three messages a second apart, and a little after the second. ``created_at``
+    is stored (and answered by search and history) in whole seconds: the bounds are
+    cut to the second too, so a message's time as its send answered it (with the
+    fraction) finds that message as ``since`` and leaves it out as ``until``."""
+    w.clock.advance(0.25)
+    sent = []
+    for i in range(3):
+        sent.append(send(w, s.alice, s.general, f"m {i}"))
+        w.clock.advance(1)
+    t0 = int(sent[0].created_at)
+
+    def contents(**filters):
+        return [m.content for m in find(w, s.alice, "", s.general, **filters).messages]
+
+    assert contents(since=ts(t0 + 1)) == ["m 2", "m 1"]
+    assert contents(until=ts(t0 + 1)) == ["m 0"]
+    assert contents(since=ts(t0 + 1), until=ts(t0 + 2)) == ["m 1"]
+    assert ts(sent[1].created_at) == ts(t0 + 1.25)
+    assert contents(since=ts(sent[1].created_at)) == ["m 2", "m 1"]
+    assert contents(until=ts(sent[1].created_at)) == ["m 0"]
+    assert contents(since=ts(t0 + 1.999999)) == ["m 2", "m 1"]
+    # Any offset, and a lower-case t and z, as RFC 3339 allows.
+    assert contents(since=ts(t0 + 2).replace("Z", "z").replace("T", "t")) == ["m 2"]
+    assert contents(until=f"{ts(t0 + 2 + 3600)[:-1]}+01:00") == ["m 1", "m 0"]
+    assert contents(since=ts(t0 + 3)) == []
+    # With a text and an author too.
+    send(w, s.bob, s.general, "m 3")
+    assert [m.content for m in find(w, s.alice, "M", since=ts(t0), author=s.bob.id).messages] == [
+        "m 3"
+    ]
+
+
+def test_a_date_filter_counts_the_rows_it_skips(w, s, monkeypatch):
+    monkeypatch.setattr(search, "SCAN_MAX", 2)
+    old = send(w, s.alice, s.general, "old")
+    w.clock.advance(60)
+    sent = [send(w, s.alice, s.general, f"new {i}") for i in range(5)]
+    since_nothing = ts(sent[-1].created_at + 1)
+    seen, pages = walk(w, s.alice, "", s.general, 20, since=since_nothing)
+    assert (seen, pages) == ([], 3)
+    seen, pages = walk(w, s.alice, "", s.general, 20, until=ts(old.created_at + 1))
+    assert (seen, pages) == ([old.id], 3)
+
+
+# -- the text and the errors ----------------------------------------------------------
+
+
+def test_a_blank_text_is_taken_only_with_a_filter(w, s):
+    send(w, s.alice, s.general, "hello")
+    for query in ("", " \t", None):
+        assert len(find(w, s.alice, query, s.general, author=s.alice.id).messages) == 1
+        error = w.fails(w.core.messages.search(s.alice, query, s.general), "validation_failed")
+        assert "query" in error.message
+    # "" is no filter, as "" is no cursor.
+    w.fails(w.core.messages.search(s.alice, "", None, None, None, "", "", ""), "validation_failed")
+    # A filter does not make a text too long acceptable.
+    error = w.fails(
+        w.core.messages.search(s.alice, "x" * 257, None, author=s.alice.id), "validation_failed"
+    )
+    assert "query" in error.message
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"author": "bob"}, "Validation failed: author - must be a user id"),
+        ({"author": 5}, "Validation failed: author - must be a user id"),
+        ({"since": "yesterday"}, "Validation failed: since - must be an RFC 3339 timestamp"),
+        ({"since": "2026-01-01"}, "Validation failed: since - must be an RFC 3339 timestamp"),
+        ({"since": 1700000000}, "Validation failed: since - must be an RFC 3339 timestamp"),
+        (
+            {"until": "2026-13-01T00:00:00Z"},
+            "Validation failed: until - must be an RFC 3339 timestamp",
+        ),
+        (
+            {"since": "2026-01-02T00:00:00Z", "until": "2026-01-02T02:00:00+02:00"},
+            "Validation failed: until - must be later than since",
+        ),
+        (  # the same second: nothing could be found
+            {"since": "2026-01-01T00:00:00.2Z", "until": "2026-01-01T00:00:00.7Z"},
+            "Validation failed: until - must be later than since",
+        ),
+    ],
+)
+def test_bad_filters_are_validation_failed_naming_the_field(w, s, filters, message):
+    error = w.fails(w.core.messages.search(s.alice, "x", None, **filters), "validation_failed")
+    assert error.message == message

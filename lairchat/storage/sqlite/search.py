@@ -34,13 +34,24 @@ def everywhere(
     viewer_id: str,
     room_ids: list[str],
     conversation: Callable[[Target], list[Branch]],
+    author: str | None = None,
 ) -> list[Branch]:
     """The branches of every conversation ``viewer_id`` reads: each room of
     ``room_ids`` (as ``conversation`` gives it), the DMs sent to them (one range of
     ``idx_messages_target``, whoever wrote them) and the DMs they sent, one range per
-    partner (their own DMs to themselves are among those sent to them)."""
+    partner (their own DMs to themselves are among those sent to them).
+
+    Only ``author``'s DMs when given (``conversation`` then gives their direction
+    alone): another user's are the one range of what they sent the viewer (no walk
+    of the viewer's partners); the viewer's own, their DMs to themselves and the
+    ranges per partner."""
     branches = [b for room_id in room_ids for b in conversation(Target("room", room_id))]
-    branches.append(("target_type = 'dm' AND target_id = ?", [viewer_id]))
+    if author is not None and author != viewer_id:
+        return branches + conversation(Target("dm", author))
+    if author is None:
+        branches.append(("target_type = 'dm' AND target_id = ?", [viewer_id]))
+    else:
+        branches += conversation(Target("dm", viewer_id))
     partner = ""
     while row := cur.execute(NEXT_PARTNER, (viewer_id, partner)).fetchone():
         partner = row[0]

@@ -20,6 +20,7 @@ from zope.interface import implementer
 
 from lairchat.core.groupcommit import settle
 from lairchat.domain.errors import LairError, account_deleted
+from lairchat.domain.search import NO_FILTERS, Filters
 from lairchat.domain.types import (
     Ban,
     Invitation,
@@ -881,16 +882,21 @@ class SQLiteStore:
         return self._write(txn)
 
     @staticmethod
-    def _conversation(target: Target, viewer_id: str) -> list[tuple[str, list]]:
+    def _conversation(
+        target: Target, viewer_id: str, author: str | None = None
+    ) -> list[tuple[str, list]]:
         """One room or one DM conversation, as index-friendly branches of disjoint rows:
         a room is one ``(target_type, target_id)`` range; a DM is one range per
-        direction on ``(target_type, author_id, target_id)`` (a DM to oneself, one)."""
+        direction on ``(target_type, author_id, target_id)`` (a DM to oneself, one),
+        only ``author``'s direction when given (a search's author filter: a room has
+        no index by author, its rows are checked as they are examined)."""
         if target.kind == "room":
             return [("target_type = 'room' AND target_id = ?", [target.id])]
         branch = "target_type = 'dm' AND author_id = ? AND target_id = ?"
+        ways = [(viewer_id, target.id), (target.id, viewer_id)]
         if target.id == viewer_id:
-            return [(branch, [viewer_id, viewer_id])]
-        return [(branch, [viewer_id, target.id]), (branch, [target.id, viewer_id])]
+            ways = ways[:1]
+        return [(branch, [a, to]) for a, to in ways if author is None or a == author]
 
     def history(
         self,
@@ -935,22 +941,30 @@ class SQLiteStore:
         limit: int,
         budget: int,
         seconds: float,
+        filters: Filters = NO_FILTERS,
     ) -> defer.Deferred:
-        """Matching is done in the read's thread: the rows examined never leave it."""
+        """Matching is done in the read's thread: the rows examined never leave it.
+        The filters are checked first, on columns read anyway (no text folded for a
+        row they leave out), and the author's also by the DM branches chosen."""
+        author = filters.author
 
         def txn(cur: sqlite3.Cursor) -> tuple[list[Message], str | None, bool]:
             if target is not None:
-                branches = self._conversation(target, viewer_id)
+                branches = self._conversation(target, viewer_id, author)
             else:
                 branches = search.everywhere(
-                    cur, viewer_id, room_ids, lambda one: self._conversation(one, viewer_id)
+                    cur,
+                    viewer_id,
+                    room_ids,
+                    lambda one: self._conversation(one, viewer_id, author),
+                    author,
                 )
             found, last, more = search.scan(
                 cur,
                 MESSAGE_COLS,
                 branches,
                 before,
-                lambda row: match(row[5]),
+                lambda row: filters.admits(row[2], row[7]) and match(row[5]),
                 limit,
                 budget,
                 seconds,

@@ -731,8 +731,17 @@ def _paths() -> dict[str, Any]:
                     query_param(
                         "q",
                         STRING,
-                        "The text to find: 1 to 256 characters once trimmed of white space.",
-                        required=True,
+                        "The text to find: 1 to 256 characters once trimmed of white space. "
+                        "Optional (absent or blank: any text) when a filter is given.",
+                    ),
+                    query_param("author", STRING, "Only this user's messages (a user id)."),
+                    query_param(
+                        "since",
+                        STRING,
+                        "Only messages created in this second or later (RFC 3339).",
+                    ),
+                    query_param(
+                        "until", STRING, "Only messages created before this second (RFC 3339)."
                     ),
                     query_param(
                         "target_type",
@@ -747,7 +756,10 @@ def _paths() -> dict[str, Any]:
                 description="lairchat's own: Lair Chat has none. Matches newest first: the "
                 "messages whose content, NFKC-normalised and case-folded, contains the query "
                 "normalised the same way, in one conversation or, without a target, the "
-                "caller's rooms and DMs. At most 5,000 messages are examined per request: "
+                "caller's rooms and DMs; filtered by `author`, `since` and `until` when "
+                "given (times compared to the second, as `created_at` is stored; the "
+                "messages they leave out count as examined). At most 5,000 messages are "
+                "examined per request: "
                 "when that or `limit` stops the search, `has_more` is true and `next_before` "
                 "is the id to pass as `before` (a page may hold no match and still say "
                 "`has_more`); else `next_before` is null. Counts against the general rate "

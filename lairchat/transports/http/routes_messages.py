@@ -52,18 +52,20 @@ class MessageRoutes(RouteGroup):
     async def search_messages(self, request: Any) -> dict:
         """Message search (HTTP.md, our addition): both target parameters or none
         (everywhere); the rules are the core's, as for the real-time command, whose
-        errors name the text ``query``: here it is ``q``, and absent is missing."""
+        errors name the text ``query``: here it is ``q``, and absent is missing
+        (unless a filter, ``author``, ``since`` or ``until``, makes it optional)."""
         claims = self.claims(request)
         query = Query(request)
         limit = query.u32("limit")
         text, before = query.opt_text("q"), query.opt_text("before")
+        filters = [query.opt_text(name) for name in ("author", "since", "until")]
         present = [query.opt_text(name) is not None for name in ("target_type", "target_id")]
         if present[0] != present[1]:
             raise bad_request("target_type", "target_type and target_id go together")
         target = query_target(query) if present[0] else None
         user = await self.caller(claims)
         try:
-            page = await self.core.messages.search(user, text, target, limit, before)
+            page = await self.core.messages.search(user, text, target, limit, before, *filters)
         except QueryInvalid as e:
             if text is None:
                 raise bad_request("q", "missing required parameter") from None
