@@ -6,6 +6,7 @@ bounded in rows and time (lairchat/storage/sqlite/mentioncount.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import unicodedata
@@ -286,8 +287,11 @@ def test_mentions_cost_a_statement_per_conversation_with_candidates_only(tmp_pat
 
 
 @pytest.mark.parametrize("text", ["@alice hi", "héllo @bob"])
-def test_the_mention_work_stops_with_the_unread_count(tmp_path, text):
-    """A room of ten times the candidates costs about the same SQLite instructions."""
+def test_the_mention_work_stops_with_the_unread_count(tmp_path, monkeypatch, text):
+    """A room of ten times the candidates costs about the same SQLite instructions.
+    (Counted with the connection's progress handler, which the time bound would take:
+    it is off here, and tested below.)"""
+    unbounded(monkeypatch)
     steps = {}
     for each in (2 * UNREAD_MAX, 20 * UNREAD_MAX):
         path = str(tmp_path / f"r{each}.db")
@@ -308,3 +312,31 @@ def test_the_mention_work_stops_with_the_unread_count(tmp_path, text):
         traced.store.close()
     small, large = steps.values()
     assert large < 1.5 * small, steps
+
+
+def unbounded(monkeypatch) -> None:
+    """No time bound on the first pass (mentioncount.bounded), for tests that count
+    SQLite's steps with the connection's one progress handler."""
+    monkeypatch.setattr(mentioncount, "bounded", lambda conn, seconds: contextlib.nullcontext())
+
+
+def test_counts_that_take_too_long_come_without_mentions(tmp_path, monkeypatch):
+    """helper-76's worst case: 1,000 rooms of 1,000 unread 4 KiB messages naming the
+    user took /users/me from 0.4 to 5.7 s, every text read by the first pass. Past
+    SCAN_SECONDS the counts are made again without reading text: right, and no
+    mention counted. Here the bound is 0 s: every first pass is interrupted."""
+    path = str(tmp_path / "slow.db")
+    alice, ids = mention_database(path, 3, 50, "@alice look")
+    traced = Traced(path)
+    out, _ = traced.run(lambda st: st.unread_counts(alice, ids, "alice"))
+    assert out["mentions"]["by_room"] == {room: 50 for room in ids}
+    monkeypatch.setattr(mentioncount, "SCAN_SECONDS", 0.0)
+    monkeypatch.setattr(mentioncount, "_CHECK_EVERY", 1)  # a look at the clock each step
+    out, _ = traced.run(lambda st: st.unread_counts(alice, ids, "alice"))
+    assert out["by_room"] == {room: 50 for room in ids}
+    assert out["mentions"] == {"by_room": {}, "by_dm": {}}
+    # The connection's progress handler is off again: the next statement runs whole.
+    monkeypatch.setattr(mentioncount, "SCAN_SECONDS", 10.0)
+    out, _ = traced.run(lambda st: st.unread_counts(alice, ids, "alice"))
+    assert out["mentions"]["by_room"] == {room: 50 for room in ids}
+    traced.store.close()

@@ -22,6 +22,7 @@ from lairchat.testing import make_core, result
 from lairchat.transports.http.testing import CHEAP_HASHER
 from tests.unit import test_core_messages as base
 from tests.unit.test_http_ratelimit import limited_client
+from tests.unit.test_mention_counts import unbounded
 from tests.unit.test_read_scale import Traced
 
 # The fixtures of the message tests: room "general", alice its owner, carol a
@@ -351,12 +352,13 @@ def dm_database(path: str, partners: dict[str, int]) -> str:
     return alice
 
 
-def test_finding_dm_partners_reads_what_came_since_not_every_dm_ever(tmp_path):
+def test_finding_dm_partners_reads_what_came_since_not_every_dm_ever(tmp_path, monkeypatch):
     """Found by EXPLAIN QUERY PLAN of ``/users/me``: finding who ever DMed the caller
     read every DM they ever received, each one's row for its author, on every call,
     however long ago all of them were read (82 ms for 50,000 DMs, docs/architecture.md).
     Now a search that reads many raises the caller's floor past them (migration 009):
     the next call reads the same whether 400 or 4,000 DMs lie below it."""
+    unbounded(monkeypatch)  # its steps are counted with the progress handler
     steps = {}
     for n in (2 * DM_FLOOR_STEP, 20 * DM_FLOOR_STEP):
         path = str(tmp_path / f"dm{n}.db")

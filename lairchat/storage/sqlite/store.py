@@ -138,7 +138,7 @@ def _refuse_banned_author(cur: sqlite3.Cursor, by: str | None, now: float) -> No
 UNREAD_MAX = 1000
 
 
-def _unread_rows(kind: str, other: str) -> str:
+def _unread_rows(kind: str, other: str, column: str = "m.content") -> str:
     """The newest UNREAD_MAX messages unread by user ``?1`` in the room, or from the
     DM partner, that the SQL expression ``other`` names: by someone else, above the
     user's read marker there; each one's text as ``c`` (for
@@ -158,15 +158,18 @@ def _unread_rows(kind: str, other: str) -> str:
         where = f"m.target_type = 'dm' AND m.author_id = {other} AND m.target_id = ?1"
     where += f" AND m.author_id != ?1 AND m.rowid > {marker}"
     return (
-        f"SELECT m.content AS c FROM messages m WHERE {where} "
+        f"SELECT {column} AS c FROM messages m WHERE {where} "
         f"ORDER BY m.rowid DESC LIMIT {UNREAD_MAX}"
     )
 
 
-def _unread_sql(kind: str, other: str) -> str:
+def _unread_sql(kind: str, other: str, mentions: bool = True) -> str:
     """The count of :func:`_unread_rows` (so at most UNREAD_MAX), and of those that
     may mention the user whose needle is ``?3`` (mentioncount.possible), in one
-    pass, packed into one number (mentioncount.split)."""
+    pass, packed into one number (mentioncount.split). Without ``mentions``, the
+    count alone (no candidates), which reads no message text."""
+    if not mentions:
+        return f"SELECT count(*) FROM ({_unread_rows(kind, other, '1')})"
     maybe = mentioncount.possible("c")
     return (
         f"SELECT count(*) + {mentioncount.SPAN} * count(CASE WHEN {maybe} THEN 1 END) "
@@ -185,21 +188,29 @@ def _possible_sql(kind: str) -> str:
 #: costs less than the write that would save them.
 DM_FLOOR_STEP = 200
 
-#: A user's DM partners (``?1``: the user), with each one's unread count, and for
-#: those found among the DMs above the user's floor, how many of those rows there
-#: were and the newest one's seq. Partners are the user's DM read markers (the rows
-#: below the floor are theirs) and the authors above the floor, a range of
-#: ``idx_messages_target`` (migration 009).
-_DM_PARTNERS = (
-    "WITH above(id, seen, newest) AS (SELECT author_id, count(*), max(rowid) FROM messages "
-    "WHERE target_type = 'dm' AND target_id = ?1 AND author_id != ?1 AND rowid > "
-    "coalesce((SELECT seq FROM dm_read_floors WHERE user_id = ?1), 0) GROUP BY author_id),"
-    " partner(id, seen, newest) AS (SELECT target_id, 0, NULL FROM read_markers "
-    "WHERE user_id = ?1 AND target_type = 'dm' AND target_id != ?1 "
-    "UNION ALL SELECT id, seen, newest FROM above),"
-    " p(id, seen, newest) AS (SELECT id, max(seen), max(newest) FROM partner GROUP BY id) "
-    f"SELECT p.id, ({_unread_sql('dm', 'p.id')}), p.seen, p.newest FROM p"
-)
+
+def _dm_partners(mentions: bool) -> str:
+    """A user's DM partners (``?1``: the user), with each one's unread count (and
+    mention candidates: _unread_sql), and for those found among the DMs above the
+    user's floor, how many of those rows there were and the newest one's seq.
+    Partners are the user's DM read markers (the rows below the floor are theirs)
+    and the authors above the floor, a range of ``idx_messages_target`` (migration
+    009)."""
+    return (
+        "WITH above(id, seen, newest) AS (SELECT author_id, count(*), max(rowid) "
+        "FROM messages WHERE target_type = 'dm' AND target_id = ?1 AND author_id != ?1 "
+        "AND rowid > coalesce((SELECT seq FROM dm_read_floors WHERE user_id = ?1), 0) "
+        "GROUP BY author_id),"
+        " partner(id, seen, newest) AS (SELECT target_id, 0, NULL FROM read_markers "
+        "WHERE user_id = ?1 AND target_type = 'dm' AND target_id != ?1 "
+        "UNION ALL SELECT id, seen, newest FROM above),"
+        " p(id, seen, newest) AS (SELECT id, max(seen), max(newest) FROM partner GROUP BY id) "
+        f"SELECT p.id, ({_unread_sql('dm', 'p.id', mentions)}), p.seen, p.newest FROM p"
+    )
+
+
+_DM_PARTNERS = _dm_partners(mentions=True)
+_DM_PARTNERS_COUNTED = _dm_partners(mentions=False)
 
 
 #: A user whose deletion has not begun (migration 010): listings and counts leave
@@ -985,13 +996,26 @@ class SQLiteStore:
         (:meth:`_raise_dm_floor`) after the counts are answered: it only saves later
         work, and the answer is a read's, which must not wait for the write lock
         (held by another process, a write waits up to the busy timeout)."""
-        rooms = f"SELECT r.value, ({_unread_sql('room', 'r.value')}) FROM json_each(?2) r"
         key = mentioncount.needle(username)
+        rooms_json = orjson.dumps(room_ids).decode()
+
+        def counted(cur: sqlite3.Cursor, mentions: bool) -> tuple[list[tuple], list[tuple]]:
+            rooms = f"SELECT r.value, ({_unread_sql('room', 'r.value', mentions)}) "
+            rooms += "FROM json_each(?2) r"
+            if mentions:
+                by_room = cur.execute(rooms, (user_id, rooms_json, key)).fetchall()
+                return by_room, cur.execute(_DM_PARTNERS, (user_id, None, key)).fetchall()
+            by_room = cur.execute(rooms, (user_id, rooms_json)).fetchall()
+            return by_room, cur.execute(_DM_PARTNERS_COUNTED, (user_id,)).fetchall()
 
         def txn(cur: sqlite3.Cursor) -> tuple[dict[str, Any], list[tuple]]:
-            by_room = cur.execute(rooms, (user_id, orjson.dumps(room_ids).decode(), key))
-            by_room = by_room.fetchall()
-            by_dm = cur.execute(_DM_PARTNERS, (user_id, None, key)).fetchall()
+            try:
+                with mentioncount.bounded(cur.connection, mentioncount.SCAN_SECONDS):
+                    by_room, by_dm = counted(cur, mentions=True)
+            except sqlite3.OperationalError as e:
+                if not mentioncount.interrupted(e):
+                    raise
+                by_room, by_dm = counted(cur, mentions=False)  # no candidates: none counted
             until = mentioncount.deadline()  # the rule's time, from its first row
             counts: dict[str, Any] = {"mentions": {}}
             # DMs first: should the rule's time run out (mentioncount), theirs are exact.
