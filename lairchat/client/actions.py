@@ -22,7 +22,7 @@ from lairchat.client import commands as c
 from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.model import HOME, ConvKey, SearchResults
 from lairchat.client.net.errors import ServerError
-from lairchat.client.search import NO_SEARCH, unsupported
+from lairchat.client.search import NO_SEARCH, day_after, day_start, unsupported
 from lairchat.client.state import objects
 from lairchat.client.timefmt import parse_time
 
@@ -314,13 +314,34 @@ class ActionsMixin:
 
     # -- search --------------------------------------------------------------------------
 
-    def _search(self, query: str, everywhere: bool) -> None:
+    def _search(self, action: c.Search) -> None:
         """A new search, in the conversation shown (everywhere when asked, or when
-        none is): its first page is asked for; the box shows it as it comes."""
+        none is): its first page is asked for; the box shows it as it comes. A
+        ``from:NAME`` is looked up first, as ``/dm`` looks up its name."""
         key = self.state.current
-        scope = None if everywhere or key[0] not in ("room", "dm") else key
-        self.state.search = SearchResults(query, scope)
-        self._search_page(self.state.search)
+        scope = None if action.everywhere or key[0] not in ("room", "dm") else key
+        results = SearchResults(
+            action.query, scope, action.author, None, action.since, action.until
+        )
+        self.state.search = results
+        if action.author is None:
+            self._search_page(results)
+        else:
+            results.busy = True
+            self.spawn(self._search_by(results, action.author))
+
+    async def _search_by(self, results: SearchResults, name: str) -> None:
+        try:
+            user = await self._find_user(name)
+        finally:
+            results.busy = False
+        if self.state.search is not results:
+            return
+        if user is None:
+            results.error = f"No user named {name!r}"
+            return
+        results.author = user.id
+        self._search_page(results)
 
     def _search_older(self) -> None:
         """The next page of the search shown, once the last one is in: asked when
@@ -342,7 +363,13 @@ class ActionsMixin:
         kind, target_id = results.scope if results.scope is not None else (None, None)
         try:
             page = await self.api.search_messages(
-                results.query, kind, target_id, before=results.next_before
+                results.query,
+                kind,
+                target_id,
+                before=results.next_before,
+                author=results.author,
+                since=day_start(results.since) if results.since else None,
+                until=day_after(results.until) if results.until else None,
             )
         except ServerError as err:
             results.error = NO_SEARCH if unsupported(err.status, err.code) else err.describe()

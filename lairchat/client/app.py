@@ -330,8 +330,8 @@ class App(ActionsMixin, RoomAdminMixin):
             case c.EnterInsert(prefill=prefill):  # from the palette
                 state.screen = "chat"
                 self.ui.chat.enter_insert(prefill)
-            case c.Search(query=query, everywhere=everywhere):
-                self._search(query, everywhere)
+            case c.Search():
+                self._search(action)
                 self.ui.open_overlay(SearchOverlay(self))
             case c.SearchOlder():
                 self._search_older()

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
+
+from lairchat.client.search import split_filters
 
 __all__ = [
     "COMMANDS",
@@ -276,10 +279,15 @@ class SetBell(Action):
 @dataclass(frozen=True)
 class Search(Action):
     """``/search TEXT``: the messages holding ``query``, in the conversation shown,
-    or (``/search * TEXT``, ``everywhere``) in every one the user can read."""
+    or (``/search * TEXT``, ``everywhere``) in every one the user can read; only
+    ``author``'s (a name, ``from:NAME``) and those of the days ``since`` to ``until``
+    (both included) when given, and then ``query`` may be empty."""
 
     query: str
     everywhere: bool = False
+    author: str | None = None
+    since: date | None = None
+    until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -403,6 +411,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/edit", "TEXT", "replace your last message here with TEXT"),
     ("/delete", "", "delete your last message here"),
     ("/search", "TEXT", "find messages here holding TEXT (/search * TEXT: everywhere)"),
+    (
+        "/search",
+        "from:NAME since:DAY until:DAY",
+        "only NAME's, from or to a day (YYYY-MM-DD, included); TEXT then optional",
+    ),
     ("/password", "", "change your password (ends your other sessions)"),
     ("/sessions", "", "list where you are signed in, and end a session"),
     ("/delete-account", "", "delete your account and its messages, for good"),
@@ -486,7 +499,13 @@ def parse_input(text: str) -> Action | CommandError | None:
         case "search" | "find":
             # "* " (a star, then a space) asks for everywhere; "*ptr" is a query.
             everywhere = arg == "*" or arg.startswith(("* ", "*\t"))
-            query = arg[1:].strip() if everywhere else arg
+            words = arg[1:].strip() if everywhere else arg
+            try:
+                query, author, since, until = split_filters(words)
+            except ValueError as err:
+                return CommandError(str(err))
+            if author or since or until:
+                return Search(query, everywhere, author, since, until)
             return _needs(query, "/search [*] TEXT") or Search(query, everywhere)
         case "password" | "passwd":
             # Whatever follows is ignored, never sent or kept: the passwords are typed

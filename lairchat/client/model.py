@@ -7,7 +7,7 @@ event rules and the widgets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 __all__ = [
@@ -108,6 +108,12 @@ class SearchResults:
     query: str
     #: The conversation searched; None for every one the user can read.
     scope: ConvKey | None
+    #: ``from:NAME``: the name as typed (said in the header) and, once found, the id.
+    author_name: str | None = None
+    author: str | None = None
+    #: ``since:`` and ``until:``, the first and last day searched (local days).
+    since: date | None = None
+    until: date | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     #: Whether older messages are left to search, from ``next_before``.
     has_more: bool = False

@@ -11,13 +11,26 @@ one line of it a list row has room for. Pure functions, no urwid: the browser
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from lairchat.client.net.errors import unsupported
 from lairchat.domain.mentions import fold
 from lairchat.domain.validation import CONTENT_MAX
 
-__all__ = ["CONTEXT", "NO_SEARCH", "ROW", "excerpt", "match_span", "unsupported"]
+__all__ = [
+    "CONTEXT",
+    "NO_SEARCH",
+    "ROW",
+    "day_after",
+    "day_start",
+    "excerpt",
+    "filter_words",
+    "match_span",
+    "split_filters",
+    "unsupported",
+]
 
 #: What a server without search (the original Lair Chat, an older lairchat) is said
 #: to have, rather than its bare 404.
@@ -36,7 +49,8 @@ def _folded(text: str) -> tuple[str, list[tuple[int, int]]]:
     starts = [i for i, char in enumerate(text) if i == 0 or not _combining(char)]
     folded: list[str] = []
     owner: list[tuple[int, int]] = []
-    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+    # The ends: each next start, and the text's end (none for an empty text).
+    for start, end in zip(starts, [*starts[1:], len(text)][: len(starts)], strict=True):
         piece = fold(text[start:end])
         folded.append(piece)
         owner.extend([(start, end)] * len(piece))
@@ -85,3 +99,61 @@ def excerpt(content: str, query: str) -> tuple[str, str, str]:
     if len(before) > CONTEXT:
         before = "…" + before[-CONTEXT:]
     return before, head[start:end], head[end : min(line_end, start + ROW)]
+
+
+#: A filter word of ``/search``, anywhere among the words: ``from:NAME``,
+#: ``since:YYYY-MM-DD``, ``until:YYYY-MM-DD``, with the white space before it.
+_FILTER = re.compile(r"(?:^|\s+)(from|since|until):(\S*)(?=\s|$)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def split_filters(text: str) -> tuple[str, str | None, date | None, date | None]:
+    """``/search``'s words as (the text, the author's name, since, until): the filter
+    words are taken out wherever they are (the text keeps its other white space, which
+    the server matches as typed), ``from:@bob`` is bob. :class:`ValueError`, saying
+    what to type, for an empty name, a date that is not one, or ``until`` before
+    ``since`` (both days are included: ``until`` is the last day searched)."""
+    found: dict[str, str] = {}
+    for word, value in _FILTER.findall(text):
+        found[word] = value
+    author = found.get("from", "").lstrip("@") if "from" in found else None
+    if author == "":
+        raise ValueError("from: wants a user name, from:NAME")
+    days = []
+    for word in ("since", "until"):
+        value = found.get(word)
+        day = None
+        if value is not None:
+            try:
+                day = date.fromisoformat(value) if _DATE.fullmatch(value) else None
+            except ValueError:
+                day = None
+            if day is None:
+                raise ValueError(f"{word}: wants a date, {word}:YYYY-MM-DD")
+        days.append(day)
+    since, until = days
+    if since is not None and until is not None and until < since:
+        raise ValueError("until: is the last day searched, not before since:")
+    return _FILTER.sub("", text).strip(), author, since, until
+
+
+def day_start(day: date, tz: tzinfo | None = None) -> str:
+    """The RFC 3339 time a day starts at in the local zone (or ``tz``), as the
+    server's ``since`` and ``until`` take it: the reader's days, not UTC's."""
+    midnight = datetime.combine(day, time())
+    return (midnight.replace(tzinfo=tz) if tz else midnight.astimezone()).isoformat()
+
+
+def day_after(day: date, tz: tzinfo | None = None) -> str:
+    """The start of the day after ``day``: ``until`` as the server takes it
+    (exclusive) for ``day`` as the reader means it (the last day searched)."""
+    return day_start(day + timedelta(days=1), tz)
+
+
+def filter_words(author: str | None, since: date | None, until: date | None) -> str:
+    """The filters as the results' header says them: " from bob since 2026-01-05"."""
+    words = [f" from {author}" if author else ""]
+    words += [
+        f" {word} {day.isoformat()}" for word, day in (("since", since), ("until", until)) if day
+    ]
+    return "".join(words)

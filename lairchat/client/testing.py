@@ -294,8 +294,13 @@ class FakeApi:
         target_id: str | None = None,
         *,
         before: str | None = None,
+        **filters: str | None,
     ) -> dict[str, Any]:
-        await self._answer("search_messages", query, kind, target_id, before)
+        # The filters given (author, since, until) are recorded after the rest.
+        asked = {k: v for k, v in filters.items() if v is not None}
+        await self._answer(
+            "search_messages", query, kind, target_id, before, *[asked] * bool(asked)
+        )
         return self.search_pages.get(
             (query, kind, target_id, before),
             {"messages": [], "has_more": False, "next_before": None},

@@ -67,3 +67,8 @@ def test_search_lists_pages_on_and_opens_a_result(
     a.keys("Enter")  # the newest result: the room
     shown = a.wait_for(f"{bob}: crumb {CRUMBS - 1}")
     assert "Search “crumb”" not in shown
+    # Filters: bob's messages here, with no text; his name looked up as /dm's is.
+    a.type(f"/search from:{bob} since:2020-01-01")
+    a.keys("Enter")
+    shown = a.wait_for(f"Search from {bob} since 2020-01-01 in #{room} (20, older")
+    assert "crumb 21" in shown and "crumb 0" not in shown.split("Search from")[1]

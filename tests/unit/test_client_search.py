@@ -5,13 +5,23 @@ docs/HTTP.md "Message search" says the server does."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from lairchat.client import commands as c
 from lairchat.client.net.errors import ServerError
-from lairchat.client.search import NO_SEARCH, ROW, excerpt, match_span, unsupported
+from lairchat.client.search import (
+    NO_SEARCH,
+    ROW,
+    day_after,
+    day_start,
+    excerpt,
+    match_span,
+    unsupported,
+)
 from lairchat.client.testing import message, render_text, room
 from lairchat.client.ui.overlays import SearchOverlay
 from tests.unit.test_client_app import BOB, ME, ROOM, World
@@ -60,10 +70,36 @@ def screen(world: World) -> str:
         ("/search *ptr", c.Search("*ptr")),
         ("/search", c.CommandError("Usage: /search [*] TEXT")),
         ("/search *", c.CommandError("Usage: /search [*] TEXT")),
+        # Filters, anywhere among the words; the text keeps its own white space.
+        ("/search from:bob hello  there", c.Search("hello  there", author="bob")),
+        ("/search hello from:@bob there", c.Search("hello there", author="bob")),
+        ("/search * from:bob", c.Search("", everywhere=True, author="bob")),
+        (
+            "/search since:2026-01-05 until:2026-01-05 x",
+            c.Search("x", since=date(2026, 1, 5), until=date(2026, 1, 5)),
+        ),
+        ("/search from: x", c.CommandError("from: wants a user name, from:NAME")),
+        ("/search since:yesterday x", c.CommandError("since: wants a date, since:YYYY-MM-DD")),
+        ("/search until:2026-02-30", c.CommandError("until: wants a date, until:YYYY-MM-DD")),
+        (
+            "/search since:2026-01-05 until:2026-01-04",
+            c.CommandError("until: is the last day searched, not before since:"),
+        ),
+        ("/search fromage:x", c.Search("fromage:x")),  # not a filter word
     ],
 )
 def test_the_command_says_what_and_where(typed: str, action: Any) -> None:
     assert c.parse_input(typed) == action
+
+
+def test_days_are_the_readers_sent_as_rfc_3339() -> None:
+    """``since:DAY`` is that day's start where the reader is; ``until:DAY`` the last
+    day searched, so the server (exclusive) is sent the next day's start."""
+    paris = ZoneInfo("Europe/Paris")
+    assert day_start(date(2026, 1, 5), paris) == "2026-01-05T00:00:00+01:00"
+    assert day_after(date(2026, 3, 28), paris) == "2026-03-29T00:00:00+01:00"
+    assert day_after(date(2026, 3, 29), paris) == "2026-03-30T00:00:00+02:00"
+    assert day_start(date(2026, 1, 5)).startswith("2026-01-05T00:00:00")
 
 
 def test_the_request_names_the_conversation_or_none() -> None:
@@ -81,6 +117,14 @@ def test_the_request_names_the_conversation_or_none() -> None:
     http, client = api(Response(200, b'{"messages":[],"has_more":false,"next_before":null}'))
     run(http.search_messages("Hi"))
     assert client.requests[0][2]["params"] == {"q": "Hi"}
+    http, client = api(Response(200, b'{"messages":[],"has_more":false,"next_before":null}'))
+    run(http.search_messages("", author="u2", since="2026-01-05T00:00:00+01:00", until="u"))
+    assert client.requests[0][2]["params"] == {
+        "q": "",
+        "author": "u2",
+        "since": "2026-01-05T00:00:00+01:00",
+        "until": "u",
+    }
 
 
 def test_the_originals_answer_is_read_as_no_search() -> None:
@@ -129,6 +173,39 @@ def _starts(attrib: list[tuple[Any, int]]) -> list[int]:
         out.append(at)
         at += length
     return out
+
+
+def test_filters_are_sent_with_the_name_found_and_said_in_the_header(world: World) -> None:
+    """``from:bob`` is looked up as ``/dm`` looks up a name, and sent as his id; the
+    days as RFC 3339 (``until`` the next day's start); the header says them all."""
+    world.app.dispatch(c.JoinRoom("general"))
+    since, until = date(2026, 1, 5), date(2026, 1, 6)
+    filters = {"author": BOB, "since": day_start(since), "until": day_after(until)}
+    world.api.search_pages[("", "room", ROOM, None)] = page(
+        [message("m2", BOB, "first line\nsecond", room_id=ROOM)]
+    )
+    search(world, "/search from:bob since:2026-01-05 until:2026-01-06")
+    assert world.api.called("search_messages") == [("", "room", ROOM, None, filters)]
+    text = screen(world)
+    assert "Search from bob since 2026-01-05 until 2026-01-06 in #general (1)" in text
+    assert "first line" in text
+    press(world, "esc")
+    search(world, "/search * lunch until:2026-01-06")
+    assert world.api.called("search_messages")[-1] == (
+        "lunch",
+        None,
+        None,
+        None,
+        {"until": day_after(until)},
+    )
+    assert "Search “lunch” until 2026-01-06 everywhere (0)" in screen(world)
+    assert "No message holds that" in screen(world)
+
+
+def test_a_name_no_one_has_is_said_in_the_box_and_nothing_searched(world: World) -> None:
+    search(world, "/search from:nobody")
+    assert "No user named 'nobody'" in screen(world)
+    assert world.api.called("search_messages") == []
 
 
 def test_text_of_others_in_a_result_is_sanitised(world: World) -> None:
@@ -264,6 +341,9 @@ def test_the_excerpt_is_the_line_with_the_match_cut_before_it() -> None:
     before, match, after = excerpt("x" * 100 + "needle", "needle")
     assert before == "…" + "x" * 24 and match == "needle" and after == ""
     assert excerpt("first\nsecond", "nowhere") == ("first", "", "")
+    # A search with a filter and no text (/search from:bob): each result's first line.
+    assert excerpt("first\nsecond", "") == ("first", "", "")
+    assert excerpt("", "") == ("", "", "")
 
 
 def test_only_what_lairchat_accepts_is_looked_at() -> None:

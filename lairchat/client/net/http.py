@@ -346,12 +346,18 @@ class HttpApi:
         target_id: str | None = None,
         *,
         before: str | None = None,
+        author: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> dict[str, Any]:
         """lairchat's message search (an extension: the original answers 404), newest
         first: in the conversation ``kind``/``target_id``, or everywhere the user
-        can read without them. The body: ``messages``, ``has_more``, ``next_before``."""
+        can read without them; only ``author``'s (a user id), created from ``since``
+        and before ``until`` (RFC 3339) when given, and then ``query`` may be "".
+        The body: ``messages``, ``has_more``, ``next_before``."""
         target_type = None if kind is None else "room" if kind == "room" else "direct_message"
         params = {"q": query, "target_type": target_type, "target_id": target_id, "before": before}
+        params |= {"author": author, "since": since, "until": until}
         return await self.call("GET", "/api/v1/messages/search", params=params)
 
     async def mark_read(self, kind: str, target_id: str, up_to: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import urwid
 
 from lairchat.client import commands as c
-from lairchat.client.search import excerpt
+from lairchat.client.search import excerpt, filter_words
 from lairchat.client.state import ClientState
 from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui.base import Controller
@@ -452,7 +452,9 @@ class SearchOverlay(_ListOverlay):
         found = len(results.messages)
         # In the title too: with a page of results the list's last line is out of sight.
         older = f", {OLDER_NOT_SEARCHED}" if results.has_more and not results.error else ""
-        self.box.set_title(f"Search “{results.query}” {where} ({found}{older})")
+        what = f"“{results.query}”" if results.query else ""
+        what += filter_words(results.author_name, results.since, results.until)
+        self.box.set_title(f"Search {what.strip()} {where} ({found}{older})")
         items: list[Any] = []
         selectable = []
         self.keys_found = []
@@ -477,7 +479,7 @@ class SearchOverlay(_ListOverlay):
         elif results.has_more:
             items.append(("hint", f"  ({OLDER_NOT_SEARCHED}: o, or j past the last, searches on)"))
         elif not found:
-            items.append(("hint", "  No message holds that"))
+            items.append(("hint", "  No message holds that" if results.query else "  No message"))
         else:
             items.append(("hint", "  (no older match)"))
         self._set_items(items, selectable)
