@@ -51,7 +51,7 @@ EVENT_TYPES = frozenset(
     }
 )
 #: lairchat's own events, pushed only to clients that ask (docs/protocols/TCP.md).
-LAIRCHAT_EVENT_TYPES = frozenset({"room_created", "invitation_revoked"})
+LAIRCHAT_EVENT_TYPES = frozenset({"room_created", "invitation_revoked", "messages_read"})
 WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 

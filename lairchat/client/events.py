@@ -216,6 +216,12 @@ def on_invitation_revoked(state: ClientState, event: dict[str, Any]) -> None:
         state.system(f"The invitation to #{mine.room_name} was withdrawn")
 
 
+def on_messages_read(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own event: a conversation read on another device is no longer
+    shown as unread here."""
+    state.read_elsewhere(event.get("target"), event.get("unread_count"), event.get("mention_count"))
+
+
 def on_room_created(state: ClientState, event: dict[str, Any]) -> None:
     """lairchat's own event: a new public room joins the room list (``/rooms``) at
     once; one already known (our own, from the answer) is left as it is."""
@@ -254,6 +260,7 @@ HANDLERS: dict[str, Callable[[ClientState, dict[str, Any]], Any]] = {
     "user_typing": on_user_typing,
     "invitation_received": on_invitation_received,
     "invitation_revoked": on_invitation_revoked,
+    "messages_read": on_messages_read,
     "room_created": on_room_created,
     "server_notice": on_server_notice,
     "session_expiring": on_session_expiring,

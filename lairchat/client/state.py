@@ -296,6 +296,23 @@ class ClientState(ConversationsMixin):
                     conv.unread = count(unread)
                     conv.version += 1
 
+    def read_elsewhere(self, target: Any, unread: Any, mentioned: Any) -> None:
+        """lairchat's ``messages_read``: the user read ``target`` (as they sent it: a DM
+        names the other party) on some device, and the server counts ``unread`` and
+        ``mentioned`` left there. Counts only go down here: what came after the
+        server counted is counted again live."""
+        target = obj(target)
+        kind = str(target.get("type", ""))
+        ident = target.get("room_id") if kind == "room" else target.get("recipient")
+        conv = self.conversations.get((kind, str(ident)))
+        if conv is None:
+            return
+        conv.unread = min(conv.unread, count(unread))
+        if conv.mentions > count(mentioned):
+            conv.mention_ids.clear()
+            conv.mention_seed = count(mentioned)
+        conv.version += 1
+
     def live_mentions(self) -> dict[ConvKey, set[str]]:
         """The ids of the live mentions counted now, conversation by conversation (for
         :meth:`set_mentions`, taken before the server is asked)."""

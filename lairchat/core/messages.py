@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from lairchat.core import paging
 from lairchat.core.deferreds import KeyedLocks, deferred
-from lairchat.core.events import Event, target_audience
+from lairchat.core.events import Event, OptedInAudience, target_audience
 from lairchat.core.groupcommit import GroupCommit, settle
 from lairchat.core.hub import Hub
 from lairchat.core.rooms import RoomService
@@ -405,7 +405,16 @@ class MessageService:
             seq = await self.store.latest_seq(target, actor.id)
         await self.markers.add((actor.id, target, seq))
         unread, mentioned = await self.store.unread_count(actor.id, target, actor.username)
-        return {"unread_count": unread, "mention_count": mentioned}
+        counts = {"unread_count": unread, "mention_count": mentioned}
+        # The user's other devices learn it at once if their client asked for
+        # lairchat's own events (Lair Chat tells no one: TCP.md, §8).
+        self.hub.publish(
+            Event(
+                {"type": "messages_read", "target": target.to_wire(), **counts},
+                OptedInAudience((actor.id,)),
+            )
+        )
+        return counts
 
     def _move_markers(self, moves: list[tuple[str, Target, int]]) -> defer.Deferred:
         """One transaction for a batch of :attr:`markers`; fires with one result each."""

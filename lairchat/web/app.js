@@ -20,7 +20,8 @@ const NOTIFY_EVERY_MS = 5_000;
 /** How much of a message a notification shows. */
 const NOTIFIED_CHARS = 200;
 const PING_EVERY_MS = 30_000;
-/** The hello feature asking for lairchat's own events (`room_created`, `invitation_revoked`). */
+/** The hello feature asking for lairchat's own events (`room_created`, `invitation_revoked`,
+ * `messages_read`). */
 const LAIRCHAT_EVENTS = "lairchat-events";
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -522,6 +523,26 @@ const mentionCount = (key) =>
 function forgetMentions(key) {
   state.mentions.delete(key);
   state.mentionSeeds.delete(key);
+}
+
+/** lairchat's own `messages_read`: `target` (as the reader sent it: a DM names the other
+ * party) was read on some device, leaving the server's counts; they only lower ours (what
+ * came since is counted live). */
+function readElsewhere(target, unread, mentioned) {
+  if (!target || typeof target !== "object") return;
+  const key = keyOfTarget(target, target.recipient);
+  const left = Number.isInteger(unread) && unread >= 0 ? unread : 0;
+  if ((state.unread.get(key) || 0) > left) {
+    if (left) state.unread.set(key, left);
+    else state.unread.delete(key);
+  }
+  const mentions = Number.isInteger(mentioned) && mentioned >= 0 ? mentioned : 0;
+  if (mentionCount(key) > mentions) {
+    state.mentions.delete(key);
+    if (mentions) state.mentionSeeds.set(key, mentions);
+    else state.mentionSeeds.delete(key);
+  }
+  listsChanged();
 }
 
 /** The server's mention counts (lairchat's `unread_counts.mentions`), asked for when the
@@ -3065,6 +3086,9 @@ function handleEvent(event) {
       break;
     case "room_created":
       roomCreated(event.room);
+      break;
+    case "messages_read":
+      readElsewhere(event.target, event.unread_count, event.mention_count);
       break;
     default:
       break; // newer servers may add events

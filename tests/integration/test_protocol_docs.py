@@ -600,6 +600,9 @@ def test_lairchat_events_carry_the_fields_tcp_md_lists_to_those_that_asked(
         owner.ok("revoke_invitation", invitation_id=invitation["invitation"]["id"])
         revoked = guest.event("invitation_revoked", room_id=private["id"])
         seen["invitation_revoked"] = list(revoked)[1:]
+        guest.ok("join_room", room_id=room["id"])
+        guest.ok("mark_read", target={"type": "room", "room_id": room["id"]})
+        seen["messages_read"] = list(guest.event("messages_read"))[1:]
         assert room["id"] != private["id"]
         for client in (owner, plain):
             assert not {m["type"] for m in client.barrier()} & LAIRCHAT_EVENT_TYPES

@@ -449,6 +449,20 @@ def test_lairchat_events_revoke_an_invitation_and_list_a_new_room(state: ClientS
     state.apply_event({"type": "invitation_revoked", "invitation_id": "unknown"})  # no error
 
 
+def test_read_on_another_device_stops_showing_as_unread(state: ClientState) -> None:
+    """lairchat's messages_read: the counts the server gives for a conversation read
+    elsewhere; they only lower ours (what came since is counted live)."""
+    room, dm = state.conversation(("room", OTHER)), state.conversation(("dm", BOB))
+    room.unread, room.mention_seed, dm.unread = 5, 2, 3
+    read = {"type": "messages_read", "unread_count": 0, "mention_count": 0}
+    state.apply_event({**read, "target": {"type": "room", "room_id": OTHER}})
+    assert (room.unread, room.mentions) == (0, 0)
+    state.apply_event({**read, "target": {"type": "dm", "recipient": BOB}, "unread_count": 7})
+    assert dm.unread == 3  # never raised
+    state.apply_event({**read, "target": {"type": "room", "room_id": "r-unknown"}})
+    assert ("room", "r-unknown") not in state.conversations
+
+
 def test_notices_expire_and_errors_win(state: ClientState, clock: FakeClock) -> None:
     state.notify("careful", "error")
     state.notify("fyi")

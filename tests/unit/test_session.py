@@ -1327,6 +1327,21 @@ def test_lairchat_events_go_only_to_clients_that_asked_for_them(world: World) ->
     ]
     assert alice.frames() == plain_bob.frames() == carol.frames() == []
     plain_bob.ping()  # its connection is as it was
+    # Read on one device: the user's others that asked are told, with the counts.
+    bob.ok("join_room", room_id=lobby)
+    other_bob = world.login("bob", extended=True)
+    alice.ok("send_message", target=room_target(lobby), content="hi @bob")
+    clear(alice, bob, plain_bob, carol, other_bob)
+    answer = bob.ok("mark_read", target=room_target(lobby))
+    told = {
+        "type": "messages_read",
+        "target": room_target(lobby),
+        "unread_count": 0,
+        "mention_count": 0,
+    }
+    assert other_bob.frames() == [told] and bob.frames() == [told]
+    assert (answer["unread_count"], answer["mention_count"]) == (0, 0)
+    assert plain_bob.frames() == alice.frames() == carol.frames() == []
 
 
 def test_invitation_expiry_and_room_full(world: World) -> None:

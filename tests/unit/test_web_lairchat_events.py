@@ -89,3 +89,69 @@ def test_a_new_public_room_is_listed_unless_known() -> None:
 def test_the_hello_asks_for_lairchats_own_events() -> None:
     hello = appjs.run(["LAIRCHAT_EVENTS", "Connection"], HELLO_FEATURES, [])
     assert hello["type"] == "client_hello" and hello["features"] == ["lairchat-events"]
+
+
+READ_PAGE = """
+let state, changed;
+const listsChanged = () => changed++;
+"""
+
+READ_MAIN = """(cases) => cases.map((c) => {
+  state = {
+    me: { id: "me" },
+    unread: new Map(Object.entries(c.unread ?? {})),
+    mentions: new Map(Object.entries(c.mentions ?? {}).map(([k, ids]) => [k, new Set(ids)])),
+    mentionSeeds: new Map(Object.entries(c.seeds ?? {})),
+  };
+  changed = 0;
+  readElsewhere(c.target, c.unread_count, c.mention_count);
+  return {
+    unread: Object.fromEntries(state.unread),
+    mentions: Object.fromEntries(
+      [...new Set([...state.mentions.keys(), ...state.mentionSeeds.keys()])].map((k) => [
+        k, mentionCount(k),
+      ]),
+    ),
+    changed,
+  };
+})"""
+
+
+def test_read_on_another_device_lowers_the_counts_here() -> None:
+    """lairchat's messages_read: the server's counts for a conversation read elsewhere
+    replace ours when lower; never raised (what came since is counted live)."""
+    room = {"type": "room", "room_id": "r"}
+    read, partly, dm, higher = appjs.run(
+        ["keyOfTarget", "mentionCount", "readElsewhere"],
+        READ_MAIN,
+        [
+            {
+                "unread": {"room:r": 5},
+                "mentions": {"room:r": ["m1"]},
+                "seeds": {"room:r": 2},
+                "target": room,
+                "unread_count": 0,
+                "mention_count": 0,
+            },
+            {
+                "unread": {"room:r": 5},
+                "seeds": {"room:r": 2},
+                "target": room,
+                "unread_count": 2,
+                "mention_count": 1,
+            },
+            {
+                "unread": {"dm:bob": 3},
+                "target": {"type": "dm", "recipient": "bob"},
+                "unread_count": 0,
+                "mention_count": 0,
+            },
+            {"unread": {"room:r": 1}, "target": room, "unread_count": 4, "mention_count": 3},
+        ],
+        prelude=READ_PAGE,
+    )
+    assert (read["unread"], read["mentions"]) == ({}, {})
+    assert (partly["unread"], partly["mentions"]) == ({"room:r": 2}, {"room:r": 1})
+    assert dm["unread"] == {}
+    assert (higher["unread"], higher["mentions"]) == ({"room:r": 1}, {})
+

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = "1.0"
 #: The hello feature asking for lairchat's own events (room_created,
-#: invitation_revoked; docs/protocols/TCP.md), which Lair Chat's server never sends.
+#: invitation_revoked, messages_read; docs/protocols/TCP.md), which Lair Chat's
+#: server never sends.
 LAIRCHAT_EVENTS = "lairchat-events"
 CLIENT_NAME = "lairchat-client"
 REQUEST_TIMEOUT = 15.0
