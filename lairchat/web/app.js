@@ -3219,14 +3219,63 @@ function searchExcerpt(content, query) {
 }
 
 /** A search typed (*Search*): in the open conversation, or everywhere when asked or
- * when none is open. Its first page is asked for; the panel shows it as it comes. */
-function searchMessages(event) {
+ * when none is open; with the *Filters* set, only one author's messages (a name, looked
+ * up as an invitation's is) and those of the days from *Since* to *Until*, both
+ * included, and then the text may be left empty. Its first page is asked for; the panel
+ * shows it as it comes. */
+async function searchMessages(event) {
   event.preventDefault();
   const query = $("search-text").value.trim();
-  if (!query) return;
+  const filters = searchFilters();
+  if (!query && !filters.any) return;
   const here = $("search-scope").value === "here" ? state.active : null;
-  state.search = { query, key: here, messages: [], hasMore: false, nextBefore: null };
-  searchPage(state.search);
+  const { authorName, since, until } = filters;
+  const search = { query, key: here, authorName, since, until, author: null };
+  state.search = Object.assign(search, { messages: [], hasMore: false, nextBefore: null });
+  if (authorName) {
+    search.busy = true;
+    renderSearch();
+    search.author = await userNamed(authorName);
+    search.busy = false;
+    if (state.search !== search) return;
+    if (!search.author) {
+      search.error = `No user named “${authorName}”.`;
+      renderSearch();
+      say(search.error);
+      return;
+    }
+  }
+  searchPage(search);
+}
+
+/** The form's *Filters*: the author's name as typed (without an `@`), the first and
+ * last days (`YYYY-MM-DD`, as date fields give them), each "" when not set. */
+function searchFilters() {
+  const authorName = $("search-from").value.trim().replace(/^@/, "");
+  const since = $("search-since").value;
+  const until = $("search-until").value;
+  return { authorName, since, until, any: Boolean(authorName || since || until) };
+}
+
+/** The start of `day` (`YYYY-MM-DD`) `after` days later, where the reader is, in RFC
+ * 3339 as the server's `since` and `until` take it: the server's `until` is exclusive,
+ * so the last day searched is sent as the next day's start (the terminal client's
+ * `day_start` and `day_after`). */
+function dayStart(day, after = 0) {
+  const [year, month, date] = day.split("-").map(Number);
+  return new Date(year, month - 1, date + after).toISOString();
+}
+
+/** The id of the user named `name` (any case): one the page knows, or else the one the
+ * server's user search finds by that name; null when no one has it. */
+async function userNamed(name) {
+  const wanted = name.toLowerCase();
+  for (const [id, known] of state.users) if (known.toLowerCase() === wanted) return id;
+  const found = await findUsers(name);
+  const user = found?.users.find((u) => u.username.toLowerCase() === wanted);
+  if (!user) return null;
+  state.users.set(user.id, user.username);
+  return user.id;
 }
 
 /** One page of the search (`GET /api/v1/messages/search`, REST: a server without search
@@ -3245,6 +3294,9 @@ async function searchPage(search) {
     params.set("target_id", conv.id);
   }
   if (search.nextBefore) params.set("before", search.nextBefore);
+  if (search.author) params.set("author", search.author);
+  if (search.since) params.set("since", dayStart(search.since));
+  if (search.until) params.set("until", dayStart(search.until, 1));
   const shown = search.messages.length;
   try {
     const answer = await rest("GET", `/messages/search?${params}`, undefined, state.token);
@@ -3289,11 +3341,12 @@ function renderSearch() {
     return;
   }
   const where = search.key ? conversationName(search.key) : "every conversation";
-  replaceText($("search-heading"), ["Results for “", search.query, "” in ", nameOf(where)]);
+  replaceText($("search-heading"), [...searchTitle(search), " in ", nameOf(where)]);
+  const none = search.query ? "No message holds that." : "No message found.";
   fillList(
     $("search-list"),
     search.messages.map((message) => searchItem(message, search.query)),
-    search.busy ? "Searching…" : search.error ? "" : "No message holds that.",
+    search.busy ? "Searching…" : search.error ? "" : none,
   );
   const status = search.error
     ? search.error
@@ -3308,6 +3361,16 @@ function renderSearch() {
   $("search-status").className = search.error ? "reason" : "hint";
   const more = search.hasMore && !search.busy && !search.error;
   showButton($("search-more"), more, () => tabStop($("search-list")) ?? $("search-close"));
+}
+
+/** What the results are for, as the panel's heading says it: the text, and the
+ * filters: `Results for “lunch” from bob since 2026-03-01 until 2026-03-31`. */
+function searchTitle(search) {
+  const parts = search.query ? ["Results for “", search.query, "”"] : ["Results"];
+  if (search.authorName) parts.push(" from ", nameOf(search.authorName));
+  if (search.since) parts.push(` since ${search.since}`);
+  if (search.until) parts.push(` until ${search.until}`);
+  return parts;
 }
 
 /** A conversation's name as the search panel says it: `#room`, or `bob` for a DM. */
@@ -3412,6 +3475,10 @@ function wire() {
     $("show-members").focus();
   });
   $("search-form").addEventListener("submit", searchMessages);
+  // With a filter set, the text may be left empty.
+  $("search-filters").addEventListener("input", () => {
+    $("search-text").required = !searchFilters().any;
+  });
   $("search-more").addEventListener("click", () => state.search && searchPage(state.search));
   $("search-close").addEventListener("click", closeSearch);
   $("search-results").addEventListener("keydown", (e) => {

@@ -108,6 +108,17 @@ def test_search_finds_marks_pages_and_opens(server: ServerProcess, driver: webdr
         wait_for(driver, lambda d: "2 messages found in older messages." in said(d))
         assert text_of(driver, "search-status") == "No older match."
 
+        # Filters: bob's messages in the room, no text; the text field then may be empty.
+        click(driver, By.CSS_SELECTOR, "#search-filters summary")
+        driver.find_element(By.ID, "search-from").send_keys(bob_name.upper())
+        search(driver, "", "here")
+        wait_for(driver, lambda d: len(results(d)) == 3)
+        assert [r["author"] for r in results(driver)] == [bob_name] * 3
+        assert results(driver)[0]["text"].endswith("first line")
+        heading = text_of(driver, "search-heading")
+        assert heading == f"Results from {bob_name.upper()} in #{one['name']}"
+        driver.find_element(By.ID, "search-from").clear()
+
         # A result opens its conversation; Esc in the panel closes it.
         search(driver, "private", "all")
         wait_for(driver, lambda d: len(results(d)) == 1)

@@ -6,11 +6,15 @@ search; and the match the page marks, which must be where the terminal client ma
 
 from __future__ import annotations
 
+import time as _time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
-from lairchat.client.search import excerpt, match_span
+from lairchat.client.search import day_after, day_start, excerpt, match_span
 from tests.unit import appjs
 from tests.unit.appjs import needs_node
 
@@ -94,7 +98,8 @@ MAIN = """async (cases) => {
   const out = [];
   for (const c of cases) {
     [paths, answers, rendered, said, signedOut] = [[], c.answers, [], [], []];
-    state.search = { query: c.query, key: c.key, messages: [], hasMore: false, nextBefore: null };
+    state.search = { query: c.query, key: c.key, messages: [], hasMore: false, nextBefore: null,
+      author: c.author, since: c.since, until: c.until };
     const search = state.search;
     for (let page = 0; page < c.pages; page++) {
       const asked = searchPage(search);
@@ -113,7 +118,7 @@ MAIN = """async (cases) => {
 
 def searched(**case: Any) -> dict[str, Any]:
     case = {"key": None, "pages": 1, "query": "hi", **case}
-    names = ["NO_SEARCH", "routeMissing", "announceSearch", "searchPage"]
+    names = ["NO_SEARCH", "routeMissing", "announceSearch", "dayStart", "searchPage"]
     return appjs.run(names, MAIN, [case], prelude=PAGE)[0]
 
 
@@ -178,3 +183,128 @@ def test_an_answer_to_a_search_replaced_meanwhile_is_dropped() -> None:
 def test_only_messages_are_kept_of_an_odd_answer() -> None:
     out = searched(answers=[{"messages": [msg("m1"), None, {"id": 7}], "has_more": "yes"}])
     assert out["ids"] == ["m1"] and not out["hasMore"]
+
+
+# -- filters ----------------------------------------------------------------------------
+
+
+def test_filters_are_sent_as_the_server_takes_them() -> None:
+    """The author's id, and the days as RFC 3339: ``since`` its first day's start,
+    ``until`` the start of the day after its last (the server's is exclusive)."""
+    out = searched(
+        query="",
+        key="room:r1",
+        author="u2",
+        since="2026-01-05",
+        until="2026-01-06",
+        answers=[{"messages": [msg("m1")], "has_more": False, "next_before": None}],
+    )
+    (path,) = out["paths"]
+    assert path.startswith("/messages/search?q=&target_type=room&target_id=r1&author=u2&since=")
+    sent = dict(pair.split("=") for pair in path.split("?")[1].split("&"))
+    assert unquote(sent["since"]) == _instant(date(2026, 1, 5))
+    assert unquote(sent["until"]) == _instant(date(2026, 1, 7))
+    assert out["ids"] == ["m1"]
+
+
+def _instant(day: date) -> str:
+    """The start of ``day`` where the test runs, as JavaScript's toISOString says it."""
+    start = datetime.combine(day, time()).astimezone().astimezone(UTC)
+    return start.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@pytest.fixture
+def paris(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The reader in Paris (Node reads TZ at start; Python once tzset is called)."""
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    _time.tzset()
+    yield
+    monkeypatch.undo()
+    _time.tzset()
+
+
+@pytest.mark.usefixtures("paris")
+def test_a_day_starts_where_the_reader_is_as_the_terminals_does() -> None:
+    """One rule in both clients (lairchat/client/search.py's day_start, day_after):
+    the same instants, across a change to summer time."""
+    days = ["2026-01-05", "2026-03-28", "2026-03-29", "2026-10-25"]
+    got = appjs.run(
+        ["dayStart"], "(days) => days.flatMap((d) => [dayStart(d), dayStart(d, 1)])", days
+    )
+    want = []
+    for day in map(date.fromisoformat, days):
+        want += [day_start(day), day_after(day)]
+    assert [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in got] == [
+        datetime.fromisoformat(t) for t in want
+    ]
+    assert got[:2] == ["2026-01-04T23:00:00.000Z", "2026-01-05T23:00:00.000Z"]
+    assert got[4:6] == ["2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z"]
+
+
+#: The form and the page around searchMessages: the fields' values, the users the
+#: page knows, the server's user search (``list_users``) and the page's sayings.
+FORM = """
+const fields = {};
+const $ = (id) => fields[id];
+let state, asked, said, rendered, pages;
+const findUsers = async (search) => { asked.push(search); return found; };
+let found;
+const renderSearch = () => rendered.push(state.search && state.search.error);
+const say = (text) => said.push(text);
+const searchPage = (search) => pages.push(search);
+"""
+
+FORM_MAIN = """async (cases) => {
+  const out = [];
+  for (const c of cases) {
+    state = { active: "room:r1", search: null, users: new Map(c.known) };
+    [asked, said, rendered, pages, found] = [[], [], [], [], c.found];
+    for (const [id, value] of Object.entries(c.fields)) fields[id] = { value };
+    await searchMessages({ preventDefault() {} });
+    const s = pages[0];
+    out.push({
+      asked, said,
+      error: state.search && state.search.error || null,
+      page: s ? { query: s.query, author: s.author, since: s.since, until: s.until,
+        authorName: s.authorName, title: searchTitle(s) } : null,
+    });
+  }
+  return out;
+}"""
+
+
+def form(known: list[list[str]] | None = None, found: Any = None, **fields: str) -> Any:
+    values = {"search-text": "", "search-scope": "here", "search-from": ""}
+    values |= {"search-since": "", "search-until": ""}
+    values |= {f"search-{k}": v for k, v in fields.items()}
+    case = {"fields": values, "known": known or [], "found": found}
+    names = ["searchFilters", "userNamed", "searchTitle", "nameOf", "searchMessages"]
+    prelude = FORM + "const el = (tag, cls, text) => ({bdi: text});\n"
+    return appjs.run(names, FORM_MAIN, [case], prelude=prelude)[0]
+
+
+def test_the_form_looks_the_author_up_and_may_have_no_text() -> None:
+    out = form(known=[["u2", "Bob"]], **{"from": "@bob", "since": "2026-01-05"})
+    assert out["asked"] == [] and out["error"] is None
+    assert out["page"] == {
+        "query": "",
+        "author": "u2",
+        "since": "2026-01-05",
+        "until": "",
+        "authorName": "bob",
+        "title": ["Results", " from ", {"bdi": "bob"}, " since 2026-01-05"],
+    }
+    # Not known here: the server's user search, its user of that very name.
+    users = {"users": [{"id": "u3", "username": "carolyn"}, {"id": "u4", "username": "Carol"}]}
+    out = form(found=users, text="lunch", **{"from": "carol", "until": "2026-01-31"})
+    assert out["asked"] == ["carol"]
+    assert out["page"]["author"] == "u4"
+    assert out["page"]["title"][:4] == ["Results for “", "lunch", "”", " from "]
+
+
+def test_a_name_no_one_has_is_said_and_nothing_searched() -> None:
+    out = form(found={"users": []}, **{"from": "nobody"})
+    assert out["page"] is None
+    assert out["error"] == out["said"][0] == "No user named “nobody”."
+    # Nothing at all typed or set: nothing asked.
+    assert form()["page"] is None and form()["asked"] == []
