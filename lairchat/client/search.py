@@ -6,7 +6,7 @@ client only marks where: :func:`match_span` finds that place in the text as it w
 sent, so the mark covers the characters the reader sees, and :func:`excerpt` cuts the
 one line of it a list row has room for. Pure functions, no urwid: the browser
 (``lairchat/web/app.js``, ``matchSpan``) follows the same rule, checked on one corpus
-(``tests/unit/test_search_rule_agreement.py``).
+(``tests/unit/test_web_search.py``).
 """
 
 from __future__ import annotations

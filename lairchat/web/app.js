@@ -3166,7 +3166,7 @@ const COMBINING = /^\p{M}$/u;
  * that normalise differently apart than together): then nothing is marked. The
  * server matches the query, trimmed, NFKC-normalised and case-folded, inside the
  * content folded alike; the page only marks where (the terminal client's
- * `match_span`, checked on one corpus in tests/unit/test_search_rule_agreement.py). */
+ * `match_span`, checked on one corpus in tests/unit/test_web_search.py). */
 function matchSpan(content, query) {
   const wanted = foldedUnits(query.trim())[0];
   if (!wanted) return null;
