@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from lairchat.core.hub import Hub
 from lairchat.core.passwords import Passwords
 from lairchat.core.tokens import Claims, Tokens
 from lairchat.domain import lookalike, validation
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, already_logged
 from lairchat.domain.ids import new_id
 from lairchat.domain.timefmt import ts_plus
 from lairchat.domain.types import Session, User
@@ -47,6 +48,36 @@ LOCKOUT_KNOWN_FOR = 30 * 24 * 3600
 #: Sessions the listing shows at most, the newest: every login makes one, without
 #: limit, and each lasts a day.
 SESSIONS_LISTED_MAX = 100
+#: A session's ``last_active_at`` is renewed when it is used at least this long
+#: (seconds) after the time stored: one write a minute per session in use, not one
+#: per request.
+LAST_ACTIVE_EVERY = 60
+#: The longest ``User-Agent`` kept with a session, in characters: a header may be up
+#: to 16 KiB, and every login stores one for a day.
+USER_AGENT_MAX = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """The client as seen where a session is made, kept with the session for its
+    listing (``GET /auth/sessions``): its address as the server determines it
+    (``ProxyPolicy``: behind a trusted proxy, the client it speaks for) and what it
+    sent as ``User-Agent`` (HTTP and the WebSocket upgrade; None over TCP)."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def of(cls, address: str | None, user_agent: str | bytes | None) -> Seen:
+        """Decoded, control characters dropped (a listing is shown in terminals, where
+        an escape sequence would act), cut to :data:`USER_AGENT_MAX` characters;
+        empty is None."""
+        if isinstance(user_agent, bytes):
+            user_agent = user_agent.decode("utf-8", "replace")
+        if user_agent is not None:
+            kept = "".join(c for c in user_agent if unicodedata.category(c) != "Cc")
+            user_agent = kept.strip()[:USER_AGENT_MAX] or None
+        return cls(address or None, user_agent)
 
 
 def unknown_session() -> LairError:
@@ -248,15 +279,26 @@ class AuthService:
             clock, "Password change locked: too many wrong current passwords"
         )
 
-    async def _new_session(self, user: User, checked: str | None = None) -> AuthResult:
+    async def _new_session(
+        self, user: User, checked: str | None = None, seen: Seen | None = None
+    ) -> AuthResult:
         """A session for ``user``, unless a ban is in force: a ban landing after the
         login checked for one (it ends the sessions there are, not one made after)
         must not leave the banned user a session. With ``checked``, the password
         hash a login was checked against, only if it is still the user's: a password
         changed while the check ran (:meth:`set_password` has already ended the
-        sessions) must not let the old password in."""
+        sessions) must not let the old password in. ``seen``: the client, as kept for
+        the listing."""
         now = self.clock.seconds()
-        session = Session(new_id(), user.id, now, now + SESSION_LIFETIME)
+        seen = seen or Seen()
+        session = Session(
+            new_id(),
+            user.id,
+            now,
+            now + SESSION_LIFETIME,
+            ip_address=seen.address,
+            user_agent=seen.user_agent,
+        )
         if await self.store.create_session(session, checked) is None:
             await self.check_not_banned(user.id)
             raise LairError("invalid_credentials")
@@ -264,7 +306,9 @@ class AuthService:
         return AuthResult(user, session, self.tokens.issue(user, session))
 
     @deferred
-    async def register(self, username: str, email: str, password: str) -> AuthResult:
+    async def register(
+        self, username: str, email: str, password: str, seen: Seen | None = None
+    ) -> AuthResult:
         validation.check_username(username)
         email = validation.check_email(email)
         validation.check_password(password)
@@ -304,12 +348,14 @@ class AuthService:
             # name stays reserved, rather than free for a look-alike, until a restart.
             raise
         lookalikes.settle(reservation, user.id)
-        return await self._new_session(user)
+        return await self._new_session(user, seen=seen)
 
     @deferred
-    async def login(self, identifier: str, password: str, source: str = "") -> AuthResult:
+    async def login(
+        self, identifier: str, password: str, source: str = "", seen: Seen | None = None
+    ) -> AuthResult:
         """``source``: the client's address key (``ratelimit.address_key``), which the
-        lockout counts failures by."""
+        lockout counts failures by; ``seen``: the client, kept with the session."""
         await self.lockout.admit(identifier, source)
         ok = None
         try:
@@ -321,7 +367,7 @@ class AuthService:
         if not ok:
             raise LairError("invalid_credentials")
         await self.check_not_banned(user.id)
-        return await self._new_session(user, user.password_hash)
+        return await self._new_session(user, user.password_hash, seen)
 
     async def check_not_banned(self, user_id: str) -> None:
         if await self.is_banned(user_id):
@@ -368,10 +414,26 @@ class AuthService:
         user = await self.store.get_user(session.user_id)
         if user is None:
             raise LairError("user_not_found")
+        await self._used(session)
         # An account the operator command made while the server ran is news to the
         # hub: its presence events would name it by id.
         self.hub.set_name(user.id, user.username)
         return user, session
+
+    async def _used(self, session: Session) -> None:
+        """Renew the session's ``last_active_at`` (every check of its token is a use:
+        each authenticated request, each real-time ``authenticate``), at most once
+        per :data:`LAST_ACTIVE_EVERY`. A storage fault here is logged by the store
+        and does not fail the request: the time is for the listing only."""
+        now = self.clock.seconds()
+        last = session.created_at if session.last_active_at is None else session.last_active_at
+        if now - last < LAST_ACTIVE_EVERY:
+            return
+        try:
+            await self.store.touch_session(session.id, now, LAST_ACTIVE_EVERY)
+        except LairError as e:
+            if not already_logged(e):
+                raise
 
     def logout(self, session_id: str) -> defer.Deferred:
         """Delete the session and close every live connection that used it."""
@@ -391,7 +453,13 @@ class AuthService:
         that a user can find a session they do not recognize (a stolen token) and end
         it alone (:meth:`end_session`)."""
         size = paging.bounded(limit, SESSIONS_LISTED_MAX)
-        found = await self.store.list_user_sessions(user.id, self.clock.seconds(), size + 1, offset)
+        now = self.clock.seconds()
+        found = await self.store.list_user_sessions(user.id, now, size + 1, offset)
+        for session in found:
+            # A session with a TCP or WebSocket connection open is in use now: its
+            # connection's frames renew nothing stored (the send path stays as lean).
+            if self.hub.session_user(session.id) is not None:
+                session.last_active_at = int(now)  # whole seconds, as stored
         return paging.split(found, size)
 
     @deferred

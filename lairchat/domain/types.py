@@ -70,9 +70,11 @@ class Session:
     created_at: float
     expires_at: float
     protocol: str = "http"
-    #: Read only by the session listing (``GET /auth/sessions``). The original writes
-    #: ``last_active_at`` once, at creation (None here: a session made in memory was
-    #: last active when it was made), and never the other two.
+    #: For the session listing (``GET /auth/sessions``). ``last_active_at`` is
+    #: renewed by use, at most once a minute (``AuthService.validate``; None: never
+    #: read back, last active when it was made); the client's address and
+    #: ``User-Agent`` are kept from the request that made the session (None where
+    #: unknown). The original writes ``last_active_at`` once and never the other two.
     last_active_at: float | None = None
     ip_address: str | None = None
     user_agent: str | None = None

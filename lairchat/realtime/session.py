@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
+from lairchat.core.auth import Seen
 from lairchat.core.events import LAIRCHAT_EVENTS, Event
 from lairchat.core.hub import ISubscriber
 from lairchat.core.ratelimit import address_key
@@ -657,10 +658,13 @@ class Session:
                 error = LairError("rate_limited", details=details)
                 self.respond({**response, "success": False, "error": error.to_wire()})
                 return
+        # The client a session made here is listed with; only a WebSocket upgrade
+        # carries a User-Agent (the attribute is optional for transports).
+        seen = Seen.of(self.transport.host, getattr(self.transport, "user_agent", None))
         if kind == "login":
-            d = auth.login(message["identifier"], message["password"], source)
+            d = auth.login(message["identifier"], message["password"], source, seen)
         elif kind == "register":
-            d = auth.register(message["username"], message["email"], message["password"])
+            d = auth.register(message["username"], message["email"], message["password"], seen)
         else:
             d = auth.authenticate(token if isinstance(token, str) else "")
 

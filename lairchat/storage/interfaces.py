@@ -50,7 +50,11 @@ class ISessionStore(Interface):
         that a ban or a password change landing meanwhile is never missed)."""
 
     def get_session(session_id):
-        """The Session or None."""
+        """The Session or None (with ``last_active_at``, which its check may renew)."""
+
+    def touch_session(session_id, now, every):
+        """Set the session's ``last_active_at`` to ``now`` unless it was set less than
+        ``every`` seconds before: at most one write per session per ``every``."""
 
     def delete_session(session_id):
         """Delete a session; True if it existed."""

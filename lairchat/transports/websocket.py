@@ -218,6 +218,9 @@ class LairWSProtocol(WebSocketServerProtocol):
         self._drop: Any = None
         self._send: Any = None
         self.peer = self.host = "?"
+        #: The upgrade request's ``User-Agent``, kept with a session a real-time
+        #: ``login`` or ``register`` makes here (``GET /auth/sessions``).
+        self.user_agent: str | None = None
         #: Why onConnect refused the handshake, for the log line (Autobahn's reason is
         #: the HTTP status text).
         self._refusal: str | None = None
@@ -299,6 +302,7 @@ class LairWSProtocol(WebSocketServerProtocol):
         client = self.factory.proxies.client_of(self.host, headers.get)
         if client != self.host:  # behind a trusted proxy: the client it speaks for
             self.host = self.peer = client
+        self.user_agent = headers.get("user-agent")
         origin = headers.get("origin")
         if not self.factory.origins.allows(origin, headers.get("host")):
             self._refusal = f"origin {origin!r} not allowed"

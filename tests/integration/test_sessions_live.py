@@ -169,6 +169,42 @@ def test_a_session_ended_from_another_device_loses_its_connections_and_token(
     assert [s["id"] for s in listing["sessions"]] == [owner["session"]["id"], listed[2][0]]
 
 
+def test_the_listing_says_where_each_session_was_made_and_that_it_is_in_use(
+    server: ServerProcess,
+) -> None:
+    """Each session with the address and User-Agent of the client that made it (a REST
+    login, a real-time login over WebSocket and over TCP), live connections shown as
+    in use now; an ended session is listed no more. All were null before."""
+    alice = User(server)
+    web = alice.device()  # urllib: its own User-Agent
+    socket_ws = WSClient(server.http_port, headers={"User-Agent": "lair-test-ws/2.0"})
+    assert socket_ws.recv()["type"] == "server_hello"
+    socket_ws.send({"type": "client_hello", "version": "1.0", "features": []})
+    by_ws = socket_ws.ok("login", identifier=alice.name, password=PASSWORD)
+    terminal = TCPClient.connect(server.tcp_port)
+    terminal.hello()
+    by_tcp = terminal.ok("login", identifier=alice.name, password=PASSWORD)
+
+    status, listing = rest(server, "GET", "/api/v1/auth/sessions", token=web["token"])
+    assert status == 200
+    seen = {s["id"]: (s["ip_address"], s["user_agent"]) for s in listing["sessions"]}
+    assert seen[web["session"]["id"]][0] == "127.0.0.1"
+    assert seen[web["session"]["id"]][1].startswith("Python-urllib/")
+    assert seen[by_ws["session"]["id"]] == ("127.0.0.1", "lair-test-ws/2.0")
+    assert seen[by_tcp["session"]["id"]] == ("127.0.0.1", None)
+    # Whole seconds, as stored, even for the sessions in use now (connected).
+    for entry in listing["sessions"]:
+        assert entry["last_active_at"] >= entry["created_at"]
+
+    path = "/api/v1/auth/sessions/" + by_ws["session"]["id"]
+    assert rest(server, "DELETE", path, token=web["token"]) == (200, {"success": True})
+    socket_ws.expect_closed()
+    status, listing = rest(server, "GET", "/api/v1/auth/sessions", token=web["token"])
+    assert by_ws["session"]["id"] not in {s["id"] for s in listing["sessions"]}
+    assert len(listing["sessions"]) == 3  # registration, web, terminal
+    terminal.close()
+
+
 def test_a_password_change_ends_every_other_session_everywhere(server: ServerProcess) -> None:
     alice = User(server)
     s1, s2, s3 = alice.device(), alice.device(), alice.device()

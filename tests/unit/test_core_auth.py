@@ -772,3 +772,49 @@ def test_an_unknown_users_stand_in_hash_is_made_in_the_hashing_thread(monkeypatc
     fn, args, d = queued.pop()
     d.callback(fn(*args))
     assert result(second) is False and len(made) == 1  # made once, then kept
+
+
+@pytest.mark.parametrize(
+    ("address", "user_agent", "kept"),
+    [
+        ("203.0.113.9", b"curl/8.5.0", ("203.0.113.9", "curl/8.5.0")),
+        # An escape sequence would act in a terminal showing the listing.
+        ("::1", "evil\x1b[2J\x07 agent\x7f", ("::1", "evil[2J agent")),
+        ("10.0.0.1", b"caf\xc3\xa9 \xff", ("10.0.0.1", "café \ufffd")),
+        ("10.0.0.1", "é" * 300, ("10.0.0.1", "é" * auth.USER_AGENT_MAX)),
+        ("", " \t", (None, None)),
+        ("10.0.0.1", None, ("10.0.0.1", None)),
+    ],
+    ids=["bytes", "controls", "undecodable", "long", "empty", "none"],
+)
+def test_the_client_seen_is_kept_printable_and_bounded(address, user_agent, kept) -> None:
+    seen = auth.Seen.of(address, user_agent)
+    assert (seen.address, seen.user_agent) == kept
+
+
+def test_a_session_made_remembers_the_client_seen() -> None:
+    core = make_core()
+    result(core.auth.register("alice", "a@example.com", "password1"))
+    seen = auth.Seen.of("198.51.100.4", "lairchat-tui/0.1")
+    made = result(core.auth.login("alice", "password1", seen=seen)).session
+    alice = result(core.store.find_user_by_login("alice"))
+    listed = result(core.auth.sessions(alice))[0]
+    assert [(s.id, s.ip_address, s.user_agent) for s in listed] == [
+        (made.id, "198.51.100.4", "lairchat-tui/0.1"),
+        (listed[1].id, None, None),
+    ]
+
+
+def test_touching_a_session_writes_once_a_minute_whoever_read_the_old_time() -> None:
+    """Requests at once on one session each read the old time and each ask for a
+    write: the store writes the first and not the others, nor one going back."""
+    core = make_core()
+    session = result(core.auth.register("alice", "a@example.com", "password1")).session
+    made = int(session.created_at)
+    store = core.store
+    result(store.touch_session(session.id, made + 61, auth.LAST_ACTIVE_EVERY))
+    result(store.touch_session(session.id, made + 62, auth.LAST_ACTIVE_EVERY))
+    result(store.touch_session(session.id, made + 30, auth.LAST_ACTIVE_EVERY))
+    assert result(store.get_session(session.id)).last_active_at == made + 61
+    result(store.touch_session(session.id, made + 121, auth.LAST_ACTIVE_EVERY))
+    assert result(store.get_session(session.id)).last_active_at == made + 121

@@ -188,7 +188,7 @@ def test_sessions_lists_the_callers_own_newest_first(client: ApiClient, alice) -
         "created_at": "2023-11-14T22:13:20Z",
         "last_active_at": "2023-11-14T22:13:20Z",
         "expires_at": alice.session["expires_at"],
-        "ip_address": None,
+        "ip_address": "127.0.0.1",
         "user_agent": None,
         "current": False,
     }
@@ -198,6 +198,67 @@ def test_sessions_lists_the_callers_own_newest_first(client: ApiClient, alice) -
         (phone.session["id"], False),
         (alice.session["id"], True),
     ]
+
+
+def test_a_session_is_listed_with_the_client_seen_where_it_was_made() -> None:
+    """The address the server takes for the client's (behind a trusted proxy, the one
+    it speaks for, as rate limits and the lockout see it) and its User-Agent, kept
+    from the login or registration that made the session; both were always null."""
+    client = ApiClient(config=SimpleNamespace(trusted_proxies=("127.0.0.0/8",)))
+    laptop = {"X-Forwarded-For": "203.0.113.9", "User-Agent": "lairchat-web/1.0 (X11)"}
+    body = {"username": "alice", "email": "a@example.com", "password": "password1"}
+    alice = client.post(REGISTER, body, headers=laptop).json
+    phone = client.post(
+        LOGIN,
+        {"identifier": "alice", "password": "password1"},
+        headers={"X-Forwarded-For": "2001:db8::7", "User-Agent": "x" * 300},
+    ).json
+    listed = client.get(SESSIONS, token=alice["token"]).json["sessions"]
+    seen = [(s["id"], s["ip_address"], s["user_agent"]) for s in listed]
+    assert seen == [
+        (phone["session"]["id"], "2001:db8::7", "x" * 256),
+        (alice["session"]["id"], "203.0.113.9", "lairchat-web/1.0 (X11)"),
+    ]
+
+
+def test_last_active_at_is_renewed_by_use_at_most_once_a_minute(client: ApiClient, alice) -> None:
+    """It said when the session was made, whatever its use since. Every request with
+    its token renews it, but the stored time is written only when a minute old."""
+
+    def last_active() -> str:
+        return client.get(SESSIONS, token=other.token).json["sessions"][-1]["last_active_at"]
+
+    other = client.login(alice)
+    made = "2023-11-14T22:13:20Z"
+    assert last_active() == made
+    client.core.clock.advance(30)
+    assert client.get(ME, token=alice.token).status == 200
+    assert last_active() == made  # under a minute: nothing written
+    client.core.clock.advance(31)
+    assert client.get(ME, token=alice.token).status == 200
+    assert last_active() == "2023-11-14T22:14:21Z"
+    client.core.clock.advance(59)
+    assert client.get(ME, token=alice.token).status == 200
+    assert last_active() == "2023-11-14T22:14:21Z"
+    stored = result(client.core.store.get_session(alice.session["id"]))
+    assert stored.last_active_at == 1_700_000_061
+
+
+def test_a_session_with_a_live_connection_is_active_now(client: ApiClient, alice) -> None:
+    """A TCP or WebSocket connection renews nothing stored while it is open (its
+    frames are not session checks): the listing says it is in use now."""
+    other = client.login(alice)
+    connection = client.connect(alice)
+    client.core.clock.advance(3600)
+    listed = client.get(SESSIONS, token=other.token).json["sessions"]
+    assert [(s["current"], s["last_active_at"]) for s in listed] == [
+        (True, "2023-11-14T23:13:20Z"),
+        (False, "2023-11-14T23:13:20Z"),
+    ]
+    connection.close("test")
+    client.core.hub.detach(connection)
+    listed = client.get(SESSIONS, token=other.token).json["sessions"]
+    assert listed[1]["last_active_at"] == "2023-11-14T22:13:20Z"
 
 
 def test_ending_another_of_ones_sessions(client: ApiClient, alice) -> None:

@@ -479,9 +479,12 @@ class SQLiteStore:
             _int(session.created_at),
             _int(session.expires_at),
             _int(session.created_at),
+            session.ip_address,
+            session.user_agent,
         )
         insert = (
-            "INSERT INTO sessions (id, user_id, protocol, created_at, expires_at, last_active_at) "
+            "INSERT INTO sessions (id, user_id, protocol, created_at, expires_at, last_active_at, "
+            "ip_address, user_agent) "
         )
 
         # One statement: it holds the write lock from before its checks to its insert.
@@ -494,7 +497,8 @@ class SQLiteStore:
             checks += (session.user_id, password_hash)
 
         def txn(cur: sqlite3.Cursor) -> Session | None:
-            cur.execute(insert + f"SELECT ?, ?, ?, ?, ?, ? WHERE {not_banned}", values + checks)
+            marks = ", ".join("?" * len(values))
+            cur.execute(insert + f"SELECT {marks} WHERE {not_banned}", values + checks)
             return session if cur.rowcount == 1 else None
 
         return self._write(txn)
@@ -502,12 +506,25 @@ class SQLiteStore:
     def get_session(self, session_id: str) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Session | None:
             row = cur.execute(
-                "SELECT id, user_id, created_at, expires_at, protocol FROM sessions WHERE id = ?",
+                "SELECT id, user_id, created_at, expires_at, protocol, last_active_at "
+                "FROM sessions WHERE id = ?",
                 (session_id,),
             ).fetchone()
             return Session(*row) if row else None
 
         return self._read(txn)
+
+    def touch_session(self, session_id: str, now: float, every: float) -> defer.Deferred:
+        """The condition is checked again here: requests at once on one session, each
+        having read the old time, write it once."""
+
+        def txn(cur: sqlite3.Cursor) -> None:
+            cur.execute(
+                "UPDATE sessions SET last_active_at = ? WHERE id = ? AND last_active_at <= ?",
+                (_int(now), session_id, now - every),
+            )
+
+        return self._write(txn)
 
     def list_user_sessions(
         self, user_id: str, now: float, limit: int, offset: int = 0

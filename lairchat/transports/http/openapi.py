@@ -81,10 +81,24 @@ SCHEMAS: dict[str, Any] = {
             "id": UUID,
             "protocol": {"type": "string", "description": "As stored: `http` for lairchat's"},
             "created_at": TS,
-            "last_active_at": {**TS, "description": "As stored: the creation time"},
+            "last_active_at": {
+                **TS,
+                "description": "Last use of the session's token, stored at most once a "
+                "minute; the listing's time for a session with a live TCP or WebSocket "
+                "connection; the creation time if never used",
+            },
             "expires_at": TS_PLUS,
-            "ip_address": {**NULLABLE_STRING, "description": "As stored: null for lairchat's"},
-            "user_agent": {**NULLABLE_STRING, "description": "As stored: null for lairchat's"},
+            "ip_address": {
+                **NULLABLE_STRING,
+                "description": "The address of the client that made the session, as the "
+                "server determines it (behind a trusted proxy, the client it speaks for)",
+            },
+            "user_agent": {
+                **NULLABLE_STRING,
+                "description": "The User-Agent of the request that made the session "
+                "(control characters dropped, at most 256 characters); null if none, "
+                "and over TCP",
+            },
             "current": {**BOOLEAN, "description": "The session of the token used"},
         }
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lairchat.core.auth import unknown_session
+from lairchat.core.auth import Seen, unknown_session
 from lairchat.core.ratelimit import address_key
 from lairchat.domain.ids import parse_uuid
 from lairchat.transports.http.bodies import Query, json_body
@@ -13,11 +13,16 @@ from lairchat.transports.http.routing import RouteGroup, route
 
 
 class AuthRoutes(RouteGroup):
+    def seen(self, request: Any) -> Seen:
+        """The client a session made by this request is listed with."""
+        address = self.proxies.client_of_request(request)
+        return Seen.of(address, request.getHeader(b"user-agent"))
+
     @route("POST", "/api/v1/auth/register", status=201)
     async def register(self, request: Any) -> dict:
         body = json_body(request)
         username, email, password = body.text("username"), body.text("email"), body.text("password")
-        result = await self.core.auth.register(username, email, password)
+        result = await self.core.auth.register(username, email, password, self.seen(request))
         return result.to_wire()
 
     @route("POST", "/api/v1/auth/login")
@@ -25,7 +30,7 @@ class AuthRoutes(RouteGroup):
         body = json_body(request)
         identifier, password = body.text("identifier"), body.text("password")
         source = address_key(self.proxies.client_of_request(request))
-        result = await self.core.auth.login(identifier, password, source)
+        result = await self.core.auth.login(identifier, password, source, self.seen(request))
         return result.to_wire()
 
     @route("POST", "/api/v1/auth/logout")
