@@ -21,6 +21,12 @@ deletes expired sessions on the same schedule and in the same batches, whether
 message retention is on or not. Nobody can tell: a session's tokens expire with it
 (``exp`` is its ``expires_at``), and are refused as ``token_expired`` before its row
 is looked up.
+
+Invitations were kept for good too, answered or expired, though nothing shows them
+once they are not pending (listings and checks read pending ones only). The same
+pass deletes those settled (answered, revoked, or expired unanswered) more than
+:data:`INVITATIONS_KEPT_DAYS` days ago; until then their ids still answer
+``invitation_expired`` and the like rather than ``invitation_not_found``.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ INTERVAL = 3600.0
 #: session's expiry by its own timer, and a sweep that beat it would have the
 #: session watcher (lairchat.revocation) close it as revoked instead.
 EXPIRED_GRACE = 60.0
+#: Days an invitation is kept once settled: answered, revoked, or expired unanswered.
+INVITATIONS_KEPT_DAYS = 30
 
 log = Logger()
 
@@ -105,6 +113,22 @@ def prune(
     return total
 
 
+def _prune_rows(
+    delete: Callable[[float, int], defer.Deferred],
+    before: float,
+    pause: Callable[[], defer.Deferred],
+    batch: int,
+    stopping: Callable[[], bool],
+) -> defer.Deferred:
+    """:func:`_batches` of ``delete(before, batch)`` (a store's ``prune_*``, which
+    fires with how many it deleted: fewer than ``batch`` means none are left)."""
+
+    def step() -> defer.Deferred:
+        return delete(before, batch).addCallback(lambda n: (n, n == batch))
+
+    return _batches(step, pause, stopping)
+
+
 def prune_sessions(
     store: IStore,
     now: float,
@@ -114,12 +138,20 @@ def prune_sessions(
 ) -> defer.Deferred:
     """Delete every session that expired more than :data:`EXPIRED_GRACE` before
     ``now``, a batch per transaction, as :func:`prune`; fires with how many."""
+    return _prune_rows(store.prune_sessions, now - EXPIRED_GRACE, pause, batch, stopping)
 
-    def step() -> defer.Deferred:
-        deleted = store.prune_sessions(now - EXPIRED_GRACE, batch)
-        return deleted.addCallback(lambda n: (n, n == batch))
 
-    return _batches(step, pause, stopping)
+def prune_invitations(
+    store: IStore,
+    now: float,
+    pause: Callable[[], defer.Deferred],
+    batch: int = BATCH,
+    stopping: Callable[[], bool] = lambda: False,
+) -> defer.Deferred:
+    """Delete every invitation settled more than :data:`INVITATIONS_KEPT_DAYS` days
+    before ``now``, a batch per transaction, as :func:`prune`; fires with how many."""
+    before = cutoff(now, INVITATIONS_KEPT_DAYS)
+    return _prune_rows(store.prune_invitations, before, pause, batch, stopping)
 
 
 class _Sweep(service.Service):
@@ -160,11 +192,7 @@ class _Sweep(service.Service):
         return self._pass  # the batch in flight; the pass ends after it
 
     def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
-        """One pass; fires with how many it deleted."""
-        raise NotImplementedError
-
-    def deleted(self, count: int) -> None:
-        """Log a pass that deleted ``count`` (more than none)."""
+        """One pass; fires with how many it deleted, each kind logged if any was."""
         raise NotImplementedError
 
     def run(self) -> defer.Deferred:
@@ -179,8 +207,6 @@ class _Sweep(service.Service):
 
     def _done(self, deleted: int) -> int:
         self._pass = None
-        if deleted:
-            self.deleted(deleted)
         if self.running:
             self._call = self.clock.callLater(self.interval, self.run)
         return deleted
@@ -208,25 +234,38 @@ class RetentionService(_Sweep):
         )
         super().startService()
 
+    @defer.inlineCallbacks
     def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
         before = cutoff(self.clock.seconds(), self.days)
-        return prune(self.store, before, pause, self.batch, stopping)
-
-    def deleted(self, count: int) -> None:
-        log.info(
-            "retention: deleted {deleted} message(s) older than {days} day(s)",
-            deleted=count,
-            days=self.days,
-        )
+        deleted = yield prune(self.store, before, pause, self.batch, stopping)
+        if deleted:
+            log.info(
+                "retention: deleted {deleted} message(s) older than {days} day(s)",
+                deleted=deleted,
+                days=self.days,
+            )
+        return deleted
 
 
 class ExpiredSessionsService(_Sweep):
-    """Deletes expired sessions (:func:`prune_sessions`); always on."""
+    """Deletes expired sessions (:func:`prune_sessions`), then invitations settled
+    long ago (:func:`prune_invitations`); always on."""
 
-    what = "expired sessions"
+    what = "expired sessions and settled invitations"
 
+    @defer.inlineCallbacks
     def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
-        return prune_sessions(self.store, self.clock.seconds(), pause, self.batch, stopping)
-
-    def deleted(self, count: int) -> None:
-        log.info("retention: deleted {deleted} expired session(s)", deleted=count)
+        now = self.clock.seconds()
+        sessions = yield prune_sessions(self.store, now, pause, self.batch, stopping)
+        if sessions:
+            log.info("retention: deleted {deleted} expired session(s)", deleted=sessions)
+        invitations = 0
+        if not stopping():
+            invitations = yield prune_invitations(self.store, now, pause, self.batch, stopping)
+        if invitations:
+            log.info(
+                "retention: deleted {deleted} invitation(s) settled over {days} day(s) ago",
+                deleted=invitations,
+                days=INVITATIONS_KEPT_DAYS,
+            )
+        return sessions + invitations

@@ -213,6 +213,11 @@ class IInvitationStore(Interface):
         """Record a response to (or the revocation of) a pending, unexpired invitation;
         False if it was not (answered, revoked or expired meanwhile)."""
 
+    def prune_invitations(settled_before, batch):
+        """Delete at most ``batch`` invitations settled before ``settled_before`` (one
+        answered or revoked then, or still pending and expired then), in one short
+        transaction; fires with how many (lairchat.core.retention)."""
+
 
 class IAdminStore(Interface):
     def counts():

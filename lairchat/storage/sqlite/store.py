@@ -1236,6 +1236,22 @@ class SQLiteStore:
 
         return self._read(txn)
 
+    def prune_invitations(self, settled_before: float, batch: int) -> defer.Deferred:
+        """A scan of the table per batch, stopping at ``batch`` found: invitations are
+        few beside messages, and a pass over those of a busy year costs milliseconds.
+        An answer's time is ``responded_at``; a row answered without one (none of
+        lairchat's) counts from its expiry."""
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE "
+                "CASE WHEN status = 'pending' THEN expires_at "
+                "ELSE COALESCE(responded_at, expires_at) END < ? LIMIT ?)",
+                (_int(settled_before), batch),
+            ).rowcount
+
+        return self._write(txn)
+
     def set_invitation_status(self, invitation_id: str, status: str, now: float) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> bool:
             return (
