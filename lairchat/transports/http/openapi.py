@@ -1038,7 +1038,10 @@ def openapi_document() -> dict[str, Any]:
             "title": "lairchat REST API",
             "version": lairchat.__version__,
             "description": "Wire-compatible with Lair Chat's /api/v1. Every error is "
-            '`{"error":{"code","message"}}`. See docs/protocols/HTTP.md.',
+            '`{"error":{"code","message"}}`. Any route may answer 414 `uri_too_long` (a '
+            "request line over 16 KiB) or 431 `headers_too_large` (request line and "
+            "headers over 16 KiB, or over 500 header fields), then close the connection. "
+            "See docs/protocols/HTTP.md.",
         },
         "paths": paths,
         "components": {
