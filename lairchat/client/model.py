@@ -98,6 +98,11 @@ class SessionInfo:
     expires_at: datetime
     #: The session of the token this client holds: ending it is a logout.
     current: bool = False
+    #: When it was last used, and the address and User-Agent of the client that
+    #: made it, as lairchat lists them (None where the server says nothing).
+    last_used: datetime | None = None
+    address: str | None = None
+    agent: str | None = None
 
 
 @dataclass

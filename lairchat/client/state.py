@@ -70,6 +70,11 @@ def obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def text_or_none(value: Any) -> str | None:
+    """A non-empty string from the server, else None."""
+    return value if isinstance(value, str) and value else None
+
+
 def count(value: Any) -> int:
     """A count from the server: an integer, else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -555,6 +560,11 @@ class ClientState(ConversationsMixin):
                 created_at=parse_time(s.get("created_at"), now),
                 expires_at=parse_time(s.get("expires_at"), now),
                 current=s.get("current") is True,
+                last_used=parse_time(s["last_active_at"], now)
+                if isinstance(s.get("last_active_at"), str)
+                else None,
+                address=text_or_none(s.get("ip_address")),
+                agent=text_or_none(s.get("user_agent")),
             )
             for s in objects(sessions)
         ]

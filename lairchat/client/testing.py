@@ -78,7 +78,13 @@ def message(
 
 
 def session(
-    sid: str, *, current: bool = False, created_at: str = CREATED, expires_at: str = ""
+    sid: str,
+    *,
+    current: bool = False,
+    created_at: str = CREATED,
+    expires_at: str = "",
+    address: str | None = None,
+    agent: str | None = None,
 ) -> dict[str, Any]:
     """An entry of ``GET /auth/sessions`` (HTTP.md), expiring a day after it was made
     unless told."""
@@ -88,8 +94,8 @@ def session(
         "created_at": created_at,
         "last_active_at": created_at,
         "expires_at": expires_at or "2025-01-22T12:00:00+00:00",
-        "ip_address": None,
-        "user_agent": None,
+        "ip_address": address,
+        "user_agent": agent,
         "current": current,
     }
 

@@ -908,6 +908,24 @@ def test_another_session_is_ended_from_the_list(world: World) -> None:
     assert world.api.token == "token-1"
 
 
+def test_each_session_says_when_it_was_last_used_and_from_where(world: World) -> None:
+    """lairchat lists each session's last use, address and User-Agent (helper-77's
+    note: the clients showed none of it). Shown as text: a hostile User-Agent is
+    marked, not obeyed."""
+    world.api.session_list = [
+        session("s-this", current=True, address="127.0.0.1", agent="lairchat-client"),
+        session("s-phone", address="203.0.113.9", agent="Mozilla/5.0\x1b[2J (Phone)"),
+        session("s-tcp", address="198.51.100.7"),
+    ]
+    world.login()
+    open_sessions(world)
+    screen = world.screen()
+    assert "last used" in screen
+    assert "from 127.0.0.1 · lairchat-client" in screen
+    assert "from 203.0.113.9 · Mozilla/5.0" in screen and "\x1b" not in screen
+    assert "from 198.51.100.7" in screen
+
+
 def test_the_palette_opens_the_sessions(world: World) -> None:
     """The palette closes as it runs the entry: the box that entry opens stays."""
     world.login()

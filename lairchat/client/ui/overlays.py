@@ -396,7 +396,12 @@ class SessionsOverlay(_ListOverlay):
             items.append([f" Session {number}", *this])
             created = format_clock(session.created_at, now)
             expires = format_clock(session.expires_at, now)
-            items.append(("hint", f"     signed in {created} · expires {expires}"))
+            last = session.last_used
+            used = f" · last used {format_clock(last, now)}" if last else ""
+            items.append(("hint", f"     signed in {created}{used} · expires {expires}"))
+            if session.address or session.agent:
+                where = " · ".join(filter(None, [session.address, session.agent]))
+                items.append(("hint", f"     from {where}"))
         if not self.listed:
             items.append(("hint", "  No live sessions"))
         if state.sessions_more:
