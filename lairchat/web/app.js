@@ -2430,6 +2430,18 @@ function showRefusal(line, error, what) {
   else replaceText($(line), `${what}: ${describe(error)}`);
 }
 
+/** What *Sessions* says of one: when it signed in, was last used and expires, and from
+ * where (the address and User-Agent of the client that signed in; lairchat lists them,
+ * a TCP login has no User-Agent). Shown as text, whatever a User-Agent holds. */
+function sessionText(session) {
+  const parts = [`Signed in ${whenText(session.created_at)}`];
+  if (session.last_active_at) parts.push(`last used ${whenText(session.last_active_at)}`);
+  parts.push(`expires ${whenText(session.expires_at)}`);
+  const from = [session.ip_address, session.user_agent].filter((x) => typeof x === "string" && x);
+  if (from.length) parts.push(`from ${from.join(" · ")}`);
+  return parts.join(", ");
+}
+
 async function loadSessions() {
   const token = state.token;
   try {
@@ -2439,8 +2451,7 @@ async function loadSessions() {
       const item = el("li");
       item.dataset.key = `session:${session.id}`;
       item.id = `session:${session.id}`;
-      const [since, until] = [whenText(session.created_at), whenText(session.expires_at)];
-      item.append(el("span", "", `Signed in ${since}, expires ${until}`));
+      item.append(el("span", "", sessionText(session)));
       if (session.current) item.append(" ", el("strong", "this-one", "(this one)"));
       const end = actionButton("End session", "end-session", () => endSession(session));
       end.setAttribute("aria-describedby", item.id); // which one, said with the button
