@@ -37,9 +37,26 @@ class HistoryPage:
     has_more: bool
     #: Paged forward (``after`` alone): the page's far end is its newest message.
     forward: bool = False
+    #: The messages' reactions (store.reactions_of), or None: a page whose messages
+    #: carry no ``reactions`` field (search's).
+    reactions: dict[str, list[dict[str, Any]]] | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"messages": [m.to_wire() for m in self.messages], "has_more": self.has_more}
+        return {"messages": [self._wire(m) for m in self.messages], "has_more": self.has_more}
+
+    def _wire(self, message: Message) -> dict[str, Any]:
+        """A message as the page shows it: with its ``reactions`` last, in history."""
+        if self.reactions is None:
+            return message.to_wire()
+        return {**message.to_wire(), "reactions": self.reactions.get(message.id, [])}
+
+    def _reactions_size(self, message: Message) -> int:
+        """At most how many bytes the message's reactions add as JSON: 64 per emoji
+        and 40 per user id listed (ids are 36 characters, quoted, comma)."""
+        if not self.reactions:
+            return 0
+        shown = self.reactions.get(message.id, ())
+        return sum(64 + 6 * len(r["emoji"]) + 40 * len(r["user_ids"]) for r in shown)
 
     def within(self, budget: int) -> HistoryPage:
         """The page cut to at most ``budget`` bytes of messages as JSON, dropping from
@@ -49,15 +66,16 @@ class HistoryPage:
         in control characters (6 bytes each as JSON) need 2.4 MiB."""
         # A message's JSON is at most 6 bytes per character of content (a \u00XX
         # escape) and well under 512 besides: most pages are sure to fit unencoded.
-        if sum(6 * len(m.content) + 512 for m in self.messages) <= budget:
+        # Reactions add at most what _reactions_size says.
+        if sum(6 * len(m.content) + 512 + self._reactions_size(m) for m in self.messages) <= budget:
             return self
         kept = self.messages[::-1] if self.forward else list(self.messages)
-        used = sum(len(orjson.dumps(m.to_wire())) + 1 for m in kept)
+        used = sum(len(orjson.dumps(self._wire(m))) + 1 for m in kept)
         if used <= budget:
             return self
         while kept and used > budget:
-            used -= len(orjson.dumps(kept.pop().to_wire())) + 1
-        return HistoryPage(kept[::-1] if self.forward else kept, True, self.forward)
+            used -= len(orjson.dumps(self._wire(kept.pop()))) + 1
+        return HistoryPage(kept[::-1] if self.forward else kept, True, self.forward, self.reactions)
 
 
 @dataclass(slots=True)
@@ -326,7 +344,8 @@ class MessageService:
             more, rows = len(rows) > size, rows[-size:] if size else []
         else:
             more, rows = len(rows) > size, rows[:size]
-        return HistoryPage(rows, more, forward)
+        reactions = await self.store.reactions_of([m.id for m in rows])
+        return HistoryPage(rows, more, forward, reactions)
 
     @deferred
     async def search(

@@ -15,6 +15,7 @@ from lairchat.core.invitations import InvitationService
 from lairchat.core.messages import MessageService
 from lairchat.core.passwords import Passwords
 from lairchat.core.ratelimit import RateLimiter
+from lairchat.core.reactions import ReactionService
 from lairchat.core.rooms import RoomService
 from lairchat.core.tokens import Tokens
 from lairchat.core.typing import TypingService
@@ -31,6 +32,7 @@ class Core:
     users: UserService
     rooms: RoomService
     messages: MessageService
+    reactions: ReactionService
     invitations: InvitationService
     typing: TypingService
     admin: AdminService
@@ -62,6 +64,7 @@ class Core:
             users=users,
             rooms=rooms,
             messages=MessageService(store, hub, clock, users, rooms),
+            reactions=ReactionService(store, hub, clock, users),
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),

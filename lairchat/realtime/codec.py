@@ -315,6 +315,9 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "mark_read": {"target": _TARGET, "up_to": _OPT_STR},
     # Our extension: withdraw a pending invitation (its inviter, or a room moderator).
     "revoke_invitation": {"invitation_id": _STR},
+    # Our extension: reactions (TCP.md, "Reactions"); the emoji's rule is the core's.
+    "add_reaction": {"message_id": _STR, "emoji": _STR},
+    "remove_reaction": {"message_id": _STR, "emoji": _STR},
     # Our extension: message search (TCP.md, "Message search"); no target: everywhere.
     "search_messages": {
         "query": _STR,

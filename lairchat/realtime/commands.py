@@ -189,6 +189,20 @@ def mark_read(session: Session, m: dict[str, Any]) -> defer.Deferred:
     return session.core.messages.mark_read(session.user, m["target"], m.get("up_to"))
 
 
+@command("add_reaction")
+def add_reaction(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """A malformed ``message_id`` is ``message_not_found``, as over REST (the path's
+    id): no ``invalid_id`` here, as for ``mark_read``'s ``up_to``."""
+    d = session.core.reactions.add(session.user, parse_uuid(m["message_id"]), m["emoji"])
+    return d.addCallback(lambda _: {})
+
+
+@command("remove_reaction")
+def remove_reaction(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.reactions.remove(session.user, parse_uuid(m["message_id"]), m["emoji"])
+    return d.addCallback(lambda _: {})
+
+
 # -- rooms ----------------------------------------------------------------------------
 
 

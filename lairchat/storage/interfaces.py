@@ -190,6 +190,24 @@ class IMessageStore(Interface):
         and how many of them mention ``username``."""
 
 
+class IReactionStore(Interface):
+    """Message reactions (lairchat.core.reactions, migration 011); a message's go with
+    it in every deletion of messages above."""
+
+    def add_reaction(message_id, user_id, emoji, now):
+        """Add one, unless there; fires with whether it was added. ``message_not_found``
+        if the message is gone, ``validation_failed`` for a new emoji past the cap
+        (lairchat.domain.reactions), both decided in the write."""
+
+    def remove_reaction(message_id, user_id, emoji):
+        """Remove one; fires with whether it was there."""
+
+    def reactions_of(message_ids):
+        """``{message_id: [{"emoji", "count", "user_ids"}]}`` for those that have any,
+        in one read: emoji in the order first used, ``user_ids`` the first
+        USER_IDS_SHOWN in the order they reacted, ``count`` all of them."""
+
+
 class IInvitationStore(Interface):
     def create_invitation(invitation, now):
         """Insert unless the invitee is a member of the room (``already_member``) or a
@@ -280,6 +298,7 @@ class IStore(
     ISessionStore,
     IRoomStore,
     IMessageStore,
+    IReactionStore,
     IInvitationStore,
     IAdminStore,
     IAccountDeletionStore,

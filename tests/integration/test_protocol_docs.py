@@ -603,6 +603,12 @@ def test_lairchat_events_carry_the_fields_tcp_md_lists_to_those_that_asked(
         guest.ok("join_room", room_id=room["id"])
         guest.ok("mark_read", target={"type": "room", "room_id": room["id"]})
         seen["messages_read"] = list(guest.event("messages_read"))[1:]
+        said = owner.ok("send_message", target={"type": "room", "room_id": room["id"]}, content="x")
+        reacted = {"message_id": said["message"]["id"], "emoji": "👍"}
+        owner.ok("add_reaction", **reacted)
+        seen["reaction_added"] = list(guest.event("reaction_added"))[1:]
+        owner.ok("remove_reaction", **reacted)
+        seen["reaction_removed"] = list(guest.event("reaction_removed"))[1:]
         assert room["id"] != private["id"]
         for client in (owner, plain):
             assert not {m["type"] for m in client.barrier()} & LAIRCHAT_EVENT_TYPES

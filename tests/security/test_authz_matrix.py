@@ -94,6 +94,7 @@ PRIVATE = refused(409, "room_private")
 LAST_OWNER = refused(409, "last_owner")
 NOT_INVITEE = refused(409, "not_invitee")
 UNKNOWN_INVITATION = refused(404, "invitation_not_found")
+UNKNOWN_MESSAGE = refused(404, "message_not_found")
 
 # --------------------------------------------------------------------------- who gets what
 
@@ -226,6 +227,12 @@ ROWS: tuple[Row, ...] = (
         rooms(signed_in(NOT_AUTHOR, member=OK)) | dm(signed_in(NOT_AUTHOR, member=OK))),
     Row("delete-members-message", "DELETE /api/v1/messages/{message_id}", "delete_message",
         rooms(by_room_role(OK, OK, OK, DENIED)) | dm(signed_in(DENIED, member=OK))),
+    # Our addition: whoever reads the conversation reacts; a DM is no one else's to
+    # know of (as a message that does not exist), a room says who may (docs/HTTP.md).
+    Row("react", "PUT /api/v1/messages/{message_id}/reactions/{emoji}", "add_reaction",
+        rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
+    Row("unreact", "DELETE /api/v1/messages/{message_id}/reactions/{emoji}", "remove_reaction",
+        rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
     Row("typing", None, "typing",
         rooms(by_room_role(DELIVERED, DELIVERED, DELIVERED, DROPPED)) | dm(signed_in(DELIVERED))),
     # -- invitations (the invitee is ``invitee``; invitations to accept are ``outsider``'s) -----
@@ -313,6 +320,9 @@ def _http_actions() -> dict[str, HttpAction]:
         params = {"target_type": t["type"], "target_id": t.get("room_id") or t.get("recipient")}
         return call(w, a, "GET", "/api/v1/messages/search", params={"q": "hi", **params})
 
+    def reaction(w: Any, where: str) -> str:
+        return f"/api/v1/messages/{w.messages[where]}/reactions/%F0%9F%91%8D"
+
     def login(w: Any, a: str, where: str) -> Reply:
         name = "nobody" if a == "anonymous" else a
         return call(w, a, "POST", "/api/v1/auth/login", {"identifier": name, "password": PASSWORD})
@@ -398,6 +408,8 @@ def _http_actions() -> dict[str, HttpAction]:
         "delete-members-message": lambda w, a, where: call(
             w, a, "DELETE", f"/api/v1/messages/{w.messages[where]}"
         ),
+        "react": lambda w, a, where: call(w, a, "PUT", reaction(w, where)),
+        "unreact": lambda w, a, where: call(w, a, "DELETE", reaction(w, where)),
         "invite": lambda w, a, where: call(
             w,
             a,
@@ -473,6 +485,8 @@ def _tcp_fields() -> dict[str, TcpFields]:
             "content": "edited",
         },
         "delete-members-message": lambda w, a, where: {"message_id": w.messages[where]},
+        "react": lambda w, a, where: {"message_id": w.messages[where], "emoji": "👍"},
+        "unreact": lambda w, a, where: {"message_id": w.messages[where], "emoji": "👍"},
         "typing": lambda w, a, where: {"target": target(w, where)},
         "invite": lambda w, a, where: {"room_id": w.room_id(where), "user_id": w.id("invitee")},
         "list-invitations": lambda w, a, where: {},

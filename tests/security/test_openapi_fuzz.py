@@ -116,6 +116,8 @@ class Fuzzed:
         if "{session_id}" in path:
             # A session of fuzzer's own to end: the shared token stays valid.
             ids["session_id"] = self.login()["session"]["id"]
+        if "{emoji}" in path:
+            ids["emoji"] = "👍"
         return ids
 
 

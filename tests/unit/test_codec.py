@@ -90,6 +90,8 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("ping", {}, {}),
     ("mark_read", {"target": ROOM_T}, {"target": Target("room", ROOM), "up_to": None}),
     ("revoke_invitation", {"invitation_id": "i"}, {"invitation_id": "i"}),
+    ("add_reaction", {"message_id": "m", "emoji": "e"}, {"message_id": "m", "emoji": "e"}),
+    ("remove_reaction", {"message_id": "m", "emoji": "e"}, {"message_id": "m", "emoji": "e"}),
     (
         "search_messages",
         {"query": "x"},
@@ -264,6 +266,8 @@ def test_each_required_field_missing_or_null(kind: str, fields: dict, _: dict) -
         ("list_users", "filter", {"online_only": "true"}),
         ("invite_to_room", "message", 1),
         ("mark_read", "up_to", 1),
+        ("add_reaction", "emoji", 1),
+        ("remove_reaction", "message_id", None),
         ("search_messages", "query", 1),
         ("search_messages", "target", "room"),
     ],

@@ -19,7 +19,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from lairchat.core.groupcommit import settle
-from lairchat.domain.errors import LairError, account_deleted
+from lairchat.domain.errors import LairError, account_deleted, validation_failed
+from lairchat.domain.reactions import EMOJI_PER_MESSAGE, USER_IDS_SHOWN
 from lairchat.domain.search import NO_FILTERS, Filters
 from lairchat.domain.types import (
     Ban,
@@ -868,6 +869,7 @@ class SQLiteStore:
                 "COALESCE((SELECT rowid FROM messages WHERE id = ?), 0)) WHERE id = 1",
                 (message_id,),
             )
+            cur.execute("DELETE FROM reactions WHERE message_id = ?", (message_id,))
             return cur.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount > 0
 
         return self._write(txn)
@@ -891,6 +893,7 @@ class SQLiteStore:
                 return 0, None
             # The newest message may be among them: keep its seq (migration 006).
             _keep_seq(cur, top[0])
+            _delete_reactions(cur, window, args)
             deleted = _securely(cur, f"DELETE FROM messages WHERE {window}", args)
             return deleted, None if seen < batch else last
 
@@ -908,6 +911,76 @@ class SQLiteStore:
             return not busy
 
         return self._write(txn)
+
+    # -- reactions (migration 011) ---------------------------------------------------
+
+    def add_reaction(self, message_id: str, user_id: str, emoji: str, now: float) -> defer.Deferred:
+        """Decided in the write, with the message's deletions (the same writer):
+        ``message_not_found`` if it is gone, ``validation_failed`` for a new emoji
+        past the cap (lairchat.domain.reactions); fires with whether a row was added."""
+
+        def txn(cur: sqlite3.Cursor) -> bool:
+            if not cur.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone():
+                raise LairError("message_not_found")
+            used = cur.execute(
+                "SELECT count(DISTINCT emoji), max(emoji = ?2) "
+                "FROM reactions WHERE message_id = ?1",
+                (message_id, emoji),
+            ).fetchone()
+            if not used[1] and used[0] >= EMOJI_PER_MESSAGE:
+                raise validation_failed(
+                    "emoji", f"a message carries at most {EMOJI_PER_MESSAGE} different emoji"
+                )
+            return (
+                cur.execute(
+                    "INSERT OR IGNORE INTO reactions (message_id, emoji, user_id, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (message_id, emoji, user_id, _int(now)),
+                ).rowcount
+                > 0
+            )
+
+        return self._write(txn)
+
+    def remove_reaction(self, message_id: str, user_id: str, emoji: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return (
+                cur.execute(
+                    "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?",
+                    (message_id, emoji, user_id),
+                ).rowcount
+                > 0
+            )
+
+        return self._write(txn)
+
+    def reactions_of(self, message_ids: list[str]) -> defer.Deferred:
+        """One statement for a page of messages, however many (the primary key's
+        range per message), in the order the rows were written: each message's emoji
+        come in the order first used, each one's users in the order they reacted.
+        Grouped here rather than by SQLite's window functions, which took twice the
+        time of the read for a page (0.7 against 0.23 ms for 200 rows)."""
+        sql = (
+            "SELECT message_id, emoji, user_id FROM reactions "
+            "WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
+        )
+
+        def txn(cur: sqlite3.Cursor) -> dict[str, list[dict[str, Any]]]:
+            grouped: dict[str, dict[str, dict[str, Any]]] = {}
+            if message_ids:
+                for message_id, emoji, user_id in cur.execute(
+                    sql, (orjson.dumps(message_ids).decode(),)
+                ):
+                    by_emoji = grouped.setdefault(message_id, {})
+                    one = by_emoji.get(emoji)
+                    if one is None:
+                        one = by_emoji[emoji] = {"emoji": emoji, "count": 0, "user_ids": []}
+                    one["count"] += 1
+                    if one["count"] <= USER_IDS_SHOWN:
+                        one["user_ids"].append(user_id)
+            return {message_id: list(by.values()) for message_id, by in grouped.items()}
+
+        return self._read(txn)
 
     @staticmethod
     def _conversation(
@@ -1539,12 +1612,10 @@ class SQLiteStore:
 
         def txn(cur: sqlite3.Cursor) -> int:
             _keep_seq(cur, max(seqs))
-            deleted = _securely(
-                cur,
-                f"DELETE FROM messages WHERE {THEIRS} "
-                "AND rowid IN (SELECT value FROM json_each(?2))",
-                (user_id, orjson.dumps(seqs).decode()),
-            )
+            which = f"{THEIRS} AND rowid IN (SELECT value FROM json_each(?2))"
+            args = (user_id, orjson.dumps(seqs).decode())
+            _delete_reactions(cur, which, args)
+            deleted = _securely(cur, f"DELETE FROM messages WHERE {which}", args)
             cur.execute(
                 "UPDATE user_deletions SET erased_to = max(erased_to, ?) WHERE user_id = ?",
                 (max(seqs), user_id),
@@ -1576,11 +1647,14 @@ class SQLiteStore:
                 (user_id,),
             ).fetchone()[0]:
                 return None
-            later = f"FROM messages WHERE {THEIRS} AND rowid > ?2"
-            tail = cur.execute(f"SELECT max(rowid) {later}", (user_id, erased_to)).fetchone()[0]
+            later = f"{THEIRS} AND rowid > ?2"
+            tail = cur.execute(
+                f"SELECT max(rowid) FROM messages WHERE {later}", (user_id, erased_to)
+            ).fetchone()[0]
             if tail is not None:
                 _keep_seq(cur, tail)
-                _securely(cur, f"DELETE {later}", (user_id, erased_to))
+                _delete_reactions(cur, later, (user_id, erased_to))
+                _securely(cur, f"DELETE FROM messages WHERE {later}", (user_id, erased_to))
             for sql in ACCOUNT_ROWS:
                 cur.execute(sql, (user_id,))
             return row[0]
@@ -1656,6 +1730,7 @@ ACCOUNT_ROWS = (
     "DELETE FROM invitations WHERE inviter_id = ?",
     "DELETE FROM invitations WHERE invitee_id = ?",
     "DELETE FROM read_markers WHERE user_id = ?",
+    "DELETE FROM reactions WHERE user_id = ?",
     "DELETE FROM dm_read_floors WHERE user_id = ?",
     "DELETE FROM bans WHERE user_id = ?",
     "DELETE FROM user_deletions WHERE user_id = ?",
@@ -1706,6 +1781,15 @@ def _securely(cur: sqlite3.Cursor, sql: str, args: tuple) -> int:
         return cur.execute(sql, args).rowcount
     finally:
         cur.execute(f"PRAGMA secure_delete = {pool.SECURE_DELETE}")
+
+
+def _delete_reactions(cur: sqlite3.Cursor, where: str, args: tuple) -> None:
+    """Delete the reactions to the messages ``where`` selects, before those messages
+    go (migration 011: no foreign key deletes them)."""
+    cur.execute(
+        f"DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE {where})",
+        args,
+    )
 
 
 def _leave(cur: sqlite3.Cursor, room_id: str, user_id: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import lairchat
 from lairchat.core.admin import BAN_HOURS_RULE, BAN_REASON_MAX, MAX_BAN_HOURS
+from lairchat.domain.reactions import USER_IDS_SHOWN
 from lairchat.storage.sqlite.store import UNREAD_MAX
 
 JSON = "application/json"
@@ -196,6 +197,33 @@ SCHEMAS: dict[str, Any] = {
             "created_at": TS,
         }
     ),
+    "HistoryMessage": obj(
+        {
+            "id": UUID,
+            "author": UUID,
+            "target": ref("MessageTarget"),
+            "content": STRING,
+            "edited": BOOLEAN,
+            "created_at": TS,
+            "reactions": {
+                "type": "array",
+                "items": ref("Reaction"),
+                "description": "lairchat's own: emoji in the order first used; empty if none",
+            },
+        }
+    ),
+    "Reaction": obj(
+        {
+            "emoji": STRING,
+            "count": {**COUNT, "description": "Every user who reacted so"},
+            "user_ids": {
+                "type": "array",
+                "items": UUID,
+                "maxItems": USER_IDS_SHOWN,
+                "description": "The first to react, in the order they did",
+            },
+        }
+    ),
     "EnrichedInvitation": obj(
         {
             "id": UUID,
@@ -375,6 +403,16 @@ CONVERSATION_FAILS = ((404, ["room_not_found", "user_not_found", "message_not_fo
 #: ``target_type`` in a query string.
 TARGET_KINDS = {"type": "string", "enum": ["room", "direct_message", "dm"]}
 DENIED = (403, ["permission_denied"])
+#: A reaction's path segment (lairchat.domain.reactions).
+EMOJI = {
+    "name": "emoji",
+    "in": "path",
+    "required": True,
+    "description": "The emoji, percent-encoded UTF-8: at most 32 bytes in NFC, no "
+    "whitespace, control, format or invisible character but ZWJ and U+FE0E/U+FE0F",
+    "schema": {"type": "string"},
+}
+REACTION_FAILS = ((404, ["message_not_found"]), NOT_MEMBER, (400, ["validation_failed"]))
 
 
 def _paths() -> dict[str, Any]:
@@ -713,7 +751,9 @@ def _paths() -> dict[str, Any]:
                 "listMessages",
                 "History, newest first",
                 "messages",
-                envelope(messages={"type": "array", "items": ref("Message")}, has_more=BOOLEAN),
+                envelope(
+                    messages={"type": "array", "items": ref("HistoryMessage")}, has_more=BOOLEAN
+                ),
                 params=(
                     query_param(
                         "target_type",
@@ -826,6 +866,30 @@ def _paths() -> dict[str, Any]:
                 SUCCESS,
                 params=(MESSAGE_ID,),
                 fails=((404, ["message_not_found"]), DENIED),
+            ),
+        },
+        "/api/v1/messages/{message_id}/reactions/{emoji}": {
+            "put": op(
+                "addReaction",
+                "React to a message (whoever reads its conversation)",
+                "messages",
+                SUCCESS,
+                params=(MESSAGE_ID, EMOJI),
+                fails=REACTION_FAILS,
+                description="lairchat's own. Idempotent: a reaction already there changes "
+                "nothing and announces nothing. At most 20 different emoji per message: a "
+                "21st new one is 400 `validation_failed`. Counts against the general rate "
+                "limit only.",
+            ),
+            "delete": op(
+                "removeReaction",
+                "Take one's reaction back",
+                "messages",
+                SUCCESS,
+                params=(MESSAGE_ID, EMOJI),
+                fails=REACTION_FAILS,
+                description="lairchat's own. Idempotent: no reaction, nothing changes. "
+                "Counts against the general rate limit only.",
             ),
         },
         "/api/v1/invitations": {

@@ -42,6 +42,18 @@ MARK_READ = b"/api/v1/messages/read"
 SEARCH = b"/api/v1/messages/search"
 
 
+#: ... and reactions (``/api/v1/messages/{message_id}/reactions/{emoji}``): against
+#: the general allowance only, as the real-time ``add_reaction``/``remove_reaction``
+#: (a reaction is a click, not a message; docs/protocols/HTTP.md, "Reactions").
+MESSAGES_UNDER = b"/api/v1/messages/"
+REACTIONS = b"reactions"
+
+
+def is_reaction(path: bytes) -> bool:
+    parts = path[len(MESSAGES_UNDER) :].split(b"/")
+    return path.startswith(MESSAGES_UNDER) and len(parts) == 3 and parts[1] == REACTIONS
+
+
 #: lairchat's own routes that check a password, as a login does: ``DELETE`` of
 #: these count against the ``auth`` allowance too (not ``GET``, which clients call
 #: often): the caller's account, and (an admin's) any account under this prefix.
@@ -56,9 +68,9 @@ def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
         path == ACCOUNT or (path.startswith(ADMIN_USERS) and b"/" not in path[len(ADMIN_USERS) :])
     ):
         return "auth"
-    if path in (MARK_READ, SEARCH):
+    if path in (MARK_READ, SEARCH) or is_reaction(path):
         return None
-    if path == b"/api/v1/messages" or path.startswith(b"/api/v1/messages/"):
+    if path == b"/api/v1/messages" or path.startswith(MESSAGES_UNDER):
         return "messaging"
     return None
 

@@ -1,4 +1,5 @@
-"""Messages: send, history, search, edit, delete, and read markers (HTTP.md §5.4).
+"""Messages: send, history, search, edit, delete, read markers and reactions (HTTP.md
+§5.4).
 
 Targets are accepted as the original's code reads them (``direct_message``) and as
 its docs and every output spell them (``dm``).
@@ -97,3 +98,20 @@ class MessageRoutes(RouteGroup):
         resolved = target.resolve()
         user = await self.caller(claims)
         return await self.core.messages.mark_read(user, resolved, up_to)
+
+    @route("PUT", "/api/v1/messages/{message_id}/reactions/{emoji}")
+    async def add_reaction(self, request: Any, message_id: str, emoji: str) -> dict:
+        """``emoji`` arrives percent-decoded (UTF-8) by the router."""
+        claims = self.claims(request)
+        wanted = path_id(message_id, "message_not_found")
+        user = await self.caller(claims)
+        await self.core.reactions.add(user, wanted, emoji)
+        return {"success": True}
+
+    @route("DELETE", "/api/v1/messages/{message_id}/reactions/{emoji}")
+    async def remove_reaction(self, request: Any, message_id: str, emoji: str) -> dict:
+        claims = self.claims(request)
+        wanted = path_id(message_id, "message_not_found")
+        user = await self.caller(claims)
+        await self.core.reactions.remove(user, wanted, emoji)
+        return {"success": True}

@@ -1,0 +1,127 @@
+"""Message reactions over REST (docs/protocols/HTTP.md, "Reactions"): add, remove,
+who may, the emoji rule and the cap, events to the connections that asked, and
+history's ``reactions``."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from lairchat.transports.http.testing import ApiClient
+
+MESSAGES = "/api/v1/messages"
+NOBODY = "00000000-0000-4000-8000-000000000000"
+
+
+def send(client: ApiClient, account, target: dict, content: str = "hello") -> dict:
+    reply = client.post(MESSAGES, {"target": target, "content": content}, token=account.token)
+    assert reply.status == 201, reply
+    return reply.json["message"]
+
+
+def path(message_id: str, emoji: str) -> str:
+    return f"{MESSAGES}/{message_id}/reactions/{quote(emoji, safe='')}"
+
+
+def history(client: ApiClient, account, target_type: str, target_id: str) -> list[dict]:
+    reply = client.get(
+        f"{MESSAGES}?target_type={target_type}&target_id={target_id}", token=account.token
+    )
+    assert reply.status == 200, reply
+    return reply.json["messages"]
+
+
+def room_target(room: dict) -> dict:
+    return {"type": "room", "room_id": room["id"]}
+
+
+def test_react_then_history_shows_counts_in_order(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    for who, emoji in (("member", "👍"), ("mod", "🎉"), ("owner", "👍")):
+        reply = client.put(path(message["id"], emoji), token=people[who].token)
+        assert (reply.status, reply.json) == (200, {"success": True}), reply
+    shown = history(client, people["member"], "room", room["id"])[0]
+    assert list(shown) == ["id", "author", "target", "content", "edited", "created_at", "reactions"]
+    assert shown["reactions"] == [
+        {"emoji": "👍", "count": 2, "user_ids": [people["member"].id, people["owner"].id]},
+        {"emoji": "🎉", "count": 1, "user_ids": [people["mod"].id]},
+    ]
+
+
+def test_no_reactions_is_an_empty_list(client: ApiClient, people, room) -> None:
+    send(client, people["owner"], room_target(room))
+    assert history(client, people["owner"], "room", room["id"])[0]["reactions"] == []
+
+
+def test_add_and_remove_are_idempotent_and_announced_once(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    asked = client.connect(people["mod"])
+    asked.extended = True
+    plain = client.connect(people["owner"])
+    for _ in range(2):
+        assert client.put(path(message["id"], "👍"), token=people["member"].token).status == 200
+    for _ in range(2):
+        assert client.delete(path(message["id"], "👍"), token=people["member"].token).status == 200
+    got = [e.payload for e in asked.events if e.payload["type"].startswith("reaction_")]
+    assert [p["type"] for p in got] == ["reaction_added", "reaction_removed"]
+    assert got[0] == {
+        "type": "reaction_added",
+        "message_id": message["id"],
+        "target": {"type": "room", "room_id": room["id"]},
+        "user_id": people["member"].id,
+        "emoji": "👍",
+    }
+    assert [e for e in plain.events if e.payload["type"].startswith("reaction_")] == []
+    assert history(client, people["owner"], "room", room["id"])[0]["reactions"] == []
+
+
+def test_who_may_react(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    reply = client.put(path(message["id"], "👍"), token=people["outsider"].token)
+    assert (reply.status, reply.code) == (403, "not_room_member")
+    reply = client.put(path(NOBODY, "👍"), token=people["member"].token)
+    assert (reply.status, reply.code) == (404, "message_not_found")
+    reply = client.put(path("not-an-id", "👍"), token=people["member"].token)
+    assert (reply.status, reply.code) == (404, "message_not_found")
+    reply = client.put(path(message["id"], "👍"))
+    assert reply.status == 401
+
+
+def test_dm_parties_react_a_stranger_finds_nothing(client: ApiClient, people) -> None:
+    owner, member = people["owner"], people["member"]
+    dm = send(client, owner, {"type": "dm", "recipient": member.id})
+    seen = client.connect(owner)
+    seen.extended = True
+    assert client.put(path(dm["id"], "❤️"), token=member.token).status == 200
+    assert seen.events[-1].payload["target"] == {"type": "dm", "recipient": member.id}
+    reply = client.put(path(dm["id"], "❤️"), token=people["outsider"].token)
+    assert (reply.status, reply.code) == (404, "message_not_found")
+    shown = history(client, owner, "dm", member.id)[0]["reactions"]
+    assert shown == [{"emoji": "❤️", "count": 1, "user_ids": [member.id]}]
+
+
+def test_bad_emoji_is_validation_failed(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    for bad in ("a b", "\u200b", "x" * 33, "👍\u202e"):
+        reply = client.put(path(message["id"], bad), token=people["member"].token)
+        assert (reply.status, reply.code) == (400, "validation_failed"), bad
+        assert "emoji" in reply.error["message"]
+
+
+def test_twentieth_emoji_is_the_last(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    token = people["member"].token
+    for i in range(20):
+        assert client.put(path(message["id"], f"e{i}"), token=token).status == 200
+    reply = client.put(path(message["id"], "e20"), token=token)
+    assert (reply.status, reply.code) == (400, "validation_failed")
+    # An emoji already there is still taken: the cap counts distinct emoji.
+    assert client.put(path(message["id"], "e3"), token=people["owner"].token).status == 200
+
+
+def test_deleted_message_loses_its_reactions(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    assert client.put(path(message["id"], "👍"), token=people["member"].token).status == 200
+    assert client.delete(f"{MESSAGES}/{message['id']}", token=people["owner"].token).status == 200
+    assert client.core.store.reactions_of([message["id"]]).result == {}
+    reply = client.put(path(message["id"], "👍"), token=people["member"].token)
+    assert (reply.status, reply.code) == (404, "message_not_found")
