@@ -60,6 +60,16 @@ MENTIONS = {
 }
 MENTIONS_BY_ID = {"type": "object", "additionalProperties": MENTIONS}
 
+#: A message's fields, as every answer and event gives them (history adds ``reactions``).
+MESSAGE_FIELDS = {
+    "id": UUID,
+    "author": UUID,
+    "target": ref("MessageTarget"),
+    "content": STRING,
+    "edited": BOOLEAN,
+    "created_at": TS,
+}
+
 SCHEMAS: dict[str, Any] = {
     "User": obj(
         {
@@ -187,24 +197,10 @@ SCHEMAS: dict[str, Any] = {
             ),
         ],
     },
-    "Message": obj(
-        {
-            "id": UUID,
-            "author": UUID,
-            "target": ref("MessageTarget"),
-            "content": STRING,
-            "edited": BOOLEAN,
-            "created_at": TS,
-        }
-    ),
+    "Message": obj(MESSAGE_FIELDS),
     "HistoryMessage": obj(
         {
-            "id": UUID,
-            "author": UUID,
-            "target": ref("MessageTarget"),
-            "content": STRING,
-            "edited": BOOLEAN,
-            "created_at": TS,
+            **MESSAGE_FIELDS,
             "reactions": {
                 "type": "array",
                 "items": ref("Reaction"),
