@@ -51,10 +51,16 @@ const NO_SEARCH = "This server has no message search.";
 /** What a server without account deletion (the original, an older lairchat) is said to
  * have. */
 const NO_DELETION = "This server cannot delete accounts.";
+/** What a server without reactions (the original, an older lairchat) is said to have. */
+const NO_REACTIONS = "This server has no reactions.";
+/** A reaction's emoji: at most this many UTF-8 bytes (docs/protocols/HTTP.md, the
+ * server's rule). */
+const REACTION_MAX_BYTES = 32;
 /** Whether a refusal means the route does not exist on this server (lairchat's
- * extensions: message search, account deletion): a 404 or 405 without the API's error
- * envelope, which `rest` names `http_<status>`. A 404 of the API (`user_not_found`) has
- * its own code and is shown as it is. The terminal client's rule: net/errors.py. */
+ * extensions: message search, account deletion, reactions): a 404 or 405 without the
+ * API's error envelope, which `rest` names `http_<status>`. A 404 of the API
+ * (`user_not_found`) has its own code and is shown as it is. The terminal client's
+ * rule: net/errors.py. */
 const routeMissing = (error) => /^http_40[45]$/.test(error.code ?? "");
 /** New messages are read out (to screen readers) at most this often; those arriving
  * meanwhile are summed up in one announcement. */
@@ -88,6 +94,16 @@ const HIDDEN =
   String.raw`\u17B4\u17B5\u180E\u200B\u200E\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF` +
   String.raw`\uFFA0\uFFF9-\uFFFB\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}`;
 const UNSAFE = new RegExp(`${FLAG}|[${HIDDEN}]`, "gu");
+/** A subdivision flag, whose tag characters a reaction may hold. */
+const FLAGS = new RegExp(FLAG, "gu");
+/** What a reaction's emoji cannot hold outside a flag (the server's `check_emoji`,
+ * lairchat/domain/reactions.py): whitespace, separators, control and format characters
+ * but the zero-width joiner of 👩‍💻 (the variation selector of ❤️ is none), lone
+ * surrogates, what is hidden in names (HIDDEN), and `/`. */
+const REACTION_BANNED = new RegExp(
+  String.raw`(?!\u200D)[\s\p{Z}\p{Cc}\p{Cf}\p{Cs}/${HIDDEN}]`,
+  "u",
+);
 
 function mark(char) {
   const code = char.codePointAt(0);
@@ -425,6 +441,7 @@ const state = {
   invited: null, // { roomId, list, more }: the open room's pending invitations (owners, moderators)
   searchTimers: {}, // list name -> the timer that asks the server for the search typed
   search: null, // the message search shown: { query, key (null: everywhere), messages, … }
+  reacting: null, // the id of the message the reaction picker is open for
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -832,7 +849,8 @@ function messageItem(message, authorName) {
   }
   item.append(time, author, el("span", "content", message.content));
   if (message.edited) item.append(el("span", "edited", "(edited)"));
-  item.append(messageActions(message));
+  item.append(messageActions(message), reactionBar(message));
+  if (state.reacting === message.id) item.append(picker); // the line redrawn: kept open
   return item;
 }
 
@@ -848,6 +866,9 @@ function messageActions(message) {
     );
     actions.append(remove);
   }
+  const react = actionButton("React", "react", () => openPicker(message.id));
+  react.title = "Add a reaction";
+  actions.append(react);
   // In the Tab order only while their line has the focus (lineFocused): a conversation
   // of 500 messages is not 1,000 stops between the list and the message box.
   for (const button of actions.children) button.tabIndex = -1;
@@ -884,18 +905,261 @@ function systemItem(text) {
   return item;
 }
 
+// -- reactions -------------------------------------------------------------------------------
+
+/** A message's reactions as the server gave them (lairchat's `reactions`: each emoji,
+ * its count, the ids of its first 50 reactors), in its order; what is no reaction left
+ * out. None from a server without reactions (Lair Chat's messages have no such field). */
+function reactionsOf(message) {
+  const given = Array.isArray(message?.reactions) ? message.reactions : [];
+  return given
+    .filter((r) => typeof r?.emoji === "string" && r.emoji && Number.isInteger(r.count))
+    .map((r) => {
+      const ids = (Array.isArray(r.user_ids) ? r.user_ids : []).filter(
+        (id) => typeof id === "string",
+      );
+      return { emoji: r.emoji, count: Math.max(r.count, ids.length), user_ids: ids };
+    })
+    .filter((r) => r.count > 0);
+}
+
+/** `reactions` after `userId` added (or took back) `emoji`: a new emoji goes last (the
+ * server orders them by first use), one nobody keeps goes. The ids listed decide: our
+ * own change, applied when the server confirms it, is not counted again when its event
+ * comes. A reactor beyond the 50 listed is counted only when `sure` (an event: the
+ * server sends one only for a change), since our own might have been counted already. */
+function withReaction(reactions, emoji, userId, added, sure) {
+  const reaction = reactions.find((r) => r.emoji === emoji);
+  if (!reaction) return added ? [...reactions, { emoji, count: 1, user_ids: [userId] }] : reactions;
+  const listed = reaction.user_ids.includes(userId);
+  const unlisted = reaction.count > reaction.user_ids.length; // maybe among them
+  const changes = added ? !listed && (sure || !unlisted) : listed || (unlisted && sure);
+  if (!changes) return reactions;
+  const count = reaction.count + (added ? 1 : -1);
+  const user_ids = added
+    ? [...reaction.user_ids, userId]
+    : reaction.user_ids.filter((id) => id !== userId);
+  const changed = count > 0 ? [{ emoji, count, user_ids }] : [];
+  return reactions.flatMap((r) => (r === reaction ? changed : [r]));
+}
+
+/** The message `id` as held (a line may have been drawn from a copy of it), or null. */
+function heldMessage(id) {
+  for (const conv of state.conversations.values()) {
+    if (conv.ids.has(id)) return conv.messages.find((m) => m.id === id) ?? null;
+  }
+  return null;
+}
+
+/** Whether we reacted to `message` with `emoji`. */
+const reactedWith = (message, emoji) =>
+  reactionsOf(message).some((r) => r.emoji === emoji && r.user_ids.includes(state.me?.id));
+
+/** lairchat's own `reaction_added` / `reaction_removed` (`sure`), or our own change once
+ * the server has it: the held message's reactions, and its line if shown. */
+function reactionChanged(messageId, emoji, userId, added, sure) {
+  const message = heldMessage(messageId);
+  if (!message || typeof emoji !== "string" || !emoji || typeof userId !== "string") return;
+  message.reactions = withReaction(reactionsOf(message), emoji, userId, added, sure);
+  renderReactions(message);
+}
+
+/** Why `emoji` (NFC) cannot be a reaction, checked before asking the server (its rule:
+ * not empty, at most 32 bytes, nothing of REACTION_BANNED), or null. */
+function reactionProblem(emoji) {
+  if (!emoji) return "Type an emoji to react with.";
+  if (utf8Length(emoji) > REACTION_MAX_BYTES) {
+    return `That is too long for a reaction (${REACTION_MAX_BYTES} bytes at most).`;
+  }
+  if (REACTION_BANNED.test(emoji.replace(FLAGS, ""))) {
+    return "A reaction cannot hold spaces, “/” or invisible characters.";
+  }
+  return null;
+}
+
+/** Add our `emoji` to message `id`, or take it back (`add` false): `PUT` or `DELETE
+ * /messages/{id}/reactions/{emoji}`, the emoji percent-encoded (NFC, as the server
+ * keeps it). Shown once the server has it; its event, when it comes, changes nothing
+ * more. Returns the refusal as said to the user (in the server's words; the original's
+ * 404 as `This server has no reactions.`), or null. */
+async function react(id, emoji, add) {
+  const path = pathOf("messages", id, "reactions", emoji.normalize("NFC"));
+  try {
+    await rest(add ? "PUT" : "DELETE", path, undefined, state.token);
+  } catch (error) {
+    return routeMissing(error) ? NO_REACTIONS : describe(error);
+  }
+  reactionChanged(id, emoji.normalize("NFC"), state.me.id, add, false);
+  return null;
+}
+
+/** A reaction's button clicked: ours taken back, or ours added. */
+async function toggleReaction(id, emoji) {
+  const refused = await react(id, emoji, !reactedWith(heldMessage(id), emoji));
+  if (refused) showError(`Reaction not changed: ${refused}`);
+}
+
+/** What a reaction's button says to screen readers (its text is the emoji and count). */
+const reactionLabel = (emoji, count, mine) =>
+  mine
+    ? `Remove your ${plainText(emoji)} reaction (${count})`
+    : `React with ${plainText(emoji)} (${count})`;
+
+/** Who reacted, for the button's title: `you, alice and 3 others` (the names the page
+ * knows; the rest looked up when the button is pointed at or focused). */
+function reactorsText(reaction) {
+  const names = reaction.user_ids.map((id) =>
+    id === state.me?.id ? "you" : plainText(userName(id) ?? "someone"),
+  );
+  const others = reaction.count - names.length;
+  if (others > 0) names.push(others === 1 ? "1 other" : `${others} others`);
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names.join("");
+}
+
+/** The reactors' names on `button`'s title, those not known yet asked for. */
+function nameReactors(reaction, button) {
+  button.title = reactorsText(reaction);
+  const unknown = reaction.user_ids.filter((id) => userName(id) === undefined);
+  for (const id of unknown) lookUpUser(id);
+  if (!unknown.length) return;
+  Promise.allSettled(unknown.map((id) => state.lookups.get(id))).then(() => {
+    button.title = reactorsText(reaction);
+  });
+}
+
+/** The buttons under a message, one per reaction (`👍 2`), ours pressed; hidden when
+ * there is none. In the Tab order while their line has the focus, as its actions. */
+function reactionBar(message) {
+  const bar = el("div", "reactions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", "Reactions");
+  for (const reaction of reactionsOf(message)) {
+    const mine = reaction.user_ids.includes(state.me?.id);
+    const button = el("button", "reaction", [
+      el("span", "emoji", reaction.emoji),
+      ` ${reaction.count}`,
+    ]);
+    button.type = "button";
+    button.tabIndex = -1;
+    button.dataset.emoji = reaction.emoji;
+    button.setAttribute("aria-pressed", String(mine));
+    button.setAttribute("aria-label", reactionLabel(reaction.emoji, reaction.count, mine));
+    button.title = reactorsText(reaction);
+    button.addEventListener("pointerenter", () => nameReactors(reaction, button));
+    button.addEventListener("focus", () => nameReactors(reaction, button));
+    button.addEventListener("click", () => toggleReaction(message.id, reaction.emoji));
+    bar.append(button);
+  }
+  bar.hidden = !bar.childElementCount;
+  return bar;
+}
+
+/** A message's reactions changed: its bar drawn again. The focus on one of them stays
+ * on it, or, gone (the last of an emoji taken back), goes to the line's *React*. */
+function renderReactions(message) {
+  const line = messageNode(message.id);
+  const old = line?.querySelector(".reactions");
+  if (!old) return;
+  const focus = document.activeElement;
+  const focused = old.contains(focus) ? focus.dataset.emoji : null;
+  const bar = reactionBar(message);
+  if (line === lineWithActions) for (const button of bar.children) button.tabIndex = 0;
+  old.replaceWith(bar);
+  if (focused === null) return;
+  const same = [...bar.children].find((button) => button.dataset.emoji === focused);
+  (same ?? line.querySelector(".actions .react") ?? line).focus();
+}
+
+/** The reaction picker: one form, moved under the line it is opened for. Held here, as
+ * while its line is gone (redrawn, deleted) it is out of the document. */
+const picker = $("reaction-picker");
+
+/** The picker opened under message `id` (its *React*, or `R` on its line), the focus
+ * on its first emoji. */
+function openPicker(id) {
+  const line = messageNode(id);
+  if (!line) return;
+  state.reacting = id;
+  picker.reset();
+  replaceText(picker.querySelector(".reason"), "");
+  line.append(picker);
+  picker.hidden = false;
+  picker.querySelector("button").focus();
+}
+
+/** The picker closed (Esc, *Cancel*, a reaction added, the conversation left): out of
+ * the lines. The focus, if it was in it, goes to `next`'s answer, or the line's *React*. */
+function closePicker(next) {
+  const id = state.reacting;
+  state.reacting = null;
+  const hadFocus = picker.contains(document.activeElement);
+  picker.hidden = true;
+  picker.reset();
+  $("messages").after(picker);
+  if (!hadFocus || !id) return;
+  const line = messageNode(id);
+  (next?.(line) ?? line?.querySelector(".actions .react") ?? line ?? $("messages")).focus();
+}
+
+/** An emoji picked (one of the picker's, or typed): added, the picker closed and the
+ * focus on the reaction; a refusal said in the picker, which stays open. */
+async function pickReaction(emoji) {
+  const id = state.reacting;
+  if (!id) return;
+  const refused = await react(id, emoji, true);
+  if (state.reacting !== id) {
+    if (refused) showError(`Reaction not added: ${refused}`); // the picker closed meanwhile
+  } else if (refused) {
+    replaceText(picker.querySelector(".reason"), refused);
+  } else {
+    const nfc = emoji.normalize("NFC");
+    closePicker((line) =>
+      [...(line?.querySelectorAll(".reactions button") ?? [])].find((b) => b.dataset.emoji === nfc),
+    );
+  }
+}
+
+/** The picker's own emoji typed (*Add*): checked as the server would, then added. */
+function pickTyped(event) {
+  event.preventDefault();
+  const emoji = picker.querySelector("input").value.trim().normalize("NFC");
+  const problem = reactionProblem(emoji);
+  if (problem) replaceText(picker.querySelector(".reason"), problem);
+  else pickReaction(emoji);
+}
+
+/** The picker's keys, kept from the message list's (`E`, arrows): Esc closes it, Left
+ * and Right move between its emoji. */
+function pickerKeys(event) {
+  event.stopPropagation();
+  if (event.key === "Escape") {
+    event.preventDefault();
+    closePicker();
+    return;
+  }
+  const emoji = [...picker.querySelectorAll("button[data-emoji]")];
+  const at = emoji.indexOf(event.target);
+  const step = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+  if (at < 0 || !step) return;
+  event.preventDefault();
+  emoji[(at + step + emoji.length) % emoji.length].focus();
+}
+
 // -- the message list from the keyboard ------------------------------------------------------
 
 /** The line whose buttons are in the Tab order (the one with the focus). */
 let lineWithActions = null;
 
+/** A line's buttons: its actions, and its reactions. */
+const LINE_BUTTONS = ".actions button, .reactions button";
+
 function lineFocused(line) {
   if (line === lineWithActions) return;
-  for (const button of lineWithActions?.querySelectorAll(".actions button") ?? []) {
+  for (const button of lineWithActions?.querySelectorAll(LINE_BUTTONS) ?? []) {
     button.tabIndex = -1;
   }
   lineWithActions = line;
-  for (const button of line?.querySelectorAll(".actions button") ?? []) button.tabIndex = 0;
+  for (const button of line?.querySelectorAll(LINE_BUTTONS) ?? []) button.tabIndex = 0;
 }
 
 /** The next (or previous) line that takes the focus: not the "New messages" one. */
@@ -908,7 +1172,8 @@ function lineBeside(line, next) {
 
 /** The message list is one stop in the Tab order: Up and Down move between its lines
  * (Home, End: the first, the last), and on a line `E` edits it and `Delete` deletes it
- * where its buttons offer that; Tab goes on to the line's buttons, then the message box. */
+ * where its buttons offer that, `R` opens the reaction picker; Tab goes on to the line's
+ * buttons and reactions, then the message box. */
 function lineKeys(event) {
   if (event.target.closest("textarea, input") || event.altKey || event.ctrlKey || event.metaKey) {
     return;
@@ -929,6 +1194,8 @@ function lineKeys(event) {
     e: () => press(".actions .edit"),
     E: () => press(".actions .edit"),
     Delete: () => press(".actions .delete"),
+    r: () => press(".actions .react"),
+    R: () => press(".actions .react"),
   }[event.key];
   if (!to) return;
   event.preventDefault();
@@ -1213,6 +1480,7 @@ function switchDraft(key) {
 function open(key) {
   const again = key === state.active; // after a reconnect: the one open before
   if (!again) announcing.drop(); // the messages of the one left: not "new" here
+  if (!again) closePicker(); // for a message of the one left
   switchDraft(key);
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);
@@ -1552,7 +1820,8 @@ function showEdited(message) {
   if (node && conv.key === state.active) {
     const hadFocus = editing();
     const inLine = node.contains(document.activeElement);
-    const line = messageItem(message, kept?.authorName);
+    // The one held: an edit's event carries no reactions, and the line keeps them.
+    const line = messageItem(kept ?? message, kept?.authorName);
     node.replaceWith(line);
     if (state.editing?.id === message.id) keepEditing(hadFocus);
     else if (inLine) line.focus(); // saved (or edited elsewhere) with the focus in it
@@ -2176,6 +2445,7 @@ function forget() {
     search: null,
     lookups: new Map(),
   });
+  closePicker();
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPEN_KEY);
   for (const timer of Object.values(state.searchTimers)) clearTimeout(timer);
@@ -3101,6 +3371,16 @@ function handleEvent(event) {
     case "messages_read":
       readElsewhere(event.target, event.unread_count, event.mention_count);
       break;
+    case "reaction_added":
+    case "reaction_removed":
+      reactionChanged(
+        event.message_id,
+        event.emoji,
+        event.user_id,
+        event.type === "reaction_added",
+        true,
+      );
+      break;
     default:
       break; // newer servers may add events
   }
@@ -3524,6 +3804,13 @@ function wire() {
   list.addEventListener("focusout", (e) => {
     if (!list.contains(e.relatedTarget)) lineFocused(null);
   });
+  picker.addEventListener("submit", pickTyped);
+  picker.addEventListener("keydown", pickerKeys);
+  picker.addEventListener("click", (e) => {
+    const chosen = e.target.closest("button[data-emoji]");
+    if (chosen) pickReaction(chosen.dataset.emoji);
+  });
+  picker.querySelector(".cancel").addEventListener("click", () => closePicker());
   $("confirm-yes").addEventListener("click", () => $("confirm").close("yes"));
   $("confirm-no").addEventListener("click", () => $("confirm").close());
   $("alert-close").addEventListener("click", () => hideBanner("alert"));

@@ -879,7 +879,7 @@ def test_an_edit_in_progress_survives_a_reconnect(tmp_path: Path) -> None:
             mine = driver.execute_script(
                 "return document.querySelector('#messages li:last-child').dataset.id"
             )
-            wait_for(driver, lambda d: actions(d, mine) == ["Edit", "Delete"])
+            wait_for(driver, lambda d: actions(d, mine) == ["Edit", "Delete", "React"])
             press(driver, mine, ".edit")
             box = f'li[data-id="{mine}"] .edit-box'
             driver.find_element(By.CSS_SELECTOR, box).send_keys(Keys.END, "!")
@@ -918,8 +918,8 @@ def test_own_messages_are_edited_and_deleted(server: ServerProcess, driver: webd
         wait_for(driver, showing("from bob"))
         driver.find_element(By.ID, "message-input").send_keys("tpyo", Keys.ENTER)
         mine = bob.wait_for(from_browser("tpyo"))["message"]["id"]
-        wait_for(driver, lambda d: actions(d, mine) == ["Edit", "Delete"])
-        assert actions(driver, theirs) == []
+        wait_for(driver, lambda d: actions(d, mine) == ["Edit", "Delete", "React"])
+        assert actions(driver, theirs) == ["React"]
 
         press(driver, mine, ".edit")
         box = driver.find_element(By.CSS_SELECTOR, f'li[data-id="{mine}"] .edit-box')
@@ -950,7 +950,7 @@ def test_own_messages_are_edited_and_deleted(server: ServerProcess, driver: webd
             {"role": "moderator"},
             token=accounts[1]["token"],
         )
-        wait_for(driver, lambda d: actions(d, theirs) == ["Delete"])
+        wait_for(driver, lambda d: actions(d, theirs) == ["Delete", "React"])
         press(driver, theirs, ".delete")
         confirm(driver)
         deleted = bob.wait_for(lambda m: m["type"] == "message_deleted")

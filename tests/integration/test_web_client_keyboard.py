@@ -296,6 +296,8 @@ def test_the_message_list_is_one_tab_stop_with_arrow_keys(
         keys(driver, Keys.TAB)
         assert focus(driver)["line"] == ids[-2] and "delete" in focus(driver)["cls"]
         keys(driver, Keys.TAB)
+        assert focus(driver)["line"] == ids[-2] and "react" in focus(driver)["cls"]
+        keys(driver, Keys.TAB)
         assert focus(driver)["id"] == "message-input"
 
         focus_on(driver, f'#messages li[data-id="{ids[-2]}"]')
