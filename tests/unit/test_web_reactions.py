@@ -9,9 +9,12 @@ and titles."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import unquote
 
+from lairchat.domain.errors import LairError
+from lairchat.domain.reactions import check_emoji
 from tests.unit import appjs
 from tests.unit.appjs import needs_node
 
@@ -322,10 +325,32 @@ REFUSED = [
 ]
 
 
+def server_takes(emoji: str) -> bool:
+    try:
+        check_emoji(emoji)
+    except LairError:
+        return False
+    return True
+
+
 def test_the_pages_check_takes_what_the_server_takes() -> None:
+    """The corpus is the server's (lairchat/domain/reactions.py), and the page agrees."""
+    expected = [True] * len(TAKEN) + [False] * len(REFUSED)
+    assert [server_takes(e) for e in TAKEN + REFUSED] == expected
     problems = run("(cases) => cases.map((e) => reactionProblem(e))", TAKEN + REFUSED)
     assert problems[: len(TAKEN)] == [None] * len(TAKEN)
     assert all(problems[len(TAKEN) :]), list(zip(REFUSED, problems[len(TAKEN) :], strict=True))
+
+
+def test_the_pages_check_agrees_with_the_server_on_every_code_point() -> None:
+    """Each code point alone, made NFC as both make it: the page refuses exactly what
+    ``check_emoji`` refuses. Code points the server's Python does not know (Node's
+    Unicode may be newer) and the two private-use planes are left out."""
+    chars = [chr(c) for c in range(0xF0000) if unicodedata.category(chr(c)) != "Cn"]
+    page = run("(cases) => cases.map((c) => reactionProblem(c.normalize('NFC')) === null)", chars)
+    server = [server_takes(c) for c in chars]
+    differ = [f"U+{ord(c):04X}" for c, p, s in zip(chars, page, server, strict=True) if p != s]
+    assert differ == []
 
 
 def test_labels_and_titles_say_what_a_click_does_and_who_reacted() -> None:

@@ -1,0 +1,169 @@
+"""Message reactions in the browser client (docs/WEB.md, "Reactions"), in headless
+Chromium against ``twistd lairchat``, beside a TCP user who asked for lairchat's own
+events: a reaction from history and live, under its message, with its count, who
+reacted in its title and what a click does in its label; the page's click seen by
+the other user's connection as ``reaction_added``, and a click taking it back; the
+picker from the keyboard (``R``, arrows, Enter; Esc giving the focus back), an emoji
+typed and checked, markup as text; the focus kept on a reaction as it changes; and a
+server without reactions (the original's 404) said as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from lairchat.testing import ServerProcess
+from lairchat.testing_clients import Message, TCPClient
+from tests.integration import browser, test_web_client_browser
+from tests.integration.browser import wait_for
+from tests.integration.test_web_client_browser import (
+    PASSWORD,
+    errors_logged,
+    inert,
+    open_room,
+    showing,
+    signed_in,
+    unique,
+)
+from tests.integration.test_web_client_keyboard import focus, focus_on, keys
+
+driver = browser.driver  # the shared fixtures
+server = test_web_client_browser.server
+
+#: The original Lair Chat's answer to a reaction's path: 404, empty body (an unknown
+#: path), put in place of the server's in the live page.
+NO_REACTION_ROUTE = """
+const realFetch = window.fetch;
+window.fetch = (url, ...rest) => /\\/reactions\\//.test(String(url))
+  ? Promise.resolve(new Response(null, { status: 404 }))
+  : realFetch(url, ...rest);
+"""
+
+
+def reactions(chrome: webdriver.Chrome, message_id: str) -> list[dict[str, Any]]:
+    """A message's reactions as shown: each button's text, label, pressed state, title."""
+    return chrome.execute_script(
+        """const li = document.querySelector(`#messages li[data-id="${arguments[0]}"]`);
+           return [...(li?.querySelectorAll('.reactions button') ?? [])].map((b) => ({
+             text: b.textContent, label: b.getAttribute('aria-label'),
+             pressed: b.getAttribute('aria-pressed'), title: b.title}))""",
+        message_id,
+    )
+
+
+def texts(chrome: webdriver.Chrome, message_id: str) -> list[str]:
+    return [r["text"] for r in reactions(chrome, message_id)]
+
+
+def account(client: TCPClient) -> Message:
+    client.hello(extended=True)
+    name = unique("user")
+    return client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
+
+
+def picker_says(chrome: webdriver.Chrome) -> str:
+    return chrome.execute_script("return document.getElementById('reaction-error').textContent")
+
+
+def typed(chrome: webdriver.Chrome, emoji: str) -> None:
+    """An emoji typed in the picker's field and sent with Enter (ChromeDriver types no
+    character beyond the BMP, so the field is filled by script first)."""
+    focus_on(chrome, "#reaction-other")
+    chrome.execute_script("document.getElementById('reaction-other').value = arguments[0]", emoji)
+    keys(chrome, Keys.ENTER)
+
+
+def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdriver.Chrome):
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        mine, theirs = account(alice), account(bob)
+        me, bob_id = mine["user"]["id"], theirs["user"]["id"]
+        bob_name = theirs["user"]["username"]
+        room = bob.ok("create_room", name=unique("room"))["room"]
+        alice.ok("join_room", room_id=room["id"])
+        target = {"type": "room", "room_id": room["id"]}
+        old = bob.ok("send_message", target=target, content="from history")["message"]["id"]
+        bob.ok("add_reaction", message_id=old, emoji="👍")
+        new = bob.ok("send_message", target=target, content="live one")["message"]["id"]
+
+        signed_in(server, driver, mine["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, showing("live one", bob_name))
+        # From history: the count, who (the title), what a click does (the label).
+        assert reactions(driver, old) == [
+            {"text": "👍 1", "label": "React with 👍 (1)", "pressed": "false", "title": bob_name}
+        ]
+        assert reactions(driver, new) == []
+
+        # Live, from the other user; markup in an emoji stays text.
+        bob.ok("add_reaction", message_id=new, emoji="<img>")
+        wait_for(driver, lambda d: texts(d, new) == ["<img> 1"])
+        inert(driver)
+
+        # A click adds ours: pressed, counted, and the other connection told.
+        driver.execute_script(
+            "document.querySelector(`#messages li[data-id='${arguments[0]}'] .reactions button`)"
+            ".click()",
+            old,
+        )
+        wait_for(driver, lambda d: texts(d, old) == ["👍 2"])
+        (thumbs,) = reactions(driver, old)
+        assert thumbs["pressed"] == "true" and thumbs["label"] == "Remove your 👍 reaction (2)"
+        assert thumbs["title"] == f"{bob_name} and you"
+        seen = bob.wait_for(lambda m: m["type"] == "reaction_added" and m["user_id"] == me)
+        assert (seen["message_id"], seen["emoji"]) == (old, "👍")
+
+        # From the keyboard: R on the line opens the picker on its first emoji; Right,
+        # Enter adds ❤️ and the focus lands on it.
+        focus_on(driver, f'#messages li[data-id="{old}"]')
+        keys(driver, "r")
+        assert focus(driver)["line"] == old and "👍" in driver.switch_to.active_element.text
+        keys(driver, Keys.ARROW_RIGHT)
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: texts(d, old) == ["👍 2", "❤️ 1"])
+        wait_for(driver, lambda d: d.switch_to.active_element.text == "❤️ 1")
+        assert driver.find_element(By.ID, "reaction-picker").get_attribute("hidden") is not None
+
+        # Enter on our own takes it back; the last of an emoji gone, the focus goes to
+        # the line's React.
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: texts(d, old) == ["👍 2"])
+        wait_for(driver, lambda d: "react" in focus(d)["cls"] and focus(d)["line"] == old)
+        removed = bob.wait_for(lambda m: m["type"] == "reaction_removed")
+        assert (removed["user_id"], removed["emoji"]) == (me, "❤️")
+
+        # An emoji typed: checked before it is sent, then added; Esc closes the picker
+        # with the focus back on React.
+        focus_on(driver, f'#messages li[data-id="{new}"]')
+        keys(driver, "R")
+        typed(driver, "a b")
+        assert picker_says(driver) == "A reaction cannot hold spaces, “/” or invisible characters."
+        typed(driver, "🦄")
+        wait_for(driver, lambda d: texts(d, new) == ["<img> 1", "🦄 1"])
+        focus_on(driver, f'#messages li[data-id="{new}"]')
+        keys(driver, "r")
+        keys(driver, Keys.ESCAPE)
+        assert "react" in focus(driver)["cls"] and focus(driver)["line"] == new
+
+        # Taken back by the other user, live; the focus on a reaction stays on it.
+        focus_on(driver, f'#messages li[data-id="{old}"] .reactions button')
+        bob.ok("remove_reaction", message_id=old, emoji="👍")
+        wait_for(driver, lambda d: texts(d, old) == ["👍 1"])
+        assert driver.switch_to.active_element.text == "👍 1"
+        history = bob.ok("get_messages", target=target, limit=10)["messages"]
+        by_id = {m["id"]: m["reactions"] for m in history}
+        assert by_id[old] == [{"emoji": "👍", "count": 1, "user_ids": [me]}]
+        assert [r["emoji"] for r in by_id[new]] == ["<img>", "🦄"]
+        assert bob_id not in by_id[old][0]["user_ids"]
+        assert errors_logged(driver) == []
+
+        # The original has no such route: said in the picker, not as "HTTP 404".
+        driver.execute_script(NO_REACTION_ROUTE)
+        focus_on(driver, f'#messages li[data-id="{new}"]')
+        keys(driver, "r")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: picker_says(d) == "This server has no reactions.")
+        assert driver.find_element(By.ID, "alert").get_attribute("hidden") is not None
+        assert errors_logged(driver, network=False) == []
