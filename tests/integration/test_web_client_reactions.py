@@ -167,3 +167,13 @@ def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdr
         wait_for(driver, lambda d: picker_says(d) == "This server has no reactions.")
         assert driver.find_element(By.ID, "alert").get_attribute("hidden") is not None
         assert errors_logged(driver, network=False) == []
+
+        # On a phone, a finger can hit the reactions and the picker (24 px each way).
+        driver.set_window_size(360, 740)
+        small = """return [...document.querySelectorAll('#messages button')]
+                     .filter((b) => b.checkVisibility())
+                     .map((b) => [b.className || b.textContent, b.getBoundingClientRect()])
+                     .filter(([, r]) => r.width < 24 || r.height < 24)
+                     .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
+        assert driver.find_elements(By.CSS_SELECTOR, "#reaction-picker:not([hidden])")
+        assert driver.execute_script(small) == []
