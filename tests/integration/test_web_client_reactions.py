@@ -28,7 +28,7 @@ from tests.integration.test_web_client_browser import (
     signed_in,
     unique,
 )
-from tests.integration.test_web_client_keyboard import focus, focus_on, keys
+from tests.integration.test_web_client_keyboard import accessible, focus, focus_on, keys
 
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
@@ -112,6 +112,11 @@ def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdr
         (thumbs,) = reactions(driver, old)
         assert thumbs["pressed"] == "true" and thumbs["label"] == "Remove your 👍 reaction (2)"
         assert thumbs["title"] == f"{bob_name} and you"
+        # As a screen reader gets it: what a click does, then who reacted.
+        assert accessible(driver, f'#messages li[data-id="{old}"] .reactions button') == {
+            "name": "Remove your 👍 reaction (2)",
+            "description": f"{bob_name} and you",
+        }
         seen = bob.wait_for(lambda m: m["type"] == "reaction_added" and m["user_id"] == me)
         assert (seen["message_id"], seen["emoji"]) == (old, "👍")
 
