@@ -157,6 +157,10 @@ def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdr
         bob.ok("remove_reaction", message_id=old, emoji="👍")
         wait_for(driver, lambda d: texts(d, old) == ["👍 1"])
         assert driver.switch_to.active_element.text == "👍 1"
+        # An edit (whose event carries no reactions) keeps them on the line.
+        bob.ok("edit_message", message_id=old, content="from history, edited")
+        wait_for(driver, showing("from history, edited", bob_name))
+        assert texts(driver, old) == ["👍 1"]
         history = bob.ok("get_messages", target=target, limit=10)["messages"]
         by_id = {m["id"]: m["reactions"] for m in history}
         assert by_id[old] == [{"emoji": "👍", "count": 1, "user_ids": [me]}]
