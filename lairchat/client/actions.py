@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
+from lairchat.client import reactions
 from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.model import HOME, ConvKey, SearchResults
 from lairchat.client.net.errors import ServerError
@@ -699,4 +700,22 @@ class ActionsMixin:
             {"type": "delete_message", "message_id": message_id},
             lambda r: self.state.delete_message(message_id),
             "Could not delete",
+        )
+
+    def _react(self, emoji: str, remove: bool) -> None:
+        """Send the reaction; the count under the message changes with the event
+        the server sends every participant who asked, us included (a repeat,
+        which changes nothing, is told to no one and counts once)."""
+        msg, emoji = reactions.pick(self.state, emoji, remove)
+        if msg is None or msg.id is None:
+            self.state.notify(
+                f"No {emoji} of yours here to take back" if remove else "No message here",
+                "error",
+            )
+            return
+        kind = "remove_reaction" if remove else "add_reaction"
+        self._realtime(
+            {"type": kind, "message_id": msg.id, "emoji": emoji},
+            lambda r: None,
+            "Could not take back the reaction" if remove else "Could not react",
         )

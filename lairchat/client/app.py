@@ -343,6 +343,8 @@ class App(ActionsMixin, RoomAdminMixin):
                 self._edit_last(text, message_id)
             case c.DeleteLast():
                 self._delete_last()
+            case c.React(emoji=emoji, remove=remove):
+                self._react(emoji, remove)
             case c.RoomAdminAction():
                 self.room_admin(action)
             case _:

@@ -157,6 +157,15 @@ class DeleteLast(Action):
 
 
 @dataclass(frozen=True)
+class React(Action):
+    """``/react EMOJI`` on the conversation's newest message; ``/unreact EMOJI``
+    (``remove``) on the newest carrying our EMOJI (lairchat.client.reactions)."""
+
+    emoji: str
+    remove: bool = False
+
+
+@dataclass(frozen=True)
 class PanelMove(Action):
     step: int
 
@@ -410,6 +419,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/role", "USER ROLE", "make USER owner, moderator or member (owners)"),
     ("/edit", "TEXT", "replace your last message here with TEXT"),
     ("/delete", "", "delete your last message here"),
+    ("/react", "EMOJI", "react with EMOJI to the newest message here"),
+    ("/unreact", "EMOJI", "take back your EMOJI from the newest message that has it"),
     ("/search", "TEXT", "find messages here holding TEXT (/search * TEXT: everywhere)"),
     (
         "/search",
@@ -496,6 +507,12 @@ def parse_input(text: str) -> Action | CommandError | None:
             return _needs(arg, "/edit TEXT") or EditLast(rest.strip())
         case "delete" | "del":
             return DeleteLast()
+        case "react" | "unreact":
+            # An emoji holds no space: one word, or the usage.
+            usage = f"/{name} EMOJI"
+            if len(arg.split()) > 1:
+                return CommandError(f"Usage: {usage} (one emoji, no spaces)")
+            return _needs(arg, usage) or React(arg, remove=name == "unreact")
         case "search" | "find":
             # "* " (a star, then a space) asks for everywhere; "*ptr" is a query.
             everywhere = arg == "*" or arg.startswith(("* ", "*\t"))

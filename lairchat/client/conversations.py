@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from lairchat.client import reactions
 from lairchat.client.model import MAX_KEPT, ChatMessage, Conversation, ConvKey, UserInfo
 from lairchat.client.timefmt import parse_time
 from lairchat.domain.mentions import mentions
@@ -73,6 +74,7 @@ class ConversationsMixin:
             edited=bool(message.get("edited", False)),
         )
         self._set_content(msg, message.get("content", ""))
+        msg.reactions = reactions.from_wire(message.get("reactions"), self.me and self.me.id)
         return msg
 
     @staticmethod
@@ -134,6 +136,10 @@ class ConversationsMixin:
             if existing is not None:
                 self._set_content(existing, raw.get("content", existing.content))
                 existing.edited = bool(raw.get("edited", existing.edited))
+                if "reactions" in raw:  # the server's counts now, events included
+                    existing.reactions = reactions.from_wire(
+                        raw["reactions"], self.me and self.me.id
+                    )
                 continue
             msg = self._from_wire(raw)
             msg.seq = self._next_seq()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lairchat.client import reactions
 from lairchat.client.model import TYPING_TTL, ConvKey, Member
 
 if TYPE_CHECKING:
@@ -222,6 +223,15 @@ def on_messages_read(state: ClientState, event: dict[str, Any]) -> None:
     state.read_elsewhere(event.get("target"), event.get("unread_count"), event.get("mention_count"))
 
 
+def on_reaction_added(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own event: one more of an emoji under a loaded message."""
+    reactions.apply_change(state, event, added=True)
+
+
+def on_reaction_removed(state: ClientState, event: dict[str, Any]) -> None:
+    reactions.apply_change(state, event, added=False)
+
+
 def on_room_created(state: ClientState, event: dict[str, Any]) -> None:
     """lairchat's own event: a new public room joins the room list (``/rooms``) at
     once; one already known (our own, from the answer) is left as it is."""
@@ -261,6 +271,8 @@ HANDLERS: dict[str, Callable[[ClientState, dict[str, Any]], Any]] = {
     "invitation_received": on_invitation_received,
     "invitation_revoked": on_invitation_revoked,
     "messages_read": on_messages_read,
+    "reaction_added": on_reaction_added,
+    "reaction_removed": on_reaction_removed,
     "room_created": on_room_created,
     "server_notice": on_server_notice,
     "session_expiring": on_session_expiring,

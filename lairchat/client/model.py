@@ -24,6 +24,7 @@ __all__ = [
     "Member",
     "Notice",
     "PanelRow",
+    "Reaction",
     "RoomInfo",
     "SearchResults",
     "SessionInfo",
@@ -130,6 +131,16 @@ class SearchResults:
 
 
 @dataclass
+class Reaction:
+    """One emoji under a message (lairchat.client.reactions): how many reacted so,
+    and whether we are among them (drawn highlighted)."""
+
+    emoji: str
+    count: int
+    mine: bool = False
+
+
+@dataclass
 class ChatMessage:
     """One line of a conversation: a server message, a notice, or our unsent text."""
 
@@ -151,6 +162,8 @@ class ChatMessage:
     #: The message mentions you (``@name``, lairchat/domain/mentions.py): drawn
     #: highlighted, wherever it came from (live, history, an edit).
     mention: bool = False
+    #: Its reactions, emoji in the order first used (lairchat.client.reactions).
+    reactions: list[Reaction] = field(default_factory=list)
 
 
 @dataclass

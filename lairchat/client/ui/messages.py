@@ -23,6 +23,7 @@ from typing import Any
 
 import urwid
 
+from lairchat.client import reactions
 from lairchat.client.state import ChatMessage, ClientState, Conversation
 from lairchat.client.timefmt import format_clock
 from lairchat.client.ui.safetext import SafeText
@@ -83,6 +84,7 @@ def message_markup(msg: ChatMessage, mine: bool, now: datetime | None = None) ->
         parts.append(("edited", " (edited)"))
     if msg.kind == "failed":
         parts.append(("failed", f"  [not sent: {msg.error}]"))
+    parts += reactions.markup(msg)
     if msg.mention:
         return [("time", clock), ("mention_mark", MENTION_MARK)], parts
     return ("time", when), parts
@@ -183,6 +185,7 @@ class MessagePane(urwid.Widget):
             mine = state.is_me(msg.author_id)
             shown = (msg.id, msg.local_id, msg.seq, msg.kind, msg.author, msg.content)
             shown += (msg.edited, msg.error, msg.created_at, mine, today, msg.mention)
+            shown += reactions.shown_key(msg)
             widget = self._widgets.get(shown)
             if widget is None:
                 # A notice is one line (``You joined #name``): a newline is a mark.

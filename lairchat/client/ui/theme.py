@@ -5,7 +5,8 @@ for control and bidi characters, ``safetext.py``) also has a monochrome setting:
 mark must look unlike the same characters typed, on every terminal. So do ``mention``
 and ``mention_mark`` (a message that mentions you): they are bold without colours,
 and the mark is a character (:data:`MENTION_MARK`), never a colour alone. A search's
-``match`` is underlined as well as coloured, for the same reason."""
+``match`` is underlined as well as coloured, for the same reason, and one's own
+reaction (``reaction_mine``) is bold."""
 
 from __future__ import annotations
 
@@ -60,5 +61,7 @@ PALETTE: list[tuple[str, ...]] = [
     ("escaped", "black", "light magenta", "standout"),
     ("mention", "white,bold", "", "bold"),
     ("mention_mark", "yellow,bold", "", "bold"),
+    ("reaction", "light gray", ""),
+    ("reaction_mine", "light cyan,bold", "", "bold"),
     ("match", "black,underline", "yellow", "underline"),
 ]
