@@ -37,6 +37,7 @@ OURS = [
     "008_lairchat_read_indexes",
     "009_lairchat_dm_read_floors",
     "010_lairchat_user_deletions",
+    "011_lairchat_reactions",
 ]
 
 
