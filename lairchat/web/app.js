@@ -2375,11 +2375,12 @@ async function authenticated(response) {
   state.paging.people = listing(state.paging.people.search); // from the first page again
   await Promise.all([loadRooms(), loadUsers(), loadUnread()]);
   if (state.connection !== connection) return; // signed out (or dropped) meanwhile
+  // After a reconnect the history is fetched again: messages, edits, deletions and
+  // reactions may have been missed, in the open conversation (now) and in every other
+  // one held (when next opened; not only the open one, whose copy alone was renewed).
+  for (const conv of state.conversations.values()) conv.loaded = false;
   const wanted = state.active ?? sessionStorage.getItem(OPEN_KEY) ?? resumed?.active;
   if (wanted && (wanted.startsWith("dm:") || state.rooms.has(wanted.slice(5)))) {
-    // After a reconnect the history is fetched again: messages may have been missed.
-    const conv = conversation(wanted);
-    conv.loaded = false;
     open(wanted);
   } else if (state.active) {
     close("You are no longer in that room."); // left or removed while disconnected

@@ -4,8 +4,9 @@ events: a reaction from history and live, under its message, with its count, who
 reacted in its title and what a click does in its label; the page's click seen by
 the other user's connection as ``reaction_added``, and a click taking it back; the
 picker from the keyboard (``R``, arrows, Enter; Esc giving the focus back), an emoji
-typed and checked, markup as text; the focus kept on a reaction as it changes; and a
-server without reactions (the original's 404) said as such."""
+typed and checked, markup as text; the focus kept on a reaction as it changes; a
+server without reactions (the original's 404) said as such; and what changed while
+the page was disconnected shown in a conversation it had shown before."""
 
 from __future__ import annotations
 
@@ -21,14 +22,18 @@ from tests.integration import browser, test_web_client_browser
 from tests.integration.browser import wait_for
 from tests.integration.test_web_client_browser import (
     PASSWORD,
+    connected,
     errors_logged,
     inert,
     open_room,
     showing,
     signed_in,
+    text_of,
+    two_users_in_two_rooms,
     unique,
 )
 from tests.integration.test_web_client_keyboard import accessible, focus, focus_on, keys
+from tests.integration.test_web_client_mentions import BLOCKABLE_SOCKETS, before_page
 
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
@@ -186,3 +191,34 @@ def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdr
                      .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
         assert driver.find_elements(By.CSS_SELECTOR, "#reaction-picker:not([hidden])")
         assert driver.execute_script(small) == []
+
+
+def test_what_changed_while_disconnected_shows_in_every_conversation(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found reacting while the page was disconnected: after the reconnect only the open
+    conversation was fetched again; another one the page had shown kept its old copy
+    (no reaction, no message sent meanwhile) when opened again. Every conversation held
+    is now fetched again when next opened."""
+    before_page(driver, BLOCKABLE_SOCKETS)
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        (mine, theirs), (one, two) = two_users_in_two_rooms(alice, bob)
+        bob_name = theirs["user"]["username"]
+        in_one = {"type": "room", "room_id": one["id"]}
+        early = bob.ok("send_message", target=in_one, content="before")["message"]["id"]
+        signed_in(server, driver, mine["token"])
+        open_room(driver, one["name"])
+        wait_for(driver, showing("before", bob_name))
+        open_room(driver, two["name"])
+
+        driver.execute_script("window.blocked = true; window.socket.close()")
+        wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+        bob.ok("add_reaction", message_id=early, emoji="👍")
+        bob.ok("send_message", target=in_one, content="while away")
+        driver.execute_script("window.blocked = false")
+        wait_for(driver, connected, timeout=20)
+
+        open_room(driver, one["name"])
+        wait_for(driver, showing("while away", bob_name))
+        wait_for(driver, lambda d: texts(d, early) == ["👍 1"])
+        assert errors_logged(driver, network=False) == []
