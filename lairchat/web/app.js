@@ -1128,9 +1128,10 @@ function pickTyped(event) {
   else pickReaction(emoji);
 }
 
-/** The picker's keys, kept from the message list's (`E`, arrows): Esc closes it, Left
- * and Right move between its emoji. */
+/** The picker's keys, kept from the message list's (`E`, arrows), but for the page's
+ * own (Alt+Up, Alt+Down): Esc closes it, Left and Right move between its emoji. */
 function pickerKeys(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
   event.stopPropagation();
   if (event.key === "Escape") {
     event.preventDefault();

@@ -102,6 +102,7 @@ NAMES = [
     "reactorsText",
     "pickReaction",
     "pickTyped",
+    "pickerKeys",
     "handleEvent",
 ]
 
@@ -380,3 +381,38 @@ def test_labels_and_titles_say_what_a_click_does_and_who_reacted() -> None:
         "alice, bob and 51 others",
         "bob and 1 other",
     ]
+
+
+KEYS = """(cases) => cases.map((c) => {
+  page({});
+  const focused = [];
+  const buttons = ["👍", "❤️", "😂"].map((emoji) => ({ emoji, focus: () => focused.push(emoji) }));
+  picker.querySelectorAll = () => buttons;
+  const event = {
+    key: c.key, altKey: Boolean(c.alt), ctrlKey: false, metaKey: false,
+    target: buttons[c.on] ?? {}, stopped: false, prevented: false,
+    stopPropagation() { this.stopped = true; },
+    preventDefault() { this.prevented = true; },
+  };
+  pickerKeys(event);
+  return { stopped: event.stopped, prevented: event.prevented, focused, log };
+})"""
+
+
+def test_the_pickers_keys_stay_in_it_but_the_pages_own() -> None:
+    """Esc closes it; Left and Right move between its emoji (round); ``E`` there edits
+    nothing (the message list does not hear it); Alt+Up still switches conversations."""
+    esc, right, left, letter, alt = run(
+        KEYS,
+        [
+            {"key": "Escape", "on": 0},
+            {"key": "ArrowRight", "on": 2},
+            {"key": "ArrowLeft", "on": 1},
+            {"key": "e", "on": 0},
+            {"key": "ArrowUp", "alt": True, "on": 0},
+        ],
+    )
+    assert esc["log"] == [["closed"]] and esc["prevented"]
+    assert (right["focused"], left["focused"]) == (["👍"], ["👍"])
+    assert letter["stopped"] and not letter["prevented"] and letter["focused"] == []
+    assert not alt["stopped"] and not alt["prevented"]
