@@ -1,0 +1,68 @@
+"""Reactions in the terminal client for real, in tmux, against ``twistd lairchat``
+(docs/CLIENT.md, "Reactions"): history shows a message's reactions under it,
+``/react`` adds ours when the server's event comes back, another member's reaction
+shows live, ``/unreact`` takes ours back. The server and the tmux helpers are those
+of ``test_client_tmux.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lairchat.testing_clients import TCPClient
+from tests.integration.test_client_tmux import (
+    Server,
+    Terminal,
+    module_server,
+    registered_raw,
+    registered_terminal,
+    terminals,
+)
+
+__all__ = ["terminals"]  # the fixture, used here by name
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from module_server(tmp_path_factory, "client-reactions-server")
+
+
+def test_reactions_show_from_history_and_live(
+    server: Server, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    a, alice, tag = registered_terminal(server, terminals, tmp_path)
+    bob, room = f"bob_{tag}", f"lunch_{tag}"
+    with TCPClient.connect(server.tcp_port) as raw:
+        registered_raw(raw, bob)
+        room_id = raw.ok("create_room", name=room)["room"]["id"]
+        target = {"type": "room", "room_id": room_id}
+        said = raw.ok("send_message", target=target, content="lunch at noon?")["message"]
+        raw.ok("add_reaction", message_id=said["id"], emoji="🎉")
+        a.keys("i")
+        a.type(f"/join {room}")
+        a.keys("Enter")
+        a.wait_for(f"You joined #{room}")
+        # "You joined" is a notice, not a message: the newest message is bob's.
+        shown = a.wait_for("🎉 1")
+        assert f"{bob}: lunch at noon?" in shown
+        a.type("/react 👍")
+        a.keys("Enter")
+        a.wait_for("👍 1")
+        raw.ok("add_reaction", message_id=said["id"], emoji="👍")
+        a.wait_for("🎉 1  👍 2")
+        a.type("/unreact 👍")
+        a.keys("Enter")
+        a.wait_for("🎉 1  👍 1")
+        history = raw.ok("get_messages", target=target)["messages"]
+        assert history[0]["reactions"] == [
+            {"emoji": "🎉", "count": 1, "user_ids": [raw_id(raw, bob)]},
+            {"emoji": "👍", "count": 1, "user_ids": [raw_id(raw, bob)]},
+        ]
+
+
+def raw_id(raw: TCPClient, username: str) -> str:
+    me = raw.ok("get_current_user")["user"]
+    assert me["username"] == username
+    return me["id"]
