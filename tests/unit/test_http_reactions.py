@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from lairchat.transports.http.ratelimit import tier_of
 from lairchat.transports.http.testing import ApiClient
 
 MESSAGES = "/api/v1/messages"
@@ -125,3 +126,13 @@ def test_deleted_message_loses_its_reactions(client: ApiClient, people, room) ->
     assert client.core.store.reactions_of([message["id"]]).result == {}
     reply = client.put(path(message["id"], "👍"), token=people["member"].token)
     assert (reply.status, reply.code) == (404, "message_not_found")
+
+
+def test_reactions_count_against_the_general_allowance_only() -> None:
+    """As their real-time commands (not MESSAGING): a reaction is no message sent."""
+    reaction = b"/api/v1/messages/m1/reactions/\xf0\x9f\x91\x8d"
+    assert tier_of(reaction, b"PUT") is None
+    assert tier_of(reaction, b"DELETE") is None
+    assert tier_of(b"/api/v1/messages/m1", b"DELETE") == "messaging"
+    assert tier_of(b"/api/v1/messages/m1/reactions", b"PUT") == "messaging"
+    assert tier_of(b"/api/v1/messages/m1/other/x", b"PUT") == "messaging"
