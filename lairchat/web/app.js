@@ -53,6 +53,10 @@ const NO_SEARCH = "This server has no message search.";
 const NO_DELETION = "This server cannot delete accounts.";
 /** What a server without reactions (the original, an older lairchat) is said to have. */
 const NO_REACTIONS = "This server has no reactions.";
+/** Whether a refusal of a reaction's route means the server has none: the original's
+ * bare 404 (routeMissing), or an older lairchat's `not_found`, its answer for a path it
+ * does not serve (one with reactions says `message_not_found` for a message it lacks). */
+const noReactions = (error) => routeMissing(error) || error.code === "not_found";
 /** A reaction's emoji: at most this many UTF-8 bytes (docs/protocols/HTTP.md, the
  * server's rule). */
 const REACTION_MAX_BYTES = 32;
@@ -980,14 +984,14 @@ function reactionProblem(emoji) {
 /** Add our `emoji` to message `id`, or take it back (`add` false): `PUT` or `DELETE
  * /messages/{id}/reactions/{emoji}`, the emoji percent-encoded (NFC, as the server
  * keeps it). Shown once the server has it; its event, when it comes, changes nothing
- * more. Returns the refusal as said to the user (in the server's words; the original's
- * 404 as `This server has no reactions.`), or null. */
+ * more. Returns the refusal as said to the user (in the server's words; a server
+ * without the route as `This server has no reactions.`), or null. */
 async function react(id, emoji, add) {
   const path = pathOf("messages", id, "reactions", emoji.normalize("NFC"));
   try {
     await rest(add ? "PUT" : "DELETE", path, undefined, state.token);
   } catch (error) {
-    return routeMissing(error) ? NO_REACTIONS : describe(error);
+    return noReactions(error) ? NO_REACTIONS : describe(error);
   }
   reactionChanged(id, emoji.normalize("NFC"), state.me.id, add, false);
   return null;

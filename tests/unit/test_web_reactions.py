@@ -89,6 +89,7 @@ NAMES = [
     "plainText",
     "describe",
     "routeMissing",
+    "noReactions",
     "pathOf",
     "reactionsOf",
     "withReaction",
@@ -255,11 +256,13 @@ def test_a_reaction_clicked_is_taken_back_or_added() -> None:
 def test_refusals_are_said_in_the_servers_words_and_no_route_as_no_reactions() -> None:
     """A refusal changes nothing shown: said in the banner for a reaction's button, in
     the picker (which stays open) for one picked; the original's 404 without the API's
-    envelope is ``This server has no reactions.``, not ``HTTP 404``."""
+    envelope, and an older lairchat's ``not_found`` for a path it does not serve, are
+    ``This server has no reactions.``, not ``HTTP 404`` or ``Not found``."""
     missing = {"code": "http_404", "message": "HTTP 404"}
+    older = {"code": "not_found", "message": "Not found"}
     refused = {"code": "validation_failed", "message": "Validation failed: emoji: too many"}
     gone = {"code": "message_not_found", "message": "Message not found"}
-    clicked, no_route, picked, too_many = run(
+    clicked, no_route, older_lairchat, picked, too_many = run(
         TOGGLE,
         [
             {"conversations": ROOM, "id": "m 1/..", "emoji": "🎉", "answer": {"throw": gone}},
@@ -268,6 +271,12 @@ def test_refusals_are_said_in_the_servers_words_and_no_route_as_no_reactions() -
                 "reacting": "m 1/..",
                 "pick": "😮",
                 "answer": {"throw": missing},
+            },
+            {
+                "conversations": ROOM,
+                "reacting": "m 1/..",
+                "pick": "😮",
+                "answer": {"throw": older},
             },
             {"conversations": ROOM, "reacting": "m 1/..", "pick": "😮"},
             {
@@ -281,6 +290,7 @@ def test_refusals_are_said_in_the_servers_words_and_no_route_as_no_reactions() -
     assert clicked["log"] == [["error", "Reaction not changed: Message not found"]]
     assert clicked["held"] == {"m 1/..": ROOM["room:r"][0]["reactions"]}
     assert no_route["log"] == [["picker says", "This server has no reactions."]]
+    assert older_lairchat["log"] == no_route["log"]
     assert too_many["log"] == [["picker says", refused["message"]]]
     assert picked["log"] == [["render", "m 1/.."], ["closed"]]
 
