@@ -148,7 +148,8 @@ def _unread_rows(kind: str, other: str, column: str = "m.content") -> str:
     range (the room's on ``idx_messages_target``, the partner's on
     ``idx_messages_dm_pair``) read down from the newest, which stops at UNREAD_MAX
     found: newest first, so that past UNREAD_MAX the mentions counted are the
-    recent ones, those a conversation opens on."""
+    recent ones, those a conversation opens on. ``column``: what ``c`` is (``1`` to
+    count alone, reading no text)."""
     marker = (
         "coalesce((SELECT k.last_read_seq FROM read_markers k WHERE k.user_id = ?1 "
         f"AND k.target_type = '{kind}' AND k.target_id = {other}), 0)"
