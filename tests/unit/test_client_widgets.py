@@ -631,7 +631,7 @@ def test_sessions_overlay_ends_the_selected_session_once_confirmed(
     assert "Session 2  · this one" not in text
     created = local_clock("2025-01-20T08:00:00Z")
     expires = local_clock("2025-01-22T12:00:00Z")
-    assert f"signed in {created} · expires {expires}" in text
+    assert f"signed in {created} · last used {created} · expires {expires}" in text
     assert "(older sessions not listed)" in text
     box.keypress(size, "j")
     box.keypress(size, "x")
