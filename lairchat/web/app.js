@@ -57,6 +57,10 @@ const NO_REACTIONS = "This server has no reactions.";
  * bare 404 (routeMissing), or an older lairchat's `not_found`, its answer for a path it
  * does not serve (one with reactions says `message_not_found` for a message it lacks). */
 const noReactions = (error) => routeMissing(error) || error.code === "not_found";
+/** An emoji a URL cannot carry as a path segment: `.` and `..` are dot segments, which
+ * the browser resolves even percent-encoded (`…/reactions/..` leaves as
+ * `/messages/{id}/`). The server takes both; they go over the real-time connection. */
+const DOT_SEGMENT = /^\.\.?$/;
 /** A reaction's emoji: at most this many UTF-8 bytes (docs/protocols/HTTP.md, the
  * server's rule). */
 const REACTION_MAX_BYTES = 32;
@@ -271,7 +275,9 @@ class ServerError extends Error {
 }
 
 /** A REST path from its segments, each encoded: an id is the server's, but it is text
- * all the same, and a `/`, `?` or `..` in one must not change which resource is meant. */
+ * all the same, and a `/` or `?` in one must not change which resource is meant. (A
+ * segment that is `.` or `..` cannot be carried at all: the browser resolves it, encoded
+ * or not; see DOT_SEGMENT.) */
 const pathOf = (...segments) => segments.map((s) => `/${encodeURIComponent(s)}`).join("");
 
 async function rest(method, path, body, token) {
@@ -983,17 +989,25 @@ function reactionProblem(emoji) {
 
 /** Add our `emoji` to message `id`, or take it back (`add` false): `PUT` or `DELETE
  * /messages/{id}/reactions/{emoji}`, the emoji percent-encoded (NFC, as the server
- * keeps it). Shown once the server has it; its event, when it comes, changes nothing
- * more. Returns the refusal as said to the user (in the server's words; a server
- * without the route as `This server has no reactions.`), or null. */
+ * keeps it); `add_reaction` or `remove_reaction` for one no path can carry
+ * (DOT_SEGMENT). Shown once the server has it; its event, when it comes, changes
+ * nothing more. Returns the refusal as said to the user (in the server's words; a
+ * server without the route as `This server has no reactions.`), or null. */
 async function react(id, emoji, add) {
-  const path = pathOf("messages", id, "reactions", emoji.normalize("NFC"));
+  const nfc = emoji.normalize("NFC");
   try {
-    await rest(add ? "PUT" : "DELETE", path, undefined, state.token);
+    if (DOT_SEGMENT.test(nfc)) {
+      const fields = { message_id: id, emoji: nfc };
+      const response = await ask(add ? "add_reaction" : "remove_reaction", fields);
+      if (!response.success) throw new ServerError(response.error ?? {});
+    } else {
+      const path = pathOf("messages", id, "reactions", nfc);
+      await rest(add ? "PUT" : "DELETE", path, undefined, state.token);
+    }
   } catch (error) {
     return noReactions(error) ? NO_REACTIONS : describe(error);
   }
-  reactionChanged(id, emoji.normalize("NFC"), state.me.id, add, false);
+  reactionChanged(id, nfc, state.me.id, add, false);
   return null;
 }
 

@@ -63,6 +63,15 @@ def texts(chrome: webdriver.Chrome, message_id: str) -> list[str]:
     return [r["text"] for r in reactions(chrome, message_id)]
 
 
+def click_reaction(chrome: webdriver.Chrome, message_id: str, emoji: str) -> None:
+    chrome.execute_script(
+        "[...document.querySelectorAll(`#messages li[data-id='${arguments[0]}'] .reactions"
+        " button`)].find((b) => b.dataset.emoji === arguments[1]).click()",
+        message_id,
+        emoji,
+    )
+
+
 def account(client: TCPClient) -> Message:
     client.hello(extended=True)
     name = unique("user")
@@ -108,11 +117,7 @@ def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdr
         inert(driver)
 
         # A click adds ours: pressed, counted, and the other connection told.
-        driver.execute_script(
-            "document.querySelector(`#messages li[data-id='${arguments[0]}'] .reactions button`)"
-            ".click()",
-            old,
-        )
+        click_reaction(driver, old, "👍")
         wait_for(driver, lambda d: texts(d, old) == ["👍 2"])
         (thumbs,) = reactions(driver, old)
         assert thumbs["pressed"] == "true" and thumbs["label"] == "Remove your 👍 reaction (2)"
@@ -222,3 +227,36 @@ def test_what_changed_while_disconnected_shows_in_every_conversation(
         wait_for(driver, showing("while away", bob_name))
         wait_for(driver, lambda d: texts(d, early) == ["👍 1"])
         assert errors_logged(driver, network=False) == []
+
+
+def test_a_reaction_of_dots_is_not_a_path(server: ServerProcess, driver: webdriver.Chrome):
+    """Found looking at what a REST path can carry: `.` and `..` are dot segments,
+    which the browser resolves in a URL even percent-encoded, and the server takes both
+    as emoji. Taking back our `..` left as `DELETE /api/v1/messages/{id}/` (a path
+    the server does not serve, one slash from the message itself), joining a `.` as
+    `PUT …/reactions/`: both 404, said as "This server has no reactions.", nothing
+    changed. They go over the real-time connection now (`remove_reaction`,
+    `add_reaction`)."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        (mine, _), (room, _) = two_users_in_two_rooms(alice, bob)
+        target = {"type": "room", "room_id": room["id"]}
+        kept = alice.ok("send_message", target=target, content="keep me")["message"]["id"]
+        alice.ok("add_reaction", message_id=kept, emoji="..")
+        bob.ok("add_reaction", message_id=kept, emoji=".")
+        signed_in(server, driver, mine["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, lambda d: texts(d, kept) == [".. 1", ". 1"])
+        click_reaction(driver, kept, "..")  # ours: taken back
+        wait_for(driver, lambda d: texts(d, kept) == [". 1"])
+        click_reaction(driver, kept, ".")  # theirs: joined
+        wait_for(driver, lambda d: texts(d, kept) == [". 2"])
+        (message,) = alice.ok("get_messages", target=target, limit=5)["messages"]
+        assert message["content"] == "keep me"
+        assert message["reactions"] == [
+            {
+                "emoji": ".",
+                "count": 2,
+                "user_ids": [message["reactions"][0]["user_ids"][0], mine["user"]["id"]],
+            }
+        ]
+        assert driver.find_element(By.ID, "alert").get_attribute("hidden") is not None

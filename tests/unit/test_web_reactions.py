@@ -49,6 +49,10 @@ const picker = {
   input: { value: "" },
   querySelector(selector) { return selector === "input" ? this.input : {}; },
 };
+async function ask(type, fields) {
+  requests.push([type, fields]);
+  return answer.throw ? { success: false, error: answer.throw } : { success: true };
+}
 async function rest(method, path, body, token) {
   requests.push([method, path, body, token]);
   if (answer.throw) throw new ServerError(answer.throw);
@@ -90,6 +94,7 @@ NAMES = [
     "describe",
     "routeMissing",
     "noReactions",
+    "DOT_SEGMENT",
     "pathOf",
     "reactionsOf",
     "withReaction",
@@ -426,3 +431,25 @@ def test_the_pickers_keys_stay_in_it_but_the_pages_own() -> None:
     assert (right["focused"], left["focused"]) == (["👍"], ["👍"])
     assert letter["stopped"] and not letter["prevented"] and letter["focused"] == []
     assert not alt["stopped"] and not alt["prevented"]
+
+
+def test_a_reaction_of_dots_goes_over_the_real_time_connection() -> None:
+    """``.`` and ``..`` are dot segments a browser resolves in a URL (``…/reactions/..``
+    left as ``/messages/{id}/``): they go as ``add_reaction`` / ``remove_reaction``,
+    refusals in the server's words as ever; ``...`` is no dot segment, a path as usual."""
+    dots = {"room:r": [{"id": "m", "reactions": [reaction("..", "u-me")]}]}
+    gone = {"code": "message_not_found", "message": "Message not found"}
+    back, joined, three, refused = run(
+        TOGGLE,
+        [
+            {"conversations": dots, "id": "m", "emoji": ".."},
+            {"conversations": dots, "id": "m", "emoji": "."},
+            {"conversations": dots, "id": "m", "emoji": "..."},
+            {"conversations": dots, "id": "m", "emoji": ".", "answer": {"throw": gone}},
+        ],
+    )
+    assert back["requests"] == [["remove_reaction", {"message_id": "m", "emoji": ".."}]]
+    assert back["held"]["m"] == []
+    assert joined["requests"] == [["add_reaction", {"message_id": "m", "emoji": "."}]]
+    assert three["requests"][0][:2] == ["PUT", "/messages/m/reactions/..."]
+    assert refused["log"] == [["error", "Reaction not changed: Message not found"]]
