@@ -107,6 +107,10 @@ FIELD_NAMES = [
     "user_id",
     "invitation_id",
     "message",
+    "emoji",
+    "author",
+    "since",
+    "until",
     "type",
 ]
 
@@ -147,12 +151,16 @@ json_objects = st.builds(
 
 ids = st.sampled_from([ROOM_PLACEHOLDER, USER_PLACEHOLDER, str(uuid.uuid4()), "x", ""])
 short_text = st.text(max_size=40)
+#: Reactions: real ones, refused ones (empty, a ``/``, invisible) and anything.
+emoji = st.sampled_from(["👍", "🎉", "", ".", "a/b", "\u200b", "👍" * 9]) | short_text
 #: Plausible messages of every client type, so that random values reach the handlers
 #: (fully random objects mostly stop at validation).
 TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
     "client_hello": {
         "version": st.sampled_from(["1.0", "1.1", "1.", "2.0", "1", ""]) | short_text,
-        "features": st.lists(st.sampled_from(["encryption", "compression"]), max_size=2),
+        "features": st.lists(
+            st.sampled_from(["encryption", "compression", "lairchat-events"]), max_size=3
+        ),
     },
     "key_exchange": {
         "public_key": st.binary(min_size=32, max_size=32).map(
@@ -178,7 +186,12 @@ TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
         "target": targets,
         "limit": st.integers(-2, 200) | json_values,
         "before": ids | json_values,
+        "author": ids | json_values,
+        "since": st.sampled_from(["2026-01-01T00:00:00Z", "yesterday", ""]) | json_values,
+        "until": st.sampled_from(["2026-12-31T00:00:00+01:00", "0"]) | json_values,
     },
+    "add_reaction": {"message_id": ids, "emoji": emoji},
+    "remove_reaction": {"message_id": ids, "emoji": emoji},
     "create_room": {
         "name": short_text,
         "description": short_text,
