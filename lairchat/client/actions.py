@@ -476,14 +476,17 @@ class ActionsMixin:
     async def _revoke(self, action: c.RevokeInvitation) -> None:
         """Withdraw a pending invitation. One answered or revoked meanwhile
         (``invitation_expired``) or gone (``invitation_not_found``) is refused in
-        the server's words, and the room's list fetched again."""
+        the server's words, and the room's list fetched again. Who it invited is
+        read first: its ``invitation_revoked`` may take it off the list before the
+        answer comes."""
+        inv = self.state.room_invitation(action.invitation_id)
         try:
             await self.api.revoke(action.invitation_id)
         except ServerError as err:
             if err.code in ("invitation_expired", "invitation_not_found"):
                 self.list_room_invitations(action.room_id)
             raise
-        inv = self.state.remove_room_invitation(action.invitation_id)
+        self.state.remove_room_invitation(action.invitation_id)
         whom = f" of {inv.invitee_name}" if inv is not None else ""
         self.state.notify(f"Invitation{whom} revoked", "success")
 

@@ -540,6 +540,14 @@ class ClientState(ConversationsMixin):
         listed = [self._invitation_from_wire(i) for i in objects(invitations)]
         self.room_invitations[room_id] = (listed, more)
 
+    def room_invitation(self, invitation_id: str) -> Invitation | None:
+        """A room's pending invitation held in a listing, by id."""
+        for listed, _ in self.room_invitations.values():
+            for inv in listed:
+                if inv.id == invitation_id:
+                    return inv
+        return None
+
     def remove_room_invitation(self, invitation_id: str) -> Invitation | None:
         """Forget a revoked (or no longer pending) invitation; the one it was."""
         for room_id, (listed, more) in self.room_invitations.items():

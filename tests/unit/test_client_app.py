@@ -1042,6 +1042,26 @@ def test_an_owner_revokes_a_pending_invitation_from_the_members_box(world: World
     assert isinstance(world.app.ui.overlay, MembersOverlay)
 
 
+def test_a_revoke_whose_event_comes_before_its_answer_still_names_the_invitee(
+    world: World,
+) -> None:
+    """Found by CI's tmux test: the client asks for lairchat's own events, and the
+    inviter's ``invitation_revoked`` took the invitation off the list before the
+    REST answer came, so the notice lost whom it was for (no notice matched)."""
+    from twisted.internet import defer
+
+    world.api.room_invitation_lists[ROOM] = [pending("i-carol", "carol")]
+    in_general_as(world, "owner")
+    world.app.dispatch(c.ShowRoomInvitations())
+    gate: defer.Deferred[None] = defer.Deferred()
+    world.api.gates["revoke"] = gate
+    press(world, "x", "y")
+    revoked = {"type": "invitation_revoked", "invitation_id": "i-carol", "room_id": ROOM}
+    world.opener.handlers.frame_received({**revoked, "revoked_by": ME})
+    gate.callback(None)
+    assert world.notice() == "Invitation of carol revoked"
+
+
 def test_an_invitation_answered_meanwhile_is_refused_in_the_servers_words(
     world: World,
 ) -> None:
