@@ -436,6 +436,15 @@ def registered_raw(raw: TCPClient, username: str) -> dict:
     return raw.ok("register", username=username, email=f"{username}@example.com", password=PASSWORD)
 
 
+def raw_room(raw: TCPClient, tag: str, prefix: str) -> tuple[str, str, dict]:
+    """``raw`` registered as ``bob_<tag>`` (:func:`registered_raw`), with a room of his
+    own, ``<prefix>_<tag>``: his name, the room's, and its message target."""
+    bob, room = f"bob_{tag}", f"{prefix}_{tag}"
+    registered_raw(raw, bob)
+    room_id = raw.ok("create_room", name=room)["room"]["id"]
+    return bob, room, {"type": "room", "room_id": room_id}
+
+
 def register_over_http(server: Server, username: str) -> None:
     body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
     request = urllib.request.Request(

@@ -18,6 +18,7 @@ from tests.integration.test_client_tmux import (
     Server,
     Terminal,
     module_server,
+    raw_room,
     registered_raw,
     registered_terminal,
     terminals,
@@ -37,11 +38,8 @@ def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
     a, alice, tag = registered_terminal(server, terminals, tmp_path)
-    bob, room = f"bob_{tag}", f"busy_{tag}"
     with TCPClient.connect(server.tcp_port) as raw:
-        registered_raw(raw, bob)
-        room_id = raw.ok("create_room", name=room)["room"]["id"]
-        target = {"type": "room", "room_id": room_id}
+        bob, room, target = raw_room(raw, tag, "busy")
         for i in range(FLOOD):
             raw.send({"type": "send_message", "target": target, "content": f"flood {i}"})
         raw.ok("send_message", target=target, content="the last one")

@@ -16,7 +16,7 @@ from tests.integration.test_client_tmux import (
     Server,
     Terminal,
     module_server,
-    registered_raw,
+    raw_room,
     registered_terminal,
     terminals,
 )
@@ -33,11 +33,8 @@ def test_reactions_show_from_history_and_live(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
     a, alice, tag = registered_terminal(server, terminals, tmp_path)
-    bob, room = f"bob_{tag}", f"lunch_{tag}"
     with TCPClient.connect(server.tcp_port) as raw:
-        registered_raw(raw, bob)
-        room_id = raw.ok("create_room", name=room)["room"]["id"]
-        target = {"type": "room", "room_id": room_id}
+        bob, room, target = raw_room(raw, tag, "lunch")
         said = raw.ok("send_message", target=target, content="lunch at noon?")["message"]
         raw.ok("add_reaction", message_id=said["id"], emoji="🎉")
         a.keys("i")

@@ -16,7 +16,7 @@ from tests.integration.test_client_tmux import (
     Server,
     Terminal,
     module_server,
-    registered_raw,
+    raw_room,
     registered_terminal,
     terminals,
 )
@@ -36,11 +36,8 @@ def test_search_lists_pages_on_and_opens_a_result(
     server: Server, terminals: list[Terminal], tmp_path: Path
 ) -> None:
     a, alice, tag = registered_terminal(server, terminals, tmp_path)
-    bob, room = f"bob_{tag}", f"lunch_{tag}"
     with TCPClient.connect(server.tcp_port) as raw:
-        registered_raw(raw, bob)
-        room_id = raw.ok("create_room", name=room)["room"]["id"]
-        target = {"type": "room", "room_id": room_id}
+        bob, room, target = raw_room(raw, tag, "lunch")
         for n in range(CRUMBS):
             raw.ok("send_message", target=target, content=f"crumb {n}")
         raw.ok("send_message", target=target, content="first line\nwho wants LUNCH \x1b[2J now")
