@@ -48,8 +48,7 @@ def test_a_room_picked_from_the_list_after_a_flood_takes_what_is_typed(
     a.keys("Enter")
     a.wait_for(f"You joined #{room}")
     a.wait_for(f"{bob}: the last one")
-    a.type("great, I am ready")
-    a.keys("Enter")
+    a.command("great, I am ready")
     shown = a.wait_for(f"{alice}: great, I am ready")
     assert "Rooms (" not in shown and "Invitations (" not in shown
     a.keys("Escape")
@@ -100,8 +99,7 @@ def test_the_client_rides_out_a_server_restart_and_a_resize(
         a, alice, tag = registered_terminal(srv, terminals, tmp_path)
         room = f"restart_{tag}"
         a.keys("i")
-        a.type(f"/create {room}")
-        a.keys("Enter")
+        a.command(f"/create {room}")
         a.wait_for(f"You created the room #{room}")
         ports = {"LAIR_TCP_PORT": str(srv.tcp_port), "LAIR_HTTP_PORT": str(srv.http_port)}
         srv.stop()
@@ -112,8 +110,7 @@ def test_the_client_rides_out_a_server_restart_and_a_resize(
         a.wait_for("Reconnected to the server", STARTUP)
         a.wait_for("● online")
         a.keys("i")
-        a.type("after the restart")
-        a.keys("Enter")
+        a.command("after the restart")
         shown = a.wait_for(f"{alice}: after the restart")
         assert "not sent" not in shown
         a._run("resize-window", "-t", a.name, "-x", "50", "-y", "16")

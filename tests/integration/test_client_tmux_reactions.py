@@ -38,19 +38,16 @@ def test_reactions_show_from_history_and_live(
         said = raw.ok("send_message", target=target, content="lunch at noon?")["message"]
         raw.ok("add_reaction", message_id=said["id"], emoji="🎉")
         a.keys("i")
-        a.type(f"/join {room}")
-        a.keys("Enter")
+        a.command(f"/join {room}")
         a.wait_for(f"You joined #{room}")
         # "You joined" is a notice, not a message: the newest message is bob's.
         shown = a.wait_for("🎉 1")
         assert f"{bob}: lunch at noon?" in shown
-        a.type("/react 👍")
-        a.keys("Enter")
+        a.command("/react 👍")
         a.wait_for("👍 1")
         raw.ok("add_reaction", message_id=said["id"], emoji="👍")
         a.wait_for("🎉 1  👍 2")
-        a.type("/unreact 👍")
-        a.keys("Enter")
+        a.command("/unreact 👍")
         a.wait_for("🎉 1  👍 1")
         history = raw.ok("get_messages", target=target)["messages"]
         assert history[0]["reactions"] == [

@@ -42,13 +42,11 @@ def test_search_lists_pages_on_and_opens_a_result(
             raw.ok("send_message", target=target, content=f"crumb {n}")
         raw.ok("send_message", target=target, content="first line\nwho wants LUNCH \x1b[2J now")
     a.keys("i")
-    a.type(f"/join {room}")
-    a.keys("Enter")
+    a.command(f"/join {room}")
     a.wait_for(f"You joined #{room}")
     a.keys("Escape")
     a.keys("i")
-    a.type("/search lunch")
-    a.keys("Enter")
+    a.command("/search lunch")
     shown = a.wait_for(f"Search “lunch” in #{room} (1)")
     assert f"#{room} · {bob}" in shown
     assert "who wants LUNCH ␛[2J now" in shown and "(no older match)" in shown
@@ -56,8 +54,7 @@ def test_search_lists_pages_on_and_opens_a_result(
     # the client as Alt with the next one), and the message field is back, as it was.
     a.type("q")
     a.wait_for("Esc: normal mode")
-    a.type("/search * crumb")
-    a.keys("Enter")
+    a.command("/search * crumb")
     a.wait_for("Search “crumb” everywhere (20, older messages not searched yet)")
     a.type("o")
     a.wait_for("Search “crumb” everywhere (22)")  # no "older not searched": all seen
@@ -65,7 +62,6 @@ def test_search_lists_pages_on_and_opens_a_result(
     shown = a.wait_for(f"{bob}: crumb {CRUMBS - 1}")
     assert "Search “crumb”" not in shown
     # Filters: bob's messages here, with no text; his name looked up as /dm's is.
-    a.type(f"/search from:{bob} since:2020-01-01")
-    a.keys("Enter")
+    a.command(f"/search from:{bob} since:2020-01-01")
     shown = a.wait_for(f"Search from {bob} since 2020-01-01 in #{room} (20, older")
     assert "crumb 21" in shown and "crumb 0" not in shown.split("Search from")[1]
