@@ -5,6 +5,7 @@ no server's log, and a failure its rerun did not repeat (a fresh server's first
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +28,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def greeted(server: ServerProcess) -> None:
     """A connection, logged by the server before it greets it (``server_hello``,
-    which ``connect`` reads)."""
+    which ``connect`` reads), and closed: returns once the close is logged too, so
+    that the log does not grow while the test reads it (a CI run read its last line
+    before and after the close line came)."""
+
+    def closes() -> int:
+        return server.log_path.read_text(errors="replace").count("tcp connection closed")
+
+    before = closes()
     TCPClient.connect(server.tcp_port).close()
+    deadline = time.monotonic() + 10
+    while closes() == before:
+        assert time.monotonic() < deadline, "the server never logged the close"
+        time.sleep(0.02)
 
 
 def ours(server: ServerProcess, reports: list[tuple[str, str]]) -> list[str]:
