@@ -412,21 +412,26 @@ class LairChatService(service.MultiService):
         try:
             super().privilegedStartService()
         except StartupError as e:
-            # The listener logged one critical line naming its setting; in the
-            # foreground twistd would add a traceback. Exit as a configuration error
-            # does, with status 2. A daemon's parent waits for its child to report
-            # an exception (it would wait forever for one that exits), and prints it.
-            # Twisted's own report wrote StartupError's traceback into the log file
-            # and cut the line it sent the parent at 100 bytes, class name included
-            # (``... 0.0.0.0:8082: [Errno 98] Addre``); so the report is made here.
-            # Either way the pid file goes, as twistd removes it after an exception:
-            # a stale one names a pid that another process may have by the next start.
-            self._forget_pidfile()
-            if self.foreground:
-                raise SystemExit(2) from None
-            if self._tell_parent(str(e)):
-                raise SystemExit(1) from None
+            # The listener logged one critical line naming its setting.
+            self._start_failed(e)
             raise
+
+    def _start_failed(self, error: StartupError) -> None:
+        """End a start that raised ``error``, whose critical line is logged: in the
+        foreground twistd would add a traceback. Exit as a configuration error
+        does, with status 2. A daemon's parent waits for its child to report an
+        exception (it would wait forever for one that exits), and prints it.
+        Twisted's own report wrote StartupError's traceback into the log file and
+        cut the line it sent the parent at 100 bytes, class name included (``...
+        0.0.0.0:8082: [Errno 98] Addre``); so the report is made here. Either way
+        the pid file goes, as twistd removes it after an exception: a stale one
+        names a pid that another process may have by the next start. Returns (for
+        the caller to raise ``error``) only with neither twistd mode set."""
+        self._forget_pidfile()
+        if self.foreground:
+            raise SystemExit(2) from None
+        if self._tell_parent(str(error)):
+            raise SystemExit(1) from None
 
     #: twistd's own options (``--pidfile``; ``statusPipe``, the daemon's line to the
     #: parent waiting for its start). Set by the twistd plugin.
@@ -467,7 +472,14 @@ class LairChatService(service.MultiService):
     def startService(self) -> None:  # noqa: N802
         for warning in self.warnings:
             log.warn("{warning}", warning=warning)
-        super().startService()
+        try:
+            super().startService()
+        except StartupError as e:
+            # The core's, which opens the database after twistd's switch to --uid
+            # (lairchat.service._hold): a traceback before, status 1.
+            log.critical("{message}", message=str(e))
+            self._start_failed(e)
+            raise
         waiting = defer.gatherResults(
             [listener.when_listening() for listener in self.listeners], consumeErrors=True
         )

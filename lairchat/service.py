@@ -69,8 +69,14 @@ def open_database(
     except migrate.SchemaError as e:
         raise StartupError(f"{setting}: {e}") from None
     except sqlite3.Error as e:
-        raise StartupError(f"{setting}: cannot open database {path!r}: {e}") from None
+        raise _cannot_open(setting, path, e) from None
     return path, keeper
+
+
+def _cannot_open(setting: str, path: str, error: sqlite3.Error) -> StartupError:
+    """The one line of a start that cannot open the database, at the make or the
+    start (:func:`_hold`): the setting, the file and SQLite's cause."""
+    return StartupError(f"{setting}: cannot open database {path!r}: {error}")
 
 
 def _load_start_state(config: Config, keeper: sqlite3.Connection, clock: Any) -> tuple:
@@ -138,7 +144,7 @@ def _build_core(
         # Not across twistd's fork into a daemon: another is opened at the start.
         keeper.close()
         keeper = None
-        hold = functools.partial(_hold, path, busy_ms)
+        hold = functools.partial(_hold, path, busy_ms, setting)
     raw_writer, raw_reader = pool.open_pools(path, reactor, busy_ms=busy_ms)
 
     def timer(name: str) -> Any:
@@ -171,14 +177,26 @@ def _build_core(
     return core, core_service
 
 
-def _hold(path: str, busy_ms: int) -> sqlite3.Connection:
+def _hold(path: str, busy_ms: int, setting: str) -> sqlite3.Connection:
     """The connection a file database keeps open while the server runs
     (:meth:`CoreService.startService` says why): to the file the start migrated
     (never a new, empty one in its place), with the pools' settings. Unchecked, as
     the start's own: the pools' check of the log's files guards the server's
-    connections, and none is open yet."""
-    conn = sqlite3.connect(pool.existing(path), uri=True)
-    pool.configure_connection(conn, busy_ms)
+    connections, and none is open yet.
+
+    It is opened after twistd's switch to ``--uid``/``--gid``, and after the fork
+    of a daemon: a file that user may not open (another user's, mode 0600), or one
+    deleted or replaced since the make, is a :class:`StartupError` naming the file
+    (found starting with ``--uid=nobody`` on a file of another user: a traceback
+    ending ``sqlite3.OperationalError: unable to open database file``)."""
+    conn = None
+    try:
+        conn = sqlite3.connect(pool.existing(path), uri=True)
+        pool.configure_connection(conn, busy_ms)
+    except sqlite3.Error as e:
+        if conn is not None:
+            conn.close()
+        raise _cannot_open(setting, path, e) from None
     return conn
 
 

@@ -8,11 +8,13 @@ import os
 import pwd
 import re
 import socket
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from lairchat.storage.sqlite.migrate import migrate
 from lairchat.testing import TWISTD, Readiness, ServerProcess, server_env
 from lairchat.tls import write_dev_certificate
 
@@ -168,3 +170,51 @@ def test_the_ready_line_names_the_database_and_whether_it_is_new(tmp_path: Path)
         new = " (new: made by this start)" if start == "first" else ""
         assert ready.endswith(f"; database {tmp_path / 'chat.db'}{new}"), (start, ready)
         server.log_path.unlink()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="--uid and --gid need root")
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
+def test_a_database_the_uid_may_not_open_is_one_line(tmp_path: Path, daemon: bool) -> None:
+    """docs/deployment.md's daemon command (``--uid=lairchat``) on a database of
+    another user, mode 0600: the start, still root, opened it; the connection the
+    server holds from its start (lairchat.service._hold) is opened after the switch
+    and failed with a traceback ending ``sqlite3.OperationalError: unable to open
+    database file``, status 1, where deployment.md promises the file named."""
+    database = tmp_path / "chat.db"
+    conn = sqlite3.connect(database)
+    migrate(conn)
+    conn.close()
+    os.chown(database, 12345, 12345)  # someone else's
+    database.chmod(0o600)
+    logfile = tmp_path / "lairchat.log"
+    nobody = pwd.getpwnam("nobody")
+    mode = [] if daemon else ["-n"]
+    done = subprocess.run(  # noqa: S603
+        [
+            *TWISTD,
+            *mode,
+            "--pidfile=",
+            f"--logfile={logfile}",
+            f"--uid={nobody.pw_uid}",
+            f"--gid={nobody.pw_gid}",
+            "lairchat",
+        ],
+        cwd=tmp_path,
+        env=server_env(tmp_path, LAIR_DATABASE_URL=f"sqlite:{database}"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    refusal = f"LAIR_DATABASE_URL: cannot open database '{database}': unable to open database file"
+    log = logfile.read_text()
+    assert f"[lairchat.lifecycle#critical] {refusal}\n" in log
+    assert "Traceback" not in log
+    if daemon:
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (
+            f"An error has occurred: {refusal[:98].encode()!r}\n"
+            "Please look at log file for more information.\n"
+        )
+    else:
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", "")

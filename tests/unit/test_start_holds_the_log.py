@@ -8,9 +8,13 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+from twisted.internet import task
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
 
 from lairchat.config import Config
+from lairchat.lifecycle import LairChatService, StartupError
 from lairchat.service import build_core
 
 
@@ -43,5 +47,36 @@ def test_a_fresh_servers_first_connections_are_not_refused_for_one_another(tmp_p
         if service.keeper is not None:
             service.keeper.close()
         service.hash_pool.stop()
+        service.database_lock.release()
+        service.serving_lock.release()
+
+
+@pytest.mark.parametrize("foreground", [True, False])
+def test_a_database_the_start_cannot_open_is_one_line(tmp_path: Path, foreground: bool):
+    """The held connection is opened after the make: after twistd's switch to
+    ``--uid`` (a file that user may not open) or a daemon's fork (a file deleted
+    since). It ended the start with a traceback through twistd (``sqlite3.
+    OperationalError: unable to open database file``), status 1; now one critical
+    line naming the setting, the file and SQLite's cause, and the status of a
+    configuration error (tests/integration/test_newuser_startup.py starts twistd
+    with ``--uid``)."""
+    path = str(tmp_path / "chat.db")
+    config = Config(database_path=path, jwt_secret="s" * 40)
+    _, service = build_core(config, MemoryReactorClock())
+    top = LairChatService(task.Clock())
+    top.foreground = foreground
+    service.setServiceParent(top)
+    os.unlink(path)  # gone between the make and the start
+    refusal = f"LAIR_DATABASE_URL: cannot open database {path!r}: unable to open database file"
+    try:
+        with (
+            capturedLogs() as events,
+            pytest.raises(SystemExit if foreground else StartupError) as stopped,
+        ):
+            top.startService()
+        assert [formatEvent(e) for e in events if e["log_level"].name == "critical"] == [refusal]
+        assert (stopped.value.code == 2) if foreground else str(stopped.value) == refusal
+        assert service.keeper is None and not os.path.exists(path)  # nothing made
+    finally:
         service.database_lock.release()
         service.serving_lock.release()
