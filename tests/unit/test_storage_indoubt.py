@@ -19,10 +19,11 @@ from twisted.python.failure import Failure
 
 from lairchat import testing
 from lairchat.core import passwords
+from lairchat.domain.errors import account_deleted
 from lairchat.domain.types import Message, Target
 from lairchat.storage.sqlite import indoubt
 from lairchat.storage.sqlite.faults import OutcomeUnknown, WriterError
-from lairchat.storage.sqlite.indoubt import committed_last, resolve, settle
+from lairchat.storage.sqlite.indoubt import committed, resolve, settle
 from lairchat.storage.sqlite.pool import ImmediatePool, configure_connection, connect
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import (
@@ -86,7 +87,7 @@ def test_a_committed_batch_with_a_row_deleted_since_is_found_by_the_others(db, m
     commit(db, batch)
     db.execute("DELETE FROM messages WHERE id IN ('m0', 'm1', 'm2', 'm4')")
     db.commit()
-    assert committed_last(db.cursor(), [r[0] for r in batch]) == 5
+    assert committed(db.cursor(), batch) == 5
     assert settle(db.cursor(), [batch], insert_rows) == [5]
     db.commit()
     assert stored(db) == [(4, "m3")]
@@ -109,6 +110,71 @@ def test_a_batch_stored_now_leaves_deleted_authors_out_as_the_writer_does(db):
     assert settle(db.cursor(), [[row("m2"), ghost]], insert_rows) == [{"last": 2, "gone": [1]}]
     db.commit()
     assert stored(db) == [(1, "m1"), (2, "m2")]
+
+
+def ghost(mid: str) -> list:
+    """A row whose author's account is deleted (no such user)."""
+    return [mid, "u-deleted", *row(mid)[2:]]
+
+
+@pytest.mark.parametrize("gone_at", [0, 1, 2, 3])
+def test_a_batch_committed_without_deleted_authors_is_answered_as_the_writer_did(db, gone_at):
+    """The dead writer had stored the batch without the row of an author deleted
+    meanwhile (PartlyStored): its rows found were taken for a whole batch, the last
+    rowid counted from the first found with every row after it, the row left out
+    among them (one too many), and no ``gone``: the others' seqs were off by one, and
+    the row never stored was acknowledged. Now as the writer answered it, wherever
+    the row left out is (as the live path, insert_rows, answers it)."""
+    commit(db, [row("x")])
+    batch = [row(f"m{n}") for n in range(3)]
+    batch.insert(gone_at, ghost("g"))
+    live = sqlite3.connect(":memory:")  # what the writer answered, on a copy
+    db.backup(live)
+    live.execute("PRAGMA foreign_keys = ON")
+    answered = insert_rows(live.cursor(), batch)._asdict()
+    assert answered == {"last": 4, "gone": [gone_at]}
+    commit(db, batch)  # its commit, whose answer was lost
+    assert settle(db.cursor(), [batch], insert_rows) == [answered]
+    db.commit()
+    assert stored(db) == [(1, "x"), (2, "m0"), (3, "m1"), (4, "m2")]
+
+
+def test_a_partly_committed_batch_with_a_row_deleted_since_keeps_the_numbering(db):
+    """A row deleted since (its author is still there) was stored: it counts among
+    the rows kept, as in a whole batch; only the deleted author's row is gone."""
+    batch = [row("m0"), ghost("g1"), row("m1"), row("m2"), ghost("g2")]
+    assert commit(db, batch)[0]._asdict() == {"last": 3, "gone": [1, 4]}
+    db.execute("DELETE FROM messages WHERE id IN ('m0', 'm2')")
+    db.commit()
+    assert settle(db.cursor(), [batch], insert_rows) == [{"last": 3, "gone": [1, 4]}]
+    db.commit()
+    assert stored(db) == [(2, "m1")]
+
+
+def test_the_store_numbers_a_partly_committed_batch_in_doubt_as_the_writer_did(path):
+    """End to end on the server's side: the dead writer's partial commit, the next
+    writer's answer (resolve) and the seqs and failure the store gives the senders."""
+    conn = connect(path)
+    batch = [row("m0"), ghost("g"), row("m1")]
+    commit(conn, batch)
+    replies = io.BytesIO()
+    assert (
+        resolve(conn, io.BytesIO(frame(orjson.dumps([batch]))), replies, lambda: None, insert_rows)
+        is None
+    )
+    (answer,) = json_frames(replies.getvalue())
+    assert answer == {"last": [{"last": 2, "gone": [1]}]}
+    reactor = FakeReactor()
+    writer = MessageWriter(path, reactor)
+    store = SQLiteStore(ImmediatePool(path), ImmediatePool(path), path, writer.insert)
+    messages = [Message(r[0], r[1], Target("room", "r1"), r[4], False, 1.0, 1.0) for r in batch]
+    seqs = outcomes(store.insert_messages(messages))
+    reactor.die()
+    reactor.advance(0)
+    reactor.answer(answer)
+    [[first, failed, last]] = seqs
+    assert (first, last) == (1, 2) and [m.seq for m in (messages[0], messages[2])] == [1, 2]
+    assert failed.value.to_wire() == account_deleted().to_wire()
 
 
 def test_an_empty_batch_in_doubt_is_the_probes_write(db):

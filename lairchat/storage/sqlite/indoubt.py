@@ -16,7 +16,9 @@ batch, its last rowid, as if it had just committed it:
   before it updated the log's index) none that anyone can see, frames the next
   commit writes over. So one row found means the batch committed, and its rows have
   consecutive rowids (:func:`~lairchat.storage.sqlite.writer.insert_rows`): the last
-  follows from any row found, even if another was deleted since.
+  follows from the rows found, even if another was deleted since. A batch the writer
+  stored without the rows of authors deleted meanwhile is answered so again
+  (``{"last", "gone"}``, :func:`committed`).
 - A batch none of whose rows is found was not committed, and is inserted now. The
   write lock is taken first (``BEGIN IMMEDIATE``), so that no other writer (the dead
   one was killed, but a process stuck in a system call holds its locks until it is
@@ -40,9 +42,9 @@ deletes, on the same database, usually fail too. Telling it apart needs the seq
 the server last acknowledged and the seq floor (migration 006), or a record of
 deleted ids; a batch with any row left is already handled.
 
-The answer is ``{"last": [rowid or error text, ...]}`` (or, for a batch inserted now
-without the rows of accounts deleted meanwhile, ``{"last": rowid, "gone": [index,
-...]}`` in its place). A writer that cannot find out
+The answer is ``{"last": [rowid or error text, ...]}`` (or, for a batch stored, before
+or now, without the rows of accounts deleted meanwhile, ``{"last": rowid, "gone":
+[index, ...]}`` in its place). A writer that cannot find out
 (the database is locked, unreadable, replaced) answers ``{"error": ...}`` and exits,
 and the server starts another that tries again
 (:class:`~lairchat.storage.sqlite.writer.MessageWriter`).
@@ -52,7 +54,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
@@ -63,18 +65,44 @@ _PREFIX = struct.Struct("!I")
 IDS_PER_QUERY = 500
 
 
-def committed_last(cur: sqlite3.Cursor, ids: list[str]) -> int | None:
-    """The last rowid of the batch whose rows have ``ids`` (in order), if any row of
-    it is stored; else None."""
+def present_users(cur: sqlite3.Cursor, user_ids: list[str]) -> set[str]:
+    """Those of ``user_ids`` still in ``users`` (an account deleted is not): the
+    writer's test of which rows it leaves out, and the settle's of which it left."""
+    return {row[0] for row in _look_up(cur, "SELECT id FROM users WHERE id IN ({})", user_ids)}
+
+
+def _look_up(cur: sqlite3.Cursor, select: str, ids: list[str]) -> Iterator[Any]:
+    """The rows of ``select`` (ending ``IN ({})``) for ``ids``, a lookup per
+    :data:`IDS_PER_QUERY` of them."""
     for start in range(0, len(ids), IDS_PER_QUERY):
         chunk = ids[start : start + IDS_PER_QUERY]
-        found = cur.execute(
-            f"SELECT id, rowid FROM messages WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
-            chunk,
-        ).fetchone()
-        if found is not None:
-            return found[1] + len(ids) - 1 - ids.index(found[0])
-    return None
+        yield from cur.execute(select.format(",".join("?" * len(chunk))), chunk).fetchall()
+
+
+def committed(cur: sqlite3.Cursor, rows: list) -> int | dict | None:
+    """What the writer answered for the batch of ``rows`` if any row of it is
+    stored (its last rowid, or ``{"last", "gone"}`` if it left out rows of deleted
+    authors, :class:`~lairchat.storage.sqlite.writer.PartlyStored`); else None.
+
+    The rows it kept have consecutive rowids, so the last follows from the last
+    row found and the rows kept after it. A row not found was left out if its
+    author is gone (it failed the foreign key); one whose author is still there was
+    stored and deleted since (accounts are never made again under the same id).
+    Taken as whole, a partly stored batch was numbered with the rows left out
+    among the kept: its senders' seqs off, and a row never stored acknowledged.
+    Not told apart, as above: an author whose account was deleted, messages and
+    all, between the dead writer's commit and this settle."""
+    ids = [row[0] for row in rows]
+    found = dict(_look_up(cur, "SELECT id, rowid FROM messages WHERE id IN ({})", ids))
+    if not found:
+        return None
+    missing = [i for i, mid in enumerate(ids) if mid not in found]
+    present = present_users(cur, list({rows[i][1] for i in missing}))
+    gone = [i for i in missing if rows[i][1] not in present]
+    lastfound = max(i for i, mid in enumerate(ids) if mid in found)
+    after = len(ids) - 1 - lastfound - sum(1 for i in gone if i > lastfound)
+    last = found[ids[lastfound]] + after
+    return {"last": last, "gone": gone} if gone else last
 
 
 def settle(
@@ -87,7 +115,7 @@ def settle(
     cur.execute("BEGIN IMMEDIATE")
     lasts: list[int | str | dict] = []
     for rows in batches:
-        last = committed_last(cur, [row[0] for row in rows]) if rows else None
+        last = committed(cur, rows) if rows else None
         if last is None:
             cur.execute("SAVEPOINT batch")
             try:
@@ -108,9 +136,7 @@ def _uncommitted(
     """``lasts`` once their commit failed and was rolled back: the batches still
     found were stored before; the others are answered ``error``."""
     return [
-        last
-        if isinstance(last, str) or (rows and committed_last(cur, [r[0] for r in rows]))
-        else error
+        last if isinstance(last, str) or (rows and committed(cur, rows) is not None) else error
         for rows, last in zip(batches, lasts, strict=True)
     ]
 

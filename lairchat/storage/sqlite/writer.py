@@ -53,7 +53,7 @@ from lairchat.storage.sqlite.faults import (
     identity_check,
     log_check,
 )
-from lairchat.storage.sqlite.indoubt import IDS_PER_QUERY, resolve
+from lairchat.storage.sqlite.indoubt import present_users, resolve
 from lairchat.storage.sqlite.pool import BUSY_TIMEOUT_MS, configure_connection, existing
 
 _PREFIX = struct.Struct("!I")
@@ -154,13 +154,7 @@ def _without_authors_gone(
 ) -> PartlyStored:
     """The batch again without the rows of authors no longer in ``users`` (an account
     deleted while its message was on the way); ``error`` if there are none."""
-    authors = list({row[1] for row in rows})
-    present = set()
-    for start in range(0, len(authors), IDS_PER_QUERY):
-        chunk = authors[start : start + IDS_PER_QUERY]
-        marks = ",".join("?" * len(chunk))
-        found = cur.execute(f"SELECT id FROM users WHERE id IN ({marks})", chunk)
-        present.update(row[0] for row in found)
+    present = present_users(cur, list({row[1] for row in rows}))
     gone = [i for i, row in enumerate(rows) if row[1] not in present]
     if not gone:
         raise error
