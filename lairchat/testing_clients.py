@@ -52,7 +52,15 @@ EVENT_TYPES = frozenset(
 )
 #: lairchat's own events, pushed only to clients that ask (docs/protocols/TCP.md).
 LAIRCHAT_EVENT_TYPES = frozenset(
-    {"room_created", "invitation_revoked", "messages_read", "reaction_added", "reaction_removed"}
+    {
+        "room_created",
+        "invitation_revoked",
+        "messages_read",
+        "reaction_added",
+        "reaction_removed",
+        "message_pinned",
+        "message_unpinned",
+    }
 )
 WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA

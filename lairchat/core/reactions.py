@@ -10,11 +10,11 @@ repeat that changes nothing announces nothing. History carries the reactions
 
 from __future__ import annotations
 
+from lairchat.core.access import readable_message
 from lairchat.core.deferreds import deferred
 from lairchat.core.events import Event, OptedInAudience
 from lairchat.core.hub import Hub
 from lairchat.core.users import UserService
-from lairchat.domain.errors import LairError
 from lairchat.domain.reactions import check_emoji
 from lairchat.domain.types import Message, User
 from lairchat.storage.interfaces import IStore
@@ -32,7 +32,7 @@ class ReactionService:
         """React to a message; nothing happens (and nothing is announced) if the actor
         has already reacted with this emoji."""
         emoji = check_emoji(emoji)
-        message = await self._readable(actor, message_id)
+        message = await readable_message(self.store, self.hub, self.users, actor, message_id)
         if await self.store.add_reaction(message.id, actor.id, emoji, self.clock.seconds()):
             self._announce("reaction_added", actor, message, emoji)
 
@@ -40,31 +40,9 @@ class ReactionService:
     async def remove(self, actor: User, message_id: str | None, emoji: str) -> None:
         """Take one's reaction back; nothing happens if there was none."""
         emoji = check_emoji(emoji)
-        message = await self._readable(actor, message_id)
+        message = await readable_message(self.store, self.hub, self.users, actor, message_id)
         if await self.store.remove_reaction(message.id, actor.id, emoji):
             self._announce("reaction_removed", actor, message, emoji)
-
-    async def _readable(self, actor: User, message_id: str | None) -> Message:
-        """The message, if the actor reads its conversation now. A room's message to a
-        non-member is ``not_room_member`` (as the room's history answers them); a
-        DM the actor is not a party to, or with a user deleted since, is
-        ``message_not_found``, as a message that does not exist: nothing says a
-        stranger's DM is there."""
-        message = await self.store.get_message(message_id) if message_id else None
-        if message is None:
-            raise LairError("message_not_found")
-        target = message.target
-        if target.kind == "room":
-            if not self.hub.is_member(target.id, actor.id):
-                raise LairError("not_room_member")
-            return message
-        parties = (message.author, target.id)
-        if actor.id not in parties:
-            raise LairError("message_not_found")
-        partner = target.id if message.author == actor.id else message.author
-        if not await self.users.known(partner):
-            raise LairError("message_not_found")
-        return message
 
     def _announce(self, kind: str, actor: User, message: Message, emoji: str) -> None:
         target = message.target

@@ -14,6 +14,7 @@ from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
 from lairchat.core.messages import MessageService
 from lairchat.core.passwords import Passwords
+from lairchat.core.pins import PinService
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.reactions import ReactionService
 from lairchat.core.rooms import RoomService
@@ -33,6 +34,7 @@ class Core:
     rooms: RoomService
     messages: MessageService
     reactions: ReactionService
+    pins: PinService
     invitations: InvitationService
     typing: TypingService
     admin: AdminService
@@ -65,6 +67,7 @@ class Core:
             rooms=rooms,
             messages=MessageService(store, hub, clock, users, rooms),
             reactions=ReactionService(store, hub, clock, users),
+            pins=PinService(store, hub, clock, users, rooms),
             invitations=InvitationService(store, hub, clock, rooms),
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),

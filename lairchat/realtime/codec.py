@@ -318,6 +318,10 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     # Our extension: reactions (TCP.md, "Reactions"); the emoji's rule is the core's.
     "add_reaction": {"message_id": _STR, "emoji": _STR},
     "remove_reaction": {"message_id": _STR, "emoji": _STR},
+    # Our extension: pinned messages (TCP.md, "Pinned messages"); the rules are the core's.
+    "pin_message": {"message_id": _STR},
+    "unpin_message": {"message_id": _STR},
+    "get_pins": {"room_id": _STR},
     # Our extension: message search (TCP.md, "Message search"); no target: everywhere.
     "search_messages": {
         "query": _STR,

@@ -203,6 +203,33 @@ def remove_reaction(session: Session, m: dict[str, Any]) -> defer.Deferred:
     return d.addCallback(lambda _: {})
 
 
+@command("pin_message")
+def pin_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """A malformed ``message_id`` is ``message_not_found``, as ``add_reaction``'s."""
+    d = session.core.pins.pin(session.user, parse_uuid(m["message_id"]))
+    return d.addCallback(lambda _: {})
+
+
+@command("unpin_message")
+def unpin_message(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.pins.unpin(session.user, parse_uuid(m["message_id"]))
+    return d.addCallback(lambda _: {})
+
+
+@command("get_pins")
+def get_pins(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """A malformed ``room_id`` is ``room_not_found``, as over REST (the path's id).
+    The answer fits a frame (as ``get_messages``'): cut from its oldest pins, with
+    ``has_more`` then true (REST's answer has them all)."""
+    d = session.core.pins.of_room(session.user, parse_uuid(m["room_id"]))
+
+    def shaped(pins: Any) -> dict[str, Any]:
+        cut = pins.within(HISTORY_BUDGET)
+        return {**cut.to_wire(), "has_more": cut.page.has_more}
+
+    return d.addCallback(shaped)
+
+
 # -- rooms ----------------------------------------------------------------------------
 
 

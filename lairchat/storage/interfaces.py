@@ -202,11 +202,28 @@ class IReactionStore(Interface):
     def remove_reaction(message_id, user_id, emoji):
         """Remove one; fires with whether it was there."""
 
-    def reactions_of(message_ids, reader=None):
-        """``{message_id: [{"emoji", "count", "user_ids", "me"}]}`` for those that have
-        any, in one read: emoji in the order first used, ``user_ids`` the first
-        USER_IDS_SHOWN in the order they reacted, ``count`` all of them, ``me``
-        whether ``reader`` is among them all (no ``me`` without a reader)."""
+    def reactions_of(message_ids):
+        """``{message_id: [{"emoji", "count", "user_ids"}]}`` for those that have any,
+        in one read: emoji in the order first used, ``user_ids`` the first
+        USER_IDS_SHOWN in the order they reacted, ``count`` all of them."""
+
+
+class IPinStore(Interface):
+    """Pinned room messages (lairchat.core.pins, migration 012); a message's pin goes
+    with it in every deletion of messages above, a room's with the room, an account's
+    with the account."""
+
+    def pin_message(message_id, room_id, user_id, now):
+        """Pin one, unless pinned; fires with whether it was added.
+        ``message_not_found`` if the message is gone, ``room_not_found`` if its room
+        is, ``validation_failed`` for a new pin past the room's cap
+        (lairchat.domain.pins), all decided in the write."""
+
+    def unpin_message(message_id):
+        """Unpin one; fires with whether it was pinned."""
+
+    def pins_of(room_id):
+        """``[(message, pinned_by, pinned_at)]``, the newest pin first, in one read."""
 
 
 class IInvitationStore(Interface):
@@ -300,6 +317,7 @@ class IStore(
     IRoomStore,
     IMessageStore,
     IReactionStore,
+    IPinStore,
     IInvitationStore,
     IAdminStore,
     IAccountDeletionStore,

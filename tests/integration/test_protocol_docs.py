@@ -609,6 +609,10 @@ def test_lairchat_events_carry_the_fields_tcp_md_lists_to_those_that_asked(
         seen["reaction_added"] = list(guest.event("reaction_added"))[1:]
         owner.ok("remove_reaction", **reacted)
         seen["reaction_removed"] = list(guest.event("reaction_removed"))[1:]
+        owner.ok("pin_message", message_id=reacted["message_id"])
+        seen["message_pinned"] = list(guest.event("message_pinned"))[1:]
+        owner.ok("unpin_message", message_id=reacted["message_id"])
+        seen["message_unpinned"] = list(guest.event("message_unpinned"))[1:]
         assert room["id"] != private["id"]
         for client in (owner, plain):
             assert not {m["type"] for m in client.barrier()} & LAIRCHAT_EVENT_TYPES

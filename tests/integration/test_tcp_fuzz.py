@@ -192,6 +192,9 @@ TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
     },
     "add_reaction": {"message_id": ids, "emoji": emoji},
     "remove_reaction": {"message_id": ids, "emoji": emoji},
+    "pin_message": {"message_id": ids},
+    "unpin_message": {"message_id": ids},
+    "get_pins": {"room_id": ids},
     "create_room": {
         "name": short_text,
         "description": short_text,

@@ -95,6 +95,7 @@ LAST_OWNER = refused(409, "last_owner")
 NOT_INVITEE = refused(409, "not_invitee")
 UNKNOWN_INVITATION = refused(404, "invitation_not_found")
 UNKNOWN_MESSAGE = refused(404, "message_not_found")
+NOT_A_ROOM_MESSAGE = refused(400, "validation_failed")
 
 # --------------------------------------------------------------------------- who gets what
 
@@ -233,6 +234,13 @@ ROWS: tuple[Row, ...] = (
         rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
     Row("unreact", "DELETE /api/v1/messages/{message_id}/reactions/{emoji}", "remove_reaction",
         rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
+    # Our addition: a room's moderators pin, its members list; a DM has no pins (its
+    # parties are told so, anyone else finds nothing: docs/HTTP.md, "Pinned messages").
+    Row("pin", "PUT /api/v1/messages/{message_id}/pin", "pin_message",
+        rooms(MANAGERS) | dm(signed_in(UNKNOWN_MESSAGE, member=NOT_A_ROOM_MESSAGE))),
+    Row("unpin", "DELETE /api/v1/messages/{message_id}/pin", "unpin_message",
+        rooms(MANAGERS) | dm(signed_in(UNKNOWN_MESSAGE, member=NOT_A_ROOM_MESSAGE))),
+    Row("list-pins", "GET /api/v1/rooms/{room_id}/pins", "get_pins", rooms(MEMBERS)),
     Row("typing", None, "typing",
         rooms(by_room_role(DELIVERED, DELIVERED, DELIVERED, DROPPED)) | dm(signed_in(DELIVERED))),
     # -- invitations (the invitee is ``invitee``; invitations to accept are ``outsider``'s) -----
@@ -410,6 +418,13 @@ def _http_actions() -> dict[str, HttpAction]:
         ),
         "react": lambda w, a, where: call(w, a, "PUT", reaction(w, where)),
         "unreact": lambda w, a, where: call(w, a, "DELETE", reaction(w, where)),
+        "pin": lambda w, a, where: call(w, a, "PUT", f"/api/v1/messages/{w.messages[where]}/pin"),
+        "unpin": lambda w, a, where: call(
+            w, a, "DELETE", f"/api/v1/messages/{w.messages[where]}/pin"
+        ),
+        "list-pins": lambda w, a, where: call(
+            w, a, "GET", f"/api/v1/rooms/{w.room_id(where)}/pins"
+        ),
         "invite": lambda w, a, where: call(
             w,
             a,
@@ -487,6 +502,9 @@ def _tcp_fields() -> dict[str, TcpFields]:
         "delete-members-message": lambda w, a, where: {"message_id": w.messages[where]},
         "react": lambda w, a, where: {"message_id": w.messages[where], "emoji": "👍"},
         "unreact": lambda w, a, where: {"message_id": w.messages[where], "emoji": "👍"},
+        "pin": lambda w, a, where: {"message_id": w.messages[where]},
+        "unpin": lambda w, a, where: {"message_id": w.messages[where]},
+        "list-pins": lambda w, a, where: {"room_id": w.room_id(where)},
         "typing": lambda w, a, where: {"target": target(w, where)},
         "invite": lambda w, a, where: {"room_id": w.room_id(where), "user_id": w.id("invitee")},
         "list-invitations": lambda w, a, where: {},

@@ -92,6 +92,9 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("revoke_invitation", {"invitation_id": "i"}, {"invitation_id": "i"}),
     ("add_reaction", {"message_id": "m", "emoji": "e"}, {"message_id": "m", "emoji": "e"}),
     ("remove_reaction", {"message_id": "m", "emoji": "e"}, {"message_id": "m", "emoji": "e"}),
+    ("pin_message", {"message_id": "m"}, {"message_id": "m"}),
+    ("unpin_message", {"message_id": "m"}, {"message_id": "m"}),
+    ("get_pins", {"room_id": "r"}, {"room_id": "r"}),
     (
         "search_messages",
         {"query": "x"},
@@ -268,6 +271,8 @@ def test_each_required_field_missing_or_null(kind: str, fields: dict, _: dict) -
         ("mark_read", "up_to", 1),
         ("add_reaction", "emoji", 1),
         ("remove_reaction", "message_id", None),
+        ("pin_message", "message_id", 1),
+        ("get_pins", "room_id", None),
         ("search_messages", "query", 1),
         ("search_messages", "target", "room"),
     ],

@@ -38,6 +38,7 @@ OURS = [
     "009_lairchat_dm_read_floors",
     "010_lairchat_user_deletions",
     "011_lairchat_reactions",
+    "012_lairchat_pins",
 ]
 
 

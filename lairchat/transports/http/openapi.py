@@ -11,6 +11,7 @@ from typing import Any
 
 import lairchat
 from lairchat.core.admin import BAN_HOURS_RULE, BAN_REASON_MAX, MAX_BAN_HOURS
+from lairchat.domain.pins import PINS_PER_ROOM
 from lairchat.domain.reactions import USER_IDS_SHOWN
 from lairchat.storage.sqlite.store import UNREAD_MAX
 
@@ -218,10 +219,13 @@ SCHEMAS: dict[str, Any] = {
                 "maxItems": USER_IDS_SHOWN,
                 "description": "The first to react, in the order they did",
             },
-            "me": {
-                "type": "boolean",
-                "description": "Whether the caller reacted so (also beyond user_ids)",
-            },
+        }
+    ),
+    "Pin": obj(
+        {
+            "message": ref("HistoryMessage"),
+            "pinned_by": {**UUID, "description": "Who pinned it"},
+            "pinned_at": TS,
         }
     ),
     "EnrichedInvitation": obj(
@@ -413,6 +417,12 @@ EMOJI = {
     "schema": {"type": "string"},
 }
 REACTION_FAILS = ((404, ["message_not_found"]), NOT_MEMBER, (400, ["validation_failed"]))
+PIN_FAILS = (
+    (404, ["message_not_found", "room_not_found"]),
+    NOT_MEMBER,
+    DENIED,
+    (400, ["validation_failed"]),
+)
 
 
 def _paths() -> dict[str, Any]:
@@ -698,6 +708,17 @@ def _paths() -> dict[str, Any]:
                 fails=((404, ["room_not_found"]), NOT_MEMBER),
             )
         },
+        "/api/v1/rooms/{room_id}/pins": {
+            "get": op(
+                "listPins",
+                "The room's pinned messages, the newest pin first (members only)",
+                "rooms",
+                envelope(pins={"type": "array", "items": ref("Pin"), "maxItems": PINS_PER_ROOM}),
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]), NOT_MEMBER),
+                description="lairchat's own. Each message as history shows it, reactions included.",
+            )
+        },
         "/api/v1/rooms/{room_id}/members/{user_id}/role": {
             "put": op(
                 "changeMemberRole",
@@ -889,6 +910,30 @@ def _paths() -> dict[str, Any]:
                 params=(MESSAGE_ID, EMOJI),
                 fails=REACTION_FAILS,
                 description="lairchat's own. Idempotent: no reaction, nothing changes. "
+                "Counts against the general rate limit only.",
+            ),
+        },
+        "/api/v1/messages/{message_id}/pin": {
+            "put": op(
+                "pinMessage",
+                "Pin a room's message (the room's owners and moderators)",
+                "messages",
+                SUCCESS,
+                params=(MESSAGE_ID,),
+                fails=PIN_FAILS,
+                description="lairchat's own. Idempotent: a message already pinned changes "
+                f"nothing and announces nothing. At most {PINS_PER_ROOM} pins per room: "
+                "a new one past that is 400 `validation_failed`, as is a DM message (a DM "
+                "has no pins). Counts against the general rate limit only.",
+            ),
+            "delete": op(
+                "unpinMessage",
+                "Unpin a room's message (the room's owners and moderators)",
+                "messages",
+                SUCCESS,
+                params=(MESSAGE_ID,),
+                fails=PIN_FAILS,
+                description="lairchat's own. Idempotent: not pinned, nothing changes. "
                 "Counts against the general rate limit only.",
             ),
         },

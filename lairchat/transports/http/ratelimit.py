@@ -42,16 +42,20 @@ MARK_READ = b"/api/v1/messages/read"
 SEARCH = b"/api/v1/messages/search"
 
 
-#: ... and reactions (``/api/v1/messages/{message_id}/reactions/{emoji}``): against
-#: the general allowance only, as the real-time ``add_reaction``/``remove_reaction``
-#: (a reaction is a click, not a message; docs/protocols/HTTP.md, "Reactions").
+#: ... and reactions (``/api/v1/messages/{message_id}/reactions/{emoji}``) and pins
+#: (``/api/v1/messages/{message_id}/pin``): against the general allowance only, as
+#: their real-time commands (a reaction or a pin is a click, not a message;
+#: docs/protocols/HTTP.md, "Reactions" and "Pinned messages").
 MESSAGES_UNDER = b"/api/v1/messages/"
 REACTIONS = b"reactions"
+PIN = b"pin"
 
 
-def is_reaction(path: bytes) -> bool:
+def is_click(path: bytes) -> bool:
     parts = path[len(MESSAGES_UNDER) :].split(b"/")
-    return path.startswith(MESSAGES_UNDER) and len(parts) == 3 and parts[1] == REACTIONS
+    if not path.startswith(MESSAGES_UNDER):
+        return False
+    return (len(parts) == 3 and parts[1] == REACTIONS) or (len(parts) == 2 and parts[1] == PIN)
 
 
 #: lairchat's own routes that check a password, as a login does: ``DELETE`` of
@@ -68,7 +72,7 @@ def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
         path == ACCOUNT or (path.startswith(ADMIN_USERS) and b"/" not in path[len(ADMIN_USERS) :])
     ):
         return "auth"
-    if path in (MARK_READ, SEARCH) or is_reaction(path):
+    if path in (MARK_READ, SEARCH) or is_click(path):
         return None
     if path == b"/api/v1/messages" or path.startswith(MESSAGES_UNDER):
         return "messaging"

@@ -1,5 +1,5 @@
-"""Messages: send, history, search, edit, delete, read markers and reactions (HTTP.md
-§5.4).
+"""Messages: send, history, search, edit, delete, read markers, reactions and pins
+(HTTP.md §5.4).
 
 Targets are accepted as the original's code reads them (``direct_message``) and as
 its docs and every output spell them (``dm``).
@@ -114,4 +114,20 @@ class MessageRoutes(RouteGroup):
         wanted = path_id(message_id, "message_not_found")
         user = await self.caller(claims)
         await self.core.reactions.remove(user, wanted, emoji)
+        return {"success": True}
+
+    @route("PUT", "/api/v1/messages/{message_id}/pin")
+    async def pin_message(self, request: Any, message_id: str) -> dict:
+        claims = self.claims(request)
+        wanted = path_id(message_id, "message_not_found")
+        user = await self.caller(claims)
+        await self.core.pins.pin(user, wanted)
+        return {"success": True}
+
+    @route("DELETE", "/api/v1/messages/{message_id}/pin")
+    async def unpin_message(self, request: Any, message_id: str) -> dict:
+        claims = self.claims(request)
+        wanted = path_id(message_id, "message_not_found")
+        user = await self.caller(claims)
+        await self.core.pins.unpin(user, wanted)
         return {"success": True}

@@ -100,6 +100,14 @@ class RoomRoutes(RouteGroup):
         members = await self.core.rooms.members(user, wanted)
         return {"members": [m.to_wire() for m in members], "total": len(members)}
 
+    @route("GET", "/api/v1/rooms/{room_id}/pins")
+    async def list_pins(self, request: Any, room_id: str) -> dict:
+        """The room's pinned messages, the newest pin first (HTTP.md, "Pinned messages")."""
+        claims = self.claims(request)
+        wanted = path_id(room_id, "room_not_found")
+        user = await self.caller(claims)
+        return (await self.core.pins.of_room(user, wanted)).to_wire()
+
     @route("PUT", "/api/v1/rooms/{room_id}/members/{user_id}/role")
     async def change_member_role(self, request: Any, room_id: str, user_id: str) -> dict:
         claims = self.claims(request)
