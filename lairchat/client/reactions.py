@@ -30,7 +30,11 @@ EMOJI_MAX = 32
 
 def from_wire(raw: Any, me: str | None) -> list[Reaction]:
     """A message's ``reactions`` as history gives them; anything malformed is left
-    out (a server of another kind, or none: no reactions)."""
+    out (a server of another kind, or none: no reactions). Ours are those the server
+    says are (``me``): ``user_ids`` holds the first 50 reactors only, and ours beyond
+    them was shown as someone else's (``/unreact`` then found nothing to take
+    back). Our id ``me`` is looked for in them only from a lairchat that sends no
+    ``me``."""
     if not isinstance(raw, list):
         return []
     found = []
@@ -40,7 +44,9 @@ def from_wire(raw: Any, me: str | None) -> list[Reaction]:
         emoji, count, users = item.get("emoji"), item.get("count"), item.get("user_ids")
         if not isinstance(emoji, str) or not emoji or type(count) is not int or count < 1:
             continue
-        mine = me is not None and isinstance(users, list) and me in users
+        mine = item.get("me")
+        if type(mine) is not bool:
+            mine = me is not None and isinstance(users, list) and me in users
         found.append(Reaction(emoji[:EMOJI_MAX], count, mine))
     return found
 

@@ -344,7 +344,7 @@ class MessageService:
             more, rows = len(rows) > size, rows[-size:] if size else []
         else:
             more, rows = len(rows) > size, rows[:size]
-        reactions = await self.store.reactions_of([m.id for m in rows])
+        reactions = await self.store.reactions_of([m.id for m in rows], actor.id)
         return HistoryPage(rows, more, forward, reactions)
 
     @deferred

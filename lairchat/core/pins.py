@@ -103,11 +103,13 @@ class PinService:
         if not self.hub.is_member(room.id, actor.id):
             raise LairError("not_room_member")
         rows = await self.store.pins_of(room.id)
-        page = await self._page([message for message, _, _ in rows])
+        page = await self._page([message for message, _, _ in rows], actor.id)
         return Pins(page, {message.id: (by, at) for message, by, at in rows})
 
-    async def _page(self, messages: list[Message]) -> HistoryPage:
-        reactions = await self.store.reactions_of([m.id for m in messages])
+    async def _page(self, messages: list[Message], reader: str | None = None) -> HistoryPage:
+        """``reader``: whose ``me`` the reactions carry (a list's caller; an event,
+        read by many, carries none)."""
+        reactions = await self.store.reactions_of([m.id for m in messages], reader)
         return HistoryPage(messages, False, reactions=reactions)
 
     async def _moderated(self, actor: User, message_id: str | None) -> Message:

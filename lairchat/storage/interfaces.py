@@ -202,10 +202,11 @@ class IReactionStore(Interface):
     def remove_reaction(message_id, user_id, emoji):
         """Remove one; fires with whether it was there."""
 
-    def reactions_of(message_ids):
-        """``{message_id: [{"emoji", "count", "user_ids"}]}`` for those that have any,
-        in one read: emoji in the order first used, ``user_ids`` the first
-        USER_IDS_SHOWN in the order they reacted, ``count`` all of them."""
+    def reactions_of(message_ids, reader=None):
+        """``{message_id: [{"emoji", "count", "user_ids", "me"}]}`` for those that have
+        any, in one read: emoji in the order first used, ``user_ids`` the first
+        USER_IDS_SHOWN in the order they reacted, ``count`` all of them, ``me``
+        whether ``reader`` is among them all (no ``me`` without a reader)."""
 
 
 class IPinStore(Interface):

@@ -918,8 +918,11 @@ function systemItem(text) {
 // -- reactions -------------------------------------------------------------------------------
 
 /** A message's reactions as the server gave them (lairchat's `reactions`: each emoji,
- * its count, the ids of its first 50 reactors), in its order; what is no reaction left
- * out. None from a server without reactions (Lair Chat's messages have no such field). */
+ * its count, the ids of its first 50 reactors, whether we are among them all: `me`), in
+ * its order; what is no reaction left out. None from a server without reactions (Lair
+ * Chat's messages have no such field). Ours is as the server says: our id is not
+ * listed when 50 others reacted first, and our own reaction showed as not ours (a click
+ * added it again). Looked for among the ids only from a lairchat that sends no `me`. */
 function reactionsOf(message) {
   const given = Array.isArray(message?.reactions) ? message.reactions : [];
   return given
@@ -928,28 +931,33 @@ function reactionsOf(message) {
       const ids = (Array.isArray(r.user_ids) ? r.user_ids : []).filter(
         (id) => typeof id === "string",
       );
-      return { emoji: r.emoji, count: Math.max(r.count, ids.length), user_ids: ids };
+      const me = typeof r.me === "boolean" ? r.me : ids.includes(state.me?.id);
+      return { emoji: r.emoji, count: Math.max(r.count, ids.length), user_ids: ids, me };
     })
     .filter((r) => r.count > 0);
 }
 
 /** `reactions` after `userId` added (or took back) `emoji`: a new emoji goes last (the
- * server orders them by first use), one nobody keeps goes. The ids listed decide: our
- * own change, applied when the server confirms it, is not counted again when its event
- * comes. A reactor beyond the 50 listed is counted only when `sure` (an event: the
- * server sends one only for a change), since our own might have been counted already. */
+ * server orders them by first use), one nobody keeps goes. Whether they are counted
+ * already decides: ours by `me`, another's by the ids listed. So our own change,
+ * applied when the server confirms it, is not counted again when its event comes.
+ * Another reactor beyond the 50 listed is counted only when `sure` (an event: the
+ * server sends one only for a change), since they might have been counted already. */
 function withReaction(reactions, emoji, userId, added, sure) {
+  const ours = userId === state.me?.id;
   const reaction = reactions.find((r) => r.emoji === emoji);
-  if (!reaction) return added ? [...reactions, { emoji, count: 1, user_ids: [userId] }] : reactions;
-  const listed = reaction.user_ids.includes(userId);
-  const unlisted = reaction.count > reaction.user_ids.length; // maybe among them
+  if (!reaction) {
+    return added ? [...reactions, { emoji, count: 1, user_ids: [userId], me: ours }] : reactions;
+  }
+  const listed = ours ? reaction.me : reaction.user_ids.includes(userId);
+  const unlisted = !ours && reaction.count > reaction.user_ids.length; // maybe among them
   const changes = added ? !listed && (sure || !unlisted) : listed || (unlisted && sure);
   if (!changes) return reactions;
   const count = reaction.count + (added ? 1 : -1);
   const user_ids = added
     ? [...reaction.user_ids, userId]
     : reaction.user_ids.filter((id) => id !== userId);
-  const changed = count > 0 ? [{ emoji, count, user_ids }] : [];
+  const changed = count > 0 ? [{ emoji, count, user_ids, me: ours ? added : reaction.me }] : [];
   return reactions.flatMap((r) => (r === reaction ? changed : [r]));
 }
 
@@ -963,7 +971,7 @@ function heldMessage(id) {
 
 /** Whether we reacted to `message` with `emoji`. */
 const reactedWith = (message, emoji) =>
-  reactionsOf(message).some((r) => r.emoji === emoji && r.user_ids.includes(state.me?.id));
+  reactionsOf(message).some((r) => r.emoji === emoji && r.me);
 
 /** lairchat's own `reaction_added` / `reaction_removed` (`sure`), or our own change once
  * the server has it: the held message's reactions, and its line if shown. */
@@ -1024,11 +1032,13 @@ const reactionLabel = (emoji, count, mine) =>
     : `React with ${plainText(emoji)} (${count})`;
 
 /** Who reacted, for the button's title: `you, alice and 3 others` (the names the page
- * knows; the rest looked up when the button is pointed at or focused). */
+ * knows; the rest looked up when the button is pointed at or focused; `you` first when
+ * we are beyond the 50 listed). */
 function reactorsText(reaction) {
   const names = reaction.user_ids.map((id) =>
     id === state.me?.id ? "you" : plainText(userName(id) ?? "someone"),
   );
+  if (reaction.me && !reaction.user_ids.includes(state.me?.id)) names.unshift("you");
   const others = reaction.count - names.length;
   if (others > 0) names.push(others === 1 ? "1 other" : `${others} others`);
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1)}` : names.join("");
@@ -1052,7 +1062,7 @@ function reactionBar(message) {
   bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", "Reactions");
   for (const reaction of reactionsOf(message)) {
-    const mine = reaction.user_ids.includes(state.me?.id);
+    const mine = reaction.me;
     const button = el("button", "reaction", [
       el("span", "emoji", reaction.emoji),
       ` ${reaction.count}`,

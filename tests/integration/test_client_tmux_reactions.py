@@ -51,8 +51,8 @@ def test_reactions_show_from_history_and_live(
         a.wait_for("🎉 1  👍 1")
         history = raw.ok("get_messages", target=target)["messages"]
         assert history[0]["reactions"] == [
-            {"emoji": "🎉", "count": 1, "user_ids": [raw_id(raw, bob)]},
-            {"emoji": "👍", "count": 1, "user_ids": [raw_id(raw, bob)]},
+            {"emoji": "🎉", "count": 1, "user_ids": [raw_id(raw, bob)], "me": True},
+            {"emoji": "👍", "count": 1, "user_ids": [raw_id(raw, bob)], "me": True},
         ]
 
 

@@ -40,7 +40,8 @@ def test_a_reaction_reaches_those_that_asked_and_history(live_server) -> None:
         # Still open and answering: it was never sent a type it does not know.
         assert plain.ok("get_current_user")["user"]["id"] == plain.user_id
 
-        mine = [{"emoji": "🎉", "count": 1, "user_ids": [owner.user_id]}]
+        # The owner's reaction, read by others (``me`` is the reader's own).
+        mine = [{"emoji": "🎉", "count": 1, "user_ids": [owner.user_id], "me": False}]
         status, page = rest(
             server,
             "GET",

@@ -173,7 +173,7 @@ def test_reactions_shown_toggled_and_picked(server: ServerProcess, driver: webdr
         assert texts(driver, old) == ["👍 1"]
         history = bob.ok("get_messages", target=target, limit=10)["messages"]
         by_id = {m["id"]: m["reactions"] for m in history}
-        assert by_id[old] == [{"emoji": "👍", "count": 1, "user_ids": [me]}]
+        assert by_id[old] == [{"emoji": "👍", "count": 1, "user_ids": [me], "me": False}]
         assert [r["emoji"] for r in by_id[new]] == ["<img>", "🦄"]
         assert bob_id not in by_id[old][0]["user_ids"]
         assert errors_logged(driver) == []
@@ -257,6 +257,7 @@ def test_a_reaction_of_dots_is_not_a_path(server: ServerProcess, driver: webdriv
                 "emoji": ".",
                 "count": 2,
                 "user_ids": [message["reactions"][0]["user_ids"][0], mine["user"]["id"]],
+                "me": True,
             }
         ]
         assert driver.find_element(By.ID, "alert").get_attribute("hidden") is not None

@@ -74,6 +74,25 @@ def test_history_shows_the_counts_and_ours(world: World) -> None:
     assert ("reaction_mine", "👍 2") in body and ("reaction", "🎉 1") in body
 
 
+def test_ours_is_what_the_server_says_past_the_50_listed(world: World) -> None:
+    """Found with a message 50 others reacted to first: our id is not among the
+    ``user_ids`` listed, so our own 👍 was drawn as someone else's and ``/unreact 👍``
+    said there was nothing to take back. The server's ``me`` decides."""
+    others = [f"u{n}" for n in range(50)]
+    reacted = {
+        **message("m1", BOB, "popular", room_id=ROOM),
+        "reactions": [
+            {"emoji": "👍", "count": 51, "user_ids": others, "me": True},
+            {"emoji": "🎉", "count": 1, "user_ids": [BOB], "me": False},
+        ],
+    }
+    channel = in_room(world, reacted)
+    assert shown(world, "m1") == [("👍", 51, True), ("🎉", 1, False)]
+    world.app.dispatch(c.parse_input("/unreact 👍"))
+    sent = channel.last("remove_reaction")
+    assert (sent["message_id"], sent["emoji"]) == ("m1", "👍")
+
+
 def test_react_sends_for_the_newest_message_and_the_event_counts(world: World) -> None:
     channel = in_room(
         world, message("m2", BOB, "newer", room_id=ROOM), message("m1", ME, "older", room_id=ROOM)

@@ -42,10 +42,12 @@ def test_react_then_history_shows_counts_in_order(client: ApiClient, people, roo
         assert (reply.status, reply.json) == (200, {"success": True}), reply
     shown = history(client, people["member"], "room", room["id"])[0]
     assert list(shown) == ["id", "author", "target", "content", "edited", "created_at", "reactions"]
-    assert shown["reactions"] == [
-        {"emoji": "👍", "count": 2, "user_ids": [people["member"].id, people["owner"].id]},
-        {"emoji": "🎉", "count": 1, "user_ids": [people["mod"].id]},
-    ]
+    thumbs = {"emoji": "👍", "count": 2, "user_ids": [people["member"].id, people["owner"].id]}
+    party = {"emoji": "🎉", "count": 1, "user_ids": [people["mod"].id]}
+    assert shown["reactions"] == [{**thumbs, "me": True}, {**party, "me": False}]
+    # Per reader: the same message, read by the moderator.
+    shown = history(client, people["mod"], "room", room["id"])[0]
+    assert shown["reactions"] == [{**thumbs, "me": False}, {**party, "me": True}]
 
 
 def test_no_reactions_is_an_empty_list(client: ApiClient, people, room) -> None:
@@ -97,7 +99,7 @@ def test_dm_parties_react_a_stranger_finds_nothing(client: ApiClient, people) ->
     reply = client.put(path(dm["id"], "❤️"), token=people["outsider"].token)
     assert (reply.status, reply.code) == (404, "message_not_found")
     shown = history(client, owner, "dm", member.id)[0]["reactions"]
-    assert shown == [{"emoji": "❤️", "count": 1, "user_ids": [member.id]}]
+    assert shown == [{"emoji": "❤️", "count": 1, "user_ids": [member.id], "me": False}]
 
 
 def test_bad_emoji_is_validation_failed(client: ApiClient, people, room) -> None:

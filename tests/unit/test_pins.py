@@ -154,7 +154,9 @@ def test_the_list_is_newest_pin_first_in_history_shape(w, s) -> None:
         (s.alice.id, ts(w.clock.seconds() - 60)),
     ]
     assert list(pins[0]) == ["message", "pinned_by", "pinned_at"]
-    assert pins[1]["message"]["reactions"] == [{"emoji": "🎉", "count": 1, "user_ids": [s.bob.id]}]
+    assert pins[1]["message"]["reactions"] == [
+        {"emoji": "🎉", "count": 1, "user_ids": [s.bob.id], "me": True}
+    ]
 
 
 def test_a_repin_comes_first_again(w, s) -> None:

@@ -142,7 +142,7 @@ def test_history_carries_reactions_in_order_in_one_read(w, s) -> None:
     react(w, s.dave, other, THUMBS)
     reads = []
     real = w.core.store.reactions_of
-    w.core.store.reactions_of = lambda ids: reads.append(list(ids)) or real(ids)
+    w.core.store.reactions_of = lambda ids, reader: reads.append(list(ids)) or real(ids, reader)
     page = w.ok(w.core.messages.history(s.alice, s.room, 50))
     assert reads == [[other.id, s.said.id]]  # one read for the page
     wire = page.to_wire()["messages"]
@@ -156,10 +156,12 @@ def test_history_carries_reactions_in_order_in_one_read(w, s) -> None:
         "reactions",
     ]
     assert wire[1]["reactions"] == [
-        {"emoji": "🎉", "count": 1, "user_ids": [s.bob.id]},
-        {"emoji": THUMBS, "count": 2, "user_ids": [s.alice.id, s.bob.id]},
+        {"emoji": "🎉", "count": 1, "user_ids": [s.bob.id], "me": False},
+        {"emoji": THUMBS, "count": 2, "user_ids": [s.alice.id, s.bob.id], "me": True},
     ]
-    assert wire[0]["reactions"] == [{"emoji": THUMBS, "count": 1, "user_ids": [s.dave.id]}]
+    assert wire[0]["reactions"] == [
+        {"emoji": THUMBS, "count": 1, "user_ids": [s.dave.id], "me": False}
+    ]
 
 
 def test_history_lists_50_users_and_counts_all(w, s) -> None:
@@ -170,6 +172,28 @@ def test_history_lists_50_users_and_counts_all(w, s) -> None:
     (reaction,) = shown(w, s.said.id)[s.said.id]
     assert reaction["count"] == USER_IDS_SHOWN + 5
     assert len(reaction["user_ids"]) == USER_IDS_SHOWN
+
+
+def test_history_says_whether_the_reader_reacted_past_the_50_listed(w, s) -> None:
+    """Found reading a history answer of a popular message: ``user_ids`` lists the
+    first 50, so the 51st reactor's client could not tell that they had reacted
+    (their own emoji shown as not theirs, a click adding it again). ``me`` is
+    computed for each reader from every reaction."""
+    store = w.core.store
+    for i in range(USER_IDS_SHOWN):
+        w.ok(store.add_reaction(s.said.id, w.user(f"fan{i}").id, THUMBS, 0))
+    react(w, s.bob, s.said)
+    react(w, s.bob, s.said, "🎉")
+
+    def reactions(reader) -> list[dict]:
+        page = w.ok(w.core.messages.history(reader, s.room, 50))
+        return page.to_wire()["messages"][0]["reactions"]
+
+    thumbs, party = reactions(s.bob)
+    assert s.bob.id not in thumbs["user_ids"] and thumbs["count"] == USER_IDS_SHOWN + 1
+    assert (thumbs["me"], party["me"]) == (True, True)
+    assert [r["me"] for r in reactions(s.alice)] == [False, False]
+    assert [r["me"] for r in reactions(s.dave)] == [False, False]
 
 
 def test_a_page_too_large_with_its_reactions_is_cut(w, s) -> None:

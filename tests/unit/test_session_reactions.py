@@ -44,7 +44,10 @@ def test_react_and_take_back_with_events_to_those_that_asked(world) -> None:
     bob.ok("add_reaction", message_id=said["id"], emoji="👍")  # again: no event
     assert alice.of_type("reaction_added") == []
     history = alice.ok("get_messages", target=target)["messages"]
-    assert history[0]["reactions"] == [{"emoji": "👍", "count": 1, "user_ids": [world.uid("bob")]}]
+    bobs = {"emoji": "👍", "count": 1, "user_ids": [world.uid("bob")]}
+    assert history[0]["reactions"] == [{**bobs, "me": False}]
+    history = bob.ok("get_messages", target=target)["messages"]  # per reader
+    assert history[0]["reactions"] == [{**bobs, "me": True}]
     bob.ok("remove_reaction", message_id=said["id"], emoji="👍")
     assert [e["user_id"] for e in alice.of_type("reaction_removed")] == [world.uid("bob")]
     assert not [f for f in bob.frames() if f["type"].startswith("reaction_")]

@@ -117,16 +117,24 @@ def run(main: str, cases: Any) -> Any:
     return appjs.run(NAMES, main, cases, prelude=PAGE)
 
 
-def reaction(emoji: str, *ids: str, count: int | None = None) -> dict[str, Any]:
-    return {"emoji": emoji, "count": len(ids) if count is None else count, "user_ids": list(ids)}
+def reaction(
+    emoji: str, *ids: str, count: int | None = None, me: bool | None = None
+) -> dict[str, Any]:
+    """As the server gives it: ``me`` is whether we (``u-me``) reacted, listed or not."""
+    return {
+        "emoji": emoji,
+        "count": len(ids) if count is None else count,
+        "user_ids": list(ids),
+        "me": "u-me" in ids if me is None else me,
+    }
 
 
 def test_history_reactions_are_kept_and_odd_ones_left_out() -> None:
     """What the server gave, in its order; a server without reactions (no field, or
     not a list) has none; entries that are no reaction are dropped, a count below the
     ids listed raised to them."""
-    main = "(cases) => cases.map((message) => reactionsOf(message))"
-    good = [reaction("👍", "a", "b"), reaction("🎉", "c", count=70)]
+    main = "(cases) => { page({}); return cases.map((message) => reactionsOf(message)); }"
+    good = [reaction("👍", "a", "b"), reaction("🎉", "c", count=70, me=True)]
     odd = [
         None,
         "👍",
@@ -142,8 +150,8 @@ def test_history_reactions_are_kept_and_odd_ones_left_out() -> None:
     assert out[3] == [reaction("😂", "a", "b"), reaction("❤️", count=3)]
 
 
-APPLY = """(cases) => cases.map((c) =>
-  withReaction(c.reactions, c.emoji, c.user, c.added, c.sure))"""
+APPLY = """(cases) => { page({}); return cases.map((c) =>
+  withReaction(c.reactions, c.emoji, c.user, c.added, c.sure)); }"""
 
 
 def test_a_change_is_counted_once_wherever_it_comes_from() -> None:
@@ -179,6 +187,55 @@ def test_a_change_is_counted_once_wherever_it_comes_from() -> None:
     assert out[9] == many
     assert out[10][0]["count"] == 59 and len(out[10][0]["user_ids"]) == 50
     assert out[11][0]["count"] == 59 and "u3" not in out[11][0]["user_ids"]
+
+
+def test_ours_is_what_the_server_says_past_the_50_listed() -> None:
+    """Found with a message 50 others reacted to first: our id is not among the
+    ``user_ids`` listed, so our own reaction showed not pressed, and a click added it
+    again. ``me`` decides, in the history's reactions and in our own changes (ours
+    counted once whether the answer or its event comes first); a lairchat that sends
+    no ``me`` has ours found among the ids, as before."""
+    fans = [f"u{n}" for n in range(50)]
+    ours = reaction("👍", *fans, count=51, me=True)
+    main = """(cases) => {
+      page({});
+      return cases.map((c) =>
+        c.apply
+          ? withReaction(c.reactions, c.emoji, c.user, c.added, c.sure)
+          : reactionsOf({ reactions: c.reactions }));
+    }"""
+    old_server = {"emoji": "🎉", "count": 2, "user_ids": ["u-bob", "u-me"]}
+    shown, legacy, back, again, confirmed, theirs = run(
+        main,
+        [
+            {"reactions": [ours]},
+            {"reactions": [old_server]},
+            {"apply": True, "reactions": [ours], "emoji": "👍", "user": "u-me", "added": False},
+            {
+                "apply": True,
+                "reactions": [{**ours, "me": False, "count": 50}],
+                "emoji": "👍",
+                "user": "u-me",
+                "added": True,
+            },
+            {"apply": True, "reactions": [ours], "emoji": "👍", "user": "u-me", "added": True},
+            {"apply": True, "reactions": [ours], "emoji": "👍", "user": "u-x", "added": True},
+        ],
+    )
+    assert shown == [ours]
+    assert legacy == [{**old_server, "me": True}]
+    assert back == [{**ours, "count": 50, "me": False}]
+    assert again[0]["count"] == 51 and again[0]["me"] is True
+    assert confirmed == [ours]  # the event after the answer: counted once
+    assert theirs == [ours]  # maybe among the 51 already: only an event says
+    pressed = """(cases) => {
+      page({ conversations: { "room:r": [{ id: "m", reactions: cases[0] }] } });
+      return [
+        reactedWith(heldMessage("m"), "👍"),
+        reactorsText({ count: 53, user_ids: ["u-alice", "u-bob"], me: true }),
+      ];
+    }"""
+    assert run(pressed, [[ours]]) == [True, "you, alice, bob and 50 others"]
 
 
 EVENTS = """(cases) => cases.map((c) => {

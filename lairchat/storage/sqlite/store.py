@@ -963,12 +963,14 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def reactions_of(self, message_ids: list[str]) -> defer.Deferred:
+    def reactions_of(self, message_ids: list[str], reader: str | None = None) -> defer.Deferred:
         """One statement for a page of messages, however many (the primary key's
         range per message), in the order the rows were written: each message's emoji
         come in the order first used, each one's users in the order they reacted.
         Grouped here rather than by SQLite's window functions, which took twice the
-        time of the read for a page (0.7 against 0.23 ms for 200 rows)."""
+        time of the read for a page (0.7 against 0.23 ms for 200 rows). With
+        ``reader``, each says whether they reacted so (``me``), among all the rows:
+        ``user_ids`` lists only the first 50."""
         sql = (
             "SELECT message_id, emoji, user_id FROM reactions "
             "WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
@@ -984,9 +986,13 @@ class SQLiteStore:
                     one = by_emoji.get(emoji)
                     if one is None:
                         one = by_emoji[emoji] = {"emoji": emoji, "count": 0, "user_ids": []}
+                        if reader is not None:
+                            one["me"] = False
                     one["count"] += 1
                     if one["count"] <= USER_IDS_SHOWN:
                         one["user_ids"].append(user_id)
+                    if user_id == reader:
+                        one["me"] = True
             return {message_id: list(by.values()) for message_id, by in grouped.items()}
 
         return self._read(txn)

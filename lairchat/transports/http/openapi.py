@@ -219,6 +219,10 @@ SCHEMAS: dict[str, Any] = {
                 "maxItems": USER_IDS_SHOWN,
                 "description": "The first to react, in the order they did",
             },
+            "me": {
+                "type": "boolean",
+                "description": "Whether the caller reacted so (also beyond user_ids)",
+            },
         }
     ),
     "Pin": obj(
