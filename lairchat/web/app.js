@@ -61,6 +61,9 @@ const noReactions = (error) => routeMissing(error) || error.code === "not_found"
  * the browser resolves even percent-encoded (`…/reactions/..` leaves as
  * `/messages/{id}/`). The server takes both; they go over the real-time connection. */
 const DOT_SEGMENT = /^\.\.?$/;
+/** What a server without pinned messages (the original, an older lairchat) is said to
+ * have. */
+const NO_PINS = "This server cannot pin messages.";
 /** A reaction's emoji: at most this many UTF-8 bytes (docs/protocols/HTTP.md, the
  * server's rule). */
 const REACTION_MAX_BYTES = 32;
@@ -452,6 +455,9 @@ const state = {
   searchTimers: {}, // list name -> the timer that asks the server for the search typed
   search: null, // the message search shown: { query, key (null: everywhere), messages, … }
   reacting: null, // the id of the message the reaction picker is open for
+  pins: new Map(), // room id -> { list: its pins, newest first (null until fetched), pending }
+  pinsOpen: false, // the open room's pinned messages shown
+  pinsMissing: false, // the server has no pinned messages (its route is missing)
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -859,7 +865,10 @@ function messageItem(message, authorName) {
   }
   item.append(time, author, el("span", "content", message.content));
   if (message.edited) item.append(el("span", "edited", "(edited)"));
-  item.append(messageActions(message), reactionBar(message));
+  item.append(pinMark(), messageActions(message), reactionBar(message));
+  if (message.target?.type === "room") {
+    showPinned(item, isPinned(message.target.room_id, message.id));
+  }
   if (state.reacting === message.id) item.append(picker); // the line redrawn: kept open
   return item;
 }
@@ -879,6 +888,12 @@ function messageActions(message) {
   const react = actionButton("React", "react", () => openPicker(message.id));
   react.title = "Add a reaction";
   actions.append(react);
+  if (message.target?.type === "room") {
+    // Shown (the list's `pinner` class) to the room's owners and moderators.
+    const roomId = message.target.room_id;
+    const toggle = () => setPinned(roomId, message.id, !isPinned(roomId, message.id));
+    actions.append(actionButton("Pin", "pin", toggle));
+  }
   // In the Tab order only while their line has the focus (lineFocused): a conversation
   // of 500 messages is not 1,000 stops between the list and the message box.
   for (const button of actions.children) button.tabIndex = -1;
@@ -1174,6 +1189,221 @@ function pickerKeys(event) {
   emoji[(at + step + emoji.length) % emoji.length].focus();
 }
 
+// -- pinned messages -----------------------------------------------------------------------------
+
+/** A pin as the server gave it (`{message, pinned_by, pinned_at}`, docs/protocols/HTTP.md,
+ * "Pinned messages"), or null for what is none. */
+function pinOf(given) {
+  const message = given?.message;
+  if (typeof message?.id !== "string" || typeof message.content !== "string") return null;
+  const by = typeof given.pinned_by === "string" ? given.pinned_by : null;
+  return { message, pinned_by: by, pinned_at: String(given.pinned_at ?? "") };
+}
+
+/** Room `roomId`'s pins as held (newest first), or null while not fetched. */
+const pinsOf = (roomId) => state.pins.get(roomId)?.list ?? null;
+
+/** Whether message `id` of room `roomId` is pinned, as far as the page knows. */
+const isPinned = (roomId, id) => pinsOf(roomId)?.some((pin) => pin.message.id === id) ?? false;
+
+/** Whether a refusal of a pin's route means the server has none (as for reactions: the
+ * original's bare 404, an older lairchat's `not_found`; one with pins says
+ * `message_not_found` or `room_not_found`). */
+const noPins = (error) => routeMissing(error) || error.code === "not_found";
+
+/** Room `roomId`'s pins (`GET /rooms/{id}/pins`), asked for when the room is first opened
+ * on a connection, then kept current by the events (pinEvent): not at every opening,
+ * which would spend a request of the viewer's REST allowance each (Alt+Down through the
+ * rooms). Events arriving while it is asked for are applied to the answer. */
+async function loadPins(roomId) {
+  if (state.pinsMissing || state.pins.has(roomId)) return;
+  const held = { list: null, pending: [] };
+  state.pins.set(roomId, held);
+  try {
+    const answer = await rest("GET", pathOf("rooms", roomId, "pins"), undefined, state.token);
+    if (state.pins.get(roomId) !== held) return; // signed out, reconnected, left meanwhile
+    held.list = (Array.isArray(answer?.pins) ? answer.pins : []).map(pinOf).filter(Boolean);
+    for (const event of held.pending) applyPinEvent(roomId, held, event);
+    held.pending = [];
+  } catch (error) {
+    if (state.pins.get(roomId) !== held) return;
+    state.pins.delete(roomId); // asked again when the room is next opened
+    if (noPins(error)) state.pinsMissing = true;
+    else showError(`Pinned messages not listed: ${describe(error)}`);
+  }
+  pinsChanged(roomId);
+}
+
+/** lairchat's own `message_pinned` / `message_unpinned`, or a pinned message edited or
+ * deleted (`message_edited`, `message_deleted`: a deleted message's pin goes with it, and
+ * the server sends no `message_unpinned` for it): the pins held follow. */
+function pinEvent(event) {
+  for (const [roomId, held] of state.pins) {
+    if (event.room_id !== undefined && event.room_id !== roomId) continue;
+    if (!held.list) held.pending.push(event);
+    else if (applyPinEvent(roomId, held, event)) pinsChanged(roomId);
+  }
+}
+
+/** True when `event` (pinEvent's) changed room `roomId`'s pins held. */
+function applyPinEvent(roomId, held, event) {
+  const id = event.message_id ?? event.message?.id;
+  const at = held.list.findIndex((pin) => pin.message.id === id);
+  switch (event.type) {
+    case "message_pinned": {
+      const pin = pinOf(event);
+      if (!pin) return false;
+      // Ours, shown when the server said yes, is now dated as the server has it.
+      held.list = [pin, ...held.list.filter((p) => p.message.id !== pin.message.id)];
+      return true;
+    }
+    case "message_edited": {
+      if (at < 0) return false;
+      // An edit's message carries no reactions: the pin's are kept.
+      const { message } = held.list[at];
+      const edited = { ...message, ...event.message, reactions: message.reactions };
+      held.list[at] = { ...held.list[at], message: edited };
+      return true;
+    }
+    default: // unpinned, deleted
+      if (at < 0) return false;
+      held.list = held.list.filter((_, i) => i !== at);
+      return true;
+  }
+}
+
+/** Pin message `id` of room `roomId` (`pin`), or unpin it: `PUT` or `DELETE
+ * /messages/{id}/pin`. Shown when the server says yes (its event, when it comes, dates
+ * the pin as the server has it); a refusal in the banner, in the server's words. */
+async function setPinned(roomId, id, pin) {
+  try {
+    await rest(pin ? "PUT" : "DELETE", pathOf("messages", id, "pin"), undefined, state.token);
+  } catch (error) {
+    const missing = noPins(error);
+    if (missing) state.pinsMissing = true;
+    showError(`${pin ? "Not pinned" : "Not unpinned"}: ${missing ? NO_PINS : describe(error)}`);
+    pinsChanged(roomId);
+    return;
+  }
+  const held = state.pins.get(roomId);
+  const message = heldMessage(id) ?? held?.list?.find((p) => p.message.id === id)?.message;
+  // Pinned already, it stays where it is (the server changed nothing, and sends nothing).
+  if (pin && isPinned(roomId, id)) return;
+  const pinned_at = new Date().toISOString();
+  pinEvent(
+    pin
+      ? { type: "message_pinned", room_id: roomId, message, pinned_by: state.me.id, pinned_at }
+      : { type: "message_unpinned", room_id: roomId, message_id: id },
+  );
+}
+
+/** Room `roomId`'s pins changed (or were fetched, or found missing): the *Pinned* count,
+ * the panel and the marks on the lines, if it is the room shown. */
+function pinsChanged(roomId) {
+  if (state.active !== `room:${roomId}`) return;
+  renderConversationHead(conversation(state.active)); // no Pin once the server has none
+  renderPins();
+  for (const line of $("messages").querySelectorAll(":scope > li.message")) {
+    showPinned(line, isPinned(roomId, line.dataset.id));
+  }
+}
+
+/** A line's mark (`Pinned`, hidden unless its line is), set by showPinned. */
+function pinMark() {
+  const mark = el("span", "pin-mark", "Pinned");
+  mark.hidden = true;
+  return mark;
+}
+
+/** A message's line marked pinned or not, its *Pin* button saying what a click does. */
+function showPinned(line, pinned) {
+  line.classList.toggle("pinned", pinned);
+  const mark = line.querySelector(".pin-mark");
+  if (mark) mark.hidden = !pinned;
+  const button = line.querySelector(".actions .pin");
+  if (button && button.textContent !== (pinned ? "Unpin" : "Pin")) {
+    replaceText(button, pinned ? "Unpin" : "Pin");
+  }
+}
+
+/** *Pinned (3)* and, when shown, the open room's pinned messages: newest pin first, each
+ * with its time, author and whole text, *Show* (the message in the conversation) and,
+ * for owners and moderators, *Unpin*. One Tab stop, as the other lists. */
+function renderPins() {
+  const conv = state.active && conversation(state.active);
+  const roomId = conv?.kind === "room" ? conv.id : null;
+  const list = roomId && pinsOf(roomId);
+  replaceText($("show-pins"), list ? `Pinned (${list.length})` : "Pinned");
+  if (!roomId || !state.pinsOpen) return;
+  const mayUnpin = moderates(state.roles.get(roomId)) && !state.pinsMissing;
+  const items = (list ?? []).map((pin) => pinItem(roomId, pin, mayUnpin));
+  const empty = state.pinsMissing ? NO_PINS : list ? "No pinned messages." : "Loading…";
+  fillList($("pin-list"), items, empty);
+}
+
+function pinItem(roomId, pin, mayUnpin) {
+  const { message } = pin;
+  const item = el("li", "pin");
+  item.dataset.key = `pin:${message.id}`;
+  const time = el("time", "time", whenText(message.created_at));
+  time.dateTime = message.created_at;
+  const name = userName(message.author);
+  const author = nameOf(name ?? "…", "author");
+  author.dataset.user = message.author;
+  if (name === undefined) lookUpUser(message.author);
+  const content = el("span", "content", message.content);
+  // Spaced: the line is also what a screen reader says with its buttons.
+  const about = el("span", "pin-message", [time, " ", author, " ", content]);
+  about.id = `pin-about:${message.id}`;
+  if (message.edited) about.append(el("span", "edited", "(edited)"));
+  item.append(about);
+  if (pin.pinned_by) {
+    const by = userName(pin.pinned_by);
+    const pinner = nameOf(by ?? "…", "author pinner");
+    pinner.dataset.user = pin.pinned_by;
+    if (by === undefined) lookUpUser(pin.pinned_by);
+    item.append(el("span", "hint", ["pinned by ", pinner, `, ${whenText(pin.pinned_at)}`]));
+  }
+  const buttons = [actionButton("Show", "show-pin", () => goToPinned(roomId, message.id))];
+  if (mayUnpin) {
+    buttons.push(actionButton("Unpin", "unpin", () => setPinned(roomId, message.id, false)));
+  }
+  // Said with the button: "Show, bob, 10:02, the text", not "Show" ten times.
+  for (const button of buttons) button.setAttribute("aria-describedby", about.id);
+  item.append(el("span", "pin-actions", buttons));
+  return item;
+}
+
+/** *Pinned* pressed: the panel shown or hidden. */
+function togglePins() {
+  state.pinsOpen = !state.pinsOpen;
+  replaceText($("pins-note"), "");
+  renderConversationHead(state.active && conversation(state.active));
+  renderPins();
+}
+
+/** *Show*: the pinned message's line, in the conversation, scrolled to and focused (older
+ * pages loaded until it is there, as far as the page holds messages); too far back, the
+ * panel says so (its whole text is in the panel). */
+async function goToPinned(roomId, id) {
+  const key = `room:${roomId}`;
+  const conv = conversation(key);
+  replaceText($("pins-note"), "");
+  while (state.active === key && !conv.ids.has(id) && conv.hasMore && conv.messages.length < KEEP) {
+    const before = conv.messages.length;
+    await loadHistory(conv, true);
+    if (conv.messages.length === before) break; // nothing more came (refused, or loading)
+  }
+  if (state.active !== key) return;
+  const line = messageNode(id);
+  if (!line) {
+    replaceText($("pins-note"), "That message is further back than the conversation shows.");
+    return;
+  }
+  line.scrollIntoView({ block: "center" });
+  line.focus();
+}
+
 // -- the message list from the keyboard ------------------------------------------------------
 
 /** The line whose buttons are in the Tab order (the one with the focus). */
@@ -1201,8 +1431,8 @@ function lineBeside(line, next) {
 
 /** The message list is one stop in the Tab order: Up and Down move between its lines
  * (Home, End: the first, the last), and on a line `E` edits it and `Delete` deletes it
- * where its buttons offer that, `R` opens the reaction picker; Tab goes on to the line's
- * buttons and reactions, then the message box. */
+ * where its buttons offer that, `R` opens the reaction picker, `P` pins or unpins it
+ * (moderators); Tab goes on to the line's buttons and reactions, then the message box. */
 function lineKeys(event) {
   if (event.target.closest("textarea, input") || event.altKey || event.ctrlKey || event.metaKey) {
     return;
@@ -1225,6 +1455,8 @@ function lineKeys(event) {
     Delete: () => press(".actions .delete"),
     r: () => press(".actions .react"),
     R: () => press(".actions .react"),
+    p: () => press(".actions .pin"),
+    P: () => press(".actions .pin"),
   }[event.key];
   if (!to) return;
   event.preventDefault();
@@ -1452,8 +1684,12 @@ function renderConversationHead(conv) {
   $("show-members").hidden = !inRoom;
   $("show-members").setAttribute("aria-expanded", String(Boolean(state.membersOpen)));
   $("members").hidden = !(inRoom && state.membersOpen);
+  $("show-pins").hidden = !inRoom;
+  $("show-pins").setAttribute("aria-expanded", String(Boolean(state.pinsOpen)));
+  $("pins").hidden = !(inRoom && state.pinsOpen);
   const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
   $("messages").classList.toggle("moderator", moderates(role));
+  $("messages").classList.toggle("pinner", moderates(role) && !state.pinsMissing);
   $("room-settings").hidden = !moderates(role);
   // The box stays usable while the connection is down (a server restarting, the
   // back-off up to 30 s): the focus stays in it and typing goes on; only sending waits.
@@ -1530,6 +1766,8 @@ function open(key) {
   $("member-list").replaceChildren();
   loadMembers();
   loadInvited();
+  if (conv.kind === "room") loadPins(conv.id);
+  renderPins();
   // Reopened after a reconnect, the focus stays where the user has it (a search being
   // typed, an edit in progress), unless the redraw lost it. Opened by the user, the
   // conversation is written in; on a touch screen its title takes the focus instead
@@ -1552,6 +1790,7 @@ function setRole(roomId, role) {
   if (state.active === `room:${roomId}`) {
     renderConversationHead(conversation(state.active));
     renderMembers(); // Remove buttons follow the role
+    renderPins(); // Unpin buttons too
     loadInvited(); // shown to owners and moderators
   }
 }
@@ -2099,6 +2338,7 @@ function forgetRoom(roomId) {
   state.roles.delete(roomId);
   state.conversations.delete(key);
   state.unread.delete(key);
+  state.pins.delete(roomId);
   forgetMentions(key);
   notificationsRead(key);
 }
@@ -2408,6 +2648,8 @@ async function authenticated(response) {
   // reactions may have been missed, in the open conversation (now) and in every other
   // one held (when next opened; not only the open one, whose copy alone was renewed).
   for (const conv of state.conversations.values()) conv.loaded = false;
+  state.pins = new Map(); // pinned and unpinned meanwhile: asked again when a room is opened
+  state.pinsMissing = false; // the server may have been upgraded
   const wanted = state.active ?? sessionStorage.getItem(OPEN_KEY) ?? resumed?.active;
   if (wanted && (wanted.startsWith("dm:") || state.rooms.has(wanted.slice(5)))) {
     open(wanted);
@@ -2474,6 +2716,9 @@ function forget() {
     invited: null,
     search: null,
     lookups: new Map(),
+    pins: new Map(),
+    pinsOpen: false,
+    pinsMissing: false,
   });
   closePicker();
   sessionStorage.removeItem(TOKEN_KEY);
@@ -2489,6 +2734,8 @@ function forget() {
   $("message-input").value = "";
   $("member-list").replaceChildren();
   $("invited-list").replaceChildren();
+  $("pin-list").replaceChildren();
+  replaceText($("pins-note"), "");
   $("session-list").replaceChildren();
   forgetAdministration();
   // A question about the account's room, the password's or the deletion's form (whose
@@ -3328,9 +3575,11 @@ function handleEvent(event) {
       break;
     case "message_edited":
       showEdited(event.message);
+      pinEvent(event);
       break;
     case "message_deleted":
       forgetMessage(event.message_id);
+      pinEvent(event);
       break;
     case "user_joined_room":
       state.users.set(event.user.id, event.user.username);
@@ -3410,6 +3659,10 @@ function handleEvent(event) {
         event.type === "reaction_added",
         true,
       );
+      break;
+    case "message_pinned":
+    case "message_unpinned":
+      pinEvent(event);
       break;
     default:
       break; // newer servers may add events
@@ -3779,7 +4032,8 @@ function wire() {
   $("skip").addEventListener("click", skipToMessageBox);
   const lists = ["invitation-list", "room-list", "public-list", "user-list", "member-list"];
   const admin = ["admin-user-list", "admin-room-list"];
-  for (const id of ["search-list", ...lists, "invited-list", "session-list", ...admin]) {
+  const panels = ["invited-list", "pin-list", "session-list"];
+  for (const id of ["search-list", ...lists, ...panels, ...admin]) {
     $(id).addEventListener("keydown", listKeys);
     $(id).addEventListener("focusin", () => oneTabStop($(id)));
   }
@@ -3794,6 +4048,14 @@ function wire() {
     e.preventDefault();
     toggleMembers();
     $("show-members").focus();
+  });
+  $("show-pins").addEventListener("click", togglePins);
+  // Esc in the pinned messages closes them, the focus back on *Pinned*.
+  $("pins").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || !state.pinsOpen) return;
+    e.preventDefault();
+    togglePins();
+    $("show-pins").focus();
   });
   $("search-form").addEventListener("submit", searchMessages);
   // With a filter set, the text may be left empty.

@@ -950,7 +950,7 @@ def test_own_messages_are_edited_and_deleted(server: ServerProcess, driver: webd
             {"role": "moderator"},
             token=accounts[1]["token"],
         )
-        wait_for(driver, lambda d: actions(d, theirs) == ["Delete", "React"])
+        wait_for(driver, lambda d: actions(d, theirs) == ["Delete", "React", "Pin"])
         press(driver, theirs, ".delete")
         confirm(driver)
         deleted = bob.wait_for(lambda m: m["type"] == "message_deleted")
