@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.python.failure import Failure
 
 from lairchat.client import commands as c
-from lairchat.client import reactions
+from lairchat.client import pins, reactions
 from lairchat.client.conversations import STILL_SENDING
 from lairchat.client.model import HOME, ConvKey, SearchResults
 from lairchat.client.net.errors import ServerError
@@ -722,3 +722,56 @@ class ActionsMixin:
             lambda r: None,
             "Could not take back the reaction" if remove else "Could not react",
         )
+
+    # -- pinned messages (lairchat.client.pins) -------------------------------------------
+
+    def _pin(self, action: c.Pin) -> None:
+        """Pin or unpin the message ``/pin N`` means (or the one chosen in ``/pins``);
+        the room's list changes with the event the server sends its members."""
+        message_id = action.message_id
+        if message_id is None:
+            kind = self.state.current[0]
+            if kind != "room":
+                no_room = (
+                    "A direct message has no pins" if kind == "dm" else "Open a room first (r)"
+                )
+                self.state.notify(no_room, "error")
+                return
+            msg = pins.nth_newest(self.state, action.n)
+            if msg is None:
+                self.state.notify(f"No message {action.n} here (1 is the newest)", "error")
+                return
+            message_id = msg.id
+        self.spawn(
+            self._send_pin(str(message_id), action.remove),
+            "Could not unpin" if action.remove else "Could not pin",
+        )
+
+    async def _send_pin(self, message_id: str, remove: bool) -> None:
+        await self._pin_route(self.api.unpin(message_id) if remove else self.api.pin(message_id))
+        self.state.notify("Unpinned" if remove else "Pinned")
+
+    def list_pins(self, room_id: str) -> None:
+        self.spawn(self._load_pins(room_id), "Could not list the pinned messages")
+
+    async def _load_pins(self, room_id: str) -> None:
+        try:
+            listed = await self._pin_route(self.api.pins(room_id))
+        except ServerError:
+            self._close_unloaded(room_id not in self.state.pins)
+            raise
+        pins.set_pins(self.state, room_id, listed)
+        people = {p.pinned_by for p in self.state.pins[room_id]}
+        people |= {str(p.message.author_id) for p in self.state.pins[room_id]}
+        self._learn_authors(HOME, people)
+
+    @staticmethod
+    async def _pin_route(request: Any) -> Any:
+        """``request``'s answer; a server without pins is said to be one
+        (:data:`~lairchat.client.pins.NO_PINS`) rather than shown its 404."""
+        try:
+            return await request
+        except ServerError as err:
+            if not pins.cannot_pin(err):
+                raise
+            raise ServerError(err.code, pins.NO_PINS, status=err.status) from None

@@ -36,6 +36,7 @@ from lairchat.client.ui.overlays import (
     InvitationsOverlay,
     MembersOverlay,
     PasswordOverlay,
+    PinsOverlay,
     RoomInvitationsOverlay,
     SearchOverlay,
     SessionsOverlay,
@@ -345,6 +346,17 @@ class App(ActionsMixin, RoomAdminMixin):
                 self._delete_last()
             case c.React(emoji=emoji, remove=remove):
                 self._react(emoji, remove)
+            case c.Pin():
+                self._pin(action)
+            case c.ShowPins():
+                if state.current[0] != "room":
+                    state.notify("Open a room first (r)", "error")
+                else:
+                    state.pins.pop(state.current[1], None)
+                    self.ui.open_overlay(PinsOverlay(self, state.current[1]))
+                    self.list_pins(state.current[1])
+            case c.RefreshPins(room_id=room_id):
+                self.list_pins(room_id)
             case c.RoomAdminAction():
                 self.room_admin(action)
             case _:

@@ -166,6 +166,27 @@ class React(Action):
 
 
 @dataclass(frozen=True)
+class Pin(Action):
+    """``/pin [N]`` (``/unpin [N]``: ``remove``) on the ``n``-th newest message of the
+    room shown, 1 the newest (lairchat.client.pins); from the ``/pins`` box, the
+    message chosen there (``message_id``)."""
+
+    n: int = 1
+    remove: bool = False
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowPins(Action):
+    """``/pins``: the room's pinned messages, newest pin first."""
+
+
+@dataclass(frozen=True)
+class RefreshPins(Action):
+    room_id: str
+
+
+@dataclass(frozen=True)
 class PanelMove(Action):
     step: int
 
@@ -421,6 +442,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/delete", "", "delete your last message here"),
     ("/react", "EMOJI", "react with EMOJI to the newest message here"),
     ("/unreact", "EMOJI", "take back your EMOJI from the newest message that has it"),
+    ("/pin", "[N]", "pin the newest message here, or the Nth newest (owners, moderators)"),
+    ("/unpin", "[N]", "unpin the newest message here, or the Nth newest (owners, moderators)"),
+    ("/pins", "", "the room's pinned messages, newest pin first"),
     ("/search", "TEXT", "find messages here holding TEXT (/search * TEXT: everywhere)"),
     (
         "/search",
@@ -513,6 +537,17 @@ def parse_input(text: str) -> Action | CommandError | None:
             if len(arg.split()) > 1:
                 return CommandError(f"Usage: {usage} (one emoji, no spaces)")
             return _needs(arg, usage) or React(arg, remove=name == "unreact")
+        case "pin" | "unpin":
+            # N counts back from the newest message shown: 1 (or nothing) is it.
+            if not arg:
+                return Pin(remove=name == "unpin")
+            if not (arg.isascii() and arg.isdigit()) or int(arg) < 1:
+                return CommandError(
+                    f"Usage: /{name} [N] (N: 1 the newest message, 2 the one before)"
+                )
+            return Pin(int(arg), remove=name == "unpin")
+        case "pins" | "pinned":
+            return ShowPins()
         case "search" | "find":
             # "* " (a star, then a space) asks for everywhere; "*ptr" is a query.
             everywhere = arg == "*" or arg.startswith(("* ", "*\t"))
@@ -719,6 +754,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Delete account", "gone for good, with your messages", ShowDeleteAccountForm()),
     ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
+    ("Pinned messages", "the room's pins; /pin [N], /unpin [N]", ShowPins()),
     ("Room topic", "/topic TEXT sets it, /topic - clears it", EnterInsert("/topic ")),
     ("Rename room", "/rename NAME (owners, moderators)", EnterInsert("/rename ")),
     ("Room settings", "private or public, member limit", ShowRoomInfo("settings")),

@@ -51,13 +51,13 @@ class ConversationsMixin:
         me = self.me
         return me is not None and author_id != me.id and mentions(content, me.username)
 
-    def _set_content(self, msg: ChatMessage, content: Any) -> None:
+    def set_content(self, msg: ChatMessage, content: Any) -> None:
         """A message's new text (an edit, a fresh copy in a history page): whether it
         mentions us goes with it."""
         msg.content = str(content)
         msg.mention = self.mentions_me(msg.author_id, msg.content)
 
-    def _from_wire(self, message: dict[str, Any], author_name: Any = None) -> ChatMessage:
+    def message_from_wire(self, message: dict[str, Any], author_name: Any = None) -> ChatMessage:
         """``author_name``: the event's ``author_username``, used only if it is a name
         (a list or a number there made every later redraw fail, freezing the screen)."""
         author_id = str(message.get("author", ""))
@@ -73,7 +73,7 @@ class ConversationsMixin:
             created_at=parse_time(message.get("created_at"), self.now_dt()),
             edited=bool(message.get("edited", False)),
         )
-        self._set_content(msg, message.get("content", ""))
+        self.set_content(msg, message.get("content", ""))
         msg.reactions = reactions.from_wire(message.get("reactions"), self.me and self.me.id)
         return msg
 
@@ -118,7 +118,7 @@ class ConversationsMixin:
             new = [m for m in fetched if str(m.get("id", "")) not in known]
             low = self._low_seq - len(new)
             for offset, raw in enumerate(new):
-                msg = self._from_wire(raw)
+                msg = self.message_from_wire(raw)
                 msg.seq = low + offset
                 conv.messages.append(msg)
             self._low_seq = low - 1
@@ -134,14 +134,14 @@ class ConversationsMixin:
             msg_id = str(raw.get("id", ""))
             existing = conv.find(msg_id) if msg_id in known else None
             if existing is not None:
-                self._set_content(existing, raw.get("content", existing.content))
+                self.set_content(existing, raw.get("content", existing.content))
                 existing.edited = bool(raw.get("edited", existing.edited))
                 if "reactions" in raw:  # the server's counts now, events included
                     existing.reactions = reactions.from_wire(
                         raw["reactions"], self.me and self.me.id
                     )
                 continue
-            msg = self._from_wire(raw)
+            msg = self.message_from_wire(raw)
             msg.seq = self._next_seq()
             if not self._replaces_own_line(conv, msg):
                 conv.messages.append(msg)
@@ -166,7 +166,7 @@ class ConversationsMixin:
         msg_id = str(message.get("id", ""))
         if conv.find(msg_id) is not None:
             return False
-        msg = self._from_wire(message, author_name)
+        msg = self.message_from_wire(message, author_name)
         msg.seq = self._next_seq()
         if self._replaces_own_line(conv, msg):
             self._sort(conv)
@@ -286,7 +286,7 @@ class ConversationsMixin:
         found = conv.find(str(message.get("id", ""))) if conv else None
         if conv is None or found is None:
             return False
-        self._set_content(found, message.get("content", found.content))
+        self.set_content(found, message.get("content", found.content))
         if not found.mention:  # counted no more (an edit adding one is not news)
             conv.mention_ids.discard(found.id or "")
         found.edited = True

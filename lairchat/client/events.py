@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lairchat.client import reactions
+from lairchat.client import pins, reactions
 from lairchat.client.model import TYPING_TTL, ConvKey, Member
 
 if TYPE_CHECKING:
@@ -35,11 +35,16 @@ def on_message_received(state: ClientState, event: dict[str, Any]) -> None:
 
 
 def on_message_edited(state: ClientState, event: dict[str, Any]) -> None:
-    state.edit_message(event.get("message") or {})
+    message = event.get("message") or {}
+    state.edit_message(message)
+    if isinstance(message, dict):
+        pins.edited(state, message)
 
 
 def on_message_deleted(state: ClientState, event: dict[str, Any]) -> None:
-    state.delete_message(str(event.get("message_id", "")))
+    message_id = str(event.get("message_id", ""))
+    state.delete_message(message_id)
+    pins.forget(state, message_id)
 
 
 def on_user_joined_room(state: ClientState, event: dict[str, Any]) -> list[FollowUp]:
@@ -271,6 +276,8 @@ HANDLERS: dict[str, Callable[[ClientState, dict[str, Any]], Any]] = {
     "invitation_received": on_invitation_received,
     "invitation_revoked": on_invitation_revoked,
     "messages_read": on_messages_read,
+    "message_pinned": pins.on_message_pinned,
+    "message_unpinned": pins.on_message_unpinned,
     "reaction_added": on_reaction_added,
     "reaction_removed": on_reaction_removed,
     "room_created": on_room_created,

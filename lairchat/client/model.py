@@ -24,6 +24,7 @@ __all__ = [
     "Member",
     "Notice",
     "PanelRow",
+    "Pin",
     "Reaction",
     "RoomInfo",
     "SearchResults",
@@ -164,6 +165,16 @@ class ChatMessage:
     mention: bool = False
     #: Its reactions, emoji in the order first used (lairchat.client.reactions).
     reactions: list[Reaction] = field(default_factory=list)
+
+
+@dataclass
+class Pin:
+    """One of a room's pinned messages (lairchat.client.pins): the message as history
+    gives it, who pinned it (a user id) and when."""
+
+    message: ChatMessage
+    pinned_by: str
+    pinned_at: datetime
 
 
 @dataclass

@@ -33,6 +33,7 @@ from lairchat.client.model import (
     Member,
     Notice,
     PanelRow,
+    Pin,
     RoomInfo,
     Screen,
     SearchResults,
@@ -110,6 +111,9 @@ class ClientState(ConversationsMixin):
         #: A room's pending invitations, for its owners and moderators (``I`` in the
         #: members box), by room id: absent until listed; whether older were left out.
         self.room_invitations: dict[str, tuple[list[Invitation], bool]] = {}
+        #: A room's pinned messages, newest pin first (``/pins``, lairchat.client.pins),
+        #: by room id: absent until listed.
+        self.pins: dict[str, list[Pin]] = {}
         #: The message search shown (``/search``), None when none is.
         self.search: SearchResults | None = None
         self.notices: list[Notice] = []
@@ -482,6 +486,7 @@ class ClientState(ConversationsMixin):
             if info.is_private:
                 del self.rooms[room_id]
         self.members.pop(room_id, None)
+        self.pins.pop(room_id, None)
         key = ("room", room_id)
         conv = self.conversations.pop(key, None)
         if conv is not None and self.current == key:

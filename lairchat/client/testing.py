@@ -165,6 +165,8 @@ class FakeApi:
         self.room_invitations_more = False
         self.history_pages: dict[tuple[str, str, str | None], tuple[list[Any], bool]] = {}
         self.members_list: dict[str, list[dict[str, Any]]] = {}
+        #: ``GET /rooms/{id}/pins`` by room id: the ``pins``.
+        self.pin_lists: dict[str, list[dict[str, Any]]] = {}
         #: ``GET /messages/search`` by (query, kind, target id, before): the body.
         self.search_pages: dict[tuple[str, str | None, str | None, str | None], Any] = {}
         #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``, and
@@ -314,6 +316,16 @@ class FakeApi:
 
     async def mark_read(self, kind: str, target_id: str, up_to: str) -> None:
         await self._answer("mark_read", kind, target_id, up_to)
+
+    async def pin(self, message_id: str) -> None:
+        await self._answer("pin", message_id)
+
+    async def unpin(self, message_id: str) -> None:
+        await self._answer("unpin", message_id)
+
+    async def pins(self, room_id: str) -> list[dict[str, Any]]:
+        await self._answer("pins", room_id)
+        return self.pin_lists.get(room_id, [])
 
     async def invite(self, room_id: str, user_id: str) -> dict[str, Any]:
         await self._answer("invite", room_id, user_id)

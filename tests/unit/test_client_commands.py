@@ -132,6 +132,7 @@ def test_every_listed_command_parses() -> None:
         "USER ROLE": "bob member",
         "TEXT": "t",
         "EMOJI": "👍",
+        "[N]": "2",
         "USER [DURATION] [REASON]": "bob 2h spam",
         "from:NAME since:DAY until:DAY": "from:bob since:2026-01-01 until:2026-01-31",
     }

@@ -370,6 +370,19 @@ class HttpApi:
         )
         await self.call("POST", "/api/v1/messages/read", body={"target": target, "up_to": up_to})
 
+    async def pin(self, message_id: str) -> None:
+        """Pin a room's message (lairchat's own: its owners and moderators)."""
+        await self.call("PUT", f"/api/v1/messages/{_seg(message_id)}/pin")
+
+    async def unpin(self, message_id: str) -> None:
+        await self.call("DELETE", f"/api/v1/messages/{_seg(message_id)}/pin")
+
+    async def pins(self, room_id: str) -> list[Any]:
+        """A room's pinned messages, newest pin first (lairchat's own)."""
+        data = await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}/pins")
+        listed = data.get("pins")
+        return listed if isinstance(listed, list) else []
+
     # -- invitations --------------------------------------------------------------------
 
     async def invite(self, room_id: str, user_id: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Boxes drawn over the current screen: help, invitations, members, sessions, a
-room's pending invitations, message search results, and "quit?".
+room's pending invitations, message search results, a room's pinned messages, and
+"quit?".
 
 Each one takes keys while open and sets ``done`` when it wants to close; the root
 view removes it then. Lists keep a selection index, and act on the selected item
@@ -14,6 +15,7 @@ from typing import Any
 import urwid
 
 from lairchat.client import commands as c
+from lairchat.client.model import Pin
 from lairchat.client.search import excerpt, filter_words
 from lairchat.client.state import ClientState
 from lairchat.client.timefmt import format_clock, parse_time
@@ -35,6 +37,7 @@ __all__ = [
     "Overlay",
     "PaletteOverlay",
     "PasswordOverlay",
+    "PinsOverlay",
     "RoomInvitationsOverlay",
     "SearchOverlay",
     "SessionsOverlay",
@@ -501,6 +504,115 @@ class SearchOverlay(_ListOverlay):
         elif key == "enter" and self.keys_found:
             self.done = True
             self.controller.dispatch(c.OpenConversation(self.keys_found[self.selected]))
+        return None
+
+
+class PinsOverlay(_ListOverlay):
+    """``/pins``: the room's pinned messages, newest pin first, each as its time and
+    author (as the conversation shows them), who pinned it when, and its first line;
+    Enter shows the one selected whole. Its owners and moderators unpin from here
+    (the server refuses the others, in its words). Kept up to date by the events
+    (lairchat.client.pins)."""
+
+    title = "Pinned messages"
+    height = 80
+    VIEW_KEYS = "j/k: scroll · Esc/Enter/b: back to the list · q: close"
+
+    def __init__(self, controller: Controller, room_id: str) -> None:
+        super().__init__(
+            controller, "j/k: select · Enter: read whole · x/Del: unpin · r: refresh · Esc/q: close"
+        )
+        self.room_id = room_id
+        self.listed: list[Pin] = []
+        self.list_body = self.frame.body
+        #: The message read whole (its id), None while the list is shown.
+        self.viewing: str | None = None
+        self.view = urwid.ListBox(urwid.SimpleFocusListWalker([]))
+        #: What the view shows: made again only when it changes, or every key (each
+        #: redraws the box) would scroll it back to its top.
+        self._whole: tuple[Any, ...] | None = None
+
+    @staticmethod
+    def _heading(state: ClientState, pin: Pin) -> list[Any]:
+        """``12:03 alice · pinned by bob 12:05``: the message's line head, as in the
+        conversation, and who pinned it when."""
+        now = state.now_dt()
+        msg = pin.message
+        by = f"{' (edited)' if msg.edited else ''} · pinned by {state.username_of(pin.pinned_by)}"
+        return [
+            ("time", format_clock(msg.created_at, now)),
+            " ",
+            ("author", state.username_of(msg.author_id)),
+            ("hint", f"{by} {format_clock(pin.pinned_at, now)}"),
+        ]
+
+    def update(self, state: ClientState) -> None:
+        listed = state.pins.get(self.room_id)
+        self.listed = listed or []
+        room = state.title_of(("room", self.room_id))
+        self.box.set_title(f"Pinned in {room} ({len(self.listed)})")
+        shown = next((p for p in self.listed if p.message.id == self.viewing), None)
+        if shown is None:
+            self._show_list()
+        else:
+            self._show_whole(state, shown)
+        if listed is None:
+            self._set_items([("hint", "  (loading pinned messages…)")], [])
+            return
+        if not listed:
+            self._set_items([("hint", "  No pinned messages (/pin pins the newest)")], [])
+            return
+        items: list[Any] = []
+        selectable = []
+        for pin in listed:
+            selectable.append(len(items))
+            items.append([" ", *self._heading(state, pin)])
+            first, _, more = pin.message.content.partition("\n")
+            items.append(f"     {first}{' …' if more else ''}")
+        self._set_items(items, selectable)
+
+    def _show_list(self) -> None:
+        self.viewing = self._whole = None
+        if self.frame.body is not self.list_body:
+            self.frame.body = self.list_body
+            self.footer.set_text(("hint", self.keys))
+
+    def _show_whole(self, state: ClientState, pin: Pin) -> None:
+        head = self._heading(state, pin)
+        whole = (pin.message.id, pin.message.content, *map(str, head))
+        if whole != self._whole:
+            self._whole = whole
+            self.view.body[:] = [SafeText(head), urwid.Divider(), SafeText(pin.message.content)]
+            self.frame.body = self.view
+            self.footer.set_text(("hint", self.VIEW_KEYS))
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if self.viewing is not None:
+            return self._view_key(size, key)
+        if self._answer(key):
+            pass
+        elif key in ("esc", "q"):
+            self.done = True
+        elif self._move(key):
+            pass
+        elif key == "r":
+            self.controller.dispatch(c.RefreshPins(self.room_id))
+        elif key == "enter" and self.listed:
+            self.viewing = self.listed[self.selected].message.id
+        elif key in ("x", "delete") and self.listed:
+            unpin = c.Pin(remove=True, message_id=self.listed[self.selected].message.id)
+            self._ask("Unpin the message selected?", unpin)
+        return None
+
+    def _view_key(self, size: tuple[int, ...], key: str) -> str | None:
+        mapped = {"j": "down", "k": "up"}.get(key, key)
+        if key == "q":
+            self.done = True
+        elif key in ("esc", "enter", "b"):
+            self.viewing = None
+        elif mapped in ("down", "up", "page down", "page up") and len(size) == 2:
+            inner = (max(1, size[0] - 2), max(1, size[1] - 3))  # borders and footer
+            self.view.keypress(inner, mapped)
         return None
 
 
