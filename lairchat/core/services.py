@@ -10,7 +10,6 @@ from twisted.internet import defer
 from lairchat.core.admin import AdminService
 from lairchat.core.auth import AuthService
 from lairchat.core.deletion import AccountDeletion
-from lairchat.core.export import DataExport
 from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
 from lairchat.core.messages import MessageService
@@ -40,7 +39,6 @@ class Core:
     typing: TypingService
     admin: AdminService
     deletion: AccountDeletion
-    export: DataExport
     limiter: RateLimiter
 
     @classmethod
@@ -74,7 +72,6 @@ class Core:
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),
             deletion=deletion,
-            export=DataExport(store, clock, deletion),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 

@@ -283,7 +283,11 @@ class ServerError extends Error {
  * or not; see DOT_SEGMENT.) */
 const pathOf = (...segments) => segments.map((s) => `/${encodeURIComponent(s)}`).join("");
 
-async function rest(method, path, body, token) {
+/** A request to `/api/v1${path}` whose answer is a success: its Response, the body not
+ * read yet. Otherwise a ServerError: the API's error, `http_<status>` for an answer
+ * without its envelope, `network` when the server cannot be reached, `stopped` when
+ * `signal` (an AbortSignal) aborted it. */
+async function fetchApi(method, path, body, token, signal) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -295,22 +299,32 @@ async function rest(method, path, body, token) {
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
       credentials: "omit",
+      signal,
     });
   } catch {
+    if (signal?.aborted) throw new ServerError({ code: "stopped", message: "Stopped." });
     throw new ServerError({ code: "network", message: "Cannot reach the server." });
   }
+  if (response.ok) return response;
   let data = null;
   try {
     data = await response.json();
   } catch {
     data = null;
   }
-  if (!response.ok) {
-    throw new ServerError(
-      data?.error ?? { code: `http_${response.status}`, message: `HTTP ${response.status}` },
-    );
+  throw new ServerError(
+    data?.error ?? { code: `http_${response.status}`, message: `HTTP ${response.status}` },
+  );
+}
+
+/** A request's answer, its JSON decoded (null for none); refused, fetchApi's error. */
+async function rest(method, path, body, token) {
+  const response = await fetchApi(method, path, body, token);
+  try {
+    return await response.json();
+  } catch {
+    return null;
   }
-  return data;
 }
 
 // -- the real-time connection ------------------------------------------------------------
@@ -2852,6 +2866,7 @@ async function sendForm(name, first, working, request, refused, keep = false) {
     return true;
   } catch (error) {
     if (state.token !== token) return false; // signed out meanwhile
+    if (error.code === "stopped") return false; // cancelled here (the dialog closed)
     if (Object.hasOwn(ENDED, error.code)) {
       signOut(error.code, error.message);
       return false;
@@ -2938,6 +2953,149 @@ function accountDeleted() {
   saveNotifySetting(false);
   renderNotifySetting();
   showLogin("Your account was deleted.");
+}
+
+// -- downloading one's data ---------------------------------------------------------------------
+
+/** What a server without the data export (the original, an older lairchat) is said to
+ * have. */
+const NO_EXPORT = "This server cannot export your data.";
+/** Whether a refusal of the export means the server has none: the original's bare 404
+ * (routeMissing), or an older lairchat's `not_found`, its answer for a path it does not
+ * serve (one with the export refuses with 401, 403 or 429 only). */
+const noExport = (error) => routeMissing(error) || error.code === "not_found";
+/** How a whole export ends: its last key (docs/protocols/HTTP.md). A server stopped
+ * midway ends the body without it; whitespace may follow. */
+const EXPORT_END = /"complete"\s*:\s*true\s*}\s*$/;
+/** The bytes of the body's end read to find EXPORT_END. */
+const EXPORT_TAIL = 64;
+/** How long a saved file's object URL is kept: the browser reads it after the click. */
+const SAVED_URL_MS = 60_000;
+
+/** The download under way (its AbortController), aborted when the dialog closes. */
+let exporting = null;
+
+/** *Download my data*: the dialog says what the file holds and asks for the password. */
+function openExportDialog() {
+  replaceText($("export-progress"), "");
+  openFormDialog("export", "export-password");
+}
+
+/** The export dialog closed (done, cancelled, Esc, signed out): a download under way
+ * stops (the server stops reading the database when the connection goes). */
+function exportDialogClosed() {
+  exporting?.abort();
+  exporting = null;
+  replaceText($("export-progress"), "");
+  formDialogClosed("export", "download-data");
+}
+
+/** `bytes` in the reader's words: "812 bytes", "1.4 MB". */
+function sizeText(bytes) {
+  const [unit, size] =
+    bytes < 1_000
+      ? ["byte", bytes]
+      : bytes < 1_000_000
+        ? ["kilobyte", bytes / 1_000]
+        : ["megabyte", bytes / 1_000_000];
+  return new Intl.NumberFormat(undefined, {
+    style: "unit",
+    unit,
+    unitDisplay: "long",
+    maximumFractionDigits: 1,
+  }).format(size);
+}
+
+/** The file's name: the server's (`Content-Disposition: attachment;
+ * filename="lairchat-export-alice-2026-12-07.json"`) when it is a plain one, else made
+ * here as the server makes it from `username` (ASCII letters, digits, `.`, `_` and `-`
+ * kept, anything else `_`, no leading dot) and `today` (a Date), in UTC. */
+function exportFileName(disposition, username, today) {
+  const given = /;\s*filename="([A-Za-z0-9][A-Za-z0-9._-]{0,200})"/i.exec(disposition ?? "");
+  if (given) return given[1];
+  const safe = String(username ?? "").replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "");
+  return `lairchat-export-${safe || "user"}-${today.toISOString().slice(0, 10)}.json`;
+}
+
+/** Hand `blob` to the browser as a download named `name`. */
+function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), SAVED_URL_MS);
+}
+
+/** `POST /users/me/export` with `body` (the password), aborted by `signal`. The body is
+ * read as it comes, never parsed and never made one string (a long history is hundreds
+ * of megabytes), `progress(bytes)` told as it grows; only a whole export (EXPORT_END)
+ * is saved, in the file the server names. Returns the file's name and size; throws
+ * the ServerError of fetchApi, or `export_cut_off` for a body that stopped short
+ * (the connection broken, or the server stopped, midway). */
+async function downloadExport(body, token, signal, progress) {
+  const response = await fetchApi("POST", "/users/me/export", body, token, signal);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      chunks.push(read.value);
+      size += read.value.length;
+      progress(size);
+    }
+  } catch {
+    if (signal.aborted) throw new ServerError({ code: "stopped", message: "Stopped." });
+    chunks.length = 0; // nothing of a broken export is kept
+  }
+  const file = new Blob(chunks, { type: "application/json" });
+  if (!EXPORT_END.test(await file.slice(-EXPORT_TAIL).text())) {
+    throw new ServerError({
+      code: "export_cut_off",
+      message: "The export was cut off before its end, so nothing was saved. Try again.",
+    });
+  }
+  const name = exportFileName(
+    response.headers.get("Content-Disposition"),
+    state.me?.username,
+    new Date(),
+  );
+  saveFile(file, name);
+  return { name, size };
+}
+
+/** Send the export dialog: the password taken out of its field as the request leaves,
+ * the bytes received shown as they come, the file saved when whole. Done, the dialog
+ * closes and a notice names the file; a refusal (a wrong password, counted by the
+ * login's lockout; the rate limit; an export already under way; a cut-off export; a
+ * server without the route) is shown in the dialog. */
+async function exportData(event) {
+  event.preventDefault();
+  const body = { password: $("export-password").value };
+  const token = state.token;
+  replaceText($("export-progress"), "");
+  exporting?.abort();
+  const controller = new AbortController();
+  exporting = controller;
+  let saved = null;
+  const done = await sendForm(
+    "export",
+    "export-password",
+    "Preparing your data…",
+    async (sent) => {
+      saved = await downloadExport(body, sent, controller.signal, (bytes) =>
+        replaceText($("export-progress"), `${sizeText(bytes)} received`),
+      );
+    },
+    (error) => `Data not downloaded: ${noExport(error) ? NO_EXPORT : describe(error)}`,
+  );
+  if (exporting === controller) exporting = null;
+  if (!done || state.token !== token) return;
+  $("export-dialog").close();
+  showNotice(`Your data is downloaded: ${saved.name} (${sizeText(saved.size)}).`);
 }
 
 // -- sessions ----------------------------------------------------------------------------------
@@ -4025,6 +4183,10 @@ function wire() {
   $("delete-form").addEventListener("submit", deleteAccount);
   $("delete-cancel").addEventListener("click", () => $("delete-dialog").close());
   $("delete-dialog").addEventListener("close", () => formDialogClosed("delete", "delete-account"));
+  $("download-data").addEventListener("click", openExportDialog);
+  $("export-form").addEventListener("submit", exportData);
+  $("export-cancel").addEventListener("click", () => $("export-dialog").close());
+  $("export-dialog").addEventListener("close", exportDialogClosed);
   $("show-sessions").addEventListener("click", openSessionsDialog);
   wireAdministration();
   $("sessions-close").addEventListener("click", () => $("sessions-dialog").close());

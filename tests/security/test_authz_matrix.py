@@ -187,8 +187,6 @@ ROWS: tuple[Row, ...] = (
     Row("update-me", "PATCH /api/v1/users/me", None, anywhere(EVERYONE)),
     # One's own account alone; the world's one admin is the last (docs/SECURITY.md).
     Row("delete-me", "DELETE /api/v1/users/me", None, anywhere(signed_in(OK, admin=DENIED))),
-    # One's own data alone, with one's password (docs/SECURITY.md, "Exporting one's data").
-    Row("export-me", "POST /api/v1/users/me/export", None, anywhere(EVERYONE)),
     Row("list-users", "GET /api/v1/users", "list_users", anywhere(EVERYONE)),
     Row("get-user", "GET /api/v1/users/{user_id}", "get_user", anywhere(EVERYONE)),
     # -- rooms ------------------------------------------------------------------------------------
@@ -235,6 +233,11 @@ ROWS: tuple[Row, ...] = (
     Row("react", "PUT /api/v1/messages/{message_id}/reactions/{emoji}", "add_reaction",
         rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
     Row("unreact", "DELETE /api/v1/messages/{message_id}/reactions/{emoji}", "remove_reaction",
+        rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
+    # ... the emoji in the query (``?emoji=..``): the same operations, the same rule.
+    Row("react-by-query", "PUT /api/v1/messages/{message_id}/reactions", None,
+        rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
+    Row("unreact-by-query", "DELETE /api/v1/messages/{message_id}/reactions", None,
         rooms(MEMBERS) | dm(signed_in(UNKNOWN_MESSAGE, member=OK))),
     # Our addition: a room's moderators pin, its members list; a DM has no pins (its
     # parties are told so, anyone else finds nothing: docs/HTTP.md, "Pinned messages").
@@ -333,6 +336,9 @@ def _http_actions() -> dict[str, HttpAction]:
     def reaction(w: Any, where: str) -> str:
         return f"/api/v1/messages/{w.messages[where]}/reactions/%F0%9F%91%8D"
 
+    def reaction_by_query(w: Any, where: str) -> str:
+        return f"/api/v1/messages/{w.messages[where]}/reactions?emoji=.."
+
     def login(w: Any, a: str, where: str) -> Reply:
         name = "nobody" if a == "anonymous" else a
         return call(w, a, "POST", "/api/v1/auth/login", {"identifier": name, "password": PASSWORD})
@@ -372,9 +378,6 @@ def _http_actions() -> dict[str, HttpAction]:
         ),
         "delete-me": lambda w, a, where: call(
             w, a, "DELETE", "/api/v1/users/me", {"password": PASSWORD}
-        ),
-        "export-me": lambda w, a, where: call(
-            w, a, "POST", "/api/v1/users/me/export", {"password": PASSWORD}
         ),
         "list-users": lambda w, a, where: call(w, a, "GET", "/api/v1/users"),
         "get-user": lambda w, a, where: call(w, a, "GET", f"/api/v1/users/{w.id('bystander')}"),
@@ -423,6 +426,8 @@ def _http_actions() -> dict[str, HttpAction]:
         ),
         "react": lambda w, a, where: call(w, a, "PUT", reaction(w, where)),
         "unreact": lambda w, a, where: call(w, a, "DELETE", reaction(w, where)),
+        "react-by-query": lambda w, a, where: call(w, a, "PUT", reaction_by_query(w, where)),
+        "unreact-by-query": lambda w, a, where: call(w, a, "DELETE", reaction_by_query(w, where)),
         "pin": lambda w, a, where: call(w, a, "PUT", f"/api/v1/messages/{w.messages[where]}/pin"),
         "unpin": lambda w, a, where: call(
             w, a, "DELETE", f"/api/v1/messages/{w.messages[where]}/pin"

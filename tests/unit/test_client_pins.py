@@ -217,3 +217,16 @@ def test_pins_outside_a_room(world: World) -> None:
     world.app.dispatch(c.parse_input("/pins"))
     assert world.notice() == "Open a room first (r)"
     assert world.app.ui.overlay is None
+
+
+def test_the_box_closes_when_the_room_goes(world: World) -> None:
+    """Found writing the box: a room deleted (or left) while its pins were shown
+    forgot them, and the box said "loading" for ever."""
+    world.api.pin_lists[ROOM] = [pinned(OLDER)]
+    in_room(world)
+    world.app.dispatch(c.parse_input("/pins"))
+    assert isinstance(world.app.ui.overlay, PinsOverlay)
+    event(world, {"type": "room_deleted", "room_id": ROOM, "room_name": "general"})
+    world.screen()
+    assert world.app.ui.overlay is None
+    assert ROOM not in world.state.pins

@@ -136,5 +136,61 @@ def test_reactions_count_against_the_general_allowance_only() -> None:
     assert tier_of(reaction, b"PUT") is None
     assert tier_of(reaction, b"DELETE") is None
     assert tier_of(b"/api/v1/messages/m1", b"DELETE") == "messaging"
-    assert tier_of(b"/api/v1/messages/m1/reactions", b"PUT") == "messaging"
+    # The emoji as a query parameter (``?emoji=..``): the same operations.
+    assert tier_of(b"/api/v1/messages/m1/reactions", b"PUT") is None
+    assert tier_of(b"/api/v1/messages/m1/reactions", b"DELETE") is None
+    assert tier_of(b"/api/v1/messages/m1/reactions/x/y", b"PUT") == "messaging"
     assert tier_of(b"/api/v1/messages/m1/other/x", b"PUT") == "messaging"
+
+
+def by_query(message_id: str, emoji: str | None) -> str:
+    """The collection path with the emoji as ``?emoji=``, percent-encoded."""
+    at = f"{MESSAGES}/{message_id}/reactions"
+    return at if emoji is None else f"{at}?emoji={quote(emoji, safe='')}"
+
+
+def test_dots_are_reactions_through_the_query(client: ApiClient, people, room) -> None:
+    """``.`` and ``..`` are emoji the server takes, but a path segment of either is a
+    dot segment that HTTP clients resolve away (``…/reactions/..`` leaves as
+    ``…/messages/{id}/``; found with the browser client, which sends them over the
+    real-time connection instead): no REST client could add or take back either.
+    The query form takes them, and any emoji, as the path form does: the same
+    answers, the same events, once."""
+    message = send(client, people["owner"], room_target(room))
+    member = people["member"].token
+    told = client.connect(people["owner"])
+    told.extended = True
+    for emoji in (".", "..", "👍"):
+        reply = client.put(by_query(message["id"], emoji), token=member)
+        assert (reply.status, reply.json) == (200, {"success": True}), reply
+    assert client.put(by_query(message["id"], ".."), token=member).status == 200  # a repeat
+    added = [e.payload["emoji"] for e in told.events if e.payload["type"] == "reaction_added"]
+    assert added == [".", "..", "👍"]
+    shown = history(client, people["member"], "room", room["id"])[0]["reactions"]
+    mine = [people["member"].id]
+    assert shown == [
+        {"emoji": e, "count": 1, "user_ids": mine, "me": True} for e in (".", "..", "👍")
+    ]
+    reply = client.delete(by_query(message["id"], ".."), token=member)
+    assert (reply.status, reply.json) == (200, {"success": True})
+    assert client.delete(path(message["id"], "👍"), token=member).status == 200  # path form
+    shown = history(client, people["member"], "room", room["id"])[0]["reactions"]
+    assert [r["emoji"] for r in shown] == ["."]
+
+
+def test_the_query_form_refuses_as_the_path_form(client: ApiClient, people, room) -> None:
+    message = send(client, people["owner"], room_target(room))
+    member = people["member"].token
+    for method in (client.put, client.delete):
+        for bad in (None, "", "a b", "x" * 33):
+            reply = method(by_query(message["id"], bad), token=member)
+            assert (reply.status, reply.code) == (400, "validation_failed"), bad
+            assert "emoji" in reply.error["message"], bad
+        twice = f"{by_query(message['id'], '.')}&emoji=."
+        assert (method(twice, token=member).status, "duplicate") == (400, "duplicate")
+        for missing in (NOBODY, "junk"):
+            reply = method(by_query(missing, "."), token=member)
+            assert (reply.status, reply.code) == (404, "message_not_found")
+        reply = method(by_query(message["id"], "."), token=people["outsider"].token)
+        assert (reply.status, reply.code) == (403, "not_room_member")
+        assert method(by_query(message["id"], ".")).status == 401

@@ -547,6 +547,10 @@ class PinsOverlay(_ListOverlay):
         ]
 
     def update(self, state: ClientState) -> None:
+        info = state.rooms.get(self.room_id)
+        if info is None or not info.is_member:  # left, kicked, or the room deleted
+            self.done = True
+            return
         listed = state.pins.get(self.room_id)
         self.listed = listed or []
         room = state.title_of(("room", self.room_id))

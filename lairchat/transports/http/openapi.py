@@ -299,8 +299,8 @@ def errors(*pairs: tuple[int, list[str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, codes in pairs:
         key = str(status)
-        if key in out:
-            codes = out[key]["x-codes"] + codes
+        if key in out:  # each code once (a query's validation_failed and a body's, say)
+            codes = out[key]["x-codes"] + [c for c in codes if c not in out[key]["x-codes"]]
         out[key] = {**error_response(labels[status], codes), "x-codes": codes}
     return out
 
@@ -339,6 +339,36 @@ USER_ID = path_param("user_id", "User id")
 MESSAGE_ID = path_param("message_id", "Message id")
 INVITATION_ID = path_param("invitation_id", "Invitation id")
 SESSION_ID = path_param("session_id", "Session id")
+
+
+def _reaction_ops(emoji: dict, suffix: str) -> dict[str, Any]:
+    """Adding and taking back a reaction, the emoji given by ``emoji`` (the path's
+    segment, or the query's ``emoji``: the same operations)."""
+    also = " The same as with the emoji in the path." if suffix else ""
+    return {
+        "put": op(
+            f"addReaction{suffix}",
+            "React to a message (whoever reads its conversation)",
+            "messages",
+            SUCCESS,
+            params=(MESSAGE_ID, emoji),
+            fails=REACTION_FAILS,
+            description="lairchat's own. Idempotent: a reaction already there changes "
+            "nothing and announces nothing. At most 20 different emoji per message: a "
+            "21st new one is 400 `validation_failed`. Counts against the general rate "
+            f"limit only.{also}",
+        ),
+        "delete": op(
+            f"removeReaction{suffix}",
+            "Take one's reaction back",
+            "messages",
+            SUCCESS,
+            params=(MESSAGE_ID, emoji),
+            fails=REACTION_FAILS,
+            description="lairchat's own. Idempotent: no reaction, nothing changes. "
+            f"Counts against the general rate limit only.{also}",
+        ),
+    }
 
 
 def op(
@@ -411,72 +441,30 @@ CONVERSATION_FAILS = ((404, ["room_not_found", "user_not_found", "message_not_fo
 #: ``target_type`` in a query string.
 TARGET_KINDS = {"type": "string", "enum": ["room", "direct_message", "dm"]}
 DENIED = (403, ["permission_denied"])
-#: A reaction's path segment (lairchat.domain.reactions).
+#: What an emoji may be (lairchat.domain.reactions).
+EMOJI_RULE = (
+    "The emoji, percent-encoded UTF-8: at most 32 bytes in NFC, no "
+    "whitespace, control, format or invisible character but ZWJ and U+FE0E/U+FE0F"
+)
+#: A reaction's path segment.
 EMOJI = {
     "name": "emoji",
     "in": "path",
     "required": True,
-    "description": "The emoji, percent-encoded UTF-8: at most 32 bytes in NFC, no "
-    "whitespace, control, format or invisible character but ZWJ and U+FE0E/U+FE0F",
-    "schema": {"type": "string"},
+    "description": EMOJI_RULE,
+    "schema": STRING,
 }
+#: ... or its query parameter, which also carries ``.`` and ``..`` (dot segments, which
+#: HTTP clients resolve away in a path).
+EMOJI_QUERY = query_param(
+    "emoji", STRING, f"{EMOJI_RULE}; `.` and `..` too, which no path segment carries", True
+)
 REACTION_FAILS = ((404, ["message_not_found"]), NOT_MEMBER, (400, ["validation_failed"]))
 PIN_FAILS = (
     (404, ["message_not_found", "room_not_found"]),
     NOT_MEMBER,
     DENIED,
     (400, ["validation_failed"]),
-)
-
-
-def _array(items: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"type": "array", "items": items, "description": description}
-
-
-#: The answer of ``POST /api/v1/users/me/export`` (lairchat.core.export), keys in order.
-DATA_EXPORT = obj(
-    {
-        "format": {"type": "string", "enum": ["lairchat-export"]},
-        "version": {"type": "integer", "enum": [1]},
-        "exported_at": TS,
-        "user": ref("User"),
-        "sessions": _array(ref("SessionListing"), "Every session kept, expired ones until pruned"),
-        "rooms": _array(
-            obj({"room": ref("Room"), "membership": ref("Membership")}),
-            "The rooms the caller is a member of",
-        ),
-        "invitations": _array(
-            ref("EnrichedInvitation"), "Sent or received, in any status still kept"
-        ),
-        "read_markers": _array(
-            obj(
-                {
-                    "target": ref("MessageTarget"),
-                    "last_read_message_id": {
-                        **UUID,
-                        "nullable": True,
-                        "description": "Where the marker stands; null once that message is gone",
-                    },
-                    "updated_at": TS,
-                }
-            ),
-            "The caller's read markers, a DM's target naming the other party",
-        ),
-        "reactions": _array(
-            obj({"message_id": UUID, "emoji": STRING, "created_at": TS}),
-            "The caller's own reactions",
-        ),
-        "messages": _array(
-            ref("HistoryMessage"),
-            "Every message the caller wrote (rooms and DMs) and every DM they received, "
-            "oldest first, as history shows them",
-        ),
-        "complete": {
-            "type": "boolean",
-            "enum": [True],
-            "description": "Written last: a body without it was cut off",
-        },
-    }
 )
 
 
@@ -620,23 +608,6 @@ def _paths() -> dict[str, Any]:
                 "clients find the messages gone when they next load history "
                 '(docs/SECURITY.md, "Deleting an account").',
             ),
-        },
-        "/api/v1/users/me/export": {
-            "post": op(
-                "exportMe",
-                "Download a copy of everything the server keeps about the caller (lairchat)",
-                "users",
-                DATA_EXPORT,
-                body=obj({"password": STRING}, required=[]),
-                fails=((401, ["invalid_credentials"]), (403, ["account_locked"])),
-                description="Needs the account's password, checked as `DELETE /users/me` "
-                "checks it (401 `invalid_credentials`, the login's lockout and rate "
-                "limit). One export at a time per user: another while one is being sent "
-                "is 429 `rate_limited` (`retry_after` 1). The body is streamed "
-                "(chunked) as a file to save (`Content-Disposition: attachment`); its "
-                'last key is `"complete":true`: a body without it was cut off '
-                '(docs/protocols/HTTP.md, "Exporting your data").',
-            )
         },
         "/api/v1/users": {
             "get": op(
@@ -961,30 +932,8 @@ def _paths() -> dict[str, Any]:
                 fails=((404, ["message_not_found"]), DENIED),
             ),
         },
-        "/api/v1/messages/{message_id}/reactions/{emoji}": {
-            "put": op(
-                "addReaction",
-                "React to a message (whoever reads its conversation)",
-                "messages",
-                SUCCESS,
-                params=(MESSAGE_ID, EMOJI),
-                fails=REACTION_FAILS,
-                description="lairchat's own. Idempotent: a reaction already there changes "
-                "nothing and announces nothing. At most 20 different emoji per message: a "
-                "21st new one is 400 `validation_failed`. Counts against the general rate "
-                "limit only.",
-            ),
-            "delete": op(
-                "removeReaction",
-                "Take one's reaction back",
-                "messages",
-                SUCCESS,
-                params=(MESSAGE_ID, EMOJI),
-                fails=REACTION_FAILS,
-                description="lairchat's own. Idempotent: no reaction, nothing changes. "
-                "Counts against the general rate limit only.",
-            ),
-        },
+        "/api/v1/messages/{message_id}/reactions/{emoji}": _reaction_ops(EMOJI, ""),
+        "/api/v1/messages/{message_id}/reactions": _reaction_ops(EMOJI_QUERY, "ByQuery"),
         "/api/v1/messages/{message_id}/pin": {
             "put": op(
                 "pinMessage",

@@ -42,10 +42,10 @@ MARK_READ = b"/api/v1/messages/read"
 SEARCH = b"/api/v1/messages/search"
 
 
-#: ... and reactions (``/api/v1/messages/{message_id}/reactions/{emoji}``) and pins
-#: (``/api/v1/messages/{message_id}/pin``): against the general allowance only, as
-#: their real-time commands (a reaction or a pin is a click, not a message;
-#: docs/protocols/HTTP.md, "Reactions" and "Pinned messages").
+#: ... and reactions (``/api/v1/messages/{message_id}/reactions/{emoji}``, and
+#: ``.../reactions?emoji=``) and pins (``/api/v1/messages/{message_id}/pin``): against
+#: the general allowance only, as their real-time commands (a reaction or a pin is a
+#: click, not a message; docs/protocols/HTTP.md, "Reactions" and "Pinned messages").
 MESSAGES_UNDER = b"/api/v1/messages/"
 REACTIONS = b"reactions"
 PIN = b"pin"
@@ -55,20 +55,20 @@ def is_click(path: bytes) -> bool:
     parts = path[len(MESSAGES_UNDER) :].split(b"/")
     if not path.startswith(MESSAGES_UNDER):
         return False
-    return (len(parts) == 3 and parts[1] == REACTIONS) or (len(parts) == 2 and parts[1] == PIN)
+    if len(parts) == 2:
+        return parts[1] in (REACTIONS, PIN)
+    return len(parts) == 3 and parts[1] == REACTIONS
 
 
 #: lairchat's own routes that check a password, as a login does: ``DELETE`` of
 #: these count against the ``auth`` allowance too (not ``GET``, which clients call
-#: often): the caller's account, and (an admin's) any account under this prefix;
-#: and the caller's data export (any method: it has only ``POST``).
+#: often): the caller's account, and (an admin's) any account under this prefix.
 ACCOUNT = b"/api/v1/users/me"
 ADMIN_USERS = b"/api/v1/admin/users/"
-EXPORT = b"/api/v1/users/me/export"
 
 
 def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
-    if path.startswith(b"/api/v1/auth/") or path == EXPORT:
+    if path.startswith(b"/api/v1/auth/"):
         return "auth"
     if method == b"DELETE" and (
         path == ACCOUNT or (path.startswith(ADMIN_USERS) and b"/" not in path[len(ADMIN_USERS) :])

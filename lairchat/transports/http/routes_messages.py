@@ -102,18 +102,33 @@ class MessageRoutes(RouteGroup):
     @route("PUT", "/api/v1/messages/{message_id}/reactions/{emoji}")
     async def add_reaction(self, request: Any, message_id: str, emoji: str) -> dict:
         """``emoji`` arrives percent-decoded (UTF-8) by the router."""
-        claims = self.claims(request)
-        wanted = path_id(message_id, "message_not_found")
-        user = await self.caller(claims)
-        await self.core.reactions.add(user, wanted, emoji)
-        return {"success": True}
+        return await self._reaction(request, message_id, emoji, added=True)
 
     @route("DELETE", "/api/v1/messages/{message_id}/reactions/{emoji}")
     async def remove_reaction(self, request: Any, message_id: str, emoji: str) -> dict:
+        return await self._reaction(request, message_id, emoji, added=False)
+
+    @route("PUT", "/api/v1/messages/{message_id}/reactions")
+    async def add_reaction_by_query(self, request: Any, message_id: str) -> dict:
+        """The emoji as ``?emoji=``: ``.`` and ``..`` too, which a path segment
+        cannot carry (HTTP clients resolve dot segments away, even percent-encoded)."""
+        return await self._reaction(request, message_id, None, added=True)
+
+    @route("DELETE", "/api/v1/messages/{message_id}/reactions")
+    async def remove_reaction_by_query(self, request: Any, message_id: str) -> dict:
+        return await self._reaction(request, message_id, None, added=False)
+
+    async def _reaction(
+        self, request: Any, message_id: str, emoji: str | None, added: bool
+    ) -> dict:
+        """Add or take back the caller's ``emoji`` (None: the query's ``emoji``)."""
         claims = self.claims(request)
         wanted = path_id(message_id, "message_not_found")
+        if emoji is None:
+            emoji = Query(request).text("emoji")
         user = await self.caller(claims)
-        await self.core.reactions.remove(user, wanted, emoji)
+        change = self.core.reactions.add if added else self.core.reactions.remove
+        await change(user, wanted, emoji)
         return {"success": True}
 
     @route("PUT", "/api/v1/messages/{message_id}/pin")
