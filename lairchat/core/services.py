@@ -10,6 +10,7 @@ from twisted.internet import defer
 from lairchat.core.admin import AdminService
 from lairchat.core.auth import AuthService
 from lairchat.core.deletion import AccountDeletion
+from lairchat.core.export import DataExport
 from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
 from lairchat.core.messages import MessageService
@@ -39,6 +40,7 @@ class Core:
     typing: TypingService
     admin: AdminService
     deletion: AccountDeletion
+    export: DataExport
     limiter: RateLimiter
 
     @classmethod
@@ -72,6 +74,7 @@ class Core:
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),
             deletion=deletion,
+            export=DataExport(store, clock, deletion),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 

@@ -312,6 +312,23 @@ class IAccountDeletionStore(Interface):
         while the user is in a room or created one."""
 
 
+class IExportStore(Interface):
+    """Reads for a user's data export (lairchat.core.export), each one short read."""
+
+    def export_rows(section, user_id, after, limit):
+        """``(items, last)``: the next ``limit`` rows naming the user in ``section``
+        (sessions, rooms, invitations, read_markers, reactions) after rowid ``after``,
+        and the last one's rowid."""
+
+    def message_seq_end():
+        """The last message's seq, 0 for none."""
+
+    def export_messages(user_id, after, end, scan, limit):
+        """``(messages, reached)``: the user's messages (written, or DMs received)
+        among seqs ``after`` to ``min(after + scan, end)``, at most ``limit``, oldest
+        first, and the seq the read reached."""
+
+
 class IStore(
     IUserStore,
     ISessionStore,
@@ -322,6 +339,7 @@ class IStore(
     IInvitationStore,
     IAdminStore,
     IAccountDeletionStore,
+    IExportStore,
 ):
     """Everything the services need from storage."""
 

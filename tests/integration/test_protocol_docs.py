@@ -1593,7 +1593,7 @@ def test_tcp_md_only_over_http_names_real_endpoints(openapi: dict[str, Any]) -> 
     server serves (its OpenAPI document), so the pointer cannot go stale."""
     text = section(TCP_MD, "6. Commands").split("**Only over HTTP**")[1].split("\n\n")[0]
     named = re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^`]+)`", text)
-    assert len(named) == 12
+    assert len(named) == 13
     for method, path in named:
         assert f"#### `{method} {path}`" in HTTP_MD, (method, path)
         assert method.lower() in openapi["paths"][path], (method, path)

@@ -275,7 +275,7 @@ def test_every_authenticated_route_refuses_forgeries(world: Any, name: str) -> N
         "session_id": world.account("bystander").session["id"],
         "emoji": "%F0%9F%91%8D",
     }
-    assert len(AUTHENTICATED_ROUTES) == 44
+    assert len(AUTHENTICATED_ROUTES) == 45
     for method, template in AUTHENTICATED_ROUTES:
         path = template.format(**ids)
         reply = world.api.request(method, path, {"content": "x"}, token=token)
@@ -419,3 +419,22 @@ def test_realtime_logout_closes_every_connection_of_the_session(world: Any) -> N
     assert tcp.closed and ws.closed and other.closed
     assert over_http(w, w.token("member")) == (401, "session_not_found")
     assert over_tcp(w, w.token("member")) == "session_not_found"
+
+
+@pytest.mark.parametrize("revoke", ["logout", "password-change", "ban"])
+def test_a_revoked_token_exports_nothing_even_with_the_password(world: Any, revoke: str) -> None:
+    """The data export asks for the password besides the token; a token whose session
+    ended (logged out, every session ended by a password change, a ban) gets the
+    session's 401 before the password is looked at, and no byte of the data."""
+    w = world
+    actor = "banned" if revoke == "ban" else "member"
+    token = w.token(actor)
+    if revoke == "logout":
+        logged_out(w)
+    elif revoke == "password-change":
+        change = {"current_password": PASSWORD, "new_password": "password2"}
+        other = second_session(w, actor)
+        assert w.api.post("/api/v1/auth/change-password", change, token=other).status == 200
+    reply = w.api.post("/api/v1/users/me/export", {"password": PASSWORD}, token=token)
+    assert (reply.status, reply.code) == (401, "session_not_found")
+    assert w.id(actor).encode() not in reply.body

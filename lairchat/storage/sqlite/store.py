@@ -1723,6 +1723,91 @@ class SQLiteStore:
 
         return self._write(_without_foreign_keys, txn)
 
+    # -- data export (lairchat.core.export) ---------------------------------------------
+
+    def export_rows(self, section: str, user_id: str, after: int, limit: int) -> defer.Deferred:
+        """The next ``limit`` rows of ``section`` (:data:`EXPORT_SECTIONS`) that name the
+        user, after the table rowid ``after``, in rowid order, in one short read (an
+        export reads a page at a time: a long read would keep the write-ahead log from
+        being reset). Fires with ``(items, last)``: ``last``, the page's last rowid."""
+        sql, convert = EXPORT_SECTIONS[section]
+
+        def txn(cur: sqlite3.Cursor) -> tuple[list[Any], int]:
+            rows = cur.execute(sql, (user_id, after, limit)).fetchall()
+            return [convert(row[1:]) for row in rows], rows[-1][0] if rows else after
+
+        return self._read(txn)
+
+    def message_seq_end(self) -> defer.Deferred:
+        """The last message's seq (0 for none): where an export's scan stops."""
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute("SELECT max(rowid) FROM messages").fetchone()[0] or 0
+
+        return self._read(txn)
+
+    def export_messages(
+        self, user_id: str, after: int, end: int, scan: int, limit: int
+    ) -> defer.Deferred:
+        """The user's messages (:data:`THEIRS`) with seqs after ``after`` among the next
+        ``scan`` seqs (none past ``end``), at most ``limit``, oldest first, in one
+        short read: no index finds a user's room messages (migration 004), so the
+        table is read by rowid ranges. Fires with ``(messages, reached)``: the seq up
+        to which the table has been read."""
+
+        def txn(cur: sqlite3.Cursor) -> tuple[list[Message], int]:
+            upto = min(after + scan, end)
+            rows = cur.execute(
+                f"SELECT {MESSAGE_COLS} FROM messages WHERE rowid > ?2 AND rowid <= ?3 "
+                f"AND {THEIRS} ORDER BY rowid LIMIT ?4",
+                (user_id, after, upto, limit),
+            ).fetchall()
+            found = [_message(row) for row in rows]
+            return found, found[-1].seq if len(found) == limit else upto
+
+        return self._read(txn)
+
+
+def _marker(row: tuple) -> tuple[Target, str | None, int]:
+    return Target("room" if row[0] == "room" else "dm", row[1]), row[2], row[3]
+
+
+#: An export's sections other than messages (:meth:`SQLiteStore.export_rows`): each a
+#: query of the rows naming the user ``?1`` after rowid ``?2``, at most ``?3``, with
+#: the rowid first, and what makes an item of the rest of a row. A read marker names
+#: the message it stands at by id (None once that message is gone).
+EXPORT_SECTIONS: dict[str, tuple[str, Callable[[tuple], Any]]] = {
+    "sessions": (
+        "SELECT rowid, id, user_id, created_at, expires_at, protocol, last_active_at, "
+        "ip_address, user_agent FROM sessions WHERE user_id = ?1 AND rowid > ?2 "
+        "ORDER BY rowid LIMIT ?3",
+        lambda row: Session(*row),
+    ),
+    "rooms": (
+        f"SELECT m.rowid, {ROOM_COLS}, m.role, m.joined_at, m.user_id FROM room_memberships m "
+        "JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?1 AND m.rowid > ?2 "
+        "ORDER BY m.rowid LIMIT ?3",
+        lambda row: (_room(row), Membership(row[0], row[10], room_role(row[8]), row[9])),
+    ),
+    "invitations": (
+        INVITATION_SELECT.replace("SELECT ", "SELECT i.rowid, ", 1)
+        + "WHERE (i.inviter_id = ?1 OR i.invitee_id = ?1) AND i.rowid > ?2 "
+        "ORDER BY i.rowid LIMIT ?3",
+        _invitation,
+    ),
+    "read_markers": (
+        "SELECT r.rowid, r.target_type, r.target_id, m.id, r.updated_at FROM read_markers r "
+        "LEFT JOIN messages m ON m.rowid = r.last_read_seq WHERE r.user_id = ?1 "
+        "AND r.rowid > ?2 ORDER BY r.rowid LIMIT ?3",
+        _marker,
+    ),
+    "reactions": (
+        "SELECT rowid, message_id, emoji, created_at FROM reactions WHERE user_id = ?1 "
+        "AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+        tuple,
+    ),
+}
+
 
 def _partly_numbered(messages: list[Message], stored: PartlyStored) -> list[int | Failure]:
     """Seqs for the messages of a batch stored without those whose authors' accounts

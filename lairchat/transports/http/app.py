@@ -21,6 +21,7 @@ from klein import Klein
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import server
+from twisted.web.resource import IResource
 
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError, already_logged
@@ -121,9 +122,11 @@ class HttpApi:
 
     @staticmethod
     def _endpoint(route: Route, handler: Callable) -> Callable:
-        async def endpoint(request: Any, **params: str) -> bytes:
+        async def endpoint(request: Any, **params: str) -> Any:
             request.lair_route = route.path
             answer = await handler(request, **params)
+            if IResource.providedBy(answer):
+                return answer  # a body it sends itself (streaming.StreamedBody)
             if isinstance(answer, Answer):
                 return json_body(request, answer.status, answer.body)
             return json_body(request, route.status, answer)

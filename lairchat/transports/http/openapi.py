@@ -468,6 +468,57 @@ PIN_FAILS = (
 )
 
 
+def _array(items: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"type": "array", "items": items, "description": description}
+
+
+#: The answer of ``POST /api/v1/users/me/export`` (lairchat.core.export), keys in order.
+DATA_EXPORT = obj(
+    {
+        "format": {"type": "string", "enum": ["lairchat-export"]},
+        "version": {"type": "integer", "enum": [1]},
+        "exported_at": TS,
+        "user": ref("User"),
+        "sessions": _array(ref("SessionListing"), "Every session kept, expired ones until pruned"),
+        "rooms": _array(
+            obj({"room": ref("Room"), "membership": ref("Membership")}),
+            "The rooms the caller is a member of",
+        ),
+        "invitations": _array(
+            ref("EnrichedInvitation"), "Sent or received, in any status still kept"
+        ),
+        "read_markers": _array(
+            obj(
+                {
+                    "target": ref("MessageTarget"),
+                    "last_read_message_id": {
+                        **UUID,
+                        "nullable": True,
+                        "description": "Where the marker stands; null once that message is gone",
+                    },
+                    "updated_at": TS,
+                }
+            ),
+            "The caller's read markers, a DM's target naming the other party",
+        ),
+        "reactions": _array(
+            obj({"message_id": UUID, "emoji": STRING, "created_at": TS}),
+            "The caller's own reactions",
+        ),
+        "messages": _array(
+            ref("HistoryMessage"),
+            "Every message the caller wrote (rooms and DMs) and every DM they received, "
+            "oldest first, as history shows them",
+        ),
+        "complete": {
+            "type": "boolean",
+            "enum": [True],
+            "description": "Written last: a body without it was cut off",
+        },
+    }
+)
+
+
 def _paths() -> dict[str, Any]:
     auth_response = ref("AuthResponse")
     return {
@@ -608,6 +659,23 @@ def _paths() -> dict[str, Any]:
                 "clients find the messages gone when they next load history "
                 '(docs/SECURITY.md, "Deleting an account").',
             ),
+        },
+        "/api/v1/users/me/export": {
+            "post": op(
+                "exportMe",
+                "Download a copy of everything the server keeps about the caller (lairchat)",
+                "users",
+                DATA_EXPORT,
+                body=obj({"password": STRING}, required=[]),
+                fails=((401, ["invalid_credentials"]), (403, ["account_locked"])),
+                description="Needs the account's password, checked as `DELETE /users/me` "
+                "checks it (401 `invalid_credentials`, the login's lockout and rate "
+                "limit). One export at a time per user: another while one is being sent "
+                "is 429 `rate_limited` (`retry_after` 1). The body is streamed "
+                "(chunked) as a file to save (`Content-Disposition: attachment`); its "
+                'last key is `"complete":true`: a body without it was cut off '
+                '(docs/protocols/HTTP.md, "Exporting your data").',
+            )
         },
         "/api/v1/users": {
             "get": op(

@@ -62,13 +62,15 @@ def is_click(path: bytes) -> bool:
 
 #: lairchat's own routes that check a password, as a login does: ``DELETE`` of
 #: these count against the ``auth`` allowance too (not ``GET``, which clients call
-#: often): the caller's account, and (an admin's) any account under this prefix.
+#: often): the caller's account, and (an admin's) any account under this prefix;
+#: and the caller's data export (any method: it has only ``POST``).
 ACCOUNT = b"/api/v1/users/me"
 ADMIN_USERS = b"/api/v1/admin/users/"
+EXPORT = b"/api/v1/users/me/export"
 
 
 def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
-    if path.startswith(b"/api/v1/auth/"):
+    if path.startswith(b"/api/v1/auth/") or path == EXPORT:
         return "auth"
     if method == b"DELETE" and (
         path == ACCOUNT or (path.startswith(ADMIN_USERS) and b"/" not in path[len(ADMIN_USERS) :])

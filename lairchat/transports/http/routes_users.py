@@ -6,12 +6,27 @@ Privacy (ours): a user's email is shown to that user only; everyone else sees ``
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 from lairchat.core.ratelimit import address_key
+from lairchat.domain.errors import LairError
 from lairchat.domain.types import User
 from lairchat.transports.http.bodies import Query, json_body
+from lairchat.transports.http.responses import JSON_CONTENT_TYPE
 from lairchat.transports.http.routing import RouteGroup, path_id, route
+from lairchat.transports.http.streaming import StreamedBody
+
+#: What a username keeps in an export's file name: ASCII letters, digits, ``.``,
+#: ``_`` and ``-``; anything else (a quote, a slash, a letter of another script)
+#: becomes ``_``.
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_name(username: str) -> str:
+    """``username`` as a file name may hold it, never starting with a dot."""
+    return _UNSAFE.sub("_", username).lstrip(".") or "user"
 
 
 def seen_by(user: dict[str, Any], viewer_id: str) -> dict[str, Any]:
@@ -50,6 +65,30 @@ class UserRoutes(RouteGroup):
         source = address_key(self.proxies.client_of_request(request))
         await self.core.deletion.delete_own(user, password, source)
         return {"success": True}
+
+    @route("POST", "/api/v1/users/me/export")
+    async def export_me(self, request: Any) -> StreamedBody:
+        """Everything the server keeps about the caller, as one JSON file streamed
+        (lairchat.core.export; docs/protocols/HTTP.md), once their password is given
+        as for :meth:`delete_me`: a stolen token alone exports nothing."""
+        claims = self.claims(request)
+        password = json_body(request).opt_text("password")
+        user = await self.caller(claims)
+        source = address_key(self.proxies.client_of_request(request))
+        try:
+            export = await self.core.export.begin(user, claims.session_id, password, source)
+        except LairError as error:
+            if error.code == "rate_limited":
+                request.setHeader(b"Retry-After", b"1")
+            raise
+        day = time.strftime("%Y-%m-%d", time.gmtime(export.now))
+        headers = {
+            b"Content-Type": JSON_CONTENT_TYPE,
+            b"Content-Disposition": (
+                f'attachment; filename="lairchat-export-{safe_name(user.username)}-{day}.json"'
+            ).encode("ascii"),
+        }
+        return StreamedBody(export.pieces(), headers, export.close)
 
     @route("GET", "/api/v1/users")
     async def list_users(self, request: Any) -> dict:
