@@ -118,6 +118,12 @@ class Export:
             first = True
             yield opening + b',"' + name.encode() + b'":['
             async for items in pages:
+                if not items:
+                    # A range of the message table with none of theirs: a byte of
+                    # whitespace, so that a long scan of others' messages is not
+                    # taken by the client (or a proxy) for a stalled connection.
+                    yield b" "
+                    continue
                 encoded = b",".join(orjson.dumps(item) for item in items)
                 yield encoded if first else b"," + encoded
                 first = False
@@ -147,9 +153,11 @@ class Export:
             found, after = await self.store.export_messages(
                 self.user.id, after, end, self.service.scan, self.service.page
             )
-            if found:
-                reactions = await self.store.reactions_of([m.id for m in found], self.user.id)
-                yield HistoryPage(found, False, reactions=reactions).to_wire()["messages"]
+            if not found:
+                yield []
+                continue
+            reactions = await self.store.reactions_of([m.id for m in found], self.user.id)
+            yield HistoryPage(found, False, reactions=reactions).to_wire()["messages"]
 
     def _session(self, session: Session) -> dict[str, Any]:
         return session.to_listing(session.id == self.session_id)

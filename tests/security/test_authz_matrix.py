@@ -187,7 +187,7 @@ ROWS: tuple[Row, ...] = (
     Row("update-me", "PATCH /api/v1/users/me", None, anywhere(EVERYONE)),
     # One's own account alone; the world's one admin is the last (docs/SECURITY.md).
     Row("delete-me", "DELETE /api/v1/users/me", None, anywhere(signed_in(OK, admin=DENIED))),
-    # One's own data alone, with one's password (docs/SECURITY.md, "Exporting one's data").
+    # One's own data alone, with one's password (docs/SECURITY.md, "Exporting your data").
     Row("export-me", "POST /api/v1/users/me/export", None, anywhere(EVERYONE)),
     Row("list-users", "GET /api/v1/users", "list_users", anywhere(EVERYONE)),
     Row("get-user", "GET /api/v1/users/{user_id}", "get_user", anywhere(EVERYONE)),

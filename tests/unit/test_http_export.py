@@ -292,6 +292,25 @@ def test_the_body_is_read_and_written_a_page_at_a_time_as_the_client_takes_it(
     begin(client, alice).close()
 
 
+def test_a_long_read_of_others_messages_still_sends_bytes(
+    busy_alice: tuple[ApiClient, Any, list[str]],
+) -> None:
+    """carol has no message among the 14: each range of the table read is one byte of
+    whitespace (a connection that stays quiet for the whole scan of a large table
+    looks stalled to a client or a proxy), and the body still parses."""
+    client, _, reads = busy_alice
+    carol = client.register("carol")
+    export = begin(client, carol)
+    body = StreamedBody(export.pieces(), {}, export.close)
+    request = FakeRequest(pause_after_write=False)
+
+    body.render(request)
+
+    assert request.finished
+    assert request.written.count(b" ") == reads.count("export_messages") == 5
+    assert orjson.loads(b"".join(request.written))["messages"] == []
+
+
 def test_a_client_gone_mid_way_stops_the_export(
     busy_alice: tuple[ApiClient, Any, list[str]],
 ) -> None:
