@@ -47,10 +47,19 @@ def test_a_taken_port_is_one_line_with_no_traceback_and_no_pid_file_left(
     refusal = (
         f"LAIR_HTTP_PORT: Couldn't listen on 127.0.0.1:{port}: [Errno 98] Address already in use."
     )
-    log = logfile.read_text()
-    assert f"[lairchat.lifecycle.Listener#critical] {refusal}\n" in log
-    assert "Traceback" not in log
+    stopped_with_one_line(done, logfile, "lairchat.lifecycle.Listener", refusal, daemon)
     assert not pidfile.exists()
+
+
+def stopped_with_one_line(
+    done: subprocess.CompletedProcess, logfile: Path, logger: str, refusal: str, daemon: bool
+) -> None:
+    """A start that failed as a configuration error does: ``refusal`` once in the log,
+    critical, from ``logger``, with no traceback; status 2 and nothing printed in the
+    foreground, the line (cut at twistd's 100 bytes) printed by a daemon's parent."""
+    log = logfile.read_text()
+    assert f"[{logger}#critical] {refusal}\n" in log
+    assert "Traceback" not in log
     if daemon:
         assert (done.returncode, done.stdout) == (1, "")
         assert done.stderr == (
@@ -207,14 +216,4 @@ def test_a_database_the_uid_may_not_open_is_one_line(tmp_path: Path, daemon: boo
         timeout=60,
     )
     refusal = f"LAIR_DATABASE_URL: cannot open database '{database}': unable to open database file"
-    log = logfile.read_text()
-    assert f"[lairchat.lifecycle#critical] {refusal}\n" in log
-    assert "Traceback" not in log
-    if daemon:
-        assert (done.returncode, done.stdout) == (1, "")
-        assert done.stderr == (
-            f"An error has occurred: {refusal[:98].encode()!r}\n"
-            "Please look at log file for more information.\n"
-        )
-    else:
-        assert (done.returncode, done.stdout, done.stderr) == (2, "", "")
+    stopped_with_one_line(done, logfile, "lairchat.lifecycle", refusal, daemon)
