@@ -3013,7 +3013,7 @@ function sizeText(bytes) {
 function exportFileName(disposition, username, today) {
   const given = /;\s*filename="([A-Za-z0-9][A-Za-z0-9._-]{0,200})"/i.exec(disposition ?? "");
   if (given) return given[1];
-  const safe = String(username ?? "").replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "");
+  const safe = String(username ?? "").replace(/[^A-Za-z0-9._-]/gu, "_").replace(/^\.+/, "");
   return `lairchat-export-${safe || "user"}-${today.toISOString().slice(0, 10)}.json`;
 }
 

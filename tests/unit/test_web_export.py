@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from lairchat.transports.http.routes_users import safe_name
 from tests.unit import appjs
 from tests.unit.appjs import needs_node
 
@@ -235,3 +236,15 @@ def test_the_file_name_is_the_servers_only_when_it_is_plain() -> None:
 def test_sizes_are_said_in_words() -> None:
     sizes = appjs.run(["sizeText"], "(cases) => cases.map(sizeText)", [812, 1_400, 2_345_678])
     assert sizes == ["812 bytes", "1.4 kilobytes", "2.3 megabytes"]
+
+
+def test_the_name_made_here_is_the_one_the_server_makes() -> None:
+    """One rule in two languages (routes_users.safe_name): an astral character is one
+    ``_`` in both, not one per UTF-16 unit."""
+    names = ["alice", "al.ice", "..x", "...", "", "Émile\u202e", "a😀b", "a/b\\c", '"q"', "x-_9"]
+    made = appjs.run(
+        ["exportFileName"],
+        '(names) => names.map((n) => exportFileName(null, n, new Date("2026-12-07T12:00:00Z")))',
+        names,
+    )
+    assert made == [f"lairchat-export-{safe_name(n)}-2026-12-07.json" for n in names]
