@@ -18,12 +18,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from lairchat.testing import ServerProcess
-from lairchat.testing_clients import Message, TCPClient
+from lairchat.testing_clients import TCPClient
 from tests.integration import browser, test_web_client_browser
 from tests.integration.browser import rest, wait_for
 from tests.integration.test_web_client_browser import (
     FILLER,
-    PASSWORD,
     actions,
     errors_logged,
     inert,
@@ -34,6 +33,7 @@ from tests.integration.test_web_client_browser import (
     unique,
 )
 from tests.integration.test_web_client_keyboard import accessible, focus, focus_on, keys
+from tests.integration.test_web_client_reactions import account
 
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
@@ -53,12 +53,6 @@ SMALL = """return [...document.querySelectorAll('#conversation button')]
              .map((b) => [b.id || b.className || b.textContent, b.getBoundingClientRect()])
              .filter(([, r]) => r.width < 24 || r.height < 24)
              .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
-
-
-def account(client: TCPClient) -> Message:
-    client.hello(extended=True)
-    name = unique("user")
-    return client.ok("register", username=name, email=f"{name}@e.com", password=PASSWORD)
 
 
 def pins(chrome: webdriver.Chrome) -> list[dict[str, Any]]:
