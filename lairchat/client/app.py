@@ -23,6 +23,7 @@ from lairchat.client import commands as c
 from lairchat.client.actions import ActionsMixin
 from lairchat.client.bell import BELL_GAP, Bell
 from lairchat.client.config import ClientConfig, derive_http_url
+from lairchat.client.export import ExportFile
 from lairchat.client.net.errors import ServerError, unsupported
 from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Link, Opener
@@ -31,6 +32,7 @@ from lairchat.client.state import HOME, ClientState, ConvKey
 from lairchat.client.ui.overlays import (
     ConfirmDialog,
     DeleteAccountOverlay,
+    ExportOverlay,
     FormOverlay,
     HelpOverlay,
     InvitationsOverlay,
@@ -300,6 +302,10 @@ class App(ActionsMixin, RoomAdminMixin):
                     self.ui.open_overlay(DeleteAccountOverlay(self, state.me.username))
             case c.DeleteAccount():
                 self.spawn(self._delete_account(action))
+            case c.ShowExportForm(path=path, overwrite=overwrite):
+                self._open_export_form(path, overwrite)
+            case c.ExportData():
+                self.spawn(self._export(action))
             case c.Reconnect():
                 if self.link is not None:
                     self.link.reconnect_now()
@@ -445,6 +451,47 @@ class App(ActionsMixin, RoomAdminMixin):
         )
         if done and self.api.token in (token, None):
             self._signed_out("Your account was deleted", "success")
+
+    def _open_export_form(self, path: str, overwrite: bool) -> None:
+        """The password form of ``/export PATH``, unless PATH cannot be written to
+        (an existing file without ``/export!``): said at once, before a password."""
+        try:
+            ExportFile(path, overwrite).check()
+        except ServerError as err:
+            self.state.notify(f"Export not started: {err.describe()}", "error")
+            return
+        self.ui.open_overlay(ExportOverlay(self, path, overwrite))
+
+    async def _export(self, action: c.ExportData) -> None:
+        """``POST /users/me/export``, saved to the file as it arrives (ExportFile),
+        then how many bytes and messages; a cut-off export is an error and leaves no
+        file. A server without the route says so."""
+        target = ExportFile(action.path, action.overwrite)
+        done = await self._form_request(
+            ExportOverlay,
+            self._save_export(action.password, target),
+            "Export failed",
+            lambda err: (
+                "This server cannot export your data"
+                if unsupported(err.status, err.code)
+                else err.describe()
+            ),
+        )
+        if done:
+            self.state.notify(
+                f"Your data is saved in {target.path}: {target.size:,} bytes,"
+                f" {target.messages:,} messages",
+                "success",
+            )
+
+    async def _save_export(self, password: str, target: ExportFile) -> None:
+        try:
+            target.check()
+            await self.api.export_data(password, target.write)
+            target.finish()
+        except BaseException:
+            target.abort()
+            raise
 
     async def _form_request(
         self,

@@ -286,6 +286,25 @@ class ChangePassword(Action):
 
 
 @dataclass(frozen=True)
+class ShowExportForm(Action):
+    """``/export PATH``: the form that asks the password before the user's data is
+    saved to ``path`` (``/export!``: replacing the file there)."""
+
+    path: str
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class ExportData(Action):
+    """Save the user's data to ``path`` (``POST /users/me/export``). The password is
+    not in the ``repr``."""
+
+    path: str
+    overwrite: bool
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ShowDeleteAccountForm(Action):
     """Open the form that deletes the account (``/delete-account``)."""
 
@@ -454,6 +473,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/password", "", "change your password (ends your other sessions)"),
     ("/sessions", "", "list where you are signed in, and end a session"),
     ("/delete-account", "", "delete your account and its messages, for good"),
+    ("/export", "PATH", "save a copy of your data to the file PATH (/export! PATH: replace it)"),
     ("/topic", "[TEXT|-]", "show the room's topic, set it to TEXT, or clear it (-)"),
     ("/rename", "NAME", "rename the room shown (owners, moderators)"),
     ("/private", "on|off", "make the room invitation only, or public (owners, moderators)"),
@@ -569,6 +589,11 @@ def parse_input(text: str) -> Action | CommandError | None:
             # As /password: whatever follows is ignored; the form asks for the
             # password (masked) and the username again.
             return ShowDeleteAccountForm()
+        case "export" | "export!":
+            # The whole rest is the path (it may hold spaces); the form then asks
+            # for the password, masked.
+            usage = "/export PATH (/export! PATH replaces an existing file)"
+            return _needs(arg, usage) or ShowExportForm(arg, overwrite=name == "export!")
         case "topic":
             return _topic(arg)
         case "rename":
@@ -752,6 +777,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Change password", "ends your other sessions everywhere", ShowPasswordForm()),
     ("Sessions", "where you are signed in; end a session", ShowSessions()),
     ("Delete account", "gone for good, with your messages", ShowDeleteAccountForm()),
+    ("Export my data", "/export PATH: a copy of your data to a file", EnterInsert("/export ")),
     ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
     ("Pinned messages", "the room's pins; /pin [N], /unpin [N]", ShowPins()),

@@ -172,6 +172,14 @@ class FakeApi:
         #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``, and
         #: ``mentions`` with its own ``by_room`` and ``by_dm``).
         self.unread_counts: dict[str, Any] | None = None
+        #: ``POST /users/me/export``'s body, in the pieces it arrives in: a whole
+        #: export of two messages unless a test cuts it.
+        self.export_pieces: list[bytes] = [
+            b'{"format":"lairchat-export","version":1,"user":{"id":"u-me"},"messages":[',
+            b'{"id":"m1","author":"u-me","content":"one"},{"id":"m2","aut',
+            b'hor":"u-2","content":"\\"author\\":"}',
+            b'],"complete":true}',
+        ]
         #: ``GET /admin/stats``'s ``stats``.
         self.stats: dict[str, Any] = {
             "total_users": 12,
@@ -216,6 +224,11 @@ class FakeApi:
     async def delete_account(self, password: str) -> None:
         await self._answer("delete_account", password)
         self.token = None  # the server ended every session of the account
+
+    async def export_data(self, password: str, write: Any) -> None:
+        await self._answer("export_data", password)
+        for piece in self.export_pieces:
+            write(piece)
 
     async def sessions(self) -> tuple[list[dict[str, Any]], bool]:
         await self._answer("sessions")

@@ -1,7 +1,9 @@
 """A user's data export on a real server (docs/protocols/HTTP.md, ``POST
 /api/v1/users/me/export``): a user with a few thousand messages among many more of
 others' gets every one of theirs, oldest first, in a chunked body read a piece at a
-time, that parses and ends with ``"complete":true``."""
+time, that parses and ends with ``"complete":true``. Then the terminal client's own
+:class:`HttpApi` and :class:`ExportFile` on the test's reactor (pytest-twisted), as
+``/export PATH`` uses them (docs/CLIENT.md, "Downloading your data")."""
 
 from __future__ import annotations
 
@@ -9,10 +11,16 @@ import http.client
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
+import pytest_twisted
+from twisted.internet import reactor
 
+from lairchat.client.export import ExportFile
+from lairchat.client.net.errors import ServerError
+from lairchat.client.net.http import HttpApi
 from lairchat.testing import ServerProcess
 from lairchat.testing_clients import rest
 from tests.integration.test_sessions_live import PASSWORD, User, start
@@ -137,3 +145,27 @@ def test_a_wrong_password_gets_the_login_refusal(world: tuple[ServerProcess, dic
     status, _, pieces = export(server, token, "not-the-password")
     assert status == 401
     assert orjson.loads(b"".join(pieces))["error"]["code"] == "invalid_credentials"
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_terminal_client_saves_it_to_a_file(
+    world: tuple[ServerProcess, dict], tmp_path: Path
+) -> None:
+    server, w = world
+    api = HttpApi(server.url, reactor, timeout=30)
+    try:
+        await api.login(w["alice"].name, PASSWORD)
+        with pytest.raises(ServerError) as refused:
+            await api.export_data("not-the-password", ExportFile(str(tmp_path / "x")).write)
+        assert refused.value.code == "invalid_credentials"
+        target = ExportFile(str(tmp_path / "alice.json"))
+        await api.export_data(PASSWORD, target.write)
+        target.finish()
+    finally:
+        await api.close()
+    data = orjson.loads((tmp_path / "alice.json").read_bytes())
+    assert data["complete"] is True and data["user"]["id"] == w["alice"].id
+    assert target.messages == len(data["messages"]) >= ALICE + DMS
+    assert [m["id"] for m in data["messages"]][: ALICE + DMS] == w["alices"]
+    assert (tmp_path / "alice.json").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.json"]

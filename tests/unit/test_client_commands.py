@@ -135,6 +135,7 @@ def test_every_listed_command_parses() -> None:
         "[N]": "2",
         "USER [DURATION] [REASON]": "bob 2h spam",
         "from:NAME since:DAY until:DAY": "from:bob since:2026-01-01 until:2026-01-31",
+        "PATH": "~/lairchat-data.json",
     }
     for name, args, _ in c.COMMANDS:
         line = f"{name} {samples.get(args, '')}".strip()

@@ -10,13 +10,17 @@ codes (``unreachable``, ``timeout``, ``network_error``) with a readable message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from treq import collect
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.http import PotentialDataLoss
 
 from lairchat.client.net.codec import decode
 from lairchat.client.net.errors import ServerError, network_code
@@ -41,6 +45,50 @@ def _given(**fields: Any) -> dict[str, Any]:
     """A body of the fields that have a value: an absent field leaves the server's
     as it is (or its default), where a null one might not on another server."""
     return {key: value for key, value in fields.items() if value is not None}
+
+
+#: Seconds an export's body may go without a byte before it is taken for cut off
+#: (the server sends a space now and then while it reads: HTTP.md).
+EXPORT_IDLE = 60.0
+
+
+class _Stream(Protocol):
+    """A response body handed to ``write`` as it arrives; ``done`` fires at its end
+    (fails when the connection breaks first, when ``write`` fails, or after
+    :data:`EXPORT_IDLE` seconds without a byte)."""
+
+    def __init__(self, write: Callable[[bytes], None], done: Deferred, reactor: Any):
+        self.write = write
+        self.done: Deferred | None = done
+        self.idle = reactor.callLater(EXPORT_IDLE, self._stalled)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's name)
+        if self.done is None:
+            return
+        self.idle.reset(EXPORT_IDLE)
+        try:
+            self.write(data)
+        except BaseException:
+            self._end(Failure())
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
+        self._end(None if reason.check(ResponseDone, PotentialDataLoss) else reason)
+
+    def _stalled(self) -> None:
+        self._end(Failure(defer.TimeoutError(f"no data for {EXPORT_IDLE:.0f} s")))
+
+    def _end(self, failure: Failure | None) -> None:
+        if self.idle.active():
+            self.idle.cancel()
+        done, self.done = self.done, None
+        if done is None:
+            return
+        if failure is not None and self.transport is not None:
+            self.transport.stopProducing()
+        if failure is None:
+            done.callback(None)
+        else:
+            done.errback(failure)
 
 
 class HttpApi:
@@ -101,17 +149,27 @@ class HttpApi:
             kwargs["json"] = body
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.base_url + path
+        request = self._client.request(
+            method,
+            url,
+            headers=headers,
+            params=query or None,
+            timeout=self.timeout,
+            reactor=self._reactor,
+            **kwargs,
+        )
+        response = await self._network(request)
+        raw = await self._network(self._body(response))
+        status = int(response.code)
+        data = decode(raw) if raw else {}
+        if 200 <= status < 300:
+            return data if isinstance(data, dict) else {}
+        raise self._error(status, data, raw, response)
+
+    async def _network(self, step: Any) -> Any:
+        """Await one step of a request; its failures as ServerError codes."""
         try:
-            response = await self._client.request(
-                method,
-                url,
-                headers=headers,
-                params=query or None,
-                timeout=self.timeout,
-                reactor=self._reactor,
-                **kwargs,
-            )
-            raw = await self._body(response)
+            return await step
         except (CancelledError, defer.TimeoutError):
             raise ServerError(
                 "timeout", f"The server at {self.base_url} did not answer in {self.timeout:.0f} s"
@@ -124,11 +182,38 @@ class HttpApi:
             raise ServerError(
                 code, f"{verb} the server at {self.base_url} ({self._trust.reason(exc)})"
             ) from None
+
+    async def export_data(self, password: str, write: Callable[[bytes], None]) -> None:
+        """lairchat's ``POST /users/me/export`` (docs/protocols/HTTP.md): the body,
+        however large, handed to ``write`` a piece at a time as it arrives, never held
+        whole (the caller checks that it is whole: it ends with ``"complete":true``).
+        Refusals as :meth:`call`'s; a body that stops arriving for
+        :data:`EXPORT_IDLE` seconds, or whose connection breaks, is ``cut_off``."""
+        headers = {"Accept": ["application/json"], "Authorization": [f"Bearer {self.token}"]}
+        request = self._client.request(
+            "POST",
+            self.base_url + "/api/v1/users/me/export",
+            headers=headers,
+            json={"password": password},
+            timeout=self.timeout,
+            reactor=self._reactor,
+        )
+        response = await self._network(request)
         status = int(response.code)
-        data = decode(raw) if raw else {}
-        if 200 <= status < 300:
-            return data if isinstance(data, dict) else {}
-        raise self._error(status, data, raw, response)
+        if not 200 <= status < 300:
+            raw = await self._network(self._body(response))
+            raise self._error(status, decode(raw) if raw else {}, raw, response)
+        done: Deferred[None] = Deferred()
+        response.deliverBody(_Stream(write, done, self._reactor))
+        try:
+            await done
+        except ServerError:
+            raise
+        except Exception as exc:
+            raise ServerError(
+                "cut_off",
+                f"The export was cut off ({self._trust.reason(exc)}): nothing was saved, try again",
+            ) from None
 
     def _error(self, status: int, data: Any, raw: bytes, response: Any) -> ServerError:
         retry_after: int | None = None

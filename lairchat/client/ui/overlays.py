@@ -30,6 +30,7 @@ __all__ = [
     "DELETE_ACCOUNT_INTRO",
     "ConfirmDialog",
     "DeleteAccountOverlay",
+    "ExportOverlay",
     "FormOverlay",
     "HelpOverlay",
     "InvitationsOverlay",
@@ -805,6 +806,47 @@ class PasswordOverlay(FormOverlay):
             self._say("The new password and its confirmation differ: type them again")
         else:
             self._send("Changing the password…", c.ChangePassword(current, new))
+
+
+def export_intro(path: str) -> str:
+    """What the export form says (docs/SECURITY.md, "Exporting your data"): what the
+    file holds, and that whoever has it can read it all."""
+    return (
+        f"Your data is saved to {path}: your account with its email, your sessions"
+        " (with the addresses you signed in from), your rooms, invitations, read"
+        " markers and reactions, and every message you wrote or were sent directly."
+        " Whoever has the file can read all of it."
+    )
+
+
+class ExportOverlay(FormOverlay):
+    """``/export PATH``: the password (masked), then
+    :class:`~lairchat.client.commands.ExportData`. It stays open, saying so, while
+    the export is written."""
+
+    title = "Export your data"
+    width = 64
+    height = 14
+
+    def __init__(self, controller: Controller, path: str, overwrite: bool):
+        self.path = path
+        self.overwrite = overwrite
+        super().__init__(
+            controller,
+            export_intro(path),
+            [Field("Password", "*")],
+            "Enter: export · Esc: close (an export under way goes on)",
+        )
+
+    def _submit(self) -> None:
+        password = self.fields[0].edit.edit_text
+        if not password:
+            self._say("Please fill in: password")
+        else:
+            self._send(
+                "Exporting… (a large account takes a while)",
+                c.ExportData(self.path, self.overwrite, password),
+            )
 
 
 #: What the deletion form says before anything is typed (docs/SECURITY.md, "Deleting
