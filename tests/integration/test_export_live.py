@@ -169,3 +169,53 @@ async def test_the_terminal_client_saves_it_to_a_file(
     assert [m["id"] for m in data["messages"]][: ALICE + DMS] == w["alices"]
     assert (tmp_path / "alice.json").stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.json"]
+
+
+def test_a_server_stopped_mid_way_ends_the_body_without_complete(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """SIGTERM while an export of some 24 MiB waits on a client that stopped reading
+    (more than the sockets' buffers hold): the server stops, and what the client then
+    reads is cut off, without ``"complete"`` (docs/protocols/HTTP.md)."""
+    workdir = tmp_path_factory.mktemp("export-stopped")
+    first = start(workdir)
+    alice = User(first)
+    room = rest(first, "POST", "/api/v1/rooms", {"name": alice.name}, login(first, alice))[1]
+    first.stop()
+    db = sqlite3.connect(first.database)
+    db.executemany(
+        "INSERT INTO messages (id, author_id, target_type, target_id, content, created_at, "
+        "updated_at) VALUES (?, ?, 'room', ?, ?, ?, 0)",
+        [
+            (str(uuid.uuid4()), alice.id, room["room"]["id"], f"{n} " + "x" * 4_000, n)
+            for n in range(6_000)
+        ],
+    )
+    db.commit()
+    db.close()
+    server = start(workdir)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        connection.request(
+            "POST",
+            EXPORT,
+            orjson.dumps({"password": PASSWORD}),
+            {"Authorization": f"Bearer {login(server, alice)}", "Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        assert response.status == 200
+        received = response.read(64 * 1024)
+        server.stop()
+        try:
+            while piece := response.read(64 * 1024):
+                received += piece
+        except (http.client.IncompleteRead, ConnectionError) as cut:
+            received += getattr(cut, "partial", b"")
+        connection.close()
+    finally:
+        server.stop()
+    assert 64 * 1024 <= len(received) < 6_000 * 4_000
+    assert b'"complete"' not in received
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(received)
