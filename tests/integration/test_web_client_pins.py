@@ -55,6 +55,12 @@ SMALL = """return [...document.querySelectorAll('#conversation button')]
              .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
 
 
+#: The element (by id) wholly inside the window.
+IN_SIGHT = """const r = document.getElementById(arguments[0]).getBoundingClientRect();
+              return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight"""
+NO_PAGE_SCROLL = "return document.scrollingElement.scrollHeight <= innerHeight"
+
+
 def pins(chrome: webdriver.Chrome) -> list[dict[str, Any]]:
     """The pinned messages listed: each one's author, text, who pinned it, its buttons."""
     return chrome.execute_script(
@@ -186,11 +192,17 @@ def test_pins_listed_pinned_and_unpinned_live_and_from_the_keyboard(
         keys(driver, "p")
         assert focus(driver)["line"] == early
 
-        # On a phone, a finger can hit everything in the conversation, the panel too.
+        # On a phone, a finger can hit everything in the conversation, the panel too;
+        # a conversation longer than the screen does not scroll the page, and the message
+        # box stays in sight, with the panel open or not.
         driver.set_window_size(360, 740)
         wait_for(driver, lambda d: d.find_element(By.ID, "show-pins").is_displayed())
         assert driver.find_element(By.ID, "pin-list").is_displayed()
         assert driver.execute_script(SMALL) == []
+        for _ in range(2):
+            assert driver.execute_script(IN_SIGHT, "send")
+            assert driver.execute_script(NO_PAGE_SCROLL)
+            driver.find_element(By.ID, "show-pins").click()
         assert errors_logged(driver) == []
 
 
