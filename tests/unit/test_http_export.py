@@ -185,6 +185,8 @@ class FakeRequest:
         self.finished = False
         self.lost = False
         self.path = b"/api/v1/users/me/export"
+        #: None once the connection is lost, as Twisted's.
+        self.channel: Any = object()
         self._finish_waiters: list[Any] = []
 
     def setResponseCode(self, code: int) -> None:  # noqa: N802
@@ -224,8 +226,10 @@ class FakeRequest:
         from twisted.internet.error import ConnectionLost
         from twisted.python.failure import Failure
 
+        self.channel = None
         for d in self._finish_waiters:
             d.errback(Failure(ConnectionLost()))
+        self._finish_waiters = []
 
 
 @pytest.fixture
@@ -328,6 +332,23 @@ def test_a_client_gone_mid_way_stops_the_export(
     assert (len(request.written), len(reads)) == (written, read)
     assert not request.finished
     begin(client, alice).close()  # the turn was freed
+
+
+def test_a_client_gone_before_the_answer_begins_costs_nothing(
+    busy_alice: tuple[ApiClient, Any, list[str]],
+) -> None:
+    """The connection lost while the password was being checked: no read, no write,
+    no finish (Twisted refuses one then), and the turn is free."""
+    client, alice, reads = busy_alice
+    export = begin(client, alice)
+    body = StreamedBody(export.pieces(), {}, export.close)
+    request = FakeRequest()
+    request.gone()
+
+    body.render(request)
+
+    assert (request.code, request.written, reads, request.finished) == (None, [], [], False)
+    begin(client, alice).close()
 
 
 def test_a_failure_mid_way_cuts_the_body_off(

@@ -47,12 +47,7 @@ class StreamedBody(Resource):
         self._job: defer.Deferred | None = None
 
     def render(self, request: Any) -> Any:
-        request.setResponseCode(200)
-        for name, value in self.headers.items():
-            request.setHeader(name, value)
-        request.registerProducer(self, True)
         self._job = defer.Deferred.fromCoroutine(self._send(request))
-        request.notifyFinish().addErrback(lambda _: self.stopProducing())
         return server.NOT_DONE_YET
 
     # -- IPushProducer ----------------------------------------------------------------
@@ -75,6 +70,13 @@ class StreamedBody(Resource):
 
     async def _send(self, request: Any) -> None:
         try:
+            if request.channel is None:
+                return  # the client left while the answer was being prepared
+            request.setResponseCode(200)
+            for name, value in self.headers.items():
+                request.setHeader(name, value)
+            request.registerProducer(self, True)
+            request.notifyFinish().addErrback(lambda _: self.stopProducing())
             async for piece in self.pieces:
                 request.write(piece)
                 if self._paused is not None:
