@@ -1398,11 +1398,13 @@ function togglePins() {
 
 /** *Show*: the pinned message's line, in the conversation, scrolled to and focused (older
  * pages loaded until it is there, as far as the page holds messages); too far back, the
- * panel says so (its whole text is in the panel). */
+ * panel says so (its whole text is in the panel). On a phone, where the panel takes the
+ * conversation's place, the panel closes first. */
 async function goToPinned(roomId, id) {
   const key = `room:${roomId}`;
   const conv = conversation(key);
   replaceText($("pins-note"), "");
+  if (!displayed($("messages"))) togglePins(); // a phone shows the pins in its place
   while (state.active === key && !conv.ids.has(id) && conv.hasMore && conv.messages.length < KEEP) {
     const before = conv.messages.length;
     await loadHistory(conv, true);
@@ -1411,7 +1413,13 @@ async function goToPinned(roomId, id) {
   if (state.active !== key) return;
   const line = messageNode(id);
   if (!line) {
-    replaceText($("pins-note"), "That message is further back than the conversation shows.");
+    const far = "That message is further back than the conversation shows.";
+    if (state.pinsOpen) {
+      replaceText($("pins-note"), far);
+    } else {
+      showNotice(far); // the panel closed (a phone): said, the focus back on *Pinned*
+      $("show-pins").focus();
+    }
     return;
   }
   line.scrollIntoView({ block: "center" });
@@ -1701,6 +1709,7 @@ function renderConversationHead(conv) {
   $("show-pins").hidden = !inRoom;
   $("show-pins").setAttribute("aria-expanded", String(Boolean(state.pinsOpen)));
   $("pins").hidden = !(inRoom && state.pinsOpen);
+  $("conversation").classList.toggle("pins-shown", inRoom && state.pinsOpen); // phones: in turn
   const role = conv?.kind === "room" ? state.roles.get(conv.id) : undefined;
   $("messages").classList.toggle("moderator", moderates(role));
   $("messages").classList.toggle("pinner", moderates(role) && !state.pinsMissing);
@@ -3386,8 +3395,21 @@ function roomDeleted(roomId, name) {
 
 // -- administration ------------------------------------------------------------------------------
 
-/** The *Administration* panel's state: open or not, the users and rooms found. */
-const adminView = () => ({ open: false, users: null, usersMore: false, rooms: [], roomsFound: false });
+/** The *Administration* panel's state: open or not, the users and rooms found, the
+ * audit log's entries shown (null before its first answer; auditAsked numbers its asks,
+ * auditLoading says one is on its way). */
+const adminView = () => ({
+  open: false,
+  users: null,
+  usersMore: false,
+  rooms: [],
+  roomsFound: false,
+  audit: null,
+  auditMore: false,
+  auditMissing: false,
+  auditAsked: 0,
+  auditLoading: false,
+});
 let administration = adminView();
 /** The user the *Ban* dialog, and the one the *Delete the account* dialog, is for. */
 let banning = null;
@@ -3430,7 +3452,13 @@ function toggleAdmin() {
   }
   if (!displayed($("admin-panel"))) close();
   $("admin-heading").focus();
+  refreshAdmin();
+}
+
+/** The panel opened, or *Refresh*: the counts and the audit log's newest page asked for. */
+function refreshAdmin() {
   loadStats();
+  loadAudit(false);
 }
 
 /** The refusal of an administration request, in the panel's alert line. */
@@ -3671,17 +3699,114 @@ function renderAdminRooms() {
   fillList($("admin-room-list"), items, "No room found.");
 }
 
+// -- the audit log ---------------------------------------------------------------------------
+
+/** Entries asked for at a time (the terminal client's `/admin audit` shows as many). */
+const AUDIT_PAGE = 20;
+/** What a server without the audit log (the original, an older lairchat) is said to keep. */
+const NO_AUDIT = "This server keeps no audit log.";
+/** Whether a refusal of `GET /admin/audit` means the server has no such route: the
+ * original's bare 404 or 405 (routeMissing), an older lairchat's `not_found`. */
+const noAudit = (error) => routeMissing(error) || error.code === "not_found";
+
+/** What the entry's `action` (docs/protocols/HTTP.md, "Admin") is said as, before its
+ * subject's name; an action not listed here is shown as the server names it. */
+const AUDIT_ACTIONS = {
+  "user.ban": "banned",
+  "user.unban": "unbanned",
+  "user.delete": "deleted the account",
+  "user.set_role": "set the role of",
+  "user.create": "created the account",
+  "user.reset_password": "reset the password of",
+  "room.delete": "deleted the room",
+};
+
+/** An audit entry as one sentence, in parts (appendParts): when, who (a name at the time,
+ * set apart as names are, or the operator's command line), what, to whom, and its
+ * details: `7 Dec 2026, 04:31: admin banned alice until 8 Dec 2026, 04:31, reason
+ * “spam”`. Every name and detail is text, isolated (`bdi`): a reason saying `. bob
+ * deleted the room x` cannot pass for another entry. */
+function auditText(entry) {
+  const { actor = {}, subject = {} } = entry;
+  const details = { ...entry.details };
+  const who = actor.operator === true ? "The operator (command line)" : named(actor.username ?? actor.user_id ?? "?");
+  const what = AUDIT_ACTIONS[entry.action] ?? `${entry.action} ${subject.type ?? ""}`.trimEnd();
+  const parts = [`${whenText(entry.at)}: `, who, ` ${what} `, named(subject.name ?? subject.id ?? "?")];
+  if ("role" in details) parts.push(" to ", nameOf(String(details.role)));
+  if ("until" in details) parts.push(details.until ? ` until ${whenText(details.until)}` : " for good");
+  if (details.reason) parts.push(", reason “", nameOf(String(details.reason)), "”");
+  for (const [key, value] of Object.entries(details)) {
+    if (["role", "until", "reason"].includes(key)) continue;
+    parts.push(`, ${key}: `, nameOf(typeof value === "string" ? value : JSON.stringify(value)));
+  }
+  return parts;
+}
+
+/** The audit log's newest page (`GET /admin/audit`), or with `older` the page before the
+ * oldest entry shown (`before`, its id), added below. An answer to an ask overtaken by a
+ * later one (*Refresh* while *Older* is on its way) is dropped, and *Older* pressed while
+ * a page is on its way asks nothing (the same page twice). A server without the route
+ * says so in the list; another refusal is shown in the panel's alert line. */
+async function loadAudit(older) {
+  const shown = administration.audit ?? [];
+  const before = shown.at(-1)?.id;
+  if (older && (administration.auditLoading || !before)) return;
+  const token = state.token;
+  const asked = (administration.auditAsked += 1);
+  administration.auditLoading = true;
+  const query = new URLSearchParams({ limit: String(AUDIT_PAGE) });
+  if (older) query.set("before", before);
+  replaceText($("admin-audit-status"), "Asking the server…");
+  let answer = null;
+  let refused = null;
+  try {
+    answer = await rest("GET", `/admin/audit?${query}`, undefined, token);
+  } catch (error) {
+    refused = error;
+  }
+  if (state.token !== token || administration.auditAsked !== asked) return;
+  administration.auditLoading = false;
+  replaceText($("admin-audit-status"), "");
+  if (refused && noAudit(refused)) {
+    Object.assign(administration, { audit: [], auditMore: false, auditMissing: true });
+  } else if (refused) {
+    adminRefused(refused, "Audit log not read");
+    return;
+  } else {
+    const entries = Array.isArray(answer?.entries) ? answer.entries : [];
+    administration.audit = older ? [...shown, ...entries] : entries;
+    administration.auditMore = answer.has_more === true && entries.length > 0;
+    administration.auditMissing = false;
+  }
+  renderAudit();
+  // Read on from the first entry added (Tab then goes on to *Older*).
+  if (older) $("admin-audit-list").children[shown.length]?.focus();
+}
+
+function renderAudit() {
+  const entries = administration.audit;
+  const list = $("admin-audit-list");
+  const items = (entries ?? []).map((entry) => {
+    const item = el("li", null, auditText(entry));
+    item.tabIndex = -1; // focused by *Older*, not a stop in the Tab order
+    return item;
+  });
+  const none = administration.auditMissing ? NO_AUDIT : entries ? "Nothing recorded yet." : "";
+  list.replaceChildren(...(items.length ? items : [el("li", "empty", none)]));
+  showButton($("admin-audit-older"), administration.auditMore, () => list.lastElementChild);
+}
+
 /** Signed out: nothing of the administration, or of a room's dialogs, stays. */
 function forgetAdministration() {
   administration = adminView();
   roomEditing = roomDeleting = banning = deletingUser = null;
   roomsGone = new Set();
   for (const form of ["admin-user-form", "admin-room-form"]) $(form).reset();
-  for (const list of ["admin-stats", "admin-user-list", "admin-room-list"]) {
+  for (const list of ["admin-stats", "admin-user-list", "admin-room-list", "admin-audit-list"]) {
     $(list).replaceChildren();
   }
-  replaceText($("admin-status"), "");
-  replaceText($("admin-error"), "");
+  $("admin-audit-older").hidden = true;
+  for (const line of ["admin-status", "admin-error", "admin-audit-status"]) replaceText($(line), "");
   renderAdmin();
 }
 
@@ -4295,7 +4420,8 @@ function wireAdministration() {
     e.preventDefault();
     toggleAdmin();
   });
-  $("admin-refresh").addEventListener("click", loadStats);
+  $("admin-refresh").addEventListener("click", refreshAdmin);
+  $("admin-audit-older").addEventListener("click", () => loadAudit(true));
   $("admin-user-form").addEventListener("submit", findAdminUsers);
   $("admin-room-form").addEventListener("submit", findAdminRooms);
   $("ban-duration").addEventListener("change", banChoiceChanged);

@@ -55,8 +55,8 @@ SMALL = """return [...document.querySelectorAll('#conversation button')]
              .map(([name, r]) => `${name} ${r.width}x${r.height}`)"""
 
 
-#: The element (by id) wholly inside the window.
-IN_SIGHT = """const r = document.getElementById(arguments[0]).getBoundingClientRect();
+#: The element (a selector) wholly inside the window.
+IN_SIGHT = """const r = document.querySelector(arguments[0]).getBoundingClientRect();
               return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight"""
 NO_PAGE_SCROLL = "return document.scrollingElement.scrollHeight <= innerHeight"
 
@@ -192,17 +192,23 @@ def test_pins_listed_pinned_and_unpinned_live_and_from_the_keyboard(
         keys(driver, "p")
         assert focus(driver)["line"] == early
 
-        # On a phone, a finger can hit everything in the conversation, the panel too;
-        # a conversation longer than the screen does not scroll the page, and the message
-        # box stays in sight, with the panel open or not.
+        # On a phone the panel takes the conversation's place (a window's height is too
+        # little for both), and a finger can hit everything in it; Show gives the
+        # conversation back, the focus on the message. A conversation longer than the
+        # screen does not scroll the page, and the message box stays in sight.
         driver.set_window_size(360, 740)
         wait_for(driver, lambda d: d.find_element(By.ID, "show-pins").is_displayed())
-        assert driver.find_element(By.ID, "pin-list").is_displayed()
+        assert driver.execute_script(IN_SIGHT, "#pins")
+        assert not driver.find_element(By.ID, "messages").is_displayed()
         assert driver.execute_script(SMALL) == []
-        for _ in range(2):
-            assert driver.execute_script(IN_SIGHT, "send")
-            assert driver.execute_script(NO_PAGE_SCROLL)
-            driver.find_element(By.ID, "show-pins").click()
+        assert driver.execute_script(NO_PAGE_SCROLL)
+        focus_on(driver, "#pin-list button.show-pin")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: focus(d)["line"] == early)
+        assert driver.find_element(By.ID, "pins").get_attribute("hidden") is not None
+        assert driver.execute_script(IN_SIGHT, f'#messages li[data-id="{early}"]')
+        assert driver.execute_script(IN_SIGHT, "#send")
+        assert driver.execute_script(NO_PAGE_SCROLL)
         assert errors_logged(driver) == []
 
 
