@@ -3727,13 +3727,20 @@ const AUDIT_ACTIONS = {
  * “spam”`. Every name and detail is text, isolated (`bdi`): a reason saying `. bob
  * deleted the room x` cannot pass for another entry. */
 function auditText(entry) {
-  const { actor = {}, subject = {} } = entry;
+  const actor = entry.actor ?? {};
+  const subject = entry.subject ?? {};
   const details = { ...entry.details };
-  const who = actor.operator === true ? "The operator (command line)" : named(actor.username ?? actor.user_id ?? "?");
+  const who =
+    actor.operator === true
+      ? "The operator (command line)"
+      : named(actor.username ?? actor.user_id ?? "?");
   const what = AUDIT_ACTIONS[entry.action] ?? `${entry.action} ${subject.type ?? ""}`.trimEnd();
-  const parts = [`${whenText(entry.at)}: `, who, ` ${what} `, named(subject.name ?? subject.id ?? "?")];
+  const whom = named(subject.name ?? subject.id ?? "?");
+  const parts = [`${whenText(entry.at)}: `, who, ` ${what} `, whom];
   if ("role" in details) parts.push(" to ", nameOf(String(details.role)));
-  if ("until" in details) parts.push(details.until ? ` until ${whenText(details.until)}` : " for good");
+  if ("until" in details) {
+    parts.push(details.until ? ` until ${whenText(details.until)}` : " for good");
+  }
   if (details.reason) parts.push(", reason “", nameOf(String(details.reason)), "”");
   for (const [key, value] of Object.entries(details)) {
     if (["role", "until", "reason"].includes(key)) continue;
@@ -3754,13 +3761,12 @@ async function loadAudit(older) {
   const token = state.token;
   const asked = (administration.auditAsked += 1);
   administration.auditLoading = true;
-  const query = new URLSearchParams({ limit: String(AUDIT_PAGE) });
-  if (older) query.set("before", before);
+  const after = older ? `&before=${encodeURIComponent(before)}` : "";
   replaceText($("admin-audit-status"), "Asking the server…");
   let answer = null;
   let refused = null;
   try {
-    answer = await rest("GET", `/admin/audit?${query}`, undefined, token);
+    answer = await rest("GET", `/admin/audit?limit=${AUDIT_PAGE}${after}`, undefined, token);
   } catch (error) {
     refused = error;
   }
@@ -3773,9 +3779,11 @@ async function loadAudit(older) {
     adminRefused(refused, "Audit log not read");
     return;
   } else {
-    const entries = Array.isArray(answer?.entries) ? answer.entries : [];
+    const entries = (Array.isArray(answer?.entries) ? answer.entries : []).filter(
+      (entry) => typeof entry?.id === "string",
+    );
     administration.audit = older ? [...shown, ...entries] : entries;
-    administration.auditMore = answer.has_more === true && entries.length > 0;
+    administration.auditMore = answer?.has_more === true && entries.length > 0;
     administration.auditMissing = false;
   }
   renderAudit();
@@ -3806,7 +3814,9 @@ function forgetAdministration() {
     $(list).replaceChildren();
   }
   $("admin-audit-older").hidden = true;
-  for (const line of ["admin-status", "admin-error", "admin-audit-status"]) replaceText($(line), "");
+  for (const line of ["admin-status", "admin-error", "admin-audit-status"]) {
+    replaceText($(line), "");
+  }
   renderAdmin();
 }
 
