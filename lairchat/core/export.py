@@ -112,6 +112,7 @@ class Export:
             ("invitations", self._rows("invitations", Invitation.to_wire)),
             ("read_markers", self._rows("read_markers", _marker)),
             ("reactions", self._rows("reactions", _reaction)),
+            ("pins", self._rows("pins", _pin)),
             ("messages", self._messages()),
         ]
         for name, pages in sections:
@@ -175,6 +176,11 @@ def _marker(row: tuple[Target, str | None, int]) -> dict[str, Any]:
         "last_read_message_id": message_id,
         "updated_at": ts(updated_at),
     }
+
+
+def _pin(row: tuple[str, str, int]) -> dict[str, Any]:
+    room_id, message_id, pinned_at = row
+    return {"room_id": room_id, "message_id": message_id, "pinned_at": ts(pinned_at)}
 
 
 def _reaction(row: tuple[str, str, int]) -> dict[str, Any]:

@@ -317,7 +317,7 @@ class IExportStore(Interface):
 
     def export_rows(section, user_id, after, limit):
         """``(items, last)``: the next ``limit`` rows naming the user in ``section``
-        (sessions, rooms, invitations, read_markers, reactions) after rowid ``after``,
+        (sessions, rooms, invitations, read_markers, reactions, pins) after rowid ``after``,
         and the last one's rowid."""
 
     def message_seq_end():

@@ -29,6 +29,7 @@ KEYS = [
     "invitations",
     "read_markers",
     "reactions",
+    "pins",
     "messages",
     "complete",
 ]
@@ -66,6 +67,9 @@ def test_everything_kept_about_the_caller_in_order(client: ApiClient) -> None:
     assert invited.status == 201, invited
     declined = f"/api/v1/invitations/{invited.json['invitation']['id']}/decline"
     assert client.post(declined, token=alice.token).status == 200
+    assert client.put(f"/api/v1/messages/{last}/pin", token=alice.token).status == 200
+    assert client.put(f"/api/v1/messages/{first}/pin", token=alice.token).status == 200
+    assert client.delete(f"/api/v1/messages/{last}/pin", token=alice.token).status == 200
     second = client.login(alice)
 
     reply = client.post(EXPORT, {"password": PASSWORD}, token=alice.token)
@@ -95,6 +99,8 @@ def test_everything_kept_about_the_caller_in_order(client: ApiClient) -> None:
         (in_general, first)
     ]
     assert [(r["message_id"], r["emoji"]) for r in data["reactions"]] == [(first, "👍")]
+    assert [(p["room_id"], p["message_id"]) for p in data["pins"]] == [(general["id"], first)]
+    assert data["pins"][0]["pinned_at"] == "2023-11-14T22:13:20Z"
     assert [m["id"] for m in data["messages"]] == [first, to_bob, from_bob, last]
     history = client.get(
         "/api/v1/messages",
@@ -172,6 +178,15 @@ def test_the_file_name_holds_only_safe_characters() -> None:
 # -- streaming ------------------------------------------------------------------------
 
 
+class _Channel:
+    def __init__(self) -> None:
+        self.transport = self
+        self.aborted = False
+
+    def abortConnection(self) -> None:  # noqa: N802
+        self.aborted = True
+
+
 class FakeRequest:
     """What StreamedBody uses of a request, with a client that takes one piece and
     then pauses the producer (a full socket buffer), as Twisted would."""
@@ -186,7 +201,7 @@ class FakeRequest:
         self.lost = False
         self.path = b"/api/v1/users/me/export"
         #: None once the connection is lost, as Twisted's.
-        self.channel: Any = object()
+        self.channel: Any = _Channel()
         self._finish_waiters: list[Any] = []
 
     def setResponseCode(self, code: int) -> None:  # noqa: N802
@@ -268,7 +283,9 @@ def test_the_body_is_read_and_written_a_page_at_a_time_as_the_client_takes_it(
 ) -> None:
     client, alice, reads = busy_alice
     export = begin(client, alice)
-    body = StreamedBody(export.pieces(), {b"Content-Type": b"application/json"}, export.close)
+    body = StreamedBody(
+        export.pieces(), {b"Content-Type": b"application/json"}, export.close, task.Clock()
+    )
     request = FakeRequest()
 
     body.render(request)
@@ -305,7 +322,7 @@ def test_a_long_read_of_others_messages_still_sends_bytes(
     client, _, reads = busy_alice
     carol = client.register("carol")
     export = begin(client, carol)
-    body = StreamedBody(export.pieces(), {}, export.close)
+    body = StreamedBody(export.pieces(), {}, export.close, task.Clock())
     request = FakeRequest(pause_after_write=False)
 
     body.render(request)
@@ -320,7 +337,7 @@ def test_a_client_gone_mid_way_stops_the_export(
 ) -> None:
     client, alice, reads = busy_alice
     export = begin(client, alice)
-    body = StreamedBody(export.pieces(), {}, export.close)
+    body = StreamedBody(export.pieces(), {}, export.close, task.Clock())
     request = FakeRequest()
     body.render(request)
     body.resumeProducing()
@@ -334,6 +351,47 @@ def test_a_client_gone_mid_way_stops_the_export(
     begin(client, alice).close()  # the turn was freed
 
 
+def test_a_client_that_stops_reading_is_cut_off_and_frees_the_turn(
+    busy_alice: tuple[ApiClient, Any, list[str]],
+) -> None:
+    """A client that keeps its socket open and reads nothing held its connection, and
+    its user's one export, for as long as it liked (429 to every later export)."""
+    client, alice, reads = busy_alice
+    clock = task.Clock()
+    export = begin(client, alice)
+    body = StreamedBody(export.pieces(), {}, export.close, clock, stall=120)
+    request = FakeRequest()
+    body.render(request)
+    body.resumeProducing()  # it read once, then stopped
+    written, read = len(request.written), len(reads)
+
+    clock.advance(119)
+    assert not request.channel.aborted  # not yet
+    body.resumeProducing()  # it read again: the wait starts over
+    clock.advance(119)
+    assert not request.channel.aborted
+    written, read = len(request.written), len(reads)
+    clock.advance(1)
+
+    assert request.channel.aborted and not request.finished  # not a close: it would wait
+    body.resumeProducing()  # too late: nothing more is read or written
+    assert (len(request.written), len(reads)) == (written, read)
+    assert clock.getDelayedCalls() == []
+    begin(client, alice).close()  # the turn was freed
+
+
+def test_a_whole_export_leaves_no_timer(busy_alice: tuple[ApiClient, Any, list[str]]) -> None:
+    client, alice, _ = busy_alice
+    clock = task.Clock()
+    export = begin(client, alice)
+    body = StreamedBody(export.pieces(), {}, export.close, clock)
+    request = FakeRequest()
+    body.render(request)
+    while not request.finished:
+        body.resumeProducing()
+    assert clock.getDelayedCalls() == []
+
+
 def test_a_client_gone_before_the_answer_begins_costs_nothing(
     busy_alice: tuple[ApiClient, Any, list[str]],
 ) -> None:
@@ -341,7 +399,7 @@ def test_a_client_gone_before_the_answer_begins_costs_nothing(
     no finish (Twisted refuses one then), and the turn is free."""
     client, alice, reads = busy_alice
     export = begin(client, alice)
-    body = StreamedBody(export.pieces(), {}, export.close)
+    body = StreamedBody(export.pieces(), {}, export.close, task.Clock())
     request = FakeRequest()
     request.gone()
 
@@ -361,7 +419,7 @@ def test_a_failure_mid_way_cuts_the_body_off(
 
     client.core.store.export_messages = broken
     export = begin(client, alice)
-    body = StreamedBody(export.pieces(), {}, export.close)
+    body = StreamedBody(export.pieces(), {}, export.close, task.Clock())
     request = FakeRequest(pause_after_write=False)
     body.render(request)
 

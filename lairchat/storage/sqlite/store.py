@@ -1806,6 +1806,11 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[tuple], Any]]] = {
         "AND rowid > ?2 ORDER BY rowid LIMIT ?3",
         tuple,
     ),
+    "pins": (
+        "SELECT rowid, room_id, message_id, pinned_at FROM pins WHERE pinned_by = ?1 "
+        "AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+        tuple,
+    ),
 }
 
 

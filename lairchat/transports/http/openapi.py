@@ -505,6 +505,10 @@ DATA_EXPORT = obj(
             obj({"message_id": UUID, "emoji": STRING, "created_at": TS}),
             "The caller's own reactions",
         ),
+        "pins": _array(
+            obj({"room_id": UUID, "message_id": UUID, "pinned_at": TS}),
+            "The messages the caller pinned that are still pinned",
+        ),
         "messages": _array(
             ref("HistoryMessage"),
             "Every message the caller wrote (rooms and DMs) and every DM they received, "

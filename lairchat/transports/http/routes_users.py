@@ -88,7 +88,7 @@ class UserRoutes(RouteGroup):
                 f'attachment; filename="lairchat-export-{safe_name(user.username)}-{day}.json"'
             ).encode("ascii"),
         }
-        return StreamedBody(export.pieces(), headers, export.close)
+        return StreamedBody(export.pieces(), headers, export.close, self.core.export.clock)
 
     @route("GET", "/api/v1/users")
     async def list_users(self, request: Any) -> dict:
