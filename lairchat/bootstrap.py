@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from lairchat.core.audit import record
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.services import Core
 from lairchat.domain.errors import LairError
@@ -75,7 +76,8 @@ def ensure_admin(
                     " LAIR_ADMIN_PASSWORD is not its password: not promoted (if the"
                     f" account is yours: lairchat admin set-role {user.username} admin)"
                 )
-            result(core.users.set_role(user.id, "admin"))
+            entry = record(None, "user.set_role", user, clock.seconds(), role="admin")
+            result(core.users.set_role(user.id, "admin", entry))
             return f"existing account {user.username} promoted to admin"
         address = email or f"{username.lower()}@{DEFAULT_EMAIL_DOMAIN}"
         created = create_account(core, username, address, password, "admin")
@@ -91,9 +93,12 @@ def create_account(core: Core, username: str, email: str, password: str, role: s
     """Register an account for the operator (here, or ``lairchat admin create-user``):
     the same rules and argon2id hash as any registration, then ``role``. The session
     register() opens is deleted: nobody holds its token, and it would otherwise count
-    as a live session (e.g. in what a ban reports revoked)."""
+    as a live session (e.g. in what a ban reports revoked). Recorded in the audit
+    log, by the operator, once done."""
     created = result(core.auth.register(username, email, password))
     result(core.store.delete_session(created.session.id))
-    if role == "user":
-        return created.user
-    return result(core.users.set_role(created.user.id, role))
+    user = created.user
+    if role != "user":
+        user = result(core.users.set_role(user.id, role))
+    result(core.store.add_audit(record(None, "user.create", user, core.clock.seconds(), role=role)))
+    return user

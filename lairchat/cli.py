@@ -25,6 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import orjson
 from twisted.internet import defer
 
 import lairchat
@@ -38,7 +39,7 @@ from lairchat.config import (
     running_user,
     unreachable,
 )
-from lairchat.core import retention
+from lairchat.core import audit, retention
 from lairchat.core.admin import (
     BAN_HOURS_RULE,
     BAN_REASON_MAX,
@@ -48,6 +49,7 @@ from lairchat.core.admin import (
 from lairchat.core.deferreds import result, run_now
 from lairchat.core.deletion import WATCH_INTERVAL
 from lairchat.core.services import Core
+from lairchat.domain.audit import ACTIONS, AuditEntry
 from lairchat.domain.errors import LairError
 from lairchat.domain.hidden import one_line
 from lairchat.domain.timefmt import ts
@@ -204,7 +206,8 @@ def find_user(core: Core, username: str) -> Any:
 
 def cmd_set_role(core: Core, args: argparse.Namespace) -> str:
     user = find_user(core, args.username)
-    updated = result(core.users.set_role(user.id, args.role))
+    entry = audit.record(None, "user.set_role", user, core.clock.seconds(), role=args.role)
+    updated = result(core.users.set_role(user.id, args.role, entry))
     return f"{updated.username} is now {updated.role}"
 
 
@@ -279,7 +282,8 @@ def cmd_reset_password(core: Core, args: argparse.Namespace) -> str:
     given or generated, and every session of the user ended."""
     user = find_user(core, args.username)
     password = secrets.token_urlsafe(12) if args.generate else new_password(args)
-    sessions = result(core.auth.set_password(user.id, password))
+    entry = audit.record(None, "user.reset_password", user, core.clock.seconds())
+    sessions = result(core.auth.set_password(user.id, password, audit=entry))
     told = f"; the new password is {password}" if args.generate else ""
     return f"password of {user.username} reset{told}; {revoked(sessions)}"
 
@@ -291,17 +295,19 @@ def cmd_delete_user(core: Core, args: argparse.Namespace) -> str:
     memory and must tell them, finishes within seconds (DeletionWatcher). Without
     one, all of it, the database held meanwhile so that none starts halfway."""
     user = find_user(core, args.username)
+    now = core.clock.seconds()
+    entry = audit.record(None, "user.delete", user, now)
     try:
         held = lock.exclusive(core.store.path)
     except lock.DatabaseBusy:
-        sessions = result(core.store.begin_deletion(user.id, time.time()))
+        sessions = result(core.store.begin_deletion(user.id, now, audit=entry))
         return (
             f"deleting {user.username}: {revoked(sessions)}; the running server hands its"
             f" rooms over within {WATCH_INTERVAL:g} s, then erases its messages and the account"
         )
     with held:
         core.deletion.pause = pause_here
-        ended = result(core.deletion.delete(user.id, wait=True))
+        ended = result(core.deletion.delete(user.id, wait=True, audit=entry))
     return (
         f"deleted {user.username}: {ended} session(s) ended, its rooms handed over,"
         " its messages erased; the name is free"
@@ -310,8 +316,35 @@ def cmd_delete_user(core: Core, args: argparse.Namespace) -> str:
 
 def cmd_unban(core: Core, args: argparse.Namespace) -> str:
     user = find_user(core, args.username)
-    lifted = result(core.store.delete_ban(user.id))
+    lifted = result(core.admin.lift_ban(user, None))
     return f"unbanned {user.username}" if lifted else f"{user.username} was not banned"
+
+
+#: The most entries ``admin audit --limit`` prints.
+AUDIT_MOST = 100000
+
+
+def cmd_audit(core: Core, args: argparse.Namespace) -> str:
+    """The audit log, newest first, one entry a line; read from the database, so
+    with or without a server running. ``--user``: entries by or about the user of
+    that name, then (a deleted account's too)."""
+    entries, more = result(
+        audit.page(core.store, args.limit, action=args.action, name=args.user, largest=AUDIT_MOST)
+    )
+    lines = [audit_line(e) for e in entries] or ["(no entries)"]
+    if more:
+        lines.append(f"(older entries not shown: --limit more than {len(entries)})")
+    return "\n".join(lines)
+
+
+def audit_line(entry: AuditEntry) -> str:
+    """Time, actor, action, subject, details; what users and admins typed (names, a
+    ban's reason) with every control and invisible character shown as a mark."""
+    actor = "operator" if entry.actor_id is None else f"{entry.actor_name} ({entry.actor_id})"
+    subject = f"{entry.subject_type} {entry.subject_name} ({entry.subject_id})"
+    details = " ".join(f"{k}={orjson.dumps(v).decode()}" for k, v in entry.details.items())
+    line = f"{ts(entry.at)}  {actor}  {entry.action}  {subject}"
+    return one_line(f"{line}  {details}" if details else line)
 
 
 def cmd_migrate(path: str) -> str:
@@ -508,11 +541,21 @@ def older_than(text: str) -> int:
 DEFAULT_KEEP = 14
 
 
-def backups_kept(text: str) -> int:
-    """``--keep``: how many dated backups ``db backup --into`` leaves."""
-    if not text.strip().isdigit() or not 1 <= int(text) <= 100000:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 100000, got {text}")
-    return int(text)
+def count_to(most: int) -> Any:
+    """The parser of an option that counts, from 1 to ``most``."""
+
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not 1 <= int(text) <= most:
+            raise argparse.ArgumentTypeError(f"must be an integer from 1 to {most}, got {text}")
+        return int(text)
+
+    return parse
+
+
+#: ``--keep``: how many dated backups ``db backup --into`` leaves.
+backups_kept = count_to(100000)
+#: ``--limit``: how many entries ``admin audit`` prints.
+audit_limit = count_to(AUDIT_MOST)
 
 
 def ban_hours(text: str) -> float:
@@ -588,6 +631,17 @@ def parser() -> argparse.ArgumentParser:
     c = command(admin, "unban", "lift a ban")
     c.add_argument("username")
     c.set_defaults(run=cmd_unban)
+    c = command(admin, "audit", "show the admin audit log, newest first")
+    c.add_argument(
+        "--limit",
+        metavar="N",
+        type=audit_limit,
+        default=audit.DEFAULT_LIMIT,
+        help=f"at most N entries (default: {audit.DEFAULT_LIMIT})",
+    )
+    c.add_argument("--action", choices=ACTIONS, help="only this action")
+    c.add_argument("--user", metavar="NAME", help="only entries by or about the user named NAME")
+    c.set_defaults(run=cmd_audit)
 
     certs = groups.add_parser("certs", help="TLS certificates").add_subparsers(
         dest="command", required=True

@@ -64,6 +64,9 @@ class Config:
     # Messages older than this many days are deleted (lairchat.core.retention);
     # None: kept forever.
     message_retention_days: int | None = None
+    # Admin audit log entries older than this many days are deleted (lairchat.core.
+    # retention); None: kept forever.
+    audit_retention_days: int | None = 365
     # Always filled in by load_config; kept out of repr so it never lands in a log.
     jwt_secret: str = field(default="", repr=False)
     # One of LOG_LEVELS ("warn" is accepted and stored as "warning").
@@ -192,6 +195,15 @@ def _message_retention(raw: str) -> int | None:
         return retention_days(raw)
     except _Invalid as e:
         raise _Invalid(f"{e.expected}, or 0 or off to keep messages forever") from None
+
+
+def _audit_retention(raw: str) -> int | None:
+    if raw.strip() == "0":
+        return None
+    try:
+        return retention_days(raw)
+    except _Invalid as e:
+        raise _Invalid(f"{e.expected}, or 0 to keep the audit log forever") from None
 
 
 def _log_level(raw: str) -> str:
@@ -430,6 +442,10 @@ _SETTINGS: tuple[_Setting, ...] = (
              "LAIR_MESSAGE_RETENTION_DAYS", _message_retention,
              "Delete room and direct messages older than this many days (checked hourly);"
              " 0 or off keeps them forever. [default: off]"),
+    _Setting("audit_retention_days", "audit-retention-days",
+             "LAIR_AUDIT_RETENTION_DAYS", _audit_retention,
+             "Delete admin audit log entries older than this many days (checked hourly);"
+             " 0 keeps them forever. [default: 365]"),
     _Setting("jwt_secret", "jwt-secret", "LAIR_JWT_SECRET", _secret,
              "HMAC key for session tokens. [default: generated once, kept in"
              " <database>.jwt-secret]"),

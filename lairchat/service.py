@@ -228,7 +228,9 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     # command begins beside this server.
     DeletionWatcher(core.deletion, reactor).setServiceParent(top)
 
-    ExpiredSessionsService(core.store, reactor).setServiceParent(top)
+    ExpiredSessionsService(
+        core.store, reactor, audit_days=config.audit_retention_days
+    ).setServiceParent(top)
     if config.message_retention_days is not None:
         RetentionService(core.store, reactor, config.message_retention_days).setServiceParent(top)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lairchat.core.audit import page as audit_page
+from lairchat.core.audit import record
 from lairchat.core.deferreds import deferred
 from lairchat.core.deletion import AccountDeletion
 from lairchat.core.events import Event, EveryoneAudience
@@ -66,10 +68,12 @@ class AdminService:
         self.rooms = rooms
         self.deletion = deletion
 
-    async def require_admin(self, actor: User) -> None:
+    async def require_admin(self, actor: User) -> User:
+        """The caller as stored (its name now, for the audit log), if an admin."""
         stored = await self.store.get_user(actor.id)
         if stored is None or stored.role != "admin":
             raise LairError("permission_denied")
+        return stored
 
     @deferred
     async def stats(self, actor: User) -> dict[str, Any]:
@@ -93,7 +97,7 @@ class AdminService:
         accounts and their history. Their own account goes through
         ``DELETE /users/me``; the last admin is kept. Fires once the account's
         sessions have ended and its rooms are handed over (the erasure goes on)."""
-        await self.require_admin(actor)
+        admin = await self.require_admin(actor)
         await self.deletion.confirm(actor, password, source)
         if user_id == actor.id:
             raise LairError(
@@ -103,7 +107,8 @@ class AdminService:
         target = await self.store.get_user(user_id) if user_id else None
         if target is None:
             raise LairError("user_not_found")
-        await self.deletion.delete(target.id, keep_an_admin=True)
+        entry = record(admin, "user.delete", target, self.clock.seconds())
+        await self.deletion.delete(target.id, keep_an_admin=True, audit=entry)
 
     @deferred
     async def ban(
@@ -112,43 +117,73 @@ class AdminService:
         """Ban a user: their sessions are deleted and live connections closed at once.
         Admins may ban admins (an account may be stolen), but not while banned
         themselves (:meth:`IStore.put_ban`): two crossing bans leave one admin."""
-        await self.require_admin(actor)
+        admin = await self.require_admin(actor)
+        target = await self._target(user_id)
+        if target.id == actor.id:
+            raise LairError("permission_denied", "Permission denied: cannot ban yourself")
+        expires, _ = await self.impose_ban(target, reason, admin, duration_hours)
+        return {"success": True, "expires_at": None if expires is None else ts(expires)}
+
+    async def _target(self, user_id: str | None) -> User:
         target = await self.store.get_user(user_id) if user_id else None
         if target is None:
             raise LairError("user_not_found")
-        if target.id == actor.id:
-            raise LairError("permission_denied", "Permission denied: cannot ban yourself")
-        expires, _ = await self.impose_ban(target, reason, actor.id, duration_hours)
-        return {"success": True, "expires_at": None if expires is None else ts(expires)}
+        return target
 
     @deferred
     async def impose_ban(
-        self, target: User, reason: str | None, by: str | None, duration_hours: float | None
+        self, target: User, reason: str | None, by: User | None, duration_hours: float | None
     ) -> tuple[float | None, list[str]]:
         """The ban itself, for the API (``by``: the admin) and the operator command
-        (``by`` None): stored, every session of the user deleted and their live
-        connections here closed. Returns its expiry (None: permanent) and the ids
-        of the sessions ended."""
+        (``by`` None): stored with its audit entry, every session of the user deleted
+        and their live connections here closed. Returns its expiry (None: permanent)
+        and the ids of the sessions ended."""
         check_ban_reason(reason)
         now = self.clock.seconds()
         expires = ban_expiry(now, duration_hours)
-        await self.store.put_ban(Ban(target.id, reason, by, now, expires))
+        until = None if expires is None else ts(expires)
+        entry = record(by, "user.ban", target, now, reason=reason, until=until)
+        by_id = None if by is None else by.id
+        await self.store.put_ban(Ban(target.id, reason, by_id, now, expires), entry)
         sessions = await self.store.delete_user_sessions(target.id)
         self.hub.revoke_user(target.id, sessions, "banned", LairError("account_banned"))
         return expires, sessions
 
     @deferred
     async def unban(self, actor: User, user_id: str | None) -> None:
-        await self.require_admin(actor)
-        if not user_id or not await self.store.delete_ban(user_id, actor.id, self.clock.seconds()):
-            target = await self.store.get_user(user_id) if user_id else None
-            if target is None:
-                raise LairError("user_not_found")
+        admin = await self.require_admin(actor)
+        await self.lift_ban(await self._target(user_id), admin)
+
+    @deferred
+    async def lift_ban(self, target: User, by: User | None) -> bool:
+        """Lift the user's ban, for the API (``by``: the admin) and the operator
+        command (None); True if there was one (then, only, it is in the audit log)."""
+        now = self.clock.seconds()
+        entry = record(by, "user.unban", target, now)
+        return await self.store.delete_ban(target.id, None if by is None else by.id, now, entry)
 
     @deferred
     async def delete_room(self, actor: User, room_id: str | None) -> None:
+        admin = await self.require_admin(actor)
+        now = self.clock.seconds()
+        await self.rooms.delete(
+            actor, room_id, force=True, audit=lambda room: record(admin, "room.delete", room, now)
+        )
+
+    @deferred
+    async def audit(
+        self,
+        actor: User,
+        limit: int | None,
+        before: str | None,
+        action: str | None,
+        subject_id: str | None,
+        actor_id: str | None,
+    ) -> dict[str, Any]:
+        """``GET /admin/audit``: a page of the audit log, newest first."""
         await self.require_admin(actor)
-        await self.rooms.delete(actor, room_id, force=True)
+        entries, more = await audit_page(self.store, limit, before, action, subject_id, actor_id)
+        return {"entries": [e.to_wire() for e in entries], "has_more": more}
 
     def notice(self, message: str, severity: str = "info") -> int:
         """Broadcast a ``server_notice`` to every connection (e.g. before shutdown)."""

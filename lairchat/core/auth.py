@@ -21,6 +21,7 @@ from lairchat.core.hub import Hub
 from lairchat.core.passwords import Passwords
 from lairchat.core.tokens import Claims, Tokens
 from lairchat.domain import lookalike, validation
+from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError, already_logged
 from lairchat.domain.ids import new_id
 from lairchat.domain.timefmt import ts_plus
@@ -505,7 +506,12 @@ class AuthService:
 
     @deferred
     async def set_password(
-        self, user_id: str, new: str, keep: str | None = None, checked: str | None = None
+        self,
+        user_id: str,
+        new: str,
+        keep: str | None = None,
+        checked: str | None = None,
+        audit: AuditEntry | None = None,
     ) -> list[str]:
         """Set a new password (by the password rules) and end every session of the user
         but ``keep``; return the ids of those ended. Their live connections here get
@@ -516,12 +522,13 @@ class AuthService:
         With ``checked``, the hash the current password was verified against, only
         if it is still the user's (else ``incorrect_password``): of two changes at
         once, one checked against the old password must not be stored over the other
-        (an intruder's over the owner's)."""
+        (an intruder's over the owner's). ``audit``: the audit log's entry (the
+        operator's reset), written with the change."""
         validation.check_password(new)
         # One transaction: a password changed with the sessions left open would lock
         # no intruder out, and the error answered would say nothing was changed.
         new_hash, now = await self.passwords.hash(new), self.clock.seconds()
-        ended = await self.store.update_password(user_id, new_hash, now, keep, checked)
+        ended = await self.store.update_password(user_id, new_hash, now, keep, checked, audit)
         if ended is None:
             raise LairError("incorrect_password")
         notice = LairError("session_not_found", "Session ended: the password was changed")

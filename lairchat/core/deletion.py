@@ -45,6 +45,7 @@ from lairchat.core.groupcommit import settle
 from lairchat.core.hub import Hub
 from lairchat.core.retention import BATCH, PAUSE
 from lairchat.core.rooms import RoomService
+from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError, account_deleted, already_logged
 from lairchat.domain.types import User
 from lairchat.storage.interfaces import IStore
@@ -100,12 +101,20 @@ class AccountDeletion:
             raise LairError("invalid_credentials")
 
     @deferred
-    async def delete(self, user_id: str, keep_an_admin: bool = False, wait: bool = False) -> int:
+    async def delete(
+        self,
+        user_id: str,
+        keep_an_admin: bool = False,
+        wait: bool = False,
+        audit: AuditEntry | None = None,
+    ) -> int:
         """Steps 1 and 2 (``user_not_found`` if there is no such user); steps 3 and 4
         then go on, and with ``wait`` are waited for (else :meth:`finished` says when
         they are done). Again on an account whose deletion was begun, it carries on
-        from where that one got. Returns how many sessions it ended."""
-        ended = await self.store.begin_deletion(user_id, self.clock.seconds(), keep_an_admin)
+        from where that one got. Returns how many sessions it ended. ``audit``: the
+        audit log's entry (an admin's or the operator's deletion), written with step 1."""
+        now = self.clock.seconds()
+        ended = await self.store.begin_deletion(user_id, now, keep_an_admin, audit)
         if ended is None:
             raise LairError("user_not_found")
         self.hub.revoke_user(user_id, ended, "account deleted", account_deleted())

@@ -27,6 +27,10 @@ once they are not pending (listings and checks read pending ones only). The same
 pass deletes those settled (answered, revoked, or expired unanswered) more than
 :data:`INVITATIONS_KEPT_DAYS` days ago; until then their ids still answer
 ``invitation_expired`` and the like rather than ``invitation_not_found``.
+
+The admin audit log's entries older than LAIR_AUDIT_RETENTION_DAYS (365 by
+default; 0 keeps them) go in the same pass, by the index on their time: the names
+they keep are personal data, and retention is what bounds them (docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -111,6 +115,19 @@ def prune(
     if total and not (yield store.empty_log()):
         log.info("retention: the write-ahead log was in use; the next pass empties it")
     return total
+
+
+def prune_audit(
+    store: IStore,
+    now: float,
+    days: int,
+    pause: Callable[[], defer.Deferred],
+    batch: int = BATCH,
+    stopping: Callable[[], bool] = lambda: False,
+) -> defer.Deferred:
+    """Delete every audit log entry made more than ``days`` days before ``now``, a
+    batch per transaction, as :func:`prune`; fires with how many."""
+    return _prune_rows(store.prune_audit, cutoff(now, days), pause, batch, stopping)
 
 
 def _prune_rows(
@@ -249,9 +266,14 @@ class RetentionService(_Sweep):
 
 class ExpiredSessionsService(_Sweep):
     """Deletes expired sessions (:func:`prune_sessions`), then invitations settled
-    long ago (:func:`prune_invitations`); always on."""
+    long ago (:func:`prune_invitations`), then audit log entries older than
+    ``audit_days`` days (:func:`prune_audit`; None: kept); always on."""
 
-    what = "expired sessions and settled invitations"
+    what = "expired sessions, settled invitations and old audit entries"
+
+    def __init__(self, store: IStore, clock: Any, audit_days: int | None = None, **schedule: Any):
+        super().__init__(store, clock, **schedule)
+        self.audit_days = audit_days
 
     @defer.inlineCallbacks
     def sweep(self, pause: Callable[[], defer.Deferred], stopping: Callable[[], bool]) -> Any:
@@ -268,4 +290,15 @@ class ExpiredSessionsService(_Sweep):
                 deleted=invitations,
                 days=INVITATIONS_KEPT_DAYS,
             )
-        return sessions + invitations
+        entries = 0
+        if self.audit_days is not None and not stopping():
+            entries = yield prune_audit(
+                self.store, now, self.audit_days, pause, self.batch, stopping
+            )
+        if entries:
+            log.info(
+                "retention: deleted {deleted} audit log entries older than {days} day(s)",
+                deleted=entries,
+                days=self.audit_days,
+            )
+        return sessions + invitations + entries

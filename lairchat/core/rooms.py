@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -12,6 +12,7 @@ from lairchat.core.deferreds import KeyedLocks, deferred
 from lairchat.core.events import Event, OptedInAudience, RoomAudience
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
+from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import new_id
 from lairchat.domain.types import Member, Membership, Room, User
@@ -175,13 +176,21 @@ class RoomService:
         return room
 
     @deferred
-    async def delete(self, actor: User, room_id: str | None, force: bool = False) -> None:
+    async def delete(
+        self,
+        actor: User,
+        room_id: str | None,
+        force: bool = False,
+        audit: Callable[[Room], AuditEntry] | None = None,
+    ) -> None:
         """The room's creator or one of its owners, unless ``force`` (the admin path).
         Checked in the deletion's own write: the deletion waits for none of the room's
         changes (:meth:`one_change`), and an owner demoted or kicked while it ran
-        would otherwise have deleted the room afterwards."""
+        would otherwise have deleted the room afterwards. ``audit(room)``: the audit
+        log's entry (the admin path), written with the deletion."""
         room = await self._room(room_id)
-        await self.store.delete_room(room.id, None if force else actor.id)
+        entry = None if audit is None else audit(room)
+        await self.store.delete_room(room.id, None if force else actor.id, entry)
         # Members are still in the hub's index here: they are the recipients.
         self.hub.publish(
             Event(

@@ -11,6 +11,7 @@ from lairchat.core import paging
 from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
+from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import SYSTEM_ROLES, User
 from lairchat.storage.interfaces import IStore
@@ -86,13 +87,14 @@ class UserService:
         return {"users": items, "has_more": more, "total_count": len(items)}
 
     @deferred
-    async def set_role(self, user_id: str, role: str) -> User:
+    async def set_role(self, user_id: str, role: str, audit: AuditEntry | None = None) -> User:
+        """``audit``: the audit log's entry, written with the change if it is one."""
         if role not in SYSTEM_ROLES:
             raise LairError(
                 "validation_failed",
                 f"Validation failed: role - must be one of {', '.join(SYSTEM_ROLES)}",
             )
-        user = await self.store.set_role(user_id, role)
+        user = await self.store.set_role(user_id, role, audit)
         if user is None:
             raise LairError("user_not_found")
         return user

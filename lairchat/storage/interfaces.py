@@ -22,13 +22,15 @@ class IUserStore(Interface):
     def update_user_email(user_id, email, now):
         """Set email (``email_taken`` on conflict) and bump ``updated_at``; return the User."""
 
-    def update_password(user_id, password_hash, now, keep=None, checked=None):
+    def update_password(user_id, password_hash, now, keep=None, checked=None, audit=None):
         """Store a new hash, bump ``updated_at`` and delete every session of the user
         but ``keep``, all or nothing; return the ids deleted. With ``checked``, only
-        while the stored hash is still that one; else None, and nothing changed."""
+        while the stored hash is still that one; else None, and nothing changed.
+        ``audit`` (an AuditEntry) is written in the same transaction."""
 
-    def set_role(user_id, role):
-        """Set the system role; return the User or None."""
+    def set_role(user_id, role, audit=None):
+        """Set the system role; return the User or None. ``audit`` is written in the
+        same transaction, if the role changed."""
 
     def list_users(limit, offset, search):
         """Users ordered by username (case-insensitive); ``search`` is a substring or
@@ -86,10 +88,11 @@ class IRoomStore(Interface):
     def update_room(room):
         """Write name, description and settings; ``room_name_taken`` on conflict."""
 
-    def delete_room(room_id, by=None):
+    def delete_room(room_id, by=None, audit=None):
         """Delete the room and its invitations (memberships cascade; messages stay):
         ``room_not_found`` if it is gone; with ``by`` (a user id), ``permission_denied``
-        unless that user created the room or is one of its owners then."""
+        unless that user created the room or is one of its owners then. ``audit`` is
+        written in the same transaction."""
 
     def list_public_rooms(limit, offset, search):
         """``[(Room, member_count)]`` of public rooms by name (case-insensitive)."""
@@ -264,13 +267,26 @@ class IAdminStore(Interface):
     def get_ban(user_id):
         """The Ban or None."""
 
-    def put_ban(ban):
+    def put_ban(ban, audit=None):
         """Insert or replace a ban; LairError ``account_banned`` if its ``banned_by``
-        is banned when it is written."""
+        is banned when it is written. ``audit`` is written in the same transaction."""
 
-    def delete_ban(user_id, by=None, now=0):
+    def delete_ban(user_id, by=None, now=0, audit=None):
         """Lift a ban; True if one existed. LairError ``account_banned`` if ``by``
-        (the admin lifting it) is banned at ``now``."""
+        (the admin lifting it) is banned at ``now``. ``audit`` is written in the same
+        transaction, if there was a ban."""
+
+    def add_audit(entry):
+        """Write an AuditEntry in a transaction of its own."""
+
+    def audit_entries(limit, before=None, action=None, subject_id=None, actor_id=None, name=None):
+        """Up to ``limit`` AuditEntries, newest first, older than the entry ``before``
+        (``validation_failed`` if there is none), filtered by action, subject id, actor
+        id, or a name the actor or user subject had (ignoring case)."""
+
+    def prune_audit(older_than, batch):
+        """Delete up to ``batch`` audit entries made before ``older_than``; fires with
+        how many."""
 
     def ping():
         """Fires when the database answers a trivial query (readiness)."""
@@ -280,11 +296,12 @@ class IAccountDeletionStore(Interface):
     """The steps of deleting an account (lairchat.core.deletion), each one short
     transaction; listings and ``counts`` leave out an account from the first."""
 
-    def begin_deletion(user_id, now, keep_an_admin=False):
+    def begin_deletion(user_id, now, keep_an_admin=False, audit=None):
         """Mark the account deleted, all or nothing: sessions ended (their ids are the
         result), password hash unusable, pending invitations from and to the user
         cancelled; None if there is no such user. With ``keep_an_admin``,
-        ``permission_denied`` for the last admin that can act, decided in the write."""
+        ``permission_denied`` for the last admin that can act, decided in the write.
+        ``audit`` is written with the mark, if this call made it."""
 
     def deletions_pending():
         """``[(user_id, erased_to)]`` of the deletions begun and not finished."""

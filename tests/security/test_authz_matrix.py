@@ -266,6 +266,8 @@ ROWS: tuple[Row, ...] = (
                                              member=DENIED, outsider=DENIED))),
     # -- administration ---------------------------------------------------------------------------
     Row("stats", "GET /api/v1/admin/stats", None, anywhere(ADMIN_ONLY)),
+    # Our addition: the admin audit log (HTTP.md).
+    Row("audit", "GET /api/v1/admin/audit", None, anywhere(ADMIN_ONLY)),
     Row("ban-bystander", "POST /api/v1/admin/users/{user_id}/ban", None, anywhere(ADMIN_ONLY)),
     Row("unban-banned", "POST /api/v1/admin/users/{user_id}/unban", None, anywhere(ADMIN_ONLY)),
     # Our addition: the admin's own password is asked too (HTTP.md).
@@ -459,6 +461,7 @@ def _http_actions() -> dict[str, HttpAction]:
             w, a, "DELETE", invitation(w, where)
         ),
         "stats": lambda w, a, where: call(w, a, "GET", "/api/v1/admin/stats"),
+        "audit": lambda w, a, where: call(w, a, "GET", "/api/v1/admin/audit"),
         "ban-bystander": lambda w, a, where: call(
             w, a, "POST", f"/api/v1/admin/users/{w.id('bystander')}/ban", {"reason": "test"}
         ),

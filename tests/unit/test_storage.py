@@ -39,6 +39,7 @@ OURS = [
     "010_lairchat_user_deletions",
     "011_lairchat_reactions",
     "012_lairchat_pins",
+    "013_lairchat_admin_audit",
 ]
 
 

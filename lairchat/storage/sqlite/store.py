@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from lairchat.core.groupcommit import settle
+from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError, account_deleted, validation_failed
 from lairchat.domain.pins import PINS_PER_ROOM, too_many_pins
 from lairchat.domain.reactions import EMOJI_PER_MESSAGE, USER_IDS_SHOWN
@@ -424,10 +425,12 @@ class SQLiteStore:
         now: float,
         keep: str | None = None,
         checked: str | None = None,
+        audit: AuditEntry | None = None,
     ) -> defer.Deferred:
         """With ``checked``, only while the stored hash is still that one (the one the
         current password was verified against): else None, changing nothing. An
-        account being deleted is ``user_not_found``: its unusable hash stays."""
+        account being deleted is ``user_not_found``: its unusable hash stays.
+        ``audit``: recorded with the change (an operator's reset)."""
         sql = "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"
         args: tuple = (password_hash, _int(now), user_id)
         if checked is not None:
@@ -439,13 +442,20 @@ class SQLiteStore:
             cur.execute(sql, args)
             if checked is not None and cur.rowcount == 0:
                 return None
+            _record(cur, audit)
             return _delete_user_sessions(cur, user_id, keep)
 
         return self._write(txn)
 
-    def set_role(self, user_id: str, role: str) -> defer.Deferred:
+    def set_role(self, user_id: str, role: str, audit: AuditEntry | None = None) -> defer.Deferred:
+        """``audit`` is recorded with the change, and only if the role changed."""
+
         def txn(cur: sqlite3.Cursor) -> User | None:
-            cur.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+            cur.execute(
+                "UPDATE users SET role = ? WHERE id = ? AND role IS NOT ?", (role, user_id, role)
+            )
+            if cur.rowcount:
+                _record(cur, audit)
             row = cur.execute(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
             return _user(row) if row else None
 
@@ -654,7 +664,9 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def delete_room(self, room_id: str, by: str | None = None) -> defer.Deferred:
+    def delete_room(
+        self, room_id: str, by: str | None = None, audit: AuditEntry | None = None
+    ) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
             row = cur.execute("SELECT owner_id FROM rooms WHERE id = ?", (room_id,)).fetchone()
             if row is None:
@@ -672,6 +684,7 @@ class SQLiteStore:
             ):
                 raise LairError("permission_denied")
             _delete_room_rows(cur, room_id)
+            _record(cur, audit)
 
         return self._write(txn)
 
@@ -1424,7 +1437,7 @@ class SQLiteStore:
 
         return self._read(txn)
 
-    def put_ban(self, ban: Ban) -> defer.Deferred:
+    def put_ban(self, ban: Ban, audit: AuditEntry | None = None) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
             _refuse_banned_author(cur, ban.banned_by, ban.created_at)
             cur.execute(
@@ -1438,13 +1451,94 @@ class SQLiteStore:
                     None if ban.expires_at is None else _int(ban.expires_at),
                 ),
             )
+            _record(cur, audit)
 
         return self._write(txn)
 
-    def delete_ban(self, user_id: str, by: str | None = None, now: float = 0) -> defer.Deferred:
+    def delete_ban(
+        self,
+        user_id: str,
+        by: str | None = None,
+        now: float = 0,
+        audit: AuditEntry | None = None,
+    ) -> defer.Deferred:
+        """``audit`` is recorded with the unban, and only if there was a ban."""
+
         def txn(cur: sqlite3.Cursor) -> bool:
             _refuse_banned_author(cur, by, now)
-            return cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,)).rowcount > 0
+            lifted = cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,)).rowcount > 0
+            if lifted:
+                _record(cur, audit)
+            return lifted
+
+        return self._write(txn)
+
+    # -- the admin audit log (migration 013) ---------------------------------------
+
+    def add_audit(self, entry: AuditEntry) -> defer.Deferred:
+        """Record an action done in writes of its own (an account's creation)."""
+        return self._write(_record, entry)
+
+    def audit_entries(
+        self,
+        limit: int,
+        before: str | None = None,
+        action: str | None = None,
+        subject_id: str | None = None,
+        actor_id: str | None = None,
+        name: str | None = None,
+    ) -> defer.Deferred:
+        """Up to ``limit`` entries, newest first, older than the entry ``before``
+        (``validation_failed`` on ``before`` if there is no such entry: pruned, or
+        never one). ``name``: entries whose actor or user subject was so named
+        (ignoring case), as the operator command asks about a user who may be gone."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("action", action),
+            ("subject_id", subject_id),
+            ("actor_id", actor_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if name is not None:
+            where.append(
+                "(lower(actor_name) = lower(?) OR "
+                "(subject_type = 'user' AND lower(subject_name) = lower(?)))"
+            )
+            args += [name, name]
+
+        def txn(cur: sqlite3.Cursor) -> list[AuditEntry]:
+            clauses, values = list(where), list(args)
+            if before is not None:
+                found = cur.execute(
+                    "SELECT rowid FROM admin_audit WHERE id = ?", (before,)
+                ).fetchone()
+                if found is None:
+                    raise validation_failed("before", "no such audit entry")
+                clauses.append("rowid < ?")
+                values.append(found[0])
+            sql = (
+                f"SELECT {AUDIT_COLS} FROM admin_audit"
+                + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+                + " ORDER BY rowid DESC LIMIT ?"
+            )
+            rows = cur.execute(sql, (*values, limit)).fetchall()
+            return [_audit_entry(row) for row in rows]
+
+        return self._read(txn)
+
+    def prune_audit(self, older_than: float, batch: int) -> defer.Deferred:
+        """Delete up to ``batch`` entries made before ``older_than``, through the
+        index on their time; fires with how many."""
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "DELETE FROM admin_audit WHERE rowid IN "
+                "(SELECT rowid FROM admin_audit WHERE at < ? LIMIT ?)",
+                (_int(older_than), batch),
+            ).rowcount
 
         return self._write(txn)
 
@@ -1521,7 +1615,11 @@ class SQLiteStore:
     # by its first step and unmarked by its last, with the user row.
 
     def begin_deletion(
-        self, user_id: str, now: float, keep_an_admin: bool = False
+        self,
+        user_id: str,
+        now: float,
+        keep_an_admin: bool = False,
+        audit: AuditEntry | None = None,
     ) -> defer.Deferred:
         """Mark the account as being deleted, all or nothing: every session ended
         (their ids are the result), the password hash made one no password matches,
@@ -1529,7 +1627,8 @@ class SQLiteStore:
         user. With ``keep_an_admin``, an admin who is the last admin neither banned
         nor being deleted is refused (``permission_denied``), decided in this write
         as the crossing bans are (:func:`_refuse_banned_author`): of two last admins
-        deleting themselves at once, one stays."""
+        deleting themselves at once, one stays. ``audit`` is recorded with the mark,
+        and only by the deletion that makes it (not one carried on)."""
 
         def txn(cur: sqlite3.Cursor) -> list[str] | None:
             row = cur.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
@@ -1543,10 +1642,11 @@ class SQLiteStore:
                 raise LairError(
                     "permission_denied", "Permission denied: the last admin cannot be deleted"
                 )
-            cur.execute(
+            if cur.execute(
                 "INSERT OR IGNORE INTO user_deletions (user_id, requested_at) VALUES (?, ?)",
                 (user_id, _int(now)),
-            )
+            ).rowcount:
+                _record(cur, audit)
             cur.execute(
                 "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                 (DELETED_PASSWORD_HASH, _int(now), user_id),
@@ -1833,6 +1933,33 @@ def _partly_numbered(messages: list[Message], stored: PartlyStored) -> list[int 
 def _unusable(failure: Failure) -> bool:
     failure.trap(StorageFault)
     return False
+
+
+AUDIT_COLS = "id, at, actor_id, actor_name, action, subject_type, subject_id, subject_name, details"
+
+
+def _record(cur: sqlite3.Cursor, entry: AuditEntry | None) -> None:
+    """Write an audit entry (None: nothing) in the transaction of what it records."""
+    if entry is None:
+        return
+    cur.execute(
+        f"INSERT INTO admin_audit ({AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.id,
+            _int(entry.at),
+            entry.actor_id,
+            entry.actor_name,
+            entry.action,
+            entry.subject_type,
+            entry.subject_id,
+            entry.subject_name,
+            orjson.dumps(entry.details).decode(),
+        ),
+    )
+
+
+def _audit_entry(row: tuple) -> AuditEntry:
+    return AuditEntry(*row[:8], orjson.loads(row[8]))
 
 
 def _delete_user_sessions(cur: sqlite3.Cursor, user_id: str, keep: str | None) -> list[str]:

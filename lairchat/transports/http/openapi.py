@@ -10,7 +10,9 @@ import functools
 from typing import Any
 
 import lairchat
+from lairchat.core import audit
 from lairchat.core.admin import BAN_HOURS_RULE, BAN_REASON_MAX, MAX_BAN_HOURS
+from lairchat.domain.audit import ACTIONS
 from lairchat.domain.pins import PINS_PER_ROOM
 from lairchat.domain.reactions import USER_IDS_SHOWN
 from lairchat.storage.sqlite.store import UNREAD_MAX
@@ -470,6 +472,36 @@ PIN_FAILS = (
 
 def _array(items: dict[str, Any], description: str) -> dict[str, Any]:
     return {"type": "array", "items": items, "description": description}
+
+
+#: An entry of ``GET /api/v1/admin/audit`` (lairchat.domain.audit).
+AUDIT_ENTRY = obj(
+    {
+        "id": UUID,
+        "at": TS,
+        "actor": {
+            "oneOf": [
+                obj({"user_id": UUID, "username": STRING}),
+                obj({"operator": {"type": "boolean", "enum": [True]}}),
+            ],
+            "description": "The admin (their name then), or the operator command",
+        },
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "subject": obj(
+            {
+                "type": {"type": "string", "enum": ["user", "room"]},
+                "id": UUID,
+                "name": {**STRING, "description": "Its name then"},
+            }
+        ),
+        "details": {
+            "type": "object",
+            "description": "By action: user.ban `reason` and `until` (null: permanent); "
+            "user.set_role and user.create `role`; otherwise empty",
+        },
+    }
+)
+AUDIT_FILTER = "{}: only entries with this {} (400 if not a UUID)"
 
 
 #: The answer of ``POST /api/v1/users/me/export`` (lairchat.core.export), keys in order.
@@ -1142,6 +1174,36 @@ def _paths() -> dict[str, Any]:
                     )
                 ),
                 fails=(DENIED,),
+            )
+        },
+        "/api/v1/admin/audit": {
+            "get": op(
+                "adminAudit",
+                "The admin audit log, newest first (admins only)",
+                "admin",
+                envelope(entries=_array(AUDIT_ENTRY, "Newest first"), has_more=BOOLEAN),
+                params=(
+                    query_param(
+                        "limit",
+                        U32,
+                        f"Page size from 1, default {audit.DEFAULT_LIMIT}, "
+                        f"silently capped at {audit.MAX_LIMIT}.",
+                    ),
+                    query_param(
+                        "before",
+                        UUID,
+                        "An entry's id: the entries older than it (the next page); "
+                        "400 if there is no such entry",
+                    ),
+                    query_param("action", {"type": "string", "enum": list(ACTIONS)}, "Only it"),
+                    query_param("subject_id", UUID, AUDIT_FILTER.format("subject_id", "subject")),
+                    query_param("actor_id", UUID, AUDIT_FILTER.format("actor_id", "admin")),
+                ),
+                fails=(DENIED,),
+                description="Every server-level administrative action that changed "
+                "something: bans, unbans, account and room deletions by admins, and the "
+                "operator command's changes. Kept LAIR_AUDIT_RETENTION_DAYS days "
+                "(docs/operations.md).",
             )
         },
         "/api/v1/admin/users/{user_id}/ban": {

@@ -10,7 +10,7 @@ from typing import Any
 
 from lairchat.core.ratelimit import address_key
 from lairchat.domain.ids import parse_uuid
-from lairchat.transports.http.bodies import json_body
+from lairchat.transports.http.bodies import Query, json_body
 from lairchat.transports.http.routing import RouteGroup, route
 
 
@@ -19,6 +19,16 @@ class AdminRoutes(RouteGroup):
     async def stats(self, request: Any) -> dict:
         user = await self.caller(self.claims(request))
         return {"stats": await self.core.admin.stats(user)}
+
+    @route("GET", "/api/v1/admin/audit")
+    async def audit(self, request: Any) -> dict:
+        """The audit log, newest first (HTTP.md, "GET /api/v1/admin/audit")."""
+        claims = self.claims(request)
+        query = Query(request)
+        limit = query.u32("limit")
+        wanted = [query.opt_text(name) for name in ("before", "action", "subject_id", "actor_id")]
+        user = await self.caller(claims)
+        return await self.core.admin.audit(user, limit, *wanted)
 
     @route("POST", "/api/v1/admin/users/{user_id}/ban")
     async def ban_user(self, request: Any, user_id: str) -> dict:
