@@ -1299,10 +1299,9 @@ async function setPinned(roomId, id, pin) {
     pinsChanged(roomId);
     return;
   }
-  const held = state.pins.get(roomId);
-  const message = heldMessage(id) ?? held?.list?.find((p) => p.message.id === id)?.message;
   // Pinned already, it stays where it is (the server changed nothing, and sends nothing).
   if (pin && isPinned(roomId, id)) return;
+  const message = heldMessage(id);
   const pinned_at = new Date().toISOString();
   pinEvent(
     pin
