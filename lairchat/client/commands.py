@@ -405,6 +405,19 @@ class AdminStats(RoomAdminAction):
     """``/admin stats``: the server's counts."""
 
 
+#: How many audit log entries ``/admin audit`` shows unless told, and at most (the
+#: server's largest page).
+AUDIT_SHOWN = 20
+AUDIT_MOST = 200
+
+
+@dataclass(frozen=True)
+class AdminAudit(RoomAdminAction):
+    """``/admin audit [N]``: the newest ``count`` entries of the server's audit log."""
+
+    count: int = AUDIT_SHOWN
+
+
 @dataclass(frozen=True)
 class Ban(RoomAdminAction):
     """``/ban USER [DURATION] [REASON]``: ``hours`` None is a permanent ban."""
@@ -480,6 +493,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/limit", "N|off", "allow at most N members in the room, or any number"),
     ("/delete-room", "", "delete the room shown, for everyone (owners)"),
     ("/admin stats", "", "the server's counts (admins only)"),
+    ("/admin audit", "[N]", f"who did what, newest first (default {AUDIT_SHOWN}; admins only)"),
     ("/ban", "USER [DURATION] [REASON]", "ban USER for 2h, 3d, 1w... or for good (admins only)"),
     ("/unban", "USER", "lift USER's ban (admins only)"),
     ("/delete-user", "USER", "delete USER's account, for good (admins only)"),
@@ -629,9 +643,10 @@ _DURATION = re.compile(r"(\d+)([a-z]*)", re.IGNORECASE | re.ASCII)
 _HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 BAN_USAGE = "Usage: /ban USER [DURATION] [REASON], DURATION like 2h, 3d or 1w (none: for good)"
 ADMIN_USAGE = (
-    "Usage: /admin stats | ban USER [DURATION] [REASON] | unban USER | delete-user USER"
-    " | delete-room NAME|ID"
+    "Usage: /admin stats | audit [N] | ban USER [DURATION] [REASON] | unban USER"
+    " | delete-user USER | delete-room NAME|ID"
 )
+AUDIT_USAGE = f"Usage: /admin audit [N], N from 1 to {AUDIT_MOST} (default {AUDIT_SHOWN})"
 
 
 def _topic(arg: str) -> Action:
@@ -675,6 +690,14 @@ def _ban(arg: str) -> Action | CommandError:
     return Ban(who.lstrip("@"), count * _HOURS[unit], after.strip() or None)
 
 
+def _audit(arg: str) -> Action | CommandError:
+    if not arg:
+        return AdminAudit()
+    if not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= AUDIT_MOST:
+        return CommandError(AUDIT_USAGE)
+    return AdminAudit(int(arg))
+
+
 def _admin(arg: str) -> Action | CommandError:
     """``/admin SUBCOMMAND ...``; ``/ban``, ``/unban`` and ``/delete-user`` are its
     subcommands typed without ``/admin``."""
@@ -683,6 +706,8 @@ def _admin(arg: str) -> Action | CommandError:
     match sub.lower():
         case "stats":
             return AdminStats()
+        case "audit":
+            return _audit(rest)
         case "ban":
             return _ban(rest)
         case "unban":
@@ -786,6 +811,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Room settings", "private or public, member limit", ShowRoomInfo("settings")),
     ("Delete room", "the room shown, for everyone (owners)", ShowDeleteRoomForm()),
     ("Server stats", "users, rooms, messages (admins only)", AdminStats()),
+    ("Audit log", "who banned or deleted whom, newest first (admins only)", AdminAudit()),
     ("Ban user", "/ban USER [2h|3d|1w] [REASON] (admins only)", EnterInsert("/ban ")),
     ("Unban user", "/unban USER (admins only)", EnterInsert("/unban ")),
     ("Delete user", "/delete-user USER (admins only)", EnterInsert("/delete-user ")),

@@ -1,7 +1,7 @@
 """What the controller does for a room's owners and moderators (``/topic``,
 ``/rename``, ``/private``, ``/limit``, ``/delete-room``) and for the server's admins
-(``/admin stats``, ``/ban``, ``/unban``, ``/delete-user``, ``/admin delete-room``),
-over the REST API.
+(``/admin stats``, ``/admin audit``, ``/ban``, ``/unban``, ``/delete-user``,
+``/admin delete-room``), over the REST API.
 
 A mixin of :class:`~lairchat.client.app.App`, beside
 :class:`~lairchat.client.actions.ActionsMixin`, whose lookups it uses (a room by
@@ -12,6 +12,7 @@ cached here may be stale (an admin demoted, a moderator promoted meanwhile).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,10 @@ from twisted.internet.defer import Deferred
 from lairchat.client import commands as c
 from lairchat.client.events import on_room_deleted, room_changed
 from lairchat.client.net.errors import ServerError, unsupported
-from lairchat.client.state import obj
+from lairchat.client.state import obj, objects
 from lairchat.client.timefmt import format_clock, parse_time
 from lairchat.client.ui.adminforms import DeleteRoomOverlay, DeleteUserOverlay
+from lairchat.domain.hidden import one_line
 
 if TYPE_CHECKING:
     from lairchat.client.state import ClientState
@@ -61,6 +63,33 @@ async def _lairchat_route(request: Coroutine[Any, Any, Any], what: str) -> Any:
         raise ServerError(err.code, _lairchat_only(what)(err), status=err.status) from None
 
 
+def audit_line(entry: dict[str, Any]) -> str:
+    """One audit log entry: when (local time), who (``operator`` for the operator's
+    command), the action, the user or room with its name then, the details (values
+    as JSON, so a reason's newline is ``\\n``). One line whatever the server sends:
+    a control character left (in a name) is shown as its mark (:func:`one_line`,
+    as ``lairchat admin audit`` prints it). What the server adds later (actions,
+    details) is shown as it comes."""
+    actor, subject = obj(entry.get("actor")), obj(entry.get("subject"))
+    who = "operator" if actor.get("operator") is True else str(actor.get("username", "?"))
+    kind, name = str(subject.get("type", "")), str(subject.get("name", subject.get("id", "?")))
+    target = f"#{name}" if kind == "room" else name
+    details = []
+    for key, value in obj(entry.get("details")).items():
+        if key == "until" and isinstance(value, str):
+            told = format_clock(parse_time(value))
+        elif key == "until" and value is None:
+            told = "for good"
+        elif value is None or isinstance(value, str | int | float | bool):
+            told = json.dumps(value, ensure_ascii=False)
+        else:  # a list or object: not one of ours, and maybe nested without end
+            told = "…"
+        details.append(f"{key} {told}")
+    when = format_clock(parse_time(entry.get("at")))
+    line = f"{when} {who}: {entry.get('action', '?')} {target}"
+    return one_line(f"{line} ({', '.join(details)})" if details else line)
+
+
 class RoomAdminMixin:
     """Room settings and server administration; the attributes below come from
     ``App`` and ``ActionsMixin``."""
@@ -89,6 +118,8 @@ class RoomAdminMixin:
                 self.spawn(self._delete_room(action))
             case c.AdminStats():
                 self.spawn(self._admin_stats(), "No server stats")
+            case c.AdminAudit(count=count):
+                self.spawn(self._admin_audit(count), "No audit log")
             case c.Ban():
                 self.spawn(self._ban(action), f"Could not ban {action.username}")
             case c.Unban(username=username):
@@ -211,6 +242,23 @@ class RoomAdminMixin:
             if isinstance(stats.get(key), int) and not isinstance(stats.get(key), bool)
         ]
         self.state.system("Server: " + ", ".join(told or ["no counts"]), subject="admin:stats")
+
+    async def _admin_audit(self, count: int) -> None:
+        """The newest ``count`` entries, one system line each after a heading; a
+        server without the route (Lair Chat, an older lairchat) keeps none."""
+        try:
+            entries, more = await self.api.admin_audit(count)
+        except ServerError as err:
+            if not unsupported(err.status, err.code):
+                raise
+            self.state.system("This server keeps no audit log", subject="admin:audit")
+            return
+        shown = [audit_line(entry) for entry in objects(entries)]
+        older = "; older entries not shown" if more else ""
+        heading = f"Audit log, newest first{older}:" if shown else "Audit log: no entries"
+        self.state.system(heading, subject="admin:audit")
+        for line in shown:
+            self.state.system(line)
 
     async def _ban(self, action: c.Ban) -> None:
         user = await self._find_user(action.username)

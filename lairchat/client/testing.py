@@ -180,6 +180,8 @@ class FakeApi:
             b'hor":"u-2","content":"\\"author\\":"}',
             b'],"complete":true}',
         ]
+        #: ``GET /admin/audit``'s entries, newest first.
+        self.audit: list[Any] = []
         #: ``GET /admin/stats``'s ``stats``.
         self.stats: dict[str, Any] = {
             "total_users": 12,
@@ -409,6 +411,10 @@ class FakeApi:
     async def admin_stats(self) -> dict[str, Any]:
         await self._answer("admin_stats")
         return dict(self.stats)
+
+    async def admin_audit(self, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        await self._answer("admin_audit", limit)
+        return list(self.audit[:limit]), len(self.audit) > limit
 
     async def ban_user(
         self, user_id: str, reason: str | None = None, duration_hours: int | None = None

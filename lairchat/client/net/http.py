@@ -500,6 +500,12 @@ class HttpApi:
         """``GET /admin/stats``: the ``stats`` object (users, rooms, messages, ...)."""
         return (await self.call("GET", "/api/v1/admin/stats")).get("stats") or {}
 
+    async def admin_audit(self, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """lairchat's ``GET /admin/audit``: the newest ``limit`` entries of the audit
+        log, and whether older ones were left out."""
+        data = await self.call("GET", "/api/v1/admin/audit", params={"limit": limit})
+        return list(data.get("entries") or []), bool(data.get("has_more"))
+
     async def ban_user(
         self, user_id: str, reason: str | None = None, duration_hours: int | None = None
     ) -> dict[str, Any]:
