@@ -3736,7 +3736,10 @@ function auditText(entry) {
   const what = AUDIT_ACTIONS[entry.action] ?? `${entry.action} ${subject.type ?? ""}`.trimEnd();
   const whom = named(subject.name ?? subject.id ?? "?");
   const parts = [`${whenText(entry.at)}: `, who, ` ${what} `, whom];
-  if ("role" in details) parts.push(" to ", nameOf(String(details.role)));
+  if ("role" in details) {
+    const role = nameOf(String(details.role)); // the new one, or a new account's
+    parts.push(entry.action === "user.set_role" ? " to " : ", role ", role);
+  }
   if ("until" in details) {
     parts.push(details.until ? ` until ${whenText(details.until)}` : " for good");
   }
@@ -3751,8 +3754,9 @@ function auditText(entry) {
 /** The audit log's newest page (`GET /admin/audit`), or with `older` the page before the
  * oldest entry shown (`before`, its id), added below. An answer to an ask overtaken by a
  * later one (*Refresh* while *Older* is on its way) is dropped, and *Older* pressed while
- * a page is on its way asks nothing (the same page twice). A server without the route
- * says so in the list; another refusal is shown in the panel's alert line. */
+ * a page is on its way asks nothing (the same page twice); one refused as its `before`
+ * is gone (pruned by age meanwhile) starts again from the newest. A server without the
+ * route says so in the list; another refusal is shown in the panel's alert line. */
 async function loadAudit(older) {
   const shown = administration.audit ?? [];
   const before = shown.at(-1)?.id;
@@ -3772,6 +3776,13 @@ async function loadAudit(older) {
   if (state.token !== token || administration.auditAsked !== asked) return;
   administration.auditLoading = false;
   replaceText($("admin-audit-status"), "");
+  if (older && refused?.code === "validation_failed") {
+    // Our `before` is the only parameter an *Older* can get wrong: that entry was pruned
+    // meanwhile (HTTP.md: start again from the newest).
+    say("The oldest entries shown are no longer kept: the newest again.");
+    await loadAudit(false);
+    return;
+  }
   if (refused && noAudit(refused)) {
     Object.assign(administration, { audit: [], auditMore: false, auditMissing: true });
   } else if (refused) {

@@ -36,6 +36,7 @@ function $(id) {
 }
 const replaceText = (node, text) => { node.text = flat(text); };
 const signOut = (code) => log.push(["signOut", code]);
+const say = (text) => log.push(["say", text]);
 function renderAudit() {
   const { audit, auditMore, auditMissing } = administration;
   log.push(["render", audit && audit.map((e) => e.id), auditMore, auditMissing]);
@@ -118,7 +119,7 @@ def test_every_action_of_the_contract_as_a_sentence() -> None:
         "@T1: [root] unbanned [alice]",
         "@T1: [root] deleted the account [alice]",
         "@T1: [root] set the role of [alice] to <admin>",
-        "@T1: The operator (command line) created the account [alice] to <user>",
+        "@T1: The operator (command line) created the account [alice], role <user>",
         "@T1: The operator (command line) reset the password of [alice]",
         "@T1: [root] deleted the room [general]",
     ]
@@ -137,7 +138,7 @@ def test_what_the_page_does_not_know_is_shown_as_the_server_says_it() -> None:
         ]
     ) == [
         "@T1: [root] room.rename user [alice], from: <a>, to: <b. root deleted the room x>",
-        "@T1: [root] banned [alice] for good, count: <3>, ids: <[\"x\"]>",
+        '@T1: [root] banned [alice] for good, count: <3>, ids: <["x"]>',
         "@T1: [?] unbanned [?]",
         "@T1: [u9] deleted the account [u-gone]",
     ]
@@ -265,3 +266,23 @@ def test_other_refusals_in_the_servers_words() -> None:
     assert denied["log"] == [] and denied["view"]["audit"] is None
     assert denied["view"]["auditLoading"] is False  # *Older* and *Refresh* work again
     assert ended["log"] == [["signOut", "session_expired"]]
+
+
+def test_older_from_an_entry_pruned_meanwhile_starts_from_the_newest() -> None:
+    """The hourly sweep deleted the oldest entry shown: the server refuses its id as
+    ``before`` (400 ``validation_failed``, HTTP.md); the page says so and shows the
+    newest page again rather than a refusal."""
+    pruned = {"throw": {"code": "validation_failed", "message": "Validation failed: before"}}
+    cases = [{"answers": [page(["e3", "e2"], True), pruned, page(["e4", "e3"], True)]}]
+    cases[0]["then"] = ["wait", "older"]
+    (out,) = run(LOAD, cases)
+    assert [r[1] for r in out["requests"]] == [
+        "/admin/audit?limit=20",
+        "/admin/audit?limit=20&before=e2",
+        "/admin/audit?limit=20",
+    ]
+    assert out["log"][1:] == [
+        ["say", "The oldest entries shown are no longer kept: the newest again."],
+        ["render", ["e4", "e3"], True, False],
+    ]
+    assert out["error"] == ""
