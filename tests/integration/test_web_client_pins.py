@@ -7,7 +7,8 @@ the focus onto it; a moderator pinning with ``P`` on a line (the owner told
 ``message_pinned``) and unpinning from the panel from the keyboard (told
 ``message_unpinned``); pins made and a pinned message deleted elsewhere followed live;
 Esc closing the panel; a plain member offered neither; a 51st pin refused in the
-server's words; a phone's targets; and a server without pins said as such."""
+server's words; a phone's targets; a server without pins said as such; and pins made
+while the page was disconnected shown once it is connected again."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.integration.browser import rest, wait_for
 from tests.integration.test_web_client_browser import (
     FILLER,
     actions,
+    connected,
     errors_logged,
     inert,
     open_room,
@@ -33,6 +35,7 @@ from tests.integration.test_web_client_browser import (
     unique,
 )
 from tests.integration.test_web_client_keyboard import accessible, focus, focus_on, keys
+from tests.integration.test_web_client_mentions import BLOCKABLE_SOCKETS, before_page
 from tests.integration.test_web_client_reactions import account
 
 driver = browser.driver  # the shared fixtures
@@ -251,4 +254,40 @@ def test_a_51st_pin_and_a_server_without_pins(server: ServerProcess, driver: web
         driver.find_element(By.ID, "show-pins").click()
         wait_for(driver, lambda d: text_of(d, "pin-list") == "This server cannot pin messages.")
         assert text_of(driver, "show-pins") == "Pinned"
+        assert errors_logged(driver, network=False) == []
+
+
+def test_pins_changed_while_disconnected_show_once_connected_again(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Events missed while the page was disconnected: the pins it held are asked for
+    again, the open room's at once, another room's when it is next opened."""
+    before_page(driver, BLOCKABLE_SOCKETS)
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        mine = account(alice)
+        account(bob)
+        rooms = [bob.ok("create_room", name=unique(n))["room"] for n in ("one", "two")]
+        for room in rooms:
+            alice.ok("join_room", room_id=room["id"])
+        sent = [
+            bob.ok("send_message", target={"type": "room", "room_id": room["id"]}, content=text)
+            for room, text in zip(rooms, ("in one", "in two"), strict=True)
+        ]
+        signed_in(server, driver, mine["token"])
+        for room in rooms:  # both held, each with no pin
+            open_room(driver, room["name"])
+            wait_for(driver, lambda d: text_of(d, "show-pins") == "Pinned (0)")
+
+        driver.execute_script("window.blocked = true; window.socket.close()")
+        wait_for(driver, lambda d: text_of(d, "connection").startswith("Disconnected"))
+        for answer in sent:
+            bob.ok("pin_message", message_id=answer["message"]["id"])
+        driver.execute_script("window.blocked = false")
+        wait_for(driver, connected, timeout=20)
+
+        wait_for(driver, lambda d: text_of(d, "show-pins") == "Pinned (1)")  # two, open
+        wait_for(driver, lambda d: marked(d, sent[1]["message"]["id"]))
+        open_room(driver, rooms[0]["name"])
+        wait_for(driver, lambda d: text_of(d, "show-pins") == "Pinned (1)")
+        wait_for(driver, lambda d: marked(d, sent[0]["message"]["id"]))
         assert errors_logged(driver, network=False) == []
