@@ -15,12 +15,15 @@ it was cut off (the server stopped, or a read failed mid-way).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import orjson
+from twisted.logger import Logger
 
 from lairchat.core.deferreds import deferred
 from lairchat.core.deletion import AccountDeletion
+from lairchat.core.hub import Hub
 from lairchat.core.messages import HistoryPage
 from lairchat.domain.errors import LairError
 from lairchat.domain.timefmt import ts
@@ -35,6 +38,8 @@ PAGE = 500
 #: table is read a range at a time, each range one short query.
 SCAN = 5_000
 
+log = Logger()
+
 
 def busy() -> LairError:
     """429 for a second export of one user while the first is being sent."""
@@ -48,8 +53,9 @@ def busy() -> LairError:
 class DataExport:
     """Exports, one at a time per user, each once the user's password is given."""
 
-    def __init__(self, store: IStore, clock: Any, deletion: AccountDeletion):
+    def __init__(self, store: IStore, hub: Hub, clock: Any, deletion: AccountDeletion):
         self.store = store
+        self.hub = hub
         self.clock = clock
         self.deletion = deletion
         self.page = PAGE
@@ -98,7 +104,24 @@ class Export:
 
     async def pieces(self) -> AsyncIterator[bytes]:
         """The body, a piece per page read; the last piece closes the object with
-        ``"complete":true``."""
+        ``"complete":true``. Each piece is handed out only while the session that
+        asked is live: one ended meanwhile (signed out, revoked, a password change,
+        a ban, the account's deletion: every end the hub is told of) stops the
+        export with an error, which cuts the body off, as the hub closes that
+        session's real-time connections. Else a token and password taken by someone
+        would go on downloading the account after its owner had signed them out."""
+        async with aclosing(self._body()) as body:
+            async for piece in body:
+                if self.service.hub.ended(self.session_id) is not None:
+                    log.info(
+                        "export for {user_id} stopped: its session ended", user_id=self.user.id
+                    )
+                    stopped = LairError("session_not_found")
+                    stopped.reported = True  # said above: no traceback for it
+                    raise stopped
+                yield piece
+
+    async def _body(self) -> AsyncIterator[bytes]:
         head = {
             "format": FORMAT,
             "version": VERSION,

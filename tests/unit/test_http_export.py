@@ -351,6 +351,49 @@ def test_a_client_gone_mid_way_stops_the_export(
     begin(client, alice).close()  # the turn was freed
 
 
+@pytest.mark.parametrize("end", ["logout", "revoked", "password changed", "banned"])
+def test_a_session_ended_mid_way_cuts_the_export_off(
+    busy_alice: tuple[ApiClient, Any, list[str]], end: str
+) -> None:
+    """The export's session ended while it runs (its user signed it out, another of
+    their sessions revoked it, their password changed, an admin banned them): the
+    export stops at its next page, cut off as a client is told a failure, and the
+    turn is freed. The stream went on to its end (a stolen token and password kept
+    downloading the account after the owner had signed the thief out)."""
+    client, alice, _ = busy_alice
+    export = begin(client, alice)
+    body = StreamedBody(export.pieces(), {}, export.close, task.Clock())
+    request = FakeRequest()
+    body.render(request)
+    body.resumeProducing()
+    written = len(request.written)
+
+    if end == "logout":
+        reply = client.post("/api/v1/auth/logout", token=alice.token)
+    elif end == "revoked":
+        other = client.login(alice)
+        path = f"/api/v1/auth/sessions/{alice.session['id']}"
+        reply = client.delete(path, token=other.token)
+    elif end == "password changed":
+        other = client.login(alice)
+        change = {"current_password": PASSWORD, "new_password": PASSWORD + "-new"}
+        reply = client.post("/api/v1/auth/change-password", change, token=other.token)
+    else:
+        admin = client.register("root")
+        client.make_admin(admin)
+        reply = client.post(f"/api/v1/admin/users/{alice.id}/ban", {}, token=admin.token)
+    assert reply.status == 200, reply
+    for _ in range(50):
+        if request.lost or request.finished:
+            break
+        body.resumeProducing()
+
+    assert request.lost and not request.finished
+    assert request.written[written:] == []  # nothing read after the end is sent
+    assert b'"complete"' not in b"".join(request.written)
+    assert alice.id not in client.core.export._running  # the turn was freed
+
+
 def test_a_client_that_stops_reading_is_cut_off_and_frees_the_turn(
     busy_alice: tuple[ApiClient, Any, list[str]],
 ) -> None:
