@@ -1768,6 +1768,7 @@ function open(key) {
   const again = key === state.active; // after a reconnect: the one open before
   if (!again) announcing.drop(); // the messages of the one left: not "new" here
   if (!again) closePicker(); // for a message of the one left
+  if (!again) state.pinsOpen = false; // the room left's (on a phone, in its place)
   switchDraft(key);
   state.active = key;
   sessionStorage.setItem(OPEN_KEY, key);

@@ -261,7 +261,8 @@ def test_pins_changed_while_disconnected_show_once_connected_again(
     server: ServerProcess, driver: webdriver.Chrome
 ):
     """Events missed while the page was disconnected: the pins it held are asked for
-    again, the open room's at once, another room's when it is next opened."""
+    again, the open room's at once, another room's when it is next opened. And the
+    panel is a room's: it closes when another conversation is opened."""
     before_page(driver, BLOCKABLE_SOCKETS)
     with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
         mine = account(alice)
@@ -290,4 +291,15 @@ def test_pins_changed_while_disconnected_show_once_connected_again(
         open_room(driver, rooms[0]["name"])
         wait_for(driver, lambda d: text_of(d, "show-pins") == "Pinned (1)")
         wait_for(driver, lambda d: marked(d, sent[0]["message"]["id"]))
+
+        # The panel is the room's: another room opened (here on a phone, where it takes
+        # the conversation's place) shows that room's conversation.
+        driver.set_window_size(360, 740)
+        driver.find_element(By.ID, "show-pins").click()
+        wait_for(driver, lambda d: not d.find_element(By.ID, "messages").is_displayed())
+        driver.find_element(By.ID, "back").click()
+        open_room(driver, rooms[1]["name"])
+        assert driver.find_element(By.ID, "pins").get_attribute("hidden") is not None
+        assert driver.find_element(By.ID, "show-pins").get_attribute("aria-expanded") == "false"
+        assert driver.find_element(By.ID, "messages").is_displayed()
         assert errors_logged(driver, network=False) == []
