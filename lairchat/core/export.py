@@ -76,10 +76,13 @@ class DataExport:
         self._running.add(user.id)
         try:
             await self.deletion.confirm(user, password, source)
+            # Where the messages read stops, taken now: the file is the data as it
+            # was at exported_at, not as it is when a slow client reaches them.
+            end = await self.store.message_seq_end()
         except BaseException:
             self._running.discard(user.id)
             raise
-        return Export(self, user, session_id, self.clock.seconds())
+        return Export(self, user, session_id, self.clock.seconds(), end)
 
     def _ended(self, user_id: str) -> None:
         self._running.discard(user_id)
@@ -88,12 +91,14 @@ class DataExport:
 class Export:
     """One export being sent: its JSON in pieces, in the documented key order."""
 
-    def __init__(self, service: DataExport, user: User, session_id: str, now: float):
+    def __init__(self, service: DataExport, user: User, session_id: str, now: float, end: int):
+        """``end``: the last message seq when it began; later ones are left out."""
         self.service = service
         self.store = service.store
         self.user = user
         self.session_id = session_id
         self.now = now
+        self.end = end
         self._closed = False
 
     def close(self) -> None:
@@ -171,11 +176,10 @@ class Export:
         """Every message the user wrote and every DM they received, oldest first, as
         history shows them (with their reactions); those stored after the export
         began are left out."""
-        end = await self.store.message_seq_end()
         after = 0
-        while after < end:
+        while after < self.end:
             found, after = await self.store.export_messages(
-                self.user.id, after, end, self.service.scan, self.service.page
+                self.user.id, after, self.end, self.service.scan, self.service.page
             )
             if not found:
                 yield []

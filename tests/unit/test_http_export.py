@@ -313,6 +313,29 @@ def test_the_body_is_read_and_written_a_page_at_a_time_as_the_client_takes_it(
     begin(client, alice).close()
 
 
+def test_messages_stored_after_the_export_began_are_left_out(
+    busy_alice: tuple[ApiClient, Any, list[str]],
+) -> None:
+    """HTTP.md: "Messages stored after the export began are not in it." The end of
+    the messages read was taken when the export reached its messages section, after
+    the others: a message sent while a slow client took the sessions was in the
+    file, dated after its exported_at."""
+    client, alice, _ = busy_alice
+    export = begin(client, alice)
+    body = StreamedBody(export.pieces(), {}, export.close, task.Clock())
+    request = FakeRequest()
+    body.render(request)  # the head and the sessions' start are sent, then paused
+    room = client.get("/api/v1/rooms", token=alice.token).json["rooms"][0]["room"]["id"]
+
+    later = send(client, alice, {"type": "room", "room_id": room}, "sent during the export")
+    while not request.finished:
+        body.resumeProducing()
+
+    data = orjson.loads(b"".join(request.written))
+    assert [m["content"] for m in data["messages"]] == [f"alice {i}" for i in range(7)]
+    assert later not in b"".join(request.written).decode()
+
+
 def test_a_long_read_of_others_messages_still_sends_bytes(
     busy_alice: tuple[ApiClient, Any, list[str]],
 ) -> None:
