@@ -23,7 +23,6 @@ from twisted.logger import Logger
 
 from lairchat.core.deferreds import deferred
 from lairchat.core.deletion import AccountDeletion
-from lairchat.core.hub import Hub
 from lairchat.core.messages import HistoryPage
 from lairchat.domain.errors import LairError
 from lairchat.domain.timefmt import ts
@@ -53,9 +52,8 @@ def busy() -> LairError:
 class DataExport:
     """Exports, one at a time per user, each once the user's password is given."""
 
-    def __init__(self, store: IStore, hub: Hub, clock: Any, deletion: AccountDeletion):
+    def __init__(self, store: IStore, clock: Any, deletion: AccountDeletion):
         self.store = store
-        self.hub = hub
         self.clock = clock
         self.deletion = deletion
         self.page = PAGE
@@ -110,14 +108,17 @@ class Export:
     async def pieces(self) -> AsyncIterator[bytes]:
         """The body, a piece per page read; the last piece closes the object with
         ``"complete":true``. Each piece is handed out only while the session that
-        asked is live: one ended meanwhile (signed out, revoked, a password change,
-        a ban, the account's deletion: every end the hub is told of) stops the
-        export with an error, which cuts the body off, as the hub closes that
-        session's real-time connections. Else a token and password taken by someone
-        would go on downloading the account after its owner had signed them out."""
+        asked is still stored: one ended meanwhile (signed out, revoked, a password
+        change, a ban, the account's deletion, here or by the operator's command in
+        another process) stops the export with an error, which cuts the body off,
+        as that session's real-time connections are closed. Else a token and
+        password taken by someone would go on downloading the account after its
+        owner had signed them out. Asked of the store (a key lookup per piece, beside
+        a page's read), not of the hub: the hub hears of another process's
+        revocations only for the sessions it has connected."""
         async with aclosing(self._body()) as body:
             async for piece in body:
-                if self.service.hub.ended(self.session_id) is not None:
+                if await self.store.get_session(self.session_id) is None:
                     log.info(
                         "export for {user_id} stopped: its session ended", user_id=self.user.id
                     )

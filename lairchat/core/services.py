@@ -74,7 +74,7 @@ class Core:
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),
             deletion=deletion,
-            export=DataExport(store, hub, clock, deletion),
+            export=DataExport(store, clock, deletion=deletion),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 
