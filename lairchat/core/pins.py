@@ -64,15 +64,19 @@ class PinService:
         room_id = message.target.id
         # With the room's role changes and kicks: a moderator demoted or kicked while
         # this ran has pinned before or not at all (as deleting others' messages).
+        # Told as soon as it is stored, with nothing awaited between (the message's
+        # reactions are read first): an unpin, or the message's deletion by its author,
+        # stored after this pin must not be told before it, or clients would show as
+        # pinned a message that is not, or is gone.
         async with self.rooms.one_change(room_id):
             await self._check_moderates(actor, room_id)
+            page = await self._page([message])
             # Whole seconds, as stored: the event says what the list will.
             now = int(self.clock.seconds())
             if not await self.store.pin_message(message.id, room_id, actor.id, now):
                 return
-        page = await self._page([message])
-        pin = Pins(page, {message.id: (actor.id, now)}).to_wire()["pins"][0]
-        self._announce({"type": "message_pinned", "room_id": room_id, **pin}, room_id)
+            pin = Pins(page, {message.id: (actor.id, now)}).to_wire()["pins"][0]
+            self._announce({"type": "message_pinned", "room_id": room_id, **pin}, room_id)
 
     @deferred
     async def unpin(self, actor: User, message_id: str | None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from twisted.internet import defer
 
 from lairchat.domain.ids import new_ordered_id
 from lairchat.domain.pins import PINS_PER_ROOM
@@ -129,6 +130,38 @@ def test_a_pin_is_told_once_to_members_that_asked(w, s) -> None:
     }
     assert w.received("message_unpinned") == {u.id: [gone] for u in (s.alice, s.mo, s.bob)}
     assert s.subs.dave.events == []
+
+
+@pytest.mark.parametrize("meanwhile", ["unpinned", "deleted by its author"])
+def test_what_happens_to_a_message_while_it_is_pinned_is_told_after_the_pin(
+    w, s, meanwhile: str
+) -> None:
+    """The pin's event waited for a read (its message's reactions) after the pin was
+    stored and the room's lock let go: an unpin, or the author's deletion, stored
+    meanwhile was told first, and every client was left showing as pinned a message
+    that is not, or is gone (found reading PinService.pin)."""
+    real, reading = w.core.store.reactions_of, defer.Deferred()
+    w.core.store.reactions_of = lambda ids, reader=None: reading  # a busy reader pool
+    pinning = w.core.pins.pin(s.alice, s.said.id)  # waits on the read
+    w.core.store.reactions_of = real
+    if meanwhile == "unpinned":
+        other = w.core.pins.unpin(s.mo, s.said.id)
+    else:
+        other = w.core.messages.delete(s.bob, s.said.id)
+
+    reading.callback({})
+
+    w.ok(other)
+    if meanwhile == "unpinned":
+        w.ok(pinning)
+        expected = ["message_pinned", "message_unpinned"]
+    else:
+        w.fails(pinning, "message_not_found")  # gone before it was stored: no pin
+        expected = ["message_deleted"]
+    assert rows(w) == 0
+    for sub in (s.subs.alice, s.subs.bob):
+        kinds = ("message_pinned", "message_unpinned", "message_deleted")
+        assert [t for t in sub.types() if t in kinds] == expected
 
 
 def test_refusals_tell_nobody(w, s) -> None:
