@@ -92,8 +92,12 @@ class ExportFile:
                 "the connection broke): nothing was saved, try again",
             )
         assert self._file is not None and self._part is not None  # whole: written to
-        self._file.close()
         try:
+            # On disk before it takes PATH's name: after a crash of the machine, PATH is
+            # the whole export or absent, never an empty or partial file.
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
             if self.overwrite:
                 os.replace(self._part, self.path)
             else:

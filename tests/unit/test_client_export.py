@@ -6,6 +6,7 @@ bytes and messages, and takes a cut-off export for an error that leaves no file.
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -247,3 +248,31 @@ def test_a_file_that_cannot_be_written_is_said_so(tmp_path: Path) -> None:
         target.write(b"{")
     assert caught.value.code == "file_error"
     assert caught.value.message.startswith(f"Cannot write {tmp_path / 'plain' / 'me.json'}: ")
+
+
+def test_the_file_is_on_disk_before_it_takes_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renamed unsynced, a machine crash could leave PATH empty or partial."""
+    steps: list[str] = []
+    real_fsync, real_link = os.fsync, os.link
+    monkeypatch.setattr(os, "fsync", lambda fd: steps.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(os, "link", lambda a, b: steps.append("link") or real_link(a, b))
+    target = ExportFile(str(tmp_path / "me.json"))
+    target.write(b'{"messages":[],"complete":true}')
+    target.finish()
+    assert steps == ["fsync", "link"]
+    assert (tmp_path / "me.json").read_bytes() == b'{"messages":[],"complete":true}'
+
+
+def test_a_failed_sync_saves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = ExportFile(str(tmp_path / "me.json"))
+    target.write(b'{"complete":true}')
+    with pytest.raises(ServerError) as refused:
+        target.finish()
+    assert refused.value.code == "file_error" and "No space left" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []  # neither PATH nor the hidden part
