@@ -30,7 +30,7 @@ class IUserStore(Interface):
 
     def set_role(user_id, role, audit=None):
         """Set the system role; return the User or None. ``audit`` is written in the
-        same transaction, if the role changed."""
+        same transaction, if the role changed (as read: a stored ``Admin`` is ``admin``)."""
 
     def list_users(limit, offset, search):
         """Users ordered by username (case-insensitive); ``search`` is a substring or
@@ -272,9 +272,9 @@ class IAdminStore(Interface):
         is banned when it is written. ``audit`` is written in the same transaction."""
 
     def delete_ban(user_id, by=None, now=0, audit=None):
-        """Lift a ban; True if one existed. LairError ``account_banned`` if ``by``
-        (the admin lifting it) is banned at ``now``. ``audit`` is written in the same
-        transaction, if there was a ban."""
+        """Lift a ban; True if one was in force at ``now`` (one run out is deleted
+        too). LairError ``account_banned`` if ``by`` (the admin lifting it) is banned
+        at ``now``. ``audit`` is written in the same transaction, if True."""
 
     def add_audit(entry):
         """Write an AuditEntry in a transaction of its own."""

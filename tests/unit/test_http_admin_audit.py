@@ -128,3 +128,15 @@ def test_a_larger_limit_is_cut_to_200(client: ApiClient, people) -> None:
     assert (len(page["entries"]), page["has_more"]) == (audit.MAX_LIMIT, True)
     assert page["entries"][0]["actor"] == {"operator": True}
     assert len(log(client, root.token)["entries"]) == audit.DEFAULT_LIMIT
+
+
+def test_lifting_a_ban_already_over_records_nothing(client: ApiClient, people) -> None:
+    """A timed ban that has run out lets its user in again by itself: "unbanning" them
+    afterwards changed nothing, and an entry would name the admin as the one who let
+    them back in (found against a real server: the unban of a user whose ban had
+    expired was recorded)."""
+    root, victim = people["root"], people["victim"]
+    client.post(f"{ADMIN}/users/{victim.id}/ban", {"duration_hours": 1}, token=root.token)
+    client.core.clock.advance(2 * 3600)
+    assert client.post(f"{ADMIN}/users/{victim.id}/unban", token=root.token).status == 200
+    assert [e["action"] for e in log(client, root.token)["entries"]] == ["user.ban"]

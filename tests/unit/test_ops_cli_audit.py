@@ -137,3 +137,20 @@ def test_the_first_admin_from_the_environment_is_recorded(tmp_path: Path, capsys
         ["user.set_role", 'role="admin"'],
         ["user.create", 'role="user"'],
     ]
+
+
+def test_what_the_role_or_ban_already_was_records_nothing(tmp_path: Path, capsys) -> None:
+    """A role stored as the original's operators typed it (``Admin``: read ignoring
+    case) set again, and a ban that had run out lifted, change nothing: no entry, and
+    unban says so (both were recorded)."""
+    db = tmp_path / "chat.db"
+    assert run(db, "admin", "create-user", "bob", "bob@example.com") == 0
+    assert run(db, "admin", "ban", "bob", "--hours", "1") == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE users SET role = 'Admin'")
+        conn.execute("UPDATE bans SET expires_at = 1")
+    before = audited(db, capsys)
+    assert run(db, "admin", "set-role", "bob", "admin") == 0
+    assert run(db, "admin", "unban", "bob") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "bob was not banned"
+    assert audited(db, capsys) == before

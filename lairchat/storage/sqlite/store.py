@@ -448,16 +448,18 @@ class SQLiteStore:
         return self._write(txn)
 
     def set_role(self, user_id: str, role: str, audit: AuditEntry | None = None) -> defer.Deferred:
-        """``audit`` is recorded with the change, and only if the role changed."""
+        """``audit`` is recorded with the change, and only if the role changed: as it
+        reads (:func:`system_role`), a stored ``Admin`` is already ``admin``."""
 
         def txn(cur: sqlite3.Cursor) -> User | None:
-            cur.execute(
-                "UPDATE users SET role = ? WHERE id = ? AND role IS NOT ?", (role, user_id, role)
-            )
-            if cur.rowcount:
+            was = cur.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
+            if was is None:
+                return None
+            cur.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+            if system_role(was[0]) != role:
                 _record(cur, audit)
             row = cur.execute(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
-            return _user(row) if row else None
+            return _user(row)
 
         return self._write(txn)
 
@@ -1462,11 +1464,15 @@ class SQLiteStore:
         now: float = 0,
         audit: AuditEntry | None = None,
     ) -> defer.Deferred:
-        """``audit`` is recorded with the unban, and only if there was a ban."""
+        """True, and ``audit`` recorded with the unban, only if the ban was in force at
+        ``now``: one run out already let its user in (its row goes all the same)."""
 
         def txn(cur: sqlite3.Cursor) -> bool:
             _refuse_banned_author(cur, by, now)
-            lifted = cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,)).rowcount > 0
+            found = cur.execute("SELECT expires_at FROM bans WHERE user_id = ?", (user_id,))
+            row = found.fetchone()
+            cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,))
+            lifted = row is not None and (row[0] is None or now < row[0])
             if lifted:
                 _record(cur, audit)
             return lifted
