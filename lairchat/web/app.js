@@ -53,10 +53,6 @@ const NO_SEARCH = "This server has no message search.";
 const NO_DELETION = "This server cannot delete accounts.";
 /** What a server without reactions (the original, an older lairchat) is said to have. */
 const NO_REACTIONS = "This server has no reactions.";
-/** Whether a refusal of a reaction's route means the server has none: the original's
- * bare 404 (routeMissing), or an older lairchat's `not_found`, its answer for a path it
- * does not serve (one with reactions says `message_not_found` for a message it lacks). */
-const noReactions = (error) => routeMissing(error) || error.code === "not_found";
 /** An emoji a URL cannot carry as a path segment: `.` and `..` are dot segments, which
  * the browser resolves even percent-encoded (`…/reactions/..` leaves as
  * `/messages/{id}/`). The server takes both; they go over the real-time connection. */
@@ -73,6 +69,12 @@ const REACTION_MAX_BYTES = 32;
  * (`user_not_found`) has its own code and is shown as it is. The terminal client's
  * rule: net/errors.py. */
 const routeMissing = (error) => /^http_40[45]$/.test(error.code ?? "");
+/** Whether a refusal of one of lairchat's later routes (reactions, pins, the data
+ * export, the audit log) means the server has none: the original's bare 404 or 405
+ * (routeMissing), or an older lairchat's `not_found`, its answer for a path it does not
+ * serve. A server with the route names what it lacks instead (`message_not_found`,
+ * `room_not_found`) or refuses with 401, 403 or 429. */
+const lacksRoute = (error) => routeMissing(error) || error.code === "not_found";
 /** New messages are read out (to screen readers) at most this often; those arriving
  * meanwhile are summed up in one announcement. */
 const ANNOUNCE_EVERY_MS = 2_000;
@@ -1042,7 +1044,7 @@ async function react(id, emoji, add) {
       await rest(add ? "PUT" : "DELETE", path, undefined, state.token);
     }
   } catch (error) {
-    return noReactions(error) ? NO_REACTIONS : describe(error);
+    return lacksRoute(error) ? NO_REACTIONS : describe(error);
   }
   reactionChanged(id, nfc, state.me.id, add, false);
   return null;
@@ -1220,11 +1222,6 @@ const pinsOf = (roomId) => state.pins.get(roomId)?.list ?? null;
 /** Whether message `id` of room `roomId` is pinned, as far as the page knows. */
 const isPinned = (roomId, id) => pinsOf(roomId)?.some((pin) => pin.message.id === id) ?? false;
 
-/** Whether a refusal of a pin's route means the server has none (as for reactions: the
- * original's bare 404, an older lairchat's `not_found`; one with pins says
- * `message_not_found` or `room_not_found`). */
-const noPins = (error) => routeMissing(error) || error.code === "not_found";
-
 /** Room `roomId`'s pins (`GET /rooms/{id}/pins`), asked for when the room is first opened
  * on a connection, then kept current by the events (pinEvent): not at every opening,
  * which would spend a request of the viewer's REST allowance each (Alt+Down through the
@@ -1242,7 +1239,7 @@ async function loadPins(roomId) {
   } catch (error) {
     if (state.pins.get(roomId) !== held) return;
     state.pins.delete(roomId); // asked again when the room is next opened
-    if (noPins(error)) state.pinsMissing = true;
+    if (lacksRoute(error)) state.pinsMissing = true;
     else showError(`Pinned messages not listed: ${describe(error)}`);
   }
   pinsChanged(roomId);
@@ -1293,7 +1290,7 @@ async function setPinned(roomId, id, pin) {
   try {
     await rest(pin ? "PUT" : "DELETE", pathOf("messages", id, "pin"), undefined, state.token);
   } catch (error) {
-    const missing = noPins(error);
+    const missing = lacksRoute(error);
     if (missing) state.pinsMissing = true;
     showError(`${pin ? "Not pinned" : "Not unpinned"}: ${missing ? NO_PINS : describe(error)}`);
     pinsChanged(roomId);
@@ -2969,10 +2966,6 @@ function accountDeleted() {
 /** What a server without the data export (the original, an older lairchat) is said to
  * have. */
 const NO_EXPORT = "This server cannot export your data.";
-/** Whether a refusal of the export means the server has none: the original's bare 404
- * (routeMissing), or an older lairchat's `not_found`, its answer for a path it does not
- * serve (one with the export refuses with 401, 403 or 429 only). */
-const noExport = (error) => routeMissing(error) || error.code === "not_found";
 /** How a whole export ends: its last key (docs/protocols/HTTP.md). A server stopped
  * midway ends the body without it; whitespace may follow. */
 const EXPORT_END = /"complete"\s*:\s*true\s*}\s*$/;
@@ -3099,7 +3092,7 @@ async function exportData(event) {
         replaceText($("export-progress"), `${sizeText(bytes)} received`),
       );
     },
-    (error) => `Data not downloaded: ${noExport(error) ? NO_EXPORT : describe(error)}`,
+    (error) => `Data not downloaded: ${lacksRoute(error) ? NO_EXPORT : describe(error)}`,
   );
   if (exporting === controller) exporting = null;
   if (!done || state.token !== token) return;
@@ -3705,9 +3698,6 @@ function renderAdminRooms() {
 const AUDIT_PAGE = 20;
 /** What a server without the audit log (the original, an older lairchat) is said to keep. */
 const NO_AUDIT = "This server keeps no audit log.";
-/** Whether a refusal of `GET /admin/audit` means the server has no such route: the
- * original's bare 404 or 405 (routeMissing), an older lairchat's `not_found`. */
-const noAudit = (error) => routeMissing(error) || error.code === "not_found";
 
 /** What the entry's `action` (docs/protocols/HTTP.md, "Admin") is said as, before its
  * subject's name; an action not listed here is shown as the server names it. */
@@ -3784,7 +3774,7 @@ async function loadAudit(older) {
     await loadAudit(false);
     return;
   }
-  if (refused && noAudit(refused)) {
+  if (refused && lacksRoute(refused)) {
     Object.assign(administration, { audit: [], auditMore: false, auditMissing: true });
   } else if (refused) {
     adminRefused(refused, "Audit log not read");

@@ -69,7 +69,7 @@ NAMES = [
     "adminView",
     "AUDIT_PAGE",
     "NO_AUDIT",
-    "noAudit",
+    "lacksRoute",
     "AUDIT_ACTIONS",
     "auditText",
     "loadAudit",

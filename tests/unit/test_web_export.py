@@ -98,7 +98,7 @@ NAMES = [
     "fetchApi",
     "sendForm",
     "NO_EXPORT",
-    "noExport",
+    "lacksRoute",
     "EXPORT_END",
     "EXPORT_TAIL",
     "exportDialogClosed",

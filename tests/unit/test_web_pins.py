@@ -64,7 +64,7 @@ NAMES = [
     "pinOf",
     "pinsOf",
     "isPinned",
-    "noPins",
+    "lacksRoute",
     "loadPins",
     "pinEvent",
     "applyPinEvent",

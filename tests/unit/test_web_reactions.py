@@ -93,7 +93,7 @@ NAMES = [
     "plainText",
     "describe",
     "routeMissing",
-    "noReactions",
+    "lacksRoute",
     "DOT_SEGMENT",
     "pathOf",
     "reactionsOf",
@@ -127,6 +127,20 @@ def reaction(
         "user_ids": list(ids),
         "me": "u-me" in ids if me is None else me,
     }
+
+
+def test_one_check_says_whether_a_later_route_is_missing() -> None:
+    """``lacksRoute``, the one check behind reactions, pins, the export and the audit
+    log (they were four copies): the original's bare 404 and 405 and an older
+    lairchat's ``not_found`` are a missing route; the API's own refusals (a message or
+    room not found, 401, 403, 429, a 500) are not, and are shown as the server says."""
+    codes = ["http_404", "http_405", "not_found"]
+    kept = ["message_not_found", "room_not_found", "http_401", "http_403", "http_429"]
+    kept += ["http_500", "http_4040", "xhttp_404", "rate_limited", "", None]
+    out = run(
+        "(codes) => codes.map((code) => lacksRoute(code === null ? {} : { code }))", codes + kept
+    )
+    assert out == [True] * len(codes) + [False] * len(kept)
 
 
 def test_history_reactions_are_kept_and_odd_ones_left_out() -> None:
