@@ -80,6 +80,9 @@ const lacksRoute = (error) => routeMissing(error) || error.code === "not_found";
 const ANNOUNCE_EVERY_MS = 2_000;
 /** How much of a message is read out when it arrives (the rest is in the list). */
 const ANNOUNCED_CHARS = 300;
+/** How much of a message pinned or unpinned by someone else is read out (enough to
+ * know which; the panel has it whole). */
+const ANNOUNCED_PIN_CHARS = 100;
 /** The side lists are redrawn at most this often while events pour in. */
 const LISTS_EVERY_MS = 100;
 /** The protocol's bounds, in UTF-8 bytes: a message's content (TCP.md), and a frame
@@ -1251,9 +1254,37 @@ async function loadPins(roomId) {
 function pinEvent(event) {
   for (const [roomId, held] of state.pins) {
     if (event.room_id !== undefined && event.room_id !== roomId) continue;
-    if (!held.list) held.pending.push(event);
-    else if (applyPinEvent(roomId, held, event)) pinsChanged(roomId);
+    if (!held.list) {
+      held.pending.push(event);
+      continue;
+    }
+    const before = held.list;
+    if (!applyPinEvent(roomId, held, event)) continue;
+    pinsChanged(roomId);
+    announcePin(roomId, event, before);
   }
+}
+
+/** Someone else's pin or unpin in the open room, read out by the announcer (polite):
+ * *Pinned (3)* and the panel would change silently. Once per change: pinEvent calls it
+ * only when the pins held changed, and a message pinned already is not said pinned
+ * again. Not ours (the page showed it when the server said yes, a refusal is in the
+ * banner), not a deleted message's pin (its line going is the news), not another
+ * room's (nothing shown there changes). `before`: the pins held before the
+ * event, where an unpinned message's text still is. */
+function announcePin(roomId, event, before) {
+  const pinned = event.type === "message_pinned";
+  if (!pinned && event.type !== "message_unpinned") return;
+  const by = pinned ? event.pinned_by : event.unpinned_by;
+  if (by === state.me.id || state.active !== `room:${roomId}`) return;
+  const id = pinned ? event.message?.id : event.message_id;
+  const was = before.find((pin) => pin.message.id === id);
+  if (pinned && was) return; // pinned already: the same news again (the server repeats none)
+  const message = pinned ? event.message : was?.message;
+  const who = nameOf((typeof by === "string" && userName(by)) || "Someone");
+  const text = typeof message?.content === "string" ? message.content : "";
+  const what = excerpt(text, ANNOUNCED_PIN_CHARS);
+  say([who, pinned ? " pinned “" : " unpinned “", what, "”"]);
 }
 
 /** True when `event` (pinEvent's) changed room `roomId`'s pins held. */
@@ -1303,7 +1334,7 @@ async function setPinned(roomId, id, pin) {
   pinEvent(
     pin
       ? { type: "message_pinned", room_id: roomId, message, pinned_by: state.me.id, pinned_at }
-      : { type: "message_unpinned", room_id: roomId, message_id: id },
+      : { type: "message_unpinned", room_id: roomId, message_id: id, unpinned_by: state.me.id },
   );
 }
 

@@ -28,6 +28,9 @@ const pinsChanged = (roomId) => log.push(["changed", roomId]);
 const showError = (text) => log.push(["error", text]);
 const showEdited = () => {};
 const forgetMessage = () => {};
+const say = (parts) => log.push(["said", parts.join("")]);
+const nameOf = (text) => text;
+const userName = (id) => ({ "u-me": "me", "u-bob": "bob" })[id];
 function rest(method, path, body, token) {
   requests.push([method, path, token]);
   const answer = answers.shift() ?? { success: true };
@@ -38,6 +41,7 @@ function page(c) {
   state = {
     me: { id: "u-me" },
     token: "t",
+    active: c.active,
     pinsMissing: false,
     pins: new Map(
       Object.entries(c.pins ?? {}).map(([room, list]) => [room, { list, pending: [] }]),
@@ -68,6 +72,9 @@ NAMES = [
     "loadPins",
     "pinEvent",
     "applyPinEvent",
+    "ANNOUNCED_PIN_CHARS",
+    "excerpt",
+    "announcePin",
     "setPinned",
     "handleEvent",
 ]
@@ -216,6 +223,53 @@ def test_live_events_change_the_pins_held() -> None:
     assert changed["message"]["content"] == "new text" and changed["message"]["edited"] is True
     assert changed["message"]["reactions"] == reactions and changed["pinned_by"] == "u-alice"
     assert out[5]["shown"] == {"r1": ["m2", "m1"], "r2": ["m9"]} and out[5]["log"] == []
+
+
+def test_someone_elses_pin_in_the_open_room_is_said_once() -> None:
+    """Found in the review: someone else's pin or unpin changed *Pinned (n)* and the
+    panel silently for a screen reader. Now said by the announcer, once per change (the
+    same event again changes nothing and says nothing); ours, a deleted message's pin
+    and another room's are not said."""
+    long = "x" * 150
+    pins = {"r1": [pin("m2", content="read the rules"), pin("m1")], "r2": [pin("m9")]}
+    bobs = {"type": "message_pinned", "room_id": "r1", **pin("m3", content=long)}
+    bobs["pinned_by"] = "u-bob"
+    cases = [
+        {"active": "room:r1", "pins": pins, "events": [bobs, bobs]},
+        {
+            "active": "room:r1",
+            "pins": pins,
+            "events": [
+                {"type": "message_unpinned", "room_id": "r1", "message_id": "m2"},
+                {"type": "message_unpinned", "room_id": "r1", "message_id": "m2"},
+            ],
+        },
+        {
+            "active": "room:r1",
+            "pins": pins,
+            "events": [
+                {"type": "message_pinned", "room_id": "r1", **pin("m4"), "pinned_by": "u-me"},
+                {
+                    "type": "message_unpinned",
+                    "room_id": "r1",
+                    "message_id": "m1",
+                    "unpinned_by": "u-me",
+                },
+                {"type": "message_deleted", "message_id": "m2"},
+                {"type": "message_pinned", "room_id": "r2", **pin("m5"), "pinned_by": "u-bob"},
+            ],
+        },
+        {"active": "dm:u-bob", "pins": pins, "events": [bobs]},
+    ]
+    out = run(EVENTS, cases)
+    said = [[entry[1] for entry in case["log"] if entry[0] == "said"] for case in out]
+    assert said[0] == [f"bob pinned “{'x' * 100}…”"]
+    # Unpinned by someone the event does not name: said all the same, the text from
+    # the pin it took off.
+    assert said[1] == ["Someone unpinned “read the rules”"]
+    assert said[2] == [] and said[3] == []
+    # The pins changed all the same where they were held.
+    assert out[2]["shown"] == {"r1": ["m4"], "r2": ["m5", "m9"]}
 
 
 SET = """async (cases) => {
