@@ -227,3 +227,54 @@ def test_an_unban_by_an_admin_banned_meanwhile_is_refused(w, s, monkeypatch):
     releases[0]()
     w.fails(unban, "account_banned")
     w.fails(w.core.auth.login("root2", PASSWORD), "account_banned")
+
+
+def audited(w) -> list[str]:
+    """The audit log's actions, newest first."""
+    return [entry.action for entry in result(w.core.store.audit_entries(10))]
+
+
+def test_a_ban_by_an_admin_deleted_meanwhile_is_refused(w, s, monkeypatch):
+    """A stolen admin account being deleted by another admin banned that admin with a
+    request checked before the deletion: both locked out (of two admins, none left),
+    and the log naming the deleted account as the one who banned. As a banned admin's
+    ban, it is refused in the write (5ebc06d's crossing case; the ban was stored)."""
+    other = w.user("root2", role="admin")
+    releases = hold(monkeypatch, w.core.store, "put_ban")
+    ban = w.core.admin.ban(other, s.root.id, None, None)
+    monkeypatch.undo()
+    w.ok(w.core.admin.delete_user(s.root, other.id, PASSWORD))
+    releases[0]()
+    w.fails(ban, "session_not_found")
+    assert result(w.core.store.get_ban(s.root.id)) is None
+    assert audited(w) == ["user.delete"]
+
+
+@pytest.mark.parametrize("stopped", ["banned", "deleted"])
+def test_a_room_deletion_by_an_admin_stopped_meanwhile_is_refused(w, s, monkeypatch, stopped):
+    """A room's deletion (or an account's, below) by an admin banned or deleted after
+    their request was checked was done and recorded as theirs."""
+    other = w.user("root2", role="admin")
+    releases = hold(monkeypatch, w.core.store, "delete_room")
+    deleting = w.core.admin.delete_room(other, s.room.id)
+    monkeypatch.undo()
+    if stopped == "banned":
+        w.ok(w.core.admin.ban(s.root, other.id, None, None))
+    else:
+        w.ok(w.core.admin.delete_user(s.root, other.id, PASSWORD))
+    releases[0]()
+    w.fails(deleting, "account_banned" if stopped == "banned" else "session_not_found")
+    assert result(w.core.store.get_room(s.room.id)) is not None
+    assert audited(w) == ["user.ban" if stopped == "banned" else "user.delete"]
+
+
+def test_an_account_deletion_by_an_admin_banned_meanwhile_is_refused(w, s, monkeypatch):
+    other = w.user("root2", role="admin")
+    releases = hold(monkeypatch, w.core.store, "begin_deletion")
+    deleting = w.core.admin.delete_user(other, s.bob.id, PASSWORD)
+    monkeypatch.undo()
+    w.ok(w.core.admin.ban(s.root, other.id, None, None))
+    releases[0]()
+    w.fails(deleting, "account_banned")
+    w.ok(w.core.auth.login("bob", PASSWORD))
+    assert audited(w) == ["user.ban"]

@@ -133,12 +133,18 @@ def banned(user: str = "?", now: str = "?") -> str:
 BANNED = banned()
 
 
-def _refuse_banned_author(cur: sqlite3.Cursor, by: str | None, now: float) -> None:
-    """A ban or unban by an admin banned meanwhile (their request was checked before
-    the ban) is ``account_banned``, decided in the write itself: of two admins banning
-    each other at once, the second ban is refused, so one of them can still act."""
-    if by is not None and cur.execute(f"SELECT {BANNED}", (by, _int(now))).fetchone()[0]:
+def _refuse_stopped_author(cur: sqlite3.Cursor, by: str | None, now: float) -> None:
+    """An admin action by an admin banned meanwhile (their request was checked before
+    the ban) is ``account_banned``, and by one whose deletion began meanwhile the
+    deleted account's ``session_not_found``, decided in the write itself: of two
+    admins banning or deleting each other at once, the second is refused, so one of
+    them can still act (and the log names no locked-out account as acting after)."""
+    if by is None:
+        return
+    if cur.execute(f"SELECT {BANNED}", (by, _int(now))).fetchone()[0]:
         raise LairError("account_banned")
+    if cur.execute(BEING_DELETED, (by,)).fetchone():
+        raise account_deleted()
 
 
 #: Where a conversation's unread count stops (docs/protocols/HTTP.md, ``/users/me``):
@@ -1441,7 +1447,7 @@ class SQLiteStore:
 
     def put_ban(self, ban: Ban, audit: AuditEntry | None = None) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
-            _refuse_banned_author(cur, ban.banned_by, ban.created_at)
+            _refuse_stopped_author(cur, ban.banned_by, ban.created_at)
             cur.execute(
                 "INSERT OR REPLACE INTO bans (user_id, reason, banned_by, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -1468,7 +1474,7 @@ class SQLiteStore:
         ``now``: one run out already let its user in (its row goes all the same)."""
 
         def txn(cur: sqlite3.Cursor) -> bool:
-            _refuse_banned_author(cur, by, now)
+            _refuse_stopped_author(cur, by, now)
             found = cur.execute("SELECT expires_at FROM bans WHERE user_id = ?", (user_id,))
             row = found.fetchone()
             cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,))
@@ -1632,7 +1638,7 @@ class SQLiteStore:
         pending invitations from and to the user cancelled. None if there is no such
         user. With ``keep_an_admin``, an admin who is the last admin neither banned
         nor being deleted is refused (``permission_denied``), decided in this write
-        as the crossing bans are (:func:`_refuse_banned_author`): of two last admins
+        as the crossing bans are (:func:`_refuse_stopped_author`): of two last admins
         deleting themselves at once, one stays. ``audit`` is recorded with the mark,
         and only by the deletion that makes it (not one carried on)."""
 
@@ -1945,9 +1951,12 @@ AUDIT_COLS = "id, at, actor_id, actor_name, action, subject_type, subject_id, su
 
 
 def _record(cur: sqlite3.Cursor, entry: AuditEntry | None) -> None:
-    """Write an audit entry (None: nothing) in the transaction of what it records."""
+    """Write an audit entry (None: nothing) in the transaction of what it records,
+    which is refused, all of it, if its admin can no longer act
+    (:func:`_refuse_stopped_author`): a room's or an account's deletion too."""
     if entry is None:
         return
+    _refuse_stopped_author(cur, entry.actor_id, entry.at)
     cur.execute(
         f"INSERT INTO admin_audit ({AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -1995,7 +2004,7 @@ def _detached(d: defer.Deferred) -> defer.Deferred:
 DELETED_PASSWORD_HASH = "!deleted"
 
 #: Another admin than ``?1`` who can act: neither banned at ``?2`` (the rule that
-#: refuses a banned admin's ban, :func:`_refuse_banned_author`) nor being deleted.
+#: refuses a banned admin's ban, :func:`_refuse_stopped_author`) nor being deleted.
 OTHER_ADMIN = (
     "SELECT 1 FROM users u WHERE lower(u.role) = 'admin' AND u.id != ?1 "
     "AND NOT EXISTS (SELECT 1 FROM user_deletions d WHERE d.user_id = u.id) "
