@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
@@ -63,6 +64,17 @@ async def _lairchat_route(request: Coroutine[Any, Any, Any], what: str) -> Any:
         raise ServerError(err.code, _lairchat_only(what)(err), status=err.status) from None
 
 
+#: What parse_time gives for a time it cannot read, here (rather than now).
+_UNREAD = datetime.min.replace(tzinfo=UTC)
+
+
+def _when(value: object) -> str:
+    """A wire time as local clock text, or ``?``: an audit entry shown as made now
+    would be dated wrongly, where a message is worth showing at any time."""
+    at = parse_time(value, _UNREAD)
+    return "?" if at is _UNREAD else format_clock(at)
+
+
 def audit_line(entry: dict[str, Any]) -> str:
     """One audit log entry: when (local time), who (``operator`` for the operator's
     command), the action, the user or room with its name then, the details (values
@@ -77,7 +89,7 @@ def audit_line(entry: dict[str, Any]) -> str:
     details = []
     for key, value in obj(entry.get("details")).items():
         if key == "until" and isinstance(value, str):
-            told = format_clock(parse_time(value))
+            told = _when(value)
         elif key == "until" and value is None:
             told = "for good"
         elif value is None or isinstance(value, str | int | float | bool):
@@ -85,7 +97,7 @@ def audit_line(entry: dict[str, Any]) -> str:
         else:  # a list or object: not one of ours, and maybe nested without end
             told = "…"
         details.append(f"{key} {told}")
-    when = format_clock(parse_time(entry.get("at")))
+    when = _when(entry.get("at"))
     line = f"{when} {who}: {entry.get('action', '?')} {target}"
     return one_line(f"{line} ({', '.join(details)})" if details else line)
 

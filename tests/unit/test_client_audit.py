@@ -124,3 +124,10 @@ def test_the_request_on_the_wire() -> None:
         "http://chat.test:8082/api/v1/admin/audit",
         {"limit": 5},
     )
+
+
+def test_a_time_that_cannot_be_read_is_a_question_mark() -> None:
+    """An unreadable time (an entry's, a ban's until: a number, a typo) was shown as
+    the time now, dating the entry wrongly; the browser client shows "?" too."""
+    line = audit_line({"at": 5, "action": "user.ban", "details": {"until": "soon"}})
+    assert line == "? ?: user.ban ? (until ?)"
