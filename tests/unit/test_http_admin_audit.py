@@ -140,3 +140,12 @@ def test_lifting_a_ban_already_over_records_nothing(client: ApiClient, people) -
     client.core.clock.advance(2 * 3600)
     assert client.post(f"{ADMIN}/users/{victim.id}/unban", token=root.token).status == 200
     assert [e["action"] for e in log(client, root.token)["entries"]] == ["user.ban"]
+
+
+def test_a_non_admin_is_refused_before_the_filters_are_read(client: ApiClient, people) -> None:
+    """HTTP.md said 403 first for every parameter; a malformed ``limit`` (read with the
+    request, as every route reads its input) is 400 to anyone, the rest 403 first."""
+    user = people["user"].token
+    for query in ("action=user.kick", f"before={NOBODY}", "subject_id=42"):
+        assert client.get(f"{ADMIN}/audit?{query}", token=user).status == 403
+    assert client.get(f"{ADMIN}/audit?limit=abc", token=user).status == 400
