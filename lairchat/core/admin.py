@@ -157,7 +157,8 @@ class AdminService:
     @deferred
     async def lift_ban(self, target: User, by: User | None) -> bool:
         """Lift the user's ban, for the API (``by``: the admin) and the operator
-        command (None); True if there was one (then, only, it is in the audit log)."""
+        command (None); True if one was in force (then, only, it is in the audit log:
+        a ban run out already let its user in)."""
         now = self.clock.seconds()
         entry = record(by, "user.unban", target, now)
         return await self.store.delete_ban(target.id, None if by is None else by.id, now, entry)
