@@ -643,6 +643,7 @@ function lookUpUser(id) {
 // -- views -----------------------------------------------------------------------------------
 
 function showLogin(reason) {
+  setAccountMenu(false);
   $("chat-view").hidden = true;
   $("login-view").hidden = false;
   replaceText($("login-reason"), reason || "");
@@ -2869,8 +2870,7 @@ function openFormDialog(name, first) {
 function formDialogClosed(name, opener) {
   $(`${name}-form`).reset();
   $(`${name}-submit`).disabled = false;
-  const back = typeof opener === "function" ? opener() : $(opener);
-  if (back && displayed(back)) back.focus();
+  focusOpener(typeof opener === "function" ? opener() : $(opener));
 }
 
 /** Whether the field `field` of the form dialog `name` holds `expected`, typed again to
@@ -3156,8 +3156,7 @@ function openSessionsDialog() {
 
 function sessionsDialogClosed() {
   $("session-list").replaceChildren();
-  const back = $("show-sessions");
-  if (displayed(back)) back.focus();
+  focusOpener($("show-sessions"));
 }
 
 /** A refusal of a request made from a dialog or panel: a session of ours gone signs
@@ -3471,7 +3470,7 @@ function toggleAdmin() {
   administration.open = !administration.open;
   renderAdmin();
   if (!administration.open) {
-    $("show-admin").focus();
+    focusOpener($("show-admin"));
     return;
   }
   if (!displayed($("admin-panel"))) close();
@@ -4316,7 +4315,124 @@ function closeSearch() {
   $("search-text").focus();
 }
 
+// -- the account menu (phones) ---------------------------------------------------------
+
+/** Where the page is laid out for a phone (app.css's `max-width: 40rem`). */
+const NARROW = window.matchMedia("(max-width: 40rem)");
+
+/** The account's actions (notifications, password, data, deletion, sessions,
+ * administration, log out) as buttons in the top bar on a wide screen; on a phone, where
+ * they took five lines of the bar, one *Account* menu: `role="menu"` named by who is
+ * signed in (shown at its top), its buttons menuitems out of the Tab order, the
+ * notifications' box a menuitemcheckbox. Set at start and whenever the window crosses
+ * the width, the menu closed. */
+function accountMenuMode() {
+  const narrow = NARROW.matches;
+  const menu = $("account-menu");
+  setAccountMenu(false);
+  const items = [[$("notify"), "menuitemcheckbox"]];
+  for (const button of menu.querySelectorAll(":scope > button")) items.push([button, "menuitem"]);
+  for (const [node, role] of [[menu, "menu"], ...items]) {
+    if (narrow) node.setAttribute("role", role);
+    else node.removeAttribute("role");
+    if (node === menu) continue;
+    if (narrow) node.tabIndex = -1;
+    else node.removeAttribute("tabindex");
+  }
+  if (narrow) {
+    menu.setAttribute("aria-labelledby", "signed-in");
+    $("signed-in").setAttribute("aria-hidden", "true"); // heard as the menu's name
+  } else {
+    menu.removeAttribute("aria-labelledby");
+    $("signed-in").removeAttribute("aria-hidden");
+  }
+}
+
+/** The account menu's items shown (*Administration* for admins only, the
+ * notifications' box where the browser has notifications), in order. */
+const accountItems = () =>
+  [...$("account-menu").querySelectorAll('[role^="menuitem"]')].filter(displayed);
+
+const accountMenuOpen = () => $("account-menu").classList.contains("open");
+
+/** Open or close the account menu; opened with `focus` (`first`, `last`), that item
+ * takes the focus. */
+function setAccountMenu(open, focus = null) {
+  $("account-menu").classList.toggle("open", open);
+  $("account-button").setAttribute("aria-expanded", String(open));
+  if (!open || !focus) return;
+  const items = accountItems();
+  items[focus === "last" ? items.length - 1 : 0]?.focus();
+}
+
+/** The focus back on `button`, what a dialog or panel was opened from; one in the
+ * closed account menu (a phone) gives it to *Account*, not to nowhere. */
+function focusOpener(button) {
+  if (!button) return;
+  if (displayed(button)) button.focus();
+  else if ($("account-menu").contains(button) && displayed($("account-button"))) {
+    $("account-button").focus();
+  }
+}
+
+/** *Account*: Enter, Space or a click opens the menu on its first item (closes it when
+ * open), Down on its first, Up on its last. */
+function accountButtonKeys(e) {
+  if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+  e.preventDefault();
+  setAccountMenu(true, e.key === "ArrowUp" ? "last" : "first");
+}
+
+/** In the open menu: Up and Down between the items (round), Home and End; Esc closes
+ * it, the focus back on *Account*; Tab closes it and goes on from *Account*; Enter
+ * toggles the notifications' box as Space does. */
+function accountMenuKeys(e) {
+  if (!accountMenuOpen()) return;
+  const items = accountItems();
+  const at = items.indexOf(document.activeElement);
+  const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[e.key];
+  if (to !== undefined) {
+    e.preventDefault();
+    items[(to + items.length) % items.length]?.focus();
+  } else if (e.key === "Escape" || e.key === "Tab") {
+    if (e.key === "Escape") e.preventDefault();
+    setAccountMenu(false);
+    $("account-button").focus(); // Tab's default then moves on from here
+  } else if (e.key === "Enter" && e.target === $("notify")) {
+    e.preventDefault();
+    e.target.click();
+  }
+}
+
+function wireAccountMenu() {
+  const menu = $("account-menu");
+  const button = $("account-button");
+  button.addEventListener("click", () => setAccountMenu(!accountMenuOpen(), "first"));
+  button.addEventListener("keydown", accountButtonKeys);
+  menu.addEventListener("keydown", accountMenuKeys);
+  // An item chosen closes the menu before its own handler runs (capture), so that a
+  // handler giving the focus back to its button finds it hidden (focusOpener). The
+  // notifications' box stays: a box is ticked, not chosen.
+  menu.addEventListener(
+    "click",
+    (e) => {
+      if (accountMenuOpen() && e.target.closest("button")) setAccountMenu(false);
+    },
+    true,
+  );
+  const outside = (node) => !menu.contains(node) && !button.contains(node);
+  document.addEventListener("pointerdown", (e) => {
+    if (accountMenuOpen() && outside(e.target)) setAccountMenu(false);
+  });
+  menu.addEventListener("focusout", (e) => {
+    if (accountMenuOpen() && e.relatedTarget && outside(e.relatedTarget)) setAccountMenu(false);
+  });
+  NARROW.addEventListener("change", accountMenuMode);
+  accountMenuMode();
+}
+
 function wire() {
+  wireAccountMenu();
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     signIn(e.target, "/auth/login", {

@@ -23,7 +23,7 @@ from tests.integration.test_web_client_browser import (
     text_of,
     unique,
 )
-from tests.integration.test_web_client_keyboard import focus, focus_on, keys
+from tests.integration.test_web_client_keyboard import account_action, focus, focus_on, keys
 from tests.integration.test_web_client_rooms_admin import ADMIN, MARKUP, SMALL, login
 
 driver = browser.driver  # the shared fixtures
@@ -67,8 +67,9 @@ def recorded(server: ServerProcess, token: str) -> tuple[str, str]:
 
 
 def opened(chrome: webdriver.Chrome) -> None:
-    """*Administration* pressed from the keyboard: the panel open, its audit log read."""
-    focus_on(chrome, "#show-admin")
+    """*Administration* pressed from the keyboard (in the *Account* menu on a phone):
+    the panel open, its audit log read."""
+    account_action(chrome, "show-admin")
     keys(chrome, Keys.ENTER)
     wait_for(chrome, lambda d: d.find_element("id", "admin-panel").is_displayed())
     wait_for(chrome, lambda d: text_of(d, "admin-audit-status") == "" and entries(d))

@@ -71,6 +71,23 @@ def focus_on(chrome: webdriver.Chrome, selector: str) -> None:
     chrome.execute_script("document.querySelector(arguments[0]).focus()", selector)
 
 
+def account_action(chrome: webdriver.Chrome, button_id: str) -> None:
+    """The focus on the account's button ``button_id`` (*Change password*, *Log out*…),
+    for the caller to press: in the top bar on a wide screen; on a phone in the
+    *Account* menu, opened and walked from the keyboard as a user does (Enter on
+    *Account*, Down to the item)."""
+    if not chrome.find_element(By.ID, "account-button").is_displayed():
+        focus_on(chrome, f"#{button_id}")
+        return
+    focus_on(chrome, "#account-button")
+    keys(chrome, Keys.ENTER)
+    for _ in range(10):
+        if focus(chrome)["id"] == button_id:
+            return
+        keys(chrome, Keys.ARROW_DOWN)
+    raise AssertionError(f"#{button_id} is not in the account menu")
+
+
 def test_deleting_and_removing_ask_in_the_page(server: ServerProcess, driver: webdriver.Chrome):
     """Found in the review: Delete and Remove asked with ``window.confirm``, a browser
     box outside the page's style that blocks the tab (and that a browser may stop
@@ -709,3 +726,92 @@ def test_a_search_says_what_it_found(server: ServerProcess, driver: webdriver.Ch
         wait_for(driver, lambda d: spoken(d)[-1] == ["announcer", "Nobody found."])
         type_into(driver, "public-search", tag)
         wait_for(driver, lambda d: spoken(d)[-1] == ["announcer", "1 public room found"])
+
+
+#: The heights that share a phone's screen: the top bar, the room's head, the message
+#: list, and the window's.
+HEIGHTS = """const h = (s) => document.querySelector(s).getBoundingClientRect().height;
+return {bar: h('.topbar'), head: h('.conversation-head'), list: h('#messages'),
+        window: innerHeight};"""
+
+
+def test_a_phone_gives_the_messages_the_screen_and_its_menu_the_keyboard(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """Found measuring the page at 360×740: the top bar took five lines (200 px, every
+    account action a button), the room's head three (118 px), the message box 150 px:
+    the message list had 110 px of the window's 597, under a fifth. Now the account's
+    actions are one *Account* menu, the room's buttons one row, *Send* beside the box:
+    the list has at least 60 % of the window. The menu is a real one, walked from the
+    keyboard: Enter opens it on its first item, Down and Up go round, Home and End,
+    Esc closes it with the focus back on *Account*, Up on *Account* opens it on its
+    last item, Tab leaves it closed; a dialog opened from it gives the focus back to
+    *Account*. A wide window keeps the buttons in the bar."""
+    with TCPClient.connect(server.tcp_port) as alice, TCPClient.connect(server.tcp_port) as bob:
+        accounts, (room, _) = two_users_in_two_rooms(alice, bob)
+        driver.set_window_size(360, 740)
+        signed_in(server, driver, accounts[0]["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, lambda d: text_of(d, "show-pins").startswith("Pinned ("))
+        size = driver.execute_script(HEIGHTS)
+        assert size["list"] >= 0.6 * size["window"], size
+        # The room's buttons on one line.
+        tops = driver.execute_script(
+            """return [...document.querySelectorAll('.head-actions > button')]
+                 .filter((b) => b.checkVisibility()).map((b) => b.getBoundingClientRect().top)"""
+        )
+        assert len(tops) >= 3 and len(set(tops)) == 1, tops
+
+        button = driver.find_element(By.ID, "account-button")
+        assert button.get_attribute("aria-haspopup") == "menu"
+        assert button.get_attribute("aria-expanded") == "false"
+        assert not driver.find_element(By.ID, "change-password").is_displayed()
+        focus_on(driver, "#account-button")
+        keys(driver, Keys.ENTER)
+        assert button.get_attribute("aria-expanded") == "true"
+        name = accounts[0]["user"]["username"]
+        assert accessible(driver, "#account-menu")["name"] == f"Signed in as {name}"
+        items = ["notify", "change-password", "download-data", "delete-account"]
+        items += ["show-sessions", "logout"]
+        walked = [focus(driver)["id"]]
+        for _ in items:
+            keys(driver, Keys.ARROW_DOWN)
+            walked.append(focus(driver)["id"])
+        assert walked == [*items, items[0]]  # round
+        roles = driver.execute_script(
+            "return arguments[0].map((id) => document.getElementById(id).getAttribute('role'))",
+            items,
+        )
+        assert roles == ["menuitemcheckbox"] + ["menuitem"] * 5
+        keys(driver, Keys.ARROW_UP)
+        assert focus(driver)["id"] == "logout"
+        keys(driver, Keys.HOME)
+        assert focus(driver)["id"] == "notify"
+        keys(driver, Keys.END)
+        assert focus(driver)["id"] == "logout"
+        keys(driver, Keys.ESCAPE)
+        assert focus(driver)["id"] == "account-button"
+        assert button.get_attribute("aria-expanded") == "false"
+        assert not driver.find_element(By.ID, "logout").is_displayed()
+        keys(driver, Keys.ARROW_UP)
+        assert focus(driver)["id"] == "logout"
+        keys(driver, Keys.TAB)
+        assert button.get_attribute("aria-expanded") == "false"
+        assert focus(driver)["id"] not in items
+
+        # A dialog opened from the menu gives the focus back to *Account* (its button
+        # is hidden in the closed menu).
+        account_action(driver, "change-password")
+        keys(driver, Keys.ENTER)
+        wait_for(driver, lambda d: d.find_element(By.ID, "password-dialog").is_displayed())
+        assert button.get_attribute("aria-expanded") == "false"
+        keys(driver, Keys.ESCAPE)
+        wait_for(driver, lambda d: focus(d)["id"] == "account-button")
+
+        # A wide window: the buttons in the bar, no menu.
+        driver.set_window_size(1200, 740)
+        wait_for(driver, lambda d: d.find_element(By.ID, "change-password").is_displayed())
+        assert not button.is_displayed()
+        assert driver.find_element(By.ID, "account-menu").get_attribute("role") is None
+        assert driver.find_element(By.ID, "logout").get_attribute("tabindex") is None
+        assert errors_logged(driver) == []

@@ -39,7 +39,7 @@ from tests.integration.test_web_client_browser import (
     type_into,
     unique,
 )
-from tests.integration.test_web_client_keyboard import focus, focus_on, keys
+from tests.integration.test_web_client_keyboard import account_action, focus, focus_on, keys
 
 driver = browser.driver  # the shared fixture
 ADMIN = "web_admin"
@@ -338,7 +338,7 @@ def test_a_phone_gets_the_panel_and_the_dialogs(server: ServerProcess, driver: w
     wait_for(driver, lambda d: d.find_element(By.ID, "room-name").get_property("value") == "")
     assert focus(driver)["id"] == "room-settings"
 
-    focus_on(driver, "#show-admin")
+    account_action(driver, "show-admin")  # in the Account menu
     keys(driver, Keys.ENTER)
     wait_for(driver, lambda d: d.find_element(By.ID, "admin-panel").is_displayed())
     assert focus(driver)["id"] == "admin-heading"
