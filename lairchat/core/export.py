@@ -1,4 +1,4 @@
-"""A user's copy of everything the server keeps about them ("Download my data",
+"""A user's copy of their data ("Download my data",
 ``POST /api/v1/users/me/export``; docs/protocols/HTTP.md, docs/SECURITY.md).
 
 The export is one JSON object, written piece by piece (:meth:`Export.pieces`) as it is

@@ -699,7 +699,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/users/me/export": {
             "post": op(
                 "exportMe",
-                "Download a copy of everything the server keeps about the caller (lairchat)",
+                "Download a copy of the caller's data (lairchat)",
                 "users",
                 DATA_EXPORT,
                 body=obj({"password": STRING}, required=[]),
