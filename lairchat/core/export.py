@@ -36,6 +36,10 @@ PAGE = 500
 #: Message seqs (rowids) per read: no index finds a user's room messages, so the
 #: table is read a range at a time, each range one short query.
 SCAN = 5_000
+#: Exports sent at once, all users together: each reads the whole message table
+#: (SCAN rows a read, on a reader connection), so many at once would hold the
+#: readers every other request needs.
+MAX_RUNNING = 4
 
 log = Logger()
 
@@ -49,8 +53,18 @@ def busy() -> LairError:
     )
 
 
+def full(most: int) -> LairError:
+    """429 while ``most`` exports (anyone's) are being sent."""
+    return LairError(
+        "rate_limited",
+        "The server is sending as many exports as it sends at once: try again shortly",
+        details={"retry_after": 10, "limit": most},
+    )
+
+
 class DataExport:
-    """Exports, one at a time per user, each once the user's password is given."""
+    """Exports, one at a time per user and :attr:`most` at once in all, each once the
+    user's password is given."""
 
     def __init__(self, store: IStore, clock: Any, deletion: AccountDeletion):
         self.store = store
@@ -58,6 +72,7 @@ class DataExport:
         self.deletion = deletion
         self.page = PAGE
         self.scan = SCAN
+        self.most = MAX_RUNNING
         #: Users whose export is being sent.
         self._running: set[str] = set()
 
@@ -68,9 +83,13 @@ class DataExport:
         """The user's export, once their password is checked as an account deletion
         checks it (a stolen token alone exports nothing): 401 ``invalid_credentials``,
         403 ``account_locked``; 429 ``rate_limited`` while another of theirs is being
-        sent. The caller must :meth:`Export.close` it when done, sent or not."""
+        sent, or :attr:`most` of anyone's (before the password is looked at: a
+        refusal costs no hashing). The caller must :meth:`Export.close` it when done,
+        sent or not."""
         if user.id in self._running:
             raise busy()
+        if len(self._running) >= self.most:
+            raise full(self.most)
         self._running.add(user.id)
         try:
             await self.deletion.confirm(user, password, source)

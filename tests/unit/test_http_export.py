@@ -162,6 +162,29 @@ def test_one_export_at_a_time_per_user(client: ApiClient) -> None:
     assert client.post(EXPORT, {"password": PASSWORD}, token=alice.token).status == 200
 
 
+def test_at_most_a_few_exports_at_once_in_all(client: ApiClient) -> None:
+    """Each export reads the whole message table: any number of users at once held
+    every reader connection the other requests need."""
+    client.core.export.most = 2
+    alice, bob, carol = (client.register(n) for n in ("alice", "bob", "carol"))
+    running = [
+        result(
+            client.core.export.begin(result(client.core.users.get(a.id)), a.session["id"], PASSWORD)
+        )
+        for a in (alice, bob)
+    ]
+
+    reply = client.post(EXPORT, {"password": PASSWORD}, token=carol.token)
+    assert (reply.status, reply.code) == (429, "rate_limited")
+    assert reply.error["details"] == {"retry_after": 10, "limit": 2}
+    assert reply.header("retry-after") == "10"
+    # Refused before the password is looked at: no hashing, no failed login counted.
+    assert client.post(EXPORT, {"password": "wrong"}, token=carol.token).status == 429
+
+    running[0].close()
+    assert client.post(EXPORT, {"password": PASSWORD}, token=carol.token).status == 200
+
+
 def test_a_wrong_password_frees_the_turn(client: ApiClient) -> None:
     alice = client.register("alice")
     assert client.post(EXPORT, {"password": "wrong"}, token=alice.token).status == 401

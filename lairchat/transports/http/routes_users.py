@@ -68,7 +68,7 @@ class UserRoutes(RouteGroup):
 
     @route("POST", "/api/v1/users/me/export")
     async def export_me(self, request: Any) -> StreamedBody:
-        """Everything the server keeps about the caller, as one JSON file streamed
+        """The caller's data, as one JSON file streamed
         (lairchat.core.export; docs/protocols/HTTP.md), once their password is given
         as for :meth:`delete_me`: a stolen token alone exports nothing."""
         claims = self.claims(request)
@@ -79,7 +79,8 @@ class UserRoutes(RouteGroup):
             export = await self.core.export.begin(user, claims.session_id, password, source)
         except LairError as error:
             if error.code == "rate_limited":
-                request.setHeader(b"Retry-After", b"1")
+                wait = (error.details or {}).get("retry_after", 1)
+                request.setHeader(b"Retry-After", str(wait).encode("ascii"))
             raise
         day = time.strftime("%Y-%m-%d", time.gmtime(export.now))
         headers = {
