@@ -157,3 +157,17 @@ def room(client: ApiClient, people: dict) -> dict:
     path = f"{rooms}/{room['id']}/members/{people['mod'].id}/role"
     assert client.put(path, {"role": "moderator"}, token=people["owner"].token).status == 200
     return room
+
+
+@pytest.fixture
+def core_tcp_world(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A whole server in memory with real-time connections over StringTransport
+    (:class:`lairchat.testing.MemoryTCPServer`), its passwords hashed cheaply."""
+    from lairchat.testing import MemoryTCPServer
+
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    return MemoryTCPServer()
+
+
+#: A well-formed id that names nothing.
+CORE_NOBODY = "00000000-0000-4000-8000-000000000000"

@@ -3,28 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from lairchat.core import passwords
-from lairchat.testing import MemoryTCPServer
-from lairchat.transports.http.testing import CHEAP_HASHER
-
-NOBODY = "00000000-0000-4000-8000-000000000000"
+from tests.unit.conftest import CORE_NOBODY as NOBODY
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def world() -> MemoryTCPServer:
-    return MemoryTCPServer()
-
-
-def test_pin_list_unpin_with_events_to_those_that_asked(world) -> None:
-    alice = world.login("alice", extended=True)
-    bob = world.login("bob")  # Lair Chat's client: asks for nothing of ours
+def test_pin_list_unpin_with_events_to_those_that_asked(core_tcp_world) -> None:
+    alice = core_tcp_world.login("alice", extended=True)
+    bob = core_tcp_world.login("bob")  # Lair Chat's client: asks for nothing of ours
     room = alice.ok("create_room", name="general")["room"]["id"]
     bob.ok("join_room", room_id=room)
     target = {"type": "room", "room_id": room}
@@ -36,7 +20,7 @@ def test_pin_list_unpin_with_events_to_those_that_asked(world) -> None:
     (event,) = alice.of_type("message_pinned")
     assert list(event) == ["type", "room_id", "message", "pinned_by", "pinned_at"]
     assert event["message"] == {**said, "reactions": []}
-    assert (event["room_id"], event["pinned_by"]) == (room, world.uid("alice"))
+    assert (event["room_id"], event["pinned_by"]) == (room, core_tcp_world.uid("alice"))
     alice.ok("pin_message", message_id=said["id"])  # again: no event
     assert alice.of_type("message_pinned") == []
 
@@ -56,15 +40,19 @@ def test_pin_list_unpin_with_events_to_those_that_asked(world) -> None:
         "type": "message_unpinned",
         "room_id": room,
         "message_id": said["id"],
-        "unpinned_by": world.uid("alice"),
+        "unpinned_by": core_tcp_world.uid("alice"),
     }
     assert not [f for f in bob.frames() if "pinned" in f["type"]]
     assert not bob.closed
     assert bob.ok("get_pins", room_id=room)["pins"] == []
 
 
-def test_errors_in_the_usual_error_object(world) -> None:
-    alice, bob, carol = world.login("alice"), world.login("bob"), world.login("carol")
+def test_errors_in_the_usual_error_object(core_tcp_world) -> None:
+    alice, bob, carol = (
+        core_tcp_world.login("alice"),
+        core_tcp_world.login("bob"),
+        core_tcp_world.login("carol"),
+    )
     room = alice.ok("create_room", name="general")["room"]["id"]
     bob.ok("join_room", room_id=room)
     said = alice.ok("send_message", target={"type": "room", "room_id": room}, content="hi")
@@ -77,6 +65,8 @@ def test_errors_in_the_usual_error_object(world) -> None:
     carol.fails("get_pins", "not_room_member", room_id=room)
     carol.fails("get_pins", "room_not_found", room_id=NOBODY)
     carol.fails("get_pins", "room_not_found", room_id="junk")
-    dm = alice.ok("send_message", target={"type": "dm", "recipient": world.uid("bob")}, content="x")
+    dm = alice.ok(
+        "send_message", target={"type": "dm", "recipient": core_tcp_world.uid("bob")}, content="x"
+    )
     bob.fails("pin_message", "validation_failed", message_id=dm["message"]["id"])
     carol.fails("pin_message", "message_not_found", message_id=dm["message"]["id"])

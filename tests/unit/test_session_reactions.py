@@ -3,28 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from lairchat.core import passwords
-from lairchat.testing import MemoryTCPServer
-from lairchat.transports.http.testing import CHEAP_HASHER
-
-NOBODY = "00000000-0000-4000-8000-000000000000"
+from tests.unit.conftest import CORE_NOBODY as NOBODY
 
 
-@pytest.fixture(autouse=True)
-def _cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def world() -> MemoryTCPServer:
-    return MemoryTCPServer()
-
-
-def test_react_and_take_back_with_events_to_those_that_asked(world) -> None:
-    alice = world.login("alice", extended=True)
-    bob = world.login("bob")  # Lair Chat's client: asks for nothing of ours
+def test_react_and_take_back_with_events_to_those_that_asked(core_tcp_world) -> None:
+    alice = core_tcp_world.login("alice", extended=True)
+    bob = core_tcp_world.login("bob")  # Lair Chat's client: asks for nothing of ours
     room = alice.ok("create_room", name="general")["room"]["id"]
     bob.ok("join_room", room_id=room)
     target = {"type": "room", "room_id": room}
@@ -38,25 +22,25 @@ def test_react_and_take_back_with_events_to_those_that_asked(world) -> None:
         "type": "reaction_added",
         "message_id": said["id"],
         "target": target,
-        "user_id": world.uid("bob"),
+        "user_id": core_tcp_world.uid("bob"),
         "emoji": "👍",
     }
     bob.ok("add_reaction", message_id=said["id"], emoji="👍")  # again: no event
     assert alice.of_type("reaction_added") == []
     history = alice.ok("get_messages", target=target)["messages"]
-    bobs = {"emoji": "👍", "count": 1, "user_ids": [world.uid("bob")]}
+    bobs = {"emoji": "👍", "count": 1, "user_ids": [core_tcp_world.uid("bob")]}
     assert history[0]["reactions"] == [{**bobs, "me": False}]
     history = bob.ok("get_messages", target=target)["messages"]  # per reader
     assert history[0]["reactions"] == [{**bobs, "me": True}]
     bob.ok("remove_reaction", message_id=said["id"], emoji="👍")
-    assert [e["user_id"] for e in alice.of_type("reaction_removed")] == [world.uid("bob")]
+    assert [e["user_id"] for e in alice.of_type("reaction_removed")] == [core_tcp_world.uid("bob")]
     assert not [f for f in bob.frames() if f["type"].startswith("reaction_")]
     assert not bob.closed
     assert alice.ok("get_messages", target=target)["messages"][0]["reactions"] == []
 
 
-def test_errors_in_the_usual_error_object(world) -> None:
-    alice, carol = world.login("alice"), world.login("carol")
+def test_errors_in_the_usual_error_object(core_tcp_world) -> None:
+    alice, carol = core_tcp_world.login("alice"), core_tcp_world.login("carol")
     room = alice.ok("create_room", name="general")["room"]["id"]
     target = {"type": "room", "room_id": room}
     said = alice.ok("send_message", target=target, content="hi")["message"]
@@ -64,7 +48,7 @@ def test_errors_in_the_usual_error_object(world) -> None:
     alice.fails("add_reaction", "message_not_found", message_id=NOBODY, emoji="👍")
     alice.fails("add_reaction", "message_not_found", message_id="junk", emoji="👍")
     alice.fails("remove_reaction", "validation_failed", message_id=said["id"], emoji=" ")
-    world.login("bob")
-    to_bob = {"type": "dm", "recipient": world.uid("bob")}
+    core_tcp_world.login("bob")
+    to_bob = {"type": "dm", "recipient": core_tcp_world.uid("bob")}
     dm = alice.ok("send_message", target=to_bob, content="psst")["message"]
     carol.fails("remove_reaction", "message_not_found", message_id=dm["id"], emoji="👍")
