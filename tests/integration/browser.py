@@ -117,3 +117,18 @@ def rest(
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=TIMEOUT) as response:
         return json.load(response)
+
+
+def unknown_path(pattern: str) -> str:
+    """A script that makes the page's ``fetch`` answer every URL matching ``pattern``
+    (a JavaScript regular expression's source) as the original Lair Chat answers a
+    path it does not serve: 404, empty body. Run it in the live page, or before the
+    page's own script (``before_page``), to see how the page treats a server without
+    that route."""
+    return f"""
+const realFetch = window.fetch;
+const unknown = new RegExp({json.dumps(pattern)});
+window.fetch = (url, ...rest) => unknown.test(String(url))
+  ? Promise.resolve(new Response(null, {{ status: 404 }}))
+  : realFetch(url, ...rest);
+"""

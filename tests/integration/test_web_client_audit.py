@@ -154,11 +154,8 @@ def test_a_phone_gets_the_audit_log(server: ServerProcess, driver: webdriver.Chr
 
 
 #: The page's fetch, but for the audit log's route, which answers as the original
-#: Lair Chat answers a path it does not serve: a bare 404.
-NO_ROUTE = """const real = window.fetch;
-window.fetch = (url, init) => String(url).startsWith('/api/v1/admin/audit')
-  ? Promise.resolve(new Response('', { status: 404 }))
-  : real(url, init);"""
+#: Lair Chat answers a path it does not serve.
+NO_ROUTE = browser.unknown_path(r"^/api/v1/admin/audit")
 
 
 def test_a_server_without_the_audit_log_says_so(server: ServerProcess, driver: webdriver.Chrome):

@@ -41,14 +41,8 @@ from tests.integration.test_web_client_reactions import account
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
 
-#: The original Lair Chat's answer to a pin's path: 404, empty body (an unknown path),
-#: put in place of the server's in the live page.
-NO_PIN_ROUTE = """
-const realFetch = window.fetch;
-window.fetch = (url, ...rest) => /\\/pins?$/.test(String(url))
-  ? Promise.resolve(new Response(null, { status: 404 }))
-  : realFetch(url, ...rest);
-"""
+#: The original Lair Chat's answer to a pin's path, in the live page.
+NO_PIN_ROUTE = browser.unknown_path(r"/pins?$")
 
 #: Every button shown in the conversation smaller than a finger (24 px each way).
 SMALL = """return [...document.querySelectorAll('#conversation button')]

@@ -38,14 +38,8 @@ from tests.integration.test_web_client_mentions import BLOCKABLE_SOCKETS, before
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
 
-#: The original Lair Chat's answer to a reaction's path: 404, empty body (an unknown
-#: path), put in place of the server's in the live page.
-NO_REACTION_ROUTE = """
-const realFetch = window.fetch;
-window.fetch = (url, ...rest) => /\\/reactions\\//.test(String(url))
-  ? Promise.resolve(new Response(null, { status: 404 }))
-  : realFetch(url, ...rest);
-"""
+#: The original Lair Chat's answer to a reaction's path, in the live page.
+NO_REACTION_ROUTE = browser.unknown_path(r"/reactions/")
 
 
 def reactions(chrome: webdriver.Chrome, message_id: str) -> list[dict[str, Any]]:

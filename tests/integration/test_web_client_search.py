@@ -30,14 +30,9 @@ from tests.integration.test_web_client_mentions import before_page
 driver = browser.driver  # the shared fixtures
 server = test_web_client_browser.server
 
-#: The original Lair Chat's answer to ``GET /api/v1/messages/search``: 404, empty body
-#: (an unknown path), put in place of the server's before the page's script runs.
-NO_SEARCH_ROUTE = """
-const realFetch = window.fetch;
-window.fetch = (url, ...rest) => String(url).startsWith("/api/v1/messages/search")
-  ? Promise.resolve(new Response(null, { status: 404 }))
-  : realFetch(url, ...rest);
-"""
+#: The original Lair Chat's answer to ``GET /api/v1/messages/search``, put in place of
+#: the server's before the page's script runs.
+NO_SEARCH_ROUTE = browser.unknown_path(r"^/api/v1/messages/search")
 
 
 def results(chrome: webdriver.Chrome) -> list[dict[str, Any]]:
