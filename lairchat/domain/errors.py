@@ -12,6 +12,12 @@ from typing import Any
 #: code -> (HTTP status, default message). Messages are the original's Display texts.
 CODES: dict[str, tuple[int, str]] = {
     "invalid_credentials": (401, "Invalid credentials"),
+    # lairchat: two-factor sign-in (docs/SECURITY.md, "Two-factor sign-in").
+    "totp_required": (401, "Two-factor code required"),
+    "invalid_totp": (401, "Invalid two-factor code"),
+    "totp_already_enabled": (409, "Two-factor sign-in is already on"),
+    "totp_not_set_up": (409, "Two-factor sign-in is not set up: ask for a secret first"),
+    "totp_not_enabled": (409, "Two-factor sign-in is not on"),
     "session_not_found": (401, "Session not found or expired"),
     "session_expired": (401, "Session expired"),
     "account_locked": (403, "Account locked"),
