@@ -288,6 +288,18 @@ def cmd_reset_password(core: Core, args: argparse.Namespace) -> str:
     return f"password of {user.username} reset{told}; {revoked(sessions)}"
 
 
+def cmd_reset_2fa(core: Core, args: argparse.Namespace) -> str:
+    """For a user who lost the device and the recovery codes: two-factor sign-in
+    turned off (its secret and codes deleted) and every session of the user ended;
+    they sign in with the password alone, and may turn it on again."""
+    user = find_user(core, args.username)
+    entry = audit.record(None, "user.reset_2fa", user, core.clock.seconds())
+    sessions = result(core.two_factor.reset(user, entry))
+    if sessions is None:
+        return f"two-factor sign-in was not on for {user.username}: nothing changed"
+    return f"two-factor sign-in of {user.username} turned off; {revoked(sessions)}"
+
+
 def cmd_delete_user(core: Core, args: argparse.Namespace) -> str:
     """Delete an account for good (docs/SECURITY.md, "Deleting an account"). With a
     server running, only the first step is done here (sessions, password,
@@ -625,6 +637,9 @@ def parser() -> argparse.ArgumentParser:
     )
     given.add_argument("--generate", action="store_true", help="make one up and print it")
     c.set_defaults(run=cmd_reset_password)
+    c = command(admin, "reset-2fa", "turn off a user's two-factor sign-in, ending their sessions")
+    c.add_argument("username")
+    c.set_defaults(run=cmd_reset_2fa)
     c = command(admin, "delete-user", "delete an account, its messages and DMs, for good")
     c.add_argument("username")
     c.set_defaults(run=cmd_delete_user)

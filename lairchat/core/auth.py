@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from twisted.internet import defer
@@ -279,6 +279,9 @@ class AuthService:
         self.password_checks = Lockout(
             clock, "Password change locked: too many wrong current passwords"
         )
+        #: The second factor a login asks for, ``(user, code) -> ok``: True when the
+        #: user has none (lairchat.core.twofactor; None: never asked).
+        self.second_factor: Callable[[User, str | None], Awaitable[bool]] | None = None
 
     async def _new_session(
         self, user: User, checked: str | None = None, seen: Seen | None = None
@@ -353,22 +356,73 @@ class AuthService:
 
     @deferred
     async def login(
-        self, identifier: str, password: str, source: str = "", seen: Seen | None = None
+        self,
+        identifier: str,
+        password: str,
+        source: str = "",
+        seen: Seen | None = None,
+        totp: str | None = None,
     ) -> AuthResult:
         """``source``: the client's address key (``ratelimit.address_key``), which the
-        lockout counts failures by; ``seen``: the client, kept with the session."""
+        lockout counts failures by; ``seen``: the client, kept with the session;
+        ``totp``: the second factor (a code or a recovery code), for an account that
+        has it on (:attr:`second_factor`)."""
+        second = self.second_factor
+        user = await self._attempt(
+            identifier,
+            source,
+            lambda: self.store.find_user_by_login(identifier),
+            password,
+            None if second is None else lambda found: second(found, totp),
+        )
+        await self.check_not_banned(user.id)
+        return await self._new_session(user, user.password_hash, seen)
+
+    @deferred
+    async def confirm(
+        self,
+        user: User,
+        password: str | None,
+        source: str = "",
+        second: Callable[[User], Awaitable[bool]] | None = None,
+    ) -> None:
+        """``user``'s password, asked before an account's deletion, its export or a
+        change of its second factor: a wrong or missing one is a failed login
+        (``invalid_credentials``), counted by the login's lockout on the username
+        from ``source`` (the client's address key), so that a stolen token is no way
+        to guess the password. ``second``, as :meth:`_attempt`'s."""
+        await self._attempt(
+            user.username, source, lambda: self.store.get_user(user.id), password, second
+        )
+
+    async def _attempt(
+        self,
+        identifier: str,
+        source: str,
+        find: Callable[[], Awaitable[User | None]],
+        password: str | None,
+        second: Callable[[User], Awaitable[bool]] | None = None,
+    ) -> User:
+        """One attempt counted by the login lockout on ``identifier`` from ``source``:
+        the user ``find()`` fires with, once ``password`` is theirs and then
+        ``second(user)``, the second factor, says True. A wrong password is
+        ``invalid_credentials`` and a second factor refused ``invalid_totp``, both
+        failed logins; ``second`` may raise instead (``totp_required``), which counts
+        nothing: it is asked only once the password is right."""
         await self.lockout.admit(identifier, source)
-        ok = None
+        ok, refusal = None, "invalid_credentials"
         try:
-            user = await self.store.find_user_by_login(identifier)
-            verified = await self.passwords.verify(user.password_hash if user else None, password)
-            ok = verified and user is not None
+            user = await find()
+            hashed = user.password_hash if user else None
+            ok = await self.passwords.verify(hashed, password or "") and user is not None
+            if ok and second is not None:
+                ok, refusal = None, "invalid_totp"
+                ok = await second(user)
         finally:
             self.lockout.settle(identifier, source, ok)
         if not ok:
-            raise LairError("invalid_credentials")
-        await self.check_not_banned(user.id)
-        return await self._new_session(user, user.password_hash, seen)
+            raise LairError(refusal)
+        return user
 
     async def check_not_banned(self, user_id: str) -> None:
         if await self.is_banned(user_id):
@@ -531,7 +585,14 @@ class AuthService:
         ended = await self.store.update_password(user_id, new_hash, now, keep, checked, audit)
         if ended is None:
             raise LairError("incorrect_password")
-        notice = LairError("session_not_found", "Session ended: the password was changed")
-        for session_id in ended:
-            self.hub.close_session(session_id, "password changed", notice)
+        self.end_sessions(ended, "password changed", "Session ended: the password was changed")
         return ended
+
+    def end_sessions(self, ended: list[str], reason: str, message: str) -> None:
+        """Close the live connections here of the sessions ``ended`` (ids, deleted in
+        storage already), each told ``session_not_found`` with ``message`` first;
+        ``reason`` is for the log. Another process's are closed within seconds
+        (:mod:`lairchat.revocation`)."""
+        notice = LairError("session_not_found", message)
+        for session_id in ended:
+            self.hub.close_session(session_id, reason, notice)

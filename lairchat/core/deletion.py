@@ -83,22 +83,9 @@ class AccountDeletion:
         await self.confirm(user, password, source)
         await self.delete(user.id, keep_an_admin=True)
 
-    @deferred
-    async def confirm(self, user: User, password: str | None, source: str = "") -> None:
-        """``user``'s password, asked before a deletion: a wrong or missing one is a
-        failed login (``invalid_credentials``), counted by the login's lockout on the
-        username from ``source`` (the client's address key), so that a stolen token
-        is no way to guess the password, nor to delete accounts."""
-        await self.auth.lockout.admit(user.username, source)
-        ok = None
-        try:
-            stored = await self.store.get_user(user.id)
-            hashed = stored.password_hash if stored else None
-            ok = stored is not None and await self.auth.passwords.verify(hashed, password or "")
-        finally:
-            self.auth.lockout.settle(user.username, source, ok)
-        if not ok:
-            raise LairError("invalid_credentials")
+    def confirm(self, user: User, password: str | None, source: str = "") -> defer.Deferred:
+        """``user``'s password, asked before a deletion: :meth:`AuthService.confirm`."""
+        return self.auth.confirm(user, password, source)
 
     @deferred
     async def delete(

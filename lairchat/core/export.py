@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from lairchat.core.deferreds import deferred
 from lairchat.core.deletion import AccountDeletion
 from lairchat.core.messages import HistoryPage
+from lairchat.core.twofactor import TwoFactor
 from lairchat.domain.errors import LairError
 from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Invitation, Membership, Room, Session, Target, User
@@ -66,10 +67,11 @@ class DataExport:
     """Exports, one at a time per user and :attr:`most` at once in all, each once the
     user's password is given."""
 
-    def __init__(self, store: IStore, clock: Any, deletion: AccountDeletion):
+    def __init__(self, store: IStore, clock: Any, deletion: AccountDeletion, two_factor: TwoFactor):
         self.store = store
         self.clock = clock
         self.deletion = deletion
+        self.two_factor = two_factor
         self.page = PAGE
         self.scan = SCAN
         self.most = MAX_RUNNING
@@ -96,10 +98,11 @@ class DataExport:
             # Where the messages read stops, taken now: the file is the data as it
             # was at exported_at, not as it is when a slow client reaches them.
             end = await self.store.message_seq_end()
+            two_factor = await self.two_factor.enabled(user.id)
         except BaseException:
             self._running.discard(user.id)
             raise
-        return Export(self, user, session_id, self.clock.seconds(), end)
+        return Export(self, user, session_id, self.clock.seconds(), end, two_factor)
 
     def _ended(self, user_id: str) -> None:
         self._running.discard(user_id)
@@ -108,14 +111,24 @@ class DataExport:
 class Export:
     """One export being sent: its JSON in pieces, in the documented key order."""
 
-    def __init__(self, service: DataExport, user: User, session_id: str, now: float, end: int):
-        """``end``: the last message seq when it began; later ones are left out."""
+    def __init__(
+        self,
+        service: DataExport,
+        user: User,
+        session_id: str,
+        now: float,
+        end: int,
+        two_factor: bool = False,
+    ):
+        """``end``: the last message seq when it began; later ones are left out.
+        ``two_factor``: whether the user has it on (the file says no more of it)."""
         self.service = service
         self.store = service.store
         self.user = user
         self.session_id = session_id
         self.now = now
         self.end = end
+        self.two_factor = two_factor
         self._closed = False
 
     def close(self) -> None:
@@ -152,6 +165,7 @@ class Export:
             "version": VERSION,
             "exported_at": ts(self.now),
             "user": self.user.to_wire(),
+            "two_factor": {"enabled": self.two_factor},
         }
         opening = orjson.dumps(head)[:-1]
         sections: list[tuple[str, AsyncIterator[list[Any]]]] = [

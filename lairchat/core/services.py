@@ -20,6 +20,7 @@ from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.reactions import ReactionService
 from lairchat.core.rooms import RoomService
 from lairchat.core.tokens import Tokens
+from lairchat.core.twofactor import TwoFactor
 from lairchat.core.typing import TypingService
 from lairchat.core.users import UserService
 from lairchat.storage.interfaces import IStore
@@ -31,6 +32,7 @@ class Core:
     hub: Hub
     clock: object
     auth: AuthService
+    two_factor: TwoFactor
     users: UserService
     rooms: RoomService
     messages: MessageService
@@ -59,12 +61,15 @@ class Core:
         rooms = RoomService(store, hub, clock)
         users = UserService(store, hub, clock)
         auth = AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock))
+        two_factor = TwoFactor(auth)
+        auth.second_factor = two_factor.at_login
         deletion = AccountDeletion(store, hub, clock, auth, rooms)
         return cls(
             store=store,
             hub=hub,
             clock=clock,
             auth=auth,
+            two_factor=two_factor,
             users=users,
             rooms=rooms,
             messages=MessageService(store, hub, clock, users, rooms),
@@ -74,7 +79,7 @@ class Core:
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),
             deletion=deletion,
-            export=DataExport(store, clock, deletion=deletion),
+            export=DataExport(store, clock, deletion=deletion, two_factor=two_factor),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
 

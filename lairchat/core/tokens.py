@@ -6,6 +6,8 @@ session named by ``sid`` (checked by the auth service, not here).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import jwt
@@ -29,6 +31,12 @@ class Tokens:
     def __init__(self, secret: str, clock):
         self._key = secret.encode("utf-8")
         self._clock = clock
+
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key for another use (``label`` names it), made from the token
+        secret with HMAC-SHA-256: it is as secret as that, kept as it is, and no
+        token can be made from it."""
+        return hmac.new(self._key, label, hashlib.sha256).digest()
 
     def issue(self, user: User, session: Session) -> str:
         claims = {

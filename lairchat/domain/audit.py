@@ -18,6 +18,7 @@ ACTIONS = (
     "user.set_role",
     "user.create",
     "user.reset_password",
+    "user.reset_2fa",
     "room.delete",
 )
 

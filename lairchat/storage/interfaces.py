@@ -346,6 +346,37 @@ class IExportStore(Interface):
         first, and the seq the read reached."""
 
 
+class ITwoFactorStore(Interface):
+    """Two-factor sign-in (lairchat.core.twofactor, migration 014): an account's sealed
+    TOTP secret and its unused recovery codes (hashed); gone with the account."""
+
+    def totp_of(user_id):
+        """``(sealed_secret, enabled, recovery_codes_left)``, or None: never asked."""
+
+    def put_totp_secret(user_id, sealed, now):
+        """Store a new secret, not yet enabled, over any earlier one not enabled:
+        ``totp_already_enabled`` if it is on, ``user_not_found`` if the user is gone
+        or being deleted."""
+
+    def enable_totp(user_id, sealed, step, code_hashes, now, keep=None):
+        """Turn it on, if ``sealed`` is still the secret set up (else None, nothing
+        changed), with ``step`` as the last one used and ``code_hashes`` as the
+        recovery codes, and delete every session of the user but ``keep``: the ids
+        deleted."""
+
+    def disable_totp(user_id, keep=None, audit=None):
+        """Delete the secret and the recovery codes, and, if it was on, every session
+        of the user but ``keep`` and write ``audit``: the session ids deleted, or None
+        if it was not on."""
+
+    def use_totp_step(user_id, step):
+        """Record ``step`` as the last one used, if it is on and ``step`` comes after
+        the last one used: whether it did (a code is accepted once)."""
+
+    def use_recovery_code(user_id, code_hash):
+        """Delete the recovery code, if it is on and the code is unused: whether it did."""
+
+
 class IStore(
     IUserStore,
     ISessionStore,
@@ -357,6 +388,7 @@ class IStore(
     IAdminStore,
     IAccountDeletionStore,
     IExportStore,
+    ITwoFactorStore,
 ):
     """Everything the services need from storage."""
 

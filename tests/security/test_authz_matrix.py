@@ -189,6 +189,12 @@ ROWS: tuple[Row, ...] = (
     Row("delete-me", "DELETE /api/v1/users/me", None, anywhere(signed_in(OK, admin=DENIED))),
     # One's own data alone, with one's password (docs/SECURITY.md, "Exporting your data").
     Row("export-me", "POST /api/v1/users/me/export", None, anywhere(EVERYONE)),
+    # One's own second factor alone; none is set up in this world (docs/SECURITY.md).
+    Row("setup-2fa", "POST /api/v1/users/me/2fa/setup", None, anywhere(EVERYONE)),
+    Row("enable-2fa", "POST /api/v1/users/me/2fa/enable", None,
+        anywhere(signed_in(refused(409, "totp_not_set_up")))),
+    Row("disable-2fa", "POST /api/v1/users/me/2fa/disable", None,
+        anywhere(signed_in(refused(409, "totp_not_enabled")))),
     Row("list-users", "GET /api/v1/users", "list_users", anywhere(EVERYONE)),
     Row("get-user", "GET /api/v1/users/{user_id}", "get_user", anywhere(EVERYONE)),
     # -- rooms ------------------------------------------------------------------------------------
@@ -385,6 +391,15 @@ def _http_actions() -> dict[str, HttpAction]:
         ),
         "export-me": lambda w, a, where: call(
             w, a, "POST", "/api/v1/users/me/export", {"password": PASSWORD}
+        ),
+        "setup-2fa": lambda w, a, where: call(
+            w, a, "POST", "/api/v1/users/me/2fa/setup", {"password": PASSWORD}
+        ),
+        "enable-2fa": lambda w, a, where: call(
+            w, a, "POST", "/api/v1/users/me/2fa/enable", {"code": "123456"}
+        ),
+        "disable-2fa": lambda w, a, where: call(
+            w, a, "POST", "/api/v1/users/me/2fa/disable", {"password": PASSWORD, "code": "1"}
         ),
         "list-users": lambda w, a, where: call(w, a, "GET", "/api/v1/users"),
         "get-user": lambda w, a, where: call(w, a, "GET", f"/api/v1/users/{w.id('bystander')}"),

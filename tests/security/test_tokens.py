@@ -275,7 +275,7 @@ def test_every_authenticated_route_refuses_forgeries(world: Any, name: str) -> N
         "session_id": world.account("bystander").session["id"],
         "emoji": "%F0%9F%91%8D",
     }
-    assert len(AUTHENTICATED_ROUTES) == 46
+    assert len(AUTHENTICATED_ROUTES) == 49
     for method, template in AUTHENTICATED_ROUTES:
         path = template.format(**ids)
         reply = world.api.request(method, path, {"content": "x"}, token=token)

@@ -24,6 +24,7 @@ KEYS = [
     "version",
     "exported_at",
     "user",
+    "two_factor",
     "sessions",
     "rooms",
     "invitations",

@@ -27,6 +27,7 @@ def test_get_me_has_own_email_and_unread_counts(client: ApiClient, people) -> No
             "by_dm": {},
             "mentions": {"total": 0, "by_room": {}, "by_dm": {}},
         },
+        "two_factor": {"enabled": False, "recovery_codes_left": 0},
     }
     assert reply.json["user"]["email"] == "alice@example.com"
     dm = {"target": {"type": "dm", "recipient": alice.id}, "content": "hi"}

@@ -80,7 +80,10 @@ def test_the_operator_command_says_its_version_and_names_missing_commands(capsys
     assert capsys.readouterr().out == f"lairchat {lairchat.__version__}\n"
     for argv, missing in (
         ([], "{admin,certs,db}"),
-        (["admin"], "{set-role,create-user,list-users,ban,reset-password,delete-user,unban,audit}"),
+        (
+            ["admin"],
+            "{set-role,create-user,list-users,ban,reset-password,reset-2fa,delete-user,unban,audit}",
+        ),
         (["db"], "{migrate,backup,restore,prune}"),
     ):
         with pytest.raises(SystemExit) as done:

@@ -40,6 +40,7 @@ OURS = [
     "011_lairchat_reactions",
     "012_lairchat_pins",
     "013_lairchat_admin_audit",
+    "014_lairchat_two_factor",
 ]
 
 

@@ -235,6 +235,8 @@ _DM_PARTNERS_COUNTED = _dm_partners(mentions=False)
 NOT_BEING_DELETED = "id NOT IN (SELECT user_id FROM user_deletions)"
 #: The deletion of the user ``?`` has begun.
 BEING_DELETED = "SELECT 1 FROM user_deletions WHERE user_id = ?"
+#: Whether the user ``?`` has two-factor sign-in on (migration 014).
+TOTP_ON = "SELECT 1 FROM user_totp WHERE user_id = ? AND enabled_at IS NOT NULL"
 
 
 def _like(search: str) -> str:
@@ -1879,6 +1881,102 @@ class SQLiteStore:
 
         return self._read(txn)
 
+    # -- two-factor sign-in (migration 014) -------------------------------------------
+
+    def totp_of(self, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> tuple[bytes, bool, int] | None:
+            row = cur.execute(
+                "SELECT secret, enabled_at IS NOT NULL, "
+                "(SELECT count(*) FROM user_recovery_codes WHERE user_id = ?1) "
+                "FROM user_totp WHERE user_id = ?1",
+                (user_id,),
+            ).fetchone()
+            return (bytes(row[0]), bool(row[1]), row[2]) if row else None
+
+        return self._read(txn)
+
+    def put_totp_secret(self, user_id: str, sealed: bytes, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> None:
+            if not cur.execute(
+                f"SELECT 1 FROM users WHERE id = ? AND {NOT_BEING_DELETED}", (user_id,)
+            ).fetchone():
+                raise LairError("user_not_found")
+            if cur.execute(TOTP_ON, (user_id,)).fetchone():
+                raise LairError("totp_already_enabled")
+            cur.execute(
+                "INSERT OR REPLACE INTO user_totp (user_id, secret, created_at) VALUES (?, ?, ?)",
+                (user_id, sealed, _int(now)),
+            )
+
+        return self._write(txn)
+
+    def enable_totp(
+        self,
+        user_id: str,
+        sealed: bytes,
+        step: int,
+        code_hashes: list[str],
+        now: float,
+        keep: str | None = None,
+    ) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[str] | None:
+            cur.execute(
+                "UPDATE user_totp SET enabled_at = ?, last_step = ? "
+                "WHERE user_id = ? AND enabled_at IS NULL AND secret = ?",
+                (_int(now), step, user_id, sealed),
+            )
+            if cur.rowcount == 0:
+                return None
+            cur.execute("DELETE FROM user_recovery_codes WHERE user_id = ?", (user_id,))
+            cur.executemany(
+                "INSERT INTO user_recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                [(user_id, h) for h in code_hashes],
+            )
+            return _delete_user_sessions(cur, user_id, keep)
+
+        return self._write(txn)
+
+    def disable_totp(
+        self, user_id: str, keep: str | None = None, audit: AuditEntry | None = None
+    ) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> list[str] | None:
+            was_on = cur.execute(TOTP_ON, (user_id,)).fetchone() is not None
+            cur.execute("DELETE FROM user_totp WHERE user_id = ?", (user_id,))
+            cur.execute("DELETE FROM user_recovery_codes WHERE user_id = ?", (user_id,))
+            if not was_on:
+                return None
+            _record(cur, audit)
+            return _delete_user_sessions(cur, user_id, keep)
+
+        return self._write(txn)
+
+    def use_totp_step(self, user_id: str, step: int) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return (
+                cur.execute(
+                    "UPDATE user_totp SET last_step = ? WHERE user_id = ? "
+                    "AND enabled_at IS NOT NULL AND last_step < ?",
+                    (step, user_id, step),
+                ).rowcount
+                == 1
+            )
+
+        return self._write(txn)
+
+    def use_recovery_code(self, user_id: str, code_hash: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            if not cur.execute(TOTP_ON, (user_id,)).fetchone():
+                return False
+            return (
+                cur.execute(
+                    "DELETE FROM user_recovery_codes WHERE user_id = ? AND code_hash = ?",
+                    (user_id, code_hash),
+                ).rowcount
+                == 1
+            )
+
+        return self._write(txn)
+
 
 def _marker(row: tuple) -> tuple[Target, str | None, int]:
     return Target("room" if row[0] == "room" else "dm", row[1]), row[2], row[3]
@@ -2028,6 +2126,8 @@ ACCOUNT_ROWS = (
     "DELETE FROM pins WHERE pinned_by = ?",
     "DELETE FROM dm_read_floors WHERE user_id = ?",
     "DELETE FROM bans WHERE user_id = ?",
+    "DELETE FROM user_totp WHERE user_id = ?",
+    "DELETE FROM user_recovery_codes WHERE user_id = ?",
     "DELETE FROM user_deletions WHERE user_id = ?",
     "DELETE FROM users WHERE id = ?",
 )

@@ -504,6 +504,13 @@ AUDIT_ENTRY = obj(
 AUDIT_FILTER = "{}: only entries with this {} (400 if not a UUID)"
 
 
+#: ``GET /api/v1/users/me``'s ``two_factor`` (lairchat.core.twofactor): the caller's own.
+TWO_FACTOR_STATUS = obj(
+    {"enabled": BOOLEAN, "recovery_codes_left": COUNT},
+    description="Whether two-factor sign-in is on, and how many recovery codes are unused",
+)
+
+
 #: The answer of ``POST /api/v1/users/me/export`` (lairchat.core.export), keys in order.
 DATA_EXPORT = obj(
     {
@@ -511,6 +518,9 @@ DATA_EXPORT = obj(
         "version": {"type": "integer", "enum": [1]},
         "exported_at": TS,
         "user": ref("User"),
+        "two_factor": obj(
+            {"enabled": BOOLEAN}, description="Whether two-factor sign-in is on; never its secret"
+        ),
         "sessions": _array(ref("SessionListing"), "Every session kept, expired ones until pruned"),
         "rooms": _array(
             obj({"room": ref("Room"), "membership": ref("Membership")}),
@@ -604,11 +614,26 @@ def _paths() -> dict[str, Any]:
                 "auth",
                 auth_response,
                 auth=False,
-                body=obj({"identifier": STRING, "password": STRING}),
+                body=obj(
+                    {
+                        "identifier": STRING,
+                        "password": STRING,
+                        "totp": {
+                            **STRING,
+                            "description": "For an account with two-factor sign-in on: "
+                            "the authenticator's current code, or an unused recovery code",
+                        },
+                    },
+                    required=["identifier", "password"],
+                ),
                 fails=(
-                    (401, ["invalid_credentials"]),
+                    (401, ["invalid_credentials", "totp_required", "invalid_totp"]),
                     (403, ["account_locked", "account_banned"]),
                 ),
+                description="For an account with two-factor sign-in on, the right "
+                "password without `totp` is 401 `totp_required` (not counted as a "
+                "failure), and a wrong or used code 401 `invalid_totp` (counted by the "
+                'lockout) (docs/protocols/HTTP.md, "Two-factor sign-in (TOTP)").',
             )
         },
         "/api/v1/auth/logout": {
@@ -665,7 +690,11 @@ def _paths() -> dict[str, Any]:
                 "getMe",
                 "The caller, with unread message counts",
                 "users",
-                envelope(user=ref("User"), unread_counts=ref("UnreadCounts")),
+                envelope(
+                    user=ref("User"),
+                    unread_counts=ref("UnreadCounts"),
+                    two_factor=TWO_FACTOR_STATUS,
+                ),
             ),
             "patch": op(
                 "updateMe",
@@ -711,6 +740,57 @@ def _paths() -> dict[str, Any]:
                 "(chunked) as a file to save (`Content-Disposition: attachment`); its "
                 'last key is `"complete":true`: a body without it was cut off '
                 '(docs/protocols/HTTP.md, "Exporting your data").',
+            )
+        },
+        "/api/v1/users/me/2fa/setup": {
+            "post": op(
+                "setupTwoFactor",
+                "A new two-factor secret, not yet in force (lairchat)",
+                "users",
+                envelope(secret=STRING, otpauth_uri=STRING, enabled=BOOLEAN),
+                body=obj({"password": STRING}, required=[]),
+                fails=(
+                    (401, ["invalid_credentials"]),
+                    (403, ["account_locked"]),
+                    (409, ["totp_already_enabled"]),
+                ),
+                description="Needs the account's password, checked as `DELETE /users/me` "
+                "checks it. `secret` is base32 (160 bits), `otpauth_uri` the same for an "
+                "authenticator app; logins are unaffected until `enable`. The secret is "
+                "never answered again.",
+            )
+        },
+        "/api/v1/users/me/2fa/enable": {
+            "post": op(
+                "enableTwoFactor",
+                "Turn two-factor sign-in on with a current code (lairchat)",
+                "users",
+                envelope(enabled=BOOLEAN, recovery_codes=_array(STRING, "Ten, shown once")),
+                body=obj({"code": STRING}, required=[]),
+                fails=(
+                    (401, ["invalid_totp"]),
+                    (403, ["account_locked"]),
+                    (409, ["totp_already_enabled", "totp_not_set_up"]),
+                ),
+                description="Every other session of the user ends. The recovery codes "
+                "are each good once instead of a code; only their hashes are kept.",
+            )
+        },
+        "/api/v1/users/me/2fa/disable": {
+            "post": op(
+                "disableTwoFactor",
+                "Turn two-factor sign-in off (lairchat)",
+                "users",
+                envelope(enabled=BOOLEAN),
+                body=obj({"password": STRING, "code": STRING}, required=[]),
+                fails=(
+                    (401, ["invalid_credentials", "invalid_totp"]),
+                    (403, ["account_locked"]),
+                    (409, ["totp_not_enabled"]),
+                ),
+                description="Needs the password and a current code or an unused recovery "
+                "code, each counted by the login's lockout. Every other session of the "
+                "user ends.",
             )
         },
         "/api/v1/users": {

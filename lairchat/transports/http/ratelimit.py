@@ -67,10 +67,13 @@ def is_click(path: bytes) -> bool:
 ACCOUNT = b"/api/v1/users/me"
 ADMIN_USERS = b"/api/v1/admin/users/"
 EXPORT = b"/api/v1/users/me/export"
+#: The caller's second factor: its routes check a password or a code (any method:
+#: they have only ``POST``).
+TWO_FACTOR_UNDER = b"/api/v1/users/me/2fa/"
 
 
 def tier_of(path: bytes, method: bytes = b"GET") -> str | None:
-    if path.startswith(b"/api/v1/auth/") or path == EXPORT:
+    if path.startswith((b"/api/v1/auth/", TWO_FACTOR_UNDER)) or path == EXPORT:
         return "auth"
     if method == b"DELETE" and (
         path == ACCOUNT or (path.startswith(ADMIN_USERS) and b"/" not in path[len(ADMIN_USERS) :])

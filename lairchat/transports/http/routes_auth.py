@@ -29,8 +29,10 @@ class AuthRoutes(RouteGroup):
     async def login(self, request: Any) -> dict:
         body = json_body(request)
         identifier, password = body.text("identifier"), body.text("password")
+        totp = body.opt_text("totp")
         source = address_key(self.proxies.client_of_request(request))
-        result = await self.core.auth.login(identifier, password, source, self.seen(request))
+        seen = self.seen(request)
+        result = await self.core.auth.login(identifier, password, source, seen, totp)
         return result.to_wire()
 
     @route("POST", "/api/v1/auth/logout")

@@ -39,7 +39,8 @@ def seen_by(user: dict[str, Any], viewer_id: str) -> dict[str, Any]:
 class UserRoutes(RouteGroup):
     async def _me(self, user: User) -> dict:
         unread = await self.core.messages.unread_counts(user)
-        return {"user": user.to_wire(), "unread_counts": unread}
+        two_factor = await self.core.two_factor.status(user.id)
+        return {"user": user.to_wire(), "unread_counts": unread, "two_factor": two_factor}
 
     @route("GET", "/api/v1/users/me")
     async def get_me(self, request: Any) -> dict:
@@ -90,6 +91,32 @@ class UserRoutes(RouteGroup):
             ).encode("ascii"),
         }
         return StreamedBody(export.pieces(), headers, export.close, self.core.export.clock)
+
+    @route("POST", "/api/v1/users/me/2fa/setup")
+    async def setup_2fa(self, request: Any) -> dict:
+        """A new two-factor secret, not in force yet, once the password is given
+        (checked as for :meth:`delete_me`)."""
+        claims = self.claims(request)
+        password = json_body(request).opt_text("password")
+        user = await self.caller(claims)
+        source = address_key(self.proxies.client_of_request(request))
+        return await self.core.two_factor.setup(user, password, source)
+
+    @route("POST", "/api/v1/users/me/2fa/enable")
+    async def enable_2fa(self, request: Any) -> dict:
+        claims = self.claims(request)
+        code = json_body(request).opt_text("code")
+        user = await self.caller(claims)
+        return await self.core.two_factor.enable(user, code, claims.session_id)
+
+    @route("POST", "/api/v1/users/me/2fa/disable")
+    async def disable_2fa(self, request: Any) -> dict:
+        claims = self.claims(request)
+        body = json_body(request)
+        password, code = body.opt_text("password"), body.opt_text("code")
+        user = await self.caller(claims)
+        source = address_key(self.proxies.client_of_request(request))
+        return await self.core.two_factor.disable(user, password, code, source, claims.session_id)
 
     @route("GET", "/api/v1/users")
     async def list_users(self, request: Any) -> dict:

@@ -1,0 +1,147 @@
+"""Two-factor sign-in on a real server, over real sockets (docs/protocols/HTTP.md,
+"Two-factor sign-in (TOTP)"; docs/SECURITY.md, "Two-factor sign-in"): REST and TCP
+logins with and without a code, a code refused the second time, recovery codes used
+once, wrong codes counted by the lockout, other sessions ended on turning it on, and
+the operator's ``lairchat admin reset-2fa`` beside the running server.
+
+The server's clock is the real one: codes are made here from the secret, as an
+authenticator makes them (one step either side of the server's is accepted, so a
+step changing between here and there does no harm)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+
+from lairchat.core.auth import LOCKOUT_THRESHOLD
+from lairchat.domain import totp
+from lairchat.testing_clients import TCPClient, rest
+from tests.integration.conftest import PASSWORD, LiveServer, unique
+from tests.integration.test_admin_audit_live import lairchat
+
+
+@pytest.fixture(scope="module")
+def server(start_live_server) -> LiveServer:
+    """Rate limits off: one address makes more logins here than the auth tier's 10 a
+    minute (the lockout, which is what is tested, is not a rate limit)."""
+    return start_live_server(LAIR_RATE_LIMITS="off")
+
+
+class Person:
+    def __init__(self, server: LiveServer):
+        self.server = server
+        self.name = unique("otp")
+        body = {"username": self.name, "email": f"{self.name}@example.com", "password": PASSWORD}
+        status, reply = rest(server, "POST", "/api/v1/auth/register", body)
+        assert status == 201, reply
+        self.token = reply["token"]
+        self.key = b""
+        self.recovery: list[str] = []
+
+    def login(self, **extra: Any) -> tuple[int, dict]:
+        body = {"identifier": self.name, "password": PASSWORD, **extra}
+        return rest(self.server, "POST", "/api/v1/auth/login", body)
+
+    def code(self, offset: int = 0) -> str:
+        return totp.hotp(self.key, totp.step_at(time.time()) + offset)
+
+    def turn_on(self) -> None:
+        path = "/api/v1/users/me/2fa/setup"
+        status, reply = rest(self.server, "POST", path, {"password": PASSWORD}, self.token)
+        assert status == 200, reply
+        secret = reply["secret"]
+        self.key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        path = "/api/v1/users/me/2fa/enable"
+        status, reply = rest(self.server, "POST", path, {"code": self.code()}, self.token)
+        assert status == 200, reply
+        self.recovery = reply["recovery_codes"]
+
+
+def code_of(reply: tuple[int, dict]) -> tuple[int, str | None]:
+    status, body = reply
+    return status, body.get("error", {}).get("code")
+
+
+def tcp_login(server: LiveServer, name: str, **extra: Any) -> dict:
+    with server.connect() as client:
+        client.hello()
+        return client.request("login", identifier=name, password=PASSWORD, **extra)
+
+
+def test_rest_and_tcp_logins_with_and_without_a_code(server: LiveServer) -> None:
+    alice = Person(server)
+    # Before: every login as today, over both.
+    assert alice.login()[0] == 200
+    assert tcp_login(server, alice.name)["success"] is True
+
+    # Another device signed in, with a live connection: turning it on ends it.
+    status, other = alice.login()
+    elsewhere = server.login(other["token"])
+    alice.turn_on()
+    elsewhere.sock.settimeout(10)
+    notices = [m for m in elsewhere.expect_closed() if m["type"] == "error"]
+    assert [(m["code"], m["message"]) for m in notices] == [
+        ("session_not_found", "Session ended: two-factor sign-in was turned on")
+    ]
+    status, me = rest(server, "GET", "/api/v1/users/me", token=alice.token)
+    assert status == 200 and me["two_factor"] == {"enabled": True, "recovery_codes_left": 10}
+
+    assert code_of(alice.login()) == (401, "totp_required")
+    assert code_of(alice.login(totp="")) == (401, "totp_required")
+    wrong = "000000" if alice.code(1) != "000000" else "111111"
+    assert code_of(alice.login(totp=wrong)) == (401, "invalid_totp")
+    assert code_of(alice.login(password="wrong-password", totp=alice.code(1))) == (
+        401,
+        "invalid_credentials",
+    )
+    # The code enable used is used up; the next one signs in, once.
+    assert code_of(alice.login(totp=alice.code())) == (401, "invalid_totp")
+    status, signed_in = alice.login(totp=alice.code(1))
+    assert status == 200, signed_in
+    assert code_of(alice.login(totp=alice.code(1))) == (401, "invalid_totp")
+
+    # The real-time login: totp_required, no session; the token made over HTTP
+    # authenticates as always.
+    answer = tcp_login(server, alice.name)
+    assert (answer["success"], answer["error"]["code"]) == (False, "totp_required")
+    assert "token" not in answer
+    answer = tcp_login(server, alice.name, totp=alice.code(1))  # ignored: no code over TCP
+    assert answer["error"]["code"] == "totp_required"
+    with server.login(signed_in["token"]) as client:
+        assert client.username == alice.name
+
+    # A recovery code signs in once.
+    assert alice.login(totp=alice.recovery[0])[0] == 200
+    assert code_of(alice.login(totp=alice.recovery[0])) == (401, "invalid_totp")
+    status, me = rest(server, "GET", "/api/v1/users/me", token=alice.token)
+    assert me["two_factor"]["recovery_codes_left"] == 9
+
+
+def test_wrong_codes_lock_the_login_as_wrong_passwords_do(server: LiveServer) -> None:
+    bob = Person(server)
+    bob.turn_on()
+    for _ in range(LOCKOUT_THRESHOLD):
+        assert code_of(bob.login(totp="12345x"))[1] == "invalid_totp"
+    assert code_of(bob.login(totp=bob.code(1))) == (403, "account_locked")
+    assert code_of(bob.login(totp=bob.recovery[0])) == (403, "account_locked")
+
+
+def test_the_operator_resets_it_beside_the_running_server(server: LiveServer) -> None:
+    carol = Person(server)
+    carol.turn_on()
+    status, reply = carol.login(totp=carol.recovery[1])
+    connection: TCPClient = server.login(reply["token"])
+    said = lairchat(server, "admin", "reset-2fa", carol.name)
+    assert said.startswith(f"two-factor sign-in of {carol.name} turned off; 2 session(s)")
+    connection.sock.settimeout(15)  # the server looks every 5 s
+    assert [m.get("code") for m in connection.expect_closed() if m["type"] == "error"] == [
+        "session_not_found"
+    ]
+    assert rest(server, "GET", "/api/v1/users/me", token=carol.token)[0] == 401
+    status, reply = carol.login()
+    assert status == 200, reply
+    status, me = rest(server, "GET", "/api/v1/users/me", token=reply["token"])
+    assert me["two_factor"]["enabled"] is False
