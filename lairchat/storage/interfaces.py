@@ -26,7 +26,8 @@ class IUserStore(Interface):
         """Store a new hash, bump ``updated_at`` and delete every session of the user
         but ``keep``, all or nothing; return the ids deleted. With ``checked``, only
         while the stored hash is still that one; else None, and nothing changed.
-        ``audit`` (an AuditEntry) is written in the same transaction."""
+        ``user_not_found`` if the user is gone or being deleted. ``audit`` (an
+        AuditEntry) is written in the same transaction."""
 
     def set_role(user_id, role, audit=None):
         """Set the system role; return the User or None. ``audit`` is written in the
@@ -92,7 +93,8 @@ class IRoomStore(Interface):
         """Delete the room and its invitations (memberships cascade; messages stay):
         ``room_not_found`` if it is gone; with ``by`` (a user id), ``permission_denied``
         unless that user created the room or is one of its owners then. ``audit`` is
-        written in the same transaction."""
+        written in the same transaction, refused with it if its actor can no longer
+        act (as :meth:`put_ban`'s ``banned_by``)."""
 
     def list_public_rooms(limit, offset, search):
         """``[(Room, member_count)]`` of public rooms by name (case-insensitive)."""
@@ -268,13 +270,16 @@ class IAdminStore(Interface):
         """The Ban or None."""
 
     def put_ban(ban, audit=None):
-        """Insert or replace a ban; LairError ``account_banned`` if its ``banned_by``
-        is banned when it is written. ``audit`` is written in the same transaction."""
+        """Insert or replace a ban. Decided when it is written: LairError
+        ``user_not_found`` if the user is gone or being deleted; if its ``banned_by``
+        (None: the operator) can no longer act, ``account_banned`` (banned),
+        ``session_not_found`` (deleted) or ``permission_denied`` (not an admin any
+        more). ``audit`` is written in the same transaction."""
 
     def delete_ban(user_id, by=None, now=0, audit=None):
         """Lift a ban; True if one was in force at ``now`` (one run out is deleted
-        too). LairError ``account_banned`` if ``by`` (the admin lifting it) is banned
-        at ``now``. ``audit`` is written in the same transaction, if True."""
+        too). Refused as :meth:`put_ban` is, for ``by`` (the admin lifting it) and the
+        user. ``audit`` is written in the same transaction, if True."""
 
     def add_audit(entry):
         """Write an AuditEntry in a transaction of its own."""
@@ -301,7 +306,8 @@ class IAccountDeletionStore(Interface):
         result), password hash unusable, pending invitations from and to the user
         cancelled; None if there is no such user. With ``keep_an_admin``,
         ``permission_denied`` for the last admin that can act, decided in the write.
-        ``audit`` is written with the mark, if this call made it."""
+        ``audit`` is written with the mark, if this call made it, and refuses it as
+        :meth:`delete_room`'s does."""
 
     def deletions_pending():
         """``[(user_id, erased_to)]`` of the deletions begun and not finished."""

@@ -278,3 +278,82 @@ def test_an_account_deletion_by_an_admin_banned_meanwhile_is_refused(w, s, monke
     w.fails(deleting, "account_banned")
     w.ok(w.core.auth.login("bob", PASSWORD))
     assert audited(w) == ["user.ban"]
+
+
+# -- an admin demoted while the request ran ----------------------------------------------
+
+
+def _admin_action(w, s, actor, action):
+    """The admin action ``action`` by ``actor``, and the store call that writes it."""
+    if action == "ban":
+        return "put_ban", lambda: w.core.admin.ban(actor, s.alice.id, None, None)
+    if action == "unban":
+        return "delete_ban", lambda: w.core.admin.unban(actor, s.alice.id)
+    if action == "delete_room":
+        return "delete_room", lambda: w.core.admin.delete_room(actor, s.room.id)
+    return "begin_deletion", lambda: w.core.admin.delete_user(actor, s.bob.id, PASSWORD)
+
+
+@pytest.mark.parametrize("action", ["ban", "unban", "delete_room", "delete_user"])
+def test_an_action_by_an_admin_demoted_meanwhile_is_refused(w, s, monkeypatch, action):
+    """The operator's ``lairchat admin set-role NAME user`` while an admin's request
+    was past its admin check: the ban, unban or deletion was done all the same, and
+    recorded as the demoted admin's. The write refuses it as the request would have
+    (403 ``permission_denied``), as it refuses a banned or deleted admin's (03aefef)."""
+    other = w.user("root2", role="admin")
+    w.ok(w.core.admin.ban(s.root, s.alice.id, "was", None))
+    name, act = _admin_action(w, s, other, action)
+    releases = hold(monkeypatch, w.core.store, name)
+    acting = act()
+    monkeypatch.undo()
+    w.ok(w.core.users.set_role(other.id, "user"))  # as lairchat admin set-role
+    releases[0]()
+    error = w.fails(acting, "permission_denied")
+    assert error.status == 403
+    assert result(w.core.store.get_ban(s.alice.id)).reason == "was"  # ban and unban: none
+    assert result(w.core.store.get_room(s.room.id)) is not None
+    w.ok(w.core.auth.login("bob", PASSWORD))
+    assert audited(w) == ["user.ban"]  # root's, before
+
+
+def test_an_admin_promoted_meanwhile_acts(w, s, monkeypatch):
+    """The other way round, nothing changes: a request refused at its check stays
+    refused, whatever the role when it would have been written."""
+    w.fails(w.core.admin.ban(s.bob, s.alice.id, None, None), "permission_denied")
+    w.ok(w.core.users.set_role(s.bob.id, "admin"))
+    w.ok(w.core.admin.ban(s.bob, s.alice.id, None, None))
+    assert audited(w) == ["user.ban"]
+
+
+# -- an account whose deletion is under way ----------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["ban", "unban"])
+def test_an_account_being_deleted_is_not_found_for_a_ban(w, s, action):
+    """Its deletion begun (here, as ``lairchat admin delete-user`` beside the server
+    leaves it), an account was banned, and the ban was in the audit log, of an account
+    that could not sign in and was about to go: 404 ``user_not_found``, as every
+    other route answers for it, nothing recorded."""
+    w.ok(w.core.admin.ban(s.root, s.alice.id, None, None))
+    result(w.core.store.begin_deletion(s.alice.id, w.clock.seconds()))
+    if action == "ban":
+        error = w.fails(w.core.admin.ban(s.root, s.alice.id, "late", None), "user_not_found")
+    else:
+        error = w.fails(w.core.admin.unban(s.root, s.alice.id), "user_not_found")
+    assert error.status == 404
+    assert result(w.core.store.get_ban(s.alice.id)).reason is None  # root's first ban
+    assert audited(w) == ["user.ban"]
+
+
+def test_a_ban_of_an_account_whose_deletion_began_meanwhile_is_not_found(w, s, monkeypatch):
+    """The deletion began after the ban's request read the account: refused in the
+    ban's write."""
+    other = w.user("root2", role="admin")
+    releases = hold(monkeypatch, w.core.store, "put_ban")
+    ban = w.core.admin.ban(other, s.bob.id, "late", None)
+    monkeypatch.undo()
+    w.ok(w.core.admin.delete_user(s.root, s.bob.id, PASSWORD))
+    releases[0]()
+    w.fails(ban, "user_not_found")
+    assert result(w.core.store.get_ban(s.bob.id)) is None
+    assert audited(w) == ["user.delete"]

@@ -83,3 +83,22 @@ def test_beside_a_server_it_begins_and_leaves_the_rest_to_it(db: Path, capsys) -
     assert "alice" not in capsys.readouterr().out
     assert run(db, "admin", "delete-user", "alice") == 0
     assert rows(db, "SELECT username FROM users") == [("bob",)]
+
+
+@pytest.mark.parametrize("command", ["ban", "unban"])
+def test_no_ban_or_unban_of_an_account_being_deleted(db: Path, capsys, command) -> None:
+    """Its deletion begun beside a server, the operator's ban was stored and in the
+    audit log, of an account that may never sign in again; as reset-password, it
+    stops with User not found."""
+    assert run(db, "admin", "ban", "alice") == 0
+    with lock.shared(str(db), no_wait):
+        assert run(db, "admin", "delete-user", "alice") == 0
+        capsys.readouterr()
+        assert run(db, "admin", command, "alice") == 1
+    assert capsys.readouterr().err == "lairchat: User not found\n"
+    assert rows(db, "SELECT action FROM admin_audit ORDER BY at, rowid") == [
+        ("user.create",),
+        ("user.create",),
+        ("user.ban",),
+        ("user.delete",),
+    ]

@@ -95,7 +95,8 @@ def test_a_user_banned_elsewhere_is_told_why(tmp_path: Path) -> None:
     core, clock, other = world(tmp_path)
     alice, bob = online(core, "alice"), online(core, "bob")
     elsewhere = SQLiteStore(other, other)
-    result(elsewhere.put_ban(Ban(bob.user_id, "spam", alice.user_id, clock.seconds(), None)))
+    # The operator's ban: no author (one by a plain account, alice, is refused).
+    result(elsewhere.put_ban(Ban(bob.user_id, "spam", None, clock.seconds(), None)))
     for user in (alice, bob):
         result(elsewhere.delete_user_sessions(user.user_id))
     watcher = SessionWatcher(
@@ -112,7 +113,7 @@ def test_an_expired_ban_is_no_reason(tmp_path: Path) -> None:
     bob = online(core, "bob")
     elsewhere = SQLiteStore(other, other)
     clock.advance(7200)
-    result(elsewhere.put_ban(Ban(bob.user_id, None, bob.user_id, 0, clock.seconds() - 1)))
+    result(elsewhere.put_ban(Ban(bob.user_id, None, None, 0, clock.seconds() - 1)))
     result(elsewhere.delete_user_sessions(bob.user_id))
     watcher = SessionWatcher(
         core.hub, elsewhere.existing_sessions, clock, 5.0, banned=core.auth.is_banned

@@ -926,6 +926,7 @@ def test_counts_bans_and_ping(store, rows):
     rows.message(alice, Target("dm", bob.id))
     assert result(store.counts()) == {"users": 2, "rooms": 1, "messages": 2}
     assert result(store.get_ban(bob.id)) is None
+    result(store.set_role(alice.id, "admin"))  # only an admin's ban is written
     result(store.put_ban(Ban(bob.id, "spam", alice.id, T0 + 0.5, None)))
     ban = result(store.get_ban(bob.id))
     assert (ban.reason, ban.banned_by, ban.created_at, ban.expires_at) == (
@@ -940,3 +941,21 @@ def test_counts_bans_and_ping(store, rows):
     assert result(store.delete_ban(bob.id)) is True
     assert result(store.delete_ban(bob.id)) is False
     assert result(store.ping()) is True
+
+
+def test_a_ban_or_unban_is_decided_in_its_write(store, rows):
+    """Its author must still be an admin neither banned nor deleted (the operator,
+    None, always can); its user must be there and not being deleted."""
+    root, alice, bob = rows.user("root"), rows.user("alice"), rows.user("bob")
+    fails(store.put_ban(Ban(bob.id, None, root.id, T0, None)), "permission_denied")
+    fails(store.delete_ban(bob.id, root.id, T0), "permission_denied")
+    result(store.set_role(root.id, "Admin"))  # as read: admin
+    result(store.put_ban(Ban(bob.id, None, root.id, T0, None)))
+    result(store.begin_deletion(bob.id, T0))
+    fails(store.put_ban(Ban(bob.id, None, root.id, T0, None)), "user_not_found")
+    fails(store.put_ban(Ban(bob.id, None, None, T0, None)), "user_not_found")
+    fails(store.delete_ban(bob.id, None, T0), "user_not_found")
+    fails(store.put_ban(Ban(new_id(), None, None, T0, None)), "user_not_found")
+    result(store.begin_deletion(root.id, T0))
+    fails(store.put_ban(Ban(alice.id, None, root.id, T0, None)), "session_not_found")
+    assert result(store.get_ban(alice.id)) is None

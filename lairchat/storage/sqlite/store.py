@@ -134,17 +134,33 @@ BANNED = banned()
 
 
 def _refuse_stopped_author(cur: sqlite3.Cursor, by: str | None, now: float) -> None:
-    """An admin action by an admin banned meanwhile (their request was checked before
-    the ban) is ``account_banned``, and by one whose deletion began meanwhile the
-    deleted account's ``session_not_found``, decided in the write itself: of two
-    admins banning or deleting each other at once, the second is refused, so one of
-    them can still act (and the log names no locked-out account as acting after)."""
+    """An admin action by an admin who can no longer act, decided in the write itself
+    (their request was checked before): banned meanwhile, ``account_banned``; their
+    deletion begun (or done), the deleted account's ``session_not_found``; no longer
+    an admin (``lairchat admin set-role``), ``permission_denied``, what the request
+    would have been told. Of two admins banning or deleting each other at once, the
+    second is refused, so one of them can still act, and the log names no account as
+    acting after it was locked out or demoted. ``by`` None is the operator (the
+    ``lairchat`` command, ``LAIR_ADMIN_*``), who has no account to check."""
     if by is None:
         return
     if cur.execute(f"SELECT {BANNED}", (by, _int(now))).fetchone()[0]:
         raise LairError("account_banned")
-    if cur.execute(BEING_DELETED, (by,)).fetchone():
+    role = cur.execute("SELECT role FROM users WHERE id = ?", (by,)).fetchone()
+    if role is None or cur.execute(BEING_DELETED, (by,)).fetchone():
         raise account_deleted()
+    if system_role(role[0]) != "admin":
+        raise LairError("permission_denied")
+
+
+def _refuse_gone_user(cur: sqlite3.Cursor, user_id: str) -> None:
+    """``user_not_found`` for an account gone, or whose deletion has begun: it may not
+    sign in again while it is erased, and a write naming it (a ban, an unban, a new
+    password) would change, and record, nothing anyone could use."""
+    if not cur.execute(
+        f"SELECT 1 FROM users WHERE id = ? AND {NOT_BEING_DELETED}", (user_id,)
+    ).fetchone():
+        raise LairError("user_not_found")
 
 
 #: Where a conversation's unread count stops (docs/protocols/HTTP.md, ``/users/me``):
@@ -445,8 +461,7 @@ class SQLiteStore:
             sql, args = sql + " AND password_hash = ?", (*args, checked)
 
         def txn(cur: sqlite3.Cursor) -> list[str] | None:
-            if cur.execute(BEING_DELETED, (user_id,)).fetchone():
-                raise LairError("user_not_found")
+            _refuse_gone_user(cur, user_id)
             cur.execute(sql, args)
             if checked is not None and cur.rowcount == 0:
                 return None
@@ -1450,6 +1465,7 @@ class SQLiteStore:
     def put_ban(self, ban: Ban, audit: AuditEntry | None = None) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
             _refuse_stopped_author(cur, ban.banned_by, ban.created_at)
+            _refuse_gone_user(cur, ban.user_id)
             cur.execute(
                 "INSERT OR REPLACE INTO bans (user_id, reason, banned_by, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -1477,6 +1493,7 @@ class SQLiteStore:
 
         def txn(cur: sqlite3.Cursor) -> bool:
             _refuse_stopped_author(cur, by, now)
+            _refuse_gone_user(cur, user_id)
             found = cur.execute("SELECT expires_at FROM bans WHERE user_id = ?", (user_id,))
             row = found.fetchone()
             cur.execute("DELETE FROM bans WHERE user_id = ?", (user_id,))
@@ -1897,10 +1914,7 @@ class SQLiteStore:
 
     def put_totp_secret(self, user_id: str, sealed: bytes, now: float) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> None:
-            if not cur.execute(
-                f"SELECT 1 FROM users WHERE id = ? AND {NOT_BEING_DELETED}", (user_id,)
-            ).fetchone():
-                raise LairError("user_not_found")
+            _refuse_gone_user(cur, user_id)
             if cur.execute(TOTP_ON, (user_id,)).fetchone():
                 raise LairError("totp_already_enabled")
             cur.execute(
