@@ -35,7 +35,11 @@ class GroupCommit(Generic[T]):
         none of them is stored."""
         self._write = write
         self._around = around
-        self._queue: list[tuple[T, Callable[..., Any], tuple]] = []
+        #: Items for the next transaction, and who waits for them: ``(count, done,
+        #: args)``, count None for one item (``done`` gets its result), else the
+        #: number of items of a run (``done`` gets their results as a list).
+        self._items: list[T] = []
+        self._waiting: list[tuple[int | None, Callable[..., Any], tuple]] = []
         self._writing = False
 
     def add(self, item: T) -> defer.Deferred:
@@ -47,37 +51,56 @@ class GroupCommit(Generic[T]):
     def submit(self, item: T, done: Callable[..., Any], *args: Any) -> None:
         """Queue ``item``; once it is committed, ``done(result, *args)`` is called (or
         ``done(failure, *args)``). The hot path's form of :meth:`add`: no Deferred."""
-        self._queue.append((item, done, args))
+        self._items.append(item)
+        self._waiting.append((None, done, args))
+        if not self._writing:
+            self._flush()
+
+    def submit_run(self, items: list[T], done: Callable[..., Any], *args: Any) -> None:
+        """Queue ``items`` for one transaction together; once it is committed,
+        ``done(results, *args)`` is called with their results (or Failures) in order:
+        one callback for the run rather than one per item."""
+        self._items += items
+        self._waiting.append((len(items), done, args))
         if not self._writing:
             self._flush()
 
     @property
     def queued(self) -> int:
         """Items waiting for the next transaction (not those being written)."""
-        return len(self._queue)
+        return len(self._items)
 
     def _flush(self) -> None:
-        batch, self._queue = self._queue, []
+        items, waiting = self._items, self._waiting
+        self._items, self._waiting = [], []
         self._writing = True
         # maybeDeferred: a write that raises at once fails its batch like one that
         # fails later, rather than leaving every later item queued for good.
-        defer.maybeDeferred(self._write, [item for item, _, _ in batch]).addBoth(
-            self._written, batch
-        )
+        defer.maybeDeferred(self._write, items).addBoth(self._written, len(items), waiting)
 
-    def _written(self, outcome: Any, batch: list[tuple[T, Callable[..., Any], tuple]]) -> None:
+    def _written(
+        self, outcome: Any, size: int, waiting: list[tuple[int | None, Callable[..., Any], tuple]]
+    ) -> None:
         # Still "writing" while callers are acknowledged: what they add from their
         # callbacks queues up for the one next batch, not for concurrent ones.
-        failed = isinstance(outcome, Failure)
-        results = [outcome] * len(batch) if failed else outcome
+        results = [outcome] * size if isinstance(outcome, Failure) else outcome
+        if len(results) != size:
+            raise ValueError(f"{len(results)} results for {size} items")
+        at = 0
         with self._around():
-            for (_, done, args), result in zip(batch, results, strict=True):
+            for count, done, args in waiting:
+                if count is None:
+                    result = results[at]
+                    at += 1
+                else:
+                    result = results[at : at + count]
+                    at += count
                 try:
                     done(result, *args)
                 except Exception:
                     _log.failure("acknowledging a committed item failed")
         self._writing = False
-        if self._queue:
+        if self._items:
             self._flush()
 
 

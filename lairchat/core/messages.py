@@ -199,6 +199,42 @@ class MessageService:
         self.check_target(actor, target)
         self._commit(actor, target, content, done, args, cause)
 
+    def submit_run(
+        self,
+        actor: User,
+        sends: list[tuple[Target, str]],
+        done: Callable[[list[Any]], Any],
+        cause: Any = None,
+    ) -> None:
+        """:meth:`submit` for a run of messages to rooms from one sender (a read's
+        ``send_message`` frames): each checked as :meth:`submit` checks it, those
+        accepted stored in one transaction, then ``done(outcomes)`` called once with
+        every message's outcome in order (the Message, or a Failure). Room targets
+        only: then nothing is read from the database before the commit."""
+        outcomes: list[Any] = []
+        accepted: list[Message] = []
+        now = self.clock.seconds()
+        for target, content in sends:
+            try:
+                validation.check_content(content)
+                self.check_target(actor, target)
+            except LairError:
+                outcomes.append(Failure())
+                continue
+            message = self._new(actor, target, content, now)
+            accepted.append(message)
+            outcomes.append(message)
+        if accepted:
+            self.commits.submit_run(accepted, self._stored_run, outcomes, actor, cause, done)
+        else:
+            done(outcomes)
+
+    def _new(self, actor: User, target: Target, content: str, now: float) -> Message:
+        """A new message, its wire shape built once for its event and its response."""
+        message = Message(new_ordered_id(), actor.id, target, content, False, now, now)
+        message.wire = message.to_wire()
+        return message
+
     def _commit(
         self,
         actor: User,
@@ -208,10 +244,24 @@ class MessageService:
         args: tuple,
         cause: Any,
     ) -> None:
-        now = self.clock.seconds()
-        message = Message(new_ordered_id(), actor.id, target, content, False, now, now)
-        message.wire = message.to_wire()
+        message = self._new(actor, target, content, self.clock.seconds())
         self.commits.submit(message, self._stored, message, actor, cause, done, args)
+
+    def _stored_run(
+        self,
+        results: list[Any],
+        outcomes: list[Any],
+        actor: User,
+        cause: Any,
+        done: Callable[[list[Any]], Any],
+    ) -> None:
+        """:meth:`_stored` for a run: ``results`` are the commit's, one per message
+        accepted; ``outcomes`` the run's, a Failure where a message was refused."""
+        stored = iter(results)
+        for i, message in enumerate(outcomes):
+            if type(message) is Message:
+                outcomes[i] = self._announce(next(stored), message, actor, cause)
+        done(outcomes)
 
     def _stored(
         self,
@@ -222,23 +272,26 @@ class MessageService:
         done: Callable[..., Any],
         args: tuple,
     ) -> None:
-        if not isinstance(outcome, Failure):
-            self.accepted += 1
-            self.hub.publish(
-                Event(
-                    {
-                        "type": "message_received",
-                        "message": message.wire,
-                        "author_username": actor.username,
-                    },
-                    target_audience(message.target, actor.id),
-                    cause=cause,
-                )
+        done(self._announce(outcome, message, actor, cause), *args)
+
+    def _announce(self, outcome: Any, message: Message, actor: User, cause: Any) -> Any:
+        """Once the commit is done: announce a stored message and return it, or return
+        the commit's failure (naming the message where it may be stored all the same)."""
+        if isinstance(outcome, Failure):
+            return _naming(outcome, message)
+        self.accepted += 1
+        self.hub.publish(
+            Event(
+                {
+                    "type": "message_received",
+                    "message": message.wire,
+                    "author_username": actor.username,
+                },
+                target_audience(message.target, actor.id),
+                cause=cause,
             )
-            outcome = message
-        else:
-            outcome = _naming(outcome, message)
-        done(outcome, *args)
+        )
+        return message
 
     async def _own(self, message_id: str | None) -> Message:
         message = await self.store.get_message(message_id) if message_id else None

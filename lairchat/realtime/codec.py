@@ -410,6 +410,20 @@ def decode(payload: bytes) -> dict[str, Any]:
     return {"type": kind, "request_id": request_id, **_apply(fields, data, "")}
 
 
+def decode_send_to_room(payload: bytes) -> tuple[str | None, Any, str] | None:
+    """``(request_id, target, content)`` of a ``send_message`` frame of the common
+    shape to a room seen before (what :func:`decode` returns for it without its
+    general path); None for any other frame, which :func:`decode` then takes."""
+    try:
+        common = _SEND_TO_ROOM.decode(payload)
+    except ValueError:
+        return None
+    room = _ROOM_TARGETS.get(common.target.room_id)
+    if room is None:
+        return None
+    return common.request_id, room, common.content
+
+
 class _RoomTarget(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     type: Literal["room"]
     room_id: str

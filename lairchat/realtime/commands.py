@@ -9,6 +9,7 @@ business rule lives in the services. Handlers return a Deferred (or None for
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
@@ -18,6 +19,7 @@ from lairchat.core.hub import MAX_SENDER_PAUSE
 from lairchat.core.ratelimit import user_key
 from lairchat.domain.errors import LairError
 from lairchat.domain.ids import parse_uuid
+from lairchat.domain.types import Target
 from lairchat.realtime import codec
 
 if TYPE_CHECKING:
@@ -54,19 +56,12 @@ def command(
 
 def dispatch(session: Session, message: dict[str, Any]) -> None:
     kind = message["type"]
-    # logout always succeeds (PROTOCOL.md §7.2): a rate-limited client can still leave.
-    refusal = None
-    if kind != "logout" and session.core.limiter.enabled:
-        refusal = rate_limit(session, "messaging" if kind in MESSAGING else "general")
     if kind == "typing":  # no response; silently dropped when not allowed
-        if refusal is None and session.session_error() is None:
+        if refusal(session, kind) is None:
             session.core.typing.typing(session.user, message["target"])
         return
     handler, response, on_failure, finishes = HANDLERS[kind]
-    public_listing = kind == "list_rooms" and not message["filter"]["joined_only"]
-    error = refusal
-    if error is None and kind not in SESSIONLESS and not public_listing:
-        error = session.session_error()
+    error = refusal(session, kind, kind == "list_rooms" and not message["filter"]["joined_only"])
     if finishes and error is None:
         finish = session.command_reply(response, message["request_id"], on_failure)
         try:
@@ -76,6 +71,19 @@ def dispatch(session: Session, message: dict[str, Any]) -> None:
         return
     call = (lambda: defer.fail(error)) if error else (lambda: handler(session, message))
     session.run_command(response, message["request_id"], call, on_failure)
+
+
+def refusal(session: Session, kind: str, public_listing: bool = False) -> LairError | None:
+    """Why a command is refused before its handler runs, if it is: the rate limit
+    (every command but ``logout``, which always succeeds, PROTOCOL.md §7.2: a
+    rate-limited client can still leave), then the session, for commands that
+    need one."""
+    error = None
+    if kind != "logout" and session.core.limiter.enabled:
+        error = rate_limit(session, "messaging" if kind in MESSAGING else "general")
+    if error is None and kind not in SESSIONLESS and not public_listing:
+        error = session.session_error()
+    return error
 
 
 def rate_limit(session: Session, tier: str) -> LairError | None:
@@ -137,14 +145,55 @@ def send_message(session: Session, m: dict[str, Any], finish: Callable[[Any], No
     target = m["target"]
     # The event is caused by this command: its slot says which (Session._answered_cause).
     session.core.messages.submit(session.user, target, m["content"], _sent, finish, cause=finish)
-    # Back-pressure: a congested room stops reading its sender (see Hub.congested).
+    if target.kind == "room":
+        _throttle(session, target.id)
+
+
+def send_run(session: Session, run: list[tuple[Any, Target, str]]) -> None:
+    """A run of ``send_message`` frames to rooms (request_id, target, content) from
+    one read, handled as one (Session.frames_received): each refused, checked,
+    stored and answered as :func:`dispatch` and :func:`send_message` would, in
+    order, with one response slot, one commit callback and one back-pressure check
+    per room for the run."""
+    finish = session.run_reply("send_message_response", [request_id for request_id, _, _ in run])
+    refused: list[LairError | None] = []
+    if session.core.limiter.enabled or session.session_error() is not None:
+        refused = [refusal(session, "send_message") for _ in run]
+    sends = [
+        (target, content)
+        for (_, target, content), error in zip_longest(run, refused)
+        if error is None
+    ]
+
+    def sent(outcomes: list[Any]) -> None:
+        stored = iter(outcomes)
+        finish(
+            [
+                _fields(next(stored)) if error is None else Failure(error)
+                for _, error in zip_longest(run, refused)
+            ]
+        )
+
+    # The events are caused by the run: its slot says which (Session._answered_cause).
+    session.core.messages.submit_run(session.user, sends, sent, cause=finish)
+    for room_id in {target.id for target, _ in sends}:
+        _throttle(session, room_id)
+
+
+def _throttle(session: Session, room_id: str) -> None:
+    """Back-pressure: a congested room stops reading its sender (see Hub.congested)."""
     hub = session.core.hub
-    if target.kind == "room" and hub.throttle(target.id, session):
+    if hub.throttle(room_id, session):
         session.clock.callLater(MAX_SENDER_PAUSE, hub.release, session)
 
 
+def _fields(outcome: Any) -> Any:
+    """A sent message's response fields, or its Failure as it is."""
+    return outcome if isinstance(outcome, Failure) else {"message": outcome.to_wire()}
+
+
 def _sent(outcome: Any, finish: Callable[[Any], None]) -> None:
-    finish(outcome if isinstance(outcome, Failure) else {"message": outcome.to_wire()})
+    finish(_fields(outcome))
 
 
 @command("edit_message")

@@ -29,7 +29,7 @@ from lairchat.domain.timefmt import ts_plus
 from lairchat.domain.types import Session as AuthSession
 from lairchat.domain.types import User
 from lairchat.realtime import codec
-from lairchat.realtime.commands import dispatch
+from lairchat.realtime.commands import dispatch, send_run
 from lairchat.realtime.crypto import DecryptError, FrameCipher, KeyExchange
 
 PROTOCOL_VERSION = "1.0"
@@ -73,6 +73,8 @@ class _Reply:
     ``number`` counts the slots reserved for commands (0: an immediate answer)."""
 
     __slots__ = ("message", "number")
+    #: Answers the slot stands for (a run of send_message frames: one per frame).
+    count = 1
 
     def __init__(self, message: dict[str, Any] | None):
         self.message = message
@@ -117,15 +119,10 @@ class _CommandReply(_Reply):
         session._running -= 1
         if self.shape is not None:
             self.message = self.shape(outcome)
-        elif isinstance(outcome, Failure):
-            self.message = self._failed(outcome)
-        else:  # success: its fields
-            self.message = {
-                "type": self.response_type,
-                "request_id": self.request_id,
-                "success": True,
-                **outcome,
-            }
+        else:
+            self.message = answer(
+                self.response_type, self.request_id, outcome, self.on_failure, session.log
+            )
         session._flush_replies()
         if not session._running:
             session._barrier = False
@@ -133,16 +130,46 @@ class _CommandReply(_Reply):
 
     def too_large(self) -> dict[str, Any]:
         """This response as a failure, for when it would not fit in one frame."""
-        return self._failed(Failure(TOO_LARGE))
+        return answer(
+            self.response_type,
+            self.request_id,
+            Failure(TOO_LARGE),
+            self.on_failure,
+            self.session.log,
+        )
 
-    def _failed(self, failure: Failure) -> dict[str, Any]:
-        return {
-            "type": self.response_type,
-            "request_id": self.request_id,
-            "success": False,
-            **(self.on_failure or {}),
-            "error": error_info(failure, self.session.log),
-        }
+
+class _RunReply(_Reply):
+    """The slot of a run of frames of one command, from one read (see
+    :meth:`Session.frames_received`): one slot, one number and one ``finish`` for
+    the run. ``finish(outcomes)`` takes each frame's outcome in order (its success
+    fields, or a Failure), and the slot then holds their responses."""
+
+    __slots__ = ("session", "response_type", "request_ids", "count")
+
+    def __init__(self, session: Session, response_type: str, request_ids: list[Any]):
+        self.message = None
+        self.session = session
+        self.response_type = response_type
+        self.request_ids = request_ids
+        self.count = len(request_ids)
+        session._reserved = self.number = session._reserved + 1
+        session.fast = None
+        session._running += 1
+        session._owe(self)
+
+    def __call__(self, outcomes: list[Any]) -> None:
+        session = self.session
+        session._running -= 1
+        log, response_type = session.log, self.response_type
+        self.message = [
+            answer(response_type, request_id, outcome, None, log)
+            for request_id, outcome in zip(self.request_ids, outcomes, strict=True)
+        ]
+        session._flush_replies()
+        if not session._running:
+            session._barrier = False
+            session._pump()
 
 
 class State(Enum):
@@ -161,6 +188,10 @@ class ISessionTransport(Interface):
 
     def write_payload(payload):
         """Write one frame carrying ``payload`` (bytes, already encrypted if need be)."""
+
+    def write_payloads(payloads):
+        """Write one frame for each of ``payloads`` (plaintext, each under a frame's
+        limit), together."""
 
     def write_event(event):
         """Write one plaintext event frame; may reuse encodings cached on the event."""
@@ -225,6 +256,8 @@ class Session:
         #: Responses owed, in the order their frames arrived; events are held back
         #: while any is owed, so a command's response precedes the events it caused.
         self._replies: deque[_Reply] = deque()
+        #: Answers owed: the slots' counts summed (a run's slot stands for several).
+        self._owed = 0
         self._after_replies: list[Callable[[], Any]] = []
         self._held: list[Event] | None = None
         self._release_call: Any = None
@@ -317,7 +350,7 @@ class Session:
         """Pause or resume reading the transport: paused while the hub says so or
         while MAX_IN_FLIGHT answers are owed (resumed at half that)."""
         limit = MAX_IN_FLIGHT // 2 if self._reading_paused else MAX_IN_FLIGHT
-        paused = self._room_paused or len(self._replies) >= limit
+        paused = self._room_paused or self._owed >= limit
         if paused == self._reading_paused:
             return
         self._reading_paused = paused
@@ -414,6 +447,46 @@ class Session:
         else:  # nothing to wait for: no queue to go through
             self._handle(message)
 
+    def frames_received(self, payloads: list[bytes]) -> None:
+        """The frames of one read, in order. A run of plaintext ``send_message``
+        frames to rooms, on an authenticated connection with nothing queued, is
+        handled as one (:meth:`_send_run`); any other frame, and every frame while
+        anything is queued, goes through :meth:`frame_received` as it would alone."""
+        if (
+            self.state is not State.AUTHENTICATED
+            or self._cipher is not None
+            or self._pending
+            or self._barrier
+            or len(payloads) < 2
+        ):
+            for payload in payloads:
+                self.frame_received(payload)
+            return
+        self._last_frame = self.clock.seconds()
+        decode = codec.decode_send_to_room
+        run: list[tuple[Any, Any, str]] = []
+        for i, payload in enumerate(payloads):
+            sent = decode(payload)
+            if sent is not None:
+                run.append(sent)
+                continue
+            if run:
+                send_run(self, run)
+                run = []
+            self.frame_received(payload)
+            if self.state is not State.AUTHENTICATED or self._pending or self._barrier:
+                for rest in payloads[i + 1 :]:
+                    self.frame_received(rest)
+                return
+        if run:
+            send_run(self, run)
+
+    def run_reply(self, response_type: str, request_ids: list[Any]) -> Callable[[list], None]:
+        """:meth:`command_reply` for a run of frames of one command (see
+        :meth:`frames_received`): one slot for them all, in their place; returns
+        ``finish(outcomes)``, to be called with each frame's outcome in order."""
+        return _RunReply(self, response_type, request_ids)
+
     def _pump(self) -> None:
         """Handle waiting frames in arrival order, as far as the rules allow."""
         pending = self._pending
@@ -470,7 +543,8 @@ class Session:
         """Queue an answer behind those still owed; enough of them stop the reading
         (a client pinging behind a slow write would otherwise fill memory)."""
         self._replies.append(reply)
-        if len(self._replies) >= MAX_IN_FLIGHT and not self._reading_paused:
+        self._owed += reply.count
+        if self._owed >= MAX_IN_FLIGHT and not self._reading_paused:
             self._update_reading()
 
     def after_replies(self, action: Callable[[], Any]) -> None:
@@ -488,9 +562,15 @@ class Session:
         replies = self._replies
         while replies and replies[0].message is not None:
             slot = replies.popleft()
+            self._owed -= slot.count
             if slot.number:
                 self._answered = slot.number
-            if not self.send(slot.message):
+            if type(slot) is _RunReply:
+                # A send_message response is far below a frame's limit (its content
+                # is at most 4 KiB as UTF-8), and a run is never encrypted.
+                if self.state is not State.CLOSING:
+                    self.transport.write_payloads([codec.encode(m) for m in slot.message])
+            elif not self.send(slot.message):
                 self.send(slot.too_large())
         if self._reading_paused:
             self._update_reading()
@@ -735,6 +815,27 @@ class Session:
         """:meth:`run_command` for a handler that finishes by itself: reserve the
         response slot now and return ``finish(fields or failure)``."""
         return _CommandReply(self, response_type, request_id, on_failure)
+
+
+def answer(
+    response_type: str,
+    request_id: Any,
+    outcome: Any,
+    on_failure: dict[str, Any] | None,
+    log: Logger,
+) -> dict[str, Any]:
+    """A command's response: ``{type, request_id, success: true, **fields}`` for its
+    success fields, or ``{type, request_id, success: false, **on_failure, error}``
+    for a Failure."""
+    if isinstance(outcome, Failure):
+        return {
+            "type": response_type,
+            "request_id": request_id,
+            "success": False,
+            **(on_failure or {}),
+            "error": error_info(outcome, log),
+        }
+    return {"type": response_type, "request_id": request_id, "success": True, **outcome}
 
 
 def error_info(failure: Failure, log: Logger) -> dict[str, Any]:

@@ -79,21 +79,23 @@ class LairTCPProtocol(Int32StringReceiver):
         attribute): this runs once per frame. The replies to every frame of one
         read leave in one send."""
         buffer = self._unprocessed + data if self._unprocessed else data
-        end, offset = len(buffer), 0
-        received, limit = self.session.frame_received, self.MAX_LENGTH
-        with self.outbox:
-            while end - offset >= 4:
-                (length,) = _PREFIX.unpack_from(buffer, offset)
-                if length > limit:
-                    self._unprocessed = buffer[offset:]  # nothing after it is read
-                    self.lengthLimitExceeded(length)
-                    return
-                stop = offset + 4 + length
-                if stop > end:
-                    break
-                received(buffer[offset + 4 : stop])
-                offset = stop
+        end, offset, limit, length = len(buffer), 0, self.MAX_LENGTH, 0
+        frames = []
+        while end - offset >= 4:
+            (length,) = _PREFIX.unpack_from(buffer, offset)
+            if length > limit:
+                break
+            stop = offset + 4 + length
+            if stop > end:
+                break
+            frames.append(buffer[offset + 4 : stop])
+            offset = stop
         self._unprocessed = buffer[offset:] if offset else buffer
+        if frames:
+            with self.outbox:
+                self.session.frames_received(frames)
+        if length > limit:  # nothing after it is read
+            self.lengthLimitExceeded(length)
 
     def lengthLimitExceeded(self, length: int) -> None:  # noqa: N802
         self.log.info("tcp {peer}: frame of {length} bytes refused", peer=self.peer, length=length)
@@ -141,6 +143,10 @@ class LairTCPProtocol(Int32StringReceiver):
             self.log.error("tcp {peer}: outgoing frame over 1 MiB dropped", peer=self.peer)
             return
         self._write(_PREFIX.pack(len(payload)) + payload)
+
+    def write_payloads(self, payloads: list[bytes]) -> None:
+        pack = _PREFIX.pack
+        self._write(b"".join([pack(len(payload)) + payload for payload in payloads]))
 
     def fast_path(self) -> tuple:
         """For the hub: the shared frame of an event, written straight to the socket

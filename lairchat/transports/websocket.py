@@ -388,6 +388,10 @@ class LairWSProtocol(WebSocketServerProtocol):
         if self._may_send(len(payload)):
             self._out(text_frame(payload))
 
+    def write_payloads(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self.write_payload(payload)
+
     def write_event(self, event: Event) -> None:
         """Send an event framed once for all recipients (the frame is cached on it)."""
         if self._may_send(len(event.json())):
