@@ -650,8 +650,12 @@ class ActionsMixin:
         if last is None:
             self.state.notify("No message to copy", "error")
             return
+        self.copy(last.content)
+
+    def copy(self, text: str) -> None:
+        """``text`` to the terminal's clipboard, and a notice saying so."""
         try:
-            self._clipboard(last.content)
+            self._clipboard(text)
         except Exception as exc:
             log.info("copy failed: %s", exc)
             self.state.notify("Could not copy to the clipboard", "error")

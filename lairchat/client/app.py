@@ -29,6 +29,7 @@ from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Link, Opener
 from lairchat.client.roomadmin import RoomAdminMixin
 from lairchat.client.state import HOME, ClientState, ConvKey
+from lairchat.client.twofactor import TwoFactorMixin
 from lairchat.client.ui.overlays import (
     ConfirmDialog,
     DeleteAccountOverlay,
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 #: Refusals of the password itself: the login screen empties the field for a retry.
 PASSWORD_REFUSED = frozenset({"invalid_credentials", "account_locked", "password_too_weak"})
+#: What the login screen says when the server asks for the second factor.
+CODE_ASKED = "Two-factor sign-in: type the code from your authenticator app (or a recovery code)"
 
 
 def default_opener(reactor: Any, config: ClientConfig) -> Opener:
@@ -65,7 +68,7 @@ def default_opener(reactor: Any, config: ClientConfig) -> Opener:
     return tcp_opener(reactor, config.host, config.port, tls=config.tls, trust=config.trust)
 
 
-class App(ActionsMixin, RoomAdminMixin):
+class App(ActionsMixin, RoomAdminMixin, TwoFactorMixin):
     """Wires the network, the state and the view together."""
 
     def __init__(
@@ -365,6 +368,8 @@ class App(ActionsMixin, RoomAdminMixin):
                 self.list_pins(room_id)
             case c.RoomAdminAction():
                 self.room_admin(action)
+            case c.TwoFactorAction():
+                self.two_factor(action)
             case _:
                 state.notify("Not available here", "error")
 
@@ -392,13 +397,20 @@ class App(ActionsMixin, RoomAdminMixin):
             if isinstance(action, c.Register):
                 data = await self.api.register(action.username, action.email, action.password)
             else:
-                data = await self.api.login(action.username, action.password)
+                data = await self.api.login(action.username, action.password, action.totp)
         except ServerError as err:
             self._busy = False
             self.ui.activity = ""
+            if err.code == "totp_required":
+                # The password was right: the login screen asks for the code.
+                self.state.notify(CODE_ASKED, "error")
+                self.ui.login.ask_code()
+                return
             what = "Registration failed" if registering else "Login failed"
             self.state.notify(f"{what}: {err.describe()}{self._hint(err)}", "error")
-            if err.code in PASSWORD_REFUSED:
+            if err.code == "invalid_totp":
+                self.ui.login.retry_code()
+            elif err.code in PASSWORD_REFUSED:
                 self.ui.login.retry_password()
             return
         except BaseException:

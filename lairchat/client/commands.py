@@ -260,6 +260,9 @@ class Login(Action):
     server: str
     username: str
     password: str = field(repr=False)  # an action that fails is logged
+    #: The second factor, once the server asked for it (``totp_required``): a code
+    #: from the authenticator app, or a recovery code.
+    totp: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,51 @@ class ExportData(Action):
     path: str
     overwrite: bool
     password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TwoFactorAction(Action):
+    """Two-factor sign-in (``/2fa``): :mod:`lairchat.client.twofactor` handles these."""
+
+
+@dataclass(frozen=True)
+class ShowTwoFactorSetup(TwoFactorAction):
+    """``/2fa setup``: the form that asks the password before a new secret is made."""
+
+
+@dataclass(frozen=True)
+class SetUpTwoFactor(TwoFactorAction):
+    """Ask for a new secret (``POST /users/me/2fa/setup``); not in the ``repr``."""
+
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EnableTwoFactor(TwoFactorAction):
+    """``/2fa enable CODE``: turn it on with the authenticator's current code."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class CopyTwoFactorUri(TwoFactorAction):
+    """``c`` in the box that shows the secret: its ``otpauth://`` URI to the
+    clipboard (it holds the secret: not in the ``repr``)."""
+
+    uri: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ShowTwoFactorDisable(TwoFactorAction):
+    """``/2fa disable``: the form that asks the password and a code."""
+
+
+@dataclass(frozen=True)
+class DisableTwoFactor(TwoFactorAction):
+    """Turn it off (``POST /users/me/2fa/disable``); neither is in the ``repr``."""
+
+    password: str = field(repr=False)
+    code: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -487,6 +535,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/sessions", "", "list where you are signed in, and end a session"),
     ("/delete-account", "", "delete your account and its messages, for good"),
     ("/export", "PATH", "save a copy of your data to the file PATH (/export! PATH: replace it)"),
+    ("/2fa setup", "", "start two-factor sign-in: a secret for your authenticator app"),
+    ("/2fa enable", "CODE", "turn two-factor sign-in on with the app's code; shows recovery codes"),
+    ("/2fa disable", "", "turn two-factor sign-in off (asks the password and a code)"),
     ("/topic", "[TEXT|-]", "show the room's topic, set it to TEXT, or clear it (-)"),
     ("/rename", "NAME", "rename the room shown (owners, moderators)"),
     ("/private", "on|off", "make the room invitation only, or public (owners, moderators)"),
@@ -603,6 +654,8 @@ def parse_input(text: str) -> Action | CommandError | None:
             # As /password: whatever follows is ignored; the form asks for the
             # password (masked) and the username again.
             return ShowDeleteAccountForm()
+        case "2fa":
+            return _two_factor(arg)
         case "export" | "export!":
             # The whole rest is the path (it may hold spaces); the form then asks
             # for the password, masked.
@@ -696,6 +749,20 @@ def _audit(arg: str) -> Action | CommandError:
     if not (arg.isascii() and arg.isdigit()) or not 1 <= int(arg) <= AUDIT_MOST:
         return CommandError(AUDIT_USAGE)
     return AdminAudit(int(arg))
+
+
+def _two_factor(arg: str) -> Action | CommandError:
+    """``/2fa setup``, ``/2fa enable CODE``, ``/2fa disable``. The passwords are typed
+    in a form, masked, never on the line; a code is used once, so it may be."""
+    word, _, rest = arg.partition(" ")
+    match word.lower():
+        case "setup":
+            return ShowTwoFactorSetup()
+        case "enable":
+            return _needs(rest.strip(), "/2fa enable CODE") or EnableTwoFactor(rest.strip())
+        case "disable":
+            return ShowTwoFactorDisable()
+    return CommandError("Usage: /2fa setup | /2fa enable CODE | /2fa disable")
 
 
 def _admin(arg: str) -> Action | CommandError:
@@ -803,6 +870,7 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Sessions", "where you are signed in; end a session", ShowSessions()),
     ("Delete account", "gone for good, with your messages", ShowDeleteAccountForm()),
     ("Export my data", "/export PATH: a copy of your data to a file", EnterInsert("/export ")),
+    ("Two-factor sign-in", "/2fa setup, /2fa enable CODE, /2fa disable", EnterInsert("/2fa ")),
     ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
     ("Pinned messages", "the room's pins; /pin [N], /unpin [N]", ShowPins()),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lairchat.client.state import ClientState
     from lairchat.client.ui.root import RootView
 
-__all__ = ["RoomAdminMixin"]
+__all__ = ["RoomAdminMixin", "lairchat_only"]
 
 #: ``GET /admin/stats``'s counts, in the order they are told, with their names.
 STATS = (
@@ -43,7 +43,7 @@ STATS = (
 )
 
 
-def _lairchat_only(what: str) -> Callable[[ServerError], str]:
+def lairchat_only(what: str) -> Callable[[ServerError], str]:
     """The reason to show for a refusal of one of lairchat's own routes: a server
     without it (the original Lair Chat) answers a bare 404, which would otherwise
     read as a wrong ``--http-url``."""
@@ -61,7 +61,7 @@ async def _lairchat_route(request: Coroutine[Any, Any, Any], what: str) -> Any:
     except ServerError as err:
         if not unsupported(err.status, err.code):
             raise
-        raise ServerError(err.code, _lairchat_only(what)(err), status=err.status) from None
+        raise ServerError(err.code, lairchat_only(what)(err), status=err.status) from None
 
 
 #: What parse_time gives for a time it cannot read, here (rather than now).
@@ -237,7 +237,7 @@ class RoomAdminMixin:
         does (which may come first, or not at all for an admin not in it)."""
         if action.admin:
             request = self.api.admin_delete_room(action.room_id)
-            reason = _lairchat_only("delete rooms as an admin")
+            reason = lairchat_only("delete rooms as an admin")
         else:
             request, reason = self.api.delete_room(action.room_id), ServerError.describe
         if await self._form_request(DeleteRoomOverlay, request, "Room not deleted", reason):
@@ -302,6 +302,6 @@ class RoomAdminMixin:
     async def _delete_user(self, action: c.DeleteUser) -> None:
         request = self.api.admin_delete_user(action.user_id, action.password)
         failed = f"{action.username}'s account not deleted"
-        reason = _lairchat_only("delete accounts")
+        reason = lairchat_only("delete accounts")
         if await self._form_request(DeleteUserOverlay, request, failed, reason):
             self.state.notify(f"{action.username}'s account was deleted", "success")

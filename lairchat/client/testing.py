@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 CREATED = "2025-01-21T12:00:00Z"
+#: What the fake server's ``/2fa setup`` answers, as lairchat's would.
+OTPAUTH_URI = (
+    "otpauth://totp/lairchat:alice?secret=JBSWY3DPEHPK3PXP&issuer=lairchat"
+    "&algorithm=SHA1&digits=6&period=30"
+)
 
 
 def user(uid: str, name: str) -> dict[str, Any]:
@@ -206,8 +211,10 @@ class FakeApi:
     def close(self) -> None:
         self.closed = True
 
-    async def login(self, identifier: str, password: str) -> dict[str, Any]:
-        await self._answer("login", identifier, password)
+    async def login(
+        self, identifier: str, password: str, totp: str | None = None
+    ) -> dict[str, Any]:
+        await self._answer("login", identifier, password, *([totp] if totp else []))
         self.token = "token-1"
         return {"user": self.me_user, "session": {"id": "s1"}, "token": self.token}
 
@@ -222,6 +229,17 @@ class FakeApi:
 
     async def change_password(self, current: str, new: str) -> None:
         await self._answer("change_password", current, new)
+
+    async def setup_two_factor(self, password: str) -> dict[str, Any]:
+        await self._answer("setup_two_factor", password)
+        return {"secret": "JBSWY3DPEHPK3PXP", "otpauth_uri": OTPAUTH_URI, "enabled": False}
+
+    async def enable_two_factor(self, code: str) -> list[str]:
+        await self._answer("enable_two_factor", code)
+        return [f"code-{i:04d}-abcd" for i in range(10)]
+
+    async def disable_two_factor(self, password: str, code: str) -> None:
+        await self._answer("disable_two_factor", password, code)
 
     async def delete_account(self, password: str) -> None:
         await self._answer("delete_account", password)

@@ -136,6 +136,7 @@ def test_every_listed_command_parses() -> None:
         "USER [DURATION] [REASON]": "bob 2h spam",
         "from:NAME since:DAY until:DAY": "from:bob since:2026-01-01 until:2026-01-31",
         "PATH": "~/lairchat-data.json",
+        "CODE": "123456",
     }
     for name, args, _ in c.COMMANDS:
         line = f"{name} {samples.get(args, '')}".strip()

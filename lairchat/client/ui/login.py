@@ -3,7 +3,8 @@
 The server address is an editable field, as in the original: people often start the
 client first and only then decide where to go. It holds the address the real-time
 traffic goes to: ``--server`` over TCP, the ``ws(s)://`` URL with ``--websocket``.
-``Tab``/``Enter`` move to the next field, ``Enter`` on the password submits. The
+``Tab``/``Enter`` move to the next field, ``Enter`` on the password (or on the
+two-factor code, once the server asked for one) submits. The
 fields take the shell's line-editing keys (``Ctrl+U`` clears what is before the
 cursor, see ``editing.py``).
 """
@@ -56,6 +57,9 @@ class LoginView(urwid.WidgetWrap):
         self.username = Field("Username")
         self.email = Field("Email")
         self.password = Field("Password", mask="*")
+        #: Shown once the server asked for the second factor (:meth:`ask_code`).
+        self.code = Field("Code")
+        self.asking_code = False
         self.button = urwid.AttrMap(SafeText("[ Login ]", align="center"), "button")
         self.message = SafeText("", align="center")
         self.hint = SafeText("", align="center")
@@ -77,6 +81,8 @@ class LoginView(urwid.WidgetWrap):
         if self.registering:
             fields.append(self.email)
         fields.append(self.password)
+        if self.asking_code and not self.registering:
+            fields.append(self.code)
         return fields
 
     def _layout(self) -> None:
@@ -112,7 +118,7 @@ class LoginView(urwid.WidgetWrap):
             field.edit.set_edit_pos(len(field.edit.edit_text))
 
     def focus_field(self, name: str) -> None:
-        names = ["server", "username"] + (["email"] if self.registering else []) + ["password"]
+        names = [f.name.lower() for f in self._fields()]
         self._focus = names.index(name) if name in names else len(names)
         self._apply_focus()
 
@@ -140,7 +146,25 @@ class LoginView(urwid.WidgetWrap):
             self.message.set_text("")
 
     def clear_password(self) -> None:
+        """After a login (and at sign-out): no password, and no code asked."""
         self.password.edit.set_edit_text("")
+        self.code.edit.set_edit_text("")
+        if self.asking_code:
+            self.asking_code = False
+            self._layout()
+
+    def ask_code(self) -> None:
+        """The server wants the second factor (``totp_required``): a Code field under
+        the password, with the cursor in it; Enter there logs in with both."""
+        self.asking_code = True
+        self.code.edit.set_edit_text("")
+        self._layout()
+        self.focus_field("code")
+
+    def retry_code(self) -> None:
+        """A code refused (wrong, or used already): empty, for the next one."""
+        self.code.edit.set_edit_text("")
+        self.focus_field("code")
 
     def retry_password(self) -> None:
         """The server refused the password: empty the field and put the cursor there,
@@ -157,6 +181,7 @@ class LoginView(urwid.WidgetWrap):
         username = self.username.edit.edit_text.strip()
         password = self.password.edit.edit_text
         email = self.email.edit.edit_text.strip()
+        code = self.code.edit.edit_text.strip() if self.code in self._fields() else None
         missing = [
             name
             for name, value in (
@@ -164,6 +189,7 @@ class LoginView(urwid.WidgetWrap):
                 ("username", username),
                 ("email", email if self.registering else "x"),
                 ("password", password),
+                ("code", "x" if code is None else code),
             )
             if not value
         ]
@@ -174,7 +200,7 @@ class LoginView(urwid.WidgetWrap):
         if self.registering:
             self.controller.dispatch(c.Register(server, username, email, password))
         else:
-            self.controller.dispatch(c.Login(server, username, password))
+            self.controller.dispatch(c.Login(server, username, password, code))
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
         fields = self._fields()
@@ -199,7 +225,7 @@ class LoginView(urwid.WidgetWrap):
             self._apply_focus()
             return None
         if key == "enter":
-            if on_button or fields[self._focus] is self.password:
+            if on_button or fields[self._focus] is fields[-1]:
                 self._submit()
             else:
                 self._focus += 1

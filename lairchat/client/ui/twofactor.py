@@ -1,0 +1,107 @@
+"""Two-factor sign-in's forms and what they show once (``/2fa``): the password before
+a new secret (``/2fa setup``), the password and a code to turn it off (``/2fa
+disable``), and a box of text for the secret and its ``otpauth://`` URI, then for the
+recovery codes, to copy from the terminal (no QR code: the URI and the secret are
+what an authenticator app takes typed or pasted)."""
+
+from __future__ import annotations
+
+import urwid
+
+from lairchat.client import commands as c
+from lairchat.client.ui.base import Controller
+from lairchat.client.ui.login import Field
+from lairchat.client.ui.overlays import FormOverlay, Overlay
+from lairchat.client.ui.safetext import SafeText
+
+__all__ = ["TextOverlay", "TwoFactorDisableOverlay", "TwoFactorSetupOverlay"]
+
+SETUP_INTRO = (
+    "Two-factor sign-in asks, at every login, for a code from an authenticator app on"
+    " your phone as well as your password. Your password first; then add the secret"
+    " shown to the app, and turn it on with /2fa enable and the app's code."
+)
+DISABLE_INTRO = (
+    "Your password and a code from your authenticator app (or a recovery code) turn"
+    " two-factor sign-in off. Your other sessions end; this one stays signed in."
+)
+
+
+class TwoFactorSetupOverlay(FormOverlay):
+    """``/2fa setup``: the password (masked), then
+    :class:`~lairchat.client.commands.SetUpTwoFactor`."""
+
+    title = "Two-factor sign-in"
+    width = 64
+    height = 12
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(
+            controller,
+            SETUP_INTRO,
+            [Field("Password", "*")],
+            "Enter: continue · Esc: cancel",
+        )
+
+    def _submit(self) -> None:
+        password = self.fields[0].edit.edit_text
+        if not password:
+            self._say("Please fill in: password")
+        else:
+            self._send("Asking for a secret…", c.SetUpTwoFactor(password))
+
+
+class TwoFactorDisableOverlay(FormOverlay):
+    """``/2fa disable``: the password (masked) and a code, then
+    :class:`~lairchat.client.commands.DisableTwoFactor`."""
+
+    title = "Turn off two-factor sign-in"
+    width = 64
+    height = 13
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__(
+            controller,
+            DISABLE_INTRO,
+            [Field("Password", "*"), Field("Code")],
+            "Tab/Enter: next field · Enter on Code: turn off · Esc: cancel",
+        )
+
+    def _submit(self) -> None:
+        password, code = (f.edit.edit_text for f in self.fields)
+        if not password or not code.strip():
+            self._focus = 0 if not password else 1
+            self._say("Please fill in: " + ("password" if not password else "code"))
+        else:
+            self._send("Turning it off…", c.DisableTwoFactor(password, code.strip()))
+
+
+class TextOverlay(Overlay):
+    """Lines to read and copy, shown once (the secret, the recovery codes): each its
+    own line, nothing to select but the text; ``Esc``/``Enter``/``q`` closes. With
+    ``copy`` (an action), ``c`` sends it: the URI to the clipboard, which a terminal
+    selection would take with the box's borders where it wraps."""
+
+    width = 76
+    height = 20  # rows: the recovery codes and a few wrapped lines
+
+    def __init__(
+        self,
+        title: str,
+        lines: list[str],
+        controller: Controller | None = None,
+        copy: c.Action | None = None,
+    ) -> None:
+        self.title = title
+        self.controller = controller
+        self.copy = copy
+        rows = [SafeText(line) for line in lines]
+        keys = "c: copy the URI · Esc/Enter/q: close" if copy else "Esc/Enter/q: close"
+        super().__init__(urwid.Filler(urwid.Pile(rows), valign="top"), keys)
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in ("esc", "enter", "q"):
+            self.done = True
+        elif key == "c" and self.copy is not None and self.controller is not None:
+            self.controller.dispatch(self.copy)
+        return None
