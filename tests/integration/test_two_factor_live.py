@@ -11,7 +11,9 @@ step changing between here and there does no harm)."""
 from __future__ import annotations
 
 import base64
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -39,6 +41,8 @@ class Person:
         assert status == 201, reply
         self.token = reply["token"]
         self.key = b""
+        #: The code enable used.
+        self.used = ""
         self.recovery: list[str] = []
 
     def login(self, **extra: Any) -> tuple[int, dict]:
@@ -55,7 +59,8 @@ class Person:
         secret = reply["secret"]
         self.key = base64.b32decode(secret + "=" * (-len(secret) % 8))
         path = "/api/v1/users/me/2fa/enable"
-        status, reply = rest(self.server, "POST", path, {"code": self.code()}, self.token)
+        self.used = self.code()
+        status, reply = rest(self.server, "POST", path, {"code": self.used}, self.token)
         assert status == 200, reply
         self.recovery = reply["recovery_codes"]
 
@@ -91,17 +96,19 @@ def test_rest_and_tcp_logins_with_and_without_a_code(server: LiveServer) -> None
 
     assert code_of(alice.login()) == (401, "totp_required")
     assert code_of(alice.login(totp="")) == (401, "totp_required")
-    wrong = "000000" if alice.code(1) != "000000" else "111111"
+    # Codes are made once each: the step may change while the test runs.
+    nxt = alice.code(1)
+    wrong = "000000" if nxt != "000000" else "111111"
     assert code_of(alice.login(totp=wrong)) == (401, "invalid_totp")
-    assert code_of(alice.login(password="wrong-password", totp=alice.code(1))) == (
+    assert code_of(alice.login(password="wrong-password", totp=nxt)) == (
         401,
         "invalid_credentials",
     )
     # The code enable used is used up; the next one signs in, once.
-    assert code_of(alice.login(totp=alice.code())) == (401, "invalid_totp")
-    status, signed_in = alice.login(totp=alice.code(1))
+    assert code_of(alice.login(totp=alice.used)) == (401, "invalid_totp")
+    status, signed_in = alice.login(totp=nxt)
     assert status == 200, signed_in
-    assert code_of(alice.login(totp=alice.code(1))) == (401, "invalid_totp")
+    assert code_of(alice.login(totp=nxt)) == (401, "invalid_totp")
 
     # The real-time login: totp_required, no session; the token made over HTTP
     # authenticates as always.
@@ -145,3 +152,25 @@ def test_the_operator_resets_it_beside_the_running_server(server: LiveServer) ->
     assert status == 200, reply
     status, me = rest(server, "GET", "/api/v1/users/me", token=reply["token"])
     assert me["two_factor"]["enabled"] is False
+
+
+def test_one_code_sent_in_many_logins_at_once_makes_one_session(server: LiveServer) -> None:
+    """The step's check and its record are one conditional write: of logins sent
+    together with one code (or one recovery code), one gets in."""
+    for recovery in (False, True):
+        dave = Person(server)  # a fresh lockout count each: 3 failures here
+        dave.turn_on()
+        shared = dave.recovery[2] if recovery else dave.code(1)
+        assert at_once(dave, shared, 4) == [200, 401, 401, 401], shared
+
+
+def at_once(person: Person, code: str, n: int) -> list[int]:
+    """The statuses of ``n`` logins with ``code`` sent together, sorted."""
+    start = threading.Barrier(n)
+
+    def one(_: int) -> int:
+        start.wait(timeout=30)
+        return person.login(totp=code)[0]
+
+    with ThreadPoolExecutor(n) as pool:
+        return sorted(pool.map(one, range(n)))
