@@ -31,8 +31,17 @@ def _format(t: float, suffix: str) -> str:
     return f"{base}.{micros:06d}{suffix}"
 
 
+#: The last instant written by :func:`ts`: the messages of a run share theirs.
+_last_ts: tuple[float, str] = (-1.0, "")
+
+
 def ts(t: float) -> str:
-    return _format(t, "Z")
+    global _last_ts
+    seen, text = _last_ts
+    if t != seen:
+        text = _format(t, "Z")
+        _last_ts = (t, text)
+    return text
 
 
 def ts_plus(t: float) -> str:

@@ -9,7 +9,6 @@ business rule lives in the services. Handlers return a Deferred (or None for
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
@@ -159,20 +158,15 @@ def send_run(session: Session, run: list[tuple[Any, Target, str]]) -> None:
     refused: list[LairError | None] = []
     if session.core.limiter.enabled or session.session_error() is not None:
         refused = [refusal(session, "send_message") for _ in run]
-    sends = [
-        (target, content)
-        for (_, target, content), error in zip_longest(run, refused)
-        if error is None
-    ]
+    sends = [(target, content) for _, target, content in run]
+    if refused:
+        sends = [send for send, error in zip(sends, refused, strict=True) if error is None]
 
     def sent(outcomes: list[Any]) -> None:
-        stored = iter(outcomes)
-        finish(
-            [
-                _fields(next(stored)) if error is None else Failure(error)
-                for _, error in zip_longest(run, refused)
-            ]
-        )
+        if refused:  # each refused frame's Failure in its place
+            stored = iter(outcomes)
+            outcomes = [next(stored) if error is None else Failure(error) for error in refused]
+        finish([_fields(outcome) for outcome in outcomes])
 
     # The events are caused by the run: its slot says which (Session._answered_cause).
     session.core.messages.submit_run(session.user, sends, sent, cause=finish)
