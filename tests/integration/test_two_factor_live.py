@@ -20,7 +20,7 @@ import pytest
 
 from lairchat.core.auth import LOCKOUT_THRESHOLD
 from lairchat.domain import totp
-from lairchat.testing_clients import TCPClient, rest
+from lairchat.testing_clients import TCPClient, WSClient, rest
 from tests.integration.conftest import PASSWORD, LiveServer, unique
 from tests.integration.test_admin_audit_live import lairchat
 
@@ -119,6 +119,12 @@ def test_rest_and_tcp_logins_with_and_without_a_code(server: LiveServer) -> None
     assert answer["error"]["code"] == "totp_required"
     with server.login(signed_in["token"]) as client:
         assert client.username == alice.name
+    # Over WebSocket too (the same session code).
+    with WSClient(server.http_port) as ws:
+        assert ws.recv()["type"] == "server_hello"
+        ws.send({"type": "client_hello", "version": "1.0"})
+        answer = ws.request("login", identifier=alice.name, password=PASSWORD)
+        assert (answer["success"], answer["error"]["code"]) == (False, "totp_required")
 
     # A recovery code signs in once.
     assert alice.login(totp=alice.recovery[0])[0] == 200
