@@ -246,7 +246,8 @@ def cmd_list_users(core: Core, args: argparse.Namespace) -> str:
         for u in users:
             ban = result(core.store.get_ban(u.id))
             banned = f"  {banned_until(ban)}" if ban is not None and ban.active(now) else ""
-            line = f"{u.id}  {u.role:<9}  {u.username}  <{u.email}>{banned}"
+            second = "  [two-factor]" if result(core.two_factor.enabled(u.id)) else ""
+            line = f"{u.id}  {u.role:<9}  {u.username}  <{u.email}>{banned}{second}"
             lines.append(one_line(line))
         offset += len(users)
         if not more or not users:

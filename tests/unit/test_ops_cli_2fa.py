@@ -23,7 +23,8 @@ def test_reset_turns_it_off_ends_the_sessions_and_is_recorded(
     turn_on(client, alice)
     before = client.post(LOGIN, {"identifier": "alice", "password": PASSWORD})
     assert before.code == "totp_required"
-    capsys.readouterr()
+    assert run(db, "admin", "list-users") == 0
+    assert capsys.readouterr().out.rstrip().endswith("<alice@example.com>  [two-factor]")
 
     assert run(db, "admin", "reset-2fa", "alice") == 0
     said = capsys.readouterr().out
@@ -33,6 +34,8 @@ def test_reset_turns_it_off_ends_the_sessions_and_is_recorded(
     assert after.status == 200
     assert client.get(ME, token=after.json["token"]).json["two_factor"]["enabled"] is False
     assert audited(db, capsys)[0] == f"operator  user.reset_2fa  user alice ({ids(db)['alice']})"
+    assert run(db, "admin", "list-users") == 0
+    assert "[two-factor]" not in capsys.readouterr().out
 
     # Not on: said so, nothing changed, nothing recorded.
     assert run(db, "admin", "reset-2fa", "alice") == 0
