@@ -322,9 +322,17 @@ async function fetchApi(method, path, body, token, signal) {
   );
 }
 
-/** A request's answer, its JSON decoded (null for none); refused, fetchApi's error. */
+/** A request's answer, its JSON decoded (null for none); refused, fetchApi's error. An
+ * admin request refused `permission_denied` has the role asked again (followRole): the
+ * operator may have taken it away since the sign-in. */
 async function rest(method, path, body, token) {
-  const response = await fetchApi(method, path, body, token);
+  let response;
+  try {
+    response = await fetchApi(method, path, body, token);
+  } catch (error) {
+    if (error.code === "permission_denied" && path.startsWith("/admin/")) followRole();
+    throw error;
+  }
   try {
     return await response.json();
   } catch {
@@ -1854,10 +1862,15 @@ function close(reason) {
   renderConversation();
   renderLists();
   if (reason) showNotice(reason);
-  // Focus was on the conversation (its box, now disabled, or "Leave room", now hidden):
-  // it goes to the list of rooms rather than to nowhere, for keyboard users.
+  // Focus was on the conversation (its box, now disabled, or "Leave room", now hidden).
+  keepFocus();
+}
+
+/** A focus left nowhere (on the page itself, or on a control disabled or hidden since)
+ * goes to the list of rooms, for keyboard users. */
+function keepFocus() {
   const focused = document.activeElement;
-  if (!focused || focused === document.body || focused.disabled || focused.hidden) {
+  if (!focused || focused === document.body || focused.disabled || !displayed(focused)) {
     ($("room-list").querySelector("button") ?? $("new-room-name")).focus();
   }
 }
@@ -3394,6 +3407,7 @@ async function deleteRoom(event) {
   if (!done || state.token !== token) return;
   $("room-delete-dialog").close();
   roomDeleted(room.id, room.name);
+  if (byAdmin) adminActed();
 }
 
 /** A room gone, by our deletion or its `room_deleted` (whichever comes first; the other
@@ -3438,9 +3452,57 @@ let administration = adminView();
 let banning = null;
 let deletingUser = null;
 
-/** Shown to admins only (the role the server gave at sign-in); the server checks every
- * call all the same, and a role taken away since is refused in its words. */
+/** Shown to admins only: the role the server gave at sign-in, followed since
+ * (followRole). The server checks every call all the same. */
 const isAdmin = () => state.me?.role === "admin";
+
+/** How many times the stored user was asked for (followRole): only the latest answer counts. */
+let roleAsked = 0;
+
+/** Our account as stored now (`get_current_user`), for a role the operator changed since
+ * the sign-in (`lairchat admin set-role`), which the server tells no client of: asked
+ * when the page is looked at again (the window focused, the tab shown) and when an
+ * admin request is refused `permission_denied` (rest); every sign-in and reconnection
+ * gives it too. An answer overtaken by a later ask, or coming after a sign-out, is
+ * dropped; no answer (not connected) changes nothing. */
+async function followRole() {
+  const token = state.token;
+  const asked = (roleAsked += 1);
+  let response;
+  try {
+    response = await ask("get_current_user");
+  } catch {
+    return;
+  }
+  if (state.token !== token || roleAsked !== asked || !response.success) return;
+  roleFollowed(response.user);
+}
+
+/** `user`, ours as stored now, in place of what the sign-in gave: made an admin since,
+ * *Administration* is offered; no longer one, it goes, and with it the panel, what it
+ * found and its open dialogs (the focus not left nowhere). Either is said in a notice. */
+function roleFollowed(user) {
+  if (!user || user.id !== state.me?.id) return;
+  const was = isAdmin();
+  state.me = user;
+  if (isAdmin() === was) return;
+  if (was) {
+    const dialogs = [$("ban-dialog"), $("user-delete-dialog")];
+    if (roomDeleting?.admin) dialogs.push($("room-delete-dialog"));
+    const open = dialogs.filter((dialog) => dialog.open);
+    forgetPanel();
+    // Their own close handlers put the focus back in the panel, gone: after them.
+    for (const dialog of open) {
+      dialog.addEventListener("close", keepFocus, { once: true });
+      dialog.close();
+    }
+    keepFocus();
+    showNotice("You are no longer an admin of this server: Administration is closed.");
+  } else {
+    renderAdmin();
+    showNotice("You are now an admin of this server: Administration is offered.");
+  }
+}
 
 /** What *Administration* shows the counts of (`GET /admin/stats`), in this order. */
 const STATS = [
@@ -3618,6 +3680,13 @@ async function banUser(event) {
   if (!done || state.token !== token) return;
   $("ban-dialog").close();
   showNotice([named(user.username), ` is banned ${until ? `until ${whenText(until)}` : "for good"}.`]);
+  adminActed();
+}
+
+/** After an action of the panel's own (a ban, an unban, a deletion), done: the counts
+ * and the audit log's newest page asked again (as *Refresh*), the action first in it. */
+function adminActed() {
+  if (administration.open) refreshAdmin();
 }
 
 /** *Unban*, after a question: `POST /admin/users/{id}/unban` (also when there was no
@@ -3629,7 +3698,9 @@ async function unbanUser(user) {
   replaceText($("admin-error"), "");
   try {
     await rest("POST", pathOf("admin", "users", user.id, "unban"), undefined, token);
-    if (state.token === token) showNotice([named(user.username), " is not banned: they may log in."]);
+    if (state.token !== token) return;
+    showNotice([named(user.username), " is not banned: they may log in."]);
+    adminActed();
   } catch (error) {
     if (state.token === token) adminRefused(error, "Not unbanned");
   }
@@ -3667,6 +3738,7 @@ async function deleteUser(event) {
   administration.users = administration.users?.filter((u) => u.id !== user.id) ?? null;
   renderAdminUsers();
   showNotice(["The account ", named(user.username), " is deleted."]);
+  adminActed();
 }
 
 /** *Find a room*: public rooms by name (`list_rooms`), the rooms we are in whose name
@@ -3837,9 +3909,15 @@ function renderAudit() {
 
 /** Signed out: nothing of the administration, or of a room's dialogs, stays. */
 function forgetAdministration() {
-  administration = adminView();
   roomEditing = roomDeleting = banning = deletingUser = null;
   roomsGone = new Set();
+  forgetPanel();
+}
+
+/** Nothing of *Administration* (what was found, the counts, the audit log, the fields)
+ * stays, and it is shown as the role now says (closed, for a user). */
+function forgetPanel() {
+  administration = adminView();
   for (const form of ["admin-user-form", "admin-room-form"]) $(form).reset();
   for (const list of ["admin-stats", "admin-user-list", "admin-room-list", "admin-audit-list"]) {
     $(list).replaceChildren();
@@ -4553,7 +4631,12 @@ function wire() {
   $("alert-close").addEventListener("click", () => hideBanner("alert"));
   $("notice-close").addEventListener("click", () => hideBanner("notice"));
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && state.active) markRead(conversation(state.active));
+    if (document.hidden || !state.me) return;
+    if (state.active) markRead(conversation(state.active));
+    followRole();
+  });
+  window.addEventListener("focus", () => {
+    if (state.me) followRole();
   });
 }
 

@@ -23,6 +23,7 @@ from lairchat.testing import ServerProcess
 from lairchat.testing_clients import TCPClient
 from tests.integration import browser
 from tests.integration.browser import rest, wait_for
+from tests.integration.test_live_state_consistency import lairchat_admin
 from tests.integration.test_web_client_browser import (
     PASSWORD,
     SECRET,
@@ -351,4 +352,72 @@ def test_a_phone_gets_the_panel_and_the_dialogs(server: ServerProcess, driver: w
     keys(driver, Keys.ENTER)
     wait_for(driver, lambda d: listed(d, "admin-user-list") == ["phone_user"])
     assert driver.execute_script(SMALL) == []
+    assert errors_logged(driver, network=False) == []
+
+
+def audit_lines(chrome: webdriver.Chrome) -> list[str]:
+    """The panel's audit log as shown, newest first."""
+    return chrome.execute_script(
+        "return [...document.querySelectorAll('#admin-audit-list li')].map((li) => li.textContent)"
+    )
+
+
+def ban_the_user_found(chrome: webdriver.Chrome, reason: str) -> None:
+    """*Ban* on the user found, for the default day, ``reason`` typed, sent."""
+    focus_on(chrome, "#admin-user-list .ban")
+    keys(chrome, Keys.ENTER)
+    wait_for(chrome, lambda d: is_open(d, "ban-dialog"))
+    type_into(chrome, "ban-reason", reason)
+    keys(chrome, Keys.ENTER)
+
+
+def test_administration_follows_the_role(server: ServerProcess, driver: webdriver.Chrome):
+    """Made an admin by the operator while signed in, the user is offered
+    *Administration* once they come back to the window (it kept the role of the
+    sign-in until the next one); its ban and unban are in its audit log without
+    *Refresh*; demoted meanwhile, a ban is refused and the panel goes, its dialog
+    closed, the focus not left nowhere."""
+    bob, carol = unique("bob"), unique("carol")
+    registered_over_rest(server, [bob, carol])
+    signed_in(server, driver, login(server, bob)["token"])
+    assert not shown(driver, "show-admin")
+
+    lairchat_admin(server, "set-role", bob, "admin")
+    driver.execute_script("window.dispatchEvent(new Event('focus'))")
+    wait_for(driver, lambda d: shown(d, "show-admin"))
+    assert text_of(driver, "notice-text") == (
+        "You are now an admin of this server: Administration is offered."
+    )
+    focus_on(driver, "#show-admin")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: "Users" in text_of(d, "admin-stats"))
+    wait_for(driver, lambda d: audit_lines(d)[0].endswith(f"set the role of {bob} to admin"))
+
+    type_into(driver, "admin-user-search", carol)
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: listed(d, "admin-user-list") == [carol])
+    ban_the_user_found(driver, "spam")
+    wait_for(driver, lambda d: not is_open(d, "ban-dialog"))
+    # In the log at once, no *Refresh* pressed.
+    wait_for(driver, lambda d: audit_lines(d)[0].endswith(", reason “spam”"))
+    assert f": {bob} banned {carol} until " in audit_lines(driver)[0]
+    focus_on(driver, "#admin-user-list .unban")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: is_open(d, "confirm"))
+    focus_on(driver, "#confirm-yes")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: audit_lines(d)[0].endswith(f": {bob} unbanned {carol}"))
+    assert focus(driver)["cls"] == "link unban"  # the refresh took no focus
+
+    lairchat_admin(server, "set-role", bob, "user")
+    ban_the_user_found(driver, "again")
+    wait_for(driver, lambda d: not shown(d, "show-admin"))
+    wait_for(driver, lambda d: not is_open(d, "ban-dialog"))
+    assert not shown(driver, "admin-panel")
+    assert text_of(driver, "notice-text") == (
+        "You are no longer an admin of this server: Administration is closed."
+    )
+    wait_for(driver, lambda d: focus(d)["id"] == "new-room-name")  # bob is in no room
+    assert audit_lines(driver) == []  # nothing of the panel stays
+    assert login(server, carol)["token"]  # not banned
     assert errors_logged(driver, network=False) == []

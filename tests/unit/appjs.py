@@ -21,11 +21,11 @@ APP_JS = Path(__file__).resolve().parents[2] / "lairchat" / "web" / "app.js"
 
 
 def declaration(source: str, name: str) -> str:
-    """The top-level ``const name = ...;``, ``[async] function[*] name(...) {...}`` or
-    ``class name {...}`` of ``source`` (a const ends at the first line ending in ``;``,
+    """The top-level ``const name = ...;`` (or ``let``), ``[async] function[*] name(...)
+    {...}`` or ``class name {...}`` of ``source`` (a const ends at the first line ending in ``;``,
     a function or class at its closing brace in the first column)."""
     found = re.search(
-        rf"^const {name} =[\s\S]*?;\n|^(?:async )?function\*? {name}\([\s\S]*?\n}}\n"
+        rf"^(?:const|let) {name} =[\s\S]*?;\n|^(?:async )?function\*? {name}\([\s\S]*?\n}}\n"
         rf"|^class {name} [\s\S]*?\n}}\n",
         source,
         re.MULTILINE,

@@ -132,6 +132,7 @@ const named = (text) => ({ text: `[${text}]` });
 const showError = (text) => log.push(["error", text]);
 const signOut = (code) => log.push(["signOut", code]);
 const roomDeleted = (id, name) => log.push(["deleted", id, name]);
+const adminActed = () => log.push(["adminActed"]);
 async function rest(method, path, body, token) {
   requests.push([method, path, body ?? null, token]);
   if (answer.throw) throw new ServerError(answer.throw);
@@ -170,9 +171,11 @@ def test_the_room_is_deleted_once_its_name_is_typed_again() -> None:
 
 
 def test_an_admin_deletes_it_by_the_admin_route() -> None:
+    """Then the panel's counts and audit log are asked again (adminActed): the
+    deletion is in the log without *Refresh*; an owner's deletion asks nothing."""
     out = delete(answer={"success": True}, admin=True)
     assert out["requests"] == [["DELETE", "/admin/rooms/r%2F1%3Fx", None, "t"]]
-    assert out["log"][-1] == ["deleted", "r/1?x", "général"]
+    assert out["log"][-2:] == [["deleted", "r/1?x", "général"], ["adminActed"]]
 
 
 @pytest.mark.parametrize("typed", ["", "General", "génér", "general"])
