@@ -742,7 +742,9 @@ class Session:
         # carries a User-Agent (the attribute is optional for transports).
         seen = Seen.of(self.transport.host, getattr(self.transport, "user_agent", None))
         if kind == "login":
-            d = auth.login(message["identifier"], message["password"], source, seen)
+            d = auth.login(
+                message["identifier"], message["password"], source, seen, message["totp"]
+            )
         elif kind == "register":
             d = auth.register(message["username"], message["email"], message["password"], seen)
         else:

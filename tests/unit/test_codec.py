@@ -47,7 +47,11 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("client_hello", {"version": "1.0"}, {"version": "1.0", "client_name": None, "features": []}),
     ("key_exchange", {"public_key": "k"}, {"public_key": "k"}),
     ("authenticate", {"token": "t"}, {"token": "t"}),
-    ("login", {"identifier": "a", "password": "p"}, {"identifier": "a", "password": "p"}),
+    (
+        "login",
+        {"identifier": "a", "password": "p"},
+        {"identifier": "a", "password": "p", "totp": None},
+    ),
     (
         "register",
         {"username": "u", "email": "e", "password": "p"},
@@ -234,6 +238,12 @@ def test_request_id_handling(kind: str, fields: dict, expected: dict) -> None:
         assert decode(wrong)["request_id"] is None
     else:
         assert "request_id" in bad(wrong)
+
+
+def test_login_takes_an_optional_second_factor() -> None:
+    login = {"type": "login", "identifier": "a", "password": "p"}
+    assert decode(frame({**login, "totp": "123456"}))["totp"] == "123456"
+    assert "totp" in bad(frame({**login, "totp": 123456}))
 
 
 @pytest.mark.parametrize(
