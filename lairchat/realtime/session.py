@@ -85,14 +85,39 @@ class _Reply:
         return error_frame(TOO_LARGE.code, TOO_LARGE.message)
 
 
-class _CommandReply(_Reply):
+class _Reserved(_Reply):
+    """A slot reserved for work in flight: the session's next number, counted as
+    running and owed until :meth:`_fill` puts the response in."""
+
+    __slots__ = ("session",)
+
+    def _reserve(self, session: Session) -> None:
+        self.message = None
+        self.session = session
+        session._reserved = self.number = session._reserved + 1
+        session.fast = None
+        session._running += 1
+        session._owe(self)
+
+    def _fill(self, message: Any) -> None:
+        """The work is done: write what may be written, and let what waited on it go on."""
+        session = self.session
+        session._running -= 1
+        self.message = message
+        session._flush_replies()
+        if not session._running:
+            session._barrier = False
+            session._pump()
+
+
+class _CommandReply(_Reserved):
     """The slot of a command in flight, and its ``finish``: called with the outcome
     (a dict of success fields, or a Failure), it fills itself with the response and
     lets what waited on the command go on. ``shape``, when given, builds the response
     instead of the standard ``{type, request_id, success, ...}``. One object per
     command where there were two closures and their cells (every send_message)."""
 
-    __slots__ = ("session", "response_type", "request_id", "on_failure", "shape")
+    __slots__ = ("response_type", "request_id", "on_failure", "shape")
 
     def __init__(
         self,
@@ -102,31 +127,21 @@ class _CommandReply(_Reply):
         on_failure: dict[str, Any] | None = None,
         shape: Callable[[Any], dict[str, Any]] | None = None,
     ):
-        self.message = None
-        self.session = session
         self.response_type = response_type
         self.request_id = request_id
         self.on_failure = on_failure
         self.shape = shape
-        # The session's next response slot, for a command that starts now.
-        session._reserved = self.number = session._reserved + 1
-        session.fast = None
-        session._running += 1
-        session._owe(self)
+        self._reserve(session)  # the session's next response slot: the command starts now
 
     def __call__(self, outcome: Any) -> None:
-        session = self.session
-        session._running -= 1
         if self.shape is not None:
-            self.message = self.shape(outcome)
+            self._fill(self.shape(outcome))
         else:
-            self.message = answer(
-                self.response_type, self.request_id, outcome, self.on_failure, session.log
+            self._fill(
+                answer(
+                    self.response_type, self.request_id, outcome, self.on_failure, self.session.log
+                )
             )
-        session._flush_replies()
-        if not session._running:
-            session._barrier = False
-            session._pump()
 
     def too_large(self) -> dict[str, Any]:
         """This response as a failure, for when it would not fit in one frame."""
@@ -139,37 +154,30 @@ class _CommandReply(_Reply):
         )
 
 
-class _RunReply(_Reply):
-    """The slot of a run of frames of one command, from one read (see
+class _RunReply(_Reserved):
+    """The slot of a run of ``send_message`` frames from one read (see
     :meth:`Session.frames_received`): one slot, one number and one ``finish`` for
     the run. ``finish(outcomes)`` takes each frame's outcome in order (its success
-    fields, or a Failure), and the slot then holds their responses."""
+    fields, or a Failure), and the slot then holds their responses. A run is never
+    encrypted, and its responses are far below a frame's limit (a message's content
+    is at most 4 KiB as UTF-8): they are written joined, unchecked."""
 
-    __slots__ = ("session", "response_type", "request_ids", "count")
+    __slots__ = ("response_type", "request_ids", "count")
 
     def __init__(self, session: Session, response_type: str, request_ids: list[Any]):
-        self.message = None
-        self.session = session
         self.response_type = response_type
         self.request_ids = request_ids
         self.count = len(request_ids)
-        session._reserved = self.number = session._reserved + 1
-        session.fast = None
-        session._running += 1
-        session._owe(self)
+        self._reserve(session)
 
     def __call__(self, outcomes: list[Any]) -> None:
-        session = self.session
-        session._running -= 1
-        log, response_type = session.log, self.response_type
-        self.message = [
-            answer(response_type, request_id, outcome, None, log)
-            for request_id, outcome in zip(self.request_ids, outcomes, strict=True)
-        ]
-        session._flush_replies()
-        if not session._running:
-            session._barrier = False
-            session._pump()
+        log, response_type = self.session.log, self.response_type
+        self._fill(
+            [
+                answer(response_type, request_id, outcome, None, log)
+                for request_id, outcome in zip(self.request_ids, outcomes, strict=True)
+            ]
+        )
 
 
 class State(Enum):
@@ -450,7 +458,7 @@ class Session:
     def frames_received(self, payloads: list[bytes]) -> None:
         """The frames of one read, in order. A run of plaintext ``send_message``
         frames to rooms, on an authenticated connection with nothing queued, is
-        handled as one (:meth:`_send_run`); any other frame, and every frame while
+        handled as one (:func:`commands.send_run`); any other frame, and every frame while
         anything is queued, goes through :meth:`frame_received` as it would alone."""
         if (
             self.state is not State.AUTHENTICATED
@@ -566,8 +574,6 @@ class Session:
             if slot.number:
                 self._answered = slot.number
             if type(slot) is _RunReply:
-                # A send_message response is far below a frame's limit (its content
-                # is at most 4 KiB as UTF-8), and a run is never encrypted.
                 if self.state is not State.CLOSING:
                     self.transport.write_payloads([codec.encode(m) for m in slot.message])
             elif not self.send(slot.message):
