@@ -279,9 +279,10 @@ class AuthService:
         self.password_checks = Lockout(
             clock, "Password change locked: too many wrong current passwords"
         )
-        #: The second factor a login asks for, ``(user, code) -> ok``: True when the
-        #: user has none (lairchat.core.twofactor; None: never asked).
-        self.second_factor: Callable[[User, str | None], Awaitable[bool]] | None = None
+        #: The second factor a login asks for, ``(user, code, source) -> ok``: None
+        #: when the user has none, else whether ``code`` was accepted; it may raise
+        #: (``totp_required``) (lairchat.core.twofactor; None: never asked).
+        self.second_factor: Callable[[User, str | None, str], Awaitable[bool | None]] | None = None
 
     async def _new_session(
         self, user: User, checked: str | None = None, seen: Seen | None = None
@@ -368,15 +369,36 @@ class AuthService:
         ``totp``: the second factor (a code or a recovery code), for an account that
         has it on (:attr:`second_factor`)."""
         second = self.second_factor
+        verdicts: list[bool | None] = []
+
+        async def check(found: User) -> bool:
+            verdicts.append(await second(found, totp, source))
+            return verdicts[-1] is not False
+
         user = await self._attempt(
             identifier,
             source,
             lambda: self.store.find_user_by_login(identifier),
             password,
-            None if second is None else lambda found: second(found, totp),
+            None if second is None else check,
         )
         await self.check_not_banned(user.id)
-        return await self._new_session(user, user.password_hash, seen)
+        result = await self._new_session(user, user.password_hash, seen)
+        if verdicts == [None]:
+            await self._still_without(user, result.session)
+        return result
+
+    async def _still_without(self, user: User, session: Session) -> None:
+        """After a login that found no second factor: ``session`` is deleted, and
+        ``totp_required`` raised, if the user turned it on while the login ran. Its
+        ``enable`` ended the sessions stored before it; one stored after would have
+        outlived it, made with the password alone. Asked after the session is stored,
+        one of the two sees the other, and its token is not given out before."""
+        try:
+            await self.second_factor(user, None, "")
+        except BaseException:
+            await self.store.delete_session(session.id)
+            raise
 
     @deferred
     async def confirm(

@@ -66,6 +66,10 @@ class TwoFactor:
         #: Wrong codes given to :meth:`enable`, per user and session, as
         #: change-password counts wrong current passwords.
         self.code_checks = Lockout(auth.clock, "Two-factor sign-in locked: too many wrong codes")
+        #: Wrong codes given after the right password (a login, :meth:`disable`), per
+        #: account and address: the login's lockout counts per identifier, and the
+        #: username and the email are two (each its own 5 and 25).
+        self.guesses = Lockout(auth.clock)
 
     @deferred
     async def status(self, user_id: str) -> dict[str, Any]:
@@ -80,26 +84,35 @@ class TwoFactor:
         return state is not None and state[1]
 
     @deferred
-    async def at_login(self, user: User, code: str | None) -> bool:
-        """The second factor of a login whose password was right: True if the user
-        has none; with it on, ``totp_required`` without a code, else whether ``code``
-        is a current code or an unused recovery code (and it is used up)."""
+    async def at_login(self, user: User, code: str | None, source: str = "") -> bool | None:
+        """The second factor of a login whose password was right: None if the user
+        has none; with it on, ``totp_required`` without a code (or with spaces
+        only), else whether ``code`` is a current code or an unused recovery code
+        (and it is used up). ``source``: the client's address key."""
         state = await self.store.totp_of(user.id)
         if state is None or not state[1]:
-            return True
-        if not code:
+            return None
+        if not totp.tidy(code or ""):
             raise LairError("totp_required")
-        return await self._accept(user.id, state[0], code)
+        return await self._accept(user.id, state[0], code, source)
 
-    async def _accept(self, user_id: str, sealed: bytes, code: str) -> bool:
+    async def _accept(self, user_id: str, sealed: bytes, code: str, source: str) -> bool:
         """Whether ``code`` is one of the user's, used up if it is: an authenticator's
-        code of a step after the last one used, or an unused recovery code."""
-        code = totp.tidy(code)
-        if totp.looks_like_totp(code):
-            step = self._step(user_id, sealed, code)
-            return step is not None and await self.store.use_totp_step(user_id, step)
-        hashed = totp.recovery_hash(user_id, code)
-        return hashed is not None and await self.store.use_recovery_code(user_id, hashed)
+        code of a step after the last one used, or an unused recovery code. Counted
+        by :attr:`guesses` (``account_locked`` past its limits)."""
+        await self.guesses.admit(user_id, source)
+        ok = None
+        try:
+            code = totp.tidy(code)
+            if totp.looks_like_totp(code):
+                step = self._step(user_id, sealed, code)
+                ok = step is not None and await self.store.use_totp_step(user_id, step)
+            else:
+                hashed = totp.recovery_hash(user_id, code)
+                ok = hashed is not None and await self.store.use_recovery_code(user_id, hashed)
+        finally:
+            self.guesses.settle(user_id, source, ok)
+        return ok
 
     def _step(self, user_id: str, sealed: bytes, code: str) -> int | None:
         key = self.box.open(user_id, sealed)
@@ -165,7 +178,7 @@ class TwoFactor:
             state = await self.store.totp_of(stored.id)
             if state is None or not state[1]:
                 raise LairError("totp_not_enabled")
-            return bool(code) and await self._accept(stored.id, state[0], code)
+            return bool(code) and await self._accept(stored.id, state[0], code, source)
 
         await self.auth.confirm(user, password, source, second)
         ended = await self.store.disable_totp(user.id, session_id)

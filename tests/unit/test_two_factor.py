@@ -315,3 +315,55 @@ def test_the_account_deletion_takes_the_rows_with_it(client):
     assert result(client.core.store.totp_of(alice.id)) is None
     db = client.core.store._reader.connection
     assert db.execute("SELECT count(*) FROM user_recovery_codes").fetchone() == (0,)
+
+
+# -- found in review (helper-97): each failed before its fix ----------------------------
+
+
+def test_a_login_whose_check_ran_as_it_was_turned_on_gets_no_session(client):
+    """The login found it off, then ``enable`` ended the other sessions and turned it
+    on before the login's session was stored: that session would have outlived it,
+    a password without a code signed in."""
+    alice = client.register("alice")
+    secret = client.post(SETUP, {"password": PASSWORD}, token=alice.token).json["secret"]
+    store = client.core.store
+    stored = store.create_session
+
+    def enabled_first(session, checked=None):
+        store.create_session = stored
+        reply = client.post(ENABLE, {"code": code_now(client, secret)}, token=alice.token)
+        assert reply.status == 200, reply
+        return stored(session, checked)
+
+    store.create_session = enabled_first
+    reply = login(client, "alice")
+    assert (reply.status, reply.code) == (401, "totp_required")
+    assert store.create_session is stored  # the enable did land in between
+    sessions = client.get("/api/v1/auth/sessions", token=alice.token).json["sessions"]
+    assert [s["id"] for s in sessions] == [alice.session["id"]]
+
+
+def test_wrong_codes_count_per_account_whatever_the_identifier(client):
+    """The lockout counts per identifier: the username and the email were two, so an
+    address that had the password got twice the guesses of the code SECURITY.md
+    promises (and 50 for all addresses, not 25)."""
+    alice = client.register("alice")
+    secret, _ = turn_on(client, alice)
+    next_step(client)
+    for i in range(LOCKOUT_THRESHOLD):
+        name = "alice" if i % 2 else "alice@example.com"
+        assert login(client, name, totp="000000").code == "invalid_totp"
+    for name in ("alice", "alice@example.com"):
+        reply = login(client, name, totp=code_now(client, secret))
+        assert (reply.status, reply.code) == (403, "account_locked"), name
+
+
+def test_a_code_of_spaces_is_no_code(client):
+    """HTTP.md: spaces are ignored and an empty code asks for one; a code of spaces
+    alone (a space bar pressed) was a wrong code, counted against the owner."""
+    alice = client.register("alice")
+    secret, _ = turn_on(client, alice)
+    next_step(client)
+    for _ in range(LOCKOUT_THRESHOLD + 1):
+        assert login(client, "alice", totp="  \t ").code == "totp_required"
+    assert login(client, "alice", totp=code_now(client, secret)).status == 200
