@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import unicodedata
 from urllib.parse import quote
 
 DIGITS = 6
@@ -52,8 +53,9 @@ def code_at(key: bytes, now: float) -> str:
 
 def tidy(code: str) -> str:
     """A code as typed, without spaces and dashes (``492 039``, ``k7dq-3m2a-pz5x``),
-    lower case."""
-    return "".join(c for c in code if c not in " -\t").lower()
+    lower case. Any space (a pasted line's end, an app's no-break or thin space) and
+    any dash (a word processor's en dash in a recovery code kept in a document)."""
+    return "".join(c for c in code if not c.isspace() and unicodedata.category(c) != "Pd").lower()
 
 
 def looks_like_totp(code: str) -> bool:

@@ -367,3 +367,18 @@ def test_a_code_of_spaces_is_no_code(client):
     for _ in range(LOCKOUT_THRESHOLD + 1):
         assert login(client, "alice", totp="  \t ").code == "totp_required"
     assert login(client, "alice", totp=code_now(client, secret)).status == 200
+
+
+def test_a_code_pasted_with_a_newline_or_typographic_spaces_and_dashes_is_read(client):
+    """A code pasted with its line's end, an app's no-break or thin space, a recovery
+    code whose dashes a word processor made en dashes: each was a wrong code."""
+    alice = client.register("alice")
+    secret, codes = turn_on(client, alice)
+    for typed in ("{}{}\n", "{}\u00a0{}", "\u2009{}\u2009{}\r\n"):
+        next_step(client)
+        code = code_now(client, secret)
+        reply = login(client, "alice", totp=typed.format(code[:3], code[3:]))
+        assert reply.status == 200, (typed, reply.code)
+    reply = login(client, "alice", totp=codes[0].replace("-", "\u2013").upper())
+    assert reply.status == 200, reply.code
+    assert totp.tidy("\u3000４９２\u2010039 ") == "４９２039"  # not digits: refused after
