@@ -655,6 +655,7 @@ function showLogin(reason) {
   $("chat-view").hidden = true;
   $("login-view").hidden = false;
   replaceText($("login-reason"), reason || "");
+  askCode(false);
   $("login-identifier").focus();
 }
 
@@ -3144,6 +3145,261 @@ async function exportData(event) {
   showNotice(`Your data is downloaded: ${saved.name} (${sizeText(saved.size)}).`);
 }
 
+// -- two-factor sign-in ------------------------------------------------------------------------
+
+/** What the login form says when the server asks for the second factor, and after a
+ * refused code (the server's words first). */
+const CODE_ASKED =
+  "Two-factor sign-in: type the code your authenticator app shows (or a recovery code).";
+const CODE_AGAIN = "A code is good once: type the one your app shows now, or a recovery code.";
+/** What a server without two-factor sign-in (the original Lair Chat, an older lairchat)
+ * is said to lack. */
+const NO_TWO_FACTOR = "This server does not offer two-factor sign-in.";
+const OTHERS_END = "Turning it on or off ends your other sessions; this one stays signed in.";
+const OTHERS_ENDED = "Your other sessions have ended; this one stays signed in.";
+/** An otpauth URI, the only kind of link the dialog makes of the server's text. */
+const OTPAUTH = /^otpauth:\/\//i;
+
+/** What *Two-factor sign-in* shows: `phase` is `loading`, `off`, `setup` (a secret
+ * shown, not in force until a code turns it on), `codes` (just turned on: the recovery
+ * codes, shown this once), `on`, `missing` (a server without it) or `failed` (not
+ * read); `left`, the recovery codes left; `secret`, `uri` and `codes` the server's.
+ * Forgotten when the dialog closes (nothing of it is kept anywhere else). */
+let twoFactor = { phase: "loading" };
+
+/** The account's two-factor state from `GET /users/me`'s answer: `off` or `on` (with
+ * the recovery codes left), `missing` when the answer has no `two_factor` (a server
+ * without it). */
+function twoFactorStatus(answer) {
+  const status = answer?.two_factor;
+  if (typeof status?.enabled !== "boolean") return { phase: "missing" };
+  if (!status.enabled) return { phase: "off" };
+  const left = Number.isInteger(status.recovery_codes_left) ? status.recovery_codes_left : null;
+  return { phase: "on", left };
+}
+
+/** What the dialog shows in `tf`'s phase: the state line, which parts (the secret, the
+ * recovery codes, the form and its password and code fields, the recovery toggle), the
+ * submit button's words, and where the focus goes once it is shown (`first`). */
+function twoFactorView(tf) {
+  const view = { state: "", secret: false, codes: false, form: false, submit: "" };
+  const form = (submit, first, fields) => ({ ...view, form: true, submit, first, ...fields });
+  const left =
+    tf.left == null ? "" : ` ${tf.left} recovery code${tf.left === 1 ? "" : "s"} left.`;
+  switch (tf.phase) {
+    case "loading":
+      return { ...view, state: "Asking the server…" };
+    case "off":
+      return {
+        ...form("Set up", "twofactor-password", { password: true }),
+        state: "Two-factor sign-in is off. To set it up, type your password.",
+      };
+    case "setup":
+      return {
+        ...form("Turn on", "twofactor-secret-intro", { code: true }),
+        secret: true,
+        state: `Set up, not on yet. ${OTHERS_END}`,
+      };
+    case "codes":
+      return { ...view, codes: true, state: `Two-factor sign-in is on. ${OTHERS_ENDED}` };
+    case "on":
+      return {
+        ...form("Turn off", "twofactor-password", { password: true, code: true, recovery: true }),
+        state:
+          `Two-factor sign-in is on.${left} To turn it off, type your password and a code.` +
+          ` ${OTHERS_END}`,
+      };
+    case "missing":
+      return { ...view, state: NO_TWO_FACTOR };
+    default:
+      return view;
+  }
+}
+
+/** The dialog drawn from `twoFactor`. The server's secret and codes are text. */
+function renderTwoFactor() {
+  const view = twoFactorView(twoFactor);
+  replaceText($("twofactor-state"), view.state);
+  $("twofactor-secret").hidden = !view.secret;
+  replaceText($("twofactor-key"), view.secret ? String(twoFactor.secret ?? "") : "");
+  const uri = view.secret ? String(twoFactor.uri ?? "") : "";
+  $("twofactor-uri").value = uri;
+  $("twofactor-link").hidden = !OTPAUTH.test(uri);
+  $("twofactor-link").href = OTPAUTH.test(uri) ? uri : "#";
+  $("twofactor-codes").hidden = !view.codes;
+  const codes = view.codes ? twoFactor.codes : [];
+  $("twofactor-code-list").replaceChildren(...codes.map((code) => el("li", "", code)));
+  $("twofactor-form").hidden = !view.form;
+  for (const [part, shown] of [["password", view.password], ["code", view.code]]) {
+    $(`twofactor-${part}-box`).hidden = !shown;
+    $(`twofactor-${part}`).required = Boolean(shown);
+  }
+  $("twofactor-recovery").hidden = !view.recovery;
+  if (!view.recovery) {
+    codeKind("twofactor-code", "twofactor-code-label", "twofactor-recovery", false);
+  }
+  replaceText($("twofactor-submit"), view.submit);
+}
+
+/** *Two-factor sign-in*, in the account's menu: a modal dialog as *Sessions* is (the
+ * focus in it, Esc or *Close* closing it, the focus back on the button), its state
+ * asked of the server (`GET /users/me`) each time it opens. */
+function openTwoFactorDialog() {
+  if (document.querySelector("dialog[open]")) return;
+  twoFactor = { phase: "loading" };
+  replaceText($("twofactor-error"), "");
+  replaceText($("twofactor-copied"), "");
+  renderTwoFactor();
+  $("twofactor-dialog").showModal();
+  $("twofactor-close").focus();
+  loadTwoFactor();
+}
+
+/** The dialog closed (*Close*, Esc, a sign-out): the secret and the recovery codes
+ * leave the page, the fields are emptied, the focus goes back. */
+function twoFactorDialogClosed() {
+  twoFactor = { phase: "loading" };
+  renderTwoFactor();
+  formDialogClosed("twofactor", "two-factor");
+}
+
+/** The state asked of the server; once shown, the focus goes to its first field unless
+ * the user moved it meanwhile. A refusal is said in the dialog's alert line. */
+async function loadTwoFactor() {
+  const token = state.token;
+  try {
+    const answer = await rest("GET", "/users/me", undefined, token);
+    if (state.token !== token || !$("twofactor-dialog").open) return;
+    twoFactor = twoFactorStatus(answer);
+  } catch (error) {
+    if (state.token !== token || !$("twofactor-dialog").open) return;
+    twoFactor = { phase: "failed" };
+    showRefusal("twofactor-error", error, "Two-factor sign-in not read");
+  }
+  renderTwoFactor();
+  const first = twoFactorView(twoFactor).first;
+  if (first && document.activeElement === $("twofactor-close")) $(first).focus();
+}
+
+/** A refusal of the dialog's request, in the server's words after `what`. A server
+ * without the routes says so (and the form goes); one whose state changed meanwhile (in
+ * another tab: `totp_already_enabled`, `totp_not_set_up`, `totp_not_enabled`) is asked
+ * again. */
+function twoFactorRefused(error, what) {
+  if (lacksRoute(error)) {
+    twoFactor = { phase: "missing" };
+    renderTwoFactor();
+    return NO_TWO_FACTOR;
+  }
+  if (/^totp_(already_enabled|not_set_up|not_enabled)$/.test(error.code)) loadTwoFactor();
+  return `${what}: ${describe(error)}`;
+}
+
+/** The dialog's form, sent for its phase: `setup` with the password (then the secret is
+ * shown), `enable` with a code (then the recovery codes, once), `disable` with the
+ * password and a code or recovery code. The fields are emptied as the request leaves
+ * (sendForm); turning it on or off ends the other sessions, which is said. */
+async function sendTwoFactor(event) {
+  event.preventDefault();
+  const phase = twoFactor.phase;
+  const password = $("twofactor-password").value;
+  const code = $("twofactor-code").value;
+  const token = state.token;
+  const step = {
+    off: ["setup", { password }, "twofactor-password", "Asking for a secret…", "Not set up"],
+    setup: ["enable", { code }, "twofactor-code", "Turning it on…", "Not turned on"],
+    on: ["disable", { password, code }, "twofactor-password", "Turning it off…", "Not turned off"],
+  }[phase];
+  if (!step) return;
+  const [route, body, first, working, what] = step;
+  let answer = null;
+  const done = await sendForm(
+    "twofactor",
+    first,
+    working,
+    async (sent) => {
+      answer = await rest("POST", pathOf("users", "me", "2fa", route), body, sent);
+    },
+    (error) => twoFactorRefused(error, what),
+  );
+  // The form gone with the routes (a server without them): the focus on *Close*.
+  if (!done && twoFactor.phase === "missing") $("twofactor-close").focus();
+  if (!done || state.token !== token || !$("twofactor-dialog").open) return;
+  $("twofactor-submit").disabled = false; // the dialog stays open for the next step
+  replaceText($("twofactor-error"), "");
+  if (route === "setup") {
+    twoFactor = { phase: "setup", secret: answer?.secret, uri: answer?.otpauth_uri };
+  } else if (route === "enable") {
+    const codes = Array.isArray(answer?.recovery_codes) ? answer.recovery_codes.map(String) : [];
+    twoFactor = { phase: "codes", codes };
+    showNotice(`Two-factor sign-in is on. ${OTHERS_ENDED}`);
+  } else {
+    twoFactor = { phase: "off" };
+    showNotice(`Two-factor sign-in is off. ${OTHERS_ENDED}`);
+  }
+  renderTwoFactor();
+  const focus = { setup: "twofactor-secret-intro", enable: "twofactor-codes-intro" };
+  $(focus[route] ?? "twofactor-state").focus();
+}
+
+/** The recovery codes as a file's text: whose they are and where, and what they do. */
+function recoveryText(username, host, codes) {
+  return [
+    `lairchat recovery codes for ${username} on ${host}`,
+    "Each signs in once instead of a code from your authenticator app.",
+    "",
+    ...codes,
+    "",
+  ].join("\n");
+}
+
+/** Put `text` on the clipboard; where the browser does not allow it (a page over
+ * plain http from another machine has no clipboard), `node` (a field, or the list) is
+ * selected for the user to copy, and said so. */
+async function copyText(text, node, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+    replaceText($("twofactor-copied"), `${what} copied.`);
+  } catch {
+    if (node.select) node.select();
+    else window.getSelection().selectAllChildren(node);
+    replaceText(
+      $("twofactor-copied"),
+      `${what} not copied (the browser did not allow it): selected, copy it yourself.`,
+    );
+  }
+}
+
+function wireTwoFactor() {
+  $("two-factor").addEventListener("click", openTwoFactorDialog);
+  $("twofactor-form").addEventListener("submit", sendTwoFactor);
+  $("twofactor-close").addEventListener("click", () => $("twofactor-dialog").close());
+  $("twofactor-dialog").addEventListener("close", twoFactorDialogClosed);
+  const toggle = (field, label, button) => () => {
+    codeKind(field, label, button, !$(field).dataset.recovery);
+    $(field).focus();
+  };
+  $("login-recovery").addEventListener(
+    "click",
+    toggle("login-code", "login-code-label", "login-recovery"),
+  );
+  $("twofactor-recovery").addEventListener(
+    "click",
+    toggle("twofactor-code", "twofactor-code-label", "twofactor-recovery"),
+  );
+  $("twofactor-copy-uri").addEventListener("click", () =>
+    copyText($("twofactor-uri").value, $("twofactor-uri"), "The URI"),
+  );
+  $("twofactor-copy-codes").addEventListener("click", () =>
+    copyText(twoFactor.codes?.join("\n") ?? "", $("twofactor-code-list"), "The codes"),
+  );
+  $("twofactor-download-codes").addEventListener("click", () => {
+    const text = recoveryText(state.me?.username ?? "", location.host, twoFactor.codes ?? []);
+    saveFile(new Blob([text], { type: "text/plain" }), "lairchat-recovery-codes.txt");
+    replaceText($("twofactor-copied"), "The codes are downloaded: lairchat-recovery-codes.txt.");
+  });
+}
+
 // -- sessions ----------------------------------------------------------------------------------
 
 /** When a session began or ends, in the reader's time. */
@@ -4073,17 +4329,65 @@ function handleEvent(event) {
 
 // -- the page ----------------------------------------------------------------------------------
 
+/** What the login form says of a refusal, and whether it asks for the second factor
+ * (`ask`; `asked`: it was asked already): the server wants a code (`totp_required`:
+ * the password was right) or refused the one given (`invalid_totp`: wrong, or used
+ * already), said in the server's words; anything else as it is. */
+function loginRefusal(error, asked) {
+  if (error.code === "totp_required") return { text: CODE_ASKED, ask: true, again: true };
+  if (error.code === "invalid_totp") {
+    return { text: `${describe(error)}. ${CODE_AGAIN}`, ask: true, again: true };
+  }
+  return { text: describe(error), ask: asked, again: false };
+}
+
+/** The code field `field` (with its label `label` and toggle `toggle`) for an
+ * authenticator's 6 digits (a phone's number pad: `inputmode="numeric"`) or, with
+ * `recovery`, a recovery code (letters and digits: a phone's keyboard). */
+function codeKind(field, label, toggle, recovery) {
+  $(field).inputMode = recovery ? "text" : "numeric";
+  $(field).dataset.recovery = recovery ? "yes" : "";
+  replaceText($(label), recovery ? "Recovery code" : "Code from your app");
+  replaceText(
+    $(toggle),
+    recovery ? "Use a code from your app instead" : "Use a recovery code instead",
+  );
+}
+
+/** The login form's code field shown (a code asked) or not. */
+function askCode(shown) {
+  $("login-code-box").hidden = !shown;
+  $("login-recovery").hidden = !shown;
+  $("login-code").required = shown;
+  $("login-code").value = "";
+  if (!shown) codeKind("login-code", "login-code-label", "login-recovery", false);
+}
+
+/** Log in (`/auth/login`) or register. An account with two-factor sign-in on answers
+ * the right password with `totp_required`: the form then asks for the code under the
+ * password, which stays in its field (the server keeps no half-done login: the code
+ * goes with the password in one request), and the next *Log in* sends both. */
 async function signIn(form, path, body) {
-  const button = form.querySelector("button");
+  const button = form.querySelector('button[type="submit"]');
+  const login = form.id === "login-form";
+  const asked = login && !$("login-code-box").hidden;
+  if (asked) body.totp = $("login-code").value;
   button.disabled = true;
   replaceText($("login-reason"), "");
   try {
     const answer = await rest("POST", path, body);
     sessionStorage.setItem(TOKEN_KEY, answer.token);
     form.reset();
+    if (login) askCode(false);
     start(answer.token);
   } catch (error) {
-    replaceText($("login-reason"), describe(error));
+    const refusal = login ? loginRefusal(error, asked) : { text: describe(error) };
+    replaceText($("login-reason"), refusal.text);
+    if (refusal.again) {
+      if (!asked) askCode(true);
+      $("login-code").value = "";
+      $("login-code").focus();
+    }
   } finally {
     button.disabled = false;
   }
@@ -4550,6 +4854,7 @@ function wire() {
   $("export-dialog").addEventListener("close", exportDialogClosed);
   $("show-sessions").addEventListener("click", openSessionsDialog);
   wireAdministration();
+  wireTwoFactor();
   $("sessions-close").addEventListener("click", () => $("sessions-dialog").close());
   $("sessions-dialog").addEventListener("close", sessionsDialogClosed);
   $("skip").addEventListener("click", skipToMessageBox);

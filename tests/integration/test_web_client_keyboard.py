@@ -771,7 +771,7 @@ def test_a_phone_gives_the_messages_the_screen_and_its_menu_the_keyboard(
         assert button.get_attribute("aria-expanded") == "true"
         name = accounts[0]["user"]["username"]
         assert accessible(driver, "#account-menu")["name"] == f"Signed in as {name}"
-        items = ["notify", "change-password", "download-data", "delete-account"]
+        items = ["notify", "change-password", "two-factor", "download-data", "delete-account"]
         items += ["show-sessions", "logout"]
         walked = [focus(driver)["id"]]
         for _ in items:
@@ -782,7 +782,7 @@ def test_a_phone_gives_the_messages_the_screen_and_its_menu_the_keyboard(
             "return arguments[0].map((id) => document.getElementById(id).getAttribute('role'))",
             items,
         )
-        assert roles == ["menuitemcheckbox"] + ["menuitem"] * 5
+        assert roles == ["menuitemcheckbox"] + ["menuitem"] * 6
         keys(driver, Keys.ARROW_UP)
         assert focus(driver)["id"] == "logout"
         keys(driver, Keys.HOME)
