@@ -161,7 +161,9 @@ class TwoFactor:
         now = self.clock.seconds()
         ended = await self.store.enable_totp(user.id, state[0], step, hashes, now, session_id)
         if ended is None:  # another setup replaced the secret meanwhile, or enabled it
-            raise LairError("totp_not_set_up")
+            raise LairError(
+                "totp_already_enabled" if await self.enabled(user.id) else "totp_not_set_up"
+            )
         self.auth.end_sessions(
             ended, "two-factor sign-in turned on", "Session ended: two-factor sign-in was turned on"
         )

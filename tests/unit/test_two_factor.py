@@ -382,3 +382,24 @@ def test_a_code_pasted_with_a_newline_or_typographic_spaces_and_dashes_is_read(c
     reply = login(client, "alice", totp=codes[0].replace("-", "\u2013").upper())
     assert reply.status == 200, reply.code
     assert totp.tidy("\u3000４９２\u2010039 ") == "４９２039"  # not digits: refused after
+
+
+def test_of_two_enables_at_once_the_second_is_told_it_is_on(client):
+    """A double click: both checked the code before either was stored. The second
+    was 409 totp_not_set_up ("no setup since it was last turned off"), though the
+    first had just turned it on."""
+    alice = client.register("alice")
+    secret = client.post(SETUP, {"password": PASSWORD}, token=alice.token).json["secret"]
+    store = client.core.store
+    stored = store.enable_totp
+    answers = []
+
+    def first_lands_first(*args, **kwargs):
+        store.enable_totp = stored
+        answers.append(client.post(ENABLE, {"code": code_now(client, secret)}, token=alice.token))
+        return stored(*args, **kwargs)
+
+    store.enable_totp = first_lands_first
+    reply = client.post(ENABLE, {"code": code_now(client, secret)}, token=alice.token)
+    assert answers[0].status == 200
+    assert (reply.status, reply.code) == (409, "totp_already_enabled")
