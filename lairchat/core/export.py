@@ -26,6 +26,7 @@ from lairchat.core.deletion import AccountDeletion
 from lairchat.core.messages import HistoryPage
 from lairchat.core.twofactor import TwoFactor
 from lairchat.domain.errors import LairError
+from lairchat.domain.invitecodes import InviteCode
 from lairchat.domain.timefmt import ts
 from lairchat.domain.types import Invitation, Membership, Room, Session, Target, User
 from lairchat.storage.interfaces import IStore
@@ -175,6 +176,7 @@ class Export:
             ("read_markers", self._rows("read_markers", _marker)),
             ("reactions", self._rows("reactions", _reaction)),
             ("pins", self._rows("pins", _pin)),
+            ("invite_codes", self._rows("invite_codes", InviteCode.to_wire)),
             ("messages", self._messages()),
         ]
         for name, pages in sections:

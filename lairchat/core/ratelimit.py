@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lairchat.core.bounded import forget_expired, forget_oldest
+from lairchat.domain.errors import LairError
 
 #: tier -> (requests, window seconds), as the original's HTTP limiter.
 TIERS: dict[str, tuple[int, float]] = {
@@ -70,6 +71,13 @@ class Decision:
         return self.reset_after
 
 
+def refused(decision: Decision) -> LairError:
+    """The ``rate_limited`` refusal a decision not allowed stands for."""
+    return LairError(
+        "rate_limited", details={"retry_after": decision.retry_after, "limit": decision.limit}
+    )
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -86,18 +94,29 @@ class RateLimiter:
 
     def hit(self, tier: str, key: str) -> Decision:
         """Count one request; a refused request is not counted."""
+        return self._decide(tier, key, count=True)
+
+    def peek(self, tier: str, key: str) -> Decision:
+        """What :meth:`hit` would decide, counting nothing: for what counts only its
+        failures (a wrong invite code), asked before it is tried."""
+        return self._decide(tier, key, count=False)
+
+    def _decide(self, tier: str, key: str, count: bool) -> Decision:
         limit, window = self.tiers[tier]
         if not self.enabled:
             return Decision(True, limit, limit, 0)
         now = self.clock.seconds()
         slot = self._windows.get((tier, key))
         if slot is None or now - slot[0] >= window:
+            if not count:
+                return Decision(True, limit, limit, 0)
             slot = [now, 0]
             self._store((tier, key), slot, now)
         reset_after = max(0, math.floor(slot[0] + window - now))
         if slot[1] >= limit:
             return Decision(False, limit, 0, reset_after)
-        slot[1] += 1
+        if count:
+            slot[1] += 1
         return Decision(True, limit, limit - int(slot[1]), reset_after)
 
     def _store(self, key: tuple[str, str], slot: list[float], now: float) -> None:

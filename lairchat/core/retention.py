@@ -28,6 +28,11 @@ pass deletes those settled (answered, revoked, or expired unanswered) more than
 :data:`INVITATIONS_KEPT_DAYS` days ago; until then their ids still answer
 ``invitation_expired`` and the like rather than ``invitation_not_found``.
 
+Room invite codes that expired more than ``invitecodes.KEPT_DAYS`` days ago go in the
+same pass (a used-up one, which nothing lists or accepts, at its expiry too): their
+rows name who made them. Nothing can tell: an expired code is already
+``invite_code_not_found``.
+
 The admin audit log's entries older than LAIR_AUDIT_RETENTION_DAYS (365 by
 default; 0 keeps them) go in the same pass, by the index on their time: the names
 they keep are personal data, and retention is what bounds them (docs/SECURITY.md).
@@ -43,6 +48,7 @@ from twisted.internet import defer
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
+from lairchat.domain import invitecodes
 from lairchat.domain.errors import already_logged
 from lairchat.storage.interfaces import IStore
 
@@ -266,10 +272,11 @@ class RetentionService(_Sweep):
 
 class ExpiredSessionsService(_Sweep):
     """Deletes expired sessions (:func:`prune_sessions`), then invitations settled
-    long ago (:func:`prune_invitations`), then audit log entries older than
+    long ago (:func:`prune_invitations`), then invite codes expired long ago
+    (``IStore.prune_invite_codes``), then audit log entries older than
     ``audit_days`` days (:func:`prune_audit`; None: kept); always on."""
 
-    what = "expired sessions, settled invitations and old audit entries"
+    what = "expired sessions, settled invitations, expired invite codes and old audit entries"
 
     def __init__(self, store: IStore, clock: Any, audit_days: int | None = None, **schedule: Any):
         super().__init__(store, clock, **schedule)
@@ -290,6 +297,19 @@ class ExpiredSessionsService(_Sweep):
                 deleted=invitations,
                 days=INVITATIONS_KEPT_DAYS,
             )
+        codes = 0
+        if not stopping():
+            # Expired (a used-up one too, at its expiry) over KEPT_DAYS ago.
+            before = cutoff(now, invitecodes.KEPT_DAYS)
+            codes = yield _prune_rows(
+                self.store.prune_invite_codes, before, pause, self.batch, stopping
+            )
+        if codes:
+            log.info(
+                "retention: deleted {deleted} invite code(s) expired over {days} day(s) ago",
+                deleted=codes,
+                days=invitecodes.KEPT_DAYS,
+            )
         entries = 0
         if self.audit_days is not None and not stopping():
             entries = yield prune_audit(
@@ -301,4 +321,4 @@ class ExpiredSessionsService(_Sweep):
                 deleted=entries,
                 days=self.audit_days,
             )
-        return sessions + invitations + entries
+        return sessions + invitations + codes + entries

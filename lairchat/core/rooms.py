@@ -237,17 +237,24 @@ class RoomService:
             raise
 
     async def add_member(
-        self, user: User, room: Room, accepting: bool, entry: tuple[str, str] | None = None
+        self,
+        user: User,
+        room: Room,
+        accepting: bool,
+        entry: tuple[str, str] | None = None,
+        code: str | None = None,
     ) -> Membership:
         """Insert a membership (capacity and duplicate checks are atomic in storage),
-        update the index and announce it. Shared by join and invitation accept.
-        ``entry``: ``(invitation id, error code)``, the invitation the user enters
-        with, checked in the same write (IStore.add_membership)."""
+        update the index and announce it. Shared by join, invitation accept and
+        invite codes. ``entry``: ``(invitation id, error code)``, the invitation the
+        user enters with; ``code``: the id of the invite code they enter with; each
+        checked in the same write (IStore.add_membership)."""
         now = self.clock.seconds()
         membership = Membership(room.id, user.id, "member", now)
         accepted_at = now if accepting else None
         await self.written_in(
-            room, self.store.add_membership(membership, room.max_members, accepted_at, entry)
+            room,
+            self.store.add_membership(membership, room.max_members, accepted_at, entry, code),
         )
         self._admit(room.id, user)
         self.hub.publish(

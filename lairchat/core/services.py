@@ -13,6 +13,7 @@ from lairchat.core.deletion import AccountDeletion
 from lairchat.core.export import DataExport
 from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
+from lairchat.core.invitecodes import InviteCodeService
 from lairchat.core.messages import MessageService
 from lairchat.core.passwords import Passwords
 from lairchat.core.pins import PinService
@@ -39,6 +40,7 @@ class Core:
     reactions: ReactionService
     pins: PinService
     invitations: InvitationService
+    invite_codes: InviteCodeService
     typing: TypingService
     admin: AdminService
     deletion: AccountDeletion
@@ -64,7 +66,7 @@ class Core:
         two_factor = TwoFactor(auth)
         auth.second_factor = two_factor.at_login
         deletion = AccountDeletion(store, hub, clock, auth, rooms)
-        return cls(
+        core = cls(
             store=store,
             hub=hub,
             clock=clock,
@@ -76,12 +78,16 @@ class Core:
             reactions=ReactionService(store, hub, clock, users),
             pins=PinService(store, hub, clock, users, rooms),
             invitations=InvitationService(store, hub, clock, rooms),
+            invite_codes=InviteCodeService(store, hub, clock, rooms),
             typing=TypingService(hub, clock, users),
             admin=AdminService(store, hub, clock, rooms, deletion),
             deletion=deletion,
             export=DataExport(store, clock, deletion=deletion, two_factor=two_factor),
             limiter=limiter if limiter is not None else RateLimiter(clock, enabled=False),
         )
+        # Read at each use: the core's limiter, whichever it is then (tests put theirs).
+        core.invite_codes.limiter_of = lambda: core.limiter
+        return core
 
     @defer.inlineCallbacks
     def load(self):

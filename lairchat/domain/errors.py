@@ -43,6 +43,8 @@ CODES: dict[str, tuple[int, str]] = {
     "room_not_found": (404, "Room not found"),
     "message_not_found": (404, "Message not found"),
     "invitation_not_found": (404, "Invitation not found"),
+    # lairchat: room invite codes: unknown, expired, used up or revoked, alike.
+    "invite_code_not_found": (404, "Invite code not found"),
     "not_found": (404, "Not found"),
     "already_member": (409, "Already a member of this room"),
     "not_invitee": (409, "Not the invitee"),

@@ -21,6 +21,7 @@ from lairchat.observability.metrics import CONTENT_TYPE, Metrics
 from lairchat.transports.http.errors import error_body, method_not_allowed, not_found
 from lairchat.transports.http.responses import json_body, remove_cors_headers
 from lairchat.transports.http.routes_meta import READY_TIMEOUT, database_ready
+from lairchat.transports.http.routing import logged_path
 from lairchat.transports.proxies import ProxyPolicy
 
 #: Longest request path written to the log (the rest is cut).
@@ -67,7 +68,7 @@ class ObservedRoot(Resource):
     def _finished(self, result: Any, request: Any, started: float) -> None:
         seconds = max(0.0, self.clock.seconds() - started)
         method = request.method.decode("latin-1")
-        path = request.path.decode("utf-8", "replace")[:MAX_LOGGED_PATH]
+        path = logged_path(request, MAX_LOGGED_PATH)
         client = self.client(request)
         route = getattr(request, "lair_route", None) or "unknown"
         if isinstance(result, Failure):

@@ -333,6 +333,15 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
         "since": _RAW,
         "until": _RAW,
     },
+    # Our extension: room invite codes (TCP.md, "Invite codes"); the limits are the core's.
+    "create_invite_code": {
+        "room_id": _STR,
+        "max_uses": _optional(_u32),
+        "expires_in_hours": _optional(_u32),
+    },
+    "list_invite_codes": {"room_id": _STR},
+    "revoke_invite_code": {"room_id": _STR, "code_id": _STR},
+    "join_by_invite_code": {"code": _STR},
 }
 
 #: Types whose original struct has no ``request_id``: any value sent is ignored.

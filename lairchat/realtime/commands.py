@@ -395,3 +395,37 @@ def list_users(session: Session, m: dict[str, Any]) -> defer.Deferred:
 
     d = session.core.users.list(m["limit"], m["offset"], m["filter"].get("search"))
     return d.addCallback(shaped)
+
+
+# -- invite codes (our extension, TCP.md "Invite codes") -------------------------------
+
+
+@command("create_invite_code")
+def create_invite_code(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """A malformed ``room_id`` is ``room_not_found``, as over REST (the path's id)."""
+    d = session.core.invite_codes.create(
+        session.user, parse_uuid(m["room_id"]), m["max_uses"], m["expires_in_hours"]
+    )
+    return d.addCallback(lambda code: {"invite_code": code.to_wire()})
+
+
+@command("list_invite_codes")
+def list_invite_codes(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    d = session.core.invite_codes.of_room(session.user, parse_uuid(m["room_id"]))
+    return d.addCallback(lambda codes: {"invite_codes": [code.to_wire() for code in codes]})
+
+
+@command("revoke_invite_code")
+def revoke_invite_code(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """A malformed ``code_id`` is ``invite_code_not_found``, as over REST."""
+    d = session.core.invite_codes.revoke(
+        session.user, parse_uuid(m["room_id"]), parse_uuid(m["code_id"])
+    )
+    return d.addCallback(lambda _: {})
+
+
+@command("join_by_invite_code")
+def join_by_invite_code(session: Session, m: dict[str, Any]) -> defer.Deferred:
+    """Answered as ``join_room``: the room and the new membership."""
+    d = session.core.invite_codes.join(session.user, m["code"])
+    return d.addCallback(lambda pair: {"room": pair[0].to_wire(), "membership": pair[1].to_wire()})

@@ -108,12 +108,15 @@ class IRoomStore(Interface):
     def get_membership(room_id, user_id):
         """The Membership or None."""
 
-    def add_membership(membership, max_members, accept_invitation_at, entry=None):
+    def add_membership(membership, max_members, accept_invitation_at, entry=None, code=None):
         """Insert unless the room is full (``room_full``) or the user a member
         (``already_member``); mark a pending invitation accepted at the given time.
         ``entry``, if given, is ``(invitation id, error code)``: the invitation the
         user enters with, which must still be pending and unexpired then (else that
-        error, before the other checks)."""
+        error, before the other checks). ``code``, if given, is the id of the invite
+        code the user enters with: it must still admit someone at ``joined_at`` (else
+        ``invite_code_not_found``, before the other checks), and counts one use more
+        if the membership is added."""
 
     def remove_membership(room_id, user_id):
         """Delete a membership; True if it existed."""
@@ -261,6 +264,30 @@ class IInvitationStore(Interface):
         transaction; fires with how many (lairchat.core.retention)."""
 
 
+class IInviteCodeStore(Interface):
+    """Room invite codes (lairchat.core.invitecodes, migration 015): kept as hashes;
+    a room's go with the room, an account's with the account."""
+
+    def create_invite_code(code, code_hash):
+        """Insert an InviteCode stored as ``code_hash``: ``room_not_found`` if the room
+        is gone, ``validation_failed`` past the room's live codes
+        (lairchat.domain.invitecodes), both decided in the write."""
+
+    def find_invite_code(code_hash, now):
+        """The InviteCode with this hash that admits someone at ``now`` (not expired,
+        not used up), or None."""
+
+    def list_invite_codes(room_id, now):
+        """The room's InviteCodes that admit someone at ``now``, newest first."""
+
+    def delete_invite_code(room_id, code_id):
+        """Delete (revoke) one of the room's codes; fires with whether it was there."""
+
+    def prune_invite_codes(ended_before, batch):
+        """Delete at most ``batch`` codes expired before ``ended_before``, in one
+        short transaction; fires with how many (lairchat.core.retention)."""
+
+
 class IAdminStore(Interface):
     def counts():
         """``{"users": n, "rooms": n, "messages": n}``; users being deleted are not
@@ -340,7 +367,8 @@ class IExportStore(Interface):
 
     def export_rows(section, user_id, after, limit):
         """``(items, last)``: the next ``limit`` rows naming the user in ``section``
-        (sessions, rooms, invitations, read_markers, reactions, pins) after rowid ``after``,
+        (sessions, rooms, invitations, read_markers, reactions, pins, invite_codes) after
+        rowid ``after``,
         and the last one's rowid."""
 
     def message_seq_end():
@@ -391,6 +419,7 @@ class IStore(
     IReactionStore,
     IPinStore,
     IInvitationStore,
+    IInviteCodeStore,
     IAdminStore,
     IAccountDeletionStore,
     IExportStore,

@@ -270,6 +270,16 @@ ROWS: tuple[Row, ...] = (
     Row("revoke-outsiders-invitation", "DELETE /api/v1/invitations/{invitation_id}",
         "revoke_invitation", rooms(signed_in(UNKNOWN_INVITATION, owner=OK, moderator=OK,
                                              member=DENIED, outsider=DENIED))),
+    # Our addition: a room's owners and moderators make, list and revoke invite codes
+    # (whoever made them); anyone signed in joins with one, private rooms too.
+    Row("make-invite-code", "POST /api/v1/rooms/{room_id}/invite-codes", "create_invite_code",
+        rooms(MANAGERS)),
+    Row("list-invite-codes", "GET /api/v1/rooms/{room_id}/invite-codes", "list_invite_codes",
+        rooms(MANAGERS)),
+    Row("revoke-owners-invite-code", "DELETE /api/v1/rooms/{room_id}/invite-codes/{code_id}",
+        "revoke_invite_code", rooms(MANAGERS)),
+    Row("join-by-invite-code", "POST /api/v1/invite-codes/{code}/join", "join_by_invite_code",
+        rooms(by_room_role(ALREADY_MEMBER, ALREADY_MEMBER, ALREADY_MEMBER, OK))),
     # -- administration ---------------------------------------------------------------------------
     Row("stats", "GET /api/v1/admin/stats", None, anywhere(ADMIN_ONLY)),
     # Our addition: the admin audit log (HTTP.md).
@@ -319,6 +329,13 @@ def call(w: Any, actor: str, method: str, path: str, body: Any = None, **kw: Any
 
 
 HttpAction = Callable[[Any, str, str], Reply]
+
+
+def invite_code(w: Any, where: str) -> dict[str, Any]:
+    """A new invite code to the room, made by its owner (over HTTP)."""
+    reply = w.api.post(f"/api/v1/rooms/{w.room_id(where)}/invite-codes", {}, token=w.token("owner"))
+    assert reply.status == 201, reply
+    return reply.json["invite_code"]
 
 
 def session_of(w: Any, actor: str) -> str:
@@ -472,6 +489,18 @@ def _http_actions() -> dict[str, HttpAction]:
             w, a, "POST", invitation(w, where) + "/decline"
         ),
         "room-invitations": lambda w, a, where: call(w, a, "GET", room(w, where) + "/invitations"),
+        "make-invite-code": lambda w, a, where: call(
+            w, a, "POST", room(w, where) + "/invite-codes", {}
+        ),
+        "list-invite-codes": lambda w, a, where: call(
+            w, a, "GET", room(w, where) + "/invite-codes"
+        ),
+        "revoke-owners-invite-code": lambda w, a, where: call(
+            w, a, "DELETE", room(w, where) + "/invite-codes/" + invite_code(w, where)["id"]
+        ),
+        "join-by-invite-code": lambda w, a, where: call(
+            w, a, "POST", f"/api/v1/invite-codes/{invite_code(w, where)['code']}/join"
+        ),
         "revoke-outsiders-invitation": lambda w, a, where: call(
             w, a, "DELETE", invitation(w, where)
         ),
@@ -544,6 +573,13 @@ def _tcp_fields() -> dict[str, TcpFields]:
         "accept-outsiders-invitation": lambda w, a, where: {"invitation_id": invitation(w, where)},
         "decline-outsiders-invitation": lambda w, a, where: {"invitation_id": invitation(w, where)},
         "revoke-outsiders-invitation": lambda w, a, where: {"invitation_id": invitation(w, where)},
+        "make-invite-code": lambda w, a, where: {"room_id": w.room_id(where)},
+        "list-invite-codes": lambda w, a, where: {"room_id": w.room_id(where)},
+        "revoke-owners-invite-code": lambda w, a, where: {
+            "room_id": w.room_id(where),
+            "code_id": invite_code(w, where)["id"],
+        },
+        "join-by-invite-code": lambda w, a, where: {"code": invite_code(w, where)["code"]},
     }
 
 

@@ -118,6 +118,21 @@ class Fuzzed:
             ids["session_id"] = self.login()["session"]["id"]
         if "{emoji}" in path:
             ids["emoji"] = "👍"
+        if "{code_id}" in path or "{code}" in path:
+            made = (
+                self.call(
+                    "POST", f"/api/v1/rooms/{ids['room_id']}/invite-codes", self.token, json={}
+                )
+                if "room_id" in ids
+                else self.call(
+                    "POST",
+                    f"/api/v1/rooms/{self.room(self.token)}/invite-codes",
+                    self.token,
+                    json={},
+                )
+            )
+            ids["code_id"] = made.json()["invite_code"]["id"]
+            ids["code"] = made.json()["invite_code"]["code"]
         return ids
 
 

@@ -274,8 +274,10 @@ def test_every_authenticated_route_refuses_forgeries(world: Any, name: str) -> N
         "invitation_id": str(uuid.uuid4()),
         "session_id": world.account("bystander").session["id"],
         "emoji": "%F0%9F%91%8D",
+        "code_id": str(uuid.uuid4()),
+        "code": "not-a-code",
     }
-    assert len(AUTHENTICATED_ROUTES) == 49
+    assert len(AUTHENTICATED_ROUTES) == 53
     for method, template in AUTHENTICATED_ROUTES:
         path = template.format(**ids)
         reply = world.api.request(method, path, {"content": "x"}, token=token)

@@ -100,6 +100,14 @@ MINIMAL: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("unpin_message", {"message_id": "m"}, {"message_id": "m"}),
     ("get_pins", {"room_id": "r"}, {"room_id": "r"}),
     (
+        "create_invite_code",
+        {"room_id": "r"},
+        {"room_id": "r", "max_uses": None, "expires_in_hours": None},
+    ),
+    ("list_invite_codes", {"room_id": "r"}, {"room_id": "r"}),
+    ("revoke_invite_code", {"room_id": "r", "code_id": "c"}, {"room_id": "r", "code_id": "c"}),
+    ("join_by_invite_code", {"code": "c"}, {"code": "c"}),
+    (
         "search_messages",
         {"query": "x"},
         {
@@ -285,6 +293,9 @@ def test_each_required_field_missing_or_null(kind: str, fields: dict, _: dict) -
         ("get_pins", "room_id", None),
         ("search_messages", "query", 1),
         ("search_messages", "target", "room"),
+        ("create_invite_code", "max_uses", "5"),
+        ("create_invite_code", "expires_in_hours", -1),
+        ("join_by_invite_code", "code", None),
     ],
 )
 def test_ill_typed_fields(kind: str, field: str, value: Any) -> None:

@@ -31,6 +31,7 @@ KEYS = [
     "read_markers",
     "reactions",
     "pins",
+    "invite_codes",
     "messages",
     "complete",
 ]

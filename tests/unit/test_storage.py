@@ -41,6 +41,7 @@ OURS = [
     "012_lairchat_pins",
     "013_lairchat_admin_audit",
     "014_lairchat_two_factor",
+    "015_lairchat_invite_codes",
 ]
 
 

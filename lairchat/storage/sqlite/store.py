@@ -21,6 +21,7 @@ from zope.interface import implementer
 from lairchat.core.groupcommit import settle
 from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError, account_deleted, validation_failed
+from lairchat.domain.invitecodes import LIVE_PER_ROOM, InviteCode, not_found, too_many_codes
 from lairchat.domain.pins import PINS_PER_ROOM, too_many_pins
 from lairchat.domain.reactions import EMOJI_PER_MESSAGE, USER_IDS_SHOWN
 from lairchat.domain.search import NO_FILTERS, Filters
@@ -118,6 +119,20 @@ def _invitation(row: tuple) -> Invitation:
 
 def _int(t: float) -> int:
     return int(t)
+
+
+#: An invite code as :func:`_invite_code` reads it (never its hash).
+INVITE_CODE_SELECT = (
+    "SELECT c.id, c.room_id, c.prefix, c.created_by, c.created_at, c.expires_at, "
+    "c.max_uses, c.uses, u.username FROM room_invite_codes c "
+    "LEFT JOIN users u ON u.id = c.created_by "
+)
+#: The code ``c`` admits someone at the time ``?``: not expired, not used up.
+LIVE_CODE = "c.expires_at > ? AND (c.max_uses IS NULL OR c.uses < c.max_uses)"
+
+
+def _invite_code(row: tuple) -> InviteCode:
+    return InviteCode(*row[:8], created_by_name=row[8] or "")
 
 
 def banned(user: str = "?", now: str = "?") -> str:
@@ -768,9 +783,18 @@ class SQLiteStore:
         max_members: int | None,
         accept_invitation_at: float | None,
         entry: tuple[str, str] | None = None,
+        code: str | None = None,
     ) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> Membership:
             key = (membership.room_id, membership.user_id)
+            if code is not None:
+                # Expired, used up or revoked since it was read: it admits no one.
+                found = cur.execute(
+                    f"SELECT 1 FROM room_invite_codes c WHERE c.id = ? AND {LIVE_CODE}",
+                    (code, _int(membership.joined_at)),
+                ).fetchone()
+                if found is None:
+                    raise not_found()
             if entry is not None:
                 found = cur.execute(
                     "SELECT status = 'pending' AND expires_at > ? FROM invitations WHERE id = ?",
@@ -795,6 +819,8 @@ class SQLiteStore:
                 "INSERT INTO room_memberships (room_id, user_id, role, joined_at) VALUES (?,?,?,?)",
                 (*key, membership.role, _int(membership.joined_at)),
             )
+            if code is not None:
+                cur.execute("UPDATE room_invite_codes SET uses = uses + 1 WHERE id = ?", (code,))
             if accept_invitation_at is not None:
                 cur.execute(
                     "UPDATE invitations SET status = 'accepted', responded_at = ? "
@@ -1438,6 +1464,90 @@ class SQLiteStore:
 
         return self._write(txn)
 
+    # -- invite codes (migration 015) ---------------------------------------------------
+
+    def create_invite_code(self, code: InviteCode, code_hash: str) -> defer.Deferred:
+        """Insert unless the room has LIVE_PER_ROOM live codes (``validation_failed``);
+        ``room_not_found`` if the room is gone, decided in the write."""
+
+        def txn(cur: sqlite3.Cursor) -> InviteCode:
+            if not cur.execute("SELECT 1 FROM rooms WHERE id = ?", (code.room_id,)).fetchone():
+                raise LairError("room_not_found")
+            live = cur.execute(
+                f"SELECT count(*) FROM room_invite_codes c WHERE c.room_id = ? AND {LIVE_CODE}",
+                (code.room_id, _int(code.created_at)),
+            ).fetchone()[0]
+            if live >= LIVE_PER_ROOM:
+                raise too_many_codes()
+            cur.execute(
+                "INSERT INTO room_invite_codes (id, room_id, code_hash, prefix, created_by, "
+                "created_at, expires_at, max_uses, uses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (
+                    code.id,
+                    code.room_id,
+                    code_hash,
+                    code.prefix,
+                    code.created_by,
+                    _int(code.created_at),
+                    _int(code.expires_at),
+                    code.max_uses,
+                ),
+            )
+            return code
+
+        return self._write(txn)
+
+    def find_invite_code(self, code_hash: str, now: float) -> defer.Deferred:
+        """The live InviteCode (neither expired nor used up) with this hash, or None."""
+
+        def txn(cur: sqlite3.Cursor) -> InviteCode | None:
+            row = cur.execute(
+                INVITE_CODE_SELECT + f"WHERE c.code_hash = ?1 AND {LIVE_CODE.replace('?', '?2')}",
+                (code_hash, _int(now)),
+            ).fetchone()
+            return _invite_code(row) if row else None
+
+        return self._read(txn)
+
+    def list_invite_codes(self, room_id: str, now: float) -> defer.Deferred:
+        """The room's live codes, newest first (at most LIVE_PER_ROOM)."""
+
+        def txn(cur: sqlite3.Cursor) -> list[InviteCode]:
+            rows = cur.execute(
+                INVITE_CODE_SELECT + f"WHERE c.room_id = ?1 AND {LIVE_CODE.replace('?', '?2')} "
+                "ORDER BY c.created_at DESC, c.rowid DESC LIMIT ?3",
+                (room_id, _int(now), LIVE_PER_ROOM),
+            ).fetchall()
+            return [_invite_code(row) for row in rows]
+
+        return self._read(txn)
+
+    def delete_invite_code(self, room_id: str, code_id: str) -> defer.Deferred:
+        """Delete the room's code; fires with whether there was one."""
+
+        def txn(cur: sqlite3.Cursor) -> bool:
+            return (
+                cur.execute(
+                    "DELETE FROM room_invite_codes WHERE id = ? AND room_id = ?", (code_id, room_id)
+                ).rowcount
+                > 0
+            )
+
+        return self._write(txn)
+
+    def prune_invite_codes(self, ended_before: float, batch: int) -> defer.Deferred:
+        """Delete at most ``batch`` codes that expired before ``ended_before``, in one
+        short transaction; fires with how many (lairchat.core.retention)."""
+
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "DELETE FROM room_invite_codes WHERE id IN (SELECT id FROM room_invite_codes "
+                "WHERE expires_at < ? LIMIT ?)",
+                (_int(ended_before), batch),
+            ).rowcount
+
+        return self._write(txn)
+
     # -- admin ----------------------------------------------------------------------
 
     def counts(self) -> defer.Deferred:
@@ -1688,6 +1798,7 @@ class SQLiteStore:
                     f"WHERE {column} = ? AND status = 'pending'",
                     (_int(now), user_id),
                 )
+            cur.execute("DELETE FROM room_invite_codes WHERE created_by = ?", (user_id,))
             return _delete_user_sessions(cur, user_id, None)
 
         return self._write(txn)
@@ -2035,6 +2146,11 @@ EXPORT_SECTIONS: dict[str, tuple[str, Callable[[tuple], Any]]] = {
         "AND rowid > ?2 ORDER BY rowid LIMIT ?3",
         tuple,
     ),
+    "invite_codes": (
+        INVITE_CODE_SELECT.replace("SELECT ", "SELECT c.rowid, ", 1)
+        + "WHERE c.created_by = ?1 AND c.rowid > ?2 ORDER BY c.rowid LIMIT ?3",
+        _invite_code,
+    ),
 }
 
 
@@ -2138,6 +2254,7 @@ ACCOUNT_ROWS = (
     "DELETE FROM read_markers WHERE user_id = ?",
     "DELETE FROM reactions WHERE user_id = ?",
     "DELETE FROM pins WHERE pinned_by = ?",
+    "DELETE FROM room_invite_codes WHERE created_by = ?",
     "DELETE FROM dm_read_floors WHERE user_id = ?",
     "DELETE FROM bans WHERE user_id = ?",
     "DELETE FROM user_totp WHERE user_id = ?",
@@ -2211,6 +2328,7 @@ def _leave(cur: sqlite3.Cursor, room_id: str, user_id: str) -> None:
 def _delete_room_rows(cur: sqlite3.Cursor, room_id: str) -> None:
     """A room and what names it (memberships cascade; its messages stay, its pins go)."""
     cur.execute("DELETE FROM invitations WHERE room_id = ?", (room_id,))
+    cur.execute("DELETE FROM room_invite_codes WHERE room_id = ?", (room_id,))
     cur.execute("DELETE FROM pins WHERE room_id = ?", (room_id,))
     cur.execute("DELETE FROM read_markers WHERE target_type = 'room' AND target_id = ?", (room_id,))
     cur.execute("DELETE FROM rooms WHERE id = ?", (room_id,))

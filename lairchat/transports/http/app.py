@@ -33,11 +33,12 @@ from lairchat.transports.http.root import ApiRoot
 from lairchat.transports.http.routes_admin import AdminRoutes
 from lairchat.transports.http.routes_auth import AuthRoutes
 from lairchat.transports.http.routes_invitations import InvitationRoutes
+from lairchat.transports.http.routes_invitecodes import InviteCodeRoutes
 from lairchat.transports.http.routes_messages import MessageRoutes
 from lairchat.transports.http.routes_meta import MetaRoutes
 from lairchat.transports.http.routes_rooms import RoomRoutes
 from lairchat.transports.http.routes_users import UserRoutes
-from lairchat.transports.http.routing import Answer, Route, RouteGroup
+from lairchat.transports.http.routing import Answer, Route, RouteGroup, logged_path
 from lairchat.transports.http.site import make_site
 from lairchat.transports.proxies import ProxyPolicy
 
@@ -48,6 +49,7 @@ ROUTE_GROUPS: tuple[type[RouteGroup], ...] = (
     RoomRoutes,
     MessageRoutes,
     InvitationRoutes,
+    InviteCodeRoutes,
     AdminRoutes,
 )
 
@@ -143,7 +145,7 @@ class HttpApi:
                 "{method} {path} failed",
                 failure,
                 method=request.method.decode("latin-1"),
-                path=request.path.decode("latin-1"),
+                path=logged_path(request),
             )
             error = error or internal_error()
         return error_body(request, error)

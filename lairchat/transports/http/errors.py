@@ -71,4 +71,7 @@ def error_body(request: Any, error: LairError) -> bytes:
     allow = getattr(error, "allow", None)
     if allow is not None:
         request.setHeader(b"Allow", allow.encode("ascii"))
+    if error.code == "rate_limited" and error.details and "retry_after" in error.details:
+        # A refusal of the core's (a wrong invite code's), as the limiter's own says.
+        request.setHeader(b"Retry-After", str(error.details["retry_after"]).encode())
     return json_body(request, error.status, {"error": error.to_wire()})

@@ -12,6 +12,7 @@ from typing import Any
 import lairchat
 from lairchat.core import audit
 from lairchat.core.admin import BAN_HOURS_RULE, BAN_REASON_MAX, MAX_BAN_HOURS
+from lairchat.domain import invitecodes
 from lairchat.domain.audit import ACTIONS
 from lairchat.domain.pins import PINS_PER_ROOM
 from lairchat.domain.reactions import USER_IDS_SHOWN
@@ -234,6 +235,38 @@ SCHEMAS: dict[str, Any] = {
             "pinned_at": TS,
         }
     ),
+    "InviteCode": obj(
+        {
+            "id": UUID,
+            "room_id": UUID,
+            "prefix": {
+                **STRING,
+                "description": f"The code's first {invitecodes.PREFIX_LENGTH} characters",
+            },
+            "max_uses": {**COUNT, "nullable": True, "description": "null: no limit"},
+            "uses": COUNT,
+            "created_by": UUID,
+            "created_by_name": STRING,
+            "created_at": TS,
+            "expires_at": TS,
+            "code": {
+                **STRING,
+                "description": "The code itself: only in the answer that made it (the "
+                "server keeps its hash)",
+            },
+        },
+        required=[
+            "id",
+            "room_id",
+            "prefix",
+            "max_uses",
+            "uses",
+            "created_by",
+            "created_by_name",
+            "created_at",
+            "expires_at",
+        ],
+    ),
     "EnrichedInvitation": obj(
         {
             "id": UUID,
@@ -340,6 +373,15 @@ ROOM_ID = path_param("room_id", "Room id")
 USER_ID = path_param("user_id", "User id")
 MESSAGE_ID = path_param("message_id", "Message id")
 INVITATION_ID = path_param("invitation_id", "Invitation id")
+CODE_ID = path_param("code_id", "Invite code id")
+INVITE_CODE = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "The invite code (22 URL-safe characters); a bad one is 404 "
+    "`invite_code_not_found`, whichever way it is bad",
+    "schema": STRING,
+}
 SESSION_ID = path_param("session_id", "Session id")
 
 
@@ -550,6 +592,11 @@ DATA_EXPORT = obj(
         "pins": _array(
             obj({"room_id": UUID, "message_id": UUID, "pinned_at": TS}),
             "The messages the caller pinned that are still pinned",
+        ),
+        "invite_codes": _array(
+            ref("InviteCode"),
+            "The invite codes the caller made that are still kept, oldest first, never "
+            "the code itself",
         ),
         "messages": _array(
             ref("HistoryMessage"),
@@ -1234,6 +1281,87 @@ def _paths() -> dict[str, Any]:
                     (404, ["invitation_not_found"]),
                     (409, ["not_invitee", "invitation_expired"]),
                 ),
+            )
+        },
+        "/api/v1/rooms/{room_id}/invite-codes": {
+            "post": op(
+                "createInviteCode",
+                "Make an invite code (room owners and moderators)",
+                "invitations",
+                envelope(invite_code=ref("InviteCode")),
+                status=201,
+                params=(ROOM_ID,),
+                body=obj(
+                    {
+                        "max_uses": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": invitecodes.MAX_USES,
+                            "nullable": True,
+                            "description": "Joins it admits; absent: no limit",
+                        },
+                        "expires_in_hours": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": invitecodes.MAX_HOURS,
+                            "nullable": True,
+                            "description": f"Absent: {invitecodes.DEFAULT_HOURS} (7 days)",
+                        },
+                    },
+                    required=[],
+                ),
+                fails=(
+                    (404, ["room_not_found"]),
+                    (403, ["not_room_member", "permission_denied"]),
+                    (400, ["validation_failed"]),
+                ),
+                description="lairchat's own. The answer is the only place the code is "
+                f"ever shown. A room keeps at most {invitecodes.LIVE_PER_ROOM} live codes.",
+            ),
+            "get": op(
+                "listInviteCodes",
+                "The room's live invite codes, newest first (room owners and moderators)",
+                "invitations",
+                envelope(
+                    invite_codes={
+                        "type": "array",
+                        "items": ref("InviteCode"),
+                        "maxItems": invitecodes.LIVE_PER_ROOM,
+                    }
+                ),
+                params=(ROOM_ID,),
+                fails=((404, ["room_not_found"]), (403, ["not_room_member", "permission_denied"])),
+                description="lairchat's own. Never the code itself.",
+            ),
+        },
+        "/api/v1/rooms/{room_id}/invite-codes/{code_id}": {
+            "delete": op(
+                "revokeInviteCode",
+                "Revoke an invite code (room owners and moderators)",
+                "invitations",
+                SUCCESS,
+                params=(ROOM_ID, CODE_ID),
+                fails=(
+                    (404, ["room_not_found", "invite_code_not_found"]),
+                    (403, ["not_room_member", "permission_denied"]),
+                ),
+                description="lairchat's own.",
+            )
+        },
+        "/api/v1/invite-codes/{code}/join": {
+            "post": op(
+                "joinByInviteCode",
+                "Join the code's room (anyone signed in)",
+                "invitations",
+                envelope(room=ref("Room"), membership=ref("Membership")),
+                params=(INVITE_CODE,),
+                fails=(
+                    (404, ["invite_code_not_found"]),
+                    (409, ["already_member", "room_full"]),
+                ),
+                description="lairchat's own. A bad code (malformed, unknown, expired, used "
+                "up, revoked) counts against the caller's auth rate limit; once that is "
+                "used up, 429 before the code is looked at.",
             )
         },
         "/api/v1/admin/stats": {

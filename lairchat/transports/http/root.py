@@ -18,6 +18,7 @@ from lairchat.domain.errors import LairError
 from lairchat.transports.http.bodies import check_size
 from lairchat.transports.http.errors import bad_request, error_body, internal_error, not_found
 from lairchat.transports.http.responses import add_api_headers
+from lairchat.transports.http.routing import logged_path
 
 
 class ErrorPage(Resource):
@@ -74,7 +75,9 @@ class ApiRoot(Resource):
             return self._dispatch(path, request)
         except Exception:
             # The path, not the URI: a query string may hold a token (/ws?token=).
-            self.log.failure("HTTP request {path!r} failed before routing", path=request.path)
+            self.log.failure(
+                "HTTP request {path!r} failed before routing", path=logged_path(request)
+            )
             return ErrorPage(internal_error())
 
     def _dispatch(self, path: bytes, request: Any) -> IResource:

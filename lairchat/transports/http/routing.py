@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from lairchat.core.services import Core
 from lairchat.core.tokens import Claims
@@ -53,6 +54,23 @@ def route(method: str, path: str, status: int = 200) -> Callable:
         return fn
 
     return mark
+
+
+#: Paths that carry a secret (an invite code, HTTP.md "Invite codes"): logged cut at
+#: this prefix, never whole.
+SECRET_PATHS = (b"/api/v1/invite-codes/",)
+
+
+def logged_path(request: Any, limit: int = 256) -> str:
+    """The request's path as a log line may show it: at most ``limit`` characters, and
+    a path of :data:`SECRET_PATHS` (as the router reads it, percent-decoded) cut
+    at its prefix."""
+    path = request.path
+    routed = unquote_to_bytes(path) if b"%" in path else path
+    for prefix in SECRET_PATHS:
+        if routed.startswith(prefix):
+            return prefix.decode() + "…"
+    return path.decode("utf-8", "replace")[:limit]
 
 
 def path_id(value: str, not_found: str) -> str:
