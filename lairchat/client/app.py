@@ -24,6 +24,7 @@ from lairchat.client.actions import ActionsMixin
 from lairchat.client.bell import BELL_GAP, Bell
 from lairchat.client.config import ClientConfig, derive_http_url
 from lairchat.client.export import ExportFile
+from lairchat.client.invitecodes import InviteCodeMixin
 from lairchat.client.net.errors import ServerError, unsupported
 from lairchat.client.net.http import HttpApi
 from lairchat.client.net.link import Link, Opener
@@ -68,7 +69,7 @@ def default_opener(reactor: Any, config: ClientConfig) -> Opener:
     return tcp_opener(reactor, config.host, config.port, tls=config.tls, trust=config.trust)
 
 
-class App(ActionsMixin, RoomAdminMixin, TwoFactorMixin):
+class App(ActionsMixin, RoomAdminMixin, InviteCodeMixin, TwoFactorMixin):
     """Wires the network, the state and the view together."""
 
     def __init__(
@@ -368,6 +369,8 @@ class App(ActionsMixin, RoomAdminMixin, TwoFactorMixin):
                 self.list_pins(room_id)
             case c.RoomAdminAction():
                 self.room_admin(action)
+            case c.InviteCodeAction():
+                self.invite_code_action(action)
             case c.TwoFactorAction():
                 self.two_factor(action)
             case _:

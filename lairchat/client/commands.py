@@ -399,6 +399,38 @@ class OpenConversation(Action):
     key: tuple[str, str]
 
 
+class InviteCodeAction(Action):
+    """Base of the invite code actions (``lairchat/client/invitecodes.py`` carries
+    them out)."""
+
+
+@dataclass(frozen=True)
+class MakeInviteCode(InviteCodeAction):
+    """``/invite-code [MAX_USES] [HOURS]``: a code for the room shown."""
+
+    max_uses: int | None = None
+    hours: int | None = None
+
+
+@dataclass(frozen=True)
+class ListInviteCodes(InviteCodeAction):
+    """``/invite-codes``: the room's live codes."""
+
+
+@dataclass(frozen=True)
+class RevokeInviteCode(InviteCodeAction):
+    """``/revoke-code ID``: by its id, or the prefix a listing shows."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class JoinByInviteCode(InviteCodeAction):
+    """``/join-code CODE``: join the code's room and open it."""
+
+    code: str
+
+
 class RoomAdminAction(Action):
     """Base of the room owner's and the admin's actions (``lairchat/client/roomadmin.py``
     carries them out)."""
@@ -516,6 +548,10 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/invites", "", "show invitations to answer"),
     ("/members", "", "show and manage the room's members"),
     ("/pending", "", "the room's pending invitations, to revoke one (owners, moderators)"),
+    ("/invite-code", "[USES] [HOURS]", "a code anyone may join the room with (owners, moderators)"),
+    ("/invite-codes", "", "the room's live invite codes (owners, moderators)"),
+    ("/revoke-code", "ID", "revoke an invite code, by its id or prefix (owners, moderators)"),
+    ("/join-code", "CODE", "join a room with an invite code someone gave you"),
     ("/kick", "USER", "remove USER from the room (owners, moderators)"),
     ("/role", "USER ROLE", "make USER owner, moderator or member (owners)"),
     ("/edit", "TEXT", "replace your last message here with TEXT"),
@@ -601,6 +637,14 @@ def parse_input(text: str) -> Action | CommandError | None:
             return ShowMembers()
         case "pending":
             return ShowRoomInvitations()
+        case "invite-code":
+            return _invite_code(arg)
+        case "invite-codes":
+            return ListInviteCodes()
+        case "revoke-code":
+            return _needs(arg, "/revoke-code ID") or RevokeInviteCode(arg.split()[0])
+        case "join-code":
+            return _needs(arg, "/join-code CODE") or JoinByInviteCode(arg.split()[0])
         case "kick":
             return _needs(arg, "/kick USER") or Kick(arg.split()[0].lstrip("@"))
         case "role" | "promote" | "demote" | "op" | "deop":
@@ -700,6 +744,28 @@ ADMIN_USAGE = (
     " | delete-user USER | delete-room NAME|ID"
 )
 AUDIT_USAGE = f"Usage: /admin audit [N], N from 1 to {AUDIT_MOST} (default {AUDIT_SHOWN})"
+
+
+def _invite_code(arg: str) -> Action | CommandError:
+    """``/invite-code [USES] [HOURS]``: numbers, each checked by the server's rule (1
+    to 1000 uses, 1 to 720 hours); ``-`` for no use limit, with HOURS after it."""
+    usage = CommandError(
+        "Usage: /invite-code [USES] [HOURS] (uses 1-1000 or -, hours 1-720; "
+        "default: any number of uses, 7 days)"
+    )
+    words = arg.split()
+    if len(words) > 2:
+        return usage
+    numbers: list[int | None] = []
+    for word in words:
+        if word == "-":
+            numbers.append(None)
+        elif word.isascii() and word.isdigit():
+            numbers.append(int(word))
+        else:
+            return usage
+    numbers += [None] * (2 - len(numbers))
+    return MakeInviteCode(numbers[0], numbers[1])
 
 
 def _topic(arg: str) -> Action:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lairchat.client.state import ClientState
     from lairchat.client.ui.root import RootView
 
-__all__ = ["RoomAdminMixin", "lairchat_only"]
+__all__ = ["RoomAdminMixin", "lairchat_only", "lairchat_route"]
 
 #: ``GET /admin/stats``'s counts, in the order they are told, with their names.
 STATS = (
@@ -54,7 +54,7 @@ def lairchat_only(what: str) -> Callable[[ServerError], str]:
     return reason
 
 
-async def _lairchat_route(request: Coroutine[Any, Any, Any], what: str) -> Any:
+async def lairchat_route(request: Coroutine[Any, Any, Any], what: str) -> Any:
     """``request``'s answer; a server without the route is said to be one."""
     try:
         return await request
@@ -68,7 +68,7 @@ async def _lairchat_route(request: Coroutine[Any, Any, Any], what: str) -> Any:
 _UNREAD = datetime.min.replace(tzinfo=UTC)
 
 
-def _when(value: object) -> str:
+def when_text(value: object) -> str:
     """A wire time as local clock text, or ``?``: an audit entry shown as made now
     would be dated wrongly, where a message is worth showing at any time."""
     at = parse_time(value, _UNREAD)
@@ -89,7 +89,7 @@ def audit_line(entry: dict[str, Any]) -> str:
     details = []
     for key, value in obj(entry.get("details")).items():
         if key == "until" and isinstance(value, str):
-            told = _when(value)
+            told = when_text(value)
         elif key == "until" and value is None:
             told = "for good"
         elif value is None or isinstance(value, str | int | float | bool):
@@ -97,7 +97,7 @@ def audit_line(entry: dict[str, Any]) -> str:
         else:  # a list or object: not one of ours, and maybe nested without end
             told = "…"
         details.append(f"{key} {told}")
-    when = _when(entry.get("at"))
+    when = when_text(entry.get("at"))
     line = f"{when} {who}: {entry.get('action', '?')} {target}"
     return one_line(f"{line} ({', '.join(details)})" if details else line)
 
@@ -277,7 +277,7 @@ class RoomAdminMixin:
         if user is None:
             return
         request = self.api.ban_user(user.id, action.reason, action.hours)
-        answer = await _lairchat_route(request, "ban users")
+        answer = await lairchat_route(request, "ban users")
         expires = answer.get("expires_at")
         until = f"until {format_clock(parse_time(expires))}" if isinstance(expires, str) else ""
         why = f" ({action.reason})" if action.reason else ""
@@ -287,7 +287,7 @@ class RoomAdminMixin:
         user = await self._find_user(username)
         if user is None:
             return
-        await _lairchat_route(self.api.unban_user(user.id), "unban users")
+        await lairchat_route(self.api.unban_user(user.id), "unban users")
         self.state.notify(f"{user.username} is no longer banned (they log in again)", "success")
 
     async def _open_delete_user(self, username: str) -> None:

@@ -170,6 +170,10 @@ class FakeApi:
         self.room_invitations_more = False
         self.history_pages: dict[tuple[str, str, str | None], tuple[list[Any], bool]] = {}
         self.members_list: dict[str, list[dict[str, Any]]] = {}
+        #: ``GET /rooms/{id}/invite-codes`` by room id, newest first; and the room
+        #: (id, name) each code joins.
+        self.invite_code_lists: dict[str, list[dict[str, Any]]] = {}
+        self.invite_code_rooms: dict[str, tuple[str, str]] = {}
         #: ``GET /rooms/{id}/pins`` by room id: the ``pins``.
         self.pin_lists: dict[str, list[dict[str, Any]]] = {}
         #: ``GET /messages/search`` by (query, kind, target id, before): the body.
@@ -387,6 +391,43 @@ class FakeApi:
     async def room_invitations(self, room_id: str) -> tuple[list[dict[str, Any]], bool]:
         await self._answer("room_invitations", room_id)
         return self.room_invitation_lists.get(room_id, []), self.room_invitations_more
+
+    # -- invite codes (``lairchat/client/invitecodes.py``) -----------------------------
+
+    async def create_invite_code(
+        self, room_id: str, max_uses: int | None, hours: int | None
+    ) -> dict[str, Any]:
+        await self._answer("create_invite_code", room_id, max_uses, hours)
+        code = {
+            "id": f"c-{len(self.invite_code_lists.get(room_id, [])) + 1}",
+            "room_id": room_id,
+            "prefix": "Qx3v",
+            "max_uses": max_uses,
+            "uses": 0,
+            "created_by": "u-me",
+            "created_by_name": "me",
+            "created_at": "2026-12-07T08:00:00Z",
+            "expires_at": "2026-12-14T08:00:00Z",
+        }
+        self.invite_code_lists.setdefault(room_id, []).insert(0, code)
+        return {**code, "code": "Qx3vN0p8l1Zs7d-YwV2a_g"}
+
+    async def invite_codes(self, room_id: str) -> list[dict[str, Any]]:
+        await self._answer("invite_codes", room_id)
+        return list(self.invite_code_lists.get(room_id, []))
+
+    async def revoke_invite_code(self, room_id: str, code_id: str) -> None:
+        await self._answer("revoke_invite_code", room_id, code_id)
+        listed = self.invite_code_lists.get(room_id, [])
+        self.invite_code_lists[room_id] = [code for code in listed if code["id"] != code_id]
+
+    async def join_by_invite_code(self, code: str) -> dict[str, Any]:
+        await self._answer("join_by_invite_code", code)
+        room_id, name = self.invite_code_rooms[code]
+        return {
+            "room": room(room_id, name),
+            "membership": {"room_id": room_id, "user_id": "u-me", "role": "member"},
+        }
 
     # -- room settings and administration (``lairchat/client/roomadmin.py``) -----------
 

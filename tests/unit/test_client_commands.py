@@ -137,6 +137,8 @@ def test_every_listed_command_parses() -> None:
         "from:NAME since:DAY until:DAY": "from:bob since:2026-01-01 until:2026-01-31",
         "PATH": "~/lairchat-data.json",
         "CODE": "123456",
+        "ID": "Qx3v",
+        "[USES] [HOURS]": "5 24",
     }
     for name, args, _ in c.COMMANDS:
         line = f"{name} {samples.get(args, '')}".strip()

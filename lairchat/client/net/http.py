@@ -510,6 +510,30 @@ class HttpApi:
         data = await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}/invitations")
         return list(data.get("invitations") or []), bool(data.get("has_more"))
 
+    # -- invite codes (lairchat's own: HTTP.md, "Invite codes") -------------------------
+
+    async def create_invite_code(
+        self, room_id: str, max_uses: int | None, hours: int | None
+    ) -> dict[str, Any]:
+        """A new code for the room (its owners and moderators): the answer is the
+        only place its text (``code``) is ever shown."""
+        body = _given(max_uses=max_uses, expires_in_hours=hours)
+        data = await self.call("POST", f"/api/v1/rooms/{_seg(room_id)}/invite-codes", body=body)
+        return data.get("invite_code") or {}
+
+    async def invite_codes(self, room_id: str) -> list[dict[str, Any]]:
+        """The room's live codes, newest first, each by its id and prefix."""
+        data = await self.call("GET", f"/api/v1/rooms/{_seg(room_id)}/invite-codes")
+        listed = data.get("invite_codes")
+        return listed if isinstance(listed, list) else []
+
+    async def revoke_invite_code(self, room_id: str, code_id: str) -> None:
+        await self.call("DELETE", f"/api/v1/rooms/{_seg(room_id)}/invite-codes/{_seg(code_id)}")
+
+    async def join_by_invite_code(self, code: str) -> dict[str, Any]:
+        """``{"room","membership"}``, as ``join_room``."""
+        return await self.call("POST", f"/api/v1/invite-codes/{_seg(code)}/join")
+
     # -- administration (the caller's stored role must be admin) ------------------------
 
     async def admin_stats(self) -> dict[str, Any]:
