@@ -3353,19 +3353,23 @@ function recoveryText(username, host, codes) {
   ].join("\n");
 }
 
-/** Put `text` on the clipboard; where the browser does not allow it (a page over
- * plain http from another machine has no clipboard), `node` (a field, or the list) is
- * selected for the user to copy, and said so. */
+/** Put `text` on the clipboard and say so (`what`: "the URI"); where the browser does
+ * not allow it (a page over plain http from another machine has no clipboard), `node`
+ * (a field, or the list) is selected for the user to copy, and that is said. */
 async function copyText(text, node, what) {
   try {
     await navigator.clipboard.writeText(text);
-    replaceText($("twofactor-copied"), `${what} copied.`);
+    replaceText($("twofactor-copied"), `Copied: ${what}.`);
   } catch {
-    if (node.select) node.select();
-    else window.getSelection().selectAllChildren(node);
+    if (node.select) {
+      node.focus();
+      node.select();
+    } else {
+      window.getSelection().selectAllChildren(node);
+    }
     replaceText(
       $("twofactor-copied"),
-      `${what} not copied (the browser did not allow it): selected, copy it yourself.`,
+      `Not copied (the browser did not allow it). Selected instead, to copy yourself: ${what}.`,
     );
   }
 }
@@ -3388,10 +3392,10 @@ function wireTwoFactor() {
     toggle("twofactor-code", "twofactor-code-label", "twofactor-recovery"),
   );
   $("twofactor-copy-uri").addEventListener("click", () =>
-    copyText($("twofactor-uri").value, $("twofactor-uri"), "The URI"),
+    copyText($("twofactor-uri").value, $("twofactor-uri"), "the URI"),
   );
   $("twofactor-copy-codes").addEventListener("click", () =>
-    copyText(twoFactor.codes?.join("\n") ?? "", $("twofactor-code-list"), "The codes"),
+    copyText(twoFactor.codes?.join("\n") ?? "", $("twofactor-code-list"), "the recovery codes"),
   );
   $("twofactor-download-codes").addEventListener("click", () => {
     const text = recoveryText(state.me?.username ?? "", location.host, twoFactor.codes ?? []);

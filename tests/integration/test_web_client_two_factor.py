@@ -136,7 +136,28 @@ def test_set_up_turned_on_and_off_from_the_dialog(
     assert refused_with(server, other["token"]) == 200  # nothing in force yet
     key = key_of(secret)
 
-    driver.find_element(By.ID, "twofactor-code").send_keys(wrong_code(key), Keys.ENTER)
+    # Copied for an authenticator on this machine; where the browser allows the page no
+    # clipboard, the URI is selected for the user to copy instead.
+    driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": server.url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
+    driver.find_element(By.ID, "twofactor-copy-uri").click()
+    wait_for(driver, lambda d: text_of(d, "twofactor-copied") == "Copied: the URI.")
+    pasted = driver.execute_async_script(
+        "navigator.clipboard.readText().then(arguments[0], () => arguments[0](null))"
+    )
+    assert pasted == uri
+    driver.execute_script(
+        "Object.defineProperty(navigator, 'clipboard', {value: undefined, configurable: true})"
+    )
+    driver.find_element(By.ID, "twofactor-copy-uri").click()
+    wait_for(driver, lambda d: text_of(d, "twofactor-copied").startswith("Not copied"))
+    selected = "const f = document.activeElement; return [f.id, f.selectionStart, f.selectionEnd]"
+    assert driver.execute_script(selected) == ["twofactor-uri", 0, len(uri)]
+    driver.find_element(By.ID, "twofactor-code").click()
+
+    keys(driver, wrong_code(key), Keys.ENTER)
     wait_for(
         driver,
         lambda d: text_of(d, "twofactor-error") == "Not turned on: Invalid two-factor code",
