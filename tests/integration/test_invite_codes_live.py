@@ -15,7 +15,7 @@ import uuid
 
 import orjson
 
-from lairchat.testing_clients import rest
+from lairchat.testing_clients import WSClient, rest
 
 
 def codes_path(room_id: str) -> str:
@@ -198,3 +198,25 @@ def test_wrong_codes_are_rate_limited(start_live_server) -> None:
         # Someone else is not held back by the guesser's failures.
         with server.register("rlother") as other:
             assert other.ok("join_by_invite_code", code=good)["room"]["id"] == room_id
+
+
+def test_over_websocket(live_server) -> None:
+    """The same commands over /ws: a moderator's code, a join with it, the list."""
+    server = live_server
+    with server.register("wsowner") as owner, server.register("wsjoin") as joiner:
+        room_id = owner.ok("create_room", name=f"ws{uuid.uuid4().hex[:8]}")["room"]["id"]
+        with WSClient(server.http_port, f"/ws?token={owner.token}") as ws:
+            assert ws.recv()["type"] == "server_hello"
+            assert ws.recv()["success"] is True
+            code = ws.ok("create_invite_code", room_id=room_id, max_uses=1)["invite_code"]
+            assert (
+                ws.ok("list_invite_codes", room_id=room_id)["invite_codes"][0]["id"] == code["id"]
+            )
+        with WSClient(server.http_port, f"/ws?token={joiner.token}") as ws:
+            assert ws.recv()["type"] == "server_hello"
+            assert ws.recv()["success"] is True
+            joined = ws.ok("join_by_invite_code", code=code["code"])
+            assert joined["membership"]["user_id"] == joiner.user_id
+            # Used up (one use): the code's own answer comes before membership's.
+            again = ws.request("join_by_invite_code", code=code["code"])
+            assert again["error"]["code"] == "invite_code_not_found"
