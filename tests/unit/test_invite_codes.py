@@ -16,6 +16,7 @@ from lairchat.core.ratelimit import RateLimiter
 from lairchat.domain import invitecodes
 from lairchat.domain.invitecodes import code_hash
 from lairchat.transports.http.routing import logged_path
+from lairchat.transports.http.testing import PASSWORD
 from tests.unit.conftest import CoreWorld
 from tests.unit.test_reactions import run_out
 
@@ -273,3 +274,23 @@ def test_other_paths_are_logged_whole_up_to_the_limit() -> None:
     room = b"/api/v1/rooms/r/invite-codes/c"
     assert logged_path(SimpleNamespace(path=room)) == room.decode()
     assert logged_path(SimpleNamespace(path=b"/x" * 200), 10) == "/x/x/x/x/x"
+
+
+# -- the data export ---------------------------------------------------------------------
+
+
+def test_the_export_lists_the_codes_one_made_never_the_code(client) -> None:
+    alice, bob = client.register("alice"), client.register("bob")
+    general = client.create_room(alice, "General")
+    bobs = client.create_room(bob, "Bob's")
+    path = f"/api/v1/rooms/{general['id']}/invite-codes"
+    made = client.post(path, {"max_uses": 3}, token=alice.token)
+    assert made.status == 201, made
+    assert (
+        client.post(f"/api/v1/rooms/{bobs['id']}/invite-codes", {}, token=bob.token).status == 201
+    )
+    reply = client.post("/api/v1/users/me/export", {"password": PASSWORD}, token=alice.token)
+    assert reply.status == 200, reply
+    code = made.json["invite_code"]
+    assert reply.json["invite_codes"] == [{k: v for k, v in code.items() if k != "code"}]
+    assert code["code"] not in reply.body.decode()
