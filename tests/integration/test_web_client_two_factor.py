@@ -74,6 +74,20 @@ def registered(server: ServerProcess) -> tuple[str, str]:
     return name, rest(server, "POST", "/auth/register", body)["token"]
 
 
+#: What of the element ``arguments[0]`` (a selector) and of its fields, buttons, links,
+#: codes and list items is shown outside the window's width, and which of its fields and
+#: buttons are under 24 px either way (WCAG 2.5.8): none, on a phone.
+OUTSIDE = """const width = document.documentElement.clientWidth;
+    const parts = ['', ' button', ' input', ' textarea', ' a', ' code', ' li']
+      .map((p) => arguments[0] + p).join(', ');
+    return [...document.querySelectorAll(parts)].filter((e) => e.checkVisibility())
+      .map((e) => [e.id || e.tagName, e.tagName, e.getBoundingClientRect()])
+      .filter(([id, tag, r]) => r.left < 0 || r.right > width
+              || (['BUTTON', 'INPUT', 'TEXTAREA'].includes(tag)
+                  && (r.width < 24 || r.height < 24)))
+      .map(([id, tag, r]) => `${id} ${r.left}..${r.right} ${r.width}x${r.height}`)"""
+
+
 def dialog_open(chrome: webdriver.Chrome) -> bool:
     return chrome.execute_script("return document.getElementById('twofactor-dialog').open")
 
@@ -255,7 +269,11 @@ def test_signing_in_with_a_code_and_with_recovery_codes(
     wait_for(driver, lambda d: d.find_element(By.ID, "login-identifier").is_displayed())
     assert not driver.find_element(By.ID, "login-code").is_displayed()
 
+    size = driver.get_window_size()
+    driver.set_window_size(360, 740)  # a phone: the field and its toggle fit, finger-sized
     log_in(driver, name)
+    assert driver.execute_script(OUTSIDE, "#login-form") == []
+    driver.set_window_size(size["width"], size["height"])
     assert focus(driver)["id"] == "login-code"
     assert attributes(driver, "login-code", "autocomplete", "inputmode") == [
         "one-time-code",
@@ -304,25 +322,16 @@ def test_a_phone_sets_it_up_within_the_screen(server: ServerProcess, driver: web
     driver.find_element(By.ID, "two-factor").click()
     wait_for(driver, dialog_open)
     wait_for(driver, state_is("Two-factor sign-in is off."))
-    outside = """const width = document.documentElement.clientWidth;
-        const parts = ['', ' button', ' input', ' textarea', ' a', ' code', ' li']
-          .map((p) => '#twofactor-dialog' + p).join(', ');
-        return [...document.querySelectorAll(parts)].filter((e) => e.checkVisibility())
-          .map((e) => [e.id || e.tagName, e.tagName, e.getBoundingClientRect()])
-          .filter(([id, tag, r]) => r.left < 0 || r.right > width
-                  || (['BUTTON', 'INPUT', 'TEXTAREA'].includes(tag)
-                      && (r.width < 24 || r.height < 24)))
-          .map(([id, tag, r]) => `${id} ${r.left}..${r.right} ${r.width}x${r.height}`)"""
-    assert driver.execute_script(outside) == []
+    assert driver.execute_script(OUTSIDE, "#twofactor-dialog") == []
     type_into(driver, "twofactor-password", PASSWORD)
     driver.find_element(By.ID, "twofactor-submit").click()
     wait_for(driver, state_is("Set up, not on yet."))
-    assert driver.execute_script(outside) == []
+    assert driver.execute_script(OUTSIDE, "#twofactor-dialog") == []
     key = key_of(text_of(driver, "twofactor-key"))
     type_into(driver, "twofactor-code", code(key))
     driver.find_element(By.ID, "twofactor-submit").click()
     wait_for(driver, state_is("Two-factor sign-in is on."))
-    assert driver.execute_script(outside) == []
+    assert driver.execute_script(OUTSIDE, "#twofactor-dialog") == []
     driver.find_element(By.ID, "twofactor-close").click()
     wait_for(driver, lambda d: focus(d)["id"] == "account-button")
     assert not dialog_open(driver)
