@@ -10,10 +10,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from lairchat.core.auth import LOCKOUT_THRESHOLD
+from lairchat.core.auth import LOCKOUT_THRESHOLD, LOCKOUT_THRESHOLD_ALL
 from lairchat.core.retention import PAUSE
 from lairchat.core.twofactor import KEY_LABEL, SecretBox
 from lairchat.domain import totp
+from lairchat.domain.errors import LairError
 from lairchat.testing import make_core
 from lairchat.transports.http.testing import PASSWORD, ApiClient, result
 from tests.unit.test_http_export import KEYS
@@ -403,3 +404,25 @@ def test_of_two_enables_at_once_the_second_is_told_it_is_on(client):
     reply = client.post(ENABLE, {"code": code_now(client, secret)}, token=alice.token)
     assert answers[0].status == 200
     assert (reply.status, reply.code) == (409, "totp_already_enabled")
+
+
+def test_wrong_codes_from_many_addresses_lock_the_account_whatever_the_identifier(client):
+    """SECURITY.md's 25 from all addresses together, per account: spread over the
+    username and the email they were 12 and 13, and locked neither."""
+    alice = client.register("alice")
+    secret, _ = turn_on(client, alice)
+    next_step(client)
+    auth = client.core.auth
+
+    def attempt(name: str, code: str, address: str) -> str:
+        try:
+            result(auth.login(name, PASSWORD, f"ip:{address}", None, code))
+        except LairError as e:
+            return e.code
+        return "ok"
+
+    for i in range(LOCKOUT_THRESHOLD_ALL):
+        name = "alice" if i % 2 else "alice@example.com"
+        assert attempt(name, "000000", f"10.0.0.{i}") == "invalid_totp"
+    for name in ("alice", "alice@example.com"):
+        assert attempt(name, code_now(client, secret), "10.0.1.1") == "account_locked"
