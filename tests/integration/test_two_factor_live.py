@@ -186,3 +186,31 @@ def at_once(person: Person, code: str, n: int) -> list[int]:
 
     with ThreadPoolExecutor(n) as pool:
         return sorted(pool.map(one, range(n)))
+
+
+def test_one_code_over_rest_and_tcp_at_once_makes_one_session(server: LiveServer) -> None:
+    """As above, two logins over REST and two real-time ``login`` frames at once: the
+    transports share the one write that takes the code (helper-97's review)."""
+    for recovery in (False, True):
+        erin = Person(server)
+        erin.turn_on()
+        shared = erin.recovery[4] if recovery else erin.code(1)
+        answers = mixed_at_once(server, erin, shared)
+        assert answers == [(False, "invalid_totp")] * 3 + [(True, None)], (shared, answers)
+
+
+def mixed_at_once(server: LiveServer, person: Person, code: str) -> list[tuple]:
+    """(signed in, error code) of two REST logins and two real-time ones with
+    ``code``, sent together, sorted."""
+    start = threading.Barrier(4)
+
+    def one(i: int) -> tuple[bool, str | None]:
+        start.wait(timeout=30)
+        if i % 2:
+            answer = tcp_login(server, person.name, totp=code)
+            return answer["success"], (answer.get("error") or {}).get("code")
+        status, error = code_of(person.login(totp=code))
+        return status == 200, error
+
+    with ThreadPoolExecutor(4) as pool:
+        return sorted(pool.map(one, range(4)), key=str)
