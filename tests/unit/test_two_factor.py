@@ -16,7 +16,7 @@ from lairchat.core.twofactor import KEY_LABEL, SecretBox
 from lairchat.domain import totp
 from lairchat.domain.errors import LairError
 from lairchat.testing import make_core
-from lairchat.transports.http.testing import PASSWORD, ApiClient, result
+from lairchat.transports.http.testing import PASSWORD, Account, ApiClient, result
 from tests.unit.test_http_export import KEYS
 
 ME = "/api/v1/users/me"
@@ -426,3 +426,20 @@ def test_wrong_codes_from_many_addresses_lock_the_account_whatever_the_identifie
         assert attempt(name, "000000", f"10.0.0.{i}") == "invalid_totp"
     for name in ("alice", "alice@example.com"):
         assert attempt(name, code_now(client, secret), "10.0.1.1") == "account_locked"
+
+
+def test_after_a_new_token_secret_the_documented_way_back_works(client):
+    """SECURITY.md: sign in with a recovery code, turn it off with another (the
+    authenticator's codes are refused there too), turn it on again."""
+    alice = client.register("alice")
+    secret, codes = turn_on(client, alice)
+    next_step(client)
+    client.core.two_factor.box = SecretBox(b"another key, 32 bytes long......")
+    token = login(client, "alice", totp=codes[0]).json["token"]
+    body = {"password": PASSWORD, "code": code_now(client, secret)}
+    assert client.post(DISABLE, body, token=token).code == "invalid_totp"
+    body["code"] = codes[1]
+    assert client.post(DISABLE, body, token=token).status == 200
+    secret, _ = turn_on(client, Account("alice", token, alice.user, alice.session, PASSWORD))
+    next_step(client)
+    assert login(client, "alice", totp=code_now(client, secret)).status == 200
