@@ -115,7 +115,8 @@ class InviteCodeService:
             raise self._wrong(key)
         try:
             room = await self.rooms._room(found.room_id)
-            membership = await self.rooms.add_member(actor, room, accepting=False, code=found.id)
+            # A pending invitation to the room is settled by the join, as RoomService.join's.
+            membership = await self.rooms.add_member(actor, room, accepting=True, code=found.id)
         except LairError as error:
             if error.code in ("invite_code_not_found", "room_not_found"):
                 # Used up, revoked or gone with its room since it was read.

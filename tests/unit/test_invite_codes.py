@@ -145,6 +145,14 @@ def test_anyone_joins_a_private_room_with_a_code_and_the_room_is_told(w, s) -> N
     assert listed.uses == 1
 
 
+def test_a_pending_invitation_is_accepted_by_the_join(w, s) -> None:
+    invitation = w.ok(w.core.invitations.create(s.alice, s.den.id, s.carol.id, True))
+    code = make(w, s.alice, s.den.id)
+    w.ok(w.core.invite_codes.join(s.carol, code.code))
+    assert w.ok(w.core.store.get_invitation(invitation.id)).status == "accepted"
+    assert w.ok(w.core.invitations.pending(s.carol)) == ([], False)
+
+
 def test_a_member_is_told_already_member_and_the_code_is_not_used(w, s) -> None:
     code = make(w, s.alice, s.den.id, max_uses=1)
     w.fails(w.core.invite_codes.join(s.bob, code.code), "already_member")
