@@ -169,7 +169,7 @@ TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
         | short_text
     },
     "authenticate": {"token": short_text},
-    "login": {"identifier": short_text, "password": short_text},
+    "login": {"identifier": short_text, "password": short_text, "totp": short_text},
     "register": {"username": short_text, "email": short_text, "password": short_text},
     "send_message": {"target": targets, "content": short_text},
     "edit_message": {"message_id": ids, "content": short_text},
@@ -195,6 +195,14 @@ TEMPLATES: dict[str, dict[str, st.SearchStrategy]] = {
     "pin_message": {"message_id": ids},
     "unpin_message": {"message_id": ids},
     "get_pins": {"room_id": ids},
+    "create_invite_code": {
+        "room_id": ids,
+        "max_uses": st.integers(-1, 1001) | json_values,
+        "expires_in_hours": st.integers(-1, 721) | json_values,
+    },
+    "list_invite_codes": {"room_id": ids},
+    "revoke_invite_code": {"room_id": ids, "code_id": ids},
+    "join_by_invite_code": {"code": short_text},
     "create_room": {
         "name": short_text,
         "description": short_text,
