@@ -1854,6 +1854,7 @@ function setRole(roomId, role) {
     renderPins(); // Unpin buttons too
     loadInvited(); // shown to owners and moderators
   }
+  inviteCodesRoleChanged(roomId); // Room settings' invite codes, when open
 }
 
 function close(reason) {
@@ -2070,11 +2071,15 @@ async function command(type, fields) {
 
 async function join(roomId) {
   const response = await command("join_room", { room_id: roomId });
-  if (response) {
-    state.rooms.set(response.room.id, response.room);
-    setRole(roomId, response.membership.role);
-    open(`room:${response.room.id}`);
-  }
+  if (response) entered(response.room, response.membership);
+}
+
+/** A room joined (by *Join*, or with an invite code): held, our role in it known, and
+ * opened. */
+function entered(room, membership) {
+  state.rooms.set(room.id, room);
+  setRole(room.id, membership?.role);
+  open(`room:${room.id}`);
 }
 
 const messageNode = (id) => document.querySelector(`#messages li[data-id="${CSS.escape(id)}"]`);
@@ -2724,6 +2729,7 @@ async function authenticated(response) {
   } else {
     renderConversation();
   }
+  offerLinkedJoin(); // a join link opened: offered now that someone is signed in
 }
 
 function errorFrame(frame) {
@@ -3353,13 +3359,14 @@ function recoveryText(username, host, codes) {
   ].join("\n");
 }
 
-/** Put `text` on the clipboard and say so (`what`: "the URI"); where the browser does
- * not allow it (a page over plain http from another machine has no clipboard), `node`
- * (a field, or the list) is selected for the user to copy, and that is said. */
-async function copyText(text, node, what) {
+/** Put `text` on the clipboard and say so in the line `line` (`what`: "the URI");
+ * where the browser does not allow it (a page over plain http from another machine has
+ * no clipboard), `node` (a field, or the list) is selected for the user to copy, and
+ * that is said. */
+async function copyText(text, node, what, line = "twofactor-copied") {
   try {
     await navigator.clipboard.writeText(text);
-    replaceText($("twofactor-copied"), `Copied: ${what}.`);
+    replaceText($(line), `Copied: ${what}.`);
   } catch {
     if (node.select) {
       node.focus();
@@ -3368,7 +3375,7 @@ async function copyText(text, node, what) {
       window.getSelection().selectAllChildren(node);
     }
     replaceText(
-      $("twofactor-copied"),
+      $(line),
       `Not copied (the browser did not allow it). Selected instead, to copy yourself: ${what}.`,
     );
   }
@@ -3540,6 +3547,7 @@ function openRoomDialog() {
   const owner = state.roles.get(room.id) === "owner" || room.owner === state.me?.id;
   $("room-delete-open").hidden = !owner;
   openFormDialog("room", "room-name");
+  inviteCodesFor(room.id);
 }
 
 /** The `PATCH /rooms/{id}` body for what the settings form holds (`form`: `name`,
@@ -3688,6 +3696,292 @@ function roomDeleted(roomId, name) {
   }
   showNotice(["The room “", named(name), "” was deleted."]);
   loadRooms();
+}
+
+// -- invite codes ------------------------------------------------------------------------------
+
+/** What a server without invite codes (the original Lair Chat, an older lairchat: a
+ * bare 404 or 405, or `not_found`) is said to have. */
+const NO_INVITE_CODES = "This server does not offer invite codes.";
+/** Said after the server's one refusal of every bad code (`invite_code_not_found`):
+ * it tells none of these apart, on purpose (docs/protocols/HTTP.md, "Invite codes"). */
+const CODE_REFUSED =
+  "A code mistyped, expired, used up, revoked or of a deleted room is refused the same way.";
+/** What the page takes for a code (the server's own shape, lairchat/domain/invitecodes.py:
+ * it makes 22 of these characters): anything else is said here, never put in a path. */
+const CODE_SHAPE = /^[A-Za-z0-9_-]{1,64}$/;
+/** A join link's fragment, `#join=CODE`: a fragment never leaves the browser, so the
+ * code is in no request line nor any server's or proxy's log. */
+const JOIN_FRAGMENT = /^#join=(.*)$/s;
+
+/** The *Invite codes* section of *Room settings*: the room it is for, its live codes
+ * (null until the server answered), the code just made (shown only until the dialog
+ * closes: the server keeps no copy), the server having no such routes, and how many
+ * times the list was asked for (only the latest answer counts). */
+const inviteCodesView = (roomId = null) => ({
+  roomId,
+  list: null,
+  made: null,
+  missing: false,
+  asked: 0,
+});
+let inviteCodes = inviteCodesView();
+
+/** The body of `POST /rooms/{id}/invite-codes` from the fields as typed: each left out
+ * when empty (the server's defaults: no use limit, a week); a string saying what is
+ * wrong when one is no whole number. The bounds are the server's to say, in its words. */
+function inviteCodeBody(uses, hours) {
+  const body = {};
+  for (const [key, typed] of [
+    ["max_uses", uses],
+    ["expires_in_hours", hours],
+  ]) {
+    const text = String(typed).trim();
+    if (text === "") continue;
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+      return "Uses and hours are whole numbers (empty: no limit, a week).";
+    }
+    body[key] = Number(text);
+  }
+  return body;
+}
+
+/** What a live code's line says (parts: appendParts): its prefix, its uses and limit,
+ * when it expires, who made it. The code itself the server does not have. */
+function inviteCodeText(code) {
+  const uses = Number.isInteger(code.uses) ? code.uses : 0;
+  const limit = Number.isInteger(code.max_uses)
+    ? `${uses} of ${code.max_uses} uses`
+    : `${uses} ${uses === 1 ? "use" : "uses"}, no limit`;
+  const parts = [`${code.prefix ?? "?"}…, ${limit}, expires ${whenText(code.expires_at)}`];
+  if (code.created_by_name) parts.push(", made by ", nameOf(code.created_by_name));
+  return parts;
+}
+
+/** The code in what was pasted: the code alone, or a join link (`…#join=CODE`) whole;
+ * null when it is no code. */
+function codeFrom(typed) {
+  let text = String(typed).trim();
+  const at = text.indexOf("#join=");
+  if (at >= 0) text = text.slice(at + "#join=".length);
+  return CODE_SHAPE.test(text) ? text : null;
+}
+
+/** The link that opens this page offering to join with `code` (`/#join=CODE`). */
+const joinLink = (origin, code) => `${origin}/#join=${code}`;
+
+/** The section follows the room's dialog: shown to its owners and moderators only (the
+ * role the page knows; the server decides all the same), a server without the routes
+ * saying so, the code just made shown once, and the live codes each with *Revoke*. */
+function renderInviteCodes() {
+  const view = inviteCodes;
+  const allowed = Boolean(view.roomId) && moderates(state.roles.get(view.roomId));
+  const section = $("invite-codes");
+  // Demoted with the focus in it: the focus goes to the room's form, not to nowhere.
+  if (!allowed && section.contains(document.activeElement)) $("room-name").focus();
+  section.hidden = !allowed;
+  $("invite-code-form").hidden = view.missing;
+  $("invite-code-made").hidden = !view.made || view.missing;
+  if (view.made) {
+    $("invite-code-value").value = view.made.code;
+    $("invite-code-link").value = joinLink(location.origin, view.made.code);
+  }
+  if (view.missing) {
+    replaceText($("invite-codes-status"), NO_INVITE_CODES);
+    $("invite-code-list").replaceChildren();
+    return;
+  }
+  if (!view.list) return;
+  const items = view.list.map((code) => {
+    const item = el("li", null, inviteCodeText(code));
+    item.dataset.key = `invite-code:${code.id}`;
+    item.id = `invite-code:${code.id}`;
+    const revoking = actionButton("Revoke", "revoke-code", () => revokeInviteCode(code));
+    revoking.setAttribute("aria-describedby", item.id); // which code, said with it
+    item.append(" ", revoking);
+    return item;
+  });
+  fillList($("invite-code-list"), items, "No live codes.");
+}
+
+/** The room's live codes (`GET /rooms/{id}/invite-codes`), for its owners and
+ * moderators: asked when *Room settings* opens, after a code is made or revoked, and
+ * when the viewer becomes a moderator there. A bare 404/405 or `not_found`: the server
+ * has none (NO_INVITE_CODES). */
+async function loadInviteCodes() {
+  const view = inviteCodes;
+  if (!view.roomId || !moderates(state.roles.get(view.roomId))) return renderInviteCodes();
+  const asked = (view.asked += 1);
+  const token = state.token;
+  try {
+    const path = pathOf("rooms", view.roomId, "invite-codes");
+    const answer = await rest("GET", path, undefined, token);
+    if (inviteCodes !== view || view.asked !== asked || state.token !== token) return;
+    view.list = Array.isArray(answer?.invite_codes) ? answer.invite_codes : [];
+  } catch (error) {
+    if (inviteCodes !== view || view.asked !== asked || state.token !== token) return;
+    if (lacksRoute(error)) view.missing = true;
+    else showRefusal("invite-codes-error", error, "Codes not listed");
+  }
+  renderInviteCodes();
+}
+
+/** *Make a code*: `POST /rooms/{id}/invite-codes` with the limits typed. The answer
+ * holds the code, the only time it is anywhere: shown with *Copy* and the warning that
+ * it is shown only now (the focus on that warning), then the list asked again. A
+ * refusal (a bound, a 101st live code, a role taken away) in the server's words. */
+async function makeInviteCode(event) {
+  event.preventDefault();
+  const view = inviteCodes;
+  if (!view.roomId) return;
+  replaceText($("invite-codes-error"), "");
+  replaceText($("invite-codes-status"), "");
+  const body = inviteCodeBody($("invite-code-uses").value, $("invite-code-hours").value);
+  if (typeof body === "string") {
+    replaceText($("invite-codes-error"), body);
+    $("invite-code-uses").focus();
+    return;
+  }
+  const token = state.token;
+  $("invite-code-submit").disabled = true;
+  let made;
+  try {
+    made = await rest("POST", pathOf("rooms", view.roomId, "invite-codes"), body, token);
+  } catch (error) {
+    if (inviteCodes !== view || state.token !== token) return;
+    $("invite-code-submit").disabled = false;
+    if (lacksRoute(error)) {
+      view.missing = true;
+      renderInviteCodes();
+    } else {
+      showRefusal("invite-codes-error", error, "No code made");
+    }
+    return;
+  }
+  $("invite-code-submit").disabled = false;
+  if (inviteCodes !== view || state.token !== token) return;
+  view.made = made?.invite_code ?? null;
+  $("invite-code-form").reset();
+  replaceText($("invite-code-copied"), "");
+  renderInviteCodes();
+  $("invite-code-once").focus();
+  await loadInviteCodes();
+}
+
+/** *Revoke*, after a question: `DELETE /rooms/{id}/invite-codes/{code_id}`; no one joins
+ * with it from then on. Done or refused (revoked meanwhile: the server's
+ * `Invite code not found`), the list is asked again. */
+async function revokeInviteCode(code) {
+  const view = inviteCodes;
+  const question = `Revoke the code ${code.prefix}…? No one can join with it any more.`;
+  const beside = () => tabStop($("invite-code-list")) ?? $("invite-code-uses");
+  if (!(await confirmAction(question, "Revoke", beside))) return;
+  if (inviteCodes !== view) return; // the dialog closed meanwhile
+  const token = state.token;
+  replaceText($("invite-codes-error"), "");
+  try {
+    await rest("DELETE", pathOf("rooms", view.roomId, "invite-codes", code.id), undefined, token);
+    if (inviteCodes !== view || state.token !== token) return;
+    replaceText($("invite-codes-status"), `The code ${code.prefix}… is revoked.`);
+  } catch (error) {
+    if (inviteCodes !== view || state.token !== token) return;
+    showRefusal("invite-codes-error", error, "Code not revoked");
+  }
+  await loadInviteCodes();
+}
+
+/** *Room settings* opened for `roomId` (or closed: null): the section starts afresh,
+ * nothing of another room's codes, nor a code made before, kept. */
+function inviteCodesFor(roomId) {
+  inviteCodes = inviteCodesView(roomId);
+  $("invite-code-form").reset();
+  $("invite-code-list").replaceChildren();
+  $("invite-code-value").value = "";
+  $("invite-code-link").value = "";
+  for (const line of ["invite-codes-status", "invite-codes-error", "invite-code-copied"]) {
+    replaceText($(line), "");
+  }
+  if (roomId) loadInviteCodes();
+  else renderInviteCodes();
+}
+
+/** Our role in a room changed while its settings are open: the section follows it
+ * (gone when demoted, listed when made a moderator). */
+function inviteCodesRoleChanged(roomId) {
+  if (inviteCodes.roomId !== roomId || !$("room-dialog").open) return;
+  if (moderates(state.roles.get(roomId)) && !inviteCodes.list) loadInviteCodes();
+  else renderInviteCodes();
+}
+
+/** *Join with a code…*: the code typed or pasted (`code`: one from a join link, which
+ * the dialog says it came from). Nothing is joined before *Join* is pressed. */
+function openJoinCode(code = "", fromLink = false) {
+  if (document.querySelector("dialog[open]")) return false;
+  openFormDialog("join-code", "join-code-input");
+  $("join-code-input").value = code;
+  $("join-code-from-link").hidden = !fromLink;
+  return true;
+}
+
+/** What a refused join with a code says: the server's words, the one 404 for every bad
+ * code explained, the rate limit's wait (describe), a server without the route so
+ * named. */
+function joinRefusal(error) {
+  if (lacksRoute(error)) return `Not joined: ${NO_INVITE_CODES}`;
+  if (error.code === "invite_code_not_found") {
+    return `Not joined: ${describe(error)}. ${CODE_REFUSED}`;
+  }
+  return `Not joined: ${describe(error)}`;
+}
+
+/** *Join*: `POST /invite-codes/{code}/join` (the code a path segment, encoded; the
+ * server logs that path without it). Done, the room is joined and opened, as *Join*
+ * from the list does; refused, joinRefusal in the dialog, the code kept to correct. */
+async function joinWithCode(event) {
+  event.preventDefault();
+  const code = codeFrom($("join-code-input").value);
+  if (!code) {
+    replaceText($("join-code-error"), "That is no invite code: it is letters, digits, - and _.");
+    $("join-code-input").focus();
+    return;
+  }
+  const token = state.token;
+  let answer = null;
+  const done = await sendForm(
+    "join-code",
+    "join-code-input",
+    "Joining…",
+    async (sent) => {
+      answer = await rest("POST", pathOf("invite-codes", code, "join"), undefined, sent);
+    },
+    joinRefusal,
+    true,
+  );
+  if (!done || state.token !== token || !answer?.room) return;
+  const { room, membership } = answer;
+  // Opened once the dialog has closed (its close gives the focus back to its opener):
+  // the focus then goes into the room, as after *Join*.
+  const dialog = $("join-code-dialog");
+  dialog.addEventListener("close", () => entered(room, membership), { once: true });
+  dialog.close();
+  showNotice(["You joined “", named(room.name), "” with an invite code."]);
+}
+
+/** A join link (`#join=CODE`) in the address: once signed in, the page offers to join
+ * with it (never joins by itself) and takes it out of the address (and of the history
+ * entry), so that it is not bookmarked, shared or offered again. Left there while
+ * another dialog is open, for the next time the page looks. */
+function offerLinkedJoin() {
+  const found = JOIN_FRAGMENT.exec(location.hash);
+  if (!found || !state.me) return;
+  let code = found[1];
+  try {
+    code = decodeURIComponent(code);
+  } catch {
+    // kept as it is: the dialog says it is no code
+  }
+  if (!openJoinCode(code, true)) return;
+  history.replaceState(history.state, "", location.pathname + location.search);
 }
 
 // -- administration ------------------------------------------------------------------------------
@@ -4956,7 +5250,23 @@ function wireAdministration() {
   $("room-settings").addEventListener("click", openRoomDialog);
   $("room-form").addEventListener("submit", saveRoom);
   $("room-cancel").addEventListener("click", closing("room"));
-  $("room-dialog").addEventListener("close", () => formDialogClosed("room", backToRoom));
+  $("room-dialog").addEventListener("close", () => {
+    inviteCodesFor(null); // the code made is shown only while the dialog is open
+    formDialogClosed("room", backToRoom);
+  });
+  $("invite-code-form").addEventListener("submit", makeInviteCode);
+  const copying = (field, what) => () =>
+    copyText($(field).value, $(field), what, "invite-code-copied");
+  $("invite-code-copy").addEventListener("click", copying("invite-code-value", "the code"));
+  $("invite-code-copy-link").addEventListener("click", copying("invite-code-link", "the link"));
+  $("join-code-open").addEventListener("click", () => openJoinCode());
+  $("join-code-form").addEventListener("submit", joinWithCode);
+  $("join-code-cancel").addEventListener("click", closing("join-code"));
+  $("join-code-dialog").addEventListener("close", () => {
+    $("join-code-from-link").hidden = true;
+    formDialogClosed("join-code", "join-code-open");
+  });
+  window.addEventListener("hashchange", offerLinkedJoin);
   $("room-delete-open").addEventListener("click", deleteFromSettings);
   $("room-delete-form").addEventListener("submit", deleteRoom);
   $("room-delete-cancel").addEventListener("click", closing("room-delete"));
