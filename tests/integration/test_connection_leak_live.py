@@ -139,7 +139,9 @@ def settled(server: Any, most: int) -> list[str]:
 
 def test_connections_ended_every_way_give_their_sockets_back(tls_server: Any) -> None:
     server = tls_server
-    listening = open_sockets(server.process.pid)  # nothing has connected yet
+    # Nothing has connected yet. The socket the readiness notification went out on
+    # closes just after it is sent, and a busy machine can show it still open.
+    listening = settled(server, 2)
     assert len(listening) == 2, listening  # TCP and HTTP
     with TCPClient.connect(server.tcp_port, tls=server.context) as client:
         client.hello()
