@@ -169,7 +169,10 @@ def send_run(session: Session, run: list[tuple[Any, Target, str]]) -> None:
         finish([_fields(outcome) for outcome in outcomes])
 
     # The events are caused by the run: its slot says which (Session._answered_cause).
-    session.core.messages.submit_run(session.user, sends, sent, cause=finish)
+    try:
+        session.core.messages.submit_run(session.user, sends, sent, cause=finish)
+    except Exception:  # as dispatch answers a handler that raised: internal_error each
+        sent([Failure()] * len(sends))
     for room_id in {target.id for target, _ in sends}:
         _throttle(session, room_id)
 

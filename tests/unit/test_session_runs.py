@@ -272,3 +272,22 @@ def test_frames_before_an_oversized_one_are_handled_before_the_connection_ends()
     assert len(events) == 3
     assert world.alice.transport.disconnecting or world.alice.transport.disconnected
     assert len(world.bob.frames()) == 3
+
+
+def test_an_unexpected_error_answers_each_frame_and_keeps_the_connection(monkeypatch) -> None:
+    """As dispatch answers a handler that raised: internal_error, never silence."""
+    world = World()
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(world.server.core.messages, "_new", broken)
+    world.alice.send_raw(b"".join(frame(m) for m in many_sends(world)[:3]))
+    replies = world.alice.frames()
+    assert [(f["request_id"], f["error"]["code"]) for f in replies] == [
+        (f"r{i}", "internal_error") for i in range(3)
+    ]
+    monkeypatch.undo()
+    world.alice.send_raw(b"".join(frame(m) for m in many_sends(world)[3:5]))
+    answers, _ = answers_and_events(world.alice.frames())
+    assert [(f["request_id"], f["success"]) for f in answers] == [("r3", True), ("r4", True)]
