@@ -145,9 +145,24 @@ def test_codes_over_rest_and_tcp(live_server) -> None:
             "invite_code_not_found",
         )
 
+        # Paths no route serves, with a live code in them (a base URL with a trailing
+        # slash, another case, a code pasted where a code's id goes): 404 or 405, the
+        # code as good as before (it joins), and not logged either.
+        other = owner.ok("create_room", name=f"near{uuid.uuid4().hex[:8]}")["room"]["id"]
+        status, made = rest(server, "POST", codes_path(other), {}, owner.token)
+        near = made["invite_code"]["code"]
+        for path in (
+            f"/{join_path(near)}",
+            join_path(near).upper().replace(near.upper(), near),
+            f"{codes_path(other)}/{near}",
+        ):
+            assert rest(server, "POST", path, token=late.token)[0] in (404, 405)
+            assert rest(server, "DELETE", path, token=owner.token)[0] in (404, 405)
+        assert rest(server, "POST", join_path(near), token=late.token)[0] == 200
+
         # None of the codes is in the server's log (the join route's path is cut).
         log = server.log()
-        for secret in (code["code"], fresh["code"], gone.get("code"), stale["code"], last):
+        for secret in (code["code"], fresh["code"], gone.get("code"), stale["code"], last, near):
             assert secret not in log
         assert "/api/v1/invite-codes/…" in log
 

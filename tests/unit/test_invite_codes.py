@@ -278,9 +278,38 @@ def test_a_path_with_a_code_is_logged_cut(path: bytes) -> None:
     assert logged_path(SimpleNamespace(path=path)) == "/api/v1/invite-codes/…"
 
 
+ROOM = "/api/v1/rooms/0b8e1f2a-6c1d-4e7f-9a3b-2c4d5e6f7a8b"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # No route serves these (404), and the code in them is as good as ever: a
+        # base URL with a trailing slash, a dot segment, another case, a code pasted
+        # where a code's id goes, a code with a slash after it.
+        b"//api/v1/invite-codes/Qx3vN0p8l1Zs7d-YwV2a_g/join",
+        b"/api/v1//invite-codes/Qx3vN0p8l1Zs7d-YwV2a_g/join",
+        b"/api//v1/invite-codes/Qx3vN0p8l1Zs7d-YwV2a_g/join",
+        b"/api/v1/./invite-codes/Qx3vN0p8l1Zs7d-YwV2a_g/join",
+        b"/API/V1/INVITE-CODES/Qx3vN0p8l1Zs7d-YwV2a_g/join",
+        f"{ROOM}/invite-codes/Qx3vN0p8l1Zs7d-YwV2a_g".encode(),
+        b"/api/v1/invite-codes%2FQx3vN0p8l1Zs7d-YwV2a_g",
+        b"/api/v1/invite-codes/Qx3vN0p8l1Zs7d-YwV2a_g/join/",
+    ],
+)
+def test_a_code_in_a_path_no_route_serves_is_not_logged(path: bytes) -> None:
+    logged = logged_path(SimpleNamespace(path=path))
+    assert "Qx3v" not in logged
+    assert logged.lower().endswith("invite-codes/…")
+
+
 def test_other_paths_are_logged_whole_up_to_the_limit() -> None:
-    room = b"/api/v1/rooms/r/invite-codes/c"
-    assert logged_path(SimpleNamespace(path=room)) == room.decode()
+    for path in (
+        f"{ROOM}/invite-codes",
+        f"{ROOM}/invite-codes/",
+        f"{ROOM}/invite-codes/5f0c2a9e-3b7d-4c1e-8a6f-9d2b4e7c1a3f",
+    ):
+        assert logged_path(SimpleNamespace(path=path.encode())) == path
     assert logged_path(SimpleNamespace(path=b"/x" * 200), 10) == "/x/x/x/x/x"
 
 

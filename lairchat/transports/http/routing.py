@@ -56,20 +56,28 @@ def route(method: str, path: str, status: int = 200) -> Callable:
     return mark
 
 
-#: Paths that carry a secret (an invite code, HTTP.md "Invite codes"): logged cut at
-#: this prefix, never whole.
-SECRET_PATHS = (b"/api/v1/invite-codes/",)
+#: The path segment a secret follows (an invite code, HTTP.md "Invite codes"): a path
+#: naming it is logged cut after it, unless what follows is a room's listing or one
+#: code's id (a UUID), never a code (22 characters).
+SECRET_SEGMENT = "invite-codes"
+_NOT_SECRET = re.compile(
+    r"/?|/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/?", re.IGNORECASE
+)
 
 
 def logged_path(request: Any, limit: int = 256) -> str:
     """The request's path as a log line may show it: at most ``limit`` characters, and
-    a path of :data:`SECRET_PATHS` (as the router reads it, percent-decoded) cut
-    at its prefix."""
+    a path naming :data:`SECRET_SEGMENT` (percent-decoded, in any case) cut after it.
+    Not only the join route's own path: ``//api/v1/invite-codes/CODE/join`` (a base
+    URL with a trailing slash), ``/API/...`` or a code pasted where a code's id goes
+    reach no route, and their code is as good as ever."""
     path = request.path
-    routed = unquote_to_bytes(path) if b"%" in path else path
-    for prefix in SECRET_PATHS:
-        if routed.startswith(prefix):
-            return prefix.decode() + "…"
+    decoded = (unquote_to_bytes(path) if b"%" in path else path).decode("utf-8", "replace")
+    at = decoded.lower().find(SECRET_SEGMENT)
+    if at >= 0:
+        end = at + len(SECRET_SEGMENT)
+        if not _NOT_SECRET.fullmatch(decoded[end:]):
+            return decoded[:end][:limit] + "/…"
     return path.decode("utf-8", "replace")[:limit]
 
 
