@@ -103,27 +103,33 @@ class InviteCodeService:
         """Join the code's room, as ``RoomService.join`` answers. A code that is
         malformed, unknown, expired, used up or revoked is ``invite_code_not_found``
         whichever it is, and counts against the caller's *auth* allowance; with that
-        used up, ``rate_limited`` before the code is looked at."""
+        used up, ``rate_limited`` before the code is looked at. Every try is counted
+        while it runs and given back unless the code was wrong: counted only once
+        found wrong, tries sent at once all passed a limit none had reached yet."""
         key = user_key(actor.id)
-        decision = self.limiter_of().peek(TIER, key)
+        limiter = self.limiter_of()
+        decision = limiter.hit(TIER, key)
         if not decision.allowed:
             raise refused(decision)
-        found = None
-        if well_formed(text):
-            found = await self.store.find_invite_code(code_hash(text), self.clock.seconds())
-        if found is None:
-            raise self._wrong(key)
+        wrong = True
         try:
-            room = await self.rooms._room(found.room_id)
-            # A pending invitation to the room is settled by the join, as RoomService.join's.
-            membership = await self.rooms.add_member(actor, room, accepting=True, code=found.id)
-        except LairError as error:
-            if error.code in ("invite_code_not_found", "room_not_found"):
-                # Used up, revoked or gone with its room since it was read.
-                raise self._wrong(key) from None
-            raise
-        return room, membership
-
-    def _wrong(self, key: str) -> LairError:
-        self.limiter_of().hit(TIER, key)
-        return not_found()
+            found = None
+            if well_formed(text):
+                found = await self.store.find_invite_code(code_hash(text), self.clock.seconds())
+            if found is None:
+                raise not_found()
+            try:
+                room = await self.rooms._room(found.room_id)
+                # A pending invitation to the room is settled by the join, as RoomService.join's.
+                membership = await self.rooms.add_member(actor, room, accepting=True, code=found.id)
+            except LairError as error:
+                if error.code in ("invite_code_not_found", "room_not_found"):
+                    # Used up, revoked or gone with its room since it was read.
+                    raise not_found() from None
+                wrong = False
+                raise
+            wrong = False
+            return room, membership
+        finally:
+            if not wrong:
+                limiter.give_back(TIER, key)

@@ -94,30 +94,28 @@ class RateLimiter:
 
     def hit(self, tier: str, key: str) -> Decision:
         """Count one request; a refused request is not counted."""
-        return self._decide(tier, key, count=True)
-
-    def peek(self, tier: str, key: str) -> Decision:
-        """What :meth:`hit` would decide, counting nothing: for what counts only its
-        failures (a wrong invite code), asked before it is tried."""
-        return self._decide(tier, key, count=False)
-
-    def _decide(self, tier: str, key: str, count: bool) -> Decision:
         limit, window = self.tiers[tier]
         if not self.enabled:
             return Decision(True, limit, limit, 0)
         now = self.clock.seconds()
         slot = self._windows.get((tier, key))
         if slot is None or now - slot[0] >= window:
-            if not count:
-                return Decision(True, limit, limit, 0)
             slot = [now, 0]
             self._store((tier, key), slot, now)
         reset_after = max(0, math.floor(slot[0] + window - now))
         if slot[1] >= limit:
             return Decision(False, limit, 0, reset_after)
-        if count:
-            slot[1] += 1
+        slot[1] += 1
         return Decision(True, limit, limit - int(slot[1]), reset_after)
+
+    def give_back(self, tier: str, key: str) -> None:
+        """Uncount one :meth:`hit` that turned out not to count: for what counts only
+        its failures (a wrong invite code). Counted while it is tried, so that tries
+        at once cannot all pass a limit none of them has reached yet; given back if
+        it was right. In a window begun since, it gives back one of that window's."""
+        slot = self._windows.get((tier, key))
+        if self.enabled and slot is not None and slot[1] > 0:
+            slot[1] -= 1
 
     def _store(self, key: tuple[str, str], slot: list[float], now: float) -> None:
         windows = self._windows

@@ -333,6 +333,10 @@ class RoomService:
             and await self.store.count_owners(room_id) <= 1
         ):
             raise LairError("last_owner")
+        if theirs.moderates and new_role == "member":
+            # The invite codes they made go with the power to make them (HTTP.md,
+            # "Invite codes"); before the role, so that none is used in between.
+            await self.store.delete_invite_codes_by(room_id, user_id)
         await self.store.set_member_role(room_id, user_id, new_role)
         if not self.hub.is_member(room_id, user_id):
             # The room was deleted while this ran (leaves and kicks wait for it): the
@@ -397,6 +401,10 @@ class RoomService:
             allowed = mine.role == "owner" or (mine.moderates and not theirs.moderates)
             if not allowed:
                 raise LairError("permission_denied")
+            # Their invite codes go first: a kicked moderator would walk back into a
+            # private room with one (HTTP.md, "Invite codes"). Still a member until
+            # the next write, they can use none in between (already_member).
+            await self.store.delete_invite_codes_by(room_id, user_id)
             await self._remove(room_id, user_id, "kicked")
 
     @deferred

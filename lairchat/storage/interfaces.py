@@ -283,6 +283,10 @@ class IInviteCodeStore(Interface):
     def delete_invite_code(room_id, code_id):
         """Delete (revoke) one of the room's codes; fires with whether it was there."""
 
+    def delete_invite_codes_by(room_id, user_id):
+        """Delete (revoke) the room's codes ``user_id`` made (kicked or no longer a
+        moderator there); fires with how many."""
+
     def prune_invite_codes(ended_before, batch):
         """Delete at most ``batch`` codes expired before ``ended_before``, in one
         short transaction; fires with how many (lairchat.core.retention)."""

@@ -9,6 +9,7 @@ deadline; nothing sleeps."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -213,6 +214,29 @@ def test_wrong_codes_are_rate_limited(start_live_server) -> None:
         # Someone else is not held back by the guesser's failures.
         with server.register("rlother") as other:
             assert other.ok("join_by_invite_code", code=good)["room"]["id"] == room_id
+
+
+def test_wrong_codes_sent_at_once_are_rate_limited_too(start_live_server) -> None:
+    """100 wrong codes at once over REST: at most the allowance (10) is looked up, the
+    rest 429, as each try counts while it runs. Before, a try counted only once found
+    wrong, and tries at once passed the check together: 15 of 100 got a 404 in one
+    run (the unit test, test_wrong_codes_tried_at_once_cannot_pass_the_limit, shows
+    it every time)."""
+    server = start_live_server(LAIR_RATE_LIMITS="on")
+    with server.register("rlburst") as guesser:
+        answers: list[int] = []
+
+        def guess(i: int) -> None:
+            answers.append(
+                rest(server, "POST", join_path(f"burst{i:017d}"), token=guesser.token)[0]
+            )
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(100)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(set(answers)) == [404, 429] and answers.count(404) <= 10, answers.count(404)
 
 
 def test_over_websocket(live_server) -> None:

@@ -14,6 +14,7 @@ from twisted.internet import defer
 from lairchat.core import retention
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.domain import invitecodes
+from lairchat.domain.errors import LairError
 from lairchat.domain.invitecodes import code_hash
 from lairchat.transports.http.routing import logged_path
 from lairchat.transports.http.testing import PASSWORD
@@ -81,6 +82,30 @@ def test_owners_and_moderators_make_list_and_revoke_others_may_not(w, s) -> None
 def test_a_demoted_moderator_may_no_longer_make_one(w, s) -> None:
     w.ok(w.core.rooms.change_role(s.alice, s.den.id, s.mo.id, "member"))
     w.fails(w.core.invite_codes.create(s.mo, s.den.id, None, None), "permission_denied")
+
+
+def test_a_kicked_moderators_codes_go_with_them(w, s) -> None:
+    """Kicked from a private room, a moderator could walk back in with a code they
+    made (and anyone they gave one to): their codes are revoked with the kick; the
+    room's other codes stay."""
+    theirs = make(w, s.mo, s.den.id)
+    others = make(w, s.alice, s.den.id)
+    w.ok(w.core.rooms.kick(s.alice, s.den.id, s.mo.id))
+    w.fails(w.core.invite_codes.join(s.mo, theirs.code), "invite_code_not_found")
+    w.fails(w.core.invite_codes.join(s.carol, theirs.code), "invite_code_not_found")
+    assert [c.id for c in w.ok(w.core.invite_codes.of_room(s.alice, s.den.id))] == [others.id]
+    w.ok(w.core.invite_codes.join(s.carol, others.code))
+
+
+def test_a_demoted_moderators_codes_go_with_the_role(w, s) -> None:
+    theirs = make(w, s.mo, s.den.id)
+    others = make(w, s.alice, s.den.id)
+    w.ok(w.core.rooms.change_role(s.alice, s.den.id, s.mo.id, "owner"))
+    w.ok(w.core.rooms.change_role(s.alice, s.den.id, s.mo.id, "moderator"))
+    assert len(w.ok(w.core.invite_codes.of_room(s.alice, s.den.id))) == 2  # still one
+    w.ok(w.core.rooms.change_role(s.alice, s.den.id, s.mo.id, "member"))
+    w.fails(w.core.invite_codes.join(s.carol, theirs.code), "invite_code_not_found")
+    w.ok(w.core.invite_codes.join(s.carol, others.code))
 
 
 def test_the_limits_are_checked(w, s) -> None:
@@ -231,6 +256,40 @@ def test_wrong_codes_are_rate_limited_and_good_ones_are_not_counted(w, s) -> Non
     assert not w.hub.is_member(s.den.id, s.dave.id)
     w.clock.advance(60)
     w.ok(w.core.invite_codes.join(s.dave, code.code))
+
+
+def test_wrong_codes_tried_at_once_cannot_pass_the_limit(w, s) -> None:
+    """Tries sent at once, their lookups answered only after all are sent: the limit
+    holds (it was checked before any was counted: 60 of them all got a 404 on a real
+    server, where 10 a minute are allowed). A right code tried meanwhile is given
+    back: it does not count."""
+    w.core.limiter = RateLimiter(w.clock, enabled=True)
+    code = make(w, s.alice, s.den.id)
+    limit = w.core.limiter.tiers["auth"][0]
+    looked_up: list[tuple[defer.Deferred, defer.Deferred]] = []
+    find = w.core.store.find_invite_code
+
+    def held(code_hash: str, now: float) -> defer.Deferred:
+        d: defer.Deferred = defer.Deferred()
+        looked_up.append((d, find(code_hash, now)))
+        return d
+
+    w.core.store.find_invite_code = held
+    right = w.core.invite_codes.join(s.dave, code.code)
+    tries = [w.core.invite_codes.join(s.dave, f"guess{i}") for i in range(3 * limit)]
+    for d, answer in looked_up:
+        answer.chainDeferred(d)
+    w.core.store.find_invite_code = find
+    w.ok(right)
+    outcomes = []
+    for d in tries:
+        with pytest.raises(LairError) as info:
+            w.ok(d)
+        outcomes.append(info.value.code)
+    assert outcomes.count("invite_code_not_found") == limit - 1
+    assert outcomes.count("rate_limited") == 2 * limit + 1
+    w.clock.advance(60)
+    w.fails(w.core.invite_codes.join(s.dave, "guess"), "invite_code_not_found")
 
 
 # -- what takes them -------------------------------------------------------------------

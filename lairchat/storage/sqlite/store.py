@@ -1535,6 +1535,15 @@ class SQLiteStore:
 
         return self._write(txn)
 
+    def delete_invite_codes_by(self, room_id: str, user_id: str) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> int:
+            return cur.execute(
+                "DELETE FROM room_invite_codes WHERE room_id = ? AND created_by = ?",
+                (room_id, user_id),
+            ).rowcount
+
+        return self._write(txn)
+
     def prune_invite_codes(self, ended_before: float, batch: int) -> defer.Deferred:
         """Delete at most ``batch`` codes that expired before ``ended_before``, in one
         short transaction; fires with how many (lairchat.core.retention)."""
