@@ -178,6 +178,16 @@ class Terminal:
                 )
             time.sleep(STEP)
 
+    def wait_gone(self, text: str, timeout: float = WAIT) -> str:
+        """The screen once ``text`` is no longer on it. urwid draws from the top: a
+        line that just appeared may stand above a status bar a draw behind it."""
+        deadline = time.monotonic() + timeout
+        while (text in (shown := self.screen()) or text in unwrapped(shown)) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(STEP)
+        return shown
+
     def register(self, username: str) -> None:
         self.wait_for("L A I R   C H A T", STARTUP)
         self.keys("F1")

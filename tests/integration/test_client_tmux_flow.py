@@ -154,5 +154,5 @@ def test_a_mention_elsewhere_rings_the_bell_and_is_marked(
         a.keys("b")
         a.keys("i")
         a.command(f"/join {ping}")
-        shown = a.wait_for(f"▌{bob}: @{alice.upper()}, look here")
-        assert "mention in" not in shown
+        a.wait_for(f"▌{bob}: @{alice.upper()}, look here")
+        assert "mention in" not in a.wait_gone("mention in")
