@@ -376,19 +376,15 @@ def decode(payload: bytes) -> dict[str, Any]:
     """
     if type(payload) is not bytes:
         payload = bytes(payload)  # accept bytearray/memoryview from the transport
-    try:
-        common = _SEND_TO_ROOM.decode(payload)
-    except ValueError:  # msgspec's errors, and UnicodeDecodeError inside a string
-        pass  # any other frame, or a faulty one: the general path words its error
-    else:
-        room = _ROOM_TARGETS.get(common.target.room_id)
-        if room is not None:
-            return {
-                "type": "send_message",
-                "request_id": common.request_id,
-                "target": room,
-                "content": common.content,
-            }
+    sent = decode_send_to_room(payload)
+    if sent is not None:
+        request_id, room, content = sent
+        return {
+            "type": "send_message",
+            "request_id": request_id,
+            "target": room,
+            "content": content,
+        }
     if not payload:
         raise InvalidMessage("EOF while parsing a value at line 1 column 0")
     try:
@@ -426,8 +422,8 @@ def decode_send_to_room(payload: bytes) -> tuple[str | None, Any, str] | None:
     general path); None for any other frame, which :func:`decode` then takes."""
     try:
         common = _SEND_TO_ROOM.decode(payload)
-    except ValueError:
-        return None
+    except ValueError:  # msgspec's errors, and UnicodeDecodeError inside a string
+        return None  # any other frame, or a faulty one: the general path words its error
     room = _ROOM_TARGETS.get(common.target.room_id)
     if room is None:
         return None
