@@ -42,6 +42,7 @@ OURS = [
     "013_lairchat_admin_audit",
     "014_lairchat_two_factor",
     "015_lairchat_invite_codes",
+    "016_lairchat_message_tally",
 ]
 
 

@@ -154,4 +154,3 @@ def test_read_on_another_device_lowers_the_counts_here() -> None:
     assert (partly["unread"], partly["mentions"]) == ({"room:r": 2}, {"room:r": 1})
     assert dm["unread"] == {}
     assert (higher["unread"], higher["mentions"]) == ({"room:r": 1}, {})
-

@@ -115,6 +115,16 @@ def _apply(conn: sqlite3.Connection, name: str, sql: str) -> bool:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (our files hold no semicolons inside literals)."""
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration into statements where SQLite's own parser says one ends, so
+    that a trigger's body (``BEGIN ... ; END;``) stays whole."""
+    statements, pending = [], ""
+    for line in sql.splitlines():
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line + "\n"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
