@@ -1,4 +1,5 @@
-"""Closing live connections whose session another process revoked.
+"""Closing live connections whose session another process revoked, and telling
+them of a system role another process changed.
 
 A connection keeps its session in memory, and the server closes it at once when it
 revokes the session itself (logout, ban). But ``lairchat admin ban`` from the
@@ -8,6 +9,14 @@ database which of the connected sessions still exist, (``IStore.existing_session
 and closes the connections of the missing ones. Where the session's user is banned
 now, its connections get the same ``account_banned`` error frame before the close as
 after a ban through the API, so a client can say why it was logged out.
+
+``lairchat admin set-role`` writes a role the running server never hears of either:
+its admin checks read the stored role, so nothing is allowed that should not be,
+but the user's clients went on showing what the old role offered. :class:`RoleWatcher`
+reads, at the same pace, the stored role of each user connected
+(``IStore.system_roles``) and hands each one that differs from the role a
+connection of theirs signed in with to ``UserService.role_now``, which tells them
+(``system_role_changed``).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from lairchat.core.hub import Hub
+from lairchat.core.users import UserService, signed_in_as
 from lairchat.domain.errors import LairError, already_logged
 
 #: Seconds between two checks: how long a session deleted elsewhere stays usable.
@@ -42,25 +52,18 @@ def connected_sessions(hub: Hub) -> set[str]:
 ENDED = LairError("session_not_found")
 
 
-class SessionWatcher(service.Service):
+class Watcher(service.Service):
+    """Runs :meth:`check` every ``interval`` seconds while the service runs."""
+
     log = Logger()
 
-    def __init__(
-        self,
-        hub: Hub,
-        existing: Callable[[list[str]], defer.Deferred],
-        clock: Any,
-        interval: float = CHECK_INTERVAL,
-        banned: Callable[[str], defer.Deferred] | None = None,
-    ):
-        """``existing(session_ids)`` fires with the ids that still exist;
-        ``banned(user_id)``, if given, with whether the user is banned now."""
-        self.hub = hub
-        self.existing = existing
-        self.banned = banned
+    def __init__(self, clock: Any, interval: float = CHECK_INTERVAL):
         self.clock = clock
         self.interval = interval
         self._loop: LoopingCall | None = None
+
+    def check(self) -> Any:  # pragma: no cover - each watcher has its own
+        raise NotImplementedError
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
@@ -73,6 +76,23 @@ class SessionWatcher(service.Service):
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
+
+
+class SessionWatcher(Watcher):
+    def __init__(
+        self,
+        hub: Hub,
+        existing: Callable[[list[str]], defer.Deferred],
+        clock: Any,
+        interval: float = CHECK_INTERVAL,
+        banned: Callable[[str], defer.Deferred] | None = None,
+    ):
+        """``existing(session_ids)`` fires with the ids that still exist;
+        ``banned(user_id)``, if given, with whether the user is banned now."""
+        super().__init__(clock, interval)
+        self.hub = hub
+        self.existing = existing
+        self.banned = banned
 
     @defer.inlineCallbacks
     def check(self) -> Any:
@@ -120,3 +140,38 @@ class SessionWatcher(service.Service):
             if not already_logged(e):
                 self.log.failure("looking up a ban on {user_id} failed", user_id=user_id)
             return False
+
+
+class RoleWatcher(Watcher):
+    def __init__(self, users: UserService, clock: Any, interval: float = CHECK_INTERVAL):
+        super().__init__(clock, interval)
+        self.users = users
+
+    @defer.inlineCallbacks
+    def check(self) -> Any:
+        """One pass; returns the ids of the users told of a new role. Never fails: a
+        database hiccup is logged and the next pass tries again."""
+        hub = self.users.hub
+        held = {}
+        for user_id in hub.online_user_ids():
+            users = map(signed_in_as, hub.connections_of(user_id))
+            if roles := {user.role for user in users if user is not None}:
+                held[user_id] = roles
+        if not held:
+            return []
+        told = []
+        try:
+            stored = yield self.users.store.system_roles(sorted(held))
+            for user_id, role in stored.items():
+                if held[user_id] == {role}:
+                    continue
+                user = yield self.users.store.get_user(user_id)
+                if user is not None and self.users.role_now(user):
+                    self.log.info(
+                        "{user_id} is {role} now (set elsewhere): told", user_id=user_id, role=role
+                    )
+                    told.append(user_id)
+        except Exception as e:
+            if not already_logged(e):
+                self.log.failure("checking the connected users' roles failed")
+        return told

@@ -32,7 +32,7 @@ from lairchat.observability.database import ObservedPool
 from lairchat.observability.http import MetricsResource, ReadyResource, observe
 from lairchat.observability.metrics import Metrics, TimedHub
 from lairchat.realtime.session import SessionSettings
-from lairchat.revocation import SessionWatcher
+from lairchat.revocation import RoleWatcher, SessionWatcher
 from lairchat.storage.sqlite import lock, migrate, pool
 from lairchat.storage.sqlite.faults import StorageFault
 from lairchat.storage.sqlite.pool import ImmediatePool
@@ -224,6 +224,7 @@ def makeService(config: Config, reactor: Any = None) -> LairChatService:  # noqa
     SessionWatcher(
         core.hub, core.store.existing_sessions, reactor, banned=core.auth.is_banned
     ).setServiceParent(top)
+    RoleWatcher(core.users, reactor).setServiceParent(top)
     # Finishes the account deletions a crash interrupted, and those the operator
     # command begins beside this server.
     DeletionWatcher(core.deletion, reactor).setServiceParent(top)

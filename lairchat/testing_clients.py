@@ -60,6 +60,10 @@ LAIRCHAT_EVENT_TYPES = frozenset(
         "reaction_removed",
         "message_pinned",
         "message_unpinned",
+        "system_role_changed",
+        "invite_code_created",
+        "invite_code_used",
+        "invite_code_revoked",
     }
 )
 WS_MAGIC = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

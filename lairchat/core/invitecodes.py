@@ -9,6 +9,11 @@ theirs; the code's own (expired, used up, revoked meanwhile) is decided in the s
 write, which counts the use. A wrong code counts against the caller's *auth* rate
 allowance, as a wrong password does, and once that is used up every code is refused
 until the window ends: 128 random bits are not guessed, and nobody gets to try.
+
+The room's owners and moderators whose clients asked for lairchat's own events are
+told of a code made, used, revoked, or deleted with its maker's kick or demotion
+(``invite_code_created``, ``invite_code_used``, ``invite_code_revoked``: what the
+listing shows, never the code), so each one's list follows the others'.
 """
 
 from __future__ import annotations
@@ -16,19 +21,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from twisted.internet import defer
+from twisted.logger import Logger
+
 from lairchat.core.deferreds import deferred
 from lairchat.core.hub import Hub
 from lairchat.core.ratelimit import RateLimiter, refused, user_key
 from lairchat.core.rooms import RoomService
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, already_logged
 from lairchat.domain.ids import new_id
 from lairchat.domain.invitecodes import (
     PREFIX_LENGTH,
+    REVOKED,
     InviteCode,
     check_limits,
     code_hash,
     new_code,
     not_found,
+    revoked_event,
     well_formed,
 )
 from lairchat.domain.types import Membership, Room, User
@@ -39,6 +49,8 @@ TIER = "auth"
 
 
 class InviteCodeService:
+    log = Logger()
+
     def __init__(self, store: IStore, hub: Hub, clock, rooms: RoomService):
         self.store = store
         self.hub = hub
@@ -80,7 +92,12 @@ class InviteCodeService:
                 code=text,
             )
             await self.rooms.written_in(room, self.store.create_invite_code(code, code_hash(text)))
+            await self._tell(room.id, "invite_code_created", code)
         return code
+
+    async def _tell(self, room_id: str, kind: str, code: InviteCode) -> None:
+        payload = {"type": kind, "room_id": room_id, "invite_code": code.to_wire(secret=False)}
+        await self.rooms.tell_moderators(room_id, [payload])
 
     @deferred
     async def of_room(self, actor: User, room_id: str | None) -> list[InviteCode]:
@@ -97,6 +114,8 @@ class InviteCodeService:
             room = await self._moderated(actor, room_id)
             if code_id is None or not await self.store.delete_invite_code(room.id, code_id):
                 raise not_found()
+            event = revoked_event(room.id, code_id, actor.id, REVOKED)
+            await self.rooms.tell_moderators(room.id, [event])
 
     @deferred
     async def join(self, actor: User, text: str | None) -> tuple[Room, Membership]:
@@ -129,7 +148,27 @@ class InviteCodeService:
                 wrong = False
                 raise
             wrong = False
-            return room, membership
         finally:
             if not wrong:
                 limiter.give_back(TIER, key)
+        # Not waited for: the joiner is not told, and the room is theirs already.
+        defer.ensureDeferred(self._used(found))
+        return room, membership
+
+    async def _used(self, code: InviteCode) -> None:
+        """Tell the room's moderators of the use just counted: the code as the listing
+        shows it now, or, no longer listed, used up (``uses`` at ``max_uses``). One
+        gone otherwise (revoked meanwhile, which said so; expired) is not told."""
+        try:
+            listed = await self.store.list_invite_codes(code.room_id, self.clock.seconds())
+        except Exception as e:
+            if not already_logged(e):
+                self.log.failure(
+                    "reading the invite codes of {room_id} failed", room_id=code.room_id
+                )
+            return
+        now = next((c for c in listed if c.id == code.id), None)
+        if now is None and code.max_uses is not None:
+            code.uses, now = code.max_uses, code
+        if now is not None:
+            await self._tell(code.room_id, "invite_code_used", now)

@@ -7,15 +7,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from twisted.logger import Logger
+
 from lairchat.core import paging
 from lairchat.core.deferreds import KeyedLocks, deferred
 from lairchat.core.events import Event, OptedInAudience, RoomAudience
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.audit import AuditEntry
-from lairchat.domain.errors import LairError
+from lairchat.domain.errors import LairError, already_logged
 from lairchat.domain.ids import new_id
-from lairchat.domain.types import Member, Membership, Room, User
+from lairchat.domain.invitecodes import DEMOTED, KICKED, revoked_event
+from lairchat.domain.types import Member, Membership, Room, User, moderates
 from lairchat.storage.interfaces import IStore
 
 T = TypeVar("T")
@@ -52,6 +55,8 @@ class RoomPage:
 
 
 class RoomService:
+    log = Logger()
+
     def __init__(self, store: IStore, hub: Hub, clock):
         self.store = store
         self.hub = hub
@@ -112,6 +117,35 @@ class RoomService:
         (member_role_changed) name its members: the member's name is taught too."""
         self.hub.add_member(room_id, user.id)
         self.hub.set_name(user.id, user.username)
+
+    async def tell_moderators(self, room_id: str, payloads: list[dict[str, Any]]) -> None:
+        """Publish ``payloads`` (lairchat's own events) to the room's owners and
+        moderators as they are now, those of their connections that asked. Their
+        roles are read only if one of the room's members has such a connection."""
+        asked = [
+            user_id
+            for user_id in self.hub.members(room_id)
+            if any(sub.extended for sub in self.hub.connections_of(user_id))
+        ]
+        if not payloads or not asked:
+            return
+        try:
+            members = await self.store.list_members(room_id)
+        except Exception as e:
+            # The change is made: a read failing here must not answer it as failed.
+            if not already_logged(e):
+                self.log.failure("reading the moderators of {room_id} failed", room_id=room_id)
+            return
+        wanted = set(asked)
+        audience = OptedInAudience(
+            tuple(m.user_id for m in members if m.user_id in wanted and moderates(m.role))
+        )
+        for payload in payloads:
+            self.hub.publish(Event(payload, audience))
+
+    async def _codes_gone(self, room_id: str, codes: list[str], by: str, reason: str) -> None:
+        """The invite codes of a member kicked or demoted (``reason``) went with it."""
+        await self.tell_moderators(room_id, [revoked_event(room_id, c, by, reason) for c in codes])
 
     @staticmethod
     def _settings(settings: dict | None) -> tuple[bool, int | None]:
@@ -333,10 +367,11 @@ class RoomService:
             and await self.store.count_owners(room_id) <= 1
         ):
             raise LairError("last_owner")
+        codes: list[str] = []
         if theirs.moderates and new_role == "member":
             # The invite codes they made go with the power to make them (HTTP.md,
             # "Invite codes"); before the role, so that none is used in between.
-            await self.store.delete_invite_codes_by(room_id, user_id)
+            codes = await self.store.delete_invite_codes_by(room_id, user_id)
         await self.store.set_member_role(room_id, user_id, new_role)
         if not self.hub.is_member(room_id, user_id):
             # The room was deleted while this ran (leaves and kicks wait for it): the
@@ -345,6 +380,7 @@ class RoomService:
             # someone no longer there.
             raise LairError("not_room_member")
         username = self._role_changed(room_id, user_id, theirs.role, new_role, actor.id)
+        await self._codes_gone(room_id, codes, actor.id, DEMOTED)
         return Member(user_id, username, new_role, theirs.joined_at, self.hub.is_online(user_id))
 
     def _role_changed(
@@ -404,8 +440,9 @@ class RoomService:
             # Their invite codes go first: a kicked moderator would walk back into a
             # private room with one (HTTP.md, "Invite codes"). Still a member until
             # the next write, they can use none in between (already_member).
-            await self.store.delete_invite_codes_by(room_id, user_id)
+            codes = await self.store.delete_invite_codes_by(room_id, user_id)
             await self._remove(room_id, user_id, "kicked")
+            await self._codes_gone(room_id, codes, actor.id, KICKED)
 
     @deferred
     async def list_public(

@@ -9,12 +9,19 @@ from twisted.python.failure import Failure
 
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
+from lairchat.core.events import Event, OptedInAudience
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.audit import AuditEntry
 from lairchat.domain.errors import LairError
 from lairchat.domain.types import SYSTEM_ROLES, User
 from lairchat.storage.interfaces import IStore
+
+
+def signed_in_as(sub: Any) -> User | None:
+    """The account a real-time connection signed in as, as it was then (its role
+    kept up to date by :meth:`UserService.role_now`); None for one that keeps none."""
+    return getattr(sub, "user", None)
 
 
 class UserService:
@@ -97,4 +104,25 @@ class UserService:
         user = await self.store.set_role(user_id, role, audit)
         if user is None:
             raise LairError("user_not_found")
+        self.role_now(user)
         return user
+
+    def role_now(self, user: User) -> bool:
+        """``user`` as stored now: their connections that signed in with another
+        system role hold this one from now on, and their connections that asked for
+        lairchat's own events are told (``system_role_changed``, with the account as
+        ``get_current_user`` answers it). For a change made here (:meth:`set_role`),
+        and one another process made (``lairchat admin set-role``), which
+        :class:`lairchat.revocation.RoleWatcher` finds. True if any was told."""
+        stale = [
+            sub
+            for sub in self.hub.connections_of(user.id)
+            if (held := signed_in_as(sub)) is not None and held.role != user.role
+        ]
+        if not stale:
+            return False
+        for sub in stale:
+            sub.user = user
+        payload = {"type": "system_role_changed", "user": user.to_wire()}
+        self.hub.publish(Event(payload, OptedInAudience((user.id,))))
+        return True

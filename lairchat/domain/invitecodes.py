@@ -88,7 +88,9 @@ class InviteCode:
     #: The code itself: only in the answer that made it (the database has its hash).
     code: str | None = None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self, secret: bool = True) -> dict[str, Any]:
+        """The code as listed, and its text too where the object has it, unless
+        ``secret`` is False (the events that tell others of it: never the text)."""
         out: dict[str, Any] = {
             "id": self.id,
             "room_id": self.room_id,
@@ -100,6 +102,22 @@ class InviteCode:
             "created_at": ts(self.created_at),
             "expires_at": ts(self.expires_at),
         }
-        if self.code is not None:
+        if secret and self.code is not None:
             out["code"] = self.code
         return out
+
+
+#: ``invite_code_revoked``'s ``reason``: revoked by one of the room's owners or
+#: moderators, or deleted with its maker's kick or demotion to member.
+REVOKED, KICKED, DEMOTED = "revoked", "kicked", "demoted"
+
+
+def revoked_event(room_id: str, code_id: str, by: str, reason: str) -> dict[str, Any]:
+    """``invite_code_revoked`` (docs/protocols/TCP.md, "lairchat's own events")."""
+    return {
+        "type": "invite_code_revoked",
+        "room_id": room_id,
+        "code_id": code_id,
+        "revoked_by": by,
+        "reason": reason,
+    }

@@ -124,6 +124,12 @@ class Room:
         }
 
 
+def moderates(room_role: str) -> bool:
+    """Whether a room role manages the room (DOMAIN.md §8): updates it, invites over
+    HTTP, kicks plain members, deletes others' messages. Owners and moderators."""
+    return ROOM_ROLE_RANK[room_role] >= ROOM_ROLE_RANK["moderator"]
+
+
 @dataclass(slots=True)
 class Membership:
     room_id: str
@@ -133,9 +139,8 @@ class Membership:
 
     @property
     def moderates(self) -> bool:
-        """Whether the role manages the room (DOMAIN.md §8): updates it, invites over
-        HTTP, kicks plain members, deletes others' messages. Owners and moderators."""
-        return ROOM_ROLE_RANK[self.role] >= ROOM_ROLE_RANK["moderator"]
+        """Whether the role manages the room (:func:`moderates`)."""
+        return moderates(self.role)
 
     def to_wire(self) -> dict[str, Any]:
         return {

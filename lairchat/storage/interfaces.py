@@ -44,6 +44,10 @@ class IUserStore(Interface):
         """``[(rowid, user_id, username)]`` of the users inserted after ``rowid`` (0:
         all), oldest first: the users another process made since the directory looked."""
 
+    def system_roles(user_ids):
+        """``{user_id: role}`` of those of ``user_ids`` that exist, as stored now
+        (read by lairchat.revocation.RoleWatcher: a role another process set)."""
+
 
 class ISessionStore(Interface):
     def create_session(session, password_hash=None):
@@ -285,7 +289,7 @@ class IInviteCodeStore(Interface):
 
     def delete_invite_codes_by(room_id, user_id):
         """Delete (revoke) the room's codes ``user_id`` made (kicked or no longer a
-        moderator there); fires with how many."""
+        moderator there); fires with the ids deleted."""
 
     def prune_invite_codes(ended_before, batch):
         """Delete at most ``batch`` codes expired before ``ended_before``, in one

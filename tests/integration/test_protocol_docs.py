@@ -51,6 +51,7 @@ from lairchat.tls import write_dev_certificate
 from tests.integration import browser
 from tests.integration.conftest import LiveServer
 from tests.integration.test_client_ca_file import tls_server
+from tests.integration.test_live_state_consistency import lairchat_admin
 from tests.integration.test_ws_browser import Pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -613,6 +614,17 @@ def test_lairchat_events_carry_the_fields_tcp_md_lists_to_those_that_asked(
         seen["message_pinned"] = list(guest.event("message_pinned"))[1:]
         owner.ok("unpin_message", message_id=reacted["message_id"])
         seen["message_unpinned"] = list(guest.event("message_unpinned"))[1:]
+        role = f"/api/v1/rooms/{room['id']}/members/{guest.user_id}/role"
+        assert http(server, "PUT", role, owner.token, role="moderator")[0] == 200
+        made = owner.ok("create_invite_code", room_id=room["id"])["invite_code"]
+        seen["invite_code_created"] = list(guest.event("invite_code_created"))[1:]
+        plain.ok("join_by_invite_code", code=made["code"])
+        seen["invite_code_used"] = list(guest.event("invite_code_used"))[1:]
+        owner.ok("revoke_invite_code", room_id=room["id"], code_id=made["id"])
+        seen["invite_code_revoked"] = list(guest.event("invite_code_revoked"))[1:]
+        lairchat_admin(server, "set-role", guest.username, "moderator")
+        guest.sock.settimeout(20)  # the server looks every 5 s
+        seen["system_role_changed"] = list(guest.event("system_role_changed"))[1:]
         assert room["id"] != private["id"]
         for client in (owner, plain):
             assert not {m["type"] for m in client.barrier()} & LAIRCHAT_EVENT_TYPES

@@ -518,6 +518,7 @@ def test_make_service_shape_and_an_enabled_rate_limiter() -> None:
     assert kinds == [
         ("CoreService", None),
         ("SessionWatcher", None),
+        ("RoleWatcher", None),
         ("DeletionWatcher", None),
         ("ExpiredSessionsService", None),
         ("Listener", "tcp"),

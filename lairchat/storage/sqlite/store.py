@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +100,16 @@ WINDOW = (
     "(SELECT rowid FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?)"
 )
 
-#: Session ids per query in :meth:`SQLiteStore.existing_sessions`.
+#: Ids per query in :meth:`SQLiteStore.existing_sessions` and `system_roles`.
 SESSION_BATCH = 500
+
+
+def _by_ids(cur: sqlite3.Cursor, select: str, ids: list[str]) -> Iterator[tuple]:
+    """The rows of ``select`` (one table's) whose ``id`` is one of ``ids``, asked
+    :data:`SESSION_BATCH` ids at a time, well under SQLite's parameter limit."""
+    for start in range(0, len(ids), SESSION_BATCH):
+        chunk = ids[start : start + SESSION_BATCH]
+        yield from cur.execute(f"{select} WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
 def _user(row: tuple) -> User:
@@ -622,13 +630,16 @@ class SQLiteStore:
         """Read on the reader pool, in batches well under SQLite's parameter limit."""
 
         def txn(cur: sqlite3.Cursor) -> set[str]:
-            found: set[str] = set()
-            for start in range(0, len(session_ids), SESSION_BATCH):
-                chunk = session_ids[start : start + SESSION_BATCH]
-                marks = ",".join("?" * len(chunk))
-                rows = cur.execute(f"SELECT id FROM sessions WHERE id IN ({marks})", chunk)
-                found.update(row[0] for row in rows)
-            return found
+            return {row[0] for row in _by_ids(cur, "SELECT id FROM sessions", session_ids)}
+
+        return self._read(txn)
+
+    def system_roles(self, user_ids: list[str]) -> defer.Deferred:
+        """Read as :meth:`existing_sessions` is, and each role as :func:`_user` reads it."""
+
+        def txn(cur: sqlite3.Cursor) -> dict[str, str]:
+            rows = _by_ids(cur, "SELECT id, role FROM users", user_ids)
+            return {row[0]: system_role(row[1]) for row in rows}
 
         return self._read(txn)
 
@@ -1542,11 +1553,12 @@ class SQLiteStore:
         return self._write(txn)
 
     def delete_invite_codes_by(self, room_id: str, user_id: str) -> defer.Deferred:
-        def txn(cur: sqlite3.Cursor) -> int:
-            return cur.execute(
-                "DELETE FROM room_invite_codes WHERE room_id = ? AND created_by = ?",
+        def txn(cur: sqlite3.Cursor) -> list[str]:
+            rows = cur.execute(
+                "DELETE FROM room_invite_codes WHERE room_id = ? AND created_by = ? RETURNING id",
                 (room_id, user_id),
-            ).rowcount
+            )
+            return [row[0] for row in rows]
 
         return self._write(txn)
 

@@ -1,0 +1,234 @@
+"""lairchat's own events for a system role changed and for room invite codes, in
+memory over StringTransport (docs/protocols/TCP.md, "lairchat's own events"): who
+receives ``system_role_changed`` (the user's own connections that asked, whoever
+changed the role, here or in another process) and the ``invite_code_*`` events (the
+room's owners and moderators that asked, never a plain member, never the code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from lairchat.core.hub import Hub
+from lairchat.revocation import RoleWatcher
+from lairchat.testing import MemoryTCPServer, result
+
+CODE_EVENTS = ("invite_code_created", "invite_code_used", "invite_code_revoked")
+
+
+def code_events(client) -> list[dict[str, Any]]:
+    return [f for f in client.frames() if f["type"] in CODE_EVENTS]
+
+
+# -- system roles ------------------------------------------------------------------------
+
+
+def test_a_role_set_here_is_told_to_the_users_own_connections_that_asked(
+    core_tcp_world: MemoryTCPServer,
+) -> None:
+    w = core_tcp_world
+    mine, other = w.login("alice", extended=True), w.login("alice", extended=True)
+    plain = w.login("alice")  # Lair Chat's client: asks for nothing of ours
+    bob = w.login("bob", extended=True)
+    uid = w.uid("alice")
+
+    result(w.core.users.set_role(uid, "admin"))
+    for client in (mine, other):
+        (event,) = client.of_type("system_role_changed")
+        assert list(event) == ["type", "user"]
+        assert event["user"]["role"] == "admin"
+        assert event["user"] == client.ok("get_current_user")["user"]  # its own email
+    assert "system_role_changed" not in plain.types() + bob.types()
+    assert not plain.closed
+
+    result(w.core.users.set_role(uid, "admin"))  # the role it has: nothing
+    assert mine.of_type("system_role_changed") == []
+    result(w.core.users.set_role(uid, "user"))
+    assert [e["user"]["role"] for e in other.of_type("system_role_changed")] == ["user"]
+
+
+def test_a_role_set_by_another_process_is_found_and_told_once(
+    core_tcp_world: MemoryTCPServer,
+) -> None:
+    """``lairchat admin set-role`` writes the database only: RoleWatcher's pass finds
+    the stored role differing from the one the connections signed in with."""
+    w = core_tcp_world
+    alice, bob = w.login("alice", extended=True), w.login("bob", extended=True)
+    watcher = RoleWatcher(w.core.users, w.clock)
+    assert result(watcher.check()) == []
+
+    result(w.core.store.set_role(w.uid("alice"), "admin"))  # as the other process does
+    assert alice.of_type("system_role_changed") == []
+    assert result(watcher.check()) == [w.uid("alice")]
+    (event,) = alice.of_type("system_role_changed")
+    assert event["user"]["role"] == "admin"
+    assert bob.of_type("system_role_changed") == []
+    # Told once: the connections hold the new role now.
+    assert result(watcher.check()) == []
+    assert alice.of_type("system_role_changed") == []
+    # A connection that signed in after the change already has it: nothing to tell.
+    later = w.login("alice", extended=True)
+    assert result(watcher.check()) == []
+    assert later.of_type("system_role_changed") == []
+    # And the other way, every connection of the user told.
+    result(w.core.store.set_role(w.uid("alice"), "user"))
+    assert result(watcher.check()) == [w.uid("alice")]
+    for client in (alice, later):
+        assert [e["user"]["role"] for e in client.of_type("system_role_changed")] == ["user"]
+
+
+def test_the_watcher_runs_every_five_seconds_and_survives_a_failed_read(
+    core_tcp_world: MemoryTCPServer,
+) -> None:
+    w = core_tcp_world
+    alice = w.login("alice", extended=True)
+    watcher = RoleWatcher(w.core.users, w.clock)
+    watcher.startService()
+    try:
+        store = w.core.store
+        real = store.system_roles
+        store.system_roles = lambda ids: defer.fail(OSError("disk"))
+        result(store.set_role(w.uid("alice"), "moderator"))
+        w.clock.advance(5)
+        assert alice.of_type("system_role_changed") == []
+        store.system_roles = real
+        w.clock.advance(4.9)
+        assert alice.of_type("system_role_changed") == []
+        w.clock.advance(0.1)
+        assert [e["user"]["role"] for e in alice.of_type("system_role_changed")] == ["moderator"]
+    finally:
+        watcher.stopService()
+
+
+def test_no_connection_no_read() -> None:
+    class Users:
+        hub = Hub()
+        store = None  # read, it would fail
+
+    assert result(RoleWatcher(Users(), None).check()) == []
+
+
+# -- invite codes ------------------------------------------------------------------------
+
+
+def den(w: MemoryTCPServer) -> tuple[str, dict[str, Any]]:
+    """alice owns the private room "den", moe moderates it, bob is a plain member, all
+    three asking for lairchat's events; carol (asking too) is in no room; alice also
+    has a connection that does not ask. Returns the room id and the connections."""
+    alice = w.login("alice", extended=True)
+    c = {"alice": alice, "moe": w.login("moe", extended=True), "bob": w.login("bob", extended=True)}
+    c["carol"] = w.login("carol", extended=True)
+    c["plain"] = w.login("alice")
+    room = alice.ok("create_room", name="den", settings={"public": False})["room"]["id"]
+    for name in ("moe", "bob"):
+        alice.ok("invite_to_room", room_id=room, user_id=w.uid(name))
+        c[name].ok("join_room", room_id=room)
+    result(w.core.rooms.change_role(w.accounts["alice"].user, room, w.uid("moe"), "moderator"))
+    for client in c.values():
+        client.frames()
+    return room, c
+
+
+def test_a_code_made_used_and_revoked_is_told_to_the_rooms_owners_and_moderators(
+    core_tcp_world: MemoryTCPServer,
+) -> None:
+    w = core_tcp_world
+    room, c = den(w)
+    made = c["moe"].ok("create_invite_code", room_id=room, max_uses=2)["invite_code"]
+    assert "code" in made
+    listed = made.copy()
+    del listed["code"]
+    for name in ("alice", "moe"):
+        (event,) = code_events(c[name])
+        assert event == {"type": "invite_code_created", "room_id": room, "invite_code": listed}
+    for name in ("bob", "carol", "plain"):
+        assert code_events(c[name]) == []
+
+    c["carol"].ok("join_by_invite_code", code=made["code"])
+    (used,) = code_events(c["alice"])
+    assert code_events(c["moe"]) == [used]
+    assert used == {
+        "type": "invite_code_used",
+        "room_id": room,
+        "invite_code": {**listed, "uses": 1},
+    }
+    # What the listing shows, in its order: never the code.
+    (now,) = c["alice"].ok("list_invite_codes", room_id=room)["invite_codes"]
+    assert list(used["invite_code"].items()) == list(now.items())
+    for name in ("bob", "carol", "plain"):
+        assert code_events(c[name]) == []  # carol is a plain member now
+
+    c["alice"].ok("revoke_invite_code", room_id=room, code_id=made["id"])
+    for name in ("alice", "moe"):
+        assert code_events(c[name]) == [
+            {
+                "type": "invite_code_revoked",
+                "room_id": room,
+                "code_id": made["id"],
+                "revoked_by": w.uid("alice"),
+                "reason": "revoked",
+            }
+        ]
+    for name in ("bob", "carol", "plain"):
+        assert code_events(c[name]) == []
+        assert not c[name].closed
+
+
+def test_a_code_used_up_is_told_with_its_uses_at_max_uses(core_tcp_world) -> None:
+    w = core_tcp_world
+    room, c = den(w)
+    made = c["alice"].ok("create_invite_code", room_id=room, max_uses=1)["invite_code"]
+    c["alice"].frames(), c["moe"].frames()
+    c["carol"].ok("join_by_invite_code", code=made["code"])
+    (used,) = code_events(c["moe"])
+    assert (used["type"], used["invite_code"]["uses"], used["invite_code"]["max_uses"]) == (
+        "invite_code_used",
+        1,
+        1,
+    )
+    assert c["moe"].ok("list_invite_codes", room_id=room)["invite_codes"] == []
+
+
+def test_a_kicked_or_demoted_moderators_codes_are_told_revoked(core_tcp_world) -> None:
+    w = core_tcp_world
+    room, c = den(w)
+    alice = w.accounts["alice"].user
+    w.login("eddy", extended=True)
+    ed = w.accounts["eddy"].user
+    eds = w.login("eddy", extended=True)
+    c["alice"].ok("invite_to_room", room_id=room, user_id=ed.id)
+    eds.ok("join_room", room_id=room)
+    result(w.core.rooms.change_role(alice, room, ed.id, "moderator"))
+    first = c["moe"].ok("create_invite_code", room_id=room)["invite_code"]["id"]
+    second = eds.ok("create_invite_code", room_id=room)["invite_code"]["id"]
+    for client in (*c.values(), eds):
+        client.frames()
+
+    result(w.core.rooms.change_role(alice, room, w.uid("moe"), "member"))
+    told = {
+        "type": "invite_code_revoked",
+        "room_id": room,
+        "code_id": first,
+        "revoked_by": alice.id,
+        "reason": "demoted",
+    }
+    assert code_events(c["alice"]) == [told] and code_events(eds) == [told]
+    assert code_events(c["moe"]) == []  # a member now: not told
+
+    result(w.core.rooms.kick(alice, room, ed.id))
+    assert code_events(c["alice"]) == [{**told, "code_id": second, "reason": "kicked"}]
+    assert code_events(eds) == []  # no longer in the room
+    for name in ("bob", "carol", "plain", "moe"):
+        assert code_events(c[name]) == []
+
+
+def test_nobody_asking_reads_no_roles(core_tcp_world, monkeypatch) -> None:
+    """A room none of whose members' connections asked is told nothing, and its
+    members are not read for it."""
+    w = core_tcp_world
+    alice = w.login("alice")
+    room = alice.ok("create_room", name="den")["room"]["id"]
+    monkeypatch.setattr(w.core.store, "list_members", None)  # read, it would fail
+    alice.ok("create_invite_code", room_id=room)
+    assert code_events(alice) == []
