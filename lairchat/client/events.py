@@ -246,6 +246,27 @@ def on_room_created(state: ClientState, event: dict[str, Any]) -> None:
         state.add_room(room, member_count=1, is_member=mine, role="owner" if mine else None)
 
 
+def on_invite_code(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own ``invite_code_*`` events (invitecodes.code_event)."""
+    # Here, not at the top: lairchat.client.invitecodes imports this module.
+    from lairchat.client.invitecodes import code_event
+
+    code_event(state, event)
+
+
+def on_system_role_changed(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own event: the operator gave us another system role
+    (``lairchat admin set-role``). The client offers the admin commands to everyone
+    (the server decides), so it only says what they now do."""
+    role = str((event.get("user") or {}).get("role", ""))
+    if role == "admin":
+        state.system("You are now an admin of this server: /admin and /ban work for you")
+        state.notify("You are now an admin of this server", "success")
+    else:
+        state.system(f"Your role on this server is now {role}: the admin commands are refused")
+        state.notify(f"Your role on this server is now {role}", "warning")
+
+
 def on_server_notice(state: ClientState, event: dict[str, Any]) -> None:
     severity = str(event.get("severity", "info"))
     text = str(event.get("message", ""))
@@ -281,6 +302,10 @@ HANDLERS: dict[str, Callable[[ClientState, dict[str, Any]], Any]] = {
     "reaction_added": on_reaction_added,
     "reaction_removed": on_reaction_removed,
     "room_created": on_room_created,
+    "system_role_changed": on_system_role_changed,
+    "invite_code_created": on_invite_code,
+    "invite_code_used": on_invite_code,
+    "invite_code_revoked": on_invite_code,
     "server_notice": on_server_notice,
     "session_expiring": on_session_expiring,
     "error": on_error,

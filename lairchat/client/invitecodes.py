@@ -24,7 +24,7 @@ from lairchat.domain.hidden import one_line
 if TYPE_CHECKING:
     from lairchat.client.state import ClientState
 
-__all__ = ["InviteCodeMixin", "code_line"]
+__all__ = ["InviteCodeMixin", "code_event", "code_line"]
 
 NO_CODES = "use invite codes"
 
@@ -43,6 +43,33 @@ def code_line(code: dict[str, Any]) -> str:
     return one_line(
         f"{code.get('prefix', '?')}… (id {code.get('id', '?')}) by {who}, {_limits(code)}"
     )
+
+
+def code_event(state: ClientState, event: dict[str, Any]) -> None:
+    """lairchat's own ``invite_code_created``, ``invite_code_used`` and
+    ``invite_code_revoked`` (sent to the room's owners and moderators): a line in the
+    room's conversation, so what another moderator (or a join) did to the room's
+    codes is seen as it happens, not at the next ``/invite-codes``. Never the code:
+    the server sends only what a listing shows."""
+    room_id = str(event.get("room_id", ""))
+    kind = event.get("type")
+    if kind == "invite_code_revoked":
+        by = state.username_of(str(event.get("revoked_by", "")))
+        why = {"kicked": f"removed from the room by {by}", "demoted": f"made a member by {by}"}
+        gone = why.get(str(event.get("reason")))
+        text = f"Invite code {event.get('code_id', '?')} revoked " + (
+            f"(its maker was {gone})" if gone else f"by {by}"
+        )
+    else:
+        code = obj(event.get("invite_code"))
+        most, uses = code.get("max_uses"), code.get("uses")
+        if kind == "invite_code_created":
+            text = "New invite code: " + code_line(code)
+        elif isinstance(most, int) and isinstance(uses, int) and uses >= most:
+            text = f"Invite code {code.get('prefix', '?')}… used up ({uses} of {most})"
+        else:
+            text = "Invite code used: " + code_line(code)
+    state.system(one_line(text), ("room", room_id))
 
 
 class InviteCodeMixin:

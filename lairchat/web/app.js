@@ -21,7 +21,7 @@ const NOTIFY_EVERY_MS = 5_000;
 const NOTIFIED_CHARS = 200;
 const PING_EVERY_MS = 30_000;
 /** The hello feature asking for lairchat's own events (`room_created`, `invitation_revoked`,
- * `messages_read`). */
+ * `messages_read`, ...: handleEvent has them all). */
 const LAIRCHAT_EVENTS = "lairchat-events";
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -3826,6 +3826,25 @@ async function loadInviteCodes() {
   renderInviteCodes();
 }
 
+/** lairchat's own `invite_code_created`, `invite_code_used` and `invite_code_revoked`
+ * (sent to the room's owners and moderators): the open section's list follows what
+ * another moderator (or a join) did, a code made put first (or in place of one held
+ * with its id), a used one replaced or, used up, taken out, a revoked one taken out.
+ * A list not yet answered is left to its answer. */
+function inviteCodeEvent(event) {
+  const view = inviteCodes;
+  if (!view.list || view.roomId !== event.room_id) return;
+  const code = event.invite_code;
+  const id = code?.id ?? event.code_id;
+  const others = view.list.filter((held) => held.id !== id);
+  const usedUp = Number.isInteger(code?.max_uses) && code.uses >= code.max_uses;
+  if (event.type === "invite_code_created") view.list = [code, ...others];
+  else if (event.type === "invite_code_used" && !usedUp) {
+    view.list = view.list.map((held) => (held.id === id ? code : held));
+  } else view.list = others;
+  renderInviteCodes();
+}
+
 /** *Make a code*: `POST /rooms/{id}/invite-codes` with the limits typed. The answer
  * holds the code, the only time it is anywhere: shown with *Copy* and the warning that
  * it is shown only now (the focus on that warning), then the list asked again. A
@@ -4014,11 +4033,12 @@ const isAdmin = () => state.me?.role === "admin";
 let roleAsked = 0;
 
 /** Our account as stored now (`get_current_user`), for a role the operator changed since
- * the sign-in (`lairchat admin set-role`), which the server tells no client of: asked
- * when the page is looked at again (the window focused, the tab shown) and when an
- * admin request is refused `permission_denied` (rest); every sign-in and reconnection
- * gives it too. An answer overtaken by a later ask, or coming after a sign-out, is
- * dropped; no answer (not connected) changes nothing. */
+ * the sign-in (`lairchat admin set-role`): a lairchat server tells us within seconds
+ * (`system_role_changed`, roleFollowed), one that does not (an older lairchat, Lair
+ * Chat) is asked when the page is looked at again (the window focused, the tab shown)
+ * and when an admin request is refused `permission_denied` (rest); every sign-in and
+ * reconnection gives it too. An answer overtaken by a later ask, or coming after a
+ * sign-out, is dropped; no answer (not connected) changes nothing. */
 async function followRole() {
   const token = state.token;
   const asked = (roleAsked += 1);
@@ -4619,6 +4639,14 @@ function handleEvent(event) {
     case "message_pinned":
     case "message_unpinned":
       pinEvent(event);
+      break;
+    case "system_role_changed":
+      roleFollowed(event.user);
+      break;
+    case "invite_code_created":
+    case "invite_code_used":
+    case "invite_code_revoked":
+      inviteCodeEvent(event);
       break;
     default:
       break; // newer servers may add events

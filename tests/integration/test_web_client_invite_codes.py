@@ -242,6 +242,36 @@ def test_too_many_wrong_codes_are_refused_with_the_wait(tmp_path: Path, driver: 
         server.stop()
 
 
+def test_the_list_follows_the_rooms_other_moderators_live(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """*Invite codes* open in a moderator's page: a code the owner makes over TCP is
+    listed, a join with it counts, the owner's revocation takes it out, each without
+    the page asking (lairchat's own events); the code itself never reaches the page."""
+    with TCPClient.connect(server.tcp_port) as bob, TCPClient.connect(server.tcp_port) as alice:
+        owner, me = registered(bob, "owner"), registered(alice, "mod")
+        room = private_room(bob, alice)
+        set_role(server, owner["token"], room["id"], me["user"]["id"], "moderator")
+        signed_in(server, driver, me["token"])
+        open_room(driver, room["name"])
+        wait_for(driver, lambda d: shown(d, "room-settings"))
+        open_settings(driver)
+        wait_for(driver, lambda d: codes_listed(d) == ["No live codes."])
+
+        made = bob.ok("create_invite_code", room_id=room["id"], max_uses=2)["invite_code"]
+        wait_for(driver, lambda d: len(codes_listed(d)) == 1)
+        line = codes_listed(driver)[0]
+        assert line.startswith(f"{made['prefix']}…, 0 of 2 uses, expires ")
+        assert line.endswith(f", made by {owner['user']['username']} Revoke")
+        assert made["code"] not in driver.page_source
+        assert join_status(server, made["code"], account(server, "carol")["token"]) == 200
+        wait_for(driver, lambda d: codes_listed(d)[0].startswith(f"{made['prefix']}…, 1 of 2 "))
+        bob.ok("revoke_invite_code", room_id=room["id"], code_id=made["id"])
+        wait_for(driver, lambda d: codes_listed(d) == ["No live codes."])
+        assert shown(driver, "invite-codes") and is_open(driver, "room-dialog")
+        assert errors_logged(driver, network=False) == []
+
+
 def test_a_server_without_invite_codes_says_so(server: ServerProcess, driver: webdriver.Chrome):
     """The original Lair Chat answers the routes with a bare 404."""
     with TCPClient.connect(server.tcp_port) as alice:

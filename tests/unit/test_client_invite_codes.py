@@ -11,7 +11,7 @@ from lairchat.client import commands as c
 from lairchat.client.net.errors import ServerError
 from lairchat.client.ui.overlays import HelpOverlay
 from tests.unit.test_client_app import ROOM, World
-from tests.unit.test_client_roomadmin import DENIED, NO_ROUTE, in_room, lines, typed
+from tests.unit.test_client_roomadmin import DENIED, NO_ROUTE, event, in_room, lines, typed
 
 
 @pytest.fixture
@@ -126,3 +126,53 @@ def test_help_offers_them(world: World) -> None:
     shown = [w.text for w in world.app.ui.overlay.walker]
     for command in ("/invite-code", "/invite-codes", "/revoke-code ID", "/join-code CODE"):
         assert any(command in line for line in shown), command
+
+
+# -- lairchat's own events ----------------------------------------------------------------
+
+LISTED = {
+    "id": "c0de0000-0000-4000-8000-000000000001",
+    "room_id": ROOM,
+    "prefix": "Qx3v",
+    "max_uses": 2,
+    "uses": 0,
+    "created_by": "u-bob",
+    "created_by_name": "bob",
+    "created_at": "2026-12-07T08:00:00Z",
+    "expires_at": "2026-12-14T08:00:00Z",
+}
+
+
+def test_the_rooms_code_events_are_lines_in_the_room(world: World) -> None:
+    """Another moderator's code made, a join using it (then using it up), a code
+    revoked or gone with its maker's kick: each a line in the room, at once."""
+    in_room(world)
+    owner = world.state.me.id
+    event(world, {"type": "invite_code_created", "room_id": ROOM, "invite_code": LISTED})
+    event(
+        world, {"type": "invite_code_used", "room_id": ROOM, "invite_code": {**LISTED, "uses": 1}}
+    )
+    event(
+        world, {"type": "invite_code_used", "room_id": ROOM, "invite_code": {**LISTED, "uses": 2}}
+    )
+    revoked = {"type": "invite_code_revoked", "room_id": ROOM, "code_id": "c1", "revoked_by": owner}
+    event(world, {**revoked, "reason": "revoked"})
+    event(world, {**revoked, "reason": "kicked"})
+    said = lines(world)[-5:]
+    assert said[0].startswith(f"New invite code: Qx3v… (id {LISTED['id']}) by bob, used 0 of 2")
+    assert said[1].startswith("Invite code used: Qx3v… (id") and "used 1 of 2" in said[1]
+    assert said[2] == "Invite code Qx3v… used up (2 of 2)"
+    me = world.state.me.username
+    assert said[3] == f"Invite code c1 revoked by {me}"
+    assert said[4] == f"Invite code c1 revoked (its maker was removed from the room by {me})"
+
+
+def test_a_system_role_changed_is_said(world: World) -> None:
+    in_room(world)
+    user = {"id": world.state.me.id, "username": world.state.me.username}
+    event(world, {"type": "system_role_changed", "user": {**user, "role": "admin"}})
+    event(world, {"type": "system_role_changed", "user": {**user, "role": "user"}})
+    assert lines(world)[-2:] == [
+        "You are now an admin of this server: /admin and /ban work for you",
+        "Your role on this server is now user: the admin commands are refused",
+    ]

@@ -154,3 +154,61 @@ def test_read_on_another_device_lowers_the_counts_here() -> None:
     assert (partly["unread"], partly["mentions"]) == ({"room:r": 2}, {"room:r": 1})
     assert dm["unread"] == {}
     assert (higher["unread"], higher["mentions"]) == ({"room:r": 1}, {})
+
+
+# -- invite codes and the system role ----------------------------------------------------
+
+CODES_PAGE = """
+let inviteCodes, rendered, followed;
+const renderInviteCodes = () => rendered.push(inviteCodes.list?.map((c) => `${c.id}:${c.uses}`));
+const roleFollowed = (user) => followed.push(user.role);
+"""
+
+CODES_MAIN = """(cases) => cases.map((c) => {
+  inviteCodes = { roomId: c.open ?? "r1", list: c.list ?? null };
+  [rendered, followed] = [[], []];
+  for (const event of c.events) handleEvent(event);
+  const list = inviteCodes.list?.map((code) => `${code.id}:${code.uses}`) ?? null;
+  return { list, rendered, followed };
+})"""
+
+
+def code(id_: str, uses: int = 0, max_uses: int | None = None) -> dict[str, Any]:
+    return {"id": id_, "room_id": "r1", "prefix": id_, "uses": uses, "max_uses": max_uses}
+
+
+def codes(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return appjs.run(["inviteCodeEvent", "handleEvent"], CODES_MAIN, cases, prelude=CODES_PAGE)
+
+
+def test_the_open_invite_code_list_follows_the_rooms_events() -> None:
+    made = {"type": "invite_code_created", "room_id": "r1", "invite_code": code("c3")}
+    used = {"type": "invite_code_used", "room_id": "r1", "invite_code": code("c1", 1, 5)}
+    used_up = {"type": "invite_code_used", "room_id": "r1", "invite_code": code("c2", 2, 2)}
+    revoked = {"type": "invite_code_revoked", "room_id": "r1", "code_id": "c3", "reason": "kicked"}
+    listed = [code("c1", 0, 5), code("c2", 1, 2)]
+    out = codes(
+        [
+            {"list": listed, "events": [made]},
+            {"list": listed, "events": [made, made]},  # ours, in the answer and the event
+            {"list": listed, "events": [used, used_up]},
+            {"list": listed, "events": [made, revoked]},
+            {"list": None, "events": [made, used, revoked]},  # not yet answered
+            {"list": listed, "open": "r2", "events": [made, used, revoked]},  # another room
+        ]
+    )
+    assert [o["list"] for o in out] == [
+        ["c3:0", "c1:0", "c2:1"],
+        ["c3:0", "c1:0", "c2:1"],
+        ["c1:1"],
+        ["c1:0", "c2:1"],
+        None,
+        ["c1:0", "c2:1"],
+    ]
+    assert out[4]["rendered"] == [] and out[5]["rendered"] == []
+
+
+def test_a_role_changed_is_followed_at_once() -> None:
+    event = {"type": "system_role_changed", "user": {"id": "u1", "role": "admin"}}
+    (out,) = codes([{"events": [event]}])
+    assert out["followed"] == ["admin"]
