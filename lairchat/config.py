@@ -61,6 +61,9 @@ class Config:
     # Seconds a database statement waits for a lock another process holds (SQLite's
     # busy timeout); the message writer is given up on after twice this.
     database_busy_timeout: float = 30.0
+    # Seconds a login or registration may expect to wait for a password-hashing
+    # thread; past that it is refused with 429 rate_limited (lairchat.core.passwords).
+    password_wait: float = 5.0
     # Messages older than this many days are deleted (lairchat.core.retention);
     # None: kept forever.
     message_retention_days: int | None = None
@@ -176,6 +179,8 @@ def _seconds(low: float, high: float = math.inf) -> Callable[[str], float]:
 
 
 _busy_timeout = _seconds(0.001, MAX_BUSY_TIMEOUT)
+#: A password check expected to wait longer than an hour is one no client waits for.
+_password_wait = _seconds(0.01, 3600)
 #: The shortest LAIR_TLS_RELOAD_INTERVAL: each check stats two files, and a renewal
 #: a second late is still prompt; a tiny interval would keep a core busy.
 MIN_TLS_RELOAD_INTERVAL = 1.0
@@ -438,6 +443,10 @@ _SETTINGS: tuple[_Setting, ...] = (
              "Seconds a database write waits for a lock held by another process (e.g."
              " `lairchat admin`) before it fails; a message writer that does not answer"
              " for twice this is restarted. [default: 30]"),
+    _Setting("password_wait", "password-wait", "LAIR_PASSWORD_WAIT", _password_wait,
+             "Seconds a login or registration may expect to wait for a password-hashing"
+             " thread; past that it is refused (429 rate_limited, Retry-After) instead of"
+             " queued. [default: 5]"),
     _Setting("message_retention_days", "message-retention-days",
              "LAIR_MESSAGE_RETENTION_DAYS", _message_retention,
              "Delete room and direct messages older than this many days (checked hourly);"

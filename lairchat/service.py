@@ -22,7 +22,7 @@ from lairchat.bootstrap import BootstrapError, ensure_admin
 from lairchat.config import Config
 from lairchat.core.deferreds import result
 from lairchat.core.deletion import DeletionWatcher
-from lairchat.core.passwords import at_lowest_priority
+from lairchat.core.passwords import HASH_THREADS, Passwords, at_lowest_priority
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.retention import ExpiredSessionsService, RetentionService
 from lairchat.core.services import Core
@@ -45,10 +45,6 @@ from lairchat.transports.tcp import LairTCPFactory
 __all__ = ["StartupError", "build_core", "makeService", "open_database"]
 
 log = Logger()
-
-#: Password hashing is CPU-bound: a small dedicated pool keeps a login storm from
-#: starving the database threads or the reactor.
-HASH_THREADS = 2
 
 
 def open_database(
@@ -169,7 +165,18 @@ def _build_core(
 
     limiter = RateLimiter(reactor, enabled=config.rate_limits)
     hub = TimedHub(metrics.fanout_duration) if metrics is not None else None
-    core = Core.build(store, reactor, config.jwt_secret, run_blocking, hub=hub, limiter=limiter)
+    # Password hashing is CPU-bound: a small pool of its own keeps a login storm from
+    # starving the database threads or the reactor, and its queue is bounded.
+    passwords = Passwords(run_blocking, HASH_THREADS, config.password_wait)
+    core = Core.build(
+        store,
+        reactor,
+        config.jwt_secret,
+        run_blocking,
+        hub=hub,
+        limiter=limiter,
+        passwords=passwords,
+    )
     # The hub's indexes are loaded synchronously before the reactor runs.
     core.hub.load(memberships, names)
     pools = (writer,) if reader is writer else (writer, reader)

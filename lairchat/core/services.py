@@ -56,13 +56,16 @@ class Core:
         run_blocking: Callable[..., defer.Deferred],
         hub: Hub | None = None,
         limiter: RateLimiter | None = None,
+        passwords: Passwords | None = None,
     ) -> Core:
         """``limiter`` defaults to a disabled one: production passes an enabled limiter
-        (see :func:`lairchat.service.build_core`), tests opt in."""
+        (see :func:`lairchat.service.build_core`), tests opt in. ``passwords`` defaults
+        to one hashing through ``run_blocking`` with the default bound on its queue."""
         hub = hub or Hub()
         rooms = RoomService(store, hub, clock)
         users = UserService(store, hub, clock)
-        auth = AuthService(store, hub, clock, Passwords(run_blocking), Tokens(jwt_secret, clock))
+        passwords = passwords or Passwords(run_blocking)
+        auth = AuthService(store, hub, clock, passwords, Tokens(jwt_secret, clock))
         two_factor = TwoFactor(auth)
         auth.second_factor = two_factor.at_login
         deletion = AccountDeletion(store, hub, clock, auth, rooms)

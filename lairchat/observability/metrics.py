@@ -188,6 +188,12 @@ class _CoreCounters(Collector):
             "it sent to was behind (back-pressure).",
             value=self.core.hub.senders_paused,
         )
+        yield CounterMetricFamily(
+            "lair_chat_password_checks_refused",
+            "Logins and registrations refused (429) because the password-hashing threads "
+            "were too far behind (LAIR_PASSWORD_WAIT).",
+            value=self.core.auth.passwords.refused,
+        )
 
 
 class _RefusalCounters(Collector):

@@ -102,6 +102,7 @@ FULL_ENVIRONMENT = {
     "LAIR_WS_ALLOWED_ORIGINS": "https://a.example, https://b.example:8443,",
     "LAIR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8, ::1",
     "LAIR_MESSAGE_RETENTION_DAYS": " 30 ",
+    "LAIR_PASSWORD_WAIT": "2.5",
 }
 
 
@@ -132,6 +133,7 @@ def test_every_setting_from_the_environment():
         ws_allowed_origins=("https://a.example", "https://b.example:8443"),
         trusted_proxies=("127.0.0.1", "10.0.0.0/8", "::1"),
         message_retention_days=30,
+        password_wait=2.5,
     )
 
 
@@ -158,6 +160,7 @@ def test_command_line_beats_environment():
         "--ws-allowed-origins=https://c.example",
         "--trusted-proxies=192.168.0.0/16",
         "--message-retention-days=off",
+        "--password-wait=0.5",
     ]
     config = load(*argv, **FULL_ENVIRONMENT)
     assert config == Config(
@@ -184,6 +187,7 @@ def test_command_line_beats_environment():
         encryption_required=True,
         ws_allowed_origins=("https://c.example",),
         trusted_proxies=("192.168.0.0/16",),
+        password_wait=0.5,
     )
 
 
@@ -295,6 +299,8 @@ ERROR_CASES = [
     (["--database-busy-timeout=3601"], {}, "--database-busy-timeout: must be a number of"),
     ([], {"LAIR_DATABASE_BUSY_TIMEOUT": "nan"}, "LAIR_DATABASE_BUSY_TIMEOUT: must be a number"),
     ([], {"LAIR_DATABASE_BUSY_TIMEOUT": "30s"}, "LAIR_DATABASE_BUSY_TIMEOUT: must be a number"),
+    ([], {"LAIR_PASSWORD_WAIT": "0"}, "LAIR_PASSWORD_WAIT: must be a number of seconds from 0.01"),
+    (["--password-wait=forever"], {}, "--password-wait: must be a number of seconds"),
     ([], {"LAIR_LOG_LEVEL": "verbose"}, "LAIR_LOG_LEVEL: must be one of debug, info"),
     ([], {"LAIR_LOG_FORMAT": "xml"}, "LAIR_LOG_FORMAT: must be one of text, json"),
     ([], {"LAIR_RATE_LIMITS": "sometimes"}, "LAIR_RATE_LIMITS: must be on or off"),

@@ -123,6 +123,7 @@ def test_the_metrics_table_is_what_metrics_serves() -> None:
     core = SimpleNamespace(
         messages=SimpleNamespace(accepted=0),
         hub=SimpleNamespace(deliveries=0, senders_paused=0),
+        auth=SimpleNamespace(passwords=SimpleNamespace(refused=0)),
     )
     metrics.watch(core, {}, {}, {"tcp": Refusals("tcp", Clock())})
     served = {

@@ -93,6 +93,9 @@ def test_refresh_reads_the_core_at_scrape_time() -> None:
     assert value(metrics, "lair_chat_senders_paused_total") == 0
     core.hub.senders_paused = 3
     assert value(metrics, "lair_chat_senders_paused_total") == 3
+    assert value(metrics, "lair_chat_password_checks_refused_total") == 0
+    core.auth.passwords.refused = 2
+    assert value(metrics, "lair_chat_password_checks_refused_total") == 2
     fanouts = value(metrics, "lair_chat_event_fanout_duration_seconds_count")
     assert fanouts is not None and fanouts >= 2  # user_online, message_received, ...
     assert value(metrics, "process_open_fds") is not None

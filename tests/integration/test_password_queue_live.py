@@ -1,0 +1,80 @@
+"""A login storm on a real server, over real sockets: password checks expected to
+wait longer than LAIR_PASSWORD_WAIT for a hashing thread are refused at once (429
+``rate_limited`` with ``Retry-After``, REST; the same error over TCP) instead of
+queued; every request is answered, and logins go through again once it is over
+(lairchat.core.passwords, docs/operations.md "Password checks")."""
+
+from __future__ import annotations
+
+import http.client
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pytest
+
+from lairchat.testing_clients import rest
+from tests.integration.conftest import PASSWORD, LiveServer, unique
+
+STORM = 80
+
+
+@pytest.fixture(scope="module")
+def server(start_live_server) -> LiveServer:
+    """A wait of 10 ms: a check that finds both hashing threads busy is refused (a hash
+    takes tens of milliseconds). Rate limits off: the storm comes from one address."""
+    return start_live_server(LAIR_RATE_LIMITS="off", LAIR_PASSWORD_WAIT="0.01")
+
+
+def login(server: LiveServer, name: str) -> tuple[int, str | None, dict]:
+    """One REST login: status, Retry-After header, body."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+    try:
+        body = orjson.dumps({"identifier": name, "password": PASSWORD})
+        connection.request("POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.getheader("Retry-After"), orjson.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_login_storm_is_answered_at_once_past_the_wait(server):
+    name = unique("storm")
+    body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    assert rest(server, "POST", "/api/v1/auth/register", body)[0] == 201
+    before = server.log_size()
+    with ThreadPoolExecutor(40) as pool:
+        outcomes = list(pool.map(lambda _: login(server, name), range(STORM)))
+    statuses = Counter(status for status, _, _ in outcomes)
+    assert set(statuses) == {200, 429}, statuses
+    assert statuses[200] >= 2
+    for status, retry_after, reply in outcomes:
+        if status == 200:
+            assert reply["user"]["username"] == name
+            continue
+        error = reply["error"]
+        assert error["code"] == "rate_limited"
+        assert error["details"]["retry_after"] >= 1
+        assert retry_after == str(error["details"]["retry_after"])
+    assert "password checks refused" in server.log_since(before)
+    # Over: the next login is checked (and was never counted as a wrong password).
+    status, _, reply = login(server, name)
+    assert status == 200, reply
+
+
+def test_a_tcp_login_in_a_storm_is_refused_the_same_way(server):
+    name = unique("stormtcp")
+    body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    assert rest(server, "POST", "/api/v1/auth/register", body)[0] == 201
+    with server.connect() as client, ThreadPoolExecutor(40) as pool:
+        client.hello()
+        storm = [pool.submit(login, server, name) for _ in range(STORM)]
+        codes = []
+        for _ in range(20):
+            reply = client.request("login", identifier=name, password=PASSWORD)
+            codes.append("ok" if reply["success"] else reply["error"]["code"])
+            if "rate_limited" in codes:
+                break
+        for future in storm:
+            future.result()
+    assert "rate_limited" in codes, codes

@@ -1,0 +1,152 @@
+"""Password checks refused, not queued without end, while the hashing threads are
+behind (lairchat.core.passwords.Passwords)."""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import defer
+
+import lairchat.core.passwords as passwords
+from lairchat.core.auth import LOCKOUT_THRESHOLD
+from lairchat.domain.errors import LairError
+from lairchat.testing import make_core, result
+from lairchat.transports.http.testing import CHEAP_HASHER
+
+PASSWORD = "password1"
+
+
+class Pool:
+    """Hashing threads whose work runs when the test says (:func:`run_one`), each
+    hash taking ``took`` seconds by the checker's clock (``now``)."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple] = []
+        self.t = 0.0
+        self.took = 0.5
+
+    def run(self, fn, *args) -> defer.Deferred:
+        d = defer.Deferred()
+        self.queued.append((fn, args, d))
+        return d
+
+    def now(self) -> float:
+        return self.t
+
+
+@pytest.fixture(autouse=True)
+def cheap(monkeypatch):
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+
+
+def checker(pool: Pool, threads: int = 2, max_wait: float = 1.0) -> passwords.Passwords:
+    return passwords.Passwords(pool.run, threads=threads, max_wait=max_wait, now=pool.now)
+
+
+def run_one(pool: Pool) -> None:
+    """Run the oldest queued hash in its "thread": ``Passwords._timed`` around the
+    hash, the clock moving ``pool.took`` while it runs."""
+    timed, (fn, *args), d = pool.queued.pop(0)
+
+    def taking_time(*a):
+        pool.t += pool.took
+        return fn(*a)
+
+    try:
+        value = timed(taking_time, *args)
+    except Exception:
+        d.errback()
+    else:
+        d.callback(value)
+
+
+def test_checks_are_queued_while_the_wait_stays_under_the_bound():
+    pool = Pool()
+    check = checker(pool)
+    check.seconds = 0.5
+    hashed = CHEAP_HASHER.hash(PASSWORD)
+    # 2 threads, 0.5 s a hash, 1 s at most: the 6th would wait 3 hashes a thread.
+    accepted = [check.verify(hashed, PASSWORD) for _ in range(6)]
+    assert check.pending == 6
+    refused = check.verify(hashed, PASSWORD)
+    error = result(refused.addErrback(lambda f: f.value))
+    assert isinstance(error, LairError)
+    assert (error.code, error.status) == ("rate_limited", 429)
+    assert error.details == {"retry_after": 1, "limit": 2}
+    assert check.pending == 6 and check.refused == 1
+    assert len(pool.queued) == 6  # nothing handed to the threads
+    while pool.queued:
+        run_one(pool)
+    assert [result(d) for d in accepted] == [True] * 6
+    assert check.pending == 0
+
+
+def test_a_free_thread_takes_a_check_however_slow_hashing_has_been():
+    pool = Pool()
+    check = checker(pool, threads=2, max_wait=1.0)
+    check.seconds = 60.0
+    first, second = check.hash(PASSWORD), check.hash(PASSWORD)
+    assert check.pending == 2 and len(pool.queued) == 2
+    third = check.hash(PASSWORD)
+    assert isinstance(result(third.addErrback(lambda f: f.value)), LairError)
+    run_one(pool)
+    run_one(pool)
+    assert result(first).startswith("$argon2id$") and result(second).startswith("$argon2id$")
+
+
+def test_the_estimate_follows_how_long_hashes_take():
+    pool = Pool()
+    check = checker(pool, threads=1, max_wait=1.0)
+    assert check.seconds == passwords.FIRST_GUESS
+    pool.took = 2.0
+    for _ in range(30):
+        d = check.hash(PASSWORD)
+        run_one(pool)
+        result(d)
+    assert check.seconds == pytest.approx(2.0, rel=0.01)
+    assert check.expected_wait() == 0  # the thread is free
+    held = check.hash(PASSWORD)
+    assert check.expected_wait() == pytest.approx(2.0, rel=0.01)
+    error = result(check.hash(PASSWORD).addErrback(lambda f: f.value))
+    assert error.details["retry_after"] == 1
+    run_one(pool)
+    result(held)
+    check.hash(PASSWORD)
+    assert check.pending == 1 and len(pool.queued) == 1  # taken again: the thread is free
+
+
+def test_a_hash_that_raises_gives_its_place_back():
+    pool = Pool()
+    check = checker(pool)
+    broken = check.verify("$argon2id$v=19$broken", PASSWORD)  # no PHC hash argon2 reads
+    assert check.pending == 1
+    run_one(pool)
+    assert result(broken) is False
+    assert check.pending == 0
+
+    def boom(*args):
+        raise RuntimeError("thread died")
+
+    failing = check._submit(boom)
+    run_one(pool)
+    with pytest.raises(RuntimeError):
+        result(failing)
+    assert check.pending == 0
+
+
+def test_a_login_refused_for_the_queue_is_not_a_failed_login():
+    """The lockout counts wrong passwords: a check never made counts nothing, and the
+    client is told to retry (429 rate_limited), not that the password was wrong."""
+    core = make_core()
+    result(core.auth.register("alice", "a@example.com", PASSWORD))
+    pool = Pool()
+    core.auth.passwords = checker(pool, threads=1, max_wait=0.1)
+    core.auth.passwords.seconds = 1.0
+    held = core.auth.login("alice", PASSWORD)  # takes the thread
+    for _ in range(LOCKOUT_THRESHOLD + 2):
+        error = result(core.auth.login("alice", "wrong").addErrback(lambda f: f.value))
+        assert error.code == "rate_limited"
+    run_one(pool)
+    assert result(held).user.username == "alice"
+    run_until_done = core.auth.login("alice", PASSWORD)
+    run_one(pool)
+    assert result(run_until_done).user.username == "alice"  # not locked
