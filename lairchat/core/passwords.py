@@ -29,10 +29,10 @@ HASHER = PasswordHasher(
 HASH_THREADS = 2
 #: Seconds a password check may expect to wait for a hashing thread: past that, new
 #: ones are refused (``rate_limited``) instead of queued. On a server whose core is
-#: busy with chat traffic, hashing gets only the CPU left over (at_lowest_priority),
-#: and a login storm queued without end: in the benchmark's, 20 logins a second
-#: offered beside 1,000 messages a second, 4.5 a second were hashed and a login
-#: waited 12 s at the median and 18 s at p99, long after most clients gave up.
+#: busy with chat traffic, hashing gets only the CPU left over (at_lowest_priority):
+#: in the benchmark's login storm, 4.5 logins a second were hashed beside 1,000
+#: messages a second on one core. Logins arriving faster than that queued without
+#: bound, each waiting longer than the one before, long after its client gave up.
 MAX_WAIT = 5.0
 #: A hash's time before any was timed (argon2id with HASHER's cost, one free core).
 FIRST_GUESS = 0.05
