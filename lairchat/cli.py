@@ -292,13 +292,19 @@ def cmd_reset_password(core: Core, args: argparse.Namespace) -> str:
 def cmd_reset_2fa(core: Core, args: argparse.Namespace) -> str:
     """For a user who lost the device and the recovery codes: two-factor sign-in
     turned off (its secret and codes deleted) and every session of the user ended;
-    they sign in with the password alone, and may turn it on again."""
+    they sign in with the password alone, and may turn it on again. A setup begun
+    and never turned on is cleared, and said to be."""
     user = find_user(core, args.username)
     entry = audit.record(None, "user.reset_2fa", user, core.clock.seconds())
-    sessions = result(core.two_factor.reset(user, entry))
-    if sessions is None:
+    outcome = result(core.two_factor.reset(user, entry))
+    if outcome is None:
         return f"two-factor sign-in was not on for {user.username}: nothing changed"
-    return f"two-factor sign-in of {user.username} turned off; {revoked(sessions)}"
+    if not outcome[0]:
+        return (
+            f"two-factor sign-in was set up for {user.username} but never turned on:"
+            " the setup is cleared (it was not in force; no session ended)"
+        )
+    return f"two-factor sign-in of {user.username} turned off; {revoked(outcome[1])}"
 
 
 def cmd_delete_user(core: Core, args: argparse.Namespace) -> str:

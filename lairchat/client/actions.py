@@ -133,6 +133,10 @@ class ActionsMixin:
             me = await self.api.me()
         except ServerError:
             return
+        two_factor = me.get("two_factor")
+        self.state.two_factor_on = (
+            isinstance(two_factor, dict) and two_factor.get("enabled") is True
+        )
         counts = me.get("unread_counts")
         if isinstance(counts, dict):
             self.state.set_unread(counts.get("by_room") or {}, counts.get("by_dm") or {})

@@ -55,6 +55,11 @@ log = logging.getLogger(__name__)
 PASSWORD_REFUSED = frozenset({"invalid_credentials", "account_locked", "password_too_weak"})
 #: What the login screen says when the server asks for the second factor.
 CODE_ASKED = "Two-factor sign-in: type the code from your authenticator app (or a recovery code)"
+#: What the deletion's and the export's forms say when the server asks for it.
+CODE_NEEDED = (
+    "two-factor sign-in is on: type your password again, and a code from your"
+    " authenticator app (or a recovery code)"
+)
 
 
 def default_opener(reactor: Any, config: ClientConfig) -> Opener:
@@ -303,7 +308,9 @@ class App(ActionsMixin, RoomAdminMixin, InviteCodeMixin, TwoFactorMixin):
                 self.spawn(self._change_password(action))
             case c.ShowDeleteAccountForm():
                 if state.me is not None:
-                    self.ui.open_overlay(DeleteAccountOverlay(self, state.me.username))
+                    self.ui.open_overlay(
+                        DeleteAccountOverlay(self, state.me.username, code=state.two_factor_on)
+                    )
             case c.DeleteAccount():
                 self.spawn(self._delete_account(action))
             case c.ShowExportForm(path=path, overwrite=overwrite):
@@ -453,15 +460,18 @@ class App(ActionsMixin, RoomAdminMixin, InviteCodeMixin, TwoFactorMixin):
         the token forgotten (unless someone signed in again meanwhile). A server
         without the route says so."""
         token = self.api.token
-        request = self.api.delete_account(action.password)
+        request = self.api.delete_account(action.password, action.code)
         done = await self._form_request(
             DeleteAccountOverlay,
             request,
             "Account not deleted",
             lambda err: (
-                "This server cannot delete accounts"
-                if unsupported(err.status, err.code)
-                else err.describe()
+                self._code_asked(err)
+                or (
+                    "This server cannot delete accounts"
+                    if unsupported(err.status, err.code)
+                    else err.describe()
+                )
             ),
         )
         if done and self.api.token in (token, None):
@@ -475,7 +485,7 @@ class App(ActionsMixin, RoomAdminMixin, InviteCodeMixin, TwoFactorMixin):
         except ServerError as err:
             self.state.notify(f"Export not started: {err.describe()}", "error")
             return
-        self.ui.open_overlay(ExportOverlay(self, path, overwrite))
+        self.ui.open_overlay(ExportOverlay(self, path, overwrite, self.state.two_factor_on))
 
     async def _export(self, action: c.ExportData) -> None:
         """``POST /users/me/export``, saved to the file as it arrives (ExportFile),
@@ -484,12 +494,15 @@ class App(ActionsMixin, RoomAdminMixin, InviteCodeMixin, TwoFactorMixin):
         target = ExportFile(action.path, action.overwrite)
         done = await self._form_request(
             ExportOverlay,
-            self._save_export(action.password, target),
+            self._save_export(action.password, target, action.code),
             "Export failed",
             lambda err: (
-                "This server cannot export your data"
-                if unsupported(err.status, err.code)
-                else err.describe()
+                self._code_asked(err)
+                or (
+                    "This server cannot export your data"
+                    if unsupported(err.status, err.code)
+                    else err.describe()
+                )
             ),
         )
         if done:
@@ -499,14 +512,26 @@ class App(ActionsMixin, RoomAdminMixin, InviteCodeMixin, TwoFactorMixin):
                 "success",
             )
 
-    async def _save_export(self, password: str, target: ExportFile) -> None:
+    async def _save_export(self, password: str, target: ExportFile, code: str | None) -> None:
         try:
             target.check()
-            await self.api.export_data(password, target.write)
+            await self.api.export_data(password, target.write, code)
             target.finish()
         except BaseException:
             target.abort()
             raise
+
+    def _code_asked(self, err: ServerError) -> str | None:
+        """For a refusal of the account's deletion or export: ``totp_required`` (two-
+        factor sign-in is on, maybe turned on elsewhere since this client looked) puts
+        a Code field in the open form, and says so; None for any other refusal."""
+        if err.code != "totp_required":
+            return None
+        self.state.two_factor_on = True
+        form = self.ui.overlay
+        if isinstance(form, FormOverlay):
+            form.ask_code()
+        return CODE_NEEDED
 
     async def _form_request(
         self,

@@ -305,6 +305,8 @@ class ExportData(Action):
     path: str
     overwrite: bool
     password: str = field(repr=False)
+    #: With two-factor sign-in on: a code, or a recovery code.
+    code: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -353,6 +355,21 @@ class DisableTwoFactor(TwoFactorAction):
 
 
 @dataclass(frozen=True)
+class ShowNewRecoveryCodes(TwoFactorAction):
+    """``/2fa codes``: the form that asks the password and a code for new recovery
+    codes."""
+
+
+@dataclass(frozen=True)
+class NewRecoveryCodes(TwoFactorAction):
+    """Ten new recovery codes in place of the unused ones (``POST
+    /users/me/2fa/recovery-codes``); neither is in the ``repr``."""
+
+    password: str = field(repr=False)
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ShowDeleteAccountForm(Action):
     """Open the form that deletes the account (``/delete-account``)."""
 
@@ -363,6 +380,8 @@ class DeleteAccount(Action):
     username typed again before. The password is not in the ``repr``."""
 
     password: str = field(repr=False)
+    #: With two-factor sign-in on: a code, or a recovery code.
+    code: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -574,6 +593,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("/2fa setup", "", "start two-factor sign-in: a secret for your authenticator app"),
     ("/2fa enable", "CODE", "turn two-factor sign-in on with the app's code; shows recovery codes"),
     ("/2fa disable", "", "turn two-factor sign-in off (asks the password and a code)"),
+    ("/2fa codes", "", "new recovery codes in place of the old (asks the password and a code)"),
     ("/topic", "[TEXT|-]", "show the room's topic, set it to TEXT, or clear it (-)"),
     ("/rename", "NAME", "rename the room shown (owners, moderators)"),
     ("/private", "on|off", "make the room invitation only, or public (owners, moderators)"),
@@ -818,8 +838,9 @@ def _audit(arg: str) -> Action | CommandError:
 
 
 def _two_factor(arg: str) -> Action | CommandError:
-    """``/2fa setup``, ``/2fa enable CODE``, ``/2fa disable``. The passwords are typed
-    in a form, masked, never on the line; a code is used once, so it may be."""
+    """``/2fa setup``, ``/2fa enable CODE``, ``/2fa disable``, ``/2fa codes``. The
+    passwords are typed in a form, masked, never on the line; a code is used once, so
+    it may be."""
     word, _, rest = arg.partition(" ")
     match word.lower():
         case "setup":
@@ -828,7 +849,9 @@ def _two_factor(arg: str) -> Action | CommandError:
             return _needs(rest.strip(), "/2fa enable CODE") or EnableTwoFactor(rest.strip())
         case "disable":
             return ShowTwoFactorDisable()
-    return CommandError("Usage: /2fa setup | /2fa enable CODE | /2fa disable")
+        case "codes" | "recovery-codes":
+            return ShowNewRecoveryCodes()
+    return CommandError("Usage: /2fa setup | /2fa enable CODE | /2fa disable | /2fa codes")
 
 
 def _admin(arg: str) -> Action | CommandError:
@@ -936,7 +959,11 @@ PALETTE: list[tuple[str, str, Action]] = [
     ("Sessions", "where you are signed in; end a session", ShowSessions()),
     ("Delete account", "gone for good, with your messages", ShowDeleteAccountForm()),
     ("Export my data", "/export PATH: a copy of your data to a file", EnterInsert("/export ")),
-    ("Two-factor sign-in", "/2fa setup, /2fa enable CODE, /2fa disable", EnterInsert("/2fa ")),
+    (
+        "Two-factor sign-in",
+        "/2fa setup, /2fa enable CODE, /2fa disable, /2fa codes",
+        EnterInsert("/2fa "),
+    ),
     ("Search messages", "/search TEXT here, /search * TEXT everywhere", EnterInsert("/search ")),
     ("Room invitations", "the room's pending invitations, to revoke", ShowRoomInvitations()),
     ("Pinned messages", "the room's pins; /pin [N], /unpin [N]", ShowPins()),

@@ -108,6 +108,10 @@ class ClientState(ConversationsMixin):
         #: server left older ones out.
         self.sessions: list[SessionInfo] | None = None
         self.sessions_more = False
+        #: Whether the account has two-factor sign-in on (``/users/me``'s
+        #: ``two_factor``, and the client's own ``/2fa``): the account's deletion and
+        #: export then ask for a code too.
+        self.two_factor_on = False
         #: A room's pending invitations, for its owners and moderators (``I`` in the
         #: members box), by room id: absent until listed; whether older were left out.
         self.room_invitations: dict[str, tuple[list[Invitation], bool]] = {}

@@ -181,6 +181,8 @@ class FakeApi:
         #: lairchat's ``unread_counts`` in ``/users/me`` (``by_room``, ``by_dm``, and
         #: ``mentions`` with its own ``by_room`` and ``by_dm``).
         self.unread_counts: dict[str, Any] | None = None
+        #: lairchat's ``two_factor`` in ``/users/me`` (None: not in the answer).
+        self.two_factor: dict[str, Any] | None = None
         #: ``POST /users/me/export``'s body, in the pieces it arrives in: a whole
         #: export of two messages unless a test cuts it.
         self.export_pieces: list[bytes] = [
@@ -245,12 +247,16 @@ class FakeApi:
     async def disable_two_factor(self, password: str, code: str) -> None:
         await self._answer("disable_two_factor", password, code)
 
-    async def delete_account(self, password: str) -> None:
-        await self._answer("delete_account", password)
+    async def new_recovery_codes(self, password: str, code: str) -> list[str]:
+        await self._answer("new_recovery_codes", password, code)
+        return [f"new-{i:04d}-abcd" for i in range(10)]
+
+    async def delete_account(self, password: str, code: str | None = None) -> None:
+        await self._answer("delete_account", password, *([code] if code else []))
         self.token = None  # the server ended every session of the account
 
-    async def export_data(self, password: str, write: Any) -> None:
-        await self._answer("export_data", password)
+    async def export_data(self, password: str, write: Any, code: str | None = None) -> None:
+        await self._answer("export_data", password, *([code] if code else []))
         for piece in self.export_pieces:
             write(piece)
 
@@ -264,9 +270,12 @@ class FakeApi:
 
     async def me(self) -> dict[str, Any]:
         await self._answer("me")
-        if self.unread_counts is None:
-            return {"user": self.me_user}
-        return {"user": self.me_user, "unread_counts": self.unread_counts}
+        me: dict[str, Any] = {"user": self.me_user}
+        if self.unread_counts is not None:
+            me["unread_counts"] = self.unread_counts
+        if self.two_factor is not None:
+            me["two_factor"] = self.two_factor
+        return me
 
     async def users(self) -> list[dict[str, Any]]:
         await self._answer("users")

@@ -1,5 +1,5 @@
 """What the controller does for two-factor sign-in (``/2fa setup``, ``/2fa enable
-CODE``, ``/2fa disable``), over the REST API (docs/CLIENT.md, "Two-factor sign-in";
+CODE``, ``/2fa disable``, ``/2fa codes``), over the REST API (docs/CLIENT.md, "Two-factor sign-in";
 docs/protocols/HTTP.md, "Two-factor sign-in (TOTP)"). Asking for the code at login
 is the login screen's (``ui/login.py``) and ``App._login``'s.
 
@@ -17,6 +17,7 @@ from lairchat.client import commands as c
 from lairchat.client.net.errors import ServerError
 from lairchat.client.roomadmin import lairchat_only
 from lairchat.client.ui.twofactor import (
+    RecoveryCodesOverlay,
     TextOverlay,
     TwoFactorDisableOverlay,
     TwoFactorSetupOverlay,
@@ -49,10 +50,16 @@ def secret_lines(answer: dict[str, Any]) -> list[str]:
     ]
 
 
-def recovery_lines(codes: list[str]) -> list[str]:
-    """What ``/2fa enable`` shows, once: the recovery codes."""
+#: What ``/2fa enable`` says above the recovery codes.
+TURNED_ON = "Two-factor sign-in is on; your other sessions have ended. Keep these"
+#: ... and ``/2fa codes``.
+RENEWED = "New recovery codes: the ones you had no longer work. Keep these"
+
+
+def recovery_lines(codes: list[str], first: str = TURNED_ON) -> list[str]:
+    """What ``/2fa enable`` and ``/2fa codes`` show, once: the recovery codes."""
     return [
-        "Two-factor sign-in is on; your other sessions have ended. Keep these",
+        first,
         "recovery codes somewhere safe: each signs in once without the app.",
         "They are not shown again.",
         "",
@@ -84,6 +91,10 @@ class TwoFactorMixin:
                 self.ui.open_overlay(TwoFactorDisableOverlay(self))
             case c.DisableTwoFactor(password=password, code=code):
                 self.spawn(self._disable(password, code))
+            case c.ShowNewRecoveryCodes():
+                self.ui.open_overlay(RecoveryCodesOverlay(self))
+            case c.NewRecoveryCodes(password=password, code=code):
+                self.spawn(self._new_codes(password, code))
 
     async def _set_up(self, password: str) -> None:
         answer: dict[str, Any] = {}
@@ -109,6 +120,7 @@ class TwoFactorMixin:
                 raise
             self.state.notify(f"Two-factor sign-in not turned on: {UNSUPPORTED(err)}", "error")
             return
+        self.state.two_factor_on = True
         self.ui.open_overlay(TextOverlay("Two-factor sign-in is on", recovery_lines(codes)))
 
     async def _disable(self, password: str, code: str) -> None:
@@ -116,6 +128,18 @@ class TwoFactorMixin:
         if await self._form_request(
             TwoFactorDisableOverlay, request, "Two-factor sign-in not turned off", UNSUPPORTED
         ):
+            self.state.two_factor_on = False
             self.state.notify(
                 "Two-factor sign-in is off; your other sessions have ended", "success"
             )
+
+    async def _new_codes(self, password: str, code: str) -> None:
+        codes: list[str] = []
+
+        async def request() -> None:
+            codes.extend(await self.api.new_recovery_codes(password, code))
+
+        if await self._form_request(
+            RecoveryCodesOverlay, request(), "No new recovery codes", UNSUPPORTED
+        ):
+            self.ui.open_overlay(TextOverlay("New recovery codes", recovery_lines(codes, RENEWED)))

@@ -29,7 +29,11 @@ def record(
     actor: User | None, action: str, subject: User | Room, at: float, **details: Any
 ) -> AuditEntry:
     """The entry of ``actor`` (None: the operator) doing ``action`` to ``subject`` at
-    ``at``, the names as they are now."""
+    ``at``, the names as they are now. ``action`` must be one of
+    :data:`~lairchat.domain.audit.ACTIONS`, the list clients label (the browser's
+    test holds its labels to it)."""
+    if action not in ACTIONS:
+        raise ValueError(f"audit action {action!r} is not in lairchat.domain.audit.ACTIONS")
     kind, name = ("room", subject.name) if isinstance(subject, Room) else ("user", subject.username)
     return AuditEntry(
         new_id(),

@@ -417,6 +417,24 @@ class AuthService:
             user.username, source, lambda: self.store.get_user(user.id), password, second
         )
 
+    @deferred
+    async def confirm_signed_in(
+        self, user: User, password: str | None, code: str | None, source: str = ""
+    ) -> None:
+        """:meth:`confirm`, and for an account with a second factor
+        (:attr:`second_factor`) ``code`` too, refused as a login refuses it: 401
+        ``totp_required`` without one (nothing counted), ``invalid_totp`` for a wrong
+        or used one (counted as a login's). Asked before an account's own deletion and
+        its export: a stolen token and a phished password are not enough."""
+        second = self.second_factor
+        if second is None:
+            return await self.confirm(user, password, source)
+
+        async def check(found: User) -> bool:
+            return await second(found, code, source) is not False
+
+        await self.confirm(user, password, source, check)
+
     async def _attempt(
         self,
         identifier: str,

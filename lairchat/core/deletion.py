@@ -76,15 +76,19 @@ class AccountDeletion:
         self._running: dict[str, list[defer.Deferred]] = {}
 
     @deferred
-    async def delete_own(self, user: User, password: str | None, source: str = "") -> None:
-        """The user's own deletion, once their password is given (:meth:`confirm`).
-        The last admin is refused. Fires once steps 1 and 2 are done; the rest goes
-        on (:meth:`finished`)."""
-        await self.confirm(user, password, source)
+    async def delete_own(
+        self, user: User, password: str | None, source: str = "", code: str | None = None
+    ) -> None:
+        """The user's own deletion, once their password is given, and with two-factor
+        sign-in on a code too (:meth:`AuthService.confirm_signed_in`). The last admin
+        is refused. Fires once steps 1 and 2 are done; the rest goes on
+        (:meth:`finished`)."""
+        await self.auth.confirm_signed_in(user, password, code, source)
         await self.delete(user.id, keep_an_admin=True)
 
     def confirm(self, user: User, password: str | None, source: str = "") -> defer.Deferred:
-        """``user``'s password, asked before a deletion: :meth:`AuthService.confirm`."""
+        """An admin's password, asked before they delete another account:
+        :meth:`AuthService.confirm`."""
         return self.auth.confirm(user, password, source)
 
     @deferred

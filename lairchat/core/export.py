@@ -81,13 +81,19 @@ class DataExport:
 
     @deferred
     async def begin(
-        self, user: User, session_id: str, password: str | None, source: str = ""
+        self,
+        user: User,
+        session_id: str,
+        password: str | None,
+        source: str = "",
+        code: str | None = None,
     ) -> Export:
-        """The user's export, once their password is checked as an account deletion
-        checks it (a stolen token alone exports nothing): 401 ``invalid_credentials``,
-        403 ``account_locked``; 429 ``rate_limited`` while another of theirs is being
-        sent, or :attr:`most` of anyone's (before the password is looked at: a
-        refusal costs no hashing). The caller must :meth:`Export.close` it when done,
+        """The user's export, once their password, and with two-factor sign-in on a
+        ``code``, are checked as an account deletion checks them (a stolen token alone
+        exports nothing): 401 ``invalid_credentials``, ``totp_required``,
+        ``invalid_totp``, 403 ``account_locked``; 429 ``rate_limited`` while another
+        of theirs is being sent, or :attr:`most` of anyone's (before the password is
+        looked at: a refusal costs no hashing). The caller must :meth:`Export.close` it when done,
         sent or not."""
         if user.id in self._running:
             raise busy()
@@ -95,7 +101,7 @@ class DataExport:
             raise full(self.most)
         self._running.add(user.id)
         try:
-            await self.deletion.confirm(user, password, source)
+            await self.deletion.auth.confirm_signed_in(user, password, code, source)
             # Where the messages read stops, taken now: the file is the data as it
             # was at exported_at, not as it is when a slow client reaches them.
             end = await self.store.message_seq_end()

@@ -11,6 +11,7 @@ copy of the database alone gives out no codes.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -173,16 +174,9 @@ class TwoFactor:
     async def disable(
         self, user: User, password: str | None, code: str | None, source: str, session_id: str
     ) -> dict[str, Any]:
-        """Turn it off, once the password and a code (or a recovery code) are given,
-        each a login's attempt for the lockout; end the user's other sessions."""
-
-        async def second(stored: User) -> bool:
-            state = await self.store.totp_of(stored.id)
-            if state is None or not state[1]:
-                raise LairError("totp_not_enabled")
-            return bool(code) and await self._accept(stored.id, state[0], code, source)
-
-        await self.auth.confirm(user, password, source, second)
+        """Turn it off, once the password and a code (or a recovery code) are given
+        (:meth:`_confirm`); end the user's other sessions."""
+        await self._confirm(user, password, code, source)
         ended = await self.store.disable_totp(user.id, session_id)
         if ended is None:  # turned off meanwhile
             raise LairError("totp_not_enabled")
@@ -193,15 +187,49 @@ class TwoFactor:
         )
         return {"enabled": False}
 
+    async def _confirm(self, user: User, password: str | None, code: str | None, source: str):
+        """The password and then a code (or a recovery code), each a login's attempt
+        for the lockout: ``totp_not_enabled`` (once the password is right) if it is
+        not on."""
+
+        async def second(stored: User) -> bool:
+            state = await self.store.totp_of(stored.id)
+            if state is None or not state[1]:
+                raise LairError("totp_not_enabled")
+            return bool(code) and await self._accept(stored.id, state[0], code, source)
+
+        await self.auth.confirm(user, password, source, second)
+
     @deferred
-    async def reset(self, user: User, audit: AuditEntry | None = None) -> list[str] | None:
+    async def new_recovery_codes(
+        self, user: User, password: str | None, code: str | None, source: str = ""
+    ) -> dict[str, Any]:
+        """Ten new recovery codes, answered once, in place of the unused ones (gone in
+        the same write), once the password and a code are given as for
+        :meth:`disable`. Sessions are not touched: nothing that signs in changed but
+        the codes, and the old ones sign nothing in any more."""
+        await self._confirm(user, password, code, source)
+        codes = totp.new_recovery_codes()
+        hashes = [totp.recovery_hash(user.id, c) for c in codes]
+        if not await self.store.replace_recovery_codes(user.id, hashes):
+            raise LairError("totp_not_enabled")  # turned off meanwhile
+        return {"recovery_codes": codes}
+
+    @deferred
+    async def reset(
+        self, user: User, audit: AuditEntry | None = None
+    ) -> tuple[bool, list[str]] | None:
         """The operator's: turn it off for a user who lost the device, and end all
-        their sessions; the ids ended, or None if it was not on (nothing recorded)."""
-        ended = await self.store.disable_totp(user.id, None, audit)
-        if ended is not None:
+        their sessions, or clear a setup never turned on (no session ended; recorded
+        with ``"pending_setup": true`` in its details). ``(True, ids ended)``,
+        ``(False, [])`` for a setup cleared, None if there was neither (nothing
+        recorded)."""
+        pending = None if audit is None else replace(audit, details={"pending_setup": True})
+        outcome = await self.store.reset_totp(user.id, audit, pending)
+        if outcome is not None and outcome[0]:
             self.auth.end_sessions(
-                ended,
+                outcome[1],
                 "two-factor sign-in reset",
                 "Session ended: two-factor sign-in was turned off",
             )
-        return ended
+        return outcome

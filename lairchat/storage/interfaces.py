@@ -406,10 +406,19 @@ class ITwoFactorStore(Interface):
         recovery codes, and delete every session of the user but ``keep``: the ids
         deleted."""
 
-    def disable_totp(user_id, keep=None, audit=None):
+    def disable_totp(user_id, keep=None):
         """Delete the secret and the recovery codes, and, if it was on, every session
-        of the user but ``keep`` and write ``audit``: the session ids deleted, or None
-        if it was not on."""
+        of the user but ``keep``: the session ids deleted, or None if it was not on."""
+
+    def reset_totp(user_id, audit=None, pending=None):
+        """The operator's reset: delete the secret and the recovery codes, on or only
+        set up. ``(True, ids)`` if it was on (every session of the user deleted, their
+        ids; ``audit`` written), ``(False, [])`` if it was set up and never turned on
+        (``pending`` written), None if there was nothing."""
+
+    def replace_recovery_codes(user_id, code_hashes):
+        """Put ``code_hashes`` in place of every recovery code of the user, in one
+        write, if it is on: whether it did."""
 
     def use_totp_step(user_id, step):
         """Record ``step`` as the last one used, if it is on and ``step`` comes after

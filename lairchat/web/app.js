@@ -485,6 +485,7 @@ const state = {
   pins: new Map(), // room id -> { list: its pins, newest first (null until fetched), pending }
   pinsOpen: false, // the open room's pinned messages shown
   pinsMissing: false, // the server has no pinned messages (its route is missing)
+  twoFactorOn: false, // the account has two-factor sign-in on (GET /users/me): a code is asked
   readTimer: null,
   lookups: new Map(), // user id -> Promise
 };
@@ -2626,6 +2627,7 @@ async function loadUnread() {
   try {
     const me = await rest("GET", "/users/me", undefined, token);
     if (state.token !== token) return;
+    state.twoFactorOn = me.two_factor?.enabled === true;
     const counts = me.unread_counts ?? {};
     state.unread = new Map();
     for (const [id, n] of Object.entries(counts.by_room ?? {})) state.unread.set(`room:${id}`, n);
@@ -2791,7 +2793,9 @@ function forget() {
     pins: new Map(),
     pinsOpen: false,
     pinsMissing: false,
+    twoFactorOn: false,
   });
+  unsavedCodes = null;
   closePicker();
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPEN_KEY);
@@ -2974,7 +2978,40 @@ async function changePassword(event) {
  * confirmation (typed again, checked here, not sent). */
 function openDeleteDialog() {
   replaceText($("delete-name"), state.me?.username ?? "");
+  showCodeField("delete", state.twoFactorOn);
   openFormDialog("delete", "delete-password");
+}
+
+/** What the deletion's and the export's forms say when the server asks for the second
+ * factor (`totp_required`: the password was right, and the account has it on). */
+const CODE_NEEDED =
+  "Two-factor sign-in is on: type your password again, and a code from your authenticator" +
+  " app (or a recovery code).";
+
+/** The code field of the form dialog `name` (`${name}-code-box`, `-code`): shown and
+ * required while the account has two-factor sign-in on (deleting the account and
+ * exporting its data then take a code too, as a login does), else hidden. */
+function showCodeField(name, shown) {
+  $(`${name}-code-box`).hidden = !shown;
+  $(`${name}-code`).required = shown;
+}
+
+/** The body of the deletion's or the export's request: the password, and the code
+ * (`totp`, as the login's) when its field is shown. */
+function confirmBody(name) {
+  const body = { password: $(`${name}-password`).value };
+  if (!$(`${name}-code-box`).hidden) body.totp = $(`${name}-code`).value;
+  return body;
+}
+
+/** Whether `error`, a refusal of that request, asks for the second factor
+ * (`totp_required`: the account has it on, turned on elsewhere since the page last
+ * asked): the code field is then shown, for the password and a code (CODE_NEEDED). */
+function codeAsked(name, error) {
+  if (error.code !== "totp_required") return false;
+  state.twoFactorOn = true;
+  showCodeField(name, true);
+  return true;
 }
 
 /** `DELETE /users/me` with the password, taken out of its field as the request leaves.
@@ -2988,14 +3025,21 @@ async function deleteAccount(event) {
   const name = state.me?.username;
   const prompt = `Type your username, ${name ?? ""}, to confirm.`;
   if (!typedAgain("delete", "delete-username", name, prompt)) return;
-  const body = { password: $("delete-password").value };
+  const body = confirmBody("delete");
   const token = state.token;
   const done = await sendForm(
     "delete",
     "delete-password",
     "Deleting the account…",
     (sent) => rest("DELETE", "/users/me", body, sent),
-    (error) => `Account not deleted: ${routeMissing(error) ? NO_DELETION : describe(error)}`,
+    (error) =>
+      `Account not deleted: ${
+        codeAsked("delete", error)
+          ? CODE_NEEDED
+          : routeMissing(error)
+            ? NO_DELETION
+            : describe(error)
+      }`,
   );
   // Not if someone signed in again meanwhile (signed out first by the close notice).
   if (done && (state.token === token || state.token === null)) accountDeleted();
@@ -3031,6 +3075,7 @@ let exporting = null;
 /** *Download my data*: the dialog says what the file holds and asks for the password. */
 function openExportDialog() {
   replaceText($("export-progress"), "");
+  showCodeField("export", state.twoFactorOn);
   openFormDialog("export", "export-password");
 }
 
@@ -3127,7 +3172,7 @@ async function downloadExport(body, token, signal, progress) {
  * server without the route) is shown in the dialog. */
 async function exportData(event) {
   event.preventDefault();
-  const body = { password: $("export-password").value };
+  const body = confirmBody("export");
   const token = state.token;
   replaceText($("export-progress"), "");
   exporting?.abort();
@@ -3143,7 +3188,10 @@ async function exportData(event) {
         replaceText($("export-progress"), `${sizeText(bytes)} received`),
       );
     },
-    (error) => `Data not downloaded: ${lacksRoute(error) ? NO_EXPORT : describe(error)}`,
+    (error) =>
+      `Data not downloaded: ${
+        codeAsked("export", error) ? CODE_NEEDED : lacksRoute(error) ? NO_EXPORT : describe(error)
+      }`,
   );
   if (exporting === controller) exporting = null;
   if (!done || state.token !== token) return;
@@ -3166,12 +3214,26 @@ const OTHERS_ENDED = "Your other sessions have ended; this one stays signed in."
 /** An otpauth URI, the only kind of link the dialog makes of the server's text. */
 const OTPAUTH = /^otpauth:\/\//i;
 
+/** What the dialog says above recovery codes just replaced (not just turned on). */
+const CODES_RENEWED = "New recovery codes: the ones you had no longer work.";
+/** Said when the dialog closes while recovery codes not yet confirmed stored are shown. */
+const CODES_KEPT =
+  "Your recovery codes are kept on this page until you confirm you stored them:" +
+  " open Two-factor sign-in again.";
+
 /** What *Two-factor sign-in* shows: `phase` is `loading`, `off`, `setup` (a secret
- * shown, not in force until a code turns it on), `codes` (just turned on: the recovery
- * codes, shown this once), `on`, `missing` (a server without it) or `failed` (not
- * read); `left`, the recovery codes left; `secret`, `uri` and `codes` the server's.
- * Forgotten when the dialog closes (nothing of it is kept anywhere else). */
+ * shown, not in force until a code turns it on), `codes` (just turned on, or new ones
+ * asked for (`renewed`): the recovery codes, shown this once), `on`, `missing` (a
+ * server without it) or `failed` (not read); `left`, the recovery codes left;
+ * `secret`, `uri` and `codes` the server's. Forgotten when the dialog closes, but for
+ * recovery codes not yet confirmed stored (unsavedCodes). */
 let twoFactor = { phase: "loading" };
+
+/** Recovery codes shown and not yet confirmed stored (*I have stored them*): the
+ * `codes` phase, kept when the dialog closes (Esc, *Close*) and shown again when it
+ * opens, so that closing it by mistake does not lose them for good; forgotten once
+ * confirmed, and at sign-out (forget). */
+let unsavedCodes = null;
 
 /** The account's two-factor state from `GET /users/me`'s answer: `off` or `on` (with
  * the recovery codes left), `missing` when the answer has no `two_factor` (a server
@@ -3207,13 +3269,18 @@ function twoFactorView(tf) {
         state: `Set up, not on yet. ${OTHERS_END}`,
       };
     case "codes":
-      return { ...view, codes: true, state: `Two-factor sign-in is on. ${OTHERS_ENDED}` };
+      return {
+        ...view,
+        codes: true,
+        state: tf.renewed ? CODES_RENEWED : `Two-factor sign-in is on. ${OTHERS_ENDED}`,
+      };
     case "on":
       return {
         ...form("Turn off", "twofactor-password", { password: true, code: true, recovery: true }),
+        renew: true,
         state:
-          `Two-factor sign-in is on.${left} To turn it off, type your password and a code.` +
-          ` ${OTHERS_END}`,
+          `Two-factor sign-in is on.${left} To turn it off, or for new recovery codes, type` +
+          ` your password and a code. ${OTHERS_END}`,
       };
     case "missing":
       return { ...view, state: NO_TWO_FACTOR };
@@ -3241,6 +3308,7 @@ function renderTwoFactor() {
     $(`twofactor-${part}`).required = Boolean(shown);
   }
   $("twofactor-recovery").hidden = !view.recovery;
+  $("twofactor-renew").hidden = !view.renew;
   if (!view.recovery) {
     codeKind("twofactor-code", "twofactor-code-label", "twofactor-recovery", false);
   }
@@ -3252,21 +3320,40 @@ function renderTwoFactor() {
  * asked of the server (`GET /users/me`) each time it opens. */
 function openTwoFactorDialog() {
   if (document.querySelector("dialog[open]")) return;
-  twoFactor = { phase: "loading" };
+  twoFactor = unsavedCodes ?? { phase: "loading" };
   replaceText($("twofactor-error"), "");
   replaceText($("twofactor-copied"), "");
   renderTwoFactor();
   $("twofactor-dialog").showModal();
+  if (unsavedCodes) {
+    $("twofactor-codes-intro").focus();
+    return;
+  }
   $("twofactor-close").focus();
   loadTwoFactor();
 }
 
-/** The dialog closed (*Close*, Esc, a sign-out): the secret and the recovery codes
- * leave the page, the fields are emptied, the focus goes back. */
+/** The dialog closed (*Close*, Esc, a sign-out): the secret leaves the page, and the
+ * recovery codes unless they are not confirmed stored yet (unsavedCodes: said so); the
+ * fields are emptied, the focus goes back. */
 function twoFactorDialogClosed() {
+  const kept = Boolean(unsavedCodes && state.token);
+  if (!state.token) unsavedCodes = null;
   twoFactor = { phase: "loading" };
   renderTwoFactor();
   formDialogClosed("twofactor", "two-factor");
+  if (kept) showNotice(CODES_KEPT);
+}
+
+/** *I have stored them*: the recovery codes shown leave the page, and the dialog asks
+ * the server again (the codes left). */
+function codesStored() {
+  unsavedCodes = null;
+  twoFactor = { phase: "loading" };
+  replaceText($("twofactor-copied"), "");
+  renderTwoFactor();
+  $("twofactor-close").focus();
+  loadTwoFactor();
 }
 
 /** The state asked of the server; once shown, the focus goes to its first field unless
@@ -3277,6 +3364,7 @@ async function loadTwoFactor() {
     const answer = await rest("GET", "/users/me", undefined, token);
     if (state.token !== token || !$("twofactor-dialog").open) return;
     twoFactor = twoFactorStatus(answer);
+    state.twoFactorOn = twoFactor.phase === "on";
   } catch (error) {
     if (state.token !== token || !$("twofactor-dialog").open) return;
     twoFactor = { phase: "failed" };
@@ -3303,11 +3391,14 @@ function twoFactorRefused(error, what) {
 
 /** The dialog's form, sent for its phase: `setup` with the password (then the secret is
  * shown), `enable` with a code (then the recovery codes, once), `disable` with the
- * password and a code or recovery code. The fields are emptied as the request leaves
- * (sendForm); turning it on or off ends the other sessions, which is said. */
+ * password and a code or recovery code, or, sent by *New recovery codes*,
+ * `recovery-codes` with the same (then the new codes, once). The fields are emptied as
+ * the request leaves (sendForm); turning it on or off ends the other sessions, which
+ * is said. */
 async function sendTwoFactor(event) {
   event.preventDefault();
-  const phase = twoFactor.phase;
+  const renew = event.submitter?.id === "twofactor-renew";
+  const phase = renew && twoFactor.phase === "on" ? "renew" : twoFactor.phase;
   const password = $("twofactor-password").value;
   const code = $("twofactor-code").value;
   const token = state.token;
@@ -3315,10 +3406,18 @@ async function sendTwoFactor(event) {
     off: ["setup", { password }, "twofactor-password", "Asking for a secret…", "Not set up"],
     setup: ["enable", { code }, "twofactor-code", "Turning it on…", "Not turned on"],
     on: ["disable", { password, code }, "twofactor-password", "Turning it off…", "Not turned off"],
+    renew: [
+      "recovery-codes",
+      { password, code },
+      "twofactor-password",
+      "Asking for new recovery codes…",
+      "No new recovery codes",
+    ],
   }[phase];
   if (!step) return;
   const [route, body, first, working, what] = step;
   let answer = null;
+  $("twofactor-renew").disabled = true;
   const done = await sendForm(
     "twofactor",
     first,
@@ -3328,6 +3427,7 @@ async function sendTwoFactor(event) {
     },
     (error) => twoFactorRefused(error, what),
   );
+  $("twofactor-renew").disabled = false;
   // The form gone with the routes (a server without them): the focus on *Close*.
   if (!done && twoFactor.phase === "missing") $("twofactor-close").focus();
   if (!done || state.token !== token || !$("twofactor-dialog").open) return;
@@ -3335,16 +3435,23 @@ async function sendTwoFactor(event) {
   replaceText($("twofactor-error"), "");
   if (route === "setup") {
     twoFactor = { phase: "setup", secret: answer?.secret, uri: answer?.otpauth_uri };
-  } else if (route === "enable") {
+  } else if (route === "enable" || route === "recovery-codes") {
     const codes = Array.isArray(answer?.recovery_codes) ? answer.recovery_codes.map(String) : [];
-    twoFactor = { phase: "codes", codes };
-    showNotice(`Two-factor sign-in is on. ${OTHERS_ENDED}`);
+    twoFactor = { phase: "codes", codes, renewed: route === "recovery-codes" };
+    unsavedCodes = twoFactor;
+    state.twoFactorOn = true;
+    if (route === "enable") showNotice(`Two-factor sign-in is on. ${OTHERS_ENDED}`);
   } else {
     twoFactor = { phase: "off" };
+    state.twoFactorOn = false;
     showNotice(`Two-factor sign-in is off. ${OTHERS_ENDED}`);
   }
   renderTwoFactor();
-  const focus = { setup: "twofactor-secret-intro", enable: "twofactor-codes-intro" };
+  const focus = {
+    setup: "twofactor-secret-intro",
+    enable: "twofactor-codes-intro",
+    "recovery-codes": "twofactor-codes-intro",
+  };
   $(focus[route] ?? "twofactor-state").focus();
 }
 
@@ -3404,6 +3511,7 @@ function wireTwoFactor() {
   $("twofactor-copy-codes").addEventListener("click", () =>
     copyText(twoFactor.codes?.join("\n") ?? "", $("twofactor-code-list"), "the recovery codes"),
   );
+  $("twofactor-codes-stored").addEventListener("click", codesStored);
   $("twofactor-download-codes").addEventListener("click", () => {
     const text = recoveryText(state.me?.username ?? "", location.host, twoFactor.codes ?? []);
     saveFile(new Blob([text], { type: "text/plain" }), "lairchat-recovery-codes.txt");
@@ -4384,6 +4492,7 @@ const AUDIT_ACTIONS = {
   "user.set_role": "set the role of",
   "user.create": "created the account",
   "user.reset_password": "reset the password of",
+  "user.reset_2fa": "reset the two-factor sign-in of",
   "room.delete": "deleted the room",
 };
 
@@ -4411,8 +4520,9 @@ function auditText(entry) {
     parts.push(details.until ? ` until ${whenText(details.until)}` : " for good");
   }
   if (details.reason) parts.push(", reason “", nameOf(String(details.reason)), "”");
+  if (details.pending_setup === true) parts.push(" (a setup never turned on, cleared)");
   for (const [key, value] of Object.entries(details)) {
-    if (["role", "until", "reason"].includes(key)) continue;
+    if (["role", "until", "reason", "pending_setup"].includes(key)) continue;
     parts.push(`, ${key}: `, nameOf(typeof value === "string" ? value : JSON.stringify(value)));
   }
   return parts;

@@ -3,7 +3,8 @@
 (tests/integration/test_client_tmux.py), driven by its keys. ``/2fa setup`` shows
 the secret, ``/2fa enable CODE`` turns it on with a code made from it here (as an
 authenticator app makes it) and shows the recovery codes; a second terminal's
-login is asked for the code; ``/2fa disable`` there, with a recovery code, turns it
+login is asked for the code; ``/2fa codes`` there, with a recovery code, shows ten
+new ones (the old refused after); ``/2fa disable``, with one of the new, turns it
 off and signs the first terminal out, saying why."""
 
 from __future__ import annotations
@@ -24,6 +25,21 @@ terminals = test_client_tmux.terminals  # the shared fixture
 
 def code(key: bytes, offset: int = 0) -> str:
     return totp.hotp(key, totp.step_at(time.time()) + offset)
+
+
+#: A recovery code as the client shows it.
+RECOVERY = re.compile(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b")
+
+
+def codes_shown(terminal: Terminal, text: str) -> list[str]:
+    """The ten recovery codes in the box under ``text``, once all are drawn: a screen
+    read as the box appears may hold only its first rows (urwid draws from the top)."""
+    shown = terminal.wait_for(text)
+    deadline = time.monotonic() + 10
+    while len(RECOVERY.findall(shown)) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        shown = terminal.screen()
+    return RECOVERY.findall(shown)
 
 
 def test_set_up_enable_sign_in_with_a_code_and_disable(
@@ -51,9 +67,8 @@ def test_set_up_enable_sign_in_with_a_code_and_disable(
         key = base64.b32decode(secret + "=" * (-len(secret) % 8))
         first.keys("q")
         first.command(f"/2fa enable {code(key)}")
-        shown = first.wait_for("Two-factor sign-in is on")
-        recovery = re.findall(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b", shown)
-        assert len(recovery) == 10, shown
+        recovery = codes_shown(first, "Two-factor sign-in is on")
+        assert len(recovery) == 10, recovery
         first.keys("q")
         login = {"identifier": name, "password": PASSWORD}
         answer = rest(server, "POST", "/api/v1/auth/login", login)
@@ -70,12 +85,25 @@ def test_set_up_enable_sign_in_with_a_code_and_disable(
         second.keys("Enter")
         second.wait_for(f"Welcome, {name}!")
 
+        # New recovery codes with a recovery code: the old ones stop working.
         second.keys("i")
+        second.command("/2fa codes")
+        second.wait_for("New recovery codes")
+        second.type(PASSWORD)
+        second.keys("Enter")
+        second.type(recovery[0])
+        second.keys("Enter")
+        fresh = codes_shown(second, "the ones you had no longer work")
+        assert len(fresh) == 10 and not set(fresh) & set(recovery), fresh
+        second.keys("q")
+        old = rest(server, "POST", "/api/v1/auth/login", {**login, "totp": recovery[1]})
+        assert (old[0], old[1]["error"]["code"]) == (401, "invalid_totp")
+
         second.command("/2fa disable")
         second.wait_for("Turn off two-factor sign-in")
         second.type(PASSWORD)
         second.keys("Enter")
-        second.type(recovery[0])
+        second.type(fresh[0])
         second.keys("Enter")
         second.wait_for("Two-factor sign-in is off; your other sessions have ended")
         first.wait_for("Session ended: two-factor sign-in was turned off")

@@ -214,3 +214,51 @@ def mixed_at_once(server: LiveServer, person: Person, code: str) -> list[tuple]:
 
     with ThreadPoolExecutor(4) as pool:
         return sorted(pool.map(one, range(4)), key=str)
+
+
+def test_new_recovery_codes_replace_the_old_ones(server: LiveServer) -> None:
+    frank = Person(server)
+    frank.turn_on()
+    path = "/api/v1/users/me/2fa/recovery-codes"
+    status, reply = rest(server, "POST", path, {"password": PASSWORD}, frank.token)
+    assert (status, reply["error"]["code"]) == (401, "invalid_totp")
+    body = {"password": PASSWORD, "code": frank.recovery[9]}
+    status, reply = rest(server, "POST", path, body, frank.token)
+    assert status == 200, reply
+    new = reply["recovery_codes"]
+    assert len(new) == 10 and not set(new) & set(frank.recovery)
+    assert code_of(frank.login(totp=frank.recovery[0])) == (401, "invalid_totp")
+    assert frank.login(totp=new[0])[0] == 200
+    status, me = rest(server, "GET", "/api/v1/users/me", token=frank.token)
+    assert me["two_factor"] == {"enabled": True, "recovery_codes_left": 9}
+
+
+def test_export_and_deletion_ask_for_the_code_too(server: LiveServer) -> None:
+    grace = Person(server)
+    grace.turn_on()
+    for method, path in (("POST", "/api/v1/users/me/export"), ("DELETE", "/api/v1/users/me")):
+        status, reply = rest(server, method, path, {"password": PASSWORD}, grace.token)
+        assert (status, reply["error"]["code"]) == (401, "totp_required"), path
+        body = {"password": PASSWORD, "totp": "zzzz-zzzz-zzzz"}
+        status, reply = rest(server, method, path, body, grace.token)
+        assert (status, reply["error"]["code"]) == (401, "invalid_totp"), path
+    body = {"password": PASSWORD, "totp": grace.recovery[0]}
+    status, reply = rest(server, "POST", "/api/v1/users/me/export", body, grace.token)
+    assert status == 200 and reply["complete"] is True
+    assert reply["two_factor"] == {"enabled": True}
+    body = {"password": PASSWORD, "totp": grace.recovery[1]}
+    status, reply = rest(server, "DELETE", "/api/v1/users/me", body, grace.token)
+    assert (status, reply) == (200, {"success": True})
+    assert code_of(grace.login(totp=grace.recovery[2])) == (401, "invalid_credentials")
+
+
+def test_the_operator_clears_a_setup_never_turned_on(server: LiveServer) -> None:
+    heidi = Person(server)
+    path = "/api/v1/users/me/2fa/setup"
+    assert rest(server, "POST", path, {"password": PASSWORD}, heidi.token)[0] == 200
+    said = lairchat(server, "admin", "reset-2fa", heidi.name)
+    assert said.startswith(f"two-factor sign-in was set up for {heidi.name} but never turned on")
+    # Nothing was in force: the session stays; an enable finds nothing set up.
+    path = "/api/v1/users/me/2fa/enable"
+    status, reply = rest(server, "POST", path, {"code": "123456"}, heidi.token)
+    assert (status, reply["error"]["code"]) == (409, "totp_not_set_up")

@@ -154,7 +154,7 @@ def test_a_phone_downloads_it_too(server: ServerProcess, driver: webdriver.Chrom
         wait_for(driver, dialog_open)
         outside = """const width = document.documentElement.clientWidth;
             const parts = '#export-dialog, #export-dialog button, #export-dialog input';
-            return [...document.querySelectorAll(parts)]
+            return [...document.querySelectorAll(parts)].filter((e) => e.checkVisibility())
               .map((e) => [e.id, e.getBoundingClientRect()])
               .filter(([id, r]) => r.left < 0 || r.right > width
                                    || (id !== 'export-dialog' && (r.width < 24 || r.height < 24)))

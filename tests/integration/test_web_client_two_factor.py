@@ -48,6 +48,10 @@ REFUSED = (
 )
 ENDED = "Your other sessions have ended; this one stays signed in."
 MISSING = "This server does not offer two-factor sign-in."
+KEPT = (
+    "Your recovery codes are kept on this page until you confirm you stored them:"
+    " open Two-factor sign-in again."
+)
 
 
 def key_of(secret: str) -> bytes:
@@ -99,6 +103,12 @@ def state_is(start: str) -> Any:
 def attributes(chrome: webdriver.Chrome, element_id: str, *names: str) -> list[str | None]:
     field = chrome.find_element(By.ID, element_id)
     return [field.get_attribute(n) for n in names]
+
+
+def shown_codes(chrome: webdriver.Chrome) -> list[str]:
+    return chrome.execute_script(
+        "return [...document.querySelectorAll('#twofactor-code-list li')].map(l => l.textContent)"
+    )
 
 
 def refused_with(server: ServerProcess, token: str) -> int:
@@ -185,9 +195,7 @@ def test_set_up_turned_on_and_off_from_the_dialog(
     assert text_of(driver, "notice-text") == f"Two-factor sign-in is on. {ENDED}"
     assert focus(driver)["id"] == "twofactor-codes-intro"
     assert text_of(driver, "twofactor-codes-intro").startswith("Store these recovery codes now")
-    codes = driver.execute_script(
-        "return [...document.querySelectorAll('#twofactor-code-list li')].map(l => l.textContent)"
-    )
+    codes = shown_codes(driver)
     assert len(codes) == 10 and all(len(c.replace("-", "")) == 12 for c in codes)
     assert not driver.find_element(By.ID, "twofactor-form").is_displayed()
     # The other session ended; this page's stays.
@@ -201,10 +209,12 @@ def test_set_up_turned_on_and_off_from_the_dialog(
     assert written[0].startswith(f"lairchat recovery codes for {name} on ")
     assert written[3:13] == codes
 
-    keys(driver, Keys.ESCAPE)  # the codes leave the page with the dialog
+    # Esc does not lose them: kept (and said so) until confirmed stored.
+    keys(driver, Keys.ESCAPE)
     wait_for(driver, lambda d: focus(d)["id"] == "two-factor")
     assert not dialog_open(driver)
     wait_for(driver, lambda d: text_of(d, "twofactor-code-list") == "")
+    assert text_of(driver, "notice-text") == KEPT
 
     other = rest(
         server,
@@ -213,7 +223,11 @@ def test_set_up_turned_on_and_off_from_the_dialog(
         {"identifier": name, "password": PASSWORD, "totp": codes[0]},
     )
     keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: shown_codes(d) == codes)
+    assert focus(driver)["id"] == "twofactor-codes-intro"
+    driver.find_element(By.ID, "twofactor-codes-stored").click()  # the codes leave the page
     wait_for(driver, state_is("Two-factor sign-in is on. 9 recovery codes left."))
+    assert shown_codes(driver) == []
     assert focus(driver)["id"] == "twofactor-password"
     type_into(driver, "twofactor-password", PASSWORD)
     driver.find_element(By.ID, "twofactor-recovery").click()
@@ -367,4 +381,60 @@ def test_a_server_without_two_factor_says_so(
     wait_for(driver, lambda d: text_of(d, "twofactor-state") == MISSING)
     assert not driver.find_element(By.ID, "twofactor-form").is_displayed()
     assert focus(driver)["id"] == "twofactor-close"
+    assert errors_logged(driver, network=False) == []
+
+
+def test_new_recovery_codes_and_the_account_deleted_with_a_code(
+    server: ServerProcess, driver: webdriver.Chrome
+):
+    """*New recovery codes* in the dialog (the password and a code, the old codes
+    refused after), kept over *Close* until confirmed stored; then *Delete account*
+    asks for a code beside the password, as the server does with it on."""
+    name, token = registered(server)
+    key, old, step = turned_on(server, token)
+    signed_in(server, driver, token)
+    account_action(driver, "two-factor")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, state_is("Two-factor sign-in is on. 10 recovery codes left."))
+    assert "for new recovery codes" in text_of(driver, "twofactor-state")
+    type_into(driver, "twofactor-password", PASSWORD)
+    type_into(driver, "twofactor-code", wrong_code(key))
+    driver.find_element(By.ID, "twofactor-renew").click()
+    wait_for(
+        driver,
+        lambda d: text_of(d, "twofactor-error") == "No new recovery codes: Invalid two-factor code",
+    )
+    type_into(driver, "twofactor-password", PASSWORD)
+    type_into(driver, "twofactor-code", code(key, step + 1))
+    driver.find_element(By.ID, "twofactor-renew").click()
+    wait_for(driver, state_is("New recovery codes: the ones you had no longer work."))
+    new = shown_codes(driver)
+    assert len(new) == 10 and not set(new) & set(old)
+    assert focus(driver)["id"] == "twofactor-codes-intro"
+    driver.find_element(By.ID, "twofactor-close").click()
+    wait_for(driver, lambda d: not dialog_open(d))
+    assert text_of(driver, "notice-text") == KEPT
+    body = {"identifier": name, "password": PASSWORD, "totp": old[0]}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        rest(server, "POST", "/auth/login", body)
+    assert refused.value.code == 401
+    account_action(driver, "two-factor")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: shown_codes(d) == new)
+    driver.find_element(By.ID, "twofactor-codes-stored").click()
+    wait_for(driver, state_is("Two-factor sign-in is on. 10 recovery codes left."))
+    keys(driver, Keys.ESCAPE)
+    wait_for(driver, lambda d: not dialog_open(d))
+
+    # Deleting the account: the code field is there, required; a password alone would
+    # not do.
+    account_action(driver, "delete-account")
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: d.find_element(By.ID, "delete-code").is_displayed())
+    assert attributes(driver, "delete-code", "required") == ["true"]
+    type_into(driver, "delete-password", PASSWORD)
+    type_into(driver, "delete-username", name)
+    type_into(driver, "delete-code", new[3])
+    keys(driver, Keys.ENTER)
+    wait_for(driver, lambda d: text_of(d, "login-reason") == "Your account was deleted.")
     assert errors_logged(driver, network=False) == []

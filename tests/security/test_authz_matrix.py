@@ -195,6 +195,8 @@ ROWS: tuple[Row, ...] = (
         anywhere(signed_in(refused(409, "totp_not_set_up")))),
     Row("disable-2fa", "POST /api/v1/users/me/2fa/disable", None,
         anywhere(signed_in(refused(409, "totp_not_enabled")))),
+    Row("recovery-codes-2fa", "POST /api/v1/users/me/2fa/recovery-codes", None,
+        anywhere(signed_in(refused(409, "totp_not_enabled")))),
     Row("list-users", "GET /api/v1/users", "list_users", anywhere(EVERYONE)),
     Row("get-user", "GET /api/v1/users/{user_id}", "get_user", anywhere(EVERYONE)),
     # -- rooms ------------------------------------------------------------------------------------
@@ -417,6 +419,13 @@ def _http_actions() -> dict[str, HttpAction]:
         ),
         "disable-2fa": lambda w, a, where: call(
             w, a, "POST", "/api/v1/users/me/2fa/disable", {"password": PASSWORD, "code": "1"}
+        ),
+        "recovery-codes-2fa": lambda w, a, where: call(
+            w,
+            a,
+            "POST",
+            "/api/v1/users/me/2fa/recovery-codes",
+            {"password": PASSWORD, "code": "1"},
         ),
         "list-users": lambda w, a, where: call(w, a, "GET", "/api/v1/users"),
         "get-user": lambda w, a, where: call(w, a, "GET", f"/api/v1/users/{w.id('bystander')}"),

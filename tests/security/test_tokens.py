@@ -277,7 +277,7 @@ def test_every_authenticated_route_refuses_forgeries(world: Any, name: str) -> N
         "code_id": str(uuid.uuid4()),
         "code": "not-a-code",
     }
-    assert len(AUTHENTICATED_ROUTES) == 53
+    assert len(AUTHENTICATED_ROUTES) == 54
     for method, template in AUTHENTICATED_ROUTES:
         path = template.format(**ids)
         reply = world.api.request(method, path, {"content": "x"}, token=token)

@@ -1,18 +1,23 @@
 """Two-factor sign-in in the terminal client (docs/CLIENT.md, "Two-factor sign-in"):
 the login screen asks for the code when the server answers ``totp_required``;
 ``/2fa setup`` shows the secret and URI as text, ``/2fa enable CODE`` the recovery
-codes, ``/2fa disable`` asks the password and a code; no password in the logs."""
+codes, ``/2fa disable`` asks the password and a code, ``/2fa codes`` shows new recovery
+codes; with it on, the account's deletion and export ask for a code too; no password
+in the logs."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from lairchat.client import commands as c
 from lairchat.client.net.errors import ServerError
 from lairchat.client.testing import OTPAUTH_URI
+from lairchat.client.ui.overlays import DeleteAccountOverlay, ExportOverlay
 from lairchat.client.ui.twofactor import (
+    RecoveryCodesOverlay,
     TextOverlay,
     TwoFactorDisableOverlay,
     TwoFactorSetupOverlay,
@@ -147,3 +152,103 @@ def test_a_server_without_it_says_so(world: World) -> None:
     assert world.notice() == (
         "Two-factor sign-in not turned on: This server cannot do two-factor sign-in"
     )
+
+
+def test_new_recovery_codes_ask_the_password_and_a_code_and_show_them() -> None:
+    world = World()
+    world.login()
+    assert c.parse_input("/2fa codes") == c.ShowNewRecoveryCodes()
+    assert c.parse_input("/2fa recovery-codes") == c.ShowNewRecoveryCodes()
+    assert "hunter2" not in repr(c.NewRecoveryCodes("hunter2", "123456"))
+    form = open_by_command(world, "/2fa codes")
+    assert isinstance(form, RecoveryCodesOverlay)
+    assert "ten new recovery codes" in " ".join(world.screen().replace("│", " ").split())
+    world.api.fail["new_recovery_codes"] = WRONG
+    type_lines(world, "hunter22", "000000")
+    assert world.api.called("new_recovery_codes") == [("hunter22", "000000")]
+    assert isinstance(world.app.ui.overlay, RecoveryCodesOverlay)
+    assert "No new recovery codes: Invalid two-factor code" in world.screen()
+    del world.api.fail["new_recovery_codes"]
+    type_lines(world, "hunter22", "k7dq-3m2a-pz5x")
+    assert world.api.called("new_recovery_codes")[-1] == ("hunter22", "k7dq-3m2a-pz5x")
+    assert isinstance(world.app.ui.overlay, TextOverlay)
+    screen = world.screen()
+    assert "new-0000-abcd" in screen and "new-0009-abcd" in screen
+    assert "the ones you had no longer work" in screen and "not shown again" in screen
+
+
+def test_the_state_of_it_is_read_from_users_me_and_follows_the_commands() -> None:
+    world = World()
+    world.login()
+    world.api.two_factor = {"enabled": True, "recovery_codes_left": 3}
+    world.app.spawn(world.app._load_unread())
+    assert world.state.two_factor_on is True
+    type_lines_by_form(world, "/2fa disable", "pw", "123456")
+    assert world.state.two_factor_on is False
+    world.app.dispatch(c.EnableTwoFactor("123456"))
+    assert world.state.two_factor_on is True
+    world.app.ui.keypress(SIZE, "esc")
+    world.api.two_factor = None  # Lair Chat's answer: none
+    world.app.spawn(world.app._load_unread())
+    assert world.state.two_factor_on is False
+
+
+def type_lines_by_form(world: World, command: str, *lines: str) -> None:
+    open_by_command(world, command)
+    type_lines(world, *lines)
+
+
+def test_with_it_on_the_deletion_asks_for_a_code() -> None:
+    world = World()
+    world.login()
+    world.state.two_factor_on = True
+    form = open_by_command(world, "/delete-account")
+    assert isinstance(form, DeleteAccountOverlay)
+    assert [f.name for f in form.fields] == ["Password", "Username", "Code"]
+    type_lines(world, "hunter22", "me", "")
+    assert world.api.called("delete_account") == []
+    assert "Please fill in: code" in world.screen() and "▸ Code" in world.screen()
+    type_lines(world, "492 039")
+    assert world.api.called("delete_account") == [("hunter22", "492 039")]
+    assert world.state.screen == "login"
+
+
+def test_a_code_asked_for_by_the_server_adds_the_field() -> None:
+    """Turned on elsewhere since this client looked: the server's totp_required puts
+    a Code field in the form, which is sent with the password again."""
+    world = World()
+    world.login()
+    form = open_by_command(world, "/delete-account")
+    assert [f.name for f in form.fields] == ["Password", "Username"]
+    world.api.fail["delete_account"] = ASKED
+    type_lines(world, "hunter22", "me")
+    assert world.api.called("delete_account") == [("hunter22",)]
+    assert world.app.ui.overlay is form and world.state.two_factor_on is True
+    assert [f.name for f in form.fields] == ["Password", "Username", "Code"]
+    assert "two-factor sign-in is on: type your password again" in " ".join(
+        world.screen().replace("│", " ").split()
+    )
+    assert "▸ Password" in world.screen() and "Code" in world.screen()
+    del world.api.fail["delete_account"]
+    type_lines(world, "hunter22", "me", "k7dq-3m2a-pz5x")
+    assert world.api.called("delete_account")[-1] == ("hunter22", "k7dq-3m2a-pz5x")
+
+
+def test_with_it_on_the_export_asks_for_a_code(tmp_path: Path) -> None:
+    world = World()
+    world.login()
+    target = tmp_path / "me.json"
+    form = open_by_command(world, f"/export {target}")
+    assert isinstance(form, ExportOverlay) and len(form.fields) == 1
+    world.api.fail["export_data"] = ASKED
+    type_lines(world, "hunter22")
+    assert isinstance(world.app.ui.overlay, ExportOverlay)
+    assert [f.name for f in form.fields] == ["Password", "Code"]
+    assert not target.exists()
+    del world.api.fail["export_data"]
+    type_lines(world, "hunter22", "123456")
+    assert world.api.called("export_data") == [("hunter22",), ("hunter22", "123456")]
+    assert target.exists()
+    # Known on, the next export's form has the field from the start.
+    world.app.dispatch(c.ShowExportForm(str(target), overwrite=True))
+    assert [f.name for f in world.app.ui.overlay.fields] == ["Password", "Code"]

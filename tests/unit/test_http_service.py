@@ -73,7 +73,7 @@ def documented() -> set[tuple[str, str]]:
 
 def test_openapi_matches_the_router(client: ApiClient) -> None:
     assert routed(client) == documented()
-    assert len(routed(client)) == 59
+    assert len(routed(client)) == 60
 
 
 def test_openapi_is_served_twice(client: ApiClient) -> None:

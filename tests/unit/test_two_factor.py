@@ -118,6 +118,14 @@ def login(client: ApiClient, name: str, **extra):
     return client.post(LOGIN, {"identifier": name, "password": PASSWORD, **extra})
 
 
+def deletions_done(client: ApiClient) -> None:
+    """The clock moved on until the deletions begun have erased everything."""
+    for _ in range(1000):
+        if not client.core.deletion._running:
+            break
+        client.core.clock.advance(PAUSE)
+
+
 def next_step(client: ApiClient) -> None:
     client.core.clock.advance(totp.STEP)
 
@@ -295,7 +303,8 @@ def test_a_changed_token_secret_leaves_the_recovery_codes(client, monkeypatch):
 def test_the_export_says_whether_it_is_on_and_no_more(client):
     alice = client.register("alice")
     secret, codes = turn_on(client, alice)
-    reply = client.post(f"{ME}/export", {"password": PASSWORD}, token=alice.token)
+    body = {"password": PASSWORD, "totp": codes[0]}
+    reply = client.post(f"{ME}/export", body, token=alice.token)
     assert reply.status == 200
     assert reply.json["two_factor"] == {"enabled": True}
     assert list(reply.json) == KEYS
@@ -305,13 +314,10 @@ def test_the_export_says_whether_it_is_on_and_no_more(client):
 
 def test_the_account_deletion_takes_the_rows_with_it(client):
     alice = client.register("alice")
-    turn_on(client, alice)
-    reply = client.delete(ME, {"password": PASSWORD}, token=alice.token)
+    _, codes = turn_on(client, alice)
+    reply = client.delete(ME, {"password": PASSWORD, "totp": codes[0]}, token=alice.token)
     assert reply.status == 200
-    for _ in range(1000):
-        if not client.core.deletion._running:
-            break
-        client.core.clock.advance(PAUSE)
+    deletions_done(client)
     assert result(client.core.store.get_user(alice.id)) is None
     assert result(client.core.store.totp_of(alice.id)) is None
     db = client.core.store._reader.connection

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from lairchat.core.audit import record
+from lairchat.domain.audit import ACTIONS
+from lairchat.domain.types import User
 from tests.unit import appjs
 from tests.unit.appjs import needs_node
 
@@ -111,6 +116,8 @@ def test_every_action_of_the_contract_as_a_sentence() -> None:
             entry("user.set_role", {"role": "admin"}),
             entry("user.create", {"role": "user"}, actor={"operator": True}),
             entry("user.reset_password", {}, actor={"operator": True}),
+            entry("user.reset_2fa", {}, actor={"operator": True}),
+            entry("user.reset_2fa", {"pending_setup": True}, actor={"operator": True}),
             entry("room.delete", {}, subject=room),
         ]
     ) == [
@@ -121,8 +128,24 @@ def test_every_action_of_the_contract_as_a_sentence() -> None:
         "@T1: [root] set the role of [alice] to <admin>",
         "@T1: The operator (command line) created the account [alice], role <user>",
         "@T1: The operator (command line) reset the password of [alice]",
+        "@T1: The operator (command line) reset the two-factor sign-in of [alice]",
+        "@T1: The operator (command line) reset the two-factor sign-in of [alice]"
+        " (a setup never turned on, cleared)",
         "@T1: [root] deleted the room [general]",
     ]
+
+
+def test_every_action_the_server_records_has_a_label() -> None:
+    """The server's list of actions (lairchat.domain.audit.ACTIONS) against the page's
+    labels: an action added to one and not the other fails here (``user.reset_2fa``
+    had none, and showed as ``user.reset_2fa user``)."""
+    labels = run("() => AUDIT_ACTIONS", None)
+    assert set(labels) == set(ACTIONS)
+    assert all(isinstance(label, str) and label for label in labels.values())
+    # ... and the server writes no action outside that list.
+    user = User("u1", "alice", "a@e.com", "user", 0, 0)
+    with pytest.raises(ValueError, match="user.reset_everything"):
+        record(None, "user.reset_everything", user, 0)
 
 
 def test_what_the_page_does_not_know_is_shown_as_the_server_says_it() -> None:

@@ -31,13 +31,15 @@ const localStorage = {
   removeItem: (k) => store.delete(k),
 };
 let elements, focused, requests, log, answer, meanwhile;
-const state = { token: "t", me: { username: "me" } };
+const state = { token: "t", me: { username: "me" }, twoFactorOn: false };
 let resumable = { userId: "u1" };
 function $(id) {
   elements[id] ??= {
-    id, value: "", text: "", open: true, disabled: false,
+    id, value: "", text: "", open: true, disabled: false, hidden: true, required: false,
     focus() { focused = id; },
-    reset() { $("delete-password").value = $("delete-username").value = ""; },
+    reset() {
+      for (const f of ["password", "username", "code"]) $(`delete-${f}`).value = "";
+    },
     close() { this.open = false; },
   };
   return elements[id];
@@ -66,12 +68,16 @@ MAIN = """async (cases) => {
     store.set(NOTIFY_KEY, "on");
     $("delete-password").value = c.password;
     $("delete-username").value = c.username;
+    state.twoFactorOn = c.on ?? false;
+    $("delete-code-box").hidden = !state.twoFactorOn;
+    $("delete-code").value = c.code ?? "";
     await deleteAccount({ preventDefault() {}, target: $("delete-form") });
     out.push({
       requests, log, focused, resumable,
       error: $("delete-error").text, disabled: $("delete-submit").disabled,
       fields: [$("delete-password").value, $("delete-username").value],
       notify: store.get(NOTIFY_KEY) ?? null, token: state.token,
+      code: [$("delete-code-box").hidden, $("delete-code").required, state.twoFactorOn],
     });
   }
   return out;
@@ -86,6 +92,10 @@ NAMES = [
     "accountDeleted",
     "sendForm",
     "typedAgain",
+    "CODE_NEEDED",
+    "showCodeField",
+    "confirmBody",
+    "codeAsked",
     "deleteAccount",
 ]
 
@@ -154,3 +164,32 @@ def test_a_session_gone_signs_the_page_out() -> None:
     out = deleted(answer={"throw": {"code": "session_expired", "message": "Session expired"}})
     assert out["log"] == [["signOut", "session_expired"]]
     assert out["notify"] == "on"
+
+
+CODE_NEEDED = (
+    "Two-factor sign-in is on: type your password again, and a code from your"
+    " authenticator app (or a recovery code)."
+)
+
+
+def test_with_two_factor_on_the_code_goes_with_the_password() -> None:
+    out = deleted(on=True, code="492039", answer={"success": True})
+    body = {"password": "hunter22", "totp": "492039"}
+    assert out["requests"] == [["DELETE", "/users/me", body, "t", ""]]
+    assert out["log"][-1] == ["login", "Your account was deleted."]
+
+
+def test_a_code_asked_for_shows_the_code_field() -> None:
+    """Turned on elsewhere since the page looked: the server asks (totp_required), and
+    the dialog then has the field, required, for the password and a code."""
+    error = {"code": "totp_required", "message": "Two-factor code required"}
+    out = deleted(answer={"throw": error})
+    assert out["requests"][0][2] == {"password": "hunter22"}
+    assert out["error"] == f"Account not deleted: {CODE_NEEDED}"
+    assert out["code"] == [False, True, True] and out["focused"] == "delete-password"
+    wrong = deleted(
+        on=True,
+        code="1",
+        answer={"throw": {"code": "invalid_totp", "message": "Invalid two-factor code"}},
+    )
+    assert wrong["error"] == "Account not deleted: Invalid two-factor code"

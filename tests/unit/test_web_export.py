@@ -28,12 +28,12 @@ PAGE = """
 const ENDED = { session_expired: 1, session_not_found: 1 };
 let elements, focused, requests, log, answer;
 let exporting = null; // app.js's own, a `let`
-const state = { token: "t", me: { username: "al.ice" } };
+const state = { token: "t", me: { username: "al.ice" }, twoFactorOn: false };
 function $(id) {
   elements[id] ??= {
-    id, value: "", text: "", open: true, disabled: false,
+    id, value: "", text: "", open: true, disabled: false, hidden: true, required: false,
     focus() { focused = id; },
-    reset() { $("export-password").value = ""; },
+    reset() { $("export-password").value = $("export-code").value = ""; },
     close() { this.open = false; if (id === "export-dialog") exportDialogClosed(); },
   };
   return elements[id];
@@ -81,11 +81,15 @@ MAIN = """async (cases) => {
     [elements, focused, requests, log, answer] = [{}, null, [], [], c];
     state.token = "t";
     $("export-password").value = "hunter22";
+    state.twoFactorOn = c.on ?? false;
+    $("export-code-box").hidden = !state.twoFactorOn;
+    $("export-code").value = c.code ?? "";
     await exportData({ preventDefault() {} });
     out.push({
       requests, log, focused, token: state.token, open: $("export-dialog").open,
       error: $("export-error").text, progress: $("export-progress").text,
       disabled: $("export-submit").disabled, password: $("export-password").value,
+      code: [$("export-code-box").hidden, $("export-code").required, state.twoFactorOn],
     });
   }
   return out;
@@ -105,6 +109,10 @@ NAMES = [
     "sizeText",
     "exportFileName",
     "downloadExport",
+    "CODE_NEEDED",
+    "showCodeField",
+    "confirmBody",
+    "codeAsked",
     "exportData",
 ]
 
@@ -248,3 +256,20 @@ def test_the_name_made_here_is_the_one_the_server_makes() -> None:
         names,
     )
     assert made == [f"lairchat-export-{safe_name(n)}-2026-12-07.json" for n in names]
+
+
+def test_with_two_factor_on_the_code_goes_with_the_password() -> None:
+    out = exported(on=True, code="k7dq-3m2a-pz5x", chunks=WHOLE)
+    assert out["requests"][0][2] == {"password": "hunter22", "totp": "k7dq-3m2a-pz5x"}
+    assert out["log"][0] == ["saved", NAME, "".join(WHOLE)]
+
+
+def test_a_code_asked_for_shows_the_code_field() -> None:
+    error = {"error": {"code": "totp_required", "message": "Two-factor code required"}}
+    out = exported(status=401, error=error)
+    assert out["requests"][0][2] == {"password": "hunter22"}
+    assert out["error"] == (
+        "Data not downloaded: Two-factor sign-in is on: type your password again, and a"
+        " code from your authenticator app (or a recovery code)."
+    )
+    assert out["code"] == [False, True, True] and out["focused"] == "export-password"

@@ -24,6 +24,7 @@ TWO_FACTOR = [
     "NO_TWO_FACTOR",
     "OTHERS_END",
     "OTHERS_ENDED",
+    "CODES_RENEWED",
     "OTPAUTH",
     "describe",
     "routeMissing",
@@ -51,6 +52,7 @@ class ServerError extends Error {
 let elements, focused, requests, log, answer;
 const state = { token: "t", me: { username: "me" } };
 let twoFactor = { phase: "off" };
+let unsavedCodes = null;
 const document = { get activeElement() { return elements[focused]; } };
 function $(id) {
   elements[id] ??= {
@@ -294,3 +296,177 @@ def test_the_recovery_codes_file() -> None:
         "lairchat recovery codes for alice on chat.example.com\n"
         "Each signs in once instead of a code from your authenticator app.\n\na-b\nc-d\n"
     )
+
+
+def test_new_recovery_codes_are_asked_with_the_password_and_a_code_and_shown() -> None:
+    codes = [f"aaaa-bbbb-ddd{i}" for i in range(10)]
+    out = appjs.run(
+        TWO_FACTOR,
+        SEND.replace(
+            "await sendTwoFactor({ preventDefault() {} });",
+            "await sendTwoFactor({ preventDefault() {}, submitter: $(c.submitter ?? 'x') });",
+        ).replace("out.push({", "out.push({ kept: unsavedCodes, on: state.twoFactorOn,"),
+        [
+            {
+                "phase": "on",
+                "submitter": "twofactor-renew",
+                "password": "hunter22",
+                "code": "492039",
+                "answer": {"recovery_codes": codes},
+            }
+        ],
+        prelude=PAGE,
+    )[0]
+    assert out["requests"] == [
+        [
+            "POST",
+            "/users/me/2fa/recovery-codes",
+            {"password": "hunter22", "code": "492039"},
+            "t",
+            ["", ""],
+        ]
+    ]
+    assert out["phase"] == "codes" and out["codes"] == codes and not out["form"]
+    assert out["state"] == "New recovery codes: the ones you had no longer work."
+    assert out["log"] == []  # no other session ended: nothing to say but the codes
+    assert out["focused"] == "twofactor-codes-intro" and not out["disabled"]
+    # Kept until confirmed stored; the page knows it is on.
+    assert out["kept"] == {"phase": "codes", "codes": codes, "renewed": True}
+    assert out["on"] is True
+
+
+def test_the_on_phase_offers_new_recovery_codes() -> None:
+    on, off = appjs.run(
+        ["NO_TWO_FACTOR", "OTHERS_END", "OTHERS_ENDED", "twoFactorView"],
+        "(cases) => cases.map(twoFactorView)",
+        [{"phase": "on", "left": 2}, {"phase": "off"}],
+    )
+    assert on["renew"] and "for new recovery codes" in on["state"]
+    assert not off.get("renew")
+
+
+#: The dialog's opening and closing, the page around them stood in for.
+DIALOG = """
+let elements, focused, log;
+const state = { token: "t", me: { username: "me" } };
+let twoFactor = { phase: "loading" };
+let unsavedCodes = null;
+const document = { querySelector: () => null, get activeElement() { return elements[focused]; } };
+function $(id) {
+  elements[id] ??= {
+    id, value: "", text: "", open: false, hidden: false, required: false, dataset: {},
+    items: [],
+    focus() { focused = id; },
+    showModal() { this.open = true; },
+    replaceChildren(...items) { this.items = items; },
+  };
+  return elements[id];
+}
+const el = (tag, className, text) => ({ tag, text });
+const replaceText = (node, text) => { node.text = text; };
+const showNotice = (text) => log.push(["notice", text]);
+const formDialogClosed = () => log.push(["closed"]);
+const loadTwoFactor = () => log.push(["asked"]);
+const codeKind = () => {};
+"""
+
+DIALOG_NAMES = [
+    "NO_TWO_FACTOR",
+    "OTHERS_END",
+    "OTHERS_ENDED",
+    "OTPAUTH",
+    "CODES_RENEWED",
+    "CODES_KEPT",
+    "twoFactorView",
+    "renderTwoFactor",
+    "openTwoFactorDialog",
+    "twoFactorDialogClosed",
+    "codesStored",
+]
+
+
+def test_closing_the_dialog_keeps_codes_not_confirmed_stored() -> None:
+    """Esc or *Close* over fresh recovery codes lost them for good: now they are kept
+    (and it is said) until *I have stored them*, and shown again on opening; a sign-out
+    forgets them."""
+    steps = appjs.run(
+        DIALOG_NAMES,
+        """() => {
+          [elements, focused, log] = [{}, null, []];
+          const seen = () => ({
+            phase: twoFactor.phase, codes: $("twofactor-code-list").items.map((i) => i.text),
+            log: log.splice(0), focused, kept: unsavedCodes !== null,
+          });
+          const out = [];
+          unsavedCodes = twoFactor = { phase: "codes", codes: ["a-b", "c-d"] };
+          twoFactorDialogClosed();  // Esc
+          out.push(seen());
+          openTwoFactorDialog();
+          out.push(seen());
+          codesStored();
+          out.push(seen());
+          twoFactorDialogClosed();
+          openTwoFactorDialog();
+          out.push(seen());
+          unsavedCodes = twoFactor = { phase: "codes", codes: ["e-f"] };
+          state.token = null;  // signed out: the dialog closes
+          twoFactorDialogClosed();
+          out.push(seen());
+          return out;
+        }""",
+        None,
+        prelude=DIALOG,
+    )
+    closed, reopened, stored, fresh, signed_out = steps
+    kept = (
+        "Your recovery codes are kept on this page until you confirm you stored them:"
+        " open Two-factor sign-in again."
+    )
+    assert closed["log"] == [["closed"], ["notice", kept]] and closed["kept"]
+    assert reopened["phase"] == "codes" and reopened["codes"] == ["a-b", "c-d"]
+    assert reopened["focused"] == "twofactor-codes-intro" and reopened["log"] == []
+    assert stored["phase"] == "loading" and not stored["kept"] and stored["log"] == [["asked"]]
+    assert fresh["log"] == [["closed"], ["asked"]] and fresh["codes"] == []
+    assert signed_out["log"] == [["closed"]] and not signed_out["kept"]
+
+
+#: The deletion's and the export's forms around their code field.
+CONFIRM = """
+let elements;
+const state = { twoFactorOn: false };
+function $(id) {
+  elements[id] ??= { id, value: "", hidden: true, required: false };
+  return elements[id];
+}
+"""
+
+
+def test_deletion_and_export_ask_for_a_code_when_it_is_on() -> None:
+    out = appjs.run(
+        ["showCodeField", "confirmBody", "codeAsked"],
+        """(names) => names.map((name) => {
+          elements = {};
+          state.twoFactorOn = false;
+          const out = {};
+          showCodeField(name, false);
+          $(`${name}-password`).value = "pw";
+          $(`${name}-code`).value = "stale";
+          out.off = confirmBody(name);
+          out.other = codeAsked(name, { code: "invalid_credentials" });
+          out.stillOff = [$(`${name}-code-box`).hidden, state.twoFactorOn];
+          out.asked = codeAsked(name, { code: "totp_required" });
+          out.shown = [$(`${name}-code-box`).hidden, $(`${name}-code`).required, state.twoFactorOn];
+          $(`${name}-code`).value = "492039";
+          out.on = confirmBody(name);
+          return out;
+        })""",
+        ["delete", "export"],
+        prelude=CONFIRM,
+    )
+    for form in out:
+        # Off: the password only (an original server never sees `totp`).
+        assert form["off"] == {"password": "pw"}
+        assert form["other"] is False and form["stillOff"] == [True, False]
+        # totp_required: the field shown and required; the code sent as the login's.
+        assert form["asked"] is True and form["shown"] == [False, True, True]
+        assert form["on"] == {"password": "pw", "totp": "492039"}

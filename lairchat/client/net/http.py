@@ -41,6 +41,19 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def _confirming(password: str, code: str | None) -> dict[str, Any]:
+    """The body of the account's deletion or export: the password, and the second
+    factor as the login's ``totp`` only when given (a server without two-factor
+    sign-in, or an account without it, never sees the field)."""
+    return {"password": password, **({"totp": code} if code else {})}
+
+
+def _codes(data: dict[str, Any]) -> list[str]:
+    """An answer's ``recovery_codes``, the strings of it."""
+    codes = data.get("recovery_codes")
+    return [c for c in codes if isinstance(c, str)] if isinstance(codes, list) else []
+
+
 def _given(**fields: Any) -> dict[str, Any]:
     """A body of the fields that have a value: an absent field leaves the server's
     as it is (or its default), where a null one might not on another server."""
@@ -183,18 +196,21 @@ class HttpApi:
                 code, f"{verb} the server at {self.base_url} ({self._trust.reason(exc)})"
             ) from None
 
-    async def export_data(self, password: str, write: Callable[[bytes], None]) -> None:
+    async def export_data(
+        self, password: str, write: Callable[[bytes], None], code: str | None = None
+    ) -> None:
         """lairchat's ``POST /users/me/export`` (docs/protocols/HTTP.md): the body,
         however large, handed to ``write`` a piece at a time as it arrives, never held
         whole (the caller checks that it is whole: it ends with ``"complete":true``).
         Refusals as :meth:`call`'s; a body that stops arriving for
-        :data:`EXPORT_IDLE` seconds, or whose connection breaks, is ``cut_off``."""
+        :data:`EXPORT_IDLE` seconds, or whose connection breaks, is ``cut_off``.
+        ``code``: the second factor, as :meth:`delete_account`'s."""
         headers = {"Accept": ["application/json"], "Authorization": [f"Bearer {self.token}"]}
         request = self._client.request(
             "POST",
             self.base_url + "/api/v1/users/me/export",
             headers=headers,
-            json={"password": password},
+            json=_confirming(password, code),
             timeout=self.timeout,
             reactor=self._reactor,
         )
@@ -307,12 +323,17 @@ class HttpApi:
     async def enable_two_factor(self, code: str) -> list[str]:
         """Turn it on; the recovery codes, shown once."""
         data = await self.call("POST", "/api/v1/users/me/2fa/enable", body={"code": code})
-        codes = data.get("recovery_codes")
-        return [c for c in codes if isinstance(c, str)] if isinstance(codes, list) else []
+        return _codes(data)
 
     async def disable_two_factor(self, password: str, code: str) -> None:
         body = {"password": password, "code": code}
         await self.call("POST", "/api/v1/users/me/2fa/disable", body=body)
+
+    async def new_recovery_codes(self, password: str, code: str) -> list[str]:
+        """Ten new recovery codes in place of the unused ones, shown once."""
+        body = {"password": password, "code": code}
+        data = await self.call("POST", "/api/v1/users/me/2fa/recovery-codes", body=body)
+        return _codes(data)
 
     async def register(self, username: str, email: str, password: str) -> dict[str, Any]:
         data = await self.call(
@@ -340,10 +361,11 @@ class HttpApi:
         body = {"current_password": current, "new_password": new}
         await self.call("POST", "/api/v1/auth/change-password", body=body)
 
-    async def delete_account(self, password: str) -> None:
+    async def delete_account(self, password: str, code: str | None = None) -> None:
         """lairchat's ``DELETE /users/me`` (the original answers 404): the account
-        and its messages go for good, every session of it ends (this token's too)."""
-        await self.call("DELETE", "/api/v1/users/me", body={"password": password})
+        and its messages go for good, every session of it ends (this token's too).
+        ``code``: the second factor, for an account with it on."""
+        await self.call("DELETE", "/api/v1/users/me", body=_confirming(password, code))
 
     async def sessions(self) -> tuple[list[dict[str, Any]], bool]:
         """The account's live sessions, newest first (at most 100), and whether

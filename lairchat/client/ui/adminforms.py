@@ -74,5 +74,6 @@ class DeleteUserOverlay(DeleteAccountOverlay):
     def _confirm_hint(self) -> str:
         return f"Type the account's username, {self.username}, to confirm"
 
-    def _deletion(self, password: str) -> c.Action:
+    def _deletion(self, password: str, code: str | None) -> c.Action:
+        """The admin's password only: the server asks no code of it."""
         return c.DeleteUser(self.user_id, self.username, password)

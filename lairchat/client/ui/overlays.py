@@ -46,6 +46,8 @@ __all__ = [
 
 #: What the search box says while older messages are left to search.
 OLDER_NOT_SEARCHED = "older messages not searched yet"
+#: The label of a form's field for the second factor (FormOverlay.ask_code).
+CODE = "Code"
 
 KEYS_NORMAL = [
     ("i", "type a message (insert mode)"),
@@ -745,6 +747,32 @@ class FormOverlay(Overlay):
     def _submit(self) -> None:
         raise NotImplementedError
 
+    def ask_code(self) -> None:
+        """The server wants the second factor too (``totp_required``): a Code field
+        last (the fields were emptied as the form was sent: the password first)."""
+        if self.code_field() is None:
+            field = Field(CODE)
+            self.fields.append(field)
+            self.pile.contents.insert(1 + len(self.fields), (field.row, self.pile.options()))
+        self._focus = 0
+        self._apply_focus()
+
+    def code_field(self) -> Field | None:
+        return next((f for f in self.fields if f.name == CODE), None)
+
+    def code(self) -> str | None:
+        """What the Code field holds (spaces trimmed), None without one."""
+        field = self.code_field()
+        return None if field is None else field.edit.edit_text.strip()
+
+    def _missing_code(self) -> bool:
+        """With a Code field, an empty one is said, with the cursor put there."""
+        if self.code() != "":
+            return False
+        self._focus = self.fields.index(self.code_field())
+        self._say("Please fill in: code")
+        return True
+
     def answered(self, refusal: str | None) -> None:
         """The server's answer: None when done (the form closes), else why not."""
         self.busy = False
@@ -820,32 +848,33 @@ def export_intro(path: str) -> str:
 
 
 class ExportOverlay(FormOverlay):
-    """``/export PATH``: the password (masked), then
-    :class:`~lairchat.client.commands.ExportData`. It stays open, saying so, while
-    the export is written."""
+    """``/export PATH``: the password (masked), and with ``code`` (two-factor sign-in
+    on) a code, then :class:`~lairchat.client.commands.ExportData`. It stays open,
+    saying so, while the export is written."""
 
     title = "Export your data"
     width = 64
-    height = 14
+    height = 15  # a row for the code
 
-    def __init__(self, controller: Controller, path: str, overwrite: bool):
+    def __init__(self, controller: Controller, path: str, overwrite: bool, code: bool = False):
         self.path = path
         self.overwrite = overwrite
         super().__init__(
             controller,
             export_intro(path),
-            [Field("Password", "*")],
+            [Field("Password", "*"), *([Field(CODE)] if code else [])],
             "Enter: export · Esc: close (an export under way goes on)",
         )
 
     def _submit(self) -> None:
         password = self.fields[0].edit.edit_text
         if not password:
+            self._focus = 0
             self._say("Please fill in: password")
-        else:
+        elif not self._missing_code():
             self._send(
                 "Exporting… (a large account takes a while)",
-                c.ExportData(self.path, self.overwrite, password),
+                c.ExportData(self.path, self.overwrite, password, self.code()),
             )
 
 
@@ -861,25 +890,32 @@ DELETE_ACCOUNT_INTRO = (
 
 
 class DeleteAccountOverlay(FormOverlay):
-    """``/delete-account``: the password (masked) and the username typed again, then
+    """``/delete-account``: the password (masked), the username typed again, and with
+    ``code`` (two-factor sign-in on) a code, then
     :class:`~lairchat.client.commands.DeleteAccount`. The username is checked here,
     not sent: it only proves that the reader meant this account."""
 
     title = "Delete account"
     width = 64
-    height = 17
+    height = 18  # a row for the code
 
-    def __init__(self, controller: Controller, username: str, intro: str = DELETE_ACCOUNT_INTRO):
+    def __init__(
+        self,
+        controller: Controller,
+        username: str,
+        intro: str = DELETE_ACCOUNT_INTRO,
+        code: bool = False,
+    ):
         self.username = username
         super().__init__(
             controller,
             intro,
-            [Field("Password", "*"), Field("Username")],
-            "Tab/Enter: next field · Enter on Username: delete · Esc: cancel",
+            [Field("Password", "*"), Field("Username"), *([Field(CODE)] if code else [])],
+            "Tab/Enter: next field · Enter on the last: delete · Esc: cancel",
         )
 
     def _submit(self) -> None:
-        password, typed = (f.edit.edit_text for f in self.fields)
+        password, typed = (f.edit.edit_text for f in self.fields[:2])
         if not password:
             self._focus = 0
             self._say("Please fill in: password")
@@ -887,12 +923,12 @@ class DeleteAccountOverlay(FormOverlay):
             self.fields[1].edit.set_edit_text("")
             self._focus = 1
             self._say(self._confirm_hint())
-        else:
-            self._send("Deleting the account…", self._deletion(password))
+        elif not self._missing_code():
+            self._send("Deleting the account…", self._deletion(password, self.code()))
 
     def _confirm_hint(self) -> str:
         return f"Type your username, {self.username}, to confirm"
 
-    def _deletion(self, password: str) -> c.Action:
+    def _deletion(self, password: str, code: str | None) -> c.Action:
         """What the form sends once filled in (another account's, for an admin's)."""
-        return c.DeleteAccount(password)
+        return c.DeleteAccount(password, code)

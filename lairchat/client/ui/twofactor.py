@@ -14,7 +14,12 @@ from lairchat.client.ui.login import Field
 from lairchat.client.ui.overlays import FormOverlay, Overlay
 from lairchat.client.ui.safetext import SafeText
 
-__all__ = ["TextOverlay", "TwoFactorDisableOverlay", "TwoFactorSetupOverlay"]
+__all__ = [
+    "RecoveryCodesOverlay",
+    "TextOverlay",
+    "TwoFactorDisableOverlay",
+    "TwoFactorSetupOverlay",
+]
 
 SETUP_INTRO = (
     "Two-factor sign-in asks, at every login, for a code from an authenticator app on"
@@ -24,6 +29,10 @@ SETUP_INTRO = (
 DISABLE_INTRO = (
     "Your password and a code from your authenticator app (or a recovery code) turn"
     " two-factor sign-in off. Your other sessions end; this one stays signed in."
+)
+CODES_INTRO = (
+    "Your password and a code from your authenticator app (or a recovery code) give"
+    " you ten new recovery codes; the ones you have stop working. No session ends."
 )
 
 
@@ -59,12 +68,13 @@ class TwoFactorDisableOverlay(FormOverlay):
     width = 64
     height = 13
 
+    intro = DISABLE_INTRO
+    working = "Turning it off…"
+    footer = "Tab/Enter: next field · Enter on Code: turn off · Esc: cancel"
+
     def __init__(self, controller: Controller) -> None:
         super().__init__(
-            controller,
-            DISABLE_INTRO,
-            [Field("Password", "*"), Field("Code")],
-            "Tab/Enter: next field · Enter on Code: turn off · Esc: cancel",
+            controller, self.intro, [Field("Password", "*"), Field("Code")], self.footer
         )
 
     def _submit(self) -> None:
@@ -73,7 +83,23 @@ class TwoFactorDisableOverlay(FormOverlay):
             self._focus = 0 if not password else 1
             self._say("Please fill in: " + ("password" if not password else "code"))
         else:
-            self._send("Turning it off…", c.DisableTwoFactor(password, code.strip()))
+            self._send(self.working, self._action(password, code.strip()))
+
+    def _action(self, password: str, code: str) -> c.Action:
+        return c.DisableTwoFactor(password, code)
+
+
+class RecoveryCodesOverlay(TwoFactorDisableOverlay):
+    """``/2fa codes``: the password and a code, as to turn it off, then
+    :class:`~lairchat.client.commands.NewRecoveryCodes`."""
+
+    title = "New recovery codes"
+    intro = CODES_INTRO
+    working = "Asking for new recovery codes…"
+    footer = "Tab/Enter: next field · Enter on Code: ask · Esc: cancel"
+
+    def _action(self, password: str, code: str) -> c.Action:
+        return c.NewRecoveryCodes(password, code)
 
 
 class TextOverlay(Overlay):

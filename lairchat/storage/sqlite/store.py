@@ -2091,17 +2091,46 @@ class SQLiteStore:
 
         return self._write(txn)
 
-    def disable_totp(
-        self, user_id: str, keep: str | None = None, audit: AuditEntry | None = None
-    ) -> defer.Deferred:
+    def disable_totp(self, user_id: str, keep: str | None = None) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> list[str] | None:
             was_on = cur.execute(TOTP_ON, (user_id,)).fetchone() is not None
             cur.execute("DELETE FROM user_totp WHERE user_id = ?", (user_id,))
             cur.execute("DELETE FROM user_recovery_codes WHERE user_id = ?", (user_id,))
             if not was_on:
                 return None
-            _record(cur, audit)
             return _delete_user_sessions(cur, user_id, keep)
+
+        return self._write(txn)
+
+    def reset_totp(
+        self, user_id: str, audit: AuditEntry | None = None, pending: AuditEntry | None = None
+    ) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> tuple[bool, list[str]] | None:
+            row = cur.execute(
+                "SELECT enabled_at IS NOT NULL FROM user_totp WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            cur.execute("DELETE FROM user_totp WHERE user_id = ?", (user_id,))
+            cur.execute("DELETE FROM user_recovery_codes WHERE user_id = ?", (user_id,))
+            if not row[0]:
+                _record(cur, pending)
+                return False, []
+            _record(cur, audit)
+            return True, _delete_user_sessions(cur, user_id, None)
+
+        return self._write(txn)
+
+    def replace_recovery_codes(self, user_id: str, code_hashes: list[str]) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            if not cur.execute(TOTP_ON, (user_id,)).fetchone():
+                return False
+            cur.execute("DELETE FROM user_recovery_codes WHERE user_id = ?", (user_id,))
+            cur.executemany(
+                "INSERT INTO user_recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                [(user_id, h) for h in code_hashes],
+            )
+            return True
 
         return self._write(txn)
 

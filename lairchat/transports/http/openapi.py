@@ -546,6 +546,24 @@ AUDIT_ENTRY = obj(
 AUDIT_FILTER = "{}: only entries with this {} (400 if not a UUID)"
 
 
+#: The second factor asked with a password before an account's deletion or export.
+SECOND_FACTOR = {
+    **STRING,
+    "description": "With two-factor sign-in on: the authenticator's current code, or an "
+    "unused recovery code, as the login's `totp`",
+}
+
+#: The body and refusals of the routes that check the password and a second factor of
+#: an account that has it on (``/2fa/disable``, ``/2fa/recovery-codes``).
+PASSWORD_AND_CODE: dict[str, Any] = {
+    "body": obj({"password": STRING, "code": STRING}, required=[]),
+    "fails": (
+        (401, ["invalid_credentials", "invalid_totp"]),
+        (403, ["account_locked"]),
+        (409, ["totp_not_enabled"]),
+    ),
+}
+
 #: ``GET /api/v1/users/me``'s ``two_factor`` (lairchat.core.twofactor): the caller's own.
 TWO_FACTOR_STATUS = obj(
     {"enabled": BOOLEAN, "recovery_codes_left": COUNT},
@@ -756,14 +774,16 @@ def _paths() -> dict[str, Any]:
                 "Delete the caller's account (lairchat)",
                 "users",
                 SUCCESS,
-                body=obj({"password": STRING}, required=[]),
+                body=obj({"password": STRING, "totp": SECOND_FACTOR}, required=[]),
                 fails=(
-                    (401, ["invalid_credentials"]),
+                    (401, ["invalid_credentials", "totp_required", "invalid_totp"]),
                     (403, ["account_locked", "permission_denied"]),
                 ),
                 description="Needs the account's password: a wrong or missing one is a "
                 "failed login (401 `invalid_credentials`, the login's lockout and rate "
-                "limit). The last admin gets 403 `permission_denied`. On success every "
+                "limit). With two-factor sign-in on, a code in `totp` too, refused as a "
+                "login refuses it (`totp_required`, `invalid_totp`). The last admin gets "
+                "403 `permission_denied`. On success every "
                 "session of the account has ended and its live connections are closed, "
                 "it has left its rooms (their ownership passed on); its messages, and "
                 "its DM conversations both ways, are erased in the background, then the "
@@ -778,11 +798,15 @@ def _paths() -> dict[str, Any]:
                 "Download a copy of the caller's data (lairchat)",
                 "users",
                 DATA_EXPORT,
-                body=obj({"password": STRING}, required=[]),
-                fails=((401, ["invalid_credentials"]), (403, ["account_locked"])),
-                description="Needs the account's password, checked as `DELETE /users/me` "
-                "checks it (401 `invalid_credentials`, the login's lockout and rate "
-                "limit). One export at a time per user: another while one is being sent "
+                body=obj({"password": STRING, "totp": SECOND_FACTOR}, required=[]),
+                fails=(
+                    (401, ["invalid_credentials", "totp_required", "invalid_totp"]),
+                    (403, ["account_locked"]),
+                ),
+                description="Needs the account's password, and with two-factor sign-in "
+                "on a code in `totp`, checked as `DELETE /users/me` checks them (401 "
+                "`invalid_credentials`, the login's lockout and rate limit). One export "
+                "at a time per user: another while one is being sent "
                 "is 429 `rate_limited` (`retry_after` 1). The body is streamed "
                 "(chunked) as a file to save (`Content-Disposition: attachment`); its "
                 'last key is `"complete":true`: a body without it was cut off '
@@ -829,15 +853,22 @@ def _paths() -> dict[str, Any]:
                 "Turn two-factor sign-in off (lairchat)",
                 "users",
                 envelope(enabled=BOOLEAN),
-                body=obj({"password": STRING, "code": STRING}, required=[]),
-                fails=(
-                    (401, ["invalid_credentials", "invalid_totp"]),
-                    (403, ["account_locked"]),
-                    (409, ["totp_not_enabled"]),
-                ),
+                **PASSWORD_AND_CODE,
                 description="Needs the password and a current code or an unused recovery "
                 "code, each counted by the login's lockout. Every other session of the "
                 "user ends.",
+            )
+        },
+        "/api/v1/users/me/2fa/recovery-codes": {
+            "post": op(
+                "newRecoveryCodes",
+                "Ten new recovery codes in place of the unused ones (lairchat)",
+                "users",
+                envelope(recovery_codes=_array(STRING, "Ten, shown once")),
+                **PASSWORD_AND_CODE,
+                description="Needs the password and a current code or an unused recovery "
+                "code, as `disable`. The unused codes stop working in the same write; "
+                "sessions are not touched.",
             )
         },
         "/api/v1/users": {

@@ -57,27 +57,31 @@ class UserRoutes(RouteGroup):
 
     @route("DELETE", "/api/v1/users/me")
     async def delete_me(self, request: Any) -> dict:
-        """The caller's account, once its password is given (docs/SECURITY.md,
-        "Deleting an account"). A missing password is a wrong one: 401
-        ``invalid_credentials``, counted by the login's lockout."""
+        """The caller's account, once its password is given, and with two-factor
+        sign-in on a code in ``totp`` (docs/SECURITY.md, "Deleting an account"). A
+        missing password is a wrong one: 401 ``invalid_credentials``, counted by the
+        login's lockout; a missing code 401 ``totp_required``, as a login's."""
         claims = self.claims(request)
-        password = json_body(request).opt_text("password")
+        body = json_body(request)
+        password, code = body.opt_text("password"), body.opt_text("totp")
         user = await self.caller(claims)
         source = address_key(self.proxies.client_of_request(request))
-        await self.core.deletion.delete_own(user, password, source)
+        await self.core.deletion.delete_own(user, password, source, code)
         return {"success": True}
 
     @route("POST", "/api/v1/users/me/export")
     async def export_me(self, request: Any) -> StreamedBody:
         """The caller's data, as one JSON file streamed
         (lairchat.core.export; docs/protocols/HTTP.md), once their password is given
-        as for :meth:`delete_me`: a stolen token alone exports nothing."""
+        (and the code in ``totp``) as for :meth:`delete_me`: a stolen token alone
+        exports nothing."""
         claims = self.claims(request)
-        password = json_body(request).opt_text("password")
+        body = json_body(request)
+        password, code = body.opt_text("password"), body.opt_text("totp")
         user = await self.caller(claims)
         source = address_key(self.proxies.client_of_request(request))
         try:
-            export = await self.core.export.begin(user, claims.session_id, password, source)
+            export = await self.core.export.begin(user, claims.session_id, password, source, code)
         except LairError as error:
             if error.code == "rate_limited":
                 wait = (error.details or {}).get("retry_after", 1)
@@ -117,6 +121,17 @@ class UserRoutes(RouteGroup):
         user = await self.caller(claims)
         source = address_key(self.proxies.client_of_request(request))
         return await self.core.two_factor.disable(user, password, code, source, claims.session_id)
+
+    @route("POST", "/api/v1/users/me/2fa/recovery-codes")
+    async def recovery_codes_2fa(self, request: Any) -> dict:
+        """Ten new recovery codes in place of the unused ones, once the password and a
+        code are given as for :meth:`disable_2fa`."""
+        claims = self.claims(request)
+        body = json_body(request)
+        password, code = body.opt_text("password"), body.opt_text("code")
+        user = await self.caller(claims)
+        source = address_key(self.proxies.client_of_request(request))
+        return await self.core.two_factor.new_recovery_codes(user, password, code, source)
 
     @route("GET", "/api/v1/users")
     async def list_users(self, request: Any) -> dict:
