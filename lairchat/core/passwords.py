@@ -120,7 +120,14 @@ class Passwords:
         if wait > self._max_wait:
             return defer.fail(self._refusal(wait))
         self.pending += 1
-        return self._run(self._timed, fn, *args).addBoth(self._done)
+        work = self._run(self._timed, fn, *args).addBoth(self._done)
+        # The caller gets a Deferred of its own: one it cancels (Klein cancels a
+        # request's when its client goes away) stops its waiting, not the count. The
+        # hash is still queued or running in the pool, and counts until it is done:
+        # else clients that sent a login and hung up filled the queue past the bound.
+        answer = defer.Deferred()
+        work.chainDeferred(answer)
+        return answer
 
     def _timed(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
         """In the hashing thread: ``fn(*args)`` and how long it took."""

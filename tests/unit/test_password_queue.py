@@ -3,14 +3,18 @@ behind (lairchat.core.passwords.Passwords)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from twisted.internet import defer
+from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
 
 import lairchat.core.passwords as passwords
 from lairchat.core.auth import LOCKOUT_THRESHOLD
 from lairchat.domain.errors import LairError
 from lairchat.testing import make_core, result
-from lairchat.transports.http.testing import CHEAP_HASHER
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 
 PASSWORD = "password1"
 
@@ -150,3 +154,51 @@ def test_a_login_refused_for_the_queue_is_not_a_failed_login():
     run_until_done = core.auth.login("alice", PASSWORD)
     run_one(pool)
     assert result(run_until_done).user.username == "alice"  # not locked
+
+
+def test_a_check_whose_caller_gave_up_is_counted_until_its_thread_is_done():
+    """Klein cancels a request's Deferred when its client goes away: the check's hash
+    is still queued (or running) in the pool, so it still counts towards the wait.
+    Before, the cancel took it off the count at once: clients that sent a login and
+    hung up filled the pool's queue past the bound, and the next login was taken
+    and waited behind all of them."""
+    pool = Pool()
+    check = checker(pool, threads=1, max_wait=1.0)
+    check.seconds = 0.5
+    hashed = CHEAP_HASHER.hash(PASSWORD)
+    gone = [check.verify(hashed, PASSWORD) for _ in range(3)]  # 1 running, 2 queued
+    for d in gone:
+        d.cancel()
+        assert isinstance(result(d.addErrback(lambda f: f.value)), defer.CancelledError)
+    assert check.pending == 3 and len(pool.queued) == 3
+    error = result(check.verify(hashed, PASSWORD).addErrback(lambda f: f.value))
+    assert error.code == "rate_limited"
+    while pool.queued:
+        run_one(pool)  # their results go nowhere, and raise nothing
+    assert check.pending == 0
+    assert check.seconds == pytest.approx(0.5)
+    kept = check.verify(hashed, PASSWORD)
+    run_one(pool)
+    assert result(kept) is True
+
+
+def test_a_login_whose_client_hangs_up_keeps_its_place_in_the_count():
+    """Through the HTTP server: a login sent, its connection closed while the hash
+    waits for a thread (Klein cancels the handler's Deferred), and the hash is still
+    counted until the thread is done with it."""
+    client = ApiClient()
+    pool = Pool()
+    client.core.auth.passwords = checker(pool)
+    site = client.api.site(reactor=MemoryReactorClock())
+    protocol = site.buildProtocol(None)
+    protocol.makeConnection(StringTransport())
+    body = orjson.dumps({"identifier": "nobody", "password": PASSWORD})
+    protocol.dataReceived(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    assert client.core.auth.passwords.pending == 1 and len(pool.queued) == 1
+    protocol.connectionLost(Failure(ConnectionLost()))
+    assert client.core.auth.passwords.pending == 1
+    run_one(pool)
+    assert client.core.auth.passwords.pending == 0
