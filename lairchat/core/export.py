@@ -106,6 +106,11 @@ class DataExport:
             # was at exported_at, not as it is when a slow client reaches them.
             end = await self.store.message_seq_end()
             two_factor = await self.two_factor.enabled(user.id)
+            # The session may have ended while all that was checked (a sign-out, the
+            # account's deletion): said as a 401 now. Found by the first piece's
+            # check instead, nothing sent yet, it could only close the connection.
+            if await self.store.get_session(session_id) is None:
+                raise LairError("session_not_found")
         except BaseException:
             self._running.discard(user.id)
             raise

@@ -151,3 +151,27 @@ def test_without_it_the_password_alone_still_does_and_a_code_is_ignored(
     assert export_me(client, alice).status == 200
     assert export_me(client, alice, totp="000000").status == 200
     assert delete_me(client, alice, totp="000000").status == 200
+
+
+def test_an_export_whose_session_ends_during_its_check_is_refused_not_cut(
+    client: ApiClient,
+) -> None:
+    """The owner deletes the account (with a code) while an export's password and code
+    are being checked: the deletion ends the session, and the export is answered 401
+    ``session_not_found``. Before, it began, and its first piece found the session
+    gone: the connection closed without an answer (on a real server, an export and a
+    deletion sent at once with the same recovery code: 2 in 12)."""
+    alice = client.register("alice")
+    _, codes = turn_on(client, alice)
+    auth = client.core.auth
+    checked = auth.confirm_signed_in
+
+    def racing(user, password, code, source=""):
+        done = checked(user, password, code, source)
+        auth.confirm_signed_in = checked  # the deletion's own check, as usual
+        result(client.core.deletion.delete_own(user, PASSWORD, source, codes[1]))
+        return done
+
+    auth.confirm_signed_in = racing
+    reply = export_me(client, alice, totp=codes[0])
+    assert (reply.status, reply.code) == (401, "session_not_found")
