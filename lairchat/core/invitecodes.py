@@ -156,19 +156,17 @@ class InviteCodeService:
         return room, membership
 
     async def _used(self, code: InviteCode) -> None:
-        """Tell the room's moderators of the use just counted: the code as the listing
-        shows it now, or, no longer listed, used up (``uses`` at ``max_uses``). One
-        gone otherwise (revoked meanwhile, which said so; expired) is not told."""
+        """Tell the room's moderators of the use just counted: the code as stored now,
+        its ``uses`` at ``max_uses`` if used up (the listing no longer shows it). One
+        gone since (revoked, which said so) or expired since is not told: the list
+        has it no longer, and a count it never reached would be told otherwise."""
         try:
-            listed = await self.store.list_invite_codes(code.room_id, self.clock.seconds())
+            now = await self.store.invite_code(code.room_id, code.id)
         except Exception as e:
             if not already_logged(e):
                 self.log.failure(
                     "reading the invite codes of {room_id} failed", room_id=code.room_id
                 )
             return
-        now = next((c for c in listed if c.id == code.id), None)
-        if now is None and code.max_uses is not None:
-            code.uses, now = code.max_uses, code
-        if now is not None:
+        if now is not None and now.expires_at > self.clock.seconds():
             await self._tell(code.room_id, "invite_code_used", now)

@@ -284,6 +284,10 @@ class IInviteCodeStore(Interface):
     def list_invite_codes(room_id, now):
         """The room's InviteCodes that admit someone at ``now``, newest first."""
 
+    def invite_code(room_id, code_id):
+        """The room's InviteCode with this id, whether it admits anyone or not
+        (expired, used up), or None (revoked, or never the room's)."""
+
     def delete_invite_code(room_id, code_id):
         """Delete (revoke) one of the room's codes; fires with whether it was there."""
 

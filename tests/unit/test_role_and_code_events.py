@@ -232,3 +232,41 @@ def test_nobody_asking_reads_no_roles(core_tcp_world, monkeypatch) -> None:
     monkeypatch.setattr(w.core.store, "list_members", None)  # read, it would fail
     alice.ok("create_invite_code", room_id=room)
     assert code_events(alice) == []
+
+
+def test_a_code_revoked_or_expired_while_its_use_is_told_is_not_told_used_up(
+    core_tcp_world, monkeypatch
+) -> None:
+    """The use's event reads the code after the join: one revoked in between (which
+    said so) or expired in between is not told "used up", with a count it never
+    reached."""
+    w = core_tcp_world
+    room, c = den(w)
+    alice = w.accounts["alice"].user
+    codes = w.core.invite_codes
+    store = w.core.store
+    read = store.invite_code
+
+    made = c["alice"].ok("create_invite_code", room_id=room, max_uses=5)["invite_code"]
+    then = {"do": lambda: result(codes.revoke(alice, room, made["id"]))}
+
+    def meanwhile(*args):
+        then.pop("do", lambda: None)()
+        return read(*args)
+
+    monkeypatch.setattr(store, "invite_code", meanwhile)
+    for client in c.values():
+        client.frames()
+    c["carol"].ok("join_by_invite_code", code=made["code"])
+    assert [e["type"] for e in code_events(c["moe"])] == ["invite_code_revoked"]
+
+    other = c["alice"].ok("create_invite_code", room_id=room, max_uses=5, expires_in_hours=1)
+    other = other["invite_code"]
+    # Ended meanwhile, as an hour's end would end it.
+    ended = "UPDATE room_invite_codes SET expires_at = ? WHERE id = ?"
+    at = (int(w.clock.seconds()), other["id"])
+    then["do"] = lambda: result(store._write(lambda cur: cur.execute(ended, at)))
+    for client in c.values():
+        client.frames()
+    w.login("dora", extended=True).ok("join_by_invite_code", code=other["code"])
+    assert code_events(c["moe"]) == []

@@ -1539,6 +1539,17 @@ class SQLiteStore:
 
         return self._read(txn)
 
+    def invite_code(self, room_id: str, code_id: str) -> defer.Deferred:
+        """The room's code with this id, live or not (expired, used up), or None."""
+
+        def txn(cur: sqlite3.Cursor) -> InviteCode | None:
+            row = cur.execute(
+                INVITE_CODE_SELECT + "WHERE c.id = ? AND c.room_id = ?", (code_id, room_id)
+            ).fetchone()
+            return _invite_code(row) if row else None
+
+        return self._read(txn)
+
     def delete_invite_code(self, room_id: str, code_id: str) -> defer.Deferred:
         """Delete the room's code; fires with whether there was one."""
 
