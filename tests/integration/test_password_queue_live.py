@@ -39,18 +39,22 @@ def login(server: LiveServer, name: str) -> tuple[int, str | None, dict]:
 
 
 def test_a_login_storm_is_answered_at_once_past_the_wait(server):
-    name = unique("storm")
-    body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
-    assert rest(server, "POST", "/api/v1/auth/register", body)[0] == 201
+    """Over four accounts: 40 logins at once to one account from one address fill its
+    lockout's waiting line (5 checked, 25 waiting), and the rest were answered 403
+    ``account_locked`` (2 runs in 3 here), which is the lockout's, not this bound's."""
+    names = [unique("storm") for _ in range(4)]
+    for name in names:
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        assert rest(server, "POST", "/api/v1/auth/register", body)[0] == 201
     before = server.log_size()
     with ThreadPoolExecutor(40) as pool:
-        outcomes = list(pool.map(lambda _: login(server, name), range(STORM)))
+        outcomes = list(pool.map(lambda i: login(server, names[i % 4]), range(STORM)))
     statuses = Counter(status for status, _, _ in outcomes)
     assert set(statuses) == {200, 429}, statuses
     assert statuses[200] >= 2
     for status, retry_after, reply in outcomes:
         if status == 200:
-            assert reply["user"]["username"] == name
+            assert reply["user"]["username"] in names
             continue
         error = reply["error"]
         assert error["code"] == "rate_limited"
@@ -58,7 +62,7 @@ def test_a_login_storm_is_answered_at_once_past_the_wait(server):
         assert retry_after == str(error["details"]["retry_after"])
     assert "password checks refused" in server.log_since(before)
     # Over: the next login is checked (and was never counted as a wrong password).
-    status, _, reply = login(server, name)
+    status, _, reply = login(server, names[0])
     assert status == 200, reply
 
 
