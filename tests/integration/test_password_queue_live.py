@@ -7,6 +7,8 @@ queued; every request is answered, and logins go through again once it is over
 from __future__ import annotations
 
 import http.client
+import socket
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -82,3 +84,27 @@ def test_a_tcp_login_in_a_storm_is_refused_the_same_way(server):
         for future in storm:
             future.result()
     assert "rate_limited" in codes, codes
+
+
+def test_logins_whose_clients_hang_up_still_count_towards_the_wait(start_live_server):
+    """Logins sent and their connections closed at once, 20 at a time: each one's hash
+    is still queued, and counted, until a thread is done with it, so the queue is
+    refused past the bound (1 s here) as for clients that wait. Before, each hang-up
+    took its check off the count: the bound was never reached (nothing refused) and
+    the next login waited behind all of them."""
+    server = start_live_server(LAIR_RATE_LIMITS="off", LAIR_PASSWORD_WAIT="1")
+    before = server.log_size()
+    batch: list[socket.socket] = []
+    for i in range(400):
+        body = orjson.dumps({"identifier": unique(f"gone{i}-"), "password": PASSWORD})
+        head = b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        client = socket.create_connection(("127.0.0.1", server.http_port), timeout=30)
+        client.sendall(head + body)
+        batch.append(client)
+        if len(batch) == 20:
+            time.sleep(0.05)  # read, and their hashes queued
+            for client in batch:
+                client.close()
+            batch = []
+    assert "password checks refused" in server.log_since(before)
