@@ -58,7 +58,7 @@ def test_the_account_is_deleted_and_the_other_device_told_why(
     b.log_in(alice)
     a.keys("i")
     a.command("/delete-account")
-    shown = a.wait_for("Enter on Username: delete")
+    shown = a.wait_for("Enter on the last: delete")
     assert "cannot be undone" in shown
     # A wrong password: refused in the form, in the server's words; nothing ends.
     a.type("wrong-password")

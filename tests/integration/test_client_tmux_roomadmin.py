@@ -107,7 +107,7 @@ def test_the_admin_bans_unbans_and_deletes_an_account(
     t.wait_for(f"{victim} is no longer banned")
     assert login_status(server, victim) == 200
     t.command(f"/delete-user {victim}")
-    t.wait_for("Enter on Username: delete")
+    t.wait_for("Enter on the last: delete")
     t.type(PASSWORD)
     t.keys("Tab")
     t.type(victim)
