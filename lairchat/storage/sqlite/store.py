@@ -647,11 +647,18 @@ class SQLiteStore:
         """One short transaction of the expired-session sweep: found by
         ``idx_sessions_expires``, so a batch costs its own rows, not the table."""
 
+        return self._prune("sessions", "id", "expires_at", expired_before, batch)
+
+    def _prune(self, table: str, key: str, time: str, before: float, batch: int) -> defer.Deferred:
+        """Delete at most ``batch`` rows of ``table`` whose ``time`` (a column or an
+        expression) is before ``before``, in one short transaction; fires with how
+        many (the batches of lairchat.core.retention)."""
+
         def txn(cur: sqlite3.Cursor) -> int:
             return cur.execute(
-                "DELETE FROM sessions WHERE id IN "
-                "(SELECT id FROM sessions WHERE expires_at < ? LIMIT ?)",
-                (_int(expired_before), batch),
+                f"DELETE FROM {table} WHERE {key} IN "
+                f"(SELECT {key} FROM {table} WHERE {time} < ? LIMIT ?)",
+                (_int(before), batch),
             ).rowcount
 
         return self._write(txn)
@@ -1458,15 +1465,11 @@ class SQLiteStore:
         An answer's time is ``responded_at``; a row answered without one (none of
         lairchat's) counts from its expiry."""
 
-        def txn(cur: sqlite3.Cursor) -> int:
-            return cur.execute(
-                "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE "
-                "CASE WHEN status = 'pending' THEN expires_at "
-                "ELSE COALESCE(responded_at, expires_at) END < ? LIMIT ?)",
-                (_int(settled_before), batch),
-            ).rowcount
-
-        return self._write(txn)
+        settled = (
+            "CASE WHEN status = 'pending' THEN expires_at "
+            "ELSE COALESCE(responded_at, expires_at) END"
+        )
+        return self._prune("invitations", "id", settled, settled_before, batch)
 
     def set_invitation_status(self, invitation_id: str, status: str, now: float) -> defer.Deferred:
         def txn(cur: sqlite3.Cursor) -> bool:
@@ -1577,14 +1580,7 @@ class SQLiteStore:
         """Delete at most ``batch`` codes that expired before ``ended_before``, in one
         short transaction; fires with how many (lairchat.core.retention)."""
 
-        def txn(cur: sqlite3.Cursor) -> int:
-            return cur.execute(
-                "DELETE FROM room_invite_codes WHERE id IN (SELECT id FROM room_invite_codes "
-                "WHERE expires_at < ? LIMIT ?)",
-                (_int(ended_before), batch),
-            ).rowcount
-
-        return self._write(txn)
+        return self._prune("room_invite_codes", "id", "expires_at", ended_before, batch)
 
     # -- admin ----------------------------------------------------------------------
 
@@ -1715,14 +1711,7 @@ class SQLiteStore:
         """Delete up to ``batch`` entries made before ``older_than``, through the
         index on their time; fires with how many."""
 
-        def txn(cur: sqlite3.Cursor) -> int:
-            return cur.execute(
-                "DELETE FROM admin_audit WHERE rowid IN "
-                "(SELECT rowid FROM admin_audit WHERE at < ? LIMIT ?)",
-                (_int(older_than), batch),
-            ).rowcount
-
-        return self._write(txn)
+        return self._prune("admin_audit", "rowid", "at", older_than, batch)
 
     def ping(self) -> defer.Deferred:
         """True when the database is usable: it answers a read, and its file is still
