@@ -19,12 +19,14 @@ from lairchat.storage.sqlite.migrate import migrate
 from lairchat.storage.sqlite.pool import ImmediatePool, connect
 from lairchat.storage.sqlite.store import SQLiteStore
 from lairchat.storage.sqlite.writer import (
+    LOCK_WAITS,
     SEQ_FLOOR,
     START_GRACE,
     STOP_GRACE,
     MessageWriter,
     PartlyStored,
     WriterError,
+    begin_immediate,
     serve,
 )
 from lairchat.testing import json_frames
@@ -330,6 +332,92 @@ def test_no_seq_is_given_away_by_a_delete_during_the_floor_read(db, tmp_path):
     assert json_frames(replies.getvalue()) == [{"last": 3}]
     other.close()
     writer.close()
+
+
+class _Moments:
+    """A clock for :func:`begin_immediate` that moves only when it sleeps, and
+    runs ``at[n]`` at the n-th sleep (0-based)."""
+
+    def __init__(self, at: dict | None = None):
+        self.now, self.slept, self.at = 100.0, [], at or {}
+
+    def sleep(self, seconds: float) -> None:
+        action = self.at.get(len(self.slept))
+        self.slept.append(seconds)
+        self.now += seconds
+        if action is not None:
+            action()
+
+    def clock(self) -> float:
+        return self.now
+
+
+def _holding(tmp_path) -> sqlite3.Connection:
+    """Another connection holding the database's write lock, as a server thread's
+    write does between its statement and its commit."""
+    other = sqlite3.connect(tmp_path / "writer.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_the_write_lock_is_tried_again_soon_and_more_slowly_after(db, tmp_path):
+    """SQLite's own busy handler sleeps 1 ms before its second try, so a batch that
+    met a lock held for a tenth of that waited ten times longer than it had to."""
+    other = _holding(tmp_path)
+    db.execute("PRAGMA busy_timeout = 0")
+    moments = _Moments(at={len(LOCK_WAITS) + 1: other.rollback})
+    begin_immediate(db, 30.0, moments.sleep, moments.clock)
+    assert db.in_transaction
+    assert moments.slept == [*LOCK_WAITS, LOCK_WAITS[-1], LOCK_WAITS[-1]]
+    assert moments.slept[0] < 0.001 and sorted(moments.slept) == moments.slept
+    db.rollback()
+    other.close()
+
+
+def test_a_lock_held_past_the_budget_is_database_is_locked(db, tmp_path):
+    other = _holding(tmp_path)
+    db.execute("PRAGMA busy_timeout = 0")
+    moments = _Moments()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        begin_immediate(db, 0.0105, moments.sleep, moments.clock)
+    # It waited its budget, not a sleep more: the last sleep is what was left of it.
+    assert moments.now - 100.0 == pytest.approx(0.0105)
+    assert not db.in_transaction
+    other.close()
+
+
+def test_an_error_other_than_a_held_lock_is_raised_at_once(db):
+    moments = _Moments()
+    db.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
+        begin_immediate(db, 30.0, moments.sleep, moments.clock)
+    assert moments.slept == []
+    db.rollback()
+
+
+def test_serve_waits_for_a_lock_held_elsewhere_and_then_commits(db, tmp_path):
+    """Through the real loop: the batch waits while another connection holds the
+    lock (a thread releases it shortly) and is stored once it is free."""
+    import threading
+
+    other = _holding(tmp_path)
+    release = threading.Timer(0.05, other.rollback)
+    release.start()
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame([row("m1")])), replies, busy_ms=10_000)
+    release.join()
+    assert json_frames(replies.getvalue()) == [{"last": 1}]
+    other.close()
+
+
+def test_serve_refuses_a_batch_when_the_lock_stays_held_past_its_busy_timeout(db, tmp_path):
+    other = _holding(tmp_path)
+    replies = io.BytesIO()
+    serve(db, io.BytesIO(frame([row("m1")])), replies, busy_ms=20)
+    assert json_frames(replies.getvalue()) == [{"error": "OperationalError: database is locked"}]
+    other.rollback()
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
+    other.close()
 
 
 def test_start_spawns_the_writer_once_ahead_of_the_first_batch():

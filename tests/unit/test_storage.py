@@ -624,6 +624,54 @@ def test_no_session_is_created_for_a_user_banned_at_its_start(store, rows):
     assert raw(store, "SELECT id FROM sessions") == [(after.id,)]
 
 
+class _LockProbe(sqlite3.Cursor):
+    """After each statement, whether another connection could take the write lock."""
+
+    path = ""
+    seen: list[tuple[str, str]] = []
+
+    def execute(self, sql, *args):  # type: ignore[override]
+        done = super().execute(sql, *args)
+        other = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.rollback()
+            self.seen.append((sql.split()[0], "free"))
+        except sqlite3.OperationalError:
+            self.seen.append((sql.split()[0], "held"))
+        other.close()
+        return done
+
+
+def test_a_login_s_session_writes_let_go_of_the_lock_inside_their_statement(tmp_path):
+    """A session's insert and its activity update commit inside their one statement,
+    so the write lock is never held while the thread waits for the GIL to commit
+    (the message writer would wait as long). Other writes, in a transaction of their
+    own, still hold it until their commit: the probe sees that too."""
+    path = str(tmp_path / "lair.db")
+
+    class Probed(sqlite3.Connection):
+        def cursor(self, factory=_LockProbe):  # type: ignore[override]
+            return super().cursor(factory)
+
+    conn = sqlite3.connect(path, factory=Probed)
+    pool = ImmediatePool(connection=conn)
+    migrate(conn)
+    store = SQLiteStore(pool, pool, path)
+    alice = Rows(store).user("alice")
+    _LockProbe.path, _LockProbe.seen = path, []
+    session = Session(new_id(), alice.id, T0, T0 + 60)
+    assert result(store.create_session(session, "hash")) == session
+    result(store.touch_session(session.id, T0 + 120, 60))
+    assert _LockProbe.seen == [("INSERT", "free"), ("UPDATE", "free")]
+    assert not conn.in_transaction and conn.isolation_level == ""
+    assert raw(store, "SELECT last_active_at FROM sessions") == [(T0 + 120,)]
+    _LockProbe.seen = []
+    Rows(store).room(alice, "General")
+    assert ("INSERT", "held") in _LockProbe.seen
+    conn.close()
+
+
 # -- rooms and memberships ------------------------------------------------------------
 
 
