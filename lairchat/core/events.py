@@ -53,7 +53,17 @@ class OptedInAudience:
     user_ids: tuple[str, ...] | None
 
 
-Audience = RoomAudience | UserAudience | EveryoneAudience | OptedInAudience
+@dataclass(frozen=True, slots=True)
+class ConnectionsAudience:
+    """These connections, not their users' others, those of them whose client asked
+    for :data:`LAIRCHAT_EVENTS`: for an event about what each connection holds (the
+    system role it signed in with: ``system_role_changed`` goes to the connections
+    holding an old one, not to a device that signed in with the new one)."""
+
+    connections: tuple[Any, ...]
+
+
+Audience = RoomAudience | UserAudience | EveryoneAudience | OptedInAudience | ConnectionsAudience
 
 
 @lru_cache(maxsize=4096)

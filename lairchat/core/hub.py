@@ -17,6 +17,7 @@ from zope.interface import Attribute, Interface
 
 from lairchat.core.bounded import forget_oldest
 from lairchat.core.events import (
+    ConnectionsAudience,
     Event,
     EveryoneAudience,
     OptedInAudience,
@@ -384,6 +385,10 @@ class Hub:
         if isinstance(audience, OptedInAudience):
             ids = by_user if audience.user_ids is None else dict.fromkeys(audience.user_ids)
             return [s for u in ids for s in by_user.get(u, ()) if s.extended]
+        if isinstance(audience, ConnectionsAudience):  # still attached, if held in a batch
+            return [
+                s for s in audience.connections if s.extended and s in by_user.get(s.user_id, ())
+            ]
         raise TypeError(audience)  # pragma: no cover - the Audience union is closed
 
     @contextmanager

@@ -9,7 +9,7 @@ from twisted.python.failure import Failure
 
 from lairchat.core import paging
 from lairchat.core.deferreds import deferred
-from lairchat.core.events import Event, OptedInAudience
+from lairchat.core.events import ConnectionsAudience, Event
 from lairchat.core.hub import Hub
 from lairchat.domain import validation
 from lairchat.domain.audit import AuditEntry
@@ -111,9 +111,11 @@ class UserService:
         """``user`` as stored now: their connections that signed in with another
         system role hold this one from now on, and their connections that asked for
         lairchat's own events are told (``system_role_changed``, with the account as
-        ``get_current_user`` answers it). For a change made here (:meth:`set_role`),
-        and one another process made (``lairchat admin set-role``), which
-        :class:`lairchat.revocation.RoleWatcher` finds. True if any was told."""
+        ``get_current_user`` answers it); a connection that holds it already (one
+        that signed in after the change) is not. For a change made here
+        (:meth:`set_role`), and one another process made (``lairchat admin
+        set-role``), which :class:`lairchat.revocation.RoleWatcher` finds. True if
+        any connection was stale."""
         stale = [
             sub
             for sub in self.hub.connections_of(user.id)
@@ -124,5 +126,5 @@ class UserService:
         for sub in stale:
             sub.user = user
         payload = {"type": "system_role_changed", "user": user.to_wire()}
-        self.hub.publish(Event(payload, OptedInAudience((user.id,))))
+        self.hub.publish(Event(payload, ConnectionsAudience(tuple(stale))))
         return True

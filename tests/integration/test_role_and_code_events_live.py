@@ -51,6 +51,23 @@ def test_a_role_set_by_the_operator_reaches_tcp_and_websocket(live_server) -> No
             assert fan.event("system_role_changed")["user"]["role"] == "user"
 
 
+def test_a_device_signed_in_after_the_operators_change_is_not_told_it(live_server) -> None:
+    """The user's TCP connection holds the old role; a WebSocket signed in after
+    ``set-role`` holds the new one. Only the stale connection is told. The server
+    looks every 5 s and the WebSocket signs in within milliseconds of the command,
+    so the look nearly always comes after it (if it came first, there was nothing
+    to tell the WebSocket either way)."""
+    server = live_server
+    with server.register("rolestale", extended=True) as stale:
+        stale.sock.settimeout(WAIT)
+        lairchat_admin(server, "set-role", stale.username, "admin")
+        with ws_extended(server, stale.token) as fresh:
+            assert fresh.ok("get_current_user")["user"]["role"] == "admin"
+            assert stale.event("system_role_changed")["user"]["role"] == "admin"
+            # Sent to both at once, if at all: it would be before the pong.
+            assert "system_role_changed" not in {m["type"] for m in fresh.barrier()}
+
+
 def test_invite_code_events_reach_the_rooms_moderators_over_tcp_and_websocket(
     live_server,
 ) -> None:

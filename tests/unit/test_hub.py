@@ -8,6 +8,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from lairchat.core.events import (
+    ConnectionsAudience,
     Event,
     EveryoneAudience,
     OptedInAudience,
@@ -177,6 +178,21 @@ def test_lairchat_events_reach_only_connections_that_asked_for_them(hub):
     assert hub.publish(ping(OptedInAudience(None))) == 2  # everyone's that asked
     assert (a1.events, len(a2.events), b1.events, len(c1.events)) == ([], 2, [], 1)
     assert hub.publish(ping(OptedInAudience((CAROL, CAROL)))) == 1  # one copy each
+
+
+def test_a_connections_audience_reaches_those_connections_only(hub):
+    """Not the user's other connections (system_role_changed: only the stale ones),
+    not one that did not ask, not one detached while the event was held in a batch."""
+    a1, a2, a3, b1 = Conn(ALICE), Conn(ALICE), Conn(ALICE), Conn(BOB)
+    a1.extended = a2.extended = b1.extended = True
+    connect(hub, a1, a2, a3, b1)
+    assert hub.publish(ping(ConnectionsAudience((a1, a3)))) == 1
+    assert (len(a1.events), a2.events, a3.events, b1.events) == (1, [], [], [])
+    with hub.batch():
+        hub.publish(ping(ConnectionsAudience((a1, b1))))
+        hub.detach(b1)
+    assert a1.types() == ["ping_test", "ping_test", "user_offline"]
+    assert b1.events == []
 
 
 def test_everyone_audience_with_exclusion(hub):

@@ -1,8 +1,9 @@
 """lairchat's own events for a system role changed and for room invite codes, in
 memory over StringTransport (docs/protocols/TCP.md, "lairchat's own events"): who
-receives ``system_role_changed`` (the user's own connections that asked, whoever
-changed the role, here or in another process) and the ``invite_code_*`` events (the
-room's owners and moderators that asked, never a plain member, never the code)."""
+receives ``system_role_changed`` (the user's own connections that asked and hold
+another role, whoever changed it, here or in another process) and the
+``invite_code_*`` events (the room's owners and moderators that asked, never a plain
+member, never the code)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,34 @@ def test_a_role_set_by_another_process_is_found_and_told_once(
     assert result(watcher.check()) == [w.uid("alice")]
     for client in (alice, later):
         assert [e["user"]["role"] for e in client.of_type("system_role_changed")] == ["user"]
+
+
+def test_a_device_that_signed_in_after_the_change_is_not_told_it(
+    core_tcp_world: MemoryTCPServer,
+) -> None:
+    """One of the user's devices still holds the old role, another signed in after
+    the operator's change and holds the new one: only the stale one is told (its
+    client would otherwise say "You are now an admin" again), and once only."""
+    w = core_tcp_world
+    stale = w.login("alice", extended=True)
+    watcher = RoleWatcher(w.core.users, w.clock)
+    result(w.core.store.set_role(w.uid("alice"), "admin"))  # as the other process does
+    fresh = w.login("alice", extended=True)
+    assert fresh.ok("get_current_user")["user"]["role"] == "admin"
+
+    assert result(watcher.check()) == [w.uid("alice")]
+    assert [e["user"]["role"] for e in stale.of_type("system_role_changed")] == ["admin"]
+    assert fresh.of_type("system_role_changed") == []
+    assert result(watcher.check()) == []  # the next pass: nothing, to either
+    assert stale.of_type("system_role_changed") == fresh.of_type("system_role_changed") == []
+
+    # A change made here tells only the connections holding another role too.
+    result(w.core.store.set_role(w.uid("alice"), "moderator"))
+    newest = w.login("alice", extended=True)
+    result(w.core.users.set_role(w.uid("alice"), "moderator"))
+    for client in (stale, fresh):
+        assert [e["user"]["role"] for e in client.of_type("system_role_changed")] == ["moderator"]
+    assert newest.of_type("system_role_changed") == []
 
 
 def test_the_watcher_runs_every_five_seconds_and_survives_a_failed_read(
