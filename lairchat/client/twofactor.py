@@ -17,6 +17,7 @@ from lairchat.client import commands as c
 from lairchat.client.net.errors import ServerError
 from lairchat.client.roomadmin import lairchat_only
 from lairchat.client.ui.twofactor import (
+    NewCodesOverlay,
     RecoveryCodesOverlay,
     TextOverlay,
     TwoFactorDisableOverlay,
@@ -57,7 +58,8 @@ RENEWED = "New recovery codes: the ones you had no longer work. Keep these"
 
 
 def recovery_lines(codes: list[str], first: str = TURNED_ON) -> list[str]:
-    """What ``/2fa enable`` and ``/2fa codes`` show, once: the recovery codes."""
+    """What ``/2fa enable`` and ``/2fa codes`` show, once: the recovery codes (the
+    box stays until ``s`` says they are stored: :class:`NewCodesOverlay`)."""
     return [
         first,
         "recovery codes somewhere safe: each signs in once without the app.",
@@ -121,7 +123,7 @@ class TwoFactorMixin:
             self.state.notify(f"Two-factor sign-in not turned on: {UNSUPPORTED(err)}", "error")
             return
         self.state.two_factor_on = True
-        self.ui.open_overlay(TextOverlay("Two-factor sign-in is on", recovery_lines(codes)))
+        self.ui.open_overlay(NewCodesOverlay("Two-factor sign-in is on", recovery_lines(codes)))
 
     async def _disable(self, password: str, code: str) -> None:
         request = self.api.disable_two_factor(password, code)
@@ -142,4 +144,5 @@ class TwoFactorMixin:
         if await self._form_request(
             RecoveryCodesOverlay, request(), "No new recovery codes", UNSUPPORTED
         ):
-            self.ui.open_overlay(TextOverlay("New recovery codes", recovery_lines(codes, RENEWED)))
+            lines = recovery_lines(codes, RENEWED)
+            self.ui.open_overlay(NewCodesOverlay("New recovery codes", lines))

@@ -2,10 +2,11 @@
 "Two-factor sign-in"): a real ``twistd lairchat`` and the client in tmux
 (tests/integration/test_client_tmux.py), driven by its keys. ``/2fa setup`` shows
 the secret, ``/2fa enable CODE`` turns it on with a code made from it here (as an
-authenticator app makes it) and shows the recovery codes; a second terminal's
-login is asked for the code; ``/2fa codes`` there, with a recovery code, shows ten
-new ones (the old refused after); ``/2fa disable``, with one of the new, turns it
-off and signs the first terminal out, saying why."""
+authenticator app makes it) and shows the recovery codes, which Esc does not take
+away (``s`` says they are stored); a second terminal's login is asked for the code;
+``/2fa codes`` there, with a recovery code, shows ten new ones (the old refused
+after); ``/2fa disable``, with one of the new, turns it off and signs the first
+terminal out, saying why."""
 
 from __future__ import annotations
 
@@ -69,7 +70,12 @@ def test_set_up_enable_sign_in_with_a_code_and_disable(
         first.command(f"/2fa enable {code(key)}")
         recovery = codes_shown(first, "Two-factor sign-in is on")
         assert len(recovery) == 10, recovery
-        first.keys("q")
+        # Esc does not lose them: the box stays until s (I have stored them).
+        first.keys("Escape")
+        kept = first.wait_for("Not closed: store them first, then press s")
+        assert RECOVERY.findall(kept) == recovery and "s: I have stored them" in kept
+        first.keys("s")
+        first.wait_gone("s: I have stored them")
         login = {"identifier": name, "password": PASSWORD}
         answer = rest(server, "POST", "/api/v1/auth/login", login)
         assert (answer[0], answer[1]["error"]["code"]) == (401, "totp_required")
@@ -95,7 +101,7 @@ def test_set_up_enable_sign_in_with_a_code_and_disable(
         second.keys("Enter")
         fresh = codes_shown(second, "the ones you had no longer work")
         assert len(fresh) == 10 and not set(fresh) & set(recovery), fresh
-        second.keys("q")
+        second.keys("s")
         old = rest(server, "POST", "/api/v1/auth/login", {**login, "totp": recovery[1]})
         assert (old[0], old[1]["error"]["code"]) == (401, "invalid_totp")
 

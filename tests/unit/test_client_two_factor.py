@@ -17,6 +17,7 @@ from lairchat.client.net.errors import ServerError
 from lairchat.client.testing import OTPAUTH_URI
 from lairchat.client.ui.overlays import DeleteAccountOverlay, ExportOverlay
 from lairchat.client.ui.twofactor import (
+    NewCodesOverlay,
     RecoveryCodesOverlay,
     TextOverlay,
     TwoFactorDisableOverlay,
@@ -124,6 +125,33 @@ def test_enable_shows_the_recovery_codes_once(world: World) -> None:
     assert "not shown again" in screen
 
 
+@pytest.mark.parametrize("how", ["/2fa enable", "/2fa codes"])
+def test_the_recovery_codes_stay_until_they_are_said_to_be_stored(world: World, how: str) -> None:
+    """Esc, Enter and q, which close the other boxes, leave this one and its codes
+    (they are not shown again); a pasted s does not say they are stored; s does."""
+    world.login()
+    if how == "/2fa enable":
+        world.app.dispatch(c.EnableTwoFactor("123456"))
+        first, last = "code-0000-abcd", "code-0009-abcd"
+    else:
+        open_by_command(world, how)
+        type_lines(world, "hunter22", "123456")
+        first, last = "new-0000-abcd", "new-0009-abcd"
+    shown = world.app.ui.overlay
+    assert isinstance(shown, NewCodesOverlay)
+    assert "s: I have stored them" in world.screen()
+    assert "Not closed" not in world.screen()
+    for key in ("esc", "enter", "q", "begin paste", "s", "end paste"):
+        world.app.ui.keypress(SIZE, key)
+        assert world.app.ui.overlay is shown, key
+    screen = world.screen()
+    assert first in screen and last in screen and "s: I have stored them" in screen
+    assert "Not closed: store them first, then press s" in screen
+    world.app.ui.keypress(SIZE, "s")
+    assert world.app.ui.overlay is None
+    assert first not in world.screen()
+
+
 def test_a_wrong_code_to_enable_is_said(world: World) -> None:
     world.login()
     world.api.fail["enable_two_factor"] = WRONG
@@ -187,7 +215,7 @@ def test_the_state_of_it_is_read_from_users_me_and_follows_the_commands() -> Non
     assert world.state.two_factor_on is False
     world.app.dispatch(c.EnableTwoFactor("123456"))
     assert world.state.two_factor_on is True
-    world.app.ui.keypress(SIZE, "esc")
+    world.app.ui.keypress(SIZE, "s")
     world.api.two_factor = None  # Lair Chat's answer: none
     world.app.spawn(world.app._load_unread())
     assert world.state.two_factor_on is False

@@ -15,6 +15,7 @@ from lairchat.client.ui.overlays import FormOverlay, Overlay
 from lairchat.client.ui.safetext import SafeText
 
 __all__ = [
+    "NewCodesOverlay",
     "RecoveryCodesOverlay",
     "TextOverlay",
     "TwoFactorDisableOverlay",
@@ -102,14 +103,21 @@ class RecoveryCodesOverlay(TwoFactorDisableOverlay):
         return c.NewRecoveryCodes(password, code)
 
 
+#: Said in the box of new recovery codes when a key that closes other boxes is pressed.
+KEEP_CODES = "Not closed: store them first, then press s"
+
+
 class TextOverlay(Overlay):
-    """Lines to read and copy, shown once (the secret, the recovery codes): each its
-    own line, nothing to select but the text; ``Esc``/``Enter``/``q`` closes. With
-    ``copy`` (an action), ``c`` sends it: the URI to the clipboard, which a terminal
-    selection would take with the box's borders where it wraps."""
+    """Lines to read and copy, shown once (the secret): each its own line, nothing to
+    select but the text; ``Esc``/``Enter``/``q`` closes. With ``copy`` (an action),
+    ``c`` sends it: the URI to the clipboard, which a terminal selection would take
+    with the box's borders where it wraps."""
 
     width = 76
     height = 20  # rows: the recovery codes and a few wrapped lines
+    #: The keys that close it, and the footer's words for them.
+    close_keys: tuple[str, ...] = ("esc", "enter", "q")
+    closing = "Esc/Enter/q: close"
 
     def __init__(
         self,
@@ -121,13 +129,35 @@ class TextOverlay(Overlay):
         self.title = title
         self.controller = controller
         self.copy = copy
-        rows = [SafeText(line) for line in lines]
-        keys = "c: copy the URI · Esc/Enter/q: close" if copy else "Esc/Enter/q: close"
-        super().__init__(urwid.Filler(urwid.Pile(rows), valign="top"), keys)
+        self.pile = urwid.Pile([SafeText(line) for line in lines])
+        keys = f"c: copy the URI · {self.closing}" if copy else self.closing
+        super().__init__(urwid.Filler(self.pile, valign="top"), keys)
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
-        if key in ("esc", "enter", "q"):
+        if key in self.close_keys:
             self.done = True
         elif key == "c" and self.copy is not None and self.controller is not None:
             self.controller.dispatch(self.copy)
         return None
+
+
+class NewCodesOverlay(TextOverlay):
+    """Recovery codes just made (``/2fa enable``, ``/2fa codes``), shown this once.
+    ``Esc``, ``Enter`` and ``q``, which close the other boxes, do not close this one
+    (a key pressed by mistake would lose the codes for good): it says so in the
+    blank line above them (no row more: the box is as tall as it can be on a
+    24-row terminal). ``s`` says they are stored and closes it, as the browser keeps
+    them until *I have stored them*."""
+
+    close_keys = ("s", "S")
+    closing = "s: I have stored them"
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__(title, lines)
+        self.message = self.pile.contents[lines.index("")][0]
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        if key in TextOverlay.close_keys:
+            self.message.set_text(("notice_error", KEEP_CODES))
+            return None
+        return super().keypress(size, key)
