@@ -33,12 +33,12 @@ from twisted.internet.task import deferLater
 from twisted.logger import ILogObserver, Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.components import Componentized
-from twisted.python.threadpool import ThreadPool
 
 import lairchat
 from lairchat import allocator, collector, systemd
 from lairchat.config import JWT_SECRET_SUFFIX, MEMORY_DATABASE, ConfigError
 from lairchat.core.services import Core
+from lairchat.hashers import Hashers
 from lairchat.observability.database import ObservedPool
 from lairchat.storage.sqlite import lock
 from lairchat.storage.sqlite.writer import MessageWriter
@@ -254,13 +254,13 @@ class Listener(service.Service):
 
 
 class CoreService(service.Service):
-    """Owns the database pools, the hashing threads and the core's lifecycle."""
+    """Owns the database pools, the password hashers and the core's lifecycle."""
 
     def __init__(
         self,
         core: Core,
         keeper: sqlite3.Connection | None,
-        hash_pool: ThreadPool,
+        hash_pool: Hashers,
         pools: Iterable[ObservedPool] = (),
         clock: Any = None,
         message_writer: MessageWriter | None = None,

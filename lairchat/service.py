@@ -14,19 +14,18 @@ import sqlite3
 import uuid
 from typing import Any
 
-from twisted.internet import defer, threads
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 
 from lairchat.bootstrap import BootstrapError, ensure_admin
 from lairchat.config import Config
 from lairchat.core.deferreds import result
 from lairchat.core.deletion import DeletionWatcher
-from lairchat.core.passwords import HASH_THREADS, Passwords, at_lowest_priority
+from lairchat.core.passwords import HASH_WORKERS, Passwords
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.retention import ExpiredSessionsService, RetentionService
 from lairchat.core.services import Core
 from lairchat.endpoints import certificates_from, http_listener, tcp_listener
+from lairchat.hashers import Hashers
 from lairchat.lifecycle import CoreService, LairChatService, Listener, StartupError
 from lairchat.observability.database import ObservedPool
 from lairchat.observability.http import MetricsResource, ReadyResource, observe
@@ -158,21 +157,17 @@ def _build_core(
     store = SQLiteStore(
         writer, reader, config.database_path, messages.insert if messages is not None else None
     )
-    hash_pool = ThreadPool(minthreads=0, maxthreads=HASH_THREADS, name="lairchat-argon2")
-
-    def run_blocking(fn: Any, *args: Any) -> defer.Deferred:
-        return threads.deferToThreadPool(reactor, hash_pool, at_lowest_priority(fn), *args)
-
+    hash_pool = Hashers(reactor)
     limiter = RateLimiter(reactor, enabled=config.rate_limits)
     hub = TimedHub(metrics.fanout_duration) if metrics is not None else None
-    # Password hashing is CPU-bound: a small pool of its own keeps a login storm from
-    # starving the database threads or the reactor, and its queue is bounded.
-    passwords = Passwords(run_blocking, HASH_THREADS, config.password_wait)
+    # Password hashing is CPU-bound: workers of its own (processes, lairchat.hashers)
+    # keep a login storm from starving the database threads or the reactor, and
+    # their queue is bounded.
+    passwords = Passwords(hash_pool, HASH_WORKERS, config.password_wait)
     core = Core.build(
         store,
         reactor,
         config.jwt_secret,
-        run_blocking,
         hub=hub,
         limiter=limiter,
         passwords=passwords,

@@ -5,11 +5,8 @@ Hashes are interchangeable with the original's database (PHC strings, m=19456, t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +22,11 @@ HASHER = PasswordHasher(
     time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
 )
 
-#: Threads that hash passwords (the server's pool of them).
-HASH_THREADS = 2
-#: Seconds a password check may expect to wait for a hashing thread: past that, new
+#: Workers that hash passwords (the server's processes or threads for it).
+HASH_WORKERS = 2
+#: Seconds a password check may expect to wait for a hashing worker: past that, new
 #: ones are refused (``rate_limited``) instead of queued. On a server whose core is
-#: busy with chat traffic, hashing gets only the CPU left over (at_lowest_priority):
+#: busy with chat traffic, hashing gets only the CPU left over (lairchat.hashers):
 #: in the benchmark's login storm, 4.5 logins a second were hashed beside 1,000
 #: messages a second on one core. Logins arriving faster than that queued without
 #: bound, each waiting longer than the one before, long after its client gave up.
@@ -42,6 +39,10 @@ SMOOTHING = 0.2
 log = Logger()
 
 
+def _hash(password: str) -> str:
+    return HASHER.hash(password)
+
+
 def _verify(stored: str, password: str) -> bool:
     try:
         return HASHER.verify(stored, password)
@@ -49,48 +50,67 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
-_thread_state = threading.local()
+_dummy: list[str] = []
 
 
-def at_lowest_priority(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``fn`` on a thread whose CPU priority is the lowest (nice 19, Linux: per
-    thread). Hashing is CPU-bound and can wait; chat traffic on the same core cannot.
-    A login storm then takes only the CPU the reactor leaves idle."""
+def _verify_unknown(password: str) -> bool:
+    """A verification against a hash of our own, always False. That hash is made in
+    the hashing worker too, the first time: made on the reactor's thread, it stopped
+    everything else for as long as a login takes. (Two threads may both make it at
+    first; either one serves.)"""
+    if not _dummy:
+        _dummy.append(HASHER.hash("lairchat-timing-equaliser"))
+    _verify(_dummy[0], password)
+    return False
 
-    @functools.wraps(fn)
-    def run(*args: Any) -> Any:
-        if not getattr(_thread_state, "lowered", False):
-            _thread_state.lowered = True
-            with contextlib.suppress(AttributeError, OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        return fn(*args)
 
-    return run
+#: What a hashing worker is asked to do, by name (a process is sent the name).
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    "hash": _hash,
+    "verify": _verify,
+    "verify_unknown": _verify_unknown,
+}
+
+#: ``hashing(operation, *args) -> Deferred`` firing with ``perform``'s answer.
+Hashing = Callable[..., defer.Deferred]
+
+
+def perform(operation: str, *args: Any) -> tuple[Any, float]:
+    """In the hashing worker: ``OPERATIONS[operation](*args)`` and the seconds it
+    took (wall time: under load a hash takes as long as the CPU it is given)."""
+    started = time.monotonic()
+    value = OPERATIONS[operation](*args)
+    return value, time.monotonic() - started
+
+
+def on_threads(run_blocking: Callable[..., defer.Deferred]) -> Hashing:
+    """Hashing through ``run_blocking(fn, *args) -> Deferred`` (a thread pool; tests
+    and the operator command run it at once)."""
+    return functools.partial(run_blocking, perform)
 
 
 class Passwords:
-    """Hash and verify through ``run_blocking`` (a thread pool of ``threads`` in
-    production), refusing new work while what is queued would keep it waiting more
-    than ``max_wait`` seconds.
+    """Hash and verify through ``hashing`` (:data:`Hashing`: the server's hashing
+    processes, :mod:`lairchat.hashers`, or :func:`on_threads`), refusing new work while
+    what is queued would keep it waiting more than ``max_wait`` seconds for one of
+    the ``workers``.
 
-    ``run_blocking(fn, *args) -> Deferred``; tests pass a synchronous one. ``now``
-    times each hash in its thread (wall time: under load a hash takes as long as the
-    CPU it is given), and the wait is estimated from the running mean of those times.
+    The wait is estimated from the running mean of the hashes' times, as the workers
+    measure them. ``now`` dates the refusals' log lines.
     """
 
     def __init__(
         self,
-        run_blocking: Callable[..., defer.Deferred],
-        threads: int = HASH_THREADS,
+        hashing: Hashing,
+        workers: int = HASH_WORKERS,
         max_wait: float = MAX_WAIT,
         now: Callable[[], float] = time.monotonic,
     ):
-        self._run = run_blocking
-        self._dummy: str | None = None
-        self._threads = threads
+        self._run = hashing
+        self._workers = workers
         self._max_wait = max_wait
         self._now = now
-        #: Hashes handed to the threads and not yet done (running or queued).
+        #: Hashes handed to the workers and not yet done (running or queued).
         self.pending = 0
         #: Running mean of a hash's time, seconds.
         self.seconds = FIRST_GUESS
@@ -99,28 +119,28 @@ class Passwords:
         self._logged_at = -math.inf
 
     def hash(self, password: str) -> defer.Deferred:
-        return self._submit(HASHER.hash, password)
+        return self._submit("hash", password)
 
     def verify(self, stored: str | None, password: str) -> defer.Deferred:
         """Verify; with ``stored=None`` hash anyway, so an unknown user costs the same time,
         and so does a stored value that is no PHC hash (an account being deleted has
         one no password matches): argon2 refuses it at once, which would tell."""
         if stored is None or not stored.startswith("$"):
-            return self._submit(self._verify_unknown, password)
-        return self._submit(_verify, stored, password)
+            return self._submit("verify_unknown", password)
+        return self._submit("verify", stored, password)
 
     def expected_wait(self) -> float:
-        """Seconds a check submitted now would wait before a thread takes it: the
-        hashes ahead of it in the queue, shared by the threads."""
-        queued = self.pending - self._threads + 1
-        return max(0, math.ceil(queued / self._threads)) * self.seconds
+        """Seconds a check submitted now would wait before a worker takes it: the
+        hashes ahead of it in the queue, shared by the workers."""
+        queued = self.pending - self._workers + 1
+        return max(0, math.ceil(queued / self._workers)) * self.seconds
 
-    def _submit(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred:
+    def _submit(self, operation: str, *args: Any) -> defer.Deferred:
         wait = self.expected_wait()
         if wait > self._max_wait:
             return defer.fail(self._refusal(wait))
         self.pending += 1
-        work = self._run(self._timed, fn, *args).addBoth(self._done)
+        work = self._run(operation, *args).addBoth(self._done)
         # The caller gets a Deferred of its own: one it cancels (Klein cancels a
         # request's when its client goes away) stops its waiting, not the count. The
         # hash is still queued or running in the pool, and counts until it is done:
@@ -128,12 +148,6 @@ class Passwords:
         answer = defer.Deferred()
         work.chainDeferred(answer)
         return answer
-
-    def _timed(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-        """In the hashing thread: ``fn(*args)`` and how long it took."""
-        started = self._now()
-        value = fn(*args)
-        return value, self._now() - started
 
     def _done(self, outcome: Any) -> Any:
         self.pending -= 1
@@ -149,10 +163,10 @@ class Passwords:
         if now - self._logged_at >= 60:
             self._logged_at = now
             log.warn(
-                "password checks refused: {pending} waiting for {threads} hashing "
-                "thread(s), about {wait:.1f} s; {refused} refused since start",
+                "password checks refused: {pending} waiting for {workers} hashing "
+                "worker(s), about {wait:.1f} s; {refused} refused since start",
                 pending=self.pending,
-                threads=self._threads,
+                workers=self._workers,
                 wait=wait,
                 refused=self.refused,
             )
@@ -161,16 +175,6 @@ class Passwords:
             "The server is checking as many passwords as it can: try again shortly",
             details={
                 "retry_after": max(1, math.ceil(wait - self._max_wait)),
-                "limit": self._threads,
+                "limit": self._workers,
             },
         )
-
-    def _verify_unknown(self, password: str) -> bool:
-        """In the hashing thread: a verification against a hash of our own, always
-        False. That hash is made there too, the first time: made on the reactor's
-        thread, it stopped everything else for as long as a login takes. (Two
-        threads may both make it at first; either one serves.)"""
-        if self._dummy is None:
-            self._dummy = HASHER.hash("lairchat-timing-equaliser")
-        _verify(self._dummy, password)
-        return False

@@ -15,7 +15,7 @@ from lairchat.core.hub import Hub
 from lairchat.core.invitations import InvitationService
 from lairchat.core.invitecodes import InviteCodeService
 from lairchat.core.messages import MessageService
-from lairchat.core.passwords import Passwords
+from lairchat.core.passwords import Passwords, on_threads
 from lairchat.core.pins import PinService
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.reactions import ReactionService
@@ -53,18 +53,19 @@ class Core:
         store: IStore,
         clock,
         jwt_secret: str,
-        run_blocking: Callable[..., defer.Deferred],
+        run_blocking: Callable[..., defer.Deferred] | None = None,
         hub: Hub | None = None,
         limiter: RateLimiter | None = None,
         passwords: Passwords | None = None,
     ) -> Core:
         """``limiter`` defaults to a disabled one: production passes an enabled limiter
         (see :func:`lairchat.service.build_core`), tests opt in. ``passwords`` defaults
-        to one hashing through ``run_blocking`` with the default bound on its queue."""
+        to one hashing through ``run_blocking`` (then required) with the default bound
+        on its queue."""
         hub = hub or Hub()
         rooms = RoomService(store, hub, clock)
         users = UserService(store, hub, clock)
-        passwords = passwords or Passwords(run_blocking)
+        passwords = passwords or Passwords(on_threads(run_blocking))
         auth = AuthService(store, hub, clock, passwords, Tokens(jwt_secret, clock))
         two_factor = TwoFactor(auth)
         auth.second_factor = two_factor.at_login

@@ -190,7 +190,7 @@ class _CoreCounters(Collector):
         )
         yield CounterMetricFamily(
             "lair_chat_password_checks_refused",
-            "Logins and registrations refused (429) because the password-hashing threads "
+            "Logins and registrations refused (429) because the password hashers "
             "were too far behind (LAIR_PASSWORD_WAIT).",
             value=self.core.auth.passwords.refused,
         )

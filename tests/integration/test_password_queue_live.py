@@ -1,5 +1,5 @@
 """A login storm on a real server, over real sockets: password checks expected to
-wait longer than LAIR_PASSWORD_WAIT for a hashing thread are refused at once (429
+wait longer than LAIR_PASSWORD_WAIT for a password hasher are refused at once (429
 ``rate_limited`` with ``Retry-After``, REST; the same error over TCP) instead of
 queued; every request is answered, and logins go through again once it is over
 (lairchat.core.passwords, docs/operations.md "Password checks")."""
@@ -23,7 +23,7 @@ STORM = 80
 
 @pytest.fixture(scope="module")
 def server(start_live_server) -> LiveServer:
-    """A wait of 10 ms: a check that finds both hashing threads busy is refused (a hash
+    """A wait of 10 ms: a check that finds both hashers busy is refused (a hash
     takes tens of milliseconds). Rate limits off: the storm comes from one address."""
     return start_live_server(LAIR_RATE_LIMITS="off", LAIR_PASSWORD_WAIT="0.01")
 

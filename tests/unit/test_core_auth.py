@@ -604,25 +604,6 @@ def test_change_password_keeps_only_the_callers_session(w, alice):
     assert result(w.core.store.get_user(alice.user.id)).updated_at == T0 + 10
 
 
-def test_hashing_threads_run_at_the_lowest_cpu_priority() -> None:
-    import os
-    import threading
-
-    from lairchat.core.passwords import at_lowest_priority
-
-    seen: list[int] = []
-
-    def probe() -> None:
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-
-    worker = threading.Thread(target=at_lowest_priority(probe))
-    worker.start()
-    worker.join()
-    assert seen == [19]
-    # The calling thread is left alone.
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19
-
-
 class HeldVerify:
     """The password check of the next login held until :meth:`release`: a login whose
     hashing is still running while something else happens."""
@@ -754,23 +735,24 @@ def test_an_unknown_users_stand_in_hash_is_made_in_the_hashing_thread(monkeypatc
             return CHEAP_HASHER.verify(stored, password)
 
     monkeypatch.setattr(passwords, "HASHER", Counting())
+    monkeypatch.setattr(passwords, "_dummy", [])  # made once per process, not per test
     queued: list = []
 
-    def later(fn, *args):  # a pool whose work runs when the test says
+    def later(operation, *args):  # a pool whose work runs when the test says
         d = defer.Deferred()
-        queued.append((fn, args, d))
+        queued.append((operation, args, d))
         return d
 
     checker = passwords.Passwords(later)
     verdict = checker.verify(None, "guess")
     assert made == [] and len(queued) == 1  # nothing hashed by the caller
-    fn, args, d = queued.pop()
-    d.callback(fn(*args))
+    operation, args, d = queued.pop()
+    d.callback(passwords.perform(operation, *args))
     assert result(verdict) is False
     assert len(made) == 1
     second = checker.verify(None, "guess")
-    fn, args, d = queued.pop()
-    d.callback(fn(*args))
+    operation, args, d = queued.pop()
+    d.callback(passwords.perform(operation, *args))
     assert result(second) is False and len(made) == 1  # made once, then kept
 
 

@@ -53,13 +53,12 @@ and the server starts another that tries again
 from __future__ import annotations
 
 import sqlite3
-import struct
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
 
-_PREFIX = struct.Struct("!I")
+from lairchat.children import read_frame, write_frame
 
 #: Ids per lookup, well under SQLite's limit of parameters per statement.
 IDS_PER_QUERY = 500
@@ -151,10 +150,9 @@ def resolve(
     """Read the batches in doubt (the first request), settle and commit them, and
     answer. None once answered (or if the server went away first); the reason if
     they could not be settled, for this writer to exit with."""
-    head = requests.read(4)
-    if len(head) < 4:
+    body = read_frame(requests)
+    if body is None:
         return None
-    body = requests.read(_PREFIX.unpack(head)[0])
     try:
         check()
         batches = orjson.loads(body)
@@ -168,9 +166,7 @@ def resolve(
     except (sqlite3.Error, ValueError, TypeError) as e:
         conn.rollback()
         reply = {"error": f"{type(e).__name__}: {e}"}
-    data = orjson.dumps(reply)
-    replies.write(_PREFIX.pack(len(data)) + data)
-    replies.flush()
+    write_frame(replies, orjson.dumps(reply))
     if "error" in reply:
         return (
             f"could not find out which messages in doubt were stored: {reply['error']} "

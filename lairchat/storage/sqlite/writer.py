@@ -31,7 +31,6 @@ import math
 import os
 import signal
 import sqlite3
-import struct
 import sys
 import time
 from collections import deque
@@ -44,6 +43,7 @@ from twisted.internet import defer, protocol
 from twisted.logger import Logger
 
 from lairchat import allocator
+from lairchat.children import child_environment, frame, read_frame, split_frames, write_frame
 from lairchat.outbox import sender
 from lairchat.storage.sqlite import library
 from lairchat.storage.sqlite.faults import (
@@ -57,7 +57,6 @@ from lairchat.storage.sqlite.faults import (
 from lairchat.storage.sqlite.indoubt import present_users, resolve
 from lairchat.storage.sqlite.pool import BUSY_TIMEOUT_MS, configure_connection, existing
 
-_PREFIX = struct.Struct("!I")
 _log = Logger()
 
 __all__ = ["MessageWriter", "PartlyStored", "WriterError", "insert_rows", "serve"]
@@ -233,12 +232,7 @@ def serve(
     the write lock (:func:`begin_immediate`, which takes the connection's busy
     timeout's place: once a WAL connection holds the lock, nothing it runs waits)."""
     conn.execute("PRAGMA busy_timeout = 0")
-    while True:
-        head = requests.read(4)
-        if len(head) < 4:
-            return None
-        (size,) = _PREFIX.unpack(head)
-        body = requests.read(size)
+    while (body := read_frame(requests)) is not None:
         try:
             check()
             rows = orjson.loads(body)
@@ -256,11 +250,10 @@ def serve(
             readonly = getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY
         else:
             readonly = False
-        data = orjson.dumps(reply)
-        replies.write(_PREFIX.pack(len(data)) + data)
-        replies.flush()
+        write_frame(replies, orjson.dumps(reply))
         if readonly:
             return f"{reply['error']} (a new writer opens the database again)"
+    return None
 
 
 def open_database(
@@ -330,8 +323,7 @@ def main(argv: list[str]) -> None:
         sys.stderr.write(f"cannot open {path}: {type(e).__name__}: {e}\n")
         sys.exit(1)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    replies.write(_PREFIX.pack(len(READY)) + READY)
-    replies.flush()
+    write_frame(replies, READY)
     if os.environ.get(PAUSE_FILE):
         replies = _PausingReplies(replies, os.environ[PAUSE_FILE])  # type: ignore[assignment]
     reason = resolve(conn, requests, replies, check, insert_rows) if args.resolve else None
@@ -467,7 +459,7 @@ class MessageWriter:
         self._waiting.append((d, self.reactor.seconds(), rows))
         if self._watchdog is None:
             self._watchdog = self.reactor.callLater(self.stall, self._watch)
-        self._process.send(_PREFIX.pack(len(data)) + data)
+        self._process.send(frame(data))
         return d
 
     def stop(self) -> defer.Deferred:
@@ -507,7 +499,7 @@ class MessageWriter:
             process,
             argv[0],
             argv,
-            env=_child_environment(),
+            env=child_environment(),
             childFDs={0: "w", 1: "r", 2: "r"},
         )
         self._process = self._running = process
@@ -523,7 +515,7 @@ class MessageWriter:
         self._waiting.append((d, self.reactor.seconds(), None))
         if self._watchdog is None:
             self._watchdog = self.reactor.callLater(self.stall, self._watch)
-        self._process.send(_PREFIX.pack(len(data)) + data)  # type: ignore[union-attr]
+        self._process.send(frame(data))  # type: ignore[union-attr]
 
     def _settled(self, lasts: list[int | str | dict]) -> None:
         """Each batch that was in doubt is stored now (before, or just now): its
@@ -694,15 +686,6 @@ class MessageWriter:
             d.errback(OutcomeUnknown(reason))
 
 
-def _child_environment() -> dict[str, str]:
-    """The server's environment without its settings (the JWT secret among them),
-    and with this copy of lairchat first on the import path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAIR_")}
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
-
-
 class _WriterProcess(protocol.ProcessProtocol):
     def __init__(self, owner: MessageWriter):
         self.owner = owner
@@ -734,16 +717,9 @@ class _WriterProcess(protocol.ProcessProtocol):
     def _answers(self, data: bytes) -> None:
         if self.owner._running is not self:
             return  # given up on (see MessageWriter._watch): its batches are seen to
-        buffer = self._buffer + data
-        offset = 0
-        while len(buffer) - offset >= 4:
-            (size,) = _PREFIX.unpack_from(buffer, offset)
-            end = offset + 4 + size
-            if end > len(buffer):
-                break
-            self.owner._answered(orjson.loads(buffer[offset + 4 : end]))
-            offset = end
-        self._buffer = buffer[offset:]
+        answers, self._buffer = split_frames(self._buffer + data)
+        for answer in answers:
+            self.owner._answered(orjson.loads(answer))
 
     def errReceived(self, data: bytes) -> None:  # noqa: N802
         for line in data.decode("utf-8", "replace").splitlines():
