@@ -24,7 +24,8 @@ args]`` (:data:`lairchat.core.passwords.OPERATIONS`), one at a time to each proc
 and the process answers ``[value, seconds]``, or ``{"error": text}`` if the
 operation raised. Processes start on the first check (a server nobody logs in to
 starts none) and again after one exits; a check whose process died is sent to
-another once, then fails.
+another once, then fails. A check whose caller gave up (a client that hung up) is
+taken back if no process has it yet (:meth:`Hashers.withdraw`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ class Hashers:
         self._queue.append(check)
         self._dispatch()
         return check.answer
+
+    def withdraw(self, answer: defer.Deferred) -> None:
+        """Take back the check ``answer`` is for if no process has it yet: it fails
+        (``CancelledError``) and is never hashed. One being hashed is left to finish:
+        its process is busy with it either way."""
+        for check in self._queue:
+            if check.answer is answer:
+                self._queue.remove(check)
+                answer.cancel()
+                return
 
     def _dispatch(self) -> None:
         while self._queue and (self._idle or len(self._running) < self.count):

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from lairchat.domain.errors import LairError
 
@@ -142,11 +143,18 @@ class Passwords:
         self.pending += 1
         work = self._run(operation, *args).addBoth(self._done)
         # The caller gets a Deferred of its own: one it cancels (Klein cancels a
-        # request's when its client goes away) stops its waiting, not the count. The
-        # hash is still queued or running in the pool, and counts until it is done:
-        # else clients that sent a login and hung up filled the queue past the bound.
-        answer = defer.Deferred()
-        work.chainDeferred(answer)
+        # request's when its client goes away) stops its waiting, not the count. A
+        # hash being computed counts until it is done: else clients that sent a login
+        # and hung up filled the queue past the bound. One still queued is taken back
+        # where the hashing can (lairchat.hashers.Hashers.withdraw), and never hashed.
+        withdraw = getattr(self._run, "withdraw", None)
+        answer = defer.Deferred(None if withdraw is None else lambda _: withdraw(work))
+
+        def relay(outcome: Any) -> None:
+            if not answer.called:  # else cancelled: the outcome is no one's
+                (answer.errback if isinstance(outcome, Failure) else answer.callback)(outcome)
+
+        work.addBoth(relay)
         return answer
 
     def _done(self, outcome: Any) -> Any:

@@ -10,13 +10,16 @@ import sys
 
 import orjson
 import pytest
+from twisted.internet import defer
+from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
 import lairchat.core.passwords as passwords
 from lairchat.children import frame, split_frames
 from lairchat.hashers import Hashers, HashingFailed, serve
 from lairchat.testing import result
-from lairchat.transports.http.testing import CHEAP_HASHER
+from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
 
 PASSWORD = "password1"
 
@@ -209,3 +212,51 @@ def test_a_hasher_lowers_its_own_priority_as_far_as_it_goes():
         assert out[:2] == ["nice", "19"] and int(out[3]) == 19
     # The test's own process is left alone.
     assert os.sched_getscheduler(0) != os.SCHED_IDLE
+
+
+def test_a_check_given_up_while_queued_is_taken_back_and_never_hashed():
+    """A login whose client hung up (Klein cancels the handler's Deferred) before a
+    process took its check: nothing is sent, and it stops counting at once. One being
+    hashed is left to finish, and counts until then."""
+    reactor = Reactor()
+    checker = passwords.Passwords(Hashers(reactor, count=1), workers=1)
+    running = checker.verify("$argon2id$a", PASSWORD)
+    queued = checker.verify("$argon2id$b", PASSWORD)
+    assert checker.pending == 2
+    queued.cancel()
+    assert isinstance(result(queued.addErrback(lambda f: f.value)), defer.CancelledError)
+    assert checker.pending == 1
+    running.cancel()
+    assert checker.pending == 1  # still hashing
+    (hasher,) = reactor.spawned
+    reply(hasher, [True, 0.01])
+    assert checker.pending == 0
+    assert requests_of(hasher) == [["verify", ["$argon2id$a", PASSWORD]]]  # b never sent
+    later = checker.verify("$argon2id$c", PASSWORD)
+    reply(hasher, [False, 0.01])
+    assert result(later) is False
+
+
+def test_a_login_whose_client_hangs_up_while_queued_is_never_hashed():
+    """Through the HTTP site: Klein cancels the handler's Deferred when the client goes
+    away, and a check still queued is taken back."""
+    client = ApiClient()
+    reactor = Reactor()
+    client.core.auth.passwords = passwords.Passwords(Hashers(reactor, count=1), workers=1)
+    busy = client.core.auth.passwords.hash(PASSWORD)  # the one process is busy
+    site = client.api.site(reactor=MemoryReactorClock())
+    protocol = site.buildProtocol(None)
+    protocol.makeConnection(StringTransport())
+    body = orjson.dumps({"identifier": "nobody", "password": PASSWORD})
+    protocol.dataReceived(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    assert client.core.auth.passwords.pending == 2
+    protocol.connectionLost(Failure(ConnectionLost()))
+    assert client.core.auth.passwords.pending == 1
+    (hasher,) = reactor.spawned
+    reply(hasher, ["$x", 0.01])
+    assert result(busy) == "$x"
+    assert client.core.auth.passwords.pending == 0
+    assert [r[0] for r in requests_of(hasher)] == ["hash"]  # the login's never sent
