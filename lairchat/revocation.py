@@ -17,15 +17,23 @@ reads, at the same pace, the stored role of each user connected
 (``IStore.system_roles``) and hands each one that differs from the role a
 connection of theirs signed in with to ``UserService.role_now``, which tells them
 (``system_role_changed``).
+
+Both run on the reactor thread, whatever the number of connections: a pass reads
+the hub's own indexes (:meth:`Hub.session_ids`, :meth:`Hub.online_user_ids`) rather
+than walking every connection, sorts nothing, and cuts what is left into chunks of
+a fraction of a millisecond, one per reactor turn: :data:`SESSION_CHUNK` session
+ids looked up in the database's answer, :data:`ROLE_CHUNK` connections compared
+with the stored role (``tools/watcher_ticks.py`` times a pass's turns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import filterfalse
 from typing import Any
 
 from twisted.application import service
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -35,16 +43,12 @@ from lairchat.domain.errors import LairError, already_logged
 
 #: Seconds between two checks: how long a session deleted elsewhere stays usable.
 CHECK_INTERVAL = 5.0
-
-
-def connected_sessions(hub: Hub) -> set[str]:
-    """The session ids of every authenticated real-time connection."""
-    return {
-        conn.session_id
-        for user_id in hub.online_user_ids()
-        for conn in hub.connections_of(user_id)
-        if conn.session_id
-    }
+#: How much of a pass runs in one reactor turn before the reactor runs other work,
+#: each a fraction of a millisecond (docs/architecture.md): the session ids
+#: :class:`SessionWatcher` looks up in the database's answer, the connections
+#: :class:`RoleWatcher` compares with the stored role.
+SESSION_CHUNK = 5000
+ROLE_CHUNK = 1000
 
 
 #: What a connection whose session was ended elsewhere (an operator's
@@ -64,6 +68,10 @@ class Watcher(service.Service):
 
     def check(self) -> Any:  # pragma: no cover - each watcher has its own
         raise NotImplementedError
+
+    def next_turn(self) -> defer.Deferred:
+        """Fires on the reactor's next turn: a long pass lets other work run."""
+        return task.deferLater(self.clock, 0, lambda: None)
 
     def startService(self) -> None:  # noqa: N802
         super().startService()
@@ -86,6 +94,7 @@ class SessionWatcher(Watcher):
         clock: Any,
         interval: float = CHECK_INTERVAL,
         banned: Callable[[str], defer.Deferred] | None = None,
+        chunk: int = SESSION_CHUNK,
     ):
         """``existing(session_ids)`` fires with the ids that still exist;
         ``banned(user_id)``, if given, with whether the user is banned now."""
@@ -93,12 +102,13 @@ class SessionWatcher(Watcher):
         self.hub = hub
         self.existing = existing
         self.banned = banned
+        self.chunk = chunk
 
     @defer.inlineCallbacks
     def check(self) -> Any:
         """One pass; returns the ids of the sessions it closed. Never fails: a
         database hiccup is logged and the next pass tries again."""
-        ids = sorted(connected_sessions(self.hub))
+        ids = self.hub.session_ids()
         if not ids:
             return []
         try:
@@ -107,8 +117,13 @@ class SessionWatcher(Watcher):
             if not already_logged(e):
                 self.log.failure("checking the connected sessions failed")
             return []
-        alive = set(alive)
-        gone = [session_id for session_id in ids if session_id not in alive]
+        if not isinstance(alive, (set, frozenset)):
+            alive = set(alive)
+        gone: list[str] = []
+        for start in range(0, len(ids), self.chunk):
+            if start:
+                yield self.next_turn()
+            gone += filterfalse(alive.__contains__, ids[start : start + self.chunk])
         verdicts: dict[str, bool] = {}
         for session_id in gone:
             user_id = self.hub.session_user(session_id)
@@ -143,28 +158,46 @@ class SessionWatcher(Watcher):
 
 
 class RoleWatcher(Watcher):
-    def __init__(self, users: UserService, clock: Any, interval: float = CHECK_INTERVAL):
+    def __init__(
+        self,
+        users: UserService,
+        clock: Any,
+        interval: float = CHECK_INTERVAL,
+        chunk: int = ROLE_CHUNK,
+    ):
         super().__init__(clock, interval)
         self.users = users
+        self.chunk = chunk
 
     @defer.inlineCallbacks
     def check(self) -> Any:
         """One pass; returns the ids of the users told of a new role. Never fails: a
-        database hiccup is logged and the next pass tries again."""
+        database hiccup is logged and the next pass tries again.
+
+        The connections are compared as they are when their turn comes, ``chunk``
+        of them per reactor turn: one that went away is not told, one that came
+        meanwhile holds what it read at its login, or is told with the others."""
         hub = self.users.hub
-        held = {}
-        for user_id in hub.online_user_ids():
-            users = map(signed_in_as, hub.connections_of(user_id))
-            if roles := {user.role for user in users if user is not None}:
-                held[user_id] = roles
-        if not held:
+        ids = hub.online_user_ids()
+        if not ids:
             return []
         told = []
         try:
-            stored = yield self.users.store.system_roles(sorted(held))
+            stored = yield self.users.store.system_roles(ids)
+            walked = 0
+            held_by = hub.connections_held
             for user_id, role in stored.items():
-                if held[user_id] == {role}:
-                    continue
+                if walked >= self.chunk:
+                    yield self.next_turn()
+                    walked = 0
+                subs = held_by(user_id)
+                walked += len(subs) or 1
+                for sub in subs:  # inline: a call per connection costs a quarter more
+                    held = signed_in_as(sub)
+                    if held is not None and held.role != role:
+                        break
+                else:
+                    continue  # none signed in with another role
                 user = yield self.users.store.get_user(user_id)
                 if user is not None and self.users.role_now(user):
                     self.log.info(

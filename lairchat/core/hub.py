@@ -8,7 +8,7 @@ database. Presence counts authenticated connections of every transport together.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -241,6 +241,18 @@ class Hub:
 
     def connections_of(self, user_id: str) -> frozenset:
         return frozenset(self._by_user.get(user_id, ()))
+
+    def connections_held(self, user_id: str) -> Collection:
+        """The user's connections as the hub holds them, not copied as by
+        :meth:`connections_of`: for a reader done with them before anything else
+        runs (attach and detach change them), as ``RoleWatcher``
+        (``lairchat.revocation``) is with each connected user's."""
+        return self._by_user.get(user_id, ())
+
+    def session_ids(self) -> list[str]:
+        """The ids of the sessions connected now, read from the hub's own index
+        rather than from every connection."""
+        return list(self._by_session)
 
     # -- revocation -----------------------------------------------------------------
 

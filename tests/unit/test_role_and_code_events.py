@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from twisted.internet import defer
 
 from lairchat.core.hub import Hub
-from lairchat.revocation import RoleWatcher
+from lairchat.revocation import ROLE_CHUNK, RoleWatcher
 from lairchat.testing import MemoryTCPServer, result
 
 CODE_EVENTS = ("invite_code_created", "invite_code_used", "invite_code_revoked")
@@ -107,12 +108,15 @@ def test_a_device_that_signed_in_after_the_change_is_not_told_it(
     assert newest.of_type("system_role_changed") == []
 
 
+@pytest.mark.parametrize("chunk", [ROLE_CHUNK, 1])
 def test_the_watcher_runs_every_five_seconds_and_survives_a_failed_read(
-    core_tcp_world: MemoryTCPServer,
+    core_tcp_world: MemoryTCPServer, chunk: int
 ) -> None:
+    """In chunks of one connection a reactor turn too: within the same 5 s."""
     w = core_tcp_world
+    others = [w.login(name, extended=True) for name in ("bob", "carol")]
     alice = w.login("alice", extended=True)
-    watcher = RoleWatcher(w.core.users, w.clock)
+    watcher = RoleWatcher(w.core.users, w.clock, chunk=chunk)
     watcher.startService()
     try:
         store = w.core.store
@@ -126,8 +130,55 @@ def test_the_watcher_runs_every_five_seconds_and_survives_a_failed_read(
         assert alice.of_type("system_role_changed") == []
         w.clock.advance(0.1)
         assert [e["user"]["role"] for e in alice.of_type("system_role_changed")] == ["moderator"]
+        assert [c.of_type("system_role_changed") for c in others] == [[], []]
     finally:
         watcher.stopService()
+
+
+def test_a_chunked_pass_tells_each_change_once_whatever_happens_meanwhile(
+    core_tcp_world: MemoryTCPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connection a reactor turn: each compared as it is when its turn comes."""
+    w = core_tcp_world
+    names = ("alice", "bob", "carol", "dave", "erin")
+    clients = {name: w.login(name, extended=True) for name in names}
+    store = w.core.store
+    read = store.system_roles
+
+    def in_order(ids):  # the database's answer, in the order of ``names``
+        order = [w.uid(n) for n in names]
+        return read(ids).addCallback(lambda roles: {u: roles[u] for u in order if u in roles})
+
+    monkeypatch.setattr(store, "system_roles", in_order)
+    for name in ("alice", "bob", "dave", "erin"):
+        result(store.set_role(w.uid(name), "moderator"))  # as the other process does
+
+    def told(name: str) -> list[str]:
+        return [e["user"]["role"] for e in clients[name].of_type("system_role_changed")]
+
+    watcher = RoleWatcher(w.core.users, w.clock, chunk=1)
+    done = watcher.check()
+    assert not done.called  # alice's turn only; the rest on the next turns
+    assert told("alice") == ["moderator"]
+    assert told("bob") == []
+
+    # Meanwhile: bob's role is set here too (and told by that), dave hangs up, and
+    # carol's is set elsewhere after the read (this pass read her old role).
+    result(w.core.users.set_role(w.uid("bob"), "moderator"))
+    assert told("bob") == ["moderator"]
+    clients["dave"].drop()
+    result(store.set_role(w.uid("carol"), "admin"))
+    w.clock.advance(0)
+    assert result(done) == [w.uid("alice"), w.uid("erin")]
+    assert (told("alice"), told("bob"), told("carol"), told("erin")) == ([], [], [], ["moderator"])
+
+    # The next pass (within 5 s) finds carol's; nothing is told twice.
+    for changed in ([w.uid("carol")], []):
+        done = watcher.check()
+        w.clock.advance(0)
+        assert result(done) == changed
+    assert told("carol") == ["admin"]
+    assert [told(name) for name in ("alice", "bob", "carol", "erin")] == [[], [], [], []]
 
 
 def test_no_connection_no_read() -> None:
