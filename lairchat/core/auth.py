@@ -285,15 +285,23 @@ class AuthService:
         self.second_factor: Callable[[User, str | None, str], Awaitable[bool | None]] | None = None
 
     async def _new_session(
-        self, user: User, checked: str | None = None, seen: Seen | None = None
+        self,
+        user: User,
+        checked: str | None = None,
+        seen: Seen | None = None,
+        without_totp: bool = False,
     ) -> AuthResult:
         """A session for ``user``, unless a ban is in force: a ban landing after the
         login checked for one (it ends the sessions there are, not one made after)
         must not leave the banned user a session. With ``checked``, the password
         hash a login was checked against, only if it is still the user's: a password
         changed while the check ran (:meth:`set_password` has already ended the
-        sessions) must not let the old password in. ``seen``: the client, as kept for
-        the listing."""
+        sessions) must not let the old password in. ``without_totp``: a login that
+        found no second factor, only if the user has still none: its ``enable`` ends
+        the sessions stored before it, and one stored after would outlive it, made
+        with the password alone (then ``totp_required``). All checked by the insert
+        itself; the reason is looked up only when it refused. ``seen``: the client,
+        as kept for the listing."""
         now = self.clock.seconds()
         seen = seen or Seen()
         session = Session(
@@ -304,8 +312,10 @@ class AuthService:
             ip_address=seen.address,
             user_agent=seen.user_agent,
         )
-        if await self.store.create_session(session, checked) is None:
+        if await self.store.create_session(session, checked, without_totp) is None:
             await self.check_not_banned(user.id)
+            if without_totp and self.second_factor is not None:
+                await self.second_factor(user, None, "")  # totp_required if on now
             raise LairError("invalid_credentials")
         self.hub.set_name(user.id, user.username)
         return AuthResult(user, session, self.tokens.issue(user, session))
@@ -382,23 +392,9 @@ class AuthService:
             password,
             None if second is None else check,
         )
-        await self.check_not_banned(user.id)
-        result = await self._new_session(user, user.password_hash, seen)
-        if verdicts == [None]:
-            await self._still_without(user, result.session)
-        return result
-
-    async def _still_without(self, user: User, session: Session) -> None:
-        """After a login that found no second factor: ``session`` is deleted, and
-        ``totp_required`` raised, if the user turned it on while the login ran. Its
-        ``enable`` ended the sessions stored before it; one stored after would have
-        outlived it, made with the password alone. Asked after the session is stored,
-        one of the two sees the other, and its token is not given out before."""
-        try:
-            await self.second_factor(user, None, "")
-        except BaseException:
-            await self.store.delete_session(session.id)
-            raise
+        # A ban is checked by the session's insert (and named if it refused), as is a
+        # second factor turned on while this login ran.
+        return await self._new_session(user, user.password_hash, seen, verdicts == [None])
 
     @deferred
     async def confirm(

@@ -50,11 +50,12 @@ class IUserStore(Interface):
 
 
 class ISessionStore(Interface):
-    def create_session(session, password_hash=None):
+    def create_session(session, password_hash=None, without_totp=False):
         """Insert a session row; return the Session. Not for a user banned at the
         session's start, nor, with ``password_hash``, unless the user's password hash
-        is still that one: then None, nothing inserted (one check with the insert, so
-        that a ban or a password change landing meanwhile is never missed)."""
+        is still that one, nor, ``without_totp``, for a user with two-factor sign-in
+        on: then None, nothing inserted (one check with the insert, so that a ban, a
+        password change or two-factor turned on landing meanwhile is never missed)."""
 
     def get_session(session_id):
         """The Session or None (with ``last_active_at``, which its check may renew)."""

@@ -238,27 +238,37 @@ def test_banned_user_cannot_log_in(w, alice):
     w.fails(w.core.auth.login("alice", "wrong-pw"), "invalid_credentials")
 
 
-def test_a_ban_landing_after_the_logins_check_leaves_it_no_session(w, alice):
-    """The login's ban check and its new session are two steps: a ban between them
-    (it ends the sessions there are, not the one made next) left the banned user a
-    session good for a day."""
-    get_ban, held = w.core.store.get_ban, []
-
-    def answer_later(user_id):
-        before = get_ban(user_id)
-        later = defer.Deferred()
-        held.append((before, later))
-        return later
-
-    w.core.store.get_ban = answer_later
+def test_a_ban_landing_while_the_login_runs_leaves_it_no_session(w, alice):
+    """A ban lands while the login's password is being checked (it ends the sessions
+    there are, not the one made next): the session's insert checks for a ban itself,
+    so the login is refused as banned and stores nothing. (When the login read the
+    ban in a step of its own before the insert, a ban between the two left the
+    banned user a session good for a day.)"""
+    passwords = w.core.auth.passwords
+    held = w.core.auth.passwords = HeldVerify(passwords)
     login = w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9")
-    assert len(held) == 1  # the login read "no ban" and waits to be told
-    w.core.store.get_ban = get_ban
+    w.core.auth.passwords = passwords
     ban(w, alice.user.id)
-    before, later = held.pop()
-    before.chainDeferred(later)
+    held.release()
     w.fails(login, "account_banned")
     assert result(w.core.store.delete_user_sessions(alice.user.id, keep=alice.session.id)) == []
+
+
+def test_a_login_reads_the_database_three_times(w, alice):
+    """The user, the second factor, the session's insert: a ban and a second factor
+    turned on meanwhile are checked by the insert, not by reads of their own (five
+    round trips to the database's threads before, on the reactor's time)."""
+    store, calls = w.core.store, []
+    for name in ("find_user_by_login", "totp_of", "get_ban", "create_session", "get_user"):
+        original = getattr(store, name)
+
+        def counted(*args, _name=name, _original=original, **kw):
+            calls.append(_name)
+            return _original(*args, **kw)
+
+        setattr(store, name, counted)
+    w.ok(w.core.auth.login("alice", PASSWORD, "ip:203.0.113.9"))
+    assert calls == ["find_user_by_login", "totp_of", "create_session"]
 
 
 def made_elsewhere(w, username: str) -> User:

@@ -336,11 +336,11 @@ def test_a_login_whose_check_ran_as_it_was_turned_on_gets_no_session(client):
     store = client.core.store
     stored = store.create_session
 
-    def enabled_first(session, checked=None):
+    def enabled_first(session, checked=None, without_totp=False):
         store.create_session = stored
         reply = client.post(ENABLE, {"code": code_now(client, secret)}, token=alice.token)
         assert reply.status == 200, reply
-        return stored(session, checked)
+        return stored(session, checked, without_totp)
 
     store.create_session = enabled_first
     reply = login(client, "alice")

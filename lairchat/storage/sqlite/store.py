@@ -563,7 +563,9 @@ class SQLiteStore:
 
     # -- sessions -------------------------------------------------------------------
 
-    def create_session(self, session: Session, password_hash: str | None = None) -> defer.Deferred:
+    def create_session(
+        self, session: Session, password_hash: str | None = None, without_totp: bool = False
+    ) -> defer.Deferred:
         values = (
             session.id,
             session.user_id,
@@ -587,6 +589,9 @@ class SQLiteStore:
         if password_hash is not None:
             not_banned += " AND EXISTS (SELECT 1 FROM users WHERE id = ? AND password_hash = ?)"
             checks += (session.user_id, password_hash)
+        if without_totp:
+            not_banned += f" AND NOT EXISTS ({TOTP_ON})"
+            checks += (session.user_id,)
 
         def txn(cur: sqlite3.Cursor) -> Session | None:
             marks = ", ".join("?" * len(values))
