@@ -12,12 +12,26 @@ its checks in :data:`HASHERS` child processes rather than in threads of its own:
   from it at once), else nice 19. In the server's own session, that puts hashing
   below the reactor and the message writer, not beside them.
 
-Measured with the benchmark's login storm (20 logins a second offered beside
-1,000 messages a second into a 100-member room, the server on one core; three
-alternating runs each, one server per run), p99 message latency: hashing threads at
-nice 19 10.8-12.7 ms, threads at ``SCHED_IDLE`` 9.3-11.5 ms, these processes at
-``SCHED_IDLE`` 8.6-9.4 ms (lowest in each of the three rounds); 3.8-8.0 ms with no
-storm. (docs/performance.md, "Login storm".)
+Measured with the benchmark's login storm (20 logins a second offered beside 1,000
+messages a second into a 100-member room, the server on one core; one server per
+run), storm p99 of message latency:
+
+- a prototype (processes of ``concurrent.futures``), three rounds: hashing threads
+  at nice 19 10.8 / 12.4 / 12.7 ms, threads at ``SCHED_IDLE`` 10.1 / 9.3 / 11.5 ms,
+  processes at ``SCHED_IDLE`` 9.3 / 8.6 / 9.4 ms (lowest in each round; the VM in
+  a slow state, 3.8-8.0 ms without a storm);
+- the build with it (`edce60c`, also with the writer's lock waits and a login's three
+  round trips) against the session's start (threads at nice 19), four alternating
+  pairs on a quieter VM: 4.4 / 6.8 / 7.5 / 7.6 ms against 6.0 / 6.9 / 7.2 / 8.5 ms
+  (medians 7.1 and 7.0; 3.4-5.9 and 3.2-4.6 ms without a storm): no difference
+  beyond the spread. The full runs after it met the storm's target (1.15x, 1.84x
+  the p99 without it; docs/performance.md).
+
+What it surely gives: no hashing thread contends for the GIL or the address space,
+a check given up while queued is never hashed (:meth:`Hashers.withdraw`), a new
+check during the server's stop fails at once, and under a system call filter that
+kills (not the shipped unit's), a denied priority call kills a hasher, not the
+server.
 
 The wire is :mod:`lairchat.children`'s framing: the server sends ``[operation,
 args]`` (:data:`lairchat.core.passwords.OPERATIONS`), one at a time to each process,
