@@ -12,7 +12,6 @@ import orjson
 import pytest
 from twisted.internet import defer
 from twisted.internet.error import ConnectionLost
-from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 
 import lairchat.core.passwords as passwords
@@ -20,6 +19,7 @@ from lairchat.children import frame, split_frames
 from lairchat.hashers import Hashers, HashingFailed, serve
 from lairchat.testing import result
 from lairchat.transports.http.testing import CHEAP_HASHER, ApiClient
+from tests.unit.test_password_queue import login_in_flight
 
 PASSWORD = "password1"
 
@@ -244,14 +244,7 @@ def test_a_login_whose_client_hangs_up_while_queued_is_never_hashed():
     reactor = Reactor()
     client.core.auth.passwords = passwords.Passwords(Hashers(reactor, count=1), workers=1)
     busy = client.core.auth.passwords.hash(PASSWORD)  # the one process is busy
-    site = client.api.site(reactor=MemoryReactorClock())
-    protocol = site.buildProtocol(None)
-    protocol.makeConnection(StringTransport())
-    body = orjson.dumps({"identifier": "nobody", "password": PASSWORD})
-    protocol.dataReceived(
-        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-    )
+    protocol = login_in_flight(client)
     assert client.core.auth.passwords.pending == 2
     protocol.connectionLost(Failure(ConnectionLost()))
     assert client.core.auth.passwords.pending == 1

@@ -180,13 +180,10 @@ def test_a_check_whose_caller_gave_up_is_counted_until_its_thread_is_done():
     assert result(kept) is True
 
 
-def test_a_login_whose_client_hangs_up_keeps_its_place_in_the_count():
-    """Through the HTTP server: a login sent, its connection closed while the hash
-    waits for a thread (Klein cancels the handler's Deferred), and the hash is still
-    counted until the thread is done with it."""
-    client = ApiClient()
-    pool = Pool()
-    client.core.auth.passwords = checker(pool)
+def login_in_flight(client: ApiClient):
+    """A login sent to ``client``'s HTTP site, waiting for its password check; the
+    site's connection, for the test to close (Klein then cancels the handler's
+    Deferred)."""
     site = client.api.site(reactor=MemoryReactorClock())
     protocol = site.buildProtocol(None)
     protocol.makeConnection(StringTransport())
@@ -195,6 +192,17 @@ def test_a_login_whose_client_hangs_up_keeps_its_place_in_the_count():
         b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
+    return protocol
+
+
+def test_a_login_whose_client_hangs_up_keeps_its_place_in_the_count():
+    """Through the HTTP server: a login sent, its connection closed while the hash
+    waits for a thread (Klein cancels the handler's Deferred), and the hash is still
+    counted until the thread is done with it."""
+    client = ApiClient()
+    pool = Pool()
+    client.core.auth.passwords = checker(pool)
+    protocol = login_in_flight(client)
     assert client.core.auth.passwords.pending == 1 and len(pool.queued) == 1
     protocol.connectionLost(Failure(ConnectionLost()))
     assert client.core.auth.passwords.pending == 1
