@@ -250,13 +250,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def terminals(tmp_path: Path) -> Iterator[list[Terminal]]:
-    """Clients started by the test; their tmux server is killed at the end."""
+    """Clients started by the test; their tmux servers are killed at the end (a test
+    with a terminal on a second tmux server left that one, and its client, running
+    after the suite: seen beside the benchmark)."""
     tmux = tmux_binary()
     started: list[Terminal] = []
     yield started
-    if started:
-        socket_path = started[0].socket_path
-        subprocess.run([tmux, "-L", started[0].socket, "kill-server"], capture_output=True)
+    for name in dict.fromkeys(t.socket for t in started):
+        socket_path = next(t.socket_path for t in started if t.socket == name)
+        subprocess.run([tmux, "-L", name, "kill-server"], capture_output=True)
         with contextlib.suppress(OSError):
             os.unlink(socket_path)  # tmux leaves its socket file behind
 
