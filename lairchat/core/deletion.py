@@ -46,7 +46,7 @@ from lairchat.core.hub import Hub
 from lairchat.core.retention import BATCH, PAUSE
 from lairchat.core.rooms import RoomService
 from lairchat.domain.audit import AuditEntry
-from lairchat.domain.errors import LairError, account_deleted, already_logged
+from lairchat.domain.errors import LairError, account_deleted, already_logged, last_admin
 from lairchat.domain.types import User
 from lairchat.storage.interfaces import IStore
 
@@ -81,8 +81,12 @@ class AccountDeletion:
     ) -> None:
         """The user's own deletion, once their password is given, and with two-factor
         sign-in on a code too (:meth:`AuthService.confirm_signed_in`). The last admin
-        is refused. Fires once steps 1 and 2 are done; the rest goes on
-        (:meth:`finished`)."""
+        is refused: before the password and the code are checked, so that the code is
+        not used up for a refusal (a one-time recovery code was lost so), and again in
+        the deletion's write, which decides it (two admins deleting themselves at
+        once). Fires once steps 1 and 2 are done; the rest goes on (:meth:`finished`)."""
+        if await self.store.is_last_admin(user.id, self.clock.seconds()):
+            raise last_admin()
         await self.auth.confirm_signed_in(user, password, code, source)
         await self.delete(user.id, keep_an_admin=True)
 

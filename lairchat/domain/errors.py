@@ -115,6 +115,11 @@ def validation_failed(field: str, reason: str) -> LairError:
     return LairError("validation_failed", f"Validation failed: {field} - {reason}", None)
 
 
+def last_admin() -> LairError:
+    """An admin's own deletion while no other admin can act."""
+    return LairError("permission_denied", "Permission denied: the last admin cannot be deleted")
+
+
 def account_deleted() -> LairError:
     """What an account's live connections are told before they close, and its
     messages still on the way to the disk when it went (docs/protocols/TCP.md)."""

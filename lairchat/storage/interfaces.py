@@ -349,6 +349,10 @@ class IAccountDeletionStore(Interface):
         ``audit`` is written with the mark, if this call made it, and refuses it as
         :meth:`delete_room`'s does."""
 
+    def is_last_admin(user_id, now):
+        """Whether the user is an admin and no other admin can act at ``now`` (as
+        :meth:`begin_deletion` decides it with ``keep_an_admin``)."""
+
     def deletions_pending():
         """``[(user_id, erased_to)]`` of the deletions begun and not finished."""
 

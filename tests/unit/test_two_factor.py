@@ -324,6 +324,22 @@ def test_the_account_deletion_takes_the_rows_with_it(client):
     assert db.execute("SELECT count(*) FROM user_recovery_codes").fetchone() == (0,)
 
 
+def test_the_last_admin_is_refused_before_the_code_is_used_up(client):
+    """The last admin's own deletion is refused (403) before the password and the
+    code are checked: a one-time recovery code given with it was used up for
+    nothing, and so was an authenticator's step."""
+    root = client.register("root")
+    client.make_admin(root)
+    _, codes = turn_on(client, root)
+    reply = client.delete(ME, {"password": PASSWORD, "totp": codes[0]}, token=root.token)
+    assert (reply.status, reply.code) == (403, "permission_denied")
+    assert login(client, "root", totp=codes[0]).status == 200  # still unused
+    # With another admin, the same code deletes the account.
+    client.make_admin(client.register("root2"))
+    reply = client.delete(ME, {"password": PASSWORD, "totp": codes[1]}, token=root.token)
+    assert reply.status == 200, reply
+
+
 # -- found in review (helper-97): each failed before its fix ----------------------------
 
 

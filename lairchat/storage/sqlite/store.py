@@ -20,7 +20,7 @@ from zope.interface import implementer
 
 from lairchat.core.groupcommit import settle
 from lairchat.domain.audit import AuditEntry
-from lairchat.domain.errors import LairError, account_deleted, validation_failed
+from lairchat.domain.errors import LairError, account_deleted, last_admin, validation_failed
 from lairchat.domain.invitecodes import LIVE_PER_ROOM, InviteCode, not_found, too_many_codes
 from lairchat.domain.pins import PINS_PER_ROOM, too_many_pins
 from lairchat.domain.reactions import EMOJI_PER_MESSAGE, USER_IDS_SHOWN
@@ -147,6 +147,14 @@ def _alone(cur: sqlite3.Cursor, sql: str, params: tuple) -> sqlite3.Cursor:
         return cur.execute(sql, params)
     finally:
         conn.isolation_level = level
+
+
+def _last_admin(cur: sqlite3.Cursor, user_id: str, role: str, now: float) -> bool:
+    """Whether ``user_id`` (of ``role``) is an admin with no other admin that can act
+    (neither banned nor being deleted)."""
+    if system_role(role) != "admin":
+        return False
+    return not cur.execute(OTHER_ADMIN, (user_id, _int(now))).fetchone()
 
 
 def _int(t: float) -> int:
@@ -1829,14 +1837,8 @@ class SQLiteStore:
             row = cur.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
             if row is None:
                 return None
-            if (
-                keep_an_admin
-                and system_role(row[0]) == "admin"
-                and not cur.execute(OTHER_ADMIN, (user_id, _int(now))).fetchone()
-            ):
-                raise LairError(
-                    "permission_denied", "Permission denied: the last admin cannot be deleted"
-                )
+            if keep_an_admin and _last_admin(cur, user_id, row[0], now):
+                raise last_admin()
             if cur.execute(
                 "INSERT OR IGNORE INTO user_deletions (user_id, requested_at) VALUES (?, ?)",
                 (user_id, _int(now)),
@@ -1856,6 +1858,13 @@ class SQLiteStore:
             return _delete_user_sessions(cur, user_id, None)
 
         return self._write(txn)
+
+    def is_last_admin(self, user_id: str, now: float) -> defer.Deferred:
+        def txn(cur: sqlite3.Cursor) -> bool:
+            row = cur.execute("SELECT role FROM users WHERE id = ?", (user_id,)).fetchone()
+            return row is not None and _last_admin(cur, user_id, row[0], now)
+
+        return self._read(txn)
 
     def deletions_pending(self) -> defer.Deferred:
         """``[(user_id, erased_to)]`` of the deletions begun and not finished."""
