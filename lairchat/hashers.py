@@ -1,7 +1,8 @@
 """Password hashing in processes of their own, at the lowest CPU priority.
 
 Argon2id takes about 30 ms of CPU and 19 MiB of memory per check. The server runs
-its checks in :data:`HASHERS` child processes rather than in threads of its own:
+its checks in two child processes (:data:`~lairchat.core.passwords.HASH_WORKERS`) rather than
+in threads of its own:
 
 - A hashing *thread* shares the reactor's interpreter: it needs the GIL back after
   every hash, and on a busy core waits for the reactor's to get it (or takes it
@@ -60,8 +61,6 @@ from lairchat.core.passwords import HASH_WORKERS, perform
 
 log = Logger()
 
-#: Processes the server hashes in.
-HASHERS = HASH_WORKERS
 #: Times a check is sent to a process before its failure is the caller's.
 TRIES = 2
 
@@ -112,7 +111,7 @@ class Hashers:
     """The server's side: checks queued for the first free process. A
     :data:`lairchat.core.passwords.Hashing`."""
 
-    def __init__(self, reactor: Any, count: int = HASHERS, executable: str = sys.executable):
+    def __init__(self, reactor: Any, count: int = HASH_WORKERS, executable: str = sys.executable):
         self.reactor = reactor
         self.count = count
         self.executable = executable
@@ -173,9 +172,6 @@ class Hashers:
             else:
                 check.answer.errback(HashingFailed(f"hashing process exited: {reason}"))
         self._dispatch()
-
-    def start(self) -> None:
-        """Nothing: processes start with the first check."""
 
     def stop(self) -> None:
         """Close every process's input: each exits once its check is answered (not

@@ -294,7 +294,6 @@ class CoreService(service.Service):
             # from before any of them opens (this is after the fork), the files are
             # there while the server runs, as that check assumes.
             self.keeper = self.hold()
-        self.hash_pool.start()
         if self.message_writer is not None:
             self.message_writer.start()
 

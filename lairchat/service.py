@@ -20,7 +20,7 @@ from lairchat.bootstrap import BootstrapError, ensure_admin
 from lairchat.config import Config
 from lairchat.core.deferreds import result
 from lairchat.core.deletion import DeletionWatcher
-from lairchat.core.passwords import HASH_WORKERS, Passwords
+from lairchat.core.passwords import Passwords
 from lairchat.core.ratelimit import RateLimiter
 from lairchat.core.retention import ExpiredSessionsService, RetentionService
 from lairchat.core.services import Core
@@ -163,7 +163,7 @@ def _build_core(
     # Password hashing is CPU-bound: workers of its own (processes, lairchat.hashers)
     # keep a login storm from starving the database threads or the reactor, and
     # their queue is bounded.
-    passwords = Passwords(hash_pool, HASH_WORKERS, config.password_wait)
+    passwords = Passwords(hash_pool, hash_pool.count, config.password_wait)
     core = Core.build(
         store,
         reactor,

@@ -292,9 +292,6 @@ class Proto:
 class HashPool:
     stopped = False
 
-    def start(self) -> None:
-        pass
-
     def stop(self) -> None:
         self.stopped = True
 
